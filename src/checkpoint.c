@@ -1,0 +1,193 @@
+/* checkpoint.c: see checkpoint.h. */
+#include "checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "safetensors.h"
+
+int rnn_checkpoint_save(const char *path, const rnn_model *m, const rnn_tokenizer *tok,
+                        char *const *labels, int n_labels, const char *const *extra_keys,
+                        const char *const *extra_values, int n_extra,
+                        const rnn_st_out *extra_tensors, int n_extra_tensors) {
+    rnn_st_out *outs = malloc(sizeof *outs * (size_t)(m->n_params + n_extra_tensors));
+    if (!outs) return rnn_errorf("out of memory");
+    for (int i = 0; i < n_extra_tensors; i++) outs[m->n_params + i] = extra_tensors[i];
+    for (int i = 0; i < m->n_params; i++) {
+        const rnn_param *p = &m->params[i];
+        outs[i] = (rnn_st_out){p->name, RNN_DT_F32, p->ndim, {p->shape[0], p->shape[1]},
+                               m->w + p->offset};
+    }
+    char *config = rnn_config_to_json(&m->c), *tokjson = NULL, *labjson = NULL;
+    int rc = -1;
+    if (!config) goto out;
+    cJSON *tj = tok ? rnn_tokenizer_to_json(tok) : NULL;
+    if (tok && !tj) goto out;
+    if (tj) {
+        tokjson = cJSON_PrintUnformatted(tj);
+        cJSON_Delete(tj);
+        if (!tokjson) goto out;
+    }
+    if (labels) {
+        cJSON *lj = cJSON_CreateArray();
+        for (int i = 0; lj && i < n_labels; i++) cJSON_AddItemToArray(lj, cJSON_CreateString(labels[i]));
+        labjson = lj ? cJSON_PrintUnformatted(lj) : NULL;
+        cJSON_Delete(lj);
+        if (!labjson) goto out;
+    }
+    const char *keys[32], *vals[32];
+    int n = 0;
+    keys[n] = "format", vals[n++] = "rnn.c";
+    keys[n] = "format_version", vals[n++] = "1";
+    keys[n] = "config", vals[n++] = config;
+    if (tokjson) keys[n] = "tokenizer", vals[n++] = tokjson;
+    if (labjson) keys[n] = "labels", vals[n++] = labjson;
+    for (int i = 0; i < n_extra && n < 32; i++) keys[n] = extra_keys[i], vals[n++] = extra_values[i];
+    rc = rnn_st_save(path, outs, m->n_params + n_extra_tensors, keys, vals, n);
+out:
+    free(outs);
+    if (rc && !*rnn_last_error()) rnn_errorf("%s: out of memory writing the checkpoint", path);
+    free(config);
+    free(tokjson);
+    free(labjson);
+    return rc;
+}
+
+static int fail(const char *path, const char *what) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rnn_last_error());
+    return rnn_errorf("%s: %s%s%s", path, what, *msg ? ": " : "", msg);
+}
+
+void rnn_checkpoint_free(rnn_checkpoint *ck) {
+    rnn_model_free(ck->model);
+    rnn_tokenizer_free(ck->tok);
+    for (int i = 0; i < ck->n_labels; i++) free(ck->labels[i]);
+    free(ck->labels);
+    memset(ck, 0, sizeof *ck);
+}
+
+int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
+    memset(ck, 0, sizeof *ck);
+    rnn_st *st = rnn_st_load(path);
+    if (!st) return -1;
+    int rc = -1;
+    const char *fmt = rnn_st_meta(st, "format"), *config = rnn_st_meta(st, "config");
+    const char *tok = rnn_st_meta(st, "tokenizer"), *labels = rnn_st_meta(st, "labels");
+    if (!fmt || strcmp(fmt, "rnn.c")) {
+        rnn_errorf("%s: not an rnn.c checkpoint (metadata \"format\" is %s%s%s; "
+                   "tools/rnnc_torch.py adds the metadata to a PyTorch state_dict)",
+                   path, fmt ? "\"" : "missing", fmt ? fmt : "", fmt ? "\"" : "");
+        goto out;
+    }
+    const char *ver = rnn_st_meta(st, "format_version");
+    if (!ver || strcmp(ver, "1")) {
+        rnn_errorf("%s: unsupported format_version %s (this build reads 1)", path, ver ? ver : "(missing)");
+        goto out;
+    }
+    rnn_config c;
+    if (!config) {
+        rnn_errorf("%s: metadata has no \"config\"", path);
+        goto out;
+    }
+    if (rnn_config_from_json(&c, config)) {
+        fail(path, "bad config");
+        goto out;
+    }
+    if (!(ck->model = rnn_model_create(&c))) {
+        fail(path, "cannot build the model");
+        goto out;
+    }
+    rnn_model *m = ck->model;
+    for (int i = 0; i < m->n_params; i++) {
+        const rnn_param *p = &m->params[i];
+        if (!rnn_st_find(st, p->name)) {
+            rnn_errorf("%s: tensor '%s' missing (config: %s)", path, p->name, config);
+            goto out;
+        }
+        if (rnn_st_read_f32(st, p->name, m->w + p->offset, p->numel, p->ndim, p->shape)) goto out;
+    }
+    {
+        for (int i = 0; i < rnn_st_count(st); i++)
+            if (strncmp(rnn_st_at(st, i)->name, "train.", 6) &&
+                !rnn_model_find(m, rnn_st_at(st, i)->name)) {
+                rnn_errorf("%s: unexpected tensor '%s' for this config", path, rnn_st_at(st, i)->name);
+                goto out;
+            }
+    }
+    if (tok) {
+        cJSON *tj = cJSON_Parse(tok);
+        if (!tj) {
+            rnn_errorf("%s: metadata \"tokenizer\" is not valid JSON", path);
+            goto out;
+        }
+        ck->tok = rnn_tokenizer_from_json(tj);
+        cJSON_Delete(tj);
+        if (!ck->tok) {
+            fail(path, "bad tokenizer");
+            goto out;
+        }
+        if (rnn_tokenizer_vocab_size(ck->tok) != c.vocab_size) {
+            rnn_errorf("%s: tokenizer has %d tokens but config vocab_size is %d", path,
+                       rnn_tokenizer_vocab_size(ck->tok), c.vocab_size);
+            goto out;
+        }
+    }
+    if (c.task == RNN_TASK_CLASSIFY) {
+        cJSON *lj = labels ? cJSON_Parse(labels) : NULL;
+        if (!cJSON_IsArray(lj) || cJSON_GetArraySize(lj) != c.num_classes) {
+            cJSON_Delete(lj);
+            rnn_errorf("%s: metadata \"labels\" must be a JSON array of %d class names", path,
+                       c.num_classes);
+            goto out;
+        }
+        ck->labels = calloc((size_t)c.num_classes, sizeof(char *));
+        if (!ck->labels) {
+            cJSON_Delete(lj);
+            rnn_errorf("out of memory");
+            goto out;
+        }
+        ck->n_labels = c.num_classes;
+        for (int i = 0; i < c.num_classes; i++) {
+            const cJSON *s = cJSON_GetArrayItem(lj, i);
+            ck->labels[i] = rnn_strdup(cJSON_IsString(s) ? s->valuestring : "?");
+            if (!cJSON_IsString(s) || !ck->labels[i]) {
+                cJSON_Delete(lj);
+                rnn_errorf("%s: label %d is not a string", path, i);
+                goto out;
+            }
+        }
+        cJSON_Delete(lj);
+    }
+    rc = 0;
+out:
+    rnn_st_free(st);
+    if (rc) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", rnn_last_error());
+        rnn_checkpoint_free(ck);
+        rnn_errorf("%s", msg);
+    }
+    return rc;
+}
+
+int rnn_checkpoint_copy_params(rnn_model *m, const rnn_model *src, int copy_head) {
+    int copied = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        const rnn_param *p = &m->params[i];
+        if (p->group == RNN_GROUP_HEAD && !copy_head) continue;
+        const rnn_param *q = rnn_model_find(src, p->name);
+        if (!q) continue;
+        if (q->numel != p->numel || q->shape[0] != p->shape[0] || q->shape[1] != p->shape[1]) {
+            if (p->group == RNN_GROUP_HEAD) continue;
+            return rnn_errorf("cannot initialise '%s' [%lld, %lld] from a tensor of shape [%lld, %lld]",
+                              p->name, (long long)p->shape[0], (long long)p->shape[1],
+                              (long long)q->shape[0], (long long)q->shape[1]);
+        }
+        memcpy(m->w + p->offset, src->w + q->offset, p->numel * sizeof(float));
+        copied++;
+    }
+    return copied;
+}

@@ -1,0 +1,47 @@
+/* checkpoint.h: models in and out of safetensors files with PyTorch's names
+ * (DESIGN.md "Checkpoint format"): the tensors of the parameter table, and
+ * __metadata__ with format, format_version, config, tokenizer and labels.
+ *
+ *   rnn_checkpoint ck = {0};
+ *   if (rnn_checkpoint_load(&ck, "runs/x/model.safetensors")) die(rnn_last_error());
+ *   ... ck.model, ck.tok, ck.labels ...
+ *   rnn_checkpoint_free(&ck);
+ */
+#ifndef RNN_CHECKPOINT_H
+#define RNN_CHECKPOINT_H
+
+#include "model.h"
+#include "safetensors.h"
+#include "tokenizer.h"
+
+typedef struct {
+    rnn_model *model;
+    rnn_tokenizer *tok;
+    char **labels;  /* num_classes names (classify), else NULL */
+    int n_labels;
+} rnn_checkpoint;
+
+/* Writes model (+ tokenizer, + labels when classify) atomically. extra_keys /
+ * extra_values add more metadata pairs, extra tensors more tensors (their
+ * names must start with "train.": rnn train keeps its resume state so);
+ * either may be NULL with a count of 0. */
+int rnn_checkpoint_save(const char *path, const rnn_model *m, const rnn_tokenizer *tok,
+                        char *const *labels, int n_labels, const char *const *extra_keys,
+                        const char *const *extra_values, int n_extra,
+                        const rnn_st_out *extra_tensors, int n_extra_tensors);
+
+/* Loads and validates everything: metadata present and well-formed, every
+ * tensor of the config present with the right shape, no unknown tensors,
+ * vocab size of the tokenizer equal to the config's. Tensors named "train.*"
+ * (training state) are skipped. On failure returns -1
+ * with a message naming the file and leaves ck zeroed. */
+int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path);
+void rnn_checkpoint_free(rnn_checkpoint *ck);
+
+/* Copies the parameters of a loaded checkpoint file whose names and shapes
+ * match into m (for --init-from): embedding and recurrent layers always;
+ * the head only when its shape matches and copy_head is set. Returns the
+ * number of tensors copied, -1 on error. */
+int rnn_checkpoint_copy_params(rnn_model *m, const rnn_model *src, int copy_head);
+
+#endif

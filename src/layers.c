@@ -1,0 +1,344 @@
+/* layers.c: embedding, linear, dropout, pooling and losses (see layers.h). */
+#include "layers.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "gemm.h"
+
+#define PAR_MIN 32768
+
+void rnn_embedding_forward(float *out, const float *W, const int32_t *ids, int N, int E) {
+#pragma omp parallel for if ((size_t)N * E > PAR_MIN)
+    for (int n = 0; n < N; n++)
+        memcpy(out + (size_t)n * E, W + (size_t)ids[n] * E, sizeof(float) * E);
+}
+
+void rnn_embedding_backward(float *dW, const float *dout, const int32_t *ids, int N, int E,
+                            int padding_id) {
+    /* Serial over rows: repeated ids would race; the work is tiny anyway. */
+    for (int n = 0; n < N; n++) {
+        if (ids[n] == padding_id) continue;
+        float *row = dW + (size_t)ids[n] * E;
+        const float *d = dout + (size_t)n * E;
+        for (int e = 0; e < E; e++) row[e] += d[e];
+    }
+}
+
+void rnn_linear_forward(float *out, const float *in, const float *W, const float *b, int N, int I,
+                        int O) {
+    rnn_gemm(0, 1, N, O, I, 1.0f, in, I, W, I, 0.0f, out, O);
+    if (!b) return;
+#pragma omp parallel for if ((size_t)N * O > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        float *r = out + (size_t)n * O;
+        for (int o = 0; o < O; o++) r[o] += b[o];
+    }
+}
+
+void rnn_linear_backward(float *din, int accumulate, float *dW, float *db, const float *dout,
+                         const float *in, const float *W, int N, int I, int O) {
+    rnn_gemm(1, 0, O, I, N, 1.0f, dout, O, in, I, 1.0f, dW, I);
+    if (db) {
+#pragma omp parallel for if ((size_t)N * O > PAR_MIN)
+        for (int o = 0; o < O; o++) {
+            double s = 0;
+            for (int n = 0; n < N; n++) s += dout[(size_t)n * O + o];
+            db[o] += (float)s;
+        }
+    }
+    if (din) rnn_gemm(0, 0, N, I, O, 1.0f, dout, O, W, I, accumulate ? 1.0f : 0.0f, din, I);
+}
+
+void rnn_dropout_forward(float *x, float *mask, size_t n, float p, rnn_rng *rng) {
+    const float keep = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) {
+        mask[i] = rnn_rng_uniform(rng) < p ? 0.0f : keep;
+        x[i] *= mask[i];
+    }
+}
+
+void rnn_dropout_backward(float *dx, const float *mask, size_t n) {
+    for (size_t i = 0; i < n; i++) dx[i] *= mask[i];
+}
+
+/* ------------------------------------------------------------------------ */
+static const char *const pool_names[] = {"last", "mean", "max", "meanmax", "attention"};
+
+const char *rnn_pool_name(rnn_pool k) { return pool_names[k]; }
+
+int rnn_pool_parse(const char *s, rnn_pool *k) {
+    for (int i = 0; i <= RNN_POOL_ATTENTION; i++)
+        if (!strcmp(s, pool_names[i])) {
+            *k = (rnn_pool)i;
+            return 0;
+        }
+    return rnn_errorf("unknown pooling '%s' (expected last, mean, max, meanmax or attention)", s);
+}
+
+int rnn_pool_width(rnn_pool k, int F) { return k == RNN_POOL_MEANMAX ? 2 * F : F; }
+
+size_t rnn_pool_cache_floats(const rnn_pooler *pl, int N, int B) {
+    size_t n = 0;
+    if (pl->kind == RNN_POOL_MAX || pl->kind == RNN_POOL_MEANMAX) n += (size_t)B * pl->F;
+    if (pl->kind == RNN_POOL_ATTENTION) n += (size_t)N * pl->A + N;
+    return n;
+}
+
+void rnn_pool_cache_bind(rnn_pool_cache *c, const rnn_pooler *pl, int N, int B, float *mem) {
+    memset(c, 0, sizeof *c);
+    if (pl->kind == RNN_POOL_MAX || pl->kind == RNN_POOL_MEANMAX) {
+        c->argmax = (int32_t *)mem;
+        mem += (size_t)B * pl->F;
+    }
+    if (pl->kind == RNN_POOL_ATTENTION) {
+        c->u = mem;
+        c->alpha = mem + (size_t)N * pl->A;
+    }
+}
+
+size_t rnn_pool_scratch_floats(const rnn_pooler *pl, int N, int B) {
+    (void)B;
+    return pl->kind == RNN_POOL_ATTENTION ? (size_t)N * pl->A + N : 0;
+}
+
+/* Row of step t of sequence b in the packed layout. */
+static inline size_t prow(const rnn_pack *p, int t, int b) { return (size_t)p->offsets[t] + b; }
+
+static void pool_mean(const rnn_pack *p, int F, float *out, int ldout, const float *o) {
+    for (int b = 0; b < p->B; b++) {
+        float *ob = out + (size_t)b * ldout;
+        memset(ob, 0, sizeof(float) * F);
+        for (int t = 0; t < p->lengths[b]; t++) {
+            const float *r = o + prow(p, t, b) * F;
+            for (int f = 0; f < F; f++) ob[f] += r[f];
+        }
+        float inv = 1.0f / p->lengths[b];
+        for (int f = 0; f < F; f++) ob[f] *= inv;
+    }
+}
+
+static void pool_max(const rnn_pack *p, int F, float *out, int ldout, const float *o,
+                     int32_t *argmax) {
+    for (int b = 0; b < p->B; b++) {
+        float *ob = out + (size_t)b * ldout;
+        int32_t *am = argmax + (size_t)b * F;
+        for (int f = 0; f < F; f++) ob[f] = -FLT_MAX, am[f] = -1;
+        for (int t = 0; t < p->lengths[b]; t++) {
+            size_t row = prow(p, t, b);
+            const float *r = o + row * F;
+            for (int f = 0; f < F; f++)
+                if (r[f] > ob[f]) ob[f] = r[f], am[f] = (int32_t)row;
+        }
+    }
+}
+
+void rnn_pool_forward(const rnn_pooler *pl, const rnn_pack *p, float *out, const float *o,
+                      const rnn_pool_cache *c, float *scratch) {
+    const int F = pl->F, H = F / pl->D;
+    (void)scratch;
+    switch (pl->kind) {
+    case RNN_POOL_LAST:
+        for (int b = 0; b < p->B; b++) {
+            float *ob = out + (size_t)b * F;
+            memcpy(ob, o + prow(p, p->lengths[b] - 1, b) * F, sizeof(float) * H);
+            if (pl->D == 2) memcpy(ob + H, o + prow(p, 0, b) * F + H, sizeof(float) * H);
+        }
+        break;
+    case RNN_POOL_MEAN: pool_mean(p, F, out, F, o); break;
+    case RNN_POOL_MAX: pool_max(p, F, out, F, o, c->argmax); break;
+    case RNN_POOL_MEANMAX:
+        pool_mean(p, F, out, 2 * F, o);
+        pool_max(p, F, out + F, 2 * F, o, c->argmax);
+        break;
+    case RNN_POOL_ATTENTION: {
+        const int N = p->N, A = pl->A;
+        /* u = tanh(o W1^T + b1); score = u · w2; alpha = softmax over each sequence. */
+        rnn_linear_forward(c->u, o, pl->w1, pl->b1, N, F, A);
+        for (size_t i = 0; i < (size_t)N * A; i++) c->u[i] = tanhf(c->u[i]);
+        for (int n = 0; n < N; n++) {
+            float s = 0;
+            for (int a = 0; a < A; a++) s += c->u[(size_t)n * A + a] * pl->w2[a];
+            c->alpha[n] = s;
+        }
+        for (int b = 0; b < p->B; b++) {
+            float mx = -FLT_MAX, sum = 0;
+            for (int t = 0; t < p->lengths[b]; t++) mx = fmaxf(mx, c->alpha[prow(p, t, b)]);
+            for (int t = 0; t < p->lengths[b]; t++) {
+                float *a = &c->alpha[prow(p, t, b)];
+                *a = expf(*a - mx);
+                sum += *a;
+            }
+            float *ob = out + (size_t)b * F;
+            memset(ob, 0, sizeof(float) * F);
+            for (int t = 0; t < p->lengths[b]; t++) {
+                size_t row = prow(p, t, b);
+                c->alpha[row] /= sum;
+                const float *r = o + row * F;
+                for (int f = 0; f < F; f++) ob[f] += c->alpha[row] * r[f];
+            }
+        }
+        break;
+    }
+    }
+}
+
+static void unpool_mean(const rnn_pack *p, int F, float *do_, const float *dout, int lddout) {
+    for (int b = 0; b < p->B; b++) {
+        const float *db = dout + (size_t)b * lddout;
+        float inv = 1.0f / p->lengths[b];
+        for (int t = 0; t < p->lengths[b]; t++) {
+            float *r = do_ + prow(p, t, b) * F;
+            for (int f = 0; f < F; f++) r[f] += db[f] * inv;
+        }
+    }
+}
+
+static void unpool_max(const rnn_pack *p, int F, float *do_, const float *dout, int lddout,
+                       const int32_t *argmax) {
+    for (int b = 0; b < p->B; b++)
+        for (int f = 0; f < F; f++)
+            do_[(size_t)argmax[(size_t)b * F + f] * F + f] += dout[(size_t)b * lddout + f];
+}
+
+void rnn_pool_backward(const rnn_pooler *pl, const rnn_pack *p, float *do_, float *dw1, float *db1,
+                       float *dw2, const float *dout, const float *o, const rnn_pool_cache *c,
+                       float *scratch) {
+    const int F = pl->F, H = F / pl->D, N = p->N;
+    memset(do_, 0, sizeof(float) * N * F);
+    switch (pl->kind) {
+    case RNN_POOL_LAST:
+        for (int b = 0; b < p->B; b++) {
+            const float *db = dout + (size_t)b * F;
+            float *r = do_ + prow(p, p->lengths[b] - 1, b) * F;
+            for (int f = 0; f < H; f++) r[f] += db[f];
+            if (pl->D == 2) {
+                r = do_ + prow(p, 0, b) * F;
+                for (int f = H; f < F; f++) r[f] += db[f];
+            }
+        }
+        break;
+    case RNN_POOL_MEAN: unpool_mean(p, F, do_, dout, F); break;
+    case RNN_POOL_MAX: unpool_max(p, F, do_, dout, F, c->argmax); break;
+    case RNN_POOL_MEANMAX:
+        unpool_mean(p, F, do_, dout, 2 * F);
+        unpool_max(p, F, do_, dout + F, 2 * F, c->argmax);
+        break;
+    case RNN_POOL_ATTENTION: {
+        const int A = pl->A;
+        float *du = scratch;                  /* (N, A) gradient of W1 o + b1 */
+        float *dscore = scratch + (size_t)N * A; /* (N) */
+        /* out = Σ α_t o_t: do_t = α_t dout; dα_t = dout · o_t;
+         * dscore_t = α_t (dα_t - Σ_s α_s dα_s). */
+        for (int b = 0; b < p->B; b++) {
+            const float *db = dout + (size_t)b * F;
+            double dot_sum = 0;
+            for (int t = 0; t < p->lengths[b]; t++) {
+                size_t row = prow(p, t, b);
+                const float *r = o + row * F;
+                float *dr = do_ + row * F;
+                float da = 0;
+                for (int f = 0; f < F; f++) {
+                    da += db[f] * r[f];
+                    dr[f] += c->alpha[row] * db[f];
+                }
+                dscore[row] = da;
+                dot_sum += c->alpha[row] * da;
+            }
+            for (int t = 0; t < p->lengths[b]; t++) {
+                size_t row = prow(p, t, b);
+                dscore[row] = c->alpha[row] * (dscore[row] - (float)dot_sum);
+            }
+        }
+        /* score = u · w2, u = tanh(pre): dw2 += Σ dscore u; dpre = dscore w2 (1 - u²). */
+        for (int n = 0; n < N; n++) {
+            const float *u = c->u + (size_t)n * A;
+            float *d = du + (size_t)n * A;
+            for (int a = 0; a < A; a++) {
+                dw2[a] += dscore[n] * u[a];
+                d[a] = dscore[n] * pl->w2[a] * (1.0f - u[a] * u[a]);
+            }
+        }
+        rnn_linear_backward(do_, 1, dw1, db1, du, o, pl->w1, N, F, A);
+        break;
+    }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+void rnn_softmax_row(float *x, int n) {
+    float mx = -FLT_MAX;
+    for (int i = 0; i < n; i++) mx = fmaxf(mx, x[i]);
+    double s = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        s += x[i];
+    }
+    float inv = (float)(1.0 / s);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+/* One row's loss (logsumexp - logit[target]) and whether argmax == target. */
+static double xent_row(const float *x, int C, int target, int *correct) {
+    float mx = -FLT_MAX;
+    int am = 0;
+    for (int c = 0; c < C; c++)
+        if (x[c] > mx) mx = x[c], am = c;
+    double s = 0;
+    for (int c = 0; c < C; c++) s += exp((double)x[c] - mx);
+    *correct = am == target;
+    return log(s) + mx - x[target];
+}
+
+static double xent(float *logits, const int32_t *targets, int N, int C, int *n_valid,
+                   int *n_correct, int grad) {
+    int valid = 0, correct = 0;
+    for (int n = 0; n < N; n++) valid += targets[n] >= 0;
+    double total = 0;
+    const float scale = valid ? 1.0f / valid : 0.0f;
+#pragma omp parallel for reduction(+ : total, correct) if ((size_t)N * C > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        float *x = logits + (size_t)n * C;
+        if (targets[n] < 0) {
+            if (grad) memset(x, 0, sizeof(float) * C);
+            continue;
+        }
+        int ok;
+        total += xent_row(x, C, targets[n], &ok);
+        correct += ok;
+        if (grad) {
+            rnn_softmax_row(x, C);
+            for (int c = 0; c < C; c++) x[c] *= scale;
+            x[targets[n]] -= scale;
+        }
+    }
+    if (n_valid) *n_valid = valid;
+    if (n_correct) *n_correct = correct;
+    return valid ? total / valid : 0.0;
+}
+
+double rnn_softmax_xent(float *logits, const int32_t *targets, int N, int C, int *n_valid,
+                        int *n_correct) {
+    return xent(logits, targets, N, C, n_valid, n_correct, 1);
+}
+
+double rnn_softmax_xent_eval(const float *logits, const int32_t *targets, int N, int C,
+                             int *n_valid, int *n_correct) {
+    return xent((float *)logits, targets, N, C, n_valid, n_correct, 0);
+}
+
+double rnn_bce_logits(float *logits, const float *targets, int N, int *n_correct) {
+    double total = 0;
+    int correct = 0;
+    for (int n = 0; n < N; n++) {
+        float x = logits[n], y = targets[n];
+        /* max(x,0) - x y + log(1 + e^-|x|): never overflows. */
+        total += fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x)));
+        correct += (x > 0) == (y > 0.5f);
+        float s = x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+        logits[n] = (s - y) / N;
+    }
+    if (n_correct) *n_correct = correct;
+    return N ? total / N : 0.0;
+}

@@ -1,0 +1,98 @@
+/* layers.h: the non-recurrent layers: embedding, linear, dropout, pooling over
+ * time, and the losses. Each is a forward/backward pair over flat float
+ * arrays: outputs first, sizes last, gradients prefixed d. Backward functions
+ * ADD into parameter gradients (the model clears them once per step).
+ *
+ *   rnn_embedding_forward(emb, W, ids, N, E);
+ *   rnn_linear_forward(logits, h, W, b, N, H, V);
+ *   float loss = rnn_softmax_xent(logits, targets, N, V, &n_valid, &n_correct);
+ *   // logits now hold d(loss)/d(logits)
+ *   rnn_linear_backward(dh, 0, dW, db, logits, h, W, N, H, V);
+ */
+#ifndef RNN_LAYERS_H
+#define RNN_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recurrent.h"
+#include "util.h"
+
+/* out (N, E) = W[ids] for W (V, E). */
+void rnn_embedding_forward(float *out, const float *W, const int32_t *ids, int N, int E);
+/* dW[ids[n]] += dout[n], except for ids equal to padding_id (-1: none). */
+void rnn_embedding_backward(float *dW, const float *dout, const int32_t *ids, int N, int E,
+                            int padding_id);
+
+/* out (N, O) = in (N, I) @ W^T (O, I) + b (O; NULL for no bias). */
+void rnn_linear_forward(float *out, const float *in, const float *W, const float *b, int N, int I,
+                        int O);
+/* dW += dout^T @ in; db += column sums of dout; din (N, I) = dout @ W,
+ * added to din when accumulate, else written (din may be NULL). */
+void rnn_linear_backward(float *din, int accumulate, float *dW, float *db, const float *dout,
+                         const float *in, const float *W, int N, int I, int O);
+
+/* Inverted dropout: mask[i] = 0 with probability p, else 1/(1-p); x *= mask. */
+void rnn_dropout_forward(float *x, float *mask, size_t n, float p, rnn_rng *rng);
+/* dx *= mask. */
+void rnn_dropout_backward(float *dx, const float *mask, size_t n);
+
+/* Pooling over each sequence's real length (DESIGN.md), over the top layer's
+ * packed outputs o (N, F) with F = D*H (forward direction first):
+ *   last     [h_fwd at t = L-1 ; h_bwd at t = 0]          (B, F)
+ *   mean     mean over t < L                               (B, F)
+ *   max      elementwise max over t < L                    (B, F)
+ *   meanmax  [mean ; max]                                  (B, 2F)
+ *   attention  Σ_t softmax_t(score_t) o_t, score_t = w2 · tanh(W1 o_t + b1)  (B, F) */
+typedef enum { RNN_POOL_LAST, RNN_POOL_MEAN, RNN_POOL_MAX, RNN_POOL_MEANMAX, RNN_POOL_ATTENTION } rnn_pool;
+const char *rnn_pool_name(rnn_pool k);
+int rnn_pool_parse(const char *s, rnn_pool *k); /* -1 + message on an unknown name */
+int rnn_pool_width(rnn_pool k, int F);          /* F, or 2F for meanmax */
+
+typedef struct {
+    rnn_pool kind;
+    int F, D, A;        /* features, directions (1|2), attention width */
+    const float *w1;    /* (A, F) attention.0.weight */
+    const float *b1;    /* (A) attention.0.bias */
+    const float *w2;    /* (1, A) attention.2.weight */
+} rnn_pooler;
+
+typedef struct {
+    int32_t *argmax; /* (B, F) packed row of each max (max, meanmax) */
+    float *u;        /* (N, A) tanh(W1 o + b1) (attention) */
+    float *alpha;    /* (N) softmax weights (attention) */
+} rnn_pool_cache;
+
+/* Floats/ints the cache needs for N rows and B sequences (sized generously:
+ * one float per int). */
+size_t rnn_pool_cache_floats(const rnn_pooler *pl, int N, int B);
+void rnn_pool_cache_bind(rnn_pool_cache *c, const rnn_pooler *pl, int N, int B, float *mem);
+
+void rnn_pool_forward(const rnn_pooler *pl, const rnn_pack *p, float *out, const float *o,
+                      const rnn_pool_cache *c, float *scratch);
+/* do_ (N, F) is written (not accumulated); dw1/db1/dw2 accumulate (attention).
+ * scratch: rnn_pool_scratch_floats() floats. */
+void rnn_pool_backward(const rnn_pooler *pl, const rnn_pack *p, float *do_, float *dw1, float *db1,
+                       float *dw2, const float *dout, const float *o, const rnn_pool_cache *c,
+                       float *scratch);
+size_t rnn_pool_scratch_floats(const rnn_pooler *pl, int N, int B);
+
+/* Mean softmax cross-entropy over rows whose target is >= 0 (negative
+ * targets, e.g. -100, are ignored, as PyTorch's ignore_index). logits (N, C)
+ * are overwritten with d(loss)/d(logits). Returns the mean loss in nats (0
+ * if no row counts); *n_valid gets the rows counted, *n_correct those whose
+ * argmax equals the target (either may be NULL). */
+double rnn_softmax_xent(float *logits, const int32_t *targets, int N, int C, int *n_valid,
+                        int *n_correct);
+/* Same loss without the gradient: logits are left unchanged. */
+double rnn_softmax_xent_eval(const float *logits, const int32_t *targets, int N, int C,
+                             int *n_valid, int *n_correct);
+/* Mean binary cross-entropy with logits (numerically stable), targets in
+ * [0, 1]. logits (N) overwritten with the gradient. *n_correct counts
+ * (logit > 0) == (target > 0.5). */
+double rnn_bce_logits(float *logits, const float *targets, int N, int *n_correct);
+
+/* Softmax of one row in place (max-subtracted). */
+void rnn_softmax_row(float *x, int n);
+
+#endif

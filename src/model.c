@@ -1,0 +1,488 @@
+/* model.c: the parameter table, initialisation, activations, and the forward
+ * and backward passes of a whole model (see model.h). */
+#include "model.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+
+const char *rnn_task_name(rnn_task t) { return t == RNN_TASK_LM ? "lm" : "classify"; }
+
+void rnn_config_default(rnn_config *c, rnn_task task) {
+    memset(c, 0, sizeof *c);
+    c->task = task;
+    c->cell = RNN_CELL_LSTM;
+    c->embed_dim = 64;
+    c->hidden_dim = 256;
+    c->num_layers = 2;
+    c->pool = RNN_POOL_MEANMAX;
+    c->attention_dim = 64;
+    c->num_classes = 2;
+    c->loss = RNN_LOSS_CE;
+    c->padding_id = -1;
+    c->forget_bias = 1.0f;
+}
+
+int rnn_config_validate(const rnn_config *c) {
+    if (c->vocab_size < 1) return rnn_errorf("config: vocab_size must be >= 1 (got %d)", c->vocab_size);
+    if (c->embed_dim < 1) return rnn_errorf("config: embed_dim must be >= 1 (got %d)", c->embed_dim);
+    if (c->cell != RNN_CELL_NONE) {
+        if (c->hidden_dim < 1) return rnn_errorf("config: hidden_dim must be >= 1 (got %d)", c->hidden_dim);
+        if (c->num_layers < 1 || c->num_layers > RNN_MAX_LAYERS)
+            return rnn_errorf("config: num_layers must be in [1, %d] (got %d)", RNN_MAX_LAYERS,
+                              c->num_layers);
+    } else if (c->task == RNN_TASK_LM) {
+        return rnn_errorf("config: a language model needs a recurrent cell (cell none is for classifiers)");
+    }
+    if (!(c->dropout >= 0 && c->dropout < 1))
+        return rnn_errorf("config: dropout must be in [0, 1) (got %g)", c->dropout);
+    if (!(c->head_dropout >= 0 && c->head_dropout < 1))
+        return rnn_errorf("config: head_dropout must be in [0, 1) (got %g)", c->head_dropout);
+    if (c->padding_id < -1 || c->padding_id >= c->vocab_size)
+        return rnn_errorf("config: padding_id %d outside the vocabulary", c->padding_id);
+    if (c->task == RNN_TASK_CLASSIFY) {
+        if (c->num_classes < 2) return rnn_errorf("config: num_classes must be >= 2 (got %d)", c->num_classes);
+        if (c->loss == RNN_LOSS_BCE && c->num_classes != 2)
+            return rnn_errorf("config: loss bce needs exactly 2 classes (got %d)", c->num_classes);
+        if (c->pool == RNN_POOL_ATTENTION && c->attention_dim < 1)
+            return rnn_errorf("config: attention_dim must be >= 1 (got %d)", c->attention_dim);
+    }
+    return 0;
+}
+
+char *rnn_config_to_json(const rnn_config *c) {
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    cJSON_AddStringToObject(j, "task", rnn_task_name(c->task));
+    cJSON_AddStringToObject(j, "cell", rnn_cell_name(c->cell));
+    cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
+    cJSON_AddNumberToObject(j, "embed_dim", c->embed_dim);
+    cJSON_AddNumberToObject(j, "hidden_dim", c->hidden_dim);
+    cJSON_AddNumberToObject(j, "num_layers", c->num_layers);
+    cJSON_AddBoolToObject(j, "bidirectional", c->bidirectional);
+    cJSON_AddNumberToObject(j, "dropout", c->dropout);
+    cJSON_AddBoolToObject(j, "residual", c->residual);
+    cJSON_AddNumberToObject(j, "padding_id", c->padding_id);
+    cJSON_AddNumberToObject(j, "forget_bias", c->forget_bias);
+    if (c->task == RNN_TASK_CLASSIFY) {
+        cJSON_AddStringToObject(j, "pool", rnn_pool_name(c->pool));
+        cJSON_AddNumberToObject(j, "attention_dim", c->attention_dim);
+        cJSON_AddNumberToObject(j, "num_classes", c->num_classes);
+        cJSON_AddStringToObject(j, "loss", c->loss == RNN_LOSS_BCE ? "bce" : "ce");
+        cJSON_AddNumberToObject(j, "head_dropout", c->head_dropout);
+    }
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!s) rnn_errorf("out of memory writing the config");
+    return s;
+}
+
+static int json_int(const cJSON *j, const char *key, int *out, int required) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v) return required ? rnn_errorf("config: missing \"%s\"", key) : 0;
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
+        return rnn_errorf("config: \"%s\" must be an integer", key);
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+static int json_float(const cJSON *j, const char *key, float *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v)) return rnn_errorf("config: \"%s\" must be a number", key);
+    *out = (float)v->valuedouble;
+    return 0;
+}
+
+static int json_bool(const cJSON *j, const char *key, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v) return 0;
+    if (!cJSON_IsBool(v)) return rnn_errorf("config: \"%s\" must be true or false", key);
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+static const char *json_str(const cJSON *j, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int rnn_config_from_json(rnn_config *c, const char *json) {
+    cJSON *j = cJSON_Parse(json);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return rnn_errorf("config: not a JSON object");
+    }
+    int rc = -1;
+    const char *task = json_str(j, "task"), *cell = json_str(j, "cell");
+    if (!task || (strcmp(task, "lm") && strcmp(task, "classify"))) {
+        rnn_errorf("config: \"task\" must be \"lm\" or \"classify\"");
+        goto out;
+    }
+    rnn_config_default(c, strcmp(task, "lm") ? RNN_TASK_CLASSIFY : RNN_TASK_LM);
+    if (!cell) {
+        rnn_errorf("config: missing \"cell\"");
+        goto out;
+    }
+    if (rnn_cell_parse(cell, &c->cell)) goto out;
+    if (json_int(j, "vocab_size", &c->vocab_size, 1) || json_int(j, "embed_dim", &c->embed_dim, 1) ||
+        json_int(j, "hidden_dim", &c->hidden_dim, 1) || json_int(j, "num_layers", &c->num_layers, 1) ||
+        json_bool(j, "bidirectional", &c->bidirectional) || json_float(j, "dropout", &c->dropout) ||
+        json_bool(j, "residual", &c->residual) || json_int(j, "padding_id", &c->padding_id, 0) ||
+        json_float(j, "forget_bias", &c->forget_bias) ||
+        json_int(j, "attention_dim", &c->attention_dim, 0) ||
+        json_int(j, "num_classes", &c->num_classes, c->task == RNN_TASK_CLASSIFY) ||
+        json_float(j, "head_dropout", &c->head_dropout))
+        goto out;
+    const char *pool = json_str(j, "pool"), *loss = json_str(j, "loss");
+    if (pool && rnn_pool_parse(pool, &c->pool)) goto out;
+    if (loss) {
+        if (!strcmp(loss, "ce"))
+            c->loss = RNN_LOSS_CE;
+        else if (!strcmp(loss, "bce"))
+            c->loss = RNN_LOSS_BCE;
+        else {
+            rnn_errorf("config: \"loss\" must be \"ce\" or \"bce\"");
+            goto out;
+        }
+    }
+    rc = rnn_config_validate(c);
+out:
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+static void add_param(rnn_model *m, const char *name, int64_t rows, int64_t cols, rnn_group g) {
+    rnn_param *p = &m->params[m->n_params++];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ndim = cols ? 2 : 1;
+    p->shape[0] = rows;
+    p->shape[1] = cols;
+    p->numel = (size_t)rows * (cols ? (size_t)cols : 1);
+    p->offset = m->n_floats;
+    p->group = g;
+    /* Keep every tensor 16-float aligned (64 bytes) for SIMD. */
+    m->n_floats += (p->numel + 15) / 16 * 16;
+}
+
+int rnn_model_head_in(const rnn_model *m) {
+    return m->c.task == RNN_TASK_LM ? m->F : rnn_pool_width(m->c.pool, m->F);
+}
+
+rnn_model *rnn_model_create(const rnn_config *c) {
+    if (rnn_config_validate(c)) return NULL;
+    rnn_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        rnn_errorf("out of memory");
+        return NULL;
+    }
+    m->c = *c;
+    const int E = c->embed_dim, H = c->hidden_dim, recurrent = c->cell != RNN_CELL_NONE;
+    const int L = recurrent ? c->num_layers : 0;
+    m->D = c->bidirectional && recurrent ? 2 : 1;
+    m->F = recurrent ? m->D * H : E;
+    m->n_out = c->task == RNN_TASK_LM ? c->vocab_size : c->loss == RNN_LOSS_BCE ? 1 : c->num_classes;
+    const int G = rnn_cell_gates(c->cell);
+
+    char name[48];
+    add_param(m, "embedding.weight", c->vocab_size, E, RNN_GROUP_EMBED);
+    for (int l = 0; l < L; l++)
+        for (int d = 0; d < m->D; d++) {
+            const char *sfx = d ? "_reverse" : "";
+            int in = l ? m->D * H : E;
+            snprintf(name, sizeof name, "rnn.weight_ih_l%d%s", l, sfx);
+            add_param(m, name, (int64_t)G * H, in, RNN_GROUP_ENCODER);
+            snprintf(name, sizeof name, "rnn.weight_hh_l%d%s", l, sfx);
+            add_param(m, name, (int64_t)G * H, H, RNN_GROUP_ENCODER);
+            snprintf(name, sizeof name, "rnn.bias_ih_l%d%s", l, sfx);
+            add_param(m, name, (int64_t)G * H, 0, RNN_GROUP_ENCODER);
+            snprintf(name, sizeof name, "rnn.bias_hh_l%d%s", l, sfx);
+            add_param(m, name, (int64_t)G * H, 0, RNN_GROUP_ENCODER);
+        }
+    const int attention = c->task == RNN_TASK_CLASSIFY && c->pool == RNN_POOL_ATTENTION;
+    if (attention) {
+        add_param(m, "attention.0.weight", c->attention_dim, m->F, RNN_GROUP_HEAD);
+        add_param(m, "attention.0.bias", c->attention_dim, 0, RNN_GROUP_HEAD);
+        add_param(m, "attention.2.weight", 1, c->attention_dim, RNN_GROUP_HEAD);
+    }
+    add_param(m, "head.weight", m->n_out, rnn_model_head_in(m), RNN_GROUP_HEAD);
+    add_param(m, "head.bias", m->n_out, 0, RNN_GROUP_HEAD);
+
+    m->w = rnn_calloc(m->n_floats * sizeof(float));
+    m->g = rnn_calloc(m->n_floats * sizeof(float));
+    if (!m->w || !m->g) {
+        rnn_model_free(m);
+        return NULL;
+    }
+    /* Views, in table order. */
+    int k = 0;
+#define NEXT(wp, gp)                                                                               \
+    do {                                                                                           \
+        (wp) = m->w + m->params[k].offset;                                                         \
+        (gp) = m->g + m->params[k].offset;                                                         \
+        k++;                                                                                       \
+    } while (0)
+    NEXT(m->emb, m->d_emb);
+    for (int l = 0; l < L; l++)
+        for (int d = 0; d < m->D; d++) {
+            rnn_dir *dir = &m->dirs[l * m->D + d];
+            rnn_dir_weights *gw = &m->gdirs[l * m->D + d];
+            dir->cell = c->cell;
+            dir->reverse = d;
+            dir->in = l ? m->D * H : E;
+            dir->H = H;
+            NEXT(dir->w.w_ih, gw->w_ih);
+            NEXT(dir->w.w_hh, gw->w_hh);
+            NEXT(dir->w.b_ih, gw->b_ih);
+            NEXT(dir->w.b_hh, gw->b_hh);
+        }
+    if (attention) {
+        NEXT(m->att_w1, m->d_att_w1);
+        NEXT(m->att_b1, m->d_att_b1);
+        NEXT(m->att_w2, m->d_att_w2);
+    }
+    NEXT(m->head_w, m->d_head_w);
+    NEXT(m->head_b, m->d_head_b);
+#undef NEXT
+    return m;
+}
+
+void rnn_model_free(rnn_model *m) {
+    if (!m) return;
+    rnn_free(m->w);
+    rnn_free(m->g);
+    free(m);
+}
+
+void rnn_model_zero_grad(rnn_model *m) { memset(m->g, 0, m->n_floats * sizeof(float)); }
+
+const rnn_param *rnn_model_find(const rnn_model *m, const char *name) {
+    for (int i = 0; i < m->n_params; i++)
+        if (!strcmp(m->params[i].name, name)) return &m->params[i];
+    return NULL;
+}
+
+/* PyTorch's defaults: nn.Embedding N(0, 1) (padding row zero); nn.LSTM/GRU/RNN
+ * every weight and bias U(-1/sqrt(H), 1/sqrt(H)); nn.Linear weight and bias
+ * U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform with a = sqrt(5)). Then the
+ * LSTM forget-gate bias gets forget_bias added (Jozefowicz et al. 2015). */
+void rnn_model_init(rnn_model *m, uint64_t seed) {
+    rnn_rng rng;
+    rnn_rng_seed(&rng, seed);
+    for (int i = 0; i < m->n_params; i++) {
+        const rnn_param *p = &m->params[i];
+        float *w = m->w + p->offset;
+        if (i == 0) {
+            for (size_t j = 0; j < p->numel; j++) w[j] = rnn_rng_normal(&rng);
+            continue;
+        }
+        float fan_in = p->group == RNN_GROUP_ENCODER ? (float)m->c.hidden_dim
+                       : p->ndim == 2                ? (float)p->shape[1]
+                                                     : (float)m->params[i - 1].shape[1];
+        float bound = 1.0f / sqrtf(fan_in);
+        for (size_t j = 0; j < p->numel; j++) w[j] = (2.0f * rnn_rng_uniform(&rng) - 1.0f) * bound;
+    }
+    if (m->c.padding_id >= 0)
+        memset(m->emb + (size_t)m->c.padding_id * m->c.embed_dim, 0, sizeof(float) * m->c.embed_dim);
+    if (m->c.cell == RNN_CELL_LSTM && m->c.forget_bias != 0) {
+        const int H = m->c.hidden_dim;
+        for (int k = 0; k < m->c.num_layers * m->D; k++)
+            for (int j = 0; j < H; j++) m->dirs[k].w.b_ih[H + j] += m->c.forget_bias;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Carves the activation buffers out of one float block and one int block:
+ * called once with mem == NULL to count, once to assign. */
+static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *imem, size_t *nf,
+                        size_t *ni) {
+    const rnn_config *c = &m->c;
+    const int T = a->T, B = a->B, N = a->N, E = c->embed_dim, H = c->hidden_dim, D = m->D;
+    const int L = c->cell == RNN_CELL_NONE ? 0 : c->num_layers, F = m->F, P = rnn_model_head_in(m);
+    size_t f = 0, i = 0;
+#define FL(ptr, n)                                                                                 \
+    do {                                                                                           \
+        if (mem) (ptr) = mem + f;                                                                  \
+        f += ((size_t)(n) + 15) / 16 * 16;                                                         \
+    } while (0)
+#define IN(ptr, n)                                                                                 \
+    do {                                                                                           \
+        if (imem) (ptr) = (void *)(imem + i);                                                      \
+        i += ((size_t)(n) + 15) / 16 * 16;                                                         \
+    } while (0)
+    IN(a->ids, N);
+    IN(a->targets, N > B ? N : B);
+    IN(a->lengths, B);
+    IN(a->batch_sizes, T);
+    IN(a->offsets, T + 1);
+    FL(a->ftargets, B);
+    FL(a->emb, (size_t)N * E);
+    size_t work = 0;
+    for (int l = 0; l < L; l++) {
+        if (l > 0) {
+            FL(a->x[l], (size_t)N * D * H);
+            if (c->dropout > 0) FL(a->mask[l], (size_t)N * D * H);
+        }
+        FL(a->y[l], (size_t)N * D * H);
+        if (c->residual && l > 0) FL(a->res[l], (size_t)N * D * H);
+        for (int d = 0; d < D; d++) {
+            float *cm = NULL;
+            FL(cm, rnn_dir_cache_floats(c->cell, N, H));
+            if (mem) rnn_dir_cache_bind(&a->cache[l * D + d], c->cell, N, H, cm);
+        }
+        size_t wk = rnn_dir_work_floats(c->cell, N, B, H);
+        if (wk > work) work = wk;
+    }
+    if (L) {
+        FL(a->h0, (size_t)L * D * B * H);
+        FL(a->c0, (size_t)L * D * B * H);
+        FL(a->hn, (size_t)L * D * B * H);
+        FL(a->cn, (size_t)L * D * B * H);
+    }
+    if (c->task == RNN_TASK_CLASSIFY) {
+        rnn_pooler pl = {c->pool, F, D, c->attention_dim, NULL, NULL, NULL};
+        float *pc = NULL;
+        FL(pc, rnn_pool_cache_floats(&pl, N, B));
+        if (mem) rnn_pool_cache_bind(&a->pool_cache, &pl, N, B, pc);
+        FL(a->pooled, (size_t)B * P);
+        FL(a->head_mask, (size_t)B * P);
+        FL(a->dpooled, (size_t)B * P);
+        FL(a->logits, (size_t)B * m->n_out);
+        size_t sc = rnn_pool_scratch_floats(&pl, N, B);
+        if (sc > work) work = sc;
+    } else {
+        FL(a->logits, (size_t)N * m->n_out);
+    }
+    size_t wide = (size_t)(E > F ? E : F);
+    FL(a->dy, (size_t)N * wide);
+    FL(a->dx, (size_t)N * wide);
+    FL(a->work, work);
+#undef FL
+#undef IN
+    *nf = f;
+    *ni = i;
+}
+
+rnn_acts *rnn_acts_create(const rnn_model *m, int T, int B) {
+    rnn_acts *a = calloc(1, sizeof *a);
+    if (!a) {
+        rnn_errorf("out of memory");
+        return NULL;
+    }
+    a->T = T;
+    a->B = B;
+    a->N = T * B;
+    size_t nf, ni;
+    acts_layout(m, a, NULL, NULL, &nf, &ni);
+    a->mem = rnn_calloc(nf * sizeof(float));
+    a->imem = rnn_calloc(ni * sizeof(int32_t));
+    if (!a->mem || !a->imem) {
+        rnn_acts_free(a);
+        return NULL;
+    }
+    acts_layout(m, a, a->mem, a->imem, &nf, &ni);
+    return a;
+}
+
+void rnn_acts_free(rnn_acts *a) {
+    if (!a) return;
+    rnn_free(a->mem);
+    rnn_free(a->imem);
+    free(a);
+}
+
+/* ------------------------------------------------------------------------ */
+static rnn_pooler make_pooler(const rnn_model *m) {
+    rnn_pooler pl = {m->c.pool, m->F, m->D, m->c.attention_dim, m->att_w1, m->att_b1, m->att_w2};
+    return pl;
+}
+
+void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids,
+                       int state_in, int train, rnn_rng *rng) {
+    const rnn_config *c = &m->c;
+    const int N = p->N, B = p->B, E = c->embed_dim, H = c->hidden_dim, D = m->D;
+    const int L = c->cell == RNN_CELL_NONE ? 0 : c->num_layers, DH = D * H;
+    rnn_embedding_forward(a->emb, m->emb, ids, N, E);
+    const float *in = a->emb;
+    int in_w = E;
+    for (int l = 0; l < L; l++) {
+        if (l > 0 && train && c->dropout > 0) {
+            memcpy(a->x[l], in, sizeof(float) * N * DH);
+            rnn_dropout_forward(a->x[l], a->mask[l], (size_t)N * DH, c->dropout, rng);
+            in = a->x[l];
+        }
+        for (int d = 0; d < D; d++) {
+            size_t s = (size_t)(l * D + d) * B * H;
+            rnn_dir_forward(&m->dirs[l * D + d], p, &a->cache[l * D + d], a->y[l] + d * H, DH, in,
+                            in_w, state_in ? a->h0 + s : NULL, state_in ? a->c0 + s : NULL,
+                            a->hn + s, a->cn + s, a->work);
+        }
+        const float *out = a->y[l];
+        if (a->res[l] && in_w == DH) {
+            for (size_t i = 0; i < (size_t)N * DH; i++) a->res[l][i] = a->y[l][i] + in[i];
+            out = a->res[l];
+        }
+        in = out;
+        in_w = DH;
+    }
+    a->top = in;
+    a->state_in = state_in;
+    a->train = train;
+    if (c->task == RNN_TASK_LM) {
+        rnn_linear_forward(a->logits, in, m->head_w, m->head_b, N, m->F, m->n_out);
+        a->n_logit_rows = N;
+        return;
+    }
+    rnn_pooler pl = make_pooler(m);
+    const int P = rnn_model_head_in(m);
+    rnn_pool_forward(&pl, p, a->pooled, in, &a->pool_cache, a->work);
+    if (train && c->head_dropout > 0)
+        rnn_dropout_forward(a->pooled, a->head_mask, (size_t)B * P, c->head_dropout, rng);
+    rnn_linear_forward(a->logits, a->pooled, m->head_w, m->head_b, B, P, m->n_out);
+    a->n_logit_rows = B;
+}
+
+void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids) {
+    const rnn_config *c = &m->c;
+    const int N = p->N, B = p->B, E = c->embed_dim, H = c->hidden_dim, D = m->D;
+    const int L = c->cell == RNN_CELL_NONE ? 0 : c->num_layers, DH = D * H;
+    /* Head: a->dy gets d(top). */
+    if (c->task == RNN_TASK_LM) {
+        rnn_linear_backward(a->dy, 0, m->d_head_w, m->d_head_b, a->logits, a->top, m->head_w, N,
+                            m->F, m->n_out);
+    } else {
+        const int P = rnn_model_head_in(m);
+        rnn_linear_backward(a->dpooled, 0, m->d_head_w, m->d_head_b, a->logits, a->pooled,
+                            m->head_w, B, P, m->n_out);
+        if (a->train && c->head_dropout > 0) rnn_dropout_backward(a->dpooled, a->head_mask, (size_t)B * P);
+        rnn_pooler pl = make_pooler(m);
+        rnn_pool_backward(&pl, p, a->dy, m->d_att_w1, m->d_att_b1, m->d_att_w2, a->dpooled, a->top,
+                          &a->pool_cache, a->work);
+    }
+    /* Stack, top layer first: a->dy holds d(output of layer l). */
+    for (int l = L - 1; l >= 0; l--) {
+        const int in_w = l ? DH : E;
+        const int dropped = l > 0 && a->train && c->dropout > 0;
+        const float *in = l == 0    ? a->emb
+                          : dropped ? a->x[l]
+                          : a->res[l - 1] ? a->res[l - 1]
+                                          : a->y[l - 1];
+        for (int d = 0; d < D; d++) {
+            rnn_dir_backward(&m->dirs[l * D + d], &m->gdirs[l * D + d], p, &a->cache[l * D + d],
+                             a->y[l] + d * H, DH, a->dy + d * H, DH, in, in_w, a->dx, in_w, d > 0,
+                             NULL, NULL, NULL, NULL, a->work);
+        }
+        if (a->res[l] && in_w == DH)
+            for (size_t i = 0; i < (size_t)N * DH; i++) a->dx[i] += a->dy[i];
+        if (dropped) rnn_dropout_backward(a->dx, a->mask[l], (size_t)N * DH);
+        float *t = a->dy;
+        a->dy = a->dx;
+        a->dx = t;
+    }
+    if (!c->freeze_embedding) rnn_embedding_backward(m->d_emb, a->dy, ids, N, E, c->padding_id);
+}

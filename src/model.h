@@ -1,0 +1,153 @@
+/* model.h: a whole model — embedding → recurrent stack → head — as one fixed,
+ * configured pipeline (DESIGN.md), with its parameters, gradients and
+ * activations each in one block.
+ *
+ *   rnn_config c; rnn_config_default(&c, RNN_TASK_LM);
+ *   c.vocab_size = 65;
+ *   rnn_model *m = rnn_model_create(&c);          // NULL + message on failure
+ *   rnn_model_init(m, seed);                       // PyTorch's default init
+ *   rnn_acts *a = rnn_acts_create(m, T, B);        // worst-case activations, once
+ *   rnn_model_forward(m, a, &pack, ids, 1, &rng);  // logits in a->logits
+ *   double loss = rnn_softmax_xent(a->logits, targets, a->n_logit_rows, V, 0, 0);
+ *   rnn_model_zero_grad(m);
+ *   rnn_model_backward(m, a, &pack);               // grads in m->g
+ *
+ * The parameter table (rnn_param) is built once from the config and is the
+ * only list of tensors: the optimizer, clipping and checkpoint I/O walk it or
+ * the flat blocks, so counts, sizes and pointers cannot drift apart.
+ */
+#ifndef RNN_MODEL_H
+#define RNN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layers.h"
+#include "recurrent.h"
+#include "util.h"
+
+typedef enum { RNN_TASK_LM, RNN_TASK_CLASSIFY } rnn_task;
+typedef enum { RNN_LOSS_CE, RNN_LOSS_BCE } rnn_loss;
+
+#define RNN_MAX_LAYERS 8
+
+typedef struct {
+    rnn_task task;
+    rnn_cell cell;        /* RNN_CELL_NONE: no recurrence (bag of embeddings) */
+    int vocab_size;
+    int embed_dim;
+    int hidden_dim;
+    int num_layers;
+    int bidirectional;
+    float dropout;        /* between stacked layers (not after the last), as nn.LSTM */
+    int residual;         /* add each layer's input to its output when widths match */
+    /* classify only */
+    rnn_pool pool;
+    int attention_dim;
+    int num_classes;
+    rnn_loss loss;        /* bce: one logit */
+    float head_dropout;   /* dropout on the pooled features before the head */
+    /* embedding */
+    int padding_id;       /* row that gets no gradient (-1: none) */
+    int freeze_embedding; /* embedding not trained */
+    float forget_bias;    /* LSTM: added to the forget gate's b_ih at init */
+} rnn_config;
+
+void rnn_config_default(rnn_config *c, rnn_task task);
+/* Checks ranges and combinations; -1 + message naming the field. */
+int rnn_config_validate(const rnn_config *c);
+/* The config as the JSON object of DESIGN.md's "config" metadata (malloc'd). */
+char *rnn_config_to_json(const rnn_config *c);
+/* Parses it back; unknown keys are ignored, missing ones get defaults except
+ * the required task/cell/vocab_size/embed_dim/hidden_dim/num_layers. */
+int rnn_config_from_json(rnn_config *c, const char *json);
+const char *rnn_task_name(rnn_task t);
+
+/* Which optimizer group a parameter belongs to. */
+typedef enum { RNN_GROUP_EMBED, RNN_GROUP_ENCODER, RNN_GROUP_HEAD } rnn_group;
+
+typedef struct {
+    char name[48];   /* PyTorch state_dict name, e.g. "rnn.weight_hh_l1_reverse" */
+    int ndim;
+    int64_t shape[2];
+    size_t offset;   /* into the flat blocks w and g */
+    size_t numel;
+    rnn_group group;
+} rnn_param;
+
+#define RNN_MAX_PARAMS (4 * 2 * RNN_MAX_LAYERS + 8)
+
+typedef struct rnn_model {
+    rnn_config c;
+    int D;                 /* directions */
+    int F;                 /* width of the top layer's output (D*H, or E without recurrence) */
+    int n_out;             /* logits per row: vocab (lm), classes (ce) or 1 (bce) */
+    rnn_param params[RNN_MAX_PARAMS];
+    int n_params;
+    size_t n_floats;
+    float *w;              /* all parameters, one block */
+    float *g;              /* all gradients, same layout */
+    /* views into w / g */
+    float *emb, *d_emb;                    /* (V, E) */
+    rnn_dir dirs[RNN_MAX_LAYERS * 2];      /* weights of layer l, direction d at [l*D + d] */
+    rnn_dir_weights gdirs[RNN_MAX_LAYERS * 2];
+    float *att_w1, *att_b1, *att_w2, *d_att_w1, *d_att_b1, *d_att_w2;
+    float *head_w, *head_b, *d_head_w, *d_head_b; /* (n_out, P), (n_out) */
+} rnn_model;
+
+rnn_model *rnn_model_create(const rnn_config *c);
+void rnn_model_free(rnn_model *m);
+/* PyTorch's default initialisation (see model.c), seeded. */
+void rnn_model_init(rnn_model *m, uint64_t seed);
+void rnn_model_zero_grad(rnn_model *m);
+const rnn_param *rnn_model_find(const rnn_model *m, const char *name);
+/* Width of the features the head sees (pooled width for classify). */
+int rnn_model_head_in(const rnn_model *m);
+
+/* Activations for batches of at most T steps and B sequences. */
+typedef struct {
+    int T, B, N;               /* capacity */
+    float *mem;                /* the one block all float buffers below point into */
+    int32_t *imem;             /* the one block of int buffers */
+    /* packing */
+    int32_t *ids;              /* (N) packed token ids */
+    int32_t *targets;          /* (N) packed targets (lm) or (B) class ids */
+    float *ftargets;           /* (B) bce targets */
+    int *lengths, *batch_sizes, *offsets; /* (B), (T), (T+1) */
+    /* forward */
+    float *emb;                /* (N, E) embedding output (dropout-free) */
+    float *x[RNN_MAX_LAYERS];  /* (N, D*H) layer l's input for l > 0 (after dropout) */
+    float *mask[RNN_MAX_LAYERS]; /* (N, D*H) dropout mask of layer l's input, l > 0 */
+    float *y[RNN_MAX_LAYERS];  /* (N, D*H) outputs of layer l (both directions side by side) */
+    float *res[RNN_MAX_LAYERS]; /* (N, D*H) y + x when residual, else NULL */
+    rnn_dir_cache cache[RNN_MAX_LAYERS * 2];
+    float *h0, *c0;            /* (L*D, B, H) initial state (used when state_in) */
+    float *hn, *cn;            /* (L*D, B, H) final state */
+    float *pooled;             /* (B, P) */
+    float *head_mask;          /* (B, P) */
+    rnn_pool_cache pool_cache;
+    float *logits;             /* (N, V) lm or (B, n_out) classify; gradient after the loss */
+    int n_logit_rows;          /* rows of logits of the last forward */
+    /* backward */
+    float *dy;                 /* (N, D*H) gradient of a layer's output */
+    float *dx;                 /* (N, max(E, D*H)) gradient of a layer's input */
+    float *dpooled;            /* (B, P) */
+    float *work;               /* per-direction work / pooling scratch */
+    const float *top;          /* the top layer's output of the last forward */
+    int state_in;              /* the last forward started from h0/c0 */
+    int train;                 /* the last forward applied dropout */
+} rnn_acts;
+
+rnn_acts *rnn_acts_create(const rnn_model *m, int T, int B);
+void rnn_acts_free(rnn_acts *a);
+
+/* Forward over a packed batch (pack built on a->lengths etc. or elsewhere)
+ * whose token ids are in ids (N). state_in: start from a->h0/a->c0 instead
+ * of zeros. train: apply dropout (rng required then). Logits in a->logits. */
+void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids,
+                       int state_in, int train, rnn_rng *rng);
+/* Backward from a->logits holding d(loss)/d(logits); adds into m->g. The
+ * final state's gradient is taken as zero (truncated BPTT). */
+void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids);
+
+#endif

@@ -1,0 +1,267 @@
+/* options.c: the option table (see options.h). */
+#include "options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+typedef enum { K_INT, K_LONG, K_FLOAT, K_DOUBLE, K_BOOL, K_STR, K_CHOICE } kind;
+
+typedef struct {
+    const char *name;
+    kind k;
+    size_t off, size;
+    const char *choices; /* K_CHOICE: "a|b|c" */
+    const char *help;
+} opt_def;
+
+#define F(field) offsetof(rnn_opts, field), sizeof(((rnn_opts *)0)->field)
+static const opt_def defs[] = {
+    {"data", K_STR, F(data), NULL, "training text (lm) or labelled data (classify); default: built-in human numbers"},
+    {"val", K_STR, F(val), NULL, "validation file (default: the last --val-frac of --data)"},
+    {"val-frac", K_FLOAT, F(val_frac), NULL, "fraction of --data held out for validation when --val is absent"},
+    {"tokenizer", K_STR, F(tokenizer), NULL, "char | byte | word | wordpiece:VOCAB.txt"},
+    {"min-count", K_INT, F(min_count), NULL, "word tokenizer: keep words seen at least this often"},
+    {"max-vocab", K_INT, F(max_vocab), NULL, "word tokenizer: keep at most this many tokens (0: all)"},
+    {"lowercase", K_BOOL, F(lowercase), NULL, "lowercase text before tokenizing (word, wordpiece)"},
+    {"split-punct", K_BOOL, F(split_punct), NULL, "word tokenizer: punctuation as separate tokens"},
+    {"strip-html", K_BOOL, F(strip_html), NULL, "remove HTML tags such as <br /> before tokenizing"},
+    {"replace-invalid", K_BOOL, F(replace_invalid), NULL, "replace invalid UTF-8 with U+FFFD instead of failing"},
+    {"format", K_CHOICE, F(format), "auto|tsv|csv|jsonl|dir", "classify data format"},
+    {"label-col", K_INT, F(label_col), NULL, "classify: 1-based label column (0: auto)"},
+    {"text-col", K_INT, F(text_col), NULL, "classify: 1-based text column (0: auto, the rest joined)"},
+    {"max-len", K_INT, F(max_len), NULL, "classify: truncate texts to this many tokens (0: no limit)"},
+    {"truncate", K_CHOICE, F(truncate), "head|tail", "classify: keep the head or the tail of long texts"},
+    {"vectors", K_STR, F(vectors), NULL, "initialise embeddings from GloVe/word2vec text vectors"},
+    {"task", K_CHOICE, F(task), "lm|classify", "language model or classifier"},
+    {"cell", K_CHOICE, F(cell), "lstm|gru|rnn_tanh|rnn_relu|none", "recurrent cell (none: bag of embeddings)"},
+    {"layers", K_INT, F(layers), NULL, "stacked recurrent layers"},
+    {"hidden", K_INT, F(hidden), NULL, "hidden units per direction"},
+    {"embed", K_INT, F(embed), NULL, "embedding width"},
+    {"bidirectional", K_BOOL, F(bidirectional), NULL, "bidirectional layers"},
+    {"residual", K_BOOL, F(residual), NULL, "residual connections between stacked layers of equal width"},
+    {"dropout", K_FLOAT, F(dropout), NULL, "dropout between stacked layers"},
+    {"head-dropout", K_FLOAT, F(head_dropout), NULL, "classify: dropout before the output layer"},
+    {"forget-bias", K_FLOAT, F(forget_bias), NULL, "LSTM: added to the forget gate bias at init"},
+    {"pool", K_CHOICE, F(pool), "last|mean|max|meanmax|attention", "classify: pooling over time"},
+    {"attention-dim", K_INT, F(attention_dim), NULL, "classify: attention pooling width"},
+    {"loss", K_CHOICE, F(loss), "ce|bce", "classify: softmax cross-entropy or binary (one logit)"},
+    {"freeze-embedding", K_BOOL, F(freeze_embedding), NULL, "do not train the embedding"},
+    {"optimizer", K_CHOICE, F(optimizer), "adam|adamw|sgd|rmsprop", "optimizer"},
+    {"lr", K_FLOAT, F(lr), NULL, "learning rate"},
+    {"weight-decay", K_FLOAT, F(weight_decay), NULL, "weight decay (decoupled for adamw)"},
+    {"momentum", K_FLOAT, F(momentum), NULL, "sgd/rmsprop momentum"},
+    {"nesterov", K_BOOL, F(nesterov), NULL, "sgd: Nesterov momentum"},
+    {"beta1", K_FLOAT, F(beta1), NULL, "adam: beta1"},
+    {"beta2", K_FLOAT, F(beta2), NULL, "adam: beta2"},
+    {"eps", K_FLOAT, F(eps), NULL, "adam/rmsprop epsilon"},
+    {"clip", K_FLOAT, F(clip), NULL, "clip gradients to this global L2 norm (0: off)"},
+    {"clip-value", K_FLOAT, F(clip_value), NULL, "clip each gradient to [-v, v] (0: off)"},
+    {"schedule", K_CHOICE, F(schedule), "constant|step|cosine|plateau", "learning-rate schedule"},
+    {"warmup", K_INT, F(warmup), NULL, "cosine: linear warm-up steps"},
+    {"min-lr", K_FLOAT, F(min_lr), NULL, "cosine: final learning rate"},
+    {"step-size", K_INT, F(step_size), NULL, "step: multiply the lr by --gamma every this many steps"},
+    {"gamma", K_FLOAT, F(gamma), NULL, "step: lr factor"},
+    {"factor", K_FLOAT, F(factor), NULL, "plateau: lr factor"},
+    {"lr-patience", K_INT, F(lr_patience), NULL, "plateau: evaluations without improvement before cutting the lr"},
+    {"freeze-epochs", K_INT, F(freeze_epochs), NULL, "classify: epochs training only the head first"},
+    {"encoder-lr-mult", K_FLOAT, F(encoder_lr_mult), NULL, "lr multiplier for the embedding and recurrent layers"},
+    {"seq-len", K_INT, F(seq_len), NULL, "lm: truncated-BPTT length"},
+    {"batch", K_INT, F(batch), NULL, "batch size"},
+    {"epochs", K_INT, F(epochs), NULL, "stop after this many epochs"},
+    {"steps", K_LONG, F(steps), NULL, "stop after this many optimizer steps"},
+    {"time", K_DOUBLE, F(time), NULL, "stop after this many seconds of training"},
+    {"eval-every", K_INT, F(eval_every), NULL, "validate every N steps (0: once per epoch)"},
+    {"log-every", K_INT, F(log_every), NULL, "log a line every N steps"},
+    {"patience", K_INT, F(patience), NULL, "early stopping: evaluations without improvement (0: off)"},
+    {"init-from", K_STR, F(init_from), NULL, "start from this checkpoint's weights (fine-tuning, transfer)"},
+    {"resume", K_STR, F(resume), NULL, "continue the run in this directory exactly where it stopped"},
+    {"out", K_STR, F(out), NULL, "run directory (default runs/<time>)"},
+    {"progress", K_CHOICE, F(progress), "auto|bar|log", "progress bar on a terminal, log lines otherwise"},
+    {"threads", K_INT, F(threads), NULL, "threads (0: all cores)"},
+    {"seed", K_LONG, F(seed), NULL, "random seed"},
+};
+#undef F
+#define NDEFS (int)(sizeof defs / sizeof defs[0])
+
+void rnn_opts_default(rnn_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->val_frac = 0.1f;
+    strcpy(o->tokenizer, "char");
+    strcpy(o->format, "auto");
+    o->min_count = 1;
+    o->max_len = 0;
+    strcpy(o->truncate, "head");
+    strcpy(o->task, "lm");
+    strcpy(o->cell, "lstm");
+    o->layers = 2;
+    o->hidden = 256;
+    o->embed = 64;
+    o->forget_bias = 1.0f;
+    strcpy(o->pool, "meanmax");
+    o->attention_dim = 64;
+    strcpy(o->loss, "ce");
+    strcpy(o->optimizer, "adam");
+    o->lr = 2e-3f;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.999f;
+    o->eps = 1e-8f;
+    o->clip = 5.0f;
+    strcpy(o->schedule, "constant");
+    o->gamma = 0.1f;
+    o->factor = 0.5f;
+    o->lr_patience = 2;
+    o->step_size = 1000;
+    o->encoder_lr_mult = 1.0f;
+    o->seq_len = 64;
+    o->batch = 32;
+    o->epochs = 0;
+    o->eval_every = 0;
+    o->log_every = 50;
+    strcpy(o->progress, "auto");
+    o->seed = 1337;
+}
+
+static const opt_def *find(const char *name) {
+    for (int i = 0; i < NDEFS; i++)
+        if (!strcmp(defs[i].name, name)) return &defs[i];
+    return NULL;
+}
+
+int rnn_opts_is_flag(const char *name) {
+    const opt_def *d = find(name);
+    if (!d) return rnn_errorf("unknown option --%s (rnn train --help lists them)", name);
+    return d->k == K_BOOL;
+}
+
+static int in_choices(const char *choices, const char *v) {
+    size_t n = strlen(v);
+    for (const char *c = choices; *c;) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == n && !strncmp(c, v, n)) return 1;
+        c += len + (bar ? 1 : 0);
+    }
+    return 0;
+}
+
+int rnn_opts_set(rnn_opts *o, const char *name, const char *value) {
+    const opt_def *d = find(name);
+    if (!d) return rnn_errorf("unknown option --%s (rnn train --help lists them)", name);
+    char *p = (char *)o + d->off, *end = NULL;
+    if (d->k != K_BOOL && (!value || !*value))
+        return rnn_errorf("option --%s needs a value", name);
+    errno = 0;
+    switch (d->k) {
+    case K_INT:
+    case K_LONG: {
+        long long v = strtoll(value, &end, 10);
+        if (*end || errno || v < 0 || (d->k == K_INT && v > INT_MAX))
+            return rnn_errorf("option --%s: '%s' is not a non-negative integer", name, value);
+        if (d->k == K_INT)
+            *(int *)p = (int)v;
+        else
+            *(long *)p = (long)v;
+        return 0;
+    }
+    case K_FLOAT:
+    case K_DOUBLE: {
+        double v = strtod(value, &end);
+        if (*end || errno || !isfinite(v))
+            return rnn_errorf("option --%s: '%s' is not a number", name, value);
+        if (d->k == K_FLOAT)
+            *(float *)p = (float)v;
+        else
+            *(double *)p = v;
+        return 0;
+    }
+    case K_BOOL:
+        if (!value || !strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes"))
+            *(int *)p = 1;
+        else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no"))
+            *(int *)p = 0;
+        else
+            return rnn_errorf("option --%s: '%s' is not true/false", name, value);
+        return 0;
+    case K_CHOICE:
+        if (!in_choices(d->choices, value))
+            return rnn_errorf("option --%s: '%s' is not one of %s", name, value, d->choices);
+        /* fall through */
+    case K_STR:
+        if (strlen(value) >= d->size)
+            return rnn_errorf("option --%s: value too long (%zu characters, max %zu)", name,
+                              strlen(value), d->size - 1);
+        strcpy(p, value);
+        return 0;
+    }
+    return 0;
+}
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t') s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r')) *--e = 0;
+    return s;
+}
+
+int rnn_opts_load_file(rnn_opts *o, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return rnn_errorf("%s: cannot open config file: %s", path, strerror(errno));
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = rnn_errorf("%s:%d: expected 'name = value'", path, lineno);
+            break;
+        }
+        *eq = 0;
+        char *key = trim(s), *val = trim(eq + 1);
+        if (!strcmp(key, "config")) {
+            rc = rnn_errorf("%s:%d: a config file cannot include another", path, lineno);
+            break;
+        }
+        if (rnn_opts_set(o, key, val)) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", rnn_last_error());
+            rc = rnn_errorf("%s:%d: %s", path, lineno, msg);
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int rnn_opts_write(const rnn_opts *o, FILE *f) {
+    for (int i = 0; i < NDEFS; i++) {
+        const opt_def *d = &defs[i];
+        const char *p = (const char *)o + d->off;
+        switch (d->k) {
+        case K_INT: fprintf(f, "%s = %d\n", d->name, *(const int *)p); break;
+        case K_LONG: fprintf(f, "%s = %ld\n", d->name, *(const long *)p); break;
+        case K_FLOAT: fprintf(f, "%s = %.9g\n", d->name, *(const float *)p); break;
+        case K_DOUBLE: fprintf(f, "%s = %.17g\n", d->name, *(const double *)p); break;
+        case K_BOOL: fprintf(f, "%s = %s\n", d->name, *(const int *)p ? "true" : "false"); break;
+        default:
+            if (*p) fprintf(f, "%s = %s\n", d->name, p);
+        }
+    }
+    return ferror(f) ? rnn_errorf("write error") : 0;
+}
+
+void rnn_opts_help(FILE *f) {
+    for (int i = 0; i < NDEFS; i++) {
+        const opt_def *d = &defs[i];
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s", d->name, d->k == K_BOOL ? "" : " X");
+        fprintf(f, "  %-22s %s%s%s\n", flag, d->help, d->choices ? ": " : "", d->choices ? d->choices : "");
+    }
+}

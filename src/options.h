@@ -1,0 +1,61 @@
+/* options.h: every training option, listed once. The `rnn train` flags
+ * (--name value), `--config FILE` lines (name = value) and the resolved
+ * config a run directory records all go through this one table, so a flag,
+ * its config-file key and its documentation cannot drift apart.
+ *
+ *   rnn_opts o; rnn_opts_default(&o);
+ *   if (rnn_opts_set(&o, "hidden", "512")) die(rnn_last_error());
+ *   if (rnn_opts_load_file(&o, "my.cfg")) die(rnn_last_error());
+ */
+#ifndef RNN_OPTIONS_H
+#define RNN_OPTIONS_H
+
+#include <stdio.h>
+
+#define RNN_OPT_STR 512
+
+typedef struct {
+    /* data */
+    char data[RNN_OPT_STR], val[RNN_OPT_STR], tokenizer[RNN_OPT_STR], vectors[RNN_OPT_STR];
+    char format[16];           /* classify data: auto|tsv|csv|jsonl|dir */
+    float val_frac;
+    int min_count, max_vocab, lowercase, split_punct, strip_html, replace_invalid;
+    int label_col, text_col;   /* classify TSV/CSV columns (1-based; 0 = auto) */
+    int max_len;               /* classify: truncate texts to this many tokens */
+    char truncate[8];          /* head|tail */
+    /* model */
+    char task[16], cell[16], pool[16], loss[8];
+    int layers, hidden, embed, bidirectional, residual, attention_dim, freeze_embedding;
+    float dropout, head_dropout, forget_bias;
+    /* optimisation */
+    char optimizer[16], schedule[16];
+    int seq_len, batch;
+    float lr, weight_decay, momentum, beta1, beta2, eps, clip, clip_value, min_lr, gamma, factor;
+    int nesterov, warmup, step_size, lr_patience, freeze_epochs;
+    float encoder_lr_mult;
+    /* length of the run */
+    int epochs;
+    long steps;
+    double time;
+    int eval_every, log_every, patience;
+    /* files and machine */
+    char init_from[RNN_OPT_STR], resume[RNN_OPT_STR], out[RNN_OPT_STR], progress[8];
+    int threads;
+    long seed;
+} rnn_opts;
+
+void rnn_opts_default(rnn_opts *o);
+/* Sets one option by name (flag name without "--"). For boolean options
+ * value may be NULL (meaning true). -1 + message naming the option. */
+int rnn_opts_set(rnn_opts *o, const char *name, const char *value);
+/* 1 if name is a boolean option (a flag that takes no value), 0 if it takes
+ * a value, -1 (with message) if there is no such option. */
+int rnn_opts_is_flag(const char *name);
+/* Reads `name = value` lines (# comments, blank lines); errors name file:line. */
+int rnn_opts_load_file(rnn_opts *o, const char *path);
+/* Writes every option as `name = value` lines (a file --config can read). */
+int rnn_opts_write(const rnn_opts *o, FILE *f);
+/* Prints the options with their help text. */
+void rnn_opts_help(FILE *f);
+
+#endif

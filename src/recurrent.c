@@ -1,0 +1,399 @@
+/* recurrent.c: vanilla RNN, LSTM and GRU directions, forward and backward.
+ *
+ * The structure of a pass is the same for every cell and lives in
+ * rnn_dir_forward / rnn_dir_backward:
+ *   1. one large GEMM projects the inputs of all time steps at once:
+ *        gates (N, G*H) = x (N, in) @ W_ih^T + b_ih
+ *   2. a loop over time adds the recurrent GEMM of the live rows,
+ *        hg (b_t, G*H) = h_prev (b_t, H) @ W_hh^T
+ *      and applies the cell's pointwise maths (the *_step functions below);
+ *   3. backward runs the loop in reverse order producing the pre-activation
+ *      gradients dG, then the weight gradients are three GEMMs batched over
+ *      all time steps: dW_ih += dG^T @ x, dW_hh += dG^T @ h_prev, dx = dG @ W_ih.
+ *
+ * Each cell's maths is in one place: lstm_step_forward/backward,
+ * gru_step_forward/backward, rnn_step_forward/backward, written next to the
+ * formulas of the PyTorch documentation they follow.
+ */
+#include "recurrent.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "util.h"
+
+int rnn_cell_gates(rnn_cell c) {
+    switch (c) {
+    case RNN_CELL_LSTM: return 4;
+    case RNN_CELL_GRU: return 3;
+    case RNN_CELL_RNN_TANH:
+    case RNN_CELL_RNN_RELU: return 1;
+    default: return 0;
+    }
+}
+
+static const char *const cell_names[] = {"lstm", "gru", "rnn_tanh", "rnn_relu", "none"};
+
+const char *rnn_cell_name(rnn_cell c) { return cell_names[c]; }
+
+int rnn_cell_parse(const char *s, rnn_cell *c) {
+    for (int i = 0; i <= RNN_CELL_NONE; i++)
+        if (!strcmp(s, cell_names[i])) {
+            *c = (rnn_cell)i;
+            return 0;
+        }
+    return rnn_errorf("unknown cell '%s' (expected lstm, gru, rnn_tanh, rnn_relu or none)", s);
+}
+
+int rnn_pack_init(rnn_pack *p, int T, int B, const int *lengths, int *batch_sizes, int *offsets) {
+    for (int b = 0; b < B; b++) {
+        if (lengths[b] < 1 || lengths[b] > T)
+            return rnn_errorf("sequence %d has length %d, outside [1, %d]", b, lengths[b], T);
+        if (b && lengths[b] > lengths[b - 1])
+            return rnn_errorf("sequence lengths must be sorted longest first (%d then %d)",
+                              lengths[b - 1], lengths[b]);
+    }
+    int n = 0;
+    for (int t = 0; t < T; t++) {
+        int bt = 0;
+        while (bt < B && lengths[bt] > t) bt++;
+        batch_sizes[t] = bt;
+        offsets[t] = n;
+        n += bt;
+    }
+    offsets[T] = n;
+    p->T = T;
+    p->B = B;
+    p->N = n;
+    p->batch_sizes = batch_sizes;
+    p->offsets = offsets;
+    p->lengths = lengths;
+    return n;
+}
+
+size_t rnn_dir_cache_floats(rnn_cell cell, int N, int H) {
+    size_t g = (size_t)rnn_cell_gates(cell);
+    size_t per_row = g * H + H;                      /* gates, hprev */
+    if (cell == RNN_CELL_LSTM) per_row += 2 * (size_t)H; /* c, cprev */
+    if (cell == RNN_CELL_GRU) per_row += H;              /* ghn */
+    return per_row * (size_t)N;
+}
+
+void rnn_dir_cache_bind(rnn_dir_cache *c, rnn_cell cell, int N, int H, float *mem) {
+    size_t nh = (size_t)N * H;
+    memset(c, 0, sizeof *c);
+    c->gates = mem;
+    mem += nh * rnn_cell_gates(cell);
+    c->hprev = mem;
+    mem += nh;
+    if (cell == RNN_CELL_LSTM) {
+        c->c = mem;
+        mem += nh;
+        c->cprev = mem;
+    }
+    if (cell == RNN_CELL_GRU) c->ghn = mem;
+}
+
+size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
+    (void)N;
+    size_t g = (size_t)rnn_cell_gates(cell);
+    size_t fwd = (size_t)B * g * H;                  /* hg */
+    size_t bwd = (size_t)B * (3 * H + g * H);        /* carry_h, carry_c, dh, dgh */
+    return fwd > bwd ? fwd : bwd;
+}
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Rows times columns above which the pointwise loops are worth threads. */
+#define PAR_MIN 32768
+
+/* ------------------------------------------------------------------------ */
+/* LSTM (PyTorch nn.LSTM):
+ *   i = σ(W_ii x + b_ii + W_hi h + b_hi)      f = σ(W_if x + b_if + W_hf h + b_hf)
+ *   g = tanh(W_ig x + b_ig + W_hg h + b_hg)   o = σ(W_io x + b_io + W_ho h + b_ho)
+ *   c' = f ⊙ c + i ⊙ g                        h' = o ⊙ tanh(c')
+ * gates holds the pre-activations (x projection + b_ih) on entry and the
+ * activated i, f, g, o on exit. */
+static void lstm_step_forward(int bt, int H, float *gates, const float *hg, const float *b_hh,
+                              const float *cprev, float *c, float *h, int ldh) {
+#pragma omp parallel for if (bt * H > PAR_MIN)
+    for (int r = 0; r < bt; r++) {
+        float *gr = gates + (size_t)r * 4 * H;
+        const float *hr = hg ? hg + (size_t)r * 4 * H : NULL;
+        for (int j = 0; j < 4 * H; j++) gr[j] += (hr ? hr[j] : 0.0f) + b_hh[j];
+        float *gi = gr, *gf = gr + H, *gg = gr + 2 * H, *go = gr + 3 * H;
+        const float *cp = cprev + (size_t)r * H;
+        float *cr = c + (size_t)r * H, *hrow = h + (size_t)r * ldh;
+        for (int j = 0; j < H; j++) {
+            float i = sigmoidf(gi[j]), f = sigmoidf(gf[j]), g = tanhf(gg[j]), o = sigmoidf(go[j]);
+            float cn = f * cp[j] + i * g;
+            gi[j] = i, gf[j] = f, gg[j] = g, go[j] = o;
+            cr[j] = cn;
+            hrow[j] = o * tanhf(cn);
+        }
+    }
+}
+
+/* Backward of one LSTM step. dh: (bt, H) gradient of h'; dc: (bt, H) gradient
+ * of c' from later steps, overwritten with the gradient of c (dc ⊙ f).
+ * gates: the activated gates, overwritten with the pre-activation gradients
+ * d(i, f, g, o), which are both dG_x and dG_h. */
+static void lstm_step_backward(int bt, int H, float *gates, const float *c, const float *cprev,
+                               const float *dh, float *dc) {
+#pragma omp parallel for if (bt * H > PAR_MIN)
+    for (int r = 0; r < bt; r++) {
+        float *gr = gates + (size_t)r * 4 * H;
+        float *gi = gr, *gf = gr + H, *gg = gr + 2 * H, *go = gr + 3 * H;
+        const float *cr = c + (size_t)r * H, *cp = cprev + (size_t)r * H, *dhr = dh + (size_t)r * H;
+        float *dcr = dc + (size_t)r * H;
+        for (int j = 0; j < H; j++) {
+            float i = gi[j], f = gf[j], g = gg[j], o = go[j];
+            float tc = tanhf(cr[j]);
+            float d_c = dcr[j] + dhr[j] * o * (1.0f - tc * tc);
+            float d_o = dhr[j] * tc;
+            gi[j] = d_c * g * i * (1.0f - i);
+            gf[j] = d_c * cp[j] * f * (1.0f - f);
+            gg[j] = d_c * i * (1.0f - g * g);
+            go[j] = d_o * o * (1.0f - o);
+            dcr[j] = d_c * f;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* GRU (PyTorch nn.GRU; the reset gate scales the recurrent term after its
+ * matmul, as cuDNN does):
+ *   r = σ(W_ir x + b_ir + W_hr h + b_hr)      z = σ(W_iz x + b_iz + W_hz h + b_hz)
+ *   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+ *   h' = (1 - z) ⊙ n + z ⊙ h
+ * ghn keeps W_hn h + b_hn for the backward pass. */
+static void gru_step_forward(int bt, int H, float *gates, const float *hg, const float *b_hh,
+                             const float *hprev, float *ghn, float *h, int ldh) {
+#pragma omp parallel for if (bt * H > PAR_MIN)
+    for (int r = 0; r < bt; r++) {
+        float *gr = gates + (size_t)r * 3 * H;
+        const float *hr = hg ? hg + (size_t)r * 3 * H : NULL;
+        const float *hp = hprev + (size_t)r * H;
+        float *ghr = ghn + (size_t)r * H, *hrow = h + (size_t)r * ldh;
+        for (int j = 0; j < H; j++) {
+            float rg = sigmoidf(gr[j] + (hr ? hr[j] : 0.0f) + b_hh[j]);
+            float zg = sigmoidf(gr[H + j] + (hr ? hr[H + j] : 0.0f) + b_hh[H + j]);
+            float hn = (hr ? hr[2 * H + j] : 0.0f) + b_hh[2 * H + j];
+            float ng = tanhf(gr[2 * H + j] + rg * hn);
+            gr[j] = rg, gr[H + j] = zg, gr[2 * H + j] = ng;
+            ghr[j] = hn;
+            hrow[j] = (1.0f - zg) * ng + zg * hp[j];
+        }
+    }
+}
+
+/* Backward of one GRU step. gates (r, z, n) are overwritten with dG_x =
+ * d(pre_r, pre_z, pre_xn); ghn with d(W_hn h + b_hn) = dn_pre ⊙ r; dgh
+ * (bt, 3H) gets dG_h = (d pre_r, d pre_z, dn_pre ⊙ r) for this step's
+ * dh_prev GEMM; dhprev gets the direct path dh ⊙ z. */
+static void gru_step_backward(int bt, int H, float *gates, float *ghn, const float *hprev,
+                              const float *dh, float *dgh, float *dhprev) {
+#pragma omp parallel for if (bt * H > PAR_MIN)
+    for (int r = 0; r < bt; r++) {
+        float *gr = gates + (size_t)r * 3 * H, *ghr = ghn + (size_t)r * H;
+        float *dgr = dgh + (size_t)r * 3 * H, *dhp = dhprev + (size_t)r * H;
+        const float *hp = hprev + (size_t)r * H, *dhr = dh + (size_t)r * H;
+        for (int j = 0; j < H; j++) {
+            float rg = gr[j], zg = gr[H + j], ng = gr[2 * H + j];
+            float dn_pre = dhr[j] * (1.0f - zg) * (1.0f - ng * ng);
+            float dz_pre = dhr[j] * (hp[j] - ng) * zg * (1.0f - zg);
+            float dr_pre = dn_pre * ghr[j] * rg * (1.0f - rg);
+            gr[j] = dr_pre, gr[H + j] = dz_pre, gr[2 * H + j] = dn_pre;
+            dgr[j] = dr_pre, dgr[H + j] = dz_pre, dgr[2 * H + j] = dn_pre * rg;
+            ghr[j] = dn_pre * rg;
+            dhp[j] = dhr[j] * zg;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Vanilla RNN (PyTorch nn.RNN): h' = tanh(W_ih x + b_ih + W_hh h + b_hh), or relu. */
+static void rnn_step_forward(int bt, int H, int relu, float *gates, const float *hg,
+                             const float *b_hh, float *h, int ldh) {
+#pragma omp parallel for if (bt * H > PAR_MIN)
+    for (int r = 0; r < bt; r++) {
+        float *gr = gates + (size_t)r * H, *hrow = h + (size_t)r * ldh;
+        const float *hr = hg ? hg + (size_t)r * H : NULL;
+        for (int j = 0; j < H; j++) {
+            float pre = gr[j] + (hr ? hr[j] : 0.0f) + b_hh[j];
+            hrow[j] = relu ? (pre > 0.0f ? pre : 0.0f) : tanhf(pre);
+        }
+    }
+}
+
+/* dG = dh ⊙ act'(pre), with act' read off the output h: 1 - h² for tanh,
+ * [h > 0] for relu. */
+static void rnn_step_backward(int bt, int H, int relu, float *gates, const float *h, int ldh,
+                              const float *dh) {
+#pragma omp parallel for if (bt * H > PAR_MIN)
+    for (int r = 0; r < bt; r++) {
+        float *gr = gates + (size_t)r * H;
+        const float *hrow = h + (size_t)r * ldh, *dhr = dh + (size_t)r * H;
+        for (int j = 0; j < H; j++)
+            gr[j] = relu ? (hrow[j] > 0.0f ? dhr[j] : 0.0f) : dhr[j] * (1.0f - hrow[j] * hrow[j]);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Copies rows [r0, r1) of a (·, ld) matrix into a (·, H) one, or zeros. */
+static void copy_rows(float *dst, const float *src, int ld, int r0, int r1, int H) {
+    for (int r = r0; r < r1; r++) {
+        if (src)
+            memcpy(dst + (size_t)r * H, src + (size_t)r * ld, sizeof(float) * H);
+        else
+            memset(dst + (size_t)r * H, 0, sizeof(float) * H);
+    }
+}
+
+/* Processing order: step k of the loop handles time t = step_time(k). */
+static inline int step_time(const rnn_pack *p, int reverse, int k) {
+    return reverse ? p->T - 1 - k : k;
+}
+
+void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *cache, float *y,
+                     int ldy, const float *x, int ldx, const float *h0, const float *c0, float *hn,
+                     float *cn, float *work) {
+    const int H = d->H, G = rnn_cell_gates(d->cell), GH = G * H, N = p->N;
+    float *hg = work; /* (B, G*H) recurrent projection of the live rows */
+
+    /* 1. Input projection for every step at once. */
+    rnn_gemm(0, 1, N, GH, d->in, 1.0f, x, ldx, d->w.w_ih, d->in, 0.0f, cache->gates, GH);
+#pragma omp parallel for if ((size_t)N * GH > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        float *gr = cache->gates + (size_t)n * GH;
+        for (int j = 0; j < GH; j++) gr[j] += d->w.b_ih[j];
+    }
+
+    /* 2. The recurrence. */
+    for (int k = 0; k < p->T; k++) {
+        const int t = step_time(p, d->reverse, k), bt = p->batch_sizes[t], off = p->offsets[t];
+        /* Rows [0, carried) continue from the previous step in processing
+         * order; the others start here from h0 (a reverse direction starts
+         * each sequence at its own last token). */
+        const int prev_t = d->reverse ? t + 1 : t - 1;
+        int carried = 0;
+        if (prev_t >= 0 && prev_t < p->T)
+            carried = p->batch_sizes[prev_t] < bt ? p->batch_sizes[prev_t] : bt;
+        float *hprev = cache->hprev + (size_t)off * H;
+        if (carried) copy_rows(hprev, y + (size_t)p->offsets[prev_t] * ldy, ldy, 0, carried, H);
+        copy_rows(hprev, h0, H, carried, bt, H);
+        float *cprev = NULL;
+        if (d->cell == RNN_CELL_LSTM) {
+            cprev = cache->cprev + (size_t)off * H;
+            if (carried)
+                copy_rows(cprev, cache->c + (size_t)p->offsets[prev_t] * H, H, 0, carried, H);
+            copy_rows(cprev, c0, H, carried, bt, H);
+        }
+        const int any_state = carried > 0 || h0 != NULL;
+        if (any_state) rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, hg, GH);
+        const float *hgp = any_state ? hg : NULL;
+        float *gates = cache->gates + (size_t)off * GH, *h = y + (size_t)off * ldy;
+        switch (d->cell) {
+        case RNN_CELL_LSTM:
+            lstm_step_forward(bt, H, gates, hgp, d->w.b_hh, cprev, cache->c + (size_t)off * H, h,
+                              ldy);
+            break;
+        case RNN_CELL_GRU:
+            gru_step_forward(bt, H, gates, hgp, d->w.b_hh, hprev, cache->ghn + (size_t)off * H, h,
+                             ldy);
+            break;
+        default:
+            rnn_step_forward(bt, H, d->cell == RNN_CELL_RNN_RELU, gates, hgp, d->w.b_hh, h, ldy);
+        }
+    }
+
+    /* 3. Final states: each sequence's state after its own last step. */
+    for (int b = 0; b < p->B; b++) {
+        int t = d->reverse ? 0 : p->lengths[b] - 1;
+        size_t row = (size_t)p->offsets[t] + b;
+        if (hn) memcpy(hn + (size_t)b * H, y + row * ldy, sizeof(float) * H);
+        if (cn && d->cell == RNN_CELL_LSTM)
+            memcpy(cn + (size_t)b * H, cache->c + row * H, sizeof(float) * H);
+    }
+}
+
+/* Adds the column sums of a (N, cols) matrix with row stride ld into out. */
+static void add_colsum(float *out, const float *m, int N, int cols, int ld) {
+#pragma omp parallel for if ((size_t)N * cols > PAR_MIN)
+    for (int j = 0; j < cols; j++) {
+        double s = 0;
+        for (int n = 0; n < N; n++) s += m[(size_t)n * ld + j];
+        out[j] += (float)s;
+    }
+}
+
+void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack *p,
+                      const rnn_dir_cache *cache, const float *y, int ldy, const float *dy,
+                      int lddy, const float *x, int ldx, float *dx, int lddx, int accumulate_dx,
+                      const float *dhn, const float *dcn, float *dh0, float *dc0, float *work) {
+    const int H = d->H, G = rnn_cell_gates(d->cell), GH = G * H, N = p->N, B = p->B;
+    /* carry_h / carry_c: gradient flowing into each row's state from the step
+     * processed before (in backward order). They start as the gradient of the
+     * final state: a row picks it up at its own last step, because rows that
+     * are not yet live are never overwritten. At the end they hold d(h0). */
+    float *carry_h = work, *carry_c = work + (size_t)B * H, *dh = work + 2 * (size_t)B * H;
+    float *dgh = work + 3 * (size_t)B * H; /* (B, G*H) GRU: this step's dG_h */
+    if (dhn)
+        memcpy(carry_h, dhn, sizeof(float) * B * H);
+    else
+        memset(carry_h, 0, sizeof(float) * B * H);
+    if (d->cell == RNN_CELL_LSTM) {
+        if (dcn)
+            memcpy(carry_c, dcn, sizeof(float) * B * H);
+        else
+            memset(carry_c, 0, sizeof(float) * B * H);
+    }
+
+    for (int k = p->T - 1; k >= 0; k--) {
+        const int t = step_time(p, d->reverse, k), bt = p->batch_sizes[t], off = p->offsets[t];
+        for (int r = 0; r < bt; r++) {
+            const float *dyr = dy + (size_t)(off + r) * lddy;
+            float *dhr = dh + (size_t)r * H, *cr = carry_h + (size_t)r * H;
+            for (int j = 0; j < H; j++) dhr[j] = dyr[j] + cr[j];
+        }
+        float *gates = cache->gates + (size_t)off * GH;
+        const float *hprev = cache->hprev + (size_t)off * H;
+        switch (d->cell) {
+        case RNN_CELL_LSTM:
+            lstm_step_backward(bt, H, gates, cache->c + (size_t)off * H,
+                               cache->cprev + (size_t)off * H, dh, carry_c);
+            rnn_gemm(0, 0, bt, H, GH, 1.0f, gates, GH, d->w.w_hh, H, 0.0f, carry_h, H);
+            break;
+        case RNN_CELL_GRU:
+            gru_step_backward(bt, H, gates, cache->ghn + (size_t)off * H, hprev, dh, dgh, carry_h);
+            rnn_gemm(0, 0, bt, H, GH, 1.0f, dgh, GH, d->w.w_hh, H, 1.0f, carry_h, H);
+            break;
+        default:
+            rnn_step_backward(bt, H, d->cell == RNN_CELL_RNN_RELU, gates, y + (size_t)off * ldy,
+                              ldy, dh);
+            rnn_gemm(0, 0, bt, H, GH, 1.0f, gates, GH, d->w.w_hh, H, 0.0f, carry_h, H);
+        }
+    }
+    if (dh0) memcpy(dh0, carry_h, sizeof(float) * B * H);
+    if (dc0 && d->cell == RNN_CELL_LSTM) memcpy(dc0, carry_c, sizeof(float) * B * H);
+
+    /* Weight gradients, batched over all time steps. cache->gates now holds
+     * dG_x; dG_h equals it except for GRU's n part, kept in cache->ghn. */
+    const float *dG = cache->gates;
+    rnn_gemm(1, 0, GH, d->in, N, 1.0f, dG, GH, x, ldx, 1.0f, g->w_ih, d->in);
+    add_colsum(g->b_ih, dG, N, GH, GH);
+    if (d->cell == RNN_CELL_GRU) {
+        rnn_gemm(1, 0, 2 * H, H, N, 1.0f, dG, GH, cache->hprev, H, 1.0f, g->w_hh, H);
+        rnn_gemm(1, 0, H, H, N, 1.0f, cache->ghn, H, cache->hprev, H, 1.0f,
+                 g->w_hh + (size_t)2 * H * H, H);
+        add_colsum(g->b_hh, dG, N, 2 * H, GH);
+        add_colsum(g->b_hh + 2 * H, cache->ghn, N, H, H);
+    } else {
+        rnn_gemm(1, 0, GH, H, N, 1.0f, dG, GH, cache->hprev, H, 1.0f, g->w_hh, H);
+        add_colsum(g->b_hh, dG, N, GH, GH);
+    }
+    if (dx) rnn_gemm(0, 0, N, d->in, GH, 1.0f, dG, GH, d->w.w_ih, d->in, accumulate_dx ? 1.0f : 0.0f,
+                     dx, lddx);
+}

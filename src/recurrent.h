@@ -1,0 +1,101 @@
+/* recurrent.h: one direction of one recurrent layer (vanilla RNN, LSTM, GRU),
+ * forward and backward over a packed batch of variable-length sequences.
+ *
+ * Packed layout (PyTorch's PackedSequence): sequences sorted by length,
+ * longest first; step t holds batch_sizes[t] live rows (the first ones), and
+ * the rows of all steps are stored one after the other, so row (t, b) is
+ * offsets[t] + b and there are N = sum(batch_sizes) rows in all. Padding thus
+ * costs no compute and cannot change a result. With equal lengths this is the
+ * plain time-major (T, B, ·) layout.
+ *
+ * Weights use PyTorch's layout and gate order (DESIGN.md):
+ *   LSTM  W_ih (4H, in), W_hh (4H, H), gates i, f, g, o
+ *   GRU   W_ih (3H, in), W_hh (3H, H), gates r, z, n
+ *   RNN   W_ih (H, in),  W_hh (H, H)
+ *
+ * A forward direction runs t = 0..T-1; a reverse one runs t = T-1..0 and each
+ * sequence starts (from h0) at its own last token. The final state of a
+ * sequence is its state after its own last step in processing order.
+ *
+ *   rnn_dir_forward(&d, &pack, &cache, y, D * H, x, E, h0, c0, hn, cn, work);
+ *   ... loss ...
+ *   rnn_dir_backward(&d, &grads, &pack, &cache, dy, D * H, x, E, dx, 1, dhn, dcn,
+ *                    dh0, dc0, work);
+ */
+#ifndef RNN_RECURRENT_H
+#define RNN_RECURRENT_H
+
+#include <stddef.h>
+
+typedef enum { RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_RNN_TANH, RNN_CELL_RNN_RELU, RNN_CELL_NONE } rnn_cell;
+
+/* Gates per cell: 4 (LSTM), 3 (GRU), 1 (RNN), 0 (none). */
+int rnn_cell_gates(rnn_cell c);
+const char *rnn_cell_name(rnn_cell c); /* "lstm", "gru", "rnn_tanh", "rnn_relu", "none" */
+int rnn_cell_parse(const char *s, rnn_cell *c); /* -1 + message on an unknown name */
+
+/* A packed batch: T steps, B sequences. */
+typedef struct {
+    int T, B, N;
+    const int *batch_sizes; /* (T) live rows at each step, non-increasing */
+    const int *offsets;     /* (T+1) first row of each step; offsets[T] = N */
+    const int *lengths;     /* (B) length of each sequence, non-increasing */
+} rnn_pack;
+
+/* Fills batch_sizes (T) and offsets (T+1) from lengths (B, non-increasing,
+ * each >= 1 and <= T). Returns N, or -1 with a message if lengths are not
+ * sorted or out of range. */
+int rnn_pack_init(rnn_pack *p, int T, int B, const int *lengths, int *batch_sizes, int *offsets);
+
+/* Weights (or their gradients) of one direction of one layer. */
+typedef struct {
+    float *w_ih; /* (G*H, in) */
+    float *w_hh; /* (G*H, H) */
+    float *b_ih; /* (G*H) */
+    float *b_hh; /* (G*H) */
+} rnn_dir_weights;
+
+typedef struct {
+    rnn_cell cell;
+    int reverse;
+    int in, H;
+    rnn_dir_weights w;
+} rnn_dir;
+
+/* What the forward pass keeps for the backward pass (each (N, ·) row-aligned
+ * with the packed input). Sizes come from rnn_dir_cache_floats(). */
+typedef struct {
+    float *gates; /* (N, G*H) activated gates: LSTM i,f,g,o; GRU r,z,n; RNN unused */
+    float *ghn;   /* (N, H) GRU only: W_hn h_prev + b_hn, the term the reset gate scales */
+    float *c;     /* (N, H) LSTM only: cell state after each step */
+    float *hprev; /* (N, H) the state each step started from */
+    float *cprev; /* (N, H) LSTM only */
+} rnn_dir_cache;
+
+/* Floats needed for a cache of N rows, and for the work buffer of a B-row
+ * batch (forward and backward). */
+size_t rnn_dir_cache_floats(rnn_cell cell, int N, int H);
+size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H);
+/* Points the cache's arrays into mem (rnn_dir_cache_floats(cell, N, H) floats). */
+void rnn_dir_cache_bind(rnn_dir_cache *c, rnn_cell cell, int N, int H, float *mem);
+
+/* Forward. y: (N, ldy), this direction's H outputs written at columns
+ * [0, H) of each row (pass y + H for a reverse direction stored beside a
+ * forward one). x: (N, ldx) input rows, `in` columns used. h0/c0: (B, H)
+ * initial state or NULL for zeros. hn/cn: (B, H) final state out, or NULL.
+ * work: rnn_dir_work_floats() floats. */
+void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *cache, float *y,
+                     int ldy, const float *x, int ldx, const float *h0, const float *c0, float *hn,
+                     float *cn, float *work);
+
+/* Backward. Adds parameter gradients into g; dx (N, lddx): accumulated into
+ * (accumulate_dx != 0) or overwritten; may be NULL. dy: (N, lddy) gradient of
+ * the outputs (columns [0, H)); dhn/dcn: (B, H) gradient of the final state or
+ * NULL; dh0/dc0: (B, H) gradient of the initial state written, or NULL.
+ * y and x are the forward's output and input. */
+void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack *p,
+                      const rnn_dir_cache *cache, const float *y, int ldy, const float *dy,
+                      int lddy, const float *x, int ldx, float *dx, int lddx, int accumulate_dx,
+                      const float *dhn, const float *dcn, float *dh0, float *dc0, float *work);
+
+#endif

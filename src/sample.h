@@ -1,0 +1,48 @@
+/* sample.h: text generation from a language model, one token at a time at
+ * batch 1, with temperature, top-k and top-p (nucleus) sampling.
+ *
+ *   rnn_sampler *s = rnn_sampler_create(model, tok, seed);
+ *   rnn_sampler_prime(s, "ROMEO:", 6);            // feeds the priming text
+ *   for (int i = 0; i < 200; i++) {
+ *       int id = rnn_sampler_next(s, &opts);      // draws, then feeds it back
+ *       ...rnn_tokenizer_piece(tok, prev, id, buf, sizeof buf)...
+ *   }
+ *   rnn_sampler_free(s);
+ */
+#ifndef RNN_SAMPLE_H
+#define RNN_SAMPLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "tokenizer.h"
+
+typedef struct {
+    float temperature; /* 0: greedy (argmax) */
+    int top_k;         /* 0: off */
+    float top_p;       /* 1 or 0: off */
+} rnn_sample_opts;
+
+typedef struct rnn_sampler rnn_sampler;
+
+/* The model must be a language model; the sampler borrows m and tok. */
+rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed);
+void rnn_sampler_free(rnn_sampler *s);
+/* Feeds text through the model (state carried). Returns the number of
+ * tokens fed, or -1 (invalid UTF-8, out of memory) with a message. */
+long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len);
+/* Draws the next token from the distribution after everything fed so far
+ * and feeds it back; returns its id. With nothing fed yet it first feeds a
+ * newline (when the vocabulary has one; else its first non-special token),
+ * as char-rnn starts a sample at a line break. */
+int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o);
+/* The last token fed (-1 at start), for rnn_tokenizer_piece. */
+int32_t rnn_sampler_last(const rnn_sampler *s);
+
+/* Picks a token from logits (n) with o; probs is n floats of scratch.
+ * u is a uniform number in [0, 1). Exposed for tests. */
+int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, float *probs,
+                          int32_t *order, float u);
+
+#endif

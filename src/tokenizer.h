@@ -1,0 +1,185 @@
+/* tokenizer.h: text ⇄ token ids, with four tokenizers.
+ *
+ *   char       one token per Unicode code point (UTF-8 decoded), so "é", "日"
+ *              and "🙂" are one token each. Vocabulary from the training text:
+ *              <pad> = 0, <unk> = 1, then the code points in code point order.
+ *   byte       the 256 byte values, id = byte. No specials, no vocabulary to
+ *              build; every input is representable.
+ *   word       whitespace-separated words, optionally lower-cased, with
+ *              punctuation split off, HTML tags removed and newlines kept as
+ *              "\n" tokens. Vocabulary by frequency: <pad> = 0, <unk> = 1, then
+ *              words by count (descending), ties bytewise (ascending).
+ *   wordpiece  BERT's tokenizer over a given vocabulary file (one token per
+ *              line, id = line index): BasicTokenizer normalisation, then
+ *              greedy longest-match-first WordPiece with "##" continuations.
+ *
+ *   rnn_tok_options o;
+ *   if (rnn_tok_parse_type("word", &o)) die(rnn_last_error());   // defaults for word
+ *   o.min_count = 2;
+ *   rnn_tokenizer *t = rnn_tokenizer_build(&o, text, len);         // NULL + message
+ *   int32_t *ids; size_t n, n_unk;
+ *   if (rnn_tokenizer_encode(t, text, len, &ids, &n, &n_unk)) die(rnn_last_error());
+ *   char *back = rnn_tokenizer_decode(t, ids, n);                  // malloc'd
+ *   cJSON *meta = rnn_tokenizer_to_json(t);   // the checkpoint's "tokenizer" object
+ *   rnn_tokenizer *u = rnn_tokenizer_from_json(meta);              // the same tokenizer
+ *   free(ids); free(back); cJSON_Delete(meta);
+ *   rnn_tokenizer_free(t); rnn_tokenizer_free(u);
+ *
+ * Normalisation (char, word, wordpiece), applied in this order per code point:
+ *   - invalid UTF-8 (bad or truncated sequences, overlong forms, surrogates,
+ *     values above U+10FFFF, and NUL bytes, which no vocabulary string can
+ *     hold): with invalid_utf8_replace = 0 (the default) build/encode fail with
+ *     "input has invalid UTF-8 at byte B (line L)" (B from 0, L from 1); with 1
+ *     each bad byte becomes one U+FFFD.
+ *   - strip_html (word, wordpiece): a tag is "<", an optional "/" or "!", an
+ *     ASCII letter (any byte after "!"), then bytes up to the first ">" with no
+ *     "<" before it, at most 512 bytes in all, e.g. "<br />", "<p>", "</a>",
+ *     "<!-- x -->". Each tag is replaced by a space. Entities (&amp;) are kept.
+ *   - lowercase: one code point to one code point, by towlower_l() in the
+ *     "C.UTF-8" locale (full Unicode simple case mapping in glibc; the process
+ *     locale is never changed); where that locale is missing, a built-in table
+ *     covering ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic.
+ *   - word: whitespace is ASCII whitespace, Unicode Zs, U+0085, U+2028, U+2029,
+ *     U+200B and U+FEFF. With keep_newlines, each "\n" is a token of its own
+ *     ("\r" is whitespace, so "\r\n" gives one "\n" token). With split_punct,
+ *     each punctuation code point (ASCII ispunct, so also $+<=>^`|~, and every
+ *     Unicode P* category code point, e.g. « » “ ” … — ¿ 、 。) is a token of
+ *     its own. A word that reads "<pad>" or "<unk>" encodes as <unk>.
+ *   - wordpiece follows BERT's BasicTokenizer (google-research/bert
+ *     tokenization.py, as in Hugging Face's BertTokenizer): drop U+FFFD and
+ *     control/format/private-use code points (Cc, Cf, Co; unassigned ones are
+ *     kept), split on " \t\n\r", Zs, U+2028 and U+2029, put spaces around CJK
+ *     ideographs, then with lowercase: lower-case and strip accents (NFD, then
+ *     drop Mn marks), then split off punctuation (ASCII 33-47, 58-64, 91-96,
+ *     123-126 and Unicode P*). Accent stripping covers every Mn mark (all of
+ *     Unicode 14, so decomposed input and e.g. Indic vowel signs) and the
+ *     precomposed letters of Latin-1 Supplement, Latin Extended-A and -B,
+ *     Latin Extended Additional, Greek, Greek Extended, Cyrillic, Hiragana,
+ *     Katakana and Hangul syllables (to jamo, as NFD does). Not covered:
+ *     other precomposed letters (e.g. Indic two-part vowels, CJK compatibility
+ *     ideographs, "≠"), which stay as they are; Python's NFC pre-pass and
+ *     context-dependent lower-casing (final sigma) are not done. Words longer
+ *     than 100 code points, and words WordPiece cannot cover, become one
+ *     [UNK]. No [CLS]/[SEP] is added: encode gives the plain pieces.
+ *
+ * Decoding (piece, decode):
+ *   char       each token's UTF-8; <unk> → U+FFFD ("\xEF\xBF\xBD"); <pad> → "".
+ *   byte       the byte itself (decode's string then may hold a 0 byte or
+ *              partial UTF-8; piece() returns exact byte counts).
+ *   word       " " + token, except no space at the start, after a "\n" token
+ *              or a <pad>, and none before "\n". Punctuation gets a space like
+ *              any word ("hello , world !"), so encode(decode(ids)) == ids for
+ *              ids without specials. <unk> → "<unk>", <pad> → "".
+ *   wordpiece  "##x" → "x" glued to the previous piece; any other token → " " +
+ *              token, except at the start or after a silent special. [UNK] →
+ *              "[UNK]"; [PAD], [CLS], [SEP], [MASK] → "" (silent).
+ *
+ * Metadata (DESIGN.md "tokenizer"): rnn_tokenizer_to_json() writes
+ *   {"type": "word", "vocab": [...], "pad_id": 0, "unk_id": 1, "lowercase": true,
+ *    "split_punct": true, "strip_html": false, "keep_newlines": true,
+ *    "min_count": 1, "max_vocab": 0, "invalid_utf8": "error"}
+ * (wordpiece adds "cls_id", "sep_id", "mask_id", -1 where absent). The vocab
+ * list is always complete (wordpiece stores the whole file, not its path), so
+ * a checkpoint is self-contained. The byte vocab is the 256 one-byte strings,
+ * except that byte 0x00 and bytes 0x80..0xFF are written "<0x00>", "<0x80>",
+ * ..., "<0xFF>" (JSON strings must be NUL-free valid UTF-8); token() and find()
+ * use the same spellings.
+ *
+ * Ownership: a tokenizer owns copies of everything it was given (options,
+ * vocab_file path, tokens); strings it returns live as long as it does.
+ * Failure: functions returning a pointer return NULL, functions returning int
+ * return -1; either way rnn_last_error() holds a one-line message and outputs
+ * are left unchanged. A tokenizer is read-only after building, so one may be
+ * used from several threads at once.
+ */
+#ifndef RNN_TOKENIZER_H
+#define RNN_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+typedef enum { RNN_TOK_CHAR, RNN_TOK_BYTE, RNN_TOK_WORD, RNN_TOK_WORDPIECE } rnn_tok_type;
+
+typedef struct {
+    rnn_tok_type type;
+    int lowercase;            /* char, word, wordpiece (wordpiece: also strips accents) */
+    int split_punct;          /* word */
+    int strip_html;           /* word, wordpiece */
+    int keep_newlines;        /* word */
+    int min_count;            /* char, word: keep tokens seen at least this often (>= 1) */
+    int max_vocab;            /* char, word: at most this many ids, specials included; 0 = no limit */
+    int invalid_utf8_replace; /* char, word, wordpiece: 0 = error, 1 = each bad byte → U+FFFD */
+    const char *vocab_file;   /* wordpiece: one token per line ("\r\n" accepted), id = line index */
+} rnn_tok_options;
+
+typedef struct rnn_tokenizer rnn_tokenizer;
+
+/* Defaults for type t: min_count 1, max_vocab 0, invalid UTF-8 is an error,
+ * vocab_file NULL; word: lowercase, split_punct and keep_newlines on,
+ * strip_html off; wordpiece: lowercase on (an uncased vocabulary); char:
+ * everything off. */
+void rnn_tok_options_default(rnn_tok_options *o, rnn_tok_type t);
+/* Parses a --tokenizer value, "char" | "byte" | "word" | "wordpiece:PATH", and
+ * fills *o with that type's defaults (so apply other flags after it);
+ * o->vocab_file then points into spec. -1 + message (*o unchanged) otherwise. */
+int rnn_tok_parse_type(const char *spec, rnn_tok_options *o);
+/* "char", "byte", "word", "wordpiece" ("?" for anything else). */
+const char *rnn_tok_type_name(rnn_tok_type t);
+
+/* Builds a tokenizer. char/word: the vocabulary of text (len bytes; NUL bytes
+ * are input like any other), which must hold at least one token ("no tokens in
+ * training text" otherwise); max_vocab keeps the most frequent (ties bytewise).
+ * byte: text is ignored. wordpiece: loads o->vocab_file (must hold [UNK];
+ * empty lines, duplicates and invalid UTF-8 are errors naming the line); text
+ * may be NULL. NULL + message on failure. */
+rnn_tokenizer *rnn_tokenizer_build(const rnn_tok_options *o, const char *text, size_t len);
+void rnn_tokenizer_free(rnn_tokenizer *t); /* NULL is fine */
+
+/* Encodes len bytes of text in one linear pass. *ids gets a malloc'd array of
+ * *n ids (non-NULL even when *n is 0; the caller frees it with free()). n_unk
+ * may be NULL; otherwise it gets the number of ids equal to the unk id.
+ * Returns 0, or -1 + message (invalid UTF-8, out of memory) with *ids, *n and
+ * *n_unk unchanged. */
+int rnn_tokenizer_encode(const rnn_tokenizer *t, const char *text, size_t len, int32_t **ids,
+                         size_t *n, size_t *n_unk);
+
+/* Streaming decoder for generation: writes into buf the text that token id adds
+ * after token prev_id (-1 at the start), as described above, NUL-terminated
+ * and truncated to cap - 1 bytes. Returns the number of bytes written (0 for
+ * an id out of range). decode() is the concatenation of these pieces. A buffer
+ * of rnn_tokenizer_max_piece(t) + 1 bytes never truncates. */
+size_t rnn_tokenizer_piece(const rnn_tokenizer *t, int32_t prev_id, int32_t id, char *buf,
+                           size_t cap);
+size_t rnn_tokenizer_max_piece(const rnn_tokenizer *t);
+/* The text of n ids as a malloc'd NUL-terminated string (caller frees with
+ * free()). NULL + message if an id is out of range or on out of memory. */
+char *rnn_tokenizer_decode(const rnn_tokenizer *t, const int32_t *ids, size_t n);
+
+int rnn_tokenizer_vocab_size(const rnn_tokenizer *t);
+/* The token string of id (see the byte spellings above); NULL if out of range. */
+const char *rnn_tokenizer_token(const rnn_tokenizer *t, int id);
+int rnn_tokenizer_unk_id(const rnn_tokenizer *t); /* -1 for byte */
+int rnn_tokenizer_pad_id(const rnn_tokenizer *t); /* -1 for byte and a wordpiece vocab without [PAD] */
+/* The id of an exact token string, -1 if absent (no normalisation applied). */
+int rnn_tokenizer_find(const rnn_tokenizer *t, const char *token);
+rnn_tok_type rnn_tokenizer_type(const rnn_tokenizer *t);
+/* The options it was built with (vocab_file: the tokenizer's own copy of the
+ * path, NULL after from_json). */
+const rnn_tok_options *rnn_tokenizer_options(const rnn_tokenizer *t);
+
+/* The metadata object above; the caller owns it (cJSON_Delete). NULL + message
+ * on out of memory. */
+cJSON *rnn_tokenizer_to_json(const rnn_tokenizer *t);
+/* Rebuilds a tokenizer from that object, checking everything: type, vocab (a
+ * non-empty array of distinct non-empty valid UTF-8 strings; char: specials
+ * plus single code points; byte: exactly the 256 spellings above), pad_id and
+ * unk_id (naming "<pad>"/"<unk>", "[PAD]"/"[UNK]", or -1 for byte), and the
+ * options that change encoding for the type (char: lowercase; word: lowercase,
+ * split_punct, strip_html, keep_newlines; wordpiece: lowercase, strip_html).
+ * Other options may be absent (defaults) but must have the right JSON type.
+ * NULL + a message naming the field on failure. */
+rnn_tokenizer *rnn_tokenizer_from_json(const cJSON *j);
+
+#endif

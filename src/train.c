@@ -1,0 +1,638 @@
+/* train.c: the training loop (see train.h).
+ *
+ * One step: fill the batch, forward with dropout, loss, backward, clip,
+ * optimizer update per parameter group. Around it: validation every
+ * --eval-every steps (or once per epoch), best/last checkpoints, an exact
+ * resume state, metrics.csv, a progress bar or log lines, and stopping on
+ * --epochs / --steps / --time / early stopping / Ctrl-C.
+ */
+#include "train.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "corpus.h"
+#include "gemm.h"
+#include "safetensors.h"
+#include "tokenizer.h"
+
+/* ------------------------------------------------------------------------ */
+double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in, rnn_optim *opt,
+                      const rnn_step_cfg *sc, float lr, rnn_rng *rng, float *grad_norm,
+                      int *n_correct) {
+    rnn_model_forward(m, a, p, a->ids, state_in, 1, rng);
+    double loss;
+    if (m->c.task == RNN_TASK_CLASSIFY && m->c.loss == RNN_LOSS_BCE)
+        loss = rnn_bce_logits(a->logits, a->ftargets, p->B, n_correct);
+    else
+        loss = rnn_softmax_xent(a->logits, a->targets, a->n_logit_rows, m->n_out, NULL, n_correct);
+    rnn_model_zero_grad(m);
+    rnn_model_backward(m, a, p, a->ids);
+    float norm = 0;
+    if (sc->clip > 0) {
+        norm = rnn_clip_grad_norm(m->g, m->n_floats, sc->clip);
+    } else {
+        double s = 0;
+        for (size_t i = 0; i < m->n_floats; i++) s += (double)m->g[i] * m->g[i];
+        norm = (float)sqrt(s);
+    }
+    if (grad_norm) *grad_norm = norm;
+    if (!isfinite(norm)) return NAN;
+    if (sc->clip_value > 0) rnn_clip_grad_value(m->g, m->n_floats, sc->clip_value);
+    rnn_optim_begin_step(opt);
+    for (int i = 0; i < m->n_params; i++) {
+        const rnn_param *q = &m->params[i];
+        float mult = sc->lr_mult[q->group];
+        if (mult > 0) rnn_optim_update(opt, m->w, m->g, q->offset, q->numel, lr * mult);
+    }
+    return loss;
+}
+
+long rnn_lm_batches(size_t n, int B, int T) {
+    size_t len = n / (size_t)B;
+    return len < 2 ? 0 : (long)((len - 1) / (size_t)T);
+}
+
+void rnn_lm_fill(const int32_t *data, size_t n, int B, int T, long k, int32_t *ids,
+                 int32_t *targets) {
+    size_t len = n / (size_t)B, pos = (size_t)k * T;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            ids[t * B + b] = data[b * len + pos + t];
+            targets[t * B + b] = data[b * len + pos + t + 1];
+        }
+}
+
+/* Packs B sequences of equal length T (the language-model case). */
+static void pack_full(rnn_acts *a, rnn_pack *p, int T, int B) {
+    for (int b = 0; b < B; b++) a->lengths[b] = T;
+    rnn_pack_init(p, T, B, a->lengths, a->batch_sizes, a->offsets);
+}
+
+static void carry_state(const rnn_model *m, rnn_acts *a, int B) {
+    size_t n = (size_t)m->c.num_layers * m->D * B * m->c.hidden_dim;
+    memcpy(a->h0, a->hn, n * sizeof(float));
+    if (m->c.cell == RNN_CELL_LSTM) memcpy(a->c0, a->cn, n * sizeof(float));
+}
+
+int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T,
+                    double *loss, double *acc, long *n_pred) {
+    size_t len = n / (size_t)B;
+    if (len < 2) return rnn_errorf("too little data to evaluate (%zu tokens for %d streams)", n, B);
+    rnn_acts *a = rnn_acts_create(m, T, B);
+    if (!a) return -1;
+    double total = 0;
+    long count = 0, correct = 0;
+    rnn_pack p;
+    for (size_t pos = 0; pos + 1 < len; pos += (size_t)T) {
+        int Tc = (int)((len - 1 - pos) < (size_t)T ? (len - 1 - pos) : (size_t)T);
+        for (int t = 0; t < Tc; t++)
+            for (int b = 0; b < B; b++) {
+                a->ids[t * B + b] = data[b * len + pos + t];
+                a->targets[t * B + b] = data[b * len + pos + t + 1];
+            }
+        pack_full(a, &p, Tc, B);
+        rnn_model_forward(m, a, &p, a->ids, pos > 0, 0, NULL);
+        int nv, nc;
+        total += rnn_softmax_xent_eval(a->logits, a->targets, p.N, m->n_out, &nv, &nc) * nv;
+        count += nv;
+        correct += nc;
+        carry_state(m, a, B);
+    }
+    rnn_acts_free(a);
+    *loss = total / count;
+    if (acc) *acc = (double)correct / count;
+    if (n_pred) *n_pred = count;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+static volatile sig_atomic_t interrupted;
+void rnn_train_interrupt(void) { interrupted = 1; }
+
+typedef struct {
+    const rnn_opts *o;
+    const rnn_callbacks *cb;
+    char dir[RNN_OPT_STR];
+    FILE *log, *metrics;
+    rnn_tokenizer *tok;
+    rnn_model *m;
+    rnn_acts *a;
+    rnn_optim *opt;
+    rnn_schedule sched;
+    rnn_rng rng;
+    int32_t *train, *val;
+    size_t n_train, n_val;
+    int B, T;
+    /* progress */
+    long step, epoch, batch_in_epoch, tokens, total_steps;
+    double elapsed_before, t0, best_val, last_val;
+    int bad_evals, bar;
+} run;
+
+static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
+
+/* Prints to the log file and to stderr (clearing a progress bar first). */
+static void say(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(run *r, const char *fmt, ...) {
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s%s\n", r->bar ? "\r\033[K" : "", line);
+    if (r->log) {
+        fprintf(r->log, "%s\n", line);
+        fflush(r->log);
+    }
+}
+
+static int make_dir(const char *path) {
+    char tmp[RNN_OPT_STR];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0777) && errno != EEXIST)
+                return rnn_errorf("%s: cannot create directory: %s", tmp, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(tmp, 0777) && errno != EEXIST)
+        return rnn_errorf("%s: cannot create directory: %s", tmp, strerror(errno));
+    return 0;
+}
+
+static void path_in(char *buf, size_t cap, const run *r, const char *name) {
+    snprintf(buf, cap, "%s/%s", r->dir, name);
+}
+
+/* ---- data --------------------------------------------------------------- */
+
+/* Splits text at about (1 - frac) of its length, moved forward to the next
+ * newline (or UTF-8 character boundary) so no token is cut in two. */
+static size_t split_point(const char *text, size_t len, float frac) {
+    size_t cut = (size_t)((double)len * (1.0 - frac));
+    size_t nl = cut;
+    while (nl < len && nl - cut < 4096 && text[nl] != '\n') nl++;
+    if (nl < len && text[nl] == '\n') return nl + 1;
+    while (cut < len && ((unsigned char)text[cut] & 0xC0) == 0x80) cut++;
+    return cut;
+}
+
+static int encode(run *r, const char *what, const char *text, size_t len, int32_t **ids,
+                  size_t *n) {
+    size_t unk = 0;
+    if (rnn_tokenizer_encode(r->tok, text, len, ids, n, &unk)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", rnn_last_error());
+        return rnn_errorf("%s: %s", what, msg);
+    }
+    if (unk)
+        say(r, "warning: %zu tokens of %s are not in the vocabulary and map to <unk>", unk, what);
+    return 0;
+}
+
+static int load_lm_data(run *r, int have_tok) {
+    const rnn_opts *o = r->o;
+    char *train_text = NULL, *val_text = NULL;
+    size_t train_len = 0, val_len = 0;
+    const char *train_name = o->data[0] ? o->data : "human numbers 1..8000";
+    const char *val_name = o->val[0] ? o->val : o->data[0] ? "the validation split" : "human numbers 8001..9999";
+    int rc = -1;
+    if (!o->data[0]) {
+        train_text = rnn_human_numbers(1, 8000);
+        val_text = rnn_human_numbers(8001, 9999);
+        if (!train_text || !val_text) goto out;
+        train_len = strlen(train_text);
+        val_len = strlen(val_text);
+    } else {
+        if (!(train_text = rnn_read_file(o->data, &train_len))) goto out;
+        if (o->val[0]) {
+            if (!(val_text = rnn_read_file(o->val, &val_len))) goto out;
+        } else {
+            if (!(o->val_frac > 0 && o->val_frac < 1)) {
+                rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %g)", o->val_frac);
+                goto out;
+            }
+            size_t cut = split_point(train_text, train_len, o->val_frac);
+            val_len = train_len - cut;
+            if (!(val_text = malloc(val_len + 1))) {
+                rnn_errorf("out of memory");
+                goto out;
+            }
+            memcpy(val_text, train_text + cut, val_len);
+            val_text[val_len] = 0;
+            train_len = cut;
+            train_text[cut] = 0;
+        }
+    }
+    if (train_len == 0) {
+        rnn_errorf("%s: no training text", train_name);
+        goto out;
+    }
+    if (!have_tok) {
+        rnn_tok_options to;
+        const char *spec = o->tokenizer[0] ? o->tokenizer : o->data[0] ? "char" : "word";
+        if (rnn_tok_parse_type(spec, &to)) goto out;
+        if (o->lowercase) to.lowercase = 1;
+        if (o->split_punct) to.split_punct = 1;
+        if (o->strip_html) to.strip_html = 1;
+        if (o->replace_invalid) to.invalid_utf8_replace = 1;
+        if (to.type == RNN_TOK_WORD) {
+            to.keep_newlines = 1;
+            to.min_count = o->min_count;
+            to.max_vocab = o->max_vocab;
+        }
+        if (!(r->tok = rnn_tokenizer_build(&to, train_text, train_len))) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", rnn_last_error());
+            rnn_errorf("%s: %s", train_name, msg);
+            goto out;
+        }
+    }
+    if (encode(r, train_name, train_text, train_len, &r->train, &r->n_train)) goto out;
+    if (encode(r, val_name, val_text, val_len, &r->val, &r->n_val)) goto out;
+    if (rnn_lm_batches(r->n_train, r->B, r->T) < 1) {
+        rnn_errorf("%s: %zu tokens are too few for --batch %d x --seq-len %d (need more than %ld)",
+                   train_name, r->n_train, r->B, r->T, (long)r->B * (r->T + 1));
+        goto out;
+    }
+    if (r->n_val < 2) {
+        rnn_errorf("%s: validation text has %zu tokens; need at least 2", val_name, r->n_val);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(train_text);
+    free(val_text);
+    return rc;
+}
+
+/* ---- model and optimizer ------------------------------------------------- */
+
+static int config_from_opts(const rnn_opts *o, rnn_config *c, int vocab) {
+    rnn_config_default(c, strcmp(o->task, "lm") ? RNN_TASK_CLASSIFY : RNN_TASK_LM);
+    if (rnn_cell_parse(o->cell, &c->cell)) return -1;
+    c->vocab_size = vocab;
+    c->embed_dim = o->embed;
+    c->hidden_dim = o->hidden;
+    c->num_layers = o->layers;
+    c->bidirectional = o->bidirectional;
+    c->dropout = o->dropout;
+    c->residual = o->residual;
+    c->forget_bias = o->forget_bias;
+    c->freeze_embedding = o->freeze_embedding;
+    c->head_dropout = o->head_dropout;
+    c->attention_dim = o->attention_dim;
+    if (rnn_pool_parse(o->pool, &c->pool)) return -1;
+    c->loss = strcmp(o->loss, "bce") ? RNN_LOSS_CE : RNN_LOSS_BCE;
+    return rnn_config_validate(c);
+}
+
+static int make_optimizer(run *r) {
+    const rnn_opts *o = r->o;
+    rnn_optim_config oc;
+    rnn_opt_type t;
+    if (rnn_opt_parse_type(o->optimizer, &t)) return -1;
+    rnn_optim_config_default(&oc, t);
+    oc.lr = o->lr;
+    oc.beta1 = o->beta1;
+    oc.beta2 = o->beta2;
+    oc.eps = o->eps;
+    oc.weight_decay = o->weight_decay;
+    oc.momentum = o->momentum;
+    oc.nesterov = o->nesterov;
+    if (!(r->opt = rnn_optim_create(&oc, r->m->n_floats))) return -1;
+    rnn_sched_type st;
+    if (rnn_sched_parse(o->schedule, &st)) return -1;
+    rnn_sched_init(&r->sched, st, o->lr);
+    r->sched.warmup_steps = o->warmup;
+    r->sched.min_lr = o->min_lr;
+    r->sched.step_size = o->step_size > 0 ? o->step_size : 1;
+    r->sched.gamma = o->gamma;
+    r->sched.factor = o->factor;
+    r->sched.patience = o->lr_patience;
+    r->sched.total_steps = r->total_steps > 0 ? r->total_steps : 1;
+    return 0;
+}
+
+/* ---- checkpoints and the resume state ------------------------------------ */
+
+#define N_STATE_META 12
+
+static int save_state(run *r) {
+    char path[RNN_OPT_STR + 32];
+    path_in(path, sizeof path, r, "state.safetensors");
+    const rnn_model *m = r->m;
+    rnn_st_out t[8];
+    int nt = 0;
+    for (int i = 0; i < rnn_optim_num_buffers(r->opt) && nt < 6; i++) {
+        const char *bn;
+        float *buf = rnn_optim_buffer(r->opt, i, &bn);
+        static char names[6][64];
+        snprintf(names[nt], sizeof names[nt], "train.optim.%s", bn);
+        t[nt++] = (rnn_st_out){names[nt - 1], RNN_DT_F32, 1, {(int64_t)m->n_floats}, buf};
+    }
+    int64_t state_n = (int64_t)m->c.num_layers * m->D * r->B * m->c.hidden_dim;
+    t[nt++] = (rnn_st_out){"train.h0", RNN_DT_F32, 1, {state_n}, r->a->h0};
+    t[nt++] = (rnn_st_out){"train.c0", RNN_DT_F32, 1, {state_n}, r->a->c0};
+    char vals[N_STATE_META][64];
+    const char *keys[N_STATE_META] = {"train.step",    "train.epoch",    "train.batch",
+                                      "train.tokens",  "train.elapsed",  "train.rng0",
+                                      "train.rng1",    "train.best_val", "train.bad_evals",
+                                      "train.sched_lr", "train.sched_best", "train.sched_bad"};
+    snprintf(vals[0], 64, "%ld", r->step);
+    snprintf(vals[1], 64, "%ld", r->epoch);
+    snprintf(vals[2], 64, "%ld", r->batch_in_epoch);
+    snprintf(vals[3], 64, "%ld", r->tokens);
+    snprintf(vals[4], 64, "%.17g", elapsed(r));
+    snprintf(vals[5], 64, "%llu", (unsigned long long)r->rng.s[0]);
+    snprintf(vals[6], 64, "%llu", (unsigned long long)r->rng.s[1]);
+    snprintf(vals[7], 64, "%.17g", r->best_val);
+    snprintf(vals[8], 64, "%d", r->bad_evals);
+    snprintf(vals[9], 64, "%.9g", r->sched.cur_lr);
+    snprintf(vals[10], 64, "%.9g", r->sched.best);
+    snprintf(vals[11], 64, "%d", r->sched.bad_epochs);
+    const char *vp[N_STATE_META];
+    for (int i = 0; i < N_STATE_META; i++) vp[i] = vals[i];
+    return rnn_checkpoint_save(path, m, r->tok, NULL, 0, keys, vp, N_STATE_META, t, nt);
+}
+
+static int meta_num(const rnn_st *st, const char *path, const char *key, double *v) {
+    const char *s = rnn_st_meta(st, key);
+    char *end;
+    if (!s) return rnn_errorf("%s: resume state lacks \"%s\"", path, key);
+    errno = 0;
+    *v = strtod(s, &end);
+    if (*end || errno) return rnn_errorf("%s: resume state \"%s\" is not a number", path, key);
+    return 0;
+}
+
+static int load_state(run *r) {
+    char path[RNN_OPT_STR + 32];
+    path_in(path, sizeof path, r, "state.safetensors");
+    rnn_st *st = rnn_st_load(path);
+    if (!st) return -1;
+    int rc = -1;
+    double v[N_STATE_META];
+    const char *keys[N_STATE_META] = {"train.step",    "train.epoch",    "train.batch",
+                                      "train.tokens",  "train.elapsed",  "train.rng0",
+                                      "train.rng1",    "train.best_val", "train.bad_evals",
+                                      "train.sched_lr", "train.sched_best", "train.sched_bad"};
+    for (int i = 0; i < N_STATE_META; i++)
+        if (meta_num(st, path, keys[i], &v[i])) goto out;
+    r->step = (long)v[0];
+    r->epoch = (long)v[1];
+    r->batch_in_epoch = (long)v[2];
+    r->tokens = (long)v[3];
+    r->elapsed_before = v[4];
+    r->rng.s[0] = strtoull(rnn_st_meta(st, keys[5]), NULL, 10);
+    r->rng.s[1] = strtoull(rnn_st_meta(st, keys[6]), NULL, 10);
+    r->best_val = v[7];
+    r->bad_evals = (int)v[8];
+    r->sched.cur_lr = (float)v[9];
+    r->sched.best = (float)v[10];
+    r->sched.bad_epochs = (int)v[11];
+    rnn_optim_set_steps(r->opt, r->step);
+    for (int i = 0; i < rnn_optim_num_buffers(r->opt); i++) {
+        const char *bn;
+        float *buf = rnn_optim_buffer(r->opt, i, &bn);
+        char name[64];
+        snprintf(name, sizeof name, "train.optim.%s", bn);
+        if (rnn_st_read_f32(st, name, buf, r->m->n_floats, 0, NULL)) goto out;
+    }
+    size_t state_n = (size_t)r->m->c.num_layers * r->m->D * r->B * r->m->c.hidden_dim;
+    if (rnn_st_read_f32(st, "train.h0", r->a->h0, state_n, 0, NULL) ||
+        rnn_st_read_f32(st, "train.c0", r->a->c0, state_n, 0, NULL))
+        goto out;
+    rc = 0;
+out:
+    rnn_st_free(st);
+    return rc;
+}
+
+static int save_model(run *r, const char *name) {
+    char path[RNN_OPT_STR + 32];
+    path_in(path, sizeof path, r, name);
+    return rnn_checkpoint_save(path, r->m, r->tok, NULL, 0, NULL, NULL, 0, NULL, 0);
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static void progress(run *r, double loss, double tok_s, float lr) {
+    const rnn_opts *o = r->o;
+    double el = elapsed(r), frac = -1;
+    if (r->total_steps > 0) frac = (double)r->step / r->total_steps;
+    if (o->time > 0 && el / o->time > frac) frac = el / o->time;
+    char eta[32] = "?";
+    if (frac > 0) {
+        long s = (long)((1.0 - frac) * (el / frac));
+        snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
+    }
+    if (r->bar) {
+        int width = 24, fill = frac > 0 ? (int)(frac * width) : 0;
+        char barbuf[32];
+        for (int i = 0; i < width; i++) barbuf[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+        barbuf[width] = 0;
+        fprintf(stderr, "\r\033[Kstep %ld [%s] loss %.4f | %.0f tok/s | lr %.2e | ETA %s", r->step,
+                barbuf, loss, tok_s, lr, eta);
+        fflush(stderr);
+    } else if (o->log_every > 0 && r->step % o->log_every == 0) {
+        say(r, "step %ld epoch %ld loss %.4f lr %.3e %.0f tok/s elapsed %.1fs", r->step, r->epoch,
+            loss, lr, tok_s, el);
+    }
+}
+
+static int validate(run *r, double train_loss, float lr, double tok_s, int *stop) {
+    double loss, acc;
+    if (rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &loss, &acc, NULL)) return -1;
+    r->last_val = loss;
+    int better = !(loss >= r->best_val); /* also true for the first (best = inf/NaN) */
+    say(r, "step %ld epoch %ld: val loss %.4f (ppl %.2f) acc %.4f%s", r->step, r->epoch, loss,
+        exp(loss), acc, better ? " *best*" : "");
+    fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r), r->tokens,
+            train_loss, loss, acc, lr, tok_s);
+    fflush(r->metrics);
+    if (better) {
+        r->best_val = loss;
+        r->bad_evals = 0;
+        if (save_model(r, "model.safetensors")) return -1;
+    } else {
+        r->bad_evals++;
+        if (r->o->patience > 0 && r->bad_evals >= r->o->patience) {
+            say(r, "early stopping: no improvement in %d evaluations", r->bad_evals);
+            *stop = 1;
+        }
+    }
+    rnn_sched_observe(&r->sched, (float)loss);
+    if (r->cb && r->cb->on_eval && r->cb->on_eval(r->cb->user, r->step, loss, acc)) *stop = 1;
+    if (save_model(r, "last.safetensors") || save_state(r)) return -1;
+    return 0;
+}
+
+static int open_run_dir(run *r, int resuming) {
+    const rnn_opts *o = r->o;
+    if (resuming) {
+        snprintf(r->dir, sizeof r->dir, "%s", o->resume);
+    } else if (o->out[0]) {
+        snprintf(r->dir, sizeof r->dir, "%s", o->out);
+    } else {
+        char stamp[32];
+        time_t now = time(NULL);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
+        snprintf(r->dir, sizeof r->dir, "runs/%s", stamp);
+    }
+    if (make_dir(r->dir)) return -1;
+    char path[RNN_OPT_STR + 32];
+    if (!resuming) {
+        path_in(path, sizeof path, r, "config.txt");
+        FILE *f = fopen(path, "w");
+        if (!f) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
+        rnn_opts_write(o, f);
+        if (fclose(f)) return rnn_errorf("%s: write error", path);
+    }
+    path_in(path, sizeof path, r, "train.log");
+    if (!(r->log = fopen(path, resuming ? "a" : "w"))) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
+    path_in(path, sizeof path, r, "metrics.csv");
+    if (!(r->metrics = fopen(path, resuming ? "a" : "w"))) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
+    if (!resuming) fprintf(r->metrics, "step,elapsed_s,tokens,train_loss,val_loss,val_acc,lr,tokens_per_s\n");
+    return 0;
+}
+
+int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
+    run R = {0}, *r = &R;
+    r->o = o;
+    r->cb = cb;
+    r->B = o->batch;
+    r->T = o->seq_len;
+    r->best_val = INFINITY;
+    int rc = -1, resuming = o->resume[0] != 0;
+    if (strcmp(o->task, "lm")) return rnn_errorf("--task %s: this build trains language models only", o->task);
+    if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
+    if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
+    rnn_set_threads(o->threads);
+    rnn_rng_seed(&r->rng, (uint64_t)o->seed);
+    r->bar = !strcmp(o->progress, "bar") || (!strcmp(o->progress, "auto") && isatty(2));
+    if (open_run_dir(r, resuming)) goto out;
+
+    /* Model and tokenizer: from the resume state, a checkpoint, or new. */
+    rnn_checkpoint ck = {0};
+    if (resuming || o->init_from[0]) {
+        char path[RNN_OPT_STR + 32];
+        if (resuming)
+            path_in(path, sizeof path, r, "state.safetensors");
+        else
+            snprintf(path, sizeof path, "%s", o->init_from);
+        if (rnn_checkpoint_load(&ck, path)) goto out;
+        if (ck.model->c.task != RNN_TASK_LM || !ck.tok) {
+            rnn_errorf("%s: not a language-model checkpoint", path);
+            rnn_checkpoint_free(&ck);
+            goto out;
+        }
+        r->tok = ck.tok;
+        r->m = ck.model;
+        ck.tok = NULL;
+        ck.model = NULL;
+        rnn_checkpoint_free(&ck);
+        if (!resuming) say(r, "fine-tuning %s", path);
+    }
+    if (load_lm_data(r, r->tok != NULL)) goto out;
+    if (!r->m) {
+        rnn_config c;
+        if (config_from_opts(o, &c, rnn_tokenizer_vocab_size(r->tok))) goto out;
+        if (!(r->m = rnn_model_create(&c))) goto out;
+        rnn_model_init(r->m, (uint64_t)o->seed);
+    }
+    if (!(r->a = rnn_acts_create(r->m, r->T, r->B))) goto out;
+    long per_epoch = rnn_lm_batches(r->n_train, r->B, r->T);
+    r->total_steps = o->steps > 0 ? o->steps : o->epochs > 0 ? (long)o->epochs * per_epoch : 0;
+    if (r->total_steps == 0 && o->time <= 0) r->total_steps = 10 * per_epoch; /* default: 10 epochs */
+    if (make_optimizer(r)) goto out;
+    if (resuming && load_state(r)) goto out;
+
+    const rnn_model *m = r->m;
+    say(r, "rnn.c: %s %s %dx%d%s, vocab %d, %zu parameters; %zu train / %zu val tokens; "
+        "batch %d x %d, %ld steps/epoch; gemm %s, %d threads; run dir %s",
+        rnn_task_name(m->c.task), rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
+        m->c.bidirectional ? " bidirectional" : "", m->c.vocab_size,
+        (size_t)(m->params[m->n_params - 1].offset + m->params[m->n_params - 1].numel),
+        r->n_train, r->n_val, r->B, r->T, per_epoch, rnn_gemm_backend(), rnn_get_threads(), r->dir);
+    if (resuming) say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
+
+    rnn_step_cfg sc = {o->clip, o->clip_value, {o->encoder_lr_mult, o->encoder_lr_mult, 1.0f}};
+    if (m->c.freeze_embedding) sc.lr_mult[RNN_GROUP_EMBED] = 0;
+    const long eval_every = o->eval_every > 0 ? o->eval_every : per_epoch;
+    r->t0 = rnn_now();
+    interrupted = 0;
+    int stop = 0;
+    double loss_acc = 0, window_t = rnn_now();
+    long window_tokens = 0, window_steps = 0;
+    float lr = rnn_sched_lr(&r->sched, r->step);
+    double tok_s = 0, train_loss = NAN;
+    rnn_pack p;
+    pack_full(r->a, &p, r->T, r->B);
+    while (!stop) {
+        if (r->total_steps > 0 && r->step >= r->total_steps) break;
+        if (o->time > 0 && elapsed(r) >= o->time) break;
+        if (interrupted) {
+            say(r, "interrupted: saving");
+            break;
+        }
+        if (r->batch_in_epoch >= per_epoch) {
+            r->epoch++;
+            r->batch_in_epoch = 0;
+        }
+        rnn_lm_fill(r->train, r->n_train, r->B, r->T, r->batch_in_epoch, r->a->ids, r->a->targets);
+        lr = rnn_sched_lr(&r->sched, r->step);
+        float norm;
+        double loss = rnn_train_step(r->m, r->a, &p, r->batch_in_epoch > 0, r->opt, &sc, lr,
+                                     &r->rng, &norm, NULL);
+        if (isnan(loss)) say(r, "warning: step %ld: gradient norm %g is not finite; step skipped", r->step, norm);
+        carry_state(r->m, r->a, r->B);
+        r->step++;
+        r->batch_in_epoch++;
+        r->tokens += (long)r->B * r->T;
+        window_tokens += (long)r->B * r->T;
+        window_steps++;
+        if (!isnan(loss)) loss_acc += loss;
+        double now = rnn_now();
+        if (now - window_t > 0.5 || window_steps >= 50) {
+            tok_s = window_tokens / (now - window_t);
+            train_loss = loss_acc / window_steps;
+            window_t = now;
+            window_tokens = 0;
+            window_steps = 0;
+            loss_acc = 0;
+        }
+        progress(r, isnan(train_loss) ? loss : train_loss, tok_s, lr);
+        if (cb && cb->on_step && cb->on_step(cb->user, r->step, loss, lr)) stop = 1;
+        if (r->step % eval_every == 0 && validate(r, isnan(train_loss) ? loss : train_loss, lr, tok_s, &stop))
+            goto out;
+    }
+    if (r->step % eval_every != 0 || r->step == 0) {
+        if (validate(r, train_loss, lr, tok_s, &stop)) goto out;
+    }
+    say(r, "done: %ld steps, %.1f s, best val loss %.4f; %s/model.safetensors", r->step,
+        elapsed(r), r->best_val, r->dir);
+    rc = 0;
+out:
+    if (r->bar) fprintf(stderr, "\n");
+    if (r->log) fclose(r->log);
+    if (r->metrics) fclose(r->metrics);
+    rnn_acts_free(r->a);
+    rnn_optim_free(r->opt);
+    rnn_model_free(r->m);
+    rnn_tokenizer_free(r->tok);
+    free(r->train);
+    free(r->val);
+    return rc;
+}

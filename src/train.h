@@ -1,0 +1,67 @@
+/* train.h: the training loop (rnn train), and the pieces of it that tests
+ * and the evaluation command reuse.
+ *
+ *   rnn_opts o; rnn_opts_default(&o);
+ *   rnn_opts_set(&o, "data", "input.txt");
+ *   if (rnn_train(&o, NULL)) fprintf(stderr, "rnn: %s\n", rnn_last_error());
+ *
+ * A run writes a run directory (--out): config.txt (the resolved options,
+ * readable by --config), model.safetensors (best on validation),
+ * last.safetensors, state.safetensors (optimizer moments, hidden state, data
+ * position, random state and schedule, for an exact --resume), metrics.csv
+ * and train.log.
+ */
+#ifndef RNN_TRAIN_H
+#define RNN_TRAIN_H
+
+#include <stdint.h>
+
+#include "model.h"
+#include "optim.h"
+#include "options.h"
+
+/* Called after every optimizer step and every validation; return non-zero
+ * to stop the run (it is then saved as on Ctrl-C). May be NULL. */
+typedef struct {
+    int (*on_step)(void *user, long step, double loss, float lr);
+    int (*on_eval)(void *user, long step, double val_loss, double val_acc);
+    void *user;
+} rnn_callbacks;
+
+int rnn_train(const rnn_opts *o, const rnn_callbacks *cb);
+/* Asks a running rnn_train to stop after the current step, save and return
+ * (async-signal-safe: the CLI calls it from its SIGINT handler). */
+void rnn_train_interrupt(void);
+
+/* What one optimizer step does besides the maths. */
+typedef struct {
+    float clip;          /* global norm (0: off) */
+    float clip_value;    /* per value (0: off) */
+    float lr_mult[3];    /* per rnn_group: embedding, encoder, head (0: frozen) */
+} rnn_step_cfg;
+
+/* One training step on the packed batch p whose ids and targets are in
+ * a->ids / a->targets (a->ftargets for bce): forward (dropout on), loss,
+ * backward, clipping, optimizer update with learning rate lr. Returns the
+ * mean loss; *grad_norm (may be NULL) gets the norm before clipping. A step
+ * whose gradient is not finite is skipped (returns NaN). */
+double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in, rnn_optim *opt,
+                      const rnn_step_cfg *sc, float lr, rnn_rng *rng, float *grad_norm,
+                      int *n_correct);
+
+/* Language-model batching: the token stream is cut into B contiguous
+ * streams of len = n / B tokens; batch k reads positions k*T .. k*T+T-1 of
+ * every stream as inputs and the next positions as targets, time-major
+ * (ids[t*B + b]). Returns the number of full batches, (len - 1) / T. */
+long rnn_lm_batches(size_t n, int B, int T);
+void rnn_lm_fill(const int32_t *data, size_t n, int B, int T, long k, int32_t *ids,
+                 int32_t *targets);
+
+/* Mean next-token cross-entropy (nats) and accuracy of a language model over
+ * a token stream read as B contiguous streams in chunks of T steps with the
+ * state carried (B = 1: the whole stream as one sequence from a zero
+ * state; every token but the first is predicted). */
+int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T,
+                    double *loss, double *acc, long *n_pred);
+
+#endif

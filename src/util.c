@@ -1,0 +1,131 @@
+/* util.c: see util.h. */
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Thread_local char last_error[1024];
+
+int rnn_errorf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *rnn_last_error(void) { return last_error; }
+
+void *rnn_alloc(size_t bytes) {
+    void *p = NULL;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    if (rounded == 0) rounded = 64;
+    if (posix_memalign(&p, 64, rounded) != 0) {
+        rnn_errorf("out of memory (%zu bytes)", bytes);
+        return NULL;
+    }
+    return p;
+}
+
+void *rnn_calloc(size_t bytes) {
+    void *p = rnn_alloc(bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+void rnn_free(void *p) { free(p); }
+
+void *rnn_realloc(void *p, size_t bytes) {
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q) rnn_errorf("out of memory (%zu bytes)", bytes);
+    return q;
+}
+
+char *rnn_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (!d) {
+        rnn_errorf("out of memory (%zu bytes)", n);
+        return NULL;
+    }
+    return memcpy(d, s, n);
+}
+
+char *rnn_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        rnn_errorf("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 65536 + 1 > cap) {
+            size_t ncap = cap ? cap * 2 : 1 << 20;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                rnn_errorf("%s: out of memory reading the file", path);
+                return NULL;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        rnn_errorf("%s: read error", path);
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+double rnn_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* splitmix64 to spread the seed, then xorshift128+ (Vigna 2014). */
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void rnn_rng_seed(rnn_rng *r, uint64_t seed) {
+    r->s[0] = splitmix64(&seed);
+    r->s[1] = splitmix64(&seed);
+    if (!r->s[0] && !r->s[1]) r->s[1] = 1;
+}
+
+uint64_t rnn_rng_next(rnn_rng *r) {
+    uint64_t s1 = r->s[0];
+    const uint64_t s0 = r->s[1];
+    r->s[0] = s0;
+    s1 ^= s1 << 23;
+    r->s[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return r->s[1] + s0;
+}
+
+float rnn_rng_uniform(rnn_rng *r) { return (rnn_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
+
+float rnn_rng_normal(rnn_rng *r) {
+    /* Box-Muller; u1 in (0,1] so log() is finite. */
+    float u1 = 1.0f - rnn_rng_uniform(r), u2 = rnn_rng_uniform(r);
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
+}

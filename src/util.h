@@ -1,0 +1,45 @@
+/* util.h: errors, checked allocation and small helpers shared by every module.
+ *
+ * The library never exits. A failing function records a one-line message with
+ * rnn_errorf() (thread-local) and returns an error value (-1 or NULL); the
+ * caller shows rnn_last_error().
+ *
+ *   float *w = rnn_alloc(n * sizeof(float));      // NULL + message on failure
+ *   if (!w) return -1;
+ *   if (bad) return rnn_errorf("%s:%d: bad line", path, line);   // returns -1
+ */
+#ifndef RNN_UTIL_H
+#define RNN_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Record an error message (printf-style). Always returns -1. */
+int rnn_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last message recorded on this thread ("" if none). */
+const char *rnn_last_error(void);
+
+/* malloc/calloc/realloc that record "out of memory (N bytes)" on failure.
+ * Memory is 64-byte aligned (rnn_alloc/rnn_calloc) so SIMD loads never split
+ * cache lines; free it with rnn_free. */
+void *rnn_alloc(size_t bytes);
+void *rnn_calloc(size_t bytes);
+void rnn_free(void *p);
+void *rnn_realloc(void *p, size_t bytes); /* plain malloc'd memory only */
+char *rnn_strdup(const char *s);
+
+/* Reads a whole file into a NUL-terminated buffer; *len gets its size. */
+char *rnn_read_file(const char *path, size_t *len);
+
+/* Wall-clock seconds (monotonic). */
+double rnn_now(void);
+
+/* Deterministic random numbers (xoshiro128+-style, 64-bit state), so runs
+ * repeat exactly for a seed and the state can be saved for --resume. */
+typedef struct { uint64_t s[2]; } rnn_rng;
+void rnn_rng_seed(rnn_rng *r, uint64_t seed);
+uint64_t rnn_rng_next(rnn_rng *r);
+float rnn_rng_uniform(rnn_rng *r);             /* [0, 1) */
+float rnn_rng_normal(rnn_rng *r);              /* N(0, 1) */
+
+#endif

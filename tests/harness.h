@@ -1,0 +1,76 @@
+/* harness.h: the tiny test harness every tests/test_*.c uses.
+ *
+ * Each test file is its own program. It calls CHECK / CHECK_CLOSE inside
+ * functions, runs them with RUN(fn), and ends main with `return harness_end();`,
+ * which prints "<file>: N passed, N failed" and returns non-zero on any
+ * failure. tests/run.sh runs every binary and prints the overall
+ * "N passed, N failed" line.
+ *
+ *   static void test_add(void) { CHECK(1 + 1 == 2, "arithmetic"); }
+ *   int main(void) { RUN(test_add); return harness_end(); }
+ */
+#ifndef RNN_TEST_HARNESS_H
+#define RNN_TEST_HARNESS_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int harness_passed, harness_failed, harness_cur_failed;
+static const char *harness_cur = "";
+
+/* One check: counts toward the totals, prints file:line on failure. */
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (cond) {                                                            \
+            harness_passed++;                                                  \
+        } else {                                                               \
+            harness_failed++;                                                  \
+            harness_cur_failed++;                                              \
+            fprintf(stderr, "FAIL %s:%d [%s] ", __FILE__, __LINE__, harness_cur); \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fprintf(stderr, "\n");                                             \
+        }                                                                      \
+    } while (0)
+
+/* Largest relative error of got vs want over n floats, with an absolute
+ * floor so that values near zero are compared absolutely:
+ * err_i = |got-want| / max(|want|, floor). */
+static inline double harness_max_rel_err(const float *got, const float *want, size_t n,
+                                         double floor_abs) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        double s = fabs((double)want[i]);
+        if (s < floor_abs) s = floor_abs;
+        double e = d / s;
+        if (e != e) return INFINITY; /* NaN */
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
+/* Compare two float arrays; prints the largest error either way so the log
+ * shows how close each tensor is. */
+#define CHECK_CLOSE(got, want, n, tol, what)                                   \
+    do {                                                                       \
+        double e_ = harness_max_rel_err((got), (want), (n), 1e-2);             \
+        printf("  %-44s max rel err %.2e (tol %.0e)\n", (what), e_, (double)(tol)); \
+        CHECK(e_ <= (tol), "%s: max rel err %.3e > %.1e", (what), e_, (double)(tol)); \
+    } while (0)
+
+#define RUN(fn)                                                                \
+    do {                                                                       \
+        harness_cur = #fn;                                                     \
+        harness_cur_failed = 0;                                                \
+        fn();                                                                  \
+        printf("%s %s\n", harness_cur_failed ? "not ok" : "ok", #fn);          \
+    } while (0)
+
+static inline int harness_end(void) {
+    printf("%s: %d passed, %d failed\n", __FILE__, harness_passed, harness_failed);
+    return harness_failed ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,273 @@
+/* test_layers.c: embedding, pooling heads and losses against the PyTorch
+ * fixtures of tests/ref/make_fixtures.py, and finite-difference gradient
+ * checks of every layer (recurrent cells, pooling, linear, losses) and of a
+ * whole model. */
+#include "harness.h"
+
+#include "layers.h"
+#include "model.h"
+#include "safetensors.h"
+#include "util.h"
+
+#define FIX "tests/fixtures/"
+
+static float *get(const rnn_st *st, const char *name, size_t *n) {
+    const rnn_st_tensor *t = rnn_st_find(st, name);
+    if (!t) {
+        fprintf(stderr, "missing tensor %s\n", name);
+        return NULL;
+    }
+    float *buf = rnn_calloc(t->numel * sizeof(float) + 4);
+    if (rnn_st_read_f32(st, name, buf, t->numel, 0, NULL)) {
+        rnn_free(buf);
+        return NULL;
+    }
+    if (n) *n = t->numel;
+    return buf;
+}
+
+static void test_embedding(void) {
+    rnn_st *st = rnn_st_load(FIX "embedding.safetensors");
+    CHECK(st, "load: %s", rnn_last_error());
+    if (!st) return;
+    size_t nw, nid;
+    float *W = get(st, "weight", &nw), *dout = get(st, "dout", NULL), *want = get(st, "out", NULL);
+    int32_t ids[64];
+    nid = (size_t)rnn_st_find(st, "ids")->numel;
+    rnn_st_read_i32(st, "ids", ids, nid);
+    int E = (int)rnn_st_find(st, "weight")->shape[1];
+    float *out = rnn_calloc(nid * E * sizeof(float)), *dW = rnn_calloc(nw * sizeof(float));
+    rnn_embedding_forward(out, W, ids, (int)nid, E);
+    CHECK_CLOSE(out, want, nid * E, 1e-6, "embedding forward");
+    rnn_free(want);
+    rnn_embedding_backward(dW, dout, ids, (int)nid, E, 0);
+    want = get(st, "grad.weight", NULL);
+    CHECK_CLOSE(dW, want, nw, 1e-5, "embedding grad (padding row 0 untouched)");
+    rnn_free(want), rnn_free(W), rnn_free(dout), rnn_free(out), rnn_free(dW);
+    rnn_st_free(st);
+}
+
+static void pool_case(const char *kind_name, int bi) {
+    char path[128];
+    snprintf(path, sizeof path, FIX "pool_%s_%s.safetensors", kind_name, bi ? "bi" : "uni");
+    rnn_st *st = rnn_st_load(path);
+    CHECK(st, "load: %s", rnn_last_error());
+    if (!st) return;
+    rnn_pool kind;
+    rnn_pool_parse(kind_name, &kind);
+    const rnn_st_tensor *ot = rnn_st_find(st, "o");
+    int N = (int)ot->shape[0], F = (int)ot->shape[1];
+    int B = (int)rnn_st_find(st, "lengths")->numel, T = (int)rnn_st_find(st, "batch_sizes")->numel;
+    int lengths[16], bs[64], offs[65];
+    rnn_st_read_i32(st, "lengths", lengths, B);
+    rnn_pack p;
+    rnn_pack_init(&p, T, B, lengths, bs, offs);
+    float *o = get(st, "o", NULL), *dpooled = get(st, "dpooled", NULL);
+    rnn_pooler pl = {kind, F, bi ? 2 : 1, 0, NULL, NULL, NULL};
+    float *w1 = NULL, *b1 = NULL, *w2 = NULL, *dw1 = NULL, *db1 = NULL, *dw2 = NULL;
+    if (kind == RNN_POOL_ATTENTION) {
+        pl.A = (int)rnn_st_find(st, "attention.0.weight")->shape[0];
+        pl.w1 = w1 = get(st, "attention.0.weight", NULL);
+        pl.b1 = b1 = get(st, "attention.0.bias", NULL);
+        pl.w2 = w2 = get(st, "attention.2.weight", NULL);
+        dw1 = rnn_calloc((size_t)pl.A * F * sizeof(float));
+        db1 = rnn_calloc((size_t)pl.A * sizeof(float));
+        dw2 = rnn_calloc((size_t)pl.A * sizeof(float));
+    }
+    float *cm = rnn_calloc((rnn_pool_cache_floats(&pl, N, B) + 1) * sizeof(float));
+    float *scratch = rnn_calloc((rnn_pool_scratch_floats(&pl, N, B) + 1) * sizeof(float));
+    rnn_pool_cache c;
+    rnn_pool_cache_bind(&c, &pl, N, B, cm);
+    int P = rnn_pool_width(kind, F);
+    float *out = rnn_calloc((size_t)B * P * sizeof(float)), *dO = rnn_calloc((size_t)N * F * sizeof(float));
+    rnn_pool_forward(&pl, &p, out, o, &c, scratch);
+    char what[96];
+    float *want = get(st, "pooled", NULL);
+    snprintf(what, sizeof what, "pool %s %s forward", kind_name, bi ? "bi" : "uni");
+    CHECK_CLOSE(out, want, (size_t)B * P, 1e-5, what);
+    rnn_free(want);
+    if (kind == RNN_POOL_ATTENTION) {
+        want = get(st, "weights", NULL);
+        CHECK_CLOSE(c.alpha, want, (size_t)N, 1e-5, "  attention weights");
+        rnn_free(want);
+    }
+    rnn_pool_backward(&pl, &p, dO, dw1, db1, dw2, dpooled, o, &c, scratch);
+    want = get(st, "grad.o", NULL);
+    CHECK_CLOSE(dO, want, (size_t)N * F, 1e-4, "  grad.o");
+    rnn_free(want);
+    if (kind == RNN_POOL_ATTENTION) {
+        want = get(st, "grad.attention.0.weight", NULL);
+        CHECK_CLOSE(dw1, want, (size_t)pl.A * F, 1e-4, "  grad.attention.0.weight");
+        rnn_free(want);
+        want = get(st, "grad.attention.0.bias", NULL);
+        CHECK_CLOSE(db1, want, (size_t)pl.A, 1e-4, "  grad.attention.0.bias");
+        rnn_free(want);
+        want = get(st, "grad.attention.2.weight", NULL);
+        CHECK_CLOSE(dw2, want, (size_t)pl.A, 1e-4, "  grad.attention.2.weight");
+        rnn_free(want);
+    }
+    rnn_free(o), rnn_free(dpooled), rnn_free(w1), rnn_free(b1), rnn_free(w2), rnn_free(dw1),
+        rnn_free(db1), rnn_free(dw2), rnn_free(cm), rnn_free(scratch), rnn_free(out), rnn_free(dO);
+    rnn_st_free(st);
+}
+
+static void test_pooling(void) {
+    const char *kinds[] = {"last", "mean", "max", "meanmax", "attention"};
+    for (int k = 0; k < 5; k++)
+        for (int bi = 0; bi <= 1; bi++) pool_case(kinds[k], bi);
+}
+
+static void test_losses(void) {
+    rnn_st *st = rnn_st_load(FIX "loss_ce.safetensors");
+    CHECK(st, "load: %s", rnn_last_error());
+    if (st) {
+        const rnn_st_tensor *lt = rnn_st_find(st, "logits");
+        int N = (int)lt->shape[0], C = (int)lt->shape[1];
+        float *x = get(st, "logits", NULL), *g = get(st, "grad.logits", NULL), want;
+        int32_t tg[64];
+        rnn_st_read_i32(st, "targets", tg, N);
+        rnn_st_read_f32(st, "loss", &want, 1, 0, NULL);
+        int nv;
+        float loss = (float)rnn_softmax_xent_eval(x, tg, N, C, &nv, NULL);
+        CHECK_CLOSE(&loss, &want, 1, 1e-6, "cross-entropy (eval, ignore_index)");
+        loss = (float)rnn_softmax_xent(x, tg, N, C, &nv, NULL);
+        CHECK_CLOSE(&loss, &want, 1, 1e-6, "cross-entropy");
+        CHECK(nv == N - 2, "two ignored rows (%d valid)", nv);
+        CHECK_CLOSE(x, g, (size_t)N * C, 1e-5, "cross-entropy grad");
+        rnn_free(x), rnn_free(g);
+        rnn_st_free(st);
+    }
+    st = rnn_st_load(FIX "loss_bce.safetensors");
+    CHECK(st, "load: %s", rnn_last_error());
+    if (st) {
+        int N = (int)rnn_st_find(st, "logits")->numel;
+        float *x = get(st, "logits", NULL), *y = get(st, "targets", NULL), *g = get(st, "grad.logits", NULL), want;
+        rnn_st_read_f32(st, "loss", &want, 1, 0, NULL);
+        float loss = (float)rnn_bce_logits(x, y, N, NULL);
+        CHECK_CLOSE(&loss, &want, 1, 1e-6, "bce with logits (|x| = 30 included)");
+        CHECK_CLOSE(x, g, (size_t)N, 1e-5, "bce grad");
+        rnn_free(x), rnn_free(y), rnn_free(g);
+        rnn_st_free(st);
+    }
+}
+
+/* ---- finite differences over a whole model ---------------------------------
+ * loss(w) = CE of the model's logits; each parameter tensor's analytic
+ * gradient is compared with (loss(w+h) - loss(w-h)) / 2h at a sample of
+ * entries, in float32 with h = 1e-2 (the loss is smooth at this scale; relu
+ * cells are checked away from kinks by the fixture tests instead). */
+static double model_loss(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids,
+                         const int32_t *targets, const float *ft) {
+    rnn_model_forward(m, a, p, ids, 0, 0, NULL);
+    if (m->c.task == RNN_TASK_CLASSIFY && m->c.loss == RNN_LOSS_BCE) {
+        float tmp[16];
+        memcpy(tmp, a->logits, sizeof(float) * p->B);
+        return rnn_bce_logits(tmp, ft, p->B, NULL);
+    }
+    return rnn_softmax_xent_eval(a->logits, targets, a->n_logit_rows, m->n_out, NULL, NULL);
+}
+
+static void gradcheck(rnn_config *c, const char *what) {
+    rnn_model *m = rnn_model_create(c);
+    CHECK(m, "%s: create: %s", what, rnn_last_error());
+    if (!m) return;
+    rnn_model_init(m, 7);
+    /* Larger weights make a sharper test than PyTorch's small init. */
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 3);
+    for (size_t i = 0; i < m->n_floats; i++) m->w[i] += 0.3f * (rnn_rng_uniform(&rng) - 0.5f);
+    const int T = 5, B = 3;
+    int lengths[3] = {5, 3, 2};
+    if (c->task == RNN_TASK_LM) lengths[1] = lengths[2] = 5;
+    rnn_acts *a = rnn_acts_create(m, T, B);
+    rnn_pack p;
+    rnn_pack_init(&p, T, B, lengths, a->batch_sizes, a->offsets);
+    int32_t ids[15], targets[15];
+    float ft[3] = {1, 0, 1};
+    for (int n = 0; n < p.N; n++) {
+        ids[n] = (int32_t)(rnn_rng_next(&rng) % c->vocab_size);
+        targets[n] = (int32_t)(rnn_rng_next(&rng) % (c->task == RNN_TASK_LM ? c->vocab_size : c->num_classes));
+    }
+    if (c->task == RNN_TASK_CLASSIFY) targets[0] = 1, targets[1] = 0, targets[2] = 1;
+    model_loss(m, a, &p, ids, targets, ft);
+    if (c->task == RNN_TASK_CLASSIFY && c->loss == RNN_LOSS_BCE)
+        rnn_bce_logits(a->logits, ft, B, NULL);
+    else
+        rnn_softmax_xent(a->logits, targets, a->n_logit_rows, m->n_out, NULL, NULL);
+    rnn_model_zero_grad(m);
+    rnn_model_backward(m, a, &p, ids);
+    double worst = 0;
+    const char *worst_name = "";
+    for (int k = 0; k < m->n_params; k++) {
+        const rnn_param *q = &m->params[k];
+        for (int s = 0; s < 6; s++) {
+            size_t i = q->offset + (size_t)(rnn_rng_next(&rng) % q->numel);
+            if (k == 0) i = q->offset + (size_t)ids[s % p.N] * c->embed_dim + s % c->embed_dim;
+            float keep = m->w[i], h = 1e-2f;
+            m->w[i] = keep + h;
+            double lp = model_loss(m, a, &p, ids, targets, ft);
+            m->w[i] = keep - h;
+            double lm = model_loss(m, a, &p, ids, targets, ft);
+            m->w[i] = keep;
+            double num = (lp - lm) / (2 * h), ana = m->g[i];
+            double err = fabs(num - ana) / fmax(fabs(num) + fabs(ana), 1e-2);
+            if (err > worst) worst = err, worst_name = q->name;
+        }
+    }
+    printf("  %-44s worst rel err %.2e (%s)\n", what, worst, worst_name);
+    CHECK(worst < 2e-2, "%s: finite differences disagree (%.3e at %s)", what, worst, worst_name);
+    rnn_acts_free(a);
+    rnn_model_free(m);
+}
+
+static void test_gradcheck_models(void) {
+    const rnn_cell cells[] = {RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_RNN_TANH};
+    for (int ci = 0; ci < 3; ci++) {
+        rnn_config c;
+        rnn_config_default(&c, RNN_TASK_LM);
+        c.cell = cells[ci], c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5, c.num_layers = 2;
+        char what[96];
+        snprintf(what, sizeof what, "lm %s 2 layers", rnn_cell_name(cells[ci]));
+        gradcheck(&c, what);
+        c.residual = 1, c.embed_dim = 5, c.bidirectional = 0;
+        snprintf(what, sizeof what, "lm %s residual", rnn_cell_name(cells[ci]));
+        gradcheck(&c, what);
+        for (int pk = 0; pk <= RNN_POOL_ATTENTION; pk++) {
+            rnn_config_default(&c, RNN_TASK_CLASSIFY);
+            c.cell = cells[ci], c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5;
+            c.num_layers = 2, c.bidirectional = 1, c.pool = (rnn_pool)pk, c.num_classes = 3;
+            c.attention_dim = 3, c.padding_id = 0;
+            snprintf(what, sizeof what, "classify bi%s pool %s", rnn_cell_name(cells[ci]),
+                     rnn_pool_name((rnn_pool)pk));
+            gradcheck(&c, what);
+        }
+    }
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.cell = RNN_CELL_NONE, c.vocab_size = 9, c.embed_dim = 4, c.pool = RNN_POOL_MEAN, c.num_classes = 2;
+    c.loss = RNN_LOSS_BCE;
+    gradcheck(&c, "bag of embeddings, bce");
+}
+
+static void test_dropout(void) {
+    /* Inverted dropout: kept values scaled by 1/(1-p), about p dropped. */
+    enum { n = 20000 };
+    static float x[n], mask[n];
+    for (int i = 0; i < n; i++) x[i] = 1.0f;
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 1);
+    rnn_dropout_forward(x, mask, n, 0.25f, &rng);
+    int zeros = 0, scaled = 0;
+    for (int i = 0; i < n; i++) zeros += x[i] == 0, scaled += fabsf(x[i] - 1.0f / 0.75f) < 1e-6f;
+    CHECK(zeros + scaled == n, "every value dropped or scaled");
+    CHECK(fabs(zeros / (double)n - 0.25) < 0.015, "drop rate %.3f", zeros / (double)n);
+}
+
+int main(void) {
+    RUN(test_embedding);
+    RUN(test_pooling);
+    RUN(test_losses);
+    RUN(test_dropout);
+    RUN(test_gradcheck_models);
+    return harness_end();
+}

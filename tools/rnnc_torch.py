@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""rnnc_torch.py: rnn.c checkpoints <-> PyTorch, with the PyTorch twin of DESIGN.md.
+
+An rnn.c checkpoint is a safetensors file whose tensor names are the
+state_dict() names of `Net` below, so `Net(config).load_state_dict(...)` works
+on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
+
+  rnnc_torch.py eval CKPT TEXTFILE
+      next-token cross-entropy of a language model over the file (read as one
+      sequence from a zero state, every token but the first predicted), as
+      `rnn eval CKPT --data TEXTFILE --json` computes it; prints JSON.
+  rnnc_torch.py greedy CKPT --prime TEXT --length N
+      greedy generation, as `rnn sample CKPT --temperature 0`.
+  rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]
+      writes a PyTorch state_dict (torch.save of Net(...).state_dict()) as an
+      rnn.c checkpoint: CONFIG.json is the "config" object of DESIGN.md,
+      TOKENIZER.json the "tokenizer" object (e.g. from another rnn.c checkpoint
+      or hand-written for a char vocabulary: {"type": "char", "vocab": [...],
+      "pad_id": 0, "unk_id": 1}).
+  rnnc_torch.py make-fixture OUT.safetensors
+      a PyTorch-made char LSTM language model plus the eval loss and greedy
+      text PyTorch computes for it (the test of the PyTorch -> rnn.c direction).
+
+Python tokenization here covers the char and byte tokenizers (enough for the
+checks); other tokenizers need rnn.c itself.
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "ref"))
+import st  # noqa: E402  (the tiny safetensors reader/writer)
+
+
+class Net(nn.Module):
+    """The PyTorch twin of an rnn.c model (DESIGN.md)."""
+
+    def __init__(s, c):
+        super().__init__()
+        s.c = c
+        s.embedding = nn.Embedding(c["vocab_size"], c["embed_dim"])
+        s.recurrent = c["cell"] != "none"
+        bi = bool(c.get("bidirectional")) and s.recurrent
+        if s.recurrent:
+            kind = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN, "rnn_relu": nn.RNN}[c["cell"]]
+            kw = {"nonlinearity": "relu"} if c["cell"] == "rnn_relu" else {}
+            s.rnn = kind(c["embed_dim"], c["hidden_dim"], c["num_layers"], batch_first=True,
+                         bidirectional=bi, dropout=c.get("dropout", 0.0), **kw)
+            F = c["hidden_dim"] * (2 if bi else 1)
+        else:
+            F = c["embed_dim"]
+        s.F = F
+        if c["task"] == "lm":
+            n_out, width = c["vocab_size"], F
+        else:
+            n_out = 1 if c.get("loss") == "bce" else c["num_classes"]
+            width = F * (2 if c.get("pool") == "meanmax" else 1)
+            if c.get("pool") == "attention":
+                A = c["attention_dim"]
+                s.attention = nn.Sequential(nn.Linear(F, A), nn.Tanh(), nn.Linear(A, 1, bias=False))
+        s.head = nn.Linear(width, n_out)
+
+    def forward_lm(s, ids, state=None):
+        """ids (B, T) -> logits (B, T, V), state."""
+        x = s.embedding(ids)
+        o, state = s.rnn(x, state)
+        return s.head(o), state
+
+
+def load(path):
+    tensors, meta = st.load(path)
+    if meta.get("format") != "rnn.c":
+        raise SystemExit(f"{path}: not an rnn.c checkpoint")
+    c = json.loads(meta["config"])
+    net = Net(c)
+    sd = {k: torch.from_numpy(v) for k, v in tensors.items() if not k.startswith("train.")}
+    net.load_state_dict(sd, strict=True)
+    net.eval()
+    tok = json.loads(meta["tokenizer"]) if "tokenizer" in meta else None
+    return net, c, tok, meta
+
+
+def encode(tok, text):
+    if tok["type"] == "byte":
+        return list(text.encode("utf-8"))
+    if tok["type"] != "char":
+        raise SystemExit("this script tokenizes char and byte models only")
+    index = {t: i for i, t in enumerate(tok["vocab"])}
+    return [index.get(ch, tok["unk_id"]) for ch in text]
+
+
+def piece(tok, i):
+    if tok["type"] == "byte":
+        return bytes([i])
+    if i == tok.get("unk_id"):
+        return "\ufffd".encode()
+    if i == tok.get("pad_id"):
+        return b""
+    return tok["vocab"][i].encode()
+
+
+def lm_eval(net, ids):
+    with torch.no_grad():
+        x = torch.tensor(ids[:-1]).unsqueeze(0)
+        y = torch.tensor(ids[1:])
+        logits, _ = net.forward_lm(x)
+        logits = logits[0]
+        loss = nn.functional.cross_entropy(logits, y).item()
+        acc = (logits.argmax(-1) == y).float().mean().item()
+    return {"loss": loss, "perplexity": math.exp(loss), "accuracy": acc, "tokens": len(ids) - 1}
+
+
+def greedy(net, tok, prime, length):
+    with torch.no_grad():
+        ids = encode(tok, prime) if prime else []
+        if not ids:
+            nl = tok["vocab"].index("\n") if "\n" in tok["vocab"] else 0
+            ids = [nl]
+        logits, state = net.forward_lm(torch.tensor(ids).unsqueeze(0))
+        out = []
+        nxt = int(logits[0, -1].argmax())
+        for _ in range(length):
+            out.append(nxt)
+            logits, state = net.forward_lm(torch.tensor([[nxt]]), state)
+            nxt = int(logits[0, -1].argmax())
+    return (prime.encode() if prime else b"") + b"".join(piece(tok, i) for i in out)
+
+
+def export(state_dict_path, config_path, tok_path, out_path, labels_path=None):
+    sd = torch.load(state_dict_path, map_location="cpu")
+    c = json.load(open(config_path))
+    net = Net(c)
+    net.load_state_dict(sd, strict=True)  # validates names and shapes
+    meta = {"format": "rnn.c", "format_version": "1", "config": json.dumps(c),
+            "tokenizer": json.dumps(json.load(open(tok_path)))}
+    if labels_path:
+        meta["labels"] = json.dumps(json.load(open(labels_path)))
+    st.save(out_path, {k: v.float() for k, v in net.state_dict().items()}, meta)
+
+
+def make_fixture(out_path):
+    torch.manual_seed(11)
+    text = "the quick brown fox jumps over the lazy dog.\nO Romeo, Romeo! wherefore art thou Romeo?\n"
+    vocab = ["<pad>", "<unk>"] + sorted(set(text))
+    tok = {"type": "char", "vocab": vocab, "pad_id": 0, "unk_id": 1, "lowercase": False,
+           "min_count": 1, "max_vocab": 0, "invalid_utf8": "error"}
+    c = {"task": "lm", "cell": "lstm", "vocab_size": len(vocab), "embed_dim": 8, "hidden_dim": 24,
+         "num_layers": 2, "bidirectional": False, "dropout": 0.0}
+    net = Net(c).double()
+    with torch.no_grad():  # make the weights larger than init so the text is not flat
+        for p in net.parameters():
+            p.mul_(2.5)
+    net = net.float().eval()
+    ids = encode(tok, text)
+    ev = lm_eval(net, ids)
+    g = greedy(net, tok, "O Rom", 60)
+    meta = {"format": "rnn.c", "format_version": "1", "config": json.dumps(c), "tokenizer": json.dumps(tok),
+            "test.text": text, "test.loss": repr(ev["loss"]), "test.accuracy": repr(ev["accuracy"]),
+            "test.prime": "O Rom", "test.greedy": g.decode("utf-8", "replace")}
+    st.save(out_path, {k: v for k, v in net.state_dict().items()}, meta)
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    cmd = argv[1]
+    if cmd == "eval":
+        net, c, tok, _ = load(argv[2])
+        text = open(argv[3], encoding="utf-8").read()
+        print(json.dumps(lm_eval(net, encode(tok, text))))
+    elif cmd == "greedy":
+        net, c, tok, _ = load(argv[2])
+        prime = argv[argv.index("--prime") + 1] if "--prime" in argv else ""
+        length = int(argv[argv.index("--length") + 1]) if "--length" in argv else 100
+        sys.stdout.buffer.write(greedy(net, tok, prime, length) + b"\n")
+    elif cmd == "export":
+        labels = argv[argv.index("--labels") + 1] if "--labels" in argv else None
+        export(argv[2], argv[3], argv[4], argv[5], labels)
+    elif cmd == "make-fixture":
+        make_fixture(argv[2])
+    else:
+        print(f"unknown command {cmd}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
