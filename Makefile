@@ -12,7 +12,7 @@ NATIVE  ?= 1
 SAN     ?= 0
 
 BUILD   := build
-CFLAGS  := -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -fopenmp -Iinclude -Isrc
+CFLAGS  := -std=c11 -O2 -fno-math-errno -Wall -Wextra -D_POSIX_C_SOURCE=200809L -fopenmp -Iinclude -Isrc
 LDLIBS  := -lcjson -lm -lpthread -fopenmp
 ifeq ($(NATIVE),1)
   CFLAGS += -march=native
@@ -24,9 +24,9 @@ ifeq ($(SAN),1)
 endif
 
 # --- optional backend detection (a try-compile each; results printed) -------
-try = $(shell printf '$(2)' | $(CC) -x c - -o /dev/null $(1) >/dev/null 2>&1 && echo yes)
-HAVE_DNNL     := $(call try,-ldnnl,\#include <dnnl.h>\nint main(void){return (int)dnnl_sgemm(0x4e,0x4e,0,0,0,1.f,0,1,0,1,0.f,0,1);}\n)
-HAVE_OPENBLAS := $(call try,-I/usr/include/x86_64-linux-gnu -lopenblas,\#include <cblas.h>\nint main(void){openblas_set_num_threads(1);return 0;}\n)
+try = $(shell $(CC) $(1) -o /dev/null $(2) >/dev/null 2>&1 && echo yes)
+HAVE_DNNL     := $(call try,mk/probe_dnnl.c,-ldnnl)
+HAVE_OPENBLAS := $(call try,-I/usr/include/x86_64-linux-gnu mk/probe_openblas.c,-lopenblas)
 
 ifeq ($(BACKEND),auto)
   ifeq ($(HAVE_DNNL),yes)

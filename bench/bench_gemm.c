@@ -7,8 +7,9 @@
  *      src/util.c src/gemm.c bench/bench_gemm.c -ldnnl -lopenblas -lm -o bench_gemm
  *   ./bench_gemm [threads] [seconds per measurement] [only this backend]
  *
- * Each entry is the best of several timed batches of calls, after a warm-up
- * call, so one-off page faults and thread start-up do not count.
+ * Each entry is the best of ROUNDS timed batches of calls (seconds/ROUNDS
+ * each), after a warm-up call, so page faults, thread start-up and other
+ * tenants of a shared machine count as little as possible.
  */
 #include "gemm.h"
 #include "util.h"
@@ -22,21 +23,16 @@ static const struct shape {
     const char *what;
     int ta, tb, M, N, K;
 } shapes[] = {
-    {"H512 step   h@Whh^T", 0, 1, 32, 2048, 512},
-    {"H512 step   dG@Whh", 0, 0, 32, 512, 2048},
-    {"H512 inproj X@Wih^T", 0, 1, 4096, 2048, 512},
-    {"H512 dX     dG@Wih", 0, 0, 4096, 512, 2048},
-    {"H512 dW     dG^T@X", 1, 0, 2048, 512, 4096},
-    {"H128 step   h@Whh^T", 0, 1, 32, 512, 128},
-    {"H128 step   dG@Whh", 0, 0, 32, 128, 512},
-    {"H128 inproj X@Wih^T", 0, 1, 4096, 512, 128},
-    {"H128 dX     dG@Wih", 0, 0, 4096, 128, 512},
-    {"H128 dW     dG^T@X", 1, 0, 512, 128, 4096},
-    {"sample      h@Wout^T", 0, 1, 1, 256, 512},
-    {"sample      h@W", 0, 0, 1, 2048, 512},
+    {"H512 step   h@Whh^T", 0, 1, 32, 2048, 512},   {"H512 step   dG@Whh", 0, 0, 32, 512, 2048},
+    {"H512 inproj X@Wih^T", 0, 1, 4096, 2048, 512}, {"H512 dX     dG@Wih", 0, 0, 4096, 512, 2048},
+    {"H512 dW     dG^T@X", 1, 0, 2048, 512, 4096},  {"H128 step   h@Whh^T", 0, 1, 32, 512, 128},
+    {"H128 step   dG@Whh", 0, 0, 32, 128, 512},     {"H128 inproj X@Wih^T", 0, 1, 4096, 512, 128},
+    {"H128 dX     dG@Wih", 0, 0, 4096, 128, 512},   {"H128 dW     dG^T@X", 1, 0, 512, 128, 4096},
+    {"sample      h@Wout^T", 0, 1, 1, 256, 512},    {"sample      h@W", 0, 0, 1, 2048, 512},
 };
 
 static const char *names[] = {"builtin", "openblas", "dnnl"};
+#define ROUNDS 7
 
 static void pause_ms(long ms) {
     /* Lets the previous library's spinning worker threads go to sleep. */
@@ -46,13 +42,13 @@ static void pause_ms(long ms) {
 
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 0;
-    double secs = argc > 2 ? atof(argv[2]) : 0.3;
+    double secs = argc > 2 ? atof(argv[2]) : 1.0;
     rnn_set_threads(threads);
     printf("threads %d, default backend %s\n", rnn_get_threads(), rnn_gemm_backend());
     int have[3], nb = 3;
     for (int b = 0; b < nb; b++)
-        have[b] = (argc <= 3 || strcmp(argv[3], names[b]) == 0) &&
-                  rnn_gemm_set_backend(names[b]) == 0;
+        have[b] =
+            (argc <= 3 || strcmp(argv[3], names[b]) == 0) && rnn_gemm_set_backend(names[b]) == 0;
 
     printf("%-22s %5s %5s %5s", "shape (GFLOP/s)", "M", "N", "K");
     for (int b = 0; b < nb; b++)
@@ -76,28 +72,33 @@ int main(int argc, char **argv) {
         double flops = 2.0 * sh->M * sh->N * sh->K;
 
         printf("%-22s %5d %5d %5d", sh->what, sh->M, sh->N, sh->K);
-        for (int b = 0; b < nb; b++) {
-            if (!have[b]) continue;
-            rnn_gemm_set_backend(names[b]);
-            pause_ms(50);
-            rnn_gemm(sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f, A, lda, B, ldb, 0.0f, C, sh->N);
-            /* Calls per batch so that a batch takes ~secs/5. */
-            double t0 = rnn_now();
-            rnn_gemm(sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f, A, lda, B, ldb, 0.0f, C, sh->N);
-            double one = rnn_now() - t0;
-            long reps = (long)(secs / 5 / (one > 1e-7 ? one : 1e-7)) + 1;
-            double best = 1e30;
-            for (int batch = 0; batch < 5; batch++) {
-                t0 = rnn_now();
-                for (long r = 0; r < reps; r++)
+        /* Rounds interleave the backends so that a noisy moment on a shared
+         * machine hurts them alike; each keeps its best round. */
+        double best[3] = {1e30, 1e30, 1e30};
+        long reps[3] = {0, 0, 0};
+        for (int round = 0; round < ROUNDS; round++) {
+            for (int b = 0; b < nb; b++) {
+                if (!have[b]) continue;
+                rnn_gemm_set_backend(names[b]);
+                pause_ms(20);
+                rnn_gemm(sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f, A, lda, B, ldb, 0.0f, C, sh->N);
+                if (!reps[b]) { /* calls per round: about secs / ROUNDS */
+                    double t0 = rnn_now();
                     rnn_gemm(sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f, A, lda, B, ldb, 0.0f, C,
                              sh->N);
-                double t = (rnn_now() - t0) / reps;
-                if (t < best) best = t;
+                    double one = rnn_now() - t0;
+                    reps[b] = (long)(secs / ROUNDS / (one > 1e-7 ? one : 1e-7)) + 1;
+                }
+                double t0 = rnn_now();
+                for (long r = 0; r < reps[b]; r++)
+                    rnn_gemm(sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f, A, lda, B, ldb, 0.0f, C,
+                             sh->N);
+                double t = (rnn_now() - t0) / reps[b];
+                if (t < best[b]) best[b] = t;
             }
-            printf(" %9.1f", flops / best * 1e-9);
-            fflush(stdout);
         }
+        for (int b = 0; b < nb; b++)
+            if (have[b]) printf(" %9.1f", flops / best[b] * 1e-9);
         printf("\n");
         rnn_free(A);
         rnn_free(B);

@@ -200,14 +200,19 @@ static int cmd_sample(int argc, char **argv) {
         fputs(prime, stdout);
     }
     rnn_sample_opts so = {(float)t, (int)k, (float)p};
+    size_t piece_cap = rnn_tokenizer_max_piece(ck.tok) + 1;
+    char *piece = malloc(piece_cap);
+    if (!piece) {
+        rc = die("out of memory");
+        goto out;
+    }
     size_t stop_len = stop ? strlen(stop) : 0, tail_len = 0;
     char tail[256] = {0};
     for (long i = 0; i < (long)len; i++) {
         int32_t prev = rnn_sampler_last(s);
         int32_t id = rnn_sampler_next(s, &so);
-        char piece[256];
         size_t n = rnn_tokenizer_piece(ck.tok, prime && *prime ? prev : (i ? prev : -1), id, piece,
-                                       sizeof piece);
+                                       piece_cap);
         fwrite(piece, 1, n, stdout);
         fflush(stdout);
         if (stop_len && stop_len < sizeof tail) {
@@ -220,6 +225,7 @@ static int cmd_sample(int argc, char **argv) {
         }
     }
     fputc('\n', stdout);
+    free(piece);
 out:
     rnn_sampler_free(s);
     rnn_checkpoint_free(&ck);

@@ -2,35 +2,38 @@
  *
  * The built-in kernel follows the BLIS/GotoBLAS structure (Van Zee & van de
  * Geijn, "BLIS: A Framework for Rapidly Instantiating BLAS Functionality",
- * TOMS 2015), transposed for row-major C so that vectors run along N:
+ * ACM TOMS 2015), laid out for row-major C so that vectors run along N:
  *
- *   for jc in N step NC:                      B block kc x nc packed, lives in L2
+ *   for jc in N step NC:
  *     for pc in K step KC:
- *       pack B block into NR-wide slivers     Bp[k][0..NR)
+ *       pack the kc x nc block of op(B) into NR-wide slivers (L2-sized)
  *       for ir in M step MR:
- *         pack A micro-panel (MR x kc)        Ap[k][0..MR), stays in L1
+ *         pack the MR x kc micro-panel of op(A) (stays in L1)
  *         for jr in nc step NR:
- *           micro-kernel: MR x NR tile of C += Ap @ Bp sliver
+ *           micro-kernel: the MR x NR tile of C (+)= Ap @ sliver of Bp
  *
- * The micro-kernel keeps MR x NR accumulators in registers: per k it loads
- * NR/VW vectors of B and broadcasts MR scalars of A. Threads split C into a
- * grid of sub-blocks (one per thread) and run that loop nest independently,
- * each with its own packing buffer.
+ * The micro-kernel keeps MR x NR accumulators in registers; per k it loads
+ * NR/VW vectors of B and broadcasts MR scalars of A. Packing that must
+ * transpose (op(A) = A, op(B) = B^T) does so VW x VW blocks at a time in
+ * registers. Threads split C into a grid of sub-blocks, one each, and run the
+ * loop nest independently with their own packing buffer.
  *
- * Two shapes skip packing: small M with B not transposed reads B in place
- * (the packed copy would be used only M/MR times), and small M with B
- * transposed uses a dot-product kernel along K (C = h @ W^T, the recurrent
- * step), which needs no transposition at all. M == 1 or N == 1 is a
- * matrix-vector product and gets its own loop.
+ * Shapes where packing does not pay: with few rows of A, B (not transposed)
+ * is read in place, and C = A @ B^T uses a dot-product kernel along K (no
+ * transposition at all); M == 1 or N == 1 is a matrix-vector product.
+ * rnn_gemm_ref is the oracle for all of it (tests/test_gemm.c), and
+ * bench/bench_gemm.c measures it against the libraries.
  */
 #include "gemm.h"
 
 #include "util.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -120,12 +123,19 @@ int rnn_gemm_set_backend(const char *name) {
     return 0;
 }
 
+/* Without OpenMP the count is still kept (and given to the BLAS); the
+ * built-in kernel then runs on the calling thread alone. */
 void rnn_set_threads(int n) {
+    if (n <= 0) {
 #ifdef _OPENMP
-    if (n <= 0) n = omp_get_num_procs();
-    omp_set_num_threads(n);
+        n = omp_get_num_procs();
 #else
-    n = 1;
+        long p = sysconf(_SC_NPROCESSORS_ONLN);
+        n = p > 0 ? (int)p : 1;
+#endif
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(n);
 #endif
 #ifdef RNN_HAVE_OPENBLAS
     openblas_set_num_threads(n);
@@ -137,10 +147,8 @@ int rnn_get_threads(void) {
     int n = current_threads;
 #ifdef _OPENMP
     if (n <= 0) n = omp_get_max_threads();
-#else
-    if (n <= 0) n = 1;
 #endif
-    return n;
+    return n > 0 ? n : 1;
 }
 
 /* ---------------------------------------------------------------------------
@@ -189,24 +197,28 @@ typedef float vf __attribute__((vector_size(VW * 4)));
 /* Same vector, for loads/stores at any float alignment. */
 typedef float vfu __attribute__((vector_size(VW * 4), aligned(4), may_alias));
 
-/* Cache blocking: a kc x nc block of packed B (KC*NC*4 bytes) stays in L2, an
- * MR x kc micro-panel of A (MR*KC*4 bytes) in L1. Tuned on Zen 4 (1 MB L2,
- * 32 KB L1d); see bench/bench_gemm.c. */
+/* Cache blocking: the packed kc x nc block of B (1 MB at 512 x 512) is about
+ * one Zen 4 L2, and the MR x kc micro-panel of A (16 KB) half its L1d. A
+ * deep KC halves the passes over C; 512 x 512 measured best among KC in
+ * 192..1024 and NC in 256..1024 with bench/bench_gemm.c. */
 #ifndef RNN_GEMM_KC
-#define RNN_GEMM_KC 256
+#define RNN_GEMM_KC 512
 #endif
 #ifndef RNN_GEMM_NC
-#define RNN_GEMM_NC 768
+#define RNN_GEMM_NC 512
 #endif
 #define KC RNN_GEMM_KC
 #define NC (RNN_GEMM_NC / NR * NR)
 
 /* Below this many multiply-adds one thread is faster than waking the team. */
 #define PAR_MIN_WORK (1L << 17)
-/* Up to this M, B (not transposed) is read in place rather than packed. */
+/* Up to this M, B (not transposed) is read in place rather than packed: the
+ * packed copy would serve only M / MR micro-kernels. */
 #define SMALL_M_DIRECT_B 64
-/* Up to this M, C = A @ B^T uses the dot-product kernel. */
-#define SMALL_M_DOT 64
+/* C = A @ B^T with few rows of A: transposing B into packed slivers costs
+ * more than the dot-product kernel's horizontal sums (measured on Zen 4: the
+ * dot kernel wins up to M = 8 at K = 128 and up to M = 24 at K = 512). */
+static int use_dot_kernel(int M, int K) { return M <= 8 || (M <= 24 && K >= 256); }
 
 /* The ISO C modes of GCC turn off floating-point contraction, so the FMA is
  * spelled out where the target has one. */
@@ -226,12 +238,83 @@ static inline void vstore(float *p, vf v) { *(vfu *)p = v; }
  * bare broadcast. */
 static inline vf vbcast(float x) { return x - (vf){0}; }
 
+/* Butterfly permutations over two vectors a, b (lanes of b numbered VW..):
+ * for half-width h, lane l takes, within its block of 2h lanes, the low
+ * (BFLY_LO) or high (BFLY_HI) h lanes of a then of b. Level h of a VW x VW
+ * transpose swaps the off-diagonal h x h blocks with them, and the same two
+ * permutations added together fold two vectors' partial sums into one. */
+#define BFLY_LO_(h, l) ((l) % (2 * (h)) < (h) ? (l) : VW + (l) - (h))
+#define BFLY_HI_(h, l) (BFLY_LO_(h, l) + (h))
+#define LANES4_(F, h, o) F(h, o + 0), F(h, o + 1), F(h, o + 2), F(h, o + 3)
+#if VW == 16
+#define LANES_(F, h) LANES4_(F, h, 0), LANES4_(F, h, 4), LANES4_(F, h, 8), LANES4_(F, h, 12)
+#elif VW == 8
+#define LANES_(F, h) LANES4_(F, h, 0), LANES4_(F, h, 4)
+#else
+#define LANES_(F, h) LANES4_(F, h, 0)
+#endif
+#if defined(__clang__) || __GNUC__ >= 12
+#define BFLY_LO(a, b, h) __builtin_shufflevector((a), (b), LANES_(BFLY_LO_, h))
+#define BFLY_HI(a, b, h) __builtin_shufflevector((a), (b), LANES_(BFLY_HI_, h))
+#else
+typedef int vi __attribute__((vector_size(VW * 4)));
+#define BFLY_LO(a, b, h) __builtin_shuffle((a), (b), (vi){LANES_(BFLY_LO_, h)})
+#define BFLY_HI(a, b, h) __builtin_shuffle((a), (b), (vi){LANES_(BFLY_HI_, h)})
+#endif
+
+/* x[r][c] -> x[c][r] for a VW x VW block held in VW vectors. */
+/* clang-format off */
+#define TRANSPOSE_LEVEL_(x, h)                                                 \
+    _Pragma("GCC unroll 16")                                                   \
+    for (int r_ = 0; r_ < VW; r_++) {                                          \
+        if (r_ & (h)) continue;                                                \
+        vf a_ = x[r_], b_ = x[r_ + (h)];                                       \
+        x[r_] = BFLY_LO(a_, b_, h);                                            \
+        x[r_ + (h)] = BFLY_HI(a_, b_, h);                                      \
+    }
+/* clang-format on */
+static inline void transpose(vf x[VW]) {
+#if VW == 16
+    TRANSPOSE_LEVEL_(x, 8)
+#endif
+#if VW >= 8
+    TRANSPOSE_LEVEL_(x, 4)
+#endif
+    TRANSPOSE_LEVEL_(x, 2)
+    TRANSPOSE_LEVEL_(x, 1)
+}
+
+/* Returns s with s[l] = sum of the lanes of v[l], l < VW (v is clobbered). */
+/* clang-format off */
+#define REDUCE_LEVEL_(v, h)                                                    \
+    _Pragma("GCC unroll 16")                                                   \
+    for (int i_ = 0; i_ < (h); i_++)                                           \
+        v[i_] = BFLY_LO(v[i_], v[i_ + (h)], h) + BFLY_HI(v[i_], v[i_ + (h)], h);
+/* clang-format on */
+static inline vf reduce_lanes(vf v[VW]) {
+#if VW == 16
+    REDUCE_LEVEL_(v, 8)
+#endif
+#if VW >= 8
+    REDUCE_LEVEL_(v, 4)
+#endif
+    REDUCE_LEVEL_(v, 2)
+    REDUCE_LEVEL_(v, 1)
+    return v[0];
+}
+
 /* ---------------------------------------------------------------------------
  * Per-thread packing buffer
  * ------------------------------------------------------------------------- */
 
 static _Thread_local float *tl_buf;
 static _Thread_local size_t tl_cap; /* floats */
+static pthread_key_t tl_key;        /* frees a thread's buffer when it exits */
+static pthread_once_t tl_key_once = PTHREAD_ONCE_INIT;
+static int tl_key_ok;
+
+static void free_buffer(void *p) { rnn_free(p); }
+static void make_key(void) { tl_key_ok = pthread_key_create(&tl_key, free_buffer) == 0; }
 
 /* A buffer of at least n floats owned by the calling thread, or NULL. It is
  * kept for the thread's lifetime so the step loop never allocates. */
@@ -242,6 +325,8 @@ static float *thread_buffer(size_t n) {
     rnn_free(tl_buf);
     tl_buf = p;
     tl_cap = n;
+    pthread_once(&tl_key_once, make_key);
+    if (tl_key_ok) pthread_setspecific(tl_key, p);
     return p;
 }
 
@@ -256,18 +341,76 @@ static void pack_a(int trans_a, int mr, int kc, const float *A, int lda, int i0,
         for (int k = 0; k < kc; k++) {
             const float *src = A + (size_t)(p0 + k) * lda + i0;
             float *dst = Ap + (size_t)k * MR;
+            if (mr == MR) {
+                memcpy(dst, src, MR * sizeof(float)); /* constant size: inlined */
+                /* Rows of A are lda apart, one short run each: fetch the next
+                 * micro-panels' run early (one line serves 64 / (4 MR) of them). */
+                __builtin_prefetch(src + 2 * MR, 0, 2);
+                continue;
+            }
             int r = 0;
             for (; r < mr; r++) dst[r] = src[r];
             for (; r < MR; r++) dst[r] = 0;
         }
-    } else {
-        for (int r = 0; r < mr; r++) {
-            const float *src = A + (size_t)(i0 + r) * lda + p0;
-            for (int k = 0; k < kc; k++) Ap[(size_t)k * MR + r] = src[k];
-        }
-        for (int r = mr; r < MR; r++)
-            for (int k = 0; k < kc; k++) Ap[(size_t)k * MR + r] = 0;
+        return;
     }
+    int k = 0;
+#if MR * 2 == VW
+    /* A is read along rows and written along columns: transpose VW x VW
+     * blocks whose rows are the MR rows at k and the same rows at k + VW,
+     * so each transposed vector holds column k (low half) and k + VW. */
+    if (mr == MR) {
+        for (; k + 2 * VW <= kc; k += 2 * VW) {
+            vf x[VW];
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; r++) {
+                const float *src = A + (size_t)(i0 + r) * lda + p0 + k;
+                x[r] = vload(src);
+                x[r + MR] = vload(src + VW);
+                /* The next micro-panel's rows, into L2: read in place, A is
+                 * otherwise fetched at the pace of demand misses. */
+                __builtin_prefetch(src + (size_t)MR * lda, 0, 2);
+                __builtin_prefetch(src + (size_t)MR * lda + VW, 0, 2);
+            }
+            transpose(x);
+#pragma GCC unroll 16
+            for (int t = 0; t < VW; t++) {
+                memcpy(Ap + (size_t)(k + t) * MR, &x[t], MR * sizeof(float));
+                memcpy(Ap + (size_t)(k + VW + t) * MR, (float *)&x[t] + MR, MR * sizeof(float));
+            }
+        }
+    }
+#endif
+    for (int r = 0; r < mr; r++) {
+        const float *src = A + (size_t)(i0 + r) * lda + p0;
+        for (int kk = k; kk < kc; kk++) Ap[(size_t)kk * MR + r] = src[kk];
+    }
+    for (int r = mr; r < MR; r++)
+        for (int kk = k; kk < kc; kk++) Ap[(size_t)kk * MR + r] = 0;
+}
+
+/* One NR-wide sliver of op(B) = B^T (B stored N x K): dst[k*NR + c] =
+ * B[(j0 + c) * ldb + p0 + k] for c < w, zero for w <= c < NR. */
+static void pack_b_sliver_t(int kc, int w, const float *B, int ldb, int p0, int j0,
+                            float *restrict dst) {
+    int k = 0;
+    if (w == NR) {
+        for (; k + VW <= kc; k += VW)
+            for (int cb = 0; cb < NR; cb += VW) {
+                vf x[VW];
+#pragma GCC unroll 16
+                for (int r = 0; r < VW; r++) x[r] = vload(B + (size_t)(j0 + cb + r) * ldb + p0 + k);
+                transpose(x);
+#pragma GCC unroll 16
+                for (int t = 0; t < VW; t++) vstore(dst + (size_t)(k + t) * NR + cb, x[t]);
+            }
+    }
+    for (int c = 0; c < w; c++) {
+        const float *src = B + (size_t)(j0 + c) * ldb + p0;
+        for (int kk = k; kk < kc; kk++) dst[(size_t)kk * NR + c] = src[kk];
+    }
+    for (int c = w; c < NR; c++)
+        for (int kk = k; kk < kc; kk++) dst[(size_t)kk * NR + c] = 0;
 }
 
 /* Packs the kc x nc block of op(B) at (p0, j0) into NR-wide slivers:
@@ -277,25 +420,20 @@ static void pack_b(int trans_b, int kc, int nc, const float *B, int ldb, int p0,
     for (int s = 0; s * NR < nc; s++) {
         int w = nc - s * NR < NR ? nc - s * NR : NR;
         float *dst = Bp + (size_t)s * kc * NR;
-        if (!trans_b) {
-            for (int k = 0; k < kc; k++) {
-                const float *src = B + (size_t)(p0 + k) * ldb + j0 + s * NR;
-                float *d = dst + (size_t)k * NR;
-                if (w == NR) {
-                    for (int v = 0; v < NV; v++) vstore(d + v * VW, vload(src + v * VW));
-                } else {
-                    int c = 0;
-                    for (; c < w; c++) d[c] = src[c];
-                    for (; c < NR; c++) d[c] = 0;
-                }
+        if (trans_b) {
+            pack_b_sliver_t(kc, w, B, ldb, p0, j0 + s * NR, dst);
+            continue;
+        }
+        for (int k = 0; k < kc; k++) {
+            const float *src = B + (size_t)(p0 + k) * ldb + j0 + s * NR;
+            float *d = dst + (size_t)k * NR;
+            if (w == NR) {
+                for (int v = 0; v < NV; v++) vstore(d + v * VW, vload(src + v * VW));
+            } else {
+                int c = 0;
+                for (; c < w; c++) d[c] = src[c];
+                for (; c < NR; c++) d[c] = 0;
             }
-        } else {
-            for (int c = 0; c < w; c++) {
-                const float *src = B + (size_t)(j0 + s * NR + c) * ldb + p0;
-                for (int k = 0; k < kc; k++) dst[(size_t)k * NR + c] = src[k];
-            }
-            for (int c = w; c < NR; c++)
-                for (int k = 0; k < kc; k++) dst[(size_t)k * NR + c] = 0;
         }
     }
 }
@@ -361,14 +499,15 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
  * ------------------------------------------------------------------------- */
 
 /* Floats of packing buffer gemm_blocked needs. */
-static size_t blocked_buffer_floats(void) { return (size_t)KC * NC + (size_t)MR * KC + (size_t)KC * NR; }
+static size_t blocked_buffer_floats(void) {
+    return (size_t)KC * NC + (size_t)MR * KC + (size_t)KC * NR;
+}
 
-static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const float *A,
-                         int lda, const float *B, int ldb, float beta, float *C, int ldc,
-                         float *buf) {
-    float *Bp = buf;                          /* KC x NC packed B block */
-    float *Ap = Bp + (size_t)KC * NC;         /* MR x KC A micro-panel */
-    float *Bedge = Ap + (size_t)MR * KC;      /* KC x NR: partial sliver of in-place B */
+static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                         const float *B, int ldb, float beta, float *C, int ldc, float *buf) {
+    float *Bp = buf;                     /* KC x NC packed B block */
+    float *Ap = Bp + (size_t)KC * NC;    /* MR x KC A micro-panel */
+    float *Bedge = Ap + (size_t)MR * KC; /* KC x NR: partial sliver of in-place B */
     int direct_b = !tb && M <= SMALL_M_DIRECT_B;
 
     for (int jc = 0; jc < N; jc += NC) {
@@ -406,8 +545,17 @@ static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const
  * Dot-product kernel for C = A @ B^T with small M (no packing)
  * ------------------------------------------------------------------------- */
 
-#define DOT_MI 4 /* rows of A per tile */
-#define DOT_NJ 6 /* rows of B per tile */
+/* A DOT_MI x DOT_NJ tile has VW accumulators, folded by one reduce_lanes. */
+#if VW == 16
+#define DOT_MI 4
+#define DOT_NJ 4
+#elif VW == 8
+#define DOT_MI 2
+#define DOT_NJ 4
+#else
+#define DOT_MI 2
+#define DOT_NJ 2
+#endif
 
 static inline float hsum(vf v) {
     float s = 0;
@@ -415,60 +563,43 @@ static inline float hsum(vf v) {
     return s;
 }
 
-/* C (M x N) = alpha * A (M x K, rows lda apart) @ B^T (B is N x K) + beta C. */
+/* C (M x N) = alpha * A (M x K, rows lda apart) @ B^T (B is N x K) + beta C.
+ * Each output is a dot product of two contiguous rows, so nothing is packed.
+ * Edge tiles repeat the last row of A or B and drop the extra results. */
 static void gemm_dot(int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                      int ldb, float beta, float *C, int ldc) {
     int kv = K / VW * VW;
     for (int j0 = 0; j0 < N; j0 += DOT_NJ) {
         int nj = N - j0 < DOT_NJ ? N - j0 : DOT_NJ;
+        const float *b[DOT_NJ];
+        for (int j = 0; j < DOT_NJ; j++) b[j] = B + (size_t)(j0 + (j < nj ? j : nj - 1)) * ldb;
         for (int i0 = 0; i0 < M; i0 += DOT_MI) {
             int mi = M - i0 < DOT_MI ? M - i0 : DOT_MI;
-            float out[DOT_MI][DOT_NJ];
-            if (mi == DOT_MI && nj == DOT_NJ) {
-                vf acc[DOT_MI][DOT_NJ];
-                const float *a[DOT_MI], *b[DOT_NJ];
+            const float *a[DOT_MI];
+            for (int i = 0; i < DOT_MI; i++) a[i] = A + (size_t)(i0 + (i < mi ? i : mi - 1)) * lda;
+            vf acc[DOT_MI * DOT_NJ];
+#pragma GCC unroll 16
+            for (int t = 0; t < DOT_MI * DOT_NJ; t++) acc[t] = (vf){0};
+            for (int k = 0; k < kv; k += VW) {
+                vf bv[DOT_NJ];
 #pragma GCC unroll 8
-                for (int i = 0; i < DOT_MI; i++) a[i] = A + (size_t)(i0 + i) * lda;
+                for (int j = 0; j < DOT_NJ; j++) bv[j] = vload(b[j] + k);
 #pragma GCC unroll 8
-                for (int j = 0; j < DOT_NJ; j++) b[j] = B + (size_t)(j0 + j) * ldb;
+                for (int i = 0; i < DOT_MI; i++) {
+                    vf av = vload(a[i] + k);
 #pragma GCC unroll 8
-                for (int i = 0; i < DOT_MI; i++)
-#pragma GCC unroll 8
-                    for (int j = 0; j < DOT_NJ; j++) acc[i][j] = (vf){0};
-                for (int k = 0; k < kv; k += VW) {
-                    vf bv[DOT_NJ];
-#pragma GCC unroll 8
-                    for (int j = 0; j < DOT_NJ; j++) bv[j] = vload(b[j] + k);
-#pragma GCC unroll 8
-                    for (int i = 0; i < DOT_MI; i++) {
-                        vf av = vload(a[i] + k);
-#pragma GCC unroll 8
-                        for (int j = 0; j < DOT_NJ; j++) acc[i][j] = vfma(av, bv[j], acc[i][j]);
-                    }
-                }
-                for (int i = 0; i < DOT_MI; i++)
-                    for (int j = 0; j < DOT_NJ; j++) {
-                        float s = hsum(acc[i][j]);
-                        for (int k = kv; k < K; k++) s += a[i][k] * b[j][k];
-                        out[i][j] = s;
-                    }
-            } else {
-                for (int i = 0; i < mi; i++) {
-                    const float *a = A + (size_t)(i0 + i) * lda;
-                    for (int j = 0; j < nj; j++) {
-                        const float *b = B + (size_t)(j0 + j) * ldb;
-                        vf acc = (vf){0};
-                        for (int k = 0; k < kv; k += VW) acc = vfma(vload(a + k), vload(b + k), acc);
-                        float s = hsum(acc);
-                        for (int k = kv; k < K; k++) s += a[k] * b[k];
-                        out[i][j] = s;
-                    }
+                    for (int j = 0; j < DOT_NJ; j++)
+                        acc[i * DOT_NJ + j] = vfma(av, bv[j], acc[i * DOT_NJ + j]);
                 }
             }
+            vf sum = reduce_lanes(acc); /* sum[i*DOT_NJ + j] */
             for (int i = 0; i < mi; i++) {
                 float *c = C + (size_t)(i0 + i) * ldc + j0;
-                for (int j = 0; j < nj; j++)
-                    c[j] = alpha * out[i][j] + (beta == 0.0f ? 0.0f : beta * c[j]);
+                for (int j = 0; j < nj; j++) {
+                    float s = sum[i * DOT_NJ + j];
+                    for (int k = kv; k < K; k++) s += a[i][k] * b[j][k];
+                    c[j] = alpha * s + (beta == 0.0f ? 0.0f : beta * c[j]);
+                }
             }
         }
     }
@@ -478,49 +609,81 @@ static void gemm_dot(int M, int N, int K, float alpha, const float *A, int lda, 
  * Matrix-vector products (M == 1 or N == 1)
  * ------------------------------------------------------------------------- */
 
+static inline void gemv_store(float *y, float s, float alpha, float beta) {
+    *y = alpha * s + (beta == 0.0f ? 0.0f : beta * *y);
+}
+
 /* y[i*incy] = alpha * sum_j X[i*ldx + j] * x[j*incx] + beta * y[i*incy], i < n, j < m:
- * rows of X are contiguous, so each output is a dot product. */
-static void gemv_rows(int n, int m, float alpha, const float *X, int ldx, const float *x,
-                      int incx, float beta, float *y, int incy, float *xbuf) {
+ * rows of X are contiguous, so each output is a dot product. VW rows at a
+ * time share each load of x, and one reduce_lanes folds their VW sums. */
+static void gemv_rows(int n, int m, float alpha, const float *X, int ldx, const float *x, int incx,
+                      float beta, float *y, int incy, float *xbuf) {
     if (incx != 1) {
         for (int j = 0; j < m; j++) xbuf[j] = x[(size_t)j * incx];
         x = xbuf;
     }
-    int mv = m / VW * VW;
-    for (int i = 0; i < n; i++) {
+    int mv = m / VW * VW, i = 0;
+    for (; i + VW <= n; i += VW) {
         const float *row = X + (size_t)i * ldx;
-        vf acc0 = (vf){0}, acc1 = (vf){0};
-        int j = 0;
-        for (; j + 2 * VW <= mv; j += 2 * VW) {
-            acc0 = vfma(vload(row + j), vload(x + j), acc0);
-            acc1 = vfma(vload(row + j + VW), vload(x + j + VW), acc1);
+        vf acc[VW];
+#pragma GCC unroll 16
+        for (int r = 0; r < VW; r++) acc[r] = (vf){0};
+        for (int j = 0; j < mv; j += VW) {
+            vf xv = vload(x + j);
+#pragma GCC unroll 16
+            for (int r = 0; r < VW; r++)
+                acc[r] = vfma(vload(row + (size_t)r * ldx + j), xv, acc[r]);
         }
-        for (; j < mv; j += VW) acc0 = vfma(vload(row + j), vload(x + j), acc0);
-        float s = hsum(acc0 + acc1);
-        for (; j < m; j++) s += row[j] * x[j];
-        float *yi = y + (size_t)i * incy;
-        *yi = alpha * s + (beta == 0.0f ? 0.0f : beta * *yi);
+        vf sum = reduce_lanes(acc);
+        for (int r = 0; r < VW; r++) {
+            float s = sum[r];
+            for (int j = mv; j < m; j++) s += row[(size_t)r * ldx + j] * x[j];
+            gemv_store(y + (size_t)(i + r) * incy, s, alpha, beta);
+        }
+    }
+    for (; i < n; i++) {
+        const float *row = X + (size_t)i * ldx;
+        vf acc = (vf){0};
+        for (int j = 0; j < mv; j += VW) acc = vfma(vload(row + j), vload(x + j), acc);
+        float s = hsum(acc);
+        for (int j = mv; j < m; j++) s += row[j] * x[j];
+        gemv_store(y + (size_t)i * incy, s, alpha, beta);
     }
 }
 
 /* y[i*incy] = alpha * sum_j X[j*ldx + i] * x[j*incx] + beta * y[i*incy], i < n, j < m:
- * columns of X are contiguous, so y accumulates scaled rows (axpy form). */
-static void gemv_cols(int n, int m, float alpha, const float *X, int ldx, const float *x,
-                      int incx, float beta, float *y, int incy, float *ybuf) {
-    float *acc = incy == 1 && beta == 0.0f ? y : ybuf;
-    memset(acc, 0, (size_t)n * sizeof(float));
-    int nv = n / VW * VW;
-    for (int j = 0; j < m; j++) {
-        const float *row = X + (size_t)j * ldx;
-        float xj = x[(size_t)j * incx];
-        vf xv = vbcast(xj);
-        int i = 0;
-        for (; i < nv; i += VW) vstore(acc + i, vfma(xv, vload(row + i), vload(acc + i)));
-        for (; i < n; i++) acc[i] += xj * row[i];
+ * columns of X are contiguous, so y accumulates scaled rows (axpy form). A
+ * strip of GEMV_STRIP vectors of y stays in registers over all j, so y is
+ * loaded and stored once rather than once per row. */
+#define GEMV_STRIP 8
+static void gemv_cols(int n, int m, float alpha, const float *X, int ldx, const float *x, int incx,
+                      float beta, float *y, int incy) {
+    int i = 0;
+    for (; i + GEMV_STRIP * VW <= n; i += GEMV_STRIP * VW) {
+        vf acc[GEMV_STRIP];
+#pragma GCC unroll 16
+        for (int v = 0; v < GEMV_STRIP; v++) acc[v] = (vf){0};
+        for (int j = 0; j < m; j++) {
+            const float *row = X + (size_t)j * ldx + i;
+            vf xv = vbcast(x[(size_t)j * incx]);
+#pragma GCC unroll 16
+            for (int v = 0; v < GEMV_STRIP; v++) acc[v] = vfma(xv, vload(row + v * VW), acc[v]);
+        }
+        float t[GEMV_STRIP * VW] __attribute__((aligned(64)));
+        for (int v = 0; v < GEMV_STRIP; v++) *(vf *)&t[v * VW] = acc[v];
+        for (int l = 0; l < GEMV_STRIP * VW; l++)
+            gemv_store(y + (size_t)(i + l) * incy, t[l], alpha, beta);
     }
-    for (int i = 0; i < n; i++) {
-        float *yi = y + (size_t)i * incy;
-        *yi = alpha * acc[i] + (beta == 0.0f ? 0.0f : beta * *yi);
+    for (; i + VW <= n; i += VW) {
+        vf acc = (vf){0};
+        for (int j = 0; j < m; j++)
+            acc = vfma(vbcast(x[(size_t)j * incx]), vload(X + (size_t)j * ldx + i), acc);
+        for (int l = 0; l < VW; l++) gemv_store(y + (size_t)(i + l) * incy, acc[l], alpha, beta);
+    }
+    for (; i < n; i++) {
+        float s = 0;
+        for (int j = 0; j < m; j++) s += X[(size_t)j * ldx + i] * x[(size_t)j * incx];
+        gemv_store(y + (size_t)i * incy, s, alpha, beta);
     }
 }
 
@@ -539,24 +702,24 @@ static void gemm_part(int ta, int tb, int m, int n, int K, float alpha, const fl
     if (m == 1 || n == 1) {
         /* C row (m == 1): c[j] = sum_k a(k) op(B)(k, j); column (n == 1): c[i] =
          * sum_k op(A)(i, k) b(k). Either way a matrix times a strided vector. */
-        float *tmp = thread_buffer((size_t)K + (size_t)(m > n ? m : n));
+        float *tmp = thread_buffer((size_t)K); /* a strided vector, gathered */
         if (!tmp) goto fallback;
         if (m == 1) {
             int incx = ta ? lda : 1;
             if (tb)
                 gemv_rows(n, K, alpha, b, ldb, a, incx, beta, c, 1, tmp);
             else
-                gemv_cols(n, K, alpha, b, ldb, a, incx, beta, c, 1, tmp);
+                gemv_cols(n, K, alpha, b, ldb, a, incx, beta, c, 1);
         } else {
             int incx = tb ? 1 : ldb;
             if (!ta)
                 gemv_rows(m, K, alpha, a, lda, b, incx, beta, c, ldc, tmp);
             else
-                gemv_cols(m, K, alpha, a, lda, b, incx, beta, c, ldc, tmp);
+                gemv_cols(m, K, alpha, a, lda, b, incx, beta, c, ldc);
         }
         return;
     }
-    if (!ta && tb && m <= SMALL_M_DOT) {
+    if (!ta && tb && use_dot_kernel(m, K)) {
         gemm_dot(m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
@@ -569,6 +732,7 @@ fallback:
     rnn_gemm_ref(ta, tb, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+#ifdef _OPENMP
 /* Splits nt threads into a tm x tn grid over C, minimising one thread's
  * multiply-adds plus the packing it repeats (~16 multiply-adds per float). */
 static void thread_grid(int nt, int M, int N, int *tm, int *tn) {
@@ -594,36 +758,38 @@ static int split(int total, int unit, int p, int q) {
     return s < total ? s : total;
 }
 
-static void gemm_builtin(int ta, int tb, int M, int N, int K, float alpha, const float *A,
-                         int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+#endif
+
+static void gemm_builtin(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                         const float *B, int ldb, float beta, float *C, int ldc) {
     long work = (long)M * N * K;
     int nt = rnn_get_threads();
     if (nt > 1 && work / PAR_MIN_WORK < nt) nt = (int)(work / PAR_MIN_WORK);
-    if (nt <= 1) {
-        gemm_part(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, 0);
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            /* The team can be smaller than asked (nested inside another
+             * parallel region, say): split among those actually present. */
+            int tid = omp_get_thread_num(), team = omp_get_num_threads(), tm = 1, tn = 1;
+            thread_grid(team, M, N, &tm, &tn);
+            int pi = tid / tn, pj = tid % tn;
+            int i0 = split(M, MR, pi, tm), i1 = split(M, MR, pi + 1, tm);
+            int j0 = split(N, NR, pj, tn), j1 = split(N, NR, pj + 1, tn);
+            gemm_part(ta, tb, i1 - i0, j1 - j0, K, alpha, A, lda, B, ldb, beta, C, ldc, i0, j0);
+        }
         return;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        int tid = 0, team = 1, tm = 1, tn = 1;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-        team = omp_get_num_threads();
 #endif
-        thread_grid(team, M, N, &tm, &tn);
-        int pi = tid / tn, pj = tid % tn;
-        int i0 = split(M, MR, pi, tm), i1 = split(M, MR, pi + 1, tm);
-        int j0 = split(N, NR, pj, tn), j1 = split(N, NR, pj + 1, tn);
-        gemm_part(ta, tb, i1 - i0, j1 - j0, K, alpha, A, lda, B, ldb, beta, C, ldc, i0, j0);
-    }
+    gemm_part(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0, 0);
 }
 
 /* ---------------------------------------------------------------------------
  * Entry point
  * ------------------------------------------------------------------------- */
 
-void rnn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-              int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+void rnn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         /* Nothing to multiply: C = beta * C (BLAS semantics: A and B unread). */

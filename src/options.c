@@ -25,7 +25,7 @@ static const opt_def defs[] = {
     {"data", K_STR, F(data), NULL, "training text (lm) or labelled data (classify); default: built-in human numbers"},
     {"val", K_STR, F(val), NULL, "validation file (default: the last --val-frac of --data)"},
     {"val-frac", K_FLOAT, F(val_frac), NULL, "fraction of --data held out for validation when --val is absent"},
-    {"tokenizer", K_STR, F(tokenizer), NULL, "char | byte | word | wordpiece:VOCAB.txt"},
+    {"tokenizer", K_STR, F(tokenizer), NULL, "char | byte | word | wordpiece:VOCAB.txt (default: char for --data, word for the built-in corpus)"},
     {"min-count", K_INT, F(min_count), NULL, "word tokenizer: keep words seen at least this often"},
     {"max-vocab", K_INT, F(max_vocab), NULL, "word tokenizer: keep at most this many tokens (0: all)"},
     {"lowercase", K_BOOL, F(lowercase), NULL, "lowercase text before tokenizing (word, wordpiece)"},
@@ -92,9 +92,11 @@ static const opt_def defs[] = {
 void rnn_opts_default(rnn_opts *o) {
     memset(o, 0, sizeof *o);
     o->val_frac = 0.1f;
-    strcpy(o->tokenizer, "char");
+    o->tokenizer[0] = 0; /* auto: char for --data files, word for the built-in corpus */
     strcpy(o->format, "auto");
     o->min_count = 1;
+    /* -1: the tokenizer's own default (word: lowercase and split punctuation). */
+    o->lowercase = o->split_punct = o->strip_html = -1;
     o->max_len = 0;
     strcpy(o->truncate, "head");
     strcpy(o->task, "lm");
@@ -183,10 +185,13 @@ int rnn_opts_set(rnn_opts *o, const char *name, const char *value) {
     case K_BOOL:
         if (!value || !strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes"))
             *(int *)p = 1;
+        else if (!strcmp(value, "auto"))
+            *(int *)p = -1;
         else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no"))
             *(int *)p = 0;
         else
-            return rnn_errorf("option --%s: '%s' is not true/false", name, value);
+            return rnn_errorf("option --%s: '%s' is not true/false%s", name, value,
+                              *(int *)p < 0 ? "/auto" : "");
         return 0;
     case K_CHOICE:
         if (!in_choices(d->choices, value))
@@ -249,7 +254,10 @@ int rnn_opts_write(const rnn_opts *o, FILE *f) {
         case K_LONG: fprintf(f, "%s = %ld\n", d->name, *(const long *)p); break;
         case K_FLOAT: fprintf(f, "%s = %.9g\n", d->name, *(const float *)p); break;
         case K_DOUBLE: fprintf(f, "%s = %.17g\n", d->name, *(const double *)p); break;
-        case K_BOOL: fprintf(f, "%s = %s\n", d->name, *(const int *)p ? "true" : "false"); break;
+        case K_BOOL:
+            fprintf(f, "%s = %s\n", d->name,
+                    *(const int *)p < 0 ? "auto" : *(const int *)p ? "true" : "false");
+            break;
         default:
             if (*p) fprintf(f, "%s = %s\n", d->name, p);
         }

@@ -24,15 +24,21 @@
 #define HTML_TAG_MAX 512 /* a "<...>" longer than this is text, not a tag */
 
 /* Unicode classification, defined with their tables at the end of the file. */
-static int is_punct(uint32_t c);       /* ASCII ispunct or a P* category */
-static int is_zs(uint32_t c);          /* space separators (Zs) */
+static int in_punct_table(uint32_t c);  /* general category P* */
+static int is_zs(uint32_t c);           /* space separators (Zs) */
 static int is_bert_control(uint32_t c); /* Cc, Cf, Co, except \t \n \r */
-static int is_cjk(uint32_t c);         /* the CJK ideograph blocks BERT isolates */
+static int is_cjk(uint32_t c);          /* the CJK ideograph blocks BERT isolates */
 static int strip_accents(uint32_t c, uint32_t out[3]); /* NFD minus Mn; returns count */
 
-static int is_word_space(uint32_t c) {
-    return c == ' ' || (c >= '\t' && c <= '\r') || c == 0x85 || c == 0x200B || c == 0x2028 ||
-           c == 0x2029 || c == 0xFEFF || is_zs(c);
+/* ASCII ispunct (BERT's ranges 33-47, 58-64, 91-96, 123-126) or Unicode P*. */
+static inline int is_punct(uint32_t c) {
+    if (c < 0x80) return (c - 33u < 15u) || (c - 58u < 7u) || (c - 91u < 6u) || (c - 123u < 4u);
+    return in_punct_table(c);
+}
+
+static inline int is_word_space(uint32_t c) {
+    if (c < 0x80) return c == ' ' || c - '\t' < 5u;
+    return c == 0x85 || c == 0x200B || c == 0x2028 || c == 0x2029 || c == 0xFEFF || is_zs(c);
 }
 
 /* BERT's _is_whitespace, plus the two separators Python's str.split() adds. */
@@ -147,7 +153,8 @@ static void utf8_locale_init(void) {
 }
 
 /* Used only where no UTF-8 locale exists: ASCII, Latin-1, Latin Extended-A,
- * basic Greek and Cyrillic. */
+ * modern Greek and basic Cyrillic (U+0400-U+042F); the same results as glibc
+ * there. */
 static uint32_t lower_fallback(uint32_t c) {
     if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
     if (c == 0x130) return 'i';
@@ -155,6 +162,10 @@ static uint32_t lower_fallback(uint32_t c) {
     if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return (c & 1) ? c + 1 : c;
     if (c == 0x178) return 0xFF;
     if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 32;
+    if (c == 0x386) return 0x3AC;
+    if (c >= 0x388 && c <= 0x38A) return c + 37;
+    if (c == 0x38C) return 0x3CC;
+    if (c == 0x38E || c == 0x38F) return c + 63;
     if (c >= 0x410 && c <= 0x42F) return c + 32;
     if (c >= 0x400 && c <= 0x40F) return c + 80;
     return c;
@@ -179,7 +190,8 @@ typedef struct {
     uint32_t *hash;  /* (cap) */
     int64_t *count;  /* (cap) occurrences; counting tables only, else NULL */
     size_t n, cap;
-    uint32_t *slot;  /* (nslot) entry index + 1, 0 = empty; linear probing */
+    uint64_t *slot;  /* (nslot) hash << 32 | (entry index + 1), 0 = empty; linear
+                      * probing, the hash in the slot saves a miss per probe */
     size_t nslot;    /* a power of two, >= 2 * n */
     int counting;
 } strtab;
@@ -197,21 +209,25 @@ static long strtab_find(const strtab *t, const char *k, size_t n, uint32_t h) {
     if (!t->nslot) return -1;
     size_t mask = t->nslot - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        uint32_t e = t->slot[i];
-        if (!e) return -1;
-        e--;
-        if (t->hash[e] == h && t->len[e] == n && memcmp(t->bytes + t->off[e], k, n) == 0)
-            return (long)e;
+        uint64_t v = t->slot[i];
+        if (!v) return -1;
+        if ((uint32_t)(v >> 32) != h) continue;
+        size_t e = (uint32_t)v - 1;
+        if (t->len[e] != n) continue;
+        const char *key = t->bytes + t->off[e];
+        size_t j = 0; /* keys are short: a loop beats a call to memcmp */
+        while (j < n && key[j] == k[j]) j++;
+        if (j == n) return (long)e;
     }
 }
 
 static int strtab_rehash(strtab *t, size_t nslot) {
-    uint32_t *slot = rnn_calloc(nslot * sizeof *slot);
+    uint64_t *slot = rnn_calloc(nslot * sizeof *slot);
     if (!slot) return -1;
     for (size_t e = 0; e < t->n; e++) {
         size_t i = t->hash[e] & (nslot - 1);
         while (slot[i]) i = (i + 1) & (nslot - 1);
-        slot[i] = (uint32_t)e + 1;
+        slot[i] = (uint64_t)t->hash[e] << 32 | (e + 1);
     }
     rnn_free(t->slot);
     t->slot = slot;
@@ -260,7 +276,7 @@ static long strtab_add(strtab *t, const char *k, size_t n, uint32_t h) {
     t->nbytes += n + 1;
     size_t i = h & (t->nslot - 1);
     while (t->slot[i]) i = (i + 1) & (t->nslot - 1);
-    t->slot[i] = (uint32_t)e + 1;
+    t->slot[i] = (uint64_t)h << 32 | (e + 1);
     return (long)e;
 }
 
@@ -303,7 +319,12 @@ static int sbuf_put(sbuf *b, const char *s, size_t n) {
     return 0;
 }
 
-static int sbuf_put_cp(sbuf *b, uint32_t c) {
+static inline int sbuf_put_cp(sbuf *b, uint32_t c) {
+    if (c < 0x80 && b->n + 2 <= b->cap) { /* the common case, inline */
+        b->p[b->n++] = (char)c;
+        b->p[b->n] = 0;
+        return 0;
+    }
     char u[4];
     return sbuf_put(b, u, utf8_put(c, u));
 }
@@ -335,6 +356,8 @@ struct rnn_tokenizer {
     char *vocab_path;    /* owned copy of the wordpiece vocab path, or NULL */
     strtab vocab;        /* entry i is the token with id i */
     uint8_t *kind;       /* (vocab size) KIND_* of each id */
+    int32_t *bmp_id;     /* char: (65536) id of each BMP code point (unk if absent),
+                          * so the common case skips hashing */
     int pad_id, unk_id;  /* -1 where the tokenizer has none */
     size_t max_len;      /* longest token, bytes */
 };
@@ -423,6 +446,7 @@ void rnn_tokenizer_free(rnn_tokenizer *t) {
     if (!t) return;
     strtab_free(&t->vocab);
     free(t->kind);
+    free(t->bmp_id);
     free(t->vocab_path);
     free(t);
 }
@@ -468,6 +492,14 @@ static int tok_finish(rnn_tokenizer *t) {
     }
     if (t->pad_id >= 0) t->kind[t->pad_id] = KIND_SILENT;
     if (t->unk_id >= 0) t->kind[t->unk_id] = KIND_UNK;
+    if (t->opt.type == RNN_TOK_CHAR) {
+        if (!(t->bmp_id = rnn_realloc(NULL, 65536 * sizeof *t->bmp_id))) return -1;
+        for (uint32_t c = 0; c < 65536; c++) {
+            char u[4];
+            int id = tok_find(t, u, utf8_put(c, u));
+            t->bmp_id[c] = id >= 0 && id != t->pad_id ? id : t->unk_id;
+        }
+    }
     return 0;
 }
 
@@ -479,6 +511,8 @@ static int tok_finish(rnn_tokenizer *t) {
 typedef struct {
     const rnn_tokenizer *t; /* encoding */
     strtab *counts;         /* building */
+    int64_t *bmp_count;     /* building a char vocab: (65536) BMP code points, counted
+                             * directly; the rest go to counts */
     ibuf ids;
     size_t n_unk;
 } sink;
@@ -521,6 +555,14 @@ static int char_split(const rnn_tok_options *o, sink *k, const char *text, size_
         char u[4];
         if (read_cp(s, len, &i, o->invalid_utf8_replace, &c)) return -1;
         if (o->lowercase) c = to_lower(c);
+        if (c < 65536 && k->bmp_count) {
+            k->bmp_count[c]++;
+            continue;
+        }
+        if (c < 65536 && !k->counts) {
+            if (sink_id(k, k->t->bmp_id[c])) return -1;
+            continue;
+        }
         if (sink_token(k, u, utf8_put(c, u))) return -1;
     }
     return 0;
@@ -692,8 +734,18 @@ static int build_counted(rnn_tokenizer *t, const char *text, size_t len) {
         rnn_errorf("tokenizer: NULL training text");
         goto done;
     }
+    if (o->type == RNN_TOK_CHAR && !(k.bmp_count = rnn_calloc(65536 * sizeof *k.bmp_count)))
+        goto done;
     if (o->type == RNN_TOK_CHAR ? char_split(o, &k, text, len) : word_split(o, &k, text, len))
         goto done;
+    for (uint32_t c = 0; k.bmp_count && c < 65536; c++) {
+        if (!k.bmp_count[c]) continue;
+        char u[4];
+        size_t n = utf8_put(c, u);
+        long e = strtab_add(&counts, u, n, str_hash(u, n));
+        if (e < 0) goto done;
+        counts.count[e] = k.bmp_count[c];
+    }
     if (counts.n == 0) {
         rnn_errorf("no tokens in training text");
         goto done;
@@ -717,6 +769,7 @@ static int build_counted(rnn_tokenizer *t, const char *text, size_t len) {
         if (tok_add(t, keep[i].s, keep[i].len) < 0) goto done;
     rc = 0;
 done:
+    rnn_free(k.bmp_count);
     free(keep);
     strtab_free(&counts);
     return rc;
@@ -1450,11 +1503,7 @@ static int in_ranges(const uint32_t (*r)[2], size_t n, uint32_t c) {
 }
 #define IN_RANGES(table, c) in_ranges(table, sizeof table / sizeof table[0], c)
 
-static int is_punct(uint32_t c) {
-    if (c < 0x80) return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
-                         (c >= 123 && c <= 126);
-    return IN_RANGES(punct_ranges, c);
-}
+static int in_punct_table(uint32_t c) { return IN_RANGES(punct_ranges, c); }
 
 static int is_zs(uint32_t c) {
     return c == 0x20 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x202F ||

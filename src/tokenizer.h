@@ -38,7 +38,8 @@
  *   - lowercase: one code point to one code point, by towlower_l() in the
  *     "C.UTF-8" locale (full Unicode simple case mapping in glibc; the process
  *     locale is never changed); where that locale is missing, a built-in table
- *     covering ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic.
+ *     covering ASCII, Latin-1, Latin Extended-A, modern Greek and basic
+ *     Cyrillic.
  *   - word: whitespace is ASCII whitespace, Unicode Zs, U+0085, U+2028, U+2029,
  *     U+200B and U+FEFF. With keep_newlines, each "\n" is a token of its own
  *     ("\r" is whitespace, so "\r\n" gives one "\n" token). With split_punct,
@@ -51,16 +52,19 @@
  *     kept), split on " \t\n\r", Zs, U+2028 and U+2029, put spaces around CJK
  *     ideographs, then with lowercase: lower-case and strip accents (NFD, then
  *     drop Mn marks), then split off punctuation (ASCII 33-47, 58-64, 91-96,
- *     123-126 and Unicode P*). Accent stripping covers every Mn mark (all of
- *     Unicode 14, so decomposed input and e.g. Indic vowel signs) and the
- *     precomposed letters of Latin-1 Supplement, Latin Extended-A and -B,
- *     Latin Extended Additional, Greek, Greek Extended, Cyrillic, Hiragana,
- *     Katakana and Hangul syllables (to jamo, as NFD does). Not covered:
- *     other precomposed letters (e.g. Indic two-part vowels, CJK compatibility
- *     ideographs, "≠"), which stay as they are; Python's NFC pre-pass and
- *     context-dependent lower-casing (final sigma) are not done. Words longer
- *     than 100 code points, and words WordPiece cannot cover, become one
- *     [UNK]. No [CLS]/[SEP] is added: encode gives the plain pieces.
+ *     123-126 and Unicode P*). Accent stripping covers every Mn mark of
+ *     Unicode 14 (so decomposed input too) and every precomposed character of
+ *     the Basic Multilingual Plane (Latin, Greek, Cyrillic, Indic, kana, ...;
+ *     Hangul syllables become jamo, as NFD does), by tables generated from
+ *     Python's unicodedata. Not covered, so kept as they are: the CJK
+ *     compatibility ideographs U+F900-U+FAFF and precomposed characters above
+ *     U+FFFF. Also unlike Python: unassigned code points are kept, there is
+ *     no NFC pre-pass, and lower-casing is per code point (no final sigma).
+ *     Checked token for token against a Python transcription of
+ *     tokenization.py on 3,000 IMDb reviews and 5,000 lines of random BMP
+ *     text. Words longer than 100 code points, and words WordPiece cannot
+ *     cover, become one [UNK]. No [CLS]/[SEP] is added: encode gives the
+ *     plain pieces.
  *
  * Decoding (piece, decode):
  *   char       each token's UTF-8; <unk> → U+FFFD ("\xEF\xBF\xBD"); <pad> → "".

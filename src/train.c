@@ -122,7 +122,7 @@ void rnn_train_interrupt(void) { interrupted = 1; }
 typedef struct {
     const rnn_opts *o;
     const rnn_callbacks *cb;
-    char dir[RNN_OPT_STR];
+    char dir[RNN_OPT_STR + 16];
     FILE *log, *metrics;
     rnn_tokenizer *tok;
     rnn_model *m;
@@ -157,7 +157,7 @@ static void say(run *r, const char *fmt, ...) {
 }
 
 static int make_dir(const char *path) {
-    char tmp[RNN_OPT_STR];
+    char tmp[RNN_OPT_STR + 16];
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *p = tmp + 1; *p; p++)
         if (*p == '/') {
@@ -243,9 +243,9 @@ static int load_lm_data(run *r, int have_tok) {
         rnn_tok_options to;
         const char *spec = o->tokenizer[0] ? o->tokenizer : o->data[0] ? "char" : "word";
         if (rnn_tok_parse_type(spec, &to)) goto out;
-        if (o->lowercase) to.lowercase = 1;
-        if (o->split_punct) to.split_punct = 1;
-        if (o->strip_html) to.strip_html = 1;
+        if (o->lowercase >= 0) to.lowercase = o->lowercase;
+        if (o->split_punct >= 0) to.split_punct = o->split_punct;
+        if (o->strip_html >= 0) to.strip_html = o->strip_html;
         if (o->replace_invalid) to.invalid_utf8_replace = 1;
         if (to.type == RNN_TOK_WORD) {
             to.keep_newlines = 1;
@@ -330,7 +330,7 @@ static int make_optimizer(run *r) {
 #define N_STATE_META 12
 
 static int save_state(run *r) {
-    char path[RNN_OPT_STR + 32];
+    char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
     const rnn_model *m = r->m;
     rnn_st_out t[8];
@@ -378,7 +378,7 @@ static int meta_num(const rnn_st *st, const char *path, const char *key, double 
 }
 
 static int load_state(run *r) {
-    char path[RNN_OPT_STR + 32];
+    char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
     rnn_st *st = rnn_st_load(path);
     if (!st) return -1;
@@ -421,7 +421,7 @@ out:
 }
 
 static int save_model(run *r, const char *name) {
-    char path[RNN_OPT_STR + 32];
+    char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, name);
     return rnn_checkpoint_save(path, r->m, r->tok, NULL, 0, NULL, NULL, 0, NULL, 0);
 }
@@ -492,7 +492,7 @@ static int open_run_dir(run *r, int resuming) {
         snprintf(r->dir, sizeof r->dir, "runs/%s", stamp);
     }
     if (make_dir(r->dir)) return -1;
-    char path[RNN_OPT_STR + 32];
+    char path[2 * RNN_OPT_STR];
     if (!resuming) {
         path_in(path, sizeof path, r, "config.txt");
         FILE *f = fopen(path, "w");
@@ -527,7 +527,7 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
     /* Model and tokenizer: from the resume state, a checkpoint, or new. */
     rnn_checkpoint ck = {0};
     if (resuming || o->init_from[0]) {
-        char path[RNN_OPT_STR + 32];
+        char path[2 * RNN_OPT_STR];
         if (resuming)
             path_in(path, sizeof path, r, "state.safetensors");
         else

@@ -24,7 +24,7 @@ static float *get(const rnn_st *st, const char *name, size_t *n) {
 }
 
 static void run_case(const char *cell_name, int L, int bi, int zero_state) {
-    char path[256], what[160];
+    char path[256], what[300];
     snprintf(path, sizeof path, FIX "rnn_%s_l%d_%s%s.safetensors", cell_name, L,
              bi ? "bi" : "uni", zero_state ? "_zero" : "");
     rnn_st *st = rnn_st_load(path);

@@ -1,0 +1,137 @@
+/* api.c: the public API of include/rnn.h over the internal modules. */
+#include "rnn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "gemm.h"
+#include "sample.h"
+
+struct rnn_handle {
+    rnn_checkpoint ck;
+    rnn_acts *a;   /* classifier activations, grown to the longest text seen */
+    int a_T;
+};
+
+const char *rnn_error(void) { return rnn_last_error(); }
+
+void rnn_threads(int n) { rnn_set_threads(n); }
+
+rnn_t *rnn_open(const char *checkpoint_path) {
+    rnn_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        rnn_errorf("out of memory");
+        return NULL;
+    }
+    if (rnn_checkpoint_load(&m->ck, checkpoint_path)) {
+        free(m);
+        return NULL;
+    }
+    if (!m->ck.tok) {
+        rnn_checkpoint_free(&m->ck);
+        free(m);
+        rnn_errorf("%s: the checkpoint has no tokenizer", checkpoint_path);
+        return NULL;
+    }
+    return m;
+}
+
+void rnn_close(rnn_t *m) {
+    if (!m) return;
+    rnn_acts_free(m->a);
+    rnn_checkpoint_free(&m->ck);
+    free(m);
+}
+
+const char *rnn_get_task(const rnn_t *m) { return rnn_task_name(m->ck.model->c.task); }
+
+int rnn_num_classes(const rnn_t *m) {
+    return m->ck.model->c.task == RNN_TASK_CLASSIFY ? m->ck.model->c.num_classes : 0;
+}
+
+const char *rnn_label(const rnn_t *m, int i) {
+    return i >= 0 && i < m->ck.n_labels ? m->ck.labels[i] : NULL;
+}
+
+int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
+    const rnn_model *md = m->ck.model;
+    if (md->c.task != RNN_TASK_CLASSIFY) return rnn_errorf("rnn_classify: this model is a language model");
+    int32_t *ids = NULL;
+    size_t len = 0;
+    if (rnn_tokenizer_encode(m->ck.tok, text, strlen(text), &ids, &len, NULL)) return -1;
+    if (len == 0) {
+        free(ids);
+        return rnn_errorf("rnn_classify: the text has no tokens");
+    }
+    if (!m->a || m->a_T < (int)len) {
+        rnn_acts_free(m->a);
+        m->a_T = (int)len;
+        if (!(m->a = rnn_acts_create(md, m->a_T, 1))) {
+            free(ids);
+            return -1;
+        }
+    }
+    rnn_pack p;
+    m->a->lengths[0] = (int)len;
+    rnn_pack_init(&p, (int)len, 1, m->a->lengths, m->a->batch_sizes, m->a->offsets);
+    rnn_model_forward(md, m->a, &p, ids, 0, 0, NULL);
+    free(ids);
+    int C = md->c.num_classes, best = 0;
+    float pr[2], *out = md->c.loss == RNN_LOSS_BCE ? pr : m->a->logits;
+    if (md->c.loss == RNN_LOSS_BCE) {
+        float x = m->a->logits[0];
+        pr[1] = x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+        pr[0] = 1.0f - pr[1];
+    } else {
+        rnn_softmax_row(out, C);
+    }
+    for (int c = 0; c < C; c++) {
+        if (out[c] > out[best]) best = c;
+        if (probs && c < n) probs[c] = out[c];
+    }
+    return best;
+}
+
+char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
+                   float top_p, uint64_t seed) {
+    rnn_sampler *s = rnn_sampler_create(m->ck.model, m->ck.tok, seed);
+    if (!s) return NULL;
+    size_t plen = prime ? strlen(prime) : 0, cap = plen + 64, k = 0;
+    size_t piece_cap = rnn_tokenizer_max_piece(m->ck.tok) + 1;
+    char *out = malloc(cap), *piece = malloc(piece_cap);
+    if (!out || !piece) {
+        rnn_errorf("out of memory");
+        goto fail;
+    }
+    if (plen && rnn_sampler_prime(s, prime, plen) < 0) goto fail;
+    memcpy(out, prime ? prime : "", plen);
+    k = plen;
+    rnn_sample_opts o = {temperature, top_k, top_p};
+    for (int i = 0; i < length; i++) {
+        int32_t prev = plen || i ? rnn_sampler_last(s) : -1;
+        int32_t id = rnn_sampler_next(s, &o);
+        size_t n = rnn_tokenizer_piece(m->ck.tok, prev, id, piece, piece_cap);
+        if (k + n + 1 > cap) {
+            cap = 2 * (k + n + 1);
+            char *g = realloc(out, cap);
+            if (!g) {
+                rnn_errorf("out of memory");
+                goto fail;
+            }
+            out = g;
+        }
+        memcpy(out + k, piece, n);
+        k += n;
+    }
+    out[k] = 0;
+    free(piece);
+    rnn_sampler_free(s);
+    return out;
+fail:
+    free(out);
+    free(piece);
+    rnn_sampler_free(s);
+    return NULL;
+}

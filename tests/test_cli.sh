@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# test_cli.sh: end-to-end checks of the `rnn` command: training writes a run
+# directory, resume gives the same losses as an uninterrupted run, Ctrl-C
+# saves, sampling is deterministic and matches PyTorch's greedy output, eval
+# matches PyTorch's loss, and bad input gets a one-line error and a non-zero
+# exit. Ends with "tests/test_cli.sh: N passed, N failed".
+set -u
+RNN=${RNN_BIN:-./rnn}
+DATA=${RNN_SHARED:-../shared}/data
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# expect_error NAME PATTERN CMD...: non-zero exit, one line on stderr matching PATTERN, no crash.
+expect_error() {
+    local name=$1 pat=$2; shift 2
+    "$@" >"$T/out" 2>"$T/err"; local rc=$?
+    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q -- "$pat" "$T/err"; then
+        ok "$name"
+    else
+        bad "$name (rc $rc, stderr: $(head -c 300 "$T/err"))"
+    fi
+}
+py_torch() { /usr/bin/python3 -c 'import torch' 2>/dev/null; }
+
+# A small text: the first 60 kB of tiny shakespeare, or a generated one.
+if [ -f "$DATA/tinyshakespeare/input.txt" ]; then head -c 60000 "$DATA/tinyshakespeare/input.txt" >"$T/text.txt"
+else for i in $(seq 1 3000); do echo "line $i of a small text to learn"; done >"$T/text.txt"; fi
+
+small="--data $T/text.txt --layers 1 --hidden 32 --embed 16 --seq-len 16 --batch 4 --threads 1 --progress log --log-every 0"
+
+# --- training writes a run directory
+$RNN train $small --steps 30 --eval-every 15 --out "$T/run" >"$T/log" 2>&1
+check "train exits 0" "[ $? -eq 0 ]"
+for f in config.txt model.safetensors last.safetensors state.safetensors metrics.csv train.log; do
+    check "run dir has $f" "[ -s '$T/run/$f' ]"
+done
+check "metrics.csv has header + 2 evaluations" "[ \$(wc -l <'$T/run/metrics.csv') -eq 3 ]"
+check "metrics.csv header" "head -1 '$T/run/metrics.csv' | grep -q '^step,elapsed_s,tokens,train_loss,val_loss'"
+
+# --- resume: 30 steps in one go == 15 steps, then --resume to 30
+$RNN train $small --steps 15 --eval-every 15 --out "$T/half" >/dev/null 2>&1
+$RNN train --resume "$T/half" --steps 30 >/dev/null 2>&1
+check "resume exits 0" "[ $? -eq 0 ]"
+a=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/half/metrics.csv" | cut -d, -f1,4,5)
+check "resumed run has the same step-30 train/val loss ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+
+# --- Ctrl-C saves and the run can be resumed
+$RNN train $small --steps 100000 --out "$T/int" >/dev/null 2>&1 &
+pid=$!
+sleep 2; kill -INT $pid; wait $pid; rc=$?
+check "Ctrl-C exits 0 after saving (rc $rc)" "[ $rc -eq 0 ] && [ -s '$T/int/last.safetensors' ] && [ -s '$T/int/state.safetensors' ]"
+
+# --- sampling
+$RNN sample "$T/run/model.safetensors" --length 50 --seed 5 --prime "ROMEO:" >"$T/s1"
+$RNN sample "$T/run/model.safetensors" --length 50 --seed 5 --prime "ROMEO:" >"$T/s2"
+$RNN sample "$T/run/model.safetensors" --length 50 --seed 6 --prime "ROMEO:" >"$T/s3"
+check "same seed, same text" "cmp -s '$T/s1' '$T/s2'"
+check "other seed, other text" "! cmp -s '$T/s1' '$T/s3'"
+check "sample starts with the prime" "head -c 6 '$T/s1' | grep -q 'ROMEO:'"
+$RNN sample "$T/run/model.safetensors" --length 40 --top-k 3 --top-p 0.9 --temperature 0.7 >/dev/null
+check "top-k/top-p sampling runs" "[ $? -eq 0 ]"
+
+# --- PyTorch -> rnn.c: a checkpoint made by tools/rnnc_torch.py make-fixture
+FX=tests/fixtures/torch_lm.safetensors
+meta() { /usr/bin/python3 - "$FX" "$1" <<'PY' 2>/dev/null || sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$FX" | head -1
+import json, struct, sys
+d = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", d[:8])[0]
+sys.stdout.write(json.loads(d[8:8 + n])["__metadata__"][sys.argv[2]])
+PY
+}
+meta test.text >"$T/fx.txt"
+want_loss=$(meta test.loss); prime=$(meta test.prime); want_greedy=$(meta test.greedy)
+got=$($RNN eval $FX --data "$T/fx.txt" --json)
+got_loss=$(printf '%s' "$got" | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+check "eval of a PyTorch-written checkpoint matches PyTorch ($got_loss vs $want_loss)" \
+    "awk -v a=$got_loss -v b=$want_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
+got_greedy=$($RNN sample $FX --prime "$prime" --length 60 --temperature 0)
+check "greedy text of a PyTorch-written checkpoint matches PyTorch byte for byte" "[ \"\$got_greedy\" = \"\$want_greedy\" ]"
+
+# --- rnn.c -> PyTorch (when torch is installed)
+if py_torch; then
+    head -c 3000 "$T/text.txt" >"$T/evaltext.txt"
+    c_loss=$($RNN eval "$T/run/model.safetensors" --data "$T/evaltext.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+    p_loss=$(/usr/bin/python3 tools/rnnc_torch.py eval "$T/run/model.safetensors" "$T/evaltext.txt" | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+    check "PyTorch loads an rnn.c checkpoint: same eval loss ($c_loss vs $p_loss)" \
+        "awk -v a=$c_loss -v b=$p_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
+    c_g=$($RNN sample "$T/run/model.safetensors" --prime "KING" --length 80 --temperature 0)
+    p_g=$(/usr/bin/python3 tools/rnnc_torch.py greedy "$T/run/model.safetensors" --prime "KING" --length 80)
+    check "PyTorch greedy text from an rnn.c checkpoint matches" "[ \"\$c_g\" = \"\$p_g\" ]"
+else
+    echo "skip: python3-torch not installed (rnn.c -> PyTorch checks)"
+fi
+
+# --- bad input: one clear line, non-zero exit, never a crash
+expect_error "missing data file" "nope.txt" $RNN train --data "$T/nope.txt" --out "$T/x1"
+expect_error "unknown flag" "--frobnicate" $RNN train --frobnicate 3
+expect_error "bad number" "--hidden" $RNN train --hidden abc
+expect_error "bad choice" "--cell" $RNN train --cell transformer
+printf 'abc\xff\xfedef\n' >"$T/bad.txt"
+expect_error "invalid UTF-8 names file and byte" "bad.txt.*byte 3" $RNN train --data "$T/bad.txt" --out "$T/x2"
+: >"$T/empty.txt"
+expect_error "empty data" "empty.txt" $RNN train --data "$T/empty.txt" --out "$T/x3"
+head -c 1000 "$T/run/model.safetensors" >"$T/trunc.safetensors"
+expect_error "truncated checkpoint" "trunc.safetensors" $RNN sample "$T/trunc.safetensors"
+expect_error "missing checkpoint" "none.safetensors" $RNN sample "$T/none.safetensors"
+expect_error "text file as checkpoint" "text.txt" $RNN eval "$T/text.txt" --data "$T/text.txt"
+expect_error "bad sample flag" "temperature" $RNN sample "$T/run/model.safetensors" --temperature -1
+printf 'oops\n' >"$T/bad.cfg"
+expect_error "config file error names file:line" "bad.cfg:1" $RNN train --config "$T/bad.cfg"
+
+echo "tests/test_cli.sh: $pass passed, $fail failed"
+[ $fail -eq 0 ]
