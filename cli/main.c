@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "checkpoint.h"
+#include "classify.h"
+#include "textdata.h"
 #include "gemm.h"
 #include "options.h"
 #include "sample.h"
@@ -16,6 +20,8 @@
 #include "train.h"
 
 #define RNN_VERSION "0.1.0"
+
+static void print_json_string(const char *s);
 
 static int die(const char *msg) {
     fprintf(stderr, "rnn: %s\n", msg);
@@ -29,6 +35,7 @@ static void usage(FILE *f) {
             "  rnn train  [--config FILE] [--data FILE] [--OPTION VALUE ...]   (rnn train --help)\n"
             "  rnn sample CKPT [--prime TEXT] [--length N] [--temperature X] [--top-k K]\n"
             "                  [--top-p P] [--seed S] [--stop STRING]\n"
+            "  rnn classify CKPT [--json] [--attention] [TEXT ...]   (no TEXT: one per line on stdin)\n"
             "  rnn eval   CKPT --data FILE [--json]\n"
             "With no --data, rnn train learns the built-in human-numbers corpus.\n",
             RNN_VERSION);
@@ -232,25 +239,90 @@ out:
     return rc;
 }
 
+/* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix. */
+static int eval_classifier(rnn_checkpoint *ck, const char *data, int json, const char *format,
+                           const char *label_col, const char *text_col, const char *label_names) {
+    rnn_data_opts dop;
+    rnn_data_opts_default(&dop);
+    if (format) dop.format = format;
+    if (label_col) dop.label_col = atoi(label_col);
+    if (text_col) dop.text_cols = text_col;
+    if (label_names) dop.label_names = label_names;
+    rnn_dataset ds;
+    if (rnn_dataset_load(&ds, data, &dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
+    rnn_cls_data d;
+    int rc = 1;
+    if (rnn_cls_encode(&d, &ds, ck->tok, 0, 0, NULL, NULL)) {
+        fprintf(stderr, "rnn: %s: %s\n", data, rnn_last_error());
+        rnn_dataset_free(&ds);
+        return 1;
+    }
+    rnn_cls_metrics mt;
+    if (rnn_cls_evaluate(ck->model, &d, 64, &mt)) {
+        die(rnn_last_error());
+        goto out;
+    }
+    const int C = mt.C;
+    if (json) {
+        printf("{\"loss\": %.6f, \"perplexity\": %.6f, \"accuracy\": %.6f, \"macro_f1\": %.6f, \"examples\": %ld, \"labels\": [",
+               mt.loss, exp(mt.loss), mt.accuracy, mt.macro_f1, mt.n);
+        for (int i = 0; i < C; i++) {
+            printf("%s\"", i ? ", " : "");
+            print_json_string(ck->labels[i]);
+            printf("\"");
+        }
+        printf("], \"confusion\": [");
+        for (int i = 0; i < C; i++) {
+            printf("%s[", i ? ", " : "");
+            for (int j = 0; j < C; j++) printf("%s%ld", j ? ", " : "", mt.confusion[(size_t)i * C + j]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("%s: %ld examples, loss %.4f, accuracy %.4f, macro-F1 %.4f\n", data, mt.n, mt.loss,
+               mt.accuracy, mt.macro_f1);
+        printf("confusion (rows: true class, columns: predicted):\n");
+        for (int i = 0; i < C; i++) {
+            printf("  %-16.16s", ck->labels[i]);
+            for (int j = 0; j < C; j++) printf(" %7ld", mt.confusion[(size_t)i * C + j]);
+            printf("\n");
+        }
+    }
+    rnn_cls_metrics_free(&mt);
+    rc = 0;
+out:
+    rnn_cls_data_free(&d);
+    rnn_dataset_free(&ds);
+    return rc;
+}
+
 static int cmd_eval(int argc, char **argv) {
-    const char *data = NULL, *json = NULL;
-    small_opt opts[] = {{"data", &data, 0}, {"json", &json, 1}};
+    const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
+               *label_names = NULL;
+    small_opt opts[] = {{"data", &data, 0},          {"json", &json, 1},
+                        {"format", &format, 0},      {"label-col", &label_col, 0},
+                        {"text-col", &text_col, 0},  {"label-names", &label_names, 0}};
     const char *ckpt;
-    if (parse_small("eval", argc, argv, opts, 2, &ckpt)) return 1;
+    if (parse_small("eval", argc, argv, opts, 6, &ckpt)) return 1;
     if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
     if (!data) return die("eval: --data FILE is required");
     rnn_checkpoint ck;
     if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
+    if (!ck.tok) {
+        rnn_checkpoint_free(&ck);
+        return die("eval: the checkpoint has no tokenizer");
+    }
+    if (ck.model->c.task == RNN_TASK_CLASSIFY) {
+        int rc = eval_classifier(&ck, data, json != NULL, format, label_col, text_col, label_names);
+        rnn_checkpoint_free(&ck);
+        return rc;
+    }
     int rc = 1;
     size_t len, n = 0, unk = 0;
     int32_t *ids = NULL;
     char *text = rnn_read_file(data, &len);
     if (!text) {
         die(rnn_last_error());
-        goto out;
-    }
-    if (!ck.tok || ck.model->c.task != RNN_TASK_LM) {
-        die("eval: this build evaluates language models only");
         goto out;
     }
     if (rnn_tokenizer_encode(ck.tok, text, len, &ids, &n, &unk)) {
@@ -289,6 +361,152 @@ out:
     return rc;
 }
 
+/* Prints s as the inside of a JSON string. */
+static void print_json_string(const char *s) {
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+}
+
+/* rnn classify CKPT [TEXT ...]: label and probability per text; with no
+ * text, one text per line from stdin (a prompt on a terminal). */
+static int cmd_classify(int argc, char **argv) {
+    const char *json = NULL, *attention = NULL, *ckpt = NULL;
+    /* Options may come anywhere; every other argument is a text ("--" ends
+     * the options, for a text that starts with "--"). */
+    char **texts = malloc(sizeof(char *) * (size_t)(argc + 1));
+    int n_texts = 0, opts_done = 0;
+    if (!texts) return die("out of memory");
+    for (int i = 0; i < argc; i++) {
+        if (!opts_done && !strcmp(argv[i], "--")) opts_done = 1;
+        else if (!opts_done && !strcmp(argv[i], "--json")) json = "1";
+        else if (!opts_done && !strcmp(argv[i], "--attention")) attention = "1";
+        else if (!opts_done && !strncmp(argv[i], "--", 2)) {
+            fprintf(stderr, "rnn classify: unknown option %s\n", argv[i]);
+            free(texts);
+            return 1;
+        } else if (!ckpt) ckpt = argv[i];
+        else texts[n_texts++] = argv[i];
+    }
+    if (!ckpt) {
+        free(texts);
+        return die("classify: which checkpoint? usage: rnn classify CKPT [--json] [--attention] [TEXT ...]");
+    }
+    rnn_checkpoint ck;
+    if (rnn_checkpoint_load(&ck, ckpt)) {
+        free(texts);
+        return die(rnn_last_error());
+    }
+    if (ck.model->c.task != RNN_TASK_CLASSIFY || !ck.tok) {
+        rnn_checkpoint_free(&ck);
+        free(texts);
+        return die("classify: the checkpoint is not a classifier (rnn sample runs language models)");
+    }
+    if (attention && ck.model->c.pool != RNN_POOL_ATTENTION) {
+        rnn_checkpoint_free(&ck);
+        free(texts);
+        return die("classify: --attention needs a model trained with --pool attention");
+    }
+    const rnn_model *m = ck.model;
+    const int C = m->c.num_classes;
+    float *probs = malloc(sizeof(float) * (C + 1));
+    rnn_acts *a = NULL;
+    int a_T = 0, rc = 0, interactive = n_texts == 0 && isatty(0);
+    char *line = NULL;
+    size_t cap = 0;
+    for (int i = 0;; i++) {
+        const char *text;
+        if (n_texts) {
+            if (i >= n_texts) break;
+            text = texts[i];
+        } else {
+            if (interactive) fprintf(stderr, "> "), fflush(stderr);
+            ssize_t got = getline(&line, &cap, stdin);
+            if (got < 0) break;
+            while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+            if (interactive && !got) continue;
+            text = line;
+        }
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (rnn_tokenizer_encode(ck.tok, text, strlen(text), &ids, &n, NULL)) {
+            fprintf(stderr, "rnn: classify: %s\n", rnn_last_error());
+            rc = 1;
+            if (interactive) continue;
+            break;
+        }
+        if (n == 0) { /* as in training: an empty text is one unknown token */
+            int32_t *g = realloc(ids, sizeof(int32_t));
+            if (!g) { free(ids); rc = die("out of memory"); break; }
+            ids = g;
+            ids[0] = rnn_tokenizer_unk_id(ck.tok) >= 0 ? rnn_tokenizer_unk_id(ck.tok) : ' ';
+            n = 1;
+        }
+        if (!a || a_T < (int)n) {
+            rnn_acts_free(a);
+            a_T = (int)n;
+            if (!(a = rnn_acts_create(m, a_T, 1))) { free(ids); rc = die(rnn_last_error()); break; }
+        }
+        rnn_pack p;
+        a->lengths[0] = (int)n;
+        rnn_pack_init(&p, (int)n, 1, a->lengths, a->batch_sizes, a->offsets);
+        rnn_model_forward(m, a, &p, ids, 0, 0, NULL);
+        rnn_cls_probs(m, a->logits, probs);
+        int best = 0;
+        for (int c = 1; c < C; c++)
+            if (probs[c] > probs[best]) best = c;
+        if (json) {
+            printf("{\"label\": \"");
+            print_json_string(ck.labels[best]);
+            printf("\", \"probabilities\": [");
+            for (int c = 0; c < C; c++) printf("%s%.6f", c ? ", " : "", probs[c]);
+            printf("]");
+        } else {
+            printf("%s\t%.4f", ck.labels[best], probs[best]);
+        }
+        if (attention) {
+            /* The tokens the attention pooling weighted most, heaviest first. */
+            int top[5], k = 0;
+            for (; k < 5 && k < (int)n; k++) {
+                int arg = -1;
+                for (int t = 0; t < (int)n; t++) {
+                    int used = 0;
+                    for (int j = 0; j < k; j++) used |= top[j] == t;
+                    if (!used && (arg < 0 || a->pool_cache.alpha[t] > a->pool_cache.alpha[arg])) arg = t;
+                }
+                top[k] = arg;
+            }
+            printf(json ? ", \"attention\": [" : "\tattention:");
+            for (int j = 0; j < k; j++) {
+                const char *tokname = rnn_tokenizer_token(ck.tok, ids[top[j]]);
+                if (json) {
+                    printf("%s{\"token\": \"", j ? ", " : "");
+                    print_json_string(tokname);
+                    printf("\", \"position\": %d, \"weight\": %.4f}", top[j], a->pool_cache.alpha[top[j]]);
+                } else {
+                    printf(" %s(%.2f)", tokname, a->pool_cache.alpha[top[j]]);
+                }
+            }
+            if (json) printf("]");
+        }
+        printf(json ? "}\n" : "\n");
+        fflush(stdout);
+        free(ids);
+    }
+    free(line);
+    free(texts);
+    free(probs);
+    rnn_acts_free(a);
+    rnn_checkpoint_free(&ck);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
@@ -302,6 +520,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "classify")) return cmd_classify(argc - 2, argv + 2);
     fprintf(stderr, "rnn: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -170,6 +170,12 @@ static void add_param(rnn_model *m, const char *name, int64_t rows, int64_t cols
     m->n_floats += (p->numel + 15) / 16 * 16;
 }
 
+size_t rnn_model_num_weights(const rnn_model *m) {
+    size_t n = 0;
+    for (int i = 0; i < m->n_params; i++) n += m->params[i].numel;
+    return n;
+}
+
 int rnn_model_head_in(const rnn_model *m) {
     return m->c.task == RNN_TASK_LM ? m->F : rnn_pool_width(m->c.pool, m->F);
 }
@@ -368,7 +374,9 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
     *ni = i;
 }
 
-rnn_acts *rnn_acts_create(const rnn_model *m, int T, int B) {
+rnn_acts *rnn_acts_create(const rnn_model *m, int T, int B) { return rnn_acts_create_n(m, T, B, T * B); }
+
+rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N) {
     rnn_acts *a = calloc(1, sizeof *a);
     if (!a) {
         rnn_errorf("out of memory");
@@ -376,7 +384,7 @@ rnn_acts *rnn_acts_create(const rnn_model *m, int T, int B) {
     }
     a->T = T;
     a->B = B;
-    a->N = T * B;
+    a->N = N;
     size_t nf, ni;
     acts_layout(m, a, NULL, NULL, &nf, &ni);
     a->mem = rnn_calloc(nf * sizeof(float));

@@ -103,6 +103,8 @@ void rnn_model_zero_grad(rnn_model *m);
 const rnn_param *rnn_model_find(const rnn_model *m, const char *name);
 /* Width of the features the head sees (pooled width for classify). */
 int rnn_model_head_in(const rnn_model *m);
+/* Number of trainable floats (the sum of the tensors' sizes). */
+size_t rnn_model_num_weights(const rnn_model *m);
 
 /* Activations for batches of at most T steps and B sequences. */
 typedef struct {
@@ -139,6 +141,9 @@ typedef struct {
 } rnn_acts;
 
 rnn_acts *rnn_acts_create(const rnn_model *m, int T, int B);
+/* Same, for packed batches of at most N rows in all (N <= T*B): variable
+ * lengths need only the rows they use. */
+rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N);
 void rnn_acts_free(rnn_acts *a);
 
 /* Forward over a packed batch (pack built on a->lengths etc. or elsewhere)

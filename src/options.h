@@ -20,7 +20,9 @@ typedef struct {
     char format[16];           /* classify data: auto|tsv|csv|jsonl|dir */
     float val_frac;
     int min_count, max_vocab, lowercase, split_punct, strip_html, replace_invalid;
-    int label_col, text_col;   /* classify TSV/CSV columns (1-based; 0 = auto) */
+    int label_col;             /* classify TSV/CSV label column (1-based; 0 = auto) */
+    char text_cols[64];        /* classify text columns, e.g. "3" or "2,3" ("" = auto) */
+    char label_names[RNN_OPT_STR]; /* file naming integer labels, one per line */
     int max_len;               /* classify: truncate texts to this many tokens */
     char truncate[8];          /* head|tail */
     /* model */

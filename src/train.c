@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "classify.h"
+#include "textdata.h"
 #include "corpus.h"
 #include "gemm.h"
 #include "safetensors.h"
@@ -130,12 +132,16 @@ typedef struct {
     rnn_optim *opt;
     rnn_schedule sched;
     rnn_rng rng;
-    int32_t *train, *val;
+    int32_t *train, *val;   /* lm: token streams */
     size_t n_train, n_val;
-    int B, T;
+    rnn_cls_data ctrain, cval; /* classify: encoded examples */
+    char **labels;          /* classify: class names */
+    int n_labels;
+    int classify, B, T;
+    long per_epoch;
     /* progress */
     long step, epoch, batch_in_epoch, tokens, total_steps;
-    double elapsed_before, t0, best_val, last_val;
+    double elapsed_before, t0, best_val, best_loss, last_val;
     int bad_evals, bar;
 } run;
 
@@ -201,6 +207,27 @@ static int encode(run *r, const char *what, const char *text, size_t len, int32_
     return 0;
 }
 
+/* Builds the tokenizer from training text, applying the tokenizer flags. */
+static int build_tokenizer(run *r, const char *what, const char *text, size_t len,
+                           const char *default_type) {
+    const rnn_opts *o = r->o;
+    rnn_tok_options to;
+    if (rnn_tok_parse_type(o->tokenizer[0] ? o->tokenizer : default_type, &to)) return -1;
+    if (o->lowercase >= 0) to.lowercase = o->lowercase;
+    if (o->split_punct >= 0) to.split_punct = o->split_punct;
+    if (o->strip_html >= 0) to.strip_html = o->strip_html;
+    if (o->replace_invalid) to.invalid_utf8_replace = 1;
+    to.min_count = o->min_count;
+    to.max_vocab = o->max_vocab;
+    to.keep_newlines = !r->classify && to.type == RNN_TOK_WORD;
+    if (!(r->tok = rnn_tokenizer_build(&to, text, len))) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", rnn_last_error());
+        return rnn_errorf("%s: %s", what, msg);
+    }
+    return 0;
+}
+
 static int load_lm_data(run *r, int have_tok) {
     const rnn_opts *o = r->o;
     char *train_text = NULL, *val_text = NULL;
@@ -239,26 +266,9 @@ static int load_lm_data(run *r, int have_tok) {
         rnn_errorf("%s: no training text", train_name);
         goto out;
     }
-    if (!have_tok) {
-        rnn_tok_options to;
-        const char *spec = o->tokenizer[0] ? o->tokenizer : o->data[0] ? "char" : "word";
-        if (rnn_tok_parse_type(spec, &to)) goto out;
-        if (o->lowercase >= 0) to.lowercase = o->lowercase;
-        if (o->split_punct >= 0) to.split_punct = o->split_punct;
-        if (o->strip_html >= 0) to.strip_html = o->strip_html;
-        if (o->replace_invalid) to.invalid_utf8_replace = 1;
-        if (to.type == RNN_TOK_WORD) {
-            to.keep_newlines = 1;
-            to.min_count = o->min_count;
-            to.max_vocab = o->max_vocab;
-        }
-        if (!(r->tok = rnn_tokenizer_build(&to, train_text, train_len))) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", rnn_last_error());
-            rnn_errorf("%s: %s", train_name, msg);
-            goto out;
-        }
-    }
+    if (!have_tok &&
+        build_tokenizer(r, train_name, train_text, train_len, o->data[0] ? "char" : "word"))
+        goto out;
     if (encode(r, train_name, train_text, train_len, &r->train, &r->n_train)) goto out;
     if (encode(r, val_name, val_text, val_len, &r->val, &r->n_val)) goto out;
     if (rnn_lm_batches(r->n_train, r->B, r->T) < 1) {
@@ -276,6 +286,157 @@ out:
     free(val_text);
     return rc;
 }
+
+
+/* Joins the texts of a data set with newlines (the tokenizer's training text). */
+static char *join_texts(const rnn_dataset *ds, size_t *len) {
+    size_t n = 0;
+    for (size_t i = 0; i < ds->n; i++) n += strlen(ds->ex[i].text) + 1;
+    char *s = malloc(n + 1);
+    if (!s) {
+        rnn_errorf("out of memory");
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        size_t l = strlen(ds->ex[i].text);
+        memcpy(s + k, ds->ex[i].text, l);
+        k += l;
+        s[k++] = '\n';
+    }
+    s[k] = 0;
+    *len = k;
+    return s;
+}
+
+static int encode_cls(run *r, const char *what, const rnn_dataset *ds, rnn_cls_data *d) {
+    size_t unk = 0, cut = 0;
+    if (rnn_cls_encode(d, ds, r->tok, r->o->max_len, !strcmp(r->o->truncate, "tail"), &unk, &cut)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", rnn_last_error());
+        return rnn_errorf("%s: %s", what, msg);
+    }
+    say(r, "%s: %zu examples, longest %d tokens%s%s", what, d->n, d->max_len,
+        cut ? ", some truncated to --max-len" : "", unk ? ", some tokens unknown" : "");
+    return 0;
+}
+
+/* Classification data: labelled examples from --data, validation from --val
+ * or a stratified --val-frac split; label names kept for the checkpoint. */
+static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) {
+    const rnn_opts *o = r->o;
+    rnn_data_opts dop;
+    rnn_data_opts_default(&dop);
+    dop.format = o->format;
+    dop.label_col = o->label_col;
+    dop.text_cols = o->text_cols;
+    dop.label_names = o->label_names[0] ? o->label_names : NULL;
+    rnn_dataset all = {0}, tr = {0}, va = {0};
+    int rc = -1;
+    if (!o->data[0]) return rnn_errorf("--task classify needs --data FILE (labelled examples)");
+    if (rnn_dataset_load(&all, o->data, &dop, known, n_known)) return -1;
+    if (o->val[0]) {
+        tr = all;
+        memset(&all, 0, sizeof all);
+        if (rnn_dataset_load(&va, o->val, &dop, tr.labels, tr.n_labels)) goto out;
+    } else {
+        if (!(o->val_frac > 0 && o->val_frac < 1)) {
+            rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %g)", o->val_frac);
+            goto out;
+        }
+        if (rnn_dataset_split(&all, o->val_frac, (uint64_t)o->seed, &tr, &va)) goto out;
+    }
+    if (tr.n_labels < 2) {
+        rnn_errorf("%s: a classifier needs at least 2 classes (found %d)", o->data, tr.n_labels);
+        goto out;
+    }
+    if (!have_tok) {
+        size_t len;
+        char *text = join_texts(&tr, &len);
+        if (!text) goto out;
+        int bad = build_tokenizer(r, o->data, text, len, "word");
+        free(text);
+        if (bad) goto out;
+    }
+    if (encode_cls(r, o->data, &tr, &r->ctrain) ||
+        encode_cls(r, o->val[0] ? o->val : "the validation split", &va, &r->cval))
+        goto out;
+    if (r->cval.n == 0) {
+        rnn_errorf("the validation set is empty (use --val FILE or a larger --val-frac)");
+        goto out;
+    }
+    r->labels = tr.labels;
+    r->n_labels = tr.n_labels;
+    tr.labels = NULL;
+    tr.n_labels = 0;
+    char names[512] = "";
+    for (int i = 0; i < r->n_labels && strlen(names) < 400; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", r->labels[i]);
+    say(r, "classes (%d): %s", r->n_labels, names);
+    rc = 0;
+out:
+    rnn_dataset_free(&all);
+    rnn_dataset_free(&tr);
+    rnn_dataset_free(&va);
+    return rc;
+}
+
+/* GloVe / word2vec text vectors ("word v1 ... vE" per line; a word2vec
+ * "count dim" first line is skipped) into the embedding rows of known words. */
+static int load_vectors(run *r) {
+    const char *path = r->o->vectors;
+    FILE *f = fopen(path, "r");
+    if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno));
+    const int E = r->m->c.embed_dim, V = rnn_tokenizer_vocab_size(r->tok);
+    char *line = NULL;
+    size_t cap = 0;
+    long lineno = 0, found = 0;
+    ssize_t got;
+    float *vec = malloc(sizeof(float) * E);
+    int rc = -1;
+    if (!vec) {
+        rnn_errorf("out of memory");
+        goto out;
+    }
+    while ((got = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        char *sp = strchr(line, ' ');
+        if (!sp) continue;
+        *sp = 0;
+        char *p = sp + 1, *end;
+        int k = 0;
+        for (; k < E; k++) {
+            vec[k] = strtof(p, &end);
+            if (end == p) break;
+            p = end;
+        }
+        while (*p == ' ' || *p == '\n' || *p == '\r') p++;
+        if (lineno == 1 && k < E && strtol(line, NULL, 10) > 0) continue; /* word2vec header */
+        if (k < E || *p) {
+            rnn_errorf("%s:%ld: expected %d numbers after the word (the vectors' width must equal --embed)",
+                       path, lineno, E);
+            goto out;
+        }
+        int id = rnn_tokenizer_find(r->tok, line);
+        if (id >= 0 && id != rnn_tokenizer_pad_id(r->tok)) {
+            memcpy(r->m->emb + (size_t)id * E, vec, sizeof(float) * E);
+            found++;
+        }
+    }
+    say(r, "vectors %s: %ld of %d vocabulary tokens covered (%.1f%%)", path, found, V, 100.0 * found / V);
+    rc = 0;
+out:
+    free(line);
+    free(vec);
+    fclose(f);
+    return rc;
+}
+
+static int cmp_int_desc(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x < y) - (x > y);
+}
+static void sort_ints_desc(int *v, size_t n) { qsort(v, n, sizeof(int), cmp_int_desc); }
 
 /* ---- model and optimizer ------------------------------------------------- */
 
@@ -327,7 +488,12 @@ static int make_optimizer(run *r) {
 
 /* ---- checkpoints and the resume state ------------------------------------ */
 
-#define N_STATE_META 12
+#define N_STATE_META 13
+/* The scalars of the resume state, in __metadata__ of state.safetensors. */
+static const char *const state_keys[N_STATE_META] = {
+    "train.step", "train.epoch",    "train.batch",     "train.tokens",   "train.elapsed",
+    "train.rng0", "train.rng1",     "train.best_val",  "train.bad_evals", "train.sched_lr",
+    "train.sched_best", "train.sched_bad", "train.best_loss"};
 
 static int save_state(run *r) {
     char path[2 * RNN_OPT_STR];
@@ -342,14 +508,12 @@ static int save_state(run *r) {
         snprintf(names[nt], sizeof names[nt], "train.optim.%s", bn);
         t[nt++] = (rnn_st_out){names[nt - 1], RNN_DT_F32, 1, {(int64_t)m->n_floats}, buf};
     }
-    int64_t state_n = (int64_t)m->c.num_layers * m->D * r->B * m->c.hidden_dim;
-    t[nt++] = (rnn_st_out){"train.h0", RNN_DT_F32, 1, {state_n}, r->a->h0};
-    t[nt++] = (rnn_st_out){"train.c0", RNN_DT_F32, 1, {state_n}, r->a->c0};
+    if (!r->classify) { /* the hidden state carried between LM batches */
+        int64_t state_n = (int64_t)m->c.num_layers * m->D * r->B * m->c.hidden_dim;
+        t[nt++] = (rnn_st_out){"train.h0", RNN_DT_F32, 1, {state_n}, r->a->h0};
+        t[nt++] = (rnn_st_out){"train.c0", RNN_DT_F32, 1, {state_n}, r->a->c0};
+    }
     char vals[N_STATE_META][64];
-    const char *keys[N_STATE_META] = {"train.step",    "train.epoch",    "train.batch",
-                                      "train.tokens",  "train.elapsed",  "train.rng0",
-                                      "train.rng1",    "train.best_val", "train.bad_evals",
-                                      "train.sched_lr", "train.sched_best", "train.sched_bad"};
     snprintf(vals[0], 64, "%ld", r->step);
     snprintf(vals[1], 64, "%ld", r->epoch);
     snprintf(vals[2], 64, "%ld", r->batch_in_epoch);
@@ -362,9 +526,11 @@ static int save_state(run *r) {
     snprintf(vals[9], 64, "%.9g", r->sched.cur_lr);
     snprintf(vals[10], 64, "%.9g", r->sched.best);
     snprintf(vals[11], 64, "%d", r->sched.bad_epochs);
+    snprintf(vals[12], 64, "%.17g", r->best_loss);
     const char *vp[N_STATE_META];
     for (int i = 0; i < N_STATE_META; i++) vp[i] = vals[i];
-    return rnn_checkpoint_save(path, m, r->tok, NULL, 0, keys, vp, N_STATE_META, t, nt);
+    return rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, state_keys, vp, N_STATE_META, t,
+                               nt);
 }
 
 static int meta_num(const rnn_st *st, const char *path, const char *key, double *v) {
@@ -384,24 +550,21 @@ static int load_state(run *r) {
     if (!st) return -1;
     int rc = -1;
     double v[N_STATE_META];
-    const char *keys[N_STATE_META] = {"train.step",    "train.epoch",    "train.batch",
-                                      "train.tokens",  "train.elapsed",  "train.rng0",
-                                      "train.rng1",    "train.best_val", "train.bad_evals",
-                                      "train.sched_lr", "train.sched_best", "train.sched_bad"};
     for (int i = 0; i < N_STATE_META; i++)
-        if (meta_num(st, path, keys[i], &v[i])) goto out;
+        if (meta_num(st, path, state_keys[i], &v[i])) goto out;
     r->step = (long)v[0];
     r->epoch = (long)v[1];
     r->batch_in_epoch = (long)v[2];
     r->tokens = (long)v[3];
     r->elapsed_before = v[4];
-    r->rng.s[0] = strtoull(rnn_st_meta(st, keys[5]), NULL, 10);
-    r->rng.s[1] = strtoull(rnn_st_meta(st, keys[6]), NULL, 10);
+    r->rng.s[0] = strtoull(rnn_st_meta(st, state_keys[5]), NULL, 10);
+    r->rng.s[1] = strtoull(rnn_st_meta(st, state_keys[6]), NULL, 10);
     r->best_val = v[7];
     r->bad_evals = (int)v[8];
     r->sched.cur_lr = (float)v[9];
     r->sched.best = (float)v[10];
     r->sched.bad_epochs = (int)v[11];
+    r->best_loss = v[12];
     rnn_optim_set_steps(r->opt, r->step);
     for (int i = 0; i < rnn_optim_num_buffers(r->opt); i++) {
         const char *bn;
@@ -411,8 +574,8 @@ static int load_state(run *r) {
         if (rnn_st_read_f32(st, name, buf, r->m->n_floats, 0, NULL)) goto out;
     }
     size_t state_n = (size_t)r->m->c.num_layers * r->m->D * r->B * r->m->c.hidden_dim;
-    if (rnn_st_read_f32(st, "train.h0", r->a->h0, state_n, 0, NULL) ||
-        rnn_st_read_f32(st, "train.c0", r->a->c0, state_n, 0, NULL))
+    if (!r->classify && (rnn_st_read_f32(st, "train.h0", r->a->h0, state_n, 0, NULL) ||
+                         rnn_st_read_f32(st, "train.c0", r->a->c0, state_n, 0, NULL)))
         goto out;
     rc = 0;
 out:
@@ -423,7 +586,7 @@ out:
 static int save_model(run *r, const char *name) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, name);
-    return rnn_checkpoint_save(path, r->m, r->tok, NULL, 0, NULL, NULL, 0, NULL, 0);
+    return rnn_checkpoint_save(path, r->m, r->tok, r->labels, r->n_labels, NULL, NULL, 0, NULL, 0);
 }
 
 /* ---- the loop ------------------------------------------------------------- */
@@ -453,17 +616,32 @@ static void progress(run *r, double loss, double tok_s, float lr) {
 }
 
 static int validate(run *r, double train_loss, float lr, double tok_s, int *stop) {
-    double loss, acc;
-    if (rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &loss, &acc, NULL)) return -1;
+    double loss, acc, f1 = NAN;
+    if (r->classify) {
+        rnn_cls_metrics mt;
+        if (rnn_cls_evaluate(r->m, &r->cval, r->B, &mt)) return -1;
+        loss = mt.loss, acc = mt.accuracy, f1 = mt.macro_f1;
+        rnn_cls_metrics_free(&mt);
+    } else if (rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &loss, &acc, NULL)) {
+        return -1;
+    }
     r->last_val = loss;
-    int better = !(loss >= r->best_val); /* also true for the first (best = inf/NaN) */
-    say(r, "step %ld epoch %ld: val loss %.4f (ppl %.2f) acc %.4f%s", r->step, r->epoch, loss,
-        exp(loss), acc, better ? " *best*" : "");
-    fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r), r->tokens,
-            train_loss, loss, acc, lr, tok_s);
+    /* Classifiers keep the most accurate model (the lower loss on a tie),
+     * language models the lowest loss. best_val holds -accuracy then. */
+    double key = r->classify ? -acc : loss;
+    int better = !(key > r->best_val) && !(key == r->best_val && (!r->classify || loss >= r->best_loss));
+    if (r->classify)
+        say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, loss,
+            acc, f1, better ? " *best*" : "");
+    else
+        say(r, "step %ld epoch %ld: val loss %.4f (ppl %.2f) acc %.4f%s", r->step, r->epoch, loss,
+            exp(loss), acc, better ? " *best*" : "");
+    fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r),
+            r->tokens, train_loss, loss, acc, f1, lr, tok_s);
     fflush(r->metrics);
     if (better) {
-        r->best_val = loss;
+        r->best_val = key;
+        r->best_loss = loss;
         r->bad_evals = 0;
         if (save_model(r, "model.safetensors")) return -1;
     } else {
@@ -504,7 +682,54 @@ static int open_run_dir(run *r, int resuming) {
     if (!(r->log = fopen(path, resuming ? "a" : "w"))) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
     path_in(path, sizeof path, r, "metrics.csv");
     if (!(r->metrics = fopen(path, resuming ? "a" : "w"))) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
-    if (!resuming) fprintf(r->metrics, "step,elapsed_s,tokens,train_loss,val_loss,val_acc,lr,tokens_per_s\n");
+    if (!resuming) fprintf(r->metrics, "step,elapsed_s,tokens,train_loss,val_loss,val_acc,val_macro_f1,lr,tokens_per_s\n");
+    return 0;
+}
+
+/* The model of a new classifier, or of one initialised from a language
+ * model (--init-from: its embedding and recurrent stack; ULMFiT's transfer). */
+static int make_classifier(run *r, const rnn_model *lm) {
+    rnn_config c;
+    if (config_from_opts(r->o, &c, rnn_tokenizer_vocab_size(r->tok))) return -1;
+    c.num_classes = r->n_labels;
+    c.padding_id = rnn_tokenizer_pad_id(r->tok);
+    if (lm) { /* the encoder's shape comes from the language model */
+        c.cell = lm->c.cell;
+        c.embed_dim = lm->c.embed_dim;
+        c.hidden_dim = lm->c.hidden_dim;
+        c.num_layers = lm->c.num_layers;
+        c.bidirectional = lm->c.bidirectional;
+        c.residual = lm->c.residual;
+    }
+    if (c.loss == RNN_LOSS_BCE && c.num_classes != 2)
+        return rnn_errorf("--loss bce needs exactly 2 classes (the data has %d)", c.num_classes);
+    if (!(r->m = rnn_model_create(&c))) return -1;
+    rnn_model_init(r->m, (uint64_t)r->o->seed);
+    if (lm) {
+        int n = rnn_checkpoint_copy_params(r->m, lm, 0);
+        if (n < 0) return -1;
+        say(r, "initialised %d tensors (embedding and recurrent layers) from %s", n, r->o->init_from);
+    }
+    if (r->o->vectors[0] && load_vectors(r)) return -1;
+    return 0;
+}
+
+/* Loads the model and tokenizer of --resume / --init-from, checking the task. */
+static int load_start(run *r, int resuming, rnn_checkpoint *ck) {
+    const rnn_opts *o = r->o;
+    char path[2 * RNN_OPT_STR];
+    if (resuming)
+        path_in(path, sizeof path, r, "state.safetensors");
+    else
+        snprintf(path, sizeof path, "%s", o->init_from);
+    if (rnn_checkpoint_load(ck, path)) return -1;
+    if (!ck->tok) return rnn_errorf("%s: the checkpoint has no tokenizer", path);
+    int is_lm = ck->model->c.task == RNN_TASK_LM;
+    if (resuming && is_lm == r->classify)
+        return rnn_errorf("%s: the run is a %s; --task %s does not match", path,
+                          is_lm ? "language model" : "classifier", o->task);
+    if (!resuming && !r->classify && !is_lm)
+        return rnn_errorf("%s: a classifier cannot be fine-tuned as a language model", path);
     return 0;
 }
 
@@ -514,9 +739,10 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
     r->cb = cb;
     r->B = o->batch;
     r->T = o->seq_len;
-    r->best_val = INFINITY;
+    r->best_val = r->best_loss = INFINITY;
+    r->classify = !strcmp(o->task, "classify");
     int rc = -1, resuming = o->resume[0] != 0;
-    if (strcmp(o->task, "lm")) return rnn_errorf("--task %s: this build trains language models only", o->task);
+    rnn_checkpoint ck = {0};
     if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
     if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
     rnn_set_threads(o->threads);
@@ -525,51 +751,71 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
     if (open_run_dir(r, resuming)) goto out;
 
     /* Model and tokenizer: from the resume state, a checkpoint, or new. */
-    rnn_checkpoint ck = {0};
-    if (resuming || o->init_from[0]) {
-        char path[2 * RNN_OPT_STR];
-        if (resuming)
-            path_in(path, sizeof path, r, "state.safetensors");
-        else
-            snprintf(path, sizeof path, "%s", o->init_from);
-        if (rnn_checkpoint_load(&ck, path)) goto out;
-        if (ck.model->c.task != RNN_TASK_LM || !ck.tok) {
-            rnn_errorf("%s: not a language-model checkpoint", path);
-            rnn_checkpoint_free(&ck);
+    if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
+    if (ck.tok) {
+        r->tok = ck.tok;
+        ck.tok = NULL;
+    }
+    if (r->classify) {
+        if (load_cls_data(r, r->tok != NULL, resuming ? ck.labels : NULL, resuming ? ck.n_labels : 0))
+            goto out;
+        if (resuming) {
+            r->m = ck.model;
+            ck.model = NULL;
+        } else if (make_classifier(r, ck.model)) {
             goto out;
         }
-        r->tok = ck.tok;
-        r->m = ck.model;
-        ck.tok = NULL;
-        ck.model = NULL;
-        rnn_checkpoint_free(&ck);
-        if (!resuming) say(r, "fine-tuning %s", path);
+        r->per_epoch = (long)((r->ctrain.n + r->B - 1) / r->B);
+        /* Activations for the largest possible batch: the B longest examples. */
+        int *lens = malloc(sizeof(int) * r->ctrain.n), rows = 0;
+        if (!lens) goto out;
+        memcpy(lens, r->ctrain.len, sizeof(int) * r->ctrain.n);
+        sort_ints_desc(lens, r->ctrain.n);
+        for (size_t i = 0; i < r->ctrain.n && i < (size_t)r->B; i++) rows += lens[i];
+        free(lens);
+        if (!(r->a = rnn_acts_create_n(r->m, r->ctrain.max_len, r->B, rows))) goto out;
+    } else {
+        if (ck.model) {
+            r->m = ck.model;
+            ck.model = NULL;
+            if (!resuming) say(r, "fine-tuning %s", o->init_from);
+        }
+        if (load_lm_data(r, r->tok != NULL)) goto out;
+        if (!r->m) {
+            rnn_config c;
+            if (config_from_opts(o, &c, rnn_tokenizer_vocab_size(r->tok))) goto out;
+            if (!(r->m = rnn_model_create(&c))) goto out;
+            rnn_model_init(r->m, (uint64_t)o->seed);
+        }
+        r->per_epoch = rnn_lm_batches(r->n_train, r->B, r->T);
+        if (!(r->a = rnn_acts_create(r->m, r->T, r->B))) goto out;
     }
-    if (load_lm_data(r, r->tok != NULL)) goto out;
-    if (!r->m) {
-        rnn_config c;
-        if (config_from_opts(o, &c, rnn_tokenizer_vocab_size(r->tok))) goto out;
-        if (!(r->m = rnn_model_create(&c))) goto out;
-        rnn_model_init(r->m, (uint64_t)o->seed);
-    }
-    if (!(r->a = rnn_acts_create(r->m, r->T, r->B))) goto out;
-    long per_epoch = rnn_lm_batches(r->n_train, r->B, r->T);
+    const long per_epoch = r->per_epoch;
     r->total_steps = o->steps > 0 ? o->steps : o->epochs > 0 ? (long)o->epochs * per_epoch : 0;
-    if (r->total_steps == 0 && o->time <= 0) r->total_steps = 10 * per_epoch; /* default: 10 epochs */
+    if (r->total_steps == 0 && o->time <= 0) /* default: 10 epochs (lm), 5 (classify) */
+        r->total_steps = (r->classify ? 5 : 10) * per_epoch;
     if (make_optimizer(r)) goto out;
     if (resuming && load_state(r)) goto out;
 
     const rnn_model *m = r->m;
-    say(r, "rnn.c: %s %s %dx%d%s, vocab %d, %zu parameters; %zu train / %zu val tokens; "
-        "batch %d x %d, %ld steps/epoch; gemm %s, %d threads; run dir %s",
-        rnn_task_name(m->c.task), rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
-        m->c.bidirectional ? " bidirectional" : "", m->c.vocab_size,
-        (size_t)(m->params[m->n_params - 1].offset + m->params[m->n_params - 1].numel),
-        r->n_train, r->n_val, r->B, r->T, per_epoch, rnn_gemm_backend(), rnn_get_threads(), r->dir);
+    if (r->classify)
+        say(r, "rnn.c: classify %s %dx%d%s pool %s, vocab %d, %d classes, %zu parameters; "
+            "%zu train / %zu val examples; batch %d, %ld steps/epoch; gemm %s, %d threads; run dir %s",
+            rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
+            m->c.bidirectional ? " bidirectional" : "", rnn_pool_name(m->c.pool), m->c.vocab_size,
+            m->c.num_classes, rnn_model_num_weights(m), r->ctrain.n, r->cval.n, r->B, per_epoch,
+            rnn_gemm_backend(), rnn_get_threads(), r->dir);
+    else
+        say(r, "rnn.c: lm %s %dx%d%s, vocab %d, %zu parameters; %zu train / %zu val tokens; "
+            "batch %d x %d, %ld steps/epoch; gemm %s, %d threads; run dir %s",
+            rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
+            m->c.bidirectional ? " bidirectional" : "", m->c.vocab_size, rnn_model_num_weights(m),
+            r->n_train, r->n_val, r->B, r->T, per_epoch, rnn_gemm_backend(), rnn_get_threads(), r->dir);
     if (resuming) say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
 
     rnn_step_cfg sc = {o->clip, o->clip_value, {o->encoder_lr_mult, o->encoder_lr_mult, 1.0f}};
     if (m->c.freeze_embedding) sc.lr_mult[RNN_GROUP_EMBED] = 0;
+    const float enc_mult = o->encoder_lr_mult, emb_mult = sc.lr_mult[RNN_GROUP_EMBED];
     const long eval_every = o->eval_every > 0 ? o->eval_every : per_epoch;
     r->t0 = rnn_now();
     interrupted = 0;
@@ -579,7 +825,10 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
     float lr = rnn_sched_lr(&r->sched, r->step);
     double tok_s = 0, train_loss = NAN;
     rnn_pack p;
-    pack_full(r->a, &p, r->T, r->B);
+    if (!r->classify) pack_full(r->a, &p, r->T, r->B);
+    if (r->classify && r->batch_in_epoch < per_epoch &&
+        rnn_cls_plan_epoch(&r->ctrain, r->B, (uint64_t)o->seed, r->epoch, 1))
+        goto out;
     while (!stop) {
         if (r->total_steps > 0 && r->step >= r->total_steps) break;
         if (o->time > 0 && elapsed(r) >= o->time) break;
@@ -590,18 +839,32 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
         if (r->batch_in_epoch >= per_epoch) {
             r->epoch++;
             r->batch_in_epoch = 0;
+            if (r->classify && rnn_cls_plan_epoch(&r->ctrain, r->B, (uint64_t)o->seed, r->epoch, 1))
+                goto out;
         }
-        rnn_lm_fill(r->train, r->n_train, r->B, r->T, r->batch_in_epoch, r->a->ids, r->a->targets);
+        long n_tok;
+        int state_in = 0;
+        if (r->classify) {
+            rnn_cls_fill(&r->ctrain, r->batch_in_epoch, r->a, &p, m->c.loss == RNN_LOSS_BCE);
+            n_tok = p.N;
+            /* --freeze-epochs: only the head learns at first (ULMFiT's gradual unfreezing). */
+            int frozen = r->epoch < o->freeze_epochs;
+            sc.lr_mult[RNN_GROUP_ENCODER] = frozen ? 0 : enc_mult;
+            sc.lr_mult[RNN_GROUP_EMBED] = frozen ? 0 : emb_mult;
+        } else {
+            rnn_lm_fill(r->train, r->n_train, r->B, r->T, r->batch_in_epoch, r->a->ids, r->a->targets);
+            n_tok = (long)r->B * r->T;
+            state_in = r->batch_in_epoch > 0;
+        }
         lr = rnn_sched_lr(&r->sched, r->step);
         float norm;
-        double loss = rnn_train_step(r->m, r->a, &p, r->batch_in_epoch > 0, r->opt, &sc, lr,
-                                     &r->rng, &norm, NULL);
+        double loss = rnn_train_step(r->m, r->a, &p, state_in, r->opt, &sc, lr, &r->rng, &norm, NULL);
         if (isnan(loss)) say(r, "warning: step %ld: gradient norm %g is not finite; step skipped", r->step, norm);
-        carry_state(r->m, r->a, r->B);
+        if (!r->classify) carry_state(r->m, r->a, r->B);
         r->step++;
         r->batch_in_epoch++;
-        r->tokens += (long)r->B * r->T;
-        window_tokens += (long)r->B * r->T;
+        r->tokens += n_tok;
+        window_tokens += n_tok;
         window_steps++;
         if (!isnan(loss)) loss_acc += loss;
         double now = rnn_now();
@@ -621,17 +884,26 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
     if (r->step % eval_every != 0 || r->step == 0) {
         if (validate(r, train_loss, lr, tok_s, &stop)) goto out;
     }
-    say(r, "done: %ld steps, %.1f s, best val loss %.4f; %s/model.safetensors", r->step,
-        elapsed(r), r->best_val, r->dir);
+    if (r->classify)
+        say(r, "done: %ld steps, %.1f s, best val accuracy %.4f; %s/model.safetensors", r->step,
+            elapsed(r), -r->best_val, r->dir);
+    else
+        say(r, "done: %ld steps, %.1f s, best val loss %.4f; %s/model.safetensors", r->step,
+            elapsed(r), r->best_val, r->dir);
     rc = 0;
 out:
     if (r->bar) fprintf(stderr, "\n");
     if (r->log) fclose(r->log);
     if (r->metrics) fclose(r->metrics);
+    rnn_checkpoint_free(&ck);
     rnn_acts_free(r->a);
     rnn_optim_free(r->opt);
     rnn_model_free(r->m);
     rnn_tokenizer_free(r->tok);
+    rnn_cls_data_free(&r->ctrain);
+    rnn_cls_data_free(&r->cval);
+    for (int i = 0; i < r->n_labels; i++) free(r->labels[i]);
+    free(r->labels);
     free(r->train);
     free(r->val);
     return rc;

@@ -1,0 +1,227 @@
+/* classify.c: see classify.h. */
+#include "classify.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rnn_cls_data_free(rnn_cls_data *d) {
+    free(d->tokens);
+    free(d->start);
+    free(d->len);
+    free(d->label);
+    free(d->order);
+    memset(d, 0, sizeof *d);
+}
+
+int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *tok, int max_len,
+                   int keep_tail, size_t *n_unk, size_t *n_cut) {
+    memset(d, 0, sizeof *d);
+    size_t cap = 1 << 16, used = 0, unk = 0, cut = 0;
+    d->tokens = malloc(cap * sizeof(int32_t));
+    d->start = malloc((ds->n + 1) * sizeof(size_t));
+    d->len = malloc((ds->n + 1) * sizeof(int));
+    d->label = malloc((ds->n + 1) * sizeof(int));
+    if (!d->tokens || !d->start || !d->len || !d->label) goto oom;
+    int filler = rnn_tokenizer_unk_id(tok);
+    if (filler < 0) filler = rnn_tokenizer_type(tok) == RNN_TOK_BYTE ? ' ' : 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        int32_t *ids = NULL;
+        size_t n = 0, u = 0;
+        if (rnn_tokenizer_encode(tok, ds->ex[i].text, strlen(ds->ex[i].text), &ids, &n, &u)) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", rnn_last_error());
+            rnn_cls_data_free(d);
+            return rnn_errorf("example %zu: %s", i + 1, msg);
+        }
+        unk += u;
+        const int32_t *src = ids;
+        if (max_len > 0 && n > (size_t)max_len) {
+            if (keep_tail) src = ids + (n - max_len);
+            n = (size_t)max_len;
+            cut++;
+        }
+        size_t len = n ? n : 1;
+        if (n == 0) {
+            int32_t *g = realloc(ids, sizeof(int32_t));
+            if (!g) {
+                free(ids);
+                goto oom;
+            }
+            ids = g;
+            ids[0] = filler;
+            src = ids;
+        }
+        if (used + len > cap) {
+            while (used + len > cap) cap *= 2;
+            int32_t *g = realloc(d->tokens, cap * sizeof(int32_t));
+            if (!g) {
+                free(ids);
+                goto oom;
+            }
+            d->tokens = g;
+        }
+        memcpy(d->tokens + used, src, len * sizeof(int32_t));
+        free(ids);
+        d->start[i] = used;
+        d->len[i] = (int)len;
+        d->label[i] = ds->ex[i].label;
+        if ((int)len > d->max_len) d->max_len = (int)len;
+        used += len;
+    }
+    d->n = ds->n;
+    if (n_unk) *n_unk = unk;
+    if (n_cut) *n_cut = cut;
+    return 0;
+oom:
+    rnn_cls_data_free(d);
+    return rnn_errorf("out of memory encoding the examples");
+}
+
+static const int *sort_len; /* qsort has no context argument: set before each sort */
+static int by_len_desc(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    if (sort_len[x] != sort_len[y]) return sort_len[y] - sort_len[x];
+    return x < y ? -1 : x > y;
+}
+
+int rnn_cls_plan_epoch(rnn_cls_data *d, int B, uint64_t seed, long epoch, int shuffle) {
+    free(d->order);
+    d->order = malloc((d->n + 1) * sizeof(size_t));
+    if (!d->order) return rnn_errorf("out of memory");
+    d->B = B;
+    d->n_batches = (long)((d->n + B - 1) / B);
+    for (size_t i = 0; i < d->n; i++) d->order[i] = i;
+    sort_len = d->len;
+    if (!shuffle) {
+        qsort(d->order, d->n, sizeof(size_t), by_len_desc);
+    } else {
+        rnn_rng rng;
+        rnn_rng_seed(&rng, seed * 1000003u + (uint64_t)epoch * 7919u + 17u);
+        for (size_t i = d->n; i > 1; i--) {
+            size_t j = (size_t)(rnn_rng_next(&rng) % i), t = d->order[i - 1];
+            d->order[i - 1] = d->order[j];
+            d->order[j] = t;
+        }
+        size_t pool = (size_t)B * 50;
+        for (size_t p0 = 0; p0 < d->n; p0 += pool) {
+            size_t m = d->n - p0 < pool ? d->n - p0 : pool;
+            qsort(d->order + p0, m, sizeof(size_t), by_len_desc);
+        }
+        /* Shuffle whole batches (the last, partial one included). */
+        long nb = d->n_batches;
+        size_t *tmp = malloc((size_t)B * sizeof(size_t));
+        if (!tmp) return rnn_errorf("out of memory");
+        for (long i = nb - 1; i > 0; i--) {
+            long j = (long)(rnn_rng_next(&rng) % (uint64_t)(i + 1));
+            if (i == j) continue;
+            size_t ni = (size_t)i * B, nj = (size_t)j * B;
+            size_t ci = d->n - ni < (size_t)B ? d->n - ni : (size_t)B;
+            size_t cj = d->n - nj < (size_t)B ? d->n - nj : (size_t)B;
+            if (ci != cj) continue; /* keep the partial batch where it is */
+            memcpy(tmp, d->order + ni, ci * sizeof(size_t));
+            memcpy(d->order + ni, d->order + nj, ci * sizeof(size_t));
+            memcpy(d->order + nj, tmp, ci * sizeof(size_t));
+        }
+        free(tmp);
+    }
+    /* Rows the largest batch needs (each batch is sorted longest first). */
+    d->max_rows = 0;
+    for (long k = 0; k < d->n_batches; k++) {
+        size_t b0 = (size_t)k * B, nb = d->n - b0 < (size_t)B ? d->n - b0 : (size_t)B;
+        qsort(d->order + b0, nb, sizeof(size_t), by_len_desc);
+        int rows = 0;
+        for (size_t i = 0; i < nb; i++) rows += d->len[d->order[b0 + i]];
+        if (rows > d->max_rows) d->max_rows = rows;
+    }
+    return 0;
+}
+
+int rnn_cls_fill(const rnn_cls_data *d, long k, rnn_acts *a, rnn_pack *p, int bce) {
+    size_t b0 = (size_t)k * d->B;
+    int nb = (int)(d->n - b0 < (size_t)d->B ? d->n - b0 : (size_t)d->B);
+    const size_t *ex = d->order + b0;
+    int T = d->len[ex[0]];
+    for (int b = 0; b < nb; b++) {
+        a->lengths[b] = d->len[ex[b]];
+        if (bce)
+            a->ftargets[b] = (float)d->label[ex[b]];
+        else
+            a->targets[b] = d->label[ex[b]];
+    }
+    rnn_pack_init(p, T, nb, a->lengths, a->batch_sizes, a->offsets);
+    for (int t = 0; t < T; t++) {
+        int32_t *row = a->ids + p->offsets[t];
+        for (int b = 0; b < p->batch_sizes[t]; b++) row[b] = d->tokens[d->start[ex[b]] + t];
+    }
+    return nb;
+}
+
+void rnn_cls_probs(const rnn_model *m, const float *logits, float *probs) {
+    if (m->c.loss == RNN_LOSS_BCE) {
+        float x = logits[0];
+        probs[1] = x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+        probs[0] = 1.0f - probs[1];
+        return;
+    }
+    memcpy(probs, logits, sizeof(float) * m->c.num_classes);
+    rnn_softmax_row(probs, m->c.num_classes);
+}
+
+void rnn_cls_metrics_free(rnn_cls_metrics *mt) {
+    free(mt->confusion);
+    mt->confusion = NULL;
+}
+
+int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics *out) {
+    const int C = m->c.num_classes, bce = m->c.loss == RNN_LOSS_BCE;
+    memset(out, 0, sizeof *out);
+    if (rnn_cls_plan_epoch(d, B, 0, 0, 0)) return -1;
+    rnn_acts *a = rnn_acts_create_n(m, d->max_len, B, d->max_rows);
+    out->confusion = calloc((size_t)C * C, sizeof(long));
+    float *probs = malloc(sizeof(float) * (C + 1));
+    if (!a || !out->confusion || !probs) {
+        rnn_acts_free(a);
+        free(probs);
+        rnn_cls_metrics_free(out);
+        return rnn_errorf("out of memory");
+    }
+    double total = 0;
+    rnn_pack p;
+    for (long k = 0; k < d->n_batches; k++) {
+        int nb = rnn_cls_fill(d, k, a, &p, bce);
+        rnn_model_forward(m, a, &p, a->ids, 0, 0, NULL);
+        for (int b = 0; b < nb; b++) {
+            const float *lg = a->logits + (size_t)b * m->n_out;
+            rnn_cls_probs(m, lg, probs);
+            int y = bce ? (int)a->ftargets[b] : a->targets[b], pred = 0;
+            for (int c = 1; c < C; c++)
+                if (probs[c] > probs[pred]) pred = c;
+            out->confusion[(size_t)y * C + pred]++;
+            if (bce) {
+                float x = lg[0];
+                total += fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x)));
+            } else {
+                total += -log(fmax(probs[y], 1e-30));
+            }
+        }
+    }
+    rnn_acts_free(a);
+    free(probs);
+    long n = 0, right = 0;
+    double f1 = 0;
+    for (int c = 0; c < C; c++) {
+        long tp = out->confusion[(size_t)c * C + c], row = 0, col = 0;
+        for (int j = 0; j < C; j++) row += out->confusion[(size_t)c * C + j], col += out->confusion[(size_t)j * C + c];
+        n += row;
+        right += tp;
+        /* F1 = 2tp / (2tp + fp + fn); a class never seen nor predicted counts 0. */
+        if (row + col > 0) f1 += 2.0 * tp / (double)(row + col);
+    }
+    out->n = n;
+    out->C = C;
+    out->loss = n ? total / n : 0;
+    out->accuracy = n ? (double)right / n : 0;
+    out->macro_f1 = f1 / C;
+    return 0;
+}

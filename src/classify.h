@@ -1,0 +1,74 @@
+/* classify.h: text classification data in model form — encoded examples,
+ * length-bucketed batches in packed layout — and evaluation (loss, accuracy,
+ * macro-F1, confusion matrix).
+ *
+ *   rnn_cls_data d;
+ *   rnn_cls_encode(&d, &dataset, tok, max_len, keep_tail, &n_unk, &n_cut);
+ *   rnn_cls_plan_epoch(&d, B, seed, epoch, 1);       // shuffled, bucketed
+ *   for (long k = 0; k < d.n_batches; k++) {
+ *       rnn_cls_fill(&d, k, acts, &pack, bce);        // ids, targets, pack
+ *       ...rnn_train_step...
+ *   }
+ */
+#ifndef RNN_CLASSIFY_H
+#define RNN_CLASSIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "textdata.h"
+#include "tokenizer.h"
+
+typedef struct {
+    int32_t *tokens;  /* all examples' ids, one after another */
+    size_t *start;    /* (n) first token of example i */
+    int *len;         /* (n) tokens of example i (>= 1) */
+    int *label;       /* (n) class id */
+    size_t n;
+    int max_len;      /* longest example (tokens) */
+    /* the current plan: example indices in batch order, each batch sorted
+     * longest first */
+    size_t *order;
+    long n_batches;
+    int B;
+    int max_rows;     /* most packed rows of any planned batch */
+} rnn_cls_data;
+
+/* Encodes every example (a text with no token becomes the single token
+ * <unk>, or a space for the byte tokenizer, so that every sequence has a
+ * length of at least 1). max_len > 0 truncates, keeping
+ * the tail when keep_tail, else the head. *n_unk / *n_cut (may be NULL) get
+ * the unknown tokens and the truncated examples. */
+int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *tok, int max_len,
+                   int keep_tail, size_t *n_unk, size_t *n_cut);
+void rnn_cls_data_free(rnn_cls_data *d);
+
+/* Plans the batches of an epoch: with shuffle, a permutation seeded by
+ * (seed, epoch) cut into pools of 50 batches, each pool sorted by length
+ * (bucketing: the lengths in a batch are close, so a batch's activations
+ * are small), batches in shuffled order; without, examples sorted by length
+ * in batches. Deterministic, so a
+ * resumed run re-plans the same epoch. Returns -1 on out of memory. */
+int rnn_cls_plan_epoch(rnn_cls_data *d, int B, uint64_t seed, long epoch, int shuffle);
+
+/* Packs planned batch k into a (ids, lengths, targets or ftargets) and p.
+ * Returns the number of sequences in it. */
+int rnn_cls_fill(const rnn_cls_data *d, long k, rnn_acts *a, rnn_pack *p, int bce);
+
+typedef struct {
+    double loss, accuracy, macro_f1;
+    long n;
+    int C;
+    long *confusion; /* (C, C) rows = true class, columns = predicted; malloc'd */
+} rnn_cls_metrics;
+
+/* Evaluates m over all of d (batches of B, not shuffled). */
+int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics *out);
+void rnn_cls_metrics_free(rnn_cls_metrics *mt);
+
+/* Class probabilities from a classifier's logits row (softmax, or the
+ * sigmoid pair for bce). */
+void rnn_cls_probs(const rnn_model *m, const float *logits, float *probs);
+
+#endif

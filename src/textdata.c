@@ -1,0 +1,993 @@
+/* textdata.c: see textdata.h.
+ *
+ * Loading is two passes. The format parser reads the whole file once and
+ * hands each record's fields (pointers into the buffer, CSV quotes undone in
+ * place) to take_fields(), which picks the label and text columns, copies the
+ * text (one malloc per example) and interns the label string in a small hash
+ * table. finish() then drops a detected header row, resolves the interned
+ * labels to class ids (known labels, label_names, or the sorted set found)
+ * and builds the rnn_dataset. */
+#include "textdata.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "util.h"
+
+enum { FMT_TSV, FMT_CSV, FMT_JSONL, FMT_DIR };
+static const char *const fmt_name[] = {"tsv", "csv", "jsonl", "dir"};
+
+#define MAX_TEXT_COLS 64
+
+void rnn_data_opts_default(rnn_data_opts *o) {
+    o->format = "auto";
+    o->label_col = 0;
+    o->text_cols = NULL;
+    o->header = -1;
+    o->label_names = NULL;
+}
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) rnn_errorf("out of memory (%zu bytes)", n);
+    return p;
+}
+
+static int is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static int is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_digit(int c) { return c >= '0' && c <= '9'; }
+
+/* An integer label: optional sign, 1..18 digits (so strtoll cannot overflow). */
+static int is_int(const char *s) {
+    if (*s == '-' || *s == '+') s++;
+    size_t n = strspn(s, "0123456789");
+    return n >= 1 && n <= 18 && s[n] == 0;
+}
+
+/* A cell that reads like a column name: "label", "text", "review_text",
+ * "Question Text". Used only for header detection. */
+static int looks_like_name(const char *s, size_t n) {
+    while (n && is_space((unsigned char)*s)) s++, n--;
+    while (n && is_space((unsigned char)s[n - 1])) n--;
+    if (n == 0 || n > 32 || !(is_alpha((unsigned char)s[0]) || s[0] == '_')) return 0;
+    int words = 1;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == ' ') words += s[i - 1] != ' ';
+        else if (!(is_alpha(c) || is_digit(c) || c == '_' || c == '-' || c == '.')) return 0;
+    }
+    return words <= 3;
+}
+
+/* ---- the loader: rows collected so far and the interned labels --------- */
+
+typedef struct {
+    char *text; /* malloc'd */
+    int label;  /* index into loader.lab */
+    int line;   /* 1-based line where the record starts (0 for dir) */
+} row;
+
+typedef struct {
+    char *name;   /* malloc'd */
+    size_t count; /* rows with this label */
+} label_entry;
+
+typedef struct {
+    const char *path;
+    int fmt;
+    /* column selection (tsv/csv) */
+    int label_col;              /* 1-based */
+    int text_cols[MAX_TEXT_COLS];
+    int n_text_cols;            /* 0 = auto, fixed from the first row */
+    int auto_text;
+    int ncols;                  /* columns of the first row; 0 before it */
+    int header;                 /* option: -1, 0, 1 */
+    int first_namelike;         /* first row looks like a header */
+    /* rows */
+    row *rows;
+    size_t n, cap;
+    /* interned labels: open addressing, slots hold index+1 into lab */
+    label_entry *lab;
+    int n_lab, cap_lab;
+    int *slot;
+    size_t n_slot;
+    /* scratch for the fields of one record */
+    const char **fs;
+    size_t *fl;
+    int cap_f;
+} loader;
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Index of label s[0..n) in L->lab, adding it if new; -1 on out of memory. */
+static int intern_label(loader *L, const char *s, size_t n) {
+    if ((size_t)(L->n_lab + 1) * 2 > L->n_slot) {
+        size_t ns = L->n_slot ? L->n_slot * 2 : 64;
+        int *slot = calloc(ns, sizeof *slot);
+        if (!slot) return rnn_errorf("out of memory (%zu bytes)", ns * sizeof *slot);
+        for (int i = 0; i < L->n_lab; i++) {
+            size_t h = hash_bytes(L->lab[i].name, strlen(L->lab[i].name)) & (ns - 1);
+            while (slot[h]) h = (h + 1) & (ns - 1);
+            slot[h] = i + 1;
+        }
+        free(L->slot);
+        L->slot = slot;
+        L->n_slot = ns;
+    }
+    size_t h = hash_bytes(s, n) & (L->n_slot - 1);
+    for (; L->slot[h]; h = (h + 1) & (L->n_slot - 1)) {
+        const char *name = L->lab[L->slot[h] - 1].name;
+        if (strncmp(name, s, n) == 0 && name[n] == 0) return L->slot[h] - 1;
+    }
+    if (L->n_lab == L->cap_lab) {
+        int nc = L->cap_lab ? L->cap_lab * 2 : 16;
+        label_entry *nl = realloc(L->lab, (size_t)nc * sizeof *nl);
+        if (!nl) return rnn_errorf("out of memory (%zu bytes)", (size_t)nc * sizeof *nl);
+        L->lab = nl;
+        L->cap_lab = nc;
+    }
+    char *name = xmalloc(n + 1);
+    if (!name) return -1;
+    memcpy(name, s, n);
+    name[n] = 0;
+    L->lab[L->n_lab] = (label_entry){name, 0};
+    L->slot[h] = L->n_lab + 1;
+    return L->n_lab++;
+}
+
+/* Appends a row that owns text; frees text on failure. */
+static int add_row(loader *L, char *text, const char *label, size_t label_len, int line) {
+    int id = intern_label(L, label, label_len);
+    if (id < 0) {
+        free(text);
+        return -1;
+    }
+    if (L->n == L->cap) {
+        size_t nc = L->cap ? L->cap * 2 : 1024;
+        row *nr = realloc(L->rows, nc * sizeof *nr);
+        if (!nr) {
+            free(text);
+            return rnn_errorf("out of memory (%zu bytes)", nc * sizeof *nr);
+        }
+        L->rows = nr;
+        L->cap = nc;
+    }
+    L->rows[L->n++] = (row){text, id, line};
+    L->lab[id].count++;
+    return 0;
+}
+
+static void loader_free(loader *L) {
+    for (size_t i = 0; i < L->n; i++) free(L->rows[i].text);
+    for (int i = 0; i < L->n_lab; i++) free(L->lab[i].name);
+    free(L->rows);
+    free(L->lab);
+    free(L->slot);
+    free(L->fs);
+    free(L->fl);
+}
+
+static int push_field(loader *L, int *nf, const char *s, size_t n) {
+    if (*nf == L->cap_f) {
+        int nc = L->cap_f ? L->cap_f * 2 : 16;
+        const char **fs = realloc(L->fs, (size_t)nc * sizeof *fs);
+        if (!fs) return rnn_errorf("out of memory");
+        L->fs = fs;
+        size_t *fl = realloc(L->fl, (size_t)nc * sizeof *fl);
+        if (!fl) return rnn_errorf("out of memory");
+        L->fl = fl;
+        L->cap_f = nc;
+    }
+    L->fs[*nf] = s;
+    L->fl[*nf] = n;
+    (*nf)++;
+    return 0;
+}
+
+/* Parses "3", "2,3", "2-3", "1,3-4" into 1-based columns. */
+static int parse_cols(const char *s, int *cols, int *n) {
+    const char *p = s;
+    *n = 0;
+    for (;;) {
+        while (*p == ' ') p++;
+        char *e;
+        long a = strtol(p, &e, 10), b = a;
+        if (e == p || a < 1) goto bad;
+        p = e;
+        while (*p == ' ') p++;
+        if (*p == '-') {
+            p++;
+            b = strtol(p, &e, 10);
+            if (e == p || b < a) goto bad;
+            p = e;
+            while (*p == ' ') p++;
+        }
+        if (b > 100000) goto bad;
+        for (long c = a; c <= b; c++) {
+            if (*n == MAX_TEXT_COLS) return rnn_errorf("text columns \"%s\": more than %d columns", s, MAX_TEXT_COLS);
+            cols[(*n)++] = (int)c;
+        }
+        if (*p == 0) return 0;
+        if (*p != ',') goto bad;
+        p++;
+    }
+bad:
+    return rnn_errorf("text columns \"%s\": expected 1-based column numbers like 3, 2,3 or 2-3", s);
+}
+
+/* Separator after a text part when joining columns. */
+static int ends_in_punct(const char *s, size_t n) { return n && strchr(".!?;:,", s[n - 1]); }
+
+/* One record's fields → a row. */
+static int take_fields(loader *L, int nf, int line) {
+    const char *sep_name = L->fmt == FMT_TSV ? "tab" : "comma";
+    if (L->ncols == 0) { /* the first row fixes the auto text columns */
+        L->ncols = nf;
+        if (L->auto_text) {
+            if (nf < 2)
+                return rnn_errorf("%s:%d: expected at least 2 %s-separated columns, found %d", L->path, line,
+                                  sep_name, nf);
+            L->n_text_cols = 0;
+            if (L->fmt == FMT_TSV) {
+                L->text_cols[L->n_text_cols++] = L->label_col == nf ? nf - 1 : nf;
+            } else {
+                for (int c = 1; c <= nf && L->n_text_cols < MAX_TEXT_COLS; c++)
+                    if (c != L->label_col) L->text_cols[L->n_text_cols++] = c;
+            }
+        }
+    }
+    if (nf < 2)
+        return rnn_errorf("%s:%d: expected at least 2 %s-separated columns, found %d", L->path, line, sep_name, nf);
+    int need = L->label_col;
+    for (int i = 0; i < L->n_text_cols; i++)
+        if (L->text_cols[i] > need) need = L->text_cols[i];
+    if (need > nf) return rnn_errorf("%s:%d: missing column %d (row has %d)", L->path, line, need, nf);
+
+    const char *lab = L->fs[L->label_col - 1];
+    size_t ll = L->fl[L->label_col - 1];
+    while (ll && is_space((unsigned char)*lab)) lab++, ll--;
+    while (ll && is_space((unsigned char)lab[ll - 1])) ll--;
+    if (ll == 0) return rnn_errorf("%s:%d: empty label (column %d)", L->path, line, L->label_col);
+
+    size_t total = 1;
+    for (int i = 0; i < L->n_text_cols; i++) total += L->fl[L->text_cols[i] - 1] + 2;
+    char *text = xmalloc(total);
+    if (!text) return -1;
+    size_t k = 0;
+    for (int i = 0; i < L->n_text_cols; i++) {
+        const char *s = L->fs[L->text_cols[i] - 1];
+        size_t n = L->fl[L->text_cols[i] - 1];
+        if (n == 0) continue;
+        if (k) {
+            if (!ends_in_punct(text, k)) text[k++] = '.';
+            text[k++] = ' ';
+        }
+        memcpy(text + k, s, n);
+        k += n;
+    }
+    text[k] = 0;
+    if (L->n == 0) {
+        int namelike = looks_like_name(lab, ll);
+        for (int i = 0; i < L->n_text_cols && namelike; i++)
+            namelike = looks_like_name(L->fs[L->text_cols[i] - 1], L->fl[L->text_cols[i] - 1]);
+        L->first_namelike = namelike;
+    }
+    return add_row(L, text, lab, ll, line);
+}
+
+/* ---- formats ------------------------------------------------------------ */
+
+static int parse_tsv(loader *L, char *buf, size_t len) {
+    char *p = buf, *end = buf + len;
+    int line = 0, skip_header = L->header == 1;
+    while (p < end) {
+        line++;
+        char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        char *q = eol;
+        if (q > p && q[-1] == '\r') q--;
+        char *next = eol < end ? eol + 1 : end;
+        if (q == p) { /* blank line */
+            p = next;
+            continue;
+        }
+        if (skip_header) {
+            skip_header = 0;
+            p = next;
+            continue;
+        }
+        int nf = 0;
+        const char *f = p;
+        for (;;) {
+            /* after the first row, the last of its N columns takes the rest of the line */
+            char *tab = (L->ncols && nf == L->ncols - 1) ? NULL : memchr(f, '\t', (size_t)(q - f));
+            if (!tab) {
+                if (push_field(L, &nf, f, (size_t)(q - f))) return -1;
+                break;
+            }
+            if (push_field(L, &nf, f, (size_t)(tab - f))) return -1;
+            f = tab + 1;
+        }
+        if (take_fields(L, nf, line)) return -1;
+        p = next;
+    }
+    return 0;
+}
+
+/* RFC 4180. Quoted fields are unescaped in place: the write pointer never
+ * passes the read pointer, and a field's bytes are never touched again. */
+static int parse_csv(loader *L, char *buf, size_t len) {
+    char *p = buf, *end = buf + len;
+    int line = 1, skip_header = L->header == 1;
+    while (p < end) {
+        if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')) { /* blank line */
+            p += *p == '\r' ? 2 : 1;
+            line++;
+            continue;
+        }
+        int rec_line = line, nf = 0;
+        for (;;) {
+            char *start;
+            size_t n;
+            if (p < end && *p == '"') {
+                int field_line = line;
+                char *w = ++p;
+                start = w;
+                for (;;) {
+                    if (p >= end)
+                        return rnn_errorf("%s:%d: unterminated quoted field (no closing \")", L->path, field_line);
+                    if (*p == '"') {
+                        if (p + 1 < end && p[1] == '"') {
+                            *w++ = '"';
+                            p += 2;
+                            continue;
+                        }
+                        p++;
+                        break;
+                    }
+                    if (*p == '\n') line++;
+                    *w++ = *p++;
+                }
+                /* text after the closing quote is kept, as Python's csv does */
+                while (p < end && *p != ',' && *p != '\n' && !(*p == '\r' && (p + 1 == end || p[1] == '\n')))
+                    *w++ = *p++;
+                n = (size_t)(w - start);
+            } else {
+                start = p;
+                while (p < end && *p != ',' && *p != '\n') p++;
+                n = (size_t)(p - start);
+                if (n && start[n - 1] == '\r' && (p == end || *p == '\n')) n--;
+            }
+            if (push_field(L, &nf, start, n)) return -1;
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            if (p < end && *p == '\r') p++;
+            if (p < end && *p == '\n') {
+                p++;
+                line++;
+            }
+            break;
+        }
+        if (skip_header) {
+            skip_header = 0;
+            continue;
+        }
+        if (take_fields(L, nf, rec_line)) return -1;
+    }
+    return 0;
+}
+
+static int parse_jsonl(loader *L, char *buf, size_t len) {
+    char *p = buf, *end = buf + len;
+    int line = 0;
+    while (p < end) {
+        line++;
+        char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        char *next = eol < end ? eol + 1 : end;
+        const char *s = p;
+        while (s < eol && is_space((unsigned char)*s)) s++;
+        if (s == eol) {
+            p = next;
+            continue;
+        }
+        if (*s == '[' && L->n == 0)
+            return rnn_errorf("%s:%d: a JSON array; expected JSON lines (one {\"text\": ..., \"label\": ...} "
+                              "object per line)",
+                              L->path, line);
+        cJSON *j = cJSON_ParseWithLength(p, (size_t)(eol - p));
+        if (!j) {
+            const char *at = cJSON_GetErrorPtr();
+            long col = at && at >= p && at <= eol ? (long)(at - p) + 1 : 0;
+            return rnn_errorf("%s:%d: invalid JSON (near column %ld)", L->path, line, col);
+        }
+        int rc = -1;
+        char num[32];
+        const char *lab = NULL;
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "text");
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "label");
+        if (!cJSON_IsObject(j)) rnn_errorf("%s:%d: expected a JSON object", L->path, line);
+        else if (!t) rnn_errorf("%s:%d: no \"text\" key", L->path, line);
+        else if (!l) rnn_errorf("%s:%d: no \"label\" key", L->path, line);
+        else if (!cJSON_IsString(t)) rnn_errorf("%s:%d: \"text\" is not a string", L->path, line);
+        else if (cJSON_IsString(l)) lab = l->valuestring;
+        else if (cJSON_IsNumber(l) && l->valuedouble == floor(l->valuedouble) && fabs(l->valuedouble) < 1e15) {
+            snprintf(num, sizeof num, "%.0f", l->valuedouble);
+            lab = num;
+        } else
+            rnn_errorf("%s:%d: \"label\" must be a string or an integer", L->path, line);
+        if (lab) {
+            size_t ll = strlen(lab);
+            while (ll && is_space((unsigned char)*lab)) lab++, ll--;
+            while (ll && is_space((unsigned char)lab[ll - 1])) ll--;
+            char *text;
+            if (ll == 0) rnn_errorf("%s:%d: empty label", L->path, line);
+            else if ((text = rnn_strdup(t->valuestring)) != NULL) rc = add_row(L, text, lab, ll, line);
+        }
+        cJSON_Delete(j);
+        if (rc) return -1;
+        p = next;
+    }
+    return 0;
+}
+
+/* Reads a regular file into an exact-size NUL-terminated buffer
+ * (rnn_read_file grows a buffer from 1 MB by doubling: too much for 25,000
+ * small reviews, and copies for a 33 MB file). */
+static char *read_exact(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        rnn_errorf("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
+        rnn_errorf("%s: cannot stat: %s", path, strerror(errno));
+    } else if ((buf = xmalloc((size_t)st.st_size + 1)) != NULL) {
+        size_t n = fread(buf, 1, (size_t)st.st_size, f);
+        if (n != (size_t)st.st_size || ferror(f)) {
+            rnn_errorf("%s: read error", path);
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[n] = 0;
+            *len = n;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorted names in dir, hidden ones skipped: its subdirectories (want_dir)
+ * or its regular *.txt files.
+ * Returns the count, or -1 with a message. */
+static int list_dir(const char *dir, int want_dir, char ***out) {
+    *out = NULL;
+    DIR *dp = opendir(dir);
+    if (!dp) return rnn_errorf("%s: cannot open directory: %s", dir, strerror(errno));
+    char **names = NULL;
+    int n = 0, cap = 0, rc = 0;
+    size_t dl = strlen(dir);
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        const char *nm = e->d_name;
+        size_t nl = strlen(nm);
+        if (nm[0] == '.') continue;
+        if (want_dir && strcmp(nm, "unsup") == 0) continue; /* aclImdb's unlabelled reviews */
+        if (!want_dir && (nl < 4 || strcmp(nm + nl - 4, ".txt") != 0)) continue;
+        char *full = xmalloc(dl + nl + 2);
+        if (!full) {
+            rc = -1;
+            break;
+        }
+        snprintf(full, dl + nl + 2, "%s/%s", dir, nm);
+        struct stat st;
+        int ok = stat(full, &st) == 0 && (want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+        free(full);
+        if (!ok) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(names, (size_t)cap * sizeof *nn);
+            if (!nn) {
+                rc = rnn_errorf("out of memory");
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = rnn_strdup(nm))) {
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    closedir(dp);
+    if (rc) {
+        for (int i = 0; i < n; i++) free(names[i]);
+        free(names);
+        return -1;
+    }
+    if (n) qsort(names, (size_t)n, sizeof *names, cmp_str);
+    *out = names;
+    return n;
+}
+
+static void free_names(char **names, int n) {
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+static int parse_dir(loader *L) {
+    char path[4096];
+    size_t pl = strlen(L->path);
+    while (pl > 1 && L->path[pl - 1] == '/') pl--; /* "DIR/" → "DIR/pos/..." not "DIR//pos" */
+    char **labs;
+    int nl = list_dir(L->path, 1, &labs);
+    if (nl < 0) return -1;
+    int rc = 0;
+    for (int i = 0; i < nl && !rc; i++) {
+        if (snprintf(path, sizeof path, "%.*s/%s", (int)pl, L->path, labs[i]) >= (int)sizeof path) {
+            rc = rnn_errorf("%s: path too long", L->path);
+            break;
+        }
+        char **files;
+        int nfi = list_dir(path, 0, &files);
+        if (nfi < 0) {
+            rc = -1;
+            break;
+        }
+        for (int k = 0; k < nfi && !rc; k++) {
+            char fp[4096];
+            if (snprintf(fp, sizeof fp, "%s/%s", path, files[k]) >= (int)sizeof fp) {
+                rc = rnn_errorf("%s: path too long", path);
+                break;
+            }
+            size_t len;
+            char *text = read_exact(fp, &len);
+            if (!text) rc = -1;
+            else if (memchr(text, 0, len)) {
+                free(text);
+                rc = rnn_errorf("%s: NUL byte in the text (a binary file?)", fp);
+            } else
+                rc = add_row(L, text, labs[i], strlen(labs[i]), 0);
+        }
+        free_names(files, nfi);
+    }
+    free_names(labs, nl);
+    return rc;
+}
+
+/* ---- labels → class ids ------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    long long v; /* numeric value when every label is an integer, else 0 */
+    int idx;     /* interned label */
+} sort_key;
+
+static int cmp_key(const void *a, const void *b) {
+    const sort_key *x = a, *y = b;
+    if (x->v != y->v) return x->v < y->v ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Position of s in names[0..n), or -1. */
+static int find_name(char *const *names, int n, const char *s) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+
+/* "(neg, pos)" or "(a, b, c, ... 40 in all)" for error messages. */
+static void name_list(char *buf, size_t cap, char *const *names, int n) {
+    size_t k = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < n && k < cap; i++) {
+        if (k > 160) {
+            snprintf(buf + k, cap - k, "... %d in all", n);
+            k = strlen(buf);
+            break;
+        }
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? ", " : "", names[i]);
+    }
+    if (k < cap) snprintf(buf + k, cap - k, ")");
+}
+
+/* Reads label_names: one name per line (CR stripped, trailing blank lines
+ * dropped). */
+static int read_names(const char *path, char ***out, int *n_out) {
+    size_t len;
+    char *buf = rnn_read_file(path, &len);
+    if (!buf) return -1;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = 0;
+    char **names = NULL;
+    int n = 0, cap = 0, rc = 0;
+    char *p = buf, *end = buf + len;
+    while (len && p <= end) {
+        char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        char *q = eol;
+        if (q > p && q[-1] == '\r') q--;
+        *q = 0;
+        if (q == p) {
+            rc = rnn_errorf("%s:%d: empty class name", path, n + 1);
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, (size_t)cap * sizeof *nn);
+            if (!nn) {
+                rc = rnn_errorf("out of memory");
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = rnn_strdup(p))) {
+            rc = -1;
+            break;
+        }
+        n++;
+        p = eol + 1;
+    }
+    free(buf);
+    if (!rc && n == 0) rc = rnn_errorf("%s: no class names", path);
+    if (rc) {
+        free_names(names, n);
+        return -1;
+    }
+    *out = names;
+    *n_out = n;
+    return 0;
+}
+
+/* Where a row is, for messages: "file:line" or "dir/label". */
+static void row_where(const loader *L, const row *r, char *buf, size_t cap) {
+    if (L->fmt == FMT_DIR) snprintf(buf, cap, "%s/%s", L->path, L->lab[r->label].name);
+    else snprintf(buf, cap, "%s:%d", L->path, r->line);
+}
+
+static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const *known, int n_known) {
+    char **names = NULL; /* label_names file */
+    int n_names = 0, base = 1, rc = -1;
+    int *map = NULL;     /* interned label → class id, -1 = not a class */
+    char **classes = NULL;
+    int n_classes = 0;
+    rnn_example *ex = NULL;
+    char where[4200], list[256];
+
+    if (o->label_names && o->label_names[0]) {
+        if (read_names(o->label_names, &names, &n_names)) return -1;
+    }
+    if (!(map = xmalloc((size_t)(L->n_lab ? L->n_lab : 1) * sizeof *map))) goto out;
+
+    /* map: each interned label's class id, via its name when label_names
+     * translates integers; -1 where it has none (a header, or an error). */
+    if (names) /* 0-based when some label is 0, else 1-based */
+        for (int i = 0; i < L->n_lab; i++)
+            if (is_int(L->lab[i].name) && strtoll(L->lab[i].name, NULL, 10) == 0) base = 0;
+    for (int i = 0; i < L->n_lab; i++) {
+        const char *nm = L->lab[i].name;
+        map[i] = -1;
+        if (names) {
+            long long v = is_int(nm) ? strtoll(nm, NULL, 10) - base : -1;
+            if (v < 0 || v >= n_names) continue;
+            nm = names[v];
+            if (!known) {
+                map[i] = (int)v;
+                continue;
+            }
+        }
+        if (known) map[i] = find_name(known, n_known, nm);
+    }
+
+    /* Header detection, then drop it. */
+    if (L->header == -1 && (L->fmt == FMT_TSV || L->fmt == FMT_CSV) && L->n && L->first_namelike) {
+        int lb = L->rows[0].label;
+        int is_header = (known || names) ? map[lb] < 0 : L->lab[lb].count == 1;
+        if (is_header) {
+            free(L->rows[0].text);
+            memmove(L->rows, L->rows + 1, (L->n - 1) * sizeof *L->rows);
+            L->n--;
+            L->lab[lb].count--;
+        }
+    }
+    if (L->n == 0) {
+        rnn_errorf("%s: no examples", L->path);
+        goto out;
+    }
+
+    if (known || names) {
+        for (size_t r = 0; r < L->n; r++) {
+            int lb = L->rows[r].label;
+            if (map[lb] >= 0) continue;
+            row_where(L, &L->rows[r], where, sizeof where);
+            const char *nm = L->lab[lb].name;
+            if (names && !is_int(nm))
+                rnn_errorf("%s: label \"%s\" is not an integer (the labels are named by %s)", where, nm,
+                           o->label_names);
+            else if (names && (strtoll(nm, NULL, 10) - base < 0 || strtoll(nm, NULL, 10) - base >= n_names))
+                rnn_errorf("%s: label %s has no name in %s (%d names, labels %d-based)", where, nm, o->label_names,
+                           n_names, base);
+            else {
+                name_list(list, sizeof list, known, n_known);
+                rnn_errorf("%s: label \"%s\" is not one of the %d known labels %s", where,
+                           names ? names[strtoll(nm, NULL, 10) - base] : nm, n_known, list);
+            }
+            goto out;
+        }
+        char *const *src = known ? known : names;
+        n_classes = known ? n_known : n_names;
+        if (!(classes = calloc((size_t)n_classes, sizeof *classes))) {
+            rnn_errorf("out of memory");
+            goto out;
+        }
+        for (int c = 0; c < n_classes; c++)
+            if (!(classes[c] = rnn_strdup(src[c]))) goto out;
+    } else {
+        /* the labels found, sorted: numerically when all are integers */
+        sort_key *key = xmalloc((size_t)(L->n_lab ? L->n_lab : 1) * sizeof *key);
+        if (!key) goto out;
+        int numeric = 1;
+        for (int i = 0; i < L->n_lab; i++)
+            if (L->lab[i].count) {
+                key[n_classes++] = (sort_key){L->lab[i].name, 0, i};
+                if (!is_int(L->lab[i].name)) numeric = 0;
+            }
+        if (numeric)
+            for (int c = 0; c < n_classes; c++) key[c].v = strtoll(key[c].name, NULL, 10);
+        qsort(key, (size_t)n_classes, sizeof *key, cmp_key);
+        if (!(classes = calloc((size_t)n_classes, sizeof *classes))) {
+            rnn_errorf("out of memory");
+            free(key);
+            goto out;
+        }
+        for (int c = 0; c < n_classes; c++) {
+            map[key[c].idx] = c;
+            classes[c] = L->lab[key[c].idx].name; /* take ownership */
+            L->lab[key[c].idx].name = NULL;
+        }
+        free(key);
+    }
+
+    if (!(ex = xmalloc(L->n * sizeof *ex))) goto out;
+    for (size_t r = 0; r < L->n; r++) {
+        ex[r].text = L->rows[r].text;
+        ex[r].label = map[L->rows[r].label];
+    }
+    d->ex = ex;
+    d->n = L->n;
+    d->labels = classes;
+    d->n_labels = n_classes;
+    L->n = 0; /* the texts now belong to d */
+    ex = NULL;
+    classes = NULL;
+    rc = 0;
+out:
+    if (classes) free_names(classes, n_classes);
+    free(ex);
+    free(map);
+    if (names) free_names(names, n_names);
+    return rc;
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    if (n < m) return 0;
+    for (size_t i = 0; i < m; i++) {
+        int c = (unsigned char)s[n - m + i];
+        if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
+        if (c != suf[i]) return 0;
+    }
+    return 1;
+}
+
+int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, char *const *known_labels,
+                     int n_known) {
+    memset(d, 0, sizeof *d);
+    rnn_data_opts def;
+    if (!o) {
+        rnn_data_opts_default(&def);
+        o = &def;
+    }
+    if (!known_labels || n_known <= 0) {
+        known_labels = NULL;
+        n_known = 0;
+    }
+    loader L = {0};
+    L.path = path;
+    L.header = o->header < 0 ? -1 : o->header > 0;
+
+    const char *f = o->format && o->format[0] ? o->format : "auto";
+    int fmt = -1;
+    if (!strcmp(f, "json")) fmt = FMT_JSONL;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(f, fmt_name[i])) fmt = i;
+    if (fmt < 0 && strcmp(f, "auto"))
+        return rnn_errorf("unknown data format \"%s\" (expected auto, tsv, csv, jsonl or dir)", f);
+
+    struct stat st;
+    if (stat(path, &st) != 0) return rnn_errorf("%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) {
+        if (fmt >= 0 && fmt != FMT_DIR)
+            return rnn_errorf("%s: is a directory (format %s needs a file)", path, fmt_name[fmt]);
+        fmt = FMT_DIR;
+    } else if (fmt == FMT_DIR) {
+        return rnn_errorf("%s: not a directory (format dir expects DIR/<label>/*.txt)", path);
+    } else if (fmt < 0) {
+        if (ends_with(path, ".tsv")) fmt = FMT_TSV;
+        else if (ends_with(path, ".csv")) fmt = FMT_CSV;
+        else if (ends_with(path, ".jsonl") || ends_with(path, ".json")) fmt = FMT_JSONL;
+    }
+    L.fmt = fmt;
+
+    if (fmt == FMT_JSONL || fmt == FMT_DIR) {
+        if (o->label_col || (o->text_cols && o->text_cols[0]))
+            return rnn_errorf("%s: label/text columns apply to tsv and csv only (format %s)", path, fmt_name[fmt]);
+    } else {
+        if (o->label_col < 0) return rnn_errorf("label column %d: columns count from 1", o->label_col);
+        L.label_col = o->label_col ? o->label_col : 1;
+        if (o->text_cols && o->text_cols[0]) {
+            if (parse_cols(o->text_cols, L.text_cols, &L.n_text_cols)) return -1;
+            for (int i = 0; i < L.n_text_cols; i++)
+                if (L.text_cols[i] == L.label_col)
+                    return rnn_errorf("text columns \"%s\" include the label column %d", o->text_cols, L.label_col);
+        } else {
+            L.auto_text = 1;
+        }
+    }
+
+    int rc = -1;
+    char *buf = NULL;
+    if (fmt == FMT_DIR) {
+        rc = parse_dir(&L);
+    } else {
+        size_t len;
+        /* exact size for a regular file: one allocation, no regrowth */
+        if (!(buf = S_ISREG(st.st_mode) ? read_exact(path, &len) : rnn_read_file(path, &len))) goto out;
+        char *b = buf;
+        if (len >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3)) b += 3, len -= 3; /* byte order mark */
+        const char *nul = memchr(b, 0, len);
+        if (nul) {
+            int line = 1;
+            for (const char *c = b; c < nul; c++) line += *c == '\n';
+            rnn_errorf("%s:%d: NUL byte in the file (a binary file?)", path, line);
+            goto out;
+        }
+        if (fmt < 0) { /* sniff the first non-blank line */
+            const char *s = b;
+            while (s < b + len && is_space((unsigned char)*s)) s++;
+            const char *eol = memchr(s, '\n', (size_t)(b + len - s));
+            if (!eol) eol = b + len;
+            if (s < eol && *s == '{') fmt = FMT_JSONL;
+            else if (memchr(s, '\t', (size_t)(eol - s))) fmt = FMT_TSV;
+            else if (memchr(s, ',', (size_t)(eol - s))) fmt = FMT_CSV;
+            else if (s == eol) {
+                rnn_errorf("%s: no examples", path);
+                goto out;
+            } else {
+                rnn_errorf("%s: cannot tell the format (not .tsv/.csv/.jsonl, and the first line has no tab, "
+                           "comma or '{'); set the format",
+                           path);
+                goto out;
+            }
+            L.fmt = fmt;
+            if (fmt == FMT_JSONL && (o->label_col || (o->text_cols && o->text_cols[0]))) {
+                rnn_errorf("%s: label/text columns apply to tsv and csv only (format jsonl)", path);
+                goto out;
+            }
+        }
+        rc = fmt == FMT_TSV ? parse_tsv(&L, b, len) : fmt == FMT_CSV ? parse_csv(&L, b, len) : parse_jsonl(&L, b, len);
+    }
+    if (rc == 0) rc = finish(&L, d, o, known_labels, n_known);
+out:
+    free(buf);
+    loader_free(&L);
+    if (rc) memset(d, 0, sizeof *d);
+    return rc;
+}
+
+void rnn_dataset_free(rnn_dataset *d) {
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) free(d->ex[i].text);
+    free(d->ex);
+    for (int i = 0; i < d->n_labels; i++) free(d->labels[i]);
+    free(d->labels);
+    memset(d, 0, sizeof *d);
+}
+
+/* Deep copy of the label names and of the examples whose flag equals want. */
+static int copy_subset(const rnn_dataset *all, const unsigned char *in_val, int want, size_t n, rnn_dataset *out) {
+    memset(out, 0, sizeof *out);
+    if (!(out->labels = calloc((size_t)all->n_labels, sizeof *out->labels)) && all->n_labels)
+        return rnn_errorf("out of memory");
+    out->n_labels = all->n_labels;
+    for (int c = 0; c < all->n_labels; c++)
+        if (!(out->labels[c] = rnn_strdup(all->labels[c]))) goto fail;
+    if (!(out->ex = xmalloc(n * sizeof *out->ex))) goto fail;
+    for (size_t i = 0; i < all->n; i++) {
+        if (in_val[i] != want) continue;
+        char *t = rnn_strdup(all->ex[i].text);
+        if (!t) goto fail;
+        out->ex[out->n++] = (rnn_example){t, all->ex[i].label};
+    }
+    return 0;
+fail:
+    rnn_dataset_free(out);
+    return -1;
+}
+
+int rnn_dataset_split(const rnn_dataset *all, float frac, uint64_t seed, rnn_dataset *train, rnn_dataset *val) {
+    memset(train, 0, sizeof *train);
+    memset(val, 0, sizeof *val);
+    if (!(frac >= 0.0f && frac <= 1.0f)) return rnn_errorf("validation fraction %g: must be in [0, 1]", frac);
+    int C = all->n_labels;
+    size_t *start = calloc((size_t)C + 1, sizeof *start);
+    size_t *idx = xmalloc(all->n * sizeof *idx);
+    unsigned char *in_val = calloc(all->n ? all->n : 1, 1);
+    int rc = -1;
+    if (!start || !idx || !in_val) {
+        rnn_errorf("out of memory");
+        goto out;
+    }
+    /* group example indices by class (counting sort keeps file order within a class) */
+    for (size_t i = 0; i < all->n; i++) {
+        int c = all->ex[i].label;
+        if (c < 0 || c >= C) {
+            rnn_errorf("example %zu has label %d outside 0..%d", i, c, C - 1);
+            goto out;
+        }
+        start[c + 1]++;
+    }
+    for (int c = 0; c < C; c++) start[c + 1] += start[c];
+    {
+        size_t *fill = xmalloc(((size_t)C + 1) * sizeof *fill);
+        if (!fill) goto out;
+        memcpy(fill, start, ((size_t)C + 1) * sizeof *fill);
+        for (size_t i = 0; i < all->n; i++) idx[fill[all->ex[i].label]++] = i;
+        free(fill);
+    }
+    rnn_rng rng;
+    rnn_rng_seed(&rng, seed);
+    size_t n_val = 0;
+    for (int c = 0; c < C; c++) {
+        size_t *s = idx + start[c], cnt = start[c + 1] - start[c];
+        for (size_t i = cnt; i > 1; i--) { /* Fisher-Yates */
+            size_t j = (size_t)(rnn_rng_next(&rng) % i);
+            size_t t = s[i - 1];
+            s[i - 1] = s[j];
+            s[j] = t;
+        }
+        size_t take = (size_t)floor((double)frac * (double)cnt + 0.5);
+        if (take > cnt) take = cnt;
+        for (size_t i = 0; i < take; i++) in_val[s[i]] = 1;
+        n_val += take;
+    }
+    if (copy_subset(all, in_val, 0, all->n - n_val, train)) goto out;
+    if (copy_subset(all, in_val, 1, n_val, val)) {
+        rnn_dataset_free(train);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(start);
+    free(idx);
+    free(in_val);
+    return rc;
+}
