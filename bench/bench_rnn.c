@@ -10,7 +10,7 @@
  *       $(grep -o -- '-l[^ ]*' build/flags) -o build/bench/bench_rnn
  *
  *   build/bench/bench_rnn CASE [--threads N] [--seconds S] [--warmup S] [--cases FILE]
- *   build/bench/bench_rnn --list
+ *   build/bench/bench_rnn --list        (name, unit and title of every case)
  *
  * The model is built with rnn_model_create/rnn_model_init on random tokens,
  * so no data files are needed. Warm-up (unless --warmup is 0) runs at least
@@ -48,6 +48,7 @@ static const char *const kind_units[] = {"tokens/s", "sequences/s", "tokens/s"};
 
 typedef struct {
     char name[64];
+    char title[128];     /* for the table */
     bench_kind kind;
     rnn_cell cell;
     int vocab, embed, hidden, layers, bidirectional;
@@ -93,6 +94,8 @@ static int parse_case(const cJSON *j, bench_case *c) {
     const char *name = get_str(j, "name"), *kind = get_str(j, "kind"), *cell = get_str(j, "cell");
     if (!name || !kind || !cell) return rnn_errorf("cases: every case needs name, kind and cell");
     snprintf(c->name, sizeof c->name, "%s", name);
+    const char *title = get_str(j, "title");
+    snprintf(c->title, sizeof c->title, "%s", title ? title : name);
     int k = 0;
     while (k < 3 && strcmp(kind, kind_names[k])) k++;
     if (k == 3) return rnn_errorf("cases: %s: unknown kind \"%s\"", name, kind);
@@ -386,7 +389,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (list) {
-        for (int i = 0; i < n; i++) printf("%s\n", cs[i].name);
+        for (int i = 0; i < n; i++)
+            printf("%s\t%s\t%s\n", cs[i].name, kind_units[cs[i].kind], cs[i].title);
         free(cs);
         return 0;
     }

@@ -409,9 +409,11 @@ static int parse_jsonl(loader *L, char *buf, size_t len) {
             return rnn_errorf("%s:%d: a JSON array; expected JSON lines (one {\"text\": ..., \"label\": ...} "
                               "object per line)",
                               L->path, line);
-        cJSON *j = cJSON_ParseWithLength(p, (size_t)(eol - p));
+        *eol = 0; /* parse this line only; require_null_terminated refuses trailing junk */
+        const char *jend = NULL;
+        cJSON *j = cJSON_ParseWithOpts(p, &jend, 1);
         if (!j) {
-            const char *at = cJSON_GetErrorPtr();
+            const char *at = jend ? jend : cJSON_GetErrorPtr();
             long col = at && at >= p && at <= eol ? (long)(at - p) + 1 : 0;
             return rnn_errorf("%s:%d: invalid JSON (near column %ld)", L->path, line, col);
         }

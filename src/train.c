@@ -142,6 +142,8 @@ typedef struct {
     /* progress */
     long step, epoch, batch_in_epoch, tokens, total_steps;
     double elapsed_before, t0, best_val, best_loss, last_val;
+    double loss_sum; /* training losses since the last validation (for metrics.csv) */
+    long loss_n;
     int bad_evals, bar;
 } run;
 
@@ -488,12 +490,12 @@ static int make_optimizer(run *r) {
 
 /* ---- checkpoints and the resume state ------------------------------------ */
 
-#define N_STATE_META 13
+#define N_STATE_META 15
 /* The scalars of the resume state, in __metadata__ of state.safetensors. */
 static const char *const state_keys[N_STATE_META] = {
     "train.step", "train.epoch",    "train.batch",     "train.tokens",   "train.elapsed",
     "train.rng0", "train.rng1",     "train.best_val",  "train.bad_evals", "train.sched_lr",
-    "train.sched_best", "train.sched_bad", "train.best_loss"};
+    "train.sched_best", "train.sched_bad", "train.best_loss", "train.loss_sum", "train.loss_n"};
 
 static int save_state(run *r) {
     char path[2 * RNN_OPT_STR];
@@ -527,6 +529,8 @@ static int save_state(run *r) {
     snprintf(vals[10], 64, "%.9g", r->sched.best);
     snprintf(vals[11], 64, "%d", r->sched.bad_epochs);
     snprintf(vals[12], 64, "%.17g", r->best_loss);
+    snprintf(vals[13], 64, "%.17g", r->loss_sum);
+    snprintf(vals[14], 64, "%ld", r->loss_n);
     const char *vp[N_STATE_META];
     for (int i = 0; i < N_STATE_META; i++) vp[i] = vals[i];
     return rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, state_keys, vp, N_STATE_META, t,
@@ -565,6 +569,8 @@ static int load_state(run *r) {
     r->sched.best = (float)v[10];
     r->sched.bad_epochs = (int)v[11];
     r->best_loss = v[12];
+    r->loss_sum = v[13];
+    r->loss_n = (long)v[14];
     rnn_optim_set_steps(r->opt, r->step);
     for (int i = 0; i < rnn_optim_num_buffers(r->opt); i++) {
         const char *bn;
@@ -615,8 +621,13 @@ static void progress(run *r, double loss, double tok_s, float lr) {
     }
 }
 
-static int validate(run *r, double train_loss, float lr, double tok_s, int *stop) {
+static int validate(run *r, float lr, double tok_s, int *stop) {
     double loss, acc, f1 = NAN;
+    /* The mean training loss since the last validation: deterministic (and
+     * kept in the resume state), unlike the progress display's window. */
+    double train_loss = r->loss_n ? r->loss_sum / r->loss_n : NAN;
+    r->loss_sum = 0;
+    r->loss_n = 0;
     if (r->classify) {
         rnn_cls_metrics mt;
         if (rnn_cls_evaluate(r->m, &r->cval, r->B, &mt)) return -1;
@@ -866,7 +877,11 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
         r->tokens += n_tok;
         window_tokens += n_tok;
         window_steps++;
-        if (!isnan(loss)) loss_acc += loss;
+        if (!isnan(loss)) {
+            loss_acc += loss;
+            r->loss_sum += loss;
+            r->loss_n++;
+        }
         double now = rnn_now();
         if (now - window_t > 0.5 || window_steps >= 50) {
             tok_s = window_tokens / (now - window_t);
@@ -878,11 +893,11 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
         }
         progress(r, isnan(train_loss) ? loss : train_loss, tok_s, lr);
         if (cb && cb->on_step && cb->on_step(cb->user, r->step, loss, lr)) stop = 1;
-        if (r->step % eval_every == 0 && validate(r, isnan(train_loss) ? loss : train_loss, lr, tok_s, &stop))
+        if (r->step % eval_every == 0 && validate(r, lr, tok_s, &stop))
             goto out;
     }
     if (r->step % eval_every != 0 || r->step == 0) {
-        if (validate(r, train_loss, lr, tok_s, &stop)) goto out;
+        if (validate(r, lr, tok_s, &stop)) goto out;
     }
     if (r->classify)
         say(r, "done: %ld steps, %.1f s, best val accuracy %.4f; %s/model.safetensors", r->step,

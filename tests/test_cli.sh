@@ -111,5 +111,37 @@ expect_error "bad sample flag" "temperature" $RNN sample "$T/run/model.safetenso
 printf 'oops\n' >"$T/bad.cfg"
 expect_error "config file error names file:line" "bad.cfg:1" $RNN train --config "$T/bad.cfg"
 
+# --- classification: train, eval, classify, resume
+if [ -f "$DATA/trec/train.tsv" ]; then head -n 800 "$DATA/trec/train.tsv" | cut -f1,3 >"$T/cls.tsv"
+else for i in $(seq 1 400); do echo -e "pos\tgood fine great film $i"; echo -e "neg\tbad dull awful film $i"; done >"$T/cls.tsv"; fi
+cls="--task classify --data $T/cls.tsv --layers 1 --hidden 16 --embed 16 --bidirectional --batch 16 --threads 1 --progress log --log-every 0"
+$RNN train $cls --epochs 2 --out "$T/cls" >"$T/clslog" 2>&1
+check "classifier trains" "[ $? -eq 0 ] && [ -s '$T/cls/model.safetensors' ]"
+check "classifier log names the classes" "grep -q 'classes (' '$T/clslog'"
+ev=$($RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --json)
+check "classifier eval --json has accuracy, macro_f1, confusion" \
+    "printf '%s' '$ev' | grep -q '\"accuracy\": .*\"macro_f1\": .*\"confusion\": \[\['"
+out=$($RNN classify "$T/cls/model.safetensors" --json "What is the capital of France ?")
+check "classify --json prints label and probabilities" "printf '%s' '$out' | grep -q '^{\"label\": \".*\", \"probabilities\": \[.*\]}$'"
+n=$(printf 'one text\nanother text\n' | $RNN classify "$T/cls/model.safetensors" | wc -l)
+check "classify reads one text per line from stdin" "[ $n -eq 2 ]"
+$RNN train $cls --epochs 1 --out "$T/clshalf" >/dev/null 2>&1
+$RNN train --resume "$T/clshalf" --epochs 2 >/dev/null 2>&1
+a=$(tail -1 "$T/cls/metrics.csv" | cut -d, -f1,4,5,6); b=$(tail -1 "$T/clshalf/metrics.csv" | cut -d, -f1,4,5,6)
+check "classifier resume gives the same losses ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+if py_torch; then
+    # tools/rnnc_torch.py tokenizes char and byte models: train a char classifier for this check.
+    $RNN train $cls --tokenizer char --steps 20 --out "$T/clschar" >/dev/null 2>&1
+    c_out=$($RNN classify "$T/clschar/model.safetensors" --json "Who invented the telephone ?" | sed -E 's/.*probabilities": \[([^]]*)\].*/\1/')
+    p_out=$(/usr/bin/python3 tools/rnnc_torch.py classify "$T/clschar/model.safetensors" "Who invented the telephone ?" 2>/dev/null | sed -E 's/.*probabilities": \[([^]]*)\].*/\1/')
+    check "PyTorch loads an rnn.c classifier: same probabilities" \
+        "/usr/bin/python3 -c 'import sys; a=[float(x) for x in sys.argv[1].split(\",\")]; b=[float(x) for x in sys.argv[2].split(\",\")]; sys.exit(max(abs(x-y) for x,y in zip(a,b)) > 1e-4)' '$c_out' '$p_out'"
+fi
+printf 'pos\tfine\nneg\n' >"$T/badcols.tsv"
+expect_error "data row without a text column names file:line" "badcols.tsv:2" $RNN train --task classify --data "$T/badcols.tsv" --out "$T/x4"
+printf 'NUM\tHow many ?\nzzz\tunknown label text\n' >"$T/badlabel.tsv"
+expect_error "eval with an unknown label names file:line" "badlabel.tsv:2" $RNN eval "$T/cls/model.safetensors" --data "$T/badlabel.tsv"
+expect_error "classify with a language model" "not a classifier" $RNN classify "$T/run/model.safetensors" "text"
+
 echo "tests/test_cli.sh: $pass passed, $fail failed"
 [ $fail -eq 0 ]

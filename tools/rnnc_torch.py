@@ -17,9 +17,15 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       TOKENIZER.json the "tokenizer" object (e.g. from another rnn.c checkpoint
       or hand-written for a char vocabulary: {"type": "char", "vocab": [...],
       "pad_id": 0, "unk_id": 1}).
+  rnnc_torch.py classify CKPT TEXT...
+      class probabilities of a classifier, one JSON line per text, as
+      `rnn classify CKPT --json TEXT...` prints them.
   rnnc_torch.py make-fixture OUT.safetensors
       a PyTorch-made char LSTM language model plus the eval loss and greedy
       text PyTorch computes for it (the test of the PyTorch -> rnn.c direction).
+  rnnc_torch.py make-cls-fixture OUT.safetensors
+      the same for a bidirectional 2-layer GRU classifier with attention
+      pooling: texts and PyTorch's class probabilities in its metadata.
 
 Python tokenization here covers the char and byte tokenizers (enough for the
 checks); other tokenizers need rnn.c itself.
@@ -67,6 +73,26 @@ class Net(nn.Module):
                 s.attention = nn.Sequential(nn.Linear(F, A), nn.Tanh(), nn.Linear(A, 1, bias=False))
         s.head = nn.Linear(width, n_out)
 
+    def forward_classify(s, ids):
+        """ids: a list of token ids (one text) -> logits (n_out,), attention weights or None."""
+        x = s.embedding(torch.tensor(ids).unsqueeze(0))
+        o = s.rnn(x)[0][0] if s.recurrent else x[0]          # (L, F)
+        pool, F = s.c.get("pool", "last"), s.F
+        H = F // 2 if (s.recurrent and s.c.get("bidirectional")) else F
+        w = None
+        if pool == "last":
+            p = torch.cat([o[-1, :H], o[0, H:]]) if H != F else o[-1]
+        elif pool == "mean":
+            p = o.mean(0)
+        elif pool == "max":
+            p = o.max(0).values
+        elif pool == "meanmax":
+            p = torch.cat([o.mean(0), o.max(0).values])
+        else:
+            w = torch.softmax(s.attention(o)[:, 0], 0)
+            p = (w[:, None] * o).sum(0)
+        return s.head(p), w
+
     def forward_lm(s, ids, state=None):
         """ids (B, T) -> logits (B, T, V), state."""
         x = s.embedding(ids)
@@ -104,6 +130,16 @@ def piece(tok, i):
     if i == tok.get("pad_id"):
         return b""
     return tok["vocab"][i].encode()
+
+
+def classify(net, c, tok, text):
+    with torch.no_grad():
+        ids = encode(tok, text) or [tok.get("unk_id", 32)]
+        logits, _ = net.forward_classify(ids)
+        if c.get("loss") == "bce":
+            p1 = torch.sigmoid(logits[0]).item()
+            return [1 - p1, p1]
+        return torch.softmax(logits, 0).tolist()
 
 
 def lm_eval(net, ids):
@@ -167,6 +203,29 @@ def make_fixture(out_path):
     st.save(out_path, {k: v for k, v in net.state_dict().items()}, meta)
 
 
+def make_cls_fixture(out_path):
+    torch.manual_seed(12)
+    texts = ["a fine film", "dull and long.", "great!", "not bad at all, really", "x"]
+    chars = sorted(set("".join(texts)) | set("abcdefghijklmnopqrstuvwxyz ,.!"))
+    vocab = ["<pad>", "<unk>"] + chars
+    tok = {"type": "char", "vocab": vocab, "pad_id": 0, "unk_id": 1, "lowercase": False,
+           "min_count": 1, "max_vocab": 0, "invalid_utf8": "error"}
+    c = {"task": "classify", "cell": "gru", "vocab_size": len(vocab), "embed_dim": 6, "hidden_dim": 10,
+         "num_layers": 2, "bidirectional": True, "dropout": 0.0, "pool": "attention", "attention_dim": 5,
+         "num_classes": 3, "loss": "ce", "padding_id": 0}
+    net = Net(c).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(3.0)
+        net.embedding.weight[0].zero_()
+    net = net.float().eval()
+    labels = ["neg", "neu", "pos"]
+    probs = [classify(net, c, tok, t) for t in texts]
+    meta = {"format": "rnn.c", "format_version": "1", "config": json.dumps(c), "tokenizer": json.dumps(tok),
+            "labels": json.dumps(labels), "test.texts": json.dumps(texts), "test.probs": json.dumps(probs)}
+    st.save(out_path, {k: v for k, v in net.state_dict().items()}, meta)
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
@@ -186,6 +245,15 @@ def main(argv):
         export(argv[2], argv[3], argv[4], argv[5], labels)
     elif cmd == "make-fixture":
         make_fixture(argv[2])
+    elif cmd == "make-cls-fixture":
+        make_cls_fixture(argv[2])
+    elif cmd == "classify":
+        net, c, tok, meta = load(argv[2])
+        labels = json.loads(meta["labels"])
+        for text in argv[3:]:
+            p = classify(net, c, tok, text)
+            best = max(range(len(p)), key=lambda i: p[i])
+            print(json.dumps({"label": labels[best], "probabilities": p}))
     else:
         print(f"unknown command {cmd}", file=sys.stderr)
         return 2
