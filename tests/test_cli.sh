@@ -90,6 +90,19 @@ if py_torch; then
     c_g=$($RNN sample "$T/run/model.safetensors" --prime "KING" --length 80 --temperature 0)
     p_g=$(/usr/bin/python3 tools/rnnc_torch.py greedy "$T/run/model.safetensors" --prime "KING" --length 80)
     check "PyTorch greedy text from an rnn.c checkpoint matches" "[ \"\$c_g\" = \"\$p_g\" ]"
+    # tools/rnnc_torch.py export: a PyTorch state_dict + config + tokenizer -> an rnn.c checkpoint
+    /usr/bin/python3 - "$T/run/model.safetensors" "$T" <<'PY'
+import json, sys, torch
+sys.path.insert(0, "tools")
+import rnnc_torch
+net, c, tok, meta = rnnc_torch.load(sys.argv[1])
+torch.save(net.state_dict(), sys.argv[2] + "/sd.pt")
+json.dump(c, open(sys.argv[2] + "/config.json", "w"))
+json.dump(tok, open(sys.argv[2] + "/tok.json", "w"))
+PY
+    /usr/bin/python3 tools/rnnc_torch.py export "$T/sd.pt" "$T/config.json" "$T/tok.json" "$T/exported.safetensors"
+    e_loss=$($RNN eval "$T/exported.safetensors" --data "$T/evaltext.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+    check "tools/rnnc_torch.py export gives a checkpoint rnn.c reads ($e_loss vs $c_loss)" "[ -n '$e_loss' ] && [ '$e_loss' = '$c_loss' ]"
 else
     echo "skip: python3-torch not installed (rnn.c -> PyTorch checks)"
 fi

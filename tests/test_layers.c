@@ -156,9 +156,14 @@ static void test_losses(void) {
  * gradient is compared with (loss(w+h) - loss(w-h)) / 2h at a sample of
  * entries, in float32 with h = 1e-2 (the loss is smooth at this scale; relu
  * cells are checked away from kinks by the fixture tests instead). */
+/* With dropout configured the forward runs in training mode with the random
+ * stream re-seeded on every call, so every evaluation uses the same masks. */
 static double model_loss(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids,
                          const int32_t *targets, const float *ft) {
-    rnn_model_forward(m, a, p, ids, 0, 0, NULL);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 99);
+    int train = m->c.dropout > 0 || m->c.head_dropout > 0;
+    rnn_model_forward(m, a, p, ids, 0, train, &rng);
     if (m->c.task == RNN_TASK_CLASSIFY && m->c.loss == RNN_LOSS_BCE) {
         float tmp[16];
         memcpy(tmp, a->logits, sizeof(float) * p->B);
@@ -255,6 +260,14 @@ static void test_gradcheck_models(void) {
         }
     }
     rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5, c.num_layers = 3, c.dropout = 0.3f;
+    gradcheck(&c, "lm lstm 3 layers, dropout 0.3 between them");
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5, c.num_layers = 2, c.bidirectional = 1;
+    c.cell = RNN_CELL_GRU, c.dropout = 0.25f, c.head_dropout = 0.4f, c.num_classes = 3;
+    c.pool = RNN_POOL_MEAN;
+    gradcheck(&c, "classify bigru dropout + head dropout");
     rnn_config_default(&c, RNN_TASK_CLASSIFY);
     c.cell = RNN_CELL_NONE, c.vocab_size = 9, c.embed_dim = 4, c.pool = RNN_POOL_MEAN, c.num_classes = 2;
     c.loss = RNN_LOSS_BCE;

@@ -6,6 +6,7 @@
  * - LM batching and evaluation on a hand-computed case. */
 #include "harness.h"
 
+#include "gemm.h"
 #include "model.h"
 #include "optim.h"
 #include "safetensors.h"
@@ -13,7 +14,9 @@
 
 #define FIX "tests/fixtures/"
 
-static void test_golden_lm(void) {
+static void golden_lm(int threads) {
+    rnn_set_threads(threads);
+    printf("  %d thread%s:\n", threads, threads > 1 ? "s" : "");
     rnn_st *st = rnn_st_load(FIX "lm_golden.safetensors");
     CHECK(st, "load: %s", rnn_last_error());
     if (!st) return;
@@ -81,6 +84,45 @@ static void test_golden_lm(void) {
     rnn_st_free(st);
 }
 
+/* The same 20 steps match PyTorch with 1 thread and with 2 (threads change
+ * only the order of float sums). */
+static void test_golden_lm(void) {
+    golden_lm(1);
+    golden_lm(2);
+    rnn_set_threads(0);
+}
+
+/* --freeze-embedding: a training step leaves the embedding exactly as it was
+ * and changes the rest. */
+static void test_frozen_embedding(void) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 9, c.embed_dim = 4, c.hidden_dim = 6, c.num_layers = 1, c.freeze_embedding = 1;
+    rnn_model *m = rnn_model_create(&c);
+    rnn_model_init(m, 3);
+    size_t ne = (size_t)9 * 4;
+    float *before = malloc(m->n_floats * sizeof(float));
+    memcpy(before, m->w, m->n_floats * sizeof(float));
+    rnn_optim_config oc;
+    rnn_optim_config_default(&oc, RNN_OPT_ADAM);
+    rnn_optim *opt = rnn_optim_create(&oc, m->n_floats);
+    rnn_acts *a = rnn_acts_create(m, 4, 2);
+    rnn_pack p;
+    for (int b = 0; b < 2; b++) a->lengths[b] = 4;
+    rnn_pack_init(&p, 4, 2, a->lengths, a->batch_sizes, a->offsets);
+    for (int i = 0; i < 8; i++) a->ids[i] = i % 9, a->targets[i] = (i + 1) % 9;
+    rnn_step_cfg sc = {5, 0, {1, 1, 1}}; /* the model itself must keep it frozen */
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 1);
+    rnn_train_step(m, a, &p, 0, opt, &sc, 1e-2f, &rng, NULL, NULL);
+    CHECK(!memcmp(before, m->w, ne * sizeof(float)), "embedding unchanged");
+    CHECK(memcmp(before + ne, m->w + ne, (m->n_floats - ne) * sizeof(float)), "the rest trained");
+    free(before);
+    rnn_acts_free(a);
+    rnn_optim_free(opt);
+    rnn_model_free(m);
+}
+
 static void test_lm_batching(void) {
     /* 2 streams of 7 tokens from 0..13: stream 0 = 0..6, stream 1 = 7..13. */
     int32_t data[14], ids[6], tg[6];
@@ -118,5 +160,6 @@ int main(void) {
     RUN(test_lm_batching);
     RUN(test_eval_uniform);
     RUN(test_golden_lm);
+    RUN(test_frozen_embedding);
     return harness_end();
 }
