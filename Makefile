@@ -56,8 +56,18 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 LIB       := $(BUILD)/librnn.a
 BIN       := $(if $(filter 1,$(SAN)),$(BUILD)/rnn,rnn)
 
-.PHONY: all test test-san run bench clean
-all: $(BIN)
+.PHONY: all test test-san run bench examples clean
+all: $(BIN) $(BUILD)/ldlibs
+
+# The link flags a program using librnn.a needs (examples/ reads them).
+$(BUILD)/ldlibs: $(BUILD)/flags
+	@echo '$(LDLIBS)' > $@
+
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+examples: $(EXAMPLES)
+$(BUILD)/examples/%: examples/%.c include/rnn.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # Rebuild everything when the flags (backend, sanitizers) change.
 $(BUILD)/flags: FORCE
@@ -80,8 +90,8 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # The whole suite: unit, gradient, PyTorch-fixture and end-to-end tests.
-test: $(TEST_BINS) $(BIN)
-	RNN_BIN=$(abspath $(BIN)) tests/run.sh $(TEST_BINS) tests/test_cli.sh
+test: $(TEST_BINS) $(BIN) $(EXAMPLES)
+	RNN_BIN=$(abspath $(BIN)) RNN_EXAMPLES=$(abspath $(BUILD)/examples) tests/run.sh $(TEST_BINS) tests/test_cli.sh
 
 test-san:
 	$(MAKE) SAN=1 test

@@ -107,6 +107,14 @@ else
     echo "skip: python3-torch not installed (rnn.c -> PyTorch checks)"
 fi
 
+# --- the examples/ programs (built by make test) on the fixture checkpoints
+if [ -n "${RNN_EXAMPLES:-}" ] && [ -x "$RNN_EXAMPLES/classify" ]; then
+    out=$("$RNN_EXAMPLES/classify" tests/fixtures/torch_cls.safetensors "a fine film")
+    check "examples/classify prints label, probability and text" "printf '%s' '$out' | grep -q \"^pos	0.5588	a fine film$\""
+    out=$("$RNN_EXAMPLES/generate" "$FX" "O Rom")
+    check "examples/generate prints the prime and a continuation" "[ \${#out} -gt 100 ] && [ \"\${out#O Rom}\" != \"\$out\" ]"
+fi
+
 # --- bad input: one clear line, non-zero exit, never a crash
 expect_error "missing data file" "nope.txt" $RNN train --data "$T/nope.txt" --out "$T/x1"
 expect_error "unknown flag" "--frobnicate" $RNN train --frobnicate 3

@@ -1,0 +1,34 @@
+/* examples/classify.c: embed a trained rnn.c classifier in a C program.
+ *
+ *   make && cc -Iinclude examples/classify.c build/librnn.a $(cat build/ldlibs) -o classify
+ *   ./classify runs/trec/model.safetensors "Who wrote Hamlet ?"
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "rnn.h"
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s MODEL.safetensors TEXT...\n", argv[0]);
+        return 2;
+    }
+    rnn_t *m = rnn_open(argv[1]);
+    if (!m) {
+        fprintf(stderr, "%s\n", rnn_error());
+        return 1;
+    }
+    int C = rnn_num_classes(m);
+    float *p = malloc(sizeof(float) * (C > 0 ? C : 1));
+    for (int i = 2; i < argc; i++) {
+        int k = rnn_classify(m, argv[i], p, C);
+        if (k < 0) {
+            fprintf(stderr, "%s\n", rnn_error());
+            continue;
+        }
+        printf("%s\t%.4f\t%s\n", rnn_label(m, k), p[k], argv[i]);
+    }
+    free(p);
+    rnn_close(m);
+    return 0;
+}
