@@ -12,7 +12,7 @@ NATIVE  ?= 1
 SAN     ?= 0
 
 BUILD   := build
-CFLAGS  := -std=c11 -O2 -fno-math-errno -Wall -Wextra -D_POSIX_C_SOURCE=200809L -fopenmp -Iinclude -Isrc
+CFLAGS  := -std=c11 -O3 -fno-math-errno -Wall -Wextra -D_POSIX_C_SOURCE=200809L -fopenmp -Iinclude -Isrc
 LDLIBS  := -lcjson -lm -lpthread -fopenmp
 ifeq ($(NATIVE),1)
   CFLAGS += -march=native

@@ -334,18 +334,20 @@ static float *thread_buffer(size_t n) {
  * Packing
  * ------------------------------------------------------------------------- */
 
-/* Ap[k*MR + r] = op(A)(i0 + r, p0 + k) for r < mr, zero for mr <= r < MR. */
-static void pack_a(int trans_a, int mr, int kc, const float *A, int lda, int i0, int p0,
+/* Ap[k*MR + r] = op(A)(i0 + r, p0 + k) for r < mr, zero for mr <= r < MR.
+ * op(A) has M rows; the next micro-panel's data is prefetched when it exists. */
+static void pack_a(int trans_a, int mr, int kc, const float *A, int lda, int M, int i0, int p0,
                    float *restrict Ap) {
     if (trans_a) {
+        /* Rows of A are lda apart, one short run each: fetch the run of the
+         * panel after next early (one line holds 64 / (4 MR) panels' runs). */
+        int prefetch = i0 + 3 * MR <= M;
         for (int k = 0; k < kc; k++) {
             const float *src = A + (size_t)(p0 + k) * lda + i0;
             float *dst = Ap + (size_t)k * MR;
             if (mr == MR) {
                 memcpy(dst, src, MR * sizeof(float)); /* constant size: inlined */
-                /* Rows of A are lda apart, one short run each: fetch the next
-                 * micro-panels' run early (one line serves 64 / (4 MR) of them). */
-                __builtin_prefetch(src + 2 * MR, 0, 2);
+                if (prefetch) __builtin_prefetch(src + 2 * MR, 0, 2);
                 continue;
             }
             int r = 0;
@@ -360,6 +362,9 @@ static void pack_a(int trans_a, int mr, int kc, const float *A, int lda, int i0,
      * blocks whose rows are the MR rows at k and the same rows at k + VW,
      * so each transposed vector holds column k (low half) and k + VW. */
     if (mr == MR) {
+        /* The next panel's rows go to L2 meanwhile: A is read in place, and
+         * would otherwise arrive at the pace of demand misses. */
+        int prefetch = i0 + 2 * MR <= M;
         for (; k + 2 * VW <= kc; k += 2 * VW) {
             vf x[VW];
 #pragma GCC unroll 16
@@ -367,10 +372,10 @@ static void pack_a(int trans_a, int mr, int kc, const float *A, int lda, int i0,
                 const float *src = A + (size_t)(i0 + r) * lda + p0 + k;
                 x[r] = vload(src);
                 x[r + MR] = vload(src + VW);
-                /* The next micro-panel's rows, into L2: read in place, A is
-                 * otherwise fetched at the pace of demand misses. */
-                __builtin_prefetch(src + (size_t)MR * lda, 0, 2);
-                __builtin_prefetch(src + (size_t)MR * lda + VW, 0, 2);
+                if (prefetch) {
+                    __builtin_prefetch(src + (size_t)MR * lda, 0, 2);
+                    __builtin_prefetch(src + (size_t)MR * lda + VW, 0, 2);
+                }
             }
             transpose(x);
 #pragma GCC unroll 16
@@ -523,7 +528,7 @@ static void gemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const
             }
             for (int ir = 0; ir < M; ir += MR) {
                 int mr = M - ir < MR ? M - ir : MR;
-                pack_a(ta, mr, kc, A, lda, ir, pc, Ap);
+                pack_a(ta, mr, kc, A, lda, M, ir, pc, Ap);
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     float *c = C + (size_t)ir * ldc + jc + jr;

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "activations.h"
 #include "gemm.h"
 #include "util.h"
 
@@ -103,7 +104,6 @@ size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
     return fwd > bwd ? fwd : bwd;
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* Rows times columns above which the pointwise loops are worth threads. */
 #define PAR_MIN 32768
@@ -126,11 +126,11 @@ static void lstm_step_forward(int bt, int H, float *gates, const float *hg, cons
         const float *cp = cprev + (size_t)r * H;
         float *cr = c + (size_t)r * H, *hrow = h + (size_t)r * ldh;
         for (int j = 0; j < H; j++) {
-            float i = sigmoidf(gi[j]), f = sigmoidf(gf[j]), g = tanhf(gg[j]), o = sigmoidf(go[j]);
+            float i = rnn_sigmoidf(gi[j]), f = rnn_sigmoidf(gf[j]), g = rnn_tanhf(gg[j]), o = rnn_sigmoidf(go[j]);
             float cn = f * cp[j] + i * g;
             gi[j] = i, gf[j] = f, gg[j] = g, go[j] = o;
             cr[j] = cn;
-            hrow[j] = o * tanhf(cn);
+            hrow[j] = o * rnn_tanhf(cn);
         }
     }
 }
@@ -149,7 +149,7 @@ static void lstm_step_backward(int bt, int H, float *gates, const float *c, cons
         float *dcr = dc + (size_t)r * H;
         for (int j = 0; j < H; j++) {
             float i = gi[j], f = gf[j], g = gg[j], o = go[j];
-            float tc = tanhf(cr[j]);
+            float tc = rnn_tanhf(cr[j]);
             float d_c = dcr[j] + dhr[j] * o * (1.0f - tc * tc);
             float d_o = dhr[j] * tc;
             gi[j] = d_c * g * i * (1.0f - i);
@@ -177,10 +177,10 @@ static void gru_step_forward(int bt, int H, float *gates, const float *hg, const
         const float *hp = hprev + (size_t)r * H;
         float *ghr = ghn + (size_t)r * H, *hrow = h + (size_t)r * ldh;
         for (int j = 0; j < H; j++) {
-            float rg = sigmoidf(gr[j] + (hr ? hr[j] : 0.0f) + b_hh[j]);
-            float zg = sigmoidf(gr[H + j] + (hr ? hr[H + j] : 0.0f) + b_hh[H + j]);
+            float rg = rnn_sigmoidf(gr[j] + (hr ? hr[j] : 0.0f) + b_hh[j]);
+            float zg = rnn_sigmoidf(gr[H + j] + (hr ? hr[H + j] : 0.0f) + b_hh[H + j]);
             float hn = (hr ? hr[2 * H + j] : 0.0f) + b_hh[2 * H + j];
-            float ng = tanhf(gr[2 * H + j] + rg * hn);
+            float ng = rnn_tanhf(gr[2 * H + j] + rg * hn);
             gr[j] = rg, gr[H + j] = zg, gr[2 * H + j] = ng;
             ghr[j] = hn;
             hrow[j] = (1.0f - zg) * ng + zg * hp[j];
@@ -222,7 +222,7 @@ static void rnn_step_forward(int bt, int H, int relu, float *gates, const float 
         const float *hr = hg ? hg + (size_t)r * H : NULL;
         for (int j = 0; j < H; j++) {
             float pre = gr[j] + (hr ? hr[j] : 0.0f) + b_hh[j];
-            hrow[j] = relu ? (pre > 0.0f ? pre : 0.0f) : tanhf(pre);
+            hrow[j] = relu ? (pre > 0.0f ? pre : 0.0f) : rnn_tanhf(pre);
         }
     }
 }
@@ -319,13 +319,23 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
     }
 }
 
-/* Adds the column sums of a (N, cols) matrix with row stride ld into out. */
-static void add_colsum(float *out, const float *m, int N, int cols, int ld) {
+/* Adds the column sums of a (N, cols) matrix with row stride ld into out,
+ * and into out2 too when it is not NULL. Rows are read in order (contiguous,
+ * vectorised) into double accumulators, one block of columns per thread. */
+static void add_colsum(float *out, float *out2, const float *m, int N, int cols, int ld) {
+    enum { BLOCK = 256 };
 #pragma omp parallel for if ((size_t)N * cols > PAR_MIN)
-    for (int j = 0; j < cols; j++) {
-        double s = 0;
-        for (int n = 0; n < N; n++) s += m[(size_t)n * ld + j];
-        out[j] += (float)s;
+    for (int j0 = 0; j0 < cols; j0 += BLOCK) {
+        const int w = cols - j0 < BLOCK ? cols - j0 : BLOCK;
+        double acc[BLOCK] = {0};
+        for (int n = 0; n < N; n++) {
+            const float *row = m + (size_t)n * ld + j0;
+            for (int j = 0; j < w; j++) acc[j] += row[j];
+        }
+        for (int j = 0; j < w; j++) {
+            out[j0 + j] += (float)acc[j];
+            if (out2) out2[j0 + j] += (float)acc[j];
+        }
     }
 }
 
@@ -383,16 +393,18 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
      * dG_x; dG_h equals it except for GRU's n part, kept in cache->ghn. */
     const float *dG = cache->gates;
     rnn_gemm(1, 0, GH, d->in, N, 1.0f, dG, GH, x, ldx, 1.0f, g->w_ih, d->in);
-    add_colsum(g->b_ih, dG, N, GH, GH);
     if (d->cell == RNN_CELL_GRU) {
+        /* d b_ih = Σ dG_x; d b_hh = Σ dG_h, equal for r and z. */
+        add_colsum(g->b_ih, g->b_hh, dG, N, 2 * H, GH);
+        add_colsum(g->b_ih + 2 * H, NULL, dG + 2 * H, N, H, GH);
+        add_colsum(g->b_hh + 2 * H, NULL, cache->ghn, N, H, H);
         rnn_gemm(1, 0, 2 * H, H, N, 1.0f, dG, GH, cache->hprev, H, 1.0f, g->w_hh, H);
         rnn_gemm(1, 0, H, H, N, 1.0f, cache->ghn, H, cache->hprev, H, 1.0f,
                  g->w_hh + (size_t)2 * H * H, H);
-        add_colsum(g->b_hh, dG, N, 2 * H, GH);
-        add_colsum(g->b_hh + 2 * H, cache->ghn, N, H, H);
     } else {
+        /* b_ih and b_hh enter the pre-activation the same way: one sum for both. */
+        add_colsum(g->b_ih, g->b_hh, dG, N, GH, GH);
         rnn_gemm(1, 0, GH, H, N, 1.0f, dG, GH, cache->hprev, H, 1.0f, g->w_hh, H);
-        add_colsum(g->b_hh, dG, N, GH, GH);
     }
     if (dx) rnn_gemm(0, 0, N, d->in, GH, 1.0f, dG, GH, d->w.w_ih, d->in, accumulate_dx ? 1.0f : 0.0f,
                      dx, lddx);

@@ -1172,7 +1172,7 @@ rnn_tokenizer *rnn_tokenizer_from_json(const cJSON *j) {
         if (strtab_add(&t->vocab, s, n, h) < 0) goto fail;
         i++;
     }
-    int pad_id, unk_id, top = (int)t->vocab.n - 1;
+    int pad_id = -1, unk_id = -1, top = (int)t->vocab.n - 1;
     if (json_int(j, "pad_id", 1, -1, top, &pad_id) || json_int(j, "unk_id", 1, -1, top, &unk_id) ||
         check_vocab(t, pad_id, unk_id, j) || tok_finish(t))
         goto fail;
