@@ -4,6 +4,7 @@
  * whole model. */
 #include "harness.h"
 
+#include "activations.h"
 #include "layers.h"
 #include "model.h"
 #include "safetensors.h"
@@ -30,7 +31,7 @@ static void test_embedding(void) {
     rnn_st *st = rnn_st_load(FIX "embedding.safetensors");
     CHECK(st, "load: %s", rnn_last_error());
     if (!st) return;
-    size_t nw, nid;
+    size_t nw = 0, nid;
     float *W = get(st, "weight", &nw), *dout = get(st, "dout", NULL), *want = get(st, "out", NULL);
     int32_t ids[64];
     nid = (size_t)rnn_st_find(st, "ids")->numel;
@@ -274,6 +275,22 @@ static void test_gradcheck_models(void) {
     gradcheck(&c, "bag of embeddings, bce");
 }
 
+/* The vectorisable exp/sigmoid/tanh of activations.h against libm (double). */
+static void test_activations(void) {
+    double we = 0, ws = 0, wt = 0;
+    for (float x = -80.0f; x < 80.0f; x += 0.000731f) {
+        double e = exp((double)x), s = 1.0 / (1.0 + exp(-(double)x)), t = tanh((double)x);
+        we = fmax(we, fabs(rnn_expf(x) - e) / e);
+        ws = fmax(ws, fabs(rnn_sigmoidf(x) - s) / s);
+        wt = fmax(wt, fabs(rnn_tanhf(x) - t) / fmax(fabs(t), 1e-30));
+    }
+    printf("  max rel err: exp %.2e, sigmoid %.2e, tanh %.2e\n", we, ws, wt);
+    CHECK(we < 1e-6 && ws < 1e-6 && wt < 1e-6, "activations within 1e-6 of libm");
+    CHECK(rnn_sigmoidf(-1000.0f) >= 0 && rnn_sigmoidf(1000.0f) == 1.0f && rnn_tanhf(1000.0f) == 1.0f &&
+              rnn_tanhf(-1000.0f) == -1.0f,
+          "saturation without overflow");
+}
+
 static void test_dropout(void) {
     /* Inverted dropout: kept values scaled by 1/(1-p), about p dropped. */
     enum { n = 20000 };
@@ -292,6 +309,7 @@ int main(void) {
     RUN(test_embedding);
     RUN(test_pooling);
     RUN(test_losses);
+    RUN(test_activations);
     RUN(test_dropout);
     RUN(test_gradcheck_models);
     return harness_end();
