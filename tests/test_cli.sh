@@ -13,11 +13,12 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-# expect_error NAME PATTERN CMD...: non-zero exit, one line on stderr matching PATTERN, no crash.
+# expect_error NAME PATTERN CMD...: non-zero exit, no crash, and the error is one
+# line of stderr ("rnn: ...", the last line; progress lines may come before it) matching PATTERN.
 expect_error() {
     local name=$1 pat=$2; shift 2
     "$@" >"$T/out" 2>"$T/err"; local rc=$?
-    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q -- "$pat" "$T/err"; then
+    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && tail -n 1 "$T/err" | grep -q -- "^rnn.*$pat"; then
         ok "$name"
     else
         bad "$name (rc $rc, stderr: $(head -c 300 "$T/err"))"
@@ -163,6 +164,25 @@ expect_error "data row without a text column names file:line" "badcols.tsv:2" $R
 printf 'NUM\tHow many ?\nzzz\tunknown label text\n' >"$T/badlabel.tsv"
 expect_error "eval with an unknown label names file:line" "badlabel.tsv:2" $RNN eval "$T/cls/model.safetensors" --data "$T/badlabel.tsv"
 expect_error "classify with a language model" "not a classifier" $RNN classify "$T/run/model.safetensors" "text"
+
+# --- pretrained vectors and transfer from a language model
+printf 'what 0.5 0.25 -1 2\nis 1 1 1 1\nnotaword 3 3 3 3\n' >"$T/vec.txt"
+$RNN train $cls --embed 4 --vectors "$T/vec.txt" --freeze-embedding --steps 2 --out "$T/vec" >"$T/veclog" 2>&1
+check "--vectors reports coverage" "grep -q 'vectors .*: 2 of [0-9]* vocabulary tokens covered' '$T/veclog'"
+if py_torch; then
+    check "--vectors rows land in the (frozen) embedding" "/usr/bin/python3 - '$T/vec/model.safetensors' <<'PY'
+import json, sys
+sys.path.insert(0, 'tests/ref'); import st
+t, m = st.load(sys.argv[1]); vocab = json.loads(m['tokenizer'])['vocab']
+sys.exit(not (list(t['embedding.weight'][vocab.index('what')]) == [0.5, 0.25, -1, 2]))
+PY"
+fi
+printf 'what 1 2\n' >"$T/badvec.txt"
+expect_error "vectors of the wrong width name file:line" "badvec.txt:1" $RNN train $cls --embed 4 --vectors "$T/badvec.txt" --out "$T/x5"
+cut -f2 "$T/cls.tsv" >"$T/cls_text.txt"
+$RNN train --data "$T/cls_text.txt" --tokenizer word --layers 1 --hidden 16 --embed 16 --seq-len 16 --batch 4 --steps 10 --threads 1 --progress log --out "$T/lm4cls" >/dev/null 2>&1
+$RNN train $cls --init-from "$T/lm4cls/model.safetensors" --freeze-epochs 1 --encoder-lr-mult 0.5 --epochs 2 --out "$T/ulm" >"$T/ulmlog" 2>&1
+check "classifier from a language model (ULMFiT transfer)" "[ -s '$T/ulm/model.safetensors' ] && grep -q 'initialised 5 tensors' '$T/ulmlog'"
 
 echo "tests/test_cli.sh: $pass passed, $fail failed"
 [ $fail -eq 0 ]
