@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Language-model benchmark of issue 3: a 2x512 LSTM on tiny shakespeare for a
+# fixed wall time, printing the validation loss curve (nats/char) from the
+# run's metrics.csv. Usage: bench/lm_shakespeare.sh [SECONDS] [extra rnn train flags]
+# (default 600 s). The PyTorch reference with the same model and budget is
+# bench/lm_shakespeare_torch.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-600}; shift || true
+data=${RNN_SHARED:-../shared}/data/tinyshakespeare/input.txt
+out=runs/bench-shakespeare-$secs
+make -s rnn
+rm -rf "$out"
+./rnn train --data "$data" --layers 2 --hidden 512 --embed 64 --seq-len 128 --batch 32 \
+    --lr 2e-3 --clip 5 --time "$secs" --eval-every 200 --progress log --log-every 100 \
+    --out "$out" "$@" >&2
+echo "| step | elapsed s | train tokens | val loss (nats/char) |"
+echo "|--:|--:|--:|--:|"
+tail -n +2 "$out/metrics.csv" | awk -F, '{ printf "| %d | %.0f | %d | %.4f |\n", $1, $2, $3, $5 }'
