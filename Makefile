@@ -99,8 +99,8 @@ test-san:
 # The main job: train the default model on the built-in human-numbers corpus
 # and sample from it.
 run: $(BIN)
-	./$(BIN) train --out runs/default
-	./$(BIN) sample runs/default/model.safetensors --prime "eight thousand" --length 120 --temperature 0.5
+	./$(BIN) train --config examples/human-numbers.cfg
+	./$(BIN) sample runs/default/model.safetensors --prime "seven thousand three hundred" --length 120 --temperature 0.5
 
 clean:
 	rm -rf build build-san rnn

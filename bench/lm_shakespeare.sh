@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-600}; shift || true
 data=${RNN_SHARED:-../shared}/data/tinyshakespeare/input.txt
 out=runs/bench-shakespeare-$secs
-make -s rnn
+make -s rnn >&2
 rm -rf "$out"
 ./rnn train --data "$data" --layers 2 --hidden 512 --embed 64 --seq-len 128 --batch 32 \
     --lr 2e-3 --clip 5 --time "$secs" --eval-every 200 --progress log --log-every 100 \

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Text-classification benchmarks of issue 4 on the real data sets in
+# ../shared/data, each trained from scratch within a wall-time budget and
+# scored on the held-out test split with `rnn eval --json`.
+#   bench/cls_benchmarks.sh [trec|sst2|sst2-phrases|agnews|imdb ...]   (default: all)
+# Prints one Markdown row per data set. Runs go to runs/bench-<name>.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${RNN_SHARED:-../shared}/data
+make -s rnn >&2
+row() { # name, checkpoint, test file, eval flags...
+    local name=$1 ckpt=$2 test=$3; shift 3
+    local j; j=$(./rnn eval "$ckpt" --data "$test" --json "$@")
+    local acc f1 secs
+    acc=$(printf '%s' "$j" | sed -E 's/.*"accuracy": ([0-9.]+).*/\1/')
+    f1=$(printf '%s' "$j" | sed -E 's/.*"macro_f1": ([0-9.]+).*/\1/')
+    secs=$(tail -n 1 "$(dirname "$ckpt")/metrics.csv" | cut -d, -f2)
+    printf '| %s | %s | %s | %.0f |\n' "$name" "$acc" "$f1" "$secs"
+}
+common="--task classify --progress log --log-every 0 --optimizer adam --clip 5"
+echo "| data set | test accuracy | macro-F1 | training seconds |"
+echo "|---|--:|--:|--:|"
+for name in "${@:-trec sst2 agnews imdb}"; do
+    for n in $name; do
+    case $n in
+    trec)
+        ./rnn train $common --data "$D/trec/train.tsv" --text-col 3 --val-frac 0.1 \
+            --bidirectional --layers 1 --hidden 128 --embed 128 --pool meanmax --dropout 0 \
+            --head-dropout 0.5 --batch 32 --lr 2e-3 --epochs 12 --patience 4 --out runs/bench-trec >&2
+        row "TREC (5,452 / 500, 6 classes)" runs/bench-trec/model.safetensors "$D/trec/test.tsv" --text-col 3 ;;
+    sst2)
+        ./rnn train $common --data "$D/sst2/sentence_level/train.tsv" --val "$D/sst2/sentence_level/dev.tsv" \
+            --bidirectional --layers 1 --hidden 128 --embed 128 --pool meanmax --head-dropout 0.5 \
+            --batch 32 --lr 1e-3 --epochs 8 --patience 3 --out runs/bench-sst2 >&2
+        row "SST-2 sentences (6,920 / 1,821)" runs/bench-sst2/model.safetensors "$D/sst2/sentence_level/test.tsv" ;;
+    sst2-phrases)
+        ./rnn train $common --data "$D/sst2/train.tsv" --val "$D/sst2/dev.tsv" \
+            --bidirectional --layers 1 --hidden 128 --embed 128 --pool meanmax --head-dropout 0.5 \
+            --batch 64 --lr 1e-3 --epochs 4 --patience 2 --out runs/bench-sst2p >&2
+        row "SST-2 (67k GLUE phrases; sentence test 1,821)" runs/bench-sst2p/model.safetensors "$D/sst2/sentence_level/test.tsv" ;;
+    agnews)
+        # The documented split of test.csv: per class, rows whose running count
+        # c (0-based) has c % 38 < 5 are test (250 per class, 1,000 in all),
+        # the other 6,600 train.
+        awk -F'","' '{ c = substr($1, 2); k = n[c]++; print > ((k % 38 < 5) ? "'"$PWD"'/runs/ag_test.csv" : "'"$PWD"'/runs/ag_train.csv") }' "$D/ag_news/test.csv"
+        ./rnn train $common --data runs/ag_train.csv --label-names "$D/ag_news/classes.txt" --val-frac 0.1 \
+            --bidirectional --layers 1 --hidden 128 --embed 128 --pool meanmax --head-dropout 0.5 \
+            --batch 32 --lr 2e-3 --epochs 8 --patience 3 --out runs/bench-agnews >&2
+        row "AG News (6,600 / 1,000 of test.csv)" runs/bench-agnews/model.safetensors runs/ag_test.csv --label-names "$D/ag_news/classes.txt"
+        ./rnn train $common --data runs/ag_train.csv --label-names "$D/ag_news/classes.txt" --val-frac 0.1 \
+            --cell none --embed 128 --pool mean --batch 32 --lr 5e-3 --epochs 10 --patience 3 --out runs/bench-agnews-bag >&2
+        row "AG News, bag of embeddings (--cell none)" runs/bench-agnews-bag/model.safetensors runs/ag_test.csv --label-names "$D/ag_news/classes.txt" ;;
+    imdb)
+        ./rnn train $common --data "$D/imdb/train.tsv" --val-frac 0.04 --strip-html true \
+            --bidirectional --layers 1 --hidden 128 --embed 100 --pool meanmax --max-len 400 \
+            --max-vocab 30000 --head-dropout 0.5 --batch 64 --lr 2e-3 --time 1200 --patience 3 \
+            --out runs/bench-imdb >&2
+        row "IMDb (25k / 25k), BiLSTM from scratch, 20 min" runs/bench-imdb/model.safetensors "$D/imdb/test.tsv" ;;
+    *) echo "unknown data set $n" >&2; exit 2 ;;
+    esac
+    done
+done
