@@ -368,6 +368,10 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
     FL(a->dy, (size_t)N * wide);
     FL(a->dx, (size_t)N * wide);
     FL(a->work, work);
+    if (D == 2) {
+        FL(a->work2, work);
+        FL(a->dx2, (size_t)N * wide);
+    }
 #undef FL
 #undef IN
     *nf = f;
@@ -424,11 +428,16 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
             rnn_dropout_forward(a->x[l], a->mask[l], (size_t)N * DH, c->dropout, rng);
             in = a->x[l];
         }
+        /* The two directions of a layer are independent: with threads they
+         * run side by side, each single-threaded (the GEMMs of one step are
+         * too small to split well; nested parallel regions run serially). */
+        const int side_by_side = D == 2 && rnn_get_threads() > 1;
+#pragma omp parallel for num_threads(2) if (side_by_side)
         for (int d = 0; d < D; d++) {
             size_t s = (size_t)(l * D + d) * B * H;
             rnn_dir_forward(&m->dirs[l * D + d], p, &a->cache[l * D + d], a->y[l] + d * H, DH, in,
                             in_w, state_in ? a->h0 + s : NULL, state_in ? a->c0 + s : NULL,
-                            a->hn + s, a->cn + s, a->work);
+                            a->hn + s, a->cn + s, d ? a->work2 : a->work);
         }
         const float *out = a->y[l];
         if (a->res[l] && in_w == DH) {
@@ -480,11 +489,17 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
                           : dropped ? a->x[l]
                           : a->res[l - 1] ? a->res[l - 1]
                                           : a->y[l - 1];
+        /* Side by side as in the forward; the reverse direction writes its
+         * input gradient to dx2, added afterwards (no shared accumulation). */
+        const int side_by_side = D == 2 && rnn_get_threads() > 1;
+#pragma omp parallel for num_threads(2) if (side_by_side)
         for (int d = 0; d < D; d++) {
             rnn_dir_backward(&m->dirs[l * D + d], &m->gdirs[l * D + d], p, &a->cache[l * D + d],
-                             a->y[l] + d * H, DH, a->dy + d * H, DH, in, in_w, a->dx, in_w, d > 0,
-                             NULL, NULL, NULL, NULL, a->work);
+                             a->y[l] + d * H, DH, a->dy + d * H, DH, in, in_w, d ? a->dx2 : a->dx,
+                             in_w, 0, NULL, NULL, NULL, NULL, d ? a->work2 : a->work);
         }
+        if (D == 2)
+            for (size_t i = 0; i < (size_t)N * in_w; i++) a->dx[i] += a->dx2[i];
         if (a->res[l] && in_w == DH)
             for (size_t i = 0; i < (size_t)N * DH; i++) a->dx[i] += a->dy[i];
         if (dropped) rnn_dropout_backward(a->dx, a->mask[l], (size_t)N * DH);

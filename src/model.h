@@ -135,6 +135,8 @@ typedef struct {
     float *dx;                 /* (N, max(E, D*H)) gradient of a layer's input */
     float *dpooled;            /* (B, P) */
     float *work;               /* per-direction work / pooling scratch */
+    float *work2;              /* the reverse direction's work (bidirectional) */
+    float *dx2;                /* (N, max(E, D*H)) the reverse direction's input gradient */
     const float *top;          /* the top layer's output of the last forward */
     int state_in;              /* the last forward started from h0/c0 */
     int train;                 /* the last forward applied dropout */
