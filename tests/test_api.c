@@ -99,7 +99,8 @@ static void test_padded_equals_alone(void) {
         char what[64];
         snprintf(what, sizeof what, "alone == in a batch, pool %s", rnn_pool_name((rnn_pool)pk));
         printf("  %-44s max rel err %.2e\n", what, worst);
-        CHECK(worst < 1e-5, "%s: %.3e", what, worst);
+        /* Up to float reordering: a GEMM blocks a 1-row and a 3-row product differently. */
+        CHECK(worst < 1e-4, "%s: %.3e", what, worst);
         rnn_acts_free(a);
         rnn_model_free(m);
     }
