@@ -102,5 +102,9 @@ run: $(BIN)
 	./$(BIN) train --config examples/human-numbers.cfg
 	./$(BIN) sample runs/default/model.safetensors --prime "seven thousand three hundred" --length 120 --temperature 0.5
 
+# rnn.c against PyTorch on every case of bench/cases.json (see bench/README.md).
+bench: $(LIB)
+	bench/run.sh
+
 clean:
 	rm -rf build build-san rnn

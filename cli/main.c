@@ -47,8 +47,9 @@ static void on_sigint(int sig) {
     signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
 }
 
-/* Applies --name value pairs from argv to o. Returns 0, or 1 after printing. */
-static int apply_flags(rnn_opts *o, int argc, char **argv, int skip_config) {
+/* Applies --name value (or --name=value) pairs from argv to o. Returns 0, or
+ * 1 after printing the error. */
+static int apply_flags(rnn_opts *o, int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) || !a[2]) {
@@ -64,9 +65,8 @@ static int apply_flags(rnn_opts *o, int argc, char **argv, int skip_config) {
             name = key;
             val = eq + 1;
         }
-        if (!strcmp(name, "config")) {
+        if (!strcmp(name, "config")) { /* already read, before the flags */
             if (!val) i++;
-            if (!skip_config) continue;
             continue;
         }
         int flag = rnn_opts_is_flag(name);
@@ -114,7 +114,7 @@ static int cmd_train(int argc, char **argv) {
         if (!strncmp(argv[i], "--config=", 9)) v = argv[i] + 9;
         if (v && rnn_opts_load_file(&o, v)) return die(rnn_last_error());
     }
-    if (apply_flags(&o, argc, argv, 0)) return 1;
+    if (apply_flags(&o, argc, argv)) return 1;
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
     if (rnn_train(&o, NULL)) return die(rnn_last_error());

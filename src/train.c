@@ -502,13 +502,14 @@ static int save_state(run *r) {
     path_in(path, sizeof path, r, "state.safetensors");
     const rnn_model *m = r->m;
     rnn_st_out t[8];
+    char names[6][64];
     int nt = 0;
     for (int i = 0; i < rnn_optim_num_buffers(r->opt) && nt < 6; i++) {
         const char *bn;
         float *buf = rnn_optim_buffer(r->opt, i, &bn);
-        static char names[6][64];
         snprintf(names[nt], sizeof names[nt], "train.optim.%s", bn);
-        t[nt++] = (rnn_st_out){names[nt - 1], RNN_DT_F32, 1, {(int64_t)m->n_floats}, buf};
+        t[nt] = (rnn_st_out){names[nt], RNN_DT_F32, 1, {(int64_t)m->n_floats}, buf};
+        nt++;
     }
     if (!r->classify) { /* the hidden state carried between LM batches */
         int64_t state_n = (int64_t)m->c.num_layers * m->D * r->B * m->c.hidden_dim;
