@@ -414,6 +414,29 @@ static rnn_pooler make_pooler(const rnn_model *m) {
     return pl;
 }
 
+/* One direction of layer l, forward. The two directions of a layer are
+ * independent: with threads they run side by side, each single-threaded (the
+ * GEMMs of one step are too small to split well; nested regions run
+ * serially), each with its own work buffer. */
+static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, int d,
+                        const float *in, int in_w, int state_in) {
+    const int D = m->D, H = m->c.hidden_dim, k = l * D + d;
+    const size_t s = (size_t)k * p->B * H;
+    rnn_dir_forward(&m->dirs[k], p, &a->cache[k], a->y[l] + d * H, D * H, in, in_w,
+                    state_in ? a->h0 + s : NULL, state_in ? a->c0 + s : NULL, a->hn + s, a->cn + s,
+                    d ? a->work2 : a->work);
+}
+
+/* One direction of layer l, backward: the reverse direction writes its input
+ * gradient to dx2 (added afterwards), so the two never write the same memory. */
+static void dir_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, int d,
+                         const float *in, int in_w) {
+    const int D = m->D, H = m->c.hidden_dim, k = l * D + d;
+    rnn_dir_backward(&m->dirs[k], &m->gdirs[k], p, &a->cache[k], a->y[l] + d * H, D * H,
+                     a->dy + d * H, D * H, in, in_w, d ? a->dx2 : a->dx, in_w, 0, NULL, NULL, NULL,
+                     NULL, d ? a->work2 : a->work);
+}
+
 void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids,
                        int state_in, int train, rnn_rng *rng) {
     const rnn_config *c = &m->c;
@@ -428,16 +451,13 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
             rnn_dropout_forward(a->x[l], a->mask[l], (size_t)N * DH, c->dropout, rng);
             in = a->x[l];
         }
-        /* The two directions of a layer are independent: with threads they
-         * run side by side, each single-threaded (the GEMMs of one step are
-         * too small to split well; nested parallel regions run serially). */
-        const int side_by_side = D == 2 && rnn_get_threads() > 1;
-#pragma omp parallel for num_threads(2) if (side_by_side)
-        for (int d = 0; d < D; d++) {
-            size_t s = (size_t)(l * D + d) * B * H;
-            rnn_dir_forward(&m->dirs[l * D + d], p, &a->cache[l * D + d], a->y[l] + d * H, DH, in,
-                            in_w, state_in ? a->h0 + s : NULL, state_in ? a->c0 + s : NULL,
-                            a->hn + s, a->cn + s, d ? a->work2 : a->work);
+        /* An if(false) parallel region would still open a (1-thread) region
+         * and make oneDNN treat every GEMM inside as nested: branch instead. */
+        if (D == 2 && rnn_get_threads() > 1) {
+#pragma omp parallel for num_threads(2)
+            for (int d = 0; d < 2; d++) dir_forward(m, a, p, l, d, in, in_w, state_in);
+        } else {
+            for (int d = 0; d < D; d++) dir_forward(m, a, p, l, d, in, in_w, state_in);
         }
         const float *out = a->y[l];
         if (a->res[l] && in_w == DH) {
@@ -489,14 +509,11 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
                           : dropped ? a->x[l]
                           : a->res[l - 1] ? a->res[l - 1]
                                           : a->y[l - 1];
-        /* Side by side as in the forward; the reverse direction writes its
-         * input gradient to dx2, added afterwards (no shared accumulation). */
-        const int side_by_side = D == 2 && rnn_get_threads() > 1;
-#pragma omp parallel for num_threads(2) if (side_by_side)
-        for (int d = 0; d < D; d++) {
-            rnn_dir_backward(&m->dirs[l * D + d], &m->gdirs[l * D + d], p, &a->cache[l * D + d],
-                             a->y[l] + d * H, DH, a->dy + d * H, DH, in, in_w, d ? a->dx2 : a->dx,
-                             in_w, 0, NULL, NULL, NULL, NULL, d ? a->work2 : a->work);
+        if (D == 2 && rnn_get_threads() > 1) {
+#pragma omp parallel for num_threads(2)
+            for (int d = 0; d < 2; d++) dir_backward(m, a, p, l, d, in, in_w);
+        } else {
+            for (int d = 0; d < D; d++) dir_backward(m, a, p, l, d, in, in_w);
         }
         if (D == 2)
             for (size_t i = 0; i < (size_t)N * in_w; i++) a->dx[i] += a->dx2[i];
