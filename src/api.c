@@ -1,11 +1,11 @@
 /* api.c: the public API of include/rnn.h over the internal modules. */
 #include "rnn.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "checkpoint.h"
+#include "classify.h"
 #include "gemm.h"
 #include "sample.h"
 
@@ -13,6 +13,7 @@ struct rnn_handle {
     rnn_checkpoint ck;
     rnn_acts *a;   /* classifier activations, grown to the longest text seen */
     int a_T;
+    float *probs;  /* (num_classes) scratch for rnn_classify */
 };
 
 const char *rnn_error(void) { return rnn_last_error(); }
@@ -35,12 +36,18 @@ rnn_t *rnn_open(const char *checkpoint_path) {
         rnn_errorf("%s: the checkpoint has no tokenizer", checkpoint_path);
         return NULL;
     }
+    if (!(m->probs = malloc(sizeof(float) * (size_t)(m->ck.model->c.num_classes + 1)))) {
+        rnn_close(m);
+        rnn_errorf("out of memory");
+        return NULL;
+    }
     return m;
 }
 
 void rnn_close(rnn_t *m) {
     if (!m) return;
     rnn_acts_free(m->a);
+    free(m->probs);
     rnn_checkpoint_free(&m->ck);
     free(m);
 }
@@ -79,17 +86,10 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
     rnn_model_forward(md, m->a, &p, ids, 0, 0, NULL);
     free(ids);
     int C = md->c.num_classes, best = 0;
-    float pr[2], *out = md->c.loss == RNN_LOSS_BCE ? pr : m->a->logits;
-    if (md->c.loss == RNN_LOSS_BCE) {
-        float x = m->a->logits[0];
-        pr[1] = x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
-        pr[0] = 1.0f - pr[1];
-    } else {
-        rnn_softmax_row(out, C);
-    }
+    rnn_cls_probs(md, m->a->logits, m->probs);
     for (int c = 0; c < C; c++) {
-        if (out[c] > out[best]) best = c;
-        if (probs && c < n) probs[c] = out[c];
+        if (m->probs[c] > m->probs[best]) best = c;
+        if (probs && c < n) probs[c] = m->probs[c];
     }
     return best;
 }

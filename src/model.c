@@ -414,6 +414,12 @@ static rnn_pooler make_pooler(const rnn_model *m) {
     return pl;
 }
 
+void rnn_model_carry_state(const rnn_model *m, rnn_acts *a, int B) {
+    size_t n = (size_t)m->c.num_layers * m->D * B * m->c.hidden_dim;
+    memcpy(a->h0, a->hn, n * sizeof(float));
+    if (m->c.cell == RNN_CELL_LSTM) memcpy(a->c0, a->cn, n * sizeof(float));
+}
+
 /* One direction of layer l, forward. The two directions of a layer are
  * independent: with threads they run side by side, each single-threaded (the
  * GEMMs of one step are too small to split well; nested regions run

@@ -153,6 +153,9 @@ void rnn_acts_free(rnn_acts *a);
  * of zeros. train: apply dropout (rng required then). Logits in a->logits. */
 void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids,
                        int state_in, int train, rnn_rng *rng);
+/* Truncated BPTT: the final state of the last forward (B sequences) becomes
+ * the initial state of the next (a->hn -> a->h0, a->cn -> a->c0). */
+void rnn_model_carry_state(const rnn_model *m, rnn_acts *a, int B);
 /* Backward from a->logits holding d(loss)/d(logits); adds into m->g. The
  * final state's gradient is taken as zero (truncated BPTT). */
 void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids);

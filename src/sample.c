@@ -60,9 +60,7 @@ static void feed(rnn_sampler *s, int32_t id) {
     const rnn_model *m = s->m;
     s->a->ids[0] = id;
     rnn_model_forward(m, s->a, &s->pack, s->a->ids, s->fed > 0, 0, NULL);
-    size_t n = (size_t)m->c.num_layers * m->D * m->c.hidden_dim;
-    memcpy(s->a->h0, s->a->hn, n * sizeof(float));
-    if (m->c.cell == RNN_CELL_LSTM) memcpy(s->a->c0, s->a->cn, n * sizeof(float));
+    rnn_model_carry_state(m, s->a, 1);
     s->fed++;
     s->last = id;
 }

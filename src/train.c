@@ -80,12 +80,6 @@ static void pack_full(rnn_acts *a, rnn_pack *p, int T, int B) {
     rnn_pack_init(p, T, B, a->lengths, a->batch_sizes, a->offsets);
 }
 
-static void carry_state(const rnn_model *m, rnn_acts *a, int B) {
-    size_t n = (size_t)m->c.num_layers * m->D * B * m->c.hidden_dim;
-    memcpy(a->h0, a->hn, n * sizeof(float));
-    if (m->c.cell == RNN_CELL_LSTM) memcpy(a->c0, a->cn, n * sizeof(float));
-}
-
 int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T,
                     double *loss, double *acc, long *n_pred) {
     size_t len = n / (size_t)B;
@@ -108,7 +102,7 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
         total += rnn_softmax_xent_eval(a->logits, a->targets, p.N, m->n_out, &nv, &nc) * nv;
         count += nv;
         correct += nc;
-        carry_state(m, a, B);
+        rnn_model_carry_state(m, a, B);
     }
     rnn_acts_free(a);
     *loss = total / count;
@@ -872,7 +866,7 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
         float norm;
         double loss = rnn_train_step(r->m, r->a, &p, state_in, r->opt, &sc, lr, &r->rng, &norm, NULL);
         if (isnan(loss)) say(r, "warning: step %ld: gradient norm %g is not finite; step skipped", r->step, norm);
-        if (!r->classify) carry_state(r->m, r->a, r->B);
+        if (!r->classify) rnn_model_carry_state(r->m, r->a, r->B);
         r->step++;
         r->batch_in_epoch++;
         r->tokens += n_tok;
