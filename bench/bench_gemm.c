@@ -4,7 +4,7 @@
  * Build from the repository root (drop a -D/-l pair for a missing library):
  *   cc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -fopenmp -march=native \
  *      -Isrc -DRNN_HAVE_DNNL -DRNN_HAVE_OPENBLAS -I/usr/include/x86_64-linux-gnu \
- *      src/util.c src/gemm.c bench/bench_gemm.c -ldnnl -lopenblas -lm -o bench_gemm
+ *      src/util.c src/gemm.c src/gemm_bf16.c bench/bench_gemm.c -ldnnl -lopenblas -lm -o bench_gemm
  *   ./bench_gemm [threads] [seconds per measurement] [only this backend]
  *
  * Each entry is the best of ROUNDS timed batches of calls (seconds/ROUNDS
@@ -28,10 +28,15 @@ static const struct shape {
     {"H512 dW     dG^T@X", 1, 0, 2048, 512, 4096},  {"H128 step   h@Whh^T", 0, 1, 32, 512, 128},
     {"H128 step   dG@Whh", 0, 0, 32, 128, 512},     {"H128 inproj X@Wih^T", 0, 1, 4096, 512, 128},
     {"H128 dX     dG@Wih", 0, 0, 4096, 128, 512},   {"H128 dW     dG^T@X", 1, 0, 512, 128, 4096},
-    {"sample      h@Wout^T", 0, 1, 1, 256, 512},    {"sample      h@W", 0, 0, 1, 2048, 512},
+    {"H512 step64 h@Whh^T", 0, 1, 64, 2048, 512},   {"H512 step16 h@Whh^T", 0, 1, 16, 2048, 512},
+    {"H128 bi64   h@Whh^T", 0, 1, 64, 512, 128},    {"H128 bi64   dG@Whh", 0, 0, 64, 128, 512},
+    {"sample      h@Whh^T", 0, 1, 1, 2048, 512},    {"sample      x@Wih^T", 0, 1, 1, 2048, 64},
+    {"sample      h@Wout^T", 0, 1, 1, 65, 512},     {"sample      h@W", 0, 0, 1, 2048, 512},
 };
 
-static const char *names[] = {"builtin", "openblas", "dnnl"};
+/* "bf16" is the built-in mixed-precision kernel (--precision bf16). */
+static const char *names[] = {"builtin", "openblas", "dnnl", "bf16"};
+#define NB 4
 #define ROUNDS 7
 
 static void pause_ms(long ms) {
@@ -45,10 +50,12 @@ int main(int argc, char **argv) {
     double secs = argc > 2 ? atof(argv[2]) : 1.0;
     rnn_set_threads(threads);
     printf("threads %d, default backend %s\n", rnn_get_threads(), rnn_gemm_backend());
-    int have[3], nb = 3;
+    int have[NB], nb = NB;
     for (int b = 0; b < nb; b++)
         have[b] =
-            (argc <= 3 || strcmp(argv[3], names[b]) == 0) && rnn_gemm_set_backend(names[b]) == 0;
+            (argc <= 3 || strcmp(argv[3], names[b]) == 0) &&
+            (b == NB - 1 ? rnn_gemm_bf16_available() : rnn_gemm_set_backend(names[b]) == 0);
+    rnn_gemm_set_backend("builtin");
 
     printf("%-22s %5s %5s %5s", "shape (GFLOP/s)", "M", "N", "K");
     for (int b = 0; b < nb; b++)
@@ -74,12 +81,18 @@ int main(int argc, char **argv) {
         printf("%-22s %5d %5d %5d", sh->what, sh->M, sh->N, sh->K);
         /* Rounds interleave the backends so that a noisy moment on a shared
          * machine hurts them alike; each keeps its best round. */
-        double best[3] = {1e30, 1e30, 1e30};
-        long reps[3] = {0, 0, 0};
+        double best[NB] = {1e30, 1e30, 1e30, 1e30};
+        long reps[NB] = {0};
         for (int round = 0; round < ROUNDS; round++) {
             for (int b = 0; b < nb; b++) {
                 if (!have[b]) continue;
-                rnn_gemm_set_backend(names[b]);
+                if (b == NB - 1) {
+                    rnn_gemm_set_backend("builtin");
+                    rnn_gemm_set_precision(RNN_BF16);
+                } else {
+                    rnn_gemm_set_precision(RNN_FP32);
+                    rnn_gemm_set_backend(names[b]);
+                }
                 pause_ms(20);
                 rnn_gemm(sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f, A, lda, B, ldb, 0.0f, C, sh->N);
                 if (!reps[b]) { /* calls per round: about secs / ROUNDS */

@@ -51,7 +51,7 @@ for name in "${@:-trec sst2 agnews imdb}"; do
             --cell none --embed 128 --pool mean --batch 32 --lr 5e-3 --epochs 10 --patience 3 --out runs/bench-agnews-bag >&2
         row "AG News, bag of embeddings (--cell none)" runs/bench-agnews-bag/model.safetensors runs/ag_test.csv --label-names "$D/ag_news/classes.txt" ;;
     imdb)
-        ./rnn train $common --data "$D/imdb/train.tsv" --val-frac 0.04 --strip-html true \
+        ./rnn train $common --data "$D/imdb/train.tsv" --val-frac 0.04 --strip-html \
             --bidirectional --layers 1 --hidden 128 --embed 100 --pool meanmax --max-len 400 \
             --max-vocab 30000 --head-dropout 0.5 --batch 64 --lr 2e-3 --time 1200 --patience 3 \
             --out runs/bench-imdb >&2

@@ -2,7 +2,7 @@
  * vectorise loops over them (plain float arithmetic and bit operations, no
  * libm calls, which GCC will not vectorise without -ffast-math).
  *
- * rnn_expf: e^x = 2^n * e^r with n = round(x / ln 2), |r| <= ln2 / 2, and e^r
+ * rnn_expf: e^x = 2^n * e^r with n = round(x / ln 2) (to nearest even), |r| <= ln2 / 2, and e^r
  * from its degree-6 Taylor polynomial (relative error < 2e-7 over the float
  * range; inputs are clamped to [-87, 88] so 2^n stays a normal float).
  * sigmoid and tanh follow from it: tanh(x) = 2 sigmoid(2x) - 1, with tanh's
@@ -17,7 +17,10 @@
 
 static inline float rnn_expf(float x) {
     x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    const float n = __builtin_roundf(x * 1.44269504088896341f);
+    /* n = round(x / ln 2) by adding and removing 1.5 * 2^23, which leaves
+     * no fraction bits: plain arithmetic that vectorises (a roundf call
+     * kept whole loops scalar). Exact for |x / ln 2| < 2^22. */
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     /* r = x - n ln2, with ln2 split in two for precision (Cody-Waite). */
     const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
     float p = 1.0f / 720.0f;

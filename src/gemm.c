@@ -73,6 +73,11 @@ static const struct {
 
 /* -1 until first use; then one of the BACKEND_* values. */
 static _Atomic int current_backend = -1;
+/* 1 once RNN_GEMM or rnn_gemm_set_backend named a backend: it then runs
+ * every shape (tests and benchmarks compare backends as they are). */
+static _Atomic int backend_forced = 0;
+/* RNN_FP32 or RNN_BF16 (rnn_gemm_set_precision). */
+static _Atomic int current_precision = RNN_FP32;
 /* 0 until rnn_set_threads is called; then the thread count. */
 static _Atomic int current_threads = 0;
 
@@ -89,7 +94,10 @@ static int default_backend(void) {
     const char *env = getenv("RNN_GEMM");
     if (env && *env) {
         int b = backend_by_name(env);
-        if (b >= 0 && backends[b].compiled) return b;
+        if (b >= 0 && backends[b].compiled) {
+            backend_forced = 1;
+            return b;
+        }
         /* A typo here would silently benchmark the wrong library, so say so. */
         fprintf(stderr, "rnn: RNN_GEMM=%s is not a compiled-in backend; using %s\n", env,
                 backends[best].name);
@@ -120,6 +128,25 @@ int rnn_gemm_set_backend(const char *name) {
         return rnn_errorf("GEMM backend '%s' was not compiled in (rebuild with it installed)",
                           name);
     current_backend = b;
+    backend_forced = 1;
+    return 0;
+}
+
+int rnn_gemm_set_precision(rnn_precision p) {
+    if (p == RNN_BF16 && !rnn_gemm_bf16_available())
+        return rnn_errorf("--precision bf16 needs a CPU with AVX512-BF16 (this one has none)");
+    current_precision = p;
+    return 0;
+}
+
+rnn_precision rnn_gemm_precision(void) { return (rnn_precision)current_precision; }
+
+const char *rnn_precision_name(rnn_precision p) { return p == RNN_BF16 ? "bf16" : "fp32"; }
+
+int rnn_precision_parse(const char *s, rnn_precision *p) {
+    if (!strcmp(s, "fp32")) *p = RNN_FP32;
+    else if (!strcmp(s, "bf16")) *p = RNN_BF16;
+    else return rnn_errorf("unknown precision '%s' (expected fp32 or bf16)", s);
     return 0;
 }
 
@@ -209,6 +236,9 @@ typedef float vfu __attribute__((vector_size(VW * 4), aligned(4), may_alias));
 #endif
 #define KC RNN_GEMM_KC
 #define NC (RNN_GEMM_NC / NR * NR)
+
+/* Up to this many rows of C, rnn_gemm uses the built-in kernel (see there). */
+#define SMALL_M_BUILTIN 64
 
 /* Below this many multiply-adds one thread is faster than waking the team. */
 #define PAR_MIN_WORK (1L << 17)
@@ -318,7 +348,7 @@ static void make_key(void) { tl_key_ok = pthread_key_create(&tl_key, free_buffer
 
 /* A buffer of at least n floats owned by the calling thread, or NULL. It is
  * kept for the thread's lifetime so the step loop never allocates. */
-static float *thread_buffer(size_t n) {
+float *rnn_gemm_thread_buffer(size_t n) {
     if (n <= tl_cap) return tl_buf;
     float *p = rnn_alloc(n * sizeof(float));
     if (!p) return NULL;
@@ -707,7 +737,7 @@ static void gemm_part(int ta, int tb, int m, int n, int K, float alpha, const fl
     if (m == 1 || n == 1) {
         /* C row (m == 1): c[j] = sum_k a(k) op(B)(k, j); column (n == 1): c[i] =
          * sum_k op(A)(i, k) b(k). Either way a matrix times a strided vector. */
-        float *tmp = thread_buffer((size_t)K); /* a strided vector, gathered */
+        float *tmp = rnn_gemm_thread_buffer((size_t)K); /* a strided vector, gathered */
         if (!tmp) goto fallback;
         if (m == 1) {
             int incx = ta ? lda : 1;
@@ -728,7 +758,7 @@ static void gemm_part(int ta, int tb, int m, int n, int K, float alpha, const fl
         gemm_dot(m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    float *buf = thread_buffer(blocked_buffer_floats());
+    float *buf = rnn_gemm_thread_buffer(blocked_buffer_floats());
     if (!buf) goto fallback;
     gemm_blocked(ta, tb, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc, buf);
     return;
@@ -804,7 +834,16 @@ void rnn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
         }
         return;
     }
-    switch (backend_now()) {
+    if (current_precision == RNN_BF16 &&
+        rnn_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+        return;
+    int backend = backend_now();
+    /* Few-row products (the recurrent step, batch-1 inference) go to the
+     * built-in kernel whatever the backend: bench/bench_gemm.c measured
+     * oneDNN at 57 GFLOP/s on the 32 x 2048 x 512 step where the built-in
+     * kernel does 143, and no slower than it on matrix-vector products. */
+    if (M <= SMALL_M_BUILTIN && !backend_forced) backend = BACKEND_BUILTIN;
+    switch (backend) {
 #ifdef RNN_HAVE_DNNL
     case BACKEND_DNNL: {
 #ifdef _OPENMP

@@ -15,6 +15,8 @@
 #ifndef RNN_GEMM_H
 #define RNN_GEMM_H
 
+#include <stddef.h>
+
 void rnn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
               int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
@@ -33,5 +35,28 @@ int rnn_gemm_set_backend(const char *name);
  * pool). n <= 0 means all cores. */
 void rnn_set_threads(int n);
 int rnn_get_threads(void);
+
+
+/* Precision of the products. RNN_BF16 rounds A and B to bfloat16 and
+ * accumulates in fp32 (AVX512-BF16's VDPBF16PS; gemm_bf16.c) on every
+ * backend; it can only be set where rnn_gemm_bf16_available(). */
+typedef enum { RNN_FP32, RNN_BF16 } rnn_precision;
+int rnn_gemm_set_precision(rnn_precision p); /* 0, or -1 with a message */
+rnn_precision rnn_gemm_precision(void);
+const char *rnn_precision_name(rnn_precision p);
+int rnn_precision_parse(const char *s, rnn_precision *p);
+int rnn_gemm_bf16_available(void);
+
+/* The bf16 kernel itself (what rnn_gemm runs in RNN_BF16 mode); -1 with a
+ * message where the CPU lacks AVX512-BF16 or memory runs out. */
+int rnn_gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Round to bfloat16 (nearest even) and back. */
+unsigned short rnn_bf16_round(float x);
+float rnn_bf16_to_float(unsigned short h);
+
+/* Internal: a per-thread packing buffer of at least n floats, kept for the
+ * thread's lifetime (NULL when out of memory). */
+float *rnn_gemm_thread_buffer(size_t n);
 
 #endif

@@ -85,6 +85,7 @@ static const opt_def defs[] = {
     {"out", K_STR, F(out), NULL, "run directory (default runs/<time>)"},
     {"progress", K_CHOICE, F(progress), "auto|bar|log", "progress bar on a terminal, log lines otherwise"},
     {"threads", K_INT, F(threads), NULL, "threads (0: all cores)"},
+    {"precision", K_CHOICE, F(precision), "fp32|bf16", "matrix products in fp32, or bf16 with fp32 accumulation and master weights (CPUs with AVX512-BF16)"},
     {"seed", K_LONG, F(seed), NULL, "random seed"},
 };
 #undef F
@@ -127,6 +128,7 @@ void rnn_opts_default(rnn_opts *o) {
     o->eval_every = 0;
     o->log_every = 50;
     strcpy(o->progress, "auto");
+    strcpy(o->precision, "fp32");
     o->seed = 1337;
 }
 

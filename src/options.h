@@ -43,6 +43,7 @@ typedef struct {
     /* files and machine */
     char init_from[RNN_OPT_STR], resume[RNN_OPT_STR], out[RNN_OPT_STR], progress[8];
     int threads;
+    char precision[8];         /* fp32|bf16 */
     long seed;
 } rnn_opts;
 

@@ -115,6 +115,18 @@ size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
  *   c' = f ⊙ c + i ⊙ g                        h' = o ⊙ tanh(c')
  * gates holds the pre-activations (x projection + b_ih) on entry and the
  * activated i, f, g, o on exit. */
+static void lstm_row_forward(int H, float *restrict gi, float *restrict gf, float *restrict gg,
+                             float *restrict go, const float *restrict cp, float *restrict cr,
+                             float *restrict hrow) {
+    for (int j = 0; j < H; j++) {
+        float i = rnn_sigmoidf(gi[j]), f = rnn_sigmoidf(gf[j]), g = rnn_tanhf(gg[j]), o = rnn_sigmoidf(go[j]);
+        float cn = f * cp[j] + i * g;
+        gi[j] = i, gf[j] = f, gg[j] = g, go[j] = o;
+        cr[j] = cn;
+        hrow[j] = o * rnn_tanhf(cn);
+    }
+}
+
 static void lstm_step_forward(int bt, int H, float *gates, const float *hg, const float *b_hh,
                               const float *cprev, float *c, float *h, int ldh) {
 #pragma omp parallel for if (bt * H > PAR_MIN)
@@ -122,16 +134,10 @@ static void lstm_step_forward(int bt, int H, float *gates, const float *hg, cons
         float *gr = gates + (size_t)r * 4 * H;
         const float *hr = hg ? hg + (size_t)r * 4 * H : NULL;
         for (int j = 0; j < 4 * H; j++) gr[j] += (hr ? hr[j] : 0.0f) + b_hh[j];
-        float *gi = gr, *gf = gr + H, *gg = gr + 2 * H, *go = gr + 3 * H;
-        const float *cp = cprev + (size_t)r * H;
-        float *cr = c + (size_t)r * H, *hrow = h + (size_t)r * ldh;
-        for (int j = 0; j < H; j++) {
-            float i = rnn_sigmoidf(gi[j]), f = rnn_sigmoidf(gf[j]), g = rnn_tanhf(gg[j]), o = rnn_sigmoidf(go[j]);
-            float cn = f * cp[j] + i * g;
-            gi[j] = i, gf[j] = f, gg[j] = g, go[j] = o;
-            cr[j] = cn;
-            hrow[j] = o * rnn_tanhf(cn);
-        }
+        /* The gate, state and output rows never overlap: restrict lets the
+         * compiler vectorise the cell's loop. */
+        lstm_row_forward(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cprev + (size_t)r * H,
+                         c + (size_t)r * H, h + (size_t)r * ldh);
     }
 }
 
@@ -139,25 +145,29 @@ static void lstm_step_forward(int bt, int H, float *gates, const float *hg, cons
  * of c' from later steps, overwritten with the gradient of c (dc ⊙ f).
  * gates: the activated gates, overwritten with the pre-activation gradients
  * d(i, f, g, o), which are both dG_x and dG_h. */
+static void lstm_row_backward(int H, float *restrict gi, float *restrict gf, float *restrict gg,
+                              float *restrict go, const float *restrict cr, const float *restrict cp,
+                              const float *restrict dhr, float *restrict dcr) {
+    for (int j = 0; j < H; j++) {
+        float i = gi[j], f = gf[j], g = gg[j], o = go[j];
+        float tc = rnn_tanhf(cr[j]);
+        float d_c = dcr[j] + dhr[j] * o * (1.0f - tc * tc);
+        float d_o = dhr[j] * tc;
+        gi[j] = d_c * g * i * (1.0f - i);
+        gf[j] = d_c * cp[j] * f * (1.0f - f);
+        gg[j] = d_c * i * (1.0f - g * g);
+        go[j] = d_o * o * (1.0f - o);
+        dcr[j] = d_c * f;
+    }
+}
+
 static void lstm_step_backward(int bt, int H, float *gates, const float *c, const float *cprev,
                                const float *dh, float *dc) {
 #pragma omp parallel for if (bt * H > PAR_MIN)
     for (int r = 0; r < bt; r++) {
         float *gr = gates + (size_t)r * 4 * H;
-        float *gi = gr, *gf = gr + H, *gg = gr + 2 * H, *go = gr + 3 * H;
-        const float *cr = c + (size_t)r * H, *cp = cprev + (size_t)r * H, *dhr = dh + (size_t)r * H;
-        float *dcr = dc + (size_t)r * H;
-        for (int j = 0; j < H; j++) {
-            float i = gi[j], f = gf[j], g = gg[j], o = go[j];
-            float tc = rnn_tanhf(cr[j]);
-            float d_c = dcr[j] + dhr[j] * o * (1.0f - tc * tc);
-            float d_o = dhr[j] * tc;
-            gi[j] = d_c * g * i * (1.0f - i);
-            gf[j] = d_c * cp[j] * f * (1.0f - f);
-            gg[j] = d_c * i * (1.0f - g * g);
-            go[j] = d_o * o * (1.0f - o);
-            dcr[j] = d_c * f;
-        }
+        lstm_row_backward(H, gr, gr + H, gr + 2 * H, gr + 3 * H, c + (size_t)r * H,
+                          cprev + (size_t)r * H, dh + (size_t)r * H, dc + (size_t)r * H);
     }
 }
 
@@ -168,23 +178,29 @@ static void lstm_step_backward(int bt, int H, float *gates, const float *c, cons
  *   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
  *   h' = (1 - z) ⊙ n + z ⊙ h
  * ghn keeps W_hn h + b_hn for the backward pass. */
+/* One row. hr: the row of W_hh h, scaled by hm (0 when there is no state:
+ * hr then points at finite numbers, b_hh, so 0 * hr is 0). */
+static void gru_row_forward(int H, float *restrict xr, float *restrict xz, float *restrict xn,
+                            const float *restrict hr, float hm, const float *restrict b_hh,
+                            const float *restrict hp, float *restrict ghr, float *restrict hrow) {
+    for (int j = 0; j < H; j++) {
+        float rg = rnn_sigmoidf(xr[j] + hm * hr[j] + b_hh[j]);
+        float zg = rnn_sigmoidf(xz[j] + hm * hr[H + j] + b_hh[H + j]);
+        float hn = hm * hr[2 * H + j] + b_hh[2 * H + j];
+        float ng = rnn_tanhf(xn[j] + rg * hn);
+        xr[j] = rg, xz[j] = zg, xn[j] = ng;
+        ghr[j] = hn;
+        hrow[j] = (1.0f - zg) * ng + zg * hp[j];
+    }
+}
+
 static void gru_step_forward(int bt, int H, float *gates, const float *hg, const float *b_hh,
                              const float *hprev, float *ghn, float *h, int ldh) {
 #pragma omp parallel for if (bt * H > PAR_MIN)
     for (int r = 0; r < bt; r++) {
         float *gr = gates + (size_t)r * 3 * H;
-        const float *hr = hg ? hg + (size_t)r * 3 * H : NULL;
-        const float *hp = hprev + (size_t)r * H;
-        float *ghr = ghn + (size_t)r * H, *hrow = h + (size_t)r * ldh;
-        for (int j = 0; j < H; j++) {
-            float rg = rnn_sigmoidf(gr[j] + (hr ? hr[j] : 0.0f) + b_hh[j]);
-            float zg = rnn_sigmoidf(gr[H + j] + (hr ? hr[H + j] : 0.0f) + b_hh[H + j]);
-            float hn = (hr ? hr[2 * H + j] : 0.0f) + b_hh[2 * H + j];
-            float ng = rnn_tanhf(gr[2 * H + j] + rg * hn);
-            gr[j] = rg, gr[H + j] = zg, gr[2 * H + j] = ng;
-            ghr[j] = hn;
-            hrow[j] = (1.0f - zg) * ng + zg * hp[j];
-        }
+        gru_row_forward(H, gr, gr + H, gr + 2 * H, hg ? hg + (size_t)r * 3 * H : b_hh, hg ? 1.0f : 0.0f,
+                        b_hh, hprev + (size_t)r * H, ghn + (size_t)r * H, h + (size_t)r * ldh);
     }
 }
 
@@ -192,39 +208,52 @@ static void gru_step_forward(int bt, int H, float *gates, const float *hg, const
  * d(pre_r, pre_z, pre_xn); ghn with d(W_hn h + b_hn) = dn_pre ⊙ r; dgh
  * (bt, 3H) gets dG_h = (d pre_r, d pre_z, dn_pre ⊙ r) for this step's
  * dh_prev GEMM; dhprev gets the direct path dh ⊙ z. */
+static void gru_row_backward(int H, float *restrict xr, float *restrict xz, float *restrict xn,
+                             float *restrict ghr, float *restrict dgr, float *restrict dgz,
+                             float *restrict dgn, const float *restrict hp, const float *restrict dhr,
+                             float *restrict dhp) {
+    for (int j = 0; j < H; j++) {
+        float rg = xr[j], zg = xz[j], ng = xn[j];
+        float dn_pre = dhr[j] * (1.0f - zg) * (1.0f - ng * ng);
+        float dz_pre = dhr[j] * (hp[j] - ng) * zg * (1.0f - zg);
+        float dr_pre = dn_pre * ghr[j] * rg * (1.0f - rg);
+        xr[j] = dr_pre, xz[j] = dz_pre, xn[j] = dn_pre;
+        dgr[j] = dr_pre, dgz[j] = dz_pre, dgn[j] = dn_pre * rg;
+        ghr[j] = dn_pre * rg;
+        dhp[j] = dhr[j] * zg;
+    }
+}
+
 static void gru_step_backward(int bt, int H, float *gates, float *ghn, const float *hprev,
                               const float *dh, float *dgh, float *dhprev) {
 #pragma omp parallel for if (bt * H > PAR_MIN)
     for (int r = 0; r < bt; r++) {
-        float *gr = gates + (size_t)r * 3 * H, *ghr = ghn + (size_t)r * H;
-        float *dgr = dgh + (size_t)r * 3 * H, *dhp = dhprev + (size_t)r * H;
-        const float *hp = hprev + (size_t)r * H, *dhr = dh + (size_t)r * H;
-        for (int j = 0; j < H; j++) {
-            float rg = gr[j], zg = gr[H + j], ng = gr[2 * H + j];
-            float dn_pre = dhr[j] * (1.0f - zg) * (1.0f - ng * ng);
-            float dz_pre = dhr[j] * (hp[j] - ng) * zg * (1.0f - zg);
-            float dr_pre = dn_pre * ghr[j] * rg * (1.0f - rg);
-            gr[j] = dr_pre, gr[H + j] = dz_pre, gr[2 * H + j] = dn_pre;
-            dgr[j] = dr_pre, dgr[H + j] = dz_pre, dgr[2 * H + j] = dn_pre * rg;
-            ghr[j] = dn_pre * rg;
-            dhp[j] = dhr[j] * zg;
-        }
+        float *gr = gates + (size_t)r * 3 * H, *dgr = dgh + (size_t)r * 3 * H;
+        gru_row_backward(H, gr, gr + H, gr + 2 * H, ghn + (size_t)r * H, dgr, dgr + H, dgr + 2 * H,
+                         hprev + (size_t)r * H, dh + (size_t)r * H, dhprev + (size_t)r * H);
     }
 }
 
 /* ------------------------------------------------------------------------ */
 /* Vanilla RNN (PyTorch nn.RNN): h' = tanh(W_ih x + b_ih + W_hh h + b_hh), or relu. */
+static void rnn_row_forward(int H, int relu, const float *restrict gr, const float *restrict hr,
+                            float hm, const float *restrict b_hh, float *restrict hrow) {
+    if (relu) {
+        for (int j = 0; j < H; j++) {
+            float pre = gr[j] + hm * hr[j] + b_hh[j];
+            hrow[j] = pre > 0.0f ? pre : 0.0f;
+        }
+    } else {
+        for (int j = 0; j < H; j++) hrow[j] = rnn_tanhf(gr[j] + hm * hr[j] + b_hh[j]);
+    }
+}
+
 static void rnn_step_forward(int bt, int H, int relu, float *gates, const float *hg,
                              const float *b_hh, float *h, int ldh) {
 #pragma omp parallel for if (bt * H > PAR_MIN)
-    for (int r = 0; r < bt; r++) {
-        float *gr = gates + (size_t)r * H, *hrow = h + (size_t)r * ldh;
-        const float *hr = hg ? hg + (size_t)r * H : NULL;
-        for (int j = 0; j < H; j++) {
-            float pre = gr[j] + (hr ? hr[j] : 0.0f) + b_hh[j];
-            hrow[j] = relu ? (pre > 0.0f ? pre : 0.0f) : rnn_tanhf(pre);
-        }
-    }
+    for (int r = 0; r < bt; r++)
+        rnn_row_forward(H, relu, gates + (size_t)r * H, hg ? hg + (size_t)r * H : b_hh,
+                        hg ? 1.0f : 0.0f, b_hh, h + (size_t)r * ldh);
 }
 
 /* dG = dh ⊙ act'(pre), with act' read off the output h: 1 - h² for tanh,

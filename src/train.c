@@ -144,6 +144,9 @@ typedef struct {
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
 
 /* Prints to the log file and to stderr (clearing a progress bar first). */
+/* " (bf16 products)" in --precision bf16 runs, for the banner. */
+static const char *prec_note(void) { return rnn_gemm_precision() == RNN_BF16 ? " (bf16 products)" : ""; }
+
 static void say(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(run *r, const char *fmt, ...) {
     char line[2048];
@@ -623,14 +626,23 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
     double train_loss = r->loss_n ? r->loss_sum / r->loss_n : NAN;
     r->loss_sum = 0;
     r->loss_n = 0;
+    /* Validation measures the model as it will be used: in fp32, also in a
+     * --precision bf16 run (whose fp32 master weights are the model). */
+    rnn_precision prec = rnn_gemm_precision();
+    rnn_gemm_set_precision(RNN_FP32);
+    int bad;
     if (r->classify) {
         rnn_cls_metrics mt;
-        if (rnn_cls_evaluate(r->m, &r->cval, r->B, &mt)) return -1;
-        loss = mt.loss, acc = mt.accuracy, f1 = mt.macro_f1;
-        rnn_cls_metrics_free(&mt);
-    } else if (rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &loss, &acc, NULL)) {
-        return -1;
+        bad = rnn_cls_evaluate(r->m, &r->cval, r->B, &mt);
+        if (!bad) {
+            loss = mt.loss, acc = mt.accuracy, f1 = mt.macro_f1;
+            rnn_cls_metrics_free(&mt);
+        }
+    } else {
+        bad = rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &loss, &acc, NULL);
     }
+    rnn_gemm_set_precision(prec);
+    if (bad) return -1;
     r->last_val = loss;
     /* Classifiers keep the most accurate model (the lower loss on a tie),
      * language models the lowest loss. best_val holds -accuracy then. */
@@ -752,6 +764,13 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
     if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
     if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
     rnn_set_threads(o->threads);
+    rnn_precision prec = RNN_FP32;
+    if (rnn_precision_parse(o->precision, &prec)) return -1;
+    if (rnn_gemm_set_precision(prec)) {
+        /* Fall back cleanly: the same run in fp32, said once. */
+        fprintf(stderr, "rnn: %s; training in fp32\n", rnn_last_error());
+        rnn_gemm_set_precision(RNN_FP32);
+    }
     rnn_rng_seed(&r->rng, (uint64_t)o->seed);
     r->bar = !strcmp(o->progress, "bar") || (!strcmp(o->progress, "auto") && isatty(2));
     if (open_run_dir(r, resuming)) goto out;
@@ -806,17 +825,17 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
     const rnn_model *m = r->m;
     if (r->classify)
         say(r, "rnn.c: classify %s %dx%d%s pool %s, vocab %d, %d classes, %zu parameters; "
-            "%zu train / %zu val examples; batch %d, %ld steps/epoch; gemm %s, %d threads; run dir %s",
+            "%zu train / %zu val examples; batch %d, %ld steps/epoch; gemm %s%s, %d threads; run dir %s",
             rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
             m->c.bidirectional ? " bidirectional" : "", rnn_pool_name(m->c.pool), m->c.vocab_size,
             m->c.num_classes, rnn_model_num_weights(m), r->ctrain.n, r->cval.n, r->B, per_epoch,
-            rnn_gemm_backend(), rnn_get_threads(), r->dir);
+            rnn_gemm_backend(), prec_note(), rnn_get_threads(), r->dir);
     else
         say(r, "rnn.c: lm %s %dx%d%s, vocab %d, %zu parameters; %zu train / %zu val tokens; "
-            "batch %d x %d, %ld steps/epoch; gemm %s, %d threads; run dir %s",
+            "batch %d x %d, %ld steps/epoch; gemm %s%s, %d threads; run dir %s",
             rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
             m->c.bidirectional ? " bidirectional" : "", m->c.vocab_size, rnn_model_num_weights(m),
-            r->n_train, r->n_val, r->B, r->T, per_epoch, rnn_gemm_backend(), rnn_get_threads(), r->dir);
+            r->n_train, r->n_val, r->B, r->T, per_epoch, rnn_gemm_backend(), prec_note(), rnn_get_threads(), r->dir);
     if (resuming) say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
 
     rnn_step_cfg sc = {o->clip, o->clip_value, {o->encoder_lr_mult, o->encoder_lr_mult, 1.0f}};
@@ -902,6 +921,7 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
             elapsed(r), r->best_val, r->dir);
     rc = 0;
 out:
+    rnn_gemm_set_precision(RNN_FP32);
     if (r->bar) fprintf(stderr, "\n");
     if (r->log) fclose(r->log);
     if (r->metrics) fclose(r->metrics);

@@ -223,6 +223,87 @@ static void test_model_shapes(void) {
     }
 }
 
+/* bf16 rounding by hand: round to nearest, ties to even. */
+static float bits(unsigned u) {
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+static void test_bf16_round(void) {
+    CHECK(rnn_bf16_round(1.0f) == 0x3f80, "1.0 -> %#x", rnn_bf16_round(1.0f));
+    CHECK(rnn_bf16_round(bits(0x3f808000u)) == 0x3f80, "tie rounds down to even");
+    CHECK(rnn_bf16_round(bits(0x3f818000u)) == 0x3f82, "tie rounds up to even");
+    CHECK(rnn_bf16_round(bits(0x3f808001u)) == 0x3f81, "above the tie rounds up");
+    CHECK(rnn_bf16_round(-2.5f) == 0xc020, "-2.5 -> %#x", rnn_bf16_round(-2.5f));
+    CHECK(rnn_bf16_to_float(0x3f81) == 1.0078125f, "0x3f81 -> 1.0078125");
+    CHECK(isnan(rnn_bf16_to_float(rnn_bf16_round(NAN))), "NaN stays NaN");
+}
+
+/* --precision bf16: C equals the double-accumulated product of the operands
+ * rounded to bf16 (within fp32 accumulation), for every transpose, edge
+ * shape, alpha/beta and 1 or 2 threads; and it is really bf16 (the fp32
+ * product differs by more than fp32 rounding). */
+static void test_bf16(void) {
+    if (!rnn_gemm_bf16_available()) {
+        CHECK(rnn_gemm_set_precision(RNN_BF16) != 0, "bf16 refused without AVX512-BF16");
+        CHECK(strstr(rnn_last_error(), "AVX512-BF16") != NULL, "message names the feature: %s", rnn_last_error());
+        printf("  this CPU has no AVX512-BF16: the kernel itself is not exercised\n");
+        return;
+    }
+    static const struct {
+        int ta, tb, M, N, K;
+    } shapes[] = {
+        {0, 1, 32, 2048, 512}, {0, 0, 32, 512, 2048}, {1, 0, 512, 128, 300}, {0, 1, 1, 65, 512},
+        {0, 0, 70, 1100, 1030}, {1, 1, 70, 1100, 1030}, {0, 1, 40, 1100, 1031}, {1, 0, 40, 1100, 1031},
+        {0, 1, 7, 17, 33}, {1, 1, 9, 33, 1}, {0, 0, 100, 7, 64}, {1, 0, 33, 100, 17},
+    };
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 11);
+    double worst = 0, fp32_gap = 1;
+    for (int threads = 1; threads <= 2; threads++) {
+        rnn_set_threads(threads);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int ab = 0; ab < 3; ab++) {
+                problem p;
+                if (problem_make(&p, &rng, shapes[s].ta, shapes[s].tb, shapes[s].M, shapes[s].N,
+                                 shapes[s].K, ab != 0, alphas[ab], betas[ab]) != 0) {
+                    CHECK(0, "out of memory");
+                    problem_free(&p);
+                    return;
+                }
+                float *exact = problem_run(&p, 1);
+                for (size_t i = 0; i + 1 < p.na; i++) p.A[i] = rnn_bf16_to_float(rnn_bf16_round(p.A[i]));
+                for (size_t i = 0; i + 1 < p.nb; i++) p.B[i] = rnn_bf16_to_float(rnn_bf16_round(p.B[i]));
+                float *want = problem_run(&p, 1);
+                CHECK(rnn_gemm_set_precision(RNN_BF16) == 0, "set bf16: %s", rnn_last_error());
+                float *got = problem_run(&p, 0);
+                rnn_gemm_set_precision(RNN_FP32);
+                CHECK(got && want && exact, "out of memory");
+                if (got && want && exact) {
+                    double e = block_err(got, want, p.M, p.N, p.ldc);
+                    CHECK(e <= TOL, "bf16 ta=%d tb=%d %dx%dx%d a=%g b=%g threads %d: err %.3e", p.ta,
+                          p.tb, p.M, p.N, p.K, p.alpha, p.beta, threads, e);
+                    CHECK(padding_intact(got, p.M + 2, p.M, p.N, p.ldc), "bf16 %dx%dx%d: wrote outside C",
+                          p.M, p.N, p.K);
+                    if (e > worst) worst = e;
+                    if (p.K >= 64) {
+                        double g = block_err(got, exact, p.M, p.N, p.ldc);
+                        if (g < fp32_gap) fp32_gap = g;
+                    }
+                }
+                rnn_free(got);
+                rnn_free(want);
+                rnn_free(exact);
+                problem_free(&p);
+            }
+    }
+    rnn_set_threads(0);
+    CHECK(fp32_gap > 1e-4, "bf16 results differ from fp32 ones by rounding (smallest gap %.2e)", fp32_gap);
+    printf("  bf16 vs bf16-rounded reference: max rel err %.2e (tol %.0e); vs fp32 at least %.1e\n",
+           worst, TOL, fp32_gap);
+}
+
 /* Every pair of backends gives the same C (within float reordering). */
 static void test_backends_agree(void) {
     rnn_rng rng;
@@ -416,5 +497,7 @@ int main(void) {
     RUN(test_backends_agree);
     RUN(test_threads_agree);
     RUN(test_concurrent_callers);
+    RUN(test_bf16_round);
+    RUN(test_bf16);
     return harness_end();
 }

@@ -1,0 +1,329 @@
+/* gemm_bf16.c: the mixed-precision GEMM behind --precision bf16.
+ *
+ *   C (M x N) = alpha * op(A) @ op(B) + beta * C, with A and B rounded to
+ *   bfloat16 (round to nearest even) and every product accumulated in fp32.
+ *
+ * It uses AVX512-BF16's VDPBF16PS, which multiplies pairs of bf16 and adds
+ * both products to one fp32 lane: twice the multiply-adds of an fp32 FMA per
+ * instruction. Operands are therefore packed as pairs along K: a 32-bit word
+ * holds op(X)(·, k) in its low half and op(X)(·, k + 1) in its high half.
+ *
+ * The loop nest is the fp32 kernel's (gemm.c, BLIS order): for each NC-wide
+ * block of columns and KC-deep block of K, pack op(B) into NR-wide slivers
+ * of pairs, then for each MR-row micro-panel of op(A) (packed as pairs) run
+ * the micro-kernel over the slivers. Rounding happens while packing, so the
+ * fp32 operands are read once per block and never copied whole.
+ *
+ * The kernel is compiled for AVX512-BF16 with a target attribute and used
+ * only when the CPU reports the feature (rnn_gemm_bf16_available), so the
+ * same binary runs everywhere; tests/test_gemm.c checks it against
+ * rnn_gemm_ref on bf16-rounded operands.
+ */
+#include "gemm.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "util.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Round to nearest even, as VCVTNEPS2BF16 does (NaN stays NaN). */
+unsigned short rnn_bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float rnn_bf16_to_float(unsigned short h) {
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
+#define HAVE_BF16_KERNEL 1
+#include <immintrin.h>
+
+int rnn_gemm_bf16_available(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl");
+    }
+    return cached;
+}
+
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+
+enum {
+    MR = 8,         /* rows of a micro-panel */
+    NV = 2,         /* 16-lane vectors per sliver */
+    NR = NV * 16,   /* columns of a sliver */
+    KC = 512,       /* depth of a block (even): KC/2 pair rows; B block 512 KB */
+    NC = 512,       /* columns of a packed block of B */
+    KP = KC / 2,
+};
+
+static inline uint32_t pair(float lo, float hi) {
+    return (uint32_t)rnn_bf16_round(lo) | (uint32_t)rnn_bf16_round(hi) << 16;
+}
+
+/* 16 pair-words from 32 consecutive floats of one row: word t holds
+ * elements 2t (low half) and 2t + 1 (high half). */
+TARGET static inline __m512i pairs_along(const float *p) {
+    __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(p + 16), _mm512_loadu_ps(p));
+    return (__m512i)h;
+}
+
+/* 16 pair-words from two rows: word t holds lo[t] (low half) and hi[t]. */
+TARGET static inline __m512i pairs_across(const float *lo, const float *hi) {
+    __m256i l = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(lo));
+    __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(hi));
+    return _mm512_or_si512(_mm512_cvtepu16_epi32(l), _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* 8 pair-words from two rows (8 floats each). */
+TARGET static inline __m256i pairs_across8(const float *lo, const float *hi) {
+    __m128i l = (__m128i)_mm256_cvtneps_pbh(_mm256_loadu_ps(lo));
+    __m128i h = (__m128i)_mm256_cvtneps_pbh(_mm256_loadu_ps(hi));
+    return _mm256_or_si256(_mm256_cvtepu16_epi32(l), _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* In-register transpose of a 16 x 16 block of 32-bit words. */
+TARGET static void transpose16(__m512i x[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(x[i], x[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(x[i], x[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        x[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        x[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        x[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        x[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    /* x[4q + s] now holds, in each 128-bit lane L, words of rows 4q..4q+3
+     * for column 4L + s. Gather the four 128-bit lanes of each column. */
+    for (int i = 0; i < 8; i++) {
+        int a = (i / 4) * 8 + i % 4; /* rows 0-3 / 8-11 with rows 4-7 / 12-15 */
+        t[2 * i] = _mm512_shuffle_i32x4(x[a], x[a + 4], 0x88);
+        t[2 * i + 1] = _mm512_shuffle_i32x4(x[a], x[a + 4], 0xdd);
+    }
+    /* t[2i] / t[2i+1] hold (lane0 rows a, lane2 rows a, lane0 rows a+4, lane2
+     * rows a+4) / (lanes 1, 3). Combine the two row halves. */
+    for (int s = 0; s < 4; s++) {
+        __m512i lo02 = t[2 * s], lo13 = t[2 * s + 1];         /* rows 0-7 */
+        __m512i hi02 = t[2 * (s + 4)], hi13 = t[2 * (s + 4) + 1]; /* rows 8-15 */
+        x[s + 0] = _mm512_shuffle_i32x4(lo02, hi02, 0x88);
+        x[s + 8] = _mm512_shuffle_i32x4(lo02, hi02, 0xdd);
+        x[s + 4] = _mm512_shuffle_i32x4(lo13, hi13, 0x88);
+        x[s + 12] = _mm512_shuffle_i32x4(lo13, hi13, 0xdd);
+    }
+}
+
+/* Ap[kp*MR + r] = pair of op(A)(i0 + r, p0 + 2kp, +1) for r < mr; zero
+ * rows past mr and a zero high half past K. */
+TARGET static void pack_a(int ta, int mr, int kc, const float *A, int lda, int i0, int p0,
+                          uint32_t *restrict Ap) {
+    const int kp_n = (kc + 1) / 2;
+    int kp = 0;
+    if (!ta && mr == MR) {
+        /* Rows along K: 32 floats of each row make 16 pair-words; two such
+         * chunks of the 8 rows form one 16 x 16 transpose. */
+        for (; 2 * kp + 64 <= kc; kp += 32) {
+            __m512i x[16];
+            for (int r = 0; r < MR; r++) {
+                const float *src = A + (size_t)(i0 + r) * lda + p0 + 2 * kp;
+                x[r] = pairs_along(src);
+                x[r + MR] = pairs_along(src + 32);
+            }
+            transpose16(x);
+            for (int t = 0; t < 16; t++) {
+                _mm256_storeu_si256((__m256i *)(Ap + (size_t)(kp + t) * MR), _mm512_castsi512_si256(x[t]));
+                _mm256_storeu_si256((__m256i *)(Ap + (size_t)(kp + 16 + t) * MR),
+                                    _mm512_extracti64x4_epi64(x[t], 1));
+            }
+        }
+    } else if (ta && mr == MR) {
+        /* op(A)(i, k) = A[k][i]: two rows of A give one pair row directly. */
+        for (; 2 * kp + 1 < kc; kp++) {
+            const float *lo = A + (size_t)(p0 + 2 * kp) * lda + i0;
+            _mm256_storeu_si256((__m256i *)(Ap + (size_t)kp * MR), pairs_across8(lo, lo + lda));
+        }
+    }
+    for (; kp < kp_n; kp++) {
+        int k = p0 + 2 * kp, has_hi = 2 * kp + 1 < kc;
+        for (int r = 0; r < MR; r++) {
+            float lo = 0, hi = 0;
+            if (r < mr) {
+                lo = ta ? A[(size_t)k * lda + i0 + r] : A[(size_t)(i0 + r) * lda + k];
+                if (has_hi) hi = ta ? A[(size_t)(k + 1) * lda + i0 + r] : A[(size_t)(i0 + r) * lda + k + 1];
+            }
+            Ap[(size_t)kp * MR + r] = pair(lo, hi);
+        }
+    }
+}
+
+/* One sliver: dst[kp*NR + c] = pair of op(B)(p0 + 2kp, +1; j0 + c) for
+ * c < w, zero past w and past K. */
+TARGET static void pack_b_sliver(int tb, int kc, int w, const float *B, int ldb, int p0, int j0,
+                                 uint32_t *restrict dst) {
+    const int kp_n = (kc + 1) / 2;
+    int kp = 0;
+    if (w == NR) {
+        if (tb) {
+            /* B is N x K: rows of B are columns of op(B); transpose 16 x 16
+             * blocks of pair-words. */
+            for (; 2 * kp + 32 <= kc; kp += 16)
+                for (int cb = 0; cb < NR; cb += 16) {
+                    __m512i x[16];
+                    for (int c = 0; c < 16; c++)
+                        x[c] = pairs_along(B + (size_t)(j0 + cb + c) * ldb + p0 + 2 * kp);
+                    transpose16(x);
+                    for (int t = 0; t < 16; t++)
+                        _mm512_storeu_si512(dst + (size_t)(kp + t) * NR + cb, x[t]);
+                }
+        } else {
+            for (; 2 * kp + 1 < kc; kp++) {
+                const float *lo = B + (size_t)(p0 + 2 * kp) * ldb + j0;
+                for (int cb = 0; cb < NR; cb += 16)
+                    _mm512_storeu_si512(dst + (size_t)kp * NR + cb, pairs_across(lo + cb, lo + ldb + cb));
+            }
+        }
+    }
+    for (; kp < kp_n; kp++) {
+        int k = p0 + 2 * kp, has_hi = 2 * kp + 1 < kc;
+        for (int c = 0; c < NR; c++) {
+            float lo = 0, hi = 0;
+            if (c < w) {
+                lo = tb ? B[(size_t)(j0 + c) * ldb + k] : B[(size_t)k * ldb + j0 + c];
+                if (has_hi) hi = tb ? B[(size_t)(j0 + c) * ldb + k + 1] : B[(size_t)(k + 1) * ldb + j0 + c];
+            }
+            dst[(size_t)kp * NR + c] = pair(lo, hi);
+        }
+    }
+}
+
+/* C tile (mr x nr) = alpha * Ap @ Bs + beta * C over kp_n pair rows. */
+TARGET static void micro_kernel(int kp_n, const uint32_t *restrict Ap, const uint32_t *restrict Bs,
+                                float *restrict C, int ldc, int mr, int nr, float alpha, float beta) {
+    __m512 acc[MR][NV];
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int kp = 0; kp < kp_n; kp++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(Bs);
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512(Bs + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            __m512bh a = (__m512bh)_mm512_set1_epi32((int)Ap[r]);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+        }
+        Ap += MR;
+        Bs += NR;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (mr == MR && nr == NR) {
+        for (int r = 0; r < MR; r++)
+            for (int v = 0; v < NV; v++) {
+                float *c = C + (size_t)r * ldc + 16 * v;
+                __m512 x = _mm512_mul_ps(acc[r][v], va);
+                if (beta != 0.0f) x = _mm512_fmadd_ps(_mm512_loadu_ps(c), vb, x);
+                _mm512_storeu_ps(c, x);
+            }
+        return;
+    }
+    float t[MR][NR] __attribute__((aligned(64)));
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < NV; v++) _mm512_store_ps(&t[r][16 * v], acc[r][v]);
+    for (int r = 0; r < mr; r++) {
+        float *c = C + (size_t)r * ldc;
+        for (int j = 0; j < nr; j++) c[j] = alpha * t[r][j] + (beta == 0.0f ? 0.0f : beta * c[j]);
+    }
+}
+
+/* One thread's block: rows [i0, i0+m), columns [j0, j0+n). */
+TARGET static void blocked(int ta, int tb, int m, int n, int K, float alpha, const float *A, int lda,
+                           const float *B, int ldb, float beta, float *C, int ldc, int i0, int j0,
+                           uint32_t *buf) {
+    uint32_t *Bp = buf, *Ap = buf + (size_t)KP * NC;
+    for (int jc = 0; jc < n; jc += NC) {
+        int nc = n - jc < NC ? n - jc : NC;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC, kp_n = (kc + 1) / 2;
+            float beta_k = pc == 0 ? beta : 1.0f;
+            for (int s = 0; s * NR < nc; s++) {
+                int w = nc - s * NR < NR ? nc - s * NR : NR;
+                pack_b_sliver(tb, kc, w, B, ldb, pc, j0 + jc + s * NR, Bp + (size_t)s * kp_n * NR);
+            }
+            for (int ir = 0; ir < m; ir += MR) {
+                int mr = m - ir < MR ? m - ir : MR;
+                pack_a(ta, mr, kc, A, lda, i0 + ir, pc, Ap);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = nc - jr < NR ? nc - jr : NR;
+                    micro_kernel(kp_n, Ap, Bp + (size_t)(jr / NR) * kp_n * NR,
+                                 C + (size_t)(i0 + ir) * ldc + j0 + jc + jr, ldc, mr, nr, alpha, beta_k);
+                }
+            }
+        }
+    }
+}
+
+/* Start of part p of q when whole units of `unit` are shared out. */
+static int split(int total, int unit, int p, int q) {
+    int units = (total + unit - 1) / unit;
+    int s = (int)((long)units * p / q) * unit;
+    return s < total ? s : total;
+}
+
+int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc) {
+    if (!rnn_gemm_bf16_available()) return rnn_errorf("this CPU has no AVX512-BF16");
+    const size_t per_thread = (size_t)KP * NC + (size_t)MR * KP;
+    int nt = rnn_get_threads();
+    long work = (long)M * N * K;
+    if (work < (1L << 18)) nt = 1;
+    int fail = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : fail)
+#endif
+    {
+        int tid = 0, team = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        /* Split the longer side of C, in whole micro-tiles. */
+        int tm = 1, tn = team;
+        if ((M + MR - 1) / MR >= (N + NR - 1) / NR) tm = team, tn = 1;
+        int pi = tid / tn, pj = tid % tn;
+        int r0 = split(M, MR, pi, tm), r1 = split(M, MR, pi + 1, tm);
+        int c0 = split(N, NR, pj, tn), c1 = split(N, NR, pj + 1, tn);
+        uint32_t *buf = (uint32_t *)rnn_gemm_thread_buffer(per_thread);
+        if (!buf)
+            fail = 1;
+        else if (r1 > r0 && c1 > c0)
+            blocked(ta, tb, r1 - r0, c1 - c0, K, alpha, A, lda, B, ldb, beta, C, ldc, r0, c0, buf);
+    }
+    return fail ? rnn_errorf("out of memory") : 0;
+}
+
+#else /* no x86-64 GCC/Clang: no kernel */
+
+int rnn_gemm_bf16_available(void) { return 0; }
+
+int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc) {
+    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B;
+    (void)ldb, (void)beta, (void)C, (void)ldc;
+    return rnn_errorf("the bf16 kernel needs an x86-64 build with AVX512-BF16");
+}
+
+#endif
