@@ -57,6 +57,7 @@ typedef struct {
     int classes;         /* train_cls */
     float lr, clip;      /* training (Adam) */
     float temperature;   /* sample */
+    rnn_precision precision; /* "precision": "bf16" (rnn.c side; PyTorch stays fp32) */
 } bench_case;
 
 /* ------------------------------------------------------------------------ */
@@ -101,6 +102,8 @@ static int parse_case(const cJSON *j, bench_case *c) {
     if (k == 3) return rnn_errorf("cases: %s: unknown kind \"%s\"", name, kind);
     c->kind = (bench_kind)k;
     if (rnn_cell_parse(cell, &c->cell)) return -1;
+    const char *prec = get_str(j, "precision");
+    if (prec && rnn_precision_parse(prec, &c->precision)) return -1;
     const char *pool = get_str(j, "pool");
     if (pool && rnn_pool_parse(pool, &c->pool)) return -1;
     int train = c->kind != KIND_SAMPLE;
@@ -274,6 +277,7 @@ static int bench_train(const bench_case *bc, const bench_time *bt, bench_result 
     rnn_rng_seed(&x.rng, 42);
     x.m = make_model(bc);
     if (!x.m) goto out;
+    if (rnn_gemm_set_precision(bc->precision)) goto out;
     rnn_optim_config oc;
     rnn_optim_config_default(&oc, RNN_OPT_ADAM);
     oc.lr = bc->lr;
@@ -344,7 +348,7 @@ static int bench_sample(const bench_case *bc, const bench_time *bt, bench_result
     }
     m = make_model(bc);
     if (!m) goto out;
-    x.s = rnn_sampler_create(m, tok, 7);
+    x.s = rnn_sampler_create_ex(m, tok, 7, bc->precision);
     if (!x.s) goto out;
     x.o = (rnn_sample_opts){bc->temperature, 0, 0};
     *res = run_steps(sample_step, &x, 1, bt);

@@ -34,7 +34,7 @@ static void usage(FILE *f) {
             "usage:\n"
             "  rnn train  [--config FILE] [--data FILE] [--OPTION VALUE ...]   (rnn train --help)\n"
             "  rnn sample CKPT [--prime TEXT] [--length N] [--temperature X] [--top-k K]\n"
-            "                  [--top-p P] [--seed S] [--stop STRING]\n"
+            "                  [--top-p P] [--seed S] [--stop STRING] [--precision fp32|bf16] [--threads N]\n"
             "  rnn classify CKPT [--json] [--attention] [TEXT ...]   (no TEXT: one per line on stdin)\n"
             "  rnn eval   CKPT --data FILE [--json]\n"
             "With no --data, rnn train learns the built-in human-numbers corpus.\n",
@@ -174,12 +174,12 @@ static int parse_num(const char *cmd, const char *flag, const char *s, double lo
 
 static int cmd_sample(int argc, char **argv) {
     const char *prime = NULL, *length = "500", *temp = "1", *topk = "0", *topp = "1",
-               *seed = "1337", *stop = NULL;
-    small_opt opts[] = {{"prime", &prime, 0}, {"length", &length, 0}, {"temperature", &temp, 0},
-                        {"top-k", &topk, 0},  {"top-p", &topp, 0},    {"seed", &seed, 0},
-                        {"stop", &stop, 0}};
+               *seed = "1337", *stop = NULL, *precision = "fp32", *threads = "0";
+    small_opt opts[] = {{"prime", &prime, 0}, {"length", &length, 0},       {"temperature", &temp, 0},
+                        {"top-k", &topk, 0},  {"top-p", &topp, 0},          {"seed", &seed, 0},
+                        {"stop", &stop, 0},   {"precision", &precision, 0}, {"threads", &threads, 0}};
     const char *ckpt;
-    if (parse_small("sample", argc, argv, opts, 7, &ckpt)) return 1;
+    if (parse_small("sample", argc, argv, opts, 9, &ckpt)) return 1;
     if (!ckpt) return die("sample: which checkpoint? usage: rnn sample CKPT [--prime TEXT] ...");
     double len, t, k, p, sd;
     if (parse_num("sample", "length", length, 0, 1e9, &len) ||
@@ -187,13 +187,21 @@ static int cmd_sample(int argc, char **argv) {
         parse_num("sample", "top-k", topk, 0, 1e9, &k) || parse_num("sample", "top-p", topp, 0, 1, &p) ||
         parse_num("sample", "seed", seed, 0, 1.8e19, &sd))
         return 1;
+    double nth;
+    rnn_precision prec;
+    if (parse_num("sample", "threads", threads, 0, 4096, &nth)) return 1;
+    if (rnn_precision_parse(precision, &prec)) {
+        fprintf(stderr, "rnn sample: --precision: %s\n", rnn_last_error());
+        return 1;
+    }
+    rnn_set_threads((int)nth);
     rnn_checkpoint ck;
     if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
     if (!ck.tok) {
         rnn_checkpoint_free(&ck);
         return die("sample: the checkpoint has no tokenizer");
     }
-    rnn_sampler *s = rnn_sampler_create(ck.model, ck.tok, (uint64_t)sd);
+    rnn_sampler *s = rnn_sampler_create_ex(ck.model, ck.tok, (uint64_t)sd, prec);
     if (!s) {
         rnn_checkpoint_free(&ck);
         return die(rnn_last_error());

@@ -820,6 +820,95 @@ static void gemm_builtin(int ta, int tb, int M, int N, int K, float alpha, const
 }
 
 /* ---------------------------------------------------------------------------
+ * Pre-packed B (gemm.h: rnn_packed_b)
+ *
+ * Layout: K in blocks of KC; block kb holds the ceil(N / NR) slivers of its
+ * kc rows one after the other, each kc x NR (pack_b's layout for the whole
+ * width), so block kb starts at kb * KC * nsl * NR floats.
+ * ------------------------------------------------------------------------- */
+
+static int n_slivers(int N) { return (N + NR - 1) / NR; }
+
+size_t rnn_gemm_packed_bytes(int K, int N) {
+    size_t f32 = (size_t)K * n_slivers(N) * NR * sizeof(float);
+    size_t b16 = rnn_gemm_bf16_packed_bytes(K, N);
+    return f32 > b16 ? f32 : b16;
+}
+
+void rnn_gemm_pack_b(rnn_packed_b *pb, int trans_b, int K, int N, const float *B, int ldb, void *mem) {
+    *pb = (rnn_packed_b){trans_b, K, N, rnn_gemm_precision(), mem, B, ldb};
+    if (pb->prec == RNN_BF16) {
+        rnn_gemm_bf16_pack_b(pb, B, ldb);
+        return;
+    }
+    const int nsl = n_slivers(N);
+    for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
+        int kc = K - pc < KC ? K - pc : KC;
+        pack_b(trans_b, kc, N, B, ldb, pc, 0, (float *)mem + (size_t)kb * KC * nsl * NR);
+    }
+}
+
+/* Slivers [s0, s1) of C (all M rows). */
+static void packed_part(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
+                        float *C, int ldc, int s0, int s1, float *Ap) {
+    const int K = pb->K, N = pb->N, nsl = n_slivers(N);
+    for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
+        const int kc = K - pc < KC ? K - pc : KC;
+        const float beta_k = pc == 0 ? beta : 1.0f;
+        const float *base = (const float *)pb->mem + (size_t)kb * KC * nsl * NR;
+        for (int ir = 0; ir < M; ir += MR) {
+            const int mr = M - ir < MR ? M - ir : MR;
+            pack_a(0, mr, kc, A, lda, M, ir, pc, Ap);
+            for (int sl = s0; sl < s1; sl++) {
+                const int nr = N - sl * NR < NR ? N - sl * NR : NR;
+                micro_kernel(kc, Ap, base + (size_t)sl * kc * NR, NR, C + (size_t)ir * ldc + sl * NR,
+                             ldc, mr, nr, alpha, beta_k);
+            }
+        }
+    }
+}
+
+/* One thread's slivers, with its A panel buffer; out of memory for that, the
+ * reference product of the original B still answers. */
+static void packed_range(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
+                         float *C, int ldc, int s0, int s1) {
+    float *Ap = rnn_gemm_thread_buffer((size_t)MR * KC);
+    if (Ap) {
+        packed_part(M, alpha, A, lda, pb, beta, C, ldc, s0, s1, Ap);
+        return;
+    }
+    int j0 = s0 * NR, j1 = s1 * NR < pb->N ? s1 * NR : pb->N;
+    if (j1 > j0)
+        rnn_gemm_ref(0, pb->trans_b, M, j1 - j0, pb->K, alpha, A, lda,
+                     pb->trans_b ? pb->B + (size_t)j0 * pb->ldb : pb->B + j0, pb->ldb, beta, C + j0, ldc);
+}
+
+void rnn_gemm_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
+                     float *C, int ldc) {
+    if (M <= 0 || pb->N <= 0) return;
+    if (pb->prec == RNN_BF16) {
+        rnn_gemm_bf16_packed(M, alpha, A, lda, pb, beta, C, ldc);
+        return;
+    }
+    const int nsl = n_slivers(pb->N);
+    long work = (long)M * pb->N * pb->K;
+    int nt = rnn_get_threads();
+    if (nt > 1 && work / PAR_MIN_WORK < nt) nt = (int)(work / PAR_MIN_WORK);
+    if (nt > nsl) nt = nsl;
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            int tid = omp_get_thread_num(), team = omp_get_num_threads();
+            packed_range(M, alpha, A, lda, pb, beta, C, ldc, nsl * tid / team, nsl * (tid + 1) / team);
+        }
+        return;
+    }
+#endif
+    packed_range(M, alpha, A, lda, pb, beta, C, ldc, 0, nsl);
+}
+
+/* ---------------------------------------------------------------------------
  * Entry point
  * ------------------------------------------------------------------------- */
 

@@ -55,6 +55,33 @@ int rnn_gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 unsigned short rnn_bf16_round(float x);
 float rnn_bf16_to_float(unsigned short h);
 
+/* A weight matrix packed once for many products with few rows: the
+ * recurrent step multiplies the same W_hh at every time step, and packing
+ * it (a transposition, and bf16 rounding in RNN_BF16) once per pass instead
+ * of once per step is the saving. The precision is the one current at
+ * packing; the built-in kernels run the products (threads split N).
+ *
+ *   rnn_packed_b pb;
+ *   rnn_gemm_pack_b(&pb, 1, H, 4 * H, w_hh, H, mem);    // op(B) = W_hh^T
+ *   for (t...) rnn_gemm_packed(bt, 1.0f, h, H, &pb, 0.0f, hg, 4 * H);
+ */
+typedef struct {
+    int trans_b, K, N;
+    rnn_precision prec;
+    void *mem;
+    const float *B; /* the original, for the out-of-memory path */
+    int ldb;
+} rnn_packed_b;
+size_t rnn_gemm_packed_bytes(int K, int N); /* enough for either precision */
+void rnn_gemm_pack_b(rnn_packed_b *pb, int trans_b, int K, int N, const float *B, int ldb, void *mem);
+void rnn_gemm_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
+                     float *C, int ldc);
+/* The bf16 halves of the above (gemm_bf16.c). */
+size_t rnn_gemm_bf16_packed_bytes(int K, int N);
+void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb);
+void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
+                          float *C, int ldc);
+
 /* Internal: a per-thread packing buffer of at least n floats, kept for the
  * thread's lifetime (NULL when out of memory). */
 float *rnn_gemm_thread_buffer(size_t n);

@@ -315,7 +315,90 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
     return fail ? rnn_errorf("out of memory") : 0;
 }
 
+/* Pre-packed B (gemm.h). Block kb of K holds the slivers of its kc rows
+ * (kp = ceil(kc / 2) pair rows each) one after the other, at
+ * kb * KP * nsl * NR words. */
+size_t rnn_gemm_bf16_packed_bytes(int K, int N) {
+    size_t nsl = (size_t)(N + NR - 1) / NR, nkb = (size_t)(K + KC - 1) / KC;
+    return nkb * KP * nsl * NR * sizeof(uint32_t);
+}
+
+void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb) {
+    const int K = pb->K, N = pb->N, nsl = (N + NR - 1) / NR;
+    for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
+        const int kc = K - pc < KC ? K - pc : KC, kp_n = (kc + 1) / 2;
+        uint32_t *base = (uint32_t *)pb->mem + (size_t)kb * KP * nsl * NR;
+        for (int sl = 0; sl < nsl; sl++) {
+            int w = N - sl * NR < NR ? N - sl * NR : NR;
+            pack_b_sliver(pb->trans_b, kc, w, B, ldb, pc, sl * NR, base + (size_t)sl * kp_n * NR);
+        }
+    }
+}
+
+TARGET static void packed_part(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
+                               float beta, float *C, int ldc, int s0, int s1, uint32_t *Ap) {
+    const int K = pb->K, N = pb->N, nsl = (N + NR - 1) / NR;
+    for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
+        const int kc = K - pc < KC ? K - pc : KC, kp_n = (kc + 1) / 2;
+        const float beta_k = pc == 0 ? beta : 1.0f;
+        const uint32_t *base = (const uint32_t *)pb->mem + (size_t)kb * KP * nsl * NR;
+        for (int ir = 0; ir < M; ir += MR) {
+            const int mr = M - ir < MR ? M - ir : MR;
+            pack_a(0, mr, kc, A, lda, ir, pc, Ap);
+            for (int sl = s0; sl < s1; sl++) {
+                const int nr = N - sl * NR < NR ? N - sl * NR : NR;
+                micro_kernel(kp_n, Ap, base + (size_t)sl * kp_n * NR, C + (size_t)ir * ldc + sl * NR, ldc,
+                             mr, nr, alpha, beta_k);
+            }
+        }
+    }
+}
+
+void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
+                          float *C, int ldc) {
+    const int nsl = (pb->N + NR - 1) / NR;
+    int nt = rnn_get_threads();
+    if ((long)M * pb->N * pb->K < (1L << 18)) nt = 1;
+    if (nt > nsl) nt = nsl;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        int tid = 0, team = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        int s0 = nsl * tid / team, s1 = nsl * (tid + 1) / team;
+        uint32_t *Ap = (uint32_t *)rnn_gemm_thread_buffer((size_t)MR * KP);
+        if (Ap) {
+            packed_part(M, alpha, A, lda, pb, beta, C, ldc, s0, s1, Ap);
+        } else { /* out of memory: the plain product of the original B */
+            int j0 = s0 * NR, j1 = s1 * NR < pb->N ? s1 * NR : pb->N;
+            if (j1 > j0)
+                rnn_gemm_ref(0, pb->trans_b, M, j1 - j0, pb->K, alpha, A, lda,
+                             pb->trans_b ? pb->B + (size_t)j0 * pb->ldb : pb->B + j0, pb->ldb, beta, C + j0,
+                             ldc);
+        }
+    }
+}
+
 #else /* no x86-64 GCC/Clang: no kernel */
+
+size_t rnn_gemm_bf16_packed_bytes(int K, int N) {
+    (void)K, (void)N;
+    return 0;
+}
+
+void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb) {
+    (void)pb, (void)B, (void)ldb;
+}
+
+void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
+                          float *C, int ldc) {
+    rnn_gemm_ref(0, pb->trans_b, M, pb->N, pb->K, alpha, A, lda, pb->B, pb->ldb, beta, C, ldc);
+}
+
 
 int rnn_gemm_bf16_available(void) { return 0; }
 

@@ -96,12 +96,23 @@ void rnn_dir_cache_bind(rnn_dir_cache *c, rnn_cell cell, int N, int H, float *me
     if (cell == RNN_CELL_GRU) c->ghn = mem;
 }
 
+/* Floats for W_hh packed for the step products (forward: op = W_hh^T,
+ * backward: W_hh), rounded to whole cache lines. */
+static size_t packed_floats(rnn_cell cell, int H) {
+    int GH = rnn_cell_gates(cell) * H;
+    size_t a = rnn_gemm_packed_bytes(H, GH), b = rnn_gemm_packed_bytes(GH, H);
+    return ((a > b ? a : b) / sizeof(float) + 15) / 16 * 16;
+}
+
+/* Steps from which packing W_hh once beats packing it inside every product. */
+#define PACK_MIN_T 4
+
 size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
     (void)N;
     size_t g = (size_t)rnn_cell_gates(cell);
     size_t fwd = (size_t)B * g * H;                  /* hg */
     size_t bwd = (size_t)B * (3 * H + g * H);        /* carry_h, carry_c, dh, dgh */
-    return fwd > bwd ? fwd : bwd;
+    return packed_floats(cell, H) + (fwd > bwd ? fwd : bwd);
 }
 
 
@@ -115,7 +126,7 @@ size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
  *   c' = f ⊙ c + i ⊙ g                        h' = o ⊙ tanh(c')
  * gates holds the pre-activations (x projection + b_ih) on entry and the
  * activated i, f, g, o on exit. */
-static void lstm_row_forward(int H, float *restrict gi, float *restrict gf, float *restrict gg,
+void rnn_lstm_row_forward(int H, float *restrict gi, float *restrict gf, float *restrict gg,
                              float *restrict go, const float *restrict cp, float *restrict cr,
                              float *restrict hrow) {
     for (int j = 0; j < H; j++) {
@@ -136,8 +147,8 @@ static void lstm_step_forward(int bt, int H, float *gates, const float *hg, cons
         for (int j = 0; j < 4 * H; j++) gr[j] += (hr ? hr[j] : 0.0f) + b_hh[j];
         /* The gate, state and output rows never overlap: restrict lets the
          * compiler vectorise the cell's loop. */
-        lstm_row_forward(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cprev + (size_t)r * H,
-                         c + (size_t)r * H, h + (size_t)r * ldh);
+        rnn_lstm_row_forward(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cprev + (size_t)r * H,
+                             c + (size_t)r * H, h + (size_t)r * ldh);
     }
 }
 
@@ -178,15 +189,17 @@ static void lstm_step_backward(int bt, int H, float *gates, const float *c, cons
  *   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
  *   h' = (1 - z) ⊙ n + z ⊙ h
  * ghn keeps W_hn h + b_hn for the backward pass. */
-/* One row. hr: the row of W_hh h, scaled by hm (0 when there is no state:
- * hr then points at finite numbers, b_hh, so 0 * hr is 0). */
-static void gru_row_forward(int H, float *restrict xr, float *restrict xz, float *restrict xn,
-                            const float *restrict hr, float hm, const float *restrict b_hh,
-                            const float *restrict hp, float *restrict ghr, float *restrict hrow) {
+/* One row. hr/hz/hn: the r, z and n parts of W_hh h, scaled by hm (0 when
+ * there is no state: they then point at finite numbers, so 0 * h is 0). */
+void rnn_gru_row_forward(int H, float *restrict xr, float *restrict xz, float *restrict xn,
+                         const float *restrict hr, const float *restrict hz, const float *restrict hn_,
+                         float hm, const float *restrict br, const float *restrict bz,
+                         const float *restrict bn, const float *restrict hp, float *restrict ghr,
+                         float *restrict hrow) {
     for (int j = 0; j < H; j++) {
-        float rg = rnn_sigmoidf(xr[j] + hm * hr[j] + b_hh[j]);
-        float zg = rnn_sigmoidf(xz[j] + hm * hr[H + j] + b_hh[H + j]);
-        float hn = hm * hr[2 * H + j] + b_hh[2 * H + j];
+        float rg = rnn_sigmoidf(xr[j] + hm * hr[j] + br[j]);
+        float zg = rnn_sigmoidf(xz[j] + hm * hz[j] + bz[j]);
+        float hn = hm * hn_[j] + bn[j];
         float ng = rnn_tanhf(xn[j] + rg * hn);
         xr[j] = rg, xz[j] = zg, xn[j] = ng;
         ghr[j] = hn;
@@ -199,8 +212,10 @@ static void gru_step_forward(int bt, int H, float *gates, const float *hg, const
 #pragma omp parallel for if (bt * H > PAR_MIN)
     for (int r = 0; r < bt; r++) {
         float *gr = gates + (size_t)r * 3 * H;
-        gru_row_forward(H, gr, gr + H, gr + 2 * H, hg ? hg + (size_t)r * 3 * H : b_hh, hg ? 1.0f : 0.0f,
-                        b_hh, hprev + (size_t)r * H, ghn + (size_t)r * H, h + (size_t)r * ldh);
+        const float *hr = hg ? hg + (size_t)r * 3 * H : b_hh;
+        rnn_gru_row_forward(H, gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hg ? 1.0f : 0.0f, b_hh,
+                            b_hh + H, b_hh + 2 * H, hprev + (size_t)r * H, ghn + (size_t)r * H,
+                            h + (size_t)r * ldh);
     }
 }
 
@@ -236,7 +251,7 @@ static void gru_step_backward(int bt, int H, float *gates, float *ghn, const flo
 
 /* ------------------------------------------------------------------------ */
 /* Vanilla RNN (PyTorch nn.RNN): h' = tanh(W_ih x + b_ih + W_hh h + b_hh), or relu. */
-static void rnn_row_forward(int H, int relu, const float *restrict gr, const float *restrict hr,
+void rnn_rnn_row_forward(int H, int relu, const float *restrict gr, const float *restrict hr,
                             float hm, const float *restrict b_hh, float *restrict hrow) {
     if (relu) {
         for (int j = 0; j < H; j++) {
@@ -252,7 +267,7 @@ static void rnn_step_forward(int bt, int H, int relu, float *gates, const float 
                              const float *b_hh, float *h, int ldh) {
 #pragma omp parallel for if (bt * H > PAR_MIN)
     for (int r = 0; r < bt; r++)
-        rnn_row_forward(H, relu, gates + (size_t)r * H, hg ? hg + (size_t)r * H : b_hh,
+        rnn_rnn_row_forward(H, relu, gates + (size_t)r * H, hg ? hg + (size_t)r * H : b_hh,
                         hg ? 1.0f : 0.0f, b_hh, h + (size_t)r * ldh);
 }
 
@@ -290,7 +305,12 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
                      int ldy, const float *x, int ldx, const float *h0, const float *c0, float *hn,
                      float *cn, float *work) {
     const int H = d->H, G = rnn_cell_gates(d->cell), GH = G * H, N = p->N;
-    float *hg = work; /* (B, G*H) recurrent projection of the live rows */
+    /* work: W_hh^T packed for the step products, then hg (B, G*H), the
+     * recurrent projection of the live rows. */
+    float *hg = work + packed_floats(d->cell, H);
+    rnn_packed_b whh;
+    const int packed = p->T >= PACK_MIN_T;
+    if (packed) rnn_gemm_pack_b(&whh, 1, H, GH, d->w.w_hh, H, work);
 
     /* 1. Input projection for every step at once. */
     rnn_gemm(0, 1, N, GH, d->in, 1.0f, x, ldx, d->w.w_ih, d->in, 0.0f, cache->gates, GH);
@@ -321,7 +341,10 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
             copy_rows(cprev, c0, H, carried, bt, H);
         }
         const int any_state = carried > 0 || h0 != NULL;
-        if (any_state) rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, hg, GH);
+        if (any_state && packed)
+            rnn_gemm_packed(bt, 1.0f, hprev, H, &whh, 0.0f, hg, GH);
+        else if (any_state)
+            rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, hg, GH);
         const float *hgp = any_state ? hg : NULL;
         float *gates = cache->gates + (size_t)off * GH, *h = y + (size_t)off * ldy;
         switch (d->cell) {
@@ -368,6 +391,17 @@ static void add_colsum(float *out, float *out2, const float *m, int N, int cols,
     }
 }
 
+/* dh_prev (bt, H) = dG_h (bt, G*H) @ W_hh (+ beta * dh_prev), with W_hh
+ * packed when pb is not NULL. */
+static void step_dh(const rnn_packed_b *pb, const rnn_dir *d, int bt, const float *dG, float beta,
+                    float *dh) {
+    const int H = d->H, GH = rnn_cell_gates(d->cell) * H;
+    if (pb)
+        rnn_gemm_packed(bt, 1.0f, dG, GH, pb, beta, dh, H);
+    else
+        rnn_gemm(0, 0, bt, H, GH, 1.0f, dG, GH, d->w.w_hh, H, beta, dh, H);
+}
+
 void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack *p,
                       const rnn_dir_cache *cache, const float *y, int ldy, const float *dy,
                       int lddy, const float *x, int ldx, float *dx, int lddx, int accumulate_dx,
@@ -377,6 +411,11 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
      * processed before (in backward order). They start as the gradient of the
      * final state: a row picks it up at its own last step, because rows that
      * are not yet live are never overwritten. At the end they hold d(h0). */
+    /* work: W_hh packed for the step products, then the row buffers. */
+    rnn_packed_b whh;
+    const int packed = p->T >= PACK_MIN_T;
+    if (packed) rnn_gemm_pack_b(&whh, 0, GH, H, d->w.w_hh, H, work);
+    work += packed_floats(d->cell, H);
     float *carry_h = work, *carry_c = work + (size_t)B * H, *dh = work + 2 * (size_t)B * H;
     float *dgh = work + 3 * (size_t)B * H; /* (B, G*H) GRU: this step's dG_h */
     if (dhn)
@@ -403,16 +442,16 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
         case RNN_CELL_LSTM:
             lstm_step_backward(bt, H, gates, cache->c + (size_t)off * H,
                                cache->cprev + (size_t)off * H, dh, carry_c);
-            rnn_gemm(0, 0, bt, H, GH, 1.0f, gates, GH, d->w.w_hh, H, 0.0f, carry_h, H);
+            step_dh(packed ? &whh : NULL, d, bt, gates, 0.0f, carry_h);
             break;
         case RNN_CELL_GRU:
             gru_step_backward(bt, H, gates, cache->ghn + (size_t)off * H, hprev, dh, dgh, carry_h);
-            rnn_gemm(0, 0, bt, H, GH, 1.0f, dgh, GH, d->w.w_hh, H, 1.0f, carry_h, H);
+            step_dh(packed ? &whh : NULL, d, bt, dgh, 1.0f, carry_h);
             break;
         default:
             rnn_step_backward(bt, H, d->cell == RNN_CELL_RNN_RELU, gates, y + (size_t)off * ldy,
                               ldy, dh);
-            rnn_gemm(0, 0, bt, H, GH, 1.0f, gates, GH, d->w.w_hh, H, 0.0f, carry_h, H);
+            step_dh(packed ? &whh : NULL, d, bt, gates, 0.0f, carry_h);
         }
     }
     if (dh0) memcpy(dh0, carry_h, sizeof(float) * B * H);

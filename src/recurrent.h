@@ -98,4 +98,23 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
                       int lddy, const float *x, int ldx, float *dx, int lddx, int accumulate_dx,
                       const float *dhn, const float *dcn, float *dh0, float *dc0, float *work);
 
+/* The cells' maths for n units of one row, as the passes above use it and
+ * as batch-1 inference (infer.c) calls it. No two arrays may overlap.
+ *   LSTM: gi, gf, gg, go hold the full pre-activations (both projections,
+ *         both biases) and get the activated gates; c = f*cp + i*g, h = o*tanh(c).
+ *   GRU:  xr, xz, xn hold W_i* x + b_i* and get the activated r, z, n; hr, hz,
+ *         hn the parts of W_h* h (scaled by hm: 0 when there is no state), br,
+ *         bz, bn the b_h* biases; ghn gets W_hn h + b_hn; h from hp.
+ *   RNN:  g holds W_ih x + b_ih; h = tanh (or relu) of g + hm*hr + b_hh. */
+void rnn_lstm_row_forward(int n, float *restrict gi, float *restrict gf, float *restrict gg,
+                          float *restrict go, const float *restrict cp, float *restrict c,
+                          float *restrict h);
+void rnn_gru_row_forward(int n, float *restrict xr, float *restrict xz, float *restrict xn,
+                         const float *restrict hr, const float *restrict hz, const float *restrict hn,
+                         float hm, const float *restrict br, const float *restrict bz,
+                         const float *restrict bn, const float *restrict hp, float *restrict ghn,
+                         float *restrict h);
+void rnn_rnn_row_forward(int n, int relu, const float *restrict g, const float *restrict hr, float hm,
+                         const float *restrict b_hh, float *restrict h);
+
 #endif

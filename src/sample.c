@@ -1,6 +1,8 @@
 /* sample.c: see sample.h. */
 #include "sample.h"
 
+#include "infer.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,8 +11,10 @@
 struct rnn_sampler {
     const rnn_model *m;
     const rnn_tokenizer *tok;
-    rnn_acts *a;     /* T = 1, B = 1 */
+    rnn_stepper *st; /* the batch-1 path (infer.h) */
+    rnn_acts *a;     /* T = 1, B = 1: the general path, for models the stepper does not take */
     rnn_pack pack;
+    const float *logits; /* after the last token fed */
     rnn_rng rng;
     long fed;
     int32_t last;
@@ -19,6 +23,11 @@ struct rnn_sampler {
 };
 
 rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed) {
+    return rnn_sampler_create_ex(m, tok, seed, RNN_FP32);
+}
+
+rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed,
+                                   rnn_precision weights) {
     if (m->c.task != RNN_TASK_LM) {
         rnn_errorf("sampling needs a language model (this checkpoint is a classifier)");
         return NULL;
@@ -32,12 +41,27 @@ rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, ui
     s->tok = tok;
     s->last = -1;
     rnn_rng_seed(&s->rng, seed);
-    s->a = rnn_acts_create(m, 1, 1);
     s->probs = malloc(sizeof(float) * m->n_out);
     s->order = malloc(sizeof(int32_t) * m->n_out);
-    if (!s->a || !s->probs || !s->order) {
+    if (!s->probs || !s->order) {
         rnn_sampler_free(s);
         rnn_errorf("out of memory");
+        return NULL;
+    }
+    if (m->D == 1 && m->c.cell != RNN_CELL_NONE) {
+        if (!(s->st = rnn_stepper_create(m, weights))) {
+            rnn_sampler_free(s);
+            return NULL;
+        }
+        return s;
+    }
+    if (weights != RNN_FP32) {
+        rnn_sampler_free(s);
+        rnn_errorf("bf16 weights need a unidirectional recurrent language model");
+        return NULL;
+    }
+    if (!(s->a = rnn_acts_create(m, 1, 1))) {
+        rnn_sampler_free(s);
         return NULL;
     }
     s->a->lengths[0] = 1;
@@ -47,6 +71,7 @@ rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, ui
 
 void rnn_sampler_free(rnn_sampler *s) {
     if (!s) return;
+    rnn_stepper_free(s->st);
     rnn_acts_free(s->a);
     free(s->probs);
     free(s->order);
@@ -58,9 +83,14 @@ int32_t rnn_sampler_last(const rnn_sampler *s) { return s->last; }
 /* Feeds one token: the state moves on and a->logits predicts the next. */
 static void feed(rnn_sampler *s, int32_t id) {
     const rnn_model *m = s->m;
-    s->a->ids[0] = id;
-    rnn_model_forward(m, s->a, &s->pack, s->a->ids, s->fed > 0, 0, NULL);
-    rnn_model_carry_state(m, s->a, 1);
+    if (s->st) {
+        s->logits = rnn_stepper_feed(s->st, id);
+    } else {
+        s->a->ids[0] = id;
+        rnn_model_forward(m, s->a, &s->pack, s->a->ids, s->fed > 0, 0, NULL);
+        rnn_model_carry_state(m, s->a, 1);
+        s->logits = s->a->logits;
+    }
     s->fed++;
     s->last = id;
 }
@@ -153,7 +183,7 @@ int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o) {
         }
         feed(s, nl);
     }
-    int32_t id = rnn_sample_logits(s->a->logits, s->m->n_out, o, s->probs, s->order,
+    int32_t id = rnn_sample_logits(s->logits, s->m->n_out, o, s->probs, s->order,
                                    rnn_rng_uniform(&s->rng));
     feed(s, id);
     return id;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gemm.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -26,8 +27,12 @@ typedef struct {
 
 typedef struct rnn_sampler rnn_sampler;
 
-/* The model must be a language model; the sampler borrows m and tok. */
+/* The model must be a language model; the sampler borrows m and tok (and
+ * copies the weights: see infer.h). _ex picks the weights' precision:
+ * RNN_BF16 halves the bytes read per token (sums stay fp32). */
 rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed);
+rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed,
+                                   rnn_precision weights);
 void rnn_sampler_free(rnn_sampler *s);
 /* Feeds text through the model (state carried). Returns the number of
  * tokens fed, or -1 (invalid UTF-8, out of memory) with a message. */

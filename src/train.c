@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -880,6 +881,14 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
             rnn_lm_fill(r->train, r->n_train, r->B, r->T, r->batch_in_epoch, r->a->ids, r->a->targets);
             n_tok = (long)r->B * r->T;
             state_in = r->batch_in_epoch > 0;
+        }
+        if (o->time > 0 && r->total_steps == 0) {
+            /* A run bounded by --time alone: schedules that need the length
+             * (cosine) spread over the budget, the total step count being
+             * estimated from the pace so far (so not exactly repeatable). */
+            double el = elapsed(r);
+            r->sched.total_steps = el > 0.5 && r->step > 0 ? (long)(r->step * o->time / el) + 1 : LONG_MAX / 4;
+            if (r->sched.total_steps <= r->step) r->sched.total_steps = r->step + 1;
         }
         lr = rnn_sched_lr(&r->sched, r->step);
         float norm;

@@ -63,6 +63,10 @@ check "other seed, other text" "! cmp -s '$T/s1' '$T/s3'"
 check "sample starts with the prime" "head -c 6 '$T/s1' | grep -q 'ROMEO:'"
 $RNN sample "$T/run/model.safetensors" --length 40 --top-k 3 --top-p 0.9 --temperature 0.7 >/dev/null
 check "top-k/top-p sampling runs" "[ $? -eq 0 ]"
+$RNN sample "$T/run/model.safetensors" --length 50 --seed 5 --prime "ROMEO:" --precision bf16 --threads 2 >"$T/s4"
+check "bf16 weights: same seed, same length of text" "[ $? -eq 0 ] && head -c 6 '$T/s4' | grep -q 'ROMEO:'"
+$RNN sample "$T/run/model.safetensors" --length 50 --seed 5 --prime "ROMEO:" --threads 1 >"$T/s5"
+check "1 thread gives the 2-thread text" "cmp -s '$T/s1' '$T/s5'"
 
 # --- PyTorch -> rnn.c: a checkpoint made by tools/rnnc_torch.py make-fixture
 FX=tests/fixtures/torch_lm.safetensors
@@ -130,6 +134,8 @@ expect_error "truncated checkpoint" "trunc.safetensors" $RNN sample "$T/trunc.sa
 expect_error "missing checkpoint" "none.safetensors" $RNN sample "$T/none.safetensors"
 expect_error "text file as checkpoint" "text.txt" $RNN eval "$T/text.txt" --data "$T/text.txt"
 expect_error "bad sample flag" "temperature" $RNN sample "$T/run/model.safetensors" --temperature -1
+expect_error "bad precision" "precision.*fp16" $RNN sample "$T/run/model.safetensors" --precision fp16
+expect_error "bad train precision" "precision" $RNN train --precision double --steps 1
 printf 'oops\n' >"$T/bad.cfg"
 expect_error "config file error names file:line" "bad.cfg:1" $RNN train --config "$T/bad.cfg"
 

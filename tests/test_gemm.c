@@ -304,6 +304,57 @@ static void test_bf16(void) {
            worst, TOL, fp32_gap);
 }
 
+/* Pre-packed B (the recurrent step's W_hh): rnn_gemm_packed equals rnn_gemm
+ * in the same precision, for both layouts of B, several k-blocks, partial
+ * slivers, beta 0 and 1, and 1 or 2 threads. */
+static void test_packed(void) {
+    static const struct {
+        int tb, M, N, K;
+    } shapes[] = {{1, 32, 2048, 512}, {0, 32, 512, 2048}, {1, 7, 100, 1030}, {0, 9, 33, 1031}, {1, 1, 65, 17}};
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 5);
+    double worst = 0;
+    int nprec = rnn_gemm_bf16_available() ? 2 : 1;
+    for (int prec = 0; prec < nprec; prec++)
+        for (int threads = 1; threads <= 2; threads++) {
+            rnn_set_threads(threads);
+            for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+                for (int ab = 0; ab < 2; ab++) {
+                    problem p;
+                    if (problem_make(&p, &rng, 0, shapes[si].tb, shapes[si].M, shapes[si].N, shapes[si].K, ab,
+                                     alphas[ab], betas[ab]) != 0) {
+                        CHECK(0, "out of memory");
+                        problem_free(&p);
+                        return;
+                    }
+                    rnn_gemm_set_precision(prec ? RNN_BF16 : RNN_FP32);
+                    float *want = problem_run(&p, 0);
+                    void *mem = rnn_alloc(rnn_gemm_packed_bytes(p.K, p.N));
+                    float *got = rnn_alloc(p.nc * sizeof(float));
+                    CHECK(want && mem && got, "out of memory");
+                    if (want && mem && got) {
+                        rnn_packed_b pb;
+                        rnn_gemm_pack_b(&pb, p.tb, p.K, p.N, p.B, p.ldb, mem);
+                        memcpy(got, p.C0, p.nc * sizeof(float));
+                        rnn_gemm_packed(p.M, p.alpha, p.A, p.lda, &pb, p.beta, got, p.ldc);
+                        double e = block_err(got, want, p.M, p.N, p.ldc);
+                        CHECK(e <= TOL, "packed %s tb=%d %dx%dx%d beta %g threads %d: err %.3e",
+                              prec ? "bf16" : "fp32", p.tb, p.M, p.N, p.K, p.beta, threads, e);
+                        CHECK(padding_intact(got, p.M + 2, p.M, p.N, p.ldc), "packed: wrote outside C");
+                        if (e > worst) worst = e;
+                    }
+                    rnn_gemm_set_precision(RNN_FP32);
+                    rnn_free(want);
+                    rnn_free(got);
+                    rnn_free(mem);
+                    problem_free(&p);
+                }
+        }
+    rnn_set_threads(0);
+    printf("  packed B vs rnn_gemm (%s): max rel err %.2e (tol %.0e)\n", nprec == 2 ? "fp32, bf16" : "fp32",
+           worst, TOL);
+}
+
 /* Every pair of backends gives the same C (within float reordering). */
 static void test_backends_agree(void) {
     rnn_rng rng;
@@ -499,5 +550,6 @@ int main(void) {
     RUN(test_concurrent_callers);
     RUN(test_bf16_round);
     RUN(test_bf16);
+    RUN(test_packed);
     return harness_end();
 }

@@ -1,0 +1,40 @@
+/* infer.h: a language model one token at a time (batch 1): the
+ * matrix-vector path that sampling runs on.
+ *
+ * At batch 1 every weight is read once per token and used for one
+ * multiply-add, so speed is memory bandwidth: a 2x512 LSTM reads 12 MB of
+ * fp32 weights per token, from L3 at best. The stepper therefore keeps its
+ * own copy of the weights laid out for streaming (16 rows interleaved, read
+ * front to back by one thread each), optionally rounded to bf16 to halve
+ * the bytes (activations, state and sums stay fp32), and runs a whole token
+ * in one parallel region: each thread computes every gate of its share of
+ * the hidden units and applies the cell to them (recurrent.h's row
+ * functions, the same maths as training), with one barrier per layer.
+ *
+ *   rnn_stepper *s = rnn_stepper_create(model, RNN_FP32);
+ *   const float *logits = rnn_stepper_feed(s, id);   // (vocab) after id
+ *   rnn_stepper_free(s);
+ */
+#ifndef RNN_INFER_H
+#define RNN_INFER_H
+
+#include <stdint.h>
+
+#include "gemm.h"
+#include "model.h"
+
+typedef struct rnn_stepper rnn_stepper;
+
+/* For a unidirectional language model with a recurrent cell; NULL with a
+ * message otherwise or when out of memory. The weights are copied: the
+ * stepper does not see later changes to m. weights: RNN_FP32, or RNN_BF16
+ * (weights rounded to bfloat16; any CPU). */
+rnn_stepper *rnn_stepper_create(const rnn_model *m, rnn_precision weights);
+void rnn_stepper_free(rnn_stepper *s);
+/* Back to the zero state. */
+void rnn_stepper_reset(rnn_stepper *s);
+/* Feeds one token; returns the logits that predict the next one (owned by
+ * the stepper, valid until the next call). */
+const float *rnn_stepper_feed(rnn_stepper *s, int32_t id);
+
+#endif

@@ -1,0 +1,126 @@
+/* test_infer.c: the batch-1 stepper (infer.h) against the model's own
+ * forward pass (itself checked against PyTorch in test_recurrent.c).
+ *
+ * For every cell, 1 and 3 layers, with and without residual connections, and
+ * hidden sizes that are and are not multiples of the 16-row blocks, feeding
+ * tokens one at a time must give the logits rnn_model_forward gives for the
+ * whole sequence at once (from a zero state), within float reordering; with
+ * 1 and 2 threads (the larger models split their units between threads).
+ * bf16 weights must give the fp32 forward of a copy of the model whose
+ * matrices were rounded to bf16, and differ from the fp32 logits. Reset
+ * returns to the zero state. */
+#include "harness.h"
+
+#include "gemm.h"
+#include "infer.h"
+#include "model.h"
+
+#define T 9
+
+/* Logits (T, V) of rnn_model_forward on ids from a zero state. */
+static float *forward_all(const rnn_model *m, const int32_t *ids) {
+    rnn_acts *a = rnn_acts_create(m, T, 1);
+    if (!a) return NULL;
+    a->lengths[0] = T;
+    rnn_pack p;
+    rnn_pack_init(&p, T, 1, a->lengths, a->batch_sizes, a->offsets);
+    rnn_model_forward(m, a, &p, ids, 0, 0, NULL);
+    float *out = malloc(sizeof(float) * T * m->n_out);
+    if (out) memcpy(out, a->logits, sizeof(float) * T * m->n_out);
+    rnn_acts_free(a);
+    return out;
+}
+
+/* Largest relative error (floor 1e-2) between the stepper's logits for ids
+ * and want; -1 if the stepper could not be made. */
+static double stepper_err(const rnn_model *m, rnn_precision prec, const int32_t *ids, const float *want) {
+    rnn_stepper *s = rnn_stepper_create(m, prec);
+    if (!s) return -1;
+    double worst = 0;
+    for (int pass = 0; pass < 2; pass++) { /* the second pass after a reset */
+        for (int t = 0; t < T; t++) {
+            const float *got = rnn_stepper_feed(s, ids[t]);
+            double e = harness_max_rel_err(got, want + (size_t)t * m->n_out, m->n_out, 1e-2);
+            if (e > worst) worst = e;
+        }
+        rnn_stepper_reset(s);
+    }
+    rnn_stepper_free(s);
+    return worst;
+}
+
+static void round_matrices(rnn_model *m) {
+    for (int i = 0; i < m->n_params; i++) {
+        const rnn_param *p = &m->params[i];
+        if (p->ndim != 2 || p->group == RNN_GROUP_EMBED) continue; /* embedding and biases stay fp32 */
+        float *w = m->w + p->offset;
+        for (size_t k = 0; k < p->numel; k++) w[k] = rnn_bf16_to_float(rnn_bf16_round(w[k]));
+    }
+}
+
+static void test_stepper_matches_forward(void) {
+    static const rnn_cell cells[] = {RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_RNN_TANH, RNN_CELL_RNN_RELU};
+    static const struct {
+        int layers, hidden, embed, residual;
+    } shapes[] = {{1, 20, 5, 0}, {3, 20, 7, 1}, {2, 32, 16, 0}, {2, 128, 32, 1}, {2, 136, 24, 0}};
+    double worst = 0, worst_bf = 0, gap = 1;
+    for (int threads = 1; threads <= 2; threads++) {
+        rnn_set_threads(threads);
+        for (int ci = 0; ci < 4; ci++)
+            for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+                rnn_config c;
+                rnn_config_default(&c, RNN_TASK_LM);
+                c.cell = cells[ci];
+                c.vocab_size = 11;
+                c.num_layers = shapes[si].layers;
+                c.hidden_dim = shapes[si].hidden;
+                c.embed_dim = shapes[si].embed;
+                c.residual = shapes[si].residual;
+                rnn_model *m = rnn_model_create(&c);
+                CHECK(m, "model: %s", rnn_last_error());
+                if (!m) continue;
+                rnn_model_init(m, 3 + si);
+                int32_t ids[T];
+                for (int t = 0; t < T; t++) ids[t] = (int32_t)((t * 7 + si) % c.vocab_size);
+                float *want = forward_all(m, ids);
+                double e = stepper_err(m, RNN_FP32, ids, want);
+                CHECK(e >= 0 && e <= 5e-5, "%s %dx%d residual %d threads %d: fp32 err %.3e",
+                      rnn_cell_name(c.cell), c.num_layers, c.hidden_dim, c.residual, threads, e);
+                if (e > worst) worst = e;
+                /* bf16 weights: the fp32 forward of the rounded model. */
+                double to_fp32 = stepper_err(m, RNN_BF16, ids, want);
+                round_matrices(m);
+                float *want_bf = forward_all(m, ids);
+                double eb = stepper_err(m, RNN_BF16, ids, want_bf);
+                CHECK(eb >= 0 && eb <= 5e-5, "%s %dx%d threads %d: bf16 err %.3e", rnn_cell_name(c.cell),
+                      c.num_layers, c.hidden_dim, threads, eb);
+                if (eb > worst_bf) worst_bf = eb;
+                if (to_fp32 < gap) gap = to_fp32;
+                free(want);
+                free(want_bf);
+                rnn_model_free(m);
+            }
+    }
+    rnn_set_threads(0);
+    CHECK(gap > 1e-5, "bf16 weights change the logits (smallest difference %.2e)", gap);
+    printf("  stepper vs forward: fp32 max rel err %.2e, bf16 vs rounded model %.2e (tol 5e-5)\n",
+           worst, worst_bf);
+}
+
+static void test_stepper_refuses(void) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.vocab_size = 11, c.hidden_dim = 8, c.embed_dim = 4, c.num_classes = 2;
+    rnn_model *m = rnn_model_create(&c);
+    CHECK(m != NULL, "classifier");
+    if (!m) return;
+    CHECK(rnn_stepper_create(m, RNN_FP32) == NULL && strstr(rnn_last_error(), "language model"),
+          "a classifier is refused with a message");
+    rnn_model_free(m);
+}
+
+int main(void) {
+    RUN(test_stepper_matches_forward);
+    RUN(test_stepper_refuses);
+    return harness_end();
+}
