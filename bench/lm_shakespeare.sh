@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-600}; shift || true
 data=${RNN_SHARED:-../shared}/data/tinyshakespeare/input.txt
-out=runs/bench-shakespeare-$secs
+out=${RNN_OUT:-runs/bench-shakespeare-$secs}
 make -s rnn >&2
 rm -rf "$out"
 ./rnn train --data "$data" --layers 2 --hidden 512 --embed 64 --seq-len 128 --batch 32 \

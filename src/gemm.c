@@ -927,11 +927,16 @@ void rnn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
         rnn_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
         return;
     int backend = backend_now();
-    /* Few-row products (the recurrent step, batch-1 inference) go to the
-     * built-in kernel whatever the backend: bench/bench_gemm.c measured
-     * oneDNN at 57 GFLOP/s on the 32 x 2048 x 512 step where the built-in
-     * kernel does 143, and no slower than it on matrix-vector products. */
-    if (M <= SMALL_M_BUILTIN && !backend_forced) backend = BACKEND_BUILTIN;
+    /* Per-shape choice (bench/bench_gemm.c and whole training steps,
+     * bench/run.sh): few-row products (the recurrent step, batch-1
+     * inference) run on the built-in kernel, where oneDNN managed 57 GFLOP/s
+     * on the 32 x 2048 x 512 step against 143; so do large products whose
+     * inner sizes are all over 128 (a GRU 2x512 step trained 12% faster so);
+     * the library keeps the thin ones (an embedding width of 100, a hidden
+     * size of 128), where it measured up to 20% faster. Naming a backend
+     * (RNN_GEMM, rnn_gemm_set_backend) runs it on every shape. */
+    if (!backend_forced && (M <= SMALL_M_BUILTIN || (N > 128 && K > 128)))
+        backend = BACKEND_BUILTIN;
     switch (backend) {
 #ifdef RNN_HAVE_DNNL
     case BACKEND_DNNL: {
