@@ -104,8 +104,11 @@ static size_t packed_floats(rnn_cell cell, int H) {
     return ((a > b ? a : b) / sizeof(float) + 15) / 16 * 16;
 }
 
-/* Steps from which packing W_hh once beats packing it inside every product. */
+/* Steps from which packing W_hh once beats packing it inside every product,
+ * and rows from which the packed product beats the matrix-vector and
+ * dot-product kernels (the packed micro-kernel computes 8 rows at a time). */
 #define PACK_MIN_T 4
+#define PACK_MIN_ROWS 4
 
 size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
     (void)N;
@@ -309,7 +312,7 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
      * recurrent projection of the live rows. */
     float *hg = work + packed_floats(d->cell, H);
     rnn_packed_b whh;
-    const int packed = p->T >= PACK_MIN_T;
+    const int packed = p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS;
     if (packed) rnn_gemm_pack_b(&whh, 1, H, GH, d->w.w_hh, H, work);
 
     /* 1. Input projection for every step at once. */
@@ -341,7 +344,7 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
             copy_rows(cprev, c0, H, carried, bt, H);
         }
         const int any_state = carried > 0 || h0 != NULL;
-        if (any_state && packed)
+        if (any_state && packed && bt >= PACK_MIN_ROWS)
             rnn_gemm_packed(bt, 1.0f, hprev, H, &whh, 0.0f, hg, GH);
         else if (any_state)
             rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, hg, GH);
@@ -396,7 +399,7 @@ static void add_colsum(float *out, float *out2, const float *m, int N, int cols,
 static void step_dh(const rnn_packed_b *pb, const rnn_dir *d, int bt, const float *dG, float beta,
                     float *dh) {
     const int H = d->H, GH = rnn_cell_gates(d->cell) * H;
-    if (pb)
+    if (pb && bt >= PACK_MIN_ROWS)
         rnn_gemm_packed(bt, 1.0f, dG, GH, pb, beta, dh, H);
     else
         rnn_gemm(0, 0, bt, H, GH, 1.0f, dG, GH, d->w.w_hh, H, beta, dh, H);
@@ -413,7 +416,7 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
      * are not yet live are never overwritten. At the end they hold d(h0). */
     /* work: W_hh packed for the step products, then the row buffers. */
     rnn_packed_b whh;
-    const int packed = p->T >= PACK_MIN_T;
+    const int packed = p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS;
     if (packed) rnn_gemm_pack_b(&whh, 0, GH, H, d->w.w_hh, H, work);
     work += packed_floats(d->cell, H);
     float *carry_h = work, *carry_c = work + (size_t)B * H, *dh = work + 2 * (size_t)B * H;
