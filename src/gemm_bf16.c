@@ -62,12 +62,18 @@ int rnn_gemm_bf16_available(void) {
 
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
 
+#ifndef RNN_BF16_KC
+#define RNN_BF16_KC 512
+#endif
+#ifndef RNN_BF16_NC
+#define RNN_BF16_NC 512
+#endif
 enum {
-    MR = 8,         /* rows of a micro-panel */
-    NV = 2,         /* 16-lane vectors per sliver */
-    NR = NV * 16,   /* columns of a sliver */
-    KC = 512,       /* depth of a block (even): KC/2 pair rows; B block 512 KB */
-    NC = 512,       /* columns of a packed block of B */
+    MR = 8,              /* rows of a micro-panel */
+    NV = 2,              /* 16-lane vectors per sliver */
+    NR = NV * 16,        /* columns of a sliver */
+    KC = RNN_BF16_KC,    /* depth of a block (even): KC/2 pair rows */
+    NC = RNN_BF16_NC,    /* columns of a packed block of B (KC/2 x NC words: 512 KB) */
     KP = KC / 2,
 };
 
