@@ -40,6 +40,8 @@ int rnn_config_validate(const rnn_config *c) {
     }
     if (!(c->dropout >= 0 && c->dropout < 1))
         return rnn_errorf("config: dropout must be in [0, 1) (got %g)", c->dropout);
+    if (!(c->embed_dropout >= 0 && c->embed_dropout < 1))
+        return rnn_errorf("config: embed_dropout must be in [0, 1) (got %g)", c->embed_dropout);
     if (!(c->head_dropout >= 0 && c->head_dropout < 1))
         return rnn_errorf("config: head_dropout must be in [0, 1) (got %g)", c->head_dropout);
     if (c->padding_id < -1 || c->padding_id >= c->vocab_size)
@@ -65,6 +67,7 @@ char *rnn_config_to_json(const rnn_config *c) {
     cJSON_AddNumberToObject(j, "num_layers", c->num_layers);
     cJSON_AddBoolToObject(j, "bidirectional", c->bidirectional);
     cJSON_AddNumberToObject(j, "dropout", c->dropout);
+    if (c->embed_dropout > 0) cJSON_AddNumberToObject(j, "embed_dropout", c->embed_dropout);
     cJSON_AddBoolToObject(j, "residual", c->residual);
     cJSON_AddNumberToObject(j, "padding_id", c->padding_id);
     cJSON_AddNumberToObject(j, "forget_bias", c->forget_bias);
@@ -132,6 +135,7 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
     if (json_int(j, "vocab_size", &c->vocab_size, 1) || json_int(j, "embed_dim", &c->embed_dim, 1) ||
         json_int(j, "hidden_dim", &c->hidden_dim, 1) || json_int(j, "num_layers", &c->num_layers, 1) ||
         json_bool(j, "bidirectional", &c->bidirectional) || json_float(j, "dropout", &c->dropout) ||
+        json_float(j, "embed_dropout", &c->embed_dropout) ||
         json_bool(j, "residual", &c->residual) || json_int(j, "padding_id", &c->padding_id, 0) ||
         json_float(j, "forget_bias", &c->forget_bias) ||
         json_int(j, "attention_dim", &c->attention_dim, 0) ||
@@ -328,6 +332,10 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
     IN(a->offsets, T + 1);
     FL(a->ftargets, B);
     FL(a->emb, (size_t)N * E);
+    if (c->embed_dropout > 0) {
+        FL(a->xe, (size_t)N * E);
+        FL(a->emask, (size_t)N * E);
+    }
     size_t work = 0;
     for (int l = 0; l < L; l++) {
         if (l > 0) {
@@ -451,6 +459,11 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     rnn_embedding_forward(a->emb, m->emb, ids, N, E);
     const float *in = a->emb;
     int in_w = E;
+    if (train && c->embed_dropout > 0) {
+        memcpy(a->xe, a->emb, sizeof(float) * N * E);
+        rnn_dropout_forward(a->xe, a->emask, (size_t)N * E, c->embed_dropout, rng);
+        in = a->xe;
+    }
     for (int l = 0; l < L; l++) {
         if (l > 0 && train && c->dropout > 0) {
             memcpy(a->x[l], in, sizeof(float) * N * DH);
@@ -507,11 +520,12 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
         rnn_pool_backward(&pl, p, a->dy, m->d_att_w1, m->d_att_b1, m->d_att_w2, a->dpooled, a->top,
                           &a->pool_cache, a->work);
     }
+    const int edrop = a->train && c->embed_dropout > 0;
     /* Stack, top layer first: a->dy holds d(output of layer l). */
     for (int l = L - 1; l >= 0; l--) {
         const int in_w = l ? DH : E;
         const int dropped = l > 0 && a->train && c->dropout > 0;
-        const float *in = l == 0    ? a->emb
+        const float *in = l == 0    ? edrop ? a->xe : a->emb
                           : dropped ? a->x[l]
                           : a->res[l - 1] ? a->res[l - 1]
                                           : a->y[l - 1];
@@ -530,5 +544,7 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
         a->dy = a->dx;
         a->dx = t;
     }
-    if (!c->freeze_embedding) rnn_embedding_backward(m->d_emb, a->dy, ids, N, E, c->padding_id);
+    if (c->freeze_embedding) return;
+    if (edrop) rnn_dropout_backward(a->dy, a->emask, (size_t)N * E);
+    rnn_embedding_backward(m->d_emb, a->dy, ids, N, E, c->padding_id);
 }

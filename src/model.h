@@ -40,6 +40,7 @@ typedef struct {
     int num_layers;
     int bidirectional;
     float dropout;        /* between stacked layers (not after the last), as nn.LSTM */
+    float embed_dropout;  /* on the embedding output, the first layer's (or pooling's) input */
     int residual;         /* add each layer's input to its output when widths match */
     /* classify only */
     rnn_pool pool;
@@ -118,6 +119,7 @@ typedef struct {
     int *lengths, *batch_sizes, *offsets; /* (B), (T), (T+1) */
     /* forward */
     float *emb;                /* (N, E) embedding output (dropout-free) */
+    float *xe, *emask;         /* (N, E) embedding output after embed_dropout, and its mask */
     float *x[RNN_MAX_LAYERS];  /* (N, D*H) layer l's input for l > 0 (after dropout) */
     float *mask[RNN_MAX_LAYERS]; /* (N, D*H) dropout mask of layer l's input, l > 0 */
     float *y[RNN_MAX_LAYERS];  /* (N, D*H) outputs of layer l (both directions side by side) */

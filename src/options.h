@@ -28,7 +28,7 @@ typedef struct {
     /* model */
     char task[16], cell[16], pool[16], loss[8];
     int layers, hidden, embed, bidirectional, residual, attention_dim, freeze_embedding;
-    float dropout, head_dropout, forget_bias;
+    float dropout, embed_dropout, head_dropout, forget_bias;
     /* optimisation */
     char optimizer[16], schedule[16];
     int seq_len, batch;

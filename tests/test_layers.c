@@ -163,7 +163,7 @@ static double model_loss(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int
                          const int32_t *targets, const float *ft) {
     rnn_rng rng;
     rnn_rng_seed(&rng, 99);
-    int train = m->c.dropout > 0 || m->c.head_dropout > 0;
+    int train = m->c.dropout > 0 || m->c.head_dropout > 0 || m->c.embed_dropout > 0;
     rnn_model_forward(m, a, p, ids, 0, train, &rng);
     if (m->c.task == RNN_TASK_CLASSIFY && m->c.loss == RNN_LOSS_BCE) {
         float tmp[16];
@@ -264,6 +264,8 @@ static void test_gradcheck_models(void) {
     rnn_config_default(&c, RNN_TASK_LM);
     c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5, c.num_layers = 3, c.dropout = 0.3f;
     gradcheck(&c, "lm lstm 3 layers, dropout 0.3 between them");
+    c.embed_dropout = 0.4f;
+    gradcheck(&c, "lm lstm 3 layers, dropout 0.3 between them, 0.4 on the embedding");
     rnn_config_default(&c, RNN_TASK_CLASSIFY);
     c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5, c.num_layers = 2, c.bidirectional = 1;
     c.cell = RNN_CELL_GRU, c.dropout = 0.25f, c.head_dropout = 0.4f, c.num_classes = 3;
@@ -273,6 +275,8 @@ static void test_gradcheck_models(void) {
     c.cell = RNN_CELL_NONE, c.vocab_size = 9, c.embed_dim = 4, c.pool = RNN_POOL_MEAN, c.num_classes = 2;
     c.loss = RNN_LOSS_BCE;
     gradcheck(&c, "bag of embeddings, bce");
+    c.embed_dropout = 0.3f;
+    gradcheck(&c, "bag of embeddings, bce, embedding dropout 0.3");
 }
 
 /* The vectorisable exp/sigmoid/tanh of activations.h against libm (double). */
