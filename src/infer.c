@@ -69,16 +69,6 @@ static void blocks_free(blocks *b) {
  * 16-bit shift), so only the bytes read change. */
 #if defined(__AVX512F__)
 #include <immintrin.h>
-/* Software prefetch distance in k steps (one 64-byte line of fp32 weights
- * each): the weights come from L3 and nothing else is in flight. 0: off. */
-#ifndef RNN_STEP_PF
-#define RNN_STEP_PF 0
-#endif
-#if RNN_STEP_PF
-#define PF(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
-#else
-#define PF(p) ((void)0)
-#endif
 static vf block_dot(const blocks *b, int blk, const float *x) {
     const int K = b->K;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -86,10 +76,6 @@ static vf block_dot(const blocks *b, int blk, const float *x) {
     if (b->w) {
         const float *w = b->w + (size_t)blk * K * BR;
         for (; k + 4 <= K; k += 4, w += 4 * BR) {
-            PF(w + RNN_STEP_PF * BR);
-            PF(w + (RNN_STEP_PF + 1) * BR);
-            PF(w + (RNN_STEP_PF + 2) * BR);
-            PF(w + (RNN_STEP_PF + 3) * BR);
             a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w), _mm512_set1_ps(x[k]), a0);
             a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + BR), _mm512_set1_ps(x[k + 1]), a1);
             a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 2 * BR), _mm512_set1_ps(x[k + 2]), a2);
@@ -100,8 +86,6 @@ static vf block_dot(const blocks *b, int blk, const float *x) {
         const uint16_t *w = b->h + (size_t)blk * K * BR;
 #define WIDEN(p) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
         for (; k + 4 <= K; k += 4, w += 4 * BR) {
-            PF(w + RNN_STEP_PF * BR);
-            PF(w + (RNN_STEP_PF + 2) * BR);
             a0 = _mm512_fmadd_ps(WIDEN(w), _mm512_set1_ps(x[k]), a0);
             a1 = _mm512_fmadd_ps(WIDEN(w + BR), _mm512_set1_ps(x[k + 1]), a1);
             a2 = _mm512_fmadd_ps(WIDEN(w + 2 * BR), _mm512_set1_ps(x[k + 2]), a2);
@@ -110,7 +94,6 @@ static vf block_dot(const blocks *b, int blk, const float *x) {
         for (; k < K; k++, w += BR) a0 = _mm512_fmadd_ps(WIDEN(w), _mm512_set1_ps(x[k]), a0);
 #undef WIDEN
     }
-#undef PF
     __m512 sum = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
     vf out;
     memcpy(&out, &sum, sizeof out);
