@@ -525,7 +525,7 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
     for (int l = L - 1; l >= 0; l--) {
         const int in_w = l ? DH : E;
         const int dropped = l > 0 && a->train && c->dropout > 0;
-        const float *in = l == 0    ? edrop ? a->xe : a->emb
+        const float *in = l == 0    ? (edrop ? a->xe : a->emb)
                           : dropped ? a->x[l]
                           : a->res[l - 1] ? a->res[l - 1]
                                           : a->y[l - 1];
