@@ -4,9 +4,12 @@
  * At batch 1 every weight is read once per token and used for one
  * multiply-add, so speed is memory bandwidth: a 2x512 LSTM reads 12 MB of
  * fp32 weights per token, from L3 at best. The stepper therefore keeps its
- * own copy of the weights laid out for streaming (16 rows interleaved, read
- * front to back by one thread each), optionally rounded to bf16 to halve
- * the bytes (activations, state and sums stay fp32), and runs a whole token
+ * own copy of the weights laid out for streaming (16 rows interleaved, in
+ * the order a token reads them, so each thread reads one contiguous stream
+ * with software prefetch running ahead), replaces layer 0's input
+ * projection of a small vocabulary by a table of it for every token id,
+ * optionally rounds the weights to bf16 to halve the bytes (activations,
+ * state and sums stay fp32), and runs a whole token
  * in one parallel region: each thread computes every gate of its share of
  * the hidden units and applies the cell to them (recurrent.h's row
  * functions, the same maths as training), with one barrier per layer.

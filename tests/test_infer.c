@@ -2,7 +2,9 @@
  * forward pass (itself checked against PyTorch in test_recurrent.c).
  *
  * For every cell, 1 and 3 layers, with and without residual connections, and
- * hidden sizes that are and are not multiples of the 16-row blocks, feeding
+ * hidden sizes that are and are not multiples of the 16-row blocks, layer
+ * 0 with and without the input table (vocabulary 11: embedding 5 has none,
+ * the wider ones have one), feeding
  * tokens one at a time must give the logits rnn_model_forward gives for the
  * whole sequence at once (from a zero state), within float reordering; with
  * 1 and 2 threads (the larger models split their units between threads).
