@@ -77,6 +77,8 @@ char *rnn_config_to_json(const rnn_config *c) {
         cJSON_AddNumberToObject(j, "num_classes", c->num_classes);
         cJSON_AddStringToObject(j, "loss", c->loss == RNN_LOSS_BCE ? "bce" : "ce");
         cJSON_AddNumberToObject(j, "head_dropout", c->head_dropout);
+    } else if (c->head_dropout > 0) {
+        cJSON_AddNumberToObject(j, "head_dropout", c->head_dropout);
     }
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
@@ -370,6 +372,10 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
         size_t sc = rnn_pool_scratch_floats(&pl, N, B);
         if (sc > work) work = sc;
     } else {
+        if (c->head_dropout > 0) {
+            FL(a->xh, (size_t)N * F);
+            FL(a->head_mask, (size_t)N * F);
+        }
         FL(a->logits, (size_t)N * m->n_out);
     }
     size_t wide = (size_t)(E > F ? E : F);
@@ -490,7 +496,12 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     a->state_in = state_in;
     a->train = train;
     if (c->task == RNN_TASK_LM) {
-        rnn_linear_forward(a->logits, in, m->head_w, m->head_b, N, m->F, m->n_out);
+        if (train && c->head_dropout > 0) { /* on the top layer's output, before the head */
+            memcpy(a->xh, in, sizeof(float) * N * m->F);
+            rnn_dropout_forward(a->xh, a->head_mask, (size_t)N * m->F, c->head_dropout, rng);
+            a->top = a->xh;
+        }
+        rnn_linear_forward(a->logits, a->top, m->head_w, m->head_b, N, m->F, m->n_out);
         a->n_logit_rows = N;
         return;
     }
@@ -511,6 +522,7 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
     if (c->task == RNN_TASK_LM) {
         rnn_linear_backward(a->dy, 0, m->d_head_w, m->d_head_b, a->logits, a->top, m->head_w, N,
                             m->F, m->n_out);
+        if (a->train && c->head_dropout > 0) rnn_dropout_backward(a->dy, a->head_mask, (size_t)N * m->F);
     } else {
         const int P = rnn_model_head_in(m);
         rnn_linear_backward(a->dpooled, 0, m->d_head_w, m->d_head_b, a->logits, a->pooled,

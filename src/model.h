@@ -128,7 +128,8 @@ typedef struct {
     float *h0, *c0;            /* (L*D, B, H) initial state (used when state_in) */
     float *hn, *cn;            /* (L*D, B, H) final state */
     float *pooled;             /* (B, P) */
-    float *head_mask;          /* (B, P) */
+    float *head_mask;          /* (B, P); a language model's: (N, F) */
+    float *xh;                 /* (N, F) a language model's top output after head_dropout */
     rnn_pool_cache pool_cache;
     float *logits;             /* (N, V) lm or (B, n_out) classify; gradient after the loss */
     int n_logit_rows;          /* rows of logits of the last forward */

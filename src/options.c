@@ -48,7 +48,7 @@ static const opt_def defs[] = {
     {"residual", K_BOOL, F(residual), NULL, "residual connections between stacked layers of equal width"},
     {"dropout", K_FLOAT, F(dropout), NULL, "dropout between stacked layers"},
     {"embed-dropout", K_FLOAT, F(embed_dropout), NULL, "dropout on the embedding output (the first layer's input)"},
-    {"head-dropout", K_FLOAT, F(head_dropout), NULL, "classify: dropout before the output layer"},
+    {"head-dropout", K_FLOAT, F(head_dropout), NULL, "dropout before the output layer (lm: on the top layer's output)"},
     {"forget-bias", K_FLOAT, F(forget_bias), NULL, "LSTM: added to the forget gate bias at init"},
     {"pool", K_CHOICE, F(pool), "last|mean|max|meanmax|attention", "classify: pooling over time"},
     {"attention-dim", K_INT, F(attention_dim), NULL, "classify: attention pooling width"},

@@ -266,6 +266,8 @@ static void test_gradcheck_models(void) {
     gradcheck(&c, "lm lstm 3 layers, dropout 0.3 between them");
     c.embed_dropout = 0.4f;
     gradcheck(&c, "lm lstm 3 layers, dropout 0.3 between them, 0.4 on the embedding");
+    c.head_dropout = 0.35f;
+    gradcheck(&c, "lm lstm 3 layers, dropout 0.3 between, 0.4 on the embedding, 0.35 before the head");
     rnn_config_default(&c, RNN_TASK_CLASSIFY);
     c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5, c.num_layers = 2, c.bidirectional = 1;
     c.cell = RNN_CELL_GRU, c.dropout = 0.25f, c.head_dropout = 0.4f, c.num_classes = 3;
