@@ -3,6 +3,7 @@
 budget, written the idiomatic way, printing the same validation-loss table.
 
     /usr/bin/python3 bench/lm_shakespeare_torch.py [SECONDS] [--threads N] [--eval-every STEPS]
+        [--dropout P] [--head-dropout P] [--cosine-min-lr LR]
 
 Data as `rnn train --data input.txt` reads it: characters (code points) of
 tiny shakespeare, the last 10% (cut at the next newline) for validation, a
@@ -13,8 +14,17 @@ batch and reset when the streams wrap. Model: embedding 64, 2-layer LSTM of
 validation loss is the mean cross-entropy (nats/char) over the validation
 text read as 32 streams, state carried, as rnn.c computes it. The elapsed
 time includes validation, as rnn.c's does.
+
+The regularised recipe of rnn.c's 30-minute run has its twin here too:
+--dropout P is nn.LSTM's dropout between the layers (rnn.c --dropout),
+--head-dropout P an nn.Dropout on the top layer's output before the linear
+layer (rnn.c --head-dropout), and --cosine-min-lr LR anneals the learning
+rate from 2e-3 to LR along a half cosine over the wall-time budget (rnn.c
+--schedule cosine --min-lr LR with --time, which spreads the cosine over
+the budget the same way).
 """
 import argparse
+import math
 import os
 import time
 
@@ -28,6 +38,9 @@ ap.add_argument("--eval-every", type=int, default=200)
 ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared",
                                                "data", "tinyshakespeare", "input.txt"))
 ap.add_argument("--seed", type=int, default=1337)
+ap.add_argument("--dropout", type=float, default=0.0)
+ap.add_argument("--head-dropout", type=float, default=0.0)
+ap.add_argument("--cosine-min-lr", type=float, default=None)
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
@@ -55,16 +68,18 @@ class LM(nn.Module):
     def __init__(self):
         super().__init__()
         self.emb = nn.Embedding(V, E)
-        self.rnn = nn.LSTM(E, H, L)
+        self.rnn = nn.LSTM(E, H, L, dropout=a.dropout)
+        self.drop = nn.Dropout(a.head_dropout)
         self.out = nn.Linear(H, V)
 
     def forward(self, x, h=None):
         y, h = self.rnn(self.emb(x), h)
-        return self.out(y), h
+        return self.out(self.drop(y)), h
 
 
 model = LM()
-opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+LR = 2e-3
+opt = torch.optim.Adam(model.parameters(), lr=LR)
 tr, va = streams(train), streams(val)
 
 
@@ -92,6 +107,10 @@ while True:
         pos, h = 0, None
     x, y = tr[pos : pos + T], tr[pos + 1 : pos + 1 + T]
     pos += T
+    if a.cosine_min_lr is not None:
+        frac = min(1.0, (time.time() - t0) / a.seconds)
+        for g in opt.param_groups:
+            g["lr"] = a.cosine_min_lr + (LR - a.cosine_min_lr) * 0.5 * (1 + math.cos(math.pi * frac))
     logits, h = model(x, h)
     h = tuple(s.detach() for s in h)
     loss = nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
