@@ -3,7 +3,7 @@
 budget, written the idiomatic way, printing the same validation-loss table.
 
     /usr/bin/python3 bench/lm_shakespeare_torch.py [SECONDS] [--threads N] [--eval-every STEPS]
-        [--dropout P] [--head-dropout P] [--cosine-min-lr LR]
+        [--dropout P] [--embed-dropout P] [--head-dropout P] [--cosine-min-lr LR]
 
 Data as `rnn train --data input.txt` reads it: characters (code points) of
 tiny shakespeare, the last 10% (cut at the next newline) for validation, a
@@ -17,6 +17,7 @@ time includes validation, as rnn.c's does.
 
 The regularised recipe of rnn.c's 30-minute run has its twin here too:
 --dropout P is nn.LSTM's dropout between the layers (rnn.c --dropout),
+--embed-dropout P an nn.Dropout on the embedding output (rnn.c --embed-dropout),
 --head-dropout P an nn.Dropout on the top layer's output before the linear
 layer (rnn.c --head-dropout), and --cosine-min-lr LR anneals the learning
 rate from 2e-3 to LR along a half cosine over the wall-time budget (rnn.c
@@ -40,6 +41,7 @@ ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", 
 ap.add_argument("--seed", type=int, default=1337)
 ap.add_argument("--dropout", type=float, default=0.0)
 ap.add_argument("--head-dropout", type=float, default=0.0)
+ap.add_argument("--embed-dropout", type=float, default=0.0)
 ap.add_argument("--cosine-min-lr", type=float, default=None)
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
@@ -69,11 +71,12 @@ class LM(nn.Module):
         super().__init__()
         self.emb = nn.Embedding(V, E)
         self.rnn = nn.LSTM(E, H, L, dropout=a.dropout)
+        self.edrop = nn.Dropout(a.embed_dropout)
         self.drop = nn.Dropout(a.head_dropout)
         self.out = nn.Linear(H, V)
 
     def forward(self, x, h=None):
-        y, h = self.rnn(self.emb(x), h)
+        y, h = self.rnn(self.edrop(self.emb(x)), h)
         return self.out(self.drop(y)), h
 
 
