@@ -300,9 +300,10 @@ rnn_stepper *rnn_stepper_create(const rnn_model *m, rnn_precision weights) {
     for (int l = 0; l < s->L; l++) {
         const rnn_dir_weights *w = &m->dirs[l].w;
         float *bx = s->bias + l * nbias, *bh = bx + (size_t)s->G * s->Hp;
+        const int lstm = s->cell == RNN_CELL_LSTM;
         for (int g = 0; g < s->G; g++)
             for (int j = 0; j < s->H; j++)
-                bx[g * s->Hp + j] = w->b_ih[g * s->H + j] + (s->cell == RNN_CELL_LSTM ? w->b_hh[g * s->H + j] : 0.0f);
+                bx[g * s->Hp + j] = w->b_ih[g * s->H + j] + (lstm ? w->b_hh[g * s->H + j] : 0.0f);
         memcpy(bh, w->b_hh, sizeof(float) * GH);
         s->lay[l].bx = bx;
         s->lay[l].b_hh = bh;

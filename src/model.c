@@ -76,10 +76,9 @@ char *rnn_config_to_json(const rnn_config *c) {
         cJSON_AddNumberToObject(j, "attention_dim", c->attention_dim);
         cJSON_AddNumberToObject(j, "num_classes", c->num_classes);
         cJSON_AddStringToObject(j, "loss", c->loss == RNN_LOSS_BCE ? "bce" : "ce");
-        cJSON_AddNumberToObject(j, "head_dropout", c->head_dropout);
-    } else if (c->head_dropout > 0) {
-        cJSON_AddNumberToObject(j, "head_dropout", c->head_dropout);
     }
+    if (c->task == RNN_TASK_CLASSIFY || c->head_dropout > 0)
+        cJSON_AddNumberToObject(j, "head_dropout", c->head_dropout);
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     if (!s) rnn_errorf("out of memory writing the config");

@@ -140,7 +140,8 @@ typedef struct {
     float *work;               /* per-direction work / pooling scratch */
     float *work2;              /* the reverse direction's work (bidirectional) */
     float *dx2;                /* (N, max(E, D*H)) the reverse direction's input gradient */
-    const float *top;          /* the top layer's output of the last forward */
+    const float *top;          /* the top layer's output of the last forward; a language
+                                  model's head input, so after head_dropout when training */
     int state_in;              /* the last forward started from h0/c0 */
     int train;                 /* the last forward applied dropout */
 } rnn_acts;
