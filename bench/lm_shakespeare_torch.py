@@ -3,7 +3,8 @@
 budget, written the idiomatic way, printing the same validation-loss table.
 
     /usr/bin/python3 bench/lm_shakespeare_torch.py [SECONDS] [--threads N] [--eval-every STEPS]
-        [--dropout P] [--embed-dropout P] [--head-dropout P] [--cosine-min-lr LR]
+        [--dropout P] [--embed-dropout P] [--head-dropout P] [--weight-drop P] [--ema DECAY]
+        [--cosine-min-lr LR]
 
 Data as `rnn train --data input.txt` reads it: characters (code points) of
 tiny shakespeare, the last 10% (cut at the next newline) for validation, a
@@ -19,7 +20,11 @@ The regularised recipe of rnn.c's 30-minute run has its twin here too:
 --dropout P is nn.LSTM's dropout between the layers (rnn.c --dropout),
 --embed-dropout P an nn.Dropout on the embedding output (rnn.c --embed-dropout),
 --head-dropout P an nn.Dropout on the top layer's output before the linear
-layer (rnn.c --head-dropout), and --cosine-min-lr LR anneals the learning
+layer (rnn.c --head-dropout), --weight-drop P DropConnect on each layer's
+weight_hh with one mask per batch (AWD-LSTM's WeightDrop; rnn.c --weight-drop),
+--ema DECAY validates an exponential moving average of the weights updated
+after every step with decay min(DECAY, (1+step)/(10+step)) (rnn.c --ema),
+and --cosine-min-lr LR anneals the learning
 rate from 2e-3 to LR along a half cosine over the wall-time budget (rnn.c
 --schedule cosine --min-lr LR with --time, which spreads the cosine over
 the budget the same way).
@@ -42,6 +47,8 @@ ap.add_argument("--seed", type=int, default=1337)
 ap.add_argument("--dropout", type=float, default=0.0)
 ap.add_argument("--head-dropout", type=float, default=0.0)
 ap.add_argument("--embed-dropout", type=float, default=0.0)
+ap.add_argument("--weight-drop", type=float, default=0.0)
+ap.add_argument("--ema", type=float, default=0.0)
 ap.add_argument("--cosine-min-lr", type=float, default=None)
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
@@ -76,7 +83,15 @@ class LM(nn.Module):
         self.out = nn.Linear(H, V)
 
     def forward(self, x, h=None):
-        y, h = self.rnn(self.edrop(self.emb(x)), h)
+        e = self.edrop(self.emb(x))
+        if self.training and a.weight_drop > 0:
+            # WeightDrop: this batch's masked copies of weight_hh_l*, used in
+            # place of the parameters for this forward (gradients reach them).
+            w = {f"weight_hh_l{l}": nn.functional.dropout(getattr(self.rnn, f"weight_hh_l{l}"), a.weight_drop)
+                 for l in range(L)}
+            y, h = torch.nn.utils.stateless.functional_call(self.rnn, w, (e, h))
+        else:
+            y, h = self.rnn(e, h)
         return self.out(self.drop(y)), h
 
 
@@ -86,7 +101,26 @@ opt = torch.optim.Adam(model.parameters(), lr=LR)
 tr, va = streams(train), streams(val)
 
 
+ema = [p.detach().clone() for p in model.parameters()] if a.ema > 0 else None
+
+
 def validate():
+    if ema is not None:  # validate the average: swap it in
+        for p, e in zip(model.parameters(), ema):
+            t = p.detach().clone()
+            p.data.copy_(e)
+            e.copy_(t)
+    try:
+        return validate_current()
+    finally:
+        if ema is not None:
+            for p, e in zip(model.parameters(), ema):
+                t = p.detach().clone()
+                p.data.copy_(e)
+                e.copy_(t)
+
+
+def validate_current():
     model.eval()
     total, count, h = 0.0, 0, None
     with torch.no_grad():
@@ -122,6 +156,11 @@ while True:
     nn.utils.clip_grad_norm_(model.parameters(), 5.0)
     opt.step()
     step += 1
+    if ema is not None:
+        d = min(a.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for p, e in zip(model.parameters(), ema):
+                e.mul_(d).add_(p, alpha=1 - d)
     tokens += x.numel()
     done = time.time() - t0 >= a.seconds
     if step % a.eval_every == 0 or done:

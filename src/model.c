@@ -44,6 +44,8 @@ int rnn_config_validate(const rnn_config *c) {
         return rnn_errorf("config: embed_dropout must be in [0, 1) (got %g)", c->embed_dropout);
     if (!(c->head_dropout >= 0 && c->head_dropout < 1))
         return rnn_errorf("config: head_dropout must be in [0, 1) (got %g)", c->head_dropout);
+    if (!(c->weight_drop >= 0 && c->weight_drop < 1))
+        return rnn_errorf("config: weight_drop must be in [0, 1) (got %g)", c->weight_drop);
     if (c->padding_id < -1 || c->padding_id >= c->vocab_size)
         return rnn_errorf("config: padding_id %d outside the vocabulary", c->padding_id);
     if (c->task == RNN_TASK_CLASSIFY) {
@@ -68,6 +70,7 @@ char *rnn_config_to_json(const rnn_config *c) {
     cJSON_AddBoolToObject(j, "bidirectional", c->bidirectional);
     cJSON_AddNumberToObject(j, "dropout", c->dropout);
     if (c->embed_dropout > 0) cJSON_AddNumberToObject(j, "embed_dropout", c->embed_dropout);
+    if (c->weight_drop > 0) cJSON_AddNumberToObject(j, "weight_drop", c->weight_drop);
     cJSON_AddBoolToObject(j, "residual", c->residual);
     cJSON_AddNumberToObject(j, "padding_id", c->padding_id);
     cJSON_AddNumberToObject(j, "forget_bias", c->forget_bias);
@@ -137,6 +140,7 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         json_int(j, "hidden_dim", &c->hidden_dim, 1) || json_int(j, "num_layers", &c->num_layers, 1) ||
         json_bool(j, "bidirectional", &c->bidirectional) || json_float(j, "dropout", &c->dropout) ||
         json_float(j, "embed_dropout", &c->embed_dropout) ||
+        json_float(j, "weight_drop", &c->weight_drop) ||
         json_bool(j, "residual", &c->residual) || json_int(j, "padding_id", &c->padding_id, 0) ||
         json_float(j, "forget_bias", &c->forget_bias) ||
         json_int(j, "attention_dim", &c->attention_dim, 0) ||
@@ -349,6 +353,12 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
             float *cm = NULL;
             FL(cm, rnn_dir_cache_floats(c->cell, N, H));
             if (mem) rnn_dir_cache_bind(&a->cache[l * D + d], c->cell, N, H, cm);
+            if (c->weight_drop > 0) {
+                const size_t whh = (size_t)rnn_cell_gates(c->cell) * H * H;
+                FL(a->whh[l * D + d], whh);
+                FL(a->whh_mask[l * D + d], whh);
+                FL(a->whh_grad[l * D + d], whh);
+            }
         }
         size_t wk = rnn_dir_work_floats(c->cell, N, B, H);
         if (wk > work) work = wk;
@@ -441,7 +451,9 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
                         const float *in, int in_w, int state_in) {
     const int D = m->D, H = m->c.hidden_dim, k = l * D + d;
     const size_t s = (size_t)k * p->B * H;
-    rnn_dir_forward(&m->dirs[k], p, &a->cache[k], a->y[l] + d * H, D * H, in, in_w,
+    rnn_dir dir = m->dirs[k];
+    if (a->train && m->c.weight_drop > 0) dir.w.w_hh = a->whh[k];
+    rnn_dir_forward(&dir, p, &a->cache[k], a->y[l] + d * H, D * H, in, in_w,
                     state_in ? a->h0 + s : NULL, state_in ? a->c0 + s : NULL, a->hn + s, a->cn + s,
                     d ? a->work2 : a->work);
 }
@@ -451,9 +463,23 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
 static void dir_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, int d,
                          const float *in, int in_w) {
     const int D = m->D, H = m->c.hidden_dim, k = l * D + d;
-    rnn_dir_backward(&m->dirs[k], &m->gdirs[k], p, &a->cache[k], a->y[l] + d * H, D * H,
+    rnn_dir dir = m->dirs[k];
+    rnn_dir_weights g = m->gdirs[k];
+    const int wd = a->train && m->c.weight_drop > 0;
+    const size_t whh = (size_t)rnn_cell_gates(m->c.cell) * H * H;
+    if (wd) { /* the gradient of the masked W_hh, then through the mask */
+        dir.w.w_hh = a->whh[k];
+        g.w_hh = a->whh_grad[k];
+        memset(g.w_hh, 0, whh * sizeof(float));
+    }
+    rnn_dir_backward(&dir, &g, p, &a->cache[k], a->y[l] + d * H, D * H,
                      a->dy + d * H, D * H, in, in_w, d ? a->dx2 : a->dx, in_w, 0, NULL, NULL, NULL,
                      NULL, d ? a->work2 : a->work);
+    if (wd) {
+        const float *restrict gm = g.w_hh, *restrict mask = a->whh_mask[k];
+        float *restrict gw = m->gdirs[k].w_hh;
+        for (size_t i = 0; i < whh; i++) gw[i] += gm[i] * mask[i];
+    }
 }
 
 void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids,
@@ -462,6 +488,7 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     const int N = p->N, B = p->B, E = c->embed_dim, H = c->hidden_dim, D = m->D;
     const int L = c->cell == RNN_CELL_NONE ? 0 : c->num_layers, DH = D * H;
     rnn_embedding_forward(a->emb, m->emb, ids, N, E);
+    a->train = train;
     const float *in = a->emb;
     int in_w = E;
     if (train && c->embed_dropout > 0) {
@@ -474,6 +501,13 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
             memcpy(a->x[l], in, sizeof(float) * N * DH);
             rnn_dropout_forward(a->x[l], a->mask[l], (size_t)N * DH, c->dropout, rng);
             in = a->x[l];
+        }
+        if (train && c->weight_drop > 0) { /* DropConnect: this batch's W_hh of each direction */
+            const size_t whh = (size_t)rnn_cell_gates(c->cell) * H * H;
+            for (int d = 0; d < D; d++) {
+                memcpy(a->whh[l * D + d], m->dirs[l * D + d].w.w_hh, whh * sizeof(float));
+                rnn_dropout_forward(a->whh[l * D + d], a->whh_mask[l * D + d], whh, c->weight_drop, rng);
+            }
         }
         /* An if(false) parallel region would still open a (1-thread) region
          * and make oneDNN treat every GEMM inside as nested: branch instead. */
@@ -493,7 +527,6 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     }
     a->top = in;
     a->state_in = state_in;
-    a->train = train;
     if (c->task == RNN_TASK_LM) {
         if (train && c->head_dropout > 0) { /* on the top layer's output, before the head */
             memcpy(a->xh, in, sizeof(float) * N * m->F);

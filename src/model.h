@@ -41,6 +41,7 @@ typedef struct {
     int bidirectional;
     float dropout;        /* between stacked layers (not after the last), as nn.LSTM */
     float embed_dropout;  /* on the embedding output, the first layer's (or pooling's) input */
+    float weight_drop;    /* DropConnect on every W_hh, one mask per batch (AWD-LSTM) */
     int residual;         /* add each layer's input to its output when widths match */
     /* classify only */
     rnn_pool pool;
@@ -122,6 +123,10 @@ typedef struct {
     float *xe, *emask;         /* (N, E) embedding output after embed_dropout, and its mask */
     float *x[RNN_MAX_LAYERS];  /* (N, D*H) layer l's input for l > 0 (after dropout) */
     float *mask[RNN_MAX_LAYERS]; /* (N, D*H) dropout mask of layer l's input, l > 0 */
+    /* weight_drop: per direction, W_hh with its dropout mask applied, the
+     * mask, and the gradient of the masked weights before the mask's chain
+     * rule adds it into the W_hh gradient ((G*H, H) each) */
+    float *whh[RNN_MAX_LAYERS * 2], *whh_mask[RNN_MAX_LAYERS * 2], *whh_grad[RNN_MAX_LAYERS * 2];
     float *y[RNN_MAX_LAYERS];  /* (N, D*H) outputs of layer l (both directions side by side) */
     float *res[RNN_MAX_LAYERS]; /* (N, D*H) y + x when residual, else NULL */
     rnn_dir_cache cache[RNN_MAX_LAYERS * 2];

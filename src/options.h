@@ -28,13 +28,14 @@ typedef struct {
     /* model */
     char task[16], cell[16], pool[16], loss[8];
     int layers, hidden, embed, bidirectional, residual, attention_dim, freeze_embedding;
-    float dropout, embed_dropout, head_dropout, forget_bias;
+    float dropout, embed_dropout, head_dropout, weight_drop, forget_bias;
     /* optimisation */
     char optimizer[16], schedule[16];
     int seq_len, batch;
     float lr, weight_decay, momentum, beta1, beta2, eps, clip, clip_value, min_lr, gamma, factor;
     int nesterov, warmup, step_size, lr_patience, freeze_epochs;
     float encoder_lr_mult;
+    float ema;                 /* weight averaging decay (0: off) */
     /* length of the run */
     int epochs;
     long steps;

@@ -127,6 +127,7 @@ typedef struct {
     rnn_optim *opt;
     rnn_schedule sched;
     rnn_rng rng;
+    float *ema;             /* --ema: the averaged weights (m->n_floats), or NULL */
     int32_t *train, *val;   /* lm: token streams */
     size_t n_train, n_val;
     rnn_cls_data ctrain, cval; /* classify: encoded examples */
@@ -454,6 +455,7 @@ static int config_from_opts(const rnn_opts *o, rnn_config *c, int vocab) {
     c->freeze_embedding = o->freeze_embedding;
     c->head_dropout = o->head_dropout;
     c->embed_dropout = o->embed_dropout;
+    c->weight_drop = o->weight_drop;
     c->attention_dim = o->attention_dim;
     if (rnn_pool_parse(o->pool, &c->pool)) return -1;
     c->loss = strcmp(o->loss, "bce") ? RNN_LOSS_CE : RNN_LOSS_BCE;
@@ -487,6 +489,31 @@ static int make_optimizer(run *r) {
     return 0;
 }
 
+/* ---- weight averaging (--ema) --------------------------------------------- */
+
+/* After optimizer step `step` (1-based): ema = d*ema + (1-d)*w with
+ * d = min(decay, (1+step)/(10+step)), tf.train.ExponentialMovingAverage's
+ * warm-up, so the average is not dominated by the initial weights. */
+static void ema_update(run *r) {
+    const double d = fmin(r->o->ema, (1.0 + r->step) / (10.0 + r->step));
+    const float a = (float)d, b = (float)(1.0 - d);
+    float *restrict e = r->ema;
+    const float *restrict w = r->m->w;
+    for (size_t i = 0; i < r->m->n_floats; i++) e[i] = a * e[i] + b * w[i];
+}
+
+/* Exchanges the model's weights and the average: validation and the saved
+ * models see the average, training and the resume state the raw weights. */
+static void ema_swap(run *r) {
+    if (!r->ema) return;
+    float *restrict e = r->ema, *restrict w = r->m->w;
+    for (size_t i = 0; i < r->m->n_floats; i++) {
+        float t = e[i];
+        e[i] = w[i];
+        w[i] = t;
+    }
+}
+
 /* ---- checkpoints and the resume state ------------------------------------ */
 
 #define N_STATE_META 15
@@ -500,7 +527,7 @@ static int save_state(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
     const rnn_model *m = r->m;
-    rnn_st_out t[8];
+    rnn_st_out t[9];
     char names[6][64];
     int nt = 0;
     for (int i = 0; i < rnn_optim_num_buffers(r->opt) && nt < 6; i++) {
@@ -510,6 +537,7 @@ static int save_state(run *r) {
         t[nt] = (rnn_st_out){names[nt], RNN_DT_F32, 1, {(int64_t)m->n_floats}, buf};
         nt++;
     }
+    if (r->ema) t[nt++] = (rnn_st_out){"train.ema", RNN_DT_F32, 1, {(int64_t)m->n_floats}, r->ema};
     if (!r->classify) { /* the hidden state carried between LM batches */
         int64_t state_n = (int64_t)m->c.num_layers * m->D * r->B * m->c.hidden_dim;
         t[nt++] = (rnn_st_out){"train.h0", RNN_DT_F32, 1, {state_n}, r->a->h0};
@@ -579,6 +607,7 @@ static int load_state(run *r) {
         snprintf(name, sizeof name, "train.optim.%s", bn);
         if (rnn_st_read_f32(st, name, buf, r->m->n_floats, 0, NULL)) goto out;
     }
+    if (r->ema && rnn_st_read_f32(st, "train.ema", r->ema, r->m->n_floats, 0, NULL)) goto out;
     size_t state_n = (size_t)r->m->c.num_layers * r->m->D * r->B * r->m->c.hidden_dim;
     if (!r->classify && (rnn_st_read_f32(st, "train.h0", r->a->h0, state_n, 0, NULL) ||
                          rnn_st_read_f32(st, "train.c0", r->a->c0, state_n, 0, NULL)))
@@ -632,6 +661,7 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
      * --precision bf16 run (whose fp32 master weights are the model). */
     rnn_precision prec = rnn_gemm_precision();
     rnn_gemm_set_precision(RNN_FP32);
+    ema_swap(r); /* back after the models are saved */
     int bad;
     if (r->classify) {
         rnn_cls_metrics mt;
@@ -644,7 +674,10 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
         bad = rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &loss, &acc, NULL);
     }
     rnn_gemm_set_precision(prec);
-    if (bad) return -1;
+    if (bad) {
+        ema_swap(r);
+        return -1;
+    }
     r->last_val = loss;
     /* Classifiers keep the most accurate model (the lower loss on a tie),
      * language models the lowest loss. best_val holds -accuracy then. */
@@ -663,7 +696,10 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
         r->best_val = key;
         r->best_loss = loss;
         r->bad_evals = 0;
-        if (save_model(r, "model.safetensors")) return -1;
+        if (save_model(r, "model.safetensors")) {
+            ema_swap(r);
+            return -1;
+        }
     } else {
         r->bad_evals++;
         if (r->o->patience > 0 && r->bad_evals >= r->o->patience) {
@@ -673,8 +709,9 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
     }
     rnn_sched_observe(&r->sched, (float)loss);
     if (r->cb && r->cb->on_eval && r->cb->on_eval(r->cb->user, r->step, loss, acc)) *stop = 1;
-    if (save_model(r, "last.safetensors") || save_state(r)) return -1;
-    return 0;
+    if (save_model(r, "last.safetensors")) return -1;
+    ema_swap(r);
+    return save_state(r);
 }
 
 static int open_run_dir(run *r, int resuming) {
@@ -765,6 +802,7 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
     rnn_checkpoint ck = {0};
     if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
     if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
+    if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %g)", o->ema);
     rnn_set_threads(o->threads);
     rnn_precision prec = RNN_FP32;
     if (rnn_precision_parse(o->precision, &prec)) return -1;
@@ -822,6 +860,13 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
     if (r->total_steps == 0 && o->time <= 0) /* default: 10 epochs (lm), 5 (classify) */
         r->total_steps = (r->classify ? 5 : 10) * per_epoch;
     if (make_optimizer(r)) goto out;
+    if (o->ema > 0) { /* the average starts at the initial (or pretrained) weights */
+        if (!(r->ema = malloc(sizeof(float) * r->m->n_floats))) {
+            rnn_errorf("out of memory");
+            goto out;
+        }
+        memcpy(r->ema, r->m->w, sizeof(float) * r->m->n_floats);
+    }
     if (resuming && load_state(r)) goto out;
 
     const rnn_model *m = r->m;
@@ -902,6 +947,7 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
         window_tokens += n_tok;
         window_steps++;
         if (!isnan(loss)) {
+            if (r->ema) ema_update(r);
             loss_acc += loss;
             r->loss_sum += loss;
             r->loss_n++;
@@ -938,6 +984,7 @@ out:
     rnn_checkpoint_free(&ck);
     rnn_acts_free(r->a);
     rnn_optim_free(r->opt);
+    free(r->ema);
     rnn_model_free(r->m);
     rnn_tokenizer_free(r->tok);
     rnn_cls_data_free(&r->ctrain);

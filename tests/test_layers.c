@@ -163,7 +163,7 @@ static double model_loss(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int
                          const int32_t *targets, const float *ft) {
     rnn_rng rng;
     rnn_rng_seed(&rng, 99);
-    int train = m->c.dropout > 0 || m->c.head_dropout > 0 || m->c.embed_dropout > 0;
+    int train = m->c.dropout > 0 || m->c.head_dropout > 0 || m->c.embed_dropout > 0 || m->c.weight_drop > 0;
     rnn_model_forward(m, a, p, ids, 0, train, &rng);
     if (m->c.task == RNN_TASK_CLASSIFY && m->c.loss == RNN_LOSS_BCE) {
         float tmp[16];
@@ -273,6 +273,13 @@ static void test_gradcheck_models(void) {
     c.cell = RNN_CELL_GRU, c.dropout = 0.25f, c.head_dropout = 0.4f, c.num_classes = 3;
     c.pool = RNN_POOL_MEAN;
     gradcheck(&c, "classify bigru dropout + head dropout");
+    c.weight_drop = 0.5f;
+    gradcheck(&c, "classify bigru dropout + head dropout + weight drop 0.5");
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5, c.num_layers = 2, c.weight_drop = 0.4f;
+    gradcheck(&c, "lm lstm 2 layers, weight drop 0.4 on W_hh");
+    c.cell = RNN_CELL_RNN_TANH, c.head_dropout = 0.2f;
+    gradcheck(&c, "lm rnn_tanh 2 layers, weight drop 0.4, head dropout 0.2");
     rnn_config_default(&c, RNN_TASK_CLASSIFY);
     c.cell = RNN_CELL_NONE, c.vocab_size = 9, c.embed_dim = 4, c.pool = RNN_POOL_MEAN, c.num_classes = 2;
     c.loss = RNN_LOSS_BCE;

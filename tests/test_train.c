@@ -3,9 +3,15 @@
  *   final weights) of a tiny 2-layer LSTM language model match PyTorch's
  *   (tests/fixtures/lm_golden.safetensors: same initial weights, data, batch
  *   order, carried hidden state, Adam 1e-2, clip 5).
- * - LM batching and evaluation on a hand-computed case. */
+ * - LM batching and evaluation on a hand-computed case.
+ * - --ema: the saved model is the average of the raw weights of runs of
+ *   1, 2 and 3 steps, with the warm-up decays computed by hand. */
 #include "harness.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
 #include "gemm.h"
 #include "model.h"
 #include "optim.h"
@@ -156,10 +162,96 @@ static void test_eval_uniform(void) {
     rnn_model_free(m);
 }
 
+/* Trains `steps` steps of a tiny LM on the built-in corpus into dir (ema 0:
+ * raw weights) and loads the saved model. */
+static rnn_model *tiny_run(const char *dir, long steps, float ema) {
+    rnn_opts o;
+    rnn_opts_default(&o);
+    char num[32];
+    const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "4"}, {"batch", "4"},
+                           {"seq-len", "8"}, {"threads", "1"}, {"progress", "log"},
+                           {"log-every", "0"}, {"eval-every", "1000"}, {"lr", "0.05"},
+                           {"out", dir}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) rnn_opts_set(&o, kv[i][0], kv[i][1]);
+    snprintf(num, sizeof num, "%ld", steps);
+    rnn_opts_set(&o, "steps", num);
+    snprintf(num, sizeof num, "%g", ema);
+    rnn_opts_set(&o, "ema", num);
+    if (rnn_train(&o, NULL)) {
+        CHECK(0, "train %s: %s", dir, rnn_last_error());
+        return NULL;
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    rnn_checkpoint ck = {0};
+    if (rnn_checkpoint_load(&ck, path)) {
+        CHECK(0, "load %s: %s", path, rnn_last_error());
+        return NULL;
+    }
+    rnn_model *m = ck.model;
+    ck.model = NULL;
+    rnn_checkpoint_free(&ck);
+    return m;
+}
+
+static void rm_run(const char *dir) {
+    const char *f[] = {"config.txt", "model.safetensors", "last.safetensors", "state.safetensors",
+                       "metrics.csv", "train.log"};
+    char path[600];
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, f[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void test_ema(void) {
+    char base[] = "/tmp/rnn_ema_XXXXXX";
+    CHECK(mkdtemp(base) != NULL, "mkdtemp");
+    char dir[4][64];
+    rnn_model *raw[4] = {0};
+    for (int k = 1; k <= 3; k++) {
+        snprintf(dir[k], sizeof dir[k], "%.32s/raw%d", base, k);
+        raw[k] = tiny_run(dir[k], k, 0);
+    }
+    snprintf(dir[0], sizeof dir[0], "%.32s/ema", base);
+    rnn_model *avg = tiny_run(dir[0], 3, 0.2f);
+    if (raw[1] && raw[2] && raw[3] && avg) {
+        /* w0: the run's initial weights (rnn train initialises with --seed, default 1337). */
+        raw[0] = rnn_model_create(&raw[1]->c);
+        rnn_model_init(raw[0], 1337);
+        size_t n = avg->n_floats;
+        double *want = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++) want[i] = raw[0]->w[i];
+        /* d_k = min(0.2, (1+k)/(10+k)): 2/11, then 0.2 twice. */
+        for (int k = 1; k <= 3; k++) {
+            double d = fmin(0.2, (1.0 + k) / (10.0 + k));
+            for (size_t i = 0; i < n; i++) want[i] = d * want[i] + (1 - d) * raw[k]->w[i];
+        }
+        double worst = 0, moved = 0;
+        for (size_t i = 0; i < n; i++) {
+            worst = fmax(worst, fabs(avg->w[i] - want[i]));
+            moved = fmax(moved, fabs(avg->w[i] - raw[3]->w[i]));
+        }
+        printf("  averaged weights vs hand-computed: max abs err %.2e; vs raw step-3 weights %.2e\n",
+               worst, moved);
+        CHECK(worst < 1e-6, "ema weights differ from the hand-computed average by %.3e", worst);
+        CHECK(moved > 1e-3, "the average differs from the raw weights (%.3e)", moved);
+        free(want);
+    }
+    for (int k = 0; k < 4; k++) {
+        rnn_model_free(raw[k]);
+        rm_run(dir[k]);
+    }
+    rnn_model_free(avg);
+    rmdir(base);
+}
+
 int main(void) {
     RUN(test_lm_batching);
     RUN(test_eval_uniform);
     RUN(test_golden_lm);
     RUN(test_frozen_embedding);
+    RUN(test_ema);
     return harness_end();
 }
