@@ -85,11 +85,17 @@ class LM(nn.Module):
     def forward(self, x, h=None):
         e = self.edrop(self.emb(x))
         if self.training and a.weight_drop > 0:
-            # WeightDrop: this batch's masked copies of weight_hh_l*, used in
-            # place of the parameters for this forward (gradients reach them).
-            w = {f"weight_hh_l{l}": nn.functional.dropout(getattr(self.rnn, f"weight_hh_l{l}"), a.weight_drop)
-                 for l in range(L)}
-            y, h = torch.nn.utils.stateless.functional_call(self.rnn, w, (e, h))
+            # WeightDrop: this batch's masked copies of weight_hh_l* in place
+            # of the parameters (gradients reach them through the mask). The
+            # kernel is called with the weight list directly: nn.LSTM caches
+            # its flat weights, so swapping attributes would not take effect.
+            ws = [nn.functional.dropout(w, a.weight_drop) if n.startswith("weight_hh") else w
+                  for n, w in zip(self.rnn._flat_weights_names, self.rnn._flat_weights)]
+            if h is None:
+                z = e.new_zeros(L, e.shape[1], H)
+                h = (z, z)
+            y, hn, cn = torch._VF.lstm(e, h, ws, True, L, a.dropout, True, False, False)
+            h = (hn, cn)
         else:
             y, h = self.rnn(e, h)
         return self.out(self.drop(y)), h
