@@ -51,15 +51,40 @@ void rnn_linear_backward(float *din, int accumulate, float *dW, float *db, const
     if (din) rnn_gemm(0, 0, N, I, O, 1.0f, dout, O, W, I, accumulate ? 1.0f : 0.0f, din, I);
 }
 
+/* The masks come from a counter-based generator: element i of a call's mask
+ * is a hash of (one draw from rng, i), so a large mask is made by all threads
+ * at once and is the same whatever their number. Two elements per 64-bit
+ * hash (splitmix64's finaliser), each kept when its 32 bits are >= p * 2^32. */
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 void rnn_dropout_forward(float *x, float *mask, size_t n, float p, rnn_rng *rng) {
     const float keep = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < n; i++) {
-        mask[i] = rnn_rng_uniform(rng) < p ? 0.0f : keep;
-        x[i] *= mask[i];
+    const uint64_t key = rnn_rng_next(rng);
+    const double t = (double)p * 4294967296.0;
+    const uint32_t thr = t >= 4294967295.0 ? 4294967295u : (uint32_t)t;
+    const size_t pairs = n / 2;
+#pragma omp parallel for if (n > PAR_MIN)
+    for (size_t j = 0; j < pairs; j++) {
+        const uint64_t r = mix64(key + (j + 1) * 0x9e3779b97f4a7c15ULL);
+        const float m0 = (uint32_t)r < thr ? 0.0f : keep, m1 = (uint32_t)(r >> 32) < thr ? 0.0f : keep;
+        mask[2 * j] = m0;
+        mask[2 * j + 1] = m1;
+        x[2 * j] *= m0;
+        x[2 * j + 1] *= m1;
+    }
+    if (n % 2) {
+        const uint32_t r = (uint32_t)mix64(key + (pairs + 1) * 0x9e3779b97f4a7c15ULL);
+        mask[n - 1] = r < thr ? 0.0f : keep;
+        x[n - 1] *= mask[n - 1];
     }
 }
 
 void rnn_dropout_backward(float *dx, const float *mask, size_t n) {
+#pragma omp parallel for if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) dx[i] *= mask[i];
 }
 

@@ -499,7 +499,9 @@ static void ema_update(run *r) {
     const float a = (float)d, b = (float)(1.0 - d);
     float *restrict e = r->ema;
     const float *restrict w = r->m->w;
-    for (size_t i = 0; i < r->m->n_floats; i++) e[i] = a * e[i] + b * w[i];
+    const size_t n = r->m->n_floats;
+#pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n; i++) e[i] = a * e[i] + b * w[i];
 }
 
 /* Exchanges the model's weights and the average: validation and the saved

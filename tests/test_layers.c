@@ -316,6 +316,25 @@ static void test_dropout(void) {
     for (int i = 0; i < n; i++) zeros += x[i] == 0, scaled += fabsf(x[i] - 1.0f / 0.75f) < 1e-6f;
     CHECK(zeros + scaled == n, "every value dropped or scaled");
     CHECK(fabs(zeros / (double)n - 0.25) < 0.015, "drop rate %.3f", zeros / (double)n);
+    /* The same mask with 1 thread and with 2 (an odd length included), and
+     * a different one from the next draw of the stream. */
+    enum { m = 200001 };
+    float *x1 = malloc(sizeof(float) * m), *m1 = malloc(sizeof(float) * m);
+    float *x2 = malloc(sizeof(float) * m), *m2 = malloc(sizeof(float) * m);
+    for (int i = 0; i < m; i++) x1[i] = x2[i] = 1.0f;
+    rnn_set_threads(1);
+    rnn_rng_seed(&rng, 5);
+    rnn_dropout_forward(x1, m1, m, 0.5f, &rng);
+    rnn_set_threads(2);
+    rnn_rng_seed(&rng, 5);
+    rnn_dropout_forward(x2, m2, m, 0.5f, &rng);
+    CHECK(!memcmp(m1, m2, sizeof(float) * m), "masks equal with 1 and 2 threads");
+    rnn_dropout_forward(x2, m2, m, 0.5f, &rng);
+    int same = 0;
+    for (int i = 0; i < m; i++) same += m1[i] == m2[i];
+    CHECK(fabs(same / (double)m - 0.5) < 0.01, "the next mask is independent (%.3f agree)", same / (double)m);
+    rnn_set_threads(0);
+    free(x1), free(m1), free(x2), free(m2);
 }
 
 int main(void) {
