@@ -73,7 +73,7 @@ for name in "${@:-trec sst2 agnews imdb}"; do
             --eval-every 1000 --progress log --log-every 200 --out runs/bench-imdb-lm >&2
         ./rnn train $common --data "$D/imdb/train.tsv" --val-frac 0.04 \
             --init-from runs/bench-imdb-lm/model.safetensors --pool meanmax --max-len 400 \
-            --head-dropout 0.5 --embed-dropout 0.2 --batch 64 --lr 2e-3 --freeze-epochs 1 \
+            --head-dropout 0.5 --embed-dropout 0.2 --ema 0.995 --batch 64 --lr 2e-3 --freeze-epochs 1 \
             --encoder-lr-mult 0.5 --precision bf16 --time 1200 --patience 3 --out runs/bench-imdb-transfer >&2
         row "IMDb (25k / 25k), LM on the training text then classifier" \
             runs/bench-imdb-transfer/model.safetensors "$D/imdb/test.tsv" ;;
