@@ -652,7 +652,9 @@ static void progress(run *r, double loss, double tok_s, float lr) {
     }
 }
 
-static int validate(run *r, float lr, double tok_s, int *stop) {
+/* Validates the model in r->m (with --ema, the average), logs the result and
+ * saves model.safetensors (when better) and last.safetensors. */
+static int validate_model(run *r, float lr, double tok_s, int *stop) {
     double loss, acc, f1 = NAN;
     /* The mean training loss since the last validation: deterministic (and
      * kept in the resume state), unlike the progress display's window. */
@@ -663,7 +665,6 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
      * --precision bf16 run (whose fp32 master weights are the model). */
     rnn_precision prec = rnn_gemm_precision();
     rnn_gemm_set_precision(RNN_FP32);
-    ema_swap(r); /* back after the models are saved */
     int bad;
     if (r->classify) {
         rnn_cls_metrics mt;
@@ -676,10 +677,7 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
         bad = rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &loss, &acc, NULL);
     }
     rnn_gemm_set_precision(prec);
-    if (bad) {
-        ema_swap(r);
-        return -1;
-    }
+    if (bad) return -1;
     r->last_val = loss;
     /* Classifiers keep the most accurate model (the lower loss on a tie),
      * language models the lowest loss. best_val holds -accuracy then. */
@@ -698,10 +696,7 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
         r->best_val = key;
         r->best_loss = loss;
         r->bad_evals = 0;
-        if (save_model(r, "model.safetensors")) {
-            ema_swap(r);
-            return -1;
-        }
+        if (save_model(r, "model.safetensors")) return -1;
     } else {
         r->bad_evals++;
         if (r->o->patience > 0 && r->bad_evals >= r->o->patience) {
@@ -711,9 +706,16 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
     }
     rnn_sched_observe(&r->sched, (float)loss);
     if (r->cb && r->cb->on_eval && r->cb->on_eval(r->cb->user, r->step, loss, acc)) *stop = 1;
-    if (save_model(r, "last.safetensors")) return -1;
+    return save_model(r, "last.safetensors");
+}
+
+/* Validation and the saved models see the average of --ema, the resume
+ * state the raw weights training goes on from. */
+static int validate(run *r, float lr, double tok_s, int *stop) {
     ema_swap(r);
-    return save_state(r);
+    int rc = validate_model(r, lr, tok_s, stop);
+    ema_swap(r);
+    return rc ? rc : save_state(r);
 }
 
 static int open_run_dir(run *r, int resuming) {

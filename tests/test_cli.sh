@@ -54,8 +54,8 @@ $RNN train $small --ema 0.9 --weight-drop 0.3 --steps 15 --eval-every 15 --out "
 $RNN train --resume "$T/emahalf" --steps 30 >/dev/null 2>&1
 a=$(sed -n 3p "$T/emafull/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/emahalf/metrics.csv" | cut -d, -f1,4,5)
 check "--ema/--weight-drop resumed run has the same step-30 losses ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
-c=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f5)
-check "--ema/--weight-drop change the validation loss ($c vs $b)" "[ -n '$c' ] && [ '$c' != \"\$(echo '$b' | cut -d, -f3)\" ]"
+c=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f5); d=$(echo "$b" | cut -d, -f3)
+check "--ema/--weight-drop change the validation loss ($c without, $d with)" "[ -n '$c' ] && [ -n '$d' ] && [ '$c' != '$d' ]"
 expect_error "--ema out of range" "--ema must be in" $RNN train $small --ema 1 --steps 1 --out "$T/x"
 expect_error "--weight-drop out of range" "weight_drop" $RNN train $small --weight-drop 1.5 --steps 1 --out "$T/x"
 
