@@ -698,6 +698,7 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
     }
 
     /* Header detection, then drop it. */
+    int dropped_header = 0;
     if (L->header == -1 && (L->fmt == FMT_TSV || L->fmt == FMT_CSV) && L->n && L->first_namelike) {
         int lb = L->rows[0].label;
         int is_header = (known || names) ? map[lb] < 0 : L->lab[lb].count == 1;
@@ -706,10 +707,12 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
             memmove(L->rows, L->rows + 1, (L->n - 1) * sizeof *L->rows);
             L->n--;
             L->lab[lb].count--;
+            dropped_header = 1;
         }
     }
     if (L->n == 0) {
-        rnn_errorf("%s: no examples", L->path);
+        rnn_errorf(dropped_header ? "%s: no examples (its only row reads as a header)" : "%s: no examples",
+                   L->path);
         goto out;
     }
 

@@ -523,7 +523,9 @@ static void test_errors(void) {
     p = write_tmp("blank.csv", "\n\r\n\n");
     check_error(p, &o, NULL, 0, "blank.csv: no examples", NULL);
     p = write_tmp("onlyheader.csv", "label,text\n");
-    check_error(p, &o, NULL, 0, "onlyheader.csv: no examples", NULL);
+    check_error(p, &o, NULL, 0, "onlyheader.csv: no examples", "reads as a header");
+    p = write_tmp("onerow.tsv", "pos\tgood film\n");
+    check_error(p, &o, NULL, 0, "onerow.tsv: no examples (its only row reads as a header)", NULL);
     p = write_tmp("onecol.tsv", "pos\tgood\nneg\tbad\nbroken\n");
     check_error(p, &o, NULL, 0, "onecol.tsv:3: expected at least 2 tab-separated columns, found 1", NULL);
     p = write_tmp("short.tsv", "pos\t9\tgood\nneg\tbad\n");
