@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include "activations.h"
+#include "gemm.h"
 #include "layers.h"
 #include "model.h"
 #include "safetensors.h"
@@ -152,6 +153,58 @@ static void test_losses(void) {
     }
 }
 
+/* The oracle: mean softmax cross-entropy over rows with a target >= 0, in
+ * double with libm's exp (the library's own rows use a float polynomial
+ * exp, whose rounding would blur finite differences); grad, if not NULL,
+ * gets d(mean loss)/d(logits). */
+static double ref_xent(const float *x, const int32_t *tg, int N, int C, double *grad) {
+    int valid = 0;
+    for (int n = 0; n < N; n++) valid += tg[n] >= 0;
+    double total = 0;
+    for (int n = 0; n < N; n++) {
+        const float *r = x + (size_t)n * C;
+        double mx = -INFINITY, s = 0;
+        for (int c = 0; c < C; c++) mx = fmax(mx, r[c]);
+        for (int c = 0; c < C; c++) s += exp(r[c] - mx);
+        if (tg[n] >= 0) total += log(s) + mx - r[tg[n]];
+        if (grad)
+            for (int c = 0; c < C; c++)
+                grad[(size_t)n * C + c] = tg[n] < 0 ? 0 : (exp(r[c] - mx) / s - (c == tg[n])) / valid;
+    }
+    return valid ? total / valid : 0;
+}
+
+/* Rows as wide as a word model's vocabulary (the vectorised path, its
+ * 1024-wide blocks and a ragged tail) against the double oracle, and the
+ * accuracy count's first-maximum rule on a tie. */
+static void test_wide_xent(void) {
+    const int N = 3, C = 20003;
+    float *x = rnn_alloc(sizeof(float) * N * C), *g = rnn_alloc(sizeof(float) * N * C);
+    double *want = malloc(sizeof(double) * N * C);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 5);
+    for (int i = 0; i < N * C; i++) x[i] = 12.0f * (rnn_rng_uniform(&rng) - 0.5f);
+    x[C + 777] = 9.0f, x[C + 20001] = 9.0f; /* row 1: a tie for the maximum */
+    x[2 * C + 4] = 30.0f;                   /* row 2: one dominant logit */
+    int32_t tg[3] = {20002, 20001, 4};
+    memcpy(g, x, sizeof(float) * N * C);
+    double ref = ref_xent(x, tg, N, C, want);
+    int nv, nc;
+    double got = rnn_softmax_xent_eval(x, tg, N, C, &nv, &nc);
+    CHECK(fabs(got - ref) < 1e-6 * fabs(ref), "wide rows: eval loss %.9f, double oracle %.9f", got, ref);
+    CHECK(nv == 3 && nc == 1, "wide rows: %d valid, %d correct (want 3, 1: the tie goes to the first)", nv, nc);
+    got = rnn_softmax_xent(g, tg, N, C, &nv, &nc);
+    CHECK(fabs(got - ref) < 1e-6 * fabs(ref), "wide rows: loss %.9f, double oracle %.9f", got, ref);
+    double worst = 0;
+    for (int i = 0; i < N * C; i++) worst = fmax(worst, fabs(g[i] - want[i]));
+    CHECK(worst < 1e-7, "wide rows: gradient off the oracle by %.3e", worst);
+    tg[1] = 777;
+    rnn_softmax_xent_eval(x, tg, N, C, &nv, &nc);
+    CHECK(nc == 2, "wide rows: target at the first of two maxima counts as correct (%d)", nc);
+    printf("  wide rows (C = %d): loss %.7f, gradient within %.1e of the double oracle\n", C, ref, worst);
+    rnn_free(x), rnn_free(g), free(want);
+}
+
 /* ---- finite differences over a whole model ---------------------------------
  * loss(w) = CE of the model's logits; each parameter tensor's analytic
  * gradient is compared with (loss(w+h) - loss(w-h)) / 2h at a sample of
@@ -170,7 +223,7 @@ static double model_loss(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int
         memcpy(tmp, a->logits, sizeof(float) * p->B);
         return rnn_bce_logits(tmp, ft, p->B, NULL);
     }
-    return rnn_softmax_xent_eval(a->logits, targets, a->n_logit_rows, m->n_out, NULL, NULL);
+    return ref_xent(a->logits, targets, a->n_logit_rows, m->n_out, NULL);
 }
 
 static void gradcheck(rnn_config *c, const char *what) {
@@ -341,6 +394,7 @@ int main(void) {
     RUN(test_embedding);
     RUN(test_pooling);
     RUN(test_losses);
+    RUN(test_wide_xent);
     RUN(test_activations);
     RUN(test_dropout);
     RUN(test_gradcheck_models);
