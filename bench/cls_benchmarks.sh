@@ -64,7 +64,7 @@ for name in "${@:-trec sst2 agnews imdb}"; do
         # labels, no test text) for 40 minutes, then a classifier started from
         # it: its tokenizer, embedding and LSTM, the head alone for the first
         # epoch, the pretrained layers at half the learning rate after that.
-        # A 6,000-word vocabulary keeps the LM's softmax small enough for ~8
+        # A 6,000-word vocabulary keeps the LM's softmax small enough for ~15
         # epochs of the text in the budget (with 20,000 words it managed 1.3 in
         # 25 minutes). The classifier early-stops after ~8 minutes; its 15-minute
         # cap keeps the whole job under the hour.
