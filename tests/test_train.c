@@ -206,7 +206,7 @@ static void rm_run(const char *dir) {
 }
 
 static void test_ema(void) {
-    char base[] = "/tmp/rnn_ema_XXXXXX"; /* mkdtemp's template */
+    char base[] = "/tmp/rnn_ema_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
     if (!mkdtemp(base)) {
         CHECK(0, "mkdtemp: cannot make a directory under /tmp");
         return;
