@@ -1,4 +1,4 @@
-/* main.c: the `rnn` command: train, sample, eval (and help). Turns library
+/* main.c: the `rnn` command: train, sample, classify, eval, plot (and help). Turns library
  * failures into one-line errors and non-zero exits; the library itself never
  * exits. */
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -15,6 +16,7 @@
 #include "textdata.h"
 #include "gemm.h"
 #include "options.h"
+#include "plot.h"
 #include "sample.h"
 #include "tokenizer.h"
 #include "train.h"
@@ -37,6 +39,7 @@ static void usage(FILE *f) {
             "                  [--top-p P] [--seed S] [--stop STRING] [--precision fp32|bf16] [--threads N]\n"
             "  rnn classify CKPT [--json] [--attention] [TEXT ...]   (no TEXT: one per line on stdin)\n"
             "  rnn eval   CKPT --data FILE [--json]\n"
+            "  rnn plot   RUNDIR|metrics.csv [--out FILE.svg]   (loss, accuracy and lr against step)\n"
             "With no --data, rnn train learns the built-in human-numbers corpus.\n",
             RNN_VERSION);
 }
@@ -117,7 +120,7 @@ static int cmd_train(int argc, char **argv) {
     if (apply_flags(&o, argc, argv)) return 1;
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
-    if (rnn_train(&o, NULL)) return die(rnn_last_error());
+    if (rnn_train(&o, NULL, NULL, NULL, 0)) return die(rnn_last_error());
     return 0;
 }
 
@@ -369,6 +372,34 @@ out:
     return rc;
 }
 
+/* rnn plot RUN (a run directory or a metrics.csv) [--out FILE.svg]. */
+static int cmd_plot(int argc, char **argv) {
+    const char *out = NULL, *run;
+    small_opt opts[] = {{"out", &out, 0}};
+    if (parse_small("plot", argc, argv, opts, 1, &run)) return 1;
+    if (!run) return die("plot: which run? usage: rnn plot RUNDIR|metrics.csv [--out FILE.svg]");
+    char csv[4096], svg[4096];
+    struct stat st;
+    if (stat(run, &st)) {
+        fprintf(stderr, "rnn: %s: no such run directory or metrics.csv\n", run);
+        return 1;
+    }
+    int is_dir = S_ISDIR(st.st_mode);
+    if (snprintf(csv, sizeof csv, is_dir ? "%s/metrics.csv" : "%s", run) >= (int)sizeof csv)
+        return die("plot: path too long");
+    if (out) {
+        snprintf(svg, sizeof svg, "%s", out);
+    } else { /* beside the csv: metrics.csv -> metrics.svg, anything else + .svg */
+        size_t n = strlen(csv);
+        int csv_ext = n > 4 && !strcmp(csv + n - 4, ".csv");
+        if (snprintf(svg, sizeof svg, "%.*s.svg", (int)(csv_ext ? n - 4 : n), csv) >= (int)sizeof svg)
+            return die("plot: path too long");
+    }
+    if (rnn_plot_metrics(csv, svg, is_dir ? run : csv)) return die(rnn_last_error());
+    printf("%s\n", svg);
+    return 0;
+}
+
 /* Prints s as the inside of a JSON string. */
 static void print_json_string(const char *s) {
     for (; *s; s++) {
@@ -529,6 +560,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "classify")) return cmd_classify(argc - 2, argv + 2);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
     fprintf(stderr, "rnn: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -1,5 +1,5 @@
 /* rnn.h: the public API of librnn, for C programs that embed a trained model
- * (a text classifier or a text generator) or drive training.
+ * (a text classifier or a text generator) or drive training (at the end).
  *
  *   #include <rnn.h>
  *   rnn_t *m = rnn_open("runs/sst2/model.safetensors");
@@ -57,6 +57,69 @@ char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, i
 
 /* Threads for all computation (0: all cores). */
 void rnn_threads(int n);
+
+/* ---- Training -------------------------------------------------------------
+ * A trainer holds the options of `rnn train` (every one, by its flag name
+ * without "--"; `rnn train --help` lists them) and runs it, calling back
+ * after every step and every validation:
+ *
+ *   static int on_event(const rnn_train_event *e, void *user) {
+ *       if (e->kind == RNN_EVENT_EVAL) printf("step %ld: val loss %.3f\n", e->step, e->loss);
+ *       return e->kind == RNN_EVENT_EVAL && e->loss < 1.5; // non-zero stops (saved)
+ *   }
+ *   rnn_trainer *t = rnn_trainer_new();
+ *   rnn_trainer_set(t, "data", "input.txt");
+ *   rnn_trainer_set(t, "bidirectional", NULL);   // a flag: NULL means true
+ *   rnn_trainer_set(t, "progress", "quiet");     // no output but train.log
+ *   if (!t || rnn_trainer_run(t, on_event, NULL)) fprintf(stderr, "%s\n", rnn_error());
+ *   printf("%s/model.safetensors\n", rnn_trainer_dir(t));
+ *   rnn_trainer_free(t);
+ *
+ * The run directory gets what `rnn train` writes: model.safetensors (best on
+ * validation), last.safetensors, state.safetensors, config.txt, metrics.csv,
+ * metrics.svg and train.log. To continue a stopped run exactly where it
+ * stopped, as `rnn train --resume DIR` does: rnn_trainer_load_config(t,
+ * "DIR/config.txt"), rnn_trainer_set(t, "resume", "DIR"), then any changes
+ * (a larger "steps", say), and rnn_trainer_run. */
+typedef struct rnn_trainer rnn_trainer;
+
+enum { RNN_EVENT_STEP = 1, RNN_EVENT_EVAL = 2 };
+
+typedef struct {
+    int kind;            /* RNN_EVENT_STEP (after an optimizer step) or RNN_EVENT_EVAL (after a validation) */
+    long step;           /* optimizer steps done, counting those before a resume */
+    long epoch;          /* the 0-based epoch of the last step's batch */
+    double elapsed_s;    /* seconds of training, counting those before a resume */
+    long tokens;         /* tokens trained on so far */
+    double loss;         /* STEP: the batch's training loss (NaN: the step was skipped, its
+                            gradient not finite); EVAL: the validation loss (nats) */
+    double accuracy;     /* EVAL: validation accuracy (next-token accuracy for a language
+                            model); STEP: NaN */
+    double macro_f1;     /* EVAL of a classifier: validation macro-F1; otherwise NaN */
+    double lr;           /* the learning rate of the last step */
+    double tokens_per_s; /* training throughput over the last half second or so */
+    int best;            /* EVAL: the best validation so far (model.safetensors was just written) */
+    const char *run_dir; /* the run directory */
+} rnn_train_event;
+
+/* Return 0 to go on; non-zero stops the run after saving, as Ctrl-C does
+ * for `rnn train` (rnn_trainer_run then returns 0). */
+typedef int (*rnn_train_callback)(const rnn_train_event *event, void *user);
+
+/* A trainer with `rnn train`'s defaults. NULL + rnn_error() if out of memory. */
+rnn_trainer *rnn_trainer_new(void);
+void rnn_trainer_free(rnn_trainer *t); /* NULL is fine */
+/* Sets one option, e.g. ("hidden", "256"), ("task", "classify"); a flag
+ * takes NULL or "true"/"false". -1 + rnn_error() naming the option on an
+ * unknown name or a bad value. */
+int rnn_trainer_set(rnn_trainer *t, const char *name, const char *value);
+/* Reads `name = value` lines, as `rnn train --config FILE` does. */
+int rnn_trainer_load_config(rnn_trainer *t, const char *path);
+/* Trains. 0 when the run ended (its length reached, early stopping, or cb
+ * asked to stop); -1 + rnn_error() on failure. cb may be NULL. */
+int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user);
+/* The run directory of the last rnn_trainer_run ("" before one). */
+const char *rnn_trainer_dir(const rnn_trainer *t);
 
 #ifdef __cplusplus
 }

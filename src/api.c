@@ -7,7 +7,9 @@
 #include "checkpoint.h"
 #include "classify.h"
 #include "gemm.h"
+#include "options.h"
 #include "sample.h"
+#include "train.h"
 
 struct rnn_handle {
     rnn_checkpoint ck;
@@ -135,3 +137,35 @@ fail:
     rnn_sampler_free(s);
     return NULL;
 }
+
+/* ---- training ------------------------------------------------------------ */
+
+struct rnn_trainer {
+    rnn_opts o;
+    char dir[RNN_OPT_STR + 16];
+};
+
+rnn_trainer *rnn_trainer_new(void) {
+    rnn_trainer *t = calloc(1, sizeof *t);
+    if (!t) {
+        rnn_errorf("out of memory");
+        return NULL;
+    }
+    rnn_opts_default(&t->o);
+    return t;
+}
+
+void rnn_trainer_free(rnn_trainer *t) { free(t); }
+
+int rnn_trainer_set(rnn_trainer *t, const char *name, const char *value) {
+    if (!name) return rnn_errorf("rnn_trainer_set: no option name");
+    return rnn_opts_set(&t->o, name, value);
+}
+
+int rnn_trainer_load_config(rnn_trainer *t, const char *path) { return rnn_opts_load_file(&t->o, path); }
+
+int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {
+    return rnn_train(&t->o, cb, user, t->dir, sizeof t->dir);
+}
+
+const char *rnn_trainer_dir(const rnn_trainer *t) { return t->dir; }

@@ -86,7 +86,7 @@ static const opt_def defs[] = {
     {"init-from", K_STR, F(init_from), NULL, "start from this checkpoint's weights (fine-tuning, transfer)"},
     {"resume", K_STR, F(resume), NULL, "continue the run in this directory exactly where it stopped"},
     {"out", K_STR, F(out), NULL, "run directory (default runs/<time>)"},
-    {"progress", K_CHOICE, F(progress), "auto|bar|log", "progress bar on a terminal, log lines otherwise"},
+    {"progress", K_CHOICE, F(progress), "auto|bar|log|quiet", "progress bar on a terminal, log lines otherwise (quiet: train.log only)"},
     {"threads", K_INT, F(threads), NULL, "threads (0: all cores)"},
     {"precision", K_CHOICE, F(precision), "fp32|bf16", "matrix products in fp32, or bf16 with fp32 accumulation and master weights (CPUs with AVX512-BF16)"},
     {"seed", K_LONG, F(seed), NULL, "random seed"},

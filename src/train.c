@@ -25,6 +25,7 @@
 #include "textdata.h"
 #include "corpus.h"
 #include "gemm.h"
+#include "plot.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 
@@ -118,7 +119,8 @@ void rnn_train_interrupt(void) { interrupted = 1; }
 
 typedef struct {
     const rnn_opts *o;
-    const rnn_callbacks *cb;
+    rnn_train_callback cb;
+    void *user;
     char dir[RNN_OPT_STR + 16];
     FILE *log, *metrics;
     rnn_tokenizer *tok;
@@ -140,7 +142,7 @@ typedef struct {
     double elapsed_before, t0, best_val, best_loss, last_val;
     double loss_sum; /* training losses since the last validation (for metrics.csv) */
     long loss_n;
-    int bad_evals, bar;
+    int bad_evals, bar, quiet, plot_failed;
 } run;
 
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
@@ -156,7 +158,7 @@ static void say(run *r, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s%s\n", r->bar ? "\r\033[K" : "", line);
+    if (!r->quiet) fprintf(stderr, "%s%s\n", r->bar ? "\r\033[K" : "", line);
     if (r->log) {
         fprintf(r->log, "%s\n", line);
         fflush(r->log);
@@ -628,8 +630,15 @@ static int save_model(run *r, const char *name) {
 
 /* ---- the loop ------------------------------------------------------------- */
 
+/* What a callback is told; the caller fills in the validation fields. */
+static rnn_train_event event(const run *r, int kind, double loss, float lr, double tok_s) {
+    rnn_train_event e = {kind, r->step, r->epoch, elapsed(r), r->tokens, loss, NAN, NAN, lr, tok_s, 0, r->dir};
+    return e;
+}
+
 static void progress(run *r, double loss, double tok_s, float lr) {
     const rnn_opts *o = r->o;
+    if (r->quiet) return;
     double el = elapsed(r), frac = -1;
     if (r->total_steps > 0) frac = (double)r->step / r->total_steps;
     if (o->time > 0 && el / o->time > frac) frac = el / o->time;
@@ -649,6 +658,18 @@ static void progress(run *r, double loss, double tok_s, float lr) {
     } else if (o->log_every > 0 && r->step % o->log_every == 0) {
         say(r, "step %ld epoch %ld loss %.4f lr %.3e %.0f tok/s elapsed %.1fs", r->step, r->epoch,
             loss, lr, tok_s, el);
+    }
+}
+
+/* Redraws metrics.svg from metrics.csv. A plot that cannot be written is
+ * worth a warning (once), not the run. */
+static void plot(run *r) {
+    char csv[2 * RNN_OPT_STR], svg[2 * RNN_OPT_STR];
+    path_in(csv, sizeof csv, r, "metrics.csv");
+    path_in(svg, sizeof svg, r, "metrics.svg");
+    if (rnn_plot_metrics(csv, svg, r->dir) && !r->plot_failed) {
+        say(r, "warning: no metrics.svg: %s", rnn_last_error());
+        r->plot_failed = 1;
     }
 }
 
@@ -692,6 +713,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r),
             r->tokens, train_loss, loss, acc, f1, lr, tok_s);
     fflush(r->metrics);
+    plot(r);
     if (better) {
         r->best_val = key;
         r->best_loss = loss;
@@ -705,8 +727,15 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
         }
     }
     rnn_sched_observe(&r->sched, (float)loss);
-    if (r->cb && r->cb->on_eval && r->cb->on_eval(r->cb->user, r->step, loss, acc)) *stop = 1;
-    return save_model(r, "last.safetensors");
+    if (save_model(r, "last.safetensors")) return -1;
+    if (r->cb) {
+        rnn_train_event e = event(r, RNN_EVENT_EVAL, loss, lr, tok_s);
+        e.accuracy = acc;
+        e.macro_f1 = f1;
+        e.best = better;
+        if (r->cb(&e, r->user)) *stop = 1;
+    }
+    return 0;
 }
 
 /* Validation and the saved models see the average of --ema, the resume
@@ -794,10 +823,12 @@ static int load_start(run *r, int resuming, rnn_checkpoint *ck) {
     return 0;
 }
 
-int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
+int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, size_t dir_cap) {
     run R = {0}, *r = &R;
     r->o = o;
     r->cb = cb;
+    r->user = user;
+    if (dir && dir_cap) dir[0] = 0;
     r->B = o->batch;
     r->T = o->seq_len;
     r->best_val = r->best_loss = INFINITY;
@@ -817,7 +848,9 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
     }
     rnn_rng_seed(&r->rng, (uint64_t)o->seed);
     r->bar = !strcmp(o->progress, "bar") || (!strcmp(o->progress, "auto") && isatty(2));
+    r->quiet = !strcmp(o->progress, "quiet");
     if (open_run_dir(r, resuming)) goto out;
+    if (dir && dir_cap) snprintf(dir, dir_cap, "%s", r->dir);
 
     /* Model and tokenizer: from the resume state, a checkpoint, or new. */
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
@@ -966,7 +999,10 @@ int rnn_train(const rnn_opts *o, const rnn_callbacks *cb) {
             loss_acc = 0;
         }
         progress(r, isnan(train_loss) ? loss : train_loss, tok_s, lr);
-        if (cb && cb->on_step && cb->on_step(cb->user, r->step, loss, lr)) stop = 1;
+        if (cb) {
+            rnn_train_event e = event(r, RNN_EVENT_STEP, loss, lr, tok_s);
+            if (cb(&e, user)) stop = 1;
+        }
         if (r->step % eval_every == 0 && validate(r, lr, tok_s, &stop))
             goto out;
     }

@@ -3,32 +3,31 @@
  *
  *   rnn_opts o; rnn_opts_default(&o);
  *   rnn_opts_set(&o, "data", "input.txt");
- *   if (rnn_train(&o, NULL)) fprintf(stderr, "rnn: %s\n", rnn_last_error());
+ *   if (rnn_train(&o, NULL, NULL, NULL, 0)) fprintf(stderr, "rnn: %s\n", rnn_last_error());
  *
  * A run writes a run directory (--out): config.txt (the resolved options,
  * readable by --config), model.safetensors (best on validation),
  * last.safetensors, state.safetensors (optimizer moments, hidden state, data
- * position, random state and schedule, for an exact --resume), metrics.csv
- * and train.log.
+ * position, random state and schedule, for an exact --resume), metrics.csv,
+ * metrics.svg (its plot, src/plot.h) and train.log.
  */
 #ifndef RNN_TRAIN_H
 #define RNN_TRAIN_H
 
 #include <stdint.h>
 
+#include "rnn.h"
+
 #include "model.h"
 #include "optim.h"
 #include "options.h"
 
-/* Called after every optimizer step and every validation; return non-zero
- * to stop the run (it is then saved as on Ctrl-C). May be NULL. */
-typedef struct {
-    int (*on_step)(void *user, long step, double loss, float lr);
-    int (*on_eval)(void *user, long step, double val_loss, double val_acc);
-    void *user;
-} rnn_callbacks;
-
-int rnn_train(const rnn_opts *o, const rnn_callbacks *cb);
+/* Runs training as `rnn train` does with these options. cb (may be NULL)
+ * gets an rnn_train_event (include/rnn.h) after every optimizer step and
+ * every validation; when it returns non-zero the run stops, saved as on
+ * Ctrl-C, and rnn_train returns 0. dir (may be NULL) gets the run directory
+ * as soon as it is known (dir_cap bytes). */
+int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, size_t dir_cap);
 /* Asks a running rnn_train to stop after the current step, save and return
  * (async-signal-safe: the CLI calls it from its SIGINT handler). */
 void rnn_train_interrupt(void);

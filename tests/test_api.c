@@ -5,8 +5,16 @@
  * - rnn_generate on the PyTorch-written language model gives PyTorch's
  *   greedy text.
  * - A text gets the same logits alone and packed in a batch with longer and
- *   shorter texts (packed-sequence semantics: padding changes nothing). */
+ *   shorter texts (packed-sequence semantics: padding changes nothing).
+ * - rnn_trainer: the callback sees every step and validation, with the
+ *   values metrics.csv records; returning non-zero stops and saves the run;
+ *   resuming it gives the uninterrupted run's validation losses; progress
+ *   "quiet" writes nothing to stderr; bad options fail with their name. */
 #include "harness.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -106,9 +114,191 @@ static void test_padded_equals_alone(void) {
     }
 }
 
+/* What a training callback saw. */
+typedef struct {
+    int n_step, n_eval, bad;
+    long step[64], eval_step[8];
+    double eval_loss[8], eval_acc[8];
+    int eval_best[8];
+    long stop_at;             /* ask to stop after this step (0: never) */
+    char dir[256];
+} seen;
+
+static int on_event(const rnn_train_event *e, void *user) {
+    seen *s = user;
+    snprintf(s->dir, sizeof s->dir, "%s", e->run_dir);
+    if (e->kind == RNN_EVENT_STEP) {
+        if (s->n_step < 64) s->step[s->n_step] = e->step;
+        s->n_step++;
+        /* A step reports its loss, no validation figures. */
+        if (!isfinite(e->loss) || e->loss <= 0 || !isnan(e->accuracy) || !(e->lr > 0) || e->tokens != e->step * 4 * 8)
+            s->bad++;
+    } else if (e->kind == RNN_EVENT_EVAL) {
+        if (s->n_eval < 8) {
+            s->eval_step[s->n_eval] = e->step;
+            s->eval_loss[s->n_eval] = e->loss;
+            s->eval_acc[s->n_eval] = e->accuracy;
+            s->eval_best[s->n_eval] = e->best;
+        }
+        s->n_eval++;
+        if (!isnan(e->macro_f1)) s->bad++; /* a language model has no macro-F1 */
+    } else {
+        s->bad++;
+    }
+    return s->stop_at && e->kind == RNN_EVENT_STEP && e->step == s->stop_at;
+}
+
+/* A tiny LM on the built-in corpus, 12 steps of batch 4 x 8, validated
+ * every 4, into dir. */
+static rnn_trainer *tiny_trainer(const char *dir) {
+    rnn_trainer *t = rnn_trainer_new();
+    const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "4"}, {"batch", "4"},
+                           {"seq-len", "8"}, {"threads", "1"}, {"progress", "quiet"},
+                           {"eval-every", "4"}, {"steps", "12"}, {"lr", "0.05"}, {"out", dir}};
+    for (size_t i = 0; t && i < sizeof kv / sizeof kv[0]; i++)
+        CHECK(rnn_trainer_set(t, kv[i][0], kv[i][1]) == 0, "set %s: %s", kv[i][0], rnn_error());
+    return t;
+}
+
+/* metrics.csv's val_loss column, up to max rows. */
+static int csv_val_losses(const char *dir, long *step, double *loss, int max) {
+    char path[512], line[512];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    if (!f) return -1;
+    if (!fgets(line, sizeof line, f)) n = -1;
+    while (n >= 0 && n < max && fgets(line, sizeof line, f)) {
+        double el, tl;
+        long tok;
+        if (sscanf(line, "%ld,%lf,%ld,%lf,%lf", &step[n], &el, &tok, &tl, &loss[n]) == 5) n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static int exists_in(const char *dir, const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static void remove_run(const char *dir) {
+    const char *f[] = {"config.txt", "model.safetensors", "last.safetensors", "state.safetensors",
+                       "metrics.csv", "metrics.svg", "train.log"};
+    char path[512];
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, f[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void test_trainer(void) {
+    char base[] = "/tmp/rnn_trainer_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
+    if (!mkdtemp(base)) {
+        CHECK(0, "mkdtemp: cannot make a directory under /tmp");
+        return;
+    }
+    char full[128], stopped[128], errfile[160];
+    snprintf(full, sizeof full, "%s/full", base);
+    snprintf(stopped, sizeof stopped, "%s/stopped", base);
+    snprintf(errfile, sizeof errfile, "%s/stderr.txt", base);
+
+    /* An uninterrupted run, its stderr caught in a file. */
+    seen a = {0};
+    rnn_trainer *t = tiny_trainer(full);
+    CHECK(t && !strcmp(rnn_trainer_dir(t), ""), "no run directory before a run");
+    fflush(stderr);
+    int saved = dup(2), fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    int rc = t ? rnn_trainer_run(t, on_event, &a) : -1;
+    fflush(stderr);
+    dup2(saved, 2);
+    close(fd);
+    close(saved);
+    CHECK(rc == 0, "the run trains: %s", rnn_error());
+    CHECK(t && !strcmp(rnn_trainer_dir(t), full) && !strcmp(a.dir, full), "the run directory is reported");
+    int steps_in_order = a.n_step == 12;
+    for (int i = 0; i < 12 && steps_in_order; i++) steps_in_order = a.step[i] == i + 1;
+    CHECK(steps_in_order, "12 step events, steps 1..12 in order (got %d)", a.n_step);
+    CHECK(a.n_eval == 3 && a.eval_step[0] == 4 && a.eval_step[1] == 8 && a.eval_step[2] == 12,
+          "validations after steps 4, 8, 12 (got %d)", a.n_eval);
+    CHECK(a.bad == 0, "every event's fields are consistent (%d were not)", a.bad);
+    CHECK(a.eval_best[0] == 1, "the first validation is the best so far");
+    long cs[8];
+    double cl[8];
+    int n = csv_val_losses(full, cs, cl, 8);
+    int same = n == 3;
+    for (int i = 0; i < n && same; i++) same = cs[i] == a.eval_step[i] && fabs(cl[i] - a.eval_loss[i]) < 1e-6;
+    CHECK(same, "the callback's validation losses are metrics.csv's (%d rows)", n);
+    for (int i = 0; i < 3; i++)
+        CHECK(a.eval_acc[i] >= 0 && a.eval_acc[i] <= 1, "validation accuracy %g in [0, 1]", a.eval_acc[i]);
+    CHECK(exists_in(full, "model.safetensors") && exists_in(full, "metrics.svg"), "model and plot written");
+    struct stat st;
+    CHECK(stat(errfile, &st) == 0 && st.st_size == 0, "progress quiet: nothing on stderr (%ld bytes)",
+          (long)st.st_size);
+    char model[200];
+    snprintf(model, sizeof model, "%s/model.safetensors", full);
+    rnn_t *m = rnn_open(model);
+    CHECK(m && !strcmp(rnn_get_task(m), "lm"), "the trained model opens: %s", m ? "" : rnn_error());
+    rnn_close(m);
+    rnn_trainer_free(t);
+
+    /* The same run stopped by its callback after step 6, then resumed. */
+    seen b = {0};
+    b.stop_at = 6;
+    t = tiny_trainer(stopped);
+    rc = t ? rnn_trainer_run(t, on_event, &b) : -1;
+    CHECK(rc == 0, "a run the callback stops returns 0: %s", rnn_error());
+    CHECK(b.n_step == 6, "no step after the stop (got %d)", b.n_step);
+    CHECK(b.n_eval == 2 && b.eval_step[1] == 6, "validated and saved at the stop (%d evals)", b.n_eval);
+    CHECK(exists_in(stopped, "last.safetensors") && exists_in(stopped, "state.safetensors"), "saved at the stop");
+    rnn_trainer_free(t);
+    seen c = {0};
+    char cfg[200];
+    snprintf(cfg, sizeof cfg, "%s/config.txt", stopped);
+    t = rnn_trainer_new();
+    CHECK(t && rnn_trainer_load_config(t, cfg) == 0, "load the run's config: %s", rnn_error());
+    CHECK(t && rnn_trainer_set(t, "resume", stopped) == 0, "set resume");
+    rc = t ? rnn_trainer_run(t, on_event, &c) : -1;
+    CHECK(rc == 0, "the resumed run trains: %s", rnn_error());
+    CHECK(c.n_step == 6 && c.step[0] == 7 && c.step[5] == 12, "resumed at step 7, ended at 12 (%d steps)", c.n_step);
+    CHECK(c.n_eval == 2 && c.eval_step[0] == 8 && c.eval_step[1] == 12, "validations at 8 and 12");
+    if (c.n_eval == 2 && a.n_eval == 3)
+        CHECK(c.eval_loss[0] == a.eval_loss[1] && c.eval_loss[1] == a.eval_loss[2],
+              "stopped and resumed == uninterrupted: %.9f %.9f vs %.9f %.9f", c.eval_loss[0],
+              c.eval_loss[1], a.eval_loss[1], a.eval_loss[2]);
+    rnn_trainer_free(t);
+
+    /* Bad options and a bad run fail with a message naming the culprit. */
+    t = rnn_trainer_new();
+    CHECK(t && rnn_trainer_set(t, "hiden", "8") == -1 && strstr(rnn_error(), "--hiden"), "unknown option: %s", rnn_error());
+    CHECK(t && rnn_trainer_set(t, "hidden", "eight") == -1 && strstr(rnn_error(), "--hidden"), "bad value: %s", rnn_error());
+    CHECK(t && rnn_trainer_set(t, "bidirectional", NULL) == 0, "a flag takes NULL");
+    CHECK(t && rnn_trainer_load_config(t, "/nonexistent/x.cfg") == -1 && strstr(rnn_error(), "/nonexistent/x.cfg"),
+          "missing config: %s", rnn_error());
+    char out[160];
+    snprintf(out, sizeof out, "%s/bad", base);
+    if (t) {
+        rnn_trainer_set(t, "data", "/nonexistent/corpus.txt");
+        rnn_trainer_set(t, "out", out);
+        rnn_trainer_set(t, "progress", "quiet");
+        CHECK(rnn_trainer_run(t, NULL, NULL) == -1 && strstr(rnn_error(), "/nonexistent/corpus.txt"),
+              "missing data: %s", rnn_error());
+    }
+    rnn_trainer_free(t);
+    remove_run(full);
+    remove_run(stopped);
+    remove_run(out);
+    unlink(errfile);
+    rmdir(base);
+}
+
 int main(void) {
     RUN(test_classify_matches_pytorch);
     RUN(test_generate_matches_pytorch);
     RUN(test_padded_equals_alone);
+    RUN(test_trainer);
     return harness_end();
 }

@@ -35,9 +35,22 @@ small="--data $T/text.txt --layers 1 --hidden 32 --embed 16 --seq-len 16 --batch
 # --- training writes a run directory
 $RNN train $small --steps 30 --eval-every 15 --out "$T/run" >"$T/log" 2>&1
 check "train exits 0" "[ $? -eq 0 ]"
-for f in config.txt model.safetensors last.safetensors state.safetensors metrics.csv train.log; do
+for f in config.txt model.safetensors last.safetensors state.safetensors metrics.csv metrics.svg train.log; do
     check "run dir has $f" "[ -s '$T/run/$f' ]"
 done
+# --- rnn plot: the run's metrics as an SVG (tests/test_plot.c checks the drawing)
+check "metrics.svg draws both validations" "[ \$(grep -o '<circle' '$T/run/metrics.svg' | wc -l) -ge 4 ] && grep -q 'class=\"val_loss\"' '$T/run/metrics.svg'"
+out=$($RNN plot "$T/run" --out "$T/plot.svg")
+check "rnn plot RUNDIR --out writes the file and prints its path" "[ '$out' = '$T/plot.svg' ] && grep -q '</svg>' '$T/plot.svg'"
+cp "$T/run/metrics.csv" "$T/m.csv"
+out=$($RNN plot "$T/m.csv")
+check "rnn plot FILE.csv writes FILE.svg" "[ '$out' = '$T/m.svg' ] && [ -s '$T/m.svg' ]"
+expect_error "plot of a missing run" "nowhere: no such run directory" $RNN plot "$T/nowhere"
+mkdir -p "$T/emptyrun"
+expect_error "plot of a directory without metrics" "emptyrun/metrics.csv: cannot open" $RNN plot "$T/emptyrun"
+printf 'step,train_loss,val_loss,val_acc,lr\n10,1,2,0.5,1e-3\n20,1,oops,0.5,1e-3\n' >"$T/badm.csv"
+expect_error "plot of a damaged metrics.csv names file:line" "badm.csv:3" $RNN plot "$T/badm.csv"
+expect_error "plot without a run" "which run" $RNN plot
 check "metrics.csv has header + 2 evaluations" "[ \$(wc -l <'$T/run/metrics.csv') -eq 3 ]"
 check "metrics.csv header" "head -1 '$T/run/metrics.csv' | grep -q '^step,elapsed_s,tokens,train_loss,val_loss'"
 
@@ -157,6 +170,11 @@ cls="--task classify --data $T/cls.tsv --layers 1 --hidden 16 --embed 16 --bidir
 $RNN train $cls --epochs 2 --out "$T/cls" >"$T/clslog" 2>&1
 check "classifier trains" "[ $? -eq 0 ] && [ -s '$T/cls/model.safetensors' ]"
 check "classifier log names the classes" "grep -q 'classes (' '$T/clslog'"
+if [ -n "${RNN_EXAMPLES:-}" ] && [ -x "$RNN_EXAMPLES/train" ]; then
+    "$RNN_EXAMPLES/train" "$T/cls.tsv" "$T/extrain" 0.3 >"$T/exlog" 2>&1
+    check "examples/train trains through the API, its callback printing validations and stopping at the target" \
+        "[ \$? -eq 0 ] && grep -q '^step [0-9]* (epoch 1, .*accuracy' '$T/exlog' && grep -q '^reached 0.30: stopping$' '$T/exlog' && [ -s '$T/extrain/model.safetensors' ]"
+fi
 ev=$($RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --json)
 check "classifier eval --json has accuracy, macro_f1, confusion" \
     "printf '%s' '$ev' | grep -q '\"accuracy\": .*\"macro_f1\": .*\"confusion\": \[\['"

@@ -177,7 +177,7 @@ static rnn_model *tiny_run(const char *dir, long steps, float ema) {
     rnn_opts_set(&o, "steps", num);
     snprintf(num, sizeof num, "%g", ema);
     rnn_opts_set(&o, "ema", num);
-    if (rnn_train(&o, NULL)) {
+    if (rnn_train(&o, NULL, NULL, NULL, 0)) {
         CHECK(0, "train %s: %s", dir, rnn_last_error());
         return NULL;
     }
@@ -196,7 +196,7 @@ static rnn_model *tiny_run(const char *dir, long steps, float ema) {
 
 static void rm_run(const char *dir) {
     const char *f[] = {"config.txt", "model.safetensors", "last.safetensors", "state.safetensors",
-                       "metrics.csv", "train.log"};
+                       "metrics.csv", "metrics.svg", "train.log"};
     char path[600];
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, f[i]);

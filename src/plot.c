@@ -1,0 +1,319 @@
+/* plot.c: metrics.csv as an SVG line chart (see plot.h). */
+#include "plot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* The columns drawn, by their metrics.csv header names. */
+enum { C_STEP, C_TRAIN, C_VAL, C_ACC, C_F1, C_LR, NCOL };
+static const char *const col_name[NCOL] = {"step", "train_loss", "val_loss", "val_acc", "val_macro_f1", "lr"};
+static const int col_required[NCOL] = {1, 1, 1, 1, 0, 1};
+
+typedef struct {
+    double *v[NCOL]; /* v[c][i]: column c of row i (NAN when absent) */
+    size_t n, cap;
+} table;
+
+static void table_free(table *t) {
+    for (int c = 0; c < NCOL; c++) free(t->v[c]);
+}
+
+static int table_push(table *t, const double *row) {
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        for (int c = 0; c < NCOL; c++) {
+            double *g = realloc(t->v[c], cap * sizeof(double));
+            if (!g) return rnn_errorf("out of memory");
+            t->v[c] = g;
+        }
+        t->cap = cap;
+    }
+    for (int c = 0; c < NCOL; c++) t->v[c][t->n] = row[c];
+    t->n++;
+    return 0;
+}
+
+/* Splits line (modified in place) at commas into at most max fields. */
+static int split_commas(char *line, char **field, int max) {
+    int n = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    for (char *p = line;;) {
+        if (n == max) return max + 1;
+        field[n++] = p;
+        char *comma = strchr(p, ',');
+        if (!comma) return n;
+        *comma = 0;
+        p = comma + 1;
+    }
+}
+
+#define MAX_FIELDS 64
+
+static int read_csv(const char *path, table *t) {
+    FILE *f = fopen(path, "r");
+    if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL, *field[MAX_FIELDS + 1];
+    size_t cap = 0;
+    int where[NCOL], nf = 0, rc = -1;
+    long lineno = 0;
+    for (int c = 0; c < NCOL; c++) where[c] = -1;
+    if (getline(&line, &cap, f) < 0) {
+        rnn_errorf("%s: empty file (a metrics.csv starts with a header line)", path);
+        goto out;
+    }
+    lineno = 1;
+    nf = split_commas(line, field, MAX_FIELDS);
+    if (nf > MAX_FIELDS) {
+        rnn_errorf("%s:1: more than %d columns", path, MAX_FIELDS);
+        goto out;
+    }
+    for (int i = 0; i < nf; i++)
+        for (int c = 0; c < NCOL; c++)
+            if (!strcmp(field[i], col_name[c])) where[c] = i;
+    for (int c = 0; c < NCOL; c++)
+        if (col_required[c] && where[c] < 0) {
+            rnn_errorf("%s:1: no '%s' column (the header of a metrics.csv names step, train_loss, "
+                       "val_loss, val_acc and lr)", path, col_name[c]);
+            goto out;
+        }
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        if (line[strspn(line, "\r\n")] == 0) continue; /* a blank line */
+        int n = split_commas(line, field, MAX_FIELDS);
+        if (n != nf) {
+            if (n > MAX_FIELDS)
+                rnn_errorf("%s:%ld: more fields than the header's %d", path, lineno, nf);
+            else
+                rnn_errorf("%s:%ld: %d fields where the header has %d", path, lineno, n, nf);
+            goto out;
+        }
+        double row[NCOL];
+        for (int c = 0; c < NCOL; c++) {
+            row[c] = NAN;
+            if (where[c] < 0) continue;
+            const char *s = field[where[c]];
+            char *end;
+            errno = 0;
+            row[c] = strtod(s, &end);
+            if (end == s || *end || errno == ERANGE) {
+                rnn_errorf("%s:%ld: %s '%s' is not a number", path, lineno, col_name[c], s);
+                goto out;
+            }
+        }
+        if (!isfinite(row[C_STEP])) {
+            rnn_errorf("%s:%ld: step is not a finite number", path, lineno);
+            goto out;
+        }
+        if (table_push(t, row)) goto out;
+    }
+    if (ferror(f)) {
+        rnn_errorf("%s: read error", path);
+        goto out;
+    }
+    if (t->n == 0) {
+        rnn_errorf("%s: no rows after the header (nothing validated yet)", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* ---- drawing --------------------------------------------------------------- */
+
+#define WIDTH 760
+#define LEFT 78   /* room for the y tick labels */
+#define RIGHT 24
+#define PLOT_W (WIDTH - LEFT - RIGHT)
+
+typedef struct {
+    double lo, hi, step; /* the axis spans [lo, hi], ticks every step */
+} axis;
+
+/* An axis over [min, max] that ends on round numbers, with about `target`
+ * ticks of 1, 2 or 5 times a power of ten. */
+static axis nice_axis(double min, double max, int target) {
+    if (!(max > min)) {
+        double pad = fabs(min) > 0 ? fabs(min) * 0.05 : 0.5;
+        min -= pad, max += pad;
+    }
+    double raw = (max - min) / target, mag = pow(10, floor(log10(raw))), f = raw / mag;
+    double step = (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+    axis a = {floor(min / step) * step, ceil(max / step) * step, step};
+    return a;
+}
+
+static double map(const axis *a, double v, double px0, double px1) {
+    return px0 + (v - a->lo) / (a->hi - a->lo) * (px1 - px0);
+}
+
+static void tick_label(char *buf, size_t cap, double v, double step) {
+    if (fabs(v) < step * 1e-6) v = 0; /* no -1e-17 from lo + i * step */
+    if (step >= 1 && fabs(v) < 1e15)
+        snprintf(buf, cap, "%.0f", v); /* steps: 25000, not 2.5e+04 */
+    else
+        snprintf(buf, cap, "%.4g", v);
+}
+
+static void xml_text(FILE *f, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+typedef struct {
+    int col;
+    const char *label, *color;
+} series;
+
+typedef struct {
+    const char *title;
+    int height;
+    series s[2];
+    int ns;
+} panel;
+
+/* One series as polylines (a gap at every non-finite value), with point
+ * markers when there are few points. */
+static void draw_series(FILE *f, const table *t, const series *s, const axis *xa, const axis *ya,
+                        double top, double bottom) {
+    const double *x = t->v[C_STEP], *y = t->v[s->col];
+    int open = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (!isfinite(y[i])) {
+            if (open) fputs("\"/>\n", f);
+            open = 0;
+            continue;
+        }
+        if (!open)
+            fprintf(f, "<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" points=\"",
+                    col_name[s->col], s->color);
+        fprintf(f, "%s%.2f,%.2f", open ? " " : "", map(xa, x[i], LEFT, LEFT + PLOT_W), map(ya, y[i], bottom, top));
+        open = 1;
+    }
+    if (open) fputs("\"/>\n", f);
+    if (t->n > 60) return;
+    for (size_t i = 0; i < t->n; i++)
+        if (isfinite(y[i]))
+            fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%s\"/>\n",
+                    map(xa, x[i], LEFT, LEFT + PLOT_W), map(ya, y[i], bottom, top), s->color);
+}
+
+/* A panel at vertical offset y0: frame, grid, ticks, series and legend. */
+static void draw_panel(FILE *f, const table *t, const panel *p, const axis *xa, double y0) {
+    const double top = y0 + 28, bottom = y0 + p->height - 30;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int k = 0; k < p->ns; k++)
+        for (size_t i = 0; i < t->n; i++) {
+            double v = t->v[p->s[k].col][i];
+            if (isfinite(v)) lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+        }
+    fprintf(f, "<text x=\"%d\" y=\"%.0f\" font-size=\"14\" font-weight=\"bold\">%s</text>\n", LEFT, y0 + 18, p->title);
+    fprintf(f, "<rect class=\"plot\" x=\"%d\" y=\"%.2f\" width=\"%d\" height=\"%.2f\" fill=\"none\" stroke=\"#444\"/>\n",
+            LEFT, top, PLOT_W, bottom - top);
+    char buf[32];
+    for (double v = xa->lo; v <= xa->hi + xa->step * 1e-9; v += xa->step) {
+        double px = map(xa, v, LEFT, LEFT + PLOT_W);
+        tick_label(buf, sizeof buf, v, xa->step);
+        fprintf(f, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#e4e4e4\"/>\n", px, top, px, bottom);
+        fprintf(f, "<text x=\"%.2f\" y=\"%.2f\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n", px, bottom + 14, buf);
+    }
+    if (!(lo <= hi)) { /* nothing finite to draw (e.g. before a first validation) */
+        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\" text-anchor=\"middle\" fill=\"#888\">no values</text>\n",
+                LEFT + PLOT_W / 2.0, (top + bottom) / 2);
+        return;
+    }
+    axis ya = nice_axis(lo, hi, 5);
+    for (double v = ya.lo; v <= ya.hi + ya.step * 1e-9; v += ya.step) {
+        double py = map(&ya, v, bottom, top);
+        tick_label(buf, sizeof buf, v, ya.step);
+        fprintf(f, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" stroke=\"#e4e4e4\"/>\n", LEFT, py, LEFT + PLOT_W, py);
+        fprintf(f, "<text x=\"%d\" y=\"%.2f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", LEFT - 6, py + 4, buf);
+    }
+    /* The legend: one row on the title's line, ending at the frame's right. */
+    double lx = LEFT + PLOT_W;
+    for (int k = 0; k < p->ns; k++) lx -= 44 + 7 * strlen(p->s[k].label);
+    for (int k = 0; k < p->ns; k++) {
+        draw_series(f, t, &p->s[k], xa, &ya, top, bottom);
+        fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"2\"/>\n",
+                lx, y0 + 14, lx + 22, y0 + 14, p->s[k].color);
+        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\">%s</text>\n", lx + 28, y0 + 18, p->s[k].label);
+        lx += 44 + 7 * strlen(p->s[k].label);
+    }
+}
+
+static int has_finite(const table *t, int c) {
+    for (size_t i = 0; i < t->n; i++)
+        if (isfinite(t->v[c][i])) return 1;
+    return 0;
+}
+
+int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *title) {
+    table t = {0};
+    if (read_csv(csv_path, &t)) {
+        table_free(&t);
+        return -1;
+    }
+    panel panels[3] = {
+        {"loss (nats)", 300, {{C_TRAIN, "train", "#1f77b4"}, {C_VAL, "validation", "#d62728"}}, 2},
+        {"validation accuracy", 220, {{C_ACC, "accuracy", "#2ca02c"}, {C_F1, "macro-F1", "#9467bd"}}, has_finite(&t, C_F1) ? 2 : 1},
+        {"learning rate", 160, {{C_LR, "lr", "#555555"}}, 1},
+    };
+    double xmin = INFINITY, xmax = -INFINITY;
+    for (size_t i = 0; i < t.n; i++) {
+        double x = t.v[C_STEP][i];
+        xmin = x < xmin ? x : xmin, xmax = x > xmax ? x : xmax;
+    }
+    axis xa = nice_axis(xmin, xmax, 8);
+    int height = 40 + 24;
+    for (int k = 0; k < 3; k++) height += panels[k].height;
+
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", svg_path) >= (int)sizeof tmp) {
+        table_free(&t);
+        return rnn_errorf("%s: path too long", svg_path);
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        table_free(&t);
+        return rnn_errorf("%s: cannot write: %s", tmp, strerror(errno));
+    }
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+            WIDTH, height, WIDTH, height);
+    fputs("<text x=\"12\" y=\"24\" font-size=\"15\">", f);
+    xml_text(f, title ? title : csv_path);
+    fprintf(f, " (%zu validations, up to step %.0f)</text>\n", t.n, xmax);
+    double y0 = 40;
+    for (int k = 0; k < 3; k++) {
+        draw_panel(f, &t, &panels[k], &xa, y0);
+        y0 += panels[k].height;
+    }
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\" text-anchor=\"middle\">step</text>\n</svg>\n",
+            LEFT + PLOT_W / 2.0, y0 + 8);
+    int bad = ferror(f);
+    if (fclose(f) || bad) {
+        remove(tmp);
+        table_free(&t);
+        return rnn_errorf("%s: write error", tmp);
+    }
+    table_free(&t);
+    if (rename(tmp, svg_path)) {
+        remove(tmp);
+        return rnn_errorf("%s: cannot write: %s", svg_path, strerror(errno));
+    }
+    return 0;
+}

@@ -1,0 +1,22 @@
+/* plot.h: a run's metrics.csv drawn as an SVG (rnn plot; rnn train writes
+ * metrics.svg beside metrics.csv after every validation).
+ *
+ *   if (rnn_plot_metrics("runs/x/metrics.csv", "runs/x/metrics.svg", "runs/x"))
+ *       fprintf(stderr, "rnn: %s\n", rnn_last_error());
+ *
+ * Three panels share the step axis: training and validation loss, validation
+ * accuracy (and macro-F1 for classifiers), learning rate. Any browser shows
+ * the file; it needs no fonts or scripts.
+ */
+#ifndef RNN_PLOT_H
+#define RNN_PLOT_H
+
+/* Reads csv_path (the header of metrics.csv names its columns; step,
+ * train_loss, val_loss, val_acc and lr must be there, val_macro_f1 may be)
+ * and writes svg_path through a temporary file and a rename, so a reader
+ * never sees half a plot. Values that are not finite (nan) leave a gap in
+ * their line. -1 + message naming file:line on a malformed row, a missing
+ * column or no rows. */
+int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *title);
+
+#endif

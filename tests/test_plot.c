@@ -1,0 +1,218 @@
+/* test_plot.c: metrics.csv drawn as SVG (src/plot.c).
+ * - Each series is a polyline whose points are an affine image of the CSV
+ *   values: the ratios of their coordinate differences equal the ratios of
+ *   the values' differences, computed here by hand, whatever the axes.
+ * - Every point lies inside its panel's frame; a nan leaves a gap; a column
+ *   of nan (a language model's macro-F1) draws nothing.
+ * - Malformed files fail with file:line and leave an existing plot alone. */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "plot.h"
+#include "util.h"
+
+static char dir[] = "/tmp/rnn_plot_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
+static char csv[64], svg[64];
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static char *slurp(const char *path) {
+    size_t len;
+    return rnn_read_file(path, &len);
+}
+
+/* The points of every <polyline class="cls"> in svg, in order: up to max
+ * (x, y) pairs into xy; returns the count, *lines the number of polylines. */
+static int points_of(const char *doc, const char *cls, double *xy, int max, int *lines) {
+    char key[64];
+    snprintf(key, sizeof key, "<polyline class=\"%s\"", cls);
+    int n = 0;
+    *lines = 0;
+    for (const char *p = strstr(doc, key); p; p = strstr(p + 1, key)) {
+        (*lines)++;
+        const char *q = strstr(p, "points=\"");
+        if (!q) break;
+        q += 8;
+        while (*q && *q != '"' && n < max) {
+            char *end;
+            xy[2 * n] = strtod(q, &end);
+            if (*end != ',') break;
+            xy[2 * n + 1] = strtod(end + 1, &end);
+            n++;
+            q = end;
+            while (*q == ' ') q++;
+        }
+    }
+    return n;
+}
+
+/* The frames (<rect class="plot">) in document order: x, y, w, h each. */
+static int frames(const char *doc, double *r, int max) {
+    int n = 0;
+    for (const char *p = strstr(doc, "<rect class=\"plot\""); p && n < max; p = strstr(p + 1, "<rect class=\"plot\"")) {
+        if (sscanf(p, "<rect class=\"plot\" x=\"%lf\" y=\"%lf\" width=\"%lf\" height=\"%lf\"", &r[4 * n],
+                   &r[4 * n + 1], &r[4 * n + 2], &r[4 * n + 3]) != 4)
+            break;
+        n++;
+    }
+    return n;
+}
+
+static int inside(const double *xy, int n, const double *rect) {
+    for (int i = 0; i < n; i++)
+        if (xy[2 * i] < rect[0] - 1e-6 || xy[2 * i] > rect[0] + rect[2] + 1e-6 ||
+            xy[2 * i + 1] < rect[1] - 1e-6 || xy[2 * i + 1] > rect[1] + rect[3] + 1e-6)
+            return 0;
+    return 1;
+}
+
+static const char *HEADER = "step,elapsed_s,tokens,train_loss,val_loss,val_acc,val_macro_f1,lr,tokens_per_s\n";
+
+static void test_classifier_plot(void) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "%s100,1.0,5000,2.0,1.8,0.50,0.40,2e-3,100\n"
+             "200,2.0,10000,1.5,1.2,0.60,0.55,1e-3,100\n"
+             "\n" /* a blank line is skipped */
+             "400,4.0,20000,1.0,1.4,0.70,0.65,5e-4,100\n",
+             HEADER);
+    write_file(csv, text);
+    CHECK(rnn_plot_metrics(csv, svg, "a <test> & run") == 0, "plot: %s", rnn_last_error());
+    char *doc = slurp(svg);
+    CHECK(doc != NULL, "the svg was written");
+    if (!doc) return;
+    CHECK(!strncmp(doc, "<svg xmlns=\"http://www.w3.org/2000/svg\"", 39), "an svg document");
+    CHECK(strstr(doc, "</svg>") != NULL, "the document is closed");
+    CHECK(strstr(doc, "a &lt;test&gt; &amp; run") != NULL, "the title is escaped");
+    double rect[12], xy[32];
+    CHECK(frames(doc, rect, 3) == 3, "three panels");
+    int lines;
+    /* The steps 100, 200, 400: x differences in the ratio 1 : 2. */
+    int n = points_of(doc, "val_loss", xy, 16, &lines);
+    CHECK(n == 3 && lines == 1, "val_loss: 3 points in one line (got %d in %d)", n, lines);
+    if (n == 3) {
+        double rx = (xy[4] - xy[2]) / (xy[2] - xy[0]);
+        CHECK(fabs(rx - 2.0) < 1e-3, "x spacing follows the steps (ratio %.4f, want 2)", rx);
+        /* val loss 1.8, 1.2, 1.4: (y0 - y1) / (y2 - y1) = 0.6 / 0.2 = 3. */
+        double ry = (xy[1] - xy[3]) / (xy[5] - xy[3]);
+        CHECK(fabs(ry - 3.0) < 1e-2, "y follows the values (ratio %.4f, want 3)", ry);
+        CHECK(xy[3] > xy[1] && xy[3] > xy[5], "lower loss is drawn lower (SVG y grows downwards)");
+        CHECK(inside(xy, n, rect), "validation loss inside the loss panel");
+    }
+    double txy[32];
+    n = points_of(doc, "train_loss", txy, 16, &lines);
+    CHECK(n == 3 && lines == 1, "train_loss: 3 points (got %d)", n);
+    if (n == 3) { /* the same y axis: train 2.0 above val 1.8 at step 100; 1.5 - 1.2 = 0.3 = half of 1.8 - 1.2 */
+        CHECK(txy[1] < xy[1], "train 2.0 drawn above val 1.8");
+        double r = (xy[3] - txy[3]) / (xy[3] - xy[1]);
+        CHECK(fabs(r - 0.5) < 1e-2, "one y axis for both losses (ratio %.4f, want 0.5)", r);
+        CHECK(fabs(txy[0] - xy[0]) < 1e-9, "the same x for the same step");
+    }
+    n = points_of(doc, "val_acc", xy, 16, &lines);
+    CHECK(n == 3 && inside(xy, n, rect + 4), "accuracy: 3 points inside the second panel");
+    if (n == 3) { /* 0.5, 0.6, 0.7: evenly spaced in y, higher is higher */
+        double r = (xy[3] - xy[5]) / (xy[1] - xy[3]);
+        CHECK(fabs(r - 1.0) < 1e-2 && xy[5] < xy[1], "accuracy y (ratio %.4f, want 1)", r);
+    }
+    n = points_of(doc, "val_macro_f1", xy, 16, &lines);
+    CHECK(n == 3, "a classifier's macro-F1 is drawn (%d points)", n);
+    n = points_of(doc, "lr", xy, 16, &lines);
+    CHECK(n == 3 && inside(xy, n, rect + 8), "lr: 3 points inside the third panel");
+    if (n == 3) { /* 2e-3, 1e-3, 5e-4: (y1 - y0) / (y2 - y1) = 1e-3 / 5e-4 = 2 */
+        double r = (xy[3] - xy[1]) / (xy[5] - xy[3]);
+        CHECK(fabs(r - 2.0) < 1e-2, "lr y (ratio %.4f, want 2)", r);
+    }
+    char tmp[80];
+    snprintf(tmp, sizeof tmp, "%s.tmp", svg);
+    CHECK(access(tmp, F_OK) != 0, "no temporary file left behind");
+    free(doc);
+}
+
+static void test_language_model_plot(void) {
+    char text[1024];
+    /* A language model's metrics: macro-F1 is nan; the train loss of the
+     * second row is nan (no step since the last validation): a gap. */
+    snprintf(text, sizeof text,
+             "%s1000,10,4096,4.9,4.6,0.20,nan,2e-3,400\n"
+             "2000,20,8192,nan,4.4,0.22,nan,2e-3,400\n"
+             "3000,30,12288,4.3,4.3,0.23,nan,2e-3,400\n"
+             "4000,40,16384,4.2,4.25,0.24,nan,2e-3,400\n",
+             HEADER);
+    write_file(csv, text);
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "plot: %s", rnn_last_error());
+    char *doc = slurp(svg);
+    if (!doc) {
+        CHECK(0, "no svg");
+        return;
+    }
+    double xy[32];
+    int lines, n = points_of(doc, "val_macro_f1", xy, 16, &lines);
+    CHECK(n == 0 && lines == 0, "no macro-F1 line for a language model");
+    CHECK(strstr(doc, "macro-F1") == NULL, "no macro-F1 legend");
+    n = points_of(doc, "train_loss", xy, 16, &lines);
+    CHECK(n == 3 && lines == 2, "the nan breaks the train line: 3 points in 2 lines (got %d in %d)", n, lines);
+    CHECK(strstr(doc, csv) != NULL, "without a title the csv's path is the title");
+    free(doc);
+}
+
+/* Each malformed file fails with the expected file:line message and leaves
+ * the plot already there as it was. */
+static void test_errors(void) {
+    const char *good = "<svg>previous plot</svg>\n";
+    struct {
+        const char *text, *want;
+    } cases[] = {
+        {"", "empty file"},
+        {"step,train_loss,val_loss,val_acc\n", ":1: no 'lr' column"},
+        {"step,train_loss,val_loss,val_acc,lr\n", "no rows"},
+        {"step,train_loss,val_loss,val_acc,lr\n1,2,3,0.5,1e-3\n2,2,x3,0.5,1e-3\n", ":3: val_loss 'x3' is not a number"},
+        {"step,train_loss,val_loss,val_acc,lr\n1,2,3,0.5\n", ":2: 4 fields where the header has 5"},
+        {"step,train_loss,val_loss,val_acc,lr\n1,2,3,0.5,1e-3,7\n", ":2: 6 fields where the header has 5"},
+        {"step,train_loss,val_loss,val_acc,lr\nnan,2,3,0.5,1e-3\n", ":2: step is not a finite number"},
+        {"step,train_loss,val_loss,val_acc,lr\n1,,3,0.5,1e-3\n", ":2: train_loss '' is not a number"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_file(csv, cases[i].text);
+        write_file(svg, good);
+        int rc = rnn_plot_metrics(csv, svg, NULL);
+        const char *msg = rnn_last_error();
+        CHECK(rc == -1, "case %zu fails", i);
+        CHECK(strstr(msg, csv) && strstr(msg, cases[i].want), "case %zu: '%s' names the file and says '%s'",
+              i, msg, cases[i].want);
+        char *doc = slurp(svg);
+        CHECK(doc && !strcmp(doc, good), "case %zu: the existing plot is untouched", i);
+        free(doc);
+    }
+    unlink(csv);
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == -1 && strstr(rnn_last_error(), "cannot open"),
+          "a missing file: %s", rnn_last_error());
+    write_file(csv, "step,train_loss,val_loss,val_acc,lr\n1,2,3,0.5,1e-3\n");
+    char bad[128];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/x.svg", dir);
+    CHECK(rnn_plot_metrics(csv, bad, NULL) == -1 && strstr(rnn_last_error(), "cannot write"),
+          "an unwritable output: %s", rnn_last_error());
+}
+
+int main(void) {
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(csv, sizeof csv, "%s/metrics.csv", dir);
+    snprintf(svg, sizeof svg, "%s/metrics.svg", dir);
+    RUN(test_classifier_plot);
+    RUN(test_language_model_plot);
+    RUN(test_errors);
+    unlink(csv);
+    unlink(svg);
+    rmdir(dir);
+    return harness_end();
+}
