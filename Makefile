@@ -56,7 +56,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 LIB       := $(BUILD)/librnn.a
 BIN       := $(if $(filter 1,$(SAN)),$(BUILD)/rnn,rnn)
 
-.PHONY: all test test-san run bench examples clean
+.PHONY: all test test-san run bench examples install uninstall clean
 all: $(BIN) $(BUILD)/ldlibs
 
 # The link flags a program using librnn.a needs (examples/ reads them).
@@ -89,9 +89,12 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-# The whole suite: unit, gradient, PyTorch-fixture and end-to-end tests.
+# The whole suite: unit, gradient, PyTorch-fixture and end-to-end tests
+# (test_cli.sh also checks `make install` into a scratch DESTDIR).
 test: $(TEST_BINS) $(BIN) $(EXAMPLES)
-	RNN_BIN=$(abspath $(BIN)) RNN_EXAMPLES=$(abspath $(BUILD)/examples) tests/run.sh $(TEST_BINS) tests/test_cli.sh
+	RNN_BIN=$(abspath $(BIN)) RNN_EXAMPLES=$(abspath $(BUILD)/examples) \
+	RNN_MAKE="$(MAKE) SAN=$(SAN) BACKEND=$(BACKEND) NATIVE=$(NATIVE)" \
+	tests/run.sh $(TEST_BINS) tests/test_cli.sh
 
 test-san:
 	$(MAKE) SAN=1 test
@@ -105,6 +108,24 @@ run: $(BIN)
 # rnn.c against PyTorch on every case of bench/cases.json (see bench/README.md).
 bench: $(LIB)
 	bench/run.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the rnn command, librnn.a,
+# rnn.h and rnn.pc, whose Libs line carries the libraries this build links
+# (cc prog.c $(pkg-config --cflags --libs rnn)).
+PREFIX  ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define RNN_VERSION "\(.*\)"/\1/p' cli/main.c)
+install: $(BIN) $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/rnn
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/librnn.a
+	install -m 644 include/rnn.h $(DESTDIR)$(PREFIX)/include/rnn.h
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: rnn' 'Description: recurrent networks (RNN, LSTM, GRU) in C: train, sample, classify' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lrnn $(LDLIBS)' \
+	  >$(DESTDIR)$(PREFIX)/lib/pkgconfig/rnn.pc
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/rnn $(DESTDIR)$(PREFIX)/lib/librnn.a \
+	  $(DESTDIR)$(PREFIX)/include/rnn.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/rnn.pc
 
 clean:
 	rm -rf build build-san rnn

@@ -144,6 +144,20 @@ if [ -n "${RNN_EXAMPLES:-}" ] && [ -x "$RNN_EXAMPLES/classify" ]; then
     check "examples/generate prints the prime and a continuation" "[ \${#out} -gt 100 ] && [ \"\${out#O Rom}\" != \"\$out\" ]"
 fi
 
+# --- make install into a scratch DESTDIR; a program builds against what it installed
+if [ -n "${RNN_MAKE:-}" ]; then
+    I=$T/inst/opt/rnn
+    $RNN_MAKE -s install DESTDIR="$T/inst" PREFIX=/opt/rnn >"$T/instlog" 2>&1
+    check "make install: bin/rnn, lib/librnn.a, include/rnn.h, lib/pkgconfig/rnn.pc" \
+        "[ -x '$I/bin/rnn' ] && [ -s '$I/lib/librnn.a' ] && cmp -s include/rnn.h '$I/include/rnn.h' && grep -q '^Libs: -L\${libdir} -lrnn ' '$I/lib/pkgconfig/rnn.pc'"
+    libs=$(sed -n 's/^Libs: //p' "$I/lib/pkgconfig/rnn.pc" | sed "s#\${libdir}#$I/lib#")
+    cc -I"$I/include" examples/classify.c -o "$T/classify_installed" $libs 2>"$T/cclog"
+    out=$("$T/classify_installed" tests/fixtures/torch_cls.safetensors "a fine film" 2>&1)
+    check "a program linked with rnn.pc's flags against the installed library runs" "printf '%s' '$out' | grep -q \"^pos	0.5588	a fine film$\""
+    $RNN_MAKE -s uninstall DESTDIR="$T/inst" PREFIX=/opt/rnn >>"$T/instlog" 2>&1
+    check "make uninstall removes the four files" "[ -z \"\$(find '$T/inst' -type f)\" ]"
+fi
+
 # --- bad input: one clear line, non-zero exit, never a crash
 expect_error "missing data file" "nope.txt" $RNN train --data "$T/nope.txt" --out "$T/x1"
 expect_error "unknown flag" "--frobnicate" $RNN train --frobnicate 3
