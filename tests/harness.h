@@ -68,6 +68,19 @@ static inline double harness_max_rel_err(const float *got, const float *want, si
         printf("%s %s\n", harness_cur_failed ? "not ok" : "ok", #fn);          \
     } while (0)
 
+/* Removes a training run directory (the files rnn train writes) and the
+ * directory itself. */
+static inline void harness_rm_run(const char *dir) {
+    const char *f[] = {"config.txt", "model.safetensors", "last.safetensors", "state.safetensors",
+                       "metrics.csv", "metrics.svg", "train.log"};
+    char path[1024];
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, f[i]);
+        remove(path);
+    }
+    remove(dir);
+}
+
 static inline int harness_end_(const char *file) {
     printf("%s: %d passed, %d failed\n", file, harness_passed, harness_failed);
     return harness_failed ? 1 : 0;

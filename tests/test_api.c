@@ -183,17 +183,6 @@ static int exists_in(const char *dir, const char *name) {
     return access(path, F_OK) == 0;
 }
 
-static void remove_run(const char *dir) {
-    const char *f[] = {"config.txt", "model.safetensors", "last.safetensors", "state.safetensors",
-                       "metrics.csv", "metrics.svg", "train.log"};
-    char path[512];
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, f[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
 static void test_trainer(void) {
     char base[] = "/tmp/rnn_trainer_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
     if (!mkdtemp(base)) {
@@ -288,9 +277,9 @@ static void test_trainer(void) {
               "missing data: %s", rnn_error());
     }
     rnn_trainer_free(t);
-    remove_run(full);
-    remove_run(stopped);
-    remove_run(out);
+    harness_rm_run(full);
+    harness_rm_run(stopped);
+    harness_rm_run(out);
     unlink(errfile);
     rmdir(base);
 }

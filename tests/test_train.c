@@ -194,17 +194,6 @@ static rnn_model *tiny_run(const char *dir, long steps, float ema) {
     return m;
 }
 
-static void rm_run(const char *dir) {
-    const char *f[] = {"config.txt", "model.safetensors", "last.safetensors", "state.safetensors",
-                       "metrics.csv", "metrics.svg", "train.log"};
-    char path[600];
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, f[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
 static void test_ema(void) {
     char base[] = "/tmp/rnn_ema_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
     if (!mkdtemp(base)) {
@@ -244,7 +233,7 @@ static void test_ema(void) {
     }
     for (int k = 0; k < 4; k++) {
         rnn_model_free(raw[k]);
-        rm_run(dir[k]);
+        harness_rm_run(dir[k]);
     }
     rnn_model_free(avg);
     rmdir(base);
