@@ -111,21 +111,22 @@ bench: $(LIB)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the rnn command, librnn.a,
 # rnn.h and rnn.pc, whose Libs line carries the libraries this build links
-# (cc prog.c $(pkg-config --cflags --libs rnn)).
+# (cc prog.c $(pkg-config --cflags --libs rnn)). The library is built for this
+# CPU (-march=native) unless NATIVE=0.
 PREFIX  ?= /usr/local
 VERSION := $(shell sed -n 's/^\#define RNN_VERSION "\(.*\)"/\1/p' cli/main.c)
 install: $(BIN) $(LIB)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
-	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/rnn
-	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/librnn.a
-	install -m 644 include/rnn.h $(DESTDIR)$(PREFIX)/include/rnn.h
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/pkgconfig" "$(DESTDIR)$(PREFIX)/include"
+	install -m 755 $(BIN) "$(DESTDIR)$(PREFIX)/bin/rnn"
+	install -m 644 $(LIB) "$(DESTDIR)$(PREFIX)/lib/librnn.a"
+	install -m 644 include/rnn.h "$(DESTDIR)$(PREFIX)/include/rnn.h"
+	printf '%s\n' "prefix=$(PREFIX)" 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	  'Name: rnn' 'Description: recurrent networks (RNN, LSTM, GRU) in C: train, sample, classify' \
 	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lrnn $(LDLIBS)' \
-	  >$(DESTDIR)$(PREFIX)/lib/pkgconfig/rnn.pc
+	  >"$(DESTDIR)$(PREFIX)/lib/pkgconfig/rnn.pc"
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/rnn $(DESTDIR)$(PREFIX)/lib/librnn.a \
-	  $(DESTDIR)$(PREFIX)/include/rnn.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/rnn.pc
+	rm -f "$(DESTDIR)$(PREFIX)/bin/rnn" "$(DESTDIR)$(PREFIX)/lib/librnn.a" \
+	  "$(DESTDIR)$(PREFIX)/include/rnn.h" "$(DESTDIR)$(PREFIX)/lib/pkgconfig/rnn.pc"
 
 clean:
 	rm -rf build build-san rnn

@@ -381,14 +381,15 @@ static int cmd_plot(int argc, char **argv) {
     char csv[4096], svg[4096];
     struct stat st;
     if (stat(run, &st)) {
-        fprintf(stderr, "rnn: %s: no such run directory or metrics.csv\n", run);
+        fprintf(stderr, "rnn: %s: %s\n", run,
+                errno == ENOENT ? "no such run directory or metrics.csv" : strerror(errno));
         return 1;
     }
     int is_dir = S_ISDIR(st.st_mode);
     if (snprintf(csv, sizeof csv, is_dir ? "%s/metrics.csv" : "%s", run) >= (int)sizeof csv)
         return die("plot: path too long");
     if (out) {
-        snprintf(svg, sizeof svg, "%s", out);
+        if (snprintf(svg, sizeof svg, "%s", out) >= (int)sizeof svg) return die("plot: --out path too long");
     } else { /* beside the csv: metrics.csv -> metrics.svg, anything else + .svg */
         size_t n = strlen(csv);
         int csv_ext = n > 4 && !strcmp(csv + n - 4, ".csv");

@@ -68,11 +68,14 @@ void rnn_threads(int n);
  *       return e->kind == RNN_EVENT_EVAL && e->loss < 1.5; // non-zero stops (saved)
  *   }
  *   rnn_trainer *t = rnn_trainer_new();
- *   rnn_trainer_set(t, "data", "input.txt");
- *   rnn_trainer_set(t, "bidirectional", NULL);   // a flag: NULL means true
- *   rnn_trainer_set(t, "progress", "quiet");     // no output but train.log
- *   if (!t || rnn_trainer_run(t, on_event, NULL)) fprintf(stderr, "%s\n", rnn_error());
- *   printf("%s/model.safetensors\n", rnn_trainer_dir(t));
+ *   if (rnn_trainer_set(t, "task", "classify") ||
+ *       rnn_trainer_set(t, "data", "train.tsv") ||     // label<TAB>text lines
+ *       rnn_trainer_set(t, "bidirectional", NULL) ||   // a flag: NULL means true
+ *       rnn_trainer_set(t, "progress", "quiet") ||     // no output but train.log
+ *       rnn_trainer_run(t, on_event, NULL))
+ *       fprintf(stderr, "%s\n", rnn_error());
+ *   else
+ *       printf("%s/model.safetensors\n", rnn_trainer_dir(t));
  *   rnn_trainer_free(t);
  *
  * The run directory gets what `rnn train` writes: model.safetensors (best on
@@ -106,7 +109,8 @@ typedef struct {
  * for `rnn train` (rnn_trainer_run then returns 0). */
 typedef int (*rnn_train_callback)(const rnn_train_event *event, void *user);
 
-/* A trainer with `rnn train`'s defaults. NULL + rnn_error() if out of memory. */
+/* A trainer with `rnn train`'s defaults. NULL + rnn_error() if out of memory;
+ * the functions below then fail (or give "") with a message, not a crash. */
 rnn_trainer *rnn_trainer_new(void);
 void rnn_trainer_free(rnn_trainer *t); /* NULL is fine */
 /* Sets one option, e.g. ("hidden", "256"), ("task", "classify"); a flag

@@ -158,14 +158,19 @@ rnn_trainer *rnn_trainer_new(void) {
 void rnn_trainer_free(rnn_trainer *t) { free(t); }
 
 int rnn_trainer_set(rnn_trainer *t, const char *name, const char *value) {
+    if (!t) return rnn_errorf("rnn_trainer_set: no trainer (rnn_trainer_new failed?)");
     if (!name) return rnn_errorf("rnn_trainer_set: no option name");
     return rnn_opts_set(&t->o, name, value);
 }
 
-int rnn_trainer_load_config(rnn_trainer *t, const char *path) { return rnn_opts_load_file(&t->o, path); }
+int rnn_trainer_load_config(rnn_trainer *t, const char *path) {
+    if (!t) return rnn_errorf("rnn_trainer_load_config: no trainer (rnn_trainer_new failed?)");
+    return rnn_opts_load_file(&t->o, path);
+}
 
 int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {
+    if (!t) return rnn_errorf("rnn_trainer_run: no trainer (rnn_trainer_new failed?)");
     return rnn_train(&t->o, cb, user, t->dir, sizeof t->dir);
 }
 
-const char *rnn_trainer_dir(const rnn_trainer *t) { return t->dir; }
+const char *rnn_trainer_dir(const rnn_trainer *t) { return t ? t->dir : ""; }

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -98,10 +100,10 @@ static int read_csv(const char *path, table *t) {
             if (where[c] < 0) continue;
             const char *s = field[where[c]];
             char *end;
-            errno = 0;
-            row[c] = strtod(s, &end);
-            if (end == s || *end || errno == ERANGE) {
-                rnn_errorf("%s:%ld: %s '%s' is not a number", path, lineno, col_name[c], s);
+            row[c] = strtod(s, &end); /* nan, inf; an overflow is inf, drawn as a gap */
+            if (end == s || *end) {
+                rnn_errorf("%s:%ld: %s '%.40s%s' is not a number", path, lineno, col_name[c], s,
+                           strlen(s) > 40 ? "..." : "");
                 goto out;
             }
         }
@@ -137,12 +139,21 @@ typedef struct {
     double lo, hi, step; /* the axis spans [lo, hi], ticks every step */
 } axis;
 
-/* An axis over [min, max] that ends on round numbers, with about `target`
- * ticks of 1, 2 or 5 times a power of ten. */
+/* Values are drawn within +-LIMIT (a diverged loss of 1e300 sits at the
+ * top), so that no axis arithmetic overflows. */
+#define LIMIT 1e100
+#define MAX_TICKS 40
+
+static double clamp(double v) { return v > LIMIT ? LIMIT : v < -LIMIT ? -LIMIT : v; }
+
+/* An axis over [min, max] (finite, within LIMIT) that ends on round numbers,
+ * with about `target` ticks of 1, 2 or 5 times a power of ten. A range too
+ * narrow for doubles to tell its ticks apart is widened around its middle. */
 static axis nice_axis(double min, double max, int target) {
-    if (!(max > min)) {
-        double pad = fabs(min) > 0 ? fabs(min) * 0.05 : 0.5;
-        min -= pad, max += pad;
+    double mid = 0.5 * (min + max), scale = fmax(fabs(min), fabs(max));
+    if (!(max - min > scale * 1e-9)) {
+        double pad = scale > 0 ? scale * 0.05 : 0.5;
+        min = mid - pad, max = mid + pad;
     }
     double raw = (max - min) / target, mag = pow(10, floor(log10(raw))), f = raw / mag;
     double step = (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
@@ -150,8 +161,14 @@ static axis nice_axis(double min, double max, int target) {
     return a;
 }
 
+/* The number of tick intervals of a (ticks at lo + i * step, i = 0..n). */
+static int tick_count(const axis *a) {
+    double n = floor((a->hi - a->lo) / a->step + 0.5);
+    return n < 1 ? 1 : n > MAX_TICKS ? MAX_TICKS : (int)n;
+}
+
 static double map(const axis *a, double v, double px0, double px1) {
-    return px0 + (v - a->lo) / (a->hi - a->lo) * (px1 - px0);
+    return px0 + (clamp(v) - a->lo) / (a->hi - a->lo) * (px1 - px0);
 }
 
 static void tick_label(char *buf, size_t cap, double v, double step) {
@@ -162,15 +179,20 @@ static void tick_label(char *buf, size_t cap, double v, double step) {
         snprintf(buf, cap, "%.4g", v);
 }
 
+/* s as XML character data: markup escaped; control characters and
+ * invalid UTF-8 (a path may hold any byte), which XML cannot carry, as '?'. */
 static void xml_text(FILE *f, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), pos = 0;
+    while (pos < n) {
+        size_t at = pos;
+        int32_t c = rnn_utf8_next(u, n, &pos);
+        if (c == '&') fputs("&amp;", f);
+        else if (c == '<') fputs("&lt;", f);
+        else if (c == '>') fputs("&gt;", f);
+        else if (c == '"') fputs("&quot;", f);
+        else if (c < 0x20 || c == 0x7F) fputc('?', f);
+        else fwrite(s + at, 1, pos - at, f);
     }
 }
 
@@ -218,15 +240,15 @@ static void draw_panel(FILE *f, const table *t, const panel *p, const axis *xa, 
     double lo = INFINITY, hi = -INFINITY;
     for (int k = 0; k < p->ns; k++)
         for (size_t i = 0; i < t->n; i++) {
-            double v = t->v[p->s[k].col][i];
+            double v = clamp(t->v[p->s[k].col][i]);
             if (isfinite(v)) lo = v < lo ? v : lo, hi = v > hi ? v : hi;
         }
     fprintf(f, "<text x=\"%d\" y=\"%.0f\" font-size=\"14\" font-weight=\"bold\">%s</text>\n", LEFT, y0 + 18, p->title);
     fprintf(f, "<rect class=\"plot\" x=\"%d\" y=\"%.2f\" width=\"%d\" height=\"%.2f\" fill=\"none\" stroke=\"#444\"/>\n",
             LEFT, top, PLOT_W, bottom - top);
     char buf[32];
-    for (double v = xa->lo; v <= xa->hi + xa->step * 1e-9; v += xa->step) {
-        double px = map(xa, v, LEFT, LEFT + PLOT_W);
+    for (int i = 0, n = tick_count(xa); i <= n; i++) {
+        double v = xa->lo + i * xa->step, px = map(xa, v, LEFT, LEFT + PLOT_W);
         tick_label(buf, sizeof buf, v, xa->step);
         fprintf(f, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#e4e4e4\"/>\n", px, top, px, bottom);
         fprintf(f, "<text x=\"%.2f\" y=\"%.2f\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n", px, bottom + 14, buf);
@@ -237,8 +259,8 @@ static void draw_panel(FILE *f, const table *t, const panel *p, const axis *xa, 
         return;
     }
     axis ya = nice_axis(lo, hi, 5);
-    for (double v = ya.lo; v <= ya.hi + ya.step * 1e-9; v += ya.step) {
-        double py = map(&ya, v, bottom, top);
+    for (int i = 0, n = tick_count(&ya); i <= n; i++) {
+        double v = ya.lo + i * ya.step, py = map(&ya, v, bottom, top);
         tick_label(buf, sizeof buf, v, ya.step);
         fprintf(f, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" stroke=\"#e4e4e4\"/>\n", LEFT, py, LEFT + PLOT_W, py);
         fprintf(f, "<text x=\"%d\" y=\"%.2f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", LEFT - 6, py + 4, buf);
@@ -261,59 +283,77 @@ static int has_finite(const table *t, int c) {
     return 0;
 }
 
-int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *title) {
-    table t = {0};
-    if (read_csv(csv_path, &t)) {
-        table_free(&t);
-        return -1;
-    }
+/* The whole document. */
+static void draw(FILE *f, const table *t, const char *title) {
     panel panels[3] = {
         {"loss (nats)", 300, {{C_TRAIN, "train", "#1f77b4"}, {C_VAL, "validation", "#d62728"}}, 2},
-        {"validation accuracy", 220, {{C_ACC, "accuracy", "#2ca02c"}, {C_F1, "macro-F1", "#9467bd"}}, has_finite(&t, C_F1) ? 2 : 1},
+        {"validation accuracy", 220, {{C_ACC, "accuracy", "#2ca02c"}, {C_F1, "macro-F1", "#9467bd"}}, has_finite(t, C_F1) ? 2 : 1},
         {"learning rate", 160, {{C_LR, "lr", "#555555"}}, 1},
     };
     double xmin = INFINITY, xmax = -INFINITY;
-    for (size_t i = 0; i < t.n; i++) {
-        double x = t.v[C_STEP][i];
+    for (size_t i = 0; i < t->n; i++) {
+        double x = clamp(t->v[C_STEP][i]);
         xmin = x < xmin ? x : xmin, xmax = x > xmax ? x : xmax;
     }
     axis xa = nice_axis(xmin, xmax, 8);
     int height = 40 + 24;
     for (int k = 0; k < 3; k++) height += panels[k].height;
-
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", svg_path) >= (int)sizeof tmp) {
-        table_free(&t);
-        return rnn_errorf("%s: path too long", svg_path);
-    }
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        table_free(&t);
-        return rnn_errorf("%s: cannot write: %s", tmp, strerror(errno));
-    }
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             WIDTH, height, WIDTH, height);
     fputs("<text x=\"12\" y=\"24\" font-size=\"15\">", f);
-    xml_text(f, title ? title : csv_path);
-    fprintf(f, " (%zu validations, up to step %.0f)</text>\n", t.n, xmax);
+    xml_text(f, title);
+    fprintf(f, " (%zu validations, up to step %.0f)</text>\n", t->n, xmax);
     double y0 = 40;
     for (int k = 0; k < 3; k++) {
-        draw_panel(f, &t, &panels[k], &xa, y0);
+        draw_panel(f, t, &panels[k], &xa, y0);
         y0 += panels[k].height;
     }
     fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\" text-anchor=\"middle\">step</text>\n</svg>\n",
             LEFT + PLOT_W / 2.0, y0 + 8);
+}
+
+int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *title) {
+    struct stat in, out;
+    if (stat(csv_path, &in) == 0 && stat(svg_path, &out) == 0 && in.st_dev == out.st_dev &&
+        in.st_ino == out.st_ino)
+        return rnn_errorf("%s: is the metrics file itself; the plot needs another name", svg_path);
+    table t = {0};
+    if (read_csv(csv_path, &t)) {
+        table_free(&t);
+        return -1;
+    }
+    /* A temporary file of its own beside the plot (a run being trained
+     * redraws it while `rnn plot` may too), renamed over it when whole. */
+    char tmp[4096];
+    int fd = -1;
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", svg_path) >= (int)sizeof tmp) {
+        rnn_errorf("%.200s...: path too long", svg_path);
+    } else if ((fd = mkstemp(tmp)) < 0) {
+        rnn_errorf("%s: cannot write: %s", svg_path, strerror(errno));
+    }
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!f) {
+        if (fd >= 0) {
+            rnn_errorf("%s: cannot write: %s", svg_path, strerror(errno));
+            close(fd);
+            remove(tmp);
+        }
+        table_free(&t);
+        return -1;
+    }
+    fchmod(fd, 0644); /* mkstemp's 0600 would hide the plot from other users */
+    draw(f, &t, title ? title : csv_path);
+    table_free(&t);
     int bad = ferror(f);
     if (fclose(f) || bad) {
         remove(tmp);
-        table_free(&t);
-        return rnn_errorf("%s: write error", tmp);
+        return rnn_errorf("%s: write error", svg_path);
     }
-    table_free(&t);
     if (rename(tmp, svg_path)) {
+        int e = errno;
         remove(tmp);
-        return rnn_errorf("%s: cannot write: %s", svg_path, strerror(errno));
+        return rnn_errorf("%s: cannot write: %s", svg_path, strerror(e));
     }
     return 0;
 }

@@ -527,24 +527,9 @@ int rnn_st_read_i32(const rnn_st *st, const char *name, int32_t *dst, size_t num
  * refuse the file. */
 static int utf8_valid(const char *str) {
     const unsigned char *s = (const unsigned char *)str;
-    while (*s) {
-        unsigned c = *s, n, cp;
-        if (c < 0x80) {
-            s++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) n = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF) n = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4) n = 3, cp = c & 0x07;
-        else return 0;
-        for (unsigned i = 1; i <= n; i++) {
-            if ((s[i] & 0xC0) != 0x80) return 0; /* also stops at the NUL */
-            cp = cp << 6 | (s[i] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        s += n + 1;
-    }
+    size_t n = strlen(str), pos = 0;
+    while (pos < n)
+        if (rnn_utf8_next(s, n, &pos) < 0) return 0;
     return 1;
 }
 

@@ -50,37 +50,6 @@ static int is_bert_space(uint32_t c) {
 /* ------------------------------------------------------------------------ */
 /* UTF-8                                                                    */
 
-/* Decodes the code point at s[*pos] (*pos < n) and advances past it. Returns
- * -1 and advances one byte on anything but a shortest-form scalar value:
- * bad lead or continuation bytes, truncation, overlongs, surrogates, values
- * above U+10FFFF; also on NUL, which no C string token can hold. */
-static int32_t utf8_next(const unsigned char *s, size_t n, size_t *pos) {
-    size_t i = *pos;
-    uint32_t c = s[i];
-    *pos = i + 1;
-    if (c < 0x80) return c ? (int32_t)c : -1;
-    int k;
-    uint32_t min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 1, c &= 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 2, c &= 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 3, c &= 0x07, min = 0x10000;
-    } else {
-        return -1;
-    }
-    if (n - i - 1 < (size_t)k) return -1;
-    for (int j = 1; j <= k; j++) {
-        uint32_t b = s[i + j];
-        if ((b & 0xC0) != 0x80) return -1;
-        c = (c << 6) | (b & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return -1;
-    *pos = i + 1 + k;
-    return (int32_t)c;
-}
-
 static size_t utf8_put(uint32_t c, char *out) {
     if (c < 0x80) {
         out[0] = (char)c;
@@ -108,7 +77,7 @@ static size_t utf8_put(uint32_t c, char *out) {
 static long utf8_count(const char *s, size_t n) {
     long count = 0;
     for (size_t i = 0; i < n; count++)
-        if (utf8_next((const unsigned char *)s, n, &i) < 0) return -1;
+        if (rnn_utf8_next((const unsigned char *)s, n, &i) < 0) return -1;
     return count;
 }
 
@@ -128,7 +97,7 @@ static inline int read_cp(const unsigned char *s, size_t n, size_t *pos, int rep
         return 0;
     }
     size_t at = *pos;
-    int32_t v = utf8_next(s, n, pos);
+    int32_t v = rnn_utf8_next(s, n, pos);
     if (v < 0) {
         if (!replace) {
             utf8_error(s, at);

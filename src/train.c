@@ -140,9 +140,11 @@ typedef struct {
     /* progress */
     long step, epoch, batch_in_epoch, tokens, total_steps;
     double elapsed_before, t0, best_val, best_loss, last_val;
+    long last_eval_step; /* the step of the last validation (-1: none yet) */
     double loss_sum; /* training losses since the last validation (for metrics.csv) */
     long loss_n;
     int bad_evals, bar, quiet, plot_failed;
+    double plot_time; /* when metrics.svg was last drawn */
 } run;
 
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
@@ -604,6 +606,7 @@ static int load_state(run *r) {
     r->loss_sum = v[13];
     r->loss_n = (long)v[14];
     rnn_optim_set_steps(r->opt, r->step);
+    r->last_eval_step = r->step; /* the state is saved by a validation, so one was just done */
     for (int i = 0; i < rnn_optim_num_buffers(r->opt); i++) {
         const char *bn;
         float *buf = rnn_optim_buffer(r->opt, i, &bn);
@@ -663,7 +666,12 @@ static void progress(run *r, double loss, double tok_s, float lr) {
 
 /* Redraws metrics.svg from metrics.csv. A plot that cannot be written is
  * worth a warning (once), not the run. */
-static void plot(run *r) {
+static void plot(run *r, int final) {
+    /* At most every 2 s: the csv is read whole each time, and --eval-every 1
+     * would make that quadratic. The end of the run always draws. */
+    double now = rnn_now();
+    if (!final && now - r->plot_time < 2.0) return;
+    r->plot_time = now;
     char csv[2 * RNN_OPT_STR], svg[2 * RNN_OPT_STR];
     path_in(csv, sizeof csv, r, "metrics.csv");
     path_in(svg, sizeof svg, r, "metrics.svg");
@@ -700,6 +708,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     rnn_gemm_set_precision(prec);
     if (bad) return -1;
     r->last_val = loss;
+    r->last_eval_step = r->step;
     /* Classifiers keep the most accurate model (the lower loss on a tie),
      * language models the lowest loss. best_val holds -accuracy then. */
     double key = r->classify ? -acc : loss;
@@ -713,7 +722,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r),
             r->tokens, train_loss, loss, acc, f1, lr, tok_s);
     fflush(r->metrics);
-    plot(r);
+    plot(r, 0);
     if (better) {
         r->best_val = key;
         r->best_loss = loss;
@@ -753,11 +762,18 @@ static int open_run_dir(run *r, int resuming) {
         snprintf(r->dir, sizeof r->dir, "%s", o->resume);
     } else if (o->out[0]) {
         snprintf(r->dir, sizeof r->dir, "%s", o->out);
-    } else {
+    } else { /* runs/<time>, made here and now: two runs in one second get -2, -3 ... */
         char stamp[32];
         time_t now = time(NULL);
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
-        snprintf(r->dir, sizeof r->dir, "runs/%s", stamp);
+        if (make_dir("runs")) return -1;
+        for (int k = 1;; k++) {
+            if (k == 1) snprintf(r->dir, sizeof r->dir, "runs/%s", stamp);
+            else snprintf(r->dir, sizeof r->dir, "runs/%s-%d", stamp, k);
+            if (mkdir(r->dir, 0777) == 0) break;
+            if (errno != EEXIST || k == 1000)
+                return rnn_errorf("%s: cannot create directory: %s", r->dir, strerror(errno));
+        }
     }
     if (make_dir(r->dir)) return -1;
     char path[2 * RNN_OPT_STR];
@@ -832,6 +848,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     r->B = o->batch;
     r->T = o->seq_len;
     r->best_val = r->best_loss = INFINITY;
+    r->last_eval_step = -1;
     r->classify = !strcmp(o->task, "classify");
     int rc = -1, resuming = o->resume[0] != 0;
     rnn_checkpoint ck = {0};
@@ -841,9 +858,10 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     rnn_set_threads(o->threads);
     rnn_precision prec = RNN_FP32;
     if (rnn_precision_parse(o->precision, &prec)) return -1;
+    char fallback[256] = "";
     if (rnn_gemm_set_precision(prec)) {
-        /* Fall back cleanly: the same run in fp32, said once. */
-        fprintf(stderr, "rnn: %s; training in fp32\n", rnn_last_error());
+        /* Fall back cleanly: the same run in fp32, said once (below, in the log too). */
+        snprintf(fallback, sizeof fallback, "%s", rnn_last_error());
         rnn_gemm_set_precision(RNN_FP32);
     }
     rnn_rng_seed(&r->rng, (uint64_t)o->seed);
@@ -851,6 +869,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     r->quiet = !strcmp(o->progress, "quiet");
     if (open_run_dir(r, resuming)) goto out;
     if (dir && dir_cap) snprintf(dir, dir_cap, "%s", r->dir);
+    if (fallback[0]) say(r, "warning: %s; training in fp32", fallback);
 
     /* Model and tokenizer: from the resume state, a checkpoint, or new. */
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
@@ -1006,9 +1025,10 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         if (r->step % eval_every == 0 && validate(r, lr, tok_s, &stop))
             goto out;
     }
-    if (r->step % eval_every != 0 || r->step == 0) {
-        if (validate(r, lr, tok_s, &stop)) goto out;
-    }
+    /* The end: validated and saved unless the last step just was (a resumed
+     * run that had already reached its length trains and validates nothing). */
+    if (r->last_eval_step != r->step && validate(r, lr, tok_s, &stop)) goto out;
+    plot(r, 1);
     if (r->classify)
         say(r, "done: %ld steps, %.1f s, best val accuracy %.4f; %s/model.safetensors", r->step,
             elapsed(r), -r->best_val, r->dir);

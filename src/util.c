@@ -129,3 +129,34 @@ float rnn_rng_normal(rnn_rng *r) {
     float u1 = 1.0f - rnn_rng_uniform(r), u2 = rnn_rng_uniform(r);
     return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
 }
+
+/* Decodes the code point at s[*pos] (*pos < n) and advances past it. Returns
+ * -1 and advances one byte on anything but a shortest-form scalar value:
+ * bad lead or continuation bytes, truncation, overlongs, surrogates, values
+ * above U+10FFFF; also on NUL, which no C string token can hold. */
+int32_t rnn_utf8_next(const unsigned char *s, size_t n, size_t *pos) {
+    size_t i = *pos;
+    uint32_t c = s[i];
+    *pos = i + 1;
+    if (c < 0x80) return c ? (int32_t)c : -1;
+    int k;
+    uint32_t min;
+    if (c >= 0xC2 && c <= 0xDF) {
+        k = 1, c &= 0x1F, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        k = 2, c &= 0x0F, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 3, c &= 0x07, min = 0x10000;
+    } else {
+        return -1;
+    }
+    if (n - i - 1 < (size_t)k) return -1;
+    for (int j = 1; j <= k; j++) {
+        uint32_t b = s[i + j];
+        if ((b & 0xC0) != 0x80) return -1;
+        c = (c << 6) | (b & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return -1;
+    *pos = i + 1 + k;
+    return (int32_t)c;
+}

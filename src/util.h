@@ -42,4 +42,10 @@ uint64_t rnn_rng_next(rnn_rng *r);
 float rnn_rng_uniform(rnn_rng *r);             /* [0, 1) */
 float rnn_rng_normal(rnn_rng *r);              /* N(0, 1) */
 
+/* Decodes the UTF-8 code point at s[*pos] (*pos < n) and advances past it.
+ * Returns -1 and advances one byte on anything but a shortest-form scalar
+ * value: bad lead or continuation bytes, truncation, overlongs, surrogates,
+ * values above U+10FFFF; also on NUL, which no C string token can hold. */
+int32_t rnn_utf8_next(const unsigned char *s, size_t n, size_t *pos);
+
 #endif

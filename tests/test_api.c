@@ -149,14 +149,15 @@ static int on_event(const rnn_train_event *e, void *user) {
 }
 
 /* A tiny LM on the built-in corpus, 12 steps of batch 4 x 8, validated
- * every 4, into dir. */
+ * every 4, into dir ("": the default directory). */
 static rnn_trainer *tiny_trainer(const char *dir) {
     rnn_trainer *t = rnn_trainer_new();
     const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "4"}, {"batch", "4"},
                            {"seq-len", "8"}, {"threads", "1"}, {"progress", "quiet"},
                            {"eval-every", "4"}, {"steps", "12"}, {"lr", "0.05"}, {"out", dir}};
     for (size_t i = 0; t && i < sizeof kv / sizeof kv[0]; i++)
-        CHECK(rnn_trainer_set(t, kv[i][0], kv[i][1]) == 0, "set %s: %s", kv[i][0], rnn_error());
+        if (kv[i][1][0]) /* dir "": no "out", the default runs/<time> */
+            CHECK(rnn_trainer_set(t, kv[i][0], kv[i][1]) == 0, "set %s: %s", kv[i][0], rnn_error());
     return t;
 }
 
@@ -260,7 +261,42 @@ static void test_trainer(void) {
               c.eval_loss[1], a.eval_loss[1], a.eval_loss[2]);
     rnn_trainer_free(t);
 
+    /* Resuming a run that has reached its length trains and validates
+     * nothing: no event, no new metrics.csv row. */
+    seen d = {0};
+    t = rnn_trainer_new();
+    long cs2[8];
+    double cl2[8];
+    int rows_before = csv_val_losses(stopped, cs2, cl2, 8);
+    if (t && !rnn_trainer_load_config(t, cfg) && !rnn_trainer_set(t, "resume", stopped))
+        CHECK(rnn_trainer_run(t, on_event, &d) == 0, "resuming a finished run: %s", rnn_error());
+    CHECK(d.n_step == 0 && d.n_eval == 0, "a finished run resumed: no step, no validation (%d, %d)", d.n_step, d.n_eval);
+    CHECK(csv_val_losses(stopped, cs2, cl2, 8) == rows_before, "no metrics.csv row added (%d before)", rows_before);
+    rnn_trainer_free(t);
+
+    /* Without "out", each run gets a directory of its own under runs/, even
+     * two in the same second. */
+    char cwd[1024], made[2][600] = {"", ""};
+    if (getcwd(cwd, sizeof cwd) && chdir(base) == 0) {
+        for (int k = 0; k < 2; k++) {
+            t = tiny_trainer("");
+            if (t) rnn_trainer_set(t, "steps", "1");
+            CHECK(t && rnn_trainer_run(t, NULL, NULL) == 0, "run %d without out: %s", k, rnn_error());
+            snprintf(made[k], sizeof made[k], "%s", rnn_trainer_dir(t));
+            rnn_trainer_free(t);
+        }
+        CHECK(!strncmp(made[0], "runs/", 5) && !strncmp(made[1], "runs/", 5) && strcmp(made[0], made[1]),
+              "two runs, two directories: %s and %s", made[0], made[1]);
+        harness_rm_run(made[0]);
+        harness_rm_run(made[1]);
+        rmdir("runs");
+        CHECK(chdir(cwd) == 0, "back to %s", cwd);
+    }
+
     /* Bad options and a bad run fail with a message naming the culprit. */
+    CHECK(rnn_trainer_set(NULL, "hidden", "8") == -1 && rnn_trainer_run(NULL, NULL, NULL) == -1 &&
+              !strcmp(rnn_trainer_dir(NULL), "") && strstr(rnn_error(), "no trainer"),
+          "a NULL trainer fails cleanly: %s", rnn_error());
     t = rnn_trainer_new();
     CHECK(t && rnn_trainer_set(t, "hiden", "8") == -1 && strstr(rnn_error(), "--hiden"), "unknown option: %s", rnn_error());
     CHECK(t && rnn_trainer_set(t, "hidden", "eight") == -1 && strstr(rnn_error(), "--hidden"), "bad value: %s", rnn_error());

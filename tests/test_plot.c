@@ -7,6 +7,7 @@
  * - Malformed files fail with file:line and leave an existing plot alone. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -74,6 +75,15 @@ static int inside(const double *xy, int n, const double *rect) {
     return 1;
 }
 
+/* Entries in the test directory but . and .. */
+static int files_in_dir(void) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
+
 static const char *HEADER = "step,elapsed_s,tokens,train_loss,val_loss,val_acc,val_macro_f1,lr,tokens_per_s\n";
 
 static void test_classifier_plot(void) {
@@ -130,9 +140,54 @@ static void test_classifier_plot(void) {
         double r = (xy[3] - xy[1]) / (xy[5] - xy[3]);
         CHECK(fabs(r - 2.0) < 1e-2, "lr y (ratio %.4f, want 2)", r);
     }
-    char tmp[80];
-    snprintf(tmp, sizeof tmp, "%s.tmp", svg);
-    CHECK(access(tmp, F_OK) != 0, "no temporary file left behind");
+    CHECK(files_in_dir() == 2, "no temporary file left behind (%d files)", files_in_dir());
+    free(doc);
+}
+
+/* Values no axis can span in doubles, or can tell apart, still give a plot
+ * with finite coordinates, a handful of ticks, and the document closed. */
+static void test_extreme_values(void) {
+    const char *cases[] = {
+        "1,1.7e308,-1.7e308,0.5,1e-3\n2,inf,1e300,0.5,1e-3\n",       /* overflowing ranges */
+        "1,nan,1e16,0.5,0\n2,nan,10000000000000004,0.5,0\n",        /* 1e16 and 1e16+4 */
+        "10000000000000000,1,2,0.5,1e-3\n10000000000000004,1,2,0.5,1e-3\n", /* such steps */
+        "-1.7e308,1,2,0.5,1e-3\n1.7e308,1,2,0.5,1e-3\n",              /* steps */
+        "5,1,2,0.5,1e-3\n",                                             /* one row */
+        "5,1,2,0.5,1e-3\n5,1,2,0.5,1e-3\n",                            /* the same step twice */
+        "1,1e-310,2,0.5,1e-3\n2,1e400,2,0.5,1e-3\n",                   /* underflow, overflow */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "step,train_loss,val_loss,val_acc,lr\n%s", cases[i]);
+        write_file(csv, text);
+        CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "case %zu plots: %s", i, rnn_last_error());
+        size_t len = 0;
+        char *doc = rnn_read_file(svg, &len);
+        CHECK(doc && len < 100000 && strstr(doc, "</svg>"), "case %zu: a whole, small document (%zu bytes)", i, len);
+        CHECK(doc && !strstr(doc, "nan") && !strstr(doc, "inf"), "case %zu: no nan or inf coordinates", i);
+        free(doc);
+    }
+}
+
+/* The title is any path: markup escaped, control bytes and invalid UTF-8
+ * replaced, so that the document stays well-formed XML in UTF-8. */
+static void test_title_is_valid_xml(void) {
+    write_file(csv, "step,train_loss,val_loss,val_acc,lr\n1,2,3,0.5,1e-3\n");
+    CHECK(rnn_plot_metrics(csv, svg, "runs/\001x\377<&\"\xc3\xa9") == 0, "plot: %s", rnn_last_error());
+    size_t len = 0;
+    char *doc = rnn_read_file(svg, &len);
+    if (!doc) {
+        CHECK(0, "no svg");
+        return;
+    }
+    CHECK(strstr(doc, "runs/?x?&lt;&amp;&quot;\xc3\xa9 (") != NULL, "escaped title (%.60s)", strstr(doc, "runs/"));
+    size_t pos = 0;
+    int valid = 1;
+    while (pos < len && valid) {
+        int32_t c = rnn_utf8_next((const unsigned char *)doc, len, &pos);
+        valid = c >= 0x20 || c == '\n';
+    }
+    CHECK(valid, "the document is UTF-8 without control characters (bad byte at %zu)", pos - 1);
     free(doc);
 }
 
@@ -195,6 +250,20 @@ static void test_errors(void) {
     CHECK(rnn_plot_metrics(csv, svg, NULL) == -1 && strstr(rnn_last_error(), "cannot open"),
           "a missing file: %s", rnn_last_error());
     write_file(csv, "step,train_loss,val_loss,val_acc,lr\n1,2,3,0.5,1e-3\n");
+    char before[] = "step,train_loss,val_loss,val_acc,lr\n1,2,3,0.5,1e-3\n";
+    CHECK(rnn_plot_metrics(csv, csv, NULL) == -1 && strstr(rnn_last_error(), "metrics file itself"),
+          "plotting over its own csv is refused: %s", rnn_last_error());
+    char *after = slurp(csv);
+    CHECK(after && !strcmp(after, before), "the csv is untouched");
+    free(after);
+    char longfield[300] = "step,train_loss,val_loss,val_acc,lr\n1,2,";
+    memset(longfield + strlen(longfield), '7', 200);
+    strcpy(longfield + strlen(longfield) - 1, "x,0.5,1e-3\n");
+    write_file(csv, longfield);
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == -1 && strlen(rnn_last_error()) < strlen(csv) + 120 &&
+              strstr(rnn_last_error(), "...' is not a number"),
+          "a long bad field is cut short: %s", rnn_last_error());
+    write_file(csv, before);
     char bad[128];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x.svg", dir);
     CHECK(rnn_plot_metrics(csv, bad, NULL) == -1 && strstr(rnn_last_error(), "cannot write"),
@@ -210,6 +279,8 @@ int main(void) {
     snprintf(svg, sizeof svg, "%s/metrics.svg", dir);
     RUN(test_classifier_plot);
     RUN(test_language_model_plot);
+    RUN(test_extreme_values);
+    RUN(test_title_is_valid_xml);
     RUN(test_errors);
     unlink(csv);
     unlink(svg);
