@@ -1,4 +1,4 @@
-/* main.c: the `rnn` command: train, sample, classify, eval, plot (and help). Turns library
+/* main.c: the `rnn` command: train, sample, classify, eval, plot, info (and help). Turns library
  * failures into one-line errors and non-zero exits; the library itself never
  * exits. */
 #include <errno.h>
@@ -40,6 +40,7 @@ static void usage(FILE *f) {
             "  rnn classify CKPT [--json] [--attention] [TEXT ...]   (no TEXT: one per line on stdin)\n"
             "  rnn eval   CKPT --data FILE [--json]\n"
             "  rnn plot   RUNDIR|metrics.csv [--out FILE.svg]   (loss, accuracy and lr against step)\n"
+            "  rnn info   CKPT [--json]   (task, classes, architecture, parameters, tokenizer)\n"
             "With no --data, rnn train learns the built-in human-numbers corpus.\n",
             RNN_VERSION);
 }
@@ -372,6 +373,71 @@ out:
     return rc;
 }
 
+/* rnn info CKPT [--json]: what a checkpoint holds, without loading its data
+ * into a model by hand: task, classes, architecture, parameter count,
+ * tokenizer. --json prints one object with the checkpoint's own config. */
+static int cmd_info(int argc, char **argv) {
+    const char *json = NULL, *ckpt;
+    small_opt opts[] = {{"json", &json, 1}};
+    if (parse_small("info", argc, argv, opts, 1, &ckpt)) return 1;
+    if (!ckpt) return die("info: which checkpoint? usage: rnn info CKPT [--json]");
+    rnn_checkpoint ck;
+    if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
+    const rnn_config *c = &ck.model->c;
+    const rnn_tok_options *to = ck.tok ? rnn_tokenizer_options(ck.tok) : NULL;
+    const char *tok = ck.tok ? rnn_tok_type_name(rnn_tokenizer_type(ck.tok)) : "none";
+    int vocab = ck.tok ? rnn_tokenizer_vocab_size(ck.tok) : c->vocab_size;
+    size_t params = rnn_model_num_weights(ck.model);
+    int classify = c->task == RNN_TASK_CLASSIFY, rnn = c->cell != RNN_CELL_NONE;
+    if (json) {
+        char *cfg = rnn_config_to_json(c);
+        printf("{\"path\": \"");
+        print_json_string(ckpt);
+        printf("\", \"task\": \"%s\", \"parameters\": %zu, \"tokenizer\": {\"type\": \"%s\", \"vocab_size\": %d",
+               rnn_task_name(c->task), params, tok, vocab);
+        if (to)
+            printf(", \"lowercase\": %s, \"split_punct\": %s, \"strip_html\": %s", to->lowercase ? "true" : "false",
+                   to->split_punct ? "true" : "false", to->strip_html ? "true" : "false");
+        printf("}, \"labels\": [");
+        for (int i = 0; i < ck.n_labels; i++) {
+            printf("%s\"", i ? ", " : "");
+            print_json_string(ck.labels[i]);
+            printf("\"");
+        }
+        printf("], \"config\": %s}\n", cfg ? cfg : "null");
+        free(cfg);
+    } else {
+        printf("%s\n", ckpt);
+        if (classify) {
+            printf("  task        classifier, %d classes:", c->num_classes);
+            for (int i = 0; i < ck.n_labels; i++) printf(" %s", ck.labels[i]);
+            printf("\n");
+        } else {
+            printf("  task        language model (next token of %d)\n", c->vocab_size);
+        }
+        printf("  model       embedding %d x %d", c->vocab_size, c->embed_dim);
+        if (rnn)
+            printf(" -> %s %d layer%s x %d%s%s", rnn_cell_name(c->cell), c->num_layers,
+                   c->num_layers > 1 ? "s" : "", c->hidden_dim, c->bidirectional ? " bidirectional" : "",
+                   c->residual ? " residual" : "");
+        if (classify)
+            printf(" -> %s pooling -> %s head", rnn_pool_name(c->pool), c->loss == RNN_LOSS_BCE ? "one-logit (bce)" : "softmax");
+        else
+            printf(" -> softmax over %d", c->vocab_size);
+        printf("\n  parameters  %zu (%.1f MB in fp32)\n", params, params * 4.0 / 1e6);
+        printf("  tokenizer   %s, %d tokens", tok, vocab);
+        if (to && (to->lowercase || to->split_punct || to->strip_html))
+            printf(" (%s%s%s)", to->lowercase ? "lowercase" : "",
+                   to->split_punct ? (to->lowercase ? ", split punctuation" : "split punctuation") : "",
+                   to->strip_html ? (to->lowercase || to->split_punct ? ", strip HTML" : "strip HTML") : "");
+        printf("\n  dropout     embedding %g, between layers %g, head %g", c->embed_dropout, c->dropout, c->head_dropout);
+        if (c->weight_drop > 0) printf(", weight drop %g", c->weight_drop);
+        printf("\n");
+    }
+    rnn_checkpoint_free(&ck);
+    return 0;
+}
+
 /* rnn plot RUN (a run directory or a metrics.csv) [--out FILE.svg]. */
 static int cmd_plot(int argc, char **argv) {
     const char *out = NULL, *run;
@@ -562,6 +628,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "classify")) return cmd_classify(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     fprintf(stderr, "rnn: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

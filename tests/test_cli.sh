@@ -51,6 +51,28 @@ expect_error "plot of a directory without metrics" "emptyrun/metrics.csv: cannot
 printf 'step,train_loss,val_loss,val_acc,lr\n10,1,2,0.5,1e-3\n20,1,oops,0.5,1e-3\n' >"$T/badm.csv"
 expect_error "plot of a damaged metrics.csv names file:line" "badm.csv:3" $RNN plot "$T/badm.csv"
 expect_error "plot without a run" "which run" $RNN plot
+
+# --- rnn info: what a checkpoint holds
+out=$($RNN info "$T/run/model.safetensors")
+check "info names an LM's task, cell and size" "printf '%s' '$out' | grep -q 'language model' && printf '%s' '$out' | grep -q 'lstm 1 layer x 32' && printf '%s' '$out' | grep -q '^  tokenizer   char, '"
+out=$($RNN info tests/fixtures/torch_cls.safetensors)
+check "info lists a classifier's classes and pooling" "printf '%s' '$out' | grep -q 'classifier, 3 classes: neg neu pos' && printf '%s' '$out' | grep -q 'gru 2 layers x 10 bidirectional -> attention pooling'"
+if command -v python3 >/dev/null; then
+    # Oracle: the parameter count is the sum of the tensors' element counts in the file's header.
+    check "info --json is JSON whose parameter count is the file's" "$RNN info tests/fixtures/torch_cls.safetensors --json | python3 -c '
+import json, struct, sys
+j = json.load(sys.stdin)
+f = open(\"tests/fixtures/torch_cls.safetensors\", \"rb\"); h = json.loads(f.read(struct.unpack(\"<Q\", f.read(8))[0]))
+n = 0
+for k, v in h.items():
+    if k != \"__metadata__\":
+        e = 1
+        for d in v[\"shape\"]: e *= d
+        n += e
+sys.exit(not (j[\"parameters\"] == n and j[\"task\"] == \"classify\" and j[\"labels\"] == [\"neg\", \"neu\", \"pos\"] and j[\"config\"][\"cell\"] == \"gru\"))'"
+fi
+expect_error "info on a missing checkpoint" "none.safetensors" $RNN info "$T/none.safetensors"
+expect_error "info on a text file" "text.txt" $RNN info "$T/text.txt"
 check "metrics.csv has header + 2 evaluations" "[ \$(wc -l <'$T/run/metrics.csv') -eq 3 ]"
 check "metrics.csv header" "head -1 '$T/run/metrics.csv' | grep -q '^step,elapsed_s,tokens,train_loss,val_loss'"
 
