@@ -12,14 +12,19 @@ int rnn_checkpoint_save(const char *path, const rnn_model *m, const rnn_tokenize
                         char *const *labels, int n_labels, const char *const *extra_keys,
                         const char *const *extra_values, int n_extra,
                         const rnn_st_out *extra_tensors, int n_extra_tensors) {
-    rnn_st_out *outs = malloc(sizeof *outs * (size_t)(m->n_params + n_extra_tensors));
+    /* A tied output layer is written too, a copy of the embedding, so that
+     * PyTorch's load_state_dict finds every tensor its twin has. */
+    const int tied = m->c.tie_weights, n_out = m->n_params + tied + n_extra_tensors;
+    rnn_st_out *outs = malloc(sizeof *outs * (size_t)n_out);
     if (!outs) return rnn_errorf("out of memory");
-    for (int i = 0; i < n_extra_tensors; i++) outs[m->n_params + i] = extra_tensors[i];
     for (int i = 0; i < m->n_params; i++) {
         const rnn_param *p = &m->params[i];
         outs[i] = (rnn_st_out){p->name, RNN_DT_F32, p->ndim, {p->shape[0], p->shape[1]},
                                m->w + p->offset};
     }
+    if (tied)
+        outs[m->n_params] = (rnn_st_out){"head.weight", RNN_DT_F32, 2, {m->c.vocab_size, m->c.embed_dim}, m->emb};
+    for (int i = 0; i < n_extra_tensors; i++) outs[m->n_params + tied + i] = extra_tensors[i];
     char *config = rnn_config_to_json(&m->c), *tokjson = NULL, *labjson = NULL;
     int rc = -1;
     if (!config) goto out;
@@ -45,7 +50,7 @@ int rnn_checkpoint_save(const char *path, const rnn_model *m, const rnn_tokenize
     if (tokjson) keys[n] = "tokenizer", vals[n++] = tokjson;
     if (labjson) keys[n] = "labels", vals[n++] = labjson;
     for (int i = 0; i < n_extra && n < 32; i++) keys[n] = extra_keys[i], vals[n++] = extra_values[i];
-    rc = rnn_st_save(path, outs, m->n_params + n_extra_tensors, keys, vals, n);
+    rc = rnn_st_save(path, outs, n_out, keys, vals, n);
 out:
     free(outs);
     if (rc && !*rnn_last_error()) rnn_errorf("%s: out of memory writing the checkpoint", path);
@@ -109,13 +114,32 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         }
         if (rnn_st_read_f32(st, p->name, m->w + p->offset, p->numel, p->ndim, p->shape)) goto out;
     }
-    {
-        for (int i = 0; i < rnn_st_count(st); i++)
-            if (strncmp(rnn_st_at(st, i)->name, "train.", 6) &&
-                !rnn_model_find(m, rnn_st_at(st, i)->name)) {
-                rnn_errorf("%s: unexpected tensor '%s' for this config", path, rnn_st_at(st, i)->name);
-                goto out;
-            }
+    for (int i = 0; i < rnn_st_count(st); i++) {
+        const char *name = rnn_st_at(st, i)->name;
+        if (strncmp(name, "train.", 6) && !rnn_model_find(m, name) && !(c.tie_weights && !strcmp(name, "head.weight"))) {
+            rnn_errorf("%s: unexpected tensor '%s' for this config", path, name);
+            goto out;
+        }
+    }
+    if (c.tie_weights && rnn_st_find(st, "head.weight")) { /* optional; if there, the embedding */
+        size_t n = (size_t)c.vocab_size * c.embed_dim;
+        int64_t shape[2] = {c.vocab_size, c.embed_dim};
+        float *head = malloc(sizeof(float) * n);
+        if (!head) {
+            rnn_errorf("out of memory");
+            goto out;
+        }
+        if (rnn_st_read_f32(st, "head.weight", head, n, 2, shape)) {
+            free(head);
+            goto out;
+        }
+        int same = !memcmp(head, m->emb, sizeof(float) * n);
+        free(head);
+        if (!same) {
+            rnn_errorf("%s: head.weight is not a copy of embedding.weight, but the config ties them "
+                       "(tie_weights)", path);
+            goto out;
+        }
     }
     if (tok) {
         cJSON *tj = cJSON_Parse(tok);

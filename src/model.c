@@ -46,6 +46,13 @@ int rnn_config_validate(const rnn_config *c) {
         return rnn_errorf("config: head_dropout must be in [0, 1) (got %g)", c->head_dropout);
     if (!(c->weight_drop >= 0 && c->weight_drop < 1))
         return rnn_errorf("config: weight_drop must be in [0, 1) (got %g)", c->weight_drop);
+    if (c->tie_weights) {
+        if (c->task != RNN_TASK_LM) return rnn_errorf("config: tie_weights is for language models");
+        if (c->hidden_dim * (c->bidirectional ? 2 : 1) != c->embed_dim)
+            return rnn_errorf("config: tie_weights (--tie-weights) needs embed_dim (--embed) equal to "
+                              "the top layer's width, hidden_dim (--hidden): got %d and %d",
+                              c->embed_dim, c->hidden_dim);
+    }
     if (c->padding_id < -1 || c->padding_id >= c->vocab_size)
         return rnn_errorf("config: padding_id %d outside the vocabulary", c->padding_id);
     if (c->task == RNN_TASK_CLASSIFY) {
@@ -74,6 +81,7 @@ char *rnn_config_to_json(const rnn_config *c) {
     cJSON_AddBoolToObject(j, "residual", c->residual);
     cJSON_AddNumberToObject(j, "padding_id", c->padding_id);
     cJSON_AddNumberToObject(j, "forget_bias", c->forget_bias);
+    if (c->tie_weights) cJSON_AddBoolToObject(j, "tie_weights", 1);
     if (c->task == RNN_TASK_CLASSIFY) {
         cJSON_AddStringToObject(j, "pool", rnn_pool_name(c->pool));
         cJSON_AddNumberToObject(j, "attention_dim", c->attention_dim);
@@ -142,6 +150,7 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         json_float(j, "embed_dropout", &c->embed_dropout) ||
         json_float(j, "weight_drop", &c->weight_drop) ||
         json_bool(j, "residual", &c->residual) || json_int(j, "padding_id", &c->padding_id, 0) ||
+        json_bool(j, "tie_weights", &c->tie_weights) ||
         json_float(j, "forget_bias", &c->forget_bias) ||
         json_int(j, "attention_dim", &c->attention_dim, 0) ||
         json_int(j, "num_classes", &c->num_classes, c->task == RNN_TASK_CLASSIFY) ||
@@ -225,7 +234,7 @@ rnn_model *rnn_model_create(const rnn_config *c) {
         add_param(m, "attention.0.bias", c->attention_dim, 0, RNN_GROUP_HEAD);
         add_param(m, "attention.2.weight", 1, c->attention_dim, RNN_GROUP_HEAD);
     }
-    add_param(m, "head.weight", m->n_out, rnn_model_head_in(m), RNN_GROUP_HEAD);
+    if (!c->tie_weights) add_param(m, "head.weight", m->n_out, rnn_model_head_in(m), RNN_GROUP_HEAD);
     add_param(m, "head.bias", m->n_out, 0, RNN_GROUP_HEAD);
 
     m->w = rnn_calloc(m->n_floats * sizeof(float));
@@ -261,7 +270,12 @@ rnn_model *rnn_model_create(const rnn_config *c) {
         NEXT(m->att_b1, m->d_att_b1);
         NEXT(m->att_w2, m->d_att_w2);
     }
-    NEXT(m->head_w, m->d_head_w);
+    if (c->tie_weights) { /* the embedding, gradients from both ends summed in d_emb */
+        m->head_w = m->emb;
+        m->d_head_w = m->d_emb;
+    } else {
+        NEXT(m->head_w, m->d_head_w);
+    }
     NEXT(m->head_b, m->d_head_b);
 #undef NEXT
     return m;
@@ -285,7 +299,8 @@ const rnn_param *rnn_model_find(const rnn_model *m, const char *name) {
 /* PyTorch's defaults: nn.Embedding N(0, 1) (padding row zero); nn.LSTM/GRU/RNN
  * every weight and bias U(-1/sqrt(H), 1/sqrt(H)); nn.Linear weight and bias
  * U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform with a = sqrt(5)). Then the
- * LSTM forget-gate bias gets forget_bias added (Jozefowicz et al. 2015). */
+ * LSTM forget-gate bias gets forget_bias added (Jozefowicz et al. 2015). A
+ * tied embedding (tie_weights) is U(-0.1, 0.1) instead. */
 void rnn_model_init(rnn_model *m, uint64_t seed) {
     rnn_rng rng;
     rnn_rng_seed(&rng, seed);
@@ -293,11 +308,15 @@ void rnn_model_init(rnn_model *m, uint64_t seed) {
         const rnn_param *p = &m->params[i];
         float *w = m->w + p->offset;
         if (i == 0) {
-            for (size_t j = 0; j < p->numel; j++) w[j] = rnn_rng_normal(&rng);
+            /* A tied embedding is the output layer too: N(0, 1) logits would
+             * start enormous, so U(-0.1, 0.1) as PyTorch's word_language_model. */
+            for (size_t j = 0; j < p->numel; j++)
+                w[j] = m->c.tie_weights ? 0.1f * (2.0f * rnn_rng_uniform(&rng) - 1.0f) : rnn_rng_normal(&rng);
             continue;
         }
         float fan_in = p->group == RNN_GROUP_ENCODER ? (float)m->c.hidden_dim
                        : p->ndim == 2                ? (float)p->shape[1]
+                       : !strcmp(p->name, "head.bias") ? (float)rnn_model_head_in(m)
                                                      : (float)m->params[i - 1].shape[1];
         float bound = 1.0f / sqrtf(fan_in);
         for (size_t j = 0; j < p->numel; j++) w[j] = (2.0f * rnn_rng_uniform(&rng) - 1.0f) * bound;
@@ -554,6 +573,9 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
     if (c->task == RNN_TASK_LM) {
         rnn_linear_backward(a->dy, 0, m->d_head_w, m->d_head_b, a->logits, a->top, m->head_w, N,
                             m->F, m->n_out);
+        /* A frozen tied embedding is a frozen output layer too. */
+        if (c->tie_weights && c->freeze_embedding)
+            memset(m->d_emb, 0, sizeof(float) * (size_t)c->vocab_size * E);
         if (a->train && c->head_dropout > 0) rnn_dropout_backward(a->dy, a->head_mask, (size_t)N * m->F);
     } else {
         const int P = rnn_model_head_in(m);

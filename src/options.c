@@ -46,6 +46,7 @@ static const opt_def defs[] = {
     {"embed", K_INT, F(embed), NULL, "embedding width"},
     {"bidirectional", K_BOOL, F(bidirectional), NULL, "bidirectional layers"},
     {"residual", K_BOOL, F(residual), NULL, "residual connections between stacked layers of equal width"},
+    {"tie-weights", K_BOOL, F(tie_weights), NULL, "lm: the output layer shares the embedding matrix (needs --embed equal to --hidden)"},
     {"dropout", K_FLOAT, F(dropout), NULL, "dropout between stacked layers"},
     {"embed-dropout", K_FLOAT, F(embed_dropout), NULL, "dropout on the embedding output (the first layer's input)"},
     {"head-dropout", K_FLOAT, F(head_dropout), NULL, "dropout before the output layer (lm: on the top layer's output)"},

@@ -27,7 +27,7 @@ typedef struct {
     char truncate[8];          /* head|tail */
     /* model */
     char task[16], cell[16], pool[16], loss[8];
-    int layers, hidden, embed, bidirectional, residual, attention_dim, freeze_embedding;
+    int layers, hidden, embed, bidirectional, residual, attention_dim, freeze_embedding, tie_weights;
     float dropout, embed_dropout, head_dropout, weight_drop, forget_bias;
     /* optimisation */
     char optimizer[16], schedule[16];

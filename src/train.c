@@ -455,6 +455,7 @@ static int config_from_opts(const rnn_opts *o, rnn_config *c, int vocab) {
     c->bidirectional = o->bidirectional;
     c->dropout = o->dropout;
     c->residual = o->residual;
+    c->tie_weights = o->tie_weights;
     c->forget_bias = o->forget_bias;
     c->freeze_embedding = o->freeze_embedding;
     c->head_dropout = o->head_dropout;

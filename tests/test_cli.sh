@@ -141,6 +141,15 @@ if py_torch; then
     c_g=$($RNN sample "$T/run/model.safetensors" --prime "KING" --length 80 --temperature 0)
     p_g=$(/usr/bin/python3 tools/rnnc_torch.py greedy "$T/run/model.safetensors" --prime "KING" --length 80)
     check "PyTorch greedy text from an rnn.c checkpoint matches" "[ \"\$c_g\" = \"\$p_g\" ]"
+    # --tie-weights: PyTorch's twin ties head.weight to embedding.weight and loads the file strictly.
+    $RNN train $small --embed 32 --tie-weights --steps 30 --out "$T/tied" >/dev/null 2>&1
+    tc_loss=$($RNN eval "$T/tied/model.safetensors" --data "$T/evaltext.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+    tp_loss=$(/usr/bin/python3 tools/rnnc_torch.py eval "$T/tied/model.safetensors" "$T/evaltext.txt" | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+    check "a tied LM trains, and PyTorch's tied twin gives its eval loss ($tc_loss vs $tp_loss)" \
+        "[ -n '$tc_loss' ] && awk -v a=$tc_loss -v b=$tp_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
+    c_g=$($RNN sample "$T/tied/model.safetensors" --prime "KING" --length 80 --temperature 0)
+    p_g=$(/usr/bin/python3 tools/rnnc_torch.py greedy "$T/tied/model.safetensors" --prime "KING" --length 80)
+    check "greedy text of a tied LM (the sampling stepper reads the embedding as the head) matches PyTorch" "[ \"\$c_g\" = \"\$p_g\" ]"
     # tools/rnnc_torch.py export: a PyTorch state_dict + config + tokenizer -> an rnn.c checkpoint
     /usr/bin/python3 - "$T/run/model.safetensors" "$T" <<'PY'
 import json, sys, torch
@@ -184,6 +193,7 @@ fi
 expect_error "missing data file" "nope.txt" $RNN train --data "$T/nope.txt" --out "$T/x1"
 expect_error "unknown flag" "--frobnicate" $RNN train --frobnicate 3
 expect_error "bad number" "--hidden" $RNN train --hidden abc
+expect_error "--tie-weights with --embed unequal to --hidden" "tie-weights.*got 64 and 256" $RNN train --tie-weights --embed 64 --hidden 256 --steps 1 --out "$T/x6"
 expect_error "bad choice" "--cell" $RNN train --cell transformer
 printf 'abc\xff\xfedef\n' >"$T/bad.txt"
 expect_error "invalid UTF-8 names file and byte" "bad.txt.*byte 3" $RNN train --data "$T/bad.txt" --out "$T/x2"

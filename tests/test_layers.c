@@ -333,6 +333,12 @@ static void test_gradcheck_models(void) {
     gradcheck(&c, "lm lstm 2 layers, weight drop 0.4 on W_hh");
     c.cell = RNN_CELL_RNN_TANH, c.head_dropout = 0.2f;
     gradcheck(&c, "lm rnn_tanh 2 layers, weight drop 0.4, head dropout 0.2");
+    /* Tied weights: the embedding's gradient sums its input and output roles. */
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 7, c.embed_dim = 5, c.hidden_dim = 5, c.num_layers = 1, c.tie_weights = 1;
+    gradcheck(&c, "lm lstm tied embedding and output layer");
+    c.cell = RNN_CELL_GRU, c.num_layers = 2, c.head_dropout = 0.2f, c.embed_dropout = 0.2f;
+    gradcheck(&c, "lm gru 2 layers tied, head and embedding dropout");
     rnn_config_default(&c, RNN_TASK_CLASSIFY);
     c.cell = RNN_CELL_NONE, c.vocab_size = 9, c.embed_dim = 4, c.pool = RNN_POOL_MEAN, c.num_classes = 2;
     c.loss = RNN_LOSS_BCE;

@@ -5,7 +5,11 @@
  *   order, carried hidden state, Adam 1e-2, clip 5).
  * - LM batching and evaluation on a hand-computed case.
  * - --ema: the saved model is the average of the raw weights of runs of
- *   1, 2 and 3 steps, with the warm-up decays computed by hand. */
+ *   1, 2 and 3 steps, with the warm-up decays computed by hand.
+ * - --tie-weights: one matrix serves as embedding and output layer; the
+ *   checkpoint carries head.weight as its copy, a file whose copy differs is
+ *   refused, and bad shapes are refused with the flags named. (Its gradient
+ *   is checked by finite differences in test_layers.c.) */
 #include "harness.h"
 
 #include <stdlib.h>
@@ -99,34 +103,113 @@ static void test_golden_lm(void) {
 }
 
 /* --freeze-embedding: a training step leaves the embedding exactly as it was
- * and changes the rest. */
+ * and changes the rest, also when the embedding is the output layer too. */
 static void test_frozen_embedding(void) {
+    for (int tie = 0; tie < 2; tie++) {
+        rnn_config c;
+        rnn_config_default(&c, RNN_TASK_LM);
+        c.vocab_size = 9, c.embed_dim = tie ? 6 : 4, c.hidden_dim = 6, c.num_layers = 1;
+        c.freeze_embedding = 1, c.tie_weights = tie;
+        rnn_model *m = rnn_model_create(&c);
+        rnn_model_init(m, 3);
+        size_t ne = (size_t)9 * c.embed_dim;
+        float *before = malloc(m->n_floats * sizeof(float));
+        memcpy(before, m->w, m->n_floats * sizeof(float));
+        rnn_optim_config oc;
+        rnn_optim_config_default(&oc, RNN_OPT_ADAM);
+        rnn_optim *opt = rnn_optim_create(&oc, m->n_floats);
+        rnn_acts *a = rnn_acts_create(m, 4, 2);
+        rnn_pack p;
+        for (int b = 0; b < 2; b++) a->lengths[b] = 4;
+        rnn_pack_init(&p, 4, 2, a->lengths, a->batch_sizes, a->offsets);
+        for (int i = 0; i < 8; i++) a->ids[i] = i % 9, a->targets[i] = (i + 1) % 9;
+        rnn_step_cfg sc = {5, 0, {1, 1, 1}}; /* the model itself must keep it frozen */
+        rnn_rng rng;
+        rnn_rng_seed(&rng, 1);
+        rnn_train_step(m, a, &p, 0, opt, &sc, 1e-2f, &rng, NULL, NULL);
+        CHECK(!memcmp(before, m->w, ne * sizeof(float)), "embedding unchanged (tied %d)", tie);
+        CHECK(memcmp(before + ne, m->w + ne, (m->n_floats - ne) * sizeof(float)), "the rest trained (tied %d)", tie);
+        free(before);
+        rnn_acts_free(a);
+        rnn_optim_free(opt);
+        rnn_model_free(m);
+    }
+}
+
+static void test_tied_weights(void) {
     rnn_config c;
     rnn_config_default(&c, RNN_TASK_LM);
-    c.vocab_size = 9, c.embed_dim = 4, c.hidden_dim = 6, c.num_layers = 1, c.freeze_embedding = 1;
+    c.vocab_size = 11, c.embed_dim = 6, c.hidden_dim = 6, c.num_layers = 1, c.tie_weights = 1;
     rnn_model *m = rnn_model_create(&c);
-    rnn_model_init(m, 3);
-    size_t ne = (size_t)9 * 4;
-    float *before = malloc(m->n_floats * sizeof(float));
-    memcpy(before, m->w, m->n_floats * sizeof(float));
-    rnn_optim_config oc;
-    rnn_optim_config_default(&oc, RNN_OPT_ADAM);
-    rnn_optim *opt = rnn_optim_create(&oc, m->n_floats);
-    rnn_acts *a = rnn_acts_create(m, 4, 2);
-    rnn_pack p;
-    for (int b = 0; b < 2; b++) a->lengths[b] = 4;
-    rnn_pack_init(&p, 4, 2, a->lengths, a->batch_sizes, a->offsets);
-    for (int i = 0; i < 8; i++) a->ids[i] = i % 9, a->targets[i] = (i + 1) % 9;
-    rnn_step_cfg sc = {5, 0, {1, 1, 1}}; /* the model itself must keep it frozen */
-    rnn_rng rng;
-    rnn_rng_seed(&rng, 1);
-    rnn_train_step(m, a, &p, 0, opt, &sc, 1e-2f, &rng, NULL, NULL);
-    CHECK(!memcmp(before, m->w, ne * sizeof(float)), "embedding unchanged");
-    CHECK(memcmp(before + ne, m->w + ne, (m->n_floats - ne) * sizeof(float)), "the rest trained");
-    free(before);
-    rnn_acts_free(a);
-    rnn_optim_free(opt);
+    CHECK(m, "create: %s", rnn_last_error());
+    if (!m) return;
+    rnn_model_init(m, 5);
+    CHECK(m->head_w == m->emb && m->d_head_w == m->d_emb, "the head is the embedding");
+    CHECK(!rnn_model_find(m, "head.weight") && rnn_model_find(m, "head.bias"), "one matrix in the table, the bias kept");
+    c.tie_weights = 0;
+    rnn_model *u = rnn_model_create(&c);
+    CHECK(u && rnn_model_num_weights(u) - rnn_model_num_weights(m) == 11 * 6,
+          "tying saves V x E weights (%zu vs %zu)", u ? rnn_model_num_weights(u) : 0, rnn_model_num_weights(m));
+    rnn_model_free(u);
+    float lo = 1, hi = -1, blo = 1, bhi = -1;
+    for (int i = 0; i < 66; i++) lo = fminf(lo, m->emb[i]), hi = fmaxf(hi, m->emb[i]);
+    for (int i = 0; i < 11; i++) blo = fminf(blo, m->head_b[i]), bhi = fmaxf(bhi, m->head_b[i]);
+    const float bb = 1.0f / sqrtf(6.0f);
+    CHECK(lo >= -0.1f && hi <= 0.1f && hi - lo > 0.1f, "tied embedding U(-0.1, 0.1): [%g, %g]", lo, hi);
+    CHECK(blo >= -bb && bhi <= bb && bhi - blo > 0.3f * bb, "head bias U(-1/sqrt(E), 1/sqrt(E)): [%g, %g]", blo, bhi);
+
+    char dir[] = "/tmp/rnn_tie_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        rnn_model_free(m);
+        return;
+    }
+    char path[64], bad[64];
+    snprintf(path, sizeof path, "%s/tied.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    CHECK(rnn_checkpoint_save(path, m, NULL, NULL, 0, NULL, NULL, 0, NULL, 0) == 0, "save: %s", rnn_last_error());
+    rnn_st *st = rnn_st_load(path);
+    const rnn_st_tensor *e = st ? rnn_st_find(st, "embedding.weight") : NULL, *h = st ? rnn_st_find(st, "head.weight") : NULL;
+    CHECK(e && h && h->nbytes == e->nbytes && !memcmp(h->data, e->data, e->nbytes),
+          "the file's head.weight is the embedding's copy (for PyTorch's load_state_dict)");
+    rnn_checkpoint ck = {0};
+    CHECK(rnn_checkpoint_load(&ck, path) == 0, "load: %s", rnn_last_error());
+    CHECK(ck.model && ck.model->c.tie_weights && ck.model->head_w == ck.model->emb &&
+              !memcmp(ck.model->w, m->w, m->n_floats * sizeof(float)),
+          "loaded tied, with the same weights");
+    rnn_checkpoint_free(&ck);
+    /* The same file with one element of head.weight changed. */
+    if (st && h) {
+        int n = rnn_st_count(st), nm = rnn_st_meta_count(st);
+        rnn_st_out outs[16];
+        const char *keys[8], *vals[8];
+        float *head = malloc(h->nbytes);
+        memcpy(head, h->data, h->nbytes);
+        head[7] += 0.5f;
+        for (int i = 0; i < n && i < 16; i++) {
+            const rnn_st_tensor *t = rnn_st_at(st, i);
+            outs[i] = (rnn_st_out){t->name, t->dtype, t->ndim, {t->shape[0], t->shape[1]}, t == h ? head : t->data};
+        }
+        for (int i = 0; i < nm && i < 8; i++) keys[i] = rnn_st_meta_key(st, i), vals[i] = rnn_st_meta(st, keys[i]);
+        CHECK(rnn_st_save(bad, outs, n, keys, vals, nm) == 0, "write the altered file: %s", rnn_last_error());
+        CHECK(rnn_checkpoint_load(&ck, bad) == -1 && strstr(rnn_last_error(), "head.weight is not a copy"),
+              "a head.weight that differs is refused: %s", rnn_last_error());
+        free(head);
+    }
+    rnn_st_free(st);
+    remove(path);
+    remove(bad);
+    rmdir(dir);
     rnn_model_free(m);
+
+    c.tie_weights = 1, c.hidden_dim = 8;
+    CHECK(rnn_config_validate(&c) == -1 && strstr(rnn_last_error(), "--tie-weights") &&
+              strstr(rnn_last_error(), "got 6 and 8"),
+          "embed != hidden is refused with the flags named: %s", rnn_last_error());
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.vocab_size = 11, c.embed_dim = 6, c.hidden_dim = 6, c.tie_weights = 1;
+    CHECK(rnn_config_validate(&c) == -1 && strstr(rnn_last_error(), "language models"),
+          "a classifier cannot tie: %s", rnn_last_error());
 }
 
 static void test_lm_batching(void) {
@@ -240,6 +323,7 @@ static void test_ema(void) {
 }
 
 int main(void) {
+    RUN(test_tied_weights);
     RUN(test_lm_batching);
     RUN(test_eval_uniform);
     RUN(test_golden_lm);

@@ -72,6 +72,8 @@ class Net(nn.Module):
                 A = c["attention_dim"]
                 s.attention = nn.Sequential(nn.Linear(F, A), nn.Tanh(), nn.Linear(A, 1, bias=False))
         s.head = nn.Linear(width, n_out)
+        if c.get("tie_weights"):  # the output layer is the embedding (rnn.c --tie-weights)
+            s.head.weight = s.embedding.weight
 
     def forward_classify(s, ids):
         """ids: a list of token ids (one text) -> logits (n_out,), attention weights or None."""
