@@ -41,8 +41,51 @@ static void usage(FILE *f) {
             "  rnn eval   CKPT --data FILE [--json]\n"
             "  rnn plot   RUNDIR|metrics.csv [--out FILE.svg]   (loss, accuracy and lr against step)\n"
             "  rnn info   CKPT [--json]   (task, classes, architecture, parameters, tokenizer)\n"
-            "With no --data, rnn train learns the built-in human-numbers corpus.\n",
+            "With no --data, rnn train learns the built-in human-numbers corpus.\n"
+            "rnn COMMAND --help lists a command's options.\n",
             RNN_VERSION);
+}
+
+/* `rnn CMD --help`: one command's usage and options. 0 if cmd has none. */
+static int command_help(const char *cmd) {
+    static const char *const help[][2] = {
+        {"sample",
+         "usage: rnn sample CKPT [options]: generate text from a language model (streamed to stdout)\n"
+         "  --prime TEXT        text to start from (default: none)\n"
+         "  --length N          tokens to generate (default 500)\n"
+         "  --temperature X     divide the logits by X; 0 = greedy (default 1)\n"
+         "  --top-k K           sample among the K most likely tokens (0: all)\n"
+         "  --top-p P           sample among the most likely tokens whose probability reaches P (1: all)\n"
+         "  --seed S            random seed: the same seed gives the same text\n"
+         "  --stop STRING       stop after the first occurrence of STRING\n"
+         "  --precision fp32|bf16  weights in bf16 halve the memory read per token (CPUs with AVX512-BF16)\n"
+         "  --threads N         threads (0: all cores)\n"},
+        {"classify",
+         "usage: rnn classify CKPT [--json] [--attention] [TEXT ...]: label texts with a classifier\n"
+         "  TEXT ...            texts to classify; none: one text per line from stdin (a prompt on a terminal)\n"
+         "  --json              one JSON object per text: {\"label\": NAME, \"probabilities\": [p_0, ...]}\n"
+         "  --attention         also show the tokens attention pooling weighted most\n"
+         "  --                  ends the options (for a text that starts with --)\n"},
+        {"eval",
+         "usage: rnn eval CKPT --data FILE [options]: score a model on a file\n"
+         "  --data FILE         language model: a text (loss, perplexity, accuracy, bits per char);\n"
+         "                      classifier: labelled data (loss, accuracy, macro-F1, confusion matrix)\n"
+         "  --json              one JSON object\n"
+         "  --format, --label-col, --text-col, --label-names   as for rnn train (classifier data)\n"},
+        {"plot",
+         "usage: rnn plot RUNDIR|metrics.csv [--out FILE.svg]: draw a run's metrics\n"
+         "  loss (train, validation), validation accuracy (and macro-F1), learning rate against step;\n"
+         "  written to RUNDIR/metrics.svg (FILE.svg for FILE.csv) unless --out; prints the path\n"},
+        {"info",
+         "usage: rnn info CKPT [--json]: what a checkpoint holds\n"
+         "  task, classes, architecture, parameter count, tokenizer; --json adds the config\n"},
+    };
+    for (size_t i = 0; i < sizeof help / sizeof help[0]; i++)
+        if (!strcmp(cmd, help[i][0])) {
+            fputs(help[i][1], stdout);
+            return 1;
+        }
+    return 0;
 }
 
 static void on_sigint(int sig) {
@@ -623,6 +666,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     const char *cmd = argv[1];
+    for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+        if ((!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && command_help(cmd)) return 0;
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);

@@ -52,6 +52,15 @@ printf 'step,train_loss,val_loss,val_acc,lr\n10,1,2,0.5,1e-3\n20,1,oops,0.5,1e-3
 expect_error "plot of a damaged metrics.csv names file:line" "badm.csv:3" $RNN plot "$T/badm.csv"
 expect_error "plot without a run" "which run" $RNN plot
 
+# --- rnn COMMAND --help
+for c in sample classify eval plot info; do
+    out=$($RNN $c --help); rc=$?
+    check "rnn $c --help prints its usage and exits 0" "[ $rc -eq 0 ] && printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn $c '"
+done
+check "rnn sample --help lists --top-p" "$RNN sample --help | grep -q -- '--top-p P'"
+out=$($RNN classify tests/fixtures/torch_cls.safetensors -- --help)
+check "classify CKPT -- --help classifies the text --help" "printf '%s' '$out' | grep -q '^[a-z]*	0\.[0-9]*$'"
+
 # --- rnn info: what a checkpoint holds
 out=$($RNN info "$T/run/model.safetensors")
 check "info names an LM's task, cell and size" "printf '%s' '$out' | grep -q 'language model' && printf '%s' '$out' | grep -q 'lstm 1 layer x 32' && printf '%s' '$out' | grep -q '^  tokenizer   char, '"
