@@ -56,7 +56,7 @@ static int command_help(const char *cmd) {
          "  --temperature X     divide the logits by X; 0 = greedy (default 1)\n"
          "  --top-k K           sample among the K most likely tokens (0: all)\n"
          "  --top-p P           sample among the most likely tokens whose probability reaches P (1: all)\n"
-         "  --seed S            random seed: the same seed gives the same text\n"
+         "  --seed S            random seed: the same seed gives the same text (default 1337)\n"
          "  --stop STRING       stop after the first occurrence of STRING\n"
          "  --precision fp32|bf16  weights in bf16 halve the memory read per token (CPUs with AVX512-BF16)\n"
          "  --threads N         threads (0: all cores)\n"},
@@ -187,6 +187,7 @@ static int parse_small(const char *cmd, int argc, char **argv, const small_opt *
             *positional = argv[i];
             continue;
         }
+        if (!strcmp(argv[i], "--help") && command_help(cmd)) exit(0); /* as an option, not a value */
         int k = 0;
         while (k < n && strcmp(argv[i] + 2, opts[k].name)) k++;
         if (k == n) {
@@ -467,7 +468,9 @@ static int cmd_info(int argc, char **argv) {
             printf(" -> %s pooling -> %s head", rnn_pool_name(c->pool), c->loss == RNN_LOSS_BCE ? "one-logit (bce)" : "softmax");
         else
             printf(" -> softmax over %d", c->vocab_size);
-        printf("\n  parameters  %zu (%.1f MB in fp32)\n", params, params * 4.0 / 1e6);
+        if (c->tie_weights) printf(" (tied to the embedding)");
+        printf("\n  parameters  %zu (%.3g MB in fp32)%s\n", params, params * 4.0 / 1e6,
+               c->tie_weights ? "; the tied matrix counted once (the file also holds its copy, head.weight)" : "");
         printf("  tokenizer   %s, %d tokens", tok, vocab);
         if (to && (to->lowercase || to->split_punct || to->strip_html))
             printf(" (%s%s%s)", to->lowercase ? "lowercase" : "",
@@ -536,6 +539,7 @@ static int cmd_classify(int argc, char **argv) {
         if (!opts_done && !strcmp(argv[i], "--")) opts_done = 1;
         else if (!opts_done && !strcmp(argv[i], "--json")) json = "1";
         else if (!opts_done && !strcmp(argv[i], "--attention")) attention = "1";
+        else if (!opts_done && !strcmp(argv[i], "--help") && command_help("classify")) return 0;
         else if (!opts_done && !strncmp(argv[i], "--", 2)) {
             fprintf(stderr, "rnn classify: unknown option %s\n", argv[i]);
             free(texts);
@@ -666,8 +670,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     const char *cmd = argv[1];
-    for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
-        if ((!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && command_help(cmd)) return 0;
+    if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) && command_help(cmd)) return 0;
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);

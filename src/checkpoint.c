@@ -203,6 +203,7 @@ int rnn_checkpoint_copy_params(rnn_model *m, const rnn_model *src, int copy_head
         const rnn_param *p = &m->params[i];
         if (p->group == RNN_GROUP_HEAD && !copy_head) continue;
         const rnn_param *q = rnn_model_find(src, p->name);
+        if (!q && src->c.tie_weights && !strcmp(p->name, "head.weight")) q = rnn_model_find(src, "embedding.weight");
         if (!q) continue;
         if (q->numel != p->numel || q->shape[0] != p->shape[0] || q->shape[1] != p->shape[1]) {
             if (p->group == RNN_GROUP_HEAD) continue;

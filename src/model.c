@@ -48,10 +48,11 @@ int rnn_config_validate(const rnn_config *c) {
         return rnn_errorf("config: weight_drop must be in [0, 1) (got %g)", c->weight_drop);
     if (c->tie_weights) {
         if (c->task != RNN_TASK_LM) return rnn_errorf("config: tie_weights is for language models");
-        if (c->hidden_dim * (c->bidirectional ? 2 : 1) != c->embed_dim)
+        const int width = c->cell == RNN_CELL_NONE ? c->embed_dim : c->hidden_dim * (c->bidirectional ? 2 : 1);
+        if (width != c->embed_dim)
             return rnn_errorf("config: tie_weights (--tie-weights) needs embed_dim (--embed) equal to "
-                              "the top layer's width, hidden_dim (--hidden): got %d and %d",
-                              c->embed_dim, c->hidden_dim);
+                              "the top layer's width, hidden_dim (--hidden%s): got %d and %d",
+                              c->bidirectional ? ", times 2 when bidirectional" : "", c->embed_dim, width);
     }
     if (c->padding_id < -1 || c->padding_id >= c->vocab_size)
         return rnn_errorf("config: padding_id %d outside the vocabulary", c->padding_id);

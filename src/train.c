@@ -901,6 +901,11 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
             r->m = ck.model;
             ck.model = NULL;
             if (!resuming) say(r, "fine-tuning %s", o->init_from);
+            if (!resuming && o->tie_weights && !r->m->c.tie_weights) {
+                rnn_errorf("--tie-weights: %s is not tied, and fine-tuning keeps its architecture",
+                           o->init_from);
+                goto out;
+            }
         }
         if (load_lm_data(r, r->tok != NULL)) goto out;
         if (!r->m) {
@@ -912,6 +917,9 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         r->per_epoch = rnn_lm_batches(r->n_train, r->B, r->T);
         if (!(r->a = rnn_acts_create(r->m, r->T, r->B))) goto out;
     }
+    /* A training choice, not part of the saved model: a resumed run or a
+     * fine-tuned checkpoint takes it from this run's options. */
+    r->m->c.freeze_embedding = o->freeze_embedding;
     const long per_epoch = r->per_epoch;
     r->total_steps = o->steps > 0 ? o->steps : o->epochs > 0 ? (long)o->epochs * per_epoch : 0;
     if (r->total_steps == 0 && o->time <= 0) /* default: 10 epochs (lm), 5 (classify) */

@@ -58,6 +58,10 @@ for c in sample classify eval plot info; do
     check "rnn $c --help prints its usage and exits 0" "[ $rc -eq 0 ] && printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn $c '"
 done
 check "rnn sample --help lists --top-p" "$RNN sample --help | grep -q -- '--top-p P'"
+out=$($RNN sample "$T/run/model.safetensors" --help)
+check "sample CKPT --help prints the usage" "printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn sample'"
+out=$($RNN sample "$T/run/model.safetensors" --prime -h --length 5 --seed 1)
+check "a -h that is an option's value is not a help request" "[ \"\${out#-h}\" != \"\$out\" ]"
 out=$($RNN classify tests/fixtures/torch_cls.safetensors -- --help)
 check "classify CKPT -- --help classifies the text --help" "printf '%s' '$out' | grep -q '^[a-z]*	0\.[0-9]*$'"
 
@@ -203,6 +207,7 @@ expect_error "missing data file" "nope.txt" $RNN train --data "$T/nope.txt" --ou
 expect_error "unknown flag" "--frobnicate" $RNN train --frobnicate 3
 expect_error "bad number" "--hidden" $RNN train --hidden abc
 expect_error "--tie-weights with --embed unequal to --hidden" "tie-weights.*got 64 and 256" $RNN train --tie-weights --embed 64 --hidden 256 --steps 1 --out "$T/x6"
+expect_error "--tie-weights when fine-tuning an untied model" "tie-weights: .*model.safetensors is not tied" $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --tie-weights --steps 1 --out "$T/x7"
 expect_error "bad choice" "--cell" $RNN train --cell transformer
 printf 'abc\xff\xfedef\n' >"$T/bad.txt"
 expect_error "invalid UTF-8 names file and byte" "bad.txt.*byte 3" $RNN train --data "$T/bad.txt" --out "$T/x2"

@@ -136,6 +136,42 @@ static void test_frozen_embedding(void) {
     }
 }
 
+/* --freeze-embedding holds through a resume (the saved model does not carry
+ * it; the run's options do), here with a tied embedding, which freezes the
+ * output layer too. */
+static void test_frozen_resume(void) {
+    char dir[] = "/tmp/rnn_freeze_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    rnn_opts o;
+    rnn_opts_default(&o);
+    const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "8"}, {"batch", "4"},
+                           {"seq-len", "8"}, {"threads", "1"}, {"progress", "quiet"},
+                           {"tie-weights", "true"}, {"freeze-embedding", "true"},
+                           {"eval-every", "1000"}, {"lr", "0.05"}, {"steps", "3"}, {"out", dir}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) rnn_opts_set(&o, kv[i][0], kv[i][1]);
+    char path[128], cfg[128];
+    snprintf(path, sizeof path, "%s/last.safetensors", dir);
+    snprintf(cfg, sizeof cfg, "%s/config.txt", dir);
+    rnn_checkpoint a = {0}, b = {0};
+    CHECK(rnn_train(&o, NULL, NULL, NULL, 0) == 0 && rnn_checkpoint_load(&a, path) == 0, "3 steps: %s", rnn_last_error());
+    rnn_opts r;
+    rnn_opts_default(&r);
+    CHECK(rnn_opts_load_file(&r, cfg) == 0 && rnn_opts_set(&r, "resume", dir) == 0 && rnn_opts_set(&r, "steps", "6") == 0,
+          "resume options: %s", rnn_last_error());
+    CHECK(rnn_train(&r, NULL, NULL, NULL, 0) == 0 && rnn_checkpoint_load(&b, path) == 0, "resumed to 6: %s", rnn_last_error());
+    if (a.model && b.model) {
+        size_t ne = (size_t)a.model->c.vocab_size * 8;
+        CHECK(!memcmp(a.model->emb, b.model->emb, ne * sizeof(float)), "the frozen (tied) embedding did not move on resume");
+        CHECK(memcmp(a.model->w + ne, b.model->w + ne, (a.model->n_floats - ne) * sizeof(float)), "the rest trained on");
+    }
+    rnn_checkpoint_free(&a);
+    rnn_checkpoint_free(&b);
+    harness_rm_run(dir);
+}
+
 static void test_tied_weights(void) {
     rnn_config c;
     rnn_config_default(&c, RNN_TASK_LM);
@@ -324,6 +360,7 @@ static void test_ema(void) {
 
 int main(void) {
     RUN(test_tied_weights);
+    RUN(test_frozen_resume);
     RUN(test_lm_batching);
     RUN(test_eval_uniform);
     RUN(test_golden_lm);
