@@ -147,22 +147,21 @@ check "greedy text of a PyTorch-written checkpoint matches PyTorch byte for byte
 # --- rnn.c -> PyTorch (when torch is installed)
 if py_torch; then
     head -c 3000 "$T/text.txt" >"$T/evaltext.txt"
-    c_loss=$($RNN eval "$T/run/model.safetensors" --data "$T/evaltext.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
-    p_loss=$(/usr/bin/python3 tools/rnnc_torch.py eval "$T/run/model.safetensors" "$T/evaltext.txt" | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
-    check "PyTorch loads an rnn.c checkpoint: same eval loss ($c_loss vs $p_loss)" \
-        "awk -v a=$c_loss -v b=$p_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
-    c_g=$($RNN sample "$T/run/model.safetensors" --prime "KING" --length 80 --temperature 0)
-    p_g=$(/usr/bin/python3 tools/rnnc_torch.py greedy "$T/run/model.safetensors" --prime "KING" --length 80)
-    check "PyTorch greedy text from an rnn.c checkpoint matches" "[ \"\$c_g\" = \"\$p_g\" ]"
+    # same_as_torch CKPT WHAT: PyTorch's twin of CKPT gives rnn.c's eval loss
+    # and greedy text; rnn.c's loss is left in $c_loss.
+    same_as_torch() {
+        c_loss=$($RNN eval "$1" --data "$T/evaltext.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+        p_loss=$(/usr/bin/python3 tools/rnnc_torch.py eval "$1" "$T/evaltext.txt" | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+        check "$2: PyTorch loads it and gives the same eval loss ($c_loss vs $p_loss)" \
+            "[ -n '$c_loss' ] && awk -v a=$c_loss -v b=$p_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
+        c_g=$($RNN sample "$1" --prime "KING" --length 80 --temperature 0)
+        p_g=$(/usr/bin/python3 tools/rnnc_torch.py greedy "$1" --prime "KING" --length 80)
+        check "$2: PyTorch's greedy text matches" "[ \"\$c_g\" = \"\$p_g\" ]"
+    }
     # --tie-weights: PyTorch's twin ties head.weight to embedding.weight and loads the file strictly.
     $RNN train $small --embed 32 --tie-weights --steps 30 --out "$T/tied" >/dev/null 2>&1
-    tc_loss=$($RNN eval "$T/tied/model.safetensors" --data "$T/evaltext.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
-    tp_loss=$(/usr/bin/python3 tools/rnnc_torch.py eval "$T/tied/model.safetensors" "$T/evaltext.txt" | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
-    check "a tied LM trains, and PyTorch's tied twin gives its eval loss ($tc_loss vs $tp_loss)" \
-        "[ -n '$tc_loss' ] && awk -v a=$tc_loss -v b=$tp_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
-    c_g=$($RNN sample "$T/tied/model.safetensors" --prime "KING" --length 80 --temperature 0)
-    p_g=$(/usr/bin/python3 tools/rnnc_torch.py greedy "$T/tied/model.safetensors" --prime "KING" --length 80)
-    check "greedy text of a tied LM (the sampling stepper reads the embedding as the head) matches PyTorch" "[ \"\$c_g\" = \"\$p_g\" ]"
+    same_as_torch "$T/tied/model.safetensors" "a tied LM (the sampling stepper reads the embedding as its head)"
+    same_as_torch "$T/run/model.safetensors" "an rnn.c LM"
     # tools/rnnc_torch.py export: a PyTorch state_dict + config + tokenizer -> an rnn.c checkpoint
     /usr/bin/python3 - "$T/run/model.safetensors" "$T" <<'PY'
 import json, sys, torch
