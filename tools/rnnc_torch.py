@@ -109,6 +109,8 @@ def load(path):
     c = json.loads(meta["config"])
     net = Net(c)
     sd = {k: torch.from_numpy(v) for k, v in tensors.items() if not k.startswith("train.")}
+    if c.get("tie_weights") and "head.weight" not in sd:  # the copy is optional in a tied file
+        sd["head.weight"] = sd["embedding.weight"]
     net.load_state_dict(sd, strict=True)
     net.eval()
     tok = json.loads(meta["tokenizer"]) if "tokenizer" in meta else None
