@@ -161,6 +161,12 @@ if py_torch; then
     # --tie-weights: PyTorch's twin ties head.weight to embedding.weight and loads the file strictly.
     $RNN train $small --embed 32 --tie-weights --steps 30 --out "$T/tied" >/dev/null 2>&1
     same_as_torch "$T/tied/model.safetensors" "a tied LM (the sampling stepper reads the embedding as its head)"
+    /usr/bin/python3 - "$T/tied/model.safetensors" "$T/tied_nocopy.safetensors" <<'PY'
+import sys
+sys.path.insert(0, "tests/ref"); import st
+t, m = st.load(sys.argv[1]); del t["head.weight"]; st.save(sys.argv[2], t, m)
+PY
+    same_as_torch "$T/tied_nocopy.safetensors" "a tied LM file without the optional head.weight copy"
     same_as_torch "$T/run/model.safetensors" "an rnn.c LM"
     # tools/rnnc_torch.py export: a PyTorch state_dict + config + tokenizer -> an rnn.c checkpoint
     /usr/bin/python3 - "$T/run/model.safetensors" "$T" <<'PY'
