@@ -389,6 +389,7 @@ static int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "rnn: %s: needs at least 2 tokens to evaluate (has %zu)\n", data, n);
         goto out;
     }
+    if (ck.model->c.reverse) rnn_reverse_ids(ids, n); /* a backward LM reads the file right to left */
     double loss, acc;
     long count;
     if (rnn_lm_evaluate(ck.model, ids, n, 1, 256, &loss, &acc, &count)) {

@@ -46,6 +46,8 @@ int rnn_config_validate(const rnn_config *c) {
         return rnn_errorf("config: head_dropout must be in [0, 1) (got %g)", c->head_dropout);
     if (!(c->weight_drop >= 0 && c->weight_drop < 1))
         return rnn_errorf("config: weight_drop must be in [0, 1) (got %g)", c->weight_drop);
+    if (c->reverse && c->task != RNN_TASK_LM)
+        return rnn_errorf("config: reverse (--reverse) is for language models");
     if (c->tie_weights) {
         if (c->task != RNN_TASK_LM) return rnn_errorf("config: tie_weights is for language models");
         const int width = c->cell == RNN_CELL_NONE ? c->embed_dim : c->hidden_dim * (c->bidirectional ? 2 : 1);
@@ -83,6 +85,7 @@ char *rnn_config_to_json(const rnn_config *c) {
     cJSON_AddNumberToObject(j, "padding_id", c->padding_id);
     cJSON_AddNumberToObject(j, "forget_bias", c->forget_bias);
     if (c->tie_weights) cJSON_AddBoolToObject(j, "tie_weights", 1);
+    if (c->reverse) cJSON_AddBoolToObject(j, "reverse", 1);
     if (c->task == RNN_TASK_CLASSIFY) {
         cJSON_AddStringToObject(j, "pool", rnn_pool_name(c->pool));
         cJSON_AddNumberToObject(j, "attention_dim", c->attention_dim);
@@ -151,7 +154,7 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         json_float(j, "embed_dropout", &c->embed_dropout) ||
         json_float(j, "weight_drop", &c->weight_drop) ||
         json_bool(j, "residual", &c->residual) || json_int(j, "padding_id", &c->padding_id, 0) ||
-        json_bool(j, "tie_weights", &c->tie_weights) ||
+        json_bool(j, "tie_weights", &c->tie_weights) || json_bool(j, "reverse", &c->reverse) ||
         json_float(j, "forget_bias", &c->forget_bias) ||
         json_int(j, "attention_dim", &c->attention_dim, 0) ||
         json_int(j, "num_classes", &c->num_classes, c->task == RNN_TASK_CLASSIFY) ||

@@ -53,6 +53,8 @@ typedef struct {
     int padding_id;       /* row that gets no gradient (-1: none) */
     int freeze_embedding; /* embedding not trained */
     float forget_bias;    /* LSTM: added to the forget gate's b_ih at init */
+    int reverse;          /* lm: trained on text read right to left (a backward LM, for
+                             --init-backward); eval reads files reversed, sampling refuses */
     int tie_weights;      /* lm: the output layer's weight is the embedding (Press & Wolf
                              2017; needs embed_dim == hidden_dim): one [V, E] matrix,
                              trained by both ends; checkpoints still carry head.weight,

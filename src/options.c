@@ -85,6 +85,8 @@ static const opt_def defs[] = {
     {"log-every", K_INT, F(log_every), NULL, "log a line every N steps"},
     {"patience", K_INT, F(patience), NULL, "early stopping: evaluations without improvement (0: off)"},
     {"init-from", K_STR, F(init_from), NULL, "start from this checkpoint's weights (fine-tuning, transfer)"},
+    {"reverse", K_BOOL, F(reverse), NULL, "lm: learn the text read right to left (a backward LM for --init-backward)"},
+    {"init-backward", K_STR, F(init_backward), NULL, "classify: with --init-from FORWARD_LM, a bidirectional classifier whose backward direction starts from this --reverse LM (1 layer)"},
     {"resume", K_STR, F(resume), NULL, "continue the run in this directory exactly where it stopped"},
     {"out", K_STR, F(out), NULL, "run directory (default runs/<time>)"},
     {"progress", K_CHOICE, F(progress), "auto|bar|log|quiet", "progress bar on a terminal, log lines otherwise (quiet: train.log only)"},

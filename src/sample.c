@@ -32,6 +32,11 @@ rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok,
         rnn_errorf("sampling needs a language model (this checkpoint is a classifier)");
         return NULL;
     }
+    if (m->c.reverse) {
+        rnn_errorf("this is a backward (--reverse) language model: it predicts text right to left "
+                   "and cannot continue a prime; sample from a forward one");
+        return NULL;
+    }
     rnn_sampler *s = calloc(1, sizeof *s);
     if (!s) {
         rnn_errorf("out of memory");

@@ -276,6 +276,13 @@ static int load_lm_data(run *r, int have_tok) {
         goto out;
     if (encode(r, train_name, train_text, train_len, &r->train, &r->n_train)) goto out;
     if (encode(r, val_name, val_text, val_len, &r->val, &r->n_val)) goto out;
+    /* A backward LM (--reverse, or fine-tuning one) reads both streams right to left. */
+    const int reverse = o->reverse || (r->m && r->m->c.reverse);
+    if (reverse) {
+        rnn_reverse_ids(r->train, r->n_train);
+        rnn_reverse_ids(r->val, r->n_val);
+    }
+    if (r->m) r->m->c.reverse = reverse;
     if (rnn_lm_batches(r->n_train, r->B, r->T) < 1) {
         rnn_errorf("%s: %zu tokens are too few for --batch %d x --seq-len %d (need more than %ld)",
                    train_name, r->n_train, r->B, r->T, (long)r->B * (r->T + 1));
@@ -456,6 +463,7 @@ static int config_from_opts(const rnn_opts *o, rnn_config *c, int vocab) {
     c->dropout = o->dropout;
     c->residual = o->residual;
     c->tie_weights = o->tie_weights;
+    c->reverse = o->reverse;
     c->forget_bias = o->forget_bias;
     c->freeze_embedding = o->freeze_embedding;
     c->head_dropout = o->head_dropout;
@@ -795,6 +803,44 @@ static int open_run_dir(run *r, int resuming) {
 
 /* The model of a new classifier, or of one initialised from a language
  * model (--init-from: its embedding and recurrent stack; ULMFiT's transfer). */
+/* --init-backward: the backward LM's single layer into the reverse direction
+ * of a 1-layer bidirectional classifier whose forward direction and
+ * embedding come from the forward LM. */
+static int init_backward(run *r, const rnn_model *fwd) {
+    const rnn_opts *o = r->o;
+    rnn_checkpoint bk = {0};
+    int rc = -1;
+    if (rnn_checkpoint_load(&bk, o->init_backward)) return -1;
+    const rnn_config *b = &bk.model->c, *f = &fwd->c;
+    if (b->task != RNN_TASK_LM || !b->reverse) {
+        rnn_errorf("--init-backward %s: not a backward language model (train one with --reverse)", o->init_backward);
+    } else if (b->cell != f->cell || b->embed_dim != f->embed_dim || b->hidden_dim != f->hidden_dim ||
+               b->num_layers != f->num_layers || b->vocab_size != f->vocab_size) {
+        rnn_errorf("--init-backward %s: its shape (%s %dx%d, embed %d, vocab %d) differs from --init-from's "
+                   "(%s %dx%d, embed %d, vocab %d)", o->init_backward, rnn_cell_name(b->cell), b->num_layers,
+                   b->hidden_dim, b->embed_dim, b->vocab_size, rnn_cell_name(f->cell), f->num_layers,
+                   f->hidden_dim, f->embed_dim, f->vocab_size);
+    } else if (f->num_layers != 1) {
+        rnn_errorf("--init-backward needs 1-layer language models (a bidirectional stack's upper layers "
+                   "read both directions, which no single LM has learnt)");
+    } else {
+        rnn_dir_weights *d = &r->m->dirs[1].w;
+        const rnn_dir_weights *s = &bk.model->dirs[0].w;
+        const size_t G = (size_t)rnn_cell_gates(f->cell), H = f->hidden_dim, E = f->embed_dim;
+        memcpy(d->w_ih, s->w_ih, sizeof(float) * G * H * E);
+        memcpy(d->w_hh, s->w_hh, sizeof(float) * G * H * H);
+        memcpy(d->b_ih, s->b_ih, sizeof(float) * G * H);
+        memcpy(d->b_hh, s->b_hh, sizeof(float) * G * H);
+        if (memcmp(bk.model->emb, fwd->emb, sizeof(float) * E * f->vocab_size))
+            say(r, "warning: the backward LM's embedding differs from the forward one's, which the "
+                   "classifier takes (train the backward LM with --init-from FORWARD --freeze-embedding --reverse)");
+        say(r, "initialised the backward direction from %s", o->init_backward);
+        rc = 0;
+    }
+    rnn_checkpoint_free(&bk);
+    return rc;
+}
+
 static int make_classifier(run *r, const rnn_model *lm) {
     rnn_config c;
     if (config_from_opts(r->o, &c, rnn_tokenizer_vocab_size(r->tok))) return -1;
@@ -805,9 +851,14 @@ static int make_classifier(run *r, const rnn_model *lm) {
         c.embed_dim = lm->c.embed_dim;
         c.hidden_dim = lm->c.hidden_dim;
         c.num_layers = lm->c.num_layers;
-        c.bidirectional = lm->c.bidirectional;
+        c.bidirectional = lm->c.bidirectional || r->o->init_backward[0];
         c.residual = lm->c.residual;
+    } else if (r->o->init_backward[0]) {
+        return rnn_errorf("--init-backward needs --init-from FORWARD_LM");
     }
+    if (lm && lm->c.reverse)
+        return rnn_errorf("%s: a backward (--reverse) LM goes in --init-backward; --init-from takes the forward one",
+                          r->o->init_from);
     if (c.loss == RNN_LOSS_BCE && c.num_classes != 2)
         return rnn_errorf("--loss bce needs exactly 2 classes (the data has %d)", c.num_classes);
     if (!(r->m = rnn_model_create(&c))) return -1;
@@ -816,6 +867,7 @@ static int make_classifier(run *r, const rnn_model *lm) {
         int n = rnn_checkpoint_copy_params(r->m, lm, 0);
         if (n < 0) return -1;
         say(r, "initialised %d tensors (embedding and recurrent layers) from %s", n, r->o->init_from);
+        if (r->o->init_backward[0] && init_backward(r, lm)) return -1;
     }
     if (r->o->vectors[0] && load_vectors(r)) return -1;
     return 0;
@@ -855,6 +907,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     rnn_checkpoint ck = {0};
     if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
     if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
+    if (o->init_backward[0] && !r->classify)
+        return rnn_errorf("--init-backward is for classifiers (--task classify), with --init-from FORWARD_LM");
     if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %g)", o->ema);
     rnn_set_threads(o->threads);
     rnn_precision prec = RNN_FP32;

@@ -160,3 +160,11 @@ int32_t rnn_utf8_next(const unsigned char *s, size_t n, size_t *pos) {
     *pos = i + 1 + k;
     return (int32_t)c;
 }
+
+void rnn_reverse_ids(int32_t *ids, size_t n) {
+    for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
+        int32_t t = ids[i];
+        ids[i] = ids[j - 1];
+        ids[j - 1] = t;
+    }
+}

@@ -48,4 +48,7 @@ float rnn_rng_normal(rnn_rng *r);              /* N(0, 1) */
  * values above U+10FFFF; also on NUL, which no C string token can hold. */
 int32_t rnn_utf8_next(const unsigned char *s, size_t n, size_t *pos);
 
+/* Reverses n token ids in place (a backward language model's text). */
+void rnn_reverse_ids(int32_t *ids, size_t n);
+
 #endif

@@ -284,5 +284,44 @@ $RNN train --data "$T/cls_text.txt" --tokenizer word --layers 1 --hidden 16 --em
 $RNN train $cls --init-from "$T/lm4cls/model.safetensors" --freeze-epochs 1 --encoder-lr-mult 0.5 --epochs 2 --out "$T/ulm" >"$T/ulmlog" 2>&1
 check "classifier from a language model (ULMFiT transfer)" "[ -s '$T/ulm/model.safetensors' ] && grep -q 'initialised 5 tensors' '$T/ulmlog'"
 
+# --- backward language models (--reverse) and bidirectional transfer (--init-backward)
+lmw="--tokenizer word --layers 1 --hidden 16 --embed 16 --seq-len 16 --batch 4 --steps 20 --threads 1 --progress quiet"
+$RNN train --data "$T/cls_text.txt" --init-from "$T/lm4cls/model.safetensors" --reverse --freeze-embedding --steps 10 --threads 1 --progress quiet --out "$T/bwd"
+check "a backward LM fine-tuned from a forward one" "[ -s '$T/bwd/model.safetensors' ] && $RNN info '$T/bwd/model.safetensors' --json | grep -q '\"reverse\":true'"
+expect_error "sampling a backward LM is refused" "backward (--reverse) language model" $RNN sample "$T/bwd/model.safetensors"
+$RNN train $cls --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/bwd/model.safetensors" --freeze-epochs 1 --epochs 1 --out "$T/biulm" >"$T/biulmlog" 2>&1
+check "a bidirectional classifier from a forward and a backward LM" "[ -s '$T/biulm/model.safetensors' ] && grep -q 'initialised the backward direction from' '$T/biulmlog' && ! grep -q warning '$T/biulmlog'"
+expect_error "--init-backward without --init-from" "needs --init-from" $RNN train $cls --init-backward "$T/bwd/model.safetensors" --out "$T/x8"
+expect_error "--init-backward with a forward LM" "not a backward language model" $RNN train $cls --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/lm4cls/model.safetensors" --out "$T/x9"
+expect_error "--init-from with a backward LM" "goes in --init-backward" $RNN train $cls --init-from "$T/bwd/model.safetensors" --out "$T/x10"
+expect_error "--init-backward for a language model" "is for classifiers" $RNN train --data "$T/cls_text.txt" --init-backward "$T/bwd/model.safetensors" --out "$T/x11"
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    # Oracle: training --reverse on a text gives, loss for loss, what forward training gives on
+    # the same text reversed (a char model: every code point one token).
+    head -c 20000 "$T/text.txt" >"$T/fw.txt"; tail -c 4000 "$T/text.txt" >"$T/fwval.txt"
+    /usr/bin/python3 -c 'import sys; [open(sys.argv[i + 1], "w").write(open(sys.argv[i]).read()[::-1]) for i in (1, 3)]' \
+        "$T/fw.txt" "$T/rv.txt" "$T/fwval.txt" "$T/rvval.txt"
+    $RNN train $small --data "$T/fw.txt" --val "$T/fwval.txt" --reverse --steps 20 --eval-every 10 --out "$T/rev1" >/dev/null 2>&1
+    $RNN train $small --data "$T/rv.txt" --val "$T/rvval.txt" --steps 20 --eval-every 10 --out "$T/rev2" >/dev/null 2>&1
+    a=$(cut -d, -f1,4,5,6 "$T/rev1/metrics.csv" | tr '\n' ' '); b=$(cut -d, -f1,4,5,6 "$T/rev2/metrics.csv" | tr '\n' ' ')
+    check "--reverse trains on the text read right to left (same losses as on the reversed file)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+    e1=$($RNN eval "$T/rev1/model.safetensors" --data "$T/fwval.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+    e2=$($RNN eval "$T/rev2/model.safetensors" --data "$T/rvval.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+    check "rnn eval reads a file right to left for a backward LM ($e1 vs $e2)" "[ -n '$e1' ] && [ '$e1' = '$e2' ]"
+    # The classifier's directions hold the two LMs' layers and the forward LM's embedding (frozen for its one epoch).
+    check "--init-backward puts each LM's layer in its direction" "/usr/bin/python3 - '$T' <<'PY'
+import sys
+sys.path.insert(0, 'tests/ref'); import st
+import numpy as np
+T = sys.argv[1]
+c, _ = st.load(T + '/biulm/model.safetensors'); f, _ = st.load(T + '/lm4cls/model.safetensors'); b, _ = st.load(T + '/bwd/model.safetensors')
+ok = np.array_equal(c['embedding.weight'], f['embedding.weight'])
+for k in ('weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0'):
+    ok &= np.array_equal(c['rnn.' + k], f['rnn.' + k]) and np.array_equal(c['rnn.' + k + '_reverse'], b['rnn.' + k])
+ok &= not np.array_equal(f['rnn.weight_hh_l0'], b['rnn.weight_hh_l0'])
+sys.exit(not ok)
+PY"
+fi
+
 echo "tests/test_cli.sh: $pass passed, $fail failed"
 [ $fail -eq 0 ]

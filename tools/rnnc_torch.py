@@ -238,7 +238,10 @@ def main(argv):
     if cmd == "eval":
         net, c, tok, _ = load(argv[2])
         text = open(argv[3], encoding="utf-8").read()
-        print(json.dumps(lm_eval(net, encode(tok, text))))
+        ids = encode(tok, text)
+        if c.get("reverse"):  # a backward LM (rnn.c --reverse) reads the text right to left
+            ids = ids[::-1]
+        print(json.dumps(lm_eval(net, ids)))
     elif cmd == "greedy":
         net, c, tok, _ = load(argv[2])
         prime = argv[argv.index("--prime") + 1] if "--prime" in argv else ""
