@@ -305,6 +305,12 @@ if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
     $RNN train $small --data "$T/rv.txt" --val "$T/rvval.txt" --steps 20 --eval-every 10 --out "$T/rev2" >/dev/null 2>&1
     a=$(cut -d, -f1,4,5,6 "$T/rev1/metrics.csv" | tr '\n' ' '); b=$(cut -d, -f1,4,5,6 "$T/rev2/metrics.csv" | tr '\n' ' ')
     check "--reverse trains on the text read right to left (same losses as on the reversed file)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+    if py_torch; then
+        p1=$(/usr/bin/python3 tools/rnnc_torch.py eval "$T/rev1/model.safetensors" "$T/fwval.txt" | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+        c1=$($RNN eval "$T/rev1/model.safetensors" --data "$T/fwval.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+        check "PyTorch's twin evaluates a backward LM as rnn.c does ($c1 vs $p1)" \
+            "[ -n '$c1' ] && awk -v a=$c1 -v b=$p1 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
+    fi
     e1=$($RNN eval "$T/rev1/model.safetensors" --data "$T/fwval.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
     e2=$($RNN eval "$T/rev2/model.safetensors" --data "$T/rvval.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
     check "rnn eval reads a file right to left for a backward LM ($e1 vs $e2)" "[ -n '$e1' ] && [ '$e1' = '$e2' ]"
