@@ -2,7 +2,7 @@
 # Text-classification benchmarks of issue 4 on the real data sets in
 # ../shared/data, each trained from scratch within a wall-time budget and
 # scored on the held-out test split with `rnn eval --json`.
-#   bench/cls_benchmarks.sh [trec|sst2|sst2-phrases|sst2-transfer|trec-transfer|agnews|imdb|imdb-transfer ...]
+#   bench/cls_benchmarks.sh [trec|sst2|sst2-phrases|sst2-transfer|trec-transfer|agnews|imdb|imdb-transfer|imdb-bitransfer ...]
 #   (default: trec sst2 agnews imdb)
 # Prints one Markdown row per data set. Runs go to runs/bench-<name>.
 set -euo pipefail
@@ -79,6 +79,27 @@ for name in "${@:-trec sst2 agnews imdb}"; do
             --encoder-lr-mult 0.5 --precision bf16 --time 900 --patience 3 --out runs/bench-imdb-transfer >&2
         row "IMDb (25k / 25k), LM on the training text then classifier" \
             runs/bench-imdb-transfer/model.safetensors "$D/imdb/test.tsv" ;;
+    imdb-bitransfer)
+        # ULMFiT with both directions, within the 60-minute budget (~52 min):
+        # a forward word LM on the training reviews' text (25 min), a backward
+        # one fine-tuned from it on the text read right to left, its embedding
+        # frozen so that both share it (10 min), then a bidirectional
+        # classifier with each LM's layer in its direction (early-stops after
+        # ~8 min; capped at 15). Flags otherwise as imdb-transfer's.
+        cut -f3 "$D/imdb/train.tsv" >runs/imdb_train_text.txt
+        lmflags="--task lm --data runs/imdb_train_text.txt --val-frac 0.02 --batch 64 --seq-len 64 --lr 2e-3
+            --clip 1 --precision bf16 --schedule cosine --min-lr 1e-4 --eval-every 1000 --progress log --log-every 200"
+        ./rnn train $lmflags --tokenizer word --strip-html --max-vocab 6000 --layers 1 --hidden 256 --embed 128 \
+            --dropout 0 --time 1500 --out runs/bench-imdb-fwd >&2
+        ./rnn train $lmflags --init-from runs/bench-imdb-fwd/model.safetensors --reverse --freeze-embedding \
+            --time 600 --out runs/bench-imdb-bwd >&2
+        ./rnn train $common --data "$D/imdb/train.tsv" --val-frac 0.04 \
+            --init-from runs/bench-imdb-fwd/model.safetensors --init-backward runs/bench-imdb-bwd/model.safetensors \
+            --pool meanmax --max-len 400 --head-dropout 0.5 --embed-dropout 0.2 --ema 0.995 --batch 64 --lr 2e-3 \
+            --freeze-epochs 1 --encoder-lr-mult 0.5 --precision bf16 --time 900 --patience 3 \
+            --out runs/bench-imdb-bitransfer >&2
+        row "IMDb (25k / 25k), forward and backward LMs then a bidirectional classifier" \
+            runs/bench-imdb-bitransfer/model.safetensors "$D/imdb/test.tsv" ;;
     sst2-transfer|trec-transfer)
         # ULMFiT's recipe for the short-text sets: one word LM on their training
         # text (SST-2's sentences and TREC's questions, no labels) and on the
