@@ -473,10 +473,11 @@ static int cmd_info(int argc, char **argv) {
         printf("\n  parameters  %zu (%.3g MB in fp32)%s\n", params, params * 4.0 / 1e6,
                c->tie_weights ? "; the tied matrix counted once (the file also holds its copy, head.weight)" : "");
         printf("  tokenizer   %s, %d tokens", tok, vocab);
-        if (to && (to->lowercase || to->split_punct || to->strip_html))
-            printf(" (%s%s%s)", to->lowercase ? "lowercase" : "",
-                   to->split_punct ? (to->lowercase ? ", split punctuation" : "split punctuation") : "",
-                   to->strip_html ? (to->lowercase || to->split_punct ? ", strip HTML" : "strip HTML") : "");
+        const char *sep = " (";
+        if (to && to->lowercase) printf("%slowercase", sep), sep = ", ";
+        if (to && to->split_punct) printf("%ssplit punctuation", sep), sep = ", ";
+        if (to && to->strip_html) printf("%sstrip HTML", sep), sep = ", ";
+        if (sep[0] == ',') printf(")");
         printf("\n  dropout     embedding %g, between layers %g, head %g", c->embed_dropout, c->dropout, c->head_dropout);
         if (c->weight_drop > 0) printf(", weight drop %g", c->weight_drop);
         printf("\n");

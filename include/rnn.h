@@ -1,5 +1,5 @@
 /* rnn.h: the public API of librnn, for C programs that embed a trained model
- * (a text classifier or a text generator) or drive training (at the end).
+ * (a text classifier or a text generator) or drive training ("Training", below).
  *
  *   #include <rnn.h>
  *   rnn_t *m = rnn_open("runs/sst2/model.safetensors");

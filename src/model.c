@@ -50,7 +50,7 @@ int rnn_config_validate(const rnn_config *c) {
         return rnn_errorf("config: reverse (--reverse) is for language models");
     if (c->tie_weights) {
         if (c->task != RNN_TASK_LM) return rnn_errorf("config: tie_weights is for language models");
-        const int width = c->cell == RNN_CELL_NONE ? c->embed_dim : c->hidden_dim * (c->bidirectional ? 2 : 1);
+        const int width = c->hidden_dim * (c->bidirectional ? 2 : 1); /* an LM is recurrent (above) */
         if (width != c->embed_dim)
             return rnn_errorf("config: tie_weights (--tie-weights) needs embed_dim (--embed) equal to "
                               "the top layer's width, hidden_dim (--hidden%s): got %d and %d",

@@ -327,7 +327,7 @@ int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *tit
      * redraws it while `rnn plot` may too), renamed over it when whole. */
     char tmp[4096];
     int fd = -1;
-    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", svg_path) >= (int)sizeof tmp) {
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", svg_path) >= (int)sizeof tmp) { /* mkstemp fills the X's */
         rnn_errorf("%.200s...: path too long", svg_path);
     } else if ((fd = mkstemp(tmp)) < 0) {
         rnn_errorf("%s: cannot write: %s", svg_path, strerror(errno));

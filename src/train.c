@@ -801,8 +801,6 @@ static int open_run_dir(run *r, int resuming) {
     return 0;
 }
 
-/* The model of a new classifier, or of one initialised from a language
- * model (--init-from: its embedding and recurrent stack; ULMFiT's transfer). */
 /* --init-backward: the backward LM's single layer into the reverse direction
  * of a 1-layer bidirectional classifier whose forward direction and
  * embedding come from the forward LM. */
@@ -841,6 +839,8 @@ static int init_backward(run *r, const rnn_model *fwd) {
     return rc;
 }
 
+/* The model of a new classifier, or of one initialised from a language
+ * model (--init-from: its embedding and recurrent stack; ULMFiT's transfer). */
 static int make_classifier(run *r, const rnn_model *lm) {
     rnn_config c;
     if (config_from_opts(r->o, &c, rnn_tokenizer_vocab_size(r->tok))) return -1;
