@@ -59,7 +59,10 @@ static int command_help(const char *cmd) {
          "  --seed S            random seed: the same seed gives the same text (default 1337)\n"
          "  --stop STRING       stop after the first occurrence of STRING\n"
          "  --precision fp32|bf16  weights in bf16 halve the memory read per token (CPUs with AVX512-BF16)\n"
-         "  --threads N         threads (0: all cores)\n"},
+         "  --threads N         threads (0: all cores)\n"
+         "  --cache N           mix a neural cache of the last N states into each draw (off unless given,\n"
+         "                      even for a model trained with one: it makes text repeat itself)\n"
+         "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"},
         {"classify",
          "usage: rnn classify CKPT [--json] [--attention] [TEXT ...]: label texts with a classifier\n"
          "  TEXT ...            texts to classify; none: one text per line from stdin (a prompt on a terminal)\n"
@@ -71,7 +74,10 @@ static int command_help(const char *cmd) {
          "  --data FILE         language model: a text (loss, perplexity, accuracy, bits per char);\n"
          "                      classifier: labelled data (loss, accuracy, macro-F1, confusion matrix)\n"
          "  --json              one JSON object\n"
-         "  --format, --label-col, --text-col, --label-names   as for rnn train (classifier data)\n"},
+         "  --format, --label-col, --text-col, --label-names   as for rnn train (classifier data)\n"
+         "  --cache N           language model: with a neural cache of the last N states (0: none; default:\n"
+         "                      the model's own, from rnn train --cache); the model's own scores are printed too\n"
+         "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"},
         {"plot",
          "usage: rnn plot RUNDIR|metrics.csv [--out FILE.svg]: draw a run's metrics\n"
          "  loss (train, validation), validation accuracy (and macro-F1), learning rate against step;\n"
@@ -220,14 +226,56 @@ static int parse_num(const char *cmd, const char *flag, const char *s, double lo
     return 0;
 }
 
+/* --cache N / --cache-theta / --cache-lambda of eval and sample: override
+ * the neural cache the checkpoint's config sets (--cache 0 turns it off). */
+static int set_cache(const char *cmd, rnn_checkpoint *ck, const char *size, const char *theta,
+                     const char *lambda) {
+    if (!size && !theta && !lambda) return 0;
+    rnn_config *c = &ck->model->c;
+    if (c->task != RNN_TASK_LM) {
+        fprintf(stderr, "rnn %s: --cache%s is for language models; this checkpoint is a classifier\n",
+                cmd, size ? "" : theta ? "-theta" : "-lambda");
+        return 1;
+    }
+    double v;
+    if (size) {
+        if (parse_num(cmd, "cache", size, 0, 1000000, &v)) return 1;
+        if (v != (int)v) {
+            fprintf(stderr, "rnn %s: --cache '%s' must be a whole number of pairs\n", cmd, size);
+            return 1;
+        }
+        c->cache_size = (int)v;
+    }
+    if (theta) {
+        if (parse_num(cmd, "cache-theta", theta, 0, 1e6, &v)) return 1;
+        c->cache_theta = (float)v;
+    }
+    if (lambda) {
+        if (parse_num(cmd, "cache-lambda", lambda, 0, 1, &v)) return 1;
+        if (v >= 1) {
+            fprintf(stderr, "rnn %s: --cache-lambda '%s' must be below 1 (the model keeps a share)\n", cmd,
+                    lambda);
+            return 1;
+        }
+        c->cache_lambda = (float)v;
+    }
+    if (c->cache_size == 0 && (theta || lambda) && !size) {
+        fprintf(stderr, "rnn %s: --cache-theta/--cache-lambda need a cache: add --cache N\n", cmd);
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_sample(int argc, char **argv) {
     const char *prime = NULL, *length = "500", *temp = "1", *topk = "0", *topp = "1",
-               *seed = "1337", *stop = NULL, *precision = "fp32", *threads = "0";
+               *seed = "1337", *stop = NULL, *precision = "fp32", *threads = "0", *cache = NULL,
+               *theta = NULL, *lambda = NULL;
     small_opt opts[] = {{"prime", &prime, 0}, {"length", &length, 0},       {"temperature", &temp, 0},
                         {"top-k", &topk, 0},  {"top-p", &topp, 0},          {"seed", &seed, 0},
-                        {"stop", &stop, 0},   {"precision", &precision, 0}, {"threads", &threads, 0}};
+                        {"stop", &stop, 0},   {"precision", &precision, 0}, {"threads", &threads, 0},
+                        {"cache", &cache, 0}, {"cache-theta", &theta, 0},   {"cache-lambda", &lambda, 0}};
     const char *ckpt;
-    if (parse_small("sample", argc, argv, opts, 9, &ckpt)) return 1;
+    if (parse_small("sample", argc, argv, opts, 12, &ckpt)) return 1;
     if (!ckpt) return die("sample: which checkpoint? usage: rnn sample CKPT [--prime TEXT] ...");
     double len, t, k, p, sd;
     if (parse_num("sample", "length", length, 0, 1e9, &len) ||
@@ -249,12 +297,25 @@ static int cmd_sample(int argc, char **argv) {
         rnn_checkpoint_free(&ck);
         return die("sample: the checkpoint has no tokenizer");
     }
+    if ((theta || lambda) && !cache) {
+        rnn_checkpoint_free(&ck);
+        return die("sample: --cache-theta/--cache-lambda need --cache N (sampling uses no cache unless asked)");
+    }
+    if (set_cache("sample", &ck, cache, theta, lambda)) {
+        rnn_checkpoint_free(&ck);
+        return 1;
+    }
     rnn_sampler *s = rnn_sampler_create_ex(ck.model, ck.tok, (uint64_t)sd, prec);
     if (!s) {
         rnn_checkpoint_free(&ck);
         return die(rnn_last_error());
     }
     int rc = 0;
+    const rnn_config *mc = &ck.model->c;
+    if (cache && rnn_sampler_set_cache(s, mc->cache_size, mc->cache_theta, mc->cache_lambda)) {
+        rc = die(rnn_last_error());
+        goto out;
+    }
     if (prime && *prime) {
         if (rnn_sampler_prime(s, prime, strlen(prime)) < 0) {
             rc = die(rnn_last_error());
@@ -354,12 +415,14 @@ out:
 
 static int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
-               *label_names = NULL;
+               *label_names = NULL, *cache = NULL, *theta = NULL, *lambda = NULL;
     small_opt opts[] = {{"data", &data, 0},          {"json", &json, 1},
                         {"format", &format, 0},      {"label-col", &label_col, 0},
-                        {"text-col", &text_col, 0},  {"label-names", &label_names, 0}};
+                        {"text-col", &text_col, 0},  {"label-names", &label_names, 0},
+                        {"cache", &cache, 0},        {"cache-theta", &theta, 0},
+                        {"cache-lambda", &lambda, 0}};
     const char *ckpt;
-    if (parse_small("eval", argc, argv, opts, 6, &ckpt)) return 1;
+    if (parse_small("eval", argc, argv, opts, 9, &ckpt)) return 1;
     if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
     if (!data) return die("eval: --data FILE is required");
     rnn_checkpoint ck;
@@ -367,6 +430,10 @@ static int cmd_eval(int argc, char **argv) {
     if (!ck.tok) {
         rnn_checkpoint_free(&ck);
         return die("eval: the checkpoint has no tokenizer");
+    }
+    if (set_cache("eval", &ck, cache, theta, lambda)) {
+        rnn_checkpoint_free(&ck);
+        return 1;
     }
     if (ck.model->c.task == RNN_TASK_CLASSIFY) {
         int rc = eval_classifier(&ck, data, json != NULL, format, label_col, text_col, label_names);
@@ -390,23 +457,33 @@ static int cmd_eval(int argc, char **argv) {
         goto out;
     }
     if (ck.model->c.reverse) rnn_reverse_ids(ids, n); /* a backward LM reads the file right to left */
-    double loss, acc;
-    long count;
-    if (rnn_lm_evaluate(ck.model, ids, n, 1, 256, &loss, &acc, &count)) {
+    rnn_lm_eval ev;
+    if (rnn_lm_evaluate(ck.model, ids, n, 1, 256, &ev)) {
         die(rnn_last_error());
         goto out;
     }
     int is_char = rnn_tokenizer_type(ck.tok) == RNN_TOK_CHAR || rnn_tokenizer_type(ck.tok) == RNN_TOK_BYTE;
+    const double loss = ev.loss;
+    const int cached = ck.model->c.cache_size > 0;
     if (json) {
         printf("{\"loss\": %.6f, \"perplexity\": %.6f, \"accuracy\": %.6f, \"tokens\": %ld, \"unk\": %zu",
-               loss, exp(loss), acc, count, unk);
+               loss, exp(loss), ev.accuracy, ev.count, unk);
         if (is_char) printf(", \"bits_per_char\": %.6f", loss / log(2.0));
+        if (cached)
+            printf(", \"cache\": {\"size\": %d, \"theta\": %g, \"lambda\": %g}, \"loss_without_cache\": %.6f, "
+                   "\"accuracy_without_cache\": %.6f",
+                   ck.model->c.cache_size, ck.model->c.cache_theta, ck.model->c.cache_lambda,
+                   ev.model_loss, ev.model_accuracy);
         printf("}\n");
     } else {
         printf("%s: %ld tokens predicted, loss %.4f nats, perplexity %.3f, accuracy %.4f", data,
-               count, loss, exp(loss), acc);
+               ev.count, loss, exp(loss), ev.accuracy);
         if (is_char) printf(", %.4f bits per %s", loss / log(2.0),
                             rnn_tokenizer_type(ck.tok) == RNN_TOK_CHAR ? "char" : "byte");
+        if (cached)
+            printf("\n  with a neural cache of %d (theta %g, lambda %g); without it: loss %.4f, accuracy %.4f",
+                   ck.model->c.cache_size, ck.model->c.cache_theta, ck.model->c.cache_lambda,
+                   ev.model_loss, ev.model_accuracy);
         printf("\n");
         if (unk) printf("(%zu tokens were not in the vocabulary)\n", unk);
     }
@@ -481,6 +558,10 @@ static int cmd_info(int argc, char **argv) {
         printf("\n  dropout     embedding %g, between layers %g, head %g", c->embed_dropout, c->dropout, c->head_dropout);
         if (c->weight_drop > 0) printf(", weight drop %g", c->weight_drop);
         printf("\n");
+        if (c->cache_size > 0)
+            printf("  cache       neural cache of the last %d states (theta %g, lambda %g): validation and rnn eval "
+                   "use it, rnn sample with --cache N\n",
+                   c->cache_size, c->cache_theta, c->cache_lambda);
     }
     rnn_checkpoint_free(&ck);
     return 0;

@@ -412,3 +412,5 @@ const float *rnn_stepper_feed(rnn_stepper *s, int32_t id) {
     s->cur = !s->cur;
     return s->logits;
 }
+
+const float *rnn_stepper_top(const rnn_stepper *s) { return s->out + (size_t)(s->L - 1) * s->Hp; }

@@ -39,5 +39,8 @@ void rnn_stepper_reset(rnn_stepper *s);
 /* Feeds one token; returns the logits that predict the next one (owned by
  * the stepper, valid until the next call). */
 const float *rnn_stepper_feed(rnn_stepper *s, int32_t id);
+/* The top layer's output after the last token fed (hidden_dim floats, the
+ * output layer's input; owned by the stepper, valid until the next call). */
+const float *rnn_stepper_top(const rnn_stepper *s);
 
 #endif

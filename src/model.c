@@ -25,6 +25,8 @@ void rnn_config_default(rnn_config *c, rnn_task task) {
     c->loss = RNN_LOSS_CE;
     c->padding_id = -1;
     c->forget_bias = 1.0f;
+    c->cache_theta = 0.3f;
+    c->cache_lambda = 0.2f;
 }
 
 int rnn_config_validate(const rnn_config *c) {
@@ -56,6 +58,17 @@ int rnn_config_validate(const rnn_config *c) {
                               "the top layer's width, hidden_dim (--hidden%s): got %d and %d",
                               c->bidirectional ? ", times 2 when bidirectional" : "", c->embed_dim, width);
     }
+    if (c->cache_size) {
+        if (c->task != RNN_TASK_LM) return rnn_errorf("config: cache_size (--cache) is for language models");
+        if (c->cache_size < 0 || c->cache_size > 1000000)
+            return rnn_errorf("config: cache_size must be in [0, 1000000] (got %d)", c->cache_size);
+        if (!(c->cache_theta >= 0) || !isfinite(c->cache_theta))
+            return rnn_errorf("config: cache_theta (--cache-theta) must be a finite number >= 0 (got %g)",
+                              c->cache_theta);
+        if (!(c->cache_lambda >= 0 && c->cache_lambda < 1))
+            return rnn_errorf("config: cache_lambda (--cache-lambda) must be in [0, 1) (got %g)",
+                              c->cache_lambda);
+    }
     if (c->padding_id < -1 || c->padding_id >= c->vocab_size)
         return rnn_errorf("config: padding_id %d outside the vocabulary", c->padding_id);
     if (c->task == RNN_TASK_CLASSIFY) {
@@ -86,6 +99,11 @@ char *rnn_config_to_json(const rnn_config *c) {
     cJSON_AddNumberToObject(j, "forget_bias", c->forget_bias);
     if (c->tie_weights) cJSON_AddBoolToObject(j, "tie_weights", 1);
     if (c->reverse) cJSON_AddBoolToObject(j, "reverse", 1);
+    if (c->cache_size > 0) {
+        cJSON_AddNumberToObject(j, "cache_size", c->cache_size);
+        cJSON_AddNumberToObject(j, "cache_theta", c->cache_theta);
+        cJSON_AddNumberToObject(j, "cache_lambda", c->cache_lambda);
+    }
     if (c->task == RNN_TASK_CLASSIFY) {
         cJSON_AddStringToObject(j, "pool", rnn_pool_name(c->pool));
         cJSON_AddNumberToObject(j, "attention_dim", c->attention_dim);
@@ -156,6 +174,8 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         json_bool(j, "residual", &c->residual) || json_int(j, "padding_id", &c->padding_id, 0) ||
         json_bool(j, "tie_weights", &c->tie_weights) || json_bool(j, "reverse", &c->reverse) ||
         json_float(j, "forget_bias", &c->forget_bias) ||
+        json_int(j, "cache_size", &c->cache_size, 0) || json_float(j, "cache_theta", &c->cache_theta) ||
+        json_float(j, "cache_lambda", &c->cache_lambda) ||
         json_int(j, "attention_dim", &c->attention_dim, 0) ||
         json_int(j, "num_classes", &c->num_classes, c->task == RNN_TASK_CLASSIFY) ||
         json_float(j, "head_dropout", &c->head_dropout))

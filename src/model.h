@@ -59,6 +59,11 @@ typedef struct {
                              2017; needs embed_dim == hidden_dim): one [V, E] matrix,
                              trained by both ends; checkpoints still carry head.weight,
                              a copy, for PyTorch */
+    /* lm: the neural cache (cache.h) every evaluation and sampling of this
+       model mixes in; nothing to train, so a setting of the model's use */
+    int cache_size;       /* pairs remembered per stream (0: no cache) */
+    float cache_theta;    /* sharpness of the match of hidden states */
+    float cache_lambda;   /* the cache's share of the prediction, in [0, 1) */
 } rnn_config;
 
 void rnn_config_default(rnn_config *c, rnn_task task);

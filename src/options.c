@@ -52,6 +52,9 @@ static const opt_def defs[] = {
     {"head-dropout", K_FLOAT, F(head_dropout), NULL, "dropout before the output layer (lm: on the top layer's output)"},
     {"weight-drop", K_FLOAT, F(weight_drop), NULL, "DropConnect on the recurrent weights W_hh, one mask per batch (AWD-LSTM)"},
     {"forget-bias", K_FLOAT, F(forget_bias), NULL, "LSTM: added to the forget gate bias at init"},
+    {"cache", K_INT, F(cache), NULL, "lm: validate and evaluate with a neural cache (Grave et al. 2017) of this many recent (hidden state, next token) pairs, saved with the model for rnn eval (0: none; fine-tuning keeps the model's)"},
+    {"cache-theta", K_FLOAT, F(cache_theta), NULL, "lm: the cache's sharpness, the scale of h_t . h_i"},
+    {"cache-lambda", K_FLOAT, F(cache_lambda), NULL, "lm: the cache's share of the prediction, in [0, 1)"},
     {"pool", K_CHOICE, F(pool), "last|mean|max|meanmax|attention", "classify: pooling over time"},
     {"attention-dim", K_INT, F(attention_dim), NULL, "classify: attention pooling width"},
     {"loss", K_CHOICE, F(loss), "ce|bce", "classify: softmax cross-entropy or binary (one logit)"},
@@ -113,6 +116,8 @@ void rnn_opts_default(rnn_opts *o) {
     o->hidden = 256;
     o->embed = 64;
     o->forget_bias = 1.0f;
+    o->cache_theta = 0.3f;
+    o->cache_lambda = 0.2f;
     strcpy(o->pool, "meanmax");
     o->attention_dim = 64;
     strcpy(o->loss, "ce");

@@ -31,6 +31,8 @@ typedef struct {
     int reverse;               /* lm: train on the text read right to left */
     char init_backward[RNN_OPT_STR]; /* classify: a --reverse LM for the backward direction */
     float dropout, embed_dropout, head_dropout, weight_drop, forget_bias;
+    int cache;                 /* lm: neural cache pairs (0: none, or the --init-from model's) */
+    float cache_theta, cache_lambda;
     /* optimisation */
     char optimizer[16], schedule[16];
     int seq_len, batch;

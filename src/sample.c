@@ -1,6 +1,7 @@
 /* sample.c: see sample.h. */
 #include "sample.h"
 
+#include "cache.h"
 #include "infer.h"
 
 #include <float.h>
@@ -20,6 +21,9 @@ struct rnn_sampler {
     int32_t last;
     float *probs;    /* (V) scratch */
     int32_t *order;  /* (V) scratch */
+    rnn_lm_cache *cache; /* the model's neural cache (cache.h), or NULL */
+    float *h_prev;   /* (F) the top output before the last token fed: its pair's key */
+    float *mixed;    /* (V) log of the cache's mixture, what sampling draws from */
 };
 
 rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed) {
@@ -80,21 +84,53 @@ void rnn_sampler_free(rnn_sampler *s) {
     rnn_acts_free(s->a);
     free(s->probs);
     free(s->order);
+    rnn_lm_cache_free(s->cache);
+    free(s->h_prev);
+    free(s->mixed);
     free(s);
 }
 
 int32_t rnn_sampler_last(const rnn_sampler *s) { return s->last; }
 
+int rnn_sampler_set_cache(rnn_sampler *s, int size, float theta, float lambda) {
+    if (s->fed > 0) return rnn_errorf("the cache must be set before any text is fed");
+    rnn_lm_cache_free(s->cache);
+    s->cache = NULL;
+    if (size == 0) return 0;
+    const rnn_model *m = s->m;
+    if (!(s->cache = rnn_lm_cache_create(1, size, m->F, m->n_out, theta, lambda))) return -1;
+    free(s->h_prev);
+    free(s->mixed);
+    s->h_prev = malloc(sizeof(float) * m->F);
+    s->mixed = malloc(sizeof(float) * m->n_out);
+    if (!s->h_prev || !s->mixed) {
+        rnn_lm_cache_free(s->cache);
+        s->cache = NULL;
+        return rnn_errorf("out of memory");
+    }
+    return 0;
+}
+
 /* Feeds one token: the state moves on and a->logits predicts the next. */
 static void feed(rnn_sampler *s, int32_t id) {
     const rnn_model *m = s->m;
+    if (s->cache && s->fed > 0) rnn_lm_cache_push(s->cache, 0, s->h_prev, id);
+    const float *top;
     if (s->st) {
         s->logits = rnn_stepper_feed(s->st, id);
+        top = rnn_stepper_top(s->st);
     } else {
         s->a->ids[0] = id;
         rnn_model_forward(m, s->a, &s->pack, s->a->ids, s->fed > 0, 0, NULL);
         rnn_model_carry_state(m, s->a, 1);
         s->logits = s->a->logits;
+        top = s->a->top;
+    }
+    if (s->cache) { /* draw from log p of the mixture: temperature 1 samples p itself */
+        memcpy(s->h_prev, top, sizeof(float) * m->F);
+        rnn_lm_cache_probs(s->cache, 0, top, s->logits, s->mixed);
+        for (int v = 0; v < m->n_out; v++) s->mixed[v] = logf(fmaxf(s->mixed[v], FLT_MIN));
+        s->logits = s->mixed;
     }
     s->fed++;
     s->last = id;

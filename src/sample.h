@@ -34,6 +34,12 @@ rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, ui
 rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed,
                                    rnn_precision weights);
 void rnn_sampler_free(rnn_sampler *s);
+/* Mixes a neural cache (cache.h) of the last size (state, next token) pairs
+ * into every draw; size 0 removes it. Call it before feeding anything. Off
+ * by default, even for a model trained with --cache (whose validation used
+ * one): a cache favours what was just written, so generation with it tends
+ * to repeat itself. -1 + message on bad settings. */
+int rnn_sampler_set_cache(rnn_sampler *s, int size, float theta, float lambda);
 /* Feeds text through the model (state carried). Returns the number of
  * tokens fed, or -1 (invalid UTF-8, out of memory) with a message. */
 long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len);

@@ -9,6 +9,7 @@
 #include "train.h"
 
 #include <errno.h>
+#include <float.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <math.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "checkpoint.h"
 #include "classify.h"
 #include "textdata.h"
@@ -82,12 +84,53 @@ static void pack_full(rnn_acts *a, rnn_pack *p, int T, int B) {
     rnn_pack_init(p, T, B, a->lengths, a->batch_sizes, a->offsets);
 }
 
-int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T,
-                    double *loss, double *acc, long *n_pred) {
+/* The evaluation of one batch of T x B rows (time-major) with the neural
+ * cache: each stream's rows in order, the streams in parallel. */
+static void cache_rows(rnn_lm_cache *cache, const rnn_acts *a, int T, int B, int F, int V,
+                       float *probs, double *loss, long *ok) {
+#pragma omp parallel for if ((size_t)T * B * (V + F) > 100000)
+    for (int b = 0; b < B; b++) {
+        float *q = probs + (size_t)b * V;
+        for (int t = 0; t < T; t++) {
+            const size_t row = (size_t)t * B + b;
+            const float *h = a->top + row * F;
+            const int32_t y = a->targets[row];
+            rnn_lm_cache_probs(cache, b, h, a->logits + row * V, q);
+            if (y < 0) continue;
+            int best = 0;
+            for (int v = 1; v < V; v++)
+                if (q[v] > q[best]) best = v;
+            loss[b] -= log(q[y] > 0 ? (double)q[y] : DBL_MIN);
+            ok[b] += best == y;
+            rnn_lm_cache_push(cache, b, h, y);
+        }
+    }
+}
+
+int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out) {
     size_t len = n / (size_t)B;
     if (len < 2) return rnn_errorf("too little data to evaluate (%zu tokens for %d streams)", n, B);
     rnn_acts *a = rnn_acts_create(m, T, B);
     if (!a) return -1;
+    rnn_lm_cache *cache = NULL;
+    float *probs = NULL;
+    double *stream_loss = NULL;
+    long *stream_ok = NULL;
+    if (m->c.cache_size > 0) {
+        cache = rnn_lm_cache_create(B, m->c.cache_size, m->F, m->n_out, m->c.cache_theta,
+                                    m->c.cache_lambda);
+        probs = rnn_alloc(sizeof(float) * (size_t)B * m->n_out);
+        stream_loss = calloc((size_t)B, sizeof(double));
+        stream_ok = calloc((size_t)B, sizeof(long));
+        if (!cache || !probs || !stream_loss || !stream_ok) {
+            rnn_lm_cache_free(cache);
+            rnn_free(probs);
+            free(stream_loss);
+            free(stream_ok);
+            rnn_acts_free(a);
+            return rnn_errorf("out of memory for the cache of %d pairs", m->c.cache_size);
+        }
+    }
     double total = 0;
     long count = 0, correct = 0;
     rnn_pack p;
@@ -104,12 +147,27 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
         total += rnn_softmax_xent_eval(a->logits, a->targets, p.N, m->n_out, &nv, &nc) * nv;
         count += nv;
         correct += nc;
+        if (cache) cache_rows(cache, a, Tc, B, m->F, m->n_out, probs, stream_loss, stream_ok);
         rnn_model_carry_state(m, a, B);
     }
+    out->count = count;
+    out->loss = out->model_loss = total / count;
+    out->accuracy = out->model_accuracy = (double)correct / count;
+    if (cache) {
+        double closs = 0;
+        long ccorrect = 0;
+        for (int b = 0; b < B; b++) { /* in stream order: the same sum for any thread count */
+            closs += stream_loss[b];
+            ccorrect += stream_ok[b];
+        }
+        out->loss = closs / count;
+        out->accuracy = (double)ccorrect / count;
+    }
+    rnn_lm_cache_free(cache);
+    rnn_free(probs);
+    free(stream_loss);
+    free(stream_ok);
     rnn_acts_free(a);
-    *loss = total / count;
-    if (acc) *acc = (double)correct / count;
-    if (n_pred) *n_pred = count;
     return 0;
 }
 
@@ -464,6 +522,9 @@ static int config_from_opts(const rnn_opts *o, rnn_config *c, int vocab) {
     c->residual = o->residual;
     c->tie_weights = o->tie_weights;
     c->reverse = o->reverse;
+    c->cache_size = o->cache; /* validated: language models only */
+    c->cache_theta = o->cache_theta;
+    c->cache_lambda = o->cache_lambda;
     c->forget_bias = o->forget_bias;
     c->freeze_embedding = o->freeze_embedding;
     c->head_dropout = o->head_dropout;
@@ -704,6 +765,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     rnn_precision prec = rnn_gemm_precision();
     rnn_gemm_set_precision(RNN_FP32);
     int bad;
+    char plain[96] = "";
     if (r->classify) {
         rnn_cls_metrics mt;
         bad = rnn_cls_evaluate(r->m, &r->cval, r->B, &mt);
@@ -712,7 +774,12 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
             rnn_cls_metrics_free(&mt);
         }
     } else {
-        bad = rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &loss, &acc, NULL);
+        rnn_lm_eval ev;
+        bad = rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &ev);
+        loss = ev.loss, acc = ev.accuracy;
+        if (!bad && r->m->c.cache_size > 0)
+            snprintf(plain, sizeof plain, " (without the cache: loss %.4f acc %.4f)", ev.model_loss,
+                     ev.model_accuracy);
     }
     rnn_gemm_set_precision(prec);
     if (bad) return -1;
@@ -726,8 +793,8 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
         say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, loss,
             acc, f1, better ? " *best*" : "");
     else
-        say(r, "step %ld epoch %ld: val loss %.4f (ppl %.2f) acc %.4f%s", r->step, r->epoch, loss,
-            exp(loss), acc, better ? " *best*" : "");
+        say(r, "step %ld epoch %ld: val loss %.4f (ppl %.2f) acc %.4f%s%s", r->step, r->epoch, loss,
+            exp(loss), acc, plain, better ? " *best*" : "");
     fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r),
             r->tokens, train_loss, loss, acc, f1, lr, tok_s);
     fflush(r->metrics);
@@ -974,6 +1041,12 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     /* A training choice, not part of the saved model: a resumed run or a
      * fine-tuned checkpoint takes it from this run's options. */
     r->m->c.freeze_embedding = o->freeze_embedding;
+    if (o->cache > 0 && !r->classify) { /* --cache replaces a fine-tuned LM's cache settings */
+        r->m->c.cache_size = o->cache;
+        r->m->c.cache_theta = o->cache_theta;
+        r->m->c.cache_lambda = o->cache_lambda;
+        if (rnn_config_validate(&r->m->c)) goto out;
+    }
     const long per_epoch = r->per_epoch;
     r->total_steps = o->steps > 0 ? o->steps : o->epochs > 0 ? (long)o->epochs * per_epoch : 0;
     if (r->total_steps == 0 && o->time <= 0) /* default: 10 epochs (lm), 5 (classify) */

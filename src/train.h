@@ -56,11 +56,19 @@ long rnn_lm_batches(size_t n, int B, int T);
 void rnn_lm_fill(const int32_t *data, size_t n, int B, int T, long k, int32_t *ids,
                  int32_t *targets);
 
-/* Mean next-token cross-entropy (nats) and accuracy of a language model over
- * a token stream read as B contiguous streams in chunks of T steps with the
- * state carried (B = 1: the whole stream as one sequence from a zero
- * state; every token but the first is predicted). */
-int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T,
-                    double *loss, double *acc, long *n_pred);
+/* What rnn_lm_evaluate measures. */
+typedef struct {
+    double loss, accuracy;   /* mean cross-entropy (nats) and next-token accuracy of the
+                                model's prediction: with its neural cache when it has one */
+    long count;              /* tokens predicted */
+    double model_loss, model_accuracy; /* the recurrent model's own, without the cache
+                                          (equal to the above when it has none) */
+} rnn_lm_eval;
+
+/* Evaluates a language model over a token stream read as B contiguous
+ * streams in chunks of T steps with the state (and the cache's window)
+ * carried (B = 1: the whole stream as one sequence from a zero state; every
+ * token but the first is predicted). */
+int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out);
 
 #endif

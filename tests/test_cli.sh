@@ -143,6 +143,19 @@ check "eval of a PyTorch-written checkpoint matches PyTorch ($got_loss vs $want_
     "awk -v a=$got_loss -v b=$want_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
 got_greedy=$($RNN sample $FX --prime "$prime" --length 60 --temperature 0)
 check "greedy text of a PyTorch-written checkpoint matches PyTorch byte for byte" "[ \"\$got_greedy\" = \"\$want_greedy\" ]"
+# The neural cache (src/cache.c) against the fixture's PyTorch computation of it.
+read -r csize ctheta clambda <<<"$(meta test.cache)"
+want_closs=$(meta test.cache_loss); want_cgreedy=$(meta test.cache_greedy)
+cflags="--cache $csize --cache-theta $ctheta --cache-lambda $clambda"
+got=$($RNN eval $FX --data "$T/fx.txt" --json $cflags)
+got_closs=$(printf '%s' "$got" | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+check "eval with a neural cache matches PyTorch's mixture ($got_closs vs $want_closs)" \
+    "awk -v a=$got_closs -v b=$want_closs 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
+got_plain=$(printf '%s' "$got" | sed -E 's/.*"loss_without_cache": ([0-9.e-]+).*/\1/')
+check "eval with a cache also reports the model's own loss ($got_plain vs $want_loss)" \
+    "awk -v a=$got_plain -v b=$want_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
+got_cgreedy=$($RNN sample $FX --prime "$prime" --length 60 --temperature 0 $cflags)
+check "greedy text with a cache matches PyTorch's" "[ \"\$got_cgreedy\" = \"\$want_cgreedy\" ]"
 
 # --- rnn.c -> PyTorch (when torch is installed)
 if py_torch; then
@@ -181,6 +194,13 @@ PY
     /usr/bin/python3 tools/rnnc_torch.py export "$T/sd.pt" "$T/config.json" "$T/tok.json" "$T/exported.safetensors"
     e_loss=$($RNN eval "$T/exported.safetensors" --data "$T/evaltext.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
     check "tools/rnnc_torch.py export gives a checkpoint rnn.c reads ($e_loss vs $c_loss)" "[ -n '$e_loss' ] && [ '$e_loss' = '$c_loss' ]"
+    # A model trained with --cache keeps it in its config: eval, sample and PyTorch's twin apply it.
+    $RNN train $small --steps 30 --cache 64 --cache-theta 0.5 --cache-lambda 0.1 --out "$T/cached" >/dev/null 2>&1
+    check "--cache is saved in the checkpoint's config" \
+        "$RNN info '$T/cached/model.safetensors' --json | grep -q '\"cache_size\": *64'"
+    same_as_torch "$T/cached/model.safetensors" "an LM with a neural cache"
+    c_plain=$($RNN eval "$T/cached/model.safetensors" --data "$T/evaltext.txt" --json --cache 0 | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+    check "--cache 0 turns it off (loss $c_plain, with the cache $c_loss)" "[ '$c_plain' != '$c_loss' ]"
 else
     echo "skip: python3-torch not installed (rnn.c -> PyTorch checks)"
 fi
@@ -224,6 +244,11 @@ expect_error "missing checkpoint" "none.safetensors" $RNN sample "$T/none.safete
 expect_error "text file as checkpoint" "text.txt" $RNN eval "$T/text.txt" --data "$T/text.txt"
 expect_error "bad sample flag" "temperature" $RNN sample "$T/run/model.safetensors" --temperature -1
 expect_error "bad precision" "precision.*fp16" $RNN sample "$T/run/model.safetensors" --precision fp16
+expect_error "cache lambda 1 refused" "cache-lambda" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --cache 10 --cache-lambda 1
+expect_error "cache size not a count" "cache" $RNN sample "$T/run/model.safetensors" --cache 2.5
+expect_error "sample: cache theta without --cache" "need --cache N" $RNN sample "$T/run/model.safetensors" --cache-theta 0.5
+expect_error "eval: cache theta for a model without a cache" "need a cache" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --cache-theta 0.5
+expect_error "train --cache-lambda out of range" "cache_lambda" $RNN train $small --steps 2 --cache 8 --cache-lambda 1.5 --out "$T/badcache"
 expect_error "bad train precision" "precision" $RNN train --precision double --steps 1
 printf 'oops\n' >"$T/bad.cfg"
 expect_error "config file error names file:line" "bad.cfg:1" $RNN train --config "$T/bad.cfg"
@@ -247,6 +272,7 @@ out=$($RNN classify "$T/cls/model.safetensors" --json "What is the capital of Fr
 check "classify --json prints label and probabilities" "printf '%s' '$out' | grep -q '^{\"label\": \".*\", \"probabilities\": \[.*\]}$'"
 n=$(printf 'one text\nanother text\n' | $RNN classify "$T/cls/model.safetensors" | wc -l)
 check "classify reads one text per line from stdin" "[ $n -eq 2 ]"
+expect_error "--cache on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --cache 10
 $RNN train $cls --epochs 1 --out "$T/clshalf" >/dev/null 2>&1
 $RNN train --resume "$T/clshalf" --epochs 2 >/dev/null 2>&1
 a=$(tail -1 "$T/cls/metrics.csv" | cut -d, -f1,4,5,6); b=$(tail -1 "$T/clshalf/metrics.csv" | cut -d, -f1,4,5,6)

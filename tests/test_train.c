@@ -273,11 +273,10 @@ static void test_eval_uniform(void) {
     memset(m->head_b, 0, sizeof(float) * 5);
     int32_t data[50];
     for (int i = 0; i < 50; i++) data[i] = i % 5;
-    double loss, acc;
-    long count;
-    CHECK(rnn_lm_evaluate(m, data, 50, 1, 8, &loss, &acc, &count) == 0, "evaluate");
-    CHECK(count == 49, "49 predictions (got %ld)", count);
-    CHECK(fabs(loss - log(5.0)) < 1e-6, "uniform loss ln 5 (got %.6f)", loss);
+    rnn_lm_eval ev;
+    CHECK(rnn_lm_evaluate(m, data, 50, 1, 8, &ev) == 0, "evaluate");
+    CHECK(ev.count == 49, "49 predictions (got %ld)", ev.count);
+    CHECK(fabs(ev.loss - log(5.0)) < 1e-6, "uniform loss ln 5 (got %.6f)", ev.loss);
     rnn_model_free(m);
 }
 

@@ -11,6 +11,10 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       `rnn eval CKPT --data TEXTFILE --json` computes it; prints JSON.
   rnnc_torch.py greedy CKPT --prime TEXT --length N
       greedy generation, as `rnn sample CKPT --temperature 0`.
+      eval applies the checkpoint's neural cache (config cache_size,
+      cache_theta, cache_lambda) as `rnn eval` does; --cache N, --cache-theta X
+      and --cache-lambda X override it. greedy, like `rnn sample`, uses a
+      cache only with --cache N (theta and lambda from the config or flags).
   rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]
       writes a PyTorch state_dict (torch.save of Net(...).state_dict()) as an
       rnn.c checkpoint: CONFIG.json is the "config" object of DESIGN.md,
@@ -95,11 +99,11 @@ class Net(nn.Module):
             p = (w[:, None] * o).sum(0)
         return s.head(p), w
 
-    def forward_lm(s, ids, state=None):
-        """ids (B, T) -> logits (B, T, V), state."""
+    def forward_lm(s, ids, state=None, with_top=False):
+        """ids (B, T) -> logits (B, T, V), state (and the top layer's output (B, T, F))."""
         x = s.embedding(ids)
         o, state = s.rnn(x, state)
-        return s.head(o), state
+        return (s.head(o), state, o) if with_top else (s.head(o), state)
 
 
 def load(path):
@@ -146,30 +150,79 @@ def classify(net, c, tok, text):
         return torch.softmax(logits, 0).tolist()
 
 
-def lm_eval(net, ids):
+def cache_settings(c, argv):
+    """The neural cache (size, theta, lambda) of config c, overridden by
+    --cache / --cache-theta / --cache-lambda in argv; None without one."""
+    size = int(c.get("cache_size", 0))
+    theta, lam = float(c.get("cache_theta", 0.3)), float(c.get("cache_lambda", 0.2))
+    if "--cache" in argv:
+        size = int(argv[argv.index("--cache") + 1])
+    if "--cache-theta" in argv:
+        theta = float(argv[argv.index("--cache-theta") + 1])
+    if "--cache-lambda" in argv:
+        lam = float(argv[argv.index("--cache-lambda") + 1])
+    return (size, theta, lam) if size > 0 else None
+
+
+def cache_mix(p, h, keys, nexts, cache):
+    """Grave et al. (2017): (1 - lambda) p + lambda * softmax(theta h . keys) summed onto nexts,
+    in double, over the last `size` (key, next) pairs."""
+    size, theta, lam = cache
+    keys, nexts = keys[-size:], nexts[-size:]
+    if not keys:
+        return p
+    w = torch.softmax(theta * (torch.stack(keys) @ h), 0)
+    return (1 - lam) * p + lam * torch.zeros_like(p).index_add_(0, torch.tensor(nexts), w)
+
+
+def lm_eval(net, ids, cache=None):
     with torch.no_grad():
         x = torch.tensor(ids[:-1]).unsqueeze(0)
         y = torch.tensor(ids[1:])
-        logits, _ = net.forward_lm(x)
-        logits = logits[0]
+        logits, _, top = net.forward_lm(x, with_top=True)
+        logits, top = logits[0], top[0]
         loss = nn.functional.cross_entropy(logits, y).item()
         acc = (logits.argmax(-1) == y).float().mean().item()
-    return {"loss": loss, "perplexity": math.exp(loss), "accuracy": acc, "tokens": len(ids) - 1}
+        logits, top = logits.double(), top.double()
+        out = {"loss": loss, "perplexity": math.exp(loss), "accuracy": acc, "tokens": len(ids) - 1}
+        if cache:
+            keys, nexts, nll, ok = [], [], 0.0, 0
+            for t in range(len(y)):
+                q = cache_mix(torch.softmax(logits[t], 0), top[t], keys, nexts, cache)
+                nll -= math.log(q[y[t]].item())
+                ok += int(q.argmax().item() == y[t].item())
+                keys.append(top[t])
+                nexts.append(int(y[t]))
+            out.update({"loss": nll / len(y), "perplexity": math.exp(nll / len(y)), "accuracy": ok / len(y),
+                        "loss_without_cache": loss, "accuracy_without_cache": acc})
+    return out
 
 
-def greedy(net, tok, prime, length):
+def greedy(net, tok, prime, length, cache=None):
     with torch.no_grad():
         ids = encode(tok, prime) if prime else []
         if not ids:
             nl = tok["vocab"].index("\n") if "\n" in tok["vocab"] else 0
             ids = [nl]
-        logits, state = net.forward_lm(torch.tensor(ids).unsqueeze(0))
+        logits, state, top = net.forward_lm(torch.tensor(ids).unsqueeze(0), with_top=True)
+        keys = [t.double() for t in top[0][:-1]]  # the prime's pairs: each state and the token after it
+        nexts = list(ids[1:])
+
+        def pick(lg, h):
+            if not cache:
+                return int(lg.argmax())
+            q = cache_mix(torch.softmax(lg.double(), 0), h.double(), keys, nexts, cache)
+            return int(q.argmax())
         out = []
-        nxt = int(logits[0, -1].argmax())
+        h = top[0, -1]
+        nxt = pick(logits[0, -1], h)
         for _ in range(length):
             out.append(nxt)
-            logits, state = net.forward_lm(torch.tensor([[nxt]]), state)
-            nxt = int(logits[0, -1].argmax())
+            keys.append(h.double())
+            nexts.append(nxt)
+            logits, state, top = net.forward_lm(torch.tensor([[nxt]]), state, with_top=True)
+            h = top[0, -1]
+            nxt = pick(logits[0, -1], h)
     return (prime.encode() if prime else b"") + b"".join(piece(tok, i) for i in out)
 
 
@@ -201,9 +254,14 @@ def make_fixture(out_path):
     ids = encode(tok, text)
     ev = lm_eval(net, ids)
     g = greedy(net, tok, "O Rom", 60)
+    cache = (20, 0.5, 0.3)  # applied with rnn eval/sample --cache 20 --cache-theta 0.5 --cache-lambda 0.3
+    ev_c = lm_eval(net, ids, cache)
+    g_c = greedy(net, tok, "O Rom", 60, cache)
     meta = {"format": "rnn.c", "format_version": "1", "config": json.dumps(c), "tokenizer": json.dumps(tok),
             "test.text": text, "test.loss": repr(ev["loss"]), "test.accuracy": repr(ev["accuracy"]),
-            "test.prime": "O Rom", "test.greedy": g.decode("utf-8", "replace")}
+            "test.prime": "O Rom", "test.greedy": g.decode("utf-8", "replace"),
+            "test.cache": "20 0.5 0.3", "test.cache_loss": repr(ev_c["loss"]),
+            "test.cache_greedy": g_c.decode("utf-8", "replace")}
     st.save(out_path, {k: v for k, v in net.state_dict().items()}, meta)
 
 
@@ -241,12 +299,13 @@ def main(argv):
         ids = encode(tok, text)
         if c.get("reverse"):  # a backward LM (rnn.c --reverse) reads the text right to left
             ids = ids[::-1]
-        print(json.dumps(lm_eval(net, ids)))
+        print(json.dumps(lm_eval(net, ids, cache_settings(c, argv))))
     elif cmd == "greedy":
         net, c, tok, _ = load(argv[2])
         prime = argv[argv.index("--prime") + 1] if "--prime" in argv else ""
         length = int(argv[argv.index("--length") + 1]) if "--length" in argv else 100
-        sys.stdout.buffer.write(greedy(net, tok, prime, length) + b"\n")
+        cache = cache_settings(c, argv) if "--cache" in argv else None  # sampling: only when asked
+        sys.stdout.buffer.write(greedy(net, tok, prime, length, cache) + b"\n")
     elif cmd == "export":
         labels = argv[argv.index("--labels") + 1] if "--labels" in argv else None
         export(argv[2], argv[3], argv[4], argv[5], labels)

@@ -1,0 +1,172 @@
+/* test_cache.c: the neural cache (cache.h).
+ *
+ * The mixture on a case worked out by hand (theta = ln 3 makes the two
+ * cached states' weights 3 : 1), the ring dropping its oldest pair, streams
+ * kept apart, lambda 0 giving the model's softmax, bad settings refused;
+ * then rnn_lm_evaluate with a cache against a direct double-precision
+ * computation of Grave et al.'s formula over one forward pass of the whole
+ * sequence: in chunks (the window carried across them like the state), in
+ * two streams, and the model's own loss reported beside it. */
+#include "harness.h"
+
+#include "cache.h"
+#include "model.h"
+#include "train.h"
+
+static void test_hand_case(void) {
+    rnn_lm_cache *c = rnn_lm_cache_create(2, 2, 2, 3, (float)log(3.0), 0.5f);
+    CHECK(c != NULL, "create");
+    if (!c) return;
+    const float zeros[3] = {0, 0, 0}, e0[2] = {1, 0}, e1[2] = {0, 1};
+    float p[3];
+    rnn_lm_cache_probs(c, 0, e0, zeros, p);
+    const float uniform[3] = {1 / 3.0f, 1 / 3.0f, 1 / 3.0f};
+    CHECK_CLOSE(p, uniform, 3, 1e-6, "empty window: the model's softmax");
+    rnn_lm_cache_push(c, 0, e0, 2); /* (1,0) was followed by token 2 */
+    rnn_lm_cache_push(c, 0, e1, 1); /* (0,1) by token 1 */
+    rnn_lm_cache_probs(c, 0, e0, zeros, p);
+    /* weights e^(ln3 * 1) = 3 and e^0 = 1: cache 3/4 on token 2, 1/4 on token 1 */
+    const float want[3] = {1 / 6.0f, 1 / 6.0f + 0.125f, 1 / 6.0f + 0.375f};
+    CHECK_CLOSE(p, want, 3, 1e-6, "two pairs: 1/6 + lambda * (0, 1/4, 3/4)");
+    rnn_lm_cache_push(c, 0, e0, 0); /* full: the oldest pair, (1,0) -> 2, goes */
+    rnn_lm_cache_probs(c, 0, e0, zeros, p);
+    const float want2[3] = {1 / 6.0f + 0.375f, 1 / 6.0f + 0.125f, 1 / 6.0f};
+    CHECK_CLOSE(p, want2, 3, 1e-6, "after the ring wraps: the oldest pair forgotten");
+    rnn_lm_cache_probs(c, 1, e0, zeros, p);
+    CHECK_CLOSE(p, uniform, 3, 1e-6, "the other stream's window is still empty");
+    const float logits[3] = {1, 2, 3};
+    float soft[3], z = expf(1) + expf(2) + expf(3);
+    for (int i = 0; i < 3; i++) soft[i] = expf(logits[i]) / z;
+    rnn_lm_cache_reset(c);
+    rnn_lm_cache_probs(c, 0, e0, logits, p);
+    CHECK_CLOSE(p, soft, 3, 1e-6, "after reset: the model's softmax");
+    rnn_lm_cache_free(c);
+    c = rnn_lm_cache_create(1, 4, 2, 3, 1.0f, 0.0f);
+    rnn_lm_cache_push(c, 0, e0, 1);
+    rnn_lm_cache_probs(c, 0, e0, logits, p);
+    CHECK_CLOSE(p, soft, 3, 1e-6, "lambda 0: the model's softmax");
+    rnn_lm_cache_free(c);
+    CHECK(!rnn_lm_cache_create(1, 4, 2, 3, 0.3f, 1.0f) && strstr(rnn_last_error(), "lambda"),
+          "lambda 1 refused: %s", rnn_last_error());
+    CHECK(!rnn_lm_cache_create(1, 0, 2, 3, 0.3f, 0.2f) && strstr(rnn_last_error(), "size"),
+          "size 0 refused: %s", rnn_last_error());
+    CHECK(!rnn_lm_cache_create(1, 4, 2, 3, -1.0f, 0.2f) && strstr(rnn_last_error(), "theta"),
+          "negative theta refused: %s", rnn_last_error());
+}
+
+#define N 61
+
+/* The loss and accuracy of Grave et al.'s mixture over data[lo..hi), one
+ * sequence from a zero state, computed directly in double from a single
+ * forward pass; *plain gets the model's own loss. */
+static double direct(const rnn_model *m, const int32_t *data, int lo, int hi, double *acc,
+                     double *plain) {
+    const int T = hi - lo - 1, V = m->n_out, F = m->F, W = m->c.cache_size;
+    rnn_acts *a = rnn_acts_create(m, T, 1);
+    a->lengths[0] = T;
+    rnn_pack pk;
+    rnn_pack_init(&pk, T, 1, a->lengths, a->batch_sizes, a->offsets);
+    rnn_model_forward(m, a, &pk, data + lo, 0, 0, NULL);
+    double loss = 0, model = 0;
+    int ok = 0;
+    for (int t = 0; t < T; t++) {
+        const float *lg = a->logits + (size_t)t * V, *h = a->top + (size_t)t * F;
+        double mx = -1e300, z = 0, q[16], s[N], smax = -1e300, sz = 0;
+        for (int v = 0; v < V; v++) mx = lg[v] > mx ? lg[v] : mx;
+        for (int v = 0; v < V; v++) z += exp(lg[v] - mx);
+        for (int v = 0; v < V; v++) q[v] = exp(lg[v] - mx) / z;
+        model -= log(q[data[lo + t + 1]]);
+        const int i0 = t - W > 0 ? t - W : 0;
+        for (int i = i0; i < t; i++) {
+            s[i] = 0;
+            for (int f = 0; f < F; f++) s[i] += (double)h[f] * a->top[(size_t)i * F + f];
+            s[i] *= m->c.cache_theta;
+            smax = s[i] > smax ? s[i] : smax;
+        }
+        for (int i = i0; i < t; i++) sz += exp(s[i] - smax);
+        if (t > i0) {
+            for (int v = 0; v < V; v++) q[v] *= 1 - m->c.cache_lambda;
+            for (int i = i0; i < t; i++) q[data[lo + i + 1]] += m->c.cache_lambda * exp(s[i] - smax) / sz;
+        }
+        int best = 0;
+        for (int v = 1; v < V; v++) best = q[v] > q[best] ? v : best;
+        ok += best == data[lo + t + 1];
+        loss -= log(q[data[lo + t + 1]]);
+    }
+    rnn_acts_free(a);
+    *acc = (double)ok / T;
+    *plain = model / T;
+    return loss / T;
+}
+
+static void test_evaluate(void) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 7;
+    c.embed_dim = 5;
+    c.hidden_dim = 12;
+    c.num_layers = 2;
+    c.cache_size = 10;
+    c.cache_theta = 0.8f;
+    c.cache_lambda = 0.4f;
+    rnn_model *m = rnn_model_create(&c);
+    rnn_model_init(m, 3);
+    for (size_t i = 0; i < m->n_floats; i++) m->w[i] *= 3; /* sharper states than at init */
+    int32_t data[2 * N];
+    uint64_t x = 12345;
+    for (int i = 0; i < 2 * N; i++) { /* repeating phrases, so the cache has something to find */
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        data[i] = i % 9 < 6 ? (int32_t)(i % 9) % 7 : (int32_t)((x >> 33) % 7);
+    }
+    double acc, plain, want = direct(m, data, 0, N, &acc, &plain);
+    rnn_lm_eval ev;
+    CHECK(rnn_lm_evaluate(m, data, N, 1, 8, &ev) == 0, "evaluate: %s", rnn_last_error());
+    printf("  cache loss %.6f (direct %.6f), model's own %.6f (direct %.6f)\n", ev.loss, want,
+           ev.model_loss, plain);
+    CHECK(ev.count == N - 1, "%d predictions (got %ld)", N - 1, ev.count);
+    CHECK(fabs(ev.loss - want) < 1e-5 * want, "chunks of 8 carry the window: %.7f vs %.7f", ev.loss, want);
+    CHECK(fabs(ev.accuracy - acc) < 1e-9, "accuracy of the mixture: %.4f vs %.4f", ev.accuracy, acc);
+    CHECK(fabs(ev.model_loss - plain) < 1e-5 * plain, "the model's own loss beside it: %.7f vs %.7f",
+          ev.model_loss, plain);
+    CHECK(ev.loss < ev.model_loss, "the cache helps on repeated phrases: %.4f < %.4f", ev.loss, ev.model_loss);
+    /* Two streams: each half on its own, the losses weighted by their counts. */
+    double acc2, plain2, want2 = direct(m, data, N, 2 * N, &acc2, &plain2);
+    CHECK(rnn_lm_evaluate(m, data, 2 * N, 2, 7, &ev) == 0, "evaluate 2 streams");
+    CHECK(fabs(ev.loss - (want + want2) / 2) < 1e-5 * want, "two streams, two windows: %.7f vs %.7f",
+          ev.loss, (want + want2) / 2);
+    m->c.cache_size = 0;
+    CHECK(rnn_lm_evaluate(m, data, N, 1, 8, &ev) == 0 && fabs(ev.loss - plain) < 1e-5 * plain &&
+              ev.loss == ev.model_loss,
+          "no cache: the model's loss (%.7f vs %.7f)", ev.loss, plain);
+    rnn_model_free(m);
+}
+
+static void test_config(void) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 7;
+    c.cache_size = 50;
+    c.cache_theta = 0.25f;
+    c.cache_lambda = 0.75f;
+    char *js = rnn_config_to_json(&c);
+    rnn_config d;
+    CHECK(js && rnn_config_from_json(&d, js) == 0 && d.cache_size == 50 && d.cache_theta == 0.25f &&
+              d.cache_lambda == 0.75f,
+          "the cache's settings survive the checkpoint's config: %s", js ? js : "(null)");
+    free(js);
+    c.cache_lambda = 1;
+    CHECK(rnn_config_validate(&c) && strstr(rnn_last_error(), "cache_lambda"), "lambda 1: %s",
+          rnn_last_error());
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.vocab_size = 7;
+    c.cache_size = 5;
+    CHECK(rnn_config_validate(&c) && strstr(rnn_last_error(), "language models"), "classifier: %s",
+          rnn_last_error());
+}
+
+int main(void) {
+    RUN(test_hand_case);
+    RUN(test_evaluate);
+    RUN(test_config);
+    return harness_end();
+}
