@@ -754,7 +754,7 @@ static void plot(run *r, int final) {
 /* Validates the model in r->m (with --ema, the average), logs the result and
  * saves model.safetensors (when better) and last.safetensors. */
 static int validate_model(run *r, float lr, double tok_s, int *stop) {
-    double loss, acc, f1 = NAN;
+    double loss = NAN, acc = NAN, f1 = NAN;
     /* The mean training loss since the last validation: deterministic (and
      * kept in the resume state), unlike the progress display's window. */
     double train_loss = r->loss_n ? r->loss_sum / r->loss_n : NAN;
@@ -774,7 +774,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
             rnn_cls_metrics_free(&mt);
         }
     } else {
-        rnn_lm_eval ev;
+        rnn_lm_eval ev = {0};
         bad = rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &ev);
         loss = ev.loss, acc = ev.accuracy;
         if (!bad && r->m->c.cache_size > 0)
