@@ -199,8 +199,13 @@ out:
 }
 
 /* ------------------------------------------------------------------------ */
-static void add_param(rnn_model *m, const char *name, int64_t rows, int64_t cols, rnn_group g) {
+/* fan_in: PyTorch's initialisation bound is 1/sqrt(fan_in): a Linear's
+ * input width for its weight and bias alike, hidden_dim for every tensor of
+ * a recurrent layer. */
+static void add_param(rnn_model *m, const char *name, int64_t rows, int64_t cols, rnn_group g,
+                      int64_t fan_in) {
     rnn_param *p = &m->params[m->n_params++];
+    p->fan_in = fan_in;
     snprintf(p->name, sizeof p->name, "%s", name);
     p->ndim = cols ? 2 : 1;
     p->shape[0] = rows;
@@ -238,28 +243,29 @@ rnn_model *rnn_model_create(const rnn_config *c) {
     const int G = rnn_cell_gates(c->cell);
 
     char name[48];
-    add_param(m, "embedding.weight", c->vocab_size, E, RNN_GROUP_EMBED);
+    add_param(m, "embedding.weight", c->vocab_size, E, RNN_GROUP_EMBED, 0);
     for (int l = 0; l < L; l++)
         for (int d = 0; d < m->D; d++) {
             const char *sfx = d ? "_reverse" : "";
             int in = l ? m->D * H : E;
             snprintf(name, sizeof name, "rnn.weight_ih_l%d%s", l, sfx);
-            add_param(m, name, (int64_t)G * H, in, RNN_GROUP_ENCODER);
+            add_param(m, name, (int64_t)G * H, in, RNN_GROUP_ENCODER, H);
             snprintf(name, sizeof name, "rnn.weight_hh_l%d%s", l, sfx);
-            add_param(m, name, (int64_t)G * H, H, RNN_GROUP_ENCODER);
+            add_param(m, name, (int64_t)G * H, H, RNN_GROUP_ENCODER, H);
             snprintf(name, sizeof name, "rnn.bias_ih_l%d%s", l, sfx);
-            add_param(m, name, (int64_t)G * H, 0, RNN_GROUP_ENCODER);
+            add_param(m, name, (int64_t)G * H, 0, RNN_GROUP_ENCODER, H);
             snprintf(name, sizeof name, "rnn.bias_hh_l%d%s", l, sfx);
-            add_param(m, name, (int64_t)G * H, 0, RNN_GROUP_ENCODER);
+            add_param(m, name, (int64_t)G * H, 0, RNN_GROUP_ENCODER, H);
         }
     const int attention = c->task == RNN_TASK_CLASSIFY && c->pool == RNN_POOL_ATTENTION;
     if (attention) {
-        add_param(m, "attention.0.weight", c->attention_dim, m->F, RNN_GROUP_HEAD);
-        add_param(m, "attention.0.bias", c->attention_dim, 0, RNN_GROUP_HEAD);
-        add_param(m, "attention.2.weight", 1, c->attention_dim, RNN_GROUP_HEAD);
+        add_param(m, "attention.0.weight", c->attention_dim, m->F, RNN_GROUP_HEAD, m->F);
+        add_param(m, "attention.0.bias", c->attention_dim, 0, RNN_GROUP_HEAD, m->F);
+        add_param(m, "attention.2.weight", 1, c->attention_dim, RNN_GROUP_HEAD, c->attention_dim);
     }
-    if (!c->tie_weights) add_param(m, "head.weight", m->n_out, rnn_model_head_in(m), RNN_GROUP_HEAD);
-    add_param(m, "head.bias", m->n_out, 0, RNN_GROUP_HEAD);
+    const int head_in = rnn_model_head_in(m);
+    if (!c->tie_weights) add_param(m, "head.weight", m->n_out, head_in, RNN_GROUP_HEAD, head_in);
+    add_param(m, "head.bias", m->n_out, 0, RNN_GROUP_HEAD, head_in);
 
     m->w = rnn_calloc(m->n_floats * sizeof(float));
     m->g = rnn_calloc(m->n_floats * sizeof(float));
@@ -331,18 +337,14 @@ void rnn_model_init(rnn_model *m, uint64_t seed) {
     for (int i = 0; i < m->n_params; i++) {
         const rnn_param *p = &m->params[i];
         float *w = m->w + p->offset;
-        if (i == 0) {
+        if (p->fan_in == 0) { /* the embedding */
             /* A tied embedding is the output layer too: N(0, 1) logits would
              * start enormous, so U(-0.1, 0.1) as PyTorch's word_language_model. */
             for (size_t j = 0; j < p->numel; j++)
                 w[j] = m->c.tie_weights ? 0.1f * (2.0f * rnn_rng_uniform(&rng) - 1.0f) : rnn_rng_normal(&rng);
             continue;
         }
-        float fan_in = p->group == RNN_GROUP_ENCODER ? (float)m->c.hidden_dim
-                       : p->ndim == 2                ? (float)p->shape[1]
-                       : !strcmp(p->name, "head.bias") ? (float)rnn_model_head_in(m)
-                                                     : (float)m->params[i - 1].shape[1];
-        float bound = 1.0f / sqrtf(fan_in);
+        float bound = 1.0f / sqrtf((float)p->fan_in);
         for (size_t j = 0; j < p->numel; j++) w[j] = (2.0f * rnn_rng_uniform(&rng) - 1.0f) * bound;
     }
     if (m->c.padding_id >= 0)

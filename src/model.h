@@ -86,6 +86,7 @@ typedef struct {
     size_t offset;   /* into the flat blocks w and g */
     size_t numel;
     rnn_group group;
+    int64_t fan_in;  /* init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch (0: the embedding's own rule) */
 } rnn_param;
 
 #define RNN_MAX_PARAMS (4 * 2 * RNN_MAX_LAYERS + 8)
