@@ -3,7 +3,8 @@
 # fixed wall time, printing the validation loss curve (nats/char) from the
 # run's metrics.csv. Usage: bench/lm_shakespeare.sh [SECONDS] [extra rnn train flags]
 # (default 600 s). The PyTorch reference with the same model and budget is
-# bench/lm_shakespeare_torch.py.
+# bench/lm_shakespeare_torch.py. Then the best model's loss on the validation
+# text with a neural cache (README: --cache), beside its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-600}; shift || true
@@ -17,3 +18,8 @@ rm -rf "$out"
 echo "| step | elapsed s | train tokens | val loss (nats/char) |"
 echo "|--:|--:|--:|--:|"
 tail -n +2 "$out/metrics.csv" | awk -F, '{ printf "| %d | %.0f | %d | %.4f |\n", $1, $2, $3, $5 }'
+val="$out/val.txt" # the training's split: from the first line break after 90% of the file
+tail -c +$(($(wc -c <"$data") * 9 / 10 + 1)) "$data" | sed '1d' >"$val"
+echo
+echo "The best model on the validation text (rnn eval, one sequence), with a neural cache of 2000:"
+./rnn eval "$out/model.safetensors" --data "$val" --cache 2000 --cache-theta 0.3 --cache-lambda 0.2
