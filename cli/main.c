@@ -263,6 +263,10 @@ static int set_cache(const char *cmd, rnn_checkpoint *ck, const char *size, cons
         fprintf(stderr, "rnn %s: --cache-theta/--cache-lambda need a cache: add --cache N\n", cmd);
         return 1;
     }
+    if (rnn_config_validate(c)) { /* the checkpoint's own settings with the flags' */
+        fprintf(stderr, "rnn %s: %s\n", cmd, rnn_last_error());
+        return 1;
+    }
     return 0;
 }
 

@@ -20,12 +20,16 @@ struct rnn_lm_cache {
 
 rnn_lm_cache *rnn_lm_cache_create(int streams, int size, int width, int vocab, float theta,
                                   float lambda) {
-    if (streams < 1 || size < 1 || width < 1 || vocab < 1) {
+    if (size < 1) {
         rnn_errorf("cache: size must be >= 1 (got %d)", size);
         return NULL;
     }
-    if (!(theta >= 0) || !isfinite(theta)) {
-        rnn_errorf("cache: theta must be a finite number >= 0 (got %g)", theta);
+    if (streams < 1 || width < 1 || vocab < 1) {
+        rnn_errorf("cache: %d streams of width %d over %d tokens", streams, width, vocab);
+        return NULL;
+    }
+    if (!(theta >= 0 && theta <= RNN_CACHE_MAX_THETA)) {
+        rnn_errorf("cache: theta must be in [0, %g] (got %g)", RNN_CACHE_MAX_THETA, theta);
         return NULL;
     }
     if (!(lambda >= 0 && lambda < 1)) {

@@ -26,9 +26,12 @@
 
 typedef struct rnn_lm_cache rnn_lm_cache;
 
+/* theta beyond this makes theta * h . h overflow float for wide layers. */
+#define RNN_CACHE_MAX_THETA 1e6
+
 /* streams independent windows of size pairs; width: the length of h; vocab:
  * the logits' length. NULL + message when out of memory or out of range
- * (size >= 1, theta >= 0, lambda in [0, 1)). */
+ * (size >= 1, theta in [0, RNN_CACHE_MAX_THETA], lambda in [0, 1)). */
 rnn_lm_cache *rnn_lm_cache_create(int streams, int size, int width, int vocab, float theta,
                                   float lambda);
 void rnn_lm_cache_free(rnn_lm_cache *c);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "gemm.h"
 
 const char *rnn_task_name(rnn_task t) { return t == RNN_TASK_LM ? "lm" : "classify"; }
@@ -62,9 +63,9 @@ int rnn_config_validate(const rnn_config *c) {
         if (c->task != RNN_TASK_LM) return rnn_errorf("config: cache_size (--cache) is for language models");
         if (c->cache_size < 0 || c->cache_size > 1000000)
             return rnn_errorf("config: cache_size must be in [0, 1000000] (got %d)", c->cache_size);
-        if (!(c->cache_theta >= 0) || !isfinite(c->cache_theta))
-            return rnn_errorf("config: cache_theta (--cache-theta) must be a finite number >= 0 (got %g)",
-                              c->cache_theta);
+        if (!(c->cache_theta >= 0 && c->cache_theta <= RNN_CACHE_MAX_THETA))
+            return rnn_errorf("config: cache_theta (--cache-theta) must be in [0, %g] (got %g)",
+                              RNN_CACHE_MAX_THETA, c->cache_theta);
         if (!(c->cache_lambda >= 0 && c->cache_lambda < 1))
             return rnn_errorf("config: cache_lambda (--cache-lambda) must be in [0, 1) (got %g)",
                               c->cache_lambda);

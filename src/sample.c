@@ -91,6 +91,7 @@ void rnn_sampler_free(rnn_sampler *s) {
 }
 
 int32_t rnn_sampler_last(const rnn_sampler *s) { return s->last; }
+const float *rnn_sampler_logits(const rnn_sampler *s) { return s->logits; }
 
 int rnn_sampler_set_cache(rnn_sampler *s, int size, float theta, float lambda) {
     if (s->fed > 0) return rnn_errorf("the cache must be set before any text is fed");

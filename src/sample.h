@@ -48,6 +48,10 @@ long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len);
  * newline (when the vocabulary has one; else its first non-special token),
  * as char-rnn starts a sample at a line break. */
 int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o);
+/* The logits the next draw uses (the model's vocabulary size; with a cache,
+ * the log of the mixture): valid after something was fed, until the next
+ * feed. For tests and callers that want the distribution itself. */
+const float *rnn_sampler_logits(const rnn_sampler *s);
 /* The last token fed (-1 at start), for rnn_tokenizer_piece. */
 int32_t rnn_sampler_last(const rnn_sampler *s);
 

@@ -100,7 +100,7 @@ static void cache_rows(rnn_lm_cache *cache, const rnn_acts *a, int T, int B, int
             int best = 0;
             for (int v = 1; v < V; v++)
                 if (q[v] > q[best]) best = v;
-            loss[b] -= log(q[y] > 0 ? (double)q[y] : DBL_MIN);
+            loss[b] -= log(q[y] == 0 ? DBL_MIN : (double)q[y]); /* NaN stays NaN */
             ok[b] += best == y;
             rnn_lm_cache_push(cache, b, h, y);
         }
@@ -117,18 +117,20 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
     double *stream_loss = NULL;
     long *stream_ok = NULL;
     if (m->c.cache_size > 0) {
-        cache = rnn_lm_cache_create(B, m->c.cache_size, m->F, m->n_out, m->c.cache_theta,
-                                    m->c.cache_lambda);
+        /* A stream predicts len - 1 tokens: a larger window would never fill. */
+        const int size = (size_t)m->c.cache_size < len - 1 ? m->c.cache_size : (int)(len - 1);
+        cache = rnn_lm_cache_create(B, size, m->F, m->n_out, m->c.cache_theta, m->c.cache_lambda);
         probs = rnn_alloc(sizeof(float) * (size_t)B * m->n_out);
         stream_loss = calloc((size_t)B, sizeof(double));
         stream_ok = calloc((size_t)B, sizeof(long));
         if (!cache || !probs || !stream_loss || !stream_ok) {
+            if (cache && !(stream_loss && stream_ok)) rnn_errorf("out of memory");
             rnn_lm_cache_free(cache);
             rnn_free(probs);
             free(stream_loss);
             free(stream_ok);
             rnn_acts_free(a);
-            return rnn_errorf("out of memory for the cache of %d pairs", m->c.cache_size);
+            return -1; /* the message says which */
         }
     }
     double total = 0;
@@ -1041,11 +1043,35 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     /* A training choice, not part of the saved model: a resumed run or a
      * fine-tuned checkpoint takes it from this run's options. */
     r->m->c.freeze_embedding = o->freeze_embedding;
+    if (!r->classify) {
+        rnn_config cc = r->m->c; /* the cache flags are checked even without --cache */
+        cc.cache_size = o->cache > 0 ? o->cache : 1;
+        cc.cache_theta = o->cache_theta;
+        cc.cache_lambda = o->cache_lambda;
+        if (rnn_config_validate(&cc)) goto out;
+    }
     if (o->cache > 0 && !r->classify) { /* --cache replaces a fine-tuned LM's cache settings */
-        r->m->c.cache_size = o->cache;
-        r->m->c.cache_theta = o->cache_theta;
-        r->m->c.cache_lambda = o->cache_lambda;
-        if (rnn_config_validate(&r->m->c)) goto out;
+        rnn_config *mc = &r->m->c;
+        if (resuming && (mc->cache_size != o->cache || mc->cache_theta != o->cache_theta ||
+                         mc->cache_lambda != o->cache_lambda))
+            say(r, "note: the cache settings changed, so validation losses before and after this resume "
+                   "(and the best model's) are not comparable");
+        mc->cache_size = o->cache;
+        mc->cache_theta = o->cache_theta;
+        mc->cache_lambda = o->cache_lambda;
+    }
+    if (!r->classify && r->m->c.cache_size > 0) { /* fail now, not at the first validation */
+        const size_t len = r->n_val / (size_t)r->B;
+        const int size = len < 2 ? 1 : (size_t)r->m->c.cache_size < len - 1 ? r->m->c.cache_size : (int)(len - 1);
+        rnn_lm_cache *probe = rnn_lm_cache_create(r->B, size, r->m->F, r->m->n_out,
+                                                  r->m->c.cache_theta, r->m->c.cache_lambda);
+        if (!probe) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s", rnn_last_error());
+            rnn_errorf("--cache %d for %d validation streams of width %d: %s", size, r->B, r->m->F, msg);
+            goto out;
+        }
+        rnn_lm_cache_free(probe);
     }
     const long per_epoch = r->per_epoch;
     r->total_steps = o->steps > 0 ? o->steps : o->epochs > 0 ? (long)o->epochs * per_epoch : 0;

@@ -6,11 +6,15 @@
  * then rnn_lm_evaluate with a cache against a direct double-precision
  * computation of Grave et al.'s formula over one forward pass of the whole
  * sequence: in chunks (the window carried across them like the state), in
- * two streams, and the model's own loss reported beside it. */
+ * two and (in parallel) sixteen streams, and the model's own loss reported
+ * beside it; and the sampler's distribution after every token against the
+ * same formula. */
 #include "harness.h"
 
 #include "cache.h"
 #include "model.h"
+#include "sample.h"
+#include "tokenizer.h"
 #include "train.h"
 
 static void test_hand_case(void) {
@@ -67,11 +71,11 @@ static double direct(const rnn_model *m, const int32_t *data, int lo, int hi, do
     rnn_pack pk;
     rnn_pack_init(&pk, T, 1, a->lengths, a->batch_sizes, a->offsets);
     rnn_model_forward(m, a, &pk, data + lo, 0, 0, NULL);
-    double loss = 0, model = 0;
+    double loss = 0, model = 0, *q = malloc(sizeof(double) * V), *s = malloc(sizeof(double) * T);
     int ok = 0;
     for (int t = 0; t < T; t++) {
         const float *lg = a->logits + (size_t)t * V, *h = a->top + (size_t)t * F;
-        double mx = -1e300, z = 0, q[16], s[N], smax = -1e300, sz = 0;
+        double mx = -1e300, z = 0, smax = -1e300, sz = 0;
         for (int v = 0; v < V; v++) mx = lg[v] > mx ? lg[v] : mx;
         for (int v = 0; v < V; v++) z += exp(lg[v] - mx);
         for (int v = 0; v < V; v++) q[v] = exp(lg[v] - mx) / z;
@@ -94,6 +98,8 @@ static double direct(const rnn_model *m, const int32_t *data, int lo, int hi, do
         loss -= log(q[data[lo + t + 1]]);
     }
     rnn_acts_free(a);
+    free(q);
+    free(s);
     *acc = (double)ok / T;
     *plain = model / T;
     return loss / T;
@@ -141,6 +147,116 @@ static void test_evaluate(void) {
     rnn_model_free(m);
 }
 
+/* 16 streams of 65 tokens, 60 words, width 96: enough rows for
+ * cache_rows' parallel loop; each stream must still equal its own direct
+ * single-stream evaluation. */
+static void test_evaluate_parallel(void) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 60;
+    c.embed_dim = 8;
+    c.hidden_dim = 96;
+    c.num_layers = 1;
+    c.cache_size = 12;
+    c.cache_theta = 0.5f;
+    c.cache_lambda = 0.3f;
+    rnn_model *m = rnn_model_create(&c);
+    rnn_model_init(m, 5);
+    for (size_t i = 0; i < m->n_floats; i++) m->w[i] *= 4;
+    enum { S = 16, LEN = 65 };
+    int32_t data[S * LEN];
+    for (int i = 0; i < S * LEN; i++) data[i] = (int32_t)((i % 13) * 7 + (i / 97)) % 60;
+    rnn_lm_eval ev;
+    CHECK(rnn_lm_evaluate(m, data, S * LEN, S, 64, &ev) == 0, "evaluate 16 streams");
+    double want = 0, acc = 0;
+    for (int b = 0; b < S; b++) {
+        double a, p;
+        want += direct(m, data, b * LEN, (b + 1) * LEN, &a, &p) / S;
+        acc += a / S;
+    }
+    CHECK(fabs(ev.loss - want) < 1e-5 * want, "16 streams in parallel: %.7f vs %.7f", ev.loss, want);
+    CHECK(fabs(ev.accuracy - acc) < 1e-9, "their accuracy: %.5f vs %.5f", ev.accuracy, acc);
+    rnn_model_free(m);
+}
+
+/* The sampler's distribution after every token fed, prime and generated, is
+ * the mixture over the last `size` pairs of (state, token that followed),
+ * computed directly from one forward pass over the whole text. */
+static void test_sampler(void) {
+    const char *text = "abcab cabca bcabd eabca bcab abc ";
+    rnn_tok_options to;
+    rnn_tok_options_default(&to, RNN_TOK_CHAR);
+    rnn_tokenizer *tok = rnn_tokenizer_build(&to, text, strlen(text));
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = rnn_tokenizer_vocab_size(tok);
+    c.embed_dim = 6;
+    c.hidden_dim = 20;
+    c.num_layers = 2;
+    rnn_model *m = rnn_model_create(&c);
+    rnn_model_init(m, 9);
+    for (size_t i = 0; i < m->n_floats; i++) m->w[i] *= 3;
+    const int W = 5, n_prime = 14, n_gen = 16, V = c.vocab_size, F = m->F;
+    const float theta = 0.7f, lambda = 0.45f;
+    rnn_sampler *s = rnn_sampler_create(m, tok, 3);
+    CHECK(rnn_sampler_set_cache(s, W, theta, lambda) == 0, "set the cache");
+    int32_t ids[64];
+    float got[64][16];
+    rnn_sample_opts greedy = {0, 0, 1};
+    for (int t = 0; t < n_prime + n_gen; t++) {
+        if (t < n_prime) {
+            rnn_sampler_prime(s, text + t, 1);
+        } else {
+            rnn_sampler_next(s, &greedy);
+        }
+        ids[t] = rnn_sampler_last(s);
+        memcpy(got[t], rnn_sampler_logits(s), sizeof(float) * V);
+    }
+    const int T = n_prime + n_gen;
+    rnn_acts *a = rnn_acts_create(m, T, 1);
+    a->lengths[0] = T;
+    rnn_pack pk;
+    rnn_pack_init(&pk, T, 1, a->lengths, a->batch_sizes, a->offsets);
+    rnn_model_forward(m, a, &pk, ids, 0, 0, NULL);
+    double worst = 0;
+    int cache_decides = 0;
+    for (int t = 0; t < T; t++) {
+        const float *lg = a->logits + (size_t)t * V, *h = a->top + (size_t)t * F;
+        double q[16], z = 0, w[64], wz = 0, wmax = -1e300;
+        for (int v = 0; v < V; v++) z += exp(lg[v]);
+        for (int v = 0; v < V; v++) q[v] = exp(lg[v]) / z;
+        int plain = 0;
+        for (int v = 1; v < V; v++) plain = q[v] > q[plain] ? v : plain;
+        const int i0 = t - W > 0 ? t - W : 0;
+        for (int i = i0; i < t; i++) {
+            w[i] = 0;
+            for (int f = 0; f < F; f++) w[i] += (double)h[f] * a->top[(size_t)i * F + f];
+            w[i] *= theta;
+            wmax = w[i] > wmax ? w[i] : wmax;
+        }
+        for (int i = i0; i < t; i++) wz += exp(w[i] - wmax);
+        if (t > i0) {
+            for (int v = 0; v < V; v++) q[v] *= 1 - lambda;
+            for (int i = i0; i < t; i++) q[ids[i + 1]] += lambda * exp(w[i] - wmax) / wz;
+        }
+        int best = 0;
+        for (int v = 0; v < V; v++) {
+            double e = fabs(exp(got[t][v]) - q[v]);
+            worst = e > worst ? e : worst;
+            best = q[v] > q[best] ? v : best;
+        }
+        if (t >= n_prime - 1 && t + 1 < T) cache_decides += best != plain;
+    }
+    printf("  sampler's mixture vs direct: max abs err %.2e; the cache changed %d greedy picks\n", worst,
+           cache_decides);
+    CHECK(worst < 1e-5, "the sampler's distribution is the mixture over the last %d pairs (err %.2e)", W, worst);
+    CHECK(cache_decides > 0, "the cache changed some greedy picks (so the test can see it)");
+    rnn_acts_free(a);
+    rnn_sampler_free(s);
+    rnn_model_free(m);
+    rnn_tokenizer_free(tok);
+}
+
 static void test_config(void) {
     rnn_config c;
     rnn_config_default(&c, RNN_TASK_LM);
@@ -167,6 +283,8 @@ static void test_config(void) {
 int main(void) {
     RUN(test_hand_case);
     RUN(test_evaluate);
+    RUN(test_evaluate_parallel);
+    RUN(test_sampler);
     RUN(test_config);
     return harness_end();
 }
