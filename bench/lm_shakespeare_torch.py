@@ -4,7 +4,7 @@ budget, written the idiomatic way, printing the same validation-loss table.
 
     /usr/bin/python3 bench/lm_shakespeare_torch.py [SECONDS] [--threads N] [--eval-every STEPS]
         [--dropout P] [--embed-dropout P] [--head-dropout P] [--weight-drop P] [--ema DECAY]
-        [--cosine-min-lr LR]
+        [--cosine-min-lr LR] [--save OUT.safetensors]
 
 Data as `rnn train --data input.txt` reads it: characters (code points) of
 tiny shakespeare, the last 10% (cut at the next newline) for validation, a
@@ -28,10 +28,17 @@ and --cosine-min-lr LR anneals the learning
 rate from 2e-3 to LR along a half cosine over the wall-time budget (rnn.c
 --schedule cosine --min-lr LR with --time, which spreads the cosine over
 the budget the same way).
+
+--save OUT.safetensors writes the model that scored best on validation as an
+rnn.c checkpoint (tools/rnnc_torch.py's names; the vocabulary gains rnn.c's
+<pad> as id 0, whose logit is pinned at -1e4), so that `rnn eval` can score
+PyTorch's model too, e.g. with a neural cache.
 """
 import argparse
+import json
 import math
 import os
+import sys
 import time
 
 import torch
@@ -50,6 +57,7 @@ ap.add_argument("--embed-dropout", type=float, default=0.0)
 ap.add_argument("--weight-drop", type=float, default=0.0)
 ap.add_argument("--ema", type=float, default=0.0)
 ap.add_argument("--cosine-min-lr", type=float, default=None)
+ap.add_argument("--save", default=None)
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
@@ -171,6 +179,11 @@ while True:
     done = time.time() - t0 >= a.seconds
     if step % a.eval_every == 0 or done:
         v = validate()
+        if a.save and (not rows or v < min(r[3] for r in rows)):
+            best = {k: t.detach().clone() for k, t in model.state_dict().items()}
+            if ema is not None:  # validate() scored the average
+                names = [n for n, _ in model.named_parameters()]
+                best.update({n: e.detach().clone() for n, e in zip(names, ema)})
         rows.append((step, time.time() - t0, tokens, v))
         print(f"step {step} {time.time() - t0:.0f}s train {loss.item():.4f} val {v:.4f} "
               f"{tokens / (time.time() - t0):.0f} tok/s", flush=True)
@@ -180,3 +193,21 @@ print("| step | elapsed s | train tokens | val loss (nats/char) |")
 print("|--:|--:|--:|--:|")
 for s, e, n, v in rows:
     print(f"| {s} | {e:.0f} | {n} | {v:.4f} |")
+
+if a.save:  # as an rnn.c checkpoint: <pad> becomes id 0, <unk> 1, the characters 2..
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
+    import st  # noqa: E402
+    tensors = {}
+    for k, t in best.items():
+        k = k.replace("emb.", "embedding.").replace("out.", "head.")
+        if k in ("embedding.weight", "head.weight", "head.bias"):
+            pad = torch.full_like(t[:1], -1e4 if k == "head.bias" else 0.0)
+            t = torch.cat([pad, t])
+        tensors[k] = t.float().numpy()
+    tok = {"type": "char", "vocab": ["<pad>", "<unk>"] + chars, "pad_id": 0, "unk_id": 1, "lowercase": False,
+           "min_count": 1, "max_vocab": 0, "invalid_utf8": "error"}
+    cfg = {"task": "lm", "cell": "lstm", "vocab_size": V + 1, "embed_dim": E, "hidden_dim": H, "num_layers": L,
+           "bidirectional": False, "dropout": a.dropout}
+    st.save(a.save, tensors, {"format": "rnn.c", "format_version": "1", "config": json.dumps(cfg),
+                              "tokenizer": json.dumps(tok)})
+    print(f"best model ({min(r[3] for r in rows):.4f}) written to {a.save}")
