@@ -250,13 +250,8 @@ static int set_cache(const char *cmd, rnn_checkpoint *ck, const char *size, cons
         if (parse_num(cmd, "cache-theta", theta, 0, 1e6, &v)) return 1;
         c->cache_theta = (float)v;
     }
-    if (lambda) {
+    if (lambda) { /* below 1: rnn_config_validate, below */
         if (parse_num(cmd, "cache-lambda", lambda, 0, 1, &v)) return 1;
-        if (v >= 1) {
-            fprintf(stderr, "rnn %s: --cache-lambda '%s' must be below 1 (the model keeps a share)\n", cmd,
-                    lambda);
-            return 1;
-        }
         c->cache_lambda = (float)v;
     }
     if (c->cache_size == 0 && (theta || lambda) && !size) {

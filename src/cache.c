@@ -65,11 +65,6 @@ void rnn_lm_cache_free(rnn_lm_cache *c) {
     free(c);
 }
 
-void rnn_lm_cache_reset(rnn_lm_cache *c) {
-    memset(c->count, 0, sizeof(int) * (size_t)c->streams);
-    memset(c->slot, 0, sizeof(int) * (size_t)c->streams);
-}
-
 /* a . b in 16 independent lanes (which GCC vectorises), summed at the end. */
 static float dot(const float *restrict a, const float *restrict b, int n) {
     float acc[16] = {0};

@@ -35,8 +35,6 @@ typedef struct rnn_lm_cache rnn_lm_cache;
 rnn_lm_cache *rnn_lm_cache_create(int streams, int size, int width, int vocab, float theta,
                                   float lambda);
 void rnn_lm_cache_free(rnn_lm_cache *c);
-/* Empties every window. */
-void rnn_lm_cache_reset(rnn_lm_cache *c);
 /* Writes into p (vocab floats) the mixture above for stream b at a position
  * whose top output is h and whose model logits are logits. Calls for
  * different streams may run in parallel. */

@@ -107,6 +107,14 @@ static void cache_rows(rnn_lm_cache *cache, const rnn_acts *a, int T, int B, int
     }
 }
 
+/* The model's cache for evaluating n tokens as B streams: a stream predicts
+ * n / B - 1 tokens, so a larger window would never fill. */
+static rnn_lm_cache *lm_cache_for(const rnn_model *m, size_t n, int B) {
+    const size_t len = n / (size_t)B;
+    const int size = len < 2 ? 1 : (size_t)m->c.cache_size < len - 1 ? m->c.cache_size : (int)(len - 1);
+    return rnn_lm_cache_create(B, size, m->F, m->n_out, m->c.cache_theta, m->c.cache_lambda);
+}
+
 int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out) {
     size_t len = n / (size_t)B;
     if (len < 2) return rnn_errorf("too little data to evaluate (%zu tokens for %d streams)", n, B);
@@ -117,20 +125,17 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
     double *stream_loss = NULL;
     long *stream_ok = NULL;
     if (m->c.cache_size > 0) {
-        /* A stream predicts len - 1 tokens: a larger window would never fill. */
-        const int size = (size_t)m->c.cache_size < len - 1 ? m->c.cache_size : (int)(len - 1);
-        cache = rnn_lm_cache_create(B, size, m->F, m->n_out, m->c.cache_theta, m->c.cache_lambda);
+        cache = lm_cache_for(m, n, B);
         probs = rnn_alloc(sizeof(float) * (size_t)B * m->n_out);
-        stream_loss = calloc((size_t)B, sizeof(double));
-        stream_ok = calloc((size_t)B, sizeof(long));
+        stream_loss = rnn_calloc(sizeof(double) * (size_t)B);
+        stream_ok = rnn_calloc(sizeof(long) * (size_t)B);
         if (!cache || !probs || !stream_loss || !stream_ok) {
-            if (cache && !(stream_loss && stream_ok)) rnn_errorf("out of memory");
             rnn_lm_cache_free(cache);
             rnn_free(probs);
-            free(stream_loss);
-            free(stream_ok);
+            rnn_free(stream_loss);
+            rnn_free(stream_ok);
             rnn_acts_free(a);
-            return -1; /* the message says which */
+            return -1; /* the failed allocation said why */
         }
     }
     double total = 0;
@@ -167,8 +172,8 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
     }
     rnn_lm_cache_free(cache);
     rnn_free(probs);
-    free(stream_loss);
-    free(stream_ok);
+    rnn_free(stream_loss);
+    rnn_free(stream_ok);
     rnn_acts_free(a);
     return 0;
 }
@@ -1044,34 +1049,29 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
      * fine-tuned checkpoint takes it from this run's options. */
     r->m->c.freeze_embedding = o->freeze_embedding;
     if (!r->classify) {
-        rnn_config cc = r->m->c; /* the cache flags are checked even without --cache */
-        cc.cache_size = o->cache > 0 ? o->cache : 1;
+        rnn_config *mc = &r->m->c, cc = *mc;
+        cc.cache_size = o->cache > 0 ? o->cache : 1; /* the flags are checked even without --cache */
         cc.cache_theta = o->cache_theta;
         cc.cache_lambda = o->cache_lambda;
         if (rnn_config_validate(&cc)) goto out;
-    }
-    if (o->cache > 0 && !r->classify) { /* --cache replaces a fine-tuned LM's cache settings */
-        rnn_config *mc = &r->m->c;
-        if (resuming && (mc->cache_size != o->cache || mc->cache_theta != o->cache_theta ||
-                         mc->cache_lambda != o->cache_lambda))
-            say(r, "note: the cache settings changed, so validation losses before and after this resume "
-                   "(and the best model's) are not comparable");
-        mc->cache_size = o->cache;
-        mc->cache_theta = o->cache_theta;
-        mc->cache_lambda = o->cache_lambda;
-    }
-    if (!r->classify && r->m->c.cache_size > 0) { /* fail now, not at the first validation */
-        const size_t len = r->n_val / (size_t)r->B;
-        const int size = len < 2 ? 1 : (size_t)r->m->c.cache_size < len - 1 ? r->m->c.cache_size : (int)(len - 1);
-        rnn_lm_cache *probe = rnn_lm_cache_create(r->B, size, r->m->F, r->m->n_out,
-                                                  r->m->c.cache_theta, r->m->c.cache_lambda);
-        if (!probe) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "%s", rnn_last_error());
-            rnn_errorf("--cache %d for %d validation streams of width %d: %s", size, r->B, r->m->F, msg);
-            goto out;
+        if (o->cache > 0) { /* --cache replaces a fine-tuned or resumed LM's settings */
+            if (resuming && (mc->cache_size != o->cache || mc->cache_theta != o->cache_theta ||
+                             mc->cache_lambda != o->cache_lambda))
+                say(r, "note: the cache settings changed, so validation losses before and after this resume "
+                       "(and the best model's) are not comparable");
+            *mc = cc;
         }
-        rnn_lm_cache_free(probe);
+        if (mc->cache_size > 0) { /* fail now, not at the first validation */
+            rnn_lm_cache *probe = lm_cache_for(r->m, r->n_val, r->B);
+            if (!probe) {
+                char msg[256];
+                snprintf(msg, sizeof msg, "%s", rnn_last_error());
+                rnn_errorf("--cache %d for %d validation streams of width %d: %s", mc->cache_size, r->B,
+                           r->m->F, msg);
+                goto out;
+            }
+            rnn_lm_cache_free(probe);
+        }
     }
     const long per_epoch = r->per_epoch;
     r->total_steps = o->steps > 0 ? o->steps : o->epochs > 0 ? (long)o->epochs * per_epoch : 0;

@@ -41,9 +41,8 @@ static void test_hand_case(void) {
     const float logits[3] = {1, 2, 3};
     float soft[3], z = expf(1) + expf(2) + expf(3);
     for (int i = 0; i < 3; i++) soft[i] = expf(logits[i]) / z;
-    rnn_lm_cache_reset(c);
-    rnn_lm_cache_probs(c, 0, e0, logits, p);
-    CHECK_CLOSE(p, soft, 3, 1e-6, "after reset: the model's softmax");
+    rnn_lm_cache_probs(c, 1, e0, logits, p);
+    CHECK_CLOSE(p, soft, 3, 1e-6, "an empty window: the model's softmax of any logits");
     rnn_lm_cache_free(c);
     c = rnn_lm_cache_create(1, 4, 2, 3, 1.0f, 0.0f);
     rnn_lm_cache_push(c, 0, e0, 1);
@@ -60,64 +59,94 @@ static void test_hand_case(void) {
 
 #define N 61
 
-/* The loss and accuracy of Grave et al.'s mixture over data[lo..hi), one
- * sequence from a zero state, computed directly in double from a single
- * forward pass; *plain gets the model's own loss. */
-static double direct(const rnn_model *m, const int32_t *data, int lo, int hi, double *acc,
-                     double *plain) {
-    const int T = hi - lo - 1, V = m->n_out, F = m->F, W = m->c.cache_size;
+/* An LM with weights 3-4x PyTorch's init (sharper states, so the cache
+ * matters) and the given cache settings. */
+static rnn_model *make_lm(int V, int E, int H, int L, uint64_t seed, float scale, int size, float theta,
+                          float lambda) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = V;
+    c.embed_dim = E;
+    c.hidden_dim = H;
+    c.num_layers = L;
+    c.cache_size = size;
+    c.cache_theta = theta;
+    c.cache_lambda = lambda;
+    rnn_model *m = rnn_model_create(&c);
+    rnn_model_init(m, seed);
+    for (size_t i = 0; i < m->n_floats; i++) m->w[i] *= scale;
+    return m;
+}
+
+/* Forward of ids[0..T) as one sequence from a zero state (logits and top in
+ * the returned activations). */
+static rnn_acts *forward_once(const rnn_model *m, const int32_t *ids, int T) {
     rnn_acts *a = rnn_acts_create(m, T, 1);
     a->lengths[0] = T;
     rnn_pack pk;
     rnn_pack_init(&pk, T, 1, a->lengths, a->batch_sizes, a->offsets);
-    rnn_model_forward(m, a, &pk, data + lo, 0, 0, NULL);
-    double loss = 0, model = 0, *q = malloc(sizeof(double) * V), *s = malloc(sizeof(double) * T);
+    rnn_model_forward(m, a, &pk, ids, 0, 0, NULL);
+    return a;
+}
+
+/* Grave et al.'s mixture at position t of that forward, in double, straight
+ * from the formula: q (V) = (1 - lambda) p + lambda * the vote of pairs
+ * (top_i, ids[i+1]) for the last W (<= N) positions i < t, where p (V) gets
+ * the model's own softmax(logits_t). */
+static void mixture(const rnn_model *m, const rnn_acts *a, const int32_t *ids, int t, int W,
+                    float theta, float lambda, double *p, double *q) {
+    const int V = m->n_out, F = m->F;
+    const float *lg = a->logits + (size_t)t * V, *h = a->top + (size_t)t * F;
+    double mx = -1e300, z = 0, smax = -1e300, sz = 0, s[N];
+    for (int v = 0; v < V; v++) mx = lg[v] > mx ? lg[v] : mx;
+    for (int v = 0; v < V; v++) z += exp(lg[v] - mx);
+    for (int v = 0; v < V; v++) q[v] = p[v] = exp(lg[v] - mx) / z;
+    const int i0 = t - W > 0 ? t - W : 0;
+    for (int i = i0; i < t; i++) {
+        s[i - i0] = 0;
+        for (int f = 0; f < F; f++) s[i - i0] += (double)h[f] * a->top[(size_t)i * F + f];
+        s[i - i0] *= theta;
+        smax = s[i - i0] > smax ? s[i - i0] : smax;
+    }
+    for (int i = i0; i < t; i++) sz += exp(s[i - i0] - smax);
+    if (t > i0) {
+        for (int v = 0; v < V; v++) q[v] *= 1 - lambda;
+        for (int i = i0; i < t; i++) q[ids[i + 1]] += lambda * exp(s[i - i0] - smax) / sz;
+    }
+}
+
+static int argmax(const double *q, int n) {
+    int best = 0;
+    for (int v = 1; v < n; v++) best = q[v] > q[best] ? v : best;
+    return best;
+}
+
+/* The loss and accuracy of the mixture over data[lo..hi) with the model's
+ * cache settings, one sequence from a zero state; *plain gets the model's
+ * own loss. */
+static double direct(const rnn_model *m, const int32_t *data, int lo, int hi, double *acc,
+                     double *plain) {
+    const int T = hi - lo - 1;
+    rnn_acts *a = forward_once(m, data + lo, T);
+    double loss = 0, model = 0, *p = malloc(sizeof(double) * m->n_out), *q = malloc(sizeof(double) * m->n_out);
     int ok = 0;
     for (int t = 0; t < T; t++) {
-        const float *lg = a->logits + (size_t)t * V, *h = a->top + (size_t)t * F;
-        double mx = -1e300, z = 0, smax = -1e300, sz = 0;
-        for (int v = 0; v < V; v++) mx = lg[v] > mx ? lg[v] : mx;
-        for (int v = 0; v < V; v++) z += exp(lg[v] - mx);
-        for (int v = 0; v < V; v++) q[v] = exp(lg[v] - mx) / z;
-        model -= log(q[data[lo + t + 1]]);
-        const int i0 = t - W > 0 ? t - W : 0;
-        for (int i = i0; i < t; i++) {
-            s[i] = 0;
-            for (int f = 0; f < F; f++) s[i] += (double)h[f] * a->top[(size_t)i * F + f];
-            s[i] *= m->c.cache_theta;
-            smax = s[i] > smax ? s[i] : smax;
-        }
-        for (int i = i0; i < t; i++) sz += exp(s[i] - smax);
-        if (t > i0) {
-            for (int v = 0; v < V; v++) q[v] *= 1 - m->c.cache_lambda;
-            for (int i = i0; i < t; i++) q[data[lo + i + 1]] += m->c.cache_lambda * exp(s[i] - smax) / sz;
-        }
-        int best = 0;
-        for (int v = 1; v < V; v++) best = q[v] > q[best] ? v : best;
-        ok += best == data[lo + t + 1];
-        loss -= log(q[data[lo + t + 1]]);
+        const int32_t y = data[lo + t + 1];
+        mixture(m, a, data + lo, t, m->c.cache_size, m->c.cache_theta, m->c.cache_lambda, p, q);
+        model -= log(p[y]);
+        ok += argmax(q, m->n_out) == y;
+        loss -= log(q[y]);
     }
     rnn_acts_free(a);
+    free(p);
     free(q);
-    free(s);
     *acc = (double)ok / T;
     *plain = model / T;
     return loss / T;
 }
 
 static void test_evaluate(void) {
-    rnn_config c;
-    rnn_config_default(&c, RNN_TASK_LM);
-    c.vocab_size = 7;
-    c.embed_dim = 5;
-    c.hidden_dim = 12;
-    c.num_layers = 2;
-    c.cache_size = 10;
-    c.cache_theta = 0.8f;
-    c.cache_lambda = 0.4f;
-    rnn_model *m = rnn_model_create(&c);
-    rnn_model_init(m, 3);
-    for (size_t i = 0; i < m->n_floats; i++) m->w[i] *= 3; /* sharper states than at init */
+    rnn_model *m = make_lm(7, 5, 12, 2, 3, 3, 10, 0.8f, 0.4f);
     int32_t data[2 * N];
     uint64_t x = 12345;
     for (int i = 0; i < 2 * N; i++) { /* repeating phrases, so the cache has something to find */
@@ -151,18 +180,7 @@ static void test_evaluate(void) {
  * cache_rows' parallel loop; each stream must still equal its own direct
  * single-stream evaluation. */
 static void test_evaluate_parallel(void) {
-    rnn_config c;
-    rnn_config_default(&c, RNN_TASK_LM);
-    c.vocab_size = 60;
-    c.embed_dim = 8;
-    c.hidden_dim = 96;
-    c.num_layers = 1;
-    c.cache_size = 12;
-    c.cache_theta = 0.5f;
-    c.cache_lambda = 0.3f;
-    rnn_model *m = rnn_model_create(&c);
-    rnn_model_init(m, 5);
-    for (size_t i = 0; i < m->n_floats; i++) m->w[i] *= 4;
+    rnn_model *m = make_lm(60, 8, 96, 1, 5, 4, 12, 0.5f, 0.3f);
     enum { S = 16, LEN = 65 };
     int32_t data[S * LEN];
     for (int i = 0; i < S * LEN; i++) data[i] = (int32_t)((i % 13) * 7 + (i / 97)) % 60;
@@ -187,16 +205,9 @@ static void test_sampler(void) {
     rnn_tok_options to;
     rnn_tok_options_default(&to, RNN_TOK_CHAR);
     rnn_tokenizer *tok = rnn_tokenizer_build(&to, text, strlen(text));
-    rnn_config c;
-    rnn_config_default(&c, RNN_TASK_LM);
-    c.vocab_size = rnn_tokenizer_vocab_size(tok);
-    c.embed_dim = 6;
-    c.hidden_dim = 20;
-    c.num_layers = 2;
-    rnn_model *m = rnn_model_create(&c);
-    rnn_model_init(m, 9);
-    for (size_t i = 0; i < m->n_floats; i++) m->w[i] *= 3;
-    const int W = 5, n_prime = 14, n_gen = 16, V = c.vocab_size, F = m->F;
+    /* No cache in the model's config: the sampler gets its own. */
+    rnn_model *m = make_lm(rnn_tokenizer_vocab_size(tok), 6, 20, 2, 9, 3, 0, 0.3f, 0.2f);
+    const int W = 5, n_prime = 14, n_gen = 16, V = m->n_out;
     const float theta = 0.7f, lambda = 0.45f;
     rnn_sampler *s = rnn_sampler_create(m, tok, 3);
     CHECK(rnn_sampler_set_cache(s, W, theta, lambda) == 0, "set the cache");
@@ -213,39 +224,17 @@ static void test_sampler(void) {
         memcpy(got[t], rnn_sampler_logits(s), sizeof(float) * V);
     }
     const int T = n_prime + n_gen;
-    rnn_acts *a = rnn_acts_create(m, T, 1);
-    a->lengths[0] = T;
-    rnn_pack pk;
-    rnn_pack_init(&pk, T, 1, a->lengths, a->batch_sizes, a->offsets);
-    rnn_model_forward(m, a, &pk, ids, 0, 0, NULL);
+    rnn_acts *a = forward_once(m, ids, T);
     double worst = 0;
     int cache_decides = 0;
     for (int t = 0; t < T; t++) {
-        const float *lg = a->logits + (size_t)t * V, *h = a->top + (size_t)t * F;
-        double q[16], z = 0, w[64], wz = 0, wmax = -1e300;
-        for (int v = 0; v < V; v++) z += exp(lg[v]);
-        for (int v = 0; v < V; v++) q[v] = exp(lg[v]) / z;
-        int plain = 0;
-        for (int v = 1; v < V; v++) plain = q[v] > q[plain] ? v : plain;
-        const int i0 = t - W > 0 ? t - W : 0;
-        for (int i = i0; i < t; i++) {
-            w[i] = 0;
-            for (int f = 0; f < F; f++) w[i] += (double)h[f] * a->top[(size_t)i * F + f];
-            w[i] *= theta;
-            wmax = w[i] > wmax ? w[i] : wmax;
-        }
-        for (int i = i0; i < t; i++) wz += exp(w[i] - wmax);
-        if (t > i0) {
-            for (int v = 0; v < V; v++) q[v] *= 1 - lambda;
-            for (int i = i0; i < t; i++) q[ids[i + 1]] += lambda * exp(w[i] - wmax) / wz;
-        }
-        int best = 0;
+        double p[16], q[16];
+        mixture(m, a, ids, t, W, theta, lambda, p, q);
         for (int v = 0; v < V; v++) {
             double e = fabs(exp(got[t][v]) - q[v]);
             worst = e > worst ? e : worst;
-            best = q[v] > q[best] ? v : best;
         }
-        if (t >= n_prime - 1 && t + 1 < T) cache_decides += best != plain;
+        if (t >= n_prime - 1 && t + 1 < T) cache_decides += argmax(q, V) != argmax(p, V);
     }
     printf("  sampler's mixture vs direct: max abs err %.2e; the cache changed %d greedy picks\n", worst,
            cache_decides);
