@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "checkpoint.h"
 #include "classify.h"
 #include "textdata.h"
@@ -239,7 +240,7 @@ static int set_cache(const char *cmd, rnn_checkpoint *ck, const char *size, cons
     }
     double v;
     if (size) {
-        if (parse_num(cmd, "cache", size, 0, 1000000, &v)) return 1;
+        if (parse_num(cmd, "cache", size, 0, RNN_CACHE_MAX_SIZE, &v)) return 1;
         if (v != (int)v) {
             fprintf(stderr, "rnn %s: --cache '%s' must be a whole number of pairs\n", cmd, size);
             return 1;
@@ -247,7 +248,7 @@ static int set_cache(const char *cmd, rnn_checkpoint *ck, const char *size, cons
         c->cache_size = (int)v;
     }
     if (theta) {
-        if (parse_num(cmd, "cache-theta", theta, 0, 1e6, &v)) return 1;
+        if (parse_num(cmd, "cache-theta", theta, 0, RNN_CACHE_MAX_THETA, &v)) return 1;
         c->cache_theta = (float)v;
     }
     if (lambda) { /* below 1: rnn_config_validate, below */

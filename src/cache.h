@@ -28,6 +28,8 @@ typedef struct rnn_lm_cache rnn_lm_cache;
 
 /* theta beyond this makes theta * h . h overflow float for wide layers. */
 #define RNN_CACHE_MAX_THETA 1e6
+/* The largest window a model's config may ask for. */
+#define RNN_CACHE_MAX_SIZE 1000000
 
 /* streams independent windows of size pairs; width: the length of h; vocab:
  * the logits' length. NULL + message when out of memory or out of range

@@ -61,8 +61,8 @@ int rnn_config_validate(const rnn_config *c) {
     }
     if (c->cache_size) {
         if (c->task != RNN_TASK_LM) return rnn_errorf("config: cache_size (--cache) is for language models");
-        if (c->cache_size < 0 || c->cache_size > 1000000)
-            return rnn_errorf("config: cache_size must be in [0, 1000000] (got %d)", c->cache_size);
+        if (c->cache_size < 0 || c->cache_size > RNN_CACHE_MAX_SIZE)
+            return rnn_errorf("config: cache_size must be in [0, %d] (got %d)", RNN_CACHE_MAX_SIZE, c->cache_size);
         if (!(c->cache_theta >= 0 && c->cache_theta <= RNN_CACHE_MAX_THETA))
             return rnn_errorf("config: cache_theta (--cache-theta) must be in [0, %g] (got %g)",
                               RNN_CACHE_MAX_THETA, c->cache_theta);
