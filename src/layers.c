@@ -67,7 +67,8 @@ static inline uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-void rnn_dropout_forward(float *x, float *mask, size_t n, float p, rnn_rng *rng) {
+/* x == NULL: fill the mask only. */
+static void dropout(float *x, float *mask, size_t n, float p, rnn_rng *rng) {
     const float keep = 1.0f / (1.0f - p);
     const uint64_t key = rnn_rng_next(rng);
     const double t = (double)p * 4294967296.0;
@@ -79,15 +80,23 @@ void rnn_dropout_forward(float *x, float *mask, size_t n, float p, rnn_rng *rng)
         const float m0 = (uint32_t)r < thr ? 0.0f : keep, m1 = (uint32_t)(r >> 32) < thr ? 0.0f : keep;
         mask[2 * j] = m0;
         mask[2 * j + 1] = m1;
-        x[2 * j] *= m0;
-        x[2 * j + 1] *= m1;
+        if (x) {
+            x[2 * j] *= m0;
+            x[2 * j + 1] *= m1;
+        }
     }
     if (n % 2) {
         const uint32_t r = (uint32_t)mix64(key + (pairs + 1) * 0x9e3779b97f4a7c15ULL);
         mask[n - 1] = r < thr ? 0.0f : keep;
-        x[n - 1] *= mask[n - 1];
+        if (x) x[n - 1] *= mask[n - 1];
     }
 }
+
+void rnn_dropout_forward(float *x, float *mask, size_t n, float p, rnn_rng *rng) {
+    dropout(x, mask, n, p, rng);
+}
+
+void rnn_dropout_mask(float *mask, size_t n, float p, rnn_rng *rng) { dropout(NULL, mask, n, p, rng); }
 
 void rnn_dropout_backward(float *dx, const float *mask, size_t n) {
 #pragma omp parallel for if (n > PAR_MIN)

@@ -34,6 +34,9 @@ void rnn_linear_backward(float *din, int accumulate, float *dW, float *db, const
 
 /* Inverted dropout: mask[i] = 0 with probability p, else 1/(1-p); x *= mask. */
 void rnn_dropout_forward(float *x, float *mask, size_t n, float p, rnn_rng *rng);
+/* The mask alone (the same draws rnn_dropout_forward makes), for a mask
+ * applied inside a cell (recurrent dropout). */
+void rnn_dropout_mask(float *mask, size_t n, float p, rnn_rng *rng);
 /* dx *= mask. */
 void rnn_dropout_backward(float *dx, const float *mask, size_t n);
 

@@ -49,6 +49,11 @@ int rnn_config_validate(const rnn_config *c) {
         return rnn_errorf("config: head_dropout must be in [0, 1) (got %g)", c->head_dropout);
     if (!(c->weight_drop >= 0 && c->weight_drop < 1))
         return rnn_errorf("config: weight_drop must be in [0, 1) (got %g)", c->weight_drop);
+    if (!(c->recurrent_dropout >= 0 && c->recurrent_dropout < 1))
+        return rnn_errorf("config: recurrent_dropout must be in [0, 1) (got %g)", c->recurrent_dropout);
+    if (c->recurrent_dropout > 0 && c->cell != RNN_CELL_LSTM && c->cell != RNN_CELL_GRU)
+        return rnn_errorf("config: recurrent_dropout (--recurrent-dropout) needs an lstm or gru cell "
+                          "(it masks their candidate; cell %s has none)", rnn_cell_name(c->cell));
     if (c->reverse && c->task != RNN_TASK_LM)
         return rnn_errorf("config: reverse (--reverse) is for language models");
     if (c->tie_weights) {
@@ -95,6 +100,7 @@ char *rnn_config_to_json(const rnn_config *c) {
     cJSON_AddNumberToObject(j, "dropout", c->dropout);
     if (c->embed_dropout > 0) cJSON_AddNumberToObject(j, "embed_dropout", c->embed_dropout);
     if (c->weight_drop > 0) cJSON_AddNumberToObject(j, "weight_drop", c->weight_drop);
+    if (c->recurrent_dropout > 0) cJSON_AddNumberToObject(j, "recurrent_dropout", c->recurrent_dropout);
     cJSON_AddBoolToObject(j, "residual", c->residual);
     cJSON_AddNumberToObject(j, "padding_id", c->padding_id);
     cJSON_AddNumberToObject(j, "forget_bias", c->forget_bias);
@@ -172,6 +178,7 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         json_bool(j, "bidirectional", &c->bidirectional) || json_float(j, "dropout", &c->dropout) ||
         json_float(j, "embed_dropout", &c->embed_dropout) ||
         json_float(j, "weight_drop", &c->weight_drop) ||
+        json_float(j, "recurrent_dropout", &c->recurrent_dropout) ||
         json_bool(j, "residual", &c->residual) || json_int(j, "padding_id", &c->padding_id, 0) ||
         json_bool(j, "tie_weights", &c->tie_weights) || json_bool(j, "reverse", &c->reverse) ||
         json_float(j, "forget_bias", &c->forget_bias) ||
@@ -399,6 +406,7 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
             float *cm = NULL;
             FL(cm, rnn_dir_cache_floats(c->cell, N, H));
             if (mem) rnn_dir_cache_bind(&a->cache[l * D + d], c->cell, N, H, cm);
+            if (c->recurrent_dropout > 0) FL(a->rmask[l * D + d], (size_t)N * H);
             if (c->weight_drop > 0) {
                 const size_t whh = (size_t)rnn_cell_gates(c->cell) * H * H;
                 FL(a->whh[l * D + d], whh);
@@ -547,6 +555,14 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
             memcpy(a->x[l], in, sizeof(float) * N * DH);
             rnn_dropout_forward(a->x[l], a->mask[l], (size_t)N * DH, c->dropout, rng);
             in = a->x[l];
+        }
+        for (int d = 0; d < D; d++) { /* recurrent dropout: new masks for this batch */
+            rnn_dir_cache *dc = &a->cache[l * D + d];
+            dc->rmask = NULL;
+            if (train && c->recurrent_dropout > 0) {
+                rnn_dropout_mask(a->rmask[l * D + d], (size_t)N * H, c->recurrent_dropout, rng);
+                dc->rmask = a->rmask[l * D + d];
+            }
         }
         if (train && c->weight_drop > 0) { /* DropConnect: this batch's W_hh of each direction */
             const size_t whh = (size_t)rnn_cell_gates(c->cell) * H * H;

@@ -42,6 +42,7 @@ typedef struct {
     float dropout;        /* between stacked layers (not after the last), as nn.LSTM */
     float embed_dropout;  /* on the embedding output, the first layer's (or pooling's) input */
     float weight_drop;    /* DropConnect on every W_hh, one mask per batch (AWD-LSTM) */
+    float recurrent_dropout; /* LSTM/GRU: on the cell's candidate, per unit and step (Semeniuta 2016) */
     int residual;         /* add each layer's input to its output when widths match */
     /* classify only */
     rnn_pool pool;
@@ -139,6 +140,7 @@ typedef struct {
      * mask, and the gradient of the masked weights before the mask's chain
      * rule adds it into the W_hh gradient ((G*H, H) each) */
     float *whh[RNN_MAX_LAYERS * 2], *whh_mask[RNN_MAX_LAYERS * 2], *whh_grad[RNN_MAX_LAYERS * 2];
+    float *rmask[RNN_MAX_LAYERS * 2]; /* (N, H) per direction: recurrent_dropout's mask */
     float *y[RNN_MAX_LAYERS];  /* (N, D*H) outputs of layer l (both directions side by side) */
     float *res[RNN_MAX_LAYERS]; /* (N, D*H) y + x when residual, else NULL */
     rnn_dir_cache cache[RNN_MAX_LAYERS * 2];

@@ -30,7 +30,7 @@ typedef struct {
     int layers, hidden, embed, bidirectional, residual, attention_dim, freeze_embedding, tie_weights;
     int reverse;               /* lm: train on the text read right to left */
     char init_backward[RNN_OPT_STR]; /* classify: a --reverse LM for the backward direction */
-    float dropout, embed_dropout, head_dropout, weight_drop, forget_bias;
+    float dropout, embed_dropout, head_dropout, weight_drop, recurrent_dropout, forget_bias;
     int cache;                 /* lm: neural cache pairs (0: none, or the --init-from model's) */
     float cache_theta, cache_lambda;
     /* optimisation */

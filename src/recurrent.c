@@ -127,31 +127,44 @@ size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
  *   i = σ(W_ii x + b_ii + W_hi h + b_hi)      f = σ(W_if x + b_if + W_hf h + b_hf)
  *   g = tanh(W_ig x + b_ig + W_hg h + b_hg)   o = σ(W_io x + b_io + W_ho h + b_ho)
  *   c' = f ⊙ c + i ⊙ g                        h' = o ⊙ tanh(c')
+ * With recurrent dropout (training only) the candidate is masked: c' = f ⊙ c
+ * + i ⊙ (g ⊙ m), m = 0 or 1/(1-p) per unit and step; the state itself is
+ * never dropped, and at inference the cell is the plain one above.
  * gates holds the pre-activations (x projection + b_ih) on entry and the
- * activated i, f, g, o on exit. */
-void rnn_lstm_row_forward(int H, float *restrict gi, float *restrict gf, float *restrict gg,
-                             float *restrict go, const float *restrict cp, float *restrict cr,
-                             float *restrict hrow) {
+ * activated i, f, g, o (g unmasked) on exit. dm: the mask row, or NULL. */
+static inline void lstm_row(int H, float *restrict gi, float *restrict gf, float *restrict gg,
+                            float *restrict go, const float *restrict cp, float *restrict cr,
+                            float *restrict hrow, const float *restrict dm) {
     for (int j = 0; j < H; j++) {
         float i = rnn_sigmoidf(gi[j]), f = rnn_sigmoidf(gf[j]), g = rnn_tanhf(gg[j]), o = rnn_sigmoidf(go[j]);
-        float cn = f * cp[j] + i * g;
+        float cn = f * cp[j] + i * (dm ? g * dm[j] : g);
         gi[j] = i, gf[j] = f, gg[j] = g, go[j] = o;
         cr[j] = cn;
         hrow[j] = o * rnn_tanhf(cn);
     }
 }
 
+void rnn_lstm_row_forward(int H, float *restrict gi, float *restrict gf, float *restrict gg,
+                          float *restrict go, const float *restrict cp, float *restrict cr,
+                          float *restrict hrow) {
+    lstm_row(H, gi, gf, gg, go, cp, cr, hrow, NULL);
+}
+
 static void lstm_step_forward(int bt, int H, float *gates, const float *hg, const float *b_hh,
-                              const float *cprev, float *c, float *h, int ldh) {
+                              const float *cprev, float *c, float *h, int ldh, const float *rmask) {
 #pragma omp parallel for if (bt * H > PAR_MIN)
     for (int r = 0; r < bt; r++) {
         float *gr = gates + (size_t)r * 4 * H;
         const float *hr = hg ? hg + (size_t)r * 4 * H : NULL;
         for (int j = 0; j < 4 * H; j++) gr[j] += (hr ? hr[j] : 0.0f) + b_hh[j];
         /* The gate, state and output rows never overlap: restrict lets the
-         * compiler vectorise the cell's loop. */
-        rnn_lstm_row_forward(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cprev + (size_t)r * H,
-                             c + (size_t)r * H, h + (size_t)r * ldh);
+         * compiler vectorise the cell's loop (once per mask case). */
+        const float *cp = cprev + (size_t)r * H;
+        float *cr = c + (size_t)r * H, *hrow = h + (size_t)r * ldh;
+        if (rmask)
+            lstm_row(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cp, cr, hrow, rmask + (size_t)r * H);
+        else
+            lstm_row(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cp, cr, hrow, NULL);
     }
 }
 
@@ -159,29 +172,36 @@ static void lstm_step_forward(int bt, int H, float *gates, const float *hg, cons
  * of c' from later steps, overwritten with the gradient of c (dc ⊙ f).
  * gates: the activated gates, overwritten with the pre-activation gradients
  * d(i, f, g, o), which are both dG_x and dG_h. */
-static void lstm_row_backward(int H, float *restrict gi, float *restrict gf, float *restrict gg,
-                              float *restrict go, const float *restrict cr, const float *restrict cp,
-                              const float *restrict dhr, float *restrict dcr) {
+static inline void lstm_row_backward(int H, float *restrict gi, float *restrict gf,
+                                     float *restrict gg, float *restrict go,
+                                     const float *restrict cr, const float *restrict cp,
+                                     const float *restrict dhr, float *restrict dcr,
+                                     const float *restrict dm) {
     for (int j = 0; j < H; j++) {
-        float i = gi[j], f = gf[j], g = gg[j], o = go[j];
+        float i = gi[j], f = gf[j], g = gg[j], o = go[j], m = dm ? dm[j] : 1.0f;
         float tc = rnn_tanhf(cr[j]);
         float d_c = dcr[j] + dhr[j] * o * (1.0f - tc * tc);
         float d_o = dhr[j] * tc;
-        gi[j] = d_c * g * i * (1.0f - i);
+        gi[j] = d_c * g * m * i * (1.0f - i);
         gf[j] = d_c * cp[j] * f * (1.0f - f);
-        gg[j] = d_c * i * (1.0f - g * g);
+        gg[j] = d_c * i * m * (1.0f - g * g);
         go[j] = d_o * o * (1.0f - o);
         dcr[j] = d_c * f;
     }
 }
 
 static void lstm_step_backward(int bt, int H, float *gates, const float *c, const float *cprev,
-                               const float *dh, float *dc) {
+                               const float *dh, float *dc, const float *rmask) {
 #pragma omp parallel for if (bt * H > PAR_MIN)
     for (int r = 0; r < bt; r++) {
         float *gr = gates + (size_t)r * 4 * H;
-        lstm_row_backward(H, gr, gr + H, gr + 2 * H, gr + 3 * H, c + (size_t)r * H,
-                          cprev + (size_t)r * H, dh + (size_t)r * H, dc + (size_t)r * H);
+        const float *cr = c + (size_t)r * H, *cp = cprev + (size_t)r * H, *dhr = dh + (size_t)r * H;
+        if (rmask)
+            lstm_row_backward(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cr, cp, dhr, dc + (size_t)r * H,
+                              rmask + (size_t)r * H);
+        else
+            lstm_row_backward(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cr, cp, dhr, dc + (size_t)r * H,
+                              NULL);
     }
 }
 
@@ -191,14 +211,18 @@ static void lstm_step_backward(int bt, int H, float *gates, const float *c, cons
  *   r = σ(W_ir x + b_ir + W_hr h + b_hr)      z = σ(W_iz x + b_iz + W_hz h + b_hz)
  *   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
  *   h' = (1 - z) ⊙ n + z ⊙ h
+ * With recurrent dropout (training only) the candidate is masked:
+ * h' = (1 - z) ⊙ (n ⊙ m) + z ⊙ h; xn keeps the unmasked n.
  * ghn keeps W_hn h + b_hn for the backward pass. */
 /* One row. hr/hz/hn: the r, z and n parts of W_hh h, scaled by hm (0 when
- * there is no state: they then point at finite numbers, so 0 * h is 0). */
-void rnn_gru_row_forward(int H, float *restrict xr, float *restrict xz, float *restrict xn,
-                         const float *restrict hr, const float *restrict hz, const float *restrict hn_,
-                         float hm, const float *restrict br, const float *restrict bz,
-                         const float *restrict bn, const float *restrict hp, float *restrict ghr,
-                         float *restrict hrow) {
+ * there is no state: they then point at finite numbers, so 0 * h is 0).
+ * dm: the mask row, or NULL. */
+static inline void gru_row(int H, float *restrict xr, float *restrict xz, float *restrict xn,
+                           const float *restrict hr, const float *restrict hz,
+                           const float *restrict hn_, float hm, const float *restrict br,
+                           const float *restrict bz, const float *restrict bn,
+                           const float *restrict hp, float *restrict ghr, float *restrict hrow,
+                           const float *restrict dm) {
     for (int j = 0; j < H; j++) {
         float rg = rnn_sigmoidf(xr[j] + hm * hr[j] + br[j]);
         float zg = rnn_sigmoidf(xz[j] + hm * hz[j] + bz[j]);
@@ -206,19 +230,32 @@ void rnn_gru_row_forward(int H, float *restrict xr, float *restrict xz, float *r
         float ng = rnn_tanhf(xn[j] + rg * hn);
         xr[j] = rg, xz[j] = zg, xn[j] = ng;
         ghr[j] = hn;
-        hrow[j] = (1.0f - zg) * ng + zg * hp[j];
+        hrow[j] = (1.0f - zg) * (dm ? ng * dm[j] : ng) + zg * hp[j];
     }
 }
 
+void rnn_gru_row_forward(int H, float *restrict xr, float *restrict xz, float *restrict xn,
+                         const float *restrict hr, const float *restrict hz, const float *restrict hn_,
+                         float hm, const float *restrict br, const float *restrict bz,
+                         const float *restrict bn, const float *restrict hp, float *restrict ghr,
+                         float *restrict hrow) {
+    gru_row(H, xr, xz, xn, hr, hz, hn_, hm, br, bz, bn, hp, ghr, hrow, NULL);
+}
+
 static void gru_step_forward(int bt, int H, float *gates, const float *hg, const float *b_hh,
-                             const float *hprev, float *ghn, float *h, int ldh) {
+                             const float *hprev, float *ghn, float *h, int ldh, const float *rmask) {
 #pragma omp parallel for if (bt * H > PAR_MIN)
     for (int r = 0; r < bt; r++) {
         float *gr = gates + (size_t)r * 3 * H;
         const float *hr = hg ? hg + (size_t)r * 3 * H : b_hh;
-        rnn_gru_row_forward(H, gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hg ? 1.0f : 0.0f, b_hh,
-                            b_hh + H, b_hh + 2 * H, hprev + (size_t)r * H, ghn + (size_t)r * H,
-                            h + (size_t)r * ldh);
+        const float hm = hg ? 1.0f : 0.0f, *hp = hprev + (size_t)r * H;
+        float *ghr = ghn + (size_t)r * H, *hrow = h + (size_t)r * ldh;
+        if (rmask)
+            gru_row(H, gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hm, b_hh, b_hh + H,
+                    b_hh + 2 * H, hp, ghr, hrow, rmask + (size_t)r * H);
+        else
+            gru_row(H, gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hm, b_hh, b_hh + H,
+                    b_hh + 2 * H, hp, ghr, hrow, NULL);
     }
 }
 
@@ -226,14 +263,15 @@ static void gru_step_forward(int bt, int H, float *gates, const float *hg, const
  * d(pre_r, pre_z, pre_xn); ghn with d(W_hn h + b_hn) = dn_pre ⊙ r; dgh
  * (bt, 3H) gets dG_h = (d pre_r, d pre_z, dn_pre ⊙ r) for this step's
  * dh_prev GEMM; dhprev gets the direct path dh ⊙ z. */
-static void gru_row_backward(int H, float *restrict xr, float *restrict xz, float *restrict xn,
-                             float *restrict ghr, float *restrict dgr, float *restrict dgz,
-                             float *restrict dgn, const float *restrict hp, const float *restrict dhr,
-                             float *restrict dhp) {
+static inline void gru_row_backward(int H, float *restrict xr, float *restrict xz,
+                                    float *restrict xn, float *restrict ghr, float *restrict dgr,
+                                    float *restrict dgz, float *restrict dgn,
+                                    const float *restrict hp, const float *restrict dhr,
+                                    float *restrict dhp, const float *restrict dm) {
     for (int j = 0; j < H; j++) {
-        float rg = xr[j], zg = xz[j], ng = xn[j];
-        float dn_pre = dhr[j] * (1.0f - zg) * (1.0f - ng * ng);
-        float dz_pre = dhr[j] * (hp[j] - ng) * zg * (1.0f - zg);
+        float rg = xr[j], zg = xz[j], ng = xn[j], m = dm ? dm[j] : 1.0f;
+        float dn_pre = dhr[j] * (1.0f - zg) * m * (1.0f - ng * ng);
+        float dz_pre = dhr[j] * (hp[j] - ng * m) * zg * (1.0f - zg);
         float dr_pre = dn_pre * ghr[j] * rg * (1.0f - rg);
         xr[j] = dr_pre, xz[j] = dz_pre, xn[j] = dn_pre;
         dgr[j] = dr_pre, dgz[j] = dz_pre, dgn[j] = dn_pre * rg;
@@ -243,12 +281,18 @@ static void gru_row_backward(int H, float *restrict xr, float *restrict xz, floa
 }
 
 static void gru_step_backward(int bt, int H, float *gates, float *ghn, const float *hprev,
-                              const float *dh, float *dgh, float *dhprev) {
+                              const float *dh, float *dgh, float *dhprev, const float *rmask) {
 #pragma omp parallel for if (bt * H > PAR_MIN)
     for (int r = 0; r < bt; r++) {
         float *gr = gates + (size_t)r * 3 * H, *dgr = dgh + (size_t)r * 3 * H;
-        gru_row_backward(H, gr, gr + H, gr + 2 * H, ghn + (size_t)r * H, dgr, dgr + H, dgr + 2 * H,
-                         hprev + (size_t)r * H, dh + (size_t)r * H, dhprev + (size_t)r * H);
+        float *ghr = ghn + (size_t)r * H, *dhp = dhprev + (size_t)r * H;
+        const float *hp = hprev + (size_t)r * H, *dhr = dh + (size_t)r * H;
+        if (rmask)
+            gru_row_backward(H, gr, gr + H, gr + 2 * H, ghr, dgr, dgr + H, dgr + 2 * H, hp, dhr, dhp,
+                             rmask + (size_t)r * H);
+        else
+            gru_row_backward(H, gr, gr + H, gr + 2 * H, ghr, dgr, dgr + H, dgr + 2 * H, hp, dhr, dhp,
+                             NULL);
     }
 }
 
@@ -350,14 +394,15 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
             rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, hg, GH);
         const float *hgp = any_state ? hg : NULL;
         float *gates = cache->gates + (size_t)off * GH, *h = y + (size_t)off * ldy;
+        const float *rmask = cache->rmask ? cache->rmask + (size_t)off * H : NULL;
         switch (d->cell) {
         case RNN_CELL_LSTM:
             lstm_step_forward(bt, H, gates, hgp, d->w.b_hh, cprev, cache->c + (size_t)off * H, h,
-                              ldy);
+                              ldy, rmask);
             break;
         case RNN_CELL_GRU:
             gru_step_forward(bt, H, gates, hgp, d->w.b_hh, hprev, cache->ghn + (size_t)off * H, h,
-                             ldy);
+                             ldy, rmask);
             break;
         default:
             rnn_step_forward(bt, H, d->cell == RNN_CELL_RNN_RELU, gates, hgp, d->w.b_hh, h, ldy);
@@ -441,14 +486,16 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
         }
         float *gates = cache->gates + (size_t)off * GH;
         const float *hprev = cache->hprev + (size_t)off * H;
+        const float *rmask = cache->rmask ? cache->rmask + (size_t)off * H : NULL;
         switch (d->cell) {
         case RNN_CELL_LSTM:
             lstm_step_backward(bt, H, gates, cache->c + (size_t)off * H,
-                               cache->cprev + (size_t)off * H, dh, carry_c);
+                               cache->cprev + (size_t)off * H, dh, carry_c, rmask);
             step_dh(packed ? &whh : NULL, d, bt, gates, 0.0f, carry_h);
             break;
         case RNN_CELL_GRU:
-            gru_step_backward(bt, H, gates, cache->ghn + (size_t)off * H, hprev, dh, dgh, carry_h);
+            gru_step_backward(bt, H, gates, cache->ghn + (size_t)off * H, hprev, dh, dgh, carry_h,
+                              rmask);
             step_dh(packed ? &whh : NULL, d, bt, dgh, 1.0f, carry_h);
             break;
         default:

@@ -70,6 +70,11 @@ typedef struct {
     float *c;     /* (N, H) LSTM only: cell state after each step */
     float *hprev; /* (N, H) the state each step started from */
     float *cprev; /* (N, H) LSTM only */
+    /* (N, H) or NULL: recurrent dropout (Semeniuta et al. 2016, "Recurrent
+     * Dropout without Memory Loss"), the scale (0 or 1/(1-p)) of each unit of
+     * the candidate: LSTM c' = f*c + i*(g*m), GRU h' = (1-z)*(n*m) + z*h.
+     * Set by the caller for a training pass; rnn_dir_cache_bind clears it. */
+    const float *rmask;
 } rnn_dir_cache;
 
 /* Floats needed for a cache of N rows, and for the work buffer of a B-row

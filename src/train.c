@@ -537,6 +537,7 @@ static int config_from_opts(const rnn_opts *o, rnn_config *c, int vocab) {
     c->head_dropout = o->head_dropout;
     c->embed_dropout = o->embed_dropout;
     c->weight_drop = o->weight_drop;
+    c->recurrent_dropout = o->recurrent_dropout;
     c->attention_dim = o->attention_dim;
     if (rnn_pool_parse(o->pool, &c->pool)) return -1;
     c->loss = strcmp(o->loss, "bce") ? RNN_LOSS_CE : RNN_LOSS_BCE;

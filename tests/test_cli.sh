@@ -107,6 +107,21 @@ check "--ema/--weight-drop change the validation loss ($c without, $d with)" "[ 
 expect_error "--ema out of range" "--ema must be in" $RNN train $small --ema 1 --steps 1 --out "$T/x"
 expect_error "--weight-drop out of range" "weight_drop" $RNN train $small --weight-drop 1.5 --steps 1 --out "$T/x"
 
+# --- --recurrent-dropout: its masks are part of the random state a resume restores
+$RNN train $small --recurrent-dropout 0.3 --steps 30 --eval-every 15 --out "$T/rdfull" >/dev/null 2>&1
+$RNN train $small --recurrent-dropout 0.3 --steps 15 --eval-every 15 --out "$T/rdhalf" >/dev/null 2>&1
+$RNN train --resume "$T/rdhalf" --steps 30 >/dev/null 2>&1
+a=$(sed -n 3p "$T/rdfull/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/rdhalf/metrics.csv" | cut -d, -f1,4,5)
+check "--recurrent-dropout resumed run has the same step-30 losses ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+c=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f4); d=$(echo "$b" | cut -d, -f2)
+check "--recurrent-dropout changes the training loss ($c without, $d with)" "[ -n '$c' ] && [ -n '$d' ] && [ '$c' != '$d' ]"
+check "--recurrent-dropout is saved with the model" \
+    "$RNN info '$T/rdfull/model.safetensors' --json | grep -q '\"recurrent_dropout\": *0.3'"
+expect_error "--recurrent-dropout on a vanilla RNN" "recurrent_dropout.*needs an lstm or gru" \
+    $RNN train $small --cell rnn_tanh --recurrent-dropout 0.2 --steps 1 --out "$T/x"
+expect_error "--recurrent-dropout out of range" "recurrent_dropout must be in" \
+    $RNN train $small --recurrent-dropout 1 --steps 1 --out "$T/x"
+
 # --- Ctrl-C saves and the run can be resumed
 $RNN train $small --steps 100000 --out "$T/int" >/dev/null 2>&1 &
 pid=$!

@@ -216,7 +216,8 @@ static double model_loss(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int
                          const int32_t *targets, const float *ft) {
     rnn_rng rng;
     rnn_rng_seed(&rng, 99);
-    int train = m->c.dropout > 0 || m->c.head_dropout > 0 || m->c.embed_dropout > 0 || m->c.weight_drop > 0;
+    int train = m->c.dropout > 0 || m->c.head_dropout > 0 || m->c.embed_dropout > 0 || m->c.weight_drop > 0 ||
+                m->c.recurrent_dropout > 0;
     rnn_model_forward(m, a, p, ids, 0, train, &rng);
     if (m->c.task == RNN_TASK_CLASSIFY && m->c.loss == RNN_LOSS_BCE) {
         float tmp[16];
@@ -333,6 +334,15 @@ static void test_gradcheck_models(void) {
     gradcheck(&c, "lm lstm 2 layers, weight drop 0.4 on W_hh");
     c.cell = RNN_CELL_RNN_TANH, c.head_dropout = 0.2f;
     gradcheck(&c, "lm rnn_tanh 2 layers, weight drop 0.4, head dropout 0.2");
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5, c.num_layers = 2, c.recurrent_dropout = 0.4f;
+    gradcheck(&c, "lm lstm 2 layers, recurrent dropout 0.4");
+    c.cell = RNN_CELL_GRU, c.dropout = 0.2f;
+    gradcheck(&c, "lm gru 2 layers, recurrent dropout 0.4, dropout 0.2");
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5, c.num_layers = 2, c.bidirectional = 1;
+    c.num_classes = 3, c.pool = RNN_POOL_MAX, c.recurrent_dropout = 0.3f, c.padding_id = 0;
+    gradcheck(&c, "classify bilstm 2 layers, recurrent dropout 0.3, max pool");
     /* Tied weights: the embedding's gradient sums its input and output roles. */
     rnn_config_default(&c, RNN_TASK_LM);
     c.vocab_size = 7, c.embed_dim = 5, c.hidden_dim = 5, c.num_layers = 1, c.tie_weights = 1;

@@ -177,9 +177,127 @@ static void test_pack_validation(void) {
     CHECK(bs[0] == 3 && bs[1] == 2 && bs[2] == 2 && offs[3] == 7, "batch sizes 3,2,2");
 }
 
+/* Recurrent dropout (Semeniuta et al. 2016) against the cell formulas
+ * computed directly in double, for LSTM and GRU, forward and reverse, over a
+ * packed batch of unequal lengths with a mask of zeros and 1/(1-p):
+ *   LSTM c' = f c + i (g m), h' = o tanh(c');  GRU h' = (1-z)(n m) + z h.
+ * Then the backward pass against central differences of sum(y * w) with the
+ * same mask. */
+static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+static void rdrop_oracle(rnn_cell cell, int reverse, const rnn_pack *p, int I, int H,
+                         const float *W_ih, const float *W_hh, const float *b_ih,
+                         const float *b_hh, const float *x, const float *m, double *y) {
+    const int G = rnn_cell_gates(cell), GH = G * H;
+    for (int b = 0; b < p->B; b++) {
+        double h[8] = {0}, c[8] = {0}, pre[32], hh[32];
+        for (int k = 0; k < p->lengths[b]; k++) {
+            int t = reverse ? p->lengths[b] - 1 - k : k;
+            size_t row = (size_t)p->offsets[t] + b;
+            for (int q = 0; q < GH; q++) {
+                double a = b_ih[q], r = b_hh[q];
+                for (int i = 0; i < I; i++) a += (double)W_ih[q * I + i] * x[row * I + i];
+                for (int j = 0; j < H; j++) r += (double)W_hh[q * H + j] * h[j];
+                pre[q] = a, hh[q] = r;
+            }
+            for (int j = 0; j < H; j++) {
+                double mj = m[row * H + j];
+                if (cell == RNN_CELL_LSTM) {
+                    double ig = sigm(pre[j] + hh[j]), fg = sigm(pre[H + j] + hh[H + j]);
+                    double gg = tanh(pre[2 * H + j] + hh[2 * H + j]), og = sigm(pre[3 * H + j] + hh[3 * H + j]);
+                    c[j] = fg * c[j] + ig * gg * mj;
+                    y[row * H + j] = og * tanh(c[j]);
+                } else {
+                    double rg = sigm(pre[j] + hh[j]), zg = sigm(pre[H + j] + hh[H + j]);
+                    double ng = tanh(pre[2 * H + j] + rg * hh[2 * H + j]);
+                    y[row * H + j] = (1 - zg) * ng * mj + zg * h[j];
+                }
+            }
+            for (int j = 0; j < H; j++) h[j] = y[row * H + j];
+        }
+    }
+}
+
+static void test_recurrent_dropout(void) {
+    enum { T = 4, B = 3, I = 3, H = 5 };
+    int lengths[B] = {4, 3, 1}, bs[T], offs[T + 1];
+    rnn_pack p;
+    const int N = rnn_pack_init(&p, T, B, lengths, bs, offs);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 21);
+    for (int ci = 0; ci < 2; ci++)
+        for (int reverse = 0; reverse <= 1; reverse++) {
+            const rnn_cell cell = ci ? RNN_CELL_GRU : RNN_CELL_LSTM;
+            const int GH = rnn_cell_gates(cell) * H;
+            float W_ih[4 * H * I], W_hh[4 * H * H], b_ih[4 * H], b_hh[4 * H], x[N * I], m[N * H], w[N * H];
+            for (int i = 0; i < GH * I; i++) W_ih[i] = rnn_rng_uniform(&rng) * 1.6f - 0.8f;
+            for (int i = 0; i < GH * H; i++) W_hh[i] = rnn_rng_uniform(&rng) * 1.6f - 0.8f;
+            for (int i = 0; i < GH; i++) b_ih[i] = rnn_rng_uniform(&rng) - 0.5f, b_hh[i] = rnn_rng_uniform(&rng) - 0.5f;
+            for (int i = 0; i < N * I; i++) x[i] = rnn_rng_uniform(&rng) * 2 - 1;
+            int zeros = 0;
+            for (int i = 0; i < N * H; i++) {
+                m[i] = rnn_rng_uniform(&rng) < 0.4f ? 0.0f : 1.0f / 0.6f;
+                zeros += m[i] == 0;
+                w[i] = rnn_rng_uniform(&rng) * 2 - 1;
+            }
+            rnn_dir d = {cell, reverse, I, H, {W_ih, W_hh, b_ih, b_hh}};
+            float *cmem = rnn_calloc(rnn_dir_cache_floats(cell, N, H) * sizeof(float));
+            float *work = rnn_calloc(rnn_dir_work_floats(cell, N, B, H) * sizeof(float));
+            float y[N * H], gw_ih[4 * H * I] = {0}, gw_hh[4 * H * H] = {0}, gb_ih[4 * H] = {0},
+                            gb_hh[4 * H] = {0}, dx[N * I];
+            double want[N * H];
+            rnn_dir_cache cache;
+            rnn_dir_cache_bind(&cache, cell, N, H, cmem);
+            cache.rmask = m;
+            rnn_dir_forward(&d, &p, &cache, y, H, x, I, NULL, NULL, NULL, NULL, work);
+            rdrop_oracle(cell, reverse, &p, I, H, W_ih, W_hh, b_ih, b_hh, x, m, want);
+            double worst = 0;
+            for (int i = 0; i < N * H; i++) worst = fmax(worst, fabs(y[i] - want[i]));
+            char what[64];
+            snprintf(what, sizeof what, "%s%s", rnn_cell_name(cell), reverse ? " reverse" : "");
+            CHECK(zeros > 5 && zeros < N * H - 5, "%s: the mask drops some units (%d of %d)", what, zeros, N * H);
+            CHECK(worst < 1e-5, "%s with recurrent dropout: outputs off the double formulas by %.2e", what, worst);
+            /* Backward with the same mask against central differences. */
+            rnn_dir_weights g = {gw_ih, gw_hh, gb_ih, gb_hh};
+            rnn_dir_backward(&d, &g, &p, &cache, y, H, w, H, x, I, dx, I, 0, NULL, NULL, NULL, NULL, work);
+            float *params[4] = {W_ih, W_hh, b_ih, b_hh}, *grads[4] = {gw_ih, gw_hh, gb_ih, gb_hh};
+            const int sizes[4] = {GH * I, GH * H, GH, GH};
+            double gworst = 0;
+            for (int t = 0; t < 5; t++) {
+                float *v = t < 4 ? params[t] : x, *gv = t < 4 ? grads[t] : dx;
+                const int n = t < 4 ? sizes[t] : N * I;
+                for (int i = 0; i < n; i += 3) {
+                    double lp = 0, lm = 0, want_y[N * H];
+                    const float keep = v[i];
+                    v[i] = keep + 1e-3f;
+                    rdrop_oracle(cell, reverse, &p, I, H, W_ih, W_hh, b_ih, b_hh, x, m, want_y);
+                    for (int k = 0; k < N * H; k++) lp += want_y[k] * w[k];
+                    v[i] = keep - 1e-3f;
+                    rdrop_oracle(cell, reverse, &p, I, H, W_ih, W_hh, b_ih, b_hh, x, m, want_y);
+                    for (int k = 0; k < N * H; k++) lm += want_y[k] * w[k];
+                    v[i] = keep;
+                    double fd = (lp - lm) / (((double)(keep + 1e-3f)) - (double)(keep - 1e-3f));
+                    gworst = fmax(gworst, fabs(gv[i] - fd) / fmax(fabs(fd), 1e-2));
+                }
+            }
+            CHECK(gworst < 2e-3, "%s with recurrent dropout: gradients off central differences by %.2e", what, gworst);
+            /* An all-ones mask is the plain cell. */
+            for (int i = 0; i < N * H; i++) m[i] = 1.0f;
+            float y1[N * H], y0[N * H];
+            rnn_dir_forward(&d, &p, &cache, y1, H, x, I, NULL, NULL, NULL, NULL, work);
+            cache.rmask = NULL;
+            rnn_dir_forward(&d, &p, &cache, y0, H, x, I, NULL, NULL, NULL, NULL, work);
+            CHECK(!memcmp(y0, y1, sizeof y0), "%s: a mask of ones gives the plain cell's outputs", what);
+            printf("  %s: outputs within %.1e of the formulas, gradients within %.1e of differences\n", what,
+                   worst, gworst);
+            rnn_free(cmem), rnn_free(work);
+        }
+}
+
 int main(void) {
     RUN(test_pack_validation);
     RUN(test_fixtures);
     RUN(test_fixtures_zero_state_tied_lengths);
+    RUN(test_recurrent_dropout);
     return harness_end();
 }
