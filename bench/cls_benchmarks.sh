@@ -2,7 +2,8 @@
 # Text-classification benchmarks of issue 4 on the real data sets in
 # ../shared/data, each trained from scratch within a wall-time budget and
 # scored on the held-out test split with `rnn eval --json`.
-#   bench/cls_benchmarks.sh [trec|sst2|sst2-phrases|sst2-transfer|trec-transfer|agnews|imdb|imdb-transfer|imdb-bitransfer ...]
+#   bench/cls_benchmarks.sh [trec|sst2|sst2-phrases|trec-ensemble|sst2-ensemble|sst2-phrases-ensemble|
+#                            sst2-transfer|trec-transfer|agnews|imdb|imdb-transfer|imdb-bitransfer ...]
 #   (default: trec sst2 agnews imdb)
 # Prints one Markdown row per data set. Runs go to runs/bench-<name>.
 set -euo pipefail
@@ -19,27 +20,45 @@ row() { # name, checkpoint, test file, eval flags...
     printf '| %s | %s | %s | %.0f |\n' "$name" "$acc" "$f1" "$secs"
 }
 common="--task classify --progress log --log-every 0 --optimizer adam --clip 5"
+# The from-scratch recipes (README: each data set's flags, chosen on its validation split).
+trec=(--data "$D/trec/train.tsv" --text-col 3 --val-frac 0.1 --bidirectional --layers 1 --hidden 128
+    --embed 128 --pool meanmax --dropout 0 --head-dropout 0.5 --embed-dropout 0.5 --batch 32 --lr 2e-3
+    --epochs 20 --patience 5)
+sst2=(--data "$D/sst2/sentence_level/train.tsv" --val "$D/sst2/sentence_level/dev.tsv" --bidirectional
+    --layers 1 --hidden 128 --embed 128 --pool meanmax --head-dropout 0.5 --embed-dropout 0.5 --batch 32
+    --lr 2e-3 --epochs 12 --patience 4)
+sst2p=(--data "$D/sst2/train.tsv" --val "$D/sst2/dev.tsv" --bidirectional --layers 1 --hidden 128 --embed 128
+    --pool meanmax --head-dropout 0.5 --embed-dropout 0.5 --batch 64 --lr 1e-3 --epochs 6 --patience 2)
 echo "| data set | test accuracy | macro-F1 | training seconds |"
 echo "|---|--:|--:|--:|"
 for name in "${@:-trec sst2 agnews imdb}"; do
     for n in $name; do
     case $n in
     trec)
-        ./rnn train $common --data "$D/trec/train.tsv" --text-col 3 --val-frac 0.1 \
-            --bidirectional --layers 1 --hidden 128 --embed 128 --pool meanmax --dropout 0 \
-            --head-dropout 0.5 --embed-dropout 0.5 --batch 32 --lr 2e-3 --epochs 20 --patience 5 \
-            --out runs/bench-trec >&2
+        ./rnn train $common "${trec[@]}" --out runs/bench-trec >&2
         row "TREC (5,452 / 500, 6 classes)" runs/bench-trec/model.safetensors "$D/trec/test.tsv" --text-col 3 ;;
     sst2)
-        ./rnn train $common --data "$D/sst2/sentence_level/train.tsv" --val "$D/sst2/sentence_level/dev.tsv" \
-            --bidirectional --layers 1 --hidden 128 --embed 128 --pool meanmax --head-dropout 0.5 \
-            --embed-dropout 0.5 --batch 32 --lr 2e-3 --epochs 12 --patience 4 --out runs/bench-sst2 >&2
+        ./rnn train $common "${sst2[@]}" --out runs/bench-sst2 >&2
         row "SST-2 sentences (6,920 / 1,821)" runs/bench-sst2/model.safetensors "$D/sst2/sentence_level/test.tsv" ;;
     sst2-phrases)
-        ./rnn train $common --data "$D/sst2/train.tsv" --val "$D/sst2/dev.tsv" \
-            --bidirectional --layers 1 --hidden 128 --embed 128 --pool meanmax --head-dropout 0.5 \
-            --embed-dropout 0.5 --batch 64 --lr 1e-3 --epochs 6 --patience 2 --out runs/bench-sst2p >&2
+        ./rnn train $common "${sst2p[@]}" --out runs/bench-sst2p >&2
         row "SST-2 (67k GLUE phrases; sentence test 1,821)" runs/bench-sst2p/model.safetensors "$D/sst2/sentence_level/test.tsv" ;;
+    trec-ensemble|sst2-ensemble|sst2-phrases-ensemble)
+        # The recipe above trained with seeds 1..5; rnn eval --ensemble scores
+        # the mean of the five models' class probabilities.
+        set=${n%-ensemble}
+        case $set in
+        trec) flags=("${trec[@]}") test=("$D/trec/test.tsv" --text-col 3) ;;
+        sst2) flags=("${sst2[@]}") test=("$D/sst2/sentence_level/test.tsv") ;;
+        *) flags=("${sst2p[@]}") test=("$D/sst2/sentence_level/test.tsv") ;;
+        esac
+        others=
+        for k in 1 2 3 4 5; do
+            ./rnn train $common "${flags[@]}" --seed $k --out runs/bench-$set-s$k >&2
+            [ $k = 1 ] || others=$others${others:+,}runs/bench-$set-s$k/model.safetensors
+        done
+        row "$set, the mean prediction of 5 models (seeds 1-5)" runs/bench-$set-s1/model.safetensors \
+            "${test[@]}" --ensemble "$others" ;;
     agnews)
         # The documented split of test.csv: per class, rows whose running count
         # c (0-based) has c % 38 < 5 are test (250 per class, 1,000 in all),

@@ -2,6 +2,7 @@
  * failures into one-line errors and non-zero exits; the library itself never
  * exits. */
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,17 @@ static void print_json_string(const char *s);
 
 static int die(const char *msg) {
     fprintf(stderr, "rnn: %s\n", msg);
+    return 1;
+}
+
+static int dief(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int dief(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("rnn: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
     return 1;
 }
 
@@ -76,6 +88,8 @@ static int command_help(const char *cmd) {
          "                      classifier: labelled data (loss, accuracy, macro-F1, confusion matrix)\n"
          "  --json              one JSON object\n"
          "  --format, --label-col, --text-col, --label-names   as for rnn train (classifier data)\n"
+         "  --ensemble A,B,...  classifier: score the mean class probabilities of CKPT and these checkpoints\n"
+         "                      (same classes in the same order; each reads the data with its own tokenizer)\n"
          "  --cache N           language model: with a neural cache of the last N states (0: none; default:\n"
          "                      the model's own, from rnn train --cache); the model's own scores are printed too\n"
          "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"},
@@ -356,9 +370,45 @@ out:
     return rc;
 }
 
-/* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix. */
-static int eval_classifier(rnn_checkpoint *ck, const char *data, int json, const char *format,
-                           const char *label_col, const char *text_col, const char *label_names) {
+/* An ensemble's metrics: the mean of the K models' class probabilities,
+ * each model reading the examples with its own tokenizer. */
+static int eval_ensemble(rnn_checkpoint *cks, char *const *paths, int K, const rnn_dataset *ds,
+                         const rnn_cls_data *d0, rnn_cls_metrics *mt) {
+    const int C = cks[0].model->c.num_classes;
+    const size_t n = d0->n;
+    double *mean = calloc(n * C, sizeof(double));
+    float *probs = malloc(sizeof(float) * n * C);
+    int rc = -1;
+    if (!mean || !probs) {
+        rnn_errorf("out of memory");
+        goto out;
+    }
+    for (int k = 0; k < K; k++) {
+        rnn_cls_data d;
+        if (rnn_cls_encode(&d, ds, cks[k].tok, 0, 0, NULL, NULL)) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", rnn_last_error());
+            rnn_errorf("%s: %s", paths[k], msg);
+            goto out;
+        }
+        int bad = rnn_cls_predict(cks[k].model, &d, 64, probs);
+        rnn_cls_data_free(&d);
+        if (bad) goto out;
+        for (size_t i = 0; i < n * C; i++) mean[i] += probs[i] / K;
+    }
+    rc = rnn_cls_metrics_from_probs(mean, d0->label, n, C, mt);
+out:
+    free(mean);
+    free(probs);
+    return rc;
+}
+
+/* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix,
+ * of one model or of the mean prediction of K (cks[0] gives the classes). */
+static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const char *data, int json,
+                           const char *format, const char *label_col, const char *text_col,
+                           const char *label_names) {
+    rnn_checkpoint *ck = &cks[0];
     rnn_data_opts dop;
     rnn_data_opts_default(&dop);
     if (format) dop.format = format;
@@ -375,14 +425,16 @@ static int eval_classifier(rnn_checkpoint *ck, const char *data, int json, const
         return 1;
     }
     rnn_cls_metrics mt;
-    if (rnn_cls_evaluate(ck->model, &d, 64, &mt)) {
+    if (K > 1 ? eval_ensemble(cks, paths, K, &ds, &d, &mt) : rnn_cls_evaluate(ck->model, &d, 64, &mt)) {
         die(rnn_last_error());
         goto out;
     }
     const int C = mt.C;
     if (json) {
-        printf("{\"loss\": %.6f, \"perplexity\": %.6f, \"accuracy\": %.6f, \"macro_f1\": %.6f, \"examples\": %ld, \"labels\": [",
+        printf("{\"loss\": %.6f, \"perplexity\": %.6f, \"accuracy\": %.6f, \"macro_f1\": %.6f, \"examples\": %ld, ",
                mt.loss, exp(mt.loss), mt.accuracy, mt.macro_f1, mt.n);
+        if (K > 1) printf("\"ensemble\": %d, ", K);
+        printf("\"labels\": [");
         for (int i = 0; i < C; i++) {
             printf("%s\"", i ? ", " : "");
             print_json_string(ck->labels[i]);
@@ -396,8 +448,10 @@ static int eval_classifier(rnn_checkpoint *ck, const char *data, int json, const
         }
         printf("]}\n");
     } else {
-        printf("%s: %ld examples, loss %.4f, accuracy %.4f, macro-F1 %.4f\n", data, mt.n, mt.loss,
+        printf("%s: %ld examples, loss %.4f, accuracy %.4f, macro-F1 %.4f", data, mt.n, mt.loss,
                mt.accuracy, mt.macro_f1);
+        if (K > 1) printf(" (the mean prediction of %d models)", K);
+        printf("\n");
         printf("confusion (rows: true class, columns: predicted):\n");
         for (int i = 0; i < C; i++) {
             printf("  %-16.16s", ck->labels[i]);
@@ -413,16 +467,19 @@ out:
     return rc;
 }
 
+/* rnn eval --ensemble: checkpoints beside the first. */
+#define EVAL_MAX_ENSEMBLE 64
+
 static int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
-               *label_names = NULL, *cache = NULL, *theta = NULL, *lambda = NULL;
+               *label_names = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *ensemble = NULL;
     small_opt opts[] = {{"data", &data, 0},          {"json", &json, 1},
                         {"format", &format, 0},      {"label-col", &label_col, 0},
                         {"text-col", &text_col, 0},  {"label-names", &label_names, 0},
                         {"cache", &cache, 0},        {"cache-theta", &theta, 0},
-                        {"cache-lambda", &lambda, 0}};
+                        {"cache-lambda", &lambda, 0}, {"ensemble", &ensemble, 0}};
     const char *ckpt;
-    if (parse_small("eval", argc, argv, opts, 9, &ckpt)) return 1;
+    if (parse_small("eval", argc, argv, opts, 10, &ckpt)) return 1;
     if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
     if (!data) return die("eval: --data FILE is required");
     rnn_checkpoint ck;
@@ -435,9 +492,48 @@ static int cmd_eval(int argc, char **argv) {
         rnn_checkpoint_free(&ck);
         return 1;
     }
-    if (ck.model->c.task == RNN_TASK_CLASSIFY) {
-        int rc = eval_classifier(&ck, data, json != NULL, format, label_col, text_col, label_names);
+    if (ensemble && ck.model->c.task != RNN_TASK_CLASSIFY) {
         rnn_checkpoint_free(&ck);
+        return dief("eval: --ensemble is for classifiers (%s is a language model)", ckpt);
+    }
+    if (ck.model->c.task == RNN_TASK_CLASSIFY) {
+        rnn_checkpoint cks[EVAL_MAX_ENSEMBLE + 1];
+        char *paths[EVAL_MAX_ENSEMBLE + 1], *list = ensemble ? strdup(ensemble) : NULL;
+        int K = 1, rc = 1;
+        cks[0] = ck;
+        paths[0] = (char *)ckpt;
+        if (ensemble && !list) {
+            rc = die("out of memory");
+            goto cls_out;
+        }
+        for (char *p = list, *end; p; p = end) {
+            if ((end = strchr(p, ','))) *end++ = 0;
+            if (!*p) {
+                rc = dief("eval: --ensemble '%s': an empty checkpoint name", ensemble);
+                goto cls_out;
+            }
+            if (K > EVAL_MAX_ENSEMBLE) {
+                rc = dief("eval: --ensemble: at most %d more checkpoints", EVAL_MAX_ENSEMBLE);
+                goto cls_out;
+            }
+            if (rnn_checkpoint_load(&cks[K], p)) {
+                rc = die(rnn_last_error());
+                goto cls_out;
+            }
+            paths[K++] = p;
+            const rnn_checkpoint *e = &cks[K - 1];
+            int same = e->model->c.task == RNN_TASK_CLASSIFY && e->tok && e->n_labels == ck.n_labels;
+            for (int i = 0; same && i < ck.n_labels; i++) same = !strcmp(e->labels[i], ck.labels[i]);
+            if (!same) {
+                rc = dief("eval: --ensemble: %s is not a classifier with the classes of %s, in the same order",
+                         p, ckpt);
+                goto cls_out;
+            }
+        }
+        rc = eval_classifier(cks, paths, K, data, json != NULL, format, label_col, text_col, label_names);
+    cls_out:
+        for (int k = 0; k < K; k++) rnn_checkpoint_free(&cks[k]);
+        free(list);
         return rc;
     }
     int rc = 1;

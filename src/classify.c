@@ -174,6 +174,8 @@ void rnn_cls_metrics_free(rnn_cls_metrics *mt) {
     mt->confusion = NULL;
 }
 
+static void finish_metrics(rnn_cls_metrics *out, double total, int C);
+
 int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics *out) {
     const int C = m->c.num_classes, bce = m->c.loss == RNN_LOSS_BCE;
     memset(out, 0, sizeof *out);
@@ -209,6 +211,13 @@ int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics
     }
     rnn_acts_free(a);
     free(probs);
+    finish_metrics(out, total, C);
+    return 0;
+}
+
+/* Accuracy, macro-F1, the count and the mean loss from out->confusion and
+ * the summed loss. */
+static void finish_metrics(rnn_cls_metrics *out, double total, int C) {
     long n = 0, right = 0;
     double f1 = 0;
     for (int c = 0; c < C; c++) {
@@ -224,5 +233,45 @@ int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics
     out->loss = n ? total / n : 0;
     out->accuracy = n ? (double)right / n : 0;
     out->macro_f1 = f1 / C;
+}
+
+int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, float *probs) {
+    if (rnn_cls_plan_epoch(d, B, 0, 0, 0)) return -1;
+    rnn_acts *a = rnn_acts_create_n(m, d->max_len, B, d->max_rows);
+    float *row = malloc(sizeof(float) * (m->c.num_classes + 1));
+    if (!a || !row) {
+        rnn_acts_free(a);
+        free(row);
+        return rnn_errorf("out of memory");
+    }
+    const int C = m->c.num_classes, bce = m->c.loss == RNN_LOSS_BCE;
+    rnn_pack p;
+    for (long k = 0; k < d->n_batches; k++) {
+        int nb = rnn_cls_fill(d, k, a, &p, bce);
+        rnn_model_forward(m, a, &p, a->ids, 0, 0, NULL);
+        for (int b = 0; b < nb; b++) {
+            rnn_cls_probs(m, a->logits + (size_t)b * m->n_out, row);
+            memcpy(probs + d->order[(size_t)k * d->B + b] * C, row, sizeof(float) * C);
+        }
+    }
+    rnn_acts_free(a);
+    free(row);
+    return 0;
+}
+
+int rnn_cls_metrics_from_probs(const double *probs, const int *label, size_t n, int C,
+                               rnn_cls_metrics *out) {
+    memset(out, 0, sizeof *out);
+    if (!(out->confusion = calloc((size_t)C * C, sizeof(long)))) return rnn_errorf("out of memory");
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *p = probs + i * C;
+        int pred = 0;
+        for (int c = 1; c < C; c++)
+            if (p[c] > p[pred]) pred = c;
+        out->confusion[(size_t)label[i] * C + pred]++;
+        total += -log(fmax(p[label[i]], 1e-30));
+    }
+    finish_metrics(out, total, C);
     return 0;
 }

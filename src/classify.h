@@ -65,6 +65,16 @@ typedef struct {
 
 /* Evaluates m over all of d (batches of B, not shuffled). */
 int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics *out);
+
+/* Class probabilities of every example of d, in d's example order: probs
+ * gets (d->n, C) floats. For averaging several models' predictions (an
+ * ensemble), each encoding the same examples with its own tokenizer. */
+int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, float *probs);
+
+/* The metrics of (n, C) probabilities against the true classes: loss is the
+ * mean of -log p(true class), the prediction the most probable class. */
+int rnn_cls_metrics_from_probs(const double *probs, const int *label, size_t n, int C,
+                               rnn_cls_metrics *out);
 void rnn_cls_metrics_free(rnn_cls_metrics *mt);
 
 /* Class probabilities from a classifier's logits row (softmax, or the

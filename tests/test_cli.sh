@@ -292,6 +292,37 @@ $RNN train $cls --epochs 1 --out "$T/clshalf" >/dev/null 2>&1
 $RNN train --resume "$T/clshalf" --epochs 2 >/dev/null 2>&1
 a=$(tail -1 "$T/cls/metrics.csv" | cut -d, -f1,4,5,6); b=$(tail -1 "$T/clshalf/metrics.csv" | cut -d, -f1,4,5,6)
 check "classifier resume gives the same losses ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+# --- rnn eval --ensemble: the mean of the models' class probabilities, each model
+# with its own tokenizer, against the same mean computed from `rnn classify --json`
+$RNN train $cls --tokenizer char --seed 5 --steps 20 --out "$T/clsens" >/dev/null 2>&1
+ens=$($RNN eval "$T/cls/model.safetensors" --ensemble "$T/clsens/model.safetensors" --data "$T/cls.tsv" --json)
+cut -f2 "$T/cls.tsv" | $RNN classify "$T/cls/model.safetensors" --json >"$T/ens_a"
+cut -f2 "$T/cls.tsv" | $RNN classify "$T/clsens/model.safetensors" --json >"$T/ens_b"
+check "eval --ensemble equals the mean of each model's classify probabilities (accuracy, loss)" "python3 -c '
+import json, math, sys
+ev = json.loads(sys.argv[1]); labels = ev[\"labels\"]
+gold = [l.split(\"\t\")[0] for l in open(sys.argv[2])]
+a = [json.loads(l)[\"probabilities\"] for l in open(sys.argv[3])]
+b = [json.loads(l)[\"probabilities\"] for l in open(sys.argv[4])]
+right = loss = 0
+for g, pa, pb in zip(gold, a, b):
+    p = [(x + y) / 2 for x, y in zip(pa, pb)]
+    y = labels.index(g)
+    right += max(range(len(p)), key=p.__getitem__) == y
+    loss -= math.log(max(p[y], 1e-30))
+n = len(gold)
+ok = ev[\"ensemble\"] == 2 and ev[\"examples\"] == n and abs(ev[\"accuracy\"] - right / n) < 1e-9 and abs(ev[\"loss\"] - loss / n) < 1e-4
+sys.exit(0 if ok and len(a) == len(b) == n else 1)
+' '$ens' '$T/cls.tsv' '$T/ens_a' '$T/ens_b'"
+one=$($RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --json | sed -E 's/.*"accuracy": ([0-9.]+).*/\1/')
+two=$($RNN eval "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" --data "$T/cls.tsv" --json | sed -E 's/.*"accuracy": ([0-9.]+).*/\1/')
+check "an ensemble of a model with itself scores as the model ($one, $two)" "[ -n '$one' ] && [ '$one' = '$two' ]"
+expect_error "--ensemble with a language model" "--ensemble is for classifiers" \
+    $RNN eval "$T/run/model.safetensors" --ensemble "$T/cls/model.safetensors" --data "$T/text.txt"
+expect_error "--ensemble with other classes" "not a classifier with the classes" \
+    $RNN eval "$T/cls/model.safetensors" --ensemble "$T/run/model.safetensors" --data "$T/cls.tsv"
+expect_error "--ensemble with a missing checkpoint" "none.safetensors" \
+    $RNN eval "$T/cls/model.safetensors" --ensemble "$T/none.safetensors" --data "$T/cls.tsv"
 if py_torch; then
     # tools/rnnc_torch.py tokenizes char and byte models: train a char classifier for this check.
     $RNN train $cls --tokenizer char --steps 20 --out "$T/clschar" >/dev/null 2>&1
