@@ -77,10 +77,11 @@ static int command_help(const char *cmd) {
          "                      even for a model trained with one: it makes text repeat itself)\n"
          "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"},
         {"classify",
-         "usage: rnn classify CKPT [--json] [--attention] [TEXT ...]: label texts with a classifier\n"
+         "usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]: label texts with a classifier\n"
          "  TEXT ...            texts to classify; none: one text per line from stdin (a prompt on a terminal)\n"
          "  --json              one JSON object per text: {\"label\": NAME, \"probabilities\": [p_0, ...]}\n"
          "  --attention         also show the tokens attention pooling weighted most\n"
+         "  --ensemble A,B,...  the mean probabilities of CKPT and these classifiers (same classes, same order)\n"
          "  --                  ends the options (for a text that starts with --)\n"},
         {"eval",
          "usage: rnn eval CKPT --data FILE [options]: score a model on a file\n"
@@ -467,17 +468,70 @@ out:
     return rc;
 }
 
-/* rnn eval --ensemble: checkpoints beside the first. */
-#define EVAL_MAX_ENSEMBLE 64
+/* A classifier and the checkpoints given with --ensemble beside it. */
+#define MAX_ENSEMBLE 64
+
+typedef struct {
+    rnn_checkpoint ck[MAX_ENSEMBLE + 1];
+    char *path[MAX_ENSEMBLE + 1];
+    int K;      /* loaded */
+    char *list; /* the --ensemble list, split in place */
+} ensemble;
+
+static void ensemble_free(ensemble *e) {
+    for (int k = 0; k < e->K; k++) rnn_checkpoint_free(&e->ck[k]);
+    free(e->list);
+    e->K = 0, e->list = NULL;
+}
+
+/* Takes ownership of ck (a classifier with a tokenizer, loaded from path) as
+ * member 0 and loads the comma-separated list (NULL: none) beside it; each
+ * must have the same classes in the same order. -1 after printing an error;
+ * the ensemble is then freed. */
+static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const char *path,
+                         const char *list) {
+    e->ck[0] = ck, e->path[0] = (char *)path, e->K = 1, e->list = NULL;
+    if (list && !(e->list = strdup(list))) {
+        ensemble_free(e);
+        return -die("out of memory");
+    }
+    for (char *p = e->list, *end; p; p = end) {
+        if ((end = strchr(p, ','))) *end++ = 0;
+        int bad = 1;
+        if (!*p)
+            dief("%s: --ensemble '%s': an empty checkpoint name", cmd, list);
+        else if (e->K > MAX_ENSEMBLE)
+            dief("%s: --ensemble: at most %d more checkpoints", cmd, MAX_ENSEMBLE);
+        else if (rnn_checkpoint_load(&e->ck[e->K], p))
+            die(rnn_last_error());
+        else
+            bad = 0;
+        if (bad) {
+            ensemble_free(e);
+            return -1;
+        }
+        const rnn_checkpoint *m = &e->ck[e->K];
+        e->path[e->K++] = p;
+        int same = m->model->c.task == RNN_TASK_CLASSIFY && m->tok && m->n_labels == ck.n_labels;
+        for (int i = 0; same && i < ck.n_labels; i++) same = !strcmp(m->labels[i], ck.labels[i]);
+        if (!same) {
+            dief("%s: --ensemble: %s is not a classifier with the classes of %s, in the same order", cmd,
+                 p, path);
+            ensemble_free(e);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
-               *label_names = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *ensemble = NULL;
+               *label_names = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL;
     small_opt opts[] = {{"data", &data, 0},          {"json", &json, 1},
                         {"format", &format, 0},      {"label-col", &label_col, 0},
                         {"text-col", &text_col, 0},  {"label-names", &label_names, 0},
                         {"cache", &cache, 0},        {"cache-theta", &theta, 0},
-                        {"cache-lambda", &lambda, 0}, {"ensemble", &ensemble, 0}};
+                        {"cache-lambda", &lambda, 0}, {"ensemble", &list, 0}};
     const char *ckpt;
     if (parse_small("eval", argc, argv, opts, 10, &ckpt)) return 1;
     if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
@@ -492,48 +546,16 @@ static int cmd_eval(int argc, char **argv) {
         rnn_checkpoint_free(&ck);
         return 1;
     }
-    if (ensemble && ck.model->c.task != RNN_TASK_CLASSIFY) {
+    if (list && ck.model->c.task != RNN_TASK_CLASSIFY) {
         rnn_checkpoint_free(&ck);
         return dief("eval: --ensemble is for classifiers (%s is a language model)", ckpt);
     }
     if (ck.model->c.task == RNN_TASK_CLASSIFY) {
-        rnn_checkpoint cks[EVAL_MAX_ENSEMBLE + 1];
-        char *paths[EVAL_MAX_ENSEMBLE + 1], *list = ensemble ? strdup(ensemble) : NULL;
-        int K = 1, rc = 1;
-        cks[0] = ck;
-        paths[0] = (char *)ckpt;
-        if (ensemble && !list) {
-            rc = die("out of memory");
-            goto cls_out;
-        }
-        for (char *p = list, *end; p; p = end) {
-            if ((end = strchr(p, ','))) *end++ = 0;
-            if (!*p) {
-                rc = dief("eval: --ensemble '%s': an empty checkpoint name", ensemble);
-                goto cls_out;
-            }
-            if (K > EVAL_MAX_ENSEMBLE) {
-                rc = dief("eval: --ensemble: at most %d more checkpoints", EVAL_MAX_ENSEMBLE);
-                goto cls_out;
-            }
-            if (rnn_checkpoint_load(&cks[K], p)) {
-                rc = die(rnn_last_error());
-                goto cls_out;
-            }
-            paths[K++] = p;
-            const rnn_checkpoint *e = &cks[K - 1];
-            int same = e->model->c.task == RNN_TASK_CLASSIFY && e->tok && e->n_labels == ck.n_labels;
-            for (int i = 0; same && i < ck.n_labels; i++) same = !strcmp(e->labels[i], ck.labels[i]);
-            if (!same) {
-                rc = dief("eval: --ensemble: %s is not a classifier with the classes of %s, in the same order",
-                         p, ckpt);
-                goto cls_out;
-            }
-        }
-        rc = eval_classifier(cks, paths, K, data, json != NULL, format, label_col, text_col, label_names);
-    cls_out:
-        for (int k = 0; k < K; k++) rnn_checkpoint_free(&cks[k]);
-        free(list);
+        ensemble e;
+        if (ensemble_load(&e, "eval", ck, ckpt, list)) return 1;
+        int rc = eval_classifier(e.ck, e.path, e.K, data, json != NULL, format, label_col, text_col,
+                                 label_names);
+        ensemble_free(&e);
         return rc;
     }
     int rc = 1;
@@ -705,10 +727,40 @@ static void print_json_string(const char *s) {
     }
 }
 
+/* One text through one classifier: its tokens (*ids, n; the caller frees
+ * them) and its class probabilities times w added into sum. *a grows to the
+ * text's length. -1 with a message on a tokenizer error or out of memory. */
+static int classify_text(const rnn_checkpoint *ck, rnn_acts **a, int *a_T, const char *text, double w,
+                         float *probs, double *sum, int32_t **ids, size_t *n) {
+    const rnn_model *m = ck->model;
+    *ids = NULL, *n = 0;
+    if (rnn_tokenizer_encode(ck->tok, text, strlen(text), ids, n, NULL)) return -1;
+    if (*n == 0) { /* as in training: an empty text is one unknown token */
+        int32_t *g = realloc(*ids, sizeof(int32_t));
+        if (!g) return rnn_errorf("out of memory");
+        *ids = g;
+        g[0] = rnn_tokenizer_unk_id(ck->tok) >= 0 ? rnn_tokenizer_unk_id(ck->tok) : ' ';
+        *n = 1;
+    }
+    if (!*a || *a_T < (int)*n) {
+        rnn_acts_free(*a);
+        *a_T = (int)*n;
+        if (!(*a = rnn_acts_create(m, *a_T, 1))) return -1;
+    }
+    rnn_pack p;
+    (*a)->lengths[0] = (int)*n;
+    rnn_pack_init(&p, (int)*n, 1, (*a)->lengths, (*a)->batch_sizes, (*a)->offsets);
+    rnn_model_forward(m, *a, &p, *ids, 0, 0, NULL);
+    rnn_cls_probs(m, (*a)->logits, probs);
+    for (int c = 0; c < m->c.num_classes; c++) sum[c] += w * probs[c];
+    return 0;
+}
+
 /* rnn classify CKPT [TEXT ...]: label and probability per text; with no
- * text, one text per line from stdin (a prompt on a terminal). */
+ * text, one text per line from stdin (a prompt on a terminal). With
+ * --ensemble, the mean probabilities of CKPT and the listed classifiers. */
 static int cmd_classify(int argc, char **argv) {
-    const char *json = NULL, *attention = NULL, *ckpt = NULL;
+    const char *json = NULL, *attention = NULL, *ckpt = NULL, *list = NULL;
     /* Options may come anywhere; every other argument is a text ("--" ends
      * the options, for a text that starts with "--"). */
     char **texts = malloc(sizeof(char *) * (size_t)(argc + 1));
@@ -718,7 +770,13 @@ static int cmd_classify(int argc, char **argv) {
         if (!opts_done && !strcmp(argv[i], "--")) opts_done = 1;
         else if (!opts_done && !strcmp(argv[i], "--json")) json = "1";
         else if (!opts_done && !strcmp(argv[i], "--attention")) attention = "1";
-        else if (!opts_done && !strcmp(argv[i], "--help") && command_help("classify")) return 0;
+        else if (!opts_done && !strcmp(argv[i], "--ensemble")) {
+            if (i + 1 >= argc) {
+                free(texts);
+                return die("classify: option --ensemble needs a value");
+            }
+            list = argv[++i];
+        } else if (!opts_done && !strcmp(argv[i], "--help") && command_help("classify")) return 0;
         else if (!opts_done && !strncmp(argv[i], "--", 2)) {
             fprintf(stderr, "rnn classify: unknown option %s\n", argv[i]);
             free(texts);
@@ -728,31 +786,40 @@ static int cmd_classify(int argc, char **argv) {
     }
     if (!ckpt) {
         free(texts);
-        return die("classify: which checkpoint? usage: rnn classify CKPT [--json] [--attention] [TEXT ...]");
+        return die("classify: which checkpoint? usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]");
     }
     rnn_checkpoint ck;
     if (rnn_checkpoint_load(&ck, ckpt)) {
         free(texts);
         return die(rnn_last_error());
     }
-    if (ck.model->c.task != RNN_TASK_CLASSIFY || !ck.tok) {
+    const char *refuse = NULL;
+    if (ck.model->c.task != RNN_TASK_CLASSIFY || !ck.tok)
+        refuse = "classify: the checkpoint is not a classifier (rnn sample runs language models)";
+    else if (attention && ck.model->c.pool != RNN_POOL_ATTENTION)
+        refuse = "classify: --attention needs a model trained with --pool attention";
+    else if (attention && list)
+        refuse = "classify: --attention shows one model's weights: not with --ensemble";
+    if (refuse) {
         rnn_checkpoint_free(&ck);
         free(texts);
-        return die("classify: the checkpoint is not a classifier (rnn sample runs language models)");
+        return die(refuse);
     }
-    if (attention && ck.model->c.pool != RNN_POOL_ATTENTION) {
-        rnn_checkpoint_free(&ck);
+    ensemble e;
+    if (ensemble_load(&e, "classify", ck, ckpt, list)) {
         free(texts);
-        return die("classify: --attention needs a model trained with --pool attention");
+        return 1;
     }
-    const rnn_model *m = ck.model;
-    const int C = m->c.num_classes;
+    const int C = ck.model->c.num_classes, K = e.K;
     float *probs = malloc(sizeof(float) * (C + 1));
-    rnn_acts *a = NULL;
-    int a_T = 0, rc = 0, interactive = n_texts == 0 && isatty(0);
+    double *sum = malloc(sizeof(double) * C);
+    rnn_acts *a[MAX_ENSEMBLE + 1] = {0};
+    int a_T[MAX_ENSEMBLE + 1] = {0};
+    int rc = 0, interactive = n_texts == 0 && isatty(0);
     char *line = NULL;
     size_t cap = 0;
-    for (int i = 0;; i++) {
+    if (!probs || !sum) rc = die("out of memory");
+    for (int i = 0; !rc; i++) {
         const char *text;
         if (n_texts) {
             if (i >= n_texts) break;
@@ -765,42 +832,35 @@ static int cmd_classify(int argc, char **argv) {
             if (interactive && !got) continue;
             text = line;
         }
-        int32_t *ids = NULL;
+        int32_t *ids = NULL; /* model 0's tokens, for --attention */
         size_t n = 0;
-        if (rnn_tokenizer_encode(ck.tok, text, strlen(text), &ids, &n, NULL)) {
+        int bad = 0;
+        for (int c = 0; c < C; c++) sum[c] = 0;
+        for (int k = 0; k < K && !bad; k++) {
+            int32_t *idk;
+            size_t nk;
+            bad = classify_text(&e.ck[k], &a[k], &a_T[k], text, 1.0 / K, probs, sum, &idk, &nk) != 0;
+            if (k == 0) ids = idk, n = nk;
+            else free(idk);
+        }
+        if (bad) {
             fprintf(stderr, "rnn: classify: %s\n", rnn_last_error());
+            free(ids);
             rc = 1;
-            if (interactive) continue;
-            break;
+            if (interactive) rc = 0;
+            continue;
         }
-        if (n == 0) { /* as in training: an empty text is one unknown token */
-            int32_t *g = realloc(ids, sizeof(int32_t));
-            if (!g) { free(ids); rc = die("out of memory"); break; }
-            ids = g;
-            ids[0] = rnn_tokenizer_unk_id(ck.tok) >= 0 ? rnn_tokenizer_unk_id(ck.tok) : ' ';
-            n = 1;
-        }
-        if (!a || a_T < (int)n) {
-            rnn_acts_free(a);
-            a_T = (int)n;
-            if (!(a = rnn_acts_create(m, a_T, 1))) { free(ids); rc = die(rnn_last_error()); break; }
-        }
-        rnn_pack p;
-        a->lengths[0] = (int)n;
-        rnn_pack_init(&p, (int)n, 1, a->lengths, a->batch_sizes, a->offsets);
-        rnn_model_forward(m, a, &p, ids, 0, 0, NULL);
-        rnn_cls_probs(m, a->logits, probs);
         int best = 0;
         for (int c = 1; c < C; c++)
-            if (probs[c] > probs[best]) best = c;
+            if (sum[c] > sum[best]) best = c;
         if (json) {
             printf("{\"label\": \"");
-            print_json_string(ck.labels[best]);
+            print_json_string(e.ck[0].labels[best]);
             printf("\", \"probabilities\": [");
-            for (int c = 0; c < C; c++) printf("%s%.6f", c ? ", " : "", probs[c]);
+            for (int c = 0; c < C; c++) printf("%s%.6f", c ? ", " : "", sum[c]);
             printf("]");
         } else {
-            printf("%s\t%.4f", ck.labels[best], probs[best]);
+            printf("%s\t%.4f", e.ck[0].labels[best], sum[best]);
         }
         if (attention) {
             /* The tokens the attention pooling weighted most, heaviest first. */
@@ -810,19 +870,19 @@ static int cmd_classify(int argc, char **argv) {
                 for (int t = 0; t < (int)n; t++) {
                     int used = 0;
                     for (int j = 0; j < k; j++) used |= top[j] == t;
-                    if (!used && (arg < 0 || a->pool_cache.alpha[t] > a->pool_cache.alpha[arg])) arg = t;
+                    if (!used && (arg < 0 || a[0]->pool_cache.alpha[t] > a[0]->pool_cache.alpha[arg])) arg = t;
                 }
                 top[k] = arg;
             }
             printf(json ? ", \"attention\": [" : "\tattention:");
             for (int j = 0; j < k; j++) {
-                const char *tokname = rnn_tokenizer_token(ck.tok, ids[top[j]]);
+                const char *tokname = rnn_tokenizer_token(e.ck[0].tok, ids[top[j]]);
                 if (json) {
                     printf("%s{\"token\": \"", j ? ", " : "");
                     print_json_string(tokname);
-                    printf("\", \"position\": %d, \"weight\": %.4f}", top[j], a->pool_cache.alpha[top[j]]);
+                    printf("\", \"position\": %d, \"weight\": %.4f}", top[j], a[0]->pool_cache.alpha[top[j]]);
                 } else {
-                    printf(" %s(%.2f)", tokname, a->pool_cache.alpha[top[j]]);
+                    printf(" %s(%.2f)", tokname, a[0]->pool_cache.alpha[top[j]]);
                 }
             }
             if (json) printf("]");
@@ -834,8 +894,9 @@ static int cmd_classify(int argc, char **argv) {
     free(line);
     free(texts);
     free(probs);
-    rnn_acts_free(a);
-    rnn_checkpoint_free(&ck);
+    free(sum);
+    for (int k = 0; k < K; k++) rnn_acts_free(a[k]);
+    ensemble_free(&e);
     return rc;
 }
 

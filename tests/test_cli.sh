@@ -323,6 +323,18 @@ expect_error "--ensemble with other classes" "not a classifier with the classes"
     $RNN eval "$T/cls/model.safetensors" --ensemble "$T/run/model.safetensors" --data "$T/cls.tsv"
 expect_error "--ensemble with a missing checkpoint" "none.safetensors" \
     $RNN eval "$T/cls/model.safetensors" --ensemble "$T/none.safetensors" --data "$T/cls.tsv"
+cut -f2 "$T/cls.tsv" | $RNN classify "$T/cls/model.safetensors" --ensemble "$T/clsens/model.safetensors" --json >"$T/ens_ab"
+check "classify --ensemble prints the mean of the two models' probabilities" "python3 -c '
+import json, sys
+rows = [[json.loads(l) for l in open(f)] for f in sys.argv[1:4]]
+ok = len(rows[0]) == len(rows[1]) == len(rows[2]) > 0
+for a, b, m in zip(*rows):
+    mean = [(x + y) / 2 for x, y in zip(a[\"probabilities\"], b[\"probabilities\"])]
+    ok = ok and all(abs(x - y) < 2e-6 for x, y in zip(mean, m[\"probabilities\"]))
+sys.exit(0 if ok else 1)
+' '$T/ens_a' '$T/ens_b' '$T/ens_ab'"
+expect_error "classify --ensemble with other classes" "not a classifier with the classes" \
+    $RNN classify "$T/cls/model.safetensors" --ensemble "$T/run/model.safetensors" "a text"
 if py_torch; then
     # tools/rnnc_torch.py tokenizes char and byte models: train a char classifier for this check.
     $RNN train $cls --tokenizer char --steps 20 --out "$T/clschar" >/dev/null 2>&1
