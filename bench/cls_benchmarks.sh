@@ -57,7 +57,7 @@ for name in "${@:-trec sst2 agnews imdb}"; do
             ./rnn train $common "${flags[@]}" --seed $k --out runs/bench-$set-s$k >&2
             [ $k = 1 ] || others=$others${others:+,}runs/bench-$set-s$k/model.safetensors
         done
-        row "$set, the mean prediction of 5 models (seeds 1-5)" runs/bench-$set-s1/model.safetensors \
+        row "$set, the mean prediction of 5 models (seeds 1-5; seconds: one model)" runs/bench-$set-s1/model.safetensors \
             "${test[@]}" --ensemble "$others" ;;
     agnews)
         # The documented split of test.csv: per class, rows whose running count

@@ -50,8 +50,8 @@ static void usage(FILE *f) {
             "  rnn train  [--config FILE] [--data FILE] [--OPTION VALUE ...]   (rnn train --help)\n"
             "  rnn sample CKPT [--prime TEXT] [--length N] [--temperature X] [--top-k K]\n"
             "                  [--top-p P] [--seed S] [--stop STRING] [--precision fp32|bf16] [--threads N]\n"
-            "  rnn classify CKPT [--json] [--attention] [TEXT ...]   (no TEXT: one per line on stdin)\n"
-            "  rnn eval   CKPT --data FILE [--json]\n"
+            "  rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]   (no TEXT: one per line on stdin)\n"
+            "  rnn eval   CKPT --data FILE [--json] [--ensemble A,B]\n"
             "  rnn plot   RUNDIR|metrics.csv [--out FILE.svg]   (loss, accuracy and lr against step)\n"
             "  rnn info   CKPT [--json]   (task, classes, architecture, parameters, tokenizer)\n"
             "With no --data, rnn train learns the built-in human-numbers corpus.\n"
@@ -378,7 +378,7 @@ static int eval_ensemble(rnn_checkpoint *cks, char *const *paths, int K, const r
     const int C = cks[0].model->c.num_classes;
     const size_t n = d0->n;
     double *mean = calloc(n * C, sizeof(double));
-    float *probs = malloc(sizeof(float) * n * C);
+    double *probs = malloc(sizeof(double) * n * C);
     int rc = -1;
     if (!mean || !probs) {
         rnn_errorf("out of memory");
@@ -503,7 +503,7 @@ static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const 
         else if (e->K > MAX_ENSEMBLE)
             dief("%s: --ensemble: at most %d more checkpoints", cmd, MAX_ENSEMBLE);
         else if (rnn_checkpoint_load(&e->ck[e->K], p))
-            die(rnn_last_error());
+            dief("%s: --ensemble: %s", cmd, rnn_last_error());
         else
             bad = 0;
         if (bad) {
@@ -515,8 +515,8 @@ static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const 
         int same = m->model->c.task == RNN_TASK_CLASSIFY && m->tok && m->n_labels == ck.n_labels;
         for (int i = 0; same && i < ck.n_labels; i++) same = !strcmp(m->labels[i], ck.labels[i]);
         if (!same) {
-            dief("%s: --ensemble: %s is not a classifier with the classes of %s, in the same order", cmd,
-                 p, path);
+            dief("%s: --ensemble: %s must be a classifier with a tokenizer and the classes of %s, in the "
+                 "same order", cmd, p, path);
             ensemble_free(e);
             return -1;
         }
@@ -675,6 +675,7 @@ static int cmd_info(int argc, char **argv) {
         if (sep[0] == ',') printf(")");
         printf("\n  dropout     embedding %g, between layers %g, head %g", c->embed_dropout, c->dropout, c->head_dropout);
         if (c->weight_drop > 0) printf(", weight drop %g", c->weight_drop);
+        if (c->recurrent_dropout > 0) printf(", recurrent (candidate) %g", c->recurrent_dropout);
         printf("\n");
         if (c->cache_size > 0)
             printf("  cache       neural cache of the last %d states (theta %g, lambda %g): validation and rnn eval "
@@ -773,7 +774,8 @@ static int cmd_classify(int argc, char **argv) {
         else if (!opts_done && !strcmp(argv[i], "--ensemble")) {
             if (i + 1 >= argc) {
                 free(texts);
-                return die("classify: option --ensemble needs a value");
+                fprintf(stderr, "rnn classify: option --ensemble needs a value\n");
+                return 1;
             }
             list = argv[++i];
         } else if (!opts_done && !strcmp(argv[i], "--help") && command_help("classify")) return 0;
@@ -796,10 +798,10 @@ static int cmd_classify(int argc, char **argv) {
     const char *refuse = NULL;
     if (ck.model->c.task != RNN_TASK_CLASSIFY || !ck.tok)
         refuse = "classify: the checkpoint is not a classifier (rnn sample runs language models)";
-    else if (attention && ck.model->c.pool != RNN_POOL_ATTENTION)
-        refuse = "classify: --attention needs a model trained with --pool attention";
     else if (attention && list)
         refuse = "classify: --attention shows one model's weights: not with --ensemble";
+    else if (attention && ck.model->c.pool != RNN_POOL_ATTENTION)
+        refuse = "classify: --attention needs a model trained with --pool attention";
     if (refuse) {
         rnn_checkpoint_free(&ck);
         free(texts);
@@ -815,7 +817,9 @@ static int cmd_classify(int argc, char **argv) {
     double *sum = malloc(sizeof(double) * C);
     rnn_acts *a[MAX_ENSEMBLE + 1] = {0};
     int a_T[MAX_ENSEMBLE + 1] = {0};
-    int rc = 0, interactive = n_texts == 0 && isatty(0);
+    /* rc: a fatal error; failed: a text could not be classified (the
+     * session goes on at a prompt, and exits 1 at the end). */
+    int rc = 0, failed = 0, interactive = n_texts == 0 && isatty(0);
     char *line = NULL;
     size_t cap = 0;
     if (!probs || !sum) rc = die("out of memory");
@@ -836,7 +840,8 @@ static int cmd_classify(int argc, char **argv) {
         size_t n = 0;
         int bad = 0;
         for (int c = 0; c < C; c++) sum[c] = 0;
-        for (int k = 0; k < K && !bad; k++) {
+        int k = 0;
+        for (; k < K && !bad; k++) {
             int32_t *idk;
             size_t nk;
             bad = classify_text(&e.ck[k], &a[k], &a_T[k], text, 1.0 / K, probs, sum, &idk, &nk) != 0;
@@ -844,11 +849,14 @@ static int cmd_classify(int argc, char **argv) {
             else free(idk);
         }
         if (bad) {
-            fprintf(stderr, "rnn: classify: %s\n", rnn_last_error());
+            if (K > 1)
+                fprintf(stderr, "rnn: classify: %s: %s\n", e.path[k - 1], rnn_last_error());
+            else
+                fprintf(stderr, "rnn: classify: %s\n", rnn_last_error());
             free(ids);
-            rc = 1;
-            if (interactive) rc = 0;
-            continue;
+            failed = 1;
+            if (interactive) continue;
+            break;
         }
         int best = 0;
         for (int c = 1; c < C; c++)
@@ -897,7 +905,7 @@ static int cmd_classify(int argc, char **argv) {
     free(sum);
     for (int k = 0; k < K; k++) rnn_acts_free(a[k]);
     ensemble_free(&e);
-    return rc;
+    return rc || failed;
 }
 
 int main(int argc, char **argv) {

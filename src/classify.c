@@ -235,7 +235,7 @@ static void finish_metrics(rnn_cls_metrics *out, double total, int C) {
     out->macro_f1 = f1 / C;
 }
 
-int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, float *probs) {
+int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, double *probs) {
     if (rnn_cls_plan_epoch(d, B, 0, 0, 0)) return -1;
     rnn_acts *a = rnn_acts_create_n(m, d->max_len, B, d->max_rows);
     float *row = malloc(sizeof(float) * (m->c.num_classes + 1));
@@ -250,8 +250,15 @@ int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, float *probs) {
         int nb = rnn_cls_fill(d, k, a, &p, bce);
         rnn_model_forward(m, a, &p, a->ids, 0, 0, NULL);
         for (int b = 0; b < nb; b++) {
-            rnn_cls_probs(m, a->logits + (size_t)b * m->n_out, row);
-            memcpy(probs + d->order[(size_t)k * d->B + b] * C, row, sizeof(float) * C);
+            const float *lg = a->logits + (size_t)b * m->n_out;
+            double *out = probs + d->order[(size_t)k * d->B + b] * C;
+            if (bce) {
+                out[1] = 1.0 / (1.0 + exp(-(double)lg[0]));
+                out[0] = 1.0 / (1.0 + exp((double)lg[0]));
+            } else {
+                rnn_cls_probs(m, lg, row);
+                for (int c = 0; c < C; c++) out[c] = row[c];
+            }
         }
     }
     rnn_acts_free(a);

@@ -67,9 +67,10 @@ typedef struct {
 int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics *out);
 
 /* Class probabilities of every example of d, in d's example order: probs
- * gets (d->n, C) floats. For averaging several models' predictions (an
+ * gets (d->n, C) doubles (a bce model's pair computed in double, so that
+ * neither side rounds to 0). For averaging several models' predictions (an
  * ensemble), each encoding the same examples with its own tokenizer. */
-int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, float *probs);
+int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, double *probs);
 
 /* The metrics of (n, C) probabilities against the true classes: loss is the
  * mean of -log p(true class), the prediction the most probable class. */

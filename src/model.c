@@ -52,8 +52,8 @@ int rnn_config_validate(const rnn_config *c) {
     if (!(c->recurrent_dropout >= 0 && c->recurrent_dropout < 1))
         return rnn_errorf("config: recurrent_dropout must be in [0, 1) (got %g)", c->recurrent_dropout);
     if (c->recurrent_dropout > 0 && c->cell != RNN_CELL_LSTM && c->cell != RNN_CELL_GRU)
-        return rnn_errorf("config: recurrent_dropout (--recurrent-dropout) needs an lstm or gru cell "
-                          "(it masks their candidate; cell %s has none)", rnn_cell_name(c->cell));
+        return rnn_errorf("config: recurrent_dropout (--recurrent-dropout) needs an lstm or gru cell, "
+                          "whose candidate it masks (got cell %s)", rnn_cell_name(c->cell));
     if (c->reverse && c->task != RNN_TASK_LM)
         return rnn_errorf("config: reverse (--reverse) is for language models");
     if (c->tie_weights) {

@@ -314,12 +314,14 @@ n = len(gold)
 ok = ev[\"ensemble\"] == 2 and ev[\"examples\"] == n and abs(ev[\"accuracy\"] - right / n) < 1e-9 and abs(ev[\"loss\"] - loss / n) < 1e-4
 sys.exit(0 if ok and len(a) == len(b) == n else 1)
 ' '$ens' '$T/cls.tsv' '$T/ens_a' '$T/ens_b'"
-one=$($RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --json | sed -E 's/.*"accuracy": ([0-9.]+).*/\1/')
-two=$($RNN eval "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" --data "$T/cls.tsv" --json | sed -E 's/.*"accuracy": ([0-9.]+).*/\1/')
-check "an ensemble of a model with itself scores as the model ($one, $two)" "[ -n '$one' ] && [ '$one' = '$two' ]"
+metrics='s/.*"loss": ([0-9.]+).*"accuracy": ([0-9.]+), "macro_f1": ([0-9.]+).*/\1 \2 \3/'
+one=$($RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --json | sed -E "$metrics")
+two=$($RNN eval "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" --data "$T/cls.tsv" --json | sed -E "$metrics")
+check "an ensemble of a model with itself scores as the model: loss, accuracy, macro-F1 ($one; $two)" \
+    "[ -n '$one' ] && [ '$one' = '$two' ]"
 expect_error "--ensemble with a language model" "--ensemble is for classifiers" \
     $RNN eval "$T/run/model.safetensors" --ensemble "$T/cls/model.safetensors" --data "$T/text.txt"
-expect_error "--ensemble with other classes" "not a classifier with the classes" \
+expect_error "--ensemble with other classes" "must be a classifier with a tokenizer and the classes" \
     $RNN eval "$T/cls/model.safetensors" --ensemble "$T/run/model.safetensors" --data "$T/cls.tsv"
 expect_error "--ensemble with a missing checkpoint" "none.safetensors" \
     $RNN eval "$T/cls/model.safetensors" --ensemble "$T/none.safetensors" --data "$T/cls.tsv"
@@ -333,7 +335,14 @@ for a, b, m in zip(*rows):
     ok = ok and all(abs(x - y) < 2e-6 for x, y in zip(mean, m[\"probabilities\"]))
 sys.exit(0 if ok else 1)
 ' '$T/ens_a' '$T/ens_b' '$T/ens_ab'"
-expect_error "classify --ensemble with other classes" "not a classifier with the classes" \
+expect_error "classify --ensemble with --attention" "not with --ensemble" \
+    $RNN classify "$T/cls/model.safetensors" --attention --ensemble "$T/cls/model.safetensors" "a text"
+expect_error "an empty name in --ensemble" "an empty checkpoint name" \
+    $RNN classify "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors,," "a text"
+printf 'ok text\n\xff bad\n' | $RNN classify "$T/cls/model.safetensors" --ensemble "$T/clsens/model.safetensors" >"$T/out" 2>"$T/err"
+check "classify --ensemble: invalid UTF-8 stops with exit 1 after the good line, naming the model" \
+    "[ \$? -eq 1 ] && [ \$(wc -l <'$T/out') -eq 1 ] && grep -q 'classify: .*cls/model.safetensors: .*UTF-8' '$T/err'"
+expect_error "classify --ensemble with other classes" "must be a classifier with a tokenizer and the classes" \
     $RNN classify "$T/cls/model.safetensors" --ensemble "$T/run/model.safetensors" "a text"
 if py_torch; then
     # tools/rnnc_torch.py tokenizes char and byte models: train a char classifier for this check.

@@ -406,6 +406,46 @@ static void test_dropout(void) {
     free(x1), free(m1), free(x2), free(m2);
 }
 
+/* A training pass with recurrent dropout leaves no mask behind: an eval
+ * pass on the same activations equals one on fresh activations and one of
+ * the same weights without the setting, for LSTM and GRU, bidirectional. */
+static void test_recurrent_dropout_eval(void) {
+    for (int ci = 0; ci < 2; ci++) {
+        rnn_config c;
+        rnn_config_default(&c, RNN_TASK_CLASSIFY);
+        c.cell = ci ? RNN_CELL_GRU : RNN_CELL_LSTM;
+        c.vocab_size = 9, c.embed_dim = 4, c.hidden_dim = 6, c.num_layers = 2, c.bidirectional = 1;
+        c.num_classes = 3, c.pool = RNN_POOL_MEAN, c.padding_id = 0, c.recurrent_dropout = 0.5f;
+        rnn_model *m = rnn_model_create(&c);
+        c.recurrent_dropout = 0;
+        rnn_model *plain = rnn_model_create(&c);
+        rnn_model_init(m, 4);
+        memcpy(plain->w, m->w, sizeof(float) * m->n_floats);
+        const int T = 5, B = 2;
+        int lengths[2] = {5, 3};
+        int32_t ids[10] = {1, 2, 3, 4, 5, 6, 7, 8, 1, 2};
+        rnn_acts *a = rnn_acts_create(m, T, B), *fresh = rnn_acts_create(m, T, B), *pa = rnn_acts_create(plain, T, B);
+        rnn_pack p, pf, pp;
+        rnn_pack_init(&p, T, B, lengths, a->batch_sizes, a->offsets);
+        rnn_pack_init(&pf, T, B, lengths, fresh->batch_sizes, fresh->offsets);
+        rnn_pack_init(&pp, T, B, lengths, pa->batch_sizes, pa->offsets);
+        rnn_rng rng;
+        rnn_rng_seed(&rng, 1);
+        rnn_model_forward(m, a, &p, ids, 0, 1, &rng);
+        float train_logits[6];
+        memcpy(train_logits, a->logits, sizeof train_logits);
+        rnn_model_forward(m, a, &p, ids, 0, 0, NULL);
+        rnn_model_forward(m, fresh, &pf, ids, 0, 0, NULL);
+        rnn_model_forward(plain, pa, &pp, ids, 0, 0, NULL);
+        CHECK(memcmp(train_logits, a->logits, sizeof train_logits) != 0, "%s: the training pass is masked",
+              rnn_cell_name(c.cell));
+        CHECK(!memcmp(a->logits, fresh->logits, sizeof train_logits) && !memcmp(a->logits, pa->logits, sizeof train_logits),
+              "%s: eval after a training pass is the plain cell's", rnn_cell_name(c.cell));
+        rnn_acts_free(a), rnn_acts_free(fresh), rnn_acts_free(pa);
+        rnn_model_free(m), rnn_model_free(plain);
+    }
+}
+
 int main(void) {
     RUN(test_embedding);
     RUN(test_pooling);
@@ -414,5 +454,6 @@ int main(void) {
     RUN(test_activations);
     RUN(test_dropout);
     RUN(test_gradcheck_models);
+    RUN(test_recurrent_dropout_eval);
     return harness_end();
 }
