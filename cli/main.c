@@ -371,10 +371,11 @@ out:
     return rc;
 }
 
-/* An ensemble's metrics: the mean of the K models' class probabilities,
- * each model reading the examples with its own tokenizer. */
+/* The metrics of the mean of the K models' class probabilities (K = 1: the
+ * model's own), each model reading the examples with its own tokenizer; d0
+ * holds them encoded with model 0's. */
 static int eval_ensemble(rnn_checkpoint *cks, char *const *paths, int K, const rnn_dataset *ds,
-                         const rnn_cls_data *d0, rnn_cls_metrics *mt) {
+                         rnn_cls_data *d0, rnn_cls_metrics *mt) {
     const int C = cks[0].model->c.num_classes;
     const size_t n = d0->n;
     double *mean = calloc(n * C, sizeof(double));
@@ -385,15 +386,18 @@ static int eval_ensemble(rnn_checkpoint *cks, char *const *paths, int K, const r
         goto out;
     }
     for (int k = 0; k < K; k++) {
-        rnn_cls_data d;
-        if (rnn_cls_encode(&d, ds, cks[k].tok, 0, 0, NULL, NULL)) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", rnn_last_error());
-            rnn_errorf("%s: %s", paths[k], msg);
-            goto out;
+        rnn_cls_data dk, *d = d0;
+        if (k > 0) {
+            if (rnn_cls_encode(&dk, ds, cks[k].tok, 0, 0, NULL, NULL)) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", rnn_last_error());
+                rnn_errorf("%s: %s", paths[k], msg);
+                goto out;
+            }
+            d = &dk;
         }
-        int bad = rnn_cls_predict(cks[k].model, &d, 64, probs);
-        rnn_cls_data_free(&d);
+        int bad = rnn_cls_predict(cks[k].model, d, 64, probs);
+        if (k > 0) rnn_cls_data_free(&dk);
         if (bad) goto out;
         for (size_t i = 0; i < n * C; i++) mean[i] += probs[i] / K;
     }
@@ -426,7 +430,7 @@ static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const
         return 1;
     }
     rnn_cls_metrics mt;
-    if (K > 1 ? eval_ensemble(cks, paths, K, &ds, &d, &mt) : rnn_cls_evaluate(ck->model, &d, 64, &mt)) {
+    if (eval_ensemble(cks, paths, K, &ds, &d, &mt)) {
         die(rnn_last_error());
         goto out;
     }

@@ -174,65 +174,15 @@ void rnn_cls_metrics_free(rnn_cls_metrics *mt) {
     mt->confusion = NULL;
 }
 
-static void finish_metrics(rnn_cls_metrics *out, double total, int C);
-
 int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics *out) {
-    const int C = m->c.num_classes, bce = m->c.loss == RNN_LOSS_BCE;
+    const int C = m->c.num_classes;
     memset(out, 0, sizeof *out);
-    if (rnn_cls_plan_epoch(d, B, 0, 0, 0)) return -1;
-    rnn_acts *a = rnn_acts_create_n(m, d->max_len, B, d->max_rows);
-    out->confusion = calloc((size_t)C * C, sizeof(long));
-    float *probs = malloc(sizeof(float) * (C + 1));
-    if (!a || !out->confusion || !probs) {
-        rnn_acts_free(a);
-        free(probs);
-        rnn_cls_metrics_free(out);
-        return rnn_errorf("out of memory");
-    }
-    double total = 0;
-    rnn_pack p;
-    for (long k = 0; k < d->n_batches; k++) {
-        int nb = rnn_cls_fill(d, k, a, &p, bce);
-        rnn_model_forward(m, a, &p, a->ids, 0, 0, NULL);
-        for (int b = 0; b < nb; b++) {
-            const float *lg = a->logits + (size_t)b * m->n_out;
-            rnn_cls_probs(m, lg, probs);
-            int y = bce ? (int)a->ftargets[b] : a->targets[b], pred = 0;
-            for (int c = 1; c < C; c++)
-                if (probs[c] > probs[pred]) pred = c;
-            out->confusion[(size_t)y * C + pred]++;
-            if (bce) {
-                float x = lg[0];
-                total += fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x)));
-            } else {
-                total += -log(fmax(probs[y], 1e-30));
-            }
-        }
-    }
-    rnn_acts_free(a);
+    double *probs = malloc(sizeof(double) * d->n * C + 1);
+    if (!probs) return rnn_errorf("out of memory");
+    int rc = rnn_cls_predict(m, d, B, probs);
+    if (!rc) rc = rnn_cls_metrics_from_probs(probs, d->label, d->n, C, out);
     free(probs);
-    finish_metrics(out, total, C);
-    return 0;
-}
-
-/* Accuracy, macro-F1, the count and the mean loss from out->confusion and
- * the summed loss. */
-static void finish_metrics(rnn_cls_metrics *out, double total, int C) {
-    long n = 0, right = 0;
-    double f1 = 0;
-    for (int c = 0; c < C; c++) {
-        long tp = out->confusion[(size_t)c * C + c], row = 0, col = 0;
-        for (int j = 0; j < C; j++) row += out->confusion[(size_t)c * C + j], col += out->confusion[(size_t)j * C + c];
-        n += row;
-        right += tp;
-        /* F1 = 2tp / (2tp + fp + fn); a class never seen nor predicted counts 0. */
-        if (row + col > 0) f1 += 2.0 * tp / (double)(row + col);
-    }
-    out->n = n;
-    out->C = C;
-    out->loss = n ? total / n : 0;
-    out->accuracy = n ? (double)right / n : 0;
-    out->macro_f1 = f1 / C;
+    return rc;
 }
 
 int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, double *probs) {
@@ -279,6 +229,19 @@ int rnn_cls_metrics_from_probs(const double *probs, const int *label, size_t n, 
         out->confusion[(size_t)label[i] * C + pred]++;
         total += -log(fmax(p[label[i]], 1e-30));
     }
-    finish_metrics(out, total, C);
+    long right = 0;
+    double f1 = 0;
+    for (int c = 0; c < C; c++) {
+        long tp = out->confusion[(size_t)c * C + c], row = 0, col = 0;
+        for (int j = 0; j < C; j++) row += out->confusion[(size_t)c * C + j], col += out->confusion[(size_t)j * C + c];
+        right += tp;
+        /* F1 = 2tp / (2tp + fp + fn); a class never seen nor predicted counts 0. */
+        if (row + col > 0) f1 += 2.0 * tp / (double)(row + col);
+    }
+    out->n = (long)n;
+    out->C = C;
+    out->loss = n ? total / n : 0;
+    out->accuracy = n ? (double)right / n : 0;
+    out->macro_f1 = f1 / C;
     return 0;
 }

@@ -63,7 +63,8 @@ typedef struct {
     long *confusion; /* (C, C) rows = true class, columns = predicted; malloc'd */
 } rnn_cls_metrics;
 
-/* Evaluates m over all of d (batches of B, not shuffled). */
+/* Evaluates m over all of d (batches of B, not shuffled): rnn_cls_predict,
+ * then rnn_cls_metrics_from_probs. */
 int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics *out);
 
 /* Class probabilities of every example of d, in d's example order: probs
