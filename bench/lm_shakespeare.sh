@@ -4,7 +4,8 @@
 # run's metrics.csv. Usage: bench/lm_shakespeare.sh [SECONDS] [extra rnn train flags]
 # (default 600 s). The PyTorch reference with the same model and budget is
 # bench/lm_shakespeare_torch.py. Then the best model's loss on the validation
-# text with a neural cache (README: --cache), beside its own.
+# text with a neural cache (README: --cache), beside its own, and with dynamic
+# evaluation (README: rnn eval --dynamic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-600}; shift || true
@@ -23,3 +24,6 @@ tail -c +$(($(wc -c <"$data") * 9 / 10 + 1)) "$data" | sed '1d' >"$val"
 echo
 echo "The best model on the validation text (rnn eval, one sequence), with a neural cache of 2000:"
 ./rnn eval "$out/model.safetensors" --data "$val" --cache 2000 --cache-theta 0.3 --cache-lambda 0.2
+echo
+echo "The same with dynamic evaluation (RMS-scaled steps of 2e-4 every 20 characters):"
+./rnn eval "$out/model.safetensors" --data "$val" --cache 0 --dynamic 2e-4 --dynamic-rms 0.999

@@ -51,7 +51,7 @@ static void usage(FILE *f) {
             "  rnn sample CKPT [--prime TEXT] [--length N] [--temperature X] [--top-k K]\n"
             "                  [--top-p P] [--seed S] [--stop STRING] [--precision fp32|bf16] [--threads N]\n"
             "  rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]   (no TEXT: one per line on stdin)\n"
-            "  rnn eval   CKPT --data FILE [--json] [--ensemble A,B]\n"
+            "  rnn eval   CKPT --data FILE [--json] [--ensemble A,B] [--dynamic LR]\n"
             "  rnn plot   RUNDIR|metrics.csv [--out FILE.svg]   (loss, accuracy and lr against step)\n"
             "  rnn info   CKPT [--json]   (task, classes, architecture, parameters, tokenizer)\n"
             "With no --data, rnn train learns the built-in human-numbers corpus.\n"
@@ -93,7 +93,15 @@ static int command_help(const char *cmd) {
          "                      (same classes in the same order; each reads the data with its own tokenizer)\n"
          "  --cache N           language model: with a neural cache of the last N states (0: none; default:\n"
          "                      the model's own, from rnn train --cache); the model's own scores are printed too\n"
-         "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"},
+         "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"
+         "  --dynamic LR        language model: dynamic evaluation (Krause et al. 2018): read the file in\n"
+         "                      segments, score each, then take a gradient step of LR on its loss (SGD: 0.1\n"
+         "                      suits char models); every token is still predicted from the tokens before it\n"
+         "  --dynamic-rms B     divide each step by the root of the gradient's running mean square with decay B\n"
+         "                      (RMSprop; 0: plain SGD, the default; 0.999 with --dynamic 2e-4 suits char models)\n"
+         "  --dynamic-seg N     tokens per segment (default 20)\n"
+         "  --dynamic-decay X   each step also moves the weights X of the way back to the checkpoint's (default 0)\n"
+         "  --dynamic-clip X    clip each step's gradient norm to X (0: off; default 5)\n"},
         {"plot",
          "usage: rnn plot RUNDIR|metrics.csv [--out FILE.svg]: draw a run's metrics\n"
          "  loss (train, validation), validation accuracy (and macro-F1), learning rate against step;\n"
@@ -530,14 +538,43 @@ static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const 
 
 static int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
-               *label_names = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL;
+               *label_names = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL,
+               *dyn = NULL, *dyn_decay = NULL, *dyn_seg = NULL, *dyn_clip = NULL, *dyn_rms = NULL;
     small_opt opts[] = {{"data", &data, 0},          {"json", &json, 1},
                         {"format", &format, 0},      {"label-col", &label_col, 0},
                         {"text-col", &text_col, 0},  {"label-names", &label_names, 0},
                         {"cache", &cache, 0},        {"cache-theta", &theta, 0},
-                        {"cache-lambda", &lambda, 0}, {"ensemble", &list, 0}};
+                        {"cache-lambda", &lambda, 0}, {"ensemble", &list, 0},
+                        {"dynamic", &dyn, 0},        {"dynamic-decay", &dyn_decay, 0},
+                        {"dynamic-seg", &dyn_seg, 0}, {"dynamic-clip", &dyn_clip, 0},
+                        {"dynamic-rms", &dyn_rms, 0}};
     const char *ckpt;
-    if (parse_small("eval", argc, argv, opts, 10, &ckpt)) return 1;
+    if (parse_small("eval", argc, argv, opts, 15, &ckpt)) return 1;
+    rnn_dynamic_cfg dc = {.seg = 20, .lr = 0, .decay = 0, .clip = 5, .rms = 0};
+    double v;
+    if (!dyn && (dyn_decay || dyn_seg || dyn_clip || dyn_rms))
+        return die("eval: --dynamic-seg/--dynamic-decay/--dynamic-clip/--dynamic-rms need --dynamic LR");
+    if (dyn) {
+        if (parse_num("eval", "dynamic", dyn, 0, 1e3, &v)) return 1;
+        dc.lr = (float)v;
+        if (dyn_decay) {
+            if (parse_num("eval", "dynamic-decay", dyn_decay, 0, 0.999999, &v)) return 1;
+            dc.decay = (float)v;
+        }
+        if (dyn_seg) {
+            if (parse_num("eval", "dynamic-seg", dyn_seg, 1, 1e6, &v)) return 1;
+            if (v != (int)v) return dief("eval: --dynamic-seg '%s' must be a whole number of tokens", dyn_seg);
+            dc.seg = (int)v;
+        }
+        if (dyn_clip) {
+            if (parse_num("eval", "dynamic-clip", dyn_clip, 0, 1e9, &v)) return 1;
+            dc.clip = (float)v;
+        }
+        if (dyn_rms) {
+            if (parse_num("eval", "dynamic-rms", dyn_rms, 0, 0.999999, &v)) return 1;
+            dc.rms = (float)v;
+        }
+    }
     if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
     if (!data) return die("eval: --data FILE is required");
     rnn_checkpoint ck;
@@ -549,6 +586,10 @@ static int cmd_eval(int argc, char **argv) {
     if (set_cache("eval", &ck, cache, theta, lambda)) {
         rnn_checkpoint_free(&ck);
         return 1;
+    }
+    if (dyn && ck.model->c.task != RNN_TASK_LM) {
+        rnn_checkpoint_free(&ck);
+        return dief("eval: --dynamic is for language models (%s is a classifier)", ckpt);
     }
     if (list && ck.model->c.task != RNN_TASK_CLASSIFY) {
         rnn_checkpoint_free(&ck);
@@ -580,7 +621,7 @@ static int cmd_eval(int argc, char **argv) {
     }
     if (ck.model->c.reverse) rnn_reverse_ids(ids, n); /* a backward LM reads the file right to left */
     rnn_lm_eval ev;
-    if (rnn_lm_evaluate(ck.model, ids, n, 1, 256, &ev)) {
+    if (dyn ? rnn_lm_evaluate_dynamic(ck.model, ids, n, &dc, &ev) : rnn_lm_evaluate(ck.model, ids, n, 1, 256, &ev)) {
         die(rnn_last_error());
         goto out;
     }
@@ -596,6 +637,9 @@ static int cmd_eval(int argc, char **argv) {
                    "\"accuracy_without_cache\": %.6f",
                    ck.model->c.cache_size, ck.model->c.cache_theta, ck.model->c.cache_lambda,
                    ev.model_loss, ev.model_accuracy);
+        if (dyn)
+            printf(", \"dynamic\": {\"lr\": %g, \"seg\": %d, \"decay\": %g, \"clip\": %g, \"rms\": %g}", dc.lr,
+                   dc.seg, dc.decay, dc.clip, dc.rms);
         printf("}\n");
     } else {
         printf("%s: %ld tokens predicted, loss %.4f nats, perplexity %.3f, accuracy %.4f", data,
@@ -606,6 +650,9 @@ static int cmd_eval(int argc, char **argv) {
             printf("\n  with a neural cache of %d (theta %g, lambda %g); without it: loss %.4f, accuracy %.4f",
                    ck.model->c.cache_size, ck.model->c.cache_theta, ck.model->c.cache_lambda,
                    ev.model_loss, ev.model_accuracy);
+        if (dyn)
+            printf("\n  dynamic evaluation: an %s step (lr %g, decay %g, clip %g) after every %d tokens",
+                   dc.rms > 0 ? "RMS-scaled" : "SGD", dc.lr, dc.decay, dc.clip, dc.seg);
         printf("\n");
         if (unk) printf("(%zu tokens were not in the vocabulary)\n", unk);
     }

@@ -115,11 +115,57 @@ static rnn_lm_cache *lm_cache_for(const rnn_model *m, size_t n, int B) {
     return rnn_lm_cache_create(B, size, m->F, m->n_out, m->c.cache_theta, m->c.cache_lambda);
 }
 
-int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out) {
+/* Dynamic evaluation's update after a segment's forward pass, whose logits
+ * still hold the scores: the segment's mean loss is back-propagated (to the
+ * segment's start: truncated BPTT) and every weight takes a clipped SGD step
+ * (with d->rms, divided by the root of the gradient's running mean square
+ * ms, bias-corrected for the step count t) and a pull toward its value before
+ * evaluation began (w0). A gradient that is not finite changes nothing. */
+static void dynamic_update(rnn_model *m, rnn_acts *a, const rnn_pack *p, const float *w0,
+                           float *ms, long *t, const rnn_dynamic_cfg *d) {
+    rnn_softmax_xent(a->logits, a->targets, p->N, m->n_out, NULL, NULL);
+    rnn_model_zero_grad(m);
+    rnn_model_backward(m, a, p, a->ids);
+    float norm = rnn_clip_grad_norm(m->g, m->n_floats, d->clip > 0 ? d->clip : INFINITY);
+    if (!isfinite(norm)) return; /* as in training: a step that is not finite is skipped */
+    const float lr = d->lr, decay = d->decay, beta = d->rms;
+    float *restrict w = m->w, *restrict q = ms;
+    const float *restrict g = m->g;
+    const size_t n = m->n_floats;
+    if (beta > 0) {
+        const float inv_bc = (float)(1.0 / (1.0 - pow(beta, (double)++*t)));
+#pragma omp parallel for simd if (n > 100000)
+        for (size_t i = 0; i < n; i++) {
+            q[i] = beta * q[i] + (1 - beta) * g[i] * g[i];
+            w[i] += decay * (w0[i] - w[i]) - lr * g[i] / (sqrtf(q[i] * inv_bc) + 1e-8f);
+        }
+    } else {
+#pragma omp parallel for simd if (n > 100000)
+        for (size_t i = 0; i < n; i++) w[i] += decay * (w0[i] - w[i]) - lr * g[i];
+    }
+}
+
+/* The loop of rnn_lm_evaluate; with d (B = 1) it is dynamic evaluation and
+ * writes m's weights, otherwise m is only read. */
+static int lm_evaluate(rnn_model *m, const int32_t *data, size_t n, int B, int T,
+                       const rnn_dynamic_cfg *d, rnn_lm_eval *out) {
     size_t len = n / (size_t)B;
     if (len < 2) return rnn_errorf("too little data to evaluate (%zu tokens for %d streams)", n, B);
     rnn_acts *a = rnn_acts_create(m, T, B);
     if (!a) return -1;
+    float *w0 = NULL, *ms = NULL; /* dynamic: the weights at the start, the mean squares */
+    long steps = 0;
+    if (d) {
+        w0 = rnn_alloc(sizeof(float) * m->n_floats);
+        ms = d->rms > 0 ? rnn_calloc(sizeof(float) * m->n_floats) : NULL;
+        if (!w0 || (d->rms > 0 && !ms)) {
+            rnn_free(w0);
+            rnn_free(ms);
+            rnn_acts_free(a);
+            return -1;
+        }
+        memcpy(w0, m->w, sizeof(float) * m->n_floats);
+    }
     rnn_lm_cache *cache = NULL;
     float *probs = NULL;
     double *stream_loss = NULL;
@@ -135,6 +181,8 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
             rnn_free(stream_loss);
             rnn_free(stream_ok);
             rnn_acts_free(a);
+            rnn_free(w0);
+            rnn_free(ms);
             return -1; /* the failed allocation said why */
         }
     }
@@ -155,6 +203,7 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
         count += nv;
         correct += nc;
         if (cache) cache_rows(cache, a, Tc, B, m->F, m->n_out, probs, stream_loss, stream_ok);
+        if (d) dynamic_update(m, a, &p, w0, ms, &steps, d);
         rnn_model_carry_state(m, a, B);
     }
     out->count = count;
@@ -174,8 +223,23 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
     rnn_free(probs);
     rnn_free(stream_loss);
     rnn_free(stream_ok);
+    rnn_free(w0);
+    rnn_free(ms);
     rnn_acts_free(a);
     return 0;
+}
+
+int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out) {
+    return lm_evaluate((rnn_model *)m, data, n, B, T, NULL, out); /* NULL: m is not written */
+}
+
+int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const rnn_dynamic_cfg *d,
+                            rnn_lm_eval *out) {
+    if (d->seg < 1 || !(d->lr >= 0) || !(d->decay >= 0 && d->decay < 1) || !(d->clip >= 0) ||
+        !(d->rms >= 0 && d->rms < 1))
+        return rnn_errorf("dynamic evaluation: segment >= 1, lr >= 0, 0 <= decay < 1, clip >= 0 and "
+                          "0 <= rms < 1 expected");
+    return lm_evaluate(m, data, n, 1, d->seg, d, out);
 }
 
 /* ------------------------------------------------------------------------ */

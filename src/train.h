@@ -71,4 +71,21 @@ typedef struct {
  * token but the first is predicted). */
 int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out);
 
+/* Dynamic evaluation (Krause et al. 2018): the stream is read as one
+ * sequence in segments of seg tokens; each segment is scored first, then
+ * its mean loss takes one gradient step g (norm clipped to clip when > 0):
+ * w += decay * (w0 - w) - lr * g, w0 the weights before evaluation; with
+ * rms > 0, g / (sqrt(ms / (1 - rms^t)) + 1e-8) in place of g, where
+ * ms = rms * ms + (1 - rms) * g^2 is the running mean square over the t
+ * steps so far (RMSprop on the evaluated stream). A token is still predicted
+ * only from the tokens before it. */
+typedef struct {
+    int seg;
+    float lr, decay, clip, rms;
+} rnn_dynamic_cfg;
+/* Scores data as rnn_lm_evaluate with B = 1, adapting m's weights as it
+ * reads (m ends adapted to the whole stream). */
+int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const rnn_dynamic_cfg *d,
+                            rnn_lm_eval *out);
+
 #endif

@@ -171,6 +171,15 @@ check "eval with a cache also reports the model's own loss ($got_plain vs $want_
     "awk -v a=$got_plain -v b=$want_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
 got_cgreedy=$($RNN sample $FX --prime "$prime" --length 60 --temperature 0 $cflags)
 check "greedy text with a cache matches PyTorch's" "[ \"\$got_cgreedy\" = \"\$want_cgreedy\" ]"
+# Dynamic evaluation against the fixture's PyTorch runs of it (lr seg decay clip rms): SGD, RMS-scaled.
+for key in dynamic dynamic_rms; do
+    read -r dlr dseg ddecay dclip drms <<<"$(meta test.$key)"
+    want_dloss=$(meta test.${key}_loss)
+    got_dloss=$($RNN eval $FX --data "$T/fx.txt" --json --dynamic $dlr --dynamic-seg $dseg --dynamic-decay $ddecay \
+        --dynamic-clip $dclip --dynamic-rms $drms | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+    check "eval --dynamic $dlr, rms $drms matches PyTorch's dynamic evaluation ($got_dloss vs $want_dloss; static $want_loss)" \
+        "[ -n '$got_dloss' ] && awk -v a=$got_dloss -v b=$want_dloss -v s=$want_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b && a < s - 0.01) }'"
+done
 
 # --- rnn.c -> PyTorch (when torch is installed)
 if py_torch; then
@@ -196,6 +205,19 @@ t, m = st.load(sys.argv[1]); del t["head.weight"]; st.save(sys.argv[2], t, m)
 PY
     same_as_torch "$T/tied_nocopy.safetensors" "a tied LM file without the optional head.weight copy"
     same_as_torch "$T/run/model.safetensors" "an rnn.c LM"
+    # Dynamic evaluation (rnn eval --dynamic) against the twin's: weights updated
+    # by SGD after every segment, so any difference in a gradient compounds.
+    $RNN train $small --cell gru --layers 2 --steps 20 --out "$T/gru2" >/dev/null 2>&1
+    for dcase in "$T/run/model.safetensors|0.5" "$T/tied/model.safetensors|1 --dynamic-seg 7 --dynamic-clip 0" \
+        "$T/gru2/model.safetensors|0.3 --dynamic-seg 33 --dynamic-decay 0.02 --dynamic-clip 0.5" \
+        "$T/gru2/model.safetensors|0.003 --dynamic-rms 0.99 --dynamic-decay 0.01"; do
+        ck=${dcase%%|*} dflags=${dcase#*|}
+        dc_loss=$($RNN eval "$ck" --data "$T/evaltext.txt" --json --dynamic $dflags | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+        dp_loss=$(/usr/bin/python3 tools/rnnc_torch.py eval "$ck" "$T/evaltext.txt" --dynamic $dflags | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+        ds_loss=$($RNN eval "$ck" --data "$T/evaltext.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+        check "eval --dynamic $dflags of $(basename "$(dirname "$ck")") matches PyTorch's ($dc_loss vs $dp_loss; static $ds_loss)" \
+            "[ -n '$dc_loss' ] && awk -v a=$dc_loss -v b=$dp_loss -v s=$ds_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b && a < s - 0.01) }'"
+    done
     # tools/rnnc_torch.py export: a PyTorch state_dict + config + tokenizer -> an rnn.c checkpoint
     /usr/bin/python3 - "$T/run/model.safetensors" "$T" <<'PY'
 import json, sys, torch
@@ -260,6 +282,17 @@ expect_error "text file as checkpoint" "text.txt" $RNN eval "$T/text.txt" --data
 expect_error "bad sample flag" "temperature" $RNN sample "$T/run/model.safetensors" --temperature -1
 expect_error "bad precision" "precision.*fp16" $RNN sample "$T/run/model.safetensors" --precision fp16
 expect_error "cache lambda 1 refused" "cache-lambda" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --cache 10 --cache-lambda 1
+expect_error "--dynamic-seg without --dynamic refused" "need --dynamic" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic-seg 5
+expect_error "--dynamic-seg 0 refused" "dynamic-seg" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic 0.1 --dynamic-seg 0
+expect_error "--dynamic-seg 2.5 refused" "whole number" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic 0.1 --dynamic-seg 2.5
+expect_error "--dynamic -1 refused" "dynamic" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic -1
+expect_error "--dynamic-decay 1 refused" "dynamic-decay" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic 0.1 --dynamic-decay 1
+expect_error "--dynamic-rms 1 refused" "dynamic-rms" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic 0.1 --dynamic-rms 1
+# --dynamic 0 never moves a weight: the static loss, read in segments of 20 instead of 256.
+d0=$($RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --json --dynamic 0 | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+s0=$($RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+check "eval --dynamic 0 gives the static loss ($d0 vs $s0)" \
+    "[ -n '$d0' ] && awk -v a=$d0 -v b=$s0 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-5 * b) }'"
 expect_error "cache size not a count" "cache" $RNN sample "$T/run/model.safetensors" --cache 2.5
 expect_error "sample: cache theta without --cache" "need --cache N" $RNN sample "$T/run/model.safetensors" --cache-theta 0.5
 expect_error "eval: cache theta for a model without a cache" "need a cache" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --cache-theta 0.5
@@ -288,6 +321,7 @@ check "classify --json prints label and probabilities" "printf '%s' '$out' | gre
 n=$(printf 'one text\nanother text\n' | $RNN classify "$T/cls/model.safetensors" | wc -l)
 check "classify reads one text per line from stdin" "[ $n -eq 2 ]"
 expect_error "--cache on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --cache 10
+expect_error "--dynamic on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --dynamic 0.1
 $RNN train $cls --epochs 1 --out "$T/clshalf" >/dev/null 2>&1
 $RNN train --resume "$T/clshalf" --epochs 2 >/dev/null 2>&1
 a=$(tail -1 "$T/cls/metrics.csv" | cut -d, -f1,4,5,6); b=$(tail -1 "$T/clshalf/metrics.csv" | cut -d, -f1,4,5,6)

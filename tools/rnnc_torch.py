@@ -13,7 +13,9 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       greedy generation, as `rnn sample CKPT --temperature 0`.
       eval applies the checkpoint's neural cache (config cache_size,
       cache_theta, cache_lambda) as `rnn eval` does; --cache N, --cache-theta X
-      and --cache-lambda X override it. greedy, like `rnn sample`, uses a
+      and --cache-lambda X override it. With --dynamic LR [--dynamic-seg N]
+      [--dynamic-decay X] [--dynamic-clip X] it is dynamic evaluation, as
+      `rnn eval --dynamic` (no cache then). greedy, like `rnn sample`, uses a
       cache only with --cache N (theta and lambda from the config or flags).
   rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]
       writes a PyTorch state_dict (torch.save of Net(...).state_dict()) as an
@@ -34,6 +36,7 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
 Python tokenization here covers the char and byte tokenizers (enough for the
 checks); other tokenizers need rnn.c itself.
 """
+import copy
 import json
 import math
 import os
@@ -198,6 +201,54 @@ def lm_eval(net, ids, cache=None):
     return out
 
 
+def dynamic_settings(argv):
+    """Dynamic evaluation's (lr, seg, decay, clip, rms) from --dynamic LR [--dynamic-seg N]
+    [--dynamic-decay X] [--dynamic-clip X] [--dynamic-rms B] in argv (rnn eval's defaults); None
+    without --dynamic."""
+    if "--dynamic" not in argv:
+        return None
+    get = lambda flag, default: float(argv[argv.index(flag) + 1]) if flag in argv else default
+    return (get("--dynamic", 0.0), int(get("--dynamic-seg", 20)), get("--dynamic-decay", 0.0),
+            get("--dynamic-clip", 5.0), get("--dynamic-rms", 0.0))
+
+
+def lm_eval_dynamic(net, ids, dyn):
+    """Dynamic evaluation (Krause et al. 2018) as `rnn eval --dynamic`: the text in segments of
+    seg tokens, each scored and then one SGD step on its mean loss (gradient norm clipped, the
+    state carried but not back-propagated through), pulled back by decay toward the start; with
+    rms > 0 the step is divided by the root of the gradient's bias-corrected running mean square."""
+    lr, seg, decay, clip, rms = dyn
+    params = list(net.parameters())
+    start = [p.detach().clone() for p in params]
+    ms, steps = [torch.zeros_like(p) for p in params], 0
+    x_all, y_all = torch.tensor(ids[:-1]), torch.tensor(ids[1:])
+    state, nll, ok = None, 0.0, 0
+    for s in range(0, len(y_all), seg):
+        x, y = x_all[s:s + seg].unsqueeze(0), y_all[s:s + seg]
+        logits, state = net.forward_lm(x, state)
+        logits = logits[0]
+        with torch.no_grad():
+            nll -= torch.log_softmax(logits.double(), -1)[torch.arange(len(y)), y].sum().item()
+            ok += int((logits.argmax(-1) == y).sum().item())
+        loss = nn.functional.cross_entropy(logits, y)
+        net.zero_grad()
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
+        if torch.isfinite(norm):
+            steps += 1
+            with torch.no_grad():
+                for p, p0, q in zip(params, start, ms):
+                    g = p.grad
+                    if rms > 0:
+                        q.mul_(rms).add_((1 - rms) * g * g)
+                        g = g / ((q / (1 - rms ** steps)).sqrt() + 1e-8)
+                    p.add_(decay * (p0 - p) - lr * g)
+        state = tuple(h.detach() for h in state) if isinstance(state, tuple) else state.detach()
+    n = len(y_all)
+    return {"loss": nll / n, "perplexity": math.exp(nll / n), "accuracy": ok / n, "tokens": n,
+            "dynamic": {"lr": lr, "seg": seg, "decay": decay, "clip": clip, "rms": rms}}
+
+
 def greedy(net, tok, prime, length, cache=None):
     with torch.no_grad():
         ids = encode(tok, prime) if prime else []
@@ -257,11 +308,17 @@ def make_fixture(out_path):
     cache = (20, 0.5, 0.3)  # applied with rnn eval/sample --cache 20 --cache-theta 0.5 --cache-lambda 0.3
     ev_c = lm_eval(net, ids, cache)
     g_c = greedy(net, tok, "O Rom", 60, cache)
+    dyn = (0.5, 8, 0.05, 1.0, 0.0)  # rnn eval --dynamic 0.5 --dynamic-seg 8 --dynamic-decay 0.05 --dynamic-clip 1
+    ev_d = lm_eval_dynamic(copy.deepcopy(net), ids, dyn)
+    dyn_rms = (0.01, 6, 0.0, 5.0, 0.9)  # ... --dynamic 0.01 --dynamic-seg 6 --dynamic-rms 0.9
+    ev_dr = lm_eval_dynamic(copy.deepcopy(net), ids, dyn_rms)
     meta = {"format": "rnn.c", "format_version": "1", "config": json.dumps(c), "tokenizer": json.dumps(tok),
             "test.text": text, "test.loss": repr(ev["loss"]), "test.accuracy": repr(ev["accuracy"]),
             "test.prime": "O Rom", "test.greedy": g.decode("utf-8", "replace"),
             "test.cache": "20 0.5 0.3", "test.cache_loss": repr(ev_c["loss"]),
-            "test.cache_greedy": g_c.decode("utf-8", "replace")}
+            "test.cache_greedy": g_c.decode("utf-8", "replace"),
+            "test.dynamic": "0.5 8 0.05 1 0", "test.dynamic_loss": repr(ev_d["loss"]),
+            "test.dynamic_rms": "0.01 6 0 5 0.9", "test.dynamic_rms_loss": repr(ev_dr["loss"])}
     st.save(out_path, {k: v for k, v in net.state_dict().items()}, meta)
 
 
@@ -299,7 +356,8 @@ def main(argv):
         ids = encode(tok, text)
         if c.get("reverse"):  # a backward LM (rnn.c --reverse) reads the text right to left
             ids = ids[::-1]
-        print(json.dumps(lm_eval(net, ids, cache_settings(c, argv))))
+        dyn = dynamic_settings(argv)
+        print(json.dumps(lm_eval_dynamic(net, ids, dyn) if dyn else lm_eval(net, ids, cache_settings(c, argv))))
     elif cmd == "greedy":
         net, c, tok, _ = load(argv[2])
         prime = argv[argv.index("--prime") + 1] if "--prime" in argv else ""
