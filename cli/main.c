@@ -48,7 +48,7 @@ static void usage(FILE *f) {
             "rnn %s: recurrent networks (RNN, LSTM, GRU) in C\n"
             "usage:\n"
             "  rnn train  [--config FILE] [--data FILE] [--OPTION VALUE ...]   (rnn train --help)\n"
-            "  rnn sample CKPT [--prime TEXT] [--length N] [--temperature X] [--top-k K]\n"
+            "  rnn sample CKPT [--prime TEXT|--prime-file FILE] [--dynamic LR] [--length N] [--temperature X] [--top-k K]\n"
             "                  [--top-p P] [--seed S] [--stop STRING] [--precision fp32|bf16] [--threads N]\n"
             "  rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]   (no TEXT: one per line on stdin)\n"
             "  rnn eval   CKPT --data FILE [--json] [--ensemble A,B] [--dynamic LR]\n"
@@ -65,6 +65,9 @@ static int command_help(const char *cmd) {
         {"sample",
          "usage: rnn sample CKPT [options]: generate text from a language model (streamed to stdout)\n"
          "  --prime TEXT        text to start from (default: none)\n"
+         "  --prime-file FILE   the same, read from a file\n"
+         "  --dynamic LR        first adapt the model to the prime by dynamic evaluation (rnn eval --help:\n"
+         "                      --dynamic, --dynamic-seg, -decay, -clip, -rms), then write on in its manner\n"
          "  --length N          tokens to generate (default 500)\n"
          "  --temperature X     divide the logits by X; 0 = greedy (default 1)\n"
          "  --top-k K           sample among the K most likely tokens (0: all)\n"
@@ -289,16 +292,84 @@ static int set_cache(const char *cmd, rnn_checkpoint *ck, const char *size, cons
     return 0;
 }
 
+/* Dynamic evaluation's flags (--dynamic LR and its --dynamic-* settings;
+ * NULL: not given) into d with rnn eval's defaults. 0, or 1 after the error. */
+static int parse_dynamic(const char *cmd, const char *lr, const char *seg, const char *decay,
+                         const char *clip, const char *rms, rnn_dynamic_cfg *d) {
+    *d = (rnn_dynamic_cfg){.seg = 20, .lr = 0, .decay = 0, .clip = 5, .rms = 0};
+    if (!lr && (seg || decay || clip || rms)) {
+        fprintf(stderr, "rnn %s: --dynamic-seg/--dynamic-decay/--dynamic-clip/--dynamic-rms need --dynamic LR\n", cmd);
+        return 1;
+    }
+    double v;
+    if (!lr) return 0;
+    if (parse_num(cmd, "dynamic", lr, 0, 1e3, &v)) return 1;
+    d->lr = (float)v;
+    if (seg) {
+        if (parse_num(cmd, "dynamic-seg", seg, 1, 1e6, &v)) return 1;
+        if (v != (int)v) {
+            fprintf(stderr, "rnn %s: --dynamic-seg '%s' must be a whole number of tokens\n", cmd, seg);
+            return 1;
+        }
+        d->seg = (int)v;
+    }
+    if (decay) {
+        if (parse_num(cmd, "dynamic-decay", decay, 0, 0.999999, &v)) return 1;
+        d->decay = (float)v;
+    }
+    if (clip) {
+        if (parse_num(cmd, "dynamic-clip", clip, 0, 1e9, &v)) return 1;
+        d->clip = (float)v;
+    }
+    if (rms) {
+        if (parse_num(cmd, "dynamic-rms", rms, 0, 0.999999, &v)) return 1;
+        d->rms = (float)v;
+    }
+    return 0;
+}
+
+/* rnn sample --dynamic: dynamic evaluation over the prime (its n bytes),
+ * leaving ck's model adapted to it. 0, or 1 after the error. */
+static int adapt_to_prime(rnn_checkpoint *ck, const char *prime, size_t n, const char *file,
+                          const rnn_dynamic_cfg *dc) {
+    const char *what = file ? file : "--prime";
+    if (ck->model->c.task != RNN_TASK_LM)
+        return die("sampling needs a language model (this checkpoint is a classifier)");
+    if (ck->model->c.reverse) /* the sampler refuses it too; say so before adapting */
+        return die("this is a backward (--reverse) language model: it cannot continue a prime");
+    int32_t *ids = NULL;
+    size_t k = 0, unk = 0;
+    if (rnn_tokenizer_encode(ck->tok, prime, n, &ids, &k, &unk)) return dief("sample: %s: %s", what, rnn_last_error());
+    rnn_lm_eval ev;
+    int rc = 0;
+    if (k < 2)
+        rc = dief("sample: %s: --dynamic needs a prime of at least 2 tokens (has %zu)", what, k);
+    else if (rnn_lm_evaluate_dynamic(ck->model, ids, k, dc, &ev))
+        rc = die(rnn_last_error());
+    else
+        fprintf(stderr, "rnn sample: adapted to the prime (%zu tokens; %.4f nats per token while reading it)\n",
+                k, ev.loss);
+    free(ids);
+    return rc;
+}
+
 static int cmd_sample(int argc, char **argv) {
     const char *prime = NULL, *length = "500", *temp = "1", *topk = "0", *topp = "1",
                *seed = "1337", *stop = NULL, *precision = "fp32", *threads = "0", *cache = NULL,
-               *theta = NULL, *lambda = NULL;
+               *theta = NULL, *lambda = NULL, *prime_file = NULL, *dyn = NULL, *dyn_seg = NULL,
+               *dyn_decay = NULL, *dyn_clip = NULL, *dyn_rms = NULL;
     small_opt opts[] = {{"prime", &prime, 0}, {"length", &length, 0},       {"temperature", &temp, 0},
                         {"top-k", &topk, 0},  {"top-p", &topp, 0},          {"seed", &seed, 0},
                         {"stop", &stop, 0},   {"precision", &precision, 0}, {"threads", &threads, 0},
-                        {"cache", &cache, 0}, {"cache-theta", &theta, 0},   {"cache-lambda", &lambda, 0}};
+                        {"cache", &cache, 0}, {"cache-theta", &theta, 0},   {"cache-lambda", &lambda, 0},
+                        {"prime-file", &prime_file, 0}, {"dynamic", &dyn, 0}, {"dynamic-seg", &dyn_seg, 0},
+                        {"dynamic-decay", &dyn_decay, 0}, {"dynamic-clip", &dyn_clip, 0},
+                        {"dynamic-rms", &dyn_rms, 0}};
     const char *ckpt;
-    if (parse_small("sample", argc, argv, opts, 12, &ckpt)) return 1;
+    if (parse_small("sample", argc, argv, opts, 18, &ckpt)) return 1;
+    rnn_dynamic_cfg dc;
+    if (parse_dynamic("sample", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc)) return 1;
+    if (prime && prime_file) return die("sample: --prime and --prime-file: give one of them");
     if (!ckpt) return die("sample: which checkpoint? usage: rnn sample CKPT [--prime TEXT] ...");
     double len, t, k, p, sd;
     if (parse_num("sample", "length", length, 0, 1e9, &len) ||
@@ -313,38 +384,49 @@ static int cmd_sample(int argc, char **argv) {
         fprintf(stderr, "rnn sample: --precision: %s\n", rnn_last_error());
         return 1;
     }
+    if (dyn && !prime && !prime_file)
+        return die("sample: --dynamic adapts the model to the prime: give --prime TEXT or --prime-file FILE");
     rnn_set_threads((int)nth);
+    char *prime_text = NULL; /* --prime-file's contents */
+    size_t prime_len = prime ? strlen(prime) : 0;
+    if (prime_file) {
+        if (!(prime_text = rnn_read_file(prime_file, &prime_len))) return die(rnn_last_error());
+        prime = prime_text;
+    }
     rnn_checkpoint ck;
-    if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
-    if (!ck.tok) {
-        rnn_checkpoint_free(&ck);
-        return die("sample: the checkpoint has no tokenizer");
-    }
-    if ((theta || lambda) && !cache) {
-        rnn_checkpoint_free(&ck);
-        return die("sample: --cache-theta/--cache-lambda need --cache N (sampling uses no cache unless asked)");
-    }
-    if (set_cache("sample", &ck, cache, theta, lambda)) {
-        rnn_checkpoint_free(&ck);
-        return 1;
-    }
-    rnn_sampler *s = rnn_sampler_create_ex(ck.model, ck.tok, (uint64_t)sd, prec);
-    if (!s) {
-        rnn_checkpoint_free(&ck);
+    if (rnn_checkpoint_load(&ck, ckpt)) {
+        free(prime_text);
         return die(rnn_last_error());
     }
-    int rc = 0;
+    if (!ck.tok) {
+        rnn_checkpoint_free(&ck);
+        free(prime_text);
+        return die("sample: the checkpoint has no tokenizer");
+    }
+    rnn_sampler *s = NULL;
+    int rc = 1;
+    if ((theta || lambda) && !cache) {
+        die("sample: --cache-theta/--cache-lambda need --cache N (sampling uses no cache unless asked)");
+        goto out;
+    }
+    if (set_cache("sample", &ck, cache, theta, lambda)) goto out;
+    if (dyn && adapt_to_prime(&ck, prime, prime_len, prime_file, &dc)) goto out;
+    if (!(s = rnn_sampler_create_ex(ck.model, ck.tok, (uint64_t)sd, prec))) {
+        die(rnn_last_error());
+        goto out;
+    }
+    rc = 0;
     const rnn_config *mc = &ck.model->c;
     if (cache && rnn_sampler_set_cache(s, mc->cache_size, mc->cache_theta, mc->cache_lambda)) {
         rc = die(rnn_last_error());
         goto out;
     }
-    if (prime && *prime) {
-        if (rnn_sampler_prime(s, prime, strlen(prime)) < 0) {
+    if (prime_len) {
+        if (rnn_sampler_prime(s, prime, prime_len) < 0) {
             rc = die(rnn_last_error());
             goto out;
         }
-        fputs(prime, stdout);
+        fwrite(prime, 1, prime_len, stdout);
     }
     rnn_sample_opts so = {(float)t, (int)k, (float)p};
     size_t piece_cap = rnn_tokenizer_max_piece(ck.tok) + 1;
@@ -358,8 +440,7 @@ static int cmd_sample(int argc, char **argv) {
     for (long i = 0; i < (long)len; i++) {
         int32_t prev = rnn_sampler_last(s);
         int32_t id = rnn_sampler_next(s, &so);
-        size_t n = rnn_tokenizer_piece(ck.tok, prime && *prime ? prev : (i ? prev : -1), id, piece,
-                                       piece_cap);
+        size_t n = rnn_tokenizer_piece(ck.tok, prime_len ? prev : (i ? prev : -1), id, piece, piece_cap);
         fwrite(piece, 1, n, stdout);
         fflush(stdout);
         if (stop_len && stop_len < sizeof tail) {
@@ -376,6 +457,7 @@ static int cmd_sample(int argc, char **argv) {
 out:
     rnn_sampler_free(s);
     rnn_checkpoint_free(&ck);
+    free(prime_text);
     return rc;
 }
 
@@ -550,31 +632,8 @@ static int cmd_eval(int argc, char **argv) {
                         {"dynamic-rms", &dyn_rms, 0}};
     const char *ckpt;
     if (parse_small("eval", argc, argv, opts, 15, &ckpt)) return 1;
-    rnn_dynamic_cfg dc = {.seg = 20, .lr = 0, .decay = 0, .clip = 5, .rms = 0};
-    double v;
-    if (!dyn && (dyn_decay || dyn_seg || dyn_clip || dyn_rms))
-        return die("eval: --dynamic-seg/--dynamic-decay/--dynamic-clip/--dynamic-rms need --dynamic LR");
-    if (dyn) {
-        if (parse_num("eval", "dynamic", dyn, 0, 1e3, &v)) return 1;
-        dc.lr = (float)v;
-        if (dyn_decay) {
-            if (parse_num("eval", "dynamic-decay", dyn_decay, 0, 0.999999, &v)) return 1;
-            dc.decay = (float)v;
-        }
-        if (dyn_seg) {
-            if (parse_num("eval", "dynamic-seg", dyn_seg, 1, 1e6, &v)) return 1;
-            if (v != (int)v) return dief("eval: --dynamic-seg '%s' must be a whole number of tokens", dyn_seg);
-            dc.seg = (int)v;
-        }
-        if (dyn_clip) {
-            if (parse_num("eval", "dynamic-clip", dyn_clip, 0, 1e9, &v)) return 1;
-            dc.clip = (float)v;
-        }
-        if (dyn_rms) {
-            if (parse_num("eval", "dynamic-rms", dyn_rms, 0, 0.999999, &v)) return 1;
-            dc.rms = (float)v;
-        }
-    }
+    rnn_dynamic_cfg dc;
+    if (parse_dynamic("eval", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc)) return 1;
     if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
     if (!data) return die("eval: --data FILE is required");
     rnn_checkpoint ck;

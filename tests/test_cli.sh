@@ -205,6 +205,13 @@ t, m = st.load(sys.argv[1]); del t["head.weight"]; st.save(sys.argv[2], t, m)
 PY
     same_as_torch "$T/tied_nocopy.safetensors" "a tied LM file without the optional head.weight copy"
     same_as_torch "$T/run/model.safetensors" "an rnn.c LM"
+    # rnn sample --dynamic: adapted to the prime, then greedy; PyTorch's twin does the same.
+    dprime=$(head -c 600 "$T/evaltext.txt")
+    c_g=$($RNN sample "$T/run/model.safetensors" --prime "$dprime" --length 80 --temperature 0 --dynamic 0.5 --dynamic-seg 10 2>/dev/null)
+    p_g=$(/usr/bin/python3 tools/rnnc_torch.py greedy "$T/run/model.safetensors" --prime "$dprime" --length 80 --dynamic 0.5 --dynamic-seg 10)
+    s_g=$($RNN sample "$T/run/model.safetensors" --prime "$dprime" --length 80 --temperature 0)
+    check "sample --dynamic: greedy text after adapting to the prime matches PyTorch's, and differs from the static model's" \
+        "[ -n \"\$c_g\" ] && [ \"\$c_g\" = \"\$p_g\" ] && [ \"\$c_g\" != \"\$s_g\" ]"
     # Dynamic evaluation (rnn eval --dynamic) against the twin's: weights updated
     # by SGD after every segment, so any difference in a gradient compounds.
     $RNN train $small --cell gru --layers 2 --steps 20 --out "$T/gru2" >/dev/null 2>&1
@@ -322,6 +329,15 @@ n=$(printf 'one text\nanother text\n' | $RNN classify "$T/cls/model.safetensors"
 check "classify reads one text per line from stdin" "[ $n -eq 2 ]"
 expect_error "--cache on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --cache 10
 expect_error "--dynamic on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --dynamic 0.1
+expect_error "sample --dynamic without a prime refused" "give --prime" $RNN sample "$T/run/model.safetensors" --dynamic 0.1
+expect_error "sample --dynamic with a 1-token prime refused" "at least 2 tokens" $RNN sample "$T/run/model.safetensors" --prime "K" --dynamic 0.1
+expect_error "sample --prime with --prime-file refused" "one of them" $RNN sample "$T/run/model.safetensors" --prime "K" --prime-file "$T/text.txt"
+expect_error "sample --prime-file missing file named" "nonexistent.txt: cannot open" $RNN sample "$T/run/model.safetensors" --prime-file "$T/nonexistent.txt"
+expect_error "sample --dynamic on a classifier refused" "needs a language model" $RNN sample "$T/cls/model.safetensors" --prime "a fine film" --dynamic 0.1
+expect_error "sample --dynamic-seg without --dynamic refused" "need --dynamic" $RNN sample "$T/run/model.safetensors" --prime "KING" --dynamic-seg 3
+head -c 300 "$T/text.txt" >"$T/prime.txt"
+out=$($RNN sample "$T/run/model.safetensors" --prime-file "$T/prime.txt" --length 20 --temperature 0)
+check "sample --prime-file: the output starts with the file's text" "[ \"\${out:0:300}\" = \"\$(cat '$T/prime.txt')\" ]"
 $RNN train $cls --epochs 1 --out "$T/clshalf" >/dev/null 2>&1
 $RNN train --resume "$T/clshalf" --epochs 2 >/dev/null 2>&1
 a=$(tail -1 "$T/cls/metrics.csv" | cut -d, -f1,4,5,6); b=$(tail -1 "$T/clshalf/metrics.csv" | cut -d, -f1,4,5,6)

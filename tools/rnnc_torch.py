@@ -9,8 +9,9 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       next-token cross-entropy of a language model over the file (read as one
       sequence from a zero state, every token but the first predicted), as
       `rnn eval CKPT --data TEXTFILE --json` computes it; prints JSON.
-  rnnc_torch.py greedy CKPT --prime TEXT --length N
-      greedy generation, as `rnn sample CKPT --temperature 0`.
+  rnnc_torch.py greedy CKPT --prime TEXT --length N [--dynamic LR ...]
+      greedy generation, as `rnn sample CKPT --temperature 0`; with --dynamic
+      (and the --dynamic-* settings of eval) after adapting to the prime.
       eval applies the checkpoint's neural cache (config cache_size,
       cache_theta, cache_lambda) as `rnn eval` does; --cache N, --cache-theta X
       and --cache-lambda X override it. With --dynamic LR [--dynamic-seg N]
@@ -363,6 +364,9 @@ def main(argv):
         prime = argv[argv.index("--prime") + 1] if "--prime" in argv else ""
         length = int(argv[argv.index("--length") + 1]) if "--length" in argv else 100
         cache = cache_settings(c, argv) if "--cache" in argv else None  # sampling: only when asked
+        dyn = dynamic_settings(argv)
+        if dyn:  # rnn sample --dynamic: adapt to the prime first, then write from it
+            lm_eval_dynamic(net, encode(tok, prime), dyn)
         sys.stdout.buffer.write(greedy(net, tok, prime, length, cache) + b"\n")
     elif cmd == "export":
         labels = argv[argv.index("--labels") + 1] if "--labels" in argv else None
