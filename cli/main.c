@@ -298,7 +298,8 @@ static int parse_dynamic(const char *cmd, const char *lr, const char *seg, const
                          const char *clip, const char *rms, rnn_dynamic_cfg *d) {
     *d = (rnn_dynamic_cfg){.seg = 20, .lr = 0, .decay = 0, .clip = 5, .rms = 0};
     if (!lr && (seg || decay || clip || rms)) {
-        fprintf(stderr, "rnn %s: --dynamic-seg/--dynamic-decay/--dynamic-clip/--dynamic-rms need --dynamic LR\n", cmd);
+        fprintf(stderr, "rnn %s: --dynamic-%s needs --dynamic LR\n", cmd,
+                seg ? "seg" : decay ? "decay" : clip ? "clip" : "rms");
         return 1;
     }
     double v;
@@ -710,8 +711,8 @@ static int cmd_eval(int argc, char **argv) {
                    ck.model->c.cache_size, ck.model->c.cache_theta, ck.model->c.cache_lambda,
                    ev.model_loss, ev.model_accuracy);
         if (dyn)
-            printf("\n  dynamic evaluation: an %s step (lr %g, decay %g, clip %g) after every %d tokens",
-                   dc.rms > 0 ? "RMS-scaled" : "SGD", dc.lr, dc.decay, dc.clip, dc.seg);
+            printf("\n  dynamic evaluation: %s step (lr %g, rms %g, decay %g, clip %g) after every %d tokens",
+                   dc.rms > 0 ? "an RMS-scaled" : "an SGD", dc.lr, dc.rms, dc.decay, dc.clip, dc.seg);
         printf("\n");
         if (unk) printf("(%zu tokens were not in the vocabulary)\n", unk);
     }

@@ -56,13 +56,15 @@ int rnn_config_validate(const rnn_config *c) {
                           "whose candidate it masks (got cell %s)", rnn_cell_name(c->cell));
     if (c->reverse && c->task != RNN_TASK_LM)
         return rnn_errorf("config: reverse (--reverse) is for language models");
+    if (c->bidirectional && c->task == RNN_TASK_LM) /* its backward half reads the token it predicts */
+        return rnn_errorf("config: a language model cannot be bidirectional (--bidirectional): it predicts "
+                          "each token from the ones before it; train a backward one with --reverse");
     if (c->tie_weights) {
         if (c->task != RNN_TASK_LM) return rnn_errorf("config: tie_weights is for language models");
-        const int width = c->hidden_dim * (c->bidirectional ? 2 : 1); /* an LM is recurrent (above) */
-        if (width != c->embed_dim)
+        if (c->hidden_dim != c->embed_dim) /* an LM is recurrent and one-directional (above) */
             return rnn_errorf("config: tie_weights (--tie-weights) needs embed_dim (--embed) equal to "
-                              "the top layer's width, hidden_dim (--hidden%s): got %d and %d",
-                              c->bidirectional ? ", times 2 when bidirectional" : "", c->embed_dim, width);
+                              "the top layer's width, hidden_dim (--hidden): got %d and %d", c->embed_dim,
+                              c->hidden_dim);
     }
     if (c->cache_size) {
         if (c->task != RNN_TASK_LM) return rnn_errorf("config: cache_size (--cache) is for language models");

@@ -145,17 +145,19 @@ static void dynamic_update(rnn_model *m, rnn_acts *a, const rnn_pack *p, const f
     }
 }
 
-/* The loop of rnn_lm_evaluate; with d (B = 1) it is dynamic evaluation and
- * writes m's weights, otherwise m is only read. */
-static int lm_evaluate(rnn_model *m, const int32_t *data, size_t n, int B, int T,
+/* The loop of rnn_lm_evaluate. With dm (the same model as m, writable; B = 1)
+ * and d it is dynamic evaluation, which writes dm's weights; without, m is
+ * only read. */
+static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, size_t n, int B, int T,
                        const rnn_dynamic_cfg *d, rnn_lm_eval *out) {
     size_t len = n / (size_t)B;
     if (len < 2) return rnn_errorf("too little data to evaluate (%zu tokens for %d streams)", n, B);
+    if ((size_t)T > len - 1) T = (int)(len - 1); /* activations for no more steps than there are */
     rnn_acts *a = rnn_acts_create(m, T, B);
     if (!a) return -1;
     float *w0 = NULL, *ms = NULL; /* dynamic: the weights at the start, the mean squares */
     long steps = 0;
-    if (d) {
+    if (dm) {
         w0 = rnn_alloc(sizeof(float) * m->n_floats);
         ms = d->rms > 0 ? rnn_calloc(sizeof(float) * m->n_floats) : NULL;
         if (!w0 || (d->rms > 0 && !ms)) {
@@ -203,7 +205,7 @@ static int lm_evaluate(rnn_model *m, const int32_t *data, size_t n, int B, int T
         count += nv;
         correct += nc;
         if (cache) cache_rows(cache, a, Tc, B, m->F, m->n_out, probs, stream_loss, stream_ok);
-        if (d) dynamic_update(m, a, &p, w0, ms, &steps, d);
+        if (dm && d->lr > 0) dynamic_update(dm, a, &p, w0, ms, &steps, d); /* lr 0: w stays w0 */
         rnn_model_carry_state(m, a, B);
     }
     out->count = count;
@@ -230,7 +232,7 @@ static int lm_evaluate(rnn_model *m, const int32_t *data, size_t n, int B, int T
 }
 
 int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out) {
-    return lm_evaluate((rnn_model *)m, data, n, B, T, NULL, out); /* NULL: m is not written */
+    return lm_evaluate(m, NULL, data, n, B, T, NULL, out);
 }
 
 int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const rnn_dynamic_cfg *d,
@@ -239,7 +241,9 @@ int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const r
         !(d->rms >= 0 && d->rms < 1))
         return rnn_errorf("dynamic evaluation: segment >= 1, lr >= 0, 0 <= decay < 1, clip >= 0 and "
                           "0 <= rms < 1 expected");
-    return lm_evaluate(m, data, n, 1, d->seg, d, out);
+    if (m->c.bidirectional) /* rnn_config_validate refuses these; a hand-made config may not have asked */
+        return rnn_errorf("dynamic evaluation needs a one-directional language model");
+    return lm_evaluate(m, m, data, n, 1, d->seg, d, out);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -214,10 +214,17 @@ PY
         "[ -n \"\$c_g\" ] && [ \"\$c_g\" = \"\$p_g\" ] && [ \"\$c_g\" != \"\$s_g\" ]"
     # Dynamic evaluation (rnn eval --dynamic) against the twin's: weights updated
     # by SGD after every segment, so any difference in a gradient compounds.
+    # Also: weight drop and recurrent dropout (backward after an eval-mode forward), a model
+    # past the update loop's threading threshold (100,000 weights), a neural cache, a backward LM.
     $RNN train $small --cell gru --layers 2 --steps 20 --out "$T/gru2" >/dev/null 2>&1
+    $RNN train $small --hidden 160 --steps 3 --out "$T/big" >/dev/null 2>&1
+    $RNN train $small --reverse --steps 10 --out "$T/rev" >/dev/null 2>&1 # reads the text right to left
     for dcase in "$T/run/model.safetensors|0.5" "$T/tied/model.safetensors|1 --dynamic-seg 7 --dynamic-clip 0" \
         "$T/gru2/model.safetensors|0.3 --dynamic-seg 33 --dynamic-decay 0.02 --dynamic-clip 0.5" \
-        "$T/gru2/model.safetensors|0.003 --dynamic-rms 0.99 --dynamic-decay 0.01"; do
+        "$T/gru2/model.safetensors|0.003 --dynamic-rms 0.99 --dynamic-decay 0.01" \
+        "$T/emafull/model.safetensors|0.3 --dynamic-seg 13" "$T/rdfull/model.safetensors|0.002 --dynamic-rms 0.9" \
+        "$T/big/model.safetensors|0.2 --dynamic-decay 0.01" "$T/big/model.safetensors|0.001 --dynamic-rms 0.99" \
+        "$T/run/model.safetensors|0.5 --cache 30 --cache-theta 0.5 --cache-lambda 0.2" "$T/rev/model.safetensors|0.3"; do
         ck=${dcase%%|*} dflags=${dcase#*|}
         dc_loss=$($RNN eval "$ck" --data "$T/evaltext.txt" --json --dynamic $dflags | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
         dp_loss=$(/usr/bin/python3 tools/rnnc_torch.py eval "$ck" "$T/evaltext.txt" --dynamic $dflags | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
@@ -289,7 +296,7 @@ expect_error "text file as checkpoint" "text.txt" $RNN eval "$T/text.txt" --data
 expect_error "bad sample flag" "temperature" $RNN sample "$T/run/model.safetensors" --temperature -1
 expect_error "bad precision" "precision.*fp16" $RNN sample "$T/run/model.safetensors" --precision fp16
 expect_error "cache lambda 1 refused" "cache-lambda" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --cache 10 --cache-lambda 1
-expect_error "--dynamic-seg without --dynamic refused" "need --dynamic" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic-seg 5
+expect_error "--dynamic-seg without --dynamic refused" "dynamic-seg needs --dynamic" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic-seg 5
 expect_error "--dynamic-seg 0 refused" "dynamic-seg" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic 0.1 --dynamic-seg 0
 expect_error "--dynamic-seg 2.5 refused" "whole number" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic 0.1 --dynamic-seg 2.5
 expect_error "--dynamic -1 refused" "dynamic" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic -1
@@ -329,12 +336,13 @@ n=$(printf 'one text\nanother text\n' | $RNN classify "$T/cls/model.safetensors"
 check "classify reads one text per line from stdin" "[ $n -eq 2 ]"
 expect_error "--cache on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --cache 10
 expect_error "--dynamic on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --dynamic 0.1
+expect_error "a bidirectional language model is refused" "cannot be bidirectional" $RNN train $small --bidirectional --steps 2 --out "$T/bilm"
 expect_error "sample --dynamic without a prime refused" "give --prime" $RNN sample "$T/run/model.safetensors" --dynamic 0.1
 expect_error "sample --dynamic with a 1-token prime refused" "at least 2 tokens" $RNN sample "$T/run/model.safetensors" --prime "K" --dynamic 0.1
 expect_error "sample --prime with --prime-file refused" "one of them" $RNN sample "$T/run/model.safetensors" --prime "K" --prime-file "$T/text.txt"
 expect_error "sample --prime-file missing file named" "nonexistent.txt: cannot open" $RNN sample "$T/run/model.safetensors" --prime-file "$T/nonexistent.txt"
 expect_error "sample --dynamic on a classifier refused" "needs a language model" $RNN sample "$T/cls/model.safetensors" --prime "a fine film" --dynamic 0.1
-expect_error "sample --dynamic-seg without --dynamic refused" "need --dynamic" $RNN sample "$T/run/model.safetensors" --prime "KING" --dynamic-seg 3
+expect_error "sample --dynamic-seg without --dynamic refused" "dynamic-seg needs --dynamic" $RNN sample "$T/run/model.safetensors" --prime "KING" --dynamic-seg 3
 head -c 300 "$T/text.txt" >"$T/prime.txt"
 out=$($RNN sample "$T/run/model.safetensors" --prime-file "$T/prime.txt" --length 20 --temperature 0)
 check "sample --prime-file: the output starts with the file's text" "[ \"\${out:0:300}\" = \"\$(cat '$T/prime.txt')\" ]"

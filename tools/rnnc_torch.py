@@ -15,8 +15,9 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       eval applies the checkpoint's neural cache (config cache_size,
       cache_theta, cache_lambda) as `rnn eval` does; --cache N, --cache-theta X
       and --cache-lambda X override it. With --dynamic LR [--dynamic-seg N]
-      [--dynamic-decay X] [--dynamic-clip X] it is dynamic evaluation, as
-      `rnn eval --dynamic` (no cache then). greedy, like `rnn sample`, uses a
+      [--dynamic-decay X] [--dynamic-clip X] [--dynamic-rms B] it is dynamic
+      evaluation, as `rnn eval --dynamic` (with the cache, if any, mixed into
+      the scores as there). greedy, like `rnn sample`, uses a
       cache only with --cache N (theta and lambda from the config or flags).
   rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]
       writes a PyTorch state_dict (torch.save of Net(...).state_dict()) as an
@@ -115,6 +116,8 @@ def load(path):
     if meta.get("format") != "rnn.c":
         raise SystemExit(f"{path}: not an rnn.c checkpoint")
     c = json.loads(meta["config"])
+    if c.get("residual"):
+        raise SystemExit(f"{path}: a residual model (rnn train --residual): this twin has no residual connections")
     net = Net(c)
     sd = {k: torch.from_numpy(v) for k, v in tensors.items() if not k.startswith("train.")}
     if c.get("tie_weights") and "head.weight" not in sd:  # the copy is optional in a tied file
@@ -209,45 +212,65 @@ def dynamic_settings(argv):
     if "--dynamic" not in argv:
         return None
     get = lambda flag, default: float(argv[argv.index(flag) + 1]) if flag in argv else default
-    return (get("--dynamic", 0.0), int(get("--dynamic-seg", 20)), get("--dynamic-decay", 0.0),
-            get("--dynamic-clip", 5.0), get("--dynamic-rms", 0.0))
+    seg = get("--dynamic-seg", 20)
+    if seg != int(seg) or seg < 1:
+        raise SystemExit(f"--dynamic-seg {seg}: a whole number of tokens >= 1 expected")
+    return (get("--dynamic", 0.0), int(seg), get("--dynamic-decay", 0.0), get("--dynamic-clip", 5.0),
+            get("--dynamic-rms", 0.0))
 
 
-def lm_eval_dynamic(net, ids, dyn):
+def lm_eval_dynamic(net, ids, dyn, cache=None):
     """Dynamic evaluation (Krause et al. 2018) as `rnn eval --dynamic`: the text in segments of
     seg tokens, each scored and then one SGD step on its mean loss (gradient norm clipped, the
     state carried but not back-propagated through), pulled back by decay toward the start; with
-    rms > 0 the step is divided by the root of the gradient's bias-corrected running mean square."""
+    rms > 0 the step is divided by the root of the gradient's bias-corrected running mean square.
+    With a neural cache the scores are the cache's mixture (the steps still follow the model's
+    own loss), as rnn eval does."""
     lr, seg, decay, clip, rms = dyn
     params = list(net.parameters())
     start = [p.detach().clone() for p in params]
     ms, steps = [torch.zeros_like(p) for p in params], 0
     x_all, y_all = torch.tensor(ids[:-1]), torch.tensor(ids[1:])
-    state, nll, ok = None, 0.0, 0
+    state, nll, ok, own_nll, own_ok = None, 0.0, 0, 0.0, 0
+    keys, nexts = [], []
     for s in range(0, len(y_all), seg):
         x, y = x_all[s:s + seg].unsqueeze(0), y_all[s:s + seg]
-        logits, state = net.forward_lm(x, state)
+        logits, state, top = net.forward_lm(x, state, with_top=True)
         logits = logits[0]
         with torch.no_grad():
-            nll -= torch.log_softmax(logits.double(), -1)[torch.arange(len(y)), y].sum().item()
-            ok += int((logits.argmax(-1) == y).sum().item())
-        loss = nn.functional.cross_entropy(logits, y)
-        net.zero_grad()
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
-        if torch.isfinite(norm):
-            steps += 1
-            with torch.no_grad():
-                for p, p0, q in zip(params, start, ms):
-                    g = p.grad
-                    if rms > 0:
-                        q.mul_(rms).add_((1 - rms) * g * g)
-                        g = g / ((q / (1 - rms ** steps)).sqrt() + 1e-8)
-                    p.add_(decay * (p0 - p) - lr * g)
+            own_nll -= torch.log_softmax(logits.double(), -1)[torch.arange(len(y)), y].sum().item()
+            own_ok += int((logits.argmax(-1) == y).sum().item())
+            if cache:
+                for t in range(len(y)):
+                    h = top[0, t].double()
+                    q = cache_mix(torch.softmax(logits[t].double(), 0), h, keys, nexts, cache)
+                    nll -= math.log(q[y[t]].item())
+                    ok += int(q.argmax().item() == y[t].item())
+                    keys.append(h)
+                    nexts.append(int(y[t]))
+        if lr > 0:
+            loss = nn.functional.cross_entropy(logits, y)
+            net.zero_grad()
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
+            if torch.isfinite(norm):
+                steps += 1
+                with torch.no_grad():
+                    for p, p0, q in zip(params, start, ms):
+                        g = p.grad
+                        if rms > 0:
+                            q.mul_(rms).add_((1 - rms) * g * g)
+                            g = g / ((q / (1 - rms ** steps)).sqrt() + 1e-8)
+                        p.add_(decay * (p0 - p) - lr * g)
         state = tuple(h.detach() for h in state) if isinstance(state, tuple) else state.detach()
     n = len(y_all)
-    return {"loss": nll / n, "perplexity": math.exp(nll / n), "accuracy": ok / n, "tokens": n,
-            "dynamic": {"lr": lr, "seg": seg, "decay": decay, "clip": clip, "rms": rms}}
+    if not cache:
+        nll, ok = own_nll, own_ok
+    out = {"loss": nll / n, "perplexity": math.exp(nll / n), "accuracy": ok / n, "tokens": n,
+           "dynamic": {"lr": lr, "seg": seg, "decay": decay, "clip": clip, "rms": rms}}
+    if cache:
+        out.update({"loss_without_cache": own_nll / n, "accuracy_without_cache": own_ok / n})
+    return out
 
 
 def greedy(net, tok, prime, length, cache=None):
@@ -357,8 +380,8 @@ def main(argv):
         ids = encode(tok, text)
         if c.get("reverse"):  # a backward LM (rnn.c --reverse) reads the text right to left
             ids = ids[::-1]
-        dyn = dynamic_settings(argv)
-        print(json.dumps(lm_eval_dynamic(net, ids, dyn) if dyn else lm_eval(net, ids, cache_settings(c, argv))))
+        dyn, cache = dynamic_settings(argv), cache_settings(c, argv)
+        print(json.dumps(lm_eval_dynamic(net, ids, dyn, cache) if dyn else lm_eval(net, ids, cache)))
     elif cmd == "greedy":
         net, c, tok, _ = load(argv[2])
         prime = argv[argv.index("--prime") + 1] if "--prime" in argv else ""
