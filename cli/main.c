@@ -345,7 +345,7 @@ static int adapt_to_prime(rnn_checkpoint *ck, const char *prime, size_t n, const
     int rc = 0;
     if (k < 2)
         rc = dief("sample: %s: --dynamic needs a prime of at least 2 tokens (has %zu)", what, k);
-    else if (rnn_lm_evaluate_dynamic(ck->model, ids, k, dc, &ev))
+    else if (rnn_lm_evaluate_dynamic(ck->model, ids, k, dc, NULL, NULL, &ev))
         rc = die(rnn_last_error());
     else
         fprintf(stderr, "rnn sample: adapted to the prime (%zu tokens; %.4f nats per token while reading it)\n",
@@ -619,6 +619,24 @@ static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const 
     return 0;
 }
 
+/* rnn eval's progress line on a terminal (stderr), at most twice a second. */
+typedef struct {
+    int on, shown;
+    double t0, last;
+} eval_meter;
+
+static void eval_progress(size_t done, size_t total, void *user) {
+    eval_meter *e = user;
+    double now = rnn_now();
+    if (!e->on || now - e->last < 0.5 || done >= total) return;
+    e->last = now;
+    e->shown = 1;
+    double rate = done / (now - e->t0);
+    fprintf(stderr, "\r\033[Krnn eval: %.0f%% (%zu of %zu tokens, %.0f tokens/s, %.0f s left)",
+            100.0 * done / total, done, total, rate, (total - done) / rate);
+    fflush(stderr);
+}
+
 static int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
                *label_names = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL,
@@ -681,7 +699,12 @@ static int cmd_eval(int argc, char **argv) {
     }
     if (ck.model->c.reverse) rnn_reverse_ids(ids, n); /* a backward LM reads the file right to left */
     rnn_lm_eval ev;
-    if (dyn ? rnn_lm_evaluate_dynamic(ck.model, ids, n, &dc, &ev) : rnn_lm_evaluate(ck.model, ids, n, 1, 256, &ev)) {
+    eval_meter em = {.on = isatty(2), .t0 = rnn_now()};
+    em.last = em.t0;
+    const int bad = dyn ? rnn_lm_evaluate_dynamic(ck.model, ids, n, &dc, eval_progress, &em, &ev)
+                        : rnn_lm_evaluate_progress(ck.model, ids, n, 256, eval_progress, &em, &ev);
+    if (em.shown) fputs("\r\033[K", stderr); /* the progress line goes before the result */
+    if (bad) {
         die(rnn_last_error());
         goto out;
     }

@@ -149,7 +149,7 @@ static void dynamic_update(rnn_model *m, rnn_acts *a, const rnn_pack *p, const f
  * and d it is dynamic evaluation, which writes dm's weights; without, m is
  * only read. */
 static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, size_t n, int B, int T,
-                       const rnn_dynamic_cfg *d, rnn_lm_eval *out) {
+                       const rnn_dynamic_cfg *d, rnn_lm_progress progress, void *user, rnn_lm_eval *out) {
     size_t len = n / (size_t)B;
     if (len < 2) return rnn_errorf("too little data to evaluate (%zu tokens for %d streams)", n, B);
     if ((size_t)T > len - 1) T = (int)(len - 1); /* activations for no more steps than there are */
@@ -207,6 +207,7 @@ static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, s
         if (cache) cache_rows(cache, a, Tc, B, m->F, m->n_out, probs, stream_loss, stream_ok);
         if (dm && d->lr > 0) dynamic_update(dm, a, &p, w0, ms, &steps, d); /* lr 0: w stays w0 */
         rnn_model_carry_state(m, a, B);
+        if (progress) progress((size_t)(pos + Tc) * B, (len - 1) * B, user);
     }
     out->count = count;
     out->loss = out->model_loss = total / count;
@@ -232,18 +233,23 @@ static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, s
 }
 
 int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out) {
-    return lm_evaluate(m, NULL, data, n, B, T, NULL, out);
+    return lm_evaluate(m, NULL, data, n, B, T, NULL, NULL, NULL, out);
+}
+
+int rnn_lm_evaluate_progress(const rnn_model *m, const int32_t *data, size_t n, int T, rnn_lm_progress progress,
+                             void *user, rnn_lm_eval *out) {
+    return lm_evaluate(m, NULL, data, n, 1, T, NULL, progress, user, out);
 }
 
 int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const rnn_dynamic_cfg *d,
-                            rnn_lm_eval *out) {
+                            rnn_lm_progress progress, void *user, rnn_lm_eval *out) {
     if (d->seg < 1 || !(d->lr >= 0) || !(d->decay >= 0 && d->decay < 1) || !(d->clip >= 0) ||
         !(d->rms >= 0 && d->rms < 1))
         return rnn_errorf("dynamic evaluation: segment >= 1, lr >= 0, 0 <= decay < 1, clip >= 0 and "
                           "0 <= rms < 1 expected");
     if (m->c.bidirectional) /* rnn_config_validate refuses these; a hand-made config may not have asked */
         return rnn_errorf("dynamic evaluation needs a one-directional language model");
-    return lm_evaluate(m, m, data, n, 1, d->seg, d, out);
+    return lm_evaluate(m, m, data, n, 1, d->seg, d, progress, user, out);
 }
 
 /* ------------------------------------------------------------------------ */

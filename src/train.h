@@ -71,6 +71,12 @@ typedef struct {
  * token but the first is predicted). */
 int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out);
 
+/* Told after every chunk how many of the total tokens have been predicted. */
+typedef void (*rnn_lm_progress)(size_t done, size_t total, void *user);
+/* rnn_lm_evaluate with B = 1, calling progress (may be NULL) with user. */
+int rnn_lm_evaluate_progress(const rnn_model *m, const int32_t *data, size_t n, int T, rnn_lm_progress progress,
+                             void *user, rnn_lm_eval *out);
+
 /* Dynamic evaluation (Krause et al. 2018): the stream is read as one
  * sequence in segments of seg tokens; each segment is scored first, then
  * its mean loss takes one gradient step g (norm clipped to clip when > 0):
@@ -84,8 +90,8 @@ typedef struct {
     float lr, decay, clip, rms;
 } rnn_dynamic_cfg;
 /* Scores data as rnn_lm_evaluate with B = 1, adapting m's weights as it
- * reads (m ends adapted to the whole stream). */
+ * reads (m ends adapted to the whole stream); progress as above. */
 int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const rnn_dynamic_cfg *d,
-                            rnn_lm_eval *out);
+                            rnn_lm_progress progress, void *user, rnn_lm_eval *out);
 
 #endif

@@ -302,6 +302,15 @@ expect_error "--dynamic-seg 2.5 refused" "whole number" $RNN eval "$T/run/model.
 expect_error "--dynamic -1 refused" "dynamic" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic -1
 expect_error "--dynamic-decay 1 refused" "dynamic-decay" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic 0.1 --dynamic-decay 1
 expect_error "--dynamic-rms 1 refused" "dynamic-rms" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --dynamic 0.1 --dynamic-rms 1
+# rnn eval's progress line: on a terminal (script(1) gives one), never in a pipe.
+if command -v script >/dev/null 2>&1; then
+    cat "$T/text.txt" "$T/text.txt" >"$T/text2.txt" # 120 kB, one token per segment: seconds
+    script -qec "$RNN eval '$T/run/model.safetensors' --data '$T/text2.txt' --dynamic 0.1 --dynamic-seg 1" /dev/null \
+        | tr '\r' '\n' >"$T/tty.txt"
+    $RNN eval "$T/run/model.safetensors" --data "$T/text2.txt" --dynamic 0.1 --dynamic-seg 1 >"$T/pipe.txt" 2>"$T/pipe.err"
+    check "eval shows progress on a terminal only, and the same result" \
+        "grep -q 'rnn eval: [0-9]*% ([0-9]* of [0-9]* tokens' '$T/tty.txt' && [ ! -s '$T/pipe.err' ] && grep -qF \"\$(head -n 1 '$T/pipe.txt')\" '$T/tty.txt'"
+fi
 # --dynamic 0 never moves a weight: the static loss, read in segments of 20 instead of 256.
 d0=$($RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --json --dynamic 0 | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
 s0=$($RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
