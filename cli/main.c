@@ -334,10 +334,7 @@ static int parse_dynamic(const char *cmd, const char *lr, const char *seg, const
 static int adapt_to_prime(rnn_checkpoint *ck, const char *prime, size_t n, const char *file,
                           const rnn_dynamic_cfg *dc) {
     const char *what = file ? file : "--prime";
-    if (ck->model->c.task != RNN_TASK_LM)
-        return die("sampling needs a language model (this checkpoint is a classifier)");
-    if (ck->model->c.reverse) /* the sampler refuses it too; say so before adapting */
-        return die("this is a backward (--reverse) language model: it cannot continue a prime");
+    if (rnn_sampler_check(ck->model)) return die(rnn_last_error()); /* before adapting, not after */
     int32_t *ids = NULL;
     size_t k = 0, unk = 0;
     if (rnn_tokenizer_encode(ck->tok, prime, n, &ids, &k, &unk)) return dief("sample: %s: %s", what, rnn_last_error());

@@ -30,17 +30,18 @@ rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, ui
     return rnn_sampler_create_ex(m, tok, seed, RNN_FP32);
 }
 
+int rnn_sampler_check(const rnn_model *m) {
+    if (m->c.task != RNN_TASK_LM)
+        return rnn_errorf("sampling needs a language model (this checkpoint is a classifier)");
+    if (m->c.reverse)
+        return rnn_errorf("this is a backward (--reverse) language model: it predicts text right to left "
+                          "and cannot continue a prime; sample from a forward one");
+    return 0;
+}
+
 rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed,
                                    rnn_precision weights) {
-    if (m->c.task != RNN_TASK_LM) {
-        rnn_errorf("sampling needs a language model (this checkpoint is a classifier)");
-        return NULL;
-    }
-    if (m->c.reverse) {
-        rnn_errorf("this is a backward (--reverse) language model: it predicts text right to left "
-                   "and cannot continue a prime; sample from a forward one");
-        return NULL;
-    }
+    if (rnn_sampler_check(m)) return NULL;
     rnn_sampler *s = calloc(1, sizeof *s);
     if (!s) {
         rnn_errorf("out of memory");

@@ -31,6 +31,9 @@ typedef struct rnn_sampler rnn_sampler;
  * copies the weights: see infer.h). _ex picks the weights' precision:
  * RNN_BF16 halves the bytes read per token (sums stay fp32). */
 rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed);
+/* 0 if m can be sampled from (a forward language model), else -1 + message:
+ * what rnn_sampler_create checks first. */
+int rnn_sampler_check(const rnn_model *m);
 rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed,
                                    rnn_precision weights);
 void rnn_sampler_free(rnn_sampler *s);

@@ -247,8 +247,6 @@ int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const r
         !(d->rms >= 0 && d->rms < 1))
         return rnn_errorf("dynamic evaluation: segment >= 1, lr >= 0, 0 <= decay < 1, clip >= 0 and "
                           "0 <= rms < 1 expected");
-    if (m->c.bidirectional) /* rnn_config_validate refuses these; a hand-made config may not have asked */
-        return rnn_errorf("dynamic evaluation needs a one-directional language model");
     return lm_evaluate(m, m, data, n, 1, d->seg, d, progress, user, out);
 }
 

@@ -182,6 +182,20 @@ def cache_mix(p, h, keys, nexts, cache):
     return (1 - lam) * p + lam * torch.zeros_like(p).index_add_(0, torch.tensor(nexts), w)
 
 
+def cache_scores(logits, top, y, keys, nexts, cache):
+    """Scores targets y (T) with the cache's mixture over logits/top (T, V)/(T, F), in double,
+    pushing each (state, next token) onto keys/nexts after it is scored: (nll, correct)."""
+    nll, ok = 0.0, 0
+    for t in range(len(y)):
+        h = top[t].double()
+        q = cache_mix(torch.softmax(logits[t].double(), 0), h, keys, nexts, cache)
+        nll -= math.log(q[y[t]].item())
+        ok += int(q.argmax().item() == y[t].item())
+        keys.append(h)
+        nexts.append(int(y[t]))
+    return nll, ok
+
+
 def lm_eval(net, ids, cache=None):
     with torch.no_grad():
         x = torch.tensor(ids[:-1]).unsqueeze(0)
@@ -190,16 +204,9 @@ def lm_eval(net, ids, cache=None):
         logits, top = logits[0], top[0]
         loss = nn.functional.cross_entropy(logits, y).item()
         acc = (logits.argmax(-1) == y).float().mean().item()
-        logits, top = logits.double(), top.double()
         out = {"loss": loss, "perplexity": math.exp(loss), "accuracy": acc, "tokens": len(ids) - 1}
         if cache:
-            keys, nexts, nll, ok = [], [], 0.0, 0
-            for t in range(len(y)):
-                q = cache_mix(torch.softmax(logits[t], 0), top[t], keys, nexts, cache)
-                nll -= math.log(q[y[t]].item())
-                ok += int(q.argmax().item() == y[t].item())
-                keys.append(top[t])
-                nexts.append(int(y[t]))
+            nll, ok = cache_scores(logits, top, y, [], [], cache)
             out.update({"loss": nll / len(y), "perplexity": math.exp(nll / len(y)), "accuracy": ok / len(y),
                         "loss_without_cache": loss, "accuracy_without_cache": acc})
     return out
@@ -241,13 +248,8 @@ def lm_eval_dynamic(net, ids, dyn, cache=None):
             own_nll -= torch.log_softmax(logits.double(), -1)[torch.arange(len(y)), y].sum().item()
             own_ok += int((logits.argmax(-1) == y).sum().item())
             if cache:
-                for t in range(len(y)):
-                    h = top[0, t].double()
-                    q = cache_mix(torch.softmax(logits[t].double(), 0), h, keys, nexts, cache)
-                    nll -= math.log(q[y[t]].item())
-                    ok += int(q.argmax().item() == y[t].item())
-                    keys.append(h)
-                    nexts.append(int(y[t]))
+                seg_nll, seg_ok = cache_scores(logits, top[0], y, keys, nexts, cache)
+                nll, ok = nll + seg_nll, ok + seg_ok
         if lr > 0:
             loss = nn.functional.cross_entropy(logits, y)
             net.zero_grad()
