@@ -22,12 +22,21 @@
 #endif
 
 #define BR 16
-typedef float vf __attribute__((vector_size(BR * 4)));
-typedef uint16_t vh __attribute__((vector_size(BR * 2)));
-typedef uint32_t vu __attribute__((vector_size(BR * 4)));
+/* Vectors of the machine's own width (NW floats: AVX 8, SSE 4): a block's 16
+ * values are NS of them. A generic vector wider than the registers (16
+ * floats on an AVX2 machine) makes GCC spill every accumulator to the stack
+ * on each multiply-add, which made AVX2 sampling 5x slower than it is now. */
+#if defined(__AVX__)
+#define NW 8
+#else
+#define NW 4
+#endif
+#define NS (BR / NW)
+typedef float vn __attribute__((vector_size(NW * 4)));
+typedef uint32_t vnu32 __attribute__((vector_size(NW * 4)));
 /* The same, at any alignment. */
-typedef float vfu __attribute__((vector_size(BR * 4), aligned(4), may_alias));
-typedef uint16_t vhu __attribute__((vector_size(BR * 2), aligned(2), may_alias));
+typedef float vnf_u __attribute__((vector_size(NW * 4), aligned(4), may_alias));
+typedef uint16_t vnh_u __attribute__((vector_size(NW * 2), aligned(2), may_alias));
 
 /* A matrix in interleaved blocks, fp32 or bf16. */
 typedef struct {
@@ -74,9 +83,11 @@ static void blocks_free(blocks *b) {
 #ifndef PF
 #define PF 2048
 #endif
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__FMA__)
 #include <immintrin.h>
-static vf dot16(const float *w, const uint16_t *h, int K, const float *x) {
+#endif
+#if defined(__AVX512F__)
+static void dot16(const float *w, const uint16_t *h, int K, const float *x, float *out) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int k = 0;
     if (w) {
@@ -106,48 +117,68 @@ static vf dot16(const float *w, const uint16_t *h, int K, const float *x) {
         for (; k < K; k++, h += BR) a0 = _mm512_fmadd_ps(WIDEN(h), _mm512_set1_ps(x[k]), a0);
 #undef WIDEN
     }
-    __m512 sum = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-    vf out;
-    memcpy(&out, &sum, sizeof out);
-    return out;
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 #else
-static vf dot16(const float *w, const uint16_t *h, int K, const float *x) {
-    vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+/* The ISO C modes of GCC do not contract a * b + c, so the FMA is spelled
+ * out where the target has one. */
+static inline vn vn_fma(vn a, vn b, vn c) {
+#if defined(__FMA__) && NW == 8
+    return (vn)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+    return a * b + c;
+#endif
+}
+/* KU columns at a time, each into its own NS accumulators: 8 with AVX (4 x
+ * 2), 8 with SSE (2 x 4), within the 16 registers with room for the loads. */
+#define KU (NS <= 2 ? 4 : 2)
+#define WIDEN(p) ((vn)(__builtin_convertvector(*(const vnh_u *)(p), vnu32) << 16))
+static void dot16(const float *w, const uint16_t *h, int K, const float *x, float *out) {
+    vn acc[KU][NS];
+    for (int u = 0; u < KU; u++)
+        for (int v = 0; v < NS; v++) acc[u][v] = (vn){0};
     int k = 0;
     if (w) {
-        for (; k + 4 <= K; k += 4) {
-            __builtin_prefetch((const char *)(w + (size_t)k * BR) + PF);
-            __builtin_prefetch((const char *)(w + (size_t)k * BR) + PF + 64);
-            __builtin_prefetch((const char *)(w + (size_t)k * BR) + PF + 128);
-            __builtin_prefetch((const char *)(w + (size_t)k * BR) + PF + 192);
-            a0 += *(const vfu *)(w + (size_t)k * BR) * x[k];
-            a1 += *(const vfu *)(w + (size_t)(k + 1) * BR) * x[k + 1];
-            a2 += *(const vfu *)(w + (size_t)(k + 2) * BR) * x[k + 2];
-            a3 += *(const vfu *)(w + (size_t)(k + 3) * BR) * x[k + 3];
+        for (; k + KU <= K; k += KU, w += KU * BR) {
+            for (int b = 0; b < KU * BR * 4; b += 64) __builtin_prefetch((const char *)w + PF + b);
+#pragma GCC unroll 4
+            for (int u = 0; u < KU; u++) {
+                const vn xk = x[k + u] - (vn){0};
+#pragma GCC unroll 4
+                for (int v = 0; v < NS; v++)
+                    acc[u][v] = vn_fma(*(const vnf_u *)(w + u * BR + v * NW), xk, acc[u][v]);
+            }
         }
-        for (; k < K; k++) a0 += *(const vfu *)(w + (size_t)k * BR) * x[k];
+        for (; k < K; k++, w += BR)
+            for (int v = 0; v < NS; v++)
+                acc[0][v] = vn_fma(*(const vnf_u *)(w + v * NW), x[k] - (vn){0}, acc[0][v]);
     } else {
-#define WIDEN(p) ((vf)(__builtin_convertvector(*(const vhu *)(p), vu) << 16))
-        for (; k + 4 <= K; k += 4) {
-            __builtin_prefetch((const char *)(h + (size_t)k * BR) + PF);
-            __builtin_prefetch((const char *)(h + (size_t)k * BR) + PF + 64);
-            a0 += WIDEN(h + (size_t)k * BR) * x[k];
-            a1 += WIDEN(h + (size_t)(k + 1) * BR) * x[k + 1];
-            a2 += WIDEN(h + (size_t)(k + 2) * BR) * x[k + 2];
-            a3 += WIDEN(h + (size_t)(k + 3) * BR) * x[k + 3];
+        for (; k + KU <= K; k += KU, h += KU * BR) {
+            for (int b = 0; b < KU * BR * 2; b += 64) __builtin_prefetch((const char *)h + PF + b);
+#pragma GCC unroll 4
+            for (int u = 0; u < KU; u++) {
+                const vn xk = x[k + u] - (vn){0};
+#pragma GCC unroll 4
+                for (int v = 0; v < NS; v++) acc[u][v] = vn_fma(WIDEN(h + u * BR + v * NW), xk, acc[u][v]);
+            }
         }
-        for (; k < K; k++) a0 += WIDEN(h + (size_t)k * BR) * x[k];
-#undef WIDEN
+        for (; k < K; k++, h += BR)
+            for (int v = 0; v < NS; v++) acc[0][v] = vn_fma(WIDEN(h + v * NW), x[k] - (vn){0}, acc[0][v]);
     }
-    return (a0 + a1) + (a2 + a3);
+    for (int v = 0; v < NS; v++) {
+        /* pairwise, as the AVX-512 kernel: (a0 + a1) + (a2 + a3) */
+        vn sum = KU == 4 ? (acc[0][v] + acc[1][v]) + (acc[2][v] + acc[3][v]) : acc[0][v] + acc[1][v];
+        *(vnf_u *)(out + v * NW) = sum;
+    }
 }
+#undef WIDEN
+#undef KU
 #endif
 
-/* Rows 16*blk .. 16*blk+15 of a matrix in blocks. */
-static vf blocks_dot(const blocks *b, int blk, const float *x) {
+/* Rows 16*blk .. 16*blk+15 of a matrix in blocks, into out. */
+static void blocks_dot(const blocks *b, int blk, const float *x, float *out) {
     size_t at = (size_t)blk * b->K * BR;
-    return dot16(b->w ? b->w + at : NULL, b->h ? b->h + at : NULL, b->K, x);
+    dot16(b->w ? b->w + at : NULL, b->h ? b->h + at : NULL, b->K, x, out);
 }
 
 /* A recurrent layer's weights in the order a token reads them: for each
@@ -243,8 +274,7 @@ static float *input_table(const rnn_stepper *s, const float *w_ih, const float *
     if (ok)
         for (int v = 0; v < V; v++)
             for (int blk = 0; blk < b.nblk; blk++) {
-                vf y = blocks_dot(&b, blk, emb + (size_t)v * E);
-                memcpy(table + ((size_t)v * G * Hp + (size_t)blk * BR), &y, sizeof y);
+                blocks_dot(&b, blk, emb + (size_t)v * E, table + ((size_t)v * G * Hp + (size_t)blk * BR));
             }
     blocks_free(&b);
     rnn_free(padded);
@@ -344,18 +374,17 @@ static void layer_units(const rnn_stepper *s, int l, int u0, int u1, int32_t id,
          * b_hh), added in for the LSTM. */
         for (int g = 0; g < G; g++) {
             const size_t gj = (size_t)g * s->Hp + j0;
-            vf vx = *(const vfu *)(y->bx + gj);
             if (row) {
-                vx += *(const vfu *)(row + gj);
+                for (int r = 0; r < BR; r++) gx[g][r] = row[gj + r];
             } else {
-                vx += dot16(y->w ? y->w + at : NULL, y->h ? y->h + at : NULL, y->in, x);
+                dot16(y->w ? y->w + at : NULL, y->h ? y->h + at : NULL, y->in, x, gx[g]);
                 at += (size_t)y->in * BR;
             }
-            vf vh_ = dot16(y->w ? y->w + at : NULL, y->h ? y->h + at : NULL, H, hp);
+            dot16(y->w ? y->w + at : NULL, y->h ? y->h + at : NULL, H, hp, gh[g]);
             at += (size_t)H * BR;
-            if (s->cell == RNN_CELL_LSTM) vx += vh_;
-            memcpy(gx[g], &vx, sizeof vx);
-            memcpy(gh[g], &vh_, sizeof vh_);
+            for (int r = 0; r < BR; r++) gx[g][r] = y->bx[gj + r] + gx[g][r];
+            if (s->cell == RNN_CELL_LSTM)
+                for (int r = 0; r < BR; r++) gx[g][r] += gh[g][r];
         }
         float ghn[BR];
         switch (s->cell) {
@@ -393,8 +422,7 @@ static void token_part(rnn_stepper *s, int32_t id, int t, int nt) {
     }
     const int b0 = s->head.nblk * t / nt, b1 = s->head.nblk * (t + 1) / nt;
     for (int b = b0; b < b1; b++) {
-        vf v = blocks_dot(&s->head, b, x);
-        memcpy(s->logits + (size_t)b * BR, &v, sizeof v);
+        blocks_dot(&s->head, b, x, s->logits + (size_t)b * BR);
     }
 }
 
