@@ -74,7 +74,7 @@ static int command_help(const char *cmd) {
          "  --top-p P           sample among the most likely tokens whose probability reaches P (1: all)\n"
          "  --seed S            random seed: the same seed gives the same text (default 1337)\n"
          "  --stop STRING       stop after the first occurrence of STRING\n"
-         "  --precision fp32|bf16  weights in bf16 halve the memory read per token (CPUs with AVX512-BF16)\n"
+         "  --precision fp32|bf16  weights stored in bf16 (sums in fp32): half the memory read per token, on any CPU\n"
          "  --threads N         threads (0: all cores)\n"
          "  --cache N           mix a neural cache of the last N states into each draw (off unless given,\n"
          "                      even for a model trained with one: it makes text repeat itself)\n"

@@ -83,7 +83,7 @@ static void blocks_free(blocks *b) {
 #ifndef PF
 #define PF 2048
 #endif
-#if defined(__AVX512F__) || defined(__FMA__)
+#if defined(__AVX512F__) || defined(__FMA__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #if defined(__AVX512F__)
@@ -132,7 +132,12 @@ static inline vn vn_fma(vn a, vn b, vn c) {
 /* KU columns at a time, each into its own NS accumulators: 8 with AVX (4 x
  * 2), 8 with SSE (2 x 4), within the 16 registers with room for the loads. */
 #define KU (NS <= 2 ? 4 : 2)
+#if defined(__AVX2__) && NW == 8
+/* One zero-extending load and a shift (GCC's convertvector takes five). */
+#define WIDEN(p) ((vn)_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+#else
 #define WIDEN(p) ((vn)(__builtin_convertvector(*(const vnh_u *)(p), vnu32) << 16))
+#endif
 static void dot16(const float *w, const uint16_t *h, int K, const float *x, float *out) {
     vn acc[KU][NS];
     for (int u = 0; u < KU; u++)
