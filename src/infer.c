@@ -138,37 +138,29 @@ static inline vn vn_fma(vn a, vn b, vn c) {
 #else
 #define WIDEN(p) ((vn)(__builtin_convertvector(*(const vnh_u *)(p), vnu32) << 16))
 #endif
+#define LOADF(p) (*(const vnf_u *)(p))
+/* dot16's loop over the weights at p, read by LOAD (fp32, or bf16 widened)
+ * at ESZ bytes each; KU columns at a time, then the rest one by one. */
+#define DOT16_LOOP(p, LOAD, ESZ)                                                                   \
+    for (; k + KU <= K; k += KU, p += KU * BR) {                                                   \
+        for (int b = 0; b < KU * BR * (ESZ); b += 64) __builtin_prefetch((const char *)p + PF + b); \
+        _Pragma("GCC unroll 4") for (int u = 0; u < KU; u++) {                                     \
+            const vn xk = x[k + u] - (vn){0};                                                      \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NS; v++)                                   \
+                acc[u][v] = vn_fma(LOAD(p + u * BR + v * NW), xk, acc[u][v]);                      \
+        }                                                                                          \
+    }                                                                                              \
+    for (; k < K; k++, p += BR)                                                                    \
+        for (int v = 0; v < NS; v++) acc[0][v] = vn_fma(LOAD(p + v * NW), x[k] - (vn){0}, acc[0][v]);
 static void dot16(const float *w, const uint16_t *h, int K, const float *x, float *out) {
     vn acc[KU][NS];
     for (int u = 0; u < KU; u++)
         for (int v = 0; v < NS; v++) acc[u][v] = (vn){0};
     int k = 0;
     if (w) {
-        for (; k + KU <= K; k += KU, w += KU * BR) {
-            for (int b = 0; b < KU * BR * 4; b += 64) __builtin_prefetch((const char *)w + PF + b);
-#pragma GCC unroll 4
-            for (int u = 0; u < KU; u++) {
-                const vn xk = x[k + u] - (vn){0};
-#pragma GCC unroll 4
-                for (int v = 0; v < NS; v++)
-                    acc[u][v] = vn_fma(*(const vnf_u *)(w + u * BR + v * NW), xk, acc[u][v]);
-            }
-        }
-        for (; k < K; k++, w += BR)
-            for (int v = 0; v < NS; v++)
-                acc[0][v] = vn_fma(*(const vnf_u *)(w + v * NW), x[k] - (vn){0}, acc[0][v]);
+        DOT16_LOOP(w, LOADF, 4)
     } else {
-        for (; k + KU <= K; k += KU, h += KU * BR) {
-            for (int b = 0; b < KU * BR * 2; b += 64) __builtin_prefetch((const char *)h + PF + b);
-#pragma GCC unroll 4
-            for (int u = 0; u < KU; u++) {
-                const vn xk = x[k + u] - (vn){0};
-#pragma GCC unroll 4
-                for (int v = 0; v < NS; v++) acc[u][v] = vn_fma(WIDEN(h + u * BR + v * NW), xk, acc[u][v]);
-            }
-        }
-        for (; k < K; k++, h += BR)
-            for (int v = 0; v < NS; v++) acc[0][v] = vn_fma(WIDEN(h + v * NW), x[k] - (vn){0}, acc[0][v]);
+        DOT16_LOOP(h, WIDEN, 2)
     }
     for (int v = 0; v < NS; v++) {
         /* pairwise, as the AVX-512 kernel: (a0 + a1) + (a2 + a3) */
@@ -176,6 +168,8 @@ static void dot16(const float *w, const uint16_t *h, int K, const float *x, floa
         *(vnf_u *)(out + v * NW) = sum;
     }
 }
+#undef DOT16_LOOP
+#undef LOADF
 #undef WIDEN
 #undef KU
 #endif
