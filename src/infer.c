@@ -25,7 +25,7 @@
 /* Vectors of the machine's own width (NW floats: AVX 8, SSE 4): a block's 16
  * values are NS of them. A generic vector wider than the registers (16
  * floats on an AVX2 machine) makes GCC spill every accumulator to the stack
- * on each multiply-add, which made AVX2 sampling 5x slower than it is now. */
+ * on each multiply-add: AVX2 sampling ran 3.5x slower than it does now. */
 #if defined(__AVX__)
 #define NW 8
 #else
