@@ -22,7 +22,7 @@ row() { # name, checkpoint, test file, eval flags...
 common="--task classify --progress log --log-every 0 --optimizer adam --clip 5"
 # The from-scratch recipes (README: each data set's flags, chosen on its validation split).
 trec=(--data "$D/trec/train.tsv" --text-col 3 --val-frac 0.1 --bidirectional --layers 1 --hidden 128
-    --embed 128 --pool meanmax --dropout 0 --head-dropout 0.5 --embed-dropout 0.5 --batch 32 --lr 2e-3
+    --embed 128 --pool attention --dropout 0 --head-dropout 0.5 --embed-dropout 0.5 --batch 32 --lr 2e-3
     --epochs 20 --patience 5)
 sst2=(--data "$D/sst2/sentence_level/train.tsv" --val "$D/sst2/sentence_level/dev.tsv" --bidirectional
     --layers 1 --hidden 128 --embed 128 --pool meanmax --head-dropout 0.5 --embed-dropout 0.5 --batch 32
