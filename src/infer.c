@@ -373,15 +373,14 @@ static void layer_units(const rnn_stepper *s, int l, int u0, int u1, int32_t id,
          * b_hh), added in for the LSTM. */
         for (int g = 0; g < G; g++) {
             const size_t gj = (size_t)g * s->Hp + j0;
-            if (row) {
-                for (int r = 0; r < BR; r++) gx[g][r] = row[gj + r];
-            } else {
+            const float *in = row ? row + gj : gx[g]; /* the input side before bx */
+            if (!row) {
                 dot16(y->w ? y->w + at : NULL, y->h ? y->h + at : NULL, y->in, x, gx[g]);
                 at += (size_t)y->in * BR;
             }
             dot16(y->w ? y->w + at : NULL, y->h ? y->h + at : NULL, H, hp, gh[g]);
             at += (size_t)H * BR;
-            for (int r = 0; r < BR; r++) gx[g][r] = y->bx[gj + r] + gx[g][r];
+            for (int r = 0; r < BR; r++) gx[g][r] = y->bx[gj + r] + in[r];
             if (s->cell == RNN_CELL_LSTM)
                 for (int r = 0; r < BR; r++) gx[g][r] += gh[g][r];
         }
