@@ -479,12 +479,15 @@ static void pack_b(int trans_b, int kc, int nc, const float *B, int ldb, int p0,
 
 /* C tile (mr x nr, row stride ldc) = alpha * Ap @ Bs + beta * C, where Ap is
  * a packed MR x kc micro-panel and Bs has kc rows of NR floats, bs apart
- * (bs == NR when packed, ldb when read in place). beta == 0 never reads C. */
-static void micro_kernel(int kc, const float *restrict Ap, const float *restrict Bs, size_t bs,
-                         float *restrict C, int ldc, int mr, int nr, float alpha, float beta) {
+ * (bs == NR when packed, ldb when read in place). beta == 0 never reads C.
+ * Only the first `rows` (>= mr) rows of the panel are multiplied: inlined
+ * with a constant, the loops over them unroll completely. */
+static inline __attribute__((always_inline)) void
+micro_tile(int rows, int kc, const float *restrict Ap, const float *restrict Bs, size_t bs,
+           float *restrict C, int ldc, int mr, int nr, float alpha, float beta) {
     vf acc[MR][NV];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < rows; r++)
 #pragma GCC unroll 16
         for (int v = 0; v < NV; v++) acc[r][v] = (vf){0};
 
@@ -493,7 +496,7 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
 #pragma GCC unroll 16
         for (int v = 0; v < NV; v++) b[v] = vload(Bs + v * VW);
 #pragma GCC unroll 16
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < rows; r++) {
             vf a = vbcast(Ap[r]);
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++) acc[r][v] = vfma(a, b[v], acc[r][v]);
@@ -502,9 +505,9 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
         Bs += bs;
     }
 
-    if (mr == MR && nr == NR) {
+    if (mr == rows && nr == NR) {
 #pragma GCC unroll 16
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < rows; r++) {
             float *c = C + (size_t)r * ldc;
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++) {
@@ -519,7 +522,7 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
         }
     } else {
         float t[MR][NR] __attribute__((aligned(64)));
-        for (int r = 0; r < MR; r++)
+        for (int r = 0; r < mr; r++)
             for (int v = 0; v < NV; v++) *(vf *)&t[r][v * VW] = acc[r][v];
         for (int r = 0; r < mr; r++) {
             float *c = C + (size_t)r * ldc;
@@ -527,6 +530,18 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
                 c[j] = alpha * t[r][j] + (beta == 0.0f ? 0.0f : beta * c[j]);
         }
     }
+}
+
+/* A short last panel (M = 32 on AVX2's MR = 6 leaves 2 rows) runs a kernel
+ * of 2 or 4 rows instead of multiplying rows of zeros. */
+static void micro_kernel(int kc, const float *restrict Ap, const float *restrict Bs, size_t bs,
+                         float *restrict C, int ldc, int mr, int nr, float alpha, float beta) {
+    if (mr <= 2 && MR > 2)
+        micro_tile(2, kc, Ap, Bs, bs, C, ldc, mr, nr, alpha, beta);
+    else if (mr <= 4 && MR > 4)
+        micro_tile(4, kc, Ap, Bs, bs, C, ldc, mr, nr, alpha, beta);
+    else
+        micro_tile(MR, kc, Ap, Bs, bs, C, ldc, mr, nr, alpha, beta);
 }
 
 /* ---------------------------------------------------------------------------
