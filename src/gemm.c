@@ -863,39 +863,45 @@ void rnn_gemm_pack_b(rnn_packed_b *pb, int trans_b, int K, int N, const float *B
     }
 }
 
-/* Slivers [s0, s1) of C (all M rows). */
-static void packed_part(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
-                        float *C, int ldc, int s0, int s1, float *Ap) {
+/* Slivers [s0, s1) of C (all M rows), for each of the nb packed matrices
+ * pb[i] (all K deep, N wide) into C + i * cstride: each micro-panel of A is
+ * packed once for all of them. */
+static void packed_part(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
+                        float beta, float *C, int ldc, size_t cstride, int s0, int s1, float *Ap) {
     const int K = pb->K, N = pb->N, nsl = n_slivers(N);
     for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
         const int kc = K - pc < KC ? K - pc : KC;
         const float beta_k = pc == 0 ? beta : 1.0f;
-        const float *base = (const float *)pb->mem + (size_t)kb * KC * nsl * NR;
         for (int ir = 0; ir < M; ir += MR) {
             const int mr = M - ir < MR ? M - ir : MR;
             pack_a(0, mr, kc, A, lda, M, ir, pc, Ap);
-            for (int sl = s0; sl < s1; sl++) {
-                const int nr = N - sl * NR < NR ? N - sl * NR : NR;
-                micro_kernel(kc, Ap, base + (size_t)sl * kc * NR, NR, C + (size_t)ir * ldc + sl * NR,
-                             ldc, mr, nr, alpha, beta_k);
+            for (int i = 0; i < nb; i++) {
+                const float *base = (const float *)pb[i].mem + (size_t)kb * KC * nsl * NR;
+                float *c = C + i * cstride + (size_t)ir * ldc;
+                for (int sl = s0; sl < s1; sl++) {
+                    const int nr = N - sl * NR < NR ? N - sl * NR : NR;
+                    micro_kernel(kc, Ap, base + (size_t)sl * kc * NR, NR, c + sl * NR, ldc, mr, nr,
+                                 alpha, beta_k);
+                }
             }
         }
     }
 }
 
 /* One thread's slivers, with its A panel buffer; out of memory for that, the
- * reference product of the original B still answers. */
-static void packed_range(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
-                         float *C, int ldc, int s0, int s1) {
+ * reference products of the original Bs still answer. */
+static void packed_range(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
+                         float beta, float *C, int ldc, size_t cstride, int s0, int s1) {
     float *Ap = rnn_gemm_thread_buffer((size_t)MR * KC);
     if (Ap) {
-        packed_part(M, alpha, A, lda, pb, beta, C, ldc, s0, s1, Ap);
+        packed_part(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
         return;
     }
     int j0 = s0 * NR, j1 = s1 * NR < pb->N ? s1 * NR : pb->N;
-    if (j1 > j0)
-        rnn_gemm_ref(0, pb->trans_b, M, j1 - j0, pb->K, alpha, A, lda,
-                     pb->trans_b ? pb->B + (size_t)j0 * pb->ldb : pb->B + j0, pb->ldb, beta, C + j0, ldc);
+    for (int i = 0; i < nb && j1 > j0; i++)
+        rnn_gemm_ref(0, pb[i].trans_b, M, j1 - j0, pb[i].K, alpha, A, lda,
+                     pb[i].trans_b ? pb[i].B + (size_t)j0 * pb[i].ldb : pb[i].B + j0, pb[i].ldb, beta,
+                     C + i * cstride + j0, ldc);
 }
 
 void rnn_gemm_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
@@ -915,12 +921,27 @@ void rnn_gemm_packed(int M, float alpha, const float *A, int lda, const rnn_pack
 #pragma omp parallel num_threads(nt)
         {
             int tid = omp_get_thread_num(), team = omp_get_num_threads();
-            packed_range(M, alpha, A, lda, pb, beta, C, ldc, nsl * tid / team, nsl * (tid + 1) / team);
+            packed_range(M, alpha, A, lda, pb, 1, beta, C, ldc, 0, nsl * tid / team,
+                         nsl * (tid + 1) / team);
         }
         return;
     }
 #endif
-    packed_range(M, alpha, A, lda, pb, beta, C, ldc, 0, nsl);
+    packed_range(M, alpha, A, lda, pb, 1, beta, C, ldc, 0, 0, nsl);
+}
+
+int rnn_gemm_packed_align(const rnn_packed_b *pb) {
+    return pb->prec == RNN_BF16 ? rnn_gemm_bf16_packed_align() : NR;
+}
+
+void rnn_gemm_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
+                          float beta, float *C, int ldc, size_t cstride, int j0, int j1) {
+    if (M <= 0 || j1 <= j0) return;
+    if (pb->prec == RNN_BF16)
+        for (int i = 0; i < nb; i++)
+            rnn_gemm_bf16_packed_cols(M, alpha, A, lda, &pb[i], beta, C + i * cstride, ldc, j0, j1);
+    else
+        packed_range(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, j0 / NR, (j1 + NR - 1) / NR);
 }
 
 /* ---------------------------------------------------------------------------

@@ -76,11 +76,23 @@ size_t rnn_gemm_packed_bytes(int K, int N); /* enough for either precision */
 void rnn_gemm_pack_b(rnn_packed_b *pb, int trans_b, int K, int N, const float *B, int ldb, void *mem);
 void rnn_gemm_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
                      float *C, int ldc);
+/* For threads that share products out themselves: columns [j0, j1) of the
+ * products of one A with nb packed matrices pb[0..nb) of the same shape and
+ * precision, C + i * cstride = alpha * A @ op(B_i) + beta * (C + i * cstride)
+ * (C still points at column 0), on the calling thread alone; A is packed
+ * once for all nb. j0 and j1 must be multiples of
+ * rnn_gemm_packed_align(pb), or j1 == N. */
+int rnn_gemm_packed_align(const rnn_packed_b *pb);
+void rnn_gemm_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
+                          float beta, float *C, int ldc, size_t cstride, int j0, int j1);
 /* The bf16 halves of the above (gemm_bf16.c). */
 size_t rnn_gemm_bf16_packed_bytes(int K, int N);
 void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb);
 void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
                           float *C, int ldc);
+int rnn_gemm_bf16_packed_align(void);
+void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
+                               float beta, float *C, int ldc, int j0, int j1);
 
 /* Internal: a per-thread packing buffer of at least n floats, kept for the
  * thread's lifetime (NULL when out of memory). */

@@ -360,6 +360,22 @@ TARGET static void packed_part(int M, float alpha, const float *A, int lda, cons
     }
 }
 
+/* Slivers [s0, s1) on the calling thread; out of memory for its A panel
+ * buffer, the plain product of the original B. */
+static void packed_range(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
+                         float beta, float *C, int ldc, int s0, int s1) {
+    uint32_t *Ap = (uint32_t *)rnn_gemm_thread_buffer((size_t)MR * KP);
+    if (Ap) {
+        packed_part(M, alpha, A, lda, pb, beta, C, ldc, s0, s1, Ap);
+        return;
+    }
+    int j0 = s0 * NR, j1 = s1 * NR < pb->N ? s1 * NR : pb->N;
+    if (j1 > j0)
+        rnn_gemm_ref(0, pb->trans_b, M, j1 - j0, pb->K, alpha, A, lda,
+                     pb->trans_b ? pb->B + (size_t)j0 * pb->ldb : pb->B + j0, pb->ldb, beta, C + j0,
+                     ldc);
+}
+
 void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
                           float *C, int ldc) {
     const int nsl = (pb->N + NR - 1) / NR;
@@ -375,18 +391,15 @@ void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
-        int s0 = nsl * tid / team, s1 = nsl * (tid + 1) / team;
-        uint32_t *Ap = (uint32_t *)rnn_gemm_thread_buffer((size_t)MR * KP);
-        if (Ap) {
-            packed_part(M, alpha, A, lda, pb, beta, C, ldc, s0, s1, Ap);
-        } else { /* out of memory: the plain product of the original B */
-            int j0 = s0 * NR, j1 = s1 * NR < pb->N ? s1 * NR : pb->N;
-            if (j1 > j0)
-                rnn_gemm_ref(0, pb->trans_b, M, j1 - j0, pb->K, alpha, A, lda,
-                             pb->trans_b ? pb->B + (size_t)j0 * pb->ldb : pb->B + j0, pb->ldb, beta, C + j0,
-                             ldc);
-        }
+        packed_range(M, alpha, A, lda, pb, beta, C, ldc, nsl * tid / team, nsl * (tid + 1) / team);
     }
+}
+
+int rnn_gemm_bf16_packed_align(void) { return NR; }
+
+void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
+                               float beta, float *C, int ldc, int j0, int j1) {
+    packed_range(M, alpha, A, lda, pb, beta, C, ldc, j0 / NR, (j1 + NR - 1) / NR);
 }
 
 #else /* no x86-64 GCC/Clang: no kernel */
@@ -403,6 +416,14 @@ void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb) {
 void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
                           float *C, int ldc) {
     rnn_gemm_ref(0, pb->trans_b, M, pb->N, pb->K, alpha, A, lda, pb->B, pb->ldb, beta, C, ldc);
+}
+
+int rnn_gemm_bf16_packed_align(void) { return 1; }
+
+void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
+                               float beta, float *C, int ldc, int j0, int j1) {
+    rnn_gemm_ref(0, pb->trans_b, M, j1 - j0, pb->K, alpha, A, lda,
+                 pb->trans_b ? pb->B + (size_t)j0 * pb->ldb : pb->B + j0, pb->ldb, beta, C + j0, ldc);
 }
 
 

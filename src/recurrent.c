@@ -6,7 +6,9 @@
  *        gates (N, G*H) = x (N, in) @ W_ih^T + b_ih
  *   2. a loop over time adds the recurrent GEMM of the live rows,
  *        hg (b_t, G*H) = h_prev (b_t, H) @ W_hh^T
- *      and applies the cell's pointwise maths (the *_step functions below);
+ *      and applies the cell's pointwise maths (the *_step functions below),
+ *      on a team of threads that each own a block of hidden units
+ *      (forward_steps, backward_steps);
  *   3. backward runs the loop in reverse order producing the pre-activation
  *      gradients dG, then the weight gradients are three GEMMs batched over
  *      all time steps: dW_ih += dG^T @ x, dW_hh += dG^T @ h_prev, dx = dG @ W_ih.
@@ -19,6 +21,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "activations.h"
 #include "gemm.h"
@@ -96,17 +101,18 @@ void rnn_dir_cache_bind(rnn_dir_cache *c, rnn_cell cell, int N, int H, float *me
     if (cell == RNN_CELL_GRU) c->ghn = mem;
 }
 
-/* Floats for W_hh packed for the step products (forward: op = W_hh^T,
- * backward: W_hh), rounded to whole cache lines. */
+/* W_hh packed for the step products. Forward: op = W_hh^T, one (H x H)
+ * block per gate, so that a thread's units are whole slivers of every gate;
+ * backward: op = W_hh (G*H x H). Floats, rounded to whole cache lines. */
+static size_t gate_pack_floats(int H) { return (rnn_gemm_packed_bytes(H, H) / sizeof(float) + 15) / 16 * 16; }
 static size_t packed_floats(rnn_cell cell, int H) {
-    int GH = rnn_cell_gates(cell) * H;
-    size_t a = rnn_gemm_packed_bytes(H, GH), b = rnn_gemm_packed_bytes(GH, H);
-    return ((a > b ? a : b) / sizeof(float) + 15) / 16 * 16;
+    int G = rnn_cell_gates(cell);
+    size_t a = G * gate_pack_floats(H), b = (rnn_gemm_packed_bytes(G * H, H) / sizeof(float) + 15) / 16 * 16;
+    return a > b ? a : b;
 }
 
-/* Steps from which packing W_hh once beats packing it inside every product,
- * and rows from which the packed product beats the matrix-vector and
- * dot-product kernels (the packed micro-kernel computes 8 rows at a time). */
+/* Steps and rows from which packing W_hh once beats packing it inside every
+ * product (and beats the matrix-vector kernel of a single row). */
 #define PACK_MIN_T 4
 #define PACK_MIN_ROWS 4
 
@@ -114,7 +120,7 @@ size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
     (void)N;
     size_t g = (size_t)rnn_cell_gates(cell);
     size_t fwd = (size_t)B * g * H;                  /* hg */
-    size_t bwd = (size_t)B * (3 * H + g * H);        /* carry_h, carry_c, dh, dgh */
+    size_t bwd = (size_t)B * (3 * H + 2 * g * H);    /* carry_h, carry_c, dh, dgh x 2 */
     return packed_floats(cell, H) + (fwd > bwd ? fwd : bwd);
 }
 
@@ -150,21 +156,26 @@ void rnn_lstm_row_forward(int H, float *restrict gi, float *restrict gf, float *
     lstm_row(H, gi, gf, gg, go, cp, cr, hrow, NULL);
 }
 
-static void lstm_step_forward(int bt, int H, float *gates, const float *hg, const float *b_hh,
-                              const float *cprev, float *c, float *h, int ldh, const float *rmask) {
-#pragma omp parallel for if (bt * H > PAR_MIN)
+/* Every step function below works on units [u0, u1) of rows [0, bt): the
+ * thread that owns those units (rnn_dir_forward) calls it. */
+static void lstm_step_forward(int bt, int H, int u0, int u1, float *gates, const float *hg,
+                              const float *b_hh, const float *cprev, float *c, float *h, int ldh,
+                              const float *rmask) {
+    const int n = u1 - u0;
     for (int r = 0; r < bt; r++) {
-        float *gr = gates + (size_t)r * 4 * H;
-        const float *hr = hg ? hg + (size_t)r * 4 * H : NULL;
-        for (int j = 0; j < 4 * H; j++) gr[j] += (hr ? hr[j] : 0.0f) + b_hh[j];
+        float *gr = gates + (size_t)r * 4 * H + u0;
+        const float *hr = hg ? hg + (size_t)r * 4 * H + u0 : NULL;
+        for (int q = 0; q < 4; q++)
+            for (int j = 0; j < n; j++)
+                gr[q * H + j] += (hr ? hr[q * H + j] : 0.0f) + b_hh[q * H + u0 + j];
         /* The gate, state and output rows never overlap: restrict lets the
          * compiler vectorise the cell's loop (once per mask case). */
-        const float *cp = cprev + (size_t)r * H;
-        float *cr = c + (size_t)r * H, *hrow = h + (size_t)r * ldh;
+        const float *cp = cprev + (size_t)r * H + u0;
+        float *cr = c + (size_t)r * H + u0, *hrow = h + (size_t)r * ldh + u0;
         if (rmask)
-            lstm_row(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cp, cr, hrow, rmask + (size_t)r * H);
+            lstm_row(n, gr, gr + H, gr + 2 * H, gr + 3 * H, cp, cr, hrow, rmask + (size_t)r * H + u0);
         else
-            lstm_row(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cp, cr, hrow, NULL);
+            lstm_row(n, gr, gr + H, gr + 2 * H, gr + 3 * H, cp, cr, hrow, NULL);
     }
 }
 
@@ -190,17 +201,17 @@ static inline void lstm_row_backward(int H, float *restrict gi, float *restrict 
     }
 }
 
-static void lstm_step_backward(int bt, int H, float *gates, const float *c, const float *cprev,
-                               const float *dh, float *dc, const float *rmask) {
-#pragma omp parallel for if (bt * H > PAR_MIN)
+static void lstm_step_backward(int bt, int H, int u0, int u1, float *gates, const float *c,
+                               const float *cprev, const float *dh, float *dc, const float *rmask) {
+    const int n = u1 - u0;
     for (int r = 0; r < bt; r++) {
-        float *gr = gates + (size_t)r * 4 * H;
-        const float *cr = c + (size_t)r * H, *cp = cprev + (size_t)r * H, *dhr = dh + (size_t)r * H;
+        float *gr = gates + (size_t)r * 4 * H + u0;
+        const size_t o = (size_t)r * H + u0;
         if (rmask)
-            lstm_row_backward(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cr, cp, dhr, dc + (size_t)r * H,
-                              rmask + (size_t)r * H);
+            lstm_row_backward(n, gr, gr + H, gr + 2 * H, gr + 3 * H, c + o, cprev + o, dh + o, dc + o,
+                              rmask + o);
         else
-            lstm_row_backward(H, gr, gr + H, gr + 2 * H, gr + 3 * H, cr, cp, dhr, dc + (size_t)r * H,
+            lstm_row_backward(n, gr, gr + H, gr + 2 * H, gr + 3 * H, c + o, cprev + o, dh + o, dc + o,
                               NULL);
     }
 }
@@ -242,20 +253,23 @@ void rnn_gru_row_forward(int H, float *restrict xr, float *restrict xz, float *r
     gru_row(H, xr, xz, xn, hr, hz, hn_, hm, br, bz, bn, hp, ghr, hrow, NULL);
 }
 
-static void gru_step_forward(int bt, int H, float *gates, const float *hg, const float *b_hh,
-                             const float *hprev, float *ghn, float *h, int ldh, const float *rmask) {
-#pragma omp parallel for if (bt * H > PAR_MIN)
+static void gru_step_forward(int bt, int H, int u0, int u1, float *gates, const float *hg,
+                             const float *b_hh, const float *hprev, float *ghn, float *h, int ldh,
+                             const float *rmask) {
+    const int n = u1 - u0;
+    const float *b = b_hh + u0;
     for (int r = 0; r < bt; r++) {
-        float *gr = gates + (size_t)r * 3 * H;
-        const float *hr = hg ? hg + (size_t)r * 3 * H : b_hh;
-        const float hm = hg ? 1.0f : 0.0f, *hp = hprev + (size_t)r * H;
-        float *ghr = ghn + (size_t)r * H, *hrow = h + (size_t)r * ldh;
+        float *gr = gates + (size_t)r * 3 * H + u0;
+        const float *hr = (hg ? hg + (size_t)r * 3 * H : b_hh) + u0;
+        const float hm = hg ? 1.0f : 0.0f;
+        const size_t o = (size_t)r * H + u0;
+        float *hrow = h + (size_t)r * ldh + u0;
         if (rmask)
-            gru_row(H, gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hm, b_hh, b_hh + H,
-                    b_hh + 2 * H, hp, ghr, hrow, rmask + (size_t)r * H);
+            gru_row(n, gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hm, b, b + H, b + 2 * H,
+                    hprev + o, ghn + o, hrow, rmask + o);
         else
-            gru_row(H, gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hm, b_hh, b_hh + H,
-                    b_hh + 2 * H, hp, ghr, hrow, NULL);
+            gru_row(n, gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hm, b, b + H, b + 2 * H,
+                    hprev + o, ghn + o, hrow, NULL);
     }
 }
 
@@ -280,19 +294,19 @@ static inline void gru_row_backward(int H, float *restrict xr, float *restrict x
     }
 }
 
-static void gru_step_backward(int bt, int H, float *gates, float *ghn, const float *hprev,
-                              const float *dh, float *dgh, float *dhprev, const float *rmask) {
-#pragma omp parallel for if (bt * H > PAR_MIN)
+static void gru_step_backward(int bt, int H, int u0, int u1, float *gates, float *ghn,
+                              const float *hprev, const float *dh, float *dgh, float *dhprev,
+                              const float *rmask) {
+    const int n = u1 - u0;
     for (int r = 0; r < bt; r++) {
-        float *gr = gates + (size_t)r * 3 * H, *dgr = dgh + (size_t)r * 3 * H;
-        float *ghr = ghn + (size_t)r * H, *dhp = dhprev + (size_t)r * H;
-        const float *hp = hprev + (size_t)r * H, *dhr = dh + (size_t)r * H;
+        float *gr = gates + (size_t)r * 3 * H + u0, *dgr = dgh + (size_t)r * 3 * H + u0;
+        const size_t o = (size_t)r * H + u0;
         if (rmask)
-            gru_row_backward(H, gr, gr + H, gr + 2 * H, ghr, dgr, dgr + H, dgr + 2 * H, hp, dhr, dhp,
-                             rmask + (size_t)r * H);
+            gru_row_backward(n, gr, gr + H, gr + 2 * H, ghn + o, dgr, dgr + H, dgr + 2 * H, hprev + o,
+                             dh + o, dhprev + o, rmask + o);
         else
-            gru_row_backward(H, gr, gr + H, gr + 2 * H, ghr, dgr, dgr + H, dgr + 2 * H, hp, dhr, dhp,
-                             NULL);
+            gru_row_backward(n, gr, gr + H, gr + 2 * H, ghn + o, dgr, dgr + H, dgr + 2 * H, hprev + o,
+                             dh + o, dhprev + o, NULL);
     }
 }
 
@@ -310,36 +324,36 @@ void rnn_rnn_row_forward(int H, int relu, const float *restrict gr, const float 
     }
 }
 
-static void rnn_step_forward(int bt, int H, int relu, float *gates, const float *hg,
-                             const float *b_hh, float *h, int ldh) {
-#pragma omp parallel for if (bt * H > PAR_MIN)
+static void rnn_step_forward(int bt, int H, int u0, int u1, int relu, float *gates,
+                             const float *hg, const float *b_hh, float *h, int ldh) {
     for (int r = 0; r < bt; r++)
-        rnn_rnn_row_forward(H, relu, gates + (size_t)r * H, hg ? hg + (size_t)r * H : b_hh,
-                        hg ? 1.0f : 0.0f, b_hh, h + (size_t)r * ldh);
+        rnn_rnn_row_forward(u1 - u0, relu, gates + (size_t)r * H + u0,
+                            (hg ? hg + (size_t)r * H : b_hh) + u0, hg ? 1.0f : 0.0f, b_hh + u0,
+                            h + (size_t)r * ldh + u0);
 }
 
 /* dG = dh ⊙ act'(pre), with act' read off the output h: 1 - h² for tanh,
  * [h > 0] for relu. */
-static void rnn_step_backward(int bt, int H, int relu, float *gates, const float *h, int ldh,
-                              const float *dh) {
-#pragma omp parallel for if (bt * H > PAR_MIN)
+static void rnn_step_backward(int bt, int H, int u0, int u1, int relu, float *gates,
+                              const float *h, int ldh, const float *dh) {
     for (int r = 0; r < bt; r++) {
         float *gr = gates + (size_t)r * H;
         const float *hrow = h + (size_t)r * ldh, *dhr = dh + (size_t)r * H;
-        for (int j = 0; j < H; j++)
+        for (int j = u0; j < u1; j++)
             gr[j] = relu ? (hrow[j] > 0.0f ? dhr[j] : 0.0f) : dhr[j] * (1.0f - hrow[j] * hrow[j]);
     }
 }
 
 /* ------------------------------------------------------------------------ */
 
-/* Copies rows [r0, r1) of a (·, ld) matrix into a (·, H) one, or zeros. */
-static void copy_rows(float *dst, const float *src, int ld, int r0, int r1, int H) {
+/* Columns [u0, u1) of rows [r0, r1) of a (·, ld) matrix into a (·, H) one,
+ * or zeros. */
+static void copy_cols(float *dst, const float *src, int ld, int r0, int r1, int H, int u0, int u1) {
     for (int r = r0; r < r1; r++) {
         if (src)
-            memcpy(dst + (size_t)r * H, src + (size_t)r * ld, sizeof(float) * H);
+            memcpy(dst + (size_t)r * H + u0, src + (size_t)r * ld + u0, sizeof(float) * (u1 - u0));
         else
-            memset(dst + (size_t)r * H, 0, sizeof(float) * H);
+            memset(dst + (size_t)r * H + u0, 0, sizeof(float) * (u1 - u0));
     }
 }
 
@@ -348,26 +362,74 @@ static inline int step_time(const rnn_pack *p, int reverse, int k) {
     return reverse ? p->T - 1 - k : k;
 }
 
-void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *cache, float *y,
-                     int ldy, const float *x, int ldx, const float *h0, const float *c0, float *hn,
-                     float *cn, float *work) {
-    const int H = d->H, G = rnn_cell_gates(d->cell), GH = G * H, N = p->N;
-    /* work: W_hh^T packed for the step products, then hg (B, G*H), the
-     * recurrent projection of the live rows. */
-    float *hg = work + packed_floats(d->cell, H);
-    rnn_packed_b whh;
-    const int packed = p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS;
-    if (packed) rnn_gemm_pack_b(&whh, 1, H, GH, d->w.w_hh, H, work);
+/* The recurrence runs on a team of threads that stays together for all T
+ * steps (rather than one team per product and per pointwise loop: at
+ * hidden size 128 a step is a few microseconds, as long as starting a team).
+ * Each thread owns a block of hidden units: it computes those units'
+ * columns of every gate of the step's product, their cell maths and their
+ * slice of h and c. Only the next product reads other threads' units, so
+ * one barrier per step is all the synchronisation: forward, after the
+ * threads have put their slices of h_prev in place; backward, after they
+ * have written their units' dG, which the dh_prev product reads whole.
+ * The blocks are whole slivers of the packed W_hh (its column width), so a
+ * thread's product columns are exactly its units. Unpacked, one thread runs
+ * the steps with rnn_gemm (which threads each product itself). */
+typedef struct {
+    const rnn_dir *d;
+    const rnn_pack *p;
+    const rnn_dir_cache *cache;
+    const rnn_packed_b *pb; /* forward: one pack per gate; backward: one; NULL: unpacked */
+    int align;              /* units per block */
+} step_team;
 
-    /* 1. Input projection for every step at once. */
-    rnn_gemm(0, 1, N, GH, d->in, 1.0f, x, ldx, d->w.w_ih, d->in, 0.0f, cache->gates, GH);
-#pragma omp parallel for if ((size_t)N * GH > PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        float *gr = cache->gates + (size_t)n * GH;
-        for (int j = 0; j < GH; j++) gr[j] += d->w.b_ih[j];
+static int team_size(const step_team *s) {
+    if (!s->pb) return 1;
+#ifdef _OPENMP
+    if (omp_in_parallel()) return 1; /* the directions of a layer side by side */
+#endif
+    const int H = s->d->H, GH = rnn_cell_gates(s->d->cell) * H;
+    const int blocks = (H + s->align - 1) / s->align;
+    int nt = rnn_get_threads();
+    if ((long)s->p->batch_sizes[0] * GH * H < (1L << 18)) nt = 1; /* a team costs more */
+    return nt < blocks ? nt : blocks;
+}
+
+/* Thread tid of nt owns units [*u0, *u1): whole blocks of s->align. */
+static void team_units(const step_team *s, int tid, int nt, int *u0, int *u1) {
+    const int H = s->d->H, blocks = (H + s->align - 1) / s->align;
+    *u0 = blocks * tid / nt * s->align;
+    *u1 = blocks * (tid + 1) / nt * s->align;
+    if (*u1 > H) *u1 = H;
+}
+
+/* Runs body(s, tid, nt, arg) on the team. */
+static void team_run(const step_team *s, void (*body)(const step_team *, int, int, void *), void *arg) {
+    int nt = team_size(s);
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        body(s, omp_get_thread_num(), omp_get_num_threads(), arg);
+        return;
     }
+#endif
+    (void)nt;
+    body(s, 0, 1, arg);
+}
 
-    /* 2. The recurrence. */
+typedef struct {
+    float *y, *hg;
+    int ldy;
+    const float *h0, *c0;
+} fwd_args;
+
+static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
+    const fwd_args *a = arg;
+    const rnn_dir *d = s->d;
+    const rnn_pack *p = s->p;
+    const rnn_dir_cache *cache = s->cache;
+    const int H = d->H, G = rnn_cell_gates(d->cell), GH = G * H, ldy = a->ldy;
+    int u0, u1;
+    team_units(s, tid, nt, &u0, &u1);
     for (int k = 0; k < p->T; k++) {
         const int t = step_time(p, d->reverse, k), bt = p->batch_sizes[t], off = p->offsets[t];
         /* Rows [0, carried) continue from the previous step in processing
@@ -378,36 +440,67 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
         if (prev_t >= 0 && prev_t < p->T)
             carried = p->batch_sizes[prev_t] < bt ? p->batch_sizes[prev_t] : bt;
         float *hprev = cache->hprev + (size_t)off * H;
-        if (carried) copy_rows(hprev, y + (size_t)p->offsets[prev_t] * ldy, ldy, 0, carried, H);
-        copy_rows(hprev, h0, H, carried, bt, H);
+        if (carried) copy_cols(hprev, a->y + (size_t)p->offsets[prev_t] * ldy, ldy, 0, carried, H, u0, u1);
+        copy_cols(hprev, a->h0, H, carried, bt, H, u0, u1);
         float *cprev = NULL;
         if (d->cell == RNN_CELL_LSTM) {
             cprev = cache->cprev + (size_t)off * H;
             if (carried)
-                copy_rows(cprev, cache->c + (size_t)p->offsets[prev_t] * H, H, 0, carried, H);
-            copy_rows(cprev, c0, H, carried, bt, H);
+                copy_cols(cprev, cache->c + (size_t)p->offsets[prev_t] * H, H, 0, carried, H, u0, u1);
+            copy_cols(cprev, a->c0, H, carried, bt, H, u0, u1);
         }
-        const int any_state = carried > 0 || h0 != NULL;
-        if (any_state && packed && bt >= PACK_MIN_ROWS)
-            rnn_gemm_packed(bt, 1.0f, hprev, H, &whh, 0.0f, hg, GH);
+        const int any_state = carried > 0 || a->h0 != NULL;
+#pragma omp barrier
+        /* hg (bt, G*H) = h_prev @ W_hh^T: this thread's units of each gate. */
+        if (any_state && s->pb)
+            rnn_gemm_packed_cols(bt, 1.0f, hprev, H, s->pb, G, 0.0f, a->hg, GH, H, u0, u1);
         else if (any_state)
-            rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, hg, GH);
-        const float *hgp = any_state ? hg : NULL;
-        float *gates = cache->gates + (size_t)off * GH, *h = y + (size_t)off * ldy;
+            rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, a->hg, GH);
+        const float *hgp = any_state ? a->hg : NULL;
+        float *gates = cache->gates + (size_t)off * GH, *h = a->y + (size_t)off * ldy;
         const float *rmask = cache->rmask ? cache->rmask + (size_t)off * H : NULL;
         switch (d->cell) {
         case RNN_CELL_LSTM:
-            lstm_step_forward(bt, H, gates, hgp, d->w.b_hh, cprev, cache->c + (size_t)off * H, h,
+            lstm_step_forward(bt, H, u0, u1, gates, hgp, d->w.b_hh, cprev, cache->c + (size_t)off * H, h,
                               ldy, rmask);
             break;
         case RNN_CELL_GRU:
-            gru_step_forward(bt, H, gates, hgp, d->w.b_hh, hprev, cache->ghn + (size_t)off * H, h,
-                             ldy, rmask);
+            gru_step_forward(bt, H, u0, u1, gates, hgp, d->w.b_hh, hprev, cache->ghn + (size_t)off * H,
+                             h, ldy, rmask);
             break;
         default:
-            rnn_step_forward(bt, H, d->cell == RNN_CELL_RNN_RELU, gates, hgp, d->w.b_hh, h, ldy);
+            rnn_step_forward(bt, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, hgp, d->w.b_hh, h, ldy);
         }
     }
+}
+
+void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *cache, float *y,
+                     int ldy, const float *x, int ldx, const float *h0, const float *c0, float *hn,
+                     float *cn, float *work) {
+    const int H = d->H, G = rnn_cell_gates(d->cell), GH = G * H, N = p->N;
+    /* work: W_hh^T packed for the step products, then hg (B, G*H), the
+     * recurrent projection of the live rows. */
+    rnn_packed_b whh[4];
+    step_team s = {d, p, cache, NULL, 1};
+    if (p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS) {
+        for (int q = 0; q < G; q++)
+            rnn_gemm_pack_b(&whh[q], 1, H, H, d->w.w_hh + (size_t)q * H * H, H,
+                            work + q * gate_pack_floats(H));
+        s.pb = whh;
+        s.align = rnn_gemm_packed_align(&whh[0]);
+    }
+
+    /* 1. Input projection for every step at once. */
+    rnn_gemm(0, 1, N, GH, d->in, 1.0f, x, ldx, d->w.w_ih, d->in, 0.0f, cache->gates, GH);
+#pragma omp parallel for if ((size_t)N * GH > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        float *gr = cache->gates + (size_t)n * GH;
+        for (int j = 0; j < GH; j++) gr[j] += d->w.b_ih[j];
+    }
+
+    /* 2. The recurrence. */
+    fwd_args a = {y, work + packed_floats(d->cell, H), ldy, h0, c0};
+    team_run(&s, forward_steps, &a);
 
     /* 3. Final states: each sequence's state after its own last step. */
     for (int b = 0; b < p->B; b++) {
@@ -439,15 +532,66 @@ static void add_colsum(float *out, float *out2, const float *m, int N, int cols,
     }
 }
 
-/* dh_prev (bt, H) = dG_h (bt, G*H) @ W_hh (+ beta * dh_prev), with W_hh
- * packed when pb is not NULL. */
-static void step_dh(const rnn_packed_b *pb, const rnn_dir *d, int bt, const float *dG, float beta,
-                    float *dh) {
-    const int H = d->H, GH = rnn_cell_gates(d->cell) * H;
-    if (pb && bt >= PACK_MIN_ROWS)
-        rnn_gemm_packed(bt, 1.0f, dG, GH, pb, beta, dh, H);
+typedef struct {
+    const float *dy;
+    int lddy;
+    const float *y;
+    int ldy;
+    float *carry_h, *carry_c, *dh, *dgh[2];
+} bwd_args;
+
+/* dh_prev (bt, H) = dG_h (bt, G*H) @ W_hh (+ beta * dh_prev): this thread's
+ * units, i.e. its columns. */
+static void step_dh(const step_team *s, int bt, const float *dG, float beta, float *dh, int u0, int u1) {
+    const int H = s->d->H, GH = rnn_cell_gates(s->d->cell) * H;
+    if (s->pb)
+        rnn_gemm_packed_cols(bt, 1.0f, dG, GH, s->pb, 1, beta, dh, H, 0, u0, u1);
     else
-        rnn_gemm(0, 0, bt, H, GH, 1.0f, dG, GH, d->w.w_hh, H, beta, dh, H);
+        rnn_gemm(0, 0, bt, H, GH, 1.0f, dG, GH, s->d->w.w_hh, H, beta, dh, H);
+}
+
+static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
+    const bwd_args *a = arg;
+    const rnn_dir *d = s->d;
+    const rnn_pack *p = s->p;
+    const rnn_dir_cache *cache = s->cache;
+    const int H = d->H, GH = rnn_cell_gates(d->cell) * H;
+    float *carry_h = a->carry_h, *dh = a->dh;
+    int u0, u1;
+    team_units(s, tid, nt, &u0, &u1);
+    for (int k = p->T - 1; k >= 0; k--) {
+        const int t = step_time(p, d->reverse, k), bt = p->batch_sizes[t], off = p->offsets[t];
+        for (int r = 0; r < bt; r++) {
+            const float *dyr = a->dy + (size_t)(off + r) * a->lddy;
+            float *dhr = dh + (size_t)r * H, *cr = carry_h + (size_t)r * H;
+            for (int j = u0; j < u1; j++) dhr[j] = dyr[j] + cr[j];
+        }
+        float *gates = cache->gates + (size_t)off * GH;
+        const float *hprev = cache->hprev + (size_t)off * H;
+        const float *rmask = cache->rmask ? cache->rmask + (size_t)off * H : NULL;
+        /* GRU's dG_h buffer alternates between steps: a thread that runs
+         * ahead writes one while the others may still read the other. */
+        float *dgh = a->dgh[k & 1];
+        switch (d->cell) {
+        case RNN_CELL_LSTM:
+            lstm_step_backward(bt, H, u0, u1, gates, cache->c + (size_t)off * H,
+                               cache->cprev + (size_t)off * H, dh, a->carry_c, rmask);
+#pragma omp barrier
+            step_dh(s, bt, gates, 0.0f, carry_h, u0, u1);
+            break;
+        case RNN_CELL_GRU:
+            gru_step_backward(bt, H, u0, u1, gates, cache->ghn + (size_t)off * H, hprev, dh, dgh,
+                              carry_h, rmask);
+#pragma omp barrier
+            step_dh(s, bt, dgh, 1.0f, carry_h, u0, u1);
+            break;
+        default:
+            rnn_step_backward(bt, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates,
+                              a->y + (size_t)off * a->ldy, a->ldy, dh);
+#pragma omp barrier
+            step_dh(s, bt, gates, 0.0f, carry_h, u0, u1);
+        }
+    }
 }
 
 void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack *p,
@@ -461,11 +605,15 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
      * are not yet live are never overwritten. At the end they hold d(h0). */
     /* work: W_hh packed for the step products, then the row buffers. */
     rnn_packed_b whh;
-    const int packed = p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS;
-    if (packed) rnn_gemm_pack_b(&whh, 0, GH, H, d->w.w_hh, H, work);
+    step_team s = {d, p, cache, NULL, 1};
+    if (p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS) {
+        rnn_gemm_pack_b(&whh, 0, GH, H, d->w.w_hh, H, work);
+        s.pb = &whh;
+        s.align = rnn_gemm_packed_align(&whh);
+    }
     work += packed_floats(d->cell, H);
     float *carry_h = work, *carry_c = work + (size_t)B * H, *dh = work + 2 * (size_t)B * H;
-    float *dgh = work + 3 * (size_t)B * H; /* (B, G*H) GRU: this step's dG_h */
+    float *dgh = work + 3 * (size_t)B * H; /* 2 x (B, G*H) GRU: this step's dG_h */
     if (dhn)
         memcpy(carry_h, dhn, sizeof(float) * B * H);
     else
@@ -476,34 +624,8 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
         else
             memset(carry_c, 0, sizeof(float) * B * H);
     }
-
-    for (int k = p->T - 1; k >= 0; k--) {
-        const int t = step_time(p, d->reverse, k), bt = p->batch_sizes[t], off = p->offsets[t];
-        for (int r = 0; r < bt; r++) {
-            const float *dyr = dy + (size_t)(off + r) * lddy;
-            float *dhr = dh + (size_t)r * H, *cr = carry_h + (size_t)r * H;
-            for (int j = 0; j < H; j++) dhr[j] = dyr[j] + cr[j];
-        }
-        float *gates = cache->gates + (size_t)off * GH;
-        const float *hprev = cache->hprev + (size_t)off * H;
-        const float *rmask = cache->rmask ? cache->rmask + (size_t)off * H : NULL;
-        switch (d->cell) {
-        case RNN_CELL_LSTM:
-            lstm_step_backward(bt, H, gates, cache->c + (size_t)off * H,
-                               cache->cprev + (size_t)off * H, dh, carry_c, rmask);
-            step_dh(packed ? &whh : NULL, d, bt, gates, 0.0f, carry_h);
-            break;
-        case RNN_CELL_GRU:
-            gru_step_backward(bt, H, gates, cache->ghn + (size_t)off * H, hprev, dh, dgh, carry_h,
-                              rmask);
-            step_dh(packed ? &whh : NULL, d, bt, dgh, 1.0f, carry_h);
-            break;
-        default:
-            rnn_step_backward(bt, H, d->cell == RNN_CELL_RNN_RELU, gates, y + (size_t)off * ldy,
-                              ldy, dh);
-            step_dh(packed ? &whh : NULL, d, bt, gates, 0.0f, carry_h);
-        }
-    }
+    bwd_args a = {dy, lddy, y, ldy, carry_h, carry_c, dh, {dgh, dgh + (size_t)B * GH}};
+    team_run(&s, backward_steps, &a);
     if (dh0) memcpy(dh0, carry_h, sizeof(float) * B * H);
     if (dc0 && d->cell == RNN_CELL_LSTM) memcpy(dc0, carry_c, sizeof(float) * B * H);
 

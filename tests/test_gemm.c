@@ -355,6 +355,63 @@ static void test_packed(void) {
            worst, TOL);
 }
 
+/* rnn_gemm_packed_cols, as recurrent.c's step team calls it: three packed
+ * (K x N) matrices side by side in C (the gates, cstride = N, ldc = 3N),
+ * each thread's block of columns computed on its own. Every block must
+ * leave the columns outside it alone, and together they must give the
+ * reference product (N = 100 and 72: blocks that do not divide N). */
+static void test_packed_cols(void) {
+    static const int sizes[][3] = {{32, 100, 100}, {5, 72, 600}, {1, 72, 33}};
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 8);
+    double worst = 0;
+    int nprec = rnn_gemm_bf16_available() ? 2 : 1;
+    for (int prec = 0; prec < nprec; prec++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            const int M = sizes[si][0], N = sizes[si][1], K = sizes[si][2], ldc = 3 * N;
+            float *A = rnn_alloc(sizeof(float) * M * K), *B = rnn_alloc(sizeof(float) * 3 * N * K);
+            float *C = rnn_alloc(sizeof(float) * M * ldc), *want = rnn_alloc(sizeof(float) * M * ldc);
+            float *Ar = rnn_alloc(sizeof(float) * M * K), *Br = rnn_alloc(sizeof(float) * 3 * N * K);
+            size_t pbytes = rnn_gemm_packed_bytes(K, N);
+            char *mem = rnn_alloc(3 * pbytes);
+            for (int i = 0; i < M * K; i++) A[i] = rnn_rng_uniform(&rng) * 2 - 1;
+            for (int i = 0; i < 3 * N * K; i++) B[i] = rnn_rng_uniform(&rng) * 2 - 1;
+            rnn_gemm_set_precision(prec ? RNN_BF16 : RNN_FP32);
+            /* The oracle multiplies what the kernel multiplies: bf16-rounded
+             * inputs in bf16 mode. */
+            for (int i = 0; i < M * K; i++) Ar[i] = prec ? rnn_bf16_to_float(rnn_bf16_round(A[i])) : A[i];
+            for (int i = 0; i < 3 * N * K; i++) Br[i] = prec ? rnn_bf16_to_float(rnn_bf16_round(B[i])) : B[i];
+            rnn_packed_b pb[3];
+            for (int q = 0; q < 3; q++) {
+                rnn_gemm_pack_b(&pb[q], 1, K, N, B + (size_t)q * N * K, K, mem + q * pbytes);
+                rnn_gemm_ref(0, 1, M, N, K, 1.0f, Ar, K, Br + (size_t)q * N * K, K, 0.0f, want + q * N, ldc);
+            }
+            const int align = rnn_gemm_packed_align(&pb[0]), blocks = (N + align - 1) / align;
+            for (int parts = 1; parts <= 3; parts++) {
+                for (int i = 0; i < M * ldc; i++) C[i] = NAN;
+                for (int t = 0; t < parts; t++) {
+                    int j0 = blocks * t / parts * align, j1 = blocks * (t + 1) / parts * align;
+                    if (j1 > N) j1 = N;
+                    rnn_gemm_packed_cols(M, 1.0f, A, K, pb, 3, 0.0f, C, ldc, N, j0, j1);
+                    int outside = 0; /* columns of later blocks: still untouched */
+                    for (int r = 0; r < M; r++)
+                        for (int q = 0; q < 3; q++)
+                            for (int j = j1; j < N; j++) outside += !isnan(C[(size_t)r * ldc + q * N + j]);
+                    CHECK(outside == 0, "%s %dx%dx%d: block [%d, %d) wrote %d values outside it",
+                          prec ? "bf16" : "fp32", M, N, K, j0, j1, outside);
+                }
+                /* Float sums of up to 600 terms against the double oracle. */
+                double e = block_err(C, want, M, ldc, ldc);
+                CHECK(e <= 5 * TOL, "%s %dx%dx%d in %d blocks: err %.3e", prec ? "bf16" : "fp32", M, N, K, parts, e);
+                if (e > worst) worst = e;
+            }
+            rnn_gemm_set_precision(RNN_FP32);
+            rnn_free(A), rnn_free(B), rnn_free(C), rnn_free(want), rnn_free(Ar), rnn_free(Br), rnn_free(mem);
+        }
+    printf("  packed column blocks vs the reference (%s): max rel err %.2e\n",
+           nprec == 2 ? "fp32, bf16" : "fp32", worst);
+}
+
 /* Every pair of backends gives the same C (within float reordering). */
 static void test_backends_agree(void) {
     rnn_rng rng;
@@ -551,5 +608,6 @@ int main(void) {
     RUN(test_bf16_round);
     RUN(test_bf16);
     RUN(test_packed);
+    RUN(test_packed_cols);
     return harness_end();
 }

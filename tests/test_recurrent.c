@@ -5,6 +5,11 @@
  * initial state. Forward within 1e-4 relative error, gradients within 1e-3. */
 #include "harness.h"
 
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
 #include "recurrent.h"
 #include "safetensors.h"
 #include "util.h"
@@ -185,12 +190,16 @@ static void test_pack_validation(void) {
  * same mask. */
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-static void rdrop_oracle(rnn_cell cell, int reverse, const rnn_pack *p, int I, int H,
-                         const float *W_ih, const float *W_hh, const float *b_ih,
-                         const float *b_hh, const float *x, const float *m, double *y) {
+/* The direction in double, straight from the formulas, for any cell: each
+ * sequence on its own from h0/c0 (B, H; NULL: zeros), with the candidate
+ * scaled by the mask m (NULL: none). y: (N, H) packed. */
+static void dir_oracle(rnn_cell cell, int reverse, const rnn_pack *p, int I, int H, const float *W_ih,
+                       const float *W_hh, const float *b_ih, const float *b_hh, const float *x,
+                       const float *m, const float *h0, const float *c0, double *y) {
     const int G = rnn_cell_gates(cell), GH = G * H;
+    double *h = malloc(sizeof(double) * (2 * H + 2 * GH)), *c = h + H, *pre = c + H, *hh = pre + GH;
     for (int b = 0; b < p->B; b++) {
-        double h[8] = {0}, c[8] = {0}, pre[32], hh[32];
+        for (int j = 0; j < H; j++) h[j] = h0 ? h0[b * H + j] : 0, c[j] = c0 ? c0[b * H + j] : 0;
         for (int k = 0; k < p->lengths[b]; k++) {
             int t = reverse ? p->lengths[b] - 1 - k : k;
             size_t row = (size_t)p->offsets[t] + b;
@@ -201,21 +210,31 @@ static void rdrop_oracle(rnn_cell cell, int reverse, const rnn_pack *p, int I, i
                 pre[q] = a, hh[q] = r;
             }
             for (int j = 0; j < H; j++) {
-                double mj = m[row * H + j];
+                double mj = m ? m[row * H + j] : 1.0;
                 if (cell == RNN_CELL_LSTM) {
                     double ig = sigm(pre[j] + hh[j]), fg = sigm(pre[H + j] + hh[H + j]);
                     double gg = tanh(pre[2 * H + j] + hh[2 * H + j]), og = sigm(pre[3 * H + j] + hh[3 * H + j]);
                     c[j] = fg * c[j] + ig * gg * mj;
                     y[row * H + j] = og * tanh(c[j]);
-                } else {
+                } else if (cell == RNN_CELL_GRU) {
                     double rg = sigm(pre[j] + hh[j]), zg = sigm(pre[H + j] + hh[H + j]);
                     double ng = tanh(pre[2 * H + j] + rg * hh[2 * H + j]);
                     y[row * H + j] = (1 - zg) * ng * mj + zg * h[j];
+                } else {
+                    double v = pre[j] + hh[j];
+                    y[row * H + j] = cell == RNN_CELL_RNN_RELU ? (v > 0 ? v : 0) : tanh(v);
                 }
             }
             for (int j = 0; j < H; j++) h[j] = y[row * H + j];
         }
     }
+    free(h);
+}
+
+static void rdrop_oracle(rnn_cell cell, int reverse, const rnn_pack *p, int I, int H,
+                         const float *W_ih, const float *W_hh, const float *b_ih,
+                         const float *b_hh, const float *x, const float *m, double *y) {
+    dir_oracle(cell, reverse, p, I, H, W_ih, W_hh, b_ih, b_hh, x, m, NULL, NULL, y);
 }
 
 static void test_recurrent_dropout(void) {
@@ -294,10 +313,121 @@ static void test_recurrent_dropout(void) {
         }
 }
 
+/* The step team (recurrent.c): with 1, 2 and 3 threads each thread owns a
+ * block of hidden units and runs their share of every step. At H = 108 the
+ * blocks do not divide H (nor the gates) evenly. Whatever the team, the
+ * results must agree to rounding (the step products give the same bits; the
+ * large products before and after may split their sums differently), and
+ * with one thread they must match the formulas in double (forward) and
+ * central differences of them (backward; not for relu, whose kinks the
+ * differences straddle at this size: the fixtures check it). A packed batch
+ * of 24 unequal lengths, given h0/c0, both directions, every cell. */
+static void test_step_team(void) {
+    enum { T = 6, B = 24, I = 7, H = 108, NT = 3 };
+    int lengths[B], bs[T], offs[T + 1];
+    for (int b = 0; b < B; b++) lengths[b] = T - b / 5; /* 6,6,6,6,6,5,...,2 */
+    rnn_pack p;
+    const int N = rnn_pack_init(&p, T, B, lengths, bs, offs);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 77);
+    const int saved_threads = rnn_get_threads();
+    for (int ci = 0; ci < 4; ci++)
+        for (int reverse = 0; reverse <= 1; reverse++) {
+            const rnn_cell cell = (rnn_cell)ci;
+            const int GH = rnn_cell_gates(cell) * H;
+            float *W_ih = malloc(sizeof(float) * GH * I), *W_hh = malloc(sizeof(float) * GH * H);
+            float *b_ih = malloc(sizeof(float) * GH), *b_hh = malloc(sizeof(float) * GH);
+            float *x = malloc(sizeof(float) * N * I), *w = malloc(sizeof(float) * N * H);
+            float *h0 = malloc(sizeof(float) * B * H), *c0 = malloc(sizeof(float) * B * H);
+            const float sc = 1.0f / sqrtf((float)H);
+            for (int i = 0; i < GH * I; i++) W_ih[i] = (rnn_rng_uniform(&rng) * 2 - 1) * 0.5f;
+            for (int i = 0; i < GH * H; i++) W_hh[i] = (rnn_rng_uniform(&rng) * 2 - 1) * sc;
+            for (int i = 0; i < GH; i++) b_ih[i] = rnn_rng_uniform(&rng) - 0.5f, b_hh[i] = rnn_rng_uniform(&rng) - 0.5f;
+            for (int i = 0; i < N * I; i++) x[i] = rnn_rng_uniform(&rng) * 2 - 1;
+            for (int i = 0; i < N * H; i++) w[i] = rnn_rng_uniform(&rng) * 2 - 1;
+            for (int i = 0; i < B * H; i++) h0[i] = rnn_rng_uniform(&rng) - 0.5f, c0[i] = rnn_rng_uniform(&rng) - 0.5f;
+            const float *c0p = cell == RNN_CELL_LSTM ? c0 : NULL;
+            rnn_dir d = {cell, reverse, I, H, {W_ih, W_hh, b_ih, b_hh}};
+            float *out[NT][6];
+            char what[64];
+            snprintf(what, sizeof what, "%s%s", rnn_cell_name(cell), reverse ? " reverse" : "");
+            for (int nt = 1; nt <= NT; nt++) {
+                rnn_set_threads(nt);
+                float *cmem = rnn_calloc(rnn_dir_cache_floats(cell, N, H) * sizeof(float));
+                float *work = rnn_calloc(rnn_dir_work_floats(cell, N, B, H) * sizeof(float));
+                float *y = rnn_calloc(sizeof(float) * N * H), *dx = rnn_calloc(sizeof(float) * N * I);
+                float *gw_hh = rnn_calloc(sizeof(float) * GH * H), *gw_ih = rnn_calloc(sizeof(float) * GH * I);
+                float *gb = rnn_calloc(sizeof(float) * 2 * GH), *dh0 = rnn_calloc(sizeof(float) * 2 * B * H);
+                rnn_dir_cache cache;
+                rnn_dir_cache_bind(&cache, cell, N, H, cmem);
+                rnn_dir_forward(&d, &p, &cache, y, H, x, I, h0, c0p, NULL, NULL, work);
+                rnn_dir_weights g = {gw_ih, gw_hh, gb, gb + GH};
+                rnn_dir_backward(&d, &g, &p, &cache, y, H, w, H, x, I, dx, I, 0, NULL, NULL, dh0,
+                                 cell == RNN_CELL_LSTM ? dh0 + B * H : NULL, work);
+                float *o[6] = {y, dx, gw_hh, gw_ih, gb, dh0};
+                memcpy(out[nt - 1], o, sizeof o);
+                rnn_free(cmem), rnn_free(work);
+            }
+            rnn_set_threads(saved_threads);
+            const size_t sizes[6] = {(size_t)N * H, (size_t)N * I, (size_t)GH * H, (size_t)GH * I, 2 * (size_t)GH,
+                                     2 * (size_t)B * H};
+            static const char *const names[6] = {"y", "dx", "dW_hh", "dW_ih", "db", "dh0/dc0"};
+            double tworst = 0;
+            for (int nt = 2; nt <= NT; nt++)
+                for (int k = 0; k < 6; k++) {
+                    double top = 0, diff = 0;
+                    for (size_t i = 0; i < sizes[k]; i++) {
+                        top = fmax(top, fabs(out[0][k][i]));
+                        diff = fmax(diff, fabs(out[nt - 1][k][i] - out[0][k][i]));
+                    }
+                    tworst = fmax(tworst, diff / fmax(top, 1e-30));
+                    CHECK(diff <= 1e-5 * top, "%s: %s with %d threads off the one-thread result by %.2e (of %.2e)",
+                          what, names[k], nt, diff, top);
+                }
+            /* One thread against the formulas. */
+            double *want = malloc(sizeof(double) * N * H), *yp = malloc(sizeof(double) * N * H);
+            dir_oracle(cell, reverse, &p, I, H, W_ih, W_hh, b_ih, b_hh, x, NULL, h0, c0p, want);
+            double worst = 0;
+            for (int i = 0; i < N * H; i++) worst = fmax(worst, fabs(out[0][0][i] - want[i]));
+            CHECK(worst < 1e-5, "%s: outputs off the double formulas by %.2e", what, worst);
+            /* Gradients of sum(y * w) against central differences, a sample of each. */
+            float *params[4] = {W_hh, W_ih, x, h0};
+            const float *grads[4] = {out[0][2], out[0][3], out[0][1], out[0][5]};
+            const int counts[4] = {GH * H, GH * I, N * I, B * H};
+            double gworst = 0;
+            for (int t = 0; t < 4 * (cell != RNN_CELL_RNN_RELU); t++)
+                for (int s = 0; s < 6; s++) {
+                    const int i = (int)(rnn_rng_next(&rng) % (uint64_t)counts[t]);
+                    float *v = params[t];
+                    const float keep = v[i];
+                    double lp = 0, lm = 0;
+                    v[i] = keep + 1e-3f;
+                    dir_oracle(cell, reverse, &p, I, H, W_ih, W_hh, b_ih, b_hh, x, NULL, h0, c0p, yp);
+                    for (int k = 0; k < N * H; k++) lp += yp[k] * w[k];
+                    v[i] = keep - 1e-3f;
+                    dir_oracle(cell, reverse, &p, I, H, W_ih, W_hh, b_ih, b_hh, x, NULL, h0, c0p, yp);
+                    for (int k = 0; k < N * H; k++) lm += yp[k] * w[k];
+                    v[i] = keep;
+                    double fd = (lp - lm) / ((double)(keep + 1e-3f) - (double)(keep - 1e-3f));
+                    gworst = fmax(gworst, fabs(grads[t][i] - fd) / fmax(fabs(fd), 1e-2));
+                }
+            CHECK(gworst < 2e-3, "%s: gradients off central differences by %.2e", what, gworst);
+            printf("  %s, H=%d: threads 1-%d agree within %.1e; outputs within %.1e of the formulas", what, H,
+                   NT, tworst, worst);
+            if (cell != RNN_CELL_RNN_RELU) printf(", gradients within %.1e of differences", gworst);
+            printf("\n");
+            free(want), free(yp);
+            for (int nt = 0; nt < NT; nt++)
+                for (int k = 0; k < 6; k++) rnn_free(out[nt][k]);
+            free(W_ih), free(W_hh), free(b_ih), free(b_hh), free(x), free(w), free(h0), free(c0);
+        }
+}
+
 int main(void) {
     RUN(test_pack_validation);
     RUN(test_fixtures);
     RUN(test_fixtures_zero_state_tied_lengths);
     RUN(test_recurrent_dropout);
+    RUN(test_step_team);
     return harness_end();
 }
