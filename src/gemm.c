@@ -237,6 +237,14 @@ typedef float vfu __attribute__((vector_size(VW * 4), aligned(4), may_alias));
 #define KC RNN_GEMM_KC
 #define NC (RNN_GEMM_NC / NR * NR)
 
+/* Without AVX-512, weight gradients (op(A) = A^T) of every shape run on the
+ * built-in kernel (measured: see rnn_gemm). */
+#if defined(__AVX512F__)
+#define THIN_DW_BUILTIN 0
+#else
+#define THIN_DW_BUILTIN 1
+#endif
+
 /* Up to this many rows of C, rnn_gemm uses the built-in kernel (see there). */
 #define SMALL_M_BUILTIN 64
 
@@ -969,9 +977,14 @@ void rnn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
      * on the 32 x 2048 x 512 step against 143; so do large products whose
      * inner sizes are all over 128 (a GRU 2x512 step trained 12% faster so);
      * the library keeps the thin ones (an embedding width of 100, a hidden
-     * size of 128), where it measured up to 20% faster. Naming a backend
-     * (RNN_GEMM, rnn_gemm_set_backend) runs it on every shape. */
-    if (!backend_forced && (M <= SMALL_M_BUILTIN || (N > 128 && K > 128)))
+     * size of 128), where it measured up to 20% faster on Zen 4. Without
+     * AVX-512 (Zen 3) oneDNN's thin weight gradients (512 x 128 x 4096,
+     * 512 x 100 x 16384) ran at 65-90 GFLOP/s against the built-in
+     * kernel's 80-115, and whole 2x128 LM and BiLSTM training steps 4% and
+     * 9% faster on it (medians of 8 and 6 paired runs); there they go to the
+     * built-in kernel too. Naming a backend (RNN_GEMM,
+     * rnn_gemm_set_backend) runs it on every shape. */
+    if (!backend_forced && (M <= SMALL_M_BUILTIN || (N > 128 && K > 128) || (THIN_DW_BUILTIN && trans_a)))
         backend = BACKEND_BUILTIN;
     switch (backend) {
 #ifdef RNN_HAVE_DNNL
