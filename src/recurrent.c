@@ -120,7 +120,8 @@ size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
     (void)N;
     size_t g = (size_t)rnn_cell_gates(cell);
     size_t fwd = (size_t)B * g * H;                  /* hg */
-    size_t bwd = (size_t)B * (3 * H + 2 * g * H);    /* carry_h, carry_c, dh, dgh x 2 */
+    /* carry_h, carry_c, dh, dgh x 2, then the bias sums in double */
+    size_t bwd = (size_t)B * (3 * H + 2 * g * H) + 2 * (g * H + H) + 1;
     return packed_floats(cell, H) + (fwd > bwd ? fwd : bwd);
 }
 
@@ -512,32 +513,13 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
     }
 }
 
-/* Adds the column sums of a (N, cols) matrix with row stride ld into out,
- * and into out2 too when it is not NULL. Rows are read in order (contiguous,
- * vectorised) into double accumulators, one block of columns per thread. */
-static void add_colsum(float *out, float *out2, const float *m, int N, int cols, int ld) {
-    enum { BLOCK = 256 };
-#pragma omp parallel for if ((size_t)N * cols > PAR_MIN)
-    for (int j0 = 0; j0 < cols; j0 += BLOCK) {
-        const int w = cols - j0 < BLOCK ? cols - j0 : BLOCK;
-        double acc[BLOCK] = {0};
-        for (int n = 0; n < N; n++) {
-            const float *row = m + (size_t)n * ld + j0;
-            for (int j = 0; j < w; j++) acc[j] += row[j];
-        }
-        for (int j = 0; j < w; j++) {
-            out[j0 + j] += (float)acc[j];
-            if (out2) out2[j0 + j] += (float)acc[j];
-        }
-    }
-}
-
 typedef struct {
     const float *dy;
     int lddy;
     const float *y;
     int ldy;
     float *carry_h, *carry_c, *dh, *dgh[2];
+    double *db, *db_hn; /* (G*H) Σ dG_x over all steps; GRU: (H) Σ d(W_hn h + b_hn) */
 } bwd_args;
 
 /* dh_prev (bt, H) = dG_h (bt, G*H) @ W_hh (+ beta * dh_prev): this thread's
@@ -548,6 +530,18 @@ static void step_dh(const step_team *s, int bt, const float *dG, float beta, flo
         rnn_gemm_packed_cols(bt, 1.0f, dG, GH, s->pb, 1, beta, dh, H, 0, u0, u1);
     else
         rnn_gemm(0, 0, bt, H, GH, 1.0f, dG, GH, s->d->w.w_hh, H, beta, dh, H);
+}
+
+/* sums (G*H) += the column sums of this thread's units of a (bt, G*H)
+ * matrix, in double: the bias gradients, gathered while the step's dG is
+ * still in cache (a pass over all of dG afterwards waited on memory). */
+static void sum_units(double *sums, const float *m, int bt, int G, int H, int u0, int u1) {
+    for (int r = 0; r < bt; r++)
+        for (int q = 0; q < G; q++) {
+            const float *row = m + (size_t)r * G * H + (size_t)q * H;
+            double *acc = sums + (size_t)q * H;
+            for (int j = u0; j < u1; j++) acc[j] += row[j];
+        }
 }
 
 static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
@@ -576,18 +570,22 @@ static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
         case RNN_CELL_LSTM:
             lstm_step_backward(bt, H, u0, u1, gates, cache->c + (size_t)off * H,
                                cache->cprev + (size_t)off * H, dh, a->carry_c, rmask);
+            sum_units(a->db, gates, bt, 4, H, u0, u1);
 #pragma omp barrier
             step_dh(s, bt, gates, 0.0f, carry_h, u0, u1);
             break;
         case RNN_CELL_GRU:
             gru_step_backward(bt, H, u0, u1, gates, cache->ghn + (size_t)off * H, hprev, dh, dgh,
                               carry_h, rmask);
+            sum_units(a->db, gates, bt, 3, H, u0, u1);
+            sum_units(a->db_hn, cache->ghn + (size_t)off * H, bt, 1, H, u0, u1);
 #pragma omp barrier
             step_dh(s, bt, dgh, 1.0f, carry_h, u0, u1);
             break;
         default:
             rnn_step_backward(bt, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates,
                               a->y + (size_t)off * a->ldy, a->ldy, dh);
+            sum_units(a->db, gates, bt, 1, H, u0, u1);
 #pragma omp barrier
             step_dh(s, bt, gates, 0.0f, carry_h, u0, u1);
         }
@@ -624,7 +622,10 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
         else
             memset(carry_c, 0, sizeof(float) * B * H);
     }
-    bwd_args a = {dy, lddy, y, ldy, carry_h, carry_c, dh, {dgh, dgh + (size_t)B * GH}};
+    size_t sums_at = (size_t)(dgh + 2 * (size_t)B * GH - work);
+    double *db = (double *)(work + sums_at + (sums_at & 1)), *db_hn = db + GH;
+    memset(db, 0, sizeof(double) * (GH + H));
+    bwd_args a = {dy, lddy, y, ldy, carry_h, carry_c, dh, {dgh, dgh + (size_t)B * GH}, db, db_hn};
     team_run(&s, backward_steps, &a);
     if (dh0) memcpy(dh0, carry_h, sizeof(float) * B * H);
     if (dc0 && d->cell == RNN_CELL_LSTM) memcpy(dc0, carry_c, sizeof(float) * B * H);
@@ -633,17 +634,17 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
      * dG_x; dG_h equals it except for GRU's n part, kept in cache->ghn. */
     const float *dG = cache->gates;
     rnn_gemm(1, 0, GH, d->in, N, 1.0f, dG, GH, x, ldx, 1.0f, g->w_ih, d->in);
+    /* d b_ih = Σ dG_x; d b_hh = Σ dG_h, equal but for GRU's n part (b_ih and
+     * b_hh enter the pre-activation the same way). */
+    for (int j = 0; j < GH; j++) {
+        g->b_ih[j] += (float)db[j];
+        g->b_hh[j] += (float)(d->cell == RNN_CELL_GRU && j >= 2 * H ? db_hn[j - 2 * H] : db[j]);
+    }
     if (d->cell == RNN_CELL_GRU) {
-        /* d b_ih = Σ dG_x; d b_hh = Σ dG_h, equal for r and z. */
-        add_colsum(g->b_ih, g->b_hh, dG, N, 2 * H, GH);
-        add_colsum(g->b_ih + 2 * H, NULL, dG + 2 * H, N, H, GH);
-        add_colsum(g->b_hh + 2 * H, NULL, cache->ghn, N, H, H);
         rnn_gemm(1, 0, 2 * H, H, N, 1.0f, dG, GH, cache->hprev, H, 1.0f, g->w_hh, H);
         rnn_gemm(1, 0, H, H, N, 1.0f, cache->ghn, H, cache->hprev, H, 1.0f,
                  g->w_hh + (size_t)2 * H * H, H);
     } else {
-        /* b_ih and b_hh enter the pre-activation the same way: one sum for both. */
-        add_colsum(g->b_ih, g->b_hh, dG, N, GH, GH);
         rnn_gemm(1, 0, GH, H, N, 1.0f, dG, GH, cache->hprev, H, 1.0f, g->w_hh, H);
     }
     if (dx) rnn_gemm(0, 0, N, d->in, GH, 1.0f, dG, GH, d->w.w_ih, d->in, accumulate_dx ? 1.0f : 0.0f,

@@ -391,11 +391,11 @@ static void test_step_team(void) {
             for (int i = 0; i < N * H; i++) worst = fmax(worst, fabs(out[0][0][i] - want[i]));
             CHECK(worst < 1e-5, "%s: outputs off the double formulas by %.2e", what, worst);
             /* Gradients of sum(y * w) against central differences, a sample of each. */
-            float *params[4] = {W_hh, W_ih, x, h0};
-            const float *grads[4] = {out[0][2], out[0][3], out[0][1], out[0][5]};
-            const int counts[4] = {GH * H, GH * I, N * I, B * H};
+            float *params[6] = {W_hh, W_ih, x, h0, b_ih, b_hh};
+            const float *grads[6] = {out[0][2], out[0][3], out[0][1], out[0][5], out[0][4], out[0][4] + GH};
+            const int counts[6] = {GH * H, GH * I, N * I, B * H, GH, GH};
             double gworst = 0;
-            for (int t = 0; t < 4 * (cell != RNN_CELL_RNN_RELU); t++)
+            for (int t = 0; t < 6 * (cell != RNN_CELL_RNN_RELU); t++)
                 for (int s = 0; s < 6; s++) {
                     const int i = (int)(rnn_rng_next(&rng) % (uint64_t)counts[t]);
                     float *v = params[t];
