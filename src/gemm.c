@@ -26,6 +26,7 @@
  */
 #include "gemm.h"
 
+#include "simd.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -37,9 +38,6 @@
 
 #ifdef _OPENMP
 #include <omp.h>
-#endif
-#if defined(__AVX512F__) || defined(__AVX__) || defined(__FMA__)
-#include <immintrin.h>
 #endif
 #ifdef RNN_HAVE_DNNL
 #include <dnnl.h>
@@ -202,27 +200,18 @@ void rnn_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, co
  * Built-in kernel: vector type and micro-kernel shape
  * ------------------------------------------------------------------------- */
 
-/* VW floats per vector register; the tile is MR rows x NV vectors. MR * NV
- * accumulators + NV loaded B vectors + 1 broadcast must fit the register file
- * (32 zmm with AVX-512, 16 ymm/xmm otherwise). */
-#if defined(__AVX512F__)
-#define VW 16
+/* VW floats per vector register (simd.h); the tile is MR rows x NV vectors.
+ * MR * NV accumulators + NV loaded B vectors + 1 broadcast must fit the
+ * register file (32 zmm with AVX-512, 16 ymm/xmm otherwise). */
+#define VW RNN_VW
+#if VW == 16
 #define MR 8
-#define NV 2
-#elif defined(__AVX__)
-#define VW 8
-#define MR 6
-#define NV 2
 #else
-#define VW 4
 #define MR 6
-#define NV 2
 #endif
+#define NV 2
 #define NR (NV * VW)
-
-typedef float vf __attribute__((vector_size(VW * 4)));
-/* Same vector, for loads/stores at any float alignment. */
-typedef float vfu __attribute__((vector_size(VW * 4), aligned(4), may_alias));
+typedef rnn_vf vf;
 
 /* Cache blocking: the packed kc x nc block of B (1 MB at 512 x 512) is about
  * one Zen 4 L2, and the MR x kc micro-panel of A (16 KB) half its L1d. A
@@ -258,23 +247,6 @@ typedef float vfu __attribute__((vector_size(VW * 4), aligned(4), may_alias));
  * dot kernel wins up to M = 8 at K = 128 and up to M = 24 at K = 512). */
 static int use_dot_kernel(int M, int K) { return M <= 8 || (M <= 24 && K >= 256); }
 
-/* The ISO C modes of GCC turn off floating-point contraction, so the FMA is
- * spelled out where the target has one. */
-static inline vf vfma(vf a, vf b, vf c) {
-#if defined(__AVX512F__)
-    return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-#elif defined(__FMA__) && VW == 8
-    return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-#else
-    return a * b + c;
-#endif
-}
-
-static inline vf vload(const float *p) { return *(const vfu *)p; }
-static inline void vstore(float *p, vf v) { *(vfu *)p = v; }
-/* x - 0 folds to x exactly (unlike x + 0, which differs for -0), so this is a
- * bare broadcast. */
-static inline vf vbcast(float x) { return x - (vf){0}; }
 
 /* Butterfly permutations over two vectors a, b (lanes of b numbered VW..):
  * for half-width h, lane l takes, within its block of 2h lanes, the low
@@ -408,8 +380,8 @@ static void pack_a(int trans_a, int mr, int kc, const float *A, int lda, int M, 
 #pragma GCC unroll 16
             for (int r = 0; r < MR; r++) {
                 const float *src = A + (size_t)(i0 + r) * lda + p0 + k;
-                x[r] = vload(src);
-                x[r + MR] = vload(src + VW);
+                x[r] = rnn_vload(src);
+                x[r + MR] = rnn_vload(src + VW);
                 if (prefetch) {
                     __builtin_prefetch(src + (size_t)MR * lda, 0, 2);
                     __builtin_prefetch(src + (size_t)MR * lda + VW, 0, 2);
@@ -442,10 +414,10 @@ static void pack_b_sliver_t(int kc, int w, const float *B, int ldb, int p0, int 
             for (int cb = 0; cb < NR; cb += VW) {
                 vf x[VW];
 #pragma GCC unroll 16
-                for (int r = 0; r < VW; r++) x[r] = vload(B + (size_t)(j0 + cb + r) * ldb + p0 + k);
+                for (int r = 0; r < VW; r++) x[r] = rnn_vload(B + (size_t)(j0 + cb + r) * ldb + p0 + k);
                 transpose(x);
 #pragma GCC unroll 16
-                for (int t = 0; t < VW; t++) vstore(dst + (size_t)(k + t) * NR + cb, x[t]);
+                for (int t = 0; t < VW; t++) rnn_vstore(dst + (size_t)(k + t) * NR + cb, x[t]);
             }
     }
     for (int c = 0; c < w; c++) {
@@ -471,7 +443,7 @@ static void pack_b(int trans_b, int kc, int nc, const float *B, int ldb, int p0,
             const float *src = B + (size_t)(p0 + k) * ldb + j0 + s * NR;
             float *d = dst + (size_t)k * NR;
             if (w == NR) {
-                for (int v = 0; v < NV; v++) vstore(d + v * VW, vload(src + v * VW));
+                for (int v = 0; v < NV; v++) rnn_vstore(d + v * VW, rnn_vload(src + v * VW));
             } else {
                 int c = 0;
                 for (; c < w; c++) d[c] = src[c];
@@ -502,12 +474,12 @@ micro_tile(int rows, int kc, const float *restrict Ap, const float *restrict Bs,
     for (int k = 0; k < kc; k++) {
         vf b[NV];
 #pragma GCC unroll 16
-        for (int v = 0; v < NV; v++) b[v] = vload(Bs + v * VW);
+        for (int v = 0; v < NV; v++) b[v] = rnn_vload(Bs + v * VW);
 #pragma GCC unroll 16
         for (int r = 0; r < rows; r++) {
-            vf a = vbcast(Ap[r]);
+            vf a = rnn_vbcast(Ap[r]);
 #pragma GCC unroll 16
-            for (int v = 0; v < NV; v++) acc[r][v] = vfma(a, b[v], acc[r][v]);
+            for (int v = 0; v < NV; v++) acc[r][v] = rnn_vfma(a, b[v], acc[r][v]);
         }
         Ap += MR;
         Bs += bs;
@@ -521,11 +493,11 @@ micro_tile(int rows, int kc, const float *restrict Ap, const float *restrict Bs,
             for (int v = 0; v < NV; v++) {
                 vf x = acc[r][v] * alpha;
                 if (beta == 0.0f)
-                    vstore(c + v * VW, x);
+                    rnn_vstore(c + v * VW, x);
                 else if (beta == 1.0f)
-                    vstore(c + v * VW, vload(c + v * VW) + x);
+                    rnn_vstore(c + v * VW, rnn_vload(c + v * VW) + x);
                 else
-                    vstore(c + v * VW, vfma(vload(c + v * VW), vbcast(beta), x));
+                    rnn_vstore(c + v * VW, rnn_vfma(rnn_vload(c + v * VW), rnn_vbcast(beta), x));
             }
         }
     } else {
@@ -641,13 +613,13 @@ static void gemm_dot(int M, int N, int K, float alpha, const float *A, int lda, 
             for (int k = 0; k < kv; k += VW) {
                 vf bv[DOT_NJ];
 #pragma GCC unroll 8
-                for (int j = 0; j < DOT_NJ; j++) bv[j] = vload(b[j] + k);
+                for (int j = 0; j < DOT_NJ; j++) bv[j] = rnn_vload(b[j] + k);
 #pragma GCC unroll 8
                 for (int i = 0; i < DOT_MI; i++) {
-                    vf av = vload(a[i] + k);
+                    vf av = rnn_vload(a[i] + k);
 #pragma GCC unroll 8
                     for (int j = 0; j < DOT_NJ; j++)
-                        acc[i * DOT_NJ + j] = vfma(av, bv[j], acc[i * DOT_NJ + j]);
+                        acc[i * DOT_NJ + j] = rnn_vfma(av, bv[j], acc[i * DOT_NJ + j]);
                 }
             }
             vf sum = reduce_lanes(acc); /* sum[i*DOT_NJ + j] */
@@ -687,10 +659,10 @@ static void gemv_rows(int n, int m, float alpha, const float *X, int ldx, const 
 #pragma GCC unroll 16
         for (int r = 0; r < VW; r++) acc[r] = (vf){0};
         for (int j = 0; j < mv; j += VW) {
-            vf xv = vload(x + j);
+            vf xv = rnn_vload(x + j);
 #pragma GCC unroll 16
             for (int r = 0; r < VW; r++)
-                acc[r] = vfma(vload(row + (size_t)r * ldx + j), xv, acc[r]);
+                acc[r] = rnn_vfma(rnn_vload(row + (size_t)r * ldx + j), xv, acc[r]);
         }
         vf sum = reduce_lanes(acc);
         for (int r = 0; r < VW; r++) {
@@ -702,7 +674,7 @@ static void gemv_rows(int n, int m, float alpha, const float *X, int ldx, const 
     for (; i < n; i++) {
         const float *row = X + (size_t)i * ldx;
         vf acc = (vf){0};
-        for (int j = 0; j < mv; j += VW) acc = vfma(vload(row + j), vload(x + j), acc);
+        for (int j = 0; j < mv; j += VW) acc = rnn_vfma(rnn_vload(row + j), rnn_vload(x + j), acc);
         float s = hsum(acc);
         for (int j = mv; j < m; j++) s += row[j] * x[j];
         gemv_store(y + (size_t)i * incy, s, alpha, beta);
@@ -723,9 +695,9 @@ static void gemv_cols(int n, int m, float alpha, const float *X, int ldx, const 
         for (int v = 0; v < GEMV_STRIP; v++) acc[v] = (vf){0};
         for (int j = 0; j < m; j++) {
             const float *row = X + (size_t)j * ldx + i;
-            vf xv = vbcast(x[(size_t)j * incx]);
+            vf xv = rnn_vbcast(x[(size_t)j * incx]);
 #pragma GCC unroll 16
-            for (int v = 0; v < GEMV_STRIP; v++) acc[v] = vfma(xv, vload(row + v * VW), acc[v]);
+            for (int v = 0; v < GEMV_STRIP; v++) acc[v] = rnn_vfma(xv, rnn_vload(row + v * VW), acc[v]);
         }
         float t[GEMV_STRIP * VW] __attribute__((aligned(64)));
         for (int v = 0; v < GEMV_STRIP; v++) *(vf *)&t[v * VW] = acc[v];
@@ -735,7 +707,7 @@ static void gemv_cols(int n, int m, float alpha, const float *X, int ldx, const 
     for (; i + VW <= n; i += VW) {
         vf acc = (vf){0};
         for (int j = 0; j < m; j++)
-            acc = vfma(vbcast(x[(size_t)j * incx]), vload(X + (size_t)j * ldx + i), acc);
+            acc = rnn_vfma(rnn_vbcast(x[(size_t)j * incx]), rnn_vload(X + (size_t)j * ldx + i), acc);
         for (int l = 0; l < VW; l++) gemv_store(y + (size_t)(i + l) * incy, acc[l], alpha, beta);
     }
     for (; i < n; i++) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "recurrent.h"
+#include "simd.h"
 #include "util.h"
 
 #ifdef _OPENMP
@@ -22,21 +23,6 @@
 #endif
 
 #define BR 16
-/* Vectors of the machine's own width (NW floats: AVX 8, SSE 4): a block's 16
- * values are NS of them. A generic vector wider than the registers (16
- * floats on an AVX2 machine) makes GCC spill every accumulator to the stack
- * on each multiply-add: AVX2 sampling ran 3.5x slower than it does now. */
-#if defined(__AVX__)
-#define NW 8
-#else
-#define NW 4
-#endif
-#define NS (BR / NW)
-typedef float vn __attribute__((vector_size(NW * 4)));
-typedef uint32_t vnu32 __attribute__((vector_size(NW * 4)));
-/* The same, at any alignment. */
-typedef float vnf_u __attribute__((vector_size(NW * 4), aligned(4), may_alias));
-typedef uint16_t vnh_u __attribute__((vector_size(NW * 2), aligned(2), may_alias));
 
 /* A matrix in interleaved blocks, fp32 or bf16. */
 typedef struct {
@@ -83,9 +69,6 @@ static void blocks_free(blocks *b) {
 #ifndef PF
 #define PF 2048
 #endif
-#if defined(__AVX512F__) || defined(__FMA__) || defined(__AVX2__)
-#include <immintrin.h>
-#endif
 #if defined(__AVX512F__)
 static void dot16(const float *w, const uint16_t *h, int K, const float *x, float *out) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -120,15 +103,13 @@ static void dot16(const float *w, const uint16_t *h, int K, const float *x, floa
     _mm512_storeu_ps(out, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 #else
-/* The ISO C modes of GCC do not contract a * b + c, so the FMA is spelled
- * out where the target has one. */
-static inline vn vn_fma(vn a, vn b, vn c) {
-#if defined(__FMA__) && NW == 8
-    return (vn)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-#else
-    return a * b + c;
-#endif
-}
+/* Vectors of the machine's own width (simd.h; NW floats: AVX 8, SSE 4): a
+ * block's 16 values are NS of them. */
+#define NW RNN_VW
+#define NS (BR / NW)
+typedef rnn_vf vn;
+typedef uint32_t vnu32 __attribute__((vector_size(NW * 4)));
+typedef uint16_t vnh_u __attribute__((vector_size(NW * 2), aligned(2), may_alias));
 /* KU columns at a time, each into its own NS accumulators: 8 with AVX (4 x
  * 2), 8 with SSE (2 x 4), within the 16 registers with room for the loads. */
 #define KU (NS <= 2 ? 4 : 2)
@@ -138,20 +119,20 @@ static inline vn vn_fma(vn a, vn b, vn c) {
 #else
 #define WIDEN(p) ((vn)(__builtin_convertvector(*(const vnh_u *)(p), vnu32) << 16))
 #endif
-#define LOADF(p) (*(const vnf_u *)(p))
+#define LOADF(p) rnn_vload(p)
 /* dot16's loop over the weights at p, read by LOAD (fp32, or bf16 widened)
  * at ESZ bytes each; KU columns at a time, then the rest one by one. */
 #define DOT16_LOOP(p, LOAD, ESZ)                                                                   \
     for (; k + KU <= K; k += KU, p += KU * BR) {                                                   \
         for (int b = 0; b < KU * BR * (ESZ); b += 64) __builtin_prefetch((const char *)p + PF + b); \
         _Pragma("GCC unroll 4") for (int u = 0; u < KU; u++) {                                     \
-            const vn xk = x[k + u] - (vn){0};                                                      \
+            const vn xk = rnn_vbcast(x[k + u]);                                                    \
             _Pragma("GCC unroll 4") for (int v = 0; v < NS; v++)                                   \
-                acc[u][v] = vn_fma(LOAD(p + u * BR + v * NW), xk, acc[u][v]);                      \
+                acc[u][v] = rnn_vfma(LOAD(p + u * BR + v * NW), xk, acc[u][v]);                    \
         }                                                                                          \
     }                                                                                              \
     for (; k < K; k++, p += BR)                                                                    \
-        for (int v = 0; v < NS; v++) acc[0][v] = vn_fma(LOAD(p + v * NW), x[k] - (vn){0}, acc[0][v]);
+        for (int v = 0; v < NS; v++) acc[0][v] = rnn_vfma(LOAD(p + v * NW), rnn_vbcast(x[k]), acc[0][v]);
 static void dot16(const float *w, const uint16_t *h, int K, const float *x, float *out) {
     vn acc[KU][NS];
     for (int u = 0; u < KU; u++)
@@ -165,13 +146,15 @@ static void dot16(const float *w, const uint16_t *h, int K, const float *x, floa
     for (int v = 0; v < NS; v++) {
         /* pairwise, as the AVX-512 kernel: (a0 + a1) + (a2 + a3) */
         vn sum = KU == 4 ? (acc[0][v] + acc[1][v]) + (acc[2][v] + acc[3][v]) : acc[0][v] + acc[1][v];
-        *(vnf_u *)(out + v * NW) = sum;
+        rnn_vstore(out + v * NW, sum);
     }
 }
 #undef DOT16_LOOP
 #undef LOADF
 #undef WIDEN
 #undef KU
+#undef NS
+#undef NW
 #endif
 
 /* Rows 16*blk .. 16*blk+15 of a matrix in blocks, into out. */
