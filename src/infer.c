@@ -69,52 +69,22 @@ static void blocks_free(blocks *b) {
 #ifndef PF
 #define PF 2048
 #endif
-#if defined(__AVX512F__)
-static void dot16(const float *w, const uint16_t *h, int K, const float *x, float *out) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int k = 0;
-    if (w) {
-        for (; k + 4 <= K; k += 4, w += 4 * BR) {
-            const char *p = (const char *)w + PF;
-            _mm_prefetch(p, _MM_HINT_T0);
-            _mm_prefetch(p + 64, _MM_HINT_T0);
-            _mm_prefetch(p + 128, _MM_HINT_T0);
-            _mm_prefetch(p + 192, _MM_HINT_T0);
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w), _mm512_set1_ps(x[k]), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + BR), _mm512_set1_ps(x[k + 1]), a1);
-            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 2 * BR), _mm512_set1_ps(x[k + 2]), a2);
-            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 3 * BR), _mm512_set1_ps(x[k + 3]), a3);
-        }
-        for (; k < K; k++, w += BR) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w), _mm512_set1_ps(x[k]), a0);
-    } else {
-#define WIDEN(p) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
-        for (; k + 4 <= K; k += 4, h += 4 * BR) {
-            const char *p = (const char *)h + PF;
-            _mm_prefetch(p, _MM_HINT_T0);
-            _mm_prefetch(p + 64, _MM_HINT_T0);
-            a0 = _mm512_fmadd_ps(WIDEN(h), _mm512_set1_ps(x[k]), a0);
-            a1 = _mm512_fmadd_ps(WIDEN(h + BR), _mm512_set1_ps(x[k + 1]), a1);
-            a2 = _mm512_fmadd_ps(WIDEN(h + 2 * BR), _mm512_set1_ps(x[k + 2]), a2);
-            a3 = _mm512_fmadd_ps(WIDEN(h + 3 * BR), _mm512_set1_ps(x[k + 3]), a3);
-        }
-        for (; k < K; k++, h += BR) a0 = _mm512_fmadd_ps(WIDEN(h), _mm512_set1_ps(x[k]), a0);
-#undef WIDEN
-    }
-    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-}
-#else
-/* Vectors of the machine's own width (simd.h; NW floats: AVX 8, SSE 4): a
- * block's 16 values are NS of them. */
+/* Vectors of the machine's own width (simd.h; NW floats: AVX-512 16, AVX 8,
+ * SSE 4): a block's 16 values are NS of them. */
 #define NW RNN_VW
 #define NS (BR / NW)
 typedef rnn_vf vn;
 typedef uint32_t vnu32 __attribute__((vector_size(NW * 4)));
 typedef uint16_t vnh_u __attribute__((vector_size(NW * 2), aligned(2), may_alias));
-/* KU columns at a time, each into its own NS accumulators: 8 with AVX (4 x
- * 2), 8 with SSE (2 x 4), within the 16 registers with room for the loads. */
+/* KU columns at a time, each into its own NS accumulators: 4 with AVX-512
+ * (4 x 1), 8 with AVX (4 x 2), 8 with SSE (2 x 4), within the 16 registers
+ * with room for the loads. */
 #define KU (NS <= 2 ? 4 : 2)
-#if defined(__AVX2__) && NW == 8
-/* One zero-extending load and a shift (GCC's convertvector takes five). */
+/* bf16 to fp32: one zero-extending load and a shift (GCC's convertvector
+ * takes five). */
+#if NW == 16
+#define WIDEN(p) ((vn)_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
+#elif defined(__AVX2__) && NW == 8
 #define WIDEN(p) ((vn)_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
 #else
 #define WIDEN(p) ((vn)(__builtin_convertvector(*(const vnh_u *)(p), vnu32) << 16))
@@ -155,7 +125,6 @@ static void dot16(const float *w, const uint16_t *h, int K, const float *x, floa
 #undef KU
 #undef NS
 #undef NW
-#endif
 
 /* Rows 16*blk .. 16*blk+15 of a matrix in blocks, into out. */
 static void blocks_dot(const blocks *b, int blk, const float *x, float *out) {
