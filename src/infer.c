@@ -114,7 +114,7 @@ static void dot16(const float *w, const uint16_t *h, int K, const float *x, floa
         DOT16_LOOP(h, WIDEN, 2)
     }
     for (int v = 0; v < NS; v++) {
-        /* pairwise, as the AVX-512 kernel: (a0 + a1) + (a2 + a3) */
+        /* the KU partial sums pairwise: (a0 + a1) + (a2 + a3) */
         vn sum = KU == 4 ? (acc[0][v] + acc[1][v]) + (acc[2][v] + acc[3][v]) : acc[0][v] + acc[1][v];
         rnn_vstore(out + v * NW, sum);
     }
