@@ -226,16 +226,23 @@ typedef rnn_vf vf;
 #define KC RNN_GEMM_KC
 #define NC (RNN_GEMM_NC / NR * NR)
 
-/* Without AVX-512, weight gradients (op(A) = A^T) of every shape run on the
- * built-in kernel (measured: see rnn_gemm). */
-#if defined(__AVX512F__)
-#define THIN_DW_BUILTIN 0
-#else
-#define THIN_DW_BUILTIN 1
-#endif
 
 /* Up to this many rows of C, rnn_gemm uses the built-in kernel (see there). */
 #define SMALL_M_BUILTIN 64
+
+/* Which products the built-in kernel takes from the library (see rnn_gemm):
+ * it has its own AVX-512 kernel, and on AVX2 it is the better one only for
+ * thin shapes. */
+static int prefer_builtin(int trans_a, int M, int N, int K) {
+    if (M <= SMALL_M_BUILTIN) return 1;
+#if defined(__AVX512F__)
+    (void)trans_a;
+    return N > 128 && K > 128;
+#else
+    if (trans_a) return (long)M * N <= 1024L * 512;
+    return N < 128 && N % 32 != 0 && K >= 512;
+#endif
+}
 
 /* Below this many multiply-adds one thread is faster than waking the team. */
 #define PAR_MIN_WORK (1L << 17)
@@ -950,14 +957,16 @@ void rnn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
      * inner sizes are all over 128 (a GRU 2x512 step trained 12% faster so);
      * the library keeps the thin ones (an embedding width of 100, a hidden
      * size of 128), where it measured up to 20% faster on Zen 4. Without
-     * AVX-512 (Zen 3) oneDNN's thin weight gradients (512 x 128 x 4096,
-     * 512 x 100 x 16384) ran at 65-90 GFLOP/s against the built-in
-     * kernel's 80-115, and whole 2x128 LM and BiLSTM training steps 4% and
-     * 9% faster on it (medians of 8 and 6 paired runs); there they go to the
-     * built-in kernel too. Naming a backend (RNN_GEMM,
-     * rnn_gemm_set_backend) runs it on every shape. */
-    if (!backend_forced && (M <= SMALL_M_BUILTIN || (N > 128 && K > 128) || (THIN_DW_BUILTIN && trans_a)))
-        backend = BACKEND_BUILTIN;
+     * AVX-512 (Zen 3; best of 12 alternated rounds on two threads) the
+     * library is 3-8% ahead on the large products (4096 x 2048 x 512: 159
+     * GFLOP/s against 148; 2048 x 512 x 4096 weight gradients 151 against
+     * 146) and on thin ones whose width is a multiple of 32 (4096 x 64 x
+     * 512: 130 against 108), and the built-in kernel keeps weight gradients
+     * of up to 1024 x 512 (2048 x 64 x 4096: 111 against 70; 512 x 512 x
+     * 4096: 113 against 81) and the input gradients of an embedding width
+     * of 100 (16384 x 100 x 512: 136 against 116). Naming a backend
+     * (RNN_GEMM, rnn_gemm_set_backend) runs it on every shape. */
+    if (!backend_forced && prefer_builtin(trans_a, M, N, K)) backend = BACKEND_BUILTIN;
     switch (backend) {
 #ifdef RNN_HAVE_DNNL
     case BACKEND_DNNL: {
