@@ -226,7 +226,6 @@ typedef rnn_vf vf;
 #define KC RNN_GEMM_KC
 #define NC (RNN_GEMM_NC / NR * NR)
 
-
 /* Up to this many rows of C, rnn_gemm uses the built-in kernel (see there). */
 #define SMALL_M_BUILTIN 64
 
@@ -253,7 +252,6 @@ static int prefer_builtin(int trans_a, int M, int N, int K) {
  * more than the dot-product kernel's horizontal sums (measured on Zen 4: the
  * dot kernel wins up to M = 8 at K = 128 and up to M = 24 at K = 512). */
 static int use_dot_kernel(int M, int K) { return M <= 8 || (M <= 24 && K >= 256); }
-
 
 /* Butterfly permutations over two vectors a, b (lanes of b numbered VW..):
  * for half-width h, lane l takes, within its block of 2h lanes, the low
@@ -884,11 +882,16 @@ static void packed_range(int M, float alpha, const float *A, int lda, const rnn_
         packed_part(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
         return;
     }
-    int j0 = s0 * NR, j1 = s1 * NR < pb->N ? s1 * NR : pb->N;
-    for (int i = 0; i < nb && j1 > j0; i++)
-        rnn_gemm_ref(0, pb[i].trans_b, M, j1 - j0, pb[i].K, alpha, A, lda,
-                     pb[i].trans_b ? pb[i].B + (size_t)j0 * pb[i].ldb : pb[i].B + j0, pb[i].ldb, beta,
-                     C + i * cstride + j0, ldc);
+    for (int i = 0; i < nb; i++)
+        rnn_gemm_packed_ref(M, alpha, A, lda, &pb[i], beta, C + i * cstride, ldc, s0 * NR, s1 * NR);
+}
+
+void rnn_gemm_packed_ref(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
+                         float *C, int ldc, int j0, int j1) {
+    if (j1 > pb->N) j1 = pb->N;
+    if (j1 > j0)
+        rnn_gemm_ref(0, pb->trans_b, M, j1 - j0, pb->K, alpha, A, lda,
+                     pb->trans_b ? pb->B + (size_t)j0 * pb->ldb : pb->B + j0, pb->ldb, beta, C + j0, ldc);
 }
 
 void rnn_gemm_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,

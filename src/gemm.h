@@ -79,8 +79,8 @@ void rnn_gemm_packed(int M, float alpha, const float *A, int lda, const rnn_pack
 /* For threads that share products out themselves: columns [j0, j1) of the
  * products of one A with nb packed matrices pb[0..nb) of the same shape and
  * precision, C + i * cstride = alpha * A @ op(B_i) + beta * (C + i * cstride)
- * (C still points at column 0), on the calling thread alone; A is packed
- * once for all nb. j0 and j1 must be multiples of
+ * (C still points at column 0), on the calling thread alone; in fp32 A is
+ * packed once for all nb. j0 and j1 must be multiples of
  * rnn_gemm_packed_align(pb), or j1 == N. */
 int rnn_gemm_packed_align(const rnn_packed_b *pb);
 void rnn_gemm_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
@@ -93,6 +93,12 @@ void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn
 int rnn_gemm_bf16_packed_align(void);
 void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
                                float beta, float *C, int ldc, int j0, int j1);
+
+/* Internal: columns [j0, j1) of a packed product (j1 clipped to N) by the
+ * reference loop over the original B: what the packed paths answer when out
+ * of memory for their A panel, and all a build without the bf16 kernel has. */
+void rnn_gemm_packed_ref(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
+                         float *C, int ldc, int j0, int j1);
 
 /* Internal: a per-thread packing buffer of at least n floats, kept for the
  * thread's lifetime (NULL when out of memory). */

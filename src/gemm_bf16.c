@@ -369,11 +369,7 @@ static void packed_range(int M, float alpha, const float *A, int lda, const rnn_
         packed_part(M, alpha, A, lda, pb, beta, C, ldc, s0, s1, Ap);
         return;
     }
-    int j0 = s0 * NR, j1 = s1 * NR < pb->N ? s1 * NR : pb->N;
-    if (j1 > j0)
-        rnn_gemm_ref(0, pb->trans_b, M, j1 - j0, pb->K, alpha, A, lda,
-                     pb->trans_b ? pb->B + (size_t)j0 * pb->ldb : pb->B + j0, pb->ldb, beta, C + j0,
-                     ldc);
+    rnn_gemm_packed_ref(M, alpha, A, lda, pb, beta, C, ldc, s0 * NR, s1 * NR);
 }
 
 void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
@@ -415,15 +411,14 @@ void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb) {
 
 void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
                           float *C, int ldc) {
-    rnn_gemm_ref(0, pb->trans_b, M, pb->N, pb->K, alpha, A, lda, pb->B, pb->ldb, beta, C, ldc);
+    rnn_gemm_packed_ref(M, alpha, A, lda, pb, beta, C, ldc, 0, pb->N);
 }
 
 int rnn_gemm_bf16_packed_align(void) { return 1; }
 
 void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
                                float beta, float *C, int ldc, int j0, int j1) {
-    rnn_gemm_ref(0, pb->trans_b, M, j1 - j0, pb->K, alpha, A, lda,
-                 pb->trans_b ? pb->B + (size_t)j0 * pb->ldb : pb->B + j0, pb->ldb, beta, C + j0, ldc);
+    rnn_gemm_packed_ref(M, alpha, A, lda, pb, beta, C, ldc, j0, j1);
 }
 
 

@@ -89,7 +89,6 @@ typedef uint16_t vnh_u __attribute__((vector_size(NW * 2), aligned(2), may_alias
 #else
 #define WIDEN(p) ((vn)(__builtin_convertvector(*(const vnh_u *)(p), vnu32) << 16))
 #endif
-#define LOADF(p) rnn_vload(p)
 /* dot16's loop over the weights at p, read by LOAD (fp32, or bf16 widened)
  * at ESZ bytes each; KU columns at a time, then the rest one by one. */
 #define DOT16_LOOP(p, LOAD, ESZ)                                                                   \
@@ -109,7 +108,7 @@ static void dot16(const float *w, const uint16_t *h, int K, const float *x, floa
         for (int v = 0; v < NS; v++) acc[u][v] = (vn){0};
     int k = 0;
     if (w) {
-        DOT16_LOOP(w, LOADF, 4)
+        DOT16_LOOP(w, rnn_vload, 4)
     } else {
         DOT16_LOOP(h, WIDEN, 2)
     }
@@ -120,7 +119,6 @@ static void dot16(const float *w, const uint16_t *h, int K, const float *x, floa
     }
 }
 #undef DOT16_LOOP
-#undef LOADF
 #undef WIDEN
 #undef KU
 #undef NS
