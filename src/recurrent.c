@@ -20,6 +20,7 @@
 #include "recurrent.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -104,10 +105,11 @@ void rnn_dir_cache_bind(rnn_dir_cache *c, rnn_cell cell, int N, int H, float *me
 /* W_hh packed for the step products. Forward: op = W_hh^T, one (H x H)
  * block per gate, so that a thread's units are whole slivers of every gate;
  * backward: op = W_hh (G*H x H). Floats, rounded to whole cache lines. */
-static size_t gate_pack_floats(int H) { return (rnn_gemm_packed_bytes(H, H) / sizeof(float) + 15) / 16 * 16; }
+static size_t pack_floats(int K, int N) { return (rnn_gemm_packed_bytes(K, N) / sizeof(float) + 15) / 16 * 16; }
+static size_t gate_pack_floats(int H) { return pack_floats(H, H); }
 static size_t packed_floats(rnn_cell cell, int H) {
     int G = rnn_cell_gates(cell);
-    size_t a = G * gate_pack_floats(H), b = (rnn_gemm_packed_bytes(G * H, H) / sizeof(float) + 15) / 16 * 16;
+    size_t a = G * gate_pack_floats(H), b = pack_floats(G * H, H);
     return a > b ? a : b;
 }
 
@@ -549,7 +551,7 @@ static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
     const rnn_dir *d = s->d;
     const rnn_pack *p = s->p;
     const rnn_dir_cache *cache = s->cache;
-    const int H = d->H, GH = rnn_cell_gates(d->cell) * H;
+    const int H = d->H, G = rnn_cell_gates(d->cell), GH = G * H;
     float *carry_h = a->carry_h, *dh = a->dh;
     int u0, u1;
     team_units(s, tid, nt, &u0, &u1);
@@ -570,25 +572,23 @@ static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
         case RNN_CELL_LSTM:
             lstm_step_backward(bt, H, u0, u1, gates, cache->c + (size_t)off * H,
                                cache->cprev + (size_t)off * H, dh, a->carry_c, rmask);
-            sum_units(a->db, gates, bt, 4, H, u0, u1);
-#pragma omp barrier
-            step_dh(s, bt, gates, 0.0f, carry_h, u0, u1);
             break;
         case RNN_CELL_GRU:
             gru_step_backward(bt, H, u0, u1, gates, cache->ghn + (size_t)off * H, hprev, dh, dgh,
                               carry_h, rmask);
-            sum_units(a->db, gates, bt, 3, H, u0, u1);
             sum_units(a->db_hn, cache->ghn + (size_t)off * H, bt, 1, H, u0, u1);
-#pragma omp barrier
-            step_dh(s, bt, dgh, 1.0f, carry_h, u0, u1);
             break;
         default:
             rnn_step_backward(bt, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates,
                               a->y + (size_t)off * a->ldy, a->ldy, dh);
-            sum_units(a->db, gates, bt, 1, H, u0, u1);
-#pragma omp barrier
-            step_dh(s, bt, gates, 0.0f, carry_h, u0, u1);
         }
+        sum_units(a->db, gates, bt, G, H, u0, u1);
+#pragma omp barrier
+        /* dG_h is dG_x but for GRU's n part; GRU adds to the direct dh * z. */
+        if (d->cell == RNN_CELL_GRU)
+            step_dh(s, bt, dgh, 1.0f, carry_h, u0, u1);
+        else
+            step_dh(s, bt, gates, 0.0f, carry_h, u0, u1);
     }
 }
 
@@ -622,8 +622,9 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
         else
             memset(carry_c, 0, sizeof(float) * B * H);
     }
-    size_t sums_at = (size_t)(dgh + 2 * (size_t)B * GH - work);
-    double *db = (double *)(work + sums_at + (sums_at & 1)), *db_hn = db + GH;
+    /* then the bias sums, in doubles (the float after dgh, or the next). */
+    uintptr_t sums_at = (uintptr_t)(dgh + 2 * (size_t)B * GH);
+    double *db = (double *)((sums_at + 7) & ~(uintptr_t)7), *db_hn = db + GH;
     memset(db, 0, sizeof(double) * (GH + H));
     bwd_args a = {dy, lddy, y, ldy, carry_h, carry_c, dh, {dgh, dgh + (size_t)B * GH}, db, db_hn};
     team_run(&s, backward_steps, &a);
