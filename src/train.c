@@ -643,6 +643,11 @@ static int make_optimizer(run *r) {
     return 0;
 }
 
+void rnn_word_dropout(int32_t *ids, size_t n, float p, int32_t unk, rnn_rng *rng) {
+    for (size_t i = 0; i < n; i++)
+        if (rnn_rng_uniform(rng) < p) ids[i] = unk;
+}
+
 /* ---- weight averaging (--ema) --------------------------------------------- */
 
 /* After optimizer step `step` (1-based): ema = d*ema + (1-d)*w with
@@ -1057,6 +1062,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     if (o->init_backward[0] && !r->classify)
         return rnn_errorf("--init-backward is for classifiers (--task classify), with --init-from FORWARD_LM");
     if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %g)", o->ema);
+    if (!(o->word_dropout >= 0 && o->word_dropout < 1))
+        return rnn_errorf("--word-dropout must be in [0, 1) (got %g)", o->word_dropout);
     rnn_set_threads(o->threads);
     rnn_precision prec = RNN_FP32;
     if (rnn_precision_parse(o->precision, &prec)) return -1;
@@ -1160,6 +1167,13 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     }
     if (resuming && load_state(r)) goto out;
 
+    const int32_t unk = rnn_tokenizer_unk_id(r->tok);
+    if (o->word_dropout > 0 && unk < 0) {
+        rnn_errorf("--word-dropout needs a tokenizer with an unknown token (%s has none)",
+                   rnn_tok_type_name(rnn_tokenizer_type(r->tok)));
+        goto out;
+    }
+
     const rnn_model *m = r->m;
     if (r->classify)
         say(r, "rnn.c: classify %s %dx%d%s pool %s, vocab %d, %d classes, %zu parameters; "
@@ -1219,6 +1233,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
             n_tok = (long)r->B * r->T;
             state_in = r->batch_in_epoch > 0;
         }
+        if (o->word_dropout > 0) rnn_word_dropout(r->a->ids, (size_t)n_tok, o->word_dropout, unk, &r->rng);
         if (o->time > 0 && r->total_steps == 0) {
             /* A run bounded by --time alone: schedules that need the length
              * (cosine) spread over the budget, the total step count being

@@ -56,6 +56,13 @@ long rnn_lm_batches(size_t n, int B, int T);
 void rnn_lm_fill(const int32_t *data, size_t n, int B, int T, long k, int32_t *ids,
                  int32_t *targets);
 
+/* --word-dropout: each of n input ids becomes unk with probability p,
+ * drawn from rng in order (so a resumed run draws the same). Whole tokens,
+ * as in Iyyer et al. 2015: the model learns an <unk> embedding it can use
+ * for words it never saw in training, and cannot lean on any one word. A
+ * language model's targets are a separate array and stay. */
+void rnn_word_dropout(int32_t *ids, size_t n, float p, int32_t unk, rnn_rng *rng);
+
 /* What rnn_lm_evaluate measures. */
 typedef struct {
     double loss, accuracy;   /* mean cross-entropy (nats) and next-token accuracy of the

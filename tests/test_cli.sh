@@ -122,6 +122,18 @@ expect_error "--recurrent-dropout on a vanilla RNN" "recurrent_dropout.*needs an
 expect_error "--recurrent-dropout out of range" "recurrent_dropout must be in" \
     $RNN train $small --recurrent-dropout 1 --steps 1 --out "$T/x"
 
+# --- --word-dropout: drawn from the random state a resume restores
+$RNN train $small --word-dropout 0.2 --steps 30 --eval-every 15 --out "$T/wdfull" >/dev/null 2>&1
+$RNN train $small --word-dropout 0.2 --steps 15 --eval-every 15 --out "$T/wdhalf" >/dev/null 2>&1
+$RNN train --resume "$T/wdhalf" --steps 30 >/dev/null 2>&1
+a=$(sed -n 3p "$T/wdfull/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/wdhalf/metrics.csv" | cut -d, -f1,4,5)
+check "--word-dropout resumed run has the same step-30 losses ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+c=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f4); d=$(echo "$b" | cut -d, -f2)
+check "--word-dropout changes the training loss ($c without, $d with)" "[ -n '$c' ] && [ -n '$d' ] && [ '$c' != '$d' ]"
+expect_error "--word-dropout out of range" "--word-dropout must be in" $RNN train $small --word-dropout 1 --steps 1 --out "$T/x"
+expect_error "--word-dropout with the byte tokenizer" "needs a tokenizer with an unknown token (byte" \
+    $RNN train $small --tokenizer byte --word-dropout 0.1 --steps 1 --out "$T/x"
+
 # --- Ctrl-C saves and the run can be resumed
 $RNN train $small --steps 100000 --out "$T/int" >/dev/null 2>&1 &
 pid=$!

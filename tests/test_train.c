@@ -261,6 +261,38 @@ static void test_lm_batching(void) {
     CHECK(ok, "batch 1 ids/targets");
 }
 
+static void test_word_dropout(void) {
+    /* 200,000 ids 2..101: with p = 0.25 the share turned into unk (1) is
+     * 0.25 within 5 standard deviations (0.005), nothing else changes, the
+     * same seed gives the same ids, and p = 0 changes nothing. */
+    enum { N = 200000 };
+    int32_t *a = malloc(sizeof(int32_t) * N), *b = malloc(sizeof(int32_t) * N);
+    CHECK(a && b, "alloc");
+    if (!a || !b) goto out;
+    for (int i = 0; i < N; i++) a[i] = b[i] = 2 + i % 100;
+    rnn_rng r1, r2;
+    rnn_rng_seed(&r1, 7);
+    rnn_rng_seed(&r2, 7);
+    rnn_word_dropout(a, N, 0.25f, 1, &r1);
+    rnn_word_dropout(b, N, 0.25f, 1, &r2);
+    int n_unk = 0, kept = 1, same = 1;
+    for (int i = 0; i < N; i++) {
+        n_unk += a[i] == 1;
+        kept &= a[i] == 1 || a[i] == 2 + i % 100;
+        same &= a[i] == b[i];
+    }
+    CHECK(fabs(n_unk / (double)N - 0.25) < 0.005, "share of unk %.4f, want 0.25", n_unk / (double)N);
+    CHECK(kept, "tokens not dropped keep their ids");
+    CHECK(same, "the same seed drops the same tokens");
+    rnn_word_dropout(b, N, 0.0f, 1, &r2);
+    same = 1;
+    for (int i = 0; i < N; i++) same &= a[i] == b[i];
+    CHECK(same, "p = 0 changes nothing");
+out:
+    free(a);
+    free(b);
+}
+
 static void test_eval_uniform(void) {
     /* A model whose head is zero predicts uniformly: loss = ln V exactly,
      * over n - 1 predicted tokens of one stream. */
@@ -361,6 +393,7 @@ int main(void) {
     RUN(test_tied_weights);
     RUN(test_frozen_resume);
     RUN(test_lm_batching);
+    RUN(test_word_dropout);
     RUN(test_eval_uniform);
     RUN(test_golden_lm);
     RUN(test_frozen_embedding);
