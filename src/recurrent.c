@@ -419,6 +419,25 @@ static void team_run(const step_team *s, void (*body)(const step_team *, int, in
     body(s, 0, 1, arg);
 }
 
+/* Asks for units [u0, u1) of each of the g blocks of width H in rows
+ * [0, rows) of m (ld floats apart) to be brought into cache: the next step's
+ * inputs, fetched while this step's product runs. They were written long
+ * before (by the input projection, or by the forward pass for the backward
+ * one) and would otherwise arrive at the pace of the cell loop's misses. */
+static void prefetch_units(const float *m, int rows, size_t ld, int g, int H, int u0, int u1,
+                           int for_write) {
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < g; q++) {
+            const float *p = m + (size_t)r * ld + (size_t)q * H;
+            for (int j = u0; j < u1; j += 16) {
+                if (for_write)
+                    __builtin_prefetch(p + j, 1, 3);
+                else
+                    __builtin_prefetch(p + j, 0, 3);
+            }
+        }
+}
+
 typedef struct {
     float *y, *hg;
     int ldy;
@@ -454,6 +473,11 @@ static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
         }
         const int any_state = carried > 0 || a->h0 != NULL;
 #pragma omp barrier
+        if (k + 1 < p->T) {
+            const int tn = step_time(p, d->reverse, k + 1);
+            prefetch_units(cache->gates + (size_t)p->offsets[tn] * GH, p->batch_sizes[tn], GH, G, H, u0,
+                           u1, 1);
+        }
         /* hg (bt, G*H) = h_prev @ W_hh^T: this thread's units of each gate. */
         if (any_state && s->pb)
             rnn_gemm_packed_cols(bt, 1.0f, hprev, H, s->pb, G, 0.0f, a->hg, GH, H, u0, u1);
@@ -584,6 +608,16 @@ static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
         }
         sum_units(a->db, gates, bt, G, H, u0, u1);
 #pragma omp barrier
+        if (k > 0) { /* the next step's (k - 1) inputs */
+            const int tn = step_time(p, d->reverse, k - 1), bn = p->batch_sizes[tn];
+            const size_t on = p->offsets[tn];
+            prefetch_units(cache->gates + on * GH, bn, GH, G, H, u0, u1, 1);
+            prefetch_units(a->dy + on * a->lddy, bn, a->lddy, 1, H, u0, u1, 0);
+            if (d->cell == RNN_CELL_LSTM) {
+                prefetch_units(cache->c + on * H, bn, H, 1, H, u0, u1, 0);
+                prefetch_units(cache->cprev + on * H, bn, H, 1, H, u0, u1, 0);
+            }
+        }
         /* dG_h is dG_x but for GRU's n part; GRU adds to the direct dh * z. */
         if (d->cell == RNN_CELL_GRU)
             step_dh(s, bt, dgh, 1.0f, carry_h, u0, u1);
