@@ -96,25 +96,33 @@ check "resume exits 0" "[ $? -eq 0 ]"
 a=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/half/metrics.csv" | cut -d, -f1,4,5)
 check "resumed run has the same step-30 train/val loss ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
 
-# --- resume with --ema (the average is part of the resume state) and --weight-drop
-$RNN train $small --ema 0.9 --weight-drop 0.3 --steps 30 --eval-every 15 --out "$T/emafull" >/dev/null 2>&1
-$RNN train $small --ema 0.9 --weight-drop 0.3 --steps 15 --eval-every 15 --out "$T/emahalf" >/dev/null 2>&1
-$RNN train --resume "$T/emahalf" --steps 30 >/dev/null 2>&1
-a=$(sed -n 3p "$T/emafull/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/emahalf/metrics.csv" | cut -d, -f1,4,5)
-check "--ema/--weight-drop resumed run has the same step-30 losses ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
-c=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f5); d=$(echo "$b" | cut -d, -f3)
-check "--ema/--weight-drop change the validation loss ($c without, $d with)" "[ -n '$c' ] && [ -n '$d' ] && [ '$c' != '$d' ]"
+# --- resume with a random or averaged part of training: `resumed NAME WHAT FLAGS...`
+# trains 30 steps in one go and 15 + a resume to 30 with FLAGS, checks the
+# step-30 losses agree, and leaves them in $b (step,train,val).
+resumed() {
+    local n=$1 what=$2; shift 2
+    $RNN train $small "$@" --steps 30 --eval-every 15 --out "$T/${n}full" >/dev/null 2>&1
+    $RNN train $small "$@" --steps 15 --eval-every 15 --out "$T/${n}half" >/dev/null 2>&1
+    $RNN train --resume "$T/${n}half" --steps 30 >/dev/null 2>&1
+    a=$(sed -n 3p "$T/${n}full/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/${n}half/metrics.csv" | cut -d, -f1,4,5)
+    check "$what resumed run has the same step-30 losses ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+}
+# the column of the step-30 line of the plain run above and of $b: 2 train loss, 3 val loss
+changes() {
+    local what=$1 col=$2 c d
+    c=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f$((col + 2))); d=$(echo "$b" | cut -d, -f$col)
+    check "$what ($c without, $d with)" "[ -n '$c' ] && [ -n '$d' ] && [ '$c' != '$d' ]"
+}
+
+# --ema (the average is part of the resume state) and --weight-drop
+resumed ema "--ema/--weight-drop" --ema 0.9 --weight-drop 0.3
+changes "--ema/--weight-drop change the validation loss" 3
 expect_error "--ema out of range" "--ema must be in" $RNN train $small --ema 1 --steps 1 --out "$T/x"
 expect_error "--weight-drop out of range" "weight_drop" $RNN train $small --weight-drop 1.5 --steps 1 --out "$T/x"
 
-# --- --recurrent-dropout: its masks are part of the random state a resume restores
-$RNN train $small --recurrent-dropout 0.3 --steps 30 --eval-every 15 --out "$T/rdfull" >/dev/null 2>&1
-$RNN train $small --recurrent-dropout 0.3 --steps 15 --eval-every 15 --out "$T/rdhalf" >/dev/null 2>&1
-$RNN train --resume "$T/rdhalf" --steps 30 >/dev/null 2>&1
-a=$(sed -n 3p "$T/rdfull/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/rdhalf/metrics.csv" | cut -d, -f1,4,5)
-check "--recurrent-dropout resumed run has the same step-30 losses ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
-c=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f4); d=$(echo "$b" | cut -d, -f2)
-check "--recurrent-dropout changes the training loss ($c without, $d with)" "[ -n '$c' ] && [ -n '$d' ] && [ '$c' != '$d' ]"
+# --recurrent-dropout: its masks are part of the random state a resume restores
+resumed rd "--recurrent-dropout" --recurrent-dropout 0.3
+changes "--recurrent-dropout changes the training loss" 2
 check "--recurrent-dropout is saved with the model" \
     "$RNN info '$T/rdfull/model.safetensors' --json | grep -q '\"recurrent_dropout\": *0.3'"
 expect_error "--recurrent-dropout on a vanilla RNN" "recurrent_dropout.*needs an lstm or gru" \
@@ -122,14 +130,9 @@ expect_error "--recurrent-dropout on a vanilla RNN" "recurrent_dropout.*needs an
 expect_error "--recurrent-dropout out of range" "recurrent_dropout must be in" \
     $RNN train $small --recurrent-dropout 1 --steps 1 --out "$T/x"
 
-# --- --word-dropout: drawn from the random state a resume restores
-$RNN train $small --word-dropout 0.2 --steps 30 --eval-every 15 --out "$T/wdfull" >/dev/null 2>&1
-$RNN train $small --word-dropout 0.2 --steps 15 --eval-every 15 --out "$T/wdhalf" >/dev/null 2>&1
-$RNN train --resume "$T/wdhalf" --steps 30 >/dev/null 2>&1
-a=$(sed -n 3p "$T/wdfull/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/wdhalf/metrics.csv" | cut -d, -f1,4,5)
-check "--word-dropout resumed run has the same step-30 losses ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
-c=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f4); d=$(echo "$b" | cut -d, -f2)
-check "--word-dropout changes the training loss ($c without, $d with)" "[ -n '$c' ] && [ -n '$d' ] && [ '$c' != '$d' ]"
+# --word-dropout: drawn from the random state a resume restores
+resumed wd "--word-dropout" --word-dropout 0.2
+changes "--word-dropout changes the training loss" 2
 expect_error "--word-dropout out of range" "--word-dropout must be in" $RNN train $small --word-dropout 1 --steps 1 --out "$T/x"
 expect_error "--word-dropout with the byte tokenizer" "needs a tokenizer with an unknown token (byte" \
     $RNN train $small --tokenizer byte --word-dropout 0.1 --steps 1 --out "$T/x"
