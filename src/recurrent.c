@@ -375,15 +375,38 @@ static inline int step_time(const rnn_pack *p, int reverse, int k) {
  * threads have put their slices of h_prev in place; backward, after they
  * have written their units' dG, which the dh_prev product reads whole.
  * The blocks are whole slivers of the packed W_hh (its column width), so a
- * thread's product columns are exactly its units. Unpacked, one thread runs
- * the steps with rnn_gemm (which threads each product itself). */
+ * thread's product columns are exactly its units. When W_hh is small the
+ * team splits the batch's rows instead, and needs no barrier (team_rows).
+ * Unpacked, one thread runs the steps with rnn_gemm (which threads each
+ * product itself). */
 typedef struct {
     const rnn_dir *d;
     const rnn_pack *p;
     const rnn_dir_cache *cache;
     const rnn_packed_b *pb; /* forward: one pack per gate; backward: one; NULL: unpacked */
     int align;              /* units per block */
+    int rows;               /* split the batch rows, not the units (team_rows) */
 } step_team;
+
+/* A small W_hh (a 2x128 LSTM's is 256 KB) fits in each core's L2 whole. The
+ * team then splits the batch instead: each thread runs its own rows, i.e.
+ * its own sequences, through all T steps with all the units, and needs
+ * nothing from the others until the end: no barrier per step, no state
+ * crossing between cores, no A panel packed twice. With a large W_hh the
+ * unit split is better: each thread streams only its part of W_hh. The bias
+ * sums of the row split are per thread (ROW_SUMS doubles), added at the end. */
+#define ROW_SPLIT_MAX_BYTES (256 * 1024)
+#define ROW_SUMS 1024
+#define ROW_MIN 8 /* rows per thread at least */
+static int team_layout = 0; /* 0 auto, 1 units, 2 rows: rnn_set_team_layout */
+
+void rnn_set_team_layout(int layout) { team_layout = layout; }
+
+static int team_rows(const step_team *s) {
+    const int H = s->d->H, G = rnn_cell_gates(s->d->cell);
+    if (team_layout == 1 || (G + 1) * H > ROW_SUMS) return 0;
+    return team_layout == 2 || (size_t)G * H * H * sizeof(float) <= ROW_SPLIT_MAX_BYTES;
+}
 
 static int team_size(const step_team *s) {
     if (!s->pb) return 1;
@@ -391,19 +414,31 @@ static int team_size(const step_team *s) {
     if (omp_in_parallel()) return 1; /* the directions of a layer side by side */
 #endif
     const int H = s->d->H, GH = rnn_cell_gates(s->d->cell) * H;
-    const int blocks = (H + s->align - 1) / s->align;
+    const int parts = s->rows ? s->p->batch_sizes[0] / ROW_MIN : (H + s->align - 1) / s->align;
     int nt = rnn_get_threads();
     if ((long)s->p->batch_sizes[0] * GH * H < (1L << 18)) nt = 1; /* a team costs more */
-    return nt < blocks ? nt : blocks;
+    return nt < parts ? nt : parts > 1 ? parts : 1;
 }
 
-/* Thread tid of nt owns units [*u0, *u1): whole blocks of s->align. */
-static void team_units(const step_team *s, int tid, int nt, int *u0, int *u1) {
-    const int H = s->d->H, blocks = (H + s->align - 1) / s->align;
+/* Thread tid of nt owns rows [*r0, *r1) (of the first step's, the largest
+ * batch) and units [*u0, *u1): with the unit split all rows and whole blocks
+ * of s->align units, with the row split all units. */
+static void team_part(const step_team *s, int tid, int nt, int *r0, int *r1, int *u0, int *u1) {
+    const int H = s->d->H, B = s->p->batch_sizes[0];
+    if (s->rows) {
+        *r0 = (int)((long)B * tid / nt), *r1 = (int)((long)B * (tid + 1) / nt);
+        *u0 = 0, *u1 = H;
+        return;
+    }
+    const int blocks = (H + s->align - 1) / s->align;
+    *r0 = 0, *r1 = B;
     *u0 = blocks * tid / nt * s->align;
     *u1 = blocks * (tid + 1) / nt * s->align;
     if (*u1 > H) *u1 = H;
 }
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline int imax(int a, int b) { return a > b ? a : b; }
 
 /* Runs body(s, tid, nt, arg) on the team. */
 static void team_run(const step_team *s, void (*body)(const step_team *, int, int, void *), void *arg) {
@@ -450,53 +485,61 @@ static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
     const rnn_pack *p = s->p;
     const rnn_dir_cache *cache = s->cache;
     const int H = d->H, G = rnn_cell_gates(d->cell), GH = G * H, ldy = a->ldy;
-    int u0, u1;
-    team_units(s, tid, nt, &u0, &u1);
+    int r0, r1, u0, u1;
+    team_part(s, tid, nt, &r0, &r1, &u0, &u1);
     for (int k = 0; k < p->T; k++) {
         const int t = step_time(p, d->reverse, k), bt = p->batch_sizes[t], off = p->offsets[t];
         /* Rows [0, carried) continue from the previous step in processing
          * order; the others start here from h0 (a reverse direction starts
-         * each sequence at its own last token). */
+         * each sequence at its own last token). This thread: rows [ra, rb). */
         const int prev_t = d->reverse ? t + 1 : t - 1;
         int carried = 0;
         if (prev_t >= 0 && prev_t < p->T)
             carried = p->batch_sizes[prev_t] < bt ? p->batch_sizes[prev_t] : bt;
+        const int ra = imin(r0, bt), rb = imin(r1, bt), n = rb - ra;
         float *hprev = cache->hprev + (size_t)off * H;
-        if (carried) copy_cols(hprev, a->y + (size_t)p->offsets[prev_t] * ldy, ldy, 0, carried, H, u0, u1);
-        copy_cols(hprev, a->h0, H, carried, bt, H, u0, u1);
+        if (carried)
+            copy_cols(hprev, a->y + (size_t)p->offsets[prev_t] * ldy, ldy, ra, imin(carried, rb), H, u0, u1);
+        copy_cols(hprev, a->h0, H, imax(carried, ra), rb, H, u0, u1);
         float *cprev = NULL;
         if (d->cell == RNN_CELL_LSTM) {
             cprev = cache->cprev + (size_t)off * H;
             if (carried)
-                copy_cols(cprev, cache->c + (size_t)p->offsets[prev_t] * H, H, 0, carried, H, u0, u1);
-            copy_cols(cprev, a->c0, H, carried, bt, H, u0, u1);
+                copy_cols(cprev, cache->c + (size_t)p->offsets[prev_t] * H, H, ra, imin(carried, rb), H, u0,
+                          u1);
+            copy_cols(cprev, a->c0, H, imax(carried, ra), rb, H, u0, u1);
         }
         const int any_state = carried > 0 || a->h0 != NULL;
+        if (!s->rows) {
 #pragma omp barrier
-        if (k + 1 < p->T) {
-            const int tn = step_time(p, d->reverse, k + 1);
-            prefetch_units(cache->gates + (size_t)p->offsets[tn] * GH, p->batch_sizes[tn], GH, G, H, u0,
-                           u1, 1);
         }
-        /* hg (bt, G*H) = h_prev @ W_hh^T: this thread's units of each gate. */
+        if (n <= 0) continue;
+        if (k + 1 < p->T) {
+            const int tn = step_time(p, d->reverse, k + 1), bn = p->batch_sizes[tn];
+            if (imin(r1, bn) > ra)
+                prefetch_units(cache->gates + ((size_t)p->offsets[tn] + ra) * GH, imin(r1, bn) - ra, GH, G,
+                               H, u0, u1, 1);
+        }
+        /* hg (bt, G*H) = h_prev @ W_hh^T: this thread's rows and units of each gate. */
         if (any_state && s->pb)
-            rnn_gemm_packed_cols(bt, 1.0f, hprev, H, s->pb, G, 0.0f, a->hg, GH, H, u0, u1);
+            rnn_gemm_packed_cols(n, 1.0f, hprev + (size_t)ra * H, H, s->pb, G, 0.0f, a->hg + (size_t)ra * GH,
+                                 GH, H, u0, u1);
         else if (any_state)
             rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, a->hg, GH);
-        const float *hgp = any_state ? a->hg : NULL;
-        float *gates = cache->gates + (size_t)off * GH, *h = a->y + (size_t)off * ldy;
-        const float *rmask = cache->rmask ? cache->rmask + (size_t)off * H : NULL;
+        const float *hgp = any_state ? a->hg + (size_t)ra * GH : NULL;
+        float *gates = cache->gates + ((size_t)off + ra) * GH, *h = a->y + ((size_t)off + ra) * ldy;
+        const float *rmask = cache->rmask ? cache->rmask + ((size_t)off + ra) * H : NULL;
         switch (d->cell) {
         case RNN_CELL_LSTM:
-            lstm_step_forward(bt, H, u0, u1, gates, hgp, d->w.b_hh, cprev, cache->c + (size_t)off * H, h,
-                              ldy, rmask);
+            lstm_step_forward(n, H, u0, u1, gates, hgp, d->w.b_hh, cprev + (size_t)ra * H,
+                              cache->c + ((size_t)off + ra) * H, h, ldy, rmask);
             break;
         case RNN_CELL_GRU:
-            gru_step_forward(bt, H, u0, u1, gates, hgp, d->w.b_hh, hprev, cache->ghn + (size_t)off * H,
-                             h, ldy, rmask);
+            gru_step_forward(n, H, u0, u1, gates, hgp, d->w.b_hh, hprev + (size_t)ra * H,
+                             cache->ghn + ((size_t)off + ra) * H, h, ldy, rmask);
             break;
         default:
-            rnn_step_forward(bt, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, hgp, d->w.b_hh, h, ldy);
+            rnn_step_forward(n, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, hgp, d->w.b_hh, h, ldy);
         }
     }
 }
@@ -508,13 +551,14 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
     /* work: W_hh^T packed for the step products, then hg (B, G*H), the
      * recurrent projection of the live rows. */
     rnn_packed_b whh[4];
-    step_team s = {d, p, cache, NULL, 1};
+    step_team s = {d, p, cache, NULL, 1, 0};
     if (p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS) {
         for (int q = 0; q < G; q++)
             rnn_gemm_pack_b(&whh[q], 1, H, H, d->w.w_hh + (size_t)q * H * H, H,
                             work + q * gate_pack_floats(H));
         s.pb = whh;
         s.align = rnn_gemm_packed_align(&whh[0]);
+        s.rows = team_rows(&s);
     }
 
     /* 1. Input projection for every step at once. */
@@ -577,52 +621,74 @@ static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
     const rnn_dir_cache *cache = s->cache;
     const int H = d->H, G = rnn_cell_gates(d->cell), GH = G * H;
     float *carry_h = a->carry_h, *dh = a->dh;
-    int u0, u1;
-    team_units(s, tid, nt, &u0, &u1);
+    int r0, r1, u0, u1;
+    team_part(s, tid, nt, &r0, &r1, &u0, &u1);
+    /* The row split sums its own rows' bias gradients here (team_rows). */
+    double row_sums[ROW_SUMS];
+    double *db = a->db, *db_hn = a->db_hn;
+    if (s->rows && nt > 1) {
+        db = row_sums, db_hn = row_sums + GH;
+        memset(row_sums, 0, sizeof(double) * (GH + H));
+    }
     for (int k = p->T - 1; k >= 0; k--) {
         const int t = step_time(p, d->reverse, k), bt = p->batch_sizes[t], off = p->offsets[t];
-        for (int r = 0; r < bt; r++) {
+        const int ra = imin(r0, bt), rb = imin(r1, bt), n = rb - ra;
+        for (int r = ra; r < rb; r++) {
             const float *dyr = a->dy + (size_t)(off + r) * a->lddy;
             float *dhr = dh + (size_t)r * H, *cr = carry_h + (size_t)r * H;
             for (int j = u0; j < u1; j++) dhr[j] = dyr[j] + cr[j];
         }
-        float *gates = cache->gates + (size_t)off * GH;
-        const float *hprev = cache->hprev + (size_t)off * H;
-        const float *rmask = cache->rmask ? cache->rmask + (size_t)off * H : NULL;
+        const size_t o = (size_t)off + ra; /* this thread's first row */
+        float *gates = cache->gates + o * GH;
+        const float *hprev = cache->hprev + o * H;
+        const float *rmask = cache->rmask ? cache->rmask + o * H : NULL;
         /* GRU's dG_h buffer alternates between steps: a thread that runs
          * ahead writes one while the others may still read the other. */
-        float *dgh = a->dgh[k & 1];
-        switch (d->cell) {
-        case RNN_CELL_LSTM:
-            lstm_step_backward(bt, H, u0, u1, gates, cache->c + (size_t)off * H,
-                               cache->cprev + (size_t)off * H, dh, a->carry_c, rmask);
-            break;
-        case RNN_CELL_GRU:
-            gru_step_backward(bt, H, u0, u1, gates, cache->ghn + (size_t)off * H, hprev, dh, dgh,
-                              carry_h, rmask);
-            sum_units(a->db_hn, cache->ghn + (size_t)off * H, bt, 1, H, u0, u1);
-            break;
-        default:
-            rnn_step_backward(bt, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates,
-                              a->y + (size_t)off * a->ldy, a->ldy, dh);
+        float *dgh = a->dgh[k & 1] + (size_t)ra * GH;
+        if (n > 0) {
+            switch (d->cell) {
+            case RNN_CELL_LSTM:
+                lstm_step_backward(n, H, u0, u1, gates, cache->c + o * H, cache->cprev + o * H,
+                                   dh + (size_t)ra * H, a->carry_c + (size_t)ra * H, rmask);
+                break;
+            case RNN_CELL_GRU:
+                gru_step_backward(n, H, u0, u1, gates, cache->ghn + o * H, hprev, dh + (size_t)ra * H, dgh,
+                                  carry_h + (size_t)ra * H, rmask);
+                sum_units(db_hn, cache->ghn + o * H, n, 1, H, u0, u1);
+                break;
+            default:
+                rnn_step_backward(n, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, a->y + o * a->ldy,
+                                  a->ldy, dh + (size_t)ra * H);
+            }
+            sum_units(db, gates, n, G, H, u0, u1);
         }
-        sum_units(a->db, gates, bt, G, H, u0, u1);
+        if (!s->rows) {
 #pragma omp barrier
+        }
+        if (n <= 0) continue;
         if (k > 0) { /* the next step's (k - 1) inputs */
-            const int tn = step_time(p, d->reverse, k - 1), bn = p->batch_sizes[tn];
-            const size_t on = p->offsets[tn];
-            prefetch_units(cache->gates + on * GH, bn, GH, G, H, u0, u1, 1);
-            prefetch_units(a->dy + on * a->lddy, bn, a->lddy, 1, H, u0, u1, 0);
-            if (d->cell == RNN_CELL_LSTM) {
-                prefetch_units(cache->c + on * H, bn, H, 1, H, u0, u1, 0);
-                prefetch_units(cache->cprev + on * H, bn, H, 1, H, u0, u1, 0);
+            const int tn = step_time(p, d->reverse, k - 1), bn = imin(r1, p->batch_sizes[tn]) - ra;
+            const size_t on = (size_t)p->offsets[tn] + ra;
+            if (bn > 0) {
+                prefetch_units(cache->gates + on * GH, bn, GH, G, H, u0, u1, 1);
+                prefetch_units(a->dy + on * a->lddy, bn, a->lddy, 1, H, u0, u1, 0);
+                if (d->cell == RNN_CELL_LSTM) {
+                    prefetch_units(cache->c + on * H, bn, H, 1, H, u0, u1, 0);
+                    prefetch_units(cache->cprev + on * H, bn, H, 1, H, u0, u1, 0);
+                }
             }
         }
         /* dG_h is dG_x but for GRU's n part; GRU adds to the direct dh * z. */
         if (d->cell == RNN_CELL_GRU)
-            step_dh(s, bt, dgh, 1.0f, carry_h, u0, u1);
+            step_dh(s, n, dgh, 1.0f, carry_h + (size_t)ra * H, u0, u1);
         else
-            step_dh(s, bt, gates, 0.0f, carry_h, u0, u1);
+            step_dh(s, n, gates, 0.0f, carry_h + (size_t)ra * H, u0, u1);
+    }
+    if (db != a->db) {
+#pragma omp critical(rnn_row_sums)
+        for (int j = 0; j < GH; j++) a->db[j] += db[j];
+#pragma omp critical(rnn_row_sums)
+        for (int j = 0; j < H; j++) a->db_hn[j] += db_hn[j];
     }
 }
 
@@ -637,11 +703,12 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
      * are not yet live are never overwritten. At the end they hold d(h0). */
     /* work: W_hh packed for the step products, then the row buffers. */
     rnn_packed_b whh;
-    step_team s = {d, p, cache, NULL, 1};
+    step_team s = {d, p, cache, NULL, 1, 0};
     if (p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS) {
         rnn_gemm_pack_b(&whh, 0, GH, H, d->w.w_hh, H, work);
         s.pb = &whh;
         s.align = rnn_gemm_packed_align(&whh);
+        s.rows = team_rows(&s);
     }
     work += packed_floats(d->cell, H);
     float *carry_h = work, *carry_c = work + (size_t)B * H, *dh = work + 2 * (size_t)B * H;

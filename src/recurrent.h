@@ -103,6 +103,12 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
                       int lddy, const float *x, int ldx, float *dx, int lddx, int accumulate_dx,
                       const float *dhn, const float *dcn, float *dh0, float *dc0, float *work);
 
+/* How a team of threads shares the steps of a pass (see recurrent.c): 0
+ * chooses (the batch's rows when W_hh fits in a core's L2, else the units),
+ * 1 always splits the units, 2 the rows where the bias sums allow. For
+ * tests; the setting is global. */
+void rnn_set_team_layout(int layout);
+
 /* The cells' maths for n units of one row, as the passes above use it and
  * as batch-1 inference (infer.c) calls it. No two arrays may overlap.
  *   LSTM: gi, gf, gg, go hold the full pre-activations (both projections,

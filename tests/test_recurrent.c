@@ -331,8 +331,10 @@ static void test_step_team(void) {
     rnn_rng rng;
     rnn_rng_seed(&rng, 77);
     const int saved_threads = rnn_get_threads();
+    for (int layout = 1; layout <= 2; layout++)
     for (int ci = 0; ci < 4; ci++)
         for (int reverse = 0; reverse <= 1; reverse++) {
+            rnn_set_team_layout(layout);
             const rnn_cell cell = (rnn_cell)ci;
             const int GH = rnn_cell_gates(cell) * H;
             float *W_ih = malloc(sizeof(float) * GH * I), *W_hh = malloc(sizeof(float) * GH * H);
@@ -350,7 +352,8 @@ static void test_step_team(void) {
             rnn_dir d = {cell, reverse, I, H, {W_ih, W_hh, b_ih, b_hh}};
             float *out[NT][6];
             char what[64];
-            snprintf(what, sizeof what, "%s%s", rnn_cell_name(cell), reverse ? " reverse" : "");
+            snprintf(what, sizeof what, "%s%s, %s split", rnn_cell_name(cell), reverse ? " reverse" : "",
+                     layout == 1 ? "unit" : "row");
             for (int nt = 1; nt <= NT; nt++) {
                 rnn_set_threads(nt);
                 float *cmem = rnn_calloc(rnn_dir_cache_floats(cell, N, H) * sizeof(float));
@@ -421,6 +424,7 @@ static void test_step_team(void) {
                 for (int k = 0; k < 6; k++) rnn_free(out[nt][k]);
             free(W_ih), free(W_hh), free(b_ih), free(b_hh), free(x), free(w), free(h0), free(c0);
         }
+    rnn_set_team_layout(0);
 }
 
 int main(void) {
