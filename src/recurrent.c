@@ -405,7 +405,10 @@ void rnn_set_team_layout(int layout) { team_layout = layout; }
 static int team_rows(const step_team *s) {
     const int H = s->d->H, G = rnn_cell_gates(s->d->cell);
     if (team_layout == 1 || (G + 1) * H > ROW_SUMS) return 0;
-    return team_layout == 2 || (size_t)G * H * H * sizeof(float) <= ROW_SPLIT_MAX_BYTES;
+    if (team_layout == 2) return 1;
+    /* Too few rows for every thread to get ROW_MIN: the units share better. */
+    return (size_t)G * H * H * sizeof(float) <= ROW_SPLIT_MAX_BYTES &&
+           s->p->batch_sizes[0] >= ROW_MIN * rnn_get_threads();
 }
 
 static int team_size(const step_team *s) {
