@@ -689,9 +689,7 @@ static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
     }
     if (db != a->db) {
 #pragma omp critical(rnn_row_sums)
-        for (int j = 0; j < GH; j++) a->db[j] += db[j];
-#pragma omp critical(rnn_row_sums)
-        for (int j = 0; j < H; j++) a->db_hn[j] += db_hn[j];
+        for (int j = 0; j < GH + H; j++) a->db[j] += db[j]; /* db_hn follows db in both */
     }
 }
 
