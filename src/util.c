@@ -1,4 +1,5 @@
 /* util.c: see util.h. */
+#define _DEFAULT_SOURCE /* madvise */
 #include "util.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static _Thread_local char last_error[1024];
@@ -21,14 +23,28 @@ int rnn_errorf(const char *fmt, ...) {
 
 const char *rnn_last_error(void) { return last_error; }
 
+/* From this size on, blocks are 2 MB aligned and asked to be backed by
+ * transparent huge pages (Linux, where THP is "madvise"). */
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
+
 void *rnn_alloc(size_t bytes) {
     void *p = NULL;
-    size_t rounded = (bytes + 63) / 64 * 64;
+    size_t rounded = (bytes + 63) / 64 * 64, align = 64;
     if (rounded == 0) rounded = 64;
-    if (posix_memalign(&p, 64, rounded) != 0) {
+#ifdef MADV_HUGEPAGE
+    if (rounded >= HUGE_MIN) {
+        align = HUGE_PAGE;
+        rounded = (rounded + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    }
+#endif
+    if (posix_memalign(&p, align, rounded) != 0) {
         rnn_errorf("out of memory (%zu bytes)", bytes);
         return NULL;
     }
+#ifdef MADV_HUGEPAGE
+    if (align == HUGE_PAGE) madvise(p, rounded, MADV_HUGEPAGE); /* advice: failure is harmless */
+#endif
     return p;
 }
 
