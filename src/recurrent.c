@@ -3,10 +3,12 @@
  * The structure of a pass is the same for every cell and lives in
  * rnn_dir_forward / rnn_dir_backward:
  *   1. one large GEMM projects the inputs of all time steps at once:
- *        gates (N, G*H) = x (N, in) @ W_ih^T + b_ih
+ *        gates (N, G*H) = x (N, in) @ W_ih^T
  *   2. a loop over time adds the recurrent GEMM of the live rows,
  *        hg (b_t, G*H) = h_prev (b_t, H) @ W_hh^T
  *      and applies the cell's pointwise maths (the *_step functions below),
+ *      which add both biases (b_ih + b_hh, summed once per pass) as they
+ *      read each step's gates: no separate pass over all of them,
  *      on a team of threads that each own a block of hidden units
  *      (forward_steps, backward_steps);
  *   3. backward runs the loop in reverse order producing the pre-activation
@@ -121,15 +123,12 @@ static size_t packed_floats(rnn_cell cell, int H) {
 size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
     (void)N;
     size_t g = (size_t)rnn_cell_gates(cell);
-    size_t fwd = (size_t)B * g * H;                  /* hg */
+    size_t fwd = (size_t)B * g * H + g * H;          /* hg, the summed bias */
     /* carry_h, carry_c, dh, dgh x 2, then the bias sums in double */
     size_t bwd = (size_t)B * (3 * H + 2 * g * H) + 2 * (g * H + H) + 1;
     return packed_floats(cell, H) + (fwd > bwd ? fwd : bwd);
 }
 
-
-/* Rows times columns above which the pointwise loops are worth threads. */
-#define PAR_MIN 32768
 
 /* ------------------------------------------------------------------------ */
 /* LSTM (PyTorch nn.LSTM):
@@ -139,7 +138,7 @@ size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
  * With recurrent dropout (training only) the candidate is masked: c' = f ⊙ c
  * + i ⊙ (g ⊙ m), m = 0 or 1/(1-p) per unit and step; the state itself is
  * never dropped, and at inference the cell is the plain one above.
- * gates holds the pre-activations (x projection + b_ih) on entry and the
+ * gates holds the x projection (W_ih x, no bias) on entry and the
  * activated i, f, g, o (g unmasked) on exit. dm: the mask row, or NULL. */
 static inline void lstm_row(int H, float *restrict gi, float *restrict gf, float *restrict gg,
                             float *restrict go, const float *restrict cp, float *restrict cr,
@@ -162,7 +161,7 @@ void rnn_lstm_row_forward(int H, float *restrict gi, float *restrict gf, float *
 /* Every step function below works on units [u0, u1) of rows [0, bt): the
  * thread that owns those units (rnn_dir_forward) calls it. */
 static void lstm_step_forward(int bt, int H, int u0, int u1, float *gates, const float *hg,
-                              const float *b_hh, const float *cprev, float *c, float *h, int ldh,
+                              const float *bias, const float *cprev, float *c, float *h, int ldh,
                               const float *rmask) {
     const int n = u1 - u0;
     for (int r = 0; r < bt; r++) {
@@ -170,7 +169,7 @@ static void lstm_step_forward(int bt, int H, int u0, int u1, float *gates, const
         const float *hr = hg ? hg + (size_t)r * 4 * H + u0 : NULL;
         for (int q = 0; q < 4; q++)
             for (int j = 0; j < n; j++)
-                gr[q * H + j] += (hr ? hr[q * H + j] : 0.0f) + b_hh[q * H + u0 + j];
+                gr[q * H + j] += (hr ? hr[q * H + j] : 0.0f) + bias[q * H + u0 + j];
         /* The gate, state and output rows never overlap: restrict lets the
          * compiler vectorise the cell's loop (once per mask case). */
         const float *cp = cprev + (size_t)r * H + u0;
@@ -257,13 +256,14 @@ void rnn_gru_row_forward(int H, float *restrict xr, float *restrict xz, float *r
 }
 
 static void gru_step_forward(int bt, int H, int u0, int u1, float *gates, const float *hg,
-                             const float *b_hh, const float *hprev, float *ghn, float *h, int ldh,
-                             const float *rmask) {
+                             const float *bias, const float *b_in, const float *hprev, float *ghn,
+                             float *h, int ldh, const float *rmask) {
     const int n = u1 - u0;
-    const float *b = b_hh + u0;
+    const float *b = bias + u0;
     for (int r = 0; r < bt; r++) {
         float *gr = gates + (size_t)r * 3 * H + u0;
-        const float *hr = (hg ? hg + (size_t)r * 3 * H : b_hh) + u0;
+        const float *hr = (hg ? hg + (size_t)r * 3 * H : bias) + u0;
+        for (int j = 0; j < n; j++) gr[2 * H + j] += b_in[u0 + j]; /* b_in stays outside r ⊙ (.) */
         const float hm = hg ? 1.0f : 0.0f;
         const size_t o = (size_t)r * H + u0;
         float *hrow = h + (size_t)r * ldh + u0;
@@ -328,22 +328,31 @@ void rnn_rnn_row_forward(int H, int relu, const float *restrict gr, const float 
 }
 
 static void rnn_step_forward(int bt, int H, int u0, int u1, int relu, float *gates,
-                             const float *hg, const float *b_hh, float *h, int ldh) {
+                             const float *hg, const float *bias, float *h, int ldh) {
     for (int r = 0; r < bt; r++)
         rnn_rnn_row_forward(u1 - u0, relu, gates + (size_t)r * H + u0,
-                            (hg ? hg + (size_t)r * H : b_hh) + u0, hg ? 1.0f : 0.0f, b_hh + u0,
+                            (hg ? hg + (size_t)r * H : bias) + u0, hg ? 1.0f : 0.0f, bias + u0,
                             h + (size_t)r * ldh + u0);
 }
 
 /* dG = dh ⊙ act'(pre), with act' read off the output h: 1 - h² for tanh,
- * [h > 0] for relu. */
+ * [h > 0] for relu, and dh = dy + carry (the gradient from above and from
+ * the step after); the bias sums db += dG in the same pass (this cell's
+ * arithmetic is too light to pay for three). */
 static void rnn_step_backward(int bt, int H, int u0, int u1, int relu, float *gates,
-                              const float *h, int ldh, const float *dh) {
+                              const float *h, int ldh, const float *dy, int lddy,
+                              const float *carry, double *db) {
     for (int r = 0; r < bt; r++) {
-        float *gr = gates + (size_t)r * H;
-        const float *hrow = h + (size_t)r * ldh, *dhr = dh + (size_t)r * H;
-        for (int j = u0; j < u1; j++)
-            gr[j] = relu ? (hrow[j] > 0.0f ? dhr[j] : 0.0f) : dhr[j] * (1.0f - hrow[j] * hrow[j]);
+        float *restrict gr = gates + (size_t)r * H;
+        const float *restrict hrow = h + (size_t)r * ldh, *restrict dyr = dy + (size_t)r * lddy;
+        const float *restrict cr = carry + (size_t)r * H;
+        double *restrict sums = db;
+        for (int j = u0; j < u1; j++) {
+            const float dh = dyr[j] + cr[j];
+            const float g = relu ? (hrow[j] > 0.0f ? dh : 0.0f) : dh * (1.0f - hrow[j] * hrow[j]);
+            gr[j] = g;
+            sums[j] += g;
+        }
     }
 }
 
@@ -480,6 +489,7 @@ typedef struct {
     float *y, *hg;
     int ldy;
     const float *h0, *c0;
+    const float *bias; /* (G*H) b_ih + b_hh; GRU's n part: b_hn alone (b_in is added to x's) */
 } fwd_args;
 
 static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
@@ -534,15 +544,15 @@ static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
         const float *rmask = cache->rmask ? cache->rmask + ((size_t)off + ra) * H : NULL;
         switch (d->cell) {
         case RNN_CELL_LSTM:
-            lstm_step_forward(n, H, u0, u1, gates, hgp, d->w.b_hh, cprev + (size_t)ra * H,
+            lstm_step_forward(n, H, u0, u1, gates, hgp, a->bias, cprev + (size_t)ra * H,
                               cache->c + ((size_t)off + ra) * H, h, ldy, rmask);
             break;
         case RNN_CELL_GRU:
-            gru_step_forward(n, H, u0, u1, gates, hgp, d->w.b_hh, hprev + (size_t)ra * H,
+            gru_step_forward(n, H, u0, u1, gates, hgp, a->bias, d->w.b_ih + 2 * H, hprev + (size_t)ra * H,
                              cache->ghn + ((size_t)off + ra) * H, h, ldy, rmask);
             break;
         default:
-            rnn_step_forward(n, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, hgp, d->w.b_hh, h, ldy);
+            rnn_step_forward(n, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, hgp, a->bias, h, ldy);
         }
     }
 }
@@ -564,16 +574,15 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
         s.rows = team_rows(&s);
     }
 
-    /* 1. Input projection for every step at once. */
+    /* 1. Input projection for every step at once (the biases join in the
+     * cells, while each step's gates are in cache). */
     rnn_gemm(0, 1, N, GH, d->in, 1.0f, x, ldx, d->w.w_ih, d->in, 0.0f, cache->gates, GH);
-#pragma omp parallel for if ((size_t)N * GH > PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        float *gr = cache->gates + (size_t)n * GH;
-        for (int j = 0; j < GH; j++) gr[j] += d->w.b_ih[j];
-    }
 
-    /* 2. The recurrence. */
-    fwd_args a = {y, work + packed_floats(d->cell, H), ldy, h0, c0};
+    /* 2. The recurrence. work: packed W_hh, hg (B, G*H), the summed bias. */
+    float *hg = work + packed_floats(d->cell, H), *bias = hg + (size_t)p->B * GH;
+    for (int j = 0; j < GH; j++)
+        bias[j] = d->w.b_hh[j] + (d->cell == RNN_CELL_GRU && j >= 2 * H ? 0.0f : d->w.b_ih[j]);
+    fwd_args a = {y, hg, ldy, h0, c0, bias};
     team_run(&s, forward_steps, &a);
 
     /* 3. Final states: each sequence's state after its own last step. */
@@ -636,11 +645,12 @@ static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
     for (int k = p->T - 1; k >= 0; k--) {
         const int t = step_time(p, d->reverse, k), bt = p->batch_sizes[t], off = p->offsets[t];
         const int ra = imin(r0, bt), rb = imin(r1, bt), n = rb - ra;
-        for (int r = ra; r < rb; r++) {
-            const float *dyr = a->dy + (size_t)(off + r) * a->lddy;
-            float *dhr = dh + (size_t)r * H, *cr = carry_h + (size_t)r * H;
-            for (int j = u0; j < u1; j++) dhr[j] = dyr[j] + cr[j];
-        }
+        if (d->cell == RNN_CELL_LSTM || d->cell == RNN_CELL_GRU)
+            for (int r = ra; r < rb; r++) {
+                const float *dyr = a->dy + (size_t)(off + r) * a->lddy;
+                float *dhr = dh + (size_t)r * H, *cr = carry_h + (size_t)r * H;
+                for (int j = u0; j < u1; j++) dhr[j] = dyr[j] + cr[j];
+            }
         const size_t o = (size_t)off + ra; /* this thread's first row */
         float *gates = cache->gates + o * GH;
         const float *hprev = cache->hprev + o * H;
@@ -653,17 +663,18 @@ static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
             case RNN_CELL_LSTM:
                 lstm_step_backward(n, H, u0, u1, gates, cache->c + o * H, cache->cprev + o * H,
                                    dh + (size_t)ra * H, a->carry_c + (size_t)ra * H, rmask);
+                sum_units(db, gates, n, G, H, u0, u1);
                 break;
             case RNN_CELL_GRU:
                 gru_step_backward(n, H, u0, u1, gates, cache->ghn + o * H, hprev, dh + (size_t)ra * H, dgh,
                                   carry_h + (size_t)ra * H, rmask);
                 sum_units(db_hn, cache->ghn + o * H, n, 1, H, u0, u1);
+                sum_units(db, gates, n, G, H, u0, u1);
                 break;
             default:
                 rnn_step_backward(n, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, a->y + o * a->ldy,
-                                  a->ldy, dh + (size_t)ra * H);
+                                  a->ldy, a->dy + o * a->lddy, a->lddy, carry_h + (size_t)ra * H, db);
             }
-            sum_units(db, gates, n, G, H, u0, u1);
         }
         if (!s->rows) {
 #pragma omp barrier
