@@ -3,7 +3,7 @@
 # Markdown table (bench/README.md says what is measured and how).
 #
 #   bench/run.sh [--quick] [--out [FILE]] [--cases "NAME ..."] [--threads "1 2"]
-#                [--seconds S] [--warmup S]
+#                [--seconds S] [--warmup S] [--rounds R]
 #
 #   --quick     CI smoke test: one thread,
 #               no warm-up, 0.3 s per run (at least one step), well under 60 s;
@@ -13,6 +13,10 @@
 #   --threads   thread counts to try; each side's best is reported (default "1 2")
 #   --seconds   timed seconds per run (default 10)
 #   --warmup    warm-up seconds per run (default 2)
+#   --rounds    runs of each (case, side, thread count), default 1; a case's
+#               rounds follow one another (both sides, every thread count,
+#               then again), and each side's best is reported: on a shared
+#               host a transient slowdown then costs one run, not the figure
 #
 # Each (case, side, thread count) is its own process, started with
 # OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set to the count,
@@ -26,7 +30,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PYTHON=${PYTHON:-/usr/bin/python3}
 
-quick=0 out="" cases="" threads="1 2" seconds=10 warmup=2
+quick=0 out="" cases="" threads="1 2" seconds=10 warmup=2 rounds=1
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
@@ -36,13 +40,16 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift ;;
     --seconds) seconds=$2; shift ;;
     --warmup) warmup=$2; shift ;;
+    --rounds)
+        rounds=$2; shift
+        [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --rounds needs a positive integer, not '$rounds'" >&2; exit 2; } ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
     esac
     shift
 done
 if [ $quick = 1 ]; then
-    threads=1 seconds=0.3 warmup=0
+    threads=1 seconds=0.3 warmup=0 rounds=1
 fi
 
 # --- build ------------------------------------------------------------------
@@ -86,14 +93,15 @@ sides="rnn.c"
 if [ $have_torch = 1 ]; then sides="rnn.c pytorch"; fi
 
 failed=0 all_runs=""
-n_runs=$(( ${#names[@]} * $(wc -w <<<"$sides") * $(wc -w <<<"$threads") )) i=0
+n_runs=$(( ${#names[@]} * $(wc -w <<<"$sides") * $(wc -w <<<"$threads") * rounds )) i=0
 for name in "${names[@]}"; do
+  for round in $(seq "$rounds"); do
     for side in $sides; do
         for n in $threads; do
             i=$((i + 1))
             args=("$name" --threads "$n" --seconds "$seconds" --warmup "$warmup")
             if [ "$side" = rnn.c ]; then cmd=("$BIN" "${args[@]}"); else cmd=("$PYTHON" bench/torch_bench.py "${args[@]}"); fi
-            log="$LOGS/$name-$side-$n.log"
+            log="$LOGS/$name-$side-$n$([ "$rounds" = 1 ] || echo "-r$round").log"
             printf '[%d/%d] %-18s %-7s %s thread(s) ... ' $i $n_runs "$name" "$side" "$n" >&2
             if line=$(OMP_NUM_THREADS=$n OPENBLAS_NUM_THREADS=$n MKL_NUM_THREADS=$n "${cmd[@]}" 2>"$log" | tail -n 1) &&
                 [ -n "$(field "$line" throughput)" ]; then
@@ -111,6 +119,7 @@ for name in "${names[@]}"; do
             fi
         done
     done
+  done
 done
 
 # --- report -----------------------------------------------------------------
@@ -122,7 +131,7 @@ report() {
     local cpu mode
     cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
     if [ $quick = 1 ]; then mode="--quick (smoke test: cold start, $seconds s per run; numbers not meaningful)"
-    else mode="warm-up $warmup s, then $seconds s timed, per case, side and thread count"; fi
+    else mode="warm-up $warmup s, then $seconds s timed, per case, side and thread count$([ "$rounds" = 1 ] || echo ", $rounds rounds (best shown)")"; fi
     echo "# rnn.c vs PyTorch"
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); rnn.c $(git describe --always --dirty 2>/dev/null || echo '(not a git checkout)')"
