@@ -19,14 +19,25 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float rnn_expf(float x) {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    /* n = round(x / ln 2) by adding and removing 1.5 * 2^23, which leaves
-     * no fraction bits: plain arithmetic that vectorises (a roundf call
-     * kept whole loops scalar). Exact for |x / ln 2| < 2^22. */
+/* x = n ln 2 + r with n = round(x / ln 2), |r| <= ln 2 / 2, for x in
+ * [-87, 88]: returns 2^n (a normal float) and sets *r. */
+static inline float exp_reduce(float x, float *r) {
+    /* n by adding and removing 1.5 * 2^23, which leaves no fraction bits
+     * (rounding to nearest even): plain arithmetic that vectorises (a
+     * roundf call kept whole loops scalar). Exact for |x / ln 2| < 2^22. */
     const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     /* r = x - n ln2, with ln2 split in two for precision (Cody-Waite). */
-    const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
+    *r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return scale;
+}
+
+static inline float rnn_expf(float x) {
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float r;
+    const float scale = exp_reduce(x, &r);
     float p = 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
     p = p * r + 1.0f / 24.0f;
@@ -34,9 +45,6 @@ static inline float rnn_expf(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
     return p * scale;
 }
 
@@ -44,9 +52,8 @@ static inline float rnn_sigmoidf(float x) { return 1.0f / (1.0f + rnn_expf(-x));
 
 static inline float rnn_tanhf(float x) {
     x = x < -43.5f ? -43.5f : x > 44.0f ? 44.0f : x; /* 2x within rnn_expf's clamp */
-    const float x2 = 2.0f * x;
-    const float n = (x2 * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    const float r = (x2 - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
+    float r;
+    const float scale = exp_reduce(2.0f * x, &r);
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -54,9 +61,6 @@ static inline float rnn_tanhf(float x) {
     p = p * r + 1.0f / 6.0f;
     p = p * r + 0.5f;
     p = p * r * r + r; /* e^r - 1 */
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
     const float t = scale * p + (scale - 1.0f); /* e^(2x) - 1 */
     return t / (t + 2.0f);
 }
