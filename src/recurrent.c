@@ -561,7 +561,7 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
                      float *cn, float *work) {
     const int H = d->H, G = rnn_cell_gates(d->cell), GH = G * H, N = p->N;
     /* work: W_hh^T packed for the step products, then hg (B, G*H), the
-     * recurrent projection of the live rows. */
+     * recurrent projection of the live rows, then the summed bias (G*H). */
     rnn_packed_b whh[4];
     step_team s = {d, p, cache, NULL, 1, 0};
     if (p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS) {
@@ -577,7 +577,7 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
      * cells, while each step's gates are in cache). */
     rnn_gemm(0, 1, N, GH, d->in, 1.0f, x, ldx, d->w.w_ih, d->in, 0.0f, cache->gates, GH);
 
-    /* 2. The recurrence. work: packed W_hh, hg (B, G*H), the summed bias. */
+    /* 2. The recurrence. */
     float *hg = work + packed_floats(d->cell, H), *bias = hg + (size_t)p->B * GH;
     for (int j = 0; j < GH; j++)
         bias[j] = d->w.b_hh[j] + (d->cell == RNN_CELL_GRU && j >= 2 * H ? 0.0f : d->w.b_ih[j]);
