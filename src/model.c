@@ -10,6 +10,9 @@
 
 #include "cache.h"
 #include "gemm.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 const char *rnn_task_name(rnn_task t) { return t == RNN_TASK_LM ? "lm" : "classify"; }
 
@@ -366,6 +369,61 @@ void rnn_model_init(rnn_model *m, uint64_t seed) {
     }
 }
 
+/* Layer 0 reads rows of the embedding, so when a batch has many more rows
+ * than the vocabulary has tokens (a char LM: 65 symbols, 4096 rows) its input
+ * projection is a lookup. The forward multiplies the V embedding rows by
+ * W_ih^T once (V x E x G*H multiply-adds instead of N x E x G*H) and copies
+ * each row's gates from its token's row of that table. The backward sums
+ * dG_x by token into S (V, G*H): then W_ih's gradient is S^T Emb and the
+ * embedding's is S W_ih, two products of V rows instead of N. Elementwise
+ * dropout on the embedding gives every row its own input: no lookup then. */
+#define FOLD_RATIO 2 /* at least this many rows per token of the vocabulary */
+
+static int fold_input(const rnn_model *m, const rnn_acts *a, const rnn_pack *p) {
+    return a->fold[0] && (size_t)FOLD_RATIO * m->c.vocab_size <= (size_t)p->N &&
+           !(a->train && m->c.embed_dropout > 0);
+}
+
+/* cache->gates of direction k of layer 0 = x W_ih^T, from the table. */
+static void fold_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int k,
+                         const int32_t *ids) {
+    const int V = m->c.vocab_size, E = m->c.embed_dim;
+    const int GH = rnn_cell_gates(m->c.cell) * m->c.hidden_dim, N = p->N;
+    float *tab = a->fold[k];
+    rnn_gemm(0, 1, V, GH, E, 1.0f, m->emb, E, m->dirs[k].w.w_ih, E, 0.0f, tab, GH);
+    float *gates = a->cache[k].gates;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        memcpy(gates + (size_t)n * GH, tab + (size_t)ids[n] * GH, sizeof(float) * GH);
+}
+
+/* S = dG_x summed by token, into a->fold[k]; then W_ih's gradient from it.
+ * Each thread sums its own columns over all rows, in row order. */
+static void fold_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int k,
+                          const int32_t *ids, float *gw_ih) {
+    const int V = m->c.vocab_size, E = m->c.embed_dim;
+    const int GH = rnn_cell_gates(m->c.cell) * m->c.hidden_dim, N = p->N;
+    float *S = a->fold[k];
+    const float *dG = a->cache[k].gates;
+#pragma omp parallel
+    {
+        int nt = 1, t = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads(), t = omp_get_thread_num();
+#endif
+        int cols = (GH + 15) / 16; /* whole cache lines per thread */
+        int j0 = (int)((long)cols * t / nt) * 16, j1 = (int)((long)cols * (t + 1) / nt) * 16;
+        if (j1 > GH) j1 = GH;
+        for (int v = 0; v < V; v++) memset(S + (size_t)v * GH + j0, 0, sizeof(float) * (j1 - j0));
+        for (int n = 0; n < N; n++) {
+            float *restrict s = S + (size_t)ids[n] * GH;
+            const float *restrict g = dG + (size_t)n * GH;
+            for (int j = j0; j < j1; j++) s[j] += g[j];
+        }
+    }
+    rnn_gemm(1, 0, GH, E, V, 1.0f, S, GH, m->emb, E, 1.0f, gw_ih, E);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Carves the activation buffers out of one float block and one int block:
  * called once with mem == NULL to count, once to assign. */
@@ -416,6 +474,8 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
                 FL(a->whh_grad[l * D + d], whh);
             }
         }
+        if (l == 0 && (size_t)FOLD_RATIO * c->vocab_size <= (size_t)N)
+            for (int d = 0; d < D; d++) FL(a->fold[d], (size_t)c->vocab_size * rnn_cell_gates(c->cell) * H);
         size_t wk = rnn_dir_work_floats(c->cell, N, B, H);
         if (wk > work) work = wk;
     }
@@ -517,7 +577,7 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
 /* One direction of layer l, backward: the reverse direction writes its input
  * gradient to dx2 (added afterwards), so the two never write the same memory. */
 static void dir_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, int d,
-                         const float *in, int in_w) {
+                         const float *in, int in_w, const int32_t *ids) {
     const int D = m->D, H = m->c.hidden_dim, k = l * D + d;
     rnn_dir dir = m->dirs[k];
     rnn_dir_weights g = m->gdirs[k];
@@ -529,8 +589,9 @@ static void dir_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, in
         memset(g.w_hh, 0, whh * sizeof(float));
     }
     rnn_dir_backward(&dir, &g, p, &a->cache[k], a->y[l] + d * H, D * H,
-                     a->dy + d * H, D * H, in, in_w, d ? a->dx2 : a->dx, in_w, 0, NULL, NULL, NULL,
-                     NULL, d ? a->work2 : a->work);
+                     a->dy + d * H, D * H, in, in_w, in ? (d ? a->dx2 : a->dx) : NULL, in_w, 0, NULL,
+                     NULL, NULL, NULL, d ? a->work2 : a->work);
+    if (!in) fold_backward(m, a, p, k, ids, m->gdirs[k].w_ih);
     if (wd) {
         const float *restrict gm = g.w_hh, *restrict mask = a->whh_mask[k];
         float *restrict gw = m->gdirs[k].w_hh;
@@ -552,12 +613,16 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
         rnn_dropout_forward(a->xe, a->emask, (size_t)N * E, c->embed_dropout, rng);
         in = a->xe;
     }
+    const int fold = L > 0 && fold_input(m, a, p);
     for (int l = 0; l < L; l++) {
         if (l > 0 && train && c->dropout > 0) {
             memcpy(a->x[l], in, sizeof(float) * N * DH);
             rnn_dropout_forward(a->x[l], a->mask[l], (size_t)N * DH, c->dropout, rng);
             in = a->x[l];
         }
+        const float *lin = in; /* NULL: layer 0's gates come from the table */
+        if (l == 0 && fold)
+            for (int d = 0; d < D; d++) fold_forward(m, a, p, d, ids), lin = NULL;
         for (int d = 0; d < D; d++) { /* recurrent dropout: new masks for this batch */
             rnn_dir_cache *dc = &a->cache[l * D + d];
             dc->rmask = NULL;
@@ -577,9 +642,9 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
          * and make oneDNN treat every GEMM inside as nested: branch instead. */
         if (D == 2 && rnn_get_threads() > 1) {
 #pragma omp parallel for num_threads(2)
-            for (int d = 0; d < 2; d++) dir_forward(m, a, p, l, d, in, in_w, state_in);
+            for (int d = 0; d < 2; d++) dir_forward(m, a, p, l, d, lin, in_w, state_in);
         } else {
-            for (int d = 0; d < D; d++) dir_forward(m, a, p, l, d, in, in_w, state_in);
+            for (int d = 0; d < D; d++) dir_forward(m, a, p, l, d, lin, in_w, state_in);
         }
         const float *out = a->y[l];
         if (a->res[l] && in_w == DH) {
@@ -632,20 +697,22 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
                           &a->pool_cache, a->work);
     }
     const int edrop = a->train && c->embed_dropout > 0;
+    const int fold = L > 0 && fold_input(m, a, p);
     /* Stack, top layer first: a->dy holds d(output of layer l). */
     for (int l = L - 1; l >= 0; l--) {
         const int in_w = l ? DH : E;
         const int dropped = l > 0 && a->train && c->dropout > 0;
-        const float *in = l == 0    ? (edrop ? a->xe : a->emb)
+        const float *in = l == 0    ? (fold ? NULL : edrop ? a->xe : a->emb)
                           : dropped ? a->x[l]
                           : a->res[l - 1] ? a->res[l - 1]
                                           : a->y[l - 1];
         if (D == 2 && rnn_get_threads() > 1) {
 #pragma omp parallel for num_threads(2)
-            for (int d = 0; d < 2; d++) dir_backward(m, a, p, l, d, in, in_w);
+            for (int d = 0; d < 2; d++) dir_backward(m, a, p, l, d, in, in_w, ids);
         } else {
-            for (int d = 0; d < D; d++) dir_backward(m, a, p, l, d, in, in_w);
+            for (int d = 0; d < D; d++) dir_backward(m, a, p, l, d, in, in_w, ids);
         }
+        if (!in) break; /* layer 0 by lookup: the embedding's gradient below */
         if (D == 2)
             for (size_t i = 0; i < (size_t)N * in_w; i++) a->dx[i] += a->dx2[i];
         if (a->res[l] && in_w == DH)
@@ -656,6 +723,15 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
         a->dx = t;
     }
     if (c->freeze_embedding) return;
+    if (fold) { /* d_emb += S W_ih per direction; the padding row gets nothing */
+        const int GH = rnn_cell_gates(c->cell) * H;
+        for (int d = 0; d < D; d++) {
+            if (c->padding_id >= 0) memset(a->fold[d] + (size_t)c->padding_id * GH, 0, sizeof(float) * GH);
+            rnn_gemm(0, 0, c->vocab_size, E, GH, 1.0f, a->fold[d], GH, m->dirs[d].w.w_ih, E, 1.0f,
+                     m->d_emb, E);
+        }
+        return;
+    }
     if (edrop) rnn_dropout_backward(a->dy, a->emask, (size_t)N * E);
     rnn_embedding_backward(m->d_emb, a->dy, ids, N, E, c->padding_id);
 }

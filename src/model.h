@@ -156,6 +156,8 @@ typedef struct {
     float *dy;                 /* (N, D*H) gradient of a layer's output */
     float *dx;                 /* (N, max(E, D*H)) gradient of a layer's input */
     float *dpooled;            /* (B, P) */
+    float *fold[2];            /* (V, G*H) per direction of layer 0 when its input
+                                  projection is a lookup (model.c, fold_input), else NULL */
     float *work;               /* per-direction work / pooling scratch */
     float *work2;              /* the reverse direction's work (bidirectional) */
     float *dx2;                /* (N, max(E, D*H)) the reverse direction's input gradient */

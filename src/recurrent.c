@@ -575,7 +575,7 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
 
     /* 1. Input projection for every step at once (the biases join in the
      * cells, while each step's gates are in cache). */
-    rnn_gemm(0, 1, N, GH, d->in, 1.0f, x, ldx, d->w.w_ih, d->in, 0.0f, cache->gates, GH);
+    if (x) rnn_gemm(0, 1, N, GH, d->in, 1.0f, x, ldx, d->w.w_ih, d->in, 0.0f, cache->gates, GH);
 
     /* 2. The recurrence. */
     float *hg = work + packed_floats(d->cell, H), *bias = hg + (size_t)p->B * GH;
@@ -746,7 +746,7 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
     /* Weight gradients, batched over all time steps. cache->gates now holds
      * dG_x; dG_h equals it except for GRU's n part, kept in cache->ghn. */
     const float *dG = cache->gates;
-    rnn_gemm(1, 0, GH, d->in, N, 1.0f, dG, GH, x, ldx, 1.0f, g->w_ih, d->in);
+    if (x) rnn_gemm(1, 0, GH, d->in, N, 1.0f, dG, GH, x, ldx, 1.0f, g->w_ih, d->in);
     /* d b_ih = Σ dG_x; d b_hh = Σ dG_h, equal but for GRU's n part (b_ih and
      * b_hh enter the pre-activation the same way). */
     for (int j = 0; j < GH; j++) {

@@ -86,7 +86,9 @@ void rnn_dir_cache_bind(rnn_dir_cache *c, rnn_cell cell, int N, int H, float *me
 
 /* Forward. y: (N, ldy), this direction's H outputs written at columns
  * [0, H) of each row (pass y + H for a reverse direction stored beside a
- * forward one). x: (N, ldx) input rows, `in` columns used. h0/c0: (B, H)
+ * forward one). x: (N, ldx) input rows, `in` columns used; or NULL when the
+ * caller has already put x W_ih^T (no bias) into cache->gates, as a model
+ * does from a table of its embedding's rows (model.c). h0/c0: (B, H)
  * initial state or NULL for zeros. hn/cn: (B, H) final state out, or NULL.
  * work: rnn_dir_work_floats() floats. */
 void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *cache, float *y,
@@ -97,7 +99,9 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
  * (accumulate_dx != 0) or overwritten; may be NULL. dy: (N, lddy) gradient of
  * the outputs (columns [0, H)); dhn/dcn: (B, H) gradient of the final state or
  * NULL; dh0/dc0: (B, H) gradient of the initial state written, or NULL.
- * y and x are the forward's output and input. */
+ * y and x are the forward's output and input. x NULL (dx NULL too) skips the
+ * products with the input, W_ih's gradient and dx: the caller makes them from
+ * dG_x, which cache->gates holds on return (N, G*H). */
 void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack *p,
                       const rnn_dir_cache *cache, const float *y, int ldy, const float *dy,
                       int lddy, const float *x, int ldx, float *dx, int lddx, int accumulate_dx,

@@ -357,6 +357,109 @@ static void test_gradcheck_models(void) {
     gradcheck(&c, "bag of embeddings, bce, embedding dropout 0.3");
 }
 
+/* ---- layer 0 by lookup (model.c, fold_input) ---------------------------------
+ * With at least twice as many rows as tokens in the vocabulary, layer 0's
+ * input projection comes from a table of the embedding's rows times W_ih^T,
+ * and its gradients from dG summed by token. The same batch through the plain
+ * products (a->fold set to NULL) must give the same logits and gradients; the
+ * finite differences above check the lookup path absolutely (their LM cases
+ * have 15 rows for 7 tokens). The table is filled with NaN first, so a test
+ * whose batch did not take the lookup fails instead of comparing a path with
+ * itself. */
+static void lookup_case(rnn_config *c, int T, int B, const int *lengths, const char *what) {
+    rnn_model *m = rnn_model_create(c);
+    CHECK(m, "%s: create: %s", what, rnn_last_error());
+    if (!m) return;
+    rnn_model_init(m, 11);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 5);
+    for (size_t i = 0; i < m->n_floats; i++) m->w[i] += 0.2f * (rnn_rng_uniform(&rng) - 0.5f);
+    if (c->padding_id >= 0) /* the padding row stays zero, as training keeps it */
+        memset(m->emb + (size_t)c->padding_id * c->embed_dim, 0, sizeof(float) * c->embed_dim);
+    rnn_acts *a[2];
+    float *grads[2], *logits[2];
+    int32_t ids[256], targets[256];
+    int rows = 0;
+    for (int b = 0; b < B; b++) rows += lengths[b];
+    for (int n = 0; n < rows; n++) {
+        ids[n] = (int32_t)(rnn_rng_next(&rng) % c->vocab_size); /* the padding id too */
+        targets[n] = (int32_t)(rnn_rng_next(&rng) % (c->task == RNN_TASK_LM ? c->vocab_size : c->num_classes));
+    }
+    for (int v = 0; v < 2; v++) {
+        a[v] = rnn_acts_create(m, T, B);
+        rnn_pack p;
+        rnn_pack_init(&p, T, B, lengths, a[v]->batch_sizes, a[v]->offsets);
+        const size_t tab = (size_t)c->vocab_size * rnn_cell_gates(c->cell) * c->hidden_dim;
+        if (v == 0) {
+            CHECK(a[v]->fold[0] != NULL, "%s: no table allocated for %d rows", what, p.N);
+            if (!a[v]->fold[0]) break;
+            for (int d = 0; d < m->D; d++)
+                for (size_t i = 0; i < tab; i++) a[v]->fold[d][i] = NAN;
+        } else {
+            a[v]->fold[0] = a[v]->fold[1] = NULL;
+        }
+        rnn_rng r;
+        rnn_rng_seed(&r, 1);
+        rnn_model_forward(m, a[v], &p, ids, 0, 1, &r);
+        logits[v] = malloc(sizeof(float) * a[v]->n_logit_rows * m->n_out);
+        memcpy(logits[v], a[v]->logits, sizeof(float) * a[v]->n_logit_rows * m->n_out);
+        rnn_softmax_xent(a[v]->logits, targets, a[v]->n_logit_rows, m->n_out, NULL, NULL);
+        rnn_model_zero_grad(m);
+        rnn_model_backward(m, a[v], &p, ids);
+        grads[v] = malloc(sizeof(float) * m->n_floats);
+        memcpy(grads[v], m->g, sizeof(float) * m->n_floats);
+        if (v == 0) CHECK(!isnan(a[v]->fold[0][0]), "%s: the lookup path did not run", what);
+    }
+    if (a[1]) {
+        double worst_l = 0, worst_g = 0;
+        const char *at = "";
+        for (int i = 0; i < a[0]->n_logit_rows * m->n_out; i++)
+            worst_l = fmax(worst_l, fabs(logits[0][i] - logits[1][i]));
+        for (int k = 0; k < m->n_params; k++) {
+            const rnn_param *q = &m->params[k];
+            double scale = 1e-3;
+            for (size_t i = 0; i < q->numel; i++) scale = fmax(scale, fabs(grads[1][q->offset + i]));
+            for (size_t i = 0; i < q->numel; i++) {
+                double e = fabs(grads[0][q->offset + i] - grads[1][q->offset + i]) / scale;
+                if (e > worst_g) worst_g = e, at = q->name;
+            }
+        }
+        printf("  %-44s logits %.1e, gradients %.1e (%s)\n", what, worst_l, worst_g, at);
+        CHECK(worst_l < 1e-5, "%s: logits differ by %.3e", what, worst_l);
+        CHECK(worst_g < 1e-5, "%s: gradients differ by %.3e of their tensor's largest (%s)", what,
+              worst_g, at);
+        free(logits[0]), free(logits[1]), free(grads[0]), free(grads[1]);
+    }
+    rnn_acts_free(a[0]);
+    rnn_acts_free(a[1]);
+    rnn_model_free(m);
+}
+
+static void test_input_lookup(void) {
+    const rnn_cell cells[] = {RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_RNN_TANH};
+    const int full[6] = {9, 9, 9, 9, 9, 9}, ragged[6] = {9, 7, 7, 4, 2, 1};
+    for (int ci = 0; ci < 3; ci++) {
+        rnn_config c;
+        rnn_config_default(&c, RNN_TASK_LM);
+        c.cell = cells[ci], c.vocab_size = 11, c.embed_dim = 6, c.hidden_dim = 20, c.num_layers = 2;
+        c.dropout = 0.2f;
+        char what[96];
+        snprintf(what, sizeof what, "lm %s 2 layers, 54 rows, 11 tokens", rnn_cell_name(cells[ci]));
+        lookup_case(&c, 9, 6, full, what);
+        rnn_config_default(&c, RNN_TASK_CLASSIFY);
+        c.cell = cells[ci], c.vocab_size = 7, c.embed_dim = 5, c.hidden_dim = 17, c.num_layers = 1;
+        c.bidirectional = 1, c.pool = RNN_POOL_MEANMAX, c.num_classes = 3, c.padding_id = 0;
+        snprintf(what, sizeof what, "classify bi%s, ragged, padding id in the batch", rnn_cell_name(cells[ci]));
+        lookup_case(&c, 9, 6, ragged, what);
+    }
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 9, c.embed_dim = 16, c.hidden_dim = 16, c.num_layers = 1, c.tie_weights = 1;
+    lookup_case(&c, 9, 6, full, "lm lstm, tied embedding and output layer");
+    c.tie_weights = 0, c.freeze_embedding = 1, c.cell = RNN_CELL_GRU;
+    lookup_case(&c, 9, 6, full, "lm gru, frozen embedding");
+}
+
 /* The vectorisable exp/sigmoid/tanh of activations.h against libm (double). */
 static void test_activations(void) {
     double we = 0, ws = 0, wt = 0;
@@ -454,6 +557,7 @@ int main(void) {
     RUN(test_activations);
     RUN(test_dropout);
     RUN(test_gradcheck_models);
+    RUN(test_input_lookup);
     RUN(test_recurrent_dropout_eval);
     return harness_end();
 }
