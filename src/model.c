@@ -369,42 +369,73 @@ void rnn_model_init(rnn_model *m, uint64_t seed) {
     }
 }
 
-/* Layer 0 reads rows of the embedding, so when a batch has many more rows
- * than the vocabulary has tokens (a char LM: 65 symbols, 4096 rows) its input
- * projection is a lookup. The forward multiplies the V embedding rows by
- * W_ih^T once (V x E x G*H multiply-adds instead of N x E x G*H) and copies
- * each row's gates from its token's row of that table. The backward sums
- * dG_x by token into S (V, G*H): then W_ih's gradient is S^T Emb and the
- * embedding's is S W_ih, two products of V rows instead of N. Elementwise
- * dropout on the embedding gives every row its own input: no lookup then. */
-#define FOLD_RATIO 2 /* at least this many rows per token of the vocabulary */
+/* Layer 0 reads rows of the embedding, so when a batch holds far fewer
+ * distinct tokens than rows (a char LM: at most 65 symbols in 4096 rows; text
+ * classifiers: a few thousand words in 16384 rows) its input projection is a
+ * lookup. The forward gathers the U distinct tokens' embedding rows (into
+ * a->emb, which layer 0 then no longer needs row by row), multiplies them by
+ * W_ih^T once (U x E x G*H multiply-adds instead of N x E x G*H) and copies
+ * each row's gates from its token's row of that table. The backward sums dG_x
+ * by token into S (U, G*H): W_ih's gradient is S^T Emb_U and the embedding's
+ * S W_ih, two products of U rows instead of N. Elementwise dropout on the
+ * embedding gives every row its own input: no lookup then. */
+#define FOLD_MAX_SHARE 0.75 /* U may be at most this share of N (the gather costs) */
 
-static int fold_input(const rnn_model *m, const rnn_acts *a, const rnn_pack *p) {
-    return a->fold[0] && (size_t)FOLD_RATIO * m->c.vocab_size <= (size_t)p->N &&
-           !(a->train && m->c.embed_dropout > 0);
+static int fold_rows(const rnn_config *c, int N) {
+    int cap = (int)(FOLD_MAX_SHARE * N);
+    return c->vocab_size < cap ? c->vocab_size : cap;
+}
+
+/* Numbers the batch's distinct tokens in order of first appearance (a->fold_u,
+ * a->fold_ids) and gathers their embedding rows into a->emb. Returns 0, with
+ * nothing changed, when the lookup does not apply to this batch. */
+static int fold_prepare(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids) {
+    const rnn_config *c = &m->c;
+    if (!a->fold[0] || (a->train && c->embed_dropout > 0)) return 0;
+    const int N = p->N, cap = fold_rows(c, N), E = c->embed_dim; /* N <= a->N */
+    int U = 0, *slot = a->fold_slot; /* token -> 1 + its number, 0 when not seen yet */
+    for (int n = 0; n < N && U <= cap; n++) {
+        int v = ids[n];
+        if (!slot[v]) {
+            if (U < cap) a->fold_tok[U] = v;
+            slot[v] = ++U;
+        }
+        a->fold_ids[n] = slot[v] - 1;
+    }
+    int ok = U <= cap;
+    if (ok) {
+        for (int u = 0; u < U; u++) {
+            memcpy(a->emb + (size_t)u * E, m->emb + (size_t)a->fold_tok[u] * E, sizeof(float) * E);
+            slot[a->fold_tok[u]] = 0;
+        }
+    } else { /* clear what was marked before giving up */
+        for (int n = 0; n < N; n++) slot[ids[n]] = 0;
+    }
+    a->fold_u = ok ? U : 0;
+    return ok;
 }
 
 /* cache->gates of direction k of layer 0 = x W_ih^T, from the table. */
-static void fold_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int k,
-                         const int32_t *ids) {
-    const int V = m->c.vocab_size, E = m->c.embed_dim;
+static void fold_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int k) {
+    const int U = a->fold_u, E = m->c.embed_dim;
     const int GH = rnn_cell_gates(m->c.cell) * m->c.hidden_dim, N = p->N;
     float *tab = a->fold[k];
-    rnn_gemm(0, 1, V, GH, E, 1.0f, m->emb, E, m->dirs[k].w.w_ih, E, 0.0f, tab, GH);
+    const int32_t *row = a->fold_ids;
+    rnn_gemm(0, 1, U, GH, E, 1.0f, a->emb, E, m->dirs[k].w.w_ih, E, 0.0f, tab, GH);
     float *gates = a->cache[k].gates;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++)
-        memcpy(gates + (size_t)n * GH, tab + (size_t)ids[n] * GH, sizeof(float) * GH);
+        memcpy(gates + (size_t)n * GH, tab + (size_t)row[n] * GH, sizeof(float) * GH);
 }
 
 /* S = dG_x summed by token, into a->fold[k]; then W_ih's gradient from it.
  * Each thread sums its own columns over all rows, in row order. */
-static void fold_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int k,
-                          const int32_t *ids, float *gw_ih) {
-    const int V = m->c.vocab_size, E = m->c.embed_dim;
+static void fold_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int k, float *gw_ih) {
+    const int U = a->fold_u, E = m->c.embed_dim;
     const int GH = rnn_cell_gates(m->c.cell) * m->c.hidden_dim, N = p->N;
     float *S = a->fold[k];
     const float *dG = a->cache[k].gates;
+    const int32_t *row = a->fold_ids;
 #pragma omp parallel
     {
         int nt = 1, t = 0;
@@ -414,14 +445,29 @@ static void fold_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int k,
         int cols = (GH + 15) / 16; /* whole cache lines per thread */
         int j0 = (int)((long)cols * t / nt) * 16, j1 = (int)((long)cols * (t + 1) / nt) * 16;
         if (j1 > GH) j1 = GH;
-        for (int v = 0; v < V; v++) memset(S + (size_t)v * GH + j0, 0, sizeof(float) * (j1 - j0));
+        for (int u = 0; u < U; u++) memset(S + (size_t)u * GH + j0, 0, sizeof(float) * (j1 - j0));
         for (int n = 0; n < N; n++) {
-            float *restrict s = S + (size_t)ids[n] * GH;
+            float *restrict s = S + (size_t)row[n] * GH;
             const float *restrict g = dG + (size_t)n * GH;
             for (int j = j0; j < j1; j++) s[j] += g[j];
         }
     }
-    rnn_gemm(1, 0, GH, E, V, 1.0f, S, GH, m->emb, E, 1.0f, gw_ih, E);
+    rnn_gemm(1, 0, GH, E, U, 1.0f, S, GH, a->emb, E, 1.0f, gw_ih, E);
+}
+
+/* The embedding's gradient: sum over directions of S W_ih (U, E), into tmp,
+ * then added to the U tokens' rows; the padding row gets nothing. */
+static void fold_embedding_backward(rnn_model *m, rnn_acts *a, float *tmp) {
+    const rnn_config *c = &m->c;
+    const int U = a->fold_u, E = c->embed_dim, GH = rnn_cell_gates(c->cell) * c->hidden_dim;
+    for (int d = 0; d < m->D; d++)
+        rnn_gemm(0, 0, U, E, GH, 1.0f, a->fold[d], GH, m->dirs[d].w.w_ih, E, d ? 1.0f : 0.0f, tmp, E);
+    for (int u = 0; u < U; u++) {
+        if (a->fold_tok[u] == c->padding_id) continue;
+        float *restrict dst = m->d_emb + (size_t)a->fold_tok[u] * E;
+        const float *restrict src = tmp + (size_t)u * E;
+        for (int e = 0; e < E; e++) dst[e] += src[e];
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -474,8 +520,12 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
                 FL(a->whh_grad[l * D + d], whh);
             }
         }
-        if (l == 0 && (size_t)FOLD_RATIO * c->vocab_size <= (size_t)N)
-            for (int d = 0; d < D; d++) FL(a->fold[d], (size_t)c->vocab_size * rnn_cell_gates(c->cell) * H);
+        if (l == 0 && fold_rows(c, N) > 0) { /* the lookup's table (model.c, fold_prepare) */
+            for (int d = 0; d < D; d++) FL(a->fold[d], (size_t)fold_rows(c, N) * rnn_cell_gates(c->cell) * H);
+            IN(a->fold_slot, c->vocab_size);
+            IN(a->fold_tok, fold_rows(c, N));
+            IN(a->fold_ids, N);
+        }
         size_t wk = rnn_dir_work_floats(c->cell, N, B, H);
         if (wk > work) work = wk;
     }
@@ -577,7 +627,7 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
 /* One direction of layer l, backward: the reverse direction writes its input
  * gradient to dx2 (added afterwards), so the two never write the same memory. */
 static void dir_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, int d,
-                         const float *in, int in_w, const int32_t *ids) {
+                         const float *in, int in_w) {
     const int D = m->D, H = m->c.hidden_dim, k = l * D + d;
     rnn_dir dir = m->dirs[k];
     rnn_dir_weights g = m->gdirs[k];
@@ -591,7 +641,7 @@ static void dir_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, in
     rnn_dir_backward(&dir, &g, p, &a->cache[k], a->y[l] + d * H, D * H,
                      a->dy + d * H, D * H, in, in_w, in ? (d ? a->dx2 : a->dx) : NULL, in_w, 0, NULL,
                      NULL, NULL, NULL, d ? a->work2 : a->work);
-    if (!in) fold_backward(m, a, p, k, ids, m->gdirs[k].w_ih);
+    if (!in) fold_backward(m, a, p, k, m->gdirs[k].w_ih);
     if (wd) {
         const float *restrict gm = g.w_hh, *restrict mask = a->whh_mask[k];
         float *restrict gw = m->gdirs[k].w_hh;
@@ -604,8 +654,10 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     const rnn_config *c = &m->c;
     const int N = p->N, B = p->B, E = c->embed_dim, H = c->hidden_dim, D = m->D;
     const int L = c->cell == RNN_CELL_NONE ? 0 : c->num_layers, DH = D * H;
-    rnn_embedding_forward(a->emb, m->emb, ids, N, E);
     a->train = train;
+    a->fold_u = 0;
+    const int fold = L > 0 && fold_prepare(m, a, p, ids);
+    if (!fold) rnn_embedding_forward(a->emb, m->emb, ids, N, E);
     const float *in = a->emb;
     int in_w = E;
     if (train && c->embed_dropout > 0) {
@@ -613,7 +665,6 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
         rnn_dropout_forward(a->xe, a->emask, (size_t)N * E, c->embed_dropout, rng);
         in = a->xe;
     }
-    const int fold = L > 0 && fold_input(m, a, p);
     for (int l = 0; l < L; l++) {
         if (l > 0 && train && c->dropout > 0) {
             memcpy(a->x[l], in, sizeof(float) * N * DH);
@@ -622,7 +673,7 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
         }
         const float *lin = in; /* NULL: layer 0's gates come from the table */
         if (l == 0 && fold)
-            for (int d = 0; d < D; d++) fold_forward(m, a, p, d, ids), lin = NULL;
+            for (int d = 0; d < D; d++) fold_forward(m, a, p, d), lin = NULL;
         for (int d = 0; d < D; d++) { /* recurrent dropout: new masks for this batch */
             rnn_dir_cache *dc = &a->cache[l * D + d];
             dc->rmask = NULL;
@@ -697,7 +748,7 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
                           &a->pool_cache, a->work);
     }
     const int edrop = a->train && c->embed_dropout > 0;
-    const int fold = L > 0 && fold_input(m, a, p);
+    const int fold = L > 0 && a->fold_u > 0;
     /* Stack, top layer first: a->dy holds d(output of layer l). */
     for (int l = L - 1; l >= 0; l--) {
         const int in_w = l ? DH : E;
@@ -708,9 +759,9 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
                                           : a->y[l - 1];
         if (D == 2 && rnn_get_threads() > 1) {
 #pragma omp parallel for num_threads(2)
-            for (int d = 0; d < 2; d++) dir_backward(m, a, p, l, d, in, in_w, ids);
+            for (int d = 0; d < 2; d++) dir_backward(m, a, p, l, d, in, in_w);
         } else {
-            for (int d = 0; d < D; d++) dir_backward(m, a, p, l, d, in, in_w, ids);
+            for (int d = 0; d < D; d++) dir_backward(m, a, p, l, d, in, in_w);
         }
         if (!in) break; /* layer 0 by lookup: the embedding's gradient below */
         if (D == 2)
@@ -723,13 +774,8 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
         a->dx = t;
     }
     if (c->freeze_embedding) return;
-    if (fold) { /* d_emb += S W_ih per direction; the padding row gets nothing */
-        const int GH = rnn_cell_gates(c->cell) * H;
-        for (int d = 0; d < D; d++) {
-            if (c->padding_id >= 0) memset(a->fold[d] + (size_t)c->padding_id * GH, 0, sizeof(float) * GH);
-            rnn_gemm(0, 0, c->vocab_size, E, GH, 1.0f, a->fold[d], GH, m->dirs[d].w.w_ih, E, 1.0f,
-                     m->d_emb, E);
-        }
+    if (fold) {
+        fold_embedding_backward(m, a, a->dx); /* dx: (N, >= E), free at layer 0 */
         return;
     }
     if (edrop) rnn_dropout_backward(a->dy, a->emask, (size_t)N * E);

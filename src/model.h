@@ -156,8 +156,13 @@ typedef struct {
     float *dy;                 /* (N, D*H) gradient of a layer's output */
     float *dx;                 /* (N, max(E, D*H)) gradient of a layer's input */
     float *dpooled;            /* (B, P) */
-    float *fold[2];            /* (V, G*H) per direction of layer 0 when its input
-                                  projection is a lookup (model.c, fold_input), else NULL */
+    /* Layer 0's input projection as a lookup over the batch's U distinct
+     * tokens (model.c, fold_prepare); fold[0] NULL when never possible */
+    float *fold[2];            /* (U, G*H) per direction: the table, then S */
+    int32_t *fold_slot;        /* (V) zero between batches */
+    int32_t *fold_tok;         /* (U) the distinct tokens */
+    int32_t *fold_ids;         /* (N) each row's number among them */
+    int fold_u;                /* U of the last forward, 0 when it took no lookup */
     float *work;               /* per-direction work / pooling scratch */
     float *work2;              /* the reverse direction's work (bidirectional) */
     float *dx2;                /* (N, max(E, D*H)) the reverse direction's input gradient */

@@ -366,7 +366,8 @@ static void test_gradcheck_models(void) {
  * have 15 rows for 7 tokens). The table is filled with NaN first, so a test
  * whose batch did not take the lookup fails instead of comparing a path with
  * itself. */
-static void lookup_case(rnn_config *c, int T, int B, const int *lengths, const char *what) {
+static void lookup_case(rnn_config *c, int T, int B, const int *lengths, int distinct, int expect,
+                        const char *what) {
     rnn_model *m = rnn_model_create(c);
     CHECK(m, "%s: create: %s", what, rnn_last_error());
     if (!m) return;
@@ -378,11 +379,13 @@ static void lookup_case(rnn_config *c, int T, int B, const int *lengths, const c
         memset(m->emb + (size_t)c->padding_id * c->embed_dim, 0, sizeof(float) * c->embed_dim);
     rnn_acts *a[2];
     float *grads[2], *logits[2];
-    int32_t ids[256], targets[256];
+    int32_t ids[64], targets[64];
     int rows = 0;
     for (int b = 0; b < B; b++) rows += lengths[b];
+    int32_t pool[64]; /* the batch's tokens: `distinct` of the vocabulary, the padding id too */
+    for (int u = 0; u < distinct; u++) pool[u] = (int32_t)(u ? rnn_rng_next(&rng) % c->vocab_size : 0);
     for (int n = 0; n < rows; n++) {
-        ids[n] = (int32_t)(rnn_rng_next(&rng) % c->vocab_size); /* the padding id too */
+        ids[n] = pool[rnn_rng_next(&rng) % distinct];
         targets[n] = (int32_t)(rnn_rng_next(&rng) % (c->task == RNN_TASK_LM ? c->vocab_size : c->num_classes));
     }
     for (int v = 0; v < 2; v++) {
@@ -408,7 +411,13 @@ static void lookup_case(rnn_config *c, int T, int B, const int *lengths, const c
         rnn_model_backward(m, a[v], &p, ids);
         grads[v] = malloc(sizeof(float) * m->n_floats);
         memcpy(grads[v], m->g, sizeof(float) * m->n_floats);
-        if (v == 0) CHECK(!isnan(a[v]->fold[0][0]), "%s: the lookup path did not run", what);
+        if (v == 0) {
+            CHECK((!isnan(a[v]->fold[0][0])) == expect && (a[v]->fold_u > 0) == expect,
+                  "%s: the lookup path %s", what, expect ? "did not run" : "ran");
+            int marked = 0;
+            for (int i = 0; i < c->vocab_size; i++) marked += a[v]->fold_slot[i] != 0;
+            CHECK(marked == 0, "%s: %d tokens still marked after the batch", what, marked);
+        }
     }
     if (a[1]) {
         double worst_l = 0, worst_g = 0;
@@ -445,19 +454,26 @@ static void test_input_lookup(void) {
         c.dropout = 0.2f;
         char what[96];
         snprintf(what, sizeof what, "lm %s 2 layers, 54 rows, 11 tokens", rnn_cell_name(cells[ci]));
-        lookup_case(&c, 9, 6, full, what);
+        lookup_case(&c, 9, 6, full, 11, 1, what);
         rnn_config_default(&c, RNN_TASK_CLASSIFY);
         c.cell = cells[ci], c.vocab_size = 7, c.embed_dim = 5, c.hidden_dim = 17, c.num_layers = 1;
         c.bidirectional = 1, c.pool = RNN_POOL_MEANMAX, c.num_classes = 3, c.padding_id = 0;
         snprintf(what, sizeof what, "classify bi%s, ragged, padding id in the batch", rnn_cell_name(cells[ci]));
-        lookup_case(&c, 9, 6, ragged, what);
+        lookup_case(&c, 9, 6, ragged, 7, 1, what);
+        /* A vocabulary larger than the batch: the lookup runs over the
+         * batch's distinct tokens when they are few, not otherwise. */
+        c.vocab_size = 500;
+        snprintf(what, sizeof what, "classify bi%s, 500 words, 12 in the batch", rnn_cell_name(cells[ci]));
+        lookup_case(&c, 9, 6, ragged, 12, 1, what);
+        snprintf(what, sizeof what, "classify bi%s, 500 words, up to 60 in 30 rows", rnn_cell_name(cells[ci]));
+        lookup_case(&c, 9, 6, ragged, 60, 0, what);
     }
     rnn_config c;
     rnn_config_default(&c, RNN_TASK_LM);
     c.vocab_size = 9, c.embed_dim = 16, c.hidden_dim = 16, c.num_layers = 1, c.tie_weights = 1;
-    lookup_case(&c, 9, 6, full, "lm lstm, tied embedding and output layer");
+    lookup_case(&c, 9, 6, full, 9, 1, "lm lstm, tied embedding and output layer");
     c.tie_weights = 0, c.freeze_embedding = 1, c.cell = RNN_CELL_GRU;
-    lookup_case(&c, 9, 6, full, "lm gru, frozen embedding");
+    lookup_case(&c, 9, 6, full, 9, 1, "lm gru, frozen embedding");
 }
 
 /* The vectorisable exp/sigmoid/tanh of activations.h against libm (double). */
