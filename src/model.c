@@ -393,7 +393,8 @@ static int fold_prepare(const rnn_model *m, rnn_acts *a, const rnn_pack *p, cons
     const rnn_config *c = &m->c;
     if (!a->fold[0] || (a->train && c->embed_dropout > 0)) return 0;
     const int N = p->N, cap = fold_rows(c, N), E = c->embed_dim; /* N <= a->N */
-    int U = 0, *slot = a->fold_slot; /* token -> 1 + its number, 0 when not seen yet */
+    int U = 0;
+    int32_t *slot = a->fold_slot; /* token -> 1 + its number, 0 when not seen yet */
     for (int n = 0; n < N && U <= cap; n++) {
         int v = ids[n];
         if (!slot[v]) {
