@@ -380,6 +380,7 @@ void rnn_model_init(rnn_model *m, uint64_t seed) {
  * S W_ih, two products of U rows instead of N. Elementwise dropout on the
  * embedding gives every row its own input: no lookup then. */
 #define FOLD_MAX_SHARE 0.75 /* U may be at most this share of N (the gather costs) */
+#define FOLD_PAR_MIN 32768  /* floats copied or summed below which one thread does it */
 
 static int fold_rows(const rnn_config *c, int N) {
     int cap = (int)(FOLD_MAX_SHARE * N);
@@ -395,22 +396,24 @@ static int fold_prepare(const rnn_model *m, rnn_acts *a, const rnn_pack *p, cons
     const int N = p->N, cap = fold_rows(c, N), E = c->embed_dim; /* N <= a->N */
     int U = 0;
     int32_t *slot = a->fold_slot; /* token -> 1 + its number, 0 when not seen yet */
-    for (int n = 0; n < N && U <= cap; n++) {
+    int n = 0;
+    for (; n < N && U <= cap; n++) {
         int v = ids[n];
+        if (v < 0 || v >= c->vocab_size) break; /* the plain path reports no error either */
         if (!slot[v]) {
             if (U < cap) a->fold_tok[U] = v;
             slot[v] = ++U;
         }
         a->fold_ids[n] = slot[v] - 1;
     }
-    int ok = U <= cap;
+    int ok = n == N && U > 0 && U <= cap;
     if (ok) {
         for (int u = 0; u < U; u++) {
             memcpy(a->emb + (size_t)u * E, m->emb + (size_t)a->fold_tok[u] * E, sizeof(float) * E);
             slot[a->fold_tok[u]] = 0;
         }
-    } else { /* clear what was marked before giving up */
-        for (int n = 0; n < N; n++) slot[ids[n]] = 0;
+    } else { /* clear what was marked before giving up (rows [0, n) were valid) */
+        for (int i = 0; i < n; i++) slot[ids[i]] = 0;
     }
     a->fold_u = ok ? U : 0;
     return ok;
@@ -424,7 +427,7 @@ static void fold_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int
     const int32_t *row = a->fold_ids;
     rnn_gemm(0, 1, U, GH, E, 1.0f, a->emb, E, m->dirs[k].w.w_ih, E, 0.0f, tab, GH);
     float *gates = a->cache[k].gates;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * GH > FOLD_PAR_MIN)
     for (int n = 0; n < N; n++)
         memcpy(gates + (size_t)n * GH, tab + (size_t)row[n] * GH, sizeof(float) * GH);
 }
@@ -437,7 +440,7 @@ static void fold_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int k, f
     float *S = a->fold[k];
     const float *dG = a->cache[k].gates;
     const int32_t *row = a->fold_ids;
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * GH > FOLD_PAR_MIN)
     {
         int nt = 1, t = 0;
 #ifdef _OPENMP
@@ -522,7 +525,8 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
             }
         }
         if (l == 0 && fold_rows(c, N) > 0) { /* the lookup's table (model.c, fold_prepare) */
-            for (int d = 0; d < D; d++) FL(a->fold[d], (size_t)fold_rows(c, N) * rnn_cell_gates(c->cell) * H);
+            a->fold_cap = fold_rows(c, N);
+            for (int d = 0; d < D; d++) FL(a->fold[d], (size_t)a->fold_cap * rnn_cell_gates(c->cell) * H);
             IN(a->fold_slot, c->vocab_size);
             IN(a->fold_tok, fold_rows(c, N));
             IN(a->fold_ids, N);

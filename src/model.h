@@ -132,7 +132,8 @@ typedef struct {
     float *ftargets;           /* (B) bce targets */
     int *lengths, *batch_sizes, *offsets; /* (B), (T), (T+1) */
     /* forward */
-    float *emb;                /* (N, E) embedding output (dropout-free) */
+    float *emb;                /* (N, E) embedding output (dropout-free); after a forward
+                                  by lookup (fold_u > 0), the U distinct tokens' rows */
     float *xe, *emask;         /* (N, E) embedding output after embed_dropout, and its mask */
     float *x[RNN_MAX_LAYERS];  /* (N, D*H) layer l's input for l > 0 (after dropout) */
     float *mask[RNN_MAX_LAYERS]; /* (N, D*H) dropout mask of layer l's input, l > 0 */
@@ -158,7 +159,8 @@ typedef struct {
     float *dpooled;            /* (B, P) */
     /* Layer 0's input projection as a lookup over the batch's U distinct
      * tokens (model.c, fold_prepare); fold[0] NULL when never possible */
-    float *fold[2];            /* (U, G*H) per direction: the table, then S */
+    float *fold[2];            /* (fold_cap, G*H) per direction: the table, then S */
+    int fold_cap;              /* rows of each: the most distinct tokens a lookup takes */
     int32_t *fold_slot;        /* (V) zero between batches */
     int32_t *fold_tok;         /* (U) the distinct tokens */
     int32_t *fold_ids;         /* (N) each row's number among them */

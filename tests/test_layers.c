@@ -357,7 +357,7 @@ static void test_gradcheck_models(void) {
     gradcheck(&c, "bag of embeddings, bce, embedding dropout 0.3");
 }
 
-/* ---- layer 0 by lookup (model.c, fold_input) ---------------------------------
+/* ---- layer 0 by lookup (model.c, fold_prepare) -------------------------------
  * With at least twice as many rows as tokens in the vocabulary, layer 0's
  * input projection comes from a table of the embedding's rows times W_ih^T,
  * and its gradients from dG summed by token. The same batch through the plain
@@ -392,7 +392,7 @@ static void lookup_case(rnn_config *c, int T, int B, const int *lengths, int dis
         a[v] = rnn_acts_create(m, T, B);
         rnn_pack p;
         rnn_pack_init(&p, T, B, lengths, a[v]->batch_sizes, a[v]->offsets);
-        const size_t tab = (size_t)c->vocab_size * rnn_cell_gates(c->cell) * c->hidden_dim;
+        const size_t tab = (size_t)a[v]->fold_cap * rnn_cell_gates(c->cell) * c->hidden_dim;
         if (v == 0) {
             CHECK(a[v]->fold[0] != NULL, "%s: no table allocated for %d rows", what, p.N);
             if (!a[v]->fold[0]) break;
