@@ -231,18 +231,22 @@ static void lstm_step_backward(int bt, int H, int u0, int u1, float *gates, cons
  * ghn keeps W_hn h + b_hn for the backward pass. */
 /* One row. hr/hz/hn: the r, z and n parts of W_hh h, scaled by hm (0 when
  * there is no state: they then point at finite numbers, so 0 * h is 0).
- * dm: the mask row, or NULL. */
+ * bin: b_in, when xn does not hold it yet (else NULL). dm: the mask row, or
+ * NULL. */
 static inline void gru_row(int H, float *restrict xr, float *restrict xz, float *restrict xn,
                            const float *restrict hr, const float *restrict hz,
                            const float *restrict hn_, float hm, const float *restrict br,
                            const float *restrict bz, const float *restrict bn,
-                           const float *restrict hp, float *restrict ghr, float *restrict hrow,
-                           const float *restrict dm) {
+                           const float *restrict bin, const float *restrict hp,
+                           float *restrict ghr, float *restrict hrow, const float *restrict dm) {
     /* One loop per activation, as lstm_row. */
     for (int j = 0; j < H; j++) xr[j] = rnn_sigmoidf(xr[j] + hm * hr[j] + br[j]);
     for (int j = 0; j < H; j++) xz[j] = rnn_sigmoidf(xz[j] + hm * hz[j] + bz[j]);
     for (int j = 0; j < H; j++) ghr[j] = hm * hn_[j] + bn[j];
-    for (int j = 0; j < H; j++) xn[j] = rnn_tanhf(xn[j] + xr[j] * ghr[j]);
+    if (bin) /* b_in stays outside r ⊙ (.) */
+        for (int j = 0; j < H; j++) xn[j] = rnn_tanhf((xn[j] + bin[j]) + xr[j] * ghr[j]);
+    else
+        for (int j = 0; j < H; j++) xn[j] = rnn_tanhf(xn[j] + xr[j] * ghr[j]);
     for (int j = 0; j < H; j++) hrow[j] = (1.0f - xz[j]) * (dm ? xn[j] * dm[j] : xn[j]) + xz[j] * hp[j];
 }
 
@@ -251,7 +255,7 @@ void rnn_gru_row_forward(int H, float *restrict xr, float *restrict xz, float *r
                          float hm, const float *restrict br, const float *restrict bz,
                          const float *restrict bn, const float *restrict hp, float *restrict ghr,
                          float *restrict hrow) {
-    gru_row(H, xr, xz, xn, hr, hz, hn_, hm, br, bz, bn, hp, ghr, hrow, NULL);
+    gru_row(H, xr, xz, xn, hr, hz, hn_, hm, br, bz, bn, NULL, hp, ghr, hrow, NULL);
 }
 
 static void gru_step_forward(int bt, int H, int u0, int u1, float *gates, const float *hg,
@@ -262,16 +266,15 @@ static void gru_step_forward(int bt, int H, int u0, int u1, float *gates, const 
     for (int r = 0; r < bt; r++) {
         float *gr = gates + (size_t)r * 3 * H + u0;
         const float *hr = (hg ? hg + (size_t)r * 3 * H : bias) + u0;
-        for (int j = 0; j < n; j++) gr[2 * H + j] += b_in[u0 + j]; /* b_in stays outside r ⊙ (.) */
         const float hm = hg ? 1.0f : 0.0f;
         const size_t o = (size_t)r * H + u0;
         float *hrow = h + (size_t)r * ldh + u0;
         if (rmask)
             gru_row(n, gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hm, b, b + H, b + 2 * H,
-                    hprev + o, ghn + o, hrow, rmask + o);
+                    b_in + u0, hprev + o, ghn + o, hrow, rmask + o);
         else
             gru_row(n, gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hm, b, b + H, b + 2 * H,
-                    hprev + o, ghn + o, hrow, NULL);
+                    b_in + u0, hprev + o, ghn + o, hrow, NULL);
     }
 }
 
@@ -488,7 +491,7 @@ typedef struct {
     float *y, *hg;
     int ldy;
     const float *h0, *c0;
-    const float *bias; /* (G*H) b_ih + b_hh; GRU's n part: b_hn alone (b_in is added to x's) */
+    const float *bias; /* (G*H) b_ih + b_hh; GRU's n part: b_hn alone (gru_row adds b_in) */
 } fwd_args;
 
 static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
