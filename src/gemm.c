@@ -552,6 +552,48 @@ static void micro_kernel(int kc, const float *restrict Ap, const float *restrict
         micro_tile(MR, kc, Ap, Bs, bs, C, ldc, mr, nr, alpha, beta);
 }
 
+/* A panel of at most 2 rows over WIDE slivers of a pre-packed B at once (each
+ * sstride floats after the one before). 2 x NR alone keeps 2 * NV
+ * accumulators in flight, too few to hide the FMA latency (it ran at about
+ * half the 6-row kernel's rate on Zen 3); 2 x WIDE * NR keeps 2 * WIDE * NV.
+ * Rows of Ap past mr are zeros (pack_a); only mr rows of C are written. */
+#define WIDE 3
+static void micro_tile_wide(int kc, const float *restrict Ap, const float *restrict Bs, size_t sstride,
+                            float *restrict C, int ldc, int mr, float alpha, float beta) {
+    vf acc[2][WIDE * NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < WIDE * NV; v++) acc[0][v] = acc[1][v] = (vf){0};
+    for (int k = 0; k < kc; k++) {
+        const vf a0 = rnn_vbcast(Ap[0]), a1 = rnn_vbcast(Ap[1]);
+#pragma GCC unroll 16
+        for (int w = 0; w < WIDE; w++)
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++) {
+                const vf b = rnn_vload(Bs + w * sstride + v * VW);
+                acc[0][w * NV + v] = rnn_vfma(a0, b, acc[0][w * NV + v]);
+                acc[1][w * NV + v] = rnn_vfma(a1, b, acc[1][w * NV + v]);
+            }
+        Ap += MR;
+        Bs += NR;
+    }
+    for (int r = 0; r < mr; r++) {
+        float *c = C + (size_t)r * ldc;
+#pragma GCC unroll 16
+        for (int w = 0; w < WIDE; w++)
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++) {
+                float *cv = c + w * NR + v * VW;
+                vf x = acc[r][w * NV + v] * alpha;
+                if (beta == 0.0f)
+                    rnn_vstore(cv, x);
+                else if (beta == 1.0f)
+                    rnn_vstore(cv, rnn_vload(cv) + x);
+                else
+                    rnn_vstore(cv, rnn_vfma(rnn_vload(cv), rnn_vbcast(beta), x));
+            }
+    }
+}
+
 /* ---------------------------------------------------------------------------
  * Blocked GEMM on one thread's sub-block
  * ------------------------------------------------------------------------- */
@@ -886,7 +928,12 @@ static void packed_part(int M, float alpha, const float *A, int lda, const rnn_p
             for (int i = 0; i < nb; i++) {
                 const float *base = (const float *)pb[i].mem + (size_t)kb * KC * nsl * NR;
                 float *c = C + i * cstride + (size_t)ir * ldc;
-                for (int sl = s0; sl < s1; sl++) {
+                int sl = s0;
+                if (mr <= 2 && MR > 2) /* full slivers, WIDE at a time */
+                    for (; sl + WIDE <= s1 && (sl + WIDE) * NR <= N; sl += WIDE)
+                        micro_tile_wide(kc, Ap, base + (size_t)sl * kc * NR, (size_t)kc * NR, c + sl * NR,
+                                        ldc, mr, alpha, beta_k);
+                for (; sl < s1; sl++) {
                     const int nr = N - sl * NR < NR ? N - sl * NR : NR;
                     micro_kernel(kc, Ap, base + (size_t)sl * kc * NR, NR, c + sl * NR, ldc, mr, nr,
                                  alpha, beta_k);
