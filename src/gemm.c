@@ -485,6 +485,16 @@ static void pack_b(int trans_b, int kc, int nc, const float *B, int ldb, int p0,
  * Micro-kernel
  * ------------------------------------------------------------------------- */
 
+/* One vector of C: c = x + beta * c (beta == 0 never reads C). */
+static inline __attribute__((always_inline)) void store_c(float *c, vf x, float beta) {
+    if (beta == 0.0f)
+        rnn_vstore(c, x);
+    else if (beta == 1.0f)
+        rnn_vstore(c, rnn_vload(c) + x);
+    else
+        rnn_vstore(c, rnn_vfma(rnn_vload(c), rnn_vbcast(beta), x));
+}
+
 /* C tile (mr x nr, row stride ldc) = alpha * Ap @ Bs + beta * C, where Ap is
  * a packed MR x kc micro-panel and Bs has kc rows of NR floats, bs apart
  * (bs == NR when packed, ldb when read in place). beta == 0 never reads C.
@@ -518,15 +528,7 @@ micro_tile(int rows, int kc, const float *restrict Ap, const float *restrict Bs,
         for (int r = 0; r < rows; r++) {
             float *c = C + (size_t)r * ldc;
 #pragma GCC unroll 16
-            for (int v = 0; v < NV; v++) {
-                vf x = acc[r][v] * alpha;
-                if (beta == 0.0f)
-                    rnn_vstore(c + v * VW, x);
-                else if (beta == 1.0f)
-                    rnn_vstore(c + v * VW, rnn_vload(c + v * VW) + x);
-                else
-                    rnn_vstore(c + v * VW, rnn_vfma(rnn_vload(c + v * VW), rnn_vbcast(beta), x));
-            }
+            for (int v = 0; v < NV; v++) store_c(c + v * VW, acc[r][v] * alpha, beta);
         }
     } else {
         float t[MR][NR] __attribute__((aligned(64)));
@@ -581,16 +583,7 @@ static void micro_tile_wide(int kc, const float *restrict Ap, const float *restr
 #pragma GCC unroll 16
         for (int w = 0; w < WIDE; w++)
 #pragma GCC unroll 16
-            for (int v = 0; v < NV; v++) {
-                float *cv = c + w * NR + v * VW;
-                vf x = acc[r][w * NV + v] * alpha;
-                if (beta == 0.0f)
-                    rnn_vstore(cv, x);
-                else if (beta == 1.0f)
-                    rnn_vstore(cv, rnn_vload(cv) + x);
-                else
-                    rnn_vstore(cv, rnn_vfma(rnn_vload(cv), rnn_vbcast(beta), x));
-            }
+            for (int v = 0; v < NV; v++) store_c(c + w * NR + v * VW, acc[r][w * NV + v] * alpha, beta);
     }
 }
 

@@ -4,6 +4,9 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "activations.h"
 #include "gemm.h"
@@ -18,12 +21,23 @@ void rnn_embedding_forward(float *out, const float *W, const int32_t *ids, int N
 
 void rnn_embedding_backward(float *dW, const float *dout, const int32_t *ids, int N, int E,
                             int padding_id) {
-    /* Serial over rows: repeated ids would race; the work is tiny anyway. */
-    for (int n = 0; n < N; n++) {
-        if (ids[n] == padding_id) continue;
-        float *row = dW + (size_t)ids[n] * E;
-        const float *d = dout + (size_t)n * E;
-        for (int e = 0; e < E; e++) row[e] += d[e];
+    /* Each thread sums its own columns (whole cache lines) over all rows, in
+     * row order: repeated ids never race, and every thread count gives the
+     * same sums. model.c's layer-0 lookup sums N x G*H gradients so. */
+#pragma omp parallel if ((size_t)N * E > PAR_MIN)
+    {
+        int nt = 1, t = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads(), t = omp_get_thread_num();
+#endif
+        const int lines = (E + 15) / 16;
+        const int e0 = lines * t / nt * 16, e1 = lines * (t + 1) / nt * 16 < E ? lines * (t + 1) / nt * 16 : E;
+        for (int n = 0; n < N; n++) {
+            if (ids[n] == padding_id) continue;
+            float *restrict row = dW + (size_t)ids[n] * E;
+            const float *restrict d = dout + (size_t)n * E;
+            for (int e = e0; e < e1; e++) row[e] += d[e];
+        }
     }
 }
 

@@ -10,9 +10,6 @@
 
 #include "cache.h"
 #include "gemm.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 const char *rnn_task_name(rnn_task t) { return t == RNN_TASK_LM ? "lm" : "classify"; }
 
@@ -380,7 +377,7 @@ void rnn_model_init(rnn_model *m, uint64_t seed) {
  * S W_ih, two products of U rows instead of N. Elementwise dropout on the
  * embedding gives every row its own input: no lookup then. */
 #define FOLD_MAX_SHARE 0.75 /* U may be at most this share of N (the gather costs) */
-#define FOLD_PAR_MIN 32768  /* floats copied or summed below which one thread does it */
+#define FOLD_PAR_MIN 32768  /* floats zeroed below which one thread does it */
 
 static int fold_rows(const rnn_config *c, int N) {
     int cap = (int)(FOLD_MAX_SHARE * N);
@@ -408,10 +405,8 @@ static int fold_prepare(const rnn_model *m, rnn_acts *a, const rnn_pack *p, cons
     }
     int ok = n == N && U > 0 && U <= cap;
     if (ok) {
-        for (int u = 0; u < U; u++) {
-            memcpy(a->emb + (size_t)u * E, m->emb + (size_t)a->fold_tok[u] * E, sizeof(float) * E);
-            slot[a->fold_tok[u]] = 0;
-        }
+        rnn_embedding_forward(a->emb, m->emb, a->fold_tok, U, E);
+        for (int u = 0; u < U; u++) slot[a->fold_tok[u]] = 0;
     } else { /* clear what was marked before giving up (rows [0, n) were valid) */
         for (int i = 0; i < n; i++) slot[ids[i]] = 0;
     }
@@ -424,38 +419,19 @@ static void fold_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int
     const int U = a->fold_u, E = m->c.embed_dim;
     const int GH = rnn_cell_gates(m->c.cell) * m->c.hidden_dim, N = p->N;
     float *tab = a->fold[k];
-    const int32_t *row = a->fold_ids;
     rnn_gemm(0, 1, U, GH, E, 1.0f, a->emb, E, m->dirs[k].w.w_ih, E, 0.0f, tab, GH);
-    float *gates = a->cache[k].gates;
-#pragma omp parallel for schedule(static) if ((size_t)N * GH > FOLD_PAR_MIN)
-    for (int n = 0; n < N; n++)
-        memcpy(gates + (size_t)n * GH, tab + (size_t)row[n] * GH, sizeof(float) * GH);
+    rnn_embedding_forward(a->cache[k].gates, tab, a->fold_ids, N, GH); /* rows of the table */
 }
 
-/* S = dG_x summed by token, into a->fold[k]; then W_ih's gradient from it.
- * Each thread sums its own columns over all rows, in row order. */
+/* S = dG_x summed by token, into a->fold[k] (the embedding's backward, with
+ * the table's rows for the tokens); then W_ih's gradient from it. */
 static void fold_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int k, float *gw_ih) {
     const int U = a->fold_u, E = m->c.embed_dim;
-    const int GH = rnn_cell_gates(m->c.cell) * m->c.hidden_dim, N = p->N;
+    const int GH = rnn_cell_gates(m->c.cell) * m->c.hidden_dim;
     float *S = a->fold[k];
-    const float *dG = a->cache[k].gates;
-    const int32_t *row = a->fold_ids;
-#pragma omp parallel if ((size_t)N * GH > FOLD_PAR_MIN)
-    {
-        int nt = 1, t = 0;
-#ifdef _OPENMP
-        nt = omp_get_num_threads(), t = omp_get_thread_num();
-#endif
-        int cols = (GH + 15) / 16; /* whole cache lines per thread */
-        int j0 = (int)((long)cols * t / nt) * 16, j1 = (int)((long)cols * (t + 1) / nt) * 16;
-        if (j1 > GH) j1 = GH;
-        for (int u = 0; u < U; u++) memset(S + (size_t)u * GH + j0, 0, sizeof(float) * (j1 - j0));
-        for (int n = 0; n < N; n++) {
-            float *restrict s = S + (size_t)row[n] * GH;
-            const float *restrict g = dG + (size_t)n * GH;
-            for (int j = j0; j < j1; j++) s[j] += g[j];
-        }
-    }
+#pragma omp parallel for if ((size_t)U * GH > FOLD_PAR_MIN)
+    for (int u = 0; u < U; u++) memset(S + (size_t)u * GH, 0, sizeof(float) * GH);
+    rnn_embedding_backward(S, a->cache[k].gates, a->fold_ids, p->N, GH, -1);
     rnn_gemm(1, 0, GH, E, U, 1.0f, S, GH, a->emb, E, 1.0f, gw_ih, E);
 }
 
@@ -466,12 +442,7 @@ static void fold_embedding_backward(rnn_model *m, rnn_acts *a, float *tmp) {
     const int U = a->fold_u, E = c->embed_dim, GH = rnn_cell_gates(c->cell) * c->hidden_dim;
     for (int d = 0; d < m->D; d++)
         rnn_gemm(0, 0, U, E, GH, 1.0f, a->fold[d], GH, m->dirs[d].w.w_ih, E, d ? 1.0f : 0.0f, tmp, E);
-    for (int u = 0; u < U; u++) {
-        if (a->fold_tok[u] == c->padding_id) continue;
-        float *restrict dst = m->d_emb + (size_t)a->fold_tok[u] * E;
-        const float *restrict src = tmp + (size_t)u * E;
-        for (int e = 0; e < E; e++) dst[e] += src[e];
-    }
+    rnn_embedding_backward(m->d_emb, tmp, a->fold_tok, U, E, c->padding_id);
 }
 
 /* ------------------------------------------------------------------------ */
