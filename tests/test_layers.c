@@ -227,15 +227,25 @@ static double model_loss(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int
     return ref_xent(a->logits, targets, a->n_logit_rows, m->n_out, NULL);
 }
 
-static void gradcheck(rnn_config *c, const char *what) {
+/* A model of config c, initialised with init_seed, then every weight moved
+ * by up to scale / 2 from rng (which the caller goes on using): larger
+ * weights make a sharper test than PyTorch's small init. NULL if creation
+ * failed (a failed check). */
+static rnn_model *perturbed_model(rnn_config *c, uint64_t init_seed, float scale, rnn_rng *rng,
+                                  const char *what) {
     rnn_model *m = rnn_model_create(c);
     CHECK(m, "%s: create: %s", what, rnn_last_error());
-    if (!m) return;
-    rnn_model_init(m, 7);
-    /* Larger weights make a sharper test than PyTorch's small init. */
+    if (!m) return NULL;
+    rnn_model_init(m, init_seed);
+    for (size_t i = 0; i < m->n_floats; i++) m->w[i] += scale * (rnn_rng_uniform(rng) - 0.5f);
+    return m;
+}
+
+static void gradcheck(rnn_config *c, const char *what) {
     rnn_rng rng;
     rnn_rng_seed(&rng, 3);
-    for (size_t i = 0; i < m->n_floats; i++) m->w[i] += 0.3f * (rnn_rng_uniform(&rng) - 0.5f);
+    rnn_model *m = perturbed_model(c, 7, 0.3f, &rng, what);
+    if (!m) return;
     const int T = 5, B = 3;
     int lengths[3] = {5, 3, 2};
     if (c->task == RNN_TASK_LM) lengths[1] = lengths[2] = 5;
@@ -368,13 +378,10 @@ static void test_gradcheck_models(void) {
  * itself. */
 static void lookup_case(rnn_config *c, int T, int B, const int *lengths, int distinct, int expect,
                         const char *what) {
-    rnn_model *m = rnn_model_create(c);
-    CHECK(m, "%s: create: %s", what, rnn_last_error());
-    if (!m) return;
-    rnn_model_init(m, 11);
     rnn_rng rng;
     rnn_rng_seed(&rng, 5);
-    for (size_t i = 0; i < m->n_floats; i++) m->w[i] += 0.2f * (rnn_rng_uniform(&rng) - 0.5f);
+    rnn_model *m = perturbed_model(c, 11, 0.2f, &rng, what);
+    if (!m) return;
     if (c->padding_id >= 0) /* the padding row stays zero, as training keeps it */
         memset(m->emb + (size_t)c->padding_id * c->embed_dim, 0, sizeof(float) * c->embed_dim);
     rnn_acts *a[2];
