@@ -3,17 +3,17 @@
 budget, written the idiomatic way, printing the same validation-loss table.
 
     /usr/bin/python3 bench/lm_shakespeare_torch.py [SECONDS] [--threads N] [--eval-every STEPS]
-        [--dropout P] [--embed-dropout P] [--head-dropout P] [--weight-drop P] [--ema DECAY]
+        [--seq-len T] [--batch B] [--dropout P] [--embed-dropout P] [--head-dropout P] [--weight-drop P] [--ema DECAY]
         [--cosine-min-lr LR] [--save OUT.safetensors]
 
 Data as `rnn train --data input.txt` reads it: characters (code points) of
 tiny shakespeare, the last 10% (cut at the next newline) for validation, a
 vocabulary of the training part's characters plus <unk>; 32 contiguous
-streams, truncated BPTT of 128 with the hidden state carried from batch to
-batch and reset when the streams wrap. Model: embedding 64, 2-layer LSTM of
+streams (--batch), truncated BPTT of 128 (--seq-len) with the hidden state
+carried from batch to batch and reset when the streams wrap. Model: embedding 64, 2-layer LSTM of
 512, linear to the vocabulary; Adam 2e-3, gradient norm clipped to 5. The
 validation loss is the mean cross-entropy (nats/char) over the validation
-text read as 32 streams, state carried, as rnn.c computes it. The elapsed
+text read as --batch streams, state carried, as rnn.c computes it. The elapsed
 time includes validation, as rnn.c's does.
 
 The regularised recipe of rnn.c's 30-minute run has its twin here too:
@@ -51,6 +51,8 @@ ap.add_argument("--eval-every", type=int, default=200)
 ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared",
                                                "data", "tinyshakespeare", "input.txt"))
 ap.add_argument("--seed", type=int, default=1337)
+ap.add_argument("--seq-len", type=int, default=128)
+ap.add_argument("--batch", type=int, default=32)
 ap.add_argument("--dropout", type=float, default=0.0)
 ap.add_argument("--head-dropout", type=float, default=0.0)
 ap.add_argument("--embed-dropout", type=float, default=0.0)
@@ -73,7 +75,7 @@ V = len(chars) + 1
 enc = lambda s: torch.tensor([idx.get(c, 0) for c in s], dtype=torch.long)
 train, val = enc(train_text), enc(val_text)
 
-B, T, E, H, L = 32, 128, 64, 512, 2
+B, T, E, H, L = a.batch, a.seq_len, 64, 512, 2
 
 
 def streams(ids):
