@@ -3,15 +3,16 @@
 budget, written the idiomatic way, printing the same validation-loss table.
 
     /usr/bin/python3 bench/lm_shakespeare_torch.py [SECONDS] [--threads N] [--eval-every STEPS]
-        [--seq-len T] [--batch B] [--dropout P] [--embed-dropout P] [--head-dropout P] [--weight-drop P] [--ema DECAY]
-        [--cosine-min-lr LR] [--save OUT.safetensors]
+        [--seq-len T] [--batch B] [--dropout P] [--embed-dropout P] [--head-dropout P]
+        [--weight-drop P] [--ema DECAY] [--cosine-min-lr LR] [--save OUT.safetensors]
 
 Data as `rnn train --data input.txt` reads it: characters (code points) of
 tiny shakespeare, the last 10% (cut at the next newline) for validation, a
 vocabulary of the training part's characters plus <unk>; 32 contiguous
 streams (--batch), truncated BPTT of 128 (--seq-len) with the hidden state
-carried from batch to batch and reset when the streams wrap. Model: embedding 64, 2-layer LSTM of
-512, linear to the vocabulary; Adam 2e-3, gradient norm clipped to 5. The
+carried from batch to batch and reset when the streams wrap. Model:
+embedding 64, 2-layer LSTM of 512 (forget-gate bias 0 at init, rnn.c's
+--forget-bias 0), linear to the vocabulary; Adam 2e-3, gradient norm clipped to 5. The
 validation loss is the mean cross-entropy (nats/char) over the validation
 text read as --batch streams, state carried, as rnn.c computes it. The elapsed
 time includes validation, as rnn.c's does.
