@@ -53,7 +53,7 @@ static const opt_def defs[] = {
     {"weight-drop", K_FLOAT, F(weight_drop), NULL, "DropConnect on the recurrent weights W_hh, one mask per batch (AWD-LSTM)"},
     {"recurrent-dropout", K_FLOAT, F(recurrent_dropout), NULL, "lstm/gru: dropout on the cell's candidate (LSTM g, GRU n) per unit and step, never on the carried state (Semeniuta et al. 2016)"},
     {"word-dropout", K_FLOAT, F(word_dropout), NULL, "training: each input token becomes <unk> with this probability (whole tokens; the targets stay)"},
-    {"forget-bias", K_FLOAT, F(forget_bias), NULL, "LSTM: added to the forget gate bias at init"},
+    {"forget-bias", K_FLOAT, F(forget_bias), NULL, "LSTM: added to the forget gate bias at init (default 0, as PyTorch)"},
     {"cache", K_INT, F(cache), NULL, "lm: validate and evaluate with a neural cache (Grave et al. 2017) of this many recent (hidden state, next token) pairs, saved with the model for rnn eval (0: none; fine-tuning keeps the model's)"},
     {"cache-theta", K_FLOAT, F(cache_theta), NULL, "lm: the cache's sharpness, the scale of h_t . h_i"},
     {"cache-lambda", K_FLOAT, F(cache_lambda), NULL, "lm: the cache's share of the prediction, in [0, 1)"},
@@ -117,7 +117,7 @@ void rnn_opts_default(rnn_opts *o) {
     o->layers = 2;
     o->hidden = 256;
     o->embed = 64;
-    o->forget_bias = 1.0f;
+    o->forget_bias = 0.0f;
     o->cache_theta = 0.3f;
     o->cache_lambda = 0.2f;
     strcpy(o->pool, "meanmax");

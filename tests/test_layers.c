@@ -8,6 +8,7 @@
 #include "gemm.h"
 #include "layers.h"
 #include "model.h"
+#include "options.h"
 #include "safetensors.h"
 #include "util.h"
 
@@ -572,6 +573,50 @@ static void test_recurrent_dropout_eval(void) {
     }
 }
 
+/* The LSTM's forget-gate bias at init: 0 by default (PyTorch's: every bias
+ * U(-1/sqrt(H), 1/sqrt(H))), for both tasks and for rnn train's options; with
+ * forget_bias X, the forget slice of each layer's and direction's b_ih (PyTorch's
+ * gate order i, f, g, o) is X more and every other weight is the same. */
+static void test_forget_bias_init(void) {
+    rnn_opts o;
+    rnn_opts_default(&o);
+    CHECK(o.forget_bias == 0, "rnn train's --forget-bias defaults to 0 (got %g)", o.forget_bias);
+    for (int task = 0; task < 2; task++) {
+        rnn_config c;
+        rnn_config_default(&c, task ? RNN_TASK_CLASSIFY : RNN_TASK_LM);
+        CHECK(c.forget_bias == 0, "the config's forget_bias defaults to 0 (task %d)", task);
+    }
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.vocab_size = 9, c.embed_dim = 4, c.hidden_dim = 6, c.num_layers = 2, c.bidirectional = 1;
+    c.num_classes = 3, c.pool = RNN_POOL_MEAN;
+    rnn_model *m0 = rnn_model_create(&c);
+    c.forget_bias = 1.5f;
+    rnn_model *m1 = rnn_model_create(&c);
+    rnn_model_init(m0, 7);
+    rnn_model_init(m1, 7);
+    const int H = c.hidden_dim;
+    const float bound = 1.0f / sqrtf((float)H);
+    int same = 1, shifted = 1, bounded = 1;
+    for (size_t j = 0; j < m0->n_floats; j++) {
+        int in_forget = 0;
+        for (int k = 0; k < c.num_layers * m0->D; k++) {
+            ptrdiff_t at = (m0->w + j) - m0->dirs[k].w.b_ih;
+            if (at >= H && at < 2 * H) in_forget = 1;
+        }
+        if (in_forget) {
+            shifted &= m1->w[j] == m0->w[j] + 1.5f;
+            bounded &= fabsf(m0->w[j]) <= bound;
+        } else {
+            same &= m1->w[j] == m0->w[j];
+        }
+    }
+    CHECK(shifted, "forget_bias 1.5 adds 1.5 to the forget slice of every b_ih");
+    CHECK(bounded, "forget_bias 0 leaves it within U(-1/sqrt(H), 1/sqrt(H))");
+    CHECK(same, "and changes no other weight");
+    rnn_model_free(m0), rnn_model_free(m1);
+}
+
 int main(void) {
     RUN(test_embedding);
     RUN(test_pooling);
@@ -582,5 +627,6 @@ int main(void) {
     RUN(test_gradcheck_models);
     RUN(test_input_lookup);
     RUN(test_recurrent_dropout_eval);
+    RUN(test_forget_bias_init);
     return harness_end();
 }
