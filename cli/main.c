@@ -183,6 +183,9 @@ static int cmd_train(int argc, char **argv) {
             char path[1024];
             snprintf(path, sizeof path, "%s/config.txt", v);
             if (rnn_opts_load_file(&o, path)) return die(rnn_last_error());
+            /* How the run started, not how it goes on: its state holds the
+             * weights now (an --init-from given here is still refused). */
+            o.init_from[0] = o.init_backward[0] = 0;
         }
     }
     for (int i = 0; i < argc; i++) {

@@ -137,6 +137,12 @@ expect_error "--word-dropout out of range" "--word-dropout must be in" $RNN trai
 expect_error "--word-dropout with the byte tokenizer" "needs a tokenizer with an unknown token (byte" \
     $RNN train $small --tokenizer byte --word-dropout 0.1 --steps 1 --out "$T/x"
 
+# a fine-tuning run (--init-from) resumes too: its config.txt names the model it
+# started from, which the resume does not load again
+resumed ft "--init-from (fine-tuning)" --init-from "$T/run/model.safetensors"
+expect_error "--resume with an --init-from flag" "--resume and --init-from cannot be combined" \
+    $RNN train --resume "$T/fthalf" --init-from "$T/run/model.safetensors" --steps 31
+
 # --- Ctrl-C saves and the run can be resumed
 $RNN train $small --steps 100000 --out "$T/int" >/dev/null 2>&1 &
 pid=$!
