@@ -28,7 +28,9 @@ static inline float exp_reduce(float x, float *r) {
     const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     /* r = x - n ln2, with ln2 split in two for precision (Cody-Waite). */
     *r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* Unsigned: a NaN x (n then converts to INT_MIN) must not shift a
+     * negative value; the NaN carries on through r. */
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return scale;

@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,13 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
             goto out;
         }
         if (rnn_st_read_f32(st, p->name, m->w + p->offset, p->numel, p->ndim, p->shape)) goto out;
+        const float *w = m->w + p->offset;
+        for (size_t j = 0; j < p->numel; j++)
+            if (!isfinite(w[j])) {
+                rnn_errorf("%s: tensor '%s' holds %g at index %zu: a diverged model or a damaged file", path,
+                           p->name, w[j], j);
+                goto out;
+            }
     }
     for (int i = 0; i < rnn_st_count(st); i++) {
         const char *name = rnn_st_at(st, i)->name;

@@ -98,6 +98,10 @@ rnn_optim *rnn_optim_create(const rnn_optim_config *c, size_t n_params) {
             rnn_errorf("invalid %s: %g (must be >= 0)", nonneg[i].what, nonneg[i].v);
             return NULL;
         }
+    if (c->type != RNN_OPT_SGD && !(c->eps > 0)) { /* m / (sqrt(v) + 0) is 0 / 0 where a gradient is 0 */
+        rnn_errorf("invalid epsilon: %g (must be > 0 for adam, adamw and rmsprop)", c->eps);
+        return NULL;
+    }
     if ((c->type == RNN_OPT_ADAM || c->type == RNN_OPT_ADAMW) &&
         !(c->beta1 >= 0 && c->beta1 < 1 && c->beta2 >= 0 && c->beta2 < 1)) {
         rnn_errorf("invalid beta parameters: (%g, %g), each must be in [0, 1)", c->beta1, c->beta2);

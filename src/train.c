@@ -566,11 +566,24 @@ static int load_vectors(run *r) {
                        path, lineno, E);
             goto out;
         }
+        for (k = 0; k < E && isfinite(vec[k]); k++) {}
+        if (k < E) {
+            rnn_errorf("%s:%ld: number %d is %g, not a finite float", path, lineno, k + 1, vec[k]);
+            goto out;
+        }
         int id = rnn_tokenizer_find(r->tok, line);
         if (id >= 0 && id != rnn_tokenizer_pad_id(r->tok)) {
             memcpy(r->m->emb + (size_t)id * E, vec, sizeof(float) * E);
             found++;
         }
+    }
+    if (ferror(f)) {
+        rnn_errorf("%s: read error: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!found) {
+        rnn_errorf("%s: no line names a token of the vocabulary (%ld lines read)", path, lineno);
+        goto out;
     }
     say(r, "vectors %s: %ld of %d vocabulary tokens covered (%.1f%%)", path, found, V, 100.0 * found / V);
     rc = 0;
@@ -873,7 +886,8 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     /* Classifiers keep the most accurate model (the lower loss on a tie),
      * language models the lowest loss. best_val holds -accuracy then. */
     double key = r->classify ? -acc : loss;
-    int better = !(key > r->best_val) && !(key == r->best_val && (!r->classify || loss >= r->best_loss));
+    int better = isfinite(loss) && !(key > r->best_val) &&
+                 !(key == r->best_val && (!r->classify || loss >= r->best_loss));
     if (r->classify)
         say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, loss,
             acc, f1, better ? " *best*" : "");
@@ -884,6 +898,10 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
             r->tokens, train_loss, loss, acc, f1, lr, tok_s);
     fflush(r->metrics);
     plot(r, 0);
+    if (!isfinite(loss)) /* keep the saved models and state: they are the last finite ones */
+        return rnn_errorf("step %ld: the validation loss is %g: training diverged (try a lower --lr or "
+                          "--clip); its weights are not saved, the run directory keeps what it had",
+                          r->step, loss);
     if (better) {
         r->best_val = key;
         r->best_loss = loss;

@@ -143,6 +143,27 @@ resumed ft "--init-from (fine-tuning)" --init-from "$T/run/model.safetensors"
 expect_error "--resume with an --init-from flag" "--resume and --init-from cannot be combined" \
     $RNN train --resume "$T/fthalf" --init-from "$T/run/model.safetensors" --steps 31
 
+# --- a diverging run stops with an error and saves nothing of it; epsilon 0 is refused
+$RNN train $small --steps 15 --eval-every 15 --out "$T/div" >/dev/null 2>&1
+cp "$T/div/model.safetensors" "$T/div.before"
+expect_error "a diverged run names the step" "step 20: the validation loss is .*nan: training diverged" \
+    $RNN train --resume "$T/div" --lr 3e38 --steps 20 --eval-every 5
+check "a diverged run leaves the saved model as it was" "cmp -s '$T/div/model.safetensors' '$T/div.before'"
+expect_error "--eps 0" "invalid epsilon: 0" $RNN train $small --eps 0 --steps 1 --out "$T/x"
+# a checkpoint holding a NaN (one float of head.bias overwritten) is refused by name
+if command -v python3 >/dev/null; then
+    python3 - "$T/run/model.safetensors" "$T/nan.safetensors" <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+n = struct.unpack('<Q', b[:8])[0]
+off = 8 + n + json.loads(b[8:8 + n])['head.bias']['data_offsets'][0]
+b[off:off + 4] = struct.pack('<f', float('nan'))
+open(sys.argv[2], 'wb').write(b)
+PY
+    expect_error "a checkpoint with a NaN weight" "nan.safetensors: tensor 'head.bias' holds nan at index 0" \
+        $RNN sample "$T/nan.safetensors" --length 5
+fi
+
 # --- Ctrl-C saves and the run can be resumed
 $RNN train $small --steps 100000 --out "$T/int" >/dev/null 2>&1 &
 pid=$!
@@ -460,6 +481,12 @@ PY"
 fi
 printf 'what 1 2\n' >"$T/badvec.txt"
 expect_error "vectors of the wrong width name file:line" "badvec.txt:1" $RNN train $cls --embed 4 --vectors "$T/badvec.txt" --out "$T/x5"
+printf 'what 1 2 3 4\nis 1 nan 1 1\n' >"$T/nanvec.txt"
+expect_error "a non-finite vector value names file:line" "nanvec.txt:2: number 2 is nan" \
+    $RNN train $cls --embed 4 --vectors "$T/nanvec.txt" --out "$T/x5"
+printf 'zzzq 1 2 3 4\n' >"$T/novec.txt"
+expect_error "vectors that cover no token" "novec.txt: no line names a token" \
+    $RNN train $cls --embed 4 --vectors "$T/novec.txt" --out "$T/x5"
 cut -f2 "$T/cls.tsv" >"$T/cls_text.txt"
 $RNN train --data "$T/cls_text.txt" --tokenizer word --layers 1 --hidden 16 --embed 16 --seq-len 16 --batch 4 --steps 10 --threads 1 --progress log --out "$T/lm4cls" >/dev/null 2>&1
 $RNN train $cls --init-from "$T/lm4cls/model.safetensors" --freeze-epochs 1 --encoder-lr-mult 0.5 --epochs 2 --out "$T/ulm" >"$T/ulmlog" 2>&1
