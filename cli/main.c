@@ -378,6 +378,7 @@ static int cmd_sample(int argc, char **argv) {
         parse_num("sample", "top-k", topk, 0, 1e9, &k) || parse_num("sample", "top-p", topp, 0, 1, &p) ||
         parse_num("sample", "seed", seed, 0, 1.8e19, &sd))
         return 1;
+    if (!(p > 0)) return die("sample: --top-p must be in (0, 1]: the smallest set of tokens whose probability reaches it (1: all)");
     double nth;
     rnn_precision prec;
     if (parse_num("sample", "threads", threads, 0, 4096, &nth)) return 1;
@@ -424,7 +425,7 @@ static int cmd_sample(int argc, char **argv) {
     }
     if (prime_len) {
         if (rnn_sampler_prime(s, prime, prime_len) < 0) {
-            rc = die(rnn_last_error());
+            rc = dief("sample: %s: %s", prime_file ? prime_file : "--prime", rnn_last_error());
             goto out;
         }
         fwrite(prime, 1, prime_len, stdout);
@@ -511,6 +512,7 @@ static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const
     if (label_col) dop.label_col = atoi(label_col);
     if (text_col) dop.text_cols = text_col;
     if (label_names) dop.label_names = label_names;
+    dop.check_utf8 = rnn_tokenizer_type(ck->tok) != RNN_TOK_BYTE && !rnn_tokenizer_options(ck->tok)->invalid_utf8_replace;
     rnn_dataset ds;
     if (rnn_dataset_load(&ds, data, &dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
     rnn_cls_data d;
@@ -865,11 +867,11 @@ static void print_json_string(const char *s) {
 /* One text through one classifier: its tokens (*ids, n; the caller frees
  * them) and its class probabilities times w added into sum. *a grows to the
  * text's length. -1 with a message on a tokenizer error or out of memory. */
-static int classify_text(const rnn_checkpoint *ck, rnn_acts **a, int *a_T, const char *text, double w,
-                         float *probs, double *sum, int32_t **ids, size_t *n) {
+static int classify_text(const rnn_checkpoint *ck, rnn_acts **a, int *a_T, const char *text, size_t len,
+                         double w, float *probs, double *sum, int32_t **ids, size_t *n) {
     const rnn_model *m = ck->model;
     *ids = NULL, *n = 0;
-    if (rnn_tokenizer_encode(ck->tok, text, strlen(text), ids, n, NULL)) return -1;
+    if (rnn_tokenizer_encode(ck->tok, text, len, ids, n, NULL)) return -1;
     if (*n == 0) { /* as in training: an empty text is one unknown token */
         int32_t *g = realloc(*ids, sizeof(int32_t));
         if (!g) return rnn_errorf("out of memory");
@@ -959,9 +961,13 @@ static int cmd_classify(int argc, char **argv) {
     if (!probs || !sum) rc = die("out of memory");
     for (int i = 0; !rc; i++) {
         const char *text;
+        size_t len;
+        char where[32];
         if (n_texts) {
             if (i >= n_texts) break;
             text = texts[i];
+            len = strlen(text);
+            snprintf(where, sizeof where, "text %d", i + 1);
         } else {
             if (interactive) fprintf(stderr, "> "), fflush(stderr);
             ssize_t got = getline(&line, &cap, stdin);
@@ -969,6 +975,8 @@ static int cmd_classify(int argc, char **argv) {
             while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
             if (interactive && !got) continue;
             text = line;
+            len = (size_t)got; /* a NUL byte in the line is the tokenizer's error, not the text's end */
+            snprintf(where, sizeof where, "stdin line %d", i + 1);
         }
         int32_t *ids = NULL; /* model 0's tokens, for --attention */
         size_t n = 0;
@@ -978,15 +986,15 @@ static int cmd_classify(int argc, char **argv) {
         for (; k < K && !bad; k++) {
             int32_t *idk;
             size_t nk;
-            bad = classify_text(&e.ck[k], &a[k], &a_T[k], text, 1.0 / K, probs, sum, &idk, &nk) != 0;
+            bad = classify_text(&e.ck[k], &a[k], &a_T[k], text, len, 1.0 / K, probs, sum, &idk, &nk) != 0;
             if (k == 0) ids = idk, n = nk;
             else free(idk);
         }
         if (bad) {
             if (K > 1)
-                fprintf(stderr, "rnn: classify: %s: %s\n", e.path[k - 1], rnn_last_error());
+                fprintf(stderr, "rnn: classify: %s: %s: %s\n", where, e.path[k - 1], rnn_last_error());
             else
-                fprintf(stderr, "rnn: classify: %s\n", rnn_last_error());
+                fprintf(stderr, "rnn: classify: %s: %s\n", where, rnn_last_error());
             free(ids);
             failed = 1;
             if (interactive) continue;

@@ -33,6 +33,17 @@ void rnn_data_opts_default(rnn_data_opts *o) {
     o->text_cols = NULL;
     o->header = -1;
     o->label_names = NULL;
+    o->check_utf8 = 0;
+}
+
+/* -1 if s[0..n) is valid UTF-8 without NUL bytes, else the offset of the
+ * first bad byte. */
+static long utf8_bad_at(const char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        size_t at = i;
+        if (rnn_utf8_next((const unsigned char *)s, n, &i) < 0) return (long)at;
+    }
+    return -1;
 }
 
 static void *xmalloc(size_t n) {
@@ -630,6 +641,16 @@ static int read_names(const char *path, char ***out, int *n_out) {
             rc = rnn_errorf("%s:%d: empty class name", path, n + 1);
             break;
         }
+        if (utf8_bad_at(p, (size_t)(q - p)) >= 0) {
+            rc = rnn_errorf("%s:%d: the class name is not valid UTF-8", path, n + 1);
+            break;
+        }
+        int dup = 0;
+        while (dup < n && strcmp(names[dup], p)) dup++;
+        if (dup < n) {
+            rc = rnn_errorf("%s:%d: class name \"%s\" repeats line %d", path, n + 1, p, dup + 1);
+            break;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             char **nn = realloc(names, (size_t)cap * sizeof *nn);
@@ -676,6 +697,26 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
         if (read_names(o->label_names, &names, &n_names)) return -1;
     }
     if (!(map = xmalloc((size_t)(L->n_lab ? L->n_lab : 1) * sizeof *map))) goto out;
+    /* Labels go into the checkpoint's JSON metadata, texts into the
+     * tokenizer: bad bytes are reported here, where the file and line are
+     * known. A label is checked at its first row. */
+    for (int i = 0; i < L->n_lab; i++) map[i] = 0;
+    for (size_t r = 0; r < L->n; r++) {
+        const row *w = &L->rows[r];
+        const char *nm = L->lab[w->label].name;
+        long at = -1;
+        if (!map[w->label] && utf8_bad_at(nm, strlen(nm)) >= 0) {
+            row_where(L, w, where, sizeof where);
+            rnn_errorf("%s: the label is not valid UTF-8", where);
+            goto out;
+        }
+        map[w->label] = 1;
+        if (o->check_utf8 && (at = utf8_bad_at(w->text, strlen(w->text))) >= 0) {
+            row_where(L, w, where, sizeof where);
+            rnn_errorf("%s: invalid UTF-8 at byte %ld of the text", where, at);
+            goto out;
+        }
+    }
 
     /* map: each interned label's class id, via its name when label_names
      * translates integers; -1 where it has none (a header, or an error). */

@@ -64,9 +64,12 @@ typedef struct {
     const char *label_names; /* optional file, one class name per line (AG News classes.txt):
                                 integer label k is named by line k (1-based), or line k+1 when
                                 some label is 0 (0-based labels) */
+    int check_utf8;          /* 1: every text must be valid UTF-8 without NUL bytes, an error naming
+                                file:line otherwise (for the char, word and wordpiece tokenizers
+                                without invalid_utf8_replace). Labels always must. */
 } rnn_data_opts;
 
-/* Defaults: format "auto", label_col 0, text_cols NULL, header -1, label_names NULL. */
+/* Defaults: format "auto", label_col 0, text_cols NULL, header -1, label_names NULL, check_utf8 0. */
 void rnn_data_opts_default(rnn_data_opts *o);
 
 /* Loads path into *d (o NULL = defaults).

@@ -480,6 +480,13 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
     dop.label_col = o->label_col;
     dop.text_cols = o->text_cols;
     dop.label_names = o->label_names[0] ? o->label_names : NULL;
+    /* The texts must be UTF-8 unless the tokenizer (the checkpoint's, or the
+     * one to build) reads bytes or replaces bad ones. */
+    if (have_tok)
+        dop.check_utf8 = rnn_tokenizer_type(r->tok) != RNN_TOK_BYTE &&
+                         !rnn_tokenizer_options(r->tok)->invalid_utf8_replace;
+    else
+        dop.check_utf8 = strcmp(o->tokenizer, "byte") && !o->replace_invalid;
     rnn_dataset all = {0}, tr = {0}, va = {0};
     int rc = -1;
     if (!o->data[0]) return rnn_errorf("--task classify needs --data FILE (labelled examples)");

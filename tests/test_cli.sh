@@ -179,6 +179,9 @@ check "other seed, other text" "! cmp -s '$T/s1' '$T/s3'"
 check "sample starts with the prime" "head -c 6 '$T/s1' | grep -q 'ROMEO:'"
 $RNN sample "$T/run/model.safetensors" --length 40 --top-k 3 --top-p 0.9 --temperature 0.7 >/dev/null
 check "top-k/top-p sampling runs" "[ $? -eq 0 ]"
+expect_error "sample --top-p 0" "--top-p must be in (0, 1]" $RNN sample "$T/run/model.safetensors" --top-p 0
+expect_error "sample: invalid UTF-8 in --prime names the flag" "sample: --prime: input has invalid UTF-8" \
+    $RNN sample "$T/run/model.safetensors" --prime "$(printf 'a\xff')"
 $RNN sample "$T/run/model.safetensors" --length 50 --seed 5 --prime "ROMEO:" --precision bf16 --threads 2 >"$T/s4"
 check "bf16 weights: same seed, same length of text" "[ $? -eq 0 ] && head -c 6 '$T/s4' | grep -q 'ROMEO:'"
 $RNN sample "$T/run/model.safetensors" --length 50 --seed 5 --prime "ROMEO:" --threads 1 >"$T/s5"
@@ -466,6 +469,28 @@ expect_error "data row without a text column names file:line" "badcols.tsv:2" $R
 printf 'NUM\tHow many ?\nzzz\tunknown label text\n' >"$T/badlabel.tsv"
 expect_error "eval with an unknown label names file:line" "badlabel.tsv:2" $RNN eval "$T/cls/model.safetensors" --data "$T/badlabel.tsv"
 expect_error "classify with a language model" "not a classifier" $RNN classify "$T/run/model.safetensors" "text"
+# bad bytes in classification data are reported where they are: file and line
+{ head -n 40 "$T/cls.tsv"; printf 'NUM\tHow \xff many ?\n'; } >"$T/badtext.tsv"
+expect_error "invalid UTF-8 in a text names file:line" "badtext.tsv:41: invalid UTF-8 at byte 4 of the text" \
+    $RNN train $cls --data "$T/badtext.tsv" --steps 1 --out "$T/x4"
+expect_error "eval: invalid UTF-8 in a text names file:line" "badtext.tsv:41: invalid UTF-8" \
+    $RNN eval "$T/cls/model.safetensors" --data "$T/badtext.tsv"
+$RNN train $cls --data "$T/badtext.tsv" --tokenizer byte --steps 1 --out "$T/x4" >/dev/null 2>&1
+check "the byte tokenizer takes any bytes" "[ \$? -eq 0 ]"
+{ printf 'N\xffM\tHow many ?\n'; head -n 40 "$T/cls.tsv"; } >"$T/badlab8.tsv"
+expect_error "a label of invalid UTF-8 names file:line" "badlab8.tsv:1: the label is not valid UTF-8" \
+    $RNN train $cls --data "$T/badlab8.tsv" --steps 1 --out "$T/x4"
+printf '1\tx y\n2\tz w\n3\tq r\n' >"$T/num.tsv"
+printf 'a\nb\na\n' >"$T/dupnames.txt"
+expect_error "a class name twice in --label-names" "dupnames.txt:3: class name \"a\" repeats line 1" \
+    $RNN train --task classify --data "$T/num.tsv" --label-names "$T/dupnames.txt" --steps 1 --out "$T/x4"
+printf 'a\n\xff\n' >"$T/badnames.txt"
+expect_error "a class name of invalid UTF-8" "badnames.txt:2: the class name is not valid UTF-8" \
+    $RNN train --task classify --data "$T/num.tsv" --label-names "$T/badnames.txt" --steps 1 --out "$T/x4"
+printf 'ok text\nfine\nx \xff y\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
+check "classify names the stdin line of invalid UTF-8" "[ \$? -eq 1 ] && grep -q 'classify: stdin line 3: .*invalid UTF-8' '$T/err'"
+printf 'abc\0def\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
+check "classify refuses a NUL byte rather than cutting the text there" "[ \$? -eq 1 ] && grep -q 'NUL byte at byte 3' '$T/err'"
 
 # --- pretrained vectors and transfer from a language model
 printf 'what 0.5 0.25 -1 2\nis 1 1 1 1\nnotaword 3 3 3 3\n' >"$T/vec.txt"
