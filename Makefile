@@ -107,7 +107,7 @@ test-san:
 # The main job: train the default model on the built-in human-numbers corpus
 # and sample from it.
 run: $(BIN)
-	./$(BIN) train --config examples/human-numbers.cfg
+	./$(BIN) train --config examples/human-numbers.cfg --overwrite
 	./$(BIN) sample runs/default/model.safetensors --prime "seven thousand three hundred" --length 120 --temperature 0.5
 
 # rnn.c against PyTorch on every case of bench/cases.json (see bench/README.md).

@@ -24,7 +24,8 @@ row() { # name, checkpoint, test file, eval flags...
 # figures reproduce. TREC and SST-2 score the same with 0 on average over seeds
 # 1-10 (README, "The LSTM forget-gate bias").
 fb="--forget-bias 1"
-common="--task classify --progress log --log-every 0 --optimizer adam --clip 5 $fb"
+# Each recipe writes runs/bench-*, replacing the last run of it.
+common="--task classify --progress log --log-every 0 --optimizer adam --clip 5 $fb --overwrite"
 # The from-scratch recipes (README: each data set's flags, chosen on its validation split).
 trec=(--data "$D/trec/train.tsv" --text-col 3 --val-frac 0.1 --bidirectional --layers 1 --hidden 128
     --embed 128 --pool attention --dropout 0 --head-dropout 0.5 --embed-dropout 0.5 --batch 32 --lr 2e-3
@@ -94,7 +95,7 @@ for name in "${@:-trec sst2 agnews imdb}"; do
         # 25 minutes). The classifier early-stops after ~8 minutes; its 15-minute
         # cap keeps the whole job under the hour.
         cut -f3 "$D/imdb/train.tsv" >runs/imdb_train_text.txt
-        ./rnn train --task lm $fb --data runs/imdb_train_text.txt --val-frac 0.02 --tokenizer word \
+        ./rnn train --task lm $fb --overwrite --data runs/imdb_train_text.txt --val-frac 0.02 --tokenizer word \
             --strip-html --max-vocab 6000 --layers 1 --hidden 256 --embed 128 --batch 64 --seq-len 64 \
             --lr 2e-3 --clip 1 --dropout 0 --precision bf16 --time 2400 --schedule cosine --min-lr 1e-4 \
             --eval-every 1000 --progress log --log-every 200 --out runs/bench-imdb-lm >&2
@@ -112,7 +113,7 @@ for name in "${@:-trec sst2 agnews imdb}"; do
         # classifier with each LM's layer in its direction (early-stops after
         # ~8 min; capped at 15). Flags otherwise as imdb-transfer's.
         cut -f3 "$D/imdb/train.tsv" >runs/imdb_train_text.txt
-        lmflags="--task lm $fb --data runs/imdb_train_text.txt --val-frac 0.02 --batch 64 --seq-len 64 --lr 2e-3
+        lmflags="--task lm $fb --overwrite --data runs/imdb_train_text.txt --val-frac 0.02 --batch 64 --seq-len 64 --lr 2e-3
             --clip 1 --precision bf16 --schedule cosine --min-lr 1e-4 --eval-every 1000 --progress log --log-every 200"
         ./rnn train $lmflags --tokenizer word --strip-html --max-vocab 6000 --layers 1 --hidden 256 --embed 128 \
             --dropout 0 --time 1500 --out runs/bench-imdb-fwd >&2
@@ -142,7 +143,7 @@ for name in "${@:-trec sst2 agnews imdb}"; do
         else
             { cut -f2 "$D/sst2/sentence_level/train.tsv"; cut -f3 "$D/trec/train.tsv";
               cut -f3 "$D/imdb/train.tsv" | sed "s/n't\b/ n't/g"; } >runs/review_lm_text.txt
-            ./rnn train --task lm $fb --data runs/review_lm_text.txt --val-frac 0.02 --tokenizer word \
+            ./rnn train --task lm $fb --overwrite --data runs/review_lm_text.txt --val-frac 0.02 --tokenizer word \
                 --strip-html --max-vocab 20000 --layers 2 --hidden 256 --embed 256 --dropout 0.1 \
                 --batch 64 --seq-len 64 --lr 2e-3 --clip 1 --precision bf16 --time 1800 \
                 --schedule cosine --min-lr 1e-4 --eval-every 1000 --progress log --log-every 200 \

@@ -93,7 +93,8 @@ static const opt_def defs[] = {
     {"reverse", K_BOOL, F(reverse), NULL, "lm: learn the text read right to left (a backward LM for --init-backward)"},
     {"init-backward", K_STR, F(init_backward), NULL, "classify: with --init-from FORWARD_LM, a bidirectional classifier whose backward direction starts from this --reverse LM (1 layer)"},
     {"resume", K_STR, F(resume), NULL, "continue the run in this directory exactly where it stopped"},
-    {"out", K_STR, F(out), NULL, "run directory (default runs/<time>)"},
+    {"out", K_STR, F(out), NULL, "run directory (default runs/<time>); one that holds a run's checkpoints is refused"},
+    {"overwrite", K_BOOL, F(overwrite), NULL, "train into an --out that holds a run, replacing its checkpoints"},
     {"progress", K_CHOICE, F(progress), "auto|bar|log|quiet", "progress bar on a terminal, log lines otherwise (quiet: train.log only)"},
     {"threads", K_INT, F(threads), NULL, "threads (0: all cores)"},
     {"precision", K_CHOICE, F(precision), "fp32|bf16", "matrix products in fp32, or bf16 with fp32 accumulation and master weights (CPUs with AVX512-BF16)"},
@@ -265,6 +266,7 @@ int rnn_opts_write(const rnn_opts *o, FILE *f) {
     for (int i = 0; i < NDEFS; i++) {
         const opt_def *d = &defs[i];
         const char *p = (const char *)o + d->off;
+        if (d->off == offsetof(rnn_opts, overwrite)) continue; /* a config reused elsewhere must not carry it */
         switch (d->k) {
         case K_INT: fprintf(f, "%s = %d\n", d->name, *(const int *)p); break;
         case K_LONG: fprintf(f, "%s = %ld\n", d->name, *(const long *)p); break;

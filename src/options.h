@@ -48,6 +48,7 @@ typedef struct {
     int eval_every, log_every, patience;
     /* files and machine */
     char init_from[RNN_OPT_STR], resume[RNN_OPT_STR], out[RNN_OPT_STR], progress[8];
+    int overwrite; /* 1: --out may hold a run, whose checkpoints are replaced */
     int threads;
     char precision[8];         /* fp32|bf16 */
     long seed;

@@ -963,6 +963,15 @@ static int open_run_dir(run *r, int resuming) {
     }
     if (make_dir(r->dir)) return -1;
     char path[2 * RNN_OPT_STR];
+    if (!resuming && !o->overwrite) /* never replace a run's checkpoints unasked */
+        for (int i = 0; i < 3; i++) {
+            static const char *const kept[] = {"model.safetensors", "last.safetensors", "state.safetensors"};
+            path_in(path, sizeof path, r, kept[i]);
+            if (access(path, F_OK) == 0)
+                return rnn_errorf("%s already holds a run (%s): --resume %s continues it, --overwrite replaces it, "
+                                  "or choose another --out",
+                                  r->dir, kept[i], r->dir);
+        }
     if (!resuming) {
         path_in(path, sizeof path, r, "config.txt");
         FILE *f = fopen(path, "w");

@@ -143,6 +143,15 @@ resumed ft "--init-from (fine-tuning)" --init-from "$T/run/model.safetensors"
 expect_error "--resume with an --init-from flag" "--resume and --init-from cannot be combined" \
     $RNN train --resume "$T/fthalf" --init-from "$T/run/model.safetensors" --steps 31
 
+# --- an --out that holds a run is refused unless --overwrite: nothing in it changes
+cp "$T/run/model.safetensors" "$T/run.before"
+expect_error "--out of an existing run" "run already holds a run (model.safetensors): --resume .* continues it, --overwrite replaces it" \
+    $RNN train $small --steps 2 --out "$T/run"
+check "the refused run left the model as it was" "cmp -s '$T/run/model.safetensors' '$T/run.before'"
+check "and its config.txt" "grep -q '^steps = 30' '$T/run/config.txt'"
+$RNN train $small --steps 2 --out "$T/half" --overwrite >/dev/null 2>&1
+check "--overwrite replaces a run" "[ \$? -eq 0 ] && grep -q '^steps = 2' '$T/half/config.txt' && ! grep -q overwrite '$T/half/config.txt'"
+
 # --- a diverging run stops with an error and saves nothing of it; epsilon 0 is refused
 $RNN train $small --steps 15 --eval-every 15 --out "$T/div" >/dev/null 2>&1
 cp "$T/div/model.safetensors" "$T/div.before"
@@ -475,7 +484,7 @@ expect_error "invalid UTF-8 in a text names file:line" "badtext.tsv:41: invalid 
     $RNN train $cls --data "$T/badtext.tsv" --steps 1 --out "$T/x4"
 expect_error "eval: invalid UTF-8 in a text names file:line" "badtext.tsv:41: invalid UTF-8" \
     $RNN eval "$T/cls/model.safetensors" --data "$T/badtext.tsv"
-$RNN train $cls --data "$T/badtext.tsv" --tokenizer byte --steps 1 --out "$T/x4" >/dev/null 2>&1
+$RNN train $cls --data "$T/badtext.tsv" --tokenizer byte --steps 1 --out "$T/xbyte" >/dev/null 2>&1
 check "the byte tokenizer takes any bytes" "[ \$? -eq 0 ]"
 { printf 'N\xffM\tHow many ?\n'; head -n 40 "$T/cls.tsv"; } >"$T/badlab8.tsv"
 expect_error "a label of invalid UTF-8 names file:line" "badlab8.tsv:1: the label is not valid UTF-8" \
