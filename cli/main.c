@@ -175,6 +175,8 @@ static int cmd_train(int argc, char **argv) {
     rnn_opts o;
     rnn_opts_default(&o);
     /* Order: defaults < --resume RUNDIR/config.txt < --config FILE < flags. */
+    const char *resume_dir = NULL;
+    rnn_opts run; /* the resumed run's own options */
     for (int i = 0; i < argc; i++) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--resume") && i + 1 < argc) v = argv[i + 1];
@@ -186,6 +188,8 @@ static int cmd_train(int argc, char **argv) {
             /* How the run started, not how it goes on: its state holds the
              * weights now (an --init-from given here is still refused). */
             o.init_from[0] = o.init_backward[0] = 0;
+            run = o;
+            resume_dir = v;
         }
     }
     for (int i = 0; i < argc; i++) {
@@ -198,6 +202,7 @@ static int cmd_train(int argc, char **argv) {
         if (v && rnn_opts_load_file(&o, v)) return die(rnn_last_error());
     }
     if (apply_flags(&o, argc, argv)) return 1;
+    if (resume_dir && rnn_opts_check_resume(&run, &o, resume_dir)) return die(rnn_last_error());
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
     if (rnn_train(&o, NULL, NULL, NULL, 0)) return die(rnn_last_error());

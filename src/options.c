@@ -262,25 +262,50 @@ int rnn_opts_load_file(rnn_opts *o, const char *path) {
     return rc;
 }
 
+/* An option's value in o as config.txt spells it. */
+static void format_value(const opt_def *d, const rnn_opts *o, char *buf, size_t cap) {
+    const char *p = (const char *)o + d->off;
+    switch (d->k) {
+    case K_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
+    case K_LONG: snprintf(buf, cap, "%ld", *(const long *)p); break;
+    case K_FLOAT: snprintf(buf, cap, "%.9g", *(const float *)p); break;
+    case K_DOUBLE: snprintf(buf, cap, "%.17g", *(const double *)p); break;
+    case K_BOOL: snprintf(buf, cap, "%s", *(const int *)p < 0 ? "auto" : *(const int *)p ? "true" : "false"); break;
+    default: snprintf(buf, cap, "%s", p);
+    }
+}
+
 int rnn_opts_write(const rnn_opts *o, FILE *f) {
+    char v[RNN_OPT_STR + 32];
     for (int i = 0; i < NDEFS; i++) {
         const opt_def *d = &defs[i];
-        const char *p = (const char *)o + d->off;
         if (d->off == offsetof(rnn_opts, overwrite)) continue; /* a config reused elsewhere must not carry it */
-        switch (d->k) {
-        case K_INT: fprintf(f, "%s = %d\n", d->name, *(const int *)p); break;
-        case K_LONG: fprintf(f, "%s = %ld\n", d->name, *(const long *)p); break;
-        case K_FLOAT: fprintf(f, "%s = %.9g\n", d->name, *(const float *)p); break;
-        case K_DOUBLE: fprintf(f, "%s = %.17g\n", d->name, *(const double *)p); break;
-        case K_BOOL:
-            fprintf(f, "%s = %s\n", d->name,
-                    *(const int *)p < 0 ? "auto" : *(const int *)p ? "true" : "false");
-            break;
-        default:
-            if (*p) fprintf(f, "%s = %s\n", d->name, p);
-        }
+        format_value(d, o, v, sizeof v);
+        if (*v) fprintf(f, "%s = %s\n", d->name, v);
     }
     return ferror(f) ? rnn_errorf("write error") : 0;
+}
+
+int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *dir) {
+    /* What defines the run's data, model, batches and directory: its state
+     * holds them, so a different value here could only be ignored. */
+    static const char *const fixed[] = {
+        "task",   "data",          "val",       "val-frac",    "format",     "label-col",  "text-col",
+        "label-names", "max-len",  "truncate",  "tokenizer",   "min-count",  "max-vocab",  "lowercase",
+        "split-punct", "strip-html", "replace-invalid", "cell", "layers",    "hidden",     "embed",
+        "bidirectional", "residual", "tie-weights", "reverse", "pool",       "attention-dim", "loss",
+        "vectors", "optimizer",    "batch",     "seq-len",     "seed",       "out"};
+    char was[RNN_OPT_STR + 32], is[RNN_OPT_STR + 32];
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        const opt_def *d = find(fixed[i]);
+        format_value(d, run, was, sizeof was);
+        format_value(d, now, is, sizeof is);
+        if (strcmp(was, is))
+            return rnn_errorf("--%s cannot change when resuming %s (its config.txt has \"%s\", here \"%s\"): "
+                              "train a new run, or fine-tune its model with --init-from",
+                              d->name, dir, was, is);
+    }
+    return 0;
 }
 
 void rnn_opts_help(FILE *f) {

@@ -65,6 +65,10 @@ int rnn_opts_is_flag(const char *name);
 int rnn_opts_load_file(rnn_opts *o, const char *path);
 /* Writes every option as `name = value` lines (a file --config can read). */
 int rnn_opts_write(const rnn_opts *o, FILE *f);
+/* 0 if now (a resumed run's options: its config.txt, then --config and
+ * flags) keeps every option that defines the run in dir as run has it; else
+ * -1 and a message naming the first that differs. */
+int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *dir);
 /* Prints the options with their help text. */
 void rnn_opts_help(FILE *f);
 

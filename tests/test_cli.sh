@@ -143,6 +143,16 @@ resumed ft "--init-from (fine-tuning)" --init-from "$T/run/model.safetensors"
 expect_error "--resume with an --init-from flag" "--resume and --init-from cannot be combined" \
     $RNN train --resume "$T/fthalf" --init-from "$T/run/model.safetensors" --steps 31
 
+# --- a resume cannot change what defines the run (it would be ignored); how long it goes on, it can
+expect_error "--resume with another --hidden" "--hidden cannot change when resuming .*half (its config.txt has \"32\", here \"64\")" \
+    $RNN train --resume "$T/half" --hidden 64 --steps 40
+expect_error "--resume with another --batch" "--batch cannot change when resuming" $RNN train --resume "$T/half" --batch 2 --steps 40
+expect_error "--resume with another --data" "--data cannot change when resuming" \
+    $RNN train --resume "$T/half" --data "$T/text.txt.other" --steps 40
+printf 'hidden = 8\n' >"$T/hid.cfg"
+expect_error "--resume with a --config that changes the model" "--hidden cannot change when resuming" \
+    $RNN train --resume "$T/half" --config "$T/hid.cfg" --steps 40
+
 # --- an --out that holds a run is refused unless --overwrite: nothing in it changes
 cp "$T/run/model.safetensors" "$T/run.before"
 expect_error "--out of an existing run" "run already holds a run (model.safetensors): --resume .* continues it, --overwrite replaces it" \
