@@ -102,6 +102,20 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         fail(path, "bad config");
         goto out;
     }
+    /* The config's sizes must fit the tensors the file holds before they are
+     * allocated: a damaged header could otherwise ask for terabytes. */
+    double held = 0;
+    for (int i = 0; i < rnn_st_count(st); i++) held += (double)rnn_st_at(st, i)->numel;
+    const int rec = c.cell != RNN_CELL_NONE, cls = c.task == RNN_TASK_CLASSIFY;
+    const double F = rec ? (double)c.hidden_dim * (c.bidirectional ? 2 : 1) : c.embed_dim; /* the top width */
+    if ((double)c.vocab_size * c.embed_dim > held || (rec && F * c.hidden_dim > held) ||
+        (double)(cls ? c.num_classes : c.vocab_size) * F > held ||
+        (cls && c.pool == RNN_POOL_ATTENTION && (double)c.attention_dim * F > held)) {
+        rnn_errorf("%s: the config's sizes (vocab %d, embed %d, hidden %d) need more weights than the file's "
+                   "%.0f: a damaged file",
+                   path, c.vocab_size, c.embed_dim, c.hidden_dim, held);
+        goto out;
+    }
     if (!(ck->model = rnn_model_create(&c))) {
         fail(path, "cannot build the model");
         goto out;

@@ -181,6 +181,19 @@ open(sys.argv[2], 'wb').write(b)
 PY
     expect_error "a checkpoint with a NaN weight" "nan.safetensors: tensor 'head.bias' holds nan at index 0" \
         $RNN sample "$T/nan.safetensors" --length 5
+    # a header whose config asks for far more weights than the file holds: refused before allocating
+    python3 - "$T/run/model.safetensors" "$T/huge.safetensors" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n])
+c = json.loads(h['__metadata__']['config']); c['hidden_dim'] = 100000
+h['__metadata__']['config'] = json.dumps(c)
+hb = json.dumps(h).encode(); hb += b' ' * (-len(hb) % 8)
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(hb)) + hb + b[8 + n:])
+PY
+    expect_error "a damaged config's sizes" "huge.safetensors: the config's sizes (vocab [0-9]*, embed 16, hidden 100000) need more weights" \
+        $RNN info "$T/huge.safetensors"
 fi
 
 # --- Ctrl-C saves and the run can be resumed
