@@ -253,11 +253,22 @@ static int parse_num(const char *cmd, const char *flag, const char *s, double lo
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (*end || errno || !isfinite(v) || v < lo || v > hi) {
+    /* decimal only: strtod would also read "0x10" as 16 */
+    if (*end || errno || !isfinite(v) || v < lo || v > hi || strpbrk(s, "xX")) {
         fprintf(stderr, "rnn %s: --%s '%s' must be a number in [%g, %g]\n", cmd, flag, s, lo, hi);
         return 1;
     }
     *out = v;
+    return 0;
+}
+
+/* The same for a count: a whole number ("5.5" is an error, not 5). */
+static int parse_count(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out) {
+    if (parse_num(cmd, flag, s, lo, hi, out)) return 1;
+    if (floor(*out) != *out) {
+        fprintf(stderr, "rnn %s: --%s '%s' must be a whole number in [%g, %g]\n", cmd, flag, s, lo, hi);
+        return 1;
+    }
     return 0;
 }
 
@@ -274,7 +285,7 @@ static int set_cache(const char *cmd, rnn_checkpoint *ck, const char *size, cons
     }
     double v;
     if (size) {
-        if (parse_num(cmd, "cache", size, 0, RNN_CACHE_MAX_SIZE, &v)) return 1;
+        if (parse_count(cmd, "cache", size, 0, RNN_CACHE_MAX_SIZE, &v)) return 1;
         if (v != (int)v) {
             fprintf(stderr, "rnn %s: --cache '%s' must be a whole number of pairs\n", cmd, size);
             return 1;
@@ -315,7 +326,7 @@ static int parse_dynamic(const char *cmd, const char *lr, const char *seg, const
     if (parse_num(cmd, "dynamic", lr, 0, 1e3, &v)) return 1;
     d->lr = (float)v;
     if (seg) {
-        if (parse_num(cmd, "dynamic-seg", seg, 1, 1e6, &v)) return 1;
+        if (parse_count(cmd, "dynamic-seg", seg, 1, 1e6, &v)) return 1;
         if (v != (int)v) {
             fprintf(stderr, "rnn %s: --dynamic-seg '%s' must be a whole number of tokens\n", cmd, seg);
             return 1;
@@ -378,15 +389,15 @@ static int cmd_sample(int argc, char **argv) {
     if (prime && prime_file) return die("sample: --prime and --prime-file: give one of them");
     if (!ckpt) return die("sample: which checkpoint? usage: rnn sample CKPT [--prime TEXT] ...");
     double len, t, k, p, sd;
-    if (parse_num("sample", "length", length, 0, 1e9, &len) ||
+    if (parse_count("sample", "length", length, 0, 1e9, &len) ||
         parse_num("sample", "temperature", temp, 0, 100, &t) ||
-        parse_num("sample", "top-k", topk, 0, 1e9, &k) || parse_num("sample", "top-p", topp, 0, 1, &p) ||
-        parse_num("sample", "seed", seed, 0, 1.8e19, &sd))
+        parse_count("sample", "top-k", topk, 0, 1e9, &k) || parse_num("sample", "top-p", topp, 0, 1, &p) ||
+        parse_count("sample", "seed", seed, 0, 1.8e19, &sd))
         return 1;
     if (!(p > 0)) return die("sample: --top-p must be in (0, 1]: the smallest set of tokens whose probability reaches it (1: all)");
     double nth;
     rnn_precision prec;
-    if (parse_num("sample", "threads", threads, 0, 4096, &nth)) return 1;
+    if (parse_count("sample", "threads", threads, 0, 4096, &nth)) return 1;
     if (rnn_precision_parse(precision, &prec)) {
         fprintf(stderr, "rnn sample: --precision: %s\n", rnn_last_error());
         return 1;

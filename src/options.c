@@ -191,7 +191,7 @@ int rnn_opts_set(rnn_opts *o, const char *name, const char *value) {
     case K_FLOAT:
     case K_DOUBLE: {
         double v = strtod(value, &end);
-        if (*end || errno || !isfinite(v))
+        if (*end || errno || !isfinite(v) || strpbrk(value, "xX")) /* decimal only, not "0x10" */
             return rnn_errorf("option --%s: '%s' is not a number", name, value);
         if (d->k == K_FLOAT)
             *(float *)p = (float)v;
@@ -258,6 +258,7 @@ int rnn_opts_load_file(rnn_opts *o, const char *path) {
             break;
         }
     }
+    if (!rc && ferror(f)) rc = rnn_errorf("%s: cannot read config file: %s", path, strerror(errno));
     fclose(f);
     return rc;
 }

@@ -1098,6 +1098,18 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %g)", o->ema);
     if (!(o->word_dropout >= 0 && o->word_dropout < 1))
         return rnn_errorf("--word-dropout must be in [0, 1) (got %g)", o->word_dropout);
+    const struct {
+        const char *flag;
+        double v;
+        int ok;
+    } range[] = {{"--clip must be >= 0 (0: off)", o->clip, o->clip >= 0},
+                 {"--clip-value must be >= 0 (0: off)", o->clip_value, o->clip_value >= 0},
+                 {"--time must be >= 0 (0: no limit)", o->time, o->time >= 0},
+                 {"--min-lr must be >= 0", o->min_lr, o->min_lr >= 0},
+                 {"--gamma must be in (0, 1]", o->gamma, o->gamma > 0 && o->gamma <= 1},
+                 {"--factor must be in (0, 1)", o->factor, o->factor > 0 && o->factor < 1}};
+    for (size_t i = 0; i < sizeof range / sizeof *range; i++)
+        if (!range[i].ok) return rnn_errorf("%s (got %g)", range[i].flag, range[i].v);
     rnn_set_threads(o->threads);
     rnn_precision prec = RNN_FP32;
     if (rnn_precision_parse(o->precision, &prec)) return -1;

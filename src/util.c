@@ -100,7 +100,7 @@ char *rnn_read_file(const char *path, size_t *len) {
     if (ferror(f)) {
         free(buf);
         fclose(f);
-        rnn_errorf("%s: read error", path);
+        rnn_errorf("%s: read error: %s", path, strerror(errno)); /* a directory: "Is a directory" */
         return NULL;
     }
     fclose(f);

@@ -211,6 +211,14 @@ check "other seed, other text" "! cmp -s '$T/s1' '$T/s3'"
 check "sample starts with the prime" "head -c 6 '$T/s1' | grep -q 'ROMEO:'"
 $RNN sample "$T/run/model.safetensors" --length 40 --top-k 3 --top-p 0.9 --temperature 0.7 >/dev/null
 check "top-k/top-p sampling runs" "[ $? -eq 0 ]"
+expect_error "sample --length 5.5" "--length '5.5' must be a whole number" $RNN sample "$T/run/model.safetensors" --length 5.5
+expect_error "sample --top-k in hex" "--top-k '0x3' must be a number" $RNN sample "$T/run/model.safetensors" --top-k 0x3
+expect_error "train --lr in hex" "option --lr: '0x10' is not a number" $RNN train $small --lr 0x10 --steps 1 --out "$T/x"
+expect_error "train --clip -1" "--clip must be >= 0 (0: off) (got -1)" $RNN train $small --clip -1 --steps 1 --out "$T/x"
+expect_error "train --time -1" "--time must be >= 0" $RNN train $small --time -1 --steps 1 --out "$T/x"
+expect_error "train --gamma 0" "--gamma must be in (0, 1]" $RNN train $small --gamma 0 --steps 1 --out "$T/x"
+expect_error "train --config of a directory" "cannot read config file: Is a directory" $RNN train --config "$T" --steps 1
+expect_error "train --data of a directory" "read error: Is a directory" $RNN train --data "$T" --steps 1 --out "$T/x"
 expect_error "sample --top-p 0" "--top-p must be in (0, 1]" $RNN sample "$T/run/model.safetensors" --top-p 0
 expect_error "sample: invalid UTF-8 in --prime names the flag" "sample: --prime: input has invalid UTF-8" \
     $RNN sample "$T/run/model.safetensors" --prime "$(printf 'a\xff')"
