@@ -691,6 +691,11 @@ static int cmd_eval(int argc, char **argv) {
         rnn_checkpoint_free(&ck);
         return dief("eval: --ensemble is for classifiers (%s is a language model)", ckpt);
     }
+    if ((format || label_col || text_col || label_names) && ck.model->c.task != RNN_TASK_CLASSIFY) {
+        rnn_checkpoint_free(&ck);
+        return dief("eval: --%s reads labelled data, for classifiers (%s is a language model: --data is plain text)",
+                    format ? "format" : label_col ? "label-col" : text_col ? "text-col" : "label-names", ckpt);
+    }
     if (ck.model->c.task == RNN_TASK_CLASSIFY) {
         ensemble e;
         if (ensemble_load(&e, "eval", ck, ckpt, list)) return 1;

@@ -1095,6 +1095,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
     if (o->init_backward[0] && !r->classify)
         return rnn_errorf("--init-backward is for classifiers (--task classify), with --init-from FORWARD_LM");
+    if (!r->classify && strcmp(o->loss, "ce"))
+        return rnn_errorf("--loss %s is for classifiers (--task classify); a language model's loss is ce", o->loss);
     if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %g)", o->ema);
     if (!(o->word_dropout >= 0 && o->word_dropout < 1))
         return rnn_errorf("--word-dropout must be in [0, 1) (got %g)", o->word_dropout);

@@ -217,6 +217,9 @@ expect_error "train --lr in hex" "option --lr: '0x10' is not a number" $RNN trai
 expect_error "train --clip -1" "--clip must be >= 0 (0: off) (got -1)" $RNN train $small --clip -1 --steps 1 --out "$T/x"
 expect_error "train --time -1" "--time must be >= 0" $RNN train $small --time -1 --steps 1 --out "$T/x"
 expect_error "train --gamma 0" "--gamma must be in (0, 1]" $RNN train $small --gamma 0 --steps 1 --out "$T/x"
+expect_error "train --loss bce on a language model" "--loss bce is for classifiers" $RNN train $small --loss bce --steps 1 --out "$T/x"
+expect_error "eval --format on a language model" "eval: --format reads labelled data" \
+    $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --format tsv
 expect_error "train --config of a directory" "cannot read config file: Is a directory" $RNN train --config "$T" --steps 1
 expect_error "train --data of a directory" "read error: Is a directory" $RNN train --data "$T" --steps 1 --out "$T/x"
 expect_error "sample --top-p 0" "--top-p must be in (0, 1]" $RNN sample "$T/run/model.safetensors" --top-p 0
