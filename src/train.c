@@ -282,6 +282,7 @@ typedef struct {
     long loss_n;
     int bad_evals, bar, quiet, plot_failed;
     double plot_time; /* when metrics.svg was last drawn */
+    rnn_opts eff; /* the options in effect (o is this): --init-from's model fixes its shape */
 } run;
 
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
@@ -942,6 +943,17 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
     return rc ? rc : save_state(r);
 }
 
+/* config.txt: the options in effect, usable as --config and read by --resume. */
+static int write_config(run *r) {
+    char path[2 * RNN_OPT_STR];
+    path_in(path, sizeof path, r, "config.txt");
+    FILE *f = fopen(path, "w");
+    if (!f) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
+    rnn_opts_write(r->o, f);
+    if (fclose(f)) return rnn_errorf("%s: write error", path);
+    return 0;
+}
+
 static int open_run_dir(run *r, int resuming) {
     const rnn_opts *o = r->o;
     if (resuming) {
@@ -972,13 +984,7 @@ static int open_run_dir(run *r, int resuming) {
                                   "or choose another --out",
                                   r->dir, kept[i], r->dir);
         }
-    if (!resuming) {
-        path_in(path, sizeof path, r, "config.txt");
-        FILE *f = fopen(path, "w");
-        if (!f) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
-        rnn_opts_write(o, f);
-        if (fclose(f)) return rnn_errorf("%s: write error", path);
-    }
+    if (!resuming && write_config(r)) return -1;
     path_in(path, sizeof path, r, "train.log");
     if (!(r->log = fopen(path, resuming ? "a" : "w"))) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
     path_in(path, sizeof path, r, "metrics.csv");
@@ -1059,6 +1065,37 @@ static int make_classifier(run *r, const rnn_model *lm) {
     return 0;
 }
 
+/* --init-from's model fixes the shape of the one trained (a classifier takes
+ * its encoder's) and the tokenizer: a flag asking for another is refused
+ * (one left at its default cannot be told from an absent one, and gives way),
+ * and the options in effect take the model's values, so that config.txt says
+ * what is trained. */
+static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
+    rnn_opts def, *e = &r->eff;
+    rnn_opts_default(&def);
+    const struct {
+        const char *flag;
+        int *opt, dflt, model;
+    } dims[] = {{"layers", &e->layers, def.layers, mc->num_layers},
+                {"hidden", &e->hidden, def.hidden, mc->hidden_dim},
+                {"embed", &e->embed, def.embed, mc->embed_dim}};
+    for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) {
+        if (*dims[i].opt != dims[i].dflt && *dims[i].opt != dims[i].model)
+            return rnn_errorf("--%s %d: the model of --init-from %s has %d, and fine-tuning keeps its shape",
+                              dims[i].flag, *dims[i].opt, e->init_from, dims[i].model);
+        *dims[i].opt = dims[i].model;
+    }
+    const char *cell = rnn_cell_name(mc->cell);
+    if (strcmp(e->cell, def.cell) && strcmp(e->cell, cell))
+        return rnn_errorf("--cell %s: the model of --init-from %s is a %s", e->cell, e->init_from, cell);
+    snprintf(e->cell, sizeof e->cell, "%s", cell);
+    rnn_tok_options want;
+    if (e->tokenizer[0] && (rnn_tok_parse_type(e->tokenizer, &want) || want.type != rnn_tokenizer_type(tok)))
+        return rnn_errorf("--tokenizer %s: fine-tuning keeps the tokenizer of --init-from %s", e->tokenizer,
+                          e->init_from);
+    return 0;
+}
+
 /* Loads the model and tokenizer of --resume / --init-from, checking the task. */
 static int load_start(run *r, int resuming, rnn_checkpoint *ck) {
     const rnn_opts *o = r->o;
@@ -1080,7 +1117,8 @@ static int load_start(run *r, int resuming, rnn_checkpoint *ck) {
 
 int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, size_t dir_cap) {
     run R = {0}, *r = &R;
-    r->o = o;
+    r->eff = *o;
+    r->o = &r->eff;
     r->cb = cb;
     r->user = user;
     if (dir && dir_cap) dir[0] = 0;
@@ -1130,6 +1168,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
 
     /* Model and tokenizer: from the resume state, a checkpoint, or new. */
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
+    if (!resuming && o->init_from[0] && (adopt_shape(r, &ck.model->c, ck.tok) || write_config(r))) goto out;
     if (ck.tok) {
         r->tok = ck.tok;
         ck.tok = NULL;

@@ -140,6 +140,16 @@ expect_error "--word-dropout with the byte tokenizer" "needs a tokenizer with an
 # a fine-tuning run (--init-from) resumes too: its config.txt names the model it
 # started from, which the resume does not load again
 resumed ft "--init-from (fine-tuning)" --init-from "$T/run/model.safetensors"
+# --init-from fixes the model's shape and tokenizer: other values are refused, and config.txt says what is trained
+expect_error "--init-from with another --hidden" "--hidden 64: the model of --init-from .* has 32" \
+    $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --hidden 64 --steps 1 --out "$T/x"
+expect_error "--init-from with another --cell" "--cell gru: the model of --init-from .* is a lstm" \
+    $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --cell gru --steps 1 --out "$T/x"
+expect_error "--init-from with another --tokenizer" "--tokenizer byte: fine-tuning keeps the tokenizer" \
+    $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --tokenizer byte --steps 1 --out "$T/x"
+$RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --steps 1 --threads 1 --out "$T/ftcfg" >/dev/null 2>&1
+check "a fine-tuning run's config.txt has the model's shape, not the defaults" \
+    "grep -q '^hidden = 32' '$T/ftcfg/config.txt' && grep -q '^embed = 16' '$T/ftcfg/config.txt' && grep -q '^layers = 1' '$T/ftcfg/config.txt'"
 expect_error "--resume with an --init-from flag" "--resume and --init-from cannot be combined" \
     $RNN train --resume "$T/fthalf" --init-from "$T/run/model.safetensors" --steps 31
 
