@@ -250,11 +250,8 @@ static int parse_small(const char *cmd, int argc, char **argv, const small_opt *
 
 static int parse_num(const char *cmd, const char *flag, const char *s, double lo, double hi,
                      double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    /* decimal only: strtod would also read "0x10" as 16 */
-    if (*end || errno || !isfinite(v) || v < lo || v > hi || strpbrk(s, "xX")) {
+    double v;
+    if (rnn_parse_decimal(s, &v) || v < lo || v > hi) {
         fprintf(stderr, "rnn %s: --%s '%s' must be a number in [%g, %g]\n", cmd, flag, s, lo, hi);
         return 1;
     }
@@ -285,7 +282,7 @@ static int set_cache(const char *cmd, rnn_checkpoint *ck, const char *size, cons
     }
     double v;
     if (size) {
-        if (parse_count(cmd, "cache", size, 0, RNN_CACHE_MAX_SIZE, &v)) return 1;
+        if (parse_num(cmd, "cache", size, 0, RNN_CACHE_MAX_SIZE, &v)) return 1;
         if (v != (int)v) {
             fprintf(stderr, "rnn %s: --cache '%s' must be a whole number of pairs\n", cmd, size);
             return 1;
@@ -326,7 +323,7 @@ static int parse_dynamic(const char *cmd, const char *lr, const char *seg, const
     if (parse_num(cmd, "dynamic", lr, 0, 1e3, &v)) return 1;
     d->lr = (float)v;
     if (seg) {
-        if (parse_count(cmd, "dynamic-seg", seg, 1, 1e6, &v)) return 1;
+        if (parse_num(cmd, "dynamic-seg", seg, 1, 1e6, &v)) return 1;
         if (v != (int)v) {
             fprintf(stderr, "rnn %s: --dynamic-seg '%s' must be a whole number of tokens\n", cmd, seg);
             return 1;
@@ -528,7 +525,7 @@ static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const
     if (label_col) dop.label_col = atoi(label_col);
     if (text_col) dop.text_cols = text_col;
     if (label_names) dop.label_names = label_names;
-    dop.check_utf8 = rnn_tokenizer_type(ck->tok) != RNN_TOK_BYTE && !rnn_tokenizer_options(ck->tok)->invalid_utf8_replace;
+    dop.check_utf8 = rnn_tokenizer_needs_utf8(ck->tok);
     rnn_dataset ds;
     if (rnn_dataset_load(&ds, data, &dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
     rnn_cls_data d;

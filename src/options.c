@@ -190,8 +190,8 @@ int rnn_opts_set(rnn_opts *o, const char *name, const char *value) {
     }
     case K_FLOAT:
     case K_DOUBLE: {
-        double v = strtod(value, &end);
-        if (*end || errno || !isfinite(v) || strpbrk(value, "xX")) /* decimal only, not "0x10" */
+        double v;
+        if (rnn_parse_decimal(value, &v))
             return rnn_errorf("option --%s: '%s' is not a number", name, value);
         if (d->k == K_FLOAT)
             *(float *)p = (float)v;

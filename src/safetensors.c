@@ -525,13 +525,7 @@ int rnn_st_read_i32(const rnn_st *st, const char *name, int32_t *dst, size_t num
 /* Whether s is valid UTF-8 (no overlongs, surrogates or values past
  * U+10FFFF): the header must be, or other readers (serde_json, Python's json)
  * refuse the file. */
-static int utf8_valid(const char *str) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str), pos = 0;
-    while (pos < n)
-        if (rnn_utf8_next(s, n, &pos) < 0) return 0;
-    return 1;
-}
+static int utf8_valid(const char *str) { return rnn_utf8_bad_at(str, strlen(str)) < 0; }
 
 /* Checks the arguments; fills nbytes[i] for each tensor. */
 static int save_check(const char *path, const rnn_st_out *tensors, int n, const char *const *keys,

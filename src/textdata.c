@@ -36,16 +36,6 @@ void rnn_data_opts_default(rnn_data_opts *o) {
     o->check_utf8 = 0;
 }
 
-/* -1 if s[0..n) is valid UTF-8 without NUL bytes, else the offset of the
- * first bad byte. */
-static long utf8_bad_at(const char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        size_t at = i;
-        if (rnn_utf8_next((const unsigned char *)s, n, &i) < 0) return (long)at;
-    }
-    return -1;
-}
-
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p) rnn_errorf("out of memory (%zu bytes)", n);
@@ -101,6 +91,7 @@ typedef struct {
     int auto_text;
     int ncols;                  /* columns of the first row; 0 before it */
     int header;                 /* option: -1, 0, 1 */
+    int check_utf8;             /* option: texts must be UTF-8 */
     int first_namelike;         /* first row looks like a header */
     /* rows */
     row *rows;
@@ -158,8 +149,18 @@ static int intern_label(loader *L, const char *s, size_t n) {
     return L->n_lab++;
 }
 
-/* Appends a row that owns text; frees text on failure. */
+/* Where a row is, for messages: "file:line" or "dir/label". */
+static void row_where(const loader *L, const row *r, char *buf, size_t cap) {
+    if (L->fmt == FMT_DIR) snprintf(buf, cap, "%s/%s", L->path, L->lab[r->label].name);
+    else snprintf(buf, cap, "%s:%d", L->path, r->line);
+}
+
+/* Appends a row that owns text; frees text on failure. Labels go into the
+ * checkpoint's JSON metadata and texts into the tokenizer, so bad bytes are
+ * reported here, where the file and line are known (a label at its first
+ * row). */
 static int add_row(loader *L, char *text, const char *label, size_t label_len, int line) {
+    const int n_lab = L->n_lab;
     int id = intern_label(L, label, label_len);
     if (id < 0) {
         free(text);
@@ -177,6 +178,16 @@ static int add_row(loader *L, char *text, const char *label, size_t label_len, i
     }
     L->rows[L->n++] = (row){text, id, line};
     L->lab[id].count++;
+    char where[4200];
+    long at = -1;
+    if (id == n_lab && rnn_utf8_bad_at(L->lab[id].name, label_len) >= 0) {
+        row_where(L, &L->rows[L->n - 1], where, sizeof where);
+        return rnn_errorf("%s: the label is not valid UTF-8", where);
+    }
+    if (L->check_utf8 && (at = rnn_utf8_bad_at(text, strlen(text))) >= 0) {
+        row_where(L, &L->rows[L->n - 1], where, sizeof where);
+        return rnn_errorf("%s: invalid UTF-8 at byte %ld of the text", where, at);
+    }
     return 0;
 }
 
@@ -641,7 +652,7 @@ static int read_names(const char *path, char ***out, int *n_out) {
             rc = rnn_errorf("%s:%d: empty class name", path, n + 1);
             break;
         }
-        if (utf8_bad_at(p, (size_t)(q - p)) >= 0) {
+        if (rnn_utf8_bad_at(p, (size_t)(q - p)) >= 0) {
             rc = rnn_errorf("%s:%d: the class name is not valid UTF-8", path, n + 1);
             break;
         }
@@ -678,12 +689,6 @@ static int read_names(const char *path, char ***out, int *n_out) {
     return 0;
 }
 
-/* Where a row is, for messages: "file:line" or "dir/label". */
-static void row_where(const loader *L, const row *r, char *buf, size_t cap) {
-    if (L->fmt == FMT_DIR) snprintf(buf, cap, "%s/%s", L->path, L->lab[r->label].name);
-    else snprintf(buf, cap, "%s:%d", L->path, r->line);
-}
-
 static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const *known, int n_known) {
     char **names = NULL; /* label_names file */
     int n_names = 0, base = 1, rc = -1;
@@ -697,26 +702,6 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
         if (read_names(o->label_names, &names, &n_names)) return -1;
     }
     if (!(map = xmalloc((size_t)(L->n_lab ? L->n_lab : 1) * sizeof *map))) goto out;
-    /* Labels go into the checkpoint's JSON metadata, texts into the
-     * tokenizer: bad bytes are reported here, where the file and line are
-     * known. A label is checked at its first row. */
-    for (int i = 0; i < L->n_lab; i++) map[i] = 0;
-    for (size_t r = 0; r < L->n; r++) {
-        const row *w = &L->rows[r];
-        const char *nm = L->lab[w->label].name;
-        long at = -1;
-        if (!map[w->label] && utf8_bad_at(nm, strlen(nm)) >= 0) {
-            row_where(L, w, where, sizeof where);
-            rnn_errorf("%s: the label is not valid UTF-8", where);
-            goto out;
-        }
-        map[w->label] = 1;
-        if (o->check_utf8 && (at = utf8_bad_at(w->text, strlen(w->text))) >= 0) {
-            row_where(L, w, where, sizeof where);
-            rnn_errorf("%s: invalid UTF-8 at byte %ld of the text", where, at);
-            goto out;
-        }
-    }
 
     /* map: each interned label's class id, via its name when label_names
      * translates integers; -1 where it has none (a header, or an error). */
@@ -859,6 +844,7 @@ int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, c
     loader L = {0};
     L.path = path;
     L.header = o->header < 0 ? -1 : o->header > 0;
+    L.check_utf8 = o->check_utf8;
 
     const char *f = o->format && o->format[0] ? o->format : "auto";
     int fmt = -1;

@@ -484,8 +484,7 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
     /* The texts must be UTF-8 unless the tokenizer (the checkpoint's, or the
      * one to build) reads bytes or replaces bad ones. */
     if (have_tok)
-        dop.check_utf8 = rnn_tokenizer_type(r->tok) != RNN_TOK_BYTE &&
-                         !rnn_tokenizer_options(r->tok)->invalid_utf8_replace;
+        dop.check_utf8 = rnn_tokenizer_needs_utf8(r->tok);
     else
         dop.check_utf8 = strcmp(o->tokenizer, "byte") && !o->replace_invalid;
     rnn_dataset all = {0}, tr = {0}, va = {0};

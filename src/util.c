@@ -177,6 +177,21 @@ int32_t rnn_utf8_next(const unsigned char *s, size_t n, size_t *pos) {
     return (int32_t)c;
 }
 
+int rnn_parse_decimal(const char *s, double *v) {
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return end == s || *end || errno || !isfinite(*v) || strpbrk(s, "xX") ? -1 : 0;
+}
+
+long rnn_utf8_bad_at(const char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        size_t at = i;
+        if (rnn_utf8_next((const unsigned char *)s, n, &i) < 0) return (long)at;
+    }
+    return -1;
+}
+
 void rnn_reverse_ids(int32_t *ids, size_t n) {
     for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
         int32_t t = ids[i];

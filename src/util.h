@@ -47,6 +47,14 @@ float rnn_rng_normal(rnn_rng *r);              /* N(0, 1) */
  * value: bad lead or continuation bytes, truncation, overlongs, surrogates,
  * values above U+10FFFF; also on NUL, which no C string token can hold. */
 int32_t rnn_utf8_next(const unsigned char *s, size_t n, size_t *pos);
+/* -1 if s[0..n) is valid UTF-8 without NUL bytes, else the offset of the
+ * first byte rnn_utf8_next refuses. */
+long rnn_utf8_bad_at(const char *s, size_t n);
+
+/* 0 and *v if s is one finite decimal number and nothing else; -1 (no
+ * message) for junk, hex ("0x10", which strtod reads as 16), inf, nan or a
+ * value out of double's range. */
+int rnn_parse_decimal(const char *s, double *v);
 
 /* Reverses n token ids in place (a backward language model's text). */
 void rnn_reverse_ids(int32_t *ids, size_t n);
