@@ -1084,6 +1084,21 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
                               dims[i].flag, *dims[i].opt, e->init_from, dims[i].model);
         *dims[i].opt = dims[i].model;
     }
+    const struct {
+        const char *flag;
+        int *opt, model;
+    } bools[] = {{"bidirectional", &e->bidirectional, mc->bidirectional || (r->classify && e->init_backward[0])},
+                 {"residual", &e->residual, mc->residual}, /* a classifier's head is new: */
+                 {"tie-weights", &e->tie_weights, r->classify ? e->tie_weights : mc->tie_weights}};
+    for (size_t i = 0; i < sizeof bools / sizeof *bools; i++) {
+        if (*bools[i].opt && !bools[i].model)
+            return rnn_errorf("--%s: the model of --init-from %s has none%s, and fine-tuning keeps its architecture",
+                              bools[i].flag, e->init_from,
+                              strcmp(bools[i].flag, "bidirectional") || !r->classify
+                                  ? ""
+                                  : " (a bidirectional classifier takes its backward direction from --init-backward)");
+        *bools[i].opt = bools[i].model;
+    }
     const char *cell = rnn_cell_name(mc->cell);
     if (strcmp(e->cell, def.cell) && strcmp(e->cell, cell))
         return rnn_errorf("--cell %s: the model of --init-from %s is a %s", e->cell, e->init_from, cell);
@@ -1195,11 +1210,6 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
             r->m = ck.model;
             ck.model = NULL;
             if (!resuming) say(r, "fine-tuning %s", o->init_from);
-            if (!resuming && o->tie_weights && !r->m->c.tie_weights) {
-                rnn_errorf("--tie-weights: %s is not tied, and fine-tuning keeps its architecture",
-                           o->init_from);
-                goto out;
-            }
         }
         if (load_lm_data(r, r->tok != NULL)) goto out;
         if (!r->m) {

@@ -381,7 +381,7 @@ expect_error "missing data file" "nope.txt" $RNN train --data "$T/nope.txt" --ou
 expect_error "unknown flag" "--frobnicate" $RNN train --frobnicate 3
 expect_error "bad number" "--hidden" $RNN train --hidden abc
 expect_error "--tie-weights with --embed unequal to --hidden" "tie-weights.*got 64 and 256" $RNN train --tie-weights --embed 64 --hidden 256 --steps 1 --out "$T/x6"
-expect_error "--tie-weights when fine-tuning an untied model" "tie-weights: .*model.safetensors is not tied" $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --tie-weights --steps 1 --out "$T/x7"
+expect_error "--tie-weights when fine-tuning an untied model" "tie-weights: the model of --init-from .*model.safetensors has none" $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --tie-weights --steps 1 --out "$T/x7"
 expect_error "bad choice" "--cell" $RNN train --cell transformer
 printf 'abc\xff\xfedef\n' >"$T/bad.txt"
 expect_error "invalid UTF-8 names file and byte" "bad.txt.*byte 3" $RNN train --data "$T/bad.txt" --out "$T/x2"
@@ -567,7 +567,8 @@ expect_error "vectors that cover no token" "novec.txt: no line names a token" \
     $RNN train $cls --embed 4 --vectors "$T/novec.txt" --out "$T/x5"
 cut -f2 "$T/cls.tsv" >"$T/cls_text.txt"
 $RNN train --data "$T/cls_text.txt" --tokenizer word --layers 1 --hidden 16 --embed 16 --seq-len 16 --batch 4 --steps 10 --threads 1 --progress log --out "$T/lm4cls" >/dev/null 2>&1
-$RNN train $cls --init-from "$T/lm4cls/model.safetensors" --freeze-epochs 1 --encoder-lr-mult 0.5 --epochs 2 --out "$T/ulm" >"$T/ulmlog" 2>&1
+clsu=${cls/ --bidirectional/} # --init-from: the encoder's shape comes from the LM
+$RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --freeze-epochs 1 --encoder-lr-mult 0.5 --epochs 2 --out "$T/ulm" >"$T/ulmlog" 2>&1
 check "classifier from a language model (ULMFiT transfer)" "[ -s '$T/ulm/model.safetensors' ] && grep -q 'initialised 5 tensors' '$T/ulmlog'"
 
 # --- backward language models (--reverse) and bidirectional transfer (--init-backward)
@@ -575,11 +576,14 @@ lmw="--tokenizer word --layers 1 --hidden 16 --embed 16 --seq-len 16 --batch 4 -
 $RNN train --data "$T/cls_text.txt" --init-from "$T/lm4cls/model.safetensors" --reverse --freeze-embedding --steps 10 --threads 1 --progress quiet --out "$T/bwd"
 check "a backward LM fine-tuned from a forward one" "[ -s '$T/bwd/model.safetensors' ] && $RNN info '$T/bwd/model.safetensors' --json | grep -q '\"reverse\":true'"
 expect_error "sampling a backward LM is refused" "backward (--reverse) language model" $RNN sample "$T/bwd/model.safetensors"
-$RNN train $cls --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/bwd/model.safetensors" --freeze-epochs 1 --epochs 1 --out "$T/biulm" >"$T/biulmlog" 2>&1
+$RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/bwd/model.safetensors" --freeze-epochs 1 --epochs 1 --out "$T/biulm" >"$T/biulmlog" 2>&1
 check "a bidirectional classifier from a forward and a backward LM" "[ -s '$T/biulm/model.safetensors' ] && grep -q 'initialised the backward direction from' '$T/biulmlog' && ! grep -q warning '$T/biulmlog'"
 expect_error "--init-backward without --init-from" "needs --init-from" $RNN train $cls --init-backward "$T/bwd/model.safetensors" --out "$T/x8"
-expect_error "--init-backward with a forward LM" "not a backward language model" $RNN train $cls --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/lm4cls/model.safetensors" --out "$T/x9"
-expect_error "--init-from with a backward LM" "goes in --init-backward" $RNN train $cls --init-from "$T/bwd/model.safetensors" --out "$T/x10"
+expect_error "--init-backward with a forward LM" "not a backward language model" $RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/lm4cls/model.safetensors" --out "$T/x9"
+expect_error "--init-from with a backward LM" "goes in --init-backward" $RNN train $clsu --init-from "$T/bwd/model.safetensors" --out "$T/x10"
+expect_error "--bidirectional with a forward LM alone is refused" "bidirectional: the model of --init-from .* has none .*--init-backward" $RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --bidirectional --out "$T/x12"
+expect_error "--residual when fine-tuning a model without it is refused" "residual: the model of --init-from .* has none" $RNN train --data "$T/cls_text.txt" --init-from "$T/lm4cls/model.safetensors" --residual --steps 1 --out "$T/x13"
+check "config.txt of a classifier from two LMs says bidirectional" "grep -q '^bidirectional = true$' '$T/biulm/config.txt'"
 expect_error "--init-backward for a language model" "is for classifiers" $RNN train --data "$T/cls_text.txt" --init-backward "$T/bwd/model.safetensors" --out "$T/x11"
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
     # Oracle: training --reverse on a text gives, loss for loss, what forward training gives on
