@@ -493,7 +493,7 @@ static int eval_ensemble(rnn_checkpoint *cks, char *const *paths, int K, const r
     for (int k = 0; k < K; k++) {
         rnn_cls_data dk, *d = d0;
         if (k > 0) {
-            if (rnn_cls_encode(&dk, ds, cks[k].tok, 0, 0, NULL, NULL)) {
+            if (rnn_cls_encode(&dk, ds, cks[k].tok, 0, 0, NULL, NULL, NULL)) {
                 char msg[512];
                 snprintf(msg, sizeof msg, "%s", rnn_last_error());
                 rnn_errorf("%s: %s", paths[k], msg);
@@ -530,11 +530,15 @@ static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const
     if (rnn_dataset_load(&ds, data, &dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
     rnn_cls_data d;
     int rc = 1;
-    if (rnn_cls_encode(&d, &ds, ck->tok, 0, 0, NULL, NULL)) {
+    size_t empty = 0;
+    if (rnn_cls_encode(&d, &ds, ck->tok, 0, 0, NULL, NULL, &empty)) {
         fprintf(stderr, "rnn: %s: %s\n", data, rnn_last_error());
         rnn_dataset_free(&ds);
         return 1;
     }
+    if (empty)
+        fprintf(stderr, "rnn: warning: %s: %zu of %zu texts have no tokens; each reads as one %s\n", data, empty,
+                d.n, rnn_tokenizer_unk_id(ck->tok) >= 0 ? "<unk>" : "filler token");
     rnn_cls_metrics mt;
     if (eval_ensemble(cks, paths, K, &ds, &d, &mt)) {
         die(rnn_last_error());
@@ -883,14 +887,16 @@ static void print_json_string(const char *s) {
 }
 
 /* One text through one classifier: its tokens (*ids, n; the caller frees
- * them) and its class probabilities times w added into sum. *a grows to the
- * text's length. -1 with a message on a tokenizer error or out of memory. */
+ * them) and its class probabilities times w added into sum; *empty set when
+ * the text has no tokens. *a grows to the text's length. -1 with a message
+ * on a tokenizer error or out of memory. */
 static int classify_text(const rnn_checkpoint *ck, rnn_acts **a, int *a_T, const char *text, size_t len,
-                         double w, float *probs, double *sum, int32_t **ids, size_t *n) {
+                         double w, float *probs, double *sum, int32_t **ids, size_t *n, int *empty) {
     const rnn_model *m = ck->model;
     *ids = NULL, *n = 0;
     if (rnn_tokenizer_encode(ck->tok, text, len, ids, n, NULL)) return -1;
     if (*n == 0) { /* as in training: an empty text is one unknown token */
+        *empty = 1;
         int32_t *g = realloc(*ids, sizeof(int32_t));
         if (!g) return rnn_errorf("out of memory");
         *ids = g;
@@ -998,16 +1004,19 @@ static int cmd_classify(int argc, char **argv) {
         }
         int32_t *ids = NULL; /* model 0's tokens, for --attention */
         size_t n = 0;
-        int bad = 0;
+        int bad = 0, empty = 0;
         for (int c = 0; c < C; c++) sum[c] = 0;
         int k = 0;
         for (; k < K && !bad; k++) {
             int32_t *idk;
             size_t nk;
-            bad = classify_text(&e.ck[k], &a[k], &a_T[k], text, len, 1.0 / K, probs, sum, &idk, &nk) != 0;
+            bad = classify_text(&e.ck[k], &a[k], &a_T[k], text, len, 1.0 / K, probs, sum, &idk, &nk, &empty) != 0;
             if (k == 0) ids = idk, n = nk;
             else free(idk);
         }
+        if (!bad && empty) /* still classified, so that each text keeps its output line */
+            fprintf(stderr, "rnn: classify: warning: %s: no tokens in the text; read as one %s\n", where,
+                    rnn_tokenizer_unk_id(e.ck[0].tok) >= 0 ? "<unk>" : "filler token");
         if (bad) {
             if (K > 1)
                 fprintf(stderr, "rnn: classify: %s: %s: %s\n", where, e.path[k - 1], rnn_last_error());

@@ -16,9 +16,9 @@ void rnn_cls_data_free(rnn_cls_data *d) {
 }
 
 int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *tok, int max_len,
-                   int keep_tail, size_t *n_unk, size_t *n_cut) {
+                   int keep_tail, size_t *n_unk, size_t *n_cut, size_t *n_empty) {
     memset(d, 0, sizeof *d);
-    size_t cap = 1 << 16, used = 0, unk = 0, cut = 0;
+    size_t cap = 1 << 16, used = 0, unk = 0, cut = 0, empty = 0;
     d->tokens = malloc(cap * sizeof(int32_t));
     d->start = malloc((ds->n + 1) * sizeof(size_t));
     d->len = malloc((ds->n + 1) * sizeof(int));
@@ -44,6 +44,7 @@ int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *
         }
         size_t len = n ? n : 1;
         if (n == 0) {
+            empty++;
             int32_t *g = realloc(ids, sizeof(int32_t));
             if (!g) {
                 free(ids);
@@ -73,6 +74,7 @@ int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *
     d->n = ds->n;
     if (n_unk) *n_unk = unk;
     if (n_cut) *n_cut = cut;
+    if (n_empty) *n_empty = empty;
     return 0;
 oom:
     rnn_cls_data_free(d);

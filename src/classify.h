@@ -3,7 +3,7 @@
  * macro-F1, confusion matrix).
  *
  *   rnn_cls_data d;
- *   rnn_cls_encode(&d, &dataset, tok, max_len, keep_tail, &n_unk, &n_cut);
+ *   rnn_cls_encode(&d, &dataset, tok, max_len, keep_tail, &n_unk, &n_cut, &n_empty);
  *   rnn_cls_plan_epoch(&d, B, seed, epoch, 1);       // shuffled, bucketed
  *   for (long k = 0; k < d.n_batches; k++) {
  *       rnn_cls_fill(&d, k, acts, &pack, bce);        // ids, targets, pack
@@ -38,10 +38,11 @@ typedef struct {
 /* Encodes every example (a text with no token becomes the single token
  * <unk>, or a space for the byte tokenizer, so that every sequence has a
  * length of at least 1). max_len > 0 truncates, keeping
- * the tail when keep_tail, else the head. *n_unk / *n_cut (may be NULL) get
- * the unknown tokens and the truncated examples. */
+ * the tail when keep_tail, else the head. *n_unk / *n_cut / *n_empty (may
+ * be NULL) get the unknown tokens, the truncated examples and the examples
+ * with no tokens at all (each read as the one filler token). */
 int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *tok, int max_len,
-                   int keep_tail, size_t *n_unk, size_t *n_cut);
+                   int keep_tail, size_t *n_unk, size_t *n_cut, size_t *n_empty);
 void rnn_cls_data_free(rnn_cls_data *d);
 
 /* Plans the batches of an epoch: with shuffle, a permutation seeded by

@@ -460,14 +460,17 @@ static char *join_texts(const rnn_dataset *ds, size_t *len) {
 }
 
 static int encode_cls(run *r, const char *what, const rnn_dataset *ds, rnn_cls_data *d) {
-    size_t unk = 0, cut = 0;
-    if (rnn_cls_encode(d, ds, r->tok, r->o->max_len, !strcmp(r->o->truncate, "tail"), &unk, &cut)) {
+    size_t unk = 0, cut = 0, empty = 0;
+    if (rnn_cls_encode(d, ds, r->tok, r->o->max_len, !strcmp(r->o->truncate, "tail"), &unk, &cut, &empty)) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", rnn_last_error());
         return rnn_errorf("%s: %s", what, msg);
     }
     say(r, "%s: %zu examples, longest %d tokens%s%s", what, d->n, d->max_len,
         cut ? ", some truncated to --max-len" : "", unk ? ", some tokens unknown" : "");
+    if (empty)
+        say(r, "warning: %s: %zu of %zu texts have no tokens; each reads as one %s", what, empty, d->n,
+            rnn_tokenizer_unk_id(r->tok) >= 0 ? "<unk>" : "filler token");
     return 0;
 }
 

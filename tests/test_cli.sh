@@ -542,6 +542,14 @@ expect_error "a class name of invalid UTF-8" "badnames.txt:2: the class name is 
     $RNN train --task classify --data "$T/num.tsv" --label-names "$T/badnames.txt" --steps 1 --out "$T/x4"
 printf 'ok text\nfine\nx \xff y\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
 check "classify names the stdin line of invalid UTF-8" "[ \$? -eq 1 ] && grep -q 'classify: stdin line 3: .*invalid UTF-8' '$T/err'"
+printf 'one text\n\nanother\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
+check "classify keeps an empty stdin line's output line and warns, naming it" \
+    "[ \$? -eq 0 ] && [ \$(wc -l <'$T/out') -eq 3 ] && grep -q 'classify: warning: stdin line 2: no tokens in the text; read as one <unk>' '$T/err'"
+a=$($RNN classify "$T/cls/model.safetensors" --json "" 2>/dev/null); b=$($RNN classify "$T/cls/model.safetensors" --json "qqzzxxunseenword" 2>/dev/null)
+check "an empty text is classified as one <unk>, as an unseen word is" "[ -n '$a' ] && [ '$a' = '$b' ]"
+lab=$(head -n 1 "$T/cls.tsv" | cut -f1); { cat "$T/cls.tsv"; printf '%s\t\n%s\t   \n' "$lab" "$lab"; } >"$T/cls_empty.tsv"
+$RNN eval "$T/cls/model.safetensors" --data "$T/cls_empty.tsv" >/dev/null 2>"$T/err"
+check "eval counts the texts with no tokens in a warning" "[ \$? -eq 0 ] && grep -q 'warning: .*cls_empty.tsv: 2 of [0-9]* texts have no tokens' '$T/err'"
 printf 'abc\0def\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
 check "classify refuses a NUL byte rather than cutting the text there" "[ \$? -eq 1 ] && grep -q 'NUL byte at byte 3' '$T/err'"
 
