@@ -287,6 +287,17 @@ static void test_jsonl(void) {
     check_error(p, &o, NULL, 0, "nolabel.json:1: no \"label\" key", NULL);
     p = write_tmp("flt.jsonl", "{\"text\":\"a\",\"label\":1.5}\n");
     check_error(p, &o, NULL, 0, "flt.jsonl:1: \"label\" must be a string or an integer", NULL);
+    /* cJSON's strings end at a NUL: \u0000 would cut the text; an escaped
+     * backslash before "u0000" is no NUL, and line 2 still loads as text */
+    p = write_tmp("nul.jsonl", "{\"text\":\"a\",\"label\":1}\n{\"text\":\"x\\u0000y\",\"label\":1}\n");
+    check_error(p, &o, NULL, 0, "nul.jsonl:2: a NUL character (\\u0000, column 11)", NULL);
+    p = write_tmp("nul2.jsonl", "{\"text\":\"a\\\\u0000\",\"label\":1}\n{\"text\":\"b\",\"label\":\"x\\u0000\"}\n");
+    check_error(p, &o, NULL, 0, "nul2.jsonl:2: a NUL character (\\u0000, column 23)", NULL);
+    p = write_tmp("bs.jsonl", "{\"text\":\"a\\\\u0000\",\"label\":1}\n");
+    LOAD_OK(&d, p, &o, NULL, 0);
+    CHECK(d.n == 1 && !strcmp(d.ex[0].text, "a\\u0000"), "an escaped backslash then u0000 is text: \"%s\"",
+          d.n ? d.ex[0].text : "");
+    rnn_dataset_free(&d);
     p = write_tmp("arr.json", "[{\"text\":\"a\",\"label\":1}]\n");
     check_error(p, &o, NULL, 0, "arr.json:1: a JSON array", NULL);
     o.label_col = 2;
