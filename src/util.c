@@ -13,11 +13,24 @@
 
 static _Thread_local char last_error[1024];
 
+/* An error is one line: control characters that a file's contents (a
+ * checkpoint's metadata, a tensor name) bring into the message are written
+ * as C escapes ("\n", "\x1b"). */
 int rnn_errorf(const char *fmt, ...) {
+    char raw[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    size_t k = 0;
+    for (const unsigned char *s = (const unsigned char *)raw; *s && k + 5 < sizeof last_error; s++) {
+        if (*s >= 0x20 && *s != 0x7f) last_error[k++] = (char)*s;
+        else if (*s == '\n') last_error[k++] = '\\', last_error[k++] = 'n';
+        else if (*s == '\r') last_error[k++] = '\\', last_error[k++] = 'r';
+        else if (*s == '\t') last_error[k++] = '\\', last_error[k++] = 't';
+        else k += (size_t)snprintf(last_error + k, 5, "\\x%02x", *s);
+    }
+    last_error[k] = 0;
     return -1;
 }
 

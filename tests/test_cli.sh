@@ -389,6 +389,11 @@ expect_error "invalid UTF-8 names file and byte" "bad.txt.*byte 3" $RNN train --
 expect_error "empty data" "empty.txt" $RNN train --data "$T/empty.txt" --out "$T/x3"
 head -c 1000 "$T/run/model.safetensors" >"$T/trunc.safetensors"
 expect_error "truncated checkpoint" "trunc.safetensors" $RNN sample "$T/trunc.safetensors"
+h='{"__metadata__":{"format":"x\ny\u001b"}}'; while [ $((${#h} % 8)) -ne 0 ]; do h="$h "; done
+{ printf "\\x$(printf %02x ${#h})\0\0\0\0\0\0\0"; printf '%s' "$h"; } >"$T/nl.safetensors"
+$RNN info "$T/nl.safetensors" >/dev/null 2>"$T/err"
+check "a checkpoint's format holding a newline and ESC gives a one-line error, escaped" \
+    "[ \$? -ne 0 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -qF 'is \"x\\ny\\x1b\"' '$T/err'"
 expect_error "missing checkpoint" "none.safetensors" $RNN sample "$T/none.safetensors"
 expect_error "text file as checkpoint" "text.txt" $RNN eval "$T/text.txt" --data "$T/text.txt"
 expect_error "bad sample flag" "temperature" $RNN sample "$T/run/model.safetensors" --temperature -1
