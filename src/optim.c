@@ -107,6 +107,14 @@ rnn_optim *rnn_optim_create(const rnn_optim_config *c, size_t n_params) {
         rnn_errorf("invalid beta parameters: (%g, %g), each must be in [0, 1)", c->beta1, c->beta2);
         return NULL;
     }
+    /* Stricter than PyTorch, which takes any value >= 0: from 1 on, the
+     * momentum buffer (or rmsprop's square average) grows without bound or
+     * never moves from its start, and the run diverges. */
+    if (!(c->momentum < 1) || !(c->alpha < 1)) {
+        rnn_errorf("invalid %s: %g (must be in [0, 1))", c->momentum < 1 ? "alpha" : "momentum",
+                   c->momentum < 1 ? c->alpha : c->momentum);
+        return NULL;
+    }
     if (c->type == RNN_OPT_SGD && c->nesterov && (c->momentum <= 0 || c->dampening != 0)) {
         rnn_errorf("nesterov momentum requires a momentum and zero dampening");
         return NULL;

@@ -56,8 +56,9 @@ const char *rnn_opt_type_name(rnn_opt_type t);
 
 typedef struct rnn_optim rnn_optim; /* owns the step count and the moment buffers */
 
-/* Validates c as PyTorch does (lr, eps, weight_decay, momentum, alpha >= 0,
- * betas in [0, 1), nesterov needs momentum > 0 and dampening 0) and allocates
+/* Validates c as PyTorch does (lr, eps, weight_decay >= 0, betas in [0, 1),
+ * nesterov needs momentum > 0 and dampening 0; eps > 0 but for sgd), and
+ * momentum and alpha in [0, 1) where PyTorch takes any value >= 0, and allocates
  * the zeroed buffers this optimizer needs. NULL + message on failure. */
 rnn_optim *rnn_optim_create(const rnn_optim_config *c, size_t n_params);
 void rnn_optim_free(rnn_optim *o); /* NULL is fine */

@@ -521,6 +521,17 @@ static void test_parse_and_validate(void) {
     c.momentum = 0.9f;
     c.dampening = 0.1f;
     CHECK(rnn_optim_create(&c, 4) == NULL, "nesterov needs zero dampening");
+    rnn_optim_config_default(&c, RNN_OPT_SGD);
+    c.momentum = 5.0f;
+    CHECK(rnn_optim_create(&c, 4) == NULL && strstr(rnn_last_error(), "invalid momentum: 5 (must be in [0, 1))"),
+          "momentum 5 rejected: %s", rnn_last_error());
+    c.momentum = 0.99f;
+    rnn_optim *ok = rnn_optim_create(&c, 4);
+    CHECK(ok != NULL, "momentum 0.99 accepted: %s", rnn_last_error());
+    rnn_optim_free(ok);
+    rnn_optim_config_default(&c, RNN_OPT_RMSPROP);
+    c.alpha = 1.0f;
+    CHECK(rnn_optim_create(&c, 4) == NULL && strstr(rnn_last_error(), "invalid alpha: 1"), "alpha 1 rejected");
     rnn_optim_config_default(&c, RNN_OPT_ADAM);
     c.beta2 = 1.0f;
     CHECK(rnn_optim_create(&c, 4) == NULL && strstr(rnn_last_error(), "beta"),
