@@ -29,7 +29,9 @@ extern "C" {
 
 typedef struct rnn_handle rnn_t;
 
-/* Loads a checkpoint (fully validated). NULL + rnn_error() on failure. */
+/* Loads a checkpoint (fully validated). NULL + rnn_error() on failure. The
+ * functions below take the NULL of a failed rnn_open without crashing: they
+ * fail (or give NULL / 0) with a message. */
 rnn_t *rnn_open(const char *checkpoint_path);
 void rnn_close(rnn_t *m); /* NULL is fine */
 
@@ -49,9 +51,10 @@ const char *rnn_label(const rnn_t *m, int i);
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
 
 /* Language models: generates `length` tokens after the priming text (may be
- * empty) with the given temperature (0: greedy), top_k (0: off) and top_p
- * (1: off); the same seed gives the same text. Returns a malloc'd string
- * holding the prime and the continuation (free() it), or NULL on error. */
+ * empty or NULL) with the given temperature (0: greedy; at most 100), top_k
+ * (0: off) and top_p (in (0, 1]; 1: off); the same seed gives the same text.
+ * Returns a malloc'd string holding the prime and the continuation (free()
+ * it), or NULL on error (a value out of range, a classifier, invalid UTF-8). */
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
                    float top_p, uint64_t seed);
 

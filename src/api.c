@@ -23,6 +23,10 @@ const char *rnn_error(void) { return rnn_last_error(); }
 void rnn_threads(int n) { rnn_set_threads(n); }
 
 rnn_t *rnn_open(const char *checkpoint_path) {
+    if (!checkpoint_path) {
+        rnn_errorf("rnn_open: no checkpoint path");
+        return NULL;
+    }
     rnn_t *m = calloc(1, sizeof *m);
     if (!m) {
         rnn_errorf("out of memory");
@@ -54,17 +58,18 @@ void rnn_close(rnn_t *m) {
     free(m);
 }
 
-const char *rnn_get_task(const rnn_t *m) { return rnn_task_name(m->ck.model->c.task); }
+const char *rnn_get_task(const rnn_t *m) { return m ? rnn_task_name(m->ck.model->c.task) : NULL; }
 
 int rnn_num_classes(const rnn_t *m) {
-    return m->ck.model->c.task == RNN_TASK_CLASSIFY ? m->ck.model->c.num_classes : 0;
+    return m && m->ck.model->c.task == RNN_TASK_CLASSIFY ? m->ck.model->c.num_classes : 0;
 }
 
 const char *rnn_label(const rnn_t *m, int i) {
-    return i >= 0 && i < m->ck.n_labels ? m->ck.labels[i] : NULL;
+    return m && i >= 0 && i < m->ck.n_labels ? m->ck.labels[i] : NULL;
 }
 
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
+    if (!m || !text) return rnn_errorf("rnn_classify: no %s", m ? "text" : "model (rnn_open failed?)");
     const rnn_model *md = m->ck.model;
     if (md->c.task != RNN_TASK_CLASSIFY) return rnn_errorf("rnn_classify: this model is a language model");
     int32_t *ids = NULL;
@@ -98,6 +103,17 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
 
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
                    float top_p, uint64_t seed) {
+    /* The ranges of rnn sample's flags. */
+    const char *bad = NULL;
+    if (!m) bad = "no model (rnn_open failed?)";
+    else if (length < 0) bad = "length must be >= 0";
+    else if (!(temperature >= 0 && temperature <= 100)) bad = "temperature must be in [0, 100] (0: greedy)";
+    else if (top_k < 0) bad = "top_k must be >= 0 (0: off)";
+    else if (!(top_p > 0 && top_p <= 1)) bad = "top_p must be in (0, 1] (1: off)";
+    if (bad) {
+        rnn_errorf("rnn_generate: %s", bad);
+        return NULL;
+    }
     rnn_sampler *s = rnn_sampler_create(m->ck.model, m->ck.tok, seed);
     if (!s) return NULL;
     size_t plen = prime ? strlen(prime) : 0, cap = plen + 64, k = 0;

@@ -53,6 +53,8 @@ static void test_classify_matches_pytorch(void) {
     rnn_st_free(st);
     float p[3];
     CHECK(rnn_classify(m, "caf\xc3", p, 3) == -1 && strstr(rnn_error(), "UTF-8"), "invalid UTF-8 rejected");
+    CHECK(rnn_classify(m, NULL, p, 3) == -1 && strstr(rnn_error(), "no text"), "a NULL text rejected");
+    CHECK(rnn_classify(m, "", p, 3) == -1 && strstr(rnn_error(), "no tokens"), "an empty text rejected");
     rnn_close(m);
 }
 
@@ -70,7 +72,29 @@ static void test_generate_matches_pytorch(void) {
     free(a), free(b);
     rnn_st_free(st);
     CHECK(rnn_classify(m, "x", NULL, 0) == -1, "classify on a language model is an error");
+    /* Arguments out of rnn sample's ranges are errors, not a silently odd sample. */
+    const struct {
+        int length, top_k;
+        float temperature, top_p;
+        const char *want;
+    } bad[] = {{-1, 0, 1, 1, "length"},       {5, 0, NAN, 1, "temperature"}, {5, 0, -0.5f, 1, "temperature"},
+               {5, 0, 1e9f, 1, "temperature"}, {5, -3, 1, 1, "top_k"},        {5, 0, 1, 0, "top_p"},
+               {5, 0, 1, 1.5f, "top_p"},      {5, 0, 1, NAN, "top_p"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *g = rnn_generate(m, "O", bad[i].length, bad[i].temperature, bad[i].top_k, bad[i].top_p, 1);
+        CHECK(!g && strstr(rnn_error(), "rnn_generate: ") && strstr(rnn_error(), bad[i].want),
+              "rnn_generate case %zu refused naming %s: %s", i, bad[i].want, rnn_error());
+        free(g);
+    }
+    char *z = rnn_generate(m, NULL, 0, 0.0f, 0, 1.0f, 1);
+    CHECK(z && !strcmp(z, ""), "no prime, length 0: the empty string");
+    free(z);
     rnn_close(m);
+    /* The NULL of a failed rnn_open fails cleanly everywhere. */
+    CHECK(rnn_open(NULL) == NULL && strstr(rnn_error(), "no checkpoint path"), "rnn_open(NULL)");
+    CHECK(rnn_classify(NULL, "x", NULL, 0) == -1 && strstr(rnn_error(), "no model"), "rnn_classify(NULL model)");
+    CHECK(rnn_generate(NULL, "x", 5, 1, 0, 1, 1) == NULL && strstr(rnn_error(), "no model"), "rnn_generate(NULL)");
+    CHECK(rnn_get_task(NULL) == NULL && rnn_num_classes(NULL) == 0 && rnn_label(NULL, 0) == NULL, "getters on NULL");
     CHECK(rnn_open(FIX "nonexistent.safetensors") == NULL && strstr(rnn_error(), "nonexistent"),
           "missing file error names it");
 }
