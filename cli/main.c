@@ -121,8 +121,10 @@ static int command_help(const char *cmd) {
     return 0;
 }
 
+static volatile sig_atomic_t got_signal;
+
 static void on_sigint(int sig) {
-    (void)sig;
+    got_signal = sig;
     rnn_train_interrupt();
     signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
 }
@@ -206,6 +208,11 @@ static int cmd_train(int argc, char **argv) {
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
     if (rnn_train(&o, NULL, NULL, NULL, 0)) return die(rnn_last_error());
+    if (got_signal) { /* saved; now die of the signal, so that a calling script stops too */
+        fflush(NULL);
+        signal(got_signal, SIG_DFL);
+        raise(got_signal);
+    }
     return 0;
 }
 

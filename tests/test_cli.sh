@@ -210,7 +210,9 @@ fi
 $RNN train $small --steps 100000 --out "$T/int" >/dev/null 2>&1 &
 pid=$!
 sleep 2; kill -INT $pid; wait $pid; rc=$?
-check "Ctrl-C exits 0 after saving (rc $rc)" "[ $rc -eq 0 ] && [ -s '$T/int/last.safetensors' ] && [ -s '$T/int/state.safetensors' ]"
+check "Ctrl-C saves, then dies of SIGINT so that a calling script stops too (rc $rc)" "[ $rc -eq 130 ] && [ -s '$T/int/last.safetensors' ] && [ -s '$T/int/state.safetensors' ] && grep -q 'interrupted: saving' '$T/int/train.log'"
+$RNN train --resume "$T/int" --steps 1 >"$T/intlog" 2>&1
+check "the interrupted run resumes" "[ \$? -eq 0 ] && grep -q '^resuming at step [1-9]' '$T/intlog'"
 
 # --- sampling
 $RNN sample "$T/run/model.safetensors" --length 50 --seed 5 --prime "ROMEO:" >"$T/s1"
