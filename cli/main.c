@@ -543,9 +543,11 @@ static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const
         rnn_dataset_free(&ds);
         return 1;
     }
+    const char *filler;
+    rnn_tokenizer_filler_id(ck->tok, &filler);
     if (empty)
         fprintf(stderr, "rnn: warning: %s: %zu of %zu texts have no tokens; each reads as one %s\n", data, empty,
-                d.n, rnn_tokenizer_unk_id(ck->tok) >= 0 ? "<unk>" : "filler token");
+                d.n, filler);
     rnn_cls_metrics mt;
     if (eval_ensemble(cks, paths, K, &ds, &d, &mt)) {
         die(rnn_last_error());
@@ -907,7 +909,7 @@ static int classify_text(const rnn_checkpoint *ck, rnn_acts **a, int *a_T, const
         int32_t *g = realloc(*ids, sizeof(int32_t));
         if (!g) return rnn_errorf("out of memory");
         *ids = g;
-        g[0] = rnn_tokenizer_unk_id(ck->tok) >= 0 ? rnn_tokenizer_unk_id(ck->tok) : ' ';
+        g[0] = rnn_tokenizer_filler_id(ck->tok, NULL);
         *n = 1;
     }
     if (!*a || *a_T < (int)*n) {
@@ -1021,9 +1023,11 @@ static int cmd_classify(int argc, char **argv) {
             if (k == 0) ids = idk, n = nk;
             else free(idk);
         }
-        if (!bad && empty) /* still classified, so that each text keeps its output line */
-            fprintf(stderr, "rnn: classify: warning: %s: no tokens in the text; read as one %s\n", where,
-                    rnn_tokenizer_unk_id(e.ck[0].tok) >= 0 ? "<unk>" : "filler token");
+        if (!bad && empty) { /* still classified, so that each text keeps its output line */
+            const char *filler;
+            rnn_tokenizer_filler_id(e.ck[0].tok, &filler);
+            fprintf(stderr, "rnn: classify: warning: %s: no tokens in the text; read as one %s\n", where, filler);
+        }
         if (bad) {
             if (K > 1)
                 fprintf(stderr, "rnn: classify: %s: %s: %s\n", where, e.path[k - 1], rnn_last_error());

@@ -24,8 +24,7 @@ int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *
     d->len = malloc((ds->n + 1) * sizeof(int));
     d->label = malloc((ds->n + 1) * sizeof(int));
     if (!d->tokens || !d->start || !d->len || !d->label) goto oom;
-    int filler = rnn_tokenizer_unk_id(tok);
-    if (filler < 0) filler = rnn_tokenizer_type(tok) == RNN_TOK_BYTE ? ' ' : 0;
+    int filler = rnn_tokenizer_filler_id(tok, NULL);
     for (size_t i = 0; i < ds->n; i++) {
         int32_t *ids = NULL;
         size_t n = 0, u = 0;

@@ -952,6 +952,13 @@ const char *rnn_tokenizer_token(const rnn_tokenizer *t, int id) {
 int rnn_tokenizer_unk_id(const rnn_tokenizer *t) { return t->unk_id; }
 int rnn_tokenizer_pad_id(const rnn_tokenizer *t) { return t->pad_id; }
 
+
+int rnn_tokenizer_filler_id(const rnn_tokenizer *t, const char **name) {
+    int id = t->unk_id >= 0 ? t->unk_id : t->opt.type == RNN_TOK_BYTE ? ' ' : 0;
+    if (name) *name = t->unk_id < 0 && t->opt.type == RNN_TOK_BYTE ? "space" : rnn_tokenizer_token(t, id);
+    return id;
+}
+
 int rnn_tokenizer_find(const rnn_tokenizer *t, const char *token) {
     return token ? tok_find(t, token, strlen(token)) : -1;
 }

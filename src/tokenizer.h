@@ -166,6 +166,10 @@ int rnn_tokenizer_vocab_size(const rnn_tokenizer *t);
 const char *rnn_tokenizer_token(const rnn_tokenizer *t, int id);
 int rnn_tokenizer_unk_id(const rnn_tokenizer *t); /* -1 for byte */
 int rnn_tokenizer_pad_id(const rnn_tokenizer *t); /* -1 for byte and a wordpiece vocab without [PAD] */
+/* The token a text with no tokens is read as (a classifier needs one): the
+ * unknown token, or for byte, which has none, the space. *name (may be NULL)
+ * gets how to call it in a message: "<unk>", "[UNK]" or "space". */
+int rnn_tokenizer_filler_id(const rnn_tokenizer *t, const char **name);
 /* The id of an exact token string, -1 if absent (no normalisation applied). */
 int rnn_tokenizer_find(const rnn_tokenizer *t, const char *token);
 rnn_tok_type rnn_tokenizer_type(const rnn_tokenizer *t);

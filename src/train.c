@@ -468,9 +468,11 @@ static int encode_cls(run *r, const char *what, const rnn_dataset *ds, rnn_cls_d
     }
     say(r, "%s: %zu examples, longest %d tokens%s%s", what, d->n, d->max_len,
         cut ? ", some truncated to --max-len" : "", unk ? ", some tokens unknown" : "");
-    if (empty)
-        say(r, "warning: %s: %zu of %zu texts have no tokens; each reads as one %s", what, empty, d->n,
-            rnn_tokenizer_unk_id(r->tok) >= 0 ? "<unk>" : "filler token");
+    if (empty) {
+        const char *filler;
+        rnn_tokenizer_filler_id(r->tok, &filler);
+        say(r, "warning: %s: %zu of %zu texts have no tokens; each reads as one %s", what, empty, d->n, filler);
+    }
     return 0;
 }
 

@@ -148,6 +148,8 @@ static void test_char_round_trip(void) {
     CHECK(back && strcmp(streamed, back) == 0 && plen == strlen(text), "piece() == decode()");
     /* vocab: specials, then distinct code points in code point order */
     CHECK(rnn_tokenizer_pad_id(t) == 0 && rnn_tokenizer_unk_id(t) == 1, "specials 0, 1");
+    const char *filler = NULL;
+    CHECK(rnn_tokenizer_filler_id(t, &filler) == 1 && filler && !strcmp(filler, "<unk>"), "char filler: <unk>");
     CHECK(strcmp(rnn_tokenizer_token(t, 0), "<pad>") == 0 &&
               strcmp(rnn_tokenizer_token(t, 1), "<unk>") == 0,
           "special names");
@@ -228,6 +230,8 @@ static void test_byte_round_trip(void) {
     CHECK(rnn_tokenizer_vocab_size(t) == 256 && rnn_tokenizer_unk_id(t) == -1 &&
               rnn_tokenizer_pad_id(t) == -1,
           "256 ids, no specials");
+    const char *filler = NULL;
+    CHECK(rnn_tokenizer_filler_id(t, &filler) == ' ' && filler && !strcmp(filler, "space"), "byte filler: the space");
     int32_t *ids;
     size_t n, n_unk;
     CHECK(rnn_tokenizer_encode(t, (const char *)text, sizeof text, &ids, &n, &n_unk) == 0, "encode");
@@ -470,6 +474,8 @@ static void test_wordpiece_small(void) {
           "a word WordPiece cannot finish is one [UNK]");
     free(ids);
     CHECK(rnn_tokenizer_pad_id(t) == -1 && rnn_tokenizer_unk_id(t) == 0, "no [PAD]: pad_id -1");
+    const char *filler = NULL;
+    CHECK(rnn_tokenizer_filler_id(t, &filler) == 0 && filler && !strcmp(filler, "[UNK]"), "wordpiece filler: [UNK]");
     char *back = rnn_tokenizer_decode(t, (const int32_t[]){1, 7, 4, 5, 10, 8, 9, 0, 2}, 9);
     CHECK(back && strcmp(back, "unwanted , running [UNK]") == 0, "decode: [%s]", back ? back : "");
     free(back);
