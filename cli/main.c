@@ -91,7 +91,7 @@ static int command_help(const char *cmd) {
          "  --data FILE         language model: a text (loss, perplexity, accuracy, bits per char);\n"
          "                      classifier: labelled data (loss, accuracy, macro-F1, confusion matrix)\n"
          "  --json              one JSON object\n"
-         "  --format, --label-col, --text-col, --label-names   as for rnn train (classifier data)\n"
+         "  --format, --label-col, --text-col, --label-names, --label-base   as for rnn train (classifier data)\n"
          "  --ensemble A,B,...  classifier: score the mean class probabilities of CKPT and these checkpoints\n"
          "                      (same classes in the same order; each reads the data with its own tokenizer)\n"
          "  --cache N           language model: with a neural cache of the last N states (0: none; default:\n"
@@ -523,18 +523,11 @@ out:
 /* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix,
  * of one model or of the mean prediction of K (cks[0] gives the classes). */
 static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const char *data, int json,
-                           const char *format, const char *label_col, const char *text_col,
-                           const char *label_names) {
+                           rnn_data_opts *dop) {
     rnn_checkpoint *ck = &cks[0];
-    rnn_data_opts dop;
-    rnn_data_opts_default(&dop);
-    if (format) dop.format = format;
-    if (label_col) dop.label_col = atoi(label_col);
-    if (text_col) dop.text_cols = text_col;
-    if (label_names) dop.label_names = label_names;
-    dop.check_utf8 = rnn_tokenizer_needs_utf8(ck->tok);
+    dop->check_utf8 = rnn_tokenizer_needs_utf8(ck->tok);
     rnn_dataset ds;
-    if (rnn_dataset_load(&ds, data, &dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
+    if (rnn_dataset_load(&ds, data, dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
     rnn_cls_data d;
     int rc = 1;
     size_t empty = 0;
@@ -667,7 +660,7 @@ static void eval_progress(size_t done, size_t total, void *user) {
 
 static int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
-               *label_names = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL,
+               *label_names = NULL, *label_base = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL,
                *dyn = NULL, *dyn_decay = NULL, *dyn_seg = NULL, *dyn_clip = NULL, *dyn_rms = NULL;
     small_opt opts[] = {{"data", &data, 0},          {"json", &json, 1},
                         {"format", &format, 0},      {"label-col", &label_col, 0},
@@ -676,9 +669,21 @@ static int cmd_eval(int argc, char **argv) {
                         {"cache-lambda", &lambda, 0}, {"ensemble", &list, 0},
                         {"dynamic", &dyn, 0},        {"dynamic-decay", &dyn_decay, 0},
                         {"dynamic-seg", &dyn_seg, 0}, {"dynamic-clip", &dyn_clip, 0},
-                        {"dynamic-rms", &dyn_rms, 0}};
+                        {"dynamic-rms", &dyn_rms, 0}, {"label-base", &label_base, 0}};
     const char *ckpt;
-    if (parse_small("eval", argc, argv, opts, 15, &ckpt)) return 1;
+    if (parse_small("eval", argc, argv, opts, (int)(sizeof opts / sizeof *opts), &ckpt)) return 1;
+    rnn_data_opts dop;
+    rnn_data_opts_default(&dop);
+    double col = 0, base = -1;
+    if ((label_col && parse_count("eval", "label-col", label_col, 1, 1e6, &col)) ||
+        (label_base && parse_count("eval", "label-base", label_base, 0, 1, &base)))
+        return 1;
+    if (label_base && !label_names) return die("eval: --label-base numbers the classes of --label-names: give both");
+    if (format) dop.format = format;
+    dop.label_col = (int)col;
+    dop.label_base = (int)base;
+    if (text_col) dop.text_cols = text_col;
+    if (label_names) dop.label_names = label_names;
     rnn_dynamic_cfg dc;
     if (parse_dynamic("eval", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc)) return 1;
     if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
@@ -709,8 +714,7 @@ static int cmd_eval(int argc, char **argv) {
     if (ck.model->c.task == RNN_TASK_CLASSIFY) {
         ensemble e;
         if (ensemble_load(&e, "eval", ck, ckpt, list)) return 1;
-        int rc = eval_classifier(e.ck, e.path, e.K, data, json != NULL, format, label_col, text_col,
-                                 label_names);
+        int rc = eval_classifier(e.ck, e.path, e.K, data, json != NULL, &dop);
         ensemble_free(&e);
         return rc;
     }

@@ -32,10 +32,11 @@ static const opt_def defs[] = {
     {"split-punct", K_BOOL, F(split_punct), NULL, "word tokenizer: punctuation as separate tokens"},
     {"strip-html", K_BOOL, F(strip_html), NULL, "remove HTML tags such as <br /> before tokenizing"},
     {"replace-invalid", K_BOOL, F(replace_invalid), NULL, "replace invalid UTF-8 with U+FFFD instead of failing"},
-    {"format", K_CHOICE, F(format), "auto|tsv|csv|jsonl|dir", "classify data format"},
+    {"format", K_CHOICE, F(format), "auto|tsv|csv|jsonl|dir", "classify: data format"},
     {"label-col", K_INT, F(label_col), NULL, "classify: 1-based label column (0: auto)"},
     {"text-col", K_STR, F(text_cols), NULL, "classify: text column(s), e.g. 3 or 2,3 (default: TSV the last, CSV all after the label)"},
     {"label-names", K_STR, F(label_names), NULL, "classify: file with one class name per line for integer labels"},
+    {"label-base", K_CHOICE, F(label_base), "auto|0|1", "classify, with --label-names: 0 if label 0 names the first class, 1 if label 1 does (auto: 0 when a training label is 0, 1 when one is the number of names)"},
     {"max-len", K_INT, F(max_len), NULL, "classify: truncate texts to this many tokens (0: no limit)"},
     {"truncate", K_CHOICE, F(truncate), "head|tail", "classify: keep the head or the tail of long texts"},
     {"vectors", K_STR, F(vectors), NULL, "initialise embeddings from GloVe/word2vec text vectors"},
@@ -111,6 +112,7 @@ void rnn_opts_default(rnn_opts *o) {
     o->min_count = 1;
     /* -1: the tokenizer's own default (word: lowercase and split punctuation). */
     o->lowercase = o->split_punct = o->strip_html = -1;
+    strcpy(o->label_base, "auto");
     o->max_len = 0;
     strcpy(o->truncate, "head");
     strcpy(o->task, "lm");
@@ -287,12 +289,31 @@ int rnn_opts_write(const rnn_opts *o, FILE *f) {
     return ferror(f) ? rnn_errorf("write error") : 0;
 }
 
+int rnn_opts_check_task(const rnn_opts *o) {
+    const int lm = !strcmp(o->task, "lm");
+    const char *other = lm ? "classify" : "lm";
+    const size_t n = strlen(other);
+    rnn_opts def;
+    rnn_opts_default(&def);
+    char is[RNN_OPT_STR + 32], dflt[RNN_OPT_STR + 32];
+    for (int i = 0; i < NDEFS; i++) {
+        const opt_def *d = &defs[i];
+        if (strncmp(d->help, other, n) || (d->help[n] != ':' && d->help[n] != ',')) continue;
+        format_value(d, o, is, sizeof is);
+        format_value(d, &def, dflt, sizeof dflt);
+        if (strcmp(is, dflt))
+            return rnn_errorf("--%s%s%s is for %s (--task %s)", d->name, d->k == K_BOOL ? "" : " ",
+                              d->k == K_BOOL ? "" : is, lm ? "classifiers" : "language models", other);
+    }
+    return 0;
+}
+
 int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *dir) {
     /* What defines the run's data, model, batches and directory: its state
      * holds them, so a different value here could only be ignored. */
     static const char *const fixed[] = {
         "task",   "data",          "val",       "val-frac",    "format",     "label-col",  "text-col",
-        "label-names", "max-len",  "truncate",  "tokenizer",   "min-count",  "max-vocab",  "lowercase",
+        "label-names", "label-base", "max-len",  "truncate",  "tokenizer",   "min-count",  "max-vocab",  "lowercase",
         "split-punct", "strip-html", "replace-invalid", "cell", "layers",    "hidden",     "embed",
         "bidirectional", "residual", "tie-weights", "reverse", "pool",       "attention-dim", "loss",
         "vectors", "optimizer",    "batch",     "seq-len",     "seed",       "out"};

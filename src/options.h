@@ -23,6 +23,7 @@ typedef struct {
     int label_col;             /* classify TSV/CSV label column (1-based; 0 = auto) */
     char text_cols[64];        /* classify text columns, e.g. "3" or "2,3" ("" = auto) */
     char label_names[RNN_OPT_STR]; /* file naming integer labels, one per line */
+    char label_base[8];            /* with label_names: "0", "1", or "auto" (from the training labels) */
     int max_len;               /* classify: truncate texts to this many tokens */
     char truncate[8];          /* head|tail */
     /* model */
@@ -69,6 +70,10 @@ int rnn_opts_write(const rnn_opts *o, FILE *f);
  * flags) keeps every option that defines the run in dir as run has it; else
  * -1 and a message naming the first that differs. */
 int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *dir);
+/* -1 + message naming the first option, left off its default, that is for
+ * the other task (its help starts "classify:" or "lm:"): a language model's
+ * --label-names, a classifier's --seq-len. */
+int rnn_opts_check_task(const rnn_opts *o);
 /* Prints the options with their help text. */
 void rnn_opts_help(FILE *f);
 

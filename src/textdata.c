@@ -33,6 +33,7 @@ void rnn_data_opts_default(rnn_data_opts *o) {
     o->text_cols = NULL;
     o->header = -1;
     o->label_names = NULL;
+    o->label_base = -1;
     o->check_utf8 = 0;
 }
 
@@ -711,6 +712,7 @@ static int read_names(const char *path, char ***out, int *n_out) {
 static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const *known, int n_known) {
     char **names = NULL; /* label_names file */
     int n_names = 0, base = 1, rc = -1;
+    long long ambiguous_lo = 0, ambiguous_hi = 0; /* labels that fit base 0 and 1 alike */
     int *map = NULL;     /* interned label → class id, -1 = not a class */
     char **classes = NULL;
     int n_classes = 0;
@@ -724,9 +726,25 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
 
     /* map: each interned label's class id, via its name when label_names
      * translates integers; -1 where it has none (a header, or an error). */
-    if (names) /* 0-based when some label is 0, else 1-based */
+    if (o->label_base < -1 || o->label_base > 1) {
+        rnn_errorf("--label-base must be 0 or 1 (got %d)", o->label_base);
+        goto out;
+    }
+    if (names && o->label_base >= 0) {
+        base = o->label_base;
+    } else if (names) { /* 0-based when a label is 0, 1-based when one is n_names */
+        long long lo = LLONG_MAX, hi = LLONG_MIN;
         for (int i = 0; i < L->n_lab; i++)
-            if (is_int(L->lab[i].name) && strtoll(L->lab[i].name, NULL, 10) == 0) base = 0;
+            if (is_int(L->lab[i].name)) {
+                long long v = strtoll(L->lab[i].name, NULL, 10);
+                lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+            }
+        if (lo == 0) base = 0;
+        else if (hi == n_names) base = 1;
+        else if (lo <= hi && lo > 0 && hi < n_names) /* an error once the rows' own are reported */
+            ambiguous_lo = lo, ambiguous_hi = hi;
+    }
+    d->label_base = names ? base : -1;
     for (int i = 0; i < L->n_lab; i++) {
         const char *nm = L->lab[i].name;
         map[i] = -1;
@@ -778,6 +796,12 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
                 rnn_errorf("%s: label \"%s\" is not one of the %d known labels %s", where,
                            names ? names[strtoll(nm, NULL, 10) - base] : nm, n_known, list);
             }
+            goto out;
+        }
+        if (ambiguous_lo) {
+            rnn_errorf("%s: labels %lld-%lld could name the %d classes of %s from 0 or from 1: "
+                       "say which with --label-base 0|1",
+                       L->path, ambiguous_lo, ambiguous_hi, n_names, o->label_names);
             goto out;
         }
         char *const *src = known ? known : names;

@@ -54,6 +54,7 @@ typedef struct {
     size_t n;
     char **labels;   /* (n_labels) labels[i] = name of class i (malloc'd strings) */
     int n_labels;
+    int label_base;  /* with label_names: the base used (0 or 1), else -1 */
 } rnn_dataset;
 
 typedef struct {
@@ -62,14 +63,17 @@ typedef struct {
     const char *text_cols;   /* tsv/csv: NULL / "" = auto; else columns like "3", "2,3", "2-3", "1,3-4" */
     int header;              /* tsv/csv: -1 auto-detect, 0 no header, 1 first row is a header */
     const char *label_names; /* optional file, one class name per line (AG News classes.txt):
-                                integer label k is named by line k (1-based), or line k+1 when
-                                some label is 0 (0-based labels) */
+                                integer label k is named by line k - label_base + 1 */
+    int label_base;          /* with label_names: 0 (label 0 is the first name) or 1; -1: from the
+                                labels, 0 when one is 0, 1 when one is the number of names, an
+                                error when neither (both would fit) */
     int check_utf8;          /* 1: every text must be valid UTF-8 without NUL bytes, an error naming
                                 file:line otherwise (for the char, word and wordpiece tokenizers
                                 without invalid_utf8_replace). Labels always must. */
 } rnn_data_opts;
 
-/* Defaults: format "auto", label_col 0, text_cols NULL, header -1, label_names NULL, check_utf8 0. */
+/* Defaults: format "auto", label_col 0, text_cols NULL, header -1, label_names NULL, label_base -1,
+ * check_utf8 0. */
 void rnn_data_opts_default(rnn_data_opts *o);
 
 /* Loads path into *d (o NULL = defaults).

@@ -486,6 +486,7 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
     dop.label_col = o->label_col;
     dop.text_cols = o->text_cols;
     dop.label_names = o->label_names[0] ? o->label_names : NULL;
+    dop.label_base = strcmp(o->label_base, "auto") ? atoi(o->label_base) : -1;
     /* The texts must be UTF-8 unless the tokenizer (the checkpoint's, or the
      * one to build) reads bytes or replaces bad ones. */
     if (have_tok)
@@ -496,6 +497,7 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
     int rc = -1;
     if (!o->data[0]) return rnn_errorf("--task classify needs --data FILE (labelled examples)");
     if (rnn_dataset_load(&all, o->data, &dop, known, n_known)) return -1;
+    dop.label_base = all.label_base; /* --val numbers its labels as the training data do */
     if (o->val[0]) {
         tr = all;
         memset(&all, 0, sizeof all);
@@ -1154,6 +1156,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         return rnn_errorf("--init-backward is for classifiers (--task classify), with --init-from FORWARD_LM");
     if (!r->classify && strcmp(o->loss, "ce"))
         return rnn_errorf("--loss %s is for classifiers (--task classify); a language model's loss is ce", o->loss);
+    if (rnn_opts_check_task(o)) return -1;
     if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %g)", o->ema);
     if (!(o->word_dropout >= 0 && o->word_dropout < 1))
         return rnn_errorf("--word-dropout must be in [0, 1) (got %g)", o->word_dropout);
@@ -1223,6 +1226,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
             if (!(r->m = rnn_model_create(&c))) goto out;
             rnn_model_init(r->m, (uint64_t)o->seed);
         }
+        if (!resuming && o->vectors[0] && load_vectors(r)) goto out;
         r->per_epoch = rnn_lm_batches(r->n_train, r->B, r->T);
         if (!(r->a = rnn_acts_create(r->m, r->T, r->B))) goto out;
     }

@@ -544,6 +544,24 @@ printf '1\tx y\n2\tz w\n3\tq r\n' >"$T/num.tsv"
 printf 'a\nb\na\n' >"$T/dupnames.txt"
 expect_error "a class name twice in --label-names" "dupnames.txt:3: class name \"a\" repeats line 1" \
     $RNN train --task classify --data "$T/num.tsv" --label-names "$T/dupnames.txt" --steps 1 --out "$T/x4"
+# --label-names numbering: --val follows the training data's; a file whose labels fit both is refused
+for i in $(seq 1 40); do printf '0\tawful bad %d\n1\tgood great %d\n2\tokay average %d\n' $i $i $i; done >"$T/lb0.tsv"
+grep -v '^0' "$T/lb0.tsv" >"$T/lb12.tsv"
+printf 'neg\npos\nneu\n' >"$T/lbnames.txt"
+lbo="--task classify --label-names $T/lbnames.txt --layers 1 --hidden 8 --embed 8 --batch 16 --threads 1 --progress quiet"
+$RNN train $lbo --data "$T/lb0.tsv" --val "$T/lb12.tsv" --epochs 8 --out "$T/lb" >/dev/null 2>&1
+a1=$($RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt" --label-base 0 --json | sed -E 's/.*"accuracy": ([0-9.]+).*/\1/')
+a2=$(tail -n 1 "$T/lb/metrics.csv" | cut -d, -f6)
+check "--val numbers its labels as the training data do (validation $a2 = eval --label-base 0 $a1)" \
+    "[ -n '$a1' ] && awk -v a=$a1 -v b=$a2 'BEGIN { exit !(a > 0.9 && (a - b) ^ 2 < 1e-8) }'"
+expect_error "labels that fit 0- and 1-based names are refused" "lb12.tsv: labels 1-2 could name the 3 classes of .*--label-base 0|1" \
+    $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt"
+expect_error "eval --label-base 2" "--label-base '2' must be a number in \[0, 1\]" \
+    $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt" --label-base 2
+expect_error "eval --label-col abc" "--label-col 'abc' must be" $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-col abc
+expect_error "--label-names on a language model" "--label-names .*lbnames.txt is for classifiers (--task classify)" \
+    $RNN train --data "$T/text.txt" --label-names "$T/lbnames.txt" --steps 1 --out "$T/x14"
+expect_error "--seq-len on a classifier" "--seq-len 10 is for language models (--task lm)" $RNN train $lbo --data "$T/lb0.tsv" --seq-len 10 --steps 1 --out "$T/x15"
 printf 'a\n\xff\n' >"$T/badnames.txt"
 expect_error "a class name of invalid UTF-8" "badnames.txt:2: the class name is not valid UTF-8" \
     $RNN train --task classify --data "$T/num.tsv" --label-names "$T/badnames.txt" --steps 1 --out "$T/x4"
@@ -570,6 +588,18 @@ import json, sys
 sys.path.insert(0, 'tests/ref'); import st
 t, m = st.load(sys.argv[1]); vocab = json.loads(m['tokenizer'])['vocab']
 sys.exit(not (list(t['embedding.weight'][vocab.index('what')]) == [0.5, 0.25, -1, 2]))
+PY"
+fi
+# A word language model takes them too (they were ignored): its embedding starts from them.
+cut -f2 "$T/cls.tsv" >"$T/vec_text.txt"
+$RNN train --data "$T/vec_text.txt" --tokenizer word --layers 1 --hidden 8 --embed 4 --seq-len 8 --batch 4 --vectors "$T/vec.txt" --freeze-embedding --steps 2 --threads 1 --out "$T/veclm" >"$T/veclmlog" 2>&1
+check "--vectors initialise a word LM's embedding" "grep -q 'vectors .*: [1-9][0-9]* of [0-9]* vocabulary tokens covered' '$T/veclmlog'"
+if py_torch; then
+    check "--vectors rows land in a word LM's (frozen) embedding" "/usr/bin/python3 - '$T/veclm/model.safetensors' <<'PY'
+import json, sys
+sys.path.insert(0, 'tests/ref'); import st
+t, m = st.load(sys.argv[1]); vocab = json.loads(m['tokenizer'])['vocab']
+sys.exit(not (list(t['embedding.weight'][vocab.index('is')]) == [1, 1, 1, 1]))
 PY"
 fi
 printf 'what 1 2\n' >"$T/badvec.txt"

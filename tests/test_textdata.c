@@ -431,7 +431,32 @@ static void test_label_names(void) {
     LOAD_OK(&d, p, &o, NULL, 0);
     CHECK(d.n_labels == 2 && !strcmp(d.labels[0], "negative") && !strcmp(d.labels[1], "positive"), "0-based names");
     CHECK(d.ex[0].label == 1 && d.ex[1].label == 0, "0-based ids");
+    CHECK(d.label_base == 0, "the base used is reported: %d", d.label_base);
     rnn_dataset_free(&d);
+
+    /* Labels that fit both numberings (1 and 2 of 3 names) are not guessed:
+     * a validation file without the first or last class was shifted so. */
+    const char *names3 = write_tmp("names3.txt", "neg\npos\nneu\n");
+    p = write_tmp("mid.tsv", "1\ta\n2\tb\n");
+    o.label_names = names3;
+    check_error(p, &o, NULL, 0, "mid.tsv: labels 1-2 could name the 3 classes of", "say which with --label-base 0|1");
+    o.label_base = 0;
+    LOAD_OK(&d, p, &o, NULL, 0);
+    CHECK(d.ex[0].label == 1 && d.ex[1].label == 2 && d.label_base == 0, "--label-base 0: label 1 is pos");
+    rnn_dataset_free(&d);
+    o.label_base = 1;
+    LOAD_OK(&d, p, &o, NULL, 0);
+    CHECK(d.ex[0].label == 0 && d.ex[1].label == 1 && d.label_base == 1, "--label-base 1: label 1 is neg");
+    rnn_dataset_free(&d);
+    p = write_tmp("top.tsv", "3\ta\n2\tb\n");
+    o.label_base = -1;
+    LOAD_OK(&d, p, &o, NULL, 0);
+    CHECK(d.label_base == 1 && d.ex[0].label == 2, "a label equal to the number of names: 1-based");
+    rnn_dataset_free(&d);
+    o.label_base = 2;
+    check_error(p, &o, NULL, 0, "--label-base must be 0 or 1 (got 2)", NULL);
+    o.label_base = -1;
+    o.label_names = names;
 
     p = write_tmp("five.tsv", "1\ta\n5\tb\n");
     check_error(p, &o, NULL, 0, "five.tsv:2: label 5 has no name in", "(2 names, labels 1-based)");
