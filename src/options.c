@@ -236,11 +236,19 @@ static char *trim(char *s) {
 int rnn_opts_load_file(rnn_opts *o, const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return rnn_errorf("%s: cannot open config file: %s", path, strerror(errno));
-    char line[2048];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
     int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        char *s = trim(line);
+        if (memchr(line, 0, (size_t)got)) {
+            rc = rnn_errorf("%s:%d: a NUL byte (not a text file?)", path, lineno);
+            break;
+        }
+        char *s = line;
+        if (lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3)) s += 3; /* a UTF-8 byte order mark */
+        s = trim(s);
         if (!*s || *s == '#') continue;
         char *eq = strchr(s, '=');
         if (!eq) {
@@ -253,6 +261,11 @@ int rnn_opts_load_file(rnn_opts *o, const char *path) {
             rc = rnn_errorf("%s:%d: a config file cannot include another", path, lineno);
             break;
         }
+        if (!strcmp(key, "resume")) { /* its checks of the run's config.txt need the flag */
+            rc = rnn_errorf("%s:%d: resume goes on the command line (--resume DIR), not in a config file", path,
+                            lineno);
+            break;
+        }
         if (rnn_opts_set(o, key, val)) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", rnn_last_error());
@@ -261,6 +274,7 @@ int rnn_opts_load_file(rnn_opts *o, const char *path) {
         }
     }
     if (!rc && ferror(f)) rc = rnn_errorf("%s: cannot read config file: %s", path, strerror(errno));
+    free(line);
     fclose(f);
     return rc;
 }

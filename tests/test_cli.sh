@@ -428,6 +428,16 @@ expect_error "train --cache-lambda out of range" "cache_lambda" $RNN train $smal
 expect_error "bad train precision" "precision" $RNN train --precision double --steps 1
 printf 'oops\n' >"$T/bad.cfg"
 expect_error "config file error names file:line" "bad.cfg:1" $RNN train --config "$T/bad.cfg"
+printf 'steps = 3\nresume = %s\n' "$T/run" >"$T/res.cfg"
+expect_error "resume in a config file is refused (it skipped the resume checks)" "res.cfg:2: resume goes on the command line" \
+    $RNN train --config "$T/res.cfg" --out "$T/x16"
+/usr/bin/python3 -c "print('# ' + 'x' * 3000 + ' lr = 0.5')" >"$T/long.cfg"
+printf '\xef\xbb\xbfsteps = 2\n' >"$T/bom.cfg"
+$RNN train $small --config "$T/long.cfg" --config "$T/bom.cfg" --out "$T/longcfg" >/dev/null 2>&1
+check "a long comment line stays a comment, and a byte order mark is skipped" \
+    "[ \$? -eq 0 ] && grep -q '^lr = 0.00200' '$T/longcfg/config.txt' && grep -q '^steps = 2$' '$T/longcfg/config.txt'"
+printf 'steps = 2\0junk\n' >"$T/nul.cfg"
+expect_error "a NUL byte in a config file" "nul.cfg:1: a NUL byte" $RNN train --config "$T/nul.cfg" --out "$T/x16"
 
 # --- classification: train, eval, classify, resume
 if [ -f "$DATA/trec/train.tsv" ]; then head -n 800 "$DATA/trec/train.tsv" | cut -f1,3 >"$T/cls.tsv"
