@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -874,6 +875,13 @@ static int cmd_plot(int argc, char **argv) {
     if (snprintf(csv, sizeof csv, is_dir ? "%s/metrics.csv" : "%s", run) >= (int)sizeof csv)
         return die("plot: path too long");
     if (out) {
+        /* The plot replaces the file: only ever an .svg, and a regular file (a
+         * checkpoint or /dev/null given by mistake stays as it is). */
+        size_t n = strlen(out);
+        if (n < 5 || strcasecmp(out + n - 4, ".svg"))
+            return dief("plot: --out %s: the plot replaces that file, so it must be named *.svg", out);
+        if (!stat(out, &st) && !S_ISREG(st.st_mode))
+            return dief("plot: --out %s: %s", out, S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file");
         if (snprintf(svg, sizeof svg, "%s", out) >= (int)sizeof svg) return die("plot: --out path too long");
     } else { /* beside the csv: metrics.csv -> metrics.svg, anything else + .svg */
         size_t n = strlen(csv);

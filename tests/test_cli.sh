@@ -51,6 +51,11 @@ expect_error "plot of a directory without metrics" "emptyrun/metrics.csv: cannot
 printf 'step,train_loss,val_loss,val_acc,lr\n10,1,2,0.5,1e-3\n20,1,oops,0.5,1e-3\n' >"$T/badm.csv"
 expect_error "plot of a damaged metrics.csv names file:line" "badm.csv:3" $RNN plot "$T/badm.csv"
 expect_error "plot without a run" "which run" $RNN plot
+cp "$T/run/model.safetensors" "$T/keep.safetensors"
+expect_error "plot --out a checkpoint is refused" "must be named \*.svg" $RNN plot "$T/run" --out "$T/run/model.safetensors"
+check "and the checkpoint is unchanged" "cmp -s '$T/keep.safetensors' '$T/run/model.safetensors'"
+mkdir -p "$T/dir.svg"
+expect_error "plot --out a directory named .svg" "dir.svg: Is a directory" $RNN plot "$T/run" --out "$T/dir.svg"
 
 # --- rnn COMMAND --help
 for c in sample classify eval plot info; do
