@@ -277,6 +277,10 @@ static int take_fields(loader *L, int nf, int line) {
     for (int i = 0; i < L->n_text_cols; i++)
         if (L->text_cols[i] > need) need = L->text_cols[i];
     if (need > nf) return rnn_errorf("%s:%d: missing column %d (row has %d)", L->path, line, need, nf);
+    if (L->fmt == FMT_CSV && nf != L->ncols) /* RFC 4180; a text's unquoted comma would shift or drop columns */
+        return rnn_errorf("%s:%d: %d comma-separated fields where the first row has %d (a comma inside a text "
+                          "must be quoted: \"...\")",
+                          L->path, line, nf, L->ncols);
 
     const char *lab = L->fs[L->label_col - 1];
     size_t ll = L->fl[L->label_col - 1];

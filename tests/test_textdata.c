@@ -231,12 +231,19 @@ static void test_csv_quotes_header_join(void) {
 static void test_csv_errors(void) {
     rnn_data_opts o = opts();
     /* the quoted field spans lines 1-3, so the bad row is line 5 */
-    const char *p = write_tmp("nl.csv", "1,\"a\nb\nc\"\n2,\"x\",\n3\n4,ok\n");
+    const char *p = write_tmp("nl.csv", "1,\"a\nb\nc\"\n2,\"x\"\n3\n4,ok\n");
     check_error(p, &o, NULL, 0, "nl.csv:5: expected at least 2 comma-separated columns, found 1", NULL);
 
     p = write_tmp("miss.csv", "1,\"multi\nline\",t\n2,two\n");
     o.text_cols = "3";
     check_error(p, &o, NULL, 0, "miss.csv:3: missing column 3 (row has 2)", NULL);
+    /* more fields than the first row: an unquoted comma in a text, whose
+     * tail was dropped (or, with --text-col, columns shifted) */
+    o = opts();
+    p = write_tmp("extra.csv", "pos,fine\nneg,\"quoted, fine\"\npos,fine, but dull\n");
+    check_error(p, &o, NULL, 0, "extra.csv:3: 3 comma-separated fields where the first row has 2", "must be quoted");
+    o.text_cols = "2";
+    check_error(p, &o, NULL, 0, "extra.csv:3: 3 comma-separated fields", NULL);
 
     o = opts();
     p = write_tmp("unterm.csv", "1,ok\n2,\"never closed\nmore\n");
