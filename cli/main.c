@@ -92,7 +92,7 @@ static int command_help(const char *cmd) {
          "  --data FILE         language model: a text (loss, perplexity, accuracy, bits per char);\n"
          "                      classifier: labelled data (loss, accuracy, macro-F1, confusion matrix)\n"
          "  --json              one JSON object\n"
-         "  --format, --label-col, --text-col, --label-names, --label-base   as for rnn train (classifier data)\n"
+         "  --format, --header, --label-col, --text-col, --label-names, --label-base   as for rnn train (classifier data)\n"
          "  --ensemble A,B,...  classifier: score the mean class probabilities of CKPT and these checkpoints\n"
          "                      (same classes in the same order; each reads the data with its own tokenizer)\n"
          "  --cache N           language model: with a neural cache of the last N states (0: none; default:\n"
@@ -529,6 +529,9 @@ static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const
     dop->check_utf8 = rnn_tokenizer_needs_utf8(ck->tok);
     rnn_dataset ds;
     if (rnn_dataset_load(&ds, data, dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
+    if (ds.header_line)
+        fprintf(stderr, "rnn: note: %s:%d looks like a header row and is skipped (--header no reads it as data)\n",
+                data, ds.header_line);
     rnn_cls_data d;
     int rc = 1;
     size_t empty = 0;
@@ -661,7 +664,7 @@ static void eval_progress(size_t done, size_t total, void *user) {
 
 static int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
-               *label_names = NULL, *label_base = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL,
+               *label_names = NULL, *label_base = NULL, *header = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL,
                *dyn = NULL, *dyn_decay = NULL, *dyn_seg = NULL, *dyn_clip = NULL, *dyn_rms = NULL;
     small_opt opts[] = {{"data", &data, 0},          {"json", &json, 1},
                         {"format", &format, 0},      {"label-col", &label_col, 0},
@@ -670,7 +673,7 @@ static int cmd_eval(int argc, char **argv) {
                         {"cache-lambda", &lambda, 0}, {"ensemble", &list, 0},
                         {"dynamic", &dyn, 0},        {"dynamic-decay", &dyn_decay, 0},
                         {"dynamic-seg", &dyn_seg, 0}, {"dynamic-clip", &dyn_clip, 0},
-                        {"dynamic-rms", &dyn_rms, 0}, {"label-base", &label_base, 0}};
+                        {"dynamic-rms", &dyn_rms, 0}, {"label-base", &label_base, 0}, {"header", &header, 0}};
     const char *ckpt;
     if (parse_small("eval", argc, argv, opts, (int)(sizeof opts / sizeof *opts), &ckpt)) return 1;
     rnn_data_opts dop;
@@ -680,6 +683,11 @@ static int cmd_eval(int argc, char **argv) {
         (label_base && parse_count("eval", "label-base", label_base, 0, 1, &base)))
         return 1;
     if (label_base && !label_names) return die("eval: --label-base numbers the classes of --label-names: give both");
+    if (header) {
+        if (strcmp(header, "auto") && strcmp(header, "yes") && strcmp(header, "no"))
+            return dief("eval: --header '%s': expected auto, yes or no", header);
+        dop.header = !strcmp(header, "auto") ? -1 : !strcmp(header, "yes");
+    }
     if (format) dop.format = format;
     dop.label_col = (int)col;
     dop.label_base = (int)base;
@@ -707,10 +715,10 @@ static int cmd_eval(int argc, char **argv) {
         rnn_checkpoint_free(&ck);
         return dief("eval: --ensemble is for classifiers (%s is a language model)", ckpt);
     }
-    if ((format || label_col || text_col || label_names) && ck.model->c.task != RNN_TASK_CLASSIFY) {
+    if ((format || label_col || text_col || label_names || header) && ck.model->c.task != RNN_TASK_CLASSIFY) {
         rnn_checkpoint_free(&ck);
         return dief("eval: --%s reads labelled data, for classifiers (%s is a language model: --data is plain text)",
-                    format ? "format" : label_col ? "label-col" : text_col ? "text-col" : "label-names", ckpt);
+                    format ? "format" : label_col ? "label-col" : text_col ? "text-col" : header ? "header" : "label-names", ckpt);
     }
     if (ck.model->c.task == RNN_TASK_CLASSIFY) {
         ensemble e;

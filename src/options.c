@@ -33,6 +33,7 @@ static const opt_def defs[] = {
     {"strip-html", K_BOOL, F(strip_html), NULL, "remove HTML tags such as <br /> before tokenizing"},
     {"replace-invalid", K_BOOL, F(replace_invalid), NULL, "replace invalid UTF-8 with U+FFFD instead of failing"},
     {"format", K_CHOICE, F(format), "auto|tsv|csv|jsonl|dir", "classify: data format"},
+    {"header", K_CHOICE, F(header), "auto|yes|no", "classify: is the first TSV/CSV row a header to skip (auto: when it looks like column names and its label is no real one; said in the log)"},
     {"label-col", K_INT, F(label_col), NULL, "classify: 1-based label column (0: auto)"},
     {"text-col", K_STR, F(text_cols), NULL, "classify: text column(s), e.g. 3 or 2,3 (default: TSV the last, CSV all after the label)"},
     {"label-names", K_STR, F(label_names), NULL, "classify: file with one class name per line for integer labels"},
@@ -113,6 +114,7 @@ void rnn_opts_default(rnn_opts *o) {
     /* -1: the tokenizer's own default (word: lowercase and split punctuation). */
     o->lowercase = o->split_punct = o->strip_html = -1;
     strcpy(o->label_base, "auto");
+    strcpy(o->header, "auto");
     o->max_len = 0;
     strcpy(o->truncate, "head");
     strcpy(o->task, "lm");
@@ -327,7 +329,7 @@ int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *
      * holds them, so a different value here could only be ignored. */
     static const char *const fixed[] = {
         "task",   "data",          "val",       "val-frac",    "format",     "label-col",  "text-col",
-        "label-names", "label-base", "max-len",  "truncate",  "tokenizer",   "min-count",  "max-vocab",  "lowercase",
+        "label-names", "label-base", "header", "max-len",  "truncate",  "tokenizer",   "min-count",  "max-vocab",  "lowercase",
         "split-punct", "strip-html", "replace-invalid", "cell", "layers",    "hidden",     "embed",
         "bidirectional", "residual", "tie-weights", "reverse", "pool",       "attention-dim", "loss",
         "vectors", "optimizer",    "batch",     "seq-len",     "seed",       "out"};

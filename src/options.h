@@ -23,6 +23,7 @@ typedef struct {
     int label_col;             /* classify TSV/CSV label column (1-based; 0 = auto) */
     char text_cols[64];        /* classify text columns, e.g. "3" or "2,3" ("" = auto) */
     char label_names[RNN_OPT_STR]; /* file naming integer labels, one per line */
+    char header[8];                /* classify TSV/CSV first row: "auto", "yes" (a header), "no" (data) */
     char label_base[8];            /* with label_names: "0", "1", or "auto" (from the training labels) */
     int max_len;               /* classify: truncate texts to this many tokens */
     char truncate[8];          /* head|tail */

@@ -770,6 +770,7 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
         int lb = L->rows[0].label;
         int is_header = (known || names) ? map[lb] < 0 : L->lab[lb].count == 1;
         if (is_header) {
+            d->header_line = L->rows[0].line;
             free(L->rows[0].text);
             memmove(L->rows, L->rows + 1, (L->n - 1) * sizeof *L->rows);
             L->n--;

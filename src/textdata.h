@@ -55,6 +55,7 @@ typedef struct {
     char **labels;   /* (n_labels) labels[i] = name of class i (malloc'd strings) */
     int n_labels;
     int label_base;  /* with label_names: the base used (0 or 1), else -1 */
+    int header_line; /* the line of a first row that header detection (header -1) skipped; 0: none */
 } rnn_dataset;
 
 typedef struct {

@@ -476,6 +476,12 @@ static int encode_cls(run *r, const char *what, const rnn_dataset *ds, rnn_cls_d
     return 0;
 }
 
+static void say_header(run *r, const char *path, const rnn_dataset *d) {
+    if (d->header_line)
+        say(r, "note: %s:%d looks like a header row and is skipped (--header no reads it as data)", path,
+            d->header_line);
+}
+
 /* Classification data: labelled examples from --data, validation from --val
  * or a stratified --val-frac split; label names kept for the checkpoint. */
 static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) {
@@ -487,6 +493,7 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
     dop.text_cols = o->text_cols;
     dop.label_names = o->label_names[0] ? o->label_names : NULL;
     dop.label_base = strcmp(o->label_base, "auto") ? atoi(o->label_base) : -1;
+    dop.header = !strcmp(o->header, "auto") ? -1 : !strcmp(o->header, "yes");
     /* The texts must be UTF-8 unless the tokenizer (the checkpoint's, or the
      * one to build) reads bytes or replaces bad ones. */
     if (have_tok)
@@ -497,11 +504,13 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
     int rc = -1;
     if (!o->data[0]) return rnn_errorf("--task classify needs --data FILE (labelled examples)");
     if (rnn_dataset_load(&all, o->data, &dop, known, n_known)) return -1;
+    say_header(r, o->data, &all);
     dop.label_base = all.label_base; /* --val numbers its labels as the training data do */
     if (o->val[0]) {
         tr = all;
         memset(&all, 0, sizeof all);
         if (rnn_dataset_load(&va, o->val, &dop, tr.labels, tr.n_labels)) goto out;
+        say_header(r, o->val, &va);
     } else {
         if (!(o->val_frac > 0 && o->val_frac < 1)) {
             rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %g)", o->val_frac);

@@ -577,6 +577,17 @@ expect_error "eval --label-col abc" "--label-col 'abc' must be" $RNN eval "$T/lb
 expect_error "--label-names on a language model" "--label-names .*lbnames.txt is for classifiers (--task classify)" \
     $RNN train --data "$T/text.txt" --label-names "$T/lbnames.txt" --steps 1 --out "$T/x14"
 expect_error "--seq-len on a classifier" "--seq-len 10 is for language models (--task lm)" $RNN train $lbo --data "$T/lb0.tsv" --seq-len 10 --steps 1 --out "$T/x15"
+# A first row that looks like column names is skipped, and said; --header no keeps it as data
+{ printf 'rare\tgreat film\n'; for i in $(seq 1 30); do printf 'pos\tgood film %d\nneg\tbad film %d\n' $i $i; done; } >"$T/hd.tsv"
+hdo="--task classify --data $T/hd.tsv --layers 1 --hidden 8 --embed 8 --steps 2 --threads 1"
+$RNN train $hdo --out "$T/hd1" >"$T/hdlog" 2>&1
+check "a guessed header row is named in the log" "grep -q 'note: .*hd.tsv:1 looks like a header row and is skipped (--header no' '$T/hdlog' && grep -q 'classes (2): neg, pos' '$T/hdlog'"
+$RNN train $hdo --header no --out "$T/hd2" >"$T/hdlog" 2>&1
+check "--header no reads the first row as data" "grep -q 'classes (3): neg, pos, rare' '$T/hdlog' && ! grep -q 'looks like a header' '$T/hdlog'"
+$RNN eval "$T/hd1/model.safetensors" --data "$T/hd.tsv" >/dev/null 2>"$T/err"
+check "eval names a guessed header row too" "[ \$? -eq 0 ] && grep -q 'note: .*hd.tsv:1 looks like a header' '$T/err'"
+expect_error "eval --header no: the row's label is then unknown" "hd.tsv:1: label \"rare\" is not one of the 2 known labels" \
+    $RNN eval "$T/hd1/model.safetensors" --data "$T/hd.tsv" --header no
 printf 'a\n\xff\n' >"$T/badnames.txt"
 expect_error "a class name of invalid UTF-8" "badnames.txt:2: the class name is not valid UTF-8" \
     $RNN train --task classify --data "$T/num.tsv" --label-names "$T/badnames.txt" --steps 1 --out "$T/x4"
