@@ -94,6 +94,7 @@ typedef struct {
     int header;                 /* option: -1, 0, 1 */
     int check_utf8;             /* option: texts must be UTF-8 */
     int first_namelike;         /* first row looks like a header */
+    const char *dir_file;       /* dir: the file being added, for add_row's messages */
     /* rows */
     row *rows;
     size_t n, cap;
@@ -179,17 +180,16 @@ static int add_row(loader *L, char *text, const char *label, size_t label_len, i
     }
     L->rows[L->n++] = (row){text, id, line};
     L->lab[id].count++;
-    char where[4200];
     long at = -1;
-    if (id == n_lab && rnn_utf8_bad_at(L->lab[id].name, label_len) >= 0) {
-        row_where(L, &L->rows[L->n - 1], where, sizeof where);
-        return rnn_errorf("%s: the label is not valid UTF-8", where);
-    }
-    if (L->check_utf8 && (at = rnn_utf8_bad_at(text, strlen(text))) >= 0) {
-        row_where(L, &L->rows[L->n - 1], where, sizeof where);
-        return rnn_errorf("%s: invalid UTF-8 at byte %ld of the text", where, at);
-    }
-    return 0;
+    const char *what = NULL;
+    if (id == n_lab && rnn_utf8_bad_at(L->lab[id].name, label_len) >= 0) what = "the label is not valid UTF-8";
+    else if (L->check_utf8 && (at = rnn_utf8_bad_at(text, strlen(text))) >= 0) what = "invalid UTF-8 at byte";
+    if (!what) return 0;
+    char where[4200];
+    if (L->dir_file) snprintf(where, sizeof where, "%s", L->dir_file);
+    else row_where(L, &L->rows[L->n - 1], where, sizeof where);
+    if (at < 0) return rnn_errorf("%s: %s", where, what);
+    return rnn_errorf("%s: %s %ld of the text", where, what, at);
 }
 
 static void loader_free(loader *L) {
@@ -612,8 +612,11 @@ static int parse_dir(loader *L) {
             else if (memchr(text, 0, len)) {
                 free(text);
                 rc = rnn_errorf("%s: NUL byte in the text (a binary file?)", fp);
-            } else
+            } else {
+                L->dir_file = fp;
                 rc = add_row(L, text, labs[i], strlen(labs[i]), 0);
+                L->dir_file = NULL;
+            }
         }
         free_names(files, nfi);
     }

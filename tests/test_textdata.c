@@ -354,6 +354,15 @@ static void test_dir(void) {
     check_error(tmp_path("tree"), &o, NULL, 0, "is a directory", NULL);
     o.format = "dir";
     check_error(FIX "news.csv", &o, NULL, 0, "news.csv: not a directory", NULL);
+    /* a file of bad bytes is named, not only its label's directory */
+    make_dir("badtree");
+    make_dir("badtree/pos");
+    make_dir("badtree/neg");
+    write_tmp("badtree/pos/a.txt", "fine");
+    write_tmp("badtree/neg/b.txt", "x\xff");
+    o = opts();
+    o.check_utf8 = 1;
+    check_error(tmp_path("badtree"), &o, NULL, 0, "badtree/neg/b.txt: invalid UTF-8 at byte 1 of the text", NULL);
     make_dir("emptytree");
     o = opts();
     check_error(tmp_path("emptytree"), &o, NULL, 0, "emptytree: no examples", NULL);
