@@ -360,10 +360,19 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
     if (o->split_punct >= 0) to.split_punct = o->split_punct;
     if (o->strip_html >= 0) to.strip_html = o->strip_html;
     if (o->replace_invalid) to.invalid_utf8_replace = 1;
+    const int counts = to.type == RNN_TOK_CHAR || to.type == RNN_TOK_WORD; /* the others' vocabularies are fixed */
+    if (!counts && (o->min_count != 1 || o->max_vocab != 0))
+        return rnn_errorf("--%s is for the char and word tokenizers, whose vocabulary comes from the text",
+                          o->min_count != 1 ? "min-count" : "max-vocab");
+    if (o->min_count < 1) return rnn_errorf("--min-count must be at least 1 (got %d)", o->min_count);
+    if (o->max_vocab < 0 || (o->max_vocab > 0 && o->max_vocab <= 2))
+        return rnn_errorf("--max-vocab must be 0 (no limit) or more than the 2 special tokens (got %d)",
+                          o->max_vocab);
     to.min_count = o->min_count;
     to.max_vocab = o->max_vocab;
     to.keep_newlines = !r->classify && to.type == RNN_TOK_WORD;
     if (!(r->tok = rnn_tokenizer_build(&to, text, len))) {
+        if (to.type == RNN_TOK_WORDPIECE) return -1; /* about the vocabulary file, which it names */
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", rnn_last_error());
         return rnn_errorf("%s: %s", what, msg);

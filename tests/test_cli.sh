@@ -588,6 +588,12 @@ $RNN eval "$T/hd1/model.safetensors" --data "$T/hd.tsv" >/dev/null 2>"$T/err"
 check "eval names a guessed header row too" "[ \$? -eq 0 ] && grep -q 'note: .*hd.tsv:1 looks like a header' '$T/err'"
 expect_error "eval --header no: the row's label is then unknown" "hd.tsv:1: label \"rare\" is not one of the 2 known labels" \
     $RNN eval "$T/hd1/model.safetensors" --data "$T/hd.tsv" --header no
+: >"$T/empty.vocab"
+$RNN train --task classify --data "$T/lb0.tsv" --tokenizer "wordpiece:$T/empty.vocab" --steps 1 --out "$T/x17" 2>"$T/err"
+check "a wordpiece vocabulary's error names only the vocabulary" "grep -qx 'rnn: $T/empty.vocab: empty vocabulary file' '$T/err'"
+expect_error "--min-count 0 names the flag" "--min-count must be at least 1 (got 0)" $RNN train --data "$T/text.txt" --tokenizer word --min-count 0 --steps 1 --out "$T/x17"
+expect_error "--max-vocab with the byte tokenizer (it was ignored)" "--max-vocab is for the char and word tokenizers" \
+    $RNN train --data "$T/text.txt" --tokenizer byte --max-vocab 10 --steps 1 --out "$T/x17"
 printf 'a\n\xff\n' >"$T/badnames.txt"
 expect_error "a class name of invalid UTF-8" "badnames.txt:2: the class name is not valid UTF-8" \
     $RNN train --task classify --data "$T/num.tsv" --label-names "$T/badnames.txt" --steps 1 --out "$T/x4"
