@@ -543,7 +543,19 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
         encode_cls(r, o->val[0] ? o->val : "the validation split", &va, &r->cval))
         goto out;
     if (r->cval.n == 0) {
-        rnn_errorf("the validation set is empty (use --val FILE or a larger --val-frac)");
+        if (o->val[0]) {
+            rnn_errorf("%s: the validation set is empty", o->val);
+        } else { /* each class gives round(val_frac * its rows) */
+            size_t most = 0, *count = calloc((size_t)tr.n_labels, sizeof *count);
+            for (size_t i = 0; count && i < tr.n; i++) {
+                size_t c = ++count[tr.ex[i].label];
+                most = c > most ? c : most;
+            }
+            free(count);
+            rnn_errorf("%s: the validation split is empty: --val-frac %g of each class's examples rounds to 0 "
+                       "(%d classes, the largest with %zu); use --val FILE or a larger --val-frac",
+                       o->data, o->val_frac, tr.n_labels, most);
+        }
         goto out;
     }
     r->labels = tr.labels;

@@ -588,6 +588,8 @@ $RNN eval "$T/hd1/model.safetensors" --data "$T/hd.tsv" >/dev/null 2>"$T/err"
 check "eval names a guessed header row too" "[ \$? -eq 0 ] && grep -q 'note: .*hd.tsv:1 looks like a header' '$T/err'"
 expect_error "eval --header no: the row's label is then unknown" "hd.tsv:1: label \"rare\" is not one of the 2 known labels" \
     $RNN eval "$T/hd1/model.safetensors" --data "$T/hd.tsv" --header no
+expect_error "an empty validation split says why (every class too small)" "lb0.tsv: the validation split is empty: --val-frac 0.1 of each class's examples rounds to 0 (120 classes, the largest with 1)" \
+    $RNN train --task classify --data "$T/lb0.tsv" --label-col 2 --text-col 1 --steps 1 --out "$T/x18"
 : >"$T/empty.vocab"
 $RNN train --task classify --data "$T/lb0.tsv" --tokenizer "wordpiece:$T/empty.vocab" --steps 1 --out "$T/x17" 2>"$T/err"
 check "a wordpiece vocabulary's error names only the vocabulary" "grep -qx 'rnn: $T/empty.vocab: empty vocabulary file' '$T/err'"
