@@ -235,9 +235,8 @@ static char *trim(char *s) {
     return s;
 }
 
-int rnn_opts_load_file(rnn_opts *o, const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return rnn_errorf("%s: cannot open config file: %s", path, strerror(errno));
+/* `name = value` lines from f, named `path` in messages. */
+static int load_stream(rnn_opts *o, FILE *f, const char *path) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
@@ -277,6 +276,21 @@ int rnn_opts_load_file(rnn_opts *o, const char *path) {
     }
     if (!rc && ferror(f)) rc = rnn_errorf("%s: cannot read config file: %s", path, strerror(errno));
     free(line);
+    return rc;
+}
+
+int rnn_opts_load_file(rnn_opts *o, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return rnn_errorf("%s: cannot open config file: %s", path, strerror(errno));
+    int rc = load_stream(o, f, path);
+    fclose(f);
+    return rc;
+}
+
+int rnn_opts_load_string(rnn_opts *o, const char *text, const char *name) {
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    if (!f) return rnn_errorf("%s: %s", name, strerror(errno));
+    int rc = load_stream(o, f, name);
     fclose(f);
     return rc;
 }
@@ -294,11 +308,29 @@ static void format_value(const opt_def *d, const rnn_opts *o, char *buf, size_t 
     }
 }
 
+char *rnn_opts_to_string(const rnn_opts *o) {
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f) {
+        rnn_errorf("out of memory");
+        return NULL;
+    }
+    int bad = rnn_opts_write(o, f);
+    if (fclose(f) || bad) {
+        free(buf);
+        rnn_errorf("out of memory");
+        return NULL;
+    }
+    return buf;
+}
+
 int rnn_opts_write(const rnn_opts *o, FILE *f) {
     char v[RNN_OPT_STR + 32];
     for (int i = 0; i < NDEFS; i++) {
         const opt_def *d = &defs[i];
-        if (d->off == offsetof(rnn_opts, overwrite)) continue; /* a config reused elsewhere must not carry it */
+        /* a config reused elsewhere must not carry these */
+        if (d->off == offsetof(rnn_opts, overwrite) || d->off == offsetof(rnn_opts, resume)) continue;
         format_value(d, o, v, sizeof v);
         if (*v) fprintf(f, "%s = %s\n", d->name, v);
     }
@@ -324,25 +356,43 @@ int rnn_opts_check_task(const rnn_opts *o) {
     return 0;
 }
 
-int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *dir) {
-    /* What defines the run's data, model, batches and directory: its state
-     * holds them, so a different value here could only be ignored. */
+/* What defines the run's data, model, batches and directory: its state
+ * holds them, so a different value on resuming could only be ignored. The
+ * first of them that differs between a and b: its definition, and the two
+ * values in was / is; NULL when they all agree. */
+static const opt_def *first_fixed_diff(const rnn_opts *a, const rnn_opts *b, char *was, char *is, size_t cap) {
     static const char *const fixed[] = {
         "task",   "data",          "val",       "val-frac",    "format",     "label-col",  "text-col",
         "label-names", "label-base", "header", "max-len",  "truncate",  "tokenizer",   "min-count",  "max-vocab",  "lowercase",
         "split-punct", "strip-html", "replace-invalid", "cell", "layers",    "hidden",     "embed",
         "bidirectional", "residual", "tie-weights", "reverse", "pool",       "attention-dim", "loss",
         "vectors", "optimizer",    "batch",     "seq-len",     "seed",       "out"};
-    char was[RNN_OPT_STR + 32], is[RNN_OPT_STR + 32];
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
         const opt_def *d = find(fixed[i]);
-        format_value(d, run, was, sizeof was);
-        format_value(d, now, is, sizeof is);
-        if (strcmp(was, is))
-            return rnn_errorf("--%s cannot change when resuming %s (its config.txt has \"%s\", here \"%s\"): "
-                              "train a new run, or fine-tune its model with --init-from",
-                              d->name, dir, was, is);
+        format_value(d, a, was, cap);
+        format_value(d, b, is, cap);
+        if (strcmp(was, is)) return d;
     }
+    return NULL;
+}
+
+int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *dir) {
+    char was[RNN_OPT_STR + 32], is[RNN_OPT_STR + 32];
+    const opt_def *d = first_fixed_diff(run, now, was, is, sizeof was);
+    if (d)
+        return rnn_errorf("--%s cannot change when resuming %s (its config.txt has \"%s\", here \"%s\"): "
+                          "train a new run, or fine-tune its model with --init-from",
+                          d->name, dir, was, is);
+    return 0;
+}
+
+int rnn_opts_check_state(const rnn_opts *saved, const rnn_opts *now, const char *dir) {
+    char was[RNN_OPT_STR + 32], is[RNN_OPT_STR + 32];
+    const opt_def *d = first_fixed_diff(saved, now, was, is, sizeof was);
+    if (d)
+        return rnn_errorf("%s/config.txt does not match the run's saved state: %s = \"%s\" there, \"%s\" in "
+                          "the state (was config.txt edited or damaged? restore that line)",
+                          dir, d->name, is, was);
     return 0;
 }
 

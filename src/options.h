@@ -71,6 +71,14 @@ int rnn_opts_write(const rnn_opts *o, FILE *f);
  * flags) keeps every option that defines the run in dir as run has it; else
  * -1 and a message naming the first that differs. */
 int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *dir);
+/* The same check between the options saved in a run's state (saved) and
+ * those a resume runs with (now, from its config.txt): -1 + a message
+ * naming config.txt when it was edited or damaged. */
+int rnn_opts_check_state(const rnn_opts *saved, const rnn_opts *now, const char *dir);
+/* The options as config.txt lines in one malloc'd string (free() it), and
+ * back: name gives messages their file. NULL / -1 + message on failure. */
+char *rnn_opts_to_string(const rnn_opts *o);
+int rnn_opts_load_string(rnn_opts *o, const char *text, const char *name);
 /* -1 + message naming the first option, left off its default, that is for
  * the other task (its help starts "classify:" or "lm:"): a language model's
  * --label-names, a classifier's --seq-len. */

@@ -777,10 +777,15 @@ static int save_state(run *r) {
     snprintf(vals[12], 64, "%.17g", r->best_loss);
     snprintf(vals[13], 64, "%.17g", r->loss_sum);
     snprintf(vals[14], 64, "%ld", r->loss_n);
-    const char *vp[N_STATE_META];
-    for (int i = 0; i < N_STATE_META; i++) vp[i] = vals[i];
-    return rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, state_keys, vp, N_STATE_META, t,
-                               nt);
+    /* The options too, so that a resume can tell an edited config.txt. */
+    const char *keys[N_STATE_META + 1], *vp[N_STATE_META + 1];
+    for (int i = 0; i < N_STATE_META; i++) keys[i] = state_keys[i], vp[i] = vals[i];
+    char *cfg = rnn_opts_to_string(r->o);
+    if (!cfg) return -1;
+    keys[N_STATE_META] = "train.config", vp[N_STATE_META] = cfg;
+    int rc = rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, keys, vp, N_STATE_META + 1, t, nt);
+    free(cfg);
+    return rc;
 }
 
 static int meta_num(const rnn_st *st, const char *path, const char *key, double *v) {
@@ -799,6 +804,12 @@ static int load_state(run *r) {
     rnn_st *st = rnn_st_load(path);
     if (!st) return -1;
     int rc = -1;
+    const char *cfg = rnn_st_meta(st, "train.config"); /* absent in states saved before 2026-12-05 */
+    if (cfg) {
+        rnn_opts saved;
+        rnn_opts_default(&saved);
+        if (rnn_opts_load_string(&saved, cfg, path) || rnn_opts_check_state(&saved, r->o, r->dir)) goto out;
+    }
     double v[N_STATE_META];
     for (int i = 0; i < N_STATE_META; i++)
         if (meta_num(st, path, state_keys[i], &v[i])) goto out;

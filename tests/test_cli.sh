@@ -167,6 +167,14 @@ expect_error "--resume with another --data" "--data cannot change when resuming"
 printf 'hidden = 8\n' >"$T/hid.cfg"
 expect_error "--resume with a --config that changes the model" "--hidden cannot change when resuming" \
     $RNN train --resume "$T/half" --config "$T/hid.cfg" --steps 40
+# the state keeps the run's options: an edited or emptied config.txt is caught, not trusted
+cp -r "$T/half" "$T/halfed"
+sed -i 's/^hidden = 32$/hidden = 48/' "$T/halfed/config.txt"
+expect_error "--resume of a run whose config.txt was edited" "halfed/config.txt does not match the run's saved state: hidden = \"48\" there, \"32\" in the state" \
+    $RNN train --resume "$T/halfed" --steps 40
+: >"$T/halfed/config.txt"
+expect_error "--resume of a run whose config.txt was emptied" "halfed/config.txt does not match the run's saved state" \
+    $RNN train --resume "$T/halfed" --steps 40
 
 # --- an --out that holds a run is refused unless --overwrite: nothing in it changes
 cp "$T/run/model.safetensors" "$T/run.before"
