@@ -283,6 +283,9 @@ typedef struct {
     int bad_evals, bar, quiet, plot_failed;
     double plot_time; /* when metrics.svg was last drawn */
     rnn_opts eff; /* the options in effect (o is this): --init-from's model fixes its shape */
+    char *pending; /* what say() printed before train.log was opened, for it (malloc'd) */
+    size_t n_pending;
+    int made_dir;  /* the run directory was made by this run (removed again if setup fails) */
 } run;
 
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
@@ -302,6 +305,15 @@ static void say(run *r, const char *fmt, ...) {
     if (r->log) {
         fprintf(r->log, "%s\n", line);
         fflush(r->log);
+    } else { /* the run's files are written once its setup succeeded */
+        size_t n = strlen(line);
+        char *p = realloc(r->pending, r->n_pending + n + 2);
+        if (!p) return;
+        memcpy(p + r->n_pending, line, n);
+        p[r->n_pending + n] = '\n';
+        r->n_pending += n + 1;
+        p[r->n_pending] = 0;
+        r->pending = p;
     }
 }
 
@@ -1001,6 +1013,9 @@ static int write_config(run *r) {
     return 0;
 }
 
+/* The run directory: made (or found), and checked. Nothing is written in it
+ * until the run's setup succeeds (start_run_files), so that a run that fails
+ * on its data or flags leaves an --out as it was. */
 static int open_run_dir(run *r, int resuming) {
     const rnn_opts *o = r->o;
     if (resuming) {
@@ -1015,12 +1030,21 @@ static int open_run_dir(run *r, int resuming) {
         for (int k = 1;; k++) {
             if (k == 1) snprintf(r->dir, sizeof r->dir, "runs/%s", stamp);
             else snprintf(r->dir, sizeof r->dir, "runs/%s-%d", stamp, k);
-            if (mkdir(r->dir, 0777) == 0) break;
+            if (mkdir(r->dir, 0777) == 0) {
+                r->made_dir = 1;
+                break;
+            }
             if (errno != EEXIST || k == 1000)
                 return rnn_errorf("%s: cannot create directory: %s", r->dir, strerror(errno));
         }
     }
-    if (make_dir(r->dir)) return -1;
+    struct stat st;
+    if (!r->made_dir && stat(r->dir, &st)) {
+        if (make_dir(r->dir)) return -1;
+        r->made_dir = 1;
+    } else if (!r->made_dir && !S_ISDIR(st.st_mode)) {
+        return rnn_errorf("%s: not a directory (--out names the run's directory)", r->dir);
+    }
     char path[2 * RNN_OPT_STR];
     if (!resuming && !o->overwrite) /* never replace a run's checkpoints unasked */
         for (int i = 0; i < 3; i++) {
@@ -1031,12 +1055,31 @@ static int open_run_dir(run *r, int resuming) {
                                   "or choose another --out",
                                   r->dir, kept[i], r->dir);
         }
+    return 0;
+}
+
+/* The run's files, once its setup succeeded: config.txt, train.log (with
+ * what was said so far) and metrics.csv, new or appended to on a resume.
+ * --overwrite removes the old run's checkpoints and plot here, so that the
+ * directory never holds parts of two runs. */
+static int start_run_files(run *r, int resuming) {
+    char path[2 * RNN_OPT_STR];
+    if (!resuming && r->o->overwrite)
+        for (int i = 0; i < 4; i++) {
+            static const char *const old[] = {"model.safetensors", "last.safetensors", "state.safetensors",
+                                              "metrics.svg"};
+            path_in(path, sizeof path, r, old[i]);
+            if (unlink(path) && errno != ENOENT) return rnn_errorf("%s: cannot remove: %s", path, strerror(errno));
+        }
     if (!resuming && write_config(r)) return -1;
     path_in(path, sizeof path, r, "train.log");
     if (!(r->log = fopen(path, resuming ? "a" : "w"))) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
     path_in(path, sizeof path, r, "metrics.csv");
     if (!(r->metrics = fopen(path, resuming ? "a" : "w"))) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
     if (!resuming) fprintf(r->metrics, "step,elapsed_s,tokens,train_loss,val_loss,val_acc,val_macro_f1,lr,tokens_per_s\n");
+    if (r->pending) fputs(r->pending, r->log), fflush(r->log);
+    free(r->pending);
+    r->pending = NULL;
     return 0;
 }
 
@@ -1231,7 +1274,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
 
     /* Model and tokenizer: from the resume state, a checkpoint, or new. */
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
-    if (!resuming && o->init_from[0] && (adopt_shape(r, &ck.model->c, ck.tok) || write_config(r))) goto out;
+    if (!resuming && o->init_from[0] && adopt_shape(r, &ck.model->c, ck.tok)) goto out;
     if (ck.tok) {
         r->tok = ck.tok;
         ck.tok = NULL;
@@ -1320,6 +1363,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         goto out;
     }
 
+    if (start_run_files(r, resuming)) goto out;
     const rnn_model *m = r->m;
     if (r->classify)
         say(r, "rnn.c: classify %s %dx%d%s pool %s, vocab %d, %d classes, %zu parameters; "
@@ -1437,6 +1481,8 @@ out:
     if (r->bar) fprintf(stderr, "\n");
     if (r->log) fclose(r->log);
     if (r->metrics) fclose(r->metrics);
+    if (r->made_dir && !r->log) rmdir(r->dir); /* setup failed in a directory of its own: leave none */
+    free(r->pending);
     rnn_checkpoint_free(&ck);
     rnn_acts_free(r->a);
     rnn_optim_free(r->opt);

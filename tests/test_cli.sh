@@ -176,6 +176,16 @@ expect_error "--resume of a run whose config.txt was edited" "halfed/config.txt 
 expect_error "--resume of a run whose config.txt was emptied" "halfed/config.txt does not match the run's saved state" \
     $RNN train --resume "$T/halfed" --steps 40
 
+# --- a run whose setup fails writes nothing: an --overwrite target keeps its old run whole,
+# and a new --out is not left behind
+md5sum "$T/half/"*.safetensors "$T/half/config.txt" "$T/half/metrics.csv" >"$T/half.md5"
+expect_error "--overwrite with missing data" "nope.txt: cannot open" $RNN train --data "$T/nope.txt" --out "$T/half" --overwrite
+check "and the run it would have replaced is whole" "md5sum -c --quiet '$T/half.md5'"
+expect_error "a new --out with missing data" "nope.txt: cannot open" $RNN train --data "$T/nope.txt" --out "$T/newdir/run"
+check "leaves no run directory" "[ ! -e '$T/newdir/run' ]"
+: >"$T/afile"
+expect_error "--out of a file" "afile: not a directory" $RNN train $small --steps 1 --out "$T/afile"
+
 # --- an --out that holds a run is refused unless --overwrite: nothing in it changes
 cp "$T/run/model.safetensors" "$T/run.before"
 expect_error "--out of an existing run" "run already holds a run (model.safetensors): --resume .* continues it, --overwrite replaces it" \
