@@ -239,7 +239,9 @@ static int parse_cols(const char *s, int *cols, int *n) {
         }
         if (b > 100000) goto bad;
         for (long c = a; c <= b; c++) {
-            if (*n == MAX_TEXT_COLS) return rnn_errorf("text columns \"%s\": more than %d columns", s, MAX_TEXT_COLS);
+            if (*n == MAX_TEXT_COLS) return rnn_errorf("--text-col \"%s\": more than %d columns", s, MAX_TEXT_COLS);
+            for (int i = 0; i < *n; i++)
+                if (cols[i] == c) return rnn_errorf("--text-col \"%s\": column %ld twice", s, c);
             cols[(*n)++] = (int)c;
         }
         if (*p == 0) return 0;
@@ -247,7 +249,7 @@ static int parse_cols(const char *s, int *cols, int *n) {
         p++;
     }
 bad:
-    return rnn_errorf("text columns \"%s\": expected 1-based column numbers like 3, 2,3 or 2-3", s);
+    return rnn_errorf("--text-col \"%s\": expected 1-based column numbers like 3, 2,3 or 2-3", s);
 }
 
 /* Separator after a text part when joining columns. */

@@ -447,8 +447,9 @@ static int load_lm_data(run *r, int have_tok) {
                    train_name, r->n_train, r->B, r->T, (long)r->B * (r->T + 1));
         goto out;
     }
-    if (r->n_val < 2) {
-        rnn_errorf("%s: validation text has %zu tokens; need at least 2", val_name, r->n_val);
+    if (r->n_val < 2 * (size_t)r->B) { /* validation reads it as --batch streams of 2 tokens or more */
+        rnn_errorf("%s: validation text has %zu tokens; its %d streams (--batch) need at least %d", val_name,
+                   r->n_val, r->B, 2 * r->B);
         goto out;
     }
     rc = 0;

@@ -608,6 +608,9 @@ expect_error "eval --header no: the row's label is then unknown" "hd.tsv:1: labe
     $RNN eval "$T/hd1/model.safetensors" --data "$T/hd.tsv" --header no
 expect_error "an empty validation split says why (every class too small)" "lb0.tsv: the validation split is empty: --val-frac 0.1 of each class's examples rounds to 0 (120 classes, the largest with 1)" \
     $RNN train --task classify --data "$T/lb0.tsv" --label-col 2 --text-col 1 --steps 1 --out "$T/x18"
+printf 'tiny val\n' >"$T/tinyval.txt"
+expect_error "an LM's --val too short for its streams names the file" "tinyval.txt: validation text has 9 tokens; its 32 streams (--batch) need at least 64" \
+    $RNN train --data "$T/text.txt" --val "$T/tinyval.txt" --steps 1 --out "$T/x19"
 : >"$T/empty.vocab"
 $RNN train --task classify --data "$T/lb0.tsv" --tokenizer "wordpiece:$T/empty.vocab" --steps 1 --out "$T/x17" 2>"$T/err"
 check "a wordpiece vocabulary's error names only the vocabulary" "grep -qx 'rnn: $T/empty.vocab: empty vocabulary file' '$T/err'"

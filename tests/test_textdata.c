@@ -255,7 +255,9 @@ static void test_csv_errors(void) {
     o.text_cols = "1-2";
     check_error(FIX "news.csv", &o, NULL, 0, "include the label column 1", NULL);
     o.text_cols = "2-x";
-    check_error(FIX "news.csv", &o, NULL, 0, "text columns \"2-x\"", NULL);
+    check_error(FIX "news.csv", &o, NULL, 0, "--text-col \"2-x\"", NULL);
+    o.text_cols = "2,3,2";
+    check_error(FIX "news.csv", &o, NULL, 0, "--text-col \"2,3,2\": column 2 twice", NULL);
 }
 
 /* ---- JSON lines --------------------------------------------------------- */
