@@ -209,22 +209,38 @@ typedef struct {
 } panel;
 
 /* One series as polylines (a gap at every non-finite value), with point
- * markers when there are few points. */
+ * markers when there are few points. Consecutive points in one pixel column
+ * are drawn as the first, lowest, highest and last of them: the same line,
+ * in at most ~4 points per pixel however long the run. */
 static void draw_series(FILE *f, const table *t, const series *s, const axis *xa, const axis *ya,
                         double top, double bottom) {
     const double *x = t->v[C_STEP], *y = t->v[s->col];
     int open = 0;
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t i = 0; i < t->n;) {
         if (!isfinite(y[i])) {
             if (open) fputs("\"/>\n", f);
             open = 0;
+            i++;
             continue;
         }
         if (!open)
             fprintf(f, "<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" points=\"",
                     col_name[s->col], s->color);
-        fprintf(f, "%s%.2f,%.2f", open ? " " : "", map(xa, x[i], LEFT, LEFT + PLOT_W), map(ya, y[i], bottom, top));
-        open = 1;
+        const double col = floor(map(xa, x[i], LEFT, LEFT + PLOT_W));
+        size_t j = i, lo = i, hi = i;
+        while (j + 1 < t->n && isfinite(y[j + 1]) && floor(map(xa, x[j + 1], LEFT, LEFT + PLOT_W)) == col) {
+            j++;
+            if (y[j] < y[lo]) lo = j;
+            if (y[j] > y[hi]) hi = j;
+        }
+        size_t pick[4] = {i, lo < hi ? lo : hi, lo < hi ? hi : lo, j};
+        for (int k = 0; k < 4; k++)
+            if (k == 0 || pick[k] != pick[k - 1]) {
+                fprintf(f, "%s%.2f,%.2f", open ? " " : "", map(xa, x[pick[k]], LEFT, LEFT + PLOT_W),
+                        map(ya, y[pick[k]], bottom, top));
+                open = 1;
+            }
+        i = j + 1;
     }
     if (open) fputs("\"/>\n", f);
     if (t->n > 60) return;

@@ -218,6 +218,44 @@ static void test_language_model_plot(void) {
     free(doc);
 }
 
+/* A long run: 200,000 validations draw at most ~4 points per pixel column,
+ * keeping each column's extremes (the spike at row 100,000 and the dip at
+ * the end still show), so the SVG stays small. */
+static void test_long_run(void) {
+    FILE *f = fopen(csv, "w");
+    if (!f) {
+        CHECK(0, "cannot write %s", csv);
+        return;
+    }
+    fputs(HEADER, f);
+    const int N = 200000;
+    for (int i = 1; i <= N; i++) {
+        double val = i == 100000 ? 9.0 : i == N ? 0.5 : 2.0 + 1.0 / i;
+        fprintf(f, "%d,%d,%d,nan,%.6f,0.5,nan,1e-3,100\n", i, i, i * 10, val);
+    }
+    fclose(f);
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "plot: %s", rnn_last_error());
+    size_t len = 0;
+    char *doc = rnn_read_file(svg, &len);
+    if (!doc) {
+        CHECK(0, "no svg");
+        return;
+    }
+    CHECK(len < 400000, "the plot of 200,000 rows is %zu bytes", len);
+    static double xy[2 * 8000];
+    int lines, n = points_of(doc, "val_loss", xy, 8000, &lines);
+    CHECK(lines == 1 && n > 100 && n <= 4 * 760, "one line of %d points", n);
+    double ymin = 1e9, ymax = -1e9;
+    for (int i = 0; i < n; i++) {
+        const double y = xy[2 * i + 1];
+        ymin = y < ymin ? y : ymin, ymax = y > ymax ? y : ymax;
+    }
+    double span = ymax - ymin, last = xy[2 * (n - 1) + 1];
+    /* SVG y grows downwards: the spike (9.0) is the top, the last row (0.5) the bottom */
+    CHECK(span > 100 && last == ymax, "the extremes survive: y from %.1f to %.1f, last %.1f", ymin, ymax, last);
+    free(doc);
+}
+
 /* Each malformed file fails with the expected file:line message and leaves
  * the plot already there as it was. */
 static void test_errors(void) {
@@ -282,6 +320,7 @@ int main(void) {
     RUN(test_extreme_values);
     RUN(test_title_is_valid_xml);
     RUN(test_errors);
+    RUN(test_long_run);
     unlink(csv);
     unlink(svg);
     rmdir(dir);
