@@ -444,10 +444,22 @@ static int cmd_sample(int argc, char **argv) {
         rc = die(rnn_last_error());
         goto out;
     }
+    const char *prime_what = prime_file ? prime_file : "--prime";
+    if (prime_file && !prime_len)
+        fprintf(stderr, "rnn sample: warning: %s is empty: sampling from a zero state, as without a prime\n",
+                prime_file);
     if (prime_len) {
-        if (rnn_sampler_prime(s, prime, prime_len) < 0) {
-            rc = dief("sample: %s: %s", prime_file ? prime_file : "--prime", rnn_last_error());
+        size_t unk = 0;
+        long fed = rnn_sampler_prime(s, prime, prime_len, &unk);
+        if (fed < 0) {
+            rc = dief("sample: %s: %s", prime_what, rnn_last_error());
             goto out;
+        }
+        if (unk) {
+            const char *name;
+            rnn_tokenizer_filler_id(ck.tok, &name);
+            fprintf(stderr, "rnn sample: warning: %s: %zu of its %ld tokens are not in the model's vocabulary "
+                            "and read as %s\n", prime_what, unk, fed, name);
         }
         fwrite(prime, 1, prime_len, stdout);
     }

@@ -123,7 +123,7 @@ char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, i
         rnn_errorf("out of memory");
         goto fail;
     }
-    if (plen && rnn_sampler_prime(s, prime, plen) < 0) goto fail;
+    if (plen && rnn_sampler_prime(s, prime, plen, NULL) < 0) goto fail;
     memcpy(out, prime ? prime : "", plen);
     k = plen;
     rnn_sample_opts o = {temperature, top_k, top_p};

@@ -138,10 +138,10 @@ static void feed(rnn_sampler *s, int32_t id) {
     s->last = id;
 }
 
-long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len) {
+long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len, size_t *n_unk) {
     int32_t *ids = NULL;
     size_t n = 0;
-    if (rnn_tokenizer_encode(s->tok, text, len, &ids, &n, NULL)) return -1;
+    if (rnn_tokenizer_encode(s->tok, text, len, &ids, &n, n_unk)) return -1;
     for (size_t i = 0; i < n; i++) feed(s, ids[i]);
     free(ids);
     return (long)n;

@@ -2,7 +2,7 @@
  * batch 1, with temperature, top-k and top-p (nucleus) sampling.
  *
  *   rnn_sampler *s = rnn_sampler_create(model, tok, seed);
- *   rnn_sampler_prime(s, "ROMEO:", 6);            // feeds the priming text
+ *   rnn_sampler_prime(s, "ROMEO:", 6, NULL);      // feeds the priming text
  *   for (int i = 0; i < 200; i++) {
  *       int id = rnn_sampler_next(s, &opts);      // draws, then feeds it back
  *       ...rnn_tokenizer_piece(tok, prev, id, buf, sizeof buf)...
@@ -44,8 +44,9 @@ void rnn_sampler_free(rnn_sampler *s);
  * to repeat itself. -1 + message on bad settings. */
 int rnn_sampler_set_cache(rnn_sampler *s, int size, float theta, float lambda);
 /* Feeds text through the model (state carried). Returns the number of
- * tokens fed, or -1 (invalid UTF-8, out of memory) with a message. */
-long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len);
+ * tokens fed, or -1 (invalid UTF-8, out of memory) with a message; *n_unk
+ * (may be NULL) gets how many of them the vocabulary lacks (read as <unk>). */
+long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len, size_t *n_unk);
 /* Draws the next token from the distribution after everything fed so far
  * and feeds it back; returns its id. With nothing fed yet it first feeds a
  * newline (when the vocabulary has one; else its first non-special token),

@@ -216,7 +216,7 @@ static void test_sampler(void) {
     rnn_sample_opts greedy = {0, 0, 1};
     for (int t = 0; t < n_prime + n_gen; t++) {
         if (t < n_prime) {
-            rnn_sampler_prime(s, text + t, 1);
+            rnn_sampler_prime(s, text + t, 1, NULL);
         } else {
             rnn_sampler_next(s, &greedy);
         }

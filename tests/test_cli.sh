@@ -244,6 +244,12 @@ $RNN sample "$T/run/model.safetensors" --length 50 --seed 6 --prime "ROMEO:" >"$
 check "same seed, same text" "cmp -s '$T/s1' '$T/s2'"
 check "other seed, other text" "! cmp -s '$T/s1' '$T/s3'"
 check "sample starts with the prime" "head -c 6 '$T/s1' | grep -q 'ROMEO:'"
+$RNN sample "$T/run/model.safetensors" --length 5 --prime "ROMEO: ☃☃" >/dev/null 2>"$T/err"
+check "a prime with characters the model never saw is sampled, with a warning that counts them" \
+    "[ \$? -eq 0 ] && grep -q 'warning: --prime: 2 of its 9 tokens are not in the model.s vocabulary and read as <unk>' '$T/err'"
+: >"$T/emptyprime.txt"
+$RNN sample "$T/run/model.safetensors" --length 5 --prime-file "$T/emptyprime.txt" >/dev/null 2>"$T/err"
+check "an empty --prime-file is said" "[ \$? -eq 0 ] && grep -q 'emptyprime.txt is empty: sampling from a zero state' '$T/err'"
 $RNN sample "$T/run/model.safetensors" --length 40 --top-k 3 --top-p 0.9 --temperature 0.7 >/dev/null
 check "top-k/top-p sampling runs" "[ $? -eq 0 ]"
 expect_error "sample --length 5.5" "--length '5.5' must be a whole number" $RNN sample "$T/run/model.safetensors" --length 5.5
