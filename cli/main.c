@@ -413,7 +413,7 @@ static int cmd_sample(int argc, char **argv) {
     char *prime_text = NULL; /* --prime-file's contents */
     size_t prime_len = prime ? strlen(prime) : 0;
     if (prime_file) {
-        if (!(prime_text = rnn_read_file(prime_file, &prime_len))) return die(rnn_last_error());
+        if (!(prime_text = rnn_read_text_file(prime_file, &prime_len))) return die(rnn_last_error());
         prime = prime_text;
     }
     rnn_checkpoint ck;
@@ -742,7 +742,7 @@ static int cmd_eval(int argc, char **argv) {
     int rc = 1;
     size_t len, n = 0, unk = 0;
     int32_t *ids = NULL;
-    char *text = rnn_read_file(data, &len);
+    char *text = rnn_read_text_file(data, &len);
     if (!text) {
         die(rnn_last_error());
         goto out;

@@ -665,7 +665,7 @@ static void name_list(char *buf, size_t cap, char *const *names, int n) {
  * dropped). */
 static int read_names(const char *path, char ***out, int *n_out) {
     size_t len;
-    char *buf = rnn_read_file(path, &len);
+    char *buf = rnn_read_text_file(path, &len);
     if (!buf) return -1;
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = 0;
     char **names = NULL;

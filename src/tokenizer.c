@@ -765,7 +765,7 @@ static int build_byte(rnn_tokenizer *t) {
 /* One token per line, id = line index; "\r\n" accepted. */
 static int load_vocab_file(rnn_tokenizer *t, const char *path) {
     size_t len;
-    char *buf = rnn_read_file(path, &len);
+    char *buf = rnn_read_text_file(path, &len);
     if (!buf) return -1;
     int rc = -1;
     size_t line = 0;

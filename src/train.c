@@ -406,9 +406,9 @@ static int load_lm_data(run *r, int have_tok) {
         train_len = strlen(train_text);
         val_len = strlen(val_text);
     } else {
-        if (!(train_text = rnn_read_file(o->data, &train_len))) goto out;
+        if (!(train_text = rnn_read_text_file(o->data, &train_len))) goto out;
         if (o->val[0]) {
-            if (!(val_text = rnn_read_file(o->val, &val_len))) goto out;
+            if (!(val_text = rnn_read_text_file(o->val, &val_len))) goto out;
         } else {
             if (!(o->val_frac > 0 && o->val_frac < 1)) {
                 rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %g)", o->val_frac);

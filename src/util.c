@@ -122,6 +122,17 @@ char *rnn_read_file(const char *path, size_t *len) {
     return buf;
 }
 
+char *rnn_read_text_file(const char *path, size_t *len) {
+    size_t n = 0;
+    char *buf = rnn_read_file(path, &n);
+    if (buf && n >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) {
+        n -= 3;
+        memmove(buf, buf + 3, n + 1); /* with the terminating NUL */
+    }
+    if (len) *len = n;
+    return buf;
+}
+
 double rnn_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -30,6 +30,9 @@ char *rnn_strdup(const char *s);
 
 /* Reads a whole file into a NUL-terminated buffer; *len gets its size. */
 char *rnn_read_file(const char *path, size_t *len);
+/* rnn_read_file for text: a leading UTF-8 byte order mark is dropped (it
+ * marks the encoding; it is not text). */
+char *rnn_read_text_file(const char *path, size_t *len);
 
 /* Wall-clock seconds (monotonic). */
 double rnn_now(void);

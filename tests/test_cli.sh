@@ -247,6 +247,10 @@ check "sample starts with the prime" "head -c 6 '$T/s1' | grep -q 'ROMEO:'"
 $RNN sample "$T/run/model.safetensors" --length 5 --prime "ROMEO: ☃☃" >/dev/null 2>"$T/err"
 check "a prime with characters the model never saw is sampled, with a warning that counts them" \
     "[ \$? -eq 0 ] && grep -q 'warning: --prime: 2 of its 9 tokens are not in the model.s vocabulary and read as <unk>' '$T/err'"
+{ printf '\xef\xbb\xbf'; cat "$T/text.txt"; } >"$T/bomtext.txt"
+$RNN train $small --data "$T/bomtext.txt" --steps 1 --out "$T/bom" >/dev/null 2>&1
+check "a byte order mark is not a character of the text" \
+    "[ \"\$($RNN info '$T/bom/model.safetensors' --json | grep -o '\"vocab_size\": [0-9]*')\" = \"\$($RNN info '$T/run/model.safetensors' --json | grep -o '\"vocab_size\": [0-9]*')\" ]"
 : >"$T/emptyprime.txt"
 $RNN sample "$T/run/model.safetensors" --length 5 --prime-file "$T/emptyprime.txt" >/dev/null 2>"$T/err"
 check "an empty --prime-file is said" "[ \$? -eq 0 ] && grep -q 'emptyprime.txt is empty: sampling from a zero state' '$T/err'"

@@ -454,7 +454,7 @@ static void test_label_names(void) {
 
     /* Labels that fit both numberings (1 and 2 of 3 names) are not guessed:
      * a validation file without the first or last class was shifted so. */
-    const char *names3 = write_tmp("names3.txt", "neg\npos\nneu\n");
+    const char *names3 = write_tmp("names3.txt", "\xef\xbb\xbfneg\npos\nneu\n"); /* a byte order mark too */
     p = write_tmp("mid.tsv", "1\ta\n2\tb\n");
     o.label_names = names3;
     check_error(p, &o, NULL, 0, "mid.tsv: labels 1-2 could name the 3 classes of", "say which with --label-base 0|1");
@@ -465,6 +465,7 @@ static void test_label_names(void) {
     o.label_base = 1;
     LOAD_OK(&d, p, &o, NULL, 0);
     CHECK(d.ex[0].label == 0 && d.ex[1].label == 1 && d.label_base == 1, "--label-base 1: label 1 is neg");
+    CHECK(d.n_labels == 3 && !strcmp(d.labels[0], "neg"), "a byte order mark is not part of the first name");
     rnn_dataset_free(&d);
     p = write_tmp("top.tsv", "3\ta\n2\tb\n");
     o.label_base = -1;
