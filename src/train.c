@@ -596,11 +596,12 @@ static int load_vectors(run *r) {
     const int E = r->m->c.embed_dim, V = rnn_tokenizer_vocab_size(r->tok);
     char *line = NULL;
     size_t cap = 0;
-    long lineno = 0, found = 0;
+    long lineno = 0, found = 0, repeats = 0;
     ssize_t got;
     float *vec = malloc(sizeof(float) * E);
+    long *seen = calloc((size_t)V, sizeof *seen); /* the line that set each row (0: none) */
     int rc = -1;
-    if (!vec) {
+    if (!vec || !seen) {
         rnn_errorf("out of memory");
         goto out;
     }
@@ -610,14 +611,22 @@ static int load_vectors(run *r) {
         if (!sp) continue;
         *sp = 0;
         char *p = sp + 1, *end;
-        int k = 0;
+        int k = 0, hex = 0;
         for (; k < E; k++) {
             vec[k] = strtof(p, &end);
             if (end == p) break;
+            hex |= memchr(p, 'x', (size_t)(end - p)) || memchr(p, 'X', (size_t)(end - p));
             p = end;
         }
         while (*p == ' ' || *p == '\n' || *p == '\r') p++;
-        if (lineno == 1 && k < E && strtol(line, NULL, 10) > 0) continue; /* word2vec header */
+        /* word2vec's "count width" header: two whole numbers (the second the width) */
+        char *e1;
+        if (lineno == 1 && strtol(line, &e1, 10) > 0 && !*e1 && (k < E || (E == 1 && vec[0] == 1 && !*p)))
+            continue;
+        if (hex) {
+            rnn_errorf("%s:%ld: a hexadecimal number; vectors are decimal", path, lineno);
+            goto out;
+        }
         if (k < E || *p) {
             rnn_errorf("%s:%ld: expected %d numbers after the word (the vectors' width must equal --embed)",
                        path, lineno, E);
@@ -630,6 +639,11 @@ static int load_vectors(run *r) {
         }
         int id = rnn_tokenizer_find(r->tok, line);
         if (id >= 0 && id != rnn_tokenizer_pad_id(r->tok)) {
+            if (seen[id]) { /* the first line of a word counts, as in most readers of these files */
+                repeats++;
+                continue;
+            }
+            seen[id] = lineno;
             memcpy(r->m->emb + (size_t)id * E, vec, sizeof(float) * E);
             found++;
         }
@@ -643,10 +657,12 @@ static int load_vectors(run *r) {
         goto out;
     }
     say(r, "vectors %s: %ld of %d vocabulary tokens covered (%.1f%%)", path, found, V, 100.0 * found / V);
+    if (repeats) say(r, "warning: %s: %ld lines repeat a word of an earlier line; the first was used", path, repeats);
     rc = 0;
 out:
     free(line);
     free(vec);
+    free(seen);
     fclose(f);
     return rc;
 }

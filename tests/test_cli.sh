@@ -667,6 +667,15 @@ t, m = st.load(sys.argv[1]); vocab = json.loads(m['tokenizer'])['vocab']
 sys.exit(not (list(t['embedding.weight'][vocab.index('is')]) == [1, 1, 1, 1]))
 PY"
 fi
+printf 'what 1 2 3 4\nwhat 5 5 5 5\nis 1 1 1 1\n' >"$T/dupvec.txt"
+$RNN train $cls --embed 4 --vectors "$T/dupvec.txt" --steps 1 --out "$T/dupvec" >"$T/veclog" 2>&1
+check "a word given twice counts once, the first kept, and is said" \
+    "grep -q 'vectors .*: 2 of [0-9]* vocabulary tokens covered' '$T/veclog' && grep -q 'warning: .*dupvec.txt: 1 lines repeat a word of an earlier line; the first was used' '$T/veclog'"
+printf 'what 0x10 1 1 1\n' >"$T/hexvec.txt"
+expect_error "a hexadecimal vector value" "hexvec.txt:1: a hexadecimal number" $RNN train $cls --embed 4 --vectors "$T/hexvec.txt" --out "$T/x5"
+printf '2 1\nwhat 0.5\nis 2\n' >"$T/w2v1.txt"
+$RNN train $cls --embed 1 --vectors "$T/w2v1.txt" --steps 1 --out "$T/w2v1" >"$T/veclog" 2>&1
+check "a word2vec header of width 1 is a header, not the word \"2\"" "grep -q 'vectors .*: 2 of [0-9]* vocabulary tokens covered' '$T/veclog'"
 printf 'what 1 2\n' >"$T/badvec.txt"
 expect_error "vectors of the wrong width name file:line" "badvec.txt:1" $RNN train $cls --embed 4 --vectors "$T/badvec.txt" --out "$T/x5"
 printf 'what 1 2 3 4\nis 1 nan 1 1\n' >"$T/nanvec.txt"
