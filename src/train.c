@@ -599,7 +599,7 @@ static int load_vectors(run *r) {
     long lineno = 0, found = 0, repeats = 0;
     ssize_t got;
     float *vec = malloc(sizeof(float) * E);
-    long *seen = calloc((size_t)V, sizeof *seen); /* the line that set each row (0: none) */
+    unsigned char *seen = calloc((size_t)V, 1); /* the rows a line has set */
     int rc = -1;
     if (!vec || !seen) {
         rnn_errorf("out of memory");
@@ -619,10 +619,9 @@ static int load_vectors(run *r) {
             p = end;
         }
         while (*p == ' ' || *p == '\n' || *p == '\r') p++;
-        /* word2vec's "count width" header: two whole numbers (the second the width) */
+        /* word2vec's "count width" header: a whole number, then the width alone */
         char *e1;
-        if (lineno == 1 && strtol(line, &e1, 10) > 0 && !*e1 && (k < E || (E == 1 && vec[0] == 1 && !*p)))
-            continue;
+        if (lineno == 1 && k == 1 && vec[0] == E && !*p && strtol(line, &e1, 10) > 0 && !*e1) continue;
         if (hex) {
             rnn_errorf("%s:%ld: a hexadecimal number; vectors are decimal", path, lineno);
             goto out;
@@ -643,7 +642,7 @@ static int load_vectors(run *r) {
                 repeats++;
                 continue;
             }
-            seen[id] = lineno;
+            seen[id] = 1;
             memcpy(r->m->emb + (size_t)id * E, vec, sizeof(float) * E);
             found++;
         }
