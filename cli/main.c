@@ -691,8 +691,8 @@ static int cmd_eval(int argc, char **argv) {
     rnn_data_opts dop;
     rnn_data_opts_default(&dop);
     double col = 0, base = -1;
-    if ((label_col && parse_count("eval", "label-col", label_col, 1, 1e6, &col)) ||
-        (label_base && parse_count("eval", "label-base", label_base, 0, 1, &base)))
+    if ((label_col && parse_count("eval", "label-col", label_col, 0, 1e6, &col)) || /* 0: auto, as in train */
+        (label_base && strcmp(label_base, "auto") && parse_count("eval", "label-base", label_base, 0, 1, &base)))
         return 1;
     if (label_base && !label_names) return die("eval: --label-base numbers the classes of --label-names: give both");
     if (header) {

@@ -159,6 +159,10 @@ fail:
 struct rnn_trainer {
     rnn_opts o;
     char dir[RNN_OPT_STR + 16];
+    /* init-from / init-backward as the last config file set them: how a run
+     * started, which a resume of it (config.txt, then "resume") drops, as
+     * `rnn train --resume` does; one set by rnn_trainer_set is still refused */
+    char cfg_init_from[RNN_OPT_STR], cfg_init_backward[RNN_OPT_STR];
 };
 
 rnn_trainer *rnn_trainer_new(void) {
@@ -181,12 +185,18 @@ int rnn_trainer_set(rnn_trainer *t, const char *name, const char *value) {
 
 int rnn_trainer_load_config(rnn_trainer *t, const char *path) {
     if (!t) return rnn_errorf("rnn_trainer_load_config: no trainer (rnn_trainer_new failed?)");
-    return rnn_opts_load_file(&t->o, path);
+    if (rnn_opts_load_file(&t->o, path)) return -1;
+    memcpy(t->cfg_init_from, t->o.init_from, sizeof t->cfg_init_from);
+    memcpy(t->cfg_init_backward, t->o.init_backward, sizeof t->cfg_init_backward);
+    return 0;
 }
 
 int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {
     if (!t) return rnn_errorf("rnn_trainer_run: no trainer (rnn_trainer_new failed?)");
-    return rnn_train(&t->o, cb, user, t->dir, sizeof t->dir);
+    rnn_opts o = t->o;
+    if (o.resume[0] && !strcmp(o.init_from, t->cfg_init_from) && !strcmp(o.init_backward, t->cfg_init_backward))
+        o.init_from[0] = o.init_backward[0] = 0;
+    return rnn_train(&o, cb, user, t->dir, sizeof t->dir);
 }
 
 const char *rnn_trainer_dir(const rnn_trainer *t) { return t ? t->dir : ""; }

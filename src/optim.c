@@ -110,7 +110,8 @@ rnn_optim *rnn_optim_create(const rnn_optim_config *c, size_t n_params) {
     /* Stricter than PyTorch, which takes any value >= 0: from 1 on, the
      * momentum buffer (or rmsprop's square average) grows without bound or
      * never moves from its start, and the run diverges. */
-    if (!(c->momentum < 1) || !(c->alpha < 1)) {
+    const int uses_alpha = c->type == RNN_OPT_RMSPROP;
+    if (!(c->momentum < 1) || (uses_alpha && !(c->alpha < 1))) {
         rnn_errorf("invalid %s: %g (must be in [0, 1))", c->momentum < 1 ? "alpha" : "momentum",
                    c->momentum < 1 ? c->alpha : c->momentum);
         return NULL;

@@ -235,8 +235,9 @@ static char *trim(char *s) {
     return s;
 }
 
-/* `name = value` lines from f, named `path` in messages. */
-static int load_stream(rnn_opts *o, FILE *f, const char *path) {
+/* `name = value` lines from f, named `path` in messages. lenient: names
+ * this build does not know are skipped (a state saved by another version). */
+static int load_stream(rnn_opts *o, FILE *f, const char *path, int lenient) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
@@ -267,6 +268,7 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path) {
                             lineno);
             break;
         }
+        if (lenient && !find(key)) continue;
         if (rnn_opts_set(o, key, val)) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", rnn_last_error());
@@ -282,7 +284,7 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path) {
 int rnn_opts_load_file(rnn_opts *o, const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return rnn_errorf("%s: cannot open config file: %s", path, strerror(errno));
-    int rc = load_stream(o, f, path);
+    int rc = load_stream(o, f, path, 0);
     fclose(f);
     return rc;
 }
@@ -290,7 +292,7 @@ int rnn_opts_load_file(rnn_opts *o, const char *path) {
 int rnn_opts_load_string(rnn_opts *o, const char *text, const char *name) {
     FILE *f = fmemopen((void *)text, strlen(text), "r");
     if (!f) return rnn_errorf("%s: %s", name, strerror(errno));
-    int rc = load_stream(o, f, name);
+    int rc = load_stream(o, f, name, 1);
     fclose(f);
     return rc;
 }
@@ -390,8 +392,9 @@ int rnn_opts_check_state(const rnn_opts *saved, const rnn_opts *now, const char 
     char was[RNN_OPT_STR + 32], is[RNN_OPT_STR + 32];
     const opt_def *d = first_fixed_diff(saved, now, was, is, sizeof was);
     if (d)
-        return rnn_errorf("%s/config.txt does not match the run's saved state: %s = \"%s\" there, \"%s\" in "
-                          "the state (was config.txt edited or damaged? restore that line)",
+        return rnn_errorf("the options of this resume (%s/config.txt, then any settings) do not match the "
+                          "run's saved state: %s = \"%s\" here, \"%s\" in the state (was config.txt edited or "
+                          "damaged? restore that line)",
                           dir, d->name, is, was);
     return 0;
 }

@@ -76,7 +76,8 @@ int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *
  * naming config.txt when it was edited or damaged. */
 int rnn_opts_check_state(const rnn_opts *saved, const rnn_opts *now, const char *dir);
 /* The options as config.txt lines in one malloc'd string (free() it), and
- * back: name gives messages their file. NULL / -1 + message on failure. */
+ * back (names this build does not know are skipped): name gives messages
+ * their file. NULL / -1 + message on failure. */
 char *rnn_opts_to_string(const rnn_opts *o);
 int rnn_opts_load_string(rnn_opts *o, const char *text, const char *name);
 /* -1 + message naming the first option, left off its default, that is for

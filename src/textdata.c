@@ -462,7 +462,8 @@ static int parse_jsonl(loader *L, char *buf, size_t len) {
         long nul = json_nul_escape(p);
         if (nul) {
             cJSON_Delete(j);
-            return rnn_errorf("%s:%d: a NUL character (\\u0000, column %ld): texts and labels cannot hold one",
+            return rnn_errorf("%s:%d: a NUL character (\\u0000, column %ld): the strings of a JSON line "
+                              "cannot hold one here",
                               L->path, line, nul);
         }
         int rc = -1;
@@ -615,6 +616,7 @@ static int parse_dir(loader *L) {
                 free(text);
                 rc = rnn_errorf("%s: NUL byte in the text (a binary file?)", fp);
             } else {
+                if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) memmove(text, text + 3, len - 2); /* BOM */
                 L->dir_file = fp;
                 rc = add_row(L, text, labs[i], strlen(labs[i]), 0);
                 L->dir_file = NULL;
@@ -932,7 +934,7 @@ int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, c
             if (parse_cols(o->text_cols, L.text_cols, &L.n_text_cols)) return -1;
             for (int i = 0; i < L.n_text_cols; i++)
                 if (L.text_cols[i] == L.label_col)
-                    return rnn_errorf("text columns \"%s\" include the label column %d", o->text_cols, L.label_col);
+                    return rnn_errorf("--text-col \"%s\" includes the label column %d", o->text_cols, L.label_col);
         } else {
             L.auto_text = 1;
         }

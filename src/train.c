@@ -285,7 +285,8 @@ typedef struct {
     rnn_opts eff; /* the options in effect (o is this): --init-from's model fixes its shape */
     char *pending; /* what say() printed before train.log was opened, for it (malloc'd) */
     size_t n_pending;
-    int made_dir;  /* the run directory was made by this run (removed again if setup fails) */
+    size_t made_from; /* r->dir[0..made_from) is the first directory this run made (0: none); a
+                         failed setup removes it and those below it again */
 } run;
 
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
@@ -317,19 +318,22 @@ static void say(run *r, const char *fmt, ...) {
     }
 }
 
-static int make_dir(const char *path) {
+/* mkdir -p; *first (if 0 so far) gets the length of the first prefix of
+ * path that it created. */
+static int make_dir(const char *path, size_t *first) {
     char tmp[RNN_OPT_STR + 16];
     snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
+    for (char *p = tmp + 1;; p++)
+        if (*p == '/' || !*p) {
+            const char c = *p;
             *p = 0;
-            if (mkdir(tmp, 0777) && errno != EEXIST)
+            if (!mkdir(tmp, 0777)) {
+                if (!*first) *first = (size_t)(p - tmp);
+            } else if (errno != EEXIST) {
                 return rnn_errorf("%s: cannot create directory: %s", tmp, strerror(errno));
-            *p = '/';
+            }
+            if (!(*p = c)) return 0;
         }
-    if (mkdir(tmp, 0777) && errno != EEXIST)
-        return rnn_errorf("%s: cannot create directory: %s", tmp, strerror(errno));
-    return 0;
 }
 
 static void path_in(char *buf, size_t cap, const run *r, const char *name) {
@@ -515,6 +519,8 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
     dop.text_cols = o->text_cols;
     dop.label_names = o->label_names[0] ? o->label_names : NULL;
     dop.label_base = strcmp(o->label_base, "auto") ? atoi(o->label_base) : -1;
+    if (dop.label_base >= 0 && !dop.label_names)
+        return rnn_errorf("--label-base %s numbers the classes of --label-names: give both", o->label_base);
     dop.header = !strcmp(o->header, "auto") ? -1 : !strcmp(o->header, "yes");
     /* The texts must be UTF-8 unless the tokenizer (the checkpoint's, or the
      * one to build) reads bytes or replaces bad ones. */
@@ -607,6 +613,7 @@ static int load_vectors(run *r) {
     }
     while ((got = getline(&line, &cap, f)) > 0) {
         lineno++;
+        if (lineno == 1 && got >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) memmove(line, line + 3, (size_t)got - 2);
         char *sp = strchr(line, ' ');
         if (!sp) continue;
         *sp = 0;
@@ -826,18 +833,31 @@ static int meta_num(const rnn_st *st, const char *path, const char *key, double 
     return 0;
 }
 
+/* Before anything is loaded for a resume: the options the run was saved
+ * with (absent in states saved before 2026-12-05) against those it would
+ * go on with, so that an edited or damaged config.txt is named as such. */
+static int check_saved_options(run *r) {
+    char path[2 * RNN_OPT_STR];
+    path_in(path, sizeof path, r, "state.safetensors");
+    rnn_st *st = rnn_st_load(path);
+    if (!st) return -1;
+    const char *cfg = rnn_st_meta(st, "train.config");
+    int rc = 0;
+    if (cfg) {
+        rnn_opts saved;
+        rnn_opts_default(&saved);
+        rc = rnn_opts_load_string(&saved, cfg, path) || rnn_opts_check_state(&saved, r->o, r->dir) ? -1 : 0;
+    }
+    rnn_st_free(st);
+    return rc;
+}
+
 static int load_state(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
     rnn_st *st = rnn_st_load(path);
     if (!st) return -1;
     int rc = -1;
-    const char *cfg = rnn_st_meta(st, "train.config"); /* absent in states saved before 2026-12-05 */
-    if (cfg) {
-        rnn_opts saved;
-        rnn_opts_default(&saved);
-        if (rnn_opts_load_string(&saved, cfg, path) || rnn_opts_check_state(&saved, r->o, r->dir)) goto out;
-    }
     double v[N_STATE_META];
     for (int i = 0; i < N_STATE_META; i++)
         if (meta_num(st, path, state_keys[i], &v[i])) goto out;
@@ -1042,12 +1062,12 @@ static int open_run_dir(run *r, int resuming) {
         char stamp[32];
         time_t now = time(NULL);
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
-        if (make_dir("runs")) return -1;
+        if (make_dir("runs", &r->made_from)) return -1;
         for (int k = 1;; k++) {
             if (k == 1) snprintf(r->dir, sizeof r->dir, "runs/%s", stamp);
             else snprintf(r->dir, sizeof r->dir, "runs/%s-%d", stamp, k);
             if (mkdir(r->dir, 0777) == 0) {
-                r->made_dir = 1;
+                if (!r->made_from) r->made_from = strlen(r->dir);
                 break;
             }
             if (errno != EEXIST || k == 1000)
@@ -1055,11 +1075,14 @@ static int open_run_dir(run *r, int resuming) {
         }
     }
     struct stat st;
-    if (!r->made_dir && stat(r->dir, &st)) {
-        if (make_dir(r->dir)) return -1;
-        r->made_dir = 1;
-    } else if (!r->made_dir && !S_ISDIR(st.st_mode)) {
-        return rnn_errorf("%s: not a directory (--out names the run's directory)", r->dir);
+    if (resuming && stat(r->dir, &st)) return rnn_errorf("--resume %s: %s", r->dir, strerror(errno));
+    if (!r->made_from) { /* --out or --resume: found, or made here */
+        if (stat(r->dir, &st)) {
+            if (make_dir(r->dir, &r->made_from)) return -1;
+        } else if (!S_ISDIR(st.st_mode)) {
+            return rnn_errorf("%s: not a directory (--%s names the run's directory)", r->dir,
+                              resuming ? "resume" : "out");
+        }
     }
     char path[2 * RNN_OPT_STR];
     if (!resuming && !o->overwrite) /* never replace a run's checkpoints unasked */
@@ -1252,11 +1275,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     rnn_checkpoint ck = {0};
     if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
     if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
-    if (o->init_backward[0] && !r->classify)
-        return rnn_errorf("--init-backward is for classifiers (--task classify), with --init-from FORWARD_LM");
-    if (!r->classify && strcmp(o->loss, "ce"))
-        return rnn_errorf("--loss %s is for classifiers (--task classify); a language model's loss is ce", o->loss);
-    if (rnn_opts_check_task(o)) return -1;
+    /* A resumed run keeps what it was started with (its state decides). */
+    if (!resuming && rnn_opts_check_task(o)) return -1;
     if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %g)", o->ema);
     if (!(o->word_dropout >= 0 && o->word_dropout < 1))
         return rnn_errorf("--word-dropout must be in [0, 1) (got %g)", o->word_dropout);
@@ -1284,7 +1304,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     rnn_rng_seed(&r->rng, (uint64_t)o->seed);
     r->bar = !strcmp(o->progress, "bar") || (!strcmp(o->progress, "auto") && isatty(2));
     r->quiet = !strcmp(o->progress, "quiet");
-    if (open_run_dir(r, resuming)) goto out;
+    if (open_run_dir(r, resuming) || (resuming && check_saved_options(r))) goto out;
     if (dir && dir_cap) snprintf(dir, dir_cap, "%s", r->dir);
     if (fallback[0]) say(r, "warning: %s; training in fp32", fallback);
 
@@ -1401,7 +1421,6 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     const float enc_mult = o->encoder_lr_mult, emb_mult = sc.lr_mult[RNN_GROUP_EMBED];
     const long eval_every = o->eval_every > 0 ? o->eval_every : per_epoch;
     r->t0 = rnn_now();
-    interrupted = 0;
     int stop = 0;
     double loss_acc = 0, window_t = rnn_now();
     long window_tokens = 0, window_steps = 0;
@@ -1415,7 +1434,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     while (!stop) {
         if (r->total_steps > 0 && r->step >= r->total_steps) break;
         if (o->time > 0 && elapsed(r) >= o->time) break;
-        if (interrupted) {
+        if (interrupted) { /* also one that came during the setup: the run stops before its first step */
+            interrupted = 0;
             say(r, "interrupted: saving");
             break;
         }
@@ -1497,7 +1517,13 @@ out:
     if (r->bar) fprintf(stderr, "\n");
     if (r->log) fclose(r->log);
     if (r->metrics) fclose(r->metrics);
-    if (r->made_dir && !r->log) rmdir(r->dir); /* setup failed in a directory of its own: leave none */
+    if (r->made_from && !r->log) { /* setup failed in directories of its own: leave none */
+        char d[sizeof r->dir];
+        snprintf(d, sizeof d, "%s", r->dir);
+        for (size_t n = strlen(d); n > 1 && d[n - 1] == '/';) d[--n] = 0;
+        for (char *sl; rmdir(d) == 0 && strlen(d) > r->made_from && (sl = strrchr(d, '/')) != NULL;) *sl = 0;
+        if (dir && dir_cap) dir[0] = 0;
+    }
     free(r->pending);
     rnn_checkpoint_free(&ck);
     rnn_acts_free(r->a);

@@ -298,6 +298,30 @@ static void test_trainer(void) {
     CHECK(csv_val_losses(stopped, cs2, cl2, 8) == rows_before, "no metrics.csv row added (%d before)", rows_before);
     rnn_trainer_free(t);
 
+    /* A fine-tuning run (init-from) stopped and resumed through the API, as
+     * `rnn train --resume` does it: its config.txt's init-from is how it
+     * started, not a request; one set again by hand is still refused. */
+    char ft[160];
+    snprintf(ft, sizeof ft, "%s/ft", base);
+    seen e = {0};
+    e.stop_at = 4;
+    t = tiny_trainer(ft);
+    CHECK(t && rnn_trainer_set(t, "init-from", model) == 0 && rnn_trainer_run(t, on_event, &e) == 0,
+          "a fine-tuning run: %s", rnn_error());
+    rnn_trainer_free(t);
+    snprintf(cfg, sizeof cfg, "%s/config.txt", ft);
+    t = rnn_trainer_new();
+    CHECK(t && rnn_trainer_load_config(t, cfg) == 0 && rnn_trainer_set(t, "resume", ft) == 0 &&
+              rnn_trainer_run(t, NULL, NULL) == 0,
+          "the fine-tuning run resumes: %s", rnn_error());
+    rnn_trainer_free(t);
+    t = rnn_trainer_new();
+    CHECK(t && rnn_trainer_load_config(t, cfg) == 0 && rnn_trainer_set(t, "resume", ft) == 0 &&
+              rnn_trainer_set(t, "init-from", full) == 0 && rnn_trainer_run(t, NULL, NULL) == -1 &&
+              strstr(rnn_error(), "--resume and --init-from cannot be combined"),
+          "an init-from set for the resume is refused: %s", rnn_error());
+    rnn_trainer_free(t);
+
     /* Without "out", each run gets a directory of its own under runs/, even
      * two in the same second. */
     char cwd[1024], made[2][600] = {"", ""};

@@ -170,11 +170,15 @@ expect_error "--resume with a --config that changes the model" "--hidden cannot 
 # the state keeps the run's options: an edited or emptied config.txt is caught, not trusted
 cp -r "$T/half" "$T/halfed"
 sed -i 's/^hidden = 32$/hidden = 48/' "$T/halfed/config.txt"
-expect_error "--resume of a run whose config.txt was edited" "halfed/config.txt does not match the run's saved state: hidden = \"48\" there, \"32\" in the state" \
+expect_error "--resume of a run whose config.txt was edited" "halfed/config.txt, then any settings) do not match the run's saved state: hidden = \"48\" here, \"32\" in the state" \
     $RNN train --resume "$T/halfed" --steps 40
 : >"$T/halfed/config.txt"
-expect_error "--resume of a run whose config.txt was emptied" "halfed/config.txt does not match the run's saved state" \
+expect_error "--resume of a run whose config.txt was emptied" "do not match the run's saved state" \
     $RNN train --resume "$T/halfed" --steps 40
+cp -r "$T/half" "$T/halfdata"; cp "$T/text.txt" "$T/other.txt"
+sed -i "s|^data = .*|data = $T/other.txt|" "$T/halfdata/config.txt"
+expect_error "an edited data line is named before any data is read" "do not match the run's saved state: data = " \
+    $RNN train --resume "$T/halfdata" --steps 40
 
 # --- a run whose setup fails writes nothing: an --overwrite target keeps its old run whole,
 # and a new --out is not left behind
@@ -182,7 +186,7 @@ md5sum "$T/half/"*.safetensors "$T/half/config.txt" "$T/half/metrics.csv" >"$T/h
 expect_error "--overwrite with missing data" "nope.txt: cannot open" $RNN train --data "$T/nope.txt" --out "$T/half" --overwrite
 check "and the run it would have replaced is whole" "md5sum -c --quiet '$T/half.md5'"
 expect_error "a new --out with missing data" "nope.txt: cannot open" $RNN train --data "$T/nope.txt" --out "$T/newdir/run"
-check "leaves no run directory" "[ ! -e '$T/newdir/run' ]"
+check "leaves no run directory, nor the parents it made" "[ ! -e '$T/newdir' ]"
 : >"$T/afile"
 expect_error "--out of a file" "afile: not a directory" $RNN train $small --steps 1 --out "$T/afile"
 
@@ -601,6 +605,12 @@ expect_error "labels that fit 0- and 1-based names are refused" "lb12.tsv: label
     $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt"
 expect_error "eval --label-base 2" "--label-base '2' must be a number in \[0, 1\]" \
     $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt" --label-base 2
+$RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt" --label-base 0 --label-col 0 >/dev/null 2>&1
+check "eval --label-col 0 is auto, as in train" "[ \$? -eq 0 ]"
+expect_error "eval --label-base auto: the file alone decides" "labels 1-2 could name" \
+    $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt" --label-base auto
+expect_error "train --label-base without --label-names" "--label-base 1 numbers the classes of --label-names: give both" \
+    $RNN train --task classify --data "$T/lb0.tsv" --label-base 1 --steps 1 --out "$T/x20"
 expect_error "eval --label-col abc" "--label-col 'abc' must be" $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-col abc
 expect_error "--label-names on a language model" "--label-names .*lbnames.txt is for classifiers (--task classify)" \
     $RNN train --data "$T/text.txt" --label-names "$T/lbnames.txt" --steps 1 --out "$T/x14"
@@ -676,6 +686,9 @@ expect_error "a hexadecimal vector value" "hexvec.txt:1: a hexadecimal number" $
 printf '2 1\nwhat 0.5\nis 2\n' >"$T/w2v1.txt"
 $RNN train $cls --embed 1 --vectors "$T/w2v1.txt" --steps 1 --out "$T/w2v1" >"$T/veclog" 2>&1
 check "a word2vec header of width 1 is a header, not the word \"2\"" "grep -q 'vectors .*: 2 of [0-9]* vocabulary tokens covered' '$T/veclog'"
+printf '\xef\xbb\xbf2 4\nwhat 1 2 3 4\n' >"$T/bomvec.txt"
+$RNN train $cls --embed 4 --vectors "$T/bomvec.txt" --steps 1 --out "$T/bomvec" >"$T/veclog" 2>&1
+check "a vectors file's byte order mark and word2vec header" "grep -q 'vectors .*: 1 of [0-9]* vocabulary tokens covered' '$T/veclog'"
 printf 'what 1 2\n' >"$T/badvec.txt"
 expect_error "vectors of the wrong width name file:line" "badvec.txt:1" $RNN train $cls --embed 4 --vectors "$T/badvec.txt" --out "$T/x5"
 printf 'what 1 2 3 4\nis 1 nan 1 1\n' >"$T/nanvec.txt"

@@ -533,6 +533,11 @@ static void test_parse_and_validate(void) {
     c.alpha = 1.0f;
     CHECK(rnn_optim_create(&c, 4) == NULL && strstr(rnn_last_error(), "invalid alpha: 1"), "alpha 1 rejected");
     rnn_optim_config_default(&c, RNN_OPT_ADAM);
+    c.alpha = 1.0f; /* rmsprop's: adam does not read it */
+    ok = rnn_optim_create(&c, 4);
+    CHECK(ok != NULL, "adam ignores alpha: %s", rnn_last_error());
+    rnn_optim_free(ok);
+    rnn_optim_config_default(&c, RNN_OPT_ADAM);
     c.beta2 = 1.0f;
     CHECK(rnn_optim_create(&c, 4) == NULL && strstr(rnn_last_error(), "beta"),
           "beta2 = 1 rejected");

@@ -253,7 +253,7 @@ static void test_csv_errors(void) {
     check_error(p, &o, NULL, 0, "emptylab.csv:2: empty label", NULL);
 
     o.text_cols = "1-2";
-    check_error(FIX "news.csv", &o, NULL, 0, "include the label column 1", NULL);
+    check_error(FIX "news.csv", &o, NULL, 0, "includes the label column 1", NULL);
     o.text_cols = "2-x";
     check_error(FIX "news.csv", &o, NULL, 0, "--text-col \"2-x\"", NULL);
     o.text_cols = "2,3,2";
@@ -362,9 +362,15 @@ static void test_dir(void) {
     make_dir("badtree/neg");
     write_tmp("badtree/pos/a.txt", "fine");
     write_tmp("badtree/neg/b.txt", "x\xff");
+    write_tmp("badtree/pos/c.txt", "\xef\xbb\xbf" "bom"); /* a byte order mark is no text */
     o = opts();
     o.check_utf8 = 1;
     check_error(tmp_path("badtree"), &o, NULL, 0, "badtree/neg/b.txt: invalid UTF-8 at byte 1 of the text", NULL);
+    o.check_utf8 = 0;
+    LOAD_OK(&d, tmp_path("badtree"), &o, NULL, 0);
+    CHECK(d.n == 3 && !strcmp(d.ex[1].text, "fine") && !strcmp(d.ex[2].text, "bom"), "the BOM dropped: \"%s\"",
+          d.n == 3 ? d.ex[2].text : "");
+    rnn_dataset_free(&d);
     make_dir("emptytree");
     o = opts();
     check_error(tmp_path("emptytree"), &o, NULL, 0, "emptytree: no examples", NULL);
