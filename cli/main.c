@@ -1045,19 +1045,21 @@ static int cmd_classify(int argc, char **argv) {
         }
         int32_t *ids = NULL; /* model 0's tokens, for --attention */
         size_t n = 0;
-        int bad = 0, empty = 0;
+        int bad = 0, empty = 0; /* 1 + the first model that found no tokens in the text */
         for (int c = 0; c < C; c++) sum[c] = 0;
         int k = 0;
         for (; k < K && !bad; k++) {
             int32_t *idk;
             size_t nk;
-            bad = classify_text(&e.ck[k], &a[k], &a_T[k], text, len, 1.0 / K, probs, sum, &idk, &nk, &empty) != 0;
+            int none = 0;
+            bad = classify_text(&e.ck[k], &a[k], &a_T[k], text, len, 1.0 / K, probs, sum, &idk, &nk, &none) != 0;
+            if (none && !empty) empty = k + 1;
             if (k == 0) ids = idk, n = nk;
             else free(idk);
         }
         if (!bad && empty) { /* still classified, so that each text keeps its output line */
             const char *filler;
-            rnn_tokenizer_filler_id(e.ck[0].tok, &filler);
+            rnn_tokenizer_filler_id(e.ck[empty - 1].tok, &filler);
             fprintf(stderr, "rnn: classify: warning: %s: no tokens in the text; read as one %s\n", where, filler);
         }
         if (bad) {
