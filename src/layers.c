@@ -112,6 +112,17 @@ void rnn_dropout_forward(float *x, float *mask, size_t n, float p, rnn_rng *rng)
 
 void rnn_dropout_mask(float *mask, size_t n, float p, rnn_rng *rng) { dropout(NULL, mask, n, p, rng); }
 
+void rnn_dropout_locked(float *x, float *mask, size_t n, size_t period, float p, rnn_rng *rng) {
+    if (!period || period >= n) {
+        dropout(x, mask, n, p, rng);
+        return;
+    }
+    dropout(NULL, mask, period, p, rng);
+    for (size_t at = period; at < n; at += period) memcpy(mask + at, mask, sizeof(float) * period);
+#pragma omp parallel for if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) x[i] *= mask[i];
+}
+
 void rnn_dropout_backward(float *dx, const float *mask, size_t n) {
 #pragma omp parallel for if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) dx[i] *= mask[i];

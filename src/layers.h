@@ -37,6 +37,11 @@ void rnn_dropout_forward(float *x, float *mask, size_t n, float p, rnn_rng *rng)
 /* The mask alone (the same draws rnn_dropout_forward makes), for a mask
  * applied inside a cell (recurrent dropout). */
 void rnn_dropout_mask(float *mask, size_t n, float p, rnn_rng *rng);
+/* rnn_dropout_forward whose mask repeats every `period` values (n a multiple
+ * of it): in a time-major (T, B, W) batch with period B * W, one mask per
+ * sequence, the same at every step. period 0: rnn_dropout_forward. The
+ * backward is rnn_dropout_backward with the whole mask. */
+void rnn_dropout_locked(float *x, float *mask, size_t n, size_t period, float p, rnn_rng *rng);
 /* dx *= mask. */
 void rnn_dropout_backward(float *dx, const float *mask, size_t n);
 

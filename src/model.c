@@ -56,6 +56,8 @@ int rnn_config_validate(const rnn_config *c) {
                           "whose candidate it masks (got cell %s)", rnn_cell_name(c->cell));
     if (c->reverse && c->task != RNN_TASK_LM)
         return rnn_errorf("config: reverse (--reverse) is for language models");
+    if (c->locked_dropout && c->task != RNN_TASK_LM) /* a packed batch has no fixed rows per step */
+        return rnn_errorf("config: locked_dropout (--locked-dropout) is for language models");
     if (c->bidirectional && c->task == RNN_TASK_LM) /* its backward half reads the token it predicts */
         return rnn_errorf("config: a language model cannot be bidirectional (--bidirectional): it predicts "
                           "each token from the ones before it; train a backward one with --reverse");
@@ -103,6 +105,7 @@ char *rnn_config_to_json(const rnn_config *c) {
     if (c->embed_dropout > 0) cJSON_AddNumberToObject(j, "embed_dropout", c->embed_dropout);
     if (c->weight_drop > 0) cJSON_AddNumberToObject(j, "weight_drop", c->weight_drop);
     if (c->recurrent_dropout > 0) cJSON_AddNumberToObject(j, "recurrent_dropout", c->recurrent_dropout);
+    if (c->locked_dropout) cJSON_AddBoolToObject(j, "locked_dropout", 1);
     cJSON_AddBoolToObject(j, "residual", c->residual);
     cJSON_AddNumberToObject(j, "padding_id", c->padding_id);
     cJSON_AddNumberToObject(j, "forget_bias", c->forget_bias);
@@ -181,6 +184,7 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         json_float(j, "embed_dropout", &c->embed_dropout) ||
         json_float(j, "weight_drop", &c->weight_drop) ||
         json_float(j, "recurrent_dropout", &c->recurrent_dropout) ||
+        json_bool(j, "locked_dropout", &c->locked_dropout) ||
         json_bool(j, "residual", &c->residual) || json_int(j, "padding_id", &c->padding_id, 0) ||
         json_bool(j, "tie_weights", &c->tie_weights) || json_bool(j, "reverse", &c->reverse) ||
         json_float(j, "forget_bias", &c->forget_bias) ||
@@ -638,15 +642,17 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     if (!fold) rnn_embedding_forward(a->emb, m->emb, ids, N, E);
     const float *in = a->emb;
     int in_w = E;
+    /* locked: one mask per sequence (a language model's batch has B rows at every step) */
+    const size_t lock = c->locked_dropout ? (size_t)B : 0;
     if (train && c->embed_dropout > 0) {
         memcpy(a->xe, a->emb, sizeof(float) * N * E);
-        rnn_dropout_forward(a->xe, a->emask, (size_t)N * E, c->embed_dropout, rng);
+        rnn_dropout_locked(a->xe, a->emask, (size_t)N * E, lock * E, c->embed_dropout, rng);
         in = a->xe;
     }
     for (int l = 0; l < L; l++) {
         if (l > 0 && train && c->dropout > 0) {
             memcpy(a->x[l], in, sizeof(float) * N * DH);
-            rnn_dropout_forward(a->x[l], a->mask[l], (size_t)N * DH, c->dropout, rng);
+            rnn_dropout_locked(a->x[l], a->mask[l], (size_t)N * DH, lock * DH, c->dropout, rng);
             in = a->x[l];
         }
         const float *lin = in; /* NULL: layer 0's gates come from the table */
@@ -688,7 +694,7 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     if (c->task == RNN_TASK_LM) {
         if (train && c->head_dropout > 0) { /* on the top layer's output, before the head */
             memcpy(a->xh, in, sizeof(float) * N * m->F);
-            rnn_dropout_forward(a->xh, a->head_mask, (size_t)N * m->F, c->head_dropout, rng);
+            rnn_dropout_locked(a->xh, a->head_mask, (size_t)N * m->F, lock * m->F, c->head_dropout, rng);
             a->top = a->xh;
         }
         rnn_linear_forward(a->logits, a->top, m->head_w, m->head_b, N, m->F, m->n_out);

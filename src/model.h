@@ -43,6 +43,8 @@ typedef struct {
     float embed_dropout;  /* on the embedding output, the first layer's (or pooling's) input */
     float weight_drop;    /* DropConnect on every W_hh, one mask per batch (AWD-LSTM) */
     float recurrent_dropout; /* LSTM/GRU: on the cell's candidate, per unit and step (Semeniuta 2016) */
+    int locked_dropout;   /* lm: dropout, embed_dropout and head_dropout draw one mask per sequence,
+                             the same at every step (variational; AWD-LSTM's locked dropout) */
     int residual;         /* add each layer's input to its output when widths match */
     /* classify only */
     rnn_pool pool;

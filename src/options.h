@@ -33,6 +33,7 @@ typedef struct {
     int reverse;               /* lm: train on the text read right to left */
     char init_backward[RNN_OPT_STR]; /* classify: a --reverse LM for the backward direction */
     float dropout, embed_dropout, head_dropout, weight_drop, recurrent_dropout, forget_bias;
+    int locked_dropout;
     float word_dropout;        /* training: input tokens become <unk> with this probability */
     int cache;                 /* lm: neural cache pairs (0: none, or the --init-from model's) */
     float cache_theta, cache_lambda;

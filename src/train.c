@@ -702,6 +702,7 @@ static int config_from_opts(const rnn_opts *o, rnn_config *c, int vocab) {
     c->embed_dropout = o->embed_dropout;
     c->weight_drop = o->weight_drop;
     c->recurrent_dropout = o->recurrent_dropout;
+    c->locked_dropout = o->locked_dropout;
     c->attention_dim = o->attention_dim;
     if (rnn_pool_parse(o->pool, &c->pool)) return -1;
     c->loss = strcmp(o->loss, "bce") ? RNN_LOSS_CE : RNN_LOSS_BCE;
@@ -1353,6 +1354,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     /* A training choice, not part of the saved model: a resumed run or a
      * fine-tuned checkpoint takes it from this run's options. */
     r->m->c.freeze_embedding = o->freeze_embedding;
+    r->m->c.locked_dropout = o->locked_dropout;
     if (!r->classify) {
         rnn_config *mc = &r->m->c, cc = *mc;
         cc.cache_size = o->cache > 0 ? o->cache : 1; /* the flags are checked even without --cache */

@@ -333,6 +333,9 @@ static void test_gradcheck_models(void) {
     gradcheck(&c, "lm lstm 3 layers, dropout 0.3 between them, 0.4 on the embedding");
     c.head_dropout = 0.35f;
     gradcheck(&c, "lm lstm 3 layers, dropout 0.3 between, 0.4 on the embedding, 0.35 before the head");
+    c.locked_dropout = 1;
+    gradcheck(&c, "lm lstm 3 layers, the same dropouts locked (one mask per sequence)");
+    c.locked_dropout = 0;
     rnn_config_default(&c, RNN_TASK_CLASSIFY);
     c.vocab_size = 7, c.embed_dim = 4, c.hidden_dim = 5, c.num_layers = 2, c.bidirectional = 1;
     c.cell = RNN_CELL_GRU, c.dropout = 0.25f, c.head_dropout = 0.4f, c.num_classes = 3;
@@ -531,6 +534,70 @@ static void test_dropout(void) {
     CHECK(fabs(same / (double)m - 0.5) < 0.01, "the next mask is independent (%.3f agree)", same / (double)m);
     rnn_set_threads(0);
     free(x1), free(m1), free(x2), free(m2);
+
+    /* Locked: the first period's mask repeats, x scaled by it; about p of
+     * it dropped; period 0 is plain dropout (the same draws). */
+    enum { T = 7, P = 3000 };
+    static float lx[T * P], lm[T * P], px[T * P], pm[T * P];
+    for (int i = 0; i < T * P; i++) lx[i] = px[i] = 1.0f + (float)(i % 5);
+    rnn_rng_seed(&rng, 9);
+    rnn_dropout_locked(lx, lm, T * P, P, 0.3f, &rng);
+    int repeats = 1, applied = 1, dropped = 0;
+    for (int i = 0; i < T * P; i++) {
+        repeats &= lm[i] == lm[i % P];
+        applied &= lx[i] == (1.0f + (float)(i % 5)) * lm[i];
+    }
+    for (int i = 0; i < P; i++) dropped += lm[i] == 0;
+    CHECK(repeats && applied, "locked: every period has the first period's mask, applied");
+    CHECK(fabs(dropped / (double)P - 0.3) < 0.03, "locked drop rate %.3f", dropped / (double)P);
+    rnn_rng_seed(&rng, 9);
+    rnn_dropout_locked(px, pm, T * P, 0, 0.3f, &rng);
+    rnn_rng_seed(&rng, 9);
+    for (int i = 0; i < T * P; i++) lx[i] = 1.0f + (float)(i % 5);
+    rnn_dropout_forward(lx, lm, T * P, 0.3f, &rng);
+    CHECK(!memcmp(pm, lm, sizeof pm) && !memcmp(px, lx, sizeof px), "period 0: plain dropout");
+}
+
+/* --locked-dropout in a language model's forward: each dropout's mask is
+ * the same at every step of a sequence, and differs between sequences. */
+static void test_locked_dropout_model(void) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 9, c.embed_dim = 16, c.hidden_dim = 16, c.num_layers = 2;
+    c.dropout = 0.5f, c.embed_dropout = 0.5f, c.head_dropout = 0.5f, c.locked_dropout = 1;
+    rnn_model *m = rnn_model_create(&c);
+    CHECK(m, "create: %s", rnn_last_error());
+    if (!m) return;
+    rnn_model_init(m, 1);
+    enum { T = 6, B = 4 };
+    rnn_acts *a = rnn_acts_create(m, T, B);
+    int lengths[B] = {T, T, T, T};
+    rnn_pack p;
+    rnn_pack_init(&p, T, B, lengths, a->batch_sizes, a->offsets);
+    int32_t ids[T * B];
+    for (int i = 0; i < T * B; i++) ids[i] = i % 9;
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 4);
+    rnn_model_forward(m, a, &p, ids, 0, 1, &rng);
+    const struct {
+        const float *mask;
+        int w;
+        const char *name;
+    } ms[] = {{a->emask, 16, "embedding"}, {a->mask[1], 16, "between the layers"}, {a->head_mask, 16, "head"}};
+    for (int k = 0; k < 3; k++) {
+        int locked = 1, differ = 0;
+        for (int t = 1; t < T; t++)
+            for (int i = 0; i < B * ms[k].w; i++) locked &= ms[k].mask[t * B * ms[k].w + i] == ms[k].mask[i];
+        for (int i = 0; i < ms[k].w; i++) differ |= ms[k].mask[i] != ms[k].mask[ms[k].w + i];
+        CHECK(locked && differ, "%s: one mask per sequence (locked %d, sequences differ %d)", ms[k].name, locked,
+              differ);
+    }
+    rnn_acts_free(a);
+    rnn_model_free(m);
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.vocab_size = 9, c.embed_dim = 4, c.hidden_dim = 4, c.num_layers = 1, c.num_classes = 2, c.locked_dropout = 1;
+    CHECK(rnn_model_create(&c) == NULL && strstr(rnn_last_error(), "locked_dropout"), "a classifier's is refused: %s",
+          rnn_last_error());
 }
 
 /* A training pass with recurrent dropout leaves no mask behind: an eval
@@ -627,6 +694,7 @@ int main(void) {
     RUN(test_gradcheck_models);
     RUN(test_input_lookup);
     RUN(test_recurrent_dropout_eval);
+    RUN(test_locked_dropout_model);
     RUN(test_forget_bias_init);
     return harness_end();
 }
