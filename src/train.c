@@ -1521,7 +1521,7 @@ out:
     if (r->metrics) fclose(r->metrics);
     if (r->made_from && !r->log) { /* setup failed in directories of its own: leave none */
         char d[sizeof r->dir];
-        snprintf(d, sizeof d, "%s", r->dir);
+        memcpy(d, r->dir, sizeof d); /* a NUL-terminated copy */
         for (size_t n = strlen(d); n > 1 && d[n - 1] == '/';) d[--n] = 0;
         for (char *sl; rmdir(d) == 0 && strlen(d) > r->made_from && (sl = strrchr(d, '/')) != NULL;) *sl = 0;
         if (dir && dir_cap) dir[0] = 0;
