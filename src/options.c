@@ -250,7 +250,7 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path, int lenient) {
             break;
         }
         char *s = line;
-        if (lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3)) s += 3; /* a UTF-8 byte order mark */
+        if (lineno == 1) s += rnn_bom_len(s, (size_t)got);
         s = trim(s);
         if (!*s || *s == '#') continue;
         char *eq = strchr(s, '=');

@@ -616,7 +616,8 @@ static int parse_dir(loader *L) {
                 free(text);
                 rc = rnn_errorf("%s: NUL byte in the text (a binary file?)", fp);
             } else {
-                if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) memmove(text, text + 3, len - 2); /* BOM */
+                const size_t bom = rnn_bom_len(text, len);
+                if (bom) memmove(text, text + bom, len - bom + 1); /* with the NUL */
                 L->dir_file = fp;
                 rc = add_row(L, text, labs[i], strlen(labs[i]), 0);
                 L->dir_file = NULL;
@@ -949,7 +950,8 @@ int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, c
         /* exact size for a regular file: one allocation, no regrowth */
         if (!(buf = S_ISREG(st.st_mode) ? read_exact(path, &len) : rnn_read_file(path, &len))) goto out;
         char *b = buf;
-        if (len >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3)) b += 3, len -= 3; /* byte order mark */
+        const size_t bom = rnn_bom_len(b, len);
+        b += bom, len -= bom;
         const char *nul = memchr(b, 0, len);
         if (nul) {
             int line = 1;

@@ -287,6 +287,7 @@ typedef struct {
     size_t n_pending;
     size_t made_from; /* r->dir[0..made_from) is the first directory this run made (0: none); a
                          failed setup removes it and those below it again */
+    rnn_st *state;    /* a resume's state.safetensors, read once: checked first, restored last */
 } run;
 
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
@@ -613,7 +614,8 @@ static int load_vectors(run *r) {
     }
     while ((got = getline(&line, &cap, f)) > 0) {
         lineno++;
-        if (lineno == 1 && got >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) memmove(line, line + 3, (size_t)got - 2);
+        const size_t bom = lineno == 1 ? rnn_bom_len(line, (size_t)got) : 0;
+        if (bom) memmove(line, line + bom, (size_t)got - bom + 1); /* with the NUL */
         char *sp = strchr(line, ' ');
         if (!sp) continue;
         *sp = 0;
@@ -834,30 +836,25 @@ static int meta_num(const rnn_st *st, const char *path, const char *key, double 
     return 0;
 }
 
-/* Before anything is loaded for a resume: the options the run was saved
- * with (absent in states saved before 2026-12-05) against those it would
- * go on with, so that an edited or damaged config.txt is named as such. */
+/* Before anything is loaded for a resume: reads the state (kept in
+ * r->state for load_state) and checks the options the run was saved with
+ * (absent in states saved before 2026-12-05) against those it would go on
+ * with, so that an edited or damaged config.txt is named as such. */
 static int check_saved_options(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
-    rnn_st *st = rnn_st_load(path);
-    if (!st) return -1;
-    const char *cfg = rnn_st_meta(st, "train.config");
-    int rc = 0;
-    if (cfg) {
-        rnn_opts saved;
-        rnn_opts_default(&saved);
-        rc = rnn_opts_load_string(&saved, cfg, path) || rnn_opts_check_state(&saved, r->o, r->dir) ? -1 : 0;
-    }
-    rnn_st_free(st);
-    return rc;
+    if (!(r->state = rnn_st_load(path))) return -1;
+    const char *cfg = rnn_st_meta(r->state, "train.config");
+    if (!cfg) return 0;
+    rnn_opts saved;
+    rnn_opts_default(&saved);
+    return rnn_opts_load_string(&saved, cfg, path) || rnn_opts_check_state(&saved, r->o, r->dir) ? -1 : 0;
 }
 
 static int load_state(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
-    rnn_st *st = rnn_st_load(path);
-    if (!st) return -1;
+    const rnn_st *st = r->state;
     int rc = -1;
     double v[N_STATE_META];
     for (int i = 0; i < N_STATE_META; i++)
@@ -893,7 +890,6 @@ static int load_state(run *r) {
         goto out;
     rc = 0;
 out:
-    rnn_st_free(st);
     return rc;
 }
 
@@ -1527,6 +1523,7 @@ out:
         if (dir && dir_cap) dir[0] = 0;
     }
     free(r->pending);
+    rnn_st_free(r->state);
     rnn_checkpoint_free(&ck);
     rnn_acts_free(r->a);
     rnn_optim_free(r->opt);

@@ -122,12 +122,15 @@ char *rnn_read_file(const char *path, size_t *len) {
     return buf;
 }
 
+size_t rnn_bom_len(const char *s, size_t n) { return n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3) ? 3 : 0; }
+
 char *rnn_read_text_file(const char *path, size_t *len) {
     size_t n = 0;
     char *buf = rnn_read_file(path, &n);
-    if (buf && n >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) {
-        n -= 3;
-        memmove(buf, buf + 3, n + 1); /* with the terminating NUL */
+    const size_t bom = buf ? rnn_bom_len(buf, n) : 0;
+    if (bom) {
+        n -= bom;
+        memmove(buf, buf + bom, n + 1); /* with the terminating NUL */
     }
     if (len) *len = n;
     return buf;

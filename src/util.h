@@ -30,8 +30,10 @@ char *rnn_strdup(const char *s);
 
 /* Reads a whole file into a NUL-terminated buffer; *len gets its size. */
 char *rnn_read_file(const char *path, size_t *len);
-/* rnn_read_file for text: a leading UTF-8 byte order mark is dropped (it
- * marks the encoding; it is not text). */
+/* 3 if s (n bytes) starts with a UTF-8 byte order mark, else 0: it marks
+ * the encoding and is not text, so every reader of text files skips it. */
+size_t rnn_bom_len(const char *s, size_t n);
+/* rnn_read_file for text: a leading byte order mark is dropped. */
 char *rnn_read_text_file(const char *path, size_t *len);
 
 /* Wall-clock seconds (monotonic). */
