@@ -55,6 +55,7 @@ static const opt_def defs[] = {
     {"weight-drop", K_FLOAT, F(weight_drop), NULL, "DropConnect on the recurrent weights W_hh, one mask per batch (AWD-LSTM)"},
     {"recurrent-dropout", K_FLOAT, F(recurrent_dropout), NULL, "lstm/gru: dropout on the cell's candidate (LSTM g, GRU n) per unit and step, never on the carried state (Semeniuta et al. 2016)"},
     {"locked-dropout", K_BOOL, F(locked_dropout), NULL, "lm: --embed-dropout, --dropout and --head-dropout draw one mask per stream and batch, the same at every step (variational; AWD-LSTM's locked dropout)"},
+    {"random-offset", K_BOOL, F(random_offset), NULL, "lm: each epoch after the first starts the --batch streams at a random offset into the text, so that the --seq-len segments and the batches differ from epoch to epoch"},
     {"word-dropout", K_FLOAT, F(word_dropout), NULL, "training: each input token becomes <unk> with this probability (whole tokens; the targets stay)"},
     {"forget-bias", K_FLOAT, F(forget_bias), NULL, "LSTM: added to the forget gate bias at init (default 0, as PyTorch)"},
     {"cache", K_INT, F(cache), NULL, "lm: validate and evaluate with a neural cache (Grave et al. 2017) of this many recent (hidden state, next token) pairs, saved with the model for rnn eval (0: none; fine-tuning keeps the model's)"},

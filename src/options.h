@@ -34,6 +34,7 @@ typedef struct {
     char init_backward[RNN_OPT_STR]; /* classify: a --reverse LM for the backward direction */
     float dropout, embed_dropout, head_dropout, weight_drop, recurrent_dropout, forget_bias;
     int locked_dropout;
+    int random_offset;         /* lm: each epoch after the first rotates the streams by a random offset */
     float word_dropout;        /* training: input tokens become <unk> with this probability */
     int cache;                 /* lm: neural cache pairs (0: none, or the --init-from model's) */
     float cache_theta, cache_lambda;

@@ -68,14 +68,23 @@ long rnn_lm_batches(size_t n, int B, int T) {
     return len < 2 ? 0 : (long)((len - 1) / (size_t)T);
 }
 
-void rnn_lm_fill(const int32_t *data, size_t n, int B, int T, long k, int32_t *ids,
+void rnn_lm_fill(const int32_t *data, size_t n, int B, int T, long k, size_t offset, int32_t *ids,
                  int32_t *targets) {
-    size_t len = n / (size_t)B, pos = (size_t)k * T;
+    const size_t len = n / (size_t)B, used = len * (size_t)B, pos = (size_t)k * T + offset % len;
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++) {
-            ids[t * B + b] = data[b * len + pos + t];
-            targets[t * B + b] = data[b * len + pos + t + 1];
+            size_t i = (size_t)b * len + pos + (size_t)t, j = i + 1;
+            ids[t * B + b] = data[i < used ? i : i - used];
+            targets[t * B + b] = data[j < used ? j : j - used];
         }
+}
+
+size_t rnn_lm_offset(size_t n, int B, uint64_t seed, long epoch) {
+    const size_t len = n / (size_t)B;
+    if (epoch <= 0 || len < 2) return 0;
+    rnn_rng rng;
+    rnn_rng_seed(&rng, seed * 0x9e3779b97f4a7c15ULL + (uint64_t)epoch * 1000003u + 0x5eed);
+    return (size_t)(rnn_rng_next(&rng) % len);
 }
 
 /* Packs B sequences of equal length T (the language-model case). */
@@ -1453,7 +1462,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
             sc.lr_mult[RNN_GROUP_ENCODER] = frozen ? 0 : enc_mult;
             sc.lr_mult[RNN_GROUP_EMBED] = frozen ? 0 : emb_mult;
         } else {
-            rnn_lm_fill(r->train, r->n_train, r->B, r->T, r->batch_in_epoch, r->a->ids, r->a->targets);
+            const size_t off = o->random_offset ? rnn_lm_offset(r->n_train, r->B, (uint64_t)o->seed, r->epoch) : 0;
+            rnn_lm_fill(r->train, r->n_train, r->B, r->T, r->batch_in_epoch, off, r->a->ids, r->a->targets);
             n_tok = (long)r->B * r->T;
             state_in = r->batch_in_epoch > 0;
         }

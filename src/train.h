@@ -51,10 +51,18 @@ double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in
 /* Language-model batching: the token stream is cut into B contiguous
  * streams of len = n / B tokens; batch k reads positions k*T .. k*T+T-1 of
  * every stream as inputs and the next positions as targets, time-major
- * (ids[t*B + b]). Returns the number of full batches, (len - 1) / T. */
+ * (ids[t*B + b]). Returns the number of full batches, (len - 1) / T.
+ * With offset > 0 the B*len tokens are first rotated left by offset (the
+ * streams start offset tokens later, the last one wrapping round to the
+ * start of the text), for --random-offset. */
 long rnn_lm_batches(size_t n, int B, int T);
-void rnn_lm_fill(const int32_t *data, size_t n, int B, int T, long k, int32_t *ids,
+void rnn_lm_fill(const int32_t *data, size_t n, int B, int T, long k, size_t offset, int32_t *ids,
                  int32_t *targets);
+
+/* --random-offset: the rotation of epoch `epoch` for a run seeded `seed`,
+ * in [0, n / B): 0 for the first epoch, then a function of (seed, epoch)
+ * alone, so that a resumed run reads the same batches. */
+size_t rnn_lm_offset(size_t n, int B, uint64_t seed, long epoch);
 
 /* --word-dropout: each of n input ids becomes unk with probability p,
  * drawn from rng in order (so a resumed run draws the same). Whole tokens,

@@ -142,6 +142,25 @@ expect_error "--word-dropout out of range" "--word-dropout must be in" $RNN trai
 expect_error "--word-dropout with the byte tokenizer" "needs a tokenizer with an unknown token (byte" \
     $RNN train $small --tokenizer byte --word-dropout 0.1 --steps 1 --out "$T/x"
 
+# --random-offset: epoch 2 of a 30-batch text reads other batches, and a run
+# resumed in it (at step 45 of 60) reads the same ones
+head -c 2200 "$T/text.txt" >"$T/short.txt"
+ro="$small --data $T/short.txt --eval-every 15"
+$RNN train $ro --steps 60 --out "$T/rooff" >/dev/null 2>&1
+$RNN train $ro --random-offset --steps 60 --out "$T/rofull" >/dev/null 2>&1
+$RNN train $ro --random-offset --steps 45 --out "$T/rohalf" >/dev/null 2>&1
+$RNN train --resume "$T/rohalf" --steps 60 >/dev/null 2>&1
+a=$(sed -n 5p "$T/rofull/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 5p "$T/rohalf/metrics.csv" | cut -d, -f1,4,5)
+check "--random-offset resumed run has the same step-60 losses ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+c=$(sed -n 5p "$T/rooff/metrics.csv" | cut -d, -f1,4); d=$(sed -n 5p "$T/rofull/metrics.csv" | cut -d, -f1,4)
+check "--random-offset changes the training loss in the second epoch ($c without, $d with)" \
+    "[ -n '$c' ] && [ -n '$d' ] && [ '$c' != '$d' ]"
+c=$(sed -n 3p "$T/rooff/metrics.csv" | cut -d, -f1,4,5); d=$(sed -n 3p "$T/rofull/metrics.csv" | cut -d, -f1,4,5)
+check "... and not in the first, steps 1-30 ($c, $d)" "[ -n '$c' ] && [ '$c' = '$d' ]"
+printf 'pos\tgood\nneg\tbad\n' >"$T/ro.tsv"
+expect_error "--random-offset for a classifier" "random-offset" \
+    $RNN train --task classify --data "$T/ro.tsv" --random-offset --steps 1 --out "$T/x"
+
 # a fine-tuning run (--init-from) resumes too: its config.txt names the model it
 # started from, which the resume does not load again
 resumed ft "--init-from (fine-tuning)" --init-from "$T/run/model.safetensors"

@@ -64,7 +64,7 @@ static void golden_lm(int threads) {
     rnn_rng_seed(&rng, 1);
     size_t state = (size_t)c.num_layers * B * c.hidden_dim;
     for (int k = 0; k < 20; k++) {
-        rnn_lm_fill(data, n, B, T, k, a->ids, a->targets);
+        rnn_lm_fill(data, n, B, T, k, 0, a->ids, a->targets);
         got_loss[k] = (float)rnn_train_step(m, a, &p, k > 0, opt, &sc, lr, &rng, &got_norm[k], NULL);
         memcpy(a->h0, a->hn, state * sizeof(float));
         memcpy(a->c0, a->cn, state * sizeof(float));
@@ -253,12 +253,46 @@ static void test_lm_batching(void) {
     int32_t data[14], ids[6], tg[6];
     for (int i = 0; i < 14; i++) data[i] = i;
     CHECK(rnn_lm_batches(14, 2, 3) == 2, "(7-1)/3 = 2 batches");
-    rnn_lm_fill(data, 14, 2, 3, 1, ids, tg);
+    rnn_lm_fill(data, 14, 2, 3, 1, 0, ids, tg);
     /* batch 1: positions 3,4,5; time-major ids[t*B+b]. */
     int want_ids[6] = {3, 10, 4, 11, 5, 12}, want_tg[6] = {4, 11, 5, 12, 6, 13};
     int ok = 1;
     for (int i = 0; i < 6; i++) ok &= ids[i] == want_ids[i] && tg[i] == want_tg[i];
     CHECK(ok, "batch 1 ids/targets");
+
+    /* --random-offset: rotated left by 5 over the 14 tokens the streams use
+     * (a 15th, 99, is never read): batch 1 starts at 3 + 5 = 8 in stream 0,
+     * and stream 1's positions 15.. wrap round to 1.. */
+    int32_t d15[15];
+    for (int i = 0; i < 14; i++) d15[i] = i;
+    d15[14] = 99;
+    rnn_lm_fill(d15, 15, 2, 3, 1, 5, ids, tg);
+    int rot_ids[6] = {8, 1, 9, 2, 10, 3}, rot_tg[6] = {9, 2, 10, 3, 11, 4};
+    ok = 1;
+    for (int i = 0; i < 6; i++) ok &= ids[i] == rot_ids[i] && tg[i] == rot_tg[i];
+    CHECK(ok, "batch 1 ids/targets rotated by 5");
+    /* offset 3: stream 1's batch 1 reads positions 13, 14 and 15: the target
+     * of token 13 is token 0, never the unused 99 */
+    rnn_lm_fill(d15, 15, 2, 3, 1, 3, ids, tg);
+    CHECK(ids[1] == 13 && tg[1] == 0 && ids[3] == 0 && tg[3] == 1 && ids[5] == 1 && tg[5] == 2,
+          "rotation wraps round to the start (%d>%d %d>%d %d>%d)", ids[1], tg[1], ids[3], tg[3], ids[5], tg[5]);
+
+    /* offsets: 0 in the first epoch, in [0, n/B) after, the same for the same
+     * (seed, epoch), and spread: 20 epochs of a 1000-token stream give at
+     * least 15 different offsets, and another seed other ones */
+    CHECK(rnn_lm_offset(32000, 32, 7, 0) == 0, "epoch 0 is not rotated");
+    int distinct = 0, differ = 0, in_range = 1;
+    size_t seen[20];
+    for (long e = 1; e <= 20; e++) {
+        size_t o = rnn_lm_offset(32000, 32, 7, e);
+        in_range &= o < 1000 && o == rnn_lm_offset(32000, 32, 7, e);
+        differ += o != rnn_lm_offset(32000, 32, 8, e);
+        int fresh = 1;
+        for (int i = 0; i < distinct; i++) fresh &= seen[i] != o;
+        if (fresh) seen[distinct++] = o;
+    }
+    CHECK(in_range && distinct >= 15 && differ >= 15, "offsets in range and repeatable (%d distinct, %d differ by seed)",
+          distinct, differ);
 }
 
 static void test_word_dropout(void) {
