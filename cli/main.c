@@ -185,7 +185,9 @@ static int cmd_train(int argc, char **argv) {
         if (!strcmp(argv[i], "--resume") && i + 1 < argc) v = argv[i + 1];
         if (!strncmp(argv[i], "--resume=", 9)) v = argv[i] + 9;
         if (v) {
-            char path[1024];
+            if (strlen(v) >= RNN_OPT_STR)
+                return dief("option --resume: value too long (%zu characters, max %d)", strlen(v), RNN_OPT_STR - 1);
+            char path[RNN_OPT_STR + 16];
             snprintf(path, sizeof path, "%s/config.txt", v);
             if (rnn_opts_load_file(&o, path)) return die(rnn_last_error());
             /* How the run started, not how it goes on: its state holds the

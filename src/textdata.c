@@ -471,7 +471,15 @@ static int parse_jsonl(loader *L, char *buf, size_t len) {
         const char *lab = NULL;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "text");
         const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "label");
+        int n_text = 0, n_label = 0; /* cJSON finds a key's first value; a second is ambiguous */
+        for (const cJSON *c = cJSON_IsObject(j) ? j->child : NULL; c; c = c->next) {
+            n_text += c->string && !strcmp(c->string, "text");
+            n_label += c->string && !strcmp(c->string, "label");
+        }
         if (!cJSON_IsObject(j)) rnn_errorf("%s:%d: expected a JSON object", L->path, line);
+        else if (n_text > 1 || n_label > 1)
+            rnn_errorf("%s:%d: the key \"%s\" appears %d times", L->path, line, n_text > 1 ? "text" : "label",
+                       n_text > 1 ? n_text : n_label);
         else if (!t) rnn_errorf("%s:%d: no \"text\" key", L->path, line);
         else if (!l) rnn_errorf("%s:%d: no \"label\" key", L->path, line);
         else if (!cJSON_IsString(t)) rnn_errorf("%s:%d: \"text\" is not a string", L->path, line);

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-static _Thread_local char last_error[1024];
+static _Thread_local char last_error[8192]; /* two PATH_MAXes: a message names a path in full */
 
 /* An error is one line: control characters that a file's contents (a
  * checkpoint's metadata, a tensor name) bring into the message are written

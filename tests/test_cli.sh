@@ -174,6 +174,9 @@ expect_error "--init-from with another --tokenizer" "--tokenizer byte: fine-tuni
 $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --steps 1 --threads 1 --out "$T/ftcfg" >/dev/null 2>&1
 check "a fine-tuning run's config.txt has the model's shape, not the defaults" \
     "grep -q '^hidden = 32' '$T/ftcfg/config.txt' && grep -q '^embed = 16' '$T/ftcfg/config.txt' && grep -q '^layers = 1' '$T/ftcfg/config.txt'"
+long=$(printf 'd%.0s' $(seq 1 200)); long="$T/$long/$long/$long"
+expect_error "--resume with a path too long for an option" "option --resume: value too long (6[0-9][0-9] characters, max 511)" \
+    $RNN train --resume "$long"
 expect_error "--resume with an --init-from flag" "--resume and --init-from cannot be combined" \
     $RNN train --resume "$T/fthalf" --init-from "$T/run/model.safetensors" --steps 31
 

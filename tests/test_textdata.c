@@ -307,6 +307,11 @@ static void test_jsonl(void) {
     CHECK(d.n == 1 && !strcmp(d.ex[0].text, "a\\u0000"), "an escaped backslash then u0000 is text: \"%s\"",
           d.n ? d.ex[0].text : "");
     rnn_dataset_free(&d);
+    /* a key given twice: cJSON would take the first, silently */
+    p = write_tmp("dup.jsonl", "{\"text\":\"a\",\"label\":1}\n{\"text\":\"a\",\"label\":1,\"text\":\"b\"}\n");
+    check_error(p, &o, NULL, 0, "dup.jsonl:2: the key \"text\" appears 2 times", NULL);
+    p = write_tmp("dupl.jsonl", "{\"label\":0,\"text\":\"a\",\"label\":1}\n");
+    check_error(p, &o, NULL, 0, "dupl.jsonl:1: the key \"label\" appears 2 times", NULL);
     p = write_tmp("arr.json", "[{\"text\":\"a\",\"label\":1}]\n");
     check_error(p, &o, NULL, 0, "arr.json:1: a JSON array", NULL);
     o.label_col = 2;
