@@ -1,6 +1,7 @@
 /* main.c: the `rnn` command: train, sample, classify, eval, plot, info (and help). Turns library
  * failures into one-line errors and non-zero exits; the library itself never
  * exits. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
@@ -71,10 +72,10 @@ static int command_help(const char *cmd) {
          "                      --dynamic, --dynamic-seg, -decay, -clip, -rms), then write on in its manner\n"
          "  --length N          tokens to generate (default 500)\n"
          "  --temperature X     divide the logits by X; 0 = greedy (default 1)\n"
-         "  --top-k K           sample among the K most likely tokens (0: all)\n"
-         "  --top-p P           sample among the most likely tokens whose probability reaches P (1: all)\n"
-         "  --seed S            random seed: the same seed gives the same text (default 1337)\n"
-         "  --stop STRING       stop after the first occurrence of STRING\n"
+         "  --top-k K           sample among the K most likely tokens (0: all), after the temperature\n"
+         "  --top-p P           then among the fewest most likely of those whose probability reaches P of\n                      theirs (1: all). Tokens no text encodes to (<pad>, [CLS], ...) are never drawn\n"
+         "  --seed S            random seed, 0 to 2^64-1: the same seed gives the same text on the same\n                      machine and build (default 1337)\n"
+         "  --stop STRING       stop where the text first ends with STRING (which may begin in the prime)\n"
          "  --precision fp32|bf16  weights stored in bf16 (sums in fp32): half the memory read per token, on any CPU\n"
          "  --threads N         threads (0: all cores)\n"
          "  --cache N           mix a neural cache of the last N states into each draw (off unless given,\n"
@@ -377,6 +378,27 @@ static int adapt_to_prime(rnn_checkpoint *ck, const char *prime, size_t n, const
     return rc;
 }
 
+/* rnn sample's output: each piece written and flushed as it comes; a write
+ * that fails (a closed pipe, a full disk) stops generation. */
+static int emit_stdout(const char *bytes, size_t n, void *user) {
+    if (fwrite(bytes, 1, n, stdout) != n || fflush(stdout) || ferror(stdout)) return 1;
+    *(char *)user = bytes[n - 1];
+    return 0;
+}
+
+/* A whole number in [0, 2^64) for --seed: every seed its own stream. */
+static int parse_seed(const char *cmd, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || !isdigit((unsigned char)s[0])) {
+        fprintf(stderr, "rnn %s: --seed '%s' must be a whole number in [0, 18446744073709551615]\n", cmd, s);
+        return 1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
 static int cmd_sample(int argc, char **argv) {
     const char *prime = NULL, *length = "500", *temp = "1", *topk = "0", *topp = "1",
                *seed = "1337", *stop = NULL, *precision = "fp32", *threads = "0", *cache = NULL,
@@ -395,11 +417,12 @@ static int cmd_sample(int argc, char **argv) {
     if (parse_dynamic("sample", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc)) return 1;
     if (prime && prime_file) return die("sample: --prime and --prime-file: give one of them");
     if (!ckpt) return die("sample: which checkpoint? usage: rnn sample CKPT [--prime TEXT] ...");
-    double len, t, k, p, sd;
+    double len, t, k, p;
+    uint64_t sd;
     if (parse_count("sample", "length", length, 0, 1e9, &len) ||
         parse_num("sample", "temperature", temp, 0, 100, &t) ||
         parse_count("sample", "top-k", topk, 0, 1e9, &k) || parse_num("sample", "top-p", topp, 0, 1, &p) ||
-        parse_count("sample", "seed", seed, 0, 1.8e19, &sd))
+        parse_seed("sample", seed, &sd))
         return 1;
     if (!(p > 0)) return die("sample: --top-p must be in (0, 1]: the smallest set of tokens whose probability reaches it (1: all)");
     double nth;
@@ -436,7 +459,7 @@ static int cmd_sample(int argc, char **argv) {
     }
     if (set_cache("sample", &ck, cache, theta, lambda)) goto out;
     if (dyn && adapt_to_prime(&ck, prime, prime_len, prime_file, &dc)) goto out;
-    if (!(s = rnn_sampler_create_ex(ck.model, ck.tok, (uint64_t)sd, prec))) {
+    if (!(s = rnn_sampler_create_ex(ck.model, ck.tok, sd, prec))) {
         die(rnn_last_error());
         goto out;
     }
@@ -466,31 +489,17 @@ static int cmd_sample(int argc, char **argv) {
         fwrite(prime, 1, prime_len, stdout);
     }
     rnn_sample_opts so = {(float)t, (int)k, (float)p};
-    size_t piece_cap = rnn_tokenizer_max_piece(ck.tok) + 1;
-    char *piece = malloc(piece_cap);
-    if (!piece) {
-        rc = die("out of memory");
+    char last = prime_len ? prime[prime_len - 1] : 0;
+    int w = rnn_sampler_text(s, &so, (long)len, prime, prime_len, stop, stop ? strlen(stop) : 0, emit_stdout, &last);
+    if (w < 0) {
+        rc = die(rnn_last_error());
         goto out;
     }
-    size_t stop_len = stop ? strlen(stop) : 0, tail_len = 0;
-    char tail[256] = {0};
-    for (long i = 0; i < (long)len; i++) {
-        int32_t prev = rnn_sampler_last(s);
-        int32_t id = rnn_sampler_next(s, &so);
-        size_t n = rnn_tokenizer_piece(ck.tok, prime_len ? prev : (i ? prev : -1), id, piece, piece_cap);
-        fwrite(piece, 1, n, stdout);
-        fflush(stdout);
-        if (stop_len && stop_len < sizeof tail) {
-            /* Keep the last stop_len bytes written to test for the stop string. */
-            for (size_t j = 0; j < n; j++) {
-                if (tail_len == stop_len) memmove(tail, tail + 1, --tail_len);
-                tail[tail_len++] = piece[j];
-            }
-            if (tail_len == stop_len && !memcmp(tail, stop, stop_len)) break;
-        }
+    if (!w && last != '\n') fputc('\n', stdout); /* ends the line, unless the text did */
+    if (w || fflush(stdout) || ferror(stdout)) {
+        rc = dief("sample: write error: %s", strerror(errno ? errno : EIO));
+        goto out;
     }
-    fputc('\n', stdout);
-    free(piece);
 out:
     rnn_sampler_free(s);
     rnn_checkpoint_free(&ck);

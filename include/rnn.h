@@ -57,6 +57,13 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
  * it), or NULL on error (a value out of range, a classifier, invalid UTF-8). */
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
                    float top_p, uint64_t seed);
+/* The same with a prime of prime_len bytes, a stop string (stop_len bytes;
+ * 0: none) at whose end generation stops, as `rnn sample --stop` does, and
+ * the text's length in *out_len (may be NULL): a byte-level model can
+ * generate NUL bytes, where rnn_generate's string would look cut short.
+ * Tokens no text encodes to (<pad>, [CLS], [unused0], ...) are never drawn. */
+char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
+                      float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len);
 
 /* Threads for all computation (0: all cores). */
 void rnn_threads(int n);

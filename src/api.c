@@ -101,8 +101,33 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
     return best;
 }
 
+/* rnn_generate's output: a growing buffer. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} gen_buf;
+
+static int gen_append(const char *bytes, size_t n, void *user) {
+    gen_buf *g = user;
+    if (g->len + n + 1 > g->cap) {
+        size_t cap = 2 * (g->len + n + 1);
+        char *b = realloc(g->buf, cap);
+        if (!b) return rnn_errorf("out of memory");
+        g->buf = b, g->cap = cap;
+    }
+    if (n) memcpy(g->buf + g->len, bytes, n);
+    g->len += n;
+    return 0;
+}
+
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
                    float top_p, uint64_t seed) {
+    return rnn_generate_ex(m, prime, prime ? strlen(prime) : 0, length, temperature, top_k, top_p, seed, NULL, 0,
+                           NULL);
+}
+
+char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
+                      float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len) {
     /* The ranges of rnn sample's flags. */
     const char *bad = NULL;
     if (!m) bad = "no model (rnn_open failed?)";
@@ -110,48 +135,26 @@ char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, i
     else if (!(temperature >= 0 && temperature <= 100)) bad = "temperature must be in [0, 100] (0: greedy)";
     else if (top_k < 0) bad = "top_k must be >= 0 (0: off)";
     else if (!(top_p > 0 && top_p <= 1)) bad = "top_p must be in (0, 1] (1: off)";
+    else if (prime_len && !prime) bad = "prime is NULL but prime_len is not 0";
+    else if (stop_len && !stop) bad = "stop is NULL but stop_len is not 0";
     if (bad) {
         rnn_errorf("rnn_generate: %s", bad);
         return NULL;
     }
     rnn_sampler *s = rnn_sampler_create(m->ck.model, m->ck.tok, seed);
     if (!s) return NULL;
-    size_t plen = prime ? strlen(prime) : 0, cap = plen + 64, k = 0;
-    size_t piece_cap = rnn_tokenizer_max_piece(m->ck.tok) + 1;
-    char *out = malloc(cap), *piece = malloc(piece_cap);
-    if (!out || !piece) {
-        rnn_errorf("out of memory");
-        goto fail;
-    }
-    if (plen && rnn_sampler_prime(s, prime, plen, NULL) < 0) goto fail;
-    memcpy(out, prime ? prime : "", plen);
-    k = plen;
+    gen_buf g = {NULL, 0, 0};
     rnn_sample_opts o = {temperature, top_k, top_p};
-    for (int i = 0; i < length; i++) {
-        int32_t prev = plen || i ? rnn_sampler_last(s) : -1;
-        int32_t id = rnn_sampler_next(s, &o);
-        size_t n = rnn_tokenizer_piece(m->ck.tok, prev, id, piece, piece_cap);
-        if (k + n + 1 > cap) {
-            cap = 2 * (k + n + 1);
-            char *g = realloc(out, cap);
-            if (!g) {
-                rnn_errorf("out of memory");
-                goto fail;
-            }
-            out = g;
-        }
-        memcpy(out + k, piece, n);
-        k += n;
+    if ((prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0) || gen_append(prime, prime_len, &g) ||
+        rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, gen_append, &g)) {
+        free(g.buf);
+        g.buf = NULL;
+    } else {
+        g.buf[g.len] = 0;
+        if (out_len) *out_len = g.len;
     }
-    out[k] = 0;
-    free(piece);
     rnn_sampler_free(s);
-    return out;
-fail:
-    free(out);
-    free(piece);
-    rnn_sampler_free(s);
-    return NULL;
+    return g.buf;
 }
 
 /* ---- training ------------------------------------------------------------ */

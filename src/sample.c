@@ -20,7 +20,8 @@ struct rnn_sampler {
     long fed;
     int32_t last;
     float *probs;    /* (V) scratch */
-    int32_t *order;  /* (V) scratch */
+    int32_t *order;  /* (2V) scratch */
+    uint8_t *banned; /* (V) 1: an id text never encodes to (rnn_tokenizer_producible), never drawn */
     rnn_lm_cache *cache; /* the model's neural cache (cache.h), or NULL */
     float *h_prev;   /* (F) the top output before the last token fed: its pair's key */
     float *mixed;    /* (V) log of the cache's mixture, what sampling draws from */
@@ -52,12 +53,14 @@ rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok,
     s->last = -1;
     rnn_rng_seed(&s->rng, seed);
     s->probs = malloc(sizeof(float) * m->n_out);
-    s->order = malloc(sizeof(int32_t) * m->n_out);
-    if (!s->probs || !s->order) {
+    s->order = malloc(sizeof(int32_t) * 2 * (size_t)m->n_out);
+    s->banned = malloc((size_t)m->n_out);
+    if (!s->probs || !s->order || !s->banned) {
         rnn_sampler_free(s);
         rnn_errorf("out of memory");
         return NULL;
     }
+    for (int v = 0; v < m->n_out; v++) s->banned[v] = !rnn_tokenizer_producible(tok, v);
     if (m->D == 1 && m->c.cell != RNN_CELL_NONE) {
         if (!(s->st = rnn_stepper_create(m, weights))) {
             rnn_sampler_free(s);
@@ -85,6 +88,7 @@ void rnn_sampler_free(rnn_sampler *s) {
     rnn_acts_free(s->a);
     free(s->probs);
     free(s->order);
+    free(s->banned);
     rnn_lm_cache_free(s->cache);
     free(s->h_prev);
     free(s->mixed);
@@ -147,69 +151,116 @@ long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len, size_t *n_u
     return (long)n;
 }
 
-static int cmp_desc(const void *a, const void *b, void *probs) {
-    const float *p = probs;
-    float x = p[*(const int32_t *)a], y = p[*(const int32_t *)b];
-    return x < y ? 1 : x > y ? -1 : *(const int32_t *)a - *(const int32_t *)b;
+/* Ranks ids by weight, heavier first, ties to the lower id. */
+static inline int heavier(const float *w, int32_t a, int32_t b) {
+    return w[a] > w[b] || (w[a] == w[b] && a < b);
 }
 
-/* Insertion sort would be quadratic for word vocabularies; qsort_r is a GNU
- * extension, so sort indices with a plain merge sort keyed on probs. */
-static void sort_desc(int32_t *idx, int n, const float *p, int32_t *tmp) {
-    for (int w = 1; w < n; w *= 2)
-        for (int lo = 0; lo < n; lo += 2 * w) {
-            int mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+/* Merge sort of ids, heaviest first (qsort_r is a GNU extension). */
+static void sort_desc(int32_t *idx, int n, const float *w, int32_t *tmp) {
+    for (int step = 1; step < n; step *= 2)
+        for (int lo = 0; lo < n; lo += 2 * step) {
+            int mid = lo + step < n ? lo + step : n, hi = lo + 2 * step < n ? lo + 2 * step : n;
             int i = lo, j = mid, k = lo;
-            while (i < mid && j < hi)
-                tmp[k++] = cmp_desc(&idx[j], &idx[i], (void *)p) < 0 ? idx[j++] : idx[i++];
+            while (i < mid && j < hi) tmp[k++] = heavier(w, idx[j], idx[i]) ? idx[j++] : idx[i++];
             while (i < mid) tmp[k++] = idx[i++];
             while (j < hi) tmp[k++] = idx[j++];
-            memcpy(idx + lo, tmp + lo, sizeof(int32_t) * (hi - lo));
+            memcpy(idx + lo, tmp + lo, sizeof(int32_t) * (size_t)(hi - lo));
         }
 }
 
-int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, float *probs,
-                          int32_t *order, float u) {
-    if (o->temperature <= 0) {
-        int best = 0;
-        for (int i = 1; i < n; i++)
-            if (logits[i] > logits[best]) best = i;
+/* Keeps the k heaviest of the n ids in idx (in idx[0..k), any order): a heap
+ * whose root is the lightest kept, O(n log k). */
+static int keep_heaviest(int32_t *idx, int n, int k, const float *w) {
+    if (k >= n) return n;
+    for (int i = 0; i < n; i++) {
+        int32_t v = idx[i];
+        int at;
+        if (i < k) { /* sift up */
+            at = i;
+            while (at > 0 && heavier(w, idx[(at - 1) / 2], v)) idx[at] = idx[(at - 1) / 2], at = (at - 1) / 2;
+        } else if (heavier(w, v, idx[0])) { /* replaces the root, sifts down */
+            at = 0;
+            for (;;) {
+                int c = 2 * at + 1;
+                if (c >= k) break;
+                if (c + 1 < k && heavier(w, idx[c], idx[c + 1])) c++;
+                if (!heavier(w, v, idx[c])) break;
+                idx[at] = idx[c], at = c;
+            }
+        } else {
+            continue;
+        }
+        idx[at] = v;
+    }
+    return k;
+}
+
+int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, const uint8_t *banned,
+                          float *w, int32_t *order, float u) {
+    /* The most likely id that may be drawn: no ban, no NaN (NaN reads as -inf). */
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (!(banned && banned[i]) && !isnan(logits[i]) && (best < 0 || logits[i] > logits[best])) best = i;
+    if (best < 0) { /* every logit NaN: the first id allowed */
+        best = 0;
+        while (banned && best < n - 1 && banned[best]) best++;
         return best;
     }
-    for (int i = 0; i < n; i++) probs[i] = logits[i] / o->temperature;
-    rnn_softmax_row(probs, n);
-    int keep = n;
-    int need_sort = (o->top_k > 0 && o->top_k < n) || (o->top_p > 0 && o->top_p < 1);
-    if (!need_sort) {
-        double c = 0;
-        for (int i = 0; i < n; i++) {
-            c += probs[i];
-            if (u < c) return i;
-        }
-        return n - 1;
+    const float mx = logits[best], T = o->temperature;
+    if (T <= 0 || isinf(mx)) return best; /* greedy; +inf outweighs the rest; all -inf */
+    /* Unnormalised weights exp((logit - max) / T): each in [0, 1], the best 1,
+     * at any temperature (dividing first would overflow for T < ~1e-38). */
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        w[i] = banned && banned[i] ? 0.0f : isnan(logits[i]) ? 0.0f : expf((logits[i] - mx) / T);
+        sum += w[i];
     }
-    for (int i = 0; i < n; i++) order[i] = i;
-    int32_t *tmp = malloc(sizeof(int32_t) * n);
-    if (!tmp) return order[0];
-    sort_desc(order, n, probs, tmp);
-    free(tmp);
-    if (o->top_k > 0 && o->top_k < keep) keep = o->top_k;
-    if (o->top_p > 0 && o->top_p < 1) {
-        /* The smallest prefix whose mass reaches top_p (at least one token). */
+    const int top_k = o->top_k > 0 && o->top_k < n ? o->top_k : 0;
+    const int top_p = o->top_p > 0 && o->top_p < 1;
+    if (!top_k && !top_p) {
+        double target = u * sum, c = 0;
+        int last = best;
+        for (int i = 0; i < n; i++) {
+            if (w[i] <= 0) continue;
+            c += w[i];
+            last = i;
+            if (target < c) return i;
+        }
+        return last; /* u * sum rounded past the total: the last id with weight */
+    }
+    /* Candidates, heaviest first. With top-p alone, ids lighter than
+     * tau = (1 - p) sum / n together weigh less than (1 - p) sum, so the
+     * nucleus lies among the heavier ones: only those are sorted. */
+    const float tau = top_k ? 0.0f : (float)((1.0 - o->top_p) * sum / n);
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (w[i] > 0 && w[i] >= tau) order[m++] = i;
+    if (top_k) m = keep_heaviest(order, m, top_k, w);
+    sort_desc(order, m, w, order + n);
+    /* Top-p over what top-k kept, renormalised (Hugging Face's order:
+     * temperature, top-k, top-p): the shortest prefix reaching p of it. */
+    double kept = sum;
+    if (top_k) {
+        kept = 0;
+        for (int i = 0; i < m; i++) kept += w[order[i]];
+    }
+    int keep = m;
+    if (top_p) {
         double c = 0;
-        for (int i = 0; i < keep; i++) {
-            c += probs[order[i]];
-            if (c >= o->top_p) {
+        for (int i = 0; i < m; i++) {
+            c += w[order[i]];
+            if (c >= o->top_p * kept) {
                 keep = i + 1;
                 break;
             }
         }
     }
     double mass = 0;
-    for (int i = 0; i < keep; i++) mass += probs[order[i]];
+    for (int i = 0; i < keep; i++) mass += w[order[i]];
     double target = u * mass, c = 0;
     for (int i = 0; i < keep; i++) {
-        c += probs[order[i]];
+        c += w[order[i]];
         if (target < c) return order[i];
     }
     return order[keep - 1];
@@ -220,14 +271,70 @@ int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o) {
         int nl = rnn_tokenizer_find(s->tok, "\n");
         if (nl < 0) {
             nl = 0;
-            while (nl < s->m->n_out - 1 &&
-                   (nl == rnn_tokenizer_pad_id(s->tok) || nl == rnn_tokenizer_unk_id(s->tok)))
-                nl++;
+            while (nl < s->m->n_out - 1 && (s->banned[nl] || nl == rnn_tokenizer_unk_id(s->tok))) nl++;
         }
         feed(s, nl);
     }
-    int32_t id = rnn_sample_logits(s->logits, s->m->n_out, o, s->probs, s->order,
+    int32_t id = rnn_sample_logits(s->logits, s->m->n_out, o, s->banned, s->probs, s->order,
                                    rnn_rng_uniform(&s->rng));
     feed(s, id);
     return id;
+}
+
+int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, const char *prime, size_t plen,
+                     const char *stop, size_t stop_len, int (*emit)(const char *bytes, size_t n, void *user),
+                     void *user) {
+    const rnn_tokenizer *tok = s->tok;
+    const size_t cap = rnn_tokenizer_max_piece(tok) + 1;
+    char *piece = malloc(cap);
+    size_t *fail = stop_len ? malloc(sizeof(size_t) * stop_len) : NULL;
+    if (!piece || (stop_len && !fail)) {
+        free(piece);
+        free(fail);
+        return rnn_errorf("out of memory");
+    }
+    /* The stop string is found as Knuth-Morris-Pratt does, a byte at a time:
+     * q bytes of it matched so far; fail[i], the longest proper prefix of
+     * stop[0..i] that also ends it, is where a mismatch after i + 1 goes on. */
+    size_t q = 0;
+    if (stop_len) {
+        fail[0] = 0;
+        for (size_t i = 1, k = 0; i < stop_len; i++) {
+            while (k && stop[i] != stop[k]) k = fail[k - 1];
+            if (stop[i] == stop[k]) k++;
+            fail[i] = k;
+        }
+    }
+#define STOP_STEP(c)                                          \
+    do {                                                      \
+        while (q && (c) != stop[q]) q = fail[q - 1];          \
+        if ((c) == stop[q]) q++;                              \
+    } while (0)
+    for (size_t j = 0; j < plen && stop_len; j++) { /* a match may begin in the prime, not end there */
+        STOP_STEP(prime[j]);
+        if (q == stop_len) q = fail[q - 1];
+    }
+    const rnn_tok_type ty = rnn_tokenizer_type(tok);
+    const char end = plen ? prime[plen - 1] : 0;
+    const int spaced = (ty == RNN_TOK_WORD || ty == RNN_TOK_WORDPIECE) &&
+                       (end == ' ' || end == '\n' || end == '\t' || end == '\r');
+    int rc = 0, stopped = 0;
+    for (long i = 0; i < length && !rc && !stopped; i++) {
+        /* Without a prime the sampler starts by feeding a newline, after
+         * which a word model's first piece takes no space. */
+        int32_t prev = plen || i ? rnn_sampler_last(s) : -1;
+        int32_t id = rnn_sampler_next(s, o);
+        size_t n = rnn_tokenizer_piece(tok, prev, id, piece, cap);
+        const char *p = piece;
+        if (i == 0 && spaced && n && p[0] == ' ') p++, n--; /* the prime's own space separates it */
+        for (size_t j = 0; j < n && stop_len && !stopped; j++) {
+            STOP_STEP(p[j]);
+            if (q == stop_len) n = j + 1, stopped = 1;
+        }
+        if (n) rc = emit(p, n, user);
+    }
+#undef STOP_STEP
+    free(piece);
+    free(fail);
+    return rc;
 }

@@ -48,10 +48,23 @@ int rnn_sampler_set_cache(rnn_sampler *s, int size, float theta, float lambda);
  * (may be NULL) gets how many of them the vocabulary lacks (read as <unk>). */
 long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len, size_t *n_unk);
 /* Draws the next token from the distribution after everything fed so far
- * and feeds it back; returns its id. With nothing fed yet it first feeds a
- * newline (when the vocabulary has one; else its first non-special token),
- * as char-rnn starts a sample at a line break. */
+ * and feeds it back; returns its id. Tokens that text never encodes to
+ * (rnn_tokenizer_producible: <pad>, [CLS], [unused0], ...) are never drawn.
+ * With nothing fed yet it first feeds a newline (when the vocabulary has
+ * one; else its first token that is neither such a token nor the unknown
+ * one), as char-rnn starts a sample at a line break. */
 int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o);
+/* Generation as text (rnn sample, rnn_generate): draws up to length tokens
+ * and hands the text of each, as the tokenizer spells it after the one
+ * before, to emit. The prime (plen bytes, already fed; may be NULL) is the
+ * text before them: a word or wordpiece model's first piece takes no space
+ * after a prime that ends in whitespace, and a stop string may begin in it.
+ * With stop_len > 0 generation ends once the text ends with stop, the last
+ * piece cut right after it. Returns 0; emit's nonzero value, which ends it
+ * too; or -1 + message (out of memory). */
+int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, const char *prime, size_t plen,
+                     const char *stop, size_t stop_len, int (*emit)(const char *bytes, size_t n, void *user),
+                     void *user);
 /* The logits the next draw uses (the model's vocabulary size; with a cache,
  * the log of the mixture): valid after something was fed, until the next
  * feed. For tests and callers that want the distribution itself. */
@@ -59,9 +72,14 @@ const float *rnn_sampler_logits(const rnn_sampler *s);
 /* The last token fed (-1 at start), for rnn_tokenizer_piece. */
 int32_t rnn_sampler_last(const rnn_sampler *s);
 
-/* Picks a token from logits (n) with o; probs is n floats of scratch.
- * u is a uniform number in [0, 1). Exposed for tests. */
-int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, float *probs,
-                          int32_t *order, float u);
+/* Picks a token from logits (n) with o, in this order: temperature (the
+ * logits divided by it; 0 takes the most likely), then top-k (the k most
+ * likely, ties to the lower id), then top-p over those renormalised (the
+ * fewest, most likely first, whose probability reaches p of theirs). Ids
+ * with banned[id] (banned may be NULL) and NaN logits are never drawn; a
+ * +inf logit is drawn for sure. probs is n floats and order 2n ints of
+ * scratch; u is a uniform number in [0, 1). Exposed for tests. */
+int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, const uint8_t *banned,
+                          float *probs, int32_t *order, float u);
 
 #endif

@@ -952,6 +952,15 @@ const char *rnn_tokenizer_token(const rnn_tokenizer *t, int id) {
 int rnn_tokenizer_unk_id(const rnn_tokenizer *t) { return t->unk_id; }
 int rnn_tokenizer_pad_id(const rnn_tokenizer *t) { return t->pad_id; }
 
+int rnn_tokenizer_producible(const rnn_tokenizer *t, int id) {
+    if (id < 0 || id >= rnn_tokenizer_vocab_size(t)) return 0;
+    if (t->opt.type == RNN_TOK_BYTE) return 1;
+    if (t->kind[id] == KIND_SILENT) return 0;
+    const char *s = strtab_key(&t->vocab, (size_t)id);
+    const size_t n = t->vocab.len[id];
+    return !(t->opt.type == RNN_TOK_WORDPIECE && id != t->unk_id && n > 2 && s[0] == '[' && s[n - 1] == ']');
+}
+
 
 int rnn_tokenizer_filler_id(const rnn_tokenizer *t, const char **name) {
     int id = t->unk_id >= 0 ? t->unk_id : t->opt.type == RNN_TOK_BYTE ? ' ' : 0;

@@ -170,6 +170,11 @@ int rnn_tokenizer_pad_id(const rnn_tokenizer *t); /* -1 for byte and a wordpiece
  * unknown token, or for byte, which has none, the space. *name (may be NULL)
  * gets how to call it in a message: "<unk>", "[UNK]" or "space". */
 int rnn_tokenizer_filler_id(const rnn_tokenizer *t, const char **name);
+/* 1 if encoding text can yield id: 0 for <pad> and [PAD], wordpiece's [CLS],
+ * [SEP] and [MASK], and its other bracketed entries ([unused0], ...: BERT's
+ * splitting makes "[" a word of its own), and for ids out of range. A
+ * language model never has these as targets; sampling never draws them. */
+int rnn_tokenizer_producible(const rnn_tokenizer *t, int id);
 /* The id of an exact token string, -1 if absent (no normalisation applied). */
 int rnn_tokenizer_find(const rnn_tokenizer *t, const char *token);
 rnn_tok_type rnn_tokenizer_type(const rnn_tokenizer *t);

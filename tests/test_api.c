@@ -86,6 +86,24 @@ static void test_generate_matches_pytorch(void) {
               "rnn_generate case %zu refused naming %s: %s", i, bad[i].want, rnn_error());
         free(g);
     }
+    /* _ex: the length, a stop string, and a prime with a length */
+    size_t glen = 0;
+    char *full = rnn_generate_ex(m, "O", 1, 60, 0.0f, 0, 1.0f, 1, NULL, 0, &glen);
+    CHECK(full && glen == strlen(full) && glen > 10, "rnn_generate_ex: length %zu", glen);
+    if (full && glen > 10) {
+        /* stop at the greedy text's own bytes 5..7: the text ends there */
+        char stop[4];
+        memcpy(stop, full + 5, 3), stop[3] = 0;
+        const char *first = strstr(full + 1, stop); /* where those 3 bytes first end, after the prime */
+        size_t want_len = first ? (size_t)(first - full) + 3 : 0, slen = 0;
+        char *st = rnn_generate_ex(m, "O", 1, 60, 0.0f, 0, 1.0f, 1, stop, 3, &slen);
+        CHECK(st && slen == want_len && !strncmp(st, full, slen) && st[slen] == 0,
+              "stop '%s': '%s' is the greedy text up to its first end (%zu bytes)", stop, st ? st : "", want_len);
+        free(st);
+    }
+    free(full);
+    CHECK(!rnn_generate_ex(m, NULL, 3, 5, 1, 0, 1, 1, NULL, 0, NULL) && strstr(rnn_error(), "prime is NULL"),
+          "a NULL prime with a length is refused");
     char *z = rnn_generate(m, NULL, 0, 0.0f, 0, 1.0f, 1);
     CHECK(z && !strcmp(z, ""), "no prime, length 0: the empty string");
     free(z);

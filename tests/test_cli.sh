@@ -282,6 +282,19 @@ $RNN sample "$T/run/model.safetensors" --length 5 --prime-file "$T/emptyprime.tx
 check "an empty --prime-file is said" "[ \$? -eq 0 ] && grep -q 'emptyprime.txt is empty: sampling from a zero state' '$T/err'"
 $RNN sample "$T/run/model.safetensors" --length 40 --top-k 3 --top-p 0.9 --temperature 0.7 >/dev/null
 check "top-k/top-p sampling runs" "[ $? -eq 0 ]"
+# the output: a failed write is an error (as with SIGPIPE ignored, when the reader is gone)
+$RNN sample "$T/run/model.safetensors" --length 5 >/dev/full 2>"$T/err"; rc=$?
+check "sample to a full disk is an error (rc $rc)" "[ $rc -eq 1 ] && grep -q 'sample: write error: No space left on device' '$T/err'"
+expect_error "sample --seed 2^64" "--seed '18446744073709551616' must be a whole number" \
+    $RNN sample "$T/run/model.safetensors" --seed 18446744073709551616
+a=$($RNN sample "$T/run/model.safetensors" --length 30 --seed 9007199254740993)
+b=$($RNN sample "$T/run/model.safetensors" --length 30 --seed 9007199254740992)
+check "seeds above 2^53 are told apart" "[ -n \"\$a\" ] && [ \"\$a\" != \"\$b\" ]"
+full=$($RNN sample "$T/run/model.safetensors" --length 300 --temperature 0 --prime "Th")
+stop=${full:4:2}; want="${full%%"$stop"*}$stop"
+got=$($RNN sample "$T/run/model.safetensors" --length 300 --temperature 0 --prime "Th" --stop "$stop")
+check "--stop '$stop' ends the greedy text at its first match (${#got} of ${#full} bytes)" \
+    "[ \${#full} -gt 6 ] && [ \"\$got\" = \"\$want\" ]"
 expect_error "sample --length 5.5" "--length '5.5' must be a whole number" $RNN sample "$T/run/model.safetensors" --length 5.5
 expect_error "sample --top-k in hex" "--top-k '0x3' must be a number" $RNN sample "$T/run/model.safetensors" --top-k 0x3
 expect_error "train --lr in hex" "option --lr: '0x10' is not a number" $RNN train $small --lr 0x10 --steps 1 --out "$T/x"

@@ -1,0 +1,239 @@
+/* test_sample.c: drawing a token (rnn_sample_logits) against the
+ * definitions worked by hand, and generation as text (rnn_sampler_text):
+ * stop strings, the space after a prime, tokens never drawn.
+ *
+ * A draw maps u in [0, 1) onto the cumulative distribution, so feeding the
+ * N grid points u = (i + 0.5) / N gives each token a share of the draws
+ * within 1/N of its probability: an exact check, no randomness. */
+#include "harness.h"
+
+#include "sample.h"
+
+#define N_GRID 10000
+
+/* Shares of the draws of each of n tokens over the u grid. */
+static void shares(const float *logits, int n, rnn_sample_opts o, const uint8_t *banned, double *share) {
+    float probs[16];
+    int32_t order[32];
+    for (int i = 0; i < n; i++) share[i] = 0;
+    for (int i = 0; i < N_GRID; i++) {
+        int32_t id = rnn_sample_logits(logits, n, &o, banned, probs, order, (float)((i + 0.5) / N_GRID));
+        if (id >= 0 && id < n) share[id] += 1.0 / N_GRID;
+    }
+}
+
+static int shares_are(const double *share, const double *want, int n, const char *what) {
+    double worst = 0;
+    for (int i = 0; i < n; i++) worst = fmax(worst, fabs(share[i] - want[i]));
+    printf("  %-50s worst share error %.1e\n", what, worst);
+    return worst <= 2.0 / N_GRID;
+}
+
+static void test_distribution(void) {
+    /* probabilities .3 .2 .2 .2 .1 as logits */
+    const float lg[5] = {logf(0.3f), logf(0.2f), logf(0.2f), logf(0.2f), logf(0.1f)};
+    double s[5];
+    shares(lg, 5, (rnn_sample_opts){1, 0, 1}, NULL, s);
+    CHECK(shares_are(s, (double[]){.3, .2, .2, .2, .1}, 5, "T 1: the softmax"), "T 1");
+    /* T 0.5 squares the probabilities: .09 .04 .04 .04 .01 over .22 */
+    shares(lg, 5, (rnn_sample_opts){0.5f, 0, 1}, NULL, s);
+    CHECK(shares_are(s, (double[]){.09 / .22, .04 / .22, .04 / .22, .04 / .22, .01 / .22}, 5, "T 0.5: p^2"),
+          "T 0.5");
+    /* top-k 2: .3 and the first .2 (ties to the lower id), renormalised */
+    shares(lg, 5, (rnn_sample_opts){1, 2, 1}, NULL, s);
+    CHECK(shares_are(s, (double[]){.6, .4, 0, 0, 0}, 5, "top-k 2"), "top-k 2");
+    /* top-p 0.65: .3 + .2 + .2 = .7 is the shortest prefix reaching it */
+    shares(lg, 5, (rnn_sample_opts){1, 0, 0.65f}, NULL, s);
+    CHECK(shares_are(s, (double[]){3 / 7.0, 2 / 7.0, 2 / 7.0, 0, 0}, 5, "top-p 0.65"), "top-p 0.65");
+    /* top-p after top-k is over the k renormalised (.6 .4): 0.5 keeps .6 alone */
+    shares(lg, 5, (rnn_sample_opts){1, 2, 0.5f}, NULL, s);
+    CHECK(shares_are(s, (double[]){1, 0, 0, 0, 0}, 5, "top-k 2 then top-p 0.5"), "top-k then top-p");
+    shares(lg, 5, (rnn_sample_opts){1, 3, 0.8f}, NULL, s); /* .3 .2 .2 over .7: .43 .71 1 */
+    CHECK(shares_are(s, (double[]){3 / 7.0, 2 / 7.0, 2 / 7.0, 0, 0}, 5, "top-k 3 then top-p 0.8"), "k 3 p .8");
+    /* a banned id is never drawn; the rest keep their ratios */
+    const uint8_t ban[5] = {1, 0, 0, 0, 0};
+    shares(lg, 5, (rnn_sample_opts){1, 0, 1}, ban, s);
+    CHECK(shares_are(s, (double[]){0, .2 / .7, .2 / .7, .2 / .7, .1 / .7}, 5, "id 0 banned"), "banned");
+    shares(lg, 5, (rnn_sample_opts){1, 1, 1}, ban, s);
+    CHECK(shares_are(s, (double[]){0, 1, 0, 0, 0}, 5, "id 0 banned, top-k 1"), "banned top-k");
+    float probs[5];
+    int32_t order[10];
+    CHECK(rnn_sample_logits(lg, 5, &(rnn_sample_opts){0, 0, 1}, ban, probs, order, 0.5f) == 1,
+          "greedy skips a banned id");
+}
+
+static void test_extremes(void) {
+    float probs[8];
+    int32_t order[16];
+    const float lg[4] = {1, 3, 2, 0};
+    /* Temperatures so small that logit / T overflows still pick the most
+     * likely token, never the last one */
+    const float tiny[] = {1e-6f, 1e-30f, 1e-38f, 1e-39f, 1e-45f};
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 3; j++) {
+            float u = j == 0 ? 0.0f : j == 1 ? 0.5f : 0.99999f;
+            int32_t id = rnn_sample_logits(lg, 4, &(rnn_sample_opts){tiny[i], 0, 1}, NULL, probs, order, u);
+            int32_t idk = rnn_sample_logits(lg, 4, &(rnn_sample_opts){tiny[i], 2, 0.9f}, NULL, probs, order, u);
+            CHECK(id == 1 && idk == 1, "T %g, u %g: the most likely id (got %d, with top-k/p %d)", tiny[i], u, id, idk);
+        }
+    /* +inf is certain; NaN is never drawn (nor taken greedily) */
+    const float inf[4] = {1, INFINITY, 2, 0}, nan4[4] = {NAN, 0, 5, 1};
+    CHECK(rnn_sample_logits(inf, 4, &(rnn_sample_opts){1, 0, 1}, NULL, probs, order, 0.99f) == 1, "+inf is drawn");
+    CHECK(rnn_sample_logits(nan4, 4, &(rnn_sample_opts){0, 0, 1}, NULL, probs, order, 0.5f) == 2,
+          "greedy passes over NaN");
+    int nan_drawn = 0;
+    for (int i = 0; i < 100; i++)
+        nan_drawn += rnn_sample_logits(nan4, 4, &(rnn_sample_opts){1, 0, 1}, NULL, probs, order, i / 100.0f) == 0;
+    CHECK(nan_drawn == 0, "a NaN logit is never drawn (%d of 100)", nan_drawn);
+    /* u just below 1 lands on the last token with any probability, not on
+     * the vocabulary's last id */
+    const float neg[4] = {0, 0, -INFINITY, -INFINITY};
+    CHECK(rnn_sample_logits(neg, 4, &(rnn_sample_opts){1, 0, 1}, NULL, probs, order, 0.9999999f) == 1,
+          "a draw never lands on a token of probability 0");
+    /* top-k ties go to the lower ids */
+    const float tie[4] = {1, 1, 1, 0};
+    double s[4];
+    shares(tie, 4, (rnn_sample_opts){1, 2, 1}, NULL, s);
+    CHECK(shares_are(s, (double[]){.5, .5, 0, 0}, 4, "top-k 2 of three tied"), "ties");
+}
+
+/* A word model that always prefers one token: its head's weights are 0 and
+ * its bias picks the token. */
+static rnn_model *fixed_model(const rnn_tokenizer *tok, const char *word) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = rnn_tokenizer_vocab_size(tok), c.embed_dim = 4, c.hidden_dim = 8, c.num_layers = 1;
+    rnn_model *m = rnn_model_create(&c);
+    if (!m) return NULL;
+    rnn_model_init(m, 1);
+    memset(m->head_w, 0, sizeof(float) * (size_t)m->n_out * (size_t)rnn_model_head_in(m));
+    for (int v = 0; v < m->n_out; v++) m->head_b[v] = v == rnn_tokenizer_find(tok, word) ? 5.0f : 0.0f;
+    return m;
+}
+
+typedef struct {
+    char buf[256];
+    size_t n;
+    int fail_after; /* emit fails (returns 7) on this call; 0: never */
+    int calls;
+} out_buf;
+
+static int emit(const char *b, size_t n, void *user) {
+    out_buf *o = user;
+    if (++o->calls == o->fail_after) return 7;
+    if (o->n + n < sizeof o->buf) memcpy(o->buf + o->n, b, n), o->n += n;
+    o->buf[o->n] = 0;
+    return 0;
+}
+
+static const char *gen(rnn_model *m, const rnn_tokenizer *tok, const char *prime, const char *stop, long len,
+                       out_buf *o) {
+    rnn_sampler *s = rnn_sampler_create(m, tok, 1);
+    int fail_after = o->fail_after;
+    memset(o, 0, sizeof *o);
+    o->fail_after = fail_after;
+    if (!s) return "(no sampler)";
+    size_t plen = prime ? strlen(prime) : 0;
+    if (plen) rnn_sampler_prime(s, prime, plen, NULL);
+    rnn_sample_opts greedy = {0, 0, 1};
+    int rc = rnn_sampler_text(s, &greedy, len, prime, plen, stop, stop ? strlen(stop) : 0, emit, o);
+    rnn_sampler_free(s);
+    if (rc == 7) return "(stopped by emit)";
+    return rc ? "(error)" : o->buf;
+}
+
+static void test_text(void) {
+    rnn_tok_options to;
+    rnn_tok_options_default(&to, RNN_TOK_WORD);
+    const char *text = "the cat sat on the mat";
+    rnn_tokenizer *tok = rnn_tokenizer_build(&to, text, strlen(text));
+    rnn_model *m = tok ? fixed_model(tok, "the") : NULL;
+    CHECK(m != NULL, "model");
+    if (!m) goto out;
+    out_buf o = {0};
+    const char *g = gen(m, tok, NULL, NULL, 4, &o);
+    CHECK(!strcmp(g, "the the the the"), "greedy words, spaced: '%s'", g);
+    /* a stop string across two pieces, ending inside the second */
+    g = gen(m, tok, NULL, "e t", 10, &o);
+    CHECK(!strcmp(g, "the t"), "--stop 'e t' ends inside a piece: '%s'", g);
+    /* one that begins in the prime ("cat" ends in t) */
+    g = gen(m, tok, "cat", "t t", 10, &o);
+    CHECK(!strcmp(g, " t"), "--stop 't t' begun by the prime: '%s'", g);
+    /* but a prime that holds the whole stop string does not stop generation */
+    g = gen(m, tok, "the cat", "cat", 2, &o);
+    CHECK(!strcmp(g, " the the"), "a stop string inside the prime: '%s'", g);
+    /* a prime that ends in a space: no second space */
+    g = gen(m, tok, "cat ", NULL, 2, &o);
+    CHECK(!strcmp(g, "the the"), "after a prime ending in a space: '%s'", g);
+    g = gen(m, tok, "cat", NULL, 2, &o);
+    CHECK(!strcmp(g, " the the"), "after a prime without one: '%s'", g);
+    /* a long stop string (KMP with a repeated prefix): "the the the t" */
+    g = gen(m, tok, NULL, "the the t", 10, &o);
+    CHECK(!strcmp(g, "the the t"), "a stop string with a repeated prefix: '%s'", g);
+    /* emit's error ends generation and comes back */
+    o.fail_after = 2;
+    g = gen(m, tok, NULL, NULL, 10, &o);
+    CHECK(!strcmp(g, "(stopped by emit)") && o.calls == 2, "emit's error stops it after %d calls: %s", o.calls, g);
+    o.fail_after = 0;
+    rnn_model_free(m);
+    /* <pad> is never drawn, even where the model wants it most */
+    m = fixed_model(tok, "<pad>");
+    if (!m) goto out;
+    g = gen(m, tok, NULL, NULL, 3, &o);
+    CHECK(strlen(g) > 0 && o.calls == 3, "a model that prefers <pad> still writes 3 words: '%s'", g);
+    rnn_model_free(m);
+out:
+    rnn_tokenizer_free(tok);
+}
+
+static void test_producible(void) {
+    /* wordpiece: [PAD] [UNK] [CLS] [SEP] [MASK] [unused0] a ##b [ ] */
+    char path[] = "/tmp/rnn_wp_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "temp file");
+    if (fd < 0) return;
+    FILE *f = fdopen(fd, "w");
+    fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n[unused0]\na\n##b\n[\n]\n", f);
+    fclose(f);
+    rnn_tok_options to;
+    rnn_tok_options_default(&to, RNN_TOK_WORDPIECE);
+    to.vocab_file = path;
+    rnn_tokenizer *tok = rnn_tokenizer_build(&to, NULL, 0);
+    CHECK(tok != NULL, "wordpiece: %s", rnn_last_error());
+    if (tok) {
+        const int want[10] = {0, 1, 0, 0, 0, 0, 1, 1, 1, 1};
+        int ok = 1;
+        for (int i = 0; i < 10; i++) ok &= rnn_tokenizer_producible(tok, i) == want[i];
+        CHECK(ok && !rnn_tokenizer_producible(tok, 10) && !rnn_tokenizer_producible(tok, -1),
+              "wordpiece: specials and [unused0] are not producible; [UNK], words, [ and ] are");
+        /* what encoding makes of the bracketed names agrees */
+        int32_t *ids = NULL;
+        size_t n = 0;
+        const char *s = "[CLS] [unused0] a";
+        CHECK(rnn_tokenizer_encode(tok, s, strlen(s), &ids, &n, NULL) == 0, "encode");
+        int all = 1;
+        for (size_t i = 0; i < n; i++) all &= rnn_tokenizer_producible(tok, ids[i]);
+        CHECK(all && n > 3, "encoding '%s' yields producible ids only (%zu ids)", s, n);
+        free(ids);
+        rnn_tokenizer_free(tok);
+    }
+    remove(path);
+    rnn_tokenizer *ch = NULL;
+    rnn_tok_options_default(&to, RNN_TOK_CHAR);
+    ch = rnn_tokenizer_build(&to, "ab", 2);
+    if (ch) {
+        CHECK(!rnn_tokenizer_producible(ch, rnn_tokenizer_pad_id(ch)) &&
+                  rnn_tokenizer_producible(ch, rnn_tokenizer_unk_id(ch)) &&
+                  rnn_tokenizer_producible(ch, rnn_tokenizer_find(ch, "a")),
+              "char: <pad> is not producible; <unk> and 'a' are");
+        rnn_tokenizer_free(ch);
+    }
+}
+
+int main(void) {
+    RUN(test_distribution);
+    RUN(test_extremes);
+    RUN(test_text);
+    RUN(test_producible);
+    return harness_end();
+}
