@@ -196,6 +196,69 @@ static int keep_heaviest(int32_t *idx, int n, int k, const float *w) {
     return k;
 }
 
+/* The bits of a weight, which order as its value does for w >= 0. */
+static inline uint32_t wbits(float w) {
+    uint32_t b;
+    memcpy(&b, &w, sizeof b);
+    return b;
+}
+
+/* Top-p alone, without sorting the vocabulary: the nucleus (the fewest
+ * heaviest ids whose weight reaches p of sum, ties to the lower id) is the
+ * ids heavier than some w*, and the r lowest-numbered of those equal to it.
+ * w*'s bits are found a byte at a time, most significant first, from the
+ * weight each byte value holds (a radix select by mass); then u draws from
+ * the nucleus, walked in id order. list is n ints of scratch. */
+static int32_t nucleus_draw(const float *w, int n, double sum, double p, int32_t *list, float u) {
+    double need = p * sum; /* weight the nucleus still needs from ids matching the bits so far */
+    uint32_t want = 0, mask = 0;
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (w[i] > 0) list[m++] = i;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        double mass[256] = {0};
+        for (int i = 0; i < m; i++) mass[(wbits(w[list[i]]) >> shift) & 255] += w[list[i]];
+        int b = -1, lowest = -1; /* the byte value where the nucleus ends, walking down */
+        for (int v = 255; v >= 0; v--) {
+            if (mass[v] <= 0) continue;
+            lowest = v;
+            if (mass[v] >= need) {
+                b = v;
+                break;
+            }
+            need -= mass[v];
+        }
+        if (b < 0) b = lowest, need = mass[lowest]; /* rounding ran past the total: all of the last */
+        want |= (uint32_t)b << shift, mask |= 255u << shift;
+        int k = 0;
+        for (int i = 0; i < m; i++)
+            if ((wbits(w[list[i]]) & mask) == want) list[k++] = list[i];
+        m = k;
+    }
+    /* list: the m ids of weight exactly w* (ascending); r of them are in */
+    const double ws = w[list[0]];
+    long r = (long)ceil(need / ws - 1e-9);
+    if (r < 1) r = 1;
+    if (r > m) r = m;
+    double kept = 0;
+    long tie = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t bi = wbits(w[i]);
+        if (w[i] > 0 && (bi > want || (bi == want && tie++ < r))) kept += w[i];
+    }
+    double target = u * kept, c = 0;
+    int32_t last = list[0];
+    tie = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t bi = wbits(w[i]);
+        if (!(w[i] > 0 && (bi > want || (bi == want && tie++ < r)))) continue;
+        c += w[i];
+        last = i;
+        if (target < c) return i;
+    }
+    return last;
+}
+
 int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, const uint8_t *banned,
                           float *w, int32_t *order, float u) {
     /* The most likely id that may be drawn: no ban, no NaN (NaN reads as -inf). */
@@ -229,22 +292,17 @@ int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, 
         }
         return last; /* u * sum rounded past the total: the last id with weight */
     }
-    /* Candidates, heaviest first. With top-p alone, ids lighter than
-     * tau = (1 - p) sum / n together weigh less than (1 - p) sum, so the
-     * nucleus lies among the heavier ones: only those are sorted. */
-    const float tau = top_k ? 0.0f : (float)((1.0 - o->top_p) * sum / n);
+    if (!top_k) return nucleus_draw(w, n, sum, o->top_p, order, u);
+    /* The top k, heaviest first. */
     int m = 0;
     for (int i = 0; i < n; i++)
-        if (w[i] > 0 && w[i] >= tau) order[m++] = i;
-    if (top_k) m = keep_heaviest(order, m, top_k, w);
+        if (w[i] > 0) order[m++] = i;
+    m = keep_heaviest(order, m, top_k, w);
     sort_desc(order, m, w, order + n);
     /* Top-p over what top-k kept, renormalised (Hugging Face's order:
      * temperature, top-k, top-p): the shortest prefix reaching p of it. */
-    double kept = sum;
-    if (top_k) {
-        kept = 0;
-        for (int i = 0; i < m; i++) kept += w[order[i]];
-    }
+    double kept = 0;
+    for (int i = 0; i < m; i++) kept += w[order[i]];
     int keep = m;
     if (top_p) {
         double c = 0;

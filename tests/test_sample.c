@@ -95,6 +95,43 @@ static void test_extremes(void) {
     double s[4];
     shares(tie, 4, (rnn_sample_opts){1, 2, 1}, NULL, s);
     CHECK(shares_are(s, (double[]){.5, .5, 0, 0}, 4, "top-k 2 of three tied"), "ties");
+    /* top-p ties: four equal tokens, p 0.5 keeps the two lowest, 0.6 three */
+    const float flat[4] = {2, 2, 2, 2};
+    shares(flat, 4, (rnn_sample_opts){1, 0, 0.5f}, NULL, s);
+    CHECK(shares_are(s, (double[]){.5, .5, 0, 0}, 4, "top-p 0.5 of four tied"), "top-p ties 0.5");
+    shares(flat, 4, (rnn_sample_opts){1, 0, 0.6f}, NULL, s);
+    CHECK(shares_are(s, (double[]){1 / 3.0, 1 / 3.0, 1 / 3.0, 0}, 4, "top-p 0.6 of four tied"), "top-p ties 0.6");
+    /* top-p over a wide vocabulary (weights spread over many exponents),
+     * against the nucleus taken from a sort by hand */
+    enum { V = 3000 };
+    static float wide[V], pr[V];
+    static int32_t ord[2 * V];
+    static double sh[V], want[V];
+    for (int i = 0; i < V; i++) wide[i] = (float)((i * 7919) % 1000) / 60.0f - 8.0f;
+    const float pw = 0.9f;
+    double tot = 0;
+    for (int i = 0; i < V; i++) tot += exp(wide[i]);
+    int done = 0;
+    double acc = 0, kept = 0;
+    for (int i = 0; i < V; i++) want[i] = 0;
+    while (!done) { /* heaviest first, ties to the lower id, until 0.9 of the mass */
+        int best = -1;
+        for (int i = 0; i < V; i++)
+            if (want[i] == 0 && (best < 0 || wide[i] > wide[best])) best = i;
+        want[best] = exp(wide[best]);
+        acc += want[best] / tot;
+        done = acc >= pw;
+    }
+    for (int i = 0; i < V; i++) kept += want[i];
+    for (int i = 0; i < V; i++) want[i] /= kept, sh[i] = 0;
+    for (int i = 0; i < 100000; i++) {
+        int32_t id = rnn_sample_logits(wide, V, &(rnn_sample_opts){1, 0, pw}, NULL, pr, ord, (float)((i + 0.5) / 100000));
+        sh[id] += 1e-5;
+    }
+    double worst = 0;
+    for (int i = 0; i < V; i++) worst = fmax(worst, fabs(sh[i] - want[i]));
+    printf("  top-p 0.9 over 3000 tokens: worst share error %.1e\n", worst);
+    CHECK(worst < 3e-5, "top-p 0.9 over 3000 tokens: the nucleus by sorting (worst %.1e)", worst);
 }
 
 /* A word model that always prefers one token: its head's weights are 0 and
