@@ -211,13 +211,17 @@ static inline uint32_t wbits(float w) {
  * the nucleus, walked in id order. list is n ints of scratch. */
 static int32_t nucleus_draw(const float *w, int n, double sum, double p, int32_t *list, float u) {
     double need = p * sum; /* weight the nucleus still needs from ids matching the bits so far */
+    double above = 0;      /* the weight of ids heavier than those */
     uint32_t want = 0, mask = 0;
     int m = 0;
     for (int i = 0; i < n; i++)
         if (w[i] > 0) list[m++] = i;
     for (int shift = 24; shift >= 0; shift -= 8) {
-        double mass[256] = {0};
-        for (int i = 0; i < m; i++) mass[(wbits(w[list[i]]) >> shift) & 255] += w[list[i]];
+        /* four histograms, summed after: neighbours tend to share a byte
+         * value, and one would make each add wait for the last */
+        double h[4][256] = {{0}}, mass[256];
+        for (int i = 0; i < m; i++) h[i & 3][(wbits(w[list[i]]) >> shift) & 255] += w[list[i]];
+        for (int v = 0; v < 256; v++) mass[v] = (h[0][v] + h[1][v]) + (h[2][v] + h[3][v]);
         int b = -1, lowest = -1; /* the byte value where the nucleus ends, walking down */
         for (int v = 255; v >= 0; v--) {
             if (mass[v] <= 0) continue;
@@ -227,8 +231,12 @@ static int32_t nucleus_draw(const float *w, int n, double sum, double p, int32_t
                 break;
             }
             need -= mass[v];
+            above += mass[v];
         }
-        if (b < 0) b = lowest, need = mass[lowest]; /* rounding ran past the total: all of the last */
+        if (b < 0) { /* rounding ran past the total: all of the last */
+            b = lowest, need = mass[lowest];
+            above -= mass[lowest];
+        }
         want |= (uint32_t)b << shift, mask |= 255u << shift;
         int k = 0;
         for (int i = 0; i < m; i++)
@@ -240,15 +248,10 @@ static int32_t nucleus_draw(const float *w, int n, double sum, double p, int32_t
     long r = (long)ceil(need / ws - 1e-9);
     if (r < 1) r = 1;
     if (r > m) r = m;
-    double kept = 0;
+    const double kept = above + (double)r * ws;
     long tie = 0;
-    for (int i = 0; i < n; i++) {
-        uint32_t bi = wbits(w[i]);
-        if (w[i] > 0 && (bi > want || (bi == want && tie++ < r))) kept += w[i];
-    }
     double target = u * kept, c = 0;
     int32_t last = list[0];
-    tie = 0;
     for (int i = 0; i < n; i++) {
         uint32_t bi = wbits(w[i]);
         if (!(w[i] > 0 && (bi > want || (bi == want && tie++ < r)))) continue;
