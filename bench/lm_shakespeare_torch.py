@@ -60,6 +60,10 @@ ap.add_argument("--embed-dropout", type=float, default=0.0)
 ap.add_argument("--weight-drop", type=float, default=0.0)
 ap.add_argument("--ema", type=float, default=0.0)
 ap.add_argument("--cosine-min-lr", type=float, default=None)
+ap.add_argument("--weight-decay", type=float, default=0.0,
+                help="AdamW's decoupled weight decay (0: Adam, as before)")
+ap.add_argument("--random-offset", action="store_true",
+                help="each epoch after the first rotates the training text by a random offset (rnn.c's --random-offset)")
 ap.add_argument("--save", default=None)
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
@@ -114,7 +118,8 @@ class LM(nn.Module):
 
 model = LM()
 LR = 2e-3
-opt = torch.optim.Adam(model.parameters(), lr=LR)
+opt = (torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=a.weight_decay) if a.weight_decay > 0
+       else torch.optim.Adam(model.parameters(), lr=LR))
 tr, va = streams(train), streams(val)
 
 
@@ -156,9 +161,12 @@ print(f"torch {torch.__version__}, {a.threads} threads; vocab {V}; {len(train)} 
 rows = []
 t0 = time.time()
 step, tokens, pos, h = 0, 0, 0, None
+usable = (len(train) // B) * B
 while True:
     if pos + T + 1 > len(tr):
         pos, h = 0, None
+        if a.random_offset:  # the streams start elsewhere in the text each epoch
+            tr = streams(torch.roll(train[:usable], -int(torch.randint(0, usable // B, (1,)))))
     x, y = tr[pos : pos + T], tr[pos + 1 : pos + 1 + T]
     pos += T
     if a.cosine_min_lr is not None:
