@@ -1,6 +1,7 @@
 /* test_sample.c: drawing a token (rnn_sample_logits) against the
  * definitions worked by hand, and generation as text (rnn_sampler_text):
- * stop strings, the space after a prime, tokens never drawn.
+ * stop strings, the space after a prime, tokens never drawn (which ids
+ * those are, rnn_tokenizer_producible, is tested in test_tokenizer.c).
  *
  * A draw maps u in [0, 1) onto the cumulative distribution, so feeding the
  * N grid points u = (i + 0.5) / N gives each token a share of the draws
@@ -223,54 +224,9 @@ out:
     rnn_tokenizer_free(tok);
 }
 
-static void test_producible(void) {
-    /* wordpiece: [PAD] [UNK] [CLS] [SEP] [MASK] [unused0] a ##b [ ] */
-    char path[] = "/tmp/rnn_wp_XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0, "temp file");
-    if (fd < 0) return;
-    FILE *f = fdopen(fd, "w");
-    fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n[unused0]\na\n##b\n[\n]\n", f);
-    fclose(f);
-    rnn_tok_options to;
-    rnn_tok_options_default(&to, RNN_TOK_WORDPIECE);
-    to.vocab_file = path;
-    rnn_tokenizer *tok = rnn_tokenizer_build(&to, NULL, 0);
-    CHECK(tok != NULL, "wordpiece: %s", rnn_last_error());
-    if (tok) {
-        const int want[10] = {0, 1, 0, 0, 0, 0, 1, 1, 1, 1};
-        int ok = 1;
-        for (int i = 0; i < 10; i++) ok &= rnn_tokenizer_producible(tok, i) == want[i];
-        CHECK(ok && !rnn_tokenizer_producible(tok, 10) && !rnn_tokenizer_producible(tok, -1),
-              "wordpiece: specials and [unused0] are not producible; [UNK], words, [ and ] are");
-        /* what encoding makes of the bracketed names agrees */
-        int32_t *ids = NULL;
-        size_t n = 0;
-        const char *s = "[CLS] [unused0] a";
-        CHECK(rnn_tokenizer_encode(tok, s, strlen(s), &ids, &n, NULL) == 0, "encode");
-        int all = 1;
-        for (size_t i = 0; i < n; i++) all &= rnn_tokenizer_producible(tok, ids[i]);
-        CHECK(all && n > 3, "encoding '%s' yields producible ids only (%zu ids)", s, n);
-        free(ids);
-        rnn_tokenizer_free(tok);
-    }
-    remove(path);
-    rnn_tokenizer *ch = NULL;
-    rnn_tok_options_default(&to, RNN_TOK_CHAR);
-    ch = rnn_tokenizer_build(&to, "ab", 2);
-    if (ch) {
-        CHECK(!rnn_tokenizer_producible(ch, rnn_tokenizer_pad_id(ch)) &&
-                  rnn_tokenizer_producible(ch, rnn_tokenizer_unk_id(ch)) &&
-                  rnn_tokenizer_producible(ch, rnn_tokenizer_find(ch, "a")),
-              "char: <pad> is not producible; <unk> and 'a' are");
-        rnn_tokenizer_free(ch);
-    }
-}
-
 int main(void) {
     RUN(test_distribution);
     RUN(test_extremes);
     RUN(test_text);
-    RUN(test_producible);
     return harness_end();
 }

@@ -451,6 +451,40 @@ static int write_vocab(char *path, const char *const *lines, size_t n) {
     return fclose(f);
 }
 
+/* The ids no text encodes to, which sampling never draws: wordpiece's
+ * specials and its other bracketed entries ([unused0]: "[" is a word of its
+ * own), and <pad>; not [UNK], <unk>, words, or "[" and "]" alone. */
+static void test_producible(void) {
+    static const char *const lines[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused0]", "a", "##b", "[", "]"};
+    char path[64];
+    if (write_vocab(path, lines, LEN(lines))) GIVE_UP("write vocab");
+    rnn_tok_options o;
+    rnn_tok_options_default(&o, RNN_TOK_WORDPIECE);
+    o.vocab_file = path;
+    rnn_tokenizer *t = build(&o, NULL);
+    unlink(path);
+    if (!t) GIVE_UP("build");
+    const int want[10] = {0, 1, 0, 0, 0, 0, 1, 1, 1, 1};
+    int ok = 1;
+    for (int i = 0; i < 10; i++) ok &= rnn_tokenizer_producible(t, i) == want[i];
+    CHECK(ok && !rnn_tokenizer_producible(t, 10) && !rnn_tokenizer_producible(t, -1),
+          "wordpiece: specials and [unused0] are not producible; [UNK], words, [ and ] are");
+    /* what encoding makes of the bracketed names agrees */
+    size_t n;
+    int32_t *ids = enc(t, "[CLS] [unused0] a", &n, NULL);
+    int all = ids != NULL;
+    for (size_t i = 0; ids && i < n; i++) all &= rnn_tokenizer_producible(t, ids[i]);
+    CHECK(all && n > 3, "encoding '[CLS] [unused0] a' yields producible ids only (%zu ids)", ids ? n : 0);
+    free(ids);
+    rnn_tokenizer_free(t);
+    rnn_tok_options_default(&o, RNN_TOK_CHAR);
+    if (!(t = build(&o, "ab"))) GIVE_UP("build char");
+    CHECK(!rnn_tokenizer_producible(t, rnn_tokenizer_pad_id(t)) && rnn_tokenizer_producible(t, rnn_tokenizer_unk_id(t)) &&
+              rnn_tokenizer_producible(t, rnn_tokenizer_find(t, "a")),
+          "char: <pad> is not producible; <unk> and 'a' are");
+    rnn_tokenizer_free(t);
+}
+
 static void test_wordpiece_small(void) {
     /* BERT's tokenization_test.py test_full_tokenizer, plus ##aff ##able */
     static const char *const lines[] = {"[UNK]", "[CLS]", "[SEP]", "want", "##want", "##ed", "wa", "un",
@@ -833,6 +867,7 @@ int main(void) {
     RUN(test_word_vocab);
     RUN(test_word_options);
     RUN(test_wordpiece_small);
+    RUN(test_producible);
     RUN(test_wordpiece_bert);
     RUN(test_json_round_trip);
     RUN(test_json_malformed);
