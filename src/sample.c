@@ -304,11 +304,10 @@ int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, 
     sort_desc(order, m, w, order + n);
     /* Top-p over what top-k kept, renormalised (Hugging Face's order:
      * temperature, top-k, top-p): the shortest prefix reaching p of it. */
-    double kept = 0;
-    for (int i = 0; i < m; i++) kept += w[order[i]];
     int keep = m;
     if (top_p) {
-        double c = 0;
+        double kept = 0, c = 0;
+        for (int i = 0; i < m; i++) kept += w[order[i]];
         for (int i = 0; i < m; i++) {
             c += w[order[i]];
             if (c >= o->top_p * kept) {
@@ -342,6 +341,13 @@ int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o) {
     return id;
 }
 
+/* The stop string's match after byte c, q bytes of it having matched
+ * (Knuth-Morris-Pratt: fail as rnn_sampler_text builds it). */
+static size_t stop_step(const char *stop, const size_t *fail, size_t q, char c) {
+    while (q && c != stop[q]) q = fail[q - 1];
+    return c == stop[q] ? q + 1 : q;
+}
+
 int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, const char *prime, size_t plen,
                      const char *stop, size_t stop_len, int (*emit)(const char *bytes, size_t n, void *user),
                      void *user) {
@@ -366,13 +372,8 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
             fail[i] = k;
         }
     }
-#define STOP_STEP(c)                                          \
-    do {                                                      \
-        while (q && (c) != stop[q]) q = fail[q - 1];          \
-        if ((c) == stop[q]) q++;                              \
-    } while (0)
     for (size_t j = 0; j < plen && stop_len; j++) { /* a match may begin in the prime, not end there */
-        STOP_STEP(prime[j]);
+        q = stop_step(stop, fail, q, prime[j]);
         if (q == stop_len) q = fail[q - 1];
     }
     const rnn_tok_type ty = rnn_tokenizer_type(tok);
@@ -388,13 +389,10 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
         size_t n = rnn_tokenizer_piece(tok, prev, id, piece, cap);
         const char *p = piece;
         if (i == 0 && spaced && n && p[0] == ' ') p++, n--; /* the prime's own space separates it */
-        for (size_t j = 0; j < n && stop_len && !stopped; j++) {
-            STOP_STEP(p[j]);
-            if (q == stop_len) n = j + 1, stopped = 1;
-        }
+        for (size_t j = 0; j < n && stop_len && !stopped; j++)
+            if ((q = stop_step(stop, fail, q, p[j])) == stop_len) n = j + 1, stopped = 1;
         if (n) rc = emit(p, n, user);
     }
-#undef STOP_STEP
     free(piece);
     free(fail);
     return rc;
