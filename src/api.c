@@ -101,24 +101,8 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
     return best;
 }
 
-/* rnn_generate's output: a growing buffer. */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} gen_buf;
-
-static int gen_append(const char *bytes, size_t n, void *user) {
-    gen_buf *g = user;
-    if (g->len + n + 1 > g->cap) {
-        size_t cap = 2 * (g->len + n + 1);
-        char *b = realloc(g->buf, cap);
-        if (!b) return rnn_errorf("out of memory");
-        g->buf = b, g->cap = cap;
-    }
-    if (n) memcpy(g->buf + g->len, bytes, n);
-    g->len += n;
-    return 0;
-}
+/* rnn_generate's output, appended to a string. */
+static int gen_append(const char *bytes, size_t n, void *user) { return rnn_sbuf_put(user, bytes, n); }
 
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
                    float top_p, uint64_t seed) {
@@ -143,18 +127,17 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
     }
     rnn_sampler *s = rnn_sampler_create(m->ck.model, m->ck.tok, seed);
     if (!s) return NULL;
-    gen_buf g = {NULL, 0, 0};
+    rnn_sbuf g = {0};
     rnn_sample_opts o = {temperature, top_k, top_p};
     if ((prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0) || gen_append(prime, prime_len, &g) ||
         rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, gen_append, &g)) {
-        free(g.buf);
-        g.buf = NULL;
-    } else {
-        g.buf[g.len] = 0;
-        if (out_len) *out_len = g.len;
+        free(g.p);
+        g.p = NULL;
+    } else if (out_len) {
+        *out_len = g.n;
     }
     rnn_sampler_free(s);
-    return g.buf;
+    return g.p;
 }
 
 /* ---- training ------------------------------------------------------------ */

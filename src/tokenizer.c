@@ -270,32 +270,16 @@ static void strtab_free(strtab *t) {
 /* ------------------------------------------------------------------------ */
 /* Growable buffers                                                         */
 
-typedef struct { char *p; size_t n, cap; } sbuf;
 typedef struct { int32_t *p; size_t n, cap; } ibuf;
 
-static int sbuf_put(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = rnn_realloc(b->p, cap);
-        if (!p) return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return 0;
-}
-
-static inline int sbuf_put_cp(sbuf *b, uint32_t c) {
+static inline int sbuf_put_cp(rnn_sbuf *b, uint32_t c) {
     if (c < 0x80 && b->n + 2 <= b->cap) { /* the common case, inline */
         b->p[b->n++] = (char)c;
         b->p[b->n] = 0;
         return 0;
     }
     char u[4];
-    return sbuf_put(b, u, utf8_put(c, u));
+    return rnn_sbuf_put(b, u, utf8_put(c, u));
 }
 
 static int ibuf_grow(ibuf *b, size_t want) {
@@ -537,7 +521,7 @@ static int char_split(const rnn_tok_options *o, sink *k, const char *text, size_
     return 0;
 }
 
-static int flush_word(sink *k, sbuf *w) {
+static int flush_word(sink *k, rnn_sbuf *w) {
     if (!w->n) return 0;
     int rc = sink_token(k, w->p, w->n);
     w->n = 0;
@@ -546,7 +530,7 @@ static int flush_word(sink *k, sbuf *w) {
 
 static int word_split(const rnn_tok_options *o, sink *k, const char *text, size_t len) {
     const unsigned char *s = (const unsigned char *)text;
-    sbuf w = {0};
+    rnn_sbuf w = {0};
     int rc = -1;
     for (size_t i = 0; i < len;) {
         size_t end;
@@ -918,8 +902,8 @@ size_t rnn_tokenizer_max_piece(const rnn_tokenizer *t) {
 }
 
 char *rnn_tokenizer_decode(const rnn_tokenizer *t, const int32_t *ids, size_t n) {
-    sbuf out = {0};
-    if (sbuf_put(&out, "", 0)) return NULL;
+    rnn_sbuf out = {0};
+    if (rnn_sbuf_put(&out, "", 0)) return NULL;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || (size_t)ids[i] >= t->vocab.n) {
             rnn_errorf("token id %d at position %zu is out of range (vocabulary of %zu)",
@@ -931,7 +915,7 @@ char *rnn_tokenizer_decode(const rnn_tokenizer *t, const int32_t *ids, size_t n)
         int space;
         size_t m;
         const char *s = piece_of(t, i ? ids[i - 1] : -1, ids[i], tmp, &space, &m);
-        if ((space && sbuf_put(&out, " ", 1)) || sbuf_put(&out, s, m)) {
+        if ((space && rnn_sbuf_put(&out, " ", 1)) || rnn_sbuf_put(&out, s, m)) {
             free(out.p);
             return NULL;
         }

@@ -75,6 +75,21 @@ void *rnn_realloc(void *p, size_t bytes) {
     return q;
 }
 
+int rnn_sbuf_put(rnn_sbuf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *p = rnn_realloc(b->p, cap);
+        if (!p) return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+    return 0;
+}
+
 char *rnn_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *d = malloc(n);

@@ -28,6 +28,15 @@ void rnn_free(void *p);
 void *rnn_realloc(void *p, size_t bytes); /* plain malloc'd memory only */
 char *rnn_strdup(const char *s);
 
+/* A growable byte string, always NUL-terminated once written to (p is
+ * free()'d by its owner): {0} is empty. rnn_sbuf_put appends n bytes of s;
+ * -1 + message when out of memory. */
+typedef struct {
+    char *p;
+    size_t n, cap;
+} rnn_sbuf;
+int rnn_sbuf_put(rnn_sbuf *b, const char *s, size_t n);
+
 /* Reads a whole file into a NUL-terminated buffer; *len gets its size. */
 char *rnn_read_file(const char *path, size_t *len);
 /* 3 if s (n bytes) starts with a UTF-8 byte order mark, else 0: it marks
