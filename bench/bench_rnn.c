@@ -16,18 +16,20 @@
  * so no data files are needed. Warm-up (unless --warmup is 0) runs at least
  * one step and until --warmup seconds have passed (page faults, thread
  * start-up, the GEMM library's first-call set-up); then steps are timed until
- * --seconds have passed (at least one step). A step is one rnn_train_step (training) or one
- * rnn_sampler_next (sampling: one token).
+ * --seconds have passed (at least one step). A step is one rnn_train_step (training), one
+ * rnn_sampler_next (sampling: one token) or one text through a classifier at batch 1
+ * (classify: rnn_model_forward and the class probabilities, as rnn classify runs it).
  *
  * FLOPs are counted analytically (bench/README.md): only the matrix
  * products, 2 per multiply-add, forward
  *   recurrent layer, per direction per token  2*G*H*(in + H)   G = 4 LSTM, 3 GRU, 1 RNN
  *   LM head, per token                        2*V*(D*H)
  *   classifier head, per sequence             2*C*P            P = pooled width
- * and training = 3 x forward (the backward pass runs two products of the
+ * classification at batch 1 is one forward per text; training = 3 x forward (the backward pass runs two products of the
  * forward one's size: the input gradient and the weight gradient).
  * Elementwise gate maths, softmax, pooling and the optimizer are not counted.
  */
+#include "classify.h"
 #include "gemm.h"
 #include "model.h"
 #include "optim.h"
@@ -37,14 +39,16 @@
 #include "util.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-typedef enum { KIND_TRAIN_LM, KIND_TRAIN_CLS, KIND_SAMPLE } bench_kind;
-static const char *const kind_names[] = {"train_lm", "train_cls", "sample"};
-static const char *const kind_units[] = {"tokens/s", "sequences/s", "tokens/s"};
+typedef enum { KIND_TRAIN_LM, KIND_TRAIN_CLS, KIND_SAMPLE, KIND_CLASSIFY } bench_kind;
+enum { N_KINDS = 4 };
+static const char *const kind_names[] = {"train_lm", "train_cls", "sample", "classify"};
+static const char *const kind_units[] = {"tokens/s", "sequences/s", "tokens/s", "sequences/s"};
 
 typedef struct {
     char name[64];
@@ -52,9 +56,9 @@ typedef struct {
     bench_kind kind;
     rnn_cell cell;
     int vocab, embed, hidden, layers, bidirectional;
-    int batch, seq;      /* training */
-    rnn_pool pool;       /* train_cls */
-    int classes;         /* train_cls */
+    int batch, seq;      /* training; classify: seq */
+    rnn_pool pool;       /* train_cls, classify */
+    int classes;         /* train_cls, classify */
     float lr, clip;      /* training (Adam) */
     float temperature;   /* sample */
     rnn_precision precision; /* "precision": "bf16" (rnn.c side; PyTorch stays fp32) */
@@ -98,19 +102,19 @@ static int parse_case(const cJSON *j, bench_case *c) {
     const char *title = get_str(j, "title");
     snprintf(c->title, sizeof c->title, "%s", title ? title : name);
     int k = 0;
-    while (k < 3 && strcmp(kind, kind_names[k])) k++;
-    if (k == 3) return rnn_errorf("cases: %s: unknown kind \"%s\"", name, kind);
+    while (k < N_KINDS && strcmp(kind, kind_names[k])) k++;
+    if (k == N_KINDS) return rnn_errorf("cases: %s: unknown kind \"%s\"", name, kind);
     c->kind = (bench_kind)k;
     if (rnn_cell_parse(cell, &c->cell)) return -1;
     const char *prec = get_str(j, "precision");
     if (prec && rnn_precision_parse(prec, &c->precision)) return -1;
     const char *pool = get_str(j, "pool");
     if (pool && rnn_pool_parse(pool, &c->pool)) return -1;
-    int train = c->kind != KIND_SAMPLE;
+    int train = c->kind == KIND_TRAIN_LM || c->kind == KIND_TRAIN_CLS;
     if (get_int(j, "vocab", &c->vocab, 1) || get_int(j, "embed", &c->embed, 1) ||
         get_int(j, "hidden", &c->hidden, 1) || get_int(j, "layers", &c->layers, 1) ||
-        get_int(j, "bidirectional", &c->bidirectional, 0) ||
-        get_int(j, "batch", &c->batch, train) || get_int(j, "seq", &c->seq, train) ||
+        get_int(j, "bidirectional", &c->bidirectional, 0) || get_int(j, "batch", &c->batch, train) ||
+        get_int(j, "seq", &c->seq, train || c->kind == KIND_CLASSIFY) ||
         get_int(j, "classes", &c->classes, 0) || get_float(j, "lr", &c->lr, train) ||
         get_float(j, "clip", &c->clip, 0) ||
         get_float(j, "temperature", &c->temperature, c->kind == KIND_SAMPLE))
@@ -175,6 +179,7 @@ static double flops_per_unit(const bench_case *c) {
         return 3 * (c->seq * stack_flops(c) +
                     2.0 * c->classes * rnn_pool_width(c->pool, D * c->hidden));
     case KIND_SAMPLE: return lm_token;
+    case KIND_CLASSIFY: return c->seq * stack_flops(c) + 2.0 * c->classes * rnn_pool_width(c->pool, D * c->hidden);
     }
     return 0;
 }
@@ -194,7 +199,8 @@ typedef struct {
 
 static rnn_model *make_model(const bench_case *bc) {
     rnn_config c;
-    rnn_config_default(&c, bc->kind == KIND_TRAIN_CLS ? RNN_TASK_CLASSIFY : RNN_TASK_LM);
+    const int cls = bc->kind == KIND_TRAIN_CLS || bc->kind == KIND_CLASSIFY;
+    rnn_config_default(&c, cls ? RNN_TASK_CLASSIFY : RNN_TASK_LM);
     c.cell = bc->cell;
     c.vocab_size = bc->vocab;
     c.embed_dim = bc->embed;
@@ -360,6 +366,51 @@ out:
     return rc;
 }
 
+typedef struct {
+    const rnn_model *m;
+    rnn_acts *a;
+    rnn_pack p;
+    int32_t *ids; /* 8 sequences of T tokens */
+    float *probs;
+    int T;
+} classify_ctx;
+
+/* One text of T tokens through the classifier at batch 1, as rnn classify
+ * and rnn_classify run it. */
+static double classify_step(void *vctx, long k) {
+    classify_ctx *x = vctx;
+    rnn_model_forward(x->m, x->a, &x->p, x->ids + (size_t)(k % 8) * x->T, 0, 0, NULL);
+    rnn_cls_probs(x->m, x->a->logits, x->probs);
+    return x->probs[0];
+}
+
+static int bench_classify(const bench_case *bc, const bench_time *bt, bench_result *res) {
+    classify_ctx x = {0};
+    int rc = -1;
+    x.T = bc->seq;
+    rnn_model *m = make_model(bc);
+    x.m = m;
+    if (!m || rnn_gemm_set_precision(bc->precision)) goto out;
+    x.a = rnn_acts_create(m, x.T, 1);
+    x.ids = rnn_alloc(sizeof(int32_t) * 8 * (size_t)x.T);
+    x.probs = rnn_alloc(sizeof(float) * (size_t)bc->classes);
+    if (!x.a || !x.ids || !x.probs) goto out;
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 42);
+    for (size_t i = 0; i < 8 * (size_t)x.T; i++) x.ids[i] = (int32_t)(rnn_rng_next(&rng) % bc->vocab);
+    x.a->lengths[0] = x.T;
+    if (rnn_pack_init(&x.p, x.T, 1, x.a->lengths, x.a->batch_sizes, x.a->offsets) < 0) goto out;
+    *res = run_steps(classify_step, &x, 1, bt);
+    res->loss = NAN;
+    rc = 0;
+out:
+    rnn_free(x.ids);
+    rnn_free(x.probs);
+    rnn_acts_free(x.a);
+    rnn_model_free(m);
+    return rc;
+}
+
 static double peak_rss_mib(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru)) return -1;
@@ -412,8 +463,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     rnn_set_threads(threads);
-    bench_result r;
-    int rc = bc->kind == KIND_SAMPLE ? bench_sample(bc, &bt, &r) : bench_train(bc, &bt, &r);
+    bench_result r = {0};
+    int rc = bc->kind == KIND_SAMPLE     ? bench_sample(bc, &bt, &r)
+             : bc->kind == KIND_CLASSIFY ? bench_classify(bc, &bt, &r)
+                                         : bench_train(bc, &bt, &r);
     if (rc) {
         fprintf(stderr, "bench_rnn: %s: %s\n", bc->name, rnn_last_error());
         free(cs);
@@ -421,7 +474,7 @@ int main(int argc, char **argv) {
     }
     const double thr = r.units / r.elapsed, fpu = flops_per_unit(bc);
     char loss[32] = "null"; /* JSON has no NaN; sampling has no loss */
-    if (bc->kind != KIND_SAMPLE && r.loss == r.loss) snprintf(loss, sizeof loss, "%.4f", r.loss);
+    if (r.loss == r.loss && bc->kind != KIND_SAMPLE) snprintf(loss, sizeof loss, "%.4f", r.loss);
     printf("{\"case\": \"%s\", \"side\": \"rnn.c\", \"threads\": %d, \"throughput\": %.2f, "
            "\"unit\": \"%s\", \"gflops\": %.3f, \"flops_per_unit\": %.6g, \"peak_rss_mib\": %.1f, "
            "\"steps\": %ld, \"seconds\": %.3f, \"loss\": %s, \"backend\": \"%s\"}\n",

@@ -10,7 +10,9 @@ The models are the plain PyTorch equivalents of rnn.c's: nn.Embedding ->
 nn.LSTM/GRU/RNN (batch_first=False) -> nn.Linear, Adam, clip_grad_norm_;
 language models carry the hidden state across batches (detached, reset when
 the stream wraps round); the classifier pools the BiLSTM outputs over time
-(mean and max, concatenated) before its Linear; sampling feeds one token at a
+(mean and max, concatenated) before its Linear; classification inference
+runs one text at a time under torch.no_grad() in eval mode and takes the
+softmax of the logits; sampling feeds one token at a
 time under torch.no_grad() and draws with torch.multinomial on
 softmax(logits / temperature). Timing follows bench_rnn.c: warm-up for at
 least one step and --warmup seconds, then timed steps for --seconds (at least
@@ -174,10 +176,23 @@ def bench_sample(c, warmup, seconds):
     return n, dt, n, None
 
 
+def bench_classify(c, warmup, seconds):
+    model = Classifier(c).eval()
+    ids = torch.randint(0, c["vocab"], (N_BATCHES, c["seq"], 1))
+
+    def step(k):
+        with torch.no_grad():
+            return F.softmax(model(ids[k % N_BATCHES]), dim=-1)[0, 0].item()
+
+    n, dt, _ = run_steps(step, warmup, seconds)
+    return n, dt, n, None
+
+
 KINDS = {
     "train_lm": (bench_train_lm, "tokens/s"),
     "train_cls": (bench_train_cls, "sequences/s"),
     "sample": (bench_sample, "tokens/s"),
+    "classify": (bench_classify, "sequences/s"),
 }
 
 

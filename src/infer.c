@@ -31,26 +31,36 @@ typedef struct {
     uint16_t *h;  /* bf16: nblk * K * BR */
 } blocks;
 
+size_t rnn_blocks_floats(int rows, int K) { return (size_t)((rows + BR - 1) / BR) * K * BR; }
+
+/* W in blocks into w (fp32) or h (bf16, rounded). */
+static void blocks_fill(float *w, uint16_t *h, const float *W, int rows, int K) {
+    const int nblk = (rows + BR - 1) / BR;
+    for (int blk = 0; blk < nblk; blk++)
+        for (int k = 0; k < K; k++)
+            for (int r = 0; r < BR; r++) {
+                int row = blk * BR + r;
+                float v = row < rows ? W[(size_t)row * K + k] : 0.0f;
+                size_t at = ((size_t)blk * K + k) * BR + r;
+                if (h)
+                    h[at] = rnn_bf16_round(v);
+                else
+                    w[at] = v;
+            }
+}
+
+void rnn_blocks_pack(float *dst, const float *W, int rows, int K) { blocks_fill(dst, NULL, W, rows, K); }
+
 static int blocks_make(blocks *b, const float *W, int rows, int K, rnn_precision p) {
     b->rows = rows, b->K = K, b->nblk = (rows + BR - 1) / BR;
-    size_t n = (size_t)b->nblk * K * BR;
+    size_t n = rnn_blocks_floats(rows, K);
     b->w = NULL, b->h = NULL;
     if (p == RNN_BF16) {
         if (!(b->h = rnn_alloc(n * sizeof(uint16_t)))) return -1;
     } else if (!(b->w = rnn_alloc(n * sizeof(float)))) {
         return -1;
     }
-    for (int blk = 0; blk < b->nblk; blk++)
-        for (int k = 0; k < K; k++)
-            for (int r = 0; r < BR; r++) {
-                int row = blk * BR + r;
-                float v = row < rows ? W[(size_t)row * K + k] : 0.0f;
-                size_t at = ((size_t)blk * K + k) * BR + r;
-                if (b->h)
-                    b->h[at] = rnn_bf16_round(v);
-                else
-                    b->w[at] = v;
-            }
+    blocks_fill(b->w, b->h, W, rows, K);
     return 0;
 }
 
@@ -123,6 +133,16 @@ static void dot16(const float *w, const uint16_t *h, int K, const float *x, floa
 #undef KU
 #undef NS
 #undef NW
+
+void rnn_blocks_gemv(const float *w, int rows, int K, const float *x, float *y) {
+    const int full = rows / BR;
+    for (int blk = 0; blk < full; blk++) dot16(w + (size_t)blk * K * BR, NULL, K, x, y + (size_t)blk * BR);
+    if (full * BR < rows) { /* the last, part-filled block */
+        float t[BR];
+        dot16(w + (size_t)full * K * BR, NULL, K, x, t);
+        memcpy(y + (size_t)full * BR, t, sizeof(float) * (rows - full * BR));
+    }
+}
 
 /* Rows 16*blk .. 16*blk+15 of a matrix in blocks, into out. */
 static void blocks_dot(const blocks *b, int blk, const float *x, float *out) {

@@ -26,6 +26,18 @@
 #include "gemm.h"
 #include "model.h"
 
+/* The matrix-vector kernel underneath, for any batch-1 product: a matrix of
+ * R rows and K columns "in blocks" holds, for each block b of 16 rows and
+ * each column k, the 16 values W[16b + r][k] side by side (rows past R are
+ * zero), so y = W x is one vector multiply-add per 16 weights, with no
+ * horizontal sums. The recurrence of a single sequence (classification at
+ * batch 1) runs its W_hh products on it. */
+size_t rnn_blocks_floats(int rows, int K);
+/* W (rows x K, row-major) into dst (rnn_blocks_floats(rows, K) floats). */
+void rnn_blocks_pack(float *dst, const float *W, int rows, int K);
+/* y (rows) = W x, W packed by rnn_blocks_pack. */
+void rnn_blocks_gemv(const float *w, int rows, int K, const float *x, float *y);
+
 typedef struct rnn_stepper rnn_stepper;
 
 /* For a unidirectional language model with a recurrent cell; NULL with a

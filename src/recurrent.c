@@ -30,6 +30,7 @@
 
 #include "activations.h"
 #include "gemm.h"
+#include "infer.h"
 #include "util.h"
 
 int rnn_cell_gates(rnn_cell c) {
@@ -111,14 +112,18 @@ static size_t pack_floats(int K, int N) { return (rnn_gemm_packed_bytes(K, N) / 
 static size_t gate_pack_floats(int H) { return pack_floats(H, H); }
 static size_t packed_floats(rnn_cell cell, int H) {
     int G = rnn_cell_gates(cell);
-    size_t a = G * gate_pack_floats(H), b = pack_floats(G * H, H);
-    return a > b ? a : b;
+    size_t a = G * gate_pack_floats(H), b = pack_floats(G * H, H), c = rnn_blocks_floats(G * H, H);
+    return a > b ? (a > c ? a : c) : (b > c ? b : c);
 }
 
 /* Steps and rows from which packing W_hh once beats packing it inside every
  * product (and beats the matrix-vector kernel of a single row). */
 #define PACK_MIN_T 4
 #define PACK_MIN_ROWS 4
+/* Steps from which a single sequence's W_hh is worth copying into blocks for
+ * the matrix-vector kernel (infer.h): the copy costs about as much as ten
+ * steps of the general kernel, the blocks save over half of every step. */
+#define BLOCKS_MIN_T 16
 
 size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
     (void)N;
@@ -397,6 +402,7 @@ typedef struct {
     const rnn_packed_b *pb; /* forward: one pack per gate; backward: one; NULL: unpacked */
     int align;              /* units per block */
     int rows;               /* split the batch rows, not the units (team_rows) */
+    const float *blk;       /* a single sequence: W_hh in blocks (infer.h) for its matrix-vector steps */
 } step_team;
 
 /* A small W_hh (a 2x128 LSTM's is 256 KB) fits in each core's L2 whole. The
@@ -525,7 +531,11 @@ static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
             copy_cols(cprev, a->c0, H, imax(carried, ra), rb, H, u0, u1);
         }
         const int any_state = carried > 0 || a->h0 != NULL;
-        if (!s->rows) {
+        /* Only within a team of this direction's own: run alone (nt 1),
+         * perhaps inside the region that runs a layer's two directions side
+         * by side, a barrier would bind to that region and hold each
+         * direction to the other's pace at every step. */
+        if (!s->rows && nt > 1) {
 #pragma omp barrier
         }
         if (n <= 0) continue;
@@ -539,6 +549,8 @@ static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
         if (any_state && s->pb)
             rnn_gemm_packed_cols(n, 1.0f, hprev + (size_t)ra * H, H, s->pb, G, 0.0f, a->hg + (size_t)ra * GH,
                                  GH, H, u0, u1);
+        else if (any_state && s->blk)
+            rnn_blocks_gemv(s->blk, GH, H, hprev, a->hg);
         else if (any_state)
             rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, a->hg, GH);
         const float *hgp = any_state ? a->hg + (size_t)ra * GH : NULL;
@@ -566,8 +578,11 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
     /* work: W_hh^T packed for the step products, then hg (B, G*H), the
      * recurrent projection of the live rows, then the summed bias (G*H). */
     rnn_packed_b whh[4];
-    step_team s = {d, p, cache, NULL, 1, 0};
-    if (p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS) {
+    step_team s = {d, p, cache, NULL, 1, 0, NULL};
+    if (p->B == 1 && p->T >= BLOCKS_MIN_T && rnn_gemm_precision() == RNN_FP32) {
+        rnn_blocks_pack(work, d->w.w_hh, GH, H);
+        s.blk = work;
+    } else if (p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS) {
         for (int q = 0; q < G; q++)
             rnn_gemm_pack_b(&whh[q], 1, H, H, d->w.w_hh + (size_t)q * H * H, H,
                             work + q * gate_pack_floats(H));
@@ -678,7 +693,7 @@ static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
                                   a->ldy, a->dy + o * a->lddy, a->lddy, carry_h + (size_t)ra * H, db);
             }
         }
-        if (!s->rows) {
+        if (!s->rows && nt > 1) { /* as in forward_steps */
 #pragma omp barrier
         }
         if (n <= 0) continue;
@@ -717,7 +732,7 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
      * are not yet live are never overwritten. At the end they hold d(h0). */
     /* work: W_hh packed for the step products, then the row buffers. */
     rnn_packed_b whh;
-    step_team s = {d, p, cache, NULL, 1, 0};
+    step_team s = {d, p, cache, NULL, 1, 0, NULL};
     if (p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS) {
         rnn_gemm_pack_b(&whh, 0, GH, H, d->w.w_hh, H, work);
         s.pb = &whh;

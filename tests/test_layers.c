@@ -487,6 +487,49 @@ static void test_input_lookup(void) {
     lookup_case(&c, 9, 6, full, 9, 1, "lm gru, frozen embedding");
 }
 
+/* A text alone (batch 1, as rnn classify and rnn_classify run it: the
+ * matrix-vector steps, the two directions side by side on 2 threads) gets
+ * the logits it gets in a batch of three equal-length texts (the general
+ * path), for a 2-layer bidirectional classifier of every cell. */
+static void test_single_text(void) {
+    enum { T = 40, B = 3 };
+    const rnn_cell cells[] = {RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_RNN_TANH};
+    for (int ci = 0; ci < 3; ci++) {
+        rnn_config c;
+        rnn_config_default(&c, RNN_TASK_CLASSIFY);
+        c.cell = cells[ci], c.vocab_size = 300, c.embed_dim = 12, c.hidden_dim = 24, c.num_layers = 2;
+        c.bidirectional = 1, c.pool = RNN_POOL_MEANMAX, c.num_classes = 3;
+        char what[64];
+        snprintf(what, sizeof what, "2-layer bi%s classifier", rnn_cell_name(cells[ci]));
+        rnn_rng rng;
+        rnn_rng_seed(&rng, 17);
+        rnn_model *m = perturbed_model(&c, 3, 0.2f, &rng, what);
+        if (!m) continue;
+        int32_t ids[T * B], one[T];
+        for (int i = 0; i < T * B; i++) ids[i] = (int32_t)(rnn_rng_next(&rng) % c.vocab_size);
+        for (int t = 0; t < T; t++) one[t] = ids[t * B + 1]; /* the middle text */
+        int lengths[B] = {T, T, T};
+        rnn_acts *ab = rnn_acts_create(m, T, B), *a1 = rnn_acts_create(m, T, 1);
+        rnn_pack pb, p1;
+        rnn_pack_init(&pb, T, B, lengths, ab->batch_sizes, ab->offsets);
+        rnn_model_forward(m, ab, &pb, ids, 0, 0, NULL);
+        double worst = 0;
+        for (int nt = 1; nt <= 2; nt++) {
+            rnn_set_threads(nt);
+            a1->lengths[0] = T;
+            rnn_pack_init(&p1, T, 1, a1->lengths, a1->batch_sizes, a1->offsets);
+            rnn_model_forward(m, a1, &p1, one, 0, 0, NULL);
+            for (int k = 0; k < c.num_classes; k++)
+                worst = fmax(worst, fabs(a1->logits[k] - ab->logits[(size_t)1 * m->n_out + k]));
+        }
+        rnn_set_threads(0);
+        CHECK(worst < 1e-5, "%s: a text alone is %.2e off its logits in a batch", what, worst);
+        printf("  %s: a text alone (1 and 2 threads) within %.1e of its logits in a batch\n", what, worst);
+        rnn_acts_free(ab), rnn_acts_free(a1);
+        rnn_model_free(m);
+    }
+}
+
 /* The vectorisable exp/sigmoid/tanh of activations.h against libm (double). */
 static void test_activations(void) {
     double we = 0, ws = 0, wt = 0;
@@ -693,6 +736,7 @@ int main(void) {
     RUN(test_dropout);
     RUN(test_gradcheck_models);
     RUN(test_input_lookup);
+    RUN(test_single_text);
     RUN(test_recurrent_dropout_eval);
     RUN(test_locked_dropout_model);
     RUN(test_forget_bias_init);

@@ -427,8 +427,65 @@ static void test_step_team(void) {
     rnn_set_team_layout(0);
 }
 
+/* A single sequence (batch 1): from BLOCKS_MIN_T steps on, its W_hh
+ * products run on the matrix-vector kernel of weights in 16-row blocks
+ * (infer.h). Against the double formulas, short and long, with and without
+ * an initial state, with gate counts that fill the last block of rows (LSTM:
+ * 80 rows) and that leave it part-empty (GRU 60, RNN 20), and on 2 threads
+ * (one direction still runs alone: a single row is no team's work). */
+static void test_single_sequence(void) {
+    enum { I = 7, H = 20, TMAX = 40 };
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 91);
+    double worst = 0;
+    for (int ci = 0; ci < 4; ci++)
+        for (int reverse = 0; reverse <= 1; reverse++)
+            for (int ti = 0; ti < 2; ti++)
+                for (int state = 0; state <= 1; state++)
+                    for (int nt = 1; nt <= 2; nt++) {
+                        const rnn_cell cell = (rnn_cell)ci;
+                        const int T = ti ? TMAX : 9, GH = rnn_cell_gates(cell) * H;
+                        int length = T, bs[TMAX], offs[TMAX + 1];
+                        rnn_pack p;
+                        rnn_pack_init(&p, T, 1, &length, bs, offs);
+                        float *W_ih = malloc(sizeof(float) * GH * I), *W_hh = malloc(sizeof(float) * GH * H);
+                        float *b_ih = malloc(sizeof(float) * GH), *b_hh = malloc(sizeof(float) * GH);
+                        float *x = malloc(sizeof(float) * T * I), *h0 = malloc(sizeof(float) * 2 * H);
+                        for (int i = 0; i < GH * I; i++) W_ih[i] = (rnn_rng_uniform(&rng) * 2 - 1) * 0.5f;
+                        for (int i = 0; i < GH * H; i++) W_hh[i] = (rnn_rng_uniform(&rng) * 2 - 1) * 0.4f;
+                        for (int i = 0; i < GH; i++)
+                            b_ih[i] = rnn_rng_uniform(&rng) - 0.5f, b_hh[i] = rnn_rng_uniform(&rng) - 0.5f;
+                        for (int i = 0; i < T * I; i++) x[i] = rnn_rng_uniform(&rng) * 2 - 1;
+                        for (int i = 0; i < 2 * H; i++) h0[i] = rnn_rng_uniform(&rng) - 0.5f;
+                        const float *hp = state ? h0 : NULL, *cp = state && cell == RNN_CELL_LSTM ? h0 + H : NULL;
+                        rnn_dir d = {cell, reverse, I, H, {W_ih, W_hh, b_ih, b_hh}};
+                        float *cmem = rnn_calloc(rnn_dir_cache_floats(cell, T, H) * sizeof(float));
+                        float *work = rnn_calloc(rnn_dir_work_floats(cell, T, 1, H) * sizeof(float));
+                        float *y = rnn_calloc(sizeof(float) * T * H), *hn = rnn_calloc(sizeof(float) * H);
+                        rnn_dir_cache cache;
+                        rnn_dir_cache_bind(&cache, cell, T, H, cmem);
+                        rnn_set_threads(nt);
+                        rnn_dir_forward(&d, &p, &cache, y, H, x, I, hp, cp, hn, NULL, work);
+                        rnn_set_threads(0);
+                        double *want = malloc(sizeof(double) * T * H), e = 0, top = 0;
+                        dir_oracle(cell, reverse, &p, I, H, W_ih, W_hh, b_ih, b_hh, x, NULL, hp, cp, want);
+                        for (int i = 0; i < T * H; i++) e = fmax(e, fabs(y[i] - want[i])), top = fmax(top, fabs(want[i]));
+                        const int last = reverse ? 0 : T - 1;
+                        for (int j = 0; j < H; j++) e = fmax(e, fabs(hn[j] - want[last * H + j]));
+                        CHECK(e < 1e-5 && top > 0.1, "%s%s, one sequence of %d steps, %s state, %d threads: "
+                              "off the double formulas by %.2e", rnn_cell_name(cell), reverse ? " reverse" : "", T,
+                              state ? "given" : "zero", nt, e);
+                        worst = fmax(worst, e);
+                        free(want), free(W_ih), free(W_hh), free(b_ih), free(b_hh), free(x), free(h0);
+                        rnn_free(cmem), rnn_free(work), rnn_free(y), rnn_free(hn);
+                    }
+    printf("  one sequence of 9 and 40 steps, every cell, both directions, 1 and 2 threads: "
+           "within %.1e of the formulas\n", worst);
+}
+
 int main(void) {
     RUN(test_pack_validation);
+    RUN(test_single_sequence);
     RUN(test_fixtures);
     RUN(test_fixtures_zero_state_tied_lengths);
     RUN(test_recurrent_dropout);
