@@ -134,13 +134,14 @@ static void dot16(const float *w, const uint16_t *h, int K, const float *x, floa
 #undef NS
 #undef NW
 
-void rnn_blocks_gemv(const float *w, int rows, int K, const float *x, float *y) {
-    const int full = rows / BR;
-    for (int blk = 0; blk < full; blk++) dot16(w + (size_t)blk * K * BR, NULL, K, x, y + (size_t)blk * BR);
-    if (full * BR < rows) { /* the last, part-filled block */
+void rnn_blocks_gemv(const float *w, int rows, int K, const float *x, float *y, int r0, int r1) {
+    if (r1 > rows) r1 = rows;
+    int blk = r0 / BR;
+    for (; (blk + 1) * BR <= r1; blk++) dot16(w + (size_t)blk * K * BR, NULL, K, x, y + (size_t)blk * BR);
+    if (blk * BR < r1) { /* a part of the last block */
         float t[BR];
-        dot16(w + (size_t)full * K * BR, NULL, K, x, t);
-        memcpy(y + (size_t)full * BR, t, sizeof(float) * (rows - full * BR));
+        dot16(w + (size_t)blk * K * BR, NULL, K, x, t);
+        memcpy(y + (size_t)blk * BR, t, sizeof(float) * (r1 - blk * BR));
     }
 }
 

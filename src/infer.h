@@ -35,8 +35,8 @@
 size_t rnn_blocks_floats(int rows, int K);
 /* W (rows x K, row-major) into dst (rnn_blocks_floats(rows, K) floats). */
 void rnn_blocks_pack(float *dst, const float *W, int rows, int K);
-/* y (rows) = W x, W packed by rnn_blocks_pack. */
-void rnn_blocks_gemv(const float *w, int rows, int K, const float *x, float *y);
+/* Rows [r0, r1) of y = W x (r0 a multiple of 16), W packed by rnn_blocks_pack. */
+void rnn_blocks_gemv(const float *w, int rows, int K, const float *x, float *y, int r0, int r1);
 
 typedef struct rnn_stepper rnn_stepper;
 

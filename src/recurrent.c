@@ -429,7 +429,7 @@ static int team_rows(const step_team *s) {
 }
 
 static int team_size(const step_team *s) {
-    if (!s->pb) return 1;
+    if (!s->pb && !s->blk) return 1;
 #ifdef _OPENMP
     if (omp_in_parallel()) return 1; /* the directions of a layer side by side */
 #endif
@@ -549,8 +549,8 @@ static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
         if (any_state && s->pb)
             rnn_gemm_packed_cols(n, 1.0f, hprev + (size_t)ra * H, H, s->pb, G, 0.0f, a->hg + (size_t)ra * GH,
                                  GH, H, u0, u1);
-        else if (any_state && s->blk)
-            rnn_blocks_gemv(s->blk, GH, H, hprev, a->hg);
+        else if (any_state && s->blk) /* one row: this thread's units of every gate */
+            for (int g = 0; g < G; g++) rnn_blocks_gemv(s->blk, GH, H, hprev, a->hg, g * H + u0, g * H + u1);
         else if (any_state)
             rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, a->hg, GH);
         const float *hgp = any_state ? a->hg + (size_t)ra * GH : NULL;
@@ -582,6 +582,9 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
     if (p->B == 1 && p->T >= BLOCKS_MIN_T && rnn_gemm_precision() == RNN_FP32) {
         rnn_blocks_pack(work, d->w.w_hh, GH, H);
         s.blk = work;
+        /* A team shares whole blocks of rows: every gate's units u..u+15
+         * must be one block, so H a multiple of 16; else it runs alone. */
+        s.align = H % 16 ? H : 16;
     } else if (p->T >= PACK_MIN_T && p->batch_sizes[0] >= PACK_MIN_ROWS) {
         for (int q = 0; q < G; q++)
             rnn_gemm_pack_b(&whh[q], 1, H, H, d->w.w_hh + (size_t)q * H * H, H,
