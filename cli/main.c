@@ -552,9 +552,8 @@ static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const
     dop->check_utf8 = rnn_tokenizer_needs_utf8(ck->tok);
     rnn_dataset ds;
     if (rnn_dataset_load(&ds, data, dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
-    if (ds.header_line)
-        fprintf(stderr, "rnn: note: %s:%d looks like a header row and is skipped (--header no reads it as data)\n",
-                data, ds.header_line);
+    char note[4400];
+    if (rnn_cls_note_header(note, sizeof note, data, &ds)) fprintf(stderr, "rnn: %s\n", note);
     rnn_cls_data d;
     int rc = 1;
     size_t empty = 0;
@@ -563,11 +562,7 @@ static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const
         rnn_dataset_free(&ds);
         return 1;
     }
-    const char *filler;
-    rnn_tokenizer_filler_id(ck->tok, &filler);
-    if (empty)
-        fprintf(stderr, "rnn: warning: %s: %zu of %zu texts have no tokens; each reads as one %s\n", data, empty,
-                d.n, filler);
+    if (rnn_cls_note_empty(note, sizeof note, data, empty, d.n, ck->tok)) fprintf(stderr, "rnn: %s\n", note);
     rnn_cls_metrics mt;
     if (eval_ensemble(cks, paths, K, &ds, &d, &mt)) {
         die(rnn_last_error());

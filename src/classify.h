@@ -43,6 +43,14 @@ typedef struct {
  * with no tokens at all (each read as the one filler token). */
 int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *tok, int max_len,
                    int keep_tail, size_t *n_unk, size_t *n_cut, size_t *n_empty);
+
+/* What rnn train and rnn eval say about a classifier's data set, in the
+ * same words (without a "rnn: " or log prefix): that the first row of path
+ * looked like a header and was skipped, and that `empty` of `total` texts
+ * have no tokens. 1 with the note in buf (n bytes), 0 when there is none. */
+int rnn_cls_note_header(char *buf, size_t n, const char *path, const rnn_dataset *ds);
+int rnn_cls_note_empty(char *buf, size_t n, const char *what, size_t empty, size_t total,
+                       const rnn_tokenizer *tok);
 void rnn_cls_data_free(rnn_cls_data *d);
 
 /* Plans the batches of an epoch: with shuffle, a permutation seeded by

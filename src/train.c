@@ -504,18 +504,14 @@ static int encode_cls(run *r, const char *what, const rnn_dataset *ds, rnn_cls_d
     }
     say(r, "%s: %zu examples, longest %d tokens%s%s", what, d->n, d->max_len,
         cut ? ", some truncated to --max-len" : "", unk ? ", some tokens unknown" : "");
-    if (empty) {
-        const char *filler;
-        rnn_tokenizer_filler_id(r->tok, &filler);
-        say(r, "warning: %s: %zu of %zu texts have no tokens; each reads as one %s", what, empty, d->n, filler);
-    }
+    char note[4400];
+    if (rnn_cls_note_empty(note, sizeof note, what, empty, d->n, r->tok)) say(r, "%s", note);
     return 0;
 }
 
 static void say_header(run *r, const char *path, const rnn_dataset *d) {
-    if (d->header_line)
-        say(r, "note: %s:%d looks like a header row and is skipped (--header no reads it as data)", path,
-            d->header_line);
+    char note[4400];
+    if (rnn_cls_note_header(note, sizeof note, path, d)) say(r, "%s", note);
 }
 
 /* Classification data: labelled examples from --data, validation from --val
