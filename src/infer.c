@@ -33,23 +33,27 @@ typedef struct {
 
 size_t rnn_blocks_floats(int rows, int K) { return (size_t)((rows + BR - 1) / BR) * K * BR; }
 
-/* W in blocks into w (fp32) or h (bf16, rounded). */
-static void blocks_fill(float *w, uint16_t *h, const float *W, int rows, int K) {
+/* W in blocks: fp32 into w, or rounded to bf16 into h. */
+void rnn_blocks_pack(float *restrict w, const float *restrict W, int rows, int K) {
     const int nblk = (rows + BR - 1) / BR;
     for (int blk = 0; blk < nblk; blk++)
         for (int k = 0; k < K; k++)
             for (int r = 0; r < BR; r++) {
-                int row = blk * BR + r;
-                float v = row < rows ? W[(size_t)row * K + k] : 0.0f;
-                size_t at = ((size_t)blk * K + k) * BR + r;
-                if (h)
-                    h[at] = rnn_bf16_round(v);
-                else
-                    w[at] = v;
+                const int row = blk * BR + r;
+                w[((size_t)blk * K + k) * BR + r] = row < rows ? W[(size_t)row * K + k] : 0.0f;
             }
 }
 
-void rnn_blocks_pack(float *dst, const float *W, int rows, int K) { blocks_fill(dst, NULL, W, rows, K); }
+static void blocks_pack_bf16(uint16_t *restrict h, const float *restrict W, int rows, int K) {
+    const int nblk = (rows + BR - 1) / BR;
+    for (int blk = 0; blk < nblk; blk++)
+        for (int k = 0; k < K; k++)
+            for (int r = 0; r < BR; r++) {
+                const int row = blk * BR + r;
+                h[((size_t)blk * K + k) * BR + r] = rnn_bf16_round(row < rows ? W[(size_t)row * K + k] : 0.0f);
+            }
+}
+
 
 static int blocks_make(blocks *b, const float *W, int rows, int K, rnn_precision p) {
     b->rows = rows, b->K = K, b->nblk = (rows + BR - 1) / BR;
@@ -60,7 +64,10 @@ static int blocks_make(blocks *b, const float *W, int rows, int K, rnn_precision
     } else if (!(b->w = rnn_alloc(n * sizeof(float)))) {
         return -1;
     }
-    blocks_fill(b->w, b->h, W, rows, K);
+    if (b->h)
+        blocks_pack_bf16(b->h, W, rows, K);
+    else
+        rnn_blocks_pack(b->w, W, rows, K);
     return 0;
 }
 
