@@ -432,28 +432,41 @@ static void pack_a(int trans_a, int mr, int kc, const float *A, int lda, int M, 
         for (int kk = k; kk < kc; kk++) Ap[(size_t)kk * MR + r] = 0;
 }
 
-/* One NR-wide sliver of op(B) = B^T (B stored N x K): dst[k*NR + c] =
- * B[(j0 + c) * ldb + p0 + k] for c < w, zero for w <= c < NR. */
-static void pack_b_sliver_t(int kc, int w, const float *B, int ldb, int p0, int j0,
-                            float *restrict dst) {
+/* An nr-wide panel of B^T (B stored N x K; nr a multiple of VW): dst[k*nr + c] =
+ * B[(j0 + c) * ldb + p0 + k] for c < w, zero for w <= c < nr. */
+static inline void transpose_panel(int kc, int w, int nr, const float *B, int ldb, int p0, int j0,
+                                   float *restrict dst) {
     int k = 0;
-    if (w == NR) {
+    if (w == nr) {
         for (; k + VW <= kc; k += VW)
-            for (int cb = 0; cb < NR; cb += VW) {
+            for (int cb = 0; cb < nr; cb += VW) {
                 vf x[VW];
 #pragma GCC unroll 16
                 for (int r = 0; r < VW; r++) x[r] = rnn_vload(B + (size_t)(j0 + cb + r) * ldb + p0 + k);
                 transpose(x);
 #pragma GCC unroll 16
-                for (int t = 0; t < VW; t++) rnn_vstore(dst + (size_t)(k + t) * NR + cb, x[t]);
+                for (int t = 0; t < VW; t++) rnn_vstore(dst + (size_t)(k + t) * nr + cb, x[t]);
             }
     }
     for (int c = 0; c < w; c++) {
         const float *src = B + (size_t)(j0 + c) * ldb + p0;
-        for (int kk = k; kk < kc; kk++) dst[(size_t)kk * NR + c] = src[kk];
+        for (int kk = k; kk < kc; kk++) dst[(size_t)kk * nr + c] = src[kk];
     }
-    for (int c = w; c < NR; c++)
-        for (int kk = k; kk < kc; kk++) dst[(size_t)kk * NR + c] = 0;
+    for (int c = w; c < nr; c++)
+        for (int kk = k; kk < kc; kk++) dst[(size_t)kk * nr + c] = 0;
+}
+
+/* One NR-wide sliver of op(B) = B^T. */
+static void pack_b_sliver_t(int kc, int w, const float *B, int ldb, int p0, int j0, float *restrict dst) {
+    transpose_panel(kc, w, NR, B, ldb, p0, j0, dst);
+}
+
+void rnn_transpose_panel(int kc, int w, int nr, const float *B, int ldb, int j0, float *dst) {
+    if (nr % VW == 0)
+        transpose_panel(kc, w, nr, B, ldb, 0, j0, dst);
+    else /* not a whole number of vectors: element by element */
+        for (int k = 0; k < kc; k++)
+            for (int c = 0; c < nr; c++) dst[(size_t)k * nr + c] = c < w ? B[(size_t)(j0 + c) * ldb + k] : 0.0f;
 }
 
 /* Packs the kc x nc block of op(B) at (p0, j0) into NR-wide slivers:

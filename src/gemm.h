@@ -72,6 +72,12 @@ typedef struct {
     const float *B; /* the original, for the out-of-memory path */
     int ldb;
 } rnn_packed_b;
+
+/* Rows j0 .. j0 + w - 1 of B (kc columns, ldb apart) transposed into an nr-wide
+ * panel, in registers: dst[k*nr + c] = B[(j0 + c)*ldb + k], zero for w <= c < nr
+ * (the GEMM packs op(B) = B^T so; infer.c lays weights out in blocks with it). */
+void rnn_transpose_panel(int kc, int w, int nr, const float *B, int ldb, int j0, float *dst);
+
 size_t rnn_gemm_packed_bytes(int K, int N); /* enough for either precision */
 void rnn_gemm_pack_b(rnn_packed_b *pb, int trans_b, int K, int N, const float *B, int ldb, void *mem);
 void rnn_gemm_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,

@@ -122,9 +122,9 @@ static size_t packed_floats(rnn_cell cell, int H) {
 #define PACK_MIN_ROWS 4
 /* Steps from which a single sequence's W_hh is worth copying into blocks for
  * the matrix-vector kernel (infer.h). Measured on Zen 5 for a 1x128 LSTM
- * direction: the copy takes ~22 us, a step 1.6 us in blocks against 2.9 on
- * the general kernel, so the copy pays from ~17 steps. */
-#define BLOCKS_MIN_T 20
+ * direction: the copy takes ~6-8 us, a step 1.6 us in blocks against 2.9 on
+ * the general kernel, so the copy pays from ~6 steps. */
+#define BLOCKS_MIN_T 8
 
 size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
     (void)N;
