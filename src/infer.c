@@ -142,12 +142,16 @@ static void dot16(const float *w, const uint16_t *h, int K, const float *x, floa
 
 void rnn_blocks_gemv(const float *w, int rows, int K, const float *x, float *y, int r0, int r1) {
     if (r1 > rows) r1 = rows;
-    int blk = r0 / BR;
-    for (; (blk + 1) * BR <= r1; blk++) dot16(w + (size_t)blk * K * BR, NULL, K, x, y + (size_t)blk * BR);
-    if (blk * BR < r1) { /* a part of the last block */
-        float t[BR];
-        dot16(w + (size_t)blk * K * BR, NULL, K, x, t);
-        memcpy(y + (size_t)blk * BR, t, sizeof(float) * (r1 - blk * BR));
+    for (int blk = r0 / BR; blk * BR < r1; blk++) {
+        const int a = blk * BR, lo = a > r0 ? a : r0, hi = a + BR < r1 ? a + BR : r1;
+        const float *wb = w + (size_t)blk * K * BR;
+        if (lo == a && hi == a + BR) {
+            dot16(wb, NULL, K, x, y + a);
+        } else { /* part of a block: its 16 sums, then the rows asked for */
+            float t[BR];
+            dot16(wb, NULL, K, x, t);
+            memcpy(y + lo, t + (lo - a), sizeof(float) * (hi - lo));
+        }
     }
 }
 

@@ -35,7 +35,8 @@
 size_t rnn_blocks_floats(int rows, int K);
 /* W (rows x K, row-major) into dst (rnn_blocks_floats(rows, K) floats). */
 void rnn_blocks_pack(float *dst, const float *W, int rows, int K);
-/* Rows [r0, r1) of y = W x (r0 a multiple of 16), W packed by rnn_blocks_pack. */
+/* Rows [r0, r1) of y = W x, W packed by rnn_blocks_pack (fastest when r0
+ * and r1 are multiples of 16 or r1 is rows: whole blocks). */
 void rnn_blocks_gemv(const float *w, int rows, int K, const float *x, float *y, int r0, int r1);
 
 typedef struct rnn_stepper rnn_stepper;

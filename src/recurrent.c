@@ -550,7 +550,9 @@ static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
         if (any_state && s->pb)
             rnn_gemm_packed_cols(n, 1.0f, hprev + (size_t)ra * H, H, s->pb, G, 0.0f, a->hg + (size_t)ra * GH,
                                  GH, H, u0, u1);
-        else if (any_state && s->blk) /* one row: this thread's units of every gate */
+        else if (any_state && s->blk && nt == 1) /* one row, all of it */
+            rnn_blocks_gemv(s->blk, GH, H, hprev, a->hg, 0, GH);
+        else if (any_state && s->blk) /* one row: this thread's units of every gate (H % 16 == 0) */
             for (int g = 0; g < G; g++) rnn_blocks_gemv(s->blk, GH, H, hprev, a->hg, g * H + u0, g * H + u1);
         else if (any_state)
             rnn_gemm(0, 1, bt, GH, H, 1.0f, hprev, H, d->w.w_hh, H, 0.0f, a->hg, GH);

@@ -121,7 +121,55 @@ static void test_stepper_refuses(void) {
     rnn_model_free(m);
 }
 
+/* rnn_blocks_pack / rnn_blocks_gemv against double dot products: row
+ * counts that fill the last block and that do not, column counts below, at
+ * and past a vector's width, any range of rows [r0, r1) (the others are left
+ * as they were). */
+static void test_blocks_gemv(void) {
+    static const int shapes[][2] = {{16, 16}, {37, 19}, {80, 20}, {5, 3}, {64, 130}};
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 4);
+    double worst = 0;
+    int ranges = 0;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int R = shapes[si][0], K = shapes[si][1];
+        float *W = malloc(sizeof(float) * R * K), *x = malloc(sizeof(float) * K), *y = malloc(sizeof(float) * R);
+        float *blk = rnn_alloc(sizeof(float) * rnn_blocks_floats(R, K));
+        double *want = malloc(sizeof(double) * R);
+        for (int i = 0; i < R * K; i++) W[i] = rnn_rng_uniform(&rng) * 2 - 1;
+        for (int k = 0; k < K; k++) x[k] = rnn_rng_uniform(&rng) * 2 - 1;
+        for (int r = 0; r < R; r++) {
+            want[r] = 0;
+            for (int k = 0; k < K; k++) want[r] += (double)W[(size_t)r * K + k] * x[k];
+        }
+        rnn_blocks_pack(blk, W, R, K);
+        for (int r0 = 0; r0 < R; r0 += 3)
+            for (int r1 = r0 + 1; r1 <= R + 4; r1 += 5) {
+                for (int r = 0; r < R; r++) y[r] = NAN;
+                rnn_blocks_gemv(blk, R, K, x, y, r0, r1);
+                int bad = 0;
+                for (int r = 0; r < R; r++) {
+                    const int in = r >= r0 && r < r1;
+                    if (in) {
+                        const double e = fabs(y[r] - want[r]);
+                        worst = fmax(worst, e);
+                        bad |= !(e < 1e-5);
+                    } else {
+                        bad |= !isnan(y[r]);
+                    }
+                }
+                CHECK(!bad, "%d x %d, rows [%d, %d): wrong rows, or rows outside the range written", R, K, r0, r1);
+                ranges++;
+            }
+        free(W), free(x), free(y), free(want);
+        rnn_free(blk);
+    }
+    printf("  %d row ranges of 5 shapes: within %.1e of double dot products, no row outside written\n", ranges,
+           worst);
+}
+
 int main(void) {
+    RUN(test_blocks_gemv);
     RUN(test_stepper_matches_forward);
     RUN(test_stepper_refuses);
     return harness_end();
