@@ -394,8 +394,10 @@ static inline int step_time(const rnn_pack *p, int reverse, int k) {
  * The blocks are whole slivers of the packed W_hh (its column width), so a
  * thread's product columns are exactly its units. When W_hh is small the
  * team splits the batch's rows instead, and needs no barrier (team_rows).
- * Unpacked, one thread runs the steps with rnn_gemm (which threads each
- * product itself). */
+ * A single sequence (batch 1) takes W_hh in 16-row blocks instead
+ * (infer.h's matrix-vector kernel); its team, when W_hh is large enough to
+ * share, splits the units in whole blocks of 16. Otherwise, unpacked, one
+ * thread runs the steps with rnn_gemm (which threads each product itself). */
 typedef struct {
     const rnn_dir *d;
     const rnn_pack *p;
