@@ -955,8 +955,10 @@ int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, c
         rc = parse_dir(&L);
     } else {
         size_t len;
-        /* exact size for a regular file: one allocation, no regrowth */
-        if (!(buf = S_ISREG(st.st_mode) ? read_exact(path, &len) : rnn_read_file(path, &len))) goto out;
+        /* exact size for a regular file: one allocation, no regrowth; anything
+         * else (a pipe, a device) up to its end or its first NUL byte, which
+         * the check below refuses */
+        if (!(buf = S_ISREG(st.st_mode) ? read_exact(path, &len) : rnn_read_file_ex(path, &len, 1))) goto out;
         char *b = buf;
         const size_t bom = rnn_bom_len(b, len);
         b += bom, len -= bom;

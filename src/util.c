@@ -100,7 +100,9 @@ char *rnn_strdup(const char *s) {
     return memcpy(d, s, n);
 }
 
-char *rnn_read_file(const char *path, size_t *len) {
+char *rnn_read_file(const char *path, size_t *len) { return rnn_read_file_ex(path, len, 0); }
+
+char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         rnn_errorf("%s: cannot open: %s", path, strerror(errno));
@@ -123,7 +125,7 @@ char *rnn_read_file(const char *path, size_t *len) {
         }
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;
-        if (got == 0) break;
+        if (got == 0 || (stop_at_nul && memchr(buf + n - got, 0, got))) break;
     }
     if (ferror(f)) {
         free(buf);

@@ -39,6 +39,11 @@ int rnn_sbuf_put(rnn_sbuf *b, const char *s, size_t n);
 
 /* Reads a whole file into a NUL-terminated buffer; *len gets its size. */
 char *rnn_read_file(const char *path, size_t *len);
+/* The same; with stop_at_nul, reading stops once a NUL byte has been read
+ * (the buffer then holds it), for readers that refuse NUL bytes: a device
+ * or pipe of binary data (/dev/zero) is refused at once instead of being
+ * read until memory runs out. */
+char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul);
 /* 3 if s (n bytes) starts with a UTF-8 byte order mark, else 0: it marks
  * the encoding and is not text, so every reader of text files skips it. */
 size_t rnn_bom_len(const char *s, size_t n);

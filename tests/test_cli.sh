@@ -510,6 +510,9 @@ check "a long comment line stays a comment, and a byte order mark is skipped" \
     "[ \$? -eq 0 ] && grep -q '^lr = 0.00200' '$T/longcfg/config.txt' && grep -q '^steps = 2$' '$T/longcfg/config.txt'"
 printf 'steps = 2\0junk\n' >"$T/nul.cfg"
 expect_error "a NUL byte in a config file" "nul.cfg:1: a NUL byte" $RNN train --config "$T/nul.cfg" --out "$T/x16"
+# A device of endless NUL bytes: refused at its first read (timeout: not read until memory runs out).
+expect_error "classifier data from /dev/zero is refused at once" "/dev/zero:1: NUL byte in the file" \
+    timeout 60 $RNN train --task classify --data /dev/zero --steps 1 --out "$T/x16"
 
 # --- classification: train, eval, classify, resume
 if [ -f "$DATA/trec/train.tsv" ]; then head -n 800 "$DATA/trec/train.tsv" | cut -f1,3 >"$T/cls.tsv"
