@@ -420,9 +420,16 @@ static int load_lm_data(run *r, int have_tok) {
         train_len = strlen(train_text);
         val_len = strlen(val_text);
     } else {
-        if (!(train_text = rnn_read_text_file(o->data, &train_len))) goto out;
+        /* A tokenizer that refuses NUL bytes (all but byte, unless invalid
+         * UTF-8 is replaced) refuses the file at its first one, so a pipe or
+         * device of binary data need not be read to its end (/dev/zero has none). */
+        rnn_tok_options to;
+        const int nul_stops = have_tok ? rnn_tokenizer_needs_utf8(r->tok)
+                                       : !rnn_tok_parse_type(o->tokenizer[0] ? o->tokenizer : "char", &to) &&
+                                             to.type != RNN_TOK_BYTE && !o->replace_invalid;
+        if (!(train_text = rnn_read_text_file_ex(o->data, &train_len, nul_stops))) goto out;
         if (o->val[0]) {
-            if (!(val_text = rnn_read_text_file(o->val, &val_len))) goto out;
+            if (!(val_text = rnn_read_text_file_ex(o->val, &val_len, nul_stops))) goto out;
         } else {
             if (!(o->val_frac > 0 && o->val_frac < 1)) {
                 rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %g)", o->val_frac);

@@ -141,9 +141,11 @@ char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul) {
 
 size_t rnn_bom_len(const char *s, size_t n) { return n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3) ? 3 : 0; }
 
-char *rnn_read_text_file(const char *path, size_t *len) {
+char *rnn_read_text_file(const char *path, size_t *len) { return rnn_read_text_file_ex(path, len, 0); }
+
+char *rnn_read_text_file_ex(const char *path, size_t *len, int stop_at_nul) {
     size_t n = 0;
-    char *buf = rnn_read_file(path, &n);
+    char *buf = rnn_read_file_ex(path, &n, stop_at_nul);
     const size_t bom = buf ? rnn_bom_len(buf, n) : 0;
     if (bom) {
         n -= bom;

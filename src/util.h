@@ -47,8 +47,9 @@ char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul);
 /* 3 if s (n bytes) starts with a UTF-8 byte order mark, else 0: it marks
  * the encoding and is not text, so every reader of text files skips it. */
 size_t rnn_bom_len(const char *s, size_t n);
-/* rnn_read_file for text: a leading byte order mark is dropped. */
+/* rnn_read_file(_ex) for text: a leading byte order mark is dropped. */
 char *rnn_read_text_file(const char *path, size_t *len);
+char *rnn_read_text_file_ex(const char *path, size_t *len, int stop_at_nul);
 
 /* Wall-clock seconds (monotonic). */
 double rnn_now(void);

@@ -513,6 +513,8 @@ expect_error "a NUL byte in a config file" "nul.cfg:1: a NUL byte" $RNN train --
 # A device of endless NUL bytes: refused at its first read (timeout: not read until memory runs out).
 expect_error "classifier data from /dev/zero is refused at once" "/dev/zero:1: NUL byte in the file" \
     timeout 60 $RNN train --task classify --data /dev/zero --steps 1 --out "$T/x16"
+expect_error "LM text from /dev/zero is refused at once (char tokenizer)" "/dev/zero: input has a NUL byte at byte 0" \
+    timeout 60 $RNN train --data /dev/zero --steps 1 --out "$T/x16"
 
 # --- classification: train, eval, classify, resume
 if [ -f "$DATA/trec/train.tsv" ]; then head -n 800 "$DATA/trec/train.tsv" | cut -f1,3 >"$T/cls.tsv"
