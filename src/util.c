@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Thread_local char last_error[8192]; /* two PATH_MAXes: a message names a path in full */
 
@@ -100,6 +102,20 @@ char *rnn_strdup(const char *s) {
     return memcpy(d, s, n);
 }
 
+size_t rnn_read_limit(void) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    size_t lim = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : SIZE_MAX;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (size_t)rl.rlim_cur < lim)
+        lim = (size_t)rl.rlim_cur;
+    return lim / 2;
+}
+
+int rnn_read_too_large(const char *path, size_t limit) {
+    return rnn_errorf("%s: too large to read into memory (over %.2f GB, half of what this process may use)", path,
+                      limit / 1e9);
+}
+
 char *rnn_read_file(const char *path, size_t *len) { return rnn_read_file_ex(path, len, 0); }
 
 char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul) {
@@ -110,9 +126,17 @@ char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul) {
     }
     char *buf = NULL;
     size_t cap = 0, n = 0;
+    const size_t limit = rnn_read_limit();
     for (;;) {
         if (n + 65536 + 1 > cap) {
             size_t ncap = cap ? cap * 2 : 1 << 20;
+            if (ncap > limit) ncap = limit;
+            if (ncap < n + 65536 + 1) { /* endless input (/dev/zero) ends here, not in the OOM killer */
+                free(buf);
+                fclose(f);
+                rnn_read_too_large(path, limit);
+                return NULL;
+            }
             char *nb = realloc(buf, ncap);
             if (!nb) {
                 free(buf);

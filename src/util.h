@@ -37,8 +37,15 @@ typedef struct {
 } rnn_sbuf;
 int rnn_sbuf_put(rnn_sbuf *b, const char *s, size_t n);
 
-/* Reads a whole file into a NUL-terminated buffer; *len gets its size. */
+/* Reads a whole file into a NUL-terminated buffer; *len gets its size.
+ * Files over rnn_read_limit() are refused with a message. */
 char *rnn_read_file(const char *path, size_t *len);
+/* The most bytes a file read into memory may have: half of physical memory,
+ * or of the address-space limit (ulimit -v) when that is lower; more could
+ * only be read by swapping, or end in the kernel's OOM killer. */
+size_t rnn_read_limit(void);
+/* The message for a file over the limit; returns -1. */
+int rnn_read_too_large(const char *path, size_t limit);
 /* The same; with stop_at_nul, reading stops once a NUL byte has been read
  * (the buffer then holds it), for readers that refuse NUL bytes: a device
  * or pipe of binary data (/dev/zero) is refused at once instead of being

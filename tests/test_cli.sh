@@ -515,6 +515,17 @@ expect_error "classifier data from /dev/zero is refused at once" "/dev/zero:1: N
     timeout 60 $RNN train --task classify --data /dev/zero --steps 1 --out "$T/x16"
 expect_error "LM text from /dev/zero is refused at once (char tokenizer)" "/dev/zero: input has a NUL byte at byte 0" \
     timeout 60 $RNN train --data /dev/zero --steps 1 --out "$T/x16"
+# With the byte tokenizer /dev/zero is endless valid data: reading stops at half the memory the
+# process may use (here its address-space limit, 1.5 GB; unlimited, half of physical memory),
+# with a message, before the kernel's OOM killer would end it. AddressSanitizer reserves
+# terabytes of address space, so a sanitizer build cannot run under the limit.
+if ldd "$RNN" 2>/dev/null | grep -q libasan; then
+    ok "(skipped under AddressSanitizer) endless byte data stops at the memory limit"
+else
+    expect_error "endless byte data stops at half the memory limit, with a message" \
+        "/dev/zero: too large to read into memory (over 0.7" \
+        bash -c "ulimit -v 1500000 && exec timeout 120 $RNN train --data /dev/zero --tokenizer byte --steps 1 --out '$T/x16'"
+fi
 
 # --- classification: train, eval, classify, resume
 if [ -f "$DATA/trec/train.tsv" ]; then head -n 800 "$DATA/trec/train.tsv" | cut -f1,3 >"$T/cls.tsv"
