@@ -53,14 +53,16 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
 /* Language models: generates `length` tokens after the priming text (may be
  * empty or NULL) with the given temperature (0: greedy; at most 100), top_k
  * (0: off) and top_p (in (0, 1]; 1: off); the same seed gives the same text.
+ * A byte-level model's continuation is valid UTF-8 without NUL bytes (it
+ * finishes a character begun at the end of `length`, up to 3 bytes more).
  * Returns a malloc'd string holding the prime and the continuation (free()
  * it), or NULL on error (a value out of range, a classifier, invalid UTF-8). */
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
                    float top_p, uint64_t seed);
 /* The same with a prime of prime_len bytes, a stop string (stop_len bytes;
  * 0: none) at whose end generation stops, as `rnn sample --stop` does, and
- * the text's length in *out_len (may be NULL): a byte-level model can
- * generate NUL bytes, where rnn_generate's string would look cut short.
+ * the text's length in *out_len (may be NULL): a prime may hold NUL bytes,
+ * where rnn_generate's string would look cut short.
  * Tokens no text encodes to (<pad>, [CLS], [unused0], ...) are never drawn. */
 char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
                       float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len);

@@ -25,6 +25,12 @@ struct rnn_sampler {
     rnn_lm_cache *cache; /* the model's neural cache (cache.h), or NULL */
     float *h_prev;   /* (F) the top output before the last token fed: its pair's key */
     float *mixed;    /* (V) log of the cache's mixture, what sampling draws from */
+    /* A byte model draws valid UTF-8 (rnn_sampler_set_utf8): after a lead
+     * byte, u8_need continuation bytes must follow, the next in
+     * [u8_lo, u8_hi]; u8_mask is this draw's banned | not-UTF-8. */
+    int utf8, u8_need;
+    uint8_t u8_lo, u8_hi;
+    uint8_t *u8_mask;
 };
 
 rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed) {
@@ -61,6 +67,14 @@ rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok,
         return NULL;
     }
     for (int v = 0; v < m->n_out; v++) s->banned[v] = !rnn_tokenizer_producible(tok, v);
+    if (rnn_tokenizer_type(tok) == RNN_TOK_BYTE && m->n_out == 256) {
+        if (!(s->u8_mask = malloc(256))) {
+            rnn_sampler_free(s);
+            rnn_errorf("out of memory");
+            return NULL;
+        }
+        s->utf8 = 1;
+    }
     if (m->D == 1 && m->c.cell != RNN_CELL_NONE) {
         if (!(s->st = rnn_stepper_create(m, weights))) {
             rnn_sampler_free(s);
@@ -89,6 +103,7 @@ void rnn_sampler_free(rnn_sampler *s) {
     free(s->probs);
     free(s->order);
     free(s->banned);
+    free(s->u8_mask);
     rnn_lm_cache_free(s->cache);
     free(s->h_prev);
     free(s->mixed);
@@ -117,8 +132,47 @@ int rnn_sampler_set_cache(rnn_sampler *s, int size, float theta, float lambda) {
     return 0;
 }
 
+int rnn_sampler_set_utf8(rnn_sampler *s, int on) {
+    if (on && !s->u8_mask) return rnn_errorf("only a byte model's text can be held to UTF-8");
+    s->utf8 = on;
+    return 0;
+}
+
+int rnn_sampler_utf8_pending(const rnn_sampler *s) { return s->utf8 && s->u8_need > 0; }
+
+/* The UTF-8 state after byte b (RFC 3629: no overlong forms, no surrogates,
+ * nothing past U+10FFFF). A byte that breaks a sequence (a prime may hold
+ * invalid UTF-8) starts afresh. */
+static void utf8_step(rnn_sampler *s, unsigned b) {
+    if (s->u8_need > 0 && b >= s->u8_lo && b <= s->u8_hi) {
+        s->u8_need--, s->u8_lo = 0x80, s->u8_hi = 0xBF;
+        return;
+    }
+    s->u8_need = 0, s->u8_lo = 0x80, s->u8_hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) s->u8_need = 1;
+    else if (b >= 0xE0 && b <= 0xEF) s->u8_need = 2;
+    else if (b >= 0xF0 && b <= 0xF4) s->u8_need = 3;
+    if (b == 0xE0) s->u8_lo = 0xA0;
+    if (b == 0xED) s->u8_hi = 0x9F;
+    if (b == 0xF0) s->u8_lo = 0x90;
+    if (b == 0xF4) s->u8_hi = 0x8F;
+}
+
+/* This draw's bans: the tokenizer's, and for UTF-8 every byte that cannot
+ * come next (a continuation byte out of place, C0, C1, F5-FF, NUL). */
+static const uint8_t *draw_bans(rnn_sampler *s) {
+    if (!s->utf8) return s->banned;
+    for (unsigned v = 0; v < 256; v++) {
+        const int ok = s->u8_need > 0 ? v >= s->u8_lo && v <= s->u8_hi
+                                      : (v > 0 && v < 0x80) || (v >= 0xC2 && v <= 0xF4);
+        s->u8_mask[v] = s->banned[v] || !ok;
+    }
+    return s->u8_mask;
+}
+
 /* Feeds one token: the state moves on and a->logits predicts the next. */
 static void feed(rnn_sampler *s, int32_t id) {
+    if (s->u8_mask) utf8_step(s, (unsigned)id);
     const rnn_model *m = s->m;
     if (s->cache && s->fed > 0) rnn_lm_cache_push(s->cache, 0, s->h_prev, id);
     const float *top;
@@ -335,7 +389,7 @@ int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o) {
         }
         feed(s, nl);
     }
-    int32_t id = rnn_sample_logits(s->logits, s->m->n_out, o, s->banned, s->probs, s->order,
+    int32_t id = rnn_sample_logits(s->logits, s->m->n_out, o, draw_bans(s), s->probs, s->order,
                                    rnn_rng_uniform(&s->rng));
     feed(s, id);
     return id;
@@ -381,7 +435,8 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
     const int spaced = (ty == RNN_TOK_WORD || ty == RNN_TOK_WORDPIECE) &&
                        (end == ' ' || end == '\n' || end == '\t' || end == '\r');
     int rc = 0, stopped = 0;
-    for (long i = 0; i < length && !rc && !stopped; i++) {
+    /* A byte model held to UTF-8 finishes the character it is in (at most 3 bytes more). */
+    for (long i = 0; (i < length || (rnn_sampler_utf8_pending(s) && i < length + 3)) && !rc && !stopped; i++) {
         /* Without a prime the sampler starts by feeding a newline, after
          * which a word model's first piece takes no space. */
         int32_t prev = plen || i ? rnn_sampler_last(s) : -1;

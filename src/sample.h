@@ -43,6 +43,15 @@ void rnn_sampler_free(rnn_sampler *s);
  * one): a cache favours what was just written, so generation with it tends
  * to repeat itself. -1 + message on bad settings. */
 int rnn_sampler_set_cache(rnn_sampler *s, int size, float theta, float lambda);
+/* A byte model's draws are held to valid UTF-8 without NUL bytes by default
+ * (it has learnt text, and a terminal shows broken sequences as U+FFFD):
+ * each draw bans the bytes that cannot come next, and rnn_sampler_text
+ * finishes a character begun at the end of its length. on = 0 draws from
+ * all 256 bytes (a model of binary data). -1 + message to turn it on for
+ * another tokenizer. */
+int rnn_sampler_set_utf8(rnn_sampler *s, int on);
+/* 1 while a UTF-8 character is begun and not finished. */
+int rnn_sampler_utf8_pending(const rnn_sampler *s);
 /* Feeds text through the model (state carried). Returns the number of
  * tokens fed, or -1 (invalid UTF-8, out of memory) with a message; *n_unk
  * (may be NULL) gets how many of them the vocabulary lacks (read as <unk>). */

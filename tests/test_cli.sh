@@ -282,6 +282,17 @@ $RNN sample "$T/run/model.safetensors" --length 5 --prime-file "$T/emptyprime.tx
 check "an empty --prime-file is said" "[ \$? -eq 0 ] && grep -q 'emptyprime.txt is empty: sampling from a zero state' '$T/err'"
 $RNN sample "$T/run/model.safetensors" --length 40 --top-k 3 --top-p 0.9 --temperature 0.7 >/dev/null
 check "top-k/top-p sampling runs" "[ $? -eq 0 ]"
+# a byte model's text is valid UTF-8 by default; --raw-bytes draws any byte (a model
+# trained for one step is near uniform over the 256, so its raw text is not UTF-8)
+$RNN train $small --tokenizer byte --steps 1 --out "$T/bytes" >/dev/null 2>&1
+$RNN sample "$T/bytes/model.safetensors" --length 2000 --temperature 1.5 >"$T/u8.txt" 2>/dev/null; rc=$?
+nonul=$(tr -d '\000' <"$T/u8.txt" | wc -c)
+check "a byte model's sample is valid UTF-8 without NUL ($nonul bytes)" \
+    "[ $rc -eq 0 ] && [ $nonul -ge 2000 ] && [ $nonul -eq \$(wc -c <'$T/u8.txt') ] && iconv -f UTF-8 -t UTF-8 '$T/u8.txt' >/dev/null 2>&1"
+$RNN sample "$T/bytes/model.safetensors" --length 2000 --temperature 1.5 --raw-bytes >"$T/raw.txt" 2>/dev/null
+check "with --raw-bytes it is not (control)" "[ \$? -eq 0 ] && ! iconv -f UTF-8 -t UTF-8 '$T/raw.txt' >/dev/null 2>&1"
+expect_error "--raw-bytes with a char model" "--raw-bytes is for byte models" \
+    $RNN sample "$T/run/model.safetensors" --raw-bytes
 # the output: a failed write is an error (as with SIGPIPE ignored, when the reader is gone)
 $RNN sample "$T/run/model.safetensors" --length 5 >/dev/full 2>"$T/err"; rc=$?
 check "sample to a full disk is an error (rc $rc)" "[ $rc -eq 1 ] && grep -q 'sample: write error: No space left on device' '$T/err'"

@@ -224,9 +224,97 @@ out:
     rnn_tokenizer_free(tok);
 }
 
+/* Valid UTF-8 without NUL (RFC 3629), written apart from sample.c's. */
+static int valid_utf8(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i], need, min;
+        if (c == 0) return 0;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xC0 && c < 0xE0) need = 1, min = 0x80, c &= 0x1F;
+        else if (c >= 0xE0 && c < 0xF0) need = 2, min = 0x800, c &= 0x0F;
+        else if (c >= 0xF0 && c < 0xF8) need = 3, min = 0x10000, c &= 0x07;
+        else return 0;
+        if (i + need >= n) return 0; /* cut short */
+        for (unsigned k = 1; k <= need; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) return 0;
+            c = c << 6 | (p[i + k] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+typedef struct {
+    unsigned char buf[8192];
+    size_t n;
+} big_buf;
+
+static int emit_big(const char *b, size_t n, void *user) {
+    big_buf *o = user;
+    if (o->n + n <= sizeof o->buf) memcpy(o->buf + o->n, b, n), o->n += n;
+    return 0;
+}
+
+/* A byte model (random weights, temperature 1.5: every byte likely) writes
+ * valid UTF-8 without NUL by default: over 4,000 bytes; after a prime that
+ * ends inside a character (the first two bytes of the euro sign); and at
+ * lengths of 1 to 3, where it finishes the character it began. With
+ * rnn_sampler_set_utf8(s, 0) the same model writes invalid UTF-8. */
+static void test_byte_utf8(void) {
+    rnn_tok_options to;
+    rnn_tok_options_default(&to, RNN_TOK_BYTE);
+    rnn_tokenizer *tok = rnn_tokenizer_build(&to, "x", 1);
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 256, c.embed_dim = 8, c.hidden_dim = 16, c.num_layers = 1;
+    rnn_model *m = tok ? rnn_model_create(&c) : NULL;
+    CHECK(m != NULL, "byte model: %s", rnn_last_error());
+    if (!m) goto out;
+    rnn_model_init(m, 3);
+    const rnn_sample_opts hot = {1.5f, 0, 1};
+    for (int raw = 0; raw <= 1; raw++) {
+        rnn_sampler *s = rnn_sampler_create(m, tok, 11);
+        big_buf o = {0};
+        CHECK(s && rnn_sampler_set_utf8(s, !raw) == 0, "sampler");
+        if (!s) continue;
+        CHECK(rnn_sampler_text(s, &hot, 4000, NULL, 0, NULL, 0, emit_big, &o) == 0 && o.n >= 4000, "4,000 bytes");
+        if (raw)
+            CHECK(!valid_utf8(o.buf, o.n), "with UTF-8 off, random bytes are not valid UTF-8 (control)");
+        else
+            CHECK(valid_utf8(o.buf, o.n), "4,000 bytes of a byte model are valid UTF-8 without NUL");
+        rnn_sampler_free(s);
+    }
+    const char prime[] = "\xE2\x82"; /* the euro sign is E2 82 AC */
+    int bad_prime = 0, bad_short = 0;
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        rnn_sampler *s = rnn_sampler_create(m, tok, seed);
+        if (!s) break;
+        big_buf o = {0};
+        memcpy(o.buf, prime, 2), o.n = 2;
+        rnn_sampler_prime(s, prime, 2, NULL);
+        rnn_sampler_text(s, &hot, 5, prime, 2, NULL, 0, emit_big, &o);
+        bad_prime += !valid_utf8(o.buf, o.n);
+        rnn_sampler_free(s);
+        s = rnn_sampler_create(m, tok, seed);
+        if (!s) break;
+        o.n = 0;
+        rnn_sampler_text(s, &hot, 1 + (long)(seed % 3), NULL, 0, NULL, 0, emit_big, &o);
+        bad_short += !valid_utf8(o.buf, o.n) || o.n < 1 + seed % 3;
+        rnn_sampler_free(s);
+    }
+    CHECK(bad_prime == 0, "%d of 200 texts after a prime ending inside a character are not valid UTF-8", bad_prime);
+    CHECK(bad_short == 0, "%d of 200 texts of 1-3 bytes do not finish their last character", bad_short);
+    rnn_model_free(m);
+out:
+    rnn_tokenizer_free(tok);
+}
+
 int main(void) {
     RUN(test_distribution);
     RUN(test_extremes);
     RUN(test_text);
+    RUN(test_byte_utf8);
     return harness_end();
 }
