@@ -435,8 +435,10 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
     const int spaced = (ty == RNN_TOK_WORD || ty == RNN_TOK_WORDPIECE) &&
                        (end == ' ' || end == '\n' || end == '\t' || end == '\r');
     int rc = 0, stopped = 0;
-    /* A byte model held to UTF-8 finishes the character it is in (at most 3 bytes more). */
-    for (long i = 0; (i < length || (rnn_sampler_utf8_pending(s) && i < length + 3)) && !rc && !stopped; i++) {
+    /* A byte model held to UTF-8 finishes a character it began (at most 3
+     * bytes more; not one the prime left open, when length is 0). */
+    for (long i = 0; (i < length || (i > 0 && rnn_sampler_utf8_pending(s) && i < length + 3)) && !rc && !stopped;
+         i++) {
         /* Without a prime the sampler starts by feeding a newline, after
          * which a word model's first piece takes no space. */
         int32_t prev = plen || i ? rnn_sampler_last(s) : -1;

@@ -305,6 +305,13 @@ static void test_byte_utf8(void) {
         rnn_sampler_free(s);
     }
     CHECK(bad_prime == 0, "%d of 200 texts after a prime ending inside a character are not valid UTF-8", bad_prime);
+    { /* length 0 writes nothing, even after a prime that leaves a character open */
+        rnn_sampler *s = rnn_sampler_create(m, tok, 5);
+        big_buf o = {0};
+        if (s) rnn_sampler_prime(s, prime, 2, NULL), rnn_sampler_text(s, &hot, 0, prime, 2, NULL, 0, emit_big, &o);
+        CHECK(s && o.n == 0, "length 0 after an open prime wrote %zu bytes", o.n);
+        rnn_sampler_free(s);
+    }
     CHECK(bad_short == 0, "%d of 200 texts of 1-3 bytes do not finish their last character", bad_short);
     rnn_model_free(m);
 out:
