@@ -81,6 +81,12 @@ oom:
 }
 
 static const int *sort_len; /* qsort has no context argument: set before each sort */
+static int by_len_desc(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    if (sort_len[x] != sort_len[y]) return sort_len[y] - sort_len[x];
+    return x < y ? -1 : x > y;
+}
+
 int rnn_cls_note_header(char *buf, size_t n, const char *path, const rnn_dataset *ds) {
     if (!ds->header_line) return 0;
     snprintf(buf, n, "note: %s:%d looks like a header row and is skipped (--header no reads it as data)", path,
@@ -96,12 +102,6 @@ int rnn_cls_note_empty(char *buf, size_t n, const char *what, size_t empty, size
     snprintf(buf, n, "warning: %s: %zu of %zu texts have no tokens; each reads as one %s", what, empty, total,
              filler);
     return 1;
-}
-
-static int by_len_desc(const void *a, const void *b) {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    if (sort_len[x] != sort_len[y]) return sort_len[y] - sort_len[x];
-    return x < y ? -1 : x > y;
 }
 
 int rnn_cls_plan_epoch(rnn_cls_data *d, int B, uint64_t seed, long epoch, int shuffle) {

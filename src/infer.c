@@ -33,7 +33,6 @@ typedef struct {
 
 size_t rnn_blocks_floats(int rows, int K) { return (size_t)((rows + BR - 1) / BR) * K * BR; }
 
-/* W in blocks: fp32 into w, or rounded to bf16 into h. */
 void rnn_blocks_pack(float *restrict w, const float *restrict W, int rows, int K) {
     /* Block b is the 16-wide panel of W^T at rows 16b.., transposed 16 x 16
      * (AVX-512) in registers: 4x faster than value by value, which matters
@@ -43,6 +42,8 @@ void rnn_blocks_pack(float *restrict w, const float *restrict W, int rows, int K
                             w + (size_t)blk * K * BR);
 }
 
+/* rnn_blocks_pack's layout with each weight rounded to bf16 (the stepper's
+ * bf16 weights), value by value: done once per stepper. */
 static void blocks_pack_bf16(uint16_t *restrict h, const float *restrict W, int rows, int K) {
     const int nblk = (rows + BR - 1) / BR;
     for (int blk = 0; blk < nblk; blk++)
@@ -52,7 +53,6 @@ static void blocks_pack_bf16(uint16_t *restrict h, const float *restrict W, int 
                 h[((size_t)blk * K + k) * BR + r] = rnn_bf16_round(row < rows ? W[(size_t)row * K + k] : 0.0f);
             }
 }
-
 
 static int blocks_make(blocks *b, const float *W, int rows, int K, rnn_precision p) {
     b->rows = rows, b->K = K, b->nblk = (rows + BR - 1) / BR;

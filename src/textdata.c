@@ -515,10 +515,11 @@ static char *read_exact(const char *path, size_t *len) {
     }
     struct stat st;
     char *buf = NULL;
+    const size_t limit = rnn_read_limit();
     if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
         rnn_errorf("%s: cannot stat: %s", path, strerror(errno));
-    } else if ((uintmax_t)st.st_size >= rnn_read_limit()) {
-        rnn_read_too_large(path, rnn_read_limit());
+    } else if ((uintmax_t)st.st_size >= limit) {
+        rnn_read_too_large(path, limit);
     } else if ((buf = xmalloc((size_t)st.st_size + 1)) != NULL) {
         size_t n = fread(buf, 1, (size_t)st.st_size, f);
         if (n != (size_t)st.st_size || ferror(f)) {
