@@ -957,9 +957,10 @@ int rnn_tokenizer_find(const rnn_tokenizer *t, const char *token) {
 }
 
 rnn_tok_type rnn_tokenizer_type(const rnn_tokenizer *t) { return t->opt.type; }
-int rnn_tokenizer_needs_utf8(const rnn_tokenizer *t) {
-    return t->opt.type != RNN_TOK_BYTE && !t->opt.invalid_utf8_replace;
+int rnn_tok_options_need_utf8(const rnn_tok_options *o) {
+    return o->type != RNN_TOK_BYTE && !o->invalid_utf8_replace;
 }
+int rnn_tokenizer_needs_utf8(const rnn_tokenizer *t) { return rnn_tok_options_need_utf8(&t->opt); }
 const rnn_tok_options *rnn_tokenizer_options(const rnn_tokenizer *t) { return &t->opt; }
 
 /* ------------------------------------------------------------------------ */

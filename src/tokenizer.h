@@ -181,6 +181,8 @@ rnn_tok_type rnn_tokenizer_type(const rnn_tokenizer *t);
 /* 1 if encode fails on invalid UTF-8 (char, word, wordpiece without
  * invalid_utf8_replace); 0 for byte, which takes any bytes, or replace. */
 int rnn_tokenizer_needs_utf8(const rnn_tokenizer *t);
+/* The same rule on options, before a tokenizer exists. */
+int rnn_tok_options_need_utf8(const rnn_tok_options *o);
 /* The options it was built with (vocab_file: the tokenizer's own copy of the
  * path, NULL after from_json). */
 const rnn_tok_options *rnn_tokenizer_options(const rnn_tokenizer *t);

@@ -424,9 +424,13 @@ static int load_lm_data(run *r, int have_tok) {
          * UTF-8 is replaced) refuses the file at its first one, so a pipe or
          * device of binary data need not be read to its end (/dev/zero has none). */
         rnn_tok_options to;
-        const int nul_stops = have_tok ? rnn_tokenizer_needs_utf8(r->tok)
-                                       : !rnn_tok_parse_type(o->tokenizer[0] ? o->tokenizer : "char", &to) &&
-                                             to.type != RNN_TOK_BYTE && !o->replace_invalid;
+        int nul_stops = 0;
+        if (have_tok) {
+            nul_stops = rnn_tokenizer_needs_utf8(r->tok);
+        } else if (!rnn_tok_parse_type(o->tokenizer[0] ? o->tokenizer : "char", &to)) {
+            to.invalid_utf8_replace = o->replace_invalid;
+            nul_stops = rnn_tok_options_need_utf8(&to);
+        }
         if (!(train_text = rnn_read_text_file_ex(o->data, &train_len, nul_stops))) goto out;
         if (o->val[0]) {
             if (!(val_text = rnn_read_text_file_ex(o->val, &val_len, nul_stops))) goto out;
