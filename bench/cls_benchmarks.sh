@@ -22,11 +22,12 @@ row() { # name, checkpoint, test file, eval flags...
 # Every recipe here was measured when the LSTM's forget-gate bias started at 1
 # (rnn.c's default until 2026-12-05, now 0 as PyTorch); it keeps 1 so that its
 # figures reproduce. TREC and SST-2 score the same with 0 on average over seeds
-# 1-10 (README, "The LSTM forget-gate bias").
+# 1-10 (docs/training-results.md, "The LSTM forget-gate bias").
 fb="--forget-bias 1"
 # Each recipe writes runs/bench-*, replacing the last run of it.
 common="--task classify --progress log --log-every 0 --optimizer adam --clip 5 $fb --overwrite"
-# The from-scratch recipes (README: each data set's flags, chosen on its validation split).
+# The from-scratch recipes (docs/training-results.md: each data set's flags, chosen on its
+# validation split).
 trec=(--data "$D/trec/train.tsv" --text-col 3 --val-frac 0.1 --bidirectional --layers 1 --hidden 128
     --embed 128 --pool attention --dropout 0 --head-dropout 0.5 --embed-dropout 0.5 --batch 32 --lr 2e-3
     --epochs 20 --patience 5)
@@ -136,7 +137,7 @@ for name in "${@:-trec sst2 agnews imdb}"; do
         # test tokens and ~93% of TREC's (the IMDb recipe's 6,000 IMDb words:
         # ~89% and ~86%). The short texts come first so that the LM's
         # validation tail is IMDb's. Measured on 2026-12-03: no gain over
-        # training from scratch (README), coverage or not.
+        # training from scratch (docs/training-results.md), coverage or not.
         lm=runs/bench-review-lm
         if [ -f $lm/model.safetensors ]; then
             echo "using the LM already in $lm (delete it to train a new one)" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch reference for bench/cls_benchmarks.sh: the same data sets, splits,
 model and budget, written the idiomatic PyTorch way (packed sequences), so the
-README can show both side by side.
+docs/training-results.md can show both side by side.
 
     /usr/bin/python3 bench/cls_torch.py [trec|sst2|sst2-phrases|agnews|imdb ...] [--threads N]
 

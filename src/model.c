@@ -345,7 +345,7 @@ const rnn_param *rnn_model_find(const rnn_model *m, const char *name) {
  * U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform with a = sqrt(5)). Then the
  * LSTM forget-gate bias gets forget_bias added (default 0, PyTorch's; 1 is
  * Jozefowicz et al. 2015's advice, which trained char LMs more slowly here
- * and classifiers no better: README, "The LSTM forget-gate bias"). A
+ * and classifiers no better: docs/training-results.md, "The LSTM forget-gate bias"). A
  * tied embedding (tie_weights) is U(-0.1, 0.1) instead. */
 void rnn_model_init(rnn_model *m, uint64_t seed) {
     rnn_rng rng;
