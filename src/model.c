@@ -30,27 +30,64 @@ void rnn_config_default(rnn_config *c, rnn_task task) {
     c->cache_lambda = 0.2f;
 }
 
+/* Each matrix at most this many values: sizes and offsets within one fit
+ * an int wherever the code indexes by rows * columns (8 GiB of fp32). */
+#define RNN_MAX_MATRIX 2147483647LL
+
 int rnn_config_validate(const rnn_config *c) {
-    if (c->vocab_size < 1) return rnn_errorf("config: vocab_size must be >= 1 (got %d)", c->vocab_size);
-    if (c->embed_dim < 1) return rnn_errorf("config: embed_dim must be >= 1 (got %d)", c->embed_dim);
+    /* Widths past 2^20 would overflow the products below before they are
+     * checked; no CPU model comes near them. */
+    const int W = 1 << 20;
+    if (c->vocab_size < 1 || c->vocab_size > (1 << 26))
+        return rnn_errorf("config: vocab_size must be in [1, %d] (got %d)", 1 << 26, c->vocab_size);
+    if (c->embed_dim < 1 || c->embed_dim > W)
+        return rnn_errorf("config: embed_dim (--embed) must be in [1, %d] (got %d)", W, c->embed_dim);
     if (c->cell != RNN_CELL_NONE) {
-        if (c->hidden_dim < 1) return rnn_errorf("config: hidden_dim must be >= 1 (got %d)", c->hidden_dim);
+        if (c->hidden_dim < 1 || c->hidden_dim > W)
+            return rnn_errorf("config: hidden_dim (--hidden) must be in [1, %d] (got %d)", W, c->hidden_dim);
         if (c->num_layers < 1 || c->num_layers > RNN_MAX_LAYERS)
-            return rnn_errorf("config: num_layers must be in [1, %d] (got %d)", RNN_MAX_LAYERS,
+            return rnn_errorf("config: num_layers (--layers) must be in [1, %d] (got %d)", RNN_MAX_LAYERS,
                               c->num_layers);
     } else if (c->task == RNN_TASK_LM) {
         return rnn_errorf("config: a language model needs a recurrent cell (cell none is for classifiers)");
     }
+    if (c->task == RNN_TASK_CLASSIFY) {
+        if (c->num_classes < 2 || c->num_classes > W)
+            return rnn_errorf("config: num_classes must be in [2, %d] (got %d)", W, c->num_classes);
+        if (c->pool == RNN_POOL_ATTENTION && (c->attention_dim < 1 || c->attention_dim > W))
+            return rnn_errorf("config: attention_dim (--attention-dim) must be in [1, %d] (got %d)", W,
+                              c->attention_dim);
+    }
+    {   /* the largest matrices: embedding, W_ih / W_hh, attention, head */
+        const int64_t G = rnn_cell_gates(c->cell), H = c->hidden_dim, E = c->embed_dim;
+        const int recurrent = c->cell != RNN_CELL_NONE;
+        const int64_t F = recurrent ? (c->bidirectional ? 2 : 1) * H : E;
+        const int64_t head_in = c->task == RNN_TASK_LM ? F : rnn_pool_width(c->pool, (int)F);
+        const int64_t n_out = c->task == RNN_TASK_LM ? c->vocab_size : c->num_classes;
+        const struct {
+            const char *what;
+            int64_t n;
+        } big[] = {{"the embedding (vocab_size x embed_dim)", (int64_t)c->vocab_size * E},
+                   {"a recurrent layer's W_ih or W_hh (gates x hidden_dim x input width)", recurrent ? G * H * (E > F ? E : F) : 0},
+                   {"the attention layer", c->task == RNN_TASK_CLASSIFY && c->pool == RNN_POOL_ATTENTION
+                                               ? (int64_t)c->attention_dim * F : 0},
+                   {"the output layer (outputs x its input width)", n_out * head_in}};
+        for (size_t i = 0; i < sizeof big / sizeof *big; i++)
+            if (big[i].n > RNN_MAX_MATRIX)
+                return rnn_errorf("config: model too large: %s would hold %lld values (at most %lld per "
+                                  "matrix)", big[i].what, (long long)big[i].n, RNN_MAX_MATRIX);
+    }
     if (!(c->dropout >= 0 && c->dropout < 1))
-        return rnn_errorf("config: dropout must be in [0, 1) (got %g)", c->dropout);
+        return rnn_errorf("config: dropout (--dropout) must be in [0, 1) (got %g)", c->dropout);
     if (!(c->embed_dropout >= 0 && c->embed_dropout < 1))
-        return rnn_errorf("config: embed_dropout must be in [0, 1) (got %g)", c->embed_dropout);
+        return rnn_errorf("config: embed_dropout (--embed-dropout) must be in [0, 1) (got %g)", c->embed_dropout);
     if (!(c->head_dropout >= 0 && c->head_dropout < 1))
-        return rnn_errorf("config: head_dropout must be in [0, 1) (got %g)", c->head_dropout);
+        return rnn_errorf("config: head_dropout (--head-dropout) must be in [0, 1) (got %g)", c->head_dropout);
     if (!(c->weight_drop >= 0 && c->weight_drop < 1))
-        return rnn_errorf("config: weight_drop must be in [0, 1) (got %g)", c->weight_drop);
+        return rnn_errorf("config: weight_drop (--weight-drop) must be in [0, 1) (got %g)", c->weight_drop);
     if (!(c->recurrent_dropout >= 0 && c->recurrent_dropout < 1))
-        return rnn_errorf("config: recurrent_dropout must be in [0, 1) (got %g)", c->recurrent_dropout);
+        return rnn_errorf("config: recurrent_dropout (--recurrent-dropout) must be in [0, 1) (got %g)",
+                          c->recurrent_dropout);
     if (c->recurrent_dropout > 0 && c->cell != RNN_CELL_LSTM && c->cell != RNN_CELL_GRU)
         return rnn_errorf("config: recurrent_dropout (--recurrent-dropout) needs an lstm or gru cell, "
                           "whose candidate it masks (got cell %s)", rnn_cell_name(c->cell));
@@ -81,13 +118,8 @@ int rnn_config_validate(const rnn_config *c) {
     }
     if (c->padding_id < -1 || c->padding_id >= c->vocab_size)
         return rnn_errorf("config: padding_id %d outside the vocabulary", c->padding_id);
-    if (c->task == RNN_TASK_CLASSIFY) {
-        if (c->num_classes < 2) return rnn_errorf("config: num_classes must be >= 2 (got %d)", c->num_classes);
-        if (c->loss == RNN_LOSS_BCE && c->num_classes != 2)
-            return rnn_errorf("config: loss bce needs exactly 2 classes (got %d)", c->num_classes);
-        if (c->pool == RNN_POOL_ATTENTION && c->attention_dim < 1)
-            return rnn_errorf("config: attention_dim must be >= 1 (got %d)", c->attention_dim);
-    }
+    if (c->task == RNN_TASK_CLASSIFY && c->loss == RNN_LOSS_BCE && c->num_classes != 2)
+        return rnn_errorf("config: loss bce needs exactly 2 classes (got %d)", c->num_classes);
     return 0;
 }
 
@@ -241,13 +273,9 @@ int rnn_model_head_in(const rnn_model *m) {
     return m->c.task == RNN_TASK_LM ? m->F : rnn_pool_width(m->c.pool, m->F);
 }
 
-rnn_model *rnn_model_create(const rnn_config *c) {
-    if (rnn_config_validate(c)) return NULL;
-    rnn_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        rnn_errorf("out of memory");
-        return NULL;
-    }
+/* The parameter table of a model of config c (validated): names, shapes,
+ * offsets, and n_floats; nothing allocated yet. */
+static void layout(rnn_model *m, const rnn_config *c) {
     m->c = *c;
     const int E = c->embed_dim, H = c->hidden_dim, recurrent = c->cell != RNN_CELL_NONE;
     const int L = recurrent ? c->num_layers : 0;
@@ -280,7 +308,34 @@ rnn_model *rnn_model_create(const rnn_config *c) {
     const int head_in = rnn_model_head_in(m);
     if (!c->tie_weights) add_param(m, "head.weight", m->n_out, head_in, RNN_GROUP_HEAD, head_in);
     add_param(m, "head.bias", m->n_out, 0, RNN_GROUP_HEAD, head_in);
+}
 
+size_t rnn_config_num_floats(const rnn_config *c) {
+    if (rnn_config_validate(c)) return 0;
+    rnn_model *m = calloc(1, sizeof *m);
+    if (!m) return 0;
+    layout(m, c);
+    size_t n = m->n_floats;
+    free(m);
+    return n;
+}
+
+rnn_model *rnn_model_create(const rnn_config *c) {
+    if (rnn_config_validate(c)) return NULL;
+    rnn_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        rnn_errorf("out of memory");
+        return NULL;
+    }
+    layout(m, c);
+    const int E = c->embed_dim, H = c->hidden_dim, L = c->cell != RNN_CELL_NONE ? c->num_layers : 0;
+    const int attention = c->task == RNN_TASK_CLASSIFY && c->pool == RNN_POOL_ATTENTION;
+    if (2.0 * m->n_floats * sizeof(float) > (double)rnn_mem_limit()) {
+        rnn_errorf("config: the model's %zu weights and their gradients need %.1f GB, more than the %.1f GB this "
+                   "process may use", rnn_model_num_weights(m), m->n_floats * 8.0 / 1e9, rnn_mem_limit() / 1e9);
+        rnn_model_free(m);
+        return NULL;
+    }
     m->w = rnn_calloc(m->n_floats * sizeof(float));
     m->g = rnn_calloc(m->n_floats * sizeof(float));
     if (!m->w || !m->g) {

@@ -26,11 +26,11 @@ static const opt_def defs[] = {
     {"val", K_STR, F(val), NULL, "validation file (default: the last --val-frac of --data)"},
     {"val-frac", K_FLOAT, F(val_frac), NULL, "fraction of --data held out for validation when --val is absent"},
     {"tokenizer", K_STR, F(tokenizer), NULL, "char | byte | word | wordpiece:VOCAB.txt (default: char for --data, word for the built-in corpus)"},
-    {"min-count", K_INT, F(min_count), NULL, "word tokenizer: keep words seen at least this often"},
-    {"max-vocab", K_INT, F(max_vocab), NULL, "word tokenizer: keep at most this many tokens (0: all)"},
-    {"lowercase", K_BOOL, F(lowercase), NULL, "lowercase text before tokenizing (word, wordpiece)"},
+    {"min-count", K_INT, F(min_count), NULL, "char and word tokenizers: keep tokens seen at least this often"},
+    {"max-vocab", K_INT, F(max_vocab), NULL, "char and word tokenizers: keep at most this many tokens (0: all)"},
+    {"lowercase", K_BOOL, F(lowercase), NULL, "lowercase text before tokenizing (char, word, wordpiece)"},
     {"split-punct", K_BOOL, F(split_punct), NULL, "word tokenizer: punctuation as separate tokens"},
-    {"strip-html", K_BOOL, F(strip_html), NULL, "remove HTML tags such as <br /> before tokenizing"},
+    {"strip-html", K_BOOL, F(strip_html), NULL, "remove HTML tags such as <br /> before tokenizing (char: each becomes a space; word, wordpiece)"},
     {"replace-invalid", K_BOOL, F(replace_invalid), NULL, "replace invalid UTF-8 with U+FFFD instead of failing"},
     {"format", K_CHOICE, F(format), "auto|tsv|csv|jsonl|dir", "classify: data format"},
     {"header", K_CHOICE, F(header), "auto|yes|no", "classify: is the first TSV/CSV row a header to skip (auto: when it looks like column names and its label is no real one; said in the log)"},
@@ -76,8 +76,8 @@ static const opt_def defs[] = {
     {"clip", K_FLOAT, F(clip), NULL, "clip gradients to this global L2 norm (0: off)"},
     {"clip-value", K_FLOAT, F(clip_value), NULL, "clip each gradient to [-v, v] (0: off)"},
     {"schedule", K_CHOICE, F(schedule), "constant|step|cosine|plateau", "learning-rate schedule"},
-    {"warmup", K_INT, F(warmup), NULL, "cosine: linear warm-up steps"},
-    {"min-lr", K_FLOAT, F(min_lr), NULL, "cosine: final learning rate"},
+    {"warmup", K_INT, F(warmup), NULL, "linear warm-up steps from 0 to --lr (any schedule)"},
+    {"min-lr", K_FLOAT, F(min_lr), NULL, "cosine: final learning rate; plateau: the lowest it cuts to"},
     {"step-size", K_INT, F(step_size), NULL, "step: multiply the lr by --gamma every this many steps"},
     {"gamma", K_FLOAT, F(gamma), NULL, "step: lr factor"},
     {"factor", K_FLOAT, F(factor), NULL, "plateau: lr factor"},
@@ -87,8 +87,8 @@ static const opt_def defs[] = {
     {"ema", K_FLOAT, F(ema), NULL, "validate and save an exponential moving average of the weights with this decay, e.g. 0.999 (0: off)"},
     {"seq-len", K_INT, F(seq_len), NULL, "lm: truncated-BPTT length"},
     {"batch", K_INT, F(batch), NULL, "batch size"},
-    {"epochs", K_INT, F(epochs), NULL, "stop after this many epochs"},
-    {"steps", K_LONG, F(steps), NULL, "stop after this many optimizer steps"},
+    {"epochs", K_INT, F(epochs), NULL, "stop after this many epochs (with --steps or --time: whichever comes first)"},
+    {"steps", K_LONG, F(steps), NULL, "stop after this many optimizer steps (with --epochs or --time: whichever comes first)"},
     {"time", K_DOUBLE, F(time), NULL, "stop after this many seconds of training"},
     {"eval-every", K_INT, F(eval_every), NULL, "validate every N steps (0: once per epoch)"},
     {"log-every", K_INT, F(log_every), NULL, "log a line every N steps"},
@@ -299,17 +299,22 @@ int rnn_opts_load_string(rnn_opts *o, const char *text, const char *name) {
     return rc;
 }
 
-/* An option's value in o as config.txt spells it. */
-static void format_value(const opt_def *d, const rnn_opts *o, char *buf, size_t cap) {
+/* An option's value in o as config.txt spells it (exact: 9 digits for a
+ * float), or for a message (short: 7 digits, 0.9 and not 0.899999976). */
+static void format_value_as(const opt_def *d, const rnn_opts *o, char *buf, size_t cap, int exact) {
     const char *p = (const char *)o + d->off;
     switch (d->k) {
     case K_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
     case K_LONG: snprintf(buf, cap, "%ld", *(const long *)p); break;
-    case K_FLOAT: snprintf(buf, cap, "%.9g", *(const float *)p); break;
+    case K_FLOAT: snprintf(buf, cap, exact ? "%.9g" : "%.7g", *(const float *)p); break;
     case K_DOUBLE: snprintf(buf, cap, "%.17g", *(const double *)p); break;
     case K_BOOL: snprintf(buf, cap, "%s", *(const int *)p < 0 ? "auto" : *(const int *)p ? "true" : "false"); break;
     default: snprintf(buf, cap, "%s", p);
     }
+}
+
+static void format_value(const opt_def *d, const rnn_opts *o, char *buf, size_t cap) {
+    format_value_as(d, o, buf, cap, 1);
 }
 
 char *rnn_opts_to_string(const rnn_opts *o) {
@@ -353,9 +358,62 @@ int rnn_opts_check_task(const rnn_opts *o) {
         if (strncmp(d->help, other, n) || (d->help[n] != ':' && d->help[n] != ',')) continue;
         format_value(d, o, is, sizeof is);
         format_value(d, &def, dflt, sizeof dflt);
-        if (strcmp(is, dflt))
+        if (strcmp(is, dflt)) {
+            format_value_as(d, o, is, sizeof is, 0);
             return rnn_errorf("--%s%s%s is for %s (--task %s)", d->name, d->k == K_BOOL ? "" : " ",
                               d->k == K_BOOL ? "" : is, lm ? "classifiers" : "language models", other);
+        }
+    }
+    return 0;
+}
+
+int rnn_opts_check_unused(const rnn_opts *o) {
+    const int sgd = !strcmp(o->optimizer, "sgd"), rms = !strcmp(o->optimizer, "rmsprop"), adam = !sgd && !rms;
+    const int step = !strcmp(o->schedule, "step"), plateau = !strcmp(o->schedule, "plateau");
+    const int cosine = !strcmp(o->schedule, "cosine"), none = !strcmp(o->cell, "none");
+    const int stacked = !none && o->layers >= 2;
+    const int dropout = o->dropout > 0 || o->embed_dropout > 0 || o->head_dropout > 0;
+    const struct {
+        const char *name;
+        int applies;
+        const char *needs;
+    } rules[] = {
+        {"momentum", sgd || rms, "--optimizer sgd or rmsprop"},
+        {"nesterov", sgd, "--optimizer sgd"},
+        {"beta1", adam, "--optimizer adam or adamw"},
+        {"beta2", adam, "--optimizer adam or adamw"},
+        {"eps", !sgd, "--optimizer adam, adamw or rmsprop"},
+        {"step-size", step, "--schedule step"},
+        {"gamma", step, "--schedule step"},
+        {"factor", plateau, "--schedule plateau"},
+        {"lr-patience", plateau, "--schedule plateau"},
+        {"min-lr", cosine || plateau, "--schedule cosine or plateau"},
+        {"forget-bias", !strcmp(o->cell, "lstm"), "--cell lstm"},
+        {"layers", !none, "a recurrent --cell"},
+        {"hidden", !none, "a recurrent --cell"},
+        {"bidirectional", !none, "a recurrent --cell"},
+        {"weight-drop", !none, "a recurrent --cell"},
+        {"residual", stacked, "2 or more recurrent --layers"},
+        {"dropout", stacked, "2 or more recurrent --layers (it drops between stacked layers)"},
+        {"attention-dim", !strcmp(o->pool, "attention"), "--pool attention"},
+        {"truncate", o->max_len > 0, "--max-len"},
+        {"locked-dropout", dropout, "--dropout, --embed-dropout or --head-dropout"},
+        {"cache-theta", o->cache > 0, "--cache"},
+        {"cache-lambda", o->cache > 0, "--cache"},
+    };
+    rnn_opts def;
+    rnn_opts_default(&def);
+    char is[RNN_OPT_STR + 32], dflt[RNN_OPT_STR + 32];
+    for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
+        if (rules[i].applies) continue;
+        const opt_def *d = find(rules[i].name);
+        format_value(d, o, is, sizeof is);
+        format_value(d, &def, dflt, sizeof dflt);
+        if (strcmp(is, dflt)) {
+            format_value_as(d, o, is, sizeof is, 0);
+            return rnn_errorf("--%s%s%s does nothing in this run: it needs %s", d->name, d->k == K_BOOL ? "" : " ",
+                              d->k == K_BOOL ? "" : is, rules[i].needs);
+        }
     }
     return 0;
 }

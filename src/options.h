@@ -86,6 +86,10 @@ int rnn_opts_load_string(rnn_opts *o, const char *text, const char *name);
  * the other task (its help starts "classify:" or "lm:"): a language model's
  * --label-names, a classifier's --seq-len. */
 int rnn_opts_check_task(const rnn_opts *o);
+/* -1 + message naming the first option, left off its default, that does
+ * nothing with the others: --momentum with adam, --gamma without --schedule
+ * step, --dropout (between stacked layers) with one layer, ... */
+int rnn_opts_check_unused(const rnn_opts *o);
 /* Prints the options with their help text. */
 void rnn_opts_help(FILE *f);
 

@@ -81,14 +81,6 @@ static long utf8_count(const char *s, size_t n) {
     return count;
 }
 
-static int utf8_error(const unsigned char *s, size_t at) {
-    size_t line = 1;
-    for (const unsigned char *p = s; (p = memchr(p, '\n', at - (size_t)(p - s))) != NULL; p++)
-        line++;
-    if (s[at] == 0) return rnn_errorf("input has a NUL byte at byte %zu (line %zu)", at, line);
-    return rnn_errorf("input has invalid UTF-8 at byte %zu (line %zu)", at, line);
-}
-
 /* The next code point of the input, with the invalid_utf8 policy applied. */
 static inline int read_cp(const unsigned char *s, size_t n, size_t *pos, int replace,
                           uint32_t *c) {
@@ -100,7 +92,7 @@ static inline int read_cp(const unsigned char *s, size_t n, size_t *pos, int rep
     int32_t v = rnn_utf8_next(s, n, pos);
     if (v < 0) {
         if (!replace) {
-            utf8_error(s, at);
+            rnn_utf8_error((const char *)s, at);
             return -1;
         }
         v = 0xFFFD;
@@ -506,7 +498,13 @@ static int char_split(const rnn_tok_options *o, sink *k, const char *text, size_
     for (size_t i = 0; i < len;) {
         uint32_t c;
         char u[4];
-        if (read_cp(s, len, &i, o->invalid_utf8_replace, &c)) return -1;
+        size_t end;
+        if (o->strip_html && s[i] == '<' && (end = html_tag_end(s, len, i))) {
+            c = ' '; /* a tag (<br />) stands between words: one space */
+            i = end;
+        } else if (read_cp(s, len, &i, o->invalid_utf8_replace, &c)) {
+            return -1;
+        }
         if (o->lowercase) c = to_lower(c);
         if (c < 65536 && k->bmp_count) {
             k->bmp_count[c]++;

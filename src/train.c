@@ -386,6 +386,14 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
     if (o->split_punct >= 0) to.split_punct = o->split_punct;
     if (o->strip_html >= 0) to.strip_html = o->strip_html;
     if (o->replace_invalid) to.invalid_utf8_replace = 1;
+    /* Options that could only be ignored by this tokenizer are refused. */
+    if (to.type == RNN_TOK_BYTE && (o->lowercase > 0 || o->split_punct > 0 || o->strip_html > 0 || o->replace_invalid))
+        return rnn_errorf("--%s has no effect with --tokenizer byte, which reads the bytes as they are",
+                          o->lowercase > 0 ? "lowercase" : o->split_punct > 0 ? "split-punct"
+                          : o->strip_html > 0 ? "strip-html" : "replace-invalid");
+    if (to.type != RNN_TOK_WORD && o->split_punct >= 0)
+        return rnn_errorf("--split-punct is for --tokenizer word (%s)", to.type == RNN_TOK_WORDPIECE
+                          ? "wordpiece always splits punctuation off, as BERT does" : "char reads characters");
     const int counts = to.type == RNN_TOK_CHAR || to.type == RNN_TOK_WORD; /* the others' vocabularies are fixed */
     if (!counts && (o->min_count != 1 || o->max_vocab != 0))
         return rnn_errorf("--%s is for the char and word tokenizers, whose vocabulary comes from the text",
@@ -437,6 +445,16 @@ static int load_lm_data(run *r, int have_tok) {
         } else {
             if (!(o->val_frac > 0 && o->val_frac < 1)) {
                 rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %g)", o->val_frac);
+                goto out;
+            }
+            /* The whole file's UTF-8 first: a bad byte in the part held out is
+             * then reported where it is in --data. */
+            long bad = nul_stops ? rnn_utf8_bad_at(train_text, train_len) : -1;
+            if (bad >= 0) {
+                char msg[512];
+                rnn_utf8_error(train_text, (size_t)bad);
+                snprintf(msg, sizeof msg, "%s", rnn_last_error());
+                rnn_errorf("%s: %s", o->data, msg);
                 goto out;
             }
             size_t cut = split_point(train_text, train_len, o->val_frac);
@@ -725,6 +743,26 @@ static int config_from_opts(const rnn_opts *o, rnn_config *c, int vocab) {
     if (rnn_pool_parse(o->pool, &c->pool)) return -1;
     c->loss = strcmp(o->loss, "bce") ? RNN_LOSS_CE : RNN_LOSS_BCE;
     return rnn_config_validate(c);
+}
+
+/* Weights, gradients, the optimizer's buffers and --ema's average, all the
+ * model's size: refused when they cannot fit, before the weights are written
+ * (a new model's initialisation), rather than in the kernel's OOM killer part
+ * way into the first step. */
+static int check_fits(run *r, size_t n_floats) {
+    const rnn_opts *o = r->o;
+    rnn_opt_type t;
+    if (rnn_opt_parse_type(o->optimizer, &t)) return -1;
+    const int bufs = t == RNN_OPT_ADAM || t == RNN_OPT_ADAMW ? 2
+                     : t == RNN_OPT_RMSPROP                  ? 1 + (o->momentum > 0)
+                                                             : o->momentum > 0;
+    const double need = 4.0 * (double)n_floats * (2 + bufs + (o->ema > 0)), have = (double)rnn_mem_limit();
+    if (need > have)
+        return rnn_errorf("the model needs %.1f GB for its weights, their gradients and the %s optimizer's "
+                          "state, more than the %.1f GB this process may use (physical memory, or ulimit -v): "
+                          "make --hidden, --embed, --layers or the vocabulary smaller",
+                          need / 1e9, o->optimizer, have / 1e9);
+    return 0;
 }
 
 static int make_optimizer(run *r) {
@@ -1195,7 +1233,7 @@ static int make_classifier(run *r, const rnn_model *lm) {
                           r->o->init_from);
     if (c.loss == RNN_LOSS_BCE && c.num_classes != 2)
         return rnn_errorf("--loss bce needs exactly 2 classes (the data has %d)", c.num_classes);
-    if (!(r->m = rnn_model_create(&c))) return -1;
+    if (check_fits(r, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
     rnn_model_init(r->m, (uint64_t)r->o->seed);
     if (lm) {
         int n = rnn_checkpoint_copy_params(r->m, lm, 0);
@@ -1250,6 +1288,23 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
     if (e->tokenizer[0] && (rnn_tok_parse_type(e->tokenizer, &want) || want.type != rnn_tokenizer_type(tok)))
         return rnn_errorf("--tokenizer %s: fine-tuning keeps the tokenizer of --init-from %s", e->tokenizer,
                           e->init_from);
+    /* The tokenizer's options too: its vocabulary and text handling come with it. */
+    const rnn_tok_options *to = rnn_tokenizer_options(tok);
+    const struct {
+        const char *flag;
+        int opt, model;
+    } tflags[] = {{"lowercase", e->lowercase, to->lowercase},
+                  {"split-punct", e->split_punct, to->split_punct},
+                  {"strip-html", e->strip_html, to->strip_html},
+                  {"replace-invalid", e->replace_invalid ? 1 : -1, to->invalid_utf8_replace}};
+    for (size_t i = 0; i < sizeof tflags / sizeof *tflags; i++)
+        if (tflags[i].opt >= 0 && !tflags[i].opt != !tflags[i].model)
+            return rnn_errorf("--%s%s: the tokenizer of --init-from %s has %s %s, and fine-tuning keeps its tokenizer",
+                              tflags[i].flag, tflags[i].opt ? "" : "=false", e->init_from, tflags[i].flag,
+                              tflags[i].model ? "on" : "off");
+    if (e->min_count != def.min_count || e->max_vocab != def.max_vocab)
+        return rnn_errorf("--%s: fine-tuning keeps the vocabulary of --init-from %s", 
+                          e->min_count != def.min_count ? "min-count" : "max-vocab", e->init_from);
     return 0;
 }
 
@@ -1289,7 +1344,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
     if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
     /* A resumed run keeps what it was started with (its state decides). */
-    if (!resuming && rnn_opts_check_task(o)) return -1;
+    if (!resuming && (rnn_opts_check_task(o) || (!o->init_from[0] && rnn_opts_check_unused(o)))) return -1;
     if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %g)", o->ema);
     if (!(o->word_dropout >= 0 && o->word_dropout < 1))
         return rnn_errorf("--word-dropout must be in [0, 1) (got %g)", o->word_dropout);
@@ -1302,7 +1357,16 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
                  {"--time must be >= 0 (0: no limit)", o->time, o->time >= 0},
                  {"--min-lr must be >= 0", o->min_lr, o->min_lr >= 0},
                  {"--gamma must be in (0, 1]", o->gamma, o->gamma > 0 && o->gamma <= 1},
-                 {"--factor must be in (0, 1)", o->factor, o->factor > 0 && o->factor < 1}};
+                 {"--factor must be in (0, 1)", o->factor, o->factor > 0 && o->factor < 1},
+                 {"--lr must be >= 0", o->lr, o->lr >= 0},
+                 {"--encoder-lr-mult must be >= 0", o->encoder_lr_mult, o->encoder_lr_mult >= 0},
+                 {"--weight-decay must be >= 0", o->weight_decay, o->weight_decay >= 0},
+                 {"--momentum must be in [0, 1)", o->momentum, o->momentum >= 0 && o->momentum < 1},
+                 {"--beta1 must be in [0, 1)", o->beta1, o->beta1 >= 0 && o->beta1 < 1},
+                 {"--beta2 must be in [0, 1)", o->beta2, o->beta2 >= 0 && o->beta2 < 1},
+                 {"--eps must be > 0", o->eps, o->eps > 0 || !strcmp(o->optimizer, "sgd")},
+                 {"--step-size must be >= 1", o->step_size, o->step_size >= 1},
+                 {"--min-lr must be at most --lr", o->min_lr, o->min_lr <= o->lr || strcmp(o->schedule, "cosine")}};
     for (size_t i = 0; i < sizeof range / sizeof *range; i++)
         if (!range[i].ok) return rnn_errorf("%s (got %g)", range[i].flag, range[i].v);
     rnn_set_threads(o->threads);
@@ -1323,7 +1387,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
 
     /* Model and tokenizer: from the resume state, a checkpoint, or new. */
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
-    if (!resuming && o->init_from[0] && adopt_shape(r, &ck.model->c, ck.tok)) goto out;
+    if (!resuming && o->init_from[0] && (adopt_shape(r, &ck.model->c, ck.tok) || rnn_opts_check_unused(r->o)))
+        goto out; /* the model's shape decides, e.g., whether --dropout has layers to drop between */
     if (ck.tok) {
         r->tok = ck.tok;
         ck.tok = NULL;
@@ -1356,7 +1421,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         if (!r->m) {
             rnn_config c;
             if (config_from_opts(o, &c, rnn_tokenizer_vocab_size(r->tok))) goto out;
-            if (!(r->m = rnn_model_create(&c))) goto out;
+            if (check_fits(r, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) goto out;
             rnn_model_init(r->m, (uint64_t)o->seed);
         }
         if (!resuming && o->vectors[0] && load_vectors(r)) goto out;
@@ -1393,10 +1458,13 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         }
     }
     const long per_epoch = r->per_epoch;
-    r->total_steps = o->steps > 0 ? o->steps : o->epochs > 0 ? (long)o->epochs * per_epoch : 0;
+    /* --steps and --epochs together: whichever comes first (as with --time). */
+    r->total_steps = o->steps > 0 ? o->steps : 0;
+    if (o->epochs > 0 && (r->total_steps == 0 || (long)o->epochs * per_epoch < r->total_steps))
+        r->total_steps = (long)o->epochs * per_epoch;
     if (r->total_steps == 0 && o->time <= 0) /* default: 10 epochs (lm), 5 (classify) */
         r->total_steps = (r->classify ? 5 : 10) * per_epoch;
-    if (make_optimizer(r)) goto out;
+    if (check_fits(r, r->m->n_floats) || make_optimizer(r)) goto out; /* a model from --init-from or --resume */
     if (o->ema > 0) { /* the average starts at the initial (or pretrained) weights */
         if (!(r->ema = malloc(sizeof(float) * r->m->n_floats))) {
             rnn_errorf("out of memory");
@@ -1429,6 +1497,9 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
             m->c.bidirectional ? " bidirectional" : "", m->c.vocab_size, rnn_model_num_weights(m),
             r->n_train, r->n_val, r->B, r->T, per_epoch, rnn_gemm_backend(), prec_note(), rnn_get_threads(), r->dir);
     if (resuming) say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
+    if (resuming && r->total_steps > 0 && r->step >= r->total_steps)
+        say(r, "note: the run is already at step %ld, its stopping point (%ld steps): nothing to train; give "
+            "a larger --steps or --epochs to continue it", r->step, r->total_steps);
 
     rnn_step_cfg sc = {o->clip, o->clip_value, {o->encoder_lr_mult, o->encoder_lr_mult, 1.0f}};
     if (m->c.freeze_embedding) sc.lr_mult[RNN_GROUP_EMBED] = 0;

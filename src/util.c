@@ -102,14 +102,16 @@ char *rnn_strdup(const char *s) {
     return memcpy(d, s, n);
 }
 
-size_t rnn_read_limit(void) {
+size_t rnn_mem_limit(void) {
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     size_t lim = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : SIZE_MAX;
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (size_t)rl.rlim_cur < lim)
         lim = (size_t)rl.rlim_cur;
-    return lim / 2;
+    return lim;
 }
+
+size_t rnn_read_limit(void) { return rnn_mem_limit() / 2; }
 
 int rnn_read_too_large(const char *path, size_t limit) {
     return rnn_errorf("%s: too large to read into memory (over %.2f GB, half of what this process may use)", path,
@@ -260,6 +262,13 @@ long rnn_utf8_bad_at(const char *s, size_t n) {
         if (rnn_utf8_next((const unsigned char *)s, n, &i) < 0) return (long)at;
     }
     return -1;
+}
+
+int rnn_utf8_error(const char *s, size_t at) {
+    size_t line = 1;
+    for (const char *p = s; (p = memchr(p, '\n', at - (size_t)(p - s))) != NULL; p++) line++;
+    if (s[at] == 0) return rnn_errorf("input has a NUL byte at byte %zu (line %zu)", at, line);
+    return rnn_errorf("input has invalid UTF-8 at byte %zu (line %zu)", at, line);
 }
 
 void rnn_reverse_ids(int32_t *ids, size_t n) {

@@ -40,6 +40,9 @@ int rnn_sbuf_put(rnn_sbuf *b, const char *s, size_t n);
 /* Reads a whole file into a NUL-terminated buffer; *len gets its size.
  * Files over rnn_read_limit() are refused with a message. */
 char *rnn_read_file(const char *path, size_t *len);
+/* What this process may use: physical memory, or the address-space limit
+ * (ulimit -v) when that is lower. */
+size_t rnn_mem_limit(void);
 /* The most bytes a file read into memory may have: half of physical memory,
  * or of the address-space limit (ulimit -v) when that is lower; more could
  * only be read by swapping, or end in the kernel's OOM killer. */
@@ -77,6 +80,9 @@ int32_t rnn_utf8_next(const unsigned char *s, size_t n, size_t *pos);
 /* -1 if s[0..n) is valid UTF-8 without NUL bytes, else the offset of the
  * first byte rnn_utf8_next refuses. */
 long rnn_utf8_bad_at(const char *s, size_t n);
+/* Sets the message for the bad byte at s[at] ("input has invalid UTF-8 at
+ * byte N (line L)", or a NUL byte) and returns -1. */
+int rnn_utf8_error(const char *s, size_t at);
 
 /* 0 and *v if s is one finite decimal number and nothing else; -1 (no
  * message) for junk, hex ("0x10", which strtod reads as 16), inf, nan or a

@@ -132,7 +132,7 @@ check "--recurrent-dropout is saved with the model" \
     "$RNN info '$T/rdfull/model.safetensors' --json | grep -q '\"recurrent_dropout\": *0.3'"
 expect_error "--recurrent-dropout on a vanilla RNN" "recurrent_dropout.*needs an lstm or gru" \
     $RNN train $small --cell rnn_tanh --recurrent-dropout 0.2 --steps 1 --out "$T/x"
-expect_error "--recurrent-dropout out of range" "recurrent_dropout must be in" \
+expect_error "--recurrent-dropout out of range" "recurrent_dropout (--recurrent-dropout) must be in" \
     $RNN train $small --recurrent-dropout 1 --steps 1 --out "$T/x"
 
 # --word-dropout: drawn from the random state a resume restores
@@ -171,6 +171,10 @@ expect_error "--init-from with another --cell" "--cell gru: the model of --init-
     $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --cell gru --steps 1 --out "$T/x"
 expect_error "--init-from with another --tokenizer" "--tokenizer byte: fine-tuning keeps the tokenizer" \
     $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --tokenizer byte --steps 1 --out "$T/x"
+expect_error "--init-from with --lowercase the model's tokenizer lacks" "--lowercase: the tokenizer of --init-from .* has lowercase off, and fine-tuning keeps its tokenizer" \
+    $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --lowercase --steps 1 --out "$T/x"
+expect_error "--init-from with --min-count" "--min-count: fine-tuning keeps the vocabulary of --init-from" \
+    $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --min-count 3 --steps 1 --out "$T/x"
 $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --steps 1 --threads 1 --out "$T/ftcfg" >/dev/null 2>&1
 check "a fine-tuning run's config.txt has the model's shape, not the defaults" \
     "grep -q '^hidden = 32' '$T/ftcfg/config.txt' && grep -q '^embed = 16' '$T/ftcfg/config.txt' && grep -q '^layers = 1' '$T/ftcfg/config.txt'"
@@ -227,7 +231,7 @@ cp "$T/div/model.safetensors" "$T/div.before"
 expect_error "a diverged run names the step" "step 20: the validation loss is .*nan: training diverged" \
     $RNN train --resume "$T/div" --lr 3e38 --steps 20 --eval-every 5
 check "a diverged run leaves the saved model as it was" "cmp -s '$T/div/model.safetensors' '$T/div.before'"
-expect_error "--eps 0" "invalid epsilon: 0" $RNN train $small --eps 0 --steps 1 --out "$T/x"
+expect_error "--eps 0" "--eps must be > 0 (got 0)" $RNN train $small --eps 0 --steps 1 --out "$T/x"
 # a checkpoint holding a NaN (one float of head.bias overwritten) is refused by name
 if command -v python3 >/dev/null; then
     python3 - "$T/run/model.safetensors" "$T/nan.safetensors" <<'PY'
@@ -241,18 +245,23 @@ PY
     expect_error "a checkpoint with a NaN weight" "nan.safetensors: tensor 'head.bias' holds nan at index 0" \
         $RNN sample "$T/nan.safetensors" --length 5
     # a header whose config asks for far more weights than the file holds: refused before allocating
-    python3 - "$T/run/model.safetensors" "$T/huge.safetensors" <<'PY'
+    # (and one past the largest matrix rnn.c builds: refused by the config's checks)
+    for hidden in 20000 100000; do
+        python3 - "$T/run/model.safetensors" "$T/huge$hidden.safetensors" $hidden <<'PY'
 import json, struct, sys
 b = open(sys.argv[1], 'rb').read()
 n = struct.unpack('<Q', b[:8])[0]
 h = json.loads(b[8:8 + n])
-c = json.loads(h['__metadata__']['config']); c['hidden_dim'] = 100000
+c = json.loads(h['__metadata__']['config']); c['hidden_dim'] = int(sys.argv[3])
 h['__metadata__']['config'] = json.dumps(c)
 hb = json.dumps(h).encode(); hb += b' ' * (-len(hb) % 8)
 open(sys.argv[2], 'wb').write(struct.pack('<Q', len(hb)) + hb + b[8 + n:])
 PY
-    expect_error "a damaged config's sizes" "huge.safetensors: the config's sizes (vocab [0-9]*, embed 16, hidden 100000) need more weights" \
-        $RNN info "$T/huge.safetensors"
+    done
+    expect_error "a damaged config's sizes" "huge20000.safetensors: the config's sizes (vocab [0-9]*, embed 16, hidden 20000) need more weights" \
+        $RNN info "$T/huge20000.safetensors"
+    expect_error "a config past the largest matrix" "huge100000.safetensors: bad config: config: model too large: a recurrent layer's W_ih or W_hh .* would hold 40000000000 values" \
+        $RNN info "$T/huge100000.safetensors"
 fi
 
 # --- Ctrl-C saves and the run can be resumed
@@ -311,7 +320,40 @@ expect_error "sample --top-k in hex" "--top-k '0x3' must be a number" $RNN sampl
 expect_error "train --lr in hex" "option --lr: '0x10' is not a number" $RNN train $small --lr 0x10 --steps 1 --out "$T/x"
 expect_error "train --clip -1" "--clip must be >= 0 (0: off) (got -1)" $RNN train $small --clip -1 --steps 1 --out "$T/x"
 expect_error "train --time -1" "--time must be >= 0" $RNN train $small --time -1 --steps 1 --out "$T/x"
-expect_error "train --gamma 0" "--gamma must be in (0, 1]" $RNN train $small --gamma 0 --steps 1 --out "$T/x"
+expect_error "train --gamma 0" "--gamma must be in (0, 1]" $RNN train $small --schedule step --gamma 0 --steps 1 --out "$T/x"
+# sizes past what rnn.c builds, or than the machine holds: refused before any allocation
+expect_error "train --hidden past 2^20" "hidden_dim (--hidden) must be in \[1, 1048576\] (got 1073741809)" \
+    $RNN train $small --hidden 1073741809 --steps 1 --out "$T/x"
+expect_error "train: a matrix past 2^31 values" "model too large: a recurrent layer's W_ih or W_hh .* would hold 6400000000 values" \
+    $RNN train $small --hidden 40000 --steps 1 --out "$T/x"
+expect_error "train: a model past the machine's memory" "the model needs [0-9.]* GB for its weights, their gradients and the adam optimizer's state, more than the" \
+    $RNN train $small --layers 8 --hidden 23000 --steps 1 --out "$T/x"
+# options that would do nothing in the run are refused, naming what they need
+expect_error "train --momentum with adam" "--momentum 0.9 does nothing in this run: it needs --optimizer sgd or rmsprop" \
+    $RNN train $small --momentum 0.9 --steps 1 --out "$T/x"
+expect_error "train --dropout with one layer" "--dropout 0.5 does nothing in this run: it needs 2 or more recurrent --layers" \
+    $RNN train $small --dropout 0.5 --steps 1 --out "$T/x"
+expect_error "train --gamma without --schedule step" "--gamma 0.5 does nothing in this run: it needs --schedule step" \
+    $RNN train $small --gamma 0.5 --steps 1 --out "$T/x"
+expect_error "train --encoder-lr-mult -1" "--encoder-lr-mult must be >= 0 (got -1)" \
+    $RNN train $small --encoder-lr-mult=-1 --steps 1 --out "$T/x"
+expect_error "train --min-lr above --lr (cosine)" "--min-lr must be at most --lr (got 0.5)" \
+    $RNN train $small --schedule cosine --min-lr 0.5 --steps 1 --out "$T/x"
+expect_error "train --tokenizer byte --lowercase" "--lowercase has no effect with --tokenizer byte" \
+    $RNN train $small --tokenizer byte --lowercase --steps 1 --out "$T/x"
+expect_error "train --tokenizer char --split-punct" "--split-punct is for --tokenizer word (char reads characters)" \
+    $RNN train $small --split-punct --steps 1 --out "$T/x"
+# --epochs with --steps: whichever comes first; resuming a run at its end says so
+$RNN train $small --epochs 1 --steps 100000 --out "$T/ep" >"$T/out" 2>&1
+per=$(sed -n 's/.*, \([0-9]*\) steps\/epoch.*/\1/p' "$T/out")
+check "--epochs 1 --steps 100000 stops after one epoch ($per steps)" "[ -n \"$per\" ] && grep -q \"^done: $per steps\" \"$T/out\""
+$RNN train --resume "$T/ep" --steps 5 >"$T/out" 2>&1
+check "resuming a run past its stopping point says there is nothing to train" \
+    "grep -q 'note: the run is already at step $per, its stopping point (5 steps): nothing to train' \"$T/out\""
+# a bad byte in the part of --data held out for validation is placed in --data
+{ head -c 20000 "$T/text.txt"; printf '\377'; tail -c 3000 "$T/text.txt"; } >"$T/bad_val.txt"
+expect_error "bad UTF-8 in the validation split is placed in --data" "bad_val.txt: input has invalid UTF-8 at byte 20000 (line [0-9]*)" \
+    $RNN train ${small/--data $T\/text.txt/--data $T\/bad_val.txt} --steps 1 --out "$T/x"
 expect_error "train --loss bce on a language model" "--loss bce is for classifiers" $RNN train $small --loss bce --steps 1 --out "$T/x"
 expect_error "eval --format on a language model" "eval: --format reads labelled data" \
     $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --format tsv

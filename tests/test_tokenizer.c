@@ -401,6 +401,15 @@ static void test_word_options(void) {
     static const char *const kept[] = {"a<br", "/>b"};
     CHECK(t && tokens_are(t, "a<br />b", kept, 2), "strip_html off keeps tags");
     rnn_tokenizer_free(t);
+    /* char: each tag becomes one space; '<' that opens no tag stays */
+    rnn_tok_options_default(&o, RNN_TOK_CHAR);
+    o.strip_html = 1;
+    t = build(&o, "Hi<br /><br />x<2 </B>.");
+    static const char *const chars[] = {"H", "i", " ", " ", "x", "<", "2", " ", " ", "."};
+    CHECK(t && tokens_are(t, "Hi<br /><br />x<2 </B>.", chars, LEN(chars)), "char strip_html: tags become spaces");
+    CHECK(t && rnn_tokenizer_find(t, "b") == -1 && rnn_tokenizer_find(t, "/") == -1,
+          "char strip_html: no character of a tag in the vocabulary");
+    rnn_tokenizer_free(t);
 
     /* split_punct: ASCII and Unicode punctuation */
     rnn_tok_options_default(&o, RNN_TOK_WORD);
