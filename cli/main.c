@@ -92,7 +92,7 @@ static int command_help(const char *cmd) {
          "  --                  ends the options (for a text that starts with --)\n"},
         {"eval",
          "usage: rnn eval CKPT --data FILE [options]: score a model on a file\n"
-         "  --data FILE         language model: a text (loss, perplexity, accuracy, bits per char);\n"
+         "  --data FILE         language model: a text (loss, perplexity, accuracy, bits per char or byte);\n"
          "                      classifier: labelled data (loss, accuracy, macro-F1, confusion matrix)\n"
          "  --json              one JSON object\n"
          "  --format, --header, --label-col, --text-col, --label-names, --label-base   as for rnn train (classifier data)\n"
@@ -242,21 +242,34 @@ static int parse_small(const char *cmd, int argc, char **argv, const small_opt *
             continue;
         }
         if (!strcmp(argv[i], "--help") && command_help(cmd)) exit(0); /* as an option, not a value */
+        const char *name = argv[i] + 2, *eq = strchr(name, '='); /* --name value, or --name=value */
+        const size_t len = eq ? (size_t)(eq - name) : strlen(name);
         int k = 0;
-        while (k < n && strcmp(argv[i] + 2, opts[k].name)) k++;
+        while (k < n && (strlen(opts[k].name) != len || strncmp(name, opts[k].name, len))) k++;
         if (k == n) {
-            fprintf(stderr, "rnn %s: unknown option %s\n", cmd, argv[i]);
+            fprintf(stderr, "rnn %s: unknown option --%.*s\n", cmd, (int)len, name);
             return 1;
         }
+        const char *val;
         if (opts[k].is_flag) {
-            *opts[k].val = "1";
-        } else {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "rnn %s: option %s needs a value\n", cmd, argv[i]);
+            if (eq) {
+                fprintf(stderr, "rnn %s: option --%s takes no value\n", cmd, opts[k].name);
                 return 1;
             }
-            *opts[k].val = argv[++i];
+            val = "1";
+        } else if (eq) {
+            val = eq + 1;
+        } else if (i + 1 < argc) {
+            val = argv[++i];
+        } else {
+            val = NULL;
         }
+        /* "" is no value (a script's unset variable), except for the prime: none */
+        if (!val || (!*val && strcmp(opts[k].name, "prime"))) {
+            fprintf(stderr, "rnn %s: option --%s needs a value\n", cmd, opts[k].name);
+            return 1;
+        }
+        *opts[k].val = val;
     }
     return 0;
 }
@@ -785,7 +798,9 @@ static int cmd_eval(int argc, char **argv) {
     if (json) {
         printf("{\"loss\": %.6f, \"perplexity\": %.6f, \"accuracy\": %.6f, \"tokens\": %ld, \"unk\": %zu",
                loss, exp(loss), ev.accuracy, ev.count, unk);
-        if (is_char) printf(", \"bits_per_char\": %.6f", loss / log(2.0));
+        if (is_char)
+            printf(", \"bits_per_%s\": %.6f", rnn_tokenizer_type(ck.tok) == RNN_TOK_CHAR ? "char" : "byte",
+                   loss / log(2.0));
         if (cached)
             printf(", \"cache\": {\"size\": %d, \"theta\": %g, \"lambda\": %g}, \"loss_without_cache\": %.6f, "
                    "\"accuracy_without_cache\": %.6f",
@@ -985,14 +1000,17 @@ static int cmd_classify(int argc, char **argv) {
         if (!opts_done && !strcmp(argv[i], "--")) opts_done = 1;
         else if (!opts_done && !strcmp(argv[i], "--json")) json = "1";
         else if (!opts_done && !strcmp(argv[i], "--attention")) attention = "1";
-        else if (!opts_done && !strcmp(argv[i], "--ensemble")) {
-            if (i + 1 >= argc) {
+        else if (!opts_done && (!strcmp(argv[i], "--ensemble") || !strncmp(argv[i], "--ensemble=", 11))) {
+            const char *v = argv[i][10] == '=' ? argv[i] + 11 : i + 1 < argc ? argv[++i] : NULL;
+            const char *bad = list ? "is given twice (list the models in one: A,B)" : !v || !*v ? "needs a value" : NULL;
+            if (bad) {
                 free(texts);
-                fprintf(stderr, "rnn classify: option --ensemble needs a value\n");
+                fprintf(stderr, "rnn classify: option --ensemble %s\n", bad);
                 return 1;
             }
-            list = argv[++i];
-        } else if (!opts_done && !strcmp(argv[i], "--help") && command_help("classify")) return 0;
+            list = v;
+        } else if (!opts_done && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && command_help("classify"))
+            return 0;
         else if (!opts_done && !strncmp(argv[i], "--", 2)) {
             fprintf(stderr, "rnn classify: unknown option %s\n", argv[i]);
             free(texts);
@@ -1048,8 +1066,15 @@ static int cmd_classify(int argc, char **argv) {
             snprintf(where, sizeof where, "text %d", i + 1);
         } else {
             if (interactive) fprintf(stderr, "> "), fflush(stderr);
-            ssize_t got = getline(&line, &cap, stdin);
-            if (got < 0) break;
+            /* a NUL byte ends the read where the tokenizer refuses it (its
+             * message follows), so binary input stops at its first one */
+            long got = rnn_getline(&line, &cap, stdin, rnn_read_limit(), rnn_tokenizer_needs_utf8(ck.tok));
+            if (got == -1) break;
+            if (got < 0) {
+                rc = dief("classify: stdin line %d: %s", i + 1,
+                          got == -3 ? "too long to read into memory" : strerror(errno));
+                break;
+            }
             while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
             if (interactive && !got) continue;
             text = line;
@@ -1141,6 +1166,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
+        if (argc > 2) return dief("--version takes no arguments (got '%s')", argv[2]);
         printf("rnn %s (gemm backend: %s)\n", RNN_VERSION, rnn_gemm_backend());
         return 0;
     }
@@ -1152,7 +1178,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "classify")) return cmd_classify(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
-    fprintf(stderr, "rnn: unknown command '%s'\n", cmd);
-    usage(stderr);
+    fprintf(stderr, "rnn: unknown command '%s' (commands: train, sample, eval, classify, plot, info; rnn --help)\n",
+            cmd);
     return 2;
 }

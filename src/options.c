@@ -242,9 +242,9 @@ static char *trim(char *s) {
 static int load_stream(rnn_opts *o, FILE *f, const char *path, int lenient) {
     char *line = NULL;
     size_t cap = 0;
-    ssize_t got;
-    int lineno = 0, rc = 0;
-    while ((got = getline(&line, &cap, f)) >= 0) {
+    long got;
+    int lineno = 0, rc = 0, seen[NDEFS] = {0}; /* the line that set each option */
+    while ((got = rnn_getline(&line, &cap, f, RNN_OPT_STR + 4096, 1)) >= 0) {
         lineno++;
         if (memchr(line, 0, (size_t)got)) {
             rc = rnn_errorf("%s:%d: a NUL byte (not a text file?)", path, lineno);
@@ -271,6 +271,12 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path, int lenient) {
             break;
         }
         if (lenient && !find(key)) continue;
+        const opt_def *d = find(key);
+        if (d && seen[d - defs]) {
+            rc = rnn_errorf("%s:%d: %s is set twice (first on line %d)", path, lineno, key, seen[d - defs]);
+            break;
+        }
+        if (d) seen[d - defs] = lineno;
         if (rnn_opts_set(o, key, val)) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", rnn_last_error());
@@ -278,7 +284,10 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path, int lenient) {
             break;
         }
     }
-    if (!rc && ferror(f)) rc = rnn_errorf("%s: cannot read config file: %s", path, strerror(errno));
+    if (!rc && got == -3)
+        rc = rnn_errorf("%s:%d: a line of over %d bytes (not a config file?)", path, lineno + 1, RNN_OPT_STR + 4096);
+    else if (!rc && got == -2)
+        rc = rnn_errorf("%s: cannot read config file: %s", path, strerror(errno));
     free(line);
     return rc;
 }

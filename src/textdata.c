@@ -281,7 +281,8 @@ static int take_fields(loader *L, int nf, int line) {
     if (need > nf) return rnn_errorf("%s:%d: missing column %d (row has %d)", L->path, line, need, nf);
     if (L->fmt == FMT_CSV && nf != L->ncols) /* RFC 4180; a text's unquoted comma would shift or drop columns */
         return rnn_errorf("%s:%d: %d comma-separated fields where the first row has %d (a comma inside a text "
-                          "must be quoted: \"...\")",
+                          "must be quoted: \"...\", and a quote inside a quoted text doubled: \"\"; an unclosed "
+                          "quote runs on into the rows after it)",
                           L->path, line, nf, L->ncols);
 
     const char *lab = L->fs[L->label_col - 1];

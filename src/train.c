@@ -486,8 +486,8 @@ static int load_lm_data(run *r, int have_tok) {
     }
     if (r->m) r->m->c.reverse = reverse;
     if (rnn_lm_batches(r->n_train, r->B, r->T) < 1) {
-        rnn_errorf("%s: %zu tokens are too few for --batch %d x --seq-len %d (need more than %ld)",
-                   train_name, r->n_train, r->B, r->T, (long)r->B * (r->T + 1));
+        rnn_errorf("%s: too few tokens for --batch %d x --seq-len %d: %zu, where more than %ld are needed",
+                   train_name, r->B, r->T, r->n_train, (long)r->B * (r->T + 1));
         goto out;
     }
     if (r->n_val < 2 * (size_t)r->B) { /* validation reads it as --batch streams of 2 tokens or more */
@@ -1509,6 +1509,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     int stop = 0;
     double loss_acc = 0, window_t = rnn_now();
     long window_tokens = 0, window_steps = 0;
+    int first_window = 1;
     float lr = rnn_sched_lr(&r->sched, r->step);
     double tok_s = 0, train_loss = NAN;
     rnn_pack p;
@@ -1578,6 +1579,9 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
             window_tokens = 0;
             window_steps = 0;
             loss_acc = 0;
+            first_window = 0;
+        } else if (first_window && now > window_t) { /* until the first window closes: the one so far */
+            tok_s = window_tokens / (now - window_t);
         }
         progress(r, isnan(train_loss) ? loss : train_loss, tok_s, lr);
         if (cb) {

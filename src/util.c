@@ -264,6 +264,34 @@ long rnn_utf8_bad_at(const char *s, size_t n) {
     return -1;
 }
 
+long rnn_getline(char **line, size_t *cap, FILE *f, size_t max, int stop_at_nul) {
+    size_t n = 0;
+    for (;;) {
+        if (n + 2 > *cap) {
+            size_t nc = *cap ? *cap * 2 : 256;
+            if (nc > max + 2) nc = max + 2;
+            if (nc < n + 2) return -3; /* n = max bytes and no end of line yet */
+            char *p = realloc(*line, nc);
+            if (!p) {
+                errno = ENOMEM;
+                return -2;
+            }
+            *line = p;
+            *cap = nc;
+        }
+        const int c = getc_unlocked(f);
+        if (c == EOF) {
+            if (ferror(f)) return -2;
+            if (n == 0) return -1;
+            break;
+        }
+        (*line)[n++] = (char)c;
+        if (c == '\n' || (c == 0 && stop_at_nul)) break;
+    }
+    (*line)[n] = 0;
+    return (long)n;
+}
+
 int rnn_utf8_error(const char *s, size_t at) {
     size_t line = 1;
     for (const char *p = s; (p = memchr(p, '\n', at - (size_t)(p - s))) != NULL; p++) line++;

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Record an error message (printf-style). Always returns -1. */
 int rnn_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -80,6 +81,13 @@ int32_t rnn_utf8_next(const unsigned char *s, size_t n, size_t *pos);
 /* -1 if s[0..n) is valid UTF-8 without NUL bytes, else the offset of the
  * first byte rnn_utf8_next refuses. */
 long rnn_utf8_bad_at(const char *s, size_t n);
+/* getline(3) with a limit: reads a line into *line (grown as needed, *cap
+ * its size) and returns its length with its '\n'; -1 at the end of the
+ * input, -2 on a read error (errno says which), -3 once max bytes came
+ * without an end of line (endless input, such as /dev/zero, stops there).
+ * stop_at_nul: a NUL byte ends the line too (it is kept, for the caller's
+ * message), so binary input is caught at its first one. */
+long rnn_getline(char **line, size_t *cap, FILE *f, size_t max, int stop_at_nul);
 /* Sets the message for the bad byte at s[at] ("input has invalid UTF-8 at
  * byte N (line L)", or a NUL byte) and returns -1. */
 int rnn_utf8_error(const char *s, size_t at);

@@ -354,6 +354,17 @@ check "resuming a run past its stopping point says there is nothing to train" \
 { head -c 20000 "$T/text.txt"; printf '\377'; tail -c 3000 "$T/text.txt"; } >"$T/bad_val.txt"
 expect_error "bad UTF-8 in the validation split is placed in --data" "bad_val.txt: input has invalid UTF-8 at byte 20000 (line [0-9]*)" \
     $RNN train ${small/--data $T\/text.txt/--data $T\/bad_val.txt} --steps 1 --out "$T/x"
+printf 'steps = 1\nlr = 0.01\nsteps = 2\n' >"$T/dup.cfg"
+expect_error "a config file setting an option twice" "dup.cfg:3: steps is set twice (first on line 1)" \
+    $RNN train $small --config "$T/dup.cfg" --out "$T/x"
+expect_error "a config file of endless NUL bytes" "/dev/zero:1: a NUL byte" timeout 20 $RNN train --config /dev/zero
+a=$($RNN sample "$T/run/model.safetensors" --length 3 --length=12 --seed 5)
+check "a flag given twice: the last counts (a script's defaults, then its overrides)" "[ \${#a} -ge 12 ]"
+a=$($RNN sample "$T/run/model.safetensors" --length=12 --seed=5); b=$($RNN sample "$T/run/model.safetensors" --length 12 --seed 5)
+check "sample takes --name=value as --name value" "[ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]"
+expect_error "--version with an argument" "--version takes no arguments" $RNN --version extra
+$RNN nonsense 2>"$T/err"; rc=$?
+check "an unknown command: one line, status 2" "[ $rc -eq 2 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q \"unknown command 'nonsense'\" '$T/err'"
 expect_error "train --loss bce on a language model" "--loss bce is for classifiers" $RNN train $small --loss bce --steps 1 --out "$T/x"
 expect_error "eval --format on a language model" "eval: --format reads labelled data" \
     $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --format tsv
@@ -599,6 +610,13 @@ out=$($RNN classify "$T/cls/model.safetensors" --json "What is the capital of Fr
 check "classify --json prints label and probabilities" "printf '%s' '$out' | grep -q '^{\"label\": \".*\", \"probabilities\": \[.*\]}$'"
 n=$(printf 'one text\nanother text\n' | $RNN classify "$T/cls/model.safetensors" | wc -l)
 check "classify reads one text per line from stdin" "[ $n -eq 2 ]"
+# an option given twice, an empty value, endless or binary input: refused, not the last one silently
+expect_error "classify --ensemble given twice" "option --ensemble is given twice" \
+    $RNN classify "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" "Who ?"
+expect_error "eval --format with an empty value" "option --format needs a value" \
+    $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --format ""
+expect_error "classify reading /dev/zero stops at its first NUL byte" "stdin line 1: input has a NUL byte at byte 0" \
+    timeout 20 $RNN classify "$T/cls/model.safetensors" </dev/zero
 expect_error "--cache on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --cache 10
 expect_error "--dynamic on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --dynamic 0.1
 expect_error "a bidirectional language model is refused" "cannot be bidirectional" $RNN train $small --bidirectional --steps 2 --out "$T/bilm"
