@@ -75,6 +75,16 @@ void rnn_checkpoint_free(rnn_checkpoint *ck) {
     memset(ck, 0, sizeof *ck);
 }
 
+/* "[3, 4]" */
+static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < ndim && n < cap; d++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
     memset(ck, 0, sizeof *ck);
     rnn_st *st = rnn_st_load(path);
@@ -102,20 +112,34 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         fail(path, "bad config");
         goto out;
     }
-    /* The config's sizes must fit the tensors the file holds before they are
-     * allocated: a damaged header could otherwise ask for terabytes. */
-    double held = 0;
-    for (int i = 0; i < rnn_st_count(st); i++) held += (double)rnn_st_at(st, i)->numel;
-    const int rec = c.cell != RNN_CELL_NONE, cls = c.task == RNN_TASK_CLASSIFY;
-    const double F = rec ? (double)c.hidden_dim * (c.bidirectional ? 2 : 1) : c.embed_dim; /* the top width */
-    if ((double)c.vocab_size * c.embed_dim > held || (rec && F * c.hidden_dim > held) ||
-        (double)(cls ? c.num_classes : c.vocab_size) * F > held ||
-        (cls && c.pool == RNN_POOL_ATTENTION && (double)c.attention_dim * F > held)) {
-        rnn_errorf("%s: the config's sizes (vocab %d, embed %d, hidden %d) need more weights than the file's "
-                   "%.0f: a damaged file",
-                   path, c.vocab_size, c.embed_dim, c.hidden_dim, held);
+    /* Every tensor the config asks for, with its shape, before anything of
+     * the model's size is allocated: a damaged header could otherwise ask for
+     * terabytes. */
+    rnn_model *plan = rnn_model_plan(&c);
+    if (!plan) {
+        fail(path, "bad config");
         goto out;
     }
+    for (int i = 0; i < plan->n_params; i++) {
+        const rnn_param *p = &plan->params[i];
+        const rnn_st_tensor *t = rnn_st_find(st, p->name);
+        int same = t && t->ndim == p->ndim;
+        for (int d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
+        if (!same) {
+            char has[96], needs[64];
+            if (t) {
+                shape_str(has, sizeof has, t->ndim, t->shape);
+                shape_str(needs, sizeof needs, p->ndim, p->shape);
+                rnn_errorf("%s: tensor '%s' has shape %s where the config (vocab %d, embed %d, hidden %d) needs %s: "
+                           "a damaged file", path, p->name, has, c.vocab_size, c.embed_dim, c.hidden_dim, needs);
+            } else
+                rnn_errorf("%s: tensor '%s' missing (the config: %s %s, %d layer(s) of %d)", path, p->name,
+                           rnn_task_name(c.task), rnn_cell_name(c.cell), c.num_layers, c.hidden_dim);
+            rnn_model_free(plan);
+            goto out;
+        }
+    }
+    rnn_model_free(plan);
     if (!(ck->model = rnn_model_create(&c))) {
         fail(path, "cannot build the model");
         goto out;
@@ -123,10 +147,6 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
     rnn_model *m = ck->model;
     for (int i = 0; i < m->n_params; i++) {
         const rnn_param *p = &m->params[i];
-        if (!rnn_st_find(st, p->name)) {
-            rnn_errorf("%s: tensor '%s' missing (config: %s)", path, p->name, config);
-            goto out;
-        }
         if (rnn_st_read_f32(st, p->name, m->w + p->offset, p->numel, p->ndim, p->shape)) goto out;
         const float *w = m->w + p->offset;
         for (size_t j = 0; j < p->numel; j++)
@@ -164,7 +184,7 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         }
     }
     if (tok) {
-        cJSON *tj = cJSON_Parse(tok);
+        cJSON *tj = cJSON_ParseWithOpts(tok, NULL, 1);
         if (!tj) {
             rnn_errorf("%s: metadata \"tokenizer\" is not valid JSON", path);
             goto out;
@@ -182,7 +202,7 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         }
     }
     if (c.task == RNN_TASK_CLASSIFY) {
-        cJSON *lj = labels ? cJSON_Parse(labels) : NULL;
+        cJSON *lj = labels ? cJSON_ParseWithOpts(labels, NULL, 1) : NULL;
         if (!cJSON_IsArray(lj) || cJSON_GetArraySize(lj) != c.num_classes) {
             cJSON_Delete(lj);
             rnn_errorf("%s: metadata \"labels\" must be a JSON array of %d class names", path,
@@ -204,8 +224,33 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
                 rnn_errorf("%s: label %d is not a string", path, i);
                 goto out;
             }
+            /* printed as they are by rnn classify: one line each, and no
+             * terminal escapes from a damaged or crafted file */
+            const char *l = ck->labels[i], *why = NULL;
+            if (!*l) why = "is empty";
+            else if (rnn_utf8_bad_at(l, strlen(l)) >= 0) why = "is not valid UTF-8";
+            for (const char *q = l; !why && *q; q++)
+                if ((unsigned char)*q < 0x20 || *q == 0x7f) why = "holds a control character";
+            if (why) {
+                cJSON_Delete(lj);
+                rnn_errorf("%s: label %d %s: a damaged file", path, i, why);
+                goto out;
+            }
         }
         cJSON_Delete(lj);
+        const char **sorted = malloc(sizeof(char *) * (size_t)c.num_classes);
+        if (!sorted) {
+            rnn_errorf("out of memory");
+            goto out;
+        }
+        memcpy(sorted, ck->labels, sizeof(char *) * (size_t)c.num_classes);
+        qsort(sorted, (size_t)c.num_classes, sizeof *sorted, cmp_str);
+        int dup = -1;
+        for (int i = 1; i < c.num_classes && dup < 0; i++)
+            if (!strcmp(sorted[i - 1], sorted[i])) dup = i;
+        if (dup >= 0) rnn_errorf("%s: the class name \"%s\" is given twice: a damaged file", path, sorted[dup]);
+        free(sorted);
+        if (dup >= 0) goto out;
     }
     rc = 0;
 out:

@@ -389,7 +389,7 @@ static double xent_row(float *restrict x, int C, int target, float scale, int gr
         for (c = 0; c < C; c++) x[c] *= k;
         x[target] -= scale;
     }
-    return log(total) + mx - xt;
+    return log(total) + ((double)mx - xt); /* mx - xt first: with huge logits log(total) would be lost */
 }
 #undef LANES
 

@@ -3,6 +3,8 @@
 #include "model.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +107,8 @@ int rnn_config_validate(const rnn_config *c) {
                               "the top layer's width, hidden_dim (--hidden): got %d and %d", c->embed_dim,
                               c->hidden_dim);
     }
+    if (!isfinite(c->forget_bias))
+        return rnn_errorf("config: forget_bias (--forget-bias) must be finite (got %g)", c->forget_bias);
     if (c->cache_size) {
         if (c->task != RNN_TASK_LM) return rnn_errorf("config: cache_size (--cache) is for language models");
         if (c->cache_size < 0 || c->cache_size > RNN_CACHE_MAX_SIZE)
@@ -165,8 +169,10 @@ char *rnn_config_to_json(const rnn_config *c) {
 static int json_int(const cJSON *j, const char *key, int *out, int required) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!v) return required ? rnn_errorf("config: missing \"%s\"", key) : 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
-        return rnn_errorf("config: \"%s\" must be an integer", key);
+    /* the range before the cast: a double past int's is undefined behaviour */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= INT_MIN && v->valuedouble <= INT_MAX) ||
+        v->valuedouble != (double)(int)v->valuedouble)
+        return rnn_errorf("config: \"%s\" must be an integer of at most 10 digits", key);
     *out = (int)v->valuedouble;
     return 0;
 }
@@ -174,7 +180,8 @@ static int json_int(const cJSON *j, const char *key, int *out, int required) {
 static int json_float(const cJSON *j, const char *key, float *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!v) return 0;
-    if (!cJSON_IsNumber(v)) return rnn_errorf("config: \"%s\" must be a number", key);
+    if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= FLT_MAX))
+        return rnn_errorf("config: \"%s\" must be a finite number", key);
     *out = (float)v->valuedouble;
     return 0;
 }
@@ -193,12 +200,28 @@ static const char *json_str(const cJSON *j, const char *key) {
 }
 
 int rnn_config_from_json(rnn_config *c, const char *json) {
-    cJSON *j = cJSON_Parse(json);
+    cJSON *j = cJSON_ParseWithOpts(json, NULL, 1); /* nothing may follow the object */
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return rnn_errorf("config: not a JSON object");
     }
     int rc = -1;
+    /* Every key is one this build reads: an unknown one (a newer rnn.c's, or a
+     * damaged name such as "residuaL") would otherwise change the model
+     * silently. */
+    static const char *const known[] = {
+        "task", "cell", "vocab_size", "embed_dim", "hidden_dim", "num_layers", "bidirectional", "dropout",
+        "embed_dropout", "weight_drop", "recurrent_dropout", "locked_dropout", "residual", "padding_id",
+        "forget_bias", "tie_weights", "reverse", "cache_size", "cache_theta", "cache_lambda", "pool",
+        "attention_dim", "num_classes", "loss", "head_dropout"};
+    for (const cJSON *k = j->child; k; k = k->next) {
+        size_t i = 0;
+        while (i < sizeof known / sizeof *known && strcmp(k->string, known[i])) i++;
+        if (i == sizeof known / sizeof *known) {
+            rnn_errorf("config: unknown key \"%.64s\" (a damaged file, or one from a newer rnn.c)", k->string);
+            goto out;
+        }
+    }
     const char *task = json_str(j, "task"), *cell = json_str(j, "cell");
     if (!task || (strcmp(task, "lm") && strcmp(task, "classify"))) {
         rnn_errorf("config: \"task\" must be \"lm\" or \"classify\"");
@@ -308,6 +331,17 @@ static void layout(rnn_model *m, const rnn_config *c) {
     const int head_in = rnn_model_head_in(m);
     if (!c->tie_weights) add_param(m, "head.weight", m->n_out, head_in, RNN_GROUP_HEAD, head_in);
     add_param(m, "head.bias", m->n_out, 0, RNN_GROUP_HEAD, head_in);
+}
+
+rnn_model *rnn_model_plan(const rnn_config *c) {
+    if (rnn_config_validate(c)) return NULL;
+    rnn_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        rnn_errorf("out of memory");
+        return NULL;
+    }
+    layout(m, c);
+    return m;
 }
 
 size_t rnn_config_num_floats(const rnn_config *c) {

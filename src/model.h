@@ -116,6 +116,9 @@ rnn_model *rnn_model_create(const rnn_config *c);
 /* The floats a model of config c holds (each of its weights and gradients
  * arrays), without building it; 0 + message for an invalid config. */
 size_t rnn_config_num_floats(const rnn_config *c);
+/* The parameter table alone (names, shapes; w and g NULL), for checking a
+ * file against a config before the model is built. rnn_model_free() it. */
+rnn_model *rnn_model_plan(const rnn_config *c);
 void rnn_model_free(rnn_model *m);
 /* PyTorch's default initialisation (see model.c), seeded. */
 void rnn_model_init(rnn_model *m, uint64_t seed);

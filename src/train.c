@@ -886,7 +886,7 @@ static int meta_num(const rnn_st *st, const char *path, const char *key, double 
     if (!s) return rnn_errorf("%s: resume state lacks \"%s\"", path, key);
     errno = 0;
     *v = strtod(s, &end);
-    if (*end || errno) return rnn_errorf("%s: resume state \"%s\" is not a number", path, key);
+    if (end == s || *end || errno) return rnn_errorf("%s: resume state \"%s\" is not a number", path, key);
     return 0;
 }
 
@@ -905,6 +905,15 @@ static int check_saved_options(run *r) {
     return rnn_opts_load_string(&saved, cfg, path) || rnn_opts_check_state(&saved, r->o, r->dir) ? -1 : 0;
 }
 
+/* -1 + message if x[0..n) holds a NaN or infinity (or, nonneg, a negative
+ * value: a second moment); name is the tensor of file path. */
+static int check_finite(const char *path, const char *name, const float *x, size_t n, int nonneg) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]) || (nonneg && x[i] < 0))
+            return rnn_errorf("%s: tensor '%s' holds %g at index %zu: a damaged file", path, name, x[i], i);
+    return 0;
+}
+
 static int load_state(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
@@ -913,13 +922,56 @@ static int load_state(run *r) {
     double v[N_STATE_META];
     for (int i = 0; i < N_STATE_META; i++)
         if (meta_num(st, path, state_keys[i], &v[i])) goto out;
+    /* What each number can be: a damaged or edited state is refused, not
+     * trained on (a negative batch would index outside the data, a NaN
+     * elapsed time would never reach --time). Checked as doubles, before
+     * the casts. */
+    const double big = 9007199254740992.0; /* 2^53 */
+    const struct {
+        int i;
+        double lo, hi;
+        int whole;
+    } lim[] = {{0, 0, big, 1},        {1, 0, big, 1},     {2, 0, (double)r->per_epoch, 1}, {3, 0, big, 1},
+               {4, 0, 1e12, 0},       {8, 0, INT_MAX, 1}, {9, 0, FLT_MAX, 0},          {11, 0, INT_MAX, 1},
+               {13, 0, DBL_MAX, 0},   {14, 0, big, 1}};
+    for (size_t k = 0; k < sizeof lim / sizeof *lim; k++) {
+        const double x = v[lim[k].i];
+        if (!(x >= lim[k].lo && x <= lim[k].hi) || (lim[k].whole && x != floor(x))) {
+            rnn_errorf("%s: resume state \"%s\" is %s, outside [%g, %g]: a damaged file", path,
+                       state_keys[lim[k].i], rnn_st_meta(st, state_keys[lim[k].i]), lim[k].lo, lim[k].hi);
+            goto out;
+        }
+    }
+    /* the best validation (a loss, or -accuracy for a classifier; +inf
+     * before the first) and the best loss (the plateau schedule's best is
+     * NaN until it has one) */
+    const int best_ok = r->classify ? (v[7] >= -1 && v[7] <= 0) || v[7] == INFINITY : v[7] >= 0;
+    if (!best_ok || !(v[12] >= 0)) {
+        const int k = !best_ok ? 7 : 12;
+        rnn_errorf("%s: resume state \"%s\" is %s: a damaged file", path, state_keys[k], rnn_st_meta(st, state_keys[k]));
+        goto out;
+    }
+    for (int k = 5; k <= 6; k++) { /* the random state: two whole 64-bit numbers, not both 0 */
+        const char *t = rnn_st_meta(st, state_keys[k]);
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(t, &end, 10);
+        if (!(*t >= '0' && *t <= '9') || *end || errno) {
+            rnn_errorf("%s: resume state \"%s\" is %s, not a 64-bit whole number: a damaged file", path,
+                       state_keys[k], t);
+            goto out;
+        }
+        r->rng.s[k - 5] = u;
+    }
+    if (!r->rng.s[0] && !r->rng.s[1]) {
+        rnn_errorf("%s: resume state's random state is 0, 0 (a generator stuck at 0): a damaged file", path);
+        goto out;
+    }
     r->step = (long)v[0];
     r->epoch = (long)v[1];
     r->batch_in_epoch = (long)v[2];
     r->tokens = (long)v[3];
     r->elapsed_before = v[4];
-    r->rng.s[0] = strtoull(rnn_st_meta(st, state_keys[5]), NULL, 10);
-    r->rng.s[1] = strtoull(rnn_st_meta(st, state_keys[6]), NULL, 10);
     r->best_val = v[7];
     r->bad_evals = (int)v[8];
     r->sched.cur_lr = (float)v[9];
@@ -935,12 +987,18 @@ static int load_state(run *r) {
         float *buf = rnn_optim_buffer(r->opt, i, &bn);
         char name[64];
         snprintf(name, sizeof name, "train.optim.%s", bn);
-        if (rnn_st_read_f32(st, name, buf, r->m->n_floats, 0, NULL)) goto out;
+        if (rnn_st_read_f32(st, name, buf, r->m->n_floats, 0, NULL) ||
+            check_finite(path, name, buf, r->m->n_floats, !strcmp(bn, "exp_avg_sq") || !strcmp(bn, "square_avg")))
+            goto out;
     }
-    if (r->ema && rnn_st_read_f32(st, "train.ema", r->ema, r->m->n_floats, 0, NULL)) goto out;
+    if (r->ema && (rnn_st_read_f32(st, "train.ema", r->ema, r->m->n_floats, 0, NULL) ||
+                   check_finite(path, "train.ema", r->ema, r->m->n_floats, 0)))
+        goto out;
     size_t state_n = (size_t)r->m->c.num_layers * r->m->D * r->B * r->m->c.hidden_dim;
     if (!r->classify && (rnn_st_read_f32(st, "train.h0", r->a->h0, state_n, 0, NULL) ||
-                         rnn_st_read_f32(st, "train.c0", r->a->c0, state_n, 0, NULL)))
+                         rnn_st_read_f32(st, "train.c0", r->a->c0, state_n, 0, NULL) ||
+                         check_finite(path, "train.h0", r->a->h0, state_n, 0) ||
+                         check_finite(path, "train.c0", r->a->c0, state_n, 0)))
         goto out;
     rc = 0;
 out:
@@ -1052,10 +1110,17 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
             r->tokens, train_loss, loss, acc, f1, lr, tok_s);
     fflush(r->metrics);
     plot(r, 0);
-    if (!isfinite(loss)) /* keep the saved models and state: they are the last finite ones */
-        return rnn_errorf("step %ld: the validation loss is %g: training diverged (try a lower --lr or "
-                          "--clip); its weights are not saved, the run directory keeps what it had",
-                          r->step, loss);
+    /* Keep the saved models and state, the last finite ones, when the loss
+     * or any weight is not finite (a weight no validation text reaches, such
+     * as a padding row, can be NaN under a finite loss). */
+    size_t bad_at = 0;
+    const float *w = r->m->w;
+    if (isfinite(loss))
+        while (bad_at < r->m->n_floats && isfinite(w[bad_at])) bad_at++;
+    if (!isfinite(loss) || bad_at < r->m->n_floats)
+        return rnn_errorf("step %ld: %s %g: training diverged (try a lower --lr or --clip); its weights are not "
+                          "saved, the run directory keeps what it had", r->step,
+                          !isfinite(loss) ? "the validation loss is" : "a weight is", !isfinite(loss) ? loss : w[bad_at]);
     if (better) {
         r->best_val = key;
         r->best_loss = loss;

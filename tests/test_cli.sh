@@ -101,6 +101,45 @@ check "resume exits 0" "[ $? -eq 0 ]"
 a=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/half/metrics.csv" | cut -d, -f1,4,5)
 check "resumed run has the same step-30 train/val loss ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
 
+# --- a damaged resume state: every number and tensor of it is checked before training goes on
+DMG="python3 tests/ref/damage.py"
+damaged_state() { # NAME OP ARGS...: a copy of the run in $T/dmg_NAME with its state damaged
+    local n=$1; shift
+    rm -rf "$T/dmg_$n"; cp -r "$T/half" "$T/dmg_$n"
+    $DMG "$T/half/state.safetensors" "$T/dmg_$n/state.safetensors" "$@"
+}
+if command -v python3 >/dev/null; then
+    damaged_state batch meta train.batch -1
+    expect_error "a state with a negative batch position" 'dmg_batch/state.safetensors: resume state "train.batch" is -1, outside \[0, [0-9]*\]: a damaged file' \
+        $RNN train --resume "$T/dmg_batch" --steps 31
+    damaged_state elapsed meta train.elapsed nan
+    expect_error "a state with a NaN elapsed time" 'resume state "train.elapsed" is nan, outside' \
+        timeout 60 $RNN train --resume "$T/dmg_elapsed" --time 5
+    damaged_state empty meta train.step ""
+    expect_error "a state with an empty step" 'resume state "train.step" is not a number' $RNN train --resume "$T/dmg_empty" --steps 31
+    damaged_state rng meta train.rng0 -1
+    expect_error "a state with a negative random state" 'resume state "train.rng0" is -1, not a 64-bit whole number' \
+        $RNN train --resume "$T/dmg_rng" --steps 31
+    damaged_state best meta train.best_val -1
+    expect_error "a state with a negative best loss" 'resume state "train.best_val" is -1: a damaged file' \
+        $RNN train --resume "$T/dmg_best" --steps 31
+    cp "$T/half/model.safetensors" "$T/half_model_before"
+    damaged_state nan f32 train.optim.exp_avg 0 nan
+    expect_error "a state with a NaN optimizer moment" "tensor 'train.optim.exp_avg' holds nan at index 0: a damaged file" \
+        $RNN train --resume "$T/dmg_nan" --steps 31
+    check "... and the run's model is kept as it was" "cmp -s '$T/half_model_before' '$T/dmg_nan/model.safetensors'"
+    damaged_state sq f32 train.optim.exp_avg_sq 3 -1
+    expect_error "a state with a negative second moment" "tensor 'train.optim.exp_avg_sq' holds -1 at index 3" \
+        $RNN train --resume "$T/dmg_sq" --steps 31
+    # the model's own config: unknown keys, numbers past their type, trailing text
+    $DMG "$T/run/model.safetensors" "$T/key.safetensors" cfg dropout raw:dropouT
+    expect_error "a config key this build does not know" 'config: unknown key "dropouT"' $RNN info "$T/key.safetensors"
+    $DMG "$T/run/model.safetensors" "$T/fb.safetensors" cfg forget_bias 1e39
+    expect_error "a config float past float's range" 'config: "forget_bias" must be a finite number' $RNN info "$T/fb.safetensors"
+    $DMG "$T/run/model.safetensors" "$T/hd.safetensors" cfg hidden_dim 1e20
+    expect_error "a config integer past int's range" 'config: "hidden_dim" must be an integer' $RNN info "$T/hd.safetensors"
+fi
+
 # --- resume with a random or averaged part of training: `resumed NAME WHAT FLAGS...`
 # trains 30 steps in one go and 15 + a resume to 30 with FLAGS, checks the
 # step-30 losses agree, and leaves them in $b (step,train,val).
@@ -258,7 +297,7 @@ hb = json.dumps(h).encode(); hb += b' ' * (-len(hb) % 8)
 open(sys.argv[2], 'wb').write(struct.pack('<Q', len(hb)) + hb + b[8 + n:])
 PY
     done
-    expect_error "a damaged config's sizes" "huge20000.safetensors: the config's sizes (vocab [0-9]*, embed 16, hidden 20000) need more weights" \
+    expect_error "a damaged config's sizes" "huge20000.safetensors: tensor 'rnn.weight_ih_l0' has shape \[128, 16\] where the config (vocab [0-9]*, embed 16, hidden 20000) needs \[80000, 16\]: a damaged file" \
         $RNN info "$T/huge20000.safetensors"
     expect_error "a config past the largest matrix" "huge100000.safetensors: bad config: config: model too large: a recurrent layer's W_ih or W_hh .* would hold 40000000000 values" \
         $RNN info "$T/huge100000.safetensors"
@@ -610,6 +649,23 @@ out=$($RNN classify "$T/cls/model.safetensors" --json "What is the capital of Fr
 check "classify --json prints label and probabilities" "printf '%s' '$out' | grep -q '^{\"label\": \".*\", \"probabilities\": \[.*\]}$'"
 n=$(printf 'one text\nanother text\n' | $RNN classify "$T/cls/model.safetensors" | wc -l)
 check "classify reads one text per line from stdin" "[ $n -eq 2 ]"
+# a checkpoint's class names: unique, non-empty, valid UTF-8, no control characters (rnn classify prints them)
+if command -v python3 >/dev/null; then
+    n=$(python3 -c "import json,struct,sys; b=open(sys.argv[1],'rb').read(); n=struct.unpack('<Q',b[:8])[0]; print(len(json.loads(json.loads(b[8:8+n])['__metadata__']['labels'])))" "$T/cls/model.safetensors")
+    for kind in dup esc empty; do
+        case $kind in
+            dup) l=$(python3 -c "import json; print(json.dumps(['A'] * $n))") ;;
+            esc) l=$(python3 -c "import json; print(json.dumps(['H\nU\x1b[31m'] + ['L%d' % i for i in range(1, $n)]))") ;;
+            empty) l=$(python3 -c "import json; print(json.dumps([''] + ['L%d' % i for i in range(1, $n)]))") ;;
+        esac
+        $DMG "$T/cls/model.safetensors" "$T/lab_$kind.safetensors" labels "$l"
+    done
+    expect_error "class names given twice" 'lab_dup.safetensors: the class name "A" is given twice: a damaged file' \
+        $RNN classify "$T/lab_dup.safetensors" "Who ?"
+    expect_error "a class name with control characters" "lab_esc.safetensors: label 0 holds a control character" \
+        $RNN classify "$T/lab_esc.safetensors" "Who ?"
+    expect_error "an empty class name" "lab_empty.safetensors: label 0 is empty" $RNN classify "$T/lab_empty.safetensors" "Who ?"
+fi
 # an option given twice, an empty value, endless or binary input: refused, not the last one silently
 expect_error "classify --ensemble given twice" "option --ensemble is given twice" \
     $RNN classify "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" "Who ?"

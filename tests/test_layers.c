@@ -178,6 +178,21 @@ static double ref_xent(const float *x, const int32_t *tg, int N, int C, double *
 /* Rows as wide as a word model's vocabulary (the vectorised path, its
  * 1024-wide blocks and a ragged tail) against the double oracle, and the
  * accuracy count's first-maximum rule on a tie. */
+/* Logits of 1e31 (a model whose weights blew up but stayed finite): the
+ * loss of 60 equal logits is log 60, not 0 (log(total) lost beside 1e31). */
+static void test_huge_logits_xent(void) {
+    enum { C = 60 };
+    float x[C];
+    for (int c = 0; c < C; c++) x[c] = 1e31f;
+    int32_t tg[1] = {7};
+    int nv;
+    double got = rnn_softmax_xent_eval(x, tg, 1, C, &nv, NULL);
+    CHECK(fabs(got - log(60.0)) < 1e-9, "60 equal logits of 1e31: loss %.9f, want log 60 = %.9f", got, log(60.0));
+    x[7] = 0; /* the target far below the rest: a loss of 1e31, not 0 or inf */
+    got = rnn_softmax_xent_eval(x, tg, 1, C, &nv, NULL);
+    CHECK(fabs(got / 1e31 - 1) < 1e-6, "a target 1e31 below the rest: loss %g, want 1e31", got);
+}
+
 static void test_wide_xent(void) {
     const int N = 3, C = 20003;
     float *x = rnn_alloc(sizeof(float) * N * C), *g = rnn_alloc(sizeof(float) * N * C);
@@ -732,6 +747,7 @@ int main(void) {
     RUN(test_pooling);
     RUN(test_losses);
     RUN(test_wide_xent);
+    RUN(test_huge_logits_xent);
     RUN(test_activations);
     RUN(test_dropout);
     RUN(test_gradcheck_models);
