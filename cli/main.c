@@ -464,7 +464,7 @@ static int cmd_sample(int argc, char **argv) {
     if (!ck.tok) {
         rnn_checkpoint_free(&ck);
         free(prime_text);
-        return die("sample: the checkpoint has no tokenizer");
+        return dief("sample: %s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
     }
     rnn_sampler *s = NULL;
     int rc = 1;
@@ -475,7 +475,7 @@ static int cmd_sample(int argc, char **argv) {
     if (set_cache("sample", &ck, cache, theta, lambda)) goto out;
     if (dyn && adapt_to_prime(&ck, prime, prime_len, prime_file, &dc)) goto out;
     if (!(s = rnn_sampler_create_ex(ck.model, ck.tok, sd, prec))) {
-        die(rnn_last_error());
+        dief("sample: %s: %s", ckpt, rnn_last_error());
         goto out;
     }
     rc = 0;
@@ -739,7 +739,7 @@ static int cmd_eval(int argc, char **argv) {
     if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
     if (!ck.tok) {
         rnn_checkpoint_free(&ck);
-        return die("eval: the checkpoint has no tokenizer");
+        return dief("eval: %s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
     }
     if (set_cache("eval", &ck, cache, theta, lambda)) {
         rnn_checkpoint_free(&ck);
@@ -1028,8 +1028,13 @@ static int cmd_classify(int argc, char **argv) {
         return die(rnn_last_error());
     }
     const char *refuse = NULL;
-    if (ck.model->c.task != RNN_TASK_CLASSIFY || !ck.tok)
-        refuse = "classify: the checkpoint is not a classifier (rnn sample runs language models)";
+    char why[2 * RNN_OPT_STR];
+    if (ck.model->c.task != RNN_TASK_CLASSIFY || !ck.tok) {
+        snprintf(why, sizeof why, "classify: %s: %s", ckpt,
+                 ck.model->c.task != RNN_TASK_CLASSIFY ? "not a classifier (rnn sample runs language models)"
+                                                       : "the checkpoint has no tokenizer (metadata \"tokenizer\")");
+        refuse = why;
+    }
     else if (attention && list)
         refuse = "classify: --attention shows one model's weights: not with --ensemble";
     else if (attention && ck.model->c.pool != RNN_POOL_ATTENTION)
