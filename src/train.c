@@ -1389,6 +1389,28 @@ static int load_start(run *r, int resuming, rnn_checkpoint *ck) {
                           is_lm ? "language model" : "classifier", o->task);
     if (!resuming && !r->classify && !is_lm)
         return rnn_errorf("%s: a classifier cannot be fine-tuned as a language model", path);
+    if (resuming) { /* the model in the state is the one config.txt describes */
+        const rnn_config *mc = &ck->model->c;
+        const int rec = mc->cell != RNN_CELL_NONE;
+        const struct {
+            const char *flag;
+            int run, state;
+        } same[] = {{"layers", rec ? o->layers : 0, rec ? mc->num_layers : 0},
+                    {"hidden", rec ? o->hidden : 0, rec ? mc->hidden_dim : 0},
+                    {"embed", o->embed, mc->embed_dim},
+                    {"bidirectional", rec && o->bidirectional, mc->bidirectional},
+                    {"residual", rec && o->residual, mc->residual},
+                    {"tie-weights", o->tie_weights, mc->tie_weights}};
+        const char *bad = strcmp(o->cell, rnn_cell_name(mc->cell)) ? "cell" : NULL;
+        for (size_t i = 0; !bad && i < sizeof same / sizeof *same; i++)
+            if (same[i].run != same[i].state) bad = same[i].flag;
+        rnn_tok_options to; /* (an automatic one: the default, or a fine-tuned model's own) */
+        if (!bad && o->tokenizer[0] && !rnn_tok_parse_type(o->tokenizer, &to) && to.type != rnn_tokenizer_type(ck->tok))
+            bad = "tokenizer";
+        if (bad)
+            return rnn_errorf("%s: its model's %s is not the run's (%s/config.txt): a damaged file", path, bad,
+                              r->dir);
+    }
     return 0;
 }
 

@@ -131,6 +131,9 @@ if command -v python3 >/dev/null; then
     damaged_state sq f32 train.optim.exp_avg_sq 3 -1
     expect_error "a state with a negative second moment" "tensor 'train.optim.exp_avg_sq' holds -1 at index 3" \
         $RNN train --resume "$T/dmg_sq" --steps 31
+    damaged_state res cfg residual true
+    expect_error "a state whose model is not the run's" "dmg_res/state.safetensors: its model's residual is not the run's (.*config.txt): a damaged file" \
+        $RNN train --resume "$T/dmg_res" --steps 31
     # the model's own config: unknown keys, numbers past their type, trailing text
     $DMG "$T/run/model.safetensors" "$T/key.safetensors" cfg dropout raw:dropouT
     expect_error "a config key this build does not know" 'config: unknown key "dropouT"' $RNN info "$T/key.safetensors"
