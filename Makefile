@@ -24,8 +24,8 @@ ifeq ($(NATIVE),1)
 endif
 ifeq ($(SAN),1)
   BUILD   := build-san
-  CFLAGS  += -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-  LDLIBS  += -fsanitize=address,undefined
+  CFLAGS  += -g -O1 -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
+  LDLIBS  += -fsanitize=address,undefined,float-cast-overflow
 endif
 
 # --- optional backend detection (a try-compile each; results printed) -------

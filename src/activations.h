@@ -28,9 +28,10 @@ static inline float exp_reduce(float x, float *r) {
     const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     /* r = x - n ln2, with ln2 split in two for precision (Cody-Waite). */
     *r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
-    /* Unsigned: a NaN x (n then converts to INT_MIN) must not shift a
-     * negative value; the NaN carries on through r. */
-    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    /* A NaN x: n is NaN too, whose conversion to int is undefined, so it
+     * converts 0 instead; the NaN carries on through r. */
+    const float ni = n == n ? n : 0.0f;
+    uint32_t bits = (uint32_t)((int32_t)ni + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return scale;

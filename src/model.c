@@ -345,23 +345,15 @@ rnn_model *rnn_model_plan(const rnn_config *c) {
 }
 
 size_t rnn_config_num_floats(const rnn_config *c) {
-    if (rnn_config_validate(c)) return 0;
-    rnn_model *m = calloc(1, sizeof *m);
-    if (!m) return 0;
-    layout(m, c);
-    size_t n = m->n_floats;
+    rnn_model *m = rnn_model_plan(c);
+    size_t n = m ? m->n_floats : 0;
     free(m);
     return n;
 }
 
 rnn_model *rnn_model_create(const rnn_config *c) {
-    if (rnn_config_validate(c)) return NULL;
-    rnn_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        rnn_errorf("out of memory");
-        return NULL;
-    }
-    layout(m, c);
+    rnn_model *m = rnn_model_plan(c);
+    if (!m) return NULL;
     const int E = c->embed_dim, H = c->hidden_dim, L = c->cell != RNN_CELL_NONE ? c->num_layers : 0;
     const int attention = c->task == RNN_TASK_CLASSIFY && c->pool == RNN_POOL_ATTENTION;
     if (2.0 * m->n_floats * sizeof(float) > (double)rnn_mem_limit()) {

@@ -559,6 +559,8 @@ static void test_activations(void) {
     CHECK(rnn_sigmoidf(-1000.0f) >= 0 && rnn_sigmoidf(1000.0f) == 1.0f && rnn_tanhf(1000.0f) == 1.0f &&
               rnn_tanhf(-1000.0f) == -1.0f,
           "saturation without overflow");
+    CHECK(isnan(rnn_expf(NAN)) && isnan(rnn_sigmoidf(NAN)) && isnan(rnn_tanhf(NAN)),
+          "a NaN stays NaN (so that a diverged run shows in its loss)");
 }
 
 static void test_dropout(void) {
