@@ -580,6 +580,11 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
             goto out;
         }
         if (rnn_dataset_split(&all, o->val_frac, (uint64_t)o->seed, &tr, &va)) goto out;
+        if (tr.n == 0) {
+            rnn_errorf("%s: the training split is empty: --val-frac %g holds out all %zu examples; use a smaller "
+                       "--val-frac or --val FILE", o->data, o->val_frac, va.n);
+            goto out;
+        }
     }
     if (tr.n_labels < 2) {
         rnn_errorf("%s: a classifier needs at least 2 classes (found %d)", o->data, tr.n_labels);

@@ -652,6 +652,9 @@ out=$($RNN classify "$T/cls/model.safetensors" --json "What is the capital of Fr
 check "classify --json prints label and probabilities" "printf '%s' '$out' | grep -q '^{\"label\": \".*\", \"probabilities\": \[.*\]}$'"
 n=$(printf 'one text\nanother text\n' | $RNN classify "$T/cls/model.safetensors" | wc -l)
 check "classify reads one text per line from stdin" "[ $n -eq 2 ]"
+head -n 40 "$T/cls.tsv" >"$T/cls40.tsv"
+expect_error "a --val-frac that holds out every example" "cls40.tsv: the training split is empty: --val-frac 0.999 holds out all 40 examples" \
+    $RNN train --task classify --data "$T/cls40.tsv" --val-frac 0.999 --steps 1 --out "$T/x"
 # a checkpoint's class names: unique, non-empty, valid UTF-8, no control characters (rnn classify prints them)
 if command -v python3 >/dev/null; then
     n=$(python3 -c "import json,struct,sys; b=open(sys.argv[1],'rb').read(); n=struct.unpack('<Q',b[:8])[0]; print(len(json.loads(json.loads(b[8:8+n])['__metadata__']['labels'])))" "$T/cls/model.safetensors")
