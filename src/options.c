@@ -185,8 +185,17 @@ int rnn_opts_set(rnn_opts *o, const char *name, const char *value) {
     switch (d->k) {
     case K_INT:
     case K_LONG: {
-        long long v = strtoll(value, &end, 10);
-        if (*end || errno || v < 0 || (d->k == K_INT && v > INT_MAX))
+        /* digits (exact to 2^63: a seed), or a decimal number that is whole,
+         * as the other commands read counts ("1e5" steps) */
+        end = (char *)value;
+        long long v = value[0] >= '0' && value[0] <= '9' ? strtoll(value, &end, 10) : -1;
+        int ok = v >= 0 && !*end && !errno;
+        double dv;
+        if (!ok && !rnn_parse_decimal(value, &dv) && dv >= 0 && dv <= 9007199254740992.0 && dv == floor(dv)) {
+            v = (long long)dv;
+            ok = 1;
+        }
+        if (!ok || (d->k == K_INT && v > INT_MAX))
             return rnn_errorf("option --%s: '%s' is not a non-negative integer", name, value);
         if (d->k == K_INT)
             *(int *)p = (int)v;

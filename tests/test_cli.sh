@@ -407,6 +407,9 @@ check "sample takes --name=value as --name value" "[ -n \"\$a\" ] && [ \"\$a\" =
 expect_error "--version with an argument" "--version takes no arguments" $RNN --version extra
 $RNN nonsense 2>"$T/err"; rc=$?
 check "an unknown command: one line, status 2" "[ $rc -eq 2 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q \"unknown command 'nonsense'\" '$T/err'"
+$RNN train $small --steps 2e1 --out "$T/e1" >"$T/out" 2>&1
+check "train --steps 2e1 is 20 steps (counts read as the other commands read them)" "grep -q '^done: 20 steps' '$T/out'"
+expect_error "train --steps 2.5" "option --steps: '2.5' is not a non-negative integer" $RNN train $small --steps 2.5 --out "$T/x"
 expect_error "train --loss bce on a language model" "--loss bce is for classifiers" $RNN train $small --loss bce --steps 1 --out "$T/x"
 expect_error "eval --format on a language model" "eval: --format reads labelled data" \
     $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --format tsv
