@@ -1106,10 +1106,14 @@ static int cmd_classify(int argc, char **argv) {
             fprintf(stderr, "rnn: classify: warning: %s: no tokens in the text; read as one %s\n", where, filler);
         }
         if (bad) {
+            /* a one-line text: "stdin line 3: ... at byte 8", not "... (line 1)" after it */
+            const char *msg = rnn_last_error();
+            int ml = (int)strlen(msg);
+            if (!memchr(text, '\n', len) && ml > 9 && !strcmp(msg + ml - 9, " (line 1)")) ml -= 9;
             if (K > 1)
-                fprintf(stderr, "rnn: classify: %s: %s: %s\n", where, e.path[k - 1], rnn_last_error());
+                fprintf(stderr, "rnn: classify: %s: %s: %.*s\n", where, e.path[k - 1], ml, msg);
             else
-                fprintf(stderr, "rnn: classify: %s: %s\n", where, rnn_last_error());
+                fprintf(stderr, "rnn: classify: %s: %.*s\n", where, ml, msg);
             free(ids);
             failed = 1;
             if (interactive) continue;
