@@ -696,8 +696,10 @@ static int read_names(const char *path, char ***out, int *n_out) {
             rc = rnn_errorf("%s:%d: empty class name", path, n + 1);
             break;
         }
-        if (rnn_utf8_bad_at(p, (size_t)(q - p)) >= 0) {
-            rc = rnn_errorf("%s:%d: the class name is not valid UTF-8", path, n + 1);
+        long bad = rnn_utf8_bad_at(p, (size_t)(q - p));
+        if (bad >= 0) {
+            rc = rnn_errorf("%s:%d: the class name %s", path, n + 1,
+                            p[bad] ? "is not valid UTF-8" : "holds a NUL byte (not a text file?)");
             break;
         }
         int dup = 0;

@@ -827,6 +827,9 @@ expect_error "--max-vocab with the byte tokenizer (it was ignored)" "--max-vocab
 printf 'a\n\xff\n' >"$T/badnames.txt"
 expect_error "a class name of invalid UTF-8" "badnames.txt:2: the class name is not valid UTF-8" \
     $RNN train --task classify --data "$T/num.tsv" --label-names "$T/badnames.txt" --steps 1 --out "$T/x4"
+printf 'a\nb\000c\n' >"$T/nulnames.txt"
+expect_error "a class name with a NUL byte says so" "nulnames.txt:2: the class name holds a NUL byte" \
+    $RNN train --task classify --data "$T/num.tsv" --label-names "$T/nulnames.txt" --steps 1 --out "$T/x4"
 printf 'ok text\nfine\nx \xff y\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
 check "classify names the stdin line of invalid UTF-8 (and no second line number)" "[ \$? -eq 1 ] && grep -q 'classify: stdin line 3: input has invalid UTF-8 at byte 2\$' '$T/err'"
 printf 'one text\n\nanother\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
