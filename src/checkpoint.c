@@ -149,12 +149,12 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         const rnn_param *p = &m->params[i];
         if (rnn_st_read_f32(st, p->name, m->w + p->offset, p->numel, p->ndim, p->shape)) goto out;
         const float *w = m->w + p->offset;
-        for (size_t j = 0; j < p->numel; j++)
-            if (!isfinite(w[j])) {
-                rnn_errorf("%s: tensor '%s' holds %g at index %zu: a diverged model or a damaged file", path,
-                           p->name, w[j], j);
-                goto out;
-            }
+        const size_t j = rnn_nonfinite_at(w, p->numel);
+        if (j < p->numel) {
+            rnn_errorf("%s: tensor '%s' holds %g at index %zu: a diverged model or a damaged file", path, p->name,
+                       w[j], j);
+            goto out;
+        }
     }
     for (int i = 0; i < rnn_st_count(st); i++) {
         const char *name = rnn_st_at(st, i)->name;

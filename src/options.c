@@ -364,23 +364,30 @@ int rnn_opts_write(const rnn_opts *o, FILE *f) {
     return ferror(f) ? rnn_errorf("write error") : 0;
 }
 
+/* 1 if option d of o differs from its value in def, with o's value in is
+ * as a message shows it; else 0. */
+static int off_default(const opt_def *d, const rnn_opts *o, const rnn_opts *def, char *is, size_t cap) {
+    char dflt[RNN_OPT_STR + 32];
+    format_value(d, o, is, cap);
+    format_value(d, def, dflt, sizeof dflt);
+    if (!strcmp(is, dflt)) return 0;
+    format_value_as(d, o, is, cap, 0);
+    return 1;
+}
+
 int rnn_opts_check_task(const rnn_opts *o) {
     const int lm = !strcmp(o->task, "lm");
     const char *other = lm ? "classify" : "lm";
     const size_t n = strlen(other);
     rnn_opts def;
     rnn_opts_default(&def);
-    char is[RNN_OPT_STR + 32], dflt[RNN_OPT_STR + 32];
+    char is[RNN_OPT_STR + 32];
     for (int i = 0; i < NDEFS; i++) {
         const opt_def *d = &defs[i];
         if (strncmp(d->help, other, n) || (d->help[n] != ':' && d->help[n] != ',')) continue;
-        format_value(d, o, is, sizeof is);
-        format_value(d, &def, dflt, sizeof dflt);
-        if (strcmp(is, dflt)) {
-            format_value_as(d, o, is, sizeof is, 0);
+        if (off_default(d, o, &def, is, sizeof is))
             return rnn_errorf("--%s%s%s is for %s (--task %s)", d->name, d->k == K_BOOL ? "" : " ",
                               d->k == K_BOOL ? "" : is, lm ? "classifiers" : "language models", other);
-        }
     }
     return 0;
 }
@@ -421,17 +428,13 @@ int rnn_opts_check_unused(const rnn_opts *o) {
     };
     rnn_opts def;
     rnn_opts_default(&def);
-    char is[RNN_OPT_STR + 32], dflt[RNN_OPT_STR + 32];
+    char is[RNN_OPT_STR + 32];
     for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
         if (rules[i].applies) continue;
         const opt_def *d = find(rules[i].name);
-        format_value(d, o, is, sizeof is);
-        format_value(d, &def, dflt, sizeof dflt);
-        if (strcmp(is, dflt)) {
-            format_value_as(d, o, is, sizeof is, 0);
+        if (off_default(d, o, &def, is, sizeof is))
             return rnn_errorf("--%s%s%s does nothing in this run: it needs %s", d->name, d->k == K_BOOL ? "" : " ",
                               d->k == K_BOOL ? "" : is, rules[i].needs);
-        }
     }
     return 0;
 }

@@ -366,11 +366,7 @@ static size_t split_point(const char *text, size_t len, float frac) {
 static int encode(run *r, const char *what, const char *text, size_t len, int32_t **ids,
                   size_t *n) {
     size_t unk = 0;
-    if (rnn_tokenizer_encode(r->tok, text, len, ids, n, &unk)) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", rnn_last_error());
-        return rnn_errorf("%s: %s", what, msg);
-    }
+    if (rnn_tokenizer_encode(r->tok, text, len, ids, n, &unk)) return rnn_error_prefix(what);
     if (unk)
         say(r, "warning: %zu tokens of %s are not in the vocabulary and map to <unk>", unk, what);
     return 0;
@@ -407,9 +403,7 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
     to.keep_newlines = !r->classify && to.type == RNN_TOK_WORD;
     if (!(r->tok = rnn_tokenizer_build(&to, text, len))) {
         if (to.type == RNN_TOK_WORDPIECE) return -1; /* about the vocabulary file, which it names */
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", rnn_last_error());
-        return rnn_errorf("%s: %s", what, msg);
+        return rnn_error_prefix(what);
     }
     return 0;
 }
@@ -451,10 +445,8 @@ static int load_lm_data(run *r, int have_tok) {
              * then reported where it is in --data. */
             long bad = nul_stops ? rnn_utf8_bad_at(train_text, train_len) : -1;
             if (bad >= 0) {
-                char msg[512];
                 rnn_utf8_error(train_text, (size_t)bad);
-                snprintf(msg, sizeof msg, "%s", rnn_last_error());
-                rnn_errorf("%s: %s", o->data, msg);
+                rnn_error_prefix(o->data);
                 goto out;
             }
             size_t cut = split_point(train_text, train_len, o->val_frac);
@@ -526,11 +518,8 @@ static char *join_texts(const rnn_dataset *ds, size_t *len) {
 
 static int encode_cls(run *r, const char *what, const rnn_dataset *ds, rnn_cls_data *d) {
     size_t unk = 0, cut = 0, empty = 0;
-    if (rnn_cls_encode(d, ds, r->tok, r->o->max_len, !strcmp(r->o->truncate, "tail"), &unk, &cut, &empty)) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", rnn_last_error());
-        return rnn_errorf("%s: %s", what, msg);
-    }
+    if (rnn_cls_encode(d, ds, r->tok, r->o->max_len, !strcmp(r->o->truncate, "tail"), &unk, &cut, &empty))
+        return rnn_error_prefix(what);
     say(r, "%s: %zu examples, longest %d tokens%s%s", what, d->n, d->max_len,
         cut ? ", some truncated to --max-len" : "", unk ? ", some tokens unknown" : "");
     char note[4400];
@@ -1118,10 +1107,8 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     /* Keep the saved models and state, the last finite ones, when the loss
      * or any weight is not finite (a weight no validation text reaches, such
      * as a padding row, can be NaN under a finite loss). */
-    size_t bad_at = 0;
     const float *w = r->m->w;
-    if (isfinite(loss))
-        while (bad_at < r->m->n_floats && isfinite(w[bad_at])) bad_at++;
+    const size_t bad_at = isfinite(loss) ? rnn_nonfinite_at(w, r->m->n_floats) : 0;
     if (!isfinite(loss) || bad_at < r->m->n_floats)
         return rnn_errorf("step %ld: %s %g: training diverged (try a lower --lr or --clip); its weights are not "
                           "saved, the run directory keeps what it had", r->step,

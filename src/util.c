@@ -292,6 +292,18 @@ long rnn_getline(char **line, size_t *cap, FILE *f, size_t max, int stop_at_nul)
     return (long)n;
 }
 
+size_t rnn_nonfinite_at(const float *x, size_t n) {
+    size_t i = 0;
+    while (i < n && isfinite(x[i])) i++;
+    return i;
+}
+
+int rnn_error_prefix(const char *prefix) {
+    char msg[sizeof last_error];
+    snprintf(msg, sizeof msg, "%s", last_error);
+    return rnn_errorf("%s: %s", prefix, msg);
+}
+
 int rnn_utf8_error(const char *s, size_t at) {
     size_t line = 1;
     for (const char *p = s; (p = memchr(p, '\n', at - (size_t)(p - s))) != NULL; p++) line++;

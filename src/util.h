@@ -17,6 +17,9 @@
 
 /* Record an error message (printf-style). Always returns -1. */
 int rnn_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Puts "prefix: " before the recorded message (a file's name before what a
+ * reader found in it). Always returns -1. */
+int rnn_error_prefix(const char *prefix);
 /* The last message recorded on this thread ("" if none). */
 const char *rnn_last_error(void);
 
@@ -88,6 +91,8 @@ long rnn_utf8_bad_at(const char *s, size_t n);
  * stop_at_nul: a NUL byte ends the line too (it is kept, for the caller's
  * message), so binary input is caught at its first one. */
 long rnn_getline(char **line, size_t *cap, FILE *f, size_t max, int stop_at_nul);
+/* The index of the first NaN or infinity in x[0..n), or n if none. */
+size_t rnn_nonfinite_at(const float *x, size_t n);
 /* Sets the message for the bad byte at s[at] ("input has invalid UTF-8 at
  * byte N (line L)", or a NUL byte) and returns -1. */
 int rnn_utf8_error(const char *s, size_t at);
