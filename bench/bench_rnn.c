@@ -287,7 +287,7 @@ static int bench_train(const bench_case *bc, const bench_time *bt, bench_result 
     rnn_optim_config oc;
     rnn_optim_config_default(&oc, RNN_OPT_ADAM);
     oc.lr = bc->lr;
-    x.opt = rnn_optim_create(&oc, x.m->n_floats);
+    x.opt = rnn_model_alloc_grad(x.m) ? NULL : rnn_optim_create(&oc, x.m->n_floats);
     x.a = rnn_acts_create(x.m, x.T, x.B);
     if (!x.opt || !x.a) goto out;
     for (int b = 0; b < x.B; b++) x.a->lengths[b] = x.T;

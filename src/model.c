@@ -2,6 +2,7 @@
  * and backward passes of a whole model (see model.h). */
 #include "model.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <float.h>
 #include <limits.h>
@@ -351,29 +352,16 @@ size_t rnn_config_num_floats(const rnn_config *c) {
     return n;
 }
 
-rnn_model *rnn_model_create(const rnn_config *c) {
-    rnn_model *m = rnn_model_plan(c);
-    if (!m) return NULL;
+/* Points the named views at their tensors in w and, once it exists, g, in
+ * table order. */
+static void set_views(rnn_model *m) {
+    const rnn_config *c = &m->c;
     const int E = c->embed_dim, H = c->hidden_dim, L = c->cell != RNN_CELL_NONE ? c->num_layers : 0;
-    const int attention = c->task == RNN_TASK_CLASSIFY && c->pool == RNN_POOL_ATTENTION;
-    if (2.0 * m->n_floats * sizeof(float) > (double)rnn_mem_limit()) {
-        rnn_errorf("config: the model's %zu weights and their gradients need %.1f GB, more than the %.1f GB this "
-                   "process may use", rnn_model_num_weights(m), m->n_floats * 8.0 / 1e9, rnn_mem_limit() / 1e9);
-        rnn_model_free(m);
-        return NULL;
-    }
-    m->w = rnn_calloc(m->n_floats * sizeof(float));
-    m->g = rnn_calloc(m->n_floats * sizeof(float));
-    if (!m->w || !m->g) {
-        rnn_model_free(m);
-        return NULL;
-    }
-    /* Views, in table order. */
     int k = 0;
 #define NEXT(wp, gp)                                                                               \
     do {                                                                                           \
         (wp) = m->w + m->params[k].offset;                                                         \
-        (gp) = m->g + m->params[k].offset;                                                         \
+        (gp) = m->g ? m->g + m->params[k].offset : NULL;                                           \
         k++;                                                                                       \
     } while (0)
     NEXT(m->emb, m->d_emb);
@@ -390,7 +378,7 @@ rnn_model *rnn_model_create(const rnn_config *c) {
             NEXT(dir->w.b_ih, gw->b_ih);
             NEXT(dir->w.b_hh, gw->b_hh);
         }
-    if (attention) {
+    if (c->task == RNN_TASK_CLASSIFY && c->pool == RNN_POOL_ATTENTION) {
         NEXT(m->att_w1, m->d_att_w1);
         NEXT(m->att_b1, m->d_att_b1);
         NEXT(m->att_w2, m->d_att_w2);
@@ -403,7 +391,30 @@ rnn_model *rnn_model_create(const rnn_config *c) {
     }
     NEXT(m->head_b, m->d_head_b);
 #undef NEXT
+}
+
+rnn_model *rnn_model_create(const rnn_config *c) {
+    rnn_model *m = rnn_model_plan(c);
+    if (!m) return NULL;
+    if ((double)m->n_floats * sizeof(float) > (double)rnn_mem_limit()) {
+        rnn_errorf("config: the model's %zu weights need %.1f GB, more than the %.1f GB this process may use",
+                   rnn_model_num_weights(m), m->n_floats * 4.0 / 1e9, rnn_mem_limit() / 1e9);
+        rnn_model_free(m);
+        return NULL;
+    }
+    if (!(m->w = rnn_calloc(m->n_floats * sizeof(float)))) {
+        rnn_model_free(m);
+        return NULL;
+    }
+    set_views(m);
     return m;
+}
+
+int rnn_model_alloc_grad(rnn_model *m) {
+    if (m->g) return 0;
+    if (!(m->g = rnn_calloc(m->n_floats * sizeof(float)))) return -1;
+    set_views(m);
+    return 0;
 }
 
 void rnn_model_free(rnn_model *m) {
@@ -413,7 +424,10 @@ void rnn_model_free(rnn_model *m) {
     free(m);
 }
 
-void rnn_model_zero_grad(rnn_model *m) { memset(m->g, 0, m->n_floats * sizeof(float)); }
+void rnn_model_zero_grad(rnn_model *m) {
+    assert(m->g && "rnn_model_alloc_grad() first");
+    memset(m->g, 0, m->n_floats * sizeof(float));
+}
 
 const rnn_param *rnn_model_find(const rnn_model *m, const char *name) {
     for (int i = 0; i < m->n_params; i++)
@@ -795,6 +809,7 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
     const rnn_config *c = &m->c;
     const int N = p->N, B = p->B, E = c->embed_dim, H = c->hidden_dim, D = m->D;
     const int L = c->cell == RNN_CELL_NONE ? 0 : c->num_layers, DH = D * H;
+    assert(m->g && "rnn_model_alloc_grad() first");
     /* Head: a->dy gets d(top). */
     if (c->task == RNN_TASK_LM) {
         rnn_linear_backward(a->dy, 0, m->d_head_w, m->d_head_b, a->logits, a->top, m->head_w, N,

@@ -9,6 +9,7 @@
  *   rnn_acts *a = rnn_acts_create(m, T, B);        // worst-case activations, once
  *   rnn_model_forward(m, a, &pack, ids, 1, &rng);  // logits in a->logits
  *   double loss = rnn_softmax_xent(a->logits, targets, a->n_logit_rows, V, 0, 0);
+ *   rnn_model_alloc_grad(m);                       // once, before training
  *   rnn_model_zero_grad(m);
  *   rnn_model_backward(m, a, &pack);               // grads in m->g
  *
@@ -103,7 +104,7 @@ typedef struct rnn_model {
     int n_params;
     size_t n_floats;
     float *w;              /* all parameters, one block */
-    float *g;              /* all gradients, same layout */
+    float *g;              /* all gradients, same layout; NULL until rnn_model_alloc_grad() */
     /* views into w / g */
     float *emb, *d_emb;                    /* (V, E) */
     rnn_dir dirs[RNN_MAX_LAYERS * 2];      /* weights of layer l, direction d at [l*D + d] */
@@ -122,7 +123,11 @@ rnn_model *rnn_model_plan(const rnn_config *c);
 void rnn_model_free(rnn_model *m);
 /* PyTorch's default initialisation (see model.c), seeded. */
 void rnn_model_init(rnn_model *m, uint64_t seed);
-void rnn_model_zero_grad(rnn_model *m);
+/* The gradient block and its views (d_emb, gdirs, ...): a model that is only
+ * run (sampling, classification, evaluation) never holds one, which halves
+ * its memory. Once; later calls do nothing. 0, or -1 + message. */
+int rnn_model_alloc_grad(rnn_model *m);
+void rnn_model_zero_grad(rnn_model *m); /* after rnn_model_alloc_grad() */
 const rnn_param *rnn_model_find(const rnn_model *m, const char *name);
 /* Width of the features the head sees (pooled width for classify). */
 int rnn_model_head_in(const rnn_model *m);

@@ -169,7 +169,7 @@ static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, s
     if (dm) {
         w0 = rnn_alloc(sizeof(float) * m->n_floats);
         ms = d->rms > 0 ? rnn_calloc(sizeof(float) * m->n_floats) : NULL;
-        if (!w0 || (d->rms > 0 && !ms)) {
+        if (!w0 || (d->rms > 0 && !ms) || rnn_model_alloc_grad(dm)) {
             rnn_free(w0);
             rnn_free(ms);
             rnn_acts_free(a);
@@ -772,7 +772,7 @@ static int make_optimizer(run *r) {
     oc.weight_decay = o->weight_decay;
     oc.momentum = o->momentum;
     oc.nesterov = o->nesterov;
-    if (!(r->opt = rnn_optim_create(&oc, r->m->n_floats))) return -1;
+    if (rnn_model_alloc_grad(r->m) || !(r->opt = rnn_optim_create(&oc, r->m->n_floats))) return -1;
     rnn_sched_type st;
     if (rnn_sched_parse(o->schedule, &st)) return -1;
     rnn_sched_init(&r->sched, st, o->lr);

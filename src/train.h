@@ -43,7 +43,8 @@ typedef struct {
  * a->ids / a->targets (a->ftargets for bce): forward (dropout on), loss,
  * backward, clipping, optimizer update with learning rate lr. Returns the
  * mean loss; *grad_norm (may be NULL) gets the norm before clipping. A step
- * whose gradient is not finite is skipped (returns NaN). */
+ * whose gradient is not finite is skipped (returns NaN). m must hold its
+ * gradients (rnn_model_alloc_grad). */
 double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in, rnn_optim *opt,
                       const rnn_step_cfg *sc, float lr, rnn_rng *rng, float *grad_norm,
                       int *n_correct);

@@ -253,6 +253,7 @@ static rnn_model *perturbed_model(rnn_config *c, uint64_t init_seed, float scale
     CHECK(m, "%s: create: %s", what, rnn_last_error());
     if (!m) return NULL;
     rnn_model_init(m, init_seed);
+    CHECK(rnn_model_alloc_grad(m) == 0, "%s: gradients: %s", what, rnn_last_error());
     for (size_t i = 0; i < m->n_floats; i++) m->w[i] += scale * (rnn_rng_uniform(rng) - 0.5f);
     return m;
 }

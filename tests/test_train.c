@@ -54,6 +54,7 @@ static void golden_lm(int threads) {
     rnn_optim_config oc;
     rnn_optim_config_default(&oc, RNN_OPT_ADAM);
     oc.lr = lr;
+    CHECK(rnn_model_alloc_grad(m) == 0, "gradients: %s", rnn_last_error());
     rnn_optim *opt = rnn_optim_create(&oc, m->n_floats);
     rnn_acts *a = rnn_acts_create(m, T, B);
     rnn_pack p;
@@ -117,7 +118,8 @@ static void test_frozen_embedding(void) {
         memcpy(before, m->w, m->n_floats * sizeof(float));
         rnn_optim_config oc;
         rnn_optim_config_default(&oc, RNN_OPT_ADAM);
-        rnn_optim *opt = rnn_optim_create(&oc, m->n_floats);
+        CHECK(rnn_model_alloc_grad(m) == 0, "gradients: %s", rnn_last_error());
+    rnn_optim *opt = rnn_optim_create(&oc, m->n_floats);
         rnn_acts *a = rnn_acts_create(m, 4, 2);
         rnn_pack p;
         for (int b = 0; b < 2; b++) a->lengths[b] = 4;
@@ -213,6 +215,11 @@ static void test_tied_weights(void) {
     CHECK(ck.model && ck.model->c.tie_weights && ck.model->head_w == ck.model->emb &&
               !memcmp(ck.model->w, m->w, m->n_floats * sizeof(float)),
           "loaded tied, with the same weights");
+    CHECK(ck.model && !ck.model->g && !ck.model->d_emb && !ck.model->d_head_w && !ck.model->gdirs[0].w_hh,
+          "a loaded model holds no gradients until it trains (half the memory for sampling)");
+    CHECK(ck.model && rnn_model_alloc_grad(ck.model) == 0 && ck.model->g && ck.model->d_head_w == ck.model->d_emb &&
+              ck.model->gdirs[0].w_hh == ck.model->g + rnn_model_find(ck.model, "rnn.weight_hh_l0")->offset,
+          "rnn_model_alloc_grad points every gradient view into the new block");
     rnn_checkpoint_free(&ck);
     /* The same file with one element of head.weight changed. */
     if (st && h) {
