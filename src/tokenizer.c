@@ -959,6 +959,30 @@ int rnn_tok_options_need_utf8(const rnn_tok_options *o) {
     return o->type != RNN_TOK_BYTE && !o->invalid_utf8_replace;
 }
 int rnn_tokenizer_needs_utf8(const rnn_tokenizer *t) { return rnn_tok_options_need_utf8(&t->opt); }
+int rnn_tokenizer_check_same(const rnn_tokenizer *a, const rnn_tokenizer *b) {
+    if (a->opt.type != b->opt.type)
+        return rnn_errorf("type %s against %s", rnn_tok_type_name(a->opt.type), rnn_tok_type_name(b->opt.type));
+    const struct {
+        const char *name;
+        int a, b;
+    } flags[] = {{"lowercase", a->opt.lowercase, b->opt.lowercase},
+                 {"split-punct", a->opt.split_punct, b->opt.split_punct},
+                 {"strip-html", a->opt.strip_html, b->opt.strip_html},
+                 {"keep-newlines", a->opt.keep_newlines, b->opt.keep_newlines},
+                 {"replace-invalid", a->opt.invalid_utf8_replace, b->opt.invalid_utf8_replace}};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (!flags[i].a != !flags[i].b)
+            return rnn_errorf("%s %s against %s", flags[i].name, flags[i].a ? "on" : "off",
+                              flags[i].b ? "on" : "off");
+    if (a->vocab.n != b->vocab.n)
+        return rnn_errorf("%zu tokens against %zu", a->vocab.n, b->vocab.n);
+    for (size_t i = 0; i < a->vocab.n; i++)
+        if (strcmp(strtab_key(&a->vocab, i), strtab_key(&b->vocab, i)))
+            return rnn_errorf("token %zu \"%s\" against \"%s\"", i, strtab_key(&a->vocab, i),
+                              strtab_key(&b->vocab, i));
+    return 0;
+}
+
 const rnn_tok_options *rnn_tokenizer_options(const rnn_tokenizer *t) { return &t->opt; }
 
 /* ------------------------------------------------------------------------ */

@@ -183,6 +183,11 @@ rnn_tok_type rnn_tokenizer_type(const rnn_tokenizer *t);
 int rnn_tokenizer_needs_utf8(const rnn_tokenizer *t);
 /* The same rule on options, before a tokenizer exists. */
 int rnn_tok_options_need_utf8(const rnn_tok_options *o);
+/* 0 if a and b turn every text into the same ids: the same type, encoding
+ * options and vocabulary in the same order. Otherwise -1 and the first
+ * difference, a's side first ("80 tokens against 65", "lowercase on against
+ * off", "token 7 \"e\" against \"a\""). */
+int rnn_tokenizer_check_same(const rnn_tokenizer *a, const rnn_tokenizer *b);
 /* The options it was built with (vocab_file: the tokenizer's own copy of the
  * path, NULL after from_json). */
 const rnn_tok_options *rnn_tokenizer_options(const rnn_tokenizer *t);

@@ -1247,6 +1247,12 @@ static int init_backward(run *r, const rnn_model *fwd) {
                    "(%s %dx%d, embed %d, vocab %d)", o->init_backward, rnn_cell_name(b->cell), b->num_layers,
                    b->hidden_dim, b->embed_dim, b->vocab_size, rnn_cell_name(f->cell), f->num_layers,
                    f->hidden_dim, f->embed_dim, f->vocab_size);
+    } else if (rnn_tokenizer_check_same(bk.tok, r->tok)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", rnn_last_error());
+        rnn_errorf("--init-backward %s: its tokenizer differs from that of --init-from %s (%s); train the backward LM "
+                   "with --init-from %s --freeze-embedding --reverse so that both read text alike",
+                   o->init_backward, o->init_from, why, o->init_from);
     } else if (f->num_layers != 1) {
         rnn_errorf("--init-backward needs 1-layer language models (a bidirectional stack's upper layers "
                    "read both directions, which no single LM has learnt)");

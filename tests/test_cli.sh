@@ -906,6 +906,14 @@ expect_error "--init-from with a backward LM" "goes in --init-backward" $RNN tra
 expect_error "--bidirectional with a forward LM alone is refused" "bidirectional: the model of --init-from .* has none .*--init-backward" $RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --bidirectional --out "$T/x12"
 expect_error "--residual when fine-tuning a model without it is refused" "residual: the model of --init-from .* has none" $RNN train --data "$T/cls_text.txt" --init-from "$T/lm4cls/model.safetensors" --residual --steps 1 --out "$T/x13"
 check "config.txt of a classifier from two LMs says bidirectional" "grep -q '^bidirectional = true$' '$T/biulm/config.txt'"
+# The same shape and vocabulary size, but a tokenizer that reads text differently (--lowercase off:
+# on lowercase text the vocabulary is the same, the handling of new text is not).
+tr '[:upper:]' '[:lower:]' <"$T/cls_text.txt" >"$T/cls_lower.txt"
+$RNN train --data "$T/cls_lower.txt" $lmw --steps 2 --out "$T/lowf" >/dev/null 2>&1
+$RNN train --data "$T/cls_lower.txt" $lmw --steps 2 --lowercase=false --reverse --out "$T/lowb" >/dev/null 2>&1
+expect_error "--init-backward with another tokenizer names the difference" \
+    "init-backward .*lowb/model.safetensors: its tokenizer differs from that of --init-from .*lowf/model.safetensors (lowercase off against on)" \
+    $RNN train $clsu --init-from "$T/lowf/model.safetensors" --init-backward "$T/lowb/model.safetensors" --out "$T/x14"
 expect_error "--init-backward for a language model" "is for classifiers" $RNN train --data "$T/cls_text.txt" --init-backward "$T/bwd/model.safetensors" --out "$T/x11"
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
     # Oracle: training --reverse on a text gives, loss for loss, what forward training gives on

@@ -219,6 +219,32 @@ static void test_empty_training_text(void) {
     CHECK(rnn_tokenizer_build(&o, "a b", 3) == NULL && err_has("min_count"), "min_count 0 rejected");
 }
 
+/* rnn_tokenizer_check_same: equal tokenizers pass, and the first difference
+ * is named (type, an encoding flag, the size, a token). */
+static void test_check_same(void) {
+    rnn_tok_options c, w, wl;
+    rnn_tok_options_default(&c, RNN_TOK_CHAR);
+    rnn_tok_options_default(&w, RNN_TOK_WORD);
+    wl = w;
+    wl.lowercase = !w.lowercase;
+    rnn_tokenizer *ab = build(&c, "abab"), *ab2 = build(&c, "baba"), *ac = build(&c, "acca"),
+                  *abc = build(&c, "abc"), *word = build(&w, "x y"), *word2 = build(&wl, "x y");
+    if (!ab || !ab2 || !ac || !abc || !word || !word2) {
+        CHECK(0, "build");
+    } else {
+        CHECK(rnn_tokenizer_check_same(ab, ab2) == 0, "the same characters seen in another order: the same ids");
+        CHECK(rnn_tokenizer_check_same(ab, ac) == -1 && err_has("against \"c\"") && err_has("\"b\""),
+              "another character at the same id is named: %s", rnn_last_error());
+        CHECK(rnn_tokenizer_check_same(abc, ab) == -1 && err_has("tokens against"), "sizes: %s", rnn_last_error());
+        CHECK(rnn_tokenizer_check_same(ab, word) == -1 && err_has("type char against word"), "types: %s",
+              rnn_last_error());
+        CHECK(rnn_tokenizer_check_same(word, word2) == -1 && err_has("lowercase"), "an option: %s", rnn_last_error());
+        CHECK(rnn_tokenizer_check_same(word2, word2) == 0, "a tokenizer is the same as itself");
+    }
+    rnn_tokenizer *all[] = {ab, ab2, ac, abc, word, word2};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) rnn_tokenizer_free(all[i]);
+}
+
 static void test_byte_round_trip(void) {
     unsigned char text[256 + 6];
     for (int i = 0; i < 256; i++) text[i] = (unsigned char)(255 - i);
@@ -878,6 +904,7 @@ int main(void) {
     RUN(test_wordpiece_small);
     RUN(test_producible);
     RUN(test_wordpiece_bert);
+    RUN(test_check_same);
     RUN(test_json_round_trip);
     RUN(test_json_malformed);
     RUN(test_piece_matches_decode);
