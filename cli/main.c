@@ -1106,14 +1106,11 @@ static int cmd_classify(int argc, char **argv) {
             fprintf(stderr, "rnn: classify: warning: %s: no tokens in the text; read as one %s\n", where, filler);
         }
         if (bad) {
-            /* a one-line text: "stdin line 3: ... at byte 8", not "... (line 1)" after it */
-            const char *msg = rnn_last_error();
-            int ml = (int)strlen(msg);
-            if (!memchr(text, '\n', len) && ml > 9 && !strcmp(msg + ml - 9, " (line 1)")) ml -= 9;
+            const char *msg = rnn_last_error(); /* a one-line text's: "stdin line 3: ... at byte 8" */
             if (K > 1)
-                fprintf(stderr, "rnn: classify: %s: %s: %.*s\n", where, e.path[k - 1], ml, msg);
+                fprintf(stderr, "rnn: classify: %s: %s: %s\n", where, e.path[k - 1], msg);
             else
-                fprintf(stderr, "rnn: classify: %s: %.*s\n", where, ml, msg);
+                fprintf(stderr, "rnn: classify: %s: %s\n", where, msg);
             free(ids);
             failed = 1;
             if (interactive) continue;

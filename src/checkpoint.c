@@ -62,9 +62,8 @@ out:
 }
 
 static int fail(const char *path, const char *what) {
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", rnn_last_error());
-    return rnn_errorf("%s: %s%s%s", path, what, *msg ? ": " : "", msg);
+    if (!*rnn_last_error()) return rnn_errorf("%s: %s", path, what);
+    return rnn_error_prefix("%s: %s", path, what);
 }
 
 void rnn_checkpoint_free(rnn_checkpoint *ck) {
@@ -255,12 +254,7 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
     rc = 0;
 out:
     rnn_st_free(st);
-    if (rc) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", rnn_last_error());
-        rnn_checkpoint_free(ck);
-        rnn_errorf("%s", msg);
-    }
+    if (rc) rnn_checkpoint_free(ck); /* records no message of its own */
     return rc;
 }
 

@@ -29,10 +29,8 @@ int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *
         int32_t *ids = NULL;
         size_t n = 0, u = 0;
         if (rnn_tokenizer_encode(tok, ds->ex[i].text, strlen(ds->ex[i].text), &ids, &n, &u)) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", rnn_last_error());
             rnn_cls_data_free(d);
-            return rnn_errorf("example %zu: %s", i + 1, msg);
+            return rnn_error_prefix("example %zu", i + 1);
         }
         unk += u;
         const int32_t *src = ids;

@@ -287,9 +287,7 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path, int lenient) {
         }
         if (d) seen[d - defs] = lineno;
         if (rnn_opts_set(o, key, val)) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", rnn_last_error());
-            rc = rnn_errorf("%s:%d: %s", path, lineno, msg);
+            rc = rnn_error_prefix("%s:%d", path, lineno);
             break;
         }
     }

@@ -92,7 +92,7 @@ static inline int read_cp(const unsigned char *s, size_t n, size_t *pos, int rep
     int32_t v = rnn_utf8_next(s, n, pos);
     if (v < 0) {
         if (!replace) {
-            rnn_utf8_error((const char *)s, at);
+            rnn_utf8_error((const char *)s, n, at);
             return -1;
         }
         v = 0xFFFD;

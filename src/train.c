@@ -366,7 +366,7 @@ static size_t split_point(const char *text, size_t len, float frac) {
 static int encode(run *r, const char *what, const char *text, size_t len, int32_t **ids,
                   size_t *n) {
     size_t unk = 0;
-    if (rnn_tokenizer_encode(r->tok, text, len, ids, n, &unk)) return rnn_error_prefix(what);
+    if (rnn_tokenizer_encode(r->tok, text, len, ids, n, &unk)) return rnn_error_prefix("%s", what);
     if (unk)
         say(r, "warning: %zu tokens of %s are not in the vocabulary and map to <unk>", unk, what);
     return 0;
@@ -403,7 +403,7 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
     to.keep_newlines = !r->classify && to.type == RNN_TOK_WORD;
     if (!(r->tok = rnn_tokenizer_build(&to, text, len))) {
         if (to.type == RNN_TOK_WORDPIECE) return -1; /* about the vocabulary file, which it names */
-        return rnn_error_prefix(what);
+        return rnn_error_prefix("%s", what);
     }
     return 0;
 }
@@ -445,8 +445,8 @@ static int load_lm_data(run *r, int have_tok) {
              * then reported where it is in --data. */
             long bad = nul_stops ? rnn_utf8_bad_at(train_text, train_len) : -1;
             if (bad >= 0) {
-                rnn_utf8_error(train_text, (size_t)bad);
-                rnn_error_prefix(o->data);
+                rnn_utf8_error(train_text, train_len, (size_t)bad);
+                rnn_error_prefix("%s", o->data);
                 goto out;
             }
             size_t cut = split_point(train_text, train_len, o->val_frac);
@@ -519,7 +519,7 @@ static char *join_texts(const rnn_dataset *ds, size_t *len) {
 static int encode_cls(run *r, const char *what, const rnn_dataset *ds, rnn_cls_data *d) {
     size_t unk = 0, cut = 0, empty = 0;
     if (rnn_cls_encode(d, ds, r->tok, r->o->max_len, !strcmp(r->o->truncate, "tail"), &unk, &cut, &empty))
-        return rnn_error_prefix(what);
+        return rnn_error_prefix("%s", what);
     say(r, "%s: %zu examples, longest %d tokens%s%s", what, d->n, d->max_len,
         cut ? ", some truncated to --max-len" : "", unk ? ", some tokens unknown" : "");
     char note[4400];
@@ -1533,10 +1533,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         if (mc->cache_size > 0) { /* fail now, not at the first validation */
             rnn_lm_cache *probe = lm_cache_for(r->m, r->n_val, r->B);
             if (!probe) {
-                char msg[256];
-                snprintf(msg, sizeof msg, "%s", rnn_last_error());
-                rnn_errorf("--cache %d for %d validation streams of width %d: %s", mc->cache_size, r->B,
-                           r->m->F, msg);
+                rnn_error_prefix("--cache %d for %d validation streams of width %d", mc->cache_size, r->B, r->m->F);
                 goto out;
             }
             rnn_lm_cache_free(probe);

@@ -298,17 +298,23 @@ size_t rnn_nonfinite_at(const float *x, size_t n) {
     return i;
 }
 
-int rnn_error_prefix(const char *prefix) {
-    char msg[sizeof last_error];
+int rnn_error_prefix(const char *fmt, ...) {
+    char msg[sizeof last_error], prefix[sizeof last_error];
     snprintf(msg, sizeof msg, "%s", last_error);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
     return rnn_errorf("%s: %s", prefix, msg);
 }
 
-int rnn_utf8_error(const char *s, size_t at) {
+int rnn_utf8_error(const char *s, size_t n, size_t at) {
+    const char *what = s[at] == 0 ? "a NUL byte" : "invalid UTF-8";
+    if (!memchr(s, '\n', n)) /* one line: its caller names it, if anyone */
+        return rnn_errorf("input has %s at byte %zu", what, at);
     size_t line = 1;
     for (const char *p = s; (p = memchr(p, '\n', at - (size_t)(p - s))) != NULL; p++) line++;
-    if (s[at] == 0) return rnn_errorf("input has a NUL byte at byte %zu (line %zu)", at, line);
-    return rnn_errorf("input has invalid UTF-8 at byte %zu (line %zu)", at, line);
+    return rnn_errorf("input has %s at byte %zu (line %zu)", what, at, line);
 }
 
 void rnn_reverse_ids(int32_t *ids, size_t n) {

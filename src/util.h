@@ -17,9 +17,9 @@
 
 /* Record an error message (printf-style). Always returns -1. */
 int rnn_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Puts "prefix: " before the recorded message (a file's name before what a
- * reader found in it). Always returns -1. */
-int rnn_error_prefix(const char *prefix);
+/* Puts the formatted prefix and ": " before the recorded message (a file's
+ * name before what a reader found in it). Always returns -1. */
+int rnn_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The last message recorded on this thread ("" if none). */
 const char *rnn_last_error(void);
 
@@ -93,9 +93,10 @@ long rnn_utf8_bad_at(const char *s, size_t n);
 long rnn_getline(char **line, size_t *cap, FILE *f, size_t max, int stop_at_nul);
 /* The index of the first NaN or infinity in x[0..n), or n if none. */
 size_t rnn_nonfinite_at(const float *x, size_t n);
-/* Sets the message for the bad byte at s[at] ("input has invalid UTF-8 at
- * byte N (line L)", or a NUL byte) and returns -1. */
-int rnn_utf8_error(const char *s, size_t at);
+/* Sets the message for the bad byte at s[at] of the n-byte input ("input has
+ * invalid UTF-8 at byte N (line L)", or a NUL byte; the line only where the
+ * input has more than one) and returns -1. */
+int rnn_utf8_error(const char *s, size_t n, size_t at);
 
 /* 0 and *v if s is one finite decimal number and nothing else; -1 (no
  * message) for junk, hex ("0x10", which strtod reads as 16), inf, nan or a
