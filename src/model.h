@@ -7,11 +7,11 @@
  *   rnn_model *m = rnn_model_create(&c);          // NULL + message on failure
  *   rnn_model_init(m, seed);                       // PyTorch's default init
  *   rnn_acts *a = rnn_acts_create(m, T, B);        // worst-case activations, once
- *   rnn_model_forward(m, a, &pack, ids, 1, &rng);  // logits in a->logits
+ *   rnn_model_forward(m, a, &pack, ids, 0, 1, &rng); // no state in, train: logits in a->logits
  *   double loss = rnn_softmax_xent(a->logits, targets, a->n_logit_rows, V, 0, 0);
  *   rnn_model_alloc_grad(m);                       // once, before training
  *   rnn_model_zero_grad(m);
- *   rnn_model_backward(m, a, &pack);               // grads in m->g
+ *   rnn_model_backward(m, a, &pack, ids);          // grads in m->g
  *
  * The parameter table (rnn_param) is built once from the config and is the
  * only list of tensors: the optimizer, clipping and checkpoint I/O walk it or

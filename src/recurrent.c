@@ -4,20 +4,23 @@
  * rnn_dir_forward / rnn_dir_backward:
  *   1. one large GEMM projects the inputs of all time steps at once:
  *        gates (N, G*H) = x (N, in) @ W_ih^T
- *   2. a loop over time adds the recurrent GEMM of the live rows,
+ *      (no bias: the cells add both biases as they read each step's gates);
+ *   2. a loop over time (forward_steps): the recurrent GEMM of the live rows,
  *        hg (b_t, G*H) = h_prev (b_t, H) @ W_hh^T
- *      and applies the cell's pointwise maths (the *_step functions below),
- *      which add both biases (b_ih + b_hh, summed once per pass) as they
- *      read each step's gates: no separate pass over all of them,
- *      on a team of threads that each own a block of hidden units
- *      (forward_steps, backward_steps);
- *   3. backward runs the loop in reverse order producing the pre-activation
- *      gradients dG, then the weight gradients are three GEMMs batched over
- *      all time steps: dW_ih += dG^T @ x, dW_hh += dG^T @ h_prev, dx = dG @ W_ih.
+ *      then the cell's pointwise maths on each row, which adds the biases
+ *      (b_ih + b_hh, summed once per pass; the GRU keeps b_in and b_hn apart,
+ *      since r scales only the second). A team of threads splits the step
+ *      between them: by blocks of hidden units, or by rows when W_hh fits in
+ *      each core's L2;
+ *   3. backward (backward_steps) runs the loop in reverse order producing the
+ *      pre-activation gradients dG, then the weight gradients are three GEMMs
+ *      batched over all time steps: dW_ih += dG^T @ x, dW_hh += dG^T @ h_prev,
+ *      dx = dG @ W_ih.
  *
- * Each cell's maths is in one place: lstm_step_forward/backward,
- * gru_step_forward/backward, rnn_step_forward/backward, written next to the
- * formulas of the PyTorch documentation they follow.
+ * Each cell's maths is in one place, its row functions, with the equations
+ * (PyTorch's) above them: lstm_row / lstm_row_backward, gru_row /
+ * gru_row_backward, rnn_rnn_row_forward / rnn_row_backward. The *_step
+ * functions only walk a step's rows.
  */
 #include "recurrent.h"
 
@@ -144,8 +147,9 @@ size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
  * With recurrent dropout (training only) the candidate is masked: c' = f ⊙ c
  * + i ⊙ (g ⊙ m), m = 0 or 1/(1-p) per unit and step; the state itself is
  * never dropped, and at inference the cell is the plain one above.
- * gates holds the x projection (W_ih x, no bias) on entry and the
- * activated i, f, g, o (g unmasked) on exit. dm: the mask row, or NULL. */
+ * One row: gi, gf, gg, go hold the full pre-activations (W_ih x + b_ih +
+ * W_hh h + b_hh) on entry and the activated i, f, g, o (g unmasked) on exit;
+ * cp is c, cr gets c' and hrow h'. dm: the mask row, or NULL. */
 static inline void lstm_row(int H, float *restrict gi, float *restrict gf, float *restrict gg,
                             float *restrict go, const float *restrict cp, float *restrict cr,
                             float *restrict hrow, const float *restrict dm) {
@@ -166,8 +170,9 @@ void rnn_lstm_row_forward(int H, float *restrict gi, float *restrict gf, float *
     lstm_row(H, gi, gf, gg, go, cp, cr, hrow, NULL);
 }
 
-/* Every step function below works on units [u0, u1) of rows [0, bt): the
- * thread that owns those units (rnn_dir_forward) calls it. */
+/* Every step function below works on units [u0, u1) of rows [0, bt) of one
+ * time step: forward_steps and backward_steps call it with each thread's
+ * part (its units, or with the row split its rows and all the units). */
 static void lstm_step_forward(int bt, int H, int u0, int u1, float *gates, const float *hg,
                               const float *bias, const float *cprev, float *c, float *h, int ldh,
                               const float *rmask) {
@@ -189,25 +194,30 @@ static void lstm_step_forward(int bt, int H, int u0, int u1, float *gates, const
     }
 }
 
-/* Backward of one LSTM step. dh: (bt, H) gradient of h'; dc: (bt, H) gradient
- * of c' from later steps, overwritten with the gradient of c (dc ⊙ f).
- * gates: the activated gates, overwritten with the pre-activation gradients
- * d(i, f, g, o), which are both dG_x and dG_h. */
+/* Backward of one LSTM row, the chain rule through the equations above
+ * (σ' = σ(1 - σ), tanh' = 1 - tanh², m = 1 without dropout):
+ *   dc'    = dc'(from step t+1) + dh' ⊙ o ⊙ (1 - tanh²(c'))
+ *   d pre_i = dc' ⊙ g ⊙ m ⊙ i(1 - i)    d pre_f = dc' ⊙ c ⊙ f(1 - f)
+ *   d pre_g = dc' ⊙ i ⊙ m ⊙ (1 - g²)    d pre_o = dh' ⊙ tanh(c') ⊙ o(1 - o)
+ *   dc     = dc' ⊙ f                   (to step t-1)
+ * gi..go: the activated gates, overwritten with d pre_(i, f, g, o), which is
+ * dG for both W_ih and W_hh (the caller's GEMMs turn it into the weight
+ * gradients and into dh = dG W_hh for step t-1). cn: c', cp: c. dh: dh' (the
+ * gradient from above plus from step t+1); dc: in dc' from step t+1, out dc. */
 static inline void lstm_row_backward(int H, float *restrict gi, float *restrict gf,
                                      float *restrict gg, float *restrict go,
-                                     const float *restrict cr, const float *restrict cp,
-                                     const float *restrict dhr, float *restrict dcr,
+                                     const float *restrict cn, const float *restrict cp,
+                                     const float *restrict dh, float *restrict dc,
                                      const float *restrict dm) {
     for (int j = 0; j < H; j++) {
         float i = gi[j], f = gf[j], g = gg[j], o = go[j], m = dm ? dm[j] : 1.0f;
-        float tc = rnn_tanhf(cr[j]);
-        float d_c = dcr[j] + dhr[j] * o * (1.0f - tc * tc);
-        float d_o = dhr[j] * tc;
-        gi[j] = d_c * g * m * i * (1.0f - i);
-        gf[j] = d_c * cp[j] * f * (1.0f - f);
-        gg[j] = d_c * i * m * (1.0f - g * g);
-        go[j] = d_o * o * (1.0f - o);
-        dcr[j] = d_c * f;
+        float tc = rnn_tanhf(cn[j]);
+        float dcn = dc[j] + dh[j] * o * (1.0f - tc * tc);
+        gi[j] = dcn * g * m * i * (1.0f - i);
+        gf[j] = dcn * cp[j] * f * (1.0f - f);
+        gg[j] = dcn * i * m * (1.0f - g * g);
+        go[j] = dh[j] * tc * o * (1.0f - o);
+        dc[j] = dcn * f;
     }
 }
 
@@ -235,33 +245,36 @@ static void lstm_step_backward(int bt, int H, int u0, int u1, float *gates, cons
  * With recurrent dropout (training only) the candidate is masked:
  * h' = (1 - z) ⊙ (n ⊙ m) + z ⊙ h; xn keeps the unmasked n.
  * ghn keeps W_hn h + b_hn for the backward pass. */
-/* One row. hr/hz/hn: the r, z and n parts of W_hh h, scaled by hm (0 when
- * there is no state: they then point at finite numbers, so 0 * h is 0).
- * bin: b_in, when xn does not hold it yet (else NULL). dm: the mask row, or
- * NULL. */
+/* One row. xr, xz, xn: the x projections (W_ir x + b_ir, ... ; see bin),
+ * overwritten with the activated r, z, n. hr, hz, hhn: the r, z and n parts of
+ * W_hh h, scaled by hm: with no previous state the caller passes hm = 0 and
+ * points them at any finite array (a bias), so that hm * hr is exactly 0 and
+ * never NaN. br, bz, bn: b_hr, b_hz, b_hn. bin: b_in, when xn does not hold it
+ * yet (else NULL). hp: h; ghn gets W_hn h + b_hn, hrow h'. dm: the mask row,
+ * or NULL. */
 static inline void gru_row(int H, float *restrict xr, float *restrict xz, float *restrict xn,
                            const float *restrict hr, const float *restrict hz,
-                           const float *restrict hn_, float hm, const float *restrict br,
+                           const float *restrict hhn, float hm, const float *restrict br,
                            const float *restrict bz, const float *restrict bn,
                            const float *restrict bin, const float *restrict hp,
-                           float *restrict ghr, float *restrict hrow, const float *restrict dm) {
+                           float *restrict ghn, float *restrict hrow, const float *restrict dm) {
     /* One loop per activation, as lstm_row. */
     for (int j = 0; j < H; j++) xr[j] = rnn_sigmoidf(xr[j] + hm * hr[j] + br[j]);
     for (int j = 0; j < H; j++) xz[j] = rnn_sigmoidf(xz[j] + hm * hz[j] + bz[j]);
-    for (int j = 0; j < H; j++) ghr[j] = hm * hn_[j] + bn[j];
+    for (int j = 0; j < H; j++) ghn[j] = hm * hhn[j] + bn[j];
     if (bin) /* b_in stays outside r ⊙ (.) */
-        for (int j = 0; j < H; j++) xn[j] = rnn_tanhf((xn[j] + bin[j]) + xr[j] * ghr[j]);
+        for (int j = 0; j < H; j++) xn[j] = rnn_tanhf((xn[j] + bin[j]) + xr[j] * ghn[j]);
     else
-        for (int j = 0; j < H; j++) xn[j] = rnn_tanhf(xn[j] + xr[j] * ghr[j]);
+        for (int j = 0; j < H; j++) xn[j] = rnn_tanhf(xn[j] + xr[j] * ghn[j]);
     for (int j = 0; j < H; j++) hrow[j] = (1.0f - xz[j]) * (dm ? xn[j] * dm[j] : xn[j]) + xz[j] * hp[j];
 }
 
 void rnn_gru_row_forward(int H, float *restrict xr, float *restrict xz, float *restrict xn,
-                         const float *restrict hr, const float *restrict hz, const float *restrict hn_,
+                         const float *restrict hr, const float *restrict hz, const float *restrict hhn,
                          float hm, const float *restrict br, const float *restrict bz,
-                         const float *restrict bn, const float *restrict hp, float *restrict ghr,
+                         const float *restrict bn, const float *restrict hp, float *restrict ghn,
                          float *restrict hrow) {
-    gru_row(H, xr, xz, xn, hr, hz, hn_, hm, br, bz, bn, NULL, hp, ghr, hrow, NULL);
+    gru_row(H, xr, xz, xn, hr, hz, hhn, hm, br, bz, bn, NULL, hp, ghn, hrow, NULL);
 }
 
 static void gru_step_forward(int bt, int H, int u0, int u1, float *gates, const float *hg,
@@ -284,24 +297,33 @@ static void gru_step_forward(int bt, int H, int u0, int u1, float *gates, const 
     }
 }
 
-/* Backward of one GRU step. gates (r, z, n) are overwritten with dG_x =
- * d(pre_r, pre_z, pre_xn); ghn with d(W_hn h + b_hn) = dn_pre ⊙ r; dgh
- * (bt, 3H) gets dG_h = (d pre_r, d pre_z, dn_pre ⊙ r) for this step's
- * dh_prev GEMM; dhprev gets the direct path dh ⊙ z. */
+/* Backward of one GRU row, the chain rule through the equations above, with
+ * a = W_hn h + b_hn and pre_n = W_in x + b_in + r ⊙ a (m = 1 without dropout):
+ *   d pre_n = dh' ⊙ (1 - z) ⊙ m ⊙ (1 - n²)
+ *   d pre_z = dh' ⊙ (h - n ⊙ m) ⊙ z(1 - z)
+ *   d pre_r = d pre_n ⊙ a ⊙ r(1 - r)
+ *   da      = d pre_n ⊙ r                (db_hn, and W_hn's share of dG_h)
+ *   dh      = dh' ⊙ z + dG_h W_hh        (to step t-1; the caller's GEMM adds
+ *                                         the second term)
+ * dG_x = (d pre_r, d pre_z, d pre_n) goes to W_ih, dG_h = (d pre_r, d pre_z,
+ * da) to W_hh: the two differ in the n part, since r scales only a.
+ * xr, xz, xn: the activated r, z, n, overwritten with dG_x. ghn: a,
+ * overwritten with da. dgr, dgz, dgn get dG_h. hp: h; dh: dh' (the gradient
+ * from above plus from step t+1); dhp gets the direct path dh' ⊙ z. */
 static inline void gru_row_backward(int H, float *restrict xr, float *restrict xz,
-                                    float *restrict xn, float *restrict ghr, float *restrict dgr,
+                                    float *restrict xn, float *restrict ghn, float *restrict dgr,
                                     float *restrict dgz, float *restrict dgn,
-                                    const float *restrict hp, const float *restrict dhr,
+                                    const float *restrict hp, const float *restrict dh,
                                     float *restrict dhp, const float *restrict dm) {
     for (int j = 0; j < H; j++) {
-        float rg = xr[j], zg = xz[j], ng = xn[j], m = dm ? dm[j] : 1.0f;
-        float dn_pre = dhr[j] * (1.0f - zg) * m * (1.0f - ng * ng);
-        float dz_pre = dhr[j] * (hp[j] - ng * m) * zg * (1.0f - zg);
-        float dr_pre = dn_pre * ghr[j] * rg * (1.0f - rg);
+        float r = xr[j], z = xz[j], n = xn[j], m = dm ? dm[j] : 1.0f;
+        float dn_pre = dh[j] * (1.0f - z) * m * (1.0f - n * n);
+        float dz_pre = dh[j] * (hp[j] - n * m) * z * (1.0f - z);
+        float dr_pre = dn_pre * ghn[j] * r * (1.0f - r);
         xr[j] = dr_pre, xz[j] = dz_pre, xn[j] = dn_pre;
-        dgr[j] = dr_pre, dgz[j] = dz_pre, dgn[j] = dn_pre * rg;
-        ghr[j] = dn_pre * rg;
-        dhp[j] = dhr[j] * zg;
+        dgr[j] = dr_pre, dgz[j] = dz_pre, dgn[j] = dn_pre * r;
+        ghn[j] = dn_pre * r;
+        dhp[j] = dh[j] * z;
     }
 }
 
@@ -343,25 +365,30 @@ static void rnn_step_forward(int bt, int H, int u0, int u1, int relu, float *gat
                             h + (size_t)r * ldh + u0);
 }
 
-/* dG = dh ⊙ act'(pre), with act' read off the output h: 1 - h² for tanh,
- * [h > 0] for relu, and dh = dy + carry (the gradient from above and from
- * the step after); the bias sums db += dG in the same pass (this cell's
- * arithmetic is too light to pay for three). */
+/* Backward of one row:
+ *   dh' = dy + carry             (the gradient from above and from step t+1)
+ *   dG  = dh' ⊙ act'(pre)        act' read off the output h': 1 - h'² for
+ *                                tanh, [h' > 0] for relu
+ *   db += dG                     (b_ih's and b_hh's gradient, the same)
+ * and dh = dG W_hh for step t-1 in the caller's GEMM. LSTM and GRU form dh'
+ * and the bias sums in backward_steps; this cell does all three in one loop,
+ * its arithmetic being too light to pay for three passes over the row. */
+static inline void rnn_row_backward(int H, int relu, const float *restrict hrow, const float *restrict dy,
+                                    const float *restrict carry, float *restrict dg, double *restrict db) {
+    for (int j = 0; j < H; j++) {
+        const float dh = dy[j] + carry[j];
+        const float g = relu ? (hrow[j] > 0.0f ? dh : 0.0f) : dh * (1.0f - hrow[j] * hrow[j]);
+        dg[j] = g;
+        db[j] += g;
+    }
+}
+
 static void rnn_step_backward(int bt, int H, int u0, int u1, int relu, float *gates,
                               const float *h, int ldh, const float *dy, int lddy,
                               const float *carry, double *db) {
-    for (int r = 0; r < bt; r++) {
-        float *restrict gr = gates + (size_t)r * H;
-        const float *restrict hrow = h + (size_t)r * ldh, *restrict dyr = dy + (size_t)r * lddy;
-        const float *restrict cr = carry + (size_t)r * H;
-        double *restrict sums = db;
-        for (int j = u0; j < u1; j++) {
-            const float dh = dyr[j] + cr[j];
-            const float g = relu ? (hrow[j] > 0.0f ? dh : 0.0f) : dh * (1.0f - hrow[j] * hrow[j]);
-            gr[j] = g;
-            sums[j] += g;
-        }
-    }
+    for (int r = 0; r < bt; r++)
+        rnn_row_backward(u1 - u0, relu, h + (size_t)r * ldh + u0, dy + (size_t)r * lddy + u0,
+                         carry + (size_t)r * H + u0, gates + (size_t)r * H + u0, db + u0);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -19,8 +19,8 @@
  *
  *   rnn_dir_forward(&d, &pack, &cache, y, D * H, x, E, h0, c0, hn, cn, work);
  *   ... loss ...
- *   rnn_dir_backward(&d, &grads, &pack, &cache, dy, D * H, x, E, dx, 1, dhn, dcn,
- *                    dh0, dc0, work);
+ *   rnn_dir_backward(&d, &grads, &pack, &cache, y, D * H, dy, D * H, x, E, dx, E, 1,
+ *                    dhn, dcn, dh0, dc0, work);
  */
 #ifndef RNN_RECURRENT_H
 #define RNN_RECURRENT_H
