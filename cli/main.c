@@ -590,7 +590,7 @@ static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const
     }
     const int C = mt.C;
     if (json) {
-        printf("{\"loss\": %.6f, \"perplexity\": %.6f, \"accuracy\": %.6f, \"macro_f1\": %.6f, \"examples\": %ld, ",
+        printf("{\"loss\": %.9g, \"perplexity\": %.9g, \"accuracy\": %.9g, \"macro_f1\": %.9g, \"examples\": %ld, ",
                mt.loss, exp(mt.loss), mt.accuracy, mt.macro_f1, mt.n);
         if (K > 1) printf("\"ensemble\": %d, ", K);
         printf("\"labels\": [");
@@ -796,14 +796,14 @@ static int cmd_eval(int argc, char **argv) {
     const double loss = ev.loss;
     const int cached = ck.model->c.cache_size > 0;
     if (json) {
-        printf("{\"loss\": %.6f, \"perplexity\": %.6f, \"accuracy\": %.6f, \"tokens\": %ld, \"unk\": %zu",
+        printf("{\"loss\": %.9g, \"perplexity\": %.9g, \"accuracy\": %.9g, \"tokens\": %ld, \"unk\": %zu",
                loss, exp(loss), ev.accuracy, ev.count, unk);
         if (is_char)
-            printf(", \"bits_per_%s\": %.6f", rnn_tokenizer_type(ck.tok) == RNN_TOK_CHAR ? "char" : "byte",
+            printf(", \"bits_per_%s\": %.9g", rnn_tokenizer_type(ck.tok) == RNN_TOK_CHAR ? "char" : "byte",
                    loss / log(2.0));
         if (cached)
-            printf(", \"cache\": {\"size\": %d, \"theta\": %g, \"lambda\": %g}, \"loss_without_cache\": %.6f, "
-                   "\"accuracy_without_cache\": %.6f",
+            printf(", \"cache\": {\"size\": %d, \"theta\": %g, \"lambda\": %g}, \"loss_without_cache\": %.9g, "
+                   "\"accuracy_without_cache\": %.9g",
                    ck.model->c.cache_size, ck.model->c.cache_theta, ck.model->c.cache_lambda,
                    ev.model_loss, ev.model_accuracy);
         if (dyn)
@@ -1123,7 +1123,7 @@ static int cmd_classify(int argc, char **argv) {
             printf("{\"label\": \"");
             print_json_string(e.ck[0].labels[best]);
             printf("\", \"probabilities\": [");
-            for (int c = 0; c < C; c++) printf("%s%.6f", c ? ", " : "", sum[c]);
+            for (int c = 0; c < C; c++) printf("%s%.9g", c ? ", " : "", sum[c]); /* float's every digit */
             printf("]");
         } else {
             printf("%s\t%.4f", e.ck[0].labels[best], sum[best]);
@@ -1146,7 +1146,7 @@ static int cmd_classify(int argc, char **argv) {
                 if (json) {
                     printf("%s{\"token\": \"", j ? ", " : "");
                     print_json_string(tokname);
-                    printf("\", \"position\": %d, \"weight\": %.4f}", top[j], a[0]->pool_cache.alpha[top[j]]);
+                    printf("\", \"position\": %d, \"weight\": %.6g}", top[j], a[0]->pool_cache.alpha[top[j]]);
                 } else {
                     printf(" %s(%.2f)", tokname, a[0]->pool_cache.alpha[top[j]]);
                 }

@@ -2,6 +2,7 @@
 #include "checkpoint.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
@@ -82,6 +83,18 @@ static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
     if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
+/* A tensor whose name is some prefix + "." + name ("module.embedding.weight"
+ * from torch.nn.DataParallel), or NULL. */
+static const rnn_st_tensor *prefixed(const rnn_st *st, const char *name) {
+    const size_t n = strlen(name);
+    for (int i = 0; i < rnn_st_count(st); i++) {
+        const char *s = rnn_st_at(st, i)->name;
+        const size_t k = strlen(s);
+        if (k > n + 1 && s[k - n - 1] == '.' && !strcmp(s + k - n, name)) return rnn_st_at(st, i);
+    }
+    return NULL;
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
@@ -126,12 +139,22 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         for (int d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
         if (!same) {
             char has[96], needs[64];
+            const rnn_st_tensor *alt = t ? NULL : prefixed(st, p->name);
             if (t) {
                 shape_str(has, sizeof has, t->ndim, t->shape);
                 shape_str(needs, sizeof needs, p->ndim, p->shape);
-                rnn_errorf("%s: tensor '%s' has shape %s where the config (vocab %d, embed %d, hidden %d) needs %s: "
-                           "a damaged file", path, p->name, has, c.vocab_size, c.embed_dim, c.hidden_dim, needs);
-            } else
+                if (t->ndim == 2 && p->ndim == 2 && t->shape[0] == p->shape[1] && t->shape[1] == p->shape[0])
+                    rnn_errorf("%s: tensor '%s' is stored transposed, %s where the config needs %s (PyTorch's "
+                               "layout: rows are outputs)", path, p->name, has, needs);
+                else
+                    rnn_errorf("%s: tensor '%s' has shape %s where the config (vocab %d, embed %d, hidden %d) "
+                               "needs %s: a damaged file, or a config that does not describe its tensors",
+                               path, p->name, has, c.vocab_size, c.embed_dim, c.hidden_dim, needs);
+            } else if (alt)
+                rnn_errorf("%s: tensor '%s' missing, but '%s' is there: the names carry a prefix (torch.nn."
+                           "DataParallel adds 'module.'); save model.module.state_dict(), or convert with "
+                           "tools/rnnc_torch.py export, which strips it", path, p->name, alt->name);
+            else
                 rnn_errorf("%s: tensor '%s' missing (the config: %s %s, %d layer(s) of %d)", path, p->name,
                            rnn_task_name(c.task), rnn_cell_name(c.cell), c.num_layers, c.hidden_dim);
             rnn_model_free(plan);
@@ -150,15 +173,24 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         const float *w = m->w + p->offset;
         const size_t j = rnn_nonfinite_at(w, p->numel);
         if (j < p->numel) {
-            rnn_errorf("%s: tensor '%s' holds %g at index %zu: a diverged model or a damaged file", path, p->name,
-                       w[j], j);
+            const rnn_st_tensor *t = rnn_st_find(st, p->name);
+            double v = 0;
+            if (t->dtype == RNN_DT_F64) memcpy(&v, (const char *)t->data + 8 * j, 8);
+            if (t->dtype == RNN_DT_F64 && isfinite(v))
+                rnn_errorf("%s: tensor '%s' holds %g at index %zu, beyond float32's range (%g): rnn.c computes "
+                           "in float32", path, p->name, v, j, (double)FLT_MAX);
+            else
+                rnn_errorf("%s: tensor '%s' holds %g at index %zu: a diverged model or a damaged file", path,
+                           p->name, w[j], j);
             goto out;
         }
     }
     for (int i = 0; i < rnn_st_count(st); i++) {
         const char *name = rnn_st_at(st, i)->name;
         if (strncmp(name, "train.", 6) && !rnn_model_find(m, name) && !(c.tie_weights && !strcmp(name, "head.weight"))) {
-            rnn_errorf("%s: unexpected tensor '%s' for this config", path, name);
+            rnn_errorf("%s: unexpected tensor '%s' for this config (a checkpoint holds the model's state_dict "
+                       "alone; optimizer state and other extras go in tensors named train.*, which are "
+                       "skipped)", path, name);
             goto out;
         }
     }

@@ -252,6 +252,11 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         goto out;
     const char *pool = json_str(j, "pool"), *loss = json_str(j, "loss");
     if (pool && rnn_pool_parse(pool, &c->pool)) goto out;
+    if (c->task == RNN_TASK_CLASSIFY && c->pool == RNN_POOL_ATTENTION &&
+        !cJSON_GetObjectItemCaseSensitive(j, "attention_dim")) { /* it sets attention.*'s shapes */
+        rnn_errorf("config: an attention-pooling classifier needs \"attention_dim\"");
+        goto out;
+    }
     if (loss) {
         if (!strcmp(loss, "ce"))
             c->loss = RNN_LOSS_CE;

@@ -25,7 +25,7 @@ static const opt_def defs[] = {
     {"data", K_STR, F(data), NULL, "training text (lm) or labelled data (classify); default: built-in human numbers"},
     {"val", K_STR, F(val), NULL, "validation file (default: the last --val-frac of --data)"},
     {"val-frac", K_FLOAT, F(val_frac), NULL, "fraction of --data held out for validation when --val is absent"},
-    {"tokenizer", K_STR, F(tokenizer), NULL, "char | byte | word | wordpiece:VOCAB.txt (default: char for --data, word for the built-in corpus)"},
+    {"tokenizer", K_STR, F(tokenizer), NULL, "char | byte | word | wordpiece:VOCAB.txt (default: char for a language model on --data; word for a classifier and for the built-in corpus)"},
     {"min-count", K_INT, F(min_count), NULL, "char and word tokenizers: keep tokens seen at least this often"},
     {"max-vocab", K_INT, F(max_vocab), NULL, "char and word tokenizers: keep at most this many tokens (0: all)"},
     {"lowercase", K_BOOL, F(lowercase), NULL, "lowercase text before tokenizing (char, word, wordpiece)"},

@@ -298,6 +298,15 @@ static int check_overlap(const rnn_st *st, const unsigned char *data) {
     return 0;
 }
 
+/* What a file that is not safetensors probably is, for the message. */
+static const char *what_instead(const unsigned char *b, size_t n) {
+    if (n >= 4 && !memcmp(b, "PK\3\4", 4))
+        return " (a zip archive: a PyTorch .pt/.pth file? tools/rnnc_torch.py export converts a state_dict)";
+    if (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)
+        return " (a Python pickle: an old torch.save file? tools/rnnc_torch.py export converts a state_dict)";
+    return " (truncated file?)";
+}
+
 rnn_st *rnn_st_load(const char *path) {
     if (!path) {
         rnn_errorf("rnn_st_load: no path given");
@@ -320,8 +329,8 @@ rnn_st *rnn_st_load(const char *path) {
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | st->bytes[i];
     if (hlen > size - 8) {
-        rnn_errorf("%s: not a safetensors file: header length %llu is more than the %zu bytes after it "
-                   "(truncated file?)", path, (unsigned long long)hlen, size - 8);
+        rnn_errorf("%s: not a safetensors file: header length %llu is more than the %zu bytes after it%s", path,
+                   (unsigned long long)hlen, size - 8, what_instead(st->bytes, size));
         goto fail;
     }
     if (hlen > ST_MAX_HEADER) {

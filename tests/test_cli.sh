@@ -304,6 +304,24 @@ PY
         $RNN info "$T/huge20000.safetensors"
     expect_error "a config past the largest matrix" "huge100000.safetensors: bad config: config: model too large: a recurrent layer's W_ih or W_hh .* would hold 40000000000 values" \
         $RNN info "$T/huge100000.safetensors"
+    # files a PyTorch user makes by mistake: each named for what it is
+    $DMG "$T/run/model.safetensors" "$T/dp.safetensors" prefix module.
+    expect_error "a DataParallel state_dict ('module.' names)" "dp.safetensors: tensor 'embedding.weight' missing, but 'module.embedding.weight' is there: the names carry a prefix" \
+        $RNN info "$T/dp.safetensors"
+    $DMG "$T/run/model.safetensors" "$T/tr.safetensors" transpose rnn.weight_ih_l0
+    expect_error "a transposed weight" "tr.safetensors: tensor 'rnn.weight_ih_l0' is stored transposed, \[16, 128\] where the config needs \[128, 16\]" \
+        $RNN info "$T/tr.safetensors"
+    $DMG "$T/run/model.safetensors" "$T/f64.safetensors" f64 head.bias 3 1e39
+    expect_error "an F64 value beyond float32" "f64.safetensors: tensor 'head.bias' holds 1e+39 at index 3, beyond float32's range" \
+        $RNN info "$T/f64.safetensors"
+    $DMG "$T/run/model.safetensors" "$T/f64ok.safetensors" f64 head.bias 3 0.25
+    check "an F64 tensor within range loads" "$RNN info '$T/f64ok.safetensors' >/dev/null"
+    printf 'PK\003\004\024\000\000\000\010\000rest of a zip' >"$T/model.pt"
+    expect_error "a PyTorch .pt file" "model.pt: not a safetensors file: .* (a zip archive: a PyTorch .pt/.pth file?" \
+        $RNN info "$T/model.pt"
+    $DMG tests/fixtures/torch_cls.safetensors "$T/noatt.safetensors" uncfg attention_dim
+    expect_error "an attention classifier without attention_dim" "noatt.safetensors: bad config: config: an attention-pooling classifier needs \"attention_dim\"" \
+        $RNN info "$T/noatt.safetensors"
 fi
 
 # --- Ctrl-C saves and the run can be resumed
