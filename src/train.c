@@ -1412,24 +1412,8 @@ static int load_start(run *r, int resuming, rnn_checkpoint *ck) {
     return 0;
 }
 
-int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, size_t dir_cap) {
-    run R = {0}, *r = &R;
-    r->eff = *o;
-    r->o = &r->eff;
-    r->cb = cb;
-    r->user = user;
-    if (dir && dir_cap) dir[0] = 0;
-    r->B = o->batch;
-    r->T = o->seq_len;
-    r->best_val = r->best_loss = INFINITY;
-    r->last_eval_step = -1;
-    r->classify = !strcmp(o->task, "classify");
-    int rc = -1, resuming = o->resume[0] != 0;
-    rnn_checkpoint ck = {0};
-    if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
-    if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
-    /* A resumed run keeps what it was started with (its state decides). */
-    if (!resuming && (rnn_opts_check_task(o) || (!o->init_from[0] && rnn_opts_check_unused(o)))) return -1;
+/* The numeric options' ranges, each refused naming its flag. */
+static int check_ranges(const rnn_opts *o) {
     if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %g)", o->ema);
     if (!(o->word_dropout >= 0 && o->word_dropout < 1))
         return rnn_errorf("--word-dropout must be in [0, 1) (got %g)", o->word_dropout);
@@ -1454,6 +1438,175 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
                  {"--min-lr must be at most --lr", o->min_lr, o->min_lr <= o->lr || strcmp(o->schedule, "cosine")}};
     for (size_t i = 0; i < sizeof range / sizeof *range; i++)
         if (!range[i].ok) return rnn_errorf("%s (got %g)", range[i].flag, range[i].v);
+    return 0;
+}
+
+/* The model, tokenizer, data and activations of the run: from the resume
+ * state, a checkpoint (--init-from; ck holds what load_start read), or new. */
+static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
+    const rnn_opts *o = r->o;
+    if (!resuming && o->init_from[0] && (adopt_shape(r, &ck->model->c, ck->tok) || rnn_opts_check_unused(r->o)))
+        return -1; /* the model's shape decides, e.g., whether --dropout has layers to drop between */
+    if (ck->tok) {
+        r->tok = ck->tok;
+        ck->tok = NULL;
+    }
+    if (r->classify) {
+        if (load_cls_data(r, r->tok != NULL, resuming ? ck->labels : NULL, resuming ? ck->n_labels : 0))
+            return -1;
+        if (resuming) {
+            r->m = ck->model;
+            ck->model = NULL;
+        } else if (make_classifier(r, ck->model)) {
+            return -1;
+        }
+        r->per_epoch = (long)((r->ctrain.n + r->B - 1) / r->B);
+        /* Activations for the largest possible batch: the B longest examples. */
+        int *lens = malloc(sizeof(int) * r->ctrain.n), rows = 0;
+        if (!lens) return rnn_errorf("out of memory");
+        memcpy(lens, r->ctrain.len, sizeof(int) * r->ctrain.n);
+        sort_ints_desc(lens, r->ctrain.n);
+        for (size_t i = 0; i < r->ctrain.n && i < (size_t)r->B; i++) rows += lens[i];
+        free(lens);
+        if (!(r->a = rnn_acts_create_n(r->m, r->ctrain.max_len, r->B, rows))) return -1;
+    } else {
+        if (ck->model) {
+            r->m = ck->model;
+            ck->model = NULL;
+            if (!resuming) say(r, "fine-tuning %s", o->init_from);
+        }
+        if (load_lm_data(r, r->tok != NULL)) return -1;
+        if (!r->m) {
+            rnn_config c;
+            if (config_from_opts(o, &c, rnn_tokenizer_vocab_size(r->tok))) return -1;
+            if (check_fits(r, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
+            rnn_model_init(r->m, (uint64_t)o->seed);
+        }
+        if (!resuming && o->vectors[0] && load_vectors(r)) return -1;
+        r->per_epoch = rnn_lm_batches(r->n_train, r->B, r->T);
+        if (!(r->a = rnn_acts_create(r->m, r->T, r->B))) return -1;
+    }
+    /* A training choice, not part of the saved model: a resumed run or a
+     * fine-tuned checkpoint takes it from this run's options. */
+    r->m->c.freeze_embedding = o->freeze_embedding;
+    r->m->c.locked_dropout = o->locked_dropout;
+    return 0;
+}
+
+/* An LM's neural cache for validation: --cache replaces a fine-tuned or
+ * resumed model's settings, and a cache too large fails now, not at the
+ * first validation. */
+static int setup_cache(run *r, int resuming) {
+    const rnn_opts *o = r->o;
+    rnn_config *mc = &r->m->c, cc = *mc;
+    cc.cache_size = o->cache > 0 ? o->cache : 1; /* the flags are checked even without --cache */
+    cc.cache_theta = o->cache_theta;
+    cc.cache_lambda = o->cache_lambda;
+    if (rnn_config_validate(&cc)) return -1;
+    if (o->cache > 0) {
+        if (resuming && (mc->cache_size != o->cache || mc->cache_theta != o->cache_theta ||
+                         mc->cache_lambda != o->cache_lambda))
+            say(r, "note: the cache settings changed, so validation losses before and after this resume "
+                   "(and the best model's) are not comparable");
+        *mc = cc;
+    }
+    if (mc->cache_size > 0) {
+        rnn_lm_cache *probe = lm_cache_for(r->m, r->n_val, r->B);
+        if (!probe)
+            return rnn_error_prefix("--cache %d for %d validation streams of width %d", mc->cache_size, r->B,
+                                    r->m->F);
+        rnn_lm_cache_free(probe);
+    }
+    return 0;
+}
+
+/* The run's first lines: what trains on what. */
+static void announce(run *r, int resuming) {
+    const rnn_model *m = r->m;
+    if (r->classify)
+        say(r, "rnn.c: classify %s %dx%d%s pool %s, vocab %d, %d classes, %zu parameters; "
+            "%zu train / %zu val examples; batch %d, %ld steps/epoch; gemm %s%s, %d threads; run dir %s",
+            rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
+            m->c.bidirectional ? " bidirectional" : "", rnn_pool_name(m->c.pool), m->c.vocab_size,
+            m->c.num_classes, rnn_model_num_weights(m), r->ctrain.n, r->cval.n, r->B, r->per_epoch,
+            rnn_gemm_backend(), prec_note(), rnn_get_threads(), r->dir);
+    else
+        say(r, "rnn.c: lm %s %dx%d%s, vocab %d, %zu parameters; %zu train / %zu val tokens; "
+            "batch %d x %d, %ld steps/epoch; gemm %s%s, %d threads; run dir %s",
+            rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
+            m->c.bidirectional ? " bidirectional" : "", m->c.vocab_size, rnn_model_num_weights(m),
+            r->n_train, r->n_val, r->B, r->T, r->per_epoch, rnn_gemm_backend(), prec_note(), rnn_get_threads(),
+            r->dir);
+    if (resuming) say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
+    if (resuming && r->total_steps > 0 && r->step >= r->total_steps)
+        say(r, "note: the run is already at step %ld, its stopping point (%ld steps): nothing to train; give "
+            "a larger --steps or --epochs to continue it", r->step, r->total_steps);
+}
+
+/* The next batch into r->a / p: a classifier's next bucket of examples (with
+ * --freeze-epochs' multipliers in sc), or an LM's next T steps of its B
+ * streams (*state_in: carried from the batch before). Returns its tokens. */
+static long next_batch(run *r, rnn_pack *p, rnn_step_cfg *sc, float enc_mult, float emb_mult, int *state_in) {
+    const rnn_opts *o = r->o;
+    *state_in = 0;
+    if (r->classify) {
+        rnn_cls_fill(&r->ctrain, r->batch_in_epoch, r->a, p, r->m->c.loss == RNN_LOSS_BCE);
+        /* --freeze-epochs: only the head learns at first (ULMFiT's gradual unfreezing). */
+        int frozen = r->epoch < o->freeze_epochs;
+        sc->lr_mult[RNN_GROUP_ENCODER] = frozen ? 0 : enc_mult;
+        sc->lr_mult[RNN_GROUP_EMBED] = frozen ? 0 : emb_mult;
+        return p->N;
+    }
+    const size_t off = o->random_offset ? rnn_lm_offset(r->n_train, r->B, (uint64_t)o->seed, r->epoch) : 0;
+    rnn_lm_fill(r->train, r->n_train, r->B, r->T, r->batch_in_epoch, off, r->a->ids, r->a->targets);
+    *state_in = r->batch_in_epoch > 0;
+    return (long)r->B * r->T;
+}
+
+/* The progress line's pace and loss: over windows of half a second (or 50
+ * steps); until the first window closes, over the steps so far. */
+typedef struct {
+    double t, loss_sum, tok_s, train_loss;
+    long tokens, steps;
+    int first;
+} pace;
+
+static void pace_add(pace *w, double loss, long n_tok) {
+    w->tokens += n_tok;
+    w->steps++;
+    if (!isnan(loss)) w->loss_sum += loss;
+    double now = rnn_now();
+    if (now - w->t > 0.5 || w->steps >= 50) {
+        w->tok_s = w->tokens / (now - w->t);
+        w->train_loss = w->loss_sum / w->steps;
+        w->t = now;
+        w->tokens = w->steps = 0;
+        w->loss_sum = 0;
+        w->first = 0;
+    } else if (w->first && now > w->t) {
+        w->tok_s = w->tokens / (now - w->t);
+    }
+}
+
+int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, size_t dir_cap) {
+    run R = {0}, *r = &R;
+    r->eff = *o;
+    r->o = &r->eff;
+    r->cb = cb;
+    r->user = user;
+    if (dir && dir_cap) dir[0] = 0;
+    r->B = o->batch;
+    r->T = o->seq_len;
+    r->best_val = r->best_loss = INFINITY;
+    r->last_eval_step = -1;
+    r->classify = !strcmp(o->task, "classify");
+    int rc = -1, resuming = o->resume[0] != 0;
+    rnn_checkpoint ck = {0};
+    if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
+    if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
+    /* A resumed run keeps what it was started with (its state decides). */
+    if (!resuming && (rnn_opts_check_task(o) || (!o->init_from[0] && rnn_opts_check_unused(o)))) return -1;
+    if (check_ranges(o)) return -1;
     rnn_set_threads(o->threads);
     rnn_precision prec = RNN_FP32;
     if (rnn_precision_parse(o->precision, &prec)) return -1;
@@ -1470,75 +1623,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     if (dir && dir_cap) snprintf(dir, dir_cap, "%s", r->dir);
     if (fallback[0]) say(r, "warning: %s; training in fp32", fallback);
 
-    /* Model and tokenizer: from the resume state, a checkpoint, or new. */
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
-    if (!resuming && o->init_from[0] && (adopt_shape(r, &ck.model->c, ck.tok) || rnn_opts_check_unused(r->o)))
-        goto out; /* the model's shape decides, e.g., whether --dropout has layers to drop between */
-    if (ck.tok) {
-        r->tok = ck.tok;
-        ck.tok = NULL;
-    }
-    if (r->classify) {
-        if (load_cls_data(r, r->tok != NULL, resuming ? ck.labels : NULL, resuming ? ck.n_labels : 0))
-            goto out;
-        if (resuming) {
-            r->m = ck.model;
-            ck.model = NULL;
-        } else if (make_classifier(r, ck.model)) {
-            goto out;
-        }
-        r->per_epoch = (long)((r->ctrain.n + r->B - 1) / r->B);
-        /* Activations for the largest possible batch: the B longest examples. */
-        int *lens = malloc(sizeof(int) * r->ctrain.n), rows = 0;
-        if (!lens) goto out;
-        memcpy(lens, r->ctrain.len, sizeof(int) * r->ctrain.n);
-        sort_ints_desc(lens, r->ctrain.n);
-        for (size_t i = 0; i < r->ctrain.n && i < (size_t)r->B; i++) rows += lens[i];
-        free(lens);
-        if (!(r->a = rnn_acts_create_n(r->m, r->ctrain.max_len, r->B, rows))) goto out;
-    } else {
-        if (ck.model) {
-            r->m = ck.model;
-            ck.model = NULL;
-            if (!resuming) say(r, "fine-tuning %s", o->init_from);
-        }
-        if (load_lm_data(r, r->tok != NULL)) goto out;
-        if (!r->m) {
-            rnn_config c;
-            if (config_from_opts(o, &c, rnn_tokenizer_vocab_size(r->tok))) goto out;
-            if (check_fits(r, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) goto out;
-            rnn_model_init(r->m, (uint64_t)o->seed);
-        }
-        if (!resuming && o->vectors[0] && load_vectors(r)) goto out;
-        r->per_epoch = rnn_lm_batches(r->n_train, r->B, r->T);
-        if (!(r->a = rnn_acts_create(r->m, r->T, r->B))) goto out;
-    }
-    /* A training choice, not part of the saved model: a resumed run or a
-     * fine-tuned checkpoint takes it from this run's options. */
-    r->m->c.freeze_embedding = o->freeze_embedding;
-    r->m->c.locked_dropout = o->locked_dropout;
-    if (!r->classify) {
-        rnn_config *mc = &r->m->c, cc = *mc;
-        cc.cache_size = o->cache > 0 ? o->cache : 1; /* the flags are checked even without --cache */
-        cc.cache_theta = o->cache_theta;
-        cc.cache_lambda = o->cache_lambda;
-        if (rnn_config_validate(&cc)) goto out;
-        if (o->cache > 0) { /* --cache replaces a fine-tuned or resumed LM's settings */
-            if (resuming && (mc->cache_size != o->cache || mc->cache_theta != o->cache_theta ||
-                             mc->cache_lambda != o->cache_lambda))
-                say(r, "note: the cache settings changed, so validation losses before and after this resume "
-                       "(and the best model's) are not comparable");
-            *mc = cc;
-        }
-        if (mc->cache_size > 0) { /* fail now, not at the first validation */
-            rnn_lm_cache *probe = lm_cache_for(r->m, r->n_val, r->B);
-            if (!probe) {
-                rnn_error_prefix("--cache %d for %d validation streams of width %d", mc->cache_size, r->B, r->m->F);
-                goto out;
-            }
-            rnn_lm_cache_free(probe);
-        }
-    }
+    if (setup_model(r, resuming, &ck) || (!r->classify && setup_cache(r, resuming))) goto out;
     const long per_epoch = r->per_epoch;
     /* --steps and --epochs together: whichever comes first (as with --time). */
     r->total_steps = o->steps > 0 ? o->steps : 0;
@@ -1562,38 +1648,19 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
                    rnn_tok_type_name(rnn_tokenizer_type(r->tok)));
         goto out;
     }
-
     if (start_run_files(r, resuming)) goto out;
-    const rnn_model *m = r->m;
-    if (r->classify)
-        say(r, "rnn.c: classify %s %dx%d%s pool %s, vocab %d, %d classes, %zu parameters; "
-            "%zu train / %zu val examples; batch %d, %ld steps/epoch; gemm %s%s, %d threads; run dir %s",
-            rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
-            m->c.bidirectional ? " bidirectional" : "", rnn_pool_name(m->c.pool), m->c.vocab_size,
-            m->c.num_classes, rnn_model_num_weights(m), r->ctrain.n, r->cval.n, r->B, per_epoch,
-            rnn_gemm_backend(), prec_note(), rnn_get_threads(), r->dir);
-    else
-        say(r, "rnn.c: lm %s %dx%d%s, vocab %d, %zu parameters; %zu train / %zu val tokens; "
-            "batch %d x %d, %ld steps/epoch; gemm %s%s, %d threads; run dir %s",
-            rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
-            m->c.bidirectional ? " bidirectional" : "", m->c.vocab_size, rnn_model_num_weights(m),
-            r->n_train, r->n_val, r->B, r->T, per_epoch, rnn_gemm_backend(), prec_note(), rnn_get_threads(), r->dir);
-    if (resuming) say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
-    if (resuming && r->total_steps > 0 && r->step >= r->total_steps)
-        say(r, "note: the run is already at step %ld, its stopping point (%ld steps): nothing to train; give "
-            "a larger --steps or --epochs to continue it", r->step, r->total_steps);
+    announce(r, resuming);
 
+    /* The loop: a batch, a step, the progress line, the callback, and every
+     * eval_every steps a validation (which saves the checkpoints). */
     rnn_step_cfg sc = {o->clip, o->clip_value, {o->encoder_lr_mult, o->encoder_lr_mult, 1.0f}};
-    if (m->c.freeze_embedding) sc.lr_mult[RNN_GROUP_EMBED] = 0;
+    if (r->m->c.freeze_embedding) sc.lr_mult[RNN_GROUP_EMBED] = 0;
     const float enc_mult = o->encoder_lr_mult, emb_mult = sc.lr_mult[RNN_GROUP_EMBED];
     const long eval_every = o->eval_every > 0 ? o->eval_every : per_epoch;
     r->t0 = rnn_now();
     int stop = 0;
-    double loss_acc = 0, window_t = rnn_now();
-    long window_tokens = 0, window_steps = 0;
-    int first_window = 1;
+    pace w = {.t = rnn_now(), .train_loss = NAN, .first = 1};
     float lr = rnn_sched_lr(&r->sched, r->step);
-    double tok_s = 0, train_loss = NAN;
     rnn_pack p;
     if (!r->classify) pack_full(r->a, &p, r->T, r->B);
     if (r->classify && r->batch_in_epoch < per_epoch &&
@@ -1613,21 +1680,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
             if (r->classify && rnn_cls_plan_epoch(&r->ctrain, r->B, (uint64_t)o->seed, r->epoch, 1))
                 goto out;
         }
-        long n_tok;
-        int state_in = 0;
-        if (r->classify) {
-            rnn_cls_fill(&r->ctrain, r->batch_in_epoch, r->a, &p, m->c.loss == RNN_LOSS_BCE);
-            n_tok = p.N;
-            /* --freeze-epochs: only the head learns at first (ULMFiT's gradual unfreezing). */
-            int frozen = r->epoch < o->freeze_epochs;
-            sc.lr_mult[RNN_GROUP_ENCODER] = frozen ? 0 : enc_mult;
-            sc.lr_mult[RNN_GROUP_EMBED] = frozen ? 0 : emb_mult;
-        } else {
-            const size_t off = o->random_offset ? rnn_lm_offset(r->n_train, r->B, (uint64_t)o->seed, r->epoch) : 0;
-            rnn_lm_fill(r->train, r->n_train, r->B, r->T, r->batch_in_epoch, off, r->a->ids, r->a->targets);
-            n_tok = (long)r->B * r->T;
-            state_in = r->batch_in_epoch > 0;
-        }
+        int state_in;
+        const long n_tok = next_batch(r, &p, &sc, enc_mult, emb_mult, &state_in);
         if (o->word_dropout > 0) rnn_word_dropout(r->a->ids, (size_t)n_tok, o->word_dropout, unk, &r->rng);
         if (o->time > 0 && r->total_steps == 0) {
             /* A run bounded by --time alone: schedules that need the length
@@ -1645,37 +1699,23 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         r->step++;
         r->batch_in_epoch++;
         r->tokens += n_tok;
-        window_tokens += n_tok;
-        window_steps++;
         if (!isnan(loss)) {
             if (r->ema) ema_update(r);
-            loss_acc += loss;
             r->loss_sum += loss;
             r->loss_n++;
         }
-        double now = rnn_now();
-        if (now - window_t > 0.5 || window_steps >= 50) {
-            tok_s = window_tokens / (now - window_t);
-            train_loss = loss_acc / window_steps;
-            window_t = now;
-            window_tokens = 0;
-            window_steps = 0;
-            loss_acc = 0;
-            first_window = 0;
-        } else if (first_window && now > window_t) { /* until the first window closes: the one so far */
-            tok_s = window_tokens / (now - window_t);
-        }
-        progress(r, isnan(train_loss) ? loss : train_loss, tok_s, lr);
+        pace_add(&w, loss, n_tok);
+        progress(r, isnan(w.train_loss) ? loss : w.train_loss, w.tok_s, lr);
         if (cb) {
-            rnn_train_event e = event(r, RNN_EVENT_STEP, loss, lr, tok_s);
+            rnn_train_event e = event(r, RNN_EVENT_STEP, loss, lr, w.tok_s);
             if (cb(&e, user)) stop = 1;
         }
-        if (r->step % eval_every == 0 && validate(r, lr, tok_s, &stop))
+        if (r->step % eval_every == 0 && validate(r, lr, w.tok_s, &stop))
             goto out;
     }
     /* The end: validated and saved unless the last step just was (a resumed
      * run that had already reached its length trains and validates nothing). */
-    if (r->last_eval_step != r->step && validate(r, lr, tok_s, &stop)) goto out;
+    if (r->last_eval_step != r->step && validate(r, lr, w.tok_s, &stop)) goto out;
     plot(r, 1);
     if (r->classify)
         say(r, "done: %ld steps, %.1f s, best val accuracy %.4f; %s/model.safetensors", r->step,
