@@ -29,9 +29,10 @@
  *   - invalid UTF-8 (bad or truncated sequences, overlong forms, surrogates,
  *     values above U+10FFFF, and NUL bytes, which no vocabulary string can
  *     hold): with invalid_utf8_replace = 0 (the default) build/encode fail with
- *     "input has invalid UTF-8 at byte B (line L)" (B from 0, L from 1); with 1
- *     each bad byte becomes one U+FFFD.
- *   - strip_html (word, wordpiece): a tag is "<", an optional "/" or "!", an
+ *     "input has invalid UTF-8 at byte B (line L)" (B from 0, L from 1; the
+ *     line only in a text of more than one); with 1 each bad byte becomes one
+ *     U+FFFD.
+ *   - strip_html (char, word, wordpiece): a tag is "<", an optional "/" or "!", an
  *     ASCII letter (any byte after "!"), then bytes up to the first ">" with no
  *     "<" before it, at most 512 bytes in all, e.g. "<br />", "<p>", "</a>",
  *     "<!-- x -->". Each tag is replaced by a space. Entities (&amp;) are kept.
