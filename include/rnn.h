@@ -4,11 +4,19 @@
  *   #include <rnn.h>
  *   rnn_t *m = rnn_open("runs/sst2/model.safetensors");
  *   if (!m) { fprintf(stderr, "%s\n", rnn_error()); return 1; }
- *   float p[8];
- *   int k = rnn_classify(m, "a gripping, beautifully made film", p, 8);
- *   printf("%s %.3f\n", rnn_label(m, k), p[k]);
- *   char *text = rnn_generate(m, "ROMEO:", 200, 0.8f, 40, 0.95f, 42); // LMs
- *   free(text);
+ *   if (!strcmp(rnn_get_task(m), "classify")) {
+ *       int n = rnn_num_classes(m);
+ *       float *p = malloc(sizeof(float) * n);
+ *       int k = rnn_classify(m, "a gripping, beautifully made film", p, n);
+ *       if (k < 0) fprintf(stderr, "%s\n", rnn_error());
+ *       else printf("%s %.3f\n", rnn_label(m, k), p[k]);
+ *       free(p);
+ *   } else {
+ *       char *text = rnn_generate(m, "ROMEO:", 200, 0.8f, 40, 0.95f, 42);
+ *       if (!text) fprintf(stderr, "%s\n", rnn_error());
+ *       else puts(text);
+ *       free(text);
+ *   }
  *   rnn_close(m);
  *
  * Link with -lrnn -lcjson -lm -fopenmp (plus -ldnnl or -lopenblas when the
@@ -31,7 +39,9 @@ typedef struct rnn_handle rnn_t;
 
 /* Loads a checkpoint (fully validated). NULL + rnn_error() on failure. The
  * functions below take the NULL of a failed rnn_open without crashing: they
- * fail (or give NULL / 0) with a message. */
+ * fail (or give NULL / 0) with a message. Messages are one line of valid
+ * UTF-8, prefixed with the function's name where the failure is the call's
+ * ("rnn_classify: the text: input has invalid UTF-8 at byte 3"). */
 rnn_t *rnn_open(const char *checkpoint_path);
 void rnn_close(rnn_t *m); /* NULL is fine */
 
@@ -41,13 +51,18 @@ const char *rnn_error(void);
 /* "lm" or "classify". */
 const char *rnn_get_task(const rnn_t *m);
 
-/* Classifiers: the number of classes and the name of class i. */
+/* Classifiers: the number of classes and the name of class i (0 / NULL with a
+ * message for a language model or an i out of range). */
 int rnn_num_classes(const rnn_t *m);
 const char *rnn_label(const rnn_t *m, int i);
 
 /* Classifies one text: returns the most probable class id and writes the
  * probability of each class (in class-id order) to probs (room for n; may be
- * NULL). -1 on error (not a classifier, invalid UTF-8, empty text). */
+ * NULL). -1 on error (not a classifier, invalid UTF-8, a text with no tokens,
+ * out of memory). Tokens the vocabulary lacks are read as its unknown token,
+ * as training read them. A text's activations take memory in proportion to
+ * its length (a 1-layer BiLSTM of 128: ~11 KB a token); the handle keeps
+ * them for the next call up to 4,096 tokens and frees a longer text's. */
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
 
 /* Language models: generates `length` tokens after the priming text (may be
@@ -56,19 +71,25 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
  * A byte-level model's continuation is valid UTF-8 without NUL bytes (it
  * finishes a character begun at the end of `length`, up to 3 bytes more).
  * Returns a malloc'd string holding the prime and the continuation (free()
- * it), or NULL on error (a value out of range, a classifier, invalid UTF-8). */
+ * it), or NULL on error (a value out of range, a classifier, a prime with
+ * invalid UTF-8 or a NUL byte; a byte-level model takes any prime). The call
+ * returns when all `length` tokens are written: pick a length to suit. */
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
                    float top_p, uint64_t seed);
 /* The same with a prime of prime_len bytes, a stop string (stop_len bytes;
  * 0: none) at whose end generation stops, as `rnn sample --stop` does, and
- * the text's length in *out_len (may be NULL): a prime may hold NUL bytes,
- * where rnn_generate's string would look cut short.
+ * the text's length in *out_len (may be NULL): a byte-level model's prime may
+ * hold NUL bytes, where rnn_generate's string would look cut short.
  * Tokens no text encodes to (<pad>, [CLS], [unused0], ...) are never drawn. */
 char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
                       float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len);
 
-/* Threads for all computation (0: all cores). */
-void rnn_threads(int n);
+/* Threads for all computation, n in [0, 4096] (0: all cores). Process-wide:
+ * it sets OpenMP's thread count for the whole process (omp_set_num_threads,
+ * which the host program's own OpenMP regions see too) and OpenBLAS's; call
+ * it before using handles from other threads. Returns the threads now in use,
+ * or -1 + rnn_error() for an n out of range (nothing changed). */
+int rnn_threads(int n);
 
 /* ---- Training -------------------------------------------------------------
  * A trainer holds the options of `rnn train` (every one, by its flag name

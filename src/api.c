@@ -1,6 +1,7 @@
 /* api.c: the public API of include/rnn.h over the internal modules. */
 #include "rnn.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,10 @@
 #include "sample.h"
 #include "train.h"
 
+/* Activations kept between rnn_classify calls: for texts of up to KEEP_T
+ * tokens (a few MB for typical models); a longer text's are freed after it. */
+#define KEEP_T 4096
+
 struct rnn_handle {
     rnn_checkpoint ck;
     rnn_acts *a;   /* classifier activations, grown to the longest text seen */
@@ -20,7 +25,11 @@ struct rnn_handle {
 
 const char *rnn_error(void) { return rnn_last_error(); }
 
-void rnn_threads(int n) { rnn_set_threads(n); }
+int rnn_threads(int n) {
+    if (n < 0 || n > 4096) return rnn_errorf("rnn_threads: n must be in [0, 4096] (0: all cores), not %d", n);
+    rnn_set_threads(n);
+    return rnn_get_threads();
+}
 
 rnn_t *rnn_open(const char *checkpoint_path) {
     if (!checkpoint_path) {
@@ -58,26 +67,47 @@ void rnn_close(rnn_t *m) {
     free(m);
 }
 
-const char *rnn_get_task(const rnn_t *m) { return m ? rnn_task_name(m->ck.model->c.task) : NULL; }
+const char *rnn_get_task(const rnn_t *m) {
+    if (!m) {
+        rnn_errorf("rnn_get_task: no model (rnn_open failed?)");
+        return NULL;
+    }
+    return rnn_task_name(m->ck.model->c.task);
+}
 
 int rnn_num_classes(const rnn_t *m) {
-    return m && m->ck.model->c.task == RNN_TASK_CLASSIFY ? m->ck.model->c.num_classes : 0;
+    if (!m) return rnn_errorf("rnn_num_classes: no model (rnn_open failed?)"), 0;
+    if (m->ck.model->c.task != RNN_TASK_CLASSIFY)
+        return rnn_errorf("rnn_num_classes: this model is a language model, with no classes"), 0;
+    return m->ck.model->c.num_classes;
 }
 
 const char *rnn_label(const rnn_t *m, int i) {
-    return m && i >= 0 && i < m->ck.n_labels ? m->ck.labels[i] : NULL;
+    if (!m || m->ck.model->c.task != RNN_TASK_CLASSIFY || i < 0 || i >= m->ck.n_labels) {
+        if (!m) rnn_errorf("rnn_label: no model (rnn_open failed?)");
+        else if (m->ck.model->c.task != RNN_TASK_CLASSIFY) rnn_errorf("rnn_label: this model is a language model");
+        else rnn_errorf("rnn_label: class %d is not in [0, %d)", i, m->ck.n_labels);
+        return NULL;
+    }
+    return m->ck.labels[i];
 }
 
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
     if (!m || !text) return rnn_errorf("rnn_classify: no %s", m ? "text" : "model (rnn_open failed?)");
+    if (probs && n < 0) return rnn_errorf("rnn_classify: n must be >= 0 (the room in probs), not %d", n);
     const rnn_model *md = m->ck.model;
     if (md->c.task != RNN_TASK_CLASSIFY) return rnn_errorf("rnn_classify: this model is a language model");
     int32_t *ids = NULL;
     size_t len = 0;
-    if (rnn_tokenizer_encode(m->ck.tok, text, strlen(text), &ids, &len, NULL)) return -1;
+    if (rnn_tokenizer_encode(m->ck.tok, text, strlen(text), &ids, &len, NULL))
+        return rnn_error_prefix("rnn_classify: the text");
     if (len == 0) {
         free(ids);
         return rnn_errorf("rnn_classify: the text has no tokens");
+    }
+    if (len > INT_MAX / 2) {
+        free(ids);
+        return rnn_errorf("rnn_classify: the text has %zu tokens, more than %d", len, INT_MAX / 2);
     }
     if (!m->a || m->a_T < (int)len) {
         rnn_acts_free(m->a);
@@ -97,6 +127,11 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
     for (int c = 0; c < C; c++) {
         if (m->probs[c] > m->probs[best]) best = c;
         if (probs && c < n) probs[c] = m->probs[c];
+    }
+    if (m->a_T > KEEP_T) { /* a long text's activations are not kept for the next call */
+        rnn_acts_free(m->a);
+        m->a = NULL;
+        m->a_T = 0;
     }
     return best;
 }
@@ -126,11 +161,16 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
         return NULL;
     }
     rnn_sampler *s = rnn_sampler_create(m->ck.model, m->ck.tok, seed);
-    if (!s) return NULL;
+    if (!s) {
+        rnn_error_prefix("rnn_generate");
+        return NULL;
+    }
     rnn_sbuf g = {0};
     rnn_sample_opts o = {temperature, top_k, top_p};
-    if ((prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0) || gen_append(prime, prime_len, &g) ||
+    int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
+    if (bad_prime || gen_append(prime, prime_len, &g) ||
         rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, gen_append, &g)) {
+        rnn_error_prefix(bad_prime ? "rnn_generate: the prime" : "rnn_generate");
         free(g.p);
         g.p = NULL;
     } else if (out_len) {

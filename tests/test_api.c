@@ -24,6 +24,13 @@
 
 #define FIX "tests/fixtures/"
 
+/* rnn_error() is one line of valid UTF-8 whatever a file brings into it:
+ * valid sequences kept, invalid bytes and control characters escaped. */
+static void test_error_is_utf8(void) {
+    rnn_errorf("tensor '%s'", "a\xff\xc3\xa9\n\xe2\x82" "b");
+    CHECK(!strcmp(rnn_error(), "tensor 'a\\xff\xc3\xa9\\n\\xe2\\x82b'"), "escaped: %s", rnn_error());
+}
+
 static void test_classify_matches_pytorch(void) {
     rnn_t *m = rnn_open(FIX "torch_cls.safetensors");
     CHECK(m, "open: %s", rnn_error());
@@ -52,7 +59,25 @@ static void test_classify_matches_pytorch(void) {
     cJSON_Delete(probs);
     rnn_st_free(st);
     float p[3];
-    CHECK(rnn_classify(m, "caf\xc3", p, 3) == -1 && strstr(rnn_error(), "UTF-8"), "invalid UTF-8 rejected");
+    CHECK(rnn_classify(m, "caf\xc3", p, 3) == -1 && strstr(rnn_error(), "rnn_classify: the text: ") &&
+              strstr(rnn_error(), "UTF-8"),
+          "invalid UTF-8 rejected, the message saying where: %s", rnn_error());
+    CHECK(rnn_classify(m, "x", p, -1) == -1 && strstr(rnn_error(), "n must be >= 0"), "a negative room refused");
+    CHECK(rnn_label(m, 3) == NULL && strstr(rnn_error(), "class 3 is not in [0, 3)"), "a class out of range: %s",
+          rnn_error());
+    CHECK(rnn_label(m, -1) == NULL && strstr(rnn_error(), "class -1"), "a negative class: %s", rnn_error());
+    /* A text longer than a handle keeps activations for (4,096 tokens): classified, and its
+     * activations released; a short text after it gives what it gave before. */
+    float before[3], after[3];
+    int k0 = rnn_classify(m, "a fine film", before, 3);
+    char *longtext = malloc(5001);
+    for (int i = 0; i < 5000; i++) longtext[i] = "a fine film, "[i % 13];
+    longtext[5000] = 0;
+    CHECK(rnn_classify(m, longtext, p, 3) >= 0 && fabsf(p[0] + p[1] + p[2] - 1) < 1e-5f,
+          "a 5,000-token text: %s", rnn_error());
+    free(longtext);
+    CHECK(rnn_classify(m, "a fine film", after, 3) == k0 && !memcmp(before, after, sizeof before),
+          "a short text after a long one gives what it gave before");
     CHECK(rnn_classify(m, NULL, p, 3) == -1 && strstr(rnn_error(), "no text"), "a NULL text rejected");
     CHECK(rnn_classify(m, "", p, 3) == -1 && strstr(rnn_error(), "no tokens"), "an empty text rejected");
     rnn_close(m);
@@ -72,6 +97,11 @@ static void test_generate_matches_pytorch(void) {
     free(a), free(b);
     rnn_st_free(st);
     CHECK(rnn_classify(m, "x", NULL, 0) == -1, "classify on a language model is an error");
+    CHECK(rnn_num_classes(m) == 0 && strstr(rnn_error(), "language model"), "an LM has no classes: %s", rnn_error());
+    CHECK(rnn_label(m, 0) == NULL && strstr(rnn_error(), "language model"), "nor labels: %s", rnn_error());
+    CHECK(!rnn_generate(m, "caf\xc3", 5, 1, 0, 1, 1) && strstr(rnn_error(), "rnn_generate: the prime: ") &&
+              strstr(rnn_error(), "UTF-8"),
+          "a bad prime is named as the prime: %s", rnn_error());
     /* Arguments out of rnn sample's ranges are errors, not a silently odd sample. */
     const struct {
         int length, top_k;
@@ -112,7 +142,9 @@ static void test_generate_matches_pytorch(void) {
     CHECK(rnn_open(NULL) == NULL && strstr(rnn_error(), "no checkpoint path"), "rnn_open(NULL)");
     CHECK(rnn_classify(NULL, "x", NULL, 0) == -1 && strstr(rnn_error(), "no model"), "rnn_classify(NULL model)");
     CHECK(rnn_generate(NULL, "x", 5, 1, 0, 1, 1) == NULL && strstr(rnn_error(), "no model"), "rnn_generate(NULL)");
-    CHECK(rnn_get_task(NULL) == NULL && rnn_num_classes(NULL) == 0 && rnn_label(NULL, 0) == NULL, "getters on NULL");
+    CHECK(rnn_get_task(NULL) == NULL && strstr(rnn_error(), "rnn_get_task: no model"), "rnn_get_task(NULL)");
+    CHECK(rnn_num_classes(NULL) == 0 && strstr(rnn_error(), "rnn_num_classes: no model"), "rnn_num_classes(NULL)");
+    CHECK(rnn_label(NULL, 0) == NULL && strstr(rnn_error(), "rnn_label: no model"), "rnn_label(NULL)");
     CHECK(rnn_open(FIX "nonexistent.safetensors") == NULL && strstr(rnn_error(), "nonexistent"),
           "missing file error names it");
 }
@@ -387,6 +419,7 @@ static void test_trainer(void) {
 }
 
 int main(void) {
+    RUN(test_error_is_utf8);
     RUN(test_classify_matches_pytorch);
     RUN(test_generate_matches_pytorch);
     RUN(test_padded_equals_alone);

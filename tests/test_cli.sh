@@ -319,6 +319,10 @@ PY
     printf 'PK\003\004\024\000\000\000\010\000rest of a zip' >"$T/model.pt"
     expect_error "a PyTorch .pt file" "model.pt: not a safetensors file: .* (a zip archive: a PyTorch .pt/.pth file?" \
         $RNN info "$T/model.pt"
+    expect_error "an endless device is refused at its header length" "/dev/zero: not a safetensors file: header length 0" \
+        timeout 20 $RNN info /dev/zero
+    out=$(cat "$T/run/model.safetensors" | $RNN info /dev/stdin)
+    check "a checkpoint read from a pipe" "printf '%s' '$out' | grep -q 'lstm 1 layer x 32'"
     $DMG tests/fixtures/torch_cls.safetensors "$T/noatt.safetensors" uncfg attention_dim
     expect_error "an attention classifier without attention_dim" "noatt.safetensors: bad config: config: an attention-pooling classifier needs \"attention_dim\"" \
         $RNN info "$T/noatt.safetensors"
