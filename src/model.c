@@ -251,6 +251,13 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         json_float(j, "head_dropout", &c->head_dropout))
         goto out;
     const char *pool = json_str(j, "pool"), *loss = json_str(j, "loss");
+    for (int i = 0; i < 2; i++) { /* present but not a string: not the default */
+        const char *key = i ? "loss" : "pool";
+        if (cJSON_GetObjectItemCaseSensitive(j, key) && !(i ? loss : pool)) {
+            rnn_errorf("config: \"%s\" must be a string", key);
+            goto out;
+        }
+    }
     if (pool && rnn_pool_parse(pool, &c->pool)) goto out;
     if (c->task == RNN_TASK_CLASSIFY && c->pool == RNN_POOL_ATTENTION &&
         !cJSON_GetObjectItemCaseSensitive(j, "attention_dim")) { /* it sets attention.*'s shapes */

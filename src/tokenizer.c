@@ -1076,6 +1076,10 @@ static int options_from_json(const cJSON *j, rnn_tok_options *o) {
         else
             return rnn_errorf(META "\"invalid_utf8\" must be \"error\" or \"replace\"");
     }
+    /* Options the type ignores (a file from before `rnn train` refused them,
+     * or written by hand) are read as off, so that nothing reports them. */
+    if (t == RNN_TOK_BYTE) o->lowercase = o->strip_html = o->invalid_utf8_replace = 0;
+    if (!w) o->split_punct = o->keep_newlines = 0;
     return 0;
 }
 

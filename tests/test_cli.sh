@@ -323,6 +323,9 @@ PY
         timeout 20 $RNN info /dev/zero
     out=$(cat "$T/run/model.safetensors" | $RNN info /dev/stdin)
     check "a checkpoint read from a pipe" "printf '%s' '$out' | grep -q 'lstm 1 layer x 32'"
+    $DMG tests/fixtures/torch_cls.safetensors "$T/pool7.safetensors" cfg pool 7
+    expect_error "a config whose pool is not a string" 'pool7.safetensors: bad config: config: "pool" must be a string' \
+        $RNN info "$T/pool7.safetensors"
     $DMG tests/fixtures/torch_cls.safetensors "$T/noatt.safetensors" uncfg attention_dim
     expect_error "an attention classifier without attention_dim" "noatt.safetensors: bad config: config: an attention-pooling classifier needs \"attention_dim\"" \
         $RNN info "$T/noatt.safetensors"

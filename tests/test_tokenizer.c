@@ -658,6 +658,35 @@ static void check_json_round_trip(rnn_tokenizer *t, const char *const *texts, si
     cJSON_Delete(j);
 }
 
+/* Options a type ignores, set in a file by hand (or by an older rnn.c), are
+ * read as off: nothing then reports them, and the tokenizer is the plain one. */
+static void test_json_ignored_options(void) {
+    rnn_tok_options o;
+    rnn_tok_options_default(&o, RNN_TOK_BYTE);
+    rnn_tokenizer *b = build(&o, NULL);
+    rnn_tok_options_default(&o, RNN_TOK_CHAR);
+    rnn_tokenizer *c = build(&o, "abc");
+    if (!b || !c) GIVE_UP("build");
+    cJSON *jb = rnn_tokenizer_to_json(b), *jc = rnn_tokenizer_to_json(c);
+    cJSON_ReplaceItemInObject(jb, "lowercase", cJSON_CreateTrue());
+    cJSON_ReplaceItemInObject(jb, "strip_html", cJSON_CreateTrue());
+    cJSON_ReplaceItemInObject(jb, "split_punct", cJSON_CreateTrue());
+    cJSON_ReplaceItemInObject(jb, "invalid_utf8", cJSON_CreateString("replace"));
+    cJSON_ReplaceItemInObject(jc, "split_punct", cJSON_CreateTrue());
+    cJSON_ReplaceItemInObject(jc, "keep_newlines", cJSON_CreateTrue());
+    rnn_tokenizer *b2 = rnn_tokenizer_from_json(jb), *c2 = rnn_tokenizer_from_json(jc);
+    const rnn_tok_options *ob = b2 ? rnn_tokenizer_options(b2) : NULL, *oc = c2 ? rnn_tokenizer_options(c2) : NULL;
+    CHECK(ob && !ob->lowercase && !ob->strip_html && !ob->split_punct && !ob->invalid_utf8_replace &&
+              rnn_tokenizer_check_same(b2, b) == 0,
+          "a byte tokenizer's lowercase, strip_html, split_punct and replace are read as off");
+    CHECK(oc && !oc->split_punct && !oc->keep_newlines && rnn_tokenizer_check_same(c2, c) == 0,
+          "a char tokenizer's split_punct and keep_newlines are read as off");
+    cJSON_Delete(jb);
+    cJSON_Delete(jc);
+    rnn_tokenizer *all[] = {b, c, b2, c2};
+    for (size_t i = 0; i < 4; i++) rnn_tokenizer_free(all[i]);
+}
+
 static void test_json_round_trip(void) {
     static const char *const texts[] = {"Hello, World! <br />Ünïcödé 日本語 🙂\nsecond line",
                                         "the cat sat on the mat", "unaffable café", ""};
@@ -908,6 +937,7 @@ int main(void) {
     RUN(test_producible);
     RUN(test_wordpiece_bert);
     RUN(test_check_same);
+    RUN(test_json_ignored_options);
     RUN(test_json_round_trip);
     RUN(test_json_malformed);
     RUN(test_piece_matches_decode);
