@@ -95,11 +95,12 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # The whole suite: unit, gradient, PyTorch-fixture and end-to-end tests
-# (test_cli.sh also checks `make install` into a scratch DESTDIR).
+# (test_cli.sh also checks `make install` into a scratch DESTDIR;
+# test_torch_tool.sh checks tools/rnnc_torch.py against rnn.c).
 test: $(TEST_BINS) $(BIN) $(EXAMPLES)
 	RNN_BIN=$(abspath $(BIN)) RNN_EXAMPLES=$(abspath $(BUILD)/examples) \
 	RNN_MAKE="$(MAKE) SAN=$(SAN) BACKEND=$(BACKEND) NATIVE=$(NATIVE)" \
-	tests/run.sh $(TEST_BINS) tests/test_cli.sh
+	tests/run.sh $(TEST_BINS) tests/test_cli.sh tests/test_torch_tool.sh
 
 test-san:
 	$(MAKE) SAN=1 test

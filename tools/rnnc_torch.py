@@ -5,29 +5,40 @@ An rnn.c checkpoint is a safetensors file whose tensor names are the
 state_dict() names of `Net` below, so `Net(config).load_state_dict(...)` works
 on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
 
-  rnnc_torch.py eval CKPT TEXTFILE
+  rnnc_torch.py eval CKPT TEXTFILE [--cache N] [--cache-theta X] [--cache-lambda X] [--dynamic LR ...]
       next-token cross-entropy of a language model over the file (read as one
       sequence from a zero state, every token but the first predicted), as
-      `rnn eval CKPT --data TEXTFILE --json` computes it; prints JSON.
-  rnnc_torch.py greedy CKPT --prime TEXT --length N [--dynamic LR ...]
-      greedy generation, as `rnn sample CKPT --temperature 0`; with --dynamic
-      (and the --dynamic-* settings of eval) after adapting to the prime.
-      eval applies the checkpoint's neural cache (config cache_size,
-      cache_theta, cache_lambda) as `rnn eval` does; --cache N, --cache-theta X
-      and --cache-lambda X override it. With --dynamic LR [--dynamic-seg N]
-      [--dynamic-decay X] [--dynamic-clip X] [--dynamic-rms B] it is dynamic
-      evaluation, as `rnn eval --dynamic` (with the cache, if any, mixed into
-      the scores as there). greedy, like `rnn sample`, uses a
-      cache only with --cache N (theta and lambda from the config or flags).
+      `rnn eval CKPT --data TEXTFILE --json` computes it; prints JSON. The file
+      is read as rnn.c reads it: as bytes ("\\r" kept), a leading UTF-8 byte
+      order mark skipped, invalid UTF-8 (or a NUL byte) an error for a char
+      model unless its tokenizer says "invalid_utf8": "replace"; a backward
+      (reverse) model reads it right to left. eval applies the checkpoint's
+      neural cache (config cache_size, cache_theta, cache_lambda) as `rnn eval`
+      does; --cache N, --cache-theta X and --cache-lambda X override it. With
+      --dynamic LR [--dynamic-seg N] [--dynamic-decay X] [--dynamic-clip X]
+      [--dynamic-rms B] it is dynamic evaluation, as `rnn eval --dynamic` (with
+      the cache, if any, mixed into the scores as there).
+  rnnc_torch.py greedy CKPT [--prime TEXT] [--length N] [--cache N ...] [--dynamic LR ...]
+      greedy generation, as `rnn sample CKPT --temperature 0` (never <pad>; a
+      byte model's text held to valid UTF-8); with --dynamic (and the
+      --dynamic-* settings of eval) after adapting to the prime. Like `rnn
+      sample`, it uses a cache only with --cache N (theta and lambda from the
+      config or flags).
   rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]
       writes a PyTorch state_dict (torch.save of Net(...).state_dict()) as an
       rnn.c checkpoint: CONFIG.json is the "config" object of DESIGN.md,
       TOKENIZER.json the "tokenizer" object (e.g. from another rnn.c checkpoint
-      or hand-written for a char vocabulary: {"type": "char", "vocab": [...],
-      "pad_id": 0, "unk_id": 1}).
+      or hand-written for a char vocabulary: {"type": "char", "vocab": ["<pad>",
+      "<unk>", "a", "b", ...], "pad_id": 0, "unk_id": 1, "lowercase": false}),
+      LABELS.json (classifiers) a JSON array of the class names. Everything is
+      checked as rnn.c checks it before anything is written (one line per
+      problem, exit status 1). A state_dict of a torch.nn.DataParallel model
+      (names prefixed "module.") is accepted, as is a training script's dict
+      holding it under "state_dict", "model_state_dict" or "model".
   rnnc_torch.py classify CKPT TEXT...
       class probabilities of a classifier, one JSON line per text, as
-      `rnn classify CKPT --json TEXT...` prints them.
+      `rnn classify CKPT --json TEXT...` prints them (with no TEXT, one text
+      per line of stdin).
   rnnc_torch.py make-fixture OUT.safetensors
       a PyTorch-made char LSTM language model plus the eval loss and greedy
       text PyTorch computes for it (the test of the PyTorch -> rnn.c direction).
@@ -35,14 +46,23 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       the same for a bidirectional 2-layer GRU classifier with attention
       pooling: texts and PyTorch's class probabilities in its metadata.
 
-Python tokenization here covers the char and byte tokenizers (enough for the
-checks); other tokenizers need rnn.c itself.
+Python tokenization here covers the char and byte tokenizers, exactly as
+src/tokenizer.c does them (char: strip_html, lowercase by the C library's
+towlower in C.UTF-8 as rnn.c, invalid_utf8); other tokenizers need rnn.c
+itself.
+
+The twin implements every config key that changes what a model computes at
+inference (cell, layers, bidirectional, residual, tie_weights, pool,
+attention_dim, loss, reverse, the cache_* settings). The training-only ones
+(dropout, embed_dropout, head_dropout, weight_drop, recurrent_dropout,
+locked_dropout, forget_bias, padding_id) change nothing in evaluation; of
+them, Net applies only dropout (between layers, in train mode).
 """
+import codecs
 import copy
 import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
@@ -53,43 +73,572 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "ref"))
 import st  # noqa: E402  (the tiny safetensors reader/writer)
 
+# ---------------------------------------------------------------------------
+# The config (src/model.c: rnn_config_from_json, rnn_config_validate)
+
+CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu", "none")
+POOLS = ("last", "mean", "max", "meanmax", "attention")
+CONFIG_DEFAULTS = {  # rnn_config_default: what a key that is absent means
+    "bidirectional": False, "dropout": 0.0, "embed_dropout": 0.0, "weight_drop": 0.0,
+    "recurrent_dropout": 0.0, "locked_dropout": False, "residual": False, "padding_id": -1,
+    "forget_bias": 0.0, "tie_weights": False, "reverse": False, "cache_size": 0, "cache_theta": 0.3,
+    "cache_lambda": 0.2, "pool": "meanmax", "attention_dim": 64, "num_classes": 2, "loss": "ce",
+    "head_dropout": 0.0}
+CONFIG_INTS = ("vocab_size", "embed_dim", "hidden_dim", "num_layers", "padding_id", "cache_size",
+               "attention_dim", "num_classes")
+CONFIG_REQUIRED = ("task", "cell", "vocab_size", "embed_dim", "hidden_dim", "num_layers")
+CONFIG_BOOLS = ("bidirectional", "locked_dropout", "residual", "tie_weights", "reverse")
+CONFIG_FLOATS = ("dropout", "embed_dropout", "weight_drop", "recurrent_dropout", "forget_bias", "cache_theta",
+                 "cache_lambda", "head_dropout")
+CONFIG_KEYS = ("task", "cell", "pool", "loss") + CONFIG_INTS + CONFIG_BOOLS + CONFIG_FLOATS
+FLT_MAX = 3.4028234663852886e38
+MAX_LAYERS, CACHE_MAX_SIZE, CACHE_MAX_THETA = 8, 1000000, 1e6
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def f32(x):
+    """x rounded to float32, as rnn.c stores a float setting."""
+    return float(np.float32(x))
+
+
+def config_problems(c):
+    """What rnn.c (rnn_config_from_json, then rnn_config_validate) refuses in
+    config c, one message per problem; [] if it loads."""
+    if not isinstance(c, dict):
+        return ["config: not a JSON object"]
+    p = []
+    for k in c:
+        if k not in CONFIG_KEYS:
+            p.append(f"config: unknown key \"{k}\" (rnn.c reads only {', '.join(CONFIG_KEYS)})")
+    for k in CONFIG_REQUIRED + (("num_classes",) if c.get("task") == "classify" else ()):
+        if k not in c:
+            p.append(f"config: missing \"{k}\"")
+    if "task" in c and c["task"] not in ("lm", "classify"):
+        p.append("config: \"task\" must be \"lm\" or \"classify\"")
+    if "cell" in c and c["cell"] not in CELLS:
+        p.append(f"config: unknown cell {json.dumps(c['cell'])} (expected lstm, gru, rnn_tanh, rnn_relu or none)")
+    for k in CONFIG_INTS:
+        v = c.get(k)
+        if k in c and not (_is_num(v) and -2**31 <= v < 2**31 and v == int(v)):
+            p.append(f"config: \"{k}\" must be an integer of at most 10 digits")
+    for k in CONFIG_BOOLS:
+        if k in c and not isinstance(c[k], bool):
+            p.append(f"config: \"{k}\" must be true or false")
+    for k in CONFIG_FLOATS:
+        if k in c and not (_is_num(c[k]) and abs(c[k]) <= FLT_MAX):
+            p.append(f"config: \"{k}\" must be a finite number")
+    # rnn.c reads a pool or loss that is not a string as absent (the default): refused here
+    if "pool" in c and c["pool"] not in POOLS:
+        p.append(f"config: unknown pooling {json.dumps(c['pool'])} (expected last, mean, max, meanmax or attention)")
+    if "loss" in c and c["loss"] not in ("ce", "bce"):
+        p.append("config: \"loss\" must be \"ce\" or \"bce\"")
+    if c.get("task") == "classify" and c.get("pool") == "attention" and "attention_dim" not in c:
+        p.append("config: an attention-pooling classifier needs \"attention_dim\"")  # it sets attention.*'s shapes
+    if p:
+        return p
+    c = config_with_defaults(c)
+    W, lm, rec = 1 << 20, c["task"] == "lm", c["cell"] != "none"
+
+    def rng(key, lo, hi, flag=None):
+        if not lo <= c[key] <= hi:
+            p.append(f"config: {key}{' (--' + flag + ')' if flag else ''} must be in [{lo}, {hi}] (got {c[key]})")
+    rng("vocab_size", 1, 1 << 26)
+    rng("embed_dim", 1, W, "embed")
+    if rec:
+        rng("hidden_dim", 1, W, "hidden")
+        rng("num_layers", 1, MAX_LAYERS, "layers")
+    elif lm:
+        p.append("config: a language model needs a recurrent cell (cell none is for classifiers)")
+    if not lm:
+        rng("num_classes", 2, W)
+        if c["pool"] == "attention":
+            rng("attention_dim", 1, W, "attention-dim")
+    for k in ("dropout", "embed_dropout", "head_dropout", "weight_drop", "recurrent_dropout"):
+        if not 0 <= c[k] < 1:
+            p.append(f"config: {k} (--{k.replace('_', '-')}) must be in [0, 1) (got {c[k]})")
+    if c["recurrent_dropout"] > 0 and c["cell"] not in ("lstm", "gru"):
+        p.append(f"config: recurrent_dropout (--recurrent-dropout) needs an lstm or gru cell (got cell {c['cell']})")
+    if c["reverse"] and not lm:
+        p.append("config: reverse (--reverse) is for language models")
+    if c["locked_dropout"] and not lm:
+        p.append("config: locked_dropout (--locked-dropout) is for language models")
+    if c["bidirectional"] and lm:
+        p.append("config: a language model cannot be bidirectional (--bidirectional)")
+    if c["tie_weights"]:
+        if not lm:
+            p.append("config: tie_weights is for language models")
+        elif c["hidden_dim"] != c["embed_dim"]:
+            p.append(f"config: tie_weights (--tie-weights) needs embed_dim (--embed) equal to hidden_dim "
+                     f"(--hidden): got {c['embed_dim']} and {c['hidden_dim']}")
+    if c["cache_size"]:
+        if not lm:
+            p.append("config: cache_size (--cache) is for language models")
+        else:
+            rng("cache_size", 0, CACHE_MAX_SIZE)
+            rng("cache_theta", 0, CACHE_MAX_THETA, "cache-theta")
+            if not 0 <= c["cache_lambda"] < 1:
+                p.append(f"config: cache_lambda (--cache-lambda) must be in [0, 1) (got {c['cache_lambda']})")
+    if not -1 <= c["padding_id"] < c["vocab_size"]:
+        p.append(f"config: padding_id {c['padding_id']} outside the vocabulary")
+    if not lm and c["loss"] == "bce" and c["num_classes"] != 2:
+        p.append(f"config: loss bce needs exactly 2 classes (got {c['num_classes']})")
+    if not p:  # the largest matrices (at most 2^31 - 1 values each)
+        E, H, G = c["embed_dim"], c["hidden_dim"], {"lstm": 4, "gru": 3}.get(c["cell"], 1)
+        F = (2 if c["bidirectional"] else 1) * H if rec else E
+        head_in = F if lm else (2 * F if c["pool"] == "meanmax" else F)
+        big = [("the embedding", c["vocab_size"] * E), ("a recurrent layer", G * H * max(E, F) if rec else 0),
+               ("the attention layer", c["attention_dim"] * F if not lm and c["pool"] == "attention" else 0),
+               ("the output layer", (c["vocab_size"] if lm else c["num_classes"]) * head_in)]
+        for what, n in big:
+            if n > 2**31 - 1:
+                p.append(f"config: model too large: {what} would hold {n} values (at most {2**31 - 1} per matrix)")
+    return p
+
+
+def config_with_defaults(c):
+    """c with rnn.c's default for every key it leaves out (ints as int)."""
+    out = dict(CONFIG_DEFAULTS)
+    out.update(c)
+    for k in CONFIG_INTS:
+        if k in out and _is_num(out[k]) and -2**31 <= out[k] < 2**31:
+            out[k] = int(out[k])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The tokenizer object (src/tokenizer.c: rnn_tokenizer_from_json)
+
+TOK_TYPES = ("char", "byte", "word", "wordpiece")
+
+
+def byte_spelling(b):
+    return chr(b) if 0 < b < 0x80 else f"<0x{b:02X}>"
+
+
+def tokenizer_problems(tok):
+    """What rnn_tokenizer_from_json refuses in tok, one message per problem."""
+    M = "tokenizer: "
+    if not isinstance(tok, dict):
+        return [M + "not a JSON object"]
+    t = tok.get("type")
+    if "type" not in tok:
+        return [M + "missing \"type\""]
+    if t not in TOK_TYPES:
+        return [M + "\"type\" must be \"char\", \"byte\", \"word\" or \"wordpiece\""]
+    p = []
+    required = {"lowercase": t != "byte", "split_punct": t == "word", "strip_html": t in ("word", "wordpiece"),
+                "keep_newlines": t == "word"}
+    for k, req in required.items():
+        if k not in tok:
+            if req:
+                p.append(M + f"missing \"{k}\" (true or false; a {t} tokenizer needs it)")
+        elif not isinstance(tok[k], bool):
+            p.append(M + f"\"{k}\" must be true or false")
+    for k, lo in (("min_count", 1), ("max_vocab", 0)):
+        v = tok.get(k)
+        if k in tok and not (_is_num(v) and lo <= v <= 2**31 - 1 and v == int(v)):
+            p.append(M + f"\"{k}\" must be an integer in [{lo}, {2**31 - 1}]")
+    if t in ("char", "word") and _is_num(tok.get("max_vocab")) and 0 < tok["max_vocab"] <= 2:
+        p.append(M + "max_vocab must be 0 (no limit) or more than the 2 special tokens")
+    if "invalid_utf8" in tok and tok["invalid_utf8"] not in ("error", "replace"):
+        p.append(M + "\"invalid_utf8\" must be \"error\" or \"replace\"")
+    vocab = tok.get("vocab")
+    if "vocab" not in tok:
+        return p + [M + "missing \"vocab\""]
+    if not isinstance(vocab, list) or not vocab:
+        return p + [M + "\"vocab\" must be a non-empty array of strings"]
+    seen = {}
+    for i, s in enumerate(vocab):
+        if not isinstance(s, str):
+            p.append(M + f"vocab[{i}] is not a string")
+        elif not s or "\0" in s or any(0xD800 <= ord(ch) <= 0xDFFF for ch in s):
+            p.append(M + f"vocab[{i}] is {'empty' if not s else 'not valid UTF-8'}")
+        elif s in seen:
+            p.append(M + f"duplicate token {json.dumps(s[:60])} (vocab[{seen[s]}] and vocab[{i}])")
+        else:
+            seen[s] = i
+    if p:
+        return p
+    ids = {}
+    for k in ("pad_id", "unk_id"):
+        v = tok.get(k)
+        if k not in tok:
+            p.append(M + f"missing \"{k}\"")
+        elif not (_is_num(v) and -1 <= v <= len(vocab) - 1 and v == int(v)):
+            p.append(M + f"\"{k}\" must be an integer in [-1, {len(vocab) - 1}]")
+        else:
+            ids[k] = int(v)
+    if p:
+        return p
+    pad, unk = ids["pad_id"], ids["unk_id"]
+    if t == "byte":
+        if len(vocab) != 256:
+            p.append(M + f"a byte vocab has 256 tokens, not {len(vocab)}")
+        else:
+            p += [M + f"byte vocab[{b}] must be {json.dumps(byte_spelling(b))}" for b in range(256)
+                  if vocab[b] != byte_spelling(b)][:3]
+        if pad != -1 or unk != -1:
+            p.append(M + "the byte tokenizer has no specials: pad_id and unk_id must be -1")
+    elif t in ("char", "word"):
+        if pad < 0 or vocab[pad] != "<pad>":
+            p.append(M + "pad_id must name the \"<pad>\" token")
+        if unk < 0 or vocab[unk] != "<unk>":
+            p.append(M + "unk_id must name the \"<unk>\" token")
+        if t == "char":
+            p += [M + f"char vocab[{i}] is not a single code point" for i, s in enumerate(vocab)
+                  if i not in (pad, unk) and len(s) != 1][:3]
+    else:
+        if unk < 0 or vocab[unk] != "[UNK]":
+            p.append(M + "unk_id must name the \"[UNK]\" token")
+        if pad != seen.get("[PAD]", -1):
+            p.append(M + "pad_id must name the \"[PAD]\" token (-1 if there is none)")
+        for k, name in (("cls_id", "[CLS]"), ("sep_id", "[SEP]"), ("mask_id", "[MASK]")):
+            if k in tok and tok[k] != seen.get(name, -1):
+                p.append(M + f"\"{k}\" must name the \"{name}\" token (-1 if there is none)")
+    return p
+
+
+def label_problems(labels, c):
+    """What rnn.c's checkpoint loader refuses in a classifier's class names."""
+    n = c["num_classes"]
+    if not isinstance(labels, list) or len(labels) != n:
+        got = f"{len(labels)} names" if isinstance(labels, list) else "not a JSON array"
+        return [f"labels: must be a JSON array of the {n} class names (num_classes {n}"
+                f"{', loss bce' if c.get('loss') == 'bce' else ''}): got {got}"]
+    p = []
+    for i, s in enumerate(labels):
+        if not isinstance(s, str):
+            p.append(f"labels: label {i} is not a string")
+        elif not s:
+            p.append(f"labels: label {i} is empty")
+        elif any(ord(ch) < 0x20 or ord(ch) == 0x7F or 0xD800 <= ord(ch) <= 0xDFFF for ch in s):
+            p.append(f"labels: label {i} holds a control character or is not valid UTF-8")
+    names = [s for s in labels if isinstance(s, str)]
+    for s in sorted(set(s for s in names if names.count(s) > 1)):
+        p.append(f"labels: the class name {json.dumps(s)} is given twice")
+    return p
+
+
+# ---------------------------------------------------------------------------
+# Text -> token ids, as src/tokenizer.c (char and byte)
+
+class TextError(Exception):
+    """Text the tokenizer refuses (rnn.c's message, without the file's name)."""
+
+
+def _fffd_per_byte(e):
+    """rnn_utf8_next: a byte that does not start a valid sequence is one U+FFFD,
+    and reading goes on at the next byte (Python's "replace" would swallow a
+    truncated sequence's bytes into one)."""
+    if isinstance(e, UnicodeDecodeError):
+        return "\ufffd", e.start + 1
+    raise e
+
+
+codecs.register_error("rnnc-fffd-per-byte", _fffd_per_byte)
+
+
+def utf8_error(data, at):
+    """rnn_utf8_error's message for the bad byte at offset at of data."""
+    what = "a NUL byte" if data[at] == 0 else "invalid UTF-8"
+    if b"\n" not in data:
+        return f"input has {what} at byte {at}"
+    line = data.count(b"\n", 0, at) + 1
+    return f"input has {what} at byte {at} (line {line})"
+
+
+def _decode(data, start, end, replace):
+    """data[start:end] as code points with the invalid_utf8 policy; NUL, which
+    no token can hold, counts as invalid (rnn_utf8_next)."""
+    seg = data[start:end]
+    if replace:
+        return seg.decode("utf-8", "rnnc-fffd-per-byte").replace("\0", "\ufffd")
+    nul = seg.find(b"\0")
+    try:
+        s = seg.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TextError(utf8_error(data, start + (min(e.start, nul) if nul >= 0 else e.start)))
+    if nul >= 0:
+        raise TextError(utf8_error(data, start + nul))
+    return s
+
+
+def html_tag_end(s, i):
+    """If s[i] == '<' starts an HTML tag, the index just past its '>', else 0:
+    "<", an optional "/" or "!", an ASCII letter (any byte after "!"), then bytes
+    up to the first ">" with no "<" before it, at most 512 bytes in all."""
+    n, j = len(s), i + 1
+    if j < n and s[j] == 0x21:  # "!"
+        j += 1
+    else:
+        if j < n and s[j] == 0x2F:  # "/"
+            j += 1
+        if j >= n or not (0x41 <= s[j] <= 0x5A or 0x61 <= s[j] <= 0x7A):
+            return 0
+    while j < n and j - i < 512:
+        if s[j] == 0x3E:
+            return j + 1
+        if s[j] == 0x3C:
+            return 0
+        j += 1
+    return 0
+
+
+def _make_lower():
+    """tokenizer.c's to_lower: ASCII A-Z directly; any other code point by
+    towlower_l() in a "C.UTF-8" (or "C.utf8", "en_US.UTF-8") locale; where no such
+    locale exists, its built-in table. Reached through ctypes, so that it is the
+    same C library function rnn.c calls; Python's own lower() (one code point
+    to one, U+0130 to "i") where the C library cannot be reached."""
+    try:
+        import ctypes
+        import ctypes.util
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+        newlocale, towlower_l = libc.newlocale, libc.towlower_l
+        newlocale.restype, newlocale.argtypes = ctypes.c_void_p, [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p]
+        towlower_l.restype, towlower_l.argtypes = ctypes.c_uint32, [ctypes.c_uint32, ctypes.c_void_p]
+        mask = 2 if sys.platform == "darwin" else 1  # LC_CTYPE_MASK
+        loc = None
+        for name in (b"C.UTF-8", b"C.utf8", b"en_US.UTF-8"):
+            loc = loc or newlocale(mask, name, None)
+        if loc:
+            return lambda c: (lambda l: l if l <= 0x10FFFF else c)(towlower_l(c, loc))
+        return _lower_fallback
+    except (OSError, AttributeError, TypeError):
+        def py_lower(c):
+            s = chr(c).lower()
+            return ord(s) if len(s) == 1 else 0x69 if c == 0x130 else c
+        return py_lower
+
+
+def _lower_fallback(c):
+    """tokenizer.c's lower_fallback (no UTF-8 locale)."""
+    if 0xC0 <= c <= 0xDE and c != 0xD7:
+        return c + 32
+    if c == 0x130:
+        return 0x69
+    if 0x100 <= c <= 0x137 or 0x14A <= c <= 0x177:
+        return c | 1
+    if 0x139 <= c <= 0x148 or 0x179 <= c <= 0x17E:
+        return c + 1 if c & 1 else c
+    if c == 0x178:
+        return 0xFF
+    if 0x391 <= c <= 0x3AB and c != 0x3A2:
+        return c + 32
+    if c == 0x386:
+        return 0x3AC
+    if 0x388 <= c <= 0x38A:
+        return c + 37
+    if c == 0x38C:
+        return 0x3CC
+    if c in (0x38E, 0x38F):
+        return c + 63
+    if 0x410 <= c <= 0x42F:
+        return c + 32
+    if 0x400 <= c <= 0x40F:
+        return c + 80
+    return c
+
+
+_lower_cp = None
+
+
+def lowercase(s):
+    """Each code point of s lowered, one to one, as rnn.c's char tokenizer."""
+    global _lower_cp
+    if _lower_cp is None:
+        _lower_cp = _make_lower()
+    table = {}
+    for ch in set(s):
+        c = ord(ch)
+        l = c + 32 if 0x41 <= c <= 0x5A else c if c < 0x80 else _lower_cp(c)
+        if l != c:
+            table[c] = l
+    return s.translate(table) if table else s
+
+
+def as_bytes(text):
+    """A text as the bytes rnn.c would get: bytes as they are; a str as UTF-8,
+    with the bytes Python decoded from argv as surrogate escapes given back."""
+    if isinstance(text, (bytes, bytearray)):
+        return bytes(text)
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def char_text(tok, data):
+    """The code points a char tokenizer maps, from the bytes data: each HTML tag
+    one space (strip_html), the rest decoded (invalid_utf8), then lowercase."""
+    replace = tok.get("invalid_utf8") == "replace"
+    parts, start, i = [], 0, 0
+    if tok.get("strip_html"):
+        while True:
+            i = data.find(b"<", i)
+            if i < 0:
+                break
+            end = html_tag_end(data, i)
+            if end:
+                parts += [_decode(data, start, i, replace), " "]
+                start = i = end
+            else:
+                i += 1
+    parts.append(_decode(data, start, len(data), replace))
+    s = "".join(parts)
+    return lowercase(s) if tok.get("lowercase") else s
+
+
+def encode(tok, text):
+    """text (bytes, or a str taken as its UTF-8) -> token ids, as
+    rnn_tokenizer_encode; TextError where rnn.c refuses the text."""
+    data = as_bytes(text)
+    if tok["type"] == "byte":
+        return list(data)
+    if tok["type"] != "char":
+        raise SystemExit(f"this script tokenizes char and byte models only (this one's tokenizer is "
+                         f"{tok['type']}: use rnn.c)")
+    index = {t: i for i, t in enumerate(tok["vocab"]) if i != tok["pad_id"]}  # text never encodes to <pad>
+    unk = tok["unk_id"]
+    return [index.get(ch, unk) for ch in char_text(tok, data)]
+
+
+def filler_id(tok):
+    """rnn_tokenizer_filler_id: a text with no tokens reads as this one token:
+    <unk>, or for byte, which has none, the space."""
+    if tok.get("unk_id", -1) >= 0:
+        return tok["unk_id"]
+    return 0x20 if tok["type"] == "byte" else 0
+
+
+def producible(tok, i):
+    """rnn_tokenizer_producible (char, byte): every id but <pad>."""
+    return tok["type"] == "byte" or i != tok.get("pad_id")
+
+
+def piece(tok, i):
+    if tok["type"] == "byte":
+        return bytes([i])
+    if i == tok.get("unk_id"):
+        return "\ufffd".encode()
+    if i == tok.get("pad_id"):
+        return b""
+    return tok["vocab"][i].encode()
+
+
+def read_text_file(path):
+    """rnn_read_text_file: the file's bytes, a leading UTF-8 byte order mark
+    skipped."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise SystemExit(f"{path}: cannot open: {e.strerror or e}")
+    return data[3:] if data[:3] == b"\xef\xbb\xbf" else data
+
+
+# ---------------------------------------------------------------------------
+# The model
+
+RNN_KINDS = {"lstm": (nn.LSTM, {}), "gru": (nn.GRU, {}), "rnn_tanh": (nn.RNN, {"nonlinearity": "tanh"}),
+             "rnn_relu": (nn.RNN, {"nonlinearity": "relu"})}
+
 
 class Net(nn.Module):
-    """The PyTorch twin of an rnn.c model (DESIGN.md)."""
+    """The PyTorch twin of an rnn.c model (DESIGN.md): embedding -> recurrent
+    stack (s.rnn, one nn.LSTM/GRU/RNN, so the state_dict names are PyTorch's)
+    -> for a language model the head on every step, for a classifier pooling
+    over time and the head.
+
+    residual (rnn train --residual, src/model.c rnn_model_forward): every layer
+    l > 0 adds its input to its output, out_l = layer_l(in_l) + in_l, where in_l
+    is the previous layer's output after the dropout between layers (both
+    directions side by side when bidirectional; layer 0 has none, its input
+    being the embedding). The layers then run one at a time, each through a
+    single-layer module that shares s.rnn's Parameters (not registered, so the
+    state_dict is unchanged); the state is nn.LSTM's (layers * directions,
+    batch, hidden) either way."""
 
     def __init__(s, c):
         super().__init__()
-        s.c = c
-        s.embedding = nn.Embedding(c["vocab_size"], c["embed_dim"])
+        problems = config_problems(c)
+        if problems:
+            raise ValueError("; ".join(problems))
+        c = s.c = config_with_defaults(c)
+        E, H = c["embed_dim"], c["hidden_dim"]
+        s.embedding = nn.Embedding(c["vocab_size"], E)
         s.recurrent = c["cell"] != "none"
-        bi = bool(c.get("bidirectional")) and s.recurrent
+        s.D = 2 if c["bidirectional"] and s.recurrent else 1
+        s.residual = s.recurrent and c["residual"] and c["num_layers"] > 1
+        s._layers = None
         if s.recurrent:
-            kind = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN, "rnn_relu": nn.RNN}[c["cell"]]
-            kw = {"nonlinearity": "relu"} if c["cell"] == "rnn_relu" else {}
-            s.rnn = kind(c["embed_dim"], c["hidden_dim"], c["num_layers"], batch_first=True,
-                         bidirectional=bi, dropout=c.get("dropout", 0.0), **kw)
-            F = c["hidden_dim"] * (2 if bi else 1)
+            kind, kw = RNN_KINDS[c["cell"]]
+            L = c["num_layers"]
+            s.rnn = kind(E, H, L, batch_first=True, bidirectional=s.D == 2,
+                         dropout=c["dropout"] if L > 1 and not s.residual else 0.0, **kw)
+            F = H * s.D
         else:
-            F = c["embed_dim"]
+            F = E
         s.F = F
         if c["task"] == "lm":
             n_out, width = c["vocab_size"], F
         else:
-            n_out = 1 if c.get("loss") == "bce" else c["num_classes"]
-            width = F * (2 if c.get("pool") == "meanmax" else 1)
-            if c.get("pool") == "attention":
+            n_out = 1 if c["loss"] == "bce" else c["num_classes"]
+            width = F * (2 if c["pool"] == "meanmax" else 1)
+            if c["pool"] == "attention":
                 A = c["attention_dim"]
                 s.attention = nn.Sequential(nn.Linear(F, A), nn.Tanh(), nn.Linear(A, 1, bias=False))
         s.head = nn.Linear(width, n_out)
-        if c.get("tie_weights"):  # the output layer is the embedding (rnn.c --tie-weights)
+        if c["tie_weights"]:  # the output layer is the embedding (rnn.c --tie-weights)
             s.head.weight = s.embedding.weight
+
+    def layer_modules(s):
+        """The residual stack's single-layer modules, bound to s.rnn's Parameters
+        (rebound if those were replaced since)."""
+        names = [[n.replace("_l0", f"_l{l}") for n in s.rnn._flat_weights_names] for l in range(s.c["num_layers"])]
+        if s._layers is None or any(getattr(m, n0) is not getattr(s.rnn, n)
+                                    for m, ns in zip(s._layers, names) for n0, n in zip(m._flat_weights_names, ns)):
+            kind, kw = RNN_KINDS[s.c["cell"]]
+            layers = []
+            for l, ns in enumerate(names):
+                m = kind(s.c["embed_dim"] if l == 0 else s.F, s.c["hidden_dim"], 1, batch_first=True,
+                         bidirectional=s.D == 2, **kw)
+                for n0, n in zip(list(m._flat_weights_names), ns):
+                    setattr(m, n0, getattr(s.rnn, n))  # RNNBase.__setattr__ keeps _flat_weights in step
+                layers.append(m)
+            s.__dict__["_layers"] = layers  # a plain attribute: not submodules, not in the state_dict
+        return s._layers
+
+    def encode_seq(s, x, state=None):
+        """x (B, T, E) embedded -> the top layer's output (B, T, F), final state."""
+        if not s.recurrent:
+            return x, None
+        if not s.residual:
+            return s.rnn(x, state)
+        lstm, D, p = s.c["cell"] == "lstm", s.D, s.c["dropout"]
+        hs, cs, inp = [], [], x
+        for l, m in enumerate(s.layer_modules()):
+            if l > 0 and s.training and p > 0:
+                inp = nn.functional.dropout(inp, p, True)
+            st0 = None
+            if state is not None:
+                st0 = (state[0][l * D:(l + 1) * D], state[1][l * D:(l + 1) * D]) if lstm else state[l * D:(l + 1) * D]
+            y, st1 = m(inp, st0)
+            inp = y + inp if l > 0 else y
+            hs.append(st1[0] if lstm else st1)
+            if lstm:
+                cs.append(st1[1])
+        return inp, ((torch.cat(hs), torch.cat(cs)) if lstm else torch.cat(hs))
 
     def forward_classify(s, ids):
         """ids: a list of token ids (one text) -> logits (n_out,), attention weights or None."""
         x = s.embedding(torch.tensor(ids).unsqueeze(0))
-        o = s.rnn(x)[0][0] if s.recurrent else x[0]          # (L, F)
-        pool, F = s.c.get("pool", "last"), s.F
-        H = F // 2 if (s.recurrent and s.c.get("bidirectional")) else F
+        o = s.encode_seq(x)[0][0]                            # (L, F)
+        pool, F = s.c["pool"], s.F
+        H = F // 2 if s.D == 2 else F
         w = None
         if pool == "last":
             p = torch.cat([o[-1, :H], o[0, H:]]) if H != F else o[-1]
@@ -107,68 +656,113 @@ class Net(nn.Module):
     def forward_lm(s, ids, state=None, with_top=False):
         """ids (B, T) -> logits (B, T, V), state (and the top layer's output (B, T, F))."""
         x = s.embedding(ids)
-        o, state = s.rnn(x, state)
+        o, state = s.encode_seq(x, state)
         return (s.head(o), state, o) if with_top else (s.head(o), state)
 
 
+def state_dict_problems(net, sd, prefix_hint=True):
+    """What rnn.c's loader refuses in the tensors sd for net's config: missing,
+    misshapen, unexpected (train.* aside), not float, not finite, and a tied
+    head.weight that is not the embedding."""
+    want = net.state_dict()
+    tied = net.c["tie_weights"]
+    p = []
+    for k, v in want.items():
+        if k in sd:
+            continue
+        if tied and k == "head.weight":
+            continue  # optional in a tied file
+        alt = [n for n in sd if n.endswith("." + k)] if prefix_hint else []
+        p.append(f"tensor '{k}' missing" + (f", but '{alt[0]}' is there: the names carry a prefix" if alt else
+                                           f" (the config: {net.c['task']} {net.c['cell']}, "
+                                           f"{net.c['num_layers']} layer(s) of {net.c['hidden_dim']})"))
+    for k, v in sd.items():
+        if k.startswith("train."):
+            continue
+        if k not in want:
+            p.append(f"unexpected tensor '{k}' for this config")
+            continue
+        if not torch.is_tensor(v) or not v.is_floating_point():
+            p.append(f"tensor '{k}' is {getattr(v, 'dtype', type(v).__name__)}, expected a float tensor")
+            continue
+        if tuple(v.shape) != tuple(want[k].shape):
+            shape, need = list(v.shape), list(want[k].shape)
+            p.append(f"tensor '{k}' has shape {shape} where the config needs {need}" +
+                     (" (stored transposed)" if shape[::-1] == need and len(shape) == 2 else ""))
+            continue
+        flat = v.detach().float().flatten()
+        bad = (~torch.isfinite(flat)).nonzero()
+        if len(bad):
+            j = int(bad[0])
+            p.append(f"tensor '{k}' holds {flat[j].item()} at index {j} (as float32, which rnn.c computes in): "
+                     f"a diverged model or a damaged file")
+    if not p and tied and "head.weight" in sd and not torch.equal(sd["head.weight"].float(), sd["embedding.weight"].float()):
+        p.append("head.weight is not a copy of embedding.weight, but the config ties them (tie_weights)")
+    return p
+
+
+def _json_meta(meta, key, path):
+    try:
+        return json.loads(meta[key])
+    except ValueError:
+        raise SystemExit(f"{path}: metadata \"{key}\" is not valid JSON")
+
+
 def load(path):
+    """An rnn.c checkpoint -> (Net in eval mode, config, tokenizer or None,
+    metadata), checked as rnn.c checks it."""
     tensors, meta = st.load(path)
-    if meta.get("format") != "rnn.c":
-        raise SystemExit(f"{path}: not an rnn.c checkpoint")
-    c = json.loads(meta["config"])
-    if c.get("residual"):
-        raise SystemExit(f"{path}: a residual model (rnn train --residual): this twin has no residual connections")
+    fmt = meta.get("format")
+    if fmt != "rnn.c":
+        raise SystemExit(f"{path}: not an rnn.c checkpoint (metadata \"format\" is "
+                         f"{json.dumps(fmt) if fmt is not None else 'missing'})")
+    if meta.get("format_version") != "1":
+        raise SystemExit(f"{path}: unsupported format_version {meta.get('format_version', '(missing)')} "
+                         f"(this script reads 1)")
+    if "config" not in meta:
+        raise SystemExit(f"{path}: metadata has no \"config\"")
+    c = _json_meta(meta, "config", path)
+    problems = config_problems(c)
+    if problems:
+        raise SystemExit("\n".join(f"{path}: bad config: {m}" for m in problems))
     net = Net(c)
     sd = {k: torch.from_numpy(v) for k, v in tensors.items() if not k.startswith("train.")}
-    if c.get("tie_weights") and "head.weight" not in sd:  # the copy is optional in a tied file
+    problems = state_dict_problems(net, sd)
+    if problems:
+        raise SystemExit("\n".join(f"{path}: {m}" for m in problems))
+    if net.c["tie_weights"]:
         sd["head.weight"] = sd["embedding.weight"]
     net.load_state_dict(sd, strict=True)
     net.eval()
-    tok = json.loads(meta["tokenizer"]) if "tokenizer" in meta else None
+    tok = None
+    if "tokenizer" in meta:
+        tok = _json_meta(meta, "tokenizer", path)
+        problems = tokenizer_problems(tok)
+        if not problems and len(tok["vocab"]) != net.c["vocab_size"]:
+            problems = [f"tokenizer has {len(tok['vocab'])} tokens but config vocab_size is {net.c['vocab_size']}"]
+        if problems:
+            raise SystemExit("\n".join(f"{path}: bad tokenizer: {m}" for m in problems))
+    if net.c["task"] == "classify":
+        labels = _json_meta(meta, "labels", path) if "labels" in meta else None
+        problems = label_problems(labels, net.c)
+        if problems:
+            raise SystemExit("\n".join(f"{path}: metadata {m}" for m in problems))
     return net, c, tok, meta
 
 
-def encode(tok, text):
-    if tok["type"] == "byte":
-        return list(text.encode("utf-8"))
-    if tok["type"] != "char":
-        raise SystemExit("this script tokenizes char and byte models only")
-    index = {t: i for i, t in enumerate(tok["vocab"])}
-    return [index.get(ch, tok["unk_id"]) for ch in text]
-
-
-def piece(tok, i):
-    if tok["type"] == "byte":
-        return bytes([i])
-    if i == tok.get("unk_id"):
-        return "\ufffd".encode()
-    if i == tok.get("pad_id"):
-        return b""
-    return tok["vocab"][i].encode()
-
+# ---------------------------------------------------------------------------
+# Classification, evaluation, generation
 
 def classify(net, c, tok, text):
+    """Class probabilities of one text (bytes or str), as rnn classify: a text
+    with no tokens reads as one filler token (<unk>; byte: the space)."""
     with torch.no_grad():
-        ids = encode(tok, text) or [tok.get("unk_id", 32)]
+        ids = encode(tok, text) or [filler_id(tok)]
         logits, _ = net.forward_classify(ids)
-        if c.get("loss") == "bce":
+        if net.c["loss"] == "bce":
             p1 = torch.sigmoid(logits[0]).item()
             return [1 - p1, p1]
         return torch.softmax(logits, 0).tolist()
-
-
-def cache_settings(c, argv):
-    """The neural cache (size, theta, lambda) of config c, overridden by
-    --cache / --cache-theta / --cache-lambda in argv; None without one."""
-    size = int(c.get("cache_size", 0))
-    theta, lam = float(c.get("cache_theta", 0.3)), float(c.get("cache_lambda", 0.2))
-    if "--cache" in argv:
-        size = int(argv[argv.index("--cache") + 1])
-    if "--cache-theta" in argv:
-        theta = float(argv[argv.index("--cache-theta") + 1])
-    if "--cache-lambda" in argv:
-        lam = float(argv[argv.index("--cache-lambda") + 1])
-    return (size, theta, lam) if size > 0 else None
 
 
 def cache_mix(p, h, keys, nexts, cache):
@@ -176,7 +770,7 @@ def cache_mix(p, h, keys, nexts, cache):
     in double, over the last `size` (key, next) pairs."""
     size, theta, lam = cache
     keys, nexts = keys[-size:], nexts[-size:]
-    if not keys:
+    if not keys or lam == 0:
         return p
     w = torch.softmax(theta * (torch.stack(keys) @ h), 0)
     return (1 - lam) * p + lam * torch.zeros_like(p).index_add_(0, torch.tensor(nexts), w)
@@ -210,20 +804,6 @@ def lm_eval(net, ids, cache=None):
             out.update({"loss": nll / len(y), "perplexity": math.exp(nll / len(y)), "accuracy": ok / len(y),
                         "loss_without_cache": loss, "accuracy_without_cache": acc})
     return out
-
-
-def dynamic_settings(argv):
-    """Dynamic evaluation's (lr, seg, decay, clip, rms) from --dynamic LR [--dynamic-seg N]
-    [--dynamic-decay X] [--dynamic-clip X] [--dynamic-rms B] in argv (rnn eval's defaults); None
-    without --dynamic."""
-    if "--dynamic" not in argv:
-        return None
-    get = lambda flag, default: float(argv[argv.index(flag) + 1]) if flag in argv else default
-    seg = get("--dynamic-seg", 20)
-    if seg != int(seg) or seg < 1:
-        raise SystemExit(f"--dynamic-seg {seg}: a whole number of tokens >= 1 expected")
-    return (get("--dynamic", 0.0), int(seg), get("--dynamic-decay", 0.0), get("--dynamic-clip", 5.0),
-            get("--dynamic-rms", 0.0))
 
 
 def lm_eval_dynamic(net, ids, dyn, cache=None):
@@ -275,44 +855,207 @@ def lm_eval_dynamic(net, ids, dyn, cache=None):
     return out
 
 
+class Utf8Hold:
+    """rnn sample's hold on a byte model's text (src/sample.c utf8_step,
+    draw_bans): only bytes that continue valid UTF-8 may be drawn."""
+
+    def __init__(s):
+        s.need, s.lo, s.hi = 0, 0x80, 0xBF
+
+    def step(s, b):
+        if s.need > 0 and s.lo <= b <= s.hi:
+            s.need, s.lo, s.hi = s.need - 1, 0x80, 0xBF
+            return
+        s.need, s.lo, s.hi = 0, 0x80, 0xBF
+        if 0xC2 <= b <= 0xDF:
+            s.need = 1
+        elif 0xE0 <= b <= 0xEF:
+            s.need = 2
+        elif 0xF0 <= b <= 0xF4:
+            s.need = 3
+        s.lo = {0xE0: 0xA0, 0xF0: 0x90}.get(b, s.lo)
+        s.hi = {0xED: 0x9F, 0xF4: 0x8F}.get(b, s.hi)
+
+    def banned(s):
+        v = torch.arange(256)
+        if s.need > 0:
+            return ~((v >= s.lo) & (v <= s.hi))
+        return ~(((v > 0) & (v < 0x80)) | ((v >= 0xC2) & (v <= 0xF4)))
+
+
 def greedy(net, tok, prime, length, cache=None):
+    """rnn sample --temperature 0: the prime's bytes, then length tokens, each
+    the most likely one rnn.c may draw (never <pad>; a byte model's text kept
+    valid UTF-8, finishing a character begun at the end of length)."""
+    prime = as_bytes(prime) if prime else b""
+    V = net.c["vocab_size"]
+    banned = torch.tensor([not producible(tok, i) for i in range(V)])
+    hold = Utf8Hold() if tok["type"] == "byte" and V == 256 else None
     with torch.no_grad():
         ids = encode(tok, prime) if prime else []
-        if not ids:
-            nl = tok["vocab"].index("\n") if "\n" in tok["vocab"] else 0
+        if not ids:  # no prime: a newline first (or the first id that is neither banned nor <unk>)
+            nl = next((i for i, t in enumerate(tok["vocab"]) if t == "\n"), None)
+            if nl is None:
+                nl = 0
+                while nl < V - 1 and (banned[nl] or nl == tok.get("unk_id")):
+                    nl += 1
             ids = [nl]
+        if hold:
+            for i in ids:
+                hold.step(i)
         logits, state, top = net.forward_lm(torch.tensor(ids).unsqueeze(0), with_top=True)
         keys = [t.double() for t in top[0][:-1]]  # the prime's pairs: each state and the token after it
         nexts = list(ids[1:])
 
         def pick(lg, h):
-            if not cache:
-                return int(lg.argmax())
-            q = cache_mix(torch.softmax(lg.double(), 0), h.double(), keys, nexts, cache)
-            return int(q.argmax())
+            q = lg.double()
+            if cache:
+                q = cache_mix(torch.softmax(q, 0), h.double(), keys, nexts, cache)
+            mask = banned | hold.banned() if hold else banned
+            return int(q.masked_fill(mask, -math.inf).argmax())
         out = []
-        h = top[0, -1]
-        nxt = pick(logits[0, -1], h)
-        for _ in range(length):
+        h, lg = top[0, -1], logits[0, -1]
+        while len(out) < length or (out and hold and hold.need > 0 and len(out) < length + 3):
+            nxt = pick(lg, h)
             out.append(nxt)
             keys.append(h.double())
             nexts.append(nxt)
+            if hold:
+                hold.step(nxt)
             logits, state, top = net.forward_lm(torch.tensor([[nxt]]), state, with_top=True)
-            h = top[0, -1]
-            nxt = pick(logits[0, -1], h)
-    return (prime.encode() if prime else b"") + b"".join(piece(tok, i) for i in out)
+            h, lg = top[0, -1], logits[0, -1]
+    return prime + b"".join(piece(tok, i) for i in out)
+
+
+# ---------------------------------------------------------------------------
+# export: a PyTorch state_dict -> an rnn.c checkpoint
+
+def read_json(path):
+    """(value, None) or (None, a one-line message naming path). Strict JSON, as
+    cJSON reads it: no NaN/Infinity; a key given twice is refused (cJSON would
+    take the first, Python the last)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        return None, f"{path}: cannot open: {e.strerror or e}"
+
+    def no_constant(name):
+        raise ValueError(f"{name} is not JSON")
+
+    def pairs(kv):
+        d = {}
+        for k, v in kv:
+            if k in d:
+                raise ValueError(f"the key \"{k}\" is given twice")
+            d[k] = v
+        return d
+    try:
+        return json.loads(raw, parse_constant=no_constant, object_pairs_hook=pairs), None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        return None, f"{path}: not valid JSON ({e})"
+
+
+def _is_state_dict(obj):
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(k, str) and torch.is_tensor(v)
+                                                       for k, v in obj.items())
+
+
+def read_state_dict(path):
+    """torch.load(path) as a state_dict: unwraps a training script's dict
+    ({"state_dict": ...}, {"model": ...}) and strips DataParallel's "module."
+    prefix, saying so on stderr. (state_dict, None) or (None, message)."""
+    try:
+        obj = torch.load(path, map_location="cpu")
+    except OSError as e:
+        return None, f"{path}: cannot open: {e.strerror or e}"
+    except (AttributeError, ModuleNotFoundError, ImportError) as e:
+        return None, (f"{path}: holds a pickled object whose class cannot be loaded here ({e}): save the model's "
+                      f"state_dict, torch.save(model.state_dict(), PATH), not the model")
+    except Exception as e:  # pickle.UnpicklingError, RuntimeError (not a zip), EOFError, ...
+        return None, f"{path}: not a file torch.load reads ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+    if isinstance(obj, nn.Module):
+        return None, (f"{path}: holds a whole pickled module ({type(obj).__name__}), not a state_dict: save "
+                      f"torch.save(model.state_dict(), PATH) instead")
+    if not _is_state_dict(obj):
+        inner = None
+        if isinstance(obj, dict):
+            inner = next((k for k in ("state_dict", "model_state_dict", "model") if _is_state_dict(obj.get(k))), None)
+        if inner is None:
+            what = (f"a dict with keys {', '.join(repr(k) for k in list(obj)[:8])}" if isinstance(obj, dict) and obj
+                    else f"a {type(obj).__name__}")
+            hint = ""
+            if isinstance(obj, dict) and isinstance(obj.get("model"), nn.Module):
+                hint = " (its \"model\" is a whole module: save model.state_dict())"
+            return None, (f"{path}: holds {what}, not a state_dict (a dict of tensor names to tensors, "
+                          f"torch.save(model.state_dict(), PATH)){hint}")
+        print(f"rnnc_torch.py export: {path}: using the state_dict under \"{inner}\" "
+              f"(the other entries, {', '.join(repr(k) for k in obj if k != inner) or 'none'}, are left out)",
+              file=sys.stderr)
+        obj = obj[inner]
+    if all(k.startswith("module.") for k in obj):
+        print(f"rnnc_torch.py export: {path}: the tensor names carry torch.nn.DataParallel's \"module.\" prefix: "
+              f"stripped", file=sys.stderr)
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    return dict(obj), None
 
 
 def export(state_dict_path, config_path, tok_path, out_path, labels_path=None):
-    sd = torch.load(state_dict_path, map_location="cpu")
-    c = json.load(open(config_path))
-    net = Net(c)
-    net.load_state_dict(sd, strict=True)  # validates names and shapes
-    meta = {"format": "rnn.c", "format_version": "1", "config": json.dumps(c),
-            "tokenizer": json.dumps(json.load(open(tok_path)))}
-    if labels_path:
-        meta["labels"] = json.dumps(json.load(open(labels_path)))
-    st.save(out_path, {k: v.float() for k, v in net.state_dict().items()}, meta)
+    """Checks everything rnn.c's loader checks, then writes the checkpoint.
+    SystemExit with one line per problem, each naming its file."""
+    problems = []
+    c, err = read_json(config_path)
+    cfg = None
+    if err:
+        problems.append(err)
+    else:
+        cp = config_problems(c)
+        problems += [f"{config_path}: {m}" for m in cp]
+        cfg = None if cp else config_with_defaults(c)
+    tok, err = read_json(tok_path)
+    if err:
+        problems.append(err)
+    else:
+        problems += [f"{tok_path}: {m}" for m in tokenizer_problems(tok)]
+        vocab = tok.get("vocab") if isinstance(tok, dict) else None
+        if cfg and isinstance(vocab, list) and vocab and len(vocab) != cfg["vocab_size"]:
+            problems.append(f"{tok_path}: the vocab has {len(vocab)} tokens but {config_path} has vocab_size "
+                            f"{cfg['vocab_size']}")
+    labels = None
+    if cfg and cfg["task"] == "classify":
+        if labels_path is None:
+            problems.append(f"{out_path}: a classifier needs --labels LABELS.json, a JSON array of its "
+                            f"{cfg['num_classes']} class names")
+        else:
+            labels, err = read_json(labels_path)
+            problems += [err] if err else [f"{labels_path}: {m}" for m in label_problems(labels, cfg)]
+    elif cfg and labels_path is not None:
+        problems.append(f"{labels_path}: --labels is for classifiers ({config_path} is a language model)")
+    if isinstance(tok, dict) and tok.get("type") in ("char", "byte"):  # rnn.c would load these and ignore them
+        ignored = ("split_punct", "keep_newlines") + (("lowercase", "strip_html") if tok["type"] == "byte" else ())
+        problems += [f"{tok_path}: tokenizer: \"{k}\" is true, but a {tok['type']} tokenizer ignores it "
+                     f"(rnn.c would read the text as if it were false)" for k in ignored if tok.get(k) is True]
+    sd, err = read_state_dict(state_dict_path)
+    if err:
+        problems.append(err)
+    net = None
+    if sd is not None and cfg:
+        net = Net(c)
+        problems += [f"{state_dict_path}: {m}" for m in state_dict_problems(net, sd)]
+    if problems:
+        raise SystemExit("\n".join(problems))
+    sd = {k: v.detach().float() for k, v in sd.items() if not k.startswith("train.")}
+    if cfg["tie_weights"]:
+        sd["head.weight"] = sd["embedding.weight"]
+    net.load_state_dict(sd, strict=True)
+    meta = {"format": "rnn.c", "format_version": "1", "config": json.dumps(c, ensure_ascii=False),
+            "tokenizer": json.dumps(tok, ensure_ascii=False)}
+    if labels is not None:
+        meta["labels"] = json.dumps(labels, ensure_ascii=False)
+    try:
+        st.save(out_path, {k: v.float() for k, v in net.state_dict().items()}, meta)
+    except OSError as e:
+        raise SystemExit(f"{out_path}: cannot write: {e.strerror or e}")
 
 
 def make_fixture(out_path):
@@ -371,47 +1114,234 @@ def make_cls_fixture(out_path):
     st.save(out_path, {k: v for k, v in net.state_dict().items()}, meta)
 
 
+
+# ---------------------------------------------------------------------------
+# The command line
+
+PROG = "rnnc_torch.py"
+
+
+def usage_error(cmd, msg):
+    print(f"{PROG} {cmd}: {msg}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+class Args:
+    """argv after the command: positionals, and --name VALUE / --name=VALUE
+    options anywhere ("--" ends them); bools take no value."""
+
+    def __init__(s, cmd, argv, values=(), bools=(), npos=(0, 0), usage=""):
+        s.cmd, s.pos, s.opt = cmd, [], {}
+        i, done = 0, False
+        while i < len(argv):
+            a = argv[i]
+            if not done and a == "--":
+                done = True
+            elif not done and a.startswith("--") and len(a) > 2:
+                name, eq, val = a[2:].partition("=")
+                if name in bools and not eq:
+                    s.opt[name] = True
+                elif name in values:
+                    if not eq:
+                        if i + 1 >= len(argv):
+                            usage_error(cmd, f"option --{name} needs a value")
+                        i += 1
+                        val = argv[i]
+                    if name in s.opt:
+                        usage_error(cmd, f"option --{name} is given twice")
+                    s.opt[name] = val
+                else:
+                    usage_error(cmd, f"unknown option {a} (usage: {PROG} {usage})")
+            else:
+                s.pos.append(a)
+            i += 1
+        lo, hi = npos
+        if not lo <= len(s.pos) <= hi:
+            usage_error(cmd, f"{'too many arguments' if len(s.pos) > hi else 'missing arguments'} "
+                             f"(usage: {PROG} {usage})")
+
+    def num(s, name, lo, hi, default=None, whole=False):
+        """The value of --name as a number in [lo, hi] (a whole one if whole)."""
+        if name not in s.opt:
+            return default
+        text = s.opt[name]
+        try:
+            v = float(text)
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v) or not lo <= v <= hi or "x" in text.lower():
+            usage_error(s.cmd, f"--{name} '{text}' must be a number in [{lo:g}, {hi:g}]")
+        if whole:
+            if v != int(v):
+                usage_error(s.cmd, f"--{name} '{text}' must be a whole number")
+            return int(v)
+        return v
+
+
+DYNAMIC_FLAGS = ("dynamic", "dynamic-seg", "dynamic-decay", "dynamic-clip", "dynamic-rms")
+CACHE_FLAGS = ("cache", "cache-theta", "cache-lambda")
+
+
+def dynamic_settings(a):
+    """Dynamic evaluation's (lr, seg, decay, clip, rms), rnn eval's ranges and
+    defaults; None without --dynamic."""
+    if "dynamic" not in a.opt:
+        extra = next((f for f in DYNAMIC_FLAGS[1:] if f in a.opt), None)
+        if extra:
+            usage_error(a.cmd, f"--{extra} needs --dynamic LR")
+        return None
+    return (a.num("dynamic", 0, 1e3), a.num("dynamic-seg", 1, 1e6, 20, whole=True),
+            a.num("dynamic-decay", 0, 0.999999, 0.0), a.num("dynamic-clip", 0, 1e9, 5.0),
+            a.num("dynamic-rms", 0, 0.999999, 0.0))
+
+
+def cache_settings(a, c, sampling):
+    """The neural cache (size, theta, lambda) as rnn eval (the config's,
+    overridden by --cache/--cache-theta/--cache-lambda) or rnn sample (only
+    with --cache N) applies it; None without one."""
+    given = [f for f in CACHE_FLAGS if f in a.opt]
+    if given and c["task"] != "lm":
+        usage_error(a.cmd, f"--{given[0]} is for language models; this checkpoint is a classifier")
+    if sampling and given and "cache" not in a.opt:
+        usage_error(a.cmd, "--cache-theta/--cache-lambda need --cache N (sampling uses no cache unless asked)")
+    size = a.num("cache", 0, CACHE_MAX_SIZE, c["cache_size"] if not sampling else 0, whole=True)
+    theta = f32(a.num("cache-theta", 0, CACHE_MAX_THETA, c["cache_theta"]))
+    lam = f32(a.num("cache-lambda", 0, 1, c["cache_lambda"]))
+    if size == 0 and given and "cache" not in a.opt:
+        usage_error(a.cmd, "--cache-theta/--cache-lambda need a cache: add --cache N")
+    if size and not lam < 1:
+        usage_error(a.cmd, f"--cache-lambda must be below 1 (got {lam:g})")
+    return (size, theta, lam) if size > 0 else None
+
+
+def load_for(cmd, path, task):
+    net, c, tok, meta = load(path)
+    if net.c["task"] != task:
+        raise SystemExit(f"{PROG} {cmd}: {path}: " + ("not a classifier" if task == "classify" else
+                         "a classifier (this command is for language models; classify runs classifiers)"))
+    if tok is None:
+        raise SystemExit(f"{PROG} {cmd}: {path}: the checkpoint has no tokenizer (metadata \"tokenizer\")")
+    if tok["type"] not in ("char", "byte"):
+        raise SystemExit(f"{PROG} {cmd}: {path}: a {tok['type']} tokenizer: this script tokenizes char and byte "
+                         f"models only (use rnn.c)")
+    return net, c, tok, meta
+
+
+def cmd_eval(argv):
+    usage = "eval CKPT TEXTFILE [--cache N] [--cache-theta X] [--cache-lambda X] [--dynamic LR [--dynamic-*]]"
+    a = Args("eval", argv, CACHE_FLAGS + DYNAMIC_FLAGS, ("json",), (2, 2), usage)
+    dyn = dynamic_settings(a)
+    ckpt, path = a.pos
+    net, c, tok, _ = load_for("eval", ckpt, "lm")
+    cache = cache_settings(a, net.c, sampling=False)
+    data = read_text_file(path)
+    try:
+        ids = encode(tok, data)
+    except TextError as e:
+        raise SystemExit(f"{PROG} eval: {path}: {e}")
+    if len(ids) < 2:
+        raise SystemExit(f"{PROG} eval: {path}: needs at least 2 tokens to evaluate (has {len(ids)})")
+    if net.c["reverse"]:  # a backward LM (rnn.c --reverse) reads the text right to left
+        ids = ids[::-1]
+    out = lm_eval_dynamic(net, ids, dyn, cache) if dyn else lm_eval(net, ids, cache)
+    out["unk"] = sum(1 for i in ids if i == tok.get("unk_id", -1))
+    print(json.dumps(out))
+
+
+def cmd_greedy(argv):
+    usage = "greedy CKPT [--prime TEXT] [--length N] [--cache N ...] [--dynamic LR ...]"
+    a = Args("greedy", argv, ("prime", "length") + CACHE_FLAGS + DYNAMIC_FLAGS, (), (1, 1), usage)
+    dyn = dynamic_settings(a)
+    length = a.num("length", 0, 1e9, 100, whole=True)
+    prime = os.fsencode(a.opt.get("prime", ""))
+    if dyn and not prime:
+        usage_error("greedy", "--dynamic adapts the model to the prime: give --prime TEXT")
+    net, c, tok, _ = load_for("greedy", a.pos[0], "lm")
+    if net.c["reverse"]:
+        raise SystemExit(f"{PROG} greedy: {a.pos[0]}: a backward (--reverse) language model: it predicts text "
+                         f"right to left and cannot continue a prime")
+    cache = cache_settings(a, net.c, sampling=True)
+    try:
+        if dyn:  # rnn sample --dynamic: adapt to the prime first, then write from it
+            ids = encode(tok, prime)
+            if len(ids) < 2:
+                raise SystemExit(f"{PROG} greedy: --prime: --dynamic needs a prime of at least 2 tokens "
+                                 f"(has {len(ids)})")
+            lm_eval_dynamic(net, ids, dyn)
+        text = greedy(net, tok, prime, length, cache)
+    except TextError as e:
+        raise SystemExit(f"{PROG} greedy: --prime: {e}")
+    sys.stdout.buffer.write(text + (b"" if text.endswith(b"\n") else b"\n"))
+
+
+def cmd_classify(argv):
+    a = Args("classify", argv, (), ("json",), (1, 1 << 30), "classify CKPT [TEXT ...]")
+    net, c, tok, meta = load_for("classify", a.pos[0], "classify")
+    labels = json.loads(meta["labels"])
+    if len(a.pos) > 1:
+        texts = ((f"text {i + 1}", os.fsencode(t)) for i, t in enumerate(a.pos[1:]))
+    else:  # one text per line of stdin, its line end ("\n", "\r\n") dropped
+        texts = ((f"stdin line {i + 1}", line.rstrip(b"\r\n")) for i, line in enumerate(sys.stdin.buffer))
+    for where, text in texts:
+        try:
+            if not encode(tok, text):
+                name = "<unk>" if tok.get("unk_id", -1) >= 0 else "space"
+                print(f"{PROG} classify: warning: {where}: no tokens in the text; read as one {name}",
+                      file=sys.stderr)
+            p = classify(net, c, tok, text)
+        except TextError as e:
+            sys.stdout.flush()
+            raise SystemExit(f"{PROG} classify: {where}: {e}")
+        best = max(range(len(p)), key=lambda i: p[i])
+        print(json.dumps({"label": labels[best], "probabilities": p}), flush=True)
+
+
+def cmd_export(argv):
+    a = Args("export", argv, ("labels",), (), (4, 4),
+             "export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]")
+    export(*a.pos, a.opt.get("labels"))
+
+
+def cmd_make_fixture(argv):
+    make_fixture(Args("make-fixture", argv, npos=(1, 1), usage="make-fixture OUT.safetensors").pos[0])
+
+
+def cmd_make_cls_fixture(argv):
+    make_cls_fixture(Args("make-cls-fixture", argv, npos=(1, 1), usage="make-cls-fixture OUT.safetensors").pos[0])
+
+
+COMMANDS = {"eval": cmd_eval, "greedy": cmd_greedy, "export": cmd_export, "classify": cmd_classify,
+            "make-fixture": cmd_make_fixture, "make-cls-fixture": cmd_make_cls_fixture}
+
+
 def main(argv):
-    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if argv[1] in ("-h", "--help", "help"):
         print(__doc__)
         return 0
     cmd = argv[1]
-    if cmd == "eval":
-        net, c, tok, _ = load(argv[2])
-        text = open(argv[3], encoding="utf-8").read()
-        ids = encode(tok, text)
-        if c.get("reverse"):  # a backward LM (rnn.c --reverse) reads the text right to left
-            ids = ids[::-1]
-        dyn, cache = dynamic_settings(argv), cache_settings(c, argv)
-        print(json.dumps(lm_eval_dynamic(net, ids, dyn, cache) if dyn else lm_eval(net, ids, cache)))
-    elif cmd == "greedy":
-        net, c, tok, _ = load(argv[2])
-        prime = argv[argv.index("--prime") + 1] if "--prime" in argv else ""
-        length = int(argv[argv.index("--length") + 1]) if "--length" in argv else 100
-        cache = cache_settings(c, argv) if "--cache" in argv else None  # sampling: only when asked
-        dyn = dynamic_settings(argv)
-        if dyn:  # rnn sample --dynamic: adapt to the prime first, then write from it
-            lm_eval_dynamic(net, encode(tok, prime), dyn)
-        sys.stdout.buffer.write(greedy(net, tok, prime, length, cache) + b"\n")
-    elif cmd == "export":
-        labels = argv[argv.index("--labels") + 1] if "--labels" in argv else None
-        export(argv[2], argv[3], argv[4], argv[5], labels)
-    elif cmd == "make-fixture":
-        make_fixture(argv[2])
-    elif cmd == "make-cls-fixture":
-        make_cls_fixture(argv[2])
-    elif cmd == "classify":
-        net, c, tok, meta = load(argv[2])
-        labels = json.loads(meta["labels"])
-        for text in argv[3:]:
-            p = classify(net, c, tok, text)
-            best = max(range(len(p)), key=lambda i: p[i])
-            print(json.dumps({"label": labels[best], "probabilities": p}))
-    else:
-        print(f"unknown command {cmd}", file=sys.stderr)
+    if cmd not in COMMANDS:
+        print(f"{PROG}: unknown command '{cmd}' (commands: {', '.join(COMMANDS)}; {PROG} --help)", file=sys.stderr)
         return 2
+    if len(argv) > 2 and argv[2] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    COMMANDS[cmd](argv[2:])
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as e:  # anything left: one line, not a traceback (RNNC_TORCH_DEBUG=1 shows it)
+        if os.environ.get("RNNC_TORCH_DEBUG"):
+            raise
+        msg = " ".join(str(e).split()) or type(e).__name__
+        print(f"{PROG}: {type(e).__name__}: {msg[:500]}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# test_torch_tool.sh: tools/rnnc_torch.py (the PyTorch twin of an rnn.c model,
+# and the state_dict -> checkpoint converter) against rnn.c itself: the same
+# tokens (char: lowercase, strip_html, invalid UTF-8 replaced; byte: an empty
+# text is one space), the same text file (bytes, "\r" kept, BOM skipped, NUL
+# refused), the same residual stacks, F16/BF16/F64 files read as rnn.c reads
+# them, exports (DataParallel names, a training script's dict, a model made in
+# PyTorch) that rnn.c loads with the same results, export's checks, and
+# one-line errors. Tiny models; the tool's runs share two Python processes
+# (importing torch takes seconds), so it runs in well under a minute on 2
+# cores. TOOL=path tests another copy of the tool (with its tests/ref/st.py
+# beside it, as in the tree); KEEP=1 keeps the scratch directory.
+# Ends with "tests/test_torch_tool.sh: N passed, N failed".
+set -u
+RNN=${RNN_BIN:-./rnn}
+DATA=${RNN_SHARED:-../shared}/data
+TOOL=${TOOL:-tools/rnnc_torch.py}
+ST_DIR=$(dirname "$TOOL")/../tests/ref
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+summary() { echo "tests/test_torch_tool.sh: $pass passed, $fail failed"; [ $fail -eq 0 ]; }
+if ! $PY -c 'import torch' 2>/dev/null; then
+    echo "skip: no torch"
+    summary
+    exit 0
+fi
+export OMP_NUM_THREADS=1 # one small model at a time: no thread pools
+
+# job NAME ARG...: queues "rnnc_torch.py ARG..." (or, for NAME mk_*, "python3 ARG...") for a
+# runner; its stdout, stderr and exit status land in $T/NAME.out, .err, .rc
+mkdir -p "$T/jobs"
+job() { local name=$1; shift; printf '%s\0' "$@" >"$T/jobs/$name"; }
+# The runner: one Python process that imports torch once, then runs each queued job as
+# `python3 TOOL ARG...` would run (runpy as __main__, sys.argv decoded as Python decodes it,
+# SystemExit's code or message as the interpreter turns it into an exit status, and an
+# uncaught exception's traceback on stderr, status 1).
+cat >"$T/runner.py" <<'PY'
+import io, os, runpy, sys, traceback
+import torch  # noqa: F401  (once, for every job)
+tool, T = sys.argv[1], sys.argv[2]
+for name in sys.argv[3:]:
+    args = [os.fsdecode(a) for a in open(f"{T}/jobs/{name}", "rb").read().split(b"\0")[:-1]]
+    script = args.pop(0) if name.startswith("mk_") else tool
+    out, err = open(f"{T}/{name}.out", "wb"), open(f"{T}/{name}.err", "wb")
+    so = io.TextIOWrapper(out, encoding="utf-8", errors="surrogateescape", write_through=True)
+    se = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", write_through=True)
+    saved = sys.stdout, sys.stderr, sys.stdin, sys.argv, list(sys.path)
+    sys.stdout, sys.stderr, sys.stdin, sys.argv = so, se, open(os.devnull), [script] + args
+    code = 0
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as e:
+        code = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
+        if not isinstance(e.code, (int, type(None))):
+            print(e.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        so.flush(), se.flush()
+        sys.stdout, sys.stderr, sys.stdin, sys.argv, sys.path[:] = saved
+        out.close(), err.close()
+    open(f"{T}/{name}.rc", "w").write(f"{code}\n")
+PY
+runner() { $PY "$T/runner.py" "$TOOL" "$T" "$@" >"$T/runner.log" 2>&1; }
+rc() { cat "$T/$1.rc" 2>/dev/null || echo 255; }
+# close A B TOL: two numbers agree within TOL
+close() { $PY -c 'import sys; a, b, t = map(float, sys.argv[1:]); sys.exit(not abs(a - b) <= t)' "$1" "$2" "$3" 2>/dev/null; }
+# same_probs A B TOL: the "probabilities" arrays of two files, line for line, within TOL
+same_probs() {
+    $PY - "$1" "$2" "$3" <<'PY'
+import json, re, sys
+def probs(path):
+    return [json.loads(m) for m in re.findall(r'"probabilities": (\[[^]]*\])', open(path, errors="replace").read())]
+a, b, tol = probs(sys.argv[1]), probs(sys.argv[2]), float(sys.argv[3])
+sys.exit(not (a and len(a) == len(b) and all(len(x) == len(y) and all(abs(u - v) <= tol for u, v in zip(x, y))
+                                             for x, y in zip(a, b))))
+PY
+}
+# loss FILE: its JSON's "loss"; c_loss CKPT FILE [FLAGS]: rnn eval's
+loss() { sed -nE 's/^\{"loss": ([-0-9.e+]+).*/\1/p' "$1" | head -1; }
+c_loss() { local ck=$1 f=$2; shift 2; $RNN eval "$ck" --data "$f" --json "$@" 2>/dev/null | sed -nE 's/^\{"loss": ([-0-9.e+]+).*/\1/p'; }
+# one_line_error NAME: a non-zero exit (not a crash), one line of stderr, no traceback
+one_line_error() {
+    local r; r=$(rc "$1")
+    [ "$r" -ne 0 ] && [ "$r" -lt 128 ] && [ "$(wc -l <"$T/$1.err")" -eq 1 ] && ! grep -q Traceback "$T/$1.err"
+}
+
+# --- data: small slices
+head -c 20000 "$DATA/tinyshakespeare/input.txt" | sed 's/$/\r/' >"$T/lm.txt" # CRLF line ends: "\r" in the vocab
+{ printf '\xef\xbb\xbf'; head -c 1500 "$DATA/tinyshakespeare/input.txt" | tail -c 1200 | sed 's/$/\r/'; } >"$T/crlf_bom.txt"
+head -n 400 "$DATA/trec/train.tsv" >"$T/trec.tsv"
+# with a few texts holding invalid UTF-8, HTML and capitals: U+FFFD and the tags' space in the vocabulary
+{ cat "$T/trec.tsv"; printf 'HUM\tHUM:ind\tWho <b>WROTE</b> \xff\xfe this ?\nNUM\tNUM:date\tWhen did \xe2\x82 ÉTÉ <br /> start ?\n'; } >"$T/trec_html.tsv"
+awk -F'\t' '$1 == "DESC" || $1 == "NUM"' "$DATA/trec/train.tsv" | head -n 300 >"$T/trec2.tsv"
+printf 'abc\000def\nmore text\n' >"$T/nul.txt"
+{ printf '\xef\xbb\xbfAB\000\r\n\xff\xe2\x82 ok \xf0\x9f\x99\x82\r\n'; head -c 600 "$DATA/tinyshakespeare/input.txt"; } >"$T/bytes.txt"
+tiny="--hidden 16 --embed 8 --steps 20 --threads 1 --progress quiet"
+cls="--task classify --label-col 1 --text-col 3 --batch 16"
+lm="--seq-len 16 --batch 4"
+
+# --- models, trained by rnn.c (two at a time)
+$RNN train $cls $tiny --data "$T/trec_html.tsv" --tokenizer char --lowercase --strip-html --replace-invalid \
+    --out "$T/cls_lower" >/dev/null 2>&1 &
+$RNN train $cls $tiny --data "$T/trec2.tsv" --tokenizer byte --loss bce --cell gru --layers 1 --pool attention \
+    --attention-dim 8 --out "$T/cls_byte" >/dev/null 2>&1
+wait
+$RNN train $cls $tiny --data "$T/trec.tsv" --tokenizer char --cell gru --layers 3 --bidirectional --residual \
+    --pool last --dropout 0.1 --out "$T/cls_res" >/dev/null 2>&1 &
+$RNN train $lm $tiny --data "$T/lm.txt" --out "$T/lm" >/dev/null 2>&1
+wait
+$RNN train $lm $tiny --embed 16 --data "$T/lm.txt" --layers 2 --residual --tie-weights --dropout 0.1 \
+    --out "$T/lm_res" >/dev/null 2>&1 &
+$RNN train $lm $tiny --data "$T/lm.txt" --tokenizer byte --layers 1 --cell rnn_tanh --out "$T/lm_byte" >/dev/null 2>&1
+wait
+for m in cls_lower cls_byte cls_res lm lm_res lm_byte; do
+    check "rnn.c trains the $m model" "[ -s '$T/$m/model.safetensors' ]"
+done
+
+# --- inputs made without torch: F16/BF16/F64 (and I8) copies of a checkpoint, JSON parts for export
+$PY - "$ST_DIR" "$T" <<'PY'
+import json, struct, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import st
+T = sys.argv[2]
+def write(path, tensors, meta):  # a safetensors file of {name: (dtype name, raw bytes, shape)}
+    header, blobs, off = {}, [], 0
+    for name, (dt, raw, shape) in sorted(tensors.items()):
+        header[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    header["__metadata__"] = meta
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+t, meta = st.load(T + "/lm/model.safetensors")
+conv = {"F16": lambda a: a.astype("<f2").tobytes(), "F64": lambda a: a.astype("<f8").tobytes(),
+        "BF16": lambda a: (a.astype("<f4").view("<u4") >> 16).astype("<u2").tobytes()}
+for dt, f in conv.items():
+    write(f"{T}/lm_{dt}.safetensors", {k: (dt, f(v), v.shape) for k, v in t.items()}, meta)
+first = sorted(t)[0]
+write(f"{T}/lm_I8.safetensors", {k: ("I8", v.astype("<i1").tobytes(), v.shape) if k == first else
+                                 ("F32", v.astype("<f4").tobytes(), v.shape) for k, v in t.items()}, meta)
+open(T + "/first_tensor", "w").write(first)
+for m in ("lm", "cls_res"):
+    t, meta = st.load(f"{T}/{m}/model.safetensors")
+    for k in ("config", "tokenizer") + (("labels",) if "labels" in meta else ()):
+        open(f"{T}/{m}.{k}.json", "w").write(meta[k])
+labels = json.loads(meta["labels"])  # cls_res's, with the first name twice
+json.dump(labels[:-1] + labels[:1], open(T + "/dup.labels.json", "w"))
+tok = json.loads(meta["tokenizer"])  # cls_res's char tokenizer without "lowercase" and with a token too many
+del tok["lowercase"]
+tok["vocab"].append("\u2603")
+json.dump(tok, open(T + "/bad.tokenizer.json", "w"))
+PY
+# state_dicts a PyTorch user has: a DataParallel model's, a training script's dict, a whole module, and a
+# model made in PyTorch for a hand-written char vocabulary, with its loss by plain torch (not the tool)
+cat >"$T/mk_pt.py" <<'PY'
+import json, sys
+import torch
+from torch import nn
+sys.path.insert(0, sys.argv[1])
+import st
+T = sys.argv[2]
+t, _ = st.load(T + "/cls_res/model.safetensors")
+torch.save({"module." + k: torch.from_numpy(v) for k, v in t.items()}, T + "/dp.pt")
+t, _ = st.load(T + "/lm/model.safetensors")
+torch.save({"epoch": 3, "state_dict": {k: torch.from_numpy(v).double() for k, v in t.items()}, "optimizer": {}},
+           T + "/wrapped.pt")
+torch.save(nn.Linear(3, 2), T + "/module.pt")
+torch.manual_seed(5)
+text = "to be, or not to be: that is the question.\n"
+vocab = ["<pad>", "<unk>"] + sorted(set(text))
+class M(nn.Module):  # the twin's names, by hand
+    def __init__(s):
+        super().__init__()
+        s.embedding = nn.Embedding(len(vocab), 6)
+        s.rnn = nn.GRU(6, 10, 2, batch_first=True)
+        s.head = nn.Linear(10, len(vocab))
+m = M()
+with torch.no_grad():
+    for p in m.parameters():
+        p.mul_(3)
+    ids = torch.tensor([[vocab.index(ch) for ch in text]])
+    logits = m.head(m.rnn(m.embedding(ids[:, :-1]))[0])[0]
+    loss = nn.functional.cross_entropy(logits, ids[0, 1:]).item()
+torch.save(m.state_dict(), T + "/fresh.pt")
+json.dump({"task": "lm", "cell": "gru", "vocab_size": len(vocab), "embed_dim": 6, "hidden_dim": 10, "num_layers": 2},
+          open(T + "/fresh.config.json", "w"))
+json.dump({"type": "char", "vocab": vocab, "pad_id": 0, "unk_id": 1, "lowercase": False},  # the docstring's example
+          open(T + "/fresh.tokenizer.json", "w"))
+open(T + "/fresh.txt", "w").write(text)
+open(T + "/fresh.loss", "w").write(repr(loss))
+PY
+
+# --- the tool's runs: classify, eval, greedy in one runner; the exports in another; one real process
+texts=("Who wrote Hamlet ?" "<b>WHO</b> WROTE <i>Hamlet</i> ?" "ÉTÉ À PARIS, İstanbul, ΣΟΦΙΑ, ДОМ" ""
+    "a<!-- note -->b</p> <3 a < b > c <a" "<br/><BR /><p class=x>Text</p>" "ǅ Ⅻ ＡＢ 𐐀 ẞ")
+bad_texts=($'\xff\xfe who' $'\xe2\x82 is \xe2\x82\xac \xc0\x80 <b \xff>tag</b>' $'x\xed\xa0\x80y')
+job p_lower classify "$T/cls_lower/model.safetensors" "${texts[@]}"
+job p_lower_bad classify "$T/cls_lower/model.safetensors" "${bad_texts[@]}"
+btexts=("" "What is a byte ?" "é<b>")
+job p_byte classify "$T/cls_byte/model.safetensors" "${btexts[@]}"
+rtexts=("How far is it from Denver to Aspen ?" "What is the capital of France ?" "x")
+job p_res classify "$T/cls_res/model.safetensors" "${rtexts[@]}" $'then \xff'
+job p_crlf eval "$T/lm/model.safetensors" "$T/crlf_bom.txt"
+job p_nul eval "$T/lm/model.safetensors" "$T/nul.txt"
+job p_bytes eval "$T/lm_byte/model.safetensors" "$T/bytes.txt"
+job p_lmres eval "$T/lm_res/model.safetensors" "$T/crlf_bom.txt"
+job p_lmres_dyn eval "$T/lm_res/model.safetensors" "$T/crlf_bom.txt" --dynamic 0.5 --dynamic-seg 10
+job p_lmres_g greedy "$T/lm_res/model.safetensors" --prime "KING" --length 60
+for dt in F16 BF16 F64; do job "p_$dt" eval "$T/lm_$dt.safetensors" "$T/crlf_bom.txt"; done
+job p_noargs eval
+job p_nocmd frobnicate
+job p_badval eval "$T/lm/model.safetensors" "$T/crlf_bom.txt" --dynamic abc
+job mk_pt "$T/mk_pt.py" "$ST_DIR" "$T"
+job x_dp export "$T/dp.pt" "$T/cls_res.config.json" "$T/cls_res.tokenizer.json" "$T/dp.safetensors" \
+    --labels "$T/cls_res.labels.json"
+job x_wrapped export "$T/wrapped.pt" "$T/lm.config.json" "$T/lm.tokenizer.json" "$T/wrapped.safetensors"
+job x_fresh export "$T/fresh.pt" "$T/fresh.config.json" "$T/fresh.tokenizer.json" "$T/fresh.safetensors"
+job x_module export "$T/module.pt" "$T/lm.config.json" "$T/lm.tokenizer.json" "$T/module.safetensors"
+job x_bad export "$T/dp.pt" "$T/cls_res.config.json" "$T/bad.tokenizer.json" "$T/bad.safetensors"
+job x_labels export "$T/dp.pt" "$T/cls_res.config.json" "$T/cls_res.tokenizer.json" "$T/badl.safetensors" \
+    --labels "$T/dup.labels.json"
+runner p_lower p_lower_bad p_byte p_res p_crlf p_nul p_bytes p_lmres p_lmres_dyn p_lmres_g p_F16 p_BF16 p_F64 \
+    p_noargs p_nocmd p_badval &
+runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels &
+# a real process too: a checkpoint that is not there (the exit status and stderr are the interpreter's)
+$PY "$TOOL" eval "$T/nonexistent.safetensors" "$T/crlf_bom.txt" >"$T/p_nofile.out" 2>"$T/p_nofile.err"
+echo $? >"$T/p_nofile.rc"
+wait
+
+# --- checks
+$RNN classify "$T/cls_lower/model.safetensors" --json "${texts[@]}" >"$T/c_lower.out" 2>/dev/null
+check "classify: a lowercase + strip-html char classifier gives rnn.c's probabilities (tags, capitals beyond ASCII)" \
+    "same_probs '$T/c_lower.out' '$T/p_lower.out' 1e-5"
+$RNN classify "$T/cls_lower/model.safetensors" --json "${bad_texts[@]}" >"$T/c_lower_bad.out" 2>/dev/null
+check "classify: invalid UTF-8 read as rnn.c replaces it (a U+FFFD per bad byte; none inside a tag)" \
+    "same_probs '$T/c_lower_bad.out' '$T/p_lower_bad.out' 1e-5"
+$RNN classify "$T/cls_byte/model.safetensors" --json "${btexts[@]}" >"$T/c_byte.out" 2>/dev/null
+check "classify: a byte classifier (bce) reads an empty text as one space, as rnn.c" \
+    "[ \$(rc p_byte) -eq 0 ] && same_probs '$T/c_byte.out' '$T/p_byte.out' 1e-5"
+$RNN classify "$T/cls_res/model.safetensors" --json "${rtexts[@]}" $'then \xff' >"$T/c_res.out" 2>"$T/c_res.err"
+check "classify: a residual bidirectional 3-layer GRU classifier gives rnn.c's probabilities" \
+    "same_probs '$T/c_res.out' '$T/p_res.out' 1e-5"
+check "classify: invalid UTF-8 (no replace) stops with rnn.c's message after the good lines" \
+    "[ \$(rc p_res) -eq 1 ] && [ \$(wc -l <'$T/p_res.out') -eq 3 ] && grep -q 'text 4: input has invalid UTF-8 at byte 5\$' '$T/p_res.err' && grep -q 'text 4: input has invalid UTF-8 at byte 5\$' '$T/c_res.err'"
+c=$(c_loss "$T/lm/model.safetensors" "$T/crlf_bom.txt"); p=$(loss "$T/p_crlf.out")
+check "eval: a file with CRLF line ends and a BOM gives rnn.c's loss ($c vs $p)" "close '$c' '$p' 2e-5"
+check "eval: a NUL byte in a char LM's text is refused as rnn.c refuses it" \
+    "[ \$(rc p_nul) -eq 1 ] && grep -q 'a NUL byte at byte 3 (line 1)' '$T/p_nul.err' && $RNN eval '$T/lm/model.safetensors' --data '$T/nul.txt' 2>&1 | grep -q 'a NUL byte at byte 3 (line 1)'"
+c=$(c_loss "$T/lm_byte/model.safetensors" "$T/bytes.txt"); p=$(loss "$T/p_bytes.out")
+check "eval: a byte LM reads NUL, CR, invalid UTF-8 and a BOM as rnn.c ($c vs $p)" "close '$c' '$p' 2e-5"
+c=$(c_loss "$T/lm_res/model.safetensors" "$T/crlf_bom.txt"); p=$(loss "$T/p_lmres.out")
+check "eval: a residual tied 2-layer LSTM LM gives rnn.c's loss ($c vs $p)" "close '$c' '$p' 2e-5"
+cd_=$(c_loss "$T/lm_res/model.safetensors" "$T/crlf_bom.txt" --dynamic 0.5 --dynamic-seg 10); pd=$(loss "$T/p_lmres_dyn.out")
+check "eval --dynamic: the residual LM's carried state and gradients are rnn.c's ($cd_ vs $pd; static $c)" \
+    "close '$cd_' '$pd' 2e-4 && ! close '$cd_' '$c' 1e-3"
+cg=$($RNN sample "$T/lm_res/model.safetensors" --prime "KING" --length 60 --temperature 0 2>/dev/null)
+check "greedy: the residual LM's text is rnn sample --temperature 0's" \
+    "[ -n \"\$cg\" ] && [ \"\$cg\" = \"\$(cat '$T/p_lmres_g.out')\" ]"
+for dt in F16 BF16 F64; do
+    c=$(c_loss "$T/lm_$dt.safetensors" "$T/crlf_bom.txt"); p=$(loss "$T/p_$dt.out")
+    check "a checkpoint of $dt tensors: the tool reads it as rnn.c does ($c vs $p)" "[ -n '$c' ] && close '$c' '$p' 2e-5"
+done
+$PY -c 'import sys; sys.path.insert(0, sys.argv[1]); import st; st.load(sys.argv[2])' "$ST_DIR" "$T/lm_I8.safetensors" \
+    >/dev/null 2>"$T/st_i8.err"
+echo $? >"$T/st_i8.rc"
+check "st.load: a dtype rnn.c does not read is a one-line error naming the file and the tensor" \
+    "one_line_error st_i8 && grep -q \"lm_I8.safetensors: tensor '$(cat "$T/first_tensor")': unsupported dtype 'I8'\" '$T/st_i8.err'"
+check "no traceback: missing arguments" "one_line_error p_noargs && grep -q usage '$T/p_noargs.err'"
+check "no traceback: a checkpoint that does not exist" "one_line_error p_nofile && grep -q 'nonexistent.safetensors' '$T/p_nofile.err'"
+check "no traceback: an unknown command" "one_line_error p_nocmd && grep -q frobnicate '$T/p_nocmd.err'"
+check "no traceback: a bad option value" "one_line_error p_badval && grep -q -- '--dynamic' '$T/p_badval.err'"
+$RNN classify "$T/dp.safetensors" --json "${rtexts[@]}" >"$T/c_dp.out" 2>/dev/null
+check "export: a DataParallel state_dict ('module.' names) is stripped, said so, and rnn.c gives the same probabilities" \
+    "[ \$(rc x_dp) -eq 0 ] && grep -q 'module.' '$T/x_dp.err' && $RNN info '$T/dp.safetensors' >/dev/null && same_probs '$T/c_res.out' '$T/c_dp.out' 0"
+c=$(c_loss "$T/lm/model.safetensors" "$T/crlf_bom.txt"); w=$(c_loss "$T/wrapped.safetensors" "$T/crlf_bom.txt")
+check "export: a training script's {'state_dict': ...} (float64) is unwrapped, said so, and gives the same loss ($c vs $w)" \
+    "[ \$(rc x_wrapped) -eq 0 ] && grep -q 'state_dict' '$T/x_wrapped.err' && $RNN info '$T/wrapped.safetensors' >/dev/null && [ -n '$w' ] && [ '$w' = '$c' ]"
+f=$(c_loss "$T/fresh.safetensors" "$T/fresh.txt")
+check "export: a PyTorch-made model with the docstring's hand-written char tokenizer loads in rnn.c ($f vs $(cat "$T/fresh.loss" 2>/dev/null))" \
+    "[ \$(rc x_fresh) -eq 0 ] && $RNN info '$T/fresh.safetensors' >/dev/null && close '$f' \"\$(cat '$T/fresh.loss')\" 2e-5"
+check "export: a pickled whole module is a one-line message, not a traceback" \
+    "one_line_error x_module && grep -q 'module.pt: .*not a state_dict' '$T/x_module.err' && [ ! -e '$T/module.safetensors' ]"
+check "export: a char tokenizer without \"lowercase\" is refused" \
+    "[ \$(rc x_bad) -eq 1 ] && grep -q 'bad.tokenizer.json: .*missing \"lowercase\"' '$T/x_bad.err'"
+check "export: a vocabulary of the wrong size is refused" \
+    "[ \$(rc x_bad) -eq 1 ] && grep -q 'bad.tokenizer.json: .*vocab.* tokens but .*vocab_size' '$T/x_bad.err'"
+check "export: a classifier without --labels is refused; one line per problem, nothing written" \
+    "[ \$(rc x_bad) -eq 1 ] && grep -q 'bad.safetensors: a classifier needs --labels' '$T/x_bad.err' && [ \$(grep -vc '^rnnc_torch.py export: ' '$T/x_bad.err') -eq 3 ] && [ ! -e '$T/bad.safetensors' ]"
+check "export: a class name given twice is refused" \
+    "[ \$(rc x_labels) -eq 1 ] && grep -q 'dup.labels.json: .*given twice' '$T/x_labels.err' && [ ! -e '$T/badl.safetensors' ]"
+summary
