@@ -1,5 +1,5 @@
 /* checkpoint.h: models in and out of safetensors files with PyTorch's names
- * (DESIGN.md "Checkpoint format"): the tensors of the parameter table, and
+ * (docs/checkpoints.md): the tensors of the parameter table, and
  * __metadata__ with format, format_version, config, tokenizer and labels.
  *
  *   rnn_checkpoint ck = {0};

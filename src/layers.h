@@ -45,7 +45,7 @@ void rnn_dropout_locked(float *x, float *mask, size_t n, size_t period, float p,
 /* dx *= mask. */
 void rnn_dropout_backward(float *dx, const float *mask, size_t n);
 
-/* Pooling over each sequence's real length (DESIGN.md), over the top layer's
+/* Pooling over each sequence's real length (docs/checkpoints.md), over the top layer's
  * packed outputs o (N, F) with F = D*H (forward direction first):
  *   last     [h_fwd at t = L-1 ; h_bwd at t = 0]          (B, F)
  *   mean     mean over t < L                               (B, F)

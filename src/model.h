@@ -1,5 +1,5 @@
 /* model.h: a whole model — embedding → recurrent stack → head — as one fixed,
- * configured pipeline (DESIGN.md), with its parameters, gradients and
+ * configured pipeline (docs/checkpoints.md), with its parameters, gradients and
  * activations each in one block.
  *
  *   rnn_config c; rnn_config_default(&c, RNN_TASK_LM);
@@ -73,7 +73,7 @@ typedef struct {
 void rnn_config_default(rnn_config *c, rnn_task task);
 /* Checks ranges and combinations; -1 + message naming the field. */
 int rnn_config_validate(const rnn_config *c);
-/* The config as the JSON object of DESIGN.md's "config" metadata (malloc'd). */
+/* The config as the JSON object of the "config" metadata (docs/checkpoints.md; malloc'd). */
 char *rnn_config_to_json(const rnn_config *c);
 /* Parses it back; unknown keys are ignored, missing ones get defaults except
  * the required task/cell/vocab_size/embed_dim/hidden_dim/num_layers. */

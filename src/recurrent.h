@@ -8,7 +8,7 @@
  * costs no compute and cannot change a result. With equal lengths this is the
  * plain time-major (T, B, ·) layout.
  *
- * Weights use PyTorch's layout and gate order (DESIGN.md):
+ * Weights use PyTorch's layout and gate order (docs/checkpoints.md):
  *   LSTM  W_ih (4H, in), W_hh (4H, H), gates i, f, g, o
  *   GRU   W_ih (3H, in), W_hh (3H, H), gates r, z, n
  *   RNN   W_ih (H, in),  W_hh (H, H)

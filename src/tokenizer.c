@@ -986,7 +986,7 @@ int rnn_tokenizer_check_same(const rnn_tokenizer *a, const rnn_tokenizer *b) {
 const rnn_tok_options *rnn_tokenizer_options(const rnn_tokenizer *t) { return &t->opt; }
 
 /* ------------------------------------------------------------------------ */
-/* Metadata (DESIGN.md "tokenizer")                                         */
+/* Metadata (docs/checkpoints.md, "tokenizer")                              */
 
 cJSON *rnn_tokenizer_to_json(const rnn_tokenizer *t) {
     const rnn_tok_options *o = &t->opt;

@@ -79,7 +79,7 @@
  *              token, except at the start or after a silent special. [UNK] →
  *              "[UNK]"; [PAD], [CLS], [SEP], [MASK] → "" (silent).
  *
- * Metadata (DESIGN.md "tokenizer"): rnn_tokenizer_to_json() writes
+ * Metadata (docs/checkpoints.md, "tokenizer"): rnn_tokenizer_to_json() writes
  *   {"type": "word", "vocab": [...], "pad_id": 0, "unk_id": 1, "lowercase": true,
  *    "split_punct": true, "strip_html": false, "keep_newlines": true,
  *    "min_count": 1, "max_vocab": 0, "invalid_utf8": "error"}

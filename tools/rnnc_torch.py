@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""rnnc_torch.py: rnn.c checkpoints <-> PyTorch, with the PyTorch twin of DESIGN.md.
+"""rnnc_torch.py: rnn.c checkpoints <-> PyTorch, with the PyTorch twin of an rnn.c model
+(docs/checkpoints.md is the format's reference).
 
 An rnn.c checkpoint is a safetensors file whose tensor names are the
 state_dict() names of `Net` below, so `Net(config).load_state_dict(...)` works
@@ -26,7 +27,7 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       config or flags).
   rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]
       writes a PyTorch state_dict (torch.save of Net(...).state_dict()) as an
-      rnn.c checkpoint: CONFIG.json is the "config" object of DESIGN.md,
+      rnn.c checkpoint: CONFIG.json is the "config" object of docs/checkpoints.md,
       TOKENIZER.json the "tokenizer" object (e.g. from another rnn.c checkpoint
       or hand-written for a char vocabulary: {"type": "char", "vocab": ["<pad>",
       "<unk>", "a", "b", ...], "pad_id": 0, "unk_id": 1, "lowercase": false}),
@@ -548,7 +549,7 @@ RNN_KINDS = {"lstm": (nn.LSTM, {}), "gru": (nn.GRU, {}), "rnn_tanh": (nn.RNN, {"
 
 
 class Net(nn.Module):
-    """The PyTorch twin of an rnn.c model (DESIGN.md): embedding -> recurrent
+    """The PyTorch twin of an rnn.c model (docs/checkpoints.md): embedding -> recurrent
     stack (s.rnn, one nn.LSTM/GRU/RNN, so the state_dict names are PyTorch's)
     -> for a language model the head on every step, for a classifier pooling
     over time and the head.
