@@ -5,14 +5,7 @@
 # matches PyTorch's loss, and bad input gets a one-line error and a non-zero
 # exit. Ends with "tests/test_cli.sh: N passed, N failed".
 set -u
-RNN=${RNN_BIN:-./rnn}
-DATA=${RNN_SHARED:-../shared}/data
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/harness.sh"
 # expect_error NAME PATTERN CMD...: non-zero exit, no crash, and the error is one
 # line of stderr ("rnn: ...", the last line; progress lines may come before it) matching PATTERN.
 expect_error() {
@@ -974,5 +967,4 @@ sys.exit(not ok)
 PY"
 fi
 
-echo "tests/test_cli.sh: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+summary

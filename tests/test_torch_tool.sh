@@ -12,18 +12,10 @@
 # beside it, as in the tree); KEEP=1 keeps the scratch directory.
 # Ends with "tests/test_torch_tool.sh: N passed, N failed".
 set -u
-RNN=${RNN_BIN:-./rnn}
-DATA=${RNN_SHARED:-../shared}/data
+. "$(dirname "$0")/harness.sh"
 TOOL=${TOOL:-tools/rnnc_torch.py}
 ST_DIR=$(dirname "$TOOL")/../tests/ref
 PY=/usr/bin/python3
-T=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-summary() { echo "tests/test_torch_tool.sh: $pass passed, $fail failed"; [ $fail -eq 0 ]; }
 if ! $PY -c 'import torch' 2>/dev/null; then
     echo "skip: no torch"
     summary
