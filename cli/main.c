@@ -975,7 +975,7 @@ static int classify_text(const rnn_checkpoint *ck, rnn_acts **a, int *a_T, const
     if (!*a || *a_T < (int)*n) {
         rnn_acts_free(*a);
         *a_T = (int)*n;
-        if (!(*a = rnn_acts_create(m, *a_T, 1))) return -1;
+        if (!(*a = rnn_acts_create_infer(m, *a_T, 1, *a_T))) return -1;
     }
     rnn_pack p;
     (*a)->lengths[0] = (int)*n;

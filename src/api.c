@@ -112,7 +112,7 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
     if (!m->a || m->a_T < (int)len) {
         rnn_acts_free(m->a);
         m->a_T = (int)len;
-        if (!(m->a = rnn_acts_create(md, m->a_T, 1))) {
+        if (!(m->a = rnn_acts_create_infer(md, m->a_T, 1, m->a_T))) {
             free(ids);
             return -1;
         }

@@ -203,7 +203,7 @@ int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics
 
 int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, double *probs) {
     if (rnn_cls_plan_epoch(d, B, 0, 0, 0)) return -1;
-    rnn_acts *a = rnn_acts_create_n(m, d->max_len, B, d->max_rows);
+    rnn_acts *a = rnn_acts_create_infer(m, d->max_len, B, d->max_rows);
     float *row = malloc(sizeof(float) * (m->c.num_classes + 1));
     if (!a || !row) {
         rnn_acts_free(a);

@@ -577,6 +577,9 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
         if (imem) (ptr) = (void *)(imem + i);                                                      \
         i += ((size_t)(n) + 15) / 16 * 16;                                                         \
     } while (0)
+    /* An inference set (a->infer) leaves out what only training touches:
+     * dropout's copies and masks, and the backward pass's buffers. */
+    const int tr = !a->infer;
     IN(a->ids, N);
     IN(a->targets, N > B ? N : B);
     IN(a->lengths, B);
@@ -584,15 +587,15 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
     IN(a->offsets, T + 1);
     FL(a->ftargets, B);
     FL(a->emb, (size_t)N * E);
-    if (c->embed_dropout > 0) {
+    if (tr && c->embed_dropout > 0) {
         FL(a->xe, (size_t)N * E);
         FL(a->emask, (size_t)N * E);
     }
     size_t work = 0;
     for (int l = 0; l < L; l++) {
-        if (l > 0) {
+        if (tr && l > 0 && c->dropout > 0) { /* a dropped copy of the layer below's output */
             FL(a->x[l], (size_t)N * D * H);
-            if (c->dropout > 0) FL(a->mask[l], (size_t)N * D * H);
+            FL(a->mask[l], (size_t)N * D * H);
         }
         FL(a->y[l], (size_t)N * D * H);
         if (c->residual && l > 0) FL(a->res[l], (size_t)N * D * H);
@@ -600,8 +603,8 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
             float *cm = NULL;
             FL(cm, rnn_dir_cache_floats(c->cell, N, H));
             if (mem) rnn_dir_cache_bind(&a->cache[l * D + d], c->cell, N, H, cm);
-            if (c->recurrent_dropout > 0) FL(a->rmask[l * D + d], (size_t)N * H);
-            if (c->weight_drop > 0) {
+            if (tr && c->recurrent_dropout > 0) FL(a->rmask[l * D + d], (size_t)N * H);
+            if (tr && c->weight_drop > 0) {
                 const size_t whh = (size_t)rnn_cell_gates(c->cell) * H * H;
                 FL(a->whh[l * D + d], whh);
                 FL(a->whh_mask[l * D + d], whh);
@@ -630,26 +633,28 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
         FL(pc, rnn_pool_cache_floats(&pl, N, B));
         if (mem) rnn_pool_cache_bind(&a->pool_cache, &pl, N, B, pc);
         FL(a->pooled, (size_t)B * P);
-        FL(a->head_mask, (size_t)B * P);
-        FL(a->dpooled, (size_t)B * P);
+        if (tr) {
+            FL(a->head_mask, (size_t)B * P);
+            FL(a->dpooled, (size_t)B * P);
+        }
         FL(a->logits, (size_t)B * m->n_out);
         size_t sc = rnn_pool_scratch_floats(&pl, N, B);
         if (sc > work) work = sc;
     } else {
-        if (c->head_dropout > 0) {
+        if (tr && c->head_dropout > 0) {
             FL(a->xh, (size_t)N * F);
             FL(a->head_mask, (size_t)N * F);
         }
         FL(a->logits, (size_t)N * m->n_out);
     }
     size_t wide = (size_t)(E > F ? E : F);
-    FL(a->dy, (size_t)N * wide);
-    FL(a->dx, (size_t)N * wide);
-    FL(a->work, work);
-    if (D == 2) {
-        FL(a->work2, work);
-        FL(a->dx2, (size_t)N * wide);
+    if (tr) {
+        FL(a->dy, (size_t)N * wide);
+        FL(a->dx, (size_t)N * wide);
+        if (D == 2) FL(a->dx2, (size_t)N * wide);
     }
+    FL(a->work, work);
+    if (D == 2) FL(a->work2, work);
 #undef FL
 #undef IN
     *nf = f;
@@ -658,12 +663,13 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
 
 rnn_acts *rnn_acts_create(const rnn_model *m, int T, int B) { return rnn_acts_create_n(m, T, B, T * B); }
 
-rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N) {
+static rnn_acts *acts_create(const rnn_model *m, int T, int B, int N, int infer) {
     rnn_acts *a = calloc(1, sizeof *a);
     if (!a) {
         rnn_errorf("out of memory");
         return NULL;
     }
+    a->infer = infer;
     a->T = T;
     a->B = B;
     a->N = N;
@@ -678,6 +684,10 @@ rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N) {
     acts_layout(m, a, a->mem, a->imem, &nf, &ni);
     return a;
 }
+
+rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N) { return acts_create(m, T, B, N, 0); }
+
+rnn_acts *rnn_acts_create_infer(const rnn_model *m, int T, int B, int N) { return acts_create(m, T, B, N, 1); }
 
 void rnn_acts_free(rnn_acts *a) {
     if (!a) return;
@@ -743,6 +753,7 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     const rnn_config *c = &m->c;
     const int N = p->N, B = p->B, E = c->embed_dim, H = c->hidden_dim, D = m->D;
     const int L = c->cell == RNN_CELL_NONE ? 0 : c->num_layers, DH = D * H;
+    assert(!(train && a->infer) && "rnn_acts_create_infer's activations hold no dropout masks");
     a->train = train;
     a->fold_u = 0;
     const int fold = L > 0 && fold_prepare(m, a, p, ids);
@@ -822,6 +833,7 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
     const int N = p->N, B = p->B, E = c->embed_dim, H = c->hidden_dim, D = m->D;
     const int L = c->cell == RNN_CELL_NONE ? 0 : c->num_layers, DH = D * H;
     assert(m->g && "rnn_model_alloc_grad() first");
+    assert(!a->infer && "rnn_acts_create_infer's activations hold no backward buffers");
     /* Head: a->dy gets d(top). */
     if (c->task == RNN_TASK_LM) {
         rnn_linear_backward(a->dy, 0, m->d_head_w, m->d_head_b, a->logits, a->top, m->head_w, N,

@@ -87,7 +87,7 @@ rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok,
         rnn_errorf("bf16 weights need a unidirectional recurrent language model");
         return NULL;
     }
-    if (!(s->a = rnn_acts_create(m, 1, 1))) {
+    if (!(s->a = rnn_acts_create_infer(m, 1, 1, 1))) {
         rnn_sampler_free(s);
         return NULL;
     }

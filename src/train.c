@@ -162,7 +162,7 @@ static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, s
     size_t len = n / (size_t)B;
     if (len < 2) return rnn_errorf("too little data to evaluate (%zu tokens for %d streams)", n, B);
     if ((size_t)T > len - 1) T = (int)(len - 1); /* activations for no more steps than there are */
-    rnn_acts *a = rnn_acts_create(m, T, B);
+    rnn_acts *a = dm ? rnn_acts_create(m, T, B) : rnn_acts_create_infer(m, T, B, T * B); /* dynamic: backward */
     if (!a) return -1;
     float *w0 = NULL, *ms = NULL; /* dynamic: the weights at the start, the mean squares */
     long steps = 0;
