@@ -88,8 +88,8 @@ static const opt_def defs[] = {
     {"seq-len", K_INT, F(seq_len), NULL, "lm: truncated-BPTT length"},
     {"batch", K_INT, F(batch), NULL, "batch size"},
     {"epochs", K_INT, F(epochs), NULL, "stop after this many epochs (with --steps or --time: whichever comes first)"},
-    {"steps", K_LONG, F(steps), NULL, "stop after this many optimizer steps (with --epochs or --time: whichever comes first)"},
-    {"time", K_DOUBLE, F(time), NULL, "stop after this many seconds of training"},
+    {"steps", K_LONG, F(steps), NULL, "stop after this many optimizer steps in all (with --epochs or --time: whichever comes first; 0: no limit)"},
+    {"time", K_DOUBLE, F(time), NULL, "stop after this many seconds of training in all (a resume counts the time before it; 0: no limit)"},
     {"eval-every", K_INT, F(eval_every), NULL, "validate every N steps (0: once per epoch)"},
     {"log-every", K_INT, F(log_every), NULL, "log a line every N steps"},
     {"patience", K_INT, F(patience), NULL, "early stopping: evaluations without improvement (0: off)"},
@@ -479,10 +479,15 @@ int rnn_opts_check_state(const rnn_opts *saved, const rnn_opts *now, const char 
 }
 
 void rnn_opts_help(FILE *f) {
+    rnn_opts def;
+    rnn_opts_default(&def);
     for (int i = 0; i < NDEFS; i++) {
         const opt_def *d = &defs[i];
-        char flag[64];
+        char flag[64], v[RNN_OPT_STR + 32];
         snprintf(flag, sizeof flag, "--%s%s", d->name, d->k == K_BOOL ? "" : " X");
-        fprintf(f, "  %-22s %s%s%s\n", flag, d->help, d->choices ? ": " : "", d->choices ? d->choices : "");
+        format_value_as(d, &def, v, sizeof v, 0); /* the default, unless the help says it (or a flag: off) */
+        const int show = d->k != K_BOOL && *v && !strstr(d->help, "default");
+        fprintf(f, "  %-22s %s%s%s%s%s%s\n", flag, d->help, d->choices ? ": " : "", d->choices ? d->choices : "",
+                show ? " (default " : "", show ? v : "", show ? ")" : "");
     }
 }

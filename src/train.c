@@ -1541,6 +1541,9 @@ static void announce(run *r, int resuming) {
     if (resuming && r->total_steps > 0 && r->step >= r->total_steps)
         say(r, "note: the run is already at step %ld, its stopping point (%ld steps): nothing to train; give "
             "a larger --steps or --epochs to continue it", r->step, r->total_steps);
+    else if (resuming && r->o->time > 0 && r->elapsed_before >= r->o->time)
+        say(r, "note: the run has already trained %.1f s, its --time %g (a total, counting the time before "
+            "the resume): nothing to train; give a larger --time to continue it", r->elapsed_before, r->o->time);
 }
 
 /* The next batch into r->a / p: a classifier's next bucket of examples (with

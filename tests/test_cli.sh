@@ -410,6 +410,9 @@ check "--epochs 1 --steps 100000 stops after one epoch ($per steps)" "[ -n \"$pe
 $RNN train --resume "$T/ep" --steps 5 >"$T/out" 2>&1
 check "resuming a run past its stopping point says there is nothing to train" \
     "grep -q 'note: the run is already at step $per, its stopping point (5 steps): nothing to train' \"$T/out\""
+$RNN train --resume "$T/ep" --steps 0 --epochs 0 --time 0.001 >"$T/out" 2>&1
+check "resuming a run whose --time (a total) is spent says so" \
+    "grep -q 'note: the run has already trained [0-9.]* s, its --time 0.001 (a total, counting the time before the resume): nothing to train' \"$T/out\""
 # a bad byte in the part of --data held out for validation is placed in --data
 { head -c 20000 "$T/text.txt"; printf '\377'; tail -c 3000 "$T/text.txt"; } >"$T/bad_val.txt"
 expect_error "bad UTF-8 in the validation split is placed in --data" "bad_val.txt: input has invalid UTF-8 at byte 20000 (line [0-9]*)" \
