@@ -88,7 +88,11 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
  * it sets OpenMP's thread count for the whole process (omp_set_num_threads,
  * which the host program's own OpenMP regions see too) and OpenBLAS's; call
  * it before using handles from other threads. Returns the threads now in use,
- * or -1 + rnn_error() for an n out of range (nothing changed). */
+ * or -1 + rnn_error() for an n out of range (nothing changed).
+ * On a machine where other programs keep cores busy, run the host program
+ * with GOMP_SPINCOUNT=1000 (or OMP_WAIT_POLICY=passive) in its environment:
+ * libgomp's threads otherwise spin at every barrier, and training can run 30x
+ * slower. The rnn command sets this itself. */
 int rnn_threads(int n);
 
 /* ---- Training -------------------------------------------------------------

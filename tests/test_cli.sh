@@ -426,6 +426,11 @@ check "a flag given twice: the last counts (a script's defaults, then its overri
 a=$($RNN sample "$T/run/model.safetensors" --length=12 --seed=5); b=$($RNN sample "$T/run/model.safetensors" --length 12 --seed 5)
 check "sample takes --name=value as --name value" "[ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]"
 expect_error "--version with an argument" "--version takes no arguments" $RNN --version extra
+# OpenMP's barrier spin: short unless the user chose (a long one made training on a busy machine 30x slower)
+out=$(env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY $RNN --version)
+check "the command waits at OpenMP barriers with a short spin" "printf '%s' '$out' | grep -q 'OpenMP waits: GOMP_SPINCOUNT=1000)'"
+out=$(env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=active $RNN --version)
+check "a wait policy the user sets is kept" "printf '%s' '$out' | grep -q 'OpenMP waits: OMP_WAIT_POLICY=active)'"
 $RNN nonsense 2>"$T/err"; rc=$?
 check "an unknown command: one line, status 2" "[ $rc -eq 2 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q \"unknown command 'nonsense'\" '$T/err'"
 $RNN train $small --steps 2e1 --out "$T/e1" >"$T/out" 2>&1
