@@ -2,8 +2,11 @@
 # test_torch_tool.sh: tools/rnnc_torch.py (the PyTorch twin of an rnn.c model,
 # and the state_dict -> checkpoint converter) against rnn.c itself: the same
 # tokens (char: lowercase, strip_html, invalid UTF-8 replaced; byte: an empty
-# text is one space), the same text file (bytes, "\r" kept, BOM skipped, NUL
-# refused), the same residual stacks, F16/BF16/F64 files read as rnn.c reads
+# text is one space; word: lowercase, punctuation split off, HTML stripped,
+# Unicode spaces and punctuation, "\n" tokens, "<unk>"/"<pad>" read as <unk>,
+# rnn.c's punctuation table), the same generated text (word: rnn sample's
+# spaces), the same text file (bytes, "\r" kept, BOM skipped, NUL refused),
+# the same residual stacks, F16/BF16/F64 files read as rnn.c reads
 # them, exports (DataParallel names, a training script's dict, a model made in
 # PyTorch) that rnn.c loads with the same results, export's checks, and
 # one-line errors. Tiny models; the tool's runs share two Python processes
@@ -91,6 +94,12 @@ head -n 400 "$DATA/trec/train.tsv" >"$T/trec.tsv"
 { cat "$T/trec.tsv"; printf 'HUM\tHUM:ind\tWho <b>WROTE</b> \xff\xfe this ?\nNUM\tNUM:date\tWhen did \xe2\x82 ÉTÉ <br /> start ?\n'; } >"$T/trec_html.tsv"
 awk -F'\t' '$1 == "DESC" || $1 == "NUM"' "$DATA/trec/train.tsv" | head -n 300 >"$T/trec2.tsv"
 printf 'abc\000def\nmore text\n' >"$T/nul.txt"
+# for the word models: CRLF, HTML, capitals, ASCII and Unicode punctuation and spaces (U+00A0, U+3000, U+2028,
+# U+200B, U+FEFF), "<unk>"/"<pad>" as text, words not in the vocabulary
+{ head -c 1500 "$DATA/tinyshakespeare/input.txt" | tail -c 1200 | sed 's/$/\r/'
+  printf 'The <b>KING</b> said: \xc2\xabHello\xe2\x80\xa6\xc2\xbb \xe2\x80\x94 \xe2\x80\x9cRoMeO\xe2\x80\x9d, wherefore?\r\n'
+  printf '<br />Zyzzyva <unk> <pad> \xc2\xbfqu\xc3\xa9? \xe3\x80\x81\xe3\x80\x82\tCITIZEN\xc2\xa0you\xe3\x80\x80ARE\xe2\x80\xa8all,'
+  printf 'resolved\xe2\x80\x8brather\xef\xbb\xbfto die than to famish? $5+x=<y>|~^`\r\n\r\nMENENIUS:\r\n'; } >"$T/word.txt"
 { printf '\xef\xbb\xbfAB\000\r\n\xff\xe2\x82 ok \xf0\x9f\x99\x82\r\n'; head -c 600 "$DATA/tinyshakespeare/input.txt"; } >"$T/bytes.txt"
 tiny="--hidden 16 --embed 8 --steps 20 --threads 1 --progress quiet"
 cls="--task classify --label-col 1 --text-col 3 --batch 16"
@@ -110,7 +119,14 @@ $RNN train $lm $tiny --embed 16 --data "$T/lm.txt" --layers 2 --residual --tie-w
     --out "$T/lm_res" >/dev/null 2>&1 &
 $RNN train $lm $tiny --data "$T/lm.txt" --tokenizer byte --layers 1 --cell rnn_tanh --out "$T/lm_byte" >/dev/null 2>&1
 wait
-for m in cls_lower cls_byte cls_res lm lm_res lm_byte; do
+$RNN train $cls $tiny --data "$T/trec.tsv" --tokenizer word --strip-html --layers 1 --out "$T/cls_word" >/dev/null 2>&1 &
+$RNN train $cls $tiny --data "$T/trec.tsv" --tokenizer word --lowercase=0 --split-punct=0 --layers 1 \
+    --out "$T/cls_word_raw" >/dev/null 2>&1 &
+# a word LM trained enough that its greedy text has "\n" tokens and punctuation, not one word over and over
+$RNN train --data "$T/lm.txt" --tokenizer word --layers 1 --hidden 64 --embed 32 --steps 300 --lr 0.01 --seq-len 32 \
+    --batch 8 --threads 1 --progress quiet --out "$T/lm_word" >/dev/null 2>&1
+wait
+for m in cls_lower cls_byte cls_res lm lm_res lm_byte cls_word cls_word_raw lm_word; do
     check "rnn.c trains the $m model" "[ -s '$T/$m/model.safetensors' ]"
 done
 
@@ -207,6 +223,34 @@ job p_bytes eval "$T/lm_byte/model.safetensors" "$T/bytes.txt"
 job p_lmres eval "$T/lm_res/model.safetensors" "$T/crlf_bom.txt"
 job p_lmres_dyn eval "$T/lm_res/model.safetensors" "$T/crlf_bom.txt" --dynamic 0.5 --dynamic-seg 10
 job p_lmres_g greedy "$T/lm_res/model.safetensors" --prime "KING" --length 60
+wtexts=("Who wrote HAMLET ?" "What's the <i>capital</i> of France?!" "<unk> <pad> <br />" "" "What is a 'dog' (canine) ?"
+    $'\xc2\xabQui\xc3\xa9n\xc2\xbb \xe2\x80\x9cESCRIBI\xc3\x93\xe2\x80\x9d\xe2\x80\xa6 \xc2\xbfHamlet?'
+    $'How   many\xc2\xa0Zyzzyvas are there\xe3\x80\x80in\xe2\x80\xa8\xce\xa3\xce\x9f\xce\xa6\xce\x99\xce\x91, \xd0\x94\xd0\x9e\xd0\x9c ?')
+job p_word classify "$T/cls_word/model.safetensors" "${wtexts[@]}"
+job p_word_raw classify "$T/cls_word_raw/model.safetensors" "${wtexts[@]}"
+job p_word_eval eval "$T/lm_word/model.safetensors" "$T/word.txt"
+wprimes=($'KING RICHARD:\nWhat, my <b>LORD</b>' "First " "")
+for i in 0 1 2; do job "p_word_g$i" greedy "$T/lm_word/model.safetensors" --prime "${wprimes[$i]}" --length 30; done
+# the tool's copy of rnn.c's punctuation table, and its whitespace, against src/tokenizer.c's
+cat >"$T/mk_table.py" <<'PY'
+import re, sys
+sys.path.insert(0, sys.argv[1])
+import rnnc_torch as R
+src = open(sys.argv[2], encoding="utf-8").read()
+rows = re.findall(r"\{0x([0-9A-F]+), 0x([0-9A-F]+)\}", re.search(r"punct_ranges\[\]\[2\] = \{(.*?)\};", src, re.S)[1])
+c_punct = {c for a, b in rows for c in range(int(a, 16), int(b, 16) + 1) if c >= 0x80} | \
+    {c for c in range(0x80) if 33 <= c <= 47 or 58 <= c <= 64 or 91 <= c <= 96 or 123 <= c <= 126}
+every = "".join(map(chr, range(0x110000)))
+py_punct = set(map(ord, re.findall(f"[{R.WORD_PUNCT}]", every)))
+zs = re.search(r"static int is_zs\(uint32_t c\) \{(.*?)\}", src, re.S)[1]
+assert "c == 0x20 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x202F" in " ".join(zs.split())
+py_space = set(map(ord, re.findall(f"[{R.WORD_SPACE}]", every)))
+c_space = {9, 10, 11, 12, 13, 0x20, 0x85, 0xA0, 0x1680, 0x200B, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF} | \
+    set(range(0x2000, 0x200B))
+print(len(c_punct), len(py_punct), sorted(c_punct ^ py_punct)[:10], sorted(c_space ^ py_space)[:10])
+sys.exit(0 if c_punct == py_punct and c_space == py_space else 1)
+PY
+job mk_table "$T/mk_table.py" "$(dirname "$TOOL")" src/tokenizer.c
 for dt in F16 BF16 F64; do job "p_$dt" eval "$T/lm_$dt.safetensors" "$T/crlf_bom.txt"; done
 job p_noargs eval
 job p_nocmd frobnicate
@@ -222,7 +266,7 @@ job x_labels export "$T/dp.pt" "$T/cls_res.config.json" "$T/cls_res.tokenizer.js
     --labels "$T/dup.labels.json"
 runner p_lower p_lower_bad p_byte p_res p_crlf p_nul p_bytes p_lmres p_lmres_dyn p_lmres_g p_F16 p_BF16 p_F64 \
     p_noargs p_nocmd p_badval &
-runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels &
+runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 mk_table &
 # a real process too: a checkpoint that is not there (the exit status and stderr are the interpreter's)
 $PY "$TOOL" eval "$T/nonexistent.safetensors" "$T/crlf_bom.txt" >"$T/p_nofile.out" 2>"$T/p_nofile.err"
 echo $? >"$T/p_nofile.rc"
@@ -257,6 +301,24 @@ check "eval --dynamic: the residual LM's carried state and gradients are rnn.c's
 cg=$($RNN sample "$T/lm_res/model.safetensors" --prime "KING" --length 60 --temperature 0 2>/dev/null)
 check "greedy: the residual LM's text is rnn sample --temperature 0's" \
     "[ -n \"\$cg\" ] && [ \"\$cg\" = \"\$(cat '$T/p_lmres_g.out')\" ]"
+$RNN classify "$T/cls_word/model.safetensors" --json "${wtexts[@]}" >"$T/c_word.out" 2>/dev/null
+check "classify: a word classifier (lowercase, split-punct, strip-html) gives rnn.c's probabilities (punctuation, capitals, Unicode spaces, unknown words, no words)" \
+    "[ \$(rc p_word) -eq 0 ] && [ \$(wc -l <'$T/c_word.out') -eq ${#wtexts[@]} ] && same_probs '$T/c_word.out' '$T/p_word.out' 1e-5"
+$RNN classify "$T/cls_word_raw/model.safetensors" --json "${wtexts[@]}" >"$T/c_word_raw.out" 2>/dev/null
+check "classify: a word classifier without lowercase and split-punct gives rnn.c's probabilities (\"<pad>\" typed in a text is <unk>)" \
+    "[ \$(rc p_word_raw) -eq 0 ] && [ \$(wc -l <'$T/c_word_raw.out') -eq ${#wtexts[@]} ] && same_probs '$T/c_word_raw.out' '$T/p_word_raw.out' 1e-5"
+c=$(c_loss "$T/lm_word/model.safetensors" "$T/word.txt"); p=$(loss "$T/p_word_eval.out")
+counts() { grep -o '"tokens": [0-9]*, "unk": [0-9]*' "$1"; }
+$RNN eval "$T/lm_word/model.safetensors" --data "$T/word.txt" --json >"$T/c_word_eval.out" 2>/dev/null
+check "eval: a word LM reads CRLF, HTML and punctuation as rnn.c, token for token ($c vs $p; $(counts "$T/c_word_eval.out"))" \
+    "[ -n \"\$(counts '$T/c_word_eval.out')\" ] && [ \"\$(counts '$T/c_word_eval.out')\" = \"\$(counts '$T/p_word_eval.out')\" ] && close '$c' '$p' 2e-5"
+for i in 0 1 2; do
+    $RNN sample "$T/lm_word/model.safetensors" --prime "${wprimes[$i]}" --length 30 --temperature 0 >"$T/c_word_g$i.out" 2>/dev/null
+done
+check "greedy: a word LM's text is rnn sample --temperature 0's byte for byte (spaces, \"\\n\" tokens; a prime, one ending in a space, none)" \
+    "[ -s '$T/c_word_g0.out' ] && cmp -s '$T/c_word_g0.out' '$T/p_word_g0.out' && cmp -s '$T/c_word_g1.out' '$T/p_word_g1.out' && cmp -s '$T/c_word_g2.out' '$T/p_word_g2.out'"
+check "word tokenizer: the tool's punctuation and whitespace are src/tokenizer.c's (punct_ranges, is_zs)" \
+    "[ \$(rc mk_table) -eq 0 ]"
 for dt in F16 BF16 F64; do
     c=$(c_loss "$T/lm_$dt.safetensors" "$T/crlf_bom.txt"); p=$(loss "$T/p_$dt.out")
     check "a checkpoint of $dt tensors: the tool reads it as rnn.c does ($c vs $p)" "[ -n '$c' ] && close '$c' '$p' 2e-5"

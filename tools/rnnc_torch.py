@@ -11,8 +11,8 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       sequence from a zero state, every token but the first predicted), as
       `rnn eval CKPT --data TEXTFILE --json` computes it; prints JSON. The file
       is read as rnn.c reads it: as bytes ("\\r" kept), a leading UTF-8 byte
-      order mark skipped, invalid UTF-8 (or a NUL byte) an error for a char
-      model unless its tokenizer says "invalid_utf8": "replace"; a backward
+      order mark skipped, invalid UTF-8 (or a NUL byte) an error for a char or
+      word model unless its tokenizer says "invalid_utf8": "replace"; a backward
       (reverse) model reads it right to left. eval applies the checkpoint's
       neural cache (config cache_size, cache_theta, cache_lambda) as `rnn eval`
       does; --cache N, --cache-theta X and --cache-lambda X override it. With
@@ -21,7 +21,8 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       the cache, if any, mixed into the scores as there).
   rnnc_torch.py greedy CKPT [--prime TEXT] [--length N] [--cache N ...] [--dynamic LR ...]
       greedy generation, as `rnn sample CKPT --temperature 0` (never <pad>; a
-      byte model's text held to valid UTF-8); with --dynamic (and the
+      byte model's text held to valid UTF-8; a word model's words spaced as
+      rnn.c spaces them, byte for byte); with --dynamic (and the
       --dynamic-* settings of eval) after adapting to the prime. Like `rnn
       sample`, it uses a cache only with --cache N (theta and lambda from the
       config or flags).
@@ -47,10 +48,15 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       the same for a bidirectional 2-layer GRU classifier with attention
       pooling: texts and PyTorch's class probabilities in its metadata.
 
-Python tokenization here covers the char and byte tokenizers, exactly as
-src/tokenizer.c does them (char: strip_html, lowercase by the C library's
-towlower in C.UTF-8 as rnn.c, invalid_utf8); other tokenizers need rnn.c
-itself.
+Python tokenization here covers the char, byte and word tokenizers, exactly
+as src/tokenizer.c does them (char and word: strip_html, lowercase by the C
+library's towlower in C.UTF-8 as rnn.c, invalid_utf8; word also: whitespace
+as rnn.c's, i.e. ASCII, Zs, U+0085, U+200B, U+2028, U+2029 and U+FEFF,
+keep_newlines' "\\n" tokens, split_punct by ASCII ispunct and rnn.c's own
+table of the Unicode 14 P* code points, and a "<pad>" or "<unk>" in the text
+read as <unk>), and decodes them as rnn.c does (a word model's pieces: " " +
+word, none at the start, after "\\n" or <pad>, nor before "\\n"); wordpiece
+needs rnn.c itself.
 
 The twin implements every config key that changes what a model computes at
 inference (cell, layers, bidirectional, residual, tie_weights, pool,
@@ -64,6 +70,7 @@ import copy
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -324,7 +331,7 @@ def label_problems(labels, c):
 
 
 # ---------------------------------------------------------------------------
-# Text -> token ids, as src/tokenizer.c (char and byte)
+# Text -> token ids, as src/tokenizer.c (char, byte and word)
 
 class TextError(Exception):
     """Text the tokenizer refuses (rnn.c's message, without the file's name)."""
@@ -472,9 +479,10 @@ def as_bytes(text):
         return text.encode("utf-8", "surrogatepass")
 
 
-def char_text(tok, data):
+def char_text(tok, data, lower=True):
     """The code points a char tokenizer maps, from the bytes data: each HTML tag
-    one space (strip_html), the rest decoded (invalid_utf8), then lowercase."""
+    one space (strip_html), the rest decoded (invalid_utf8), then lowercase
+    (if the tokenizer says so and lower)."""
     replace = tok.get("invalid_utf8") == "replace"
     parts, start, i = [], 0, 0
     if tok.get("strip_html"):
@@ -490,21 +498,110 @@ def char_text(tok, data):
                 i += 1
     parts.append(_decode(data, start, len(data), replace))
     s = "".join(parts)
-    return lowercase(s) if tok.get("lowercase") else s
+    return lowercase(s) if lower and tok.get("lowercase") else s
+
+
+def _ranges(spec):
+    """Hex code point ranges ("A1 B6-B7 ...") -> the body of a regular expression character class."""
+    out = []
+    for r in spec.split():
+        lo, _, hi = r.partition("-")
+        out.append(f"\\U{int(lo, 16):08X}" + (f"-\\U{int(hi, 16):08X}" if hi else ""))
+    return "".join(out)
+
+
+# The word tokenizer's whitespace (tokenizer.c is_word_space): ASCII " " and
+# \t \n \v \f \r (not \x1c-\x1f, which Python's str.split() takes), U+0085,
+# U+200B, U+2028, U+2029, U+FEFF and Zs (is_zs, Unicode 14: U+0020, U+00A0,
+# U+1680, U+2000-U+200A, U+202F, U+205F, U+3000).
+WORD_SPACE = _ranges("9-D 20 85 A0 1680 2000-200A 200B 2028 2029 202F 205F 3000 FEFF")
+# Its punctuation (tokenizer.c is_punct): ASCII ispunct (33-47, 58-64, 91-96,
+# 123-126, so also $+<=>^`|~), and above ASCII the Unicode 14 P* code points:
+# tokenizer.c's punct_ranges, copied here (not Python's unicodedata, whose
+# Unicode version follows the interpreter's) as hex ranges from U+0080 on.
+WORD_PUNCT = _ranges("21-2F 3A-40 5B-60 7B-7E") + _ranges("""
+    A1 A7 AB B6-B7 BB BF 37E 387 55A-55F 589-58A 5BE 5C0 5C3 5C6 5F3-5F4 609-60A 60C-60D 61B 61D-61F 66A-66D
+    6D4 700-70D 7F7-7F9 830-83E 85E 964-965 970 9FD A76 AF0 C77 C84 DF4 E4F E5A-E5B F04-F12 F14 F3A-F3D F85
+    FD0-FD4 FD9-FDA 104A-104F 10FB 1360-1368 1400 166E 169B-169C 16EB-16ED 1735-1736 17D4-17D6 17D8-17DA
+    1800-180A 1944-1945 1A1E-1A1F 1AA0-1AA6 1AA8-1AAD 1B5A-1B60 1B7D-1B7E 1BFC-1BFF 1C3B-1C3F 1C7E-1C7F
+    1CC0-1CC7 1CD3 2010-2027 2030-2043 2045-2051 2053-205E 207D-207E 208D-208E 2308-230B 2329-232A 2768-2775
+    27C5-27C6 27E6-27EF 2983-2998 29D8-29DB 29FC-29FD 2CF9-2CFC 2CFE-2CFF 2D70 2E00-2E2E 2E30-2E4F 2E52-2E5D
+    3001-3003 3008-3011 3014-301F 3030 303D 30A0 30FB A4FE-A4FF A60D-A60F A673 A67E A6F2-A6F7 A874-A877
+    A8CE-A8CF A8F8-A8FA A8FC A92E-A92F A95F A9C1-A9CD A9DE-A9DF AA5C-AA5F AADE-AADF AAF0-AAF1 ABEB FD3E-FD3F
+    FE10-FE19 FE30-FE52 FE54-FE61 FE63 FE68 FE6A-FE6B FF01-FF03 FF05-FF0A FF0C-FF0F FF1A-FF1B FF1F-FF20
+    FF3B-FF3D FF3F FF5B FF5D FF5F-FF65 10100-10102 1039F 103D0 1056F 10857 1091F 1093F 10A50-10A58 10A7F
+    10AF0-10AF6 10B39-10B3F 10B99-10B9C 10EAD 10F55-10F59 10F86-10F89 11047-1104D 110BB-110BC 110BE-110C1
+    11140-11143 11174-11175 111C5-111C8 111CD 111DB 111DD-111DF 11238-1123D 112A9 1144B-1144F 1145A-1145B 1145D
+    114C6 115C1-115D7 11641-11643 11660-1166C 116B9 1173C-1173E 1183B 11944-11946 119E2 11A3F-11A46 11A9A-11A9C
+    11A9E-11AA2 11C41-11C45 11C70-11C71 11EF7-11EF8 11FFF 12470-12474 12FF1-12FF2 16A6E-16A6F 16AF5 16B37-16B3B
+    16B44 16E97-16E9A 16FE2 1BC9F 1DA87-1DA8B 1E95E-1E95F
+""")
+_word_res = {}
+
+
+def _word_re(keep_newlines, split_punct):
+    """The splitting expressions: words (runs of non-space), each "\\n" a word of
+    its own with keep_newlines; within a word, a punctuation code point or a
+    run of others."""
+    key = (keep_newlines, split_punct)
+    if key not in _word_res:
+        words = re.compile(("\n|" if keep_newlines else "") + f"[^{WORD_SPACE}]+")
+        punct = re.compile(f"[{WORD_PUNCT}]|[^{WORD_PUNCT}]+") if split_punct else None
+        _word_res[key] = words, punct
+    return _word_res[key]
+
+
+def word_tokens(tok, data):
+    """The token strings of a word tokenizer (tokenizer.c word_split), from the
+    bytes data: HTML tags (strip_html) and whitespace end a word; with
+    keep_newlines each "\\n" is a token ("\\r" is whitespace); the other code
+    points are lower-cased (after the whitespace test, before the punctuation
+    one, as rnn.c) and with split_punct each punctuation code point is a
+    token of its own."""
+    s = char_text(tok, data, lower=False)  # each tag a space: a word boundary, as in word_split
+    low = lowercase(s) if tok.get("lowercase") else s  # one code point to one: positions agree
+    words, punct = _word_re(bool(tok.get("keep_newlines")), bool(tok.get("split_punct")))
+    out = []
+    for m in words.finditer(s):
+        w = low[m.start():m.end()] if m.group() != "\n" else "\n"
+        if punct:
+            out += punct.findall(w)
+        else:
+            out.append(w)
+    return out
+
+
+ENCODED_TYPES = ("char", "byte", "word")  # the tokenizers encode() does
 
 
 def encode(tok, text):
     """text (bytes, or a str taken as its UTF-8) -> token ids, as
-    rnn_tokenizer_encode; TextError where rnn.c refuses the text."""
+    rnn_tokenizer_encode; TextError where rnn.c refuses the text. A text
+    without tokens gives [] (a classifier then reads it as filler_id)."""
     data = as_bytes(text)
     if tok["type"] == "byte":
         return list(data)
-    if tok["type"] != "char":
-        raise SystemExit(f"this script tokenizes char and byte models only (this one's tokenizer is "
+    if tok["type"] not in ENCODED_TYPES:
+        raise SystemExit(f"this script tokenizes char, byte and word models only (this one's tokenizer is "
                          f"{tok['type']}: use rnn.c)")
-    index = {t: i for i, t in enumerate(tok["vocab"]) if i != tok["pad_id"]}  # text never encodes to <pad>
-    unk = tok["unk_id"]
-    return [index.get(ch, unk) for ch in char_text(tok, data)]
+    index, unk = vocab_index(tok), tok["unk_id"]
+    pieces = char_text(tok, data) if tok["type"] == "char" else word_tokens(tok, data)
+    return [index.get(t, unk) for t in pieces]
+
+
+_index = (None, None, None)  # (vocab, pad_id, index): the last one made
+
+
+def vocab_index(tok):
+    """token string -> id, without <pad> (text never encodes to it: a token
+    that reads "<pad>", like one that reads "<unk>", is <unk>); kept for the
+    next call with the same vocab list, so encoding text after text (classify
+    on stdin) does not rebuild it."""
+    global _index
+    vocab, pad = tok["vocab"], tok["pad_id"]
+    if _index[0] is not vocab or _index[1] != pad or len(_index[2]) != len(vocab) - (0 <= pad < len(vocab)):
+        _index = (vocab, pad, {t: i for i, t in enumerate(vocab) if i != pad})
+    return _index[2]
 
 
 def filler_id(tok):
@@ -516,18 +613,33 @@ def filler_id(tok):
 
 
 def producible(tok, i):
-    """rnn_tokenizer_producible (char, byte): every id but <pad>."""
+    """rnn_tokenizer_producible (char, byte, word): every id but <pad>."""
     return tok["type"] == "byte" or i != tok.get("pad_id")
 
 
-def piece(tok, i):
+def piece(tok, i, prev=-1):
+    """rnn_tokenizer_piece: the bytes token i adds after token prev (-1 at the
+    start). char: the code point, <unk> U+FFFD, <pad> nothing. word: " " +
+    the word, but no space at the start, after a "\\n" token or a <pad>, nor
+    before "\\n"; <unk> is "<unk>", <pad> nothing."""
     if tok["type"] == "byte":
         return bytes([i])
-    if i == tok.get("unk_id"):
-        return "\ufffd".encode()
+    vocab = tok["vocab"]
     if i == tok.get("pad_id"):
         return b""
-    return tok["vocab"][i].encode()
+    if tok["type"] == "char":
+        return "\ufffd".encode() if i == tok.get("unk_id") else vocab[i].encode()
+    s = vocab[i].encode()
+    if s == b"\n":
+        return s
+    at_start = not 0 <= prev < len(vocab)
+    space = not at_start and prev != tok.get("pad_id") and vocab[prev] != "\n"
+    return b" " + s if space else s
+
+
+def decode(tok, ids):
+    """rnn_tokenizer_decode: the pieces of ids, each after the one before."""
+    return b"".join(piece(tok, i, ids[k - 1] if k else -1) for k, i in enumerate(ids))
 
 
 def read_text_file(path):
@@ -887,14 +999,18 @@ class Utf8Hold:
 def greedy(net, tok, prime, length, cache=None):
     """rnn sample --temperature 0: the prime's bytes, then length tokens, each
     the most likely one rnn.c may draw (never <pad>; a byte model's text kept
-    valid UTF-8, finishing a character begun at the end of length)."""
+    valid UTF-8, finishing a character begun at the end of length), written
+    as rnn_sampler_text does: each token's piece after the one before it (a
+    word model's first token after the prime's last, with no space of its
+    own where the prime ends in a space, tab, CR or LF: rnn.c's test)."""
     prime = as_bytes(prime) if prime else b""
     V = net.c["vocab_size"]
     banned = torch.tensor([not producible(tok, i) for i in range(V)])
     hold = Utf8Hold() if tok["type"] == "byte" and V == 256 else None
     with torch.no_grad():
         ids = encode(tok, prime) if prime else []
-        if not ids:  # no prime: a newline first (or the first id that is neither banned nor <unk>)
+        ids_primed = bool(ids)
+        if not ids:  # no prime, or no token in it: a newline first (or the first id neither banned nor <unk>)
             nl = next((i for i, t in enumerate(tok["vocab"]) if t == "\n"), None)
             if nl is None:
                 nl = 0
@@ -925,7 +1041,14 @@ def greedy(net, tok, prime, length, cache=None):
                 hold.step(nxt)
             logits, state, top = net.forward_lm(torch.tensor([[nxt]]), state, with_top=True)
             h, lg = top[0, -1], logits[0, -1]
-    return prime + b"".join(piece(tok, i) for i in out)
+    text = [prime]
+    prev = ids[-1] if ids_primed else -1  # no prime's token: the start (the newline fed first is not seen)
+    for i in out:
+        text.append(piece(tok, i, prev))
+        prev = i
+    if out and prime[-1:] in (b" ", b"\n", b"\t", b"\r") and text[1][:1] == b" " and tok["type"] == "word":
+        text[1] = text[1][1:]  # the prime's own space separates it
+    return b"".join(text)
 
 
 # ---------------------------------------------------------------------------
@@ -1222,9 +1345,9 @@ def load_for(cmd, path, task):
                          "a classifier (this command is for language models; classify runs classifiers)"))
     if tok is None:
         raise SystemExit(f"{PROG} {cmd}: {path}: the checkpoint has no tokenizer (metadata \"tokenizer\")")
-    if tok["type"] not in ("char", "byte"):
-        raise SystemExit(f"{PROG} {cmd}: {path}: a {tok['type']} tokenizer: this script tokenizes char and byte "
-                         f"models only (use rnn.c)")
+    if tok["type"] not in ENCODED_TYPES:
+        raise SystemExit(f"{PROG} {cmd}: {path}: a {tok['type']} tokenizer: this script tokenizes char, byte and "
+                         f"word models only (use rnn.c)")
     return net, c, tok, meta
 
 
