@@ -92,58 +92,26 @@ void rnn_st_free(rnn_st *st) {
 
 /* ---- loading ------------------------------------------------------------ */
 
-/* Reads the whole file into a NUL-terminated buffer sized from fstat (one
- * allocation, no doubling); anything but a regular file goes through
- * rnn_read_file. NULL + message naming the path on failure. */
 /* A pipe or device (/dev/stdin, a FIFO): its size is unknown, so the 8-byte
  * header length is checked first (/dev/zero's 0 or /dev/urandom's billions
  * end the read there), then the rest is read up to rnn_read_limit(). */
 static unsigned char *read_stream(FILE *f, const char *path, size_t *len) {
-    const size_t limit = rnn_read_limit();
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap);
-    if (!buf) {
-        fclose(f);
-        rnn_errorf("%s: out of memory reading the file", path);
-        return NULL;
-    }
-    n = fread(buf, 1, 8, f);
+    unsigned char head[8];
+    const size_t n = fread(head, 1, 8, f);
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0 && n == 8; i--) hlen = hlen << 8 | buf[i];
+    for (int i = 7; i >= 0 && n == 8; i--) hlen = hlen << 8 | head[i];
     if (n == 8 && (hlen < 2 || hlen > ST_MAX_HEADER)) {
-        free(buf);
         fclose(f);
         rnn_errorf("%s: not a safetensors file: header length %llu", path, (unsigned long long)hlen);
         return NULL;
     }
-    for (size_t got = n == 8; got > 0; n += got) { /* (a stream of under 8 bytes is short: judged below) */
-        if (n + 1 >= cap) {
-            size_t ncap = cap * 2 < limit ? cap * 2 : limit;
-            unsigned char *nb = ncap > n + 1 ? realloc(buf, ncap) : NULL;
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                if (ncap <= n + 1) rnn_read_too_large(path, limit);
-                else rnn_errorf("%s: out of memory reading the file", path);
-                return NULL;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        got = fread(buf + n, 1, cap - n - 1, f);
-    }
-    if (ferror(f)) {
-        rnn_errorf("%s: read error: %s", path, strerror(errno));
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = 0;
-    *len = n;
-    return buf;
+    /* (a stream of under 8 bytes is short: judged by the caller) */
+    return (unsigned char *)rnn_read_stream(f, path, head, n, len, 0);
 }
 
+/* Reads the whole file into a NUL-terminated buffer sized from fstat (one
+ * allocation, no doubling); anything but a regular file goes through
+ * read_stream. NULL + message naming the path on failure. */
 static unsigned char *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) {

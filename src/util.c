@@ -135,10 +135,15 @@ char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul) {
         rnn_errorf("%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
+    return rnn_read_stream(f, path, NULL, 0, len, stop_at_nul);
+}
+
+char *rnn_read_stream(FILE *f, const char *path, const void *head, size_t head_len, size_t *len,
+                      int stop_at_nul) {
     char *buf = NULL;
     size_t cap = 0, n = 0;
     const size_t limit = rnn_read_limit();
-    for (;;) {
+    for (size_t got = 1; got > 0; n += got) {
         if (n + 65536 + 1 > cap) {
             size_t ncap = cap ? cap * 2 : 1 << 20;
             if (ncap > limit) ncap = limit;
@@ -158,9 +163,16 @@ char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul) {
             buf = nb;
             cap = ncap;
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0 || (stop_at_nul && memchr(buf + n - got, 0, got))) break;
+        if (n == 0 && head_len) { /* the bytes the caller already read come first */
+            memcpy(buf, head, head_len);
+            got = head_len;
+        } else {
+            got = fread(buf + n, 1, cap - n - 1, f);
+        }
+        if (stop_at_nul && memchr(buf + n, 0, got)) {
+            n += got;
+            break;
+        }
     }
     if (ferror(f)) {
         free(buf);

@@ -58,6 +58,11 @@ int rnn_read_too_large(const char *path, size_t limit);
  * or pipe of binary data (/dev/zero) is refused at once instead of being
  * read until memory runs out. */
 char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul);
+/* rnn_read_file_ex for a file the caller has opened and begun to read: the
+ * buffer starts with head (head_len bytes, already read from f), then the
+ * rest of f up to rnn_read_limit(). Closes f whatever happens. */
+char *rnn_read_stream(FILE *f, const char *path, const void *head, size_t head_len, size_t *len,
+                      int stop_at_nul);
 /* 3 if s (n bytes) starts with a UTF-8 byte order mark, else 0: it marks
  * the encoding and is not text, so every reader of text files skips it. */
 size_t rnn_bom_len(const char *s, size_t n);
