@@ -77,6 +77,17 @@ sys.exit(not (a and len(a) == len(b) and all(len(x) == len(y) and all(abs(u - v)
                                              for x, y in zip(a, b))))
 PY
 }
+# same_classify NAME MODEL WHAT TEXTS...: rnn classify --json on the texts (into c_NAME.out and .err)
+# exits as the tool's run p_NAME did, with a line for each text when both succeed, and both give
+# the same probabilities (1e-5)
+same_classify() {
+    local name=$1 model=$2 what=$3 crc n; shift 3
+    $RNN classify "$model" --json "$@" >"$T/c_$name.out" 2>"$T/c_$name.err"
+    crc=$?
+    n=$(wc -l <"$T/c_$name.out")
+    check "classify: $what" \
+        "[ $crc -eq \$(rc p_$name) ] && { [ $crc -ne 0 ] || [ $n -eq $# ]; } && same_probs '$T/c_$name.out' '$T/p_$name.out' 1e-5"
+}
 # loss FILE: its JSON's "loss"; c_loss CKPT FILE [FLAGS]: rnn eval's
 loss() { sed -nE 's/^\{"loss": ([-0-9.e+]+).*/\1/p' "$1" | head -1; }
 c_loss() { local ck=$1 f=$2; shift 2; $RNN eval "$ck" --data "$f" --json "$@" 2>/dev/null | sed -nE 's/^\{"loss": ([-0-9.e+]+).*/\1/p'; }
@@ -273,18 +284,14 @@ echo $? >"$T/p_nofile.rc"
 wait
 
 # --- checks
-$RNN classify "$T/cls_lower/model.safetensors" --json "${texts[@]}" >"$T/c_lower.out" 2>/dev/null
-check "classify: a lowercase + strip-html char classifier gives rnn.c's probabilities (tags, capitals beyond ASCII)" \
-    "same_probs '$T/c_lower.out' '$T/p_lower.out' 1e-5"
-$RNN classify "$T/cls_lower/model.safetensors" --json "${bad_texts[@]}" >"$T/c_lower_bad.out" 2>/dev/null
-check "classify: invalid UTF-8 read as rnn.c replaces it (a U+FFFD per bad byte; none inside a tag)" \
-    "same_probs '$T/c_lower_bad.out' '$T/p_lower_bad.out' 1e-5"
-$RNN classify "$T/cls_byte/model.safetensors" --json "${btexts[@]}" >"$T/c_byte.out" 2>/dev/null
-check "classify: a byte classifier (bce) reads an empty text as one space, as rnn.c" \
-    "[ \$(rc p_byte) -eq 0 ] && same_probs '$T/c_byte.out' '$T/p_byte.out' 1e-5"
-$RNN classify "$T/cls_res/model.safetensors" --json "${rtexts[@]}" $'then \xff' >"$T/c_res.out" 2>"$T/c_res.err"
-check "classify: a residual bidirectional 3-layer GRU classifier gives rnn.c's probabilities" \
-    "same_probs '$T/c_res.out' '$T/p_res.out' 1e-5"
+same_classify lower "$T/cls_lower/model.safetensors" \
+    "a lowercase + strip-html char classifier gives rnn.c's probabilities (tags, capitals beyond ASCII)" "${texts[@]}"
+same_classify lower_bad "$T/cls_lower/model.safetensors" \
+    "invalid UTF-8 read as rnn.c replaces it (a U+FFFD per bad byte; none inside a tag)" "${bad_texts[@]}"
+same_classify byte "$T/cls_byte/model.safetensors" "a byte classifier (bce) reads an empty text as one space, as rnn.c" \
+    "${btexts[@]}"
+same_classify res "$T/cls_res/model.safetensors" "a residual bidirectional 3-layer GRU classifier gives rnn.c's probabilities" \
+    "${rtexts[@]}" $'then \xff'
 check "classify: invalid UTF-8 (no replace) stops with rnn.c's message after the good lines" \
     "[ \$(rc p_res) -eq 1 ] && [ \$(wc -l <'$T/p_res.out') -eq 3 ] && grep -q 'text 4: input has invalid UTF-8 at byte 5\$' '$T/p_res.err' && grep -q 'text 4: input has invalid UTF-8 at byte 5\$' '$T/c_res.err'"
 c=$(c_loss "$T/lm/model.safetensors" "$T/crlf_bom.txt"); p=$(loss "$T/p_crlf.out")
@@ -301,12 +308,12 @@ check "eval --dynamic: the residual LM's carried state and gradients are rnn.c's
 cg=$($RNN sample "$T/lm_res/model.safetensors" --prime "KING" --length 60 --temperature 0 2>/dev/null)
 check "greedy: the residual LM's text is rnn sample --temperature 0's" \
     "[ -n \"\$cg\" ] && [ \"\$cg\" = \"\$(cat '$T/p_lmres_g.out')\" ]"
-$RNN classify "$T/cls_word/model.safetensors" --json "${wtexts[@]}" >"$T/c_word.out" 2>/dev/null
-check "classify: a word classifier (lowercase, split-punct, strip-html) gives rnn.c's probabilities (punctuation, capitals, Unicode spaces, unknown words, no words)" \
-    "[ \$(rc p_word) -eq 0 ] && [ \$(wc -l <'$T/c_word.out') -eq ${#wtexts[@]} ] && same_probs '$T/c_word.out' '$T/p_word.out' 1e-5"
-$RNN classify "$T/cls_word_raw/model.safetensors" --json "${wtexts[@]}" >"$T/c_word_raw.out" 2>/dev/null
-check "classify: a word classifier without lowercase and split-punct gives rnn.c's probabilities (\"<pad>\" typed in a text is <unk>)" \
-    "[ \$(rc p_word_raw) -eq 0 ] && [ \$(wc -l <'$T/c_word_raw.out') -eq ${#wtexts[@]} ] && same_probs '$T/c_word_raw.out' '$T/p_word_raw.out' 1e-5"
+same_classify word "$T/cls_word/model.safetensors" \
+    "a word classifier (lowercase, split-punct, strip-html) gives rnn.c's probabilities (punctuation, capitals, Unicode spaces, unknown words, no words)" \
+    "${wtexts[@]}"
+same_classify word_raw "$T/cls_word_raw/model.safetensors" \
+    "a word classifier without lowercase and split-punct gives rnn.c's probabilities (\"<pad>\" typed in a text is <unk>)" \
+    "${wtexts[@]}"
 c=$(c_loss "$T/lm_word/model.safetensors" "$T/word.txt"); p=$(loss "$T/p_word_eval.out")
 counts() { grep -o '"tokens": [0-9]*, "unk": [0-9]*' "$1"; }
 $RNN eval "$T/lm_word/model.safetensors" --data "$T/word.txt" --json >"$T/c_word_eval.out" 2>/dev/null
