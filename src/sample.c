@@ -430,10 +430,7 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
         q = stop_step(stop, fail, q, prime[j]);
         if (q == stop_len) q = fail[q - 1];
     }
-    const rnn_tok_type ty = rnn_tokenizer_type(tok);
-    const char end = plen ? prime[plen - 1] : 0;
-    const int spaced = (ty == RNN_TOK_WORD || ty == RNN_TOK_WORDPIECE) &&
-                       (end == ' ' || end == '\n' || end == '\t' || end == '\r');
+    const int spaced = rnn_tokenizer_ends_in_space(tok, prime, plen); /* "word ", "word\n", "word\u3000" */
     int rc = 0, stopped = 0;
     /* A byte model held to UTF-8 finishes a character it began (at most 3
      * bytes more; not one the prime left open, when length is 0). */

@@ -955,6 +955,18 @@ int rnn_tokenizer_find(const rnn_tokenizer *t, const char *token) {
 }
 
 rnn_tok_type rnn_tokenizer_type(const rnn_tokenizer *t) { return t->opt.type; }
+
+int rnn_tokenizer_ends_in_space(const rnn_tokenizer *t, const char *s, size_t n) {
+    size_t at = n; /* the last code point's lead byte: back over at most 3 continuation bytes */
+    while (at > 0 && n - at < 3 && ((unsigned char)s[at - 1] & 0xC0) == 0x80) at--;
+    if (at-- == 0) return 0;
+    size_t end = at;
+    const int32_t c = rnn_utf8_next((const unsigned char *)s, n, &end);
+    if (c < 0 || end != n) return 0;
+    if (t->opt.type == RNN_TOK_WORD) return is_word_space((uint32_t)c);
+    if (t->opt.type == RNN_TOK_WORDPIECE) return is_bert_space((uint32_t)c);
+    return 0;
+}
 int rnn_tok_options_need_utf8(const rnn_tok_options *o) {
     return o->type != RNN_TOK_BYTE && !o->invalid_utf8_replace;
 }

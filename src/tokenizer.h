@@ -74,7 +74,9 @@
  *   word       " " + token, except no space at the start, after a "\n" token
  *              or a <pad>, and none before "\n". Punctuation gets a space like
  *              any word ("hello , world !"), so encode(decode(ids)) == ids for
- *              ids without specials. <unk> → "<unk>", <pad> → "".
+ *              ids without specials, except with strip_html on and
+ *              split_punct off: tokens "<b" and ">" decode to "<b >", a tag,
+ *              which encoding drops. <unk> → "<unk>", <pad> → "".
  *   wordpiece  "##x" → "x" glued to the previous piece; any other token → " " +
  *              token, except at the start or after a silent special. [UNK] →
  *              "[UNK]"; [PAD], [CLS], [SEP], [MASK] → "" (silent).
@@ -179,6 +181,11 @@ int rnn_tokenizer_producible(const rnn_tokenizer *t, int id);
 /* The id of an exact token string, -1 if absent (no normalisation applied). */
 int rnn_tokenizer_find(const rnn_tokenizer *t, const char *token);
 rnn_tok_type rnn_tokenizer_type(const rnn_tokenizer *t);
+/* 1 if the text s (n bytes) ends in a character that separates words for t
+ * (word: its whitespace, U+00A0 and U+3000 among it; wordpiece: BERT's):
+ * a piece that starts with a space then needs none after it. 0 for char and
+ * byte, for an empty text, and for one that ends in invalid UTF-8. */
+int rnn_tokenizer_ends_in_space(const rnn_tokenizer *t, const char *s, size_t n);
 /* 1 if encode fails on invalid UTF-8 (char, word, wordpiece without
  * invalid_utf8_replace); 0 for byte, which takes any bytes, or replace. */
 int rnn_tokenizer_needs_utf8(const rnn_tokenizer *t);

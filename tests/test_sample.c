@@ -205,6 +205,14 @@ static void test_text(void) {
     CHECK(!strcmp(g, "the the"), "after a prime ending in a space: '%s'", g);
     g = gen(m, tok, "cat", NULL, 2, &o);
     CHECK(!strcmp(g, " the the"), "after a prime without one: '%s'", g);
+    /* the tokenizer's other separators count too: no-break space, ideographic space, form feed */
+    const char *sep_primes[] = {"cat\xc2\xa0", "cat\xe3\x80\x80", "cat\f", "cat\n"};
+    for (int i = 0; i < 4; i++) {
+        g = gen(m, tok, sep_primes[i], NULL, 2, &o);
+        CHECK(!strcmp(g, "the the"), "after a prime ending in separator %d: '%s'", i, g);
+    }
+    g = gen(m, tok, "caf\xc3\xa9", NULL, 2, &o); /* ends in a letter beyond ASCII */
+    CHECK(!strcmp(g, " the the"), "after a prime ending in e-acute: '%s'", g);
     /* a long stop string (KMP with a repeated prefix): "the the the t" */
     g = gen(m, tok, NULL, "the the t", 10, &o);
     CHECK(!strcmp(g, "the the t"), "a stop string with a repeated prefix: '%s'", g);

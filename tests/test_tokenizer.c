@@ -572,6 +572,49 @@ static void test_wordpiece_small(void) {
     CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has("/nonexistent/vocab.txt"), "missing file");
 }
 
+/* Which endings separate words (sampling after a prime decides its first space by it). */
+static void test_ends_in_space(void) {
+    rnn_tok_options o;
+    rnn_tok_options_default(&o, RNN_TOK_WORD);
+    rnn_tokenizer *w = build(&o, "a b");
+    rnn_tok_options_default(&o, RNN_TOK_CHAR);
+    rnn_tokenizer *c = build(&o, "a b");
+    static const char *const lines[] = {"[UNK]", "a"};
+    char path[64];
+    if (write_vocab(path, lines, LEN(lines))) GIVE_UP("write vocab");
+    rnn_tok_options_default(&o, RNN_TOK_WORDPIECE);
+    o.vocab_file = path;
+    rnn_tokenizer *wp = build(&o, NULL);
+    unlink(path);
+    if (!w || !c || !wp) {
+        rnn_tokenizer_free(w), rnn_tokenizer_free(c), rnn_tokenizer_free(wp);
+        GIVE_UP("build");
+    }
+    /* text, word's answer, wordpiece's answer */
+    struct { const char *s; int word, wp; } cases[] = {
+        {"a ", 1, 1}, {"a\n", 1, 1}, {"a\t", 1, 1}, {"a\r", 1, 1},
+        {"a\f", 1, 0},              /* form feed: word's whitespace (isspace), a control char to BERT */
+        {"a\v", 1, 0},
+        {"a\xc2\x85", 1, 0},        /* U+0085 NEL */
+        {"a\xc2\xa0", 1, 1},        /* U+00A0 no-break space (Zs) */
+        {"a\xe3\x80\x80", 1, 1},    /* U+3000 ideographic space (Zs) */
+        {"a\xe2\x80\xa8", 1, 1},    /* U+2028 line separator */
+        {"a\xe2\x80\x8b", 1, 0},    /* U+200B zero width space */
+        {"a", 0, 0}, {"", 0, 0}, {"\xc3\xa9", 0, 0}, {"a\xf0\x9f\x98\x80", 0, 0},
+        {"a \xe3\x80", 0, 0},        /* cut short: invalid */
+        {" \x80\x80\x80\x80", 0, 0}, /* continuation bytes only */
+        {"\xa0", 0, 0},
+    };
+    for (size_t i = 0; i < LEN(cases); i++) {
+        const size_t n = strlen(cases[i].s);
+        CHECK(rnn_tokenizer_ends_in_space(w, cases[i].s, n) == cases[i].word, "word: case %zu", i);
+        CHECK(rnn_tokenizer_ends_in_space(wp, cases[i].s, n) == cases[i].wp, "wordpiece: case %zu", i);
+        CHECK(rnn_tokenizer_ends_in_space(c, cases[i].s, n) == 0, "char: case %zu", i);
+    }
+    CHECK(rnn_tokenizer_ends_in_space(w, NULL, 0) == 0, "no text");
+    rnn_tokenizer_free(w), rnn_tokenizer_free(c), rnn_tokenizer_free(wp);
+}
+
 static void test_wordpiece_bert(void) {
     rnn_tok_options o;
     if (rnn_tok_parse_type(bert_vocab_spec(), &o)) GIVE_UP("parse");
@@ -936,6 +979,7 @@ int main(void) {
     RUN(test_wordpiece_small);
     RUN(test_producible);
     RUN(test_wordpiece_bert);
+    RUN(test_ends_in_space);
     RUN(test_check_same);
     RUN(test_json_ignored_options);
     RUN(test_json_round_trip);

@@ -240,8 +240,8 @@ wtexts=("Who wrote HAMLET ?" "What's the <i>capital</i> of France?!" "<unk> <pad
 job p_word classify "$T/cls_word/model.safetensors" "${wtexts[@]}"
 job p_word_raw classify "$T/cls_word_raw/model.safetensors" "${wtexts[@]}"
 job p_word_eval eval "$T/lm_word/model.safetensors" "$T/word.txt"
-wprimes=($'KING RICHARD:\nWhat, my <b>LORD</b>' "First " "")
-for i in 0 1 2; do job "p_word_g$i" greedy "$T/lm_word/model.safetensors" --prime "${wprimes[$i]}" --length 30; done
+wprimes=($'KING RICHARD:\nWhat, my <b>LORD</b>' "First " "" $'First\xe3\x80\x80')
+for i in 0 1 2 3; do job "p_word_g$i" greedy "$T/lm_word/model.safetensors" --prime "${wprimes[$i]}" --length 30; done
 # the tool's copy of rnn.c's punctuation table, and its whitespace, against src/tokenizer.c's
 cat >"$T/mk_table.py" <<'PY'
 import re, sys
@@ -277,7 +277,7 @@ job x_labels export "$T/dp.pt" "$T/cls_res.config.json" "$T/cls_res.tokenizer.js
     --labels "$T/dup.labels.json"
 runner p_lower p_lower_bad p_byte p_res p_crlf p_nul p_bytes p_lmres p_lmres_dyn p_lmres_g p_F16 p_BF16 p_F64 \
     p_noargs p_nocmd p_badval &
-runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 mk_table &
+runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 mk_table &
 # a real process too: a checkpoint that is not there (the exit status and stderr are the interpreter's)
 $PY "$TOOL" eval "$T/nonexistent.safetensors" "$T/crlf_bom.txt" >"$T/p_nofile.out" 2>"$T/p_nofile.err"
 echo $? >"$T/p_nofile.rc"
@@ -319,11 +319,11 @@ counts() { grep -o '"tokens": [0-9]*, "unk": [0-9]*' "$1"; }
 $RNN eval "$T/lm_word/model.safetensors" --data "$T/word.txt" --json >"$T/c_word_eval.out" 2>/dev/null
 check "eval: a word LM reads CRLF, HTML and punctuation as rnn.c, token for token ($c vs $p; $(counts "$T/c_word_eval.out"))" \
     "[ -n \"\$(counts '$T/c_word_eval.out')\" ] && [ \"\$(counts '$T/c_word_eval.out')\" = \"\$(counts '$T/p_word_eval.out')\" ] && close '$c' '$p' 2e-5"
-for i in 0 1 2; do
+for i in 0 1 2 3; do
     $RNN sample "$T/lm_word/model.safetensors" --prime "${wprimes[$i]}" --length 30 --temperature 0 >"$T/c_word_g$i.out" 2>/dev/null
 done
-check "greedy: a word LM's text is rnn sample --temperature 0's byte for byte (spaces, \"\\n\" tokens; a prime, one ending in a space, none)" \
-    "[ -s '$T/c_word_g0.out' ] && cmp -s '$T/c_word_g0.out' '$T/p_word_g0.out' && cmp -s '$T/c_word_g1.out' '$T/p_word_g1.out' && cmp -s '$T/c_word_g2.out' '$T/p_word_g2.out'"
+check "greedy: a word LM's text is rnn sample --temperature 0's byte for byte (spaces, \"\\n\" tokens; a prime, one ending in a space, one in U+3000, none)" \
+    "[ -s '$T/c_word_g0.out' ] && cmp -s '$T/c_word_g0.out' '$T/p_word_g0.out' && cmp -s '$T/c_word_g1.out' '$T/p_word_g1.out' && cmp -s '$T/c_word_g2.out' '$T/p_word_g2.out' && cmp -s '$T/c_word_g3.out' '$T/p_word_g3.out'"
 check "word tokenizer: the tool's punctuation and whitespace are src/tokenizer.c's (punct_ranges, is_zs)" \
     "[ \$(rc mk_table) -eq 0 ]"
 for dt in F16 BF16 F64; do

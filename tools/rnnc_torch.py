@@ -996,13 +996,25 @@ class Utf8Hold:
         return ~(((v > 0) & (v < 0x80)) | ((v >= 0xC2) & (v <= 0xF4)))
 
 
+def ends_in_space(b):
+    """Whether bytes b end in a character a word tokenizer splits on
+    (rnn_tokenizer_ends_in_space; invalid UTF-8 at the end: no)."""
+    for k in (1, 2, 3, 4):
+        try:
+            return bool(re.fullmatch(f"[{WORD_SPACE}]", b[-k:].decode("utf-8")))
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
 def greedy(net, tok, prime, length, cache=None):
     """rnn sample --temperature 0: the prime's bytes, then length tokens, each
     the most likely one rnn.c may draw (never <pad>; a byte model's text kept
     valid UTF-8, finishing a character begun at the end of length), written
     as rnn_sampler_text does: each token's piece after the one before it (a
     word model's first token after the prime's last, with no space of its
-    own where the prime ends in a space, tab, CR or LF: rnn.c's test)."""
+    own where the prime ends in the tokenizer's whitespace, U+00A0 and
+    U+3000 among it: rnn_tokenizer_ends_in_space)."""
     prime = as_bytes(prime) if prime else b""
     V = net.c["vocab_size"]
     banned = torch.tensor([not producible(tok, i) for i in range(V)])
@@ -1046,7 +1058,7 @@ def greedy(net, tok, prime, length, cache=None):
     for i in out:
         text.append(piece(tok, i, prev))
         prev = i
-    if out and prime[-1:] in (b" ", b"\n", b"\t", b"\r") and text[1][:1] == b" " and tok["type"] == "word":
+    if out and tok["type"] == "word" and text[1][:1] == b" " and ends_in_space(prime):
         text[1] = text[1][1:]  # the prime's own space separates it
     return b"".join(text)
 
