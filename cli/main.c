@@ -84,18 +84,22 @@ static int command_help(const char *cmd) {
          "                      even for a model trained with one: it makes text repeat itself)\n"
          "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"},
         {"classify",
-         "usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]: label texts with a classifier\n"
+         "usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [--max-len N] [TEXT ...]: label texts with a classifier\n"
          "  TEXT ...            texts to classify; none: one text per line from stdin (a prompt on a terminal)\n"
          "  --json              one JSON object per text: {\"label\": NAME, \"probabilities\": [p_0, ...]}\n"
          "  --attention         also show the tokens attention pooling weighted most\n"
          "  --ensemble A,B,...  the mean probabilities of CKPT and these classifiers (same classes, same order)\n"
+         "  --max-len N         read each text by its first N tokens (0: whole texts; default: as the model\n"
+         "                      was trained, rnn train --max-len; rnn info shows it)\n"
+         "  --truncate head|tail  keep the first or the last N (default: the model's)\n"
          "  --                  ends the options (for a text that starts with --)\n"},
         {"eval",
          "usage: rnn eval CKPT --data FILE [options]: score a model on a file\n"
          "  --data FILE         language model: a text (loss, perplexity, accuracy, bits per char or byte);\n"
          "                      classifier: labelled data (loss, accuracy, macro-F1, confusion matrix)\n"
          "  --json              one JSON object\n"
-         "  --format, --header, --label-col, --text-col, --label-names, --label-base   as for rnn train (classifier data)\n"
+         "  --format, --header, --label-col, --text-col, --label-names, --label-base   as for rnn train (classifier data)\n"         "  --max-len N, --truncate head|tail   classifier: cut texts to N tokens (0: whole texts; default: as\n"
+         "                      each model was trained, rnn train --max-len)\n"
          "  --ensemble A,B,...  classifier: score the mean class probabilities of CKPT and these checkpoints\n"
          "                      (same classes in the same order; each reads the data with its own tokenizer)\n"
          "  --cache N           language model: with a neural cache of the last N states (0: none; default:\n"
@@ -527,105 +531,6 @@ out:
     return rc;
 }
 
-/* The metrics of the mean of the K models' class probabilities (K = 1: the
- * model's own), each model reading the examples with its own tokenizer; d0
- * holds them encoded with model 0's. */
-static int eval_ensemble(rnn_checkpoint *cks, char *const *paths, int K, const rnn_dataset *ds,
-                         rnn_cls_data *d0, rnn_cls_metrics *mt) {
-    const int C = cks[0].model->c.num_classes;
-    const size_t n = d0->n;
-    double *mean = calloc(n * C, sizeof(double));
-    double *probs = malloc(sizeof(double) * n * C);
-    int rc = -1;
-    if (!mean || !probs) {
-        rnn_errorf("out of memory");
-        goto out;
-    }
-    for (int k = 0; k < K; k++) {
-        rnn_cls_data dk, *d = d0;
-        if (k > 0) {
-            if (rnn_cls_encode(&dk, ds, cks[k].tok, 0, 0, NULL, NULL, NULL)) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "%s", rnn_last_error());
-                rnn_errorf("%s: %s", paths[k], msg);
-                goto out;
-            }
-            d = &dk;
-        }
-        int bad = rnn_cls_predict(cks[k].model, d, 64, probs);
-        if (k > 0) rnn_cls_data_free(&dk);
-        if (bad) goto out;
-        for (size_t i = 0; i < n * C; i++) mean[i] += probs[i] / K;
-    }
-    rc = rnn_cls_metrics_from_probs(mean, d0->label, n, C, mt);
-out:
-    free(mean);
-    free(probs);
-    return rc;
-}
-
-/* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix,
- * of one model or of the mean prediction of K (cks[0] gives the classes). */
-static int eval_classifier(rnn_checkpoint *cks, char *const *paths, int K, const char *data, int json,
-                           rnn_data_opts *dop) {
-    rnn_checkpoint *ck = &cks[0];
-    dop->check_utf8 = rnn_tokenizer_needs_utf8(ck->tok);
-    rnn_dataset ds;
-    if (rnn_dataset_load(&ds, data, dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
-    char note[4400];
-    if (rnn_cls_note_header(note, sizeof note, data, &ds)) fprintf(stderr, "rnn: %s\n", note);
-    rnn_cls_data d;
-    int rc = 1;
-    size_t empty = 0;
-    if (rnn_cls_encode(&d, &ds, ck->tok, 0, 0, NULL, NULL, &empty)) {
-        fprintf(stderr, "rnn: %s: %s\n", data, rnn_last_error());
-        rnn_dataset_free(&ds);
-        return 1;
-    }
-    if (rnn_cls_note_empty(note, sizeof note, data, empty, d.n, ck->tok)) fprintf(stderr, "rnn: %s\n", note);
-    rnn_cls_metrics mt;
-    if (eval_ensemble(cks, paths, K, &ds, &d, &mt)) {
-        die(rnn_last_error());
-        goto out;
-    }
-    const int C = mt.C;
-    if (json) {
-        printf("{\"loss\": %.9g, \"perplexity\": %.9g, \"accuracy\": %.9g, \"macro_f1\": %.9g, \"examples\": %ld, ",
-               mt.loss, exp(mt.loss), mt.accuracy, mt.macro_f1, mt.n);
-        if (K > 1) printf("\"ensemble\": %d, ", K);
-        printf("\"labels\": [");
-        for (int i = 0; i < C; i++) {
-            printf("%s\"", i ? ", " : "");
-            print_json_string(ck->labels[i]);
-            printf("\"");
-        }
-        printf("], \"confusion\": [");
-        for (int i = 0; i < C; i++) {
-            printf("%s[", i ? ", " : "");
-            for (int j = 0; j < C; j++) printf("%s%ld", j ? ", " : "", mt.confusion[(size_t)i * C + j]);
-            printf("]");
-        }
-        printf("]}\n");
-    } else {
-        printf("%s: %ld examples, loss %.4f, accuracy %.4f, macro-F1 %.4f", data, mt.n, mt.loss,
-               mt.accuracy, mt.macro_f1);
-        if (K > 1) printf(" (the mean prediction of %d models)", K);
-        printf("\n");
-        printf("confusion (rows: true class, columns: predicted):\n");
-        for (int i = 0; i < C; i++) {
-            printf("  %-16.16s", ck->labels[i]);
-            for (int j = 0; j < C; j++) printf(" %7ld", mt.confusion[(size_t)i * C + j]);
-            printf("\n");
-        }
-    }
-    rnn_cls_metrics_free(&mt);
-    rc = 0;
-out:
-    rnn_cls_data_free(&d);
-    rnn_dataset_free(&ds);
-    return rc;
-}
-
 /* A classifier and the checkpoints given with --ensemble beside it. */
 #define MAX_ENSEMBLE 64
 
@@ -682,6 +587,151 @@ static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const 
     return 0;
 }
 
+/* --max-len N / --truncate head|tail of eval and classify: how long texts
+ * are cut, for every model of e. Without them each model cuts as its config
+ * says (rnn train's --max-len and --truncate). 1 after printing an error. */
+static int set_cut(const char *cmd, ensemble *e, const char *len, const char *side) {
+    double v = 0;
+    if (len && parse_count(cmd, "max-len", len, 0, RNN_MAX_TEXT_LEN, &v)) return 1;
+    if (side && strcmp(side, "head") && strcmp(side, "tail"))
+        return dief("%s: --truncate '%s': expected head or tail", cmd, side);
+    for (int k = 0; k < e->K; k++) {
+        rnn_config *c = &e->ck[k].model->c;
+        if (len) c->max_len = (int)v;
+        if (side && !c->max_len)
+            return dief("%s: --truncate: %s reads whole texts: give --max-len N, the tokens to keep", cmd,
+                        e->path[k]);
+        if (side) c->truncate_tail = !strcmp(side, "tail");
+        if (!c->max_len) c->truncate_tail = 0;
+    }
+    return 0;
+}
+
+/* The note that cut[k] of n texts (read from what; may be NULL) were longer
+ * than model k's max_len. */
+static void note_cut(const char *cmd, const char *what, const ensemble *e, const size_t *cut, size_t n,
+                     int flag) {
+    int any = 0;
+    for (int k = 0; k < e->K; k++) any |= cut[k] > 0;
+    if (!any) return;
+    const rnn_config *c = &e->ck[0].model->c;
+    if (e->K == 1) {
+        fprintf(stderr, "rnn: %s: note: %s%s%zu of %zu texts are longer than %d tokens and were read by their "
+                        "%s %d (%s; --max-len 0 reads them whole)\n",
+                cmd, what ? what : "", what ? ": " : "", cut[0], n, c->max_len, c->truncate_tail ? "last" : "first", c->max_len,
+                flag ? "as the options ask" : "as the model was trained");
+        return;
+    }
+    fprintf(stderr, "rnn: %s: note: %s%stexts longer than each model's max_len were cut (%s); of %zu texts, "
+                    "the models cut", cmd, what ? what : "", what ? ": " : "", flag ? "as the options ask" : "as each was trained", n);
+    for (int k = 0; k < e->K; k++) fprintf(stderr, "%s %zu", k ? "," : "", cut[k]);
+    fprintf(stderr, " (--max-len 0 reads them whole)\n");
+}
+
+/* The metrics of the mean of the K models' class probabilities (K = 1: the
+ * model's own), each model reading the examples with its own tokenizer and
+ * max_len; d0 holds them encoded with model 0's. cut[k] gets the texts
+ * model k cut (k > 0). */
+static int eval_ensemble(rnn_checkpoint *cks, char *const *paths, int K, const rnn_dataset *ds,
+                         rnn_cls_data *d0, rnn_cls_metrics *mt, size_t *cut) {
+    const int C = cks[0].model->c.num_classes;
+    const size_t n = d0->n;
+    double *mean = calloc(n * C, sizeof(double));
+    double *probs = malloc(sizeof(double) * n * C);
+    int rc = -1;
+    if (!mean || !probs) {
+        rnn_errorf("out of memory");
+        goto out;
+    }
+    for (int k = 0; k < K; k++) {
+        rnn_cls_data dk, *d = d0;
+        if (k > 0) {
+            const rnn_config *c = &cks[k].model->c;
+            if (rnn_cls_encode(&dk, ds, cks[k].tok, c->max_len, c->truncate_tail, NULL, &cut[k], NULL)) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", rnn_last_error());
+                rnn_errorf("%s: %s", paths[k], msg);
+                goto out;
+            }
+            d = &dk;
+        }
+        int bad = rnn_cls_predict(cks[k].model, d, 64, probs);
+        if (k > 0) rnn_cls_data_free(&dk);
+        if (bad) goto out;
+        for (size_t i = 0; i < n * C; i++) mean[i] += probs[i] / K;
+    }
+    rc = rnn_cls_metrics_from_probs(mean, d0->label, n, C, mt);
+out:
+    free(mean);
+    free(probs);
+    return rc;
+}
+
+/* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix,
+ * of one model or of the mean prediction of K (cks[0] gives the classes). */
+static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opts *dop, int cut_flag) {
+    rnn_checkpoint *ck = &e->ck[0];
+    size_t cut[MAX_ENSEMBLE + 1] = {0};
+    dop->check_utf8 = rnn_tokenizer_needs_utf8(ck->tok);
+    rnn_dataset ds;
+    if (rnn_dataset_load(&ds, data, dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
+    char note[4400];
+    if (rnn_cls_note_header(note, sizeof note, data, &ds)) fprintf(stderr, "rnn: %s\n", note);
+    rnn_cls_data d;
+    int rc = 1;
+    size_t empty = 0;
+    if (rnn_cls_encode(&d, &ds, ck->tok, ck->model->c.max_len, ck->model->c.truncate_tail, NULL, &cut[0],
+                       &empty)) {
+        fprintf(stderr, "rnn: %s: %s\n", data, rnn_last_error());
+        rnn_dataset_free(&ds);
+        return 1;
+    }
+    if (rnn_cls_note_empty(note, sizeof note, data, empty, d.n, ck->tok)) fprintf(stderr, "rnn: %s\n", note);
+    rnn_cls_metrics mt;
+    const int K = e->K;
+    if (eval_ensemble(e->ck, e->path, K, &ds, &d, &mt, cut)) {
+        die(rnn_last_error());
+        goto out;
+    }
+    note_cut("eval", data, e, cut, d.n, cut_flag);
+    const int C = mt.C;
+    if (json) {
+        printf("{\"loss\": %.9g, \"perplexity\": %.9g, \"accuracy\": %.9g, \"macro_f1\": %.9g, \"examples\": %ld, ",
+               mt.loss, exp(mt.loss), mt.accuracy, mt.macro_f1, mt.n);
+        if (K > 1) printf("\"ensemble\": %d, ", K);
+        printf("\"labels\": [");
+        for (int i = 0; i < C; i++) {
+            printf("%s\"", i ? ", " : "");
+            print_json_string(ck->labels[i]);
+            printf("\"");
+        }
+        printf("], \"confusion\": [");
+        for (int i = 0; i < C; i++) {
+            printf("%s[", i ? ", " : "");
+            for (int j = 0; j < C; j++) printf("%s%ld", j ? ", " : "", mt.confusion[(size_t)i * C + j]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("%s: %ld examples, loss %.4f, accuracy %.4f, macro-F1 %.4f", data, mt.n, mt.loss,
+               mt.accuracy, mt.macro_f1);
+        if (K > 1) printf(" (the mean prediction of %d models)", K);
+        printf("\n");
+        printf("confusion (rows: true class, columns: predicted):\n");
+        for (int i = 0; i < C; i++) {
+            printf("  %-16.16s", ck->labels[i]);
+            for (int j = 0; j < C; j++) printf(" %7ld", mt.confusion[(size_t)i * C + j]);
+            printf("\n");
+        }
+    }
+    rnn_cls_metrics_free(&mt);
+    rc = 0;
+out:
+    rnn_cls_data_free(&d);
+    rnn_dataset_free(&ds);
+    return rc;
+}
+
 /* rnn eval's progress line on a terminal (stderr), at most twice a second. */
 typedef struct {
     int on, shown;
@@ -703,7 +753,8 @@ static void eval_progress(size_t done, size_t total, void *user) {
 static int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
                *label_names = NULL, *label_base = NULL, *header = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL,
-               *dyn = NULL, *dyn_decay = NULL, *dyn_seg = NULL, *dyn_clip = NULL, *dyn_rms = NULL;
+               *dyn = NULL, *dyn_decay = NULL, *dyn_seg = NULL, *dyn_clip = NULL, *dyn_rms = NULL,
+               *max_len = NULL, *truncate = NULL;
     small_opt opts[] = {{"data", &data, 0},          {"json", &json, 1},
                         {"format", &format, 0},      {"label-col", &label_col, 0},
                         {"text-col", &text_col, 0},  {"label-names", &label_names, 0},
@@ -711,7 +762,8 @@ static int cmd_eval(int argc, char **argv) {
                         {"cache-lambda", &lambda, 0}, {"ensemble", &list, 0},
                         {"dynamic", &dyn, 0},        {"dynamic-decay", &dyn_decay, 0},
                         {"dynamic-seg", &dyn_seg, 0}, {"dynamic-clip", &dyn_clip, 0},
-                        {"dynamic-rms", &dyn_rms, 0}, {"label-base", &label_base, 0}, {"header", &header, 0}};
+                        {"dynamic-rms", &dyn_rms, 0}, {"label-base", &label_base, 0}, {"header", &header, 0},
+                        {"max-len", &max_len, 0},    {"truncate", &truncate, 0}};
     const char *ckpt;
     if (parse_small("eval", argc, argv, opts, (int)(sizeof opts / sizeof *opts), &ckpt)) return 1;
     rnn_data_opts dop;
@@ -758,10 +810,19 @@ static int cmd_eval(int argc, char **argv) {
         return dief("eval: --%s reads labelled data, for classifiers (%s is a language model: --data is plain text)",
                     format ? "format" : label_col ? "label-col" : text_col ? "text-col" : header ? "header" : "label-names", ckpt);
     }
+    if ((max_len || truncate) && ck.model->c.task != RNN_TASK_CLASSIFY) {
+        rnn_checkpoint_free(&ck);
+        return dief("eval: --%s cuts a classifier's texts (%s is a language model)", max_len ? "max-len" : "truncate",
+                    ckpt);
+    }
     if (ck.model->c.task == RNN_TASK_CLASSIFY) {
         ensemble e;
         if (ensemble_load(&e, "eval", ck, ckpt, list)) return 1;
-        int rc = eval_classifier(e.ck, e.path, e.K, data, json != NULL, &dop);
+        if (set_cut("eval", &e, max_len, truncate)) {
+            ensemble_free(&e);
+            return 1;
+        }
+        int rc = eval_classifier(&e, data, json != NULL, &dop, max_len || truncate);
         ensemble_free(&e);
         return rc;
     }
@@ -897,6 +958,11 @@ static int cmd_info(int argc, char **argv) {
         if (c->weight_drop > 0) printf(", weight drop %g", c->weight_drop);
         if (c->recurrent_dropout > 0) printf(", recurrent (candidate) %g", c->recurrent_dropout);
         printf("\n");
+        if (classify && c->max_len)
+            printf("  texts       read by their %s %d tokens, as trained (rnn eval and classify: --max-len "
+                   "changes it)\n", c->truncate_tail ? "last" : "first", c->max_len);
+        else if (classify)
+            printf("  texts       read whole\n");
         if (c->cache_size > 0)
             printf("  cache       neural cache of the last %d states (theta %g, lambda %g): validation and rnn eval "
                    "use it, rnn sample with --cache N\n",
@@ -956,14 +1022,20 @@ static void print_json_string(const char *s) {
 }
 
 /* One text through one classifier: its tokens (*ids, n; the caller frees
- * them) and its class probabilities times w added into sum; *empty set when
- * the text has no tokens. *a grows to the text's length. -1 with a message
- * on a tokenizer error or out of memory. */
+ * them), cut to the model's max_len (*dropped: the tokens cut from the
+ * front), and its class probabilities times w added into sum; *empty set
+ * when the text has no tokens. *a grows to the text's length. -1 with a
+ * message on a tokenizer error or out of memory. */
 static int classify_text(const rnn_checkpoint *ck, rnn_acts **a, int *a_T, const char *text, size_t len,
-                         double w, float *probs, double *sum, int32_t **ids, size_t *n, int *empty) {
+                         double w, float *probs, double *sum, int32_t **ids, size_t *n, int *empty,
+                         size_t *dropped) {
     const rnn_model *m = ck->model;
-    *ids = NULL, *n = 0;
+    *ids = NULL, *n = 0, *dropped = 0;
     if (rnn_tokenizer_encode(ck->tok, text, len, ids, n, NULL)) return -1;
+    const size_t whole = *n;
+    *n = rnn_cls_cut(*ids, *n, m->c.max_len, m->c.truncate_tail);
+    if (m->c.truncate_tail) *dropped = whole - *n;
+    if (*n > RNN_MAX_TEXT_LEN) return rnn_errorf("%zu tokens, more than %d (--max-len cuts it)", *n, RNN_MAX_TEXT_LEN);
     if (*n == 0) { /* as in training: an empty text is one unknown token */
         *empty = 1;
         int32_t *g = realloc(*ids, sizeof(int32_t));
@@ -972,43 +1044,58 @@ static int classify_text(const rnn_checkpoint *ck, rnn_acts **a, int *a_T, const
         g[0] = rnn_tokenizer_filler_id(ck->tok, NULL);
         *n = 1;
     }
-    if (!*a || *a_T < (int)*n) {
-        rnn_acts_free(*a);
-        *a_T = (int)*n;
-        if (!(*a = rnn_acts_create_infer(m, *a_T, 1, *a_T))) return -1;
-    }
-    rnn_pack p;
-    (*a)->lengths[0] = (int)*n;
-    rnn_pack_init(&p, (int)*n, 1, (*a)->lengths, (*a)->batch_sizes, (*a)->offsets);
-    rnn_model_forward(m, *a, &p, *ids, 0, 0, NULL);
-    rnn_cls_probs(m, (*a)->logits, probs);
+    if (rnn_cls_text_probs(m, a, a_T, *ids, (int)*n, probs)) return -1;
     for (int c = 0; c < m->c.num_classes; c++) sum[c] += w * probs[c];
-    return 0;
+    return whole > *n;
+}
+
+typedef struct {
+    const char *name, *v;
+} named_val;
+
+/* argv[*i] as one of classify's options that take a value, "--name V" or
+ * "--name=V": its name and value (NULL when missing) in *out, *i moved past
+ * the value. NULL when argv[*i] is not one. */
+static named_val *valued_opt(char **argv, int argc, int *i, named_val *out) {
+    static const char *const names[] = {"ensemble", "max-len", "truncate"};
+    const char *a = argv[*i];
+    if (strncmp(a, "--", 2)) return NULL;
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        const size_t n = strlen(names[k]);
+        if (strncmp(a + 2, names[k], n) || (a[2 + n] && a[2 + n] != '=')) continue;
+        out->name = names[k];
+        out->v = a[2 + n] == '=' ? a + 3 + n : *i + 1 < argc ? argv[++*i] : NULL;
+        return out;
+    }
+    return NULL;
 }
 
 /* rnn classify CKPT [TEXT ...]: label and probability per text; with no
  * text, one text per line from stdin (a prompt on a terminal). With
  * --ensemble, the mean probabilities of CKPT and the listed classifiers. */
 static int cmd_classify(int argc, char **argv) {
-    const char *json = NULL, *attention = NULL, *ckpt = NULL, *list = NULL;
+    const char *json = NULL, *attention = NULL, *ckpt = NULL, *list = NULL, *max_len = NULL, *truncate = NULL;
     /* Options may come anywhere; every other argument is a text ("--" ends
      * the options, for a text that starts with "--"). */
     char **texts = malloc(sizeof(char *) * (size_t)(argc + 1));
     int n_texts = 0, opts_done = 0;
+    named_val nv, *valued;
     if (!texts) return die("out of memory");
     for (int i = 0; i < argc; i++) {
         if (!opts_done && !strcmp(argv[i], "--")) opts_done = 1;
         else if (!opts_done && !strcmp(argv[i], "--json")) json = "1";
         else if (!opts_done && !strcmp(argv[i], "--attention")) attention = "1";
-        else if (!opts_done && (!strcmp(argv[i], "--ensemble") || !strncmp(argv[i], "--ensemble=", 11))) {
-            const char *v = argv[i][10] == '=' ? argv[i] + 11 : i + 1 < argc ? argv[++i] : NULL;
-            const char *bad = list ? "is given twice (list the models in one: A,B)" : !v || !*v ? "needs a value" : NULL;
+        else if (!opts_done && (valued = valued_opt(argv, argc, &i, &nv))) {
+            const char *v = valued->v, *name = valued->name;
+            const char **dst = !strcmp(name, "ensemble") ? &list : !strcmp(name, "max-len") ? &max_len : &truncate;
+            const char *bad = *dst ? "is given twice" : !v || !*v ? "needs a value" : NULL;
             if (bad) {
                 free(texts);
-                fprintf(stderr, "rnn classify: option --ensemble %s\n", bad);
+                fprintf(stderr, "rnn classify: option --%s %s%s\n", name, bad,
+                        *dst && dst == &list ? " (list the models in one: A,B)" : "");
                 return 1;
             }
-            list = v;
+            *dst = v;
         } else if (!opts_done && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && command_help("classify"))
             return 0;
         else if (!opts_done && !strncmp(argv[i], "--", 2)) {
@@ -1049,6 +1136,12 @@ static int cmd_classify(int argc, char **argv) {
         free(texts);
         return 1;
     }
+    if (set_cut("classify", &e, max_len, truncate)) {
+        ensemble_free(&e);
+        free(texts);
+        return 1;
+    }
+    size_t cut[MAX_ENSEMBLE + 1] = {0}, n_done = 0, dropped = 0;
     const int C = ck.model->c.num_classes, K = e.K;
     float *probs = malloc(sizeof(float) * (C + 1));
     double *sum = malloc(sizeof(double) * C);
@@ -1095,9 +1188,13 @@ static int cmd_classify(int argc, char **argv) {
             int32_t *idk;
             size_t nk;
             int none = 0;
-            bad = classify_text(&e.ck[k], &a[k], &a_T[k], text, len, 1.0 / K, probs, sum, &idk, &nk, &none) != 0;
+            size_t dk;
+            const int r = classify_text(&e.ck[k], &a[k], &a_T[k], text, len, 1.0 / K, probs, sum, &idk, &nk, &none,
+                                        &dk);
+            bad = r < 0;
+            cut[k] += r > 0;
             if (none && !empty) empty = k + 1;
-            if (k == 0) ids = idk, n = nk;
+            if (k == 0) ids = idk, n = nk, dropped = dk;
             else free(idk);
         }
         if (!bad && empty) { /* still classified, so that each text keeps its output line */
@@ -1146,7 +1243,8 @@ static int cmd_classify(int argc, char **argv) {
                 if (json) {
                     printf("%s{\"token\": \"", j ? ", " : "");
                     print_json_string(tokname);
-                    printf("\", \"position\": %d, \"weight\": %.6g}", top[j], a[0]->pool_cache.alpha[top[j]]);
+                    printf("\", \"position\": %zu, \"weight\": %.6g}", dropped + top[j],
+                           a[0]->pool_cache.alpha[top[j]]);
                 } else {
                     printf(" %s(%.2f)", tokname, a[0]->pool_cache.alpha[top[j]]);
                 }
@@ -1156,7 +1254,9 @@ static int cmd_classify(int argc, char **argv) {
         printf(json ? "}\n" : "\n");
         fflush(stdout);
         free(ids);
+        n_done++;
     }
+    note_cut("classify", n_texts ? NULL : "stdin", &e, cut, n_done, max_len || truncate);
     free(line);
     free(texts);
     free(probs);

@@ -60,9 +60,11 @@ const char *rnn_label(const rnn_t *m, int i);
  * probability of each class (in class-id order) to probs (room for n; may be
  * NULL). -1 on error (not a classifier, invalid UTF-8, a text with no tokens,
  * out of memory). Tokens the vocabulary lacks are read as its unknown token,
- * as training read them. A text's activations take memory in proportion to
- * its length (a 1-layer BiLSTM of 128: ~8.5 KB a token); the handle keeps
- * them for the next call up to 4,096 tokens and frees a longer text's. */
+ * and a text longer than the model's max_len (rnn train --max-len; rnn info
+ * shows it) is cut to its first or last max_len tokens, as training read
+ * them. A text's activations take memory in proportion to its length (a
+ * 1-layer BiLSTM of 128: ~8.5 KB a token); the handle keeps them for the
+ * next call up to 4,096 tokens and frees a longer text's. */
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
 
 /* Language models: generates `length` tokens after the priming text (may be

@@ -105,25 +105,15 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
         free(ids);
         return rnn_errorf("rnn_classify: the text has no tokens");
     }
-    if (len > INT_MAX / 2) {
+    len = rnn_cls_cut(ids, len, md->c.max_len, md->c.truncate_tail); /* as the model was trained */
+    if (len > RNN_MAX_TEXT_LEN) {
         free(ids);
-        return rnn_errorf("rnn_classify: the text has %zu tokens, more than %d", len, INT_MAX / 2);
+        return rnn_errorf("rnn_classify: the text has %zu tokens, more than %d", len, RNN_MAX_TEXT_LEN);
     }
-    if (!m->a || m->a_T < (int)len) {
-        rnn_acts_free(m->a);
-        m->a_T = (int)len;
-        if (!(m->a = rnn_acts_create_infer(md, m->a_T, 1, m->a_T))) {
-            free(ids);
-            return -1;
-        }
-    }
-    rnn_pack p;
-    m->a->lengths[0] = (int)len;
-    rnn_pack_init(&p, (int)len, 1, m->a->lengths, m->a->batch_sizes, m->a->offsets);
-    rnn_model_forward(md, m->a, &p, ids, 0, 0, NULL);
+    const int bad = rnn_cls_text_probs(md, &m->a, &m->a_T, ids, (int)len, m->probs);
     free(ids);
+    if (bad) return rnn_error_prefix("rnn_classify");
     int C = md->c.num_classes, best = 0;
-    rnn_cls_probs(md, m->a->logits, m->probs);
     for (int c = 0; c < C; c++) {
         if (m->probs[c] > m->probs[best]) best = c;
         if (probs && c < n) probs[c] = m->probs[c];

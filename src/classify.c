@@ -33,12 +33,9 @@ int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *
             return rnn_error_prefix("example %zu", i + 1);
         }
         unk += u;
+        const size_t whole = n;
+        if ((n = rnn_cls_cut(ids, n, max_len, keep_tail)) < whole) cut++;
         const int32_t *src = ids;
-        if (max_len > 0 && n > (size_t)max_len) {
-            if (keep_tail) src = ids + (n - max_len);
-            n = (size_t)max_len;
-            cut++;
-        }
         size_t len = n ? n : 1;
         if (n == 0) {
             empty++;
@@ -76,6 +73,27 @@ int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *
 oom:
     rnn_cls_data_free(d);
     return rnn_errorf("out of memory encoding the examples");
+}
+
+size_t rnn_cls_cut(int32_t *ids, size_t n, int max_len, int keep_tail) {
+    if (max_len <= 0 || n <= (size_t)max_len) return n;
+    if (keep_tail) memmove(ids, ids + (n - max_len), sizeof(int32_t) * (size_t)max_len);
+    return (size_t)max_len;
+}
+
+int rnn_cls_text_probs(const rnn_model *m, rnn_acts **a, int *a_T, const int32_t *ids, int n, float *probs) {
+    if (!*a || *a_T < n) {
+        rnn_acts_free(*a);
+        *a_T = 0;
+        if (!(*a = rnn_acts_create_infer(m, n, 1, n))) return -1;
+        *a_T = n;
+    }
+    rnn_pack p;
+    (*a)->lengths[0] = n;
+    rnn_pack_init(&p, n, 1, (*a)->lengths, (*a)->batch_sizes, (*a)->offsets);
+    rnn_model_forward(m, *a, &p, ids, 0, 0, NULL);
+    rnn_cls_probs(m, (*a)->logits, probs);
+    return 0;
 }
 
 static const int *sort_len; /* qsort has no context argument: set before each sort */

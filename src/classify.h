@@ -44,6 +44,18 @@ typedef struct {
 int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *tok, int max_len,
                    int keep_tail, size_t *n_unk, size_t *n_cut, size_t *n_empty);
 
+/* A text's ids cut to max_len (> 0) tokens: its first ones, or with
+ * keep_tail its last ones (moved to the front). Returns the new count, n
+ * itself when it is no longer or max_len is 0. */
+size_t rnn_cls_cut(int32_t *ids, size_t n, int max_len, int keep_tail);
+
+/* One text's ids (n >= 1, already cut) through classifier m: the class
+ * probabilities into probs (num_classes floats). *a, activations for *a_T
+ * tokens at batch 1 (NULL and 0 at first), is replaced by a larger one
+ * when the text is longer; the caller frees it with rnn_acts_free. -1 with
+ * a message when out of memory. */
+int rnn_cls_text_probs(const rnn_model *m, rnn_acts **a, int *a_T, const int32_t *ids, int n, float *probs);
+
 /* What rnn train and rnn eval say about a classifier's data set, in the
  * same words (without a "rnn: " or log prefix): that the first row of path
  * looked like a header and was skipped, and that `empty` of `total` texts

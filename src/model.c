@@ -123,6 +123,12 @@ int rnn_config_validate(const rnn_config *c) {
     }
     if (c->padding_id < -1 || c->padding_id >= c->vocab_size)
         return rnn_errorf("config: padding_id %d outside the vocabulary", c->padding_id);
+    if (c->max_len < 0 || c->max_len > RNN_MAX_TEXT_LEN)
+        return rnn_errorf("config: max_len (--max-len) must be in [0, %d] (got %d)", RNN_MAX_TEXT_LEN, c->max_len);
+    if ((c->max_len || c->truncate_tail) && c->task != RNN_TASK_CLASSIFY)
+        return rnn_errorf("config: max_len and truncate (--max-len, --truncate) are for classifiers");
+    if (c->truncate_tail && !c->max_len)
+        return rnn_errorf("config: truncate \"tail\" needs max_len, the tokens it keeps");
     if (c->task == RNN_TASK_CLASSIFY && c->loss == RNN_LOSS_BCE && c->num_classes != 2)
         return rnn_errorf("config: loss bce needs exactly 2 classes (got %d)", c->num_classes);
     return 0;
@@ -158,6 +164,10 @@ char *rnn_config_to_json(const rnn_config *c) {
         cJSON_AddNumberToObject(j, "attention_dim", c->attention_dim);
         cJSON_AddNumberToObject(j, "num_classes", c->num_classes);
         cJSON_AddStringToObject(j, "loss", c->loss == RNN_LOSS_BCE ? "bce" : "ce");
+        if (c->max_len > 0) {
+            cJSON_AddNumberToObject(j, "max_len", c->max_len);
+            cJSON_AddStringToObject(j, "truncate", c->truncate_tail ? "tail" : "head");
+        }
     }
     if (c->task == RNN_TASK_CLASSIFY || c->head_dropout > 0)
         cJSON_AddNumberToObject(j, "head_dropout", c->head_dropout);
@@ -214,7 +224,7 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         "task", "cell", "vocab_size", "embed_dim", "hidden_dim", "num_layers", "bidirectional", "dropout",
         "embed_dropout", "weight_drop", "recurrent_dropout", "locked_dropout", "residual", "padding_id",
         "forget_bias", "tie_weights", "reverse", "cache_size", "cache_theta", "cache_lambda", "pool",
-        "attention_dim", "num_classes", "loss", "head_dropout"};
+        "attention_dim", "num_classes", "loss", "head_dropout", "max_len", "truncate"};
     for (const cJSON *k = j->child; k; k = k->next) {
         size_t i = 0;
         while (i < sizeof known / sizeof *known && strcmp(k->string, known[i])) i++;
@@ -248,12 +258,13 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         json_float(j, "cache_lambda", &c->cache_lambda) ||
         json_int(j, "attention_dim", &c->attention_dim, 0) ||
         json_int(j, "num_classes", &c->num_classes, c->task == RNN_TASK_CLASSIFY) ||
-        json_float(j, "head_dropout", &c->head_dropout))
+        json_float(j, "head_dropout", &c->head_dropout) || json_int(j, "max_len", &c->max_len, 0))
         goto out;
-    const char *pool = json_str(j, "pool"), *loss = json_str(j, "loss");
-    for (int i = 0; i < 2; i++) { /* present but not a string: not the default */
-        const char *key = i ? "loss" : "pool";
-        if (cJSON_GetObjectItemCaseSensitive(j, key) && !(i ? loss : pool)) {
+    const char *pool = json_str(j, "pool"), *loss = json_str(j, "loss"), *trunc = json_str(j, "truncate");
+    static const char *const str_keys[] = {"pool", "loss", "truncate"};
+    for (int i = 0; i < 3; i++) { /* present but not a string: not the default */
+        const char *key = str_keys[i];
+        if (cJSON_GetObjectItemCaseSensitive(j, key) && !(i == 0 ? pool : i == 1 ? loss : trunc)) {
             rnn_errorf("config: \"%s\" must be a string", key);
             goto out;
         }
@@ -273,6 +284,13 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
             rnn_errorf("config: \"loss\" must be \"ce\" or \"bce\"");
             goto out;
         }
+    }
+    if (trunc) {
+        if (strcmp(trunc, "head") && strcmp(trunc, "tail")) {
+            rnn_errorf("config: \"truncate\" must be \"head\" or \"tail\"");
+            goto out;
+        }
+        c->truncate_tail = !strcmp(trunc, "tail");
     }
     rc = rnn_config_validate(c);
 out:

@@ -31,6 +31,7 @@ typedef enum { RNN_TASK_LM, RNN_TASK_CLASSIFY } rnn_task;
 typedef enum { RNN_LOSS_CE, RNN_LOSS_BCE } rnn_loss;
 
 #define RNN_MAX_LAYERS 8
+#define RNN_MAX_TEXT_LEN 1073741823 /* tokens in one classified text (INT_MAX / 2): rows are ints */
 
 typedef struct {
     rnn_task task;
@@ -53,6 +54,9 @@ typedef struct {
     int num_classes;
     rnn_loss loss;        /* bce: one logit */
     float head_dropout;   /* dropout on the pooled features before the head */
+    int max_len;          /* texts are read by their first (or, truncate_tail, last) max_len
+                             tokens, as in training (rnn train --max-len); 0: whole texts */
+    int truncate_tail;
     /* embedding */
     int padding_id;       /* row that gets no gradient (-1: none) */
     int freeze_embedding; /* embedding not trained */

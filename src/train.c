@@ -1490,7 +1490,11 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
      * fine-tuned checkpoint takes it from this run's options. */
     r->m->c.freeze_embedding = o->freeze_embedding;
     r->m->c.locked_dropout = o->locked_dropout;
-    return 0;
+    if (r->classify) { /* the texts as this run reads them: rnn eval and classify read them so too */
+        r->m->c.max_len = o->max_len;
+        r->m->c.truncate_tail = o->max_len > 0 && !strcmp(o->truncate, "tail");
+    }
+    return rnn_config_validate(&r->m->c);
 }
 
 /* An LM's neural cache for validation: --cache replaces a fine-tuned or

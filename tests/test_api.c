@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "rnn.h"
+#include "checkpoint.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -81,6 +82,43 @@ static void test_classify_matches_pytorch(void) {
     CHECK(rnn_classify(m, NULL, p, 3) == -1 && strstr(rnn_error(), "no text"), "a NULL text rejected");
     CHECK(rnn_classify(m, "", p, 3) == -1 && strstr(rnn_error(), "no tokens"), "an empty text rejected");
     rnn_close(m);
+}
+
+/* A classifier whose config says max_len reads a text by that many tokens,
+ * its first or last (the fixture's char tokenizer: a token per character). */
+static void test_classify_cuts(void) {
+    rnn_checkpoint ck;
+    if (rnn_checkpoint_load(&ck, FIX "torch_cls.safetensors")) {
+        CHECK(0, "load: %s", rnn_last_error());
+        return;
+    }
+    char path[2][64];
+    int ok = 1;
+    for (int tail = 0; tail < 2 && ok; tail++) {
+        snprintf(path[tail], sizeof path[tail], "/tmp/rnn_test_cut%d_%d.safetensors", tail, (int)getpid());
+        ck.model->c.max_len = 4;
+        ck.model->c.truncate_tail = tail;
+        ok = !rnn_checkpoint_save(path[tail], ck.model, ck.tok, ck.labels, ck.n_labels, NULL, NULL, 0, NULL, 0);
+    }
+    rnn_checkpoint_free(&ck);
+    rnn_t *whole = rnn_open(FIX "torch_cls.safetensors"), *head = ok ? rnn_open(path[0]) : NULL,
+          *tail = ok ? rnn_open(path[1]) : NULL;
+    CHECK(whole && head && tail, "open: %s", rnn_error());
+    if (whole && head && tail) {
+        float a[3], b[3], c[3];
+        rnn_classify(head, "a fine film", a, 3);
+        rnn_classify(whole, "a fi", b, 3);
+        CHECK(!memcmp(a, b, sizeof a), "max_len 4, head: \"a fine film\" read as \"a fi\"");
+        rnn_classify(tail, "a fine film", a, 3);
+        rnn_classify(whole, "film", b, 3);
+        rnn_classify(whole, "a fine film", c, 3);
+        CHECK(!memcmp(a, b, sizeof a) && memcmp(a, c, sizeof a), "max_len 4, tail: read as \"film\", not whole");
+        rnn_classify(tail, "abc", a, 3);
+        rnn_classify(whole, "abc", b, 3);
+        CHECK(!memcmp(a, b, sizeof a), "a text within max_len is read whole");
+    }
+    rnn_close(whole), rnn_close(head), rnn_close(tail);
+    for (int i = 0; i < 2; i++) unlink(path[i]);
 }
 
 static void test_generate_matches_pytorch(void) {
@@ -421,6 +459,7 @@ static void test_trainer(void) {
 int main(void) {
     RUN(test_error_is_utf8);
     RUN(test_classify_matches_pytorch);
+    RUN(test_classify_cuts);
     RUN(test_generate_matches_pytorch);
     RUN(test_padded_equals_alone);
     RUN(test_trainer);

@@ -710,6 +710,57 @@ expect_error "classify reading /dev/zero stops at its first NUL byte" "stdin lin
     timeout 20 $RNN classify "$T/cls/model.safetensors" </dev/zero
 expect_error "--cache on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --cache 10
 expect_error "--dynamic on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --dynamic 0.1
+# --- --max-len: a classifier reads texts in rnn eval and classify as it was trained (its config says how)
+LC_ALL=C grep -v '[^ -~	]' "$T/cls.tsv" | head -n 300 >"$T/ascii.tsv" # char tokens = bytes: cut by awk
+LC_ALL=C awk -F'\t' '{ print $1 "\t" substr($2, length($2) > 12 ? length($2) - 11 : 1) }' "$T/ascii.tsv" >"$T/tail12.tsv"
+LC_ALL=C awk -F'\t' '{ print $1 "\t" substr($2, 1, 12) }' "$T/ascii.tsv" >"$T/head12.tsv"
+$RNN train $cls --tokenizer char --max-len 12 --truncate tail --steps 20 --eval-every 20 --val "$T/ascii.tsv" \
+    --out "$T/cut" >"$T/cutlog" 2>&1
+check "a classifier trained with --max-len 12 --truncate tail: rnn info says how it reads texts" \
+    "$RNN info '$T/cut/model.safetensors' | grep -q 'read by their last 12 tokens, as trained' && $RNN info '$T/cls/model.safetensors' | grep -q 'texts *read whole'"
+eloss() { $RNN eval "$@" --json 2>/dev/null | sed -nE 's/^\{"loss": ([-0-9.e+]+).*/\1/p'; }
+c=$(eloss "$T/cut/model.safetensors" --data "$T/ascii.tsv"); v=$(tail -n 1 "$T/cut/metrics.csv" | cut -d, -f5)
+close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= t) }'; }
+check "rnn eval gives training's validation loss on the same file ($c vs $v)" "close '$c' '$v' 1e-4"
+w=$(eloss "$T/cut/model.safetensors" --data "$T/tail12.tsv" --max-len 0)
+check "rnn eval: each text read by its last 12 characters, as the texts cut to them and read whole ($c vs $w)" \
+    "[ -n '$c' ] && [ '$c' = '$w' ]"
+h=$(eloss "$T/cut/model.safetensors" --data "$T/ascii.tsv" --truncate head); hw=$(eloss "$T/cut/model.safetensors" --data "$T/head12.tsv")
+check "rnn eval --truncate head: the first 12 ($h vs $hw)" "[ -n '$h' ] && [ '$h' = '$hw' ] && [ '$h' != '$c' ]"
+f=$(eloss "$T/cut/model.safetensors" --data "$T/ascii.tsv" --max-len 0)
+check "rnn eval --max-len 0 reads whole texts ($f, not $c)" "[ -n '$f' ] && [ '$f' != '$c' ]"
+$RNN eval "$T/cut/model.safetensors" --data "$T/ascii.tsv" >/dev/null 2>"$T/cut.err"
+n=$(awk -F'\t' 'length($2) > 12' "$T/ascii.tsv" | wc -l)
+check "rnn eval notes how many texts were cut ($n)" "grep -q \"note: .*ascii.tsv: $n of 300 texts are longer than 12 tokens and were read by their last 12 (as the model was trained\" '$T/cut.err'"
+long="What is the name of the longest river in the world ?"
+a=$($RNN classify "$T/cut/model.safetensors" --json "$long" 2>"$T/cut.err"); b=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 "${long: -12}")
+check "rnn classify reads a text by its last 12 characters, as the model was trained" \
+    "[ -n '$a' ] && [ '$a' = '$b' ] && grep -q 'note: 1 of 1 texts are longer than 12 tokens' '$T/cut.err'"
+a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 5 --truncate head "$long" 2>/dev/null); b=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 "${long:0:5}")
+check "rnn classify --max-len 5 --truncate head: its first 5" "[ -n '$a' ] && [ '$a' = '$b' ]"
+a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 "$long"); b=$($RNN classify "$T/cut/model.safetensors" --json "$long" 2>/dev/null)
+check "rnn classify --max-len 0 reads the whole text" "[ -n '$a' ] && [ '$a' != '$b' ]"
+expect_error "--truncate for a model that reads whole texts, without --max-len" "cls/model.safetensors reads whole texts: give --max-len N" \
+    $RNN classify "$T/cls/model.safetensors" --truncate tail "Who ?"
+expect_error "classify --truncate that is neither head nor tail" "--truncate 'middle': expected head or tail" \
+    $RNN classify "$T/cut/model.safetensors" --truncate middle "Who ?"
+expect_error "eval --max-len on a language model" "eval: --max-len cuts a classifier's texts" \
+    $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --max-len 5
+expect_error "classify --max-len given twice" "option --max-len is given twice" \
+    $RNN classify "$T/cut/model.safetensors" --max-len 5 --max-len=6 "Who ?"
+if command -v python3 >/dev/null; then
+    $DMG "$T/cut/model.safetensors" "$T/cutbad.safetensors" cfg truncate '"middle"'
+    expect_error "a config whose truncate is neither head nor tail" 'config: "truncate" must be "head" or "tail"' \
+        $RNN info "$T/cutbad.safetensors"
+    $DMG tests/fixtures/torch_cls.safetensors "$T/att4.safetensors" cfg max_len 4
+    $DMG "$T/att4.safetensors" "$T/att4t.safetensors" cfg truncate '"tail"'
+    a=$($RNN classify "$T/att4t.safetensors" --attention --json "a fine film" 2>/dev/null | grep -o '"position": [0-9]*' | sort | tr -d '\n')
+    check "classify --attention of a text cut to its tail counts positions in the whole text (7-10 of 11)" \
+        "[ '$a' = '\"position\": 10\"position\": 7\"position\": 8\"position\": 9' ]"
+    $DMG "$T/run/model.safetensors" "$T/lmcut.safetensors" cfg max_len 5
+    expect_error "a language model's config with max_len" "config: max_len and truncate (--max-len, --truncate) are for classifiers" \
+        $RNN info "$T/lmcut.safetensors"
+fi
 expect_error "a bidirectional language model is refused" "cannot be bidirectional" $RNN train $small --bidirectional --steps 2 --out "$T/bilm"
 expect_error "sample --dynamic without a prime refused" "give --prime" $RNN sample "$T/run/model.safetensors" --dynamic 0.1
 expect_error "sample --dynamic with a 1-token prime refused" "at least 2 tokens" $RNN sample "$T/run/model.safetensors" --prime "K" --dynamic 0.1

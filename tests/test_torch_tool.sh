@@ -120,7 +120,7 @@ lm="--seq-len 16 --batch 4"
 $RNN train $cls $tiny --data "$T/trec_html.tsv" --tokenizer char --lowercase --strip-html --replace-invalid \
     --out "$T/cls_lower" >/dev/null 2>&1 &
 $RNN train $cls $tiny --data "$T/trec2.tsv" --tokenizer byte --loss bce --cell gru --layers 1 --pool attention \
-    --attention-dim 8 --out "$T/cls_byte" >/dev/null 2>&1
+    --attention-dim 8 --max-len 10 --out "$T/cls_byte" >/dev/null 2>&1
 wait
 $RNN train $cls $tiny --data "$T/trec.tsv" --tokenizer char --cell gru --layers 3 --bidirectional --residual \
     --pool last --dropout 0.1 --out "$T/cls_res" >/dev/null 2>&1 &
@@ -132,7 +132,7 @@ $RNN train $lm $tiny --data "$T/lm.txt" --tokenizer byte --layers 1 --cell rnn_t
 wait
 $RNN train $cls $tiny --data "$T/trec.tsv" --tokenizer word --strip-html --layers 1 --out "$T/cls_word" >/dev/null 2>&1 &
 $RNN train $cls $tiny --data "$T/trec.tsv" --tokenizer word --lowercase=0 --split-punct=0 --layers 1 \
-    --out "$T/cls_word_raw" >/dev/null 2>&1 &
+    --max-len 6 --truncate tail --out "$T/cls_word_raw" >/dev/null 2>&1 &
 # a word LM trained enough that its greedy text has "\n" tokens and punctuation, not one word over and over
 $RNN train --data "$T/lm.txt" --tokenizer word --layers 1 --hidden 64 --embed 32 --steps 300 --lr 0.01 --seq-len 32 \
     --batch 8 --threads 1 --progress quiet --out "$T/lm_word" >/dev/null 2>&1
@@ -288,7 +288,7 @@ same_classify lower "$T/cls_lower/model.safetensors" \
     "a lowercase + strip-html char classifier gives rnn.c's probabilities (tags, capitals beyond ASCII)" "${texts[@]}"
 same_classify lower_bad "$T/cls_lower/model.safetensors" \
     "invalid UTF-8 read as rnn.c replaces it (a U+FFFD per bad byte; none inside a tag)" "${bad_texts[@]}"
-same_classify byte "$T/cls_byte/model.safetensors" "a byte classifier (bce) reads an empty text as one space, as rnn.c" \
+same_classify byte "$T/cls_byte/model.safetensors" "a byte classifier (bce, --max-len 10: the first 10 bytes) reads an empty text as one space, as rnn.c" \
     "${btexts[@]}"
 same_classify res "$T/cls_res/model.safetensors" "a residual bidirectional 3-layer GRU classifier gives rnn.c's probabilities" \
     "${rtexts[@]}" $'then \xff'
@@ -312,7 +312,7 @@ same_classify word "$T/cls_word/model.safetensors" \
     "a word classifier (lowercase, split-punct, strip-html) gives rnn.c's probabilities (punctuation, capitals, Unicode spaces, unknown words, no words)" \
     "${wtexts[@]}"
 same_classify word_raw "$T/cls_word_raw/model.safetensors" \
-    "a word classifier without lowercase and split-punct gives rnn.c's probabilities (\"<pad>\" typed in a text is <unk>)" \
+    "a word classifier without lowercase and split-punct, --max-len 6 --truncate tail, gives rnn.c's probabilities (\"<pad>\" typed in a text is <unk>)" \
     "${wtexts[@]}"
 c=$(c_loss "$T/lm_word/model.safetensors" "$T/word.txt"); p=$(loss "$T/p_word_eval.out")
 counts() { grep -o '"tokens": [0-9]*, "unk": [0-9]*' "$1"; }

@@ -60,7 +60,7 @@ needs rnn.c itself.
 
 The twin implements every config key that changes what a model computes at
 inference (cell, layers, bidirectional, residual, tie_weights, pool,
-attention_dim, loss, reverse, the cache_* settings). The training-only ones
+attention_dim, loss, max_len and truncate, reverse, the cache_* settings). The training-only ones
 (dropout, embed_dropout, head_dropout, weight_drop, recurrent_dropout,
 locked_dropout, forget_bias, padding_id) change nothing in evaluation; of
 them, Net applies only dropout (between layers, in train mode).
@@ -91,16 +91,16 @@ CONFIG_DEFAULTS = {  # rnn_config_default: what a key that is absent means
     "recurrent_dropout": 0.0, "locked_dropout": False, "residual": False, "padding_id": -1,
     "forget_bias": 0.0, "tie_weights": False, "reverse": False, "cache_size": 0, "cache_theta": 0.3,
     "cache_lambda": 0.2, "pool": "meanmax", "attention_dim": 64, "num_classes": 2, "loss": "ce",
-    "head_dropout": 0.0}
+    "head_dropout": 0.0, "max_len": 0, "truncate": "head"}
 CONFIG_INTS = ("vocab_size", "embed_dim", "hidden_dim", "num_layers", "padding_id", "cache_size",
-               "attention_dim", "num_classes")
+               "attention_dim", "num_classes", "max_len")
 CONFIG_REQUIRED = ("task", "cell", "vocab_size", "embed_dim", "hidden_dim", "num_layers")
 CONFIG_BOOLS = ("bidirectional", "locked_dropout", "residual", "tie_weights", "reverse")
 CONFIG_FLOATS = ("dropout", "embed_dropout", "weight_drop", "recurrent_dropout", "forget_bias", "cache_theta",
                  "cache_lambda", "head_dropout")
-CONFIG_KEYS = ("task", "cell", "pool", "loss") + CONFIG_INTS + CONFIG_BOOLS + CONFIG_FLOATS
+CONFIG_KEYS = ("task", "cell", "pool", "loss", "truncate") + CONFIG_INTS + CONFIG_BOOLS + CONFIG_FLOATS
 FLT_MAX = 3.4028234663852886e38
-MAX_LAYERS, CACHE_MAX_SIZE, CACHE_MAX_THETA = 8, 1000000, 1e6
+MAX_LAYERS, CACHE_MAX_SIZE, CACHE_MAX_THETA, MAX_TEXT_LEN = 8, 1000000, 1e6, 1073741823
 
 
 def _is_num(v):
@@ -143,6 +143,8 @@ def config_problems(c):
         p.append(f"config: unknown pooling {json.dumps(c['pool'])} (expected last, mean, max, meanmax or attention)")
     if "loss" in c and c["loss"] not in ("ce", "bce"):
         p.append("config: \"loss\" must be \"ce\" or \"bce\"")
+    if "truncate" in c and c["truncate"] not in ("head", "tail"):
+        p.append("config: \"truncate\" must be \"head\" or \"tail\"")
     if c.get("task") == "classify" and c.get("pool") == "attention" and "attention_dim" not in c:
         p.append("config: an attention-pooling classifier needs \"attention_dim\"")  # it sets attention.*'s shapes
     if p:
@@ -191,6 +193,11 @@ def config_problems(c):
                 p.append(f"config: cache_lambda (--cache-lambda) must be in [0, 1) (got {c['cache_lambda']})")
     if not -1 <= c["padding_id"] < c["vocab_size"]:
         p.append(f"config: padding_id {c['padding_id']} outside the vocabulary")
+    rng("max_len", 0, MAX_TEXT_LEN, "max-len")
+    if (c["max_len"] or c["truncate"] == "tail") and lm:
+        p.append("config: max_len and truncate (--max-len, --truncate) are for classifiers")
+    if c["truncate"] == "tail" and not c["max_len"]:
+        p.append("config: truncate \"tail\" needs max_len, the tokens it keeps")
     if not lm and c["loss"] == "bce" and c["num_classes"] != 2:
         p.append(f"config: loss bce needs exactly 2 classes (got {c['num_classes']})")
     if not p:  # the largest matrices (at most 2^31 - 1 values each)
@@ -867,10 +874,15 @@ def load(path):
 # Classification, evaluation, generation
 
 def classify(net, c, tok, text):
-    """Class probabilities of one text (bytes or str), as rnn classify: a text
-    with no tokens reads as one filler token (<unk>; byte: the space)."""
+    """Class probabilities of one text (bytes or str), as rnn classify: its
+    tokens cut to the config's max_len (the first, or with truncate "tail" the
+    last), and a text with no tokens read as one filler token (<unk>; byte:
+    the space)."""
     with torch.no_grad():
-        ids = encode(tok, text) or [filler_id(tok)]
+        ids, n = encode(tok, text), net.c["max_len"]
+        if n and len(ids) > n:
+            ids = ids[-n:] if net.c["truncate"] == "tail" else ids[:n]
+        ids = ids or [filler_id(tok)]
         logits, _ = net.forward_classify(ids)
         if net.c["loss"] == "bce":
             p1 = torch.sigmoid(logits[0]).item()
