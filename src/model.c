@@ -545,13 +545,17 @@ static int fold_prepare(const rnn_model *m, rnn_acts *a, const rnn_pack *p, cons
     return ok;
 }
 
-/* cache->gates of direction k of layer 0 = x W_ih^T, from the table. */
-static void fold_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int k) {
-    const int U = a->fold_u, E = m->c.embed_dim;
-    const int GH = rnn_cell_gates(m->c.cell) * m->c.hidden_dim, N = p->N;
-    float *tab = a->fold[k];
-    rnn_gemm(0, 1, U, GH, E, 1.0f, a->emb, E, m->dirs[k].w.w_ih, E, 0.0f, tab, GH);
-    rnn_embedding_forward(a->cache[k].gates, tab, a->fold_ids, N, GH); /* rows of the table */
+/* Direction k of layer 0: the table x W_ih^T of the batch's distinct tokens. */
+static void fold_table(const rnn_model *m, rnn_acts *a, int k) {
+    const int U = a->fold_u, E = m->c.embed_dim, GH = rnn_cell_gates(m->c.cell) * m->c.hidden_dim;
+    rnn_gemm(0, 1, U, GH, E, 1.0f, a->emb, E, m->dirs[k].w.w_ih, E, 0.0f, a->fold[k], GH);
+}
+
+/* cache->gates of direction k of layer 0 for packed rows [r0, r0 + n): their
+ * tokens' rows of the table (into the cache's first n rows). */
+static void fold_gather(const rnn_model *m, rnn_acts *a, int k, int r0, int n) {
+    const int GH = rnn_cell_gates(m->c.cell) * m->c.hidden_dim;
+    rnn_embedding_forward(a->cache[k].gates, a->fold[k], a->fold_ids + r0, n, GH);
 }
 
 /* S = dG_x summed by token, into a->fold[k] (the embedding's backward, with
@@ -577,6 +581,12 @@ static void fold_embedding_backward(rnn_model *m, rnn_acts *a, float *tmp) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* The most bytes of recurrent cache (gates, states) inference keeps for one
+ * direction: a longer batch runs in chunks of time steps (dir_forward). */
+#define CHUNK_BYTES (16u << 20)
+static size_t chunk_bytes = CHUNK_BYTES;
+void rnn_acts_set_chunk_bytes(size_t bytes) { chunk_bytes = bytes ? bytes : CHUNK_BYTES; }
+
 /* Carves the activation buffers out of one float block and one int block:
  * called once with mem == NULL to count, once to assign. */
 static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *imem, size_t *nf,
@@ -610,17 +620,31 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
         FL(a->emask, (size_t)N * E);
     }
     size_t work = 0;
+    /* Inference keeps a recurrent cache of at most CHUNK_BYTES a direction
+     * (at least one step's rows); training needs every row's for the backward. */
+    const size_t row_bytes = sizeof(float) * rnn_dir_cache_floats(c->cell, 1, H);
+    const int chunk_rows = L ? (int)(chunk_bytes / row_bytes < INT_MAX ? chunk_bytes / row_bytes : INT_MAX) : 0;
+    a->chunk = !tr && L && N > chunk_rows && N > B ? (chunk_rows > B ? chunk_rows : B) : 0;
+    const int cache_rows = a->chunk ? a->chunk : N;
+    if (a->chunk)
+        for (int d = 0; d < D; d++) {
+            IN(a->sub_offsets[d], a->chunk + 1);
+            IN(a->sub_lengths[d], B);
+        }
     for (int l = 0; l < L; l++) {
         if (tr && l > 0 && c->dropout > 0) { /* a dropped copy of the layer below's output */
             FL(a->x[l], (size_t)N * D * H);
             FL(a->mask[l], (size_t)N * D * H);
         }
-        FL(a->y[l], (size_t)N * D * H);
-        if (c->residual && l > 0) FL(a->res[l], (size_t)N * D * H);
+        /* Inference reads only the layer below's output: two buffers take
+         * turns, and a residual layer adds its input in place. */
+        if (tr || l < 2) FL(a->y[l], (size_t)N * D * H);
+        else if (mem) a->y[l] = a->y[l - 2];
+        if (tr && c->residual && l > 0) FL(a->res[l], (size_t)N * D * H);
         for (int d = 0; d < D; d++) {
             float *cm = NULL;
-            FL(cm, rnn_dir_cache_floats(c->cell, N, H));
-            if (mem) rnn_dir_cache_bind(&a->cache[l * D + d], c->cell, N, H, cm);
+            FL(cm, rnn_dir_cache_floats(c->cell, cache_rows, H));
+            if (mem) rnn_dir_cache_bind(&a->cache[l * D + d], c->cell, cache_rows, H, cm);
             if (tr && c->recurrent_dropout > 0) FL(a->rmask[l * D + d], (size_t)N * H);
             if (tr && c->weight_drop > 0) {
                 const size_t whh = (size_t)rnn_cell_gates(c->cell) * H * H;
@@ -736,9 +760,48 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
     const size_t s = (size_t)k * p->B * H;
     rnn_dir dir = m->dirs[k];
     if (a->train && m->c.weight_drop > 0) dir.w.w_hh = a->whh[k];
-    rnn_dir_forward(&dir, p, &a->cache[k], a->y[l] + d * H, D * H, in, in_w,
-                    state_in ? a->h0 + s : NULL, state_in ? a->c0 + s : NULL, a->hn + s, a->cn + s,
-                    d ? a->work2 : a->work);
+    float *work = d ? a->work2 : a->work;
+    if (!a->chunk || p->N <= a->chunk) {
+        if (!in) fold_gather(m, a, k, 0, p->N);
+        rnn_dir_forward(&dir, p, &a->cache[k], a->y[l] + d * H, D * H, in, in_w,
+                        state_in ? a->h0 + s : NULL, state_in ? a->c0 + s : NULL, a->hn + s, a->cn + s, work);
+        return;
+    }
+    /* In chunks [t0, t1) of at most a->chunk rows, in processing order (a
+     * reverse direction from the last). hn/cn hold each sequence's state
+     * between chunks: a sequence that a chunk continues starts from it, one
+     * that begins there (a reverse direction's shorter sequences) from its
+     * h0, put there first. */
+    const int lstm = m->c.cell == RNN_CELL_LSTM, T = p->T, *off = p->offsets;
+    float *hn = a->hn + s, *cn = lstm ? a->cn + s : NULL;
+    const size_t state = sizeof(float) * p->B * H;
+    if (state_in) memcpy(hn, a->h0 + s, state);
+    else memset(hn, 0, state);
+    if (lstm && state_in) memcpy(cn, a->c0 + s, state);
+    else if (lstm) memset(cn, 0, state);
+    int *sub_off = a->sub_offsets[d], *sub_len = a->sub_lengths[d];
+    for (int done = 0; done < T;) {
+        int t0, t1;
+        if (!dir.reverse) { /* [done, ...) as far as the rows allow (one step always fits) */
+            t0 = done, t1 = done + 1;
+            while (t1 < T && off[t1 + 1] - off[t0] <= a->chunk) t1++;
+        } else {            /* [..., T - done) */
+            t1 = T - done, t0 = t1 - 1;
+            while (t0 > 0 && off[t1] - off[t0 - 1] <= a->chunk) t0--;
+        }
+        done += t1 - t0;
+        const int r0 = off[t0], n = off[t1] - r0, B = p->batch_sizes[t0];
+        for (int t = t0; t <= t1; t++) sub_off[t - t0] = off[t] - r0;
+        for (int b = 0; b < B; b++) sub_len[b] = p->lengths[b] - t0 < t1 - t0 ? p->lengths[b] - t0 : t1 - t0;
+        const rnn_pack sub = {t1 - t0, B, n, p->batch_sizes + t0, sub_off, sub_len};
+        if (!in) fold_gather(m, a, k, r0, n);
+        /* The first chunk of a pass without a state starts from none, as the
+         * pass in one piece does (no W_hh product at its first step). */
+        const int fresh = !state_in && done == t1 - t0;
+        rnn_dir_forward(&dir, &sub, &a->cache[k], a->y[l] + (size_t)r0 * D * H + d * H, D * H,
+                        in ? in + (size_t)r0 * in_w : NULL, in_w, fresh ? NULL : hn, fresh ? NULL : cn, hn, cn,
+                        work);
+    }
 }
 
 /* One direction of layer l, backward: the reverse direction writes its input
@@ -793,7 +856,7 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
         }
         const float *lin = in; /* NULL: layer 0's gates come from the table */
         if (l == 0 && fold)
-            for (int d = 0; d < D; d++) fold_forward(m, a, p, d), lin = NULL;
+            for (int d = 0; d < D; d++) fold_table(m, a, d), lin = NULL;
         for (int d = 0; d < D; d++) { /* recurrent dropout: new masks for this batch */
             rnn_dir_cache *dc = &a->cache[l * D + d];
             dc->rmask = NULL;
@@ -818,9 +881,10 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
             for (int d = 0; d < D; d++) dir_forward(m, a, p, l, d, lin, in_w, state_in);
         }
         const float *out = a->y[l];
-        if (a->res[l] && in_w == DH) {
-            for (size_t i = 0; i < (size_t)N * DH; i++) a->res[l][i] = a->y[l][i] + in[i];
-            out = a->res[l];
+        if (c->residual && l > 0 && in_w == DH) { /* inference: in place (nothing reads y[l] again) */
+            float *res = a->res[l] ? a->res[l] : a->y[l];
+            for (size_t i = 0; i < (size_t)N * DH; i++) res[i] = a->y[l][i] + in[i];
+            out = res;
         }
         in = out;
         in_w = DH;

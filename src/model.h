@@ -190,15 +190,27 @@ typedef struct {
     int state_in;              /* the last forward started from h0/c0 */
     int train;                 /* the last forward applied dropout */
     int infer;                 /* made by rnn_acts_create_infer: forward without dropout only */
+    /* Inference over more rows than a recurrent cache should hold runs each
+     * direction in chunks of time steps of at most `chunk` rows (0: one
+     * pass), its state carried from chunk to chunk (model.c, dir_forward) */
+    int chunk;
+    int *sub_offsets[2], *sub_lengths[2]; /* per direction: a chunk's pack */
 } rnn_acts;
 
+/* The most bytes of recurrent cache inference activations made after this
+ * call keep per direction (0: the default, 16 MiB); for tests. */
+void rnn_acts_set_chunk_bytes(size_t bytes);
 rnn_acts *rnn_acts_create(const rnn_model *m, int T, int B);
 /* Same, for packed batches of at most N rows in all (N <= T*B): variable
  * lengths need only the rows they use. */
 rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N);
 /* Same, for forward passes without dropout only (classification, evaluation,
- * sampling): no dropout masks or copies and no backward buffers, about a
- * quarter less memory per row. */
+ * sampling): no dropout masks or copies and no backward buffers. The
+ * recurrent cache (gates and states, most of a training row) is held for
+ * one chunk of time steps at a time, at most 16 MiB a direction, and the
+ * layers' outputs take turns in two buffers, so a row costs little beyond
+ * its embedding and one or two layer outputs (a 1-layer BiLSTM of 128 with
+ * embeddings of 100: ~1.7 KB a token). */
 rnn_acts *rnn_acts_create_infer(const rnn_model *m, int T, int B, int N);
 void rnn_acts_free(rnn_acts *a);
 

@@ -226,6 +226,105 @@ static void test_padded_equals_alone(void) {
     }
 }
 
+/* Inference in chunks of time steps (a bounded recurrent cache, the state
+ * carried between chunks; model.c, dir_forward) gives what one pass gives:
+ * every cell, one and two directions, stacks with and without residual
+ * connections, layer 0 by lookup and by product, pooling that reads every
+ * step or only the ends, a batch of unequal lengths and a single text, and a
+ * language model started from a state. */
+static float *infer_logits(const rnn_model *m, size_t chunk_bytes, int T, int B, const int *lengths,
+                           const int32_t *const *seqs, const float *h0, float **hn, int *chunk) {
+    rnn_acts_set_chunk_bytes(chunk_bytes);
+    int N = 0;
+    for (int b = 0; b < B; b++) N += lengths[b];
+    rnn_acts *a = rnn_acts_create_infer(m, T, B, N);
+    rnn_acts_set_chunk_bytes(0);
+    if (!a) return NULL;
+    *chunk = a->chunk;
+    rnn_pack p;
+    rnn_pack_init(&p, T, B, lengths, a->batch_sizes, a->offsets);
+    /* a pass over other tokens first: nothing of it may reach the next */
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < p.batch_sizes[t]; b++) a->ids[p.offsets[t] + b] = (seqs[b][t] + 1) % m->c.vocab_size;
+    rnn_model_forward(m, a, &p, a->ids, 0, 0, NULL);
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < p.batch_sizes[t]; b++) a->ids[p.offsets[t] + b] = seqs[b][t];
+    const size_t states = (size_t)m->c.num_layers * m->D * B * m->c.hidden_dim;
+    if (h0) memcpy(a->h0, h0, sizeof(float) * states), memcpy(a->c0, h0, sizeof(float) * states);
+    rnn_model_forward(m, a, &p, a->ids, h0 != NULL, 0, NULL);
+    const size_t nl = (size_t)a->n_logit_rows * m->n_out;
+    float *out = malloc(sizeof(float) * (nl + 2 * states));
+    memcpy(out, a->logits, sizeof(float) * nl);
+    memcpy(out + nl, a->hn, sizeof(float) * states);
+    if (m->c.cell == RNN_CELL_LSTM) memcpy(out + nl + states, a->cn, sizeof(float) * states);
+    else memset(out + nl + states, 0, sizeof(float) * states);
+    *hn = out + nl;
+    rnn_acts_free(a);
+    return out;
+}
+
+static void test_chunked_equals_whole(void) {
+    const rnn_cell cells[] = {RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_RNN_TANH};
+    const rnn_pool pools[] = {RNN_POOL_MEANMAX, RNN_POOL_ATTENTION, RNN_POOL_LAST};
+    int lens4[4] = {37, 30, 12, 5}, lens1[1] = {50}, lens3[3] = {20, 20, 20};
+    int32_t seq[4][50];
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 7);
+    double worst = 0;
+    int cases = 0, bad = 0, unchunked = 0;
+    for (int task = 0; task < 2; task++)
+    for (int ci = 0; ci < 3; ci++)
+    for (int bidir = 0; bidir < 2 - task; bidir++)
+    for (int layers = 1; layers <= 3; layers += 2)
+    for (int big_vocab = 0; big_vocab < 2; big_vocab++)
+    for (int variant = 0; variant < 3; variant++) {
+        rnn_config c;
+        rnn_config_default(&c, task ? RNN_TASK_LM : RNN_TASK_CLASSIFY);
+        c.cell = cells[ci], c.vocab_size = big_vocab ? 500 : 11, c.embed_dim = 12, c.hidden_dim = 6;
+        c.num_layers = layers, c.bidirectional = bidir, c.residual = layers > 1 && variant == 1;
+        c.pool = pools[variant], c.num_classes = 3, c.attention_dim = 4;
+        rnn_model *m = rnn_model_create(&c);
+        if (!m) { bad++; continue; }
+        rnn_model_init(m, 11 + cases);
+        for (int b = 0; b < 4; b++)
+            for (int t = 0; t < 50; t++) seq[b][t] = (int32_t)(rnn_rng_next(&rng) % (uint64_t)c.vocab_size);
+        const int32_t *seqs[4] = {seq[0], seq[1], seq[2], seq[3]};
+        const int B = task ? 3 : variant == 2 ? 1 : 4, *lens = task ? lens3 : variant == 2 ? lens1 : lens4;
+        const int T = lens[0];
+        const size_t states = (size_t)layers * m->D * B * c.hidden_dim;
+        float *h0 = NULL;
+        if (task) { /* a language model carrying a state in */
+            h0 = malloc(sizeof(float) * states);
+            for (size_t i = 0; i < states; i++) h0[i] = 0.5f * rnn_rng_normal(&rng);
+        }
+        int n_rows = task ? m->n_out * B * T : m->n_out * B, ch0 = 0, ch1 = 0, ch2 = 0;
+        float *hw = NULL, *h1 = NULL, *h2 = NULL;
+        float *whole = infer_logits(m, (size_t)1 << 30, T, B, lens, seqs, h0, &hw, &ch0);
+        float *steps = infer_logits(m, 1, T, B, lens, seqs, h0, &h1, &ch1);      /* a step or so a chunk */
+        float *some = infer_logits(m, 2000, T, B, lens, seqs, h0, &h2, &ch2);    /* a few steps a chunk */
+        if (!whole || !steps || !some || ch0 || !ch1 || !ch2) {
+            if (ch0 || !ch1 || !ch2) unchunked++;
+            bad++;
+        } else {
+            double e = fmax(harness_max_rel_err(steps, whole, n_rows, 1.0), harness_max_rel_err(some, whole, n_rows, 1.0));
+            e = fmax(e, fmax(harness_max_rel_err(h1, hw, (int)(2 * states), 1.0),
+                             harness_max_rel_err(h2, hw, (int)(2 * states), 1.0)));
+            if (!(e < 1e-5)) { /* float reordering only: chunks' GEMMs have fewer rows */
+                bad++;
+                printf("  %s %s%s %d layers%s vocab %d pool %s: max rel err %.2e\n", task ? "lm" : "classify",
+                       rnn_cell_name(c.cell), bidir ? " bidirectional" : "", layers, c.residual ? " residual" : "",
+                       c.vocab_size, rnn_pool_name(c.pool), e);
+            }
+            worst = fmax(worst, e);
+        }
+        cases++;
+        free(whole), free(steps), free(some), free(h0);
+        rnn_model_free(m);
+    }
+    printf("  %d cases, in chunks == in one pass: max rel err %.2e\n", cases, worst);
+    CHECK(bad == 0 && cases == 108, "%d of %d cases differ or failed (%d never chunked)", bad, cases, unchunked);
+}
+
 /* What a training callback saw. */
 typedef struct {
     int n_step, n_eval, bad;
@@ -462,6 +561,7 @@ int main(void) {
     RUN(test_classify_cuts);
     RUN(test_generate_matches_pytorch);
     RUN(test_padded_equals_alone);
+    RUN(test_chunked_equals_whole);
     RUN(test_trainer);
     return harness_end();
 }
