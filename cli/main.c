@@ -84,22 +84,23 @@ static int command_help(const char *cmd) {
          "                      even for a model trained with one: it makes text repeat itself)\n"
          "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"},
         {"classify",
-         "usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [--max-len N] [TEXT ...]: label texts with a classifier\n"
+         "usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [--max-len N] [--truncate head|tail] [TEXT ...]: label texts with a classifier\n"
          "  TEXT ...            texts to classify; none: one text per line from stdin (a prompt on a terminal)\n"
          "  --json              one JSON object per text: {\"label\": NAME, \"probabilities\": [p_0, ...]}\n"
          "  --attention         also show the tokens attention pooling weighted most\n"
          "  --ensemble A,B,...  the mean probabilities of CKPT and these classifiers (same classes, same order)\n"
-         "  --max-len N         read each text by its first N tokens (0: whole texts; default: as the model\n"
-         "                      was trained, rnn train --max-len; rnn info shows it)\n"
-         "  --truncate head|tail  keep the first or the last N (default: the model's)\n"
+         "  --max-len N         read each text by N of its tokens (0: whole texts; default: as the model was\n"
+         "                      trained, rnn train --max-len; rnn info shows it)\n"
+         "  --truncate head|tail  keep the first or the last of them (default: the model's side, else head)\n"
          "  --                  ends the options (for a text that starts with --)\n"},
         {"eval",
          "usage: rnn eval CKPT --data FILE [options]: score a model on a file\n"
          "  --data FILE         language model: a text (loss, perplexity, accuracy, bits per char or byte);\n"
          "                      classifier: labelled data (loss, accuracy, macro-F1, confusion matrix)\n"
          "  --json              one JSON object\n"
-         "  --format, --header, --label-col, --text-col, --label-names, --label-base   as for rnn train (classifier data)\n"         "  --max-len N, --truncate head|tail   classifier: cut texts to N tokens (0: whole texts; default: as\n"
-         "                      each model was trained, rnn train --max-len)\n"
+         "  --format, --header, --label-col, --text-col, --label-names, --label-base   as for rnn train (classifier data)\n"
+         "  --max-len N, --truncate head|tail   classifier: read each text by its first or last N tokens\n"
+         "                      (0: whole texts; default: as each model was trained, rnn train --max-len)\n"
          "  --ensemble A,B,...  classifier: score the mean class probabilities of CKPT and these checkpoints\n"
          "                      (same classes in the same order; each reads the data with its own tokenizer)\n"
          "  --cache N           language model: with a neural cache of the last N states (0: none; default:\n"
@@ -589,18 +590,28 @@ static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const 
 
 /* --max-len N / --truncate head|tail of eval and classify: how long texts
  * are cut, for every model of e. Without them each model cuts as its config
- * says (rnn train's --max-len and --truncate). 1 after printing an error. */
-static int set_cut(const char *cmd, ensemble *e, const char *len, const char *side) {
-    double v = 0;
+ * says (rnn train's --max-len and --truncate); --max-len alone keeps each
+ * model's side. check_cut checks the values alone, before any checkpoint
+ * is read. 1 after printing an error. */
+static int check_cut(const char *cmd, const char *len, const char *side) {
+    double v;
     if (len && parse_count(cmd, "max-len", len, 0, RNN_MAX_TEXT_LEN, &v)) return 1;
     if (side && strcmp(side, "head") && strcmp(side, "tail"))
         return dief("%s: --truncate '%s': expected head or tail", cmd, side);
+    if (side && len && v == 0)
+        return dief("%s: --truncate %s needs --max-len above 0 (--max-len 0 reads whole texts)", cmd, side);
+    return 0;
+}
+
+static int set_cut(const char *cmd, ensemble *e, const char *len, const char *side) {
+    if (check_cut(cmd, len, side)) return 1;
+    const int max_len = len ? atoi(len) : 0; /* a whole number in range: checked */
     for (int k = 0; k < e->K; k++) {
         rnn_config *c = &e->ck[k].model->c;
-        if (len) c->max_len = (int)v;
+        if (len) c->max_len = max_len;
         if (side && !c->max_len)
-            return dief("%s: --truncate: %s reads whole texts: give --max-len N, the tokens to keep", cmd,
-                        e->path[k]);
+            return dief("%s: --truncate: %s%s was trained on whole texts: give --max-len N, the tokens to "
+                        "keep", cmd, k ? "the --ensemble member " : "", e->path[k]);
         if (side) c->truncate_tail = !strcmp(side, "tail");
         if (!c->max_len) c->truncate_tail = 0;
     }
@@ -784,7 +795,7 @@ static int cmd_eval(int argc, char **argv) {
     if (text_col) dop.text_cols = text_col;
     if (label_names) dop.label_names = label_names;
     rnn_dynamic_cfg dc;
-    if (parse_dynamic("eval", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc)) return 1;
+    if (parse_dynamic("eval", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc) || check_cut("eval", max_len, truncate)) return 1;
     if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
     if (!data) return die("eval: --data FILE is required");
     rnn_checkpoint ck;
@@ -1107,7 +1118,12 @@ static int cmd_classify(int argc, char **argv) {
     }
     if (!ckpt) {
         free(texts);
-        return die("classify: which checkpoint? usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]");
+        return die("classify: which checkpoint? usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] "
+                   "[--max-len N] [--truncate head|tail] [TEXT ...]");
+    }
+    if (check_cut("classify", max_len, truncate)) { /* before reading the checkpoint: a value taken for it */
+        free(texts);
+        return 1;
     }
     rnn_checkpoint ck;
     if (rnn_checkpoint_load(&ck, ckpt)) {
@@ -1142,6 +1158,7 @@ static int cmd_classify(int argc, char **argv) {
         return 1;
     }
     size_t cut[MAX_ENSEMBLE + 1] = {0}, n_done = 0, dropped = 0;
+    int was_cut[MAX_ENSEMBLE + 1]; /* by each model, this text */
     const int C = ck.model->c.num_classes, K = e.K;
     float *probs = malloc(sizeof(float) * (C + 1));
     double *sum = malloc(sizeof(double) * C);
@@ -1192,11 +1209,12 @@ static int cmd_classify(int argc, char **argv) {
             const int r = classify_text(&e.ck[k], &a[k], &a_T[k], text, len, 1.0 / K, probs, sum, &idk, &nk, &none,
                                         &dk);
             bad = r < 0;
-            cut[k] += r > 0;
+            was_cut[k] = r > 0;
             if (none && !empty) empty = k + 1;
             if (k == 0) ids = idk, n = nk, dropped = dk;
             else free(idk);
         }
+        for (int j = 0; j < K && !bad; j++) cut[j] += was_cut[j]; /* a text that failed counts for none */
         if (!bad && empty) { /* still classified, so that each text keeps its output line */
             const char *filler;
             rnn_tokenizer_filler_id(e.ck[empty - 1].tok, &filler);

@@ -1435,6 +1435,7 @@ static int check_ranges(const rnn_opts *o) {
                  {"--beta2 must be in [0, 1)", o->beta2, o->beta2 >= 0 && o->beta2 < 1},
                  {"--eps must be > 0", o->eps, o->eps > 0 || !strcmp(o->optimizer, "sgd")},
                  {"--step-size must be >= 1", o->step_size, o->step_size >= 1},
+                 {"--max-len must be at most 1073741823 tokens (0: no limit)", o->max_len, o->max_len <= RNN_MAX_TEXT_LEN},
                  {"--min-lr must be at most --lr", o->min_lr, o->min_lr <= o->lr || strcmp(o->schedule, "cosine")}};
     for (size_t i = 0; i < sizeof range / sizeof *range; i++)
         if (!range[i].ok) return rnn_errorf("%s (got %g)", range[i].flag, range[i].v);
@@ -1445,6 +1446,10 @@ static int check_ranges(const rnn_opts *o) {
  * state, a checkpoint (--init-from; ck holds what load_start read), or new. */
 static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
     const rnn_opts *o = r->o;
+    /* a classifier fine-tuned from one: how that one read its texts */
+    const int was_len = !resuming && o->init_from[0] && ck->model && ck->model->c.task == RNN_TASK_CLASSIFY
+                            ? ck->model->c.max_len : -1;
+    const int was_tail = was_len > 0 && ck->model->c.truncate_tail;
     if (!resuming && o->init_from[0] && (adopt_shape(r, &ck->model->c, ck->tok) || rnn_opts_check_unused(r->o)))
         return -1; /* the model's shape decides, e.g., whether --dropout has layers to drop between */
     if (ck->tok) {
@@ -1493,6 +1498,16 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
     if (r->classify) { /* the texts as this run reads them: rnn eval and classify read them so too */
         r->m->c.max_len = o->max_len;
         r->m->c.truncate_tail = o->max_len > 0 && !strcmp(o->truncate, "tail");
+        if (was_len >= 0 && (was_len != o->max_len || was_tail != r->m->c.truncate_tail)) {
+            char now[64];
+            if (o->max_len) snprintf(now, sizeof now, "by their %s %d tokens", r->m->c.truncate_tail ? "last" : "first", o->max_len);
+            else snprintf(now, sizeof now, "whole");
+            if (was_len)
+                say(r, "note: %s read texts by their %s %d tokens; this run reads them %s (--max-len, --truncate)",
+                    o->init_from, was_tail ? "last" : "first", was_len, now);
+            else
+                say(r, "note: %s read whole texts; this run reads them %s", o->init_from, now);
+        }
     }
     return rnn_config_validate(&r->m->c);
 }

@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE /* madvise */
 #include "util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -140,6 +141,7 @@ char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul) {
 
 char *rnn_read_stream(FILE *f, const char *path, const void *head, size_t head_len, size_t *len,
                       int stop_at_nul) {
+    assert(head_len <= 65536 && "the first buffer holds the head and 64 KiB more");
     char *buf = NULL;
     size_t cap = 0, n = 0;
     const size_t limit = rnn_read_limit();
@@ -175,9 +177,9 @@ char *rnn_read_stream(FILE *f, const char *path, const void *head, size_t head_l
         }
     }
     if (ferror(f)) {
+        rnn_errorf("%s: read error: %s", path, strerror(errno)); /* a directory: "Is a directory" */
         free(buf);
         fclose(f);
-        rnn_errorf("%s: read error: %s", path, strerror(errno)); /* a directory: "Is a directory" */
         return NULL;
     }
     fclose(f);

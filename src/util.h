@@ -59,7 +59,7 @@ int rnn_read_too_large(const char *path, size_t limit);
  * read until memory runs out. */
 char *rnn_read_file_ex(const char *path, size_t *len, int stop_at_nul);
 /* rnn_read_file_ex for a file the caller has opened and begun to read: the
- * buffer starts with head (head_len bytes, already read from f), then the
+ * buffer starts with head (head_len <= 65536 bytes, already read from f), then the
  * rest of f up to rnn_read_limit(). Closes f whatever happens. */
 char *rnn_read_stream(FILE *f, const char *path, const void *head, size_t head_len, size_t *len,
                       int stop_at_nul);

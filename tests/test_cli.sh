@@ -316,6 +316,10 @@ PY
         timeout 20 $RNN info /dev/zero
     out=$(cat "$T/run/model.safetensors" | $RNN info /dev/stdin)
     check "a checkpoint read from a pipe" "printf '%s' '$out' | grep -q 'lstm 1 layer x 32'"
+    $RNN train $small --hidden 256 --steps 1 --out "$T/big" >/dev/null 2>&1
+    out=$(cat "$T/big/model.safetensors" | $RNN info /dev/stdin)
+    check "a checkpoint of over 1 MiB read from a pipe ($(wc -c <"$T/big/model.safetensors") bytes)" \
+        "[ \$(wc -c <'$T/big/model.safetensors') -gt 1048576 ] && printf '%s' '$out' | grep -q 'lstm 1 layer x 256'"
     $DMG tests/fixtures/torch_cls.safetensors "$T/pool7.safetensors" cfg pool 7
     expect_error "a config whose pool is not a string" 'pool7.safetensors: bad config: config: "pool" must be a string' \
         $RNN info "$T/pool7.safetensors"
@@ -740,7 +744,7 @@ a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 5 --truncate head 
 check "rnn classify --max-len 5 --truncate head: its first 5" "[ -n '$a' ] && [ '$a' = '$b' ]"
 a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 "$long"); b=$($RNN classify "$T/cut/model.safetensors" --json "$long" 2>/dev/null)
 check "rnn classify --max-len 0 reads the whole text" "[ -n '$a' ] && [ '$a' != '$b' ]"
-expect_error "--truncate for a model that reads whole texts, without --max-len" "cls/model.safetensors reads whole texts: give --max-len N" \
+expect_error "--truncate for a model that reads whole texts, without --max-len" "cls/model.safetensors was trained on whole texts: give --max-len N" \
     $RNN classify "$T/cls/model.safetensors" --truncate tail "Who ?"
 expect_error "classify --truncate that is neither head nor tail" "--truncate 'middle': expected head or tail" \
     $RNN classify "$T/cut/model.safetensors" --truncate middle "Who ?"
@@ -748,6 +752,16 @@ expect_error "eval --max-len on a language model" "eval: --max-len cuts a classi
     $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --max-len 5
 expect_error "classify --max-len given twice" "option --max-len is given twice" \
     $RNN classify "$T/cut/model.safetensors" --max-len 5 --max-len=6 "Who ?"
+a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 5 "$long" 2>/dev/null); b=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 "${long: -5}")
+check "rnn classify --max-len 5 alone keeps the model's side (its last 5)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+expect_error "--truncate with --max-len 0" "--truncate head needs --max-len above 0" \
+    $RNN eval "$T/cut/model.safetensors" --data "$T/ascii.tsv" --max-len 0 --truncate head
+expect_error "classify --max-len= with no value" "option --max-len needs a value" $RNN classify "$T/cut/model.safetensors" --max-len= "Who ?"
+expect_error "classify --max-len taking the checkpoint as its value is named, not the text" "--max-len '.*cut/model.safetensors' must be" \
+    $RNN classify --max-len "$T/cut/model.safetensors" "Who ?"
+$RNN train $cls --tokenizer char --init-from "$T/cut/model.safetensors" --data "$T/ascii.tsv" --steps 1 --out "$T/cutft" >"$T/cutft.log" 2>&1
+check "fine-tuning a classifier without its --max-len says the texts are now read whole" \
+    "grep -q 'note: .*cut/model.safetensors read texts by their last 12 tokens; this run reads them whole' '$T/cutft.log' && $RNN info '$T/cutft/model.safetensors' | grep -q 'texts *read whole'"
 if command -v python3 >/dev/null; then
     $DMG "$T/cut/model.safetensors" "$T/cutbad.safetensors" cfg truncate '"middle"'
     expect_error "a config whose truncate is neither head nor tail" 'config: "truncate" must be "head" or "tail"' \
@@ -757,6 +771,18 @@ if command -v python3 >/dev/null; then
     a=$($RNN classify "$T/att4t.safetensors" --attention --json "a fine film" 2>/dev/null | grep -o '"position": [0-9]*' | sort | tr -d '\n')
     check "classify --attention of a text cut to its tail counts positions in the whole text (7-10 of 11)" \
         "[ '$a' = '\"position\": 10\"position\": 7\"position\": 8\"position\": 9' ]"
+    $DMG "$T/cut/model.safetensors" "$T/cut3h.safetensors" cfg truncate '"head"'
+    $DMG "$T/cut3h.safetensors" "$T/cut3.safetensors" cfg max_len 3
+    $RNN eval "$T/cut/model.safetensors" --ensemble "$T/cut3.safetensors" --data "$T/ascii.tsv" >/dev/null 2>"$T/ens.err"
+    n3=$(awk -F'\t' 'length($2) > 3' "$T/ascii.tsv" | wc -l)
+    check "rnn eval --ensemble: each model cuts as it was trained, and the note counts each one's ($n, $n3)" \
+        "grep -q 'note: .*ascii.tsv: texts longer than each model.s max_len were cut (as each was trained); of 300 texts, the models cut $n, $n3 ' '$T/ens.err'"
+    a=$($RNN classify "$T/cut/model.safetensors" --ensemble "$T/cut3.safetensors" --json "$long" 2>"$T/ens.err")
+    b=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 "${long: -12}" | sed -E 's/.*\[(.*)\].*/\1/')
+    c=$($RNN classify "$T/cut3.safetensors" --json --max-len 0 "${long:0:3}" | sed -E 's/.*\[(.*)\].*/\1/')
+    m=$(awk -v b="$b" -v c="$c" 'BEGIN { n = split(b, x, ", "); split(c, y, ", "); for (i = 1; i <= n; i++) printf "%.6f ", (x[i] + y[i]) / 2 }')
+    g=$(printf '%s' "$a" | sed -E 's/.*\[(.*)\].*/\1/' | awk -F', ' '{ for (i = 1; i <= NF; i++) printf "%.6f ", $i }')
+    check "rnn classify --ensemble: the mean of each model reading its own cut ($g)" "[ -n '$m' ] && [ '$g' = '$m' ] && grep -q 'the models cut 1, 1 ' '$T/ens.err'"
     $DMG "$T/run/model.safetensors" "$T/lmcut.safetensors" cfg max_len 5
     expect_error "a language model's config with max_len" "config: max_len and truncate (--max-len, --truncate) are for classifiers" \
         $RNN info "$T/lmcut.safetensors"
