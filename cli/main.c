@@ -84,7 +84,7 @@ static int command_help(const char *cmd) {
          "                      even for a model trained with one: it makes text repeat itself)\n"
          "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"},
         {"classify",
-         "usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [--max-len N] [--truncate head|tail] [TEXT ...]: label texts with a classifier\n"
+         "usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [--max-len N] [--truncate head|tail] [--threads N] [TEXT ...]: label texts with a classifier\n"
          "  TEXT ...            texts to classify; none: one text per line from stdin (a prompt on a terminal)\n"
          "  --json              one JSON object per text: {\"label\": NAME, \"probabilities\": [p_0, ...]}\n"
          "  --attention         also show the tokens attention pooling weighted most\n"
@@ -92,6 +92,7 @@ static int command_help(const char *cmd) {
          "  --max-len N         read each text by N of its tokens (0: whole texts; default: as the model was\n"
          "                      trained, rnn train --max-len; rnn info shows it)\n"
          "  --truncate head|tail  keep the first or the last of them (default: the model's side, else head)\n"
+         "  --threads N         threads (0: all cores, the default)\n"
          "  --                  ends the options (for a text that starts with --)\n"},
         {"eval",
          "usage: rnn eval CKPT --data FILE [options]: score a model on a file\n"
@@ -113,7 +114,8 @@ static int command_help(const char *cmd) {
          "                      (RMSprop; 0: plain SGD, the default; 0.999 with --dynamic 2e-4 suits char models)\n"
          "  --dynamic-seg N     tokens per segment (default 20)\n"
          "  --dynamic-decay X   each step also moves the weights X of the way back to the checkpoint's (default 0)\n"
-         "  --dynamic-clip X    clip each step's gradient norm to X (0: off; default 5)\n"},
+         "  --dynamic-clip X    clip each step's gradient norm to X (0: off; default 5)\n"
+         "  --threads N         threads (0: all cores, the default)\n"},
         {"plot",
          "usage: rnn plot RUNDIR|metrics.csv [--out FILE.svg]: draw a run's metrics\n"
          "  loss (train, validation), validation accuracy (and macro-F1), learning rate against step;\n"
@@ -447,7 +449,7 @@ static int cmd_sample(int argc, char **argv) {
     if (!(p > 0)) return die("sample: --top-p must be in (0, 1]: the smallest set of tokens whose probability reaches it (1: all)");
     double nth;
     rnn_precision prec;
-    if (parse_count("sample", "threads", threads, 0, 4096, &nth)) return 1;
+    if (parse_count("sample", "threads", threads, 0, 4096, &nth)) return 1; /* set below, after the other checks */
     if (rnn_precision_parse(precision, &prec)) {
         fprintf(stderr, "rnn sample: --precision: %s\n", rnn_last_error());
         return 1;
@@ -593,6 +595,15 @@ static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const 
  * says (rnn train's --max-len and --truncate); --max-len alone keeps each
  * model's side. check_cut checks the values alone, before any checkpoint
  * is read. 1 after printing an error. */
+/* --threads N of eval and classify (NULL: all cores). 1 after printing an error. */
+static int set_threads(const char *cmd, const char *threads) {
+    double n;
+    if (!threads) return 0;
+    if (parse_count(cmd, "threads", threads, 0, 4096, &n)) return 1;
+    rnn_set_threads((int)n);
+    return 0;
+}
+
 static int check_cut(const char *cmd, const char *len, const char *side) {
     double v;
     if (len && parse_count(cmd, "max-len", len, 0, RNN_MAX_TEXT_LEN, &v)) return 1;
@@ -765,7 +776,7 @@ static int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
                *label_names = NULL, *label_base = NULL, *header = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL,
                *dyn = NULL, *dyn_decay = NULL, *dyn_seg = NULL, *dyn_clip = NULL, *dyn_rms = NULL,
-               *max_len = NULL, *truncate = NULL;
+               *max_len = NULL, *truncate = NULL, *threads = NULL;
     small_opt opts[] = {{"data", &data, 0},          {"json", &json, 1},
                         {"format", &format, 0},      {"label-col", &label_col, 0},
                         {"text-col", &text_col, 0},  {"label-names", &label_names, 0},
@@ -774,7 +785,8 @@ static int cmd_eval(int argc, char **argv) {
                         {"dynamic", &dyn, 0},        {"dynamic-decay", &dyn_decay, 0},
                         {"dynamic-seg", &dyn_seg, 0}, {"dynamic-clip", &dyn_clip, 0},
                         {"dynamic-rms", &dyn_rms, 0}, {"label-base", &label_base, 0}, {"header", &header, 0},
-                        {"max-len", &max_len, 0},    {"truncate", &truncate, 0}};
+                        {"max-len", &max_len, 0},    {"truncate", &truncate, 0},
+                        {"threads", &threads, 0}};
     const char *ckpt;
     if (parse_small("eval", argc, argv, opts, (int)(sizeof opts / sizeof *opts), &ckpt)) return 1;
     rnn_data_opts dop;
@@ -795,7 +807,9 @@ static int cmd_eval(int argc, char **argv) {
     if (text_col) dop.text_cols = text_col;
     if (label_names) dop.label_names = label_names;
     rnn_dynamic_cfg dc;
-    if (parse_dynamic("eval", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc) || check_cut("eval", max_len, truncate)) return 1;
+    if (parse_dynamic("eval", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc) || check_cut("eval", max_len, truncate) ||
+        set_threads("eval", threads))
+        return 1;
     if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
     if (!data) return die("eval: --data FILE is required");
     rnn_checkpoint ck;
@@ -1068,7 +1082,7 @@ typedef struct {
  * "--name=V": its name and value (NULL when missing) in *out, *i moved past
  * the value. NULL when argv[*i] is not one. */
 static named_val *valued_opt(char **argv, int argc, int *i, named_val *out) {
-    static const char *const names[] = {"ensemble", "max-len", "truncate"};
+    static const char *const names[] = {"ensemble", "max-len", "truncate", "threads"};
     const char *a = argv[*i];
     if (strncmp(a, "--", 2)) return NULL;
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
@@ -1085,7 +1099,8 @@ static named_val *valued_opt(char **argv, int argc, int *i, named_val *out) {
  * text, one text per line from stdin (a prompt on a terminal). With
  * --ensemble, the mean probabilities of CKPT and the listed classifiers. */
 static int cmd_classify(int argc, char **argv) {
-    const char *json = NULL, *attention = NULL, *ckpt = NULL, *list = NULL, *max_len = NULL, *truncate = NULL;
+    const char *json = NULL, *attention = NULL, *ckpt = NULL, *list = NULL, *max_len = NULL, *truncate = NULL,
+               *threads = NULL;
     /* Options may come anywhere; every other argument is a text ("--" ends
      * the options, for a text that starts with "--"). */
     char **texts = malloc(sizeof(char *) * (size_t)(argc + 1));
@@ -1098,7 +1113,8 @@ static int cmd_classify(int argc, char **argv) {
         else if (!opts_done && !strcmp(argv[i], "--attention")) attention = "1";
         else if (!opts_done && (valued = valued_opt(argv, argc, &i, &nv))) {
             const char *v = valued->v, *name = valued->name;
-            const char **dst = !strcmp(name, "ensemble") ? &list : !strcmp(name, "max-len") ? &max_len : &truncate;
+            const char **dst = !strcmp(name, "ensemble") ? &list : !strcmp(name, "max-len") ? &max_len
+                               : !strcmp(name, "truncate") ? &truncate : &threads;
             const char *bad = *dst ? "is given twice" : !v || !*v ? "needs a value" : NULL;
             if (bad) {
                 free(texts);
@@ -1119,9 +1135,9 @@ static int cmd_classify(int argc, char **argv) {
     if (!ckpt) {
         free(texts);
         return die("classify: which checkpoint? usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] "
-                   "[--max-len N] [--truncate head|tail] [TEXT ...]");
+                   "[--max-len N] [--truncate head|tail] [--threads N] [TEXT ...]");
     }
-    if (check_cut("classify", max_len, truncate)) { /* before reading the checkpoint: a value taken for it */
+    if (check_cut("classify", max_len, truncate) || set_threads("classify", threads)) { /* before reading the checkpoint: a value taken for it */
         free(texts);
         return 1;
     }

@@ -756,6 +756,10 @@ a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 5 "$long" 2>/dev/n
 check "rnn classify --max-len 5 alone keeps the model's side (its last 5)" "[ -n '$a' ] && [ '$a' = '$b' ]"
 expect_error "--truncate with --max-len 0" "--truncate head needs --max-len above 0" \
     $RNN eval "$T/cut/model.safetensors" --data "$T/ascii.tsv" --max-len 0 --truncate head
+a=$($RNN eval "$T/cut/model.safetensors" --data "$T/ascii.tsv" --json --threads 1 2>/dev/null); b=$($RNN eval "$T/cut/model.safetensors" --data "$T/ascii.tsv" --json --threads 2 2>/dev/null)
+c=$($RNN classify "$T/cut/model.safetensors" --json --threads=1 "$long" 2>/dev/null); d=$($RNN classify "$T/cut/model.safetensors" --json --threads 2 "$long" 2>/dev/null)
+check "rnn eval and classify --threads 1 and 2 agree" "[ -n '$a' ] && [ '$a' = '$b' ] && [ -n '$c' ] && [ '$c' = '$d' ]"
+expect_error "eval --threads that is not a number" "--threads 'x' must be a number" $RNN eval "$T/cut/model.safetensors" --data "$T/ascii.tsv" --threads x
 expect_error "classify --max-len= with no value" "option --max-len needs a value" $RNN classify "$T/cut/model.safetensors" --max-len= "Who ?"
 expect_error "classify --max-len taking the checkpoint as its value is named, not the text" "--max-len '.*cut/model.safetensors' must be" \
     $RNN classify --max-len "$T/cut/model.safetensors" "Who ?"
