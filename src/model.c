@@ -440,6 +440,48 @@ rnn_model *rnn_model_create(const rnn_config *c) {
     return m;
 }
 
+rnn_model *rnn_model_grow_vocab(const rnn_model *m, int vocab) {
+    const int V = m->c.vocab_size;
+    if (vocab < V) {
+        rnn_errorf("a vocabulary of %d cannot hold the model's %d tokens", vocab, V);
+        return NULL;
+    }
+    rnn_config c = m->c;
+    c.vocab_size = vocab;
+    if (rnn_config_validate(&c)) return NULL;
+    rnn_model *g = rnn_model_create(&c);
+    if (!g) return NULL;
+    for (int i = 0; i < g->n_params; i++) {
+        const rnn_param *p = &g->params[i], *q = rnn_model_find(m, p->name);
+        float *dst = g->w + p->offset;
+        const float *src = m->w + q->offset;
+        memcpy(dst, src, q->numel * sizeof(float));
+        if (p->numel == q->numel) continue;
+        /* A table with a row per token (the embedding; a language model's
+         * output weight and bias): the new rows start at the mean of the
+         * old ones, the padding row left out (HF's resize_token_embeddings
+         * with mean_resizing), so a new token begins as an average one. */
+        const size_t cols = p->ndim == 2 ? (size_t)p->shape[1] : 1;
+        const int pad = !strcmp(p->name, "embedding.weight") ? c.padding_id : -1;
+        double *mean = calloc(cols, sizeof(double));
+        if (!mean) {
+            rnn_model_free(g);
+            rnn_errorf("out of memory");
+            return NULL;
+        }
+        int rows = 0;
+        for (int r = 0; r < V; r++) {
+            if (r == pad) continue;
+            rows++;
+            for (size_t j = 0; j < cols; j++) mean[j] += src[(size_t)r * cols + j];
+        }
+        for (int r = V; r < vocab; r++)
+            for (size_t j = 0; j < cols; j++) dst[(size_t)r * cols + j] = rows ? (float)(mean[j] / rows) : 0.0f;
+        free(mean);
+    }
+    return g;
+}
+
 int rnn_model_alloc_grad(rnn_model *m) {
     if (m->g) return 0;
     if (!(m->g = rnn_calloc(m->n_floats * sizeof(float)))) return -1;

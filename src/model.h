@@ -130,6 +130,12 @@ void rnn_model_init(rnn_model *m, uint64_t seed);
 /* The gradient block and its views (d_emb, gdirs, ...): a model that is only
  * run (sampling, classification, evaluation) never holds one, which halves
  * its memory. Once; later calls do nothing. 0, or -1 + message. */
+/* A copy of m for a vocabulary of `vocab` >= its own tokens (ids kept: the
+ * new ones come last): every tensor copied, and each new row of the tables
+ * with a row per token (embedding; a language model's head weight and
+ * bias) set to the mean of the old rows, the padding row left out. NULL +
+ * message when out of memory. */
+rnn_model *rnn_model_grow_vocab(const rnn_model *m, int vocab);
 int rnn_model_alloc_grad(rnn_model *m);
 void rnn_model_zero_grad(rnn_model *m); /* after rnn_model_alloc_grad() */
 const rnn_param *rnn_model_find(const rnn_model *m, const char *name);

@@ -65,6 +65,7 @@ static const opt_def defs[] = {
     {"attention-dim", K_INT, F(attention_dim), NULL, "classify: attention pooling width"},
     {"loss", K_CHOICE, F(loss), "ce|bce", "classify: softmax cross-entropy or binary (one logit)"},
     {"freeze-embedding", K_BOOL, F(freeze_embedding), NULL, "do not train the embedding"},
+    {"grow-vocab", K_BOOL, F(grow_vocab), NULL, "lm: when fine-tuning (--init-from), add the tokens of --data the model's tokenizer lacks (seen --min-count times; up to --max-vocab in all), their embedding and output rows starting at the mean of the others'"},
     {"optimizer", K_CHOICE, F(optimizer), "adam|adamw|sgd|rmsprop", "optimizer"},
     {"lr", K_FLOAT, F(lr), NULL, "learning rate"},
     {"weight-decay", K_FLOAT, F(weight_decay), NULL, "weight decay (decoupled for adamw)"},
@@ -444,7 +445,7 @@ int rnn_opts_check_unused(const rnn_opts *o) {
 static const opt_def *first_fixed_diff(const rnn_opts *a, const rnn_opts *b, char *was, char *is, size_t cap) {
     static const char *const fixed[] = {
         "task",   "data",          "val",       "val-frac",    "format",     "label-col",  "text-col",
-        "label-names", "label-base", "header", "max-len",  "truncate",  "tokenizer",   "min-count",  "max-vocab",  "lowercase",
+        "label-names", "label-base", "header", "max-len",  "truncate",  "tokenizer",   "min-count",  "max-vocab",  "lowercase", "grow-vocab",
         "split-punct", "strip-html", "replace-invalid", "cell", "layers",    "hidden",     "embed",
         "bidirectional", "residual", "tie-weights", "reverse", "pool",       "attention-dim", "loss",
         "vectors", "optimizer",    "batch",     "seq-len",     "seed",       "out"};

@@ -673,13 +673,10 @@ static int by_bytes(const void *a, const void *b) {
     return strcmp(((const counted *)a)->s, ((const counted *)b)->s);
 }
 
-/* char and word: count the tokens of text, keep those seen min_count times
- * (the max_vocab - 2 most frequent if limited), specials first. */
-static int build_counted(rnn_tokenizer *t, const char *text, size_t len) {
-    const rnn_tok_options *o = &t->opt;
-    strtab counts = {.counting = 1};
-    sink k = {.counts = &counts};
-    counted *keep = NULL;
+/* char and word: how often each token occurs in text, into counts (a
+ * counting table the caller frees). -1 with a message. */
+static int count_tokens(const rnn_tok_options *o, const char *text, size_t len, strtab *counts) {
+    sink k = {.counts = counts};
     int rc = -1;
     if (len && !text) {
         rnn_errorf("tokenizer: NULL training text");
@@ -693,10 +690,24 @@ static int build_counted(rnn_tokenizer *t, const char *text, size_t len) {
         if (!k.bmp_count[c]) continue;
         char u[4];
         size_t n = utf8_put(c, u);
-        long e = strtab_add(&counts, u, n, str_hash(u, n));
+        long e = strtab_add(counts, u, n, str_hash(u, n));
         if (e < 0) goto done;
-        counts.count[e] = k.bmp_count[c];
+        counts->count[e] = k.bmp_count[c];
     }
+    rc = 0;
+done:
+    rnn_free(k.bmp_count);
+    return rc;
+}
+
+/* char and word: count the tokens of text, keep those seen min_count times
+ * (the max_vocab - 2 most frequent if limited), specials first. */
+static int build_counted(rnn_tokenizer *t, const char *text, size_t len) {
+    const rnn_tok_options *o = &t->opt;
+    strtab counts = {.counting = 1};
+    counted *keep = NULL;
+    int rc = -1;
+    if (count_tokens(o, text, len, &counts)) goto done;
     if (counts.n == 0) {
         rnn_errorf("no tokens in training text");
         goto done;
@@ -720,10 +731,56 @@ static int build_counted(rnn_tokenizer *t, const char *text, size_t len) {
         if (tok_add(t, keep[i].s, keep[i].len) < 0) goto done;
     rc = 0;
 done:
-    rnn_free(k.bmp_count);
     free(keep);
     strtab_free(&counts);
     return rc;
+}
+
+rnn_tokenizer *rnn_tokenizer_grow(const rnn_tokenizer *t, const char *text, size_t len, int min_count,
+                                  int max_vocab, int *added) {
+    *added = 0;
+    if (t->opt.type != RNN_TOK_CHAR && t->opt.type != RNN_TOK_WORD) {
+        rnn_errorf("a %s tokenizer's vocabulary cannot grow (%s)", rnn_tok_type_name(t->opt.type),
+                   t->opt.type == RNN_TOK_BYTE ? "it holds every byte already" : "it is its vocabulary file's");
+        return NULL;
+    }
+    if (min_count < 1) {
+        rnn_errorf("tokenizer: min_count must be at least 1 (got %d)", min_count);
+        return NULL;
+    }
+    strtab counts = {.counting = 1};
+    counted *keep = NULL;
+    rnn_tokenizer *g = NULL;
+    if (count_tokens(&t->opt, text, len, &counts)) goto fail;
+    if (!(keep = rnn_realloc(NULL, (counts.n + 1) * sizeof *keep))) goto fail;
+    size_t m = 0;
+    for (size_t i = 0; i < counts.n; i++) {
+        const char *s = strtab_key(&counts, i);
+        if (counts.count[i] >= min_count && tok_find(t, s, counts.len[i]) < 0)
+            keep[m++] = (counted){counts.count[i], s, counts.len[i]};
+    }
+    qsort(keep, m, sizeof *keep, by_count_then_bytes);
+    const size_t V = t->vocab.n;
+    if (max_vocab > 0) m = V >= (size_t)max_vocab ? 0 : m < (size_t)max_vocab - V ? m : (size_t)max_vocab - V;
+    if (!(g = tok_new(&t->opt))) goto fail;
+    if (t->vocab_path && !(g->vocab_path = strdup(t->vocab_path))) goto oom;
+    g->opt.vocab_file = g->vocab_path;
+    for (size_t i = 0; i < V; i++)
+        if (tok_add(g, strtab_key(&t->vocab, i), t->vocab.len[i]) < 0) goto fail;
+    for (size_t i = 0; i < m; i++)
+        if (tok_add(g, keep[i].s, keep[i].len) < 0) goto fail;
+    if (tok_finish(g)) goto fail;
+    *added = (int)m;
+    free(keep);
+    strtab_free(&counts);
+    return g;
+oom:
+    rnn_errorf("out of memory");
+fail:
+    rnn_tokenizer_free(g);
+    free(keep);
+    strtab_free(&counts);
+    return NULL;
 }
 
 /* The byte tokenizer's spelling of byte b (see tokenizer.h). */

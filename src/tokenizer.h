@@ -143,6 +143,12 @@ const char *rnn_tok_type_name(rnn_tok_type t);
  * may be NULL. NULL + message on failure. */
 rnn_tokenizer *rnn_tokenizer_build(const rnn_tok_options *o, const char *text, size_t len);
 void rnn_tokenizer_free(rnn_tokenizer *t); /* NULL is fine */
+/* t's vocabulary (every id kept) followed by the tokens of text it lacks
+ * that occur at least min_count times there, most frequent first (ties in
+ * byte order), up to max_vocab tokens in all (0: no limit); *added gets
+ * how many. char and word only. A new tokenizer, or NULL + message. */
+rnn_tokenizer *rnn_tokenizer_grow(const rnn_tokenizer *t, const char *text, size_t len, int min_count,
+                                  int max_vocab, int *added);
 
 /* Encodes len bytes of text in one linear pass. *ids gets a malloc'd array of
  * *n ids (non-NULL even when *n is 0; the caller frees it with free()). n_unk

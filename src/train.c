@@ -408,6 +408,42 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
     return 0;
 }
 
+static int check_fits(run *r, size_t n_floats);
+
+/* --grow-vocab: the fine-tuned model's tokenizer and model with the tokens
+ * of the training text they lack (a resume's state holds them already). */
+static int grow_vocab(run *r, const char *name, const char *text, size_t len) {
+    const int V = rnn_tokenizer_vocab_size(r->tok);
+    int added = 0;
+    rnn_tokenizer *g = rnn_tokenizer_grow(r->tok, text, len, r->o->min_count, r->o->max_vocab, &added);
+    if (!g) return rnn_error_prefix("--grow-vocab: %s", name);
+    if (!added) {
+        rnn_tokenizer_free(g);
+        say(r, "--grow-vocab: %s has no token the vocabulary of %d lacks%s", name, V,
+            r->o->min_count > 1 ? " that it holds --min-count times" : "");
+        return 0;
+    }
+    rnn_model *m = check_fits(r, rnn_config_num_floats(&r->m->c) + (size_t)added * (r->m->c.embed_dim + r->m->F + 1))
+                       ? NULL : rnn_model_grow_vocab(r->m, V + added);
+    if (!m) {
+        rnn_tokenizer_free(g);
+        return -1;
+    }
+    char some[160] = ""; /* the first few, most frequent first */
+    int shown = 0;
+    for (int n = 0; shown < added && n + 24 < (int)sizeof some; shown++) {
+        const char *t = rnn_tokenizer_token(g, V + shown);
+        n += snprintf(some + n, sizeof some - n, "%s\"%.16s\"", shown ? " " : "", t[0] == '\n' ? "\\n" : t);
+    }
+    say(r, "--grow-vocab: %d tokens of %s added to the vocabulary (%d -> %d): %s%s", added, name, V, V + added,
+        some, shown < added ? " ..." : "");
+    rnn_tokenizer_free(r->tok);
+    rnn_model_free(r->m);
+    r->tok = g;
+    r->m = m;
+    return 0;
+}
+
 static int load_lm_data(run *r, int have_tok) {
     const rnn_opts *o = r->o;
     char *train_text = NULL, *val_text = NULL;
@@ -468,6 +504,7 @@ static int load_lm_data(run *r, int have_tok) {
     if (!have_tok &&
         build_tokenizer(r, train_name, train_text, train_len, o->data[0] ? "char" : "word"))
         goto out;
+    if (have_tok && o->grow_vocab && o->init_from[0] && grow_vocab(r, train_name, train_text, train_len)) goto out;
     if (encode(r, train_name, train_text, train_len, &r->train, &r->n_train)) goto out;
     if (encode(r, val_name, val_text, val_len, &r->val, &r->n_val)) goto out;
     /* A backward LM (--reverse, or fine-tuning one) reads both streams right to left. */
@@ -1365,8 +1402,8 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
             return rnn_errorf("--%s%s: the tokenizer of --init-from %s has %s %s, and fine-tuning keeps its tokenizer",
                               tflags[i].flag, tflags[i].opt ? "" : "=false", e->init_from, tflags[i].flag,
                               tflags[i].model ? "on" : "off");
-    if (e->min_count != def.min_count || e->max_vocab != def.max_vocab)
-        return rnn_errorf("--%s: fine-tuning keeps the vocabulary of --init-from %s", 
+    if (!e->grow_vocab && (e->min_count != def.min_count || e->max_vocab != def.max_vocab))
+        return rnn_errorf("--%s: fine-tuning keeps the vocabulary of --init-from %s (--grow-vocab adds to it)",
                           e->min_count != def.min_count ? "min-count" : "max-vocab", e->init_from);
     return 0;
 }
@@ -1446,6 +1483,8 @@ static int check_ranges(const rnn_opts *o) {
  * state, a checkpoint (--init-from; ck holds what load_start read), or new. */
 static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
     const rnn_opts *o = r->o;
+    if (o->grow_vocab && !resuming && !o->init_from[0])
+        return rnn_errorf("--grow-vocab adds tokens to a fine-tuned model's vocabulary: give --init-from CKPT");
     /* a classifier fine-tuned from one: how that one read its texts */
     const int was_len = !resuming && o->init_from[0] && ck->model && ck->model->c.task == RNN_TASK_CLASSIFY
                             ? ck->model->c.max_len : -1;

@@ -325,6 +325,63 @@ static void test_chunked_equals_whole(void) {
     CHECK(bad == 0 && cases == 108, "%d of %d cases differ or failed (%d never chunked)", bad, cases, unchunked);
 }
 
+/* A language model grown by 3 tokens (fine-tuning's --grow-vocab): on old
+ * tokens the old logits, and each new token's logit the mean of the old
+ * ones (its head row and bias are their means); the new embedding rows are
+ * the mean of the old rows without the padding row. Tied weights too. */
+static void test_grow_vocab(void) {
+    for (int tied = 0; tied < 2; tied++) {
+        rnn_config c;
+        rnn_config_default(&c, RNN_TASK_LM);
+        c.vocab_size = 9, c.embed_dim = 8, c.hidden_dim = 8, c.num_layers = 2, c.padding_id = 0;
+        c.tie_weights = tied;
+        rnn_model *m = rnn_model_create(&c);
+        if (!m) { CHECK(0, "create: %s", rnn_last_error()); return; }
+        rnn_model_init(m, 3);
+        rnn_model *g = rnn_model_grow_vocab(m, 12);
+        CHECK(g && g->c.vocab_size == 12 && g->n_out == 12, "grown to 12");
+        if (!g) { rnn_model_free(m); return; }
+        const int E = c.embed_dim, T = 6;
+        double e_err = 0;
+        for (int j = 0; j < E; j++) {
+            double mean = 0;
+            for (int r = 1; r < 9; r++) mean += m->emb[r * E + j];
+            mean /= 8;
+            for (int r = 9; r < 12; r++) e_err = fmax(e_err, fabs(g->emb[r * E + j] - mean));
+        }
+        CHECK(e_err < 1e-6, "new embedding rows: the mean of the old ones but <pad> (%.2e)", e_err);
+        int32_t ids[6] = {3, 1, 4, 1, 5, 8}; /* old tokens only */
+        int len[1] = {T};
+        float lm[6 * 9], lg[6 * 12];
+        const rnn_model *ms[2] = {m, g};
+        for (int k = 0; k < 2; k++) {
+            rnn_acts *a = rnn_acts_create_infer(ms[k], T, 1, T);
+            rnn_pack p;
+            rnn_pack_init(&p, T, 1, len, a->batch_sizes, a->offsets);
+            rnn_model_forward(ms[k], a, &p, ids, 0, 0, NULL);
+            memcpy(k ? lg : lm, a->logits, sizeof(float) * T * ms[k]->n_out);
+            rnn_acts_free(a);
+        }
+        double old_err = 0, new_err = 0;
+        for (int t = 0; t < T; t++) {
+            /* A new logit is (mean of the head's old rows) . h + mean of the old biases. The
+             * head's rows are its own (all 9), or tied to the embedding's (all but <pad>). */
+            double dot = 0, bias = 0;
+            for (int v = 0; v < 9; v++) {
+                old_err = fmax(old_err, fabs(lg[t * 12 + v] - lm[t * 9 + v]));
+                bias += m->head_b[v] / 9.0;
+                if (!tied || v != 0) dot += (lm[t * 9 + v] - m->head_b[v]) / (tied ? 8.0 : 9.0);
+            }
+            for (int v = 9; v < 12; v++) new_err = fmax(new_err, fabs(lg[t * 12 + v] - (dot + bias)));
+        }
+        CHECK(old_err < 1e-6, "%s: old tokens' logits unchanged (%.2e)", tied ? "tied" : "untied", old_err);
+        CHECK(new_err < 1e-5, "%s: each new token's logit from the mean rows (%.2e)", tied ? "tied" : "untied",
+              new_err);
+        rnn_model_free(g);
+        rnn_model_free(m);
+    }
+}
+
 /* What a training callback saw. */
 typedef struct {
     int n_step, n_eval, bad;
@@ -562,6 +619,7 @@ int main(void) {
     RUN(test_generate_matches_pytorch);
     RUN(test_padded_equals_alone);
     RUN(test_chunked_equals_whole);
+    RUN(test_grow_vocab);
     RUN(test_trainer);
     return harness_end();
 }

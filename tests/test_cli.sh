@@ -208,8 +208,22 @@ expect_error "--init-from with another --tokenizer" "--tokenizer byte: fine-tuni
     $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --tokenizer byte --steps 1 --out "$T/x"
 expect_error "--init-from with --lowercase the model's tokenizer lacks" "--lowercase: the tokenizer of --init-from .* has lowercase off, and fine-tuning keeps its tokenizer" \
     $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --lowercase --steps 1 --out "$T/x"
-expect_error "--init-from with --min-count" "--min-count: fine-tuning keeps the vocabulary of --init-from" \
+expect_error "--init-from with --min-count" "--min-count: fine-tuning keeps the vocabulary of --init-from .* (--grow-vocab adds to it)" \
     $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --min-count 3 --steps 1 --out "$T/x"
+# --grow-vocab: fine-tuning on text with characters the model never saw adds them (and resumes exactly)
+{ head -c 3000 "$T/text.txt"; for i in $(seq 1 60); do printf 'ACT %d, SCENE %d: caf\xc3\xa9 \xc2\xabna\xc3\xafve\xc2\xbb\n' $i $((i * 7)); done; } >"$T/grow.txt"
+$RNN train $small --data "$T/grow.txt" --init-from "$T/run/model.safetensors" --grow-vocab --steps 4 --out "$T/grow" >"$T/grow.log" 2>&1
+v0=$($RNN info "$T/run/model.safetensors" --json | grep -o '"vocab_size": [0-9]*' | head -1 | grep -o '[0-9]*$')
+v1=$($RNN info "$T/grow/model.safetensors" --json | grep -o '"vocab_size": [0-9]*' | head -1 | grep -o '[0-9]*$')
+u0=$($RNN eval "$T/run/model.safetensors" --data "$T/grow.txt" --json | grep -o '"unk": [0-9]*' | grep -o '[0-9]*$')
+u1=$($RNN eval "$T/grow/model.safetensors" --data "$T/grow.txt" --json | grep -o '"unk": [0-9]*' | grep -o '[0-9]*$')
+check "--grow-vocab adds the fine-tuning text's new characters ($v0 -> $v1 tokens; unknown in it: $u0 -> $u1)" \
+    "grep -q -- '--grow-vocab: [0-9]* tokens of .*grow.txt added to the vocabulary ($v0 -> $v1): ' '$T/grow.log' && [ -n '$v1' ] && [ $v1 -gt $v0 ] && [ '$u0' -gt 0 ] && [ '$u1' = 0 ]"
+resumed grow "--grow-vocab (fine-tuning)" --data "$T/grow.txt" --init-from "$T/run/model.safetensors" --grow-vocab
+expect_error "--grow-vocab without --init-from" "--grow-vocab adds tokens to a fine-tuned model's vocabulary: give --init-from" \
+    $RNN train $small --grow-vocab --steps 1 --out "$T/x"
+expect_error "--grow-vocab for a classifier" "--grow-vocab is for language models" \
+    $RNN train --task classify --data "$T/ro.tsv" --init-from "$T/run/model.safetensors" --grow-vocab --steps 1 --out "$T/x"
 $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --steps 1 --threads 1 --out "$T/ftcfg" >/dev/null 2>&1
 check "a fine-tuning run's config.txt has the model's shape, not the defaults" \
     "grep -q '^hidden = 32' '$T/ftcfg/config.txt' && grep -q '^embed = 16' '$T/ftcfg/config.txt' && grep -q '^layers = 1' '$T/ftcfg/config.txt'"

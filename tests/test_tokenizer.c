@@ -615,6 +615,61 @@ static void test_ends_in_space(void) {
     rnn_tokenizer_free(w), rnn_tokenizer_free(c), rnn_tokenizer_free(wp);
 }
 
+/* Growing a vocabulary for fine-tuning: old ids kept, the new text's
+ * missing tokens appended most frequent first, --min-count and --max-vocab
+ * obeyed; byte and wordpiece refuse. */
+static void test_grow(void) {
+    rnn_tok_options o;
+    rnn_tok_options_default(&o, RNN_TOK_CHAR);
+    rnn_tokenizer *t = build(&o, "abcab");
+    if (!t) GIVE_UP("build");
+    const int V = rnn_tokenizer_vocab_size(t); /* <pad> <unk> a b c */
+    int added = -1;
+    const char *text = "abxyzzyz\xc3\xa9";      /* z 3, y 2, x 1, e-acute 1 */
+    rnn_tokenizer *g = rnn_tokenizer_grow(t, text, strlen(text), 1, 0, &added);
+    CHECK(g && added == 4 && rnn_tokenizer_vocab_size(g) == V + 4, "char: 4 new tokens (%d)", added);
+    if (g) {
+        for (int i = 0; i < V; i++)
+            CHECK(!strcmp(rnn_tokenizer_token(g, i), rnn_tokenizer_token(t, i)), "old id %d kept", i);
+        CHECK(!strcmp(rnn_tokenizer_token(g, V), "z") && !strcmp(rnn_tokenizer_token(g, V + 1), "y") &&
+                  !strcmp(rnn_tokenizer_token(g, V + 2), "x") && !strcmp(rnn_tokenizer_token(g, V + 3), "\xc3\xa9"),
+              "most frequent first, ties in byte order");
+        CHECK(encodes_to(g, "zab\xc3\xa9", (const int32_t[]){V, 2, 3, V + 3}, 4), "the grown tokenizer encodes them");
+        CHECK(encodes_to(g, "q", (const int32_t[]){1}, 1), "others are still <unk>");
+    }
+    rnn_tokenizer_free(g);
+    g = rnn_tokenizer_grow(t, text, strlen(text), 2, 0, &added);
+    CHECK(g && added == 2, "--min-count 2: z and y (%d)", added);
+    rnn_tokenizer_free(g);
+    g = rnn_tokenizer_grow(t, text, strlen(text), 1, V + 1, &added);
+    CHECK(g && added == 1 && !strcmp(rnn_tokenizer_token(g, V), "z"), "--max-vocab V + 1: z alone (%d)", added);
+    rnn_tokenizer_free(g);
+    g = rnn_tokenizer_grow(t, "cab", 3, 1, 0, &added);
+    CHECK(g && added == 0 && rnn_tokenizer_vocab_size(g) == V, "nothing new: nothing added");
+    rnn_tokenizer_free(g);
+    rnn_tokenizer_free(t);
+    rnn_tok_options_default(&o, RNN_TOK_WORD);
+    t = build(&o, "the cat sat");
+    if (!t) GIVE_UP("build");
+    g = rnn_tokenizer_grow(t, "The dog, the dog", 16, 1, 0, &added);
+    CHECK(g && added == 2 && !strcmp(rnn_tokenizer_token(g, rnn_tokenizer_vocab_size(t)), "dog") &&
+              !strcmp(rnn_tokenizer_token(g, rnn_tokenizer_vocab_size(t) + 1), ","),
+          "word: dog (twice) then \",\" (%d)", added);
+    rnn_tokenizer_free(g);
+    rnn_tokenizer_free(t);
+    o.split_punct = 0;
+    t = build(&o, "the cat sat");
+    if (!t) GIVE_UP("build");
+    g = rnn_tokenizer_grow(t, "<unk> <pad> dog", 15, 1, 0, &added);
+    CHECK(g && added == 1, "word: <unk> and <pad> typed in the text are no new tokens (%d)", added);
+    rnn_tokenizer_free(g);
+    rnn_tokenizer_free(t);
+    rnn_tok_options_default(&o, RNN_TOK_BYTE);
+    t = build(&o, "x");
+    CHECK(t && !rnn_tokenizer_grow(t, "y", 1, 1, 0, &added) && err_has("holds every byte already"), "byte refuses");
+    rnn_tokenizer_free(t);
+}
+
 static void test_wordpiece_bert(void) {
     rnn_tok_options o;
     if (rnn_tok_parse_type(bert_vocab_spec(), &o)) GIVE_UP("parse");
@@ -980,6 +1035,7 @@ int main(void) {
     RUN(test_producible);
     RUN(test_wordpiece_bert);
     RUN(test_ends_in_space);
+    RUN(test_grow);
     RUN(test_check_same);
     RUN(test_json_ignored_options);
     RUN(test_json_round_trip);
