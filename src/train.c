@@ -410,9 +410,9 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
 
 static int check_fits(run *r, size_t n_floats);
 
-/* --grow-vocab: the fine-tuned model's tokenizer and model with the tokens
- * of the training text they lack (a resume's state holds them already). */
-static int grow_vocab(run *r, const char *name, const char *text, size_t len) {
+/* --grow-vocab, step 1: the fine-tuned model's tokenizer with the tokens of
+ * the training text it lacks (a resume's state holds them already). */
+static int grow_tokenizer(run *r, const char *name, const char *text, size_t len) {
     const int V = rnn_tokenizer_vocab_size(r->tok);
     int added = 0;
     rnn_tokenizer *g = rnn_tokenizer_grow(r->tok, text, len, r->o->min_count, r->o->max_vocab, &added);
@@ -423,12 +423,6 @@ static int grow_vocab(run *r, const char *name, const char *text, size_t len) {
             r->o->min_count > 1 ? " that it holds --min-count times" : "");
         return 0;
     }
-    rnn_model *m = check_fits(r, rnn_config_num_floats(&r->m->c) + (size_t)added * (r->m->c.embed_dim + r->m->F + 1))
-                       ? NULL : rnn_model_grow_vocab(r->m, V + added);
-    if (!m) {
-        rnn_tokenizer_free(g);
-        return -1;
-    }
     char some[160] = ""; /* the first few, most frequent first */
     int shown = 0;
     for (int n = 0; shown < added && n + 24 < (int)sizeof some; shown++) {
@@ -438,9 +432,20 @@ static int grow_vocab(run *r, const char *name, const char *text, size_t len) {
     say(r, "--grow-vocab: %d tokens of %s added to the vocabulary (%d -> %d): %s%s", added, name, V, V + added,
         some, shown < added ? " ..." : "");
     rnn_tokenizer_free(r->tok);
-    rnn_model_free(r->m);
     r->tok = g;
-    r->m = m;
+    return 0;
+}
+
+/* Step 2: *m (the model fine-tuned, or the one a classifier starts from)
+ * with a row for each token step 1 added. */
+static int grow_model(run *r, rnn_model **m) {
+    const int V = (*m)->c.vocab_size, V2 = rnn_tokenizer_vocab_size(r->tok);
+    if (V2 == V) return 0;
+    const size_t more = (size_t)(V2 - V) * ((*m)->c.embed_dim + ((*m)->c.task == RNN_TASK_LM ? (*m)->F + 1 : 0));
+    rnn_model *g = check_fits(r, rnn_config_num_floats(&(*m)->c) + more) ? NULL : rnn_model_grow_vocab(*m, V2);
+    if (!g) return -1;
+    rnn_model_free(*m);
+    *m = g;
     return 0;
 }
 
@@ -504,7 +509,9 @@ static int load_lm_data(run *r, int have_tok) {
     if (!have_tok &&
         build_tokenizer(r, train_name, train_text, train_len, o->data[0] ? "char" : "word"))
         goto out;
-    if (have_tok && o->grow_vocab && o->init_from[0] && grow_vocab(r, train_name, train_text, train_len)) goto out;
+    if (have_tok && o->grow_vocab && o->init_from[0] &&
+        (grow_tokenizer(r, train_name, train_text, train_len) || grow_model(r, &r->m)))
+        goto out;
     if (encode(r, train_name, train_text, train_len, &r->train, &r->n_train)) goto out;
     if (encode(r, val_name, val_text, val_len, &r->val, &r->n_val)) goto out;
     /* A backward LM (--reverse, or fine-tuning one) reads both streams right to left. */
@@ -616,11 +623,11 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
         rnn_errorf("%s: a classifier needs at least 2 classes (found %d)", o->data, tr.n_labels);
         goto out;
     }
-    if (!have_tok) {
+    if (!have_tok || (o->grow_vocab && o->init_from[0])) { /* (the model grows in setup_model) */
         size_t len;
         char *text = join_texts(&tr, &len);
         if (!text) goto out;
-        int bad = build_tokenizer(r, o->data, text, len, "word");
+        int bad = have_tok ? grow_tokenizer(r, o->data, text, len) : build_tokenizer(r, o->data, text, len, "word");
         free(text);
         if (bad) goto out;
     }
@@ -1496,7 +1503,8 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
         ck->tok = NULL;
     }
     if (r->classify) {
-        if (load_cls_data(r, r->tok != NULL, resuming ? ck->labels : NULL, resuming ? ck->n_labels : 0))
+        if (load_cls_data(r, r->tok != NULL, resuming ? ck->labels : NULL, resuming ? ck->n_labels : 0) ||
+            (!resuming && ck->model && grow_model(r, &ck->model)))
             return -1;
         if (resuming) {
             r->m = ck->model;

@@ -222,8 +222,6 @@ check "--grow-vocab adds the fine-tuning text's new characters ($v0 -> $v1 token
 resumed grow "--grow-vocab (fine-tuning)" --data "$T/grow.txt" --init-from "$T/run/model.safetensors" --grow-vocab
 expect_error "--grow-vocab without --init-from" "--grow-vocab adds tokens to a fine-tuned model's vocabulary: give --init-from" \
     $RNN train $small --grow-vocab --steps 1 --out "$T/x"
-expect_error "--grow-vocab for a classifier" "--grow-vocab is for language models" \
-    $RNN train --task classify --data "$T/ro.tsv" --init-from "$T/run/model.safetensors" --grow-vocab --steps 1 --out "$T/x"
 $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --steps 1 --threads 1 --out "$T/ftcfg" >/dev/null 2>&1
 check "a fine-tuning run's config.txt has the model's shape, not the defaults" \
     "grep -q '^hidden = 32' '$T/ftcfg/config.txt' && grep -q '^embed = 16' '$T/ftcfg/config.txt' && grep -q '^layers = 1' '$T/ftcfg/config.txt'"
@@ -780,6 +778,16 @@ expect_error "classify --max-len taking the checkpoint as its value is named, no
 $RNN train $cls --tokenizer char --init-from "$T/cut/model.safetensors" --data "$T/ascii.tsv" --steps 1 --out "$T/cutft" >"$T/cutft.log" 2>&1
 check "fine-tuning a classifier without its --max-len says the texts are now read whole" \
     "grep -q 'note: .*cut/model.safetensors read texts by their last 12 tokens; this run reads them whole' '$T/cutft.log' && $RNN info '$T/cutft/model.safetensors' | grep -q 'texts *read whole'"
+# a classifier grows too: fine-tuned from a classifier, or started from a language model
+awk -F'\t' '{ print $1 "\t" $2 " caf\303\251 \303\261and\303\272" }' "$T/ascii.tsv" >"$T/accents.tsv"
+$RNN train $cls --tokenizer char --init-from "$T/cut/model.safetensors" --data "$T/accents.tsv" --grow-vocab --steps 1 --out "$T/cgrow" >"$T/cgrow.log" 2>&1
+v0=$($RNN info "$T/cut/model.safetensors" --json | grep -o '"vocab_size": [0-9]*' | head -1 | grep -o '[0-9]*$')
+v1=$($RNN info "$T/cgrow/model.safetensors" --json | grep -o '"vocab_size": [0-9]*' | head -1 | grep -o '[0-9]*$')
+check "--grow-vocab fine-tuning a classifier adds the characters of its data ($v0 -> $v1)" \
+    "[ -n '$v1' ] && [ $v1 -gt $v0 ] && grep -q -- '--grow-vocab: .* ($v0 -> $v1)' '$T/cgrow.log'"
+$RNN train --task classify --data "$T/cls.tsv" --layers 1 --hidden 32 --init-from "$T/run/model.safetensors" --grow-vocab --steps 1 --out "$T/lgrow" >"$T/lgrow.log" 2>&1
+check "--grow-vocab for a classifier started from a language model: the LM's embedding grows, then is copied" \
+    "grep -q -- '--grow-vocab: .* added' '$T/lgrow.log' && grep -q 'initialised [0-9]* tensors' '$T/lgrow.log' && [ -s '$T/lgrow/model.safetensors' ]"
 if command -v python3 >/dev/null; then
     $DMG "$T/cut/model.safetensors" "$T/cutbad.safetensors" cfg truncate '"middle"'
     expect_error "a config whose truncate is neither head nor tail" 'config: "truncate" must be "head" or "tail"' \
