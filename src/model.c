@@ -656,17 +656,26 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
     IN(a->batch_sizes, T);
     IN(a->offsets, T + 1);
     FL(a->ftargets, B);
-    FL(a->emb, (size_t)N * E);
+    /* Inference keeps a recurrent cache of at most chunk_bytes a direction
+     * (at least one step's rows); training needs every row's for the
+     * backward. In chunks, layer 0's input rows are embedded a chunk at a
+     * time too (each direction its own), unless a lookup holds its distinct
+     * tokens' rows instead. */
+    const size_t row_bytes = sizeof(float) * rnn_dir_cache_floats(c->cell, 1, H);
+    const int chunk_rows = L ? (int)(chunk_bytes / row_bytes < INT_MAX ? chunk_bytes / row_bytes : INT_MAX) : 0;
+    a->chunk = !tr && L && N > chunk_rows && N > B ? (chunk_rows > B ? chunk_rows : B) : 0;
+    size_t emb_rows = (size_t)N;
+    if (a->chunk) { /* (a chunk holds fewer rows than N; D of them may hold more) */
+        const size_t need = (size_t)D * a->chunk, lookup = (size_t)fold_rows(c, N);
+        emb_rows = need > lookup ? need : lookup;
+    }
+    FL(a->emb, emb_rows * E);
+    a->emb_rows = emb_rows;
     if (tr && c->embed_dropout > 0) {
         FL(a->xe, (size_t)N * E);
         FL(a->emask, (size_t)N * E);
     }
     size_t work = 0;
-    /* Inference keeps a recurrent cache of at most CHUNK_BYTES a direction
-     * (at least one step's rows); training needs every row's for the backward. */
-    const size_t row_bytes = sizeof(float) * rnn_dir_cache_floats(c->cell, 1, H);
-    const int chunk_rows = L ? (int)(chunk_bytes / row_bytes < INT_MAX ? chunk_bytes / row_bytes : INT_MAX) : 0;
-    a->chunk = !tr && L && N > chunk_rows && N > B ? (chunk_rows > B ? chunk_rows : B) : 0;
     const int cache_rows = a->chunk ? a->chunk : N;
     if (a->chunk)
         for (int d = 0; d < D; d++) {
@@ -797,7 +806,7 @@ void rnn_model_carry_state(const rnn_model *m, rnn_acts *a, int B) {
  * GEMMs of one step are too small to split well; nested regions run
  * serially), each with its own work buffer. */
 static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, int d,
-                        const float *in, int in_w, int state_in) {
+                        const float *in, int in_w, int state_in, const int32_t *ids) {
     const int D = m->D, H = m->c.hidden_dim, k = l * D + d;
     const size_t s = (size_t)k * p->B * H;
     rnn_dir dir = m->dirs[k];
@@ -836,13 +845,19 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
         for (int t = t0; t <= t1; t++) sub_off[t - t0] = off[t] - r0;
         for (int b = 0; b < B; b++) sub_len[b] = p->lengths[b] - t0 < t1 - t0 ? p->lengths[b] - t0 : t1 - t0;
         const rnn_pack sub = {t1 - t0, B, n, p->batch_sizes + t0, sub_off, sub_len};
+        const float *x = in && !ids ? in + (size_t)r0 * in_w : NULL;
         if (!in) fold_gather(m, a, k, r0, n);
+        if (ids) { /* layer 0, embedded by chunk: this direction's rows of a->emb */
+            assert((size_t)d * a->chunk + n <= a->emb_rows);
+            float *e = a->emb + (size_t)d * a->chunk * in_w;
+            rnn_embedding_forward(e, m->emb, ids + r0, n, in_w);
+            x = e;
+        }
         /* The first chunk of a pass without a state starts from none, as the
          * pass in one piece does (no W_hh product at its first step). */
         const int fresh = !state_in && done == t1 - t0;
-        rnn_dir_forward(&dir, &sub, &a->cache[k], a->y[l] + (size_t)r0 * D * H + d * H, D * H,
-                        in ? in + (size_t)r0 * in_w : NULL, in_w, fresh ? NULL : hn, fresh ? NULL : cn, hn, cn,
-                        work);
+        rnn_dir_forward(&dir, &sub, &a->cache[k], a->y[l] + (size_t)r0 * D * H + d * H, D * H, x, in_w,
+                        fresh ? NULL : hn, fresh ? NULL : cn, hn, cn, work);
     }
 }
 
@@ -880,7 +895,9 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     a->train = train;
     a->fold_u = 0;
     const int fold = L > 0 && fold_prepare(m, a, p, ids);
-    if (!fold) rnn_embedding_forward(a->emb, m->emb, ids, N, E);
+    /* in chunks (inference), layer 0 embeds its rows a chunk at a time (dir_forward) */
+    const int32_t *emb_ids = !fold && a->chunk && N > a->chunk ? ids : NULL;
+    if (!fold && !emb_ids) rnn_embedding_forward(a->emb, m->emb, ids, N, E);
     const float *in = a->emb;
     int in_w = E;
     /* locked: one mask per sequence (a language model's batch has B rows at every step) */
@@ -918,9 +935,9 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
          * and make oneDNN treat every GEMM inside as nested: branch instead. */
         if (D == 2 && rnn_get_threads() > 1) {
 #pragma omp parallel for num_threads(2)
-            for (int d = 0; d < 2; d++) dir_forward(m, a, p, l, d, lin, in_w, state_in);
+            for (int d = 0; d < 2; d++) dir_forward(m, a, p, l, d, lin, in_w, state_in, l ? NULL : emb_ids);
         } else {
-            for (int d = 0; d < D; d++) dir_forward(m, a, p, l, d, lin, in_w, state_in);
+            for (int d = 0; d < D; d++) dir_forward(m, a, p, l, d, lin, in_w, state_in, l ? NULL : emb_ids);
         }
         const float *out = a->y[l];
         if (c->residual && l > 0 && in_w == DH) { /* inference: in place (nothing reads y[l] again) */

@@ -201,6 +201,7 @@ typedef struct {
      * pass), its state carried from chunk to chunk (model.c, dir_forward) */
     int chunk;
     int *sub_offsets[2], *sub_lengths[2]; /* per direction: a chunk's pack */
+    size_t emb_rows;           /* rows emb holds: N, or in chunks a chunk's for each direction */
 } rnn_acts;
 
 /* The most bytes of recurrent cache inference activations made after this
