@@ -604,9 +604,10 @@ static int set_threads(const char *cmd, const char *threads) {
     return 0;
 }
 
-static int check_cut(const char *cmd, const char *len, const char *side) {
-    double v;
+static int check_cut(const char *cmd, const char *len, const char *side, int *max_len) {
+    double v = 0;
     if (len && parse_count(cmd, "max-len", len, 0, RNN_MAX_TEXT_LEN, &v)) return 1;
+    if (max_len) *max_len = (int)v;
     if (side && strcmp(side, "head") && strcmp(side, "tail"))
         return dief("%s: --truncate '%s': expected head or tail", cmd, side);
     if (side && len && v == 0)
@@ -615,8 +616,8 @@ static int check_cut(const char *cmd, const char *len, const char *side) {
 }
 
 static int set_cut(const char *cmd, ensemble *e, const char *len, const char *side) {
-    if (check_cut(cmd, len, side)) return 1;
-    const int max_len = len ? atoi(len) : 0; /* a whole number in range: checked */
+    int max_len;
+    if (check_cut(cmd, len, side, &max_len)) return 1;
     for (int k = 0; k < e->K; k++) {
         rnn_config *c = &e->ck[k].model->c;
         if (len) c->max_len = max_len;
@@ -807,7 +808,7 @@ static int cmd_eval(int argc, char **argv) {
     if (text_col) dop.text_cols = text_col;
     if (label_names) dop.label_names = label_names;
     rnn_dynamic_cfg dc;
-    if (parse_dynamic("eval", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc) || check_cut("eval", max_len, truncate) ||
+    if (parse_dynamic("eval", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc) || check_cut("eval", max_len, truncate, NULL) ||
         set_threads("eval", threads))
         return 1;
     if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
@@ -1137,7 +1138,7 @@ static int cmd_classify(int argc, char **argv) {
         return die("classify: which checkpoint? usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] "
                    "[--max-len N] [--truncate head|tail] [--threads N] [TEXT ...]");
     }
-    if (check_cut("classify", max_len, truncate) || set_threads("classify", threads)) { /* before reading the checkpoint: a value taken for it */
+    if (check_cut("classify", max_len, truncate, NULL) || set_threads("classify", threads)) { /* before reading the checkpoint: a value taken for it */
         free(texts);
         return 1;
     }

@@ -693,8 +693,11 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
         else if (mem) a->y[l] = a->y[l - 2];
         if (tr && c->residual && l > 0) FL(a->res[l], (size_t)N * D * H);
         for (int d = 0; d < D; d++) {
+            /* Inference reads a layer's cache only while it runs that layer:
+             * every layer shares its direction's. */
             float *cm = NULL;
-            FL(cm, rnn_dir_cache_floats(c->cell, cache_rows, H));
+            if (tr || l == 0) FL(cm, rnn_dir_cache_floats(c->cell, cache_rows, H));
+            else if (mem) cm = a->cache[d].gates; /* the bound block starts at gates */
             if (mem) rnn_dir_cache_bind(&a->cache[l * D + d], c->cell, cache_rows, H, cm);
             if (tr && c->recurrent_dropout > 0) FL(a->rmask[l * D + d], (size_t)N * H);
             if (tr && c->weight_drop > 0) {

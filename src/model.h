@@ -125,17 +125,17 @@ size_t rnn_config_num_floats(const rnn_config *c);
  * file against a config before the model is built. rnn_model_free() it. */
 rnn_model *rnn_model_plan(const rnn_config *c);
 void rnn_model_free(rnn_model *m);
+/* A copy of m for a vocabulary of `vocab` >= its own tokens (ids kept: the
+ * new ones come last): every tensor copied, and each new row of the tables
+ * with a row per token (embedding; a language model's head weight and
+ * bias) set to the mean of the old rows, the padding row left out. NULL +
+ * message for a smaller vocab, a model too large, or out of memory. */
+rnn_model *rnn_model_grow_vocab(const rnn_model *m, int vocab);
 /* PyTorch's default initialisation (see model.c), seeded. */
 void rnn_model_init(rnn_model *m, uint64_t seed);
 /* The gradient block and its views (d_emb, gdirs, ...): a model that is only
  * run (sampling, classification, evaluation) never holds one, which halves
  * its memory. Once; later calls do nothing. 0, or -1 + message. */
-/* A copy of m for a vocabulary of `vocab` >= its own tokens (ids kept: the
- * new ones come last): every tensor copied, and each new row of the tables
- * with a row per token (embedding; a language model's head weight and
- * bias) set to the mean of the old rows, the padding row left out. NULL +
- * message when out of memory. */
-rnn_model *rnn_model_grow_vocab(const rnn_model *m, int vocab);
 int rnn_model_alloc_grad(rnn_model *m);
 void rnn_model_zero_grad(rnn_model *m); /* after rnn_model_alloc_grad() */
 const rnn_param *rnn_model_find(const rnn_model *m, const char *name);
@@ -214,7 +214,8 @@ rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N);
 /* Same, for forward passes without dropout only (classification, evaluation,
  * sampling): no dropout masks or copies and no backward buffers. The
  * recurrent cache (gates and states, most of a training row) is held for
- * one chunk of time steps at a time, at most 16 MiB a direction, and the
+ * one chunk of time steps at a time, at most 16 MiB a direction (the
+ * layers, run one after another, share it), and the
  * layers' outputs take turns in two buffers, so a row costs little beyond
  * its embedding and one or two layer outputs (a 1-layer BiLSTM of 128 with
  * embeddings of 100: ~1.7 KB a token). */

@@ -65,7 +65,7 @@ static const opt_def defs[] = {
     {"attention-dim", K_INT, F(attention_dim), NULL, "classify: attention pooling width"},
     {"loss", K_CHOICE, F(loss), "ce|bce", "classify: softmax cross-entropy or binary (one logit)"},
     {"freeze-embedding", K_BOOL, F(freeze_embedding), NULL, "do not train the embedding"},
-    {"grow-vocab", K_BOOL, F(grow_vocab), NULL, "when fine-tuning (--init-from), add the tokens of --data the model's tokenizer lacks (seen --min-count times; up to --max-vocab in all), their embedding and output rows starting at the mean of the others'"},
+    {"grow-vocab", K_BOOL, F(grow_vocab), NULL, "when fine-tuning (--init-from), add the tokens of the training text (--data less its validation split) the model's tokenizer lacks (seen --min-count times; up to --max-vocab in all), their embedding and output rows starting at the mean of the others' (--vectors may give the new rows instead)"},
     {"optimizer", K_CHOICE, F(optimizer), "adam|adamw|sgd|rmsprop", "optimizer"},
     {"lr", K_FLOAT, F(lr), NULL, "learning rate"},
     {"weight-decay", K_FLOAT, F(weight_decay), NULL, "weight decay (decoupled for adamw)"},

@@ -30,7 +30,7 @@ typedef struct {
     /* model */
     char task[16], cell[16], pool[16], loss[8];
     int layers, hidden, embed, bidirectional, residual, attention_dim, freeze_embedding, tie_weights;
-    int grow_vocab;            /* lm fine-tuning: add --data's new tokens to the vocabulary */
+    int grow_vocab;            /* fine-tuning: add the training text's new tokens to the vocabulary */
     int reverse;               /* lm: train on the text read right to left */
     char init_backward[RNN_OPT_STR]; /* classify: a --reverse LM for the backward direction */
     float dropout, embed_dropout, head_dropout, weight_drop, recurrent_dropout, forget_bias;

@@ -297,6 +297,7 @@ typedef struct {
     size_t made_from; /* r->dir[0..made_from) is the first directory this run made (0: none); a
                          failed setup removes it and those below it again */
     rnn_st *state;    /* a resume's state.safetensors, read once: checked first, restored last */
+    int grown_from;   /* --grow-vocab: the vocabulary's size before it grew (0: it did not) */
 } run;
 
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
@@ -415,6 +416,11 @@ static int check_fits(run *r, size_t n_floats);
 static int grow_tokenizer(run *r, const char *name, const char *text, size_t len) {
     const int V = rnn_tokenizer_vocab_size(r->tok);
     int added = 0;
+    if (r->o->max_vocab > 0 && r->o->max_vocab <= V) {
+        say(r, "--grow-vocab: --max-vocab %d leaves no room for new tokens (the vocabulary has %d already)",
+            r->o->max_vocab, V);
+        return 0;
+    }
     rnn_tokenizer *g = rnn_tokenizer_grow(r->tok, text, len, r->o->min_count, r->o->max_vocab, &added);
     if (!g) return rnn_error_prefix("--grow-vocab: %s", name);
     if (!added) {
@@ -427,12 +433,19 @@ static int grow_tokenizer(run *r, const char *name, const char *text, size_t len
     int shown = 0;
     for (int n = 0; shown < added && n + 24 < (int)sizeof some; shown++) {
         const char *t = rnn_tokenizer_token(g, V + shown);
-        n += snprintf(some + n, sizeof some - n, "%s\"%.16s\"", shown ? " " : "", t[0] == '\n' ? "\\n" : t);
+        n += snprintf(some + n, sizeof some - n, "%s\"", shown ? " " : "");
+        for (int k = 0; t[k] && k < 16; k++) { /* control characters escaped; cut at a character's start */
+            const unsigned char ch = (unsigned char)t[k];
+            if (k >= 12 && (ch & 0xC0) != 0x80) break;
+            n += snprintf(some + n, sizeof some - n, ch < 0x20 ? "\\x%02X" : "%c", ch);
+        }
+        n += snprintf(some + n, sizeof some - n, "\"");
     }
-    say(r, "--grow-vocab: %d tokens of %s added to the vocabulary (%d -> %d): %s%s", added, name, V, V + added,
-        some, shown < added ? " ..." : "");
+    say(r, "--grow-vocab: %d tokens of %s added to the vocabulary (%d -> %d%s): %s%s", added, name, V, V + added,
+        r->o->max_vocab == V + added ? ", --max-vocab" : "", some, shown < added ? " ..." : "");
     rnn_tokenizer_free(r->tok);
     r->tok = g;
+    r->grown_from = V;
     return 0;
 }
 
@@ -673,6 +686,13 @@ static int load_vectors(run *r) {
     FILE *f = fopen(path, "r");
     if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno));
     const int E = r->m->c.embed_dim, V = rnn_tokenizer_vocab_size(r->tok);
+    /* fine-tuning: the model's own rows are trained; only those --grow-vocab added start from vectors */
+    const int first = r->o->init_from[0] ? (r->grown_from ? r->grown_from : V) : 0;
+    if (first == V) {
+        fclose(f);
+        return rnn_errorf("--vectors %s: a fine-tuned model's embedding is trained already; with --grow-vocab the "
+                          "vectors give the new tokens' rows", path);
+    }
     char *line = NULL;
     size_t cap = 0;
     long lineno = 0, found = 0, repeats = 0;
@@ -718,7 +738,7 @@ static int load_vectors(run *r) {
             goto out;
         }
         int id = rnn_tokenizer_find(r->tok, line);
-        if (id >= 0 && id != rnn_tokenizer_pad_id(r->tok)) {
+        if (id >= first && id != rnn_tokenizer_pad_id(r->tok)) {
             if (seen[id]) { /* the first line of a word counts, as in most readers of these files */
                 repeats++;
                 continue;
@@ -733,10 +753,11 @@ static int load_vectors(run *r) {
         goto out;
     }
     if (!found) {
-        rnn_errorf("%s: no line names a token of the vocabulary (%ld lines read)", path, lineno);
+        rnn_errorf("%s: no line names a %stoken of the vocabulary (%ld lines read)", path, first ? "new " : "", lineno);
         goto out;
     }
-    say(r, "vectors %s: %ld of %d vocabulary tokens covered (%.1f%%)", path, found, V, 100.0 * found / V);
+    say(r, "vectors %s: %ld of %d %stokens covered (%.1f%%)", path, found, V - first, first ? "new " : "vocabulary ",
+        100.0 * found / (V - first));
     if (repeats) say(r, "warning: %s: %ld lines repeat a word of an earlier line; the first was used", path, repeats);
     rc = 0;
 out:
@@ -1492,6 +1513,12 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
     const rnn_opts *o = r->o;
     if (o->grow_vocab && !resuming && !o->init_from[0])
         return rnn_errorf("--grow-vocab adds tokens to a fine-tuned model's vocabulary: give --init-from CKPT");
+    if (o->grow_vocab && !resuming && o->init_backward[0])
+        return rnn_errorf("--grow-vocab with --init-backward: the two language models share one vocabulary; grow "
+                          "it when fine-tuning the forward one, then the backward one from that");
+    if (o->grow_vocab && !resuming && o->freeze_embedding)
+        return rnn_errorf("--grow-vocab with --freeze-embedding: the new tokens' rows would keep their common "
+                          "start, as good as one <unk>");
     /* a classifier fine-tuned from one: how that one read its texts */
     const int was_len = !resuming && o->init_from[0] && ck->model && ck->model->c.task == RNN_TASK_CLASSIFY
                             ? ck->model->c.max_len : -1;

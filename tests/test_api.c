@@ -20,6 +20,7 @@
 
 #include "rnn.h"
 #include "checkpoint.h"
+#include "gemm.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -272,12 +273,15 @@ static void test_chunked_equals_whole(void) {
     rnn_rng_seed(&rng, 7);
     double worst = 0;
     int cases = 0, bad = 0, unchunked = 0;
+    /* the last round in bf16 products where the build has them (a few configurations) */
+    for (int bf16 = 0; bf16 < 2; bf16++)
     for (int task = 0; task < 2; task++)
     for (int ci = 0; ci < 3; ci++)
     for (int bidir = 0; bidir < 2 - task; bidir++)
     for (int layers = 1; layers <= 3; layers += 2)
     for (int big_vocab = 0; big_vocab < 2; big_vocab++)
     for (int variant = 0; variant < 3; variant++) {
+        if (bf16 && (layers != 3 || big_vocab != 1 || variant != 0 || rnn_gemm_set_precision(RNN_BF16))) continue;
         rnn_config c;
         rnn_config_default(&c, task ? RNN_TASK_LM : RNN_TASK_CLASSIFY);
         c.cell = cells[ci], c.vocab_size = big_vocab ? 500 : 11, c.embed_dim = 12, c.hidden_dim = 6;
@@ -320,9 +324,10 @@ static void test_chunked_equals_whole(void) {
         cases++;
         free(whole), free(steps), free(some), free(h0);
         rnn_model_free(m);
+        rnn_gemm_set_precision(RNN_FP32);
     }
     printf("  %d cases, in chunks == in one pass: max rel err %.2e\n", cases, worst);
-    CHECK(bad == 0 && cases == 108, "%d of %d cases differ or failed (%d never chunked)", bad, cases, unchunked);
+    CHECK(bad == 0 && cases >= 108, "%d of %d cases differ or failed (%d never chunked)", bad, cases, unchunked);
 }
 
 /* A language model grown by 3 tokens (fine-tuning's --grow-vocab): on old

@@ -220,6 +220,20 @@ u1=$($RNN eval "$T/grow/model.safetensors" --data "$T/grow.txt" --json | grep -o
 check "--grow-vocab adds the fine-tuning text's new characters ($v0 -> $v1 tokens; unknown in it: $u0 -> $u1)" \
     "grep -q -- '--grow-vocab: [0-9]* tokens of .*grow.txt added to the vocabulary ($v0 -> $v1): ' '$T/grow.log' && [ -n '$v1' ] && [ $v1 -gt $v0 ] && [ '$u0' -gt 0 ] && [ '$u1' = 0 ]"
 resumed grow "--grow-vocab (fine-tuning)" --data "$T/grow.txt" --init-from "$T/run/model.safetensors" --grow-vocab
+v=$($RNN info "$T/run/model.safetensors" --json | grep -o '"vocab_size": [0-9]*' | head -1 | grep -o '[0-9]*$')
+$RNN train $small --data "$T/grow.txt" --init-from "$T/run/model.safetensors" --grow-vocab --max-vocab "$v" --steps 1 --out "$T/grow2" >"$T/grow2.log" 2>&1
+check "--grow-vocab with --max-vocab at the vocabulary's size says there is no room" \
+    "grep -q -- '--grow-vocab: --max-vocab $v leaves no room for new tokens' '$T/grow2.log'"
+{ printf '\xc3\xa9'; for i in $(seq 1 16); do printf ' 0.5'; done; printf '\ne'; for i in $(seq 1 16); do printf ' 0.25'; done; printf '\n'; } >"$T/vec16.txt"
+$RNN train $small --data "$T/grow.txt" --init-from "$T/run/model.safetensors" --grow-vocab --vectors "$T/vec16.txt" --steps 1 --out "$T/grow3" >"$T/grow3.log" 2>&1
+check "--vectors with --grow-vocab gives the new tokens' rows only (e-acute, not e)" \
+    "grep -q 'vectors .*vec16.txt: 1 of [0-9]* new tokens covered' '$T/grow3.log'"
+expect_error "--vectors when fine-tuning without --grow-vocab" "--vectors .*vec16.txt: a fine-tuned model's embedding is trained already" \
+    $RNN train $small --init-from "$T/run/model.safetensors" --vectors "$T/vec16.txt" --steps 1 --out "$T/x"
+expect_error "--grow-vocab with --freeze-embedding" "--grow-vocab with --freeze-embedding: the new tokens' rows would keep" \
+    $RNN train $small --data "$T/grow.txt" --init-from "$T/run/model.safetensors" --grow-vocab --freeze-embedding --steps 1 --out "$T/x"
+expect_error "--grow-vocab with --init-backward" "--grow-vocab with --init-backward: the two language models share one vocabulary" \
+    $RNN train --task classify --data "$T/ro.tsv" --init-from "$T/run/model.safetensors" --init-backward "$T/run/model.safetensors" --grow-vocab --steps 1 --out "$T/x"
 expect_error "--grow-vocab without --init-from" "--grow-vocab adds tokens to a fine-tuned model's vocabulary: give --init-from" \
     $RNN train $small --grow-vocab --steps 1 --out "$T/x"
 $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --steps 1 --threads 1 --out "$T/ftcfg" >/dev/null 2>&1
@@ -772,6 +786,11 @@ a=$($RNN eval "$T/cut/model.safetensors" --data "$T/ascii.tsv" --json --threads 
 c=$($RNN classify "$T/cut/model.safetensors" --json --threads=1 "$long" 2>/dev/null); d=$($RNN classify "$T/cut/model.safetensors" --json --threads 2 "$long" 2>/dev/null)
 check "rnn eval and classify --threads 1 and 2 agree" "[ -n '$a' ] && [ '$a' = '$b' ] && [ -n '$c' ] && [ '$c' = '$d' ]"
 expect_error "eval --threads that is not a number" "--threads 'x' must be a number" $RNN eval "$T/cut/model.safetensors" --data "$T/ascii.tsv" --threads x
+a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 1e1 "$long" 2>/dev/null); b=$($RNN classify "$T/cut/model.safetensors" --json --max-len 10 "$long" 2>/dev/null)
+check "--max-len 1e1 is 10" "[ -n '$a' ] && [ '$a' = '$b' ]"
+tr '\n' ' ' <"$T/text.txt" >"$T/oneline.txt" # 60,000 characters: the recurrent cache works in chunks
+a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 --threads 1 <"$T/oneline.txt"); b=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 --threads 2 <"$T/oneline.txt")
+check "a 60,000-token text through a bidirectional classifier: 1 and 2 threads agree" "[ -n '$a' ] && [ '$a' = '$b' ]"
 expect_error "classify --max-len= with no value" "option --max-len needs a value" $RNN classify "$T/cut/model.safetensors" --max-len= "Who ?"
 expect_error "classify --max-len taking the checkpoint as its value is named, not the text" "--max-len '.*cut/model.safetensors' must be" \
     $RNN classify --max-len "$T/cut/model.safetensors" "Who ?"
