@@ -590,11 +590,6 @@ static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const 
     return 0;
 }
 
-/* --max-len N / --truncate head|tail of eval and classify: how long texts
- * are cut, for every model of e. Without them each model cuts as its config
- * says (rnn train's --max-len and --truncate); --max-len alone keeps each
- * model's side. check_cut checks the values alone, before any checkpoint
- * is read. 1 after printing an error. */
 /* --threads N of eval and classify (NULL: all cores). 1 after printing an error. */
 static int set_threads(const char *cmd, const char *threads) {
     double n;
@@ -604,6 +599,11 @@ static int set_threads(const char *cmd, const char *threads) {
     return 0;
 }
 
+/* --max-len N / --truncate head|tail of eval and classify: how long texts
+ * are cut, for every model of e. Without them each model cuts as its config
+ * says (rnn train's --max-len and --truncate); --max-len alone keeps each
+ * model's side. check_cut checks the values alone, before any checkpoint
+ * is read. 1 after printing an error. */
 static int check_cut(const char *cmd, const char *len, const char *side, int *max_len) {
     double v = 0;
     if (len && parse_count(cmd, "max-len", len, 0, RNN_MAX_TEXT_LEN, &v)) return 1;
@@ -691,7 +691,7 @@ out:
 }
 
 /* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix,
- * of one model or of the mean prediction of K (cks[0] gives the classes). */
+ * of one model or of the mean prediction of e's (its first gives the classes). */
 static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opts *dop, int cut_flag) {
     rnn_checkpoint *ck = &e->ck[0];
     size_t cut[MAX_ENSEMBLE + 1] = {0};
@@ -1075,23 +1075,17 @@ static int classify_text(const rnn_checkpoint *ck, rnn_acts **a, int *a_T, const
     return whole > *n;
 }
 
-typedef struct {
-    const char *name, *v;
-} named_val;
-
-/* argv[*i] as one of classify's options that take a value, "--name V" or
- * "--name=V": its name and value (NULL when missing) in *out, *i moved past
- * the value. NULL when argv[*i] is not one. */
-static named_val *valued_opt(char **argv, int argc, int *i, named_val *out) {
-    static const char *const names[] = {"ensemble", "max-len", "truncate", "threads"};
+/* argv[*i] as one of opts (n options that take a value), "--name V" or
+ * "--name=V": the option, with its value (NULL when missing) in *v and *i
+ * moved past it; NULL when argv[*i] is none of them. */
+static const small_opt *valued_opt(const small_opt *opts, int n, char **argv, int argc, int *i, const char **v) {
     const char *a = argv[*i];
     if (strncmp(a, "--", 2)) return NULL;
-    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
-        const size_t n = strlen(names[k]);
-        if (strncmp(a + 2, names[k], n) || (a[2 + n] && a[2 + n] != '=')) continue;
-        out->name = names[k];
-        out->v = a[2 + n] == '=' ? a + 3 + n : *i + 1 < argc ? argv[++*i] : NULL;
-        return out;
+    for (int k = 0; k < n; k++) {
+        const size_t len = strlen(opts[k].name);
+        if (strncmp(a + 2, opts[k].name, len) || (a[2 + len] && a[2 + len] != '=')) continue;
+        *v = a[2 + len] == '=' ? a + 3 + len : *i + 1 < argc ? argv[++*i] : NULL;
+        return &opts[k];
     }
     return NULL;
 }
@@ -1106,24 +1100,24 @@ static int cmd_classify(int argc, char **argv) {
      * the options, for a text that starts with "--"). */
     char **texts = malloc(sizeof(char *) * (size_t)(argc + 1));
     int n_texts = 0, opts_done = 0;
-    named_val nv, *valued;
+    const small_opt valued[] = {{"ensemble", &list, 0}, {"max-len", &max_len, 0}, {"truncate", &truncate, 0},
+                                {"threads", &threads, 0}};
+    const small_opt *opt;
+    const char *v;
     if (!texts) return die("out of memory");
     for (int i = 0; i < argc; i++) {
         if (!opts_done && !strcmp(argv[i], "--")) opts_done = 1;
         else if (!opts_done && !strcmp(argv[i], "--json")) json = "1";
         else if (!opts_done && !strcmp(argv[i], "--attention")) attention = "1";
-        else if (!opts_done && (valued = valued_opt(argv, argc, &i, &nv))) {
-            const char *v = valued->v, *name = valued->name;
-            const char **dst = !strcmp(name, "ensemble") ? &list : !strcmp(name, "max-len") ? &max_len
-                               : !strcmp(name, "truncate") ? &truncate : &threads;
-            const char *bad = *dst ? "is given twice" : !v || !*v ? "needs a value" : NULL;
+        else if (!opts_done && (opt = valued_opt(valued, (int)(sizeof valued / sizeof *valued), argv, argc, &i, &v))) {
+            const char *bad = *opt->val ? "is given twice" : !v || !*v ? "needs a value" : NULL;
             if (bad) {
                 free(texts);
-                fprintf(stderr, "rnn classify: option --%s %s%s\n", name, bad,
-                        *dst && dst == &list ? " (list the models in one: A,B)" : "");
+                fprintf(stderr, "rnn classify: option --%s %s%s\n", opt->name, bad,
+                        *opt->val && opt->val == &list ? " (list the models in one: A,B)" : "");
                 return 1;
             }
-            *dst = v;
+            *opt->val = v;
         } else if (!opts_done && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && command_help("classify"))
             return 0;
         else if (!opts_done && !strncmp(argv[i], "--", 2)) {

@@ -261,10 +261,10 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         json_float(j, "head_dropout", &c->head_dropout) || json_int(j, "max_len", &c->max_len, 0))
         goto out;
     const char *pool = json_str(j, "pool"), *loss = json_str(j, "loss"), *trunc = json_str(j, "truncate");
-    static const char *const str_keys[] = {"pool", "loss", "truncate"};
+    const char *const str_keys[] = {"pool", "loss", "truncate"}, *str_vals[] = {pool, loss, trunc};
     for (int i = 0; i < 3; i++) { /* present but not a string: not the default */
         const char *key = str_keys[i];
-        if (cJSON_GetObjectItemCaseSensitive(j, key) && !(i == 0 ? pool : i == 1 ? loss : trunc)) {
+        if (cJSON_GetObjectItemCaseSensitive(j, key) && !str_vals[i]) {
             rnn_errorf("config: \"%s\" must be a string", key);
             goto out;
         }
@@ -808,6 +808,10 @@ void rnn_model_carry_state(const rnn_model *m, rnn_acts *a, int B) {
  * independent: with threads they run side by side, each single-threaded (the
  * GEMMs of one step are too small to split well; nested regions run
  * serially), each with its own work buffer. */
+/* 1 when a forward over p runs in chunks: inference activations whose cache
+ * holds fewer rows than p has. */
+static int chunked(const rnn_acts *a, const rnn_pack *p) { return a->chunk && p->N > a->chunk; }
+
 static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, int d,
                         const float *in, int in_w, int state_in, const int32_t *ids) {
     const int D = m->D, H = m->c.hidden_dim, k = l * D + d;
@@ -815,7 +819,7 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
     rnn_dir dir = m->dirs[k];
     if (a->train && m->c.weight_drop > 0) dir.w.w_hh = a->whh[k];
     float *work = d ? a->work2 : a->work;
-    if (!a->chunk || p->N <= a->chunk) {
+    if (!chunked(a, p)) {
         if (!in) fold_gather(m, a, k, 0, p->N);
         rnn_dir_forward(&dir, p, &a->cache[k], a->y[l] + d * H, D * H, in, in_w,
                         state_in ? a->h0 + s : NULL, state_in ? a->c0 + s : NULL, a->hn + s, a->cn + s, work);
@@ -899,7 +903,7 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     a->fold_u = 0;
     const int fold = L > 0 && fold_prepare(m, a, p, ids);
     /* in chunks (inference), layer 0 embeds its rows a chunk at a time (dir_forward) */
-    const int32_t *emb_ids = !fold && a->chunk && N > a->chunk ? ids : NULL;
+    const int32_t *emb_ids = !fold && chunked(a, p) ? ids : NULL;
     if (!fold && !emb_ids) rnn_embedding_forward(a->emb, m->emb, ids, N, E);
     const float *in = a->emb;
     int in_w = E;

@@ -429,17 +429,11 @@ static int grow_tokenizer(run *r, const char *name, const char *text, size_t len
             r->o->min_count > 1 ? " that it holds --min-count times" : "");
         return 0;
     }
-    char some[160] = ""; /* the first few, most frequent first */
+    char some[160] = "", tok[24]; /* the first few, most frequent first, escaped and cut short */
     int shown = 0;
-    for (int n = 0; shown < added && n + 24 < (int)sizeof some; shown++) {
-        const char *t = rnn_tokenizer_token(g, V + shown);
-        n += snprintf(some + n, sizeof some - n, "%s\"", shown ? " " : "");
-        for (int k = 0; t[k] && k < 16; k++) { /* control characters escaped; cut at a character's start */
-            const unsigned char ch = (unsigned char)t[k];
-            if (k >= 12 && (ch & 0xC0) != 0x80) break;
-            n += snprintf(some + n, sizeof some - n, ch < 0x20 ? "\\x%02X" : "%c", ch);
-        }
-        n += snprintf(some + n, sizeof some - n, "\"");
+    for (int n = 0; shown < added && n + (int)sizeof tok + 3 < (int)sizeof some; shown++) {
+        rnn_escape(tok, sizeof tok, rnn_tokenizer_token(g, V + shown));
+        n += snprintf(some + n, sizeof some - n, "%s\"%s\"", shown ? " " : "", tok);
     }
     say(r, "--grow-vocab: %d tokens of %s added to the vocabulary (%d -> %d%s): %s%s", added, name, V, V + added,
         r->o->max_vocab == V + added ? ", --max-vocab" : "", some, shown < added ? " ..." : "");

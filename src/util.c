@@ -16,33 +16,39 @@
 
 static _Thread_local char last_error[8192]; /* two PATH_MAXes: a message names a path in full */
 
-/* An error is one line of valid UTF-8: control characters and invalid bytes
- * that a file's contents (a checkpoint's metadata, a tensor name) bring into
- * the message are written as C escapes ("\n", "\x1b", "\xff"). */
+size_t rnn_escape(char *out, size_t cap, const char *s) {
+    size_t k = 0;
+    const size_t n = strlen(s);
+    for (const unsigned char *c = (const unsigned char *)s; *c && k + 5 < cap; c++) {
+        if (*c >= 0x80) { /* a whole valid sequence as it is, else this byte escaped */
+            size_t at = (size_t)(c - (const unsigned char *)s), end = at;
+            if (rnn_utf8_next((const unsigned char *)s, n, &end) >= 0 && k + (end - at) + 5 < cap) {
+                memcpy(out + k, c, end - at);
+                k += end - at;
+                c += end - at - 1;
+            } else {
+                k += (size_t)snprintf(out + k, 5, "\\x%02x", *c);
+            }
+        } else if (*c >= 0x20 && *c != 0x7f) out[k++] = (char)*c;
+        else if (*c == '\n') out[k++] = '\\', out[k++] = 'n';
+        else if (*c == '\r') out[k++] = '\\', out[k++] = 'r';
+        else if (*c == '\t') out[k++] = '\\', out[k++] = 't';
+        else k += (size_t)snprintf(out + k, 5, "\\x%02x", *c);
+    }
+    out[k] = 0;
+    return k;
+}
+
+/* An error is one line of valid UTF-8 (rnn_escape): control characters and
+ * invalid bytes that a file's contents (a checkpoint's metadata, a tensor
+ * name) bring into the message are written as C escapes. */
 int rnn_errorf(const char *fmt, ...) {
     char raw[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    size_t k = 0, n = strlen(raw);
-    for (const unsigned char *s = (const unsigned char *)raw; *s && k + 5 < sizeof last_error; s++) {
-        if (*s >= 0x80) { /* a whole valid sequence as it is, else this byte escaped */
-            size_t at = (size_t)(s - (const unsigned char *)raw), end = at;
-            if (rnn_utf8_next((const unsigned char *)raw, n, &end) >= 0 && k + (end - at) + 5 < sizeof last_error) {
-                memcpy(last_error + k, s, end - at);
-                k += end - at;
-                s += end - at - 1;
-            } else {
-                k += (size_t)snprintf(last_error + k, 5, "\\x%02x", *s);
-            }
-        } else if (*s >= 0x20 && *s != 0x7f) last_error[k++] = (char)*s;
-        else if (*s == '\n') last_error[k++] = '\\', last_error[k++] = 'n';
-        else if (*s == '\r') last_error[k++] = '\\', last_error[k++] = 'r';
-        else if (*s == '\t') last_error[k++] = '\\', last_error[k++] = 't';
-        else k += (size_t)snprintf(last_error + k, 5, "\\x%02x", *s);
-    }
-    last_error[k] = 0;
+    rnn_escape(last_error, sizeof last_error, raw);
     return -1;
 }
 

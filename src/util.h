@@ -22,6 +22,12 @@ int rnn_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int rnn_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The last message recorded on this thread ("" if none). */
 const char *rnn_last_error(void);
+/* s as one line of valid UTF-8, as rnn_errorf records a message, into out
+ * (cap >= 6 bytes, NUL-terminated): valid sequences kept, invalid bytes and
+ * control characters written as C escapes ("\n", "\x1b", "\xff"); it stops
+ * before what does not fit, never inside a character or an escape. Returns
+ * the length written. */
+size_t rnn_escape(char *out, size_t cap, const char *s);
 
 /* malloc/calloc/realloc that record "out of memory (N bytes)" on failure.
  * Memory is 64-byte aligned (rnn_alloc/rnn_calloc) so SIMD loads never split
