@@ -159,6 +159,7 @@ static void dynamic_update(rnn_model *m, rnn_acts *a, const rnn_pack *p, const f
  * only read. */
 static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, size_t n, int B, int T,
                        const rnn_dynamic_cfg *d, rnn_lm_progress progress, void *user, rnn_lm_eval *out) {
+    if (B < 1 || T < 1) return rnn_errorf("evaluation needs at least 1 stream and 1 step per chunk (%d, %d given)", B, T);
     size_t len = n / (size_t)B;
     if (len < 2) return rnn_errorf("too little data to evaluate (%zu tokens for %d streams)", n, B);
     if ((size_t)T > len - 1) T = (int)(len - 1); /* activations for no more steps than there are */
@@ -245,9 +246,9 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
     return lm_evaluate(m, NULL, data, n, B, T, NULL, NULL, NULL, out);
 }
 
-int rnn_lm_evaluate_progress(const rnn_model *m, const int32_t *data, size_t n, int T, rnn_lm_progress progress,
+int rnn_lm_evaluate_progress(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_progress progress,
                              void *user, rnn_lm_eval *out) {
-    return lm_evaluate(m, NULL, data, n, 1, T, NULL, progress, user, out);
+    return lm_evaluate(m, NULL, data, n, B, T, NULL, progress, user, out);
 }
 
 int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const rnn_dynamic_cfg *d,

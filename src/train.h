@@ -89,8 +89,8 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
 
 /* Told after every chunk how many of the total tokens have been predicted. */
 typedef void (*rnn_lm_progress)(size_t done, size_t total, void *user);
-/* rnn_lm_evaluate with B = 1, calling progress (may be NULL) with user. */
-int rnn_lm_evaluate_progress(const rnn_model *m, const int32_t *data, size_t n, int T, rnn_lm_progress progress,
+/* rnn_lm_evaluate, calling progress (may be NULL) with user. */
+int rnn_lm_evaluate_progress(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_progress progress,
                              void *user, rnn_lm_eval *out);
 
 /* Dynamic evaluation (Krause et al. 2018): the stream is read as one

@@ -18,6 +18,8 @@ expect_error() {
     fi
 }
 py_torch() { /usr/bin/python3 -c 'import torch' 2>/dev/null; }
+# close A B TOL: |A - B| <= TOL, both given
+close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= t) }'; }
 
 # A small text: the first 60 kB of tiny shakespeare, or a generated one.
 if [ -f "$DATA/tinyshakespeare/input.txt" ]; then head -c 60000 "$DATA/tinyshakespeare/input.txt" >"$T/text.txt"
@@ -518,6 +520,23 @@ for key in dynamic dynamic_rms; do
         "[ -n '$got_dloss' ] && awk -v a=$got_dloss -v b=$want_dloss -v s=$want_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b && a < s - 0.01) }'"
 done
 
+# --- rnn eval --streams N reads the text as training's validation does with --batch N
+tail -c 6000 "$T/text.txt" >"$T/lmval.txt"
+$RNN train $small --val "$T/lmval.txt" --batch 5 --steps 12 --eval-every 12 --out "$T/lmv" >/dev/null 2>&1
+v=$(tail -n 1 "$T/lmv/metrics.csv" | cut -d, -f5)
+c=$($RNN eval "$T/lmv/last.safetensors" --data "$T/lmval.txt" --streams 5 --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+c1=$($RNN eval "$T/lmv/last.safetensors" --data "$T/lmval.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+check "rnn eval --streams 5 gives the validation loss of a run with --batch 5 ($c vs $v; one stream: $c1)" \
+    "close '$c' '$v' 1e-4 && ! close '$c1' '$v' 1e-4"
+out=$($RNN eval "$T/lmv/last.safetensors" --data "$T/lmval.txt" --streams 5)
+check "rnn eval --streams says how many tokens it predicted in how many streams" \
+    "printf '%s' '$out' | grep -q ': 5995 tokens predicted in 5 streams, loss'"
+expect_error "eval --streams 0" "--streams '0'" $RNN eval "$T/lmv/last.safetensors" --data "$T/lmval.txt" --streams 0
+expect_error "eval --streams with more streams than the text has tokens for" "6000 tokens make no 3001 streams of at least 2 tokens" \
+    $RNN eval "$T/lmv/last.safetensors" --data "$T/lmval.txt" --streams 3001
+expect_error "eval --streams with --dynamic" "--dynamic reads the file as one stream" \
+    $RNN eval "$T/lmv/last.safetensors" --data "$T/lmval.txt" --streams 2 --dynamic 0.1
+
 # --- rnn.c -> PyTorch (when torch is installed)
 if py_torch; then
     head -c 3000 "$T/text.txt" >"$T/evaltext.txt"
@@ -589,6 +608,18 @@ PY
     same_as_torch "$T/cached/model.safetensors" "an LM with a neural cache"
     c_plain=$($RNN eval "$T/cached/model.safetensors" --data "$T/evaltext.txt" --json --cache 0 | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
     check "--cache 0 turns it off (loss $c_plain, with the cache $c_loss)" "[ '$c_plain' != '$c_loss' ]"
+    # rnn eval --streams N: the text as N streams side by side, each from a zero state (and with a
+    # cache of its own), against PyTorch's twin run on the text reshaped to (N, len/N).
+    for ck in run/model.safetensors cached/model.safetensors; do
+        for ns in 3 7; do
+            c_s=$($RNN eval "$T/$ck" --data "$T/evaltext.txt" --json --streams $ns)
+            p_s=$(/usr/bin/python3 tools/rnnc_torch.py eval "$T/$ck" "$T/evaltext.txt" --streams $ns)
+            cl=$(printf '%s' "$c_s" | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/'); pl=$(printf '%s' "$p_s" | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
+            ct=$(printf '%s' "$c_s" | grep -o '"tokens": [0-9]*'); pt=$(printf '%s' "$p_s" | grep -o '"tokens": [0-9]*')
+            check "eval --streams $ns of ${ck%%/*} matches PyTorch's ($cl vs $pl, $ct vs $pt)" \
+                "[ -n '$ct' ] && [ '$ct' = '$pt' ] && close '$cl' '$pl' '$(awk -v b="$pl" 'BEGIN { print 1e-4 * b }')'"
+        done
+    done
 else
     echo "skip: python3-torch not installed (rnn.c -> PyTorch checks)"
 fi
@@ -739,6 +770,7 @@ expect_error "eval --format with an empty value" "option --format needs a value"
 expect_error "classify reading /dev/zero stops at its first NUL byte" "stdin line 1: input has a NUL byte at byte 0" \
     timeout 20 $RNN classify "$T/cls/model.safetensors" </dev/zero
 expect_error "--cache on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --cache 10
+expect_error "--streams on a classifier is refused" "--streams reads a language model's text" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --streams 2
 expect_error "--dynamic on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --dynamic 0.1
 # --- --max-len: a classifier reads texts in rnn eval and classify as it was trained (its config says how)
 LC_ALL=C grep -v '[^ -~	]' "$T/cls.tsv" | head -n 300 >"$T/ascii.tsv" # char tokens = bytes: cut by awk
@@ -750,7 +782,6 @@ check "a classifier trained with --max-len 12 --truncate tail: rnn info says how
     "$RNN info '$T/cut/model.safetensors' | grep -q 'read by their last 12 tokens, as trained' && $RNN info '$T/cls/model.safetensors' | grep -q 'texts *read whole'"
 eloss() { $RNN eval "$@" --json 2>/dev/null | sed -nE 's/^\{"loss": ([-0-9.e+]+).*/\1/p'; }
 c=$(eloss "$T/cut/model.safetensors" --data "$T/ascii.tsv"); v=$(tail -n 1 "$T/cut/metrics.csv" | cut -d, -f5)
-close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= t) }'; }
 check "rnn eval gives training's validation loss on the same file ($c vs $v)" "close '$c' '$v' 1e-4"
 w=$(eloss "$T/cut/model.safetensors" --data "$T/tail12.tsv" --max-len 0)
 check "rnn eval: each text read by its last 12 characters, as the texts cut to them and read whole ($c vs $w)" \

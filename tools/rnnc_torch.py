@@ -915,18 +915,23 @@ def cache_scores(logits, top, y, keys, nexts, cache):
     return nll, ok
 
 
-def lm_eval(net, ids, cache=None):
+def lm_eval(net, ids, cache=None, streams=1):
+    """ids read as `streams` contiguous streams side by side (the last len(ids) % streams dropped),
+    each from a zero state with a cache of its own: `rnn eval --streams`."""
     with torch.no_grad():
-        x = torch.tensor(ids[:-1]).unsqueeze(0)
-        y = torch.tensor(ids[1:])
+        n = len(ids) // streams
+        s = torch.tensor(ids[:n * streams]).view(streams, n)
+        x, y = s[:, :-1], s[:, 1:]
         logits, _, top = net.forward_lm(x, with_top=True)
-        logits, top = logits[0], top[0]
-        loss = nn.functional.cross_entropy(logits, y).item()
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).item()
         acc = (logits.argmax(-1) == y).float().mean().item()
-        out = {"loss": loss, "perplexity": math.exp(loss), "accuracy": acc, "tokens": len(ids) - 1}
+        out = {"loss": loss, "perplexity": math.exp(loss), "accuracy": acc, "tokens": y.numel()}
         if cache:
-            nll, ok = cache_scores(logits, top, y, [], [], cache)
-            out.update({"loss": nll / len(y), "perplexity": math.exp(nll / len(y)), "accuracy": ok / len(y),
+            nll, ok = 0.0, 0
+            for b in range(streams):
+                bn, bo = cache_scores(logits[b], top[b], y[b], [], [], cache)
+                nll, ok = nll + bn, ok + bo
+            out.update({"loss": nll / y.numel(), "perplexity": math.exp(nll / y.numel()), "accuracy": ok / y.numel(),
                         "loss_without_cache": loss, "accuracy_without_cache": acc})
     return out
 
@@ -1376,9 +1381,13 @@ def load_for(cmd, path, task):
 
 
 def cmd_eval(argv):
-    usage = "eval CKPT TEXTFILE [--cache N] [--cache-theta X] [--cache-lambda X] [--dynamic LR [--dynamic-*]]"
-    a = Args("eval", argv, CACHE_FLAGS + DYNAMIC_FLAGS, ("json",), (2, 2), usage)
+    usage = ("eval CKPT TEXTFILE [--streams N] [--cache N] [--cache-theta X] [--cache-lambda X] "
+             "[--dynamic LR [--dynamic-*]]")
+    a = Args("eval", argv, ("streams",) + CACHE_FLAGS + DYNAMIC_FLAGS, ("json",), (2, 2), usage)
     dyn = dynamic_settings(a)
+    streams = a.num("streams", 1, 1e6, 1, whole=True)
+    if dyn and "streams" in a.opt:
+        usage_error("eval", "--dynamic reads the file as one stream; drop --streams")
     ckpt, path = a.pos
     net, c, tok, _ = load_for("eval", ckpt, "lm")
     cache = cache_settings(a, net.c, sampling=False)
@@ -1387,12 +1396,14 @@ def cmd_eval(argv):
         ids = encode(tok, data)
     except TextError as e:
         raise SystemExit(f"{PROG} eval: {path}: {e}")
-    if len(ids) < 2:
-        raise SystemExit(f"{PROG} eval: {path}: needs at least 2 tokens to evaluate (has {len(ids)})")
+    if len(ids) < 2 * streams:
+        raise SystemExit(f"{PROG} eval: {path}: needs at least 2 tokens to evaluate (has {len(ids)})" if streams == 1
+                         else f"{PROG} eval: {path}: {len(ids)} tokens make no {streams} streams of at least 2 tokens")
     if net.c["reverse"]:  # a backward LM (rnn.c --reverse) reads the text right to left
         ids = ids[::-1]
-    out = lm_eval_dynamic(net, ids, dyn, cache) if dyn else lm_eval(net, ids, cache)
+    out = lm_eval_dynamic(net, ids, dyn, cache) if dyn else lm_eval(net, ids, cache, streams)
     out["unk"] = sum(1 for i in ids if i == tok.get("unk_id", -1))
+    out["streams"] = streams  # after "unk", as rnn eval --json orders them
     print(json.dumps(out))
 
 
