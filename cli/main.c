@@ -777,17 +777,6 @@ static void eval_progress(size_t done, size_t total, void *user) {
     fflush(stderr);
 }
 
-/* Steps per chunk for rnn eval of a language model over B streams of a
- * vocabulary of V: chunks of up to 4096 rows (steps x streams), so that the
- * batch-1 pass packs W_hh for its matrix-vector products less often than
- * every 256 steps (4096: 5-8% faster for a 2x512 char LSTM), with a chunk's
- * logits held to ~8 MB where V allows (a 30k-word vocabulary: 256 rows). */
-static int eval_steps(int B, int V) {
-    long rows = (8L << 20) / 4 / V;
-    rows = rows < 256 ? 256 : rows > 4096 ? 4096 : rows;
-    return rows / B < 16 ? 16 : (int)(rows / B);
-}
-
 static int cmd_eval(int argc, char **argv) {
     const char *data = NULL, *json = NULL, *format = NULL, *label_col = NULL, *text_col = NULL,
                *label_names = NULL, *label_base = NULL, *header = NULL, *cache = NULL, *theta = NULL, *lambda = NULL, *list = NULL,
@@ -897,7 +886,7 @@ static int cmd_eval(int argc, char **argv) {
     rnn_lm_eval ev;
     eval_meter em = {.on = isatty(2), .t0 = rnn_now()};
     em.last = em.t0;
-    const int B = (int)nstreams, T = eval_steps(B, ck.model->n_out);
+    const int B = (int)nstreams, T = rnn_lm_eval_steps(B, ck.model->n_out);
     const int bad = dyn ? rnn_lm_evaluate_dynamic(ck.model, ids, n, &dc, eval_progress, &em, &ev)
                         : rnn_lm_evaluate_progress(ck.model, ids, n, B, T, eval_progress, &em, &ev);
     if (em.shown) fputs("\r\033[K", stderr); /* the progress line goes before the result */

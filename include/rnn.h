@@ -87,6 +87,18 @@ char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, i
 char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
                       float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len);
 
+/* Language models: how well the model predicts a text of len bytes, as
+ * `rnn eval` scores a file: each token from all those before it (the first
+ * is not predicted), from a zero state, with the model's neural cache if it
+ * was trained with one (rnn train --cache); a backward (--reverse) model reads
+ * the text right to left. *loss gets the mean negative log-likelihood in nats
+ * per predicted token (perplexity: exp(*loss); bits per character of a char
+ * model: *loss / log(2)), *count (may be NULL) how many tokens were predicted.
+ * Tokens the vocabulary lacks are read, and predicted, as its unknown token.
+ * Returns 0, or -1 on error (a classifier, invalid UTF-8 or a NUL byte for
+ * a model that is not byte-level, fewer than 2 tokens, out of memory). */
+int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count);
+
 /* Threads for all computation, n in [0, 4096] (0: all cores). Process-wide:
  * it sets OpenMP's thread count for the whole process (omp_set_num_threads,
  * which the host program's own OpenMP regions see too) and OpenBLAS's; call

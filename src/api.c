@@ -170,6 +170,30 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
     return g.p;
 }
 
+int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count) {
+    if (!m || (!text && len) || !loss)
+        return rnn_errorf("rnn_score: no %s", !m ? "model (rnn_open failed?)" : !loss ? "place for the loss" : "text");
+    const rnn_model *md = m->ck.model;
+    if (md->c.task != RNN_TASK_LM) return rnn_errorf("rnn_score: this model is a classifier");
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (rnn_tokenizer_encode(m->ck.tok, text ? text : "", len, &ids, &n, NULL))
+        return rnn_error_prefix("rnn_score: the text");
+    if (n < 2) {
+        free(ids);
+        return rnn_errorf("rnn_score: the text has %zu token%s; at least 2 are needed (the first is not predicted)",
+                          n, n == 1 ? "" : "s");
+    }
+    if (md->c.reverse) rnn_reverse_ids(ids, n);
+    rnn_lm_eval ev;
+    const int bad = rnn_lm_evaluate(md, ids, n, 1, rnn_lm_eval_steps(1, md->n_out), &ev);
+    free(ids);
+    if (bad) return rnn_error_prefix("rnn_score");
+    *loss = ev.loss;
+    if (count) *count = ev.count;
+    return 0;
+}
+
 /* ---- training ------------------------------------------------------------ */
 
 struct rnn_trainer {

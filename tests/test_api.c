@@ -39,6 +39,9 @@ static void test_classify_matches_pytorch(void) {
     if (!m) return;
     CHECK(!strcmp(rnn_get_task(m), "classify"), "task");
     CHECK(rnn_num_classes(m) == 3 && !strcmp(rnn_label(m, 2), "pos"), "labels");
+    double closs;
+    CHECK(rnn_score(m, "a fine film", 11, &closs, NULL) == -1 && strstr(rnn_error(), "rnn_score: this model is a classifier"),
+          "rnn_score on a classifier is refused: %s", rnn_error());
     rnn_st *st = rnn_st_load(FIX "torch_cls.safetensors");
     cJSON *texts = cJSON_Parse(rnn_st_meta(st, "test.texts"));
     cJSON *probs = cJSON_Parse(rnn_st_meta(st, "test.probs"));
@@ -134,6 +137,19 @@ static void test_generate_matches_pytorch(void) {
     char *a = rnn_generate(m, "O", 40, 0.9f, 5, 0.9f, 7), *b = rnn_generate(m, "O", 40, 0.9f, 5, 0.9f, 7);
     CHECK(a && b && !strcmp(a, b), "same seed, same sample");
     free(a), free(b);
+    /* rnn_score: the fixture's text, against PyTorch's loss over it */
+    const char *text = rnn_st_meta(st, "test.text"), *want_loss = rnn_st_meta(st, "test.loss");
+    double loss = -1, wl = want_loss ? atof(want_loss) : 0;
+    long count = -1;
+    CHECK(text && rnn_score(m, text, strlen(text), &loss, &count) == 0 && fabs(loss - wl) < 1e-4 * wl &&
+              count == (long)strlen(text) - 1,
+          "rnn_score matches PyTorch: %.6f vs %.6f over %ld tokens (%s)", loss, wl, count, rnn_error());
+    CHECK(rnn_score(m, "O", 1, &loss, NULL) == -1 && strstr(rnn_error(), "rnn_score: the text has 1 token;"),
+          "one token is too few to score: %s", rnn_error());
+    CHECK(rnn_score(m, "caf\xc3", 4, &loss, NULL) == -1 && strstr(rnn_error(), "rnn_score: the text: ") &&
+              strstr(rnn_error(), "UTF-8"),
+          "invalid UTF-8 is named: %s", rnn_error());
+    CHECK(rnn_score(m, "ab", 2, NULL, NULL) == -1 && strstr(rnn_error(), "place for the loss"), "no loss pointer");
     rnn_st_free(st);
     CHECK(rnn_classify(m, "x", NULL, 0) == -1, "classify on a language model is an error");
     CHECK(rnn_num_classes(m) == 0 && strstr(rnn_error(), "language model"), "an LM has no classes: %s", rnn_error());
@@ -181,6 +197,7 @@ static void test_generate_matches_pytorch(void) {
     CHECK(rnn_open(NULL) == NULL && strstr(rnn_error(), "no checkpoint path"), "rnn_open(NULL)");
     CHECK(rnn_classify(NULL, "x", NULL, 0) == -1 && strstr(rnn_error(), "no model"), "rnn_classify(NULL model)");
     CHECK(rnn_generate(NULL, "x", 5, 1, 0, 1, 1) == NULL && strstr(rnn_error(), "no model"), "rnn_generate(NULL)");
+    CHECK(rnn_score(NULL, "xy", 2, &loss, NULL) == -1 && strstr(rnn_error(), "rnn_score: no model"), "rnn_score(NULL)");
     CHECK(rnn_get_task(NULL) == NULL && strstr(rnn_error(), "rnn_get_task: no model"), "rnn_get_task(NULL)");
     CHECK(rnn_num_classes(NULL) == 0 && strstr(rnn_error(), "rnn_num_classes: no model"), "rnn_num_classes(NULL)");
     CHECK(rnn_label(NULL, 0) == NULL && strstr(rnn_error(), "rnn_label: no model"), "rnn_label(NULL)");

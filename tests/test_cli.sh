@@ -630,6 +630,18 @@ if [ -n "${RNN_EXAMPLES:-}" ] && [ -x "$RNN_EXAMPLES/classify" ]; then
     check "examples/classify prints label, probability and text" "printf '%s' '$out' | grep -q \"^pos	0.5588	a fine film$\""
     out=$("$RNN_EXAMPLES/generate" "$FX" "O Rom")
     check "examples/generate prints the prime and a continuation" "[ \${#out} -gt 100 ] && [ \"\${out#O Rom}\" != \"\$out\" ]"
+    # examples/score: each line's perplexity, rnn eval's on the line alone (English is likelier to
+    # the small shakespeare model than rare capitals)
+    printf 'the king is not here, and she is there' >"$T/line1.txt"; printf 'QXZJ VKQZ XJQZ ZQXV JKZQ XVJK QZXJ VKQ' >"$T/line2.txt"
+    out=$( { cat "$T/line1.txt"; echo; cat "$T/line2.txt"; echo; } | "$RNN_EXAMPLES/score" "$T/run/model.safetensors")
+    ppl() { $RNN eval "$T/run/model.safetensors" --data "$1" --json | sed -E 's/^\{"loss": ([-0-9.e+]+).*/\1/' | awk '{ printf "%.3f", exp($1) }'; }
+    p1=$(ppl "$T/line1.txt"); p2=$(ppl "$T/line2.txt")
+    s1=$(printf '%s\n' "$out" | sed -n 1p | cut -f1 | tr -d ' '); s2=$(printf '%s\n' "$out" | sed -n 2p | cut -f1 | tr -d ' ')
+    check "examples/score prints each line's perplexity as rnn eval gives it ($s1 vs $p1, $s2 vs $p2)" \
+        "[ -n '$p1' ] && [ '$s1' = '$p1' ] && [ '$s2' = '$p2' ] && awk 'BEGIN { exit !($s1 < $s2) }'"
+    out=$(printf 'x\n' | "$RNN_EXAMPLES/score" "$FX" 2>&1); rc=$?
+    check "examples/score names a line too short to score (rc $rc)" \
+        "[ $rc -eq 1 ] && [ '$out' = 'line 1: rnn_score: the text has 1 token; at least 2 are needed (the first is not predicted)' ]"
 fi
 
 # --- make install into a scratch DESTDIR; a program builds against what it installed
