@@ -96,7 +96,8 @@ static int command_help(const char *cmd) {
          "  --                  ends the options (for a text that starts with --)\n"},
         {"eval",
          "usage: rnn eval CKPT --data FILE [options]: score a model on a file\n"
-         "  --data FILE         language model: a text (loss, perplexity, accuracy, bits per char or byte);\n"
+         "  --data FILE         language model: a text, or a directory of them read as one (as rnn train reads\n"
+         "                      one): loss, perplexity, accuracy, bits per char or byte;\n"
          "                      classifier: labelled data (loss, accuracy, macro-F1, confusion matrix)\n"
          "  --json              one JSON object\n"
          "  --format, --header, --label-col, --text-col, --label-names, --label-base   as for rnn train (classifier data)\n"
@@ -865,7 +866,7 @@ static int cmd_eval(int argc, char **argv) {
     int rc = 1;
     size_t len, n = 0, unk = 0;
     int32_t *ids = NULL;
-    char *text = rnn_read_text_file(data, &len);
+    char *text = rnn_read_text_tree(data, &len, rnn_tokenizer_needs_utf8(ck.tok)); /* a file or a directory */
     if (!text) {
         die(rnn_last_error());
         goto out;

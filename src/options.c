@@ -22,8 +22,8 @@ typedef struct {
 
 #define F(field) offsetof(rnn_opts, field), sizeof(((rnn_opts *)0)->field)
 static const opt_def defs[] = {
-    {"data", K_STR, F(data), NULL, "training text (lm) or labelled data (classify); default: built-in human numbers"},
-    {"val", K_STR, F(val), NULL, "validation file (default: the last --val-frac of --data)"},
+    {"data", K_STR, F(data), NULL, "training text (lm: a file, or a directory whose files are read as one text, in name order, subdirectories too) or labelled data (classify); default: built-in human numbers"},
+    {"val", K_STR, F(val), NULL, "validation file (lm: or directory) (default: the last --val-frac of --data)"},
     {"val-frac", K_FLOAT, F(val_frac), NULL, "fraction of --data held out for validation when --val is absent"},
     {"tokenizer", K_STR, F(tokenizer), NULL, "char | byte | word | wordpiece:VOCAB.txt (default: char for a language model on --data; word for a classifier and for the built-in corpus)"},
     {"min-count", K_INT, F(min_count), NULL, "char and word tokenizers: keep tokens seen at least this often"},

@@ -536,64 +536,20 @@ static char *read_exact(const char *path, size_t *len) {
     return buf;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Sorted names in dir, hidden ones skipped: its subdirectories (want_dir)
- * or its regular *.txt files.
+ * but aclImdb's unlabelled "unsup", or its regular *.txt files.
  * Returns the count, or -1 with a message. */
 static int list_dir(const char *dir, int want_dir, char ***out) {
-    *out = NULL;
-    DIR *dp = opendir(dir);
-    if (!dp) return rnn_errorf("%s: cannot open directory: %s", dir, strerror(errno));
-    char **names = NULL;
-    int n = 0, cap = 0, rc = 0;
-    size_t dl = strlen(dir);
-    struct dirent *e;
-    while ((e = readdir(dp)) != NULL) {
-        const char *nm = e->d_name;
-        size_t nl = strlen(nm);
-        if (nm[0] == '.') continue;
-        if (want_dir && strcmp(nm, "unsup") == 0) continue; /* aclImdb's unlabelled reviews */
-        if (!want_dir && (nl < 4 || strcmp(nm + nl - 4, ".txt") != 0)) continue;
-        char *full = xmalloc(dl + nl + 2);
-        if (!full) {
-            rc = -1;
-            break;
-        }
-        snprintf(full, dl + nl + 2, "%s/%s", dir, nm);
-        struct stat st;
-        int ok = stat(full, &st) == 0 && (want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
-        free(full);
-        if (!ok) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, (size_t)cap * sizeof *nn);
-            if (!nn) {
-                rc = rnn_errorf("out of memory");
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = rnn_strdup(nm))) {
-            rc = -1;
-            break;
-        }
-        n++;
+    int n = rnn_list_dir(dir, want_dir, out), k = 0;
+    for (int i = 0; i < n; i++) {
+        const char *nm = (*out)[i];
+        const size_t nl = strlen(nm);
+        if (want_dir ? !strcmp(nm, "unsup") : nl < 4 || strcmp(nm + nl - 4, ".txt") != 0)
+            free((*out)[i]);
+        else
+            (*out)[k++] = (*out)[i];
     }
-    closedir(dp);
-    if (rc) {
-        for (int i = 0; i < n; i++) free(names[i]);
-        free(names);
-        return -1;
-    }
-    if (n) qsort(names, (size_t)n, sizeof *names, cmp_str);
-    *out = names;
-    return n;
-}
-
-static void free_names(char **names, int n) {
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
+    return n < 0 ? -1 : k;
 }
 
 static int parse_dir(loader *L) {
@@ -635,9 +591,9 @@ static int parse_dir(loader *L) {
                 L->dir_file = NULL;
             }
         }
-        free_names(files, nfi);
+        rnn_free_names(files, nfi);
     }
-    free_names(labs, nl);
+    rnn_free_names(labs, nl);
     return rc;
 }
 
@@ -727,7 +683,7 @@ static int read_names(const char *path, char ***out, int *n_out) {
     free(buf);
     if (!rc && n == 0) rc = rnn_errorf("%s: no class names", path);
     if (rc) {
-        free_names(names, n);
+        rnn_free_names(names, n);
         return -1;
     }
     *out = names;
@@ -879,10 +835,10 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
     classes = NULL;
     rc = 0;
 out:
-    if (classes) free_names(classes, n_classes);
+    if (classes) rnn_free_names(classes, n_classes);
     free(ex);
     free(map);
-    if (names) free_names(names, n_names);
+    if (names) rnn_free_names(names, n_names);
     return rc;
 }
 

@@ -488,9 +488,9 @@ static int load_lm_data(run *r, int have_tok) {
             to.invalid_utf8_replace = o->replace_invalid;
             nul_stops = rnn_tok_options_need_utf8(&to);
         }
-        if (!(train_text = rnn_read_text_file_ex(o->data, &train_len, nul_stops))) goto out;
+        if (!(train_text = rnn_read_text_tree(o->data, &train_len, nul_stops))) goto out;
         if (o->val[0]) {
-            if (!(val_text = rnn_read_text_file_ex(o->val, &val_len, nul_stops))) goto out;
+            if (!(val_text = rnn_read_text_tree(o->val, &val_len, nul_stops))) goto out;
         } else {
             if (!(o->val_frac > 0 && o->val_frac < 1)) {
                 rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %g)", o->val_frac);

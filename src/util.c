@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -208,6 +210,128 @@ char *rnn_read_text_file_ex(const char *path, size_t *len, int stop_at_nul) {
     }
     if (len) *len = n;
     return buf;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void rnn_free_names(char **names, int n) {
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+}
+
+int rnn_list_dir(const char *dir, int want_dir, char ***out) {
+    *out = NULL;
+    DIR *dp = opendir(dir);
+    if (!dp) return rnn_errorf("%s: cannot open directory: %s", dir, strerror(errno));
+    char **names = NULL, *full = NULL;
+    int n = 0, cap = 0, rc = 0;
+    const size_t dl = strlen(dir);
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        const char *nm = e->d_name;
+        if (nm[0] == '.') continue;
+        const size_t nl = strlen(nm);
+        char *nf = realloc(full, dl + nl + 2);
+        if (!nf) {
+            rc = rnn_errorf("out of memory");
+            break;
+        }
+        full = nf;
+        snprintf(full, dl + nl + 2, "%s/%s", dir, nm);
+        struct stat st;
+        if (stat(full, &st) != 0 || !(want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(names, (size_t)cap * sizeof *nn);
+            if (!nn) {
+                rc = rnn_errorf("out of memory");
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = rnn_strdup(nm))) {
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    closedir(dp);
+    free(full);
+    if (rc) {
+        rnn_free_names(names, n);
+        return -1;
+    }
+    if (n) qsort(names, (size_t)n, sizeof *names, cmp_name);
+    *out = names;
+    return n;
+}
+
+/* rnn_read_text_tree's walk of dir (depth directories below the top),
+ * appending each file's text to b; *files counts them. */
+static int read_tree(const char *dir, int depth, int need_utf8, rnn_sbuf *b, long *files) {
+    if (depth > 64) return rnn_errorf("%s: directories more than 64 deep (a symbolic link loop?)", dir);
+    const size_t limit = rnn_read_limit();
+    for (int want_dir = 0; want_dir <= 1; want_dir++) {
+        char **names;
+        const int n = rnn_list_dir(dir, want_dir, &names);
+        if (n < 0) return -1;
+        int rc = 0;
+        for (int i = 0; i < n && !rc; i++) {
+            const size_t pl = strlen(dir) + strlen(names[i]) + 2;
+            char *path = malloc(pl);
+            if (!path) {
+                rc = rnn_errorf("out of memory");
+                break;
+            }
+            snprintf(path, pl, "%s/%s", dir, names[i]);
+            if (want_dir) {
+                rc = read_tree(path, depth + 1, need_utf8, b, files);
+            } else {
+                size_t len;
+                char *text = rnn_read_text_file_ex(path, &len, need_utf8);
+                long bad = text && need_utf8 ? rnn_utf8_bad_at(text, len) : -1;
+                if (!text) {
+                    rc = -1;
+                } else if (bad >= 0) {
+                    rnn_utf8_error(text, len, (size_t)bad);
+                    rc = rnn_error_prefix("%s", path);
+                } else if (b->n + len + 1 >= limit) {
+                    rc = rnn_errorf("%s: too large to read into memory (its files reach %.2f GB, half of what "
+                                    "this process may use, at %s)", dir, limit / 1e9, path);
+                } else if (rnn_sbuf_put(b, text, len) || (len && text[len - 1] != '\n' && rnn_sbuf_put(b, "\n", 1))) {
+                    rc = -1;
+                }
+                free(text);
+                ++*files;
+            }
+            free(path);
+        }
+        rnn_free_names(names, n);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return rnn_read_text_file_ex(path, len, need_utf8);
+    rnn_sbuf b = {0};
+    long files = 0;
+    if (read_tree(path, 0, need_utf8, &b, &files)) {
+        free(b.p);
+        return NULL;
+    }
+    if (!files) {
+        free(b.p);
+        rnn_errorf("%s: a directory with no files to read (names that start with '.' are skipped)", path);
+        return NULL;
+    }
+    if (!b.p && !(b.p = calloc(1, 1))) { /* files, all empty */
+        rnn_errorf("out of memory");
+        return NULL;
+    }
+    if (len) *len = b.n;
+    return b.p;
 }
 
 double rnn_now(void) {

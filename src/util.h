@@ -76,6 +76,21 @@ size_t rnn_bom_len(const char *s, size_t n);
 char *rnn_read_text_file(const char *path, size_t *len);
 char *rnn_read_text_file_ex(const char *path, size_t *len, int stop_at_nul);
 
+/* The sorted names (not paths) in dir of its subdirectories (want_dir) or
+ * of its regular files, symbolic links followed and hidden ones (".name")
+ * skipped, in *out (rnn_free_names them). Returns the count, or -1 with a
+ * message. */
+int rnn_list_dir(const char *dir, int want_dir, char ***out);
+void rnn_free_names(char **names, int n); /* NULL is fine */
+/* A language model's text: the file at path as rnn_read_text_file_ex reads
+ * it, or, for a directory, its regular files' texts joined, each ending in a
+ * newline (one added where it lacks it): a directory's files in name order,
+ * then its subdirectories', hidden ones skipped. With need_utf8 (a tokenizer
+ * that refuses invalid UTF-8 and NUL bytes), a bad byte in a directory's
+ * file is reported with that file's path; the whole is held to
+ * rnn_read_limit(). */
+char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8);
+
 /* Wall-clock seconds (monotonic). */
 double rnn_now(void);
 

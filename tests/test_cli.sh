@@ -472,7 +472,6 @@ expect_error "train --loss bce on a language model" "--loss bce is for classifie
 expect_error "eval --format on a language model" "eval: --format reads labelled data" \
     $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --format tsv
 expect_error "train --config of a directory" "cannot read config file: Is a directory" $RNN train --config "$T" --steps 1
-expect_error "train --data of a directory" "read error: Is a directory" $RNN train --data "$T" --steps 1 --out "$T/x"
 expect_error "sample --top-p 0" "--top-p must be in (0, 1]" $RNN sample "$T/run/model.safetensors" --top-p 0
 expect_error "sample: invalid UTF-8 in --prime names the flag" "sample: --prime: input has invalid UTF-8" \
     $RNN sample "$T/run/model.safetensors" --prime "$(printf 'a\xff')"
@@ -519,6 +518,31 @@ for key in dynamic dynamic_rms; do
     check "eval --dynamic $dlr, rms $drms matches PyTorch's dynamic evaluation ($got_dloss vs $want_dloss; static $want_loss)" \
         "[ -n '$got_dloss' ] && awk -v a=$got_dloss -v b=$want_dloss -v s=$want_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b && a < s - 0.01) }'"
 done
+
+# --- a language model's --data, --val and rnn eval --data may be a directory: its files in name
+# order, then its subdirectories', hidden ones skipped, each file ending in a newline
+mkdir -p "$T/tree/b_sub/deeper" "$T/tree/.git"
+head -c 20000 "$T/text.txt" >"$T/tree/a.txt"; printf 'no newline at its end' >"$T/tree/c"
+tail -c 20000 "$T/text.txt" >"$T/tree/b_sub/z.txt"; printf 'deep\n' >"$T/tree/b_sub/deeper/d.txt"
+printf '\377 hidden' >"$T/tree/.git/x"; printf '\377' >"$T/tree/.hidden.txt"
+for f in a.txt c b_sub/z.txt b_sub/deeper/d.txt; do LC_ALL=C sed -e '$a\' "$T/tree/$f"; done >"$T/tree.txt" # newline-ended
+tf="--layers 1 --hidden 32 --embed 16 --seq-len 16 --batch 4 --threads 1 --progress log --log-every 0 --steps 10 --eval-every 5"
+$RNN train --data "$T/tree" --val "$T/tree" $tf --out "$T/tree_run" >/dev/null 2>&1
+$RNN train --data "$T/tree.txt" --val "$T/tree.txt" $tf --out "$T/treef_run" >/dev/null 2>&1
+check "an LM trained on a directory learns as on its files joined into one (losses of metrics.csv)" \
+    "[ -s '$T/tree_run/metrics.csv' ] && cmp -s <(cut -d, -f4,5 '$T/tree_run/metrics.csv') <(cut -d, -f4,5 '$T/treef_run/metrics.csv')"
+c=$($RNN eval "$T/tree_run/model.safetensors" --data "$T/tree" --json); f=$($RNN eval "$T/tree_run/model.safetensors" --data "$T/tree.txt" --json)
+check "rnn eval --data DIR scores the directory's files as one text" "[ -n '$c' ] && [ '$c' = '$f' ]"
+printf 'caf\351\n' >"$T/tree/b_sub/deeper/e.txt"
+expect_error "a file of invalid UTF-8 in a --data directory is named" "tree/b_sub/deeper/e.txt: input has invalid UTF-8 at byte 3" \
+    $RNN train --data "$T/tree" $tf --out "$T/x"
+expect_error "and by rnn eval" "tree/b_sub/deeper/e.txt: input has invalid UTF-8 at byte 3" \
+    $RNN eval "$T/tree_run/model.safetensors" --data "$T/tree"
+$RNN train --data "$T/tree" --tokenizer byte $tf --out "$T/tree_byte" >/dev/null 2>&1
+check "a byte LM reads the directory, that file too" "[ -s '$T/tree_byte/model.safetensors' ]"
+mkdir -p "$T/empty_dir/.hidden"
+expect_error "a --data directory with no files" "empty_dir: a directory with no files to read" \
+    $RNN train --data "$T/empty_dir" $tf --out "$T/x"
 
 # --- rnn eval --streams N reads the text as training's validation does with --batch N
 tail -c 6000 "$T/text.txt" >"$T/lmval.txt"
