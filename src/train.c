@@ -305,6 +305,7 @@ typedef struct {
                          failed setup removes it and those below it again */
     rnn_st *state;    /* a resume's state.safetensors, read once: checked first, restored last */
     int grown_from;   /* --grow-vocab: the vocabulary's size before it grew (0: it did not) */
+    rnn_tokenizer *tok_before; /* and the tokenizer it grew from (--init-backward's LM reads as that one) */
 } run;
 
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
@@ -444,7 +445,7 @@ static int grow_tokenizer(run *r, const char *name, const char *text, size_t len
     }
     say(r, "--grow-vocab: %d tokens of %s added to the vocabulary (%d -> %d%s): %s%s", added, name, V, V + added,
         r->o->max_vocab == V + added ? ", --max-vocab" : "", some, shown < added ? " ..." : "");
-    rnn_tokenizer_free(r->tok);
+    r->tok_before = r->tok;
     r->tok = g;
     r->grown_from = V;
     return 0;
@@ -1305,15 +1306,19 @@ static int init_backward(run *r, const rnn_model *fwd) {
     int rc = -1;
     if (rnn_checkpoint_load(&bk, o->init_backward)) return -1;
     const rnn_config *b = &bk.model->c, *f = &fwd->c;
+    /* With --grow-vocab both LMs still read as the forward one did before it
+     * grew; the classifier's embedding, grown, is the forward LM's. */
+    const rnn_tokenizer *tok = r->tok_before ? r->tok_before : r->tok;
+    const int V = r->grown_from ? r->grown_from : f->vocab_size;
     if (b->task != RNN_TASK_LM || !b->reverse) {
         rnn_errorf("--init-backward %s: not a backward language model (train one with --reverse)", o->init_backward);
     } else if (b->cell != f->cell || b->embed_dim != f->embed_dim || b->hidden_dim != f->hidden_dim ||
-               b->num_layers != f->num_layers || b->vocab_size != f->vocab_size) {
+               b->num_layers != f->num_layers || b->vocab_size != V) {
         rnn_errorf("--init-backward %s: its shape (%s %dx%d, embed %d, vocab %d) differs from --init-from's "
                    "(%s %dx%d, embed %d, vocab %d)", o->init_backward, rnn_cell_name(b->cell), b->num_layers,
                    b->hidden_dim, b->embed_dim, b->vocab_size, rnn_cell_name(f->cell), f->num_layers,
-                   f->hidden_dim, f->embed_dim, f->vocab_size);
-    } else if (rnn_tokenizer_check_same(bk.tok, r->tok)) {
+                   f->hidden_dim, f->embed_dim, V);
+    } else if (rnn_tokenizer_check_same(bk.tok, tok)) {
         char why[256];
         snprintf(why, sizeof why, "%s", rnn_last_error());
         rnn_errorf("--init-backward %s: its tokenizer differs from that of --init-from %s (%s); train the backward LM "
@@ -1330,7 +1335,7 @@ static int init_backward(run *r, const rnn_model *fwd) {
         memcpy(d->w_hh, s->w_hh, sizeof(float) * G * H * H);
         memcpy(d->b_ih, s->b_ih, sizeof(float) * G * H);
         memcpy(d->b_hh, s->b_hh, sizeof(float) * G * H);
-        if (memcmp(bk.model->emb, fwd->emb, sizeof(float) * E * f->vocab_size))
+        if (memcmp(bk.model->emb, fwd->emb, sizeof(float) * E * V))
             say(r, "warning: the backward LM's embedding differs from the forward one's, which the "
                    "classifier takes (train the backward LM with --init-from FORWARD --freeze-embedding --reverse)");
         say(r, "initialised the backward direction from %s", o->init_backward);
@@ -1514,9 +1519,6 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
     const rnn_opts *o = r->o;
     if (o->grow_vocab && !resuming && !o->init_from[0])
         return rnn_errorf("--grow-vocab adds tokens to a fine-tuned model's vocabulary: give --init-from CKPT");
-    if (o->grow_vocab && !resuming && o->init_backward[0])
-        return rnn_errorf("--grow-vocab with --init-backward: the two language models share one vocabulary; grow "
-                          "it when fine-tuning the forward one, then the backward one from that");
     if (o->grow_vocab && !resuming && o->freeze_embedding)
         return rnn_errorf("--grow-vocab with --freeze-embedding: the new tokens' rows would keep their common "
                           "start, as good as one <unk>");
@@ -1841,6 +1843,7 @@ out:
     free(r->ema);
     rnn_model_free(r->m);
     rnn_tokenizer_free(r->tok);
+    rnn_tokenizer_free(r->tok_before);
     rnn_cls_data_free(&r->ctrain);
     rnn_cls_data_free(&r->cval);
     for (int i = 0; i < r->n_labels; i++) free(r->labels[i]);

@@ -234,8 +234,6 @@ expect_error "--vectors when fine-tuning without --grow-vocab" "--vectors .*vec1
     $RNN train $small --init-from "$T/run/model.safetensors" --vectors "$T/vec16.txt" --steps 1 --out "$T/x"
 expect_error "--grow-vocab with --freeze-embedding" "--grow-vocab with --freeze-embedding: the new tokens' rows would keep" \
     $RNN train $small --data "$T/grow.txt" --init-from "$T/run/model.safetensors" --grow-vocab --freeze-embedding --steps 1 --out "$T/x"
-expect_error "--grow-vocab with --init-backward" "--grow-vocab with --init-backward: the two language models share one vocabulary" \
-    $RNN train --task classify --data "$T/ro.tsv" --init-from "$T/run/model.safetensors" --init-backward "$T/run/model.safetensors" --grow-vocab --steps 1 --out "$T/x"
 expect_error "--grow-vocab without --init-from" "--grow-vocab adds tokens to a fine-tuned model's vocabulary: give --init-from" \
     $RNN train $small --grow-vocab --steps 1 --out "$T/x"
 $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --steps 1 --threads 1 --out "$T/ftcfg" >/dev/null 2>&1
@@ -1150,18 +1148,29 @@ if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
     e2=$($RNN eval "$T/rev2/model.safetensors" --data "$T/rvval.txt" --json | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
     check "rnn eval reads a file right to left for a backward LM ($e1 vs $e2)" "[ -n '$e1' ] && [ '$e1' = '$e2' ]"
     # The classifier's directions hold the two LMs' layers and the forward LM's embedding (frozen for its one epoch).
-    check "--init-backward puts each LM's layer in its direction" "/usr/bin/python3 - '$T' <<'PY'
+    # --grow-vocab too: the two LMs read as the forward one did; the classifier's vocabulary grows
+    { cat "$T/cls.tsv"; head -n 20 "$T/cls.tsv" | awk -F'\t' '{ print $1 "\tglorbix flumph " $2 }'; } >"$T/cls_new.tsv"
+    $RNN train ${clsu/cls.tsv/cls_new.tsv} --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/bwd/model.safetensors" \
+        --grow-vocab --freeze-epochs 1 --epochs 1 --out "$T/biulm_grow" >"$T/biulm_growlog" 2>&1
+    check "--grow-vocab with --init-backward: both LMs' layers, and new tokens" \
+        "grep -q -- '--grow-vocab: [0-9]* tokens of .*cls_new.tsv added to the vocabulary .*: \"flumph\" \"glorbix\"' '$T/biulm_growlog' && grep -q 'initialised the backward direction from' '$T/biulm_growlog' && ! grep -q warning '$T/biulm_growlog'"
+    for run in biulm biulm_grow; do
+        check "--init-backward puts each LM's layer in its direction ($run)" "/usr/bin/python3 - '$T' $run <<'PY'
 import sys
 sys.path.insert(0, 'tests/ref'); import st
 import numpy as np
 T = sys.argv[1]
-c, _ = st.load(T + '/biulm/model.safetensors'); f, _ = st.load(T + '/lm4cls/model.safetensors'); b, _ = st.load(T + '/bwd/model.safetensors')
-ok = np.array_equal(c['embedding.weight'], f['embedding.weight'])
+c, _ = st.load(T + '/' + sys.argv[2] + '/model.safetensors'); f, _ = st.load(T + '/lm4cls/model.safetensors'); b, _ = st.load(T + '/bwd/model.safetensors')
+V = f['embedding.weight'].shape[0]
+ok = np.array_equal(c['embedding.weight'][:V], f['embedding.weight'])
+new = c['embedding.weight'][V:]  # grown rows start alike (the mean of the others), and stay (frozen)
+ok &= (len(new) > 2 if 'grow' in sys.argv[2] else len(new) == 0) and all(np.array_equal(r, new[0]) for r in new)
 for k in ('weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0'):
     ok &= np.array_equal(c['rnn.' + k], f['rnn.' + k]) and np.array_equal(c['rnn.' + k + '_reverse'], b['rnn.' + k])
 ok &= not np.array_equal(f['rnn.weight_hh_l0'], b['rnn.weight_hh_l0'])
 sys.exit(not ok)
 PY"
+    done
 fi
 
 summary
