@@ -58,7 +58,7 @@ static const opt_def defs[] = {
     {"random-offset", K_BOOL, F(random_offset), NULL, "lm: each epoch after the first starts the --batch streams at a random offset into the text, so that the --seq-len segments and the batches differ from epoch to epoch"},
     {"word-dropout", K_FLOAT, F(word_dropout), NULL, "training: each input token becomes <unk> with this probability (whole tokens; the targets stay)"},
     {"forget-bias", K_FLOAT, F(forget_bias), NULL, "LSTM: added to the forget gate bias at init (default 0, as PyTorch)"},
-    {"cache", K_INT, F(cache), NULL, "lm: validate and evaluate with a neural cache (Grave et al. 2017) of this many recent (hidden state, next token) pairs, saved with the model for rnn eval (0: none; fine-tuning keeps the model's)"},
+    {"cache", K_INT, F(cache), NULL, "lm: validate and evaluate with a neural cache (Grave et al. 2017) of this many recent (hidden state, next token) pairs, saved with the model for rnn eval (0: none; fine-tuning keeps the model's cache and its theta and lambda unless given, and --cache 0 turns it off)"},
     {"cache-theta", K_FLOAT, F(cache_theta), NULL, "lm: the cache's sharpness, the scale of h_t . h_i"},
     {"cache-lambda", K_FLOAT, F(cache_lambda), NULL, "lm: the cache's share of the prediction, in [0, 1)"},
     {"pool", K_CHOICE, F(pool), "last|mean|max|meanmax|attention", "classify: pooling over time"},
@@ -107,6 +107,7 @@ static const opt_def defs[] = {
 };
 #undef F
 #define NDEFS (int)(sizeof defs / sizeof defs[0])
+_Static_assert(sizeof defs / sizeof defs[0] <= RNN_OPT_MAX, "rnn_opts.given needs room for every option");
 
 void rnn_opts_default(rnn_opts *o) {
     memset(o, 0, sizeof *o);
@@ -176,9 +177,22 @@ static int in_choices(const char *choices, const char *v) {
     return 0;
 }
 
+int rnn_opts_given(const rnn_opts *o, const char *name) {
+    const opt_def *d = find(name);
+    return d && o->given[d - defs];
+}
+
+static int set_value(rnn_opts *o, const opt_def *d, const char *name, const char *value);
+
 int rnn_opts_set(rnn_opts *o, const char *name, const char *value) {
     const opt_def *d = find(name);
     if (!d) return rnn_errorf("unknown option --%s (rnn train --help lists them)", name);
+    if (set_value(o, d, name, value)) return -1;
+    o->given[d - defs] = 1;
+    return 0;
+}
+
+static int set_value(rnn_opts *o, const opt_def *d, const char *name, const char *value) {
     char *p = (char *)o + d->off, *end = NULL;
     if (d->k != K_BOOL && (!value || !*value))
         return rnn_errorf("option --%s needs a value", name);

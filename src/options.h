@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #define RNN_OPT_STR 512
+#define RNN_OPT_MAX 128 /* room for the table's options (options.c checks) */
 
 typedef struct {
     /* data */
@@ -37,7 +38,7 @@ typedef struct {
     int locked_dropout;
     int random_offset;         /* lm: each epoch after the first rotates the streams by a random offset */
     float word_dropout;        /* training: input tokens become <unk> with this probability */
-    int cache;                 /* lm: neural cache pairs (0: none, or the --init-from model's) */
+    int cache;                 /* lm: neural cache pairs (0: none; not given: the --init-from model's) */
     float cache_theta, cache_lambda;
     /* optimisation */
     char optimizer[16], schedule[16];
@@ -57,12 +58,18 @@ typedef struct {
     int threads;
     char precision[8];         /* fp32|bf16 */
     long seed;
+    /* which options rnn_opts_set has set (a flag, a config file's line):
+     * where a default and a value the user gave mean different things
+     * (--cache 0 when fine-tuning a model with a cache). By table order. */
+    unsigned char given[RNN_OPT_MAX];
 } rnn_opts;
 
 void rnn_opts_default(rnn_opts *o);
 /* Sets one option by name (flag name without "--"). For boolean options
  * value may be NULL (meaning true). -1 + message naming the option. */
 int rnn_opts_set(rnn_opts *o, const char *name, const char *value);
+/* 1 if rnn_opts_set has set the option name on o, else 0. */
+int rnn_opts_given(const rnn_opts *o, const char *name);
 /* 1 if name is a boolean option (a flag that takes no value), 0 if it takes
  * a value, -1 (with message) if there is no such option. */
 int rnn_opts_is_flag(const char *name);

@@ -1436,6 +1436,15 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
             return rnn_errorf("--%s%s: the tokenizer of --init-from %s has %s %s, and fine-tuning keeps its tokenizer",
                               tflags[i].flag, tflags[i].opt ? "" : "=false", e->init_from, tflags[i].flag,
                               tflags[i].model ? "on" : "off");
+    /* A language model's neural cache: the model's settings unless given
+     * (--cache 0 turns it off), so that config.txt says what validates. */
+    if (!r->classify) {
+        if (!rnn_opts_given(e, "cache")) e->cache = mc->cache_size;
+        if (e->cache > 0 && mc->cache_size > 0) {
+            if (!rnn_opts_given(e, "cache-theta")) e->cache_theta = mc->cache_theta;
+            if (!rnn_opts_given(e, "cache-lambda")) e->cache_lambda = mc->cache_lambda;
+        }
+    }
     if (!e->grow_vocab && (e->min_count != def.min_count || e->max_vocab != def.max_vocab))
         return rnn_errorf("--%s: fine-tuning keeps the vocabulary of --init-from %s (--grow-vocab adds to it)",
                           e->min_count != def.min_count ? "min-count" : "max-vocab", e->init_from);
@@ -1589,9 +1598,10 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
     return rnn_config_validate(&r->m->c);
 }
 
-/* An LM's neural cache for validation: --cache replaces a fine-tuned or
- * resumed model's settings, and a cache too large fails now, not at the
- * first validation. */
+/* An LM's neural cache for validation: a new or fine-tuned model's is the
+ * run's options' (which took a fine-tuned model's own unless --cache and
+ * the rest were given: adopt_shape); --cache replaces a resumed model's;
+ * and a cache too large fails now, not at the first validation. */
 static int setup_cache(run *r, int resuming) {
     const rnn_opts *o = r->o;
     rnn_config *mc = &r->m->c, cc = *mc;
@@ -1599,7 +1609,12 @@ static int setup_cache(run *r, int resuming) {
     cc.cache_theta = o->cache_theta;
     cc.cache_lambda = o->cache_lambda;
     if (rnn_config_validate(&cc)) return -1;
-    if (o->cache > 0) {
+    if (!resuming) {
+        if (o->init_from[0] && mc->cache_size > 0 && o->cache == 0)
+            say(r, "note: the neural cache of %s is off in this run and its model (--cache 0)", o->init_from);
+        cc.cache_size = o->cache;
+        *mc = cc;
+    } else if (o->cache > 0) {
         if (resuming && (mc->cache_size != o->cache || mc->cache_theta != o->cache_theta ||
                          mc->cache_lambda != o->cache_lambda))
             say(r, "note: the cache settings changed, so validation losses before and after this resume "

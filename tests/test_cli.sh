@@ -542,6 +542,20 @@ mkdir -p "$T/empty_dir/.hidden"
 expect_error "a --data directory with no files" "empty_dir: a directory with no files to read" \
     $RNN train --data "$T/empty_dir" $tf --out "$T/x"
 
+# --- fine-tuning a language model with a neural cache keeps the model's settings unless given;
+# --cache 0 turns it off; config.txt says what the run validates with
+$RNN train $small --steps 2 --cache 40 --cache-theta 0.5 --cache-lambda 0.1 --out "$T/ftc" >/dev/null 2>&1
+cachecfg() { grep '^cache' "$1/config.txt" | tr '\n' ' '; }
+$RNN train $small --steps 1 --init-from "$T/ftc/model.safetensors" --out "$T/ftc1" >/dev/null 2>&1
+check "fine-tuning keeps the model's cache, and config.txt says so ($(cachecfg "$T/ftc1"))" \
+    "[ \"\$(cachecfg '$T/ftc1')\" = 'cache = 40 cache-theta = 0.5 cache-lambda = 0.100000001 ' ] && $RNN info '$T/ftc1/model.safetensors' --json | grep -q '\"cache_size\": *40'"
+$RNN train $small --steps 1 --init-from "$T/ftc/model.safetensors" --cache 10 --out "$T/ftc2" >/dev/null 2>&1
+check "--cache 10 when fine-tuning keeps the model's theta and lambda ($(cachecfg "$T/ftc2"))" \
+    "[ \"\$(cachecfg '$T/ftc2')\" = 'cache = 10 cache-theta = 0.5 cache-lambda = 0.100000001 ' ]"
+$RNN train $small --steps 1 --init-from "$T/ftc/model.safetensors" --cache 0 --out "$T/ftc3" >"$T/ftc3.log" 2>&1
+check "--cache 0 when fine-tuning turns the cache off, and says so" \
+    "grep -q '^cache = 0$' '$T/ftc3/config.txt' && ! $RNN info '$T/ftc3/model.safetensors' --json | grep -q '\"cache_size\": *[1-9]' && grep -q 'cache of .*ftc/model.safetensors is off' '$T/ftc3.log' && ! grep -q 'without the cache' '$T/ftc3.log'"
+
 # --- rnn eval --streams N reads the text as training's validation does with --batch N
 tail -c 6000 "$T/text.txt" >"$T/lmval.txt"
 $RNN train $small --val "$T/lmval.txt" --batch 5 --steps 12 --eval-every 12 --out "$T/lmv" >/dev/null 2>&1
