@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -452,6 +453,32 @@ int rnn_opts_check_unused(const rnn_opts *o) {
     return 0;
 }
 
+/* The options that name input files: a run records them as absolute
+ * paths, so that it resumes from any directory. */
+static const char *const path_opts[] = {"data", "val", "vectors", "label-names"};
+
+/* p as an absolute path (the current directory before a relative one) in
+ * dst; p itself when the directory cannot be read or the result would not fit. */
+static void absolute(char *dst, size_t cap, const char *p) {
+    char cwd[RNN_OPT_STR];
+    if (!*p || *p == '/' || !getcwd(cwd, sizeof cwd) ||
+        (size_t)snprintf(dst, cap, "%s/%s", cwd, p[0] == '.' && p[1] == '/' ? p + 2 : p) >= cap)
+        snprintf(dst, cap, "%s", p);
+}
+
+int rnn_opts_absolute_paths(rnn_opts *o) {
+    for (size_t i = 0; i < sizeof path_opts / sizeof *path_opts; i++) {
+        const opt_def *d = find(path_opts[i]);
+        char *p = (char *)o + d->off, abs[RNN_OPT_STR + 8];
+        absolute(abs, sizeof abs, p);
+        if (strlen(abs) >= d->size)
+            return rnn_errorf("option --%s: %s is too long as an absolute path (%zu characters, max %zu)", d->name, p,
+                              strlen(abs), d->size - 1);
+        strcpy(p, abs);
+    }
+    return 0;
+}
+
 /* What defines the run's data, model, batches and directory: its state
  * holds them, so a different value on resuming could only be ignored. The
  * first of them that differs between a and b: its definition, and the two
@@ -467,7 +494,13 @@ static const opt_def *first_fixed_diff(const rnn_opts *a, const rnn_opts *b, cha
         const opt_def *d = find(fixed[i]);
         format_value(d, a, was, cap);
         format_value(d, b, is, cap);
-        if (strcmp(was, is)) return d;
+        if (!strcmp(was, is)) continue;
+        int path = 0; /* a file named relative to here and absolute in config.txt is the same file */
+        for (size_t k = 0; k < sizeof path_opts / sizeof *path_opts; k++) path |= !strcmp(fixed[i], path_opts[k]);
+        char wa[RNN_OPT_STR + 8], ia[RNN_OPT_STR + 8];
+        absolute(wa, sizeof wa, was);
+        absolute(ia, sizeof ia, is);
+        if (!path || strcmp(wa, ia)) return d;
     }
     return NULL;
 }

@@ -687,11 +687,12 @@ int rnn_st_save(const char *path, const rnn_st_out *tensors, int n, const char *
     if (fclose(f) != 0 && ok) ok = 0, err = errno;
     f = NULL;
     if (!ok) {
-        rnn_errorf("%s: write failed: %s (previous file kept)", path, strerror(err));
+        rnn_errorf("%s: write failed: %s%s", path, strerror(err), access(path, F_OK) == 0 ? " (previous file kept)" : "");
         goto out;
     }
     if (rename(tmp, path) != 0) {
-        rnn_errorf("%s: cannot replace: %s (previous file kept)", path, strerror(errno));
+        int e = errno;
+        rnn_errorf("%s: cannot replace: %s%s", path, strerror(e), access(path, F_OK) == 0 ? " (previous file kept)" : "");
         goto out;
     }
     free(tmp);

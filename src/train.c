@@ -894,6 +894,58 @@ static const char *const state_keys[N_STATE_META] = {
     "train.rng0", "train.rng1",     "train.best_val",  "train.bad_evals", "train.sched_lr",
     "train.sched_best", "train.sched_bad", "train.best_loss", "train.loss_sum", "train.loss_n"};
 
+/* A fingerprint of the training (val 0) or validation data as the run
+ * reads them, its tokens (and a classifier's labels): "COUNT HASH" with
+ * COUNT its tokens (lm) or examples (classify) and HASH their 64-bit FNV-1a,
+ * so that a resume can tell data that changed since the run began. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static void data_print(const run *r, int val, char *out, size_t cap) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t n;
+    if (r->classify) {
+        const rnn_cls_data *d = val ? &r->cval : &r->ctrain;
+        n = d->n;
+        for (size_t i = 0; i < n; i++) {
+            h = fnv1a(h, &d->label[i], sizeof d->label[i]);
+            h = fnv1a(h, &d->len[i], sizeof d->len[i]);
+            h = fnv1a(h, d->tokens + d->start[i], sizeof(int32_t) * (size_t)d->len[i]);
+        }
+    } else {
+        n = val ? r->n_val : r->n_train;
+        h = fnv1a(h, val ? r->val : r->train, sizeof(int32_t) * n);
+    }
+    snprintf(out, cap, "%zu %016llx", n, (unsigned long long)h);
+}
+
+/* -1 + message if the data differ from those the resumed run's state
+ * recorded (states saved before 2026-12-06 recorded none). */
+static int check_data_prints(run *r) {
+    const char *keys[2] = {"train.data", "train.val_data"};
+    for (int val = 0; val < 2; val++) {
+        const char *was = rnn_st_meta(r->state, keys[val]);
+        char now[64];
+        data_print(r, val, now, sizeof now);
+        if (!was || !strcmp(was, now)) continue;
+        const rnn_opts *o = r->o;
+        char what[RNN_OPT_STR + 48];
+        if (!val) snprintf(what, sizeof what, "--data %s", o->data);
+        else if (o->val[0]) snprintf(what, sizeof what, "--val %s", o->val);
+        else snprintf(what, sizeof what, "the validation split of --data %s", o->data);
+        const long then = strtol(was, NULL, 10), count = strtol(now, NULL, 10);
+        const char *unit = r->classify ? "examples" : "tokens";
+        return rnn_errorf("%s is not what this run trained on (%ld %s then, %ld now%s): a resume goes on with the "
+                          "same data; put it back, or train on the new data from this run's model with "
+                          "--init-from %s/last.safetensors",
+                          what, then, unit, count, then == count ? ", other ones" : "", r->dir);
+    }
+    return 0;
+}
+
 static int save_state(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
@@ -930,13 +982,18 @@ static int save_state(run *r) {
     snprintf(vals[12], 64, "%.17g", r->best_loss);
     snprintf(vals[13], 64, "%.17g", r->loss_sum);
     snprintf(vals[14], 64, "%ld", r->loss_n);
-    /* The options too, so that a resume can tell an edited config.txt. */
-    const char *keys[N_STATE_META + 1], *vp[N_STATE_META + 1];
+    /* The options too, so that a resume can tell an edited config.txt, and
+     * the data's fingerprints, so that it can tell changed data. */
+    const char *keys[N_STATE_META + 3], *vp[N_STATE_META + 3];
     for (int i = 0; i < N_STATE_META; i++) keys[i] = state_keys[i], vp[i] = vals[i];
-    char *cfg = rnn_opts_to_string(r->o);
+    char *cfg = rnn_opts_to_string(r->o), prints[2][64];
     if (!cfg) return -1;
     keys[N_STATE_META] = "train.config", vp[N_STATE_META] = cfg;
-    int rc = rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, keys, vp, N_STATE_META + 1, t, nt);
+    data_print(r, 0, prints[0], sizeof prints[0]);
+    data_print(r, 1, prints[1], sizeof prints[1]);
+    keys[N_STATE_META + 1] = "train.data", vp[N_STATE_META + 1] = prints[0];
+    keys[N_STATE_META + 2] = "train.val_data", vp[N_STATE_META + 2] = prints[1];
+    int rc = rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, keys, vp, N_STATE_META + 3, t, nt);
     free(cfg);
     return rc;
 }
@@ -981,6 +1038,7 @@ static int load_state(run *r) {
     const rnn_st *st = r->state;
     int rc = -1;
     double v[N_STATE_META];
+    if (check_data_prints(r)) goto out; /* first: changed data would read as a damaged batch number */
     for (int i = 0; i < N_STATE_META; i++)
         if (meta_num(st, path, state_keys[i], &v[i])) goto out;
     /* What each number can be: a damaged or edited state is refused, not
@@ -1213,15 +1271,44 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
     return rc ? rc : save_state(r);
 }
 
-/* config.txt: the options in effect, usable as --config and read by --resume. */
+/* config.txt: the options in effect, usable as --config and read by
+ * --resume; a resume writes it again with its own (a new --steps, say), in
+ * one piece, so that it is never lost. */
 static int write_config(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "config.txt");
-    FILE *f = fopen(path, "w");
-    if (!f) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
-    rnn_opts_write(r->o, f);
-    if (fclose(f)) return rnn_errorf("%s: write error", path);
-    return 0;
+    char *cfg = rnn_opts_to_string(r->o);
+    if (!cfg) return -1;
+    const int rc = rnn_write_atomic(path, cfg, strlen(cfg));
+    free(cfg);
+    return rc;
+}
+
+/* A resume's metrics.csv: the rows of steps after the state's, which a run
+ * logged and then failed to save the state of (a full disk), are dropped,
+ * so that the steps it trains again are not listed twice. */
+static int trim_metrics(run *r) {
+    char path[2 * RNN_OPT_STR];
+    path_in(path, sizeof path, r, "metrics.csv");
+    size_t n;
+    char *text = rnn_read_file(path, &n);
+    if (!text) return access(path, F_OK) == 0 ? -1 : 0; /* none: a new one is started */
+    size_t keep = 0;
+    for (char *line = text, *end; line < text + n; line = end + 1) {
+        if (!(end = memchr(line, '\n', (size_t)(text + n - line)))) break; /* a torn last line goes too */
+        char *e;
+        const long step = strtol(line, &e, 10);
+        if (line != text && (e == line || *e != ',' || step > r->step)) break;
+        keep = (size_t)(end + 1 - text);
+    }
+    int rc = 0;
+    if (keep < n) {
+        say(r, "note: %s had rows after step %ld, whose state was never saved; dropped, as those steps are trained "
+               "again", path, r->step);
+        rc = rnn_write_atomic(path, text, keep);
+    }
+    free(text);
+    return rc;
 }
 
 /* The run directory: made (or found), and checked. Nothing is written in it
@@ -1285,7 +1372,7 @@ static int start_run_files(run *r, int resuming) {
             path_in(path, sizeof path, r, old[i]);
             if (unlink(path) && errno != ENOENT) return rnn_errorf("%s: cannot remove: %s", path, strerror(errno));
         }
-    if (!resuming && write_config(r)) return -1;
+    if (write_config(r) || (resuming && trim_metrics(r))) return -1;
     path_in(path, sizeof path, r, "train.log");
     if (!(r->log = fopen(path, resuming ? "a" : "w"))) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
     path_in(path, sizeof path, r, "metrics.csv");
@@ -1706,6 +1793,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     run R = {0}, *r = &R;
     r->eff = *o;
     r->o = &r->eff;
+    if (rnn_opts_absolute_paths(&r->eff)) return -1; /* config.txt (and the state) resume from anywhere */
     r->cb = cb;
     r->user = user;
     if (dir && dir_cap) dir[0] = 0;

@@ -334,6 +334,48 @@ char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8) {
     return b.p;
 }
 
+int rnn_write_atomic(const char *path, const char *data, size_t n) {
+    const size_t pl = strlen(path);
+    char *tmp = malloc(pl + sizeof ".tmp.XXXXXX");
+    if (!tmp) return rnn_errorf("%s: out of memory", path);
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    struct stat sb;
+    mode_t mode;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        mode = sb.st_mode & 07777;
+    } else {
+        mode_t um = umask(022);
+        umask(um);
+        mode = 0666 & ~um;
+    }
+    const int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return rnn_errorf("%s: cannot create a temporary file beside it: %s", path, strerror(e));
+    }
+    int ok = fchmod(fd, mode) == 0;
+    for (size_t done = 0; ok && done < n;) {
+        const ssize_t w = write(fd, data + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        ok = w > 0;
+        if (ok) done += (size_t)w;
+    }
+    ok = ok && fsync(fd) == 0;
+    int e = errno;
+    if (close(fd) != 0 && ok) ok = 0, e = errno;
+    if (ok && rename(tmp, path) != 0) ok = 0, e = errno;
+    if (!ok) {
+        unlink(tmp);
+        free(tmp);
+        return rnn_errorf("%s: cannot write: %s%s", path, strerror(e),
+                          access(path, F_OK) == 0 ? " (previous file kept)" : "");
+    }
+    free(tmp);
+    return 0;
+}
+
 double rnn_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -91,6 +91,12 @@ void rnn_free_names(char **names, int n); /* NULL is fine */
  * rnn_read_limit(). */
 char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8);
 
+/* Replaces the file at path with n bytes of data all at once: written to a
+ * temporary file beside it, flushed to disk and renamed over it, so that a
+ * failure or a kill leaves the old file (its mode is kept). -1 + message
+ * naming path. */
+int rnn_write_atomic(const char *path, const char *data, size_t n);
+
 /* Wall-clock seconds (monotonic). */
 double rnn_now(void);
 

@@ -95,6 +95,30 @@ $RNN train --resume "$T/half" --steps 30 >/dev/null 2>&1
 check "resume exits 0" "[ $? -eq 0 ]"
 a=$(sed -n 3p "$T/run/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/half/metrics.csv" | cut -d, -f1,4,5)
 check "resumed run has the same step-30 train/val loss ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+# a resume checks its data against the run's (fingerprints in the state), and finds it from anywhere
+mkdir -p "$T/rel"; cp "$T/text.txt" "$T/rel/own.txt"
+(cd "$T/rel" && $RNN train ${small/--data $T\/text.txt/--data own.txt} --steps 4 --eval-every 2 --out own) >/dev/null 2>&1
+check "config.txt records --data as an absolute path" "grep -qx 'data = $T/rel/own.txt' '$T/rel/own/config.txt'"
+$RNN train --resume "$T/rel/own" --steps 6 >/dev/null 2>&1
+check "a run given a relative --data resumes from another directory" "[ \$(tail -n 1 '$T/rel/own/metrics.csv' | cut -d, -f1) = 6 ]"
+(cd "$T" && $RNN train --resume rel/own --data rel/own.txt --steps 8) >/dev/null 2>&1
+check "... and takes --data naming the same file relative to here" "[ \$(tail -n 1 '$T/rel/own/metrics.csv' | cut -d, -f1) = 8 ]"
+LC_ALL=C sed -i '1s/First/Firts/' "$T/rel/own.txt"
+expect_error "a resume whose data changed, same length" \
+    "data .*rel/own.txt is not what this run trained on (5[0-9]* tokens then, 5[0-9]* now, other ones): a resume goes on with the same data; put it back, or train on the new data from this run's model with --init-from .*rel/own/last.safetensors" \
+    $RNN train --resume "$T/rel/own" --steps 10
+head -c 3000 "$T/text.txt" >"$T/rel/own.txt"
+expect_error "a resume whose data shrank (not a damaged batch number)" "own.txt is not what this run trained on (5[0-9]* tokens then, 27[0-9][0-9] now)" \
+    $RNN train --resume "$T/rel/own" --steps 10
+cp "$T/text.txt" "$T/rel/own.txt"
+$RNN train --resume "$T/rel/own" --steps 10 >/dev/null 2>&1
+check "the data put back, it resumes" "[ \$(tail -n 1 '$T/rel/own/metrics.csv' | cut -d, -f1) = 10 ]"
+check "a resume writes config.txt again with its own --steps" "grep -qx 'steps = 10' '$T/rel/own/config.txt'"
+# rows logged after the last saved state (a state that failed to save) are dropped on resuming
+tail -n 1 "$T/rel/own/metrics.csv" | sed 's/^10,/12,/' >>"$T/rel/own/metrics.csv"; printf '14,1.5,torn' >>"$T/rel/own/metrics.csv"
+$RNN train --resume "$T/rel/own" --steps 12 >"$T/rel/trim.log" 2>&1
+check "a resume drops metrics.csv's rows after its state's step, and says so" \
+    "[ \"\$(cut -d, -f1 '$T/rel/own/metrics.csv' | tr '\n' ' ')\" = 'step 2 4 6 8 10 12 ' ] && grep -q 'metrics.csv had rows after step 10, whose state was never saved' '$T/rel/trim.log'"
 
 # --- a damaged resume state: every number and tensor of it is checked before training goes on
 DMG="python3 tests/ref/damage.py"
@@ -775,6 +799,13 @@ fi
 if [ -f "$DATA/trec/train.tsv" ]; then head -n 800 "$DATA/trec/train.tsv" | cut -f1,3 >"$T/cls.tsv"
 else for i in $(seq 1 400); do echo -e "pos\tgood fine great film $i"; echo -e "neg\tbad dull awful film $i"; done >"$T/cls.tsv"; fi
 cls="--task classify --data $T/cls.tsv --layers 1 --hidden 16 --embed 16 --bidirectional --batch 16 --threads 1 --progress log --log-every 0"
+# a classifier's resume checks its examples and labels (the state's fingerprints)
+head -n 200 "$T/cls.tsv" >"$T/own_cls.tsv"
+$RNN train ${cls/cls.tsv/own_cls.tsv} --steps 4 --eval-every 2 --out "$T/own_cls" >/dev/null 2>&1
+awk -F'\t' 'BEGIN { OFS = "\t" } NR == 2 { $1 = ($1 == "DESC" ? "HUM" : "DESC") } { print }' "$T/own_cls.tsv" >"$T/own_cls2.tsv"
+mv "$T/own_cls2.tsv" "$T/own_cls.tsv"
+expect_error "a classifier's resume whose labels changed" "own_cls.tsv is not what this run trained on (1[0-9]* examples then, 1[0-9]* now" \
+    $RNN train --resume "$T/own_cls" --steps 6
 $RNN train $cls --epochs 2 --out "$T/cls" >"$T/clslog" 2>&1
 check "classifier trains" "[ $? -eq 0 ] && [ -s '$T/cls/model.safetensors' ]"
 check "classifier log names the classes" "grep -q 'classes (' '$T/clslog'"
