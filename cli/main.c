@@ -169,6 +169,11 @@ static int apply_flags(rnn_opts *o, int argc, char **argv) {
         }
         int flag = rnn_opts_is_flag(name);
         if (flag < 0) return die(rnn_last_error());
+        if (flag && !val && i + 1 < argc) { /* --lowercase false: rnn train takes no other words */
+            static const char *const words[] = {"true", "false", "yes", "no", "1", "0", "auto"};
+            for (size_t k = 0; k < sizeof words / sizeof *words; k++)
+                if (!strcmp(argv[i + 1], words[k])) val = argv[++i];
+        }
         if (!flag && !val) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "rnn train: option --%s needs a value\n", name);
@@ -695,6 +700,16 @@ out:
     return rc;
 }
 
+/* s in a column of w characters: cut after w code points (never inside
+ * one, as printf's precision would), padded with spaces. */
+static void print_cut(const char *s, int w) {
+    const size_t n = strlen(s);
+    size_t pos = 0, end = 0;
+    int chars = 0;
+    while (chars < w && pos < n && rnn_utf8_next((const unsigned char *)s, n, &pos) >= 0) end = pos, chars++;
+    printf("%.*s%*s", (int)end, s, w - chars, "");
+}
+
 /* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix,
  * of one model or of the mean prediction of e's (its first gives the classes). */
 static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opts *dop, int cut_flag) {
@@ -747,7 +762,8 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
         printf("\n");
         printf("confusion (rows: true class, columns: predicted):\n");
         for (int i = 0; i < C; i++) {
-            printf("  %-16.16s", ck->labels[i]);
+            printf("  ");
+            print_cut(ck->labels[i], 16);
             for (int j = 0; j < C; j++) printf(" %7ld", mt.confusion[(size_t)i * C + j]);
             printf("\n");
         }

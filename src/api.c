@@ -225,6 +225,7 @@ int rnn_trainer_set(rnn_trainer *t, const char *name, const char *value) {
 
 int rnn_trainer_load_config(rnn_trainer *t, const char *path) {
     if (!t) return rnn_errorf("rnn_trainer_load_config: no trainer (rnn_trainer_new failed?)");
+    if (!path) return rnn_errorf("rnn_trainer_load_config: no config file path");
     if (rnn_opts_load_file(&t->o, path)) return -1;
     memcpy(t->cfg_init_from, t->o.init_from, sizeof t->cfg_init_from);
     memcpy(t->cfg_init_backward, t->o.init_backward, sizeof t->cfg_init_backward);

@@ -665,6 +665,11 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
         }
         goto out;
     }
+    if ((size_t)r->B > r->ctrain.n) { /* a batch of more examples than there are: memory for nothing */
+        say(r, "note: --batch %d is more than the %zu training examples: batches of %zu", r->B, r->ctrain.n,
+            r->ctrain.n);
+        r->B = r->eff.batch = (int)r->ctrain.n;
+    }
     r->labels = tr.labels;
     r->n_labels = tr.n_labels;
     tr.labels = NULL;

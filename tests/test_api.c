@@ -539,6 +539,8 @@ static void test_trainer(void) {
     char cfg[200];
     snprintf(cfg, sizeof cfg, "%s/config.txt", stopped);
     t = rnn_trainer_new();
+    CHECK(t && rnn_trainer_load_config(t, NULL) == -1 && strstr(rnn_error(), "no config file path"),
+          "a NULL config path is refused: %s", rnn_error());
     CHECK(t && rnn_trainer_load_config(t, cfg) == 0, "load the run's config: %s", rnn_error());
     CHECK(t && rnn_trainer_set(t, "resume", stopped) == 0, "set resume");
     rc = t ? rnn_trainer_run(t, on_event, &c) : -1;

@@ -580,6 +580,14 @@ $RNN train $small --steps 1 --init-from "$T/ftc/model.safetensors" --cache 0 --o
 check "--cache 0 when fine-tuning turns the cache off, and says so" \
     "grep -q '^cache = 0$' '$T/ftc3/config.txt' && ! $RNN info '$T/ftc3/model.safetensors' --json | grep -q '\"cache_size\": *[1-9]' && grep -q 'cache of .*ftc/model.safetensors is off' '$T/ftc3.log' && ! grep -q 'without the cache' '$T/ftc3.log'"
 
+# --- a flag takes a true/false word after it too; a word tokenizer says what it does by default
+$RNN train $small --tokenizer word --steps 1 --out "$T/wdef" >/dev/null 2>&1
+$RNN train $small --tokenizer word --lowercase false --split-punct no --steps 1 --out "$T/woff" >/dev/null 2>&1
+check "word tokenizer: lowercase and split punctuation by default, --lowercase false --split-punct no turn them off" \
+    "$RNN info '$T/wdef/model.safetensors' | grep -q 'word, .*(lowercase, split punctuation)' && $RNN info '$T/woff/model.safetensors' | grep -q 'tokenizer *word, [0-9]* tokens$'"
+expect_error "a flag followed by a word that is no truth value" "unexpected argument 'maybe'" \
+    $RNN train $small --bidirectional maybe --steps 1 --out "$T/x"
+
 # --- rnn eval --streams N reads the text as training's validation does with --batch N
 tail -c 6000 "$T/text.txt" >"$T/lmval.txt"
 $RNN train $small --val "$T/lmval.txt" --batch 5 --steps 12 --eval-every 12 --out "$T/lmv" >/dev/null 2>&1
@@ -802,6 +810,10 @@ cls="--task classify --data $T/cls.tsv --layers 1 --hidden 16 --embed 16 --bidir
 # a classifier's resume checks its examples and labels (the state's fingerprints)
 head -n 200 "$T/cls.tsv" >"$T/own_cls.tsv"
 $RNN train ${cls/cls.tsv/own_cls.tsv} --steps 4 --eval-every 2 --out "$T/own_cls" >/dev/null 2>&1
+# a classifier's --batch over its examples is cut to them (not memory for 100000 rows)
+$RNN train ${cls/cls.tsv/own_cls.tsv} --batch 100000 --steps 1 --out "$T/bigb" >"$T/bigb.log" 2>&1
+check "--batch 100000 of ~180 examples trains batches of them all, and says so" \
+    "grep -q 'note: --batch 100000 is more than the 1[0-9]* training examples: batches of 1[0-9]*' '$T/bigb.log' && grep -qx 'batch = 1[0-9]*' '$T/bigb/config.txt'"
 awk -F'\t' 'BEGIN { OFS = "\t" } NR == 2 { $1 = ($1 == "DESC" ? "HUM" : "DESC") } { print }' "$T/own_cls.tsv" >"$T/own_cls2.tsv"
 mv "$T/own_cls2.tsv" "$T/own_cls.tsv"
 expect_error "a classifier's resume whose labels changed" "own_cls.tsv is not what this run trained on (1[0-9]* examples then, 1[0-9]* now" \
@@ -849,6 +861,12 @@ expect_error "eval --format with an empty value" "option --format needs a value"
 expect_error "classify reading /dev/zero stops at its first NUL byte" "stdin line 1: input has a NUL byte at byte 0" \
     timeout 20 $RNN classify "$T/cls/model.safetensors" </dev/zero
 expect_error "--cache on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --cache 10
+# the confusion matrix cuts a long class name after 16 characters, not inside one
+head -n 60 "$T/cls.tsv" | awk -F'\t' 'BEGIN { OFS = "\t" } { $1 = (NR % 2 ? "ééééééééééééééééééé" : "b"); print }' >"$T/utf8lab.tsv"
+$RNN train ${cls/cls.tsv/utf8lab.tsv} --steps 1 --out "$T/utf8lab" >/dev/null 2>&1
+out=$($RNN eval "$T/utf8lab/model.safetensors" --data "$T/utf8lab.tsv")
+check "the confusion matrix cuts a class name between characters (valid UTF-8)" \
+    "printf '%s\n' '$out' | iconv -f UTF-8 -t UTF-8 >/dev/null && printf '%s\n' '$out' | grep -Eq '^  éééééééééééééééé +[0-9]+ +[0-9]+$'"
 expect_error "--streams on a classifier is refused" "--streams reads a language model's text" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --streams 2
 expect_error "--dynamic on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --dynamic 0.1
 # --- --max-len: a classifier reads texts in rnn eval and classify as it was trained (its config says how)
@@ -1168,7 +1186,7 @@ check "config.txt of a classifier from two LMs says bidirectional" "grep -q '^bi
 # on lowercase text the vocabulary is the same, the handling of new text is not).
 tr '[:upper:]' '[:lower:]' <"$T/cls_text.txt" >"$T/cls_lower.txt"
 $RNN train --data "$T/cls_lower.txt" $lmw --steps 2 --out "$T/lowf" >/dev/null 2>&1
-$RNN train --data "$T/cls_lower.txt" $lmw --steps 2 --lowercase=false --reverse --out "$T/lowb" >/dev/null 2>&1
+$RNN train --data "$T/cls_lower.txt" $lmw --steps 2 --lowercase false --reverse --out "$T/lowb" >/dev/null 2>&1
 expect_error "--init-backward with another tokenizer names the difference" \
     "init-backward .*lowb/model.safetensors: its tokenizer differs from that of --init-from .*lowf/model.safetensors (lowercase off against on)" \
     $RNN train $clsu --init-from "$T/lowf/model.safetensors" --init-backward "$T/lowb/model.safetensors" --out "$T/x14"
