@@ -664,20 +664,7 @@ static int read_names(const char *path, char ***out, int *n_out) {
             rc = rnn_errorf("%s:%d: class name \"%s\" repeats line %d", path, n + 1, p, dup + 1);
             break;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, (size_t)cap * sizeof *nn);
-            if (!nn) {
-                rc = rnn_errorf("out of memory");
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = rnn_strdup(p))) {
-            rc = -1;
-            break;
-        }
-        n++;
+        if ((rc = rnn_names_push(&names, &n, &cap, p))) break;
         p = eol + 1;
     }
     free(buf);

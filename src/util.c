@@ -219,6 +219,19 @@ void rnn_free_names(char **names, int n) {
     free(names);
 }
 
+int rnn_names_push(char ***names, int *n, int *cap, const char *s) {
+    if (*n == *cap) {
+        const int c = *cap ? *cap * 2 : 16;
+        char **nn = realloc(*names, (size_t)c * sizeof *nn);
+        if (!nn) return rnn_errorf("out of memory");
+        *names = nn;
+        *cap = c;
+    }
+    if (!((*names)[*n] = rnn_strdup(s))) return -1;
+    ++*n;
+    return 0;
+}
+
 int rnn_list_dir(const char *dir, int want_dir, char ***out) {
     *out = NULL;
     DIR *dp = opendir(dir);
@@ -240,20 +253,7 @@ int rnn_list_dir(const char *dir, int want_dir, char ***out) {
         snprintf(full, dl + nl + 2, "%s/%s", dir, nm);
         struct stat st;
         if (stat(full, &st) != 0 || !(want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, (size_t)cap * sizeof *nn);
-            if (!nn) {
-                rc = rnn_errorf("out of memory");
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = rnn_strdup(nm))) {
-            rc = -1;
-            break;
-        }
-        n++;
+        if ((rc = rnn_names_push(&names, &n, &cap, nm))) break;
     }
     closedir(dp);
     free(full);

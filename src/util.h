@@ -82,6 +82,9 @@ char *rnn_read_text_file_ex(const char *path, size_t *len, int stop_at_nul);
  * message. */
 int rnn_list_dir(const char *dir, int want_dir, char ***out);
 void rnn_free_names(char **names, int n); /* NULL is fine */
+/* Appends a copy of s to the list *names of *n (room for *cap, grown by
+ * doubling from 16). -1 + message when out of memory. */
+int rnn_names_push(char ***names, int *n, int *cap, const char *s);
 /* A language model's text: the file at path as rnn_read_text_file_ex reads
  * it, or, for a directory, its regular files' texts joined, each ending in a
  * newline (one added where it lacks it): a directory's files in name order,
