@@ -171,7 +171,7 @@ static int apply_flags(rnn_opts *o, int argc, char **argv) {
         if (flag < 0) return die(rnn_last_error());
         if (flag && !val && i + 1 < argc) { /* --lowercase false: rnn train takes no other words */
             static const char *const words[] = {"true", "false", "yes", "no", "1", "0", "auto"};
-            for (size_t k = 0; k < sizeof words / sizeof *words; k++)
+            for (size_t k = 0; k < sizeof words / sizeof *words && !val; k++)
                 if (!strcmp(argv[i + 1], words[k])) val = argv[++i];
         }
         if (!flag && !val) {

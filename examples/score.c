@@ -1,11 +1,13 @@
 /* examples/score.c: how likely a language model finds each line of a text.
  * Prints each line's perplexity (lower: the model finds it likelier) and the
- * line, one per line of stdin: which of several texts reads most like the
- * model's training text (a language, an author, a log file's normal lines).
+ * line, one per line of stdin (blank lines skipped): which of several texts
+ * reads most like the model's training text (a language, an author, a log
+ * file's normal lines).
  *
  *   make && cc -Iinclude examples/score.c build/librnn.a $(cat build/ldlibs) -o score
  *   printf 'seven hundred and two\nhundred seven two and\n' | ./score runs/default/model.safetensors
  */
+#define _POSIX_C_SOURCE 200809L /* getline */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,8 @@ int main(int argc, char **argv) {
     ssize_t n;
     int rc = 0;
     for (long no = 1; (n = getline(&line, &cap, stdin)) >= 0; no++) {
-        if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0; /* LF or CRLF */
+        if (n == 0) continue;                                                      /* a blank line */
         double loss;
         if (rnn_score(m, line, (size_t)n, &loss, NULL)) {
             fprintf(stderr, "line %ld: %s\n", no, rnn_error());

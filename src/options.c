@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -185,6 +186,13 @@ int rnn_opts_given(const rnn_opts *o, const char *name) {
 
 static int set_value(rnn_opts *o, const opt_def *d, const char *name, const char *value);
 
+/* A flag's default: -1 where "auto" (the tokenizer's choice) is one. */
+static int bool_default(const opt_def *d) {
+    rnn_opts def;
+    rnn_opts_default(&def);
+    return *(const int *)((const char *)&def + d->off);
+}
+
 int rnn_opts_set(rnn_opts *o, const char *name, const char *value) {
     const opt_def *d = find(name);
     if (!d) return rnn_errorf("unknown option --%s (rnn train --help lists them)", name);
@@ -233,13 +241,13 @@ static int set_value(rnn_opts *o, const opt_def *d, const char *name, const char
     case K_BOOL:
         if (!value || !strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes"))
             *(int *)p = 1;
-        else if (!strcmp(value, "auto"))
+        else if (!strcmp(value, "auto") && bool_default(d) < 0) /* the tokenizer's own default */
             *(int *)p = -1;
         else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no"))
             *(int *)p = 0;
         else
             return rnn_errorf("option --%s: '%s' is not true/false%s", name, value,
-                              *(int *)p < 0 ? "/auto" : "");
+                              bool_default(d) < 0 ? "/auto" : "");
         return 0;
     case K_CHOICE:
         if (!in_choices(d->choices, value))
@@ -455,28 +463,69 @@ int rnn_opts_check_unused(const rnn_opts *o) {
 
 /* The options that name input files: a run records them as absolute
  * paths, so that it resumes from any directory. */
-static const char *const path_opts[] = {"data", "val", "vectors", "label-names"};
+static const char *const path_opts[] = {"data", "val", "vectors", "label-names", "init-from", "init-backward"};
 
-/* p as an absolute path (the current directory before a relative one) in
- * dst; p itself when the directory cannot be read or the result would not fit. */
-static void absolute(char *dst, size_t cap, const char *p) {
-    char cwd[RNN_OPT_STR];
-    if (!*p || *p == '/' || !getcwd(cwd, sizeof cwd) ||
-        (size_t)snprintf(dst, cap, "%s/%s", cwd, p[0] == '.' && p[1] == '/' ? p + 2 : p) >= cap)
-        snprintf(dst, cap, "%s", p);
+/* p as an absolute path, lexically normalised ("." and ".." parts and
+ * repeated slashes), in dst (cap bytes; "" for ""): the current directory
+ * goes before a relative one. -1 when that cannot be read, or the result
+ * would not fit. */
+static int absolute(char *dst, size_t cap, const char *p) {
+    char buf[2 * 4096 + 2];
+    if (!*p) return cap ? (*dst = 0, 0) : -1;
+    if (*p == '/') {
+        if (strlen(p) >= sizeof buf) return -1;
+        strcpy(buf, p);
+    } else {
+        char cwd[4096 + 1];
+        if (!getcwd(cwd, sizeof cwd) || (size_t)snprintf(buf, sizeof buf, "%s/%s", cwd, p) >= sizeof buf) return -1;
+    }
+    size_t n = 0; /* dst[0..n): the parts so far, each after a '/' */
+    for (char *part = buf, *next; part; part = next) {
+        next = strchr(part, '/');
+        if (next) *next++ = 0;
+        if (!*part || !strcmp(part, ".")) continue;
+        if (!strcmp(part, "..")) {
+            while (n > 0 && dst[n - 1] != '/') n--;
+            if (n > 0) n--; /* the '/' before it: the root stays */
+            continue;
+        }
+        const size_t l = strlen(part);
+        if (n + 1 + l + 1 > cap) return -1;
+        dst[n++] = '/';
+        memcpy(dst + n, part, l);
+        n += l;
+    }
+    if (n == 0) {
+        if (cap < 2) return -1;
+        dst[n++] = '/';
+    }
+    dst[n] = 0;
+    return 0;
 }
 
 int rnn_opts_absolute_paths(rnn_opts *o) {
     for (size_t i = 0; i < sizeof path_opts / sizeof *path_opts; i++) {
         const opt_def *d = find(path_opts[i]);
-        char *p = (char *)o + d->off, abs[RNN_OPT_STR + 8];
-        absolute(abs, sizeof abs, p);
+        char *p = (char *)o + d->off, abs[2 * 4096 + 2];
+        if (absolute(abs, sizeof abs, p))
+            return rnn_errorf("option --%s: %s cannot be made an absolute path (the current directory cannot be "
+                              "read, or the path is too long)", d->name, p);
+        if (strpbrk(abs, "\n\r")) continue; /* a config.txt line cannot hold it: kept as given */
         if (strlen(abs) >= d->size)
             return rnn_errorf("option --%s: %s is too long as an absolute path (%zu characters, max %zu)", d->name, p,
                               strlen(abs), d->size - 1);
         strcpy(p, abs);
     }
     return 0;
+}
+
+/* 1 if the paths a and b name the same file: the same absolute path, or
+ * (links) the same device and inode. */
+static int same_file(const char *a, const char *b) {
+    char aa[2 * 4096 + 2], ab[2 * 4096 + 2];
+    if (!absolute(aa, sizeof aa, a) && !absolute(ab, sizeof ab, b) && !strcmp(aa, ab)) return 1;
+    struct stat sa, sb;
+    return *a && *b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* What defines the run's data, model, batches and directory: its state
@@ -497,10 +546,7 @@ static const opt_def *first_fixed_diff(const rnn_opts *a, const rnn_opts *b, cha
         if (!strcmp(was, is)) continue;
         int path = 0; /* a file named relative to here and absolute in config.txt is the same file */
         for (size_t k = 0; k < sizeof path_opts / sizeof *path_opts; k++) path |= !strcmp(fixed[i], path_opts[k]);
-        char wa[RNN_OPT_STR + 8], ia[RNN_OPT_STR + 8];
-        absolute(wa, sizeof wa, was);
-        absolute(ia, sizeof ia, is);
-        if (!path || strcmp(wa, ia)) return d;
+        if (!path || !same_file(was, is)) return d;
     }
     return NULL;
 }

@@ -245,7 +245,7 @@ static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, s
 int rnn_lm_eval_steps(int B, int V) {
     long rows = (8L << 20) / 4 / (V > 0 ? V : 1);
     rows = rows < 256 ? 256 : rows > 4096 ? 4096 : rows;
-    return rows / (B > 0 ? B : 1) < 16 ? 16 : (int)(rows / (B > 0 ? B : 1));
+    return rows / (B > 0 ? B : 1) < 1 ? 1 : (int)(rows / (B > 0 ? B : 1));
 }
 
 int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out) {
@@ -306,6 +306,7 @@ typedef struct {
     rnn_st *state;    /* a resume's state.safetensors, read once: checked first, restored last */
     int grown_from;   /* --grow-vocab: the vocabulary's size before it grew (0: it did not) */
     rnn_tokenizer *tok_before; /* and the tokenizer it grew from (--init-backward's LM reads as that one) */
+    char prints[2][64]; /* data_print of the training and validation data, made once they are read */
 } run;
 
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
@@ -668,7 +669,7 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
     if ((size_t)r->B > r->ctrain.n) { /* a batch of more examples than there are: memory for nothing */
         say(r, "note: --batch %d is more than the %zu training examples: batches of %zu", r->B, r->ctrain.n,
             r->ctrain.n);
-        r->B = r->eff.batch = (int)r->ctrain.n;
+        r->B = (int)r->ctrain.n; /* config.txt keeps --batch: the same command resumes */
     }
     r->labels = tr.labels;
     r->n_labels = tr.n_labels;
@@ -932,9 +933,7 @@ static void data_print(const run *r, int val, char *out, size_t cap) {
 static int check_data_prints(run *r) {
     const char *keys[2] = {"train.data", "train.val_data"};
     for (int val = 0; val < 2; val++) {
-        const char *was = rnn_st_meta(r->state, keys[val]);
-        char now[64];
-        data_print(r, val, now, sizeof now);
+        const char *was = rnn_st_meta(r->state, keys[val]), *now = r->prints[val];
         if (!was || !strcmp(was, now)) continue;
         const rnn_opts *o = r->o;
         char what[RNN_OPT_STR + 48];
@@ -991,13 +990,11 @@ static int save_state(run *r) {
      * the data's fingerprints, so that it can tell changed data. */
     const char *keys[N_STATE_META + 3], *vp[N_STATE_META + 3];
     for (int i = 0; i < N_STATE_META; i++) keys[i] = state_keys[i], vp[i] = vals[i];
-    char *cfg = rnn_opts_to_string(r->o), prints[2][64];
+    char *cfg = rnn_opts_to_string(r->o);
     if (!cfg) return -1;
     keys[N_STATE_META] = "train.config", vp[N_STATE_META] = cfg;
-    data_print(r, 0, prints[0], sizeof prints[0]);
-    data_print(r, 1, prints[1], sizeof prints[1]);
-    keys[N_STATE_META + 1] = "train.data", vp[N_STATE_META + 1] = prints[0];
-    keys[N_STATE_META + 2] = "train.val_data", vp[N_STATE_META + 2] = prints[1];
+    keys[N_STATE_META + 1] = "train.data", vp[N_STATE_META + 1] = r->prints[0];
+    keys[N_STATE_META + 2] = "train.val_data", vp[N_STATE_META + 2] = r->prints[1];
     int rc = rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, keys, vp, N_STATE_META + 3, t, nt);
     free(cfg);
     return rc;
@@ -1279,10 +1276,16 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
 /* config.txt: the options in effect, usable as --config and read by
  * --resume; a resume writes it again with its own (a new --steps, say), in
  * one piece, so that it is never lost. */
-static int write_config(run *r) {
+static int write_config(run *r, int resuming) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "config.txt");
-    char *cfg = rnn_opts_to_string(r->o);
+    rnn_opts o = *r->o, was;
+    rnn_opts_default(&was);
+    if (resuming && !rnn_opts_load_file(&was, path)) { /* how the run started: a resume drops them */
+        memcpy(o.init_from, was.init_from, sizeof o.init_from);
+        memcpy(o.init_backward, was.init_backward, sizeof o.init_backward);
+    }
+    char *cfg = rnn_opts_to_string(&o);
     if (!cfg) return -1;
     const int rc = rnn_write_atomic(path, cfg, strlen(cfg));
     free(cfg);
@@ -1377,7 +1380,7 @@ static int start_run_files(run *r, int resuming) {
             path_in(path, sizeof path, r, old[i]);
             if (unlink(path) && errno != ENOENT) return rnn_errorf("%s: cannot remove: %s", path, strerror(errno));
         }
-    if (write_config(r) || (resuming && trim_metrics(r))) return -1;
+    if (write_config(r, resuming) || (resuming && trim_metrics(r))) return -1;
     path_in(path, sizeof path, r, "train.log");
     if (!(r->log = fopen(path, resuming ? "a" : "w"))) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
     path_in(path, sizeof path, r, "metrics.csv");
@@ -1706,6 +1709,10 @@ static int setup_cache(run *r, int resuming) {
             say(r, "note: the neural cache of %s is off in this run and its model (--cache 0)", o->init_from);
         cc.cache_size = o->cache;
         *mc = cc;
+    } else if (o->cache == 0 && mc->cache_size > 0) { /* a run fine-tuned before 2026-12-06: config.txt said 0 */
+        r->eff.cache = mc->cache_size;
+        r->eff.cache_theta = mc->cache_theta;
+        r->eff.cache_lambda = mc->cache_lambda;
     } else if (o->cache > 0) {
         if (resuming && (mc->cache_size != o->cache || mc->cache_theta != o->cache_theta ||
                          mc->cache_lambda != o->cache_lambda))
@@ -1832,6 +1839,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
 
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
     if (setup_model(r, resuming, &ck) || (!r->classify && setup_cache(r, resuming))) goto out;
+    for (int val = 0; val < 2; val++) data_print(r, val, r->prints[val], sizeof r->prints[val]); /* read once */
     const long per_epoch = r->per_epoch;
     /* --steps and --epochs together: whichever comes first (as with --time). */
     r->total_steps = o->steps > 0 ? o->steps : 0;

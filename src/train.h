@@ -91,7 +91,8 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
  * rnn_lm_evaluate): chunks of up to 4096 rows (steps x streams), so that a
  * batch-1 pass packs W_hh for its matrix-vector products seldom (4096 rows
  * in place of 256: 5-8% faster for a 2x512 char LSTM), with a chunk's logits
- * held to ~8 MB where V allows (a 30k-word vocabulary: 256 rows). */
+ * held to ~8 MB where V allows (a 30k-word vocabulary: 256 rows), and at
+ * least one step: more than 256 streams of such a vocabulary hold more. */
 int rnn_lm_eval_steps(int B, int V);
 
 /* Told after every chunk how many of the total tokens have been predicted. */

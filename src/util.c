@@ -266,10 +266,49 @@ int rnn_list_dir(const char *dir, int want_dir, char ***out) {
     return n;
 }
 
-/* rnn_read_text_tree's walk of dir (depth directories below the top),
- * appending each file's text to b; *files counts them. */
-static int read_tree(const char *dir, int depth, int need_utf8, rnn_sbuf *b, long *files) {
-    if (depth > 64) return rnn_errorf("%s: directories more than 64 deep (a symbolic link loop?)", dir);
+/* The directories a walk has read, by device and inode: a symbolic link
+ * back up the tree (/usr/bin/X11 -> .) or two links to one directory are
+ * read once. */
+typedef struct {
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } *v;
+    size_t n, cap;
+} dir_set;
+
+/* 1 if st's directory is in s, else adds it and returns 0; -1 when out of memory. */
+static int dir_seen(dir_set *s, const struct stat *st) {
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].dev == st->st_dev && s->v[i].ino == st->st_ino) return 1;
+    if (s->n == s->cap) {
+        const size_t c = s->cap ? s->cap * 2 : 64;
+        void *nv = realloc(s->v, c * sizeof *s->v);
+        if (!nv) return rnn_errorf("out of memory");
+        s->v = nv, s->cap = c;
+    }
+    s->v[s->n].dev = st->st_dev, s->v[s->n].ino = st->st_ino;
+    s->n++;
+    return 0;
+}
+
+/* 1 if dir holds an rnn train run (config.txt and train.log): its files are
+ * no one's training text (a run trained with --data . writes one inside it). */
+static int is_run_dir(const char *dir) {
+    char p[2][4200];
+    snprintf(p[0], sizeof p[0], "%s/config.txt", dir);
+    snprintf(p[1], sizeof p[1], "%s/train.log", dir);
+    return access(p[0], F_OK) == 0 && access(p[1], F_OK) == 0;
+}
+
+/* rnn_read_text_tree's walk of dir, appending each file's text to b; *files
+ * counts them. */
+static int read_tree(const char *dir, int top, int need_utf8, rnn_sbuf *b, long *files, dir_set *seen) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return rnn_errorf("%s: cannot open directory: %s", dir, strerror(errno));
+    const int was = dir_seen(seen, &st);
+    if (was) return was < 0 ? -1 : 0;
+    if (!top && is_run_dir(dir)) return 0;
     const size_t limit = rnn_read_limit();
     for (int want_dir = 0; want_dir <= 1; want_dir++) {
         char **names;
@@ -285,7 +324,7 @@ static int read_tree(const char *dir, int depth, int need_utf8, rnn_sbuf *b, lon
             }
             snprintf(path, pl, "%s/%s", dir, names[i]);
             if (want_dir) {
-                rc = read_tree(path, depth + 1, need_utf8, b, files);
+                rc = read_tree(path, 0, need_utf8, b, files, seen);
             } else {
                 size_t len;
                 char *text = rnn_read_text_file_ex(path, &len, need_utf8);
@@ -317,7 +356,10 @@ char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8) {
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return rnn_read_text_file_ex(path, len, need_utf8);
     rnn_sbuf b = {0};
     long files = 0;
-    if (read_tree(path, 0, need_utf8, &b, &files)) {
+    dir_set seen = {0};
+    const int bad = read_tree(path, 1, need_utf8, &b, &files, &seen);
+    free(seen.v);
+    if (bad) {
         free(b.p);
         return NULL;
     }

@@ -88,7 +88,8 @@ int rnn_names_push(char ***names, int *n, int *cap, const char *s);
 /* A language model's text: the file at path as rnn_read_text_file_ex reads
  * it, or, for a directory, its regular files' texts joined, each ending in a
  * newline (one added where it lacks it): a directory's files in name order,
- * then its subdirectories', hidden ones skipped. With need_utf8 (a tokenizer
+ * then its subdirectories', hidden ones, run directories (config.txt and
+ * train.log) and a directory met again through a link skipped. With need_utf8 (a tokenizer
  * that refuses invalid UTF-8 and NUL bytes), a bad byte in a directory's
  * file is reported with that file's path; the whole is held to
  * rnn_read_limit(). */

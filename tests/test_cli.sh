@@ -119,6 +119,15 @@ tail -n 1 "$T/rel/own/metrics.csv" | sed 's/^10,/12,/' >>"$T/rel/own/metrics.csv
 $RNN train --resume "$T/rel/own" --steps 12 >"$T/rel/trim.log" 2>&1
 check "a resume drops metrics.csv's rows after its state's step, and says so" \
     "[ \"\$(cut -d, -f1 '$T/rel/own/metrics.csv' | tr '\n' ' ')\" = 'step 2 4 6 8 10 12 ' ] && grep -q 'metrics.csv had rows after step 10, whose state was never saved' '$T/rel/trim.log'"
+mkdir -p "$T/rel/sub"
+(cd "$T/rel/sub" && $RNN train ${small/--data $T\/text.txt/--data ..\/own.txt} --steps 2 --eval-every 2 --out ../dots) >/dev/null 2>&1
+(cd "$T" && $RNN train --resume rel/dots --data ./rel//own.txt --steps 4) >/dev/null 2>&1
+check "a resume takes --data naming the file through .. or ./ or //" "[ \$(tail -n 1 '$T/rel/dots/metrics.csv' | cut -d, -f1) = 4 ]"
+$RNN train $small --steps 2 --eval-every 2 --init-from "$T/rel/own/model.safetensors" --out "$T/rel/ft" >/dev/null 2>&1
+$RNN train --resume "$T/rel/ft" --steps 4 >/dev/null 2>&1
+$RNN train --config "$T/rel/ft/config.txt" --steps 1 --out "$T/rel/ft_again" >/dev/null 2>&1
+check "a resumed fine-tuning's config.txt still says --init-from, so --config reruns it" \
+    "grep -qx 'init-from = $T/rel/own/model.safetensors' '$T/rel/ft/config.txt' && [ -s '$T/rel/ft_again/model.safetensors' ]"
 
 # --- a damaged resume state: every number and tensor of it is checked before training goes on
 DMG="python3 tests/ref/damage.py"
@@ -548,6 +557,9 @@ head -c 20000 "$T/text.txt" >"$T/tree/a.txt"; printf 'no newline at its end' >"$
 tail -c 20000 "$T/text.txt" >"$T/tree/b_sub/z.txt"; printf 'deep\n' >"$T/tree/b_sub/deeper/d.txt"
 printf '\377 hidden' >"$T/tree/.git/x"; printf '\377' >"$T/tree/.hidden.txt"
 for f in a.txt c b_sub/z.txt b_sub/deeper/d.txt; do LC_ALL=C sed -e '$a\' "$T/tree/$f"; done >"$T/tree.txt" # newline-ended
+# read once: a link back up the tree, a second link to a directory read already; a run directory skipped
+ln -s .. "$T/tree/b_sub/deeper/up"; ln -s b_sub "$T/tree/z_link"
+mkdir -p "$T/tree/runs/r1"; echo 'data = x' >"$T/tree/runs/r1/config.txt"; echo 'a log' >"$T/tree/runs/r1/train.log"
 tf="--layers 1 --hidden 32 --embed 16 --seq-len 16 --batch 4 --threads 1 --progress log --log-every 0 --steps 10 --eval-every 5"
 $RNN train --data "$T/tree" --val "$T/tree" $tf --out "$T/tree_run" >/dev/null 2>&1
 $RNN train --data "$T/tree.txt" --val "$T/tree.txt" $tf --out "$T/treef_run" >/dev/null 2>&1
@@ -562,6 +574,10 @@ expect_error "and by rnn eval" "tree/b_sub/deeper/e.txt: input has invalid UTF-8
     $RNN eval "$T/tree_run/model.safetensors" --data "$T/tree"
 $RNN train --data "$T/tree" --tokenizer byte $tf --out "$T/tree_byte" >/dev/null 2>&1
 check "a byte LM reads the directory, that file too" "[ -s '$T/tree_byte/model.safetensors' ]"
+rm "$T/tree/b_sub/deeper/e.txt"
+$RNN train --data "$T/tree" --val "$T/tree" $tf --steps 2 --eval-every 2 --out "$T/tree/runs/r2" >/dev/null 2>&1
+$RNN train --data "$T/tree" --val "$T/tree" $tf --steps 4 --eval-every 2 --out "$T/tree/runs/r2" --resume "$T/tree/runs/r2" >"$T/tree_r2.log" 2>&1
+check "a run inside its --data directory resumes (its own files are not data)" "[ \$(tail -n 1 '$T/tree/runs/r2/metrics.csv' | cut -d, -f1) = 4 ]"
 mkdir -p "$T/empty_dir/.hidden"
 expect_error "a --data directory with no files" "empty_dir: a directory with no files to read" \
     $RNN train --data "$T/empty_dir" $tf --out "$T/x"
@@ -582,11 +598,14 @@ check "--cache 0 when fine-tuning turns the cache off, and says so" \
 
 # --- a flag takes a true/false word after it too; a word tokenizer says what it does by default
 $RNN train $small --tokenizer word --steps 1 --out "$T/wdef" >/dev/null 2>&1
-$RNN train $small --tokenizer word --lowercase false --split-punct no --steps 1 --out "$T/woff" >/dev/null 2>&1
+$RNN train $small --tokenizer word --steps 1 --out "$T/woff" --split-punct no --lowercase false >/dev/null 2>&1 # the word last
 check "word tokenizer: lowercase and split punctuation by default, --lowercase false --split-punct no turn them off" \
     "$RNN info '$T/wdef/model.safetensors' | grep -q 'word, .*(lowercase, split punctuation)' && $RNN info '$T/woff/model.safetensors' | grep -q 'tokenizer *word, [0-9]* tokens$'"
 expect_error "a flag followed by a word that is no truth value" "unexpected argument 'maybe'" \
     $RNN train $small --bidirectional maybe --steps 1 --out "$T/x"
+expect_error "a flag takes one word" "unexpected argument 'false'" $RNN train $small --steps 1 --out "$T/x" --residual true false
+expect_error "'auto' only for a flag that has it" "option --bidirectional: 'auto' is not true/false" \
+    $RNN train $small --steps 1 --out "$T/x" --bidirectional auto
 
 # --- rnn eval --streams N reads the text as training's validation does with --batch N
 tail -c 6000 "$T/text.txt" >"$T/lmval.txt"
@@ -812,8 +831,9 @@ head -n 200 "$T/cls.tsv" >"$T/own_cls.tsv"
 $RNN train ${cls/cls.tsv/own_cls.tsv} --steps 4 --eval-every 2 --out "$T/own_cls" >/dev/null 2>&1
 # a classifier's --batch over its examples is cut to them (not memory for 100000 rows)
 $RNN train ${cls/cls.tsv/own_cls.tsv} --batch 100000 --steps 1 --out "$T/bigb" >"$T/bigb.log" 2>&1
-check "--batch 100000 of ~180 examples trains batches of them all, and says so" \
-    "grep -q 'note: --batch 100000 is more than the 1[0-9]* training examples: batches of 1[0-9]*' '$T/bigb.log' && grep -qx 'batch = 1[0-9]*' '$T/bigb/config.txt'"
+$RNN train ${cls/cls.tsv/own_cls.tsv} --batch 100000 --steps 2 --out "$T/bigb" --resume "$T/bigb" >/dev/null 2>&1
+check "--batch 100000 of ~180 examples trains batches of them all, says so, and the same command resumes" \
+    "grep -q 'note: --batch 100000 is more than the 1[0-9]* training examples: batches of 1[0-9]*' '$T/bigb.log' && grep -qx 'batch = 100000' '$T/bigb/config.txt' && [ \$(tail -n 1 '$T/bigb/metrics.csv' | cut -d, -f1) = 2 ]"
 awk -F'\t' 'BEGIN { OFS = "\t" } NR == 2 { $1 = ($1 == "DESC" ? "HUM" : "DESC") } { print }' "$T/own_cls.tsv" >"$T/own_cls2.tsv"
 mv "$T/own_cls2.tsv" "$T/own_cls.tsv"
 expect_error "a classifier's resume whose labels changed" "own_cls.tsv is not what this run trained on (1[0-9]* examples then, 1[0-9]* now" \
