@@ -3,7 +3,7 @@
  * validation accuracy reaches a target.
  *
  *   make && cc -Iinclude examples/train.c build/librnn.a $(cat build/ldlibs) -o train
- *   ./train ../shared/data/trec/train.tsv runs/trec-api 0.85
+ *   ./train ../shared/data/trec/train.tsv runs/trec-api 0.8
  *
  * DATA is `label<TAB>text` lines (or any format `rnn train --task classify`
  * reads: every option of `rnn train` can be set with rnn_trainer_set).

@@ -94,16 +94,19 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
  * the text right to left. *loss gets the mean negative log-likelihood in nats
  * per predicted token (perplexity: exp(*loss); bits per character of a char
  * model: *loss / log(2)), *count (may be NULL) how many tokens were predicted.
- * Tokens the vocabulary lacks are read, and predicted, as its unknown token.
+ * Tokens the vocabulary lacks are read, and predicted, as its unknown token;
+ * a leading UTF-8 byte order mark is skipped, as rnn eval skips a file's.
  * Returns 0, or -1 on error (a classifier, invalid UTF-8 or a NUL byte for
  * a model that is not byte-level, fewer than 2 tokens, out of memory). */
 int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count);
 
 /* Threads for all computation, n in [0, 4096] (0: all cores). Process-wide:
- * it sets OpenMP's thread count for the whole process (omp_set_num_threads,
- * which the host program's own OpenMP regions see too) and OpenBLAS's; call
- * it before using handles from other threads. Returns the threads now in use,
- * or -1 + rnn_error() for an n out of range (nothing changed).
+ * the library's work runs on n threads whichever thread calls it (each call
+ * sets OpenMP's count for its thread, omp_set_num_threads, which the host's
+ * own OpenMP regions in that thread then see too), and OpenBLAS's pool; a
+ * trainer uses it too unless given a "threads" option, and leaves it as it
+ * found it. Returns the threads now in use, or -1 + rnn_error() for an n out
+ * of range (nothing changed).
  * On a machine where other programs keep cores busy, run the host program
  * with GOMP_SPINCOUNT=1000 (or OMP_WAIT_POLICY=passive) in its environment:
  * libgomp's threads otherwise spin at every barrier, and training can run 30x
@@ -133,9 +136,9 @@ int rnn_threads(int n);
  * The run directory gets what `rnn train` writes: model.safetensors (best on
  * validation), last.safetensors, state.safetensors, config.txt, metrics.csv,
  * metrics.svg and train.log. To continue a stopped run exactly where it
- * stopped, as `rnn train --resume DIR` does: rnn_trainer_load_config(t,
- * "DIR/config.txt"), rnn_trainer_set(t, "resume", "DIR"), then any changes
- * (a larger "steps", say), and rnn_trainer_run. */
+ * stopped, as `rnn train --resume DIR` does: rnn_trainer_set(t, "resume",
+ * "DIR"), then any changes (a larger "steps", say), and rnn_trainer_run,
+ * which reads DIR/config.txt first. */
 typedef struct rnn_trainer rnn_trainer;
 
 enum { RNN_EVENT_STEP = 1, RNN_EVENT_EVAL = 2 };
@@ -169,7 +172,9 @@ void rnn_trainer_free(rnn_trainer *t); /* NULL is fine */
  * takes NULL or "true"/"false". -1 + rnn_error() naming the option on an
  * unknown name or a bad value. */
 int rnn_trainer_set(rnn_trainer *t, const char *name, const char *value);
-/* Reads `name = value` lines, as `rnn train --config FILE` does. */
+/* Reads `name = value` lines, as `rnn train --config FILE` does: options set
+ * with rnn_trainer_set win over a file's whenever each was given, as flags
+ * win over --config; a later file over an earlier one. */
 int rnn_trainer_load_config(rnn_trainer *t, const char *path);
 /* Trains. 0 when the run ended (its length reached, early stopping, or cb
  * asked to stop); -1 + rnn_error() on failure. cb may be NULL. */

@@ -93,6 +93,7 @@ const char *rnn_label(const rnn_t *m, int i) {
 }
 
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
+    rnn_threads_sync();
     if (!m || !text) return rnn_errorf("rnn_classify: no %s", m ? "text" : "model (rnn_open failed?)");
     if (probs && n < 0) return rnn_errorf("rnn_classify: n must be >= 0 (the room in probs), not %d", n);
     const rnn_model *md = m->ck.model;
@@ -137,6 +138,7 @@ char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, i
 
 char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
                       float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len) {
+    rnn_threads_sync();
     /* The ranges of rnn sample's flags. */
     const char *bad = NULL;
     if (!m) bad = "no model (rnn_open failed?)";
@@ -171,13 +173,14 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
 }
 
 int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count) {
+    rnn_threads_sync();
     if (!m || (!text && len) || !loss)
         return rnn_errorf("rnn_score: no %s", !m ? "model (rnn_open failed?)" : !loss ? "place for the loss" : "text");
     const rnn_model *md = m->ck.model;
     if (md->c.task != RNN_TASK_LM) return rnn_errorf("rnn_score: this model is a classifier");
     int32_t *ids = NULL;
-    size_t n = 0;
-    if (rnn_tokenizer_encode(m->ck.tok, text ? text : "", len, &ids, &n, NULL))
+    size_t n = 0, bom = text ? rnn_bom_len(text, len) : 0; /* a byte order mark is no text, as for rnn eval */
+    if (rnn_tokenizer_encode(m->ck.tok, text ? text + bom : "", len - bom, &ids, &n, NULL))
         return rnn_error_prefix("rnn_score: the text");
     if (n < 2) {
         free(ids);
@@ -197,12 +200,9 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
 /* ---- training ------------------------------------------------------------ */
 
 struct rnn_trainer {
-    rnn_opts o;
+    rnn_opts cfg; /* the config files loaded, in order */
+    rnn_opts set; /* rnn_trainer_set's options: they win over the files, as flags do */
     char dir[RNN_OPT_STR + 16];
-    /* init-from / init-backward as the last config file set them: how a run
-     * started, which a resume of it (config.txt, then "resume") drops, as
-     * `rnn train --resume` does; one set by rnn_trainer_set is still refused */
-    char cfg_init_from[RNN_OPT_STR], cfg_init_backward[RNN_OPT_STR];
 };
 
 rnn_trainer *rnn_trainer_new(void) {
@@ -211,7 +211,8 @@ rnn_trainer *rnn_trainer_new(void) {
         rnn_errorf("out of memory");
         return NULL;
     }
-    rnn_opts_default(&t->o);
+    rnn_opts_default(&t->cfg);
+    rnn_opts_default(&t->set);
     return t;
 }
 
@@ -220,24 +221,51 @@ void rnn_trainer_free(rnn_trainer *t) { free(t); }
 int rnn_trainer_set(rnn_trainer *t, const char *name, const char *value) {
     if (!t) return rnn_errorf("rnn_trainer_set: no trainer (rnn_trainer_new failed?)");
     if (!name) return rnn_errorf("rnn_trainer_set: no option name");
-    return rnn_opts_set(&t->o, name, value);
+    return rnn_opts_set(&t->set, name, value);
 }
 
 int rnn_trainer_load_config(rnn_trainer *t, const char *path) {
     if (!t) return rnn_errorf("rnn_trainer_load_config: no trainer (rnn_trainer_new failed?)");
     if (!path) return rnn_errorf("rnn_trainer_load_config: no config file path");
-    if (rnn_opts_load_file(&t->o, path)) return -1;
-    memcpy(t->cfg_init_from, t->o.init_from, sizeof t->cfg_init_from);
-    memcpy(t->cfg_init_backward, t->o.init_backward, sizeof t->cfg_init_backward);
+    rnn_opts o = t->cfg; /* a file that fails changes nothing */
+    if (rnn_opts_load_file(&o, path)) return -1;
+    t->cfg = o;
+    return 0;
+}
+
+/* The options of a run as `rnn train` orders them: defaults < a resumed
+ * run's config.txt < config files < options set. A resume drops how the run
+ * started (init-from, init-backward), from its config.txt and from a config
+ * file loaded for it, and keeps what defines the run (rnn_opts_check_resume). */
+static int trainer_options(const rnn_trainer *t, rnn_opts *o) {
+    rnn_opts_default(o);
+    const char *resume = rnn_opts_given(&t->set, "resume") ? t->set.resume : t->cfg.resume;
+    rnn_opts run, cfg = t->cfg;
+    if (resume[0]) {
+        char path[RNN_OPT_STR + 16];
+        snprintf(path, sizeof path, "%s/config.txt", resume);
+        if (rnn_opts_load_file(o, path)) return -1;
+        o->init_from[0] = o->init_backward[0] = 0;
+        run = *o;
+        rnn_opts_forget(&cfg, "init-from");
+        rnn_opts_forget(&cfg, "init-backward");
+    }
+    rnn_opts_overlay(o, &cfg);
+    rnn_opts_overlay(o, &t->set);
+    if (resume[0] && rnn_opts_check_resume(&run, o, resume)) return -1;
+    /* threads: the host's rnn_threads() unless the trainer was given a count */
+    if (!rnn_opts_given(&t->set, "threads") && !rnn_opts_given(&t->cfg, "threads")) o->threads = rnn_threads_setting();
     return 0;
 }
 
 int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {
     if (!t) return rnn_errorf("rnn_trainer_run: no trainer (rnn_trainer_new failed?)");
-    rnn_opts o = t->o;
-    if (o.resume[0] && !strcmp(o.init_from, t->cfg_init_from) && !strcmp(o.init_backward, t->cfg_init_backward))
-        o.init_from[0] = o.init_backward[0] = 0;
-    return rnn_train(&o, cb, user, t->dir, sizeof t->dir);
+    rnn_opts o;
+    if (trainer_options(t, &o)) return -1;
+    const int threads = rnn_threads_setting();
+    const int rc = rnn_train(&o, cb, user, t->dir, sizeof t->dir);
+    rnn_set_threads(threads); /* the host's count again (0: all cores, as before) */
+    return rc;
 }
 
 const char *rnn_trainer_dir(const rnn_trainer *t) { return t ? t->dir : ""; }

@@ -168,6 +168,15 @@ void rnn_set_threads(int n) {
     current_threads = n;
 }
 
+int rnn_threads_setting(void) { return current_threads; }
+
+void rnn_threads_sync(void) {
+#ifdef _OPENMP
+    const int n = current_threads;
+    if (n > 0 && !omp_in_parallel() && omp_get_max_threads() != n) omp_set_num_threads(n);
+#endif
+}
+
 int rnn_get_threads(void) {
     int n = current_threads;
 #ifdef _OPENMP

@@ -35,6 +35,12 @@ int rnn_gemm_set_backend(const char *name);
  * pool). n <= 0 means all cores. */
 void rnn_set_threads(int n);
 int rnn_get_threads(void);
+/* The count rnn_set_threads last set (0: never called). */
+int rnn_threads_setting(void);
+/* OpenMP keeps a thread count per thread: a thread other than the one that
+ * called rnn_set_threads would run its regions on all cores. The public API
+ * calls this on entry, so that the count is the process's in any thread. */
+void rnn_threads_sync(void);
 
 
 /* Precision of the products. RNN_BF16 rounds A and B to bfloat16 and

@@ -179,6 +179,19 @@ static int in_choices(const char *choices, const char *v) {
     return 0;
 }
 
+void rnn_opts_overlay(rnn_opts *dst, const rnn_opts *src) {
+    for (int i = 0; i < NDEFS; i++)
+        if (src->given[i]) {
+            memcpy((char *)dst + defs[i].off, (const char *)src + defs[i].off, defs[i].size);
+            dst->given[i] = 1;
+        }
+}
+
+void rnn_opts_forget(rnn_opts *o, const char *name) {
+    const opt_def *d = find(name);
+    if (d) o->given[d - defs] = 0;
+}
+
 int rnn_opts_given(const rnn_opts *o, const char *name) {
     const opt_def *d = find(name);
     return d && o->given[d - defs];

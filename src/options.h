@@ -68,6 +68,11 @@ void rnn_opts_default(rnn_opts *o);
 /* Sets one option by name (flag name without "--"). For boolean options
  * value may be NULL (meaning true). -1 + message naming the option. */
 int rnn_opts_set(rnn_opts *o, const char *name, const char *value);
+/* Copies onto dst each option src has given (rnn_opts_set), marking it
+ * given: the later of two sources of options winning. */
+void rnn_opts_overlay(rnn_opts *dst, const rnn_opts *src);
+/* Marks the option name as not given (its value stays). */
+void rnn_opts_forget(rnn_opts *o, const char *name);
 /* 1 if rnn_opts_set has set the option name on o, else 0. */
 int rnn_opts_given(const rnn_opts *o, const char *name);
 /* 1 if name is a boolean option (a flag that takes no value), 0 if it takes

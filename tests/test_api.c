@@ -13,6 +13,8 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <omp.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include "checkpoint.h"
 #include "gemm.h"
 #include "model.h"
+#include "options.h"
 #include "safetensors.h"
 
 #define FIX "tests/fixtures/"
@@ -566,6 +569,56 @@ static void test_trainer(void) {
     CHECK(csv_val_losses(stopped, cs2, cl2, 8) == rows_before, "no metrics.csv row added (%d before)", rows_before);
     rnn_trainer_free(t);
 
+    /* A resume needs no rnn_trainer_load_config: it reads DIR/config.txt
+     * first, as rnn train --resume does. */
+    seen g = {0};
+    t = rnn_trainer_new();
+    CHECK(t && rnn_trainer_set(t, "resume", stopped) == 0 && rnn_trainer_set(t, "steps", "14") == 0 &&
+              rnn_trainer_run(t, on_event, &g) == 0 && g.n_step == 2 && g.step[0] == 13,
+          "a resume from the run's directory alone (%d steps): %s", g.n_step, rnn_error());
+    rnn_trainer_free(t);
+
+    /* Options set win over a config file's, loaded before or after, as
+     * rnn train's flags win over --config. */
+    char ord[160], ordcfg[200];
+    snprintf(ord, sizeof ord, "%s/order", base);
+    snprintf(ordcfg, sizeof ordcfg, "%s/order.cfg", base);
+    FILE *of = fopen(ordcfg, "w");
+    if (of) fputs("hidden = 24\nforget-bias = 1\n", of), fclose(of);
+    t = tiny_trainer(ord);
+    CHECK(t && rnn_trainer_set(t, "hidden", "12") == 0 && rnn_trainer_set(t, "steps", "1") == 0 &&
+              rnn_trainer_load_config(t, ordcfg) == 0 && rnn_trainer_run(t, NULL, NULL) == 0,
+          "a run with a config loaded after a set: %s", rnn_error());
+    rnn_trainer_free(t);
+    char ordrun[220];
+    snprintf(ordrun, sizeof ordrun, "%s/config.txt", ord);
+    rnn_opts oo;
+    rnn_opts_default(&oo);
+    CHECK(!rnn_opts_load_file(&oo, ordrun) && oo.hidden == 12 && oo.forget_bias == 1,
+          "the set hidden (12) over the file's 24, and the file's forget-bias 1: %d, %g", oo.hidden, oo.forget_bias);
+
+    /* A trainer given no "threads" runs on the host's rnn_threads() count and
+     * leaves it so (it used to set all cores and keep them). */
+    CHECK(rnn_threads(1) == 1, "rnn_threads(1)");
+    char thr[160];
+    snprintf(thr, sizeof thr, "%s/threads", base);
+    t = rnn_trainer_new();
+    CHECK(t && !rnn_trainer_set(t, "layers", "1") && !rnn_trainer_set(t, "hidden", "8") &&
+              !rnn_trainer_set(t, "steps", "1") && !rnn_trainer_set(t, "progress", "quiet") &&
+              !rnn_trainer_set(t, "out", thr) && rnn_trainer_run(t, NULL, NULL) == 0,
+          "a run without threads: %s", rnn_error());
+    rnn_trainer_free(t);
+    CHECK(rnn_threads_setting() == 1 && omp_get_max_threads() == 1, "rnn_threads(1) kept after the run (%d, %d)",
+          rnn_threads_setting(), omp_get_max_threads());
+    char log[220], line[400];
+    snprintf(log, sizeof log, "%s/train.log", thr);
+    FILE *lf = fopen(log, "r");
+    int one = 0;
+    while (lf && fgets(line, sizeof line, lf)) one |= strstr(line, "gemm ") && strstr(line, ", 1 threads;");
+    if (lf) fclose(lf);
+    CHECK(one, "the run trained on 1 thread (train.log)");
+    rnn_threads(0);
+
     /* A fine-tuning run (init-from) stopped and resumed through the API, as
      * `rnn train --resume` does it: its config.txt's init-from is how it
      * started, not a request; one set again by hand is still refused. */
@@ -636,6 +689,35 @@ static void test_trainer(void) {
     rmdir(base);
 }
 
+/* rnn_threads is the process's: a handle used from another thread runs its
+ * work on that count too (OpenMP keeps a count per thread). */
+static void *score_in_thread(void *arg) {
+    int *seen_threads = arg;
+    rnn_t *m = rnn_open(FIX "torch_lm.safetensors");
+    double loss;
+    if (m && !rnn_score(m, "O Romeo, Romeo", 14, &loss, NULL)) *seen_threads = omp_get_max_threads();
+    rnn_close(m);
+    return NULL;
+}
+
+static void test_threads_in_other_thread(void) {
+    CHECK(rnn_threads(1) == 1, "rnn_threads(1)");
+    int seen_threads = -1;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, score_in_thread, &seen_threads) == 0, "pthread_create");
+    pthread_join(th, NULL);
+    CHECK(seen_threads == 1, "a call from another thread ran on 1 OpenMP thread (%d)", seen_threads);
+    rnn_threads(0);
+    /* rnn_score skips a byte order mark, as rnn eval skips a file's */
+    rnn_t *m = rnn_open(FIX "torch_lm.safetensors");
+    double a = -1, b = -2;
+    long na = 0, nb = 0;
+    CHECK(m && !rnn_score(m, "\xef\xbb\xbfO Romeo", 10, &a, &na) && !rnn_score(m, "O Romeo", 7, &b, &nb) && a == b &&
+              na == nb && na == 6,
+          "a byte order mark is skipped: %.6f over %ld vs %.6f over %ld", a, na, b, nb);
+    rnn_close(m);
+}
+
 int main(void) {
     RUN(test_error_is_utf8);
     RUN(test_classify_matches_pytorch);
@@ -645,5 +727,6 @@ int main(void) {
     RUN(test_chunked_equals_whole);
     RUN(test_grow_vocab);
     RUN(test_trainer);
+    RUN(test_threads_in_other_thread);
     return harness_end();
 }
