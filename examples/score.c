@@ -5,7 +5,7 @@
  * file's normal lines).
  *
  *   make && cc -Iinclude examples/score.c build/librnn.a $(cat build/ldlibs) -o score
- *   printf 'seven hundred and two\nhundred seven two and\n' | ./score runs/default/model.safetensors
+ *   printf 'seven thousand two hundred\nhundred two thousand seven\n' | ./score runs/default/model.safetensors
  */
 #define _POSIX_C_SOURCE 200809L /* getline */
 #include <math.h>
