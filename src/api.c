@@ -200,6 +200,7 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
 /* ---- training ------------------------------------------------------------ */
 
 struct rnn_trainer {
+    int loaded;   /* a config file was loaded */
     rnn_opts cfg; /* the config files loaded, in order */
     rnn_opts set; /* rnn_trainer_set's options: they win over the files, as flags do */
     char dir[RNN_OPT_STR + 16];
@@ -230,21 +231,24 @@ int rnn_trainer_load_config(rnn_trainer *t, const char *path) {
     rnn_opts o = t->cfg; /* a file that fails changes nothing */
     if (rnn_opts_load_file(&o, path)) return -1;
     t->cfg = o;
+    t->loaded = 1;
     return 0;
 }
 
 /* The options of a run as `rnn train` orders them: defaults < a resumed
- * run's config.txt < config files < options set. A resume drops how the run
+ * run's config.txt (read here unless a config file was loaded: the old way,
+ * a copy of it) < config files < options set. A resume drops how the run
  * started (init-from, init-backward), from its config.txt and from a config
  * file loaded for it, and keeps what defines the run (rnn_opts_check_resume). */
 static int trainer_options(const rnn_trainer *t, rnn_opts *o) {
     rnn_opts_default(o);
-    const char *resume = rnn_opts_given(&t->set, "resume") ? t->set.resume : t->cfg.resume;
+    const char *resume = t->set.resume; /* (a config file may not hold one) */
     rnn_opts run, cfg = t->cfg;
     if (resume[0]) {
         char path[RNN_OPT_STR + 16];
         snprintf(path, sizeof path, "%s/config.txt", resume);
-        if (rnn_opts_load_file(o, path)) return -1;
+        if (!t->loaded && rnn_opts_load_file(o, path)) return -1;
+        if (t->loaded) *o = cfg;
         o->init_from[0] = o->init_backward[0] = 0;
         run = *o;
         rnn_opts_forget(&cfg, "init-from");
@@ -253,8 +257,9 @@ static int trainer_options(const rnn_trainer *t, rnn_opts *o) {
     rnn_opts_overlay(o, &cfg);
     rnn_opts_overlay(o, &t->set);
     if (resume[0] && rnn_opts_check_resume(&run, o, resume)) return -1;
-    /* threads: the host's rnn_threads() unless the trainer was given a count */
-    if (!rnn_opts_given(&t->set, "threads") && !rnn_opts_given(&t->cfg, "threads")) o->threads = rnn_threads_setting();
+    /* threads: the host's rnn_threads() unless set on the trainer (a config
+     * file's, as config.txt records the count a run had, is not a request) */
+    if (!rnn_opts_given(&t->set, "threads")) o->threads = rnn_threads_setting();
     return 0;
 }
 
@@ -262,9 +267,9 @@ int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {
     if (!t) return rnn_errorf("rnn_trainer_run: no trainer (rnn_trainer_new failed?)");
     rnn_opts o;
     if (trainer_options(t, &o)) return -1;
-    const int threads = rnn_threads_setting();
+    const int setting = rnn_threads_setting(), omp_max = rnn_get_threads();
     const int rc = rnn_train(&o, cb, user, t->dir, sizeof t->dir);
-    rnn_set_threads(threads); /* the host's count again (0: all cores, as before) */
+    rnn_threads_restore(setting, omp_max); /* the host's count again, or none set as before */
     return rc;
 }
 

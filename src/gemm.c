@@ -170,6 +170,21 @@ void rnn_set_threads(int n) {
 
 int rnn_threads_setting(void) { return current_threads; }
 
+void rnn_threads_restore(int setting, int omp_max) {
+    if (setting > 0) {
+        rnn_set_threads(setting);
+        return;
+    }
+#ifdef _OPENMP
+    if (omp_max > 0) omp_set_num_threads(omp_max);
+#endif
+#ifdef RNN_HAVE_OPENBLAS
+    if (omp_max > 0) openblas_set_num_threads(omp_max);
+#endif
+    (void)omp_max;
+    current_threads = 0; /* never set, as before: each thread keeps its own OpenMP count */
+}
+
 void rnn_threads_sync(void) {
 #ifdef _OPENMP
     const int n = current_threads;

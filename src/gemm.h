@@ -35,8 +35,10 @@ int rnn_gemm_set_backend(const char *name);
  * pool). n <= 0 means all cores. */
 void rnn_set_threads(int n);
 int rnn_get_threads(void);
-/* The count rnn_set_threads last set (0: never called). */
+/* The count rnn_set_threads last set (0: never called), and OpenMP's count
+ * for this thread: what rnn_threads_restore puts back. */
 int rnn_threads_setting(void);
+void rnn_threads_restore(int setting, int omp_max);
 /* OpenMP keeps a thread count per thread: a thread other than the one that
  * called rnn_set_threads would run its regions on all cores. The public API
  * calls this on entry, so that the count is the process's in any thread. */

@@ -1,4 +1,5 @@
 /* options.c: the option table (see options.h). */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "options.h"
 
 #include <errno.h>
@@ -478,13 +479,22 @@ int rnn_opts_check_unused(const rnn_opts *o) {
  * paths, so that it resumes from any directory. */
 static const char *const path_opts[] = {"data", "val", "vectors", "label-names", "init-from", "init-backward"};
 
-/* p as an absolute path, lexically normalised ("." and ".." parts and
- * repeated slashes), in dst (cap bytes; "" for ""): the current directory
- * goes before a relative one. -1 when that cannot be read, or the result
- * would not fit. */
+/* p as an absolute path in dst (cap bytes; "" for ""): realpath's for a
+ * file that exists, else the current directory before a relative one and
+ * "." and ".." parts and repeated slashes resolved in the text. -1 when the
+ * directory cannot be read, or the result would not fit. */
 static int absolute(char *dst, size_t cap, const char *p) {
     char buf[2 * 4096 + 2];
     if (!*p) return cap ? (*dst = 0, 0) : -1;
+    /* A file that exists: the kernel's own reading (a link's ".." is its
+     * target's parent, which the text cannot tell). */
+    char *real = realpath(p, NULL);
+    if (real) {
+        const int fits = strlen(real) < cap;
+        if (fits) strcpy(dst, real);
+        free(real);
+        return fits ? 0 : -1;
+    }
     if (*p == '/') {
         if (strlen(p) >= sizeof buf) return -1;
         strcpy(buf, p);
@@ -532,13 +542,15 @@ int rnn_opts_absolute_paths(rnn_opts *o) {
     return 0;
 }
 
-/* 1 if the paths a and b name the same file: the same absolute path, or
- * (links) the same device and inode. */
+/* 1 if the paths a and b name the same file: the same device and inode
+ * where both exist, else the same absolute path. */
 static int same_file(const char *a, const char *b) {
-    char aa[2 * 4096 + 2], ab[2 * 4096 + 2];
-    if (!absolute(aa, sizeof aa, a) && !absolute(ab, sizeof ab, b) && !strcmp(aa, ab)) return 1;
     struct stat sa, sb;
-    return *a && *b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    const int ea = *a && stat(a, &sa) == 0, eb = *b && stat(b, &sb) == 0;
+    if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (ea != eb) return 0;
+    char aa[2 * 4096 + 2], ab[2 * 4096 + 2];
+    return !absolute(aa, sizeof aa, a) && !absolute(ab, sizeof ab, b) && !strcmp(aa, ab);
 }
 
 /* What defines the run's data, model, batches and directory: its state

@@ -1817,7 +1817,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     int rc = -1, resuming = o->resume[0] != 0;
     rnn_checkpoint ck = {0};
     if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
-    if (resuming && o->init_from[0]) return rnn_errorf("--resume and --init-from cannot be combined");
+    if (resuming && (o->init_from[0] || o->init_backward[0]))
+        return rnn_errorf("--resume and --%s cannot be combined", o->init_from[0] ? "init-from" : "init-backward");
     /* A resumed run keeps what it was started with (its state decides). */
     if (!resuming && (rnn_opts_check_task(o) || (!o->init_from[0] && rnn_opts_check_unused(o)))) return -1;
     if (check_ranges(o)) return -1;

@@ -578,6 +578,20 @@ static void test_trainer(void) {
           "a resume from the run's directory alone (%d steps): %s", g.n_step, rnn_error());
     rnn_trainer_free(t);
 
+    /* The old way, a copy of config.txt loaded, still resumes, even where
+     * the run's own config.txt is gone. */
+    char kept[220], moved[220];
+    snprintf(kept, sizeof kept, "%s/config.txt", stopped);
+    snprintf(moved, sizeof moved, "%s/config.moved", base);
+    seen h = {0};
+    t = rnn_trainer_new();
+    CHECK(t && rnn_trainer_load_config(t, kept) == 0 && rename(kept, moved) == 0 &&
+              rnn_trainer_set(t, "resume", stopped) == 0 && rnn_trainer_set(t, "steps", "16") == 0 &&
+              rnn_trainer_run(t, on_event, &h) == 0 && h.n_step == 2 && h.step[0] == 15,
+          "a resume from a loaded copy of config.txt, the run's own gone (%d steps): %s", h.n_step, rnn_error());
+    rnn_trainer_free(t);
+    if (access(kept, F_OK) != 0) rename(moved, kept);
+
     /* Options set win over a config file's, loaded before or after, as
      * rnn train's flags win over --config. */
     char ord[160], ordcfg[200];
@@ -617,6 +631,25 @@ static void test_trainer(void) {
     while (lf && fgets(line, sizeof line, lf)) one |= strstr(line, "gemm ") && strstr(line, ", 1 threads;");
     if (lf) fclose(lf);
     CHECK(one, "the run trained on 1 thread (train.log)");
+    /* a config file's threads (config.txt records a run's count) is no request */
+    char thrcfg[220];
+    snprintf(thrcfg, sizeof thrcfg, "%s/threads2.cfg", base);
+    of = fopen(thrcfg, "w");
+    if (of) fputs("threads = 2\n", of), fclose(of);
+    snprintf(thr, sizeof thr, "%s/threads_cfg", base);
+    t = rnn_trainer_new();
+    CHECK(t && !rnn_trainer_load_config(t, thrcfg) && !rnn_trainer_set(t, "layers", "1") &&
+              !rnn_trainer_set(t, "hidden", "8") && !rnn_trainer_set(t, "steps", "1") &&
+              !rnn_trainer_set(t, "progress", "quiet") && !rnn_trainer_set(t, "out", thr) &&
+              rnn_trainer_run(t, NULL, NULL) == 0,
+          "a run with a config file's threads: %s", rnn_error());
+    rnn_trainer_free(t);
+    snprintf(log, sizeof log, "%s/train.log", thr);
+    lf = fopen(log, "r");
+    one = 0;
+    while (lf && fgets(line, sizeof line, lf)) one |= strstr(line, "gemm ") && strstr(line, ", 1 threads;");
+    if (lf) fclose(lf);
+    CHECK(one, "... ran on the host's 1 thread, not the file's 2");
     rnn_threads(0);
 
     /* A fine-tuning run (init-from) stopped and resumed through the API, as

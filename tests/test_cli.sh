@@ -123,6 +123,10 @@ mkdir -p "$T/rel/sub"
 (cd "$T/rel/sub" && $RNN train ${small/--data $T\/text.txt/--data ..\/own.txt} --steps 2 --eval-every 2 --out ../dots) >/dev/null 2>&1
 (cd "$T" && $RNN train --resume rel/dots --data ./rel//own.txt --steps 4) >/dev/null 2>&1
 check "a resume takes --data naming the file through .. or ./ or //" "[ \$(tail -n 1 '$T/rel/dots/metrics.csv' | cut -d, -f1) = 4 ]"
+# a link's .. is its target's parent: the file recorded is the one read
+mkdir -p "$T/rel/other/deep"; ln -sfn other/deep "$T/rel/lk"; head -c 20000 "$T/text.txt" | tr 'a-z' 'z' >"$T/rel/other/own.txt"
+(cd "$T/rel" && $RNN train ${small/--data $T\/text.txt/--data lk\/..\/own.txt} --steps 1 --out lkrun) >/dev/null 2>&1
+check "--data through a link's .. records the file it read" "grep -qx 'data = $T/rel/other/own.txt' '$T/rel/lkrun/config.txt'"
 $RNN train $small --steps 2 --eval-every 2 --init-from "$T/rel/own/model.safetensors" --out "$T/rel/ft" >/dev/null 2>&1
 $RNN train --resume "$T/rel/ft" --steps 4 >/dev/null 2>&1
 $RNN train --config "$T/rel/ft/config.txt" --steps 1 --out "$T/rel/ft_again" >/dev/null 2>&1
@@ -277,6 +281,8 @@ expect_error "--resume with a path too long for an option" "option --resume: val
     $RNN train --resume "$long"
 expect_error "--resume with an --init-from flag" "--resume and --init-from cannot be combined" \
     $RNN train --resume "$T/fthalf" --init-from "$T/run/model.safetensors" --steps 31
+expect_error "--resume with an --init-backward flag" "--resume and --init-backward cannot be combined" \
+    $RNN train --resume "$T/half" --init-backward "$T/run/model.safetensors" --steps 31
 
 # --- a resume cannot change what defines the run (it would be ignored); how long it goes on, it can
 expect_error "--resume with another --hidden" "--hidden cannot change when resuming .*half (its config.txt has \"32\", here \"64\")" \
