@@ -475,9 +475,9 @@ int rnn_opts_check_unused(const rnn_opts *o) {
     return 0;
 }
 
-/* The options that name input files: a run records them as absolute
- * paths, so that it resumes from any directory. */
-static const char *const path_opts[] = {"data", "val", "vectors", "label-names", "init-from", "init-backward"};
+/* The options that name files: a run records them as absolute paths, so
+ * that it resumes from any directory. */
+static const char *const path_opts[] = {"data", "val", "vectors", "label-names", "init-from", "init-backward", "out"};
 
 /* p as an absolute path in dst (cap bytes; "" for ""): realpath's for a
  * file that exists, else the current directory before a relative one and

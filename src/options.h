@@ -90,9 +90,10 @@ int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *
  * those a resume runs with (now, from its config.txt): -1 + a message
  * naming config.txt when it was edited or damaged. */
 int rnn_opts_check_state(const rnn_opts *saved, const rnn_opts *now, const char *dir);
-/* Makes the options that name input files (--data, --val, --vectors,
- * --label-names) absolute, so that a run's config.txt resumes from any
- * directory; -1 + message if one would not fit. */
+/* Makes the options that name files (--data, --val, --vectors,
+ * --label-names, --init-from, --init-backward, --out) absolute, so that a
+ * run's config.txt resumes from any directory; -1 + message if one would
+ * not fit. */
 int rnn_opts_absolute_paths(rnn_opts *o);
 /* The options as config.txt lines in one malloc'd string (free() it), and
  * back (names this build does not know are skipped): name gives messages

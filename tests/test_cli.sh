@@ -123,6 +123,9 @@ mkdir -p "$T/rel/sub"
 (cd "$T/rel/sub" && $RNN train ${small/--data $T\/text.txt/--data ..\/own.txt} --steps 2 --eval-every 2 --out ../dots) >/dev/null 2>&1
 (cd "$T" && $RNN train --resume rel/dots --data ./rel//own.txt --steps 4) >/dev/null 2>&1
 check "a resume takes --data naming the file through .. or ./ or //" "[ \$(tail -n 1 '$T/rel/dots/metrics.csv' | cut -d, -f1) = 4 ]"
+(cd "$T" && $RNN train --resume rel/dots --out ./rel/dots/ --steps 6) >/dev/null 2>&1
+check "... and --out naming its directory another way (config.txt: $(grep '^out' "$T/rel/dots/config.txt"))" \
+    "[ \$(tail -n 1 '$T/rel/dots/metrics.csv' | cut -d, -f1) = 6 ] && grep -qx 'out = $T/rel/dots' '$T/rel/dots/config.txt'"
 # a link's .. is its target's parent: the file recorded is the one read
 mkdir -p "$T/rel/other/deep"; ln -sfn other/deep "$T/rel/lk"; head -c 20000 "$T/text.txt" | tr 'a-z' 'z' >"$T/rel/other/own.txt"
 (cd "$T/rel" && $RNN train ${small/--data $T\/text.txt/--data lk\/..\/own.txt} --steps 1 --out lkrun) >/dev/null 2>&1
