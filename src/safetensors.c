@@ -633,16 +633,25 @@ static char *save_header(const char *path, const rnn_st_out *tensors, int n, con
     return json;
 }
 
-/* The mode a new file at path would get from open(..., 0666): mkstemp makes
- * 0600, but a checkpoint should be as readable as any other file the user
- * writes. Keeps an existing file's mode. umask() can only be read by setting
- * it; the window is two syscalls long. */
-static mode_t new_file_mode(const char *path) {
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) return sb.st_mode & 07777;
-    mode_t um = umask(022);
-    umask(um);
-    return 0666 & ~um;
+/* rnn_st_save's contents, written by rnn_replace_file. */
+typedef struct {
+    const char *json;
+    const rnn_st_out *tensors;
+    const size_t *nbytes;
+    int n;
+} save_fill_arg;
+
+static int save_fill(FILE *f, void *arg) {
+    const save_fill_arg *a = arg;
+    const size_t jl = strlen(a->json), padded = (jl + 7) / 8 * 8;
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    static const char spaces[8] = "        ";
+    int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(a->json, 1, jl, f) == jl &&
+             fwrite(spaces, 1, padded - jl, f) == padded - jl;
+    for (int i = 0; ok && i < a->n; i++)
+        ok = !a->nbytes[i] || fwrite(a->tensors[i].data, 1, a->nbytes[i], f) == a->nbytes[i];
+    return ok ? 0 : -1;
 }
 
 int rnn_st_save(const char *path, const rnn_st_out *tensors, int n, const char *const *meta_keys,
@@ -650,71 +659,13 @@ int rnn_st_save(const char *path, const rnn_st_out *tensors, int n, const char *
     if (!path || !*path) return rnn_errorf("rnn_st_save: empty path");
     size_t *nbytes = malloc(sizeof *nbytes * ((size_t)(n > 0 ? n : 0) + 1));
     if (!nbytes) return rnn_errorf("%s: out of memory", path);
-    int rc = -1, fd = -1;
-    char *json = NULL, *tmp = NULL;
-    FILE *f = NULL;
+    int rc = -1;
+    char *json = NULL;
     if (save_check(path, tensors, n, meta_keys, meta_values, n_meta, nbytes)) goto out;
     if (!(json = save_header(path, tensors, n, meta_keys, meta_values, n_meta, nbytes))) goto out;
-    size_t jl = strlen(json), padded = (jl + 7) / 8 * 8;
-
-    size_t pl = strlen(path);
-    if (!(tmp = malloc(pl + sizeof ".tmp.XXXXXX"))) {
-        rnn_errorf("%s: out of memory", path);
-        goto out;
-    }
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    mode_t mode = new_file_mode(path);
-    if ((fd = mkstemp(tmp)) < 0) {
-        rnn_errorf("%s: cannot create a temporary file beside it: %s", path, strerror(errno));
-        free(tmp);
-        tmp = NULL; /* nothing to remove */
-        goto out;
-    }
-    if (fchmod(fd, mode) != 0 || !(f = fdopen(fd, "wb"))) {
-        rnn_errorf("%s: cannot write %s: %s", path, tmp, strerror(errno));
-        close(fd);
-        goto out;
-    }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    static const char spaces[8] = "        ";
-    int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(json, 1, jl, f) == jl &&
-             fwrite(spaces, 1, padded - jl, f) == padded - jl;
-    for (int i = 0; ok && i < n; i++) ok = !nbytes[i] || fwrite(tensors[i].data, 1, nbytes[i], f) == nbytes[i];
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int err = errno;
-    if (fclose(f) != 0 && ok) ok = 0, err = errno;
-    f = NULL;
-    if (!ok) {
-        rnn_errorf("%s: write failed: %s%s", path, strerror(err), access(path, F_OK) == 0 ? " (previous file kept)" : "");
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        rnn_errorf("%s: cannot replace: %s%s", path, strerror(e), access(path, F_OK) == 0 ? " (previous file kept)" : "");
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;
-    /* Make the rename itself durable. The new file is in place by now, so a
-     * failure here (some file systems refuse fsync on a directory) is not
-     * reported as a failed save. */
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strdup(path) : NULL;
-    if (dir) dir[slash == path ? 1 : slash - path] = 0;
-    int dfd = slash && !dir ? -1 : open(dir ? dir : ".", O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
-    rc = 0;
+    save_fill_arg fa = {json, tensors, nbytes, n};
+    rc = rnn_replace_file(path, save_fill, &fa);
 out:
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
     free(json);
     free(nbytes);
     return rc;

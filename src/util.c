@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -376,46 +377,82 @@ char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8) {
     return b.p;
 }
 
-int rnn_write_atomic(const char *path, const char *data, size_t n) {
+/* The mode a new file at path would get from open(..., 0666): mkstemp makes
+ * 0600, but a checkpoint or config should be as readable as any other file
+ * the user writes. Keeps an existing file's mode. umask() can only be read
+ * by setting it; the window is two syscalls long. */
+static mode_t new_file_mode(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) return sb.st_mode & 07777;
+    mode_t um = umask(022);
+    umask(um);
+    return 0666 & ~um;
+}
+
+int rnn_replace_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg) {
     const size_t pl = strlen(path);
-    char *tmp = malloc(pl + sizeof ".tmp.XXXXXX");
+    char *tmp = malloc(pl + sizeof ".tmp.XXXXXX"); /* mkstemp fills the X's */
     if (!tmp) return rnn_errorf("%s: out of memory", path);
     memcpy(tmp, path, pl);
     memcpy(tmp + pl, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    struct stat sb;
-    mode_t mode;
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-        mode = sb.st_mode & 07777;
-    } else {
-        mode_t um = umask(022);
-        umask(um);
-        mode = 0666 & ~um;
-    }
+    const mode_t mode = new_file_mode(path);
     const int fd = mkstemp(tmp);
     if (fd < 0) {
-        int e = errno;
+        const int e = errno;
         free(tmp);
         return rnn_errorf("%s: cannot create a temporary file beside it: %s", path, strerror(e));
     }
-    int ok = fchmod(fd, mode) == 0;
-    for (size_t done = 0; ok && done < n;) {
-        const ssize_t w = write(fd, data + done, n - done);
-        if (w < 0 && errno == EINTR) continue;
-        ok = w > 0;
-        if (ok) done += (size_t)w;
+    FILE *f = NULL;
+    if (fchmod(fd, mode) != 0 || !(f = fdopen(fd, "wb"))) {
+        rnn_errorf("%s: cannot write %s: %s", path, tmp, strerror(errno));
+        close(fd);
+        goto out;
     }
-    ok = ok && fsync(fd) == 0;
-    int e = errno;
-    if (close(fd) != 0 && ok) ok = 0, e = errno;
-    if (ok && rename(tmp, path) != 0) ok = 0, e = errno;
+    int ok = fill(f, arg) == 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int err = errno;
+    if (fclose(f) != 0 && ok) ok = 0, err = errno;
     if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return rnn_errorf("%s: cannot write: %s%s", path, strerror(e),
-                          access(path, F_OK) == 0 ? " (previous file kept)" : "");
+        rnn_errorf("%s: write failed: %s%s", path, strerror(err), access(path, F_OK) == 0 ? " (previous file kept)" : "");
+        goto out;
     }
+    if (rename(tmp, path) != 0) {
+        const int e = errno;
+        rnn_errorf("%s: cannot replace: %s%s", path, strerror(e), access(path, F_OK) == 0 ? " (previous file kept)" : "");
+        goto out;
+    }
+    /* Make the rename itself durable. The new file is in place by now, so a
+     * failure here (some file systems refuse fsync on a directory) is not
+     * reported as a failed save. */
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? rnn_strdup(path) : NULL;
+    if (dir) dir[slash == path ? 1 : slash - path] = 0;
+    const int dfd = slash && !dir ? -1 : open(dir ? dir : ".", O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(dir);
     free(tmp);
     return 0;
+out:
+    unlink(tmp);
+    free(tmp);
+    return -1;
+}
+
+typedef struct {
+    const char *data;
+    size_t n;
+} bytes_arg;
+
+static int fill_bytes(FILE *f, void *arg) {
+    const bytes_arg *b = arg;
+    return fwrite(b->data, 1, b->n, f) == b->n ? 0 : -1;
+}
+
+int rnn_write_atomic(const char *path, const char *data, size_t n) {
+    bytes_arg b = {data, n};
+    return rnn_replace_file(path, fill_bytes, &b);
 }
 
 double rnn_now(void) {

@@ -95,10 +95,14 @@ int rnn_names_push(char ***names, int *n, int *cap, const char *s);
  * rnn_read_limit(). */
 char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8);
 
-/* Replaces the file at path with n bytes of data all at once: written to a
- * temporary file beside it, flushed to disk and renamed over it, so that a
- * failure or a kill leaves the old file (its mode is kept). -1 + message
- * naming path. */
+/* Replaces the file at path all at once: fill(f, arg) writes the contents
+ * to a temporary file beside it (0, or non-zero when a write failed), which
+ * is flushed to disk and renamed over path, the rename made durable; a
+ * failure or a kill leaves the old file. The new file has the old one's mode,
+ * else what open(..., 0666) would give. -1 + message naming path ("write
+ * failed ... (previous file kept)"). */
+int rnn_replace_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg);
+/* rnn_replace_file with n bytes of data. */
 int rnn_write_atomic(const char *path, const char *data, size_t n);
 
 /* Wall-clock seconds (monotonic). */
