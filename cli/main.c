@@ -169,11 +169,8 @@ static int apply_flags(rnn_opts *o, int argc, char **argv) {
         }
         int flag = rnn_opts_is_flag(name);
         if (flag < 0) return die(rnn_last_error());
-        if (flag && !val && i + 1 < argc) { /* --lowercase false: rnn train takes no other words */
-            static const char *const words[] = {"true", "false", "yes", "no", "1", "0", "auto"};
-            for (size_t k = 0; k < sizeof words / sizeof *words && !val; k++)
-                if (!strcmp(argv[i + 1], words[k])) val = argv[++i];
-        }
+        if (flag && !val && i + 1 < argc && rnn_opts_bool_word(argv[i + 1]) != 2)
+            val = argv[++i]; /* --lowercase false: rnn train takes no other words */
         if (!flag && !val) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "rnn train: option --%s needs a value\n", name);

@@ -247,8 +247,8 @@ static int trainer_options(const rnn_trainer *t, rnn_opts *o) {
     if (resume[0]) {
         char path[RNN_OPT_STR + 16];
         snprintf(path, sizeof path, "%s/config.txt", resume);
-        if (!t->loaded && rnn_opts_load_file(o, path)) return -1;
         if (t->loaded) *o = cfg;
+        else if (rnn_opts_load_file(o, path)) return -1;
         o->init_from[0] = o->init_backward[0] = 0;
         run = *o;
         rnn_opts_forget(&cfg, "init-from");

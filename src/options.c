@@ -200,6 +200,14 @@ int rnn_opts_given(const rnn_opts *o, const char *name) {
 
 static int set_value(rnn_opts *o, const opt_def *d, const char *name, const char *value);
 
+int rnn_opts_bool_word(const char *s) {
+    static const char *const words[][2] = {{"1", "0"}, {"true", "false"}, {"yes", "no"}};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        for (int v = 0; v < 2; v++)
+            if (!strcmp(s, words[i][v])) return !v;
+    return !strcmp(s, "auto") ? -1 : 2;
+}
+
 /* A flag's default: -1 where "auto" (the tokenizer's choice) is one. */
 static int bool_default(const opt_def *d) {
     rnn_opts def;
@@ -252,17 +260,14 @@ static int set_value(rnn_opts *o, const opt_def *d, const char *name, const char
             *(double *)p = v;
         return 0;
     }
-    case K_BOOL:
-        if (!value || !strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes"))
-            *(int *)p = 1;
-        else if (!strcmp(value, "auto") && bool_default(d) < 0) /* the tokenizer's own default */
-            *(int *)p = -1;
-        else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no"))
-            *(int *)p = 0;
-        else
+    case K_BOOL: {
+        const int v = value ? rnn_opts_bool_word(value) : 1;
+        if (v == 2 || (v == -1 && bool_default(d) >= 0)) /* auto: only the tokenizer's own default */
             return rnn_errorf("option --%s: '%s' is not true/false%s", name, value,
                               bool_default(d) < 0 ? "/auto" : "");
+        *(int *)p = v;
         return 0;
+    }
     case K_CHOICE:
         if (!in_choices(d->choices, value))
             return rnn_errorf("option --%s: '%s' is not one of %s", name, value, d->choices);

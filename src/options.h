@@ -75,6 +75,9 @@ void rnn_opts_overlay(rnn_opts *dst, const rnn_opts *src);
 void rnn_opts_forget(rnn_opts *o, const char *name);
 /* 1 if rnn_opts_set has set the option name on o, else 0. */
 int rnn_opts_given(const rnn_opts *o, const char *name);
+/* The value a flag's word gives: 1 (1, true, yes), 0 (0, false, no), -1
+ * (auto: the tokenizer's own default), or 2 for a word that is none. */
+int rnn_opts_bool_word(const char *s);
 /* 1 if name is a boolean option (a flag that takes no value), 0 if it takes
  * a value, -1 (with message) if there is no such option. */
 int rnn_opts_is_flag(const char *name);

@@ -245,7 +245,8 @@ static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, s
 int rnn_lm_eval_steps(int B, int V) {
     long rows = (8L << 20) / 4 / (V > 0 ? V : 1);
     rows = rows < 256 ? 256 : rows > 4096 ? 4096 : rows;
-    return rows / (B > 0 ? B : 1) < 1 ? 1 : (int)(rows / (B > 0 ? B : 1));
+    const long steps = rows / (B > 0 ? B : 1);
+    return steps < 1 ? 1 : (int)steps;
 }
 
 int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out) {
