@@ -1,6 +1,7 @@
 /* main.c: the `rnn` command: train, sample, classify, eval, plot, info (and help). Turns library
  * failures into one-line errors and non-zero exits; the library itself never
  * exits. */
+#define _XOPEN_SOURCE 700 /* wcwidth */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#include <wchar.h>
+#include <locale.h>
 
 #include "cache.h"
 #include "checkpoint.h"
@@ -699,12 +702,30 @@ out:
 
 /* s in a column of w characters: cut after w code points (never inside
  * one, as printf's precision would), padded with spaces. */
+/* Prints s in w terminal columns: cut at a character that would pass them,
+ * padded with spaces. A character's width (2 for CJK, 0 for a combining
+ * mark) is glibc's, from its C.UTF-8 locale, set for this thread alone;
+ * where that locale is missing each character counts as one column. */
 static void print_cut(const char *s, int w) {
+    static locale_t utf8;
+    static int tried;
+    if (!tried) tried = 1, utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    const locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
     const size_t n = strlen(s);
-    size_t pos = 0, end = 0;
-    int chars = 0;
-    while (chars < w && pos < n && rnn_utf8_next((const unsigned char *)s, n, &pos) >= 0) end = pos, chars++;
-    printf("%.*s%*s", (int)end, s, w - chars, "");
+    size_t pos = 0;
+    int cols = 0;
+    while (pos < n) {
+        size_t next = pos;
+        const int32_t cp = rnn_utf8_next((const unsigned char *)s, n, &next);
+        if (cp < 0) break;
+        int cw = utf8 ? wcwidth((wchar_t)cp) : 1;
+        if (cw < 0) cw = 1;
+        if (cols + cw > w) break;
+        cols += cw;
+        pos = next;
+    }
+    if (utf8) uselocale(old);
+    printf("%.*s%*s", (int)pos, s, w - cols, "");
 }
 
 /* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix,

@@ -329,6 +329,17 @@ static void draw(FILE *f, const table *t, const char *title) {
             LEFT + PLOT_W / 2.0, y0 + 8);
 }
 
+typedef struct {
+    const table *t;
+    const char *title;
+} plot_job;
+
+static int fill_plot(FILE *f, void *arg) {
+    const plot_job *j = arg;
+    draw(f, j->t, j->title);
+    return ferror(f) ? -1 : 0;
+}
+
 int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *title) {
     struct stat in, out;
     if (stat(csv_path, &in) == 0 && stat(svg_path, &out) == 0 && in.st_dev == out.st_dev &&
@@ -339,37 +350,10 @@ int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *tit
         table_free(&t);
         return -1;
     }
-    /* A temporary file of its own beside the plot (a run being trained
-     * redraws it while `rnn plot` may too), renamed over it when whole. */
-    char tmp[4096];
-    int fd = -1;
-    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", svg_path) >= (int)sizeof tmp) { /* mkstemp fills the X's */
-        rnn_errorf("%.200s...: path too long", svg_path);
-    } else if ((fd = mkstemp(tmp)) < 0) {
-        rnn_errorf("%s: cannot write: %s", svg_path, strerror(errno));
-    }
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
-    if (!f) {
-        if (fd >= 0) {
-            rnn_errorf("%s: cannot write: %s", svg_path, strerror(errno));
-            close(fd);
-            remove(tmp);
-        }
-        table_free(&t);
-        return -1;
-    }
-    fchmod(fd, 0644); /* mkstemp's 0600 would hide the plot from other users */
-    draw(f, &t, title ? title : csv_path);
+    /* Written beside the plot and renamed over it when whole: a run being
+     * trained redraws it while `rnn plot` may too. */
+    plot_job job = {&t, title ? title : csv_path};
+    const int rc = rnn_replace_file(svg_path, fill_plot, &job);
     table_free(&t);
-    int bad = ferror(f);
-    if (fclose(f) || bad) {
-        remove(tmp);
-        return rnn_errorf("%s: write error", svg_path);
-    }
-    if (rename(tmp, svg_path)) {
-        int e = errno;
-        remove(tmp);
-        return rnn_errorf("%s: cannot write: %s", svg_path, strerror(e));
-    }
-    return 0;
+    return rc;
 }

@@ -890,12 +890,15 @@ expect_error "eval --format with an empty value" "option --format needs a value"
 expect_error "classify reading /dev/zero stops at its first NUL byte" "stdin line 1: input has a NUL byte at byte 0" \
     timeout 20 $RNN classify "$T/cls/model.safetensors" </dev/zero
 expect_error "--cache on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --cache 10
-# the confusion matrix cuts a long class name after 16 characters, not inside one
-head -n 60 "$T/cls.tsv" | awk -F'\t' 'BEGIN { OFS = "\t" } { $1 = (NR % 2 ? "ééééééééééééééééééé" : "b"); print }' >"$T/utf8lab.tsv"
+# the confusion matrix cuts a long class name at 16 terminal columns, not inside a character;
+# a CJK character takes two columns
+head -n 60 "$T/cls.tsv" | awk -F'\t' 'BEGIN { OFS = "\t" } { $1 = (NR % 3 == 1 ? "ééééééééééééééééééé" : NR % 3 == 2 ? "中文中文中文中文中文" : "b"); print }' >"$T/utf8lab.tsv"
 $RNN train ${cls/cls.tsv/utf8lab.tsv} --steps 1 --out "$T/utf8lab" >/dev/null 2>&1
 out=$($RNN eval "$T/utf8lab/model.safetensors" --data "$T/utf8lab.tsv")
 check "the confusion matrix cuts a class name between characters (valid UTF-8)" \
-    "printf '%s\n' '$out' | iconv -f UTF-8 -t UTF-8 >/dev/null && printf '%s\n' '$out' | grep -Eq '^  éééééééééééééééé +[0-9]+ +[0-9]+$'"
+    "printf '%s\n' '$out' | iconv -f UTF-8 -t UTF-8 >/dev/null && printf '%s\n' '$out' | grep -Eq '^  éééééééééééééééé +[0-9]+ +[0-9]+ +[0-9]+$' \
+    && printf '%s\n' '$out' | grep -Eq '^  中文中文中文中文 +[0-9]+ +[0-9]+ +[0-9]+$' \
+    && printf '%s\n' '$out' | grep -Eq '^  b {15} +[0-9]+ +[0-9]+ +[0-9]+$'"
 expect_error "--streams on a classifier is refused" "--streams reads a language model's text" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --streams 2
 expect_error "--dynamic on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --dynamic 0.1
 # --- --max-len: a classifier reads texts in rnn eval and classify as it was trained (its config says how)

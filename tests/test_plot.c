@@ -8,6 +8,7 @@
 #include "harness.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -304,8 +305,21 @@ static void test_errors(void) {
     write_file(csv, before);
     char bad[128];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x.svg", dir);
-    CHECK(rnn_plot_metrics(csv, bad, NULL) == -1 && strstr(rnn_last_error(), "cannot write"),
+    CHECK(rnn_plot_metrics(csv, bad, NULL) == -1 && strstr(rnn_last_error(), bad) &&
+              strstr(rnn_last_error(), "No such file or directory"),
           "an unwritable output: %s", rnn_last_error());
+    /* The plot takes the mode an existing plot has, and leaves no temporary file. */
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == 0 && chmod(svg, 0640) == 0 &&
+              rnn_plot_metrics(csv, svg, NULL) == 0,
+          "redraw: %s", rnn_last_error());
+    struct stat sb;
+    CHECK(stat(svg, &sb) == 0 && (sb.st_mode & 0777) == 0640, "the redrawn plot keeps mode 0640: %o",
+          (unsigned)(sb.st_mode & 0777));
+    DIR *dd = opendir(dir);
+    int stray = 0;
+    for (struct dirent *e; dd && (e = readdir(dd));) stray += strstr(e->d_name, ".tmp.") != NULL;
+    if (dd) closedir(dd);
+    CHECK(dd && stray == 0, "no temporary file left beside the plot (%d)", stray);
 }
 
 int main(void) {
