@@ -317,7 +317,9 @@ static void test_chunked_equals_whole(void) {
         const int T = lens[0];
         const size_t states = (size_t)layers * m->D * B * c.hidden_dim;
         float *h0 = NULL;
-        if (task) { /* a language model carrying a state in */
+        if (task || (bidir && variant != 1)) { /* a language model carrying a state in, and a
+                                                  * reverse direction whose shorter texts start
+                                                  * from theirs in a later chunk */
             h0 = malloc(sizeof(float) * states);
             for (size_t i = 0; i < states; i++) h0[i] = 0.5f * rnn_rng_normal(&rng);
         }
