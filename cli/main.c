@@ -703,10 +703,10 @@ out:
 /* s in a column of w characters: cut after w code points (never inside
  * one, as printf's precision would), padded with spaces. */
 /* Prints s in w terminal columns: cut at a character that would pass them,
- * padded with spaces. A character's width (2 for CJK, 0 for a combining
+ * padded with spaces after it (before it when right). A character's width (2 for CJK, 0 for a combining
  * mark) is glibc's, from its C.UTF-8 locale, set for this thread alone;
  * where that locale is missing each character counts as one column. */
-static void print_cut(const char *s, int w) {
+static void print_cut(const char *s, int w, int right) {
     static locale_t utf8;
     static int tried;
     if (!tried) tried = 1, utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
@@ -725,7 +725,8 @@ static void print_cut(const char *s, int w) {
         pos = next;
     }
     if (utf8) uselocale(old);
-    printf("%.*s%*s", (int)pos, s, w - cols, "");
+    if (right) printf("%*s%.*s", w - cols, "", (int)pos, s);
+    else printf("%.*s%*s", (int)pos, s, w - cols, "");
 }
 
 /* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix,
@@ -778,10 +779,15 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
                mt.accuracy, mt.macro_f1);
         if (K > 1) printf(" (the mean prediction of %d models)", K);
         printf("\n");
-        printf("confusion (rows: true class, columns: predicted):\n");
+        printf("confusion (rows: true class, columns: predicted):\n%18s", "");
+        for (int j = 0; j < C; j++) {
+            printf(" ");
+            print_cut(ck->labels[j], 7, 1);
+        }
+        printf("\n");
         for (int i = 0; i < C; i++) {
             printf("  ");
-            print_cut(ck->labels[i], 16);
+            print_cut(ck->labels[i], 16, 0);
             for (int j = 0; j < C; j++) printf(" %7ld", mt.confusion[(size_t)i * C + j]);
             printf("\n");
         }
@@ -860,6 +866,7 @@ static int cmd_eval(int argc, char **argv) {
         rnn_checkpoint_free(&ck);
         return dief("eval: %s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
     }
+    if (!label_base) dop.label_base = ck.label_base; /* integer labels numbered as in training */
     if (set_cache("eval", &ck, cache, theta, lambda)) {
         rnn_checkpoint_free(&ck);
         return 1;

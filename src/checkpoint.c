@@ -11,7 +11,7 @@
 #include "safetensors.h"
 
 int rnn_checkpoint_save(const char *path, const rnn_model *m, const rnn_tokenizer *tok,
-                        char *const *labels, int n_labels, const char *const *extra_keys,
+                        char *const *labels, int n_labels, int label_base, const char *const *extra_keys,
                         const char *const *extra_values, int n_extra,
                         const rnn_st_out *extra_tensors, int n_extra_tensors) {
     /* A tied output layer is written too, a copy of the embedding, so that
@@ -51,6 +51,7 @@ int rnn_checkpoint_save(const char *path, const rnn_model *m, const rnn_tokenize
     keys[n] = "config", vals[n++] = config;
     if (tokjson) keys[n] = "tokenizer", vals[n++] = tokjson;
     if (labjson) keys[n] = "labels", vals[n++] = labjson;
+    if (labjson && (label_base == 0 || label_base == 1)) keys[n] = "label_base", vals[n++] = label_base ? "1" : "0";
     for (int i = 0; i < n_extra && n < 32; i++) keys[n] = extra_keys[i], vals[n++] = extra_values[i];
     rc = rnn_st_save(path, outs, n_out, keys, vals, n);
 out:
@@ -73,6 +74,7 @@ void rnn_checkpoint_free(rnn_checkpoint *ck) {
     for (int i = 0; i < ck->n_labels; i++) free(ck->labels[i]);
     free(ck->labels);
     memset(ck, 0, sizeof *ck);
+    ck->label_base = -1;
 }
 
 /* "[3, 4]" */
@@ -99,6 +101,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 
 int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
     memset(ck, 0, sizeof *ck);
+    ck->label_base = -1;
     rnn_st *st = rnn_st_load(path);
     if (!st) return -1;
     int rc = -1;
@@ -282,6 +285,12 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         if (dup >= 0) rnn_errorf("%s: the class name \"%s\" is given twice: a damaged file", path, sorted[dup]);
         free(sorted);
         if (dup >= 0) goto out;
+        const char *base = rnn_st_meta(st, "label_base");
+        if (base && strcmp(base, "0") && strcmp(base, "1")) {
+            rnn_errorf("%s: metadata \"label_base\" must be \"0\" or \"1\" (got \"%.20s\"): a damaged file", path, base);
+            goto out;
+        }
+        if (base) ck->label_base = base[0] - '0';
     }
     rc = 0;
 out:

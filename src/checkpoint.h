@@ -19,14 +19,17 @@ typedef struct {
     rnn_tokenizer *tok;
     char **labels;  /* num_classes names (classify), else NULL */
     int n_labels;
+    int label_base; /* 0 or 1 where the training data numbered the classes (--label-names):
+                       integer label labels[k]'s is k + label_base; else -1 */
 } rnn_checkpoint;
 
-/* Writes model (+ tokenizer, + labels when classify) atomically. extra_keys /
+/* Writes model (+ tokenizer, + labels when classify, + label_base when 0 or
+ * 1) atomically. extra_keys /
  * extra_values add more metadata pairs, extra tensors more tensors (their
  * names must start with "train.": rnn train keeps its resume state so);
  * either may be NULL with a count of 0. */
 int rnn_checkpoint_save(const char *path, const rnn_model *m, const rnn_tokenizer *tok,
-                        char *const *labels, int n_labels, const char *const *extra_keys,
+                        char *const *labels, int n_labels, int label_base, const char *const *extra_keys,
                         const char *const *extra_values, int n_extra,
                         const rnn_st_out *extra_tensors, int n_extra_tensors);
 

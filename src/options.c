@@ -43,12 +43,12 @@ static const opt_def defs[] = {
     {"label-base", K_CHOICE, F(label_base), "auto|0|1", "classify, with --label-names: 0 if label 0 names the first class, 1 if label 1 does (auto: 0 when a training label is 0, 1 when one is the number of names)"},
     {"max-len", K_INT, F(max_len), NULL, "classify: read each text by this many of its tokens (0: no limit); saved with the model, so rnn eval, rnn classify and rnn_classify read texts so too"},
     {"truncate", K_CHOICE, F(truncate), "head|tail", "classify: keep the head or the tail of long texts (saved with the model too)"},
-    {"vectors", K_STR, F(vectors), NULL, "initialise embeddings from GloVe/word2vec text vectors"},
+    {"vectors", K_STR, F(vectors), NULL, "initialise embeddings from GloVe/word2vec text vectors (--embed then defaults to their width)"},
     {"task", K_CHOICE, F(task), "lm|classify", "language model or classifier"},
     {"cell", K_CHOICE, F(cell), "lstm|gru|rnn_tanh|rnn_relu|none", "recurrent cell (none: bag of embeddings)"},
     {"layers", K_INT, F(layers), NULL, "stacked recurrent layers"},
     {"hidden", K_INT, F(hidden), NULL, "hidden units per direction"},
-    {"embed", K_INT, F(embed), NULL, "embedding width"},
+    {"embed", K_INT, F(embed), NULL, "embedding width (default 64, or the width of --vectors)"},
     {"bidirectional", K_BOOL, F(bidirectional), NULL, "bidirectional layers"},
     {"residual", K_BOOL, F(residual), NULL, "residual connections between stacked layers of equal width"},
     {"tie-weights", K_BOOL, F(tie_weights), NULL, "lm: the output layer shares the embedding matrix (needs --embed equal to --hidden)"},
@@ -544,6 +544,18 @@ int rnn_opts_absolute_paths(rnn_opts *o) {
                               strlen(abs), d->size - 1);
         strcpy(p, abs);
     }
+    /* and the vocabulary file of --tokenizer wordpiece:VOCAB.txt */
+    static const char wp[] = "wordpiece:";
+    char abs[2 * 4096 + 2];
+    if (strncmp(o->tokenizer, wp, sizeof wp - 1) || !o->tokenizer[sizeof wp - 1]) return 0;
+    if (absolute(abs, sizeof abs, o->tokenizer + sizeof wp - 1))
+        return rnn_errorf("option --tokenizer: %s cannot be made an absolute path (the current directory cannot be "
+                          "read, or the path is too long)", o->tokenizer + sizeof wp - 1);
+    if (strpbrk(abs, "\n\r")) return 0;
+    if (strlen(abs) + sizeof wp - 1 >= sizeof o->tokenizer)
+        return rnn_errorf("option --tokenizer: %s is too long as an absolute path (%zu characters, max %zu)",
+                          o->tokenizer + sizeof wp - 1, strlen(abs), sizeof o->tokenizer - sizeof wp);
+    snprintf(o->tokenizer, sizeof o->tokenizer, "%s%s", wp, abs);
     return 0;
 }
 
@@ -576,6 +588,10 @@ static const opt_def *first_fixed_diff(const rnn_opts *a, const rnn_opts *b, cha
         if (!strcmp(was, is)) continue;
         int path = 0; /* a file named relative to here and absolute in config.txt is the same file */
         for (size_t k = 0; k < sizeof path_opts / sizeof *path_opts; k++) path |= !strcmp(fixed[i], path_opts[k]);
+        if (!strcmp(fixed[i], "tokenizer") && !strncmp(was, "wordpiece:", 10) && !strncmp(is, "wordpiece:", 10)) {
+            if (!same_file(was + 10, is + 10)) return d;
+            continue;
+        }
         if (!path || !same_file(was, is)) return d;
     }
     return NULL;

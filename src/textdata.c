@@ -727,6 +727,11 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
             }
         }
         if (known) map[i] = find_name(known, n_known, nm);
+        /* a model trained with --label-names numbers its classes from its base */
+        if (known && !names && map[i] < 0 && o->label_base >= 0 && is_int(nm)) {
+            const long long v = strtoll(nm, NULL, 10) - o->label_base;
+            if (v >= 0 && v < n_known) map[i] = (int)v;
+        }
     }
 
     /* Header detection, then drop it. */
@@ -761,10 +766,15 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
             else if (names && (strtoll(nm, NULL, 10) - base < 0 || strtoll(nm, NULL, 10) - base >= n_names))
                 rnn_errorf("%s: label %s has no name in %s (%d names, labels %d-based)", where, nm, o->label_names,
                            n_names, base);
-            else {
+            else if (!names && is_int(nm) && o->label_base >= 0) {
                 name_list(list, sizeof list, known, n_known);
-                rnn_errorf("%s: label \"%s\" is not one of the %d known labels %s", where,
-                           names ? names[strtoll(nm, NULL, 10) - base] : nm, n_known, list);
+                rnn_errorf("%s: label %s names none of the %d classes, labels %d-%d %s", where, nm, n_known,
+                           o->label_base, o->label_base + n_known - 1, list);
+            } else {
+                name_list(list, sizeof list, known, n_known);
+                rnn_errorf("%s: label \"%s\" is not one of the %d known labels %s%s", where,
+                           names ? names[strtoll(nm, NULL, 10) - base] : nm, n_known, list,
+                           !names && is_int(nm) ? "; a file that numbers them needs --label-names" : "");
             }
             goto out;
         }

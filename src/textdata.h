@@ -67,7 +67,10 @@ typedef struct {
                                 integer label k is named by line k - label_base + 1 */
     int label_base;          /* with label_names: 0 (label 0 is the first name) or 1; -1: from the
                                 labels, 0 when one is 0, 1 when one is the number of names, an
-                                error when neither (both would fit) */
+                                error when neither (both would fit). Without label_names but with
+                                known_labels (0 or 1): an integer label that is no known name is
+                                known label k - label_base (as a model trained with label_names
+                                numbers its classes) */
     int check_utf8;          /* 1: every text must be valid UTF-8 without NUL bytes, an error naming
                                 file:line otherwise (for the char, word and wordpiece tokenizers
                                 without invalid_utf8_replace). Labels always must. */

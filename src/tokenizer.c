@@ -294,7 +294,10 @@ static inline int ibuf_push(ibuf *b, int32_t v) {
 /* The tokenizer                                                            */
 
 /* How piece() renders a token. */
-enum { KIND_TEXT, KIND_SILENT, KIND_UNK, KIND_NEWLINE, KIND_CONT };
+/* What decoding does with a token: KIND_CLOSE (". , ) ..."), KIND_OPEN
+ * ("( [ ...") and KIND_APOS ("'") are punctuation that a word model with
+ * split_punct, or a wordpiece model, writes against its neighbours. */
+enum { KIND_TEXT, KIND_SILENT, KIND_UNK, KIND_NEWLINE, KIND_CONT, KIND_CLOSE, KIND_OPEN, KIND_APOS };
 
 struct rnn_tokenizer {
     rnn_tok_options opt; /* opt.vocab_file points at vocab_path */
@@ -434,6 +437,23 @@ static int tok_finish(rnn_tokenizer *t) {
             if (id >= 0) t->kind[id] = KIND_SILENT;
         }
         break;
+    }
+    if (t->opt.type == RNN_TOK_WORDPIECE || (t->opt.type == RNN_TOK_WORD && t->opt.split_punct)) {
+        static const struct {
+            const char *tok;
+            uint8_t kind;
+        } punct[] = {{".", KIND_CLOSE}, {",", KIND_CLOSE}, {";", KIND_CLOSE}, {":", KIND_CLOSE},
+                     {"!", KIND_CLOSE}, {"?", KIND_CLOSE}, {"%", KIND_CLOSE}, {")", KIND_CLOSE},
+                     {"]", KIND_CLOSE}, {"}", KIND_CLOSE}, {"\u2026", KIND_CLOSE}, {"\u00bb", KIND_CLOSE},
+                     {"\u201d", KIND_CLOSE}, {"\u3001", KIND_CLOSE}, {"\u3002", KIND_CLOSE}, {"\uff0c", KIND_CLOSE},
+                     {"\uff01", KIND_CLOSE}, {"\uff1f", KIND_CLOSE}, {"\uff1a", KIND_CLOSE}, {"\uff1b", KIND_CLOSE},
+                     {"\uff09", KIND_CLOSE}, {"(", KIND_OPEN}, {"[", KIND_OPEN}, {"{", KIND_OPEN},
+                     {"\u00ab", KIND_OPEN}, {"\u201c", KIND_OPEN}, {"\u2018", KIND_OPEN}, {"\u00bf", KIND_OPEN},
+                     {"\u00a1", KIND_OPEN}, {"\uff08", KIND_OPEN}, {"'", KIND_APOS}, {"\u2019", KIND_APOS}};
+        for (size_t i = 0; i < sizeof punct / sizeof *punct; i++) {
+            const int id = tok_find(t, punct[i].tok, strlen(punct[i].tok));
+            if (id >= 0) t->kind[id] = punct[i].kind;
+        }
     }
     if (t->pad_id >= 0) t->kind[t->pad_id] = KIND_SILENT;
     if (t->unk_id >= 0) t->kind[t->unk_id] = KIND_UNK;
@@ -928,8 +948,17 @@ static const char *piece_of(const rnn_tokenizer *t, int32_t prev, int32_t id, ch
     default: break;
     }
     if (t->opt.type == RNN_TOK_WORD || t->opt.type == RNN_TOK_WORDPIECE) {
-        int at_start = prev < 0 || (size_t)prev >= t->vocab.n;
-        *space = !at_start && t->kind[prev] != KIND_SILENT && t->kind[prev] != KIND_NEWLINE;
+        if (prev < 0 || (size_t)prev >= t->vocab.n) return s; /* at the start */
+        const int k = t->kind[id], kp = t->kind[prev];
+        const unsigned char c = (unsigned char)s[0], cp = (unsigned char)strtab_key(&t->vocab, (size_t)prev)[0];
+        /* a word: ASCII letters and digits, or other scripts; not '"' or "-" */
+#define WORDLIKE(b) (((b) >= '0' && (b) <= '9') || (((b) | 32) >= 'a' && ((b) | 32) <= 'z') || (b) >= 0x80)
+        const int word = k == KIND_UNK || (k == KIND_TEXT && WORDLIKE(c));
+        const int word_before = kp == KIND_UNK || kp == KIND_CONT || (kp == KIND_TEXT && WORDLIKE(cp));
+#undef WORDLIKE
+        /* "he said (quietly), i'm here." from he said ( quietly ) , i ' m here . */
+        *space = kp != KIND_SILENT && kp != KIND_NEWLINE && k != KIND_CLOSE && kp != KIND_OPEN &&
+                 !(k == KIND_APOS && word_before) && !(kp == KIND_APOS && word);
     }
     return s;
 }

@@ -72,13 +72,20 @@
  *   byte       the byte itself (decode's string then may hold a 0 byte or
  *              partial UTF-8; piece() returns exact byte counts).
  *   word       " " + token, except no space at the start, after a "\n" token
- *              or a <pad>, and none before "\n". Punctuation gets a space like
- *              any word ("hello , world !"), so encode(decode(ids)) == ids for
+ *              or a <pad>, and none before "\n". With split_punct, punctuation
+ *              is written against its words, as text has it: no space before
+ *              . , ; : ! ? % ) ] } … » ” 、 。 and their fullwidth forms, none
+ *              after ( [ { « “ ‘ ¿ ¡ （, and none on either side of an
+ *              apostrophe (' or ’) between words ("i ' m" → "i'm"; a word is a
+ *              token that starts with an ASCII letter or digit or a non-ASCII
+ *              byte, or <unk>): "he said (quietly), i'm here.". Since
+ *              split_punct splits those again, encode(decode(ids)) == ids for
  *              ids without specials, except with strip_html on and
  *              split_punct off: tokens "<b" and ">" decode to "<b >", a tag,
  *              which encoding drops. <unk> → "<unk>", <pad> → "".
  *   wordpiece  "##x" → "x" glued to the previous piece; any other token → " " +
- *              token, except at the start or after a silent special. [UNK] →
+ *              token, except at the start or after a silent special, and
+ *              punctuation as for word ("isn ' t it ?" → "isn't it?"). [UNK] →
  *              "[UNK]"; [PAD], [CLS], [SEP], [MASK] → "" (silent).
  *
  * Metadata (docs/checkpoints.md, "tokenizer"): rnn_tokenizer_to_json() writes

@@ -289,6 +289,7 @@ typedef struct {
     rnn_cls_data ctrain, cval; /* classify: encoded examples */
     char **labels;          /* classify: class names */
     int n_labels;
+    int label_base;         /* classify: 0 or 1 where --label-names numbered the classes, else -1 */
     int classify, B, T;
     long per_epoch;
     /* progress */
@@ -316,14 +317,9 @@ static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r-
 /* " (bf16 products)" in --precision bf16 runs, for the banner. */
 static const char *prec_note(void) { return rnn_gemm_precision() == RNN_BF16 ? " (bf16 products)" : ""; }
 
-static void say(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(run *r, const char *fmt, ...) {
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (!r->quiet) fprintf(stderr, "%s%s\n", r->bar ? "\r\033[K" : "", line);
+/* A line to train.log, and to stderr when term is set. */
+static void log_line(run *r, int term, const char *line) {
+    if (term) fprintf(stderr, "%s%s\n", r->bar ? "\r\033[K" : "", line);
     if (r->log) {
         fprintf(r->log, "%s\n", line);
         fflush(r->log);
@@ -337,6 +333,16 @@ static void say(run *r, const char *fmt, ...) {
         p[r->n_pending] = 0;
         r->pending = p;
     }
+}
+
+static void say(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(run *r, const char *fmt, ...) {
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_line(r, !r->quiet, line);
 }
 
 /* mkdir -p; *first (if 0 so far) gets the length of the first prefix of
@@ -379,7 +385,8 @@ static int encode(run *r, const char *what, const char *text, size_t len, int32_
     size_t unk = 0;
     if (rnn_tokenizer_encode(r->tok, text, len, ids, n, &unk)) return rnn_error_prefix("%s", what);
     if (unk)
-        say(r, "warning: %zu tokens of %s are not in the vocabulary and map to <unk>", unk, what);
+        say(r, "warning: %zu tokens of %s are not in the vocabulary and map to %s", unk, what,
+            rnn_tokenizer_token(r->tok, rnn_tokenizer_unk_id(r->tok)));
     return 0;
 }
 
@@ -619,6 +626,7 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
     if (rnn_dataset_load(&all, o->data, &dop, known, n_known)) return -1;
     say_header(r, o->data, &all);
     dop.label_base = all.label_base; /* --val numbers its labels as the training data do */
+    r->label_base = all.label_base;  /* and the checkpoint keeps it for rnn eval */
     if (o->val[0]) {
         tr = all;
         memset(&all, 0, sizeof all);
@@ -690,6 +698,28 @@ out:
 
 /* GloVe / word2vec text vectors ("word v1 ... vE" per line; a word2vec
  * "count dim" first line is skipped) into the embedding rows of known words. */
+/* The width of the vectors in path: the numbers after the word on its first
+ * line, or a word2vec header's second number. 0 with a message when there
+ * is none. */
+static int vectors_width(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno)), 0;
+    char *line = NULL;
+    size_t cap = 0;
+    const ssize_t got = getline(&line, &cap, f);
+    fclose(f);
+    int width = 0;
+    char *p = got > 0 ? strchr(line + rnn_bom_len(line, (size_t)got), ' ') : NULL, *end;
+    for (; p && (strtod(p, &end), end != p); p = end) width = width < INT_MAX ? width + 1 : width;
+    if (width == 1) { /* "count width" */
+        const long w = strtol(strchr(line, ' '), &end, 10);
+        width = w > 0 && w <= 65536 ? (int)w : 0;
+    }
+    free(line);
+    if (!width) rnn_errorf("%s:1: no vector width here (a line is a word, then its numbers)", path);
+    return width;
+}
+
 static int load_vectors(run *r) {
     const char *path = r->o->vectors;
     FILE *f = fopen(path, "r");
@@ -996,7 +1026,7 @@ static int save_state(run *r) {
     keys[N_STATE_META] = "train.config", vp[N_STATE_META] = cfg;
     keys[N_STATE_META + 1] = "train.data", vp[N_STATE_META + 1] = r->prints[0];
     keys[N_STATE_META + 2] = "train.val_data", vp[N_STATE_META + 2] = r->prints[1];
-    int rc = rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, keys, vp, N_STATE_META + 3, t, nt);
+    int rc = rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, r->label_base, keys, vp, N_STATE_META + 3, t, nt);
     free(cfg);
     return rc;
 }
@@ -1130,7 +1160,7 @@ out:
 static int save_model(run *r, const char *name) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, name);
-    return rnn_checkpoint_save(path, r->m, r->tok, r->labels, r->n_labels, NULL, NULL, 0, NULL, 0);
+    return rnn_checkpoint_save(path, r->m, r->tok, r->labels, r->n_labels, r->label_base, NULL, NULL, 0, NULL, 0);
 }
 
 /* ---- the loop ------------------------------------------------------------- */
@@ -1143,8 +1173,14 @@ static rnn_train_event event(const run *r, int kind, double loss, float lr, doub
 
 static void progress(run *r, double loss, double tok_s, float lr) {
     const rnn_opts *o = r->o;
-    if (r->quiet) return;
     double el = elapsed(r), frac = -1;
+    if (o->log_every > 0 && r->step % o->log_every == 0) { /* train.log has every line the terminal may not */
+        char line[256];
+        snprintf(line, sizeof line, "step %ld epoch %ld loss %.4f lr %.3e %.0f tok/s elapsed %.1fs", r->step,
+                 r->epoch, loss, lr, tok_s, el);
+        log_line(r, !r->quiet && !r->bar, line);
+    }
+    if (r->quiet || !r->bar) return;
     if (r->total_steps > 0) frac = (double)r->step / r->total_steps;
     if (o->time > 0 && el / o->time > frac) frac = el / o->time;
     char eta[32] = "?";
@@ -1152,18 +1188,13 @@ static void progress(run *r, double loss, double tok_s, float lr) {
         long s = (long)((1.0 - frac) * (el / frac));
         snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
     }
-    if (r->bar) {
-        int width = 24, fill = frac > 0 ? (int)(frac * width) : 0;
-        char barbuf[32];
-        for (int i = 0; i < width; i++) barbuf[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-        barbuf[width] = 0;
-        fprintf(stderr, "\r\033[Kstep %ld [%s] loss %.4f | %.0f tok/s | lr %.2e | ETA %s", r->step,
-                barbuf, loss, tok_s, lr, eta);
-        fflush(stderr);
-    } else if (o->log_every > 0 && r->step % o->log_every == 0) {
-        say(r, "step %ld epoch %ld loss %.4f lr %.3e %.0f tok/s elapsed %.1fs", r->step, r->epoch,
-            loss, lr, tok_s, el);
-    }
+    int width = 24, fill = frac > 0 ? (int)(frac * width) : 0;
+    char barbuf[32];
+    for (int i = 0; i < width; i++) barbuf[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+    barbuf[width] = 0;
+    fprintf(stderr, "\r\033[Kstep %ld [%s] loss %.4f | %.0f tok/s | lr %.2e | ETA %s", r->step, barbuf, loss,
+            tok_s, lr, eta);
+    fflush(stderr);
 }
 
 /* Redraws metrics.svg from metrics.csv. A plot that cannot be written is
@@ -1814,12 +1845,18 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     r->T = o->seq_len;
     r->best_val = r->best_loss = INFINITY;
     r->last_eval_step = -1;
+    r->label_base = -1;
     r->classify = !strcmp(o->task, "classify");
-    int rc = -1, resuming = o->resume[0] != 0;
+    int rc = -1, resuming = o->resume[0] != 0, vectors_note = 0;
     rnn_checkpoint ck = {0};
     if (r->B < 1 || r->T < 1) return rnn_errorf("--batch and --seq-len must be >= 1");
     if (resuming && (o->init_from[0] || o->init_backward[0]))
         return rnn_errorf("--resume and --%s cannot be combined", o->init_from[0] ? "init-from" : "init-backward");
+    if (!resuming && o->vectors[0] && !o->init_from[0] && !rnn_opts_given(o, "embed")) {
+        /* --embed is the vectors' width unless given */
+        if (!(r->eff.embed = vectors_width(o->vectors))) return -1;
+        vectors_note = 1;
+    }
     /* A resumed run keeps what it was started with (its state decides). */
     if (!resuming && (rnn_opts_check_task(o) || (!o->init_from[0] && rnn_opts_check_unused(o)))) return -1;
     if (check_ranges(o)) return -1;
@@ -1838,6 +1875,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     if (open_run_dir(r, resuming) || (resuming && check_saved_options(r))) goto out;
     if (dir && dir_cap) snprintf(dir, dir_cap, "%s", r->dir);
     if (fallback[0]) say(r, "warning: %s; training in fp32", fallback);
+    if (vectors_note) say(r, "--embed %d: the width of the vectors in %s", r->eff.embed, o->vectors);
 
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
     if (setup_model(r, resuming, &ck) || (!r->classify && setup_cache(r, resuming))) goto out;

@@ -105,7 +105,7 @@ static void test_classify_cuts(void) {
         snprintf(path[tail], sizeof path[tail], "/tmp/rnn_test_cut%d_%d.safetensors", tail, (int)getpid());
         ck.model->c.max_len = 4;
         ck.model->c.truncate_tail = tail;
-        ok = !rnn_checkpoint_save(path[tail], ck.model, ck.tok, ck.labels, ck.n_labels, NULL, NULL, 0, NULL, 0);
+        ok = !rnn_checkpoint_save(path[tail], ck.model, ck.tok, ck.labels, ck.n_labels, ck.label_base, NULL, NULL, 0, NULL, 0);
     }
     rnn_checkpoint_free(&ck);
     rnn_t *whole = rnn_open(FIX "torch_cls.safetensors"), *head = ok ? rnn_open(path[0]) : NULL,

@@ -130,6 +130,14 @@ check "... and --out naming its directory another way (config.txt: $(grep '^out'
 mkdir -p "$T/rel/other/deep"; ln -sfn other/deep "$T/rel/lk"; head -c 20000 "$T/text.txt" | tr 'a-z' 'z' >"$T/rel/other/own.txt"
 (cd "$T/rel" && $RNN train ${small/--data $T\/text.txt/--data lk\/..\/own.txt} --steps 1 --out lkrun) >/dev/null 2>&1
 check "--data through a link's .. records the file it read" "grep -qx 'data = $T/rel/other/own.txt' '$T/rel/lkrun/config.txt'"
+# a WordPiece vocabulary is recorded as an absolute path too: --config reruns from anywhere
+(printf '[PAD]\n[UNK]\n'; for c in a b c d e f g h i j k l m n o p q r s t u v w x y z , . :; do printf '%s\n##%s\n' "$c" "$c"; done) >"$T/rel/wp.txt"
+(cd "$T/rel" && $RNN train ${small/--data $T\/text.txt/--data own.txt} --tokenizer wordpiece:wp.txt --steps 2 --eval-every 2 --out wprun) >/dev/null 2>&1
+(cd / && $RNN train --config "$T/rel/wprun/config.txt" --steps 1 --out "$T/rel/wprun2") >/dev/null 2>&1
+check "config.txt records a wordpiece vocabulary's absolute path, and --config runs it from /" \
+    "grep -qx 'tokenizer = wordpiece:$T/rel/wp.txt' '$T/rel/wprun/config.txt' && [ -s '$T/rel/wprun2/model.safetensors' ]"
+(cd "$T/rel" && $RNN train --resume wprun --tokenizer wordpiece:./wp.txt --steps 4) >/dev/null 2>&1
+check "... and a resume takes the vocabulary named another way" "[ \$(tail -n 1 '$T/rel/wprun/metrics.csv' | cut -d, -f1) = 4 ]"
 $RNN train $small --steps 2 --eval-every 2 --init-from "$T/rel/own/model.safetensors" --out "$T/rel/ft" >/dev/null 2>&1
 $RNN train --resume "$T/rel/ft" --steps 4 >/dev/null 2>&1
 $RNN train --config "$T/rel/ft/config.txt" --steps 1 --out "$T/rel/ft_again" >/dev/null 2>&1
@@ -899,6 +907,8 @@ check "the confusion matrix cuts a class name between characters (valid UTF-8)" 
     "printf '%s\n' '$out' | iconv -f UTF-8 -t UTF-8 >/dev/null && printf '%s\n' '$out' | grep -Eq '^  éééééééééééééééé +[0-9]+ +[0-9]+ +[0-9]+$' \
     && printf '%s\n' '$out' | grep -Eq '^  中文中文中文中文 +[0-9]+ +[0-9]+ +[0-9]+$' \
     && printf '%s\n' '$out' | grep -Eq '^  b {15} +[0-9]+ +[0-9]+ +[0-9]+$'"
+check "the confusion matrix heads its columns with the class names, cut to 7 columns" \
+    "printf '%s\n' '$out' | grep -Eq '^ {25}b ééééééé  中文中$'"
 expect_error "--streams on a classifier is refused" "--streams reads a language model's text" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --streams 2
 expect_error "--dynamic on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --dynamic 0.1
 # --- --max-len: a classifier reads texts in rnn eval and classify as it was trained (its config says how)
@@ -1096,8 +1106,17 @@ a1=$($RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/
 a2=$(tail -n 1 "$T/lb/metrics.csv" | cut -d, -f6)
 check "--val numbers its labels as the training data do (validation $a2 = eval --label-base 0 $a1)" \
     "[ -n '$a1' ] && awk -v a=$a1 -v b=$a2 'BEGIN { exit !(a > 0.9 && (a - b) ^ 2 < 1e-8) }'"
-expect_error "labels that fit 0- and 1-based names are refused" "lb12.tsv: labels 1-2 could name the 3 classes of .*--label-base 0|1" \
-    $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt"
+check "--progress quiet: train.log still gets the step lines" "grep -q '^step 50 epoch [0-9]* loss ' '$T/lb/train.log'"
+# the model keeps its numbering (metadata label_base): rnn eval reads integer labels so, names file or not
+a3=$($RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --json | sed -E 's/.*"accuracy": ([0-9.]+).*/\1/')
+a4=$($RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt" --json | sed -E 's/.*"accuracy": ([0-9.]+).*/\1/')
+check "eval numbers integer labels as training did, without --label-names ($a3) and with ($a4)" \
+    "[ '$a3' = '$a1' ] && [ '$a4' = '$a1' ] && head -c 65536 '$T/lb/model.safetensors' | grep -aq '\"label_base\":\"0\"'"
+printf '3\tokay\n' >"$T/lb3.tsv"
+expect_error "an integer label past the model's classes" "lb3.tsv:1: label 3 names none of the 3 classes, labels 0-2 (neg, pos, neu)" \
+    $RNN eval "$T/lb/model.safetensors" --data "$T/lb3.tsv"
+expect_error "labels that fit 0- and 1-based names are refused with --label-base auto" "lb12.tsv: labels 1-2 could name the 3 classes of .*--label-base 0|1" \
+    $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt" --label-base auto
 expect_error "eval --label-base 2" "--label-base '2' must be a number in \[0, 1\]" \
     $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt" --label-base 2
 $RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt" --label-base 0 --label-col 0 >/dev/null 2>&1
@@ -1163,6 +1182,14 @@ t, m = st.load(sys.argv[1]); vocab = json.loads(m['tokenizer'])['vocab']
 sys.exit(not (list(t['embedding.weight'][vocab.index('what')]) == [0.5, 0.25, -1, 2]))
 PY"
 fi
+# --embed defaults to the vectors' width (a word2vec "count width" header line too)
+{ printf '3 4\n'; cat "$T/vec.txt"; } >"$T/w2v.txt"
+$RNN train ${cls/--embed 16/} --vectors "$T/vec.txt" --steps 1 --out "$T/vecw" >"$T/veclog" 2>&1
+$RNN train ${cls/--embed 16/} --vectors "$T/w2v.txt" --steps 1 --out "$T/vecw2" 2>/dev/null >/dev/null
+check "--embed is the vectors' width unless given, and the run says so" \
+    "grep -qx 'embed = 4' '$T/vecw/config.txt' && grep -qx 'embed = 4' '$T/vecw2/config.txt' && grep -q -- '--embed 4: the width of the vectors in .*vec.txt' '$T/veclog'"
+printf 'what\n' >"$T/novec.txt"
+expect_error "vectors whose first line has no numbers" "novec.txt:1: no vector width here" $RNN train ${cls/--embed 16/} --vectors "$T/novec.txt" --steps 1 --out "$T/x"
 # A word language model takes them too (they were ignored): its embedding starts from them.
 cut -f2 "$T/cls.tsv" >"$T/vec_text.txt"
 $RNN train --data "$T/vec_text.txt" --tokenizer word --layers 1 --hidden 8 --embed 4 --seq-len 8 --batch 4 --vectors "$T/vec.txt" --freeze-embedding --steps 2 --threads 1 --out "$T/veclm" >"$T/veclmlog" 2>&1

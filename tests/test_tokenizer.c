@@ -549,7 +549,7 @@ static void test_wordpiece_small(void) {
     const char *filler = NULL;
     CHECK(rnn_tokenizer_filler_id(t, &filler) == 0 && filler && !strcmp(filler, "[UNK]"), "wordpiece filler: [UNK]");
     char *back = rnn_tokenizer_decode(t, (const int32_t[]){1, 7, 4, 5, 10, 8, 9, 0, 2}, 9);
-    CHECK(back && strcmp(back, "unwanted , running [UNK]") == 0, "decode: [%s]", back ? back : "");
+    CHECK(back && strcmp(back, "unwanted, running [UNK]") == 0, "decode: [%s]", back ? back : "");
     free(back);
     rnn_tokenizer_free(t);
     unlink(path);
@@ -695,7 +695,7 @@ static void test_wordpiece_bert(void) {
     CHECK(encodes_to(t, s, want, LEN(want)) && tokens_are(t, s, want_tok, LEN(want_tok)),
           "hand-checked sentence");
     char *back = rnn_tokenizer_decode(t, want, LEN(want));
-    CHECK(back && strcmp(back, "the cafe ' s creme brulee costs 5€ — naive , isn ' t it ? 日 本 語") == 0,
+    CHECK(back && strcmp(back, "the cafe's creme brulee costs 5€ — naive, isn't it? 日 本 語") == 0,
           "decode glues ## pieces: [%s]", back ? back : "");
     free(back);
     /* control characters vanish, NBSP and tabs split, CJK split from latin */
@@ -911,6 +911,34 @@ static void test_json_malformed(void) {
 }
 
 /* piece() and decode() agree on real encodings and on arbitrary id sequences. */
+/* A word model with split_punct writes punctuation against its words, as
+ * text has it, and still reads back to the same ids. */
+static void test_word_decode_punct(void) {
+    const char *text = "he said (quietly), i'm here: \"yes\" [and] 'tis so\u2026 \u00abok\u00bb don\u2019t - x";
+    rnn_tok_options o;
+    rnn_tok_options_default(&o, RNN_TOK_WORD);
+    rnn_tokenizer *t = build(&o, text);
+    size_t n = 0, n2 = 0;
+    int32_t *ids = t ? enc(t, text, &n, NULL) : NULL;
+    char *d = ids ? rnn_tokenizer_decode(t, ids, n) : NULL;
+    CHECK(d && !strcmp(d, "he said (quietly), i'm here: \" yes \" [and] 'tis so\u2026 \u00abok\u00bb don\u2019t - x"),
+          "decode: [%s]", d ? d : "");
+    int32_t *again = d ? enc(t, d, &n2, NULL) : NULL;
+    CHECK(again && n2 == n && !memcmp(again, ids, n * sizeof *ids), "encode(decode(ids)) == ids");
+    free(again);
+    free(d);
+    free(ids);
+    rnn_tokenizer_free(t);
+    o.split_punct = 0; /* "said," is then one word: nothing to glue */
+    t = build(&o, "a . b , c");
+    ids = t ? enc(t, "a . b , c", &n, NULL) : NULL;
+    d = ids ? rnn_tokenizer_decode(t, ids, n) : NULL;
+    CHECK(d && !strcmp(d, "a . b , c"), "without split_punct: [%s]", d ? d : "");
+    free(d);
+    free(ids);
+    rnn_tokenizer_free(t);
+}
+
 static void test_piece_matches_decode(void) {
     const char *train = "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
                         "All:\nSpeak, speak. Ünïcödé 日本語 🙂 <br /> x";
@@ -946,8 +974,8 @@ static void test_piece_matches_decode(void) {
         }
         if (k == 2) {
             char *d = rnn_tokenizer_decode(t, ids, n);
-            CHECK(d && strcmp(d, "first citizen :\nbefore we proceed any further , hear me speak .\n\n"
-                                 "all :\nspeak , speak . ünïcödé 日本語 🙂 < br / > x") == 0,
+            CHECK(d && strcmp(d, "first citizen:\nbefore we proceed any further, hear me speak.\n\n"
+                                 "all:\nspeak, speak. ünïcödé 日本語 🙂 < br / > x") == 0,
                   "word decode: [%s]", d ? d : "");
             size_t n2;
             int32_t *again = d ? enc(t, d, &n2, NULL) : NULL;
@@ -1041,6 +1069,7 @@ int main(void) {
     RUN(test_json_round_trip);
     RUN(test_json_malformed);
     RUN(test_piece_matches_decode);
+    RUN(test_word_decode_punct);
     RUN(test_linear_time);
     return harness_end();
 }

@@ -326,6 +326,21 @@ check "greedy: a word LM's text is rnn sample --temperature 0's byte for byte (s
     "[ -s '$T/c_word_g0.out' ] && cmp -s '$T/c_word_g0.out' '$T/p_word_g0.out' && cmp -s '$T/c_word_g1.out' '$T/p_word_g1.out' && cmp -s '$T/c_word_g2.out' '$T/p_word_g2.out' && cmp -s '$T/c_word_g3.out' '$T/p_word_g3.out'"
 check "word tokenizer: the tool's punctuation and whitespace are src/tokenizer.c's (punct_ranges, is_zs)" \
     "[ \$(rc mk_table) -eq 0 ]"
+# decoding writes punctuation against its words as rnn.c does (test_tokenizer.c's test_word_decode_punct)
+check "word tokenizer: the tool decodes punctuation as rnn.c (\"he said (quietly), i'm here:\")" "$PY - <<'PY'
+import sys
+sys.path.insert(0, 'tools')
+import rnnc_torch as r
+text = 'he said (quietly), i\'m here: \"yes\" [and] \'tis so\u2026 \u00abok\u00bb don\u2019t - x'
+tok = {'type': 'word', 'vocab': ['<pad>', '<unk>'], 'pad_id': 0, 'unk_id': 1, 'lowercase': True,
+       'split_punct': True, 'strip_html': False, 'keep_newlines': True, 'min_count': 1, 'max_vocab': 0,
+       'invalid_utf8': 'error'}
+tok['vocab'] += sorted(set(r.word_tokens(tok, text.encode())))
+ids = r.encode(tok, text)
+got = r.decode(tok, ids).decode()
+want = 'he said (quietly), i\'m here: \" yes \" [and] \'tis so\u2026 \u00abok\u00bb don\u2019t - x'
+sys.exit(not (got == want and r.encode(tok, got) == ids))
+PY"
 for dt in F16 BF16 F64; do
     c=$(c_loss "$T/lm_$dt.safetensors" "$T/crlf_bom.txt"); p=$(loss "$T/p_$dt.out")
     check "a checkpoint of $dt tensors: the tool reads it as rnn.c does ($c vs $p)" "[ -n '$c' ] && close '$c' '$p' 2e-5"

@@ -205,7 +205,7 @@ static void test_tied_weights(void) {
     char path[64], bad[64];
     snprintf(path, sizeof path, "%s/tied.safetensors", dir);
     snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
-    CHECK(rnn_checkpoint_save(path, m, NULL, NULL, 0, NULL, NULL, 0, NULL, 0) == 0, "save: %s", rnn_last_error());
+    CHECK(rnn_checkpoint_save(path, m, NULL, NULL, 0, -1, NULL, NULL, 0, NULL, 0) == 0, "save: %s", rnn_last_error());
     rnn_st *st = rnn_st_load(path);
     const rnn_st_tensor *e = st ? rnn_st_find(st, "embedding.weight") : NULL, *h = st ? rnn_st_find(st, "head.weight") : NULL;
     CHECK(e && h && h->nbytes == e->nbytes && !memcmp(h->data, e->data, e->nbytes),

@@ -55,7 +55,8 @@ as rnn.c's, i.e. ASCII, Zs, U+0085, U+200B, U+2028, U+2029 and U+FEFF,
 keep_newlines' "\\n" tokens, split_punct by ASCII ispunct and rnn.c's own
 table of the Unicode 14 P* code points, and a "<pad>" or "<unk>" in the text
 read as <unk>), and decodes them as rnn.c does (a word model's pieces: " " +
-word, none at the start, after "\\n" or <pad>, nor before "\\n"); wordpiece
+word, none at the start, after "\\n" or <pad>, nor before "\\n"; with
+split_punct punctuation against its words, "i'm here."); wordpiece
 needs rnn.c itself.
 
 The twin implements every config key that changes what a model computes at
@@ -624,11 +625,28 @@ def producible(tok, i):
     return tok["type"] == "byte" or i != tok.get("pad_id")
 
 
+CLOSE_PUNCT = set(".,;:!?%)]}\u2026\u00bb\u201d\u3001\u3002\uff0c\uff01\uff1f\uff1a\uff1b\uff09")
+OPEN_PUNCT = set("([{\u00ab\u201c\u2018\u00bf\u00a1\uff08")
+APOSTROPHES = set("'\u2019")
+
+
+def _wordlike(tok, i):
+    """rnn.c's test for a word beside an apostrophe: <unk>, or a token that
+    starts with an ASCII letter or digit or a non-ASCII character."""
+    if i == tok.get("unk_id"):
+        return True
+    s = tok["vocab"][i]
+    return bool(s) and (s[0].isascii() and s[0].isalnum() or not s[0].isascii()) and \
+        s not in CLOSE_PUNCT | OPEN_PUNCT | APOSTROPHES
+
+
 def piece(tok, i, prev=-1):
     """rnn_tokenizer_piece: the bytes token i adds after token prev (-1 at the
     start). char: the code point, <unk> U+FFFD, <pad> nothing. word: " " +
     the word, but no space at the start, after a "\\n" token or a <pad>, nor
-    before "\\n"; <unk> is "<unk>", <pad> nothing."""
+    before "\\n"; <unk> is "<unk>", <pad> nothing. With split_punct none
+    before . , ; : ! ? % ) ] } (and the others of CLOSE_PUNCT), none after
+    ( [ { (OPEN_PUNCT), none on either side of an apostrophe between words."""
     if tok["type"] == "byte":
         return bytes([i])
     vocab = tok["vocab"]
@@ -641,6 +659,10 @@ def piece(tok, i, prev=-1):
         return s
     at_start = not 0 <= prev < len(vocab)
     space = not at_start and prev != tok.get("pad_id") and vocab[prev] != "\n"
+    if space and tok.get("split_punct"):
+        t, tp = vocab[i], vocab[prev]
+        space = not (t in CLOSE_PUNCT or tp in OPEN_PUNCT or (t in APOSTROPHES and _wordlike(tok, prev)) or
+                     (tp in APOSTROPHES and _wordlike(tok, i)))
     return b" " + s if space else s
 
 
