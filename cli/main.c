@@ -205,6 +205,7 @@ static int cmd_train(int argc, char **argv) {
         if (!strcmp(argv[i], "--resume") && i + 1 < argc) v = argv[i + 1];
         if (!strncmp(argv[i], "--resume=", 9)) v = argv[i] + 9;
         if (v) {
+            if (!*v) return die("option --resume needs a value (the run's directory)");
             if (strlen(v) >= RNN_OPT_STR)
                 return dief("option --resume: value too long (%zu characters, max %d)", strlen(v), RNN_OPT_STR - 1);
             char path[RNN_OPT_STR + 16];
@@ -224,6 +225,7 @@ static int cmd_train(int argc, char **argv) {
             v = argv[i + 1];
         }
         if (!strncmp(argv[i], "--config=", 9)) v = argv[i] + 9;
+        if (v && !*v) return die("option --config needs a value");
         if (v && rnn_opts_load_file(&o, v)) return die(rnn_last_error());
     }
     if (apply_flags(&o, argc, argv)) return 1;
@@ -469,19 +471,20 @@ static int cmd_sample(int argc, char **argv) {
     rnn_set_threads((int)nth);
     char *prime_text = NULL; /* --prime-file's contents */
     size_t prime_len = prime ? strlen(prime) : 0;
-    if (prime_file) {
-        if (!(prime_text = rnn_read_text_file(prime_file, &prime_len))) return die(rnn_last_error());
-        prime = prime_text;
-    }
     rnn_checkpoint ck;
-    if (rnn_checkpoint_load(&ck, ckpt)) {
-        free(prime_text);
-        return die(rnn_last_error());
-    }
+    if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
     if (!ck.tok) {
         rnn_checkpoint_free(&ck);
-        free(prime_text);
         return dief("sample: %s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
+    }
+    /* Text for a model that reads UTF-8 ends at a NUL byte, which its
+     * encoding refuses (so /dev/zero is not read to the size limit). */
+    if (prime_file) {
+        if (!(prime_text = rnn_read_text_file_ex(prime_file, &prime_len, rnn_tokenizer_needs_utf8(ck.tok)))) {
+            rnn_checkpoint_free(&ck);
+            return die(rnn_last_error());
+        }
+        prime = prime_text;
     }
     rnn_sampler *s = NULL;
     int rc = 1;
@@ -700,6 +703,19 @@ out:
     return rc;
 }
 
+/* A JSON number: null for one JSON cannot hold (an overflowing perplexity). */
+static void print_json_num(double v) {
+    if (isfinite(v)) printf("%.9g", v);
+    else printf("null");
+}
+
+/* A perplexity for people: fixed decimals, or an exponent where that would
+ * print a hundred digits. */
+static void print_ppl(double v) {
+    if (v < 1e9) printf("%.3f", v);
+    else printf("%.4g", v);
+}
+
 /* s in a column of w characters: cut after w code points (never inside
  * one, as printf's precision would), padded with spaces. */
 /* Prints s in w terminal columns: cut at a character that would pass them,
@@ -757,9 +773,16 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
     }
     note_cut("eval", data, e, cut, d.n, cut_flag);
     const int C = mt.C;
+    if (!isfinite(mt.loss)) {
+        dief("eval: %s: the loss on %s is %g: the model's outputs are not finite (a damaged or diverged model)",
+             e->path[0], data, mt.loss);
+        rnn_cls_metrics_free(&mt);
+        goto out;
+    }
     if (json) {
-        printf("{\"loss\": %.9g, \"perplexity\": %.9g, \"accuracy\": %.9g, \"macro_f1\": %.9g, \"examples\": %ld, ",
-               mt.loss, exp(mt.loss), mt.accuracy, mt.macro_f1, mt.n);
+        printf("{\"loss\": %.9g, \"perplexity\": ", mt.loss);
+        print_json_num(exp(mt.loss));
+        printf(", \"accuracy\": %.9g, \"macro_f1\": %.9g, \"examples\": %ld, ", mt.accuracy, mt.macro_f1, mt.n);
         if (K > 1) printf("\"ensemble\": %d, ", K);
         printf("\"labels\": [");
         for (int i = 0; i < C; i++) {
@@ -938,11 +961,17 @@ static int cmd_eval(int argc, char **argv) {
     }
     int is_char = rnn_tokenizer_type(ck.tok) == RNN_TOK_CHAR || rnn_tokenizer_type(ck.tok) == RNN_TOK_BYTE;
     const double loss = ev.loss;
+    if (!isfinite(loss)) {
+        dief("eval: %s: the loss on %s is %g: the model's outputs are not finite%s", ckpt, data, loss,
+             dyn ? " (dynamic evaluation diverged: a smaller --dynamic-lr)" : " (a damaged or diverged model)");
+        goto out;
+    }
     const int cached = ck.model->c.cache_size > 0;
     if (json) {
-        printf("{\"loss\": %.9g, \"perplexity\": %.9g, \"accuracy\": %.9g, \"tokens\": %ld, \"unk\": %zu, "
-               "\"streams\": %d",
-               loss, exp(loss), ev.accuracy, ev.count, unk, (int)nstreams);
+        printf("{\"loss\": %.9g, \"perplexity\": ", loss);
+        print_json_num(exp(loss));
+        printf(", \"accuracy\": %.9g, \"tokens\": %ld, \"unk\": %zu, \"streams\": %d", ev.accuracy, ev.count, unk,
+               (int)nstreams);
         if (is_char)
             printf(", \"bits_per_%s\": %.9g", rnn_tokenizer_type(ck.tok) == RNN_TOK_CHAR ? "char" : "byte",
                    loss / log(2.0));
@@ -958,7 +987,9 @@ static int cmd_eval(int argc, char **argv) {
     } else {
         printf("%s: %ld tokens predicted", data, ev.count);
         if (nstreams > 1) printf(" in %d streams", (int)nstreams);
-        printf(", loss %.4f nats, perplexity %.3f, accuracy %.4f", loss, exp(loss), ev.accuracy);
+        printf(", loss %.4f nats, perplexity ", loss);
+        print_ppl(exp(loss));
+        printf(", accuracy %.4f", ev.accuracy);
         if (is_char) printf(", %.4f bits per %s", loss / log(2.0),
                             rnn_tokenizer_type(ck.tok) == RNN_TOK_CHAR ? "char" : "byte");
         if (cached)
@@ -1301,7 +1332,15 @@ static int cmd_classify(int argc, char **argv) {
             if (interactive) continue;
             break;
         }
-        int best = 0;
+        int best = 0, finite = 1;
+        for (int c = 0; c < C; c++) finite &= isfinite(sum[c]) != 0;
+        if (!finite) {
+            fprintf(stderr, "rnn: classify: %s: the model's probabilities are not finite (a damaged or diverged model)\n",
+                    where);
+            free(ids);
+            failed = 1;
+            break;
+        }
         for (int c = 1; c < C; c++)
             if (sum[c] > sum[best]) best = c;
         if (json) {
@@ -1340,8 +1379,12 @@ static int cmd_classify(int argc, char **argv) {
             if (json) printf("]");
         }
         printf(json ? "}\n" : "\n");
-        fflush(stdout);
         free(ids);
+        if (fflush(stdout) || ferror(stdout)) { /* no one reads the rest: stop here */
+            dief("classify: write error on standard output: %s", strerror(errno));
+            failed = 1;
+            break;
+        }
         n_done++;
     }
     note_cut("classify", n_texts ? NULL : "stdin", &e, cut, n_done, max_len || truncate);
@@ -1370,6 +1413,29 @@ static void short_openmp_spin(char **argv) {
     unsetenv("GOMP_SPINCOUNT");
 }
 
+/* rc, or 1 with a message where what went to stdout was not all written
+ * (a full disk, a closed pipe): results lost must not look like success. */
+static int stdout_done(const char *cmd, int rc) {
+    const int flushed = fflush(stdout) == 0, e = errno;
+    if (rc || (flushed && !ferror(stdout))) return rc;
+    fprintf(stderr, "rnn %s: write error on standard output%s%s\n", cmd, flushed ? "" : ": ",
+            flushed ? "" : strerror(e));
+    return 1;
+}
+
+static int run_command(const char *cmd, int argc, char **argv) {
+    if (argc > 0 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) && command_help(cmd)) return 0;
+    if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
+    if (!strcmp(cmd, "sample")) return cmd_sample(argc, argv);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
+    if (!strcmp(cmd, "classify")) return cmd_classify(argc, argv);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc, argv);
+    if (!strcmp(cmd, "info")) return cmd_info(argc, argv);
+    fprintf(stderr, "rnn: unknown command '%s' (commands: train, sample, eval, classify, plot, info; rnn --help)\n",
+            cmd);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     short_openmp_spin(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -1383,15 +1449,5 @@ int main(int argc, char **argv) {
                wp ? "OMP_WAIT_POLICY=" : sc ? "GOMP_SPINCOUNT=" : "libgomp's default", wp ? wp : sc ? sc : "");
         return 0;
     }
-    const char *cmd = argv[1];
-    if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) && command_help(cmd)) return 0;
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
-    if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
-    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
-    if (!strcmp(cmd, "classify")) return cmd_classify(argc - 2, argv + 2);
-    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
-    if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
-    fprintf(stderr, "rnn: unknown command '%s' (commands: train, sample, eval, classify, plot, info; rnn --help)\n",
-            cmd);
-    return 2;
+    return stdout_done(argv[1], run_command(argv[1], argc - 2, argv + 2));
 }

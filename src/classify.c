@@ -257,11 +257,14 @@ int rnn_cls_metrics_from_probs(const double *probs, const int *label, size_t n, 
     double total = 0;
     for (size_t i = 0; i < n; i++) {
         const double *p = probs + i * C;
-        int pred = 0;
-        for (int c = 1; c < C; c++)
+        int pred = 0, finite = isfinite(p[0]) != 0;
+        for (int c = 1; c < C; c++) {
             if (p[c] > p[pred]) pred = c;
+            finite &= isfinite(p[c]) != 0;
+        }
         out->confusion[(size_t)label[i] * C + pred]++;
-        total += -log(fmax(p[label[i]], 1e-30));
+        /* a model whose outputs overflow has a loss of NaN, not of the 1e-30 floor */
+        total += finite ? -log(fmax(p[label[i]], 1e-30)) : NAN;
     }
     long right = 0;
     double f1 = 0;

@@ -466,6 +466,7 @@ int rnn_opts_check_unused(const rnn_opts *o) {
         {"locked-dropout", dropout, "--dropout, --embed-dropout or --head-dropout"},
         {"cache-theta", o->cache > 0, "--cache"},
         {"cache-lambda", o->cache > 0, "--cache"},
+        {"val-frac", !o->val[0], "no --val (it splits --data when --val does not give the validation text)"},
     };
     rnn_opts def;
     rnn_opts_default(&def);

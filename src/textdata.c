@@ -157,6 +157,14 @@ static void row_where(const loader *L, const row *r, char *buf, size_t cap) {
     else snprintf(buf, cap, "%s:%d", L->path, r->line);
 }
 
+/* The index of the first control character (C0 or DEL) of s, or -1: a class
+ * name holds none (the checkpoint loader refuses them, as terminal escapes). */
+static long control_at(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return (long)i;
+    return -1;
+}
+
 /* Appends a row that owns text; frees text on failure. Labels go into the
  * checkpoint's JSON metadata and texts into the tokenizer, so bad bytes are
  * reported here, where the file and line are known (a label at its first
@@ -183,6 +191,8 @@ static int add_row(loader *L, char *text, const char *label, size_t label_len, i
     long at = -1;
     const char *what = NULL;
     if (id == n_lab && rnn_utf8_bad_at(L->lab[id].name, label_len) >= 0) what = "the label is not valid UTF-8";
+    else if (id == n_lab && control_at(L->lab[id].name, label_len) >= 0)
+        what = "the label holds a control character (a class name is printed, and saved with the model)";
     else if (L->check_utf8 && (at = rnn_utf8_bad_at(text, strlen(text))) >= 0) what = "invalid UTF-8 at byte";
     if (!what) return 0;
     char where[4200];
@@ -636,7 +646,7 @@ static void name_list(char *buf, size_t cap, char *const *names, int n) {
  * dropped). */
 static int read_names(const char *path, char ***out, int *n_out) {
     size_t len;
-    char *buf = rnn_read_text_file(path, &len);
+    char *buf = rnn_read_text_file_ex(path, &len, 1); /* a NUL byte is refused below */
     if (!buf) return -1;
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = 0;
     char **names = NULL;
@@ -656,6 +666,10 @@ static int read_names(const char *path, char ***out, int *n_out) {
         if (bad >= 0) {
             rc = rnn_errorf("%s:%d: the class name %s", path, n + 1,
                             p[bad] ? "is not valid UTF-8" : "holds a NUL byte (not a text file?)");
+            break;
+        }
+        if (control_at(p, (size_t)(q - p)) >= 0) {
+            rc = rnn_errorf("%s:%d: the class name holds a control character", path, n + 1);
             break;
         }
         int dup = 0;
@@ -708,7 +722,7 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
                 long long v = strtoll(L->lab[i].name, NULL, 10);
                 lo = v < lo ? v : lo, hi = v > hi ? v : hi;
             }
-        if (lo == 0) base = 0;
+        if (lo == 0 || (lo < 0 && hi < n_names)) base = 0; /* (a negative label is then the error) */
         else if (hi == n_names) base = 1;
         else if (lo <= hi && lo > 0 && hi < n_names) /* an error once the rows' own are reported */
             ambiguous_lo = lo, ambiguous_hi = hi;

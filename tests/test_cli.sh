@@ -343,6 +343,9 @@ expect_error "a diverged run names the step" "step 20: the validation loss is .*
     $RNN train --resume "$T/div" --lr 3e38 --steps 20 --eval-every 5
 check "a diverged run leaves the saved model as it was" "cmp -s '$T/div/model.safetensors' '$T/div.before'"
 expect_error "--eps 0" "--eps must be > 0 (got 0)" $RNN train $small --eps 0 --steps 1 --out "$T/x"
+expect_error "--val-frac with --val" "--val-frac 0.2 does nothing in this run: it needs no --val" \
+    $RNN train $small --val "$T/text.txt" --val-frac 0.2 --steps 1 --out "$T/x"
+expect_error "--resume with an empty value" "option --resume needs a value" $RNN train --resume ""
 # a checkpoint holding a NaN (one float of head.bias overwritten) is refused by name
 if command -v python3 >/dev/null; then
     python3 - "$T/run/model.safetensors" "$T/nan.safetensors" <<'PY'
@@ -355,6 +358,28 @@ open(sys.argv[2], 'wb').write(b)
 PY
     expect_error "a checkpoint with a NaN weight" "nan.safetensors: tensor 'head.bias' holds nan at index 0" \
         $RNN sample "$T/nan.safetensors" --length 5
+    # finite weights whose outputs overflow: a perplexity past double's range is JSON null, and a
+    # loss that is no number is an error, not a result
+    setw() { python3 - "$@" <<'PY'
+import json, struct, sys
+src, dst, name, value, count = sys.argv[1:6]
+b = bytearray(open(src, 'rb').read())
+n = struct.unpack('<Q', b[:8])[0]
+lo, hi = json.loads(b[8:8 + n])[name]['data_offsets']
+k = (hi - lo) // 4 if count == 'all' else int(count)
+b[8 + n + lo:8 + n + lo + 4 * k] = struct.pack('<%df' % k, *[float(value)] * k)
+open(dst, 'wb').write(b)
+PY
+    }
+    setw "$T/run/model.safetensors" "$T/bigbias.safetensors" head.bias 1e4 1
+    setw "$T/run/model.safetensors" "$T/bighead.safetensors" head.weight 3e38 all
+    out=$($RNN eval "$T/bigbias.safetensors" --data "$T/text.txt" --json 2>/dev/null)
+    check "eval --json: a perplexity past double's range is null ($out)" \
+        "printf '%s' '$out' | grep -q '\"perplexity\": null' && printf '%s' '$out' | python3 -c 'import json, sys; json.load(sys.stdin)'"
+    out=$($RNN eval "$T/bigbias.safetensors" --data "$T/text.txt" 2>/dev/null)
+    check "eval: a huge perplexity is written with an exponent ($out)" "printf '%s' '$out' | grep -q 'perplexity inf,'"
+    expect_error "eval: a loss that is not a number is an error" "bighead.safetensors: the loss on .*text.txt is [-a-z]*: the model's outputs are not finite" \
+        $RNN eval "$T/bighead.safetensors" --data "$T/text.txt" --json
     # a header whose config asks for far more weights than the file holds: refused before allocating
     # (and one past the largest matrix rnn.c builds: refused by the config's checks)
     for hidden in 20000 100000; do
@@ -909,6 +934,14 @@ check "the confusion matrix cuts a class name between characters (valid UTF-8)" 
     && printf '%s\n' '$out' | grep -Eq '^  b {15} +[0-9]+ +[0-9]+ +[0-9]+$'"
 check "the confusion matrix heads its columns with the class names, cut to 7 columns" \
     "printf '%s\n' '$out' | grep -Eq '^ {25}b ééééééé  中文中$'"
+if command -v python3 >/dev/null; then # a classifier whose outputs overflow: no probabilities, no metrics
+    setw "$T/cls/model.safetensors" "$T/clsbig.safetensors" head.weight 3e38 all
+    expect_error "classify: probabilities that are not finite are an error" "stdin line 1: the model's probabilities are not finite" \
+        sh -c "echo 'what is it' | $RNN classify '$T/clsbig.safetensors' --json"
+    expect_error "eval: a classifier's loss that is not a number is an error, not the 1e-30 floor's" \
+        "clsbig.safetensors: the loss on .*cls.tsv is -*nan: the model's outputs are not finite" \
+        $RNN eval "$T/clsbig.safetensors" --data "$T/cls.tsv"
+fi
 expect_error "--streams on a classifier is refused" "--streams reads a language model's text" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --streams 2
 expect_error "--dynamic on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --dynamic 0.1
 # --- --max-len: a classifier reads texts in rnn eval and classify as it was trained (its config says how)
@@ -1112,6 +1145,9 @@ a3=$($RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --json | sed -E 's
 a4=$($RNN eval "$T/lb/model.safetensors" --data "$T/lb12.tsv" --label-names "$T/lbnames.txt" --json | sed -E 's/.*"accuracy": ([0-9.]+).*/\1/')
 check "eval numbers integer labels as training did, without --label-names ($a3) and with ($a4)" \
     "[ '$a3' = '$a1' ] && [ '$a4' = '$a1' ] && head -c 65536 '$T/lb/model.safetensors' | grep -aq '\"label_base\":\"0\"'"
+{ cat "$T/lb0.tsv"; printf -- '-1\tugly\n'; } >"$T/lbneg.tsv"
+expect_error "a negative label is named as the error, not label 0 of line 1" "lbneg.tsv:121: label -1 has no name in .*lbnames.txt (3 names, labels 0-based)" \
+    $RNN train $lbo --data "$T/lbneg.tsv" --steps 1 --out "$T/x21"
 printf '3\tokay\n' >"$T/lb3.tsv"
 expect_error "an integer label past the model's classes" "lb3.tsv:1: label 3 names none of the 3 classes, labels 0-2 (neg, pos, neu)" \
     $RNN eval "$T/lb/model.safetensors" --data "$T/lb3.tsv"
@@ -1157,6 +1193,18 @@ expect_error "a class name of invalid UTF-8" "badnames.txt:2: the class name is 
 printf 'a\nb\000c\n' >"$T/nulnames.txt"
 expect_error "a class name with a NUL byte says so" "nulnames.txt:2: the class name holds a NUL byte" \
     $RNN train --task classify --data "$T/num.tsv" --label-names "$T/nulnames.txt" --steps 1 --out "$T/x4"
+# control characters in class names are refused as training reads them (the checkpoint could not be loaded)
+printf 'a\nb\033[31m\n' >"$T/escnames.txt"
+expect_error "a class name with a terminal escape" "escnames.txt:2: the class name holds a control character" \
+    $RNN train --task classify --data "$T/num.tsv" --label-names "$T/escnames.txt" --steps 1 --out "$T/x4"
+for i in $(seq 1 10); do printf 'pos\001\tgood movie\nneg\tbad movie\n'; done >"$T/ctl.tsv"
+expect_error "a label with a control character" "ctl.tsv:1: the label holds a control character" \
+    $RNN train --task classify --data "$T/ctl.tsv" --steps 1 --out "$T/x4"
+check "... and leaves no run behind" "[ ! -e '$T/x4/model.safetensors' ]"
+expect_error "--label-names /dev/zero stops at its first NUL byte" "/dev/zero:1: the class name holds a NUL byte" \
+    timeout 20 $RNN train --task classify --data "$T/num.tsv" --label-names /dev/zero --steps 1 --out "$T/x4"
+expect_error "--prime-file /dev/zero stops at its first NUL byte" "input has a NUL byte at byte 0" \
+    timeout 20 $RNN sample "$T/run/model.safetensors" --prime-file /dev/zero
 printf 'ok text\nfine\nx \xff y\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
 check "classify names the stdin line of invalid UTF-8 (and no second line number)" "[ \$? -eq 1 ] && grep -q 'classify: stdin line 3: input has invalid UTF-8 at byte 2\$' '$T/err'"
 printf 'one text\n\nanother\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
