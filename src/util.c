@@ -253,7 +253,11 @@ int rnn_list_dir(const char *dir, int want_dir, char ***out) {
         full = nf;
         snprintf(full, dl + nl + 2, "%s/%s", dir, nm);
         struct stat st;
-        if (stat(full, &st) != 0 || !(want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))) continue;
+        if (stat(full, &st) != 0) { /* a broken link, say: a file of the set that is missing */
+            rc = rnn_errorf("%s: cannot read: %s", full, strerror(errno));
+            break;
+        }
+        if (!(want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))) continue; /* (FIFOs, devices: no text) */
         if ((rc = rnn_names_push(&names, &n, &cap, nm))) break;
     }
     closedir(dp);

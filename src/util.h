@@ -78,8 +78,9 @@ char *rnn_read_text_file_ex(const char *path, size_t *len, int stop_at_nul);
 
 /* The sorted names (not paths) in dir of its subdirectories (want_dir) or
  * of its regular files, symbolic links followed and hidden ones (".name")
- * skipped, in *out (rnn_free_names them). Returns the count, or -1 with a
- * message. */
+ * skipped, in *out (rnn_free_names them); other kinds (FIFOs, devices) are
+ * skipped too, and an entry that cannot be looked at (a broken link) is an
+ * error. Returns the count, or -1 with a message. */
 int rnn_list_dir(const char *dir, int want_dir, char ***out);
 void rnn_free_names(char **names, int n); /* NULL is fine */
 /* Appends a copy of s to the list *names of *n (room for *cap, grown by

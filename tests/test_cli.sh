@@ -617,6 +617,13 @@ expect_error "and by rnn eval" "tree/b_sub/deeper/e.txt: input has invalid UTF-8
 $RNN train --data "$T/tree" --tokenizer byte $tf --out "$T/tree_byte" >/dev/null 2>&1
 check "a byte LM reads the directory, that file too" "[ -s '$T/tree_byte/model.safetensors' ]"
 rm "$T/tree/b_sub/deeper/e.txt"
+ln -s gone.txt "$T/tree/b_sub/broken.txt"; mkfifo "$T/tree/b_sub/fifo.txt"
+expect_error "a broken link in a --data directory is an error, not a file left out" "tree/b_sub/broken.txt: cannot read: No such file or directory" \
+    $RNN eval "$T/tree_run/model.safetensors" --data "$T/tree"
+rm "$T/tree/b_sub/broken.txt"
+c2=$(timeout 20 $RNN eval "$T/tree_run/model.safetensors" --data "$T/tree" --json)
+check "a FIFO in a --data directory is no text file: skipped, not waited on" "[ -n '$c2' ] && [ '$c2' = '$c' ]"
+rm "$T/tree/b_sub/fifo.txt"
 $RNN train --data "$T/tree" --val "$T/tree" $tf --steps 2 --eval-every 2 --out "$T/tree/runs/r2" >/dev/null 2>&1
 $RNN train --data "$T/tree" --val "$T/tree" $tf --steps 4 --eval-every 2 --out "$T/tree/runs/r2" --resume "$T/tree/runs/r2" >"$T/tree_r2.log" 2>&1
 check "a run inside its --data directory resumes (its own files are not data)" "[ \$(tail -n 1 '$T/tree/runs/r2/metrics.csv' | cut -d, -f1) = 4 ]"
