@@ -1033,8 +1033,9 @@ static int cmd_info(int argc, char **argv) {
         printf("\", \"task\": \"%s\", \"parameters\": %zu, \"tokenizer\": {\"type\": \"%s\", \"vocab_size\": %d",
                rnn_task_name(c->task), params, tok, vocab);
         if (to)
-            printf(", \"lowercase\": %s, \"split_punct\": %s, \"strip_html\": %s", to->lowercase ? "true" : "false",
-                   to->split_punct ? "true" : "false", to->strip_html ? "true" : "false");
+            printf(", \"lowercase\": %s, \"split_punct\": %s, \"strip_html\": %s, \"keep_newlines\": %s",
+                   to->lowercase ? "true" : "false", to->split_punct ? "true" : "false",
+                   to->strip_html ? "true" : "false", to->keep_newlines ? "true" : "false");
         printf("}, \"labels\": [");
         for (int i = 0; i < ck.n_labels; i++) {
             printf("%s\"", i ? ", " : "");
@@ -1069,6 +1070,7 @@ static int cmd_info(int argc, char **argv) {
         if (to && to->lowercase) printf("%slowercase", sep), sep = ", ";
         if (to && to->split_punct) printf("%ssplit punctuation", sep), sep = ", ";
         if (to && to->strip_html) printf("%sstrip HTML", sep), sep = ", ";
+        if (to && to->keep_newlines) printf("%sline breaks as tokens", sep), sep = ", ";
         if (sep[0] == ',') printf(")");
         printf("\n  dropout     embedding %g, between layers %g, head %g", c->embed_dropout, c->dropout, c->head_dropout);
         if (c->weight_drop > 0) printf(", weight drop %g", c->weight_drop);

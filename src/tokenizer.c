@@ -436,6 +436,11 @@ static int tok_finish(rnn_tokenizer *t) {
             int id = tok_find(t, silent[i], strlen(silent[i]));
             if (id >= 0) t->kind[id] = KIND_SILENT;
         }
+        if (t->opt.keep_newlines) {
+            int nl = tok_find(t, "\n", 1);
+            if (nl < 0) return rnn_errorf("a wordpiece vocabulary with keep_newlines has no \"\\n\" token");
+            t->kind[nl] = KIND_NEWLINE;
+        }
         break;
     }
     if (t->opt.type == RNN_TOK_WORDPIECE || (t->opt.type == RNN_TOK_WORD && t->opt.split_punct)) {
@@ -650,6 +655,10 @@ static int bert_split(sink *k, const char *text, size_t len) {
         uint32_t c;
         if (read_cp(s, len, &i, o->invalid_utf8_replace, &c)) return -1;
         if (c == 0xFFFD || is_bert_control(c)) continue;
+        if (c == '\n' && o->keep_newlines) { /* a language model's line break: a token */
+            if (bert_flush(k, &w) || sink_token(k, "\n", 1)) return -1;
+            continue;
+        }
         if (is_bert_space(c)) {
             if (bert_flush(k, &w)) return -1;
             continue;
@@ -877,7 +886,10 @@ rnn_tokenizer *rnn_tokenizer_build(const rnn_tok_options *o, const char *text, s
     int rc;
     switch (o->type) {
     case RNN_TOK_BYTE: rc = build_byte(t); break;
-    case RNN_TOK_WORDPIECE: rc = load_vocab_file(t, t->vocab_path); break;
+    case RNN_TOK_WORDPIECE: /* a language model's line breaks: one token past the file's */
+        rc = load_vocab_file(t, t->vocab_path);
+        if (!rc && t->opt.keep_newlines && tok_find(t, "\n", 1) < 0 && tok_add(t, "\n", 1) < 0) rc = -1;
+        break;
     default: rc = build_counted(t, text, len); break;
     }
     if (rc || tok_finish(t)) {
@@ -1161,7 +1173,7 @@ static int options_from_json(const cJSON *j, rnn_tok_options *o) {
     if (json_bool(j, "lowercase", w || c || wp, &o->lowercase) ||
         json_bool(j, "split_punct", w, &o->split_punct) ||
         json_bool(j, "strip_html", w || wp, &o->strip_html) ||
-        json_bool(j, "keep_newlines", w, &o->keep_newlines) ||
+        json_bool(j, "keep_newlines", w, &o->keep_newlines) || /* (optional for wordpiece: false before 2026-12-06) */
         json_int(j, "min_count", 0, 1, INT_MAX, &o->min_count) ||
         json_int(j, "max_vocab", 0, 0, INT_MAX, &o->max_vocab))
         return -1;
@@ -1177,7 +1189,8 @@ static int options_from_json(const cJSON *j, rnn_tok_options *o) {
     /* Options the type ignores (a file from before `rnn train` refused them,
      * or written by hand) are read as off, so that nothing reports them. */
     if (t == RNN_TOK_BYTE) o->lowercase = o->strip_html = o->invalid_utf8_replace = 0;
-    if (!w) o->split_punct = o->keep_newlines = 0;
+    if (!w) o->split_punct = 0;
+    if (!w && !wp) o->keep_newlines = 0;
     return 0;
 }
 

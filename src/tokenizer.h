@@ -65,7 +65,8 @@
  *     tokenization.py on 3,000 IMDb reviews and 5,000 lines of random BMP
  *     text. Words longer than 100 code points, and words WordPiece cannot
  *     cover, become one [UNK]. No [CLS]/[SEP] is added: encode gives the
- *     plain pieces.
+ *     plain pieces. With keep_newlines (a language model's, not BERT's),
+ *     each "\n" is a token of its own, as for word.
  *
  * Decoding (piece, decode):
  *   char       each token's UTF-8; <unk> → U+FFFD ("\xEF\xBF\xBD"); <pad> → "".
@@ -121,7 +122,8 @@ typedef struct {
     int lowercase;            /* char, word, wordpiece (wordpiece: also strips accents) */
     int split_punct;          /* word */
     int strip_html;           /* word, wordpiece */
-    int keep_newlines;        /* word */
+    int keep_newlines;        /* word; wordpiece (rnn train sets it for language models): each "\n" is
+                                 a token, added one past the vocabulary file's where it lacks one */
     int min_count;            /* char, word: keep tokens seen at least this often (>= 1) */
     int max_vocab;            /* char, word: at most this many ids, specials included; 0 = no limit */
     int invalid_utf8_replace; /* char, word, wordpiece: 0 = error, 1 = each bad byte → U+FFFD */

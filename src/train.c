@@ -418,7 +418,7 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
                           o->max_vocab);
     to.min_count = o->min_count;
     to.max_vocab = o->max_vocab;
-    to.keep_newlines = !r->classify && to.type == RNN_TOK_WORD;
+    to.keep_newlines = !r->classify && (to.type == RNN_TOK_WORD || to.type == RNN_TOK_WORDPIECE); /* line breaks are text */
     if (!(r->tok = rnn_tokenizer_build(&to, text, len))) {
         if (to.type == RNN_TOK_WORDPIECE) return -1; /* about the vocabulary file, which it names */
         return rnn_error_prefix("%s", what);

@@ -138,6 +138,10 @@ check "config.txt records a wordpiece vocabulary's absolute path, and --config r
     "grep -qx 'tokenizer = wordpiece:$T/rel/wp.txt' '$T/rel/wprun/config.txt' && [ -s '$T/rel/wprun2/model.safetensors' ]"
 (cd "$T/rel" && $RNN train --resume wprun --tokenizer wordpiece:./wp.txt --steps 4) >/dev/null 2>&1
 check "... and a resume takes the vocabulary named another way" "[ \$(tail -n 1 '$T/rel/wprun/metrics.csv' | cut -d, -f1) = 4 ]"
+# a wordpiece language model keeps its text's line breaks, a token past the vocabulary file's
+wpinfo=$($RNN info "$T/rel/wprun/model.safetensors" --json)
+check "a wordpiece LM has a line-break token ($(printf '%s' "$wpinfo" | grep -o '"vocab_size": [0-9]*'))" \
+    "printf '%s' '$wpinfo' | grep -q '\"vocab_size\": 61, .*\"keep_newlines\": true' && [ \$(wc -l <'$T/rel/wp.txt') = 60 ]"
 $RNN train $small --steps 2 --eval-every 2 --init-from "$T/rel/own/model.safetensors" --out "$T/rel/ft" >/dev/null 2>&1
 $RNN train --resume "$T/rel/ft" --steps 4 >/dev/null 2>&1
 $RNN train --config "$T/rel/ft/config.txt" --steps 1 --out "$T/rel/ft_again" >/dev/null 2>&1
@@ -649,7 +653,7 @@ check "--cache 0 when fine-tuning turns the cache off, and says so" \
 $RNN train $small --tokenizer word --steps 1 --out "$T/wdef" >/dev/null 2>&1
 $RNN train $small --tokenizer word --steps 1 --out "$T/woff" --split-punct no --lowercase false >/dev/null 2>&1 # the word last
 check "word tokenizer: lowercase and split punctuation by default, --lowercase false --split-punct no turn them off" \
-    "$RNN info '$T/wdef/model.safetensors' | grep -q 'word, .*(lowercase, split punctuation)' && $RNN info '$T/woff/model.safetensors' | grep -q 'tokenizer *word, [0-9]* tokens$'"
+    "$RNN info '$T/wdef/model.safetensors' | grep -q 'word, .*(lowercase, split punctuation, line breaks as tokens)' && $RNN info '$T/woff/model.safetensors' | grep -q 'tokenizer *word, [0-9]* tokens (line breaks as tokens)$'"
 expect_error "a flag followed by a word that is no truth value" "unexpected argument 'maybe'" \
     $RNN train $small --bidirectional maybe --steps 1 --out "$T/x"
 expect_error "a flag takes one word" "unexpected argument 'false'" $RNN train $small --steps 1 --out "$T/x" --residual true false

@@ -551,6 +551,23 @@ static void test_wordpiece_small(void) {
     char *back = rnn_tokenizer_decode(t, (const int32_t[]){1, 7, 4, 5, 10, 8, 9, 0, 2}, 9);
     CHECK(back && strcmp(back, "unwanted, running [UNK]") == 0, "decode: [%s]", back ? back : "");
     free(back);
+    CHECK(encodes_to(t, "wa\nrunning", (const int32_t[]){6, 8, 9}, 3), "a line break is a space by default, as BERT's");
+    rnn_tokenizer_free(t);
+    /* a language model's: line breaks are a token of their own, one past the file's */
+    o.keep_newlines = 1;
+    t = build(&o, NULL);
+    CHECK(t && rnn_tokenizer_vocab_size(t) == 14 && rnn_tokenizer_find(t, "\n") == 13, "keep_newlines adds \"\\n\" as id 13");
+    CHECK(t && encodes_to(t, "wa\r\nrunning\n\nun", (const int32_t[]){6, 13, 8, 9, 13, 13, 7}, 7),
+          "wa \\n runn ##ing \\n \\n un (\\r\\n one break)");
+    back = t ? rnn_tokenizer_decode(t, (const int32_t[]){6, 13, 8, 9, 10, 13, 13, 7}, 8) : NULL;
+    CHECK(back && !strcmp(back, "wa\nrunning,\n\nun"), "decode: no space around a line break: [%s]", back ? back : "");
+    free(back);
+    cJSON *j = t ? rnn_tokenizer_to_json(t) : NULL;
+    rnn_tokenizer *u = j ? rnn_tokenizer_from_json(j) : NULL;
+    CHECK(u && rnn_tokenizer_options(u)->keep_newlines && encodes_to(u, "wa\nun", (const int32_t[]){6, 13, 7}, 3),
+          "keep_newlines survives the checkpoint's JSON");
+    cJSON_Delete(j);
+    rnn_tokenizer_free(u);
     rnn_tokenizer_free(t);
     unlink(path);
 
