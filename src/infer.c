@@ -430,7 +430,7 @@ static void layer_units(const rnn_stepper *s, int l, int u0, int u1, int32_t id,
                                 y->b_hh + H + j0, y->b_hh + 2 * H + j0, hp + j0, ghn, hn + j0);
             break;
         default:
-            rnn_rnn_row_forward(n, s->cell == RNN_CELL_RNN_RELU, gx[0], gh[0], 1.0f, y->b_hh + j0,
+            rnn_vanilla_row_forward(n, s->cell == RNN_CELL_RNN_RELU, gx[0], gh[0], 1.0f, y->b_hh + j0,
                                 hn + j0);
         }
         for (int j = 0; j < n; j++) out[j0 + j] = residual ? hn[j0 + j] + x[j0 + j] : hn[j0 + j];

@@ -14,13 +14,24 @@
  *      each core's L2;
  *   3. backward (backward_steps) runs the loop in reverse order producing the
  *      pre-activation gradients dG, then the weight gradients are three GEMMs
- *      batched over all time steps: dW_ih += dG^T @ x, dW_hh += dG^T @ h_prev,
- *      dx = dG @ W_ih.
+ *      batched over all time steps: dW_ih += dG^T @ x, dW_hh += dG_h^T @ h_prev
+ *      (dG_h = dG except the GRU's n part, da = d pre_n ⊙ r: see
+ *      gru_row_backward), dx = dG @ W_ih.
  *
  * Each cell's maths is in one place, its row functions, with the equations
  * (PyTorch's) above them: lstm_row / lstm_row_backward, gru_row /
- * gru_row_backward, rnn_rnn_row_forward / rnn_row_backward. The *_step
- * functions only walk a step's rows.
+ * gru_row_backward, rnn_vanilla_row_forward / vanilla_row_backward. The *_step
+ * functions walk a step's rows (lstm_step_forward first adds the recurrent
+ * product and the summed bias into the gates; the GRU and vanilla rows add
+ * theirs themselves). For the same recurrence with none of the speed-ups
+ * below, read dir_oracle in tests/test_recurrent.c, the double-precision
+ * reference these passes are tested against.
+ *
+ * Words: a "pack" (rnn_pack) is the time-major layout of sequences of
+ * different lengths (PyTorch's PackedSequence); W_hh "packed" for the GEMM
+ * (rnn_gemm_pack_b, s->pb) is the same matrix rearranged in the kernel's
+ * panel order; "blocks" (rnn_blocks_pack, infer.c) are 16-row slices for
+ * matrix-vector products.
  */
 #include "recurrent.h"
 
@@ -245,13 +256,15 @@ static void lstm_step_backward(int bt, int H, int u0, int u1, float *gates, cons
  * With recurrent dropout (training only) the candidate is masked:
  * h' = (1 - z) ⊙ (n ⊙ m) + z ⊙ h; xn keeps the unmasked n.
  * ghn keeps W_hn h + b_hn for the backward pass. */
-/* One row. xr, xz, xn: the x projections (W_ir x + b_ir, ... ; see bin),
- * overwritten with the activated r, z, n. hr, hz, hhn: the r, z and n parts of
- * W_hh h, scaled by hm: with no previous state the caller passes hm = 0 and
- * points them at any finite array (a bias), so that hm * hr is exactly 0 and
- * never NaN. br, bz, bn: b_hr, b_hz, b_hn. bin: b_in, when xn does not hold it
- * yet (else NULL). hp: h; ghn gets W_hn h + b_hn, hrow h'. dm: the mask row,
- * or NULL. */
+/* One row. xr, xz, xn: the x projections, overwritten with the activated
+ * r, z, n. hr, hz, hhn: the r, z and n parts of W_hh h, scaled by hm: with no
+ * previous state the caller passes hm = 0 and points them at any finite array
+ * (a bias), so that hm * hr is exactly 0 and never NaN. r's and z's two biases
+ * may sit in either place, their sum being what counts: training passes
+ * xr = W_ir x with br = b_ir + b_hr (the sums, once per pass) and bin = b_in;
+ * batch-1 inference passes xr = W_ir x + b_ir with br = b_hr and bin = NULL.
+ * bn is b_hn, which r scales. hp: h; ghn gets W_hn h + b_hn, hrow h'. dm: the
+ * mask row, or NULL. */
 static inline void gru_row(int H, float *restrict xr, float *restrict xz, float *restrict xn,
                            const float *restrict hr, const float *restrict hz,
                            const float *restrict hhn, float hm, const float *restrict br,
@@ -344,25 +357,30 @@ static void gru_step_backward(int bt, int H, int u0, int u1, float *gates, float
 }
 
 /* ------------------------------------------------------------------------ */
-/* Vanilla RNN (PyTorch nn.RNN): h' = tanh(W_ih x + b_ih + W_hh h + b_hh), or relu. */
-void rnn_rnn_row_forward(int H, int relu, const float *restrict gr, const float *restrict hr,
-                            float hm, const float *restrict b_hh, float *restrict hrow) {
+/* Vanilla RNN (PyTorch nn.RNN): h' = tanh(W_ih x + b_ih + W_hh h + b_hh), or relu.
+ * One row: gr holds the x projection and b a bias, h' = act(gr + hm*hr + b),
+ * where either gr = W_ih x and b = b_ih + b_hh (training) or gr = W_ih x + b_ih
+ * and b = b_hh (batch-1 inference). hr: W_hh h, scaled by hm: with no previous
+ * state the caller passes hm = 0 and points hr at any finite array, so that
+ * hm * hr is exactly 0. */
+void rnn_vanilla_row_forward(int H, int relu, const float *restrict gr, const float *restrict hr,
+                             float hm, const float *restrict b, float *restrict hrow) {
     if (relu) {
         for (int j = 0; j < H; j++) {
-            float pre = gr[j] + hm * hr[j] + b_hh[j];
+            float pre = gr[j] + hm * hr[j] + b[j];
             hrow[j] = pre > 0.0f ? pre : 0.0f;
         }
     } else {
-        for (int j = 0; j < H; j++) hrow[j] = rnn_tanhf(gr[j] + hm * hr[j] + b_hh[j]);
+        for (int j = 0; j < H; j++) hrow[j] = rnn_tanhf(gr[j] + hm * hr[j] + b[j]);
     }
 }
 
-static void rnn_step_forward(int bt, int H, int u0, int u1, int relu, float *gates,
-                             const float *hg, const float *bias, float *h, int ldh) {
+static void vanilla_step_forward(int bt, int H, int u0, int u1, int relu, float *gates,
+                                 const float *hg, const float *bias, float *h, int ldh) {
     for (int r = 0; r < bt; r++)
-        rnn_rnn_row_forward(u1 - u0, relu, gates + (size_t)r * H + u0,
-                            (hg ? hg + (size_t)r * H : bias) + u0, hg ? 1.0f : 0.0f, bias + u0,
-                            h + (size_t)r * ldh + u0);
+        rnn_vanilla_row_forward(u1 - u0, relu, gates + (size_t)r * H + u0,
+                                (hg ? hg + (size_t)r * H : bias) + u0, hg ? 1.0f : 0.0f, bias + u0,
+                                h + (size_t)r * ldh + u0);
 }
 
 /* Backward of one row:
@@ -373,8 +391,8 @@ static void rnn_step_forward(int bt, int H, int u0, int u1, int relu, float *gat
  * and dh = dG W_hh for step t-1 in the caller's GEMM. LSTM and GRU form dh'
  * and the bias sums in backward_steps; this cell does all three in one loop,
  * its arithmetic being too light to pay for three passes over the row. */
-static inline void rnn_row_backward(int H, int relu, const float *restrict hrow, const float *restrict dy,
-                                    const float *restrict carry, float *restrict dg, double *restrict db) {
+static inline void vanilla_row_backward(int H, int relu, const float *restrict hrow, const float *restrict dy,
+                                        const float *restrict carry, float *restrict dg, double *restrict db) {
     for (int j = 0; j < H; j++) {
         const float dh = dy[j] + carry[j];
         const float g = relu ? (hrow[j] > 0.0f ? dh : 0.0f) : dh * (1.0f - hrow[j] * hrow[j]);
@@ -383,12 +401,12 @@ static inline void rnn_row_backward(int H, int relu, const float *restrict hrow,
     }
 }
 
-static void rnn_step_backward(int bt, int H, int u0, int u1, int relu, float *gates,
-                              const float *h, int ldh, const float *dy, int lddy,
-                              const float *carry, double *db) {
+static void vanilla_step_backward(int bt, int H, int u0, int u1, int relu, float *gates,
+                                  const float *h, int ldh, const float *dy, int lddy,
+                                  const float *carry, double *db) {
     for (int r = 0; r < bt; r++)
-        rnn_row_backward(u1 - u0, relu, h + (size_t)r * ldh + u0, dy + (size_t)r * lddy + u0,
-                         carry + (size_t)r * H + u0, gates + (size_t)r * H + u0, db + u0);
+        vanilla_row_backward(u1 - u0, relu, h + (size_t)r * ldh + u0, dy + (size_t)r * lddy + u0,
+                             carry + (size_t)r * H + u0, gates + (size_t)r * H + u0, db + u0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -598,7 +616,7 @@ static void forward_steps(const step_team *s, int tid, int nt, void *arg) {
                              cache->ghn + ((size_t)off + ra) * H, h, ldy, rmask);
             break;
         default:
-            rnn_step_forward(n, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, hgp, a->bias, h, ldy);
+            vanilla_step_forward(n, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, hgp, a->bias, h, ldy);
         }
     }
 }
@@ -724,7 +742,7 @@ static void backward_steps(const step_team *s, int tid, int nt, void *arg) {
                 sum_units(db, gates, n, G, H, u0, u1);
                 break;
             default:
-                rnn_step_backward(n, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, a->y + o * a->ldy,
+                vanilla_step_backward(n, H, u0, u1, d->cell == RNN_CELL_RNN_RELU, gates, a->y + o * a->ldy,
                                   a->ldy, a->dy + o * a->lddy, a->lddy, carry_h + (size_t)ra * H, db);
             }
         }

@@ -65,8 +65,11 @@ typedef struct {
 /* What the forward pass keeps for the backward pass (each (N, ·) row-aligned
  * with the packed input). Sizes come from rnn_dir_cache_floats(). */
 typedef struct {
-    float *gates; /* (N, G*H) activated gates: LSTM i,f,g,o; GRU r,z,n; RNN unused */
-    float *ghn;   /* (N, H) GRU only: W_hn h_prev + b_hn, the term the reset gate scales */
+    float *gates; /* (N, G*H) after the forward: the activated gates (LSTM i,f,g,o; GRU r,z,n),
+                     for the vanilla RNN its input part W_ih x; rnn_dir_backward overwrites it
+                     with dG_x */
+    float *ghn;   /* (N, H) GRU only: W_hn h_prev + b_hn, the term the reset gate scales;
+                     after the backward, da = d pre_n ⊙ r */
     float *c;     /* (N, H) LSTM only: cell state after each step */
     float *hprev; /* (N, H) the state each step started from */
     float *cprev; /* (N, H) LSTM only */
@@ -117,10 +120,14 @@ void rnn_set_team_layout(int layout);
  * as batch-1 inference (infer.c) calls it. No two arrays may overlap.
  *   LSTM: gi, gf, gg, go hold the full pre-activations (both projections,
  *         both biases) and get the activated gates; c = f*cp + i*g, h = o*tanh(c).
- *   GRU:  xr, xz, xn hold W_i* x + b_i* and get the activated r, z, n; hr, hz,
- *         hn the parts of W_h* h (scaled by hm: 0 when there is no state), br,
- *         bz, bn the b_h* biases; ghn gets W_hn h + b_hn; h from hp.
- *   RNN:  g holds W_ih x + b_ih; h = tanh (or relu) of g + hm*hr + b_hh. */
+ *   GRU:  xr, xz, xn hold the x projections and get the activated r, z, n; hr,
+ *         hz, hn the parts of W_h* h (scaled by hm: 0 when there is no state);
+ *         bn is b_hn (r scales it); r's and z's two biases may sit in either
+ *         place: training passes xr = W_ir x with br = b_ir + b_hr (and adds
+ *         b_in itself), inference xr = W_ir x + b_ir with br = b_hr; ghn gets
+ *         W_hn h + b_hn; h from hp.
+ *   RNN:  h = tanh (or relu) of g + hm*hr + b, where g = W_ih x and b =
+ *         b_ih + b_hh (training), or g = W_ih x + b_ih and b = b_hh (inference). */
 void rnn_lstm_row_forward(int n, float *restrict gi, float *restrict gf, float *restrict gg,
                           float *restrict go, const float *restrict cp, float *restrict c,
                           float *restrict h);
@@ -129,7 +136,7 @@ void rnn_gru_row_forward(int n, float *restrict xr, float *restrict xz, float *r
                          float hm, const float *restrict br, const float *restrict bz,
                          const float *restrict bn, const float *restrict hp, float *restrict ghn,
                          float *restrict h);
-void rnn_rnn_row_forward(int n, int relu, const float *restrict g, const float *restrict hr, float hm,
-                         const float *restrict b_hh, float *restrict h);
+void rnn_vanilla_row_forward(int n, int relu, const float *restrict g, const float *restrict hr, float hm,
+                             const float *restrict b, float *restrict h);
 
 #endif
