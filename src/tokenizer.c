@@ -1233,6 +1233,20 @@ rnn_tokenizer *rnn_tokenizer_from_json(const cJSON *j) {
         rnn_errorf(META "not a JSON object");
         return NULL;
     }
+    /* Every key is one this build reads, as in rnn_config_from_json: a
+     * damaged name ("strip_htmL") would otherwise read as its option's
+     * default and encode text differently, silently. */
+    static const char *const known[] = {"type", "vocab", "pad_id", "unk_id", "cls_id", "sep_id", "mask_id",
+                                        "lowercase", "split_punct", "strip_html", "keep_newlines", "min_count",
+                                        "max_vocab", "invalid_utf8"};
+    for (const cJSON *k = j->child; k; k = k->next) {
+        size_t i = 0;
+        while (i < sizeof known / sizeof *known && strcmp(k->string, known[i])) i++;
+        if (i == sizeof known / sizeof *known) {
+            rnn_errorf(META "unknown key \"%.64s\" (a damaged file, or one from a newer rnn.c)", k->string);
+            return NULL;
+        }
+    }
     rnn_tok_options o;
     if (options_from_json(j, &o)) return NULL;
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(j, "vocab");

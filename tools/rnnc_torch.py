@@ -228,6 +228,8 @@ def config_with_defaults(c):
 # The tokenizer object (src/tokenizer.c: rnn_tokenizer_from_json)
 
 TOK_TYPES = ("char", "byte", "word", "wordpiece")
+TOK_KEYS = ("type", "vocab", "pad_id", "unk_id", "cls_id", "sep_id", "mask_id", "lowercase", "split_punct",
+            "strip_html", "keep_newlines", "min_count", "max_vocab", "invalid_utf8")
 
 
 def byte_spelling(b):
@@ -244,7 +246,9 @@ def tokenizer_problems(tok):
         return [M + "missing \"type\""]
     if t not in TOK_TYPES:
         return [M + "\"type\" must be \"char\", \"byte\", \"word\" or \"wordpiece\""]
-    p = []
+    # a damaged name ("strip_htmL") would read as the option's default and encode text differently
+    p = [M + f"unknown key {json.dumps(k)} (a damaged file, or one from a newer rnn.c; rnn.c reads only "
+         f"{', '.join(TOK_KEYS)})" for k in tok if k not in TOK_KEYS]
     required = {"lowercase": t != "byte", "split_punct": t == "word", "strip_html": t in ("word", "wordpiece"),
                 "keep_newlines": t == "word"}
     for k, req in required.items():
