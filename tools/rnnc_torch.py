@@ -189,9 +189,11 @@ def config_problems(c):
             p.append("config: cache_size (--cache) is for language models")
         else:
             rng("cache_size", 0, CACHE_MAX_SIZE)
-            rng("cache_theta", 0, CACHE_MAX_THETA, "cache-theta")
-            if not 0 <= c["cache_lambda"] < 1:
-                p.append(f"config: cache_lambda (--cache-lambda) must be in [0, 1) (got {c['cache_lambda']})")
+    # theta and lambda whatever cache_size is: rnn eval --cache N takes them from the checkpoint
+    if not 0 <= c["cache_theta"] <= CACHE_MAX_THETA:
+        p.append(f"config: \"cache_theta\" must be in [0, {CACHE_MAX_THETA:g}] (got {c['cache_theta']})")
+    if not 0 <= c["cache_lambda"] < 1:
+        p.append(f"config: \"cache_lambda\" must be in [0, 1) (got {c['cache_lambda']})")
     if not -1 <= c["padding_id"] < c["vocab_size"]:
         p.append(f"config: padding_id {c['padding_id']} outside the vocabulary")
     rng("max_len", 0, MAX_TEXT_LEN, "max-len")
