@@ -963,8 +963,26 @@ static void data_print(const run *r, int val, char *out, size_t cap) {
  * recorded (states saved before 2026-12-06 recorded none). */
 static int check_data_prints(run *r) {
     const char *keys[2] = {"train.data", "train.val_data"};
+    char path[2 * RNN_OPT_STR];
+    path_in(path, sizeof path, r, "state.safetensors");
+    /* The two were added together: a state has both, or neither (saved
+     * before 2026-12-06, and resumed unchecked as it always was); one alone
+     * is damage. Then each must be what data_print writes, lest a damaged one
+     * be reported as changed data. */
+    const char *prints[2] = {rnn_st_meta(r->state, keys[0]), rnn_st_meta(r->state, keys[1])};
+    if (!prints[0] != !prints[1])
+        return rnn_errorf("%s: resume state lacks \"%s\" (it has \"%s\"): a damaged file", path,
+                          keys[!prints[1]], keys[!prints[0]]);
+    for (int val = 0; val < 2 && prints[0]; val++) {
+        const char *p = prints[val];
+        size_t digits = strspn(p, "0123456789");
+        if (!digits || digits > 19 || p[digits] != ' ' || strspn(p + digits + 1, "0123456789abcdef") != 16 ||
+            p[digits + 17])
+            return rnn_errorf("%s: resume state \"%s\" is \"%.40s\", not a count and a 16-digit hash: a damaged "
+                              "file", path, keys[val], p);
+    }
     for (int val = 0; val < 2; val++) {
-        const char *was = rnn_st_meta(r->state, keys[val]), *now = r->prints[val];
+        const char *was = prints[val], *now = r->prints[val];
         if (!was || !strcmp(was, now)) continue;
         const rnn_opts *o = r->o;
         char what[RNN_OPT_STR + 48];
@@ -1041,19 +1059,53 @@ static int meta_num(const rnn_st *st, const char *path, const char *key, double 
     return 0;
 }
 
+/* -1 + message if a line of the saved options (cfg, of state file path)
+ * names no option. rnn_opts_load_string skips such names, for config files
+ * of other versions; but options have only been added since states kept
+ * them, so in a state an unknown name is damage, or an option of a newer
+ * rnn.c that this build would silently not apply. */
+static int check_saved_names(const char *path, const char *cfg) {
+    int line = 0;
+    for (const char *s = cfg; *s; line++) {
+        const char *e = strchr(s, '\n'), *eq = NULL;
+        if (!e) e = s + strlen(s);
+        while (s < e && (*s == ' ' || *s == '\t')) s++;
+        if (s < e && *s != '#') eq = memchr(s, '=', (size_t)(e - s));
+        if (eq) { /* lines without '=' are rnn_opts_load_string's to refuse */
+            size_t k = (size_t)(eq - s);
+            while (k && (s[k - 1] == ' ' || s[k - 1] == '\t')) k--;
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(k < sizeof name ? k : sizeof name - 1), s);
+            if (k >= sizeof name || rnn_opts_is_flag(name) < 0)
+                return rnn_errorf("%s: resume state's \"train.config\" line %d names no option (\"%s\"): a "
+                                  "damaged file, or one from a newer rnn.c", path, line + 1, name);
+        }
+        s = *e ? e + 1 : e;
+    }
+    return 0;
+}
+
 /* Before anything is loaded for a resume: reads the state (kept in
  * r->state for load_state) and checks the options the run was saved with
- * (absent in states saved before 2026-12-05) against those it would go on
- * with, so that an edited or damaged config.txt is named as such. */
+ * against those it would go on with, so that an edited or damaged
+ * config.txt is named as such. States saved before 2026-12-05 lack the
+ * options; they are refused with the damaged ones that lack them, as a
+ * resume could not tell what it goes on with. */
 static int check_saved_options(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
     if (!(r->state = rnn_st_load(path))) return -1;
     const char *cfg = rnn_st_meta(r->state, "train.config");
-    if (!cfg) return 0;
+    if (!cfg)
+        return rnn_errorf("%s: resume state lacks \"train.config\", the run's options: a damaged file (or one "
+                          "saved before 2026-12-05, which this build does not resume; --init-from its "
+                          "last.safetensors trains on from its weights)", path);
     rnn_opts saved;
     rnn_opts_default(&saved);
-    return rnn_opts_load_string(&saved, cfg, path) || rnn_opts_check_state(&saved, r->o, r->dir) ? -1 : 0;
+    return rnn_opts_load_string(&saved, cfg, path) || check_saved_names(path, cfg) ||
+                   rnn_opts_check_state(&saved, r->o, r->dir)
+               ? -1
+               : 0;
 }
 
 /* -1 + message if x[0..n) holds a NaN or infinity (or, nonneg, a negative
@@ -1101,6 +1153,32 @@ static int load_state(run *r) {
     if (!best_ok || !(v[12] >= 0)) {
         const int k = !best_ok ? 7 : 12;
         rnn_errorf("%s: resume state \"%s\" is %s: a damaged file", path, state_keys[k], rnn_st_meta(st, state_keys[k]));
+        goto out;
+    }
+    /* ... and how they go together (validate_model sets them): both +inf
+     * until the first validation, which no finite loss fails to beat, so no
+     * bad evaluation before it; a language model's best is its best loss.
+     * A best of 0 put there by hand would keep model.safetensors from ever
+     * being written again. The plateau schedule's best: NaN until it has
+     * seen a loss, then a loss. */
+    const char *bv = rnn_st_meta(st, "train.best_val"), *bl = rnn_st_meta(st, "train.best_loss"),
+               *sb = rnn_st_meta(st, "train.sched_best");
+    char clash[256] = "";
+    if (isinf(v[7]) != isinf(v[12]))
+        snprintf(clash, sizeof clash, "\"train.best_val\" is %s but \"train.best_loss\" is %s (both are +inf "
+                 "until the first validation)", bv, bl);
+    else if (!r->classify && v[7] != v[12])
+        snprintf(clash, sizeof clash, "\"train.best_val\" is %s but \"train.best_loss\" is %s (a language "
+                 "model's are the same validation loss)", bv, bl);
+    else if (isinf(v[7]) && v[8] != 0)
+        snprintf(clash, sizeof clash, "\"train.bad_evals\" is %s before any validation", rnn_st_meta(st, "train.bad_evals"));
+    else if (!isnan(v[10]) && !(v[10] >= 0 && v[10] <= FLT_MAX))
+        snprintf(clash, sizeof clash, "\"train.sched_best\" is %s, neither NaN nor a validation loss", sb);
+    else if (isnan(v[10]) && v[11] != 0)
+        snprintf(clash, sizeof clash, "\"train.sched_bad\" is %s before the schedule saw a loss",
+                 rnn_st_meta(st, "train.sched_bad"));
+    if (*clash) {
+        rnn_errorf("%s: resume state %s: a damaged file", path, clash);
         goto out;
     }
     for (int k = 5; k <= 6; k++) { /* the random state: two whole 64-bit numbers, not both 0 */

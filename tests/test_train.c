@@ -12,6 +12,7 @@
  *   is checked by finite differences in test_layers.c.) */
 #include "harness.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -430,6 +431,120 @@ static void test_ema(void) {
     rmdir(base);
 }
 
+/* Writes src's tensors and metadata to dst, with the n metadata keys[i]
+ * set to vals[i] (added if absent; NULL removes the key). 0 or -1. */
+static int edit_meta(const char *src, const char *dst, const char *const *keys, const char *const *vals, int n) {
+    rnn_st *st = rnn_st_load(src);
+    if (!st) return -1;
+    int nt = rnn_st_count(st), nm = rnn_st_meta_count(st), rc = -1, k = 0;
+    rnn_st_out *t = calloc((size_t)nt + 1, sizeof *t);
+    const char **mk = calloc((size_t)(nm + n), sizeof *mk), **mv = calloc((size_t)(nm + n), sizeof *mv);
+    if (t && mk && mv) {
+        for (int i = 0; i < nt; i++) {
+            const rnn_st_tensor *x = rnn_st_at(st, i);
+            t[i] = (rnn_st_out){x->name, x->dtype, x->ndim, {0}, x->data};
+            memcpy(t[i].shape, x->shape, sizeof x->shape);
+        }
+        for (int i = 0; i < nm; i++) {
+            const char *key = rnn_st_meta_key(st, i), *val = rnn_st_meta(st, key);
+            int j = 0;
+            while (j < n && strcmp(keys[j], key)) j++;
+            if (j < n) val = vals[j];
+            if (val) mk[k] = key, mv[k++] = val;
+        }
+        for (int j = 0; j < n; j++)
+            if (vals[j] && !rnn_st_meta(st, keys[j])) mk[k] = keys[j], mv[k++] = vals[j];
+        rc = rnn_st_save(dst, t, nt, mk, mv, k);
+    }
+    free(t);
+    free(mk);
+    free(mv);
+    rnn_st_free(st);
+    return rc;
+}
+
+/* A resume state damaged in its metadata is refused, the file named: the
+ * options (train.config) gone or given a line naming no option; one of the
+ * data fingerprints gone or not a fingerprint; a best validation loss that
+ * is not the best loss (best_val 0 would keep model.safetensors from ever
+ * being written again); counts of bad evaluations before any. A state
+ * without both fingerprints (as saved before 2026-12-06) resumes. */
+static void test_damaged_state(void) {
+    char dir[] = "/tmp/rnn_state_XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    rnn_opts o;
+    rnn_opts_default(&o);
+    const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "8"}, {"batch", "4"}, {"seq-len", "8"},
+                           {"threads", "1"}, {"progress", "quiet"}, {"eval-every", "2"}, {"steps", "4"},
+                           {"out", dir}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) rnn_opts_set(&o, kv[i][0], kv[i][1]);
+    char state[128], orig[128], cfg[128];
+    snprintf(state, sizeof state, "%s/state.safetensors", dir);
+    snprintf(orig, sizeof orig, "%s/state.orig", dir);
+    snprintf(cfg, sizeof cfg, "%s/config.txt", dir);
+    rnn_st *st = NULL;
+    if (rnn_train(&o, NULL, NULL, NULL, 0) || rename(state, orig) || !(st = rnn_st_load(orig))) {
+        CHECK(0, "4 steps: %s", rnn_last_error());
+        harness_rm_run(dir);
+        return;
+    }
+    const char *saved = rnn_st_meta(st, "train.config"), *loss = rnn_st_meta(st, "train.best_loss");
+    char *bogus = malloc(strlen(saved) + 16);
+    sprintf(bogus, "%sbogus = 1\n", saved);
+    int bogus_line = 1;
+    for (const char *c = saved; *c; c++) bogus_line += *c == '\n';
+    char want_bogus[64], want_best[128];
+    snprintf(want_bogus, sizeof want_bogus, "\"train.config\" line %d names no option (\"bogus\")", bogus_line);
+    snprintf(want_best, sizeof want_best, "\"train.best_val\" is 0 but \"train.best_loss\" is %s", loss);
+    CHECK(strtod(loss, NULL) > 0 && isfinite(strtod(loss, NULL)), "the run validated: best loss %s", loss);
+    const struct {
+        const char *keys[3], *vals[3], *want;
+    } cases[] = {
+        {{"train.config"}, {NULL}, "resume state lacks \"train.config\", the run's options: a damaged file"},
+        {{"train.config"}, {bogus}, want_bogus},
+        {{"train.data"}, {NULL}, "lacks \"train.data\" (it has \"train.val_data\"): a damaged file"},
+        {{"train.val_data"}, {NULL}, "lacks \"train.val_data\" (it has \"train.data\"): a damaged file"},
+        {{"train.data"}, {"123 abc"}, "\"train.data\" is \"123 abc\", not a count and a 16-digit hash"},
+        {{"train.best_val"}, {"0"}, want_best},
+        {{"train.best_val", "train.best_loss", "train.bad_evals"}, {"inf", "inf", "1"},
+         "\"train.bad_evals\" is 1 before any validation: a damaged file"},
+        {{"train.best_val"}, {"inf"}, "but \"train.best_loss\" is"},
+        {{"train.sched_best"}, {"-1"}, "\"train.sched_best\" is -1, neither NaN nor a validation loss"},
+        {{"train.sched_best", "train.sched_bad"}, {"nan", "2"}, "\"train.sched_bad\" is 2 before the schedule"},
+    };
+    rnn_opts r;
+    rnn_opts_default(&r);
+    CHECK(rnn_opts_load_file(&r, cfg) == 0 && rnn_opts_set(&r, "resume", dir) == 0 && rnn_opts_set(&r, "steps", "6") == 0,
+          "resume options: %s", rnn_last_error());
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int n = 1;
+        while (n < 3 && cases[i].keys[n]) n++;
+        if (edit_meta(orig, state, cases[i].keys, cases[i].vals, n)) {
+            CHECK(0, "edit: %s", rnn_last_error());
+            continue;
+        }
+        int rc = rnn_train(&r, NULL, NULL, NULL, 0);
+        CHECK(rc == -1 && strstr(rnn_last_error(), state) && strstr(rnn_last_error(), cases[i].want),
+              "case %zu (%s) refused: %s", i, cases[i].keys[0], rc ? rnn_last_error() : "it resumed");
+    }
+    static const char *const prints[] = {"train.data", "train.val_data"}, *const none[] = {NULL, NULL};
+    CHECK(edit_meta(orig, state, prints, none, 2) == 0 && rnn_train(&r, NULL, NULL, NULL, 0) == 0,
+          "a state without the data's fingerprints (an older one) resumes: %s", rnn_last_error());
+    rnn_opts_set(&r, "steps", "8");
+    CHECK(rnn_train(&r, NULL, NULL, NULL, 0) == 0, "and the state it saved resumes: %s", rnn_last_error());
+    rnn_st *now = rnn_st_load(state);
+    CHECK(now && rnn_st_meta(now, "train.data") && !strcmp(rnn_st_meta(now, "train.step"), "8"),
+          "with its fingerprints, at step 8");
+    rnn_st_free(now);
+    free(bogus);
+    rnn_st_free(st);
+    remove(orig);
+    harness_rm_run(dir);
+}
+
 int main(void) {
     RUN(test_tied_weights);
     RUN(test_frozen_resume);
@@ -439,5 +554,6 @@ int main(void) {
     RUN(test_golden_lm);
     RUN(test_frozen_embedding);
     RUN(test_ema);
+    RUN(test_damaged_state);
     return harness_end();
 }
