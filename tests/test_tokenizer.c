@@ -570,6 +570,30 @@ static void test_wordpiece_small(void) {
     }
     o.vocab_file = "/nonexistent/vocab.txt";
     CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has("/nonexistent/vocab.txt"), "missing file");
+
+    /* what is no vocabulary is refused at its first bad line, not read whole: a NUL byte (/dev/zero
+     * would fill memory), a line without end, a directory */
+    o.vocab_file = "/dev/zero";
+    CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has("/dev/zero:1: a NUL byte (not a vocabulary file?)"),
+          "/dev/zero: %s", rnn_last_error());
+    static const char *const nul[] = {"[UNK]", "a", "b"};
+    if (write_vocab(path, nul, 3)) GIVE_UP("write vocab");
+    FILE *f = fopen(path, "r+");
+    if (f) fseek(f, 8, SEEK_SET), fputc(0, f), fclose(f); /* "[UNK]\na\nb" -> "b" becomes NUL */
+    o.vocab_file = path;
+    CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has(":3: a NUL byte"), "a NUL on line 3: %s", rnn_last_error());
+    f = fopen(path, "w");
+    if (f) {
+        fputs("[UNK]\n", f);
+        for (int i = 0; i < 70000; i++) fputc('a', f);
+        fclose(f);
+    }
+    CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has(":2: a line of over 65536 bytes"),
+          "a line without end: %s", rnn_last_error());
+    unlink(path);
+    o.vocab_file = "/tmp";
+    CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has("/tmp: read error: Is a directory"),
+          "a directory: %s", rnn_last_error());
 }
 
 /* Which endings separate words (sampling after a prime decides its first space by it). */
