@@ -698,6 +698,22 @@ out:
 
 /* GloVe / word2vec text vectors ("word v1 ... vE" per line; a word2vec
  * "count dim" first line is skipped) into the embedding rows of known words. */
+/* Line lineno of a vectors file of width E as rnn_getline reads it, or -1
+ * at its end; -2 + message for a NUL byte (binary data, /dev/zero: refused
+ * at once, not read until memory runs out), a line longer than a word and
+ * E numbers can be, or a read error. */
+static long vectors_line(char **line, size_t *cap, FILE *f, const char *path, long lineno, int E) {
+    const size_t max = 65536 + (size_t)E * 64; /* a word, then numbers of 63 characters at most */
+    const long got = rnn_getline(line, cap, f, max, 1);
+    if (got > 0 && memchr(*line, 0, (size_t)got))
+        return rnn_errorf("%s:%ld: a NUL byte (not a text file of vectors?)", path, lineno), -2;
+    if (got == -3)
+        return rnn_errorf("%s:%ld: a line of over %zu bytes, more than a word and %d numbers (not a file of "
+                          "vectors?)", path, lineno, max, E), -2;
+    if (got == -2) return rnn_errorf("%s: read error: %s", path, strerror(errno)), -2;
+    return got;
+}
+
 /* The width of the vectors in path: the numbers after the word on its first
  * line, or a word2vec header's second number. 0 with a message when there
  * is none. */
@@ -706,8 +722,9 @@ static int vectors_width(const char *path) {
     if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno)), 0;
     char *line = NULL;
     size_t cap = 0;
-    const ssize_t got = getline(&line, &cap, f);
+    const long got = vectors_line(&line, &cap, f, path, 1, 1 << 20); /* the widest --embed */
     fclose(f);
+    if (got < -1) return free(line), 0;
     int width = 0;
     char *p = got > 0 ? strchr(line + rnn_bom_len(line, (size_t)got), ' ') : NULL, *end;
     for (; p && (strtod(p, &end), end != p); p = end) width = width < INT_MAX ? width + 1 : width;
@@ -734,8 +751,7 @@ static int load_vectors(run *r) {
     }
     char *line = NULL;
     size_t cap = 0;
-    long lineno = 0, found = 0, repeats = 0;
-    ssize_t got;
+    long lineno = 0, found = 0, repeats = 0, got;
     float *vec = malloc(sizeof(float) * E);
     unsigned char *seen = calloc((size_t)V, 1); /* the rows a line has set */
     int rc = -1;
@@ -743,7 +759,7 @@ static int load_vectors(run *r) {
         rnn_errorf("out of memory");
         goto out;
     }
-    while ((got = getline(&line, &cap, f)) > 0) {
+    while ((got = vectors_line(&line, &cap, f, path, lineno + 1, E)) > 0) {
         lineno++;
         const size_t bom = lineno == 1 ? rnn_bom_len(line, (size_t)got) : 0;
         if (bom) memmove(line, line + bom, (size_t)got - bom + 1); /* with the NUL */
@@ -787,10 +803,7 @@ static int load_vectors(run *r) {
             found++;
         }
     }
-    if (ferror(f)) {
-        rnn_errorf("%s: read error: %s", path, strerror(errno));
-        goto out;
-    }
+    if (got < -1) goto out;
     if (!found) {
         rnn_errorf("%s: no line names a %stoken of the vocabulary (%ld lines read)", path, first ? "new " : "", lineno);
         goto out;

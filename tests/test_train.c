@@ -545,6 +545,58 @@ static void test_damaged_state(void) {
     harness_rm_run(dir);
 }
 
+/* --vectors that are no text of vectors are refused at their first bad
+ * line, by the width's peek (no --embed) and by the reader alike: a NUL
+ * byte (/dev/zero was read until memory ran out), a line without end. */
+static void test_vectors_not_text(void) {
+    char dir[] = "/tmp/rnn_vec_XXXXXX", run[64], vec[64];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(vec, sizeof vec, "%s/v.txt", dir);
+    FILE *f = fopen(vec, "w");
+    if (!f) {
+        CHECK(0, "write %s", vec);
+        return;
+    }
+    fputs("e 1 2 3 4\nt 1 2", f);
+    fputc(0, f);
+    fputs(" 3 4\n", f);
+    fclose(f);
+    char want_nul[160];
+    snprintf(want_nul, sizeof want_nul, "%s:2: a NUL byte (not a text file of vectors?)", vec);
+    const struct {
+        const char *vectors, *embed, *want;
+    } cases[] = {{"/dev/zero", NULL, "/dev/zero:1: a NUL byte (not a text file of vectors?)"},
+                 {"/dev/zero", "4", "/dev/zero:1: a NUL byte (not a text file of vectors?)"},
+                 {vec, NULL, want_nul},
+                 {vec, "4", want_nul},
+                 {vec, "3", "v.txt:1: a line of over 65728 bytes, more than a word and 3 numbers"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (i == 4) { /* a line without end */
+            if (!(f = fopen(vec, "w"))) break;
+            fputs("e ", f);
+            for (int k = 0; k < 70000; k++) fputc('1', f);
+            fclose(f);
+        }
+        rnn_opts o;
+        rnn_opts_default(&o);
+        const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"batch", "4"}, {"seq-len", "8"},
+                               {"threads", "1"}, {"progress", "quiet"}, {"steps", "1"}, {"out", run},
+                               {"vectors", cases[i].vectors}, {"embed", cases[i].embed}};
+        for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
+            if (kv[k][1]) rnn_opts_set(&o, kv[k][0], kv[k][1]);
+        int rc = rnn_train(&o, NULL, NULL, NULL, 0);
+        CHECK(rc == -1 && strstr(rnn_last_error(), cases[i].want), "--vectors %s --embed %s: %s", cases[i].vectors,
+              cases[i].embed ? cases[i].embed : "(none)", rc ? rnn_last_error() : "trained");
+        harness_rm_run(run);
+    }
+    remove(vec);
+    rmdir(dir);
+}
+
 int main(void) {
     RUN(test_tied_weights);
     RUN(test_frozen_resume);
@@ -555,5 +607,6 @@ int main(void) {
     RUN(test_frozen_embedding);
     RUN(test_ema);
     RUN(test_damaged_state);
+    RUN(test_vectors_not_text);
     return harness_end();
 }
