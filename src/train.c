@@ -746,6 +746,11 @@ static int load_vectors(run *r) {
     const int first = r->o->init_from[0] ? (r->grown_from ? r->grown_from : V) : 0;
     if (first == V) {
         fclose(f);
+        if (r->o->grow_vocab) { /* nothing is wrong with the run: the vectors have no rows to give */
+            say(r, "warning: --vectors %s is not read: --grow-vocab added no tokens, and the fine-tuned model's "
+                "embedding is trained already", path);
+            return 0;
+        }
         return rnn_errorf("--vectors %s: a fine-tuned model's embedding is trained already; with --grow-vocab the "
                           "vectors give the new tokens' rows", path);
     }

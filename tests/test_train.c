@@ -597,6 +597,51 @@ static void test_vectors_not_text(void) {
     rmdir(dir);
 }
 
+/* Fine-tuning with --grow-vocab and --vectors on data that holds no new
+ * token: the vectors have no rows to give, and the run goes on with a
+ * warning (it was refused with a message that told the user to add the
+ * --grow-vocab they had given). Without --grow-vocab it is refused. */
+static void test_grow_vocab_vectors_nothing_new(void) {
+    char dir[] = "/tmp/rnn_grow_XXXXXX", base[64], ft[64], vec[64], model[96], log[96];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(base, sizeof base, "%s/base", dir);
+    snprintf(ft, sizeof ft, "%s/ft", dir);
+    snprintf(vec, sizeof vec, "%s/v.txt", dir);
+    snprintf(model, sizeof model, "%s/model.safetensors", base);
+    snprintf(log, sizeof log, "%s/train.log", ft);
+    FILE *f = fopen(vec, "w");
+    if (f) fputs("one 1 2 3 4 5 6 7 8\n", f), fclose(f);
+    const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "8"}, {"batch", "4"}, {"seq-len", "8"},
+                           {"threads", "1"}, {"progress", "quiet"}, {"steps", "2"}, {"eval-every", "2"}};
+    rnn_opts o;
+    rnn_opts_default(&o);
+    for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++) rnn_opts_set(&o, kv[k][0], kv[k][1]);
+    rnn_opts_set(&o, "out", base);
+    CHECK(f && rnn_train(&o, NULL, NULL, NULL, 0) == 0, "the model to fine-tune: %s", rnn_last_error());
+    rnn_opts_set(&o, "out", ft);
+    rnn_opts_set(&o, "init-from", model);
+    rnn_opts_set(&o, "vectors", vec);
+    int rc = rnn_train(&o, NULL, NULL, NULL, 0);
+    CHECK(rc == -1 && strstr(rnn_last_error(), "embedding is trained already; with --grow-vocab"),
+          "without --grow-vocab, refused: %s", rc ? rnn_last_error() : "it trained");
+    harness_rm_run(ft);
+    rnn_opts_set(&o, "grow-vocab", NULL);
+    rc = rnn_train(&o, NULL, NULL, NULL, 0);
+    size_t n = 0;
+    char *text = rc ? NULL : rnn_read_file(log, &n);
+    CHECK(rc == 0 && text && strstr(text, "has no token the vocabulary of") &&
+              strstr(text, "warning: --vectors") && strstr(text, "is not read: --grow-vocab added no tokens"),
+          "with --grow-vocab, it trains and warns: %s", rc ? rnn_last_error() : text ? text : "no train.log");
+    free(text);
+    harness_rm_run(ft);
+    harness_rm_run(base);
+    remove(vec);
+    rmdir(dir);
+}
+
 int main(void) {
     RUN(test_tied_weights);
     RUN(test_frozen_resume);
@@ -608,5 +653,6 @@ int main(void) {
     RUN(test_ema);
     RUN(test_damaged_state);
     RUN(test_vectors_not_text);
+    RUN(test_grow_vocab_vectors_nothing_new);
     return harness_end();
 }
