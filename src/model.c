@@ -796,6 +796,17 @@ static rnn_acts *acts_create(const rnn_model *m, int T, int B, int N, int infer)
 
 rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N) { return acts_create(m, T, B, N, 0); }
 
+size_t rnn_acts_bytes(const rnn_model *m, int T, int B, int N, int infer) {
+    rnn_acts a = {0};
+    a.infer = infer;
+    a.T = T;
+    a.B = B;
+    a.N = N;
+    size_t nf, ni;
+    acts_layout(m, &a, NULL, NULL, &nf, &ni);
+    return nf * sizeof(float) + ni * sizeof(int32_t);
+}
+
 rnn_acts *rnn_acts_create_infer(const rnn_model *m, int T, int B, int N) { return acts_create(m, T, B, N, 1); }
 
 void rnn_acts_free(rnn_acts *a) {

@@ -426,7 +426,7 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
     return 0;
 }
 
-static int check_fits(run *r, size_t n_floats);
+static int check_fits(run *r, const rnn_config *c, size_t n_floats);
 
 /* --grow-vocab, step 1: the fine-tuned model's tokenizer with the tokens of
  * the training text it lacks (a resume's state holds them already). */
@@ -466,7 +466,9 @@ static int grow_model(run *r, rnn_model **m) {
     const int V = (*m)->c.vocab_size, V2 = rnn_tokenizer_vocab_size(r->tok);
     if (V2 == V) return 0;
     const size_t more = (size_t)(V2 - V) * ((*m)->c.embed_dim + ((*m)->c.task == RNN_TASK_LM ? (*m)->F + 1 : 0));
-    rnn_model *g = check_fits(r, rnn_config_num_floats(&(*m)->c) + more) ? NULL : rnn_model_grow_vocab(*m, V2);
+    rnn_config grown = (*m)->c;
+    grown.vocab_size = V2;
+    rnn_model *g = check_fits(r, &grown, rnn_config_num_floats(&(*m)->c) + more) ? NULL : rnn_model_grow_vocab(*m, V2);
     if (!g) return -1;
     rnn_model_free(*m);
     *m = g;
@@ -861,23 +863,60 @@ static int config_from_opts(const rnn_opts *o, rnn_config *c, int vocab) {
     return rnn_config_validate(c);
 }
 
+/* The rows of a classifier's largest training batch: its B longest texts.
+ * -1 + message when out of memory. */
+static int longest_rows(const rnn_cls_data *d, int B) {
+    int *lens = malloc(sizeof(int) * (d->n ? d->n : 1)), rows = 0;
+    if (!lens) return rnn_errorf("out of memory");
+    memcpy(lens, d->len, sizeof(int) * d->n);
+    sort_ints_desc(lens, d->n);
+    for (size_t i = 0; i < d->n && i < (size_t)B; i++) rows += lens[i];
+    free(lens);
+    return rows;
+}
+
 /* Weights, gradients, the optimizer's buffers and --ema's average, all the
- * model's size: refused when they cannot fit, before the weights are written
- * (a new model's initialisation), rather than in the kernel's OOM killer part
- * way into the first step. */
-static int check_fits(run *r, size_t n_floats) {
+ * model's size (n_floats), and the activations of a training batch and of
+ * validation's for a model of config c: refused when they cannot fit,
+ * before the weights are written (a new model's initialisation), rather
+ * than in the kernel's OOM killer part way into the first step, or as an
+ * allocation's "out of memory" that names no flag. */
+static int check_fits(run *r, const rnn_config *c, size_t n_floats) {
     const rnn_opts *o = r->o;
     rnn_opt_type t;
     if (rnn_opt_parse_type(o->optimizer, &t)) return -1;
     const int bufs = t == RNN_OPT_ADAM || t == RNN_OPT_ADAMW ? 2
                      : t == RNN_OPT_RMSPROP                  ? 1 + (o->momentum > 0)
                                                              : o->momentum > 0;
-    const double need = 4.0 * (double)n_floats * (2 + bufs + (o->ema > 0)), have = (double)rnn_mem_limit();
-    if (need > have)
+    const double model = 4.0 * (double)n_floats * (2 + bufs + (o->ema > 0)), have = (double)rnn_mem_limit();
+    if (model > have)
         return rnn_errorf("the model needs %.1f GB for its weights, their gradients and the %s optimizer's "
                           "state, more than the %.1f GB this process may use (physical memory, or ulimit -v): "
                           "make --hidden, --embed, --layers or the vocabulary smaller",
-                          need / 1e9, o->optimizer, have / 1e9);
+                          model / 1e9, o->optimizer, have / 1e9);
+    /* the activations' shapes: a language model's batch is --batch streams of --seq-len steps; a
+     * classifier's, as setup_model makes it, its --batch longest texts */
+    int T = r->T, N = r->T * r->B, vT = r->T, vN = N;
+    if (r->classify) {
+        T = r->ctrain.max_len, vT = r->cval.max_len;
+        if ((N = longest_rows(&r->ctrain, r->B)) < 0 || (vN = longest_rows(&r->cval, r->B)) < 0) return -1;
+    }
+    rnn_model *plan = rnn_model_plan(c);
+    if (!plan) return -1;
+    const double acts = (double)rnn_acts_bytes(plan, T, r->B, N, 0) + (double)rnn_acts_bytes(plan, vT, r->B, vN, 1);
+    rnn_model_free(plan);
+    if (model + acts > have) {
+        char batch[96];
+        if (r->classify)
+            snprintf(batch, sizeof batch, "--batch %d texts of at most %d tokens, which --max-len cuts", r->B, T);
+        else
+            snprintf(batch, sizeof batch, "--batch %d x --seq-len %d", r->B, r->T);
+        return rnn_errorf("the run needs %.1f GB: %.1f GB for the weights, their gradients and the %s optimizer's "
+                          "state, %.1f GB for the activations of a batch (%s, --embed %d, --hidden %d, --layers %d, "
+                          "vocabulary %d), more than the %.1f GB this process may use (physical memory, or ulimit "
+                          "-v): make the batch or the model smaller", (model + acts) / 1e9, model / 1e9, o->optimizer,
+                          acts / 1e9, batch, c->embed_dim, c->hidden_dim, c->num_layers, c->vocab_size, have / 1e9);
+    }
     return 0;
 }
 
@@ -1590,7 +1629,7 @@ static int make_classifier(run *r, const rnn_model *lm) {
                           r->o->init_from);
     if (c.loss == RNN_LOSS_BCE && c.num_classes != 2)
         return rnn_errorf("--loss bce needs exactly 2 classes (the data has %d)", c.num_classes);
-    if (check_fits(r, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
+    if (check_fits(r, &c, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
     rnn_model_init(r->m, (uint64_t)r->o->seed);
     if (lm) {
         int n = rnn_checkpoint_copy_params(r->m, lm, 0);
@@ -1776,13 +1815,10 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
         }
         r->per_epoch = (long)((r->ctrain.n + r->B - 1) / r->B);
         /* Activations for the largest possible batch: the B longest examples. */
-        int *lens = malloc(sizeof(int) * r->ctrain.n), rows = 0;
-        if (!lens) return rnn_errorf("out of memory");
-        memcpy(lens, r->ctrain.len, sizeof(int) * r->ctrain.n);
-        sort_ints_desc(lens, r->ctrain.n);
-        for (size_t i = 0; i < r->ctrain.n && i < (size_t)r->B; i++) rows += lens[i];
-        free(lens);
-        if (!(r->a = rnn_acts_create_n(r->m, r->ctrain.max_len, r->B, rows))) return -1;
+        const int rows = longest_rows(&r->ctrain, r->B);
+        if (rows < 0 || check_fits(r, &r->m->c, r->m->n_floats) ||
+            !(r->a = rnn_acts_create_n(r->m, r->ctrain.max_len, r->B, rows)))
+            return -1;
     } else {
         if (ck->model) {
             r->m = ck->model;
@@ -1793,12 +1829,12 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
         if (!r->m) {
             rnn_config c;
             if (config_from_opts(o, &c, rnn_tokenizer_vocab_size(r->tok))) return -1;
-            if (check_fits(r, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
+            if (check_fits(r, &c, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
             rnn_model_init(r->m, (uint64_t)o->seed);
         }
         if (!resuming && o->vectors[0] && load_vectors(r)) return -1;
         r->per_epoch = rnn_lm_batches(r->n_train, r->B, r->T);
-        if (!(r->a = rnn_acts_create(r->m, r->T, r->B))) return -1;
+        if (check_fits(r, &r->m->c, r->m->n_floats) || !(r->a = rnn_acts_create(r->m, r->T, r->B))) return -1;
     }
     /* A training choice, not part of the saved model: a resumed run or a
      * fine-tuned checkpoint takes it from this run's options. */
@@ -1983,7 +2019,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         r->total_steps = (long)o->epochs * per_epoch;
     if (r->total_steps == 0 && o->time <= 0) /* default: 10 epochs (lm), 5 (classify) */
         r->total_steps = (r->classify ? 5 : 10) * per_epoch;
-    if (check_fits(r, r->m->n_floats) || make_optimizer(r)) goto out; /* a model from --init-from or --resume */
+    if (make_optimizer(r)) goto out; /* (check_fits was run in setup_model, for this model too) */
     if (o->ema > 0) { /* the average starts at the initial (or pretrained) weights */
         if (!(r->ema = malloc(sizeof(float) * r->m->n_floats))) {
             rnn_errorf("out of memory");

@@ -642,6 +642,28 @@ static void test_grow_vocab_vectors_nothing_new(void) {
     rmdir(dir);
 }
 
+/* rnn_acts_bytes, which the memory check before training counts: a wider
+ * embedding adds, per row of the batch, its row, and the gradient buffers
+ * dy and dx of the widest layer (the embedding here); and a plan counts what
+ * the model itself would. */
+static void test_acts_bytes(void) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 50, c.hidden_dim = 8, c.num_layers = 2;
+    const int T = 16, B = 4, N = T * B;
+    size_t bytes[2];
+    for (int k = 0; k < 2; k++) {
+        c.embed_dim = 1024 * (k + 1);
+        rnn_model *plan = rnn_model_plan(&c), *m = rnn_model_create(&c);
+        bytes[k] = plan ? rnn_acts_bytes(plan, T, B, N, 0) : 0;
+        CHECK(m && bytes[k] == rnn_acts_bytes(m, T, B, N, 0), "a plan's activations are the model's");
+        rnn_model_free(plan);
+        rnn_model_free(m);
+    }
+    CHECK(bytes[1] - bytes[0] == (size_t)3 * N * 1024 * sizeof(float), "1024 more embedding columns: %zu bytes more",
+          bytes[1] - bytes[0]);
+}
+
 int main(void) {
     RUN(test_tied_weights);
     RUN(test_frozen_resume);
@@ -654,5 +676,6 @@ int main(void) {
     RUN(test_damaged_state);
     RUN(test_vectors_not_text);
     RUN(test_grow_vocab_vectors_nothing_new);
+    RUN(test_acts_bytes);
     return harness_end();
 }
