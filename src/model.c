@@ -292,6 +292,19 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
         }
         c->truncate_tail = !strcmp(trunc, "tail");
     }
+    /* The cache's settings whatever cache_size is (rnn_config_validate checks
+     * them only for a cache): `rnn eval --cache N` takes a checkpoint's theta
+     * and lambda, and a bad one would be found then, under a flag never given
+     * and without the file's name. */
+    if (!(c->cache_theta >= 0 && c->cache_theta <= RNN_CACHE_MAX_THETA)) {
+        rnn_errorf("config: \"cache_theta\" must be in [0, %g] (got %g): a damaged file", RNN_CACHE_MAX_THETA,
+                   c->cache_theta);
+        goto out;
+    }
+    if (!(c->cache_lambda >= 0 && c->cache_lambda < 1)) {
+        rnn_errorf("config: \"cache_lambda\" must be in [0, 1) (got %g): a damaged file", c->cache_lambda);
+        goto out;
+    }
     rc = rnn_config_validate(c);
 out:
     cJSON_Delete(j);
@@ -782,6 +795,17 @@ static rnn_acts *acts_create(const rnn_model *m, int T, int B, int N, int infer)
 }
 
 rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N) { return acts_create(m, T, B, N, 0); }
+
+size_t rnn_acts_bytes(const rnn_model *m, int T, int B, int N, int infer) {
+    rnn_acts a = {0};
+    a.infer = infer;
+    a.T = T;
+    a.B = B;
+    a.N = N;
+    size_t nf, ni;
+    acts_layout(m, &a, NULL, NULL, &nf, &ni);
+    return nf * sizeof(float) + ni * sizeof(int32_t);
+}
 
 rnn_acts *rnn_acts_create_infer(const rnn_model *m, int T, int B, int N) { return acts_create(m, T, B, N, 1); }
 

@@ -220,6 +220,10 @@ rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N);
  * its embedding and one or two layer outputs (a 1-layer BiLSTM of 128 with
  * embeddings of 100: ~1.7 KB a token). */
 rnn_acts *rnn_acts_create_infer(const rnn_model *m, int T, int B, int N);
+/* The bytes rnn_acts_create_n (infer 0) or rnn_acts_create_infer (1) would
+ * allocate for these sizes, without allocating: m may be a plan
+ * (rnn_model_plan), so that a run too large is refused before it starts. */
+size_t rnn_acts_bytes(const rnn_model *m, int T, int B, int N, int infer);
 void rnn_acts_free(rnn_acts *a);
 
 /* Forward over a packed batch (pack built on a->lengths etc. or elsewhere)

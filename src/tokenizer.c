@@ -10,6 +10,7 @@
  */
 #include "tokenizer.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <locale.h>
 #include <pthread.h>
@@ -830,18 +831,30 @@ static int build_byte(rnn_tokenizer *t) {
     return 0;
 }
 
-/* One token per line, id = line index; "\r\n" accepted. */
+/* One token per line, id = line index; "\r\n" accepted. Read a line at a
+ * time and checked as read, so that what is no vocabulary (/dev/zero,
+ * binary data, a device without end) is refused at its first bad line, not
+ * read into memory first; a line stops at VOCAB_LINE_MAX bytes and the
+ * tokens at a config's largest vocab_size. */
+#define VOCAB_LINE_MAX 65536
+#define VOCAB_MAX_TOKENS (1 << 26)
 static int load_vocab_file(rnn_tokenizer *t, const char *path) {
-    size_t len;
-    char *buf = rnn_read_text_file(path, &len);
-    if (!buf) return -1;
+    FILE *f = fopen(path, "r");
+    if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t cap = 0, line = 0;
+    long got;
     int rc = -1;
-    size_t line = 0;
-    for (size_t i = 0; i < len;) {
-        const char *s = buf + i, *nl = memchr(s, '\n', len - i);
-        size_t n = nl ? (size_t)(nl - s) : len - i;
-        i += n + (nl != NULL);
+    while ((got = rnn_getline(&buf, &cap, f, VOCAB_LINE_MAX, 1)) > 0) {
         line++;
+        size_t n = (size_t)got;
+        if (memchr(buf, 0, n)) {
+            rnn_errorf("%s:%zu: a NUL byte (not a vocabulary file?)", path, line);
+            goto done;
+        }
+        const char *s = buf;
+        if (line == 1) s += rnn_bom_len(buf, n), n -= (size_t)(s - buf);
+        if (n && s[n - 1] == '\n') n--;
         if (n && s[n - 1] == '\r') n--;
         if (n == 0) {
             rnn_errorf("%s:%zu: empty line (a vocabulary has one token per line)", path, line);
@@ -849,6 +862,11 @@ static int load_vocab_file(rnn_tokenizer *t, const char *path) {
         }
         if (utf8_count(s, n) < 0) {
             rnn_errorf("%s:%zu: invalid UTF-8", path, line);
+            goto done;
+        }
+        if (t->vocab.n >= VOCAB_MAX_TOKENS) {
+            rnn_errorf("%s:%zu: more than %d tokens (the most a model's vocabulary holds)", path, line,
+                       VOCAB_MAX_TOKENS);
             goto done;
         }
         uint32_t h = str_hash(s, n);
@@ -860,6 +878,14 @@ static int load_vocab_file(rnn_tokenizer *t, const char *path) {
         }
         if (strtab_add(&t->vocab, s, n, h) < 0) goto done;
     }
+    if (got == -3) {
+        rnn_errorf("%s:%zu: a line of over %d bytes (not a vocabulary file?)", path, line + 1, VOCAB_LINE_MAX);
+        goto done;
+    }
+    if (got == -2) { /* a directory: "Is a directory" */
+        rnn_errorf("%s: read error: %s", path, strerror(errno));
+        goto done;
+    }
     if (t->vocab.n == 0) {
         rnn_errorf("%s: empty vocabulary file", path);
         goto done;
@@ -867,6 +893,7 @@ static int load_vocab_file(rnn_tokenizer *t, const char *path) {
     rc = 0;
 done:
     free(buf);
+    fclose(f);
     if (rc == 0 && tok_find(t, "[UNK]", 5) < 0)
         rc = rnn_errorf("%s: the vocabulary has no [UNK] token", path);
     return rc;
@@ -1245,6 +1272,20 @@ rnn_tokenizer *rnn_tokenizer_from_json(const cJSON *j) {
     if (!cJSON_IsObject(j)) {
         rnn_errorf(META "not a JSON object");
         return NULL;
+    }
+    /* Every key is one this build reads, as in rnn_config_from_json: a
+     * damaged name ("strip_htmL") would otherwise read as its option's
+     * default and encode text differently, silently. */
+    static const char *const known[] = {"type", "vocab", "pad_id", "unk_id", "cls_id", "sep_id", "mask_id",
+                                        "lowercase", "split_punct", "strip_html", "keep_newlines", "min_count",
+                                        "max_vocab", "invalid_utf8"};
+    for (const cJSON *k = j->child; k; k = k->next) {
+        size_t i = 0;
+        while (i < sizeof known / sizeof *known && strcmp(k->string, known[i])) i++;
+        if (i == sizeof known / sizeof *known) {
+            rnn_errorf(META "unknown key \"%.64s\" (a damaged file, or one from a newer rnn.c)", k->string);
+            return NULL;
+        }
     }
     rnn_tok_options o;
     if (options_from_json(j, &o)) return NULL;

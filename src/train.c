@@ -426,7 +426,7 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
     return 0;
 }
 
-static int check_fits(run *r, size_t n_floats);
+static int check_fits(run *r, const rnn_config *c, size_t n_floats);
 
 /* --grow-vocab, step 1: the fine-tuned model's tokenizer with the tokens of
  * the training text it lacks (a resume's state holds them already). */
@@ -466,7 +466,9 @@ static int grow_model(run *r, rnn_model **m) {
     const int V = (*m)->c.vocab_size, V2 = rnn_tokenizer_vocab_size(r->tok);
     if (V2 == V) return 0;
     const size_t more = (size_t)(V2 - V) * ((*m)->c.embed_dim + ((*m)->c.task == RNN_TASK_LM ? (*m)->F + 1 : 0));
-    rnn_model *g = check_fits(r, rnn_config_num_floats(&(*m)->c) + more) ? NULL : rnn_model_grow_vocab(*m, V2);
+    rnn_config grown = (*m)->c;
+    grown.vocab_size = V2;
+    rnn_model *g = check_fits(r, &grown, rnn_config_num_floats(&(*m)->c) + more) ? NULL : rnn_model_grow_vocab(*m, V2);
     if (!g) return -1;
     rnn_model_free(*m);
     *m = g;
@@ -698,6 +700,22 @@ out:
 
 /* GloVe / word2vec text vectors ("word v1 ... vE" per line; a word2vec
  * "count dim" first line is skipped) into the embedding rows of known words. */
+/* Line lineno of a vectors file of width E as rnn_getline reads it, or -1
+ * at its end; -2 + message for a NUL byte (binary data, /dev/zero: refused
+ * at once, not read until memory runs out), a line longer than a word and
+ * E numbers can be, or a read error. */
+static long vectors_line(char **line, size_t *cap, FILE *f, const char *path, long lineno, int E) {
+    const size_t max = 65536 + (size_t)E * 64; /* a word, then numbers of 63 characters at most */
+    const long got = rnn_getline(line, cap, f, max, 1);
+    if (got > 0 && memchr(*line, 0, (size_t)got))
+        return rnn_errorf("%s:%ld: a NUL byte (not a text file of vectors?)", path, lineno), -2;
+    if (got == -3)
+        return rnn_errorf("%s:%ld: a line of over %zu bytes, more than a word and %d numbers (not a file of "
+                          "vectors?)", path, lineno, max, E), -2;
+    if (got == -2) return rnn_errorf("%s: read error: %s", path, strerror(errno)), -2;
+    return got;
+}
+
 /* The width of the vectors in path: the numbers after the word on its first
  * line, or a word2vec header's second number. 0 with a message when there
  * is none. */
@@ -706,8 +724,9 @@ static int vectors_width(const char *path) {
     if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno)), 0;
     char *line = NULL;
     size_t cap = 0;
-    const ssize_t got = getline(&line, &cap, f);
+    const long got = vectors_line(&line, &cap, f, path, 1, 1 << 20); /* the widest --embed */
     fclose(f);
+    if (got < -1) return free(line), 0;
     int width = 0;
     char *p = got > 0 ? strchr(line + rnn_bom_len(line, (size_t)got), ' ') : NULL, *end;
     for (; p && (strtod(p, &end), end != p); p = end) width = width < INT_MAX ? width + 1 : width;
@@ -729,13 +748,17 @@ static int load_vectors(run *r) {
     const int first = r->o->init_from[0] ? (r->grown_from ? r->grown_from : V) : 0;
     if (first == V) {
         fclose(f);
+        if (r->o->grow_vocab) { /* nothing is wrong with the run: the vectors have no rows to give */
+            say(r, "warning: --vectors %s is not read: --grow-vocab added no tokens, and the fine-tuned model's "
+                "embedding is trained already", path);
+            return 0;
+        }
         return rnn_errorf("--vectors %s: a fine-tuned model's embedding is trained already; with --grow-vocab the "
                           "vectors give the new tokens' rows", path);
     }
     char *line = NULL;
     size_t cap = 0;
-    long lineno = 0, found = 0, repeats = 0;
-    ssize_t got;
+    long lineno = 0, found = 0, repeats = 0, got;
     float *vec = malloc(sizeof(float) * E);
     unsigned char *seen = calloc((size_t)V, 1); /* the rows a line has set */
     int rc = -1;
@@ -743,7 +766,7 @@ static int load_vectors(run *r) {
         rnn_errorf("out of memory");
         goto out;
     }
-    while ((got = getline(&line, &cap, f)) > 0) {
+    while ((got = vectors_line(&line, &cap, f, path, lineno + 1, E)) > 0) {
         lineno++;
         const size_t bom = lineno == 1 ? rnn_bom_len(line, (size_t)got) : 0;
         if (bom) memmove(line, line + bom, (size_t)got - bom + 1); /* with the NUL */
@@ -787,10 +810,7 @@ static int load_vectors(run *r) {
             found++;
         }
     }
-    if (ferror(f)) {
-        rnn_errorf("%s: read error: %s", path, strerror(errno));
-        goto out;
-    }
+    if (got < -1) goto out;
     if (!found) {
         rnn_errorf("%s: no line names a %stoken of the vocabulary (%ld lines read)", path, first ? "new " : "", lineno);
         goto out;
@@ -843,23 +863,60 @@ static int config_from_opts(const rnn_opts *o, rnn_config *c, int vocab) {
     return rnn_config_validate(c);
 }
 
+/* The rows of a classifier's largest training batch: its B longest texts.
+ * -1 + message when out of memory. */
+static int longest_rows(const rnn_cls_data *d, int B) {
+    int *lens = malloc(sizeof(int) * (d->n ? d->n : 1)), rows = 0;
+    if (!lens) return rnn_errorf("out of memory");
+    memcpy(lens, d->len, sizeof(int) * d->n);
+    sort_ints_desc(lens, d->n);
+    for (size_t i = 0; i < d->n && i < (size_t)B; i++) rows += lens[i];
+    free(lens);
+    return rows;
+}
+
 /* Weights, gradients, the optimizer's buffers and --ema's average, all the
- * model's size: refused when they cannot fit, before the weights are written
- * (a new model's initialisation), rather than in the kernel's OOM killer part
- * way into the first step. */
-static int check_fits(run *r, size_t n_floats) {
+ * model's size (n_floats), and the activations of a training batch and of
+ * validation's for a model of config c: refused when they cannot fit,
+ * before the weights are written (a new model's initialisation), rather
+ * than in the kernel's OOM killer part way into the first step, or as an
+ * allocation's "out of memory" that names no flag. */
+static int check_fits(run *r, const rnn_config *c, size_t n_floats) {
     const rnn_opts *o = r->o;
     rnn_opt_type t;
     if (rnn_opt_parse_type(o->optimizer, &t)) return -1;
     const int bufs = t == RNN_OPT_ADAM || t == RNN_OPT_ADAMW ? 2
                      : t == RNN_OPT_RMSPROP                  ? 1 + (o->momentum > 0)
                                                              : o->momentum > 0;
-    const double need = 4.0 * (double)n_floats * (2 + bufs + (o->ema > 0)), have = (double)rnn_mem_limit();
-    if (need > have)
+    const double model = 4.0 * (double)n_floats * (2 + bufs + (o->ema > 0)), have = (double)rnn_mem_limit();
+    if (model > have)
         return rnn_errorf("the model needs %.1f GB for its weights, their gradients and the %s optimizer's "
                           "state, more than the %.1f GB this process may use (physical memory, or ulimit -v): "
                           "make --hidden, --embed, --layers or the vocabulary smaller",
-                          need / 1e9, o->optimizer, have / 1e9);
+                          model / 1e9, o->optimizer, have / 1e9);
+    /* the activations' shapes: a language model's batch is --batch streams of --seq-len steps; a
+     * classifier's, as setup_model makes it, its --batch longest texts */
+    int T = r->T, N = r->T * r->B, vT = r->T, vN = N;
+    if (r->classify) {
+        T = r->ctrain.max_len, vT = r->cval.max_len;
+        if ((N = longest_rows(&r->ctrain, r->B)) < 0 || (vN = longest_rows(&r->cval, r->B)) < 0) return -1;
+    }
+    rnn_model *plan = rnn_model_plan(c);
+    if (!plan) return -1;
+    const double acts = (double)rnn_acts_bytes(plan, T, r->B, N, 0) + (double)rnn_acts_bytes(plan, vT, r->B, vN, 1);
+    rnn_model_free(plan);
+    if (model + acts > have) {
+        char batch[96];
+        if (r->classify)
+            snprintf(batch, sizeof batch, "--batch %d texts of at most %d tokens, which --max-len cuts", r->B, T);
+        else
+            snprintf(batch, sizeof batch, "--batch %d x --seq-len %d", r->B, r->T);
+        return rnn_errorf("the run needs %.1f GB: %.1f GB for the weights, their gradients and the %s optimizer's "
+                          "state, %.1f GB for the activations of a batch (%s, --embed %d, --hidden %d, --layers %d, "
+                          "vocabulary %d), more than the %.1f GB this process may use (physical memory, or ulimit "
+                          "-v): make the batch or the model smaller", (model + acts) / 1e9, model / 1e9, o->optimizer,
+                          acts / 1e9, batch, c->embed_dim, c->hidden_dim, c->num_layers, c->vocab_size, have / 1e9);
+    }
     return 0;
 }
 
@@ -963,8 +1020,26 @@ static void data_print(const run *r, int val, char *out, size_t cap) {
  * recorded (states saved before 2026-12-06 recorded none). */
 static int check_data_prints(run *r) {
     const char *keys[2] = {"train.data", "train.val_data"};
+    char path[2 * RNN_OPT_STR];
+    path_in(path, sizeof path, r, "state.safetensors");
+    /* The two were added together: a state has both, or neither (saved
+     * before 2026-12-06, and resumed unchecked as it always was); one alone
+     * is damage. Then each must be what data_print writes, lest a damaged one
+     * be reported as changed data. */
+    const char *prints[2] = {rnn_st_meta(r->state, keys[0]), rnn_st_meta(r->state, keys[1])};
+    if (!prints[0] != !prints[1])
+        return rnn_errorf("%s: resume state lacks \"%s\" (it has \"%s\"): a damaged file", path,
+                          keys[!prints[1]], keys[!prints[0]]);
+    for (int val = 0; val < 2 && prints[0]; val++) {
+        const char *p = prints[val];
+        size_t digits = strspn(p, "0123456789");
+        if (!digits || digits > 19 || p[digits] != ' ' || strspn(p + digits + 1, "0123456789abcdef") != 16 ||
+            p[digits + 17])
+            return rnn_errorf("%s: resume state \"%s\" is \"%.40s\", not a count and a 16-digit hash: a damaged "
+                              "file", path, keys[val], p);
+    }
     for (int val = 0; val < 2; val++) {
-        const char *was = rnn_st_meta(r->state, keys[val]), *now = r->prints[val];
+        const char *was = prints[val], *now = r->prints[val];
         if (!was || !strcmp(was, now)) continue;
         const rnn_opts *o = r->o;
         char what[RNN_OPT_STR + 48];
@@ -1041,19 +1116,53 @@ static int meta_num(const rnn_st *st, const char *path, const char *key, double 
     return 0;
 }
 
+/* -1 + message if a line of the saved options (cfg, of state file path)
+ * names no option. rnn_opts_load_string skips such names, for config files
+ * of other versions; but options have only been added since states kept
+ * them, so in a state an unknown name is damage, or an option of a newer
+ * rnn.c that this build would silently not apply. */
+static int check_saved_names(const char *path, const char *cfg) {
+    int line = 0;
+    for (const char *s = cfg; *s; line++) {
+        const char *e = strchr(s, '\n'), *eq = NULL;
+        if (!e) e = s + strlen(s);
+        while (s < e && (*s == ' ' || *s == '\t')) s++;
+        if (s < e && *s != '#') eq = memchr(s, '=', (size_t)(e - s));
+        if (eq) { /* lines without '=' are rnn_opts_load_string's to refuse */
+            size_t k = (size_t)(eq - s);
+            while (k && (s[k - 1] == ' ' || s[k - 1] == '\t')) k--;
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(k < sizeof name ? k : sizeof name - 1), s);
+            if (k >= sizeof name || rnn_opts_is_flag(name) < 0)
+                return rnn_errorf("%s: resume state's \"train.config\" line %d names no option (\"%s\"): a "
+                                  "damaged file, or one from a newer rnn.c", path, line + 1, name);
+        }
+        s = *e ? e + 1 : e;
+    }
+    return 0;
+}
+
 /* Before anything is loaded for a resume: reads the state (kept in
  * r->state for load_state) and checks the options the run was saved with
- * (absent in states saved before 2026-12-05) against those it would go on
- * with, so that an edited or damaged config.txt is named as such. */
+ * against those it would go on with, so that an edited or damaged
+ * config.txt is named as such. States saved before 2026-12-05 lack the
+ * options; they are refused with the damaged ones that lack them, as a
+ * resume could not tell what it goes on with. */
 static int check_saved_options(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
     if (!(r->state = rnn_st_load(path))) return -1;
     const char *cfg = rnn_st_meta(r->state, "train.config");
-    if (!cfg) return 0;
+    if (!cfg)
+        return rnn_errorf("%s: resume state lacks \"train.config\", the run's options: a damaged file (or one "
+                          "saved before 2026-12-05, which this build does not resume; --init-from its "
+                          "last.safetensors trains on from its weights)", path);
     rnn_opts saved;
     rnn_opts_default(&saved);
-    return rnn_opts_load_string(&saved, cfg, path) || rnn_opts_check_state(&saved, r->o, r->dir) ? -1 : 0;
+    return rnn_opts_load_string(&saved, cfg, path) || check_saved_names(path, cfg) ||
+                   rnn_opts_check_state(&saved, r->o, r->dir)
+               ? -1
+               : 0;
 }
 
 /* -1 + message if x[0..n) holds a NaN or infinity (or, nonneg, a negative
@@ -1101,6 +1210,32 @@ static int load_state(run *r) {
     if (!best_ok || !(v[12] >= 0)) {
         const int k = !best_ok ? 7 : 12;
         rnn_errorf("%s: resume state \"%s\" is %s: a damaged file", path, state_keys[k], rnn_st_meta(st, state_keys[k]));
+        goto out;
+    }
+    /* ... and how they go together (validate_model sets them): both +inf
+     * until the first validation, which no finite loss fails to beat, so no
+     * bad evaluation before it; a language model's best is its best loss.
+     * A best of 0 put there by hand would keep model.safetensors from ever
+     * being written again. The plateau schedule's best: NaN until it has
+     * seen a loss, then a loss. */
+    const char *bv = rnn_st_meta(st, "train.best_val"), *bl = rnn_st_meta(st, "train.best_loss"),
+               *sb = rnn_st_meta(st, "train.sched_best");
+    char clash[256] = "";
+    if (isinf(v[7]) != isinf(v[12]))
+        snprintf(clash, sizeof clash, "\"train.best_val\" is %s but \"train.best_loss\" is %s (both are +inf "
+                 "until the first validation)", bv, bl);
+    else if (!r->classify && v[7] != v[12])
+        snprintf(clash, sizeof clash, "\"train.best_val\" is %s but \"train.best_loss\" is %s (a language "
+                 "model's are the same validation loss)", bv, bl);
+    else if (isinf(v[7]) && v[8] != 0)
+        snprintf(clash, sizeof clash, "\"train.bad_evals\" is %s before any validation", rnn_st_meta(st, "train.bad_evals"));
+    else if (!isnan(v[10]) && !(v[10] >= 0 && v[10] <= FLT_MAX))
+        snprintf(clash, sizeof clash, "\"train.sched_best\" is %s, neither NaN nor a validation loss", sb);
+    else if (isnan(v[10]) && v[11] != 0)
+        snprintf(clash, sizeof clash, "\"train.sched_bad\" is %s before the schedule saw a loss",
+                 rnn_st_meta(st, "train.sched_bad"));
+    if (*clash) {
+        rnn_errorf("%s: resume state %s: a damaged file", path, clash);
         goto out;
     }
     for (int k = 5; k <= 6; k++) { /* the random state: two whole 64-bit numbers, not both 0 */
@@ -1494,7 +1629,7 @@ static int make_classifier(run *r, const rnn_model *lm) {
                           r->o->init_from);
     if (c.loss == RNN_LOSS_BCE && c.num_classes != 2)
         return rnn_errorf("--loss bce needs exactly 2 classes (the data has %d)", c.num_classes);
-    if (check_fits(r, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
+    if (check_fits(r, &c, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
     rnn_model_init(r->m, (uint64_t)r->o->seed);
     if (lm) {
         int n = rnn_checkpoint_copy_params(r->m, lm, 0);
@@ -1680,13 +1815,10 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
         }
         r->per_epoch = (long)((r->ctrain.n + r->B - 1) / r->B);
         /* Activations for the largest possible batch: the B longest examples. */
-        int *lens = malloc(sizeof(int) * r->ctrain.n), rows = 0;
-        if (!lens) return rnn_errorf("out of memory");
-        memcpy(lens, r->ctrain.len, sizeof(int) * r->ctrain.n);
-        sort_ints_desc(lens, r->ctrain.n);
-        for (size_t i = 0; i < r->ctrain.n && i < (size_t)r->B; i++) rows += lens[i];
-        free(lens);
-        if (!(r->a = rnn_acts_create_n(r->m, r->ctrain.max_len, r->B, rows))) return -1;
+        const int rows = longest_rows(&r->ctrain, r->B);
+        if (rows < 0 || check_fits(r, &r->m->c, r->m->n_floats) ||
+            !(r->a = rnn_acts_create_n(r->m, r->ctrain.max_len, r->B, rows)))
+            return -1;
     } else {
         if (ck->model) {
             r->m = ck->model;
@@ -1697,12 +1829,12 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
         if (!r->m) {
             rnn_config c;
             if (config_from_opts(o, &c, rnn_tokenizer_vocab_size(r->tok))) return -1;
-            if (check_fits(r, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
+            if (check_fits(r, &c, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
             rnn_model_init(r->m, (uint64_t)o->seed);
         }
         if (!resuming && o->vectors[0] && load_vectors(r)) return -1;
         r->per_epoch = rnn_lm_batches(r->n_train, r->B, r->T);
-        if (!(r->a = rnn_acts_create(r->m, r->T, r->B))) return -1;
+        if (check_fits(r, &r->m->c, r->m->n_floats) || !(r->a = rnn_acts_create(r->m, r->T, r->B))) return -1;
     }
     /* A training choice, not part of the saved model: a resumed run or a
      * fine-tuned checkpoint takes it from this run's options. */
@@ -1887,7 +2019,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         r->total_steps = (long)o->epochs * per_epoch;
     if (r->total_steps == 0 && o->time <= 0) /* default: 10 epochs (lm), 5 (classify) */
         r->total_steps = (r->classify ? 5 : 10) * per_epoch;
-    if (check_fits(r, r->m->n_floats) || make_optimizer(r)) goto out; /* a model from --init-from or --resume */
+    if (make_optimizer(r)) goto out; /* (check_fits was run in setup_model, for this model too) */
     if (o->ema > 0) { /* the average starts at the initial (or pretrained) weights */
         if (!(r->ema = malloc(sizeof(float) * r->m->n_floats))) {
             rnn_errorf("out of memory");

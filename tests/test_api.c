@@ -409,6 +409,66 @@ static void test_grow_vocab(void) {
     }
 }
 
+/* Copies checkpoint src to dst with metadata key's value replaced by value
+ * (the tensors as they are): a file damaged in one place. 0 or -1. */
+static int resave_with_meta(const char *src, const char *dst, const char *key, const char *value) {
+    rnn_st *st = rnn_st_load(src);
+    if (!st) return -1;
+    int n = rnn_st_count(st), nm = rnn_st_meta_count(st), rc = -1;
+    rnn_st_out *out = calloc((size_t)n, sizeof *out);
+    const char **keys = calloc((size_t)nm, sizeof *keys), **vals = calloc((size_t)nm, sizeof *vals);
+    if (out && keys && vals) {
+        for (int i = 0; i < n; i++) {
+            const rnn_st_tensor *t = rnn_st_at(st, i);
+            out[i] = (rnn_st_out){t->name, t->dtype, t->ndim, {0}, t->data};
+            memcpy(out[i].shape, t->shape, sizeof t->shape);
+        }
+        for (int i = 0; i < nm; i++) {
+            keys[i] = rnn_st_meta_key(st, i);
+            vals[i] = strcmp(keys[i], key) ? rnn_st_meta(st, keys[i]) : value;
+        }
+        rc = rnn_st_save(dst, out, n, keys, vals, nm);
+    }
+    free(out);
+    free(keys);
+    free(vals);
+    rnn_st_free(st);
+    return rc;
+}
+
+/* A checkpoint's config with the cache's theta or lambda out of range is
+ * refused on loading, with the file named, though it has no cache: rnn eval
+ * --cache N would take them, and fail then under a flag never given. */
+static void test_bad_cache_settings(void) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/rnn_test_cache_%d.safetensors", (int)getpid());
+    static const char *const cfg[] = {
+        "{\"task\": \"lm\", \"cell\": \"lstm\", \"vocab_size\": 36, \"embed_dim\": 8, \"hidden_dim\": 24, "
+        "\"num_layers\": 2, \"cache_theta\": -5}",
+        "{\"task\": \"lm\", \"cell\": \"lstm\", \"vocab_size\": 36, \"embed_dim\": 8, \"hidden_dim\": 24, "
+        "\"num_layers\": 2, \"cache_size\": 0, \"cache_lambda\": 1}",
+        "{\"task\": \"lm\", \"cell\": \"lstm\", \"vocab_size\": 36, \"embed_dim\": 8, \"hidden_dim\": 24, "
+        "\"num_layers\": 2, \"cache_theta\": 2, \"cache_lambda\": 0.5}"};
+    static const char *const want[] = {"\"cache_theta\" must be in [0, 1e+06] (got -5): a damaged file",
+                                       "\"cache_lambda\" must be in [0, 1) (got 1): a damaged file", NULL};
+    for (int i = 0; i < 3; i++) {
+        if (resave_with_meta(FIX "torch_lm.safetensors", path, "config", cfg[i])) {
+            CHECK(0, "resave: %s", rnn_last_error());
+            return;
+        }
+        rnn_checkpoint ck;
+        int rc = rnn_checkpoint_load(&ck, path);
+        if (want[i])
+            CHECK(rc == -1 && strstr(rnn_last_error(), path) && strstr(rnn_last_error(), want[i]),
+                  "refused, the file named: %s", rnn_last_error());
+        else
+            CHECK(rc == 0 && ck.model->c.cache_theta == 2 && ck.model->c.cache_lambda == 0.5f,
+                  "settings in range load, without a cache: %s", rc ? rnn_last_error() : "");
+        if (rc == 0) rnn_checkpoint_free(&ck);
+    }
+    unlink(path);
+}
+
 /* What a training callback saw. */
 typedef struct {
     int n_step, n_eval, bad;
@@ -761,6 +821,7 @@ int main(void) {
     RUN(test_padded_equals_alone);
     RUN(test_chunked_equals_whole);
     RUN(test_grow_vocab);
+    RUN(test_bad_cache_settings);
     RUN(test_trainer);
     RUN(test_threads_in_other_thread);
     return harness_end();

@@ -1354,4 +1354,57 @@ PY"
     done
 fi
 
+
+# --- damaged metadata, endless inputs and sizes (the fuzz audit's finds), refused in one line
+if command -v python3 >/dev/null; then
+    # a tokenizer key with a damaged name: "strip_htmL" read as off tokenized differently, silently
+    for i in $(seq 1 400); do echo "<p>line $i of <b>html</b> text</p>"; done >"$T/html.txt"
+    $RNN train --data "$T/html.txt" --strip-html --layers 1 --hidden 16 --embed 8 --seq-len 16 --batch 4 --steps 2 \
+        --threads 1 --out "$T/html" >/dev/null 2>&1
+    python3 - "$T/html/model.safetensors" "$T/html_key.safetensors" <<'PY'
+import json, struct, sys
+d = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", d[:8])[0]; h = json.loads(d[8:8 + n])
+tok = json.loads(h["__metadata__"]["tokenizer"]); tok["strip_htmL"] = tok.pop("strip_html")
+h["__metadata__"]["tokenizer"] = json.dumps(tok)
+b = json.dumps(h).encode(); b += b" " * (-len(b) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + d[8 + n:])
+PY
+    check "an html model evaluates (the base case)" "$RNN eval '$T/html/model.safetensors' --data '$T/html.txt' >/dev/null 2>&1"
+    expect_error "a tokenizer key with a damaged name is refused" \
+        'html_key.safetensors: bad tokenizer: tokenizer metadata: unknown key "strip_htmL" (a damaged file' \
+        $RNN eval "$T/html_key.safetensors" --data "$T/html.txt"
+    # the cache's settings, checked on loading whatever cache_size is, with the file named
+    $DMG "$T/run/model.safetensors" "$T/theta.safetensors" cfg cache_theta -5
+    expect_error "a checkpoint's cache_theta out of range, without a cache" \
+        'theta.safetensors: bad config: config: "cache_theta" must be in \[0, 1e+06\] (got -5): a damaged file' \
+        $RNN eval "$T/theta.safetensors" --data "$T/text.txt" --cache 10
+    # a resume state whose best is not its best loss (0 kept model.safetensors from ever updating)
+    damaged_state best0 meta train.best_val 0
+    expect_error "a state whose best_val is not its best_loss" \
+        'dmg_best0/state.safetensors: resume state "train.best_val" is 0 but "train.best_loss" is [0-9.]*' \
+        $RNN train --resume "$T/dmg_best0" --steps 31
+fi
+# endless inputs: refused at their first NUL byte, not read until memory runs out (the address-space
+# limit guards this machine should that break; AddressSanitizer cannot run under one, as above)
+asan=0; ldd "$RNN" 2>/dev/null | grep -q libasan && asan=1
+lim="ulimit -v 2000000;"; [ $asan -eq 1 ] && lim=""
+expect_error "wordpiece:/dev/zero is refused at its first byte" "/dev/zero:1: a NUL byte (not a vocabulary file?)" \
+    bash -c "$lim exec timeout 60 $RNN train --data '$T/text.txt' --tokenizer wordpiece:/dev/zero --steps 1 --out '$T/x20'"
+expect_error "--vectors /dev/zero is refused at its first byte" "/dev/zero:1: a NUL byte (not a text file of vectors?)" \
+    bash -c "$lim exec timeout 60 $RNN train $small --tokenizer word --vectors /dev/zero --steps 1 --out '$T/x20'"
+# --grow-vocab --vectors with no new token: nothing is wrong, the vectors have no rows to give
+printf 'e 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n' >"$T/v16.txt"
+$RNN train $small --init-from "$T/run/model.safetensors" --grow-vocab --vectors "$T/v16.txt" --steps 1 --out "$T/gv" >"$T/gvlog" 2>&1
+check "--grow-vocab --vectors without new tokens trains on, with a warning" \
+    "[ $? -eq 0 ] && grep -q 'warning: --vectors .*v16.txt is not read: --grow-vocab added no tokens' '$T/gvlog'"
+# a run whose activations cannot fit is refused before it starts, naming the flags that size them
+if [ $asan -eq 1 ]; then
+    ok "(skipped under AddressSanitizer) activations past the memory limit are refused up front"
+else
+    expect_error "activations past the memory limit are refused up front" \
+        "the run needs [0-9.]* GB: .* [0-9.]* GB for the activations of a batch (--batch 32 x --seq-len 64, --embed 200000, --hidden 8, --layers 1, vocabulary [0-9]*), more than the 2.0 GB this process may use" \
+        bash -c "$lim exec $RNN train --data '$T/text.txt' --layers 1 --hidden 8 --embed 200000 --batch 32 --seq-len 64 --threads 1 --steps 1 --out '$T/x21'"
+    check "... leaving no run directory" "[ ! -e '$T/x21' ]"
+fi
+
 summary

@@ -587,6 +587,30 @@ static void test_wordpiece_small(void) {
     }
     o.vocab_file = "/nonexistent/vocab.txt";
     CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has("/nonexistent/vocab.txt"), "missing file");
+
+    /* what is no vocabulary is refused at its first bad line, not read whole: a NUL byte (/dev/zero
+     * would fill memory), a line without end, a directory */
+    o.vocab_file = "/dev/zero";
+    CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has("/dev/zero:1: a NUL byte (not a vocabulary file?)"),
+          "/dev/zero: %s", rnn_last_error());
+    static const char *const nul[] = {"[UNK]", "a", "b"};
+    if (write_vocab(path, nul, 3)) GIVE_UP("write vocab");
+    FILE *f = fopen(path, "r+");
+    if (f) fseek(f, 8, SEEK_SET), fputc(0, f), fclose(f); /* "[UNK]\na\nb" -> "b" becomes NUL */
+    o.vocab_file = path;
+    CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has(":3: a NUL byte"), "a NUL on line 3: %s", rnn_last_error());
+    f = fopen(path, "w");
+    if (f) {
+        fputs("[UNK]\n", f);
+        for (int i = 0; i < 70000; i++) fputc('a', f);
+        fclose(f);
+    }
+    CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has(":2: a line of over 65536 bytes"),
+          "a line without end: %s", rnn_last_error());
+    unlink(path);
+    o.vocab_file = "/tmp";
+    CHECK(rnn_tokenizer_build(&o, NULL, 0) == NULL && err_has("/tmp: read error: Is a directory"),
+          "a directory: %s", rnn_last_error());
 }
 
 /* Which endings separate words (sampling after a prime decides its first space by it). */
@@ -927,6 +951,68 @@ static void test_json_malformed(void) {
     CHECK(rnn_tokenizer_from_json(NULL) == NULL, "NULL");
 }
 
+/* A key whose name is damaged is refused, not read as its option's default
+ * (which would encode text differently, silently); so is one whose name is
+ * not UTF-8. Every key the type needs to encode text is required. */
+static void test_json_damaged_keys(void) {
+    rnn_tok_options o;
+    rnn_tok_options_default(&o, RNN_TOK_CHAR);
+    o.strip_html = 1;
+    rnn_tokenizer *c = build(&o, "<b>a</b> bc");
+    rnn_tok_options_default(&o, RNN_TOK_WORD);
+    o.lowercase = 0;
+    o.keep_newlines = 1;
+    o.strip_html = 1;
+    o.invalid_utf8_replace = 1;
+    o.max_vocab = 9;
+    rnn_tokenizer *w = build(&o, "the Cat, sat.\nthe mat");
+    rnn_tok_options_default(&o, RNN_TOK_BYTE);
+    rnn_tokenizer *b = build(&o, NULL);
+    if (!c || !w || !b) GIVE_UP("build");
+    rnn_tokenizer *toks[] = {c, w, b};
+    /* what each type may not lack: its vocabulary, specials and the options that change its encoding */
+    static const char *const required[][9] = {
+        {"type", "vocab", "pad_id", "unk_id", "lowercase", NULL},
+        {"type", "vocab", "pad_id", "unk_id", "lowercase", "split_punct", "strip_html", "keep_newlines", NULL},
+        {"type", "vocab", "pad_id", "unk_id", NULL}};
+    for (size_t t = 0; t < LEN(toks); t++) {
+        cJSON *j = rnn_tokenizer_to_json(toks[t]);
+        if (!j) GIVE_UP("to_json");
+        int n = 0, renamed = 0, missing = 0;
+        for (const cJSON *k = j->child; k; k = k->next, n++) {
+            cJSON *d = cJSON_Duplicate(j, 1);
+            cJSON *item = cJSON_GetArrayItem(d, n);
+            char name[64], want[96];
+            snprintf(name, sizeof name, "%s", item->string);
+            name[0] = (char)(name[0] - 'a' + 'A'); /* "Strip_html": every key starts with a letter */
+            cJSON_free(item->string);
+            item->string = rnn_strdup(name);
+            rnn_tokenizer *u = rnn_tokenizer_from_json(d);
+            snprintf(want, sizeof want, "unknown key \"%s\" (a damaged file", name);
+            renamed += u == NULL && err_has(want);
+            rnn_tokenizer_free(u);
+            cJSON_DeleteItemFromObjectCaseSensitive(d, name);
+            u = rnn_tokenizer_from_json(d);
+            int req = 0;
+            for (int r = 0; required[t][r]; r++) req |= !strcmp(required[t][r], k->string);
+            snprintf(want, sizeof want, "missing \"%s\"", k->string);
+            missing += req ? u == NULL && err_has(want) : u != NULL;
+            rnn_tokenizer_free(u);
+            cJSON_Delete(d);
+        }
+        CHECK(n >= 9 && renamed == n, "%s: each of its %d keys, its name damaged, is refused (%d were)",
+              rnn_tok_type_name(rnn_tokenizer_type(toks[t])), n, renamed);
+        CHECK(missing == n, "%s: a key it needs is refused when missing, another is not (%d of %d right)",
+              rnn_tok_type_name(rnn_tokenizer_type(toks[t])), missing, n);
+        cJSON_AddTrueToObject(j, "strip_html\xff");
+        rnn_tokenizer *u = rnn_tokenizer_from_json(j);
+        CHECK(u == NULL && err_has("unknown key \"strip_html\\xff\""), "a key that is not UTF-8 is refused, escaped");
+        rnn_tokenizer_free(u);
+        cJSON_Delete(j);
+    }
+    for (size_t t = 0; t < LEN(toks); t++) rnn_tokenizer_free(toks[t]);
+}
+
 /* piece() and decode() agree on real encodings and on arbitrary id sequences. */
 /* A word model with split_punct writes punctuation against its words, as
  * text has it, and still reads back to the same ids. */
@@ -1085,6 +1171,7 @@ int main(void) {
     RUN(test_json_ignored_options);
     RUN(test_json_round_trip);
     RUN(test_json_malformed);
+    RUN(test_json_damaged_keys);
     RUN(test_piece_matches_decode);
     RUN(test_word_decode_punct);
     RUN(test_linear_time);

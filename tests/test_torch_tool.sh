@@ -173,8 +173,9 @@ for m in ("lm", "cls_res"):
         open(f"{T}/{m}.{k}.json", "w").write(meta[k])
 labels = json.loads(meta["labels"])  # cls_res's, with the first name twice
 json.dump(labels[:-1] + labels[:1], open(T + "/dup.labels.json", "w"))
-tok = json.loads(meta["tokenizer"])  # cls_res's char tokenizer without "lowercase" and with a token too many
-del tok["lowercase"]
+tok = json.loads(meta["tokenizer"])  # cls_res's char tokenizer without "lowercase", with a token too many
+del tok["lowercase"]                 # and its "strip_html" misspelt
+tok["strip_htmL"] = tok.pop("strip_html")
 tok["vocab"].append("\u2603")
 json.dump(tok, open(T + "/bad.tokenizer.json", "w"))
 PY
@@ -367,10 +368,12 @@ check "export: a pickled whole module is a one-line message, not a traceback" \
     "one_line_error x_module && grep -q 'module.pt: .*not a state_dict' '$T/x_module.err' && [ ! -e '$T/module.safetensors' ]"
 check "export: a char tokenizer without \"lowercase\" is refused" \
     "[ \$(rc x_bad) -eq 1 ] && grep -q 'bad.tokenizer.json: .*missing \"lowercase\"' '$T/x_bad.err'"
+check "export: a tokenizer key with a damaged name is refused, as rnn.c refuses it" \
+    "[ \$(rc x_bad) -eq 1 ] && grep -q 'bad.tokenizer.json: tokenizer: unknown key \"strip_htmL\" (a damaged file' '$T/x_bad.err'"
 check "export: a vocabulary of the wrong size is refused" \
     "[ \$(rc x_bad) -eq 1 ] && grep -q 'bad.tokenizer.json: .*vocab.* tokens but .*vocab_size' '$T/x_bad.err'"
 check "export: a classifier without --labels is refused; one line per problem, nothing written" \
-    "[ \$(rc x_bad) -eq 1 ] && grep -q 'bad.safetensors: a classifier needs --labels' '$T/x_bad.err' && [ \$(grep -vc '^rnnc_torch.py export: ' '$T/x_bad.err') -eq 3 ] && [ ! -e '$T/bad.safetensors' ]"
+    "[ \$(rc x_bad) -eq 1 ] && grep -q 'bad.safetensors: a classifier needs --labels' '$T/x_bad.err' && [ \$(grep -vc '^rnnc_torch.py export: ' '$T/x_bad.err') -eq 4 ] && [ ! -e '$T/bad.safetensors' ]"
 check "export: a class name given twice is refused" \
     "[ \$(rc x_labels) -eq 1 ] && grep -q 'dup.labels.json: .*given twice' '$T/x_labels.err' && [ ! -e '$T/badl.safetensors' ]"
 summary

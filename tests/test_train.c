@@ -12,6 +12,7 @@
  *   is checked by finite differences in test_layers.c.) */
 #include "harness.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -430,6 +431,239 @@ static void test_ema(void) {
     rmdir(base);
 }
 
+/* Writes src's tensors and metadata to dst, with the n metadata keys[i]
+ * set to vals[i] (added if absent; NULL removes the key). 0 or -1. */
+static int edit_meta(const char *src, const char *dst, const char *const *keys, const char *const *vals, int n) {
+    rnn_st *st = rnn_st_load(src);
+    if (!st) return -1;
+    int nt = rnn_st_count(st), nm = rnn_st_meta_count(st), rc = -1, k = 0;
+    rnn_st_out *t = calloc((size_t)nt + 1, sizeof *t);
+    const char **mk = calloc((size_t)(nm + n), sizeof *mk), **mv = calloc((size_t)(nm + n), sizeof *mv);
+    if (t && mk && mv) {
+        for (int i = 0; i < nt; i++) {
+            const rnn_st_tensor *x = rnn_st_at(st, i);
+            t[i] = (rnn_st_out){x->name, x->dtype, x->ndim, {0}, x->data};
+            memcpy(t[i].shape, x->shape, sizeof x->shape);
+        }
+        for (int i = 0; i < nm; i++) {
+            const char *key = rnn_st_meta_key(st, i), *val = rnn_st_meta(st, key);
+            int j = 0;
+            while (j < n && strcmp(keys[j], key)) j++;
+            if (j < n) val = vals[j];
+            if (val) mk[k] = key, mv[k++] = val;
+        }
+        for (int j = 0; j < n; j++)
+            if (vals[j] && !rnn_st_meta(st, keys[j])) mk[k] = keys[j], mv[k++] = vals[j];
+        rc = rnn_st_save(dst, t, nt, mk, mv, k);
+    }
+    free(t);
+    free(mk);
+    free(mv);
+    rnn_st_free(st);
+    return rc;
+}
+
+/* A resume state damaged in its metadata is refused, the file named: the
+ * options (train.config) gone or given a line naming no option; one of the
+ * data fingerprints gone or not a fingerprint; a best validation loss that
+ * is not the best loss (best_val 0 would keep model.safetensors from ever
+ * being written again); counts of bad evaluations before any. A state
+ * without both fingerprints (as saved before 2026-12-06) resumes. */
+static void test_damaged_state(void) {
+    char dir[] = "/tmp/rnn_state_XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    rnn_opts o;
+    rnn_opts_default(&o);
+    const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "8"}, {"batch", "4"}, {"seq-len", "8"},
+                           {"threads", "1"}, {"progress", "quiet"}, {"eval-every", "2"}, {"steps", "4"},
+                           {"out", dir}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) rnn_opts_set(&o, kv[i][0], kv[i][1]);
+    char state[128], orig[128], cfg[128];
+    snprintf(state, sizeof state, "%s/state.safetensors", dir);
+    snprintf(orig, sizeof orig, "%s/state.orig", dir);
+    snprintf(cfg, sizeof cfg, "%s/config.txt", dir);
+    rnn_st *st = NULL;
+    if (rnn_train(&o, NULL, NULL, NULL, 0) || rename(state, orig) || !(st = rnn_st_load(orig))) {
+        CHECK(0, "4 steps: %s", rnn_last_error());
+        harness_rm_run(dir);
+        return;
+    }
+    const char *saved = rnn_st_meta(st, "train.config"), *loss = rnn_st_meta(st, "train.best_loss");
+    char *bogus = malloc(strlen(saved) + 16);
+    sprintf(bogus, "%sbogus = 1\n", saved);
+    int bogus_line = 1;
+    for (const char *c = saved; *c; c++) bogus_line += *c == '\n';
+    char want_bogus[64], want_best[128];
+    snprintf(want_bogus, sizeof want_bogus, "\"train.config\" line %d names no option (\"bogus\")", bogus_line);
+    snprintf(want_best, sizeof want_best, "\"train.best_val\" is 0 but \"train.best_loss\" is %s", loss);
+    CHECK(strtod(loss, NULL) > 0 && isfinite(strtod(loss, NULL)), "the run validated: best loss %s", loss);
+    const struct {
+        const char *keys[3], *vals[3], *want;
+    } cases[] = {
+        {{"train.config"}, {NULL}, "resume state lacks \"train.config\", the run's options: a damaged file"},
+        {{"train.config"}, {bogus}, want_bogus},
+        {{"train.data"}, {NULL}, "lacks \"train.data\" (it has \"train.val_data\"): a damaged file"},
+        {{"train.val_data"}, {NULL}, "lacks \"train.val_data\" (it has \"train.data\"): a damaged file"},
+        {{"train.data"}, {"123 abc"}, "\"train.data\" is \"123 abc\", not a count and a 16-digit hash"},
+        {{"train.best_val"}, {"0"}, want_best},
+        {{"train.best_val", "train.best_loss", "train.bad_evals"}, {"inf", "inf", "1"},
+         "\"train.bad_evals\" is 1 before any validation: a damaged file"},
+        {{"train.best_val"}, {"inf"}, "but \"train.best_loss\" is"},
+        {{"train.sched_best"}, {"-1"}, "\"train.sched_best\" is -1, neither NaN nor a validation loss"},
+        {{"train.sched_best", "train.sched_bad"}, {"nan", "2"}, "\"train.sched_bad\" is 2 before the schedule"},
+    };
+    rnn_opts r;
+    rnn_opts_default(&r);
+    CHECK(rnn_opts_load_file(&r, cfg) == 0 && rnn_opts_set(&r, "resume", dir) == 0 && rnn_opts_set(&r, "steps", "6") == 0,
+          "resume options: %s", rnn_last_error());
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int n = 1;
+        while (n < 3 && cases[i].keys[n]) n++;
+        if (edit_meta(orig, state, cases[i].keys, cases[i].vals, n)) {
+            CHECK(0, "edit: %s", rnn_last_error());
+            continue;
+        }
+        int rc = rnn_train(&r, NULL, NULL, NULL, 0);
+        CHECK(rc == -1 && strstr(rnn_last_error(), state) && strstr(rnn_last_error(), cases[i].want),
+              "case %zu (%s) refused: %s", i, cases[i].keys[0], rc ? rnn_last_error() : "it resumed");
+    }
+    static const char *const prints[] = {"train.data", "train.val_data"}, *const none[] = {NULL, NULL};
+    CHECK(edit_meta(orig, state, prints, none, 2) == 0 && rnn_train(&r, NULL, NULL, NULL, 0) == 0,
+          "a state without the data's fingerprints (an older one) resumes: %s", rnn_last_error());
+    rnn_opts_set(&r, "steps", "8");
+    CHECK(rnn_train(&r, NULL, NULL, NULL, 0) == 0, "and the state it saved resumes: %s", rnn_last_error());
+    rnn_st *now = rnn_st_load(state);
+    CHECK(now && rnn_st_meta(now, "train.data") && !strcmp(rnn_st_meta(now, "train.step"), "8"),
+          "with its fingerprints, at step 8");
+    rnn_st_free(now);
+    free(bogus);
+    rnn_st_free(st);
+    remove(orig);
+    harness_rm_run(dir);
+}
+
+/* --vectors that are no text of vectors are refused at their first bad
+ * line, by the width's peek (no --embed) and by the reader alike: a NUL
+ * byte (/dev/zero was read until memory ran out), a line without end. */
+static void test_vectors_not_text(void) {
+    char dir[] = "/tmp/rnn_vec_XXXXXX", run[64], vec[64];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(vec, sizeof vec, "%s/v.txt", dir);
+    FILE *f = fopen(vec, "w");
+    if (!f) {
+        CHECK(0, "write %s", vec);
+        return;
+    }
+    fputs("e 1 2 3 4\nt 1 2", f);
+    fputc(0, f);
+    fputs(" 3 4\n", f);
+    fclose(f);
+    char want_nul[160];
+    snprintf(want_nul, sizeof want_nul, "%s:2: a NUL byte (not a text file of vectors?)", vec);
+    const struct {
+        const char *vectors, *embed, *want;
+    } cases[] = {{"/dev/zero", NULL, "/dev/zero:1: a NUL byte (not a text file of vectors?)"},
+                 {"/dev/zero", "4", "/dev/zero:1: a NUL byte (not a text file of vectors?)"},
+                 {vec, NULL, want_nul},
+                 {vec, "4", want_nul},
+                 {vec, "3", "v.txt:1: a line of over 65728 bytes, more than a word and 3 numbers"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (i == 4) { /* a line without end */
+            if (!(f = fopen(vec, "w"))) break;
+            fputs("e ", f);
+            for (int k = 0; k < 70000; k++) fputc('1', f);
+            fclose(f);
+        }
+        rnn_opts o;
+        rnn_opts_default(&o);
+        const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"batch", "4"}, {"seq-len", "8"},
+                               {"threads", "1"}, {"progress", "quiet"}, {"steps", "1"}, {"out", run},
+                               {"vectors", cases[i].vectors}, {"embed", cases[i].embed}};
+        for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
+            if (kv[k][1]) rnn_opts_set(&o, kv[k][0], kv[k][1]);
+        int rc = rnn_train(&o, NULL, NULL, NULL, 0);
+        CHECK(rc == -1 && strstr(rnn_last_error(), cases[i].want), "--vectors %s --embed %s: %s", cases[i].vectors,
+              cases[i].embed ? cases[i].embed : "(none)", rc ? rnn_last_error() : "trained");
+        harness_rm_run(run);
+    }
+    remove(vec);
+    rmdir(dir);
+}
+
+/* Fine-tuning with --grow-vocab and --vectors on data that holds no new
+ * token: the vectors have no rows to give, and the run goes on with a
+ * warning (it was refused with a message that told the user to add the
+ * --grow-vocab they had given). Without --grow-vocab it is refused. */
+static void test_grow_vocab_vectors_nothing_new(void) {
+    char dir[] = "/tmp/rnn_grow_XXXXXX", base[64], ft[64], vec[64], model[96], log[96];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(base, sizeof base, "%s/base", dir);
+    snprintf(ft, sizeof ft, "%s/ft", dir);
+    snprintf(vec, sizeof vec, "%s/v.txt", dir);
+    snprintf(model, sizeof model, "%s/model.safetensors", base);
+    snprintf(log, sizeof log, "%s/train.log", ft);
+    FILE *f = fopen(vec, "w");
+    if (f) fputs("one 1 2 3 4 5 6 7 8\n", f), fclose(f);
+    const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "8"}, {"batch", "4"}, {"seq-len", "8"},
+                           {"threads", "1"}, {"progress", "quiet"}, {"steps", "2"}, {"eval-every", "2"}};
+    rnn_opts o;
+    rnn_opts_default(&o);
+    for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++) rnn_opts_set(&o, kv[k][0], kv[k][1]);
+    rnn_opts_set(&o, "out", base);
+    CHECK(f && rnn_train(&o, NULL, NULL, NULL, 0) == 0, "the model to fine-tune: %s", rnn_last_error());
+    rnn_opts_set(&o, "out", ft);
+    rnn_opts_set(&o, "init-from", model);
+    rnn_opts_set(&o, "vectors", vec);
+    int rc = rnn_train(&o, NULL, NULL, NULL, 0);
+    CHECK(rc == -1 && strstr(rnn_last_error(), "embedding is trained already; with --grow-vocab"),
+          "without --grow-vocab, refused: %s", rc ? rnn_last_error() : "it trained");
+    harness_rm_run(ft);
+    rnn_opts_set(&o, "grow-vocab", NULL);
+    rc = rnn_train(&o, NULL, NULL, NULL, 0);
+    size_t n = 0;
+    char *text = rc ? NULL : rnn_read_file(log, &n);
+    CHECK(rc == 0 && text && strstr(text, "has no token the vocabulary of") &&
+              strstr(text, "warning: --vectors") && strstr(text, "is not read: --grow-vocab added no tokens"),
+          "with --grow-vocab, it trains and warns: %s", rc ? rnn_last_error() : text ? text : "no train.log");
+    free(text);
+    harness_rm_run(ft);
+    harness_rm_run(base);
+    remove(vec);
+    rmdir(dir);
+}
+
+/* rnn_acts_bytes, which the memory check before training counts: a wider
+ * embedding adds, per row of the batch, its row, and the gradient buffers
+ * dy and dx of the widest layer (the embedding here); and a plan counts what
+ * the model itself would. */
+static void test_acts_bytes(void) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 50, c.hidden_dim = 8, c.num_layers = 2;
+    const int T = 16, B = 4, N = T * B;
+    size_t bytes[2];
+    for (int k = 0; k < 2; k++) {
+        c.embed_dim = 1024 * (k + 1);
+        rnn_model *plan = rnn_model_plan(&c), *m = rnn_model_create(&c);
+        bytes[k] = plan ? rnn_acts_bytes(plan, T, B, N, 0) : 0;
+        CHECK(m && bytes[k] == rnn_acts_bytes(m, T, B, N, 0), "a plan's activations are the model's");
+        rnn_model_free(plan);
+        rnn_model_free(m);
+    }
+    CHECK(bytes[1] - bytes[0] == (size_t)3 * N * 1024 * sizeof(float), "1024 more embedding columns: %zu bytes more",
+          bytes[1] - bytes[0]);
+}
+
 int main(void) {
     RUN(test_tied_weights);
     RUN(test_frozen_resume);
@@ -439,5 +673,9 @@ int main(void) {
     RUN(test_golden_lm);
     RUN(test_frozen_embedding);
     RUN(test_ema);
+    RUN(test_damaged_state);
+    RUN(test_vectors_not_text);
+    RUN(test_grow_vocab_vectors_nothing_new);
+    RUN(test_acts_bytes);
     return harness_end();
 }

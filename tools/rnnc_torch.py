@@ -189,9 +189,11 @@ def config_problems(c):
             p.append("config: cache_size (--cache) is for language models")
         else:
             rng("cache_size", 0, CACHE_MAX_SIZE)
-            rng("cache_theta", 0, CACHE_MAX_THETA, "cache-theta")
-            if not 0 <= c["cache_lambda"] < 1:
-                p.append(f"config: cache_lambda (--cache-lambda) must be in [0, 1) (got {c['cache_lambda']})")
+    # theta and lambda whatever cache_size is: rnn eval --cache N takes them from the checkpoint
+    if not 0 <= c["cache_theta"] <= CACHE_MAX_THETA:
+        p.append(f"config: \"cache_theta\" must be in [0, {CACHE_MAX_THETA:g}] (got {c['cache_theta']})")
+    if not 0 <= c["cache_lambda"] < 1:
+        p.append(f"config: \"cache_lambda\" must be in [0, 1) (got {c['cache_lambda']})")
     if not -1 <= c["padding_id"] < c["vocab_size"]:
         p.append(f"config: padding_id {c['padding_id']} outside the vocabulary")
     rng("max_len", 0, MAX_TEXT_LEN, "max-len")
@@ -228,6 +230,8 @@ def config_with_defaults(c):
 # The tokenizer object (src/tokenizer.c: rnn_tokenizer_from_json)
 
 TOK_TYPES = ("char", "byte", "word", "wordpiece")
+TOK_KEYS = ("type", "vocab", "pad_id", "unk_id", "cls_id", "sep_id", "mask_id", "lowercase", "split_punct",
+            "strip_html", "keep_newlines", "min_count", "max_vocab", "invalid_utf8")
 
 
 def byte_spelling(b):
@@ -244,7 +248,9 @@ def tokenizer_problems(tok):
         return [M + "missing \"type\""]
     if t not in TOK_TYPES:
         return [M + "\"type\" must be \"char\", \"byte\", \"word\" or \"wordpiece\""]
-    p = []
+    # a damaged name ("strip_htmL") would read as the option's default and encode text differently
+    p = [M + f"unknown key {json.dumps(k)} (a damaged file, or one from a newer rnn.c; rnn.c reads only "
+         f"{', '.join(TOK_KEYS)})" for k in tok if k not in TOK_KEYS]
     required = {"lowercase": t != "byte", "split_punct": t == "word", "strip_html": t in ("word", "wordpiece"),
                 "keep_newlines": t == "word"}
     for k, req in required.items():
