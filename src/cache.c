@@ -29,11 +29,11 @@ rnn_lm_cache *rnn_lm_cache_create(int streams, int size, int width, int vocab, f
         return NULL;
     }
     if (!(theta >= 0 && theta <= RNN_CACHE_MAX_THETA)) {
-        rnn_errorf("cache: theta must be in [0, %g] (got %g)", RNN_CACHE_MAX_THETA, theta);
+        rnn_errorf("cache: theta must be in [0, %g] (got %.9g)", RNN_CACHE_MAX_THETA, theta);
         return NULL;
     }
     if (!(lambda >= 0 && lambda < 1)) {
-        rnn_errorf("cache: lambda must be in [0, 1) (got %g)", lambda);
+        rnn_errorf("cache: lambda must be in [0, 1) (got %.9g)", lambda);
         return NULL;
     }
     rnn_lm_cache *c = calloc(1, sizeof *c);

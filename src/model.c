@@ -81,15 +81,15 @@ int rnn_config_validate(const rnn_config *c) {
                                   "matrix)", big[i].what, (long long)big[i].n, RNN_MAX_MATRIX);
     }
     if (!(c->dropout >= 0 && c->dropout < 1))
-        return rnn_errorf("config: dropout (--dropout) must be in [0, 1) (got %g)", c->dropout);
+        return rnn_errorf("config: dropout (--dropout) must be in [0, 1) (got %.9g)", c->dropout);
     if (!(c->embed_dropout >= 0 && c->embed_dropout < 1))
-        return rnn_errorf("config: embed_dropout (--embed-dropout) must be in [0, 1) (got %g)", c->embed_dropout);
+        return rnn_errorf("config: embed_dropout (--embed-dropout) must be in [0, 1) (got %.9g)", c->embed_dropout);
     if (!(c->head_dropout >= 0 && c->head_dropout < 1))
-        return rnn_errorf("config: head_dropout (--head-dropout) must be in [0, 1) (got %g)", c->head_dropout);
+        return rnn_errorf("config: head_dropout (--head-dropout) must be in [0, 1) (got %.9g)", c->head_dropout);
     if (!(c->weight_drop >= 0 && c->weight_drop < 1))
-        return rnn_errorf("config: weight_drop (--weight-drop) must be in [0, 1) (got %g)", c->weight_drop);
+        return rnn_errorf("config: weight_drop (--weight-drop) must be in [0, 1) (got %.9g)", c->weight_drop);
     if (!(c->recurrent_dropout >= 0 && c->recurrent_dropout < 1))
-        return rnn_errorf("config: recurrent_dropout (--recurrent-dropout) must be in [0, 1) (got %g)",
+        return rnn_errorf("config: recurrent_dropout (--recurrent-dropout) must be in [0, 1) (got %.9g)",
                           c->recurrent_dropout);
     if (c->recurrent_dropout > 0 && c->cell != RNN_CELL_LSTM && c->cell != RNN_CELL_GRU)
         return rnn_errorf("config: recurrent_dropout (--recurrent-dropout) needs an lstm or gru cell, "
@@ -109,16 +109,16 @@ int rnn_config_validate(const rnn_config *c) {
                               c->hidden_dim);
     }
     if (!isfinite(c->forget_bias))
-        return rnn_errorf("config: forget_bias (--forget-bias) must be finite (got %g)", c->forget_bias);
+        return rnn_errorf("config: forget_bias (--forget-bias) must be finite (got %.9g)", c->forget_bias);
     if (c->cache_size) {
         if (c->task != RNN_TASK_LM) return rnn_errorf("config: cache_size (--cache) is for language models");
         if (c->cache_size < 0 || c->cache_size > RNN_CACHE_MAX_SIZE)
             return rnn_errorf("config: cache_size must be in [0, %d] (got %d)", RNN_CACHE_MAX_SIZE, c->cache_size);
         if (!(c->cache_theta >= 0 && c->cache_theta <= RNN_CACHE_MAX_THETA))
-            return rnn_errorf("config: cache_theta (--cache-theta) must be in [0, %g] (got %g)",
+            return rnn_errorf("config: cache_theta (--cache-theta) must be in [0, %g] (got %.9g)",
                               RNN_CACHE_MAX_THETA, c->cache_theta);
         if (!(c->cache_lambda >= 0 && c->cache_lambda < 1))
-            return rnn_errorf("config: cache_lambda (--cache-lambda) must be in [0, 1) (got %g)",
+            return rnn_errorf("config: cache_lambda (--cache-lambda) must be in [0, 1) (got %.9g)",
                               c->cache_lambda);
     }
     if (c->padding_id < -1 || c->padding_id >= c->vocab_size)
@@ -297,12 +297,12 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
      * and lambda, and a bad one would be found then, under a flag never given
      * and without the file's name. */
     if (!(c->cache_theta >= 0 && c->cache_theta <= RNN_CACHE_MAX_THETA)) {
-        rnn_errorf("config: \"cache_theta\" must be in [0, %g] (got %g): a damaged file", RNN_CACHE_MAX_THETA,
+        rnn_errorf("config: \"cache_theta\" must be in [0, %g] (got %.9g): a damaged file", RNN_CACHE_MAX_THETA,
                    c->cache_theta);
         goto out;
     }
     if (!(c->cache_lambda >= 0 && c->cache_lambda < 1)) {
-        rnn_errorf("config: \"cache_lambda\" must be in [0, 1) (got %g): a damaged file", c->cache_lambda);
+        rnn_errorf("config: \"cache_lambda\" must be in [0, 1) (got %.9g): a damaged file", c->cache_lambda);
         goto out;
     }
     rc = rnn_config_validate(c);

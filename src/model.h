@@ -79,8 +79,9 @@ void rnn_config_default(rnn_config *c, rnn_task task);
 int rnn_config_validate(const rnn_config *c);
 /* The config as the JSON object of the "config" metadata (docs/checkpoints.md; malloc'd). */
 char *rnn_config_to_json(const rnn_config *c);
-/* Parses it back; unknown keys are ignored, missing ones get defaults except
- * the required task/cell/vocab_size/embed_dim/hidden_dim/num_layers. */
+/* Parses it back; an unknown key is an error (a damaged file, or a newer
+ * rnn.c's), missing ones get defaults except the required
+ * task/cell/vocab_size/embed_dim/hidden_dim/num_layers. */
 int rnn_config_from_json(rnn_config *c, const char *json);
 const char *rnn_task_name(rnn_task t);
 

@@ -505,7 +505,7 @@ static int load_lm_data(run *r, int have_tok) {
             if (!(val_text = rnn_read_text_tree(o->val, &val_len, nul_stops))) goto out;
         } else {
             if (!(o->val_frac > 0 && o->val_frac < 1)) {
-                rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %g)", o->val_frac);
+                rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %.9g)", o->val_frac);
                 goto out;
             }
             /* The whole file's UTF-8 first: a bad byte in the part held out is
@@ -636,7 +636,7 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
         say_header(r, o->val, &va);
     } else {
         if (!(o->val_frac > 0 && o->val_frac < 1)) {
-            rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %g)", o->val_frac);
+            rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %.9g)", o->val_frac);
             goto out;
         }
         if (rnn_dataset_split(&all, o->val_frac, (uint64_t)o->seed, &tr, &va)) goto out;
@@ -1756,9 +1756,9 @@ static int load_start(run *r, int resuming, rnn_checkpoint *ck) {
 
 /* The numeric options' ranges, each refused naming its flag. */
 static int check_ranges(const rnn_opts *o) {
-    if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %g)", o->ema);
+    if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %.9g)", o->ema);
     if (!(o->word_dropout >= 0 && o->word_dropout < 1))
-        return rnn_errorf("--word-dropout must be in [0, 1) (got %g)", o->word_dropout);
+        return rnn_errorf("--word-dropout must be in [0, 1) (got %.9g)", o->word_dropout);
     const struct {
         const char *flag;
         double v;
@@ -1780,7 +1780,7 @@ static int check_ranges(const rnn_opts *o) {
                  {"--max-len must be at most 1073741823 tokens (0: no limit)", o->max_len, o->max_len <= RNN_MAX_TEXT_LEN},
                  {"--min-lr must be at most --lr", o->min_lr, o->min_lr <= o->lr || strcmp(o->schedule, "cosine")}};
     for (size_t i = 0; i < sizeof range / sizeof *range; i++)
-        if (!range[i].ok) return rnn_errorf("%s (got %g)", range[i].flag, range[i].v);
+        if (!range[i].ok) return rnn_errorf("%s (got %.9g)", range[i].flag, range[i].v);
     return 0;
 }
 
