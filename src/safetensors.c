@@ -5,8 +5,10 @@
  * checks every field before any tensor is handed out, so later code can trust
  * numel, nbytes and data. The checks follow the reference implementation
  * (huggingface/safetensors, Metadata::validate): 100 MB header limit, byte
- * count = numel * dtype size, offsets inside the data section; we also reject
- * overlapping tensors and duplicate names, but allow gaps between tensors.
+ * count = numel * dtype size, offsets inside the data section, and, as the
+ * format's spec says, a data section the tensors cover entirely, with no
+ * holes between them and no bytes after the last (no polyglot files); we
+ * also name overlapping tensors and duplicate names.
  *
  * Saving builds the header with cJSON (offsets and shapes written as raw
  * integers, so nothing passes through a double), pads it with spaces to a
@@ -289,8 +291,9 @@ static int load_tensor(const rnn_st *st, const cJSON *e, const char *name, const
     return 0;
 }
 
-/* No two tensors may share a byte (empty tensors share none). */
-static int check_overlap(const rnn_st *st, const unsigned char *data) {
+/* The tensors tile the data section: no two share a byte (empty tensors
+ * share none), none leaves a hole before it, and the last ends at its end. */
+static int check_layout(const rnn_st *st, const unsigned char *data, size_t data_size) {
     span *sp = malloc(sizeof *sp * ((size_t)st->n + 1));
     if (!sp) return rnn_errorf("%s: out of memory", st->path);
     int m = 0;
@@ -300,16 +303,25 @@ static int check_overlap(const rnn_st *st, const unsigned char *data) {
         sp[m++] = (span){b, b + st->t[i].nbytes, i};
     }
     qsort(sp, (size_t)m, sizeof *sp, cmp_span);
-    for (int i = 1; i < m; i++)
-        if (sp[i].begin < sp[i - 1].end) {
+    int rc = 0;
+    for (int i = 0; i < m && !rc; i++) {
+        const size_t at = i ? sp[i - 1].end : 0;
+        if (i && sp[i].begin < at) {
             const span x = sp[i - 1], y = sp[i];
-            free(sp);
-            return rnn_errorf("%s: tensors '%s' [%zu, %zu] and '%s' [%zu, %zu] overlap", st->path,
-                              show(st->t[x.i].name).s, x.begin, x.end, show(st->t[y.i].name).s, y.begin,
-                              y.end);
+            rc = rnn_errorf("%s: tensors '%s' [%zu, %zu] and '%s' [%zu, %zu] overlap", st->path,
+                            show(st->t[x.i].name).s, x.begin, x.end, show(st->t[y.i].name).s, y.begin, y.end);
+        } else if (sp[i].begin > at) {
+            rc = rnn_errorf("%s: %zu bytes of the data section before tensor '%s' [%zu, %zu] belong to no "
+                            "tensor (safetensors has no holes: a damaged file)",
+                            st->path, sp[i].begin - at, show(st->t[sp[i].i].name).s, sp[i].begin, sp[i].end);
         }
+    }
+    const size_t end = m ? sp[m - 1].end : 0;
+    if (!rc && end < data_size)
+        rc = rnn_errorf("%s: %zu bytes after the last tensor's data belong to no tensor (a damaged file, or "
+                        "something appended to it)", st->path, data_size - end);
     free(sp);
-    return 0;
+    return rc;
 }
 
 /* What a file that is not safetensors probably is, for the message. */
@@ -411,7 +423,7 @@ rnn_st *rnn_st_load(const char *path) {
         goto fail;
     }
     free(names);
-    if (check_overlap(st, data)) goto fail;
+    if (check_layout(st, data, data_size)) goto fail;
     cJSON_Delete(h);
     return st;
 fail:

@@ -41,13 +41,17 @@ def main():
         header = {(k if k == "__metadata__" else args[0] + k): v for k, v in header.items()}
     elif op == "transpose":
         header[args[0]]["shape"].reverse()
-    elif op == "f64":  # the tensor moves to the end of the data, as doubles
+    elif op == "f64":  # the tensor moves to the end of the data, as doubles (no hole left)
         info = header[args[0]]
         assert info["dtype"] == "F32"
         s, e = info["data_offsets"]
         vals = list(struct.unpack("<%df" % ((e - s) // 4), bytes(body[s:e])))
         vals[int(args[1])] = float(args[2])
         blob = struct.pack("<%dd" % len(vals), *vals)
+        del body[s:e]
+        for k, t in header.items():
+            if k != "__metadata__" and t["data_offsets"][0] >= e:
+                t["data_offsets"] = [t["data_offsets"][0] - (e - s), t["data_offsets"][1] - (e - s)]
         info.update(dtype="F64", data_offsets=[len(body), len(body) + len(blob)])
         body += blob
     elif op == "labels":
