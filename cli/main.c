@@ -504,6 +504,12 @@ static int cmd_sample(int argc, char **argv) {
         goto out;
     }
     if (raw_bytes) rnn_sampler_set_utf8(s, 0);
+    /* text is valid UTF-8 (a byte model's too, but with --raw-bytes): a stop string that is not never matches */
+    if (stop && !raw_bytes && rnn_utf8_bad_at(stop, strlen(stop)) >= 0) {
+        rc = dief("sample: --stop is not valid UTF-8 (at byte %ld), so this model's text never holds it",
+                  rnn_utf8_bad_at(stop, strlen(stop)));
+        goto out;
+    }
     const rnn_config *mc = &ck.model->c;
     if (cache && rnn_sampler_set_cache(s, mc->cache_size, mc->cache_theta, mc->cache_lambda)) {
         rc = die(rnn_last_error());

@@ -1214,6 +1214,8 @@ expect_error "a label with a control character" "ctl.tsv:1: the label holds a co
 check "... and leaves no run behind" "[ ! -e '$T/x4/model.safetensors' ]"
 expect_error "--label-names /dev/zero stops at its first NUL byte" "/dev/zero:1: the class name holds a NUL byte" \
     timeout 20 $RNN train --task classify --data "$T/num.tsv" --label-names /dev/zero --steps 1 --out "$T/x4"
+expect_error "--stop of invalid UTF-8 could never match: refused" "--stop is not valid UTF-8 (at byte 1)" \
+    $RNN sample "$T/run/model.safetensors" --stop $'a\xff' --length 5
 expect_error "--prime-file /dev/zero stops at its first NUL byte" "input has a NUL byte at byte 0" \
     timeout 20 $RNN sample "$T/run/model.safetensors" --prime-file /dev/zero
 printf 'ok text\nfine\nx \xff y\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
