@@ -531,7 +531,9 @@ int rnn_parse_decimal(const char *s, double *v) {
     char *end;
     errno = 0;
     *v = strtod(s, &end);
-    return end == s || *end || errno || !isfinite(*v) || strpbrk(s, "xX") ? -1 : 0;
+    /* (strtod skips leading blanks: " 5" is not "5" to a user who typed it so) */
+    const int blank = s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r');
+    return end == s || *end || errno || !isfinite(*v) || strpbrk(s, "xX") || blank ? -1 : 0;
 }
 
 long rnn_utf8_bad_at(const char *s, size_t n) {

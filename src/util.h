@@ -139,9 +139,9 @@ size_t rnn_nonfinite_at(const float *x, size_t n);
  * input has more than one) and returns -1. */
 int rnn_utf8_error(const char *s, size_t n, size_t at);
 
-/* 0 and *v if s is one finite decimal number and nothing else; -1 (no
- * message) for junk, hex ("0x10", which strtod reads as 16), inf, nan or a
- * value out of double's range. */
+/* 0 and *v if s is one finite decimal number and nothing else (no blank
+ * before or after it); -1 (no message) for junk, hex ("0x10", which strtod
+ * reads as 16), inf, nan or a value out of double's range. */
 int rnn_parse_decimal(const char *s, double *v);
 
 /* Reverses n token ids in place (a backward language model's text). */

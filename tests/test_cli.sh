@@ -487,6 +487,8 @@ check "--stop '$stop' ends the greedy text at its first match (${#got} of ${#ful
 expect_error "sample --length 5.5" "--length '5.5' must be a whole number" $RNN sample "$T/run/model.safetensors" --length 5.5
 expect_error "sample --top-k in hex" "--top-k '0x3' must be a number" $RNN sample "$T/run/model.safetensors" --top-k 0x3
 expect_error "train --lr in hex" "option --lr: '0x10' is not a number" $RNN train $small --lr 0x10 --steps 1 --out "$T/x"
+expect_error "train --lr with a blank before it" "option --lr: ' 0.1' is not a number" $RNN train $small --lr " 0.1" --steps 1 --out "$T/x"
+expect_error "sample --top-k with a blank before it" "--top-k ' 5' must be a number" $RNN sample "$T/run/model.safetensors" --top-k " 5" --length 3
 expect_error "train --clip -1" "--clip must be >= 0 (0: off) (got -1)" $RNN train $small --clip -1 --steps 1 --out "$T/x"
 expect_error "train --time -1" "--time must be >= 0" $RNN train $small --time -1 --steps 1 --out "$T/x"
 expect_error "train --gamma 0" "--gamma must be in (0, 1]" $RNN train $small --schedule step --gamma 0 --steps 1 --out "$T/x"
