@@ -780,8 +780,8 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
     note_cut("eval", data, e, cut, d.n, cut_flag);
     const int C = mt.C;
     if (!isfinite(mt.loss)) {
-        dief("eval: %s: the loss on %s is %g: the model's outputs are not finite (a damaged or diverged model)",
-             e->path[0], data, mt.loss);
+        dief("eval: %s: the loss on %s is %s: the model's outputs are not finite (a damaged or diverged model)",
+             e->path[0], data, isnan(mt.loss) ? "not a number" : "infinite");
         rnn_cls_metrics_free(&mt);
         goto out;
     }
@@ -968,7 +968,8 @@ static int cmd_eval(int argc, char **argv) {
     int is_char = rnn_tokenizer_type(ck.tok) == RNN_TOK_CHAR || rnn_tokenizer_type(ck.tok) == RNN_TOK_BYTE;
     const double loss = ev.loss;
     if (!isfinite(loss)) {
-        dief("eval: %s: the loss on %s is %g: the model's outputs are not finite%s", ckpt, data, loss,
+        dief("eval: %s: the loss on %s is %s: the model's outputs are not finite%s", ckpt, data,
+             isnan(loss) ? "not a number" : "infinite",
              dyn ? " (dynamic evaluation diverged: a smaller --dynamic-lr)" : " (a damaged or diverged model)");
         goto out;
     }
@@ -1388,8 +1389,9 @@ static int cmd_classify(int argc, char **argv) {
         }
         printf(json ? "}\n" : "\n");
         free(ids);
-        if (fflush(stdout) || ferror(stdout)) { /* no one reads the rest: stop here */
-            dief("classify: write error on standard output: %s", strerror(errno));
+        const int flushed = fflush(stdout) == 0, e = errno;
+        if (!flushed || ferror(stdout)) { /* no one reads the rest: stop here */
+            dief("classify: write error on standard output%s%s", flushed ? "" : ": ", flushed ? "" : strerror(e));
             failed = 1;
             break;
         }
@@ -1426,7 +1428,7 @@ static void short_openmp_spin(char **argv) {
 static int stdout_done(const char *cmd, int rc) {
     const int flushed = fflush(stdout) == 0, e = errno;
     if (rc || (flushed && !ferror(stdout))) return rc;
-    fprintf(stderr, "rnn %s: write error on standard output%s%s\n", cmd, flushed ? "" : ": ",
+    fprintf(stderr, "rnn: %s: write error on standard output%s%s\n", cmd, flushed ? "" : ": ",
             flushed ? "" : strerror(e));
     return 1;
 }
@@ -1448,14 +1450,14 @@ int main(int argc, char **argv) {
     short_openmp_spin(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? 2 : stdout_done("help", 0);
     }
     if (!strcmp(argv[1], "--version")) {
         if (argc > 2) return dief("--version takes no arguments (got '%s')", argv[2]);
         const char *wp = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
         printf("rnn %s (gemm backend: %s; OpenMP waits: %s%s)\n", RNN_VERSION, rnn_gemm_backend(),
                wp ? "OMP_WAIT_POLICY=" : sc ? "GOMP_SPINCOUNT=" : "libgomp's default", wp ? wp : sc ? sc : "");
-        return 0;
+        return stdout_done("--version", 0);
     }
     return stdout_done(argv[1], run_command(argv[1], argc - 2, argv + 2));
 }

@@ -389,6 +389,10 @@ int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o) {
         }
         feed(s, nl);
     }
+    for (int v = 0; v < s->m->n_out; v++) /* a draw from NaN would be a token all the same */
+        if (!isfinite(s->logits[v]))
+            return rnn_errorf("the model's logits are not finite (%g at token %d): a damaged or diverged model",
+                              s->logits[v], v);
     int32_t id = rnn_sample_logits(s->logits, s->m->n_out, o, draw_bans(s), s->probs, s->order,
                                    rnn_rng_uniform(&s->rng));
     feed(s, id);
@@ -440,6 +444,10 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
          * which a word model's first piece takes no space. */
         int32_t prev = plen || i ? rnn_sampler_last(s) : -1;
         int32_t id = rnn_sampler_next(s, o);
+        if (id < 0) {
+            rc = -1;
+            break;
+        }
         size_t n = rnn_tokenizer_piece(tok, prev, id, piece, cap);
         const char *p = piece;
         if (i == 0 && spaced && n && p[0] == ' ') p++, n--; /* the prime's own space separates it */

@@ -57,7 +57,8 @@ int rnn_sampler_utf8_pending(const rnn_sampler *s);
  * (may be NULL) gets how many of them the vocabulary lacks (read as <unk>). */
 long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len, size_t *n_unk);
 /* Draws the next token from the distribution after everything fed so far
- * and feeds it back; returns its id. Tokens that text never encodes to
+ * and feeds it back; returns its id, or -1 with a message when the model's
+ * logits are not finite (nothing is fed then). Tokens that text never encodes to
  * (rnn_tokenizer_producible: <pad>, [CLS], [unused0], ...) are never drawn.
  * With nothing fed yet it first feeds a newline (when the vocabulary has
  * one; else its first token that is neither such a token nor the unknown

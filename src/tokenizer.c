@@ -439,7 +439,7 @@ static int tok_finish(rnn_tokenizer *t) {
         }
         if (t->opt.keep_newlines) {
             int nl = tok_find(t, "\n", 1);
-            if (nl < 0) return rnn_errorf("a wordpiece vocabulary with keep_newlines has no \"\\n\" token");
+            if (nl < 0) return rnn_errorf("tokenizer metadata: a wordpiece vocabulary with keep_newlines has no \"\\n\" token");
             t->kind[nl] = KIND_NEWLINE;
         }
         break;

@@ -76,10 +76,13 @@
  *              or a <pad>, and none before "\n". With split_punct, punctuation
  *              is written against its words, as text has it: no space before
  *              . , ; : ! ? % ) ] } … » ” 、 。 and their fullwidth forms, none
- *              after ( [ { « “ ‘ ¿ ¡ （, and none on either side of an
- *              apostrophe (' or ’) between words ("i ' m" → "i'm"; a word is a
- *              token that starts with an ASCII letter or digit or a non-ASCII
- *              byte, or <unk>): "he said (quietly), i'm here.". Since
+ *              after ( [ { « “ ‘ ¿ ¡ （, none before an apostrophe (' or ’)
+ *              that follows a word and none after one that a word follows
+ *              ("i ' m" → "i'm"; a word is a token that starts with an ASCII
+ *              letter or digit or a non-ASCII byte, or <unk>): "he said
+ *              (quietly), i'm here.". Tokens keep no record of their spaces,
+ *              so single quotation marks glue too ("said'hello'to", as Hugging
+ *              Face's clean-up writes them), and "3.14" comes back "3. 14". Since
  *              split_punct splits those again, encode(decode(ids)) == ids for
  *              ids without specials, except with strip_html on and
  *              split_punct off: tokens "<b" and ">" decode to "<b >", a tag,

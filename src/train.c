@@ -716,26 +716,32 @@ static long vectors_line(char **line, size_t *cap, FILE *f, const char *path, lo
     return got;
 }
 
-/* The width of the vectors in path: the numbers after the word on its first
- * line, or a word2vec header's second number. 0 with a message when there
- * is none. */
+/* The width of the vectors in path, read as load_vectors reads them: the
+ * numbers after the word on the first line that has a space (lines without
+ * one are skipped), or the second number of word2vec's "count width" header
+ * line. 0 with a message when there is none. */
 static int vectors_width(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno)), 0;
-    char *line = NULL;
+    char *line = NULL, *word = NULL, *sp = NULL, *end;
     size_t cap = 0;
-    const long got = vectors_line(&line, &cap, f, path, 1, 1 << 20); /* the widest --embed */
+    long got, lineno = 0;
+    while (!sp && (got = vectors_line(&line, &cap, f, path, lineno + 1, 1 << 20)) > 0) { /* the widest --embed */
+        word = line + (++lineno == 1 ? rnn_bom_len(line, (size_t)got) : 0);
+        sp = strchr(word, ' ');
+    }
     fclose(f);
-    if (got < -1) return free(line), 0;
     int width = 0;
-    char *p = got > 0 ? strchr(line + rnn_bom_len(line, (size_t)got), ' ') : NULL, *end;
-    for (; p && (strtod(p, &end), end != p); p = end) width = width < INT_MAX ? width + 1 : width;
-    if (width == 1) { /* "count width" */
-        const long w = strtol(strchr(line, ' '), &end, 10);
-        width = w > 0 && w <= 65536 ? (int)w : 0;
+    for (char *p = sp; p && (strtod(p, &end), end != p); p = end) width = width < INT_MAX ? width + 1 : width;
+    if (width == 1 && lineno == 1) { /* "count width": both whole and positive */
+        *sp = 0;
+        const long count = strtol(word, &end, 10), w = *end ? 0 : strtol(sp + 1, &end, 10);
+        while (*end == ' ' || *end == '\r' || *end == '\n') end++;
+        if (count > 0 && w > 0 && w <= 65536 && !*end) width = (int)w;
     }
     free(line);
-    if (!width) rnn_errorf("%s:1: no vector width here (a line is a word, then its numbers)", path);
+    if (!width && got >= -1) rnn_errorf("%s:%ld: no vector width here (a line is a word, then its numbers)", path,
+                                       lineno ? lineno : 1);
     return width;
 }
 
@@ -894,6 +900,9 @@ static int check_fits(run *r, const rnn_config *c, size_t n_floats) {
                           "state, more than the %.1f GB this process may use (physical memory, or ulimit -v): "
                           "make --hidden, --embed, --layers or the vocabulary smaller",
                           model / 1e9, o->optimizer, have / 1e9);
+    /* A language model that a classifier starts from (grow_model) has no activations of its
+     * own: the classifier's are checked when it is made. */
+    if (r->classify && c->task == RNN_TASK_LM) return 0;
     /* the activations' shapes: a language model's batch is --batch streams of --seq-len steps; a
      * classifier's, as setup_model makes it, its --batch longest texts */
     int T = r->T, N = r->T * r->B, vT = r->T, vN = N;

@@ -382,8 +382,11 @@ PY
         "printf '%s' '$out' | grep -q '\"perplexity\": null' && printf '%s' '$out' | python3 -c 'import json, sys; json.load(sys.stdin)'"
     out=$($RNN eval "$T/bigbias.safetensors" --data "$T/text.txt" 2>/dev/null)
     check "eval: a huge perplexity is written with an exponent ($out)" "printf '%s' '$out' | grep -q 'perplexity inf,'"
-    expect_error "eval: a loss that is not a number is an error" "bighead.safetensors: the loss on .*text.txt is [-a-z]*: the model's outputs are not finite" \
+    expect_error "eval: a loss that is not a number is an error" "bighead.safetensors: the loss on .*text.txt is \(infinite\|not a number\): the model's outputs are not finite" \
         $RNN eval "$T/bighead.safetensors" --data "$T/text.txt" --json
+    setw "$T/bighead.safetensors" "$T/bighead2.safetensors" head.bias 3.4e38 all
+    expect_error "sample: logits that are not finite are an error, not a draw" "the model's logits are not finite (-*inf at token" \
+        $RNN sample "$T/bighead2.safetensors" --length 20
     # a header whose config asks for far more weights than the file holds: refused before allocating
     # (and one past the largest matrix rnn.c builds: refused by the config's checks)
     for hidden in 20000 100000; do
@@ -952,7 +955,7 @@ if command -v python3 >/dev/null; then # a classifier whose outputs overflow: no
     expect_error "classify: probabilities that are not finite are an error" "stdin line 1: the model's probabilities are not finite" \
         sh -c "echo 'what is it' | $RNN classify '$T/clsbig.safetensors' --json"
     expect_error "eval: a classifier's loss that is not a number is an error, not the 1e-30 floor's" \
-        "clsbig.safetensors: the loss on .*cls.tsv is -*nan: the model's outputs are not finite" \
+        "clsbig.safetensors: the loss on .*cls.tsv is not a number: the model's outputs are not finite" \
         $RNN eval "$T/clsbig.safetensors" --data "$T/cls.tsv"
 fi
 expect_error "--streams on a classifier is refused" "--streams reads a language model's text" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --streams 2
@@ -1216,6 +1219,13 @@ expect_error "a label with a control character" "ctl.tsv:1: the label holds a co
 check "... and leaves no run behind" "[ ! -e '$T/x4/model.safetensors' ]"
 expect_error "--label-names /dev/zero stops at its first NUL byte" "/dev/zero:1: the class name holds a NUL byte" \
     timeout 20 $RNN train --task classify --data "$T/num.tsv" --label-names /dev/zero --steps 1 --out "$T/x4"
+# results that cannot be written are an error, not a silent success (/dev/full: "No space left")
+if [ -w /dev/full ]; then
+    expect_error "eval to a full disk" "eval: write error on standard output: No space left on device" \
+        sh -c "$RNN eval '$T/run/model.safetensors' --data '$T/text.txt' >/dev/full"
+    expect_error "info to a full disk" "info: write error on standard output" sh -c "$RNN info '$T/run/model.safetensors' --json >/dev/full"
+    expect_error "rnn --help to a full disk" "help: write error on standard output" sh -c "$RNN --help >/dev/full"
+fi
 expect_error "--stop of invalid UTF-8 could never match: refused" "--stop is not valid UTF-8 (at byte 1)" \
     $RNN sample "$T/run/model.safetensors" --stop $'a\xff' --length 5
 expect_error "--prime-file /dev/zero stops at its first NUL byte" "input has a NUL byte at byte 0" \
@@ -1251,6 +1261,9 @@ $RNN train ${cls/--embed 16/} --vectors "$T/vec.txt" --steps 1 --out "$T/vecw" >
 $RNN train ${cls/--embed 16/} --vectors "$T/w2v.txt" --steps 1 --out "$T/vecw2" 2>/dev/null >/dev/null
 check "--embed is the vectors' width unless given, and the run says so" \
     "grep -qx 'embed = 4' '$T/vecw/config.txt' && grep -qx 'embed = 4' '$T/vecw2/config.txt' && grep -q -- '--embed 4: the width of the vectors in .*vec.txt' '$T/veclog'"
+{ printf '\n'; printf 'what 3\nis 4\n'; } >"$T/vec1.txt" # a blank line first, then words of one number each
+$RNN train ${cls/--embed 16/} --vectors "$T/vec1.txt" --steps 1 --out "$T/vecw1" >/dev/null 2>&1
+check "vectors of width 1 after a blank line: --embed 1, as the reader reads them (not a header)" "grep -qx 'embed = 1' '$T/vecw1/config.txt'"
 printf 'what\n' >"$T/novec.txt"
 expect_error "vectors whose first line has no numbers" "novec.txt:1: no vector width here" $RNN train ${cls/--embed 16/} --vectors "$T/novec.txt" --steps 1 --out "$T/x"
 # A word language model takes them too (they were ignored): its embedding starts from them.

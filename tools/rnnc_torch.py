@@ -320,6 +320,8 @@ def tokenizer_problems(tok):
         for k, name in (("cls_id", "[CLS]"), ("sep_id", "[SEP]"), ("mask_id", "[MASK]")):
             if k in tok and tok[k] != seen.get(name, -1):
                 p.append(M + f"\"{k}\" must name the \"{name}\" token (-1 if there is none)")
+        if tok.get("keep_newlines") is True and "\n" not in seen:
+            p.append(M + "a wordpiece vocabulary with keep_newlines has no \"\\n\" token")
     return p
 
 
