@@ -1422,6 +1422,18 @@ else
         "the run needs [0-9.]* GB: .* [0-9.]* GB for the activations of a batch (--batch 32 x --seq-len 64, --embed 200000, --hidden 8, --layers 1, vocabulary [0-9]*), more than the 2.0 GB this process may use" \
         bash -c "$lim exec $RNN train --data '$T/text.txt' --layers 1 --hidden 8 --embed 200000 --batch 32 --seq-len 64 --threads 1 --steps 1 --out '$T/x21'"
     check "... leaving no run directory" "[ ! -e '$T/x21' ]"
+    # a classifier grown from a word LM (--grow-vocab): the LM's logits are no activation of the
+    # classifier's, so 2 GB is plenty (this was refused as needing 2.9 GB)
+    imdb=$DATA/imdb/train.tsv
+    if [ -r "$imdb" ]; then
+        head -n 2000 "$imdb" | cut -f3 >"$T/imdb_lm.txt"
+        { sed -n 2001,2150p "$imdb"; tail -n 150 "$imdb"; } | cut -f1,3 >"$T/imdb_cls.tsv"
+        $RNN train --data "$T/imdb_lm.txt" --tokenizer word --layers 1 --hidden 8 --embed 8 --steps 1 --threads 1 \
+            --progress quiet --out "$T/imlm" >/dev/null 2>&1
+        bash -c "$lim exec $RNN train --task classify --data '$T/imdb_cls.tsv' --init-from '$T/imlm/model.safetensors' --grow-vocab --steps 1 --threads 1 --progress quiet --out '$T/imcls'" 2>"$T/err"
+        check "a classifier grown from a word LM is sized as a classifier by the memory check" \
+            "[ -s '$T/imcls/model.safetensors' ] && ! grep -q 'the run needs' '$T/err'"
+    fi
 fi
 
 summary
