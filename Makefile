@@ -90,7 +90,7 @@ $(LIB): $(OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(BIN): $(CLI_OBJS) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/%: tests/%.c tests/harness.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/harness.h tests/st_edit.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

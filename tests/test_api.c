@@ -26,6 +26,7 @@
 #include "model.h"
 #include "options.h"
 #include "safetensors.h"
+#include "st_edit.h"
 
 #define FIX "tests/fixtures/"
 
@@ -412,28 +413,7 @@ static void test_grow_vocab(void) {
 /* Copies checkpoint src to dst with metadata key's value replaced by value
  * (the tensors as they are): a file damaged in one place. 0 or -1. */
 static int resave_with_meta(const char *src, const char *dst, const char *key, const char *value) {
-    rnn_st *st = rnn_st_load(src);
-    if (!st) return -1;
-    int n = rnn_st_count(st), nm = rnn_st_meta_count(st), rc = -1;
-    rnn_st_out *out = calloc((size_t)n, sizeof *out);
-    const char **keys = calloc((size_t)nm, sizeof *keys), **vals = calloc((size_t)nm, sizeof *vals);
-    if (out && keys && vals) {
-        for (int i = 0; i < n; i++) {
-            const rnn_st_tensor *t = rnn_st_at(st, i);
-            out[i] = (rnn_st_out){t->name, t->dtype, t->ndim, {0}, t->data};
-            memcpy(out[i].shape, t->shape, sizeof t->shape);
-        }
-        for (int i = 0; i < nm; i++) {
-            keys[i] = rnn_st_meta_key(st, i);
-            vals[i] = strcmp(keys[i], key) ? rnn_st_meta(st, keys[i]) : value;
-        }
-        rc = rnn_st_save(dst, out, n, keys, vals, nm);
-    }
-    free(out);
-    free(keys);
-    free(vals);
-    rnn_st_free(st);
-    return rc;
+    return edit_meta(src, dst, &key, &value, 1);
 }
 
 /* A checkpoint's config with the cache's theta or lambda out of range is
