@@ -75,7 +75,7 @@ static _Atomic int current_backend = -1;
  * every shape (tests and benchmarks compare backends as they are). */
 static _Atomic int backend_forced = 0;
 /* RNN_FP32 or RNN_BF16 (rnn_gemm_set_precision). */
-static _Atomic int current_precision = RNN_FP32;
+static _Thread_local int current_precision = RNN_FP32; /* (gemm.h: per thread) */
 /* 0 until rnn_set_threads is called; then the thread count. */
 static _Atomic int current_threads = 0;
 

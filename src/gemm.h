@@ -47,7 +47,11 @@ void rnn_threads_sync(void);
 
 /* Precision of the products. RNN_BF16 rounds A and B to bfloat16 and
  * accumulates in fp32 (AVX512-BF16's VDPBF16PS; gemm_bf16.c) on every
- * backend; it can only be set where rnn_gemm_bf16_available(). */
+ * backend; it can only be set where rnn_gemm_bf16_available(). The setting
+ * is the calling thread's (fp32 in a new thread), so that a bf16 training
+ * in one thread leaves another thread's inference in fp32: a parallel
+ * region whose threads run products sets it in each from its caller's
+ * (recurrent.c's team, model.c's two directions). */
 typedef enum { RNN_FP32, RNN_BF16 } rnn_precision;
 int rnn_gemm_set_precision(rnn_precision p); /* 0, or -1 with a message */
 rnn_precision rnn_gemm_precision(void);

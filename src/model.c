@@ -965,8 +965,12 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
         /* An if(false) parallel region would still open a (1-thread) region
          * and make oneDNN treat every GEMM inside as nested: branch instead. */
         if (D == 2 && rnn_get_threads() > 1) {
+            const rnn_precision prec = rnn_gemm_precision(); /* the caller's, in both threads (gemm.h) */
 #pragma omp parallel for num_threads(2)
-            for (int d = 0; d < 2; d++) dir_forward(m, a, p, l, d, lin, in_w, state_in, l ? NULL : emb_ids);
+            for (int d = 0; d < 2; d++) {
+                rnn_gemm_set_precision(prec);
+                dir_forward(m, a, p, l, d, lin, in_w, state_in, l ? NULL : emb_ids);
+            }
         } else {
             for (int d = 0; d < D; d++) dir_forward(m, a, p, l, d, lin, in_w, state_in, l ? NULL : emb_ids);
         }
@@ -1034,8 +1038,12 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
                           : a->res[l - 1] ? a->res[l - 1]
                                           : a->y[l - 1];
         if (D == 2 && rnn_get_threads() > 1) {
+            const rnn_precision prec = rnn_gemm_precision(); /* the caller's, in both threads (gemm.h) */
 #pragma omp parallel for num_threads(2)
-            for (int d = 0; d < 2; d++) dir_backward(m, a, p, l, d, in, in_w);
+            for (int d = 0; d < 2; d++) {
+                rnn_gemm_set_precision(prec);
+                dir_backward(m, a, p, l, d, in, in_w);
+            }
         } else {
             for (int d = 0; d < D; d++) dir_backward(m, a, p, l, d, in, in_w);
         }

@@ -513,8 +513,12 @@ static void team_run(const step_team *s, void (*body)(const step_team *, int, in
     int nt = team_size(s);
 #ifdef _OPENMP
     if (nt > 1) {
+        const rnn_precision prec = rnn_gemm_precision(); /* the caller's, in every thread (gemm.h) */
 #pragma omp parallel num_threads(nt)
-        body(s, omp_get_thread_num(), omp_get_num_threads(), arg);
+        {
+            rnn_gemm_set_precision(prec);
+            body(s, omp_get_thread_num(), omp_get_num_threads(), arg);
+        }
         return;
     }
 #endif

@@ -793,6 +793,105 @@ static void test_threads_in_other_thread(void) {
     rnn_close(m);
 }
 
+/* The products' precision is the calling thread's: the two directions of a
+ * bidirectional model, run by two threads, compute in the caller's bf16,
+ * and a thread of its own computes in fp32 while another is set to bf16 (a
+ * bf16 training beside a program's inference). */
+typedef struct {
+    const rnn_model *m;
+    const int *lens;
+    const int32_t *const *seqs;
+    float *out;
+} prec_job;
+
+static float *bidir_logits(const rnn_model *m, const int *lens, const int32_t *const *seqs) {
+    float *hn, *out;
+    int chunk;
+    out = infer_logits(m, (size_t)1 << 30, lens[0], 4, lens, seqs, NULL, &hn, &chunk);
+    return out;
+}
+
+static void *fp32_in_thread(void *arg) {
+    prec_job *j = arg;
+    rnn_set_threads(1);
+    j->out = bidir_logits(j->m, j->lens, j->seqs);
+    return NULL;
+}
+
+static void test_precision_per_thread(void) {
+    if (rnn_gemm_set_precision(RNN_BF16)) {
+        rnn_gemm_set_precision(RNN_FP32);
+        CHECK(1, "(no AVX512-BF16 here: nothing to test)");
+        return;
+    }
+    rnn_gemm_set_precision(RNN_FP32);
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.cell = RNN_CELL_LSTM, c.vocab_size = 40, c.embed_dim = 24, c.hidden_dim = 32, c.num_layers = 1;
+    c.bidirectional = 1, c.pool = RNN_POOL_MEANMAX, c.num_classes = 3;
+    rnn_model *m = rnn_model_create(&c);
+    if (!m) {
+        CHECK(0, "model: %s", rnn_last_error());
+        return;
+    }
+    rnn_model_init(m, 5);
+    int32_t seq[4][30];
+    for (int b = 0; b < 4; b++)
+        for (int t = 0; t < 30; t++) seq[b][t] = (int32_t)((b * 7 + t * 13) % 40);
+    const int32_t *seqs[4] = {seq[0], seq[1], seq[2], seq[3]};
+    const int lens[4] = {30, 25, 12, 6};
+    rnn_set_threads(1);
+    float *fp32 = bidir_logits(m, lens, seqs);
+    rnn_gemm_set_precision(RNN_BF16);
+    float *bf1 = bidir_logits(m, lens, seqs);
+    rnn_set_threads(2);
+    float *bf2 = bidir_logits(m, lens, seqs);
+    prec_job j = {m, lens, seqs, NULL};
+    pthread_t th;
+    const int started = pthread_create(&th, NULL, fp32_in_thread, &j) == 0;
+    if (started) pthread_join(th, NULL);
+    rnn_gemm_set_precision(RNN_FP32);
+    rnn_set_threads(0);
+    double d12 = 0, d32 = 0, dth = 0;
+    for (int i = 0; fp32 && bf1 && bf2 && j.out && i < 4 * 3; i++) {
+        d12 = fmax(d12, fabs(bf1[i] - bf2[i]));
+        d32 = fmax(d32, fabs(bf1[i] - fp32[i]));
+        dth = fmax(dth, fabs(j.out[i] - fp32[i]));
+    }
+    CHECK(fp32 && bf1 && bf2 && j.out && started, "runs: %s", rnn_last_error());
+    CHECK(d32 > 1e-5, "bf16 differs from fp32 (%.2e): the products really are bf16", d32);
+    CHECK(d12 < 1e-6 * (1 + d32), "the two directions on two threads compute in the caller's bf16 (%.2e from one thread)",
+          d12);
+    CHECK(dth == 0, "another thread computes in fp32 while this one is set to bf16 (%.2e from fp32)", dth);
+    free(fp32), free(bf1), free(bf2), free(j.out);
+    rnn_model_free(m);
+    /* a unidirectional layer wide enough for a team of two: each thread's units in bf16 too */
+    c.bidirectional = 0, c.hidden_dim = 256;
+    if (!(m = rnn_model_create(&c))) {
+        CHECK(0, "model: %s", rnn_last_error());
+        return;
+    }
+    rnn_model_init(m, 6);
+    rnn_set_threads(1);
+    fp32 = bidir_logits(m, lens, seqs);
+    rnn_gemm_set_precision(RNN_BF16);
+    bf1 = bidir_logits(m, lens, seqs);
+    rnn_set_threads(2);
+    bf2 = bidir_logits(m, lens, seqs);
+    rnn_gemm_set_precision(RNN_FP32);
+    rnn_set_threads(0);
+    d12 = d32 = 0;
+    for (int i = 0; fp32 && bf1 && bf2 && i < 4 * 3; i++) {
+        d12 = fmax(d12, fabs(bf1[i] - bf2[i]));
+        d32 = fmax(d32, fabs(bf1[i] - fp32[i]));
+    }
+    CHECK(fp32 && bf1 && bf2 && d32 > 1e-5 && d12 < 1e-6 * (1 + d32),
+          "a team of two threads computes in the caller's bf16 (%.2e from one thread; bf16 against fp32 %.2e)", d12,
+          d32);
+    free(fp32), free(bf1), free(bf2);
+    rnn_model_free(m);
+}
+
 int main(void) {
     RUN(test_error_is_utf8);
     RUN(test_classify_matches_pytorch);
@@ -800,6 +899,7 @@ int main(void) {
     RUN(test_generate_matches_pytorch);
     RUN(test_padded_equals_alone);
     RUN(test_chunked_equals_whole);
+    RUN(test_precision_per_thread);
     RUN(test_grow_vocab);
     RUN(test_bad_cache_settings);
     RUN(test_trainer);
