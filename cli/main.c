@@ -751,6 +751,23 @@ static void print_cut(const char *s, int w, int right) {
     else printf("%.*s%*s", (int)pos, s, w - cols, "");
 }
 
+/* The confusion matrix, its columns headed by the class names. */
+static void print_confusion(const rnn_cls_metrics *mt, char *const *labels) {
+    const int C = mt->C;
+    printf("confusion (rows: true class, columns: predicted):\n%18s", "");
+    for (int j = 0; j < C; j++) {
+        printf(" ");
+        print_cut(labels[j], 7, 1);
+    }
+    printf("\n");
+    for (int i = 0; i < C; i++) {
+        printf("  ");
+        print_cut(labels[i], 16, 0);
+        for (int j = 0; j < C; j++) printf(" %7ld", mt->confusion[(size_t)i * C + j]);
+        printf("\n");
+    }
+}
+
 /* Classifier evaluation: loss, accuracy, macro-F1 and the confusion matrix,
  * of one model or of the mean prediction of e's (its first gives the classes). */
 static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opts *dop, int cut_flag) {
@@ -808,18 +825,10 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
                mt.accuracy, mt.macro_f1);
         if (K > 1) printf(" (the mean prediction of %d models)", K);
         printf("\n");
-        printf("confusion (rows: true class, columns: predicted):\n%18s", "");
-        for (int j = 0; j < C; j++) {
-            printf(" ");
-            print_cut(ck->labels[j], 7, 1);
-        }
-        printf("\n");
-        for (int i = 0; i < C; i++) {
-            printf("  ");
-            print_cut(ck->labels[i], 16, 0);
-            for (int j = 0; j < C; j++) printf(" %7ld", mt.confusion[(size_t)i * C + j]);
-            printf("\n");
-        }
+        if (C > 40) /* more than a screenful: C^2 numbers */
+            printf("confusion: %d classes, too many to print (--json has the matrix)\n", C);
+        else
+            print_confusion(&mt, ck->labels);
     }
     rnn_cls_metrics_free(&mt);
     rc = 0;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -254,6 +255,9 @@ static int set_value(rnn_opts *o, const opt_def *d, const char *name, const char
         double v;
         if (rnn_parse_decimal(value, &v))
             return rnn_errorf("option --%s: '%s' is not a number", name, value);
+        if (d->k == K_FLOAT && (fabs(v) > FLT_MAX || (v != 0 && (float)v == 0)))
+            return rnn_errorf("option --%s: '%s' is out of a float's range (%g to %g in size)", name, value,
+                              (double)FLT_TRUE_MIN, (double)FLT_MAX);
         if (d->k == K_FLOAT)
             *(float *)p = (float)v;
         else

@@ -115,8 +115,19 @@ static uint64_t hash_bytes(const char *s, size_t n) {
     return h;
 }
 
-/* Index of label s[0..n) in L->lab, adding it if new; -1 on out of memory. */
+/* Index of label s[0..n) in L->lab, adding it if new; -1 on out of memory.
+ * An integer is one label by its value: "1", "01" and "+1" are class 1
+ * (and "-0" is 0), named in its plain decimal form. */
 static int intern_label(loader *L, const char *s, size_t n) {
+    char num[24];
+    if (n < sizeof num) {
+        memcpy(num, s, n);
+        num[n] = 0;
+        if (is_int(num)) {
+            snprintf(num, sizeof num, "%lld", strtoll(num, NULL, 10));
+            s = num, n = strlen(num);
+        }
+    }
     if ((size_t)(L->n_lab + 1) * 2 > L->n_slot) {
         size_t ns = L->n_slot ? L->n_slot * 2 : 64;
         int *slot = calloc(ns, sizeof *slot);
@@ -657,6 +668,9 @@ static int read_names(const char *path, char ***out, int *n_out) {
         if (!eol) eol = end;
         char *q = eol;
         if (q > p && q[-1] == '\r') q--;
+        /* blanks around a name are not part of it, as around a data file's labels */
+        while (q > p && is_space((unsigned char)q[-1])) q--;
+        while (p < q && is_space((unsigned char)*p)) p++;
         *q = 0;
         if (q == p) {
             rc = rnn_errorf("%s:%d: empty class name", path, n + 1);
@@ -731,8 +745,8 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
     for (int i = 0; i < L->n_lab; i++) {
         const char *nm = L->lab[i].name;
         map[i] = -1;
-        if (names) {
-            long long v = is_int(nm) ? strtoll(nm, NULL, 10) - base : -1;
+        if (names) { /* an integer named by its line, or a name of the file itself */
+            long long v = is_int(nm) ? strtoll(nm, NULL, 10) - base : find_name(names, n_names, nm);
             if (v < 0 || v >= n_names) continue;
             nm = names[v];
             if (!known) {
@@ -752,6 +766,7 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
     int dropped_header = 0;
     if (L->header == -1 && (L->fmt == FMT_TSV || L->fmt == FMT_CSV) && L->n && L->first_namelike) {
         int lb = L->rows[0].label;
+        /* (with the classes known, as training guessed it from a label found once: the note says so) */
         int is_header = (known || names) ? map[lb] < 0 : L->lab[lb].count == 1;
         if (is_header) {
             d->header_line = L->rows[0].line;
@@ -775,7 +790,7 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
             row_where(L, &L->rows[r], where, sizeof where);
             const char *nm = L->lab[lb].name;
             if (names && !is_int(nm))
-                rnn_errorf("%s: label \"%s\" is not an integer (the labels are named by %s)", where, nm,
+                rnn_errorf("%s: label \"%s\" is neither an integer nor one of the names in %s", where, nm,
                            o->label_names);
             else if (names && (strtoll(nm, NULL, 10) - base < 0 || strtoll(nm, NULL, 10) - base >= n_names))
                 rnn_errorf("%s: label %s has no name in %s (%d names, labels %d-based)", where, nm, o->label_names,
@@ -909,6 +924,8 @@ int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, c
     if (fmt == FMT_JSONL || fmt == FMT_DIR) {
         if (o->label_col || (o->text_cols && o->text_cols[0]))
             return rnn_errorf("%s: label/text columns apply to tsv and csv only (format %s)", path, fmt_name[fmt]);
+        if (o->header != -1)
+            return rnn_errorf("%s: --header applies to tsv and csv only (format %s)", path, fmt_name[fmt]);
     } else {
         if (o->label_col < 0) return rnn_errorf("label column %d: columns count from 1", o->label_col);
         L.label_col = o->label_col ? o->label_col : 1;
@@ -942,6 +959,13 @@ int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, c
             rnn_errorf("%s:%d: NUL byte in the file (a binary file?)", path, line);
             goto out;
         }
+        /* old Mac line endings: read as lines ending in "\n", the file would be one row */
+        const char *cr = memchr(b, '\r', len);
+        if (cr && cr + 1 < b + len && cr[1] != '\n' && !memchr(b, '\n', len)) {
+            rnn_errorf("%s: its lines end in a carriage return alone (old Mac line endings); convert them, e.g. "
+                       "tr '\\r' '\\n' <%s", path, path);
+            goto out;
+        }
         if (fmt < 0) { /* sniff the first non-blank line */
             const char *s = b;
             while (s < b + len && is_space((unsigned char)*s)) s++;
@@ -962,6 +986,10 @@ int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, c
             L.fmt = fmt;
             if (fmt == FMT_JSONL && (o->label_col || (o->text_cols && o->text_cols[0]))) {
                 rnn_errorf("%s: label/text columns apply to tsv and csv only (format jsonl)", path);
+                goto out;
+            }
+            if (fmt == FMT_JSONL && o->header != -1) {
+                rnn_errorf("%s: --header applies to tsv and csv only (format jsonl)", path);
                 goto out;
             }
         }

@@ -1164,6 +1164,27 @@ check "eval numbers integer labels as training did, without --label-names ($a3) 
 { cat "$T/lb0.tsv"; printf -- '-1\tugly\n'; } >"$T/lbneg.tsv"
 expect_error "a negative label is named as the error, not label 0 of line 1" "lbneg.tsv:121: label -1 has no name in .*lbnames.txt (3 names, labels 0-based)" \
     $RNN train $lbo --data "$T/lbneg.tsv" --steps 1 --out "$T/x21"
+# an integer label is its value ("01", "+1" and "1" are one class); names may stand for integers
+for i in $(seq 1 10); do printf '1\tgood film\n01\tfine film\n+1\tnice film\n2\tbad film\n'; done >"$T/int01.tsv"
+$RNN train --task classify --data "$T/int01.tsv" --layers 1 --hidden 8 --embed 8 --steps 1 --threads 1 --out "$T/int01" >"$T/int01.log" 2>&1
+check "integer labels are classes by value" "grep -q 'classes (2): 1, 2' '$T/int01.log'"
+{ printf 'neg\tawful bad 1\npos\tgood great 1\n'; printf '2\tokay average 1\n'; } >"$T/lbnamed.tsv"
+printf ' neg \npos\nneu\n' >"$T/lbnames_sp.txt"
+$RNN train $lbo --data "$T/lb0.tsv" --val "$T/lbnamed.tsv" --steps 1 --out "$T/lbn" >/dev/null 2>"$T/err"
+check "--val with --label-names takes the names as labels too, and names are trimmed" \
+    "[ -s '$T/lbn/model.safetensors' ] && $RNN train \${lbo/lbnames.txt/lbnames_sp.txt} --data '$T/lb0.tsv' --steps 1 --out '$T/lbn2' >/dev/null 2>&1 && $RNN info '$T/lbn2/model.safetensors' | grep -q 'classes: neg pos neu$'"
+for i in $(seq 1 10); do printf 'pos,good film\rneg,bad film\r'; done >"$T/cr.csv"
+expect_error "a CSV with old Mac line endings is refused, not read as one row" "cr.csv: its lines end in a carriage return alone" \
+    $RNN eval "$T/lb/model.safetensors" --data "$T/cr.csv"
+printf '{"text": "good", "label": "neg"}\n{"text": "bad", "label": "pos"}\n' >"$T/h.jsonl"
+expect_error "--header on JSON lines" "h.jsonl: --header applies to tsv and csv only (format jsonl)" \
+    $RNN train --task classify --data "$T/h.jsonl" --header yes --steps 1 --out "$T/x22"
+expect_error "--lr past a float's range" "option --lr: '1e39' is out of a float's range" $RNN train $small --lr 1e39 --steps 1 --out "$T/x22"
+for c in $(seq 1 41); do printf 'c%d\tword%d here\nc%d\tword%d there\n' $c $c $c $c; done >"$T/c41.tsv"
+$RNN train --task classify --data "$T/c41.tsv" --val "$T/c41.tsv" --layers 1 --hidden 8 --embed 8 --steps 1 --threads 1 --out "$T/c41" >/dev/null 2>&1
+out=$($RNN eval "$T/c41/model.safetensors" --data "$T/c41.tsv")
+check "41 classes: the confusion matrix is not printed, and --json has it" \
+    "printf '%s' '$out' | grep -q 'confusion: 41 classes, too many to print' && [ \$(printf '%s\n' '$out' | wc -l) -eq 2 ] && $RNN eval '$T/c41/model.safetensors' --data '$T/c41.tsv' --json | grep -q '\"confusion\": \[\['"
 printf '3\tokay\n' >"$T/lb3.tsv"
 expect_error "an integer label past the model's classes" "lb3.tsv:1: label 3 names none of the 3 classes, labels 0-2 (neg, pos, neu)" \
     $RNN eval "$T/lb/model.safetensors" --data "$T/lb3.tsv"

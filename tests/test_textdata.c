@@ -491,7 +491,7 @@ static void test_label_names(void) {
     p = write_tmp("five.tsv", "1\ta\n5\tb\n");
     check_error(p, &o, NULL, 0, "five.tsv:2: label 5 has no name in", "(2 names, labels 1-based)");
     p = write_tmp("word.tsv", "1\ta\nx\tb\n");
-    check_error(p, &o, NULL, 0, "word.tsv:2: label \"x\" is not an integer", NULL);
+    check_error(p, &o, NULL, 0, "word.tsv:2: label \"x\" is neither an integer nor one of the names in", NULL);
     o.label_names = tmp_path("no-such-names.txt");
     check_error(FIX "news.csv", &o, NULL, 0, "no-such-names.txt: cannot open", NULL);
 }
