@@ -139,7 +139,8 @@ int rnn_threads(int n);
  * metrics.svg and train.log. To continue a stopped run exactly where it
  * stopped, as `rnn train --resume DIR` does: rnn_trainer_set(t, "resume",
  * "DIR"), then any changes (a larger "steps", say), and rnn_trainer_run,
- * which reads DIR/config.txt first. */
+ * which reads DIR/config.txt first, then a file rnn_trainer_load_config
+ * loaded, then the options set. */
 typedef struct rnn_trainer rnn_trainer;
 
 enum { RNN_EVENT_STEP = 1, RNN_EVENT_EVAL = 2 };

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "classify.h"
@@ -247,7 +248,9 @@ static int trainer_options(const rnn_trainer *t, rnn_opts *o) {
     if (resume[0]) {
         char path[RNN_OPT_STR + 16];
         snprintf(path, sizeof path, "%s/config.txt", resume);
-        if (t->loaded) *o = cfg;
+        /* the run's config.txt, then a loaded file over it, as rnn train --resume DIR --config F;
+         * a loaded copy of config.txt stands in for one that is gone (the old way) */
+        if (t->loaded && access(path, F_OK) != 0) *o = cfg;
         else if (rnn_opts_load_file(o, path)) return -1;
         o->init_from[0] = o->init_backward[0] = 0;
         run = *o;

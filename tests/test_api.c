@@ -634,6 +634,19 @@ static void test_trainer(void) {
     rnn_trainer_free(t);
     if (access(kept, F_OK) != 0) rename(moved, kept);
 
+    /* A loaded file of a few options goes over the run's config.txt, as
+     * rnn train --resume DIR --config F does (it was taken for all of it). */
+    char part[220];
+    snprintf(part, sizeof part, "%s/partial.cfg", base);
+    FILE *pf = fopen(part, "w");
+    if (pf) fputs("steps = 18\n", pf), fclose(pf);
+    seen q = {0};
+    t = rnn_trainer_new();
+    CHECK(t && pf && rnn_trainer_load_config(t, part) == 0 && rnn_trainer_set(t, "resume", stopped) == 0 &&
+              rnn_trainer_run(t, on_event, &q) == 0 && q.n_step == 2 && q.step[0] == 17,
+          "a resume with a loaded file of a few options (%d steps): %s", q.n_step, rnn_error());
+    rnn_trainer_free(t);
+
     /* Options set win over a config file's, loaded before or after, as
      * rnn train's flags win over --config. */
     char ord[160], ordcfg[200];
