@@ -592,6 +592,11 @@ static int parse_dir(loader *L) {
             rc = -1;
             break;
         }
+        if (nfi == 0) { /* a class with no examples would vanish from the model without a word */
+            rnn_free_names(files, nfi);
+            rc = rnn_errorf("%s: a class directory with no .txt files (remove it, or add its examples)", path);
+            break;
+        }
         for (int k = 0; k < nfi && !rc; k++) {
             char fp[4096];
             if (snprintf(fp, sizeof fp, "%s/%s", path, files[k]) >= (int)sizeof fp) {

@@ -379,6 +379,15 @@ static void test_dir(void) {
     make_dir("emptytree");
     o = opts();
     check_error(tmp_path("emptytree"), &o, NULL, 0, "emptytree: no examples", NULL);
+    /* a class directory without a .txt file is named, not a class silently lost */
+    make_dir("holetree");
+    make_dir("holetree/pos");
+    make_dir("holetree/neg");
+    make_dir("holetree/neutral");
+    write_tmp("holetree/pos/a.txt", "good");
+    write_tmp("holetree/neg/b.txt", "bad");
+    write_tmp("holetree/neutral/notes.md", "not an example");
+    check_error(tmp_path("holetree"), &o, NULL, 0, "holetree/neutral: a class directory with no .txt files", NULL);
 }
 
 /* ---- label sets --------------------------------------------------------- */
