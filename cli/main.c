@@ -1287,7 +1287,7 @@ static int cmd_classify(int argc, char **argv) {
      * session goes on at a prompt, and exits 1 at the end). */
     int rc = 0, failed = 0, interactive = n_texts == 0 && isatty(0);
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, read_limit = 0;
     if (!probs || !sum) rc = die("out of memory");
     for (int i = 0; !rc; i++) {
         const char *text;
@@ -1302,7 +1302,8 @@ static int cmd_classify(int argc, char **argv) {
             if (interactive) fprintf(stderr, "> "), fflush(stderr);
             /* a NUL byte ends the read where the tokenizer refuses it (its
              * message follows), so binary input stops at its first one */
-            long got = rnn_getline(&line, &cap, stdin, rnn_read_limit(), rnn_tokenizer_needs_utf8(ck.tok));
+            if (!read_limit) read_limit = rnn_read_limit(); /* (two system calls: once, not a line) */
+            long got = rnn_getline(&line, &cap, stdin, read_limit, rnn_tokenizer_needs_utf8(ck.tok));
             if (got == -1) break;
             if (got < 0) {
                 rc = dief("classify: stdin line %d: %s", i + 1,
