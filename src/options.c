@@ -295,7 +295,11 @@ static char *trim(char *s) {
 
 /* `name = value` lines from f, named `path` in messages. lenient: names
  * this build does not know are skipped (a state saved by another version). */
-static int load_stream(rnn_opts *o, FILE *f, const char *path, int lenient) {
+/* saved: text a run saved (its resume state's options), where a name that
+ * is no option is damage, or an option of a newer rnn.c that this build
+ * would silently not apply (options have only been added since states kept
+ * them), said as such; in a config file it is refused as a flag would be. */
+static int load_stream(rnn_opts *o, FILE *f, const char *path, int saved) {
     char *line = NULL;
     size_t cap = 0;
     long got;
@@ -326,8 +330,12 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path, int lenient) {
                             lineno);
             break;
         }
-        if (lenient && !find(key)) continue;
         const opt_def *d = find(key);
+        if (saved && !d) {
+            rc = rnn_errorf("%s line %d names no option (\"%.60s\"): a damaged file, or one from a newer rnn.c", path,
+                            lineno, key);
+            break;
+        }
         if (d && seen[d - defs]) {
             rc = rnn_errorf("%s:%d: %s is set twice (first on line %d)", path, lineno, key, seen[d - defs]);
             break;

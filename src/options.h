@@ -99,8 +99,8 @@ int rnn_opts_check_state(const rnn_opts *saved, const rnn_opts *now, const char 
  * not fit. */
 int rnn_opts_absolute_paths(rnn_opts *o);
 /* The options as config.txt lines in one malloc'd string (free() it), and
- * back (names this build does not know are skipped): name gives messages
- * their file. NULL / -1 + message on failure. */
+ * back, as a run saved them (a name this build does not know is refused as
+ * damage): name gives messages their place. NULL / -1 + message on failure. */
 char *rnn_opts_to_string(const rnn_opts *o);
 int rnn_opts_load_string(rnn_opts *o, const char *text, const char *name);
 /* -1 + message naming the first option, left off its default, that is for

@@ -1125,32 +1125,6 @@ static int meta_num(const rnn_st *st, const char *path, const char *key, double 
     return 0;
 }
 
-/* -1 + message if a line of the saved options (cfg, of state file path)
- * names no option. rnn_opts_load_string skips such names, for config files
- * of other versions; but options have only been added since states kept
- * them, so in a state an unknown name is damage, or an option of a newer
- * rnn.c that this build would silently not apply. */
-static int check_saved_names(const char *path, const char *cfg) {
-    int line = 0;
-    for (const char *s = cfg; *s; line++) {
-        const char *e = strchr(s, '\n'), *eq = NULL;
-        if (!e) e = s + strlen(s);
-        while (s < e && (*s == ' ' || *s == '\t')) s++;
-        if (s < e && *s != '#') eq = memchr(s, '=', (size_t)(e - s));
-        if (eq) { /* lines without '=' are rnn_opts_load_string's to refuse */
-            size_t k = (size_t)(eq - s);
-            while (k && (s[k - 1] == ' ' || s[k - 1] == '\t')) k--;
-            char name[64];
-            snprintf(name, sizeof name, "%.*s", (int)(k < sizeof name ? k : sizeof name - 1), s);
-            if (k >= sizeof name || rnn_opts_is_flag(name) < 0)
-                return rnn_errorf("%s: resume state's \"train.config\" line %d names no option (\"%s\"): a "
-                                  "damaged file, or one from a newer rnn.c", path, line + 1, name);
-        }
-        s = *e ? e + 1 : e;
-    }
-    return 0;
-}
-
 /* Before anything is loaded for a resume: reads the state (kept in
  * r->state for load_state) and checks the options the run was saved with
  * against those it would go on with, so that an edited or damaged
@@ -1168,10 +1142,9 @@ static int check_saved_options(run *r) {
                           "last.safetensors trains on from its weights)", path);
     rnn_opts saved;
     rnn_opts_default(&saved);
-    return rnn_opts_load_string(&saved, cfg, path) || check_saved_names(path, cfg) ||
-                   rnn_opts_check_state(&saved, r->o, r->dir)
-               ? -1
-               : 0;
+    char where[2 * RNN_OPT_STR + 48];
+    snprintf(where, sizeof where, "%s: resume state's \"train.config\"", path);
+    return rnn_opts_load_string(&saved, cfg, where) || rnn_opts_check_state(&saved, r->o, r->dir) ? -1 : 0;
 }
 
 /* -1 + message if x[0..n) holds a NaN or infinity (or, nonneg, a negative
