@@ -505,9 +505,9 @@ static int cmd_sample(int argc, char **argv) {
     }
     if (raw_bytes) rnn_sampler_set_utf8(s, 0);
     /* text is valid UTF-8 (a byte model's too, but with --raw-bytes): a stop string that is not never matches */
-    if (stop && !raw_bytes && rnn_utf8_bad_at(stop, strlen(stop)) >= 0) {
-        rc = dief("sample: --stop is not valid UTF-8 (at byte %ld), so this model's text never holds it",
-                  rnn_utf8_bad_at(stop, strlen(stop)));
+    const long stop_bad = stop && !raw_bytes ? rnn_utf8_bad_at(stop, strlen(stop)) : -1;
+    if (stop_bad >= 0) {
+        rc = dief("sample: --stop is not valid UTF-8 (at byte %ld), so this model's text never holds it", stop_bad);
         goto out;
     }
     const rnn_config *mc = &ck.model->c;
@@ -709,6 +709,12 @@ out:
     return rc;
 }
 
+/* rnn eval's error for a loss that is not finite: the model's outputs overflow. */
+static int die_nonfinite_loss(const char *ckpt, const char *data, double loss, const char *why) {
+    return dief("eval: %s: the loss on %s is %s: the model's outputs are not finite (%s)", ckpt, data,
+                isnan(loss) ? "not a number" : "infinite", why);
+}
+
 /* A JSON number: null for one JSON cannot hold (an overflowing perplexity). */
 static void print_json_num(double v) {
     if (isfinite(v)) printf("%.9g", v);
@@ -797,8 +803,7 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
     note_cut("eval", data, e, cut, d.n, cut_flag);
     const int C = mt.C;
     if (!isfinite(mt.loss)) {
-        dief("eval: %s: the loss on %s is %s: the model's outputs are not finite (a damaged or diverged model)",
-             e->path[0], data, isnan(mt.loss) ? "not a number" : "infinite");
+        die_nonfinite_loss(e->path[0], data, mt.loss, "a damaged or diverged model");
         rnn_cls_metrics_free(&mt);
         goto out;
     }
@@ -977,9 +982,8 @@ static int cmd_eval(int argc, char **argv) {
     int is_char = rnn_tokenizer_type(ck.tok) == RNN_TOK_CHAR || rnn_tokenizer_type(ck.tok) == RNN_TOK_BYTE;
     const double loss = ev.loss;
     if (!isfinite(loss)) {
-        dief("eval: %s: the loss on %s is %s: the model's outputs are not finite%s", ckpt, data,
-             isnan(loss) ? "not a number" : "infinite",
-             dyn ? " (dynamic evaluation diverged: a smaller --dynamic-lr)" : " (a damaged or diverged model)");
+        die_nonfinite_loss(ckpt, data, loss,
+                           dyn ? "dynamic evaluation diverged: a smaller --dynamic-lr" : "a damaged or diverged model");
         goto out;
     }
     const int cached = ck.model->c.cache_size > 0;
@@ -1287,7 +1291,8 @@ static int cmd_classify(int argc, char **argv) {
      * session goes on at a prompt, and exits 1 at the end). */
     int rc = 0, failed = 0, interactive = n_texts == 0 && isatty(0);
     char *line = NULL;
-    size_t cap = 0, read_limit = 0;
+    size_t cap = 0;
+    const size_t read_limit = n_texts ? 0 : rnn_read_limit(); /* (two system calls: once, not a line) */
     if (!probs || !sum) rc = die("out of memory");
     for (int i = 0; !rc; i++) {
         const char *text;
@@ -1302,7 +1307,6 @@ static int cmd_classify(int argc, char **argv) {
             if (interactive) fprintf(stderr, "> "), fflush(stderr);
             /* a NUL byte ends the read where the tokenizer refuses it (its
              * message follows), so binary input stops at its first one */
-            if (!read_limit) read_limit = rnn_read_limit(); /* (two system calls: once, not a line) */
             long got = rnn_getline(&line, &cap, stdin, read_limit, rnn_tokenizer_needs_utf8(ck.tok));
             if (got == -1) break;
             if (got < 0) {
