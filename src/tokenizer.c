@@ -422,8 +422,6 @@ static int tok_finish(rnn_tokenizer *t) {
     case RNN_TOK_WORD:
         t->pad_id = tok_find(t, PAD, 5);
         t->unk_id = tok_find(t, UNK, 5);
-        int nl = t->opt.type == RNN_TOK_WORD ? tok_find(t, "\n", 1) : -1;
-        if (nl >= 0) t->kind[nl] = KIND_NEWLINE;
         break;
     case RNN_TOK_WORDPIECE:
         t->pad_id = tok_find(t, "[PAD]", 5);
@@ -437,13 +435,14 @@ static int tok_finish(rnn_tokenizer *t) {
             int id = tok_find(t, silent[i], strlen(silent[i]));
             if (id >= 0) t->kind[id] = KIND_SILENT;
         }
-        if (t->opt.keep_newlines) {
-            int nl = tok_find(t, "\n", 1);
-            if (nl < 0) return rnn_errorf("tokenizer metadata: a wordpiece vocabulary with keep_newlines has no \"\\n\" token");
-            t->kind[nl] = KIND_NEWLINE;
-        }
         break;
     }
+    /* a word model's "\n" (where its text had one), a wordpiece language model's (always) */
+    const int wp_nl = t->opt.type == RNN_TOK_WORDPIECE && t->opt.keep_newlines;
+    const int nl = t->opt.type == RNN_TOK_WORD || wp_nl ? tok_find(t, "\n", 1) : -1;
+    if (nl >= 0) t->kind[nl] = KIND_NEWLINE;
+    else if (wp_nl)
+        return rnn_errorf("tokenizer metadata: a wordpiece vocabulary with keep_newlines has no \"\\n\" token");
     if (t->opt.type == RNN_TOK_WORDPIECE || (t->opt.type == RNN_TOK_WORD && t->opt.split_punct)) {
         static const struct {
             const char *tok;
