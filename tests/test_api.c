@@ -483,6 +483,19 @@ static int on_event(const rnn_train_event *e, void *user) {
     return s->stop_at && e->kind == RNN_EVENT_STEP && e->step == s->stop_at;
 }
 
+/* Resumes the run in dir through the C API, with the config file cfg loaded
+ * first (or none) and "steps" set to steps (or left as the run has it),
+ * events into s. 0, or -1 with rnn_error(). */
+static int resume_run(const char *dir, const char *cfg, const char *steps, seen *s) {
+    rnn_trainer *t = rnn_trainer_new();
+    const int rc = !t || (cfg && rnn_trainer_load_config(t, cfg)) || rnn_trainer_set(t, "resume", dir) ||
+                           (steps && rnn_trainer_set(t, "steps", steps)) || rnn_trainer_run(t, on_event, s)
+                       ? -1
+                       : 0;
+    rnn_trainer_free(t);
+    return rc;
+}
+
 /* A tiny LM on the built-in corpus, 12 steps of batch 4 x 8, validated
  * every 4, into dir ("": the default directory). */
 static rnn_trainer *tiny_trainer(const char *dir) {
@@ -601,24 +614,18 @@ static void test_trainer(void) {
     /* Resuming a run that has reached its length trains and validates
      * nothing: no event, no new metrics.csv row. */
     seen d = {0};
-    t = rnn_trainer_new();
     long cs2[8];
     double cl2[8];
     int rows_before = csv_val_losses(stopped, cs2, cl2, 8);
-    if (t && !rnn_trainer_load_config(t, cfg) && !rnn_trainer_set(t, "resume", stopped))
-        CHECK(rnn_trainer_run(t, on_event, &d) == 0, "resuming a finished run: %s", rnn_error());
+    CHECK(resume_run(stopped, cfg, NULL, &d) == 0, "resuming a finished run: %s", rnn_error());
     CHECK(d.n_step == 0 && d.n_eval == 0, "a finished run resumed: no step, no validation (%d, %d)", d.n_step, d.n_eval);
     CHECK(csv_val_losses(stopped, cs2, cl2, 8) == rows_before, "no metrics.csv row added (%d before)", rows_before);
-    rnn_trainer_free(t);
 
     /* A resume needs no rnn_trainer_load_config: it reads DIR/config.txt
      * first, as rnn train --resume does. */
     seen g = {0};
-    t = rnn_trainer_new();
-    CHECK(t && rnn_trainer_set(t, "resume", stopped) == 0 && rnn_trainer_set(t, "steps", "14") == 0 &&
-              rnn_trainer_run(t, on_event, &g) == 0 && g.n_step == 2 && g.step[0] == 13,
+    CHECK(resume_run(stopped, NULL, "14", &g) == 0 && g.n_step == 2 && g.step[0] == 13,
           "a resume from the run's directory alone (%d steps): %s", g.n_step, rnn_error());
-    rnn_trainer_free(t);
 
     /* The old way, a copy of config.txt loaded, still resumes, even where
      * the run's own config.txt is gone. */
@@ -641,11 +648,8 @@ static void test_trainer(void) {
     FILE *pf = fopen(part, "w");
     if (pf) fputs("steps = 18\n", pf), fclose(pf);
     seen q = {0};
-    t = rnn_trainer_new();
-    CHECK(t && pf && rnn_trainer_load_config(t, part) == 0 && rnn_trainer_set(t, "resume", stopped) == 0 &&
-              rnn_trainer_run(t, on_event, &q) == 0 && q.n_step == 2 && q.step[0] == 17,
+    CHECK(pf && resume_run(stopped, part, NULL, &q) == 0 && q.n_step == 2 && q.step[0] == 17,
           "a resume with a loaded file of a few options (%d steps): %s", q.n_step, rnn_error());
-    rnn_trainer_free(t);
 
     /* Options set win over a config file's, loaded before or after, as
      * rnn train's flags win over --config. */
