@@ -676,36 +676,25 @@ static void note_cut(const char *cmd, const char *what, const ensemble *e, const
  * model k cut (k > 0). */
 static int eval_ensemble(rnn_checkpoint *cks, char *const *paths, int K, const rnn_dataset *ds,
                          rnn_cls_data *d0, rnn_cls_metrics *mt, size_t *cut) {
-    const int C = cks[0].model->c.num_classes;
-    const size_t n = d0->n;
-    double *mean = calloc(n * C, sizeof(double));
-    double *probs = malloc(sizeof(double) * n * C);
-    int rc = -1;
-    if (!mean || !probs) {
-        rnn_errorf("out of memory");
-        goto out;
-    }
-    for (int k = 0; k < K; k++) {
-        rnn_cls_data dk, *d = d0;
-        if (k > 0) {
-            const rnn_config *c = &cks[k].model->c;
-            if (rnn_cls_encode(&dk, ds, cks[k].tok, c->max_len, c->truncate_tail, NULL, &cut[k], NULL)) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "%s", rnn_last_error());
-                rnn_errorf("%s: %s", paths[k], msg);
-                goto out;
-            }
-            d = &dk;
+    rnn_cls_data dk[MAX_ENSEMBLE + 1];
+    const rnn_cls_data *d[MAX_ENSEMBLE + 1] = {d0};
+    const rnn_model *m[MAX_ENSEMBLE + 1];
+    int k, rc = -1;
+    for (k = 0; k < K; k++) {
+        m[k] = cks[k].model;
+        if (k == 0) continue;
+        const rnn_config *c = &cks[k].model->c;
+        if (rnn_cls_encode(&dk[k], ds, cks[k].tok, c->max_len, c->truncate_tail, NULL, &cut[k], NULL)) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", rnn_last_error());
+            rnn_errorf("%s: %s", paths[k], msg);
+            goto out;
         }
-        int bad = rnn_cls_predict(cks[k].model, d, 64, probs);
-        if (k > 0) rnn_cls_data_free(&dk);
-        if (bad) goto out;
-        for (size_t i = 0; i < n * C; i++) mean[i] += probs[i] / K;
+        d[k] = &dk[k];
     }
-    rc = rnn_cls_metrics_from_probs(mean, d0->label, n, C, mt);
+    rc = rnn_cls_evaluate_mean(m, d, K, 64, mt);
 out:
-    free(mean);
-    free(probs);
+    while (--k > 0) rnn_cls_data_free(&dk[k]);
     return rc;
 }
 

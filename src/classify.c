@@ -209,71 +209,97 @@ void rnn_cls_metrics_free(rnn_cls_metrics *mt) {
 }
 
 int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics *out) {
-    const int C = m->c.num_classes;
-    memset(out, 0, sizeof *out);
-    double *probs = malloc(sizeof(double) * d->n * C + 1);
-    if (!probs) return rnn_errorf("out of memory");
-    int rc = rnn_cls_predict(m, d, B, probs);
-    if (!rc) rc = rnn_cls_metrics_from_probs(probs, d->label, d->n, C, out);
-    free(probs);
-    return rc;
+    const rnn_model *ms[1] = {m};
+    const rnn_cls_data *ds[1] = {d};
+    return rnn_cls_evaluate_mean(ms, ds, 1, B, out);
 }
 
-int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, double *probs) {
-    if (rnn_cls_plan_epoch(d, B, 0, 0, 0)) return -1;
-    rnn_acts *a = rnn_acts_create_infer(m, d->max_len, B, d->max_rows);
+/* Adds 1/K of model m's class probabilities of examples [i0, i1) of d into
+ * sum ((i1 - i0, C) doubles, in example order; a bce model's pair computed
+ * in double, so that neither side rounds to 0). */
+static int add_probs(const rnn_model *m, const rnn_cls_data *d, size_t i0, size_t i1, int B, int K,
+                     double *sum) {
+    /* A view of the block: its examples, planned in batches of similar length */
+    rnn_cls_data v = {.tokens = d->tokens, .start = d->start + i0, .len = d->len + i0, .label = d->label + i0,
+                      .n = i1 - i0, .max_len = d->max_len};
+    if (rnn_cls_plan_epoch(&v, B, 0, 0, 0)) return -1;
+    rnn_acts *a = rnn_acts_create_infer(m, v.max_len, B, v.max_rows);
     float *row = malloc(sizeof(float) * (m->c.num_classes + 1));
     if (!a || !row) {
         rnn_acts_free(a);
         free(row);
+        free(v.order);
         return rnn_errorf("out of memory");
     }
     const int C = m->c.num_classes, bce = m->c.loss == RNN_LOSS_BCE;
     rnn_pack p;
-    for (long k = 0; k < d->n_batches; k++) {
-        int nb = rnn_cls_fill(d, k, a, &p, bce);
+    for (long k = 0; k < v.n_batches; k++) {
+        int nb = rnn_cls_fill(&v, k, a, &p, bce);
         rnn_model_forward(m, a, &p, a->ids, 0, 0, NULL);
         for (int b = 0; b < nb; b++) {
             const float *lg = a->logits + (size_t)b * m->n_out;
-            double *out = probs + d->order[(size_t)k * d->B + b] * C;
+            double *out = sum + v.order[(size_t)k * B + b] * C;
             if (bce) {
-                out[1] = 1.0 / (1.0 + exp(-(double)lg[0]));
-                out[0] = 1.0 / (1.0 + exp((double)lg[0]));
+                out[1] += 1.0 / (1.0 + exp(-(double)lg[0])) / K;
+                out[0] += 1.0 / (1.0 + exp((double)lg[0])) / K;
             } else {
                 rnn_cls_probs(m, lg, row);
-                for (int c = 0; c < C; c++) out[c] = row[c];
+                for (int c = 0; c < C; c++) out[c] += (double)row[c] / K;
             }
         }
     }
     rnn_acts_free(a);
     free(row);
+    free(v.order);
     return 0;
 }
 
-int rnn_cls_metrics_from_probs(const double *probs, const int *label, size_t n, int C,
-                               rnn_cls_metrics *out) {
+/* Probabilities are kept for a block of at most this many numbers (32 MB)
+ * at a time, whatever the examples times classes: 25,000 texts of 10,000
+ * classes held all at once were 2 GB. */
+#define PROBS_BLOCK ((size_t)1 << 22)
+
+int rnn_cls_evaluate_mean(const rnn_model *const *m, const rnn_cls_data *const *d, int K, int B,
+                          rnn_cls_metrics *out) {
+    const int C = m[0]->c.num_classes;
+    const size_t n = d[0]->n;
     memset(out, 0, sizeof *out);
+    size_t block = PROBS_BLOCK / (size_t)C;
+    if (block < (size_t)B) block = (size_t)B;
+    if (block > n) block = n;
     /* (calloc's pages of a large matrix stay unmapped until a count lands on them) */
     out->confusion = calloc((size_t)C * C, sizeof(long));
     long *seen = calloc(2 * (size_t)C, sizeof(long)), *said = seen + C; /* per class: true, predicted */
-    if (!out->confusion || !seen) {
-        free(out->confusion), free(seen);
+    double *sum = malloc(sizeof(double) * (block * C + 1));
+    if (!out->confusion || !seen || !sum) {
+        free(out->confusion), free(seen), free(sum);
         out->confusion = NULL;
         return rnn_errorf("out of memory");
     }
     double total = 0;
     long right = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double *p = probs + i * C;
-        int pred = 0, finite = isfinite(p[0]) != 0;
-        for (int c = 1; c < C; c++) {
-            if (p[c] > p[pred]) pred = c;
-            finite &= isfinite(p[c]) != 0;
+    const int *label = d[0]->label;
+    for (size_t i0 = 0; i0 < n; i0 += block) {
+        const size_t i1 = n - i0 < block ? n : i0 + block;
+        memset(sum, 0, sizeof(double) * (i1 - i0) * C);
+        for (int k = 0; k < K; k++)
+            if (add_probs(m[k], d[k], i0, i1, B, K, sum)) {
+                free(sum), free(seen);
+                rnn_cls_metrics_free(out);
+                return -1;
+            }
+        for (size_t i = i0; i < i1; i++) {
+            const double *p = sum + (i - i0) * C;
+            int pred = 0, finite = isfinite(p[0]) != 0;
+            for (int c = 1; c < C; c++) {
+                if (p[c] > p[pred]) pred = c;
+                finite &= isfinite(p[c]) != 0;
+            }
+            out->confusion[(size_t)label[i] * C + pred]++;
+            seen[label[i]]++, said[pred]++, right += pred == label[i];
+            /* a model whose outputs overflow has a loss of NaN, not of the 1e-30 floor */
+            total += finite ? -log(fmax(p[label[i]], 1e-30)) : NAN;
         }
-        out->confusion[(size_t)label[i] * C + pred]++;
-        seen[label[i]]++, said[pred]++, right += pred == label[i];
-        /* a model whose outputs overflow has a loss of NaN, not of the 1e-30 floor */
-        total += finite ? -log(fmax(p[label[i]], 1e-30)) : NAN;
     }
     /* F1 = 2tp / (2tp + fp + fn) = 2tp / (seen + said); a class never seen nor predicted
      * counts 0. Per class from the counts: summing the matrix's columns cost O(C^2) strided
@@ -282,6 +308,7 @@ int rnn_cls_metrics_from_probs(const double *probs, const int *label, size_t n, 
     for (int c = 0; c < C; c++)
         if (seen[c] + said[c] > 0) f1 += 2.0 * out->confusion[(size_t)c * C + c] / (double)(seen[c] + said[c]);
     free(seen);
+    free(sum);
     out->n = (long)n;
     out->C = C;
     out->loss = n ? total / n : 0;

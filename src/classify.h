@@ -84,20 +84,18 @@ typedef struct {
     long *confusion; /* (C, C) rows = true class, columns = predicted; malloc'd */
 } rnn_cls_metrics;
 
-/* Evaluates m over all of d (batches of B, not shuffled): rnn_cls_predict,
- * then rnn_cls_metrics_from_probs. */
+/* Evaluates m over all of d (batches of B, not shuffled): the loss (the
+ * mean of -log p(true class)), accuracy and macro-F1 of the most probable
+ * class, and the confusion matrix. */
 int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics *out);
 
-/* Class probabilities of every example of d, in d's example order: probs
- * gets (d->n, C) doubles (a bce model's pair computed in double, so that
- * neither side rounds to 0). For averaging several models' predictions (an
- * ensemble), each encoding the same examples with its own tokenizer. */
-int rnn_cls_predict(const rnn_model *m, rnn_cls_data *d, int B, double *probs);
-
-/* The metrics of (n, C) probabilities against the true classes: loss is the
- * mean of -log p(true class), the prediction the most probable class. */
-int rnn_cls_metrics_from_probs(const double *probs, const int *label, size_t n, int C,
-                               rnn_cls_metrics *out);
+/* The same for the mean class probabilities of K models (an ensemble), model
+ * k reading the examples as d[k] holds them, encoded with its own tokenizer
+ * (the same examples in the same order; the labels are d[0]'s). The
+ * probabilities are held for a block of examples at a time, so memory does
+ * not grow with examples times classes. */
+int rnn_cls_evaluate_mean(const rnn_model *const *m, const rnn_cls_data *const *d, int K, int B,
+                          rnn_cls_metrics *out);
 void rnn_cls_metrics_free(rnn_cls_metrics *mt);
 
 /* Class probabilities from a classifier's logits row (softmax, or the

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "classify.h"
 #include "gemm.h"
 #include "model.h"
 #include "optim.h"
@@ -633,6 +634,80 @@ static void test_acts_bytes(void) {
           bytes[1] - bytes[0]);
 }
 
+/* Classifier evaluation holds probabilities for a block of examples at a
+ * time: with 5,000 classes, 2,000 examples take three blocks. The metrics
+ * of a two-model ensemble must be those of each text's probabilities taken
+ * one at a time at batch 1 (rnn_cls_text_probs), averaged by hand. */
+static void test_cls_eval_blocks(void) {
+    const int C = 5000, K = 2, n = 2000;
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.vocab_size = 30, c.embed_dim = 6, c.hidden_dim = 8, c.num_layers = 1, c.num_classes = C;
+    c.loss = RNN_LOSS_CE;
+    rnn_model *m[2] = {rnn_model_create(&c), rnn_model_create(&c)};
+    CHECK(m[0] && m[1], "models: %s", rnn_last_error());
+    if (!m[0] || !m[1]) return;
+    rnn_model_init(m[0], 3), rnn_model_init(m[1], 4);
+    /* a sharp head, so that most texts have a clear favourite class */
+    for (int k = 0; k < K; k++)
+        for (size_t i = 0; i < (size_t)C * 8; i++) m[k]->head_w[i] *= 40;
+    rnn_cls_data d = {0};
+    d.n = (size_t)n;
+    d.start = malloc(sizeof(size_t) * n), d.len = malloc(sizeof(int) * n), d.label = malloc(sizeof(int) * n);
+    d.tokens = malloc(sizeof(int32_t) * n * 20);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 7);
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+        d.start[i] = used, d.len[i] = 1 + (int)(rnn_rng_next(&rng) % 20), d.label[i] = (int)(rnn_rng_next(&rng) % C);
+        if (d.len[i] > d.max_len) d.max_len = d.len[i];
+        for (int t = 0; t < d.len[i]; t++) d.tokens[used++] = (int32_t)(rnn_rng_next(&rng) % 30);
+    }
+    /* the oracle: one text at a time */
+    double loss = 0, *mean = malloc(sizeof(double) * C);
+    float *p = malloc(sizeof(float) * (C + 1));
+    long right = 0, *diag = calloc(C, sizeof(long));
+    rnn_acts *a[2] = {0};
+    int a_T[2] = {0};
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < C; j++) mean[j] = 0;
+        for (int k = 0; k < K; k++) {
+            rnn_cls_text_probs(m[k], &a[k], &a_T[k], d.tokens + d.start[i], d.len[i], p);
+            for (int j = 0; j < C; j++) mean[j] += (double)p[j] / K;
+        }
+        int pred = 0;
+        for (int j = 1; j < C; j++)
+            if (mean[j] > mean[pred]) pred = j;
+        if (i % 2 == 0) d.label[i] = pred; /* half right, so that accuracy is more than 0 */
+        loss += -log(mean[d.label[i]]);
+        right += pred == d.label[i];
+        if (pred == d.label[i]) diag[pred]++;
+    }
+    loss /= n;
+    const rnn_model *ms[2] = {m[0], m[1]};
+    const rnn_cls_data *ds[2] = {&d, &d};
+    rnn_cls_metrics mt;
+    CHECK(rnn_cls_evaluate_mean(ms, ds, K, 32, &mt) == 0, "evaluate: %s", rnn_last_error());
+    CHECK(mt.n == n && mt.C == C, "%ld examples, %d classes", mt.n, mt.C);
+    CHECK(fabs(mt.loss - loss) < 1e-6 * loss, "loss %.9f, one at a time %.9f", mt.loss, loss);
+    CHECK(mt.accuracy == (double)right / n && right > 0, "accuracy %.4f, one at a time %ld of %d", mt.accuracy,
+          right, n);
+    long total = 0, diag_ok = 1;
+    for (size_t i = 0; i < (size_t)C * C; i++) total += mt.confusion[i];
+    for (int j = 0; j < C; j++) diag_ok &= mt.confusion[(size_t)j * C + j] == diag[j];
+    CHECK(total == n && diag_ok, "the confusion matrix counts every example, its diagonal the right ones");
+    rnn_cls_metrics_free(&mt);
+    /* one model alone: the same as rnn_cls_evaluate */
+    rnn_cls_metrics one, alone;
+    CHECK(rnn_cls_evaluate_mean(ms, ds, 1, 32, &one) == 0 && rnn_cls_evaluate(m[0], &d, 32, &alone) == 0,
+          "one model");
+    CHECK(one.loss == alone.loss && one.accuracy == alone.accuracy, "an ensemble of one is the model");
+    rnn_cls_metrics_free(&one), rnn_cls_metrics_free(&alone);
+    for (int k = 0; k < K; k++) rnn_acts_free(a[k]), rnn_model_free(m[k]);
+    free(mean), free(p), free(diag);
+    rnn_cls_data_free(&d);
+}
+
 int main(void) {
     RUN(test_tied_weights);
     RUN(test_frozen_resume);
@@ -646,5 +721,6 @@ int main(void) {
     RUN(test_vectors_not_text);
     RUN(test_grow_vocab_vectors_nothing_new);
     RUN(test_acts_bytes);
+    RUN(test_cls_eval_blocks);
     return harness_end();
 }
