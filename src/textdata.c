@@ -557,28 +557,53 @@ static char *read_exact(const char *path, size_t *len) {
     return buf;
 }
 
-/* Sorted names in dir, hidden ones skipped: its subdirectories (want_dir)
- * but aclImdb's unlabelled "unsup", or its regular *.txt files.
- * Returns the count, or -1 with a message. */
-static int list_dir(const char *dir, int want_dir, char ***out) {
-    int n = rnn_list_dir(dir, want_dir, out), k = 0;
+/* The sorted names of dir's subdirectories, hidden ones and aclImdb's
+ * unlabelled "unsup" skipped. Returns the count, or -1 with a message. */
+static int list_classes(const char *dir, char ***out) {
+    int n = rnn_list_dir(dir, 1, out), k = 0;
     for (int i = 0; i < n; i++) {
-        const char *nm = (*out)[i];
-        const size_t nl = strlen(nm);
-        if (want_dir ? !strcmp(nm, "unsup") : nl < 4 || strcmp(nm + nl - 4, ".txt") != 0)
-            free((*out)[i]);
-        else
-            (*out)[k++] = (*out)[i];
+        if (!strcmp((*out)[i], "unsup")) free((*out)[i]);
+        else (*out)[k++] = (*out)[i];
     }
     return n < 0 ? -1 : k;
 }
 
+/* parse_dir's visit of a file in a class directory: a *.txt file is one
+ * example of the class. */
+typedef struct {
+    loader *L;
+    const char *label;
+    long n; /* examples read */
+} class_walk;
+
+static int add_class_file(const char *fp, void *user) {
+    class_walk *w = user;
+    const size_t fl = strlen(fp);
+    if (fl < 4 || strcmp(fp + fl - 4, ".txt") != 0) return 0;
+    size_t len;
+    char *text = read_exact(fp, &len);
+    if (!text) return -1;
+    if (memchr(text, 0, len)) {
+        free(text);
+        return rnn_errorf("%s: NUL byte in the text (a binary file?)", fp);
+    }
+    const size_t bom = rnn_bom_len(text, len);
+    if (bom) memmove(text, text + bom, len - bom + 1); /* with the NUL */
+    w->L->dir_file = fp;
+    const int rc = add_row(w->L, text, w->label, strlen(w->label), 0);
+    w->L->dir_file = NULL;
+    w->n++;
+    return rc;
+}
+
+/* DIR/<label>/ *.txt: each file an example of its directory's class, files
+ * in subdirectories of a class directory too (DIR/pos/2019/a.txt is pos). */
 static int parse_dir(loader *L) {
     char path[4096];
     size_t pl = strlen(L->path);
     while (pl > 1 && L->path[pl - 1] == '/') pl--; /* "DIR/" → "DIR/pos/..." not "DIR//pos" */
     char **labs;
-    int nl = list_dir(L->path, 1, &labs);
+    int nl = list_classes(L->path, &labs);
     if (nl < 0) return -1;
     int rc = 0;
     for (int i = 0; i < nl && !rc; i++) {
@@ -586,38 +611,10 @@ static int parse_dir(loader *L) {
             rc = rnn_errorf("%s: path too long", L->path);
             break;
         }
-        char **files;
-        int nfi = list_dir(path, 0, &files);
-        if (nfi < 0) {
-            rc = -1;
-            break;
-        }
-        if (nfi == 0) { /* a class with no examples would vanish from the model without a word */
-            rnn_free_names(files, nfi);
+        class_walk w = {L, labs[i], 0};
+        rc = rnn_walk_files(path, add_class_file, &w);
+        if (!rc && w.n == 0) /* a class with no examples would vanish from the model without a word */
             rc = rnn_errorf("%s: a class directory with no .txt files (remove it, or add its examples)", path);
-            break;
-        }
-        for (int k = 0; k < nfi && !rc; k++) {
-            char fp[4096];
-            if (snprintf(fp, sizeof fp, "%s/%s", path, files[k]) >= (int)sizeof fp) {
-                rc = rnn_errorf("%s: path too long", path);
-                break;
-            }
-            size_t len;
-            char *text = read_exact(fp, &len);
-            if (!text) rc = -1;
-            else if (memchr(text, 0, len)) {
-                free(text);
-                rc = rnn_errorf("%s: NUL byte in the text (a binary file?)", fp);
-            } else {
-                const size_t bom = rnn_bom_len(text, len);
-                if (bom) memmove(text, text + bom, len - bom + 1); /* with the NUL */
-                L->dir_file = fp;
-                rc = add_row(L, text, labs[i], strlen(labs[i]), 0);
-                L->dir_file = NULL;
-            }
-        }
-        rnn_free_names(files, nfi);
     }
     rnn_free_names(labs, nl);
     return rc;

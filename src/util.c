@@ -306,15 +306,14 @@ static int is_run_dir(const char *dir) {
     return access(p[0], F_OK) == 0 && access(p[1], F_OK) == 0;
 }
 
-/* rnn_read_text_tree's walk of dir, appending each file's text to b; *files
- * counts them. */
-static int read_tree(const char *dir, int top, int need_utf8, rnn_sbuf *b, long *files, dir_set *seen) {
+/* rnn_walk_files's walk of dir. */
+static int walk(const char *dir, int top, int (*visit)(const char *path, void *user), void *user,
+                dir_set *seen) {
     struct stat st;
     if (stat(dir, &st) != 0) return rnn_errorf("%s: cannot open directory: %s", dir, strerror(errno));
     const int was = dir_seen(seen, &st);
     if (was) return was < 0 ? -1 : 0;
     if (!top && is_run_dir(dir)) return 0;
-    const size_t limit = rnn_read_limit();
     for (int want_dir = 0; want_dir <= 1; want_dir++) {
         char **names;
         const int n = rnn_list_dir(dir, want_dir, &names);
@@ -328,26 +327,7 @@ static int read_tree(const char *dir, int top, int need_utf8, rnn_sbuf *b, long 
                 break;
             }
             snprintf(path, pl, "%s/%s", dir, names[i]);
-            if (want_dir) {
-                rc = read_tree(path, 0, need_utf8, b, files, seen);
-            } else {
-                size_t len;
-                char *text = rnn_read_text_file_ex(path, &len, need_utf8);
-                long bad = text && need_utf8 ? rnn_utf8_bad_at(text, len) : -1;
-                if (!text) {
-                    rc = -1;
-                } else if (bad >= 0) {
-                    rnn_utf8_error(text, len, (size_t)bad);
-                    rc = rnn_error_prefix("%s", path);
-                } else if (b->n + len + 1 >= limit) {
-                    rc = rnn_errorf("%s: too large to read into memory (its files reach %.2f GB, half of what "
-                                    "this process may use, at %s)", dir, limit / 1e9, path);
-                } else if (rnn_sbuf_put(b, text, len) || (len && text[len - 1] != '\n' && rnn_sbuf_put(b, "\n", 1))) {
-                    rc = -1;
-                }
-                free(text);
-                ++*files;
-            }
+            rc = want_dir ? walk(path, 0, visit, user, seen) : visit(path, user);
             free(path);
         }
         rnn_free_names(names, n);
@@ -356,19 +336,54 @@ static int read_tree(const char *dir, int top, int need_utf8, rnn_sbuf *b, long 
     return 0;
 }
 
+int rnn_walk_files(const char *dir, int (*visit)(const char *path, void *user), void *user) {
+    dir_set seen = {0};
+    const int rc = walk(dir, 1, visit, user, &seen);
+    free(seen.v);
+    return rc;
+}
+
+/* rnn_read_text_tree's visit: appends a file's text to the buffer. */
+typedef struct {
+    rnn_sbuf b;
+    long files;
+    int need_utf8;
+    size_t limit;
+    const char *top;
+} tree_text;
+
+static int add_file_text(const char *path, void *user) {
+    tree_text *t = user;
+    size_t len;
+    char *text = rnn_read_text_file_ex(path, &len, t->need_utf8);
+    long bad = text && t->need_utf8 ? rnn_utf8_bad_at(text, len) : -1;
+    int rc = 0;
+    if (!text) {
+        rc = -1;
+    } else if (bad >= 0) {
+        rnn_utf8_error(text, len, (size_t)bad);
+        rc = rnn_error_prefix("%s", path);
+    } else if (t->b.n + len + 1 >= t->limit) {
+        rc = rnn_errorf("%s: too large to read into memory (its files reach %.2f GB, half of what "
+                        "this process may use, at %s)", t->top, t->limit / 1e9, path);
+    } else if (rnn_sbuf_put(&t->b, text, len) || (len && text[len - 1] != '\n' && rnn_sbuf_put(&t->b, "\n", 1))) {
+        rc = -1;
+    }
+    free(text);
+    t->files++;
+    return rc;
+}
+
 char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8) {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return rnn_read_text_file_ex(path, len, need_utf8);
-    rnn_sbuf b = {0};
-    long files = 0;
-    dir_set seen = {0};
-    const int bad = read_tree(path, 1, need_utf8, &b, &files, &seen);
-    free(seen.v);
-    if (bad) {
-        free(b.p);
+    tree_text t = {.need_utf8 = need_utf8, .limit = rnn_read_limit(), .top = path};
+    if (rnn_walk_files(path, add_file_text, &t)) {
+        free(t.b.p);
         return NULL;
     }
-    if (!files) {
+    rnn_sbuf b = t.b;
+    if (!t.files) {
         free(b.p);
         rnn_errorf("%s: a directory with no files to read (names that start with '.' are skipped)", path);
         return NULL;

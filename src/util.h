@@ -86,6 +86,13 @@ void rnn_free_names(char **names, int n); /* NULL is fine */
 /* Appends a copy of s to the list *names of *n (room for *cap, grown by
  * doubling from 16). -1 + message when out of memory. */
 int rnn_names_push(char ***names, int *n, int *cap, const char *s);
+/* Calls visit(path, user) for each regular file under dir: a directory's
+ * files in name order, then its subdirectories' the same way; hidden names,
+ * run directories below dir (config.txt and train.log: a run trained with
+ * --data . writes one inside it) and a directory met again through a link
+ * (/usr/bin/X11 -> .) skipped. Stops at the first visit that returns
+ * non-zero. 0, or -1 with a message. */
+int rnn_walk_files(const char *dir, int (*visit)(const char *path, void *user), void *user);
 /* A language model's text: the file at path as rnn_read_text_file_ex reads
  * it, or, for a directory, its regular files' texts joined, each ending in a
  * newline (one added where it lacks it): a directory's files in name order,

@@ -388,6 +388,35 @@ static void test_dir(void) {
     write_tmp("holetree/neg/b.txt", "bad");
     write_tmp("holetree/neutral/notes.md", "not an example");
     check_error(tmp_path("holetree"), &o, NULL, 0, "holetree/neutral: a class directory with no .txt files", NULL);
+    /* files in a class directory's subdirectories are its examples too: a
+     * directory's own files first, then its subdirectories'; a link back up
+     * the tree is read once */
+    make_dir("deeptree");
+    make_dir("deeptree/pos");
+    make_dir("deeptree/pos/2019");
+    make_dir("deeptree/neg");
+    write_tmp("deeptree/pos/2019/b.txt", "later");
+    write_tmp("deeptree/pos/2019/notes.md", "not an example");
+    write_tmp("deeptree/pos/z.txt", "first");
+    write_tmp("deeptree/neg/c.txt", "bad");
+    const char *loop = tmp_path("deeptree/pos/2019/up");
+    CHECK(symlink("..", loop) == 0, "symlink %s", loop);
+    remember(loop);
+    LOAD_OK(&d, tmp_path("deeptree"), &o, NULL, 0);
+    CHECK(d.n == 3 && !strcmp(d.ex[0].text, "bad") && !strcmp(d.ex[1].text, "first") && !strcmp(d.ex[2].text, "later") &&
+              d.ex[1].label == 1 && d.ex[2].label == 1,
+          "a subdirectory's file is its class's example (%zu examples)", d.n);
+    rnn_dataset_free(&d);
+    /* a class whose only examples sit in a subdirectory is a class */
+    make_dir("deeptree2");
+    make_dir("deeptree2/pos");
+    make_dir("deeptree2/pos/a");
+    make_dir("deeptree2/neg");
+    write_tmp("deeptree2/pos/a/x.txt", "good");
+    write_tmp("deeptree2/neg/y.txt", "bad");
+    LOAD_OK(&d, tmp_path("deeptree2"), &o, NULL, 0);
+    CHECK(d.n == 2 && d.n_labels == 2 && d.ex[1].label == 1, "pos from its subdirectory");
+    rnn_dataset_free(&d);
 }
 
 /* ---- label sets --------------------------------------------------------- */
