@@ -5,13 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activations.h"
 #include "layers.h"
 #include "util.h"
 
 struct rnn_lm_cache {
     int streams, size, width, vocab;
     float theta, lambda;
-    float *h;        /* (streams, size, width): ring of top outputs */
+    /* (streams, width, size): the ring of top outputs, stored by column (one
+     * row per unit), so that the scores of every held pair are sums of
+     * whole rows times one unit each: vector work at any width */
+    float *h;
     int32_t *next;   /* (streams, size): the token that followed each */
     int *count;      /* (streams): pairs held */
     int *slot;       /* (streams): where the next pair goes */
@@ -65,41 +69,42 @@ void rnn_lm_cache_free(rnn_lm_cache *c) {
     free(c);
 }
 
-/* a . b in 16 independent lanes (which GCC vectorises), summed at the end. */
-static float dot(const float *restrict a, const float *restrict b, int n) {
-    float acc[16] = {0};
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) acc[j] += a[i + j] * b[i + j];
-    float s = 0;
-    for (; i < n; i++) s += a[i] * b[i];
-    for (int j = 0; j < 16; j++) s += acc[j];
-    return s;
-}
+#define LANES 16
 
 void rnn_lm_cache_probs(rnn_lm_cache *c, int b, const float *h, const float *logits, float *p) {
-    const int V = c->vocab, n = c->count[b];
+    const int V = c->vocab, n = c->count[b], S = c->size;
     memcpy(p, logits, sizeof(float) * (size_t)V);
     rnn_softmax_row(p, V);
     if (n == 0 || c->lambda == 0) return;
-    const float *hs = c->h + (size_t)b * c->size * c->width;
-    const int32_t *next = c->next + (size_t)b * c->size;
-    float *score = c->score + (size_t)b * c->size, mx = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        score[i] = c->theta * dot(h, hs + (size_t)i * c->width, c->width);
-        if (score[i] > mx) mx = score[i];
+    const float *hs = c->h + (size_t)b * S * c->width;
+    const int32_t *next = c->next + (size_t)b * S;
+    float *restrict score = c->score + (size_t)b * S;
+    /* score_i = theta h . h_i, unit by unit over all i */
+    for (int i = 0; i < n; i++) score[i] = 0;
+    for (int k = 0; k < c->width; k++) {
+        const float hk = c->theta * h[k], *restrict row = hs + (size_t)k * S;
+        for (int i = 0; i < n; i++) score[i] += hk * row[i];
     }
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) mx = score[i] > mx ? score[i] : mx;
+    /* the exps in LANES independent sums (which GCC vectorises), added in double */
+    float lane[LANES] = {0};
     double z = 0;
-    for (int i = 0; i < n; i++) z += score[i] = expf(score[i] - mx);
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) lane[j] += score[i + j] = rnn_expf(score[i + j] - mx);
+    for (; i < n; i++) z += score[i] = rnn_expf(score[i] - mx);
+    for (int j = 0; j < LANES; j++) z += lane[j];
     const float keep = 1 - c->lambda, w = (float)(c->lambda / z);
     for (int v = 0; v < V; v++) p[v] *= keep;
-    for (int i = 0; i < n; i++) p[next[i]] += w * score[i];
+    for (i = 0; i < n; i++) p[next[i]] += w * score[i];
 }
 
 void rnn_lm_cache_push(rnn_lm_cache *c, int b, const float *h, int32_t next) {
     if (next < 0 || next >= c->vocab) return; /* not a token the model predicts */
     const int s = c->slot[b];
-    memcpy(c->h + ((size_t)b * c->size + s) * c->width, h, sizeof(float) * (size_t)c->width);
+    float *col = c->h + (size_t)b * c->size * c->width + s;
+    for (int k = 0; k < c->width; k++) col[(size_t)k * c->size] = h[k];
     c->next[(size_t)b * c->size + s] = next;
     c->slot[b] = (s + 1) % c->size;
     if (c->count[b] < c->size) c->count[b]++;
