@@ -335,6 +335,12 @@ static void log_line(run *r, int term, const char *line) {
     }
 }
 
+/* x, or a NaN x without its sign: printf writes "-nan" for a NaN whose sign
+ * bit is set (x86's default NaN, made by inf - inf or 0 * inf), and the log,
+ * the terminal and metrics.csv say "nan" for every NaN alike. (NAN, not
+ * fabs(x): GCC drops the fabs of what it knows to be >= 0, such as an exp.) */
+static double nosign(double x) { return isnan(x) ? NAN : x; }
+
 static void say(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(run *r, const char *fmt, ...) {
     char line[2048];
@@ -1152,7 +1158,7 @@ static int check_saved_options(run *r) {
 static int check_finite(const char *path, const char *name, const float *x, size_t n, int nonneg) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]) || (nonneg && x[i] < 0))
-            return rnn_errorf("%s: tensor '%s' holds %g at index %zu: a damaged file", path, name, x[i], i);
+            return rnn_errorf("%s: tensor '%s' holds %g at index %zu: a damaged file", path, name, nosign(x[i]), i);
     return 0;
 }
 
@@ -1294,7 +1300,7 @@ static void progress(run *r, double loss, double tok_s, float lr) {
     if (o->log_every > 0 && r->step % o->log_every == 0) { /* train.log has every line the terminal may not */
         char line[256];
         snprintf(line, sizeof line, "step %ld epoch %ld loss %.4f lr %.3e %.0f tok/s elapsed %.1fs", r->step,
-                 r->epoch, loss, lr, tok_s, el);
+                 r->epoch, nosign(loss), nosign(lr), tok_s, el);
         log_line(r, !r->quiet && !r->bar, line);
     }
     if (r->quiet || !r->bar) return;
@@ -1309,8 +1315,8 @@ static void progress(run *r, double loss, double tok_s, float lr) {
     char barbuf[32];
     for (int i = 0; i < width; i++) barbuf[i] = i < fill ? '=' : i == fill ? '>' : ' ';
     barbuf[width] = 0;
-    fprintf(stderr, "\r\033[Kstep %ld [%s] loss %.4f | %.0f tok/s | lr %.2e | ETA %s", r->step, barbuf, loss,
-            tok_s, lr, eta);
+    fprintf(stderr, "\r\033[Kstep %ld [%s] loss %.4f | %.0f tok/s | lr %.2e | ETA %s", r->step, barbuf,
+            nosign(loss), tok_s, nosign(lr), eta);
     fflush(stderr);
 }
 
@@ -1358,8 +1364,8 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
         bad = rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &ev);
         loss = ev.loss, acc = ev.accuracy;
         if (!bad && r->m->c.cache_size > 0)
-            snprintf(plain, sizeof plain, " (without the cache: loss %.4f acc %.4f)", ev.model_loss,
-                     ev.model_accuracy);
+            snprintf(plain, sizeof plain, " (without the cache: loss %.4f acc %.4f)", nosign(ev.model_loss),
+                     nosign(ev.model_accuracy));
     }
     rnn_gemm_set_precision(prec);
     if (bad) return -1;
@@ -1371,13 +1377,13 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     int better = isfinite(loss) && !(key > r->best_val) &&
                  !(key == r->best_val && (!r->classify || loss >= r->best_loss));
     if (r->classify)
-        say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, loss,
-            acc, f1, better ? " *best*" : "");
+        say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, nosign(loss),
+            nosign(acc), nosign(f1), better ? " *best*" : "");
     else
-        say(r, "step %ld epoch %ld: val loss %.4f (ppl %.2f) acc %.4f%s%s", r->step, r->epoch, loss,
-            exp(loss), acc, plain, better ? " *best*" : "");
-    fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r),
-            r->tokens, train_loss, loss, acc, f1, lr, tok_s);
+        say(r, "step %ld epoch %ld: val loss %.4f (ppl %.2f) acc %.4f%s%s", r->step, r->epoch, nosign(loss),
+            nosign(exp(loss)), nosign(acc), plain, better ? " *best*" : "");
+    fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r), r->tokens,
+            nosign(train_loss), nosign(loss), nosign(acc), nosign(f1), nosign(lr), tok_s);
     fflush(r->metrics);
     plot(r, 0);
     /* Keep the saved models and state, the last finite ones, when the loss
@@ -1388,7 +1394,8 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     if (!isfinite(loss) || bad_at < r->m->n_floats)
         return rnn_errorf("step %ld: %s %g: training diverged (try a lower --lr or --clip); its weights are not "
                           "saved, the run directory keeps what it had", r->step,
-                          !isfinite(loss) ? "the validation loss is" : "a weight is", !isfinite(loss) ? loss : w[bad_at]);
+                          !isfinite(loss) ? "the validation loss is" : "a weight is",
+                          nosign(!isfinite(loss) ? loss : w[bad_at]));
     if (better) {
         r->best_val = key;
         r->best_loss = loss;
@@ -2063,7 +2070,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         lr = rnn_sched_lr(&r->sched, r->step);
         float norm;
         double loss = rnn_train_step(r->m, r->a, &p, state_in, r->opt, &sc, lr, &r->rng, &norm, NULL);
-        if (isnan(loss)) say(r, "warning: step %ld: gradient norm %g is not finite; step skipped", r->step, norm);
+        if (isnan(loss))
+            say(r, "warning: step %ld: gradient norm %g is not finite; step skipped", r->step, nosign(norm));
         if (!r->classify) rnn_model_carry_state(r->m, r->a, r->B);
         r->step++;
         r->batch_in_epoch++;
