@@ -9,6 +9,7 @@
 #include "train.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -1286,6 +1287,34 @@ static int save_model(run *r, const char *name) {
     return rnn_checkpoint_save(path, r->m, r->tok, r->labels, r->n_labels, r->label_base, NULL, NULL, 0, NULL, 0);
 }
 
+/* last.safetensors when this validation is also the best: the bytes of
+ * model.safetensors, just written, so a second name for that file (a hard
+ * link) instead of a second copy of the weights. The link is made under a
+ * temporary name and renamed over last.safetensors, so that the name is
+ * replaced in one step, as every save replaces its file; the next save of
+ * either name renames a new file over it, so the other keeps its bytes.
+ * Where the file system has no hard links, the file is written again. */
+static int save_last_as_best(run *r) {
+    char model[2 * RNN_OPT_STR], last[2 * RNN_OPT_STR], tmp[2 * RNN_OPT_STR + 16];
+    path_in(model, sizeof model, r, "model.safetensors");
+    path_in(last, sizeof last, r, "last.safetensors");
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", last);
+    const int fd = mkstemp(tmp); /* a free name beside it, as rnn_replace_file's; link() needs it absent */
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+        if (link(model, tmp) == 0) {
+            if (rename(tmp, last) == 0) {
+                const int dfd = open(r->dir, O_RDONLY); /* the rename made durable, as a save's is */
+                if (dfd >= 0) fsync(dfd), close(dfd);
+                return 0;
+            }
+            unlink(tmp);
+        }
+    }
+    return save_model(r, "last.safetensors");
+}
+
 /* ---- the loop ------------------------------------------------------------- */
 
 /* What a callback is told; the caller fills in the validation fields. */
@@ -1409,7 +1438,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
         }
     }
     rnn_sched_observe(&r->sched, (float)loss);
-    if (save_model(r, "last.safetensors")) return -1;
+    if (better ? save_last_as_best(r) : save_model(r, "last.safetensors")) return -1;
     if (r->cb) {
         rnn_train_event e = event(r, RNN_EVENT_EVAL, loss, lr, tok_s);
         e.accuracy = acc;
