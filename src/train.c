@@ -8,7 +8,9 @@
  */
 #include "train.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -306,6 +308,7 @@ typedef struct {
     size_t made_from; /* r->dir[0..made_from) is the first directory this run made (0: none); a
                          failed setup removes it and those below it again */
     rnn_st *state;    /* a resume's state.safetensors, read once: checked first, restored last */
+    cJSON *state_meta; /* until then, its metadata from its header alone (header_meta) */
     int grown_from;   /* --grow-vocab: the vocabulary's size before it grew (0: it did not) */
     rnn_tokenizer *tok_before; /* and the tokenizer it grew from (--init-backward's LM reads as that one) */
     char prints[2][64]; /* data_print of the training and validation data, made once they are read */
@@ -334,6 +337,12 @@ static void log_line(run *r, int term, const char *line) {
         r->pending = p;
     }
 }
+
+/* x, or a NaN x without its sign: printf writes "-nan" for a NaN whose sign
+ * bit is set (x86's default NaN, made by inf - inf or 0 * inf), and the log,
+ * the terminal and metrics.csv say "nan" for every NaN alike. (NAN, not
+ * fabs(x): GCC drops the fabs of what it knows to be >= 0, such as an exp.) */
+static double nosign(double x) { return isnan(x) ? NAN : x; }
 
 static void say(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(run *r, const char *fmt, ...) {
@@ -997,6 +1006,51 @@ static const char *const state_keys[N_STATE_META] = {
     "train.rng0", "train.rng1",     "train.best_val",  "train.bad_evals", "train.sched_lr",
     "train.sched_best", "train.sched_bad", "train.best_loss", "train.loss_sum", "train.loss_n"};
 
+/* The __metadata__ of a safetensors file from its header alone, without
+ * the tensors' bytes (hundreds of MB for a large vocabulary): enough to
+ * check a resume's options and tell whether it has anything left to train.
+ * NULL where anything about the file is unexpected: the caller then reads
+ * it whole with rnn_st_load, whose checks name what is wrong. */
+static cJSON *header_meta(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char len8[8];
+    struct stat sb;
+    char *text = NULL;
+    cJSON *h = NULL, *meta = NULL;
+    if (fread(len8, 1, 8, f) == 8 && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) {
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
+        const char *end = NULL;
+        if (n >= 2 && n <= (uint64_t)sb.st_size - 8 && n <= 100000000u && (text = malloc(n)) &&
+            fread(text, 1, n, f) == n && (h = cJSON_ParseWithLengthOpts(text, n, &end, 0)))
+            for (; end < text + n && h; end++) /* only padding after the JSON, as rnn_st_load has it */
+                if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') cJSON_Delete(h), h = NULL;
+    }
+    meta = cJSON_DetachItemFromObjectCaseSensitive(h, "__metadata__");
+    /* one __metadata__, of strings, each key once (a state has some 25: a
+     * header of thousands is odd, and read whole) */
+    int ok = cJSON_IsObject(meta) && !cJSON_GetObjectItemCaseSensitive(h, "__metadata__") &&
+             cJSON_GetArraySize(meta) <= 256;
+    for (const cJSON *m = ok ? meta->child : NULL; m && ok; m = m->next) {
+        ok = cJSON_IsString(m) && m->valuestring && m->string;
+        for (const cJSON *k = meta->child; ok && k != m; k = k->next) ok = strcmp(k->string, m->string) != 0;
+    }
+    if (!ok) cJSON_Delete(meta), meta = NULL;
+    cJSON_Delete(h);
+    free(text);
+    fclose(f);
+    return meta;
+}
+
+/* A metadata value of the resume state, from the file read whole, or,
+ * until it is, from its header; NULL if absent. */
+static const char *state_meta(const run *r, const char *key) {
+    if (r->state) return rnn_st_meta(r->state, key);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->state_meta, key);
+    return v ? v->valuestring : NULL;
+}
+
 /* A fingerprint of the training (val 0) or validation data as the run
  * reads them, its tokens (and a classifier's labels): "COUNT HASH" with
  * COUNT its tokens (lm) or examples (classify) and HASH their 64-bit FNV-1a,
@@ -1025,9 +1079,10 @@ static void data_print(const run *r, int val, char *out, size_t cap) {
     snprintf(out, cap, "%zu %016llx", n, (unsigned long long)h);
 }
 
-/* -1 + message if the data differ from those the resumed run's state
- * recorded (states saved before 2026-12-06 recorded none). */
-static int check_data_prints(run *r) {
+/* The data fingerprints of the resumed run's state into prints (both NULL
+ * in states saved before 2026-12-06, which recorded none); -1 + message if
+ * they are damaged. */
+static int saved_prints(const run *r, const char *prints[2]) {
     const char *keys[2] = {"train.data", "train.val_data"};
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
@@ -1035,7 +1090,8 @@ static int check_data_prints(run *r) {
      * before 2026-12-06, and resumed unchecked as it always was); one alone
      * is damage. Then each must be what data_print writes, lest a damaged one
      * be reported as changed data. */
-    const char *prints[2] = {rnn_st_meta(r->state, keys[0]), rnn_st_meta(r->state, keys[1])};
+    prints[0] = state_meta(r, keys[0]);
+    prints[1] = state_meta(r, keys[1]);
     if (!prints[0] != !prints[1])
         return rnn_errorf("%s: resume state lacks \"%s\" (it has \"%s\"): a damaged file", path,
                           keys[!prints[1]], keys[!prints[0]]);
@@ -1047,6 +1103,14 @@ static int check_data_prints(run *r) {
             return rnn_errorf("%s: resume state \"%s\" is \"%.40s\", not a count and a 16-digit hash: a damaged "
                               "file", path, keys[val], p);
     }
+    return 0;
+}
+
+/* -1 + message if the data differ from those the resumed run's state
+ * recorded (states saved before 2026-12-06 recorded none). */
+static int check_data_prints(run *r) {
+    const char *prints[2];
+    if (saved_prints(r, prints)) return -1;
     for (int val = 0; val < 2; val++) {
         const char *was = prints[val], *now = r->prints[val];
         if (!was || !strcmp(was, now)) continue;
@@ -1115,8 +1179,8 @@ static int save_state(run *r) {
     return rc;
 }
 
-static int meta_num(const rnn_st *st, const char *path, const char *key, double *v) {
-    const char *s = rnn_st_meta(st, key);
+static int meta_num(const run *r, const char *path, const char *key, double *v) {
+    const char *s = state_meta(r, key);
     char *end;
     if (!s) return rnn_errorf("%s: resume state lacks \"%s\"", path, key);
     errno = 0;
@@ -1125,17 +1189,18 @@ static int meta_num(const rnn_st *st, const char *path, const char *key, double 
     return 0;
 }
 
-/* Before anything is loaded for a resume: reads the state (kept in
- * r->state for load_state) and checks the options the run was saved with
- * against those it would go on with, so that an edited or damaged
- * config.txt is named as such. States saved before 2026-12-05 lack the
- * options; they are refused with the damaged ones that lack them, as a
- * resume could not tell what it goes on with. */
+/* Before anything is loaded for a resume: reads the state's metadata (its
+ * header, or the file whole where the header alone is not readable) and
+ * checks the options the run was saved with against those it would go on
+ * with, so that an edited or damaged config.txt is named as such. States
+ * saved before 2026-12-05 lack the options; they are refused with the
+ * damaged ones that lack them, as a resume could not tell what it goes on
+ * with. */
 static int check_saved_options(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
-    if (!(r->state = rnn_st_load(path))) return -1;
-    const char *cfg = rnn_st_meta(r->state, "train.config");
+    if (!(r->state_meta = header_meta(path)) && !(r->state = rnn_st_load(path))) return -1;
+    const char *cfg = state_meta(r, "train.config");
     if (!cfg)
         return rnn_errorf("%s: resume state lacks \"train.config\", the run's options: a damaged file (or one "
                           "saved before 2026-12-05, which this build does not resume; --init-from its "
@@ -1152,19 +1217,19 @@ static int check_saved_options(run *r) {
 static int check_finite(const char *path, const char *name, const float *x, size_t n, int nonneg) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]) || (nonneg && x[i] < 0))
-            return rnn_errorf("%s: tensor '%s' holds %g at index %zu: a damaged file", path, name, x[i], i);
+            return rnn_errorf("%s: tensor '%s' holds %g at index %zu: a damaged file", path, name, nosign(x[i]), i);
     return 0;
 }
 
-static int load_state(run *r) {
+/* The state's numbers (step, position, random state, best losses, ...),
+ * each checked, into r; r->per_epoch must be known. */
+static int restore_counters(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
-    const rnn_st *st = r->state;
     int rc = -1;
     double v[N_STATE_META];
-    if (check_data_prints(r)) goto out; /* first: changed data would read as a damaged batch number */
     for (int i = 0; i < N_STATE_META; i++)
-        if (meta_num(st, path, state_keys[i], &v[i])) goto out;
+        if (meta_num(r, path, state_keys[i], &v[i])) goto out;
     /* What each number can be: a damaged or edited state is refused, not
      * trained on (a negative batch would index outside the data, a NaN
      * elapsed time would never reach --time). Checked as doubles, before
@@ -1181,7 +1246,7 @@ static int load_state(run *r) {
         const double x = v[lim[k].i];
         if (!(x >= lim[k].lo && x <= lim[k].hi) || (lim[k].whole && x != floor(x))) {
             rnn_errorf("%s: resume state \"%s\" is %s, outside [%g, %g]: a damaged file", path,
-                       state_keys[lim[k].i], rnn_st_meta(st, state_keys[lim[k].i]), lim[k].lo, lim[k].hi);
+                       state_keys[lim[k].i], state_meta(r, state_keys[lim[k].i]), lim[k].lo, lim[k].hi);
             goto out;
         }
     }
@@ -1191,7 +1256,7 @@ static int load_state(run *r) {
     const int best_ok = r->classify ? (v[7] >= -1 && v[7] <= 0) || v[7] == INFINITY : v[7] >= 0;
     if (!best_ok || !(v[12] >= 0)) {
         const int k = !best_ok ? 7 : 12;
-        rnn_errorf("%s: resume state \"%s\" is %s: a damaged file", path, state_keys[k], rnn_st_meta(st, state_keys[k]));
+        rnn_errorf("%s: resume state \"%s\" is %s: a damaged file", path, state_keys[k], state_meta(r, state_keys[k]));
         goto out;
     }
     /* ... and how they go together (validate_model sets them): both +inf
@@ -1200,8 +1265,8 @@ static int load_state(run *r) {
      * A best of 0 put there by hand would keep model.safetensors from ever
      * being written again. The plateau schedule's best: NaN until it has
      * seen a loss, then a loss. */
-    const char *bv = rnn_st_meta(st, "train.best_val"), *bl = rnn_st_meta(st, "train.best_loss"),
-               *sb = rnn_st_meta(st, "train.sched_best");
+    const char *bv = state_meta(r, "train.best_val"), *bl = state_meta(r, "train.best_loss"),
+               *sb = state_meta(r, "train.sched_best");
     char clash[256] = "";
     if (isinf(v[7]) != isinf(v[12]))
         snprintf(clash, sizeof clash, "\"train.best_val\" is %s but \"train.best_loss\" is %s (both are +inf "
@@ -1210,18 +1275,18 @@ static int load_state(run *r) {
         snprintf(clash, sizeof clash, "\"train.best_val\" is %s but \"train.best_loss\" is %s (a language "
                  "model's are the same validation loss)", bv, bl);
     else if (isinf(v[7]) && v[8] != 0)
-        snprintf(clash, sizeof clash, "\"train.bad_evals\" is %s before any validation", rnn_st_meta(st, "train.bad_evals"));
+        snprintf(clash, sizeof clash, "\"train.bad_evals\" is %s before any validation", state_meta(r, "train.bad_evals"));
     else if (!isnan(v[10]) && !(v[10] >= 0 && v[10] <= FLT_MAX))
         snprintf(clash, sizeof clash, "\"train.sched_best\" is %s, neither NaN nor a validation loss", sb);
     else if (isnan(v[10]) && v[11] != 0)
         snprintf(clash, sizeof clash, "\"train.sched_bad\" is %s before the schedule saw a loss",
-                 rnn_st_meta(st, "train.sched_bad"));
+                 state_meta(r, "train.sched_bad"));
     if (*clash) {
         rnn_errorf("%s: resume state %s: a damaged file", path, clash);
         goto out;
     }
     for (int k = 5; k <= 6; k++) { /* the random state: two whole 64-bit numbers, not both 0 */
-        const char *t = rnn_st_meta(st, state_keys[k]);
+        const char *t = state_meta(r, state_keys[k]);
         char *end;
         errno = 0;
         unsigned long long u = strtoull(t, &end, 10);
@@ -1249,8 +1314,20 @@ static int load_state(run *r) {
     r->best_loss = v[12];
     r->loss_sum = v[13];
     r->loss_n = (long)v[14];
-    rnn_optim_set_steps(r->opt, r->step);
     r->last_eval_step = r->step; /* the state is saved by a validation, so one was just done */
+    rc = 0;
+out:
+    return rc;
+}
+
+static int load_state(run *r) {
+    char path[2 * RNN_OPT_STR];
+    path_in(path, sizeof path, r, "state.safetensors");
+    const rnn_st *st = r->state;
+    int rc = -1;
+    /* the data first: changed data would read as a damaged batch number */
+    if (check_data_prints(r) || restore_counters(r)) goto out;
+    rnn_optim_set_steps(r->opt, r->step);
     for (int i = 0; i < rnn_optim_num_buffers(r->opt); i++) {
         const char *bn;
         float *buf = rnn_optim_buffer(r->opt, i, &bn);
@@ -1280,6 +1357,34 @@ static int save_model(run *r, const char *name) {
     return rnn_checkpoint_save(path, r->m, r->tok, r->labels, r->n_labels, r->label_base, NULL, NULL, 0, NULL, 0);
 }
 
+/* last.safetensors when this validation is also the best: the bytes of
+ * model.safetensors, just written, so a second name for that file (a hard
+ * link) instead of a second copy of the weights. The link is made under a
+ * temporary name and renamed over last.safetensors, so that the name is
+ * replaced in one step, as every save replaces its file; the next save of
+ * either name renames a new file over it, so the other keeps its bytes.
+ * Where the file system has no hard links, the file is written again. */
+static int save_last_as_best(run *r) {
+    char model[2 * RNN_OPT_STR], last[2 * RNN_OPT_STR], tmp[2 * RNN_OPT_STR + 16];
+    path_in(model, sizeof model, r, "model.safetensors");
+    path_in(last, sizeof last, r, "last.safetensors");
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", last);
+    const int fd = mkstemp(tmp); /* a free name beside it, as rnn_replace_file's; link() needs it absent */
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+        if (link(model, tmp) == 0) {
+            if (rename(tmp, last) == 0) {
+                const int dfd = open(r->dir, O_RDONLY); /* the rename made durable, as a save's is */
+                if (dfd >= 0) fsync(dfd), close(dfd);
+                return 0;
+            }
+            unlink(tmp);
+        }
+    }
+    return save_model(r, "last.safetensors");
+}
+
 /* ---- the loop ------------------------------------------------------------- */
 
 /* What a callback is told; the caller fills in the validation fields. */
@@ -1294,7 +1399,7 @@ static void progress(run *r, double loss, double tok_s, float lr) {
     if (o->log_every > 0 && r->step % o->log_every == 0) { /* train.log has every line the terminal may not */
         char line[256];
         snprintf(line, sizeof line, "step %ld epoch %ld loss %.4f lr %.3e %.0f tok/s elapsed %.1fs", r->step,
-                 r->epoch, loss, lr, tok_s, el);
+                 r->epoch, nosign(loss), nosign(lr), tok_s, el);
         log_line(r, !r->quiet && !r->bar, line);
     }
     if (r->quiet || !r->bar) return;
@@ -1309,8 +1414,8 @@ static void progress(run *r, double loss, double tok_s, float lr) {
     char barbuf[32];
     for (int i = 0; i < width; i++) barbuf[i] = i < fill ? '=' : i == fill ? '>' : ' ';
     barbuf[width] = 0;
-    fprintf(stderr, "\r\033[Kstep %ld [%s] loss %.4f | %.0f tok/s | lr %.2e | ETA %s", r->step, barbuf, loss,
-            tok_s, lr, eta);
+    fprintf(stderr, "\r\033[Kstep %ld [%s] loss %.4f | %.0f tok/s | lr %.2e | ETA %s", r->step, barbuf,
+            nosign(loss), tok_s, nosign(lr), eta);
     fflush(stderr);
 }
 
@@ -1358,8 +1463,8 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
         bad = rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &ev);
         loss = ev.loss, acc = ev.accuracy;
         if (!bad && r->m->c.cache_size > 0)
-            snprintf(plain, sizeof plain, " (without the cache: loss %.4f acc %.4f)", ev.model_loss,
-                     ev.model_accuracy);
+            snprintf(plain, sizeof plain, " (without the cache: loss %.4f acc %.4f)", nosign(ev.model_loss),
+                     nosign(ev.model_accuracy));
     }
     rnn_gemm_set_precision(prec);
     if (bad) return -1;
@@ -1371,13 +1476,13 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     int better = isfinite(loss) && !(key > r->best_val) &&
                  !(key == r->best_val && (!r->classify || loss >= r->best_loss));
     if (r->classify)
-        say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, loss,
-            acc, f1, better ? " *best*" : "");
+        say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, nosign(loss),
+            nosign(acc), nosign(f1), better ? " *best*" : "");
     else
-        say(r, "step %ld epoch %ld: val loss %.4f (ppl %.2f) acc %.4f%s%s", r->step, r->epoch, loss,
-            exp(loss), acc, plain, better ? " *best*" : "");
-    fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r),
-            r->tokens, train_loss, loss, acc, f1, lr, tok_s);
+        say(r, "step %ld epoch %ld: val loss %.4f (ppl %.2f) acc %.4f%s%s", r->step, r->epoch, nosign(loss),
+            nosign(exp(loss)), nosign(acc), plain, better ? " *best*" : "");
+    fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r), r->tokens,
+            nosign(train_loss), nosign(loss), nosign(acc), nosign(f1), nosign(lr), tok_s);
     fflush(r->metrics);
     plot(r, 0);
     /* Keep the saved models and state, the last finite ones, when the loss
@@ -1388,7 +1493,8 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     if (!isfinite(loss) || bad_at < r->m->n_floats)
         return rnn_errorf("step %ld: %s %g: training diverged (try a lower --lr or --clip); its weights are not "
                           "saved, the run directory keeps what it had", r->step,
-                          !isfinite(loss) ? "the validation loss is" : "a weight is", !isfinite(loss) ? loss : w[bad_at]);
+                          !isfinite(loss) ? "the validation loss is" : "a weight is",
+                          nosign(!isfinite(loss) ? loss : w[bad_at]));
     if (better) {
         r->best_val = key;
         r->best_loss = loss;
@@ -1402,7 +1508,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
         }
     }
     rnn_sched_observe(&r->sched, (float)loss);
-    if (save_model(r, "last.safetensors")) return -1;
+    if (better ? save_last_as_best(r) : save_model(r, "last.safetensors")) return -1;
     if (r->cb) {
         rnn_train_event e = event(r, RNN_EVENT_EVAL, loss, lr, tok_s);
         e.accuracy = acc;
@@ -1876,9 +1982,33 @@ static int setup_cache(run *r, int resuming) {
     return 0;
 }
 
-/* The run's first lines: what trains on what. */
-static void announce(run *r, int resuming) {
-    const rnn_model *m = r->m;
+/* The run's stopping point in steps, from --steps and --epochs (0: --time
+ * alone bounds it); r->per_epoch must be known. */
+static void set_total_steps(run *r) {
+    const rnn_opts *o = r->o;
+    /* --steps and --epochs together: whichever comes first (as with --time). */
+    r->total_steps = o->steps > 0 ? o->steps : 0;
+    if (o->epochs > 0 && (r->total_steps == 0 || (long)o->epochs * r->per_epoch < r->total_steps))
+        r->total_steps = (long)o->epochs * r->per_epoch;
+    if (r->total_steps == 0 && o->time <= 0) /* default: 10 epochs (lm), 5 (classify) */
+        r->total_steps = (r->classify ? 5 : 10) * r->per_epoch;
+}
+
+/* Why the run has nothing left to train, before its next step: 1 it is at
+ * its stopping point, 2 its --time is spent, 3 early stopping has fired (a
+ * resume of a run that stopped early: its state counts the evaluations
+ * without improvement); 0: it trains on. */
+static int nothing_left(const run *r) {
+    const rnn_opts *o = r->o;
+    if (r->total_steps > 0 && r->step >= r->total_steps) return 1;
+    if (o->time > 0 && elapsed(r) >= o->time) return 2;
+    if (o->patience > 0 && r->bad_evals >= o->patience) return 3;
+    return 0;
+}
+
+/* The run's first lines: what trains on what. m is the model, or, for a
+ * resume with nothing left to train, a plan of it (rnn_model_plan). */
+static void announce(run *r, const rnn_model *m, int resuming) {
     if (r->classify)
         say(r, "rnn.c: classify %s %dx%d%s pool %s, vocab %d, %d classes, %zu parameters; "
             "%zu train / %zu val examples; batch %d, %ld steps/epoch; gemm %s%s, %d threads; run dir %s",
@@ -1893,13 +2023,72 @@ static void announce(run *r, int resuming) {
             m->c.bidirectional ? " bidirectional" : "", m->c.vocab_size, rnn_model_num_weights(m),
             r->n_train, r->n_val, r->B, r->T, r->per_epoch, rnn_gemm_backend(), prec_note(), rnn_get_threads(),
             r->dir);
-    if (resuming) say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
-    if (resuming && r->total_steps > 0 && r->step >= r->total_steps)
+    if (!resuming) return;
+    say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
+    const int why = nothing_left(r);
+    if (why == 1)
         say(r, "note: the run is already at step %ld, its stopping point (%ld steps): nothing to train; give "
             "a larger --steps or --epochs to continue it", r->step, r->total_steps);
-    else if (resuming && r->o->time > 0 && r->elapsed_before >= r->o->time)
+    else if (why == 2)
         say(r, "note: the run has already trained %.1f s, its --time %g (a total, counting the time before "
             "the resume): nothing to train; give a larger --time to continue it", r->elapsed_before, r->o->time);
+    else if (why == 3)
+        say(r, "note: the run stopped early at step %ld, after %d evaluation%s without improvement (--patience "
+            "%d): nothing to train; give a larger --patience (0: none) to continue it", r->step, r->bad_evals,
+            r->bad_evals == 1 ? "" : "s", r->o->patience);
+}
+
+/* The run's last lines, once it trained (or found nothing to train). */
+static void finish(run *r) {
+    plot(r, 1);
+    if (r->classify)
+        say(r, "done: %ld steps, %.1f s, best val accuracy %.4f; %s/model.safetensors", r->step,
+            elapsed(r), -r->best_val, r->dir);
+    else
+        say(r, "done: %ld steps, %.1f s, best val loss %.4f; %s/model.safetensors", r->step,
+            elapsed(r), r->best_val, r->dir);
+}
+
+/* A resume with nothing left to train (at its stopping point, its --time
+ * spent, or stopped early) is told from the state's numbers and its data
+ * fingerprints' counts, which give the steps per epoch, before anything of
+ * the model's or the data's size is made: the run's files are written as a
+ * finished resume's are (config.txt, train.log, metrics.svg), and *done is
+ * set. Where the state cannot tell (saved before 2026-12-06, without the
+ * fingerprints) or something in it is wrong, *done stays 0 and the whole
+ * setup decides, and names what is wrong, as it does for any resume. */
+static int resume_finished(run *r, int *done) {
+    *done = 0;
+    const char *prints[2];
+    rnn_config c;
+    if (saved_prints(r, prints) || !prints[0] || rnn_config_from_json(&c, state_meta(r, "config")))
+        return 0;
+    const size_t n_train = strtoull(prints[0], NULL, 10), n_val = strtoull(prints[1], NULL, 10);
+    run t = *r; /* decided on a copy: a resume that trains on goes on from r as it was */
+    if (t.classify) { /* as load_cls_data has it: no batch of more examples than there are */
+        if (!n_train) return 0;
+        if ((size_t)t.B > n_train) t.B = (int)n_train;
+        t.per_epoch = (long)((n_train + t.B - 1) / t.B);
+    } else {
+        t.per_epoch = rnn_lm_batches(n_train, t.B, t.T);
+    }
+    set_total_steps(&t);
+    t.t0 = rnn_now();
+    if (t.per_epoch < 1 || restore_counters(&t) || !nothing_left(&t)) return 0;
+    rnn_model *plan = rnn_model_plan(&c); /* the banner's shape and parameter count; no weights */
+    if (!plan) return 0;
+    if (t.classify) t.ctrain.n = n_train, t.cval.n = n_val; /* (counts alone, for the banner) */
+    else t.n_train = n_train, t.n_val = n_val;
+    *r = t;
+    const int rc = start_run_files(r, 1);
+    if (!rc) {
+        r->t0 = rnn_now(); /* as a resume that trains: its files are written before the clock starts */
+        announce(r, plan, 1);
+        finish(r);
+        *done = 1;
+    }
+    rnn_model_free(plan);
+    return rc;
 }
 
 /* The next batch into r->a / p: a classifier's next bucket of examples (with
@@ -1990,17 +2179,25 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     if (dir && dir_cap) snprintf(dir, dir_cap, "%s", r->dir);
     if (fallback[0]) say(r, "warning: %s; training in fp32", fallback);
     if (vectors_note) say(r, "--embed %d: the width of the vectors in %s", r->eff.embed, o->vectors);
+    if (resuming) { /* the state's header alone tells a resume with nothing to train; one that trains reads it all */
+        int done;
+        char state[2 * RNN_OPT_STR];
+        path_in(state, sizeof state, r, "state.safetensors");
+        if (resume_finished(r, &done)) goto out;
+        if (done) {
+            rc = 0;
+            goto out;
+        }
+        if (!r->state && !(r->state = rnn_st_load(state))) goto out;
+        cJSON_Delete(r->state_meta); /* (the whole file's metadata from here on) */
+        r->state_meta = NULL;
+    }
 
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
     if (setup_model(r, resuming, &ck) || (!r->classify && setup_cache(r, resuming))) goto out;
     for (int val = 0; val < 2; val++) data_print(r, val, r->prints[val], sizeof r->prints[val]); /* read once */
     const long per_epoch = r->per_epoch;
-    /* --steps and --epochs together: whichever comes first (as with --time). */
-    r->total_steps = o->steps > 0 ? o->steps : 0;
-    if (o->epochs > 0 && (r->total_steps == 0 || (long)o->epochs * per_epoch < r->total_steps))
-        r->total_steps = (long)o->epochs * per_epoch;
-    if (r->total_steps == 0 && o->time <= 0) /* default: 10 epochs (lm), 5 (classify) */
-        r->total_steps = (r->classify ? 5 : 10) * per_epoch;
+    set_total_steps(r);
     if (make_optimizer(r)) goto out; /* (check_fits was run in setup_model, for this model too) */
     if (o->ema > 0) { /* the average starts at the initial (or pretrained) weights */
         if (!(r->ema = malloc(sizeof(float) * r->m->n_floats))) {
@@ -2018,7 +2215,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         goto out;
     }
     if (start_run_files(r, resuming)) goto out;
-    announce(r, resuming);
+    r->t0 = rnn_now(); /* this session's training time: its notes (a spent --time) count it */
+    announce(r, r->m, resuming);
 
     /* The loop: a batch, a step, the progress line, the callback, and every
      * eval_every steps a validation (which saves the checkpoints). */
@@ -2026,7 +2224,6 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     if (r->m->c.freeze_embedding) sc.lr_mult[RNN_GROUP_EMBED] = 0;
     const float enc_mult = o->encoder_lr_mult, emb_mult = sc.lr_mult[RNN_GROUP_EMBED];
     const long eval_every = o->eval_every > 0 ? o->eval_every : per_epoch;
-    r->t0 = rnn_now();
     int stop = 0;
     pace w = {.t = rnn_now(), .train_loss = NAN, .first = 1};
     float lr = rnn_sched_lr(&r->sched, r->step);
@@ -2036,8 +2233,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         rnn_cls_plan_epoch(&r->ctrain, r->B, (uint64_t)o->seed, r->epoch, 1))
         goto out;
     while (!stop) {
-        if (r->total_steps > 0 && r->step >= r->total_steps) break;
-        if (o->time > 0 && elapsed(r) >= o->time) break;
+        if (nothing_left(r)) break; /* (early stopping: the validation that fires it stops the loop first) */
         if (interrupted) { /* also one that came during the setup: the run stops before its first step */
             interrupted = 0;
             say(r, "interrupted: saving");
@@ -2063,7 +2259,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         lr = rnn_sched_lr(&r->sched, r->step);
         float norm;
         double loss = rnn_train_step(r->m, r->a, &p, state_in, r->opt, &sc, lr, &r->rng, &norm, NULL);
-        if (isnan(loss)) say(r, "warning: step %ld: gradient norm %g is not finite; step skipped", r->step, norm);
+        if (isnan(loss))
+            say(r, "warning: step %ld: gradient norm %g is not finite; step skipped", r->step, nosign(norm));
         if (!r->classify) rnn_model_carry_state(r->m, r->a, r->B);
         r->step++;
         r->batch_in_epoch++;
@@ -2085,13 +2282,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     /* The end: validated and saved unless the last step just was (a resumed
      * run that had already reached its length trains and validates nothing). */
     if (r->last_eval_step != r->step && validate(r, lr, w.tok_s, &stop)) goto out;
-    plot(r, 1);
-    if (r->classify)
-        say(r, "done: %ld steps, %.1f s, best val accuracy %.4f; %s/model.safetensors", r->step,
-            elapsed(r), -r->best_val, r->dir);
-    else
-        say(r, "done: %ld steps, %.1f s, best val loss %.4f; %s/model.safetensors", r->step,
-            elapsed(r), r->best_val, r->dir);
+    finish(r);
     rc = 0;
 out:
     rnn_gemm_set_precision(RNN_FP32);
@@ -2107,6 +2298,7 @@ out:
     }
     free(r->pending);
     rnn_st_free(r->state);
+    cJSON_Delete(r->state_meta);
     rnn_checkpoint_free(&ck);
     rnn_acts_free(r->a);
     rnn_optim_free(r->opt);

@@ -621,6 +621,26 @@ static void test_trainer(void) {
     CHECK(d.n_step == 0 && d.n_eval == 0, "a finished run resumed: no step, no validation (%d, %d)", d.n_step, d.n_eval);
     CHECK(csv_val_losses(stopped, cs2, cl2, 8) == rows_before, "no metrics.csv row added (%d before)", rows_before);
 
+    /* Nor one that stopped early (--patience 1 at a learning rate that does not
+     * improve on the first validation), unless given a larger patience. */
+    char early[160];
+    snprintf(early, sizeof early, "%s/early", base);
+    seen e1 = {0}, e2 = {0}, e3 = {0};
+    t = tiny_trainer(early);
+    CHECK(t && rnn_trainer_set(t, "patience", "1") == 0 && rnn_trainer_set(t, "lr", "1") == 0 &&
+              rnn_trainer_set(t, "eval-every", "1") == 0 && rnn_trainer_run(t, on_event, &e1) == 0,
+          "a run that stops early: %s", rnn_error());
+    rnn_trainer_free(t);
+    const long at = e1.n_step;
+    CHECK(at >= 2 && at < 12 && e1.n_eval == at && !e1.eval_best[at - 1], "it stopped early, at step %ld", at);
+    CHECK(resume_run(early, NULL, NULL, &e2) == 0 && e2.n_step == 0 && e2.n_eval == 0,
+          "resumed: no step, no validation (%d, %d): %s", e2.n_step, e2.n_eval, rnn_error());
+    t = rnn_trainer_new();
+    CHECK(t && rnn_trainer_set(t, "resume", early) == 0 && rnn_trainer_set(t, "patience", "0") == 0 &&
+              rnn_trainer_run(t, on_event, &e3) == 0 && e3.n_step == 12 - at && e3.step[0] == at + 1,
+          "resumed with --patience 0, it trains on to step 12 (%d steps): %s", e3.n_step, rnn_error());
+    rnn_trainer_free(t);
+
     /* A resume needs no rnn_trainer_load_config: it reads DIR/config.txt
      * first, as rnn train --resume does. */
     seen g = {0};
@@ -776,6 +796,7 @@ static void test_trainer(void) {
     rnn_trainer_free(t);
     harness_rm_run(full);
     harness_rm_run(stopped);
+    harness_rm_run(early);
     harness_rm_run(out);
     unlink(errfile);
     rmdir(base);

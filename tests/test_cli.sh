@@ -343,9 +343,15 @@ check "--overwrite replaces a run" "[ \$? -eq 0 ] && grep -q '^steps = 2' '$T/ha
 # --- a diverging run stops with an error and saves nothing of it; epsilon 0 is refused
 $RNN train $small --steps 15 --eval-every 15 --out "$T/div" >/dev/null 2>&1
 cp "$T/div/model.safetensors" "$T/div.before"
-expect_error "a diverged run names the step" "step 20: the validation loss is .*nan: training diverged" \
-    $RNN train --resume "$T/div" --lr 3e38 --steps 20 --eval-every 5
+expect_error "a diverged run names the step" "step 20: the validation loss is nan: training diverged" \
+    $RNN train --resume "$T/div" --lr 3e38 --steps 20 --eval-every 5 --log-every 1
 check "a diverged run leaves the saved model as it was" "cmp -s '$T/div/model.safetensors' '$T/div.before'"
+# Its NaNs (x86 makes them with the sign bit set, which printf writes as -nan) read "nan" alike
+# in the terminal, train.log and metrics.csv
+check "a NaN loss is 'nan' on stderr, in train.log and in metrics.csv, never '-nan'" \
+    "grep -q '^step 20 epoch 0: val loss nan (ppl nan) acc ' '$T/err' && grep -q 'gradient norm nan is not finite' '$T/err' &&
+     grep -q '^step 20 epoch 0 loss nan lr ' '$T/div/train.log' && grep -q '^step 20 epoch 0: val loss nan (ppl nan)' '$T/div/train.log' &&
+     grep -q '^20,[0-9.]*,1280,[0-9.]*,nan,' '$T/div/metrics.csv' && ! grep -q -- '-nan' '$T/err' '$T/div/train.log' '$T/div/metrics.csv'"
 expect_error "--eps 0" "--eps must be > 0 (got 0)" $RNN train $small --eps 0 --steps 1 --out "$T/x"
 expect_error "--val-frac with --val" "--val-frac 0.2 does nothing in this run: it needs no --val" \
     $RNN train $small --val "$T/text.txt" --val-frac 0.2 --steps 1 --out "$T/x"
@@ -527,6 +533,38 @@ check "resuming a run past its stopping point says there is nothing to train" \
 $RNN train --resume "$T/ep" --steps 0 --epochs 0 --time 0.001 >"$T/out" 2>&1
 check "resuming a run whose --time (a total) is spent says so" \
     "grep -q 'note: the run has already trained [0-9.]* s, its --time 0.001 (a total, counting the time before the resume): nothing to train' \"$T/out\""
+# A resume with nothing to train is told from the state's header: its data are not read (here gone),
+# its model not built, its state's tensors not read (peak RSS below the state's size); it says what it
+# said after building all of that. A resume with a larger --steps then needs the data.
+cp "$T/text.txt" "$T/gone.txt"
+$RNN train ${small/--data $T\/text.txt/--data $T\/gone.txt} --tokenizer word --hidden 384 --embed 384 --steps 2 --out "$T/fin" >/dev/null 2>&1
+rm "$T/gone.txt"; cp "$T/fin/metrics.csv" "$T/fin.csv"
+if [ -x /usr/bin/time ]; then /usr/bin/time -f '%M' -o "$T/rss" $RNN train --resume "$T/fin" >"$T/out" 2>&1; rc=$?
+else $RNN train --resume "$T/fin" >"$T/out" 2>&1; rc=$?; echo 0 >"$T/rss"; fi
+state=$(wc -c <"$T/fin/state.safetensors"); rss=$(tail -n 1 "$T/rss")
+check "a finished resume whose data are gone says there is nothing to train (peak RSS $rss kB, state $state bytes)" \
+    "[ $rc -eq 0 ] && [ \$((rss * 1024)) -lt \$((state / 2)) ] && [ \$(wc -l <'$T/out') -eq 4 ] &&
+     grep -q '^rnn.c: lm lstm 1x384, vocab [0-9]*, [0-9]* parameters; [0-9]* train / [0-9]* val tokens; batch 4 x 16, [0-9]* steps/epoch' '$T/out' &&
+     grep -q '^resuming at step 2 (epoch 0, batch 2)$' '$T/out' &&
+     grep -q '^note: the run is already at step 2, its stopping point (2 steps): nothing to train' '$T/out' &&
+     grep -q '^done: 2 steps, [0-9.]* s, best val loss [0-9.]*; $T/fin/model.safetensors$' '$T/out' &&
+     tail -n 4 '$T/fin/train.log' | cmp -s - '$T/out' && cmp -s '$T/fin/metrics.csv' '$T/fin.csv'"
+check "... with its first line as the run printed it (the counts read from the state)" \
+    "[ \"\$(grep '^rnn.c: ' '$T/fin/train.log' | sed 's/run dir .*//' | sort -u | wc -l)\" = 1 ]"
+expect_error "... and one that trains on reads them" "gone.txt: cannot open: No such file or directory" \
+    $RNN train --resume "$T/fin" --steps 3
+# Early stopping: a resume of a run that stopped early has nothing to train, as one at its
+# --steps; a larger --patience trains on.
+$RNN train $small --lr 0.5 --eval-every 5 --patience 1 --steps 400 --out "$T/early" >"$T/out" 2>&1
+stopped=$(sed -n 's/^done: \([0-9]*\) steps.*/\1/p' "$T/out"); rows=$(wc -l <"$T/early/metrics.csv")
+$RNN train --resume "$T/early" >"$T/out" 2>&1; rc=$?
+check "a resume of a run that stopped early (step $stopped) trains nothing and says why" \
+    "[ $rc -eq 0 ] && [ -n '$stopped' ] && [ $stopped -lt 400 ] && grep -q 'early stopping: no improvement in 1 evaluations' '$T/early/train.log' &&
+     grep -q '^note: the run stopped early at step $stopped, after 1 evaluation without improvement (--patience 1): nothing to train; give a larger --patience' '$T/out' &&
+     grep -q '^done: $stopped steps' '$T/out' && [ \$(wc -l <'$T/early/metrics.csv') -eq $rows ]"
+$RNN train --resume "$T/early" --patience 3 --steps $((stopped + 5)) >"$T/out" 2>&1
+check "... and with a larger --patience it trains on" \
+    "[ \$? -eq 0 ] && grep -q '^done: $((stopped + 5)) steps' '$T/out' && [ \$(wc -l <'$T/early/metrics.csv') -eq $((rows + 1)) ]"
 # a bad byte in the part of --data held out for validation is placed in --data
 { head -c 20000 "$T/text.txt"; printf '\377'; tail -c 3000 "$T/text.txt"; } >"$T/bad_val.txt"
 expect_error "bad UTF-8 in the validation split is placed in --data" "bad_val.txt: input has invalid UTF-8 at byte 20000 (line [0-9]*)" \

@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -612,6 +613,103 @@ static void test_grow_vocab_vectors_nothing_new(void) {
     rmdir(dir);
 }
 
+/* What on_eval_link saw at each validation: whether it was the best so far,
+ * whether model.safetensors and last.safetensors were one file (a hard
+ * link) and had the same bytes, and whether model.safetensors was still
+ * the file, and the bytes, that the last best validation left. */
+typedef struct {
+    int n, best[16], linked[16], same[16], model_kept[16];
+    double loss[16];
+    ino_t best_ino;
+    char *best_bytes;
+    size_t best_n;
+} link_seen;
+
+static int on_eval_link(const rnn_train_event *e, void *user) {
+    link_seen *s = user;
+    if (e->kind != RNN_EVENT_EVAL || s->n >= 16) return 0;
+    char mp[600], lp[600];
+    snprintf(mp, sizeof mp, "%s/model.safetensors", e->run_dir);
+    snprintf(lp, sizeof lp, "%s/last.safetensors", e->run_dir);
+    struct stat ms, ls;
+    size_t mn = 0, ln = 0;
+    char *mb = rnn_read_file(mp, &mn), *lb = rnn_read_file(lp, &ln);
+    const int k = s->n++;
+    s->best[k] = e->best;
+    s->loss[k] = e->loss;
+    if (mb && lb && stat(mp, &ms) == 0 && stat(lp, &ls) == 0) {
+        s->linked[k] = ms.st_dev == ls.st_dev && ms.st_ino == ls.st_ino && ms.st_nlink == 2;
+        s->same[k] = mn == ln && !memcmp(mb, lb, mn);
+        s->model_kept[k] = s->best_bytes && ms.st_ino == s->best_ino && mn == s->best_n && !memcmp(mb, s->best_bytes, mn);
+        if (e->best) {
+            free(s->best_bytes);
+            s->best_bytes = mb, s->best_n = mn, s->best_ino = ms.st_ino;
+            mb = NULL;
+        }
+    }
+    free(mb);
+    free(lb);
+    return 0;
+}
+
+/* A validation that is the best so far writes the weights once: last.safetensors
+ * is then a second name (a hard link) of model.safetensors. One that is not
+ * gives last.safetensors a file of its own and leaves model.safetensors, its
+ * inode and bytes, as the best one wrote it. A run stopped at a linked pair and
+ * resumed validates as the run that went straight on, loss for loss. */
+static void test_best_linked(void) {
+    char base[] = "/tmp/rnn_link_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
+    if (!mkdtemp(base)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    char dir[2][64];
+    link_seen seen[3] = {{0}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(dir[k], sizeof dir[k], "%.32s/run%d", base, k);
+        rnn_opts o;
+        rnn_opts_default(&o);
+        const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "4"}, {"batch", "4"},
+                               {"seq-len", "8"}, {"threads", "1"}, {"progress", "quiet"}, {"eval-every", "1"},
+                               {"lr", "0.3"}, {"steps", k ? "6" : "10"}, {"out", dir[k]}};
+        for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) rnn_opts_set(&o, kv[i][0], kv[i][1]);
+        CHECK(rnn_train(&o, on_eval_link, &seen[k], NULL, 0) == 0, "train %s: %s", dir[k], rnn_last_error());
+    }
+    const link_seen *a = &seen[0];
+    int bests = 0, others = 0;
+    for (int i = 0; i < a->n; i++) {
+        if (a->best[i]) {
+            bests += i > 0;
+            CHECK(a->linked[i] && a->same[i], "validation %d, the best so far: last.safetensors is model.safetensors "
+                  "(linked %d, same bytes %d)", i + 1, a->linked[i], a->same[i]);
+        } else {
+            others++;
+            CHECK(!a->linked[i] && !a->same[i] && a->model_kept[i], "validation %d, not the best: last.safetensors "
+                  "is a file of its own (linked %d, same bytes %d), model.safetensors the best's (%d)", i + 1,
+                  a->linked[i], a->same[i], a->model_kept[i]);
+        }
+    }
+    CHECK(a->n == 10 && bests > 0 && others > 0, "both kinds of validation were seen: %d best after the first, %d not "
+          "(of %d)", bests, others, a->n);
+    /* run1 stopped at step 6, a best one (run0's validations at lr 0.3: best at steps 1, 2, 6-9); resumed
+     * to 10, it goes on as run0 did. */
+    CHECK(seen[1].n == 6 && seen[1].best[5] && seen[1].linked[5], "run1 stopped with last linked to the best model");
+    rnn_opts r;
+    rnn_opts_default(&r);
+    char cfg[128];
+    snprintf(cfg, sizeof cfg, "%s/config.txt", dir[1]);
+    CHECK(rnn_opts_load_file(&r, cfg) == 0 && rnn_opts_set(&r, "resume", dir[1]) == 0 &&
+              rnn_opts_set(&r, "steps", "10") == 0 && rnn_train(&r, on_eval_link, &seen[2], NULL, 0) == 0,
+          "resume to step 10: %s", rnn_last_error());
+    int same = seen[2].n == 4;
+    for (int i = 0; i < 4 && same; i++) same = seen[2].loss[i] == a->loss[6 + i];
+    CHECK(same, "resumed from linked files, the validation losses are those of the run that went on (%d)", seen[2].n);
+    for (int k = 0; k < 3; k++) free(seen[k].best_bytes);
+    harness_rm_run(dir[0]);
+    harness_rm_run(dir[1]);
+    rmdir(base);
+}
+
 /* rnn_acts_bytes, which the memory check before training counts: a wider
  * embedding adds, per row of the batch, its row, and the gradient buffers
  * dy and dx of the widest layer (the embedding here); and a plan counts what
@@ -722,5 +820,6 @@ int main(void) {
     RUN(test_grow_vocab_vectors_nothing_new);
     RUN(test_acts_bytes);
     RUN(test_cls_eval_blocks);
+    RUN(test_best_linked);
     return harness_end();
 }
