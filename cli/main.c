@@ -90,6 +90,7 @@ static int command_help(const char *cmd) {
         {"classify",
          "usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [--max-len N] [--truncate head|tail] [--threads N] [TEXT ...]: label texts with a classifier\n"
          "  TEXT ...            texts to classify; none: one text per line from stdin (a prompt on a terminal)\n"
+         "                      (given or piped, texts go through the model in batches, as rnn eval's, printed in order)\n"
          "  --json              one JSON object per text: {\"label\": NAME, \"probabilities\": [p_0, ...]}\n"
          "  --attention         also show the tokens attention pooling weighted most\n"
          "  --ensemble A,B,...  the mean probabilities of CKPT and these classifiers (same classes, same order)\n"
