@@ -96,6 +96,34 @@ int rnn_cls_text_probs(const rnn_model *m, rnn_acts **a, int *a_T, const int32_t
     return 0;
 }
 
+int rnn_cls_batch_probs(const rnn_model *m, rnn_cls_data *d, int B, rnn_acts **a, float *probs, float *alpha) {
+    if (rnn_cls_plan_epoch(d, B, 0, 0, 0)) return -1;
+    rnn_acts *have = *a;
+    if (!have || have->T < d->max_len || have->B < B || have->N < d->max_rows) {
+        /* grown to the largest seen, so that blocks of texts of mixed lengths
+         * settle on one allocation */
+        const int T = have && have->T > d->max_len ? have->T : d->max_len;
+        const int N = have && have->N > d->max_rows ? have->N : d->max_rows;
+        rnn_acts_free(have);
+        if (!(*a = rnn_acts_create_infer(m, T, B, N))) return rnn_errorf("out of memory");
+    }
+    rnn_acts *x = *a;
+    const int C = m->c.num_classes, bce = m->c.loss == RNN_LOSS_BCE;
+    rnn_pack p;
+    for (long k = 0; k < d->n_batches; k++) {
+        const int nb = rnn_cls_fill(d, k, x, &p, bce);
+        rnn_model_forward(m, x, &p, x->ids, 0, 0, NULL);
+        for (int b = 0; b < nb; b++) {
+            const size_t i = d->order[(size_t)k * d->B + b];
+            rnn_cls_probs(m, x->logits + (size_t)b * m->n_out, probs + i * C);
+            /* packed rows: sequence b's step t is row offsets[t] + b */
+            if (alpha)
+                for (int t = 0; t < d->len[i]; t++) alpha[d->start[i] + t] = x->pool_cache.alpha[p.offsets[t] + b];
+        }
+    }
+    return 0;
+}
+
 static const int *sort_len; /* qsort has no context argument: set before each sort */
 static int by_len_desc(const void *a, const void *b) {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;

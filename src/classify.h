@@ -56,6 +56,18 @@ size_t rnn_cls_cut(int32_t *ids, size_t n, int max_len, int keep_tail);
  * a message when out of memory. */
 int rnn_cls_text_probs(const rnn_model *m, rnn_acts **a, int *a_T, const int32_t *ids, int n, float *probs);
 
+/* The class probabilities of every example of d as rnn_cls_text_probs gives
+ * them one at a time (rnn_cls_probs, floats), but in batches of B examples
+ * sorted by length, as rnn eval reads them (d's plan is replaced): probs
+ * gets (d->n, C) floats in d's example order. A batch's products round
+ * differently from batch 1's, so the last digits may differ from
+ * rnn_cls_text_probs's. *a: activations kept between calls (NULL at first),
+ * replaced by a larger one when d needs more; the caller frees it with
+ * rnn_acts_free. alpha (NULL, or one float per token of d; attention
+ * pooling only) gets each token's pooling weight at the token's place in
+ * d->tokens (d->start[i] + t). -1 with a message when out of memory. */
+int rnn_cls_batch_probs(const rnn_model *m, rnn_cls_data *d, int B, rnn_acts **a, float *probs, float *alpha);
+
 /* What rnn train and rnn eval say about a classifier's data set, in the
  * same words (without a "rnn: " or log prefix): that the first row of path
  * looked like a header and was skipped, and that `empty` of `total` texts

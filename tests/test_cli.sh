@@ -1301,6 +1301,61 @@ $RNN eval "$T/cls/model.safetensors" --data "$T/cls_empty.tsv" >/dev/null 2>"$T/
 check "eval counts the texts with no tokens in a warning" "[ \$? -eq 0 ] && grep -q 'warning: .*cls_empty.tsv: 2 of [0-9]* texts have no tokens' '$T/err'"
 printf 'abc\0def\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
 check "classify refuses a NUL byte rather than cutting the text there" "[ \$? -eq 1 ] && grep -q 'NUL byte at byte 3' '$T/err'"
+# --- rnn classify reads stdin in blocks through the batched forward pass (as rnn eval does) and
+# prints in input order: the oracle is one text per run (batch 1), equal up to the float rounding
+# of a batch's products; the arguments of one run go through the same blocks, so equal exactly
+cut -f2 "$T/ascii.tsv" | head -n 40 | awk 'NR == 13 { print "" } { print }' >"$T/blk.txt" # line 13 empty
+jclose() { # jclose A B TOL: the --json lines of A and B name the same labels, probabilities within TOL
+    python3 -c '
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]; b = [json.loads(l) for l in open(sys.argv[2])]
+ok = len(a) == len(b) > 0
+for x, y in zip(a, b):
+    ok = ok and x["label"] == y["label"] and len(x["probabilities"]) == len(y["probabilities"])
+    ok = ok and all(abs(p - q) <= float(sys.argv[3]) for p, q in zip(x["probabilities"], y["probabilities"]))
+sys.exit(0 if ok else 1)' "$@"
+}
+$RNN classify "$T/cls/model.safetensors" --json <"$T/blk.txt" >"$T/blk.out" 2>"$T/blk.err"; rc=$?
+while IFS= read -r l; do $RNN classify "$T/cls/model.safetensors" --json -- "$l" 2>/dev/null; done <"$T/blk.txt" >"$T/blk1.out"
+check "classify of 41 piped lines: each line's label and probabilities as classified alone (batch 1), in input order" \
+    "[ $rc -eq 0 ] && [ \$(wc -l <'$T/blk.out') -eq 41 ] && jclose '$T/blk.out' '$T/blk1.out' 1e-6"
+check "... and the empty line keeps its output line and its warning" \
+    "[ \$(grep -c . '$T/blk.err') -eq 1 ] && grep -q 'classify: warning: stdin line 13: no tokens in the text; read as one <unk>' '$T/blk.err'"
+mapfile -t blk <"$T/blk.txt"
+$RNN classify "$T/cls/model.safetensors" --json -- "${blk[@]}" >"$T/blka.out" 2>"$T/blka.err"
+check "classify of the same 41 texts as arguments prints the same, byte for byte, and names the empty one text 13" \
+    "cmp -s '$T/blk.out' '$T/blka.out' && grep -q 'classify: warning: text 13: no tokens' '$T/blka.err'"
+$RNN classify "$T/cls/model.safetensors" <"$T/blk.txt" 2>/dev/null | cut -f1 >"$T/blkp.out"
+python3 -c 'import json, sys; print("\n".join(json.loads(l)["label"] for l in open(sys.argv[1])))' "$T/blk1.out" >"$T/blkp1.out"
+check "classify's plain lines name the labels of --json's, in order" "cmp -s '$T/blkp.out' '$T/blkp1.out'"
+# --ensemble with the char model cut to its last 12: each member batched on its own tokens
+$RNN classify "$T/cls/model.safetensors" --ensemble "$T/cut/model.safetensors" --json <"$T/blk.txt" >"$T/blke.out" 2>"$T/blke.err"
+while IFS= read -r l; do $RNN classify "$T/cls/model.safetensors" --ensemble "$T/cut/model.safetensors" --json -- "$l" 2>/dev/null
+done <"$T/blk.txt" >"$T/blke1.out"
+n=$(awk 'length($0) > 12' "$T/blk.txt" | wc -l)
+check "classify --ensemble of piped lines: each line's mean as classified alone, and the note counts the cut lines ($n)" \
+    "jclose '$T/blke.out' '$T/blke1.out' 1e-6 && grep -q 'of 41 texts, the models cut 0, $n ' '$T/blke.err'"
+# invalid UTF-8 in the middle of a block: the lines before it are printed, then its error
+awk 'NR == 21 { printf "x \377 y\n" } { print }' "$T/blk.txt" >"$T/blkbad.txt"
+$RNN classify "$T/cls/model.safetensors" --json <"$T/blkbad.txt" >"$T/out" 2>"$T/err"; rc=$?
+head -n 20 "$T/blk1.out" >"$T/blk20.out"
+check "classify: invalid UTF-8 on line 21 of a block prints lines 1-20 as classified alone, then names line 21 (exit 1)" \
+    "[ $rc -eq 1 ] && jclose '$T/out' '$T/blk20.out' 1e-6 && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte 2' ]"
+# more than one block (256 lines): in order across them, against the same texts in runs of 50
+cut -f2 "$T/cls.tsv" | head -n 600 >"$T/many.txt"
+$RNN classify "$T/cls/model.safetensors" --json <"$T/many.txt" >"$T/many.out"
+split -l 50 "$T/many.txt" "$T/many_"
+for f in "$T"/many_*; do $RNN classify "$T/cls/model.safetensors" --json <"$f"; done >"$T/many50.out"
+check "classify of 600 piped lines (3 blocks) matches runs of 50 lines, line by line" \
+    "[ \$(wc -l <'$T/many.out') -eq 600 ] && jclose '$T/many.out' '$T/many50.out' 1e-6"
+# a program that writes a line and waits for its answer gets it: a block does not wait for 256 lines
+coproc CLS { exec $RNN classify "$T/cls/model.safetensors" --json 2>/dev/null; }
+for i in 0 1; do
+    echo "${blk[$i]}" >&"${CLS[1]}" && IFS= read -r -t 30 a <&"${CLS[0]}" && printf '%s\n' "$a"
+done >"$T/co.out"
+kill "$CLS_PID" 2>/dev/null; wait "$CLS_PID" 2>/dev/null
+check "classify answers each line of a pipe whose writer waits for the answer" \
+    "head -n 2 '$T/blk1.out' | cmp -s - '$T/co.out'"
 
 # --- pretrained vectors and transfer from a language model
 printf 'what 0.5 0.25 -1 2\nis 1 1 1 1\nnotaword 3 3 3 3\n' >"$T/vec.txt"
