@@ -96,7 +96,17 @@ int rnn_cls_text_probs(const rnn_model *m, rnn_acts **a, int *a_T, const int32_t
     return 0;
 }
 
-int rnn_cls_batch_probs(const rnn_model *m, rnn_cls_data *d, int B, rnn_acts **a, float *probs, float *alpha) {
+/* What forward_batches hands on for each example: its index i in d, and the
+ * batch it was in (its logits: row b of x->logits; its steps: rows
+ * p->offsets[t] + b). */
+typedef void (*example_fn)(void *user, size_t i, const rnn_acts *x, const rnn_pack *p, int b);
+
+/* Runs every example of d through m in batches of B sorted by length, as
+ * rnn eval reads them (d's plan is replaced), and calls each for every
+ * example. *a: activations kept between calls (NULL at first), replaced by
+ * a larger one when d needs more. */
+static int forward_batches(const rnn_model *m, rnn_cls_data *d, int B, rnn_acts **a, example_fn each,
+                           void *user) {
     if (rnn_cls_plan_epoch(d, B, 0, 0, 0)) return -1;
     rnn_acts *have = *a;
     if (!have || have->T < d->max_len || have->B < B || have->N < d->max_rows) {
@@ -108,20 +118,34 @@ int rnn_cls_batch_probs(const rnn_model *m, rnn_cls_data *d, int B, rnn_acts **a
         if (!(*a = rnn_acts_create_infer(m, T, B, N))) return rnn_errorf("out of memory");
     }
     rnn_acts *x = *a;
-    const int C = m->c.num_classes, bce = m->c.loss == RNN_LOSS_BCE;
+    const int bce = m->c.loss == RNN_LOSS_BCE;
     rnn_pack p;
     for (long k = 0; k < d->n_batches; k++) {
         const int nb = rnn_cls_fill(d, k, x, &p, bce);
         rnn_model_forward(m, x, &p, x->ids, 0, 0, NULL);
-        for (int b = 0; b < nb; b++) {
-            const size_t i = d->order[(size_t)k * d->B + b];
-            rnn_cls_probs(m, x->logits + (size_t)b * m->n_out, probs + i * C);
-            /* packed rows: sequence b's step t is row offsets[t] + b */
-            if (alpha)
-                for (int t = 0; t < d->len[i]; t++) alpha[d->start[i] + t] = x->pool_cache.alpha[p.offsets[t] + b];
-        }
+        for (int b = 0; b < nb; b++) each(user, d->order[(size_t)k * d->B + b], x, &p, b);
     }
     return 0;
+}
+
+typedef struct {
+    const rnn_model *m;
+    const rnn_cls_data *d;
+    float *probs, *alpha;
+} batch_out;
+
+static void keep_probs(void *user, size_t i, const rnn_acts *x, const rnn_pack *p, int b) {
+    const batch_out *o = user;
+    rnn_cls_probs(o->m, x->logits + (size_t)b * o->m->n_out, o->probs + i * o->m->c.num_classes);
+    /* packed rows: sequence b's step t is row offsets[t] + b */
+    if (o->alpha)
+        for (int t = 0; t < o->d->len[i]; t++)
+            o->alpha[o->d->start[i] + t] = x->pool_cache.alpha[p->offsets[t] + b];
+}
+
+int rnn_cls_batch_probs(const rnn_model *m, rnn_cls_data *d, int B, rnn_acts **a, float *probs, float *alpha) {
+    batch_out o = {m, d, probs, alpha};
+    return forward_batches(m, d, B, a, keep_probs, &o);
 }
 
 static const int *sort_len; /* qsort has no context argument: set before each sort */
@@ -242,44 +266,43 @@ int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics
     return rnn_cls_evaluate_mean(ms, ds, 1, B, out);
 }
 
+typedef struct {
+    const rnn_model *m;
+    int K;
+    float *row;
+    double *sum;
+} mean_out;
+
+static void add_mean(void *user, size_t i, const rnn_acts *x, const rnn_pack *p, int b) {
+    (void)p;
+    const mean_out *o = user;
+    const int C = o->m->c.num_classes;
+    const float *lg = x->logits + (size_t)b * o->m->n_out;
+    double *out = o->sum + i * C;
+    if (o->m->c.loss == RNN_LOSS_BCE) {
+        out[1] += 1.0 / (1.0 + exp(-(double)lg[0])) / o->K;
+        out[0] += 1.0 / (1.0 + exp((double)lg[0])) / o->K;
+    } else {
+        rnn_cls_probs(o->m, lg, o->row);
+        for (int c = 0; c < C; c++) out[c] += (double)o->row[c] / o->K;
+    }
+}
+
 /* Adds 1/K of model m's class probabilities of examples [i0, i1) of d into
  * sum ((i1 - i0, C) doubles, in example order; a bce model's pair computed
  * in double, so that neither side rounds to 0). */
 static int add_probs(const rnn_model *m, const rnn_cls_data *d, size_t i0, size_t i1, int B, int K,
                      double *sum) {
-    /* A view of the block: its examples, planned in batches of similar length */
+    /* a view of the block's examples */
     rnn_cls_data v = {.tokens = d->tokens, .start = d->start + i0, .len = d->len + i0, .label = d->label + i0,
                       .n = i1 - i0, .max_len = d->max_len};
-    if (rnn_cls_plan_epoch(&v, B, 0, 0, 0)) return -1;
-    rnn_acts *a = rnn_acts_create_infer(m, v.max_len, B, v.max_rows);
-    float *row = malloc(sizeof(float) * (m->c.num_classes + 1));
-    if (!a || !row) {
-        rnn_acts_free(a);
-        free(row);
-        free(v.order);
-        return rnn_errorf("out of memory");
-    }
-    const int C = m->c.num_classes, bce = m->c.loss == RNN_LOSS_BCE;
-    rnn_pack p;
-    for (long k = 0; k < v.n_batches; k++) {
-        int nb = rnn_cls_fill(&v, k, a, &p, bce);
-        rnn_model_forward(m, a, &p, a->ids, 0, 0, NULL);
-        for (int b = 0; b < nb; b++) {
-            const float *lg = a->logits + (size_t)b * m->n_out;
-            double *out = sum + v.order[(size_t)k * B + b] * C;
-            if (bce) {
-                out[1] += 1.0 / (1.0 + exp(-(double)lg[0])) / K;
-                out[0] += 1.0 / (1.0 + exp((double)lg[0])) / K;
-            } else {
-                rnn_cls_probs(m, lg, row);
-                for (int c = 0; c < C; c++) out[c] += (double)row[c] / K;
-            }
-        }
-    }
+    mean_out o = {m, K, malloc(sizeof(float) * (m->c.num_classes + 1)), sum};
+    rnn_acts *a = NULL;
+    const int rc = o.row ? forward_batches(m, &v, B, &a, add_mean, &o) : rnn_errorf("out of memory");
     rnn_acts_free(a);
-    free(row);
+    free(o.row);
     free(v.order);
-    return 0;
+    return rc;
 }
 
 /* Probabilities are kept for a block of at most this many numbers (32 MB)

@@ -568,7 +568,7 @@ int rnn_opts_absolute_paths(rnn_opts *o) {
     if (strlen(abs) + sizeof wp - 1 >= sizeof o->tokenizer)
         return rnn_errorf("option --tokenizer: %s is too long as an absolute path (%zu characters, max %zu)",
                           o->tokenizer + sizeof wp - 1, strlen(abs), sizeof o->tokenizer - sizeof wp);
-    snprintf(o->tokenizer, sizeof o->tokenizer, "%s%s", wp, abs);
+    memcpy(o->tokenizer + sizeof wp - 1, abs, strlen(abs) + 1); /* after the "wordpiece:" it has; length checked above */
     return 0;
 }
 
