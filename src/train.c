@@ -1134,7 +1134,7 @@ static int meta_num(const rnn_st *st, const char *path, const char *key, double 
 static int check_saved_options(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
-    if (!(r->state = rnn_st_load(path))) return -1;
+    if (!(r->state = rnn_st_open(path))) return -1; /* the header: load_state reads each buffer into place */
     const char *cfg = rnn_st_meta(r->state, "train.config");
     if (!cfg)
         return rnn_errorf("%s: resume state lacks \"train.config\", the run's options: a damaged file (or one "
@@ -2010,6 +2010,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         memcpy(r->ema, r->m->w, sizeof(float) * r->m->n_floats);
     }
     if (resuming && load_state(r)) goto out;
+    rnn_st_free(r->state); /* read: training's saves replace the file, not kept open beside them */
+    r->state = NULL;
 
     const int32_t unk = rnn_tokenizer_unk_id(r->tok);
     if (o->word_dropout > 0 && unk < 0) {
