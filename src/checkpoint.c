@@ -102,7 +102,9 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
     memset(ck, 0, sizeof *ck);
     ck->label_base = -1;
-    rnn_st *st = rnn_st_load(path);
+    /* The header now, each tensor later straight into the model's buffer:
+     * the weights are never in memory twice (file bytes and model). */
+    rnn_st *st = rnn_st_open(path);
     if (!st) return -1;
     int rc = -1;
     const char *fmt = rnn_st_meta(st, "format"), *config = rnn_st_meta(st, "config");
@@ -178,7 +180,7 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         if (j < p->numel) {
             const rnn_st_tensor *t = rnn_st_find(st, p->name);
             double v = 0;
-            if (t->dtype == RNN_DT_F64) memcpy(&v, (const char *)t->data + 8 * j, 8);
+            if (t->dtype == RNN_DT_F64 && rnn_st_read_bytes(st, t, 8 * j, &v, 8)) goto out;
             if (t->dtype == RNN_DT_F64 && isfinite(v))
                 rnn_errorf("%s: tensor '%s' holds %g at index %zu, beyond float32's range (%g): rnn.c computes "
                            "in float32", path, p->name, v, j, (double)FLT_MAX);
@@ -198,18 +200,24 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         }
     }
     if (c.tie_weights && rnn_st_find(st, "head.weight")) { /* optional; if there, the embedding */
-        size_t n = (size_t)c.vocab_size * c.embed_dim;
-        int64_t shape[2] = {c.vocab_size, c.embed_dim};
-        float *head = malloc(sizeof(float) * n);
+        const size_t n = (size_t)c.vocab_size * c.embed_dim, piece = 16384;
+        const int64_t shape[2] = {c.vocab_size, c.embed_dim};
+        const rnn_st_tensor *t = rnn_st_find_checked(st, "head.weight", n, 2, shape);
+        if (!t) goto out;
+        float *head = malloc(sizeof(float) * piece); /* a piece at a time: no second embedding in memory */
         if (!head) {
             rnn_errorf("out of memory");
             goto out;
         }
-        if (rnn_st_read_f32(st, "head.weight", head, n, 2, shape)) {
-            free(head);
-            goto out;
+        int same = 1;
+        for (size_t i = 0; same && i < n; i += piece) {
+            const size_t k = n - i < piece ? n - i : piece;
+            if (rnn_st_read_f32_at(st, t, i, k, head)) {
+                free(head);
+                goto out;
+            }
+            same = !memcmp(head, m->emb + i, sizeof(float) * k);
         }
-        int same = !memcmp(head, m->emb, sizeof(float) * n);
         free(head);
         if (!same) {
             rnn_errorf("%s: head.weight is not a copy of embedding.weight, but the config ties them "

@@ -1,9 +1,18 @@
 /* safetensors.c: see safetensors.h.
  *
- * Loading reads the whole file into one buffer (no mmap: a file truncated
- * under a mapping turns reads into SIGBUS), parses the header with cJSON and
- * checks every field before any tensor is handed out, so later code can trust
- * numel, nbytes and data. The checks follow the reference implementation
+ * Two ways to load, one validation. rnn_st_open reads the 8-byte length and
+ * the header only and keeps the file open: each rnn_st_read_* then preads the
+ * tensor's bytes straight into the caller's buffer (a checkpoint's model
+ * buffer), so a model is in memory once, not twice (file bytes + model).
+ * rnn_st_load reads the whole file into one buffer, so that t->data can be
+ * handed out (tests, tools); pipes and devices are always read so, having no
+ * offsets to pread at. Neither maps the file: a file truncated under a mapping
+ * turns reads into SIGBUS, where pread returns short and the read is refused.
+ *
+ * Either way the header is parsed with cJSON and every field checked before
+ * any tensor is handed out, so later code can trust numel and nbytes, and
+ * offsets that lie inside the file as it was when opened (a file cut short
+ * after that fails its reads with a message). The checks follow the reference implementation
  * (huggingface/safetensors, Metadata::validate): 100 MB header limit, byte
  * count = numel * dtype size, offsets inside the data section, and, as the
  * format's spec says, a data section the tensors cover entirely, with no
@@ -26,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -37,9 +47,11 @@
 
 struct rnn_st {
     char *path;
-    unsigned char *bytes; /* the whole file, plus a NUL */
-    size_t size;
+    unsigned char *bytes; /* rnn_st_load: the whole file, plus a NUL; else NULL */
+    int fd;               /* rnn_st_open: the file, read at each rnn_st_read_*; else -1 */
+    size_t data_at;       /* where the data section starts in the file */
     rnn_st_tensor *t;     /* n tensors in file order; names owned */
+    size_t *off;          /* each tensor's offset in the data section */
     int n;
     char **meta_k, **meta_v; /* n_meta pairs in file order; owned */
     int n_meta;
@@ -85,9 +97,11 @@ void rnn_st_free(rnn_st *st) {
         for (int i = 0; i < st->n; i++) free((char *)st->t[i].name);
     for (int i = 0; i < st->n_meta; i++) free(st->meta_k[i]), free(st->meta_v[i]);
     free(st->t);
+    free(st->off);
     free(st->meta_k);
     free(st->meta_v);
     free(st->bytes);
+    if (st->fd >= 0) close(st->fd);
     free(st->path);
     free(st);
 }
@@ -111,47 +125,70 @@ static unsigned char *read_stream(FILE *f, const char *path, size_t *len) {
     return (unsigned char *)rnn_read_stream(f, path, head, n, len, 0);
 }
 
-/* Reads the whole file into a NUL-terminated buffer sized from fstat (one
- * allocation, no doubling); anything but a regular file goes through
- * read_stream. NULL + message naming the path on failure. */
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rnn_errorf("%s: cannot open: %s", path, strerror(errno));
-        return NULL;
+/* pread until n bytes are in or the file ends; *got says how many came.
+ * -1 (errno set) on a read error. */
+static int pread_full(int fd, void *buf, size_t n, size_t at, size_t *got) {
+    *got = 0;
+    while (*got < n) {
+        const ssize_t r = pread(fd, (char *)buf + *got, n - *got, (off_t)(at + *got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break; /* the end of the file */
+        *got += (size_t)r;
     }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
+    return 0;
+}
+
+/* Opens path for reading; anything but a directory. -1 + message naming it. */
+static int open_file(const char *path, struct stat *sb) {
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return rnn_errorf("%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, sb) != 0) {
         rnn_errorf("%s: cannot stat: %s", path, strerror(errno));
-        fclose(f);
-        return NULL;
+        close(fd);
+        return -1;
     }
-    if (S_ISDIR(sb.st_mode)) {
+    if (S_ISDIR(sb->st_mode)) {
         rnn_errorf("%s: is a directory, not a safetensors file", path);
-        fclose(f);
-        return NULL;
+        close(fd);
+        return -1;
     }
-    if (!S_ISREG(sb.st_mode)) return read_stream(f, path, len);
-    if (sb.st_size < 0 || (uint64_t)sb.st_size >= SIZE_MAX) {
-        rnn_errorf("%s: file too large (%lld bytes)", path, (long long)sb.st_size);
-        fclose(f);
-        return NULL;
+    if (S_ISREG(sb->st_mode) && (sb->st_size < 0 || (uint64_t)sb->st_size >= SIZE_MAX)) {
+        rnn_errorf("%s: file too large (%lld bytes)", path, (long long)sb->st_size);
+        close(fd);
+        return -1;
     }
-    size_t size = (size_t)sb.st_size;
+    return fd;
+}
+
+/* Reads all of the open file fd into a NUL-terminated buffer and closes fd:
+ * a regular file in one allocation sized from fstat (no doubling), anything
+ * else through read_stream. NULL + message naming the path on failure. */
+static unsigned char *read_all(int fd, const struct stat *sb, const char *path, size_t *len) {
+    if (!S_ISREG(sb->st_mode)) {
+        FILE *f = fdopen(fd, "rb");
+        if (!f) {
+            rnn_errorf("%s: cannot read: %s", path, strerror(errno));
+            close(fd);
+            return NULL;
+        }
+        return read_stream(f, path, len);
+    }
+    const size_t size = (size_t)sb->st_size;
     unsigned char *buf = malloc(size + 1);
     if (!buf) {
         rnn_errorf("%s: out of memory reading the file (%zu bytes)", path, size);
-        fclose(f);
+        close(fd);
         return NULL;
     }
-    size_t got = fread(buf, 1, size, f);
-    if (got != size && ferror(f)) {
+    size_t got;
+    if (pread_full(fd, buf, size, 0, &got)) {
         rnn_errorf("%s: read error: %s", path, strerror(errno));
         free(buf);
-        fclose(f);
+        close(fd);
         return NULL;
     }
-    fclose(f);
+    close(fd);
     buf[got] = 0; /* a file that shrank since fstat is judged on what was there */
     *len = got;
     return buf;
@@ -227,9 +264,10 @@ static int load_metadata(rnn_st *st, const cJSON *e) {
     return 0;
 }
 
-/* Validates one header entry and fills t (name excepted). */
-static int load_tensor(const rnn_st *st, const cJSON *e, const char *name, const unsigned char *data,
-                       size_t data_size, rnn_st_tensor *t) {
+/* Validates one header entry and fills t (name and data excepted) and its
+ * offset in the data section. */
+static int load_tensor(const rnn_st *st, const cJSON *e, const char *name, size_t data_size, rnn_st_tensor *t,
+                       size_t *off) {
     const char *path = st->path;
     shown nm = show(name);
     if (!cJSON_IsObject(e)) return rnn_errorf("%s: tensor '%s': entry is not a JSON object", path, nm.s);
@@ -287,19 +325,19 @@ static int load_tensor(const rnn_st *st, const cJSON *e, const char *name, const
         return rnn_errorf("%s: tensor '%s': data_offsets [%llu, %llu] hold %zu bytes, but shape %s of %s needs %zu",
                           path, nm.s, (unsigned long long)b, (unsigned long long)en, t->nbytes, shp,
                           dt_names[k], numel * dt_sizes[k]);
-    t->data = data + b;
+    *off = (size_t)b;
     return 0;
 }
 
 /* The tensors tile the data section: no two share a byte (empty tensors
  * share none), none leaves a hole before it, and the last ends at its end. */
-static int check_layout(const rnn_st *st, const unsigned char *data, size_t data_size) {
+static int check_layout(const rnn_st *st, size_t data_size) {
     span *sp = malloc(sizeof *sp * ((size_t)st->n + 1));
     if (!sp) return rnn_errorf("%s: out of memory", st->path);
     int m = 0;
     for (int i = 0; i < st->n; i++) {
         if (!st->t[i].nbytes) continue;
-        size_t b = (size_t)((const unsigned char *)st->t[i].data - data);
+        const size_t b = st->off[i];
         sp[m++] = (span){b, b + st->t[i].nbytes, i};
     }
     qsort(sp, (size_t)m, sizeof *sp, cmp_span);
@@ -333,61 +371,50 @@ static const char *what_instead(const unsigned char *b, size_t n) {
     return " (truncated file?)";
 }
 
-rnn_st *rnn_st_load(const char *path) {
-    if (!path) {
-        rnn_errorf("rnn_st_load: no path given");
-        return NULL;
-    }
-    rnn_st *st = calloc(1, sizeof *st);
-    cJSON *h = NULL;
-    if (!st || !(st->path = strdup(path))) {
-        free(st);
-        rnn_errorf("%s: out of memory", path);
-        return NULL;
-    }
-    size_t size = 0;
-    if (!(st->bytes = read_all(path, &size))) goto fail;
-    st->size = size;
-    if (size < 8) {
-        rnn_errorf("%s: not a safetensors file: %zu bytes, shorter than the 8-byte header length", path, size);
-        goto fail;
-    }
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | st->bytes[i];
-    if (hlen > size - 8) {
-        rnn_errorf("%s: not a safetensors file: header length %llu is more than the %zu bytes after it%s", path,
-                   (unsigned long long)hlen, size - 8, what_instead(st->bytes, size));
-        goto fail;
-    }
-    if (hlen > ST_MAX_HEADER) {
-        rnn_errorf("%s: header length %llu exceeds the 100 MB limit", path, (unsigned long long)hlen);
-        goto fail;
-    }
-    const char *hdr = (const char *)st->bytes + 8, *end = NULL;
-    const unsigned char *data = st->bytes + 8 + hlen;
-    const size_t data_size = size - 8 - (size_t)hlen;
-    h = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
+/* The header length from the file's first bytes (head: min(size, 8) of
+ * them), checked against the file's size and the limit. -1 + message. */
+static int header_length(const char *path, const unsigned char *head, size_t size, uint64_t *hlen) {
+    if (size < 8)
+        return rnn_errorf("%s: not a safetensors file: %zu bytes, shorter than the 8-byte header length", path,
+                          size);
+    *hlen = 0;
+    for (int i = 7; i >= 0; i--) *hlen = *hlen << 8 | head[i];
+    if (*hlen > size - 8)
+        return rnn_errorf("%s: not a safetensors file: header length %llu is more than the %zu bytes after it%s",
+                          path, (unsigned long long)*hlen, size - 8, what_instead(head, 8));
+    if (*hlen > ST_MAX_HEADER)
+        return rnn_errorf("%s: header length %llu exceeds the 100 MB limit", path, (unsigned long long)*hlen);
+    return 0;
+}
+
+/* Parses and checks the header's hlen bytes (the file's, from byte 8 on),
+ * filling st's tensors (offsets, not data) and metadata. */
+static int parse_header(rnn_st *st, const char *hdr, uint64_t hlen, size_t data_size) {
+    const char *path = st->path, *end = NULL;
+    int rc = -1;
+    cJSON *h = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
     if (!h) {
         size_t at = end && end >= hdr && end <= hdr + hlen ? (size_t)(end - hdr) : 0;
-        rnn_errorf("%s: header is not valid JSON (error near byte %zu of %llu)", path, at,
-                   (unsigned long long)hlen);
-        goto fail;
+        return rnn_errorf("%s: header is not valid JSON (error near byte %zu of %llu)", path, at,
+                          (unsigned long long)hlen);
     }
     /* Only padding may follow the JSON value (cJSON stops at its end). */
     for (const char *p = end; p < hdr + hlen; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
             rnn_errorf("%s: header has bytes after the JSON object (at byte %zu of %llu)", path,
                        (size_t)(p - hdr), (unsigned long long)hlen);
-            goto fail;
+            goto out;
         }
     if (!cJSON_IsObject(h)) {
         rnn_errorf("%s: header is not a JSON object", path);
-        goto fail;
+        goto out;
     }
     int count = cJSON_GetArraySize(h);
-    if (!(st->t = calloc((size_t)count + 1, sizeof *st->t))) {
+    st->t = calloc((size_t)count + 1, sizeof *st->t);
+    st->off = calloc((size_t)count + 1, sizeof *st->off);
+    if (!st->t || !st->off) {
         rnn_errorf("%s: out of memory reading the header", path);
-        goto fail;
+        goto out;
     }
     int seen_meta = 0;
     for (const cJSON *e = h->child; e; e = e->next) {
@@ -395,23 +422,23 @@ rnn_st *rnn_st_load(const char *path) {
         if (!strcmp(name, "__metadata__")) {
             if (seen_meta++) {
                 rnn_errorf("%s: __metadata__ appears twice", path);
-                goto fail;
+                goto out;
             }
-            if (load_metadata(st, e)) goto fail;
+            if (load_metadata(st, e)) goto out;
             continue;
         }
         rnn_st_tensor *t = &st->t[st->n];
-        if (load_tensor(st, e, name, data, data_size, t)) goto fail;
+        if (load_tensor(st, e, name, data_size, t, &st->off[st->n])) goto out;
         if (!(t->name = strdup(name))) {
             rnn_errorf("%s: out of memory reading the header", path);
-            goto fail;
+            goto out;
         }
         st->n++;
     }
     const char **names = malloc(sizeof *names * ((size_t)st->n + 1));
     if (!names) {
         rnn_errorf("%s: out of memory reading the header", path);
-        goto fail;
+        goto out;
     }
     for (int i = 0; i < st->n; i++) names[i] = st->t[i].name;
     int oom;
@@ -420,17 +447,75 @@ rnn_st *rnn_st_load(const char *path) {
         if (oom) rnn_errorf("%s: out of memory reading the header", path);
         else rnn_errorf("%s: tensor '%s' appears twice", path, show(dup).s);
         free(names);
-        goto fail;
+        goto out;
     }
     free(names);
-    if (check_layout(st, data, data_size)) goto fail;
+    rc = check_layout(st, data_size);
+out:
     cJSON_Delete(h);
+    return rc;
+}
+
+/* rnn_st_load (whole = 1) and rnn_st_open (whole = 0). */
+static rnn_st *load(const char *path, int whole) {
+    if (!path) {
+        rnn_errorf("rnn_st_load: no path given");
+        return NULL;
+    }
+    rnn_st *st = calloc(1, sizeof *st);
+    char *hdr = NULL;
+    if (!st || !(st->path = strdup(path))) {
+        free(st);
+        rnn_errorf("%s: out of memory", path);
+        return NULL;
+    }
+    st->fd = -1;
+    struct stat sb;
+    const int fd = open_file(path, &sb);
+    if (fd < 0) goto fail;
+    size_t size = 0;
+    uint64_t hlen;
+    if (whole || !S_ISREG(sb.st_mode)) { /* the file in memory, t->data into it */
+        if (!(st->bytes = read_all(fd, &sb, path, &size))) goto fail;
+        if (header_length(path, st->bytes, size, &hlen)) goto fail;
+        hdr = (char *)st->bytes + 8;
+    } else { /* the header now, each tensor when it is read */
+        st->fd = fd;
+        size = (size_t)sb.st_size;
+        unsigned char head[8];
+        size_t got;
+        if (pread_full(fd, head, size < 8 ? size : 8, 0, &got)) {
+            rnn_errorf("%s: read error: %s", path, strerror(errno));
+            goto fail;
+        }
+        if (got < 8) size = got; /* shrank since fstat: judged on what is there */
+        if (header_length(path, head, size, &hlen)) goto fail;
+        if (!(hdr = malloc((size_t)hlen + 1))) {
+            rnn_errorf("%s: out of memory reading the header (%llu bytes)", path, (unsigned long long)hlen);
+            goto fail;
+        }
+        const int err = pread_full(fd, hdr, (size_t)hlen, 8, &got);
+        if (err || got < hlen) {
+            if (err) rnn_errorf("%s: read error: %s", path, strerror(errno));
+            else rnn_errorf("%s: the file ends inside its header (cut short while it was read?)", path);
+            goto fail;
+        }
+    }
+    st->data_at = 8 + (size_t)hlen;
+    if (parse_header(st, hdr, hlen, size - st->data_at)) goto fail;
+    if (st->bytes)
+        for (int i = 0; i < st->n; i++) st->t[i].data = st->bytes + st->data_at + st->off[i];
+    else
+        free(hdr);
     return st;
 fail:
-    cJSON_Delete(h);
+    if (!st->bytes) free(hdr);
     rnn_st_free(st);
     return NULL;
 }
+
+rnn_st *rnn_st_load(const char *path) { return load(path, 1); }
+rnn_st *rnn_st_open(const char *path) { return load(path, 0); }
 
 /* ---- access ------------------------------------------------------------- */
 
@@ -457,8 +542,7 @@ const char *rnn_st_meta_key(const rnn_st *st, int i) {
     return st && i >= 0 && i < st->n_meta ? st->meta_k[i] : NULL;
 }
 
-/* Finds `name` and checks its element count and (ndim > 0 and shape given) shape. */
-static const rnn_st_tensor *find_checked(const rnn_st *st, const char *name, size_t numel, int ndim,
+const rnn_st_tensor *rnn_st_find_checked(const rnn_st *st, const char *name, size_t numel, int ndim,
                                          const int64_t *shape) {
     const rnn_st_tensor *t = rnn_st_find(st, name);
     if (!t) {
@@ -488,6 +572,39 @@ static const rnn_st_tensor *find_checked(const rnn_st *st, const char *name, siz
     return t;
 }
 
+/* Bytes [at, at + n) of t's data (the caller checked the range): copied
+ * from memory, or read from the open file, where a short read (the file
+ * cut short since it was opened) is an error naming the file and tensor. */
+static int read_span(const rnn_st *st, const rnn_st_tensor *t, size_t at, void *dst, size_t n) {
+    if (!n) return 0;
+    if (st->bytes) {
+        memcpy(dst, (const unsigned char *)t->data + at, n);
+        return 0;
+    }
+    size_t got;
+    if (pread_full(st->fd, dst, n, st->data_at + st->off[t - st->t] + at, &got))
+        return rnn_errorf("%s: tensor '%s': read error: %s", st->path, show(t->name).s, strerror(errno));
+    if (got < n)
+        return rnn_errorf("%s: tensor '%s': the file ends %zu bytes into its %zu (cut short since it was opened?)",
+                          st->path, show(t->name).s, at + got, t->nbytes);
+    return 0;
+}
+
+/* t is one of st's and [first, first + count) lies inside it (in units of size bytes). */
+static int check_range(const rnn_st *st, const rnn_st_tensor *t, size_t first, size_t count, size_t unit) {
+    if (!st || !t || t < st->t || t >= st->t + st->n)
+        return rnn_errorf("%s: not a tensor of this file", st ? st->path : "rnn_st_read");
+    const size_t total = t->nbytes / unit;
+    if (first > total || count > total - first)
+        return rnn_errorf("%s: tensor '%s': elements [%zu, %zu) asked for, it has %zu", st->path, show(t->name).s,
+                          first, first + count, total);
+    return 0;
+}
+
+int rnn_st_read_bytes(const rnn_st *st, const rnn_st_tensor *t, size_t at, void *dst, size_t n) {
+    return check_range(st, t, at, n, 1) || read_span(st, t, at, dst, n) ? -1 : 0;
+}
+
 /* IEEE half to float, exact (every half is a float). */
 static float half_to_float(unsigned h) {
     unsigned s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
@@ -497,58 +614,72 @@ static float half_to_float(unsigned h) {
     return s ? -v : v;
 }
 
-int rnn_st_read_f32(const rnn_st *st, const char *name, float *dst, size_t numel, int ndim,
-                    const int64_t *shape) {
-    const rnn_st_tensor *t = find_checked(st, name, numel, ndim, shape);
-    if (!t) return -1;
-    const unsigned char *p = t->data;
+/* Elements a dtype conversion reads at a time through a buffer on the stack. */
+#define CHUNK 512
+
+int rnn_st_read_f32_at(const rnn_st *st, const rnn_st_tensor *t, size_t first, size_t count, float *dst) {
+    if (check_range(st, t, first, count, t ? rnn_dtype_size(t->dtype) : 1)) return -1;
+    if (!count) return 0; /* (dst may be NULL) */
     switch (t->dtype) {
     case RNN_DT_F32:
-        if (numel) memcpy(dst, p, numel * 4);
-        return 0;
-    case RNN_DT_F64:
-        for (size_t i = 0; i < numel; i++) {
-            double d;
-            memcpy(&d, p + 8 * i, 8);
-            dst[i] = (float)d;
+        return read_span(st, t, 4 * first, dst, 4 * count);
+    case RNN_DT_BF16:
+    case RNN_DT_F16: {
+        /* Read into the back half of dst, then widen from the front: element
+         * i is read (bytes 2 count + 2 i ..) before dst[i] (bytes 4 i .. 4 i
+         * + 4) is written, which reaches no element after i. No second
+         * buffer of the tensor's size. */
+        const unsigned char *p = (const unsigned char *)dst + 2 * count;
+        if (read_span(st, t, 2 * first, (unsigned char *)dst + 2 * count, 2 * count)) return -1;
+        for (size_t i = 0; i < count; i++) {
+            const unsigned h = (unsigned)(p[2 * i] | p[2 * i + 1] << 8);
+            if (t->dtype == RNN_DT_F16) {
+                dst[i] = half_to_float(h);
+            } else { /* the top half of a float32 */
+                const uint32_t u = (uint32_t)h << 16;
+                memcpy(&dst[i], &u, 4);
+            }
         }
         return 0;
-    case RNN_DT_BF16: /* the top half of a float32 */
-        for (size_t i = 0; i < numel; i++) {
-            uint32_t u = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
-            memcpy(&dst[i], &u, 4);
+    }
+    case RNN_DT_F64: /* 8 bytes to 4: through a small buffer */
+        for (size_t i = 0; i < count; i += CHUNK) {
+            double d[CHUNK];
+            const size_t k = count - i < CHUNK ? count - i : CHUNK;
+            if (read_span(st, t, 8 * (first + i), d, 8 * k)) return -1;
+            for (size_t j = 0; j < k; j++) dst[i + j] = (float)d[j];
         }
-        return 0;
-    case RNN_DT_F16:
-        for (size_t i = 0; i < numel; i++) dst[i] = half_to_float((unsigned)(p[2 * i] | p[2 * i + 1] << 8));
         return 0;
     default:
         return rnn_errorf("%s: tensor '%s' is %s, expected a float tensor (F32, F64, BF16 or F16)", st->path,
-                          show(name).s, dt_names[t->dtype]);
+                          show(t->name).s, dt_names[t->dtype]);
     }
 }
 
+int rnn_st_read_f32(const rnn_st *st, const char *name, float *dst, size_t numel, int ndim,
+                    const int64_t *shape) {
+    const rnn_st_tensor *t = rnn_st_find_checked(st, name, numel, ndim, shape);
+    return t ? rnn_st_read_f32_at(st, t, 0, numel, dst) : -1;
+}
+
 int rnn_st_read_i32(const rnn_st *st, const char *name, int32_t *dst, size_t numel) {
-    const rnn_st_tensor *t = find_checked(st, name, numel, 0, NULL);
+    const rnn_st_tensor *t = rnn_st_find_checked(st, name, numel, 0, NULL);
     if (!t) return -1;
-    if (t->dtype == RNN_DT_I32) {
-        if (numel) memcpy(dst, t->data, numel * 4);
-        return 0;
-    }
+    if (t->dtype == RNN_DT_I32) return read_span(st, t, 0, dst, 4 * numel);
     if (t->dtype == RNN_DT_I64) {
-        const unsigned char *p = t->data;
-        for (size_t i = 0; i < numel; i++) { /* check all first: dst untouched on failure */
-            int64_t v;
-            memcpy(&v, p + 8 * i, 8);
-            if (v < INT32_MIN || v > INT32_MAX)
-                return rnn_errorf("%s: tensor '%s': element %zu = %lld does not fit in 32 bits", st->path,
-                                  show(name).s, i, (long long)v);
-        }
-        for (size_t i = 0; i < numel; i++) {
-            int64_t v;
-            memcpy(&v, p + 8 * i, 8);
-            dst[i] = (int32_t)v;
-        }
+        /* Two passes: all checked first, so dst is untouched on failure. */
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i = 0; i < numel; i += CHUNK) {
+                int64_t v[CHUNK];
+                const size_t k = numel - i < CHUNK ? numel - i : CHUNK;
+                if (read_span(st, t, 8 * i, v, 8 * k)) return -1;
+                for (size_t j = 0; j < k; j++) {
+                    if (pass) dst[i + j] = (int32_t)v[j];
+                    else if (v[j] < INT32_MIN || v[j] > INT32_MAX)
+                        return rnn_errorf("%s: tensor '%s': element %zu = %lld does not fit in 32 bits",
+                                          st->path, show(name).s, i + j, (long long)v[j]);
+                }
+            }
         return 0;
     }
     return rnn_errorf("%s: tensor '%s' is %s, expected an integer tensor (I32 or I64)", st->path, show(name).s,

@@ -8,7 +8,6 @@
  */
 #include "train.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -308,7 +307,6 @@ typedef struct {
     size_t made_from; /* r->dir[0..made_from) is the first directory this run made (0: none); a
                          failed setup removes it and those below it again */
     rnn_st *state;    /* a resume's state.safetensors, read once: checked first, restored last */
-    cJSON *state_meta; /* until then, its metadata from its header alone (header_meta) */
     int grown_from;   /* --grow-vocab: the vocabulary's size before it grew (0: it did not) */
     rnn_tokenizer *tok_before; /* and the tokenizer it grew from (--init-backward's LM reads as that one) */
     char prints[2][64]; /* data_print of the training and validation data, made once they are read */
@@ -1006,50 +1004,9 @@ static const char *const state_keys[N_STATE_META] = {
     "train.rng0", "train.rng1",     "train.best_val",  "train.bad_evals", "train.sched_lr",
     "train.sched_best", "train.sched_bad", "train.best_loss", "train.loss_sum", "train.loss_n"};
 
-/* The __metadata__ of a safetensors file from its header alone, without
- * the tensors' bytes (hundreds of MB for a large vocabulary): enough to
- * check a resume's options and tell whether it has anything left to train.
- * NULL where anything about the file is unexpected: the caller then reads
- * it whole with rnn_st_load, whose checks name what is wrong. */
-static cJSON *header_meta(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char len8[8];
-    struct stat sb;
-    char *text = NULL;
-    cJSON *h = NULL, *meta = NULL;
-    if (fread(len8, 1, 8, f) == 8 && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) {
-        uint64_t n = 0;
-        for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
-        const char *end = NULL;
-        if (n >= 2 && n <= (uint64_t)sb.st_size - 8 && n <= 100000000u && (text = malloc(n)) &&
-            fread(text, 1, n, f) == n && (h = cJSON_ParseWithLengthOpts(text, n, &end, 0)))
-            for (; end < text + n && h; end++) /* only padding after the JSON, as rnn_st_load has it */
-                if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') cJSON_Delete(h), h = NULL;
-    }
-    meta = cJSON_DetachItemFromObjectCaseSensitive(h, "__metadata__");
-    /* one __metadata__, of strings, each key once (a state has some 25: a
-     * header of thousands is odd, and read whole) */
-    int ok = cJSON_IsObject(meta) && !cJSON_GetObjectItemCaseSensitive(h, "__metadata__") &&
-             cJSON_GetArraySize(meta) <= 256;
-    for (const cJSON *m = ok ? meta->child : NULL; m && ok; m = m->next) {
-        ok = cJSON_IsString(m) && m->valuestring && m->string;
-        for (const cJSON *k = meta->child; ok && k != m; k = k->next) ok = strcmp(k->string, m->string) != 0;
-    }
-    if (!ok) cJSON_Delete(meta), meta = NULL;
-    cJSON_Delete(h);
-    free(text);
-    fclose(f);
-    return meta;
-}
-
-/* A metadata value of the resume state, from the file read whole, or,
- * until it is, from its header; NULL if absent. */
-static const char *state_meta(const run *r, const char *key) {
-    if (r->state) return rnn_st_meta(r->state, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->state_meta, key);
-    return v ? v->valuestring : NULL;
-}
+/* A metadata value of the resume state (its header, read by rnn_st_open);
+ * NULL if absent. */
+static const char *state_meta(const run *r, const char *key) { return rnn_st_meta(r->state, key); }
 
 /* A fingerprint of the training (val 0) or validation data as the run
  * reads them, its tokens (and a classifier's labels): "COUNT HASH" with
@@ -1189,9 +1146,8 @@ static int meta_num(const run *r, const char *path, const char *key, double *v) 
     return 0;
 }
 
-/* Before anything is loaded for a resume: reads the state's metadata (its
- * header, or the file whole where the header alone is not readable) and
- * checks the options the run was saved with against those it would go on
+/* Before anything is loaded for a resume: opens the state (its header,
+ * checked whole; load_state reads its buffers later) and checks the options the run was saved with against those it would go on
  * with, so that an edited or damaged config.txt is named as such. States
  * saved before 2026-12-05 lack the options; they are refused with the
  * damaged ones that lack them, as a resume could not tell what it goes on
@@ -1199,7 +1155,7 @@ static int meta_num(const run *r, const char *path, const char *key, double *v) 
 static int check_saved_options(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
-    if (!(r->state_meta = header_meta(path)) && !(r->state = rnn_st_load(path))) return -1;
+    if (!(r->state = rnn_st_open(path))) return -1; /* the header: load_state reads each buffer into place */
     const char *cfg = state_meta(r, "train.config");
     if (!cfg)
         return rnn_errorf("%s: resume state lacks \"train.config\", the run's options: a damaged file (or one "
@@ -2179,18 +2135,13 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     if (dir && dir_cap) snprintf(dir, dir_cap, "%s", r->dir);
     if (fallback[0]) say(r, "warning: %s; training in fp32", fallback);
     if (vectors_note) say(r, "--embed %d: the width of the vectors in %s", r->eff.embed, o->vectors);
-    if (resuming) { /* the state's header alone tells a resume with nothing to train; one that trains reads it all */
+    if (resuming) { /* the state's header alone tells a resume with nothing to train */
         int done;
-        char state[2 * RNN_OPT_STR];
-        path_in(state, sizeof state, r, "state.safetensors");
         if (resume_finished(r, &done)) goto out;
         if (done) {
             rc = 0;
             goto out;
         }
-        if (!r->state && !(r->state = rnn_st_load(state))) goto out;
-        cJSON_Delete(r->state_meta); /* (the whole file's metadata from here on) */
-        r->state_meta = NULL;
     }
 
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
@@ -2207,6 +2158,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
         memcpy(r->ema, r->m->w, sizeof(float) * r->m->n_floats);
     }
     if (resuming && load_state(r)) goto out;
+    rnn_st_free(r->state); /* read: training's saves replace the file, not kept open beside them */
+    r->state = NULL;
 
     const int32_t unk = rnn_tokenizer_unk_id(r->tok);
     if (o->word_dropout > 0 && unk < 0) {
@@ -2298,7 +2251,6 @@ out:
     }
     free(r->pending);
     rnn_st_free(r->state);
-    cJSON_Delete(r->state_meta);
     rnn_checkpoint_free(&ck);
     rnn_acts_free(r->a);
     rnn_optim_free(r->opt);

@@ -2,6 +2,11 @@
  *
  * Round trips of every dtype and odd shapes (0-d scalar, empty tensors),
  * metadata; a file written by Python (tests/ref/st.py) read back exactly;
+ * rnn_st_open, which reads each tensor from the file into the caller's
+ * buffer, against hand-computed values and against rnn_st_load (every
+ * fixture, every fuzzed file), and a file cut short after it was opened;
+ * checkpoints of known weights stored as F32, BF16, F16 and F64 loaded back
+ * exactly by rnn_checkpoint_load;
  * damaged files that must each fail with a one-line message naming the file;
  * a deterministic fuzz loop of byte flips and truncations (run under ASan by
  * `make test-san`); and atomic saves that leave the previous file alone.
@@ -18,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "harness.h"
 #include "safetensors.h"
 #include "util.h"
@@ -265,27 +271,287 @@ static void test_all_fixtures(void) {
         size_t l = strlen(e->d_name);
         if (l < 12 || strcmp(e->d_name + l - 12, ".safetensors")) continue;
         snprintf(p, sizeof p, "tests/fixtures/%s", e->d_name);
-        rnn_st *st = rnn_st_load(p);
-        CHECK(st != NULL, "%s", rnn_last_error());
-        int bad = 0;
-        for (int i = 0; st && i < rnn_st_count(st); i++) {
+        rnn_st *st = rnn_st_load(p), *op = rnn_st_open(p);
+        CHECK(st != NULL && op != NULL, "%s", rnn_last_error());
+        int bad = 0, differ = 0;
+        for (int i = 0; st && op && i < rnn_st_count(st); i++) {
             const rnn_st_tensor *t = rnn_st_at(st, i);
-            void *buf = malloc(t->numel * 4 + 4);
+            void *buf = malloc(t->numel * 4 + 4), *buf2 = malloc(t->numel * 4 + 4);
             /* (I64 is left out: st_python's ids hold 2^40 on purpose.) */
-            int rc = !buf                      ? -1
+            int rc = !buf || !buf2             ? -1
                      : t->dtype == RNN_DT_I64 ? 0
-                     : t->dtype == RNN_DT_I32 ? rnn_st_read_i32(st, t->name, buf, t->numel)
-                                              : rnn_st_read_f32(st, t->name, buf, t->numel, t->ndim, t->shape);
+                     : t->dtype == RNN_DT_I32 ? rnn_st_read_i32(st, t->name, buf, t->numel) ||
+                                                    rnn_st_read_i32(op, t->name, buf2, t->numel)
+                                              : rnn_st_read_f32(st, t->name, buf, t->numel, t->ndim, t->shape) ||
+                                                    rnn_st_read_f32(op, t->name, buf2, t->numel, t->ndim, t->shape);
             if (rc && bad++ == 0) fprintf(stderr, "%s\n", rnn_last_error());
+            /* read from the file (rnn_st_open) = read from memory (rnn_st_load) */
+            if (!rc && t->dtype != RNN_DT_I64 && memcmp(buf, buf2, t->numel * 4)) differ++;
             free(buf);
+            free(buf2);
         }
         CHECK(bad == 0, "%s: %d tensors unreadable", p, bad);
+        CHECK(differ == 0, "%s: %d tensors read otherwise by rnn_st_open", p, differ);
         rnn_st_free(st);
+        rnn_st_free(op);
         files++;
     }
     closedir(d);
     printf("  %d fixture files\n", files);
     CHECK(files > 1, "found the fixtures");
+}
+
+/* ---- reading from the open file (rnn_st_open) ------------------------------- */
+
+/* A half-precision number's bits, for the values the tests use (0 and
+ * normal halves, which it encodes exactly). */
+static uint16_t half_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    const uint32_t s = u >> 31 << 15, e = (u >> 23) & 255, m = u & 0x7fffff;
+    return (uint16_t)(e ? s | (e - 127 + 15) << 10 | m >> 13 : s);
+}
+
+/* Tensors big enough for several of the loader's 512-element pieces, of
+ * values computed from their index: F64 i / 2, I64 3 i - 1000, BF16 and F16
+ * whole numbers (exact in both). */
+#define NBIG 1300
+static int save_big(const char *path) {
+    double *d = malloc(NBIG * sizeof *d);
+    int64_t *l = malloc(NBIG * sizeof *l);
+    uint16_t *b = malloc(NBIG * sizeof *b), *h = malloc(NBIG * sizeof *h);
+    int rc = -1;
+    if (d && l && b && h) {
+        for (int i = 0; i < NBIG; i++) {
+            const float x = (float)(i % 512 - 256);
+            uint32_t u;
+            memcpy(&u, &x, 4);
+            d[i] = i / 2.0, l[i] = 3 * (int64_t)i - 1000, b[i] = (uint16_t)(u >> 16), h[i] = half_bits(x);
+        }
+        const rnn_st_out t[] = {{"d", RNN_DT_F64, 1, {NBIG}, d},
+                                {"l", RNN_DT_I64, 2, {NBIG / 2, 2}, l},
+                                {"b", RNN_DT_BF16, 1, {NBIG}, b},
+                                {"h", RNN_DT_F16, 1, {NBIG}, h}};
+        rc = rnn_st_save(path, t, 4, NULL, NULL, 0);
+    }
+    free(d);
+    free(l);
+    free(b);
+    free(h);
+    return rc;
+}
+
+static void test_open(void) {
+    const char *path = tmp_path("open.safetensors");
+    CHECK(save_sample(path) == 0, "save: %s", rnn_last_error());
+    rnn_st *st = rnn_st_open(path);
+    CHECK(st != NULL, "open: %s", rnn_last_error());
+    if (!st) return;
+    CHECK(rnn_st_count(st) == 9 && rnn_st_meta_count(st) == 3, "9 tensors, 3 metadata");
+    const char *note = rnn_st_meta(st, "note");
+    CHECK(note && !strcmp(note, meta_v[2]), "metadata read with the header");
+    const rnn_st_tensor *t = rnn_st_find(st, "half");
+    CHECK(t && t->dtype == RNN_DT_F16 && t->numel == 5 && t->nbytes == 10 && t->data == NULL,
+          "a tensor is described, its bytes left in the file");
+
+    /* The values of test_roundtrip, read from the file. */
+    float f[8];
+    int32_t v[5];
+    const int64_t shp[2] = {2, 3};
+    CHECK(rnn_st_read_f32(st, "rnn.weight_ih_l0", f, 6, 2, shp) == 0 && !memcmp(f, f32_a, 24), "F32: %s",
+          rnn_last_error());
+    CHECK(rnn_st_read_f32(st, "bf", f, 3, 1, (int64_t[]){3}) == 0 && !memcmp(f, bf16_want, 12), "BF16 -> F32");
+    CHECK(rnn_st_read_f32(st, "half", f, 5, 0, NULL) == 0 && !memcmp(f, f16_want, 20), "F16 -> F32");
+    CHECK(rnn_st_read_f32(st, "dbl", f, 2, 0, NULL) == 0 && f[0] == 0.1f && isinf(f[1]) && f[1] < 0, "F64 -> F32");
+    CHECK(rnn_st_read_f32(st, "scalar", f, 1, 0, NULL) == 0 && f[0] == 7.5f, "0-d");
+    CHECK(rnn_st_read_f32(st, "empty", NULL, 0, 1, (int64_t[]){0}) == 0, "0 elements");
+    CHECK(rnn_st_read_i32(st, "ids", v, 5) == 0 && !memcmp(v, i32_a, 20), "I32");
+    CHECK(rnn_st_read_i32(st, "big_ids", v, 4) == 0 && v[0] == -5 && v[2] == 2147483647 && v[3] == INT32_MIN,
+          "I64 -> I32");
+    CHECK(rnn_st_read_f32(st, "rnn.weight_ih_l0", f, 6, 2, (int64_t[]){3, 2}) == -1 &&
+              msg_ok(path, "has shape [2, 3], expected [3, 2]"),
+          "the shape checked as rnn_st_load's: %s", rnn_last_error());
+    CHECK(rnn_st_read_f32(st, "ids", f, 5, 0, NULL) == -1 && msg_ok(path, "I32"), "ints as floats refused");
+
+    /* Part of a tensor: widened in place, nothing written past it. */
+    for (int i = 0; i < 8; i++) f[i] = -99;
+    CHECK(t && rnn_st_read_f32_at(st, t, 1, 3, f) == 0 && !memcmp(f, f16_want + 1, 12) && f[3] == -99,
+          "F16 elements [1, 4): %g %g %g, %g after", f[0], f[1], f[2], f[3]);
+    CHECK(t && rnn_st_read_f32_at(st, t, 4, 2, f) == -1 && msg_ok(path, "'half': elements [4, 6) asked for, it has 5"),
+          "past the end refused: %s", rnn_last_error());
+    const rnn_st_tensor *bt = rnn_st_find(st, "bf");
+    f[0] = f[1] = -99;
+    CHECK(bt && rnn_st_read_f32_at(st, bt, 2, 1, f) == 0 && isinf(f[0]) && f[1] == -99, "BF16 element 2");
+    uint16_t raw[2] = {0};
+    CHECK(t && rnn_st_read_bytes(st, t, 2, raw, 4) == 0 && raw[0] == f16_a[1] && raw[1] == f16_a[2], "bytes 2..6");
+    CHECK(t && rnn_st_read_bytes(st, t, 8, raw, 4) == -1 && msg_ok(path, "'half'"), "bytes past the end refused");
+    rnn_st_free(st);
+
+    /* Several pieces of each conversion, against the values' formulas. */
+    const char *big = tmp_path("open_big.safetensors");
+    CHECK(save_big(big) == 0, "save: %s", rnn_last_error());
+    float *g = malloc(NBIG * sizeof *g);
+    int32_t *w = malloc(NBIG * sizeof *w);
+    for (int open = 0; g && w && open < 2; open++) {
+        st = open ? rnn_st_open(big) : rnn_st_load(big);
+        CHECK(st != NULL, "load: %s", rnn_last_error());
+        if (!st) break;
+        int bad_d = 0, bad_l = 0, bad_b = 0, bad_h = 0;
+        CHECK(rnn_st_read_f32(st, "d", g, NBIG, 0, NULL) == 0, "F64: %s", rnn_last_error());
+        for (int i = 0; i < NBIG; i++) bad_d += g[i] != i / 2.0f;
+        CHECK(rnn_st_read_i32(st, "l", w, NBIG) == 0, "I64: %s", rnn_last_error());
+        for (int i = 0; i < NBIG; i++) bad_l += w[i] != 3 * i - 1000;
+        CHECK(rnn_st_read_f32(st, "b", g, NBIG, 0, NULL) == 0, "BF16: %s", rnn_last_error());
+        for (int i = 0; i < NBIG; i++) bad_b += g[i] != (float)(i % 512 - 256);
+        CHECK(rnn_st_read_f32(st, "h", g, NBIG, 0, NULL) == 0, "F16: %s", rnn_last_error());
+        for (int i = 0; i < NBIG; i++) bad_h += g[i] != (float)(i % 512 - 256);
+        CHECK(bad_d + bad_l + bad_b + bad_h == 0, "%s: wrong values: %d F64, %d I64, %d BF16, %d F16",
+              open ? "rnn_st_open" : "rnn_st_load", bad_d, bad_l, bad_b, bad_h);
+        rnn_st_free(st);
+    }
+
+    /* A file cut short after it was opened: what is still there reads, the
+     * tensor it cuts into is an error naming the file, and nothing crashes. */
+    st = rnn_st_open(big);
+    struct stat sb;
+    CHECK(st && stat(big, &sb) == 0 && truncate(big, sb.st_size - 100) == 0, "open, then cut: %s", rnn_last_error());
+    if (st && g && w) {
+        CHECK(rnn_st_read_f32(st, "d", g, NBIG, 0, NULL) == 0 && g[NBIG - 1] == (NBIG - 1) / 2.0f,
+              "the first tensor still reads: %s", rnn_last_error());
+        rnn_errorf("%s", "");
+        CHECK(rnn_st_read_f32(st, "h", g, NBIG, 0, NULL) == -1 &&
+                  msg_ok(big, "tensor 'h': the file ends 2500 bytes into its 2600"),
+              "the cut tensor: %s", rnn_last_error());
+    }
+    rnn_st_free(st);
+
+    /* Replaced (as rnn_st_save replaces: rename) after it was opened: the
+     * opened file is read, not a mix of two. */
+    CHECK(save_sample(path) == 0, "save: %s", rnn_last_error());
+    st = rnn_st_open(path);
+    CHECK(st && save_big(path) == 0, "open, then replace: %s", rnn_last_error());
+    CHECK(st && rnn_st_read_f32(st, "half", f, 5, 0, NULL) == 0 && !memcmp(f, f16_want, 20),
+          "the file as it was opened is read: %s", rnn_last_error());
+    rnn_st_free(st);
+    free(g);
+    free(w);
+}
+
+/* ---- checkpoints in every float dtype ----------------------------------------- */
+
+/* Writes src's tensors to dst as dtype dt (values exact in it), with
+ * element `poke` of tensor `which` changed by +1 (which NULL: none). */
+static int convert_file(const char *src, const char *dst, rnn_dtype dt, const char *which, size_t poke) {
+    rnn_st *st = rnn_st_load(src);
+    if (!st) return -1;
+    const int n = rnn_st_count(st), nm = rnn_st_meta_count(st);
+    rnn_st_out *outs = calloc((size_t)n + 1, sizeof *outs);
+    void **bufs = calloc((size_t)n + 1, sizeof *bufs);
+    const char **keys = calloc((size_t)nm + 1, sizeof *keys), **vals = calloc((size_t)nm + 1, sizeof *vals);
+    int rc = outs && bufs && keys && vals ? 0 : -1;
+    for (int i = 0; !rc && i < n; i++) {
+        const rnn_st_tensor *t = rnn_st_at(st, i);
+        float *x = malloc(t->numel * sizeof(float) + 1);
+        bufs[i] = malloc(t->numel * 8 + 1);
+        if (!x || !bufs[i] || rnn_st_read_f32(st, t->name, x, t->numel, 0, NULL)) rc = -1;
+        for (size_t k = 0; !rc && k < t->numel; k++) {
+            const float y = x[k] + (which && !strcmp(t->name, which) && k == poke ? 1.0f : 0.0f);
+            uint32_t u;
+            memcpy(&u, &y, 4);
+            if (dt == RNN_DT_BF16) ((uint16_t *)bufs[i])[k] = (uint16_t)(u >> 16);
+            else if (dt == RNN_DT_F16) ((uint16_t *)bufs[i])[k] = half_bits(y);
+            else ((double *)bufs[i])[k] = y;
+        }
+        free(x);
+        outs[i] = (rnn_st_out){t->name, dt, t->ndim, {0}, bufs[i]};
+        memcpy(outs[i].shape, t->shape, sizeof t->shape);
+    }
+    for (int i = 0; !rc && i < nm; i++) keys[i] = rnn_st_meta_key(st, i), vals[i] = rnn_st_meta(st, keys[i]);
+    if (!rc) rc = rnn_st_save(dst, outs, n, keys, vals, nm);
+    for (int i = 0; bufs && i < n; i++) free(bufs[i]);
+    free(bufs);
+    free(outs);
+    free(keys);
+    free(vals);
+    rnn_st_free(st);
+    return rc;
+}
+
+/* rnn_checkpoint_load reads each tensor straight into the model's buffer,
+ * widening BF16 and F16 in place: a model of known weights (k / 64 for k in
+ * [-255, 255], exact in all four dtypes, no two neighbours equal) saved in
+ * each comes back bit for bit. Its tied head.weight (V x E = 19200 floats,
+ * more than one piece of the comparison) must equal the embedding: a copy
+ * that differs in its last piece is refused, as is an F64 value beyond
+ * float32 (its double read back for the message). */
+static void test_checkpoint_dtypes(void) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 300, c.embed_dim = 64, c.hidden_dim = 64, c.num_layers = 2, c.tie_weights = 1;
+    rnn_model *m = rnn_model_create(&c);
+    CHECK(m != NULL, "create: %s", rnn_last_error());
+    if (!m) return;
+    for (size_t i = 0; i < m->n_floats; i++) m->w[i] = (float)((int)(i % 511) - 255) / 64;
+    const char *f32 = tmp_path("ck_f32.safetensors"), *other = tmp_path("ck_other.safetensors");
+    CHECK(rnn_checkpoint_save(f32, m, NULL, NULL, 0, -1, NULL, NULL, 0, NULL, 0) == 0, "save: %s", rnn_last_error());
+    static const rnn_dtype dts[] = {RNN_DT_F32, RNN_DT_BF16, RNN_DT_F16, RNN_DT_F64};
+    static const char *const dtn[] = {"F32", "BF16", "F16", "F64"};
+    for (int k = 0; k < 4; k++) {
+        const char *p = k ? other : f32;
+        if (k) CHECK(convert_file(f32, other, dts[k], NULL, 0) == 0, "write %s: %s", dtn[k], rnn_last_error());
+        rnn_st *st = rnn_st_load(p);
+        const rnn_st_tensor *t = st ? rnn_st_find(st, "rnn.weight_hh_l1") : NULL;
+        CHECK(t && t->dtype == dts[k], "the file holds %s tensors", dtn[k]);
+        rnn_st_free(st);
+        rnn_checkpoint ck;
+        CHECK(rnn_checkpoint_load(&ck, p) == 0, "load %s: %s", dtn[k], rnn_last_error());
+        size_t bad = 0, at = 0;
+        for (int i = 0; ck.model && i < m->n_params; i++) {
+            const rnn_param *q = &m->params[i];
+            for (size_t j = q->offset; j < q->offset + q->numel; j++)
+                if (ck.model->w[j] != m->w[j] && !bad++) at = j;
+        }
+        CHECK(ck.model && ck.model->n_floats == m->n_floats && bad == 0,
+              "%s: weights back exactly (%zu differ, the first at %zu: %g, want %g)", dtn[k], bad, at,
+              ck.model ? ck.model->w[at] : 0.0, m->w[at]);
+        rnn_checkpoint_free(&ck);
+    }
+    rnn_checkpoint ck;
+    CHECK(convert_file(f32, other, RNN_DT_BF16, "head.weight", 300 * 64 - 1) == 0, "write: %s", rnn_last_error());
+    CHECK(rnn_checkpoint_load(&ck, other) == -1 && msg_ok(other, "head.weight is not a copy of embedding.weight"),
+          "a tied head that differs in its last element is refused: %s", rnn_last_error());
+    rnn_model_free(m);
+
+    /* F64 beyond float32's range: named with the file's double. */
+    c.tie_weights = 0, c.num_layers = 1;
+    m = rnn_model_create(&c);
+    CHECK(m != NULL, "create: %s", rnn_last_error());
+    if (!m) return;
+    for (size_t i = 0; i < m->n_floats; i++) m->w[i] = 0.25f;
+    CHECK(rnn_checkpoint_save(f32, m, NULL, NULL, 0, -1, NULL, NULL, 0, NULL, 0) == 0, "save: %s", rnn_last_error());
+    rnn_st *st = rnn_st_load(f32);
+    const int n = st ? rnn_st_count(st) : 0;
+    rnn_st_out outs[16];
+    double *big = malloc(sizeof(double) * 64 * 64 * 4);
+    const char *keys[8], *vals[8];
+    int nm = st ? rnn_st_meta_count(st) : 0;
+    for (int i = 0; i < n && i < 16; i++) {
+        const rnn_st_tensor *t = rnn_st_at(st, i);
+        outs[i] = (rnn_st_out){t->name, t->dtype, t->ndim, {t->shape[0], t->shape[1]}, t->data};
+        if (!strcmp(t->name, "rnn.weight_hh_l0") && big && t->numel == 64 * 64 * 4) {
+            for (size_t j = 0; j < t->numel; j++) big[j] = 0.25;
+            big[77] = 1e300;
+            outs[i].dtype = RNN_DT_F64, outs[i].data = big;
+        }
+    }
+    for (int i = 0; i < nm && i < 8; i++) keys[i] = rnn_st_meta_key(st, i), vals[i] = rnn_st_meta(st, keys[i]);
+    CHECK(st && rnn_st_save(other, outs, n, keys, vals, nm) == 0, "write: %s", rnn_last_error());
+    CHECK(rnn_checkpoint_load(&ck, other) == -1 &&
+              msg_ok(other, "tensor 'rnn.weight_hh_l0' holds 1e+300 at index 77, beyond float32's range"),
+          "F64 out of range: %s", rnn_last_error());
+    free(big);
+    rnn_st_free(st);
+    rnn_model_free(m);
 }
 
 /* ---- damaged files --------------------------------------------------------- */
@@ -297,12 +563,18 @@ typedef struct {
     const char *want;    /* substring of the message */
 } bad_case;
 
+/* Refused, with the message, by both loaders: rnn_st_open checks all that
+ * rnn_st_load does before it hands out a tensor. */
 static void expect_fail(const char *path, const char *want, const char *what) {
-    rnn_errorf("%s", "");
-    rnn_st *st = rnn_st_load(path);
-    CHECK(st == NULL, "%s: loaded", what);
-    rnn_st_free(st);
-    CHECK(msg_ok(path, want), "%s: message \"%s\", want \"%s\"", what, rnn_last_error(), want ? want : "");
+    for (int open = 0; open < 2; open++) {
+        rnn_errorf("%s", "");
+        rnn_st *st = open ? rnn_st_open(path) : rnn_st_load(path);
+        const char *how = open ? "rnn_st_open" : "rnn_st_load";
+        CHECK(st == NULL, "%s: %s loaded it", what, how);
+        rnn_st_free(st);
+        CHECK(msg_ok(path, want), "%s: %s: message \"%s\", want \"%s\"", what, how, rnn_last_error(),
+              want ? want : "");
+    }
 }
 
 static void test_damaged(void) {
@@ -453,7 +725,7 @@ static void test_fuzz(void) {
     int32_t *iv = malloc(64 * sizeof *iv);
     rnn_rng rng;
     rnn_rng_seed(&rng, 1234);
-    int loaded = 0, failed = 0, bad_msg = 0, bad_read = 0;
+    int loaded = 0, failed = 0, bad_msg = 0, bad_read = 0, open_differs = 0;
     /* RNN_ST_FUZZ_ITERS=N runs a longer search. */
     const char *env = getenv("RNN_ST_FUZZ_ITERS");
     const int iters = env && atoi(env) > 0 ? atoi(env) : 4000;
@@ -482,6 +754,14 @@ static void test_fuzz(void) {
         }
         rnn_errorf("%s", "");
         rnn_st *st = rnn_st_load(p);
+        char load_msg[512];
+        snprintf(load_msg, sizeof load_msg, "%s", rnn_last_error());
+        rnn_st *op = rnn_st_open(p); /* must decide and read as rnn_st_load does */
+        if (!st != !op || (!st && strcmp(load_msg, rnn_last_error()))) {
+            if (open_differs++ < 5)
+                fprintf(stderr, "rnn_st_open: \"%s\", rnn_st_load: \"%s\"\n", op ? "loaded" : rnn_last_error(),
+                        st ? "loaded" : load_msg);
+        }
         if (st) {
             loaded++;
             for (int i = 0; i < rnn_st_count(st); i++) {
@@ -492,13 +772,26 @@ static void test_fuzz(void) {
                              : rnn_st_read_f32(st, t->name, f, t->numel, t->ndim, t->shape);
                 /* Only I64 values past int32 may fail. */
                 if (rc && !(t->dtype == RNN_DT_I64 && strstr(rnn_last_error(), "32 bits"))) bad_read++;
+                if (op) { /* the same outcome and values read from the file */
+                    float f2[64];
+                    int32_t iv2[64];
+                    int rc2 = t->dtype == RNN_DT_I32 || t->dtype == RNN_DT_I64
+                                  ? rnn_st_read_i32(op, t->name, iv2, t->numel)
+                                  : rnn_st_read_f32(op, t->name, f2, t->numel, t->ndim, t->shape);
+                    int same = rc == rc2 && (rc || (t->dtype == RNN_DT_I32 || t->dtype == RNN_DT_I64
+                                                        ? !memcmp(iv, iv2, 4 * t->numel)
+                                                        : !memcmp(f, f2, 4 * t->numel)));
+                    if (!same && open_differs++ < 5) fprintf(stderr, "rnn_st_open read '%s' otherwise\n", t->name);
+                }
                 /* Touch every byte the tensor claims. */
                 for (size_t k = 0; k < t->nbytes; k++) fuzz_sink += ((const unsigned char *)t->data)[k];
             }
             for (int i = 0; i < rnn_st_meta_count(st); i++)
                 (void)strlen(rnn_st_meta(st, rnn_st_meta_key(st, i)));
             rnn_st_free(st);
+            rnn_st_free(op);
         } else {
+            rnn_st_free(op);
             failed++;
             if (!msg_ok(p, NULL) || strlen(rnn_last_error()) <= strlen(p) + 2) {
                 if (bad_msg++ < 5) fprintf(stderr, "bad message: \"%s\"\n", rnn_last_error());
@@ -510,6 +803,8 @@ static void test_fuzz(void) {
     CHECK(loaded > 50 && failed > 1000, "the mutations exercise both paths (%d ok, %d rejected)", loaded, failed);
     CHECK(bad_msg == 0, "%d rejections without a one-line message naming the file", bad_msg);
     CHECK(bad_read == 0, "%d tensors of a loaded file could not be read", bad_read);
+    CHECK(open_differs == 0, "%d files or tensors rnn_st_open decided or read otherwise than rnn_st_load",
+          open_differs);
     free(buf);
     free(f);
     free(iv);
@@ -671,6 +966,8 @@ int main(void) {
     RUN(test_roundtrip);
     RUN(test_python_fixture);
     RUN(test_all_fixtures);
+    RUN(test_open);
+    RUN(test_checkpoint_dtypes);
     RUN(test_damaged);
     RUN(test_fuzz);
     RUN(test_save_failures);
