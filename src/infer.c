@@ -271,7 +271,8 @@ struct rnn_stepper {
     rnn_cell cell;
     layer lay[RNN_MAX_LAYERS];
     blocks head;
-    float *emb, *head_b, *bias; /* copies: (V, E), (V), all layers' bx, b_hh */
+    const float *emb;            /* m's own (vocab, E): a token's row is read as it is */
+    float *head_b, *bias;        /* copies: (V), all layers' bx, b_hh */
     float *mem;                 /* state and scratch, one block */
     float *h[2], *c[2];         /* (L, Hp) each: the state before / after a token */
     float *out;                 /* (L, Hp) each layer's output (h, or h + input when residual) */
@@ -288,7 +289,6 @@ void rnn_stepper_free(rnn_stepper *s) {
         rnn_free(s->lay[l].table);
     }
     blocks_free(&s->head);
-    rnn_free(s->emb);
     rnn_free(s->head_b);
     rnn_free(s->bias);
     rnn_free(s->mem);
@@ -350,18 +350,17 @@ rnn_stepper *rnn_stepper_create(const rnn_model *m, rnn_precision weights) {
                               weights) == 0;
     }
     ok = ok && blocks_make(&s->head, m->head_w, s->V, m->F, weights) == 0;
-    s->emb = rnn_alloc(sizeof(float) * (size_t)c->vocab_size * s->E);
+    s->emb = m->emb; /* (not copied: a word model's is most of the file) */
     s->head_b = rnn_alloc(sizeof(float) * s->V);
     const size_t nbias = (size_t)s->G * s->Hp + GH; /* per layer */
     s->bias = rnn_calloc(sizeof(float) * s->L * nbias);
     size_t nmem = 5 * (size_t)s->L * s->Hp + (size_t)s->head.nblk * BR;
     s->mem = rnn_calloc(sizeof(float) * nmem);
-    if (!ok || !s->emb || !s->head_b || !s->bias || !s->mem) {
+    if (!ok || !s->head_b || !s->bias || !s->mem) {
         rnn_stepper_free(s);
         rnn_errorf("out of memory");
         return NULL;
     }
-    memcpy(s->emb, m->emb, sizeof(float) * (size_t)c->vocab_size * s->E);
     memcpy(s->head_b, m->head_b, sizeof(float) * s->V);
     for (int l = 0; l < s->L; l++) {
         const rnn_dir_weights *w = &m->dirs[l].w;

@@ -42,9 +42,10 @@ void rnn_blocks_gemv(const float *w, int rows, int K, const float *x, float *y, 
 typedef struct rnn_stepper rnn_stepper;
 
 /* For a unidirectional language model with a recurrent cell; NULL with a
- * message otherwise or when out of memory. The weights are copied: the
- * stepper does not see later changes to m. weights: RNN_FP32, or RNN_BF16
- * (weights rounded to bfloat16; any CPU). */
+ * message otherwise or when out of memory. The weights are packed into the
+ * stepper's own blocks, but for the embedding, read in m: m must outlive
+ * the stepper and its weights stay as they were. weights: RNN_FP32, or
+ * RNN_BF16 (weights rounded to bfloat16; any CPU). */
 rnn_stepper *rnn_stepper_create(const rnn_model *m, rnn_precision weights);
 void rnn_stepper_free(rnn_stepper *s);
 /* Back to the zero state. */
