@@ -68,6 +68,17 @@ const char *rnn_label(const rnn_t *m, int i);
  * next call up to 4,096 tokens and frees a longer text's. */
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
 
+/* Classifies n_texts texts as rnn_classify does one at a time, but in
+ * batches of texts of similar length, as rnn eval reads them: several times
+ * the texts per second for short ones. best[i] gets text i's class id and,
+ * unless probs is NULL, probs[i * num_classes + c] its probability of class
+ * c. A batch's products round differently from a single text's, so the
+ * probabilities may differ from rnn_classify's in their last digits. Holds
+ * 256 texts' tokens and activations at a time. 0, or -1 on error, with a
+ * message naming the first bad text ("text 3: invalid UTF-8 ..."; the
+ * texts before its block of 256 are written). */
+int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *best, float *probs);
+
 /* Language models: generates `length` tokens after the priming text (may be
  * empty or NULL) with the given temperature (0: greedy; at most 100), top_k
  * (0: off) and top_p (in (0, 1]; 1: off); the same seed gives the same text.

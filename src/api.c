@@ -93,39 +93,120 @@ const char *rnn_label(const rnn_t *m, int i) {
     return m->ck.labels[i];
 }
 
+/* A text's ids as the classifier m reads it (cut to its max_len, as it was
+ * trained), *len of them; -1 with a message that starts with fn and names
+ * the text by what ("the text", "text 3"). */
+static int encode_text(const rnn_t *m, const char *fn, const char *what, const char *text, int32_t **ids,
+                       size_t *len) {
+    const rnn_model *md = m->ck.model;
+    *ids = NULL, *len = 0;
+    if (rnn_tokenizer_encode(m->ck.tok, text, strlen(text), ids, len, NULL))
+        return rnn_error_prefix("%s: %s", fn, what);
+    if (*len == 0) {
+        free(*ids), *ids = NULL;
+        return rnn_errorf("%s: %s has no tokens", fn, what);
+    }
+    *len = rnn_cls_cut(*ids, *len, md->c.max_len, md->c.truncate_tail);
+    if (*len > RNN_MAX_TEXT_LEN) {
+        free(*ids), *ids = NULL;
+        return rnn_errorf("%s: %s has %zu tokens, more than %d", fn, what, *len, RNN_MAX_TEXT_LEN);
+    }
+    return 0;
+}
+
+/* The class of the highest probability in p (C of them; the first of equals). */
+static int argmax(const float *p, int C) {
+    int best = 0;
+    for (int c = 1; c < C; c++)
+        if (p[c] > p[best]) best = c;
+    return best;
+}
+
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
     rnn_threads_sync();
     if (!m || !text) return rnn_errorf("rnn_classify: no %s", m ? "text" : "model (rnn_open failed?)");
     if (probs && n < 0) return rnn_errorf("rnn_classify: n must be >= 0 (the room in probs), not %d", n);
     const rnn_model *md = m->ck.model;
     if (md->c.task != RNN_TASK_CLASSIFY) return rnn_errorf("rnn_classify: this model is a language model");
-    int32_t *ids = NULL;
-    size_t len = 0;
-    if (rnn_tokenizer_encode(m->ck.tok, text, strlen(text), &ids, &len, NULL))
-        return rnn_error_prefix("rnn_classify: the text");
-    if (len == 0) {
-        free(ids);
-        return rnn_errorf("rnn_classify: the text has no tokens");
-    }
-    len = rnn_cls_cut(ids, len, md->c.max_len, md->c.truncate_tail); /* as the model was trained */
-    if (len > RNN_MAX_TEXT_LEN) {
-        free(ids);
-        return rnn_errorf("rnn_classify: the text has %zu tokens, more than %d", len, RNN_MAX_TEXT_LEN);
-    }
+    int32_t *ids;
+    size_t len;
+    if (encode_text(m, "rnn_classify", "the text", text, &ids, &len)) return -1;
     const int bad = rnn_cls_text_probs(md, &m->a, &m->a_T, ids, (int)len, m->probs);
     free(ids);
     if (bad) return rnn_error_prefix("rnn_classify");
-    int C = md->c.num_classes, best = 0;
-    for (int c = 0; c < C; c++) {
-        if (m->probs[c] > m->probs[best]) best = c;
-        if (probs && c < n) probs[c] = m->probs[c];
-    }
+    const int C = md->c.num_classes;
+    if (probs) memcpy(probs, m->probs, sizeof(float) * (size_t)(n < C ? n : C));
     if (m->a_T > KEEP_T) { /* a long text's activations are not kept for the next call */
         rnn_acts_free(m->a);
         m->a = NULL;
         m->a_T = 0;
     }
-    return best;
+    return argmax(m->probs, C);
+}
+
+/* rnn_classify_batch reads this many texts at a time: their tokens and
+ * activations are what it holds. */
+#define BATCH_BLOCK 256
+
+int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *best, float *probs) {
+    rnn_threads_sync();
+    const char *fn = "rnn_classify_batch";
+    if (!m) return rnn_errorf("%s: no model (rnn_open failed?)", fn);
+    if (n_texts < 0) return rnn_errorf("%s: n_texts must be >= 0, not %d", fn, n_texts);
+    if (n_texts > 0 && (!texts || !best)) return rnn_errorf("%s: no %s", fn, !texts ? "texts" : "room for the classes (best)");
+    const rnn_model *md = m->ck.model;
+    if (md->c.task != RNN_TASK_CLASSIFY) return rnn_errorf("%s: this model is a language model", fn);
+    const int C = md->c.num_classes;
+    rnn_cls_data d = {0};
+    size_t cap = 0;
+    rnn_acts *a = NULL;
+    float *p = malloc(sizeof(float) * ((size_t)BATCH_BLOCK * C + 1));
+    d.start = malloc(sizeof(size_t) * BATCH_BLOCK), d.len = malloc(sizeof(int) * BATCH_BLOCK);
+    d.label = calloc(BATCH_BLOCK, sizeof(int));
+    int rc = p && d.start && d.len && d.label ? 0 : rnn_errorf("out of memory");
+    for (int i0 = 0; i0 < n_texts && !rc; i0 += BATCH_BLOCK) {
+        const int nb = n_texts - i0 < BATCH_BLOCK ? n_texts - i0 : BATCH_BLOCK;
+        size_t used = 0;
+        d.max_len = 0;
+        for (int i = 0; i < nb && !rc; i++) {
+            char what[32];
+            snprintf(what, sizeof what, "text %d", i0 + i);
+            int32_t *ids;
+            size_t len;
+            if (!texts[i0 + i]) rc = rnn_errorf("%s: %s is NULL", fn, what);
+            else if (encode_text(m, fn, what, texts[i0 + i], &ids, &len)) rc = -1;
+            if (rc) break;
+            if (used + len > cap) {
+                const size_t c2 = (used + len) * 2;
+                int32_t *g = realloc(d.tokens, sizeof(int32_t) * c2);
+                if (!g) {
+                    free(ids);
+                    rc = rnn_errorf("out of memory");
+                    break;
+                }
+                d.tokens = g, cap = c2;
+            }
+            memcpy(d.tokens + used, ids, sizeof(int32_t) * len);
+            free(ids);
+            d.start[i] = used, d.len[i] = (int)len;
+            if ((int)len > d.max_len) d.max_len = (int)len;
+            used += len;
+        }
+        if (rc) break;
+        d.n = (size_t)nb;
+        if (rnn_cls_batch_probs(md, &d, 64, &a, p, NULL)) {
+            rc = rnn_error_prefix("%s", fn);
+            break;
+        }
+        for (int i = 0; i < nb; i++) {
+            best[i0 + i] = argmax(p + (size_t)i * C, C);
+            if (probs) memcpy(probs + (size_t)(i0 + i) * C, p + (size_t)i * C, sizeof(float) * C);
+        }
+    }
+    rnn_acts_free(a);
+    rnn_cls_data_free(&d);
+    free(p);
+    return rc;
 }
 
 /* rnn_generate's output, appended to a string. */

@@ -92,6 +92,71 @@ static void test_classify_matches_pytorch(void) {
     rnn_close(m);
 }
 
+/* rnn_classify_batch: 600 texts of 1 to 300 characters (three blocks of
+ * 256), each against rnn_classify of the text alone (itself checked against
+ * PyTorch above); then its refusals, naming the text. */
+static void test_classify_batch(void) {
+    rnn_t *m = rnn_open(FIX "torch_cls.safetensors");
+    CHECK(m, "open: %s", rnn_error());
+    if (!m) return;
+    enum { N = 600 };
+    char **texts = malloc(sizeof(char *) * N);
+    int *best = malloc(sizeof(int) * N), worst = 0;
+    float *probs = malloc(sizeof(float) * 3 * N);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 5);
+    for (int i = 0; i < N; i++) {
+        const int len = 1 + (int)(rnn_rng_next(&rng) % 300);
+        texts[i] = malloc((size_t)len + 1);
+        for (int k = 0; k < len; k++) texts[i][k] = "a fine film, dull plot!"[rnn_rng_next(&rng) % 23];
+        texts[i][len] = 0;
+    }
+    CHECK(rnn_classify_batch(m, (const char *const *)texts, N, best, probs) == 0, "600 texts: %s", rnn_error());
+    int same = 1;
+    float err = 0;
+    for (int i = 0; i < N; i++) {
+        float p[3];
+        const int k = rnn_classify(m, texts[i], p, 3);
+        for (int c = 0; c < 3; c++) {
+            const float e = fabsf(p[c] - probs[3 * i + c]);
+            if (e > err) err = e, worst = i;
+        }
+        /* (a near tie may go either way in the last digit) */
+        same &= best[i] == k || fabsf(p[k] - p[best[i]]) < 1e-5f;
+    }
+    CHECK(err < 1e-5f, "probabilities as one at a time: max abs diff %.2e (text %d)", err, worst);
+    CHECK(same, "the classes are the most probable ones, as one at a time");
+    CHECK(rnn_classify_batch(m, NULL, 0, NULL, NULL) == 0, "no texts: nothing to do");
+    int b1[1];
+    CHECK(rnn_classify_batch(m, (const char *const *)texts, 1, b1, NULL) == 0 && b1[0] == best[0],
+          "probs may be NULL");
+    free(texts[300]);
+    texts[300] = strdup("caf\xc3");
+    CHECK(rnn_classify_batch(m, (const char *const *)texts, N, best, probs) == -1 &&
+              strstr(rnn_error(), "rnn_classify_batch: text 300: ") && strstr(rnn_error(), "UTF-8"),
+          "invalid UTF-8 named by its text: %s", rnn_error());
+    texts[300][0] = 0;
+    CHECK(rnn_classify_batch(m, (const char *const *)texts, N, best, probs) == -1 &&
+              strstr(rnn_error(), "text 300 has no tokens"),
+          "an empty text named: %s", rnn_error());
+    const char *with_null[2] = {"a fine film", NULL};
+    CHECK(rnn_classify_batch(m, with_null, 2, b1, NULL) == -1 && strstr(rnn_error(), "text 1 is NULL"),
+          "a NULL text named: %s", rnn_error());
+    CHECK(rnn_classify_batch(m, with_null, -1, b1, NULL) == -1 && strstr(rnn_error(), "n_texts must be >= 0"),
+          "a negative count refused");
+    CHECK(rnn_classify_batch(m, with_null, 1, NULL, NULL) == -1 && strstr(rnn_error(), "best"),
+          "no room for the classes refused");
+    for (int i = 0; i < N; i++) free(texts[i]);
+    free(texts), free(best), free(probs);
+    rnn_close(m);
+    rnn_t *lm = rnn_open(FIX "torch_lm.safetensors");
+    if (lm) {
+        CHECK(rnn_classify_batch(lm, with_null, 1, b1, NULL) == -1 && strstr(rnn_error(), "language model"),
+              "a language model refused");
+        rnn_close(lm);
+    }
+}
+
 /* A classifier whose config says max_len reads a text by that many tokens,
  * its first or last (the fixture's char tokenizer: a token per character). */
 static void test_classify_cuts(void) {
@@ -934,6 +999,7 @@ int main(void) {
     RUN(test_error_is_utf8);
     RUN(test_classify_matches_pytorch);
     RUN(test_classify_cuts);
+    RUN(test_classify_batch);
     RUN(test_generate_matches_pytorch);
     RUN(test_padded_equals_alone);
     RUN(test_chunked_equals_whole);
