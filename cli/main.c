@@ -290,6 +290,11 @@ static int parse_small(const char *cmd, int argc, char **argv, const small_opt *
             fprintf(stderr, "rnn %s: option --%s needs a value\n", cmd, opts[k].name);
             return 1;
         }
+        /* the last of a flag given twice counts; but a second --ensemble would drop the first one's models */
+        if (*opts[k].val && !strcmp(opts[k].name, "ensemble")) {
+            fprintf(stderr, "rnn %s: option --ensemble is given twice (list the models in one: A,B)\n", cmd);
+            return 1;
+        }
         *opts[k].val = val;
     }
     return 0;
@@ -1501,11 +1506,14 @@ static int cmd_classify(int argc, char **argv) {
         else if (!opts_done && !strcmp(argv[i], "--json")) json = "1";
         else if (!opts_done && !strcmp(argv[i], "--attention")) attention = "1";
         else if (!opts_done && (opt = valued_opt(valued, (int)(sizeof valued / sizeof *valued), argv, argc, &i, &v))) {
-            const char *bad = *opt->val ? "is given twice" : !v || !*v ? "needs a value" : NULL;
+            /* the last of a flag given twice counts, as for every command; but a
+             * second --ensemble would drop the first one's models */
+            const char *bad = *opt->val && opt->val == &list ? "is given twice (list the models in one: A,B)"
+                              : !v || !*v                    ? "needs a value"
+                                                             : NULL;
             if (bad) {
                 free(texts);
-                fprintf(stderr, "rnn classify: option --%s %s%s\n", opt->name, bad,
-                        *opt->val && opt->val == &list ? " (list the models in one: A,B)" : "");
+                fprintf(stderr, "rnn classify: option --%s %s\n", opt->name, bad);
                 return 1;
             }
             *opt->val = v;

@@ -972,6 +972,13 @@ fi
 # an option given twice, an empty value, endless or binary input: refused, not the last one silently
 expect_error "classify --ensemble given twice" "option --ensemble is given twice" \
     $RNN classify "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" "Who ?"
+expect_error "eval --ensemble given twice (the first list would be dropped)" "eval: option --ensemble is given twice (list the models in one: A,B)" \
+    $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --ensemble "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors"
+# classify takes the last of a flag given twice, as the other commands do
+a=$($RNN classify "$T/cls/model.safetensors" --json --max-len 1 --max-len 3 "Who wrote Hamlet ?")
+b=$($RNN classify "$T/cls/model.safetensors" --json --max-len 3 "Who wrote Hamlet ?")
+c=$($RNN classify "$T/cls/model.safetensors" --json --max-len 1 "Who wrote Hamlet ?")
+check "classify: the last of a flag given twice counts" "[ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ] && [ \"\$a\" != \"\$c\" ]"
 expect_error "eval --format with an empty value" "option --format needs a value" \
     $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --format ""
 expect_error "classify reading /dev/zero stops at its first NUL byte" "stdin line 1: input has a NUL byte at byte 0" \
@@ -1033,8 +1040,6 @@ expect_error "classify --truncate that is neither head nor tail" "--truncate 'mi
     $RNN classify "$T/cut/model.safetensors" --truncate middle "Who ?"
 expect_error "eval --max-len on a language model" "eval: --max-len cuts a classifier's texts" \
     $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --max-len 5
-expect_error "classify --max-len given twice" "option --max-len is given twice" \
-    $RNN classify "$T/cut/model.safetensors" --max-len 5 --max-len=6 "Who ?"
 a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 5 "$long" 2>/dev/null); b=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 "${long: -5}")
 check "rnn classify --max-len 5 alone keeps the model's side (its last 5)" "[ -n '$a' ] && [ '$a' = '$b' ]"
 expect_error "--truncate with --max-len 0" "--truncate head needs --max-len above 0" \
