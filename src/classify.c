@@ -148,7 +148,11 @@ int rnn_cls_batch_probs(const rnn_model *m, rnn_cls_data *d, int B, rnn_acts **a
     return forward_batches(m, d, B, a, keep_probs, &o);
 }
 
-static const int *sort_len; /* qsort has no context argument: set before each sort */
+/* qsort has no context argument: set before each sort. Per thread, as two
+ * threads may plan batches at once (two rnn_t handles in rnn_classify_batch,
+ * a trainer beside them): one sorting by the other's lengths packed its
+ * batches wrong, out of bounds. */
+static _Thread_local const int *sort_len;
 static int by_len_desc(const void *a, const void *b) {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     if (sort_len[x] != sort_len[y]) return sort_len[y] - sort_len[x];
