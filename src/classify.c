@@ -1,6 +1,7 @@
 /* classify.c: see classify.h. */
 #include "classify.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,14 +217,19 @@ int rnn_cls_plan_epoch(rnn_cls_data *d, int B, uint64_t seed, long epoch, int sh
         }
         free(tmp);
     }
-    /* Rows the largest batch needs (each batch is sorted longest first). */
+    /* Rows the largest batch needs (each batch is sorted longest first):
+     * an int, as the packed rows' offsets are, so counted wider and refused
+     * past it (texts of up to RNN_MAX_TEXT_LEN tokens fit two to a batch). */
     d->max_rows = 0;
     for (long k = 0; k < d->n_batches; k++) {
         size_t b0 = (size_t)k * B, nb = d->n - b0 < (size_t)B ? d->n - b0 : (size_t)B;
         qsort(d->order + b0, nb, sizeof(size_t), by_len_desc);
-        int rows = 0;
+        long long rows = 0;
         for (size_t i = 0; i < nb; i++) rows += d->len[d->order[b0 + i]];
-        if (rows > d->max_rows) d->max_rows = rows;
+        if (rows > INT_MAX)
+            return rnn_errorf("a batch of %zu texts holds %lld tokens, more than %d: fewer texts to a batch, or "
+                              "shorter ones", nb, rows, INT_MAX);
+        if (rows > d->max_rows) d->max_rows = (int)rows;
     }
     return 0;
 }
