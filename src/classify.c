@@ -1,6 +1,7 @@
 /* classify.c: see classify.h. */
 #include "classify.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +149,11 @@ int rnn_cls_batch_probs(const rnn_model *m, rnn_cls_data *d, int B, rnn_acts **a
     return forward_batches(m, d, B, a, keep_probs, &o);
 }
 
-static const int *sort_len; /* qsort has no context argument: set before each sort */
+/* qsort has no context argument: set before each sort. Per thread, as two
+ * threads may plan batches at once (two rnn_t handles in rnn_classify_batch,
+ * a trainer beside them): one sorting by the other's lengths packed its
+ * batches wrong, out of bounds. */
+static _Thread_local const int *sort_len;
 static int by_len_desc(const void *a, const void *b) {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     if (sort_len[x] != sort_len[y]) return sort_len[y] - sort_len[x];
@@ -212,14 +217,19 @@ int rnn_cls_plan_epoch(rnn_cls_data *d, int B, uint64_t seed, long epoch, int sh
         }
         free(tmp);
     }
-    /* Rows the largest batch needs (each batch is sorted longest first). */
+    /* Rows the largest batch needs (each batch is sorted longest first):
+     * an int, as the packed rows' offsets are, so counted wider and refused
+     * past it (texts of up to RNN_MAX_TEXT_LEN tokens fit two to a batch). */
     d->max_rows = 0;
     for (long k = 0; k < d->n_batches; k++) {
         size_t b0 = (size_t)k * B, nb = d->n - b0 < (size_t)B ? d->n - b0 : (size_t)B;
         qsort(d->order + b0, nb, sizeof(size_t), by_len_desc);
-        int rows = 0;
+        long long rows = 0;
         for (size_t i = 0; i < nb; i++) rows += d->len[d->order[b0 + i]];
-        if (rows > d->max_rows) d->max_rows = rows;
+        if (rows > INT_MAX)
+            return rnn_errorf("a batch of %zu texts holds %lld tokens, more than %d: fewer texts to a batch, or "
+                              "shorter ones", nb, rows, INT_MAX);
+        if (rows > d->max_rows) d->max_rows = (int)rows;
     }
     return 0;
 }

@@ -82,7 +82,9 @@ void rnn_cls_data_free(rnn_cls_data *d);
  * (bucketing: the lengths in a batch are close, so a batch's activations
  * are small), batches in shuffled order; without, examples sorted by length
  * in batches. Deterministic, so a
- * resumed run re-plans the same epoch. Returns -1 on out of memory. */
+ * resumed run re-plans the same epoch. Returns -1 with a message when out
+ * of memory or when a batch would hold more than INT_MAX tokens (packed
+ * rows are ints). */
 int rnn_cls_plan_epoch(rnn_cls_data *d, int B, uint64_t seed, long epoch, int shuffle);
 
 /* Packs planned batch k into a (ids, lengths, targets or ftargets) and p.

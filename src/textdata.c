@@ -557,24 +557,28 @@ static char *read_exact(const char *path, size_t *len) {
     return buf;
 }
 
-/* The sorted names of dir's subdirectories, hidden ones and aclImdb's
- * unlabelled "unsup" skipped. Returns the count, or -1 with a message. */
-static int list_classes(const char *dir, char ***out) {
-    int n = rnn_list_dir(dir, 1, out), k = 0;
-    for (int i = 0; i < n; i++) {
-        if (!strcmp((*out)[i], "unsup")) free((*out)[i]);
-        else (*out)[k++] = (*out)[i];
-    }
-    return n < 0 ? -1 : k;
-}
-
 /* parse_dir's visit of a file in a class directory: a *.txt file is one
  * example of the class. */
 typedef struct {
     loader *L;
     const char *label;
-    long n; /* examples read */
+    long n;              /* examples read */
+    const dev_t *dev;    /* (n_out) the directories a class's walk keeps out of: */
+    const ino_t *ino;    /* DIR and its subdirectories, each class's among them */
+    int n_out;
 } class_walk;
+
+/* parse_dir's test of a subdirectory met in a class directory: a link up
+ * to DIR or into another class (or "unsup") is not followed, lest those
+ * files be read as this class's examples. */
+static int stays_in_class(const char *dir, void *user) {
+    const class_walk *w = user;
+    struct stat st;
+    if (stat(dir, &st) != 0) return rnn_errorf("%s: cannot open directory: %s", dir, strerror(errno));
+    for (int i = 0; i < w->n_out; i++)
+        if (w->dev[i] == st.st_dev && w->ino[i] == st.st_ino) return 0;
+    return 1;
+}
 
 static int add_class_file(const char *fp, void *user) {
     class_walk *w = user;
@@ -597,26 +601,40 @@ static int add_class_file(const char *fp, void *user) {
 }
 
 /* DIR/<label>/ *.txt: each file an example of its directory's class, files
- * in subdirectories of a class directory too (DIR/pos/2019/a.txt is pos). */
+ * in subdirectories of a class directory too (DIR/pos/2019/a.txt is pos).
+ * Hidden directories and aclImdb's unlabelled "unsup" are no classes. */
 static int parse_dir(loader *L) {
     char path[4096];
     size_t pl = strlen(L->path);
     while (pl > 1 && L->path[pl - 1] == '/') pl--; /* "DIR/" → "DIR/pos/..." not "DIR//pos" */
-    char **labs;
-    int nl = list_classes(L->path, &labs);
-    if (nl < 0) return -1;
-    int rc = 0;
-    for (int i = 0; i < nl && !rc; i++) {
-        if (snprintf(path, sizeof path, "%.*s/%s", (int)pl, L->path, labs[i]) >= (int)sizeof path) {
+    char **subs;
+    const int ns = rnn_list_dir(L->path, 1, &subs);
+    if (ns < 0) return -1;
+    /* what every class's walk keeps out of: DIR and its subdirectories */
+    dev_t *dev = malloc(sizeof *dev * ((size_t)ns + 1));
+    ino_t *ino = malloc(sizeof *ino * ((size_t)ns + 1));
+    int rc = dev && ino ? 0 : rnn_errorf("out of memory"), n_out = 0;
+    for (int i = -1; i < ns && !rc; i++) {
+        struct stat st;
+        if (snprintf(path, sizeof path, "%.*s%s%s", (int)pl, L->path, i < 0 ? "" : "/", i < 0 ? "" : subs[i]) >=
+            (int)sizeof path)
             rc = rnn_errorf("%s: path too long", L->path);
-            break;
-        }
-        class_walk w = {L, labs[i], 0};
-        rc = rnn_walk_files(path, add_class_file, &w);
+        else if (stat(path, &st) != 0)
+            rc = rnn_errorf("%s: cannot open directory: %s", path, strerror(errno));
+        else
+            dev[n_out] = st.st_dev, ino[n_out++] = st.st_ino;
+    }
+    for (int i = 0; i < ns && !rc; i++) {
+        if (!strcmp(subs[i], "unsup")) continue;
+        snprintf(path, sizeof path, "%.*s/%s", (int)pl, L->path, subs[i]); /* (its length checked above) */
+        class_walk w = {L, subs[i], 0, dev, ino, n_out};
+        rc = rnn_walk_files(path, add_class_file, stays_in_class, &w);
         if (!rc && w.n == 0) /* a class with no examples would vanish from the model without a word */
             rc = rnn_errorf("%s: a class directory with no .txt files (remove it, or add its examples)", path);
     }
-    rnn_free_names(labs, nl);
+    free(dev);
+    free(ino);
+    rnn_free_names(subs, ns);
     return rc;
 }
 

@@ -307,8 +307,8 @@ static int is_run_dir(const char *dir) {
 }
 
 /* rnn_walk_files's walk of dir. */
-static int walk(const char *dir, int top, int (*visit)(const char *path, void *user), void *user,
-                dir_set *seen) {
+static int walk(const char *dir, int top, int (*visit)(const char *path, void *user),
+                int (*enter)(const char *dir, void *user), void *user, dir_set *seen) {
     struct stat st;
     if (stat(dir, &st) != 0) return rnn_errorf("%s: cannot open directory: %s", dir, strerror(errno));
     const int was = dir_seen(seen, &st);
@@ -327,7 +327,9 @@ static int walk(const char *dir, int top, int (*visit)(const char *path, void *u
                 break;
             }
             snprintf(path, pl, "%s/%s", dir, names[i]);
-            rc = want_dir ? walk(path, 0, visit, user, seen) : visit(path, user);
+            if (!want_dir) rc = visit(path, user);
+            else if (!enter || (rc = enter(path, user)) > 0) rc = walk(path, 0, visit, enter, user, seen);
+            /* (else rc is enter's 0, skipped, or -1) */
             free(path);
         }
         rnn_free_names(names, n);
@@ -336,9 +338,10 @@ static int walk(const char *dir, int top, int (*visit)(const char *path, void *u
     return 0;
 }
 
-int rnn_walk_files(const char *dir, int (*visit)(const char *path, void *user), void *user) {
+int rnn_walk_files(const char *dir, int (*visit)(const char *path, void *user),
+                   int (*enter)(const char *dir, void *user), void *user) {
     dir_set seen = {0};
-    const int rc = walk(dir, 1, visit, user, &seen);
+    const int rc = walk(dir, 1, visit, enter, user, &seen);
     free(seen.v);
     return rc;
 }
@@ -378,7 +381,7 @@ char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8) {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return rnn_read_text_file_ex(path, len, need_utf8);
     tree_text t = {.need_utf8 = need_utf8, .limit = rnn_read_limit(), .top = path};
-    if (rnn_walk_files(path, add_file_text, &t)) {
+    if (rnn_walk_files(path, add_file_text, NULL, &t)) {
         free(t.b.p);
         return NULL;
     }

@@ -90,9 +90,12 @@ int rnn_names_push(char ***names, int *n, int *cap, const char *s);
  * files in name order, then its subdirectories' the same way; hidden names,
  * run directories below dir (config.txt and train.log: a run trained with
  * --data . writes one inside it) and a directory met again through a link
- * (/usr/bin/X11 -> .) skipped. Stops at the first visit that returns
- * non-zero. 0, or -1 with a message. */
-int rnn_walk_files(const char *dir, int (*visit)(const char *path, void *user), void *user);
+ * (/usr/bin/X11 -> .) skipped; enter (may be NULL) says of each
+ * subdirectory whether to walk it (1), skip it (0) or stop (-1 with a
+ * message). Stops at the first visit that returns non-zero. 0, or -1 with
+ * a message. */
+int rnn_walk_files(const char *dir, int (*visit)(const char *path, void *user),
+                   int (*enter)(const char *dir, void *user), void *user);
 /* A language model's text: the file at path as rnn_read_text_file_ex reads
  * it, or, for a directory, its regular files' texts joined, each ending in a
  * newline (one added where it lacks it): a directory's files in name order,

@@ -157,6 +157,65 @@ static void test_classify_batch(void) {
     }
 }
 
+/* Two handles used by two threads at once (rnn.h: a handle by one thread at
+ * a time), each classifying its own texts in batches: each gets what it gets
+ * alone. Their texts' lengths run in opposite orders, so that one sorted by
+ * the other's lengths would pack its batches wrong; short texts and many
+ * rounds, so that the sorts of the two often meet (a sort order shared by
+ * the threads crashed this test every run). */
+enum { RACE_TEXTS = 256, RACE_ROUNDS = 600 };
+typedef struct {
+    rnn_t *m;
+    char *texts[RACE_TEXTS];
+    float want[3 * RACE_TEXTS];
+    int bad; /* rounds that differed from want, or failed */
+} race_job;
+
+static void *classify_rounds(void *arg) {
+    race_job *j = arg;
+    float *got = malloc(sizeof(float) * 3 * RACE_TEXTS);
+    int best[RACE_TEXTS];
+    for (int r = 0; got && r < RACE_ROUNDS; r++) {
+        int differs = rnn_classify_batch(j->m, (const char *const *)j->texts, RACE_TEXTS, best, got) != 0;
+        for (int i = 0; i < 3 * RACE_TEXTS && !differs; i++) differs = fabsf(got[i] - j->want[i]) > 1e-5f;
+        j->bad += differs;
+    }
+    free(got);
+    return NULL;
+}
+
+static void test_classify_batch_threads(void) {
+    race_job *j = calloc(2, sizeof *j);
+    int ok = j != NULL;
+    for (int k = 0; k < 2 && ok; k++) {
+        ok = (j[k].m = rnn_open(FIX "torch_cls.safetensors")) != NULL;
+        for (int i = 0; i < RACE_TEXTS && ok; i++) {
+            const int len = k ? 8 - i % 8 : 1 + i % 8;
+            ok = (j[k].texts[i] = malloc((size_t)len + 1)) != NULL;
+            for (int c = 0; ok && c < len; c++) j[k].texts[i][c] = "a fine film, dull plot!"[(i + 7 * c + k) % 23];
+            if (ok) j[k].texts[i][len] = 0;
+        }
+        int best[RACE_TEXTS];
+        ok = ok && rnn_classify_batch(j[k].m, (const char *const *)j[k].texts, RACE_TEXTS, best, j[k].want) == 0;
+    }
+    CHECK(ok, "setup: %s", rnn_error());
+    pthread_t th[2];
+    int started = 0;
+    rnn_threads(1); /* each thread on its own core, its OpenMP work not waiting for the other's */
+    for (; ok && started < 2; started++)
+        if (pthread_create(&th[started], NULL, classify_rounds, &j[started]) != 0) break;
+    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+    rnn_threads(0);
+    CHECK(started == 2 && j[0].bad == 0 && j[1].bad == 0,
+          "two threads classify at once as each alone: %d and %d of %d rounds differ", j ? j[0].bad : -1,
+          j ? j[1].bad : -1, RACE_ROUNDS);
+    for (int k = 0; j && k < 2; k++) {
+        for (int i = 0; i < RACE_TEXTS; i++) free(j[k].texts[i]);
+        rnn_close(j[k].m);
+    }
+    free(j);
+}
+
 /* A classifier whose config says max_len reads a text by that many tokens,
  * its first or last (the fixture's char tokenizer: a token per character). */
 static void test_classify_cuts(void) {
@@ -1000,6 +1059,7 @@ int main(void) {
     RUN(test_classify_matches_pytorch);
     RUN(test_classify_cuts);
     RUN(test_classify_batch);
+    RUN(test_classify_batch_threads);
     RUN(test_generate_matches_pytorch);
     RUN(test_padded_equals_alone);
     RUN(test_chunked_equals_whole);

@@ -417,6 +417,27 @@ static void test_dir(void) {
     LOAD_OK(&d, tmp_path("deeptree2"), &o, NULL, 0);
     CHECK(d.n == 2 && d.n_labels == 2 && d.ex[1].label == 1, "pos from its subdirectory");
     rnn_dataset_free(&d);
+    /* a link out of a class directory, up to the data's top or into another
+     * class (or aclImdb's unsup), is not followed: those files are no
+     * examples of this class (neg's would be read as pos, unsup's labelled) */
+    make_dir("linktree");
+    make_dir("linktree/pos");
+    make_dir("linktree/neg");
+    make_dir("linktree/unsup");
+    write_tmp("linktree/pos/a.txt", "good");
+    write_tmp("linktree/neg/b.txt", "bad");
+    write_tmp("linktree/unsup/c.txt", "unlabelled");
+    const char *links[3][2] = {{"..", "linktree/pos/top"}, {"../neg", "linktree/pos/neg"}, {"../unsup", "linktree/pos/u"}};
+    for (int i = 0; i < 3; i++) {
+        const char *at = tmp_path(links[i][1]);
+        CHECK(symlink(links[i][0], at) == 0, "symlink %s", at);
+        remember(at);
+    }
+    LOAD_OK(&d, tmp_path("linktree"), &o, NULL, 0);
+    CHECK(d.n == 2 && !strcmp(d.ex[0].text, "bad") && d.ex[0].label == 0 && !strcmp(d.ex[1].text, "good") &&
+              d.ex[1].label == 1,
+          "links out of a class directory are not followed: %zu examples (2: bad as neg, good as pos)", d.n);
+    rnn_dataset_free(&d);
 }
 
 /* ---- label sets --------------------------------------------------------- */

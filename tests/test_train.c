@@ -806,6 +806,24 @@ static void test_cls_eval_blocks(void) {
     rnn_cls_data_free(&d);
 }
 
+/* A batch's packed rows are ints: texts of up to RNN_MAX_TEXT_LEN tokens
+ * (INT_MAX / 2) fit two to a batch, and a plan whose batch would hold more
+ * rows than an int does is refused with a message, not wrapped round into
+ * activations sized for a negative count (rnn_classify_batch plans 64 texts
+ * of that length at a time). Only the lengths are read: no tokens needed. */
+static void test_cls_plan_rows(void) {
+    int len[3] = {RNN_MAX_TEXT_LEN, RNN_MAX_TEXT_LEN, RNN_MAX_TEXT_LEN};
+    rnn_cls_data d = {0};
+    d.n = 3, d.len = len, d.max_len = RNN_MAX_TEXT_LEN;
+    CHECK(rnn_cls_plan_epoch(&d, 2, 0, 0, 0) == 0 && d.max_rows == 2 * RNN_MAX_TEXT_LEN,
+          "two of the longest texts make a batch of %d rows: %s", d.max_rows, rnn_last_error());
+    rnn_errorf("(none)");
+    const int rc = rnn_cls_plan_epoch(&d, 3, 0, 0, 0);
+    CHECK(rc == -1 && strstr(rnn_last_error(), "tokens") && strstr(rnn_last_error(), "batch"),
+          "three in a batch are refused (%d rows planned): %s", d.max_rows, rnn_last_error());
+    free(d.order);
+}
+
 int main(void) {
     RUN(test_tied_weights);
     RUN(test_frozen_resume);
@@ -820,6 +838,7 @@ int main(void) {
     RUN(test_grow_vocab_vectors_nothing_new);
     RUN(test_acts_bytes);
     RUN(test_cls_eval_blocks);
+    RUN(test_cls_plan_rows);
     RUN(test_best_linked);
     return harness_end();
 }
