@@ -160,10 +160,11 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
     rnn_cls_data d = {0};
     size_t cap = 0;
     rnn_acts *a = NULL;
-    float *p = malloc(sizeof(float) * ((size_t)BATCH_BLOCK * C + 1));
+    /* the block's probabilities: in place in probs when given, else here */
+    float *own = probs ? NULL : malloc(sizeof(float) * ((size_t)BATCH_BLOCK * C + 1));
     d.start = malloc(sizeof(size_t) * BATCH_BLOCK), d.len = malloc(sizeof(int) * BATCH_BLOCK);
     d.label = calloc(BATCH_BLOCK, sizeof(int));
-    int rc = p && d.start && d.len && d.label ? 0 : rnn_errorf("out of memory");
+    int rc = (probs || own) && d.start && d.len && d.label ? 0 : rnn_errorf("out of memory");
     for (int i0 = 0; i0 < n_texts && !rc; i0 += BATCH_BLOCK) {
         const int nb = n_texts - i0 < BATCH_BLOCK ? n_texts - i0 : BATCH_BLOCK;
         size_t used = 0;
@@ -194,18 +195,16 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
         }
         if (rc) break;
         d.n = (size_t)nb;
+        float *p = probs ? probs + (size_t)i0 * C : own;
         if (rnn_cls_batch_probs(md, &d, 64, &a, p, NULL)) {
             rc = rnn_error_prefix("%s", fn);
             break;
         }
-        for (int i = 0; i < nb; i++) {
-            best[i0 + i] = argmax(p + (size_t)i * C, C);
-            if (probs) memcpy(probs + (size_t)(i0 + i) * C, p + (size_t)i * C, sizeof(float) * C);
-        }
+        for (int i = 0; i < nb; i++) best[i0 + i] = argmax(p + (size_t)i * C, C);
     }
     rnn_acts_free(a);
     rnn_cls_data_free(&d);
-    free(p);
+    free(own);
     return rc;
 }
 
