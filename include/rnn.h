@@ -116,9 +116,11 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
  * sets OpenMP's count for its thread, omp_set_num_threads, which the host's
  * own OpenMP regions in that thread then see too), and OpenBLAS's pool; a
  * trainer uses it too unless rnn_trainer_set gives it "threads" (a config
- * file's count is not used), and leaves it as it found it (while it runs,
- * its count is the process's). Returns the threads now in use, or -1 + rnn_error() for an n out
- * of range (nothing changed).
+ * file's count is not used), and leaves it as it found it: while it runs,
+ * its count is the process's, in every thread that calls the library; after
+ * it, each such thread runs on what it ran on before (an rnn_threads call
+ * made during the run is undone too). Returns the threads now in use, or -1
+ * + rnn_error() for an n out of range (nothing changed).
  * On a machine where other programs keep cores busy, run the host program
  * with GOMP_SPINCOUNT=1000 (or OMP_WAIT_POLICY=passive) in its environment:
  * libgomp's threads otherwise spin at every barrier, and training can run 30x

@@ -185,10 +185,27 @@ void rnn_threads_restore(int setting, int omp_max) {
     current_threads = 0; /* never set, as before: each thread keeps its own OpenMP count */
 }
 
+#ifdef _OPENMP
+/* The OpenMP count this thread had before rnn_threads_sync first gave it the
+ * process's (0: it never did). A trainer's count is the process's only while
+ * it runs: once rnn_threads_restore puts back "none set", a thread that took
+ * the run's count gets its own again, or it would keep the run's for good. */
+static _Thread_local int own_omp_threads;
+#endif
+
 void rnn_threads_sync(void) {
 #ifdef _OPENMP
     const int n = current_threads;
-    if (n > 0 && !omp_in_parallel() && omp_get_max_threads() != n) omp_set_num_threads(n);
+    if (omp_in_parallel()) return;
+    if (n > 0) {
+        const int now = omp_get_max_threads();
+        if (now == n) return;
+        if (!own_omp_threads) own_omp_threads = now;
+        omp_set_num_threads(n);
+    } else if (own_omp_threads) {
+        omp_set_num_threads(own_omp_threads);
+        own_omp_threads = 0;
+    }
 #endif
 }
 

@@ -41,7 +41,9 @@ int rnn_threads_setting(void);
 void rnn_threads_restore(int setting, int omp_max);
 /* OpenMP keeps a thread count per thread: a thread other than the one that
  * called rnn_set_threads would run its regions on all cores. The public API
- * calls this on entry, so that the count is the process's in any thread. */
+ * calls this on entry, so that the count is the process's in any thread;
+ * with none set (rnn_threads_restore(0, ...) after a trainer's run) a thread
+ * it changed gets the count it had before again. */
 void rnn_threads_sync(void);
 
 

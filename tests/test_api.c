@@ -15,7 +15,9 @@
 #include <fcntl.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -955,6 +957,60 @@ static void test_threads_in_other_thread(void) {
     rnn_close(m);
 }
 
+/* A trainer given "threads" while another thread classifies: that thread
+ * runs the run's count while it runs (rnn.h: "its count is the process's"),
+ * and its own count again after it, as the trainer "leaves it as it found
+ * it" (the run's count used to stay in every thread that made a call during
+ * the run, for good). */
+typedef struct {
+    atomic_int calls, done;
+    int during, after; /* the thread's OpenMP count after a call during the run, and after it */
+} host_job;
+
+static void *classify_during_run(void *arg) {
+    host_job *j = arg;
+    omp_set_num_threads(3); /* the thread's own count, none the library's */
+    rnn_t *m = rnn_open(FIX "torch_cls.safetensors");
+    float p[3];
+    while (m && !j->done) {
+        if (rnn_classify(m, "a fine film", p, 3) >= 0) j->during = omp_get_max_threads();
+        j->calls++;
+    }
+    if (m && rnn_classify(m, "a fine film", p, 3) >= 0) j->after = omp_get_max_threads();
+    rnn_close(m);
+    return NULL;
+}
+
+/* Waits (up to 10 s) at the run's first step for a call of the other thread. */
+static int wait_for_call(const rnn_train_event *e, void *user) {
+    host_job *j = user;
+    if (e->kind == RNN_EVENT_STEP && e->step == 1)
+        for (int seen = j->calls, k = 0; j->calls < seen + 2 && k < 10000; k++)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+    return 0;
+}
+
+static void test_trainer_threads_other_thread(void) {
+    const int omp_max = omp_get_max_threads();
+    rnn_threads_restore(0, omp_max); /* no rnn_threads count set, as in a host that never calls it */
+    host_job j = {0};
+    pthread_t th;
+    const int started = pthread_create(&th, NULL, classify_during_run, &j) == 0;
+    char dir[] = "/tmp/rnn_trainer_thr_XXXXXX";
+    CHECK(mkdtemp(dir), "mkdtemp: cannot make a directory under /tmp");
+    rnn_trainer *t = tiny_trainer(dir); /* "threads" 1 */
+    CHECK(t && rnn_trainer_set(t, "steps", "2") == 0 && rnn_trainer_run(t, wait_for_call, &j) == 0, "the run: %s",
+          rnn_error());
+    rnn_trainer_free(t);
+    j.done = 1;
+    if (started) pthread_join(th, NULL);
+    CHECK(started && j.during == 1, "a call during the run ran on the run's 1 thread (%d)", j.during);
+    CHECK(j.after == 3, "a call after the run runs on the thread's own 3 threads again (%d)", j.after);
+    CHECK(rnn_threads_setting() == 0 && omp_get_max_threads() == omp_max, "no count set after the run (%d, %d)",
+          rnn_threads_setting(), omp_get_max_threads());
+    harness_rm_run(dir);
+}
+
 /* The products' precision is the calling thread's: the two directions of a
  * bidirectional model, run by two threads, compute in the caller's bf16,
  * and a thread of its own computes in fp32 while another is set to bf16 (a
@@ -1067,6 +1123,7 @@ int main(void) {
     RUN(test_grow_vocab);
     RUN(test_bad_cache_settings);
     RUN(test_trainer);
+    RUN(test_trainer_threads_other_thread);
     RUN(test_threads_in_other_thread);
     return harness_end();
 }
