@@ -153,7 +153,9 @@ int rnn_threads(int n);
  * stopped, as `rnn train --resume DIR` does: rnn_trainer_set(t, "resume",
  * "DIR"), then any changes (a larger "steps", say), and rnn_trainer_run,
  * which reads DIR/config.txt first, then a file rnn_trainer_load_config
- * loaded, then the options set. */
+ * loaded, then the options set. Numbers in options, config files and the
+ * run's files are read and written with a decimal point ("0.05") whatever
+ * locale the host set (setlocale); the callback runs in the host's locale. */
 typedef struct rnn_trainer rnn_trainer;
 
 enum { RNN_EVENT_STEP = 1, RNN_EVENT_EVAL = 2 };

@@ -2,6 +2,8 @@
 #include "rnn.h"
 
 #include <limits.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,13 +28,31 @@ struct rnn_handle {
 
 const char *rnn_error(void) { return rnn_last_error(); }
 
+/* The library reads and writes numbers the C way ("0.05") whatever locale the
+ * host set: under a decimal comma (setlocale(LC_ALL, "") on a German desktop)
+ * strtod stops at "0.05"'s point, and config.txt and metrics.csv would be
+ * written with commas. uselocale switches the calling thread alone. */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+static void make_c_locale(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+/* Puts the calling thread in the C locale; returns the locale to put back
+ * with c_locale_leave ((locale_t)0: none made, nothing changed). */
+static locale_t c_locale_enter(void) {
+    pthread_once(&c_locale_once, make_c_locale);
+    return c_locale ? uselocale(c_locale) : (locale_t)0;
+}
+static void c_locale_leave(locale_t host) {
+    if (host) uselocale(host);
+}
+
 int rnn_threads(int n) {
     if (n < 0 || n > 4096) return rnn_errorf("rnn_threads: n must be in [0, 4096] (0: all cores), not %d", n);
     rnn_set_threads(n);
     return rnn_get_threads();
 }
 
-rnn_t *rnn_open(const char *checkpoint_path) {
+static rnn_t *open_checkpoint(const char *checkpoint_path) {
     if (!checkpoint_path) {
         rnn_errorf("rnn_open: no checkpoint path");
         return NULL;
@@ -57,6 +77,13 @@ rnn_t *rnn_open(const char *checkpoint_path) {
         rnn_errorf("out of memory");
         return NULL;
     }
+    return m;
+}
+
+rnn_t *rnn_open(const char *checkpoint_path) {
+    const locale_t host = c_locale_enter();
+    rnn_t *m = open_checkpoint(checkpoint_path);
+    c_locale_leave(host);
     return m;
 }
 
@@ -303,14 +330,20 @@ void rnn_trainer_free(rnn_trainer *t) { free(t); }
 int rnn_trainer_set(rnn_trainer *t, const char *name, const char *value) {
     if (!t) return rnn_errorf("rnn_trainer_set: no trainer (rnn_trainer_new failed?)");
     if (!name) return rnn_errorf("rnn_trainer_set: no option name");
-    return rnn_opts_set(&t->set, name, value);
+    const locale_t host = c_locale_enter();
+    const int rc = rnn_opts_set(&t->set, name, value);
+    c_locale_leave(host);
+    return rc;
 }
 
 int rnn_trainer_load_config(rnn_trainer *t, const char *path) {
     if (!t) return rnn_errorf("rnn_trainer_load_config: no trainer (rnn_trainer_new failed?)");
     if (!path) return rnn_errorf("rnn_trainer_load_config: no config file path");
     rnn_opts o = t->cfg; /* a file that fails changes nothing */
-    if (rnn_opts_load_file(&o, path)) return -1;
+    const locale_t host = c_locale_enter();
+    const int bad = rnn_opts_load_file(&o, path);
+    c_locale_leave(host);
+    if (bad) return -1;
     t->cfg = o;
     t->loaded = 1;
     return 0;
@@ -346,13 +379,34 @@ static int trainer_options(const rnn_trainer *t, rnn_opts *o) {
     return 0;
 }
 
+/* The host's callback, run in the host's locale (its printf's numbers as it
+ * writes them) while the run is in the C one. */
+typedef struct {
+    rnn_train_callback cb;
+    void *user;
+    locale_t host;
+} host_callback;
+
+static int call_host(const rnn_train_event *e, void *arg) {
+    const host_callback *h = arg;
+    if (h->host) uselocale(h->host);
+    const int stop = h->cb(e, h->user);
+    if (h->host) uselocale(c_locale);
+    return stop;
+}
+
 int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {
     if (!t) return rnn_errorf("rnn_trainer_run: no trainer (rnn_trainer_new failed?)");
+    const locale_t host = c_locale_enter();
     rnn_opts o;
-    if (trainer_options(t, &o)) return -1;
-    const int setting = rnn_threads_setting(), omp_max = rnn_get_threads();
-    const int rc = rnn_train(&o, cb, user, t->dir, sizeof t->dir);
-    rnn_threads_restore(setting, omp_max); /* the host's count again, or none set as before */
+    int rc = -1;
+    if (!trainer_options(t, &o)) {
+        const int setting = rnn_threads_setting(), omp_max = rnn_get_threads();
+        host_callback h = {cb, user, host};
+        rc = rnn_train(&o, cb ? call_host : NULL, &h, t->dir, sizeof t->dir);
+        rnn_threads_restore(setting, omp_max); /* the host's count again, or none set as before */
+    }
+    c_locale_leave(host);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <locale.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1011,6 +1012,71 @@ static void test_trainer_threads_other_thread(void) {
     harness_rm_run(dir);
 }
 
+/* A host that set a locale with a decimal comma (setlocale(LC_ALL, "") on a
+ * German desktop): the trainer still reads "0.05" and writes config.txt and
+ * metrics.csv with points (strtod stopped at the point: "'0.05' is not a
+ * number"; config.txt held "lr = 0,05", which a resume misread, and
+ * metrics.csv got a column more per number), while the host's callback sees
+ * the host's locale. Needs a comma locale: an installed one, or one localedef
+ * makes from glibc's sources; without either the test says so and passes. */
+static int comma_seen; /* the callback formatted 0.5 as "0,5" */
+
+static int format_in_callback(const rnn_train_event *e, void *user) {
+    (void)e, (void)user;
+    char b[16];
+    snprintf(b, sizeof b, "%.1f", 0.5);
+    comma_seen += !strcmp(b, "0,5");
+    return 0;
+}
+
+static void test_trainer_comma_locale(void) {
+    char base[] = "/tmp/rnn_locale_XXXXXX";
+    CHECK(mkdtemp(base), "mkdtemp: cannot make a directory under /tmp");
+    const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8"};
+    const char *got = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !got; i++) got = setlocale(LC_NUMERIC, names[i]);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", base);
+    if (!got && system(cmd) == 0) { /* glibc looks in LOCPATH first */
+        setenv("LOCPATH", base, 1);
+        got = setlocale(LC_NUMERIC, "de_DE.UTF-8");
+    }
+    char b[16];
+    snprintf(b, sizeof b, "%.1f", 0.5);
+    if (!got || strcmp(b, "0,5")) {
+        printf("  (no locale with a decimal comma here: nothing checked)\n");
+    } else {
+        char dir[128], path[160], line[512];
+        snprintf(dir, sizeof dir, "%s/run", base);
+        rnn_trainer *t = tiny_trainer(dir);
+        CHECK(t && rnn_trainer_set(t, "lr", "0.05") == 0, "lr 0.05 under %s: %s", got, rnn_error());
+        CHECK(t && rnn_trainer_set(t, "steps", "4") == 0 && rnn_trainer_run(t, format_in_callback, NULL) == 0,
+              "the run: %s", rnn_error());
+        rnn_trainer_free(t);
+        CHECK(comma_seen == 5, "the callback formats in the host's locale (%d of 5 events)", comma_seen);
+        snprintf(path, sizeof path, "%s/config.txt", dir);
+        FILE *f = fopen(path, "r");
+        int lr_ok = 0;
+        while (f && fgets(line, sizeof line, f))
+            if (!strncmp(line, "lr = ", 5)) lr_ok = !strncmp(line, "lr = 0.05", 9);
+        if (f) fclose(f);
+        CHECK(lr_ok, "config.txt holds lr = 0.05, with a point");
+        snprintf(path, sizeof path, "%s/metrics.csv", dir);
+        f = fopen(path, "r");
+        int cols[2] = {0, 0};
+        for (int r = 0; r < 2 && f && fgets(line, sizeof line, f); r++)
+            for (const char *c = line; *c; c++) cols[r] += *c == ',';
+        if (f) fclose(f);
+        CHECK(cols[0] > 0 && cols[0] == cols[1], "metrics.csv: the header's columns and a row's (%d, %d commas)",
+              cols[0], cols[1]);
+        harness_rm_run(dir);
+    }
+    setlocale(LC_NUMERIC, "C");
+    unsetenv("LOCPATH");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+    CHECK(system(cmd) == 0, "rm -rf %s", base);
+}
+
 /* The products' precision is the calling thread's: the two directions of a
  * bidirectional model, run by two threads, compute in the caller's bf16,
  * and a thread of its own computes in fp32 while another is set to bf16 (a
@@ -1124,6 +1190,7 @@ int main(void) {
     RUN(test_bad_cache_settings);
     RUN(test_trainer);
     RUN(test_trainer_threads_other_thread);
+    RUN(test_trainer_comma_locale);
     RUN(test_threads_in_other_thread);
     return harness_end();
 }
