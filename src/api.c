@@ -53,8 +53,8 @@ int rnn_threads(int n) {
 }
 
 static rnn_t *open_checkpoint(const char *checkpoint_path) {
-    if (!checkpoint_path) {
-        rnn_errorf("rnn_open: no checkpoint path");
+    if (!checkpoint_path || !checkpoint_path[0]) { /* ("" would read ": cannot open") */
+        rnn_errorf("rnn_open: no checkpoint path%s", checkpoint_path ? " (an empty string)" : "");
         return NULL;
     }
     rnn_t *m = calloc(1, sizeof *m);

@@ -326,6 +326,8 @@ static void test_generate_matches_pytorch(void) {
     rnn_close(m);
     /* The NULL of a failed rnn_open fails cleanly everywhere. */
     CHECK(rnn_open(NULL) == NULL && strstr(rnn_error(), "no checkpoint path"), "rnn_open(NULL)");
+    CHECK(rnn_open("") == NULL && strstr(rnn_error(), "rnn_open: no checkpoint path"), "rnn_open(\"\"): %s",
+          rnn_error()); /* (it said ": cannot open: No such file or directory") */
     CHECK(rnn_classify(NULL, "x", NULL, 0) == -1 && strstr(rnn_error(), "no model"), "rnn_classify(NULL model)");
     CHECK(rnn_generate(NULL, "x", 5, 1, 0, 1, 1) == NULL && strstr(rnn_error(), "no model"), "rnn_generate(NULL)");
     CHECK(rnn_score(NULL, "xy", 2, &loss, NULL) == -1 && strstr(rnn_error(), "rnn_score: no model"), "rnn_score(NULL)");
