@@ -51,7 +51,7 @@ float rnn_bf16_to_float(unsigned short h) {
 #include <immintrin.h>
 
 int rnn_gemm_bf16_available(void) {
-    static int cached = -1;
+    static _Atomic int cached = -1; /* (threads may ask at once: the same answer, but a race still) */
     if (cached < 0) {
         __builtin_cpu_init();
         cached = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
