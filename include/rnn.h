@@ -23,7 +23,10 @@
  * library was built with them; the Makefile prints which). Functions that
  * fail return NULL or a negative number and leave a one-line message for
  * rnn_error(); the library never exits. A handle may be used by one thread at
- * a time.
+ * a time; several threads may each use a handle of their own at once (each
+ * handle holds its own copy of the weights), and one thread may train
+ * (rnn_trainer_run) meanwhile. rnn_error() is per thread; rnn_threads is
+ * the process's.
  */
 #ifndef RNN_H
 #define RNN_H
@@ -45,14 +48,16 @@ typedef struct rnn_handle rnn_t;
 rnn_t *rnn_open(const char *checkpoint_path);
 void rnn_close(rnn_t *m); /* NULL is fine */
 
-/* The last error message of this thread. */
+/* The last error message of this thread: the library's (do not free it),
+ * kept until this thread's next failing call. */
 const char *rnn_error(void);
 
-/* "lm" or "classify". */
+/* "lm" or "classify" (a constant string). */
 const char *rnn_get_task(const rnn_t *m);
 
 /* Classifiers: the number of classes and the name of class i (0 / NULL with a
- * message for a language model or an i out of range). */
+ * message for a language model or an i out of range). A label belongs to
+ * the handle: valid until rnn_close. */
 int rnn_num_classes(const rnn_t *m);
 const char *rnn_label(const rnn_t *m, int i);
 
@@ -196,7 +201,8 @@ int rnn_trainer_load_config(rnn_trainer *t, const char *path);
 /* Trains. 0 when the run ended (its length reached, early stopping, or cb
  * asked to stop); -1 + rnn_error() on failure. cb may be NULL. */
 int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user);
-/* The run directory of the last rnn_trainer_run ("" before one). */
+/* The run directory of the last rnn_trainer_run ("" before one): the
+ * trainer's, valid until its next run or rnn_trainer_free. */
 const char *rnn_trainer_dir(const rnn_trainer *t);
 
 #ifdef __cplusplus
