@@ -59,7 +59,7 @@ static rnn_t *open_checkpoint(const char *checkpoint_path) {
     }
     rnn_t *m = calloc(1, sizeof *m);
     if (!m) {
-        rnn_errorf("out of memory");
+        rnn_errorf("rnn_open: out of memory");
         return NULL;
     }
     if (rnn_checkpoint_load(&m->ck, checkpoint_path)) {
@@ -74,13 +74,14 @@ static rnn_t *open_checkpoint(const char *checkpoint_path) {
     }
     if (!(m->probs = malloc(sizeof(float) * (size_t)(m->ck.model->c.num_classes + 1)))) {
         rnn_close(m);
-        rnn_errorf("out of memory");
+        rnn_errorf("rnn_open: out of memory");
         return NULL;
     }
     return m;
 }
 
 rnn_t *rnn_open(const char *checkpoint_path) {
+    rnn_threads_sync(); /* the loading's parallel work on the process's count, as every call */
     const locale_t host = c_locale_enter();
     rnn_t *m = open_checkpoint(checkpoint_path);
     c_locale_leave(host);
@@ -191,7 +192,7 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
     float *own = probs ? NULL : malloc(sizeof(float) * ((size_t)BATCH_BLOCK * C + 1));
     d.start = malloc(sizeof(size_t) * BATCH_BLOCK), d.len = malloc(sizeof(int) * BATCH_BLOCK);
     d.label = calloc(BATCH_BLOCK, sizeof(int));
-    int rc = (probs || own) && d.start && d.len && d.label ? 0 : rnn_errorf("out of memory");
+    int rc = (probs || own) && d.start && d.len && d.label ? 0 : rnn_errorf("%s: out of memory", fn);
     for (int i0 = 0; i0 < n_texts && !rc; i0 += BATCH_BLOCK) {
         const int nb = n_texts - i0 < BATCH_BLOCK ? n_texts - i0 : BATCH_BLOCK;
         size_t used = 0;
@@ -209,7 +210,7 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
                 int32_t *g = realloc(d.tokens, sizeof(int32_t) * c2);
                 if (!g) {
                     free(ids);
-                    rc = rnn_errorf("out of memory");
+                    rc = rnn_errorf("%s: out of memory", fn);
                     break;
                 }
                 d.tokens = g, cap = c2;
@@ -317,7 +318,7 @@ struct rnn_trainer {
 rnn_trainer *rnn_trainer_new(void) {
     rnn_trainer *t = calloc(1, sizeof *t);
     if (!t) {
-        rnn_errorf("out of memory");
+        rnn_errorf("rnn_trainer_new: out of memory");
         return NULL;
     }
     rnn_opts_default(&t->cfg);
