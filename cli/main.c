@@ -1173,7 +1173,7 @@ static void print_json_string(const char *s) {
 typedef struct {
     rnn_cls_data d; /* the block's texts in the model's tokens, cut as the model reads them */
     size_t cap;     /* int32s d.tokens holds */
-    size_t used;    /* of them in use */
+    size_t a_cap;   /* model 0 with --attention: floats the block's alpha holds */
     rnn_acts *a;    /* kept from block to block (rnn_cls_batch_probs) */
 } cls_member;
 
@@ -1245,32 +1245,16 @@ static int cls_member_add(cls_member *r, const rnn_checkpoint *ck, float **alpha
         free(ids);
         return rnn_errorf("%zu tokens, more than %d (--max-len cuts it)", n, RNN_MAX_TEXT_LEN);
     }
-    const size_t rows = n ? n : 1;
-    if (r->used + rows > r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 4096;
-        if (cap < r->used + rows) cap = r->used + rows;
-        int32_t *g = realloc(r->d.tokens, cap * sizeof *g);
-        if (g) r->d.tokens = g;
-        float *h = g && alpha ? realloc(*alpha, cap * sizeof *h) : NULL;
-        if (h) *alpha = h;
-        if (!g || (alpha && !h)) {
-            free(ids);
-            return rnn_errorf("out of memory");
-        }
-        r->cap = cap;
-    }
-    int32_t *dst = r->d.tokens + r->used;
-    if (n)
-        memcpy(dst, ids, n * sizeof *dst);
-    else
-        *empty = 1, dst[0] = rnn_tokenizer_filler_id(ck->tok, NULL);
+    const int32_t filler = rnn_tokenizer_filler_id(ck->tok, NULL);
+    if (!n) *empty = 1;
+    const int rc = rnn_cls_append(&r->d, &r->cap, n ? ids : &filler, n ? n : 1, 0);
     free(ids);
-    rnn_cls_data *d = &r->d;
-    d->start[d->n] = r->used;
-    d->len[d->n] = (int)rows;
-    if ((int)rows > d->max_len) d->max_len = (int)rows;
-    d->n++;
-    r->used += rows;
+    if (rc) return -1;
+    if (alpha && r->a_cap < r->cap) { /* --attention's weights: one per token */
+        float *h = realloc(*alpha, r->cap * sizeof *h);
+        if (!h) return rnn_errorf("out of memory");
+        *alpha = h, r->a_cap = r->cap;
+    }
     return whole > n;
 }
 
@@ -1369,7 +1353,7 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
     const int K = e->K, C = e->ck[0].model->c.num_classes;
     char msg[8192]; /* the bad text's error, kept while the texts before it are printed */
     int n_ok = b->n, bad_k = -1;
-    for (int k = 0; k < K; k++) b->m[k].d.n = 0, b->m[k].d.max_len = 0, b->m[k].used = 0;
+    for (int k = 0; k < K; k++) b->m[k].d.n = 0, b->m[k].d.max_len = 0;
     for (int i = 0; i < b->n && bad_k < 0; i++) {
         b->empty[i] = 0;
         for (int k = 0; k < K; k++) {

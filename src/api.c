@@ -195,8 +195,7 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
     int rc = (probs || own) && d.start && d.len && d.label ? 0 : rnn_errorf("%s: out of memory", fn);
     for (int i0 = 0; i0 < n_texts && !rc; i0 += BATCH_BLOCK) {
         const int nb = n_texts - i0 < BATCH_BLOCK ? n_texts - i0 : BATCH_BLOCK;
-        size_t used = 0;
-        d.max_len = 0;
+        d.n = 0, d.max_len = 0;
         for (int i = 0; i < nb && !rc; i++) {
             char what[32];
             snprintf(what, sizeof what, "text %d", i0 + i);
@@ -205,24 +204,10 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
             if (!texts[i0 + i]) rc = rnn_errorf("%s: %s is NULL", fn, what);
             else if (encode_text(m, fn, what, texts[i0 + i], &ids, &len)) rc = -1;
             if (rc) break;
-            if (used + len > cap) {
-                const size_t c2 = (used + len) * 2;
-                int32_t *g = realloc(d.tokens, sizeof(int32_t) * c2);
-                if (!g) {
-                    free(ids);
-                    rc = rnn_errorf("%s: out of memory", fn);
-                    break;
-                }
-                d.tokens = g, cap = c2;
-            }
-            memcpy(d.tokens + used, ids, sizeof(int32_t) * len);
+            if (rnn_cls_append(&d, &cap, ids, len, 0)) rc = rnn_error_prefix("%s", fn);
             free(ids);
-            d.start[i] = used, d.len[i] = (int)len;
-            if ((int)len > d.max_len) d.max_len = (int)len;
-            used += len;
         }
         if (rc) break;
-        d.n = (size_t)nb;
         float *p = probs ? probs + (size_t)i0 * C : own;
         if (rnn_cls_batch_probs(md, &d, 64, &a, p, NULL)) {
             rc = rnn_error_prefix("%s", fn);

@@ -16,16 +16,33 @@ void rnn_cls_data_free(rnn_cls_data *d) {
     memset(d, 0, sizeof *d);
 }
 
+int rnn_cls_append(rnn_cls_data *d, size_t *cap, const int32_t *ids, size_t n, int label) {
+    const size_t used = d->n ? d->start[d->n - 1] + (size_t)d->len[d->n - 1] : 0;
+    if (used + n > *cap) {
+        size_t c2 = *cap ? 2 * *cap : 4096;
+        while (c2 < used + n) c2 *= 2;
+        int32_t *g = realloc(d->tokens, c2 * sizeof *g);
+        if (!g) return rnn_errorf("out of memory");
+        d->tokens = g, *cap = c2;
+    }
+    memcpy(d->tokens + used, ids, n * sizeof *ids);
+    d->start[d->n] = used;
+    d->len[d->n] = (int)n;
+    if (d->label) d->label[d->n] = label;
+    if ((int)n > d->max_len) d->max_len = (int)n;
+    d->n++;
+    return 0;
+}
+
 int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *tok, int max_len,
                    int keep_tail, size_t *n_unk, size_t *n_cut, size_t *n_empty) {
     memset(d, 0, sizeof *d);
-    size_t cap = 1 << 16, used = 0, unk = 0, cut = 0, empty = 0;
-    d->tokens = malloc(cap * sizeof(int32_t));
+    size_t cap = 0, unk = 0, cut = 0, empty = 0;
     d->start = malloc((ds->n + 1) * sizeof(size_t));
     d->len = malloc((ds->n + 1) * sizeof(int));
     d->label = malloc((ds->n + 1) * sizeof(int));
-    if (!d->tokens || !d->start || !d->len || !d->label) goto oom;
-    int filler = rnn_tokenizer_filler_id(tok, NULL);
+    if (!d->start || !d->len || !d->label) goto oom;
+    const int32_t filler = rnn_tokenizer_filler_id(tok, NULL);
     for (size_t i = 0; i < ds->n; i++) {
         int32_t *ids = NULL;
         size_t n = 0, u = 0;
@@ -36,37 +53,11 @@ int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *
         unk += u;
         const size_t whole = n;
         if ((n = rnn_cls_cut(ids, n, max_len, keep_tail)) < whole) cut++;
-        const int32_t *src = ids;
-        size_t len = n ? n : 1;
-        if (n == 0) {
-            empty++;
-            int32_t *g = realloc(ids, sizeof(int32_t));
-            if (!g) {
-                free(ids);
-                goto oom;
-            }
-            ids = g;
-            ids[0] = filler;
-            src = ids;
-        }
-        if (used + len > cap) {
-            while (used + len > cap) cap *= 2;
-            int32_t *g = realloc(d->tokens, cap * sizeof(int32_t));
-            if (!g) {
-                free(ids);
-                goto oom;
-            }
-            d->tokens = g;
-        }
-        memcpy(d->tokens + used, src, len * sizeof(int32_t));
+        if (n == 0) empty++;
+        const int r = rnn_cls_append(d, &cap, n ? ids : &filler, n ? n : 1, ds->ex[i].label);
         free(ids);
-        d->start[i] = used;
-        d->len[i] = (int)len;
-        d->label[i] = ds->ex[i].label;
-        if ((int)len > d->max_len) d->max_len = (int)len;
-        used += len;
+        if (r) goto oom;
     }
-    d->n = ds->n;
     if (n_unk) *n_unk = unk;
     if (n_cut) *n_cut = cut;
     if (n_empty) *n_empty = empty;
@@ -300,16 +291,15 @@ static void add_mean(void *user, size_t i, const rnn_acts *x, const rnn_pack *p,
 
 /* Adds 1/K of model m's class probabilities of examples [i0, i1) of d into
  * sum ((i1 - i0, C) doubles, in example order; a bce model's pair computed
- * in double, so that neither side rounds to 0). */
-static int add_probs(const rnn_model *m, const rnn_cls_data *d, size_t i0, size_t i1, int B, int K,
+ * in double, so that neither side rounds to 0). *a: m's activations, kept
+ * from block to block (NULL at first; the caller frees them). */
+static int add_probs(const rnn_model *m, const rnn_cls_data *d, size_t i0, size_t i1, int B, int K, rnn_acts **a,
                      double *sum) {
     /* a view of the block's examples */
     rnn_cls_data v = {.tokens = d->tokens, .start = d->start + i0, .len = d->len + i0, .label = d->label + i0,
                       .n = i1 - i0, .max_len = d->max_len};
     mean_out o = {m, K, malloc(sizeof(float) * (m->c.num_classes + 1)), sum};
-    rnn_acts *a = NULL;
-    const int rc = o.row ? forward_batches(m, &v, B, &a, add_mean, &o) : rnn_errorf("out of memory");
-    rnn_acts_free(a);
+    const int rc = o.row ? forward_batches(m, &v, B, a, add_mean, &o) : rnn_errorf("out of memory");
     free(o.row);
     free(v.order);
     return rc;
@@ -332,23 +322,16 @@ int rnn_cls_evaluate_mean(const rnn_model *const *m, const rnn_cls_data *const *
     out->confusion = calloc((size_t)C * C, sizeof(long));
     long *seen = calloc(2 * (size_t)C, sizeof(long)), *said = seen + C; /* per class: true, predicted */
     double *sum = malloc(sizeof(double) * (block * C + 1));
-    if (!out->confusion || !seen || !sum) {
-        free(out->confusion), free(seen), free(sum);
-        out->confusion = NULL;
-        return rnn_errorf("out of memory");
-    }
+    rnn_acts **acts = calloc((size_t)K, sizeof *acts); /* each model's, kept from block to block */
+    int rc = out->confusion && seen && sum && acts ? 0 : rnn_errorf("out of memory");
     double total = 0;
     long right = 0;
     const int *label = d[0]->label;
-    for (size_t i0 = 0; i0 < n; i0 += block) {
+    for (size_t i0 = 0; i0 < n && !rc; i0 += block) {
         const size_t i1 = n - i0 < block ? n : i0 + block;
         memset(sum, 0, sizeof(double) * (i1 - i0) * C);
-        for (int k = 0; k < K; k++)
-            if (add_probs(m[k], d[k], i0, i1, B, K, sum)) {
-                free(sum), free(seen);
-                rnn_cls_metrics_free(out);
-                return -1;
-            }
+        for (int k = 0; k < K && !rc; k++) rc = add_probs(m[k], d[k], i0, i1, B, K, &acts[k], sum);
+        if (rc) break;
         for (size_t i = i0; i < i1; i++) {
             const double *p = sum + (i - i0) * C;
             int pred = 0, finite = isfinite(p[0]) != 0;
@@ -365,11 +348,17 @@ int rnn_cls_evaluate_mean(const rnn_model *const *m, const rnn_cls_data *const *
     /* F1 = 2tp / (2tp + fp + fn) = 2tp / (seen + said); a class never seen nor predicted
      * counts 0. Per class from the counts: summing the matrix's columns cost O(C^2) strided
      * reads, minutes for thousands of classes. */
+    for (int k = 0; acts && k < K; k++) rnn_acts_free(acts[k]);
+    free(acts), free(sum);
+    if (rc) {
+        free(seen);
+        rnn_cls_metrics_free(out);
+        return -1;
+    }
     double f1 = 0;
     for (int c = 0; c < C; c++)
         if (seen[c] + said[c] > 0) f1 += 2.0 * out->confusion[(size_t)c * C + c] / (double)(seen[c] + said[c]);
     free(seen);
-    free(sum);
     out->n = (long)n;
     out->C = C;
     out->loss = n ? total / n : 0;

@@ -44,6 +44,12 @@ typedef struct {
 int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *tok, int max_len,
                    int keep_tail, size_t *n_unk, size_t *n_cut, size_t *n_empty);
 
+/* Appends one text's ids (n >= 1, already cut) to d as example d->n with
+ * class label (d->label may be NULL), growing d->tokens by doubling: *cap
+ * is the int32s it holds (0 at first). d->start, d->len (and d->label) must
+ * have room for example d->n. -1 with "out of memory" (d unchanged). */
+int rnn_cls_append(rnn_cls_data *d, size_t *cap, const int32_t *ids, size_t n, int label);
+
 /* A text's ids cut to max_len (> 0) tokens: its first ones, or with
  * keep_tail its last ones (moved to the front). Returns the new count, n
  * itself when it is no longer or max_len is 0. */
