@@ -9,7 +9,6 @@
 #include "train.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -1321,23 +1320,10 @@ static int save_model(run *r, const char *name) {
  * either name renames a new file over it, so the other keeps its bytes.
  * Where the file system has no hard links, the file is written again. */
 static int save_last_as_best(run *r) {
-    char model[2 * RNN_OPT_STR], last[2 * RNN_OPT_STR], tmp[2 * RNN_OPT_STR + 16];
+    char model[2 * RNN_OPT_STR], last[2 * RNN_OPT_STR];
     path_in(model, sizeof model, r, "model.safetensors");
     path_in(last, sizeof last, r, "last.safetensors");
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", last);
-    const int fd = mkstemp(tmp); /* a free name beside it, as rnn_replace_file's; link() needs it absent */
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-        if (link(model, tmp) == 0) {
-            if (rename(tmp, last) == 0) {
-                const int dfd = open(r->dir, O_RDONLY); /* the rename made durable, as a save's is */
-                if (dfd >= 0) fsync(dfd), close(dfd);
-                return 0;
-            }
-            unlink(tmp);
-        }
-    }
+    if (rnn_replace_with_link(model, last) == 0) return 0;
     return save_model(r, "last.safetensors");
 }
 

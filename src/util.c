@@ -411,19 +411,45 @@ static mode_t new_file_mode(const char *path) {
     return 0666 & ~um;
 }
 
-int rnn_replace_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg) {
+/* A free name beside path (path.tmp.XXXXXX, made by mkstemp: *fd is it,
+ * open) for the caller to free; NULL with a message. */
+static char *temp_beside(const char *path, int *fd) {
     const size_t pl = strlen(path);
     char *tmp = malloc(pl + sizeof ".tmp.XXXXXX"); /* mkstemp fills the X's */
-    if (!tmp) return rnn_errorf("%s: out of memory", path);
+    if (!tmp) {
+        rnn_errorf("%s: out of memory", path);
+        return NULL;
+    }
     memcpy(tmp, path, pl);
     memcpy(tmp + pl, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    const mode_t mode = new_file_mode(path);
-    const int fd = mkstemp(tmp);
-    if (fd < 0) {
-        const int e = errno;
+    if ((*fd = mkstemp(tmp)) < 0) {
+        rnn_errorf("%s: cannot create a temporary file beside it: %s", path, strerror(errno));
         free(tmp);
-        return rnn_errorf("%s: cannot create a temporary file beside it: %s", path, strerror(e));
+        return NULL;
     }
+    return tmp;
+}
+
+/* Makes a rename into path's directory durable. The new file is in place by
+ * then, so a failure here (some file systems refuse fsync on a directory)
+ * is not reported as a failed save. */
+static void sync_dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? rnn_strdup(path) : NULL;
+    if (dir) dir[slash == path ? 1 : slash - path] = 0;
+    const int dfd = slash && !dir ? -1 : open(dir ? dir : ".", O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(dir);
+}
+
+int rnn_replace_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg) {
+    const mode_t mode = new_file_mode(path);
+    int fd;
+    char *tmp = temp_beside(path, &fd);
+    if (!tmp) return -1;
     FILE *f = NULL;
     if (fchmod(fd, mode) != 0 || !(f = fdopen(fd, "wb"))) {
         rnn_errorf("%s: cannot write %s: %s", path, tmp, strerror(errno));
@@ -442,24 +468,30 @@ int rnn_replace_file(const char *path, int (*fill)(FILE *f, void *arg), void *ar
         rnn_errorf("%s: cannot replace: %s%s", path, strerror(e), access(path, F_OK) == 0 ? " (previous file kept)" : "");
         goto out;
     }
-    /* Make the rename itself durable. The new file is in place by now, so a
-     * failure here (some file systems refuse fsync on a directory) is not
-     * reported as a failed save. */
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? rnn_strdup(path) : NULL;
-    if (dir) dir[slash == path ? 1 : slash - path] = 0;
-    const int dfd = slash && !dir ? -1 : open(dir ? dir : ".", O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
+    sync_dir_of(path);
     free(tmp);
     return 0;
 out:
     unlink(tmp);
     free(tmp);
     return -1;
+}
+
+int rnn_replace_with_link(const char *src, const char *path) {
+    int fd;
+    char *tmp = temp_beside(path, &fd);
+    if (!tmp) return -1;
+    close(fd);
+    unlink(tmp); /* link() needs the name free */
+    int rc = -1;
+    if (link(src, tmp) != 0)
+        rnn_errorf("%s: cannot link %s to it: %s", path, src, strerror(errno));
+    else if (rename(tmp, path) != 0)
+        rnn_errorf("%s: cannot replace: %s", path, strerror(errno)), unlink(tmp);
+    else
+        sync_dir_of(path), rc = 0;
+    free(tmp);
+    return rc;
 }
 
 typedef struct {

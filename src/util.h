@@ -113,6 +113,11 @@ char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8);
  * else what open(..., 0666) would give. -1 + message naming path ("write
  * failed ... (previous file kept)"). */
 int rnn_replace_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg);
+/* Replaces path in one step with a second name (a hard link) for the file
+ * src, made under a temporary name beside path and renamed over it, the
+ * rename made durable. -1 + message (path left as it was) where links
+ * cannot be made, e.g. on a file system without them. */
+int rnn_replace_with_link(const char *src, const char *path);
 /* rnn_replace_file with n bytes of data. */
 int rnn_write_atomic(const char *path, const char *data, size_t n);
 
