@@ -961,6 +961,36 @@ int rnn_tokenizer_encode(const rnn_tokenizer *t, const char *text, size_t len, i
     return 0;
 }
 
+size_t rnn_tokenizer_cut(const rnn_tokenizer *t, const char *text, size_t len, size_t at) {
+    const unsigned char *s = (const unsigned char *)text;
+    const rnn_tok_type type = t->opt.type;
+    const int html = t->opt.strip_html && type != RNN_TOK_BYTE;
+    if (at >= len) return len;
+    /* open: the last '<' before p with no '>' after it, which may start a tag
+     * that html_tag_end reads past p (SIZE_MAX: none). A '<' further back than
+     * HTML_TAG_MAX is no matter: html_tag_end reads no further than that. */
+    size_t open = SIZE_MAX;
+    for (size_t q = at; html && q-- > (at > HTML_TAG_MAX ? at - HTML_TAG_MAX : 0);) {
+        if (s[q] == '>') break;
+        if (s[q] == '<') {
+            open = q;
+            break;
+        }
+    }
+    for (size_t p = at; p < len; p++) {
+        int here; /* p starts a token as the whole text is read, with no word in progress */
+        switch (type) {
+        case RNN_TOK_BYTE: here = 1; break;
+        case RNN_TOK_CHAR: here = (s[p] & 0xC0) != 0x80; break;
+        default: here = p > 0 && (s[p - 1] == ' ' || s[p - 1] == '\t' || s[p - 1] == '\n' || s[p - 1] == '\r'); break;
+        }
+        if (here && (open == SIZE_MAX || p - open > HTML_TAG_MAX)) return p;
+        if (html && s[p] == '<') open = p;
+        if (html && s[p] == '>') open = SIZE_MAX;
+    }
+    return len;
+}
+
 /* What token id adds after prev: *space (0/1) then the *n returned bytes.
  * id must be in range; tmp holds a byte tokenizer's byte. */
 static const char *piece_of(const rnn_tokenizer *t, int32_t prev, int32_t id, char *tmp,

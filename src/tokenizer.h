@@ -169,6 +169,18 @@ rnn_tokenizer *rnn_tokenizer_grow(const rnn_tokenizer *t, const char *text, size
  * *n_unk unchanged. */
 int rnn_tokenizer_encode(const rnn_tokenizer *t, const char *text, size_t len, int32_t **ids,
                          size_t *n, size_t *n_unk);
+/* Where text (len bytes) may be cut to encode it in pieces: the first p >= at
+ * (at most len) such that the ids of text[0..p) followed by those of
+ * text[p..len) are the ids of the whole (and the unknowns as many), because
+ * no token, word or tag can span p; len where none can be found. byte: at.
+ * char: the start of a code point (a byte that is no UTF-8 continuation
+ * byte: no sequence, valid or refused, is read past one). word, wordpiece:
+ * just past an ASCII space, tab, "\n" or "\r", each of which ends a word.
+ * With strip_html, also never where a tag could be open: the last '<' before
+ * p has a '>' after it before p, or is more than a tag's 512 bytes back.
+ * Linear in p - at. A text cut so encodes, one piece at a time, with only a
+ * piece's ids at hand (rnn train's token streams, src/train.c). */
+size_t rnn_tokenizer_cut(const rnn_tokenizer *t, const char *text, size_t len, size_t at);
 
 /* Streaming decoder for generation: writes into buf the text that token id adds
  * after token prev_id (-1 at the start), as described above, NUL-terminated
