@@ -256,7 +256,8 @@ typedef struct {
 static double lm_step(void *vctx, long k) {
     train_ctx *x = vctx;
     long kb = k % x->n_batches;
-    rnn_lm_fill(x->data, x->n_data, x->B, x->T, kb, 0, x->a->ids, x->a->targets);
+    const rnn_lm_stream data = rnn_lm_view(x->data, x->n_data);
+    rnn_lm_fill(&data, x->B, x->T, kb, 0, x->a->ids, x->a->targets);
     double loss = rnn_train_step(x->m, x->a, &x->p, kb > 0, x->opt, &x->sc, x->lr, &x->rng, NULL,
                                  NULL);
     size_t n = (size_t)x->m->c.num_layers * x->m->D * x->B * x->m->c.hidden_dim;

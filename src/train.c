@@ -68,15 +68,163 @@ long rnn_lm_batches(size_t n, int B, int T) {
     return len < 2 ? 0 : (long)((len - 1) / (size_t)T);
 }
 
-void rnn_lm_fill(const int32_t *data, size_t n, int B, int T, long k, size_t offset, int32_t *ids,
-                 int32_t *targets) {
-    const size_t len = n / (size_t)B, used = len * (size_t)B, pos = (size_t)k * T + offset % len;
-    for (int t = 0; t < T; t++)
-        for (int b = 0; b < B; b++) {
-            size_t i = (size_t)b * len + pos + (size_t)t, j = i + 1;
-            ids[t * B + b] = data[i < used ? i : i - used];
-            targets[t * B + b] = data[j < used ? j : j - used];
+int rnn_lm_width(int V) { return V <= 256 ? 1 : V <= 65536 ? 2 : 4; }
+
+rnn_lm_stream rnn_lm_view(const int32_t *ids, size_t n) {
+    return (rnn_lm_stream){(void *)ids, n, 4}; /* (only ever read through this view) */
+}
+
+void rnn_lm_read(const rnn_lm_stream *s, size_t from, size_t count, int32_t *out, size_t stride) {
+    /* one loop per width, so that each stays a plain strided copy */
+    switch (s->width) {
+    case 1: {
+        const uint8_t *p = (const uint8_t *)s->ids + from;
+        for (size_t k = 0; k < count; k++) out[k * stride] = p[k];
+        break;
+    }
+    case 2: {
+        const uint16_t *p = (const uint16_t *)s->ids + from;
+        for (size_t k = 0; k < count; k++) out[k * stride] = p[k];
+        break;
+    }
+    default: {
+        const int32_t *p = (const int32_t *)s->ids + from;
+        for (size_t k = 0; k < count; k++) out[k * stride] = p[k];
+        break;
+    }
+    }
+}
+
+/* Appends n ids (each below 2^(8 * s->width)) to s, whose buffer holds *cap
+ * ids, growing it as needed. */
+static int append_narrow(rnn_lm_stream *s, size_t *cap, const int32_t *ids, size_t n) {
+    if (s->n + n > *cap) {
+        size_t c = *cap ? *cap : 1024;
+        while (c < s->n + n) c += c / 2;
+        void *p = rnn_realloc(s->ids, c * (size_t)s->width);
+        if (!p) return -1;
+        s->ids = p;
+        *cap = c;
+    }
+    switch (s->width) {
+    case 1: {
+        uint8_t *p = (uint8_t *)s->ids + s->n;
+        for (size_t k = 0; k < n; k++) p[k] = (uint8_t)ids[k];
+        break;
+    }
+    case 2: {
+        uint16_t *p = (uint16_t *)s->ids + s->n;
+        for (size_t k = 0; k < n; k++) p[k] = (uint16_t)ids[k];
+        break;
+    }
+    default: memcpy((int32_t *)s->ids + s->n, ids, n * sizeof *ids); break;
+    }
+    s->n += n;
+    return 0;
+}
+
+int rnn_lm_encode(const rnn_tokenizer *t, const char *text, size_t len, size_t piece, int min_width,
+                  rnn_lm_stream *s, size_t *n_unk) {
+    const int V = rnn_tokenizer_vocab_size(t), w = rnn_lm_width(V);
+    rnn_lm_stream out = {NULL, 0, min_width > w ? (min_width > 2 ? 4 : 2) : w};
+    /* a char or byte text has at most a token a byte; words take several */
+    const rnn_tok_type type = rnn_tokenizer_type(t);
+    size_t cap = type == RNN_TOK_CHAR || type == RNN_TOK_BYTE ? len + 1 : len / 4 + 16, unk = 0;
+    /* plain malloc, not rnn_alloc's aligned blocks: glibc then grows and shrinks a large
+     * block in place (mremap), where an aligned one is copied with both sizes held */
+    if (!(out.ids = rnn_realloc(NULL, cap * (size_t)out.width))) return -1;
+    for (size_t at = 0; at < len;) {
+        const size_t step = piece ? piece : 1;
+        const size_t end = len - at > step ? rnn_tokenizer_cut(t, text, len, at + step) : len;
+        int32_t *ids;
+        size_t n, u;
+        if (rnn_tokenizer_encode(t, text + at, end - at, &ids, &n, &u)) {
+            /* A bad byte's message names its byte and line in the piece: the
+             * whole text, encoded again, stops at the same first bad byte and
+             * names it as the file has it. (Out of memory may pass the second
+             * time: the piece's message then stands.) */
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", rnn_last_error());
+            free(out.ids);
+            if (rnn_tokenizer_encode(t, text, len, &ids, &n, &u) == 0) {
+                free(ids);
+                return rnn_errorf("%s", msg);
+            }
+            return -1;
         }
+        for (size_t k = 0; k < n; k++)
+            if (ids[k] < 0 || ids[k] >= V) { /* never: the tokenizer's ids are its vocabulary's */
+                free(ids);
+                free(out.ids);
+                return rnn_errorf("internal: token id %d outside the vocabulary of %d", (int)ids[k], V);
+            }
+        const int rc = append_narrow(&out, &cap, ids, n);
+        free(ids);
+        if (rc) {
+            free(out.ids);
+            return -1;
+        }
+        unk += u;
+        at = end;
+    }
+    if (cap > out.n + 16) { /* give back the over-allocation */
+        void *p = realloc(out.ids, (out.n ? out.n : 1) * (size_t)out.width);
+        if (p) out.ids = p;
+    }
+    *s = out;
+    if (n_unk) *n_unk = unk;
+    return 0;
+}
+
+void rnn_lm_reverse(rnn_lm_stream *s) {
+    const size_t n = s->n;
+    switch (s->width) {
+    case 1: {
+        uint8_t *p = s->ids;
+        for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
+            const uint8_t t = p[i];
+            p[i] = p[j - 1];
+            p[j - 1] = t;
+        }
+        break;
+    }
+    case 2: {
+        uint16_t *p = s->ids;
+        for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
+            const uint16_t t = p[i];
+            p[i] = p[j - 1];
+            p[j - 1] = t;
+        }
+        break;
+    }
+    default: rnn_reverse_ids(s->ids, n); break;
+    }
+}
+
+void rnn_lm_stream_free(rnn_lm_stream *s) {
+    free(s->ids);
+    s->ids = NULL;
+    s->n = 0;
+}
+
+/* count ids of the first `used` of data from position i (< 2 * used),
+ * wrapping round to 0 at used, into out[0], out[stride], ... */
+static void read_wrapped(const rnn_lm_stream *data, size_t used, size_t i, size_t count, int32_t *out,
+                         size_t stride) {
+    if (i >= used) i -= used;
+    const size_t first = used - i < count ? used - i : count;
+    rnn_lm_read(data, i, first, out, stride);
+    if (first < count) rnn_lm_read(data, 0, count - first, out + first * stride, stride);
+}
+
+void rnn_lm_fill(const rnn_lm_stream *data, int B, int T, long k, size_t offset, int32_t *ids,
+                 int32_t *targets) {
+    const size_t len = data->n / (size_t)B, used = len * (size_t)B, pos = (size_t)k * T + offset % len;
+    for (int b = 0; b < B; b++) { /* stream b's T steps, strided into the time-major batch */
+        const size_t i = (size_t)b * len + pos;
+        read_wrapped(data, used, i, (size_t)T, ids + b, (size_t)B);
+        read_wrapped(data, used, i + 1, (size_t)T, targets + b, (size_t)B);
+    }
 }
 
 size_t rnn_lm_offset(size_t n, int B, uint64_t seed, long epoch) {
@@ -157,8 +305,9 @@ static void dynamic_update(rnn_model *m, rnn_acts *a, const rnn_pack *p, const f
 /* The loop of rnn_lm_evaluate. With dm (the same model as m, writable; B = 1)
  * and d it is dynamic evaluation, which writes dm's weights; without, m is
  * only read. */
-static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, size_t n, int B, int T,
+static int lm_evaluate(const rnn_model *m, rnn_model *dm, const rnn_lm_stream *data, int B, int T,
                        const rnn_dynamic_cfg *d, rnn_lm_progress progress, void *user, rnn_lm_eval *out) {
+    const size_t n = data->n;
     if (B < 1 || T < 1) return rnn_errorf("evaluation needs at least 1 stream and 1 step per chunk (%d, %d given)", B, T);
     size_t len = n / (size_t)B;
     if (len < 2) return rnn_errorf("too little data to evaluate (%zu tokens for %d streams)", n, B);
@@ -203,11 +352,10 @@ static int lm_evaluate(const rnn_model *m, rnn_model *dm, const int32_t *data, s
     rnn_pack p;
     for (size_t pos = 0; pos + 1 < len; pos += (size_t)T) {
         int Tc = (int)((len - 1 - pos) < (size_t)T ? (len - 1 - pos) : (size_t)T);
-        for (int t = 0; t < Tc; t++)
-            for (int b = 0; b < B; b++) {
-                a->ids[t * B + b] = data[b * len + pos + t];
-                a->targets[t * B + b] = data[b * len + pos + t + 1];
-            }
+        for (int b = 0; b < B; b++) {
+            rnn_lm_read(data, b * len + pos, (size_t)Tc, a->ids + b, (size_t)B);
+            rnn_lm_read(data, b * len + pos + 1, (size_t)Tc, a->targets + b, (size_t)B);
+        }
         pack_full(a, &p, Tc, B);
         rnn_model_forward(m, a, &p, a->ids, pos > 0, 0, NULL);
         int nv, nc;
@@ -250,12 +398,18 @@ int rnn_lm_eval_steps(int B, int V) {
 }
 
 int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_eval *out) {
-    return lm_evaluate(m, NULL, data, n, B, T, NULL, NULL, NULL, out);
+    const rnn_lm_stream s = rnn_lm_view(data, n);
+    return lm_evaluate(m, NULL, &s, B, T, NULL, NULL, NULL, out);
 }
 
 int rnn_lm_evaluate_progress(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_progress progress,
                              void *user, rnn_lm_eval *out) {
-    return lm_evaluate(m, NULL, data, n, B, T, NULL, progress, user, out);
+    const rnn_lm_stream s = rnn_lm_view(data, n);
+    return lm_evaluate(m, NULL, &s, B, T, NULL, progress, user, out);
+}
+
+int rnn_lm_evaluate_stream(const rnn_model *m, const rnn_lm_stream *data, int B, int T, rnn_lm_eval *out) {
+    return lm_evaluate(m, NULL, data, B, T, NULL, NULL, NULL, out);
 }
 
 int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const rnn_dynamic_cfg *d,
@@ -264,12 +418,16 @@ int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const r
         !(d->rms >= 0 && d->rms < 1))
         return rnn_errorf("dynamic evaluation: segment >= 1, lr >= 0, 0 <= decay < 1, clip >= 0 and "
                           "0 <= rms < 1 expected");
-    return lm_evaluate(m, m, data, n, 1, d->seg, d, progress, user, out);
+    const rnn_lm_stream s = rnn_lm_view(data, n);
+    return lm_evaluate(m, m, &s, 1, d->seg, d, progress, user, out);
 }
 
 /* ------------------------------------------------------------------------ */
 static volatile sig_atomic_t interrupted;
 void rnn_train_interrupt(void) { interrupted = 1; }
+
+static int stream_width; /* rnn_train_stream_width */
+void rnn_train_stream_width(int w) { stream_width = w; }
 
 typedef struct {
     const rnn_opts *o;
@@ -284,8 +442,7 @@ typedef struct {
     rnn_schedule sched;
     rnn_rng rng;
     float *ema;             /* --ema: the averaged weights (m->n_floats), or NULL */
-    int32_t *train, *val;   /* lm: token streams */
-    size_t n_train, n_val;
+    rnn_lm_stream train, val; /* lm: the token streams, at the vocabulary's width */
     rnn_cls_data ctrain, cval; /* classify: encoded examples */
     char **labels;          /* classify: class names */
     int n_labels;
@@ -386,10 +543,13 @@ static size_t split_point(const char *text, size_t len, float frac) {
     return cut;
 }
 
-static int encode(run *r, const char *what, const char *text, size_t len, int32_t **ids,
-                  size_t *n) {
+/* A language model's text into *s, a piece at a time: besides the text and
+ * the stream at its width, only a piece's ids are held at int32 (4 MB for a
+ * char text) where the whole text's were (4 bytes a character). */
+#define ENCODE_PIECE ((size_t)1 << 20) /* bytes of text */
+static int encode(run *r, const char *what, const char *text, size_t len, rnn_lm_stream *s) {
     size_t unk = 0;
-    if (rnn_tokenizer_encode(r->tok, text, len, ids, n, &unk)) return rnn_error_prefix("%s", what);
+    if (rnn_lm_encode(r->tok, text, len, ENCODE_PIECE, stream_width, s, &unk)) return rnn_error_prefix("%s", what);
     if (unk)
         say(r, "warning: %zu tokens of %s are not in the vocabulary and map to %s", unk, what,
             rnn_tokenizer_token(r->tok, rnn_tokenizer_unk_id(r->tok)));
@@ -544,23 +704,23 @@ static int load_lm_data(run *r, int have_tok) {
     if (have_tok && o->grow_vocab && o->init_from[0] &&
         (grow_tokenizer(r, train_name, train_text, train_len) || grow_model(r, &r->m)))
         goto out;
-    if (encode(r, train_name, train_text, train_len, &r->train, &r->n_train)) goto out;
-    if (encode(r, val_name, val_text, val_len, &r->val, &r->n_val)) goto out;
+    if (encode(r, train_name, train_text, train_len, &r->train)) goto out;
+    if (encode(r, val_name, val_text, val_len, &r->val)) goto out;
     /* A backward LM (--reverse, or fine-tuning one) reads both streams right to left. */
     const int reverse = o->reverse || (r->m && r->m->c.reverse);
     if (reverse) {
-        rnn_reverse_ids(r->train, r->n_train);
-        rnn_reverse_ids(r->val, r->n_val);
+        rnn_lm_reverse(&r->train);
+        rnn_lm_reverse(&r->val);
     }
     if (r->m) r->m->c.reverse = reverse;
-    if (rnn_lm_batches(r->n_train, r->B, r->T) < 1) {
+    if (rnn_lm_batches(r->train.n, r->B, r->T) < 1) {
         rnn_errorf("%s: too few tokens for --batch %d x --seq-len %d: %zu, where more than %ld are needed",
-                   train_name, r->B, r->T, r->n_train, (long)r->B * (r->T + 1));
+                   train_name, r->B, r->T, r->train.n, (long)r->B * (r->T + 1));
         goto out;
     }
-    if (r->n_val < 2 * (size_t)r->B) { /* validation reads it as --batch streams of 2 tokens or more */
+    if (r->val.n < 2 * (size_t)r->B) { /* validation reads it as --batch streams of 2 tokens or more */
         rnn_errorf("%s: validation text has %zu tokens; its %d streams (--batch) need at least %d", val_name,
-                   r->n_val, r->B, 2 * r->B);
+                   r->val.n, r->B, 2 * r->B);
         goto out;
     }
     rc = 0;
@@ -1028,9 +1188,16 @@ static void data_print(const run *r, int val, char *out, size_t cap) {
             h = fnv1a(h, &d->len[i], sizeof d->len[i]);
             h = fnv1a(h, d->tokens + d->start[i], sizeof(int32_t) * (size_t)d->len[i]);
         }
-    } else {
-        n = val ? r->n_val : r->n_train;
-        h = fnv1a(h, val ? r->val : r->train, sizeof(int32_t) * n);
+    } else { /* the ids as the int32 they are, whatever the width they are held at: states saved
+                before 2026-12-06, when streams were int32, keep their fingerprints */
+        const rnn_lm_stream *s = val ? &r->val : &r->train;
+        int32_t wide[4096];
+        n = s->n;
+        for (size_t i = 0; i < n; i += 4096) {
+            const size_t k = n - i < 4096 ? n - i : 4096;
+            rnn_lm_read(s, i, k, wide, 1);
+            h = fnv1a(h, wide, sizeof(int32_t) * k);
+        }
     }
     snprintf(out, cap, "%zu %016llx", n, (unsigned long long)h);
 }
@@ -1402,7 +1569,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
         }
     } else {
         rnn_lm_eval ev = {0};
-        bad = rnn_lm_evaluate(r->m, r->val, r->n_val, r->B, r->T, &ev);
+        bad = rnn_lm_evaluate_stream(r->m, &r->val, r->B, r->T, &ev);
         loss = ev.loss, acc = ev.accuracy;
         if (!bad && r->m->c.cache_size > 0)
             snprintf(plain, sizeof plain, " (without the cache: loss %.4f acc %.4f)", nosign(ev.model_loss),
@@ -1863,7 +2030,7 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
             rnn_model_init(r->m, (uint64_t)o->seed);
         }
         if (!resuming && o->vectors[0] && load_vectors(r)) return -1;
-        r->per_epoch = rnn_lm_batches(r->n_train, r->B, r->T);
+        r->per_epoch = rnn_lm_batches(r->train.n, r->B, r->T);
         if (check_fits(r, &r->m->c, r->m->n_floats) || !(r->a = rnn_acts_create(r->m, r->T, r->B))) return -1;
     }
     /* A training choice, not part of the saved model: a resumed run or a
@@ -1915,7 +2082,7 @@ static int setup_cache(run *r, int resuming) {
         *mc = cc;
     }
     if (mc->cache_size > 0) {
-        rnn_lm_cache *probe = lm_cache_for(r->m, r->n_val, r->B);
+        rnn_lm_cache *probe = lm_cache_for(r->m, r->val.n, r->B);
         if (!probe)
             return rnn_error_prefix("--cache %d for %d validation streams of width %d", mc->cache_size, r->B,
                                     r->m->F);
@@ -1963,7 +2130,7 @@ static void announce(run *r, const rnn_model *m, int resuming) {
             "batch %d x %d, %ld steps/epoch; gemm %s%s, %d threads; run dir %s",
             rnn_cell_name(m->c.cell), m->c.num_layers, m->c.hidden_dim,
             m->c.bidirectional ? " bidirectional" : "", m->c.vocab_size, rnn_model_num_weights(m),
-            r->n_train, r->n_val, r->B, r->T, r->per_epoch, rnn_gemm_backend(), prec_note(), rnn_get_threads(),
+            r->train.n, r->val.n, r->B, r->T, r->per_epoch, rnn_gemm_backend(), prec_note(), rnn_get_threads(),
             r->dir);
     if (!resuming) return;
     say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
@@ -2020,7 +2187,7 @@ static int resume_finished(run *r, int *done) {
     rnn_model *plan = rnn_model_plan(&c); /* the banner's shape and parameter count; no weights */
     if (!plan) return 0;
     if (t.classify) t.ctrain.n = n_train, t.cval.n = n_val; /* (counts alone, for the banner) */
-    else t.n_train = n_train, t.n_val = n_val;
+    else t.train.n = n_train, t.val.n = n_val;
     *r = t;
     const int rc = start_run_files(r, 1);
     if (!rc) {
@@ -2047,8 +2214,8 @@ static long next_batch(run *r, rnn_pack *p, rnn_step_cfg *sc, float enc_mult, fl
         sc->lr_mult[RNN_GROUP_EMBED] = frozen ? 0 : emb_mult;
         return p->N;
     }
-    const size_t off = o->random_offset ? rnn_lm_offset(r->n_train, r->B, (uint64_t)o->seed, r->epoch) : 0;
-    rnn_lm_fill(r->train, r->n_train, r->B, r->T, r->batch_in_epoch, off, r->a->ids, r->a->targets);
+    const size_t off = o->random_offset ? rnn_lm_offset(r->train.n, r->B, (uint64_t)o->seed, r->epoch) : 0;
+    rnn_lm_fill(&r->train, r->B, r->T, r->batch_in_epoch, off, r->a->ids, r->a->targets);
     *state_in = r->batch_in_epoch > 0;
     return (long)r->B * r->T;
 }
@@ -2248,7 +2415,7 @@ out:
     rnn_cls_data_free(&r->cval);
     for (int i = 0; i < r->n_labels; i++) free(r->labels[i]);
     free(r->labels);
-    free(r->train);
-    free(r->val);
+    rnn_lm_stream_free(&r->train);
+    rnn_lm_stream_free(&r->val);
     return rc;
 }

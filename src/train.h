@@ -21,6 +21,7 @@
 #include "model.h"
 #include "optim.h"
 #include "options.h"
+#include "tokenizer.h"
 
 /* Runs training as `rnn train` does with these options. cb (may be NULL)
  * gets an rnn_train_event (include/rnn.h) after every optimizer step and
@@ -31,6 +32,11 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
 /* Asks a running rnn_train to stop after the current step, save and return
  * (async-signal-safe: the CLI calls it from its SIGINT handler). */
 void rnn_train_interrupt(void);
+/* For tests: rnn_train holds a language model's token streams at no fewer
+ * than w bytes per id (4: int32, as all runs did before 2026-12-06), the
+ * reference that narrower streams must train exactly as. 0: the default,
+ * the vocabulary's width. Not for use while a run is going. */
+void rnn_train_stream_width(int w);
 
 /* What one optimizer step does besides the maths. */
 typedef struct {
@@ -49,6 +55,36 @@ double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in
                       const rnn_step_cfg *sc, float lr, rnn_rng *rng, float *grad_norm,
                       int *n_correct);
 
+/* A language model's token stream as training holds it: each id in as few
+ * bytes as the vocabulary needs (rnn_lm_width), so that a char or byte
+ * model's text takes a byte a token for the whole run, not four. Batches
+ * and evaluation widen the ids they read to int32 as they copy them. */
+typedef struct {
+    void *ids;   /* (n) uint8_t, uint16_t or int32_t, as width says; malloc'd by rnn_lm_encode */
+    size_t n;
+    int width;   /* bytes per id: 1, 2 or 4 */
+} rnn_lm_stream;
+
+/* Bytes per id for a vocabulary of V ids (0 .. V-1): 1 up to 256, 2 up to
+ * 65,536, else 4. */
+int rnn_lm_width(int V);
+/* A stream over n int32 ids that stay the caller's (width 4, read only). */
+rnn_lm_stream rnn_lm_view(const int32_t *ids, size_t n);
+/* Ids from .. from+count-1 of s into out[0], out[stride], out[2*stride], ... */
+void rnn_lm_read(const rnn_lm_stream *s, size_t from, size_t count, int32_t *out, size_t stride);
+/* Encodes len bytes of text with t into *s at the width of t's vocabulary
+ * (or min_width bytes per id where that is more), in pieces of about piece
+ * bytes (rnn_tokenizer_cut says where a cut is safe), so that no more than
+ * one piece's ids are ever held as int32: the ids are those of
+ * rnn_tokenizer_encode on the whole text. n_unk (may be NULL) gets the
+ * unknown ids. 0, or -1 + the message encoding the whole text would give,
+ * with *s untouched. */
+int rnn_lm_encode(const rnn_tokenizer *t, const char *text, size_t len, size_t piece, int min_width,
+                  rnn_lm_stream *s, size_t *n_unk);
+/* Reverses the ids in place (a backward language model's text). */
+void rnn_lm_reverse(rnn_lm_stream *s);
+void rnn_lm_stream_free(rnn_lm_stream *s); /* frees an encoded stream's ids; a zeroed one is fine */
+
 /* Language-model batching: the token stream is cut into B contiguous
  * streams of len = n / B tokens; batch k reads positions k*T .. k*T+T-1 of
  * every stream as inputs and the next positions as targets, time-major
@@ -57,7 +93,7 @@ double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in
  * streams start offset tokens later, the last one wrapping round to the
  * start of the text), for --random-offset. */
 long rnn_lm_batches(size_t n, int B, int T);
-void rnn_lm_fill(const int32_t *data, size_t n, int B, int T, long k, size_t offset, int32_t *ids,
+void rnn_lm_fill(const rnn_lm_stream *data, int B, int T, long k, size_t offset, int32_t *ids,
                  int32_t *targets);
 
 /* --random-offset: the rotation of epoch `epoch` for a run seeded `seed`,
@@ -100,6 +136,8 @@ typedef void (*rnn_lm_progress)(size_t done, size_t total, void *user);
 /* rnn_lm_evaluate, calling progress (may be NULL) with user. */
 int rnn_lm_evaluate_progress(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_progress progress,
                              void *user, rnn_lm_eval *out);
+/* rnn_lm_evaluate of a stream at any width (the validation of rnn train). */
+int rnn_lm_evaluate_stream(const rnn_model *m, const rnn_lm_stream *data, int B, int T, rnn_lm_eval *out);
 
 /* Dynamic evaluation (Krause et al. 2018): the stream is read as one
  * sequence in segments of seg tokens; each segment is scored first, then

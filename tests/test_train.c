@@ -68,8 +68,9 @@ static void golden_lm(int threads) {
     rnn_rng rng;
     rnn_rng_seed(&rng, 1);
     size_t state = (size_t)c.num_layers * B * c.hidden_dim;
+    const rnn_lm_stream ds = rnn_lm_view(data, n);
     for (int k = 0; k < 20; k++) {
-        rnn_lm_fill(data, n, B, T, k, 0, a->ids, a->targets);
+        rnn_lm_fill(&ds, B, T, k, 0, a->ids, a->targets);
         got_loss[k] = (float)rnn_train_step(m, a, &p, k > 0, opt, &sc, lr, &rng, &got_norm[k], NULL);
         memcpy(a->h0, a->hn, state * sizeof(float));
         memcpy(a->c0, a->cn, state * sizeof(float));
@@ -264,7 +265,8 @@ static void test_lm_batching(void) {
     int32_t data[14], ids[6], tg[6];
     for (int i = 0; i < 14; i++) data[i] = i;
     CHECK(rnn_lm_batches(14, 2, 3) == 2, "(7-1)/3 = 2 batches");
-    rnn_lm_fill(data, 14, 2, 3, 1, 0, ids, tg);
+    const rnn_lm_stream s14 = rnn_lm_view(data, 14);
+    rnn_lm_fill(&s14, 2, 3, 1, 0, ids, tg);
     /* batch 1: positions 3,4,5; time-major ids[t*B+b]. */
     int want_ids[6] = {3, 10, 4, 11, 5, 12}, want_tg[6] = {4, 11, 5, 12, 6, 13};
     int ok = 1;
@@ -277,14 +279,15 @@ static void test_lm_batching(void) {
     int32_t d15[15];
     for (int i = 0; i < 14; i++) d15[i] = i;
     d15[14] = 99;
-    rnn_lm_fill(d15, 15, 2, 3, 1, 5, ids, tg);
+    const rnn_lm_stream s15 = rnn_lm_view(d15, 15);
+    rnn_lm_fill(&s15, 2, 3, 1, 5, ids, tg);
     int rot_ids[6] = {8, 1, 9, 2, 10, 3}, rot_tg[6] = {9, 2, 10, 3, 11, 4};
     ok = 1;
     for (int i = 0; i < 6; i++) ok &= ids[i] == rot_ids[i] && tg[i] == rot_tg[i];
     CHECK(ok, "batch 1 ids/targets rotated by 5");
     /* offset 3: stream 1's batch 1 reads positions 13, 14 and 15: the target
      * of token 13 is token 0, never the unused 99 */
-    rnn_lm_fill(d15, 15, 2, 3, 1, 3, ids, tg);
+    rnn_lm_fill(&s15, 2, 3, 1, 3, ids, tg);
     CHECK(ids[1] == 13 && tg[1] == 0 && ids[3] == 0 && tg[3] == 1 && ids[5] == 1 && tg[5] == 2,
           "rotation wraps round to the start (%d>%d %d>%d %d>%d)", ids[1], tg[1], ids[3], tg[3], ids[5], tg[5]);
 
@@ -824,6 +827,396 @@ static void test_cls_plan_rows(void) {
     free(d.order);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Token streams held at 1, 2 or 4 bytes per id                             */
+
+static void test_lm_width(void) {
+    CHECK(rnn_lm_width(1) == 1 && rnn_lm_width(65) == 1 && rnn_lm_width(256) == 1,
+          "up to 256 ids (0..255, a byte tokenizer's): one byte each");
+    CHECK(rnn_lm_width(257) == 2 && rnn_lm_width(30523) == 2 && rnn_lm_width(65536) == 2,
+          "257 .. 65,536 ids: two bytes");
+    CHECK(rnn_lm_width(65537) == 4 && rnn_lm_width(1 << 26) == 4, "more: four bytes");
+}
+
+/* A copy of n ids (each below 2^(8 w)) held at w bytes each. */
+static rnn_lm_stream narrow_copy(const int32_t *ids, size_t n, int w) {
+    rnn_lm_stream s = {malloc(n * (size_t)w + 1), n, w};
+    for (size_t i = 0; s.ids && i < n; i++) {
+        if (w == 1) ((uint8_t *)s.ids)[i] = (uint8_t)ids[i];
+        else if (w == 2) ((uint16_t *)s.ids)[i] = (uint16_t)ids[i];
+        else ((int32_t *)s.ids)[i] = ids[i];
+    }
+    return s;
+}
+
+/* rnn_lm_fill and rnn_lm_reverse at each width against train.h's definition
+ * applied to the int32 ids directly: input (t, b) of batch k is token
+ * (b * len + k * T + offset % len + t) mod (B * len), its target the next;
+ * the vocabulary's largest id (255, 65535, 2^20 - 1) among them. */
+static void test_lm_fill_widths(void) {
+    enum { N = 1003 };
+    int32_t data[N], ids[16 * 8], tg[16 * 8], rev[N];
+    const int widths[3] = {1, 2, 4};
+    const int32_t top[3] = {255, 65535, (1 << 20) - 1};
+    for (int wi = 0; wi < 3; wi++) {
+        rnn_rng rng;
+        rnn_rng_seed(&rng, 11 + (uint64_t)wi);
+        for (int i = 0; i < N; i++) data[i] = (int32_t)(rnn_rng_next(&rng) % ((uint64_t)top[wi] + 1));
+        data[3] = top[wi], data[4] = 0, data[N - 1] = top[wi];
+        rnn_lm_stream s = narrow_copy(data, N, widths[wi]);
+        CHECK(s.ids != NULL, "alloc");
+        if (!s.ids) return;
+        long batches = 0, bad = 0;
+        const int Bs[3] = {1, 3, 8}, Ts[3] = {1, 5, 16};
+        for (int bi = 0; bi < 3; bi++)
+            for (int ti = 0; ti < 3; ti++) {
+                const int B = Bs[bi], T = Ts[ti];
+                const size_t len = N / (size_t)B, used = len * (size_t)B;
+                const size_t offsets[4] = {0, 7, len - 1, 3 * len + 2};
+                for (long k = 0; k < rnn_lm_batches(N, B, T); k++)
+                    for (int oi = 0; oi < 4; oi++) {
+                        rnn_lm_fill(&s, B, T, k, offsets[oi], ids, tg);
+                        for (int t = 0; t < T; t++)
+                            for (int b = 0; b < B; b++) {
+                                const size_t i = (size_t)b * len + (size_t)k * T + offsets[oi] % len + t;
+                                bad += ids[t * B + b] != data[i % used] || tg[t * B + b] != data[(i + 1) % used];
+                            }
+                        batches++;
+                    }
+            }
+        CHECK(bad == 0 && batches > 1000, "width %d: %ld of the ids of %ld batches differ from the int32 ids'",
+              widths[wi], bad, batches);
+        for (int n = N; n >= N - 1; n--) { /* an odd and an even count */
+            rnn_lm_stream r = narrow_copy(data, (size_t)n, widths[wi]);
+            CHECK(r.ids != NULL, "alloc");
+            if (!r.ids) break;
+            rnn_lm_reverse(&r);
+            rnn_lm_read(&r, 0, (size_t)n, rev, 1);
+            int same = 1;
+            for (int i = 0; i < n; i++) same &= rev[i] == data[n - 1 - i];
+            CHECK(same, "width %d: %d ids reversed", widths[wi], n);
+            free(r.ids);
+        }
+        free(s.ids);
+    }
+}
+
+/* Validation reads a narrow stream as the int32 path reads its ids: the same
+ * loss, accuracy and count, bit for bit, at each width (a model per width,
+ * its vocabulary 200, 300 and 65,600; the second with a neural cache). */
+static void test_lm_evaluate_widths(void) {
+    enum { N = 301 };
+    const int V[3] = {200, 300, 65600}, widths[3] = {1, 2, 4};
+    int32_t data[N];
+    for (int wi = 0; wi < 3; wi++) {
+        rnn_config c;
+        rnn_config_default(&c, RNN_TASK_LM);
+        c.vocab_size = V[wi], c.embed_dim = 4, c.hidden_dim = 6, c.num_layers = 1;
+        if (wi == 1) c.cache_size = 20, c.cache_theta = 0.3f, c.cache_lambda = 0.2f;
+        rnn_model *m = rnn_model_create(&c);
+        CHECK(m != NULL, "model: %s", rnn_last_error());
+        if (!m) return;
+        rnn_model_init(m, 5);
+        rnn_rng rng;
+        rnn_rng_seed(&rng, 3);
+        for (int i = 0; i < N; i++) data[i] = (int32_t)(rnn_rng_next(&rng) % (uint64_t)V[wi]);
+        data[10] = V[wi] - 1;
+        CHECK(rnn_lm_width(V[wi]) == widths[wi], "vocabulary %d: width %d", V[wi], widths[wi]);
+        rnn_lm_stream s = narrow_copy(data, N, widths[wi]);
+        for (int B = 1; B <= 3; B += 2) {
+            rnn_lm_eval want = {0}, got = {0};
+            const int bad = rnn_lm_evaluate(m, data, N, B, 7, &want) || rnn_lm_evaluate_stream(m, &s, B, 7, &got);
+            CHECK(!bad, "evaluate: %s", rnn_last_error());
+            CHECK(!bad && got.loss == want.loss && got.accuracy == want.accuracy && got.count == want.count &&
+                      got.model_loss == want.model_loss && want.count == (N / B - 1) * B,
+                  "width %d, %d streams: loss %.17g acc %g (%ld) against int32 %.17g %g (%ld)", widths[wi], B,
+                  got.loss, got.accuracy, got.count, want.loss, want.accuracy, want.count);
+        }
+        free(s.ids);
+        rnn_model_free(m);
+    }
+}
+
+/* rnn_lm_encode in pieces of 1 byte and up against rnn_tokenizer_encode on
+ * the whole text: the same ids, unknowns and width, or the same message (a
+ * bad byte named as the whole text has it). 1 if so; otherwise a failed
+ * check says how. *cuts counts the cuts in pieces of 3 bytes, so that a
+ * test can tell that cutting happened at all, *refused the texts refused. */
+static int check_pieces(const rnn_tokenizer *t, const char *text, size_t len, const char *what, long *cuts,
+                        long *refused) {
+    int32_t *want = NULL;
+    size_t n = 0, unk = 0;
+    char msg[512] = "";
+    const int rc = rnn_tokenizer_encode(t, text, len, &want, &n, &unk);
+    if (rc) snprintf(msg, sizeof msg, "%s", rnn_last_error());
+    *refused += rc != 0;
+    const size_t pieces[] = {1, 2, 3, 5, 8, 13, 64, len + 1};
+    int ok = 1;
+    for (size_t pi = 0; ok && pi < sizeof pieces / sizeof pieces[0]; pi++) {
+        rnn_lm_stream s = {0};
+        size_t u = 12345;
+        const int rc2 = rnn_lm_encode(t, text, len, pieces[pi], 0, &s, &u);
+        if (rc) {
+            ok = rc2 == -1 && !strcmp(rnn_last_error(), msg) && s.ids == NULL;
+            if (!ok)
+                CHECK(0, "%s, pieces of %zu: fails as the whole text does (\"%s\"; got %d \"%s\")", what,
+                      pieces[pi], msg, rc2, rc2 ? rnn_last_error() : "");
+            continue;
+        }
+        ok = rc2 == 0 && s.n == n && u == unk && s.width == rnn_lm_width(rnn_tokenizer_vocab_size(t));
+        size_t at = 0;
+        if (ok) {
+            int32_t *got = malloc((n + 1) * sizeof *got);
+            rnn_lm_read(&s, 0, n, got, 1);
+            while (at < n && got[at] == want[at]) at++;
+            ok = at == n;
+            free(got);
+        }
+        if (!ok)
+            CHECK(0, "%s, pieces of %zu: %d, %zu ids (%zu unknown, width %d) against %zu (%zu); first differing at %zu",
+                  what, pieces[pi], rc2, s.n, u, s.width, n, unk, at);
+        free(s.ids);
+        if (pieces[pi] == 3)
+            for (size_t p = 0; (p = rnn_tokenizer_cut(t, text, len, p + 3)) < len;) ++*cuts;
+    }
+    free(want);
+    return ok;
+}
+
+/* Random texts of fragments chosen to end up on both sides of a cut: tags
+ * (across lines, unclosed, comments), a lone '<' and '>', multi-byte and
+ * invalid UTF-8, NUL, whitespace of every kind, punctuation, a 120-letter
+ * word (wordpiece's [UNK]), for every tokenizer; then tags of 500 to 520
+ * bytes (a tag is at most 512) cut at every byte. */
+static void test_lm_encode_pieces(void) {
+    static const char *good[] = {"a", "b", "Ab", "word", "\xc3\xa9", "\xe6\x97\xa5", "\xf0\x9f\x99\x82",
+                                 " ", "  ", "\n", "\n\n", "\t", "\r\n", "\r", "\v", "<", ">", "/", "!", "<br />",
+                                 "<a\nhref=x>", "<!--\n-->", "<p", "</b>", "'", ".", "(", "\xc3\x9cn\xc3\xaf" "c",
+                                 "\xe2\x80\xa8", "\xc2\xa0", "3 < 4", "a>b", "\xe3\x80\x80",
+                                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+    static const char *bad[] = {"\xff", "\xe2\x82", "\x80", "\xc3", "@" /* NUL */, "\xed\xa0\x80"};
+    enum { TEXTS = 160, FRAGS = 120 };
+    const int n_good = (int)(sizeof good / sizeof good[0]), n_bad = (int)(sizeof bad / sizeof bad[0]);
+    static char text[TEXTS][FRAGS * 130];
+    size_t len[TEXTS];
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 2026);
+    for (int i = 0; i < TEXTS; i++) { /* the first half valid UTF-8, the rest with bad bytes */
+        len[i] = 0;
+        for (int f = 0; f < FRAGS; f++) {
+            int invalid = i >= TEXTS / 2 && rnn_rng_next(&rng) % 15 == 0;
+            const char *fr = invalid ? bad[rnn_rng_next(&rng) % n_bad] : good[rnn_rng_next(&rng) % n_good];
+            for (const char *c = fr; *c; c++) text[i][len[i]++] = *c == '@' ? 0 : *c;
+        }
+    }
+    /* tokenizers: vocabularies from the first 40 texts, so that the others have unknowns */
+    size_t vlen = 0;
+    for (int i = 0; i < 40; i++) vlen += len[i];
+    char *vtext = malloc(vlen);
+    vlen = 0;
+    for (int i = 0; i < 40; i++) memcpy(vtext + vlen, text[i], len[i]), vlen += len[i];
+    struct {
+        const char *spec, *what;
+        int lowercase, split_punct, strip_html, keep_newlines, replace;
+    } cfg[] = {
+        {"char", "char", 0, -1, 0, 0, 0},
+        {"char", "char lowercase strip-html replace", 1, -1, 1, 0, 1},
+        {"byte", "byte", 0, -1, 0, 0, 0},
+        {"word", "word strip-html replace", 1, 1, 1, 1, 1},
+        {"word", "word, newlines as space, punctuation kept", 0, 0, 0, 0, 0},
+        {"wordpiece:../shared/data/wordpiece/bert-base-uncased-vocab.txt", "wordpiece strip-html replace", 1, -1, 1, 1, 1},
+        {"wordpiece:../shared/data/wordpiece/bert-base-uncased-vocab.txt", "wordpiece", 1, -1, 0, 0, 0},
+    };
+    for (size_t ci = 0; ci < sizeof cfg / sizeof cfg[0]; ci++) {
+        rnn_tok_options o;
+        CHECK(rnn_tok_parse_type(cfg[ci].spec, &o) == 0, "%s: %s", cfg[ci].spec, rnn_last_error());
+        o.lowercase = cfg[ci].lowercase;
+        if (cfg[ci].split_punct >= 0) o.split_punct = cfg[ci].split_punct;
+        o.strip_html = cfg[ci].strip_html;
+        o.keep_newlines = cfg[ci].keep_newlines;
+        o.invalid_utf8_replace = cfg[ci].replace;
+        rnn_tokenizer *t = rnn_tokenizer_build(&o, vtext, vlen);
+        CHECK(t != NULL, "%s: %s", cfg[ci].what, rnn_last_error());
+        if (!t) continue;
+        long cuts = 0, refused = 0;
+        int ok = 1;
+        for (int i = 0; ok && i < TEXTS; i++) ok = check_pieces(t, text[i], len[i], cfg[ci].what, &cuts, &refused);
+        /* tags of 500..520 bytes, with line breaks and spaces inside */
+        for (int L = 500; ok && L <= 520 && o.strip_html; L++) {
+            char tag[600];
+            size_t n = (size_t)snprintf(tag, sizeof tag, "x <a");
+            for (; n < (size_t)L + 2; n++) tag[n] = n % 7 == 0 ? '\n' : n % 5 == 0 ? ' ' : 'q';
+            n += (size_t)snprintf(tag + n, sizeof tag - n, "> y\nz <b>");
+            ok = check_pieces(t, tag, n, cfg[ci].what, &cuts, &refused);
+        }
+        printf("  %-44s %ld cuts, %ld texts refused alike\n", cfg[ci].what, cuts, refused);
+        CHECK(ok, "%s: every text encodes in pieces as it does whole", cfg[ci].what);
+        CHECK(cuts > 1000, "%s: the texts were cut (%ld cuts)", cfg[ci].what, cuts);
+        const int strict = !o.invalid_utf8_replace && o.type != RNN_TOK_BYTE;
+        CHECK(strict ? refused >= TEXTS / 2 - 5 : refused == 0, "%s: %ld texts refused", cfg[ci].what, refused);
+        rnn_tokenizer_free(t);
+    }
+    free(vtext);
+}
+
+/* Runs an LM on dir with the options kv (and the steps given), holding its
+ * streams at least min_width bytes per id; every step's and validation's
+ * loss into losses (up to cap), their count returned (-1 on failure). */
+typedef struct {
+    double loss[256];
+    int n;
+} loss_log;
+
+static int log_loss(const rnn_train_event *e, void *user) {
+    loss_log *l = user;
+    if (l->n < 256) l->loss[l->n++] = e->kind == RNN_EVENT_EVAL ? -e->loss : e->loss; /* evals negated */
+    return 0;
+}
+
+static int width_run(const char *dir, const char *(*kv)[2], size_t n_kv, const char *steps, const char *resume,
+                     int min_width, loss_log *log) {
+    rnn_opts o;
+    rnn_opts_default(&o);
+    char cfg[128];
+    snprintf(cfg, sizeof cfg, "%s/config.txt", dir);
+    if (resume) { /* as rnn train --resume DIR does: the run's config.txt, then the flags */
+        CHECK(rnn_opts_load_file(&o, cfg) == 0 && rnn_opts_set(&o, "resume", resume) == 0, "resume options: %s",
+              rnn_last_error());
+    } else {
+        for (size_t i = 0; i < n_kv; i++) rnn_opts_set(&o, kv[i][0], kv[i][1]);
+        rnn_opts_set(&o, "out", dir);
+    }
+    rnn_opts_set(&o, "steps", steps);
+    rnn_train_stream_width(min_width);
+    log->n = 0;
+    const int rc = rnn_train(&o, log_loss, log, NULL, 0);
+    rnn_train_stream_width(0);
+    CHECK(rc == 0, "train %s: %s", dir, rnn_last_error());
+    return rc ? -1 : log->n;
+}
+
+/* 1 if the files' tensors are the same bytes and, for states, the same data
+ * fingerprints, position and random state. */
+static int same_files(const char *a, const char *b, const char *file) {
+    char pa[256], pb[256];
+    snprintf(pa, sizeof pa, "%s/%s", a, file);
+    snprintf(pb, sizeof pb, "%s/%s", b, file);
+    rnn_st *x = rnn_st_load(pa), *y = rnn_st_load(pb);
+    int same = x && y && rnn_st_count(x) == rnn_st_count(y);
+    for (int i = 0; same && i < rnn_st_count(x); i++) {
+        const rnn_st_tensor *u = rnn_st_at(x, i), *v = rnn_st_find(y, u->name);
+        same = v && u->nbytes == v->nbytes && !memcmp(u->data, v->data, u->nbytes);
+    }
+    const char *keys[] = {"train.data", "train.val_data", "train.step", "train.batch", "train.rng0", "train.rng1"};
+    for (size_t k = 0; same && k < sizeof keys / sizeof keys[0]; k++) {
+        const char *m = rnn_st_meta(x, keys[k]), *n = rnn_st_meta(y, keys[k]);
+        same = (!m && !n) || (m && n && !strcmp(m, n));
+    }
+    rnn_st_free(x);
+    rnn_st_free(y);
+    return same;
+}
+
+/* The fingerprint rnn train saved before 2026-12-06, computed here from the
+ * text: "COUNT HASH", the 64-bit FNV-1a of the ids' int32 bytes, of the ids
+ * of a char tokenizer built on the text, read right to left. */
+static void old_fingerprint(const char *path, char *out, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    static char text[8192];
+    const size_t len = f ? fread(text, 1, sizeof text, f) : 0;
+    if (f) fclose(f);
+    rnn_tok_options o;
+    rnn_tok_parse_type("char", &o);
+    rnn_tokenizer *t = rnn_tokenizer_build(&o, text, len);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    snprintf(out, cap, "?");
+    if (t && !rnn_tokenizer_encode(t, text, len, &ids, &n, NULL)) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (size_t i = n; i-- > 0;) {
+            const unsigned char *b = (const unsigned char *)&ids[i];
+            for (size_t j = 0; j < sizeof ids[i]; j++) h = (h ^ b[j]) * 0x100000001b3ULL;
+        }
+        snprintf(out, cap, "%zu %016llx", n, (unsigned long long)h);
+    }
+    free(ids);
+    rnn_tokenizer_free(t);
+}
+
+/* rnn train with the streams at their vocabulary's width (a char model's:
+ * 1 byte; a word model's of a few thousand words: 2) against the same run
+ * with int32 streams, as before 2026-12-06: every step's loss and every
+ * validation's, the saved weights and the resume state, bit for bit, with
+ * --reverse, --random-offset over 3 epochs and --word-dropout; the data
+ * fingerprints are those int32 streams had (computed here from the text);
+ * and a run begun with int32 streams (as an old state has them) resumes
+ * with narrow ones exactly as a run that never stopped. */
+static void test_stream_width_training(void) {
+    char base[] = "/tmp/rnn_width_XXXXXX";
+    if (!mkdtemp(base)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    char data[96], val[96], narrow[96], wide[96], split[96];
+    snprintf(data, sizeof data, "%s/train.txt", base);
+    snprintf(val, sizeof val, "%s/val.txt", base);
+    snprintf(narrow, sizeof narrow, "%s/narrow", base);
+    snprintf(wide, sizeof wide, "%s/wide", base);
+    snprintf(split, sizeof split, "%s/split", base);
+    /* 3,000 and 600 bytes of Shakespeare (the char run: 93 steps an epoch) */
+    FILE *in = fopen("../shared/data/tinyshakespeare/input.txt", "rb");
+    char buf[3600];
+    const size_t got = in ? fread(buf, 1, sizeof buf, in) : 0;
+    if (in) fclose(in);
+    CHECK(got == sizeof buf, "read ../shared/data/tinyshakespeare/input.txt");
+    FILE *ft = fopen(data, "wb"), *fv = fopen(val, "wb");
+    if (ft) fwrite(buf, 1, 3000, ft), fclose(ft);
+    if (fv) fwrite(buf + 3000, 1, 600, fv), fclose(fv);
+    for (int word = 0; word <= 1; word++) {
+        const char *kv[][2] = {{"data", data}, {"val", val}, {"tokenizer", word ? "word" : "char"},
+                               {"layers", "1"}, {"hidden", "8"}, {"embed", "4"}, {"batch", "4"},
+                               {"seq-len", "8"}, {"threads", "1"}, {"progress", "quiet"},
+                               {"eval-every", "40"}, {"lr", "0.01"}, {"random-offset", "true"},
+                               {"reverse", "true"}, {"word-dropout", "0.2"}, {"seed", "9"}};
+        const size_t n_kv = sizeof kv / sizeof kv[0];
+        const char *steps = word ? "60" : "200";
+        loss_log a, b;
+        const int na = width_run(narrow, kv, n_kv, steps, NULL, 0, &a);
+        const int nb = width_run(wide, kv, n_kv, steps, NULL, 4, &b);
+        int same = na > 0 && na == nb;
+        for (int i = 0; same && i < na; i++) same = a.loss[i] == b.loss[i]; /* exactly */
+        CHECK(same, "%s: %d losses with narrow streams, the same as %d with int32 streams", kv[2][1], na, nb);
+        CHECK(same_files(narrow, wide, "model.safetensors") && same_files(narrow, wide, "last.safetensors") &&
+                  same_files(narrow, wide, "state.safetensors"),
+              "%s: the same weights, best model and resume state", kv[2][1]);
+        if (!word) {
+            char path[128], want[64];
+            snprintf(path, sizeof path, "%s/state.safetensors", narrow);
+            rnn_st *st = rnn_st_load(path);
+            const char *print = st ? rnn_st_meta(st, "train.data") : NULL;
+            old_fingerprint(data, want, sizeof want);
+            printf("  training data fingerprint %s, as int32 streams had it: %s\n", print ? print : "(none)", want);
+            CHECK(print && !strcmp(print, want), "fingerprint %s, want %s", print ? print : "(none)", want);
+            rnn_st_free(st);
+            /* 120 steps with int32 streams, then on to 200 with narrow ones */
+            loss_log c, d;
+            const int nc = width_run(split, kv, n_kv, "120", NULL, 4, &c);
+            const int nd = width_run(split, kv, n_kv, steps, split, 0, &d);
+            same = nc > 0 && nd > 0 && nc + nd == na;
+            for (int i = 0; same && i < na; i++) same = a.loss[i] == (i < nc ? c.loss[i] : d.loss[i - nc]);
+            CHECK(same && same_files(narrow, split, "last.safetensors") && same_files(narrow, split, "state.safetensors"),
+                  "an int32 run's state resumes with narrow streams as if it never stopped (%d + %d losses of %d)",
+                  nc, nd, na);
+            harness_rm_run(split);
+        }
+        harness_rm_run(narrow);
+        harness_rm_run(wide);
+    }
+    remove(data);
+    remove(val);
+    rmdir(base);
+}
+
 int main(void) {
     RUN(test_tied_weights);
     RUN(test_frozen_resume);
@@ -840,5 +1233,10 @@ int main(void) {
     RUN(test_cls_eval_blocks);
     RUN(test_cls_plan_rows);
     RUN(test_best_linked);
+    RUN(test_lm_width);
+    RUN(test_lm_fill_widths);
+    RUN(test_lm_evaluate_widths);
+    RUN(test_lm_encode_pieces);
+    RUN(test_stream_width_training);
     return harness_end();
 }
