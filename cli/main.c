@@ -406,11 +406,12 @@ static int adapt_to_prime(rnn_checkpoint *ck, const char *prime, size_t n, const
     int32_t *ids = NULL;
     size_t k = 0, unk = 0;
     if (rnn_tokenizer_encode(ck->tok, prime, n, &ids, &k, &unk)) return dief("sample: %s: %s", what, rnn_last_error());
+    const rnn_lm_stream stream = rnn_lm_view(ids, k);
     rnn_lm_eval ev;
     int rc = 0;
     if (k < 2)
         rc = dief("sample: %s: --dynamic needs a prime of at least 2 tokens (has %zu)", what, k);
-    else if (rnn_lm_evaluate_dynamic(ck->model, ids, k, dc, NULL, NULL, &ev))
+    else if (rnn_lm_evaluate_dynamic(ck->model, &stream, dc, NULL, NULL, &ev))
         rc = die(rnn_last_error());
     else
         fprintf(stderr, "rnn sample: adapted to the prime (%zu tokens; %.4f nats per token while reading it)\n",
@@ -945,16 +946,21 @@ static int cmd_eval(int argc, char **argv) {
     }
     int rc = 1;
     size_t len, n = 0, unk = 0;
-    int32_t *ids = NULL;
+    rnn_lm_stream ids = {0};
     char *text = rnn_read_text_tree(data, &len, rnn_tokenizer_needs_utf8(ck.tok)); /* a file or a directory */
     if (!text) {
         die(rnn_last_error());
         goto out;
     }
-    if (rnn_tokenizer_encode(ck.tok, text, len, &ids, &n, &unk)) {
+    /* at the vocabulary's width, in pieces, as rnn train holds its text */
+    const int enc = rnn_lm_encode(ck.tok, text, len, (size_t)1 << 20, 0, &ids, &unk);
+    free(text);
+    text = NULL;
+    if (enc) {
         fprintf(stderr, "rnn: %s: %s\n", data, rnn_last_error());
         goto out;
     }
+    n = ids.n;
     if (n < 2 * (size_t)nstreams) {
         if (nstreams > 1)
             fprintf(stderr, "rnn: %s: %zu tokens make no %d streams of at least 2 tokens (--streams)\n", data, n,
@@ -963,13 +969,13 @@ static int cmd_eval(int argc, char **argv) {
             fprintf(stderr, "rnn: %s: needs at least 2 tokens to evaluate (has %zu)\n", data, n);
         goto out;
     }
-    if (ck.model->c.reverse) rnn_reverse_ids(ids, n); /* a backward LM reads the file right to left */
+    if (ck.model->c.reverse) rnn_lm_reverse(&ids); /* a backward LM reads the file right to left */
     rnn_lm_eval ev;
     eval_meter em = {.on = isatty(2), .t0 = rnn_now()};
     em.last = em.t0;
     const int B = (int)nstreams, T = rnn_lm_eval_steps(B, ck.model->n_out);
-    const int bad = dyn ? rnn_lm_evaluate_dynamic(ck.model, ids, n, &dc, eval_progress, &em, &ev)
-                        : rnn_lm_evaluate_progress(ck.model, ids, n, B, T, eval_progress, &em, &ev);
+    const int bad = dyn ? rnn_lm_evaluate_dynamic(ck.model, &ids, &dc, eval_progress, &em, &ev)
+                        : rnn_lm_evaluate_stream(ck.model, &ids, B, T, eval_progress, &em, &ev);
     if (em.shown) fputs("\r\033[K", stderr); /* the progress line goes before the result */
     if (bad) {
         die(rnn_last_error());
@@ -1021,7 +1027,7 @@ static int cmd_eval(int argc, char **argv) {
     rc = 0;
 out:
     free(text);
-    free(ids);
+    rnn_lm_stream_free(&ids);
     rnn_checkpoint_free(&ck);
     return rc;
 }

@@ -402,24 +402,18 @@ int rnn_lm_evaluate(const rnn_model *m, const int32_t *data, size_t n, int B, in
     return lm_evaluate(m, NULL, &s, B, T, NULL, NULL, NULL, out);
 }
 
-int rnn_lm_evaluate_progress(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_progress progress,
-                             void *user, rnn_lm_eval *out) {
-    const rnn_lm_stream s = rnn_lm_view(data, n);
-    return lm_evaluate(m, NULL, &s, B, T, NULL, progress, user, out);
+int rnn_lm_evaluate_stream(const rnn_model *m, const rnn_lm_stream *data, int B, int T, rnn_lm_progress progress,
+                           void *user, rnn_lm_eval *out) {
+    return lm_evaluate(m, NULL, data, B, T, NULL, progress, user, out);
 }
 
-int rnn_lm_evaluate_stream(const rnn_model *m, const rnn_lm_stream *data, int B, int T, rnn_lm_eval *out) {
-    return lm_evaluate(m, NULL, data, B, T, NULL, NULL, NULL, out);
-}
-
-int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const rnn_dynamic_cfg *d,
+int rnn_lm_evaluate_dynamic(rnn_model *m, const rnn_lm_stream *data, const rnn_dynamic_cfg *d,
                             rnn_lm_progress progress, void *user, rnn_lm_eval *out) {
     if (d->seg < 1 || !(d->lr >= 0) || !(d->decay >= 0 && d->decay < 1) || !(d->clip >= 0) ||
         !(d->rms >= 0 && d->rms < 1))
         return rnn_errorf("dynamic evaluation: segment >= 1, lr >= 0, 0 <= decay < 1, clip >= 0 and "
                           "0 <= rms < 1 expected");
-    const rnn_lm_stream s = rnn_lm_view(data, n);
-    return lm_evaluate(m, m, &s, 1, d->seg, d, progress, user, out);
+    return lm_evaluate(m, m, data, 1, d->seg, d, progress, user, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1569,7 +1563,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
         }
     } else {
         rnn_lm_eval ev = {0};
-        bad = rnn_lm_evaluate_stream(r->m, &r->val, r->B, r->T, &ev);
+        bad = rnn_lm_evaluate_stream(r->m, &r->val, r->B, r->T, NULL, NULL, &ev);
         loss = ev.loss, acc = ev.accuracy;
         if (!bad && r->m->c.cache_size > 0)
             snprintf(plain, sizeof plain, " (without the cache: loss %.4f acc %.4f)", nosign(ev.model_loss),

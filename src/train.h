@@ -133,11 +133,10 @@ int rnn_lm_eval_steps(int B, int V);
 
 /* Told after every chunk how many of the total tokens have been predicted. */
 typedef void (*rnn_lm_progress)(size_t done, size_t total, void *user);
-/* rnn_lm_evaluate, calling progress (may be NULL) with user. */
-int rnn_lm_evaluate_progress(const rnn_model *m, const int32_t *data, size_t n, int B, int T, rnn_lm_progress progress,
-                             void *user, rnn_lm_eval *out);
-/* rnn_lm_evaluate of a stream at any width (the validation of rnn train). */
-int rnn_lm_evaluate_stream(const rnn_model *m, const rnn_lm_stream *data, int B, int T, rnn_lm_eval *out);
+/* rnn_lm_evaluate of a stream at any width (rnn train's validation, rnn
+ * eval's text), calling progress (may be NULL) with user. */
+int rnn_lm_evaluate_stream(const rnn_model *m, const rnn_lm_stream *data, int B, int T, rnn_lm_progress progress,
+                           void *user, rnn_lm_eval *out);
 
 /* Dynamic evaluation (Krause et al. 2018): the stream is read as one
  * sequence in segments of seg tokens; each segment is scored first, then
@@ -153,7 +152,7 @@ typedef struct {
 } rnn_dynamic_cfg;
 /* Scores data as rnn_lm_evaluate with B = 1, adapting m's weights as it
  * reads (m ends adapted to the whole stream); progress as above. */
-int rnn_lm_evaluate_dynamic(rnn_model *m, const int32_t *data, size_t n, const rnn_dynamic_cfg *d,
+int rnn_lm_evaluate_dynamic(rnn_model *m, const rnn_lm_stream *data, const rnn_dynamic_cfg *d,
                             rnn_lm_progress progress, void *user, rnn_lm_eval *out);
 
 #endif

@@ -925,7 +925,7 @@ static void test_lm_evaluate_widths(void) {
         rnn_lm_stream s = narrow_copy(data, N, widths[wi]);
         for (int B = 1; B <= 3; B += 2) {
             rnn_lm_eval want = {0}, got = {0};
-            const int bad = rnn_lm_evaluate(m, data, N, B, 7, &want) || rnn_lm_evaluate_stream(m, &s, B, 7, &got);
+            const int bad = rnn_lm_evaluate(m, data, N, B, 7, &want) || rnn_lm_evaluate_stream(m, &s, B, 7, NULL, NULL, &got);
             CHECK(!bad, "evaluate: %s", rnn_last_error());
             CHECK(!bad && got.loss == want.loss && got.accuracy == want.accuracy && got.count == want.count &&
                       got.model_loss == want.model_loss && want.count == (N / B - 1) * B,
