@@ -15,8 +15,10 @@ int rnn_checkpoint_save(const char *path, const rnn_model *m, const rnn_tokenize
                         const char *const *extra_values, int n_extra,
                         const rnn_st_out *extra_tensors, int n_extra_tensors) {
     /* A tied output layer is written too, a copy of the embedding, so that
-     * PyTorch's load_state_dict finds every tensor its twin has. */
-    const int tied = m->c.tie_weights, n_out = m->n_params + tied + n_extra_tensors;
+     * PyTorch's load_state_dict finds every tensor its twin has; not in a
+     * run's resume state (extra tensors), which is no state_dict for PyTorch
+     * and which rnn.c reads without it. */
+    const int tied = m->c.tie_weights && n_extra_tensors == 0, n_out = m->n_params + tied + n_extra_tensors;
     rnn_st_out *outs = malloc(sizeof *outs * (size_t)n_out);
     if (!outs) return rnn_errorf("out of memory");
     for (int i = 0; i < m->n_params; i++) {

@@ -27,7 +27,9 @@ typedef struct {
  * 1) atomically. extra_keys /
  * extra_values add more metadata pairs, extra tensors more tensors (their
  * names must start with "train.": rnn train keeps its resume state so);
- * either may be NULL with a count of 0. */
+ * either may be NULL with a count of 0. A tied output layer (tie_weights)
+ * is written as head.weight too, for PyTorch, unless there are extra
+ * tensors. */
 int rnn_checkpoint_save(const char *path, const rnn_model *m, const rnn_tokenizer *tok,
                         char *const *labels, int n_labels, int label_base, const char *const *extra_keys,
                         const char *const *extra_values, int n_extra,

@@ -164,6 +164,15 @@ static void test_frozen_resume(void) {
     snprintf(cfg, sizeof cfg, "%s/config.txt", dir);
     rnn_checkpoint a = {0}, b = {0};
     CHECK(rnn_train(&o, NULL, NULL, NULL, 0) == 0 && rnn_checkpoint_load(&a, path) == 0, "3 steps: %s", rnn_last_error());
+    /* the tied output layer's copy is in the model (for PyTorch), not in the resume state */
+    char state[128];
+    snprintf(state, sizeof state, "%s/state.safetensors", dir);
+    rnn_st *sm = rnn_st_open(path), *ss = rnn_st_open(state);
+    CHECK(sm && ss && rnn_st_find(sm, "head.weight") && !rnn_st_find(ss, "head.weight") &&
+              rnn_st_find(ss, "embedding.weight"),
+          "head.weight in last.safetensors, not in state.safetensors");
+    rnn_st_free(sm);
+    rnn_st_free(ss);
     rnn_opts r;
     rnn_opts_default(&r);
     CHECK(rnn_opts_load_file(&r, cfg) == 0 && rnn_opts_set(&r, "resume", dir) == 0 && rnn_opts_set(&r, "steps", "6") == 0,
