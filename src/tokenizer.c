@@ -991,6 +991,21 @@ size_t rnn_tokenizer_cut(const rnn_tokenizer *t, const char *text, size_t len, s
     return len;
 }
 
+size_t rnn_tokenizer_refused_at(const rnn_tokenizer *t, const char *text, size_t len) {
+    const unsigned char *s = (const unsigned char *)text;
+    if (t->opt.type == RNN_TOK_BYTE || t->opt.invalid_utf8_replace) return len; /* every byte is read */
+    /* the loop of char_split, word_split and bert_split, without the tokens */
+    for (size_t i = 0; i < len;) {
+        const size_t at = i;
+        size_t end;
+        if (t->opt.strip_html && s[i] == '<' && (end = html_tag_end(s, len, i)))
+            i = end;
+        else if (rnn_utf8_next(s, len, &i) < 0)
+            return at;
+    }
+    return len;
+}
+
 /* What token id adds after prev: *space (0/1) then the *n returned bytes.
  * id must be in range; tmp holds a byte tokenizer's byte. */
 static const char *piece_of(const rnn_tokenizer *t, int32_t prev, int32_t id, char *tmp,

@@ -181,6 +181,11 @@ int rnn_tokenizer_encode(const rnn_tokenizer *t, const char *text, size_t len, i
  * Linear in p - at. A text cut so encodes, one piece at a time, with only a
  * piece's ids at hand (rnn train's token streams, src/train.c). */
 size_t rnn_tokenizer_cut(const rnn_tokenizer *t, const char *text, size_t len, size_t at);
+/* The first byte of text (len bytes) that rnn_tokenizer_encode refuses
+ * (invalid UTF-8 or NUL, read as encoding reads them: a tag that strip_html
+ * drops is never read), len where it refuses none. Reads the text, holds no
+ * ids: a piece's refusal named where the whole text has it (src/train.c). */
+size_t rnn_tokenizer_refused_at(const rnn_tokenizer *t, const char *text, size_t len);
 
 /* Streaming decoder for generation: writes into buf the text that token id adds
  * after token prev_id (-1 at the start), as described above, NUL-terminated

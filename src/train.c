@@ -139,18 +139,15 @@ int rnn_lm_encode(const rnn_tokenizer *t, const char *text, size_t len, size_t p
         int32_t *ids;
         size_t n, u;
         if (rnn_tokenizer_encode(t, text + at, end - at, &ids, &n, &u)) {
-            /* A bad byte's message names its byte and line in the piece: the
-             * whole text, encoded again, stops at the same first bad byte and
-             * names it as the file has it. (Out of memory may pass the second
-             * time: the piece's message then stands.) */
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", rnn_last_error());
+            /* A bad byte's message names its byte and line in the piece; the
+             * pieces before it read as the whole text does, so it is the whole
+             * text's first bad byte too, named again as the file has it. Not by
+             * encoding the whole text again: that held all its ids as int32,
+             * the memory pieces save, and so ran out of it where pieces fit.
+             * A piece with no bad byte ran out of memory: that message stands. */
             free(out.ids);
-            if (rnn_tokenizer_encode(t, text, len, &ids, &n, &u) == 0) {
-                free(ids);
-                return rnn_errorf("%s", msg);
-            }
-            return -1;
+            const size_t bad = rnn_tokenizer_refused_at(t, text + at, end - at);
+            return bad < end - at ? rnn_utf8_error(text, len, at + bad) : -1;
         }
         for (size_t k = 0; k < n; k++)
             if (ids[k] < 0 || ids[k] >= V) { /* never: the tokenizer's ids are its vocabulary's */

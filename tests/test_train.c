@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1068,6 +1069,68 @@ static void test_lm_encode_pieces(void) {
     free(vtext);
 }
 
+#if !defined(__SANITIZE_ADDRESS__)
+/* The address space this process has mapped (VmSize), in bytes; 0 if unknown. */
+static size_t vm_size(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %zu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb * 1024;
+}
+#endif
+
+/* A bad byte in the last 1 MB piece of a 16 MB text is named as the whole
+ * text has it, in the memory the pieces take: the text, its stream (a byte a
+ * character) and a piece's int32 ids. The message was found by encoding the
+ * whole text again, all its ids as int32 (64 MB), so that under a limit the
+ * pieces fit in, the text was refused as "out of memory" instead. The limit:
+ * 48 MB of address space more than the process has. (Not under
+ * AddressSanitizer, whose allocator maps memory of its own.) */
+static void test_lm_encode_refused_in_pieces_memory(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    printf("  (skipped under AddressSanitizer: an address-space limit would refuse its own mappings)\n");
+#else
+    const size_t MB = (size_t)1 << 20, len = 16 * MB;
+    char *text = malloc(len);
+    CHECK(text != NULL, "alloc");
+    if (!text) return;
+    for (size_t i = 0; i < len; i++) text[i] = i % 80 == 79 ? '\n' : (char)('a' + i % 26);
+    text[len - 100] = (char)0xff;
+    rnn_tok_options o;
+    rnn_tok_parse_type("char", &o);
+    rnn_tokenizer *t = rnn_tokenizer_build(&o, "abcdefghijklmnopqrstuvwxyz\n", 27);
+    /* the oracle: the whole text's own message, encoded whole without a limit */
+    int32_t *ids = NULL;
+    size_t n = 0;
+    CHECK(t && rnn_tokenizer_encode(t, text, len, &ids, &n, NULL) == -1, "the whole text is refused");
+    char want[256], got[256] = "";
+    snprintf(want, sizeof want, "%s", rnn_last_error());
+    struct rlimit old, lim;
+    const size_t vm = vm_size();
+    if (!t || !vm || getrlimit(RLIMIT_AS, &old) != 0 ||
+        (old.rlim_max != RLIM_INFINITY && old.rlim_max < vm + 48 * MB)) {
+        printf("  (no address-space limit to set: skipped)\n");
+    } else {
+        lim.rlim_cur = vm + 48 * MB, lim.rlim_max = old.rlim_max;
+        rnn_lm_stream s = {0};
+        int rc = 1;
+        if (setrlimit(RLIMIT_AS, &lim) == 0) {
+            rc = rnn_lm_encode(t, text, len, MB, 0, &s, NULL);
+            snprintf(got, sizeof got, "%s", rnn_last_error());
+            setrlimit(RLIMIT_AS, &old);
+        }
+        printf("  whole: \"%s\"; in pieces under a limit: \"%s\"\n", want, got);
+        CHECK(rc == -1 && !strcmp(got, want) && s.ids == NULL,
+              "in pieces, under a limit they fit in: rc %d, \"%s\", as the whole text says \"%s\"", rc, got, want);
+    }
+    rnn_tokenizer_free(t);
+    free(text);
+#endif
+}
+
 /* Runs an LM on dir with the options kv (and the steps given), holding its
  * streams at least min_width bytes per id; every step's and validation's
  * loss into losses (up to cap), their count returned (-1 on failure). */
@@ -1246,6 +1309,7 @@ int main(void) {
     RUN(test_lm_fill_widths);
     RUN(test_lm_evaluate_widths);
     RUN(test_lm_encode_pieces);
+    RUN(test_lm_encode_refused_in_pieces_memory);
     RUN(test_stream_width_training);
     return harness_end();
 }
