@@ -488,8 +488,8 @@ int rnn_replace_with_link(const char *src, const char *path) {
         rnn_errorf("%s: cannot link %s to it: %s", path, src, strerror(errno));
     else if (rename(tmp, path) != 0)
         rnn_errorf("%s: cannot replace: %s", path, strerror(errno)), unlink(tmp);
-    else
-        sync_dir_of(path), rc = 0;
+    else /* (where path already was src's file, rename leaves both names: tmp goes) */
+        unlink(tmp), sync_dir_of(path), rc = 0;
     free(tmp);
     return rc;
 }

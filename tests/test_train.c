@@ -12,6 +12,7 @@
  *   is checked by finite differences in test_layers.c.) */
 #include "harness.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -663,6 +664,38 @@ static int on_eval_link(const rnn_train_event *e, void *user) {
     free(mb);
     free(lb);
     return 0;
+}
+
+/* rnn_replace_with_link: path becomes a second name of src, in place of
+ * what it was, and no temporary name stays behind, also when path already
+ * is src's file (rename then does nothing); a src that is not there leaves
+ * path as it was, with a message. */
+static void test_replace_with_link(void) {
+    char dir[] = "/tmp/rnn_rlink_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    char src[64], path[64], none[64];
+    snprintf(src, sizeof src, "%s/a", dir);
+    snprintf(path, sizeof path, "%s/b", dir);
+    snprintf(none, sizeof none, "%s/none", dir);
+    CHECK(rnn_write_atomic(src, "new", 3) == 0 && rnn_write_atomic(path, "old", 3) == 0, "files: %s", rnn_last_error());
+    struct stat sa, sb;
+    for (int round = 0; round < 2; round++) {
+        CHECK(rnn_replace_with_link(src, path) == 0, "link %d: %s", round, rnn_last_error());
+        CHECK(stat(src, &sa) == 0 && stat(path, &sb) == 0 && sa.st_ino == sb.st_ino && sb.st_nlink == 2,
+              "round %d: b is a second name of a (links %d)", round, (int)sb.st_nlink);
+    }
+    CHECK(rnn_replace_with_link(none, path) == -1 && strstr(rnn_last_error(), path) && stat(path, &sb) == 0 &&
+              sb.st_ino == sa.st_ino,
+          "a missing source is an error naming the file, b kept: %s", rnn_last_error());
+    int others = 0; /* a temporary name left behind would be a third entry */
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) others += e->d_name[0] != '.' && strcmp(e->d_name, "a") && strcmp(e->d_name, "b");
+    if (d) closedir(d);
+    CHECK(d && others == 0, "no temporary name left beside them (%d)", others);
+    unlink(src), unlink(path), rmdir(dir);
 }
 
 /* A validation that is the best so far writes the weights once: last.safetensors
@@ -1354,6 +1387,7 @@ int main(void) {
     RUN(test_acts_bytes);
     RUN(test_cls_eval_blocks);
     RUN(test_cls_plan_rows);
+    RUN(test_replace_with_link);
     RUN(test_best_linked);
     RUN(test_lm_width);
     RUN(test_lm_fill_widths);
