@@ -45,6 +45,7 @@ mkdir -p "$T/emptyrun"
 expect_error "plot of a directory without metrics" "emptyrun/metrics.csv: cannot open" $RNN plot "$T/emptyrun"
 printf 'step,train_loss,val_loss,val_acc,lr\n10,1,2,0.5,1e-3\n20,1,oops,0.5,1e-3\n' >"$T/badm.csv"
 expect_error "plot of a damaged metrics.csv names file:line" "badm.csv:3" $RNN plot "$T/badm.csv"
+expect_error "plot of endless binary input stops at its first NUL" "/dev/zero:1: a NUL byte" timeout 20 $RNN plot /dev/zero
 expect_error "plot without a run" "which run" $RNN plot
 cp "$T/run/model.safetensors" "$T/keep.safetensors"
 expect_error "plot --out a checkpoint is refused" "must be named \*.svg" $RNN plot "$T/run" --out "$T/run/model.safetensors"
