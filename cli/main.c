@@ -1507,8 +1507,10 @@ static int cmd_classify(int argc, char **argv) {
                 return 1;
             }
             *opt->val = v;
-        } else if (!opts_done && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && command_help("classify"))
+        } else if (!opts_done && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && command_help("classify")) {
+            free(texts);
             return 0;
+        }
         else if (!opts_done && !strncmp(argv[i], "--", 2)) {
             fprintf(stderr, "rnn classify: unknown option %s\n", argv[i]);
             free(texts);

@@ -63,6 +63,8 @@ out=$($RNN sample "$T/run/model.safetensors" --help)
 check "sample CKPT --help prints the usage" "printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn sample'"
 out=$($RNN sample "$T/run/model.safetensors" --prime -h --length 5 --seed 1)
 check "a -h that is an option's value is not a help request" "[ \"\${out#-h}\" != \"\$out\" ]"
+out=$($RNN classify tests/fixtures/torch_cls.safetensors --help); rc=$?
+check "classify CKPT --help prints the usage and exits 0" "[ $rc -eq 0 ] && printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn classify'"
 out=$($RNN classify tests/fixtures/torch_cls.safetensors -- --help)
 check "classify CKPT -- --help classifies the text --help" "printf '%s' '$out' | grep -q '^[a-z]*	0\.[0-9]*$'"
 
