@@ -1349,6 +1349,10 @@ $RNN classify "$T/cls/model.safetensors" --json <"$T/blkbad.txt" >"$T/out" 2>"$T
 head -n 20 "$T/blk1.out" >"$T/blk20.out"
 check "classify: invalid UTF-8 on line 21 of a block prints lines 1-20 as classified alone, then names line 21 (exit 1)" \
     "[ $rc -eq 1 ] && jclose '$T/out' '$T/blk20.out' 1e-6 && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte 2' ]"
+# with texts cut before it (the char model keeps 12 tokens), the note on them comes first: the error stays last
+$RNN classify "$T/cut/model.safetensors" <"$T/blkbad.txt" >/dev/null 2>"$T/err"; rc=$?
+check "classify: the note on cut texts comes before the bad line's error, which is the last line" \
+    "[ $rc -eq 1 ] && grep -q 'note: stdin: [0-9]* of 20 texts are longer than 12' '$T/err' && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte 2' ]"
 # more than one block (256 lines): in order across them, against the same texts in runs of 50
 cut -f2 "$T/cls.tsv" | head -n 600 >"$T/many.txt"
 $RNN classify "$T/cls/model.safetensors" --json <"$T/many.txt" >"$T/many.out"
