@@ -356,6 +356,8 @@ check "a NaN loss is 'nan' on stderr, in train.log and in metrics.csv, never '-n
      grep -q '^step 20 epoch 0 loss nan lr ' '$T/div/train.log' && grep -q '^step 20 epoch 0: val loss nan (ppl nan)' '$T/div/train.log' &&
      grep -q '^20,[0-9.]*,1280,[0-9.]*,nan,' '$T/div/metrics.csv' && ! grep -q -- '-nan' '$T/err' '$T/div/train.log' '$T/div/metrics.csv'"
 expect_error "--eps 0" "--eps must be > 0 (got 0)" $RNN train $small --eps 0 --steps 1 --out "$T/x"
+expect_error "train --threads over 4096 is refused, as for the other commands" "--threads must be in \[0, 4096\] (0: all cores) (got 100000)" \
+    $RNN train $small --threads 100000 --steps 1 --out "$T/x"
 expect_error "--val-frac with --val" "--val-frac 0.2 does nothing in this run: it needs no --val" \
     $RNN train $small --val "$T/text.txt" --val-frac 0.2 --steps 1 --out "$T/x"
 expect_error "--resume with an empty value" "option --resume needs a value" $RNN train --resume ""
