@@ -896,6 +896,9 @@ expect_error "train --cache-lambda out of range" "cache_lambda" $RNN train $smal
 expect_error "bad train precision" "precision" $RNN train --precision double --steps 1
 printf 'oops\n' >"$T/bad.cfg"
 expect_error "config file error names file:line" "bad.cfg:1" $RNN train --config "$T/bad.cfg"
+printf 'steps = 1\ntokenizer = bpe\n' >"$T/tok.cfg"
+expect_error "a config file's unknown tokenizer names file:line and the option" \
+    'tok.cfg:2: option --tokenizer: unknown tokenizer "bpe"' $RNN train $small --config "$T/tok.cfg" --out "$T/x"
 printf 'steps = 3\nresume = %s\n' "$T/run" >"$T/res.cfg"
 expect_error "resume in a config file is refused (it skipped the resume checks)" "res.cfg:2: resume goes on the command line" \
     $RNN train --config "$T/res.cfg" --out "$T/x16"
