@@ -1350,12 +1350,13 @@ enum { CLS_BAD_TEXT = 1, CLS_STOP = 2 };
 /* Classifies the block's texts with each model of e, in batches, and
  * prints each text's line in the order of the texts. A text that cannot be
  * read (invalid UTF-8, a NUL byte) ends the block: the texts before it are
- * printed, then its error, naming it by what ("stdin line" or "text") and
- * number; CLS_BAD_TEXT then (a prompt goes on to the next line). CLS_STOP
+ * printed, and its error, naming it by what ("stdin line" or "text") and
+ * number, goes to bad_msg (cap bytes) for the caller to print; CLS_BAD_TEXT
+ * then (a prompt goes on to the next line). CLS_STOP
  * after probabilities that are not finite, or a write error. cut[k] and
  * *n_done count the texts each model cut and the texts printed. */
 static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, int attention, size_t *cut,
-                         size_t *n_done) {
+                         size_t *n_done, char *bad_msg, size_t cap) {
     const int K = e->K, C = e->ck[0].model->c.num_classes;
     char msg[8192]; /* the bad text's error, kept while the texts before it are printed */
     int n_ok = b->n, bad_k = -1;
@@ -1461,9 +1462,9 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
     char where[32];
     snprintf(where, sizeof where, "%s %d", what, b->no[n_ok]);
     if (K > 1) /* msg is a one-line text's: "input has invalid UTF-8 at byte 8" */
-        fprintf(stderr, "rnn: classify: %s: %s: %s\n", where, e->path[bad_k], msg);
+        snprintf(bad_msg, cap, "classify: %s: %s: %s", where, e->path[bad_k], msg);
     else
-        fprintf(stderr, "rnn: classify: %s: %s\n", where, msg);
+        snprintf(bad_msg, cap, "classify: %s: %s", where, msg);
     return CLS_BAD_TEXT;
 }
 
@@ -1513,8 +1514,10 @@ static int cmd_classify(int argc, char **argv) {
                 return 1;
             }
             *opt->val = v;
-        } else if (!opts_done && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && command_help("classify"))
+        } else if (!opts_done && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && command_help("classify")) {
+            free(texts);
             return 0;
+        }
         else if (!opts_done && !strncmp(argv[i], "--", 2)) {
             fprintf(stderr, "rnn classify: unknown option %s\n", argv[i]);
             free(texts);
@@ -1575,21 +1578,28 @@ static int cmd_classify(int argc, char **argv) {
     cls_block b;
     if (cls_block_init(&b, interactive ? 1 : fit < 1 ? 1 : fit > CLS_BLOCK_TEXTS ? CLS_BLOCK_TEXTS : (int)fit, C, e.K))
         rc = die("out of memory");
+    /* a bad text's error; printed after the note on cut texts when it ends
+     * the run, so that the error is the last line, as for every failure */
+    char bad[8400] = "";
+    int stopped = 0; /* by a failure cls_run_block printed: then no note after it */
     while (!rc && !eof) {
         int err = 0;
         const long got = cls_read_block(&b, texts, n_texts, &next, interactive, rnn_tokenizer_needs_utf8(ck.tok),
                                         read_limit, &line, &cap, &line_no, &eof, &err);
         const int r = b.n ? cls_run_block(&b, &e, n_texts ? "text" : "stdin line", json != NULL, attention != NULL,
-                                          cut, &n_done)
+                                          cut, &n_done, bad, sizeof bad)
                           : 0;
         if (r < 0) rc = 1;
         if (r) failed = 1;
-        if (r < 0 || r == CLS_STOP || (r == CLS_BAD_TEXT && !interactive)) break;
+        if (r == CLS_BAD_TEXT && interactive) die(bad), bad[0] = 0; /* the prompt goes on */
+        stopped = r < 0 || r == CLS_STOP;
+        if (stopped || (r == CLS_BAD_TEXT && !interactive)) break;
         if (got < 0)
             rc = dief("classify: stdin line %d: %s", line_no + 1,
                       got == -3 ? "too long to read into memory" : strerror(err));
     }
-    note_cut("classify", n_texts ? NULL : "stdin", &e, cut, n_done, max_len || truncate);
+    if (!stopped && !rc) note_cut("classify", n_texts ? NULL : "stdin", &e, cut, n_done, max_len || truncate);
+    if (bad[0]) die(bad);
     free(line);
     free(texts);
     cls_block_free(&b);

@@ -122,6 +122,18 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         rnn_errorf("%s: unsupported format_version %s (this build reads 1)", path, ver ? ver : "(missing)");
         goto out;
     }
+    /* The JSON inside metadata values: a \u0000 there would cut a token, a
+     * label or a name short, silently ("co\u0000me" read as "co"). */
+    const char *const inner[] = {"config", "tokenizer", "labels"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = rnn_st_meta(st, inner[i]);
+        const long at = v ? rnn_json_nul_at(v, strlen(v)) : 0;
+        if (at) {
+            rnn_errorf("%s: metadata \"%s\" holds a NUL character (\\u0000, at byte %ld): a damaged file", path,
+                       inner[i], at - 1);
+            goto out;
+        }
+    }
     rnn_config c;
     if (!config) {
         rnn_errorf("%s: metadata has no \"config\"", path);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tokenizer.h"
 #include "util.h"
 
 typedef enum { K_INT, K_LONG, K_FLOAT, K_DOUBLE, K_BOOL, K_STR, K_CHOICE } kind;
@@ -105,7 +106,7 @@ static const opt_def defs[] = {
     {"out", K_STR, F(out), NULL, "run directory (default runs/<time>); one that holds a run's checkpoints is refused"},
     {"overwrite", K_BOOL, F(overwrite), NULL, "train into an --out that holds a run, replacing its checkpoints"},
     {"progress", K_CHOICE, F(progress), "auto|bar|log|quiet", "progress bar on a terminal, log lines otherwise (quiet: train.log only)"},
-    {"threads", K_INT, F(threads), NULL, "threads (0: all cores)"},
+    {"threads", K_INT, F(threads), NULL, "threads, at most 4096 (0: all cores)"},
     {"precision", K_CHOICE, F(precision), "fp32|bf16", "matrix products in fp32, or bf16 with fp32 accumulation and master weights (CPUs with AVX512-BF16)"},
     {"seed", K_LONG, F(seed), NULL, "random seed"},
 };
@@ -219,6 +220,11 @@ static int bool_default(const opt_def *d) {
 int rnn_opts_set(rnn_opts *o, const char *name, const char *value) {
     const opt_def *d = find(name);
     if (!d) return rnn_errorf("unknown option --%s (rnn train --help lists them)", name);
+    /* checked here, not when the run starts, so that a config file's bad
+     * tokenizer is named by its file and line as any other bad value is */
+    rnn_tok_options tok;
+    if (!strcmp(d->name, "tokenizer") && value && *value && rnn_tok_parse_type(value, &tok))
+        return rnn_error_prefix("option --tokenizer");
     if (set_value(o, d, name, value)) return -1;
     o->given[d - defs] = 1;
     return 0;

@@ -55,6 +55,22 @@ static int split_commas(char *line, char **field, int max) {
 }
 
 #define MAX_FIELDS 64
+/* A metrics.csv line is a few hundred bytes; a longer one is no metrics file
+ * (and endless input, /dev/zero, stops here instead of filling memory). */
+#define MAX_LINE 65536
+
+/* The next line of f as rnn_getline reads it: its length, -1 at the end, or
+ * -2 with a message naming path:lineno for a NUL byte (which would cut the
+ * line short unseen, dropping what follows it), a line over MAX_LINE bytes
+ * or a read error. */
+static long next_line(char **line, size_t *cap, FILE *f, const char *path, long lineno) {
+    const long got = rnn_getline(line, cap, f, MAX_LINE, 1);
+    if (got == -3) return rnn_errorf("%s:%ld: a line of over %d bytes (not a metrics.csv?)", path, lineno, MAX_LINE), -2;
+    if (got == -2) return rnn_errorf("%s: read error: %s", path, strerror(errno)), -2;
+    if (got > 0 && memchr(*line, 0, (size_t)got))
+        return rnn_errorf("%s:%ld: a NUL byte (not a metrics.csv?)", path, lineno), -2;
+    return got;
+}
 
 static int read_csv(const char *path, table *t) {
     FILE *f = fopen(path, "r");
@@ -62,10 +78,10 @@ static int read_csv(const char *path, table *t) {
     char *line = NULL, *field[MAX_FIELDS + 1];
     size_t cap = 0;
     int where[NCOL], nf = 0, rc = -1;
-    long lineno = 0;
+    long lineno = 0, got;
     for (int c = 0; c < NCOL; c++) where[c] = -1;
-    if (getline(&line, &cap, f) < 0) {
-        rnn_errorf("%s: empty file (a metrics.csv starts with a header line)", path);
+    if ((got = next_line(&line, &cap, f, path, 1)) < 0) {
+        if (got == -1) rnn_errorf("%s: empty file (a metrics.csv starts with a header line)", path);
         goto out;
     }
     lineno = 1;
@@ -83,7 +99,7 @@ static int read_csv(const char *path, table *t) {
                        "val_loss, val_acc and lr)", path, col_name[c]);
             goto out;
         }
-    while (getline(&line, &cap, f) >= 0) {
+    while ((got = next_line(&line, &cap, f, path, lineno + 1)) >= 0) {
         lineno++;
         if (line[strspn(line, "\r\n")] == 0) continue; /* a blank line */
         int n = split_commas(line, field, MAX_FIELDS);
@@ -113,10 +129,7 @@ static int read_csv(const char *path, table *t) {
         }
         if (table_push(t, row)) goto out;
     }
-    if (ferror(f)) {
-        rnn_errorf("%s: read error", path);
-        goto out;
-    }
+    if (got == -2) goto out;
     if (t->n == 0) {
         rnn_errorf("%s: no rows after the header (nothing validated yet)", path);
         goto out;

@@ -409,6 +409,16 @@ static int parse_header(rnn_st *st, const char *hdr, uint64_t hlen, size_t data_
         rnn_errorf("%s: header is not a JSON object", path);
         goto out;
     }
+    /* cJSON keeps a NUL (a raw byte, or \u0000) inside a string, and C reads
+     * the string up to it: a tensor "head.bias\u0000x" would load as
+     * head.bias, a format "rnn.c\u0000..." as rnn.c. No name, dtype or
+     * metadata value has one. */
+    const long nul = rnn_json_nul_at(hdr, (size_t)hlen);
+    if (nul) {
+        rnn_errorf("%s: header holds a NUL character (a NUL byte or \\u0000, at byte %ld of %llu): no name or "
+                   "metadata can hold one (a damaged file)", path, nul - 1, (unsigned long long)hlen);
+        goto out;
+    }
     int count = cJSON_GetArraySize(h);
     st->t = calloc((size_t)count + 1, sizeof *st->t);
     st->off = calloc((size_t)count + 1, sizeof *st->off);

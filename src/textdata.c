@@ -442,19 +442,6 @@ static int parse_csv(loader *L, char *buf, size_t len) {
     return 0;
 }
 
-/* The column of the first \u0000 escape in a JSON line, or 0: cJSON's
- * strings end at a NUL, so a text holding one would be cut there. Outside
- * strings JSON has no backslashes, so skipping each escape's next character
- * is enough to tell "\u0000" from "\\u0000". */
-static long json_nul_escape(const char *p) {
-    for (const char *s = p; *s; s++) {
-        if (*s != '\\') continue;
-        if (s[1] == 'u' && !strncmp(s + 2, "0000", 4)) return (long)(s - p) + 1;
-        if (s[1]) s++;
-    }
-    return 0;
-}
-
 static int parse_jsonl(loader *L, char *buf, size_t len) {
     char *p = buf, *end = buf + len;
     int line = 0;
@@ -481,7 +468,7 @@ static int parse_jsonl(loader *L, char *buf, size_t len) {
             long col = at && at >= p && at <= eol ? (long)(at - p) + 1 : 0;
             return rnn_errorf("%s:%d: invalid JSON (near column %ld)", L->path, line, col);
         }
-        long nul = json_nul_escape(p);
+        long nul = rnn_json_nul_at(p, strlen(p)); /* (the line holds no NUL byte: refused before) */
         if (nul) {
             cJSON_Delete(j);
             return rnn_errorf("%s:%d: a NUL character (\\u0000, column %ld): the strings of a JSON line "

@@ -1965,6 +1965,9 @@ static int check_ranges(const rnn_opts *o) {
                  {"--beta2 must be in [0, 1)", o->beta2, o->beta2 >= 0 && o->beta2 < 1},
                  {"--eps must be > 0", o->eps, o->eps > 0 || !strcmp(o->optimizer, "sgd")},
                  {"--step-size must be >= 1", o->step_size, o->step_size >= 1},
+                 /* as rnn_threads and the other commands: OpenMP would try to start
+                  * them all (--threads 100000 crashed in thread creation) */
+                 {"--threads must be in [0, 4096] (0: all cores)", o->threads, o->threads <= 4096},
                  {"--max-len must be at most 1073741823 tokens (0: no limit)", o->max_len, o->max_len <= RNN_MAX_TEXT_LEN},
                  {"--min-lr must be at most --lr", o->min_lr, o->min_lr <= o->lr || strcmp(o->schedule, "cosine")}};
     for (size_t i = 0; i < sizeof range / sizeof *range; i++)

@@ -594,6 +594,16 @@ long rnn_utf8_bad_at(const char *s, size_t n) {
     return -1;
 }
 
+long rnn_json_nul_at(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (!s[i]) return (long)i + 1;
+        if (s[i] != '\\') continue;
+        if (i + 5 < n && !memcmp(s + i + 1, "u0000", 5)) return (long)i + 1;
+        i++; /* past the escaped character: in "\\u0000" the u follows an escaped backslash */
+    }
+    return 0;
+}
+
 long rnn_getline(char **line, size_t *cap, FILE *f, size_t max, int stop_at_nul) {
     size_t n = 0;
     for (;;) {

@@ -140,6 +140,12 @@ int32_t rnn_utf8_next(const unsigned char *s, size_t n, size_t *pos);
 /* -1 if s[0..n) is valid UTF-8 without NUL bytes, else the offset of the
  * first byte rnn_utf8_next refuses. */
 long rnn_utf8_bad_at(const char *s, size_t n);
+/* The 1-based offset of the first NUL character in the JSON text s[0..n),
+ * a NUL byte or a \u0000 escape; 0 if none. cJSON's strings end at a NUL,
+ * so a string holding one would be read cut short there, silently (a token
+ * "co\u0000me" as "co"). Outside strings JSON has no backslashes, so
+ * skipping each escape's next character tells "\u0000" from "\\u0000". */
+long rnn_json_nul_at(const char *s, size_t n);
 /* getline(3) with a limit: reads a line into *line (grown as needed, *cap
  * its size) and returns its length with its '\n'; -1 at the end of the
  * input, -2 on a read error (errno says which), -3 once max bytes came

@@ -578,6 +578,48 @@ static void test_bad_cache_settings(void) {
     unlink(path);
 }
 
+/* A NUL inside the JSON of a metadata value ("\u0000": cJSON keeps it in the
+ * string, and C reads the string up to it) would cut a token or a label
+ * short, silently: refused, naming the file and the value. A backslash
+ * followed by the text u0000 is no NUL, and loads as it is. */
+static void test_nul_in_metadata(void) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/rnn_test_nul_%d.safetensors", (int)getpid());
+    rnn_st *st = rnn_st_load(FIX "torch_cls.safetensors");
+    const char *tok = st ? rnn_st_meta(st, "tokenizer") : NULL, *unk = tok ? strstr(tok, "\"<unk>\"") : NULL;
+    char *bad = unk ? malloc(strlen(tok) + 16) : NULL;
+    CHECK(bad != NULL, "the fixture's tokenizer names <unk>: %s", rnn_last_error());
+    if (!bad) {
+        rnn_st_free(st);
+        return;
+    }
+    sprintf(bad, "%.*s\"<unk>\\u0000x\"%s", (int)(unk - tok), tok, unk + 7); /* read as "<unk>" before */
+    const struct {
+        const char *key, *value, *want; /* want NULL: loads */
+    } cases[] = {{"tokenizer", bad, "metadata \"tokenizer\" holds a NUL character (\\u0000, at byte"},
+                 {"labels", "[\"neg\\u0000x\", \"neu\", \"pos\"]",
+                  "metadata \"labels\" holds a NUL character (\\u0000, at byte 5): a damaged file"},
+                 {"labels", "[\"neg\\\\u0000x\", \"neu\", \"pos\"]", NULL}};
+    for (int i = 0; i < 3; i++) {
+        if (resave_with_meta(FIX "torch_cls.safetensors", path, cases[i].key, cases[i].value)) {
+            CHECK(0, "resave: %s", rnn_last_error());
+            break;
+        }
+        rnn_checkpoint ck;
+        const int rc = rnn_checkpoint_load(&ck, path);
+        if (cases[i].want)
+            CHECK(rc == -1 && strstr(rnn_last_error(), path) && strstr(rnn_last_error(), cases[i].want),
+                  "case %d refused, the file named: %s", i, rc ? rnn_last_error() : "loaded");
+        else
+            CHECK(rc == 0 && !strcmp(ck.labels[0], "neg\\u0000x"), "case %d: a backslash and u0000 load as text: %s",
+                  i, rc ? rnn_last_error() : ck.labels[0]);
+        if (rc == 0) rnn_checkpoint_free(&ck);
+    }
+    free(bad);
+    rnn_st_free(st);
+    unlink(path);
+}
+
 /* What a training callback saw. */
 typedef struct {
     int n_step, n_eval, bad;
@@ -1195,6 +1237,7 @@ int main(void) {
     RUN(test_precision_per_thread);
     RUN(test_grow_vocab);
     RUN(test_bad_cache_settings);
+    RUN(test_nul_in_metadata);
     RUN(test_trainer);
     RUN(test_trainer_threads_other_thread);
     RUN(test_trainer_comma_locale);

@@ -45,6 +45,7 @@ mkdir -p "$T/emptyrun"
 expect_error "plot of a directory without metrics" "emptyrun/metrics.csv: cannot open" $RNN plot "$T/emptyrun"
 printf 'step,train_loss,val_loss,val_acc,lr\n10,1,2,0.5,1e-3\n20,1,oops,0.5,1e-3\n' >"$T/badm.csv"
 expect_error "plot of a damaged metrics.csv names file:line" "badm.csv:3" $RNN plot "$T/badm.csv"
+expect_error "plot of endless binary input stops at its first NUL" "/dev/zero:1: a NUL byte" timeout 20 $RNN plot /dev/zero
 expect_error "plot without a run" "which run" $RNN plot
 cp "$T/run/model.safetensors" "$T/keep.safetensors"
 expect_error "plot --out a checkpoint is refused" "must be named \*.svg" $RNN plot "$T/run" --out "$T/run/model.safetensors"
@@ -62,6 +63,8 @@ out=$($RNN sample "$T/run/model.safetensors" --help)
 check "sample CKPT --help prints the usage" "printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn sample'"
 out=$($RNN sample "$T/run/model.safetensors" --prime -h --length 5 --seed 1)
 check "a -h that is an option's value is not a help request" "[ \"\${out#-h}\" != \"\$out\" ]"
+out=$($RNN classify tests/fixtures/torch_cls.safetensors --help); rc=$?
+check "classify CKPT --help prints the usage and exits 0" "[ $rc -eq 0 ] && printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn classify'"
 out=$($RNN classify tests/fixtures/torch_cls.safetensors -- --help)
 check "classify CKPT -- --help classifies the text --help" "printf '%s' '$out' | grep -q '^[a-z]*	0\.[0-9]*$'"
 
@@ -353,6 +356,8 @@ check "a NaN loss is 'nan' on stderr, in train.log and in metrics.csv, never '-n
      grep -q '^step 20 epoch 0 loss nan lr ' '$T/div/train.log' && grep -q '^step 20 epoch 0: val loss nan (ppl nan)' '$T/div/train.log' &&
      grep -q '^20,[0-9.]*,1280,[0-9.]*,nan,' '$T/div/metrics.csv' && ! grep -q -- '-nan' '$T/err' '$T/div/train.log' '$T/div/metrics.csv'"
 expect_error "--eps 0" "--eps must be > 0 (got 0)" $RNN train $small --eps 0 --steps 1 --out "$T/x"
+expect_error "train --threads over 4096 is refused, as for the other commands" "--threads must be in \[0, 4096\] (0: all cores) (got 100000)" \
+    $RNN train $small --threads 100000 --steps 1 --out "$T/x"
 expect_error "--val-frac with --val" "--val-frac 0.2 does nothing in this run: it needs no --val" \
     $RNN train $small --val "$T/text.txt" --val-frac 0.2 --steps 1 --out "$T/x"
 expect_error "--resume with an empty value" "option --resume needs a value" $RNN train --resume ""
@@ -891,6 +896,9 @@ expect_error "train --cache-lambda out of range" "cache_lambda" $RNN train $smal
 expect_error "bad train precision" "precision" $RNN train --precision double --steps 1
 printf 'oops\n' >"$T/bad.cfg"
 expect_error "config file error names file:line" "bad.cfg:1" $RNN train --config "$T/bad.cfg"
+printf 'steps = 1\ntokenizer = bpe\n' >"$T/tok.cfg"
+expect_error "a config file's unknown tokenizer names file:line and the option" \
+    'tok.cfg:2: option --tokenizer: unknown tokenizer "bpe"' $RNN train $small --config "$T/tok.cfg" --out "$T/x"
 printf 'steps = 3\nresume = %s\n' "$T/run" >"$T/res.cfg"
 expect_error "resume in a config file is refused (it skipped the resume checks)" "res.cfg:2: resume goes on the command line" \
     $RNN train --config "$T/res.cfg" --out "$T/x16"
@@ -1346,6 +1354,10 @@ $RNN classify "$T/cls/model.safetensors" --json <"$T/blkbad.txt" >"$T/out" 2>"$T
 head -n 20 "$T/blk1.out" >"$T/blk20.out"
 check "classify: invalid UTF-8 on line 21 of a block prints lines 1-20 as classified alone, then names line 21 (exit 1)" \
     "[ $rc -eq 1 ] && jclose '$T/out' '$T/blk20.out' 1e-6 && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte 2' ]"
+# with texts cut before it (the char model keeps 12 tokens), the note on them comes first: the error stays last
+$RNN classify "$T/cut/model.safetensors" <"$T/blkbad.txt" >/dev/null 2>"$T/err"; rc=$?
+check "classify: the note on cut texts comes before the bad line's error, which is the last line" \
+    "[ $rc -eq 1 ] && grep -q 'note: stdin: [0-9]* of 20 texts are longer than 12' '$T/err' && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte 2' ]"
 # more than one block (256 lines): in order across them, against the same texts in runs of 50
 cut -f2 "$T/cls.tsv" | head -n 600 >"$T/many.txt"
 $RNN classify "$T/cls/model.safetensors" --json <"$T/many.txt" >"$T/many.out"

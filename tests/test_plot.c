@@ -302,6 +302,21 @@ static void test_errors(void) {
     CHECK(rnn_plot_metrics(csv, svg, NULL) == -1 && strlen(rnn_last_error()) < strlen(csv) + 120 &&
               strstr(rnn_last_error(), "...' is not a number"),
           "a long bad field is cut short: %s", rnn_last_error());
+    /* A NUL byte would end the row unseen, the rest of it dropped; endless
+     * input (/dev/zero: one line of NULs) must stop, not fill memory. */
+    static const char nul_row[] = "step,train_loss,val_loss,val_acc,lr\n1,2,3,0.5,1e-3\0junk\n2,2,3,0.5,1e-3\n";
+    FILE *nf = fopen(csv, "wb");
+    if (nf) fwrite(nul_row, 1, sizeof nul_row - 1, nf), fclose(nf);
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == -1 && strstr(rnn_last_error(), ":2: a NUL byte"),
+          "a NUL byte in a row is refused with its line: %s", rnn_last_error());
+    nf = fopen(csv, "wb");
+    if (nf) {
+        fputs("step,train_loss,val_loss,val_acc,lr\n", nf);
+        for (int i = 0; i < 70000; i++) fputc('7', nf);
+        fclose(nf);
+    }
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == -1 && strstr(rnn_last_error(), ":2: a line of over 65536 bytes"),
+          "a line of 70,000 bytes is refused: %s", rnn_last_error());
     write_file(csv, before);
     char bad[128];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x.svg", dir);

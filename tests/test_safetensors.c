@@ -629,6 +629,10 @@ static void test_damaged(void) {
          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x\":3}", 0, "\xc3\xa9..."},
         {"control chars in name", "{\"a\\nb\":{\"dtype\":\"X\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, "'a?b'"},
+        /* cJSON keeps a \u0000 in a string, where C ends it: read as "w" and "rnn.c" before */
+        {"\\u0000 in a name", "{\"w\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+         "header holds a NUL character (a NUL byte or \\u0000, at byte 3 of"},
+        {"\\u0000 in metadata", "{\"__metadata__\":{\"format\":\"rnn.c\\u0000junk\"}}", 0, "holds a NUL character"},
     };
     char name[64];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -650,6 +654,22 @@ static void test_damaged(void) {
             expect_fail(path, "not valid JSON", "deep nesting");
             free(deep);
         }
+    }
+
+    /* A NUL byte inside a name (the '@' of "w@x" zeroed): cJSON takes it, C would read "w". */
+    {
+        const char *path = tmp_path("nulbyte.safetensors");
+        size_t n = 0;
+        char *raw = write_st(path, "{\"w@x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4) == 0
+                        ? rnn_read_file(path, &n)
+                        : NULL;
+        CHECK(raw && n > 12 && raw[8 + 3] == '@', "write the NUL-byte case");
+        if (raw && n > 12) {
+            raw[8 + 3] = 0;
+            CHECK(write_bytes(path, raw, n) == 0, "rewrite");
+            expect_fail(path, "header holds a NUL character (a NUL byte or \\u0000, at byte 3 of", "a NUL byte in a name");
+        }
+        free(raw);
     }
 
     expect_fail(tmp_path("does_not_exist.safetensors"), "cannot open", "missing file");
