@@ -254,6 +254,7 @@ static int parse_small(const char *cmd, int argc, char **argv, const small_opt *
                        const char **positional) {
     *positional = NULL;
     for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") && command_help(cmd)) exit(0); /* as before CKPT, and as classify */
         if (strncmp(argv[i], "--", 2)) {
             if (*positional) {
                 fprintf(stderr, "rnn %s: unexpected argument '%s'\n", cmd, argv[i]);

@@ -1322,7 +1322,18 @@ static int check_saved_options(run *r) {
     rnn_opts_default(&saved);
     char where[2 * RNN_OPT_STR + 48];
     snprintf(where, sizeof where, "%s: resume state's \"train.config\"", path);
-    return rnn_opts_load_string(&saved, cfg, where) || rnn_opts_check_state(&saved, r->o, r->dir) ? -1 : 0;
+    if (rnn_opts_load_string(&saved, cfg, where) || rnn_opts_check_state(&saved, r->o, r->dir)) return -1;
+    /* After a validation the best model is in model.safetensors, and the run
+     * only replaces it with a better one: gone, the run would end naming a
+     * file that is not there (or a worse model as the best). */
+    const char *best = state_meta(r, "train.best_val");
+    char model[2 * RNN_OPT_STR];
+    path_in(model, sizeof model, r, "model.safetensors");
+    if (best && isfinite(strtod(best, NULL)) && access(model, F_OK) != 0)
+        return rnn_errorf("%s: missing, but the run validated and saved its best model there: put it back to "
+                          "resume, or train on from this run's weights with --init-from %s/last.safetensors",
+                          model, r->dir);
+    return 0;
 }
 
 /* -1 + message if x[0..n) holds a NaN or infinity (or, nonneg, a negative

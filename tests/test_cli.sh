@@ -61,6 +61,10 @@ done
 check "rnn sample --help lists --top-p" "$RNN sample --help | grep -q -- '--top-p P'"
 out=$($RNN sample "$T/run/model.safetensors" --help)
 check "sample CKPT --help prints the usage" "printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn sample'"
+for c in sample eval info plot; do
+    out=$($RNN $c "$T/run/model.safetensors" -h); rc=$?
+    check "rnn $c CKPT -h prints its usage and exits 0, as before CKPT" "[ $rc -eq 0 ] && printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn $c '"
+done
 out=$($RNN sample "$T/run/model.safetensors" --prime -h --length 5 --seed 1)
 check "a -h that is an option's value is not a help request" "[ \"\${out#-h}\" != \"\$out\" ]"
 out=$($RNN classify tests/fixtures/torch_cls.safetensors --help); rc=$?
@@ -117,6 +121,11 @@ cp "$T/text.txt" "$T/rel/own.txt"
 $RNN train --resume "$T/rel/own" --steps 10 >/dev/null 2>&1
 check "the data put back, it resumes" "[ \$(tail -n 1 '$T/rel/own/metrics.csv' | cut -d, -f1) = 10 ]"
 check "a resume writes config.txt again with its own --steps" "grep -qx 'steps = 10' '$T/rel/own/config.txt'"
+mv "$T/rel/own/model.safetensors" "$T/rel/own-best.safetensors"
+expect_error "a resume whose best model is gone says so, not that it is there at the end" \
+    "own/model.safetensors: missing, but the run validated and saved its best model there: put it back to resume, or train on from this run's weights with --init-from .*own/last.safetensors" \
+    $RNN train --resume "$T/rel/own" --steps 11
+mv "$T/rel/own-best.safetensors" "$T/rel/own/model.safetensors"
 # rows logged after the last saved state (a state that failed to save) are dropped on resuming
 tail -n 1 "$T/rel/own/metrics.csv" | sed 's/^10,/12,/' >>"$T/rel/own/metrics.csv"; printf '14,1.5,torn' >>"$T/rel/own/metrics.csv"
 $RNN train --resume "$T/rel/own" --steps 12 >"$T/rel/trim.log" 2>&1
