@@ -259,9 +259,11 @@ static int set_value(rnn_opts *o, const opt_def *d, const char *name, const char
     case K_FLOAT:
     case K_DOUBLE: {
         double v;
-        if (rnn_parse_decimal(value, &v))
-            return rnn_errorf("option --%s: '%s' is not a number", name, value);
-        if (d->k == K_FLOAT && (fabs(v) > FLT_MAX || (v != 0 && (float)v == 0)))
+        const int bad = rnn_parse_decimal(value, &v);
+        if (bad == -1) return rnn_errorf("option --%s: '%s' is not a number", name, value);
+        if (bad && d->k == K_DOUBLE)
+            return rnn_errorf("option --%s: '%s' is out of range (%g to %g in size)", name, value, DBL_MIN, DBL_MAX);
+        if (bad || (d->k == K_FLOAT && (fabs(v) > FLT_MAX || (v != 0 && (float)v == 0))))
             return rnn_errorf("option --%s: '%s' is out of a float's range (%g to %g in size)", name, value,
                               (double)FLT_TRUE_MIN, (double)FLT_MAX);
         if (d->k == K_FLOAT)

@@ -583,7 +583,8 @@ int rnn_parse_decimal(const char *s, double *v) {
     *v = strtod(s, &end);
     /* (strtod skips leading blanks: " 5" is not "5" to a user who typed it so) */
     const int blank = s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r');
-    return end == s || *end || errno || !isfinite(*v) || strpbrk(s, "xX") || blank ? -1 : 0;
+    if (end == s || *end || strpbrk(s, "xX") || blank || isnan(*v) || strpbrk(s, "iI")) return -1;
+    return errno == ERANGE || !isfinite(*v) ? -2 : 0; /* 1e999, 1e-320: a number, too large or too small */
 }
 
 long rnn_utf8_bad_at(const char *s, size_t n) {

@@ -162,7 +162,8 @@ int rnn_utf8_error(const char *s, size_t n, size_t at);
 
 /* 0 and *v if s is one finite decimal number and nothing else (no blank
  * before or after it); -1 (no message) for junk, hex ("0x10", which strtod
- * reads as 16), inf, nan or a value out of double's range. */
+ * reads as 16), inf or nan; -2 for a decimal number out of double's range
+ * (1e999, or 1e-320, which only a subnormal holds). */
 int rnn_parse_decimal(const char *s, double *v);
 
 /* Reverses n token ids in place (a backward language model's text). */

@@ -511,6 +511,10 @@ expect_error "sample --length 5.5" "--length '5.5' must be a whole number" $RNN 
 expect_error "sample --top-k in hex" "--top-k '0x3' must be a number" $RNN sample "$T/run/model.safetensors" --top-k 0x3
 expect_error "train --lr in hex" "option --lr: '0x10' is not a number" $RNN train $small --lr 0x10 --steps 1 --out "$T/x"
 expect_error "train --lr with a blank before it" "option --lr: ' 0.1' is not a number" $RNN train $small --lr " 0.1" --steps 1 --out "$T/x"
+expect_error "train --lr 1e309: a number out of range, not 'not a number'" "option --lr: '1e309' is out of a float's range" $RNN train $small --lr 1e309 --steps 1 --out "$T/x"
+expect_error "train --lr 1e-320: too small for a float" "option --lr: '1e-320' is out of a float's range" $RNN train $small --lr 1e-320 --steps 1 --out "$T/x"
+expect_error "train --time 1e999: out of a double's range" "option --time: '1e999' is out of range" $RNN train $small --time 1e999 --steps 1 --out "$T/x"
+expect_error "train --lr inf is no number" "option --lr: 'inf' is not a number" $RNN train $small --lr inf --steps 1 --out "$T/x"
 expect_error "sample --top-k with a blank before it" "--top-k ' 5' must be a number" $RNN sample "$T/run/model.safetensors" --top-k " 5" --length 3
 expect_error "train --clip -1" "--clip must be >= 0 (0: off) (got -1)" $RNN train $small --clip -1 --steps 1 --out "$T/x"
 expect_error "train --time -1" "--time must be >= 0" $RNN train $small --time -1 --steps 1 --out "$T/x"
