@@ -1,6 +1,7 @@
 /* layers.c: embedding, linear, dropout, pooling and losses (see layers.h). */
 #include "layers.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -144,14 +145,14 @@ int rnn_pool_parse(const char *s, rnn_pool *k) {
 
 int rnn_pool_width(rnn_pool k, int F) { return k == RNN_POOL_MEANMAX ? 2 * F : F; }
 
-size_t rnn_pool_cache_floats(const rnn_pooler *pl, int N, int B) {
+size_t rnn_pool_cache_floats(const rnn_pooler *pl, int N, int B, int u_rows) {
     size_t n = 0;
     if (pl->kind == RNN_POOL_MAX || pl->kind == RNN_POOL_MEANMAX) n += (size_t)B * pl->F;
-    if (pl->kind == RNN_POOL_ATTENTION) n += (size_t)N * pl->A + N;
+    if (pl->kind == RNN_POOL_ATTENTION) n += (size_t)u_rows * pl->A + N;
     return n;
 }
 
-void rnn_pool_cache_bind(rnn_pool_cache *c, const rnn_pooler *pl, int N, int B, float *mem) {
+void rnn_pool_cache_bind(rnn_pool_cache *c, const rnn_pooler *pl, int B, int u_rows, float *mem) {
     memset(c, 0, sizeof *c);
     if (pl->kind == RNN_POOL_MAX || pl->kind == RNN_POOL_MEANMAX) {
         c->argmax = (int32_t *)mem;
@@ -159,7 +160,8 @@ void rnn_pool_cache_bind(rnn_pool_cache *c, const rnn_pooler *pl, int N, int B, 
     }
     if (pl->kind == RNN_POOL_ATTENTION) {
         c->u = mem;
-        c->alpha = mem + (size_t)N * pl->A;
+        c->u_rows = u_rows;
+        c->alpha = mem + (size_t)u_rows * pl->A;
     }
 }
 
@@ -219,13 +221,17 @@ void rnn_pool_forward(const rnn_pooler *pl, const rnn_pack *p, float *out, const
         break;
     case RNN_POOL_ATTENTION: {
         const int N = p->N, A = pl->A;
-        /* u = tanh(o W1^T + b1); score = u · w2; alpha = softmax over each sequence. */
-        rnn_linear_forward(c->u, o, pl->w1, pl->b1, N, F, A);
-        for (size_t i = 0; i < (size_t)N * A; i++) c->u[i] = tanhf(c->u[i]);
-        for (int n = 0; n < N; n++) {
-            float s = 0;
-            for (int a = 0; a < A; a++) s += c->u[(size_t)n * A + a] * pl->w2[a];
-            c->alpha[n] = s;
+        /* u = tanh(o W1^T + b1); score = u · w2; alpha = softmax over each
+         * sequence. u_rows rows of u at a time (all N when a backward follows). */
+        for (int n0 = 0; n0 < N; n0 += c->u_rows) {
+            const int rows = N - n0 < c->u_rows ? N - n0 : c->u_rows;
+            rnn_linear_forward(c->u, o + (size_t)n0 * F, pl->w1, pl->b1, rows, F, A);
+            for (size_t i = 0; i < (size_t)rows * A; i++) c->u[i] = tanhf(c->u[i]);
+            for (int n = 0; n < rows; n++) {
+                float s = 0;
+                for (int a = 0; a < A; a++) s += c->u[(size_t)n * A + a] * pl->w2[a];
+                c->alpha[n0 + n] = s;
+            }
         }
         for (int b = 0; b < p->B; b++) {
             float mx = -FLT_MAX, sum = 0;
@@ -292,6 +298,7 @@ void rnn_pool_backward(const rnn_pooler *pl, const rnn_pack *p, float *do_, floa
         break;
     case RNN_POOL_ATTENTION: {
         const int A = pl->A;
+        assert(c->u_rows >= N && "the backward reads every row's u: bind the cache with u_rows = N");
         float *du = scratch;                  /* (N, A) gradient of W1 o + b1 */
         float *dscore = scratch + (size_t)N * A; /* (N) */
         /* out = Σ α_t o_t: do_t = α_t dout; dα_t = dout · o_t;

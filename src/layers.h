@@ -67,14 +67,23 @@ typedef struct {
 
 typedef struct {
     int32_t *argmax; /* (B, F) packed row of each max (max, meanmax) */
-    float *u;        /* (N, A) tanh(W1 o + b1) (attention) */
+    float *u;        /* (u_rows, A) tanh(W1 o + b1) (attention) */
     float *alpha;    /* (N) softmax weights (attention) */
+    int u_rows;      /* N for the backward, which reads every row's u; fewer
+                      * (RNN_POOL_U_ROWS) where only the forward runs: it
+                      * makes u a block of rows at a time */
 } rnn_pool_cache;
 
-/* Floats/ints the cache needs for N rows and B sequences (sized generously:
- * one float per int). */
-size_t rnn_pool_cache_floats(const rnn_pooler *pl, int N, int B);
-void rnn_pool_cache_bind(rnn_pool_cache *c, const rnn_pooler *pl, int N, int B, float *mem);
+/* The rows of u an inference pass holds (rnn_pool_infer_rows): a long
+ * text's u would be A floats a token (256 bytes at the default width). */
+#define RNN_POOL_U_ROWS 1024
+static inline int rnn_pool_infer_rows(int N) { return N < RNN_POOL_U_ROWS ? N : RNN_POOL_U_ROWS; }
+
+/* Floats/ints the cache needs for N rows and B sequences with u_rows rows
+ * of u (N, or rnn_pool_infer_rows(N) for the forward alone; sized
+ * generously: one float per int). */
+size_t rnn_pool_cache_floats(const rnn_pooler *pl, int N, int B, int u_rows);
+void rnn_pool_cache_bind(rnn_pool_cache *c, const rnn_pooler *pl, int B, int u_rows, float *mem);
 
 void rnn_pool_forward(const rnn_pooler *pl, const rnn_pack *p, float *out, const float *o,
                       const rnn_pool_cache *c, float *scratch);

@@ -730,6 +730,7 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
         size_t wk = rnn_dir_work_floats(c->cell, N, B, H);
         if (wk > work) work = wk;
     }
+    const size_t dir_work = work; /* the reverse direction's (work2) is only that */
     if (L) {
         FL(a->h0, (size_t)L * D * B * H);
         FL(a->c0, (size_t)L * D * B * H);
@@ -739,15 +740,16 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
     if (c->task == RNN_TASK_CLASSIFY) {
         rnn_pooler pl = {c->pool, F, D, c->attention_dim, NULL, NULL, NULL};
         float *pc = NULL;
-        FL(pc, rnn_pool_cache_floats(&pl, N, B));
-        if (mem) rnn_pool_cache_bind(&a->pool_cache, &pl, N, B, pc);
+        const int u_rows = tr ? N : rnn_pool_infer_rows(N);
+        FL(pc, rnn_pool_cache_floats(&pl, N, B, u_rows));
+        if (mem) rnn_pool_cache_bind(&a->pool_cache, &pl, B, u_rows, pc);
         FL(a->pooled, (size_t)B * P);
         if (tr) {
             FL(a->head_mask, (size_t)B * P);
             FL(a->dpooled, (size_t)B * P);
         }
         FL(a->logits, (size_t)B * m->n_out);
-        size_t sc = rnn_pool_scratch_floats(&pl, N, B);
+        size_t sc = tr ? rnn_pool_scratch_floats(&pl, N, B) : 0; /* the backward's */
         if (sc > work) work = sc;
     } else {
         if (tr && c->head_dropout > 0) {
@@ -763,7 +765,7 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
         if (D == 2) FL(a->dx2, (size_t)N * wide);
     }
     FL(a->work, work);
-    if (D == 2) FL(a->work2, work);
+    if (D == 2) FL(a->work2, dir_work);
 #undef FL
 #undef IN
     *nf = f;

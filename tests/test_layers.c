@@ -77,10 +77,10 @@ static void pool_case(const char *kind_name, int bi) {
         db1 = rnn_calloc((size_t)pl.A * sizeof(float));
         dw2 = rnn_calloc((size_t)pl.A * sizeof(float));
     }
-    float *cm = rnn_calloc((rnn_pool_cache_floats(&pl, N, B) + 1) * sizeof(float));
+    float *cm = rnn_calloc((rnn_pool_cache_floats(&pl, N, B, N) + 1) * sizeof(float));
     float *scratch = rnn_calloc((rnn_pool_scratch_floats(&pl, N, B) + 1) * sizeof(float));
     rnn_pool_cache c;
-    rnn_pool_cache_bind(&c, &pl, N, B, cm);
+    rnn_pool_cache_bind(&c, &pl, B, N, cm);
     int P = rnn_pool_width(kind, F);
     float *out = rnn_calloc((size_t)B * P * sizeof(float)), *dO = rnn_calloc((size_t)N * F * sizeof(float));
     rnn_pool_forward(&pl, &p, out, o, &c, scratch);
@@ -92,6 +92,19 @@ static void pool_case(const char *kind_name, int bi) {
     if (kind == RNN_POOL_ATTENTION) {
         want = get(st, "weights", NULL);
         CHECK_CLOSE(c.alpha, want, (size_t)N, 1e-5, "  attention weights");
+        rnn_free(want);
+        /* inference's cache: u a block of rows at a time, the same output */
+        want = get(st, "pooled", NULL);
+        for (int rows = 1; rows < N; rows += 2) {
+            float *cm2 = rnn_calloc((rnn_pool_cache_floats(&pl, N, B, rows) + 1) * sizeof(float));
+            float *out2 = rnn_calloc((size_t)B * P * sizeof(float));
+            rnn_pool_cache c2;
+            rnn_pool_cache_bind(&c2, &pl, B, rows, cm2);
+            rnn_pool_forward(&pl, &p, out2, o, &c2, NULL);
+            snprintf(what, sizeof what, "  forward with u %d rows at a time (of %d)", rows, N);
+            CHECK_CLOSE(out2, want, (size_t)B * P, 1e-5, what);
+            rnn_free(cm2), rnn_free(out2);
+        }
         rnn_free(want);
     }
     rnn_pool_backward(&pl, &p, dO, dw1, db1, dw2, dpooled, o, &c, scratch);
