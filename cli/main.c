@@ -954,7 +954,7 @@ static int cmd_eval(int argc, char **argv) {
         goto out;
     }
     /* at the vocabulary's width, in pieces, as rnn train holds its text */
-    const int enc = rnn_lm_encode(ck.tok, text, len, (size_t)1 << 20, 0, &ids, &unk);
+    const int enc = rnn_lm_encode(ck.tok, text, len, RNN_LM_PIECE, 0, &ids, &unk);
     free(text);
     text = NULL;
     if (enc) {

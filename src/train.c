@@ -174,27 +174,13 @@ int rnn_lm_encode(const rnn_tokenizer *t, const char *text, size_t len, size_t p
 }
 
 void rnn_lm_reverse(rnn_lm_stream *s) {
-    const size_t n = s->n;
-    switch (s->width) {
-    case 1: {
-        uint8_t *p = s->ids;
-        for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
-            const uint8_t t = p[i];
-            p[i] = p[j - 1];
-            p[j - 1] = t;
-        }
-        break;
-    }
-    case 2: {
-        uint16_t *p = s->ids;
-        for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
-            const uint16_t t = p[i];
-            p[i] = p[j - 1];
-            p[j - 1] = t;
-        }
-        break;
-    }
-    default: rnn_reverse_ids(s->ids, n); break;
+    /* ids i and n-1-i trade places, width bytes each, whatever the width */
+    unsigned char *p = s->ids, t[4];
+    const size_t w = (size_t)s->width;
+    for (size_t i = 0, j = s->n; i + 1 < j; i++, j--) {
+        memcpy(t, p + i * w, w);
+        memcpy(p + i * w, p + (j - 1) * w, w);
+        memcpy(p + (j - 1) * w, t, w);
     }
 }
 
@@ -537,10 +523,9 @@ static size_t split_point(const char *text, size_t len, float frac) {
 /* A language model's text into *s, a piece at a time: besides the text and
  * the stream at its width, only a piece's ids are held at int32 (4 MB for a
  * char text) where the whole text's were (4 bytes a character). */
-#define ENCODE_PIECE ((size_t)1 << 20) /* bytes of text */
 static int encode(run *r, const char *what, const char *text, size_t len, rnn_lm_stream *s) {
     size_t unk = 0;
-    if (rnn_lm_encode(r->tok, text, len, ENCODE_PIECE, stream_width, s, &unk)) return rnn_error_prefix("%s", what);
+    if (rnn_lm_encode(r->tok, text, len, RNN_LM_PIECE, stream_width, s, &unk)) return rnn_error_prefix("%s", what);
     if (unk)
         say(r, "warning: %zu tokens of %s are not in the vocabulary and map to %s", unk, what,
             rnn_tokenizer_token(r->tok, rnn_tokenizer_unk_id(r->tok)));

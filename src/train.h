@@ -72,6 +72,9 @@ int rnn_lm_width(int V);
 rnn_lm_stream rnn_lm_view(const int32_t *ids, size_t n);
 /* Ids from .. from+count-1 of s into out[0], out[stride], out[2*stride], ... */
 void rnn_lm_read(const rnn_lm_stream *s, size_t from, size_t count, int32_t *out, size_t stride);
+/* The piece rnn train and rnn eval encode a text in (bytes): its int32 ids
+ * are what encoding holds besides the text and the stream. */
+#define RNN_LM_PIECE ((size_t)1 << 20)
 /* Encodes len bytes of text with t into *s at the width of t's vocabulary
  * (or min_width bytes per id where that is more), in pieces of about piece
  * bytes (rnn_tokenizer_cut says where a cut is safe), so that no more than
