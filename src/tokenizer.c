@@ -991,19 +991,23 @@ size_t rnn_tokenizer_cut(const rnn_tokenizer *t, const char *text, size_t len, s
     return len;
 }
 
-size_t rnn_tokenizer_refused_at(const rnn_tokenizer *t, const char *text, size_t len) {
+size_t rnn_tok_options_refused_at(const rnn_tok_options *o, const char *text, size_t len) {
     const unsigned char *s = (const unsigned char *)text;
-    if (t->opt.type == RNN_TOK_BYTE || t->opt.invalid_utf8_replace) return len; /* every byte is read */
+    if (!rnn_tok_options_need_utf8(o)) return len; /* every byte is read */
     /* the loop of char_split, word_split and bert_split, without the tokens */
     for (size_t i = 0; i < len;) {
         const size_t at = i;
         size_t end;
-        if (t->opt.strip_html && s[i] == '<' && (end = html_tag_end(s, len, i)))
+        if (o->strip_html && s[i] == '<' && (end = html_tag_end(s, len, i)))
             i = end;
         else if (rnn_utf8_next(s, len, &i) < 0)
             return at;
     }
     return len;
+}
+
+size_t rnn_tokenizer_refused_at(const rnn_tokenizer *t, const char *text, size_t len) {
+    return rnn_tok_options_refused_at(&t->opt, text, len);
 }
 
 /* What token id adds after prev: *space (0/1) then the *n returned bytes.

@@ -186,6 +186,8 @@ size_t rnn_tokenizer_cut(const rnn_tokenizer *t, const char *text, size_t len, s
  * drops is never read), len where it refuses none. Reads the text, holds no
  * ids: a piece's refusal named where the whole text has it (src/train.c). */
 size_t rnn_tokenizer_refused_at(const rnn_tokenizer *t, const char *text, size_t len);
+/* The same on options, before a tokenizer exists (rnn train's --val-frac split). */
+size_t rnn_tok_options_refused_at(const rnn_tok_options *o, const char *text, size_t len);
 
 /* Streaming decoder for generation: writes into buf the text that token id adds
  * after token prev_id (-1 at the start), as described above, NUL-terminated

@@ -532,16 +532,22 @@ static int encode(run *r, const char *what, const char *text, size_t len, rnn_lm
     return 0;
 }
 
+/* The tokenizer type's options with the tokenizer flags applied. */
+static int tok_options_of(const rnn_opts *o, const char *default_type, rnn_tok_options *to) {
+    if (rnn_tok_parse_type(o->tokenizer[0] ? o->tokenizer : default_type, to)) return -1;
+    if (o->lowercase >= 0) to->lowercase = o->lowercase;
+    if (o->split_punct >= 0) to->split_punct = o->split_punct;
+    if (o->strip_html >= 0) to->strip_html = o->strip_html;
+    if (o->replace_invalid) to->invalid_utf8_replace = 1;
+    return 0;
+}
+
 /* Builds the tokenizer from training text, applying the tokenizer flags. */
 static int build_tokenizer(run *r, const char *what, const char *text, size_t len,
                            const char *default_type) {
     const rnn_opts *o = r->o;
     rnn_tok_options to;
-    if (rnn_tok_parse_type(o->tokenizer[0] ? o->tokenizer : default_type, &to)) return -1;
-    if (o->lowercase >= 0) to.lowercase = o->lowercase;
-    if (o->split_punct >= 0) to.split_punct = o->split_punct;
-    if (o->strip_html >= 0) to.strip_html = o->strip_html;
-    if (o->replace_invalid) to.invalid_utf8_replace = 1;
+    if (tok_options_of(o, default_type, &to)) return -1;
     /* Options that could only be ignored by this tokenizer are refused. */
     if (to.type == RNN_TOK_BYTE && (o->lowercase > 0 || o->split_punct > 0 || o->strip_html > 0 || o->replace_invalid))
         return rnn_errorf("--%s has no effect with --tokenizer byte, which reads the bytes as they are",
@@ -634,14 +640,10 @@ static int load_lm_data(run *r, int have_tok) {
         /* A tokenizer that refuses NUL bytes (all but byte, unless invalid
          * UTF-8 is replaced) refuses the file at its first one, so a pipe or
          * device of binary data need not be read to its end (/dev/zero has none). */
-        rnn_tok_options to;
-        int nul_stops = 0;
-        if (have_tok) {
-            nul_stops = rnn_tokenizer_needs_utf8(r->tok);
-        } else if (!rnn_tok_parse_type(o->tokenizer[0] ? o->tokenizer : "char", &to)) {
-            to.invalid_utf8_replace = o->replace_invalid;
-            nul_stops = rnn_tok_options_need_utf8(&to);
-        }
+        rnn_tok_options flags;
+        const rnn_tok_options *to = have_tok ? rnn_tokenizer_options(r->tok)
+                                    : tok_options_of(o, "char", &flags) ? NULL : &flags;
+        const int nul_stops = to && rnn_tok_options_need_utf8(to);
         if (!(train_text = rnn_read_text_tree(o->data, &train_len, nul_stops))) goto out;
         if (o->val[0]) {
             if (!(val_text = rnn_read_text_tree(o->val, &val_len, nul_stops))) goto out;
@@ -650,11 +652,12 @@ static int load_lm_data(run *r, int have_tok) {
                 rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %.9g)", o->val_frac);
                 goto out;
             }
-            /* The whole file's UTF-8 first: a bad byte in the part held out is
-             * then reported where it is in --data. */
-            long bad = nul_stops ? rnn_utf8_bad_at(train_text, train_len) : -1;
-            if (bad >= 0) {
-                rnn_utf8_error(train_text, train_len, (size_t)bad);
+            /* The whole file's UTF-8 first, read as the tokenizer reads it (a
+             * tag --strip-html drops is not): a bad byte in the part held out
+             * is then reported where it is in --data. */
+            const size_t bad = to ? rnn_tok_options_refused_at(to, train_text, train_len) : train_len;
+            if (bad < train_len) {
+                rnn_utf8_error(train_text, train_len, bad);
                 rnn_error_prefix("%s", o->data);
                 goto out;
             }

@@ -584,9 +584,16 @@ $RNN train --resume "$T/early" --patience 3 --steps $((stopped + 5)) >"$T/out" 2
 check "... and with a larger --patience it trains on" \
     "[ \$? -eq 0 ] && grep -q '^done: $((stopped + 5)) steps' '$T/out' && [ \$(wc -l <'$T/early/metrics.csv') -eq $((rows + 1)) ]"
 # a bad byte in the part of --data held out for validation is placed in --data
-{ head -c 20000 "$T/text.txt"; printf '\377'; tail -c 3000 "$T/text.txt"; } >"$T/bad_val.txt"
-expect_error "bad UTF-8 in the validation split is placed in --data" "bad_val.txt: input has invalid UTF-8 at byte 20000 (line [0-9]*)" \
+# (23,001 bytes: --val-frac 0.1 holds out those after the first line break from byte 20,700)
+{ head -c 22000 "$T/text.txt"; printf '\377'; tail -c 1000 "$T/text.txt"; } >"$T/bad_val.txt"
+expect_error "bad UTF-8 in the validation split is placed in --data" "bad_val.txt: input has invalid UTF-8 at byte 22000 (line [0-9]*)" \
     $RNN train ${small/--data $T\/text.txt/--data $T\/bad_val.txt} --steps 1 --out "$T/x"
+# ... read as the tokenizer reads it: a tag --strip-html drops is not read, as with --val
+{ head -c 22000 "$T/text.txt"; printf '<b \377>'; tail -c 1000 "$T/text.txt"; } >"$T/tag_val.txt"
+check "--strip-html: a bad byte inside a dropped tag in the held-out part is not refused" \
+    "$RNN train ${small/--data $T\/text.txt/--data $T\/tag_val.txt} --strip-html --steps 1 --out '$T/tagrun' >/dev/null 2>&1"
+expect_error "... which without --strip-html is refused, placed in --data" "tag_val.txt: input has invalid UTF-8 at byte 22003 (line [0-9]*)" \
+    $RNN train ${small/--data $T\/text.txt/--data $T\/tag_val.txt} --steps 1 --out "$T/x"
 printf 'steps = 1\nlr = 0.01\nsteps = 2\n' >"$T/dup.cfg"
 expect_error "a config file setting an option twice" "dup.cfg:3: steps is set twice (first on line 1)" \
     $RNN train $small --config "$T/dup.cfg" --out "$T/x"
