@@ -320,6 +320,15 @@ static void test_generate_matches_pytorch(void) {
     free(full);
     CHECK(!rnn_generate_ex(m, NULL, 3, 5, 1, 0, 1, 1, NULL, 0, NULL) && strstr(rnn_error(), "prime is NULL"),
           "a NULL prime with a length is refused");
+    /* rnn_generate_ex's messages name rnn_generate_ex, as rnn.h says messages name the call
+     * (they said "rnn_generate: ...", a function the host never called) */
+    CHECK(!strncmp(rnn_error(), "rnn_generate_ex: prime is NULL", 30), "named as rnn_generate_ex: %s", rnn_error());
+    CHECK(!rnn_generate_ex(m, "caf\xc3", 4, 5, 1, 0, 1, 1, NULL, 0, NULL) &&
+              !strncmp(rnn_error(), "rnn_generate_ex: the prime: ", 28) && strstr(rnn_error(), "UTF-8"),
+          "a bad prime given to rnn_generate_ex: %s", rnn_error());
+    CHECK(!rnn_generate_ex(m, "O", 1, 5, 1, 0, 2.0f, 1, NULL, 0, NULL) &&
+              !strcmp(rnn_error(), "rnn_generate_ex: top_p must be in (0, 1] (1: off)"),
+          "a bad top_p given to rnn_generate_ex: %s", rnn_error());
     char *z = rnn_generate(m, NULL, 0, 0.0f, 0, 1.0f, 1);
     CHECK(z && !strcmp(z, ""), "no prime, length 0: the empty string");
     free(z);
@@ -949,9 +958,20 @@ static void test_trainer(void) {
     CHECK(rnn_trainer_set(NULL, "hidden", "8") == -1 && rnn_trainer_run(NULL, NULL, NULL) == -1 &&
               !strcmp(rnn_trainer_dir(NULL), "") && strstr(rnn_error(), "no trainer"),
           "a NULL trainer fails cleanly: %s", rnn_error());
+    rnn_errorf("(none)");
+    CHECK(!strcmp(rnn_trainer_dir(NULL), "") && !strcmp(rnn_error(), "rnn_trainer_dir: no trainer (rnn_trainer_new failed?)"),
+          "rnn_trainer_dir(NULL) gives \"\" with a message, as rnn.h says: %s", rnn_error());
     t = rnn_trainer_new();
-    CHECK(t && rnn_trainer_set(t, "hiden", "8") == -1 && strstr(rnn_error(), "--hiden"), "unknown option: %s", rnn_error());
-    CHECK(t && rnn_trainer_set(t, "hidden", "eight") == -1 && strstr(rnn_error(), "--hidden"), "bad value: %s", rnn_error());
+    /* messages name the call first, as rnn_classify's do, and then the option */
+    CHECK(t && rnn_trainer_set(t, "hiden", "8") == -1 && !strncmp(rnn_error(), "rnn_trainer_set: unknown option --hiden", 39),
+          "unknown option: %s", rnn_error());
+    CHECK(t && rnn_trainer_set(t, "hidden", "eight") == -1 && !strncmp(rnn_error(), "rnn_trainer_set: option --hidden: ", 34),
+          "bad value: %s", rnn_error());
+    CHECK(t && rnn_trainer_set(t, "", "8") == -1 && !strcmp(rnn_error(), "rnn_trainer_set: no option name (an empty string)"),
+          "an empty name: %s", rnn_error());
+    CHECK(t && rnn_trainer_set(t, "--hidden", "8") == -1 && strstr(rnn_error(), "\"hidden\", not \"--hidden\"") &&
+              !strstr(rnn_error(), "----"),
+          "a name with its flag's dashes: %s", rnn_error());
     CHECK(t && rnn_trainer_set(t, "bidirectional", NULL) == 0, "a flag takes NULL");
     CHECK(t && rnn_trainer_load_config(t, "/nonexistent/x.cfg") == -1 && strstr(rnn_error(), "/nonexistent/x.cfg"),
           "missing config: %s", rnn_error());
@@ -963,6 +983,10 @@ static void test_trainer(void) {
         rnn_trainer_set(t, "progress", "quiet");
         CHECK(rnn_trainer_run(t, NULL, NULL) == -1 && strstr(rnn_error(), "/nonexistent/corpus.txt"),
               "missing data: %s", rnn_error());
+        /* a value that reads but is out of its range is refused by the run, naming it (rnn.h says so) */
+        CHECK(rnn_trainer_set(t, "lr", "-1") == 0 && rnn_trainer_run(t, NULL, NULL) == -1 &&
+                  strstr(rnn_error(), "--lr must be >= 0"),
+              "lr -1: set takes it, the run refuses it: %s", rnn_error());
     }
     rnn_trainer_free(t);
     harness_rm_run(full);
