@@ -375,7 +375,10 @@ static int trainer_options(const rnn_trainer *t, rnn_opts *o) {
 }
 
 /* The host's callback, run in the host's locale (its printf's numbers as it
- * writes them) while the run is in the C one. */
+ * writes them) while the run is in the C one, and in fp32: a --precision
+ * bf16 run sets its thread's products to bf16, and the host's own calls in
+ * the callback (rnn_classify on a handle it holds) would otherwise compute
+ * in bf16 there and in fp32 everywhere else. */
 typedef struct {
     rnn_train_callback cb;
     void *user;
@@ -384,9 +387,12 @@ typedef struct {
 
 static int call_host(const rnn_train_event *e, void *arg) {
     const host_callback *h = arg;
+    const rnn_precision run = rnn_gemm_precision();
+    rnn_gemm_set_precision(RNN_FP32);
     if (h->host) uselocale(h->host);
     const int stop = h->cb(e, h->user);
     if (h->host) uselocale(c_locale);
+    rnn_gemm_set_precision(run);
     return stop;
 }
 

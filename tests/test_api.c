@@ -1150,6 +1150,59 @@ static void test_trainer_comma_locale(void) {
     CHECK(system(cmd) == 0, "rm -rf %s", base);
 }
 
+/* A --precision bf16 run's callback: the host's own inference there computes
+ * in fp32, as everywhere else (the run's thread was left in bf16 for it, and
+ * rnn_classify on a handle the host held gave other probabilities inside the
+ * callback than outside it). */
+typedef struct {
+    rnn_t *m;
+    int calls, differ;
+    float want[3];
+} bf16_host;
+
+static int classify_in_callback(const rnn_train_event *e, void *user) {
+    bf16_host *h = user;
+    float got[3];
+    (void)e;
+    h->calls++;
+    h->differ += rnn_classify(h->m, "a fine film", got, 3) < 0 || memcmp(got, h->want, sizeof got) != 0;
+    return 0;
+}
+
+static void test_bf16_run_callback_fp32(void) {
+    if (rnn_gemm_set_precision(RNN_BF16)) {
+        rnn_gemm_set_precision(RNN_FP32);
+        CHECK(1, "(no AVX512-BF16 here: nothing to test)");
+        return;
+    }
+    rnn_gemm_set_precision(RNN_FP32);
+    bf16_host h = {rnn_open(FIX "torch_cls.safetensors"), 0, 0, {0}};
+    CHECK(h.m && rnn_classify(h.m, "a fine film", h.want, 3) >= 0, "the fixture classifies: %s", rnn_error());
+    /* the fixture's products in bf16 do differ: else this would test nothing */
+    float bf[3];
+    rnn_gemm_set_precision(RNN_BF16);
+    const int k = h.m ? rnn_classify(h.m, "a fine film", bf, 3) : -1;
+    rnn_gemm_set_precision(RNN_FP32);
+    CHECK(k >= 0 && memcmp(bf, h.want, sizeof bf) != 0, "bf16 products give other probabilities");
+    char dir[] = "/tmp/rnn_bf16cb_XXXXXX";
+    CHECK(mkdtemp(dir), "mkdtemp: cannot make a directory under /tmp");
+    char out[64];
+    snprintf(out, sizeof out, "%s/run", dir);
+    rnn_trainer *t = tiny_trainer(out);
+    CHECK(t && rnn_trainer_set(t, "precision", "bf16") == 0 && rnn_trainer_set(t, "steps", "2") == 0 &&
+              rnn_trainer_run(t, classify_in_callback, &h) == 0,
+          "a bf16 run: %s", rnn_error());
+    CHECK(h.calls == 3 && h.differ == 0, "the callback's rnn_classify is fp32's in %d of %d calls",
+          h.calls - h.differ, h.calls);
+    float after[3];
+    CHECK(h.m && rnn_classify(h.m, "a fine film", after, 3) >= 0 && !memcmp(after, h.want, sizeof after),
+          "and after the run");
+    rnn_trainer_free(t);
+    rnn_close(h.m);
+    harness_rm_run(out);
+    rmdir(dir);
+}
+
 /* The products' precision is the calling thread's: the two directions of a
  * bidirectional model, run by two threads, compute in the caller's bf16,
  * and a thread of its own computes in fp32 while another is set to bf16 (a
@@ -1265,6 +1318,7 @@ int main(void) {
     RUN(test_trainer);
     RUN(test_trainer_threads_other_thread);
     RUN(test_trainer_comma_locale);
+    RUN(test_bf16_run_callback_fp32);
     RUN(test_threads_in_other_thread);
     return harness_end();
 }
