@@ -68,7 +68,7 @@ const char *rnn_label(const rnn_t *m, int i);
  * and a text longer than the model's max_len (rnn train --max-len; rnn info
  * shows it) is cut to its first or last max_len tokens, as training read
  * them. A text's activations take memory in proportion to its length (a
- * 1-layer BiLSTM of 128: ~1.7 KB a token, and at most 16 MiB of recurrent
+ * 1-layer BiLSTM of 128: ~1 KB a token, and at most 16 MiB of recurrent
  * cache a direction however long the text); the handle keeps them for the
  * next call up to 4,096 tokens and frees a longer text's. */
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
@@ -80,8 +80,8 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
  * c. A batch's products round differently from a single text's, so the
  * probabilities may differ from rnn_classify's in their last digits. Holds
  * 256 texts' tokens and activations at a time. 0, or -1 on error, with a
- * message naming the first bad text ("text 3: invalid UTF-8 ..."; the
- * texts before its block of 256 are written). */
+ * message naming the first bad text ("rnn_classify_batch: text 3: input has
+ * invalid UTF-8 at byte 1"; the texts before its block of 256 are written). */
 int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *best, float *probs);
 
 /* Language models: generates `length` tokens after the priming text (may be
@@ -160,7 +160,9 @@ int rnn_threads(int n);
  * which reads DIR/config.txt first, then a file rnn_trainer_load_config
  * loaded, then the options set. Numbers in options, config files and the
  * run's files are read and written with a decimal point ("0.05") whatever
- * locale the host set (setlocale); the callback runs in the host's locale. */
+ * locale the host set (setlocale); the callback runs in the host's locale,
+ * and the library calls it makes compute in fp32 even in a "precision" bf16
+ * run. */
 typedef struct rnn_trainer rnn_trainer;
 
 enum { RNN_EVENT_STEP = 1, RNN_EVENT_EVAL = 2 };
@@ -192,7 +194,10 @@ rnn_trainer *rnn_trainer_new(void);
 void rnn_trainer_free(rnn_trainer *t); /* NULL is fine */
 /* Sets one option, e.g. ("hidden", "256"), ("task", "classify"); a flag
  * takes NULL or "true"/"false". -1 + rnn_error() naming the option on an
- * unknown name or a bad value. */
+ * unknown name (or one written "--hidden") or a value that does not read as
+ * the option's kind ("eight" hidden units). A value that reads but is out of
+ * the option's range ("lr" "-1", "dropout" "1.5") is refused, naming the
+ * option, by rnn_trainer_run, as `rnn train` refuses it when it starts. */
 int rnn_trainer_set(rnn_trainer *t, const char *name, const char *value);
 /* Reads `name = value` lines, as `rnn train --config FILE` does: options set
  * with rnn_trainer_set win over a file's whenever each was given, as flags

@@ -224,14 +224,9 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
 /* rnn_generate's output, appended to a string. */
 static int gen_append(const char *bytes, size_t n, void *user) { return rnn_sbuf_put(user, bytes, n); }
 
-char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
-                   float top_p, uint64_t seed) {
-    return rnn_generate_ex(m, prime, prime ? strlen(prime) : 0, length, temperature, top_k, top_p, seed, NULL, 0,
-                           NULL);
-}
-
-char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
-                      float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len) {
+/* rnn_generate and rnn_generate_ex; fn names the caller in messages. */
+static char *generate(const char *fn, rnn_t *m, const char *prime, size_t prime_len, int length, float temperature,
+                      int top_k, float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len) {
     rnn_threads_sync();
     /* The ranges of rnn sample's flags. */
     const char *bad = NULL;
@@ -243,12 +238,12 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
     else if (prime_len && !prime) bad = "prime is NULL but prime_len is not 0";
     else if (stop_len && !stop) bad = "stop is NULL but stop_len is not 0";
     if (bad) {
-        rnn_errorf("rnn_generate: %s", bad);
+        rnn_errorf("%s: %s", fn, bad);
         return NULL;
     }
     rnn_sampler *s = rnn_sampler_create(m->ck.model, m->ck.tok, seed);
     if (!s) {
-        rnn_error_prefix("rnn_generate");
+        rnn_error_prefix("%s", fn);
         return NULL;
     }
     rnn_sbuf g = {0};
@@ -256,7 +251,7 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
     int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
     if (bad_prime || gen_append(prime, prime_len, &g) ||
         rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, gen_append, &g)) {
-        rnn_error_prefix(bad_prime ? "rnn_generate: the prime" : "rnn_generate");
+        rnn_error_prefix(bad_prime ? "%s: the prime" : "%s", fn);
         free(g.p);
         g.p = NULL;
     } else if (out_len) {
@@ -264,6 +259,18 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
     }
     rnn_sampler_free(s);
     return g.p;
+}
+
+char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
+                   float top_p, uint64_t seed) {
+    return generate("rnn_generate", m, prime, prime ? strlen(prime) : 0, length, temperature, top_k, top_p, seed,
+                    NULL, 0, NULL);
+}
+
+char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
+                      float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len) {
+    return generate("rnn_generate_ex", m, prime, prime_len, length, temperature, top_k, top_p, seed, stop, stop_len,
+                    out_len);
 }
 
 int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count) {
@@ -315,11 +322,13 @@ void rnn_trainer_free(rnn_trainer *t) { free(t); }
 
 int rnn_trainer_set(rnn_trainer *t, const char *name, const char *value) {
     if (!t) return rnn_errorf("rnn_trainer_set: no trainer (rnn_trainer_new failed?)");
-    if (!name) return rnn_errorf("rnn_trainer_set: no option name");
+    if (!name || !name[0]) return rnn_errorf("rnn_trainer_set: no option name%s", name ? " (an empty string)" : "");
+    if (!strncmp(name, "--", 2)) /* (it said "unknown option ----hidden") */
+        return rnn_errorf("rnn_trainer_set: an option is named without \"--\": \"%s\", not \"%s\"", name + 2, name);
     const locale_t host = c_locale_enter();
     const int rc = rnn_opts_set(&t->set, name, value);
     c_locale_leave(host);
-    return rc;
+    return rc ? rnn_error_prefix("rnn_trainer_set") : 0; /* ("option --hidden: ...", said by the call) */
 }
 
 int rnn_trainer_load_config(rnn_trainer *t, const char *path) {
@@ -366,7 +375,10 @@ static int trainer_options(const rnn_trainer *t, rnn_opts *o) {
 }
 
 /* The host's callback, run in the host's locale (its printf's numbers as it
- * writes them) while the run is in the C one. */
+ * writes them) while the run is in the C one, and in fp32: a --precision
+ * bf16 run sets its thread's products to bf16, and the host's own calls in
+ * the callback (rnn_classify on a handle it holds) would otherwise compute
+ * in bf16 there and in fp32 everywhere else. */
 typedef struct {
     rnn_train_callback cb;
     void *user;
@@ -375,9 +387,12 @@ typedef struct {
 
 static int call_host(const rnn_train_event *e, void *arg) {
     const host_callback *h = arg;
+    const rnn_precision run = rnn_gemm_precision();
+    rnn_gemm_set_precision(RNN_FP32);
     if (h->host) uselocale(h->host);
     const int stop = h->cb(e, h->user);
     if (h->host) uselocale(c_locale);
+    rnn_gemm_set_precision(run);
     return stop;
 }
 
@@ -396,4 +411,7 @@ int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {
     return rc;
 }
 
-const char *rnn_trainer_dir(const rnn_trainer *t) { return t ? t->dir : ""; }
+const char *rnn_trainer_dir(const rnn_trainer *t) {
+    if (!t) rnn_errorf("rnn_trainer_dir: no trainer (rnn_trainer_new failed?)");
+    return t ? t->dir : "";
+}

@@ -320,6 +320,15 @@ static void test_generate_matches_pytorch(void) {
     free(full);
     CHECK(!rnn_generate_ex(m, NULL, 3, 5, 1, 0, 1, 1, NULL, 0, NULL) && strstr(rnn_error(), "prime is NULL"),
           "a NULL prime with a length is refused");
+    /* rnn_generate_ex's messages name rnn_generate_ex, as rnn.h says messages name the call
+     * (they said "rnn_generate: ...", a function the host never called) */
+    CHECK(!strncmp(rnn_error(), "rnn_generate_ex: prime is NULL", 30), "named as rnn_generate_ex: %s", rnn_error());
+    CHECK(!rnn_generate_ex(m, "caf\xc3", 4, 5, 1, 0, 1, 1, NULL, 0, NULL) &&
+              !strncmp(rnn_error(), "rnn_generate_ex: the prime: ", 28) && strstr(rnn_error(), "UTF-8"),
+          "a bad prime given to rnn_generate_ex: %s", rnn_error());
+    CHECK(!rnn_generate_ex(m, "O", 1, 5, 1, 0, 2.0f, 1, NULL, 0, NULL) &&
+              !strcmp(rnn_error(), "rnn_generate_ex: top_p must be in (0, 1] (1: off)"),
+          "a bad top_p given to rnn_generate_ex: %s", rnn_error());
     char *z = rnn_generate(m, NULL, 0, 0.0f, 0, 1.0f, 1);
     CHECK(z && !strcmp(z, ""), "no prime, length 0: the empty string");
     free(z);
@@ -949,9 +958,20 @@ static void test_trainer(void) {
     CHECK(rnn_trainer_set(NULL, "hidden", "8") == -1 && rnn_trainer_run(NULL, NULL, NULL) == -1 &&
               !strcmp(rnn_trainer_dir(NULL), "") && strstr(rnn_error(), "no trainer"),
           "a NULL trainer fails cleanly: %s", rnn_error());
+    rnn_errorf("(none)");
+    CHECK(!strcmp(rnn_trainer_dir(NULL), "") && !strcmp(rnn_error(), "rnn_trainer_dir: no trainer (rnn_trainer_new failed?)"),
+          "rnn_trainer_dir(NULL) gives \"\" with a message, as rnn.h says: %s", rnn_error());
     t = rnn_trainer_new();
-    CHECK(t && rnn_trainer_set(t, "hiden", "8") == -1 && strstr(rnn_error(), "--hiden"), "unknown option: %s", rnn_error());
-    CHECK(t && rnn_trainer_set(t, "hidden", "eight") == -1 && strstr(rnn_error(), "--hidden"), "bad value: %s", rnn_error());
+    /* messages name the call first, as rnn_classify's do, and then the option */
+    CHECK(t && rnn_trainer_set(t, "hiden", "8") == -1 && !strncmp(rnn_error(), "rnn_trainer_set: unknown option --hiden", 39),
+          "unknown option: %s", rnn_error());
+    CHECK(t && rnn_trainer_set(t, "hidden", "eight") == -1 && !strncmp(rnn_error(), "rnn_trainer_set: option --hidden: ", 34),
+          "bad value: %s", rnn_error());
+    CHECK(t && rnn_trainer_set(t, "", "8") == -1 && !strcmp(rnn_error(), "rnn_trainer_set: no option name (an empty string)"),
+          "an empty name: %s", rnn_error());
+    CHECK(t && rnn_trainer_set(t, "--hidden", "8") == -1 && strstr(rnn_error(), "\"hidden\", not \"--hidden\"") &&
+              !strstr(rnn_error(), "----"),
+          "a name with its flag's dashes: %s", rnn_error());
     CHECK(t && rnn_trainer_set(t, "bidirectional", NULL) == 0, "a flag takes NULL");
     CHECK(t && rnn_trainer_load_config(t, "/nonexistent/x.cfg") == -1 && strstr(rnn_error(), "/nonexistent/x.cfg"),
           "missing config: %s", rnn_error());
@@ -963,6 +983,10 @@ static void test_trainer(void) {
         rnn_trainer_set(t, "progress", "quiet");
         CHECK(rnn_trainer_run(t, NULL, NULL) == -1 && strstr(rnn_error(), "/nonexistent/corpus.txt"),
               "missing data: %s", rnn_error());
+        /* a value that reads but is out of its range is refused by the run, naming it (rnn.h says so) */
+        CHECK(rnn_trainer_set(t, "lr", "-1") == 0 && rnn_trainer_run(t, NULL, NULL) == -1 &&
+                  strstr(rnn_error(), "--lr must be >= 0"),
+              "lr -1: set takes it, the run refuses it: %s", rnn_error());
     }
     rnn_trainer_free(t);
     harness_rm_run(full);
@@ -1126,6 +1150,59 @@ static void test_trainer_comma_locale(void) {
     CHECK(system(cmd) == 0, "rm -rf %s", base);
 }
 
+/* A --precision bf16 run's callback: the host's own inference there computes
+ * in fp32, as everywhere else (the run's thread was left in bf16 for it, and
+ * rnn_classify on a handle the host held gave other probabilities inside the
+ * callback than outside it). */
+typedef struct {
+    rnn_t *m;
+    int calls, differ;
+    float want[3];
+} bf16_host;
+
+static int classify_in_callback(const rnn_train_event *e, void *user) {
+    bf16_host *h = user;
+    float got[3];
+    (void)e;
+    h->calls++;
+    h->differ += rnn_classify(h->m, "a fine film", got, 3) < 0 || memcmp(got, h->want, sizeof got) != 0;
+    return 0;
+}
+
+static void test_bf16_run_callback_fp32(void) {
+    if (rnn_gemm_set_precision(RNN_BF16)) {
+        rnn_gemm_set_precision(RNN_FP32);
+        CHECK(1, "(no AVX512-BF16 here: nothing to test)");
+        return;
+    }
+    rnn_gemm_set_precision(RNN_FP32);
+    bf16_host h = {rnn_open(FIX "torch_cls.safetensors"), 0, 0, {0}};
+    CHECK(h.m && rnn_classify(h.m, "a fine film", h.want, 3) >= 0, "the fixture classifies: %s", rnn_error());
+    /* the fixture's products in bf16 do differ: else this would test nothing */
+    float bf[3];
+    rnn_gemm_set_precision(RNN_BF16);
+    const int k = h.m ? rnn_classify(h.m, "a fine film", bf, 3) : -1;
+    rnn_gemm_set_precision(RNN_FP32);
+    CHECK(k >= 0 && memcmp(bf, h.want, sizeof bf) != 0, "bf16 products give other probabilities");
+    char dir[] = "/tmp/rnn_bf16cb_XXXXXX";
+    CHECK(mkdtemp(dir), "mkdtemp: cannot make a directory under /tmp");
+    char out[64];
+    snprintf(out, sizeof out, "%s/run", dir);
+    rnn_trainer *t = tiny_trainer(out);
+    CHECK(t && rnn_trainer_set(t, "precision", "bf16") == 0 && rnn_trainer_set(t, "steps", "2") == 0 &&
+              rnn_trainer_run(t, classify_in_callback, &h) == 0,
+          "a bf16 run: %s", rnn_error());
+    CHECK(h.calls == 3 && h.differ == 0, "the callback's rnn_classify is fp32's in %d of %d calls",
+          h.calls - h.differ, h.calls);
+    float after[3];
+    CHECK(h.m && rnn_classify(h.m, "a fine film", after, 3) >= 0 && !memcmp(after, h.want, sizeof after),
+          "and after the run");
+    rnn_trainer_free(t);
+    rnn_close(h.m);
+    harness_rm_run(out);
+    rmdir(dir);
+}
+
 /* The products' precision is the calling thread's: the two directions of a
  * bidirectional model, run by two threads, compute in the caller's bf16,
  * and a thread of its own computes in fp32 while another is set to bf16 (a
@@ -1241,6 +1318,7 @@ int main(void) {
     RUN(test_trainer);
     RUN(test_trainer_threads_other_thread);
     RUN(test_trainer_comma_locale);
+    RUN(test_bf16_run_callback_fp32);
     RUN(test_threads_in_other_thread);
     return harness_end();
 }
