@@ -86,8 +86,9 @@ $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) include/rnn.h $(BUILD)/flags
 $(BUILD)/cli/%.o: cli/%.c $(wildcard src/*.h cli/*.h) include/rnn.h $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(LIB): $(OBJS)
-	rm -f $@ && ar rcs $@ $^
+# (ldlibs with the library: `make examples` after a backend appeared links as the README's cc line)
+$(LIB): $(OBJS) | $(BUILD)/ldlibs
+	rm -f $@ && ar rcs $@ $(OBJS)
 $(BIN): $(CLI_OBJS) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: tests/%.c tests/harness.h tests/st_edit.h $(LIB)
