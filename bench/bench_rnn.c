@@ -280,7 +280,7 @@ static int bench_train(const bench_case *bc, const bench_time *bt, bench_result 
     train_ctx x = {0};
     int rc = -1;
     x.B = bc->batch, x.T = bc->seq, x.lr = bc->lr;
-    x.sc = (rnn_step_cfg){bc->clip, 0, {1, 1, 1}};
+    x.sc = (rnn_step_cfg){bc->clip, 0, {1, 1, 1}, {NULL, 0}}; /* the plain loss */
     rnn_rng_seed(&x.rng, 42);
     x.m = make_model(bc);
     if (!x.m) goto out;

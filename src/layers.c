@@ -432,6 +432,92 @@ double rnn_softmax_xent_eval(const float *logits, const int32_t *targets, int N,
     return xent((float *)logits, targets, N, C, n_valid, n_correct, 0);
 }
 
+/* One row of rnn_softmax_xent_cfg: returns
+ *   (1-s) w_y (lse - x_y) + (s/C) sum_c w_c (lse - x_c),
+ * with grad overwriting x with scale times its gradient,
+ *   p_j ((1-s) w_y + (s/C) sw) - (s/C) w_j - (1-s) w_y [j = y],  sw = sum_c w_c
+ * (w NULL: every w_c = 1). xent_row makes the softmax part, its scale
+ * carrying the first factor, and lse - x_y; the smoothing's terms go on
+ * around it, so the plain loss's row function stays as it is. */
+static double xent_row_cfg(float *restrict x, int C, int y, const float *restrict w, double sw, float s,
+                           float scale, int grad, int *correct) {
+    const double wy = w ? w[y] : 1.0, k = (double)s / C;
+    double spread = 0; /* sum_c w_c (x_y - x_c), as lse - x_c = (lse - x_y) + (x_y - x_c) */
+    if (s > 0) {
+        const double xy = x[y];
+        if (w)
+            for (int c = 0; c < C; c++) spread += w[c] * (xy - x[c]);
+        else
+            for (int c = 0; c < C; c++) spread += xy - x[c];
+    }
+    const double nll = xent_row(x, C, y, (float)(scale * ((1 - s) * wy + k * sw)), grad, correct);
+    if (grad && s > 0) {
+        const float ks = (float)(scale * k);
+        if (w)
+            for (int c = 0; c < C; c++) x[c] -= ks * w[c];
+        else
+            for (int c = 0; c < C; c++) x[c] -= ks;
+        x[y] += (float)(scale * k * sw);
+    }
+    return (1 - s) * wy * nll + k * (sw * nll + spread);
+}
+
+/* rnn_softmax_xent_cfg's weighted or smoothed case: PyTorch's mean divides
+ * by the target weights' sum, sum_n w_y over the rows counted. */
+static double xent_cfg(float *logits, const int32_t *targets, int N, int C, const rnn_loss_cfg *lc, int *n_valid,
+                       int *n_correct) {
+    const float *w = lc->class_weight, s = lc->label_smoothing;
+    int valid = 0, correct = 0;
+    double wsum = 0, sw = C;
+    for (int n = 0; n < N; n++)
+        if (targets[n] >= 0) valid++, wsum += w ? w[targets[n]] : 1.0;
+    if (w) {
+        sw = 0;
+        for (int c = 0; c < C; c++) sw += w[c];
+    }
+    const float scale = wsum > 0 ? (float)(1.0 / wsum) : 0.0f;
+    double total = 0;
+#pragma omp parallel for reduction(+ : total, correct) if ((size_t)N * C > PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        float *x = logits + (size_t)n * C;
+        if (targets[n] < 0) {
+            memset(x, 0, sizeof(float) * C);
+            continue;
+        }
+        int ok;
+        total += xent_row_cfg(x, C, targets[n], w, sw, s, scale, 1, &ok);
+        correct += ok;
+    }
+    if (n_valid) *n_valid = valid;
+    if (n_correct) *n_correct = correct;
+    return wsum > 0 ? total / wsum : 0.0;
+}
+
+static int plain_loss(const rnn_loss_cfg *lc) { return !lc || (!lc->class_weight && lc->label_smoothing == 0); }
+
+double rnn_softmax_xent_cfg(float *logits, const int32_t *targets, int N, int C, const rnn_loss_cfg *lc,
+                            int *n_valid, int *n_correct) {
+    if (plain_loss(lc)) return xent(logits, targets, N, C, n_valid, n_correct, 1);
+    return xent_cfg(logits, targets, N, C, lc, n_valid, n_correct);
+}
+
+double rnn_bce_logits_cfg(float *logits, const float *targets, int N, const rnn_loss_cfg *lc, int *n_correct) {
+    if (plain_loss(lc)) return rnn_bce_logits(logits, targets, N, n_correct);
+    const float *w = lc->class_weight, s = lc->label_smoothing;
+    double total = 0;
+    int correct = 0;
+    for (int n = 0; n < N; n++) {
+        const int pos = targets[n] > 0.5f;
+        const float x = logits[n], y = targets[n] * (1 - s) + 0.5f * s, wn = w ? w[pos] : 1.0f;
+        total += wn * (fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x))));
+        correct += (x > 0) == pos;
+        const float sig = x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+        logits[n] = wn * (sig - y) / N;
+    }
+    if (n_correct) *n_correct = correct;
+    return N ? total / N : 0.0;
+}
+
 double rnn_bce_logits(float *logits, const float *targets, int N, int *n_correct) {
     double total = 0;
     int correct = 0;

@@ -109,6 +109,31 @@ double rnn_softmax_xent_eval(const float *logits, const int32_t *targets, int N,
  * (logit > 0) == (target > 0.5). */
 double rnn_bce_logits(float *logits, const float *targets, int N, int *n_correct);
 
+/* What a training loss adds to the plain one (rnn train's --class-weight and
+ * --label-smoothing); all zero is the plain loss. */
+typedef struct {
+    const float *class_weight; /* (C) positive weight of each class, or NULL: all 1 */
+    float label_smoothing;     /* in [0, 1); 0: none */
+} rnn_loss_cfg;
+
+/* rnn_softmax_xent with lc's weights and smoothing, as PyTorch's
+ * CrossEntropyLoss(weight=w, label_smoothing=s, ignore_index=<0) with
+ * reduction mean: over the rows whose target y >= 0,
+ *   loss = sum_n [(1-s) w_y (-log p_y) + (s/C) sum_c w_c (-log p_c)] / sum_n w_y
+ * (w = 1 without weights: the mean over rows). Rows whose target is
+ * negative stay ignored; logits are overwritten with d(loss)/d(logits). lc
+ * NULL or all zero: exactly rnn_softmax_xent. */
+double rnn_softmax_xent_cfg(float *logits, const int32_t *targets, int N, int C, const rnn_loss_cfg *lc,
+                            int *n_valid, int *n_correct);
+/* rnn_bce_logits with lc's weights and smoothing, as PyTorch's
+ * BCEWithLogitsLoss(weight=w) with w[n] = class_weight[y_n > 0.5] (the
+ * weight of example n's class) and reduction mean: sum_n w_n l_n / N, not
+ * divided by the weights' sum (unlike the softmax loss above). Smoothing
+ * takes each target y to y(1-s) + s/2 (Keras's
+ * BinaryCrossentropy(label_smoothing=s)); *n_correct is counted against the
+ * unsmoothed targets. lc NULL or all zero: exactly rnn_bce_logits. */
+double rnn_bce_logits_cfg(float *logits, const float *targets, int N, const rnn_loss_cfg *lc, int *n_correct);
+
 /* Softmax of one row in place (max-subtracted). */
 void rnn_softmax_row(float *x, int n);
 

@@ -69,6 +69,8 @@ static const opt_def defs[] = {
     {"pool", K_CHOICE, F(pool), "last|mean|max|meanmax|attention", "classify: pooling over time"},
     {"attention-dim", K_INT, F(attention_dim), NULL, "classify: attention pooling width"},
     {"loss", K_CHOICE, F(loss), "ce|bce", "classify: softmax cross-entropy or binary (one logit)"},
+    {"class-weight", K_STR, F(class_weight), NULL, "classify: the classes' weights in the training loss: none, balanced (w_c = n_examples / (n_classes * count_c) over the training split) or W1,W2,... (one positive number per class, in the class order the log's \"classes (N):\" line shows: the labels sorted numerically if all are integers, else bytewise; with --label-names the file's order). ce: sum of w_y*loss / sum of w_y over the batch (PyTorch's CrossEntropyLoss(weight=w)); bce: mean of w_y*loss (BCEWithLogitsLoss(weight=w_y)). Validation (loss, accuracy, macro-F1, best model, early stopping) stays unweighted, as Keras's class_weight"},
+    {"label-smoothing", K_FLOAT, F(label_smoothing), NULL, "training loss only: label smoothing X in [0, 1) as PyTorch's CrossEntropyLoss(label_smoothing=X): (1-X)*CE + X*(mean over classes of -log p_c), weighted by --class-weight as PyTorch weighs it; ignored targets stay ignored; bce: targets y*(1-X) + X/2 (Keras's). Validation and rnn eval report the plain loss"},
     {"freeze-embedding", K_BOOL, F(freeze_embedding), NULL, "do not train the embedding"},
     {"grow-vocab", K_BOOL, F(grow_vocab), NULL, "when fine-tuning (--init-from), add the tokens of the training text (--data less its validation split) the model's tokenizer lacks (seen --min-count times; up to --max-vocab in all), their embedding and output rows starting at the mean of the others' (--vectors may give the new rows instead)"},
     {"optimizer", K_CHOICE, F(optimizer), "adam|adamw|sgd|rmsprop", "optimizer"},
@@ -137,6 +139,7 @@ void rnn_opts_default(rnn_opts *o) {
     strcpy(o->pool, "meanmax");
     o->attention_dim = 64;
     strcpy(o->loss, "ce");
+    strcpy(o->class_weight, "none");
     strcpy(o->optimizer, "adam");
     o->lr = 2e-3f;
     o->beta1 = 0.9f;
@@ -225,6 +228,9 @@ int rnn_opts_set(rnn_opts *o, const char *name, const char *value) {
     rnn_tok_options tok;
     if (!strcmp(d->name, "tokenizer") && value && *value && rnn_tok_parse_type(value, &tok))
         return rnn_error_prefix("option --tokenizer");
+    int n_weights;
+    if (!strcmp(d->name, "class-weight") && value && *value && rnn_class_weight_parse(value, NULL, 0, &n_weights) < 0)
+        return -1;
     if (set_value(o, d, name, value)) return -1;
     o->given[d - defs] = 1;
     return 0;
@@ -637,6 +643,27 @@ int rnn_opts_check_state(const rnn_opts *saved, const rnn_opts *now, const char 
                           "damaged? restore that line)",
                           dir, d->name, is, was);
     return 0;
+}
+
+int rnn_class_weight_parse(const char *s, float *w, int cap, int *n) {
+    *n = 0;
+    if (!strcmp(s, "none")) return RNN_CW_NONE;
+    if (!strcmp(s, "balanced")) return RNN_CW_BALANCED;
+    for (const char *p = s;; p++) {
+        const char *comma = strchr(p, ',');
+        const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char num[64], *v0;
+        double v;
+        snprintf(num, sizeof num, "%.*s", (int)(len < sizeof num ? len : sizeof num - 1), p);
+        v0 = trim(num); /* "1, 2.5" reads as "1,2.5" */
+        if (len >= sizeof num || rnn_parse_decimal(v0, &v) || !(v > 0) || v > FLT_MAX || (float)v == 0)
+            return rnn_errorf("option --class-weight: '%.*s' is not a positive number (give none, balanced, or one "
+                              "positive weight per class, comma-separated: 1,2.5,1)", (int)(len < 40 ? len : 40), p);
+        if (*n < cap) w[*n] = (float)v;
+        ++*n;
+        if (!comma) return RNN_CW_LIST;
+        p = comma;
+    }
 }
 
 void rnn_opts_help(FILE *f) {

@@ -30,6 +30,8 @@ typedef struct {
     char truncate[8];          /* head|tail */
     /* model */
     char task[16], cell[16], pool[16], loss[8];
+    char class_weight[RNN_OPT_STR]; /* classify: none | balanced | w0,w1,... (rnn_class_weight_parse) */
+    float label_smoothing;     /* training loss: PyTorch's label_smoothing, in [0, 1) */
     int layers, hidden, embed, bidirectional, residual, attention_dim, freeze_embedding, tie_weights;
     int grow_vocab;            /* fine-tuning: add the training text's new tokens to the vocabulary */
     int reverse;               /* lm: train on the text read right to left */
@@ -111,6 +113,12 @@ int rnn_opts_check_task(const rnn_opts *o);
  * nothing with the others: --momentum with adam, --gamma without --schedule
  * step, --dropout (between stacked layers) with one layer, ... */
 int rnn_opts_check_unused(const rnn_opts *o);
+/* --class-weight's value: RNN_CW_NONE ("none"), RNN_CW_BALANCED
+ * ("balanced"), or RNN_CW_LIST for a comma-separated list of positive finite
+ * numbers, whose count goes to *n and whose first cap values go to w (may be
+ * NULL). -1 + a message naming the flag for anything else. */
+enum { RNN_CW_NONE, RNN_CW_BALANCED, RNN_CW_LIST };
+int rnn_class_weight_parse(const char *s, float *w, int cap, int *n);
 /* Prints the options with their help text. */
 void rnn_opts_help(FILE *f);
 

@@ -38,9 +38,9 @@ double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in
     rnn_model_forward(m, a, p, a->ids, state_in, 1, rng);
     double loss;
     if (m->c.task == RNN_TASK_CLASSIFY && m->c.loss == RNN_LOSS_BCE)
-        loss = rnn_bce_logits(a->logits, a->ftargets, p->B, n_correct);
+        loss = rnn_bce_logits_cfg(a->logits, a->ftargets, p->B, &sc->loss, n_correct);
     else
-        loss = rnn_softmax_xent(a->logits, a->targets, a->n_logit_rows, m->n_out, NULL, n_correct);
+        loss = rnn_softmax_xent_cfg(a->logits, a->targets, a->n_logit_rows, m->n_out, &sc->loss, NULL, n_correct);
     rnn_model_zero_grad(m);
     rnn_model_backward(m, a, p, a->ids);
     float norm = 0;
@@ -419,6 +419,7 @@ typedef struct {
     rnn_schedule sched;
     rnn_rng rng;
     float *ema;             /* --ema: the averaged weights (m->n_floats), or NULL */
+    float *class_weight;    /* --class-weight: (n_labels) the weight of each class, or NULL */
     rnn_lm_stream train, val; /* lm: the token streams, at the vocabulary's width */
     rnn_cls_data ctrain, cval; /* classify: encoded examples */
     char **labels;          /* classify: class names */
@@ -1946,6 +1947,8 @@ static int check_ranges(const rnn_opts *o) {
     if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %.9g)", o->ema);
     if (!(o->word_dropout >= 0 && o->word_dropout < 1))
         return rnn_errorf("--word-dropout must be in [0, 1) (got %.9g)", o->word_dropout);
+    if (!(o->label_smoothing >= 0 && o->label_smoothing < 1))
+        return rnn_errorf("--label-smoothing must be in [0, 1) (got %.7g)", o->label_smoothing);
     const struct {
         const char *flag;
         double v;
@@ -2045,6 +2048,55 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
         }
     }
     return rnn_config_validate(&r->m->c);
+}
+
+/* --class-weight: r->class_weight, one weight per class of the model (a
+ * list's, or balanced's from the training split's counts), said in the log
+ * with --label-smoothing, as the run trains with them. A resume computes
+ * them again from its options and data, which it checked are the run's. */
+static int setup_loss(run *r) {
+    const rnn_opts *o = r->o;
+    int n;
+    const int kind = rnn_class_weight_parse(o->class_weight, NULL, 0, &n);
+    if (kind < 0) return -1;
+    if (kind != RNN_CW_NONE && !r->classify) /* (a new run's rnn_opts_check_task says so first) */
+        return rnn_errorf("--class-weight %s is for classifiers (--task classify)", o->class_weight);
+    if (o->label_smoothing > 0)
+        say(r, "label smoothing %g in the training loss (validation reports the plain loss)", o->label_smoothing);
+    if (kind == RNN_CW_NONE) return 0;
+    const int C = r->n_labels;
+    if (kind == RNN_CW_LIST && n != C) {
+        char names[512] = "";
+        for (int i = 0; i < C && strlen(names) < 400; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", r->labels[i]);
+        return rnn_errorf("--class-weight gives %d weight%s for %d classes (%s): one per class, in that order", n,
+                          n == 1 ? "" : "s", C, names);
+    }
+    if (!(r->class_weight = malloc(sizeof(float) * C))) return rnn_errorf("out of memory");
+    if (kind == RNN_CW_LIST) {
+        rnn_class_weight_parse(o->class_weight, r->class_weight, C, &n);
+    } else { /* sklearn's and Keras's "balanced": n_examples / (n_classes * count_c) */
+        for (int c = 0; c < C; c++) r->class_weight[c] = 0;
+        for (size_t i = 0; i < r->ctrain.n; i++) r->class_weight[r->ctrain.label[i]]++;
+        for (int c = 0; c < C; c++) {
+            if (r->class_weight[c] == 0)
+                return rnn_errorf("--class-weight balanced: class \"%s\" has no training examples, so no weight; "
+                                  "give one per class (--class-weight W1,W2,...)", r->labels[c]);
+            r->class_weight[c] = (float)((double)r->ctrain.n / ((double)C * r->class_weight[c]));
+        }
+    }
+    char list[1024] = "";
+    for (int c = 0; c < C; c++) {
+        const size_t at = strlen(list);
+        if (at > sizeof list - 80) {
+            snprintf(list + at, sizeof list - at, ", ... (%d more)", C - c);
+            break;
+        }
+        snprintf(list + at, sizeof list - at, "%s%.60s %.4g", c ? ", " : "", r->labels[c], r->class_weight[c]);
+    }
+    say(r, "class weights (%s): %s", kind == RNN_CW_BALANCED ? "balanced, from the training split's counts" : "given",
+        list);
+    return 0;
 }
 
 /* An LM's neural cache for validation: a new or fine-tuned model's is the
@@ -2291,7 +2343,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     }
 
     if ((resuming || o->init_from[0]) && load_start(r, resuming, &ck)) goto out;
-    if (setup_model(r, resuming, &ck) || (!r->classify && setup_cache(r, resuming))) goto out;
+    if (setup_model(r, resuming, &ck) || (!r->classify && setup_cache(r, resuming)) || setup_loss(r)) goto out;
     for (int val = 0; val < 2; val++) data_print(r, val, r->prints[val], sizeof r->prints[val]); /* read once */
     const long per_epoch = r->per_epoch;
     set_total_steps(r);
@@ -2319,7 +2371,8 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
 
     /* The loop: a batch, a step, the progress line, the callback, and every
      * eval_every steps a validation (which saves the checkpoints). */
-    rnn_step_cfg sc = {o->clip, o->clip_value, {o->encoder_lr_mult, o->encoder_lr_mult, 1.0f}};
+    rnn_step_cfg sc = {o->clip, o->clip_value, {o->encoder_lr_mult, o->encoder_lr_mult, 1.0f},
+                       {r->class_weight, o->label_smoothing}};
     if (r->m->c.freeze_embedding) sc.lr_mult[RNN_GROUP_EMBED] = 0;
     const float enc_mult = o->encoder_lr_mult, emb_mult = sc.lr_mult[RNN_GROUP_EMBED];
     const long eval_every = o->eval_every > 0 ? o->eval_every : per_epoch;
@@ -2401,6 +2454,7 @@ out:
     rnn_acts_free(r->a);
     rnn_optim_free(r->opt);
     free(r->ema);
+    free(r->class_weight);
     rnn_model_free(r->m);
     rnn_tokenizer_free(r->tok);
     rnn_tokenizer_free(r->tok_before);

@@ -43,12 +43,13 @@ typedef struct {
     float clip;          /* global norm (0: off) */
     float clip_value;    /* per value (0: off) */
     float lr_mult[3];    /* per rnn_group: embedding, encoder, head (0: frozen) */
+    rnn_loss_cfg loss;   /* class weights (classify) and label smoothing; zero: the plain loss */
 } rnn_step_cfg;
 
 /* One training step on the packed batch p whose ids and targets are in
- * a->ids / a->targets (a->ftargets for bce): forward (dropout on), loss,
- * backward, clipping, optimizer update with learning rate lr. Returns the
- * mean loss; *grad_norm (may be NULL) gets the norm before clipping. A step
+ * a->ids / a->targets (a->ftargets for bce): forward (dropout on), loss
+ * (with sc->loss's weights and smoothing), backward, clipping, optimizer
+ * update with learning rate lr. Returns the mean loss that was trained; *grad_norm (may be NULL) gets the norm before clipping. A step
  * whose gradient is not finite is skipped (returns NaN). m must hold its
  * gradients (rnn_model_alloc_grad). */
 double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in, rnn_optim *opt,

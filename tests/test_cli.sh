@@ -997,6 +997,59 @@ if command -v python3 >/dev/null; then
         $RNN classify "$T/lab_esc.safetensors" "Who ?"
     expect_error "an empty class name" "lab_empty.safetensors: label 0 is empty" $RNN classify "$T/lab_empty.safetensors" "Who ?"
 fi
+# --- --class-weight and --label-smoothing (their losses: tests/test_layers.c and tests/test_train.c, against PyTorch)
+{ for i in $(seq 1 30); do printf 'big\tthe big one %d\n' $i; done
+  for i in $(seq 1 10); do printf 'mid\ta middle one %d\n' $i; done
+  for i in $(seq 1 5); do printf 'rare\trare thing %d\n' $i; done; } >"$T/cw.tsv"
+cwo="--task classify --data $T/cw.tsv --val-frac 0.3 --layers 1 --hidden 8 --embed 8 --batch 8 --threads 1 --progress log --log-every 0"
+$RNN train $cwo --class-weight balanced --steps 1 --out "$T/cwb" >/dev/null 2>&1
+# --val-frac 0.3 holds out 9 big, 3 mid, 2 rare: 21 + 7 + 3 = 31 train, so 31/63, 31/21, 31/9 (45/90, 45/30, 45/15 over all the data)
+want="class weights (balanced, from the training split's counts): big 0.4921, mid 1.476, rare 3.444"
+check "--class-weight balanced counts the training split, and the log says the weights in one line" "grep -qxF \"\$want\" '$T/cwb/train.log'"
+$RNN train $cwo --class-weight 3,1,0.5 --label-smoothing 0.2 --steps 8 --eval-every 4 --out "$T/cw8" >/dev/null 2>&1
+$RNN train $cwo --class-weight 3,1,0.5 --label-smoothing 0.2 --steps 4 --eval-every 4 --out "$T/cw4" >/dev/null 2>&1
+$RNN train --resume "$T/cw4" --steps 8 >"$T/cw4r.log" 2>&1
+$RNN train $cwo --steps 8 --eval-every 4 --out "$T/cwplain" >/dev/null 2>&1
+a=$(sed -n 3p "$T/cw8/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/cw4/metrics.csv" | cut -d, -f1,4,5)
+c=$(sed -n 3p "$T/cwplain/metrics.csv" | cut -d, -f1,4,5)
+check "a resume keeps --class-weight and --label-smoothing: step-8 losses as one run's ($a vs $b; without them $c)" \
+    "[ -n '$a' ] && [ '$a' = '$b' ] && [ '$a' != '$c' ]"
+check "... from config.txt, and the resume's log says them again" \
+    "grep -qx 'class-weight = 3,1,0.5' '$T/cw4/config.txt' && grep -q '^label-smoothing = 0.2' '$T/cw4/config.txt' && grep -qx 'class weights (given): big 3, mid 1, rare 0.5' '$T/cw4r.log' && grep -q '^label smoothing 0.2 in the training loss' '$T/cw4r.log'"
+$RNN train $small --label-smoothing 0.1 --steps 10 --eval-every 5 --out "$T/lsm10" >/dev/null 2>&1
+$RNN train $small --label-smoothing 0.1 --steps 5 --eval-every 5 --out "$T/lsm5" >/dev/null 2>&1
+$RNN train --resume "$T/lsm5" --steps 10 >/dev/null 2>&1
+a=$(sed -n 3p "$T/lsm10/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/lsm5/metrics.csv" | cut -d, -f1,4,5)
+check "a language model's resume keeps --label-smoothing ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+# validation reports the plain loss, as rnn eval does: with weights and smoothing, the same number
+head -n 12 "$T/cw.tsv" >"$T/cwval.tsv"; tail -n 6 "$T/cw.tsv" >>"$T/cwval.tsv"
+$RNN train ${cwo/--val-frac 0.3/--val $T/cwval.tsv} --class-weight 3,1,0.5 --label-smoothing 0.2 --steps 2 --eval-every 2 --out "$T/cwv" >/dev/null 2>&1
+v1=$(tail -n 1 "$T/cwv/metrics.csv" | cut -d, -f5)
+v2=$($RNN eval "$T/cwv/model.safetensors" --data "$T/cwval.tsv" --json | sed -E 's/.*"loss": ([0-9.]+).*/\1/')
+check "validation loss with --class-weight and --label-smoothing is the plain loss rnn eval reports ($v1, $v2)" "close '$v1' '$v2' 2e-6"
+out=$($RNN train --help)
+check "rnn train --help says each weighting's normalisation, the class order, and what validation reports" \
+    "printf '%s' \"\$out\" | grep -q -- '--class-weight X .*balanced.*class order.*sorted numerically.*sum of w_y\*loss / sum of w_y.*CrossEntropyLoss(weight=w).*mean of w_y\*loss.*stays unweighted' && printf '%s' \"\$out\" | grep -q -- '--label-smoothing X .*label_smoothing=X.*y\*(1-X) + X/2.*rnn eval report the plain loss'"
+expect_error "--class-weight with a count that is not the classes'" \
+    "--class-weight gives 2 weights for 3 classes (big, mid, rare): one per class, in that order" \
+    $RNN train $cwo --class-weight 1,2 --steps 1 --out "$T/xcw1"
+expect_error "--class-weight with a zero weight" "option --class-weight: '0' is not a positive number" \
+    $RNN train $cwo --class-weight 1,0,2 --steps 1 --out "$T/xcw2"
+expect_error "--class-weight that is no list" "option --class-weight: 'heavy' is not a positive number" \
+    $RNN train $cwo --class-weight heavy --steps 1 --out "$T/xcw3"
+printf 'steps = 1\nclass-weight = 1,-1,1\n' >"$T/cw.cfg"
+expect_error "a config file's bad --class-weight names file:line" "cw.cfg:2: option --class-weight: '-1' is not a positive number" \
+    $RNN train $cwo --config "$T/cw.cfg" --out "$T/xcw4"
+expect_error "--class-weight on a language model" "--class-weight balanced is for classifiers (--task classify)" \
+    $RNN train $small --class-weight balanced --steps 1 --out "$T/xcw5"
+expect_error "--label-smoothing 1" "--label-smoothing must be in \[0, 1) (got 1)" $RNN train $cwo --label-smoothing 1 --steps 1 --out "$T/xcw6"
+expect_error "--label-smoothing below 0" "--label-smoothing must be in \[0, 1) (got -0.1)" $RNN train $small --label-smoothing -0.1 --steps 1 --out "$T/xcw7"
+for i in $(seq 1 20); do printf '0\tawful bad %d\n1\tgood great %d\n' $i $i; done >"$T/cw01.tsv"
+printf 'neg\npos\nmixed\n' >"$T/cwnames.txt"
+expect_error "--class-weight balanced with a class no training example has" \
+    'class-weight balanced: class "mixed" has no training examples, so no weight; give one per class' \
+    $RNN train --task classify --data "$T/cw01.tsv" --label-names "$T/cwnames.txt" --class-weight balanced --steps 1 --out "$T/xcw8"
+
 # an option given twice, an empty value, endless or binary input: refused, not the last one silently
 expect_error "classify --ensemble given twice" "option --ensemble is given twice" \
     $RNN classify "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" "Who ?"

@@ -167,6 +167,82 @@ static void test_losses(void) {
     }
 }
 
+/* --class-weight and --label-smoothing's losses (rnn_softmax_xent_cfg,
+ * rnn_bce_logits_cfg) against tests/ref/make_loss_fixtures.py's PyTorch
+ * cases: weighted ce, smoothed ce (5 and 1031 wide), both (PyTorch's
+ * weighting of the smoothing term), each with ignored rows; weighted bce
+ * and weighted smoothed bce. Loss and every gradient. */
+static void loss_cfg_case(const char *name) {
+    char path[128];
+    snprintf(path, sizeof path, FIX "loss_cfg_%s.safetensors", name);
+    rnn_st *st = rnn_st_load(path);
+    CHECK(st, "load: %s", rnn_last_error());
+    if (!st) return;
+    const rnn_st_tensor *lt = rnn_st_find(st, "logits");
+    const int bce = !strcmp(rnn_st_meta(st, "loss"), "bce");
+    const int N = (int)lt->shape[0], C = bce ? 1 : (int)lt->shape[1];
+    float *x = get(st, "logits", NULL), *g = get(st, "grad.logits", NULL), want, loss;
+    float *w = rnn_st_find(st, "weight") ? get(st, "weight", NULL) : NULL;
+    const rnn_loss_cfg lc = {w, (float)atof(rnn_st_meta(st, "smoothing"))};
+    rnn_st_read_f32(st, "loss", &want, 1, 0, NULL);
+    char what[96];
+    if (bce) {
+        float *y = get(st, "targets", NULL), *x0 = malloc(sizeof(float) * N);
+        memcpy(x0, x, sizeof(float) * N);
+        int nc, nc0;
+        loss = (float)rnn_bce_logits_cfg(x, y, N, &lc, &nc);
+        rnn_bce_logits(x0, y, N, &nc0);
+        CHECK(nc == nc0, "%s: %d correct, the plain loss counts %d (against the unsmoothed targets)", name, nc, nc0);
+        rnn_free(y), free(x0);
+    } else {
+        int32_t *tg = malloc(sizeof(int32_t) * N);
+        rnn_st_read_i32(st, "targets", tg, N);
+        int nv, ignored = 0;
+        for (int n = 0; n < N; n++) ignored += tg[n] < 0;
+        loss = (float)rnn_softmax_xent_cfg(x, tg, N, C, &lc, &nv, NULL);
+        CHECK(ignored > 0 && nv == N - ignored, "%s: %d valid rows of %d (%d ignored)", name, nv, N, ignored);
+        free(tg);
+    }
+    snprintf(what, sizeof what, "%s loss (smoothing %g%s)", name, lc.label_smoothing, w ? ", weights" : "");
+    CHECK_CLOSE(&loss, &want, 1, 1e-6, what);
+    snprintf(what, sizeof what, "%s grad", name);
+    CHECK_CLOSE(x, g, (size_t)N * C, 1e-5, what);
+    rnn_free(x), rnn_free(g), rnn_free(w);
+    rnn_st_free(st);
+}
+
+/* No weights and no smoothing is the plain loss itself: the same bits. */
+static void plain_cfg_same(void) {
+    rnn_st *st = rnn_st_load(FIX "loss_ce.safetensors");
+    CHECK(st, "load: %s", rnn_last_error());
+    if (!st) return;
+    const rnn_st_tensor *lt = rnn_st_find(st, "logits");
+    const int N = (int)lt->shape[0], C = (int)lt->shape[1];
+    float *a = get(st, "logits", NULL), *b = get(st, "logits", NULL);
+    int32_t tg[64];
+    rnn_st_read_i32(st, "targets", tg, N);
+    const rnn_loss_cfg zero = {NULL, 0};
+    double la = rnn_softmax_xent(a, tg, N, C, NULL, NULL), lb = rnn_softmax_xent_cfg(b, tg, N, C, &zero, NULL, NULL);
+    CHECK(la == lb && !memcmp(a, b, sizeof(float) * N * C), "ce with a zero rnn_loss_cfg: not the plain loss's bits");
+    rnn_free(a), rnn_free(b);
+    rnn_st_free(st);
+    st = rnn_st_load(FIX "loss_bce.safetensors");
+    CHECK(st, "load: %s", rnn_last_error());
+    if (!st) return;
+    const int n = (int)rnn_st_find(st, "logits")->numel;
+    float *x = get(st, "logits", NULL), *y = get(st, "logits", NULL), *t = get(st, "targets", NULL);
+    la = rnn_bce_logits(x, t, n, NULL), lb = rnn_bce_logits_cfg(y, t, n, NULL, NULL);
+    CHECK(la == lb && !memcmp(x, y, sizeof(float) * n), "bce with no rnn_loss_cfg: not the plain loss's bits");
+    rnn_free(x), rnn_free(y), rnn_free(t);
+    rnn_st_free(st);
+}
+
+static void test_loss_cfg(void) {
+    const char *cases[] = {"ce_w", "ce_ls", "ce_wls", "ce_ls_wide", "bce_w", "bce_wls"};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) loss_cfg_case(cases[i]);
+    plain_cfg_same();
+}
+
 /* The oracle: mean softmax cross-entropy over rows with a target >= 0, in
  * double with libm's exp (the library's own rows use a float polynomial
  * exp, whose rounding would blur finite differences); grad, if not NULL,
@@ -762,6 +838,7 @@ int main(void) {
     RUN(test_embedding);
     RUN(test_pooling);
     RUN(test_losses);
+    RUN(test_loss_cfg);
     RUN(test_wide_xent);
     RUN(test_huge_logits_xent);
     RUN(test_activations);

@@ -30,12 +30,20 @@
 
 #define FIX "tests/fixtures/"
 
-static void golden_lm(int threads) {
+/* The golden run from lm_golden.safetensors's weights and data, checked
+ * against the losses, norms and final weights of fixture `want` (the same
+ * file for the plain loss; lm_golden_smooth.safetensors for the run with
+ * --label-smoothing, whose value it names). */
+static void golden_lm(int threads, const char *want) {
     rnn_set_threads(threads);
-    printf("  %d thread%s:\n", threads, threads > 1 ? "s" : "");
-    rnn_st *st = rnn_st_load(FIX "lm_golden.safetensors");
-    CHECK(st, "load: %s", rnn_last_error());
-    if (!st) return;
+    printf("  %d thread%s, %s:\n", threads, threads > 1 ? "s" : "", want);
+    rnn_st *st = rnn_st_load(FIX "lm_golden.safetensors"), *sw = rnn_st_load(want);
+    CHECK(st && sw, "load: %s", rnn_last_error());
+    if (!st || !sw) {
+        rnn_st_free(st), rnn_st_free(sw);
+        return;
+    }
+    const char *smoothing = rnn_st_meta(sw, "smoothing");
     const int B = atoi(rnn_st_meta(st, "B")), T = atoi(rnn_st_meta(st, "T"));
     const float lr = (float)atof(rnn_st_meta(st, "lr")), clip = (float)atof(rnn_st_meta(st, "clip"));
     rnn_config c;
@@ -54,8 +62,8 @@ static void golden_lm(int threads) {
     int32_t *data = malloc(n * sizeof(int32_t));
     rnn_st_read_i32(st, "data", data, n);
     float want_loss[20], want_norm[20], got_loss[20], got_norm[20];
-    rnn_st_read_f32(st, "losses", want_loss, 20, 0, NULL);
-    rnn_st_read_f32(st, "grad_norms", want_norm, 20, 0, NULL);
+    rnn_st_read_f32(sw, "losses", want_loss, 20, 0, NULL);
+    rnn_st_read_f32(sw, "grad_norms", want_norm, 20, 0, NULL);
 
     rnn_optim_config oc;
     rnn_optim_config_default(&oc, RNN_OPT_ADAM);
@@ -66,7 +74,7 @@ static void golden_lm(int threads) {
     rnn_pack p;
     for (int b = 0; b < B; b++) a->lengths[b] = T;
     rnn_pack_init(&p, T, B, a->lengths, a->batch_sizes, a->offsets);
-    rnn_step_cfg sc = {clip, 0, {1, 1, 1}};
+    rnn_step_cfg sc = {clip, 0, {1, 1, 1}, {NULL, smoothing ? (float)atof(smoothing) : 0}};
     rnn_rng rng;
     rnn_rng_seed(&rng, 1);
     size_t state = (size_t)c.num_layers * B * c.hidden_dim;
@@ -89,7 +97,7 @@ static void golden_lm(int threads) {
         char name[96];
         snprintf(name, sizeof name, "final.%s", q->name);
         float *want = malloc(q->numel * sizeof(float));
-        rnn_st_read_f32(st, name, want, q->numel, 0, NULL);
+        rnn_st_read_f32(sw, name, want, q->numel, 0, NULL);
         double e = harness_max_rel_err(m->w + q->offset, want, q->numel, 1e-1);
         CHECK(e < 1e-3, "%s after 20 steps: rel err %.3e", name, e);
         free(want);
@@ -100,14 +108,143 @@ static void golden_lm(int threads) {
     rnn_optim_free(opt);
     rnn_model_free(m);
     rnn_st_free(st);
+    rnn_st_free(sw);
 }
 
 /* The same 20 steps match PyTorch with 1 thread and with 2 (threads change
- * only the order of float sums). */
+ * only the order of float sums); and with --label-smoothing 0.1, PyTorch's
+ * CrossEntropyLoss(label_smoothing=0.1) (tests/ref/make_loss_fixtures.py). */
 static void test_golden_lm(void) {
-    golden_lm(1);
-    golden_lm(2);
+    golden_lm(1, FIX "lm_golden.safetensors");
+    golden_lm(2, FIX "lm_golden.safetensors");
+    golden_lm(1, FIX "lm_golden_smooth.safetensors");
+    golden_lm(2, FIX "lm_golden_smooth.safetensors");
     rnn_set_threads(0);
+}
+
+/* A classifier's 12 training steps with --class-weight and --label-smoothing
+ * against PyTorch's (tests/ref/make_loss_fixtures.py: cls_golden_ce, a
+ * 3-class head under CrossEntropyLoss(weight, label_smoothing);
+ * cls_golden_bce, one logit under BCEWithLogitsLoss with per-example class
+ * weights and smoothed targets): an LSTM with pool last, its batches packed
+ * as rnn_cls_fill packs them, Adam 1e-2, clip 5. Losses, gradient norms and
+ * final weights. */
+static void golden_cls(const char *path) {
+    rnn_st *st = rnn_st_load(path);
+    CHECK(st, "load: %s", rnn_last_error());
+    if (!st) return;
+    const int bce = !strcmp(rnn_st_meta(st, "loss"), "bce");
+    const int S = atoi(rnn_st_meta(st, "steps")), B = atoi(rnn_st_meta(st, "B")), T = atoi(rnn_st_meta(st, "T"));
+    const float lr = (float)atof(rnn_st_meta(st, "lr")), clip = (float)atof(rnn_st_meta(st, "clip"));
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_CLASSIFY);
+    c.vocab_size = (int)rnn_st_find(st, "embedding.weight")->shape[0];
+    c.embed_dim = (int)rnn_st_find(st, "embedding.weight")->shape[1];
+    c.hidden_dim = (int)rnn_st_find(st, "rnn.weight_hh_l0")->shape[1];
+    c.num_layers = 1, c.bidirectional = 0, c.pool = RNN_POOL_LAST, c.padding_id = -1;
+    c.loss = bce ? RNN_LOSS_BCE : RNN_LOSS_CE;
+    c.num_classes = bce ? 2 : (int)rnn_st_find(st, "head.weight")->shape[0];
+    rnn_model *m = rnn_model_create(&c);
+    CHECK(m, "create: %s", rnn_last_error());
+    if (!m) {
+        rnn_st_free(st);
+        return;
+    }
+    for (int i = 0; i < m->n_params; i++) {
+        const rnn_param *q = &m->params[i];
+        CHECK(rnn_st_read_f32(st, q->name, m->w + q->offset, q->numel, q->ndim, q->shape) == 0, "read %s: %s",
+              q->name, rnn_last_error());
+    }
+    int32_t *ids = malloc(sizeof(int32_t) * S * B * T), *len = malloc(sizeof(int32_t) * S * B),
+            *lab = malloc(sizeof(int32_t) * S * B);
+    float weight[8], want_loss[32], want_norm[32], got_loss[32], got_norm[32];
+    rnn_st_read_i32(st, "ids", ids, (size_t)S * B * T);
+    rnn_st_read_i32(st, "lengths", len, (size_t)S * B);
+    rnn_st_read_i32(st, "labels", lab, (size_t)S * B);
+    rnn_st_read_f32(st, "weight", weight, (size_t)c.num_classes, 0, NULL);
+    rnn_st_read_f32(st, "losses", want_loss, (size_t)S, 0, NULL);
+    rnn_st_read_f32(st, "grad_norms", want_norm, (size_t)S, 0, NULL);
+    rnn_optim_config oc;
+    rnn_optim_config_default(&oc, RNN_OPT_ADAM);
+    oc.lr = lr;
+    CHECK(rnn_model_alloc_grad(m) == 0, "gradients: %s", rnn_last_error());
+    rnn_optim *opt = rnn_optim_create(&oc, m->n_floats);
+    rnn_acts *a = rnn_acts_create(m, T, B);
+    rnn_step_cfg sc = {clip, 0, {1, 1, 1}, {weight, (float)atof(rnn_st_meta(st, "smoothing"))}};
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 1);
+    for (int k = 0; k < S; k++) {
+        rnn_pack p;
+        for (int b = 0; b < B; b++) {
+            a->lengths[b] = len[k * B + b];
+            a->targets[b] = lab[k * B + b];
+            a->ftargets[b] = (float)lab[k * B + b];
+        }
+        rnn_pack_init(&p, a->lengths[0], B, a->lengths, a->batch_sizes, a->offsets);
+        for (int t = 0; t < a->lengths[0]; t++) /* packed, time-major: step t's rows are the sequences still going */
+            for (int b = 0; b < p.batch_sizes[t]; b++) a->ids[p.offsets[t] + b] = ids[((size_t)k * B + b) * T + t];
+        got_loss[k] = (float)rnn_train_step(m, a, &p, 0, opt, &sc, lr, &rng, &got_norm[k], NULL);
+    }
+    printf("  %s: losses C %.6f %.6f ... %.6f, PyTorch %.6f %.6f ... %.6f\n", path, got_loss[0], got_loss[1],
+           got_loss[S - 1], want_loss[0], want_loss[1], want_loss[S - 1]);
+    CHECK_CLOSE(got_loss, want_loss, (size_t)S, 1e-4, "losses");
+    CHECK_CLOSE(got_norm, want_norm, (size_t)S, 1e-3, "gradient norms");
+    for (int i = 0; i < m->n_params; i++) {
+        const rnn_param *q = &m->params[i];
+        char name[96];
+        snprintf(name, sizeof name, "final.%s", q->name);
+        float *want = malloc(q->numel * sizeof(float));
+        rnn_st_read_f32(st, name, want, q->numel, 0, NULL);
+        double e = harness_max_rel_err(m->w + q->offset, want, q->numel, 1e-1);
+        CHECK(e < 1e-3, "%s after %d steps: rel err %.3e", name, S, e);
+        free(want);
+    }
+    free(ids), free(len), free(lab);
+    rnn_acts_free(a);
+    rnn_optim_free(opt);
+    rnn_model_free(m);
+    rnn_st_free(st);
+}
+
+/* The library's trainer takes --class-weight and --label-smoothing by name
+ * (rnn_trainer_set: the same option table, with the flag's checks), and its
+ * run trains with them, saying so in train.log. */
+static void test_trainer_loss_options(void) {
+    char dir[] = "/tmp/rnn_cw_XXXXXX", data[64], out[64], log[96];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(data, sizeof data, "%s/d.tsv", dir);
+    snprintf(out, sizeof out, "%s/run", dir);
+    FILE *f = fopen(data, "w");
+    for (int i = 0; f && i < 20; i++) fprintf(f, "a\tgood film %d\nb\tbad film %d\n", i, i);
+    if (f) fclose(f);
+    rnn_trainer *t = rnn_trainer_new();
+    CHECK(rnn_trainer_set(t, "class-weight", "1,0") == -1 &&
+              strstr(rnn_error(), "option --class-weight: '0' is not a positive number"),
+          "a zero weight refused naming the flag: %s", rnn_error());
+    const char *kv[][2] = {{"task", "classify"}, {"data", data}, {"out", out}, {"layers", "1"}, {"hidden", "8"},
+                           {"embed", "8"}, {"steps", "1"}, {"threads", "1"}, {"progress", "quiet"},
+                           {"class-weight", "2, 0.5"}, {"label-smoothing", "0.1"}};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) bad |= rnn_trainer_set(t, kv[i][0], kv[i][1]);
+    CHECK(!bad && rnn_trainer_run(t, NULL, NULL) == 0, "trainer run: %s", rnn_error());
+    snprintf(log, sizeof log, "%s/train.log", out);
+    char *text = rnn_read_file(log, NULL);
+    CHECK(text && strstr(text, "\nclass weights (given): a 2, b 0.5\n") &&
+              strstr(text, "\nlabel smoothing 0.1 in the training loss"),
+          "train.log says the weights and the smoothing:\n%s", text ? text : "(none)");
+    free(text);
+    rnn_trainer_free(t);
+    harness_rm_run(out);
+    remove(data);
+    rmdir(dir);
+}
+
+static void test_golden_cls(void) {
+    golden_cls(FIX "cls_golden_ce.safetensors");
+    golden_cls(FIX "cls_golden_bce.safetensors");
 }
 
 /* --freeze-embedding: a training step leaves the embedding exactly as it was
@@ -132,7 +269,7 @@ static void test_frozen_embedding(void) {
         for (int b = 0; b < 2; b++) a->lengths[b] = 4;
         rnn_pack_init(&p, 4, 2, a->lengths, a->batch_sizes, a->offsets);
         for (int i = 0; i < 8; i++) a->ids[i] = i % 9, a->targets[i] = (i + 1) % 9;
-        rnn_step_cfg sc = {5, 0, {1, 1, 1}}; /* the model itself must keep it frozen */
+        rnn_step_cfg sc = {5, 0, {1, 1, 1}, {NULL, 0}}; /* the model itself must keep it frozen */
         rnn_rng rng;
         rnn_rng_seed(&rng, 1);
         rnn_train_step(m, a, &p, 0, opt, &sc, 1e-2f, &rng, NULL, NULL);
@@ -1379,6 +1516,8 @@ int main(void) {
     RUN(test_word_dropout);
     RUN(test_eval_uniform);
     RUN(test_golden_lm);
+    RUN(test_golden_cls);
+    RUN(test_trainer_loss_options);
     RUN(test_frozen_embedding);
     RUN(test_ema);
     RUN(test_damaged_state);
