@@ -476,14 +476,29 @@ static void log_line(run *r, int term, const char *line) {
  * fabs(x): GCC drops the fabs of what it knows to be >= 0, such as an exp.) */
 static double nosign(double x) { return isnan(x) ? NAN : x; }
 
+static void vsay(run *r, int term, const char *fmt, va_list ap) {
+    char line[2048];
+    vsnprintf(line, sizeof line, fmt, ap);
+    log_line(r, term, line);
+}
+
+/* A line for train.log and, unless --progress quiet, the terminal. */
 static void say(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(run *r, const char *fmt, ...) {
-    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vsay(r, !r->quiet, fmt, ap);
     va_end(ap);
-    log_line(r, !r->quiet, line);
+}
+
+/* The same, on the terminal even with --progress quiet: what a run that
+ * does nothing says, or a quiet resume would end with no word of why. */
+static void say_always(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say_always(run *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(r, 1, fmt, ap);
+    va_end(ap);
 }
 
 /* mkdir -p; *first (if 0 so far) gets the length of the first prefix of
@@ -2181,13 +2196,13 @@ static void announce(run *r, const rnn_model *m, int resuming) {
     say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
     const int why = nothing_left(r);
     if (why == 1)
-        say(r, "note: the run is already at step %ld, its stopping point (%ld steps): nothing to train; give "
+        say_always(r, "note: the run is already at step %ld, its stopping point (%ld steps): nothing to train; give "
             "a larger --steps or --epochs to continue it", r->step, r->total_steps);
     else if (why == 2)
-        say(r, "note: the run has already trained %.1f s, its --time %g (a total, counting the time before "
+        say_always(r, "note: the run has already trained %.1f s, its --time %g (a total, counting the time before "
             "the resume): nothing to train; give a larger --time to continue it", r->elapsed_before, r->o->time);
     else if (why == 3)
-        say(r, "note: the run stopped early at step %ld, after %d evaluation%s without improvement (--patience "
+        say_always(r, "note: the run stopped early at step %ld, after %d evaluation%s without improvement (--patience "
             "%d): nothing to train; give a larger --patience (0: none) to continue it", r->step, r->bad_evals,
             r->bad_evals == 1 ? "" : "s", r->o->patience);
 }
