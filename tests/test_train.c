@@ -30,6 +30,21 @@
 
 #define FIX "tests/fixtures/"
 
+/* Every tensor of m after `steps` steps against the fixture's "final.NAME". */
+static void check_final_weights(const rnn_model *m, const rnn_st *st, int steps) {
+    for (int i = 0; i < m->n_params; i++) {
+        const rnn_param *q = &m->params[i];
+        char name[96];
+        snprintf(name, sizeof name, "final.%s", q->name);
+        float *want = malloc(q->numel * sizeof(float));
+        CHECK(want && rnn_st_read_f32(st, name, want, q->numel, 0, NULL) == 0, "read %s: %s", name, rnn_last_error());
+        double e = want ? harness_max_rel_err(m->w + q->offset, want, q->numel, 1e-1) : INFINITY;
+        CHECK(e < 1e-3, "%s after %d steps: rel err %.3e", name, steps, e);
+        free(want);
+    }
+    printf("  final weights of all %d tensors checked\n", m->n_params);
+}
+
 /* The golden run from lm_golden.safetensors's weights and data, checked
  * against the losses, norms and final weights of fixture `want` (the same
  * file for the plain loss; lm_golden_smooth.safetensors for the run with
@@ -92,17 +107,7 @@ static void golden_lm(int threads, const char *want) {
     printf("  %-44s max abs err %.2e (tol 1e-03)\n", "20 golden losses", worst);
     CHECK(worst <= 1e-3, "golden losses differ by %.3e", worst);
     CHECK_CLOSE(got_norm, want_norm, 20, 1e-3, "20 gradient norms");
-    for (int i = 0; i < m->n_params; i++) {
-        const rnn_param *q = &m->params[i];
-        char name[96];
-        snprintf(name, sizeof name, "final.%s", q->name);
-        float *want = malloc(q->numel * sizeof(float));
-        rnn_st_read_f32(sw, name, want, q->numel, 0, NULL);
-        double e = harness_max_rel_err(m->w + q->offset, want, q->numel, 1e-1);
-        CHECK(e < 1e-3, "%s after 20 steps: rel err %.3e", name, e);
-        free(want);
-    }
-    printf("  final weights of all %d tensors checked\n", m->n_params);
+    check_final_weights(m, sw, 20);
     free(data);
     rnn_acts_free(a);
     rnn_optim_free(opt);
@@ -189,16 +194,7 @@ static void golden_cls(const char *path) {
            got_loss[S - 1], want_loss[0], want_loss[1], want_loss[S - 1]);
     CHECK_CLOSE(got_loss, want_loss, (size_t)S, 1e-4, "losses");
     CHECK_CLOSE(got_norm, want_norm, (size_t)S, 1e-3, "gradient norms");
-    for (int i = 0; i < m->n_params; i++) {
-        const rnn_param *q = &m->params[i];
-        char name[96];
-        snprintf(name, sizeof name, "final.%s", q->name);
-        float *want = malloc(q->numel * sizeof(float));
-        rnn_st_read_f32(st, name, want, q->numel, 0, NULL);
-        double e = harness_max_rel_err(m->w + q->offset, want, q->numel, 1e-1);
-        CHECK(e < 1e-3, "%s after %d steps: rel err %.3e", name, S, e);
-        free(want);
-    }
+    check_final_weights(m, st, S);
     free(ids), free(len), free(lab);
     rnn_acts_free(a);
     rnn_optim_free(opt);
