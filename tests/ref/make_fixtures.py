@@ -330,6 +330,31 @@ class LM(nn.Module):
         return s.head(y), state
 
 
+def train_lm(model, data, B, T, steps, lr, clip, smoothing=0.0):
+    """The golden run: data as B streams, T steps of truncated BPTT each,
+    Adam, clip; (losses, gradient norms) of every step, before its update."""
+    V = model.head.out_features
+    Ls = len(data) // B
+    streams = data[:B * Ls].view(B, Ls)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    H = model.rnn.hidden_size
+    state = (torch.zeros(model.rnn.num_layers, B, H, dtype=DT), torch.zeros(model.rnn.num_layers, B, H, dtype=DT))
+    losses, norms = [], []
+    for k in range(steps):
+        i = k * T
+        x = streams[:, i:i + T].t().contiguous()
+        y = streams[:, i + 1:i + T + 1].t().contiguous()
+        opt.zero_grad()
+        logits, state = model(x, state)
+        state = tuple(s.detach() for s in state)
+        loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), label_smoothing=smoothing)
+        loss.backward()
+        norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), clip)))
+        losses.append(float(loss))
+        opt.step()
+    return losses, norms
+
+
 def make_lm():
     V, n, B, T, steps, lr, clip = 11, 800, 4, 8, 20, 1e-2, 5.0
     torch.manual_seed(1234)
@@ -343,23 +368,7 @@ def make_lm():
     data = pattern.repeat(n // 7 + 1)[:n].clone()
     noise = torch.rand(n, generator=g) < 0.1
     data[noise] = torch.randint(0, V, (int(noise.sum()),), generator=g)
-    Ls = n // B
-    streams = data[:B * Ls].view(B, Ls)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    state = (torch.zeros(2, B, 16, dtype=DT), torch.zeros(2, B, 16, dtype=DT))
-    losses, norms = [], []
-    for k in range(steps):
-        i = k * T
-        x = streams[:, i:i + T].t().contiguous()
-        y = streams[:, i + 1:i + T + 1].t().contiguous()
-        opt.zero_grad()
-        logits, state = model(x, state)
-        state = tuple(s.detach() for s in state)
-        loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
-        loss.backward()
-        norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), clip)))
-        losses.append(float(loss))
-        opt.step()
+    losses, norms = train_lm(model, data, B, T, steps, lr, clip)
     t = dict(init)
     t["data"] = i32(data)
     t["losses"] = torch.tensor(losses, dtype=DT)

@@ -64,7 +64,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
-from make_fixtures import LM, OUT, DT, i32, r32, randn, save  # noqa: E402
+from make_fixtures import LM, OUT, DT, i32, r32, randn, save, train_lm  # noqa: E402
 
 
 # ---------------------------------------------------------------- 1. one batch
@@ -106,23 +106,7 @@ def make_lm_smooth(smoothing=0.1):
     model = LM(V).double()
     model.load_state_dict({k: torch.tensor(t[k], dtype=DT) for k in model.state_dict()})
     data = torch.tensor(t["data"]).long()
-    Ls = len(data) // B
-    streams = data[:B * Ls].view(B, Ls)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    state = (torch.zeros(2, B, 16, dtype=DT), torch.zeros(2, B, 16, dtype=DT))
-    losses, norms = [], []
-    for k in range(steps):
-        i = k * T
-        x = streams[:, i:i + T].t().contiguous()
-        y = streams[:, i + 1:i + T + 1].t().contiguous()
-        opt.zero_grad()
-        logits, state = model(x, state)
-        state = tuple(s.detach() for s in state)
-        loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), label_smoothing=smoothing)
-        loss.backward()
-        norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), clip)))
-        losses.append(float(loss))
-        opt.step()
+    losses, norms = train_lm(model, data, B, T, steps, lr, clip, smoothing)
     out = {"losses": torch.tensor(losses, dtype=DT), "grad_norms": torch.tensor(norms, dtype=DT)}
     for k, v in model.state_dict().items():
         out["final." + k] = v
