@@ -440,7 +440,7 @@ double rnn_softmax_xent_eval(const float *logits, const int32_t *targets, int N,
  * carrying the first factor, and lse - x_y; the smoothing's terms go on
  * around it, so the plain loss's row function stays as it is. */
 static double xent_row_cfg(float *restrict x, int C, int y, const float *restrict w, double sw, float s,
-                           float scale, int grad, int *correct) {
+                           double scale, int grad, int *correct) {
     const double wy = w ? w[y] : 1.0, k = (double)s / C;
     double spread = 0; /* sum_c w_c (x_y - x_c), as lse - x_c = (lse - x_y) + (x_y - x_c) */
     if (s > 0) {
@@ -451,12 +451,12 @@ static double xent_row_cfg(float *restrict x, int C, int y, const float *restric
             for (int c = 0; c < C; c++) spread += xy - x[c];
     }
     const double nll = xent_row(x, C, y, (float)(scale * ((1 - s) * wy + k * sw)), grad, correct);
-    if (grad && s > 0) {
-        const float ks = (float)(scale * k);
+    if (grad && s > 0) { /* (in double: scale is 1 / the batch's weights, which may be far from 1) */
+        const double ks = scale * k;
         if (w)
-            for (int c = 0; c < C; c++) x[c] -= ks * w[c];
+            for (int c = 0; c < C; c++) x[c] -= (float)(ks * w[c]);
         else
-            for (int c = 0; c < C; c++) x[c] -= ks;
+            for (int c = 0; c < C; c++) x[c] -= (float)ks;
         x[y] += (float)(scale * k * sw);
     }
     return (1 - s) * wy * nll + k * (sw * nll + spread);
@@ -475,7 +475,7 @@ static double xent_cfg(float *logits, const int32_t *targets, int N, int C, cons
         sw = 0;
         for (int c = 0; c < C; c++) sw += w[c];
     }
-    const float scale = wsum > 0 ? (float)(1.0 / wsum) : 0.0f;
+    const double scale = wsum > 0 ? 1.0 / wsum : 0.0;
     double total = 0;
 #pragma omp parallel for reduction(+ : total, correct) if ((size_t)N * C > PAR_MIN)
     for (int n = 0; n < N; n++) {
@@ -501,34 +501,29 @@ double rnn_softmax_xent_cfg(float *logits, const int32_t *targets, int N, int C,
     return xent_cfg(logits, targets, N, C, lc, n_valid, n_correct);
 }
 
-double rnn_bce_logits_cfg(float *logits, const float *targets, int N, const rnn_loss_cfg *lc, int *n_correct) {
-    if (plain_loss(lc)) return rnn_bce_logits(logits, targets, N, n_correct);
-    const float *w = lc->class_weight, s = lc->label_smoothing;
+/* Binary cross-entropy on logits, each example's term times its class's
+ * weight w (NULL: 1), targets smoothed by s: the mean over the batch. */
+static double bce(float *logits, const float *targets, int N, const float *w, float s, int *n_correct) {
     double total = 0;
     int correct = 0;
     for (int n = 0; n < N; n++) {
         const int pos = targets[n] > 0.5f;
-        const float x = logits[n], y = targets[n] * (1 - s) + 0.5f * s, wn = w ? w[pos] : 1.0f;
-        total += wn * (fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x))));
+        const float x = logits[n], y = s > 0 ? targets[n] * (1 - s) + 0.5f * s : targets[n], wn = w ? w[pos] : 1.0f;
+        /* max(x,0) - x y + log(1 + e^-|x|): never overflows. */
+        total += (double)wn * (fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x))));
         correct += (x > 0) == pos;
         const float sig = x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
-        logits[n] = wn * (sig - y) / N;
+        logits[n] = w ? wn * (sig - y) / N : (sig - y) / N;
     }
     if (n_correct) *n_correct = correct;
     return N ? total / N : 0.0;
 }
 
+double rnn_bce_logits_cfg(float *logits, const float *targets, int N, const rnn_loss_cfg *lc, int *n_correct) {
+    return lc ? bce(logits, targets, N, lc->class_weight, lc->label_smoothing, n_correct)
+              : bce(logits, targets, N, NULL, 0, n_correct);
+}
+
 double rnn_bce_logits(float *logits, const float *targets, int N, int *n_correct) {
-    double total = 0;
-    int correct = 0;
-    for (int n = 0; n < N; n++) {
-        float x = logits[n], y = targets[n];
-        /* max(x,0) - x y + log(1 + e^-|x|): never overflows. */
-        total += fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x)));
-        correct += (x > 0) == (y > 0.5f);
-        float s = x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
-        logits[n] = (s - y) / N;
-    }
-    if (n_correct) *n_correct = correct;
-    return N ? total / N : 0.0;
+    return bce(logits, targets, N, NULL, 0, n_correct);
 }

@@ -2091,14 +2091,18 @@ static int setup_loss(run *r) {
     if (kind == RNN_CW_LIST) {
         rnn_class_weight_parse(o->class_weight, r->class_weight, C, &n);
     } else { /* sklearn's and Keras's "balanced": n_examples / (n_classes * count_c) */
-        for (int c = 0; c < C; c++) r->class_weight[c] = 0;
-        for (size_t i = 0; i < r->ctrain.n; i++) r->class_weight[r->ctrain.label[i]]++;
+        size_t *count = calloc((size_t)C, sizeof *count); /* (a float stops counting at 2^24) */
+        if (!count) return rnn_errorf("out of memory");
+        for (size_t i = 0; i < r->ctrain.n; i++) count[r->ctrain.label[i]]++;
         for (int c = 0; c < C; c++) {
-            if (r->class_weight[c] == 0)
+            if (count[c] == 0) {
+                free(count);
                 return rnn_errorf("--class-weight balanced: class \"%s\" has no training examples, so no weight; "
                                   "give one per class (--class-weight W1,W2,...)", r->labels[c]);
-            r->class_weight[c] = (float)((double)r->ctrain.n / ((double)C * r->class_weight[c]));
+            }
+            r->class_weight[c] = (float)((double)r->ctrain.n / ((double)C * (double)count[c]));
         }
+        free(count);
     }
     char list[1024] = "";
     for (int c = 0; c < C; c++) {

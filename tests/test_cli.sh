@@ -1016,14 +1016,15 @@ $RNN train $cwo --steps 8 --eval-every 4 --out "$T/cwplain" >/dev/null 2>&1
 a=$(sed -n 3p "$T/cw8/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/cw4/metrics.csv" | cut -d, -f1,4,5)
 c=$(sed -n 3p "$T/cwplain/metrics.csv" | cut -d, -f1,4,5)
 check "a resume keeps --class-weight and --label-smoothing: step-8 losses as one run's ($a vs $b; without them $c)" \
-    "[ -n '$a' ] && [ '$a' = '$b' ] && [ '$a' != '$c' ]"
+    "[ -n '$a' ] && [ '$a' = '$b' ] && [ '$a' != '$c' ] && cmp -s '$T/cw8/last.safetensors' '$T/cw4/last.safetensors'"
 check "... from config.txt, and the resume's log says them again" \
     "grep -qx 'class-weight = 3,1,0.5' '$T/cw4/config.txt' && grep -q '^label-smoothing = 0.2' '$T/cw4/config.txt' && grep -qx 'class weights (given): big 3, mid 1, rare 0.5' '$T/cw4r.log' && grep -q '^label smoothing 0.2 in the training loss' '$T/cw4r.log'"
 $RNN train $small --label-smoothing 0.1 --steps 10 --eval-every 5 --out "$T/lsm10" >/dev/null 2>&1
 $RNN train $small --label-smoothing 0.1 --steps 5 --eval-every 5 --out "$T/lsm5" >/dev/null 2>&1
 $RNN train --resume "$T/lsm5" --steps 10 >/dev/null 2>&1
 a=$(sed -n 3p "$T/lsm10/metrics.csv" | cut -d, -f1,4,5); b=$(sed -n 3p "$T/lsm5/metrics.csv" | cut -d, -f1,4,5)
-check "a language model's resume keeps --label-smoothing ($a vs $b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+check "a language model's resume keeps --label-smoothing ($a vs $b)" \
+    "[ -n '$a' ] && [ '$a' = '$b' ] && cmp -s '$T/lsm10/last.safetensors' '$T/lsm5/last.safetensors'"
 # validation reports the plain loss, as rnn eval does: with weights and smoothing, the same number
 head -n 12 "$T/cw.tsv" >"$T/cwval.tsv"; tail -n 6 "$T/cw.tsv" >>"$T/cwval.tsv"
 $RNN train ${cwo/--val-frac 0.3/--val $T/cwval.tsv} --class-weight 3,1,0.5 --label-smoothing 0.2 --steps 2 --eval-every 2 --out "$T/cwv" >/dev/null 2>&1

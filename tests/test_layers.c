@@ -199,6 +199,25 @@ static void loss_cfg_case(const char *name) {
         rnn_st_read_i32(st, "targets", tg, N);
         int nv, ignored = 0;
         for (int n = 0; n < N; n++) ignored += tg[n] < 0;
+        if (w) { /* the weighted mean does not change when every weight does: weights times 2^123
+                  * (~1e37) give PyTorch's loss and gradient, and times 2^-133 (~1e-40, a float's
+                  * denormals, rounded to their fewer bits) those of the rounded weights times 2^133 */
+            float *ws = malloc(sizeof(float) * C), *wb = malloc(sizeof(float) * C);
+            float *xs = malloc(sizeof(float) * N * C), *xb = malloc(sizeof(float) * N * C);
+            for (int k = 0; k < 2; k++) {
+                const int e = k ? -133 : 123;
+                for (int c = 0; c < C; c++) ws[c] = ldexpf(w[c], e), wb[c] = k ? ldexpf(ws[c], 133) : w[c];
+                memcpy(xs, x, sizeof(float) * N * C), memcpy(xb, x, sizeof(float) * N * C);
+                const rnn_loss_cfg lcs = {ws, lc.label_smoothing}, lcb = {wb, lc.label_smoothing};
+                float ls = (float)rnn_softmax_xent_cfg(xs, tg, N, C, &lcs, NULL, NULL);
+                float lb = k ? (float)rnn_softmax_xent_cfg(xb, tg, N, C, &lcb, NULL, NULL) : want;
+                snprintf(what, sizeof what, "%s loss, weights x 2^%d", name, e);
+                CHECK_CLOSE(&ls, &lb, 1, 1e-6, what);
+                snprintf(what, sizeof what, "%s grad, weights x 2^%d", name, e);
+                CHECK_CLOSE(xs, k ? xb : g, (size_t)N * C, 1e-5, what);
+            }
+            free(ws), free(wb), free(xs), free(xb);
+        }
         loss = (float)rnn_softmax_xent_cfg(x, tg, N, C, &lc, &nv, NULL);
         CHECK(ignored > 0 && nv == N - ignored, "%s: %d valid rows of %d (%d ignored)", name, nv, N, ignored);
         free(tg);
