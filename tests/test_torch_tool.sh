@@ -8,8 +8,9 @@
 # spaces), the same text file (bytes, "\r" kept, BOM skipped, NUL refused),
 # the same residual stacks, F16/BF16/F64 files read as rnn.c reads
 # them, exports (DataParallel names, a training script's dict, a model made in
-# PyTorch) that rnn.c loads with the same results, export's checks, and
-# one-line errors. Tiny models; the tool's runs share two Python processes
+# PyTorch, a safetensors state_dict as save_file and save_model write it) that
+# rnn.c loads with the same results, export's checks, a perplexity past a
+# double's range (null, as rnn eval --json), and one-line errors. Tiny models; the tool's runs share two Python processes
 # (importing torch takes seconds), so it runs in well under a minute on 2
 # cores. TOOL=path tests another copy of the tool (with its tests/ref/st.py
 # beside it, as in the tree); KEEP=1 keeps the scratch directory.
@@ -21,7 +22,24 @@ ST_DIR=$(dirname "$TOOL")/../tests/ref
 PY=/usr/bin/python3
 if ! $PY -c 'import torch' 2>/dev/null; then
     echo "skip: no torch"
-    summary
+    c=$(c_loss "$T/lm_res/model.safetensors" "$T/crlf_bom.txt"); e=$(c_loss "$T/sf_tied.out.safetensors" "$T/crlf_bom.txt")
+check "export: a safetensors state_dict (save_model's: {\"format\": \"pt\"}, the tied head.weight left out) gives the checkpoint's tensors bit for bit ($c vs $e)" \
+    "[ \$(rc x_sf_tied) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ] && $PY - '$ST_DIR' '$T/lm_res/model.safetensors' '$T/sf_tied.out.safetensors' <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import st
+a, b = st.load(sys.argv[2])[0], st.load(sys.argv[3])[0]
+sys.exit(not (sorted(a) == sorted(b) and all(a[k].tobytes() == b[k].tobytes() for k in a)))
+PY"
+check "rnn.c refuses the plain safetensors state_dict, naming the tool that converts it" \
+    "$RNN info '$T/sf_tied.safetensors' 2>&1 >/dev/null | grep -q 'sf_tied.safetensors: not an rnn.c checkpoint (metadata \"format\" is \"pt\"; tools/rnnc_torch.py'"
+c=$(c_loss "$T/lm_F16.safetensors" "$T/crlf_bom.txt"); e=$(c_loss "$T/sf_F16.out.safetensors" "$T/crlf_bom.txt")
+check "export: an F16 safetensors state_dict is read as rnn.c reads F16 ($c vs $e)" \
+    "[ \$(rc x_sf_f16) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ]"
+c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt"); p=$(loss "$T/p_huge.out")
+check "eval: a loss past exp's range gives perplexity null, as rnn eval --json ($c vs $p)" \
+    "[ \$(rc p_huge) -eq 0 ] && grep -q '\"perplexity\": null' '$T/p_huge.out' && $RNN eval '$T/huge.safetensors' --data '$T/fresh.txt' --json | grep -q '\"perplexity\": null' && close '$c' '$p' 1e-2"
+summary
     exit 0
 fi
 export OMP_NUM_THREADS=1 # one small model at a time: no thread pools
@@ -167,7 +185,14 @@ first = sorted(t)[0]
 write(f"{T}/lm_I8.safetensors", {k: ("I8", v.astype("<i1").tobytes(), v.shape) if k == first else
                                  ("F32", v.astype("<f4").tobytes(), v.shape) for k, v in t.items()}, meta)
 open(T + "/first_tensor", "w").write(first)
-for m in ("lm", "cls_res"):
+# state_dicts as safetensors.torch.save_file and save_model write them ({"format": "pt"}, no rnn.c
+# metadata): lm_res's (tied) without head.weight, which save_model leaves out as a shared tensor; lm's in F16
+t, _ = st.load(T + "/lm_res/model.safetensors")
+write(T + "/sf_tied.safetensors", {k: ("F32", v.astype("<f4").tobytes(), v.shape) for k, v in t.items()
+                                   if k != "head.weight"}, {"format": "pt"})
+t, _ = st.load(T + "/lm/model.safetensors")
+write(T + "/sf_F16.safetensors", {k: ("F16", conv["F16"](v), v.shape) for k, v in t.items()}, {"format": "pt"})
+for m in ("lm", "lm_res", "cls_res"):
     t, meta = st.load(f"{T}/{m}/model.safetensors")
     for k in ("config", "tokenizer") + (("labels",) if "labels" in meta else ()):
         open(f"{T}/{m}.{k}.json", "w").write(meta[k])
@@ -217,6 +242,11 @@ json.dump({"type": "char", "vocab": vocab, "pad_id": 0, "unk_id": 1, "lowercase"
           open(T + "/fresh.tokenizer.json", "w"))
 open(T + "/fresh.txt", "w").write(text)
 open(T + "/fresh.loss", "w").write(repr(loss))
+with torch.no_grad():  # every target 2000 nats below <pad>: a perplexity no double holds
+    m.head.weight.zero_()
+    m.head.bias.zero_()
+    m.head.bias[0] = 2000.0
+torch.save(m.state_dict(), T + "/huge.pt")
 PY
 
 # --- the tool's runs: classify, eval, greedy in one runner; the exports in another; one real process
@@ -278,7 +308,11 @@ job x_labels export "$T/dp.pt" "$T/cls_res.config.json" "$T/cls_res.tokenizer.js
     --labels "$T/dup.labels.json"
 runner p_lower p_lower_bad p_byte p_res p_crlf p_nul p_bytes p_lmres p_lmres_dyn p_lmres_g p_F16 p_BF16 p_F64 \
     p_noargs p_nocmd p_badval &
-runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 mk_table &
+job x_sf_tied export "$T/sf_tied.safetensors" "$T/lm_res.config.json" "$T/lm_res.tokenizer.json" "$T/sf_tied.out.safetensors"
+job x_sf_f16 export "$T/sf_F16.safetensors" "$T/lm.config.json" "$T/lm.tokenizer.json" "$T/sf_F16.out.safetensors"
+job x_huge export "$T/huge.pt" "$T/fresh.config.json" "$T/fresh.tokenizer.json" "$T/huge.safetensors"
+job p_huge eval "$T/huge.safetensors" "$T/fresh.txt"
+runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels x_sf_tied x_sf_f16 x_huge p_huge p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 mk_table &
 # a real process too: a checkpoint that is not there (the exit status and stderr are the interpreter's)
 $PY "$TOOL" eval "$T/nonexistent.safetensors" "$T/crlf_bom.txt" >"$T/p_nofile.out" 2>"$T/p_nofile.err"
 echo $? >"$T/p_nofile.rc"
@@ -376,4 +410,21 @@ check "export: a classifier without --labels is refused; one line per problem, n
     "[ \$(rc x_bad) -eq 1 ] && grep -q 'bad.safetensors: a classifier needs --labels' '$T/x_bad.err' && [ \$(grep -vc '^rnnc_torch.py export: ' '$T/x_bad.err') -eq 4 ] && [ ! -e '$T/bad.safetensors' ]"
 check "export: a class name given twice is refused" \
     "[ \$(rc x_labels) -eq 1 ] && grep -q 'dup.labels.json: .*given twice' '$T/x_labels.err' && [ ! -e '$T/badl.safetensors' ]"
+c=$(c_loss "$T/lm_res/model.safetensors" "$T/crlf_bom.txt"); e=$(c_loss "$T/sf_tied.out.safetensors" "$T/crlf_bom.txt")
+check "export: a safetensors state_dict (save_model's: {\"format\": \"pt\"}, the tied head.weight left out) gives the checkpoint's tensors bit for bit ($c vs $e)" \
+    "[ \$(rc x_sf_tied) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ] && $PY - '$ST_DIR' '$T/lm_res/model.safetensors' '$T/sf_tied.out.safetensors' <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import st
+a, b = st.load(sys.argv[2])[0], st.load(sys.argv[3])[0]
+sys.exit(not (sorted(a) == sorted(b) and all(a[k].tobytes() == b[k].tobytes() for k in a)))
+PY"
+check "rnn.c refuses the plain safetensors state_dict, naming the tool that converts it" \
+    "$RNN info '$T/sf_tied.safetensors' 2>&1 >/dev/null | grep -q 'sf_tied.safetensors: not an rnn.c checkpoint (metadata \"format\" is \"pt\"; tools/rnnc_torch.py'"
+c=$(c_loss "$T/lm_F16.safetensors" "$T/crlf_bom.txt"); e=$(c_loss "$T/sf_F16.out.safetensors" "$T/crlf_bom.txt")
+check "export: an F16 safetensors state_dict is read as rnn.c reads F16 ($c vs $e)" \
+    "[ \$(rc x_sf_f16) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ]"
+c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt"); p=$(loss "$T/p_huge.out")
+check "eval: a loss past exp's range gives perplexity null, as rnn eval --json ($c vs $p)" \
+    "[ \$(rc p_huge) -eq 0 ] && grep -q '\"perplexity\": null' '$T/p_huge.out' && $RNN eval '$T/huge.safetensors' --data '$T/fresh.txt' --json | grep -q '\"perplexity\": null' && close '$c' '$p' 1e-2"
 summary

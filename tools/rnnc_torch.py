@@ -27,7 +27,8 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       sample`, it uses a cache only with --cache N (theta and lambda from the
       config or flags).
   rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]
-      writes a PyTorch state_dict (torch.save of Net(...).state_dict()) as an
+      writes a PyTorch state_dict (torch.save of Net(...).state_dict(), or a
+      safetensors file of it: safetensors.torch.save_file or save_model) as an
       rnn.c checkpoint: CONFIG.json is the "config" object of docs/checkpoints.md,
       TOKENIZER.json the "tokenizer" object (e.g. from another rnn.c checkpoint
       or hand-written for a char vocabulary: {"type": "char", "vocab": ["<pad>",
@@ -945,6 +946,14 @@ def cache_scores(logits, top, y, keys, nexts, cache):
     return nll, ok
 
 
+def perplexity(loss):
+    """exp(loss), or None (JSON null, as rnn eval --json prints it) where a double cannot hold it."""
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return None
+
+
 def lm_eval(net, ids, cache=None, streams=1):
     """ids read as `streams` contiguous streams side by side (the last len(ids) % streams dropped),
     each from a zero state with a cache of its own: `rnn eval --streams`."""
@@ -955,13 +964,13 @@ def lm_eval(net, ids, cache=None, streams=1):
         logits, _, top = net.forward_lm(x, with_top=True)
         loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).item()
         acc = (logits.argmax(-1) == y).float().mean().item()
-        out = {"loss": loss, "perplexity": math.exp(loss), "accuracy": acc, "tokens": y.numel()}
+        out = {"loss": loss, "perplexity": perplexity(loss), "accuracy": acc, "tokens": y.numel()}
         if cache:
             nll, ok = 0.0, 0
             for b in range(streams):
                 bn, bo = cache_scores(logits[b], top[b], y[b], [], [], cache)
                 nll, ok = nll + bn, ok + bo
-            out.update({"loss": nll / y.numel(), "perplexity": math.exp(nll / y.numel()), "accuracy": ok / y.numel(),
+            out.update({"loss": nll / y.numel(), "perplexity": perplexity(nll / y.numel()), "accuracy": ok / y.numel(),
                         "loss_without_cache": loss, "accuracy_without_cache": acc})
     return out
 
@@ -1008,7 +1017,7 @@ def lm_eval_dynamic(net, ids, dyn, cache=None):
     n = len(y_all)
     if not cache:
         nll, ok = own_nll, own_ok
-    out = {"loss": nll / n, "perplexity": math.exp(nll / n), "accuracy": ok / n, "tokens": n,
+    out = {"loss": nll / n, "perplexity": perplexity(nll / n), "accuracy": ok / n, "tokens": n,
            "dynamic": {"lr": lr, "seg": seg, "decay": decay, "clip": clip, "rms": rms}}
     if cache:
         out.update({"loss_without_cache": own_nll / n, "accuracy_without_cache": own_ok / n})
@@ -1144,12 +1153,34 @@ def _is_state_dict(obj):
                                                        for k, v in obj.items())
 
 
-def read_state_dict(path):
-    """torch.load(path) as a state_dict: unwraps a training script's dict
-    ({"state_dict": ...}, {"model": ...}) and strips DataParallel's "module."
-    prefix, saying so on stderr. (state_dict, None) or (None, message)."""
+def is_safetensors(path):
+    """Whether path starts as a safetensors file does: an 8-byte little-endian
+    header length that fits in the file, then a JSON object."""
     try:
-        obj = torch.load(path, map_location="cpu")
+        with open(path, "rb") as f:
+            head = f.read(9)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return False
+    return len(head) == 9 and head[8:] == b"{" and int.from_bytes(head[:8], "little") <= size - 8
+
+
+def _safetensors_tensors(path):
+    """A safetensors file's tensors as torch tensors (float32: F16, BF16 and F64
+    converted as rnn.c converts them). (dict, None) or (None, message)."""
+    try:
+        tensors, _ = st.load(path)
+    except SystemExit as e:
+        return None, str(e)
+    if not tensors:
+        return None, f"{path}: a safetensors file with no tensors, not a state_dict"
+    return {k: torch.from_numpy(v) for k, v in tensors.items()}, None
+
+
+def _torch_load(path):
+    """torch.load(path) on the CPU. (object, None) or (None, message)."""
+    try:
+        return torch.load(path, map_location="cpu"), None
     except OSError as e:
         return None, f"{path}: cannot open: {e.strerror or e}"
     except (AttributeError, ModuleNotFoundError, ImportError) as e:
@@ -1157,6 +1188,17 @@ def read_state_dict(path):
                       f"state_dict, torch.save(model.state_dict(), PATH), not the model")
     except Exception as e:  # pickle.UnpicklingError, RuntimeError (not a zip), EOFError, ...
         return None, f"{path}: not a file torch.load reads ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+
+
+def read_state_dict(path):
+    """torch.load(path) as a state_dict, or a safetensors file's tensors (a
+    state_dict saved with safetensors.torch.save_file, or save_model, which
+    leaves out a tied head.weight): unwraps a training script's dict
+    ({"state_dict": ...}, {"model": ...}) and strips DataParallel's "module."
+    prefix, saying so on stderr. (state_dict, None) or (None, message)."""
+    obj, err = _safetensors_tensors(path) if is_safetensors(path) else _torch_load(path)
+    if err:
+        return None, err
     if isinstance(obj, nn.Module):
         return None, (f"{path}: holds a whole pickled module ({type(obj).__name__}), not a state_dict: save "
                       f"torch.save(model.state_dict(), PATH) instead")
