@@ -36,6 +36,12 @@ check "rnn.c refuses the plain safetensors state_dict, naming the tool that conv
 c=$(c_loss "$T/lm_F16.safetensors" "$T/crlf_bom.txt"); e=$(c_loss "$T/sf_F16.out.safetensors" "$T/crlf_bom.txt")
 check "export: an F16 safetensors state_dict is read as rnn.c reads F16 ($c vs $e)" \
     "[ \$(rc x_sf_f16) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ]"
+c=$(c_loss "$T/cls_named/model.safetensors" "$T/sst2.tsv" --label-col 1 --text-col 2)
+e=$(c_loss "$T/named.safetensors" "$T/sst2.tsv" --label-col 1 --text-col 2)
+check "export --label-base 0: rnn eval reads the data's integer labels without --label-names, as from the original ($c vs $e)" \
+    "[ \$(rc x_named) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ]"
+check "export: a --label-base other than 0 or 1 is refused, nothing written" \
+    "[ \$(rc x_named_bad) -eq 1 ] && grep -q -- '--label-base must be 0 or 1' '$T/x_named_bad.err' && [ ! -e '$T/named_bad.safetensors' ]"
 c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt"); p=$(loss "$T/p_huge.out")
 check "eval: a loss past exp's range gives perplexity null, as rnn eval --json ($c vs $p)" \
     "[ \$(rc p_huge) -eq 0 ] && grep -q '\"perplexity\": null' '$T/p_huge.out' && $RNN eval '$T/huge.safetensors' --data '$T/fresh.txt' --json | grep -q '\"perplexity\": null' && close '$c' '$p' 1e-2"
@@ -119,6 +125,8 @@ one_line_error() {
 head -c 20000 "$DATA/tinyshakespeare/input.txt" | sed 's/$/\r/' >"$T/lm.txt" # CRLF line ends: "\r" in the vocab
 { printf '\xef\xbb\xbf'; head -c 1500 "$DATA/tinyshakespeare/input.txt" | tail -c 1200 | sed 's/$/\r/'; } >"$T/crlf_bom.txt"
 head -n 400 "$DATA/trec/train.tsv" >"$T/trec.tsv"
+head -n 200 "$DATA/sst2/train.tsv" >"$T/sst2.tsv" # integer labels 0 and 1, named by --label-names
+printf 'negative\npositive\n' >"$T/sst2.names"
 # with a few texts holding invalid UTF-8, HTML and capitals: U+FFFD and the tags' space in the vocabulary
 { cat "$T/trec.tsv"; printf 'HUM\tHUM:ind\tWho <b>WROTE</b> \xff\xfe this ?\nNUM\tNUM:date\tWhen did \xe2\x82 ÉTÉ <br /> start ?\n'; } >"$T/trec_html.tsv"
 awk -F'\t' '$1 == "DESC" || $1 == "NUM"' "$DATA/trec/train.tsv" | head -n 300 >"$T/trec2.tsv"
@@ -151,11 +159,13 @@ wait
 $RNN train $cls $tiny --data "$T/trec.tsv" --tokenizer word --strip-html --layers 1 --out "$T/cls_word" >/dev/null 2>&1 &
 $RNN train $cls $tiny --data "$T/trec.tsv" --tokenizer word --lowercase=0 --split-punct=0 --layers 1 \
     --max-len 6 --truncate tail --out "$T/cls_word_raw" >/dev/null 2>&1 &
+$RNN train $tiny --task classify --data "$T/sst2.tsv" --label-col 1 --text-col 2 --label-names "$T/sst2.names" \
+    --layers 1 --out "$T/cls_named" >/dev/null 2>&1 &
 # a word LM trained enough that its greedy text has "\n" tokens and punctuation, not one word over and over
 $RNN train --data "$T/lm.txt" --tokenizer word --layers 1 --hidden 64 --embed 32 --steps 300 --lr 0.01 --seq-len 32 \
     --batch 8 --threads 1 --progress quiet --out "$T/lm_word" >/dev/null 2>&1
 wait
-for m in cls_lower cls_byte cls_res lm lm_res lm_byte cls_word cls_word_raw lm_word; do
+for m in cls_lower cls_byte cls_res lm lm_res lm_byte cls_word cls_word_raw lm_word cls_named; do
     check "rnn.c trains the $m model" "[ -s '$T/$m/model.safetensors' ]"
 done
 
@@ -192,7 +202,7 @@ write(T + "/sf_tied.safetensors", {k: ("F32", v.astype("<f4").tobytes(), v.shape
                                    if k != "head.weight"}, {"format": "pt"})
 t, _ = st.load(T + "/lm/model.safetensors")
 write(T + "/sf_F16.safetensors", {k: ("F16", conv["F16"](v), v.shape) for k, v in t.items()}, {"format": "pt"})
-for m in ("lm", "lm_res", "cls_res"):
+for m in ("lm", "lm_res", "cls_named", "cls_res"):
     t, meta = st.load(f"{T}/{m}/model.safetensors")
     for k in ("config", "tokenizer") + (("labels",) if "labels" in meta else ()):
         open(f"{T}/{m}.{k}.json", "w").write(meta[k])
@@ -219,6 +229,8 @@ t, _ = st.load(T + "/lm/model.safetensors")
 torch.save({"epoch": 3, "state_dict": {k: torch.from_numpy(v).double() for k, v in t.items()}, "optimizer": {}},
            T + "/wrapped.pt")
 torch.save(nn.Linear(3, 2), T + "/module.pt")
+t, _ = st.load(T + "/cls_named/model.safetensors")
+torch.save({k: torch.from_numpy(v) for k, v in t.items()}, T + "/named.pt")
 torch.manual_seed(5)
 text = "to be, or not to be: that is the question.\n"
 vocab = ["<pad>", "<unk>"] + sorted(set(text))
@@ -310,9 +322,13 @@ runner p_lower p_lower_bad p_byte p_res p_crlf p_nul p_bytes p_lmres p_lmres_dyn
     p_noargs p_nocmd p_badval &
 job x_sf_tied export "$T/sf_tied.safetensors" "$T/lm_res.config.json" "$T/lm_res.tokenizer.json" "$T/sf_tied.out.safetensors"
 job x_sf_f16 export "$T/sf_F16.safetensors" "$T/lm.config.json" "$T/lm.tokenizer.json" "$T/sf_F16.out.safetensors"
+job x_named export "$T/named.pt" "$T/cls_named.config.json" "$T/cls_named.tokenizer.json" "$T/named.safetensors" \
+    --labels "$T/cls_named.labels.json" --label-base 0
+job x_named_bad export "$T/named.pt" "$T/cls_named.config.json" "$T/cls_named.tokenizer.json" "$T/named_bad.safetensors" \
+    --labels "$T/cls_named.labels.json" --label-base 2
 job x_huge export "$T/huge.pt" "$T/fresh.config.json" "$T/fresh.tokenizer.json" "$T/huge.safetensors"
 job p_huge eval "$T/huge.safetensors" "$T/fresh.txt"
-runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels x_sf_tied x_sf_f16 x_huge p_huge p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 mk_table &
+runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels x_sf_tied x_sf_f16 x_named x_named_bad x_huge p_huge p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 mk_table &
 # a real process too: a checkpoint that is not there (the exit status and stderr are the interpreter's)
 $PY "$TOOL" eval "$T/nonexistent.safetensors" "$T/crlf_bom.txt" >"$T/p_nofile.out" 2>"$T/p_nofile.err"
 echo $? >"$T/p_nofile.rc"
@@ -424,6 +440,12 @@ check "rnn.c refuses the plain safetensors state_dict, naming the tool that conv
 c=$(c_loss "$T/lm_F16.safetensors" "$T/crlf_bom.txt"); e=$(c_loss "$T/sf_F16.out.safetensors" "$T/crlf_bom.txt")
 check "export: an F16 safetensors state_dict is read as rnn.c reads F16 ($c vs $e)" \
     "[ \$(rc x_sf_f16) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ]"
+c=$(c_loss "$T/cls_named/model.safetensors" "$T/sst2.tsv" --label-col 1 --text-col 2)
+e=$(c_loss "$T/named.safetensors" "$T/sst2.tsv" --label-col 1 --text-col 2)
+check "export --label-base 0: rnn eval reads the data's integer labels without --label-names, as from the original ($c vs $e)" \
+    "[ \$(rc x_named) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ]"
+check "export: a --label-base other than 0 or 1 is refused, nothing written" \
+    "[ \$(rc x_named_bad) -eq 1 ] && grep -q -- '--label-base must be 0 or 1' '$T/x_named_bad.err' && [ ! -e '$T/named_bad.safetensors' ]"
 c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt"); p=$(loss "$T/p_huge.out")
 check "eval: a loss past exp's range gives perplexity null, as rnn eval --json ($c vs $p)" \
     "[ \$(rc p_huge) -eq 0 ] && grep -q '\"perplexity\": null' '$T/p_huge.out' && $RNN eval '$T/huge.safetensors' --data '$T/fresh.txt' --json | grep -q '\"perplexity\": null' && close '$c' '$p' 1e-2"

@@ -26,15 +26,17 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       --dynamic-* settings of eval) after adapting to the prime. Like `rnn
       sample`, it uses a cache only with --cache N (theta and lambda from the
       config or flags).
-  rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]
+  rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json [--label-base 0|1]]
       writes a PyTorch state_dict (torch.save of Net(...).state_dict(), or a
       safetensors file of it: safetensors.torch.save_file or save_model) as an
       rnn.c checkpoint: CONFIG.json is the "config" object of docs/checkpoints.md,
       TOKENIZER.json the "tokenizer" object (e.g. from another rnn.c checkpoint
       or hand-written for a char vocabulary: {"type": "char", "vocab": ["<pad>",
       "<unk>", "a", "b", ...], "pad_id": 0, "unk_id": 1, "lowercase": false}),
-      LABELS.json (classifiers) a JSON array of the class names. Everything is
-      checked as rnn.c checks it before anything is written (one line per
+      LABELS.json (classifiers) a JSON array of the class names, --label-base
+      the checkpoint's "label_base" (0 or 1: a classifier trained with
+      --label-names on data that number their classes, so that rnn eval reads
+      them without the names file). Everything is checked as rnn.c checks it before anything is written (one line per
       problem, exit status 1). A state_dict of a torch.nn.DataParallel model
       (names prefixed "module.") is accepted, as is a training script's dict
       holding it under "state_dict", "model_state_dict" or "model".
@@ -1225,9 +1227,12 @@ def read_state_dict(path):
     return dict(obj), None
 
 
-def export(state_dict_path, config_path, tok_path, out_path, labels_path=None):
+def export(state_dict_path, config_path, tok_path, out_path, labels_path=None, label_base=None):
     """Checks everything rnn.c's loader checks, then writes the checkpoint.
-    SystemExit with one line per problem, each naming its file."""
+    label_base ("0", "1" or None): the "label_base" metadata of a classifier
+    whose data number its classes (rnn train --label-names), so that rnn eval
+    reads such data without the names file. SystemExit with one line per
+    problem, each naming its file."""
     problems = []
     c, err = read_json(config_path)
     cfg = None
@@ -1256,6 +1261,10 @@ def export(state_dict_path, config_path, tok_path, out_path, labels_path=None):
             problems += [err] if err else [f"{labels_path}: {m}" for m in label_problems(labels, cfg)]
     elif cfg and labels_path is not None:
         problems.append(f"{labels_path}: --labels is for classifiers ({config_path} is a language model)")
+    if label_base is not None and label_base not in ("0", "1"):
+        problems.append(f"--label-base must be 0 or 1 (got '{label_base}')")
+    elif label_base is not None and cfg and cfg["task"] != "classify":
+        problems.append(f"--label-base is for classifiers ({config_path} is a language model)")
     if isinstance(tok, dict) and tok.get("type") in ("char", "byte"):  # rnn.c would load these and ignore them
         ignored = ("split_punct", "keep_newlines") + (("lowercase", "strip_html") if tok["type"] == "byte" else ())
         problems += [f"{tok_path}: tokenizer: \"{k}\" is true, but a {tok['type']} tokenizer ignores it "
@@ -1277,6 +1286,8 @@ def export(state_dict_path, config_path, tok_path, out_path, labels_path=None):
             "tokenizer": json.dumps(tok, ensure_ascii=False)}
     if labels is not None:
         meta["labels"] = json.dumps(labels, ensure_ascii=False)
+        if label_base is not None:
+            meta["label_base"] = label_base
     try:
         st.save(out_path, {k: v.float() for k, v in net.state_dict().items()}, meta)
     except OSError as e:
@@ -1528,9 +1539,9 @@ def cmd_classify(argv):
 
 
 def cmd_export(argv):
-    a = Args("export", argv, ("labels",), (), (4, 4),
-             "export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]")
-    export(*a.pos, a.opt.get("labels"))
+    a = Args("export", argv, ("labels", "label-base"), (), (4, 4),
+             "export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json [--label-base 0|1]]")
+    export(*a.pos, a.opt.get("labels"), a.opt.get("label-base"))
 
 
 def cmd_make_fixture(argv):
