@@ -195,6 +195,15 @@ first = sorted(t)[0]
 write(f"{T}/lm_I8.safetensors", {k: ("I8", v.astype("<i1").tobytes(), v.shape) if k == first else
                                  ("F32", v.astype("<f4").tobytes(), v.shape) for k, v in t.items()}, meta)
 open(T + "/first_tensor", "w").write(first)
+# layouts rnn.c refuses (two float32 pairs, a and b): a hole, an overlap, bytes after the data, a name twice
+def raw_file(name, header, nbytes):
+    h = ("{" + header + "}").encode()
+    open(f"{T}/{name}.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"\0" * nbytes)
+ent = '"%s": {"dtype": "F32", "shape": [2], "data_offsets": [%d, %d]}'
+raw_file("st_hole", ent % ("a", 0, 8) + ", " + ent % ("b", 12, 20), 20)
+raw_file("st_overlap", ent % ("a", 0, 8) + ", " + ent % ("b", 4, 12), 12)
+raw_file("st_tail", ent % ("a", 0, 8) + ", " + ent % ("b", 8, 16), 19)
+raw_file("st_twice", ent % ("a", 0, 8) + ", " + ent % ("a", 8, 16), 16)
 # state_dicts as safetensors.torch.save_file and save_model write them ({"format": "pt"}, no rnn.c
 # metadata): lm_res's (tied) without head.weight, which save_model leaves out as a shared tensor; lm's in F16
 t, _ = st.load(T + "/lm_res/model.safetensors")
@@ -401,6 +410,19 @@ $PY -c 'import sys; sys.path.insert(0, sys.argv[1]); import st; st.load(sys.argv
 echo $? >"$T/st_i8.rc"
 check "st.load: a dtype rnn.c does not read is a one-line error naming the file and the tensor" \
     "one_line_error st_i8 && grep -q \"lm_I8.safetensors: tensor '$(cat "$T/first_tensor")': unsupported dtype 'I8'\" '$T/st_i8.err'"
+for f in st_hole st_overlap st_tail st_twice; do
+    $PY -c 'import sys; sys.path.insert(0, sys.argv[1]); import st; st.load(sys.argv[2])' "$ST_DIR" "$T/$f.safetensors" \
+        >/dev/null 2>"$T/$f.err"
+    echo $? >"$T/$f.rc"
+done
+check "st.load refuses a hole in the data section, as rnn.c does, in one line naming the file and the tensor" \
+    "one_line_error st_hole && grep -q \"st_hole.safetensors: 4 bytes of the data section before tensor 'b' \\[12, 20\\]\" '$T/st_hole.err' && ! $RNN info '$T/st_hole.safetensors' 2>/dev/null"
+check "st.load refuses overlapping tensors, as rnn.c does" \
+    "one_line_error st_overlap && grep -q \"st_overlap.safetensors: tensors 'a' \\[0, 8\\] and 'b' \\[4, 12\\] overlap\" '$T/st_overlap.err' && ! $RNN info '$T/st_overlap.safetensors' 2>/dev/null"
+check "st.load refuses bytes after the last tensor, as rnn.c does" \
+    "one_line_error st_tail && grep -q 'st_tail.safetensors: 3 bytes after the last tensor' '$T/st_tail.err' && ! $RNN info '$T/st_tail.safetensors' 2>/dev/null"
+check "st.load refuses a tensor name given twice (json would keep the last), as rnn.c does" \
+    "one_line_error st_twice && grep -q \"st_twice.safetensors: tensor 'a' appears twice\" '$T/st_twice.err' && ! $RNN info '$T/st_twice.safetensors' 2>/dev/null"
 check "no traceback: missing arguments" "one_line_error p_noargs && grep -q usage '$T/p_noargs.err'"
 check "no traceback: a checkpoint that does not exist" "one_line_error p_nofile && grep -q 'nonexistent.safetensors' '$T/p_nofile.err'"
 check "no traceback: an unknown command" "one_line_error p_nocmd && grep -q frobnicate '$T/p_nocmd.err'"
