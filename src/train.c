@@ -240,7 +240,10 @@ static void cache_rows(rnn_lm_cache *cache, const rnn_acts *a, int T, int B, int
             int best = 0;
             for (int v = 1; v < V; v++)
                 if (q[v] > q[best]) best = v;
-            loss[b] -= log(q[y] == 0 ? DBL_MIN : (double)q[y]); /* NaN stays NaN */
+            /* a probability float holds well, else (below float's range, where the
+             * softmax's exps bottom out at e^-87 or 0) recomputed in double */
+            loss[b] -= q[y] >= 1e-30f ? log((double)q[y])
+                                      : rnn_lm_cache_logprob(cache, b, h, a->logits + row * V, y);
             ok[b] += best == y;
             rnn_lm_cache_push(cache, b, h, y);
         }

@@ -10,7 +10,8 @@
 # them, exports (DataParallel names, a training script's dict, a model made in
 # PyTorch, a safetensors state_dict as save_file and save_model write it) that
 # rnn.c loads with the same results, export's checks, a perplexity past a
-# double's range (null, as rnn eval --json), and one-line errors. Tiny models; the tool's runs share two Python processes
+# double's range (null, as rnn eval --json), a cache mixture of probabilities
+# far below float's range, and one-line errors. Tiny models; the tool's runs share two Python processes
 # (importing torch takes seconds), so it runs in well under a minute on 2
 # cores. TOOL=path tests another copy of the tool (with its tests/ref/st.py
 # beside it, as in the tree); KEEP=1 keeps the scratch directory.
@@ -45,6 +46,9 @@ check "export: a --label-base other than 0 or 1 is refused, nothing written" \
 c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt"); p=$(loss "$T/p_huge.out")
 check "eval: a loss past exp's range gives perplexity null, as rnn eval --json ($c vs $p)" \
     "[ \$(rc p_huge) -eq 0 ] && grep -q '\"perplexity\": null' '$T/p_huge.out' && $RNN eval '$T/huge.safetensors' --data '$T/fresh.txt' --json | grep -q '\"perplexity\": null' && close '$c' '$p' 1e-2"
+c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt" --cache 5 --cache-theta 0.5 --cache-lambda 0.3); p=$(loss "$T/p_huge_cache.out")
+check "eval --cache: probabilities far below float's (and double's) range mixed in the log domain, as rnn eval, not cut off at 708 nats ($c vs $p)" \
+    "[ \$(rc p_huge_cache) -eq 0 ] && [ -n '$c' ] && close '$c' '$p' 1e-3 && $PY -c 'import sys; sys.exit(not float(sys.argv[1]) > 800)' '$c'"
 summary
     exit 0
 fi
@@ -337,7 +341,8 @@ job x_named_bad export "$T/named.pt" "$T/cls_named.config.json" "$T/cls_named.to
     --labels "$T/cls_named.labels.json" --label-base 2
 job x_huge export "$T/huge.pt" "$T/fresh.config.json" "$T/fresh.tokenizer.json" "$T/huge.safetensors"
 job p_huge eval "$T/huge.safetensors" "$T/fresh.txt"
-runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels x_sf_tied x_sf_f16 x_named x_named_bad x_huge p_huge p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 mk_table &
+job p_huge_cache eval "$T/huge.safetensors" "$T/fresh.txt" --cache 5 --cache-theta 0.5 --cache-lambda 0.3
+runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels x_sf_tied x_sf_f16 x_named x_named_bad x_huge p_huge p_huge_cache p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 mk_table &
 # a real process too: a checkpoint that is not there (the exit status and stderr are the interpreter's)
 $PY "$TOOL" eval "$T/nonexistent.safetensors" "$T/crlf_bom.txt" >"$T/p_nofile.out" 2>"$T/p_nofile.err"
 echo $? >"$T/p_nofile.rc"
@@ -471,4 +476,7 @@ check "export: a --label-base other than 0 or 1 is refused, nothing written" \
 c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt"); p=$(loss "$T/p_huge.out")
 check "eval: a loss past exp's range gives perplexity null, as rnn eval --json ($c vs $p)" \
     "[ \$(rc p_huge) -eq 0 ] && grep -q '\"perplexity\": null' '$T/p_huge.out' && $RNN eval '$T/huge.safetensors' --data '$T/fresh.txt' --json | grep -q '\"perplexity\": null' && close '$c' '$p' 1e-2"
+c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt" --cache 5 --cache-theta 0.5 --cache-lambda 0.3); p=$(loss "$T/p_huge_cache.out")
+check "eval --cache: probabilities far below float's (and double's) range mixed in the log domain, as rnn eval, not cut off at 708 nats ($c vs $p)" \
+    "[ \$(rc p_huge_cache) -eq 0 ] && [ -n '$c' ] && close '$c' '$p' 1e-3 && $PY -c 'import sys; sys.exit(not float(sys.argv[1]) > 800)' '$c'"
 summary

@@ -934,6 +934,21 @@ def cache_mix(p, h, keys, nexts, cache):
     return (1 - lam) * p + lam * torch.zeros_like(p).index_add_(0, torch.tensor(nexts), w)
 
 
+def cache_logprob(logits, h, keys, nexts, cache, y):
+    """log q[y] of cache_mix, in the log domain: finite where q[y] underflows even a double
+    (rnn.c's src/cache.c rnn_lm_cache_logprob)."""
+    size, theta, lam = cache
+    model = torch.log_softmax(logits.double(), 0)[y].item()
+    keys, nexts = keys[-size:], nexts[-size:]
+    if not keys or lam == 0:
+        return model
+    w = torch.log_softmax(theta * (torch.stack(keys) @ h), 0)
+    mine = [w[i] for i, n in enumerate(nexts) if n == y]
+    vote = torch.logsumexp(torch.stack(mine), 0).item() if mine else -math.inf
+    a, b = math.log1p(-lam) + model, (math.log(lam) + vote if vote > -math.inf else -math.inf)
+    return max(a, b) + math.log1p(math.exp(-abs(a - b))) if b > -math.inf else a
+
+
 def cache_scores(logits, top, y, keys, nexts, cache):
     """Scores targets y (T) with the cache's mixture over logits/top (T, V)/(T, F), in double,
     pushing each (state, next token) onto keys/nexts after it is scored: (nll, correct)."""
@@ -941,7 +956,8 @@ def cache_scores(logits, top, y, keys, nexts, cache):
     for t in range(len(y)):
         h = top[t].double()
         q = cache_mix(torch.softmax(logits[t].double(), 0), h, keys, nexts, cache)
-        nll -= math.log(q[y[t]].item())
+        qy = q[y[t]].item()
+        nll -= math.log(qy) if qy > 1e-300 else cache_logprob(logits[t], h, keys, nexts, cache, int(y[t]))
         ok += int(q.argmax().item() == y[t].item())
         keys.append(h)
         nexts.append(int(y[t]))
