@@ -36,10 +36,11 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       LABELS.json (classifiers) a JSON array of the class names, --label-base
       the checkpoint's "label_base" (0 or 1: a classifier trained with
       --label-names on data that number their classes, so that rnn eval reads
-      them without the names file). Everything is checked as rnn.c checks it before anything is written (one line per
-      problem, exit status 1). A state_dict of a torch.nn.DataParallel model
-      (names prefixed "module.") is accepted, as is a training script's dict
-      holding it under "state_dict", "model_state_dict" or "model".
+      them without the names file). Everything is checked as rnn.c checks it
+      before anything is written (one line per problem, exit status 1). A
+      state_dict of a torch.nn.DataParallel model (names prefixed "module.")
+      is accepted, as is a training script's dict holding it under
+      "state_dict", "model_state_dict" or "model".
   rnnc_torch.py classify CKPT TEXT...
       class probabilities of a classifier, one JSON line per text, as
       `rnn classify CKPT --json TEXT...` prints them (with no TEXT, one text
@@ -944,9 +945,11 @@ def cache_logprob(logits, h, keys, nexts, cache, y):
         return model
     w = torch.log_softmax(theta * (torch.stack(keys) @ h), 0)
     mine = [w[i] for i, n in enumerate(nexts) if n == y]
-    vote = torch.logsumexp(torch.stack(mine), 0).item() if mine else -math.inf
-    a, b = math.log1p(-lam) + model, (math.log(lam) + vote if vote > -math.inf else -math.inf)
-    return max(a, b) + math.log1p(math.exp(-abs(a - b))) if b > -math.inf else a
+    a = math.log1p(-lam) + model
+    if not mine:  # y is not in the window: the model's share alone
+        return a
+    b = math.log(lam) + torch.logsumexp(torch.stack(mine), 0).item()
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
 
 
 def cache_scores(logits, top, y, keys, nexts, cache):

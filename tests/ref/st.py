@@ -10,8 +10,9 @@ I64 as they are, and F16, BF16 (the upper 16 bits of a float32) and F64
 converted to float32, as rnn.c converts them. Anything else, a file that is
 not safetensors, or one rnn.c refuses for its layout (a tensor name given
 twice, overlapping tensors, a hole in the data section or bytes after it)
-stops with a one-line SystemExit naming the file (and the tensor). save() writes F32, I32 and I64; other float inputs (float16,
-bfloat16, float64) are written as float32.
+stops with a one-line SystemExit naming the file (and the tensor). save()
+writes F32, I32 and I64; other float inputs (float16, bfloat16, float64) are
+written as float32.
 """
 import json
 import struct
@@ -90,6 +91,7 @@ def load(path):
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8:
         raise SystemExit(f"{path}: not a safetensors file (its header length {n} is past the end of the file)")
+
     def no_duplicates(pairs):  # json keeps the last of a repeated key; rnn.c refuses the file
         d = {}
         for k, v in pairs:
