@@ -11,10 +11,11 @@
 # PyTorch, a safetensors state_dict as save_file and save_model write it) that
 # rnn.c loads with the same results, export's checks, a perplexity past a
 # double's range (null, as rnn eval --json), a cache mixture of probabilities
-# far below float's range, and one-line errors. Tiny models; the tool's runs share two Python processes
-# (importing torch takes seconds), so it runs in well under a minute on 2
-# cores. TOOL=path tests another copy of the tool (with its tests/ref/st.py
-# beside it, as in the tree); KEEP=1 keeps the scratch directory.
+# far below float's range, and one-line errors. Tiny models; the tool's runs
+# share two Python processes (importing torch takes seconds), so it runs in
+# well under a minute on 2 cores. TOOL=path tests another copy of the tool
+# (with its tests/ref/st.py beside it, as in the tree); KEEP=1 keeps the
+# scratch directory.
 # Ends with "tests/test_torch_tool.sh: N passed, N failed".
 set -u
 . "$(dirname "$0")/harness.sh"
@@ -23,33 +24,7 @@ ST_DIR=$(dirname "$TOOL")/../tests/ref
 PY=/usr/bin/python3
 if ! $PY -c 'import torch' 2>/dev/null; then
     echo "skip: no torch"
-    c=$(c_loss "$T/lm_res/model.safetensors" "$T/crlf_bom.txt"); e=$(c_loss "$T/sf_tied.out.safetensors" "$T/crlf_bom.txt")
-check "export: a safetensors state_dict (save_model's: {\"format\": \"pt\"}, the tied head.weight left out) gives the checkpoint's tensors bit for bit ($c vs $e)" \
-    "[ \$(rc x_sf_tied) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ] && $PY - '$ST_DIR' '$T/lm_res/model.safetensors' '$T/sf_tied.out.safetensors' <<'PY'
-import sys
-sys.path.insert(0, sys.argv[1])
-import st
-a, b = st.load(sys.argv[2])[0], st.load(sys.argv[3])[0]
-sys.exit(not (sorted(a) == sorted(b) and all(a[k].tobytes() == b[k].tobytes() for k in a)))
-PY"
-check "rnn.c refuses the plain safetensors state_dict, naming the tool that converts it" \
-    "$RNN info '$T/sf_tied.safetensors' 2>&1 >/dev/null | grep -q 'sf_tied.safetensors: not an rnn.c checkpoint (metadata \"format\" is \"pt\"; tools/rnnc_torch.py'"
-c=$(c_loss "$T/lm_F16.safetensors" "$T/crlf_bom.txt"); e=$(c_loss "$T/sf_F16.out.safetensors" "$T/crlf_bom.txt")
-check "export: an F16 safetensors state_dict is read as rnn.c reads F16 ($c vs $e)" \
-    "[ \$(rc x_sf_f16) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ]"
-c=$(c_loss "$T/cls_named/model.safetensors" "$T/sst2.tsv" --label-col 1 --text-col 2)
-e=$(c_loss "$T/named.safetensors" "$T/sst2.tsv" --label-col 1 --text-col 2)
-check "export --label-base 0: rnn eval reads the data's integer labels without --label-names, as from the original ($c vs $e)" \
-    "[ \$(rc x_named) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ]"
-check "export: a --label-base other than 0 or 1 is refused, nothing written" \
-    "[ \$(rc x_named_bad) -eq 1 ] && grep -q -- '--label-base must be 0 or 1' '$T/x_named_bad.err' && [ ! -e '$T/named_bad.safetensors' ]"
-c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt"); p=$(loss "$T/p_huge.out")
-check "eval: a loss past exp's range gives perplexity null, as rnn eval --json ($c vs $p)" \
-    "[ \$(rc p_huge) -eq 0 ] && grep -q '\"perplexity\": null' '$T/p_huge.out' && $RNN eval '$T/huge.safetensors' --data '$T/fresh.txt' --json | grep -q '\"perplexity\": null' && close '$c' '$p' 1e-2"
-c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt" --cache 5 --cache-theta 0.5 --cache-lambda 0.3); p=$(loss "$T/p_huge_cache.out")
-check "eval --cache: probabilities far below float's (and double's) range mixed in the log domain, as rnn eval, not cut off at 708 nats ($c vs $p)" \
-    "[ \$(rc p_huge_cache) -eq 0 ] && [ -n '$c' ] && close '$c' '$p' 1e-3 && $PY -c 'import sys; sys.exit(not float(sys.argv[1]) > 800)' '$c'"
-summary
+    summary
     exit 0
 fi
 export OMP_NUM_THREADS=1 # one small model at a time: no thread pools
