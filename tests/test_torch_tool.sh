@@ -194,6 +194,9 @@ for m in ("lm", "lm_res", "cls_named", "cls_res"):
     t, meta = st.load(f"{T}/{m}/model.safetensors")
     for k in ("config", "tokenizer") + (("labels",) if "labels" in meta else ()):
         open(f"{T}/{m}.{k}.json", "w").write(meta[k])
+meta["label_base"] = "2"  # cls_res's with a label_base rnn.c refuses
+st.save(T + "/lb_bad.safetensors", t, meta)
+del meta["label_base"]
 labels = json.loads(meta["labels"])  # cls_res's, with the first name twice
 json.dump(labels[:-1] + labels[:1], open(T + "/dup.labels.json", "w"))
 tok = json.loads(meta["tokenizer"])  # cls_res's char tokenizer without "lowercase", with a token too many
@@ -306,8 +309,9 @@ job x_module export "$T/module.pt" "$T/lm.config.json" "$T/lm.tokenizer.json" "$
 job x_bad export "$T/dp.pt" "$T/cls_res.config.json" "$T/bad.tokenizer.json" "$T/bad.safetensors"
 job x_labels export "$T/dp.pt" "$T/cls_res.config.json" "$T/cls_res.tokenizer.json" "$T/badl.safetensors" \
     --labels "$T/dup.labels.json"
+job p_lb classify "$T/lb_bad.safetensors" "x"
 runner p_lower p_lower_bad p_byte p_res p_crlf p_nul p_bytes p_lmres p_lmres_dyn p_lmres_g p_F16 p_BF16 p_F64 \
-    p_noargs p_nocmd p_badval &
+    p_noargs p_nocmd p_badval p_lb &
 job x_sf_tied export "$T/sf_tied.safetensors" "$T/lm_res.config.json" "$T/lm_res.tokenizer.json" "$T/sf_tied.out.safetensors"
 job x_sf_f16 export "$T/sf_F16.safetensors" "$T/lm.config.json" "$T/lm.tokenizer.json" "$T/sf_F16.out.safetensors"
 job x_named export "$T/named.pt" "$T/cls_named.config.json" "$T/cls_named.tokenizer.json" "$T/named.safetensors" \
@@ -403,6 +407,8 @@ check "st.load refuses bytes after the last tensor, as rnn.c does" \
     "one_line_error st_tail && grep -q 'st_tail.safetensors: 3 bytes after the last tensor' '$T/st_tail.err' && ! $RNN info '$T/st_tail.safetensors' 2>/dev/null"
 check "st.load refuses a tensor name given twice (json would keep the last), as rnn.c does" \
     "one_line_error st_twice && grep -q \"st_twice.safetensors: tensor 'a' appears twice\" '$T/st_twice.err' && ! $RNN info '$T/st_twice.safetensors' 2>/dev/null"
+check "load: a label_base other than \"0\" or \"1\" is refused, as rnn.c refuses it" \
+    "one_line_error p_lb && grep -q 'lb_bad.safetensors: metadata \"label_base\" must be \"0\" or \"1\" (got \"2\")' '$T/p_lb.err' && $RNN classify '$T/lb_bad.safetensors' x 2>&1 | grep -q 'label_base\" must be'"
 check "no traceback: missing arguments" "one_line_error p_noargs && grep -q usage '$T/p_noargs.err'"
 check "no traceback: a checkpoint that does not exist" "one_line_error p_nofile && grep -q 'nonexistent.safetensors' '$T/p_nofile.err'"
 check "no traceback: an unknown command" "one_line_error p_nocmd && grep -q frobnicate '$T/p_nocmd.err'"

@@ -901,6 +901,9 @@ def load(path):
         problems = label_problems(labels, net.c)
         if problems:
             raise SystemExit("\n".join(f"{path}: metadata {m}" for m in problems))
+        if meta.get("label_base", "0") not in ("0", "1"):
+            raise SystemExit(f"{path}: metadata \"label_base\" must be \"0\" or \"1\" (got "
+                             f"{json.dumps(meta['label_base'][:20])}): a damaged file")
     return net, c, tok, meta
 
 
