@@ -41,6 +41,12 @@ void rnn_lm_cache_free(rnn_lm_cache *c);
  * whose top output is h and whose model logits are logits. Calls for
  * different streams may run in parallel. */
 void rnn_lm_cache_probs(rnn_lm_cache *c, int b, const float *h, const float *logits, float *p);
+/* log p(y) of the mixture above, computed in double from the logits and
+ * the held pairs: exact where rnn_lm_cache_probs's float probabilities
+ * underflow (a probability below float's ~1e-38, where the float softmax
+ * holds e^-87 at best, or 0). For scoring such a token; the same pairs as
+ * rnn_lm_cache_probs, so call it before rnn_lm_cache_push. */
+double rnn_lm_cache_logprob(const rnn_lm_cache *c, int b, const float *h, const float *logits, int32_t y);
 /* Remembers that next followed h in stream b (the oldest pair makes room). */
 void rnn_lm_cache_push(rnn_lm_cache *c, int b, const float *h, int32_t next);
 

@@ -240,7 +240,10 @@ static void cache_rows(rnn_lm_cache *cache, const rnn_acts *a, int T, int B, int
             int best = 0;
             for (int v = 1; v < V; v++)
                 if (q[v] > q[best]) best = v;
-            loss[b] -= log(q[y] == 0 ? DBL_MIN : (double)q[y]); /* NaN stays NaN */
+            /* a probability float holds well, else (below float's range, where the
+             * softmax's exps bottom out at e^-87 or 0) recomputed in double */
+            loss[b] -= q[y] >= 1e-30f ? log((double)q[y])
+                                      : rnn_lm_cache_logprob(cache, b, h, a->logits + row * V, y);
             ok[b] += best == y;
             rnn_lm_cache_push(cache, b, h, y);
         }
@@ -1858,7 +1861,13 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
     } dims[] = {{"layers", &e->layers, def.layers, mc->num_layers},
                 {"hidden", &e->hidden, def.hidden, mc->hidden_dim},
                 {"embed", &e->embed, def.embed, mc->embed_dim}};
+    /* What the model's config holds but its architecture does not use (a
+     * config written by hand or by PyTorch, e.g. cell none with a hidden_dim,
+     * or residual on one layer) is not adopted: rnn_opts_check_unused would
+     * refuse it as a flag that does nothing, one this run was never given. */
+    const int recurrent = mc->cell != RNN_CELL_NONE, stacked = recurrent && mc->num_layers >= 2;
     for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) {
+        if (!recurrent && dims[i].opt != &e->embed) continue; /* cell none: no layers, no hidden width */
         if (*dims[i].opt != dims[i].dflt && *dims[i].opt != dims[i].model)
             return rnn_errorf("--%s %d: the model of --init-from %s has %d, and fine-tuning keeps its shape",
                               dims[i].flag, *dims[i].opt, e->init_from, dims[i].model);
@@ -1867,8 +1876,9 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
     const struct {
         const char *flag;
         int *opt, model;
-    } bools[] = {{"bidirectional", &e->bidirectional, mc->bidirectional || (r->classify && e->init_backward[0])},
-                 {"residual", &e->residual, mc->residual}, /* a classifier's head is new: */
+    } bools[] = {{"bidirectional", &e->bidirectional,
+                  recurrent && (mc->bidirectional || (r->classify && e->init_backward[0]))},
+                 {"residual", &e->residual, stacked && mc->residual}, /* a classifier's head is new: */
                  {"tie-weights", &e->tie_weights, r->classify ? e->tie_weights : mc->tie_weights}};
     for (size_t i = 0; i < sizeof bools / sizeof *bools; i++) {
         if (*bools[i].opt && !bools[i].model)

@@ -7,7 +7,7 @@
  * computation of Grave et al.'s formula over one forward pass of the whole
  * sequence: in chunks (the window carried across them like the state), in
  * two and (in parallel) sixteen streams, and the model's own loss reported
- * beside it; and the sampler's distribution after every token against the
+ * beside it, and where the model's probabilities are below float's range; and the sampler's distribution after every token against the
  * same formula. */
 #include "harness.h"
 
@@ -176,6 +176,41 @@ static void test_evaluate(void) {
     rnn_model_free(m);
 }
 
+/* A model sure of a token that never comes (head bias 150 on token 0): every
+ * target's own probability is ~e^-150, below float's range, where the float
+ * softmax's exps bottom out at e^-87 (or 0, which the loss read as 1e-308's
+ * 708 nats). The first sight of each token has only the model's share,
+ * (1 - lambda) e^-150; the loss must still be the formula's, in double. */
+static void test_evaluate_underflow(void) {
+    rnn_model *m = make_lm(7, 5, 12, 1, 9, 0.8f, 10, 0.4f, 0.3f);
+    m->head_b[0] += 150;
+    int32_t data[N];
+    for (int i = 0; i < N; i++) data[i] = 1 + (int32_t)((i * 5 + i / 7) % 6); /* never token 0 */
+    double acc, plain, want = direct(m, data, 0, N, &acc, &plain);
+    rnn_lm_eval ev;
+    CHECK(rnn_lm_evaluate(m, data, N, 1, 8, &ev) == 0, "evaluate: %s", rnn_last_error());
+    printf("  cache loss %.6f (direct %.6f), model's own %.6f (direct %.6f)\n", ev.loss, want,
+           ev.model_loss, plain);
+    CHECK(plain > 140 && isfinite(want), "the targets' own probabilities underflow float: %.2f nats", plain);
+    CHECK(fabs(ev.loss - want) < 1e-5 * want, "the mixture's loss in double where float underflows: %.7f vs %.7f",
+          ev.loss, want);
+    CHECK(fabs(ev.model_loss - plain) < 1e-5 * plain, "the model's own loss: %.7f vs %.7f", ev.model_loss, plain);
+    /* the same, straight: an empty window is the log softmax; one pair adds lambda's vote */
+    rnn_lm_cache *c = rnn_lm_cache_create(1, 2, 2, 3, 1.0f, 0.25f);
+    const float logits[3] = {200, 0, -100}, e0[2] = {1, 0};
+    const double lse = 200 + log1p(exp(-200.0) + exp(-300.0));
+    CHECK(fabs(rnn_lm_cache_logprob(c, 0, e0, logits, 2) - (-100 - lse)) < 1e-9, "empty window: log softmax %.6f",
+          rnn_lm_cache_logprob(c, 0, e0, logits, 2));
+    rnn_lm_cache_push(c, 0, e0, 1);
+    const double lq1 = log(0.75 * exp(-lse) + 0.25);
+    CHECK(fabs(rnn_lm_cache_logprob(c, 0, e0, logits, 1) - lq1) < 1e-12, "one pair: log(0.75 p + 0.25) = %.6f",
+          lq1);
+    CHECK(fabs(rnn_lm_cache_logprob(c, 0, e0, logits, 2) - (log(0.75) - 100 - lse)) < 1e-9,
+          "a token the window lacks: log(0.75) + log p");
+    rnn_lm_cache_free(c);
+    rnn_model_free(m);
+}
+
 /* 16 streams of 65 tokens, 60 words, width 96: enough rows for
  * cache_rows' parallel loop; each stream must still equal its own direct
  * single-stream evaluation. */
@@ -272,6 +307,7 @@ static void test_config(void) {
 int main(void) {
     RUN(test_hand_case);
     RUN(test_evaluate);
+    RUN(test_evaluate_underflow);
     RUN(test_evaluate_parallel);
     RUN(test_sampler);
     RUN(test_config);

@@ -8,11 +8,14 @@
 # spaces), the same text file (bytes, "\r" kept, BOM skipped, NUL refused),
 # the same residual stacks, F16/BF16/F64 files read as rnn.c reads
 # them, exports (DataParallel names, a training script's dict, a model made in
-# PyTorch) that rnn.c loads with the same results, export's checks, and
-# one-line errors. Tiny models; the tool's runs share two Python processes
-# (importing torch takes seconds), so it runs in well under a minute on 2
-# cores. TOOL=path tests another copy of the tool (with its tests/ref/st.py
-# beside it, as in the tree); KEEP=1 keeps the scratch directory.
+# PyTorch, a safetensors state_dict as save_file and save_model write it) that
+# rnn.c loads with the same results, export's checks, a perplexity past a
+# double's range (null, as rnn eval --json), a cache mixture of probabilities
+# far below float's range, and one-line errors. Tiny models; the tool's runs
+# share two Python processes (importing torch takes seconds), so it runs in
+# well under a minute on 2 cores. TOOL=path tests another copy of the tool
+# (with its tests/ref/st.py beside it, as in the tree); KEEP=1 keeps the
+# scratch directory.
 # Ends with "tests/test_torch_tool.sh: N passed, N failed".
 set -u
 . "$(dirname "$0")/harness.sh"
@@ -101,6 +104,8 @@ one_line_error() {
 head -c 20000 "$DATA/tinyshakespeare/input.txt" | sed 's/$/\r/' >"$T/lm.txt" # CRLF line ends: "\r" in the vocab
 { printf '\xef\xbb\xbf'; head -c 1500 "$DATA/tinyshakespeare/input.txt" | tail -c 1200 | sed 's/$/\r/'; } >"$T/crlf_bom.txt"
 head -n 400 "$DATA/trec/train.tsv" >"$T/trec.tsv"
+head -n 200 "$DATA/sst2/train.tsv" >"$T/sst2.tsv" # integer labels 0 and 1, named by --label-names
+printf 'negative\npositive\n' >"$T/sst2.names"
 # with a few texts holding invalid UTF-8, HTML and capitals: U+FFFD and the tags' space in the vocabulary
 { cat "$T/trec.tsv"; printf 'HUM\tHUM:ind\tWho <b>WROTE</b> \xff\xfe this ?\nNUM\tNUM:date\tWhen did \xe2\x82 ÉTÉ <br /> start ?\n'; } >"$T/trec_html.tsv"
 awk -F'\t' '$1 == "DESC" || $1 == "NUM"' "$DATA/trec/train.tsv" | head -n 300 >"$T/trec2.tsv"
@@ -133,11 +138,13 @@ wait
 $RNN train $cls $tiny --data "$T/trec.tsv" --tokenizer word --strip-html --layers 1 --out "$T/cls_word" >/dev/null 2>&1 &
 $RNN train $cls $tiny --data "$T/trec.tsv" --tokenizer word --lowercase=0 --split-punct=0 --layers 1 \
     --max-len 6 --truncate tail --out "$T/cls_word_raw" >/dev/null 2>&1 &
+$RNN train $tiny --task classify --data "$T/sst2.tsv" --label-col 1 --text-col 2 --label-names "$T/sst2.names" \
+    --layers 1 --out "$T/cls_named" >/dev/null 2>&1 &
 # a word LM trained enough that its greedy text has "\n" tokens and punctuation, not one word over and over
 $RNN train --data "$T/lm.txt" --tokenizer word --layers 1 --hidden 64 --embed 32 --steps 300 --lr 0.01 --seq-len 32 \
     --batch 8 --threads 1 --progress quiet --out "$T/lm_word" >/dev/null 2>&1
 wait
-for m in cls_lower cls_byte cls_res lm lm_res lm_byte cls_word cls_word_raw lm_word; do
+for m in cls_lower cls_byte cls_res lm lm_res lm_byte cls_word cls_word_raw lm_word cls_named; do
     check "rnn.c trains the $m model" "[ -s '$T/$m/model.safetensors' ]"
 done
 
@@ -167,10 +174,29 @@ first = sorted(t)[0]
 write(f"{T}/lm_I8.safetensors", {k: ("I8", v.astype("<i1").tobytes(), v.shape) if k == first else
                                  ("F32", v.astype("<f4").tobytes(), v.shape) for k, v in t.items()}, meta)
 open(T + "/first_tensor", "w").write(first)
-for m in ("lm", "cls_res"):
+# layouts rnn.c refuses (two float32 pairs, a and b): a hole, an overlap, bytes after the data, a name twice
+def raw_file(name, header, nbytes):
+    h = ("{" + header + "}").encode()
+    open(f"{T}/{name}.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"\0" * nbytes)
+ent = '"%s": {"dtype": "F32", "shape": [2], "data_offsets": [%d, %d]}'
+raw_file("st_hole", ent % ("a", 0, 8) + ", " + ent % ("b", 12, 20), 20)
+raw_file("st_overlap", ent % ("a", 0, 8) + ", " + ent % ("b", 4, 12), 12)
+raw_file("st_tail", ent % ("a", 0, 8) + ", " + ent % ("b", 8, 16), 19)
+raw_file("st_twice", ent % ("a", 0, 8) + ", " + ent % ("a", 8, 16), 16)
+# state_dicts as safetensors.torch.save_file and save_model write them ({"format": "pt"}, no rnn.c
+# metadata): lm_res's (tied) without head.weight, which save_model leaves out as a shared tensor; lm's in F16
+t, _ = st.load(T + "/lm_res/model.safetensors")
+write(T + "/sf_tied.safetensors", {k: ("F32", v.astype("<f4").tobytes(), v.shape) for k, v in t.items()
+                                   if k != "head.weight"}, {"format": "pt"})
+t, _ = st.load(T + "/lm/model.safetensors")
+write(T + "/sf_F16.safetensors", {k: ("F16", conv["F16"](v), v.shape) for k, v in t.items()}, {"format": "pt"})
+for m in ("lm", "lm_res", "cls_named", "cls_res"):
     t, meta = st.load(f"{T}/{m}/model.safetensors")
     for k in ("config", "tokenizer") + (("labels",) if "labels" in meta else ()):
         open(f"{T}/{m}.{k}.json", "w").write(meta[k])
+meta["label_base"] = "2"  # cls_res's with a label_base rnn.c refuses
+st.save(T + "/lb_bad.safetensors", t, meta)
+del meta["label_base"]
 labels = json.loads(meta["labels"])  # cls_res's, with the first name twice
 json.dump(labels[:-1] + labels[:1], open(T + "/dup.labels.json", "w"))
 tok = json.loads(meta["tokenizer"])  # cls_res's char tokenizer without "lowercase", with a token too many
@@ -194,6 +220,8 @@ t, _ = st.load(T + "/lm/model.safetensors")
 torch.save({"epoch": 3, "state_dict": {k: torch.from_numpy(v).double() for k, v in t.items()}, "optimizer": {}},
            T + "/wrapped.pt")
 torch.save(nn.Linear(3, 2), T + "/module.pt")
+t, _ = st.load(T + "/cls_named/model.safetensors")
+torch.save({k: torch.from_numpy(v) for k, v in t.items()}, T + "/named.pt")
 torch.manual_seed(5)
 text = "to be, or not to be: that is the question.\n"
 vocab = ["<pad>", "<unk>"] + sorted(set(text))
@@ -217,6 +245,11 @@ json.dump({"type": "char", "vocab": vocab, "pad_id": 0, "unk_id": 1, "lowercase"
           open(T + "/fresh.tokenizer.json", "w"))
 open(T + "/fresh.txt", "w").write(text)
 open(T + "/fresh.loss", "w").write(repr(loss))
+with torch.no_grad():  # every target 2000 nats below <pad>: a perplexity no double holds
+    m.head.weight.zero_()
+    m.head.bias.zero_()
+    m.head.bias[0] = 2000.0
+torch.save(m.state_dict(), T + "/huge.pt")
 PY
 
 # --- the tool's runs: classify, eval, greedy in one runner; the exports in another; one real process
@@ -276,9 +309,19 @@ job x_module export "$T/module.pt" "$T/lm.config.json" "$T/lm.tokenizer.json" "$
 job x_bad export "$T/dp.pt" "$T/cls_res.config.json" "$T/bad.tokenizer.json" "$T/bad.safetensors"
 job x_labels export "$T/dp.pt" "$T/cls_res.config.json" "$T/cls_res.tokenizer.json" "$T/badl.safetensors" \
     --labels "$T/dup.labels.json"
+job p_lb classify "$T/lb_bad.safetensors" "x"
 runner p_lower p_lower_bad p_byte p_res p_crlf p_nul p_bytes p_lmres p_lmres_dyn p_lmres_g p_F16 p_BF16 p_F64 \
-    p_noargs p_nocmd p_badval &
-runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 mk_table &
+    p_noargs p_nocmd p_badval p_lb &
+job x_sf_tied export "$T/sf_tied.safetensors" "$T/lm_res.config.json" "$T/lm_res.tokenizer.json" "$T/sf_tied.out.safetensors"
+job x_sf_f16 export "$T/sf_F16.safetensors" "$T/lm.config.json" "$T/lm.tokenizer.json" "$T/sf_F16.out.safetensors"
+job x_named export "$T/named.pt" "$T/cls_named.config.json" "$T/cls_named.tokenizer.json" "$T/named.safetensors" \
+    --labels "$T/cls_named.labels.json" --label-base 0
+job x_named_bad export "$T/named.pt" "$T/cls_named.config.json" "$T/cls_named.tokenizer.json" "$T/named_bad.safetensors" \
+    --labels "$T/cls_named.labels.json" --label-base 2
+job x_huge export "$T/huge.pt" "$T/fresh.config.json" "$T/fresh.tokenizer.json" "$T/huge.safetensors"
+job p_huge eval "$T/huge.safetensors" "$T/fresh.txt"
+job p_huge_cache eval "$T/huge.safetensors" "$T/fresh.txt" --cache 5 --cache-theta 0.5 --cache-lambda 0.3
+runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels x_sf_tied x_sf_f16 x_named x_named_bad x_huge p_huge p_huge_cache p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 mk_table &
 # a real process too: a checkpoint that is not there (the exit status and stderr are the interpreter's)
 $PY "$TOOL" eval "$T/nonexistent.safetensors" "$T/crlf_bom.txt" >"$T/p_nofile.out" 2>"$T/p_nofile.err"
 echo $? >"$T/p_nofile.rc"
@@ -351,6 +394,21 @@ $PY -c 'import sys; sys.path.insert(0, sys.argv[1]); import st; st.load(sys.argv
 echo $? >"$T/st_i8.rc"
 check "st.load: a dtype rnn.c does not read is a one-line error naming the file and the tensor" \
     "one_line_error st_i8 && grep -q \"lm_I8.safetensors: tensor '$(cat "$T/first_tensor")': unsupported dtype 'I8'\" '$T/st_i8.err'"
+for f in st_hole st_overlap st_tail st_twice; do
+    $PY -c 'import sys; sys.path.insert(0, sys.argv[1]); import st; st.load(sys.argv[2])' "$ST_DIR" "$T/$f.safetensors" \
+        >/dev/null 2>"$T/$f.err"
+    echo $? >"$T/$f.rc"
+done
+check "st.load refuses a hole in the data section, as rnn.c does, in one line naming the file and the tensor" \
+    "one_line_error st_hole && grep -q \"st_hole.safetensors: 4 bytes of the data section before tensor 'b' \\[12, 20\\]\" '$T/st_hole.err' && ! $RNN info '$T/st_hole.safetensors' 2>/dev/null"
+check "st.load refuses overlapping tensors, as rnn.c does" \
+    "one_line_error st_overlap && grep -q \"st_overlap.safetensors: tensors 'a' \\[0, 8\\] and 'b' \\[4, 12\\] overlap\" '$T/st_overlap.err' && ! $RNN info '$T/st_overlap.safetensors' 2>/dev/null"
+check "st.load refuses bytes after the last tensor, as rnn.c does" \
+    "one_line_error st_tail && grep -q 'st_tail.safetensors: 3 bytes after the last tensor' '$T/st_tail.err' && ! $RNN info '$T/st_tail.safetensors' 2>/dev/null"
+check "st.load refuses a tensor name given twice (json would keep the last), as rnn.c does" \
+    "one_line_error st_twice && grep -q \"st_twice.safetensors: tensor 'a' appears twice\" '$T/st_twice.err' && ! $RNN info '$T/st_twice.safetensors' 2>/dev/null"
+check "load: a label_base other than \"0\" or \"1\" is refused, as rnn.c refuses it" \
+    "one_line_error p_lb && grep -q 'lb_bad.safetensors: metadata \"label_base\" must be \"0\" or \"1\" (got \"2\")' '$T/p_lb.err' && $RNN classify '$T/lb_bad.safetensors' x 2>&1 | grep -q 'label_base\" must be'"
 check "no traceback: missing arguments" "one_line_error p_noargs && grep -q usage '$T/p_noargs.err'"
 check "no traceback: a checkpoint that does not exist" "one_line_error p_nofile && grep -q 'nonexistent.safetensors' '$T/p_nofile.err'"
 check "no traceback: an unknown command" "one_line_error p_nocmd && grep -q frobnicate '$T/p_nocmd.err'"
@@ -376,4 +434,30 @@ check "export: a classifier without --labels is refused; one line per problem, n
     "[ \$(rc x_bad) -eq 1 ] && grep -q 'bad.safetensors: a classifier needs --labels' '$T/x_bad.err' && [ \$(grep -vc '^rnnc_torch.py export: ' '$T/x_bad.err') -eq 4 ] && [ ! -e '$T/bad.safetensors' ]"
 check "export: a class name given twice is refused" \
     "[ \$(rc x_labels) -eq 1 ] && grep -q 'dup.labels.json: .*given twice' '$T/x_labels.err' && [ ! -e '$T/badl.safetensors' ]"
+c=$(c_loss "$T/lm_res/model.safetensors" "$T/crlf_bom.txt"); e=$(c_loss "$T/sf_tied.out.safetensors" "$T/crlf_bom.txt")
+check "export: a safetensors state_dict (save_model's: {\"format\": \"pt\"}, the tied head.weight left out) gives the checkpoint's tensors bit for bit ($c vs $e)" \
+    "[ \$(rc x_sf_tied) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ] && $PY - '$ST_DIR' '$T/lm_res/model.safetensors' '$T/sf_tied.out.safetensors' <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import st
+a, b = st.load(sys.argv[2])[0], st.load(sys.argv[3])[0]
+sys.exit(not (sorted(a) == sorted(b) and all(a[k].tobytes() == b[k].tobytes() for k in a)))
+PY"
+check "rnn.c refuses the plain safetensors state_dict, naming the tool that converts it" \
+    "$RNN info '$T/sf_tied.safetensors' 2>&1 >/dev/null | grep -q 'sf_tied.safetensors: not an rnn.c checkpoint (metadata \"format\" is \"pt\"; tools/rnnc_torch.py'"
+c=$(c_loss "$T/lm_F16.safetensors" "$T/crlf_bom.txt"); e=$(c_loss "$T/sf_F16.out.safetensors" "$T/crlf_bom.txt")
+check "export: an F16 safetensors state_dict is read as rnn.c reads F16 ($c vs $e)" \
+    "[ \$(rc x_sf_f16) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ]"
+c=$(c_loss "$T/cls_named/model.safetensors" "$T/sst2.tsv" --label-col 1 --text-col 2)
+e=$(c_loss "$T/named.safetensors" "$T/sst2.tsv" --label-col 1 --text-col 2)
+check "export --label-base 0: rnn eval reads the data's integer labels without --label-names, as from the original ($c vs $e)" \
+    "[ \$(rc x_named) -eq 0 ] && [ -n '$e' ] && [ '$e' = '$c' ]"
+check "export: a --label-base other than 0 or 1 is refused, nothing written" \
+    "[ \$(rc x_named_bad) -eq 1 ] && grep -q -- '--label-base must be 0 or 1' '$T/x_named_bad.err' && [ ! -e '$T/named_bad.safetensors' ]"
+c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt"); p=$(loss "$T/p_huge.out")
+check "eval: a loss past exp's range gives perplexity null, as rnn eval --json ($c vs $p)" \
+    "[ \$(rc p_huge) -eq 0 ] && grep -q '\"perplexity\": null' '$T/p_huge.out' && $RNN eval '$T/huge.safetensors' --data '$T/fresh.txt' --json | grep -q '\"perplexity\": null' && close '$c' '$p' 1e-2"
+c=$(c_loss "$T/huge.safetensors" "$T/fresh.txt" --cache 5 --cache-theta 0.5 --cache-lambda 0.3); p=$(loss "$T/p_huge_cache.out")
+check "eval --cache: probabilities far below float's (and double's) range mixed in the log domain, as rnn eval, not cut off at 708 nats ($c vs $p)" \
+    "[ \$(rc p_huge_cache) -eq 0 ] && [ -n '$c' ] && close '$c' '$p' 1e-3 && $PY -c 'import sys; sys.exit(not float(sys.argv[1]) > 800)' '$c'"
 summary

@@ -760,6 +760,64 @@ static void test_grow_vocab_vectors_nothing_new(void) {
     rmdir(dir);
 }
 
+/* A checkpoint whose config holds what its architecture does not use, as a
+ * config written by hand or by PyTorch (tools/rnnc_torch.py export) may:
+ * residual on a 1-layer LM; a cell none classifier with a hidden_dim,
+ * num_layers and bidirectional of its own. Such a file loads, and
+ * fine-tuning from it must train too (it was refused: "--residual does
+ * nothing in this run", a flag the run was never given). */
+static void test_init_from_unused_config(void) {
+    char dir[] = "/tmp/rnn_unused_XXXXXX", base[64], ft[64], model[96], data[64];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(base, sizeof base, "%s/base", dir);
+    snprintf(ft, sizeof ft, "%s/ft", dir);
+    snprintf(model, sizeof model, "%s/model.safetensors", base);
+    snprintf(data, sizeof data, "%s/data.tsv", dir);
+    FILE *f = fopen(data, "w");
+    for (int i = 0; f && i < 40; i++) fputs(i % 2 ? "pos\ta good film\n" : "neg\ta dull film\n", f);
+    if (f) fclose(f);
+    for (int classify = 0; classify < 2; classify++) {
+        rnn_opts o;
+        rnn_opts_default(&o);
+        const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "8"}, {"batch", "4"}, {"seq-len", "8"},
+                               {"threads", "1"}, {"progress", "quiet"}, {"steps", "1"}, {"out", base}};
+        const char *cls[][2] = {{"task", "classify"}, {"cell", "none"}, {"data", data}, {"label-col", "1"},
+                                {"text-col", "2"}, {"batch", "4"}, {"embed", "8"}, {"threads", "1"},
+                                {"progress", "quiet"}, {"steps", "1"}, {"out", base}};
+        if (classify)
+            for (size_t k = 0; k < sizeof cls / sizeof cls[0]; k++) rnn_opts_set(&o, cls[k][0], cls[k][1]);
+        else
+            for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++) rnn_opts_set(&o, kv[k][0], kv[k][1]);
+        CHECK(f && rnn_train(&o, NULL, NULL, NULL, 0) == 0, "the model to fine-tune: %s", rnn_last_error());
+        rnn_checkpoint ck;
+        if (rnn_checkpoint_load(&ck, model)) {
+            CHECK(0, "load: %s", rnn_last_error());
+            break;
+        }
+        if (classify) ck.model->c.hidden_dim = 33, ck.model->c.num_layers = 3, ck.model->c.bidirectional = 1;
+        else ck.model->c.residual = 1;
+        CHECK(rnn_checkpoint_save(model, ck.model, ck.tok, ck.labels, ck.n_labels, ck.label_base, NULL, NULL, 0,
+                                  NULL, 0) == 0,
+              "save: %s", rnn_last_error());
+        rnn_checkpoint_free(&ck);
+        CHECK(rnn_checkpoint_load(&ck, model) == 0, "%s: the file loads: %s", classify ? "cell none" : "lm",
+              rnn_last_error());
+        rnn_checkpoint_free(&ck);
+        rnn_opts_set(&o, "out", ft);
+        rnn_opts_set(&o, "init-from", model);
+        const int rc = rnn_train(&o, NULL, NULL, NULL, 0);
+        CHECK(rc == 0, "%s: fine-tuning from it trains: %s", classify ? "cell none with hidden_dim 33, 3 layers, "
+              "bidirectional" : "an LM of 1 layer with residual", rc ? rnn_last_error() : "ok");
+        harness_rm_run(ft);
+        harness_rm_run(base);
+    }
+    remove(data);
+    rmdir(dir);
+}
+
 /* What on_eval_link saw at each validation: whether it was the best so far,
  * whether model.safetensors and last.safetensors were one file (a hard
  * link) and had the same bytes, and whether model.safetensors was still
@@ -1523,6 +1581,7 @@ int main(void) {
     RUN(test_damaged_state);
     RUN(test_vectors_not_text);
     RUN(test_grow_vocab_vectors_nothing_new);
+    RUN(test_init_from_unused_config);
     RUN(test_acts_bytes);
     RUN(test_cls_eval_blocks);
     RUN(test_cls_plan_rows);

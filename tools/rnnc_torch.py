@@ -26,17 +26,21 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       --dynamic-* settings of eval) after adapting to the prime. Like `rnn
       sample`, it uses a cache only with --cache N (theta and lambda from the
       config or flags).
-  rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]
-      writes a PyTorch state_dict (torch.save of Net(...).state_dict()) as an
+  rnnc_torch.py export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json [--label-base 0|1]]
+      writes a PyTorch state_dict (torch.save of Net(...).state_dict(), or a
+      safetensors file of it: safetensors.torch.save_file or save_model) as an
       rnn.c checkpoint: CONFIG.json is the "config" object of docs/checkpoints.md,
       TOKENIZER.json the "tokenizer" object (e.g. from another rnn.c checkpoint
       or hand-written for a char vocabulary: {"type": "char", "vocab": ["<pad>",
       "<unk>", "a", "b", ...], "pad_id": 0, "unk_id": 1, "lowercase": false}),
-      LABELS.json (classifiers) a JSON array of the class names. Everything is
-      checked as rnn.c checks it before anything is written (one line per
-      problem, exit status 1). A state_dict of a torch.nn.DataParallel model
-      (names prefixed "module.") is accepted, as is a training script's dict
-      holding it under "state_dict", "model_state_dict" or "model".
+      LABELS.json (classifiers) a JSON array of the class names, --label-base
+      the checkpoint's "label_base" (0 or 1: a classifier trained with
+      --label-names on data that number their classes, so that rnn eval reads
+      them without the names file). Everything is checked as rnn.c checks it
+      before anything is written (one line per problem, exit status 1). A
+      state_dict of a torch.nn.DataParallel model (names prefixed "module.")
+      is accepted, as is a training script's dict holding it under
+      "state_dict", "model_state_dict" or "model".
   rnnc_torch.py classify CKPT TEXT...
       class probabilities of a classifier, one JSON line per text, as
       `rnn classify CKPT --json TEXT...` prints them (with no TEXT, one text
@@ -897,6 +901,9 @@ def load(path):
         problems = label_problems(labels, net.c)
         if problems:
             raise SystemExit("\n".join(f"{path}: metadata {m}" for m in problems))
+        if meta.get("label_base", "0") not in ("0", "1"):
+            raise SystemExit(f"{path}: metadata \"label_base\" must be \"0\" or \"1\" (got "
+                             f"{json.dumps(meta['label_base'][:20])}): a damaged file")
     return net, c, tok, meta
 
 
@@ -931,6 +938,23 @@ def cache_mix(p, h, keys, nexts, cache):
     return (1 - lam) * p + lam * torch.zeros_like(p).index_add_(0, torch.tensor(nexts), w)
 
 
+def cache_logprob(logits, h, keys, nexts, cache, y):
+    """log q[y] of cache_mix, in the log domain: finite where q[y] underflows even a double
+    (rnn.c's src/cache.c rnn_lm_cache_logprob)."""
+    size, theta, lam = cache
+    model = torch.log_softmax(logits.double(), 0)[y].item()
+    keys, nexts = keys[-size:], nexts[-size:]
+    if not keys or lam == 0:
+        return model
+    w = torch.log_softmax(theta * (torch.stack(keys) @ h), 0)
+    mine = [w[i] for i, n in enumerate(nexts) if n == y]
+    a = math.log1p(-lam) + model
+    if not mine:  # y is not in the window: the model's share alone
+        return a
+    b = math.log(lam) + torch.logsumexp(torch.stack(mine), 0).item()
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+
+
 def cache_scores(logits, top, y, keys, nexts, cache):
     """Scores targets y (T) with the cache's mixture over logits/top (T, V)/(T, F), in double,
     pushing each (state, next token) onto keys/nexts after it is scored: (nll, correct)."""
@@ -938,11 +962,20 @@ def cache_scores(logits, top, y, keys, nexts, cache):
     for t in range(len(y)):
         h = top[t].double()
         q = cache_mix(torch.softmax(logits[t].double(), 0), h, keys, nexts, cache)
-        nll -= math.log(q[y[t]].item())
+        qy = q[y[t]].item()
+        nll -= math.log(qy) if qy > 1e-300 else cache_logprob(logits[t], h, keys, nexts, cache, int(y[t]))
         ok += int(q.argmax().item() == y[t].item())
         keys.append(h)
         nexts.append(int(y[t]))
     return nll, ok
+
+
+def perplexity(loss):
+    """exp(loss), or None (JSON null, as rnn eval --json prints it) where a double cannot hold it."""
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return None
 
 
 def lm_eval(net, ids, cache=None, streams=1):
@@ -955,13 +988,13 @@ def lm_eval(net, ids, cache=None, streams=1):
         logits, _, top = net.forward_lm(x, with_top=True)
         loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).item()
         acc = (logits.argmax(-1) == y).float().mean().item()
-        out = {"loss": loss, "perplexity": math.exp(loss), "accuracy": acc, "tokens": y.numel()}
+        out = {"loss": loss, "perplexity": perplexity(loss), "accuracy": acc, "tokens": y.numel()}
         if cache:
             nll, ok = 0.0, 0
             for b in range(streams):
                 bn, bo = cache_scores(logits[b], top[b], y[b], [], [], cache)
                 nll, ok = nll + bn, ok + bo
-            out.update({"loss": nll / y.numel(), "perplexity": math.exp(nll / y.numel()), "accuracy": ok / y.numel(),
+            out.update({"loss": nll / y.numel(), "perplexity": perplexity(nll / y.numel()), "accuracy": ok / y.numel(),
                         "loss_without_cache": loss, "accuracy_without_cache": acc})
     return out
 
@@ -1008,7 +1041,7 @@ def lm_eval_dynamic(net, ids, dyn, cache=None):
     n = len(y_all)
     if not cache:
         nll, ok = own_nll, own_ok
-    out = {"loss": nll / n, "perplexity": math.exp(nll / n), "accuracy": ok / n, "tokens": n,
+    out = {"loss": nll / n, "perplexity": perplexity(nll / n), "accuracy": ok / n, "tokens": n,
            "dynamic": {"lr": lr, "seg": seg, "decay": decay, "clip": clip, "rms": rms}}
     if cache:
         out.update({"loss_without_cache": own_nll / n, "accuracy_without_cache": own_ok / n})
@@ -1144,12 +1177,34 @@ def _is_state_dict(obj):
                                                        for k, v in obj.items())
 
 
-def read_state_dict(path):
-    """torch.load(path) as a state_dict: unwraps a training script's dict
-    ({"state_dict": ...}, {"model": ...}) and strips DataParallel's "module."
-    prefix, saying so on stderr. (state_dict, None) or (None, message)."""
+def is_safetensors(path):
+    """Whether path starts as a safetensors file does: an 8-byte little-endian
+    header length that fits in the file, then a JSON object."""
     try:
-        obj = torch.load(path, map_location="cpu")
+        with open(path, "rb") as f:
+            head = f.read(9)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return False
+    return len(head) == 9 and head[8:] == b"{" and int.from_bytes(head[:8], "little") <= size - 8
+
+
+def _safetensors_tensors(path):
+    """A safetensors file's tensors as torch tensors (float32: F16, BF16 and F64
+    converted as rnn.c converts them). (dict, None) or (None, message)."""
+    try:
+        tensors, _ = st.load(path)
+    except SystemExit as e:
+        return None, str(e)
+    if not tensors:
+        return None, f"{path}: a safetensors file with no tensors, not a state_dict"
+    return {k: torch.from_numpy(v) for k, v in tensors.items()}, None
+
+
+def _torch_load(path):
+    """torch.load(path) on the CPU. (object, None) or (None, message)."""
+    try:
+        return torch.load(path, map_location="cpu"), None
     except OSError as e:
         return None, f"{path}: cannot open: {e.strerror or e}"
     except (AttributeError, ModuleNotFoundError, ImportError) as e:
@@ -1157,6 +1212,17 @@ def read_state_dict(path):
                       f"state_dict, torch.save(model.state_dict(), PATH), not the model")
     except Exception as e:  # pickle.UnpicklingError, RuntimeError (not a zip), EOFError, ...
         return None, f"{path}: not a file torch.load reads ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+
+
+def read_state_dict(path):
+    """torch.load(path) as a state_dict, or a safetensors file's tensors (a
+    state_dict saved with safetensors.torch.save_file, or save_model, which
+    leaves out a tied head.weight): unwraps a training script's dict
+    ({"state_dict": ...}, {"model": ...}) and strips DataParallel's "module."
+    prefix, saying so on stderr. (state_dict, None) or (None, message)."""
+    obj, err = _safetensors_tensors(path) if is_safetensors(path) else _torch_load(path)
+    if err:
+        return None, err
     if isinstance(obj, nn.Module):
         return None, (f"{path}: holds a whole pickled module ({type(obj).__name__}), not a state_dict: save "
                       f"torch.save(model.state_dict(), PATH) instead")
@@ -1183,9 +1249,12 @@ def read_state_dict(path):
     return dict(obj), None
 
 
-def export(state_dict_path, config_path, tok_path, out_path, labels_path=None):
+def export(state_dict_path, config_path, tok_path, out_path, labels_path=None, label_base=None):
     """Checks everything rnn.c's loader checks, then writes the checkpoint.
-    SystemExit with one line per problem, each naming its file."""
+    label_base ("0", "1" or None): the "label_base" metadata of a classifier
+    whose data number its classes (rnn train --label-names), so that rnn eval
+    reads such data without the names file. SystemExit with one line per
+    problem, each naming its file."""
     problems = []
     c, err = read_json(config_path)
     cfg = None
@@ -1214,6 +1283,10 @@ def export(state_dict_path, config_path, tok_path, out_path, labels_path=None):
             problems += [err] if err else [f"{labels_path}: {m}" for m in label_problems(labels, cfg)]
     elif cfg and labels_path is not None:
         problems.append(f"{labels_path}: --labels is for classifiers ({config_path} is a language model)")
+    if label_base is not None and label_base not in ("0", "1"):
+        problems.append(f"--label-base must be 0 or 1 (got '{label_base}')")
+    elif label_base is not None and cfg and cfg["task"] != "classify":
+        problems.append(f"--label-base is for classifiers ({config_path} is a language model)")
     if isinstance(tok, dict) and tok.get("type") in ("char", "byte"):  # rnn.c would load these and ignore them
         ignored = ("split_punct", "keep_newlines") + (("lowercase", "strip_html") if tok["type"] == "byte" else ())
         problems += [f"{tok_path}: tokenizer: \"{k}\" is true, but a {tok['type']} tokenizer ignores it "
@@ -1235,6 +1308,8 @@ def export(state_dict_path, config_path, tok_path, out_path, labels_path=None):
             "tokenizer": json.dumps(tok, ensure_ascii=False)}
     if labels is not None:
         meta["labels"] = json.dumps(labels, ensure_ascii=False)
+        if label_base is not None:
+            meta["label_base"] = label_base
     try:
         st.save(out_path, {k: v.float() for k, v in net.state_dict().items()}, meta)
     except OSError as e:
@@ -1486,9 +1561,9 @@ def cmd_classify(argv):
 
 
 def cmd_export(argv):
-    a = Args("export", argv, ("labels",), (), (4, 4),
-             "export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json]")
-    export(*a.pos, a.opt.get("labels"))
+    a = Args("export", argv, ("labels", "label-base"), (), (4, 4),
+             "export STATE_DICT.pt CONFIG.json TOKENIZER.json OUT.safetensors [--labels LABELS.json [--label-base 0|1]]")
+    export(*a.pos, a.opt.get("labels"), a.opt.get("label-base"))
 
 
 def cmd_make_fixture(argv):

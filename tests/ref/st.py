@@ -7,10 +7,12 @@ fixture scripts need only torch and numpy.
 
 load() reads the dtypes rnn.c's loader reads (src/safetensors.c): F32, I32 and
 I64 as they are, and F16, BF16 (the upper 16 bits of a float32) and F64
-converted to float32, as rnn.c converts them. Anything else, or a file that
-is not safetensors, stops with a one-line SystemExit naming the file (and the
-tensor). save() writes F32, I32 and I64; other float inputs (float16,
-bfloat16, float64) are written as float32.
+converted to float32, as rnn.c converts them. Anything else, a file that is
+not safetensors, or one rnn.c refuses for its layout (a tensor name given
+twice, overlapping tensors, a hole in the data section or bytes after it)
+stops with a one-line SystemExit naming the file (and the tensor). save()
+writes F32, I32 and I64; other float inputs (float16, bfloat16, float64) are
+written as float32.
 """
 import json
 import struct
@@ -89,8 +91,17 @@ def load(path):
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8:
         raise SystemExit(f"{path}: not a safetensors file (its header length {n} is past the end of the file)")
+
+    def no_duplicates(pairs):  # json keeps the last of a repeated key; rnn.c refuses the file
+        d = {}
+        for k, v in pairs:
+            if k in d:
+                raise SystemExit(f"{path}: tensor '{k}' appears twice" if k != "__metadata__" else
+                                 f"{path}: __metadata__ appears twice")
+            d[k] = v
+        return d
     try:
-        header = json.loads(data[8:8 + n])
+        header = json.loads(data[8:8 + n], object_pairs_hook=no_duplicates)
     except ValueError:
         raise SystemExit(f"{path}: not a safetensors file (the header is not JSON)")
     if not isinstance(header, dict):
@@ -99,7 +110,7 @@ def load(path):
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise SystemExit(f"{path}: \"__metadata__\" must map strings to strings")
     base = 8 + n
-    out = {}
+    out, spans = {}, []
     for name, info in header.items():
         try:
             dtype, shape, (s, e) = info["dtype"], [int(d) for d in info["shape"]], info["data_offsets"]
@@ -114,4 +125,23 @@ def load(path):
             raise SystemExit(f"{path}: tensor '{name}': data_offsets [{s}, {e}] do not hold a {dtype} tensor "
                              f"of shape {shape} within the file")
         out[name] = _decode(dtype, data[base + s:base + e]).reshape(shape).copy()
+        if e > s:
+            spans.append((s, e, name))
+    _check_layout(path, sorted(spans), len(data) - base)
     return out, meta
+
+
+def _check_layout(path, spans, data_size):
+    """The tensors tile the data section, as the format (and rnn.c) requires:
+    no overlap, no hole before a tensor, nothing after the last."""
+    at, prev = 0, None
+    for s, e, name in spans:
+        if s < at:
+            raise SystemExit(f"{path}: tensors '{prev[2]}' [{prev[0]}, {prev[1]}] and '{name}' [{s}, {e}] overlap")
+        if s > at:
+            raise SystemExit(f"{path}: {s - at} bytes of the data section before tensor '{name}' [{s}, {e}] belong "
+                             f"to no tensor (safetensors has no holes: a damaged file)")
+        at, prev = e, (s, e, name)
+    if at < data_size:
+        raise SystemExit(f"{path}: {data_size - at} bytes after the last tensor's data belong to no tensor (a "
+                         f"damaged file, or something appended to it)")
