@@ -100,15 +100,6 @@ void rnn_lm_cache_probs(rnn_lm_cache *c, int b, const float *h, const float *log
     for (i = 0; i < n; i++) p[next[i]] += w * score[i];
 }
 
-/* log(e^a + e^b), either of them -inf. */
-static double log_add(double a, double b) {
-    if (a < b) {
-        const double t = a;
-        a = b, b = t;
-    }
-    return a == -INFINITY ? a : a + log1p(exp(b - a));
-}
-
 /* theta h . h_i of pair i of stream b, in double. */
 static double score_of(const rnn_lm_cache *c, int b, const float *h, int i) {
     const float *col = c->h + (size_t)b * c->size * c->width + i;
@@ -118,12 +109,8 @@ static double score_of(const rnn_lm_cache *c, int b, const float *h, int i) {
 }
 
 double rnn_lm_cache_logprob(const rnn_lm_cache *c, int b, const float *h, const float *logits, int32_t y) {
-    const int V = c->vocab, n = c->count[b];
-    /* the model's log softmax at y, in the log domain */
-    double mx = -INFINITY, z = 0;
-    for (int v = 0; v < V; v++) mx = logits[v] > mx ? logits[v] : mx;
-    for (int v = 0; v < V; v++) z += exp(logits[v] - mx);
-    const double model = logits[y] - mx - log(z);
+    const int n = c->count[b];
+    const double model = rnn_log_softmax_at(logits, c->vocab, y);
     if (n == 0 || c->lambda == 0) return model;
     /* the cache's vote for y: log of the softmax weight of the pairs followed by y */
     const int32_t *next = c->next + (size_t)b * c->size;
@@ -138,7 +125,7 @@ double rnn_lm_cache_logprob(const rnn_lm_cache *c, int b, const float *h, const 
         if (next[i] == y) for_y += e;
     }
     const double vote = for_y > 0 ? log(for_y / all) : -INFINITY;
-    return log_add(log1p(-(double)c->lambda) + model, log((double)c->lambda) + vote);
+    return rnn_log_add(log1p(-(double)c->lambda) + model, log((double)c->lambda) + vote);
 }
 
 void rnn_lm_cache_push(rnn_lm_cache *c, int b, const float *h, int32_t next) {

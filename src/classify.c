@@ -272,33 +272,42 @@ typedef struct {
     int K;
     float *row;
     double *sum;
+    const int *label; /* the examples' labels */
+    double *lp;       /* log of the mean probability of each example's label */
 } mean_out;
 
 static void add_mean(void *user, size_t i, const rnn_acts *x, const rnn_pack *p, int b) {
     (void)p;
     const mean_out *o = user;
-    const int C = o->m->c.num_classes;
+    const int C = o->m->c.num_classes, y = o->label[i];
     const float *lg = x->logits + (size_t)b * o->m->n_out;
-    double *out = o->sum + i * C;
+    double *out = o->sum + i * C, lp;
     if (o->m->c.loss == RNN_LOSS_BCE) {
         out[1] += 1.0 / (1.0 + exp(-(double)lg[0])) / o->K;
         out[0] += 1.0 / (1.0 + exp((double)lg[0])) / o->K;
+        const double z = y ? -(double)lg[0] : (double)lg[0]; /* log sigmoid(-z) = -softplus(z) */
+        lp = -(z > 0 ? z + log1p(exp(-z)) : log1p(exp(z)));
     } else {
         rnn_cls_probs(o->m, lg, o->row);
         for (int c = 0; c < C; c++) out[c] += (double)o->row[c] / o->K;
+        lp = rnn_log_softmax_at(lg, C, y);
     }
+    /* the loss from the logits in double: the probabilities above underflow
+     * to 0 for a confidently wrong model, whose loss is then still exact */
+    o->lp[i] = rnn_log_add(o->lp[i], lp - log((double)o->K));
 }
 
 /* Adds 1/K of model m's class probabilities of examples [i0, i1) of d into
  * sum ((i1 - i0, C) doubles, in example order; a bce model's pair computed
- * in double, so that neither side rounds to 0). *a: m's activations, kept
+ * in double, so that neither side rounds to 0), and to lp (i1 - i0) the
+ * log of 1/K of its probability of each example's label (log-sum-exp). *a: m's activations, kept
  * from block to block (NULL at first; the caller frees them). */
 static int add_probs(const rnn_model *m, const rnn_cls_data *d, size_t i0, size_t i1, int B, int K, rnn_acts **a,
-                     double *sum) {
+                     double *sum, double *lp) {
     /* a view of the block's examples */
     rnn_cls_data v = {.tokens = d->tokens, .start = d->start + i0, .len = d->len + i0, .label = d->label + i0,
                       .n = i1 - i0, .max_len = d->max_len};
-    mean_out o = {m, K, malloc(sizeof(float) * (m->c.num_classes + 1)), sum};
+    mean_out o = {m, K, malloc(sizeof(float) * (m->c.num_classes + 1)), sum, v.label, lp};
     const int rc = o.row ? forward_batches(m, &v, B, a, add_mean, &o) : rnn_errorf("out of memory");
     free(o.row);
     free(v.order);
@@ -321,7 +330,7 @@ int rnn_cls_evaluate_mean(const rnn_model *const *m, const rnn_cls_data *const *
     /* (calloc's pages of a large matrix stay unmapped until a count lands on them) */
     out->confusion = calloc((size_t)C * C, sizeof(long));
     long *seen = calloc(2 * (size_t)C, sizeof(long)), *said = seen + C; /* per class: true, predicted */
-    double *sum = malloc(sizeof(double) * (block * C + 1));
+    double *sum = malloc(sizeof(double) * (block * (C + 1) + 1)), *lp = sum + block * C;
     rnn_acts **acts = calloc((size_t)K, sizeof *acts); /* each model's, kept from block to block */
     int rc = out->confusion && seen && sum && acts ? 0 : rnn_errorf("out of memory");
     double total = 0;
@@ -330,7 +339,8 @@ int rnn_cls_evaluate_mean(const rnn_model *const *m, const rnn_cls_data *const *
     for (size_t i0 = 0; i0 < n && !rc; i0 += block) {
         const size_t i1 = n - i0 < block ? n : i0 + block;
         memset(sum, 0, sizeof(double) * (i1 - i0) * C);
-        for (int k = 0; k < K && !rc; k++) rc = add_probs(m[k], d[k], i0, i1, B, K, &acts[k], sum);
+        for (size_t i = 0; i < i1 - i0; i++) lp[i] = -INFINITY;
+        for (int k = 0; k < K && !rc; k++) rc = add_probs(m[k], d[k], i0, i1, B, K, &acts[k], sum, lp);
         if (rc) break;
         for (size_t i = i0; i < i1; i++) {
             const double *p = sum + (i - i0) * C;
@@ -341,8 +351,7 @@ int rnn_cls_evaluate_mean(const rnn_model *const *m, const rnn_cls_data *const *
             }
             out->confusion[(size_t)label[i] * C + pred]++;
             seen[label[i]]++, said[pred]++, right += pred == label[i];
-            /* a model whose outputs overflow has a loss of NaN, not of the 1e-30 floor */
-            total += finite ? -log(fmax(p[label[i]], 1e-30)) : NAN;
+            total += finite ? -lp[i - i0] : NAN; /* a model whose outputs overflow: NaN */
         }
     }
     /* F1 = 2tp / (2tp + fp + fn) = 2tp / (seen + said); a class never seen nor predicted

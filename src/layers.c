@@ -432,6 +432,21 @@ double rnn_softmax_xent_eval(const float *logits, const int32_t *targets, int N,
     return xent((float *)logits, targets, N, C, n_valid, n_correct, 0);
 }
 
+double rnn_log_add(double a, double b) {
+    if (a < b) {
+        const double t = a;
+        a = b, b = t;
+    }
+    return a == -INFINITY ? a : a + log1p(exp(b - a));
+}
+
+double rnn_log_softmax_at(const float *x, int C, int y) {
+    double mx = -INFINITY, z = 0;
+    for (int c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    for (int c = 0; c < C; c++) z += exp(x[c] - mx);
+    return x[y] - mx - log(z);
+}
+
 /* One row of rnn_softmax_xent_cfg: returns
  *   (1-s) w_y (lse - x_y) + (s/C) sum_c w_c (lse - x_c),
  * with grad overwriting x with scale times its gradient,

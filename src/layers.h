@@ -109,6 +109,12 @@ double rnn_softmax_xent_eval(const float *logits, const int32_t *targets, int N,
  * (logit > 0) == (target > 0.5). */
 double rnn_bce_logits(float *logits, const float *targets, int N, int *n_correct);
 
+/* log(e^a + e^b), in double; either may be -inf. */
+double rnn_log_add(double a, double b);
+/* log softmax(x)[y] of a row of C logits, in double: exact where the
+ * probability is below a float's range (a confidently wrong model's). */
+double rnn_log_softmax_at(const float *x, int C, int y);
+
 /* What a training loss adds to the plain one (rnn train's --class-weight and
  * --label-smoothing); all zero is the plain loss. */
 typedef struct {

@@ -1043,6 +1043,88 @@ static void test_cls_eval_blocks(void) {
     rnn_cls_data_free(&d);
 }
 
+/* A confidently wrong classifier: logits hundreds apart, each text labelled
+ * with its least likely class, so that the probabilities of the labels lie
+ * far below a float's range (they were 0, and the loss capped at
+ * -log 1e-30 = 69 nats). The loss must be the exact mean of -log p, from
+ * each text's logits taken one at a time and computed here in long double:
+ * a two-model ce ensemble (log of the mean of the two probabilities) and a
+ * bce model. */
+static void test_cls_eval_confident(void) {
+    const int n = 40;
+    for (int bce = 0; bce <= 1; bce++) {
+        const int K = bce ? 1 : 2, C = bce ? 2 : 4;
+        rnn_config c;
+        rnn_config_default(&c, RNN_TASK_CLASSIFY);
+        c.vocab_size = 30, c.embed_dim = 6, c.hidden_dim = 8, c.num_layers = 1, c.num_classes = C;
+        c.loss = bce ? RNN_LOSS_BCE : RNN_LOSS_CE;
+        rnn_model *m[2] = {rnn_model_create(&c), K > 1 ? rnn_model_create(&c) : NULL};
+        CHECK(m[0] && (K == 1 || m[1]), "models: %s", rnn_last_error());
+        if (!m[0] || (K > 1 && !m[1])) return;
+        for (int k = 0; k < K; k++) {
+            rnn_model_init(m[k], 11 + k);
+            for (size_t i = 0; i < (size_t)m[k]->n_out * 8; i++) m[k]->head_w[i] *= 3000;
+        }
+        rnn_cls_data d = {0};
+        d.n = (size_t)n;
+        d.start = malloc(sizeof(size_t) * n), d.len = malloc(sizeof(int) * n), d.label = malloc(sizeof(int) * n);
+        d.tokens = malloc(sizeof(int32_t) * n * 12);
+        rnn_rng rng;
+        rnn_rng_seed(&rng, 9);
+        size_t used = 0;
+        for (int i = 0; i < n; i++) {
+            d.start[i] = used, d.len[i] = 1 + (int)(rnn_rng_next(&rng) % 12), d.label[i] = 0;
+            if (d.len[i] > d.max_len) d.max_len = d.len[i];
+            for (int t = 0; t < d.len[i]; t++) d.tokens[used++] = (int32_t)(rnn_rng_next(&rng) % 30);
+        }
+        long double loss = 0;
+        double lowest = 0;
+        float p[8];
+        rnn_acts *a[2] = {0};
+        int a_T[2] = {0};
+        for (int i = 0; i < n; i++) {
+            long double lp[2][4]; /* each model's log p of each class */
+            for (int k = 0; k < K; k++) {
+                rnn_cls_text_probs(m[k], &a[k], &a_T[k], d.tokens + d.start[i], d.len[i], p);
+                const float *z = a[k]->logits; /* the text's logits, row 0 */
+                if (bce) {
+                    lp[k][1] = -log1pl(expl(-(long double)z[0])), lp[k][0] = -log1pl(expl((long double)z[0]));
+                } else {
+                    long double mx = z[0], sum = 0;
+                    for (int j = 1; j < C; j++) mx = z[j] > mx ? z[j] : mx;
+                    for (int j = 0; j < C; j++) sum += expl((long double)z[j] - mx);
+                    for (int j = 0; j < C; j++) lp[k][j] = (long double)z[j] - mx - logl(sum);
+                }
+            }
+            int worst = 0; /* the label: the class of the least mean probability */
+            long double lmean[4];
+            for (int j = 0; j < C; j++) {
+                long double top = lp[0][j];
+                for (int k = 1; k < K; k++) top = lp[k][j] > top ? lp[k][j] : top;
+                long double s = 0;
+                for (int k = 0; k < K; k++) s += expl(lp[k][j] - top);
+                lmean[j] = top + logl(s / K);
+                if (lmean[j] < lmean[worst]) worst = j;
+            }
+            d.label[i] = worst;
+            loss -= lmean[worst];
+            lowest = fmin(lowest, (double)lmean[worst]);
+        }
+        loss /= n;
+        const rnn_model *ms[2] = {m[0], m[1]};
+        const rnn_cls_data *ds[2] = {&d, &d};
+        rnn_cls_metrics mt;
+        CHECK(rnn_cls_evaluate_mean(ms, ds, K, 8, &mt) == 0, "evaluate: %s", rnn_last_error());
+        CHECK(lowest < -200 && fabs(mt.loss - (double)loss) < 1e-6 * (double)loss,
+              "%s, labels as unlikely as e^%.0f: loss %.6f, long double oracle %.6f", bce ? "bce" : "ce ensemble",
+              lowest, mt.loss, (double)loss);
+        CHECK(mt.accuracy == 0, "every label the least likely class: accuracy %.3f", mt.accuracy);
+        rnn_cls_metrics_free(&mt);
+        for (int k = 0; k < K; k++) rnn_acts_free(a[k]), rnn_model_free(m[k]);
+        rnn_cls_data_free(&d);
+    }
+}
+
 /* A batch's packed rows are ints: texts of up to RNN_MAX_TEXT_LEN tokens
  * (INT_MAX / 2) fit two to a batch, and a plan whose batch would hold more
  * rows than an int does is refused with a message, not wrapped round into
@@ -1584,6 +1666,7 @@ int main(void) {
     RUN(test_init_from_unused_config);
     RUN(test_acts_bytes);
     RUN(test_cls_eval_blocks);
+    RUN(test_cls_eval_confident);
     RUN(test_cls_plan_rows);
     RUN(test_replace_with_link);
     RUN(test_best_linked);
