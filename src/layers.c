@@ -523,12 +523,12 @@ static double bce(float *logits, const float *targets, int N, const float *w, fl
     int correct = 0;
     for (int n = 0; n < N; n++) {
         const int pos = targets[n] > 0.5f;
-        const float x = logits[n], y = s > 0 ? targets[n] * (1 - s) + 0.5f * s : targets[n], wn = w ? w[pos] : 1.0f;
+        const float x = logits[n], y = targets[n] * (1 - s) + 0.5f * s, wn = w ? w[pos] : 1.0f; /* (s 0: y exact) */
         /* max(x,0) - x y + log(1 + e^-|x|): never overflows. */
         total += (double)wn * (fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x))));
         correct += (x > 0) == pos;
         const float sig = x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
-        logits[n] = w ? wn * (sig - y) / N : (sig - y) / N;
+        logits[n] = wn * (sig - y) / N;
     }
     if (n_correct) *n_correct = correct;
     return N ? total / N : 0.0;

@@ -49,7 +49,8 @@ typedef struct {
 /* One training step on the packed batch p whose ids and targets are in
  * a->ids / a->targets (a->ftargets for bce): forward (dropout on), loss
  * (with sc->loss's weights and smoothing), backward, clipping, optimizer
- * update with learning rate lr. Returns the mean loss that was trained; *grad_norm (may be NULL) gets the norm before clipping. A step
+ * update with learning rate lr. Returns the mean loss that was trained;
+ * *grad_norm (may be NULL) gets the norm before clipping. A step
  * whose gradient is not finite is skipped (returns NaN). m must hold its
  * gradients (rnn_model_alloc_grad). */
 double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in, rnn_optim *opt,
