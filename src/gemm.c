@@ -1045,8 +1045,7 @@ void rnn_gemm_packed_cols(int M, float alpha, const float *A, int lda, const rnn
                           float beta, float *C, int ldc, size_t cstride, int j0, int j1) {
     if (M <= 0 || j1 <= j0) return;
     if (pb->prec == RNN_BF16)
-        for (int i = 0; i < nb; i++)
-            rnn_gemm_bf16_packed_cols(M, alpha, A, lda, &pb[i], beta, C + i * cstride, ldc, j0, j1);
+        rnn_gemm_bf16_packed_cols(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, j0, j1);
     else
         packed_range(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, j0 / NR, (j1 + NR - 1) / NR);
 }

@@ -111,8 +111,8 @@ void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb);
 void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
                           float *C, int ldc);
 int rnn_gemm_bf16_packed_align(void);
-void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
-                               float beta, float *C, int ldc, int j0, int j1);
+void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
+                               float beta, float *C, int ldc, size_t cstride, int j0, int j1);
 
 /* Internal: columns [j0, j1) of a packed product (j1 clipped to N) by the
  * reference loop over the original B: what the packed paths answer when out

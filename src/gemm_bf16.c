@@ -341,20 +341,35 @@ void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb) {
     }
 }
 
-TARGET static void packed_part(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
-                               float beta, float *C, int ldc, int s0, int s1, uint32_t *Ap) {
+/* Rows of A packed at once by the packed paths: MC rows make MC / MR
+ * micro-panels, each B sliver then serves all of them straight from L1. */
+enum { MC = 64 };
+
+/* Slivers [s0, s1) of the nb products A @ op(B_i) into C + i * cstride. A's
+ * micro-panels are packed once per K block for all nb matrices; each sliver
+ * of B is then run against every panel while it is in L1, so B (the large
+ * operand: W_hh) streams from L2 or L3 once per call, not once per panel. */
+TARGET static void packed_part(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
+                               float beta, float *C, int ldc, size_t cstride, int s0, int s1,
+                               uint32_t *Ap) {
     const int K = pb->K, N = pb->N, nsl = (N + NR - 1) / NR;
     for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
         const int kc = K - pc < KC ? K - pc : KC, kp_n = (kc + 1) / 2;
         const float beta_k = pc == 0 ? beta : 1.0f;
-        const uint32_t *base = (const uint32_t *)pb->mem + (size_t)kb * KP * nsl * NR;
-        for (int ir = 0; ir < M; ir += MR) {
-            const int mr = M - ir < MR ? M - ir : MR;
-            pack_a(0, mr, kc, A, lda, ir, pc, Ap);
-            for (int sl = s0; sl < s1; sl++) {
-                const int nr = N - sl * NR < NR ? N - sl * NR : NR;
-                micro_kernel(kp_n, Ap, base + (size_t)sl * kp_n * NR, C + (size_t)ir * ldc + sl * NR, ldc,
-                             mr, nr, alpha, beta_k);
+        for (int ic = 0; ic < M; ic += MC) {
+            const int mc = M - ic < MC ? M - ic : MC;
+            for (int ir = 0; ir < mc; ir += MR)
+                pack_a(0, mc - ir < MR ? mc - ir : MR, kc, A, lda, ic + ir, pc, Ap + (size_t)ir * kp_n);
+            for (int i = 0; i < nb; i++) {
+                const uint32_t *base = (const uint32_t *)pb[i].mem + (size_t)kb * KP * nsl * NR;
+                float *c = C + i * cstride + (size_t)ic * ldc;
+                for (int sl = s0; sl < s1; sl++) {
+                    const int nr = N - sl * NR < NR ? N - sl * NR : NR;
+                    const uint32_t *bs = base + (size_t)sl * kp_n * NR;
+                    for (int ir = 0; ir < mc; ir += MR)
+                        micro_kernel(kp_n, Ap + (size_t)ir * kp_n, bs, c + (size_t)ir * ldc + sl * NR, ldc,
+                                     mc - ir < MR ? mc - ir : MR, nr, alpha, beta_k);
+                }
             }
         }
     }
@@ -362,14 +377,15 @@ TARGET static void packed_part(int M, float alpha, const float *A, int lda, cons
 
 /* Slivers [s0, s1) on the calling thread; out of memory for its A panel
  * buffer, the plain product of the original B. */
-static void packed_range(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
-                         float beta, float *C, int ldc, int s0, int s1) {
-    uint32_t *Ap = (uint32_t *)rnn_gemm_thread_buffer((size_t)MR * KP);
+static void packed_range(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
+                         float beta, float *C, int ldc, size_t cstride, int s0, int s1) {
+    uint32_t *Ap = (uint32_t *)rnn_gemm_thread_buffer((size_t)MC * KP);
     if (Ap) {
-        packed_part(M, alpha, A, lda, pb, beta, C, ldc, s0, s1, Ap);
+        packed_part(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
         return;
     }
-    rnn_gemm_packed_ref(M, alpha, A, lda, pb, beta, C, ldc, s0 * NR, s1 * NR);
+    for (int i = 0; i < nb; i++)
+        rnn_gemm_packed_ref(M, alpha, A, lda, &pb[i], beta, C + i * cstride, ldc, s0 * NR, s1 * NR);
 }
 
 void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
@@ -387,15 +403,15 @@ void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
-        packed_range(M, alpha, A, lda, pb, beta, C, ldc, nsl * tid / team, nsl * (tid + 1) / team);
+        packed_range(M, alpha, A, lda, pb, 1, beta, C, ldc, 0, nsl * tid / team, nsl * (tid + 1) / team);
     }
 }
 
 int rnn_gemm_bf16_packed_align(void) { return NR; }
 
-void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
-                               float beta, float *C, int ldc, int j0, int j1) {
-    packed_range(M, alpha, A, lda, pb, beta, C, ldc, j0 / NR, (j1 + NR - 1) / NR);
+void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
+                               float beta, float *C, int ldc, size_t cstride, int j0, int j1) {
+    packed_range(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, j0 / NR, (j1 + NR - 1) / NR);
 }
 
 #else /* no x86-64 GCC/Clang: no kernel */
@@ -416,9 +432,9 @@ void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn
 
 int rnn_gemm_bf16_packed_align(void) { return 1; }
 
-void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
-                               float beta, float *C, int ldc, int j0, int j1) {
-    rnn_gemm_packed_ref(M, alpha, A, lda, pb, beta, C, ldc, j0, j1);
+void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
+                               float beta, float *C, int ldc, size_t cstride, int j0, int j1) {
+    for (int i = 0; i < nb; i++) rnn_gemm_packed_ref(M, alpha, A, lda, &pb[i], beta, C + i * cstride, ldc, j0, j1);
 }
 
 

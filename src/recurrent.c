@@ -453,15 +453,26 @@ typedef struct {
     const float *blk;       /* a single sequence: W_hh in blocks (infer.h) for its matrix-vector steps */
 } step_team;
 
-/* A small W_hh (a 2x128 LSTM's is 256 KB) fits in each core's L2 whole. The
- * team then splits the batch instead: each thread runs its own rows, i.e.
- * its own sequences, through all T steps with all the units, and needs
- * nothing from the others until the end: no barrier per step, no state
- * crossing between cores, no A panel packed twice. With a large W_hh the
- * unit split is better: each thread streams only its part of W_hh. The bias
- * sums of the row split are per thread (ROW_SUMS doubles), added at the end. */
+/* The team splits the batch's rows when each thread gets ROW_MIN rows:
+ * each thread runs its own rows, i.e. its own sequences, through all T steps
+ * with all the units, and needs nothing from the others until the end: no
+ * barrier per step, no state crossing between cores, no A panel packed
+ * twice. Each thread then streams all of W_hh every step. A small W_hh (a
+ * 2x128 LSTM's is 256 KB) fits in each core's L2 whole; a large one comes
+ * from L3, which a few cores stream with room to spare (in bf16 a thread
+ * reads it once per step: gemm_bf16.c runs all of its rows against each
+ * sliver; fp32's kernel, one panel of MR rows at a time). On 2 Zen 4 cores the row split ran a
+ * 2x512 LSTM 15% faster than the unit split in fp32 and in bf16, a GRU 5%,
+ * a tanh RNN 10%, also at 8 rows a thread, and it stays fast when the host
+ * lends a core elsewhere for a while, where the unit split's barriers made
+ * both threads wait (bench/run.sh: docs/performance.md). With many threads
+ * the L3 traffic grows with their number and the unit split, each thread
+ * streaming its share of W_hh, is kept past ROW_SPLIT_MAX_THREADS for a
+ * W_hh larger than ROW_SPLIT_MAX_BYTES. The bias sums of the row split are
+ * per thread (ROW_SUMS doubles on its stack), added at the end. */
 #define ROW_SPLIT_MAX_BYTES (256 * 1024)
-#define ROW_SUMS 1024
+#define ROW_SPLIT_MAX_THREADS 4
+#define ROW_SUMS 4096
 #define ROW_MIN 8 /* rows per thread at least */
 static int team_layout = 0; /* 0 auto, 1 units, 2 rows: rnn_set_team_layout */
 
@@ -472,8 +483,9 @@ static int team_rows(const step_team *s) {
     if (team_layout == 1 || (G + 1) * H > ROW_SUMS) return 0;
     if (team_layout == 2) return 1;
     /* Too few rows for every thread to get ROW_MIN: the units share better. */
-    return (size_t)G * H * H * sizeof(float) <= ROW_SPLIT_MAX_BYTES &&
-           s->p->batch_sizes[0] >= ROW_MIN * rnn_get_threads();
+    const int nt = rnn_get_threads();
+    if (s->p->batch_sizes[0] < ROW_MIN * nt) return 0;
+    return (size_t)G * H * H * sizeof(float) <= ROW_SPLIT_MAX_BYTES || nt <= ROW_SPLIT_MAX_THREADS;
 }
 
 static int team_size(const step_team *s) {
