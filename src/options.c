@@ -318,7 +318,7 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path, int saved) {
     size_t cap = 0;
     long got;
     int lineno = 0, rc = 0, seen[NDEFS] = {0}; /* the line that set each option */
-    while ((got = rnn_getline(&line, &cap, f, RNN_OPT_STR + 4096, 1)) >= 0) {
+    while ((got = rnn_getline(&line, &cap, f, RNN_OPT_LIST + 4096, 1)) >= 0) {
         lineno++;
         if (memchr(line, 0, (size_t)got)) {
             rc = rnn_errorf("%s:%d: a NUL byte (not a text file?)", path, lineno);
@@ -361,7 +361,7 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path, int saved) {
         }
     }
     if (!rc && got == -3)
-        rc = rnn_errorf("%s:%d: a line of over %d bytes (not a config file?)", path, lineno + 1, RNN_OPT_STR + 4096);
+        rc = rnn_errorf("%s:%d: a line of over %d bytes (not a config file?)", path, lineno + 1, RNN_OPT_LIST + 4096);
     else if (!rc && got == -2)
         rc = rnn_errorf("%s: cannot read config file: %s", path, strerror(errno));
     free(line);
@@ -420,7 +420,7 @@ char *rnn_opts_to_string(const rnn_opts *o) {
 }
 
 int rnn_opts_write(const rnn_opts *o, FILE *f) {
-    char v[RNN_OPT_STR + 32];
+    char v[RNN_OPT_LIST + 32];
     for (int i = 0; i < NDEFS; i++) {
         const opt_def *d = &defs[i];
         /* a config reused elsewhere must not carry these */
@@ -434,7 +434,7 @@ int rnn_opts_write(const rnn_opts *o, FILE *f) {
 /* 1 if option d of o differs from its value in def, with o's value in is
  * as a message shows it; else 0. */
 static int off_default(const opt_def *d, const rnn_opts *o, const rnn_opts *def, char *is, size_t cap) {
-    char dflt[RNN_OPT_STR + 32];
+    char dflt[RNN_OPT_LIST + 32];
     format_value(d, o, is, cap);
     format_value(d, def, dflt, sizeof dflt);
     if (!strcmp(is, dflt)) return 0;
@@ -448,7 +448,7 @@ int rnn_opts_check_task(const rnn_opts *o) {
     const size_t n = strlen(other);
     rnn_opts def;
     rnn_opts_default(&def);
-    char is[RNN_OPT_STR + 32];
+    char is[RNN_OPT_LIST + 32];
     for (int i = 0; i < NDEFS; i++) {
         const opt_def *d = &defs[i];
         if (strncmp(d->help, other, n) || (d->help[n] != ':' && d->help[n] != ',')) continue;
@@ -496,7 +496,7 @@ int rnn_opts_check_unused(const rnn_opts *o) {
     };
     rnn_opts def;
     rnn_opts_default(&def);
-    char is[RNN_OPT_STR + 32];
+    char is[RNN_OPT_LIST + 32];
     for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
         if (rules[i].applies) continue;
         const opt_def *d = find(rules[i].name);
@@ -508,8 +508,10 @@ int rnn_opts_check_unused(const rnn_opts *o) {
 }
 
 /* The options that name files: a run records them as absolute paths, so
- * that it resumes from any directory. */
-static const char *const path_opts[] = {"data", "val", "vectors", "label-names", "init-from", "init-backward", "out"};
+ * that it resumes from any directory (and --resume, not recorded, so that a
+ * resume names the run's directory as the run's start did). */
+static const char *const path_opts[] = {"data", "val", "vectors", "label-names", "init-from", "init-backward", "out",
+                                        "resume"};
 
 /* p as an absolute path in dst (cap bytes; "" for ""): realpath's for a
  * file that exists, else the current directory before a relative one and
@@ -625,7 +627,7 @@ static const opt_def *first_fixed_diff(const rnn_opts *a, const rnn_opts *b, cha
 }
 
 int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *dir) {
-    char was[RNN_OPT_STR + 32], is[RNN_OPT_STR + 32];
+    char was[RNN_OPT_LIST + 32], is[RNN_OPT_LIST + 32];
     const opt_def *d = first_fixed_diff(run, now, was, is, sizeof was);
     if (d)
         return rnn_errorf("--%s cannot change when resuming %s (its config.txt has \"%s\", here \"%s\"): "
@@ -635,7 +637,7 @@ int rnn_opts_check_resume(const rnn_opts *run, const rnn_opts *now, const char *
 }
 
 int rnn_opts_check_state(const rnn_opts *saved, const rnn_opts *now, const char *dir) {
-    char was[RNN_OPT_STR + 32], is[RNN_OPT_STR + 32];
+    char was[RNN_OPT_LIST + 32], is[RNN_OPT_LIST + 32];
     const opt_def *d = first_fixed_diff(saved, now, was, is, sizeof was);
     if (d)
         return rnn_errorf("the options of this resume (%s/config.txt, then any settings) do not match the "
@@ -671,7 +673,7 @@ void rnn_opts_help(FILE *f) {
     rnn_opts_default(&def);
     for (int i = 0; i < NDEFS; i++) {
         const opt_def *d = &defs[i];
-        char flag[64], v[RNN_OPT_STR + 32];
+        char flag[64], v[RNN_OPT_LIST + 32];
         snprintf(flag, sizeof flag, "--%s%s", d->name, d->k == K_BOOL ? "" : " X");
         format_value_as(d, &def, v, sizeof v, 0); /* the default, unless the help says it (or a flag: off) */
         const int show = d->k != K_BOOL && *v && !strstr(d->help, "default");

@@ -13,6 +13,8 @@
 #include <stdio.h>
 
 #define RNN_OPT_STR 512
+/* A list with one number per class (--class-weight): room for thousands of classes. */
+#define RNN_OPT_LIST 16384
 #define RNN_OPT_MAX 128 /* room for the table's options (options.c checks) */
 
 typedef struct {
@@ -30,7 +32,7 @@ typedef struct {
     char truncate[8];          /* head|tail */
     /* model */
     char task[16], cell[16], pool[16], loss[8];
-    char class_weight[RNN_OPT_STR]; /* classify: none | balanced | w0,w1,... (rnn_class_weight_parse) */
+    char class_weight[RNN_OPT_LIST]; /* classify: none | balanced | w0,w1,... (rnn_class_weight_parse) */
     float label_smoothing;     /* training loss: PyTorch's label_smoothing, in [0, 1) */
     int layers, hidden, embed, bidirectional, residual, attention_dim, freeze_embedding, tie_weights;
     int grow_vocab;            /* fine-tuning: add the training text's new tokens to the vocabulary */

@@ -1054,6 +1054,17 @@ expect_error "--class-weight balanced with a class no training example has" \
     'class-weight balanced: class "mixed" has no training examples, so no weight; give one per class' \
     $RNN train --task classify --data "$T/cw01.tsv" --label-names "$T/cwnames.txt" --class-weight balanced --steps 1 --out "$T/xcw8"
 
+# a weight for each of 600 classes: a list of 2,400 characters, written to config.txt and resumed whole
+for i in $(seq 100 699); do printf 'c%d\tthing number %d\n' $i $i; done >"$T/cw600.tsv"
+cw600=$(for i in $(seq 100 698); do printf '1.5,'; done; printf '2')
+$RNN train --task classify --data "$T/cw600.tsv" --val "$T/cw600.tsv" --header no --layers 1 --hidden 4 --embed 4 --batch 8 --threads 1 \
+    --progress log --log-every 0 --class-weight "$cw600" --steps 1 --out "$T/cw600" >/dev/null 2>&1
+(cd "$T" && $RNN train --resume cw600 --steps 2 >"$T/cw600r.log" 2>&1)
+check "--class-weight with 600 weights (2,400 characters) trains, is written whole to config.txt and resumes" \
+    "grep -qxF 'class-weight = $cw600' '$T/cw600/config.txt' && grep -q '^class weights (given): c100 1.5, c101 1.5, .*(505 more)\$' '$T/cw600r.log' && grep -q '^done: 2 steps' '$T/cw600r.log'"
+check "a resume names its run directory as an absolute path, as the run's start did (--resume cw600 from its parent)" \
+    "grep -q 'run dir $(cd "$T" && pwd -P)/cw600\$' '$T/cw600r.log'"
+
 # an option given twice, an empty value, endless or binary input: refused, not the last one silently
 expect_error "classify --ensemble given twice" "option --ensemble is given twice" \
     $RNN classify "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" "Who ?"
