@@ -114,13 +114,16 @@ double rnn_lm_cache_logprob(const rnn_lm_cache *c, int b, const float *h, const 
     if (n == 0 || c->lambda == 0) return model;
     /* the cache's vote for y: log of the softmax weight of the pairs followed by y */
     const int32_t *next = c->next + (size_t)b * c->size;
+    /* One pass, the sums kept relative to the largest score so far: a new
+     * largest rescales them (the first, from -inf, scales zeros by 0). */
     double smax = -INFINITY, all = 0, for_y = 0;
     for (int i = 0; i < n; i++) {
         const double s = score_of(c, b, h, i);
-        smax = s > smax ? s : smax;
-    }
-    for (int i = 0; i < n; i++) {
-        const double e = exp(score_of(c, b, h, i) - smax);
+        if (s > smax) {
+            const double r = exp(smax - s);
+            all *= r, for_y *= r, smax = s;
+        }
+        const double e = exp(s - smax);
         all += e;
         if (next[i] == y) for_y += e;
     }

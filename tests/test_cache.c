@@ -208,6 +208,20 @@ static void test_evaluate_underflow(void) {
     CHECK(fabs(rnn_lm_cache_logprob(c, 0, e0, logits, 2) - (log(0.75) - 100 - lse)) < 1e-9,
           "a token the window lacks: log(0.75) + log p");
     rnn_lm_cache_free(c);
+    /* Three pairs whose largest score is not the first (scores 1, 3, 2 for
+     * h = 1): the vote for token 1 is (e + e^2) / (e + e^3 + e^2) however the
+     * sums are scaled on the way. */
+    c = rnn_lm_cache_create(1, 3, 1, 3, 1.0f, 0.25f);
+    const float one[1] = {1}, three[1] = {3}, two[1] = {2};
+    rnn_lm_cache_push(c, 0, one, 1);
+    rnn_lm_cache_push(c, 0, three, 2);
+    rnn_lm_cache_push(c, 0, two, 1);
+    const double vote = (exp(1.0) + exp(2.0)) / (exp(1.0) + exp(3.0) + exp(2.0));
+    const double lq3 = log(0.75 * exp(-lse) + 0.25 * vote);
+    CHECK(fabs(rnn_lm_cache_logprob(c, 0, one, logits, 1) - lq3) < 1e-12,
+          "the largest score second: log(0.75 p + 0.25 vote) = %.9f, got %.9f", lq3,
+          rnn_lm_cache_logprob(c, 0, one, logits, 1));
+    rnn_lm_cache_free(c);
     rnn_model_free(m);
 }
 
