@@ -122,6 +122,16 @@ for name in "${names[@]}"; do
   done
 done
 
+# The ceiling of fp32 batch-1 sampling: how fast the cores read the 12.75 MB
+# of weights a sample_lstm_2x512 token streams (bench/bench_stream.c).
+stream_gbs=""
+if [ $quick = 0 ] && [[ " ${names[*]} " == *" sample_lstm_2x512 "* ]]; then
+    maxthr=$(tr ' ' '\n' <<<"$threads" | sort -n | tail -n 1)
+    if cc -std=c11 -O3 -march=native -fopenmp bench/bench_stream.c -o build/bench/bench_stream 2>"$LOGS/stream.log"; then
+        stream_gbs=$(build/bench/bench_stream "$maxthr" 12.75 2>>"$LOGS/stream.log" | awk 'NR > 1 && $3 > b { b = $3 } END { if (b) print b }')
+    fi
+fi
+
 # --- report -----------------------------------------------------------------
 fmt() { # a throughput or a rate: 3 significant digits at least, no exponent
     awk -v x="$1" 'BEGIN { if (x == "") print "n/a"; else if (x >= 100) printf "%.0f\n", x;
@@ -156,6 +166,14 @@ report() {
     done
     echo
     echo "GFLOP/s counts only the matrix products (rnn.c's analytic count, applied to both sides; bench/README.md)."
+    if [ -n "$stream_gbs" ]; then
+        local st
+        st=$(field "${best_line[sample_lstm_2x512/rnn.c]:-}" throughput)
+        echo
+        echo "fp32 sampling's ceiling: this CPU reads the 12.75 MB of weights a token streams at $stream_gbs GB/s" \
+            "(bench/bench_stream.c, best of 1 and $maxthr threads), so at most $(fmt "$(awk -v g="$stream_gbs" 'BEGIN { print g * 1e9 / 12.75e6 }')") tokens/s$(
+            [ -z "$st" ] || awk -v t="$st" -v g="$stream_gbs" 'BEGIN { printf "; rnn.c ran at %.0f%% of it", 100 * t / (g * 1e9 / 12.75e6) }')."
+    fi
     echo
     echo "## Every run"
     echo

@@ -56,5 +56,8 @@ const float *rnn_stepper_feed(rnn_stepper *s, int32_t id);
 /* The top layer's output after the last token fed (hidden_dim floats, the
  * output layer's input; owned by the stepper, valid until the next call). */
 const float *rnn_stepper_top(const rnn_stepper *s);
+/* Internal, for tests: whether the layers' streams prefetch in software
+ * (chosen per CPU when the stepper is made: stream_prefetch in infer.c). */
+void rnn_stepper_set_prefetch(rnn_stepper *s, int pf);
 
 #endif
