@@ -503,10 +503,23 @@ static int team_size(const step_team *s) {
 /* Thread tid of nt owns rows [*r0, *r1) (of the first step's, the largest
  * batch) and units [*u0, *u1): with the unit split all rows and whole blocks
  * of s->align units, with the row split all units. */
+/* Where part k of nt of the row split starts: the first row b with rows
+ * [0, b) holding at least k/nt of the tokens. Rows run longest first, so
+ * with sequences of different lengths the first threads take fewer, longer
+ * rows and every thread runs about as many row-steps (an even split of the
+ * rows would leave the last threads idle once their short rows end). */
+static int row_cut(const rnn_pack *p, int k, int nt) {
+    const long goal = (long)p->N * k;
+    long sum = 0;
+    int b = 0;
+    while (b < p->B && sum * nt < goal) sum += p->lengths[b++];
+    return b;
+}
+
 static void team_part(const step_team *s, int tid, int nt, int *r0, int *r1, int *u0, int *u1) {
     const int H = s->d->H, B = s->p->batch_sizes[0];
     if (s->rows) {
-        *r0 = (int)((long)B * tid / nt), *r1 = (int)((long)B * (tid + 1) / nt);
+        *r0 = row_cut(s->p, tid, nt), *r1 = row_cut(s->p, tid + 1, nt);
         *u0 = 0, *u1 = H;
         return;
     }
