@@ -285,8 +285,8 @@ static void add_mean(void *user, size_t i, const rnn_acts *x, const rnn_pack *p,
     if (o->m->c.loss == RNN_LOSS_BCE) {
         out[1] += 1.0 / (1.0 + exp(-(double)lg[0])) / o->K;
         out[0] += 1.0 / (1.0 + exp((double)lg[0])) / o->K;
-        const double z = y ? -(double)lg[0] : (double)lg[0]; /* log sigmoid(-z) = -softplus(z) */
-        lp = -(z > 0 ? z + log1p(exp(-z)) : log1p(exp(z)));
+        const double z = y ? -(double)lg[0] : (double)lg[0]; /* log sigmoid(-z) = -log(e^0 + e^z) */
+        lp = -rnn_log_add(0.0, z);
     } else {
         rnn_cls_probs(o->m, lg, o->row);
         for (int c = 0; c < C; c++) out[c] += (double)o->row[c] / o->K;

@@ -999,16 +999,18 @@ static void packed_range(int M, float alpha, const float *A, int lda, const rnn_
         packed_part(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
         return;
     }
-    for (int i = 0; i < nb; i++)
-        rnn_gemm_packed_ref(M, alpha, A, lda, &pb[i], beta, C + i * cstride, ldc, s0 * NR, s1 * NR);
+    rnn_gemm_packed_ref(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0 * NR, s1 * NR);
 }
 
-void rnn_gemm_packed_ref(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
-                         float *C, int ldc, int j0, int j1) {
-    if (j1 > pb->N) j1 = pb->N;
-    if (j1 > j0)
-        rnn_gemm_ref(0, pb->trans_b, M, j1 - j0, pb->K, alpha, A, lda,
-                     pb->trans_b ? pb->B + (size_t)j0 * pb->ldb : pb->B + j0, pb->ldb, beta, C + j0, ldc);
+void rnn_gemm_packed_ref(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb, float beta,
+                         float *C, int ldc, size_t cstride, int j0, int j1) {
+    for (int i = 0; i < nb; i++) {
+        const rnn_packed_b *b = &pb[i];
+        const int j = j1 < b->N ? j1 : b->N;
+        if (j > j0)
+            rnn_gemm_ref(0, b->trans_b, M, j - j0, b->K, alpha, A, lda,
+                         b->trans_b ? b->B + (size_t)j0 * b->ldb : b->B + j0, b->ldb, beta, C + i * cstride + j0, ldc);
+    }
 }
 
 void rnn_gemm_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,

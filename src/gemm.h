@@ -114,11 +114,12 @@ int rnn_gemm_bf16_packed_align(void);
 void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
                                float beta, float *C, int ldc, size_t cstride, int j0, int j1);
 
-/* Internal: columns [j0, j1) of a packed product (j1 clipped to N) by the
- * reference loop over the original B: what the packed paths answer when out
- * of memory for their A panel, and all a build without the bf16 kernel has. */
-void rnn_gemm_packed_ref(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
-                         float *C, int ldc, int j0, int j1);
+/* Internal: columns [j0, j1) (j1 clipped to N) of the nb products of A with
+ * pb[0..nb), into C + i * cstride, by the reference loop over the original
+ * Bs: what the packed paths answer when out of memory for their A panel,
+ * and all a build without the bf16 kernel has. */
+void rnn_gemm_packed_ref(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb, float beta,
+                         float *C, int ldc, size_t cstride, int j0, int j1);
 
 /* Internal: a per-thread packing buffer of at least n floats, kept for the
  * thread's lifetime (NULL when out of memory). */

@@ -384,8 +384,7 @@ static void packed_range(int M, float alpha, const float *A, int lda, const rnn_
         packed_part(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
         return;
     }
-    for (int i = 0; i < nb; i++)
-        rnn_gemm_packed_ref(M, alpha, A, lda, &pb[i], beta, C + i * cstride, ldc, s0 * NR, s1 * NR);
+    rnn_gemm_packed_ref(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0 * NR, s1 * NR);
 }
 
 void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
@@ -427,14 +426,14 @@ void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb) {
 
 void rnn_gemm_bf16_packed(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, float beta,
                           float *C, int ldc) {
-    rnn_gemm_packed_ref(M, alpha, A, lda, pb, beta, C, ldc, 0, pb->N);
+    rnn_gemm_packed_ref(M, alpha, A, lda, pb, 1, beta, C, ldc, 0, 0, pb->N);
 }
 
 int rnn_gemm_bf16_packed_align(void) { return 1; }
 
 void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
                                float beta, float *C, int ldc, size_t cstride, int j0, int j1) {
-    for (int i = 0; i < nb; i++) rnn_gemm_packed_ref(M, alpha, A, lda, &pb[i], beta, C + i * cstride, ldc, j0, j1);
+    rnn_gemm_packed_ref(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, j0, j1);
 }
 
 

@@ -437,8 +437,9 @@ static inline int step_time(const rnn_pack *p, int reverse, int k) {
  * threads have put their slices of h_prev in place; backward, after they
  * have written their units' dG, which the dh_prev product reads whole.
  * The blocks are whole slivers of the packed W_hh (its column width), so a
- * thread's product columns are exactly its units. When W_hh is small the
- * team splits the batch's rows instead, and needs no barrier (team_rows).
+ * thread's product columns are exactly its units. When each thread gets
+ * enough rows (and W_hh is small, or the team is) the team splits the
+ * batch's rows instead, and needs no barrier (team_rows).
  * A single sequence (batch 1) takes W_hh in 16-row blocks instead
  * (infer.h's matrix-vector kernel); its team, when W_hh is large enough to
  * share, splits the units in whole blocks of 16. Otherwise, unpacked, one
@@ -461,11 +462,11 @@ typedef struct {
  * 2x128 LSTM's is 256 KB) fits in each core's L2 whole; a large one comes
  * from L3, which a few cores stream with room to spare (in bf16 a thread
  * reads it once per step: gemm_bf16.c runs all of its rows against each
- * sliver; fp32's kernel, one panel of MR rows at a time). On 2 Zen 4 cores the row split ran a
- * 2x512 LSTM 15% faster than the unit split in fp32 and in bf16, a GRU 5%,
- * a tanh RNN 10%, also at 8 rows a thread, and it stays fast when the host
- * lends a core elsewhere for a while, where the unit split's barriers made
- * both threads wait (bench/run.sh: docs/performance.md). With many threads
+ * sliver; fp32's kernel, one panel of MR rows at a time). On 2 Zen 4 cores
+ * the row split ran a 2x512 LSTM 15% faster than the unit split in fp32 and
+ * in bf16, a GRU 5%, a tanh RNN 10%, also at 8 rows a thread, and it stays
+ * fast when the host lends a core elsewhere for a while, where the unit
+ * split's barriers made both threads wait (docs/performance.md). With many threads
  * the L3 traffic grows with their number and the unit split, each thread
  * streaming its share of W_hh, is kept past ROW_SPLIT_MAX_THREADS for a
  * W_hh larger than ROW_SPLIT_MAX_BYTES. The bias sums of the row split are
@@ -500,9 +501,6 @@ static int team_size(const step_team *s) {
     return nt < parts ? nt : parts > 1 ? parts : 1;
 }
 
-/* Thread tid of nt owns rows [*r0, *r1) (of the first step's, the largest
- * batch) and units [*u0, *u1): with the unit split all rows and whole blocks
- * of s->align units, with the row split all units. */
 /* Where part k of nt of the row split starts: the first row b with rows
  * [0, b) holding at least k/nt of the tokens. Rows run longest first, so
  * with sequences of different lengths the first threads take fewer, longer
@@ -516,6 +514,9 @@ static int row_cut(const rnn_pack *p, int k, int nt) {
     return b;
 }
 
+/* Thread tid of nt owns rows [*r0, *r1) (of the first step's, the largest
+ * batch) and units [*u0, *u1): with the unit split all rows and whole blocks
+ * of s->align units, with the row split all units. */
 static void team_part(const step_team *s, int tid, int nt, int *r0, int *r1, int *u0, int *u1) {
     const int H = s->d->H, B = s->p->batch_sizes[0];
     if (s->rows) {

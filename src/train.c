@@ -766,6 +766,15 @@ static void say_header(run *r, const char *path, const rnn_dataset *d) {
     if (rnn_cls_note_header(note, sizeof note, path, d)) say(r, "%s", note);
 }
 
+/* The class names in order, comma-separated, in names (cap bytes): as many
+ * as fit in the first 400 characters or so, for a log line or a message. */
+static const char *label_names(const run *r, char *names, size_t cap) {
+    names[0] = 0;
+    for (int i = 0; i < r->n_labels && strlen(names) < 400; i++)
+        snprintf(names + strlen(names), cap - strlen(names), "%s%s", i ? ", " : "", r->labels[i]);
+    return names;
+}
+
 /* Classification data: labelled examples from --data, validation from --val
  * or a stratified --val-frac split; label names kept for the checkpoint. */
 static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) {
@@ -850,10 +859,8 @@ static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) 
     r->n_labels = tr.n_labels;
     tr.labels = NULL;
     tr.n_labels = 0;
-    char names[512] = "";
-    for (int i = 0; i < r->n_labels && strlen(names) < 400; i++)
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", r->labels[i]);
-    say(r, "classes (%d): %s", r->n_labels, names);
+    char names[512];
+    say(r, "classes (%d): %s", r->n_labels, label_names(r, names, sizeof names));
     rc = 0;
 out:
     rnn_dataset_free(&all);
@@ -2091,11 +2098,9 @@ static int setup_loss(run *r) {
     if (kind == RNN_CW_NONE) return 0;
     const int C = r->n_labels;
     if (kind == RNN_CW_LIST && n != C) {
-        char names[512] = "";
-        for (int i = 0; i < C && strlen(names) < 400; i++)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", r->labels[i]);
+        char names[512];
         return rnn_errorf("--class-weight gives %d weight%s for %d classes (%s): one per class, in that order", n,
-                          n == 1 ? "" : "s", C, names);
+                          n == 1 ? "" : "s", C, label_names(r, names, sizeof names));
     }
     if (!(r->class_weight = malloc(sizeof(float) * C))) return rnn_errorf("out of memory");
     if (kind == RNN_CW_LIST) {
