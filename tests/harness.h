@@ -81,6 +81,17 @@ static inline double harness_max_rel_err(const float *got, const float *want, si
         printf("%s %s\n", harness_cur_failed ? "not ok" : "ok", #fn);          \
     } while (0)
 
+/* mkdtemp(tmpl) ("/tmp/NAME_XXXXXX": the six X become a fresh directory);
+ * 0 and a failed check when it cannot, for the test to return. */
+#define harness_mkdtemp(tmpl) harness_mkdtemp_(tmpl, __FILE__, __LINE__)
+static inline int harness_mkdtemp_(char *tmpl, const char *file, int line) {
+    if (mkdtemp(tmpl)) return 1;
+    harness_failed++;
+    harness_cur_failed++;
+    fprintf(stderr, "FAIL %s:%d [%s] mkdtemp %s: cannot make a directory\n", file, line, harness_cur, tmpl);
+    return 0;
+}
+
 /* Removes a training run directory (the files rnn train writes) and the
  * directory itself. */
 static inline void harness_rm_run(const char *dir) {

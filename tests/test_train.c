@@ -207,10 +207,7 @@ static void golden_cls(const char *path) {
  * run trains with them, saying so in train.log. */
 static void test_trainer_loss_options(void) {
     char dir[] = "/tmp/rnn_cw_XXXXXX", data[64], out[64], log[96];
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp");
-        return;
-    }
+    if (!harness_mkdtemp(dir)) return;
     snprintf(data, sizeof data, "%s/d.tsv", dir);
     snprintf(out, sizeof out, "%s/run", dir);
     FILE *f = fopen(data, "w");
@@ -283,10 +280,7 @@ static void test_frozen_embedding(void) {
  * output layer too. */
 static void test_frozen_resume(void) {
     char dir[] = "/tmp/rnn_freeze_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp");
-        return;
-    }
+    if (!harness_mkdtemp(dir)) return;
     rnn_opts o;
     rnn_opts_default(&o);
     const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "8"}, {"batch", "4"},
@@ -346,8 +340,7 @@ static void test_tied_weights(void) {
     CHECK(blo >= -bb && bhi <= bb && bhi - blo > 0.3f * bb, "head bias U(-1/sqrt(E), 1/sqrt(E)): [%g, %g]", blo, bhi);
 
     char dir[] = "/tmp/rnn_tie_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp");
+    if (!harness_mkdtemp(dir)) {
         rnn_model_free(m);
         return;
     }
@@ -538,10 +531,7 @@ static rnn_model *tiny_run(const char *dir, long steps, float ema) {
 
 static void test_ema(void) {
     char base[] = "/tmp/rnn_ema_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
-    if (!mkdtemp(base)) {
-        CHECK(0, "mkdtemp: cannot make a directory under /tmp");
-        return;
-    }
+    if (!harness_mkdtemp(base)) return;
     char dir[4][64];
     rnn_model *raw[4] = {0};
     for (int k = 1; k <= 3; k++) {
@@ -589,10 +579,7 @@ static void test_ema(void) {
  * without both fingerprints (as saved before 2026-12-06) resumes. */
 static void test_damaged_state(void) {
     char dir[] = "/tmp/rnn_state_XXXXXX";
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp");
-        return;
-    }
+    if (!harness_mkdtemp(dir)) return;
     rnn_opts o;
     rnn_opts_default(&o);
     const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "8"}, {"batch", "4"}, {"seq-len", "8"},
@@ -668,10 +655,7 @@ static void test_damaged_state(void) {
  * byte (/dev/zero was read until memory ran out), a line without end. */
 static void test_vectors_not_text(void) {
     char dir[] = "/tmp/rnn_vec_XXXXXX", run[64], vec[64];
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp");
-        return;
-    }
+    if (!harness_mkdtemp(dir)) return;
     snprintf(run, sizeof run, "%s/run", dir);
     snprintf(vec, sizeof vec, "%s/v.txt", dir);
     FILE *f = fopen(vec, "w");
@@ -721,10 +705,7 @@ static void test_vectors_not_text(void) {
  * --grow-vocab they had given). Without --grow-vocab it is refused. */
 static void test_grow_vocab_vectors_nothing_new(void) {
     char dir[] = "/tmp/rnn_grow_XXXXXX", base[64], ft[64], vec[64], model[96], log[96];
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp");
-        return;
-    }
+    if (!harness_mkdtemp(dir)) return;
     snprintf(base, sizeof base, "%s/base", dir);
     snprintf(ft, sizeof ft, "%s/ft", dir);
     snprintf(vec, sizeof vec, "%s/v.txt", dir);
@@ -768,10 +749,7 @@ static void test_grow_vocab_vectors_nothing_new(void) {
  * nothing in this run", a flag the run was never given). */
 static void test_init_from_unused_config(void) {
     char dir[] = "/tmp/rnn_unused_XXXXXX", base[64], ft[64], model[96], data[64];
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp");
-        return;
-    }
+    if (!harness_mkdtemp(dir)) return;
     snprintf(base, sizeof base, "%s/base", dir);
     snprintf(ft, sizeof ft, "%s/ft", dir);
     snprintf(model, sizeof model, "%s/model.safetensors", base);
@@ -863,10 +841,7 @@ static int on_eval_link(const rnn_train_event *e, void *user) {
  * path as it was, with a message. */
 static void test_replace_with_link(void) {
     char dir[] = "/tmp/rnn_rlink_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp");
-        return;
-    }
+    if (!harness_mkdtemp(dir)) return;
     char src[64], path[64], none[64];
     snprintf(src, sizeof src, "%s/a", dir);
     snprintf(path, sizeof path, "%s/b", dir);
@@ -896,10 +871,7 @@ static void test_replace_with_link(void) {
  * resumed validates as the run that went straight on, loss for loss. */
 static void test_best_linked(void) {
     char base[] = "/tmp/rnn_link_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
-    if (!mkdtemp(base)) {
-        CHECK(0, "mkdtemp");
-        return;
-    }
+    if (!harness_mkdtemp(base)) return;
     char dir[2][64];
     link_seen seen[3] = {{0}};
     for (int k = 0; k < 2; k++) {
@@ -1585,10 +1557,7 @@ static void old_fingerprint(const char *path, char *out, size_t cap) {
 static void test_stream_width_training(void) {
     if (!harness_have_data("../shared/data/tinyshakespeare/input.txt")) return;
     char base[] = "/tmp/rnn_width_XXXXXX";
-    if (!mkdtemp(base)) {
-        CHECK(0, "mkdtemp");
-        return;
-    }
+    if (!harness_mkdtemp(base)) return;
     char data[96], val[96], narrow[96], wide[96], split[96];
     snprintf(data, sizeof data, "%s/train.txt", base);
     snprintf(val, sizeof val, "%s/val.txt", base);
