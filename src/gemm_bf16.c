@@ -13,6 +13,9 @@
  * of pairs, then for each MR-row micro-panel of op(A) (packed as pairs) run
  * the micro-kernel over the slivers. Rounding happens while packing, so the
  * fp32 operands are read once per block and never copied whole.
+ * A team of threads with rows of C to share (a training pass's input
+ * projections, dX and dW) instead packs all of op(B) once between them and
+ * then takes 64 rows at a time as each thread comes free (rows_part).
  *
  * The kernel is compiled for AVX512-BF16 with a target attribute and used
  * only when the CPU reports the feature (rnn_gemm_bf16_available), so the
@@ -255,6 +258,34 @@ TARGET static void micro_kernel(int kp_n, const uint32_t *restrict Ap, const uin
     }
 }
 
+/* Rows of A packed at once: MC rows make MC / MR micro-panels, one after
+ * the other (kp_n * MR words each). A transposed A (op(A)'s rows along A's
+ * rows) is read in whole cache lines, 16 rows of op(A) at a time, not in the
+ * half lines one panel needs: with a power-of-two lda (dG^T's, 4H) those
+ * lines share a few cache sets and were gone before the next panel came
+ * back for their other half. */
+enum { MC = 64 };
+
+TARGET static void pack_a_block(int ta, int mc, int kc, const float *A, int lda, int i0, int p0,
+                                uint32_t *restrict Ap) {
+    const int kp_n = (kc + 1) / 2, n16 = ta ? mc / 16 * 16 : 0;
+    for (int kp = 0; 2 * kp + 1 < kc && n16; kp++) {
+        const float *lo = A + (size_t)(p0 + 2 * kp) * lda + i0;
+        for (int g = 0; g < n16; g += 16) {
+            __m512i w = pairs_across(lo + g, lo + lda + g);
+            uint32_t *d = Ap + (size_t)g * kp_n + (size_t)kp * MR;
+            _mm256_storeu_si256((__m256i *)d, _mm512_castsi512_si256(w));
+            _mm256_storeu_si256((__m256i *)(d + (size_t)MR * kp_n), _mm512_extracti64x4_epi64(w, 1));
+        }
+    }
+    if (kc % 2) /* the last pair row: k = kc - 1 and a zero high half */
+        for (int r = 0; r < n16; r++)
+            Ap[(size_t)(r / MR * MR) * kp_n + (size_t)(kp_n - 1) * MR + r % MR] =
+                pair(A[(size_t)(p0 + kc - 1) * lda + i0 + r], 0.0f);
+    for (int ir = n16; ir < mc; ir += MR)
+        pack_a(ta, mc - ir < MR ? mc - ir : MR, kc, A, lda, i0 + ir, p0, Ap + (size_t)ir * kp_n);
+}
+
 /* One thread's block: rows [i0, i0+m), columns [j0, j0+n). */
 TARGET static void blocked(int ta, int tb, int m, int n, int K, float alpha, const float *A, int lda,
                            const float *B, int ldb, float beta, float *C, int ldc, int i0, int j0,
@@ -269,14 +300,14 @@ TARGET static void blocked(int ta, int tb, int m, int n, int K, float alpha, con
                 int w = nc - s * NR < NR ? nc - s * NR : NR;
                 pack_b_sliver(tb, kc, w, B, ldb, pc, j0 + jc + s * NR, Bp + (size_t)s * kp_n * NR);
             }
-            for (int ir = 0; ir < m; ir += MR) {
-                int mr = m - ir < MR ? m - ir : MR;
-                pack_a(ta, mr, kc, A, lda, i0 + ir, pc, Ap);
-                for (int jr = 0; jr < nc; jr += NR) {
-                    int nr = nc - jr < NR ? nc - jr : NR;
-                    micro_kernel(kp_n, Ap, Bp + (size_t)(jr / NR) * kp_n * NR,
-                                 C + (size_t)(i0 + ir) * ldc + j0 + jc + jr, ldc, mr, nr, alpha, beta_k);
-                }
+            for (int ic = 0; ic < m; ic += MC) {
+                const int mc = m - ic < MC ? m - ic : MC;
+                pack_a_block(ta, mc, kc, A, lda, i0 + ic, pc, Ap);
+                for (int ir = 0; ir < mc; ir += MR)
+                    for (int jr = 0; jr < nc; jr += NR)
+                        micro_kernel(kp_n, Ap + (size_t)ir * kp_n, Bp + (size_t)(jr / NR) * kp_n * NR,
+                                     C + (size_t)(i0 + ic + ir) * ldc + j0 + jc + jr, ldc,
+                                     mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, alpha, beta_k);
             }
         }
     }
@@ -289,13 +320,54 @@ static int split(int total, int unit, int p, int q) {
     return s < total ? s : total;
 }
 
+/* Pre-packed B's layout (rnn_gemm_bf16_pack_b): slivers [s0, s1) of K
+ * block kb are at kb * KP * nsl * NR + s * kp_n * NR words. */
+TARGET static void pack_b_slivers(int tb, int K, int N, const float *B, int ldb, uint32_t *Bp, int q0, int q1) {
+    const int nsl = (N + NR - 1) / NR;
+    for (int q = q0; q < q1; q++) { /* q: sliver q % nsl of K block q / nsl */
+        const int kb = q / nsl, sl = q % nsl, pc = kb * KC, kc = K - pc < KC ? K - pc : KC;
+        const int w = N - sl * NR < NR ? N - sl * NR : NR;
+        pack_b_sliver(tb, kc, w, B, ldb, pc, sl * NR, Bp + (size_t)kb * KP * nsl * NR + (size_t)sl * ((kc + 1) / 2) * NR);
+    }
+}
+
+/* Rows [i0, i0 + mc) of C (mc <= MC) from all of B, pre-packed: each K
+ * block's A panels are packed once, then run against B NC columns at a
+ * time (that block of B in L2, a panel in L1). */
+TARGET static void rows_part(int ta, int mc, int N, int K, float alpha, const float *A, int lda,
+                             const uint32_t *Bp, float beta, float *C, int ldc, int i0, uint32_t *Ap) {
+    const int nsl = (N + NR - 1) / NR;
+    for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
+        const int kc = K - pc < KC ? K - pc : KC, kp_n = (kc + 1) / 2;
+        const float beta_k = pc == 0 ? beta : 1.0f;
+        const uint32_t *base = Bp + (size_t)kb * KP * nsl * NR;
+        pack_a_block(ta, mc, kc, A, lda, i0, pc, Ap);
+        for (int jc = 0; jc < N; jc += NC)
+            for (int ir = 0; ir < mc; ir += MR)
+                for (int jr = jc; jr < N && jr < jc + NC; jr += NR)
+                    micro_kernel(kp_n, Ap + (size_t)ir * kp_n, base + (size_t)(jr / NR) * kp_n * NR,
+                                 C + (size_t)(i0 + ir) * ldc + jr, ldc, mc - ir < MR ? mc - ir : MR,
+                                 N - jr < NR ? N - jr : NR, alpha, beta_k);
+    }
+}
+
 int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
     if (!rnn_gemm_bf16_available()) return rnn_errorf("this CPU has no AVX512-BF16");
-    const size_t per_thread = (size_t)KP * NC + (size_t)MR * KP;
+    const size_t per_thread = (size_t)KP * NC + (size_t)MC * KP;
     int nt = rnn_get_threads();
     long work = (long)M * N * K;
     if (work < (1L << 18)) nt = 1;
+    /* A team with rows of C to share (the input projections, dX, dW) packs
+     * B once between its threads, into the calling thread's buffer, and
+     * then takes MC rows at a time as each thread comes free: every thread
+     * packing all of B for its own half of the rows cost a few percent of
+     * bf16 training, and so did the waits of a fixed split on a busy host. */
+    const int nchunk = (M + MC - 1) / MC;
+    const size_t bwords = rnn_gemm_bf16_packed_bytes(K, N) / sizeof(uint32_t);
+    uint32_t *shared = NULL;
+    if (nt > 1 && nchunk >= 2 * nt && (M + MR - 1) / MR >= (N + NR - 1) / NR)
+        shared = (uint32_t *)rnn_gemm_thread_buffer(bwords + (size_t)MC * KP);
     int fail = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : fail)
@@ -306,17 +378,32 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
-        /* Split the longer side of C, in whole micro-tiles. */
-        int tm = 1, tn = team;
-        if ((M + MR - 1) / MR >= (N + NR - 1) / NR) tm = team, tn = 1;
-        int pi = tid / tn, pj = tid % tn;
-        int r0 = split(M, MR, pi, tm), r1 = split(M, MR, pi + 1, tm);
-        int c0 = split(N, NR, pj, tn), c1 = split(N, NR, pj + 1, tn);
-        uint32_t *buf = (uint32_t *)rnn_gemm_thread_buffer(per_thread);
-        if (!buf)
-            fail = 1;
-        else if (r1 > r0 && c1 > c0)
-            blocked(ta, tb, r1 - r0, c1 - c0, K, alpha, A, lda, B, ldb, beta, C, ldc, r0, c0, buf);
+        if (shared) {
+            const int nq = (K + KC - 1) / KC * ((N + NR - 1) / NR);
+            pack_b_slivers(tb, K, N, B, ldb, shared, nq * tid / team, nq * (tid + 1) / team);
+            uint32_t *Ap = tid == 0 ? shared + bwords : (uint32_t *)rnn_gemm_thread_buffer((size_t)MC * KP);
+            if (!Ap) fail = 1;
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp for schedule(dynamic, 1)
+#endif
+            for (int c = 0; c < nchunk; c++)
+                if (Ap)
+                    rows_part(ta, M - c * MC < MC ? M - c * MC : MC, N, K, alpha, A, lda, shared, beta, C, ldc,
+                              c * MC, Ap);
+        } else {
+            /* Split the longer side of C, in whole micro-tiles. */
+            int tm = 1, tn = team;
+            if ((M + MR - 1) / MR >= (N + NR - 1) / NR) tm = team, tn = 1;
+            int pi = tid / tn, pj = tid % tn;
+            int r0 = split(M, MR, pi, tm), r1 = split(M, MR, pi + 1, tm);
+            int c0 = split(N, NR, pj, tn), c1 = split(N, NR, pj + 1, tn);
+            uint32_t *buf = (uint32_t *)rnn_gemm_thread_buffer(per_thread);
+            if (!buf)
+                fail = 1;
+            else if (r1 > r0 && c1 > c0)
+                blocked(ta, tb, r1 - r0, c1 - c0, K, alpha, A, lda, B, ldb, beta, C, ldc, r0, c0, buf);
+        }
     }
     return fail ? rnn_errorf("out of memory") : 0;
 }
@@ -330,20 +417,9 @@ size_t rnn_gemm_bf16_packed_bytes(int K, int N) {
 }
 
 void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb) {
-    const int K = pb->K, N = pb->N, nsl = (N + NR - 1) / NR;
-    for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
-        const int kc = K - pc < KC ? K - pc : KC, kp_n = (kc + 1) / 2;
-        uint32_t *base = (uint32_t *)pb->mem + (size_t)kb * KP * nsl * NR;
-        for (int sl = 0; sl < nsl; sl++) {
-            int w = N - sl * NR < NR ? N - sl * NR : NR;
-            pack_b_sliver(pb->trans_b, kc, w, B, ldb, pc, sl * NR, base + (size_t)sl * kp_n * NR);
-        }
-    }
+    const int K = pb->K, N = pb->N;
+    pack_b_slivers(pb->trans_b, K, N, B, ldb, (uint32_t *)pb->mem, 0, (K + KC - 1) / KC * ((N + NR - 1) / NR));
 }
-
-/* Rows of A packed at once by the packed paths: MC rows make MC / MR
- * micro-panels, each B sliver then serves all of them straight from L1. */
-enum { MC = 64 };
 
 /* Slivers [s0, s1) of the nb products A @ op(B_i) into C + i * cstride. A's
  * micro-panels are packed once per K block for all nb matrices; each sliver
@@ -358,8 +434,7 @@ TARGET static void packed_part(int M, float alpha, const float *A, int lda, cons
         const float beta_k = pc == 0 ? beta : 1.0f;
         for (int ic = 0; ic < M; ic += MC) {
             const int mc = M - ic < MC ? M - ic : MC;
-            for (int ir = 0; ir < mc; ir += MR)
-                pack_a(0, mc - ir < MR ? mc - ir : MR, kc, A, lda, ic + ir, pc, Ap + (size_t)ir * kp_n);
+            pack_a_block(0, mc, kc, A, lda, ic, pc, Ap);
             for (int i = 0; i < nb; i++) {
                 const uint32_t *base = (const uint32_t *)pb[i].mem + (size_t)kb * KP * nsl * NR;
                 float *c = C + i * cstride + (size_t)ic * ldc;

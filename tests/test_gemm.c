@@ -257,6 +257,10 @@ static void test_bf16(void) {
         {0, 1, 32, 2048, 512}, {0, 0, 32, 512, 2048}, {1, 0, 512, 128, 300}, {0, 1, 1, 65, 512},
         {0, 0, 70, 1100, 1030}, {1, 1, 70, 1100, 1030}, {0, 1, 40, 1100, 1031}, {1, 0, 40, 1100, 1031},
         {0, 1, 7, 17, 33}, {1, 1, 9, 33, 1}, {0, 0, 100, 7, 64}, {1, 0, 33, 100, 17},
+        /* tall: with 2 threads B is packed once for both, rows go 64 at a
+         * time (rnn_gemm_bf16's shared path): a short last chunk, an odd K
+         * past one block, N past one block of columns */
+        {0, 1, 300, 200, 1031}, {1, 1, 257, 100, 1100}, {1, 0, 300, 600, 515}, {0, 0, 260, 40, 9},
     };
     rnn_rng rng;
     rnn_rng_seed(&rng, 11);
