@@ -340,6 +340,16 @@ static int take_fields(loader *L, int nf, int line) {
 
 /* ---- formats ------------------------------------------------------------ */
 
+/* A carriage return that ends no line (one before a newline, or at the end
+ * of the file, does): two rows run together where a line ended in a
+ * carriage return alone, which read on would put one row's text and the
+ * next one's label into a single example. */
+static int stray_cr(const loader *L, int line) {
+    return rnn_errorf("%s:%d: a carriage return inside the line (did a line end in a carriage return alone? "
+                      "convert them, e.g. tr '\\r' '\\n')",
+                      L->path, line);
+}
+
 static int parse_tsv(loader *L, char *buf, size_t len) {
     char *p = buf, *end = buf + len;
     int line = 0, skip_header = L->header == 1;
@@ -354,6 +364,7 @@ static int parse_tsv(loader *L, char *buf, size_t len) {
             p = next;
             continue;
         }
+        if (memchr(p, '\r', (size_t)(q - p))) return stray_cr(L, line);
         if (skip_header) {
             skip_header = 0;
             p = next;
@@ -420,6 +431,7 @@ static int parse_csv(loader *L, char *buf, size_t len) {
                 while (p < end && *p != ',' && *p != '\n') p++;
                 n = (size_t)(p - start);
                 if (n && start[n - 1] == '\r' && (p == end || *p == '\n')) n--;
+                if (memchr(start, '\r', n)) return stray_cr(L, line);
             }
             if (push_field(L, &nf, start, n)) return -1;
             if (p < end && *p == ',') {

@@ -651,6 +651,12 @@ static void test_errors(void) {
     check_error(p, &o, NULL, 0, "onlyheader.csv: no examples", "reads as a header");
     p = write_tmp("onerow.tsv", "pos\tgood film\n");
     check_error(p, &o, NULL, 0, "onerow.tsv: no examples (its only row reads as a header)", NULL);
+    /* one line ending in a carriage return alone, amid newlines: two rows
+     * would read as one (the first's text taking the next's label and text) */
+    p = write_tmp("straycr.tsv", "pos\tgood\r\nneg\tbad\rpos\tfine\r\nneg\tdull\n");
+    check_error(p, &o, NULL, 0, "straycr.tsv:2: a carriage return inside the line", NULL);
+    p = write_tmp("straycr.csv", "pos,good\nneg,bad\rpos,fine\nneg,dull\n");
+    check_error(p, &o, NULL, 0, "straycr.csv:2: a carriage return inside the line", NULL);
     p = write_tmp("onecol.tsv", "pos\tgood\nneg\tbad\nbroken\n");
     check_error(p, &o, NULL, 0, "onecol.tsv:3: expected at least 2 tab-separated columns, found 1", NULL);
     p = write_tmp("short.tsv", "pos\t9\tgood\nneg\tbad\n");
