@@ -1561,6 +1561,13 @@ static void plot(run *r, int final) {
     }
 }
 
+/* A validation loss past this many nats per token (or example) means the
+ * run diverged even though every weight is finite: the model gives the true
+ * token a mean probability below e^-700, under what a double holds (its
+ * perplexity prints as inf), and weights that big (~1e30 after an --lr of
+ * 1e30) overflow other orders of the same sums, as the sampler's, to NaN. */
+#define DIVERGED_LOSS 700.0
+
 /* Validates the model in r->m (with --ema, the average), logs the result and
  * saves model.safetensors (when better) and last.safetensors. */
 static int validate_model(run *r, float lr, double tok_s, int *stop) {
@@ -1598,7 +1605,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     /* Classifiers keep the most accurate model (the lower loss on a tie),
      * language models the lowest loss. best_val holds -accuracy then. */
     double key = r->classify ? -acc : loss;
-    int better = isfinite(loss) && !(key > r->best_val) &&
+    int better = isfinite(loss) && loss <= DIVERGED_LOSS && !(key > r->best_val) &&
                  !(key == r->best_val && (!r->classify || loss >= r->best_loss));
     if (r->classify)
         say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, nosign(loss),
@@ -1610,16 +1617,17 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
             nosign(train_loss), nosign(loss), nosign(acc), nosign(f1), nosign(lr), tok_s);
     fflush(r->metrics);
     plot(r, 0);
-    /* Keep the saved models and state, the last finite ones, when the loss
-     * or any weight is not finite (a weight no validation text reaches, such
-     * as a padding row, can be NaN under a finite loss). */
+    /* Keep the saved models and state, the last usable ones, when the loss
+     * is not finite or past DIVERGED_LOSS, or any weight is not finite (a
+     * weight no validation text reaches, such as a padding row, can be NaN
+     * under a finite loss). */
     const float *w = r->m->w;
-    const size_t bad_at = isfinite(loss) ? rnn_nonfinite_at(w, r->m->n_floats) : 0;
-    if (!isfinite(loss) || bad_at < r->m->n_floats)
+    const int loss_bad = !isfinite(loss) || loss > DIVERGED_LOSS;
+    const size_t bad_at = loss_bad ? 0 : rnn_nonfinite_at(w, r->m->n_floats);
+    if (loss_bad || bad_at < r->m->n_floats)
         return rnn_errorf("step %ld: %s %g: training diverged (try a lower --lr or --clip); its weights are not "
                           "saved, the run directory keeps what it had", r->step,
-                          !isfinite(loss) ? "the validation loss is" : "a weight is",
-                          nosign(!isfinite(loss) ? loss : w[bad_at]));
+                          loss_bad ? "the validation loss is" : "a weight is", nosign(loss_bad ? loss : w[bad_at]));
     if (better) {
         r->best_val = key;
         r->best_loss = loss;

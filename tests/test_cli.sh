@@ -364,6 +364,12 @@ check "a NaN loss is 'nan' on stderr, in train.log and in metrics.csv, never '-n
     "grep -q '^step 20 epoch 0: val loss nan (ppl nan) acc ' '$T/err' && grep -q 'gradient norm nan is not finite' '$T/err' &&
      grep -q '^step 20 epoch 0 loss nan lr ' '$T/div/train.log' && grep -q '^step 20 epoch 0: val loss nan (ppl nan)' '$T/div/train.log' &&
      grep -q '^20,[0-9.]*,1280,[0-9.]*,nan,' '$T/div/metrics.csv' && ! grep -q -- '-nan' '$T/err' '$T/div/train.log' '$T/div/metrics.csv'"
+# finite weights of ~1e30 after an absurd --lr: a loss past 700 nats a token is divergence
+# too (the sampler's order of the same sums overflows to NaN), not a best model
+expect_error "a finite but absurd validation loss is divergence" "step 20: the validation loss is [0-9.]*e+[0-9]*: training diverged" \
+    $RNN train --resume "$T/div" --lr 1e30 --steps 20 --eval-every 5
+check "the absurd loss saved nothing and was not marked best" \
+    "cmp -s '$T/div/model.safetensors' '$T/div.before' && ! grep -q 'best' '$T/err'"
 expect_error "--eps 0" "--eps must be > 0 (got 0)" $RNN train $small --eps 0 --steps 1 --out "$T/x"
 expect_error "train --threads over 4096 is refused, as for the other commands" "--threads must be in \[0, 4096\] (0: all cores) (got 100000)" \
     $RNN train $small --threads 100000 --steps 1 --out "$T/x"
