@@ -99,7 +99,7 @@ static const opt_def defs[] = {
     {"steps", K_LONG, F(steps), NULL, "stop after this many optimizer steps in all (with --epochs or --time: whichever comes first; 0: no limit of its own)"},
     {"time", K_DOUBLE, F(time), NULL, "stop after this many seconds of training in all (a resume counts the time before it; 0: no limit of its own)"},
     {"eval-every", K_INT, F(eval_every), NULL, "validate every N steps (0: once per epoch)"},
-    {"log-every", K_INT, F(log_every), NULL, "log a line every N steps"},
+    {"log-every", K_INT, F(log_every), NULL, "log a line every N steps (its loss: the mean over those steps; tok/s: their pace)"},
     {"patience", K_INT, F(patience), NULL, "early stopping: evaluations without improvement (0: off)"},
     {"init-from", K_STR, F(init_from), NULL, "start from this checkpoint's weights (fine-tuning, transfer)"},
     {"reverse", K_BOOL, F(reverse), NULL, "lm: learn the text read right to left (a backward LM for --init-backward)"},

@@ -436,6 +436,10 @@ typedef struct {
     long last_eval_step; /* the step of the last validation (-1: none yet) */
     double loss_sum; /* training losses since the last validation (for metrics.csv) */
     long loss_n;
+    /* since the last logged line (--log-every): its loss is their mean and
+     * its tok/s their pace, so no line repeats the one before */
+    double log_loss, log_t;
+    long log_n, log_tokens;
     int bad_evals, bar, quiet, plot_failed;
     double plot_time; /* when metrics.svg was last drawn */
     rnn_opts eff; /* the options in effect (o is this): --init-from's model fixes its shape */
@@ -1518,14 +1522,20 @@ static rnn_train_event event(const run *r, int kind, double loss, float lr, doub
     return e;
 }
 
-static void progress(run *r, double loss, double tok_s, float lr) {
+/* After each step: step_loss and n_tok are the step's own (a skipped step's
+ * loss NaN); loss and tok_s the progress bar's, over its window (pace). */
+static void progress(run *r, double step_loss, long n_tok, double loss, double tok_s, float lr) {
     const rnn_opts *o = r->o;
     double el = elapsed(r), frac = -1;
+    if (!isnan(step_loss)) r->log_loss += step_loss, r->log_n++;
+    r->log_tokens += n_tok;
     if (o->log_every > 0 && r->step % o->log_every == 0) { /* train.log has every line the terminal may not */
+        const double now = rnn_now(), mean = r->log_n ? r->log_loss / r->log_n : NAN;
         char line[256];
         snprintf(line, sizeof line, "step %ld epoch %ld loss %.4f lr %.3e %.0f tok/s elapsed %.1fs", r->step,
-                 r->epoch, nosign(loss), nosign(lr), tok_s, el);
+                 r->epoch, nosign(mean), nosign(lr), now > r->log_t ? r->log_tokens / (now - r->log_t) : 0.0, el);
         log_line(r, !r->quiet && !r->bar, line);
+        r->log_loss = 0, r->log_n = r->log_tokens = 0, r->log_t = now;
     }
     if (r->quiet || !r->bar) return;
     if (r->total_steps > 0) frac = (double)r->step / r->total_steps;
@@ -2420,6 +2430,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     const long eval_every = o->eval_every > 0 ? o->eval_every : per_epoch;
     int stop = 0;
     pace w = {.t = rnn_now(), .train_loss = NAN, .first = 1};
+    r->log_t = w.t;
     float lr = rnn_sched_lr(&r->sched, r->step);
     rnn_pack p;
     if (!r->classify) pack_full(r->a, &p, r->T, r->B);
@@ -2465,13 +2476,18 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
             r->loss_n++;
         }
         pace_add(&w, loss, n_tok);
-        progress(r, isnan(w.train_loss) ? loss : w.train_loss, w.tok_s, lr);
+        progress(r, loss, n_tok, isnan(w.train_loss) ? loss : w.train_loss, w.tok_s, lr);
         if (cb) {
             rnn_train_event e = event(r, RNN_EVENT_STEP, loss, lr, w.tok_s);
             if (cb(&e, user)) stop = 1;
         }
-        if (r->step % eval_every == 0 && validate(r, lr, w.tok_s, &stop))
-            goto out;
+        if (r->step % eval_every == 0) {
+            const double tv = rnn_now();
+            if (validate(r, lr, w.tok_s, &stop)) goto out;
+            /* tok/s is training's pace: the time validation took is not in it */
+            const double dt = rnn_now() - tv;
+            w.t += dt, r->log_t += dt;
+        }
     }
     /* The end: validated and saved unless the last step just was (a resumed
      * run that had already reached its length trains and validates nothing). */

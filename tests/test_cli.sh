@@ -352,6 +352,16 @@ check "and its config.txt" "grep -q '^steps = 30' '$T/run/config.txt'"
 $RNN train $small --steps 2 --out "$T/half" --overwrite >/dev/null 2>&1
 check "--overwrite replaces a run" "[ \$? -eq 0 ] && grep -q '^steps = 2' '$T/half/config.txt' && ! grep -q overwrite '$T/half/config.txt'"
 
+# --- a log line's loss is the mean over the steps since the line before (not the progress
+# bar's half-second window, which repeated itself on lines logged faster than that): the
+# two lines of a validation interval average to metrics.csv's train_loss for it
+$RNN train $small --log-every 10 --eval-every 20 --steps 20 --out "$T/logm" >"$T/out" 2>&1
+l10=$(sed -n 's/^step 10 epoch [0-9]* loss \([0-9.]*\) .*/\1/p' "$T/logm/train.log")
+l20=$(sed -n 's/^step 20 epoch [0-9]* loss \([0-9.]*\) .*/\1/p' "$T/logm/train.log")
+tl=$(awk -F, '$1 == 20 { print $4 }' "$T/logm/metrics.csv")
+check "log lines hold their own steps' mean loss (step 10 $l10, step 20 $l20, metrics $tl)" \
+    "[ -n '$l10' ] && [ '$l10' != '$l20' ] && close \$(awk 'BEGIN { print ($l10 + $l20) / 2 }') '$tl' 0.0002"
+
 # --- a diverging run stops with an error and saves nothing of it; epsilon 0 is refused
 $RNN train $small --steps 15 --eval-every 15 --out "$T/div" >/dev/null 2>&1
 cp "$T/div/model.safetensors" "$T/div.before"
