@@ -212,6 +212,12 @@ static int cmd_train(int argc, char **argv) {
                 return dief("option --resume: value too long (%zu characters, max %d)", strlen(v), RNN_OPT_STR - 1);
             char path[RNN_OPT_STR + 16];
             snprintf(path, sizeof path, "%s/config.txt", v);
+            struct stat st;
+            if (stat(v, &st) != 0)
+                return dief("--resume %s: %s (the directory of the run to continue)", v, strerror(errno));
+            if (!S_ISDIR(st.st_mode)) return dief("--resume %s: not a directory (the run's, not a file in it)", v);
+            if (access(path, F_OK) != 0 && errno == ENOENT)
+                return dief("--resume %s: no run there (it has no config.txt; rnn train --out makes one)", v);
             if (rnn_opts_load_file(&o, path)) return die(rnn_last_error());
             /* How the run started, not how it goes on: its state holds the
              * weights now (an --init-from given here is still refused). */
@@ -288,7 +294,8 @@ static int parse_small(const char *cmd, int argc, char **argv, const small_opt *
         }
         /* "" is no value (a script's unset variable), except for the prime: none */
         if (!val || (!*val && strcmp(opts[k].name, "prime"))) {
-            fprintf(stderr, "rnn %s: option --%s needs a value\n", cmd, opts[k].name);
+            fprintf(stderr, "rnn %s: option --%s needs a value%s\n", cmd, opts[k].name,
+                    val ? " (an empty one reads as none)" : "");
             return 1;
         }
         /* the last of a flag given twice counts; but a second --ensemble would drop the first one's models */
@@ -464,10 +471,12 @@ static int cmd_sample(int argc, char **argv) {
     uint64_t sd;
     if (parse_count("sample", "length", length, 0, 1e9, &len) ||
         parse_num("sample", "temperature", temp, 0, 100, &t) ||
-        parse_count("sample", "top-k", topk, 0, 1e9, &k) || parse_num("sample", "top-p", topp, 0, 1, &p) ||
-        parse_seed("sample", seed, &sd))
+        parse_count("sample", "top-k", topk, 0, 1e9, &k) || parse_seed("sample", seed, &sd))
         return 1;
-    if (!(p > 0)) return die("sample: --top-p must be in (0, 1]: the smallest set of tokens whose probability reaches it (1: all)");
+    if (rnn_parse_decimal(topp, &p) || !(p > 0 && p <= 1))
+        return dief("sample: --top-p '%s' must be a number in (0, 1]: the smallest set of tokens whose probability "
+                    "reaches it (1: all)",
+                    topp);
     double nth;
     rnn_precision prec;
     if (parse_count("sample", "threads", threads, 0, 4096, &nth)) return 1; /* set below, after the other checks */
@@ -516,7 +525,7 @@ static int cmd_sample(int argc, char **argv) {
     /* text is valid UTF-8 (a byte model's too, but with --raw-bytes): a stop string that is not never matches */
     const long stop_bad = stop && !raw_bytes ? rnn_utf8_bad_at(stop, strlen(stop)) : -1;
     if (stop_bad >= 0) {
-        rc = dief("sample: --stop is not valid UTF-8 (at byte %ld), so this model's text never holds it", stop_bad);
+        rc = dief("sample: --stop is not valid UTF-8 (at byte offset %ld), so this model's text never holds it", stop_bad);
         goto out;
     }
     const rnn_config *mc = &ck.model->c;
@@ -1462,7 +1471,7 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
     if (bad_k < 0) return 0;
     char where[32];
     snprintf(where, sizeof where, "%s %d", what, b->no[n_ok]);
-    if (K > 1) /* msg is a one-line text's: "input has invalid UTF-8 at byte 8" */
+    if (K > 1) /* msg is a one-line text's: "input has invalid UTF-8 at byte offset 8" */
         snprintf(bad_msg, cap, "classify: %s: %s: %s", where, e->path[bad_k], msg);
     else
         snprintf(bad_msg, cap, "classify: %s: %s", where, msg);
@@ -1507,7 +1516,8 @@ static int cmd_classify(int argc, char **argv) {
             /* the last of a flag given twice counts, as for every command; but a
              * second --ensemble would drop the first one's models */
             const char *bad = *opt->val && opt->val == &list ? "is given twice (list the models in one: A,B)"
-                              : !v || !*v                    ? "needs a value"
+                              : !v                           ? "needs a value"
+                              : !*v                          ? "needs a value (an empty one reads as none)"
                                                              : NULL;
             if (bad) {
                 free(texts);

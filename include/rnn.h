@@ -44,7 +44,7 @@ typedef struct rnn_handle rnn_t;
  * functions below take the NULL of a failed rnn_open without crashing: they
  * fail (or give NULL / 0) with a message. Messages are one line of valid
  * UTF-8, prefixed with the function's name where the failure is the call's
- * ("rnn_classify: the text: input has invalid UTF-8 at byte 3"). */
+ * ("rnn_classify: the text: input has invalid UTF-8 at byte offset 3"). */
 rnn_t *rnn_open(const char *checkpoint_path);
 void rnn_close(rnn_t *m); /* NULL is fine */
 
@@ -81,7 +81,7 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
  * probabilities may differ from rnn_classify's in their last digits. Holds
  * 256 texts' tokens and activations at a time. 0, or -1 on error, with a
  * message naming the first bad text ("rnn_classify_batch: text 3: input has
- * invalid UTF-8 at byte 1"; the texts before its block of 256 are written). */
+ * invalid UTF-8 at byte offset 1"; the texts before its block of 256 are written). */
 int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *best, float *probs);
 
 /* Language models: generates `length` tokens after the priming text (may be

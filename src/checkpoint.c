@@ -129,7 +129,7 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
         const char *v = rnn_st_meta(st, inner[i]);
         const long at = v ? rnn_json_nul_at(v, strlen(v)) : 0;
         if (at) {
-            rnn_errorf("%s: metadata \"%s\" holds a NUL character (\\u0000, at byte %ld): a damaged file", path,
+            rnn_errorf("%s: metadata \"%s\" holds a NUL character (\\u0000, at byte offset %ld): a damaged file", path,
                        inner[i], at - 1);
             goto out;
         }

@@ -239,7 +239,7 @@ int rnn_opts_set(rnn_opts *o, const char *name, const char *value) {
 static int set_value(rnn_opts *o, const opt_def *d, const char *name, const char *value) {
     char *p = (char *)o + d->off, *end = NULL;
     if (d->k != K_BOOL && (!value || !*value))
-        return rnn_errorf("option --%s needs a value", name);
+        return rnn_errorf("option --%s needs a value%s", name, value ? " (an empty one reads as none)" : "");
     errno = 0;
     switch (d->k) {
     case K_INT:
@@ -255,7 +255,8 @@ static int set_value(rnn_opts *o, const opt_def *d, const char *name, const char
             ok = 1;
         }
         if (!ok || (d->k == K_INT && v > INT_MAX))
-            return rnn_errorf("option --%s: '%s' is not a non-negative integer", name, value);
+            return rnn_errorf("option --%s: '%s' is not a whole number from 0 to %lld", name, value,
+                              d->k == K_INT ? (long long)INT_MAX : (long long)LONG_MAX);
         if (d->k == K_INT)
             *(int *)p = (int)v;
         else

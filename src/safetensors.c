@@ -401,7 +401,7 @@ static int parse_header(rnn_st *st, const char *hdr, uint64_t hlen, size_t data_
     /* Only padding may follow the JSON value (cJSON stops at its end). */
     for (const char *p = end; p < hdr + hlen; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            rnn_errorf("%s: header has bytes after the JSON object (at byte %zu of %llu)", path,
+            rnn_errorf("%s: header has bytes after the JSON object (at byte offset %zu of %llu)", path,
                        (size_t)(p - hdr), (unsigned long long)hlen);
             goto out;
         }
@@ -415,7 +415,7 @@ static int parse_header(rnn_st *st, const char *hdr, uint64_t hlen, size_t data_
      * metadata value has one. */
     const long nul = rnn_json_nul_at(hdr, (size_t)hlen);
     if (nul) {
-        rnn_errorf("%s: header holds a NUL character (a NUL byte or \\u0000, at byte %ld of %llu): no name or "
+        rnn_errorf("%s: header holds a NUL character (a NUL byte or \\u0000, at byte offset %ld of %llu): no name or "
                    "metadata can hold one (a damaged file)", path, nul - 1, (unsigned long long)hlen);
         goto out;
     }

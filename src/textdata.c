@@ -204,7 +204,7 @@ static int add_row(loader *L, char *text, const char *label, size_t label_len, i
     if (id == n_lab && rnn_utf8_bad_at(L->lab[id].name, label_len) >= 0) what = "the label is not valid UTF-8";
     else if (id == n_lab && control_at(L->lab[id].name, label_len) >= 0)
         what = "the label holds a control character (a class name is printed, and saved with the model)";
-    else if (L->check_utf8 && (at = rnn_utf8_bad_at(text, strlen(text))) >= 0) what = "invalid UTF-8 at byte";
+    else if (L->check_utf8 && (at = rnn_utf8_bad_at(text, strlen(text))) >= 0) what = "invalid UTF-8 at byte offset";
     if (!what) return 0;
     char where[4200];
     if (L->dir_file) snprintf(where, sizeof where, "%s", L->dir_file);
@@ -998,7 +998,7 @@ int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, c
                 goto out;
             } else {
                 rnn_errorf("%s: cannot tell the format (not .tsv/.csv/.jsonl, and the first line has no tab, "
-                           "comma or '{'); set the format",
+                           "comma or '{'); name it with --format tsv|csv|jsonl",
                            path);
                 goto out;
             }

@@ -652,10 +652,10 @@ int rnn_error_prefix(const char *fmt, ...) {
 int rnn_utf8_error(const char *s, size_t n, size_t at) {
     const char *what = s[at] == 0 ? "a NUL byte" : "invalid UTF-8";
     if (!memchr(s, '\n', n)) /* one line: its caller names it, if anyone */
-        return rnn_errorf("input has %s at byte %zu", what, at);
+        return rnn_errorf("input has %s at byte offset %zu", what, at);
     size_t line = 1;
     for (const char *p = s; (p = memchr(p, '\n', at - (size_t)(p - s))) != NULL; p++) line++;
-    return rnn_errorf("input has %s at byte %zu (line %zu)", what, at, line);
+    return rnn_errorf("input has %s at byte offset %zu (line %zu)", what, at, line);
 }
 
 void rnn_reverse_ids(int32_t *ids, size_t n) {

@@ -605,9 +605,9 @@ static void test_nul_in_metadata(void) {
     sprintf(bad, "%.*s\"<unk>\\u0000x\"%s", (int)(unk - tok), tok, unk + 7); /* read as "<unk>" before */
     const struct {
         const char *key, *value, *want; /* want NULL: loads */
-    } cases[] = {{"tokenizer", bad, "metadata \"tokenizer\" holds a NUL character (\\u0000, at byte"},
+    } cases[] = {{"tokenizer", bad, "metadata \"tokenizer\" holds a NUL character (\\u0000, at byte offset"},
                  {"labels", "[\"neg\\u0000x\", \"neu\", \"pos\"]",
-                  "metadata \"labels\" holds a NUL character (\\u0000, at byte 5): a damaged file"},
+                  "metadata \"labels\" holds a NUL character (\\u0000, at byte offset 5): a damaged file"},
                  {"labels", "[\"neg\\\\u0000x\", \"neu\", \"pos\"]", NULL}};
     for (int i = 0; i < 3; i++) {
         if (resave_with_meta(FIX "torch_cls.safetensors", path, cases[i].key, cases[i].value)) {

@@ -386,6 +386,10 @@ expect_error "train --threads over 4096 is refused, as for the other commands" "
 expect_error "--val-frac with --val" "--val-frac 0.2 does nothing in this run: it needs no --val" \
     $RNN train $small --val "$T/text.txt" --val-frac 0.2 --steps 1 --out "$T/x"
 expect_error "--resume with an empty value" "option --resume needs a value" $RNN train --resume ""
+expect_error "--resume of a missing directory says so" "--resume $T/nowhere: No such file or directory" $RNN train --resume "$T/nowhere"
+expect_error "--resume of a file" "--resume $T/text.txt: not a directory" $RNN train --resume "$T/text.txt"
+mkdir -p "$T/norun"
+expect_error "--resume of a directory with no run" "--resume $T/norun: no run there (it has no config.txt" $RNN train --resume "$T/norun"
 # a checkpoint holding a NaN (one float of head.bias overwritten) is refused by name
 if command -v python3 >/dev/null; then
     python3 - "$T/run/model.safetensors" "$T/nan.safetensors" <<'PY'
@@ -605,13 +609,13 @@ check "... and with a larger --patience it trains on" \
 # a bad byte in the part of --data held out for validation is placed in --data
 # (23,001 bytes: --val-frac 0.1 holds out those after the first line break from byte 20,700)
 { head -c 22000 "$T/text.txt"; printf '\377'; tail -c 1000 "$T/text.txt"; } >"$T/bad_val.txt"
-expect_error "bad UTF-8 in the validation split is placed in --data" "bad_val.txt: input has invalid UTF-8 at byte 22000 (line [0-9]*)" \
+expect_error "bad UTF-8 in the validation split is placed in --data" "bad_val.txt: input has invalid UTF-8 at byte offset 22000 (line [0-9]*)" \
     $RNN train ${small/--data $T\/text.txt/--data $T\/bad_val.txt} --steps 1 --out "$T/x"
 # ... read as the tokenizer reads it: a tag --strip-html drops is not read, as with --val
 { head -c 22000 "$T/text.txt"; printf '<b \377>'; tail -c 1000 "$T/text.txt"; } >"$T/tag_val.txt"
 check "--strip-html: a bad byte inside a dropped tag in the held-out part is not refused" \
     "$RNN train ${small/--data $T\/text.txt/--data $T\/tag_val.txt} --strip-html --steps 1 --out '$T/tagrun' >/dev/null 2>&1"
-expect_error "... which without --strip-html is refused, placed in --data" "tag_val.txt: input has invalid UTF-8 at byte 22003 (line [0-9]*)" \
+expect_error "... which without --strip-html is refused, placed in --data" "tag_val.txt: input has invalid UTF-8 at byte offset 22003 (line [0-9]*)" \
     $RNN train ${small/--data $T\/text.txt/--data $T\/tag_val.txt} --steps 1 --out "$T/x"
 printf 'steps = 1\nlr = 0.01\nsteps = 2\n' >"$T/dup.cfg"
 expect_error "a config file setting an option twice" "dup.cfg:3: steps is set twice (first on line 1)" \
@@ -631,12 +635,16 @@ $RNN nonsense 2>"$T/err"; rc=$?
 check "an unknown command: one line, status 2" "[ $rc -eq 2 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q \"unknown command 'nonsense'\" '$T/err'"
 $RNN train $small --steps 2e1 --out "$T/e1" >"$T/out" 2>&1
 check "train --steps 2e1 is 20 steps (counts read as the other commands read them)" "grep -q '^done: 20 steps' '$T/out'"
-expect_error "train --steps 2.5" "option --steps: '2.5' is not a non-negative integer" $RNN train $small --steps 2.5 --out "$T/x"
+expect_error "train --steps 2.5" "option --steps: '2.5' is not a whole number from 0 to 9223372036854775807" $RNN train $small --steps 2.5 --out "$T/x"
+expect_error "train --seed past 2^63 - 1 states the range" "option --seed: '9223372036854775808' is not a whole number from 0 to 9223372036854775807" \
+    $RNN train $small --seed 9223372036854775808 --out "$T/x"
 expect_error "train --loss bce on a language model" "--loss bce is for classifiers" $RNN train $small --loss bce --steps 1 --out "$T/x"
 expect_error "eval --format on a language model" "eval: --format reads labelled data" \
     $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --format tsv
 expect_error "train --config of a directory" "cannot read config file: Is a directory" $RNN train --config "$T" --steps 1
-expect_error "sample --top-p 0" "--top-p must be in (0, 1]" $RNN sample "$T/run/model.safetensors" --top-p 0
+expect_error "sample --top-p 0" "--top-p '0' must be a number in (0, 1\]" $RNN sample "$T/run/model.safetensors" --top-p 0
+expect_error "sample --top-p 1.5: the same range in the message" "--top-p '1.5' must be a number in (0, 1\]" \
+    $RNN sample "$T/run/model.safetensors" --top-p 1.5
 expect_error "sample: invalid UTF-8 in --prime names the flag" "sample: --prime: input has invalid UTF-8" \
     $RNN sample "$T/run/model.safetensors" --prime "$(printf 'a\xff')"
 $RNN sample "$T/run/model.safetensors" --length 50 --seed 5 --prime "ROMEO:" --precision bf16 --threads 2 >"$T/s4"
@@ -701,9 +709,9 @@ check "an LM trained on a directory learns as on its files joined into one (loss
 c=$($RNN eval "$T/tree_run/model.safetensors" --data "$T/tree" --json); f=$($RNN eval "$T/tree_run/model.safetensors" --data "$T/tree.txt" --json)
 check "rnn eval --data DIR scores the directory's files as one text" "[ -n '$c' ] && [ '$c' = '$f' ]"
 printf 'caf\351\n' >"$T/tree/b_sub/deeper/e.txt"
-expect_error "a file of invalid UTF-8 in a --data directory is named" "tree/b_sub/deeper/e.txt: input has invalid UTF-8 at byte 3" \
+expect_error "a file of invalid UTF-8 in a --data directory is named" "tree/b_sub/deeper/e.txt: input has invalid UTF-8 at byte offset 3" \
     $RNN train --data "$T/tree" $tf --out "$T/x"
-expect_error "and by rnn eval" "tree/b_sub/deeper/e.txt: input has invalid UTF-8 at byte 3" \
+expect_error "and by rnn eval" "tree/b_sub/deeper/e.txt: input has invalid UTF-8 at byte offset 3" \
     $RNN eval "$T/tree_run/model.safetensors" --data "$T/tree"
 $RNN train --data "$T/tree" --tokenizer byte $tf --out "$T/tree_byte" >/dev/null 2>&1
 check "a byte LM reads the directory, that file too" "[ -s '$T/tree_byte/model.safetensors' ]"
@@ -893,7 +901,7 @@ expect_error "--tie-weights with --embed unequal to --hidden" "tie-weights.*got 
 expect_error "--tie-weights when fine-tuning an untied model" "tie-weights: the model of --init-from .*model.safetensors has none" $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --tie-weights --steps 1 --out "$T/x7"
 expect_error "bad choice" "--cell" $RNN train --cell transformer
 printf 'abc\xff\xfedef\n' >"$T/bad.txt"
-expect_error "invalid UTF-8 names file and byte" "bad.txt.*byte 3" $RNN train --data "$T/bad.txt" --out "$T/x2"
+expect_error "invalid UTF-8 names file and byte" "bad.txt.*byte offset 3" $RNN train --data "$T/bad.txt" --out "$T/x2"
 : >"$T/empty.txt"
 expect_error "empty data" "empty.txt" $RNN train --data "$T/empty.txt" --out "$T/x3"
 head -c 1000 "$T/run/model.safetensors" >"$T/trunc.safetensors"
@@ -951,7 +959,7 @@ expect_error "a NUL byte in a config file" "nul.cfg:1: a NUL byte" $RNN train --
 # A device of endless NUL bytes: refused at its first read (timeout: not read until memory runs out).
 expect_error "classifier data from /dev/zero is refused at once" "/dev/zero:1: NUL byte in the file" \
     timeout 60 $RNN train --task classify --data /dev/zero --steps 1 --out "$T/x16"
-expect_error "LM text from /dev/zero is refused at once (char tokenizer)" "/dev/zero: input has a NUL byte at byte 0" \
+expect_error "LM text from /dev/zero is refused at once (char tokenizer)" "/dev/zero: input has a NUL byte at byte offset 0" \
     timeout 60 $RNN train --data /dev/zero --steps 1 --out "$T/x16"
 # With the byte tokenizer /dev/zero is endless valid data: reading stops at half the memory the
 # process may use (here its address-space limit, 1.5 GB; unlimited, half of physical memory),
@@ -1093,7 +1101,7 @@ c=$($RNN classify "$T/cls/model.safetensors" --json --max-len 1 "Who wrote Hamle
 check "classify: the last of a flag given twice counts" "[ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ] && [ \"\$a\" != \"\$c\" ]"
 expect_error "eval --format with an empty value" "option --format needs a value" \
     $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --format ""
-expect_error "classify reading /dev/zero stops at its first NUL byte" "stdin line 1: input has a NUL byte at byte 0" \
+expect_error "classify reading /dev/zero stops at its first NUL byte" "stdin line 1: input has a NUL byte at byte offset 0" \
     timeout 20 $RNN classify "$T/cls/model.safetensors" </dev/zero
 expect_error "--cache on a classifier is refused" "language models" $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --cache 10
 # the confusion matrix cuts a long class name at 16 terminal columns, not inside a character;
@@ -1287,7 +1295,7 @@ expect_error "eval with an unknown label names file:line" "badlabel.tsv:2" $RNN 
 expect_error "classify with a language model" "not a classifier" $RNN classify "$T/run/model.safetensors" "text"
 # bad bytes in classification data are reported where they are: file and line
 { head -n 40 "$T/cls.tsv"; printf 'NUM\tHow \xff many ?\n'; } >"$T/badtext.tsv"
-expect_error "invalid UTF-8 in a text names file:line" "badtext.tsv:41: invalid UTF-8 at byte 4 of the text" \
+expect_error "invalid UTF-8 in a text names file:line" "badtext.tsv:41: invalid UTF-8 at byte offset 4 of the text" \
     $RNN train $cls --data "$T/badtext.tsv" --steps 1 --out "$T/x4"
 expect_error "eval: invalid UTF-8 in a text names file:line" "badtext.tsv:41: invalid UTF-8" \
     $RNN eval "$T/cls/model.safetensors" --data "$T/badtext.tsv"
@@ -1402,12 +1410,12 @@ if [ -w /dev/full ]; then
     expect_error "info to a full disk" "info: write error on standard output" sh -c "$RNN info '$T/run/model.safetensors' --json >/dev/full"
     expect_error "rnn --help to a full disk" "help: write error on standard output" sh -c "$RNN --help >/dev/full"
 fi
-expect_error "--stop of invalid UTF-8 could never match: refused" "--stop is not valid UTF-8 (at byte 1)" \
+expect_error "--stop of invalid UTF-8 could never match: refused" "--stop is not valid UTF-8 (at byte offset 1)" \
     $RNN sample "$T/run/model.safetensors" --stop $'a\xff' --length 5
-expect_error "--prime-file /dev/zero stops at its first NUL byte" "input has a NUL byte at byte 0" \
+expect_error "--prime-file /dev/zero stops at its first NUL byte" "input has a NUL byte at byte offset 0" \
     timeout 20 $RNN sample "$T/run/model.safetensors" --prime-file /dev/zero
 printf 'ok text\nfine\nx \xff y\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
-check "classify names the stdin line of invalid UTF-8 (and no second line number)" "[ \$? -eq 1 ] && grep -q 'classify: stdin line 3: input has invalid UTF-8 at byte 2\$' '$T/err'"
+check "classify names the stdin line of invalid UTF-8 (and no second line number)" "[ \$? -eq 1 ] && grep -q 'classify: stdin line 3: input has invalid UTF-8 at byte offset 2\$' '$T/err'"
 printf 'one text\n\nanother\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
 check "classify keeps an empty stdin line's output line and warns, naming it" \
     "[ \$? -eq 0 ] && [ \$(wc -l <'$T/out') -eq 3 ] && grep -q 'classify: warning: stdin line 2: no tokens in the text; read as one <unk>' '$T/err'"
@@ -1417,7 +1425,7 @@ lab=$(head -n 1 "$T/cls.tsv" | cut -f1); { cat "$T/cls.tsv"; printf '%s\t\n%s\t 
 $RNN eval "$T/cls/model.safetensors" --data "$T/cls_empty.tsv" >/dev/null 2>"$T/err"
 check "eval counts the texts with no tokens in a warning" "[ \$? -eq 0 ] && grep -q 'warning: .*cls_empty.tsv: 2 of [0-9]* texts have no tokens' '$T/err'"
 printf 'abc\0def\n' | $RNN classify "$T/cls/model.safetensors" >"$T/out" 2>"$T/err"
-check "classify refuses a NUL byte rather than cutting the text there" "[ \$? -eq 1 ] && grep -q 'NUL byte at byte 3' '$T/err'"
+check "classify refuses a NUL byte rather than cutting the text there" "[ \$? -eq 1 ] && grep -q 'NUL byte at byte offset 3' '$T/err'"
 # --- rnn classify reads stdin in blocks through the batched forward pass (as rnn eval does) and
 # prints in input order: the oracle is one text per run (batch 1), equal up to the float rounding
 # of a batch's products; the arguments of one run go through the same blocks, so equal exactly
@@ -1457,11 +1465,11 @@ awk 'NR == 21 { printf "x \377 y\n" } { print }' "$T/blk.txt" >"$T/blkbad.txt"
 $RNN classify "$T/cls/model.safetensors" --json <"$T/blkbad.txt" >"$T/out" 2>"$T/err"; rc=$?
 head -n 20 "$T/blk1.out" >"$T/blk20.out"
 check "classify: invalid UTF-8 on line 21 of a block prints lines 1-20 as classified alone, then names line 21 (exit 1)" \
-    "[ $rc -eq 1 ] && jclose '$T/out' '$T/blk20.out' 1e-6 && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte 2' ]"
+    "[ $rc -eq 1 ] && jclose '$T/out' '$T/blk20.out' 1e-6 && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte offset 2' ]"
 # with texts cut before it (the char model keeps 12 tokens), the note on them comes first: the error stays last
 $RNN classify "$T/cut/model.safetensors" <"$T/blkbad.txt" >/dev/null 2>"$T/err"; rc=$?
 check "classify: the note on cut texts comes before the bad line's error, which is the last line" \
-    "[ $rc -eq 1 ] && grep -q 'note: stdin: [0-9]* of 20 texts are longer than 12' '$T/err' && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte 2' ]"
+    "[ $rc -eq 1 ] && grep -q 'note: stdin: [0-9]* of 20 texts are longer than 12' '$T/err' && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte offset 2' ]"
 # more than one block (256 lines): in order across them, against the same texts in runs of 50
 cut -f2 "$T/cls.tsv" | head -n 600 >"$T/many.txt"
 $RNN classify "$T/cls/model.safetensors" --json <"$T/many.txt" >"$T/many.out"

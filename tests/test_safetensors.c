@@ -631,7 +631,7 @@ static void test_damaged(void) {
         {"control chars in name", "{\"a\\nb\":{\"dtype\":\"X\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, "'a?b'"},
         /* cJSON keeps a \u0000 in a string, where C ends it: read as "w" and "rnn.c" before */
         {"\\u0000 in a name", "{\"w\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-         "header holds a NUL character (a NUL byte or \\u0000, at byte 3 of"},
+         "header holds a NUL character (a NUL byte or \\u0000, at byte offset 3 of"},
         {"\\u0000 in metadata", "{\"__metadata__\":{\"format\":\"rnn.c\\u0000junk\"}}", 0, "holds a NUL character"},
     };
     char name[64];
@@ -667,7 +667,7 @@ static void test_damaged(void) {
         if (raw && n > 12) {
             raw[8 + 3] = 0;
             CHECK(write_bytes(path, raw, n) == 0, "rewrite");
-            expect_fail(path, "header holds a NUL character (a NUL byte or \\u0000, at byte 3 of", "a NUL byte in a name");
+            expect_fail(path, "header holds a NUL character (a NUL byte or \\u0000, at byte offset 3 of", "a NUL byte in a name");
         }
         free(raw);
     }

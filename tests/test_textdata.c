@@ -370,7 +370,7 @@ static void test_dir(void) {
     write_tmp("badtree/pos/c.txt", "\xef\xbb\xbf" "bom"); /* a byte order mark is no text */
     o = opts();
     o.check_utf8 = 1;
-    check_error(tmp_path("badtree"), &o, NULL, 0, "badtree/neg/b.txt: invalid UTF-8 at byte 1 of the text", NULL);
+    check_error(tmp_path("badtree"), &o, NULL, 0, "badtree/neg/b.txt: invalid UTF-8 at byte offset 1 of the text", NULL);
     o.check_utf8 = 0;
     LOAD_OK(&d, tmp_path("badtree"), &o, NULL, 0);
     CHECK(d.n == 3 && !strcmp(d.ex[1].text, "fine") && !strcmp(d.ex[2].text, "bom"), "the BOM dropped: \"%s\"",

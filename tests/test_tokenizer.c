@@ -288,7 +288,7 @@ static void test_invalid_utf8(void) {
     rnn_tok_options_default(&o, RNN_TOK_CHAR);
     const char bad[] = "ab\ncd\nx\xC3(";
     CHECK(rnn_tokenizer_build(&o, bad, sizeof bad - 1) == NULL &&
-              strcmp(rnn_last_error(), "input has invalid UTF-8 at byte 7 (line 3)") == 0,
+              strcmp(rnn_last_error(), "input has invalid UTF-8 at byte offset 7 (line 3)") == 0,
           "build: %s", rnn_last_error());
     rnn_tokenizer *t = build(&o, "abc");
     if (!t) GIVE_UP("build");
@@ -299,16 +299,16 @@ static void test_invalid_utf8(void) {
         int32_t *ids = (int32_t *)&o; /* sentinel: must stay untouched */
         size_t n = 77;
         char want[64];
-        snprintf(want, sizeof want, "invalid UTF-8 at byte %zu", at[i]);
+        snprintf(want, sizeof want, "invalid UTF-8 at byte offset %zu", at[i]);
         CHECK(rnn_tokenizer_encode(t, cases[i], strlen(cases[i]), &ids, &n, NULL) == -1 &&
                   err_has(want) && !err_has("line") && ids == (int32_t *)&o && n == 77,
               "case %zu rejected, outputs unchanged, no line named in a one-line text: %s", i, rnn_last_error());
     }
     CHECK(rnn_tokenizer_encode(t, "\x80\nab", 4, &(int32_t *){NULL}, &(size_t){0}, NULL) == -1 &&
-              err_has("invalid UTF-8 at byte 0 (line 1)"),
+              err_has("invalid UTF-8 at byte offset 0 (line 1)"),
           "line 1 of a longer text is named: %s", rnn_last_error());
     CHECK(rnn_tokenizer_encode(t, "a\nb\0c", 5, &(int32_t *){NULL}, &(size_t){0}, NULL) == -1 &&
-              err_has("NUL byte at byte 3 (line 2)"),
+              err_has("NUL byte at byte offset 3 (line 2)"),
           "NUL");
     rnn_tokenizer_free(t);
 
@@ -317,7 +317,7 @@ static void test_invalid_utf8(void) {
     int32_t *ids;
     size_t n;
     CHECK(t && rnn_tokenizer_encode(t, "hello\nworld \xFE", 13, &ids, &n, NULL) == -1 &&
-              err_has("byte 12 (line 2)"),
+              err_has("byte offset 12 (line 2)"),
           "word encode");
     rnn_tokenizer_free(t);
 }

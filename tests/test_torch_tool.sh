@@ -337,11 +337,11 @@ same_classify byte "$T/cls_byte/model.safetensors" "a byte classifier (bce, --ma
 same_classify res "$T/cls_res/model.safetensors" "a residual bidirectional 3-layer GRU classifier gives rnn.c's probabilities" \
     "${rtexts[@]}" $'then \xff'
 check "classify: invalid UTF-8 (no replace) stops with rnn.c's message after the good lines" \
-    "[ \$(rc p_res) -eq 1 ] && [ \$(wc -l <'$T/p_res.out') -eq 3 ] && grep -q 'text 4: input has invalid UTF-8 at byte 5\$' '$T/p_res.err' && grep -q 'text 4: input has invalid UTF-8 at byte 5\$' '$T/c_res.err'"
+    "[ \$(rc p_res) -eq 1 ] && [ \$(wc -l <'$T/p_res.out') -eq 3 ] && grep -q 'text 4: input has invalid UTF-8 at byte offset 5\$' '$T/p_res.err' && grep -q 'text 4: input has invalid UTF-8 at byte offset 5\$' '$T/c_res.err'"
 c=$(c_loss "$T/lm/model.safetensors" "$T/crlf_bom.txt"); p=$(loss "$T/p_crlf.out")
 check "eval: a file with CRLF line ends and a BOM gives rnn.c's loss ($c vs $p)" "close '$c' '$p' 2e-5"
 check "eval: a NUL byte in a char LM's text is refused as rnn.c refuses it" \
-    "[ \$(rc p_nul) -eq 1 ] && grep -q 'a NUL byte at byte 3 (line 1)' '$T/p_nul.err' && $RNN eval '$T/lm/model.safetensors' --data '$T/nul.txt' 2>&1 | grep -q 'a NUL byte at byte 3 (line 1)'"
+    "[ \$(rc p_nul) -eq 1 ] && grep -q 'a NUL byte at byte offset 3 (line 1)' '$T/p_nul.err' && $RNN eval '$T/lm/model.safetensors' --data '$T/nul.txt' 2>&1 | grep -q 'a NUL byte at byte offset 3 (line 1)'"
 c=$(c_loss "$T/lm_byte/model.safetensors" "$T/bytes.txt"); p=$(loss "$T/p_bytes.out")
 check "eval: a byte LM reads NUL, CR, invalid UTF-8 and a BOM as rnn.c ($c vs $p)" "close '$c' '$p' 2e-5"
 c=$(c_loss "$T/lm_res/model.safetensors" "$T/crlf_bom.txt"); p=$(loss "$T/p_lmres.out")

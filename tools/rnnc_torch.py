@@ -373,9 +373,9 @@ def utf8_error(data, at):
     """rnn_utf8_error's message for the bad byte at offset at of data."""
     what = "a NUL byte" if data[at] == 0 else "invalid UTF-8"
     if b"\n" not in data:
-        return f"input has {what} at byte {at}"
+        return f"input has {what} at byte offset {at}"
     line = data.count(b"\n", 0, at) + 1
-    return f"input has {what} at byte {at} (line {line})"
+    return f"input has {what} at byte offset {at} (line {line})"
 
 
 def _decode(data, start, end, replace):
