@@ -192,7 +192,8 @@ static int cmd_train(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: rnn train [--config FILE] [--OPTION VALUE ...]\n"
-                   "A config file holds 'name = value' lines with the names below; flags override it.\n"
+                   "A config file holds 'name = value' lines with the names below, and '#' comment lines\n"
+                   "(a '#' after a value is part of it); flags override it.\n"
                    "--resume RUNDIR continues a run (its config.txt, then these flags).\n\n");
             rnn_opts_help(stdout);
             return 0;

@@ -299,7 +299,13 @@ static int take_fields(loader *L, int nf, int line) {
     int need = L->label_col;
     for (int i = 0; i < L->n_text_cols; i++)
         if (L->text_cols[i] > need) need = L->text_cols[i];
-    if (need > nf) return rnn_errorf("%s:%d: missing column %d (row has %d)", L->path, line, need, nf);
+    if (need > nf) {
+        if (L->auto_text && nf < L->ncols) /* the columns came from the first row: name it as the cause */
+            return rnn_errorf("%s:%d: missing column %d (row has %d; the first row has %d, and its last "
+                              "is the text: a stray tab there? --text-col picks the column)",
+                              L->path, line, need, nf, L->ncols);
+        return rnn_errorf("%s:%d: missing column %d (row has %d)", L->path, line, need, nf);
+    }
     if (L->fmt == FMT_CSV && nf != L->ncols) /* RFC 4180; a text's unquoted comma would shift or drop columns */
         return rnn_errorf("%s:%d: %d comma-separated fields where the first row has %d (a comma inside a text "
                           "must be quoted: \"...\", and a quote inside a quoted text doubled: \"\"; an unclosed "

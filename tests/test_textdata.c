@@ -660,7 +660,7 @@ static void test_errors(void) {
     p = write_tmp("onecol.tsv", "pos\tgood\nneg\tbad\nbroken\n");
     check_error(p, &o, NULL, 0, "onecol.tsv:3: expected at least 2 tab-separated columns, found 1", NULL);
     p = write_tmp("short.tsv", "pos\t9\tgood\nneg\tbad\n");
-    check_error(p, &o, NULL, 0, "short.tsv:2: missing column 3 (row has 2)", NULL);
+    check_error(p, &o, NULL, 0, "short.tsv:2: missing column 3 (row has 2; the first row has 3, and its last is the text", NULL);
     o.label_col = 4;
     check_error(FIX "reviews.tsv", &o, NULL, 0, "reviews.tsv:1: missing column 4 (row has 3)", NULL);
     o = opts();
