@@ -526,7 +526,8 @@ static int cmd_sample(int argc, char **argv) {
     /* text is valid UTF-8 (a byte model's too, but with --raw-bytes): a stop string that is not never matches */
     const long stop_bad = stop && !raw_bytes ? rnn_utf8_bad_at(stop, strlen(stop)) : -1;
     if (stop_bad >= 0) {
-        rc = dief("sample: --stop is not valid UTF-8 (at byte offset %ld), so this model's text never holds it", stop_bad);
+        rc = dief("sample: --stop is not valid UTF-8 (at byte offset %ld), so this model's text never holds it",
+                  stop_bad);
         goto out;
     }
     const rnn_config *mc = &ck.model->c;

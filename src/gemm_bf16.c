@@ -327,7 +327,8 @@ TARGET static void pack_b_slivers(int tb, int K, int N, const float *B, int ldb,
     for (int q = q0; q < q1; q++) { /* q: sliver q % nsl of K block q / nsl */
         const int kb = q / nsl, sl = q % nsl, pc = kb * KC, kc = K - pc < KC ? K - pc : KC;
         const int w = N - sl * NR < NR ? N - sl * NR : NR;
-        pack_b_sliver(tb, kc, w, B, ldb, pc, sl * NR, Bp + (size_t)kb * KP * nsl * NR + (size_t)sl * ((kc + 1) / 2) * NR);
+        uint32_t *dst = Bp + (size_t)kb * KP * nsl * NR + (size_t)sl * ((kc + 1) / 2) * NR;
+        pack_b_sliver(tb, kc, w, B, ldb, pc, sl * NR, dst);
     }
 }
 

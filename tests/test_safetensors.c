@@ -667,7 +667,8 @@ static void test_damaged(void) {
         if (raw && n > 12) {
             raw[8 + 3] = 0;
             CHECK(write_bytes(path, raw, n) == 0, "rewrite");
-            expect_fail(path, "header holds a NUL character (a NUL byte or \\u0000, at byte offset 3 of", "a NUL byte in a name");
+            expect_fail(path, "header holds a NUL character (a NUL byte or \\u0000, at byte offset 3 of",
+                        "a NUL byte in a name");
         }
         free(raw);
     }

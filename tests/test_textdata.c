@@ -370,7 +370,8 @@ static void test_dir(void) {
     write_tmp("badtree/pos/c.txt", "\xef\xbb\xbf" "bom"); /* a byte order mark is no text */
     o = opts();
     o.check_utf8 = 1;
-    check_error(tmp_path("badtree"), &o, NULL, 0, "badtree/neg/b.txt: invalid UTF-8 at byte offset 1 of the text", NULL);
+    check_error(tmp_path("badtree"), &o, NULL, 0, "badtree/neg/b.txt: invalid UTF-8 at byte offset 1 of the text",
+                NULL);
     o.check_utf8 = 0;
     LOAD_OK(&d, tmp_path("badtree"), &o, NULL, 0);
     CHECK(d.n == 3 && !strcmp(d.ex[1].text, "fine") && !strcmp(d.ex[2].text, "bom"), "the BOM dropped: \"%s\"",
@@ -660,7 +661,8 @@ static void test_errors(void) {
     p = write_tmp("onecol.tsv", "pos\tgood\nneg\tbad\nbroken\n");
     check_error(p, &o, NULL, 0, "onecol.tsv:3: expected at least 2 tab-separated columns, found 1", NULL);
     p = write_tmp("short.tsv", "pos\t9\tgood\nneg\tbad\n");
-    check_error(p, &o, NULL, 0, "short.tsv:2: missing column 3 (row has 2; the first row has 3, and its last is the text", NULL);
+    check_error(p, &o, NULL, 0, "short.tsv:2: missing column 3 (row has 2; the first row has 3, and its last is the text",
+                NULL);
     o.label_col = 4;
     check_error(FIX "reviews.tsv", &o, NULL, 0, "reviews.tsv:1: missing column 4 (row has 3)", NULL);
     o = opts();
