@@ -43,8 +43,9 @@ typedef struct rnn_handle rnn_t;
 /* Loads a checkpoint (fully validated). NULL + rnn_error() on failure. The
  * functions below take the NULL of a failed rnn_open without crashing: they
  * fail (or give NULL / 0) with a message. Messages are one line of valid
- * UTF-8, prefixed with the function's name where the failure is the call's
- * ("rnn_classify: the text: input has invalid UTF-8 at byte offset 3"). */
+ * UTF-8 and begin with the failing function's name ("rnn_classify: the text:
+ * input has invalid UTF-8 at byte offset 3", "rnn_open: m.safetensors:
+ * cannot open: No such file or directory"). */
 rnn_t *rnn_open(const char *checkpoint_path);
 void rnn_close(rnn_t *m); /* NULL is fine */
 
@@ -90,7 +91,8 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
  * A byte-level model's continuation is valid UTF-8 without NUL bytes (it
  * finishes a character begun at the end of `length`, up to 3 bytes more).
  * Returns a malloc'd string holding the prime and the continuation (free()
- * it), or NULL on error (a value out of range, a classifier, a prime with
+ * it), or NULL on error (a value out of range, a classifier, a backward
+ * (--reverse) language model, which cannot continue a prime, a prime with
  * invalid UTF-8 or a NUL byte; a byte-level model takes any prime). The call
  * returns when all `length` tokens are written: pick a length to suit. */
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,

@@ -64,12 +64,13 @@ static rnn_t *open_checkpoint(const char *checkpoint_path) {
     }
     if (rnn_checkpoint_load(&m->ck, checkpoint_path)) {
         free(m);
+        rnn_error_prefix("rnn_open");
         return NULL;
     }
     if (!m->ck.tok) {
         rnn_checkpoint_free(&m->ck);
         free(m);
-        rnn_errorf("%s: the checkpoint has no tokenizer", checkpoint_path);
+        rnn_errorf("rnn_open: %s: the checkpoint has no tokenizer", checkpoint_path);
         return NULL;
     }
     if (!(m->probs = malloc(sizeof(float) * (size_t)(m->ck.model->c.num_classes + 1)))) {
@@ -338,7 +339,7 @@ int rnn_trainer_load_config(rnn_trainer *t, const char *path) {
     const locale_t host = c_locale_enter();
     const int bad = rnn_opts_load_file(&o, path);
     c_locale_leave(host);
-    if (bad) return -1;
+    if (bad) return rnn_error_prefix("rnn_trainer_load_config");
     t->cfg = o;
     t->loaded = 1;
     return 0;
@@ -408,7 +409,7 @@ int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {
         rnn_threads_restore(setting, omp_max); /* the host's count again, or none set as before */
     }
     c_locale_leave(host);
-    return rc;
+    return rc ? rnn_error_prefix("rnn_trainer_run") : 0;
 }
 
 const char *rnn_trainer_dir(const rnn_trainer *t) {

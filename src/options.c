@@ -393,8 +393,18 @@ static void format_value_as(const opt_def *d, const rnn_opts *o, char *buf, size
     switch (d->k) {
     case K_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
     case K_LONG: snprintf(buf, cap, "%ld", *(const long *)p); break;
-    case K_FLOAT: snprintf(buf, cap, exact ? "%.9g" : "%.7g", *(const float *)p); break;
-    case K_DOUBLE: snprintf(buf, cap, "%.17g", *(const double *)p); break;
+    case K_FLOAT: /* exact: the fewest digits that read back as the same float (0.002, not 0.00200000009) */
+        for (int digits = exact ? 6 : 7; digits <= 9; digits++) {
+            snprintf(buf, cap, "%.*g", digits, *(const float *)p);
+            if (!exact || strtof(buf, NULL) == *(const float *)p) break;
+        }
+        break;
+    case K_DOUBLE:
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(buf, cap, "%.*g", digits, *(const double *)p);
+            if (strtod(buf, NULL) == *(const double *)p) break;
+        }
+        break;
     case K_BOOL: snprintf(buf, cap, "%s", *(const int *)p < 0 ? "auto" : *(const int *)p ? "true" : "false"); break;
     default: snprintf(buf, cap, "%s", p);
     }
@@ -462,6 +472,15 @@ int rnn_opts_check_task(const rnn_opts *o) {
 }
 
 int rnn_opts_check_unused(const rnn_opts *o) {
+    /* A value out of its range is that error first, not "does nothing" (the
+     * model's config checks the same ranges again, for a checkpoint's). */
+    const struct {
+        const char *name;
+        float v;
+    } fractions[] = {{"dropout", o->dropout}, {"weight-drop", o->weight_drop}, {"cache-lambda", o->cache_lambda}};
+    for (size_t i = 0; i < sizeof fractions / sizeof *fractions; i++)
+        if (!(fractions[i].v >= 0 && fractions[i].v < 1))
+            return rnn_errorf("--%s must be in [0, 1) (got %.7g)", fractions[i].name, fractions[i].v);
     const int sgd = !strcmp(o->optimizer, "sgd"), rms = !strcmp(o->optimizer, "rmsprop"), adam = !sgd && !rms;
     const int step = !strcmp(o->schedule, "step"), plateau = !strcmp(o->schedule, "plateau");
     const int cosine = !strcmp(o->schedule, "cosine"), none = !strcmp(o->cell, "none");

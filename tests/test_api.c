@@ -337,6 +337,10 @@ static void test_generate_matches_pytorch(void) {
     CHECK(rnn_open(NULL) == NULL && strstr(rnn_error(), "no checkpoint path"), "rnn_open(NULL)");
     CHECK(rnn_open("") == NULL && strstr(rnn_error(), "rnn_open: no checkpoint path"), "rnn_open(\"\"): %s",
           rnn_error()); /* (it said ": cannot open: No such file or directory") */
+    /* every failure names the function first, the file's own too (rnn.h) */
+    CHECK(rnn_open("/nonexistent/x.safetensors") == NULL &&
+              !strncmp(rnn_error(), "rnn_open: /nonexistent/x.safetensors: cannot open", 49),
+          "rnn_open of a missing file: %s", rnn_error());
     CHECK(rnn_classify(NULL, "x", NULL, 0) == -1 && strstr(rnn_error(), "no model"), "rnn_classify(NULL model)");
     CHECK(rnn_generate(NULL, "x", 5, 1, 0, 1, 1) == NULL && strstr(rnn_error(), "no model"), "rnn_generate(NULL)");
     CHECK(rnn_score(NULL, "xy", 2, &loss, NULL) == -1 && strstr(rnn_error(), "rnn_score: no model"), "rnn_score(NULL)");
@@ -776,6 +780,9 @@ static void test_trainer(void) {
     t = rnn_trainer_new();
     CHECK(t && rnn_trainer_load_config(t, NULL) == -1 && strstr(rnn_error(), "no config file path"),
           "a NULL config path is refused: %s", rnn_error());
+    CHECK(t && rnn_trainer_load_config(t, "/nonexistent/run.cfg") == -1 &&
+              !strncmp(rnn_error(), "rnn_trainer_load_config: /nonexistent/run.cfg: cannot open", 58),
+          "a missing config file is refused by name: %s", rnn_error());
     CHECK(t && rnn_trainer_load_config(t, cfg) == 0, "load the run's config: %s", rnn_error());
     CHECK(t && rnn_trainer_set(t, "resume", stopped) == 0, "set resume");
     rc = t ? rnn_trainer_run(t, on_event, &c) : -1;
@@ -978,7 +985,8 @@ static void test_trainer(void) {
         rnn_trainer_set(t, "data", "/nonexistent/corpus.txt");
         rnn_trainer_set(t, "out", out);
         rnn_trainer_set(t, "progress", "quiet");
-        CHECK(rnn_trainer_run(t, NULL, NULL) == -1 && strstr(rnn_error(), "/nonexistent/corpus.txt"),
+        CHECK(rnn_trainer_run(t, NULL, NULL) == -1 && !strncmp(rnn_error(), "rnn_trainer_run: ", 17) &&
+                  strstr(rnn_error(), "/nonexistent/corpus.txt"),
               "missing data: %s", rnn_error());
         /* a value that reads but is out of its range is refused by the run, naming it (rnn.h says so) */
         CHECK(rnn_trainer_set(t, "lr", "-1") == 0 && rnn_trainer_run(t, NULL, NULL) == -1 &&

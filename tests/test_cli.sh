@@ -224,7 +224,9 @@ changes() {
 resumed ema "--ema/--weight-drop" --ema 0.9 --weight-drop 0.3
 changes "--ema/--weight-drop change the validation loss" 3
 expect_error "--ema out of range" "--ema must be in" $RNN train $small --ema 1 --steps 1 --out "$T/x"
-expect_error "--weight-drop out of range" "weight_drop" $RNN train $small --weight-drop 1.5 --steps 1 --out "$T/x"
+expect_error "--weight-drop out of range" "--weight-drop must be in \[0, 1) (got 1.5)" $RNN train $small --weight-drop 1.5 --steps 1 --out "$T/x"
+expect_error "--dropout out of range on one layer: the range first, not 'does nothing'" "--dropout must be in \[0, 1) (got 1.5)" \
+    $RNN train $small --dropout 1.5 --steps 1 --out "$T/x"
 
 # --recurrent-dropout: its masks are part of the random state a resume restores
 resumed rd "--recurrent-dropout" --recurrent-dropout 0.3
@@ -736,10 +738,10 @@ $RNN train $small --steps 2 --cache 40 --cache-theta 0.5 --cache-lambda 0.1 --ou
 cachecfg() { grep '^cache' "$1/config.txt" | tr '\n' ' '; }
 $RNN train $small --steps 1 --init-from "$T/ftc/model.safetensors" --out "$T/ftc1" >/dev/null 2>&1
 check "fine-tuning keeps the model's cache, and config.txt says so ($(cachecfg "$T/ftc1"))" \
-    "[ \"\$(cachecfg '$T/ftc1')\" = 'cache = 40 cache-theta = 0.5 cache-lambda = 0.100000001 ' ] && $RNN info '$T/ftc1/model.safetensors' --json | grep -q '\"cache_size\": *40'"
+    "[ \"\$(cachecfg '$T/ftc1')\" = 'cache = 40 cache-theta = 0.5 cache-lambda = 0.1 ' ] && $RNN info '$T/ftc1/model.safetensors' --json | grep -q '\"cache_size\": *40'"
 $RNN train $small --steps 1 --init-from "$T/ftc/model.safetensors" --cache 10 --out "$T/ftc2" >/dev/null 2>&1
 check "--cache 10 when fine-tuning keeps the model's theta and lambda ($(cachecfg "$T/ftc2"))" \
-    "[ \"\$(cachecfg '$T/ftc2')\" = 'cache = 10 cache-theta = 0.5 cache-lambda = 0.100000001 ' ]"
+    "[ \"\$(cachecfg '$T/ftc2')\" = 'cache = 10 cache-theta = 0.5 cache-lambda = 0.1 ' ]"
 $RNN train $small --steps 1 --init-from "$T/ftc/model.safetensors" --cache 0 --out "$T/ftc3" >"$T/ftc3.log" 2>&1
 check "--cache 0 when fine-tuning turns the cache off, and says so" \
     "grep -q '^cache = 0$' '$T/ftc3/config.txt' && ! $RNN info '$T/ftc3/model.safetensors' --json | grep -q '\"cache_size\": *[1-9]' && grep -q 'cache of .*ftc/model.safetensors is off' '$T/ftc3.log' && ! grep -q 'without the cache' '$T/ftc3.log'"
@@ -939,7 +941,7 @@ check "eval --dynamic 0 gives the static loss ($d0 vs $s0)" \
 expect_error "cache size not a count" "cache" $RNN sample "$T/run/model.safetensors" --cache 2.5
 expect_error "sample: cache theta without --cache" "need --cache N" $RNN sample "$T/run/model.safetensors" --cache-theta 0.5
 expect_error "eval: cache theta for a model without a cache" "need a cache" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --cache-theta 0.5
-expect_error "train --cache-lambda out of range" "cache_lambda" $RNN train $small --steps 2 --cache 8 --cache-lambda 1.5 --out "$T/badcache"
+expect_error "train --cache-lambda out of range" "--cache-lambda must be in \[0, 1)" $RNN train $small --steps 2 --cache 8 --cache-lambda 1.5 --out "$T/badcache"
 expect_error "bad train precision" "precision" $RNN train --precision double --steps 1
 printf 'oops\n' >"$T/bad.cfg"
 expect_error "config file error names file:line" "bad.cfg:1" $RNN train --config "$T/bad.cfg"
@@ -953,7 +955,13 @@ expect_error "resume in a config file is refused (it skipped the resume checks)"
 printf '\xef\xbb\xbfsteps = 2\n' >"$T/bom.cfg"
 $RNN train $small --config "$T/long.cfg" --config "$T/bom.cfg" --out "$T/longcfg" >/dev/null 2>&1
 check "a long comment line stays a comment, and a byte order mark is skipped" \
-    "[ \$? -eq 0 ] && grep -q '^lr = 0.00200' '$T/longcfg/config.txt' && grep -q '^steps = 2$' '$T/longcfg/config.txt'"
+    "[ \$? -eq 0 ] && grep -q '^lr = 0.002$' '$T/longcfg/config.txt' && grep -q '^steps = 2$' '$T/longcfg/config.txt'"
+# config.txt writes a float with the fewest digits that read back as the same float: 0.002,
+# not 0.00200000009 (above), and all nine where it takes them
+$RNN train $small --steps 1 --lr 0.1234567891 --beta2 0.99 --out "$T/digits" >/dev/null 2>&1
+check "config.txt's floats: the shortest that read back exactly" \
+    "grep -q '^lr = 0.12345679$' '$T/digits/config.txt' && grep -q '^beta2 = 0.99$' '$T/digits/config.txt'"
+# (0.1234567891 rounds to the float 0.123456791043...; 0.1234568 reads as another, 0.12345679 as it)
 printf 'steps = 2\0junk\n' >"$T/nul.cfg"
 expect_error "a NUL byte in a config file" "nul.cfg:1: a NUL byte" $RNN train --config "$T/nul.cfg" --out "$T/x16"
 # A device of endless NUL bytes: refused at its first read (timeout: not read until memory runs out).
