@@ -104,6 +104,15 @@ char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, i
  * Tokens no text encodes to (<pad>, [CLS], [unused0], ...) are never drawn. */
 char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
                       float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len);
+/* rnn_generate_ex's text handed to emit as it is made, to show it as it
+ * comes or to stop early: first the prime, then each drawn token's text (a
+ * byte-level model's pieces may split a character; their concatenation is
+ * rnn_generate_ex's string for the same arguments). emit returns 0 to go
+ * on, non-zero to stop there. Returns 0 (all `length` tokens, the stop
+ * string, or emit stopped it), or -1 + rnn_error() as rnn_generate_ex. */
+int rnn_generate_stream(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
+                        float top_p, uint64_t seed, const char *stop, size_t stop_len,
+                        int (*emit)(const char *text, size_t len, void *user), void *user);
 
 /* Language models: how well the model predicts a text of len bytes, as
  * `rnn eval` scores a file: each token from all those before it (the first

@@ -225,9 +225,27 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
 /* rnn_generate's output, appended to a string. */
 static int gen_append(const char *bytes, size_t n, void *user) { return rnn_sbuf_put(user, bytes, n); }
 
-/* rnn_generate and rnn_generate_ex; fn names the caller in messages. */
-static char *generate(const char *fn, rnn_t *m, const char *prime, size_t prime_len, int length, float temperature,
-                      int top_k, float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len) {
+/* rnn_generate_stream's host callback: a non-zero return stops the text,
+ * told apart from the sampler's own -1 (out of memory) by `stopped`. */
+typedef struct {
+    int (*emit)(const char *text, size_t len, void *user);
+    void *user;
+    int stopped;
+} gen_host;
+
+static int gen_to_host(const char *bytes, size_t n, void *user) {
+    gen_host *h = user;
+    if (!n || !h->emit(bytes, n, h->user)) return 0;
+    h->stopped = 1;
+    return 1;
+}
+
+/* The generators' common part: the prime, then the continuation, to emit;
+ * fn names the caller in messages. 0, emit's non-zero value (it stopped),
+ * or -1 + message. */
+static int generate(const char *fn, rnn_t *m, const char *prime, size_t prime_len, int length, float temperature,
+                    int top_k, float top_p, uint64_t seed, const char *stop, size_t stop_len,
+                    int (*emit)(const char *bytes, size_t n, void *user), void *user) {
     rnn_threads_sync();
     /* The ranges of rnn sample's flags. */
     const char *bad = NULL;
@@ -238,40 +256,52 @@ static char *generate(const char *fn, rnn_t *m, const char *prime, size_t prime_
     else if (!(top_p > 0 && top_p <= 1)) bad = "top_p must be in (0, 1] (1: off)";
     else if (prime_len && !prime) bad = "prime is NULL but prime_len is not 0";
     else if (stop_len && !stop) bad = "stop is NULL but stop_len is not 0";
-    if (bad) {
-        rnn_errorf("%s: %s", fn, bad);
-        return NULL;
-    }
+    if (bad) return rnn_errorf("%s: %s", fn, bad);
     rnn_sampler *s = rnn_sampler_create(m->ck.model, m->ck.tok, seed);
-    if (!s) {
-        rnn_error_prefix("%s", fn);
+    if (!s) return rnn_error_prefix("%s", fn);
+    rnn_sample_opts o = {temperature, top_k, top_p};
+    const int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
+    int rc = bad_prime ? -1 : emit(prime, prime_len, user);
+    if (!rc) rc = rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, emit, user);
+    if (rc < 0) rnn_error_prefix(bad_prime ? "%s: the prime" : "%s", fn);
+    rnn_sampler_free(s);
+    return rc;
+}
+
+/* rnn_generate and rnn_generate_ex: the text in a string. */
+static char *generate_string(const char *fn, rnn_t *m, const char *prime, size_t prime_len, int length,
+                             float temperature, int top_k, float top_p, uint64_t seed, const char *stop,
+                             size_t stop_len, size_t *out_len) {
+    rnn_sbuf g = {0};
+    if (generate(fn, m, prime, prime_len, length, temperature, top_k, top_p, seed, stop, stop_len, gen_append,
+                 &g)) {
+        free(g.p);
         return NULL;
     }
-    rnn_sbuf g = {0};
-    rnn_sample_opts o = {temperature, top_k, top_p};
-    int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
-    if (bad_prime || gen_append(prime, prime_len, &g) ||
-        rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, gen_append, &g)) {
-        rnn_error_prefix(bad_prime ? "%s: the prime" : "%s", fn);
-        free(g.p);
-        g.p = NULL;
-    } else if (out_len) {
-        *out_len = g.n;
-    }
-    rnn_sampler_free(s);
+    if (out_len) *out_len = g.n; /* (g.p is a string even for an empty text: the prime's put made it) */
     return g.p;
+}
+
+int rnn_generate_stream(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
+                        float top_p, uint64_t seed, const char *stop, size_t stop_len,
+                        int (*emit)(const char *text, size_t len, void *user), void *user) {
+    if (!emit) return rnn_errorf("rnn_generate_stream: no emit callback");
+    gen_host h = {emit, user, 0};
+    const int rc = generate("rnn_generate_stream", m, prime, prime_len, length, temperature, top_k, top_p, seed,
+                            stop, stop_len, gen_to_host, &h);
+    return rc > 0 && h.stopped ? 0 : rc ? -1 : 0;
 }
 
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
                    float top_p, uint64_t seed) {
-    return generate("rnn_generate", m, prime, prime ? strlen(prime) : 0, length, temperature, top_k, top_p, seed,
-                    NULL, 0, NULL);
+    return generate_string("rnn_generate", m, prime, prime ? strlen(prime) : 0, length, temperature, top_k, top_p,
+                           seed, NULL, 0, NULL);
 }
 
 char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
                       float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len) {
-    return generate("rnn_generate_ex", m, prime, prime_len, length, temperature, top_k, top_p, seed, stop, stop_len,
-                    out_len);
+    return generate_string("rnn_generate_ex", m, prime, prime_len, length, temperature, top_k, top_p, seed, stop,
+                           stop_len, out_len);
 }
 
 int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count) {

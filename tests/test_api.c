@@ -256,6 +256,20 @@ static void test_classify_cuts(void) {
     for (int i = 0; i < 2; i++) unlink(path[i]);
 }
 
+/* rnn_generate_stream's pieces, gathered; stop_at > 0 stops after that many. */
+typedef struct {
+    char text[4096];
+    size_t n;
+    int pieces, stop_at;
+} stream_rec;
+
+static int stream_collect(const char *text, size_t len, void *user) {
+    stream_rec *r = user;
+    if (r->n + len <= sizeof r->text) memcpy(r->text + r->n, text, len);
+    r->n += len;
+    return ++r->pieces == r->stop_at;
+}
+
 static void test_generate_matches_pytorch(void) {
     rnn_t *m = rnn_open(FIX "torch_lm.safetensors");
     CHECK(m, "open: %s", rnn_error());
@@ -329,6 +343,27 @@ static void test_generate_matches_pytorch(void) {
     CHECK(!rnn_generate_ex(m, "O", 1, 5, 1, 0, 2.0f, 1, NULL, 0, NULL) &&
               !strcmp(rnn_error(), "rnn_generate_ex: top_p must be in (0, 1] (1: off)"),
           "a bad top_p given to rnn_generate_ex: %s", rnn_error());
+    /* rnn_generate_stream: the same text in pieces (prime first), and an emit that stops */
+    {
+        size_t elen = 0;
+        char *ex = rnn_generate_ex(m, "O", 1, 40, 0.8f, 5, 0.9f, 7, NULL, 0, &elen);
+        stream_rec r = {{0}, 0, 0, -1};
+        CHECK(rnn_generate_stream(m, "O", 1, 40, 0.8f, 5, 0.9f, 7, NULL, 0, stream_collect, &r) == 0 && ex &&
+                  r.n == elen && !memcmp(r.text, ex, elen) && r.pieces == 41,
+              "rnn_generate_stream: the prime and 40 pieces, rnn_generate_ex's text (%zu of %zu bytes, %d pieces)",
+              r.n, elen, r.pieces);
+        stream_rec q = {{0}, 0, 0, 3}; /* stops after its 3rd piece: the prime and 2 tokens */
+        CHECK(rnn_generate_stream(m, "O", 1, 40, 0.8f, 5, 0.9f, 7, NULL, 0, stream_collect, &q) == 0 && ex &&
+                  q.pieces == 3 && q.n < elen && !memcmp(q.text, ex, q.n),
+              "an emit that returns non-zero stops the text there (%d pieces, %zu bytes)", q.pieces, q.n);
+        free(ex);
+        CHECK(rnn_generate_stream(m, "O", 1, 5, 1, 0, 1, 1, NULL, 0, NULL, NULL) == -1 &&
+                  !strcmp(rnn_error(), "rnn_generate_stream: no emit callback"),
+              "no emit: %s", rnn_error());
+        CHECK(rnn_generate_stream(m, "O", 1, -1, 1, 0, 1, 1, NULL, 0, stream_collect, &q) == -1 &&
+                  !strcmp(rnn_error(), "rnn_generate_stream: length must be >= 0"),
+              "its range errors name it: %s", rnn_error());
+    }
     char *z = rnn_generate(m, NULL, 0, 0.0f, 0, 1.0f, 1);
     CHECK(z && !strcmp(z, ""), "no prime, length 0: the empty string");
     free(z);
