@@ -372,9 +372,16 @@ static int tl_key_ok;
 static void free_buffer(void *p) { rnn_free(p); }
 static void make_key(void) { tl_key_ok = pthread_key_create(&tl_key, free_buffer) == 0; }
 
+static _Atomic int workers_fail; /* rnn_gemm_fail_worker_buffers */
+
+void rnn_gemm_fail_worker_buffers(int on) { workers_fail = on != 0; }
+
 /* A buffer of at least n floats owned by the calling thread, or NULL. It is
  * kept for the thread's lifetime so the step loop never allocates. */
 float *rnn_gemm_thread_buffer(size_t n) {
+#ifdef _OPENMP
+    if (workers_fail && omp_get_thread_num() != 0) return NULL;
+#endif
     if (n <= tl_cap) return tl_buf;
     float *p = rnn_alloc(n * sizeof(float));
     if (!p) return NULL;

@@ -124,5 +124,8 @@ void rnn_gemm_packed_ref(int M, float alpha, const float *A, int lda, const rnn_
 /* Internal: a per-thread packing buffer of at least n floats, kept for the
  * thread's lifetime (NULL when out of memory). */
 float *rnn_gemm_thread_buffer(size_t n);
+/* Tests: on != 0 makes every request but the master thread's (thread 0 of
+ * a team) fail, as when memory runs out on one thread. */
+void rnn_gemm_fail_worker_buffers(int on);
 
 #endif

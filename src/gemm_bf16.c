@@ -352,6 +352,27 @@ TARGET static void rows_part(int ta, int mc, int N, int K, float alpha, const fl
     }
 }
 
+/* A team's failure flag, written and read atomically (a barrier between). */
+static void set_failed(int *f) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+    *f = 1;
+}
+
+static int has_failed(int *f) {
+    int v;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+    v = *f;
+    return v;
+}
+
+/* The most words of packed B the shared path keeps (16 MB; a 2x512 LSTM's
+ * weight gradients at batch 32 x 128 need 4 MB). */
+#define SHARED_MAX_WORDS ((size_t)4 << 20)
+
 int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
     if (!rnn_gemm_bf16_available()) return rnn_errorf("this CPU has no AVX512-BF16");
@@ -364,14 +385,19 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
      * then takes MC rows at a time as each thread comes free: every thread
      * packing all of B for its own half of the rows cost a few percent of
      * bf16 training, and so did the waits of a fixed split on a busy host. */
+    /* (Up to SHARED_MAX_WORDS: the buffer stays with the thread, and a huge
+     * B is better packed a block at a time, as the split below does.) */
     const int nchunk = (M + MC - 1) / MC;
     const size_t bwords = rnn_gemm_bf16_packed_bytes(K, N) / sizeof(uint32_t);
     uint32_t *shared = NULL;
-    if (nt > 1 && nchunk >= 2 * nt && (M + MR - 1) / MR >= (N + NR - 1) / NR)
+    if (nt > 1 && nchunk >= 2 * nt && (M + MR - 1) / MR >= (N + NR - 1) / NR && bwords <= SHARED_MAX_WORDS)
         shared = (uint32_t *)rnn_gemm_thread_buffer(bwords + (size_t)MC * KP);
+    /* A thread without its buffer fails the call, and then no thread
+     * touches C: rnn_gemm's fallback redoes the product on C as it was (rows
+     * already written with beta 1 would take it twice). */
     int fail = 0;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : fail)
+#pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
     {
         int tid = 0, team = 1;
@@ -383,13 +409,16 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
             const int nq = (K + KC - 1) / KC * ((N + NR - 1) / NR);
             pack_b_slivers(tb, K, N, B, ldb, shared, nq * tid / team, nq * (tid + 1) / team);
             uint32_t *Ap = tid == 0 ? shared + bwords : (uint32_t *)rnn_gemm_thread_buffer((size_t)MC * KP);
-            if (!Ap) fail = 1;
+            if (!Ap) set_failed(&fail);
 #ifdef _OPENMP
 #pragma omp barrier
+#endif
+            const int failed = has_failed(&fail);
+#ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
             for (int c = 0; c < nchunk; c++)
-                if (Ap)
+                if (!failed)
                     rows_part(ta, M - c * MC < MC ? M - c * MC : MC, N, K, alpha, A, lda, shared, beta, C, ldc,
                               c * MC, Ap);
         } else {
@@ -400,9 +429,11 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
             int r0 = split(M, MR, pi, tm), r1 = split(M, MR, pi + 1, tm);
             int c0 = split(N, NR, pj, tn), c1 = split(N, NR, pj + 1, tn);
             uint32_t *buf = (uint32_t *)rnn_gemm_thread_buffer(per_thread);
-            if (!buf)
-                fail = 1;
-            else if (r1 > r0 && c1 > c0)
+            if (!buf) set_failed(&fail);
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+            if (!has_failed(&fail) && r1 > r0 && c1 > c0)
                 blocked(ta, tb, r1 - r0, c1 - c0, K, alpha, A, lda, B, ldb, beta, C, ldc, r0, c0, buf);
         }
     }

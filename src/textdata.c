@@ -428,9 +428,13 @@ static int parse_csv(loader *L, char *buf, size_t len) {
                     if (*p == '\n') line++;
                     *w++ = *p++;
                 }
-                /* text after the closing quote is kept, as Python's csv does */
-                while (p < end && *p != ',' && *p != '\n' && !(*p == '\r' && (p + 1 == end || p[1] == '\n')))
+                /* text after the closing quote is kept, as Python's csv does;
+                 * a carriage return there ends no line (the loop stops at one
+                 * that does) */
+                while (p < end && *p != ',' && *p != '\n' && !(*p == '\r' && (p + 1 == end || p[1] == '\n'))) {
+                    if (*p == '\r') return stray_cr(L, line);
                     *w++ = *p++;
+                }
                 n = (size_t)(w - start);
             } else {
                 start = p;

@@ -647,6 +647,8 @@ expect_error "train --config of a directory" "cannot read config file: Is a dire
 expect_error "sample --top-p 0" "--top-p '0' must be a number in (0, 1\]" $RNN sample "$T/run/model.safetensors" --top-p 0
 expect_error "sample --top-p 1.5: the same range in the message" "--top-p '1.5' must be a number in (0, 1\]" \
     $RNN sample "$T/run/model.safetensors" --top-p 1.5
+expect_error "sample --top-p 1e-50, 0 as the sampler's float, is refused, not read as off" "--top-p '1e-50' must be a number in (0, 1\]" \
+    $RNN sample "$T/run/model.safetensors" --top-p 1e-50
 expect_error "sample: invalid UTF-8 in --prime names the flag" "sample: --prime: input has invalid UTF-8" \
     $RNN sample "$T/run/model.safetensors" --prime "$(printf 'a\xff')"
 $RNN sample "$T/run/model.safetensors" --length 50 --seed 5 --prime "ROMEO:" --precision bf16 --threads 2 >"$T/s4"

@@ -260,7 +260,7 @@ static void test_bf16(void) {
         /* tall: with 2 threads B is packed once for both, rows go 64 at a
          * time (rnn_gemm_bf16's shared path): a short last chunk, an odd K
          * past one block, N past one block of columns */
-        {0, 1, 300, 200, 1031}, {1, 1, 257, 100, 1100}, {1, 0, 300, 600, 515}, {0, 0, 260, 40, 9},
+        {0, 1, 300, 200, 1031}, {1, 1, 257, 100, 1100}, {1, 0, 300, 600, 515}, {0, 0, 260, 40, 33},
     };
     rnn_rng rng;
     rnn_rng_seed(&rng, 11);
@@ -306,6 +306,45 @@ static void test_bf16(void) {
     CHECK(fp32_gap > 1e-4, "bf16 results differ from fp32 ones by rounding (smallest gap %.2e)", fp32_gap);
     printf("  bf16 vs bf16-rounded reference: max rel err %.2e (tol %.0e); vs fp32 at least %.1e\n",
            worst, TOL, fp32_gap);
+}
+
+/* A worker thread that cannot get its packing buffer fails the bf16 call
+ * before any thread writes C, so rnn_gemm's fp32 fallback still gives the
+ * product once (beta 1: rows a thread had already written took it twice).
+ * Both the shared-B path (tall) and the split path. */
+static void test_bf16_worker_out_of_memory(void) {
+    if (!rnn_gemm_bf16_available()) return;
+    static const struct {
+        int ta, tb, M, N, K;
+    } shapes[] = {{0, 0, 512, 256, 256}, {1, 0, 300, 200, 515}, {0, 1, 64, 1100, 300}};
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 17);
+    rnn_set_threads(2);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        problem p;
+        if (problem_make(&p, &rng, shapes[s].ta, shapes[s].tb, shapes[s].M, shapes[s].N, shapes[s].K, 0, 1.0f,
+                         1.0f) != 0) {
+            CHECK(0, "out of memory");
+            problem_free(&p);
+            break;
+        }
+        float *want = problem_run(&p, 1);
+        rnn_gemm_set_precision(RNN_BF16);
+        rnn_gemm_fail_worker_buffers(1);
+        float *got = problem_run(&p, 0);
+        rnn_gemm_fail_worker_buffers(0);
+        rnn_gemm_set_precision(RNN_FP32);
+        CHECK(got && want, "out of memory");
+        if (got && want) {
+            const double e = block_err(got, want, p.M, p.N, p.ldc);
+            CHECK(e <= TOL, "%dx%dx%d, a worker without its buffer: err %.3e against the product taken once", p.M,
+                  p.N, p.K, e);
+        }
+        rnn_free(got);
+        rnn_free(want);
+        problem_free(&p);
+    }
+    rnn_set_threads(0);
 }
 
 /* Pre-packed B (the recurrent step's W_hh): rnn_gemm_packed equals rnn_gemm
@@ -612,6 +651,7 @@ int main(void) {
     RUN(test_concurrent_callers);
     RUN(test_bf16_round);
     RUN(test_bf16);
+    RUN(test_bf16_worker_out_of_memory);
     RUN(test_packed);
     RUN(test_packed_cols);
     return harness_end();

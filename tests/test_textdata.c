@@ -658,6 +658,8 @@ static void test_errors(void) {
     check_error(p, &o, NULL, 0, "straycr.tsv:2: a carriage return inside the line", NULL);
     p = write_tmp("straycr.csv", "pos,good\nneg,bad\rpos,fine\nneg,dull\n");
     check_error(p, &o, NULL, 0, "straycr.csv:2: a carriage return inside the line", NULL);
+    p = write_tmp("straycrq.csv", "pos,\"good\"\rneg,\"bad\"\npos,\"fine\"\rneg,\"dull\"\n"); /* after a quoted field */
+    check_error(p, &o, NULL, 0, "straycrq.csv:1: a carriage return inside the line", NULL);
     p = write_tmp("onecol.tsv", "pos\tgood\nneg\tbad\nbroken\n");
     check_error(p, &o, NULL, 0, "onecol.tsv:3: expected at least 2 tab-separated columns, found 1", NULL);
     p = write_tmp("short.tsv", "pos\t9\tgood\nneg\tbad\n");
