@@ -225,19 +225,17 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
 /* rnn_generate's output, appended to a string. */
 static int gen_append(const char *bytes, size_t n, void *user) { return rnn_sbuf_put(user, bytes, n); }
 
-/* rnn_generate_stream's host callback: a non-zero return stops the text,
- * told apart from the sampler's own -1 (out of memory) by `stopped`. */
+/* rnn_generate_stream's host callback: any non-zero return of the host's
+ * stops the text as 1, told apart from the sampler's own -1 (out of
+ * memory) by its sign. */
 typedef struct {
     int (*emit)(const char *text, size_t len, void *user);
     void *user;
-    int stopped;
 } gen_host;
 
 static int gen_to_host(const char *bytes, size_t n, void *user) {
-    gen_host *h = user;
-    if (!n || !h->emit(bytes, n, h->user)) return 0;
-    h->stopped = 1;
-    return 1;
+    const gen_host *h = user;
+    return n && h->emit(bytes, n, h->user) ? 1 : 0;
 }
 
 /* The generators' common part: the prime, then the continuation, to emit;
@@ -286,10 +284,10 @@ int rnn_generate_stream(rnn_t *m, const char *prime, size_t prime_len, int lengt
                         float top_p, uint64_t seed, const char *stop, size_t stop_len,
                         int (*emit)(const char *text, size_t len, void *user), void *user) {
     if (!emit) return rnn_errorf("rnn_generate_stream: no emit callback");
-    gen_host h = {emit, user, 0};
+    gen_host h = {emit, user};
     const int rc = generate("rnn_generate_stream", m, prime, prime_len, length, temperature, top_k, top_p, seed,
                             stop, stop_len, gen_to_host, &h);
-    return rc > 0 && h.stopped ? 0 : rc ? -1 : 0;
+    return rc < 0 ? -1 : 0; /* (> 0: the host stopped it) */
 }
 
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,

@@ -386,6 +386,15 @@ int rnn_opts_load_string(rnn_opts *o, const char *text, const char *name) {
     return rc;
 }
 
+/* v with the fewest significant digits that read back as the same float
+ * (is_float) or double: 0.002, not 0.00200000009; 9 and 17 always do. */
+static void shortest_g(char *buf, size_t cap, double v, int is_float) {
+    for (int digits = is_float ? 6 : 15; digits <= (is_float ? 9 : 17); digits++) {
+        snprintf(buf, cap, "%.*g", digits, v);
+        if ((is_float ? (double)strtof(buf, NULL) : strtod(buf, NULL)) == v) return;
+    }
+}
+
 /* An option's value in o as config.txt spells it (exact: 9 digits for a
  * float), or for a message (short: 7 digits, 0.9 and not 0.899999976). */
 static void format_value_as(const opt_def *d, const rnn_opts *o, char *buf, size_t cap, int exact) {
@@ -393,18 +402,13 @@ static void format_value_as(const opt_def *d, const rnn_opts *o, char *buf, size
     switch (d->k) {
     case K_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
     case K_LONG: snprintf(buf, cap, "%ld", *(const long *)p); break;
-    case K_FLOAT: /* exact: the fewest digits that read back as the same float (0.002, not 0.00200000009) */
-        for (int digits = exact ? 6 : 7; digits <= 9; digits++) {
-            snprintf(buf, cap, "%.*g", digits, *(const float *)p);
-            if (!exact || strtof(buf, NULL) == *(const float *)p) break;
-        }
+    case K_FLOAT:
+        if (exact)
+            shortest_g(buf, cap, *(const float *)p, 1);
+        else
+            snprintf(buf, cap, "%.7g", *(const float *)p);
         break;
-    case K_DOUBLE:
-        for (int digits = 15; digits <= 17; digits++) {
-            snprintf(buf, cap, "%.*g", digits, *(const double *)p);
-            if (strtod(buf, NULL) == *(const double *)p) break;
-        }
-        break;
+    case K_DOUBLE: shortest_g(buf, cap, *(const double *)p, 0); break;
     case K_BOOL: snprintf(buf, cap, "%s", *(const int *)p < 0 ? "auto" : *(const int *)p ? "true" : "false"); break;
     default: snprintf(buf, cap, "%s", p);
     }

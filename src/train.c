@@ -1615,7 +1615,8 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     /* Classifiers keep the most accurate model (the lower loss on a tie),
      * language models the lowest loss. best_val holds -accuracy then. */
     double key = r->classify ? -acc : loss;
-    int better = isfinite(loss) && loss <= DIVERGED_LOSS && !(key > r->best_val) &&
+    const int loss_bad = !isfinite(loss) || loss > DIVERGED_LOSS; /* (then the run stops below) */
+    int better = !loss_bad && !(key > r->best_val) &&
                  !(key == r->best_val && (!r->classify || loss >= r->best_loss));
     if (r->classify)
         say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, nosign(loss),
@@ -1632,7 +1633,6 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
      * weight no validation text reaches, such as a padding row, can be NaN
      * under a finite loss). */
     const float *w = r->m->w;
-    const int loss_bad = !isfinite(loss) || loss > DIVERGED_LOSS;
     const size_t bad_at = loss_bad ? 0 : rnn_nonfinite_at(w, r->m->n_floats);
     if (loss_bad || bad_at < r->m->n_floats)
         return rnn_errorf("step %ld: %s %g: training diverged (try a lower --lr or --clip); its weights are not "

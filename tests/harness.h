@@ -81,8 +81,9 @@ static inline double harness_max_rel_err(const float *got, const float *want, si
         printf("%s %s\n", harness_cur_failed ? "not ok" : "ok", #fn);          \
     } while (0)
 
-/* mkdtemp(tmpl) ("/tmp/NAME_XXXXXX": the six X become a fresh directory);
- * 0 and a failed check when it cannot, for the test to return. */
+/* mkdtemp(tmpl): tmpl is a path ending in the six 'X' characters mkdtemp
+ * requires, which it replaces to name a fresh directory. 1 when made; 0
+ * and a failed check when not, for the test to return. */
 #define harness_mkdtemp(tmpl) harness_mkdtemp_(tmpl, __FILE__, __LINE__)
 static inline int harness_mkdtemp_(char *tmpl, const char *file, int line) {
     if (mkdtemp(tmpl)) return 1;
