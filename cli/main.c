@@ -474,7 +474,7 @@ static int cmd_sample(int argc, char **argv) {
         parse_num("sample", "temperature", temp, 0, 100, &t) ||
         parse_count("sample", "top-k", topk, 0, 1e9, &k) || parse_seed("sample", seed, &sd))
         return 1;
-    if (rnn_parse_decimal(topp, &p) || !(p > 0 && p <= 1) || !((float)p > 0)) /* (the sampler's is a float) */
+    if (rnn_parse_decimal(topp, &p) || !((float)p > 0 && p <= 1)) /* > 0 as the sampler's float, too */
         return dief("sample: --top-p '%s' must be a number in (0, 1]: the smallest set of tokens whose probability "
                     "reaches it (1: all)",
                     topp);
