@@ -321,11 +321,13 @@ out:
     return rc;
 }
 
-int rnn_checkpoint_copy_params(rnn_model *m, const rnn_model *src, int copy_head) {
+int rnn_checkpoint_copy_params(rnn_model *m, const rnn_model *src, int parts) {
     int copied = 0;
     for (int i = 0; i < m->n_params; i++) {
         const rnn_param *p = &m->params[i];
-        if (p->group == RNN_GROUP_HEAD && !copy_head) continue;
+        if (p->group == RNN_GROUP_HEAD &&
+            !(parts & (strncmp(p->name, "attention.", 10) ? RNN_COPY_HEAD : RNN_COPY_POOLING)))
+            continue;
         const rnn_param *q = rnn_model_find(src, p->name);
         if (!q && src->c.tie_weights && !strcmp(p->name, "head.weight")) q = rnn_model_find(src, "embedding.weight");
         if (!q) continue;

@@ -44,9 +44,11 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path);
 void rnn_checkpoint_free(rnn_checkpoint *ck);
 
 /* Copies the parameters of a loaded checkpoint file whose names and shapes
- * match into m (for --init-from): embedding and recurrent layers always;
- * the head only when its shape matches and copy_head is set. Returns the
- * number of tensors copied, -1 on error. */
-int rnn_checkpoint_copy_params(rnn_model *m, const rnn_model *src, int copy_head);
+ * match into m (for --init-from): embedding and recurrent layers always (a
+ * shape that differs is an error); with parts, those of the head group whose
+ * shapes match: attention pooling's (RNN_COPY_POOLING), the output layer's
+ * (RNN_COPY_HEAD). Returns the number of tensors copied, -1 on error. */
+enum { RNN_COPY_POOLING = 1, RNN_COPY_HEAD = 2 };
+int rnn_checkpoint_copy_params(rnn_model *m, const rnn_model *src, int parts);
 
 #endif

@@ -449,6 +449,7 @@ typedef struct {
                          failed setup removes it and those below it again */
     rnn_st *state;    /* a resume's state.safetensors, read once: checked first, restored last */
     int grown_from;   /* --grow-vocab: the vocabulary's size before it grew (0: it did not) */
+    int same_classes; /* a classifier fine-tuned from one whose classes it keeps (same_classes) */
     rnn_tokenizer *tok_before; /* and the tokenizer it grew from (--init-backward's LM reads as that one) */
     char prints[2][64]; /* data_print of the training and validation data, made once they are read */
 } run;
@@ -779,29 +780,56 @@ static const char *label_names(const run *r, char *names, size_t cap) {
     return names;
 }
 
-/* Classification data: labelled examples from --data, validation from --val
- * or a stratified --val-frac split; label names kept for the checkpoint. */
-static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) {
+/* How --data and --val are read. */
+static int cls_data_opts(const run *r, int have_tok, rnn_data_opts *dop) {
     const rnn_opts *o = r->o;
-    rnn_data_opts dop;
-    rnn_data_opts_default(&dop);
-    dop.format = o->format;
-    dop.label_col = o->label_col;
-    dop.text_cols = o->text_cols;
-    dop.label_names = o->label_names[0] ? o->label_names : NULL;
-    dop.label_base = strcmp(o->label_base, "auto") ? atoi(o->label_base) : -1;
-    if (dop.label_base >= 0 && !dop.label_names)
+    rnn_data_opts_default(dop);
+    dop->format = o->format;
+    dop->label_col = o->label_col;
+    dop->text_cols = o->text_cols;
+    dop->label_names = o->label_names[0] ? o->label_names : NULL;
+    dop->label_base = strcmp(o->label_base, "auto") ? atoi(o->label_base) : -1;
+    if (dop->label_base >= 0 && !dop->label_names)
         return rnn_errorf("--label-base %s numbers the classes of --label-names: give both", o->label_base);
-    dop.header = !strcmp(o->header, "auto") ? -1 : !strcmp(o->header, "yes");
+    dop->header = !strcmp(o->header, "auto") ? -1 : !strcmp(o->header, "yes");
     /* The texts must be UTF-8 unless the tokenizer (the checkpoint's, or the
      * one to build) reads bytes or replaces bad ones. */
     if (have_tok)
-        dop.check_utf8 = rnn_tokenizer_needs_utf8(r->tok);
+        dop->check_utf8 = rnn_tokenizer_needs_utf8(r->tok);
     else
-        dop.check_utf8 = strcmp(o->tokenizer, "byte") && !o->replace_invalid;
+        dop->check_utf8 = strcmp(o->tokenizer, "byte") && !o->replace_invalid;
+    if (!o->data[0]) return rnn_errorf("--task classify needs --data FILE (labelled examples)");
+    return 0;
+}
+
+/* A classifier fine-tuned from one (--init-from) keeps its classes, and so
+ * its head, when every label of --data is among them: 1 then, 0 when not
+ * (a new head for the data's own classes), -1 with a message. --data is
+ * read once more for it; only its labels count. */
+static int same_classes(const run *r, char *const *labels, int n_labels) {
+    rnn_data_opts dop;
+    rnn_dataset d = {0};
+    if (n_labels < 2 || cls_data_opts(r, 1, &dop) || rnn_dataset_load(&d, r->o->data, &dop, NULL, 0))
+        return n_labels < 2 ? 0 : -1;
+    int within = 1;
+    for (int i = 0; i < d.n_labels && within; i++) {
+        within = 0;
+        for (int k = 0; k < n_labels && !within; k++) within = !strcmp(d.labels[i], labels[k]);
+    }
+    rnn_dataset_free(&d);
+    return within;
+}
+
+/* Classification data: labelled examples from --data, validation from --val
+ * or a stratified --val-frac split; label names kept for the checkpoint.
+ * known (n_known): the classes, in order, of a resumed run or of the
+ * classifier fine-tuned (same_classes); NULL: those of the data. */
+static int load_cls_data(run *r, int have_tok, char *const *known, int n_known) {
+    const rnn_opts *o = r->o;
+    rnn_data_opts dop;
+    if (cls_data_opts(r, have_tok, &dop)) return -1;
     rnn_dataset all = {0}, tr = {0}, va = {0};
     int rc = -1;
-    if (!o->data[0]) return rnn_errorf("--task classify needs --data FILE (labelled examples)");
     if (rnn_dataset_load(&all, o->data, &dop, known, n_known)) return -1;
     say_header(r, o->data, &all);
     dop.label_base = all.label_base; /* --val numbers its labels as the training data do */
@@ -1817,10 +1845,7 @@ static int init_backward(run *r, const rnn_model *fwd) {
         rnn_errorf("--init-backward %s: its tokenizer differs from that of --init-from %s (%s); train the backward LM "
                    "with --init-from %s --freeze-embedding --reverse so that both read text alike",
                    o->init_backward, o->init_from, why, o->init_from);
-    } else if (f->num_layers != 1) {
-        rnn_errorf("--init-backward needs 1-layer language models (a bidirectional stack's upper layers "
-                   "read both directions, which no single LM has learnt)");
-    } else {
+    } else { /* (1 layer each: make_classifier checked the forward one, the shapes are the same) */
         rnn_dir_weights *d = &r->m->dirs[1].w;
         const rnn_dir_weights *s = &bk.model->dirs[0].w;
         const size_t G = (size_t)rnn_cell_gates(f->cell), H = f->hidden_dim, E = f->embed_dim;
@@ -1858,34 +1883,73 @@ static int make_classifier(run *r, const rnn_model *lm) {
     if (lm && lm->c.reverse)
         return rnn_errorf("%s: a backward (--reverse) LM goes in --init-backward; --init-from takes the forward one",
                           r->o->init_from);
+    if (lm && r->o->init_backward[0] && lm->c.num_layers != 1) /* (before the copy, which would fail first) */
+        return rnn_errorf("--init-backward needs 1-layer language models (a bidirectional stack's upper layers "
+                          "read both directions, which no single LM has learnt); --init-from %s has %d layers",
+                          r->o->init_from, lm->c.num_layers);
     if (c.loss == RNN_LOSS_BCE && c.num_classes != 2)
         return rnn_errorf("--loss bce needs exactly 2 classes (the data has %d)", c.num_classes);
     if (check_fits(r, &c, rnn_config_num_floats(&c)) || !(r->m = rnn_model_create(&c))) return -1;
     rnn_model_init(r->m, (uint64_t)r->o->seed);
     if (lm) {
-        int n = rnn_checkpoint_copy_params(r->m, lm, 0);
+        /* A classifier's attention carries over where the pooling is the
+         * same, and its head where the classes and the loss are too. */
+        const rnn_config *mc = &lm->c;
+        const int cls = mc->task == RNN_TASK_CLASSIFY, width = c.bidirectional == mc->bidirectional;
+        const int same_pool = c.pool == mc->pool && (c.pool != RNN_POOL_ATTENTION || c.attention_dim == mc->attention_dim);
+        const int pool = cls && width && same_pool, head = pool && r->same_classes && c.loss == mc->loss;
+        int n = rnn_checkpoint_copy_params(r->m, lm, (pool ? RNN_COPY_POOLING : 0) | (head ? RNN_COPY_HEAD : 0));
         if (n < 0) return -1;
-        say(r, "initialised %d tensors (embedding and recurrent layers) from %s", n, r->o->init_from);
+        if (head)
+            say(r, "initialised %d tensors (the whole classifier: the data's classes are among its %d) from %s", n,
+                mc->num_classes, r->o->init_from);
+        else
+            say(r, "initialised %d tensors (embedding, recurrent layers%s) from %s%s", n,
+                pool && c.pool == RNN_POOL_ATTENTION ? ", attention pooling" : "", r->o->init_from,
+                !cls                  ? ""
+                : !r->same_classes    ? "; a new head for the data's classes, which are not all the model's"
+                : !same_pool          ? "; a new head for the pooling asked for (the model's is another)"
+                : c.loss != mc->loss  ? "; a new head for --loss (the model's is another)"
+                                      : "; a new head for the backward direction (--init-backward)");
         if (r->o->init_backward[0] && init_backward(r, lm)) return -1;
     }
     if (r->o->vectors[0] && load_vectors(r)) return -1;
     return 0;
 }
 
+/* --tokenizer wordpiece:FILE with --init-from: FILE must hold the model's
+ * vocabulary (a script may pass the flags it trained with), else -1 with
+ * the first difference. */
+static int same_vocab_file(const rnn_opts *e, const rnn_tok_options *want, const rnn_tokenizer *tok) {
+    rnn_tok_options o = *rnn_tokenizer_options(tok);
+    o.vocab_file = want->vocab_file;
+    rnn_tokenizer *t = rnn_tokenizer_build(&o, "", 0);
+    if (!t) return -1;
+    int rc = 0;
+    if (rnn_tokenizer_check_same(t, tok)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", rnn_last_error());
+        rc = rnn_errorf("--tokenizer %s: its vocabulary is not that of --init-from %s (%s), and fine-tuning keeps "
+                        "its tokenizer", e->tokenizer, e->init_from, why);
+    }
+    rnn_tokenizer_free(t);
+    return rc;
+}
+
 /* --init-from's model fixes the shape of the one trained (a classifier takes
- * its encoder's) and the tokenizer: a flag asking for another is refused
- * (one left at its default cannot be told from an absent one, and gives way),
- * and the options in effect take the model's values, so that config.txt says
- * what is trained. */
+ * its encoder's, and a classifier's pooling unless given) and the tokenizer:
+ * a flag given (on the command line or in a --config file) that asks for
+ * another is refused, and the options in effect take the model's values, so
+ * that config.txt says what is trained. */
 static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
     rnn_opts def, *e = &r->eff;
     rnn_opts_default(&def);
     const struct {
         const char *flag;
-        int *opt, dflt, model;
-    } dims[] = {{"layers", &e->layers, def.layers, mc->num_layers},
-                {"hidden", &e->hidden, def.hidden, mc->hidden_dim},
-                {"embed", &e->embed, def.embed, mc->embed_dim}};
+        int *opt, model;
+    } dims[] = {{"layers", &e->layers, mc->num_layers},
+                {"hidden", &e->hidden, mc->hidden_dim},
+                {"embed", &e->embed, mc->embed_dim}};
     /* What the model's config holds but its architecture does not use (a
      * config written by hand or by PyTorch, e.g. cell none with a hidden_dim,
      * or residual on one layer) is not adopted: rnn_opts_check_unused would
@@ -1893,7 +1957,7 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
     const int recurrent = mc->cell != RNN_CELL_NONE, stacked = recurrent && mc->num_layers >= 2;
     for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) {
         if (!recurrent && dims[i].opt != &e->embed) continue; /* cell none: no layers, no hidden width */
-        if (*dims[i].opt != dims[i].dflt && *dims[i].opt != dims[i].model)
+        if (rnn_opts_given(e, dims[i].flag) && *dims[i].opt != dims[i].model)
             return rnn_errorf("--%s %d: the model of --init-from %s has %d, and fine-tuning keeps its shape",
                               dims[i].flag, *dims[i].opt, e->init_from, dims[i].model);
         *dims[i].opt = dims[i].model;
@@ -1912,16 +1976,20 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
                               strcmp(bools[i].flag, "bidirectional") || !r->classify
                                   ? ""
                                   : " (a bidirectional classifier takes its backward direction from --init-backward)");
+        if (!*bools[i].opt && bools[i].model && rnn_opts_given(e, bools[i].flag))
+            return rnn_errorf("--%s=false: the model of --init-from %s has %s on, and fine-tuning keeps its "
+                              "architecture", bools[i].flag, e->init_from, bools[i].flag);
         *bools[i].opt = bools[i].model;
     }
     const char *cell = rnn_cell_name(mc->cell);
-    if (strcmp(e->cell, def.cell) && strcmp(e->cell, cell))
+    if (rnn_opts_given(e, "cell") && strcmp(e->cell, cell))
         return rnn_errorf("--cell %s: the model of --init-from %s is a %s", e->cell, e->init_from, cell);
     snprintf(e->cell, sizeof e->cell, "%s", cell);
     rnn_tok_options want;
     if (e->tokenizer[0] && (rnn_tok_parse_type(e->tokenizer, &want) || want.type != rnn_tokenizer_type(tok)))
         return rnn_errorf("--tokenizer %s: fine-tuning keeps the tokenizer of --init-from %s", e->tokenizer,
                           e->init_from);
+    if (e->tokenizer[0] && want.type == RNN_TOK_WORDPIECE && same_vocab_file(e, &want, tok)) return -1;
     /* The tokenizer's options too: its vocabulary and text handling come with it. */
     const rnn_tok_options *to = rnn_tokenizer_options(tok);
     const struct {
@@ -1944,6 +2012,13 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
             if (!rnn_opts_given(e, "cache-theta")) e->cache_theta = mc->cache_theta;
             if (!rnn_opts_given(e, "cache-lambda")) e->cache_lambda = mc->cache_lambda;
         }
+    }
+    /* A classifier's pooling too (its head is new, or carried over when the
+     * data's classes are the model's: same_classes). */
+    if (r->classify && mc->task == RNN_TASK_CLASSIFY) {
+        if (!rnn_opts_given(e, "pool")) snprintf(e->pool, sizeof e->pool, "%s", rnn_pool_name(mc->pool));
+        if (!rnn_opts_given(e, "attention-dim") && mc->pool == RNN_POOL_ATTENTION && !strcmp(e->pool, "attention"))
+            e->attention_dim = mc->attention_dim;
     }
     if (!e->grow_vocab && (e->min_count != def.min_count || e->max_vocab != def.max_vocab))
         return rnn_errorf("--%s: fine-tuning keeps the vocabulary of --init-from %s (--grow-vocab adds to it)",
@@ -2047,7 +2122,19 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
         ck->tok = NULL;
     }
     if (r->classify) {
-        if (load_cls_data(r, r->tok != NULL, resuming ? ck->labels : NULL, resuming ? ck->n_labels : 0) ||
+        char *const *known = resuming ? ck->labels : NULL;
+        int n_known = resuming ? ck->n_labels : 0;
+        if (!resuming && ck->model && ck->model->c.task == RNN_TASK_CLASSIFY) {
+            const int same = same_classes(r, ck->labels, ck->n_labels);
+            if (same < 0) return -1;
+            if (same) {
+                known = ck->labels, n_known = ck->n_labels;
+                if (!rnn_opts_given(r->o, "loss")) /* (2 classes, as the model's when bce) */
+                    snprintf(r->eff.loss, sizeof r->eff.loss, "%s", ck->model->c.loss == RNN_LOSS_BCE ? "bce" : "ce");
+            }
+            r->same_classes = same;
+        }
+        if (load_cls_data(r, r->tok != NULL, known, n_known) ||
             (!resuming && ck->model && grow_model(r, &ck->model)))
             return -1;
         if (resuming) {

@@ -154,6 +154,13 @@ check "... and a resume takes the vocabulary named another way" "[ \$(tail -n 1 
 wpinfo=$($RNN info "$T/rel/wprun/model.safetensors" --json)
 check "a wordpiece LM has a line-break token ($(printf '%s' "$wpinfo" | grep -o '"vocab_size": [0-9]*'))" \
     "printf '%s' '$wpinfo' | grep -q '\"vocab_size\": 61, .*\"keep_newlines\": true' && [ \$(wc -l <'$T/rel/wp.txt') = 60 ]"
+# fine-tuning keeps a wordpiece model's vocabulary: the same file is taken, another refused
+head -n 50 "$T/rel/wp.txt" >"$T/rel/wp50.txt"
+$RNN train ${small/--data $T\/text.txt/--data $T\/rel\/own.txt} --init-from "$T/rel/wprun/model.safetensors" --tokenizer "wordpiece:$T/rel/wp.txt" --steps 1 --out "$T/rel/wpft" >/dev/null 2>&1
+check "--init-from a wordpiece model with --tokenizer wordpiece:its own vocabulary" "[ -s '$T/rel/wpft/model.safetensors' ]"
+expect_error "--init-from a wordpiece model with another vocabulary" \
+    "--tokenizer wordpiece:.*wp50.txt: its vocabulary is not that of --init-from .*wprun/model.safetensors (51 tokens against 61), and fine-tuning keeps its tokenizer" \
+    $RNN train ${small/--data $T\/text.txt/--data $T\/rel\/own.txt} --init-from "$T/rel/wprun/model.safetensors" --tokenizer "wordpiece:$T/rel/wp50.txt" --steps 1 --out "$T/rel/x"
 $RNN train $small --steps 2 --eval-every 2 --init-from "$T/rel/own/model.safetensors" --out "$T/rel/ft" >/dev/null 2>&1
 $RNN train --resume "$T/rel/ft" --steps 4 >/dev/null 2>&1
 $RNN train --config "$T/rel/ft/config.txt" --steps 1 --out "$T/rel/ft_again" >/dev/null 2>&1
@@ -276,6 +283,12 @@ expect_error "--init-from with another --tokenizer" "--tokenizer byte: fine-tuni
     $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --tokenizer byte --steps 1 --out "$T/x"
 expect_error "--init-from with --lowercase the model's tokenizer lacks" "--lowercase: the tokenizer of --init-from .* has lowercase off, and fine-tuning keeps its tokenizer" \
     $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --lowercase --steps 1 --out "$T/x"
+# a flag given at its built-in default is given all the same (--layers 2 is the default; the model has 1)
+expect_error "--init-from with --layers at its default value" "--layers 2: the model of --init-from .* has 1, and fine-tuning keeps its shape" \
+    $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --layers 2 --steps 1 --out "$T/x"
+printf 'cell = lstm\nlayers = 1\n' >"$T/ftsame.cfg" # (the model's own values: accepted)
+$RNN train --config "$T/ftsame.cfg" --data "$T/text.txt" --init-from "$T/run/model.safetensors" --steps 1 --threads 1 --out "$T/ftsame" >/dev/null 2>&1
+check "--init-from with the model's own --cell and --layers from a --config file" "[ -s '$T/ftsame/model.safetensors' ]"
 expect_error "--init-from with --min-count" "--min-count: fine-tuning keeps the vocabulary of --init-from .* (--grow-vocab adds to it)" \
     $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --min-count 3 --steps 1 --out "$T/x"
 # --grow-vocab: fine-tuning on text with characters the model never saw adds them (and resumes exactly)
@@ -902,6 +915,11 @@ expect_error "missing data file" "nope.txt" $RNN train --data "$T/nope.txt" --ou
 expect_error "unknown flag" "--frobnicate" $RNN train --frobnicate 3
 expect_error "bad number" "--hidden" $RNN train --hidden abc
 expect_error "--tie-weights with --embed unequal to --hidden" "tie-weights.*got 64 and 256" $RNN train --tie-weights --embed 64 --hidden 256 --steps 1 --out "$T/x6"
+$RNN train --data "$T/text.txt" --layers 2 --hidden 16 --embed 16 --residual --tie-weights --seq-len 16 --batch 4 --steps 2 --threads 1 --progress quiet --out "$T/tied2"
+expect_error "--residual false when fine-tuning a residual model" "--residual=false: the model of --init-from .* has residual on" \
+    $RNN train --data "$T/text.txt" --init-from "$T/tied2/model.safetensors" --residual false --steps 1 --out "$T/x7"
+expect_error "--tie-weights false when fine-tuning a tied model" "--tie-weights=false: the model of --init-from .* has tie-weights on" \
+    $RNN train --data "$T/text.txt" --init-from "$T/tied2/model.safetensors" --tie-weights false --steps 1 --out "$T/x7"
 expect_error "--tie-weights when fine-tuning an untied model" "tie-weights: the model of --init-from .*model.safetensors has none" $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --tie-weights --steps 1 --out "$T/x7"
 expect_error "bad choice" "--cell" $RNN train --cell transformer
 printf 'abc\xff\xfedef\n' >"$T/bad.txt"
@@ -1562,6 +1580,27 @@ clsu=${cls/ --bidirectional/} # --init-from: the encoder's shape comes from the 
 $RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --freeze-epochs 1 --encoder-lr-mult 0.5 --epochs 2 --out "$T/ulm" >"$T/ulmlog" 2>&1
 check "classifier from a language model (ULMFiT transfer)" "[ -s '$T/ulm/model.safetensors' ] && grep -q 'initialised 5 tensors' '$T/ulmlog'"
 
+# --- a classifier fine-tuned from a classifier: its pooling, and its head where the classes are its own
+$RNN train ${cls/ --bidirectional/} --pool attention --attention-dim 4 --steps 6 --out "$T/cc0" >/dev/null 2>&1
+$RNN train ${cls/ --bidirectional/} --init-from "$T/cc0/model.safetensors" --steps 1 --lr 1e-30 --out "$T/cc1" >"$T/cc1.log" 2>&1
+e0=$($RNN eval "$T/cc0/model.safetensors" --data "$T/cls.tsv"); e1=$($RNN eval "$T/cc1/model.safetensors" --data "$T/cls.tsv")
+check "a classifier fine-tuned on its own classes carries its head and attention ($e1)" \
+    "grep -q 'initialised 10 tensors (the whole classifier: the data.s classes are among its 6)' '$T/cc1.log' && grep -qx 'pool = attention' '$T/cc1/config.txt' && [ -n '$e0' ] && [ '${e0#*:}' = '${e1#*:}' ]"
+awk -F'\t' '$1 == "HUM" || $1 == "LOC" || $1 == "NUM"' "$T/cls.tsv" >"$T/cls3.tsv"
+$RNN train ${cls/ --bidirectional/} --data "$T/cls3.tsv" --init-from "$T/cc0/model.safetensors" --steps 1 --out "$T/cc2" >"$T/cc2.log" 2>&1
+check "... and on some of them, keeping all six" \
+    "grep -q 'the whole classifier' '$T/cc2.log' && grep -q 'classes (6): ABBR, DESC, ENTY, HUM, LOC, NUM' '$T/cc2.log'"
+awk -F'\t' 'BEGIN { OFS = "\t" } { $1 = "q" $1; print }' "$T/cls.tsv" >"$T/clsq.tsv"
+$RNN train ${cls/ --bidirectional/} --data "$T/clsq.tsv" --init-from "$T/cc0/model.safetensors" --steps 1 --out "$T/cc3" >"$T/cc3.log" 2>&1
+check "... other classes get a new head, the attention carried" \
+    "grep -q 'initialised 8 tensors (embedding, recurrent layers, attention pooling) from .*; a new head for the data.s classes, which are not all the model.s' '$T/cc3.log'"
+$RNN train ${cls/ --bidirectional/} --init-from "$T/cc0/model.safetensors" --pool mean --steps 1 --out "$T/cc4" >"$T/cc4.log" 2>&1
+check "... another --pool gets a new head" "grep -q 'initialised 5 tensors (embedding, recurrent layers) from .*; a new head for the pooling asked for' '$T/cc4.log'"
+awk -F'\t' '$1 == "HUM" || $1 == "LOC"' "$T/cls.tsv" >"$T/cls2.tsv"
+$RNN train ${cls/ --bidirectional/} --data "$T/cls2.tsv" --loss bce --steps 2 --out "$T/cb0" >/dev/null 2>&1
+$RNN train ${cls/ --bidirectional/} --data "$T/cls2.tsv" --init-from "$T/cb0/model.safetensors" --steps 1 --out "$T/cb1" >"$T/cb1.log" 2>&1
+check "... a binary (bce) classifier stays one" "grep -q 'the whole classifier' '$T/cb1.log' && grep -qx 'loss = bce' '$T/cb1/config.txt'"
+
 # --- backward language models (--reverse) and bidirectional transfer (--init-backward)
 lmw="--tokenizer word --layers 1 --hidden 16 --embed 16 --seq-len 16 --batch 4 --steps 20 --threads 1 --progress quiet"
 $RNN train --data "$T/cls_text.txt" --init-from "$T/lm4cls/model.safetensors" --reverse --freeze-embedding --steps 10 --threads 1 --progress quiet --out "$T/bwd"
@@ -1569,6 +1608,9 @@ check "a backward LM fine-tuned from a forward one" "[ -s '$T/bwd/model.safetens
 expect_error "sampling a backward LM is refused" "backward (--reverse) language model" $RNN sample "$T/bwd/model.safetensors"
 $RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/bwd/model.safetensors" --freeze-epochs 1 --epochs 1 --out "$T/biulm" >"$T/biulmlog" 2>&1
 check "a bidirectional classifier from a forward and a backward LM" "[ -s '$T/biulm/model.safetensors' ] && grep -q 'initialised the backward direction from' '$T/biulmlog' && ! grep -q warning '$T/biulmlog'"
+$RNN train --data "$T/cls_text.txt" $lmw --layers 2 --out "$T/lm2" >/dev/null 2>&1
+expect_error "--init-backward from 2-layer LMs names the need" "--init-backward needs 1-layer language models .*; --init-from .*lm2/model.safetensors has 2 layers" \
+    $RNN train ${clsu/--layers 1 /} --init-from "$T/lm2/model.safetensors" --init-backward "$T/bwd/model.safetensors" --out "$T/x8"
 expect_error "--init-backward without --init-from" "needs --init-from" $RNN train $cls --init-backward "$T/bwd/model.safetensors" --out "$T/x8"
 expect_error "--init-backward with a forward LM" "not a backward language model" $RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/lm4cls/model.safetensors" --out "$T/x9"
 expect_error "--init-from with a backward LM" "goes in --init-backward" $RNN train $clsu --init-from "$T/bwd/model.safetensors" --out "$T/x10"
