@@ -385,6 +385,27 @@ got = r.decode(tok, ids).decode()
 want = 'he said (quietly), i\'m here: \" yes \" [and] \'tis so\u2026 \u00abok\u00bb don\u2019t - x'
 sys.exit(not (got == want and r.encode(tok, got) == ids))
 PY"
+# net(ids), what torch.jit.trace and torch.onnx.export call: forward_lm's, and per text forward_classify's
+check "net(ids) of a language model and of classifiers (attention with bce; a bidirectional residual GRU pooling last; meanmax) is the per-text forward, and traces" "$PY - '$T' <<'PY'
+import sys, torch
+sys.path.insert(0, 'tools')
+import rnnc_torch as r
+T = sys.argv[1]
+ok = True
+for name in ['lm_res', 'cls_byte', 'cls_res', 'cls_lower']:
+    net = r.load(T + '/' + name + '/model.safetensors')[0]
+    ids = torch.randint(2, net.c['vocab_size'], (3, 7))
+    with torch.no_grad():
+        got = net(ids)
+        if net.c['task'] == 'lm':
+            got, want = got[0], net.forward_lm(ids)[0]
+        else:
+            want = torch.stack([net.forward_classify(row.tolist())[0] for row in ids])
+        traced = torch.jit.trace(net, ids, check_trace=False)(ids)
+        traced = traced[0] if net.c['task'] == 'lm' else traced
+    ok = ok and got.shape == want.shape and torch.allclose(got, want, atol=1e-6) and torch.allclose(traced, want, atol=1e-6)
+sys.exit(not ok)
+PY"
 for dt in F16 BF16 F64; do
     c=$(c_loss "$T/lm_$dt.safetensors" "$T/crlf_bom.txt"); p=$(loss "$T/p_$dt.out")
     check "a checkpoint of $dt tensors: the tool reads it as rnn.c does ($c vs $p)" "[ -n '$c' ] && close '$c' '$p' 2e-5"

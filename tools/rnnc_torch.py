@@ -787,25 +787,39 @@ class Net(nn.Module):
                 cs.append(st1[1])
         return inp, ((torch.cat(hs), torch.cat(cs)) if lstm else torch.cat(hs))
 
-    def forward_classify(s, ids):
-        """ids: a list of token ids (one text) -> logits (n_out,), attention weights or None."""
-        x = s.embedding(torch.tensor(ids).unsqueeze(0))
-        o = s.encode_seq(x)[0][0]                            # (L, F)
+    def pool(s, o):
+        """The top layer's output o (B, T, F) of B texts of T tokens -> the pooled
+        (B, width), and attention's weights (B, T) or None."""
         pool, F = s.c["pool"], s.F
         H = F // 2 if s.D == 2 else F
         w = None
-        if pool == "last":
-            p = torch.cat([o[-1, :H], o[0, H:]]) if H != F else o[-1]
+        if pool == "last":  # a backward direction's last step is the text's first token
+            p = torch.cat([o[:, -1, :H], o[:, 0, H:]], 1) if H != F else o[:, -1]
         elif pool == "mean":
-            p = o.mean(0)
+            p = o.mean(1)
         elif pool == "max":
-            p = o.max(0).values
+            p = o.max(1).values
         elif pool == "meanmax":
-            p = torch.cat([o.mean(0), o.max(0).values])
+            p = torch.cat([o.mean(1), o.max(1).values], 1)
         else:
-            w = torch.softmax(s.attention(o)[:, 0], 0)
-            p = (w[:, None] * o).sum(0)
-        return s.head(p), w
+            w = torch.softmax(s.attention(o)[..., 0], 1)
+            p = (w[..., None] * o).sum(1)
+        return p, w
+
+    def forward_classify(s, ids):
+        """ids: a list of token ids (one text) -> logits (n_out,), attention weights or None."""
+        x = s.embedding(torch.tensor(ids).unsqueeze(0))
+        p, w = s.pool(s.encode_seq(x)[0])
+        return s.head(p)[0], (None if w is None else w[0])
+
+    def forward(s, ids, state=None):
+        """net(ids), ids a (B, T) tensor of token ids (what torch.jit.trace and
+        torch.onnx.export call): a language model's (logits (B, T, V), state),
+        as forward_lm; a classifier's logits (B, n_out) for B texts of T tokens
+        each (texts of other lengths: forward_classify, one at a time)."""
+        if s.c["task"] == "lm":
+            return s.forward_lm(ids, state)
+        return s.head(s.pool(s.encode_seq(s.embedding(ids))[0])[0])
 
     def forward_lm(s, ids, state=None, with_top=False):
         """ids (B, T) -> logits (B, T, V), state (and the top layer's output (B, T, F))."""
