@@ -64,25 +64,6 @@ static const size_t dt_sizes[] = {4, 4, 8, 2, 2, 8};
 
 size_t rnn_dtype_size(rnn_dtype dt) { return (int)dt >= 0 && (int)dt < N_DTYPES ? dt_sizes[dt] : 0; }
 
-/* A string from the file as it may appear inside a one-line message: control
- * characters become '?' and long strings are cut (at a UTF-8 boundary) with
- * "...". Returned by value so it can be used inline in an argument list. */
-typedef struct { char s[100]; } shown;
-static shown show(const char *s) {
-    shown r;
-    size_t k = 0, max = sizeof r.s - 4;
-    for (; s && s[k] && k < max; k++) {
-        unsigned char c = (unsigned char)s[k];
-        r.s[k] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-    }
-    if (s && s[k]) {
-        while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--; /* don't split a character */
-        memcpy(r.s + k, "...", 3);
-        k += 3;
-    }
-    r.s[k] = 0;
-    return r;
-}
 
 static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
     size_t k = (size_t)snprintf(buf, cap, "[");
@@ -247,7 +228,7 @@ static int load_metadata(rnn_st *st, const cJSON *e) {
         const char *key = m->string ? m->string : "";
         if (!cJSON_IsString(m) || !m->valuestring)
             return rnn_errorf("%s: metadata '%s' is not a string (safetensors metadata maps strings to strings)",
-                              path, show(key).s);
+                              path, rnn_show(key).s);
         st->meta_k[st->n_meta] = strdup(key);
         st->meta_v[st->n_meta] = strdup(m->valuestring);
         if (!st->meta_k[st->n_meta] || !st->meta_v[st->n_meta]) {
@@ -260,7 +241,7 @@ static int load_metadata(rnn_st *st, const cJSON *e) {
     int oom;
     const char *dup = find_duplicate((const char *const *)st->meta_k, st->n_meta, &oom);
     if (oom) return rnn_errorf("%s: out of memory reading the metadata", path);
-    if (dup) return rnn_errorf("%s: metadata key '%s' appears twice", path, show(dup).s);
+    if (dup) return rnn_errorf("%s: metadata key '%s' appears twice", path, rnn_show(dup).s);
     return 0;
 }
 
@@ -269,7 +250,7 @@ static int load_metadata(rnn_st *st, const cJSON *e) {
 static int load_tensor(const rnn_st *st, const cJSON *e, const char *name, size_t data_size, rnn_st_tensor *t,
                        size_t *off) {
     const char *path = st->path;
-    shown nm = show(name);
+    rnn_shown nm = rnn_show(name);
     if (!cJSON_IsObject(e)) return rnn_errorf("%s: tensor '%s': entry is not a JSON object", path, nm.s);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
@@ -281,7 +262,7 @@ static int load_tensor(const rnn_st *st, const cJSON *e, const char *name, size_
     while (k < N_DTYPES && strcmp(dt->valuestring, dt_names[k])) k++;
     if (k == N_DTYPES)
         return rnn_errorf("%s: tensor '%s': unsupported dtype '%s' (supported: F32, I32, I64, BF16, F16, F64)",
-                          path, nm.s, show(dt->valuestring).s);
+                          path, nm.s, rnn_show(dt->valuestring).s);
     t->dtype = (rnn_dtype)k;
 
     if (!cJSON_IsArray(sh)) return rnn_errorf("%s: tensor '%s': \"shape\" missing or not an array", path, nm.s);
@@ -347,11 +328,11 @@ static int check_layout(const rnn_st *st, size_t data_size) {
         if (i && sp[i].begin < at) {
             const span x = sp[i - 1], y = sp[i];
             rc = rnn_errorf("%s: tensors '%s' [%zu, %zu] and '%s' [%zu, %zu] overlap", st->path,
-                            show(st->t[x.i].name).s, x.begin, x.end, show(st->t[y.i].name).s, y.begin, y.end);
+                            rnn_show(st->t[x.i].name).s, x.begin, x.end, rnn_show(st->t[y.i].name).s, y.begin, y.end);
         } else if (sp[i].begin > at) {
             rc = rnn_errorf("%s: %zu bytes of the data section before tensor '%s' [%zu, %zu] belong to no "
                             "tensor (safetensors has no holes: a damaged file)",
-                            st->path, sp[i].begin - at, show(st->t[sp[i].i].name).s, sp[i].begin, sp[i].end);
+                            st->path, sp[i].begin - at, rnn_show(st->t[sp[i].i].name).s, sp[i].begin, sp[i].end);
         }
     }
     const size_t end = m ? sp[m - 1].end : 0;
@@ -455,7 +436,7 @@ static int parse_header(rnn_st *st, const char *hdr, uint64_t hlen, size_t data_
     const char *dup = find_duplicate(names, st->n, &oom);
     if (oom || dup) {
         if (oom) rnn_errorf("%s: out of memory reading the header", path);
-        else rnn_errorf("%s: tensor '%s' appears twice", path, show(dup).s);
+        else rnn_errorf("%s: tensor '%s' appears twice", path, rnn_show(dup).s);
         free(names);
         goto out;
     }
@@ -556,7 +537,7 @@ const rnn_st_tensor *rnn_st_find_checked(const rnn_st *st, const char *name, siz
                                          const int64_t *shape) {
     const rnn_st_tensor *t = rnn_st_find(st, name);
     if (!t) {
-        rnn_errorf("%s: tensor '%s' missing", st->path, show(name).s);
+        rnn_errorf("%s: tensor '%s' missing", st->path, rnn_show(name).s);
         return NULL;
     }
     int check_shape = shape && ndim > 0;
@@ -573,9 +554,9 @@ const rnn_st_tensor *rnn_st_find_checked(const rnn_st *st, const char *name, siz
         else
             snprintf(want, sizeof want, "%zu elements", numel);
         if (check_shape)
-            rnn_errorf("%s: tensor '%s' has shape %s, expected %s", st->path, show(name).s, got, want);
+            rnn_errorf("%s: tensor '%s' has shape %s, expected %s", st->path, rnn_show(name).s, got, want);
         else
-            rnn_errorf("%s: tensor '%s' has shape %s (%zu elements), expected %s", st->path, show(name).s,
+            rnn_errorf("%s: tensor '%s' has shape %s (%zu elements), expected %s", st->path, rnn_show(name).s,
                        got, t->numel, want);
         return NULL;
     }
@@ -593,10 +574,10 @@ static int read_span(const rnn_st *st, const rnn_st_tensor *t, size_t at, void *
     }
     size_t got;
     if (pread_full(st->fd, dst, n, st->data_at + st->off[t - st->t] + at, &got))
-        return rnn_errorf("%s: tensor '%s': read error: %s", st->path, show(t->name).s, strerror(errno));
+        return rnn_errorf("%s: tensor '%s': read error: %s", st->path, rnn_show(t->name).s, strerror(errno));
     if (got < n)
         return rnn_errorf("%s: tensor '%s': the file ends %zu bytes into its %zu (cut short since it was opened?)",
-                          st->path, show(t->name).s, at + got, t->nbytes);
+                          st->path, rnn_show(t->name).s, at + got, t->nbytes);
     return 0;
 }
 
@@ -606,7 +587,7 @@ static int check_range(const rnn_st *st, const rnn_st_tensor *t, size_t first, s
         return rnn_errorf("%s: not a tensor of this file", st ? st->path : "rnn_st_read");
     const size_t total = t->nbytes / unit;
     if (first > total || count > total - first)
-        return rnn_errorf("%s: tensor '%s': elements [%zu, %zu) asked for, it has %zu", st->path, show(t->name).s,
+        return rnn_errorf("%s: tensor '%s': elements [%zu, %zu) asked for, it has %zu", st->path, rnn_show(t->name).s,
                           first, first + count, total);
     return 0;
 }
@@ -662,7 +643,7 @@ int rnn_st_read_f32_at(const rnn_st *st, const rnn_st_tensor *t, size_t first, s
         return 0;
     default:
         return rnn_errorf("%s: tensor '%s' is %s, expected a float tensor (F32, F64, BF16 or F16)", st->path,
-                          show(t->name).s, dt_names[t->dtype]);
+                          rnn_show(t->name).s, dt_names[t->dtype]);
     }
 }
 
@@ -687,12 +668,12 @@ int rnn_st_read_i32(const rnn_st *st, const char *name, int32_t *dst, size_t num
                     if (pass) dst[i + j] = (int32_t)v[j];
                     else if (v[j] < INT32_MIN || v[j] > INT32_MAX)
                         return rnn_errorf("%s: tensor '%s': element %zu = %lld does not fit in 32 bits",
-                                          st->path, show(name).s, i + j, (long long)v[j]);
+                                          st->path, rnn_show(name).s, i + j, (long long)v[j]);
                 }
             }
         return 0;
     }
-    return rnn_errorf("%s: tensor '%s' is %s, expected an integer tensor (I32 or I64)", st->path, show(name).s,
+    return rnn_errorf("%s: tensor '%s' is %s, expected an integer tensor (I32 or I64)", st->path, rnn_show(name).s,
                       dt_names[t->dtype]);
 }
 
@@ -712,7 +693,7 @@ static int save_check(const char *path, const rnn_st_out *tensors, int n, const 
     for (int i = 0; i < n; i++) {
         const rnn_st_out *t = &tensors[i];
         if (!t->name) return rnn_errorf("%s: tensor %d has no name", path, i);
-        shown nm = show(t->name);
+        rnn_shown nm = rnn_show(t->name);
         if (!strcmp(t->name, "__metadata__") || !utf8_valid(t->name))
             return rnn_errorf("%s: tensor name '%s' is reserved or not valid UTF-8", path, nm.s);
         if ((int)t->dtype < 0 || (int)t->dtype >= N_DTYPES)
@@ -739,7 +720,7 @@ static int save_check(const char *path, const rnn_st_out *tensors, int n, const 
     for (int i = 0; i < n_meta; i++) {
         if (!keys[i] || !values[i]) return rnn_errorf("%s: metadata %d has no key or value", path, i);
         if (!utf8_valid(keys[i]) || !utf8_valid(values[i]))
-            return rnn_errorf("%s: metadata '%s' is not valid UTF-8", path, show(keys[i]).s);
+            return rnn_errorf("%s: metadata '%s' is not valid UTF-8", path, rnn_show(keys[i]).s);
     }
     /* Duplicates would make a header that loaders reject. */
     const char **names = malloc(sizeof *names * ((size_t)n + 1));
@@ -748,7 +729,7 @@ static int save_check(const char *path, const rnn_st_out *tensors, int n, const 
     int oom = 0, oom2 = 0;
     const char *dup = find_duplicate(names, n, &oom);
     const char *dupk = dup || oom ? NULL : find_duplicate(keys, n_meta, &oom2);
-    shown d = show(dup ? dup : dupk);
+    rnn_shown d = rnn_show(dup ? dup : dupk);
     free(names);
     if (oom || (!dup && oom2)) return rnn_errorf("%s: out of memory", path);
     if (dup) return rnn_errorf("%s: tensor '%s' given twice", path, d.s);

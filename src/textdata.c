@@ -115,19 +115,42 @@ static uint64_t hash_bytes(const char *s, size_t n) {
     return h;
 }
 
+static int intern_name(loader *L, const char *s, size_t n);
+
+/* s[0..n) as an integer's plain decimal form in out (room for n + 1):
+ * "01", "+1" and "1" are "1", "-0" and "-00" are "0", "-007" is "-7", of any
+ * length. The form's length, or 0 when s is not an optional sign and digits. */
+static size_t int_form(const char *s, size_t n, char *out) {
+    const int neg = n && s[0] == '-', sign = n && (s[0] == '-' || s[0] == '+');
+    size_t i = sign;
+    if (i == n) return 0;
+    for (size_t k = i; k < n; k++)
+        if (!is_digit((unsigned char)s[k])) return 0;
+    while (i + 1 < n && s[i] == '0') i++; /* (one digit stays: "000" is "0") */
+    size_t m = 0;
+    if (neg && s[i] != '0') out[m++] = '-';
+    memcpy(out + m, s + i, n - i);
+    m += n - i;
+    out[m] = 0;
+    return m;
+}
+
 /* Index of label s[0..n) in L->lab, adding it if new; -1 on out of memory.
- * An integer is one label by its value: "1", "01" and "+1" are class 1
- * (and "-0" is 0), named in its plain decimal form. */
+ * An integer is one label by its value (int_form): "1", "01" and "+1" are
+ * class 1, named in its plain decimal form. */
 static int intern_label(loader *L, const char *s, size_t n) {
-    char num[24];
-    if (n < sizeof num) {
-        memcpy(num, s, n);
-        num[n] = 0;
-        if (is_int(num)) {
-            snprintf(num, sizeof num, "%lld", strtoll(num, NULL, 10));
-            s = num, n = strlen(num);
-        }
-    }
+    char num[64], *big = NULL;
+    char *form = n < sizeof num ? num : (big = malloc(n + 1));
+    if (!form) return rnn_errorf("out of memory (%zu bytes)", n + 1);
+    const size_t m = int_form(s, n, form);
+    if (m) s = form, n = m;
+    const int id = intern_name(L, s, n);
+    free(big);
+    return id;
+}
+
+/* intern_label's table: s[0..n) as it is. */
+static int intern_name(loader *L, const char *s, size_t n) {
     if ((size_t)(L->n_lab + 1) * 2 > L->n_slot) {
         size_t ns = L->n_slot ? L->n_slot * 2 : 64;
         int *slot = calloc(ns, sizeof *slot);
@@ -201,8 +224,9 @@ static int add_row(loader *L, char *text, const char *label, size_t label_len, i
     L->lab[id].count++;
     long at = -1;
     const char *what = NULL;
-    if (id == n_lab && rnn_utf8_bad_at(L->lab[id].name, label_len) >= 0) what = "the label is not valid UTF-8";
-    else if (id == n_lab && control_at(L->lab[id].name, label_len) >= 0)
+    /* (the label as read: an integer's name, its plain form, may be shorter) */
+    if (id == n_lab && rnn_utf8_bad_at(label, label_len) >= 0) what = "the label is not valid UTF-8";
+    else if (id == n_lab && control_at(label, label_len) >= 0)
         what = "the label holds a control character (a class name is printed, and saved with the model)";
     else if (L->check_utf8 && (at = rnn_utf8_bad_at(text, strlen(text))) >= 0) what = "invalid UTF-8 at byte offset";
     if (!what) return 0;
@@ -682,6 +706,35 @@ static void name_list(char *buf, size_t cap, char *const *names, int n) {
     if (k < cap) snprintf(buf + k, cap - k, ")");
 }
 
+/* A name sorted with its line (index), for first_repeat. */
+typedef struct {
+    const char *s;
+    int i;
+} named_line;
+
+static int by_name_line(const void *a, const void *b) {
+    const named_line *x = a, *y = b;
+    const int c = strcmp(x->s, y->s);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* -1 with "path:J: class name "X" repeats line I" for the first line J (in
+ * file order) whose name an earlier line I has, else 0: sorted, O(n log n)
+ * (one comparison with each earlier name took minutes for 100,000 classes). */
+static int first_repeat(const char *path, char *const *names, int n) {
+    named_line *v = malloc(sizeof *v * (size_t)(n ? n : 1));
+    if (!v) return rnn_errorf("out of memory");
+    for (int i = 0; i < n; i++) v[i] = (named_line){names[i], i};
+    qsort(v, (size_t)n, sizeof *v, by_name_line);
+    int j = -1, i = -1; /* line j (0-based) repeats line i, j the least */
+    for (int k = 1; k < n; k++)
+        if (!strcmp(v[k].s, v[k - 1].s) && (j < 0 || v[k].i < j) && (k < 2 || strcmp(v[k].s, v[k - 2].s)))
+            j = v[k].i, i = v[k - 1].i; /* (a name's second line: its first repeat) */
+    free(v);
+    if (j < 0) return 0;
+    return rnn_errorf("%s:%d: class name \"%s\" repeats line %d", path, j + 1, rnn_show(names[j]).s, i + 1);
+}
+
 /* Reads label_names: one name per line (CR stripped, trailing blank lines
  * dropped). */
 static int read_names(const char *path, char ***out, int *n_out) {
@@ -715,17 +768,12 @@ static int read_names(const char *path, char ***out, int *n_out) {
             rc = rnn_errorf("%s:%d: the class name holds a control character", path, n + 1);
             break;
         }
-        int dup = 0;
-        while (dup < n && strcmp(names[dup], p)) dup++;
-        if (dup < n) {
-            rc = rnn_errorf("%s:%d: class name \"%s\" repeats line %d", path, n + 1, p, dup + 1);
-            break;
-        }
         if ((rc = rnn_names_push(&names, &n, &cap, p))) break;
         p = eol + 1;
     }
     free(buf);
     if (!rc && n == 0) rc = rnn_errorf("%s: no class names", path);
+    if (!rc) rc = first_repeat(path, names, n);
     if (rc) {
         rnn_free_names(names, n);
         return -1;
@@ -819,8 +867,8 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
             row_where(L, &L->rows[r], where, sizeof where);
             const char *nm = L->lab[lb].name;
             if (names && !is_int(nm))
-                rnn_errorf("%s: label \"%s\" is neither an integer nor one of the names in %s", where, nm,
-                           o->label_names);
+                rnn_errorf("%s: label \"%s\" is neither an integer nor one of the names in %s", where,
+                           rnn_show(nm).s, o->label_names);
             else if (names && (strtoll(nm, NULL, 10) - base < 0 || strtoll(nm, NULL, 10) - base >= n_names))
                 rnn_errorf("%s: label %s has no name in %s (%d names, labels %d-based)", where, nm, o->label_names,
                            n_names, base);
@@ -831,7 +879,7 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
             } else {
                 name_list(list, sizeof list, known, n_known);
                 rnn_errorf("%s: label \"%s\" is not one of the %d known labels %s%s", where,
-                           names ? names[strtoll(nm, NULL, 10) - base] : nm, n_known, list,
+                           rnn_show(names ? names[strtoll(nm, NULL, 10) - base] : nm).s, n_known, list,
                            !names && is_int(nm) ? "; a file that numbers them needs --label-names" : "");
             }
             goto out;

@@ -665,3 +665,19 @@ void rnn_reverse_ids(int32_t *ids, size_t n) {
         ids[j - 1] = t;
     }
 }
+
+rnn_shown rnn_show(const char *s) {
+    rnn_shown r;
+    size_t k = 0, max = sizeof r.s - 4;
+    for (; s && s[k] && k < max; k++) {
+        unsigned char c = (unsigned char)s[k];
+        r.s[k] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    if (s && s[k]) {
+        while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--; /* don't split a character */
+        memcpy(r.s + k, "...", 3);
+        k += 3;
+    }
+    r.s[k] = 0;
+    return r;
+}

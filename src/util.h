@@ -120,6 +120,15 @@ int rnn_replace_file(const char *path, int (*fill)(FILE *f, void *arg), void *ar
 int rnn_replace_with_link(const char *src, const char *path);
 /* rnn_replace_file with n bytes of data. */
 int rnn_write_atomic(const char *path, const char *data, size_t n);
+/* A string from a file as it may appear inside a one-line message: control
+ * characters become '?' and long strings are cut (at a UTF-8 boundary) with
+ * "...". Returned by value so it can be used inline in an argument list:
+ * rnn_errorf("label \"%s\" ...", rnn_show(label).s). */
+typedef struct {
+    char s[100];
+} rnn_shown;
+rnn_shown rnn_show(const char *s);
+
 
 /* Wall-clock seconds (monotonic). */
 double rnn_now(void);

@@ -457,6 +457,21 @@ static void test_label_sorting(void) {
           "numeric ids");
     rnn_dataset_free(&d);
 
+    /* an integer is one class by its value, whatever its first row's form (+1, 01, -0, 25 digits) */
+    p = write_tmp("forms.tsv", "+1\ta\n01\tb\n-0\tc\n1\td\n0\te\n-007\tf\n0000000000000000000000001\tg\n-7\th\n");
+    LOAD_OK(&d, p, &o, NULL, 0);
+    CHECK(d.n_labels == 3 && !strcmp(d.labels[0], "-7") && !strcmp(d.labels[1], "0") && !strcmp(d.labels[2], "1"),
+          "integer forms: %d classes", d.n_labels);
+    if (d.n == 8)
+        CHECK(d.ex[0].label == 2 && d.ex[1].label == 2 && d.ex[2].label == 1 && d.ex[3].label == 2 &&
+                  d.ex[4].label == 1 && d.ex[5].label == 0 && d.ex[6].label == 2 && d.ex[7].label == 0,
+              "integer forms: ids by value");
+    rnn_dataset_free(&d);
+    p = write_tmp("forms.jsonl", "{\"label\": \"01\", \"text\": \"a\"}\n{\"label\": 1, \"text\": \"b\"}\n");
+    LOAD_OK(&d, p, &o, NULL, 0);
+    CHECK(d.n_labels == 1 && !strcmp(d.labels[0], "1"), "jsonl \"01\" and 1: one class");
+    rnn_dataset_free(&d);
+
     /* one non-integer label: bytewise for all ("10" < "9" < "B" < "a") */
     p = write_tmp("str.tsv", "9\ta\n10\tb\na\tc\nB\td\n");
     LOAD_OK(&d, p, &o, NULL, 0);
@@ -504,6 +519,24 @@ static void test_label_names(void) {
           "names");
     CHECK(d.ex[0].label == 2 && d.ex[1].label == 1 && d.ex[2].label == 0 && d.ex[3].label == 3, "1-based ids");
     rnn_dataset_free(&d);
+
+    /* a name given twice: the first line, in file order, that repeats an earlier one */
+    {
+        rnn_data_opts od = opts();
+        od.label_names = write_tmp("dupn.txt", "b\na\nc\na\nb\nb\n");
+        check_error(FIX "news.csv", &od, NULL, 0, "dupn.txt:4: class name \"a\" repeats line 2", NULL);
+        od.label_names = write_tmp("dupn3.txt", "x\nb\nb\nb\n");
+        check_error(FIX "news.csv", &od, NULL, 0, "dupn3.txt:3: class name \"b\" repeats line 2", NULL);
+        /* a long one is cut in the message (at a character: "é" is 2 bytes) */
+        char both[2 * 1201 + 3];
+        for (int i = 0; i < 600; i++) memcpy(both + 2 * i, "\xc3\xa9", 2); /* name, z, name */
+        memcpy(both + 1200, "\nz\n", 3);
+        memcpy(both + 1203, both, 1200);
+        memcpy(both + 2403, "\n", 2);
+        od.label_names = write_tmp("dupnl.txt", both);
+        check_error(FIX "news.csv", &od, NULL, 0, "dupnl.txt:3: class name \"\xc3\xa9\xc3\xa9", "...\" repeats line 1");
+        CHECK(strlen(rnn_last_error()) < 300, "the long name is cut: %zu bytes", strlen(rnn_last_error()));
+    }
 
     /* names + the training set's names as known labels (a test set) */
     char *known[] = {"Sci/Tech", "Business", "Sports", "World"};
