@@ -827,19 +827,21 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
             print_json_string(ck->labels[i]);
             printf("\"");
         }
-        printf("], \"confusion\": [");
-        for (int i = 0; i < C; i++) {
+        printf("], \"confusion\": %s", mt.confusion ? "[" : "null");
+        for (int i = 0; mt.confusion && i < C; i++) {
             printf("%s[", i ? ", " : "");
             for (int j = 0; j < C; j++) printf("%s%ld", j ? ", " : "", mt.confusion[(size_t)i * C + j]);
             printf("]");
         }
-        printf("]}\n");
+        printf("%s}\n", mt.confusion ? "]" : "");
     } else {
         printf("%s: %ld examples, loss %.4f, accuracy %.4f, macro-F1 %.4f", data, mt.n, mt.loss,
                mt.accuracy, mt.macro_f1);
         if (K > 1) printf(" (the mean prediction of %d models)", K);
         printf("\n");
-        if (C > 40) /* more than a screenful: C^2 numbers */
+        if (!mt.confusion)
+            printf("confusion: %d classes, too many to keep (at most %d)\n", C, RNN_CONFUSION_MAX_CLASSES);
+        else if (C > 40) /* more than a screenful: C^2 numbers */
             printf("confusion: %d classes, too many to print (--json has the matrix)\n", C);
         else
             print_confusion(&mt, ck->labels);

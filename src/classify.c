@@ -328,11 +328,12 @@ int rnn_cls_evaluate_mean(const rnn_model *const *m, const rnn_cls_data *const *
     if (block < (size_t)B) block = (size_t)B;
     if (block > n) block = n;
     /* (calloc's pages of a large matrix stay unmapped until a count lands on them) */
-    out->confusion = calloc((size_t)C * C, sizeof(long));
-    long *seen = calloc(2 * (size_t)C, sizeof(long)), *said = seen + C; /* per class: true, predicted */
+    if (C <= RNN_CONFUSION_MAX_CLASSES) out->confusion = calloc((size_t)C * C, sizeof(long));
+    /* per class: true, predicted, right */
+    long *seen = calloc(3 * (size_t)C, sizeof(long)), *said = seen + C, *hit = said + C;
     double *sum = malloc(sizeof(double) * (block * (C + 1) + 1)), *lp = sum + block * C;
     rnn_acts **acts = calloc((size_t)K, sizeof *acts); /* each model's, kept from block to block */
-    int rc = out->confusion && seen && sum && acts ? 0 : rnn_errorf("out of memory");
+    int rc = (out->confusion || C > RNN_CONFUSION_MAX_CLASSES) && seen && sum && acts ? 0 : rnn_errorf("out of memory");
     double total = 0;
     long right = 0;
     const int *label = d[0]->label;
@@ -349,8 +350,8 @@ int rnn_cls_evaluate_mean(const rnn_model *const *m, const rnn_cls_data *const *
                 if (p[c] > p[pred]) pred = c;
                 finite &= isfinite(p[c]) != 0;
             }
-            out->confusion[(size_t)label[i] * C + pred]++;
-            seen[label[i]]++, said[pred]++, right += pred == label[i];
+            if (out->confusion) out->confusion[(size_t)label[i] * C + pred]++;
+            seen[label[i]]++, said[pred]++, hit[pred] += pred == label[i], right += pred == label[i];
             total += finite ? -lp[i - i0] : NAN; /* a model whose outputs overflow: NaN */
         }
     }
@@ -366,7 +367,7 @@ int rnn_cls_evaluate_mean(const rnn_model *const *m, const rnn_cls_data *const *
     }
     double f1 = 0;
     for (int c = 0; c < C; c++)
-        if (seen[c] + said[c] > 0) f1 += 2.0 * out->confusion[(size_t)c * C + c] / (double)(seen[c] + said[c]);
+        if (seen[c] + said[c] > 0) f1 += 2.0 * hit[c] / (double)(seen[c] + said[c]);
     free(seen);
     out->n = (long)n;
     out->C = C;

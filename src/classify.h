@@ -101,12 +101,17 @@ typedef struct {
     double loss, accuracy, macro_f1;
     long n;
     int C;
-    long *confusion; /* (C, C) rows = true class, columns = predicted; malloc'd */
+    long *confusion; /* (C, C) rows = true class, columns = predicted; malloc'd; NULL past
+                        RNN_CONFUSION_MAX_CLASSES classes */
 } rnn_cls_metrics;
+
+/* The most classes whose confusion matrix is kept: 4096^2 counts are 128 MB
+ * (a model of 100,000 classes would need 80 GB). */
+#define RNN_CONFUSION_MAX_CLASSES 4096
 
 /* Evaluates m over all of d (batches of B, not shuffled): the loss (the
  * mean of -log p(true class)), accuracy and macro-F1 of the most probable
- * class, and the confusion matrix. */
+ * class, and the confusion matrix (up to RNN_CONFUSION_MAX_CLASSES). */
 int rnn_cls_evaluate(const rnn_model *m, rnn_cls_data *d, int B, rnn_cls_metrics *out);
 
 /* The same for the mean class probabilities of K models (an ensemble), model
