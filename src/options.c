@@ -329,6 +329,11 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path, int saved) {
         char *s = line;
         if (lineno == 1) s += rnn_bom_len(s, (size_t)got);
         s = trim(s);
+        if (strchr(s, '\r')) { /* (trim took a CRLF's) */
+            rc = rnn_errorf("%s:%d: a carriage return inside the line (do its lines end in a carriage return "
+                            "alone? end them in \\n)", path, lineno);
+            break;
+        }
         if (!*s || *s == '#') continue;
         char *eq = strchr(s, '=');
         if (!eq) {

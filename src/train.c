@@ -450,6 +450,9 @@ typedef struct {
     rnn_st *state;    /* a resume's state.safetensors, read once: checked first, restored last */
     int grown_from;   /* --grow-vocab: the vocabulary's size before it grew (0: it did not) */
     int same_classes; /* a classifier fine-tuned from one whose classes it keeps (same_classes) */
+    char *config_was; /* a resume: config.txt as it was before this resume wrote it (NULL: new run) */
+    size_t config_was_len;
+    long saved_step;  /* the step of the last state this process saved, -1 before */
     rnn_tokenizer *tok_before; /* and the tokenizer it grew from (--init-backward's LM reads as that one) */
     char prints[2][64]; /* data_print of the training and validation data, made once they are read */
 } run;
@@ -923,6 +926,7 @@ static long vectors_line(char **line, size_t *cap, FILE *f, const char *path, lo
  * numbers after the word on the first line that has a space (lines without
  * one are skipped), or the second number of word2vec's "count width" header
  * line. 0 with a message when there is none. */
+#define VECTORS_MAX_WIDTH 65536
 static int vectors_width(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno)), 0;
@@ -940,11 +944,14 @@ static int vectors_width(const char *path) {
         *sp = 0;
         const long count = strtol(word, &end, 10), w = *end ? 0 : strtol(sp + 1, &end, 10);
         while (*end == ' ' || *end == '\r' || *end == '\n') end++;
-        if (count > 0 && w > 0 && w <= 65536 && !*end) width = (int)w;
+        if (count > 0 && w > 0 && w <= VECTORS_MAX_WIDTH && !*end) width = (int)w;
     }
     free(line);
     if (!width && got >= -1) rnn_errorf("%s:%ld: no vector width here (a line is a word, then its numbers)", path,
                                        lineno ? lineno : 1);
+    if (width > VECTORS_MAX_WIDTH) /* (as a word2vec header's: not a file of vectors, most likely) */
+        return rnn_errorf("%s:%ld: %d numbers after the word, more than the %d of the widest vectors read "
+                          "without --embed (give --embed to say the width)", path, lineno, width, VECTORS_MAX_WIDTH), 0;
     return width;
 }
 
@@ -1606,6 +1613,30 @@ static void plot(run *r, int final) {
  * 1e30) overflow other orders of the same sums, as the sampler's, to NaN. */
 #define DIVERGED_LOSS 700.0
 
+/* The message of a run that diverged at this validation: its weights are
+ * not saved. Its checkpoints (saved before, by this process or by the run it
+ * resumes) keep the last good ones; a resume that saved none puts config.txt
+ * back as it was, so that a plain --resume goes on with the options that
+ * trained them. */
+static int diverged(run *r, const char *what, double value) {
+    char path[2 * RNN_OPT_STR], kept[160];
+    const int resumed = r->config_was != NULL;
+    int put_back = 0;
+    if (resumed && r->saved_step < 0) {
+        path_in(path, sizeof path, r, "config.txt");
+        put_back = rnn_write_atomic(path, r->config_was, r->config_was_len) == 0;
+    }
+    if (r->saved_step >= 0)
+        snprintf(kept, sizeof kept, "the run's checkpoints keep those of step %ld", r->saved_step);
+    else if (resumed)
+        snprintf(kept, sizeof kept, "the run's checkpoints keep those it resumed from%s",
+                 put_back ? ", and config.txt its options" : "");
+    else
+        snprintf(kept, sizeof kept, "no checkpoint was saved");
+    return rnn_errorf("step %ld: %s %g: training diverged (try a lower --lr or --clip); its weights are not saved: %s",
+                      r->step, what, nosign(value), kept);
+}
+
 /* Validates the model in r->m (with --ema, the average), logs the result and
  * saves model.safetensors (when better) and last.safetensors. */
 static int validate_model(run *r, float lr, double tok_s, int *stop) {
@@ -1663,9 +1694,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     const float *w = r->m->w;
     const size_t bad_at = loss_bad ? 0 : rnn_nonfinite_at(w, r->m->n_floats);
     if (loss_bad || bad_at < r->m->n_floats)
-        return rnn_errorf("step %ld: %s %g: training diverged (try a lower --lr or --clip); its weights are not "
-                          "saved, the run directory keeps what it had", r->step,
-                          loss_bad ? "the validation loss is" : "a weight is", nosign(loss_bad ? loss : w[bad_at]));
+        return diverged(r, loss_bad ? "the validation loss is" : "a weight is", loss_bad ? loss : w[bad_at]);
     if (better) {
         r->best_val = key;
         r->best_loss = loss;
@@ -1696,7 +1725,9 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
     ema_swap(r);
     int rc = validate_model(r, lr, tok_s, stop);
     ema_swap(r);
-    return rc ? rc : save_state(r);
+    if (rc || (rc = save_state(r))) return rc;
+    r->saved_step = r->step;
+    return 0;
 }
 
 /* config.txt: the options in effect, usable as --config and read by
@@ -1707,6 +1738,8 @@ static int write_config(run *r, int resuming) {
     path_in(path, sizeof path, r, "config.txt");
     rnn_opts o = *r->o, was;
     rnn_opts_default(&was);
+    /* kept to put back should the resume diverge before it saves (validate_model) */
+    if (resuming && !r->config_was) r->config_was = rnn_read_file(path, &r->config_was_len);
     if (resuming && !rnn_opts_load_file(&was, path)) { /* how the run started: a resume drops them */
         memcpy(o.init_from, was.init_from, sizeof o.init_from);
         memcpy(o.init_backward, was.init_backward, sizeof o.init_backward);
@@ -2433,6 +2466,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     run R = {0}, *r = &R;
     r->eff = *o;
     r->o = &r->eff;
+    r->saved_step = -1;
     if (rnn_opts_absolute_paths(&r->eff)) return -1; /* config.txt (and the state) resume from anywhere */
     r->cb = cb;
     r->user = user;
@@ -2594,6 +2628,7 @@ out:
         if (dir && dir_cap) dir[0] = 0;
     }
     free(r->pending);
+    free(r->config_was);
     rnn_st_free(r->state);
     rnn_checkpoint_free(&ck);
     rnn_acts_free(r->a);

@@ -379,16 +379,21 @@ check "log lines hold their own steps' mean loss (step 10 $l10, step 20 $l20, me
 
 # --- a diverging run stops with an error and saves nothing of it; epsilon 0 is refused
 $RNN train $small --steps 15 --eval-every 15 --out "$T/div" >/dev/null 2>&1
-cp "$T/div/model.safetensors" "$T/div.before"
-expect_error "a diverged run names the step" "step 20: the validation loss is nan: training diverged" \
+cp "$T/div/model.safetensors" "$T/div.before"; cp "$T/div/config.txt" "$T/div.cfg"
+expect_error "a diverged run names the step, and what its directory keeps" \
+    "step 20: the validation loss is nan: training diverged (try a lower --lr or --clip); its weights are not saved: the run's checkpoints keep those it resumed from, and config.txt its options$" \
     $RNN train --resume "$T/div" --lr 3e38 --steps 20 --eval-every 5 --log-every 1
 check "a diverged run leaves the saved model as it was" "cmp -s '$T/div/model.safetensors' '$T/div.before'"
+check "... and a resume that saved nothing puts config.txt back (no lr = 3e38 for the next resume)" "cmp -s '$T/div/config.txt' '$T/div.cfg'"
 # Its NaNs (x86 makes them with the sign bit set, which printf writes as -nan) read "nan" alike
 # in the terminal, train.log and metrics.csv
 check "a NaN loss is 'nan' on stderr, in train.log and in metrics.csv, never '-nan'" \
     "grep -q '^step 20 epoch 0: val loss nan (ppl nan) acc ' '$T/err' && grep -q 'gradient norm nan is not finite' '$T/err' &&
      grep -q '^step 20 epoch 0 loss nan lr ' '$T/div/train.log' && grep -q '^step 20 epoch 0: val loss nan (ppl nan)' '$T/div/train.log' &&
      grep -q '^20,[0-9.]*,1280,[0-9.]*,nan,' '$T/div/metrics.csv' && ! grep -q -- '-nan' '$T/err' '$T/div/train.log' '$T/div/metrics.csv'"
+expect_error "a new run that diverges at its first validation says that it saved nothing" \
+    "step 5: the validation loss is .*: training diverged (try a lower --lr or --clip); its weights are not saved: no checkpoint was saved$" \
+    $RNN train $small --lr 3e38 --steps 5 --out "$T/div0"
 # finite weights of ~1e30 after an absurd --lr: a loss past 700 nats a token is divergence
 # too (the sampler's order of the same sums overflows to NaN), not a best model
 expect_error "a finite but absurd validation loss is divergence" "step 20: the validation loss is [0-9.]*e+[0-9]*: training diverged" \
@@ -636,6 +641,11 @@ printf 'steps = 1\nlr = 0.01\nsteps = 2\n' >"$T/dup.cfg"
 expect_error "a config file setting an option twice" "dup.cfg:3: steps is set twice (first on line 1)" \
     $RNN train $small --config "$T/dup.cfg" --out "$T/x"
 expect_error "a config file of endless NUL bytes" "/dev/zero:1: a NUL byte" timeout 20 $RNN train --config /dev/zero
+printf 'steps = 1\rlr = 0.01\r' >"$T/cr.cfg"
+expect_error "a config file whose lines end in a carriage return alone" "cr.cfg:1: a carriage return inside the line (do its lines end in a carriage return alone?" \
+    $RNN train $small --config "$T/cr.cfg" --out "$T/x"
+printf 'steps = 1\r\nlr = 0.01\r\n' >"$T/crlf.cfg"
+check "... while CRLF line ends are read" "$RNN train $small --config '$T/crlf.cfg' --out '$T/crlfrun' >/dev/null 2>&1 && grep -qx 'lr = 0.01' '$T/crlfrun/config.txt'"
 a=$($RNN sample "$T/run/model.safetensors" --length 3 --length=12 --seed 5)
 check "a flag given twice: the last counts (a script's defaults, then its overrides)" "[ \${#a} -ge 12 ]"
 a=$($RNN sample "$T/run/model.safetensors" --length=12 --seed=5); b=$($RNN sample "$T/run/model.safetensors" --length 12 --seed 5)
@@ -1537,6 +1547,10 @@ $RNN train ${cls/--embed 16/} --vectors "$T/vec.txt" --steps 1 --out "$T/vecw" >
 $RNN train ${cls/--embed 16/} --vectors "$T/w2v.txt" --steps 1 --out "$T/vecw2" 2>/dev/null >/dev/null
 check "--embed is the vectors' width unless given, and the run says so" \
     "grep -qx 'embed = 4' '$T/vecw/config.txt' && grep -qx 'embed = 4' '$T/vecw2/config.txt' && grep -q -- '--embed 4: the width of the vectors in .*vec.txt' '$T/veclog'"
+awk 'BEGIN { printf "what"; for (i = 0; i < 70000; i++) printf " 0.5"; printf "\n" }' >"$T/vecwide.txt"
+expect_error "vectors wider than any read without --embed (not a vectors file?)" \
+    "vecwide.txt:1: 70000 numbers after the word, more than the 65536 of the widest vectors read without --embed (give --embed to say the width)" \
+    $RNN train ${cls/--embed 16 /} --vectors "$T/vecwide.txt" --steps 1 --out "$T/x5"
 { printf '\n'; printf 'what 3\nis 4\n'; } >"$T/vec1.txt" # a blank line first, then words of one number each
 $RNN train ${cls/--embed 16/} --vectors "$T/vec1.txt" --steps 1 --out "$T/vecw1" >/dev/null 2>&1
 check "vectors of width 1 after a blank line: --embed 1, as the reader reads them (not a header)" "grep -qx 'embed = 1' '$T/vecw1/config.txt'"
