@@ -25,6 +25,8 @@ struct rnn_optim {
     rnn_optim_config c;
     size_t n; /* n_params */
     long t;   /* steps begun */
+    long gt[RNN_OPT_GROUPS];   /* rnn_optim_update_group: steps that updated each group */
+    long gmark[RNN_OPT_GROUPS]; /* the step (t) in which gt[g] last counted one */
     int nbuf;
     float *buf[MAX_BUFS];       /* (n) each, one allocation each */
     const char *name[MAX_BUFS]; /* PyTorch state names */
@@ -301,11 +303,11 @@ static void update_block(rnn_optim *o, float *params, const float *grads, size_t
  * enough to balance. */
 #define BLOCK ((size_t)1 << 14)
 
-void rnn_optim_update(rnn_optim *o, float *params, const float *grads, size_t offset, size_t count,
-                      float lr) {
+static void update_slice(rnn_optim *o, float *params, const float *grads, size_t offset, size_t count,
+                         float lr, long t) {
     if (offset >= o->n) return;
     if (count > o->n - offset) count = o->n - offset;
-    long t = o->t < 1 ? 1 : o->t; /* begin_step not called: act as step 1, stay finite */
+    if (t < 1) t = 1; /* begin_step not called: act as step 1, stay finite */
     if (count <= PAR_MIN) {
         update_block(o, params, grads, offset, count, lr, t);
         return;
@@ -316,6 +318,28 @@ void rnn_optim_update(rnn_optim *o, float *params, const float *grads, size_t of
         size_t lo = (size_t)b * BLOCK, len = count - lo < BLOCK ? count - lo : BLOCK;
         update_block(o, params, grads, offset + lo, len, lr, t);
     }
+}
+
+void rnn_optim_update(rnn_optim *o, float *params, const float *grads, size_t offset, size_t count,
+                      float lr) {
+    update_slice(o, params, grads, offset, count, lr, o->t);
+}
+
+void rnn_optim_update_group(rnn_optim *o, float *params, const float *grads, size_t offset, size_t count,
+                            float lr, int group) {
+    if (group < 0 || group >= RNN_OPT_GROUPS) group = 0;
+    if (o->gmark[group] != o->t) o->gt[group]++, o->gmark[group] = o->t; /* its first update this step */
+    update_slice(o, params, grads, offset, count, lr, o->gt[group]);
+}
+
+long rnn_optim_group_steps(const rnn_optim *o, int group) {
+    return group >= 0 && group < RNN_OPT_GROUPS ? o->gt[group] : 0;
+}
+
+void rnn_optim_set_group_steps(rnn_optim *o, int group, long t) {
+    if (group < 0 || group >= RNN_OPT_GROUPS) return;
+    o->gt[group] = t;
+    o->gmark[group] = o->t; /* (set the step count first: the next step counts anew) */
 }
 
 /* ---- clipping ---- */

@@ -68,17 +68,31 @@ void rnn_optim_free(rnn_optim *o); /* NULL is fine */
 void rnn_optim_begin_step(rnn_optim *o);
 
 /* params[i] -= update(grads[i], state[i]) for i in [offset, offset+count),
- * with learning rate lr. The slice is clamped to n_params. All slices share
- * the one step count: a slice first updated after step 1 (an unfrozen group)
- * starts from zeroed moments with bias corrections of the global t, and SGD
- * initialises its momentum buffer to the gradient only at t == 1 (PyTorch
- * does both per tensor). Elementwise, so results do not depend on threads. */
+ * with learning rate lr. The slice is clamped to n_params. Every slice takes
+ * the global step count here: one first updated after step 1 starts from
+ * zeroed moments with bias corrections of the global t, and SGD initialises
+ * its momentum buffer to the gradient only at t == 1 (PyTorch does both per
+ * tensor; rnn_optim_update_group below does them per group). Elementwise, so
+ * results do not depend on threads. */
 void rnn_optim_update(rnn_optim *o, float *params, const float *grads, size_t offset, size_t count,
                       float lr);
 
-/* State for an exact resume. */
+/* rnn_optim_update with the step count of a parameter group (0 ..
+ * RNN_OPT_GROUPS-1) instead of the global one: the steps in which the group
+ * was updated. A group first updated at step 600 (unfrozen, ULMFiT's
+ * gradual unfreezing) then takes Adam's first step, bias corrections of
+ * t = 1, and SGD's momentum starts from its gradient, as PyTorch's per-tensor
+ * state has it; with the global t, its zero moments' corrections of t = 600
+ * moved it 2-4 times the lr for hundreds of steps. */
+#define RNN_OPT_GROUPS 4
+void rnn_optim_update_group(rnn_optim *o, float *params, const float *grads, size_t offset, size_t count,
+                            float lr, int group);
+
+/* State for an exact resume: the global count, then each group's (after it). */
 long rnn_optim_steps(const rnn_optim *o);
 void rnn_optim_set_steps(rnn_optim *o, long t);
+long rnn_optim_group_steps(const rnn_optim *o, int group);
+void rnn_optim_set_group_steps(rnn_optim *o, int group, long t);
 /* Number of n_params-float buffers: sgd 0 or 1 (momentum_buffer);
  * adam/adamw 2 (exp_avg, exp_avg_sq); rmsprop 1-3 (square_avg, then
  * momentum_buffer if momentum > 0, then grad_avg if centered). */

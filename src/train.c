@@ -43,6 +43,11 @@ double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in
         loss = rnn_softmax_xent_cfg(a->logits, a->targets, a->n_logit_rows, m->n_out, &sc->loss, NULL, n_correct);
     rnn_model_zero_grad(m);
     rnn_model_backward(m, a, p, a->ids);
+    /* A frozen group (lr multiplier 0: --freeze-epochs, --freeze-embedding)
+     * has no gradient, as a tensor without requires_grad in PyTorch: none in
+     * the clipping norm, which would clip the others harder. */
+    for (int i = 0; i < m->n_params; i++)
+        if (!(sc->lr_mult[m->params[i].group] > 0)) memset(m->g + m->params[i].offset, 0, sizeof(float) * m->params[i].numel);
     float norm = 0;
     if (sc->clip > 0) {
         norm = rnn_clip_grad_norm(m->g, m->n_floats, sc->clip);
@@ -58,7 +63,7 @@ double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in
     for (int i = 0; i < m->n_params; i++) {
         const rnn_param *q = &m->params[i];
         float mult = sc->lr_mult[q->group];
-        if (mult > 0) rnn_optim_update(opt, m->w, m->g, q->offset, q->numel, lr * mult);
+        if (mult > 0) rnn_optim_update_group(opt, m->w, m->g, q->offset, q->numel, lr * mult, q->group);
     }
     return loss;
 }
@@ -433,6 +438,13 @@ typedef struct {
     /* progress */
     long step, epoch, batch_in_epoch, tokens, total_steps;
     double elapsed_before, t0, best_val, best_loss, last_val;
+    /* The best of the --eval-every validations alone, which --patience counts
+     * from: the validation of a run that stops between them (off_grid) may
+     * give the best model, but changes nothing of the training that a resume
+     * goes on with (patience, plateau), so that it is the straight run's. */
+    double grid_best_val, grid_best_loss;
+    int off_grid;
+    float saved_lr; /* a resume: the --lr its state was trained with */
     long last_eval_step; /* the step of the last validation (-1: none yet) */
     double loss_sum; /* training losses since the last validation (for metrics.csv) */
     long loss_n;
@@ -1334,14 +1346,24 @@ static int save_state(run *r) {
     snprintf(vals[14], 64, "%ld", r->loss_n);
     /* The options too, so that a resume can tell an edited config.txt, and
      * the data's fingerprints, so that it can tell changed data. */
-    const char *keys[N_STATE_META + 3], *vp[N_STATE_META + 3];
+    const char *keys[N_STATE_META + 6], *vp[N_STATE_META + 6];
     for (int i = 0; i < N_STATE_META; i++) keys[i] = state_keys[i], vp[i] = vals[i];
     char *cfg = rnn_opts_to_string(r->o);
     if (!cfg) return -1;
     keys[N_STATE_META] = "train.config", vp[N_STATE_META] = cfg;
     keys[N_STATE_META + 1] = "train.data", vp[N_STATE_META + 1] = r->prints[0];
     keys[N_STATE_META + 2] = "train.val_data", vp[N_STATE_META + 2] = r->prints[1];
-    int rc = rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, r->label_base, keys, vp, N_STATE_META + 3, t, nt);
+    /* since 2026-12-07 (a state without them resumes as before: every group
+     * at the run's step, the grid's best the best) */
+    char groups[96], grid[2][64];
+    snprintf(groups, sizeof groups, "%ld,%ld,%ld", rnn_optim_group_steps(r->opt, RNN_GROUP_EMBED),
+             rnn_optim_group_steps(r->opt, RNN_GROUP_ENCODER), rnn_optim_group_steps(r->opt, RNN_GROUP_HEAD));
+    snprintf(grid[0], 64, "%.17g", r->grid_best_val);
+    snprintf(grid[1], 64, "%.17g", r->grid_best_loss);
+    keys[N_STATE_META + 3] = "train.group_steps", vp[N_STATE_META + 3] = groups;
+    keys[N_STATE_META + 4] = "train.grid_best_val", vp[N_STATE_META + 4] = grid[0];
+    keys[N_STATE_META + 5] = "train.grid_best_loss", vp[N_STATE_META + 5] = grid[1];
+    int rc = rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, r->label_base, keys, vp, N_STATE_META + 6, t, nt);
     free(cfg);
     return rc;
 }
@@ -1376,6 +1398,7 @@ static int check_saved_options(run *r) {
     char where[2 * RNN_OPT_STR + 48];
     snprintf(where, sizeof where, "%s: resume state's \"train.config\"", path);
     if (rnn_opts_load_string(&saved, cfg, where) || rnn_opts_check_state(&saved, r->o, r->dir)) return -1;
+    r->saved_lr = saved.lr;
     /* After a validation the best model is in model.safetensors, and the run
      * only replaces it with a better one: gone, the run would end naming a
      * file that is not there (or a worse model as the best). */
@@ -1486,15 +1509,60 @@ static int restore_counters(run *r) {
     r->best_val = v[7];
     r->bad_evals = (int)v[8];
     r->sched.cur_lr = (float)v[9];
+    /* The plateau's current lr is state, cut by --factor on each plateau: a
+     * resume with another --lr scales it (the cuts made so far kept), as the
+     * other schedules take the new --lr as their base. */
+    if (r->sched.type == RNN_SCHED_PLATEAU && r->saved_lr > 0 && r->o->lr != r->saved_lr) {
+        const float was = r->sched.cur_lr;
+        r->sched.cur_lr = fmaxf(was * (r->o->lr / r->saved_lr), r->sched.min_lr);
+        say(r, "--lr %g (was %g): the plateau schedule's current lr goes from %g to %g", r->o->lr, r->saved_lr, was,
+            r->sched.cur_lr);
+    }
     r->sched.best = (float)v[10];
     r->sched.bad_epochs = (int)v[11];
     r->best_loss = v[12];
     r->loss_sum = v[13];
     r->loss_n = (long)v[14];
     r->last_eval_step = r->step; /* the state is saved by a validation, so one was just done */
+    r->grid_best_val = r->best_val, r->grid_best_loss = r->best_loss;
+    const char *gv = state_meta(r, "train.grid_best_val"), *gl = state_meta(r, "train.grid_best_loss");
+    if (gv || gl) {
+        double g[2];
+        if (meta_num(r, path, "train.grid_best_val", &g[0]) || meta_num(r, path, "train.grid_best_loss", &g[1]))
+            goto out;
+        /* a best of the grid's validations, so no better than the best of all */
+        const int ok = r->classify ? ((g[0] >= -1 && g[0] <= 0) || g[0] == INFINITY) && g[0] >= v[7]
+                                   : g[0] >= v[7] && g[0] == g[1];
+        if (!ok || !(g[1] >= 0) || isinf(g[0]) != isinf(g[1]) || (isinf(g[0]) && v[8] != 0)) {
+            rnn_errorf("%s: resume state \"train.grid_best_val\" %s and \"train.grid_best_loss\" %s do not go with "
+                       "\"train.best_val\" %s: a damaged file", path, gv, gl, state_meta(r, "train.best_val"));
+            goto out;
+        }
+        r->grid_best_val = g[0], r->grid_best_loss = g[1];
+    }
     rc = 0;
 out:
     return rc;
+}
+
+/* The optimizer's step counts: the run's step, and each parameter group's
+ * (rnn_optim_update_group: a group frozen for a while has fewer); a state
+ * saved before 2026-12-07 has only the step, which every group then takes. */
+static int restore_group_steps(run *r, const char *path) {
+    rnn_optim_set_steps(r->opt, r->step);
+    long g[3] = {r->step, r->step, r->step};
+    const char *s = state_meta(r, "train.group_steps");
+    if (s) {
+        char end;
+        if (sscanf(s, "%ld,%ld,%ld%c", &g[0], &g[1], &g[2], &end) != 3 || g[0] < 0 || g[1] < 0 || g[2] < 0 ||
+            g[0] > r->step || g[1] > r->step || g[2] > r->step)
+            return rnn_errorf("%s: resume state \"train.group_steps\" is %s, not three step counts of at most %ld: "
+                              "a damaged file", path, rnn_show(s).s, r->step);
+    }
+    rnn_optim_set_group_steps(r->opt, RNN_GROUP_EMBED, g[0]);
+    rnn_optim_set_group_steps(r->opt, RNN_GROUP_ENCODER, g[1]);
+    rnn_optim_set_group_steps(r->opt, RNN_GROUP_HEAD, g[2]);
+    return 0;
 }
 
 static int load_state(run *r) {
@@ -1503,8 +1571,7 @@ static int load_state(run *r) {
     const rnn_st *st = r->state;
     int rc = -1;
     /* the data first: changed data would read as a damaged batch number */
-    if (check_data_prints(r) || restore_counters(r)) goto out;
-    rnn_optim_set_steps(r->opt, r->step);
+    if (check_data_prints(r) || restore_counters(r) || restore_group_steps(r, path)) goto out;
     for (int i = 0; i < rnn_optim_num_buffers(r->opt); i++) {
         const char *bn;
         float *buf = rnn_optim_buffer(r->opt, i, &bn);
@@ -1677,6 +1744,8 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     const int loss_bad = !isfinite(loss) || loss > DIVERGED_LOSS; /* (then the run stops below) */
     int better = !loss_bad && !(key > r->best_val) &&
                  !(key == r->best_val && (!r->classify || loss >= r->best_loss));
+    const int grid_better = !loss_bad && !(key > r->grid_best_val) &&
+                            !(key == r->grid_best_val && (!r->classify || loss >= r->grid_best_loss));
     if (r->classify)
         say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, nosign(loss),
             nosign(acc), nosign(f1), better ? " *best*" : "");
@@ -1698,16 +1767,19 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     if (better) {
         r->best_val = key;
         r->best_loss = loss;
-        r->bad_evals = 0;
         if (save_model(r, "model.safetensors")) return -1;
-    } else {
-        r->bad_evals++;
-        if (r->o->patience > 0 && r->bad_evals >= r->o->patience) {
+    }
+    if (!r->off_grid) { /* (off the grid the run stops: nothing to count for) */
+        if (grid_better) {
+            r->grid_best_val = key;
+            r->grid_best_loss = loss;
+            r->bad_evals = 0;
+        } else if (++r->bad_evals, r->o->patience > 0 && r->bad_evals >= r->o->patience) {
             say(r, "early stopping: no improvement in %d evaluations", r->bad_evals);
             *stop = 1;
         }
+        rnn_sched_observe(&r->sched, (float)loss);
     }
-    rnn_sched_observe(&r->sched, (float)loss);
     if (better ? save_last_as_best(r) : save_model(r, "last.safetensors")) return -1;
     if (r->cb) {
         rnn_train_event e = event(r, RNN_EVENT_EVAL, loss, lr, tok_s);
@@ -2473,7 +2545,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     if (dir && dir_cap) dir[0] = 0;
     r->B = o->batch;
     r->T = o->seq_len;
-    r->best_val = r->best_loss = INFINITY;
+    r->best_val = r->best_loss = r->grid_best_val = r->grid_best_loss = INFINITY;
     r->last_eval_step = -1;
     r->label_base = -1;
     r->classify = !strcmp(o->task, "classify");
@@ -2612,6 +2684,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     }
     /* The end: validated and saved unless the last step just was (a resumed
      * run that had already reached its length trains and validates nothing). */
+    r->off_grid = 1; /* (a stop between --eval-every validations) */
     if (r->last_eval_step != r->step && validate(r, lr, w.tok_s, &stop)) goto out;
     finish(r);
     rc = 0;

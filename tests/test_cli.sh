@@ -377,6 +377,22 @@ tl=$(awk -F, '$1 == 20 { print $4 }' "$T/logm/metrics.csv")
 check "log lines hold their own steps' mean loss (step 10 $l10, step 20 $l20, metrics $tl)" \
     "[ -n '$l10' ] && [ '$l10' != '$l20' ] && close \$(awk 'BEGIN { print ($l10 + $l20) / 2 }') '$tl' 0.0002"
 
+# --- a stop between --eval-every validations is validated, but changes nothing a resume goes on
+# with: 20 steps then a resume to 40 are the straight 40 steps, with the plateau schedule and --patience
+# (at lr 6 the validation at step 20 is worse than step 18's: it cut the lr, or stopped the run)
+for extra in "--schedule plateau --lr-patience 0 --factor 0.5" "--patience 1"; do
+    $RNN train $small --seq-len 8 --optimizer sgd --lr 6 --eval-every 6 $extra --steps 40 --seed 7 --out "$T/og_s" --overwrite >/dev/null 2>&1
+    $RNN train $small --seq-len 8 --optimizer sgd --lr 6 --eval-every 6 $extra --steps 20 --seed 7 --out "$T/og_p" --overwrite >/dev/null 2>&1
+    $RNN train --resume "$T/og_p" --steps 40 >/dev/null 2>&1
+    check "a stop off the --eval-every grid, then a resume: the straight run's weights and lr ($extra)" \
+        "[ -s '$T/og_s/last.safetensors' ] && cmp -s '$T/og_s/last.safetensors' '$T/og_p/last.safetensors' && [ \"\$(cut -d, -f1,8 '$T/og_s/metrics.csv' | tail -n 2)\" = \"\$(cut -d, -f1,8 '$T/og_p/metrics.csv' | tail -n 2)\" ]"
+done
+# a resume with another --lr scales the plateau schedule's current lr (its cuts kept)
+$RNN train $small --optimizer sgd --lr 1 --schedule plateau --steps 10 --eval-every 5 --out "$T/pl" >/dev/null 2>&1
+$RNN train --resume "$T/pl" --lr 0.1 --steps 20 >"$T/pl.log" 2>&1
+check "a resume's --lr sets the plateau schedule's lr" \
+    "grep -q -- '--lr 0.1 (was 1): the plateau schedule.s current lr goes from 1 to 0.1' '$T/pl.log' && [ \$(awk -F, '\$1 == 20 { print \$8 }' '$T/pl/metrics.csv') = 1.000000e-01 ]"
+
 # --- a diverging run stops with an error and saves nothing of it; epsilon 0 is refused
 $RNN train $small --steps 15 --eval-every 15 --out "$T/div" >/dev/null 2>&1
 cp "$T/div/model.safetensors" "$T/div.before"; cp "$T/div/config.txt" "$T/div.cfg"

@@ -288,6 +288,58 @@ static void test_threaded_equals_serial(void) {
     free(pa), free(pb), free(g);
 }
 
+/* A parameter group first updated at step 6 (unfrozen) moves as a fresh
+ * optimizer's first steps move it, bit for bit: PyTorch's per-tensor state,
+ * Adam's bias corrections from t = 1, SGD's momentum from the gradient. With
+ * the global count, Adam moved it 2-4x the lr (zero moments, corrections of
+ * t = 6). A resume from the group's saved count goes on the same way. */
+static void test_group_steps(void) {
+    enum { N = 40, H = 20, FROZEN = 5, STEPS = 12 };
+    const rnn_opt_type types[] = {RNN_OPT_SGD, RNN_OPT_ADAM, RNN_OPT_ADAMW, RNN_OPT_RMSPROP};
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        rnn_optim_config c;
+        rnn_optim_config_default(&c, types[ti]);
+        c.momentum = types[ti] == RNN_OPT_ADAM || types[ti] == RNN_OPT_ADAMW ? 0 : 0.9f;
+        c.weight_decay = 0.01f;
+        rnn_optim *a = rnn_optim_create(&c, N), *b = rnn_optim_create(&c, H), *r = rnn_optim_create(&c, N);
+        float pa[N], pb[H], pr[N], g[N];
+        for (int i = 0; i < N; i++) pa[i] = pr[i] = 0.1f * (float)(i % 7) - 0.3f;
+        memcpy(pb, pa + H, sizeof pb);
+        int same = 1, resumed_same = 1;
+        for (int s = 1; s <= STEPS; s++) {
+            for (int i = 0; i < N; i++) g[i] = 0.05f * (float)((i * 7 + s * 3) % 11) - 0.2f;
+            rnn_optim_begin_step(a);
+            rnn_optim_update_group(a, pa, g, 0, H, 0.01f, 0); /* group 0 every step */
+            if (s > FROZEN) {                                   /* group 1 from step 6 */
+                rnn_optim_update_group(a, pa, g, H, H, 0.01f, 1);
+                rnn_optim_begin_step(b);
+                rnn_optim_update_group(b, pb, g + H, 0, H, 0.01f, 1);
+                same &= memcmp(pa + H, pb, sizeof pb) == 0;
+            }
+            if (s == FROZEN + 3) { /* resume r from a's state */
+                memcpy(pr, pa, sizeof pr);
+                for (int k = 0; k < rnn_optim_num_buffers(a); k++)
+                    memcpy(rnn_optim_buffer(r, k, NULL), rnn_optim_buffer(a, k, NULL), sizeof(float) * N);
+                rnn_optim_set_steps(r, rnn_optim_steps(a));
+                for (int q = 0; q < 2; q++) rnn_optim_set_group_steps(r, q, rnn_optim_group_steps(a, q));
+            } else if (s > FROZEN + 3) {
+                rnn_optim_begin_step(r);
+                rnn_optim_update_group(r, pr, g, 0, H, 0.01f, 0);
+                rnn_optim_update_group(r, pr, g, H, H, 0.01f, 1);
+                resumed_same &= memcmp(pa, pr, sizeof pa) == 0;
+            }
+        }
+        CHECK(same, "%s: a group unfrozen at step %d moves as a fresh optimizer", rnn_opt_type_name(types[ti]),
+              FROZEN + 1);
+        CHECK(rnn_optim_group_steps(a, 0) == STEPS && rnn_optim_group_steps(a, 1) == STEPS - FROZEN &&
+                  rnn_optim_steps(a) == STEPS,
+              "%s: group steps %ld and %ld of %ld", rnn_opt_type_name(types[ti]), rnn_optim_group_steps(a, 0),
+              rnn_optim_group_steps(a, 1), rnn_optim_steps(a));
+        CHECK(resumed_same, "%s: a resume from the group counts goes on bit for bit", rnn_opt_type_name(types[ti]));
+        rnn_optim_free(a), rnn_optim_free(b), rnn_optim_free(r);
+    }
+}
+
 static void test_clip_vs_torch(void) {
     rnn_st *st = load(FIX "optim_clip.safetensors");
     if (!st) return;
@@ -556,6 +608,7 @@ int main(void) {
     RUN(test_optimizers_vs_torch);
     RUN(test_hand_computed_steps);
     RUN(test_threaded_equals_serial);
+    RUN(test_group_steps);
     RUN(test_clip_vs_torch);
     RUN(test_schedules_hand_computed);
     RUN(test_plateau_vs_torch);

@@ -275,6 +275,62 @@ static void test_frozen_embedding(void) {
     }
 }
 
+/* --freeze-epochs (lr multipliers 0 for the embedding and the encoder): the
+ * frozen groups have no gradient, as tensors without requires_grad in
+ * PyTorch, so --clip's norm is the head's alone. SGD at lr 1: the head moves
+ * by its gradient, clipped to exactly clip / (norm + 1e-6) of it. */
+static void test_frozen_groups_clip(void) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 9, c.embed_dim = 4, c.hidden_dim = 6, c.num_layers = 1;
+    rnn_model *m = rnn_model_create(&c);
+    rnn_model_init(m, 5);
+    CHECK(rnn_model_alloc_grad(m) == 0, "gradients: %s", rnn_last_error());
+    const size_t n = m->n_floats;
+    float *w0 = malloc(n * sizeof(float)), *d[2] = {malloc(n * sizeof(float)), malloc(n * sizeof(float))};
+    memcpy(w0, m->w, n * sizeof(float));
+    rnn_optim_config oc;
+    rnn_optim_config_default(&oc, RNN_OPT_SGD);
+    rnn_acts *a = rnn_acts_create(m, 4, 2);
+    rnn_pack p;
+    for (int b = 0; b < 2; b++) a->lengths[b] = 4;
+    rnn_pack_init(&p, 4, 2, a->lengths, a->batch_sizes, a->offsets);
+    for (int i = 0; i < 8; i++) a->ids[i] = i % 9, a->targets[i] = (i + 2) % 9;
+    double norm = 0;
+    float reported[2] = {0, 0}, clip = 0;
+    for (int k = 0; k < 2; k++) { /* unclipped, then clipped to half the head's norm */
+        memcpy(m->w, w0, n * sizeof(float));
+        rnn_optim *opt = rnn_optim_create(&oc, n);
+        rnn_step_cfg sc = {clip, 0, {0, 0, 1}, {NULL, 0}};
+        rnn_rng rng;
+        rnn_rng_seed(&rng, 1);
+        rnn_train_step(m, a, &p, 0, opt, &sc, 1.0f, &rng, &reported[k], NULL);
+        for (size_t i = 0; i < n; i++) d[k][i] = w0[i] - m->w[i];
+        rnn_optim_free(opt);
+        if (k == 0) {
+            for (size_t i = 0; i < n; i++) norm += (double)d[0][i] * d[0][i];
+            norm = sqrt(norm);
+            clip = (float)(norm / 2);
+        }
+    }
+    int frozen_still = 1;
+    double err = 0, scale = clip / (norm + 1e-6);
+    for (int i = 0; i < m->n_params; i++) {
+        const rnn_param *q = &m->params[i];
+        for (size_t j = q->offset; j < q->offset + q->numel; j++) {
+            if (q->group != RNN_GROUP_HEAD) frozen_still &= d[0][j] == 0 && d[1][j] == 0;
+            else err = fmax(err, fabs(d[1][j] - d[0][j] * scale));
+        }
+    }
+    CHECK(frozen_still && norm > 0, "the frozen groups stay (head's gradient norm %.6f)", norm);
+    CHECK(err < 1e-6 * norm, "the head is clipped by its own norm: max error %.3g", err);
+    CHECK(fabs(reported[0] - norm) < 1e-5 * norm, "the step's gradient norm is the head's: %.6f, %.6f", reported[0],
+          norm);
+    free(w0), free(d[0]), free(d[1]);
+    rnn_acts_free(a);
+    rnn_model_free(m);
+}
+
 /* --freeze-embedding holds through a resume (the saved model does not carry
  * it; the run's options do), here with a tied embedding, which freezes the
  * output layer too. */
@@ -1639,6 +1695,7 @@ int main(void) {
     RUN(test_golden_cls);
     RUN(test_trainer_loss_options);
     RUN(test_frozen_embedding);
+    RUN(test_frozen_groups_clip);
     RUN(test_ema);
     RUN(test_damaged_state);
     RUN(test_vectors_not_text);
