@@ -462,7 +462,8 @@ typedef struct {
     rnn_st *state;    /* a resume's state.safetensors, read once: checked first, restored last */
     int grown_from;   /* --grow-vocab: the vocabulary's size before it grew (0: it did not) */
     int same_classes; /* a classifier fine-tuned from one whose classes it keeps (same_classes) */
-    char *config_was; /* a resume: config.txt as it was before this resume wrote it (NULL: new run) */
+    int resumed;      /* this process resumed the run */
+    char *config_was; /* a resume: config.txt as it was before this resume wrote it (NULL: unread) */
     size_t config_was_len;
     long saved_step;  /* the step of the last state this process saved, -1 before */
     rnn_tokenizer *tok_before; /* and the tokenizer it grew from (--init-backward's LM reads as that one) */
@@ -1687,9 +1688,9 @@ static void plot(run *r, int final) {
  * trained them. */
 static int diverged(run *r, const char *what, double value) {
     char path[2 * RNN_OPT_STR], kept[160];
-    const int resumed = r->config_was != NULL;
+    const int resumed = r->resumed;
     int put_back = 0;
-    if (resumed && r->saved_step < 0) {
+    if (resumed && r->saved_step < 0 && r->config_was) {
         path_in(path, sizeof path, r, "config.txt");
         put_back = rnn_write_atomic(path, r->config_was, r->config_was_len) == 0;
     }
@@ -1811,6 +1812,7 @@ static int write_config(run *r, int resuming) {
     rnn_opts o = *r->o, was;
     rnn_opts_default(&was);
     /* kept to put back should the resume diverge before it saves (validate_model) */
+    r->resumed = resuming;
     if (resuming && !r->config_was) r->config_was = rnn_read_file(path, &r->config_was_len);
     if (resuming && !rnn_opts_load_file(&was, path)) { /* how the run started: a resume drops them */
         memcpy(o.init_from, was.init_from, sizeof o.init_from);
