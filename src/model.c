@@ -1007,6 +1007,10 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
 }
 
 void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids) {
+    rnn_model_backward_ex(m, a, p, ids, 0);
+}
+
+void rnn_model_backward_ex(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids, int head_only) {
     const rnn_config *c = &m->c;
     const int N = p->N, B = p->B, E = c->embed_dim, H = c->hidden_dim, D = m->D;
     const int L = c->cell == RNN_CELL_NONE ? 0 : c->num_layers, DH = D * H;
@@ -1029,6 +1033,7 @@ void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int3
         rnn_pool_backward(&pl, p, a->dy, m->d_att_w1, m->d_att_b1, m->d_att_w2, a->dpooled, a->top,
                           &a->pool_cache, a->work);
     }
+    if (head_only) return; /* (the layers below are frozen: their gradients stay 0) */
     const int edrop = a->train && c->embed_dropout > 0;
     const int fold = L > 0 && a->fold_u > 0;
     /* Stack, top layer first: a->dy holds d(output of layer l). */

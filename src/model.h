@@ -238,5 +238,10 @@ void rnn_model_carry_state(const rnn_model *m, rnn_acts *a, int B);
 /* Backward from a->logits holding d(loss)/d(logits); adds into m->g. The
  * final state's gradient is taken as zero (truncated BPTT). */
 void rnn_model_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids);
+/* The same with head_only: the output layer's gradients (and attention
+ * pooling's) alone, the recurrent layers' and the embedding's left as they
+ * are (a classifier's frozen encoder, --freeze-epochs: a third of a step's
+ * work instead of all of it). */
+void rnn_model_backward_ex(rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids, int head_only);
 
 #endif

@@ -42,7 +42,8 @@ double rnn_train_step(rnn_model *m, rnn_acts *a, const rnn_pack *p, int state_in
     else
         loss = rnn_softmax_xent_cfg(a->logits, a->targets, a->n_logit_rows, m->n_out, &sc->loss, NULL, n_correct);
     rnn_model_zero_grad(m);
-    rnn_model_backward(m, a, p, a->ids);
+    /* the embedding and the encoder frozen: no backward through them */
+    rnn_model_backward_ex(m, a, p, a->ids, !(sc->lr_mult[RNN_GROUP_EMBED] > 0) && !(sc->lr_mult[RNN_GROUP_ENCODER] > 0));
     /* A frozen group (lr multiplier 0: --freeze-epochs, --freeze-embedding)
      * has no gradient, as a tensor without requires_grad in PyTorch: none in
      * the clipping norm, which would clip the others harder. */

@@ -326,6 +326,22 @@ static void test_frozen_groups_clip(void) {
     CHECK(err < 1e-6 * norm, "the head is clipped by its own norm: max error %.3g", err);
     CHECK(fabs(reported[0] - norm) < 1e-5 * norm, "the step's gradient norm is the head's: %.6f, %.6f", reported[0],
           norm);
+    { /* frozen, the step runs no backward below the head (rnn_model_backward_ex): its gradient is the full pass's */
+        memcpy(m->w, w0, n * sizeof(float));
+        rnn_optim *opt = rnn_optim_create(&oc, n);
+        rnn_step_cfg sc = {0, 0, {1e-30f, 1e-30f, 1}, {NULL, 0}};
+        rnn_rng rng;
+        rnn_rng_seed(&rng, 1);
+        rnn_train_step(m, a, &p, 0, opt, &sc, 1.0f, &rng, NULL, NULL);
+        int same = 1;
+        for (int i = 0; i < m->n_params; i++) {
+            const rnn_param *q = &m->params[i];
+            for (size_t j = q->offset; q->group == RNN_GROUP_HEAD && j < q->offset + q->numel; j++)
+                same &= w0[j] - m->w[j] == d[0][j];
+        }
+        CHECK(same, "the frozen step's head update is the full backward's, bit for bit");
+        rnn_optim_free(opt);
+    }
     free(w0), free(d[0]), free(d[1]);
     rnn_acts_free(a);
     rnn_model_free(m);
