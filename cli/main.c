@@ -49,6 +49,18 @@ static int dief(const char *fmt, ...) {
     return 1;
 }
 
+/* A command's own message: "rnn CMD: ...", as its option errors read. */
+static int cmdf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int cmdf(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "rnn %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "rnn %s: recurrent networks (RNN, LSTM, GRU) in C\n"
@@ -79,7 +91,9 @@ static int command_help(const char *cmd) {
          "  --top-k K           sample among the K most likely tokens (0: all), after the temperature\n"
          "  --top-p P           then among the fewest most likely of those whose probability reaches P of\n                      theirs (1: all). Tokens no text encodes to (<pad>, [CLS], ...) are never drawn\n"
          "  --seed S            random seed, 0 to 2^64-1: the same seed gives the same text on the same\n                      machine and build (default 1337)\n"
-         "  --stop STRING       stop where the text first ends with STRING (which may begin in the prime)\n"
+         "  --stop STRING       stop where the text first ends with STRING (which may begin in the prime;\n"
+         "                      given once). The output ends in a newline (one is added where the text\n"
+         "                      lacks it; none with --raw-bytes)\n"
          "  --precision fp32|bf16  weights stored in bf16 (sums in fp32): half the memory read per token, on any CPU\n"
          "  --raw-bytes         a byte model draws from all 256 bytes; by default its text is held to valid\n"
          "                      UTF-8 without NUL (it finishes a character begun at the end of --length)\n"
@@ -299,9 +313,11 @@ static int parse_small(const char *cmd, int argc, char **argv, const small_opt *
                     val ? " (an empty one reads as none)" : "");
             return 1;
         }
-        /* the last of a flag given twice counts; but a second --ensemble would drop the first one's models */
-        if (*opts[k].val && !strcmp(opts[k].name, "ensemble")) {
-            fprintf(stderr, "rnn %s: option --ensemble is given twice (list the models in one: A,B)\n", cmd);
+        /* the last of a flag given twice counts; but a second --ensemble would drop the first one's
+         * models, and a second --stop the first string */
+        if (*opts[k].val && (!strcmp(opts[k].name, "ensemble") || !strcmp(opts[k].name, "stop"))) {
+            fprintf(stderr, "rnn %s: option --%s is given twice (%s)\n", cmd, opts[k].name,
+                    opts[k].name[0] == 'e' ? "list the models in one: A,B" : "one stop string: the text ends where it first holds it");
             return 1;
         }
         *opts[k].val = val;
@@ -414,12 +430,12 @@ static int adapt_to_prime(rnn_checkpoint *ck, const char *prime, size_t n, const
     if (rnn_sampler_check(ck->model)) return die(rnn_last_error()); /* before adapting, not after */
     int32_t *ids = NULL;
     size_t k = 0, unk = 0;
-    if (rnn_tokenizer_encode(ck->tok, prime, n, &ids, &k, &unk)) return dief("sample: %s: %s", what, rnn_last_error());
+    if (rnn_tokenizer_encode(ck->tok, prime, n, &ids, &k, &unk)) return cmdf("sample", "%s: %s", what, rnn_last_error());
     const rnn_lm_stream stream = rnn_lm_view(ids, k);
     rnn_lm_eval ev;
     int rc = 0;
     if (k < 2)
-        rc = dief("sample: %s: --dynamic needs a prime of at least 2 tokens (has %zu)", what, k);
+        rc = cmdf("sample", "%s: --dynamic needs a prime of at least 2 tokens (has %zu)", what, k);
     else if (rnn_lm_evaluate_dynamic(ck->model, &stream, dc, NULL, NULL, &ev))
         rc = die(rnn_last_error());
     else
@@ -466,8 +482,8 @@ static int cmd_sample(int argc, char **argv) {
     if (parse_small("sample", argc, argv, opts, 19, &ckpt)) return 1;
     rnn_dynamic_cfg dc;
     if (parse_dynamic("sample", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc)) return 1;
-    if (prime && prime_file) return die("sample: --prime and --prime-file: give one of them");
-    if (!ckpt) return die("sample: which checkpoint? usage: rnn sample CKPT [--prime TEXT] ...");
+    if (prime && prime_file) return cmdf("sample", "--prime and --prime-file: give one of them");
+    if (!ckpt) return cmdf("sample", "which checkpoint? usage: rnn sample CKPT [--prime TEXT] ...");
     double len, t, k, p;
     uint64_t sd;
     if (parse_count("sample", "length", length, 0, 1e9, &len) ||
@@ -475,7 +491,7 @@ static int cmd_sample(int argc, char **argv) {
         parse_count("sample", "top-k", topk, 0, 1e9, &k) || parse_seed("sample", seed, &sd))
         return 1;
     if (rnn_parse_decimal(topp, &p) || !((float)p > 0 && p <= 1)) /* > 0 as the sampler's float, too */
-        return dief("sample: --top-p '%s' must be a number in (0, 1]: the smallest set of tokens whose probability "
+        return cmdf("sample", "--top-p '%s' must be a number in (0, 1]: the smallest set of tokens whose probability "
                     "reaches it (1: all)",
                     topp);
     double nth;
@@ -486,7 +502,7 @@ static int cmd_sample(int argc, char **argv) {
         return 1;
     }
     if (dyn && !prime && !prime_file)
-        return die("sample: --dynamic adapts the model to the prime: give --prime TEXT or --prime-file FILE");
+        return cmdf("sample", "--dynamic adapts the model to the prime: give --prime TEXT or --prime-file FILE");
     rnn_set_threads((int)nth);
     char *prime_text = NULL; /* --prime-file's contents */
     size_t prime_len = prime ? strlen(prime) : 0;
@@ -494,7 +510,7 @@ static int cmd_sample(int argc, char **argv) {
     if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
     if (!ck.tok) {
         rnn_checkpoint_free(&ck);
-        return dief("sample: %s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
+        return cmdf("sample", "%s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
     }
     /* Text for a model that reads UTF-8 ends at a NUL byte, which its
      * encoding refuses (so /dev/zero is not read to the size limit). */
@@ -508,25 +524,26 @@ static int cmd_sample(int argc, char **argv) {
     rnn_sampler *s = NULL;
     int rc = 1;
     if ((theta || lambda) && !cache) {
-        die("sample: --cache-theta/--cache-lambda need --cache N (sampling uses no cache unless asked)");
+        cmdf("sample", "--cache-theta/--cache-lambda need --cache N (sampling uses no cache unless asked)");
         goto out;
     }
+    if (!cache) ck.model->c.cache_size = 0; /* (a model trained with one: --dynamic's loss without it too) */
     if (set_cache("sample", &ck, cache, theta, lambda)) goto out;
     if (dyn && adapt_to_prime(&ck, prime, prime_len, prime_file, &dc)) goto out;
     if (!(s = rnn_sampler_create_ex(ck.model, ck.tok, sd, prec))) {
-        dief("sample: %s: %s", ckpt, rnn_last_error());
+        cmdf("sample", "%s: %s", ckpt, rnn_last_error());
         goto out;
     }
     rc = 0;
     if (raw_bytes && rnn_tokenizer_type(ck.tok) != RNN_TOK_BYTE) {
-        rc = die("sample: --raw-bytes is for byte models (this one's tokenizer is not byte)");
+        rc = cmdf("sample", "--raw-bytes is for byte models (this one's tokenizer is not byte)");
         goto out;
     }
     if (raw_bytes) rnn_sampler_set_utf8(s, 0);
     /* text is valid UTF-8 (a byte model's too, but with --raw-bytes): a stop string that is not never matches */
     const long stop_bad = stop && !raw_bytes ? rnn_utf8_bad_at(stop, strlen(stop)) : -1;
     if (stop_bad >= 0) {
-        rc = dief("sample: --stop is not valid UTF-8 (at byte offset %ld), so this model's text never holds it",
+        rc = cmdf("sample", "--stop is not valid UTF-8 (at byte offset %ld), so this model's text never holds it",
                   stop_bad);
         goto out;
     }
@@ -543,7 +560,7 @@ static int cmd_sample(int argc, char **argv) {
         size_t unk = 0;
         long fed = rnn_sampler_prime(s, prime, prime_len, &unk);
         if (fed < 0) {
-            rc = dief("sample: %s: %s", prime_what, rnn_last_error());
+            rc = cmdf("sample", "%s: %s", prime_what, rnn_last_error());
             goto out;
         }
         if (unk) {
@@ -561,9 +578,9 @@ static int cmd_sample(int argc, char **argv) {
         rc = die(rnn_last_error());
         goto out;
     }
-    if (!w && last != '\n') fputc('\n', stdout); /* ends the line, unless the text did */
+    if (!w && last != '\n' && !raw_bytes) fputc('\n', stdout); /* ends the line, unless the text did */
     if (w || fflush(stdout) || ferror(stdout)) {
-        rc = dief("sample: write error: %s", strerror(errno ? errno : EIO));
+        rc = cmdf("sample", "write error: %s", strerror(errno ? errno : EIO));
         goto out;
     }
 out:
@@ -604,11 +621,11 @@ static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const 
         if ((end = strchr(p, ','))) *end++ = 0;
         int bad = 1;
         if (!*p)
-            dief("%s: --ensemble '%s': an empty checkpoint name", cmd, list);
+            cmdf(cmd, "--ensemble '%s': an empty checkpoint name", list);
         else if (e->K > MAX_ENSEMBLE)
-            dief("%s: --ensemble: at most %d more checkpoints", cmd, MAX_ENSEMBLE);
+            cmdf(cmd, "--ensemble: at most %d more checkpoints", MAX_ENSEMBLE);
         else if (rnn_checkpoint_load(&e->ck[e->K], p))
-            dief("%s: --ensemble: %s", cmd, rnn_last_error());
+            cmdf(cmd, "--ensemble: %s", rnn_last_error());
         else
             bad = 0;
         if (bad) {
@@ -620,8 +637,8 @@ static int ensemble_load(ensemble *e, const char *cmd, rnn_checkpoint ck, const 
         int same = m->model->c.task == RNN_TASK_CLASSIFY && m->tok && m->n_labels == ck.n_labels;
         for (int i = 0; same && i < ck.n_labels; i++) same = !strcmp(m->labels[i], ck.labels[i]);
         if (!same) {
-            dief("%s: --ensemble: %s must be a classifier with a tokenizer and the classes of %s, in the "
-                 "same order", cmd, p, path);
+            cmdf(cmd, "--ensemble: %s must be a classifier with a tokenizer and the classes of %s, in the "
+                      "same order", p, path);
             ensemble_free(e);
             return -1;
         }
@@ -648,9 +665,9 @@ static int check_cut(const char *cmd, const char *len, const char *side, int *ma
     if (len && parse_count(cmd, "max-len", len, 0, RNN_MAX_TEXT_LEN, &v)) return 1;
     if (max_len) *max_len = (int)v;
     if (side && strcmp(side, "head") && strcmp(side, "tail"))
-        return dief("%s: --truncate '%s': expected head or tail", cmd, side);
+        return cmdf(cmd, "--truncate '%s': expected head or tail", side);
     if (side && len && v == 0)
-        return dief("%s: --truncate %s needs --max-len above 0 (--max-len 0 reads whole texts)", cmd, side);
+        return cmdf(cmd, "--truncate %s needs --max-len above 0 (--max-len 0 reads whole texts)", side);
     return 0;
 }
 
@@ -661,8 +678,8 @@ static int set_cut(const char *cmd, ensemble *e, const char *len, const char *si
         rnn_config *c = &e->ck[k].model->c;
         if (len) c->max_len = max_len;
         if (side && !c->max_len)
-            return dief("%s: --truncate: %s%s was trained on whole texts: give --max-len N, the tokens to "
-                        "keep", cmd, k ? "the --ensemble member " : "", e->path[k]);
+            return cmdf(cmd, "--truncate: %s%s was trained on whole texts: give --max-len N, the tokens to "
+                             "keep", k ? "the --ensemble member " : "", e->path[k]);
         if (side) c->truncate_tail = !strcmp(side, "tail");
         if (!c->max_len) c->truncate_tail = 0;
     }
@@ -678,13 +695,13 @@ static void note_cut(const char *cmd, const char *what, const ensemble *e, const
     if (!any) return;
     const rnn_config *c = &e->ck[0].model->c;
     if (e->K == 1) {
-        fprintf(stderr, "rnn: %s: note: %s%s%zu of %zu texts are longer than %d tokens and were read by their "
+        fprintf(stderr, "rnn %s: note: %s%s%zu of %zu texts are longer than %d tokens and were read by their "
                         "%s %d (%s; --max-len 0 reads them whole)\n",
                 cmd, what ? what : "", what ? ": " : "", cut[0], n, c->max_len, c->truncate_tail ? "last" : "first", c->max_len,
                 flag ? "as the options ask" : "as the model was trained");
         return;
     }
-    fprintf(stderr, "rnn: %s: note: %s%stexts longer than each model's max_len were cut (%s); of %zu texts, "
+    fprintf(stderr, "rnn %s: note: %s%stexts longer than each model's max_len were cut (%s); of %zu texts, "
                     "the models cut", cmd, what ? what : "", what ? ": " : "", flag ? "as the options ask" : "as each was trained", n);
     for (int k = 0; k < e->K; k++) fprintf(stderr, "%s %zu", k ? "," : "", cut[k]);
     fprintf(stderr, " (--max-len 0 reads them whole)\n");
@@ -720,7 +737,7 @@ out:
 
 /* rnn eval's error for a loss that is not finite: the model's outputs overflow. */
 static int die_nonfinite_loss(const char *ckpt, const char *data, double loss, const char *why) {
-    return dief("eval: %s: the loss on %s is %s: the model's outputs are not finite (%s)", ckpt, data,
+    return cmdf("eval", "%s: the loss on %s is %s: the model's outputs are not finite (%s)", ckpt, data,
                 isnan(loss) ? "not a number" : "infinite", why);
 }
 
@@ -896,10 +913,10 @@ static int cmd_eval(int argc, char **argv) {
         (streams && parse_count("eval", "streams", streams, 1, 1e6, &nstreams)) ||
         (label_base && strcmp(label_base, "auto") && parse_count("eval", "label-base", label_base, 0, 1, &base)))
         return 1;
-    if (label_base && !label_names) return die("eval: --label-base numbers the classes of --label-names: give both");
+    if (label_base && !label_names) return cmdf("eval", "--label-base numbers the classes of --label-names: give both");
     if (header) {
         if (strcmp(header, "auto") && strcmp(header, "yes") && strcmp(header, "no"))
-            return dief("eval: --header '%s': expected auto, yes or no", header);
+            return cmdf("eval", "--header '%s': expected auto, yes or no", header);
         dop.header = !strcmp(header, "auto") ? -1 : !strcmp(header, "yes");
     }
     if (format) dop.format = format;
@@ -911,14 +928,14 @@ static int cmd_eval(int argc, char **argv) {
     if (parse_dynamic("eval", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc) || check_cut("eval", max_len, truncate, NULL) ||
         set_threads("eval", threads))
         return 1;
-    if (streams && dyn) return die("eval: --dynamic reads the file as one stream; drop --streams");
-    if (!ckpt) return die("eval: which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
-    if (!data) return die("eval: --data FILE is required");
+    if (streams && dyn) return cmdf("eval", "--dynamic reads the file as one stream; drop --streams");
+    if (!ckpt) return cmdf("eval", "which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
+    if (!data) return cmdf("eval", "--data FILE is required");
     rnn_checkpoint ck;
     if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
     if (!ck.tok) {
         rnn_checkpoint_free(&ck);
-        return dief("eval: %s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
+        return cmdf("eval", "%s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
     }
     if (!label_base) dop.label_base = ck.label_base; /* integer labels numbered as in training */
     if (set_cache("eval", &ck, cache, theta, lambda)) {
@@ -927,25 +944,25 @@ static int cmd_eval(int argc, char **argv) {
     }
     if (dyn && ck.model->c.task != RNN_TASK_LM) {
         rnn_checkpoint_free(&ck);
-        return dief("eval: --dynamic is for language models (%s is a classifier)", ckpt);
+        return cmdf("eval", "--dynamic is for language models (%s is a classifier)", ckpt);
     }
     if (list && ck.model->c.task != RNN_TASK_CLASSIFY) {
         rnn_checkpoint_free(&ck);
-        return dief("eval: --ensemble is for classifiers (%s is a language model)", ckpt);
+        return cmdf("eval", "--ensemble is for classifiers (%s is a language model)", ckpt);
     }
     if ((format || label_col || text_col || label_names || header) && ck.model->c.task != RNN_TASK_CLASSIFY) {
         rnn_checkpoint_free(&ck);
-        return dief("eval: --%s reads labelled data, for classifiers (%s is a language model: --data is plain text)",
+        return cmdf("eval", "--%s reads labelled data, for classifiers (%s is a language model: --data is plain text)",
                     format ? "format" : label_col ? "label-col" : text_col ? "text-col" : header ? "header" : "label-names", ckpt);
     }
     if ((max_len || truncate) && ck.model->c.task != RNN_TASK_CLASSIFY) {
         rnn_checkpoint_free(&ck);
-        return dief("eval: --%s cuts a classifier's texts (%s is a language model)", max_len ? "max-len" : "truncate",
+        return cmdf("eval", "--%s cuts a classifier's texts (%s is a language model)", max_len ? "max-len" : "truncate",
                     ckpt);
     }
     if (streams && ck.model->c.task != RNN_TASK_LM) {
         rnn_checkpoint_free(&ck);
-        return dief("eval: --streams reads a language model's text (%s is a classifier: each text is its own)", ckpt);
+        return cmdf("eval", "--streams reads a language model's text (%s is a classifier: each text is its own)", ckpt);
     }
     if (ck.model->c.task == RNN_TASK_CLASSIFY) {
         ensemble e;
@@ -1053,7 +1070,7 @@ static int cmd_info(int argc, char **argv) {
     const char *json = NULL, *ckpt;
     small_opt opts[] = {{"json", &json, 1}};
     if (parse_small("info", argc, argv, opts, 1, &ckpt)) return 1;
-    if (!ckpt) return die("info: which checkpoint? usage: rnn info CKPT [--json]");
+    if (!ckpt) return cmdf("info", "which checkpoint? usage: rnn info CKPT [--json]");
     rnn_checkpoint ck;
     if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
     const rnn_config *c = &ck.model->c;
@@ -1131,7 +1148,7 @@ static int cmd_plot(int argc, char **argv) {
     const char *out = NULL, *run;
     small_opt opts[] = {{"out", &out, 0}};
     if (parse_small("plot", argc, argv, opts, 1, &run)) return 1;
-    if (!run) return die("plot: which run? usage: rnn plot RUNDIR|metrics.csv [--out FILE.svg]");
+    if (!run) return cmdf("plot", "which run? usage: rnn plot RUNDIR|metrics.csv [--out FILE.svg]");
     char csv[4096], svg[4096];
     struct stat st;
     if (stat(run, &st)) {
@@ -1141,21 +1158,21 @@ static int cmd_plot(int argc, char **argv) {
     }
     int is_dir = S_ISDIR(st.st_mode);
     if (snprintf(csv, sizeof csv, is_dir ? "%s/metrics.csv" : "%s", run) >= (int)sizeof csv)
-        return die("plot: path too long");
+        return cmdf("plot", "path too long");
     if (out) {
         /* The plot replaces the file: only ever an .svg, and a regular file (a
          * checkpoint or /dev/null given by mistake stays as it is). */
         size_t n = strlen(out);
         if (n < 5 || strcasecmp(out + n - 4, ".svg"))
-            return dief("plot: --out %s: the plot replaces that file, so it must be named *.svg", out);
+            return cmdf("plot", "--out %s: the plot replaces that file, so it must be named *.svg", out);
         if (!stat(out, &st) && !S_ISREG(st.st_mode))
-            return dief("plot: --out %s: %s", out, S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file");
-        if (snprintf(svg, sizeof svg, "%s", out) >= (int)sizeof svg) return die("plot: --out path too long");
+            return cmdf("plot", "--out %s: %s", out, S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file");
+        if (snprintf(svg, sizeof svg, "%s", out) >= (int)sizeof svg) return cmdf("plot", "--out path too long");
     } else { /* beside the csv: metrics.csv -> metrics.svg, anything else + .svg */
         size_t n = strlen(csv);
         int csv_ext = n > 4 && !strcmp(csv + n - 4, ".csv");
         if (snprintf(svg, sizeof svg, "%.*s.svg", (int)(csv_ext ? n - 4 : n), csv) >= (int)sizeof svg)
-            return die("plot: path too long");
+            return cmdf("plot", "path too long");
     }
     if (rnn_plot_metrics(csv, svg, is_dir ? run : csv)) return die(rnn_last_error());
     printf("%s\n", svg);
@@ -1400,7 +1417,7 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
         if (rnn_cls_batch_probs(e->ck[k].model, &b->m[k].d, CLS_BATCH, &b->m[k].a, b->probs,
                                 attention && !k ? b->alpha : NULL)) {
             fflush(stdout);
-            return -dief("classify: %s", rnn_last_error());
+            return -cmdf("classify", "%s", rnn_last_error());
         }
         const double w = 1.0 / K;
         for (size_t x = 0; x < (size_t)n_ok * C; x++) b->sum[x] += w * b->probs[x];
@@ -1413,14 +1430,14 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
             const char *filler;
             rnn_tokenizer_filler_id(e->ck[b->empty[i] - 1].tok, &filler);
             fflush(stdout); /* (the lines before it first, where both go to one place) */
-            fprintf(stderr, "rnn: classify: warning: %s: no tokens in the text; read as one %s\n", where, filler);
+            fprintf(stderr, "rnn classify: warning: %s: no tokens in the text; read as one %s\n", where, filler);
         }
         const double *sum = b->sum + (size_t)i * C;
         int best = 0, finite = 1;
         for (int c = 0; c < C; c++) finite &= isfinite(sum[c]) != 0;
         if (!finite) {
             fflush(stdout);
-            fprintf(stderr, "rnn: classify: %s: the model's probabilities are not finite (a damaged or diverged model)\n",
+            fprintf(stderr, "rnn classify: %s: the model's probabilities are not finite (a damaged or diverged model)\n",
                     where);
             return CLS_STOP;
         }
@@ -1469,7 +1486,7 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
     }
     const int flushed = fflush(stdout) == 0, err = errno;
     if (!flushed || ferror(stdout)) { /* no one reads the rest: stop here */
-        dief("classify: write error on standard output%s%s", flushed ? "" : ": ", flushed ? "" : strerror(err));
+        cmdf("classify", "write error on standard output%s%s", flushed ? "" : ": ", flushed ? "" : strerror(err));
         return CLS_STOP;
     }
     if (bad_k < 0) return 0;
@@ -1542,7 +1559,7 @@ static int cmd_classify(int argc, char **argv) {
     }
     if (!ckpt) {
         free(texts);
-        return die("classify: which checkpoint? usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] "
+        return cmdf("classify", "which checkpoint? usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] "
                    "[--max-len N] [--truncate head|tail] [--threads N] [TEXT ...]");
     }
     if (check_cut("classify", max_len, truncate, NULL) || set_threads("classify", threads)) { /* before reading the checkpoint: a value taken for it */
@@ -1606,15 +1623,15 @@ static int cmd_classify(int argc, char **argv) {
                           : 0;
         if (r < 0) rc = 1;
         if (r) failed = 1;
-        if (r == CLS_BAD_TEXT && interactive) die(bad), bad[0] = 0; /* the prompt goes on */
+        if (r == CLS_BAD_TEXT && interactive) fprintf(stderr, "rnn %s\n", bad), bad[0] = 0; /* the prompt goes on */
         stopped = r < 0 || r == CLS_STOP;
         if (stopped || (r == CLS_BAD_TEXT && !interactive)) break;
         if (got < 0)
-            rc = dief("classify: stdin line %d: %s", line_no + 1,
+            rc = cmdf("classify", "stdin line %d: %s", line_no + 1,
                       got == -3 ? "too long to read into memory" : strerror(err));
     }
     if (!stopped && !rc) note_cut("classify", n_texts ? NULL : "stdin", &e, cut, n_done, max_len || truncate);
-    if (bad[0]) die(bad);
+    if (bad[0]) fprintf(stderr, "rnn %s\n", bad); /* ("classify: ...") */
     free(line);
     free(texts);
     cls_block_free(&b);
@@ -1643,7 +1660,7 @@ static void short_openmp_spin(char **argv) {
 static int stdout_done(const char *cmd, int rc) {
     const int flushed = fflush(stdout) == 0, e = errno;
     if (rc || (flushed && !ferror(stdout))) return rc;
-    fprintf(stderr, "rnn: %s: write error on standard output%s%s\n", cmd, flushed ? "" : ": ",
+    fprintf(stderr, "rnn %s: write error on standard output%s%s\n", cmd, flushed ? "" : ": ",
             flushed ? "" : strerror(e));
     return 1;
 }

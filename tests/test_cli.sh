@@ -548,6 +548,8 @@ check "a byte model's sample is valid UTF-8 without NUL ($nonul bytes)" \
     "[ $rc -eq 0 ] && [ $nonul -ge 2000 ] && [ $nonul -eq \$(wc -c <'$T/u8.txt') ] && iconv -f UTF-8 -t UTF-8 '$T/u8.txt' >/dev/null 2>&1"
 $RNN sample "$T/bytes/model.safetensors" --length 2000 --temperature 1.5 --raw-bytes >"$T/raw.txt" 2>/dev/null
 check "with --raw-bytes it is not (control)" "[ \$? -eq 0 ] && ! iconv -f UTF-8 -t UTF-8 '$T/raw.txt' >/dev/null 2>&1"
+check "... and it is the bytes drawn, no newline added: --length 3 writes 3 bytes, --length 0 none" \
+    "[ \$($RNN sample '$T/bytes/model.safetensors' --length 3 --raw-bytes 2>/dev/null | wc -c) -eq 3 ] && [ \$($RNN sample '$T/bytes/model.safetensors' --length 0 --raw-bytes 2>/dev/null | wc -c) -eq 0 ]"
 expect_error "--raw-bytes with a char model" "--raw-bytes is for byte models" \
     $RNN sample "$T/run/model.safetensors" --raw-bytes
 # the output: a failed write is an error (as with SIGPIPE ignored, when the reader is gone)
@@ -886,6 +888,10 @@ PY
     same_as_torch "$T/cached/model.safetensors" "an LM with a neural cache"
     c_plain=$($RNN eval "$T/cached/model.safetensors" --data "$T/evaltext.txt" --json --cache 0 | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
     check "--cache 0 turns it off (loss $c_plain, with the cache $c_loss)" "[ '$c_plain' != '$c_loss' ]"
+    # rnn sample uses no cache unless given --cache N, and so neither does --dynamic's reading of the prime
+    d1=$($RNN sample "$T/cached/model.safetensors" --dynamic 0.1 --prime-file "$T/evaltext.txt" --length 1 2>&1 >/dev/null | grep -o '[0-9.]* nats per token')
+    d0=$($RNN sample "$T/cached/model.safetensors" --dynamic 0.1 --prime-file "$T/evaltext.txt" --length 1 --cache 0 2>&1 >/dev/null | grep -o '[0-9.]* nats per token')
+    check "sample --dynamic reads its prime without the model's cache, as it samples ($d1; --cache 0: $d0)" "[ -n '$d1' ] && [ '$d1' = '$d0' ]"
     # rnn eval --streams N: the text as N streams side by side, each from a zero state (and with a
     # cache of its own), against PyTorch's twin run on the text reshaped to (N, len/N).
     for ck in run/model.safetensors cached/model.safetensors; do
@@ -1148,6 +1154,8 @@ expect_error "classify --ensemble given twice" "option --ensemble is given twice
     $RNN classify "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" "Who ?"
 expect_error "eval --ensemble given twice (the first list would be dropped)" "eval: option --ensemble is given twice (list the models in one: A,B)" \
     $RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --ensemble "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors"
+expect_error "sample --stop given twice (the first string would be dropped)" " sample: option --stop is given twice" \
+    $RNN sample "$T/run/model.safetensors" --stop the --stop And
 # classify takes the last of a flag given twice, as the other commands do
 a=$($RNN classify "$T/cls/model.safetensors" --json --max-len 1 --max-len 3 "Who wrote Hamlet ?")
 b=$($RNN classify "$T/cls/model.safetensors" --json --max-len 3 "Who wrote Hamlet ?")
@@ -1519,11 +1527,11 @@ awk 'NR == 21 { printf "x \377 y\n" } { print }' "$T/blk.txt" >"$T/blkbad.txt"
 $RNN classify "$T/cls/model.safetensors" --json <"$T/blkbad.txt" >"$T/out" 2>"$T/err"; rc=$?
 head -n 20 "$T/blk1.out" >"$T/blk20.out"
 check "classify: invalid UTF-8 on line 21 of a block prints lines 1-20 as classified alone, then names line 21 (exit 1)" \
-    "[ $rc -eq 1 ] && jclose '$T/out' '$T/blk20.out' 1e-6 && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte offset 2' ]"
+    "[ $rc -eq 1 ] && jclose '$T/out' '$T/blk20.out' 1e-6 && [ \"\$(tail -n 1 '$T/err')\" = 'rnn classify: stdin line 21: input has invalid UTF-8 at byte offset 2' ]"
 # with texts cut before it (the char model keeps 12 tokens), the note on them comes first: the error stays last
 $RNN classify "$T/cut/model.safetensors" <"$T/blkbad.txt" >/dev/null 2>"$T/err"; rc=$?
 check "classify: the note on cut texts comes before the bad line's error, which is the last line" \
-    "[ $rc -eq 1 ] && grep -q 'note: stdin: [0-9]* of 20 texts are longer than 12' '$T/err' && [ \"\$(tail -n 1 '$T/err')\" = 'rnn: classify: stdin line 21: input has invalid UTF-8 at byte offset 2' ]"
+    "[ $rc -eq 1 ] && grep -q 'note: stdin: [0-9]* of 20 texts are longer than 12' '$T/err' && [ \"\$(tail -n 1 '$T/err')\" = 'rnn classify: stdin line 21: input has invalid UTF-8 at byte offset 2' ]"
 # more than one block (256 lines): in order across them, against the same texts in runs of 50
 cut -f2 "$T/cls.tsv" | head -n 600 >"$T/many.txt"
 $RNN classify "$T/cls/model.safetensors" --json <"$T/many.txt" >"$T/many.out"
