@@ -97,7 +97,7 @@ static int command_help(const char *cmd) {
          "  --precision fp32|bf16  weights stored in bf16 (sums in fp32): half the memory read per token, on any CPU\n"
          "  --raw-bytes         a byte model draws from all 256 bytes; by default its text is held to valid\n"
          "                      UTF-8 without NUL (it finishes a character begun at the end of --length)\n"
-         "  --threads N         threads (0: all cores)\n"
+         "  --threads N         threads (0: all cores, the default)\n"
          "  --cache N           mix a neural cache of the last N states into each draw (off unless given,\n"
          "                      even for a model trained with one: it makes text repeat itself)\n"
          "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"},

@@ -1,7 +1,12 @@
 /* examples/classify.c: embed a trained rnn.c classifier in a C program.
  *
- *   make && cc -Iinclude examples/classify.c build/librnn.a $(cat build/ldlibs) -o classify
- *   ./classify runs/trec/model.safetensors "Who wrote Hamlet ?"
+ *   make examples       (or: cc -Iinclude examples/classify.c build/librnn.a $(cat build/ldlibs) -o classify)
+ *   GOMP_SPINCOUNT=1000 build/examples/classify runs/trec/model.safetensors "Who wrote Hamlet ?"
+ *
+ * (GOMP_SPINCOUNT=1000: OpenMP's threads spin for a short while between
+ * parallel regions, not 300,000 turns; where another program holds a core,
+ * the default spin runs a program of librnn many times slower. The rnn tool
+ * sets it for itself; a program of yours needs it in its environment.)
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,9 @@
 /* examples/generate.c: generate text from a trained rnn.c language model,
  * printing it as it is made.
  *
- *   make && cc -Iinclude examples/generate.c build/librnn.a $(cat build/ldlibs) -o generate
- *   ./generate runs/default/model.safetensors "eight thousand"
+ *   make examples       (or: cc -Iinclude examples/generate.c build/librnn.a $(cat build/ldlibs) -o generate)
+ *   GOMP_SPINCOUNT=1000 build/examples/generate runs/default/model.safetensors "eight thousand"
+ * (GOMP_SPINCOUNT: see examples/classify.c)
  */
 #include <stdio.h>
 

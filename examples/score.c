@@ -4,8 +4,10 @@
  * reads most like the model's training text (a language, an author, a log
  * file's normal lines).
  *
- *   make && cc -Iinclude examples/score.c build/librnn.a $(cat build/ldlibs) -o score
- *   printf 'seven thousand two hundred\nhundred two thousand seven\n' | ./score runs/default/model.safetensors
+ *   make examples       (or: cc -Iinclude examples/score.c build/librnn.a $(cat build/ldlibs) -o score)
+ *   printf 'seven thousand two hundred\nhundred two thousand seven\n' |
+ *       GOMP_SPINCOUNT=1000 build/examples/score runs/default/model.safetensors
+ * (GOMP_SPINCOUNT: see examples/classify.c)
  */
 #define _POSIX_C_SOURCE 200809L /* getline */
 #include <math.h>

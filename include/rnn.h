@@ -2,7 +2,7 @@
  * (a text classifier or a text generator) or drive training ("Training", below).
  *
  *   #include <rnn.h>
- *   rnn_t *m = rnn_open("runs/sst2/model.safetensors");
+ *   rnn_t *m = rnn_open("runs/bench-sst2/model.safetensors"); // bench/cls_benchmarks.sh sst2
  *   if (!m) { fprintf(stderr, "%s\n", rnn_error()); return 1; }
  *   if (!strcmp(rnn_get_task(m), "classify")) {
  *       int n = rnn_num_classes(m);
@@ -19,8 +19,10 @@
  *   }
  *   rnn_close(m);
  *
- * Link with -lrnn -lcjson -lm -fopenmp (plus -ldnnl or -lopenblas when the
- * library was built with them; the Makefile prints which). Functions that
+ * Compile with -Iinclude and link with build/librnn.a $(cat build/ldlibs)
+ * (the libraries this build needs), or `pkg-config --cflags --libs rnn`
+ * after `make install`; run with GOMP_SPINCOUNT=1000 (rnn_threads, below).
+ * Functions that
  * fail return NULL or a negative number and leave a one-line message for
  * rnn_error(); the library never exits. A handle may be used by one thread at
  * a time; several threads may each use a handle of their own at once (each
@@ -149,8 +151,8 @@ int rnn_threads(int n);
  * after every step and every validation:
  *
  *   static int on_event(const rnn_train_event *e, void *user) {
- *       if (e->kind == RNN_EVENT_EVAL) printf("step %ld: val loss %.3f\n", e->step, e->loss);
- *       return e->kind == RNN_EVENT_EVAL && e->loss < 1.5; // non-zero stops (saved)
+ *       if (e->kind == RNN_EVENT_EVAL) printf("step %ld: val acc %.3f\n", e->step, e->accuracy);
+ *       return e->kind == RNN_EVENT_EVAL && e->accuracy >= 0.9; // non-zero stops (saved)
  *   }
  *   rnn_trainer *t = rnn_trainer_new();
  *   if (rnn_trainer_set(t, "task", "classify") ||

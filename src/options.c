@@ -97,7 +97,7 @@ static const opt_def defs[] = {
     {"batch", K_INT, F(batch), NULL, "batch size"},
     {"epochs", K_INT, F(epochs), NULL, "stop after this many epochs (with --steps or --time: whichever comes first; with none of the three: 10 epochs for a language model, 5 for a classifier)"},
     {"steps", K_LONG, F(steps), NULL, "stop after this many optimizer steps in all (with --epochs or --time: whichever comes first; 0: no limit of its own)"},
-    {"time", K_DOUBLE, F(time), NULL, "stop after this many seconds of training in all (a resume counts the time before it; 0: no limit of its own)"},
+    {"time", K_DOUBLE, F(time), NULL, "stop after this many seconds of training in all (a resume counts the time before it; the final validation comes on top; 0: no limit of its own)"},
     {"eval-every", K_INT, F(eval_every), NULL, "validate every N steps (0: once per epoch)"},
     {"log-every", K_INT, F(log_every), NULL,
      "log a line every N steps (its loss: the mean over those steps; tok/s: their pace)"},
