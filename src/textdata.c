@@ -692,6 +692,21 @@ static int find_name(char *const *names, int n, const char *s) {
     return -1;
 }
 
+/* A known class (a checkpoint's) whose name is s or, read as an integer,
+ * s's plain form: a run that began before 2026-12-07 kept integers of 19 and
+ * more digits as written ("0012345678901234567890"), which its data now
+ * reads in plain form. */
+static int find_known(char *const *names, int n, const char *s) {
+    int k = find_name(names, n, s);
+    for (int i = 0; k < 0 && i < n; i++) {
+        const size_t len = strlen(names[i]);
+        char num[64], *form = len < sizeof num ? num : malloc(len + 1);
+        if (form && int_form(names[i], len, form) && !strcmp(form, s)) k = i;
+        if (form != num) free(form);
+    }
+    return k;
+}
+
 /* "(neg, pos)" or "(a, b, c, ... 40 in all)" for error messages. */
 static void name_list(char *buf, size_t cap, char *const *names, int n) {
     size_t k = (size_t)snprintf(buf, cap, "(");
@@ -831,7 +846,7 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
                 continue;
             }
         }
-        if (known) map[i] = find_name(known, n_known, nm);
+        if (known) map[i] = find_known(known, n_known, nm);
         /* a model trained with --label-names numbers its classes from its base */
         if (known && !names && map[i] < 0 && o->label_base >= 0 && is_int(nm)) {
             const long long v = strtoll(nm, NULL, 10) - o->label_base;

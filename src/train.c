@@ -819,16 +819,17 @@ static int cls_data_opts(const run *r, int have_tok, rnn_data_opts *dop) {
     return 0;
 }
 
-/* A classifier fine-tuned from one (--init-from) keeps its classes, and so
- * its head, when every label of --data is among them: 1 then, 0 when not
- * (a new head for the data's own classes), -1 with a message. --data is
+/* A classifier fine-tuned from one (--init-from) keeps its classes, in its
+ * order, and so its head, when --data's classes are the same set: 1 then, 0
+ * when not (a new head for the data's own classes, as a subset may be a
+ * new task: 2 of 3 classes with --loss bce), -1 with a message. --data is
  * read once more for it; only its labels count. */
 static int same_classes(const run *r, char *const *labels, int n_labels) {
     rnn_data_opts dop;
     rnn_dataset d = {0};
     if (n_labels < 2 || cls_data_opts(r, 1, &dop) || rnn_dataset_load(&d, r->o->data, &dop, NULL, 0))
         return n_labels < 2 ? 0 : -1;
-    int within = 1;
+    int within = d.n_labels == n_labels; /* (names are distinct on both sides) */
     for (int i = 0; i < d.n_labels && within; i++) {
         within = 0;
         for (int k = 0; k < n_labels && !within; k++) within = !strcmp(d.labels[i], labels[k]);
@@ -1696,7 +1697,8 @@ static int diverged(run *r, const char *what, double value) {
         put_back = rnn_write_atomic(path, r->config_was, r->config_was_len) == 0;
     }
     if (r->saved_step >= 0)
-        snprintf(kept, sizeof kept, "the run's checkpoints keep those of step %ld", r->saved_step);
+        snprintf(kept, sizeof kept, "last.safetensors and the resume state keep step %ld's (model.safetensors the best)",
+                 r->saved_step);
     else if (resumed)
         snprintf(kept, sizeof kept, "the run's checkpoints keep those it resumed from%s",
                  put_back ? ", and config.txt its options" : "");
@@ -2009,13 +2011,13 @@ static int make_classifier(run *r, const rnn_model *lm) {
         int n = rnn_checkpoint_copy_params(r->m, lm, (pool ? RNN_COPY_POOLING : 0) | (head ? RNN_COPY_HEAD : 0));
         if (n < 0) return -1;
         if (head)
-            say(r, "initialised %d tensors (the whole classifier: the data's classes are among its %d) from %s", n,
+            say(r, "initialised %d tensors (the whole classifier: the data's classes are its %d) from %s", n,
                 mc->num_classes, r->o->init_from);
         else
             say(r, "initialised %d tensors (embedding, recurrent layers%s) from %s%s", n,
                 pool && c.pool == RNN_POOL_ATTENTION ? ", attention pooling" : "", r->o->init_from,
                 !cls                  ? ""
-                : !r->same_classes    ? "; a new head for the data's classes, which are not all the model's"
+                : !r->same_classes    ? "; a new head for the data's classes, which are not the model's"
                 : !same_pool          ? "; a new head for the pooling asked for (the model's is another)"
                 : c.loss != mc->loss  ? "; a new head for --loss (the model's is another)"
                                       : "; a new head for the backward direction (--init-backward)");

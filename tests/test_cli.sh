@@ -1623,18 +1623,17 @@ $RNN train ${cls/ --bidirectional/} --pool attention --attention-dim 4 --steps 6
 $RNN train ${cls/ --bidirectional/} --init-from "$T/cc0/model.safetensors" --steps 1 --lr 1e-30 --out "$T/cc1" >"$T/cc1.log" 2>&1
 e0=$($RNN eval "$T/cc0/model.safetensors" --data "$T/cls.tsv"); e1=$($RNN eval "$T/cc1/model.safetensors" --data "$T/cls.tsv")
 check "a classifier fine-tuned on its own classes carries its head and attention ($e1)" \
-    "grep -q 'initialised 10 tensors (the whole classifier: the data.s classes are among its 6)' '$T/cc1.log' && grep -qx 'pool = attention' '$T/cc1/config.txt' && [ -n '$e0' ] && [ '${e0#*:}' = '${e1#*:}' ]"
-awk -F'\t' '$1 == "HUM" || $1 == "LOC" || $1 == "NUM"' "$T/cls.tsv" >"$T/cls3.tsv"
-$RNN train ${cls/ --bidirectional/} --data "$T/cls3.tsv" --init-from "$T/cc0/model.safetensors" --steps 1 --out "$T/cc2" >"$T/cc2.log" 2>&1
-check "... and on some of them, keeping all six" \
-    "grep -q 'the whole classifier' '$T/cc2.log' && grep -q 'classes (6): ABBR, DESC, ENTY, HUM, LOC, NUM' '$T/cc2.log'"
+    "grep -q 'initialised 10 tensors (the whole classifier: the data.s classes are its 6)' '$T/cc1.log' && grep -qx 'pool = attention' '$T/cc1/config.txt' && [ -n '$e0' ] && [ '${e0#*:}' = '${e1#*:}' ]"
+awk -F'\t' '$1 == "HUM" || $1 == "LOC"' "$T/cls.tsv" >"$T/cls2.tsv"
+$RNN train ${cls/ --bidirectional/} --data "$T/cls2.tsv" --init-from "$T/cc0/model.safetensors" --loss bce --steps 1 --out "$T/cc2" >"$T/cc2.log" 2>&1
+check "... some of them are a new task: a new head for those (here 2 of the 6, with --loss bce)" \
+    "grep -q 'a new head for the data.s classes, which are not the model.s' '$T/cc2.log' && grep -q 'classes (2): HUM, LOC' '$T/cc2.log' && [ -s '$T/cc2/model.safetensors' ]"
 awk -F'\t' 'BEGIN { OFS = "\t" } { $1 = "q" $1; print }' "$T/cls.tsv" >"$T/clsq.tsv"
 $RNN train ${cls/ --bidirectional/} --data "$T/clsq.tsv" --init-from "$T/cc0/model.safetensors" --steps 1 --out "$T/cc3" >"$T/cc3.log" 2>&1
 check "... other classes get a new head, the attention carried" \
-    "grep -q 'initialised 8 tensors (embedding, recurrent layers, attention pooling) from .*; a new head for the data.s classes, which are not all the model.s' '$T/cc3.log'"
+    "grep -q 'initialised 8 tensors (embedding, recurrent layers, attention pooling) from .*; a new head for the data.s classes, which are not the model.s' '$T/cc3.log'"
 $RNN train ${cls/ --bidirectional/} --init-from "$T/cc0/model.safetensors" --pool mean --steps 1 --out "$T/cc4" >"$T/cc4.log" 2>&1
 check "... another --pool gets a new head" "grep -q 'initialised 5 tensors (embedding, recurrent layers) from .*; a new head for the pooling asked for' '$T/cc4.log'"
-awk -F'\t' '$1 == "HUM" || $1 == "LOC"' "$T/cls.tsv" >"$T/cls2.tsv"
 $RNN train ${cls/ --bidirectional/} --data "$T/cls2.tsv" --loss bce --steps 2 --out "$T/cb0" >/dev/null 2>&1
 $RNN train ${cls/ --bidirectional/} --data "$T/cls2.tsv" --init-from "$T/cb0/model.safetensors" --steps 1 --out "$T/cb1" >"$T/cb1.log" 2>&1
 check "... a binary (bce) classifier stays one" "grep -q 'the whole classifier' '$T/cb1.log' && grep -qx 'loss = bce' '$T/cb1/config.txt'"

@@ -506,6 +506,16 @@ static void test_known_labels(void) {
     LOAD_OK(&d, p, &o, known, 2);
     CHECK(d.n == 1 && d.ex[0].label == 0, "header with known labels");
     rnn_dataset_free(&d);
+
+    /* a checkpoint from before 2026-12-07 kept an integer of 19+ digits as written: its data,
+     * read in plain form, still finds it (and the classes keep the checkpoint's names) */
+    char *old_known[] = {"-0012345678901234567890", "7"};
+    p = write_tmp("longint.tsv", "-12345678901234567890\ta\n+7\tb\n-0012345678901234567890\tc\n");
+    LOAD_OK(&d, p, &o, old_known, 2);
+    CHECK(d.n == 3 && d.ex[0].label == 0 && d.ex[1].label == 1 && d.ex[2].label == 0 &&
+              !strcmp(d.labels[0], "-0012345678901234567890"),
+          "an old checkpoint's long integer label found by its value");
+    rnn_dataset_free(&d);
 }
 
 static void test_label_names(void) {
