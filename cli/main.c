@@ -38,13 +38,22 @@ static int die(const char *msg) {
     return 1;
 }
 
+/* One line on stderr: "rnn: ..." (cmd NULL), or a command's own, "rnn CMD: ...". */
+static int vreport(const char *cmd, const char *fmt, va_list ap) {
+    if (cmd)
+        fprintf(stderr, "rnn %s: ", cmd);
+    else
+        fputs("rnn: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
 static int dief(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int dief(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("rnn: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vreport(NULL, fmt, ap);
     va_end(ap);
     return 1;
 }
@@ -54,9 +63,7 @@ static int cmdf(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 static int cmdf(const char *cmd, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "rnn %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vreport(cmd, fmt, ap);
     va_end(ap);
     return 1;
 }

@@ -1708,6 +1708,13 @@ static int diverged(run *r, const char *what, double value) {
                       r->step, what, nosign(value), kept);
 }
 
+/* A validation's key (its loss, or a classifier's -accuracy) and loss beat
+ * a best (best_val, best_loss): a lower key, or a classifier's equal
+ * accuracy at a lower loss. */
+static int beats(const run *r, double key, double loss, double best_val, double best_loss) {
+    return !(key > best_val) && !(key == best_val && (!r->classify || loss >= best_loss));
+}
+
 /* Validates the model in r->m (with --ema, the average), logs the result and
  * saves model.safetensors (when better) and last.safetensors. */
 static int validate_model(run *r, float lr, double tok_s, int *stop) {
@@ -1746,10 +1753,8 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
      * language models the lowest loss. best_val holds -accuracy then. */
     double key = r->classify ? -acc : loss;
     const int loss_bad = !isfinite(loss) || loss > DIVERGED_LOSS; /* (then the run stops below) */
-    int better = !loss_bad && !(key > r->best_val) &&
-                 !(key == r->best_val && (!r->classify || loss >= r->best_loss));
-    const int grid_better = !loss_bad && !(key > r->grid_best_val) &&
-                            !(key == r->grid_best_val && (!r->classify || loss >= r->grid_best_loss));
+    const int better = !loss_bad && beats(r, key, loss, r->best_val, r->best_loss);
+    const int grid_better = !loss_bad && beats(r, key, loss, r->grid_best_val, r->grid_best_loss);
     if (r->classify)
         say(r, "step %ld epoch %ld: val loss %.4f acc %.4f macro-F1 %.4f%s", r->step, r->epoch, nosign(loss),
             nosign(acc), nosign(f1), better ? " *best*" : "");
