@@ -582,8 +582,10 @@ static int absolute(char *dst, size_t cap, const char *p) {
         memcpy(dst + n, part, l);
         n += l;
     }
-    if (n == 0) {
-        if (cap < 2) return -1;
+    /* A trailing '/' stays: "file.txt/" names no file (ENOTDIR), and the
+     * command that reads it says so, as every other command does. */
+    if (n == 0 || p[strlen(p) - 1] == '/') {
+        if (n + 2 > cap) return -1;
         dst[n++] = '/';
     }
     dst[n] = 0;

@@ -373,6 +373,11 @@ static int header_length(const char *path, const unsigned char *head, size_t siz
 static int parse_header(rnn_st *st, const char *hdr, uint64_t hlen, size_t data_size) {
     const char *path = st->path, *end = NULL;
     int rc = -1;
+    /* The format's header starts with '{' (the safetensors package refuses
+     * any other first byte, so a file read here is one it reads too). */
+    if (hlen == 0 || hdr[0] != '{')
+        return rnn_errorf("%s: header does not start with '{' (byte 8 of the file is 0x%02x): not a safetensors "
+                          "file, or a damaged one", path, hlen ? (unsigned char)hdr[0] : 0u);
     cJSON *h = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
     if (!h) {
         size_t at = end && end >= hdr && end <= hdr + hlen ? (size_t)(end - hdr) : 0;

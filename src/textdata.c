@@ -573,6 +573,8 @@ static char *read_exact(const char *path, size_t *len) {
     const size_t limit = rnn_read_limit();
     if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
         rnn_errorf("%s: cannot stat: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode) || st.st_size == 0) { /* a pipe, or /proc's files of size 0: read to the end */
+        return rnn_read_stream(f, path, NULL, 0, len, 0);
     } else if ((uintmax_t)st.st_size >= limit) {
         rnn_read_too_large(path, limit);
     } else if ((buf = xmalloc((size_t)st.st_size + 1)) != NULL) {

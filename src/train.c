@@ -8,6 +8,7 @@
  */
 #include "train.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <stdarg.h>
@@ -1377,7 +1378,8 @@ static int meta_num(const run *r, const char *path, const char *key, double *v) 
     if (!s) return rnn_errorf("%s: resume state lacks \"%s\"", path, key);
     errno = 0;
     *v = strtod(s, &end);
-    if (end == s || *end || errno) return rnn_errorf("%s: resume state \"%s\" is not a number", path, key);
+    if (end == s || *end || errno || *s == '+' || isspace((unsigned char)*s)) /* as written: no sign, no space */
+        return rnn_errorf("%s: resume state \"%s\" is not a number", path, key);
     return 0;
 }
 

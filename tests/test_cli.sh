@@ -93,6 +93,8 @@ sys.exit(not (j[\"parameters\"] == n and j[\"task\"] == \"classify\" and j[\"lab
 fi
 expect_error "info on a missing checkpoint" "none.safetensors" $RNN info "$T/none.safetensors"
 expect_error "info on a text file" "text.txt" $RNN info "$T/text.txt"
+expect_error "a file name with a trailing slash names no file for train either" "text.txt/: cannot open: Not a directory" \
+    $RNN train $small --data "$T/text.txt/" --steps 1 --out "$T/slash"
 check "metrics.csv has header + 2 evaluations" "[ \$(wc -l <'$T/run/metrics.csv') -eq 3 ]"
 check "metrics.csv header" "head -1 '$T/run/metrics.csv' | grep -q '^step,elapsed_s,tokens,train_loss,val_loss'"
 
@@ -183,6 +185,8 @@ if command -v python3 >/dev/null; then
         timeout 60 $RNN train --resume "$T/dmg_elapsed" --time 5
     damaged_state empty meta train.step ""
     expect_error "a state with an empty step" 'resume state "train.step" is not a number' $RNN train --resume "$T/dmg_empty" --steps 31
+    damaged_state plus meta train.step "+15"
+    expect_error "a state with a signed step" 'resume state "train.step" is not a number' $RNN train --resume "$T/dmg_plus" --steps 31
     damaged_state rng meta train.rng0 -1
     expect_error "a state with a negative random state" 'resume state "train.rng0" is -1, not a 64-bit whole number' \
         $RNN train --resume "$T/dmg_rng" --steps 31
@@ -1049,6 +1053,12 @@ awk -F'\t' 'BEGIN { OFS = "\t" } NR == 2 { $1 = ($1 == "DESC" ? "HUM" : "DESC") 
 mv "$T/own_cls2.tsv" "$T/own_cls.tsv"
 expect_error "a classifier's resume whose labels changed" "own_cls.tsv is not what this run trained on (1[0-9]* examples then, 1[0-9]* now" \
     $RNN train --resume "$T/own_cls" --steps 6
+# classification data from a pipe (or /proc: files whose size reads 0) is read to its end
+cat "$T/own_cls.tsv" | $RNN train ${cls/$T\/cls.tsv//dev/stdin} --steps 1 --out "$T/pipecls" >"$T/pipecls.log" 2>&1
+$RNN train ${cls/cls.tsv/own_cls.tsv} --steps 1 --out "$T/filecls" >"$T/filecls.log" 2>&1
+a=$(sed -n 's/^[^:]*: \([0-9]* examples\).*/\1/p' "$T/pipecls.log" | head -1); b=$(sed -n 's/^[^:]*: \([0-9]* examples\).*/\1/p' "$T/filecls.log" | head -1)
+check "classification data read from a pipe holds the file's examples ($a, $b)" \
+    "[ -s '$T/pipecls/model.safetensors' ] && [ -n '$a' ] && [ '$a' = '$b' ] && grep -q '^/dev/stdin: ' '$T/pipecls.log'"
 $RNN train $cls --epochs 2 --out "$T/cls" >"$T/clslog" 2>&1
 check "classifier trains" "[ $? -eq 0 ] && [ -s '$T/cls/model.safetensors' ]"
 check "classifier log names the classes" "grep -q 'classes (' '$T/clslog'"

@@ -581,9 +581,12 @@ static void test_damaged(void) {
     static const bad_case cases[] = {
         {"invalid JSON", "{\"a\": {\"dtype\": \"F32\",", 0, "not valid JSON"},
         {"trailing garbage", "{}xyz", 0, "after the JSON object"},
-        {"empty header", "", 0, "not valid JSON"},
-        {"header not an object", "[1, 2]", 0, "not a JSON object"},
-        {"header a string", "\"hello\"", 0, "not a JSON object"},
+        {"empty header", "", 0, "header does not start with '{' (byte 8 of the file is 0x00)"},
+        {"header an array", "[1, 2]", 0, "header does not start with '{' (byte 8 of the file is 0x5b)"},
+        {"header a string", "\"hello\"", 0, "header does not start with '{'"},
+        /* the safetensors package refuses these too (its first byte must be '{') */
+        {"a BOM before the header", "\xef\xbb\xbf{}", 0, "header does not start with '{' (byte 8 of the file is 0xef)"},
+        {"a space before the header", " {}", 0, "header does not start with '{' (byte 8 of the file is 0x20)"},
         {"unknown dtype", "{\"w\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]}}", 4, "dtype 'U8'"},
         {"dtype not a string", "{\"w\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "dtype"},
         {"entry not an object", "{\"w\":[1,2]}", 0, "'w': entry is not"},
@@ -646,9 +649,10 @@ static void test_damaged(void) {
     {
         char *deep = malloc(20003);
         if (deep) {
-            memset(deep, '[', 10000);
-            memset(deep + 10000, ']', 10000);
-            deep[20000] = 0;
+            memcpy(deep, "{\"a\":", 5); /* an object, as a header starts, nested 9995 deep */
+            memset(deep + 5, '[', 9995);
+            memset(deep + 10000, ']', 9995);
+            memcpy(deep + 19995, "}", 2);
             const char *path = tmp_path("deep.safetensors");
             CHECK(write_st(path, deep, 0) == 0, "write deep");
             expect_fail(path, "not valid JSON", "deep nesting");
