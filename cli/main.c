@@ -813,6 +813,7 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
     rnn_checkpoint *ck = &e->ck[0];
     size_t cut[MAX_ENSEMBLE + 1] = {0};
     dop->check_utf8 = rnn_tokenizer_needs_utf8(ck->tok);
+    dop->strip_html = rnn_tokenizer_options(ck->tok)->strip_html;
     rnn_dataset ds;
     if (rnn_dataset_load(&ds, data, dop, ck->labels, ck->n_labels)) return die(rnn_last_error());
     char note[4400];
@@ -992,12 +993,15 @@ static int cmd_eval(int argc, char **argv) {
     }
     /* at the vocabulary's width, in pieces, as rnn train holds its text */
     const int enc = rnn_lm_encode(ck.tok, text, len, RNN_LM_PIECE, 0, &ids, &unk);
-    free(text);
-    text = NULL;
-    if (enc) {
-        fprintf(stderr, "rnn: %s: %s\n", data, rnn_last_error());
+    if (enc) { /* a bad byte named where the file has it (after a byte order mark reading dropped) */
+        const size_t bad = rnn_tokenizer_refused_at(ck.tok, text, len);
+        if (bad < len) rnn_utf8_file_error(data, text, len, bad);
+        else rnn_error_prefix("%s", data);
+        fprintf(stderr, "rnn: %s\n", rnn_last_error());
         goto out;
     }
+    free(text);
+    text = NULL;
     n = ids.n;
     if (n < 2 * (size_t)nstreams) {
         if (nstreams > 1)
@@ -1358,6 +1362,8 @@ static long cls_read_block(cls_block *b, char **texts, int n_texts, int *next, i
         }
         ++*line_no;
         while (got > 0 && ((*line)[got - 1] == '\n' || (*line)[got - 1] == '\r')) (*line)[--got] = 0;
+        const size_t bom = *line_no == 1 ? rnn_bom_len(*line, (size_t)got) : 0; /* no text, as in a file */
+        if (bom) memmove(*line, *line + bom, (size_t)(got -= (long)bom) + 1);
         if (interactive && !got) continue; /* another prompt */
         if (used + (size_t)got + 1 > b->cap) {
             size_t nc = b->cap ? 2 * b->cap : CLS_BLOCK_BYTES;

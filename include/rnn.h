@@ -70,7 +70,7 @@ const char *rnn_label(const rnn_t *m, int i);
  * out of memory). Tokens the vocabulary lacks are read as its unknown token,
  * and a text longer than the model's max_len (rnn train --max-len; rnn info
  * shows it) is cut to its first or last max_len tokens, as training read
- * them. A text's activations take memory in proportion to its length (a
+ * them; a leading UTF-8 byte order mark is skipped. A text's activations take memory in proportion to its length (a
  * 1-layer BiLSTM of 128: ~1 KB a token, and at most 16 MiB of recurrent
  * cache a direction however long the text); the handle keeps them for the
  * next call up to 4,096 tokens and frees a longer text's. */

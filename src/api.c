@@ -128,9 +128,13 @@ const char *rnn_label(const rnn_t *m, int i) {
 static int encode_text(const rnn_t *m, const char *fn, const char *what, const char *text, int32_t **ids,
                        size_t *len) {
     const rnn_model *md = m->ck.model;
+    const size_t n = strlen(text), bom = rnn_bom_len(text, n); /* a byte order mark is no text, as in a file */
     *ids = NULL, *len = 0;
-    if (rnn_tokenizer_encode(m->ck.tok, text, strlen(text), ids, len, NULL))
+    if (rnn_tokenizer_encode(m->ck.tok, text + bom, n - bom, ids, len, NULL)) {
+        const size_t bad = rnn_tokenizer_refused_at(m->ck.tok, text, n); /* named where the text has it */
+        if (bad < n) rnn_utf8_error(text, n, bad);
         return rnn_error_prefix("%s: %s", fn, what);
+    }
     if (*len == 0) {
         free(*ids), *ids = NULL;
         return rnn_errorf("%s: %s has no tokens", fn, what);

@@ -8,6 +8,7 @@
  * labels to class ids (known labels, label_names, or the sorted set found)
  * and builds the rnn_dataset. */
 #include "textdata.h"
+#include "tokenizer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +36,7 @@ void rnn_data_opts_default(rnn_data_opts *o) {
     o->label_names = NULL;
     o->label_base = -1;
     o->check_utf8 = 0;
+    o->strip_html = 0;
 }
 
 static void *xmalloc(size_t n) {
@@ -93,6 +95,7 @@ typedef struct {
     int ncols;                  /* columns of the first row; 0 before it */
     int header;                 /* option: -1, 0, 1 */
     int check_utf8;             /* option: texts must be UTF-8 */
+    int strip_html;             /* option: except in the tags strip_html drops */
     int first_namelike;         /* first row looks like a header */
     const char *dir_file;       /* dir: the file being added, for add_row's messages */
     /* rows */
@@ -203,6 +206,18 @@ static long control_at(const char *s, size_t n) {
  * checkpoint's JSON metadata and texts into the tokenizer, so bad bytes are
  * reported here, where the file and line are known (a label at its first
  * row). */
+/* The first byte of a text its tokenizer refuses (invalid UTF-8, NUL), -1
+ * where none: with strip_html, as rnn_tok_options_refused_at reads it. */
+static long refused_at(const loader *L, const char *text) {
+    const size_t len = strlen(text);
+    if (!L->strip_html) return rnn_utf8_bad_at(text, len);
+    rnn_tok_options o;
+    rnn_tok_options_default(&o, RNN_TOK_CHAR);
+    o.strip_html = 1;
+    const size_t at = rnn_tok_options_refused_at(&o, text, len);
+    return at < len ? (long)at : -1;
+}
+
 static int add_row(loader *L, char *text, const char *label, size_t label_len, int line) {
     const int n_lab = L->n_lab;
     int id = intern_label(L, label, label_len);
@@ -228,7 +243,7 @@ static int add_row(loader *L, char *text, const char *label, size_t label_len, i
     if (id == n_lab && rnn_utf8_bad_at(label, label_len) >= 0) what = "the label is not valid UTF-8";
     else if (id == n_lab && control_at(label, label_len) >= 0)
         what = "the label holds a control character (a class name is printed, and saved with the model)";
-    else if (L->check_utf8 && (at = rnn_utf8_bad_at(text, strlen(text))) >= 0) what = "invalid UTF-8 at byte offset";
+    else if (L->check_utf8 && (at = refused_at(L, text)) >= 0) what = "invalid UTF-8 at byte offset";
     if (!what) return 0;
     char where[4200];
     if (L->dir_file) snprintf(where, sizeof where, "%s", L->dir_file);
@@ -991,6 +1006,7 @@ int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, c
     L.path = path;
     L.header = o->header < 0 ? -1 : o->header > 0;
     L.check_utf8 = o->check_utf8;
+    L.strip_html = o->strip_html;
 
     const char *f = o->format && o->format[0] ? o->format : "auto";
     int fmt = -1;

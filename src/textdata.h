@@ -74,10 +74,12 @@ typedef struct {
     int check_utf8;          /* 1: every text must be valid UTF-8 without NUL bytes, an error naming
                                 file:line otherwise (for the char, word and wordpiece tokenizers
                                 without invalid_utf8_replace). Labels always must. */
+    int strip_html;          /* with check_utf8: the tags the tokenizer's strip_html drops
+                                (tokenizer.h) are not read, as encoding does not read them */
 } rnn_data_opts;
 
 /* Defaults: format "auto", label_col 0, text_cols NULL, header -1, label_names NULL, label_base -1,
- * check_utf8 0. */
+ * check_utf8 0, strip_html 0. */
 void rnn_data_opts_default(rnn_data_opts *o);
 
 /* Loads path into *d (o NULL = defaults).

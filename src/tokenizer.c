@@ -513,7 +513,7 @@ static size_t html_tag_end(const unsigned char *s, size_t n, size_t i) {
     }
     for (; j < n && j - i < HTML_TAG_MAX; j++) {
         if (s[j] == '>') return j + 1;
-        if (s[j] == '<') return 0;
+        if (s[j] == '<' || !s[j]) return 0; /* a NUL is no tag's: the text is refused for it */
     }
     return 0;
 }

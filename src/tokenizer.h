@@ -34,7 +34,7 @@
  *     U+FFFD.
  *   - strip_html (char, word, wordpiece): a tag is "<", an optional "/" or "!", an
  *     ASCII letter (any byte after "!"), then bytes up to the first ">" with no
- *     "<" before it, at most 512 bytes in all, e.g. "<br />", "<p>", "</a>",
+ *     "<" nor NUL before it, at most 512 bytes in all, e.g. "<br />", "<p>", "</a>",
  *     "<!-- x -->". Each tag is replaced by a space. Entities (&amp;) are kept.
  *   - lowercase: one code point to one code point, by towlower_l() in the
  *     "C.UTF-8" locale (full Unicode simple case mapping in glibc; the process

@@ -552,7 +552,9 @@ static void path_in(char *buf, size_t cap, const run *r, const char *name) {
 /* ---- data --------------------------------------------------------------- */
 
 /* Splits text at about (1 - frac) of its length, moved forward to the next
- * newline (or UTF-8 character boundary) so no token is cut in two. */
+ * newline where one comes within 4 KiB, else to the next UTF-8 character
+ * boundary: a text with lines longer than that may have a word (or a tag
+ * --strip-html drops) cut in two there, its halves in either part. */
 static size_t split_point(const char *text, size_t len, float frac) {
     size_t cut = (size_t)((double)len * (1.0 - frac));
     size_t nl = cut;
@@ -562,12 +564,20 @@ static size_t split_point(const char *text, size_t len, float frac) {
     return cut;
 }
 
+/* The message for a text (read from the file or directory what) that
+ * encoding with options o refused: the bad byte named where the file has it. */
+static int text_error(const char *what, const rnn_tok_options *o, const char *text, size_t len) {
+    const size_t bad = rnn_tok_options_refused_at(o, text, len);
+    return bad < len ? rnn_utf8_file_error(what, text, len, bad) : rnn_error_prefix("%s", what);
+}
+
 /* A language model's text into *s, a piece at a time: besides the text and
  * the stream at its width, only a piece's ids are held at int32 (4 MB for a
  * char text) where the whole text's were (4 bytes a character). */
 static int encode(run *r, const char *what, const char *text, size_t len, rnn_lm_stream *s) {
     size_t unk = 0;
-    if (rnn_lm_encode(r->tok, text, len, RNN_LM_PIECE, stream_width, s, &unk)) return rnn_error_prefix("%s", what);
+    if (rnn_lm_encode(r->tok, text, len, RNN_LM_PIECE, stream_width, s, &unk))
+        return text_error(what, rnn_tokenizer_options(r->tok), text, len);
     if (unk)
         say(r, "warning: %zu tokens of %s are not in the vocabulary and map to %s", unk, what,
             rnn_tokenizer_token(r->tok, rnn_tokenizer_unk_id(r->tok)));
@@ -611,7 +621,7 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
     to.keep_newlines = !r->classify && (to.type == RNN_TOK_WORD || to.type == RNN_TOK_WORDPIECE); /* line breaks are text */
     if (!(r->tok = rnn_tokenizer_build(&to, text, len))) {
         if (to.type == RNN_TOK_WORDPIECE) return -1; /* about the vocabulary file, which it names */
-        return rnn_error_prefix("%s", what);
+        return text_error(what, &to, text, len);
     }
     return 0;
 }
@@ -699,8 +709,7 @@ static int load_lm_data(run *r, int have_tok) {
              * is then reported where it is in --data. */
             const size_t bad = to ? rnn_tok_options_refused_at(to, train_text, train_len) : train_len;
             if (bad < train_len) {
-                rnn_utf8_error(train_text, train_len, bad);
-                rnn_error_prefix("%s", o->data);
+                rnn_utf8_file_error(o->data, train_text, train_len, bad);
                 goto out;
             }
             size_t cut = split_point(train_text, train_len, o->val_frac);
@@ -812,10 +821,14 @@ static int cls_data_opts(const run *r, int have_tok, rnn_data_opts *dop) {
     dop->header = !strcmp(o->header, "auto") ? -1 : !strcmp(o->header, "yes");
     /* The texts must be UTF-8 unless the tokenizer (the checkpoint's, or the
      * one to build) reads bytes or replaces bad ones. */
-    if (have_tok)
+    if (have_tok) {
         dop->check_utf8 = rnn_tokenizer_needs_utf8(r->tok);
-    else
+        dop->strip_html = rnn_tokenizer_options(r->tok)->strip_html;
+    } else {
         dop->check_utf8 = strcmp(o->tokenizer, "byte") && !o->replace_invalid;
+        rnn_tok_options to; /* the tokenizer build_tokenizer will build (a bad --tokenizer: named there) */
+        dop->strip_html = !tok_options_of(o, "word", &to) && to.strip_html;
+    }
     if (!o->data[0]) return rnn_errorf("--task classify needs --data FILE (labelled examples)");
     return 0;
 }

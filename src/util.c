@@ -364,8 +364,7 @@ static int add_file_text(const char *path, void *user) {
     if (!text) {
         rc = -1;
     } else if (bad >= 0) {
-        rnn_utf8_error(text, len, (size_t)bad);
-        rc = rnn_error_prefix("%s", path);
+        rc = rnn_utf8_file_error(path, text, len, (size_t)bad);
     } else if (t->b.n + len + 1 >= t->limit) {
         rc = rnn_errorf("%s: too large to read into memory (its files reach %.2f GB, half of what "
                         "this process may use, at %s)", t->top, t->limit / 1e9, path);
@@ -649,13 +648,29 @@ int rnn_error_prefix(const char *fmt, ...) {
     return rnn_errorf("%s: %s", prefix, msg);
 }
 
-int rnn_utf8_error(const char *s, size_t n, size_t at) {
-    const char *what = s[at] == 0 ? "a NUL byte" : "invalid UTF-8";
+/* rnn_utf8_error's message, the offset shown shift bytes on; path: its prefix. */
+static int utf8_error(const char *path, const char *s, size_t n, size_t at, size_t shift) {
+    const char *what = s[at] == 0 ? "a NUL byte" : "invalid UTF-8", *sep = path ? ": " : "";
+    if (!path) path = "";
     if (!memchr(s, '\n', n)) /* one line: its caller names it, if anyone */
-        return rnn_errorf("input has %s at byte offset %zu", what, at);
+        return rnn_errorf("%s%sinput has %s at byte offset %zu", path, sep, what, at + shift);
     size_t line = 1;
     for (const char *p = s; (p = memchr(p, '\n', at - (size_t)(p - s))) != NULL; p++) line++;
-    return rnn_errorf("input has %s at byte offset %zu (line %zu)", what, at, line);
+    return rnn_errorf("%s%sinput has %s at byte offset %zu (line %zu)", path, sep, what, at + shift, line);
+}
+
+int rnn_utf8_error(const char *s, size_t n, size_t at) { return utf8_error(NULL, s, n, at, 0); }
+
+int rnn_utf8_file_error(const char *path, const char *s, size_t n, size_t at) {
+    struct stat st;
+    char head[3];
+    size_t bom = 0;
+    FILE *f = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
+    if (f) { /* read again, on this error's path only: the text no longer holds its mark */
+        bom = rnn_bom_len(head, fread(head, 1, sizeof head, f));
+        fclose(f);
+    }
+    return utf8_error(path, s, n, at, bom);
 }
 
 void rnn_reverse_ids(int32_t *ids, size_t n) {

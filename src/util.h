@@ -168,6 +168,10 @@ size_t rnn_nonfinite_at(const float *x, size_t n);
  * invalid UTF-8 at byte N (line L)", or a NUL byte; the line only where the
  * input has more than one) and returns -1. */
 int rnn_utf8_error(const char *s, size_t n, size_t at);
+/* The same for text read from the file at path ("PATH: input has ..."), the
+ * byte counted as the file has it: a byte order mark that reading dropped
+ * (rnn_read_text_file) counts too. A directory's text: as rnn_utf8_error. */
+int rnn_utf8_file_error(const char *path, const char *s, size_t n, size_t at);
 
 /* 0 and *v if s is one finite decimal number and nothing else (no blank
  * before or after it); -1 (no message) for junk, hex ("0x10", which strtod

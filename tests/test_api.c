@@ -75,6 +75,13 @@ static void test_classify_matches_pytorch(void) {
               strstr(rnn_error(), "UTF-8"),
           "invalid UTF-8 rejected, the message saying where: %s", rnn_error());
     CHECK(rnn_classify(m, "x", p, -1) == -1 && strstr(rnn_error(), "n must be >= 0"), "a negative room refused");
+    {
+        float pb[3], pn[3];
+        const int kb = rnn_classify(m, "\xef\xbb\xbf" "a fine film", pb, 3), kn = rnn_classify(m, "a fine film", pn, 3);
+        CHECK(kb == kn && kb >= 0 && !memcmp(pb, pn, sizeof pb), "a leading byte order mark is no text");
+        CHECK(rnn_classify(m, "\xef\xbb\xbf" "caf\xc3", p, 3) == -1 && strstr(rnn_error(), "at byte offset 6"),
+              "an invalid byte after a byte order mark is named where the text has it: %s", rnn_error());
+    }
     CHECK(rnn_label(m, 3) == NULL && strstr(rnn_error(), "class 3 is not in [0, 3)"), "a class out of range: %s",
           rnn_error());
     CHECK(rnn_label(m, -1) == NULL && strstr(rnn_error(), "class -1"), "a negative class: %s", rnn_error());

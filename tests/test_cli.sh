@@ -538,6 +538,17 @@ check "a prime with characters the model never saw is sampled, with a warning th
 $RNN train $small --data "$T/bomtext.txt" --steps 1 --out "$T/bom" >/dev/null 2>&1
 check "a byte order mark is not a character of the text" \
     "[ \"\$($RNN info '$T/bom/model.safetensors' --json | grep -o '\"vocab_size\": [0-9]*')\" = \"\$($RNN info '$T/run/model.safetensors' --json | grep -o '\"vocab_size\": [0-9]*')\" ]"
+{ printf '\xef\xbb\xbfab\ncd\xffe\n'; cat "$T/text.txt"; } >"$T/bombad.txt"
+expect_error "an invalid byte after a byte order mark is named where the file has it" \
+    "bombad.txt: input has invalid UTF-8 at byte offset 8 (line 2)" $RNN train ${small/$T\/text.txt/$T\/bombad.txt} --steps 1 --out "$T/x"
+expect_error "... with --val too (the text is then read a piece at a time)" \
+    "bombad.txt: input has invalid UTF-8 at byte offset 8 (line 2)" $RNN train ${small/$T\/text.txt/$T\/bombad.txt} --val "$T/text.txt" --steps 1 --out "$T/x"
+expect_error "... and by rnn eval" "bombad.txt: input has invalid UTF-8 at byte offset 8 (line 2)" \
+    $RNN eval "$T/run/model.safetensors" --data "$T/bombad.txt"
+{ head -c 1000 "$T/text.txt"; printf 'x <b\0> y\n'; cat "$T/text.txt" "$T/text.txt"; } >"$T/nultag.txt"
+expect_error "--strip-html: a NUL byte inside a tag is refused, not the text cut at it" \
+    "nultag.txt: input has a NUL byte at byte offset 1004 (line [0-9]*)" \
+    $RNN train ${small/$T\/text.txt/$T\/nultag.txt} --tokenizer word --strip-html --steps 1 --out "$T/x"
 : >"$T/emptyprime.txt"
 $RNN sample "$T/run/model.safetensors" --length 5 --prime-file "$T/emptyprime.txt" >/dev/null 2>"$T/err"
 check "an empty --prime-file is said" "[ \$? -eq 0 ] && grep -q 'emptyprime.txt is empty: sampling from a zero state' '$T/err'"
@@ -1072,6 +1083,15 @@ check "classifier eval --json has accuracy, macro_f1, confusion" \
     "printf '%s' '$ev' | grep -q '\"accuracy\": .*\"macro_f1\": .*\"confusion\": \[\['"
 out=$($RNN classify "$T/cls/model.safetensors" --json "What is the capital of France ?")
 check "classify --json prints label and probabilities" "printf '%s' '$out' | grep -q '^{\"label\": \".*\", \"probabilities\": \[.*\]}$'"
+{ printf 'HUM\tWho wrote <a href="\xff">Hamlet</a> ?\n'; cat "$T/own_cls.tsv"; } >"$T/tagcls.tsv"
+$RNN train ${cls/cls.tsv/tagcls.tsv} --strip-html --steps 1 --out "$T/tagcls" >/dev/null 2>&1
+check "--strip-html: a classifier's data is read as its tokenizer reads it (a byte inside a tag is not read)" \
+    "[ -s '$T/tagcls/model.safetensors' ]"
+expect_error "... and refused without --strip-html" "tagcls.tsv:1: invalid UTF-8 at byte offset 19 of the text" \
+    $RNN train ${cls/cls.tsv/tagcls.tsv} --steps 1 --out "$T/x"
+a=$(printf 'What is the capital of France ?\n' | $RNN classify "$T/cls/model.safetensors" --json)
+b=$(printf '\xef\xbb\xbfWhat is the capital of France ?\n' | $RNN classify "$T/cls/model.safetensors" --json)
+check "rnn classify: a byte order mark at the start of its input is no text" "[ -n '$a' ] && [ '$a' = '$b' ]"
 n=$(printf 'one text\nanother text\n' | $RNN classify "$T/cls/model.safetensors" | wc -l)
 check "classify reads one text per line from stdin" "[ $n -eq 2 ]"
 head -n 40 "$T/cls.tsv" >"$T/cls40.tsv"

@@ -425,6 +425,16 @@ static void test_word_options(void) {
     static const char *const not_tags[] = {"x", "<", "2", "and", "y", ">", "1", "a", "<", "b"};
     CHECK(t && tokens_are(t, "x<2 and y>1 a<b", not_tags, LEN(not_tags)),
           "'<' not followed by a letter, or never closed, is text");
+    /* a NUL byte ends no tag: it is refused where it is, as outside a tag
+     * (a text read up to its first NUL must not pass for a whole one) */
+    CHECK(t && rnn_tokenizer_refused_at(t, "x <b\0> y", 8) == 4 && rnn_tokenizer_refused_at(t, "x <b\xff> y", 8) == 8,
+          "strip_html: a NUL inside a tag is refused, an invalid byte there is not read");
+    int32_t *nul_ids = NULL;
+    size_t nul_n = 0;
+    CHECK(t && rnn_tokenizer_encode(t, "x <b\0> y", 8, &nul_ids, &nul_n, NULL) == -1 &&
+              strstr(rnn_last_error(), "a NUL byte at byte offset 4"),
+          "strip_html: encoding a NUL inside a tag fails: %s", rnn_last_error());
+    free(nul_ids);
     rnn_tokenizer_free(t);
     o.split_punct = 0;
     o.strip_html = 0;
