@@ -24,6 +24,8 @@ struct rnn_handle {
     rnn_acts *a;   /* classifier activations, grown to the longest text seen */
     int a_T;
     float *probs;  /* (num_classes) scratch for rnn_classify */
+    rnn_sampler *gen; /* a language model's sampler, its weights packed by the first generation, reset by each */
+    int gen_busy;     /* gen is generating: a call from its emit callback makes a sampler of its own */
 };
 
 const char *rnn_error(void) { return rnn_last_error(); }
@@ -93,6 +95,7 @@ void rnn_close(rnn_t *m) {
     if (!m) return;
     rnn_acts_free(m->a);
     free(m->probs);
+    rnn_sampler_free(m->gen);
     rnn_checkpoint_free(&m->ck);
     free(m);
 }
@@ -259,14 +262,20 @@ static int generate(const char *fn, rnn_t *m, const char *prime, size_t prime_le
     else if (prime_len && !prime) bad = "prime is NULL but prime_len is not 0";
     else if (stop_len && !stop) bad = "stop is NULL but stop_len is not 0";
     if (bad) return rnn_errorf("%s: %s", fn, bad);
-    rnn_sampler *s = rnn_sampler_create(m->ck.model, m->ck.tok, seed);
-    if (!s) return rnn_error_prefix("%s", fn);
+    /* The sampler's weights (packed for reading one token at a time) are
+     * made once per handle: a 2x1024 LSTM took 45 ms a call to pack them. */
+    const int own = m->gen_busy; /* (a call from the host's emit, during a generation) */
+    rnn_sampler *s = own ? NULL : m->gen;
+    if (s) rnn_sampler_reset(s, seed);
+    else if (!(s = rnn_sampler_create(m->ck.model, m->ck.tok, seed))) return rnn_error_prefix("%s", fn);
+    if (!own) m->gen = s, m->gen_busy = 1;
     rnn_sample_opts o = {temperature, top_k, top_p};
     const int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
     int rc = bad_prime ? -1 : emit(prime, prime_len, user);
     if (!rc) rc = rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, emit, user);
     if (rc < 0) rnn_error_prefix(bad_prime ? "%s: the prime" : "%s", fn);
-    rnn_sampler_free(s);
+    if (own) rnn_sampler_free(s);
+    else m->gen_busy = 0;
     return rc;
 }
 
@@ -429,16 +438,42 @@ static int call_host(const rnn_train_event *e, void *arg) {
     return stop;
 }
 
+/* Runs under way in this process, and the thread count the first of them
+ * found (what the last to end puts back): a run sets the process's count for
+ * its length, so two runs that overlap must not each restore what the other
+ * set, or the count stays at one of theirs for good. */
+static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
+static int runs_active, runs_setting;
+
+/* The calling thread's OpenMP count before its run, for run_ends. */
+static int run_begins(void) {
+    pthread_mutex_lock(&runs_lock);
+    if (runs_active++ == 0) runs_setting = rnn_threads_setting();
+    const int own = rnn_omp_threads();
+    pthread_mutex_unlock(&runs_lock);
+    return own;
+}
+
+/* The last run to end puts back the count the first found (and own, its
+ * thread's, where none was set); one that ends before another puts back
+ * its own thread's count alone. */
+static void run_ends(int own) {
+    pthread_mutex_lock(&runs_lock);
+    if (--runs_active == 0) rnn_threads_restore(runs_setting, own);
+    else rnn_omp_set_threads(runs_setting > 0 ? runs_setting : own);
+    pthread_mutex_unlock(&runs_lock);
+}
+
 int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {
     if (!t) return rnn_errorf("rnn_trainer_run: no trainer (rnn_trainer_new failed?)");
     const locale_t host = c_locale_enter();
     rnn_opts o;
     int rc = -1;
     if (!trainer_options(t, &o)) {
-        const int setting = rnn_threads_setting(), omp_max = rnn_get_threads();
         host_callback h = {cb, user, host};
+        const int own = run_begins();
         rc = rnn_train(&o, cb ? call_host : NULL, &h, t->dir, sizeof t->dir);
-        rnn_threads_restore(setting, omp_max); /* the host's count again, or none set as before */
+        run_ends(own);
     }
     c_locale_leave(host);
     return rc ? rnn_error_prefix("rnn_trainer_run") : 0;

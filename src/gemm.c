@@ -170,6 +170,21 @@ void rnn_set_threads(int n) {
 
 int rnn_threads_setting(void) { return current_threads; }
 
+int rnn_omp_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void rnn_omp_set_threads(int n) {
+#ifdef _OPENMP
+    if (n > 0) omp_set_num_threads(n);
+#endif
+    (void)n;
+}
+
 void rnn_threads_restore(int setting, int omp_max) {
     if (setting > 0) {
         rnn_set_threads(setting);

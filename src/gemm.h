@@ -39,6 +39,10 @@ int rnn_get_threads(void);
  * for this thread: what rnn_threads_restore puts back. */
 int rnn_threads_setting(void);
 void rnn_threads_restore(int setting, int omp_max);
+/* OpenMP's count for the calling thread (omp_get_max_threads; 1 without
+ * OpenMP), and setting it for that thread alone. */
+int rnn_omp_threads(void);
+void rnn_omp_set_threads(int n);
 /* OpenMP keeps a thread count per thread: a thread other than the one that
  * called rnn_set_threads would run its regions on all cores. The public API
  * calls this on entry, so that the count is the process's in any thread;

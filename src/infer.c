@@ -376,6 +376,15 @@ static int stream_prefetch(const rnn_stepper *s, rnn_precision weights) {
     return stream_pf[p];
 }
 
+/* The threads a token runs on: they pay from a few hundred thousand weights
+ * per token (a team wake-up and barriers cost microseconds). */
+static void stepper_threads(rnn_stepper *s) {
+    const size_t per_token = (size_t)s->G * s->Hp * (s->E + (size_t)s->H * (2 * s->L - 1));
+    s->nt = per_token >= 200000 ? rnn_get_threads() : 1;
+    if (s->nt > s->nub) s->nt = s->nub;
+    if (s->nt < 1) s->nt = 1;
+}
+
 rnn_stepper *rnn_stepper_create(const rnn_model *m, rnn_precision weights) {
     const rnn_config *c = &m->c;
     if (c->task != RNN_TASK_LM || m->D != 1 || c->cell == RNN_CELL_NONE) {
@@ -432,12 +441,7 @@ rnn_stepper *rnn_stepper_create(const rnn_model *m, rnn_precision weights) {
     size_t LH = (size_t)s->L * s->Hp;
     s->h[0] = p, s->h[1] = p + LH, s->c[0] = p + 2 * LH, s->c[1] = p + 3 * LH, s->out = p + 4 * LH;
     s->logits = p + 5 * LH;
-    /* Threads pay from a few hundred thousand weights per token (a team
-     * wake-up and barriers cost microseconds). */
-    size_t per_token = (size_t)s->G * s->Hp * (s->E + (size_t)s->H * (2 * s->L - 1));
-    s->nt = per_token >= 200000 ? rnn_get_threads() : 1;
-    if (s->nt > s->nub) s->nt = s->nub;
-    if (s->nt < 1) s->nt = 1;
+    stepper_threads(s);
     s->pf = stream_prefetch(s, weights);
     return s;
 }
@@ -445,6 +449,7 @@ rnn_stepper *rnn_stepper_create(const rnn_model *m, rnn_precision weights) {
 void rnn_stepper_reset(rnn_stepper *s) {
     memset(s->mem, 0, sizeof(float) * 4 * (size_t)s->L * s->Hp);
     s->cur = 0;
+    stepper_threads(s); /* the process's count now (rnn_threads may have changed it) */
 }
 
 /* Layer l for units [16 u0, 16 u1): every gate's blocks of those units, then

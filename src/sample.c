@@ -111,6 +111,17 @@ void rnn_sampler_free(rnn_sampler *s) {
 }
 
 int32_t rnn_sampler_last(const rnn_sampler *s) { return s->last; }
+
+void rnn_sampler_reset(rnn_sampler *s, uint64_t seed) {
+    rnn_rng_seed(&s->rng, seed);
+    s->fed = 0; /* the general path's next forward starts from a zero state */
+    s->last = -1;
+    s->logits = NULL;
+    rnn_lm_cache_free(s->cache);
+    s->cache = NULL;
+    s->utf8 = s->u8_mask != NULL, s->u8_need = 0, s->u8_lo = s->u8_hi = 0;
+    if (s->st) rnn_stepper_reset(s->st);
+}
 const float *rnn_sampler_logits(const rnn_sampler *s) { return s->logits; }
 
 int rnn_sampler_set_cache(rnn_sampler *s, int size, float theta, float lambda) {

@@ -37,6 +37,10 @@ int rnn_sampler_check(const rnn_model *m);
 rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed,
                                    rnn_precision weights);
 void rnn_sampler_free(rnn_sampler *s);
+/* Back to what rnn_sampler_create(m, tok, seed) gives, without copying the
+ * weights again: a zero state, nothing fed, no cache, the UTF-8 default,
+ * and the process's thread count now. */
+void rnn_sampler_reset(rnn_sampler *s, uint64_t seed);
 /* Mixes a neural cache (cache.h) of the last size (state, next token) pairs
  * into every draw; size 0 removes it. Call it before feeding anything. Off
  * by default, even for a model trained with --cache (whose validation used

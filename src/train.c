@@ -517,16 +517,6 @@ static void say(run *r, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* The same, on the terminal even with --progress quiet: what a run that
- * does nothing says, or a quiet resume would end with no word of why. */
-static void say_always(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say_always(run *r, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsay(r, 1, fmt, ap);
-    va_end(ap);
-}
-
 /* mkdir -p; *first (if 0 so far) gets the length of the first prefix of
  * path that it created. */
 static int make_dir(const char *path, size_t *first) {
@@ -2450,13 +2440,13 @@ static void announce(run *r, const rnn_model *m, int resuming) {
     say(r, "resuming at step %ld (epoch %ld, batch %ld)", r->step, r->epoch, r->batch_in_epoch);
     const int why = nothing_left(r);
     if (why == 1)
-        say_always(r, "note: the run is already at step %ld, its stopping point (%ld steps): nothing to train; give "
+        say(r, "note: the run is already at step %ld, its stopping point (%ld steps): nothing to train; give "
             "a larger --steps or --epochs to continue it", r->step, r->total_steps);
     else if (why == 2)
-        say_always(r, "note: the run has already trained %.1f s, its --time %g (a total, counting the time before "
+        say(r, "note: the run has already trained %.1f s, its --time %g (a total, counting the time before "
             "the resume): nothing to train; give a larger --time to continue it", r->elapsed_before, r->o->time);
     else if (why == 3)
-        say_always(r, "note: the run stopped early at step %ld, after %d evaluation%s without improvement (--patience "
+        say(r, "note: the run stopped early at step %ld, after %d evaluation%s without improvement (--patience "
             "%d): nothing to train; give a larger --patience (0: none) to continue it", r->step, r->bad_evals,
             r->bad_evals == 1 ? "" : "s", r->o->patience);
 }

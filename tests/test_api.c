@@ -277,6 +277,22 @@ static int stream_collect(const char *text, size_t len, void *user) {
     return ++r->pieces == r->stop_at;
 }
 
+/* An emit that generates on the same handle as its piece comes: the handle's
+ * sampler is busy then, and the inner call must not disturb it. */
+typedef struct {
+    rnn_t *m;
+    stream_rec rec;
+    int inner_ok;
+} nested_gen;
+
+static int emit_nested(const char *text, size_t len, void *user) {
+    nested_gen *g = user;
+    char *inner = rnn_generate(g->m, "O", 10, 0.9f, 5, 0.9f, 3);
+    g->inner_ok += inner != NULL;
+    free(inner);
+    return stream_collect(text, len, &g->rec);
+}
+
 static void test_generate_matches_pytorch(void) {
     rnn_t *m = rnn_open(FIX "torch_lm.safetensors");
     CHECK(m, "open: %s", rnn_error());
@@ -288,6 +304,21 @@ static void test_generate_matches_pytorch(void) {
     free(got);
     char *a = rnn_generate(m, "O", 40, 0.9f, 5, 0.9f, 7), *b = rnn_generate(m, "O", 40, 0.9f, 5, 0.9f, 7);
     CHECK(a && b && !strcmp(a, b), "same seed, same sample");
+    /* The handle keeps its sampler between calls: each starts as a fresh
+     * handle's would, after a failed call too, and a call made inside
+     * another's emit leaves it alone. */
+    CHECK(!rnn_generate(m, "caf\xc3", 5, 1, 0, 1, 1), "a failing prime");
+    rnn_t *fresh = rnn_open(FIX "torch_lm.safetensors");
+    char *c = rnn_generate(m, "O", 40, 0.9f, 5, 0.9f, 7), *d = fresh ? rnn_generate(fresh, "O", 40, 0.9f, 5, 0.9f, 7) : NULL;
+    CHECK(a && c && d && !strcmp(a, c) && !strcmp(c, d), "a used handle samples as a fresh one: '%s' '%s'", c ? c : "",
+          d ? d : "");
+    nested_gen g = {.m = m};
+    CHECK(rnn_generate_stream(m, "O", 1, 40, 0.9f, 5, 0.9f, 7, NULL, 0, emit_nested, &g) == 0 && a &&
+              g.rec.n == strlen(a) && !memcmp(g.rec.text, a, g.rec.n) && g.inner_ok == g.rec.pieces,
+          "generation inside emit on the same handle leaves the outer one's text as it is (%d inner of %d)",
+          g.inner_ok, g.rec.pieces);
+    free(c), free(d);
+    rnn_close(fresh);
     free(a), free(b);
     /* rnn_score: the fixture's text, against PyTorch's loss over it */
     const char *text = rnn_st_meta(st, "test.text"), *want_loss = rnn_st_meta(st, "test.loss");
@@ -1132,6 +1163,68 @@ static void test_trainer_threads_other_thread(void) {
     harness_rm_run(dir);
 }
 
+/* Two runs that overlap, the first to start ending first: A starts (on 1
+ * thread), B starts (on 2) while A waits at its first step, A ends while B
+ * waits at its own, then B ends. Each used to put back the count it found,
+ * so B put back A's 1 for good; the host's count must come back. */
+typedef struct {
+    atomic_int a_waiting, b_started, a_done;
+} overlap;
+
+static int a_waits_for_b(const rnn_train_event *e, void *user) {
+    overlap *o = user;
+    if (e->kind == RNN_EVENT_STEP && e->step == 1)
+        for (int k = 0; !atomic_load(&o->b_started) && k < 20000; k++) nanosleep(&(struct timespec){0, 500000}, NULL);
+    return 0;
+}
+
+static int b_waits_for_a(const rnn_train_event *e, void *user) {
+    overlap *o = user;
+    if (e->kind == RNN_EVENT_STEP && e->step == 1) {
+        atomic_store(&o->b_started, 1);
+        for (int k = 0; !atomic_load(&o->a_done) && k < 20000; k++) nanosleep(&(struct timespec){0, 500000}, NULL);
+    }
+    return 0;
+}
+
+typedef struct {
+    overlap *o;
+    char dir[64];
+    int rc;
+} run_b_job;
+
+static void *run_b(void *arg) {
+    run_b_job *j = arg;
+    rnn_trainer *t = tiny_trainer(j->dir);
+    j->rc = t && rnn_trainer_set(t, "threads", "2") == 0 && rnn_trainer_set(t, "steps", "2") == 0
+            ? rnn_trainer_run(t, b_waits_for_a, j->o) : -1;
+    rnn_trainer_free(t);
+    return NULL;
+}
+
+static void test_trainers_overlapping(void) {
+    CHECK(rnn_threads(3) == 3, "the host's count");
+    overlap o = {0};
+    run_b_job b = {&o, "/tmp/rnn_overlap_b_XXXXXX", -1};
+    char adir[] = "/tmp/rnn_overlap_a_XXXXXX";
+    CHECK(mkdtemp(adir) && mkdtemp(b.dir), "mkdtemp: cannot make a directory under /tmp");
+    rnn_trainer *t = tiny_trainer(adir); /* "threads" 1 */
+    CHECK(t && rnn_trainer_set(t, "steps", "2") == 0, "trainer A: %s", rnn_error());
+    pthread_t th;
+    const int started = pthread_create(&th, NULL, run_b, &b) == 0;
+    const int rc = t ? rnn_trainer_run(t, a_waits_for_b, &o) : -1;
+    atomic_store(&o.a_done, 1);
+    if (started) pthread_join(th, NULL);
+    rnn_trainer_free(t);
+    CHECK(rc == 0 && started && b.rc == 0 && atomic_load(&o.b_started), "both runs (%d, %d): %s", rc, b.rc, rnn_error());
+    CHECK(rnn_threads_setting() == 3 && omp_get_max_threads() == 3,
+          "the host's 3 threads after runs on 1 and 2 that overlapped (%d, %d)", rnn_threads_setting(),
+          omp_get_max_threads());
+    rnn_threads(0);
+    harness_rm_run(adir);
+    harness_rm_run(b.dir);
+}
+
 /* A host that set a locale with a decimal comma (setlocale(LC_ALL, "") on a
  * German desktop): the trainer still reads "0.05" and writes config.txt and
  * metrics.csv with points (strtod stopped at the point: "'0.05' is not a
@@ -1364,6 +1457,7 @@ int main(void) {
     RUN(test_nul_in_metadata);
     RUN(test_trainer);
     RUN(test_trainer_threads_other_thread);
+    RUN(test_trainers_overlapping);
     RUN(test_trainer_comma_locale);
     RUN(test_bf16_run_callback_fp32);
     RUN(test_threads_in_other_thread);
