@@ -66,8 +66,10 @@ const char *rnn_label(const rnn_t *m, int i);
 
 /* Classifies one text: returns the most probable class id and writes the
  * probability of each class (in class-id order) to probs (room for n; may be
- * NULL). -1 on error (not a classifier, invalid UTF-8, a text with no tokens,
- * out of memory). Tokens the vocabulary lacks are read as its unknown token,
+ * NULL). -1 on error (not a classifier, invalid UTF-8, out of memory). Tokens
+ * the vocabulary lacks are read as its unknown token, a text with no tokens
+ * (empty, or only spaces for a word model) as one, as training and `rnn
+ * classify` read it,
  * and a text longer than the model's max_len (rnn train --max-len; rnn info
  * shows it) is cut to its first or last max_len tokens, as training read
  * them; a leading UTF-8 byte order mark is skipped. A text's activations take memory in proportion to its length (a

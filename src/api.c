@@ -138,9 +138,11 @@ static int encode_text(const rnn_t *m, const char *fn, const char *what, const c
         if (bad < n) rnn_utf8_error(text, n, bad);
         return rnn_error_prefix("%s: %s", fn, what);
     }
-    if (*len == 0) {
-        free(*ids), *ids = NULL;
-        return rnn_errorf("%s: %s has no tokens", fn, what);
+    if (*len == 0) { /* one filler token (<unk>), as training and rnn classify read such a text */
+        free(*ids);
+        if (!(*ids = malloc(sizeof **ids))) return rnn_errorf("%s: out of memory", fn);
+        **ids = rnn_tokenizer_filler_id(m->ck.tok, NULL);
+        *len = 1;
     }
     *len = rnn_cls_cut(*ids, *len, md->c.max_len, md->c.truncate_tail);
     if (*len > RNN_MAX_TEXT_LEN) {
