@@ -58,11 +58,16 @@ CLI_SRCS  := $(wildcard cli/*.c)
 CLI_OBJS  := $(CLI_SRCS:cli/%.c=$(BUILD)/cli/%.o)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+# librnn.a, what a program links (examples/, make install): rnn.h's functions
+# are its only global symbols, so a host's own rnn_train or rnn_log_add does not
+# clash with the library's internals. librnn-internal.a keeps every symbol,
+# for the rnn command, the tests and bench/, which call the modules directly.
 LIB       := $(BUILD)/librnn.a
+INTLIB    := $(BUILD)/librnn-internal.a
 BIN       := $(if $(filter 1,$(SAN)),$(BUILD)/rnn,rnn)
 
 .PHONY: all test test-san run bench examples install uninstall clean
-all: $(BIN) $(BUILD)/ldlibs
+all: $(BIN) $(LIB) $(BUILD)/ldlibs
 
 # The link flags a program using librnn.a needs (examples/ reads them).
 $(BUILD)/ldlibs: $(BUILD)/flags
@@ -87,13 +92,22 @@ $(BUILD)/cli/%.o: cli/%.c $(wildcard src/*.h cli/*.h) include/rnn.h $(BUILD)/fla
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 # (ldlibs with the library: `make examples` after a backend appeared links as the README's cc line)
-$(LIB): $(OBJS) | $(BUILD)/ldlibs
+$(INTLIB): $(OBJS) | $(BUILD)/ldlibs
 	rm -f $@ && ar rcs $@ $(OBJS)
-$(BIN): $(CLI_OBJS) $(LIB)
+# The public functions: each declaration in rnn.h that starts a line.
+$(BUILD)/rnn.syms: include/rnn.h
+	@mkdir -p $(BUILD)
+	sed -n 's/^[a-z][^(]*[ *]\(rnn_[a-z0-9_]*\)(.*/\1/p' $< >$@
+# All objects as one, its other symbols made local (objcopy: binutils, with cc).
+$(LIB): $(OBJS) $(BUILD)/rnn.syms | $(BUILD)/ldlibs
+	$(CC) -r -nostdlib -o $(BUILD)/librnn.o $(OBJS)
+	objcopy --keep-global-symbols=$(BUILD)/rnn.syms $(BUILD)/librnn.o
+	rm -f $@ && ar rcs $@ $(BUILD)/librnn.o
+$(BIN): $(CLI_OBJS) $(INTLIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/%: tests/%.c tests/harness.h tests/st_edit.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/harness.h tests/st_edit.h $(INTLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(INTLIB) $(LDLIBS)
 
 # The whole suite: unit, gradient, PyTorch-fixture and end-to-end tests
 # (test_cli.sh also checks `make install` into a scratch DESTDIR;
@@ -113,7 +127,7 @@ run: $(BIN)
 	./$(BIN) sample runs/default/model.safetensors --prime "seven thousand three hundred" --length 120 --temperature 0.5
 
 # rnn.c against PyTorch on every case of bench/cases.json (see bench/README.md).
-bench: $(LIB)
+bench: $(INTLIB)
 	bench/run.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the rnn command, librnn.a,

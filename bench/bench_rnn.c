@@ -5,8 +5,8 @@
  * Build from the repository root (run.sh does this; the flags are the ones
  * the Makefile chose, kept in build/flags, with its -l libraries repeated
  * after the archive so the linker sees them in order):
- *   make build/librnn.a
- *   $(cat build/flags) bench/bench_rnn.c build/librnn.a \
+ *   make build/librnn-internal.a
+ *   $(cat build/flags)  bench/bench_rnn.c build/librnn-internal.a \
  *       $(grep -o -- '-l[^ ]*' build/flags) -o build/bench/bench_rnn
  *
  *   build/bench/bench_rnn CASE [--threads N] [--seconds S] [--warmup S] [--cases FILE]

@@ -56,16 +56,16 @@ fi
 BIN=build/bench/bench_rnn
 LOGS=build/bench/logs
 mkdir -p build/bench "$LOGS"
-make --no-print-directory build/librnn.a >"$LOGS/make.log" 2>&1 || {
+make --no-print-directory build/librnn-internal.a >"$LOGS/make.log" 2>&1 || {
     cat "$LOGS/make.log" >&2
-    echo "run.sh: building build/librnn.a failed" >&2
+    echo "run.sh: building build/librnn-internal.a failed" >&2
     exit 1
 }
 # build/flags holds "cc CFLAGS LDLIBS" as the Makefile chose them; the -l
 # libraries go again after the archive, where the linker needs them.
 read -r -a flags <build/flags
 # shellcheck disable=SC2046
-"${flags[@]}" bench/bench_rnn.c build/librnn.a $(grep -o -- '-l[^ ]*' build/flags) -fopenmp \
+"${flags[@]}" bench/bench_rnn.c build/librnn-internal.a $(grep -o -- '-l[^ ]*' build/flags) -fopenmp \
     -o "$BIN"
 
 have_torch=0 torch_version=n/a

@@ -953,6 +953,16 @@ if [ -n "${RNN_MAKE:-}" ]; then
     cc -I"$I/include" examples/classify.c -o "$T/classify_installed" $libs 2>"$T/cclog"
     out=$("$T/classify_installed" tests/fixtures/torch_cls.safetensors "a fine film" 2>&1)
     check "a program linked with rnn.pc's flags against the installed library runs" "printf '%s' '$out' | grep -q \"^pos	0.5588	a fine film$\""
+    # rnn.h's functions are the library's only global symbols: a host's own rnn_train
+    # or rnn_log_add (names of the library's internals) links
+    printf '%s\n' '#include <stdio.h>' '#include <rnn.h>' 'int rnn_train(void) { return 7; }' \
+        'double rnn_log_add(double a) { return a; }' \
+        'int main(int c, char **v) { rnn_t *m = rnn_open(v[1]); float p[3]; int k = rnn_classify(m, "a fine film", p, 3);' \
+        '  printf("%d %d %.4f\n", rnn_train(), k, rnn_log_add(p[2])); rnn_close(m); return c < 2; }' >"$T/host.c"
+    cc -I"$I/include" "$T/host.c" -o "$T/host" $libs 2>"$T/cclog"
+    out=$("$T/host" tests/fixtures/torch_cls.safetensors 2>&1)
+    check "a host's own functions named as the library's internals link and run (nm: $(nm -g --defined-only "$I/lib/librnn.a" | grep -c ' T ') public)" \
+        "[ '$out' = '7 2 0.5588' ] && [ \$(nm -g --defined-only '$I/lib/librnn.a' | grep ' T ' | grep -vc ' T rnn_') -eq 0 ]"
     $RNN_MAKE -s uninstall DESTDIR="$T/inst" PREFIX=/opt/rnn >>"$T/instlog" 2>&1
     check "make uninstall removes the four files" "[ -z \"\$(find '$T/inst' -type f)\" ]"
 fi
