@@ -135,7 +135,7 @@ bench: $(INTLIB)
 # (cc prog.c $(pkg-config --cflags --libs rnn)). The library is built for this
 # CPU (-march=native) unless NATIVE=0.
 PREFIX  ?= /usr/local
-VERSION := $(shell sed -n 's/^\#define RNN_VERSION "\(.*\)"/\1/p' cli/main.c)
+VERSION := $(shell sed -n 's/^\#define RNN_VERSION "\(.*\)"/\1/p' include/rnn.h)
 install: $(BIN) $(LIB)
 	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/pkgconfig" "$(DESTDIR)$(PREFIX)/include"
 	install -m 755 $(BIN) "$(DESTDIR)$(PREFIX)/bin/rnn"

@@ -29,7 +29,6 @@
 #include "tokenizer.h"
 #include "train.h"
 
-#define RNN_VERSION "0.1.0"
 
 static void print_json_string(const char *s);
 
@@ -1091,23 +1090,13 @@ static int cmd_info(int argc, char **argv) {
     size_t params = rnn_model_num_weights(ck.model);
     int classify = c->task == RNN_TASK_CLASSIFY, rnn = c->cell != RNN_CELL_NONE;
     if (json) {
-        char *cfg = rnn_config_to_json(c);
-        printf("{\"path\": \"");
-        print_json_string(ckpt);
-        printf("\", \"task\": \"%s\", \"parameters\": %zu, \"tokenizer\": {\"type\": \"%s\", \"vocab_size\": %d",
-               rnn_task_name(c->task), params, tok, vocab);
-        if (to)
-            printf(", \"lowercase\": %s, \"split_punct\": %s, \"strip_html\": %s, \"keep_newlines\": %s",
-                   to->lowercase ? "true" : "false", to->split_punct ? "true" : "false",
-                   to->strip_html ? "true" : "false", to->keep_newlines ? "true" : "false");
-        printf("}, \"labels\": [");
-        for (int i = 0; i < ck.n_labels; i++) {
-            printf("%s\"", i ? ", " : "");
-            print_json_string(ck.labels[i]);
-            printf("\"");
+        char *d = rnn_checkpoint_describe(&ck, ckpt);
+        if (!d) {
+            rnn_checkpoint_free(&ck);
+            return die(rnn_last_error());
         }
-        printf("], \"config\": %s}\n", cfg ? cfg : "null");
-        free(cfg);
+        printf("%s\n", d);
+        free(d);
     } else {
         printf("%s\n", ckpt);
         if (classify) {

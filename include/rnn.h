@@ -40,6 +40,14 @@
 extern "C" {
 #endif
 
+/* This header's version; rnn_version() is the library's that the program
+ * runs with (the same string when both come from one build). */
+#define RNN_VERSION_MAJOR 0
+#define RNN_VERSION_MINOR 1
+#define RNN_VERSION_PATCH 0
+#define RNN_VERSION "0.1.0"
+const char *rnn_version(void);
+
 typedef struct rnn_handle rnn_t;
 
 /* Loads a checkpoint (fully validated). NULL + rnn_error() on failure. The
@@ -57,6 +65,14 @@ const char *rnn_error(void);
 
 /* "lm" or "classify" (a constant string). */
 const char *rnn_get_task(const rnn_t *m);
+/* What the checkpoint holds, as `rnn info --json` prints it: one line of
+ * JSON, {"path", "task", "parameters", "tokenizer": {"type", "vocab_size",
+ * ...}, "labels": [...], "config": {the model's: "cell", "hidden_dim",
+ * "num_layers", "bidirectional", ...; "max_len" and "truncate" where a
+ * classifier cuts its texts, "reverse": true for a backward model}}. The string
+ * belongs to the handle (valid until rnn_close); NULL + rnn_error() for a
+ * NULL handle or out of memory. */
+const char *rnn_describe(rnn_t *m);
 
 /* Classifiers: the number of classes and the name of class i (0 / NULL with a
  * message for a language model or an i out of range). A label belongs to

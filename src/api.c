@@ -21,6 +21,8 @@
 
 struct rnn_handle {
     rnn_checkpoint ck;
+    char *path;    /* as given to rnn_open */
+    char *about;   /* rnn_describe's JSON, made on its first call */
     rnn_acts *a;   /* classifier activations, grown to the longest text seen */
     int a_T;
     float *probs;  /* (num_classes) scratch for rnn_classify */
@@ -29,6 +31,17 @@ struct rnn_handle {
 };
 
 const char *rnn_error(void) { return rnn_last_error(); }
+
+const char *rnn_version(void) { return RNN_VERSION; }
+
+const char *rnn_describe(rnn_t *m) {
+    if (!m) {
+        rnn_errorf("rnn_describe: no model (rnn_open failed?)");
+        return NULL;
+    }
+    if (!m->about && !(m->about = rnn_checkpoint_describe(&m->ck, m->path))) rnn_error_prefix("rnn_describe");
+    return m->about;
+}
 
 /* The library reads and writes numbers the C way ("0.05") whatever locale the
  * host set: under a decimal comma (setlocale(LC_ALL, "") on a German desktop)
@@ -75,7 +88,8 @@ static rnn_t *open_checkpoint(const char *checkpoint_path) {
         rnn_errorf("rnn_open: %s: the checkpoint has no tokenizer", checkpoint_path);
         return NULL;
     }
-    if (!(m->probs = malloc(sizeof(float) * (size_t)(m->ck.model->c.num_classes + 1)))) {
+    if (!(m->probs = malloc(sizeof(float) * (size_t)(m->ck.model->c.num_classes + 1))) ||
+        !(m->path = strdup(checkpoint_path))) {
         rnn_close(m);
         rnn_errorf("rnn_open: out of memory");
         return NULL;
@@ -96,6 +110,8 @@ void rnn_close(rnn_t *m) {
     rnn_acts_free(m->a);
     free(m->probs);
     rnn_sampler_free(m->gen);
+    free(m->path);
+    free(m->about);
     rnn_checkpoint_free(&m->ck);
     free(m);
 }

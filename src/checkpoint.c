@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <float.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
@@ -341,4 +342,56 @@ int rnn_checkpoint_copy_params(rnn_model *m, const rnn_model *src, int parts) {
         copied++;
     }
     return copied;
+}
+
+/* s as the inside of a JSON string: '"', '\\' and control characters escaped. */
+static int json_string(rnn_sbuf *b, const char *s) {
+    for (const char *run = s;; s++) {
+        const unsigned char ch = (unsigned char)*s;
+        if (ch && ch != '"' && ch != '\\' && ch >= 0x20) continue;
+        if (rnn_sbuf_put(b, run, (size_t)(s - run))) return -1;
+        if (!ch) return 0;
+        char esc[8];
+        snprintf(esc, sizeof esc, ch == '"' || ch == '\\' ? "\\%c" : "\\u%04x", ch);
+        if (rnn_sbuf_put(b, esc, strlen(esc))) return -1;
+        run = s + 1;
+    }
+}
+
+static int put(rnn_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int put(rnn_sbuf *b, const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= sizeof line ? rnn_errorf("rnn_checkpoint_describe: a line too long")
+                                             : rnn_sbuf_put(b, line, (size_t)n);
+}
+
+static const char *yes(int v) { return v ? "true" : "false"; }
+
+char *rnn_checkpoint_describe(const rnn_checkpoint *ck, const char *path) {
+    const rnn_config *c = &ck->model->c;
+    const rnn_tok_options *to = ck->tok ? rnn_tokenizer_options(ck->tok) : NULL;
+    const char *tok = ck->tok ? rnn_tok_type_name(rnn_tokenizer_type(ck->tok)) : "none";
+    const int vocab = ck->tok ? rnn_tokenizer_vocab_size(ck->tok) : c->vocab_size;
+    char *cfg = rnn_config_to_json(c);
+    rnn_sbuf b = {0};
+    int bad = !cfg || rnn_sbuf_put(&b, "{\"path\": \"", 10) || json_string(&b, path) ||
+              put(&b, "\", \"task\": \"%s\", \"parameters\": %zu, \"tokenizer\": {\"type\": \"%s\", \"vocab_size\": %d",
+                  rnn_task_name(c->task), rnn_model_num_weights(ck->model), tok, vocab) ||
+              (to && put(&b, ", \"lowercase\": %s, \"split_punct\": %s, \"strip_html\": %s, \"keep_newlines\": %s",
+                         yes(to->lowercase), yes(to->split_punct), yes(to->strip_html), yes(to->keep_newlines))) ||
+              rnn_sbuf_put(&b, "}, \"labels\": [", 14);
+    for (int i = 0; i < ck->n_labels && !bad; i++)
+        bad = rnn_sbuf_put(&b, i ? ", \"" : "\"", i ? 3 : 1) || json_string(&b, ck->labels[i]) || rnn_sbuf_put(&b, "\"", 1);
+    bad = bad || rnn_sbuf_put(&b, "], \"config\": ", 13) || rnn_sbuf_put(&b, cfg, strlen(cfg)) || rnn_sbuf_put(&b, "}", 1);
+    free(cfg);
+    if (bad) {
+        free(b.p);
+        if (!cfg) rnn_errorf("out of memory");
+        return NULL;
+    }
+    return b.p;
 }

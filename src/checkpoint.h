@@ -51,4 +51,11 @@ void rnn_checkpoint_free(rnn_checkpoint *ck);
 enum { RNN_COPY_POOLING = 1, RNN_COPY_HEAD = 2 };
 int rnn_checkpoint_copy_params(rnn_model *m, const rnn_model *src, int parts);
 
+/* What the checkpoint read from path holds, as one JSON object on one line
+ * (rnn info --json; rnn.h's rnn_describe): path, task, parameters,
+ * tokenizer {type, vocab_size, and its options}, labels, and config (the
+ * model's, as its metadata holds it). Malloc'd; NULL + message when out of
+ * memory. */
+char *rnn_checkpoint_describe(const rnn_checkpoint *ck, const char *path);
+
 #endif

@@ -98,6 +98,23 @@ static void test_classify_matches_pytorch(void) {
     CHECK(rnn_classify(m, "a fine film", after, 3) == k0 && !memcmp(before, after, sizeof before),
           "a short text after a long one gives what it gave before");
     CHECK(rnn_classify(m, NULL, p, 3) == -1 && strstr(rnn_error(), "no text"), "a NULL text rejected");
+    /* rnn_describe: rnn info --json's object, parsed; the version */
+    const char *about = rnn_describe(m);
+    cJSON *dj = about ? cJSON_Parse(about) : NULL;
+    const cJSON *cfg = cJSON_GetObjectItem(dj, "config"), *tokj = cJSON_GetObjectItem(dj, "tokenizer");
+    const cJSON *labs = cJSON_GetObjectItem(dj, "labels");
+    CHECK(dj && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(dj, "task")), "classify") &&
+              !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(dj, "path")), FIX "torch_cls.safetensors") &&
+              cJSON_GetNumberValue(cJSON_GetObjectItem(dj, "parameters")) == 3365 &&
+              !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(tokj, "type")), "char") &&
+              cJSON_GetNumberValue(cJSON_GetObjectItem(tokj, "vocab_size")) == 32 && cJSON_GetArraySize(labs) == 3 &&
+              !strcmp(cJSON_GetStringValue(cJSON_GetArrayItem(labs, 2)), "pos") &&
+              !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "cell")), "gru") &&
+              cJSON_GetNumberValue(cJSON_GetObjectItem(cfg, "hidden_dim")) == 10 && rnn_describe(m) == about,
+          "rnn_describe: %s", about ? about : rnn_error());
+    cJSON_Delete(dj);
+    CHECK(!rnn_describe(NULL) && strstr(rnn_error(), "rnn_describe: no model"), "rnn_describe(NULL)");
+    CHECK(!strcmp(rnn_version(), RNN_VERSION) && RNN_VERSION_MAJOR == 0, "rnn_version %s", rnn_version());
     CHECK(rnn_classify(m, "", p, 3) >= 0 && rnn_classify(m, "\xef\xbb\xbf", after, 3) >= 0 &&
               !memcmp(p, after, sizeof after) && rnn_classify(m, "a", before, 3) >= 0 && memcmp(p, before, sizeof p),
           "an empty text, and a byte order mark alone, read as one filler token: %s", rnn_error());
