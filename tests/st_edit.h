@@ -1,4 +1,5 @@
-/* st_edit.h: a checkpoint with its metadata edited, for the tests that
+/* st_edit.h: safetensors files for the tests: a fixture's tensors read as
+ * float32, and a checkpoint with its metadata edited, for the tests that
  * damage one field (tests/test_api.c, tests/test_train.c). */
 #ifndef RNN_TEST_ST_EDIT_H
 #define RNN_TEST_ST_EDIT_H
@@ -7,10 +8,26 @@
 #include <string.h>
 
 #include "safetensors.h"
+#include "util.h"
+
+/* Tensor name of st as float32, in a buffer of rnn_alloc's (rnn_free it;
+ * 4 bytes spare), *n (may be NULL) its elements; NULL if st lacks it or it
+ * cannot be read. */
+static inline float *fixture_tensor(const rnn_st *st, const char *name, size_t *n) {
+    const rnn_st_tensor *t = rnn_st_find(st, name);
+    if (!t) return NULL;
+    float *buf = rnn_calloc(t->numel * sizeof(float) + 4);
+    if (!buf || rnn_st_read_f32(st, name, buf, t->numel, 0, NULL)) {
+        rnn_free(buf);
+        return NULL;
+    }
+    if (n) *n = t->numel;
+    return buf;
+}
 
 /* Writes src's tensors and metadata to dst, with the n metadata keys[i]
  * set to vals[i] (added if absent; NULL removes the key). 0 or -1. */
-static int edit_meta(const char *src, const char *dst, const char *const *keys, const char *const *vals, int n) {
+static inline int edit_meta(const char *src, const char *dst, const char *const *keys, const char *const *vals, int n) {
     rnn_st *st = rnn_st_load(src);
     if (!st) return -1;
     int nt = rnn_st_count(st), nm = rnn_st_meta_count(st), rc = -1, k = 0;

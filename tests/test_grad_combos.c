@@ -12,6 +12,7 @@
  * twice: on 2 threads with layer 0 by lookup where the batch allows it
  * (model.c, fold_prepare), and on 1 thread through the plain products. */
 #include "harness.h"
+#include "st_edit.h"
 
 #include "gemm.h"
 #include "layers.h"
@@ -38,17 +39,8 @@ static const char *const cases[] = {
 
 static int n_lookup, n_plain; /* forwards that took layer 0's lookup, and that did not */
 
-static float *get(const rnn_st *st, const char *name, size_t *n) {
-    const rnn_st_tensor *t = rnn_st_find(st, name);
-    if (!t) return NULL;
-    float *buf = rnn_calloc(t->numel * sizeof(float) + 4);
-    if (rnn_st_read_f32(st, name, buf, t->numel, 0, NULL)) {
-        rnn_free(buf);
-        return NULL;
-    }
-    if (n) *n = t->numel;
-    return buf;
-}
+/* a fixture's tensor (st_edit.h) */
+#define get fixture_tensor
 
 /* max |got - want| / max |want| over n floats; when want is all zero (a
  * frozen embedding's gradient), INFINITY unless got is too; INFINITY for a

@@ -3,6 +3,7 @@
  * checks of every layer (recurrent cells, pooling, linear, losses) and of a
  * whole model. */
 #include "harness.h"
+#include "st_edit.h"
 
 #include "activations.h"
 #include "gemm.h"
@@ -14,19 +15,11 @@
 
 #define FIX "tests/fixtures/"
 
+/* a fixture's tensor (st_edit.h), named where it is missing */
 static float *get(const rnn_st *st, const char *name, size_t *n) {
-    const rnn_st_tensor *t = rnn_st_find(st, name);
-    if (!t) {
-        fprintf(stderr, "missing tensor %s\n", name);
-        return NULL;
-    }
-    float *buf = rnn_calloc(t->numel * sizeof(float) + 4);
-    if (rnn_st_read_f32(st, name, buf, t->numel, 0, NULL)) {
-        rnn_free(buf);
-        return NULL;
-    }
-    if (n) *n = t->numel;
-    return buf;
+    float *t = fixture_tensor(st, name, n);
+    if (!t && !rnn_st_find(st, name)) fprintf(stderr, "missing tensor %s\n", name);
+    return t;
 }
 
 static void test_embedding(void) {

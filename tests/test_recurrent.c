@@ -4,6 +4,7 @@
  * states and the gradients of every parameter, of the input and of the
  * initial state. Forward within 1e-4 relative error, gradients within 1e-3. */
 #include "harness.h"
+#include "st_edit.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,17 +17,8 @@
 
 #define FIX "tests/fixtures/"
 
-static float *get(const rnn_st *st, const char *name, size_t *n) {
-    const rnn_st_tensor *t = rnn_st_find(st, name);
-    if (!t) return NULL;
-    float *buf = rnn_calloc(t->numel * sizeof(float) + 4);
-    if (rnn_st_read_f32(st, name, buf, t->numel, 0, NULL)) {
-        rnn_free(buf);
-        return NULL;
-    }
-    if (n) *n = t->numel;
-    return buf;
-}
+/* a fixture's tensor (st_edit.h) */
+#define get fixture_tensor
 
 static void run_case(const char *cell_name, int L, int bi, int zero_state) {
     char path[256], what[300];
