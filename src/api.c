@@ -333,6 +333,9 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
                            stop_len, out_len);
 }
 
+/* rnn_score reads texts of up to this many predicted tokens one at a time. */
+#define SCORE_STEPWISE 256
+
 int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count) {
     rnn_threads_sync();
     if (!m || (!text && len) || !loss)
@@ -349,6 +352,21 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
                           n, n == 1 ? "" : "s");
     }
     if (md->c.reverse) rnn_reverse_ids(ids, n);
+    /* A short text one token at a time through the handle's sampler (its
+     * weights laid out once for the handle); rnn eval's batched pass packs
+     * the recurrent weights for each call, 6 ms of a 2x1024 LSTM's 12 ms on
+     * 9 bytes. (Not a backward model, which no sampler takes, nor one with a
+     * neural cache, which rnn eval's pass mixes in.) */
+    if (n - 1 <= SCORE_STEPWISE && !md->c.reverse && md->c.cache_size == 0 && !m->gen_busy &&
+        (m->gen || (m->gen = rnn_sampler_create(md, m->ck.tok, 0)))) {
+        rnn_sampler_reset(m->gen, 0);
+        double sum = 0;
+        for (size_t t = 0; t + 1 < n; t++) sum -= rnn_log_softmax_at(rnn_sampler_feed(m->gen, ids[t]), md->n_out, ids[t + 1]);
+        free(ids);
+        *loss = sum / (double)(n - 1);
+        if (count) *count = (long)(n - 1);
+        return 0;
+    }
     rnn_lm_eval ev;
     const int bad = rnn_lm_evaluate(md, ids, n, 1, rnn_lm_eval_steps(1, md->n_out), &ev);
     free(ids);

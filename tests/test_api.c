@@ -30,6 +30,8 @@
 #include "options.h"
 #include "safetensors.h"
 #include "st_edit.h"
+#include "tokenizer.h"
+#include "train.h"
 
 #define FIX "tests/fixtures/"
 
@@ -354,6 +356,30 @@ static void test_generate_matches_pytorch(void) {
               strstr(rnn_error(), "UTF-8"),
           "invalid UTF-8 is named: %s", rnn_error());
     CHECK(rnn_score(m, "ab", 2, NULL, NULL) == -1 && strstr(rnn_error(), "place for the loss"), "no loss pointer");
+    /* A short text is scored one token at a time, a long one (over 256) by rnn
+     * eval's batched pass: each as rnn_lm_evaluate scores it, and rnn eval. */
+    {
+        rnn_checkpoint ck;
+        char longtext[700];
+        for (size_t i = 0; i < sizeof longtext - 1; i++) longtext[i] = "O Romeo, wherefore art thou? "[i % 29];
+        longtext[sizeof longtext - 1] = 0;
+        const size_t lens[] = {12, 257, 258, 699};
+        if (rnn_checkpoint_load(&ck, FIX "torch_lm.safetensors") == 0) {
+            for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
+                int32_t *ids = NULL;
+                size_t nid = 0;
+                rnn_lm_eval ev = {0};
+                const int ok = rnn_tokenizer_encode(ck.tok, longtext, lens[k], &ids, &nid, NULL) == 0 &&
+                               rnn_lm_evaluate(ck.model, ids, nid, 1, 4096, &ev) == 0 &&
+                               rnn_score(m, longtext, lens[k], &loss, &count) == 0;
+                CHECK(ok && count == ev.count && fabs(loss - ev.loss) < 1e-6 * ev.loss,
+                      "rnn_score on %zu bytes as rnn eval: %.9f vs %.9f (%ld, %ld)", lens[k], loss, ev.loss, count,
+                      ev.count);
+                free(ids);
+            }
+            rnn_checkpoint_free(&ck);
+        }
+    }
     rnn_st_free(st);
     CHECK(rnn_classify(m, "x", NULL, 0) == -1, "classify on a language model is an error");
     CHECK(rnn_num_classes(m) == 0 && strstr(rnn_error(), "language model"), "an LM has no classes: %s", rnn_error());
