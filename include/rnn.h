@@ -25,9 +25,10 @@
  * Functions that
  * fail return NULL or a negative number and leave a one-line message for
  * rnn_error(); the library never exits. A handle may be used by one thread at
- * a time; several threads may each use a handle of their own at once (each
- * handle holds its own copy of the weights), and one thread may train
- * (rnn_trainer_run) meanwhile. rnn_error() is per thread; rnn_threads is
+ * a time (rnn_classify_batch and the getters excepted): a call while another
+ * thread's call on the same handle runs fails, saying so. Several threads may
+ * each use a handle of their own at once (each handle holds its own copy of
+ * the weights), and one thread may train (rnn_trainer_run) meanwhile. rnn_error() is per thread; rnn_threads is
  * the process's.
  */
 #ifndef RNN_H

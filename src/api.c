@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <locale.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,7 +30,29 @@ struct rnn_handle {
     float *probs;  /* (num_classes) scratch for rnn_classify */
     rnn_sampler *gen; /* a language model's sampler, its weights packed by the first generation, reset by each */
     int gen_busy;     /* gen is generating: a call from its emit callback makes a sampler of its own */
+    _Atomic uintptr_t owner; /* the thread whose call is under way (its thread_mark's address), or 0 */
 };
+
+/* A handle serves one thread at a time (its scratch, its sampler): a call
+ * while another thread's call on it runs is refused, where sharing a handle
+ * used to give wrong probabilities without a word. The same thread may call
+ * again from inside a call (a generation's emit callback). */
+static _Thread_local char thread_mark;
+
+/* 0 with *fresh 1 when this call took the handle (release gives it back), 0
+ * with *fresh 0 inside this thread's own call; -1 + message when another
+ * thread holds it. */
+static int claim(rnn_t *m, const char *fn, int *fresh) {
+    uintptr_t none = 0, me = (uintptr_t)&thread_mark;
+    *fresh = atomic_compare_exchange_strong(&m->owner, &none, me);
+    if (*fresh || none == me) return 0;
+    return rnn_errorf("%s: the handle is in use by another thread's call (a handle serves one thread at a time: "
+                      "open one for each thread)", fn);
+}
+
+static void release(rnn_t *m, int fresh) {
+    if (fresh) atomic_store(&m->owner, 0);
+}
 
 const char *rnn_error(void) { return rnn_last_error(); }
 
@@ -39,7 +63,10 @@ const char *rnn_describe(rnn_t *m) {
         rnn_errorf("rnn_describe: no model (rnn_open failed?)");
         return NULL;
     }
+    int fresh;
+    if (claim(m, "rnn_describe", &fresh)) return NULL;
     if (!m->about && !(m->about = rnn_checkpoint_describe(&m->ck, m->path))) rnn_error_prefix("rnn_describe");
+    release(m, fresh);
     return m->about;
 }
 
@@ -176,9 +203,8 @@ static int argmax(const float *p, int C) {
     return best;
 }
 
-int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
-    rnn_threads_sync();
-    if (!m || !text) return rnn_errorf("rnn_classify: no %s", m ? "text" : "model (rnn_open failed?)");
+static int classify_one(rnn_t *m, const char *text, float *probs, int n) {
+    if (!text) return rnn_errorf("rnn_classify: no text");
     if (probs && n < 0) return rnn_errorf("rnn_classify: n must be >= 0 (the room in probs), not %d", n);
     const rnn_model *md = m->ck.model;
     if (md->c.task != RNN_TASK_CLASSIFY) return rnn_errorf("rnn_classify: this model is a language model");
@@ -198,10 +224,22 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
     return argmax(m->probs, C);
 }
 
+int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
+    rnn_threads_sync();
+    int fresh;
+    if (!m) return rnn_errorf("rnn_classify: no model (rnn_open failed?)");
+    if (claim(m, "rnn_classify", &fresh)) return -1;
+    const int r = classify_one(m, text, probs, n);
+    release(m, fresh);
+    return r;
+}
+
 /* rnn_classify_batch reads this many texts at a time: their tokens and
  * activations are what it holds. */
 #define BATCH_BLOCK 256
 
+/* (It holds nothing of the handle's but the model, which it reads: threads
+ * may share a handle for it, and it takes none.) */
 int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *best, float *probs) {
     rnn_threads_sync();
     const char *fn = "rnn_classify_batch";
@@ -266,10 +304,25 @@ static int gen_to_host(const char *bytes, size_t n, void *user) {
 /* The generators' common part: the prime, then the continuation, to emit;
  * fn names the caller in messages. 0, emit's non-zero value (it stopped),
  * or -1 + message. */
+static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t prime_len, int length,
+                            float temperature, int top_k, float top_p, uint64_t seed, const char *stop,
+                            size_t stop_len, int (*emit)(const char *bytes, size_t n, void *user), void *user);
+
 static int generate(const char *fn, rnn_t *m, const char *prime, size_t prime_len, int length, float temperature,
                     int top_k, float top_p, uint64_t seed, const char *stop, size_t stop_len,
                     int (*emit)(const char *bytes, size_t n, void *user), void *user) {
     rnn_threads_sync();
+    int fresh;
+    if (m && claim(m, fn, &fresh)) return -1;
+    const int rc = generate_claimed(fn, m, prime, prime_len, length, temperature, top_k, top_p, seed, stop, stop_len,
+                                    emit, user);
+    if (m) release(m, fresh);
+    return rc;
+}
+
+static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t prime_len, int length,
+                            float temperature, int top_k, float top_p, uint64_t seed, const char *stop,
+                            size_t stop_len, int (*emit)(const char *bytes, size_t n, void *user), void *user) {
     /* The ranges of rnn sample's flags. */
     const char *bad = NULL;
     if (!m) bad = "no model (rnn_open failed?)";
@@ -336,10 +389,20 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
 /* rnn_score reads texts of up to this many predicted tokens one at a time. */
 #define SCORE_STEPWISE 256
 
+static int score_claimed(rnn_t *m, const char *text, size_t len, double *loss, long *count);
+
 int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count) {
     rnn_threads_sync();
     if (!m || (!text && len) || !loss)
         return rnn_errorf("rnn_score: no %s", !m ? "model (rnn_open failed?)" : !loss ? "place for the loss" : "text");
+    int fresh;
+    if (claim(m, "rnn_score", &fresh)) return -1;
+    const int rc = score_claimed(m, text, len, loss, count);
+    release(m, fresh);
+    return rc;
+}
+
+static int score_claimed(rnn_t *m, const char *text, size_t len, double *loss, long *count) {
     const rnn_model *md = m->ck.model;
     if (md->c.task != RNN_TASK_LM) return rnn_errorf("rnn_score: this model is a classifier");
     int32_t *ids = NULL;

@@ -316,6 +316,52 @@ static int emit_nested(const char *text, size_t len, void *user) {
     return stream_collect(text, len, &g->rec);
 }
 
+/* A generation that waits inside its emit until the main thread has tried
+ * the same handle. */
+typedef struct {
+    rnn_t *m;
+    atomic_int inside, tried;
+    int rc;
+} hold_job;
+
+static int emit_and_hold(const char *text, size_t len, void *user) {
+    (void)text, (void)len;
+    hold_job *j = user;
+    if (!atomic_exchange(&j->inside, 1))
+        for (int k = 0; !atomic_load(&j->tried) && k < 20000; k++) nanosleep(&(struct timespec){0, 500000}, NULL);
+    return 0;
+}
+
+static void *generate_holding(void *arg) {
+    hold_job *j = arg;
+    j->rc = rnn_generate_stream(j->m, "O", 1, 5, 0.0f, 0, 1.0f, 1, NULL, 0, emit_and_hold, j);
+    return NULL;
+}
+
+static void test_handle_one_thread_at_a_time(void) {
+    rnn_t *m = rnn_open(FIX "torch_lm.safetensors");
+    CHECK(m, "open: %s", rnn_error());
+    if (!m) return;
+    hold_job j = {.m = m, .rc = -2};
+    pthread_t th;
+    const int started = pthread_create(&th, NULL, generate_holding, &j) == 0;
+    for (int k = 0; started && !atomic_load(&j.inside) && k < 20000; k++) nanosleep(&(struct timespec){0, 500000}, NULL);
+    double loss;
+    const int scored = rnn_score(m, "O Romeo", 7, &loss, NULL);
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s", rnn_error());
+    const char *about = rnn_describe(m);
+    atomic_store(&j.tried, 1);
+    if (started) pthread_join(th, NULL);
+    CHECK(started && atomic_load(&j.inside) && scored == -1 &&
+              strstr(msg, "rnn_score: the handle is in use by another thread's call") && !about &&
+              strstr(rnn_error(), "rnn_describe: the handle is in use"),
+          "a call on a handle another thread's call holds is refused: %s", msg);
+    CHECK(j.rc == 0 && rnn_score(m, "O Romeo", 7, &loss, NULL) == 0 && rnn_describe(m),
+          "... and the handle serves again once that call returns (%d): %s", j.rc, rnn_error());
+    rnn_close(m);
+}
+
 static void test_generate_matches_pytorch(void) {
     rnn_t *m = rnn_open(FIX "torch_lm.safetensors");
     CHECK(m, "open: %s", rnn_error());
@@ -1504,6 +1550,7 @@ int main(void) {
     RUN(test_nul_in_metadata);
     RUN(test_trainer);
     RUN(test_trainer_threads_other_thread);
+    RUN(test_handle_one_thread_at_a_time);
     RUN(test_trainers_overlapping);
     RUN(test_trainer_comma_locale);
     RUN(test_bf16_run_callback_fp32);
