@@ -386,9 +386,6 @@ char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length,
                            stop_len, out_len);
 }
 
-/* rnn_score reads texts of up to this many predicted tokens one at a time. */
-#define SCORE_STEPWISE 256
-
 static int score_claimed(rnn_t *m, const char *text, size_t len, double *loss, long *count);
 
 int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count) {
@@ -407,29 +404,17 @@ static int score_claimed(rnn_t *m, const char *text, size_t len, double *loss, l
     if (md->c.task != RNN_TASK_LM) return rnn_errorf("rnn_score: this model is a classifier");
     int32_t *ids = NULL;
     size_t n = 0, bom = text ? rnn_bom_len(text, len) : 0; /* a byte order mark is no text, as for rnn eval */
-    if (rnn_tokenizer_encode(m->ck.tok, text ? text + bom : "", len - bom, &ids, &n, NULL))
+    if (rnn_tokenizer_encode(m->ck.tok, text ? text + bom : "", len - bom, &ids, &n, NULL)) {
+        const size_t bad = rnn_tokenizer_refused_at(m->ck.tok, text, len); /* named where the text has it */
+        if (bad < len) rnn_utf8_error(text, len, bad);
         return rnn_error_prefix("rnn_score: the text");
+    }
     if (n < 2) {
         free(ids);
         return rnn_errorf("rnn_score: the text has %zu token%s; at least 2 are needed (the first is not predicted)",
                           n, n == 1 ? "" : "s");
     }
     if (md->c.reverse) rnn_reverse_ids(ids, n);
-    /* A short text one token at a time through the handle's sampler (its
-     * weights laid out once for the handle); rnn eval's batched pass packs
-     * the recurrent weights for each call, 6 ms of a 2x1024 LSTM's 12 ms on
-     * 9 bytes. (Not a backward model, which no sampler takes, nor one with a
-     * neural cache, which rnn eval's pass mixes in.) */
-    if (n - 1 <= SCORE_STEPWISE && !md->c.reverse && md->c.cache_size == 0 && !m->gen_busy &&
-        (m->gen || (m->gen = rnn_sampler_create(md, m->ck.tok, 0)))) {
-        rnn_sampler_reset(m->gen, 0);
-        double sum = 0;
-        for (size_t t = 0; t + 1 < n; t++) sum -= rnn_log_softmax_at(rnn_sampler_feed(m->gen, ids[t]), md->n_out, ids[t + 1]);
-        free(ids);
-        *loss = sum / (double)(n - 1);
-        if (count) *count = (long)(n - 1);
-        return 0;
-    }
     rnn_lm_eval ev;
     const int bad = rnn_lm_evaluate(md, ids, n, 1, rnn_lm_eval_steps(1, md->n_out), &ev);
     free(ids);
@@ -440,6 +425,41 @@ static int score_claimed(rnn_t *m, const char *text, size_t len, double *loss, l
 }
 
 /* ---- training ------------------------------------------------------------ */
+
+/* Runs under way in this process, and the thread count the first of them
+ * found (what the last to end puts back): a run sets the process's count for
+ * its length, so two runs that overlap must not each restore what the other
+ * set, or the count stays at one of theirs for good. */
+static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
+static int runs_active, runs_setting;
+
+/* The calling thread's OpenMP count before its run, for run_ends. */
+static int run_begins(void) {
+    pthread_mutex_lock(&runs_lock);
+    if (runs_active++ == 0) runs_setting = rnn_threads_setting();
+    const int own = rnn_omp_threads();
+    pthread_mutex_unlock(&runs_lock);
+    return own;
+}
+
+/* The last run to end puts back the count the first found (and own, its
+ * thread's, where none was set); one that ends before another puts back
+ * its own thread's count alone. */
+/* The host's count (rnn_threads'; 0: none set): while runs are under way
+ * the process's count is theirs, and the host's is the one the first found. */
+static int host_threads(void) {
+    pthread_mutex_lock(&runs_lock);
+    const int n = runs_active ? runs_setting : rnn_threads_setting();
+    pthread_mutex_unlock(&runs_lock);
+    return n;
+}
+
+static void run_ends(int own) {
+    pthread_mutex_lock(&runs_lock);
+    if (--runs_active == 0) rnn_threads_restore(runs_setting, own);
+    else rnn_omp_set_threads(runs_setting > 0 ? runs_setting : own);
+    pthread_mutex_unlock(&runs_lock);
+}
 
 struct rnn_trainer {
     int loaded;   /* a config file was loaded */
@@ -511,7 +531,7 @@ static int trainer_options(const rnn_trainer *t, rnn_opts *o) {
     if (resume[0] && rnn_opts_check_resume(&run, o, resume)) return -1;
     /* threads: the host's rnn_threads() unless set on the trainer (a config
      * file's, as config.txt records the count a run had, is not a request) */
-    if (!rnn_opts_given(&t->set, "threads")) o->threads = rnn_threads_setting();
+    if (!rnn_opts_given(&t->set, "threads")) o->threads = host_threads();
     return 0;
 }
 
@@ -535,32 +555,6 @@ static int call_host(const rnn_train_event *e, void *arg) {
     if (h->host) uselocale(c_locale);
     rnn_gemm_set_precision(run);
     return stop;
-}
-
-/* Runs under way in this process, and the thread count the first of them
- * found (what the last to end puts back): a run sets the process's count for
- * its length, so two runs that overlap must not each restore what the other
- * set, or the count stays at one of theirs for good. */
-static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
-static int runs_active, runs_setting;
-
-/* The calling thread's OpenMP count before its run, for run_ends. */
-static int run_begins(void) {
-    pthread_mutex_lock(&runs_lock);
-    if (runs_active++ == 0) runs_setting = rnn_threads_setting();
-    const int own = rnn_omp_threads();
-    pthread_mutex_unlock(&runs_lock);
-    return own;
-}
-
-/* The last run to end puts back the count the first found (and own, its
- * thread's, where none was set); one that ends before another puts back
- * its own thread's count alone. */
-static void run_ends(int own) {
-    pthread_mutex_lock(&runs_lock);
-    if (--runs_active == 0) rnn_threads_restore(runs_setting, own);
-    else rnn_omp_set_threads(runs_setting > 0 ? runs_setting : own);
-    pthread_mutex_unlock(&runs_lock);
 }
 
 int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {

@@ -559,6 +559,10 @@ static int absolute(char *dst, size_t cap, const char *p) {
         free(real);
         return fits ? 0 : -1;
     }
+    /* "file.txt/" or "file.txt/.": a file taken for a directory names
+     * nothing (ENOTDIR), and stays so, a '/' after it, for the command that
+     * reads it to say so as every command does. */
+    const int not_dir = errno == ENOTDIR;
     if (*p == '/') {
         if (strlen(p) >= sizeof buf) return -1;
         strcpy(buf, p);
@@ -582,9 +586,7 @@ static int absolute(char *dst, size_t cap, const char *p) {
         memcpy(dst + n, part, l);
         n += l;
     }
-    /* A trailing '/' stays: "file.txt/" names no file (ENOTDIR), and the
-     * command that reads it says so, as every other command does. */
-    if (n == 0 || p[strlen(p) - 1] == '/') {
+    if (n == 0 || not_dir) {
         if (n + 2 > cap) return -1;
         dst[n++] = '/';
     }

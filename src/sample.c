@@ -207,11 +207,6 @@ static void feed(rnn_sampler *s, int32_t id) {
     s->last = id;
 }
 
-const float *rnn_sampler_feed(rnn_sampler *s, int32_t id) {
-    feed(s, id);
-    return s->logits;
-}
-
 long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len, size_t *n_unk) {
     int32_t *ids = NULL;
     size_t n = 0;

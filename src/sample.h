@@ -60,9 +60,6 @@ int rnn_sampler_utf8_pending(const rnn_sampler *s);
  * tokens fed, or -1 (invalid UTF-8, out of memory) with a message; *n_unk
  * (may be NULL) gets how many of them the vocabulary lacks (read as <unk>). */
 long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len, size_t *n_unk);
-/* Feeds one token id (in [0, vocabulary)) as rnn_sampler_prime feeds each;
- * returns the logits after it (rnn_sampler_logits). */
-const float *rnn_sampler_feed(rnn_sampler *s, int32_t id);
 /* Draws the next token from the distribution after everything fed so far
  * and feeds it back; returns its id, or -1 with a message when the model's
  * logits are not finite (nothing is fed then). Tokens that text never encodes to

@@ -402,8 +402,9 @@ static void test_generate_matches_pytorch(void) {
               strstr(rnn_error(), "UTF-8"),
           "invalid UTF-8 is named: %s", rnn_error());
     CHECK(rnn_score(m, "ab", 2, NULL, NULL) == -1 && strstr(rnn_error(), "place for the loss"), "no loss pointer");
-    /* A short text is scored one token at a time, a long one (over 256) by rnn
-     * eval's batched pass: each as rnn_lm_evaluate scores it, and rnn eval. */
+    CHECK(rnn_score(m, "\xef\xbb\xbf" "caf\xc3 x", 10, &loss, NULL) == -1 && strstr(rnn_error(), "at byte offset 6"),
+          "a bad byte after a byte order mark is named where the text has it: %s", rnn_error());
+    /* Texts of several lengths, as rnn_lm_evaluate (rnn eval) scores them. */
     {
         rnn_checkpoint ck;
         char longtext[700];
@@ -1257,9 +1258,10 @@ static void test_trainer_threads_other_thread(void) {
 }
 
 /* Two runs that overlap, the first to start ending first: A starts (on 1
- * thread), B starts (on 2) while A waits at its first step, A ends while B
- * waits at its own, then B ends. Each used to put back the count it found,
- * so B put back A's 1 for good; the host's count must come back. */
+ * thread), B starts (given no count: the host's 3) while A waits at its
+ * first step, A ends while B waits at its own, then B ends. B used to take
+ * A's 1 for the host's, and each run put back the count it found, so B put
+ * back A's 1 for good; the host's count must come back. */
 typedef struct {
     atomic_int a_waiting, b_started, a_done;
 } overlap;
@@ -1288,9 +1290,12 @@ typedef struct {
 
 static void *run_b(void *arg) {
     run_b_job *j = arg;
-    rnn_trainer *t = tiny_trainer(j->dir);
-    j->rc = t && rnn_trainer_set(t, "threads", "2") == 0 && rnn_trainer_set(t, "steps", "2") == 0
-            ? rnn_trainer_run(t, b_waits_for_a, j->o) : -1;
+    rnn_trainer *t = rnn_trainer_new(); /* tiny_trainer's, but given no "threads" */
+    const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "4"}, {"batch", "4"}, {"seq-len", "8"},
+                           {"progress", "quiet"}, {"steps", "2"}, {"lr", "0.05"}, {"out", j->dir}};
+    int ok = t != NULL;
+    for (size_t i = 0; ok && i < sizeof kv / sizeof kv[0]; i++) ok = rnn_trainer_set(t, kv[i][0], kv[i][1]) == 0;
+    j->rc = ok ? rnn_trainer_run(t, b_waits_for_a, j->o) : -1;
     rnn_trainer_free(t);
     return NULL;
 }
@@ -1310,6 +1315,13 @@ static void test_trainers_overlapping(void) {
     if (started) pthread_join(th, NULL);
     rnn_trainer_free(t);
     CHECK(rc == 0 && started && b.rc == 0 && atomic_load(&o.b_started), "both runs (%d, %d): %s", rc, b.rc, rnn_error());
+    char log[160], line[400];
+    snprintf(log, sizeof log, "%s/train.log", b.dir);
+    FILE *lf = fopen(log, "r");
+    int three = 0;
+    while (lf && fgets(line, sizeof line, lf)) three |= strstr(line, "gemm ") && strstr(line, ", 3 threads;");
+    if (lf) fclose(lf);
+    CHECK(three, "B, given no count, trained on the host's 3 threads, not A's 1 (train.log)");
     CHECK(rnn_threads_setting() == 3 && omp_get_max_threads() == 3,
           "the host's 3 threads after runs on 1 and 2 that overlapped (%d, %d)", rnn_threads_setting(),
           omp_get_max_threads());

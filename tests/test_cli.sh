@@ -95,6 +95,11 @@ expect_error "info on a missing checkpoint" "none.safetensors" $RNN info "$T/non
 expect_error "info on a text file" "text.txt" $RNN info "$T/text.txt"
 expect_error "a file name with a trailing slash names no file for train either" "text.txt/: cannot open: Not a directory" \
     $RNN train $small --data "$T/text.txt/" --steps 1 --out "$T/slash"
+expect_error "... nor with a dot after it" "text.txt/: cannot open: Not a directory" \
+    $RNN train $small --data "$T/text.txt/." --steps 1 --out "$T/slash"
+$RNN train $small --steps 1 --out "$T/newslash/" >"$T/out" 2>&1
+check "a new --out with a trailing slash is the directory it names (no '//' in its paths)" \
+    "[ -s '$T/newslash/model.safetensors' ] && grep -q 'newslash/model.safetensors$' '$T/out' && ! grep -q '//' '$T/out' '$T/newslash/config.txt'"
 check "metrics.csv has header + 2 evaluations" "[ \$(wc -l <'$T/run/metrics.csv') -eq 3 ]"
 check "metrics.csv header" "head -1 '$T/run/metrics.csv' | grep -q '^step,elapsed_s,tokens,train_loss,val_loss'"
 
