@@ -985,7 +985,8 @@ static int cmd_eval(int argc, char **argv) {
     int rc = 1;
     size_t len, n = 0, unk = 0;
     rnn_lm_stream ids = {0};
-    char *text = rnn_read_text_tree(data, &len, rnn_tokenizer_needs_utf8(ck.tok)); /* a file or a directory */
+    char *text = rnn_read_text_tree(data, &len, rnn_tokenizer_needs_utf8(ck.tok) ? rnn_tok_refused : NULL,
+                                    rnn_tokenizer_options(ck.tok)); /* a file or a directory */
     if (!text) {
         die(rnn_last_error());
         goto out;

@@ -1006,6 +1006,10 @@ size_t rnn_tok_options_refused_at(const rnn_tok_options *o, const char *text, si
     return len;
 }
 
+size_t rnn_tok_refused(const char *text, size_t len, const void *opts) {
+    return rnn_tok_options_refused_at(opts, text, len);
+}
+
 size_t rnn_tokenizer_refused_at(const rnn_tokenizer *t, const char *text, size_t len) {
     return rnn_tok_options_refused_at(&t->opt, text, len);
 }

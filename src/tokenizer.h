@@ -188,6 +188,8 @@ size_t rnn_tokenizer_cut(const rnn_tokenizer *t, const char *text, size_t len, s
 size_t rnn_tokenizer_refused_at(const rnn_tokenizer *t, const char *text, size_t len);
 /* The same on options, before a tokenizer exists (rnn train's --val-frac split). */
 size_t rnn_tok_options_refused_at(const rnn_tok_options *o, const char *text, size_t len);
+/* The same as a callback, opts an rnn_tok_options (rnn_read_text_tree's). */
+size_t rnn_tok_refused(const char *text, size_t len, const void *opts);
 
 /* Streaming decoder for generation: writes into buf the text that token id adds
  * after token prev_id (-1 at the start), as described above, NUL-terminated

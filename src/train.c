@@ -685,10 +685,10 @@ static int load_lm_data(run *r, int have_tok) {
         rnn_tok_options flags;
         const rnn_tok_options *to = have_tok ? rnn_tokenizer_options(r->tok)
                                     : tok_options_of(o, "char", &flags) ? NULL : &flags;
-        const int nul_stops = to && rnn_tok_options_need_utf8(to);
-        if (!(train_text = rnn_read_text_tree(o->data, &train_len, nul_stops))) goto out;
+        size_t (*refused)(const char *, size_t, const void *) = to && rnn_tok_options_need_utf8(to) ? rnn_tok_refused : NULL;
+        if (!(train_text = rnn_read_text_tree(o->data, &train_len, refused, to))) goto out;
         if (o->val[0]) {
-            if (!(val_text = rnn_read_text_tree(o->val, &val_len, nul_stops))) goto out;
+            if (!(val_text = rnn_read_text_tree(o->val, &val_len, refused, to))) goto out;
         } else {
             if (!(o->val_frac > 0 && o->val_frac < 1)) {
                 rnn_errorf("--val-frac must be in (0, 1) when --val is not given (got %.9g)", o->val_frac);

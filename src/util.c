@@ -350,7 +350,8 @@ int rnn_walk_files(const char *dir, int (*visit)(const char *path, void *user),
 typedef struct {
     rnn_sbuf b;
     long files;
-    int need_utf8;
+    size_t (*refused_at)(const char *s, size_t n, const void *arg); /* NULL: any bytes */
+    const void *arg;
     size_t limit;
     const char *top;
 } tree_text;
@@ -358,13 +359,13 @@ typedef struct {
 static int add_file_text(const char *path, void *user) {
     tree_text *t = user;
     size_t len;
-    char *text = rnn_read_text_file_ex(path, &len, t->need_utf8);
-    long bad = text && t->need_utf8 ? rnn_utf8_bad_at(text, len) : -1;
+    char *text = rnn_read_text_file_ex(path, &len, t->refused_at != NULL);
+    const size_t bad = text && t->refused_at ? t->refused_at(text, len, t->arg) : len;
     int rc = 0;
     if (!text) {
         rc = -1;
-    } else if (bad >= 0) {
-        rc = rnn_utf8_file_error(path, text, len, (size_t)bad);
+    } else if (bad < len) {
+        rc = rnn_utf8_file_error(path, text, len, bad);
     } else if (t->b.n + len + 1 >= t->limit) {
         rc = rnn_errorf("%s: too large to read into memory (its files reach %.2f GB, half of what "
                         "this process may use, at %s)", t->top, t->limit / 1e9, path);
@@ -376,10 +377,11 @@ static int add_file_text(const char *path, void *user) {
     return rc;
 }
 
-char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8) {
+char *rnn_read_text_tree(const char *path, size_t *len, size_t (*refused_at)(const char *s, size_t n, const void *arg),
+                         const void *arg) {
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return rnn_read_text_file_ex(path, len, need_utf8);
-    tree_text t = {.need_utf8 = need_utf8, .limit = rnn_read_limit(), .top = path};
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return rnn_read_text_file_ex(path, len, refused_at != NULL);
+    tree_text t = {.refused_at = refused_at, .arg = arg, .limit = rnn_read_limit(), .top = path};
     if (rnn_walk_files(path, add_file_text, NULL, &t)) {
         free(t.b.p);
         return NULL;

@@ -100,11 +100,14 @@ int rnn_walk_files(const char *dir, int (*visit)(const char *path, void *user),
  * it, or, for a directory, its regular files' texts joined, each ending in a
  * newline (one added where it lacks it): a directory's files in name order,
  * then its subdirectories', hidden ones, run directories (config.txt and
- * train.log) and a directory met again through a link skipped. With need_utf8 (a tokenizer
- * that refuses invalid UTF-8 and NUL bytes), a bad byte in a directory's
- * file is reported with that file's path; the whole is held to
- * rnn_read_limit(). */
-char *rnn_read_text_tree(const char *path, size_t *len, int need_utf8);
+ * train.log) and a directory met again through a link skipped. With
+ * refused_at (a tokenizer that refuses invalid UTF-8 and NUL bytes: it gives
+ * the first byte of s, n bytes, that encoding with arg refuses, n where none;
+ * tokenizer.h's rnn_tok_refused), reading stops at a NUL byte and a byte
+ * refused in a directory's file is reported with that file's path; the
+ * whole is held to rnn_read_limit(). */
+char *rnn_read_text_tree(const char *path, size_t *len, size_t (*refused_at)(const char *s, size_t n, const void *arg),
+                         const void *arg);
 
 /* Replaces the file at path all at once: fill(f, arg) writes the contents
  * to a temporary file beside it (0, or non-zero when a write failed), which

@@ -778,6 +778,13 @@ expect_error "a file of invalid UTF-8 in a --data directory is named" "tree/b_su
     $RNN train --data "$T/tree" $tf --out "$T/x"
 expect_error "and by rnn eval" "tree/b_sub/deeper/e.txt: input has invalid UTF-8 at byte offset 3" \
     $RNN eval "$T/tree_run/model.safetensors" --data "$T/tree"
+# --strip-html: a byte inside a tag is not read, in a directory's file as in a file alone
+mkdir -p "$T/htree"; printf 'x <b a="\377">y</b> and some more text to read here\n' >"$T/htree/a.txt"
+cat "$T/text.txt" >"$T/htree/b.txt"
+$RNN train --data "$T/htree" --tokenizer word --strip-html $tf --out "$T/htree_run" >"$T/out" 2>&1
+hc=$($RNN eval "$T/htree_run/model.safetensors" --data "$T/htree" --json 2>&1)
+check "--strip-html: a directory whose file has a bad byte inside a tag trains and evaluates" \
+    "[ -s '$T/htree_run/model.safetensors' ] && printf '%s' '$hc' | grep -q '^{\"loss\": '"
 $RNN train --data "$T/tree" --tokenizer byte $tf --out "$T/tree_byte" >/dev/null 2>&1
 check "a byte LM reads the directory, that file too" "[ -s '$T/tree_byte/model.safetensors' ]"
 rm "$T/tree/b_sub/deeper/e.txt"
