@@ -214,7 +214,7 @@ typedef struct {
                             gradient not finite); EVAL: the validation loss (nats) */
     double accuracy;     /* EVAL: validation accuracy (next-token accuracy for a language
                             model); STEP: NaN */
-    double macro_f1;     /* EVAL of a classifier: validation macro-F1; otherwise NaN */
+    double macro_f1;     /* EVAL of a classifier: validation macro-F1 (all classes; one neither seen nor predicted counts 0); otherwise NaN */
     double lr;           /* the learning rate of the last step */
     double tokens_per_s; /* training throughput over the last half second or so */
     int best;            /* EVAL: the best validation so far (model.safetensors was just written) */
