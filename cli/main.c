@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -171,6 +172,40 @@ static void on_sigint(int sig) {
     signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
 }
 
+/* Ctrl-C and SIGTERM during training: taken by one thread of their own
+ * (sigwait), blocked in every other thread, so that no handler ever runs on
+ * a thread that computes. oneDNN 2.6's JIT sgemm points the stack pointer
+ * into the heap, and a handler run inside it wrote its frame there: the run
+ * aborted on a corrupted heap (oneDNN issue 4845) instead of saving. */
+static sigset_t stop_signals;
+
+static void *watch_signals(void *arg) {
+    (void)arg;
+    int sig;
+    if (sigwait(&stop_signals, &sig)) return NULL;
+    got_signal = sig;
+    rnn_train_interrupt();
+    if (sigwait(&stop_signals, &sig)) return NULL;
+    signal(sig, SIG_DFL); /* a second one kills at once */
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
+    raise(sig);
+    return NULL;
+}
+
+/* Before any other thread starts: the threads made later (OpenMP's) inherit
+ * the block. on_sigint stays for a thread made before (a BLAS's own pool),
+ * which does not block them. */
+static void watch_stop_signals(void) {
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    pthread_t w;
+    if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) == 0 && pthread_create(&w, NULL, watch_signals, NULL) != 0)
+        pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL); /* no watcher: the handler, as before */
+}
+
 /* Applies --name value (or --name=value) pairs from argv to o. Returns 0, or
  * 1 after printing the error. */
 static int apply_flags(rnn_opts *o, int argc, char **argv) {
@@ -260,12 +295,12 @@ static int cmd_train(int argc, char **argv) {
     }
     if (apply_flags(&o, argc, argv)) return 1;
     if (resume_dir && rnn_opts_check_resume(&run, &o, resume_dir)) return die(rnn_last_error());
-    signal(SIGINT, on_sigint);
-    signal(SIGTERM, on_sigint);
+    watch_stop_signals();
     if (rnn_train(&o, NULL, NULL, NULL, 0)) return die(rnn_last_error());
     if (got_signal) { /* saved; now die of the signal, so that a calling script stops too */
         fflush(NULL);
         signal(got_signal, SIG_DFL);
+        pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
         raise(got_signal);
     }
     return 0;

@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -459,6 +462,7 @@ typedef struct {
     rnn_opts eff; /* the options in effect (o is this): --init-from's model fixes its shape */
     char *pending; /* what say() printed before train.log was opened, for it (malloc'd) */
     size_t n_pending;
+    int dir_lock;     /* 1 + the run directory's descriptor, locked (flock) while the run holds it; 0: none */
     size_t made_from; /* r->dir[0..made_from) is the first directory this run made (0: none); a
                          failed setup removes it and those below it again */
     rnn_st *state;    /* a resume's state.safetensors, read once: checked first, restored last */
@@ -1395,6 +1399,9 @@ static int meta_num(const run *r, const char *path, const char *key, double *v) 
 static int check_saved_options(run *r) {
     char path[2 * RNN_OPT_STR];
     path_in(path, sizeof path, r, "state.safetensors");
+    if (access(path, F_OK) != 0 && errno == ENOENT) /* config.txt is there: the run stopped before its first save */
+        return rnn_errorf("%s: no resume state: the run stopped before it saved one (its first validation); start "
+                          "it again with --overwrite, or --init-from a checkpoint it saved", path);
     if (!(r->state = rnn_st_open(path))) return -1; /* the header: load_state reads each buffer into place */
     const char *cfg = state_meta(r, "train.config");
     if (!cfg)
@@ -1727,8 +1734,10 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
     /* The mean training loss since the last validation: deterministic (and
      * kept in the resume state), unlike the progress display's window. */
     double train_loss = r->loss_n ? r->loss_sum / r->loss_n : NAN;
-    r->loss_sum = 0;
-    r->loss_n = 0;
+    if (!r->off_grid) { /* a stop's validation keeps the sum: a resume's next row counts what the straight run's does */
+        r->loss_sum = 0;
+        r->loss_n = 0;
+    }
     /* Validation measures the model as it will be used: in fp32, also in a
      * --precision bf16 run (whose fp32 master weights are the model). */
     rnn_precision prec = rnn_gemm_precision();
@@ -1900,6 +1909,19 @@ static int open_run_dir(run *r, int resuming) {
                               resuming ? "resume" : "out");
         }
     }
+    /* One run at a time in a directory: two (a resume started twice) would
+     * write each other's checkpoints. A file system without locks goes on
+     * without. */
+    const int fd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        r->dir_lock = fd + 1;
+    } else if (fd >= 0) {
+        const int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return rnn_errorf("%s: another rnn train is using this run directory now (two runs in one would write "
+                              "each other's checkpoints)", r->dir);
+    }
     char path[2 * RNN_OPT_STR];
     if (!resuming && !o->overwrite) /* never replace a run's checkpoints unasked */
         for (int i = 0; i < 3; i++) {
@@ -1911,6 +1933,28 @@ static int open_run_dir(run *r, int resuming) {
                                   r->dir, kept[i], r->dir);
         }
     return 0;
+}
+
+/* A run killed while it saved a file left that file's temporary copy
+ * (NAME.tmp.XXXXXX, beside it; the file itself is whole): removed when the
+ * directory's next run starts, holding its lock, and said in train.log. */
+static void remove_stale_temps(run *r) {
+    static const char *const ours[] = {"model.safetensors", "last.safetensors", "state.safetensors", "config.txt",
+                                       "metrics.svg"};
+    if (!r->dir_lock) return; /* (without the lock another run's copy could be in the making) */
+    DIR *d = opendir(r->dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+        for (size_t i = 0; i < sizeof ours / sizeof *ours; i++) {
+            const size_t l = strlen(ours[i]);
+            if (strncmp(e->d_name, ours[i], l) || strncmp(e->d_name + l, ".tmp.", 5) || strlen(e->d_name + l + 5) != 6)
+                continue;
+            char path[2 * RNN_OPT_STR];
+            path_in(path, sizeof path, r, e->d_name);
+            n += unlink(path) == 0;
+        }
+    if (d) closedir(d);
+    if (n) say(r, "note: removed %d temporary file%s left by a run killed while it saved", n, n == 1 ? "" : "s");
 }
 
 /* The run's files, once its setup succeeded: config.txt, train.log (with
@@ -1926,6 +1970,7 @@ static int start_run_files(run *r, int resuming) {
             path_in(path, sizeof path, r, old[i]);
             if (unlink(path) && errno != ENOENT) return rnn_errorf("%s: cannot remove: %s", path, strerror(errno));
         }
+    remove_stale_temps(r);
     if (write_config(r, resuming) || (resuming && trim_metrics(r))) return -1;
     path_in(path, sizeof path, r, "train.log");
     if (!(r->log = fopen(path, resuming ? "a" : "w"))) return rnn_errorf("%s: cannot write: %s", path, strerror(errno));
@@ -2705,6 +2750,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     rc = 0;
 out:
     rnn_gemm_set_precision(RNN_FP32);
+    if (r->dir_lock) close(r->dir_lock - 1); /* (the lock goes with it) */
     if (r->bar) fprintf(stderr, "\n");
     if (r->log) fclose(r->log);
     if (r->metrics) fclose(r->metrics);
