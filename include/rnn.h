@@ -166,7 +166,13 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
  * On a machine where other programs keep cores busy, run the host program
  * with GOMP_SPINCOUNT=1000 (or OMP_WAIT_POLICY=passive) in its environment:
  * libgomp's threads otherwise spin at every barrier, and training can run 30x
- * slower. The rnn command sets this itself. */
+ * slower. The rnn command sets this itself.
+ * A host with signal handlers of its own (its Ctrl-C, a sampling profiler's)
+ * should block those signals in the threads that call the library and take
+ * them on a thread of its own (sigwait), or run the handlers on an alternate
+ * stack (sigaltstack, SA_ONSTACK): a handler that runs inside oneDNN 2.6's
+ * sgemm (Debian's libdnnl) writes its frame on the heap and corrupts it
+ * (oneDNN issue 4845). The rnn command takes its signals so. */
 int rnn_threads(int n);
 
 /* ---- Training -------------------------------------------------------------
