@@ -658,7 +658,8 @@ $RNN train --resume "$T/ep" --steps 5 --progress quiet >"$T/out" 2>&1; rc=$?
 check "... with --progress quiet, in train.log alone (quiet: the run's files only)" \
     "[ $rc -eq 0 ] && [ ! -s '$T/out' ] && tail -n 2 '$T/ep/train.log' | grep -q '^note: the run is already at step $per, its stopping point (5 steps): nothing to train'"
 # A resume with nothing to train is told from the state's header: its data are not read (here gone),
-# its model not built, its state's tensors not read (peak RSS below the state's size); it says what it
+# its model not built, its state's tensors not read (peak RSS under 3/4 of the state's size, which
+# reading them would take on top of the process's own: ~16 MB under AddressSanitizer); it says what it
 # said after building all of that. A resume with a larger --steps then needs the data.
 cp "$T/text.txt" "$T/gone.txt"
 $RNN train ${small/--data $T\/text.txt/--data $T\/gone.txt} --tokenizer word --hidden 384 --embed 384 --steps 2 --out "$T/fin" >/dev/null 2>&1
@@ -667,7 +668,7 @@ if [ -x /usr/bin/time ]; then /usr/bin/time -f '%M' -o "$T/rss" $RNN train --res
 else $RNN train --resume "$T/fin" >"$T/out" 2>&1; rc=$?; echo 0 >"$T/rss"; fi
 state=$(wc -c <"$T/fin/state.safetensors"); rss=$(tail -n 1 "$T/rss")
 check "a finished resume whose data are gone says there is nothing to train (peak RSS $rss kB, state $state bytes)" \
-    "[ $rc -eq 0 ] && [ \$((rss * 1024)) -lt \$((state / 2)) ] && [ \$(wc -l <'$T/out') -eq 4 ] &&
+    "[ $rc -eq 0 ] && [ \$((rss * 1024 * 4)) -lt \$((state * 3)) ] && [ \$(wc -l <'$T/out') -eq 4 ] &&
      grep -q '^rnn.c: lm lstm 1x384, vocab [0-9]*, [0-9]* parameters; [0-9]* train / [0-9]* val tokens; batch 4 x 16, [0-9]* steps/epoch' '$T/out' &&
      grep -q '^resuming at step 2 (epoch 0, batch 2)$' '$T/out' &&
      grep -q '^note: the run is already at step 2, its stopping point (2 steps): nothing to train' '$T/out' &&
