@@ -1030,9 +1030,7 @@ static int cmd_eval(int argc, char **argv) {
     /* at the vocabulary's width, in pieces, as rnn train holds its text */
     const int enc = rnn_lm_encode(ck.tok, text, len, RNN_LM_PIECE, 0, &ids, &unk);
     if (enc) { /* a bad byte named where the file has it (after a byte order mark reading dropped) */
-        const size_t bad = rnn_tokenizer_refused_at(ck.tok, text, len);
-        if (bad < len) rnn_utf8_file_error(data, text, len, bad);
-        else rnn_error_prefix("%s", data);
+        rnn_tok_text_error(rnn_tokenizer_options(ck.tok), data, text, len);
         fprintf(stderr, "rnn: %s\n", rnn_last_error());
         goto out;
     }
@@ -1218,15 +1216,9 @@ static int cmd_plot(int argc, char **argv) {
 
 /* Prints s as the inside of a JSON string. */
 static void print_json_string(const char *s) {
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
+    static rnn_sbuf b; /* (kept between calls: one per text printed) */
+    b.n = 0;
+    if (rnn_sbuf_json_string(&b, s) == 0) fwrite(b.p, 1, b.n, stdout);
 }
 
 /* rnn classify reads its texts in blocks and runs each block through each

@@ -177,8 +177,7 @@ static int encode_text(const rnn_t *m, const char *fn, const char *what, const c
     const size_t n = strlen(text), bom = rnn_bom_len(text, n); /* a byte order mark is no text, as in a file */
     *ids = NULL, *len = 0;
     if (rnn_tokenizer_encode(m->ck.tok, text + bom, n - bom, ids, len, NULL)) {
-        const size_t bad = rnn_tokenizer_refused_at(m->ck.tok, text, n); /* named where the text has it */
-        if (bad < n) rnn_utf8_error(text, n, bad);
+        rnn_tok_text_error(rnn_tokenizer_options(m->ck.tok), NULL, text, n); /* named where the text has it */
         return rnn_error_prefix("%s: %s", fn, what);
     }
     if (*len == 0) { /* one filler token (<unk>), as training and rnn classify read such a text */
@@ -405,8 +404,7 @@ static int score_claimed(rnn_t *m, const char *text, size_t len, double *loss, l
     int32_t *ids = NULL;
     size_t n = 0, bom = text ? rnn_bom_len(text, len) : 0; /* a byte order mark is no text, as for rnn eval */
     if (rnn_tokenizer_encode(m->ck.tok, text ? text + bom : "", len - bom, &ids, &n, NULL)) {
-        const size_t bad = rnn_tokenizer_refused_at(m->ck.tok, text, len); /* named where the text has it */
-        if (bad < len) rnn_utf8_error(text, len, bad);
+        rnn_tok_text_error(rnn_tokenizer_options(m->ck.tok), NULL, text, len); /* named where the text has it */
         return rnn_error_prefix("rnn_score: the text");
     }
     if (n < 2) {
@@ -442,9 +440,6 @@ static int run_begins(void) {
     return own;
 }
 
-/* The last run to end puts back the count the first found (and own, its
- * thread's, where none was set); one that ends before another puts back
- * its own thread's count alone. */
 /* The host's count (rnn_threads'; 0: none set): while runs are under way
  * the process's count is theirs, and the host's is the one the first found. */
 static int host_threads(void) {
@@ -454,6 +449,9 @@ static int host_threads(void) {
     return n;
 }
 
+/* The last run to end puts back the count the first found (and own, its
+ * thread's, where none was set); one that ends before another puts back
+ * its own thread's count alone. */
 static void run_ends(int own) {
     pthread_mutex_lock(&runs_lock);
     if (--runs_active == 0) rnn_threads_restore(runs_setting, own);

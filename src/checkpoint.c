@@ -344,20 +344,6 @@ int rnn_checkpoint_copy_params(rnn_model *m, const rnn_model *src, int parts) {
     return copied;
 }
 
-/* s as the inside of a JSON string: '"', '\\' and control characters escaped. */
-static int json_string(rnn_sbuf *b, const char *s) {
-    for (const char *run = s;; s++) {
-        const unsigned char ch = (unsigned char)*s;
-        if (ch && ch != '"' && ch != '\\' && ch >= 0x20) continue;
-        if (rnn_sbuf_put(b, run, (size_t)(s - run))) return -1;
-        if (!ch) return 0;
-        char esc[8];
-        snprintf(esc, sizeof esc, ch == '"' || ch == '\\' ? "\\%c" : "\\u%04x", ch);
-        if (rnn_sbuf_put(b, esc, strlen(esc))) return -1;
-        run = s + 1;
-    }
-}
-
 static int put(rnn_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int put(rnn_sbuf *b, const char *fmt, ...) {
     char line[512];
@@ -378,14 +364,14 @@ char *rnn_checkpoint_describe(const rnn_checkpoint *ck, const char *path) {
     const int vocab = ck->tok ? rnn_tokenizer_vocab_size(ck->tok) : c->vocab_size;
     char *cfg = rnn_config_to_json(c);
     rnn_sbuf b = {0};
-    int bad = !cfg || rnn_sbuf_put(&b, "{\"path\": \"", 10) || json_string(&b, path) ||
+    int bad = !cfg || rnn_sbuf_put(&b, "{\"path\": \"", 10) || rnn_sbuf_json_string(&b, path) ||
               put(&b, "\", \"task\": \"%s\", \"parameters\": %zu, \"tokenizer\": {\"type\": \"%s\", \"vocab_size\": %d",
                   rnn_task_name(c->task), rnn_model_num_weights(ck->model), tok, vocab) ||
               (to && put(&b, ", \"lowercase\": %s, \"split_punct\": %s, \"strip_html\": %s, \"keep_newlines\": %s",
                          yes(to->lowercase), yes(to->split_punct), yes(to->strip_html), yes(to->keep_newlines))) ||
               rnn_sbuf_put(&b, "}, \"labels\": [", 14);
     for (int i = 0; i < ck->n_labels && !bad; i++)
-        bad = rnn_sbuf_put(&b, i ? ", \"" : "\"", i ? 3 : 1) || json_string(&b, ck->labels[i]) || rnn_sbuf_put(&b, "\"", 1);
+        bad = rnn_sbuf_put(&b, i ? ", \"" : "\"", i ? 3 : 1) || rnn_sbuf_json_string(&b, ck->labels[i]) || rnn_sbuf_put(&b, "\"", 1);
     bad = bad || rnn_sbuf_put(&b, "], \"config\": ", 13) || rnn_sbuf_put(&b, cfg, strlen(cfg)) || rnn_sbuf_put(&b, "}", 1);
     free(cfg);
     if (bad) {

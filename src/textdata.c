@@ -202,10 +202,6 @@ static long control_at(const char *s, size_t n) {
     return -1;
 }
 
-/* Appends a row that owns text; frees text on failure. Labels go into the
- * checkpoint's JSON metadata and texts into the tokenizer, so bad bytes are
- * reported here, where the file and line are known (a label at its first
- * row). */
 /* The first byte of a text its tokenizer refuses (invalid UTF-8, NUL), -1
  * where none: with strip_html, as rnn_tok_options_refused_at reads it. */
 static long refused_at(const loader *L, const char *text) {
@@ -218,6 +214,10 @@ static long refused_at(const loader *L, const char *text) {
     return at < len ? (long)at : -1;
 }
 
+/* Appends a row that owns text; frees text on failure. Labels go into the
+ * checkpoint's JSON metadata and texts into the tokenizer, so bad bytes are
+ * reported here, where the file and line are known (a label at its first
+ * row). */
 static int add_row(loader *L, char *text, const char *label, size_t label_len, int line) {
     const int n_lab = L->n_lab;
     int id = intern_label(L, label, label_len);

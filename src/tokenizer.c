@@ -1010,6 +1010,12 @@ size_t rnn_tok_refused(const char *text, size_t len, const void *opts) {
     return rnn_tok_options_refused_at(opts, text, len);
 }
 
+int rnn_tok_text_error(const rnn_tok_options *o, const char *path, const char *text, size_t len) {
+    const size_t bad = rnn_tok_options_refused_at(o, text, len);
+    if (bad < len) return path ? rnn_utf8_file_error(path, text, len, bad) : rnn_utf8_error(text, len, bad);
+    return path ? rnn_error_prefix("%s", path) : -1;
+}
+
 size_t rnn_tokenizer_refused_at(const rnn_tokenizer *t, const char *text, size_t len) {
     return rnn_tok_options_refused_at(&t->opt, text, len);
 }

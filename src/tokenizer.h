@@ -190,6 +190,11 @@ size_t rnn_tokenizer_refused_at(const rnn_tokenizer *t, const char *text, size_t
 size_t rnn_tok_options_refused_at(const rnn_tok_options *o, const char *text, size_t len);
 /* The same as a callback, opts an rnn_tok_options (rnn_read_text_tree's). */
 size_t rnn_tok_refused(const char *text, size_t len, const void *opts);
+/* After encoding text with o failed: the message names the byte it refused
+ * where the file at path has it (rnn_utf8_file_error, "PATH: ..."; path
+ * NULL: where text has it, rnn_utf8_error) or, when it refused none (out of
+ * memory), prefixes the message there with path. Returns -1. */
+int rnn_tok_text_error(const rnn_tok_options *o, const char *path, const char *text, size_t len);
 
 /* Streaming decoder for generation: writes into buf the text that token id adds
  * after token prev_id (-1 at the start), as described above, NUL-terminated

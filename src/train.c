@@ -558,20 +558,13 @@ static size_t split_point(const char *text, size_t len, float frac) {
     return cut;
 }
 
-/* The message for a text (read from the file or directory what) that
- * encoding with options o refused: the bad byte named where the file has it. */
-static int text_error(const char *what, const rnn_tok_options *o, const char *text, size_t len) {
-    const size_t bad = rnn_tok_options_refused_at(o, text, len);
-    return bad < len ? rnn_utf8_file_error(what, text, len, bad) : rnn_error_prefix("%s", what);
-}
-
 /* A language model's text into *s, a piece at a time: besides the text and
  * the stream at its width, only a piece's ids are held at int32 (4 MB for a
  * char text) where the whole text's were (4 bytes a character). */
 static int encode(run *r, const char *what, const char *text, size_t len, rnn_lm_stream *s) {
     size_t unk = 0;
     if (rnn_lm_encode(r->tok, text, len, RNN_LM_PIECE, stream_width, s, &unk))
-        return text_error(what, rnn_tokenizer_options(r->tok), text, len);
+        return rnn_tok_text_error(rnn_tokenizer_options(r->tok), what, text, len);
     if (unk)
         say(r, "warning: %zu tokens of %s are not in the vocabulary and map to %s", unk, what,
             rnn_tokenizer_token(r->tok, rnn_tokenizer_unk_id(r->tok)));
@@ -615,7 +608,7 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
     to.keep_newlines = !r->classify && (to.type == RNN_TOK_WORD || to.type == RNN_TOK_WORDPIECE); /* line breaks are text */
     if (!(r->tok = rnn_tokenizer_build(&to, text, len))) {
         if (to.type == RNN_TOK_WORDPIECE) return -1; /* about the vocabulary file, which it names */
-        return text_error(what, &to, text, len);
+        return rnn_tok_text_error(&to, what, text, len);
     }
     return 0;
 }

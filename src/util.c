@@ -111,6 +111,19 @@ int rnn_sbuf_put(rnn_sbuf *b, const char *s, size_t n) {
     return 0;
 }
 
+int rnn_sbuf_json_string(rnn_sbuf *b, const char *s) {
+    for (const char *run = s;; s++) {
+        const unsigned char ch = (unsigned char)*s;
+        if (ch && ch != '"' && ch != '\\' && ch >= 0x20) continue;
+        if (rnn_sbuf_put(b, run, (size_t)(s - run))) return -1;
+        if (!ch) return 0;
+        char esc[8];
+        snprintf(esc, sizeof esc, ch == '"' || ch == '\\' ? "\\%c" : "\\u%04x", ch);
+        if (rnn_sbuf_put(b, esc, strlen(esc))) return -1;
+        run = s + 1;
+    }
+}
+
 char *rnn_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *d = malloc(n);

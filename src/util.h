@@ -46,6 +46,9 @@ typedef struct {
     size_t n, cap;
 } rnn_sbuf;
 int rnn_sbuf_put(rnn_sbuf *b, const char *s, size_t n);
+/* Appends s as the inside of a JSON string: '"', '\\' and control
+ * characters escaped (\u00XX), other bytes as they are. 0 or -1. */
+int rnn_sbuf_json_string(rnn_sbuf *b, const char *s);
 
 /* Reads a whole file into a NUL-terminated buffer; *len gets its size.
  * Files over rnn_read_limit() are refused with a message. */
