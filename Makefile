@@ -64,10 +64,19 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 # for the rnn command, the tests and bench/, which call the modules directly.
 LIB       := $(BUILD)/librnn.a
 INTLIB    := $(BUILD)/librnn-internal.a
+# librnn.so, the same library for programs (and other languages' bindings)
+# that load it at run time: the same rnn.h functions its only exports (a
+# version script), its own position-independent objects (the rnn command and
+# librnn.a keep the non-PIC ones the benchmarks measure). The soname carries
+# the major version: 0 while the API may still change between minor versions.
+VERSION   := $(shell sed -n 's/^\#define RNN_VERSION "\(.*\)"/\1/p' include/rnn.h)
+SOMAJOR   := $(firstword $(subst ., ,$(VERSION)))
+SO        := $(BUILD)/librnn.so
+PIC_OBJS  := $(SRCS:src/%.c=$(BUILD)/pic/%.o)
 BIN       := $(if $(filter 1,$(SAN)),$(BUILD)/rnn,rnn)
 
 .PHONY: all test test-san run bench examples install uninstall clean
-all: $(BIN) $(LIB) $(BUILD)/ldlibs
+all: $(BIN) $(LIB) $(SO) $(BUILD)/ldlibs
 
 # The link flags a program using librnn.a needs (examples/ reads them).
 $(BUILD)/ldlibs: $(BUILD)/flags
@@ -88,6 +97,11 @@ FORCE:
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) include/rnn.h $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+# -fno-semantic-interposition: the version script hides the internals, so GCC
+# may inline and call them directly as in the non-PIC objects.
+$(BUILD)/pic/%.o: src/%.c $(wildcard src/*.h) include/rnn.h $(BUILD)/flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fno-semantic-interposition -c $< -o $@
 $(BUILD)/cli/%.o: cli/%.c $(wildcard src/*.h cli/*.h) include/rnn.h $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -103,6 +117,14 @@ $(LIB): $(OBJS) $(BUILD)/rnn.syms | $(BUILD)/ldlibs
 	$(CC) -r -nostdlib -o $(BUILD)/librnn.o $(OBJS)
 	objcopy --keep-global-symbols=$(BUILD)/rnn.syms $(BUILD)/librnn.o
 	rm -f $@ && ar rcs $@ $(BUILD)/librnn.o
+$(BUILD)/rnn.map: $(BUILD)/rnn.syms
+	{ echo '{ global:'; sed 's/$$/;/' $<; echo 'local: *; };'; } >$@
+# --no-undefined: every symbol the library uses is found in the libraries it names.
+$(SO): $(PIC_OBJS) $(BUILD)/rnn.map
+	$(CC) -shared -o $(SO).$(VERSION) -Wl,-soname,librnn.so.$(SOMAJOR) \
+	  -Wl,--version-script=$(BUILD)/rnn.map -Wl,--no-undefined $(PIC_OBJS) $(LDLIBS)
+	ln -sfn librnn.so.$(VERSION) $(SO).$(SOMAJOR)
+	ln -sfn librnn.so.$(SOMAJOR) $@
 $(BIN): $(CLI_OBJS) $(INTLIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: tests/%.c tests/harness.h tests/st_edit.h $(INTLIB)
@@ -131,23 +153,30 @@ bench: $(INTLIB)
 	bench/run.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the rnn command, librnn.a,
-# rnn.h and rnn.pc, whose Libs line carries the libraries this build links
-# (cc prog.c $(pkg-config --cflags --libs rnn)). The library is built for this
-# CPU (-march=native) unless NATIVE=0.
+# librnn.so (with its soname link), rnn.h and rnn.pc. `cc prog.c $(pkg-config
+# --cflags --libs rnn)` links the shared library; `--static` adds the libraries
+# this build links (Libs.private) for librnn.a. The library is built for this
+# CPU (-march=native) unless NATIVE=0. Without DESTDIR, ldconfig updates the
+# loader's cache (as root; a user's PREFIX needs LD_LIBRARY_PATH or an rpath).
 PREFIX  ?= /usr/local
-VERSION := $(shell sed -n 's/^\#define RNN_VERSION "\(.*\)"/\1/p' include/rnn.h)
-install: $(BIN) $(LIB)
-	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/pkgconfig" "$(DESTDIR)$(PREFIX)/include"
+LIBDIR   = $(DESTDIR)$(PREFIX)/lib
+install: $(BIN) $(LIB) $(SO)
+	install -d "$(DESTDIR)$(PREFIX)/bin" "$(LIBDIR)/pkgconfig" "$(DESTDIR)$(PREFIX)/include"
 	install -m 755 $(BIN) "$(DESTDIR)$(PREFIX)/bin/rnn"
-	install -m 644 $(LIB) "$(DESTDIR)$(PREFIX)/lib/librnn.a"
+	install -m 644 $(LIB) "$(LIBDIR)/librnn.a"
+	install -m 755 $(SO).$(VERSION) "$(LIBDIR)/librnn.so.$(VERSION)"
+	ln -sfn librnn.so.$(VERSION) "$(LIBDIR)/librnn.so.$(SOMAJOR)"
+	ln -sfn librnn.so.$(SOMAJOR) "$(LIBDIR)/librnn.so"
 	install -m 644 include/rnn.h "$(DESTDIR)$(PREFIX)/include/rnn.h"
 	printf '%s\n' "prefix=$(PREFIX)" 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	  'Name: rnn' 'Description: recurrent networks (RNN, LSTM, GRU) in C: train, sample, classify' \
-	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lrnn $(LDLIBS)' \
-	  >"$(DESTDIR)$(PREFIX)/lib/pkgconfig/rnn.pc"
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lrnn' \
+	  'Libs.private: $(LDLIBS)' >"$(LIBDIR)/pkgconfig/rnn.pc"
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 uninstall:
-	rm -f "$(DESTDIR)$(PREFIX)/bin/rnn" "$(DESTDIR)$(PREFIX)/lib/librnn.a" \
-	  "$(DESTDIR)$(PREFIX)/include/rnn.h" "$(DESTDIR)$(PREFIX)/lib/pkgconfig/rnn.pc"
+	rm -f "$(DESTDIR)$(PREFIX)/bin/rnn" "$(LIBDIR)/librnn.a" "$(LIBDIR)/librnn.so.$(VERSION)" \
+	  "$(LIBDIR)/librnn.so.$(SOMAJOR)" "$(LIBDIR)/librnn.so" \
+	  "$(DESTDIR)$(PREFIX)/include/rnn.h" "$(LIBDIR)/pkgconfig/rnn.pc"
 
 clean:
 	rm -rf build build-san rnn

@@ -984,25 +984,34 @@ fi
 # --- make install into a scratch DESTDIR; a program builds against what it installed
 if [ -n "${RNN_MAKE:-}" ]; then
     I=$T/inst/opt/rnn
+    V=$(sed -n 's/^#define RNN_VERSION "\(.*\)"/\1/p' include/rnn.h)
     $RNN_MAKE -s install DESTDIR="$T/inst" PREFIX=/opt/rnn >"$T/instlog" 2>&1
-    check "make install: bin/rnn, lib/librnn.a, include/rnn.h, lib/pkgconfig/rnn.pc" \
-        "[ -x '$I/bin/rnn' ] && [ -s '$I/lib/librnn.a' ] && cmp -s include/rnn.h '$I/include/rnn.h' && grep -q '^Libs: -L\${libdir} -lrnn ' '$I/lib/pkgconfig/rnn.pc'"
-    libs=$(sed -n 's/^Libs: //p' "$I/lib/pkgconfig/rnn.pc" | sed "s#\${libdir}#$I/lib#")
-    cc -I"$I/include" examples/classify.c -o "$T/classify_installed" $libs 2>"$T/cclog"
+    check "make install: bin/rnn, lib/librnn.a, librnn.so and its links, include/rnn.h, lib/pkgconfig/rnn.pc" \
+        "[ -x '$I/bin/rnn' ] && [ -s '$I/lib/librnn.a' ] && [ -x '$I/lib/librnn.so.$V' ] && [ \"\$(readlink '$I/lib/librnn.so')\" = librnn.so.0 ] && [ \"\$(readlink '$I/lib/librnn.so.0')\" = librnn.so.$V ] && cmp -s include/rnn.h '$I/include/rnn.h' && grep -q '^Libs: -L\${libdir} -lrnn$' '$I/lib/pkgconfig/rnn.pc' && grep -q '^Libs.private: .*-lcjson' '$I/lib/pkgconfig/rnn.pc'"
+    pc() { sed -n "s/^$1: //p" "$I/lib/pkgconfig/rnn.pc" | sed "s#\${libdir}#$I/lib#"; }
+    # a static link: librnn.a and the libraries it needs (pkg-config --static's Libs.private)
+    cc -I"$I/include" examples/classify.c -o "$T/classify_installed" "$I/lib/librnn.a" $(pc Libs.private) 2>"$T/cclog"
     out=$("$T/classify_installed" tests/fixtures/torch_cls.safetensors "a fine film" 2>&1)
-    check "a program linked with rnn.pc's flags against the installed library runs" "printf '%s' '$out' | grep -q \"^pos	0.5588	a fine film$\""
+    check "a program linked statically with rnn.pc's Libs.private runs" "printf '%s' '$out' | grep -q \"^pos	0.5588	a fine film$\" && ! readelf -d '$T/classify_installed' | grep -q librnn"
     # rnn.h's functions are the library's only global symbols: a host's own rnn_train
-    # or rnn_log_add (names of the library's internals) links
+    # or rnn_log_add (names of the library's internals) links, statically and against
+    # librnn.so, and the library's own calls still reach its own functions
     printf '%s\n' '#include <stdio.h>' '#include <rnn.h>' 'int rnn_train(void) { return 7; }' \
         'double rnn_log_add(double a) { return a; }' \
         'int main(int c, char **v) { rnn_t *m = rnn_open(v[1]); float p[3]; int k = rnn_classify(m, "a fine film", p, 3);' \
         '  printf("%d %d %.4f\n", rnn_train(), k, rnn_log_add(p[2])); rnn_close(m); return c < 2; }' >"$T/host.c"
-    cc -I"$I/include" "$T/host.c" -o "$T/host" $libs 2>"$T/cclog"
+    cc -I"$I/include" "$T/host.c" -o "$T/host" "$I/lib/librnn.a" $(pc Libs.private) 2>"$T/cclog"
     out=$("$T/host" tests/fixtures/torch_cls.safetensors 2>&1)
     check "a host's own functions named as the library's internals link and run (nm: $(nm -g --defined-only "$I/lib/librnn.a" | grep -c ' T ') public)" \
         "[ '$out' = '7 2 0.5588' ] && [ \$(nm -g --defined-only '$I/lib/librnn.a' | grep ' T ' | grep -vc ' T rnn_') -eq 0 ]"
+    # (a sanitizer build's library needs its runtime linked into the program too)
+    san=$(pc Libs.private | grep -o -- '-fsanitize=[^ ]*' | head -1)
+    cc -I"$I/include" "$T/host.c" -o "$T/host_so" $(pc Libs) $san -Wl,-rpath,"$I/lib" 2>>"$T/cclog"
+    out=$("$T/host_so" tests/fixtures/torch_cls.safetensors 2>&1)
+    check "the same host linked with rnn.pc's Libs runs against librnn.so (soname librnn.so.0; exports: librnn.a's $(nm -g --defined-only "$I/lib/librnn.a" | grep -c ' T ') functions, no other)" \
+        "[ '$out' = '7 2 0.5588' ] && readelf -d '$T/host_so' | grep -q 'NEEDED.*\[librnn.so.0\]' && readelf -d '$I/lib/librnn.so' | grep -q 'SONAME.*\[librnn.so.0\]' && [ \"\$(nm -D --defined-only '$I/lib/librnn.so' | awk '{print \$3}' | sort)\" = \"\$(nm -g --defined-only '$I/lib/librnn.a' | awk '\$2 == \"T\" {print \$3}' | sort)\" ]"
     $RNN_MAKE -s uninstall DESTDIR="$T/inst" PREFIX=/opt/rnn >>"$T/instlog" 2>&1
-    check "make uninstall removes the four files" "[ -z \"\$(find '$T/inst' -type f)\" ]"
+    check "make uninstall removes what it installed" "[ -z \"\$(find '$T/inst' ! -type d)\" ]"
 fi
 
 # --- bad input: one clear line, non-zero exit, never a crash
