@@ -188,7 +188,7 @@ int rnn_threads(int n);
  *   if (rnn_trainer_set(t, "task", "classify") ||
  *       rnn_trainer_set(t, "data", "train.tsv") ||     // label<TAB>text lines
  *       rnn_trainer_set(t, "bidirectional", NULL) ||   // a flag: NULL means true
- *       rnn_trainer_set(t, "progress", "quiet") ||     // no output but train.log
+ *       rnn_trainer_set(t, "epochs", "5") ||
  *       rnn_trainer_run(t, on_event, NULL))
  *       fprintf(stderr, "%s\n", rnn_error());
  *   else
@@ -231,7 +231,10 @@ typedef struct {
  * for `rnn train` (rnn_trainer_run then returns 0). */
 typedef int (*rnn_train_callback)(const rnn_train_event *event, void *user);
 
-/* A trainer with `rnn train`'s defaults. NULL + rnn_error() if out of memory;
+/* A trainer with `rnn train`'s defaults but one: "progress" is "quiet" (the
+ * library writes nothing on stderr; the run's log lines go to train.log and
+ * the callback has every step) unless set, or given by a loaded config file
+ * ("log": log lines on stderr, "auto": a bar on a terminal). NULL + rnn_error() if out of memory;
  * the functions below then fail (or give "") with a message, not a crash. */
 rnn_trainer *rnn_trainer_new(void);
 void rnn_trainer_free(rnn_trainer *t); /* NULL is fine */
@@ -249,8 +252,8 @@ int rnn_trainer_load_config(rnn_trainer *t, const char *path);
 /* Trains. 0 when the run ended (its length reached, early stopping, or cb
  * asked to stop); -1 + rnn_error() on failure. cb may be NULL. A resume
  * with nothing left to train (at its steps, time or patience) returns 0
- * with no event; its note says why, on stderr unless "progress" is
- * "quiet", and in train.log. */
+ * with no event; its note says why in train.log (and on stderr when
+ * "progress" is not "quiet"). */
 int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user);
 /* The run directory of the last rnn_trainer_run ("" before one): the
  * trainer's, valid until its next run or rnn_trainer_free. */

@@ -852,7 +852,7 @@ static int resume_run(const char *dir, const char *cfg, const char *steps, seen 
 static rnn_trainer *tiny_trainer(const char *dir) {
     rnn_trainer *t = rnn_trainer_new();
     const char *kv[][2] = {{"layers", "1"}, {"hidden", "8"}, {"embed", "4"}, {"batch", "4"},
-                           {"seq-len", "8"}, {"threads", "1"}, {"progress", "quiet"},
+                           {"seq-len", "8"}, {"threads", "1"},
                            {"eval-every", "4"}, {"steps", "12"}, {"lr", "0.05"}, {"out", dir}};
     for (size_t i = 0; t && i < sizeof kv / sizeof kv[0]; i++)
         if (kv[i][1][0]) /* dir "": no "out", the default runs/<time> */
@@ -883,6 +883,28 @@ static int exists_in(const char *dir, const char *name) {
     return access(path, F_OK) == 0;
 }
 
+/* A file's bytes as a string (NULL: unreadable); the caller frees it. */
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    char *s = f ? calloc(1, 1 << 16) : NULL;
+    if (s) fread(s, 1, (1 << 16) - 1, f);
+    if (f) fclose(f);
+    return s;
+}
+
+/* Runs t with on_event, its stderr written to errfile. */
+static int run_catching_stderr(rnn_trainer *t, seen *a, const char *errfile) {
+    fflush(stderr);
+    int saved = dup(2), fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    int rc = t ? rnn_trainer_run(t, on_event, a) : -1;
+    fflush(stderr);
+    dup2(saved, 2);
+    close(fd);
+    close(saved);
+    return rc;
+}
+
 static void test_trainer(void) {
     char base[] = "/tmp/rnn_trainer_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
     if (!harness_mkdtemp(base)) return;
@@ -895,14 +917,7 @@ static void test_trainer(void) {
     seen a = {0};
     rnn_trainer *t = tiny_trainer(full);
     CHECK(t && !strcmp(rnn_trainer_dir(t), ""), "no run directory before a run");
-    fflush(stderr);
-    int saved = dup(2), fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    int rc = t ? rnn_trainer_run(t, on_event, &a) : -1;
-    fflush(stderr);
-    dup2(saved, 2);
-    close(fd);
-    close(saved);
+    int rc = run_catching_stderr(t, &a, errfile);
     CHECK(rc == 0, "the run trains: %s", rnn_error());
     CHECK(t && !strcmp(rnn_trainer_dir(t), full) && !strcmp(a.dir, full), "the run directory is reported");
     int steps_in_order = a.n_step == 12;
@@ -922,13 +937,25 @@ static void test_trainer(void) {
         CHECK(a.eval_acc[i] >= 0 && a.eval_acc[i] <= 1, "validation accuracy %g in [0, 1]", a.eval_acc[i]);
     CHECK(exists_in(full, "model.safetensors") && exists_in(full, "metrics.svg"), "model and plot written");
     struct stat st;
-    CHECK(stat(errfile, &st) == 0 && st.st_size == 0, "progress quiet: nothing on stderr (%ld bytes)",
+    CHECK(stat(errfile, &st) == 0 && st.st_size == 0, "a trainer's default progress: nothing on stderr (%ld bytes)",
           (long)st.st_size);
     char model[200];
     snprintf(model, sizeof model, "%s/model.safetensors", full);
     rnn_t *m = rnn_open(model);
     CHECK(m && !strcmp(rnn_get_task(m), "lm"), "the trained model opens: %s", m ? "" : rnn_error());
     rnn_close(m);
+    rnn_trainer_free(t);
+
+    /* Asked for, "progress" "log" writes train.log's lines on stderr too. */
+    char logged[160], *text;
+    snprintf(logged, sizeof logged, "%s/logged", base);
+    seen l = {0};
+    t = tiny_trainer(logged);
+    CHECK(t && !rnn_trainer_set(t, "progress", "log"), "set progress log");
+    rc = run_catching_stderr(t, &l, errfile);
+    text = read_all(errfile);
+    CHECK(rc == 0 && text && strstr(text, "done: 12 steps"), "progress log: the run's lines on stderr (%s)", text ? text : "unreadable");
+    free(text);
     rnn_trainer_free(t);
 
     /* The same run stopped by its callback after step 6, then resumed. */
