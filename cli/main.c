@@ -855,8 +855,8 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
     if (rnn_cls_note_header(note, sizeof note, data, &ds)) fprintf(stderr, "rnn: %s\n", note);
     rnn_cls_data d;
     int rc = 1;
-    size_t empty = 0;
-    if (rnn_cls_encode(&d, &ds, ck->tok, ck->model->c.max_len, ck->model->c.truncate_tail, NULL, &cut[0],
+    size_t empty = 0, unk = 0;
+    if (rnn_cls_encode(&d, &ds, ck->tok, ck->model->c.max_len, ck->model->c.truncate_tail, &unk, &cut[0],
                        &empty)) {
         fprintf(stderr, "rnn: %s: %s\n", data, rnn_last_error());
         rnn_dataset_free(&ds);
@@ -879,7 +879,8 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
     if (json) {
         printf("{\"loss\": %.9g, \"perplexity\": ", mt.loss);
         print_json_num(exp(mt.loss));
-        printf(", \"accuracy\": %.9g, \"macro_f1\": %.9g, \"examples\": %ld, ", mt.accuracy, mt.macro_f1, mt.n);
+        printf(", \"accuracy\": %.9g, \"macro_f1\": %.9g, \"examples\": %ld, \"tokens\": %zu, \"unk\": %zu, ",
+               mt.accuracy, mt.macro_f1, mt.n, d.n_read, unk);
         if (K > 1) printf("\"ensemble\": %d, ", K);
         printf("\"labels\": [");
         for (int i = 0; i < C; i++) {
@@ -905,6 +906,7 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
             printf("confusion: %d classes, too many to print (--json has the matrix)\n", C);
         else
             print_confusion(&mt, ck->labels);
+        if (unk) printf("(%zu of %zu tokens were not in the vocabulary)\n", unk, d.n_read);
     }
     rnn_cls_metrics_free(&mt);
     rc = 0;
@@ -1139,7 +1141,8 @@ static int cmd_info(int argc, char **argv) {
             for (int i = 0; i < ck.n_labels; i++) printf(" %s", ck.labels[i]);
             printf("\n");
         } else {
-            printf("  task        language model (next token of %d)\n", c->vocab_size);
+            printf("  task        %slanguage model (%s token of %d)\n", c->reverse ? "backward " : "",
+                   c->reverse ? "previous" : "next", c->vocab_size);
         }
         printf("  model       embedding %d x %d", c->vocab_size, c->embed_dim);
         if (rnn)

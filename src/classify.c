@@ -51,6 +51,7 @@ int rnn_cls_encode(rnn_cls_data *d, const rnn_dataset *ds, const rnn_tokenizer *
             return rnn_error_prefix("example %zu", i + 1);
         }
         unk += u;
+        d->n_read += n;
         const size_t whole = n;
         if ((n = rnn_cls_cut(ids, n, max_len, keep_tail)) < whole) cut++;
         if (n == 0) empty++;

@@ -26,6 +26,7 @@ typedef struct {
     int *len;         /* (n) tokens of example i (>= 1) */
     int *label;       /* (n) class id */
     size_t n;
+    size_t n_read;    /* the tokens the texts encoded to, before --max-len cut any */
     int max_len;      /* longest example (tokens) */
     /* the current plan: example indices in batch order, each batch sorted
      * longest first */

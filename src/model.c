@@ -453,7 +453,7 @@ rnn_model *rnn_model_create(const rnn_config *c) {
     return m;
 }
 
-rnn_model *rnn_model_grow_vocab(const rnn_model *m, int vocab) {
+rnn_model *rnn_model_grow_vocab(const rnn_model *m, int vocab, int pad) {
     const int V = m->c.vocab_size;
     if (vocab < V) {
         rnn_errorf("a vocabulary of %d cannot hold the model's %d tokens", vocab, V);
@@ -475,7 +475,6 @@ rnn_model *rnn_model_grow_vocab(const rnn_model *m, int vocab) {
          * old ones, the padding row left out (HF's resize_token_embeddings
          * with mean_resizing), so a new token begins as an average one. */
         const size_t cols = p->ndim == 2 ? (size_t)p->shape[1] : 1;
-        const int pad = !strcmp(p->name, "embedding.weight") ? c.padding_id : -1;
         double *mean = calloc(cols, sizeof(double));
         if (!mean) {
             rnn_model_free(g);

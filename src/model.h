@@ -129,9 +129,10 @@ void rnn_model_free(rnn_model *m);
 /* A copy of m for a vocabulary of `vocab` >= its own tokens (ids kept: the
  * new ones come last): every tensor copied, and each new row of the tables
  * with a row per token (embedding; a language model's head weight and
- * bias) set to the mean of the old rows, the padding row left out. NULL +
- * message for a smaller vocab, a model too large, or out of memory. */
-rnn_model *rnn_model_grow_vocab(const rnn_model *m, int vocab);
+ * bias) set to the mean of the old rows but row `pad` (the tokenizer's
+ * <pad>, never read as text, so its rows were never trained; -1: none).
+ * NULL + message for a smaller vocab, a model too large, or out of memory. */
+rnn_model *rnn_model_grow_vocab(const rnn_model *m, int vocab, int pad);
 /* PyTorch's default initialisation (see model.c), seeded. */
 void rnn_model_init(rnn_model *m, uint64_t seed);
 /* The gradient block and its views (d_emb, gdirs, ...): a model that is only

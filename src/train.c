@@ -595,6 +595,12 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
     if (to.type != RNN_TOK_WORD && o->split_punct >= 0)
         return rnn_errorf("--split-punct is for --tokenizer word (%s)", to.type == RNN_TOK_WORDPIECE
                           ? "wordpiece always splits punctuation off, as BERT does" : "char reads characters");
+    /* word vectors for a character model: a language model on --data reads
+     * characters unless told, and GloVe's "a" and "," would fill theirs */
+    if (o->vectors[0] && !o->tokenizer[0] && to.type != RNN_TOK_WORD)
+        return rnn_errorf("--vectors %s: this model's tokenizer is %s (a language model's default); give --tokenizer "
+                          "word for word vectors (or --tokenizer %s for vectors of its tokens)", o->vectors,
+                          default_type, default_type);
     const int counts = to.type == RNN_TOK_CHAR || to.type == RNN_TOK_WORD; /* the others' vocabularies are fixed */
     if (!counts && (o->min_count != 1 || o->max_vocab != 0))
         return rnn_errorf("--%s is for the char and word tokenizers, whose vocabulary comes from the text",
@@ -655,7 +661,7 @@ static int grow_model(run *r, rnn_model **m) {
     const size_t more = (size_t)(V2 - V) * ((*m)->c.embed_dim + ((*m)->c.task == RNN_TASK_LM ? (*m)->F + 1 : 0));
     rnn_config grown = (*m)->c;
     grown.vocab_size = V2;
-    rnn_model *g = check_fits(r, &grown, rnn_config_num_floats(&(*m)->c) + more) ? NULL : rnn_model_grow_vocab(*m, V2);
+    rnn_model *g = check_fits(r, &grown, rnn_config_num_floats(&(*m)->c) + more) ? NULL : rnn_model_grow_vocab(*m, V2, rnn_tokenizer_pad_id(r->tok));
     if (!g) return -1;
     rnn_model_free(*m);
     *m = g;
@@ -773,8 +779,10 @@ static int encode_cls(run *r, const char *what, const rnn_dataset *ds, rnn_cls_d
     size_t unk = 0, cut = 0, empty = 0;
     if (rnn_cls_encode(d, ds, r->tok, r->o->max_len, !strcmp(r->o->truncate, "tail"), &unk, &cut, &empty))
         return rnn_error_prefix("%s", what);
+    char unknown[96] = ""; /* (a fine-tune's new words: --grow-vocab adds them) */
+    if (unk) snprintf(unknown, sizeof unknown, ", %zu of %zu tokens unknown (%.2f%%)", unk, d->n_read, 100.0 * unk / d->n_read);
     say(r, "%s: %zu examples, longest %d tokens%s%s", what, d->n, d->max_len,
-        cut ? ", some truncated to --max-len" : "", unk ? ", some tokens unknown" : "");
+        cut ? ", some truncated to --max-len" : "", unknown);
     char note[4400];
     if (rnn_cls_note_empty(note, sizeof note, what, empty, d->n, r->tok)) say(r, "%s", note);
     return 0;
@@ -938,37 +946,140 @@ static long vectors_line(char **line, size_t *cap, FILE *f, const char *path, lo
     return got;
 }
 
+/* A field separator of a vectors file: GloVe's space, or a tab. */
+static int vec_sep(char c) { return c == ' ' || c == '\t'; }
+
+/* Why field f (NUL-terminated) of line lineno is no number, for the error. */
+static int vec_not_number(const char *path, long lineno, const char *f, int E) {
+    for (const unsigned char *c = (const unsigned char *)f; *c; c++)
+        if ((*c < 0x20 && *c != '\t' && *c != '\r') || *c == 0x7f)
+            return rnn_errorf("%s:%ld: control bytes, binary data: word2vec's binary format is not read (save the "
+                              "vectors as text: a word, then its numbers, on each line)", path, lineno);
+    char buf[40];
+    rnn_escape(buf, sizeof buf, f);
+    if (strchr(f, ',') && strpbrk(f, "0123456789"))
+        return rnn_errorf("%s:%ld: \"%s\" is not a number (a decimal comma? vectors are written with a decimal "
+                          "point)", path, lineno, buf);
+    if (!E) return rnn_errorf("%s:%ld: \"%s\" is not a number (a line is a word, then its numbers)", path, lineno, buf);
+    return rnn_errorf("%s:%ld: \"%s\" is not a number: expected %d numbers after the word (the vectors' width must "
+                      "equal --embed)", path, lineno, buf, E);
+}
+
+/* The whole of field [q, p) read as a number into *v: 1, else 0. */
+static int vec_number(char *q, char *p, float *v) {
+    const char save = *p;
+    char *e;
+    *p = 0;
+    *v = strtof(q, &e);
+    *p = save;
+    return e == p && q < p;
+}
+
+/* word2vec's first line, "count width": two whole positive numbers. */
+static int vec_header(const char *line, long *width) {
+    char *e;
+    const long count = strtol(line, &e, 10);
+    if (count <= 0 || !vec_sep(*e) || !isdigit((unsigned char)e[1])) return 0;
+    *width = strtol(e + 1, &e, 10);
+    return *width > 0 && !*e;
+}
+
 /* The width of the vectors in path, read as load_vectors reads them: the
- * numbers after the word on the first line that has a space (lines without
- * one are skipped), or the second number of word2vec's "count width" header
- * line. 0 with a message when there is none. */
+ * numbers after the first field of the first line with two fields (lines
+ * with one are skipped), or the second number of word2vec's "count width"
+ * header line. 0 with a message when there is none. */
 #define VECTORS_MAX_WIDTH 65536
 static int vectors_width(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno)), 0;
-    char *line = NULL, *word = NULL, *sp = NULL, *end;
+    char *line = NULL, *word = NULL, *sp = NULL;
     size_t cap = 0;
-    long got, lineno = 0;
+    long got, lineno = 0, header = 0;
     while (!sp && (got = vectors_line(&line, &cap, f, path, lineno + 1, 1 << 20)) > 0) { /* the widest --embed */
         word = line + (++lineno == 1 ? rnn_bom_len(line, (size_t)got) : 0);
-        sp = strchr(word, ' ');
+        for (char *end = word + strlen(word); end > word && (vec_sep(end[-1]) || end[-1] == '\r' || end[-1] == '\n');) *--end = 0;
+        for (sp = word; *sp && !vec_sep(*sp); sp++) {}
+        if (!*sp) sp = NULL;
     }
     fclose(f);
     int width = 0;
-    for (char *p = sp; p && (strtod(p, &end), end != p); p = end) width = width < INT_MAX ? width + 1 : width;
-    if (width == 1 && lineno == 1) { /* "count width": both whole and positive */
-        *sp = 0;
-        const long count = strtol(word, &end, 10), w = *end ? 0 : strtol(sp + 1, &end, 10);
-        while (*end == ' ' || *end == '\r' || *end == '\n') end++;
-        if (count > 0 && w > 0 && w <= VECTORS_MAX_WIDTH && !*end) width = (int)w;
+    if (sp && lineno == 1 && vec_header(word, &header) && header <= VECTORS_MAX_WIDTH) width = (int)header;
+    for (char *p = width ? NULL : sp; p;) { /* the fields after the word, each a whole number */
+        while (vec_sep(*p)) p++;
+        if (!*p) break;
+        char *q = p;
+        float v;
+        while (*p && !vec_sep(*p)) p++;
+        if (!vec_number(q, p, &v)) {
+            *p = 0;
+            vec_not_number(path, lineno, q, 0);
+            free(line);
+            return 0;
+        }
+        if (++width > VECTORS_MAX_WIDTH) break;
     }
     free(line);
     if (!width && got >= -1) rnn_errorf("%s:%ld: no vector width here (a line is a word, then its numbers)", path,
                                        lineno ? lineno : 1);
     if (width > VECTORS_MAX_WIDTH) /* (as a word2vec header's: not a file of vectors, most likely) */
-        return rnn_errorf("%s:%ld: %d numbers after the word, more than the %d of the widest vectors read "
-                          "without --embed (give --embed to say the width)", path, lineno, width, VECTORS_MAX_WIDTH), 0;
+        return rnn_errorf("%s:%ld: over %d numbers after the word, more than the widest vectors read "
+                          "without --embed (give --embed to say the width)", path, lineno, VECTORS_MAX_WIDTH), 0;
     return width;
+}
+
+/* A line of a vectors file of width E: its word and vec. Fields are
+ * separated by spaces or tabs; the last E are the numbers and all before
+ * them the word (GloVe's 840B vectors have words with spaces, ". . ."),
+ * unless what follows the word's first field is numbers too: then the line
+ * has more than E. 1: a vector; 0: a line to skip (blank, one field, the
+ * word2vec header); -1 + message. */
+static int vector_line(char *line, const char *path, long lineno, int E, float *vec, char **word) {
+    char *p = line + strlen(line);
+    while (p > line && (vec_sep(p[-1]) || p[-1] == '\r' || p[-1] == '\n')) *--p = 0;
+    char *first = line;
+    while (*first && !vec_sep(*first)) first++;
+    if (!*first) return 0; /* one field (or none) */
+    long header;
+    if (lineno == 1 && vec_header(line, &header)) {
+        if (header == E) return 0;
+        if (E != 1)
+            return rnn_errorf("%s:1: word2vec's header says the vectors have %ld numbers; --embed is %d (leave "
+                              "--embed out to take the vectors' width)", path, header, E);
+    }
+    int k = E;
+    while (k > 0) { /* fields from the end */
+        char *q = p;
+        while (q > line && !vec_sep(q[-1])) q--;
+        if (q == line) break; /* the first field is the word's */
+        if (!vec_number(q, p, &vec[k - 1])) {
+            *p = 0;
+            return vec_not_number(path, lineno, q, E);
+        }
+        if (memchr(q, 'x', (size_t)(p - q)) || memchr(q, 'X', (size_t)(p - q)))
+            return rnn_errorf("%s:%ld: a hexadecimal number; vectors are decimal", path, lineno);
+        k--;
+        for (p = q; p > line && vec_sep(p[-1]);) p--;
+    }
+    if (k > 0)
+        return rnn_errorf("%s:%ld: expected %d numbers after the word, found %d (the vectors' width must equal "
+                          "--embed)", path, lineno, E, E - k);
+    *p = 0; /* the word; one with spaces that are numbers after its first field: too many numbers */
+    float v;
+    int numbers = first < p;
+    for (char *q = first; numbers && q < p;) {
+        while (vec_sep(*q)) q++;
+        char *e = q;
+        while (*e && !vec_sep(*e)) e++;
+        numbers = vec_number(q, e, &v);
+        q = e;
+    }
+    if (numbers)
+        return rnn_errorf("%s:%ld: more than %d numbers after the word (the vectors' width must equal --embed)",
+                          path, lineno, E);
+    for (k = 0; k < E && isfinite(vec[k]); k++) {}
+    if (k < E) return rnn_errorf("%s:%ld: number %d is %g, not a finite float", path, lineno, k + 1, vec[k]);
+    *word = line;
+    return 1;
 }
 
 static int load_vectors(run *r) {
@@ -1002,36 +1113,11 @@ static int load_vectors(run *r) {
         lineno++;
         const size_t bom = lineno == 1 ? rnn_bom_len(line, (size_t)got) : 0;
         if (bom) memmove(line, line + bom, (size_t)got - bom + 1); /* with the NUL */
-        char *sp = strchr(line, ' ');
-        if (!sp) continue;
-        *sp = 0;
-        char *p = sp + 1, *end;
-        int k = 0, hex = 0;
-        for (; k < E; k++) {
-            vec[k] = strtof(p, &end);
-            if (end == p) break;
-            hex |= memchr(p, 'x', (size_t)(end - p)) || memchr(p, 'X', (size_t)(end - p));
-            p = end;
-        }
-        while (*p == ' ' || *p == '\n' || *p == '\r') p++;
-        /* word2vec's "count width" header: a whole number, then the width alone */
-        char *e1;
-        if (lineno == 1 && k == 1 && vec[0] == E && !*p && strtol(line, &e1, 10) > 0 && !*e1) continue;
-        if (hex) {
-            rnn_errorf("%s:%ld: a hexadecimal number; vectors are decimal", path, lineno);
-            goto out;
-        }
-        if (k < E || *p) {
-            rnn_errorf("%s:%ld: expected %d numbers after the word (the vectors' width must equal --embed)",
-                       path, lineno, E);
-            goto out;
-        }
-        for (k = 0; k < E && isfinite(vec[k]); k++) {}
-        if (k < E) {
-            rnn_errorf("%s:%ld: number %d is %g, not a finite float", path, lineno, k + 1, vec[k]);
-            goto out;
-        }
-        int id = rnn_tokenizer_find(r->tok, line);
+        char *word = line;
+        const int ok = vector_line(line, path, lineno, E, vec, &word);
+        if (ok < 0) goto out;
+        if (!ok) continue;
+        int id = rnn_tokenizer_find(r->tok, word);
         if (id >= first && id != rnn_tokenizer_pad_id(r->tok)) {
             if (seen[id]) { /* the first line of a word counts, as in most readers of these files */
                 repeats++;
@@ -1050,6 +1136,8 @@ static int load_vectors(run *r) {
     say(r, "vectors %s: %ld of %d %stokens covered (%.1f%%)", path, found, V - first, first ? "new " : "vocabulary ",
         100.0 * found / (V - first));
     if (repeats) say(r, "warning: %s: %ld lines repeat a word of an earlier line; the first was used", path, repeats);
+    if (first && r->o->freeze_embedding && found < V - first)
+        say(r, "warning: --freeze-embedding: %ld new tokens the vectors lack keep the mean of the old rows", V - first - found);
     rc = 0;
 out:
     free(line);
@@ -1191,15 +1279,17 @@ void rnn_word_dropout(int32_t *ids, size_t n, float p, int32_t unk, rnn_rng *rng
 
 /* After optimizer step `step` (1-based): ema = d*ema + (1-d)*w with
  * d = min(decay, (1+step)/(10+step)), tf.train.ExponentialMovingAverage's
- * warm-up, so the average is not dominated by the initial weights. */
+ * warm-up, so the average is not dominated by the initial weights. Written
+ * ema += (1-d)*(w - ema): a weight that did not move (frozen) keeps its
+ * average exactly, where d*e + (1-d)*e drifts by float rounding. */
 static void ema_update(run *r) {
     const double d = fmin(r->o->ema, (1.0 + r->step) / (10.0 + r->step));
-    const float a = (float)d, b = (float)(1.0 - d);
+    const float b = (float)(1.0 - d);
     float *restrict e = r->ema;
     const float *restrict w = r->m->w;
     const size_t n = r->m->n_floats;
 #pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n; i++) e[i] = a * e[i] + b * w[i];
+    for (size_t i = 0; i < n; i++) e[i] += b * (w[i] - e[i]);
 }
 
 /* Exchanges the model's weights and the average: validation and the saved
@@ -2070,6 +2160,9 @@ static int make_classifier(run *r, const rnn_model *lm) {
                 : c.loss != mc->loss  ? "; a new head for --loss (the model's is another)"
                                       : "; a new head for the backward direction (--init-backward)");
         if (r->o->init_backward[0] && init_backward(r, lm)) return -1;
+        /* a language model's <pad> row, never trained, is the classifier's
+         * padding row: zero, as a fresh classifier's (PyTorch's padding_idx) */
+        if (c.padding_id >= 0) memset(r->m->emb + (size_t)c.padding_id * c.embed_dim, 0, sizeof(float) * c.embed_dim);
     }
     if (r->o->vectors[0] && load_vectors(r)) return -1;
     return 0;
@@ -2181,6 +2274,20 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
     if (!e->grow_vocab && (e->min_count != def.min_count || e->max_vocab != def.max_vocab))
         return rnn_errorf("--%s: fine-tuning keeps the vocabulary of --init-from %s (--grow-vocab adds to it)",
                           e->min_count != def.min_count ? "min-count" : "max-vocab", e->init_from);
+    /* --grow-vocab adds the words the new text holds as often as the model's
+     * vocabulary asked of its own text, unless told otherwise */
+    if (e->grow_vocab && !rnn_opts_given(e, "min-count") && to->min_count > 0) e->min_count = to->min_count;
+    /* The weights come from the model: its LSTM's forget-gate biases as
+     * trained (--forget-bias acts at initialisation only), and a backward
+     * language model reads right to left (a forward one may become one:
+     * --reverse, the backward LM of a bidirectional classifier). */
+    if (recurrent && rnn_opts_given(e, "forget-bias") && e->forget_bias != mc->forget_bias)
+        return rnn_errorf("--forget-bias %g: the weights of --init-from %s are trained ones (the bias is added at "
+                          "initialisation only)", e->forget_bias, e->init_from);
+    if (mc->cell == RNN_CELL_LSTM) e->forget_bias = mc->forget_bias;
+    if (!r->classify && mc->reverse && rnn_opts_given(e, "reverse") && !e->reverse)
+        return rnn_errorf("--reverse=false: the model of --init-from %s is a backward language model, and "
+                          "fine-tuning keeps its direction", e->init_from);
     return 0;
 }
 
@@ -2266,9 +2373,9 @@ static int setup_model(run *r, int resuming, rnn_checkpoint *ck) {
     const rnn_opts *o = r->o;
     if (o->grow_vocab && !resuming && !o->init_from[0])
         return rnn_errorf("--grow-vocab adds tokens to a fine-tuned model's vocabulary: give --init-from CKPT");
-    if (o->grow_vocab && !resuming && o->freeze_embedding)
+    if (o->grow_vocab && !resuming && o->freeze_embedding && !o->vectors[0])
         return rnn_errorf("--grow-vocab with --freeze-embedding: the new tokens' rows would keep their common "
-                          "start, as good as one <unk>");
+                          "start, as good as one <unk> (--vectors can give them rows)");
     /* a classifier fine-tuned from one: how that one read its texts */
     const int was_len = !resuming && o->init_from[0] && ck->model && ck->model->c.task == RNN_TASK_CLASSIFY
                             ? ck->model->c.max_len : -1;

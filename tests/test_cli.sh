@@ -298,6 +298,8 @@ expect_error "--init-from with --layers at its default value" "--layers 2: the m
 printf 'cell = lstm\nlayers = 1\n' >"$T/ftsame.cfg" # (the model's own values: accepted)
 $RNN train --config "$T/ftsame.cfg" --data "$T/text.txt" --init-from "$T/run/model.safetensors" --steps 1 --threads 1 --out "$T/ftsame" >/dev/null 2>&1
 check "--init-from with the model's own --cell and --layers from a --config file" "[ -s '$T/ftsame/model.safetensors' ]"
+expect_error "--forget-bias with --init-from (an initialisation; the weights are trained)" "--forget-bias 1: the weights of --init-from .* are trained ones" \
+    $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --forget-bias 1 --steps 1 --out "$T/x"
 expect_error "--init-from with --min-count" "--min-count: fine-tuning keeps the vocabulary of --init-from .* (--grow-vocab adds to it)" \
     $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --min-count 3 --steps 1 --out "$T/x"
 # --grow-vocab: fine-tuning on text with characters the model never saw adds them (and resumes exactly)
@@ -322,6 +324,9 @@ expect_error "--vectors when fine-tuning without --grow-vocab" "--vectors .*vec1
     $RNN train $small --init-from "$T/run/model.safetensors" --vectors "$T/vec16.txt" --steps 1 --out "$T/x"
 expect_error "--grow-vocab with --freeze-embedding" "--grow-vocab with --freeze-embedding: the new tokens' rows would keep" \
     $RNN train $small --data "$T/grow.txt" --init-from "$T/run/model.safetensors" --grow-vocab --freeze-embedding --steps 1 --out "$T/x"
+$RNN train $small --data "$T/grow.txt" --init-from "$T/run/model.safetensors" --grow-vocab --vectors "$T/vec16.txt" --freeze-embedding --steps 1 --out "$T/grow4" >"$T/grow4.log" 2>&1
+check "--grow-vocab --freeze-embedding with --vectors trains, naming the new rows the vectors lack" \
+    "[ -s '$T/grow4/model.safetensors' ] && grep -q 'warning: --freeze-embedding: [1-9][0-9]* new tokens the vectors lack keep the mean of the old rows' '$T/grow4.log'"
 expect_error "--grow-vocab without --init-from" "--grow-vocab adds tokens to a fine-tuned model's vocabulary: give --init-from" \
     $RNN train $small --grow-vocab --steps 1 --out "$T/x"
 $RNN train --data "$T/text.txt" --init-from "$T/run/model.safetensors" --steps 1 --threads 1 --out "$T/ftcfg" >/dev/null 2>&1
@@ -1660,7 +1665,7 @@ check "--embed is the vectors' width unless given, and the run says so" \
     "grep -qx 'embed = 4' '$T/vecw/config.txt' && grep -qx 'embed = 4' '$T/vecw2/config.txt' && grep -q -- '--embed 4: the width of the vectors in .*vec.txt' '$T/veclog'"
 awk 'BEGIN { printf "what"; for (i = 0; i < 70000; i++) printf " 0.5"; printf "\n" }' >"$T/vecwide.txt"
 expect_error "vectors wider than any read without --embed (not a vectors file?)" \
-    "vecwide.txt:1: 70000 numbers after the word, more than the 65536 of the widest vectors read without --embed (give --embed to say the width)" \
+    "vecwide.txt:1: over 65536 numbers after the word, more than the widest vectors read without --embed (give --embed to say the width)" \
     $RNN train ${cls/--embed 16 /} --vectors "$T/vecwide.txt" --steps 1 --out "$T/x5"
 { printf '\n'; printf 'what 3\nis 4\n'; } >"$T/vec1.txt" # a blank line first, then words of one number each
 $RNN train ${cls/--embed 16/} --vectors "$T/vec1.txt" --steps 1 --out "$T/vecw1" >/dev/null 2>&1
@@ -1696,6 +1701,35 @@ expect_error "vectors of the wrong width name file:line" "badvec.txt:1" $RNN tra
 printf 'what 1 2 3 4\nis 1 nan 1 1\n' >"$T/nanvec.txt"
 expect_error "a non-finite vector value names file:line" "nanvec.txt:2: number 2 is nan" \
     $RNN train $cls --embed 4 --vectors "$T/nanvec.txt" --out "$T/x5"
+# GloVe 840B's words with spaces (". . ."), a tab after the word, CRLF: read; the numbers are the last --embed fields
+printf 'is 1 1 1 1\r\n. . . 7 7 7 7\nwhat\t2 2 2 2\n' >"$T/spvec.txt"
+$RNN train $cls --embed 4 --vectors "$T/spvec.txt" --freeze-embedding --steps 1 --out "$T/spvec" >"$T/veclog" 2>&1
+check "a vectors line whose word has spaces, and a tab after a word, are read" "grep -q 'vectors .*: 2 of [0-9]* vocabulary tokens covered' '$T/veclog'"
+if py_torch; then
+    check "--vectors: the tab-separated word's row is its numbers" "/usr/bin/python3 - '$T/spvec/model.safetensors' <<'PY'
+import json, sys
+sys.path.insert(0, 'tests/ref'); import st
+t, m = st.load(sys.argv[1]); vocab = json.loads(m['tokenizer'])['vocab']
+sys.exit(not (list(t['embedding.weight'][vocab.index('what')]) == [2, 2, 2, 2]))
+PY"
+fi
+printf 'what 1 2 3 4 5\n' >"$T/morevec.txt"
+expect_error "a vectors line with more numbers than --embed" "morevec.txt:1: more than 4 numbers after the word" \
+    $RNN train $cls --embed 4 --vectors "$T/morevec.txt" --out "$T/x5"
+printf 'what 1 2 3\n' >"$T/fewvec.txt"
+expect_error "a vectors line with fewer numbers than --embed says how many" "fewvec.txt:1: expected 4 numbers after the word, found 3" \
+    $RNN train $cls --embed 4 --vectors "$T/fewvec.txt" --out "$T/x5"
+printf 'what 0,5 1,5\n' >"$T/commavec.txt"
+expect_error "decimal commas in vectors" "commavec.txt:1: \"0,5\" is not a number (a decimal comma?" \
+    $RNN train ${cls/--embed 16/} --vectors "$T/commavec.txt" --out "$T/x5"
+printf '10 8\nwhat 1 2 3 4 5 6 7 8\n' >"$T/hdrvec.txt"
+expect_error "a word2vec header of another width than --embed says both" "hdrvec.txt:1: word2vec's header says the vectors have 8 numbers; --embed is 4" \
+    $RNN train $cls --embed 4 --vectors "$T/hdrvec.txt" --out "$T/x5"
+printf '2 4\nwhat \001\002\003\004\005\006\007\010\011\012' >"$T/binvec.txt"
+expect_error "word2vec's binary format is named" "binvec.txt:2: control bytes, binary data: word2vec's binary format is not read" \
+    $RNN train $cls --embed 4 --vectors "$T/binvec.txt" --out "$T/x5"
+expect_error "--vectors for a language model's default char tokenizer" "--vectors .*vec.txt: this model's tokenizer is char (a language model's default); give --tokenizer word" \
+    $RNN train --data "$T/vec_text.txt" --layers 1 --hidden 8 --vectors "$T/vec.txt" --steps 1 --out "$T/x5"
 printf 'zzzq 1 2 3 4\n' >"$T/novec.txt"
 expect_error "vectors that cover no token" "novec.txt: no line names a token" \
     $RNN train $cls --embed 4 --vectors "$T/novec.txt" --out "$T/x5"
@@ -1730,6 +1764,19 @@ lmw="--tokenizer word --layers 1 --hidden 16 --embed 16 --seq-len 16 --batch 4 -
 $RNN train --data "$T/cls_text.txt" --init-from "$T/lm4cls/model.safetensors" --reverse --freeze-embedding --steps 10 --threads 1 --progress quiet --out "$T/bwd"
 check "a backward LM fine-tuned from a forward one" "[ -s '$T/bwd/model.safetensors' ] && $RNN info '$T/bwd/model.safetensors' --json | grep -q '\"reverse\":true'"
 expect_error "sampling a backward LM is refused" "backward (--reverse) language model" $RNN sample "$T/bwd/model.safetensors"
+# --grow-vocab counts new words as the model's vocabulary did (its --min-count) unless told otherwise
+$RNN train --data "$T/cls_text.txt" $lmw --min-count 2 --steps 1 --out "$T/lmmc" >/dev/null 2>&1
+{ printf 'zyxwv qqqpp qqqpp\n'; cat "$T/cls_text.txt"; } >"$T/mc_text.txt"
+$RNN train --data "$T/mc_text.txt" --init-from "$T/lmmc/model.safetensors" --grow-vocab --steps 1 --threads 1 --out "$T/mc1" >"$T/mc1log" 2>&1
+$RNN train --data "$T/mc_text.txt" --init-from "$T/lmmc/model.safetensors" --grow-vocab --min-count 1 --steps 1 --threads 1 --out "$T/mc2" >"$T/mc2log" 2>&1
+printf 'zyxwv qqqpp zyxwv qqqpp\n' >"$T/mc_eval.txt" # unknown: zyxwv twice (mc1), nothing (mc2)
+u1=$($RNN eval "$T/mc1/model.safetensors" --data "$T/mc_eval.txt" --json | grep -o '"unk": [0-9]*')
+u2=$($RNN eval "$T/mc2/model.safetensors" --data "$T/mc_eval.txt" --json | grep -o '"unk": [0-9]*')
+check "--grow-vocab takes the model's --min-count (2: qqqpp, not zyxwv), or the one given ($u1; $u2)" \
+    "[ '$u1' = '\"unk\": 2' ] && [ '$u2' = '\"unk\": 0' ]"
+check "rnn info says a backward LM is one" "$RNN info '$T/bwd/model.safetensors' | grep -q '^  task        backward language model (previous token of'"
+expect_error "--reverse=false when fine-tuning a backward LM" "--reverse=false: the model of --init-from .*bwd/model.safetensors is a backward language model" \
+    $RNN train --data "$T/cls_text.txt" --init-from "$T/bwd/model.safetensors" --reverse=false --steps 1 --out "$T/x8"
 $RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/bwd/model.safetensors" --freeze-epochs 1 --epochs 1 --out "$T/biulm" >"$T/biulmlog" 2>&1
 check "a bidirectional classifier from a forward and a backward LM" "[ -s '$T/biulm/model.safetensors' ] && grep -q 'initialised the backward direction from' '$T/biulmlog' && ! grep -q warning '$T/biulmlog'"
 $RNN train --data "$T/cls_text.txt" $lmw --layers 2 --out "$T/lm2" >/dev/null 2>&1
@@ -1774,17 +1821,27 @@ if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
     { cat "$T/cls.tsv"; head -n 20 "$T/cls.tsv" | awk -F'\t' '{ print $1 "\tglorbix flumph " $2 }'; } >"$T/cls_new.tsv"
     $RNN train ${clsu/cls.tsv/cls_new.tsv} --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/bwd/model.safetensors" \
         --grow-vocab --freeze-epochs 1 --epochs 1 --out "$T/biulm_grow" >"$T/biulm_growlog" 2>&1
+    # cls_new.tsv: cls.tsv and 20 lines more, each with glorbix and flumph, words the LMs' vocabulary lacks
+    u0=$($RNN eval "$T/biulm/model.safetensors" --data "$T/cls.tsv" --json | grep -o '"unk": [0-9]*' | grep -o '[0-9]*$')
+    u1=$($RNN eval "$T/biulm/model.safetensors" --data "$T/cls_new.tsv" --json | grep -o '"unk": [0-9]*' | grep -o '[0-9]*$')
+    n=$($RNN eval "$T/biulm/model.safetensors" --data "$T/cls_new.tsv" --json | grep -o '"tokens": [0-9]*' | grep -o '[0-9]*$')
+    check "rnn eval of a classifier counts the unknown tokens ($u0, then $u1 of $n)" \
+        "[ -n '$u0' ] && [ \$(($u1 - $u0)) -eq 40 ] && $RNN eval '$T/biulm/model.safetensors' --data '$T/cls_new.tsv' | grep -qx '($u1 of $n tokens were not in the vocabulary)'"
+    $RNN train ${clsu/cls.tsv/cls_new.tsv} --init-from "$T/lm4cls/model.safetensors" --steps 1 --out "$T/unkft" >"$T/unkftlog" 2>&1
+    check "fine-tuning a classifier counts the unknown tokens of its training and validation parts (as eval: $u1)" \
+        "[ \$(grep -o '[0-9]* of [0-9]* tokens unknown (' '$T/unkftlog' | awk '{ s += \$1 } END { print s }') -eq '$u1' ]"
     check "--grow-vocab with --init-backward: both LMs' layers, and new tokens" \
         "grep -q -- '--grow-vocab: [0-9]* tokens of .*cls_new.tsv added to the vocabulary .*: \"flumph\" \"glorbix\"' '$T/biulm_growlog' && grep -q 'initialised the backward direction from' '$T/biulm_growlog' && ! grep -q warning '$T/biulm_growlog'"
     for run in biulm biulm_grow; do
         check "--init-backward puts each LM's layer in its direction ($run)" "/usr/bin/python3 - '$T' $run <<'PY'
-import sys
+import json, sys
 sys.path.insert(0, 'tests/ref'); import st
 import numpy as np
 T = sys.argv[1]
 c, _ = st.load(T + '/' + sys.argv[2] + '/model.safetensors'); f, _ = st.load(T + '/lm4cls/model.safetensors'); b, _ = st.load(T + '/bwd/model.safetensors')
 V = f['embedding.weight'].shape[0]
-ok = np.array_equal(c['embedding.weight'][:V], f['embedding.weight'])
+pad = json.loads(_['tokenizer'])['pad_id']  # the LM's never-trained <pad> row: the classifier's zero padding row
+ok = np.array_equal(np.delete(c['embedding.weight'][:V], pad, 0), np.delete(f['embedding.weight'], pad, 0)) and not c['embedding.weight'][pad].any()
 new = c['embedding.weight'][V:]  # grown rows start alike (the mean of the others), and stay (frozen)
 ok &= (len(new) > 2 if 'grow' in sys.argv[2] else len(new) == 0) and all(np.array_equal(r, new[0]) for r in new)
 for k in ('weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0'):
