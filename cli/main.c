@@ -1260,6 +1260,7 @@ typedef struct {
     unsigned char *was_cut; /* (K, max) text i cut by model k */
     int *empty;             /* (max) 1 + the first model that found no tokens in text i, or 0 */
     size_t *dropped;        /* (max) the tokens model 0 cut from the front of text i */
+    long held;              /* a long line read, left in the line buffer for a block of its own (-1: none) */
     int K;
     cls_member m[MAX_ENSEMBLE + 1];
 } cls_block;
@@ -1278,7 +1279,7 @@ static void cls_block_free(cls_block *b) {
 static int cls_block_init(cls_block *b, int max, int C, int K) {
     memset(b, 0, sizeof *b);
     const size_t n = (size_t)max;
-    b->max = max, b->K = K;
+    b->max = max, b->K = K, b->held = -1;
     b->text = malloc(n * sizeof *b->text), b->len = malloc(n * sizeof *b->len);
     b->no = malloc(n * sizeof *b->no), b->off = malloc(n * sizeof *b->off);
     b->probs = malloc(n * C * sizeof *b->probs), b->sum = malloc(n * C * sizeof *b->sum);
@@ -1344,7 +1345,9 @@ static int stdin_ready(void) {
  * limit bytes at most, read as rnn_getline reads it into *line), one with
  * a prompt when interactive. *eof set at the end of the input. 0, or the
  * failed read's rnn_getline code (-2 with *err its errno, -3 too long): the
- * block holds the lines before it. */
+ * block holds the lines before it. A line longer than CLS_BLOCK_BYTES after
+ * others waits in *line for the next block, its own: a text that needs more
+ * memory than there is fails alone, the lines before it answered. */
 static long cls_read_block(cls_block *b, char **texts, int n_texts, int *next, int interactive, int stop_at_nul,
                            size_t limit, char **line, size_t *cap, int *line_no, int *eof, int *err) {
     long rc = 0;
@@ -1367,11 +1370,17 @@ static long cls_read_block(cls_block *b, char **texts, int n_texts, int *next, i
             bytes += b->len[b->n++];
             continue;
         }
-        if (i > 0 && !stdin_ready()) break; /* answer the lines that came before waiting for more */
-        if (interactive) fprintf(stderr, "> "), fflush(stderr);
-        /* a NUL byte ends the read where the tokenizer refuses it (its
-         * message follows), so binary input stops at its first one */
-        long got = rnn_getline(line, cap, stdin, limit, stop_at_nul);
+        long got = b->held;
+        if (got >= 0) {
+            b->held = -1;
+        } else {
+            if (i > 0 && !stdin_ready()) break; /* answer the lines that came before waiting for more */
+            if (interactive) fprintf(stderr, "> "), fflush(stderr);
+            /* a NUL byte ends the read where the tokenizer refuses it (its
+             * message follows), so binary input stops at its first one */
+            got = rnn_getline(line, cap, stdin, limit, stop_at_nul);
+            if (got > 0) ++*line_no;
+        }
         if (got == -1) {
             *eof = 1;
             break;
@@ -1381,11 +1390,14 @@ static long cls_read_block(cls_block *b, char **texts, int n_texts, int *next, i
             rc = got;
             break;
         }
-        ++*line_no;
         while (got > 0 && ((*line)[got - 1] == '\n' || (*line)[got - 1] == '\r')) (*line)[--got] = 0;
         const size_t bom = *line_no == 1 ? rnn_bom_len(*line, (size_t)got) : 0; /* no text, as in a file */
         if (bom) memmove(*line, *line + bom, (size_t)(got -= (long)bom) + 1);
         if (interactive && !got) continue; /* another prompt */
+        if (i > 0 && (size_t)got > CLS_BLOCK_BYTES) {
+            b->held = got;
+            break;
+        }
         if (used + (size_t)got + 1 > b->cap) {
             size_t nc = b->cap ? 2 * b->cap : CLS_BLOCK_BYTES;
             if (nc < used + (size_t)got + 1) nc = used + (size_t)got + 1;
@@ -1450,8 +1462,13 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
         b->m[k].d.n = (size_t)n_ok;
         if (rnn_cls_batch_probs(e->ck[k].model, &b->m[k].d, CLS_BATCH, &b->m[k].a, b->probs,
                                 attention && !k ? b->alpha : NULL)) {
+            /* (out of memory, most likely for the longest text's activations: named) */
+            int longest = 0;
+            for (int i = 1; i < n_ok; i++)
+                if (b->m[k].d.len[i] > b->m[k].d.len[longest]) longest = i;
             fflush(stdout);
-            return -cmdf("classify", "%s", rnn_last_error());
+            return -cmdf("classify", "%s %d: %s (a text of %d tokens%s)", what, b->no[longest], rnn_last_error(),
+                         b->m[k].d.len[longest], e->ck[k].model->c.max_len > 0 ? "" : "; --max-len N cuts it");
         }
         const double w = 1.0 / K;
         for (size_t x = 0; x < (size_t)n_ok * C; x++) b->sum[x] += w * b->probs[x];

@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -456,6 +457,11 @@ typedef struct {
     /* since the last logged line (--log-every): its loss is their mean and
      * its tok/s their pace, so no line repeats the one before */
     double log_loss, log_t;
+    double bar_t; /* the progress bar's last redraw */
+    /* metrics.csv's tokens/s: the tokens trained since the row before, over
+     * the time since it ended (the validations' time left out) */
+    double row_t;
+    long row_tokens;
     long log_n, log_tokens;
     int bad_evals, bar, quiet, plot_failed;
     double plot_time; /* when metrics.svg was last drawn */
@@ -775,6 +781,27 @@ static char *join_texts(const rnn_dataset *ds, size_t *len) {
     return s;
 }
 
+static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
+
+/* A text far longer than nearly all (a 10 MB review among short ones) sizes
+ * the activations of every batch, memory and time the rest never use: said,
+ * with the --max-len that would cut the few. */
+static void note_outlier(run *r, const char *what, const rnn_cls_data *d) {
+    if (r->o->max_len > 0 || d->n < 100 || d->max_len < 1000) return;
+    int *len = malloc(d->n * sizeof *len);
+    if (!len) return;
+    memcpy(len, d->len, d->n * sizeof *len);
+    qsort(len, d->n, sizeof *len, cmp_int);
+    const int p99 = len[d->n - 1 - d->n / 100];
+    size_t over = 0;
+    while (over < d->n && len[d->n - 1 - over] > 4 * p99) over++;
+    free(len);
+    if (d->max_len > 10 * p99)
+        say(r, "warning: %s: the longest text has %d tokens, %.0f times what 99%% of them have at most (%d); "
+            "the activations are sized for it: --max-len %d would cut the %zu longest", what, d->max_len,
+            (double)d->max_len / p99, p99, 4 * p99, over);
+}
+
 static int encode_cls(run *r, const char *what, const rnn_dataset *ds, rnn_cls_data *d) {
     size_t unk = 0, cut = 0, empty = 0;
     if (rnn_cls_encode(d, ds, r->tok, r->o->max_len, !strcmp(r->o->truncate, "tail"), &unk, &cut, &empty))
@@ -783,6 +810,7 @@ static int encode_cls(run *r, const char *what, const rnn_dataset *ds, rnn_cls_d
     if (unk) snprintf(unknown, sizeof unknown, ", %zu of %zu tokens unknown (%.2f%%)", unk, d->n_read, 100.0 * unk / d->n_read);
     say(r, "%s: %zu examples, longest %d tokens%s%s", what, d->n, d->max_len,
         cut ? ", some truncated to --max-len" : "", unknown);
+    note_outlier(r, what, d);
     char note[4400];
     if (rnn_cls_note_empty(note, sizeof note, what, empty, d->n, r->tok)) say(r, "%s", note);
     return 0;
@@ -1738,6 +1766,10 @@ static void progress(run *r, double step_loss, long n_tok, double loss, double t
         r->log_loss = 0, r->log_n = r->log_tokens = 0, r->log_t = now;
     }
     if (r->quiet || !r->bar) return;
+    /* ten redraws a second at most: a terminal takes them all */
+    const double now = rnn_now();
+    if (now - r->bar_t < 0.1 && r->step != r->total_steps) return;
+    r->bar_t = now;
     if (r->total_steps > 0) frac = (double)r->step / r->total_steps;
     if (o->time > 0 && el / o->time > frac) frac = el / o->time;
     char eta[32] = "?";
@@ -1745,12 +1777,25 @@ static void progress(run *r, double step_loss, long n_tok, double loss, double t
         long s = (long)((1.0 - frac) * (el / frac));
         snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
     }
-    int width = 24, fill = frac > 0 ? (int)(frac * width) : 0;
-    char barbuf[32];
-    for (int i = 0; i < width; i++) barbuf[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-    barbuf[width] = 0;
-    fprintf(stderr, "\r\033[Kstep %ld [%s] loss %.4f | %.0f tok/s | lr %.2e | ETA %s", r->step, barbuf,
-            nosign(loss), tok_s, nosign(lr), eta);
+    /* One line, narrower than the terminal: a line that wraps leaves its
+     * first part behind at every redraw (\033[K clears the last row only).
+     * The bar narrows (24 columns at most, 8 at least, else none), then the
+     * line's end is cut. */
+    char barbuf[32], tail[160], line[256];
+    snprintf(tail, sizeof tail, "loss %.4f | %.0f tok/s | lr %.2e | ETA %s", nosign(loss), tok_s, nosign(lr), eta);
+    struct winsize ws;
+    const int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    int n = snprintf(line, sizeof line, "step %ld [] %s", r->step, tail);
+    const int width = cols - 1 - n < 24 ? cols - 1 - n : 24, fill = frac > 0 ? (int)(frac * width) : 0;
+    if (width >= 8) {
+        for (int i = 0; i < width; i++) barbuf[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+        barbuf[width] = 0;
+        n = snprintf(line, sizeof line, "step %ld [%s] %s", r->step, barbuf, tail);
+    } else {
+        n = snprintf(line, sizeof line, "step %ld %s", r->step, tail);
+    }
+    if (n >= cols) line[cols > 1 ? cols - 1 : 0] = 0;
+    fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
 }
 
@@ -1813,7 +1858,8 @@ static int beats(const run *r, double key, double loss, double best_val, double 
 /* Validates the model in r->m (with --ema, the average), logs the result and
  * saves model.safetensors (when better) and last.safetensors. */
 static int validate_model(run *r, float lr, double tok_s, int *stop) {
-    double loss = NAN, acc = NAN, f1 = NAN;
+    double loss = NAN, acc = NAN, f1 = NAN, now = rnn_now();
+    const double row_tok_s = now > r->row_t ? (r->tokens - r->row_tokens) / (now - r->row_t) : 0.0;
     /* The mean training loss since the last validation: deterministic (and
      * kept in the resume state), unlike the progress display's window. */
     double train_loss = r->loss_n ? r->loss_sum / r->loss_n : NAN;
@@ -1859,7 +1905,7 @@ static int validate_model(run *r, float lr, double tok_s, int *stop) {
         say(r, "step %ld epoch %ld: val loss %.4f (ppl %.2f) acc %.4f%s%s", r->step, r->epoch, nosign(loss),
             nosign(exp(loss)), nosign(acc), plain, better ? " *best*" : "");
     fprintf(r->metrics, "%ld,%.3f,%ld,%.6f,%.6f,%.6f,%.6f,%.6e,%.1f\n", r->step, elapsed(r), r->tokens,
-            nosign(train_loss), nosign(loss), nosign(acc), nosign(f1), nosign(lr), tok_s);
+            nosign(train_loss), nosign(loss), nosign(acc), nosign(f1), nosign(lr), row_tok_s);
     fflush(r->metrics);
     plot(r, 0);
     /* Keep the saved models and state, the last usable ones, when the loss
@@ -1905,6 +1951,7 @@ static int validate(run *r, float lr, double tok_s, int *stop) {
     ema_swap(r);
     if (rc || (rc = save_state(r))) return rc;
     r->saved_step = r->step;
+    r->row_t = rnn_now(), r->row_tokens = r->tokens;
     return 0;
 }
 
@@ -2772,6 +2819,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     }
     if (start_run_files(r, resuming)) goto out;
     r->t0 = rnn_now(); /* this session's training time: its notes (a spent --time) count it */
+    r->row_t = r->t0, r->row_tokens = r->tokens;
     announce(r, r->m, resuming);
 
     /* The loop: a batch, a step, the progress line, the callback, and every

@@ -1061,6 +1061,15 @@ if command -v script >/dev/null 2>&1; then
     $RNN eval "$T/run/model.safetensors" --data "$T/text2.txt" --dynamic 0.1 --dynamic-seg 1 >"$T/pipe.txt" 2>"$T/pipe.err"
     check "eval shows progress on a terminal only, and the same result" \
         "grep -q 'rnn eval: [0-9]*% ([0-9]* of [0-9]* tokens' '$T/tty.txt' && [ ! -s '$T/pipe.err' ] && grep -qF \"\$(head -n 1 '$T/pipe.txt')\" '$T/tty.txt'"
+    # train's progress bar on a terminal of 75 and 40 columns: each redraw narrower than it (a
+    # line that wraps leaves a line behind at every redraw); the bar narrows, then goes
+    for cols in 75 40; do
+        script -qec "stty cols $cols; $RNN train $small --hidden 64 --steps 60 --eval-every 1000 --progress bar --out '$T/bar$cols'" /dev/null \
+            | tr '\r' '\n' | grep -a '^.\[Kstep ' | grep -av ' epoch ' | sed 's/^.\[K//' >"$T/bar$cols.txt"
+        w=$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$T/bar$cols.txt")
+        check "train's progress bar fits a terminal of $cols columns (widest $w; $(wc -l <"$T/bar$cols.txt") redraws)" \
+            "[ -s '$T/bar$cols.txt' ] && [ $w -lt $cols ] && { [ $cols -lt 75 ] || grep -q 'step [0-9]* \[[=> ]*\] loss' '$T/bar$cols.txt'; }"
+    done
 fi
 # --dynamic 0 never moves a weight: the static loss, read in segments of 20 instead of 256.
 d0=$($RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --json --dynamic 0 | sed -E 's/.*"loss": ([0-9.e-]+).*/\1/')
@@ -1730,6 +1739,19 @@ expect_error "word2vec's binary format is named" "binvec.txt:2: control bytes, b
     $RNN train $cls --embed 4 --vectors "$T/binvec.txt" --out "$T/x5"
 expect_error "--vectors for a language model's default char tokenizer" "--vectors .*vec.txt: this model's tokenizer is char (a language model's default); give --tokenizer word" \
     $RNN train --data "$T/vec_text.txt" --layers 1 --hidden 8 --vectors "$T/vec.txt" --steps 1 --out "$T/x5"
+# rnn classify: a line too long for the memory (4M tokens under ulimit -v; not under ASan) fails
+# alone, in a block of its own: the line before it is answered, and the error names it and --max-len
+if ! ldd "$RNN" 2>/dev/null | grep -q libasan; then
+    awk 'BEGIN { printf "a fine film"; for (i = 0; i < 1000000; i++) printf " what is it"; printf "\n" }' >"$T/longline.txt"
+    { echo "a fine film"; cat "$T/longline.txt"; echo "a fine film"; } | bash -c "ulimit -v 300000; exec $RNN classify '$T/vec/model.safetensors'" >"$T/long.out" 2>"$T/long.err"
+    check "classify: a text too long for memory fails alone, named, after the lines before it are answered" \
+        "[ \$(wc -l <'$T/long.out') -eq 1 ] && grep -qx 'rnn classify: stdin line 2: out of memory (a text of [0-9]* tokens; --max-len N cuts it)' '$T/long.err'"
+fi
+# one text 100x longer than the rest sizes every batch's activations: the run says so, and which --max-len cuts it
+{ cat "$T/cls.tsv"; head -n 1 "$T/cls.tsv" | cut -f1 | tr -d '\n'; printf '\t'; awk 'BEGIN { for (i = 0; i < 3000; i++) printf "what is it "; printf "\n" }'; } >"$T/outlier.tsv"
+$RNN train ${cls/cls.tsv/outlier.tsv} --val "$T/cls.tsv" --steps 1 --out "$T/outlier" >"$T/outlierlog" 2>&1
+check "a text far longer than the rest is named, with the --max-len that cuts it" \
+    "grep -q 'warning: .*outlier.tsv: the longest text has 900[0-9] tokens, [0-9]* times what 99% of them have at most ([0-9]*); the activations are sized for it: --max-len [0-9]* would cut the 1 longest' '$T/outlierlog'"
 printf 'zzzq 1 2 3 4\n' >"$T/novec.txt"
 expect_error "vectors that cover no token" "novec.txt: no line names a token" \
     $RNN train $cls --embed 4 --vectors "$T/novec.txt" --out "$T/x5"
