@@ -72,7 +72,30 @@ static long next_line(char **line, size_t *cap, FILE *f, const char *path, long 
     return got;
 }
 
-static int read_csv(const char *path, table *t) {
+/* Row lineno of path (line, split in place at its commas) into row: 0, or -1
+ * with a message naming path:lineno when it is not nf fields of numbers. */
+static int parse_row(char *line, int nf, const int *where, double *row, const char *path, long lineno) {
+    char *field[MAX_FIELDS + 1];
+    const int n = split_commas(line, field, MAX_FIELDS);
+    if (n > MAX_FIELDS) return rnn_errorf("%s:%ld: more fields than the header's %d", path, lineno, nf);
+    if (n != nf) return rnn_errorf("%s:%ld: %d fields where the header has %d", path, lineno, n, nf);
+    for (int c = 0; c < NCOL; c++) {
+        row[c] = NAN;
+        if (where[c] < 0) continue;
+        const char *s = field[where[c]];
+        char *end;
+        row[c] = strtod(s, &end); /* nan, inf; an overflow is inf, drawn as a gap */
+        if (end == s || *end)
+            return rnn_errorf("%s:%ld: %s '%.40s%s' is not a number", path, lineno, col_name[c], s,
+                              strlen(s) > 40 ? "..." : "");
+    }
+    if (!isfinite(row[C_STEP])) return rnn_errorf("%s:%ld: step is not a finite number", path, lineno);
+    return 0;
+}
+
+/* Reads metrics.csv into t. note (note_cap bytes) gets a warning for the
+ * caller to show when a torn last line was left out, and stays "" otherwise. */
+static int read_csv(const char *path, table *t, char *note, size_t note_cap) {
     FILE *f = fopen(path, "r");
     if (!f) return rnn_errorf("%s: cannot open: %s", path, strerror(errno));
     char *line = NULL, *field[MAX_FIELDS + 1];
@@ -102,30 +125,17 @@ static int read_csv(const char *path, table *t) {
     while ((got = next_line(&line, &cap, f, path, lineno + 1)) >= 0) {
         lineno++;
         if (line[strspn(line, "\r\n")] == 0) continue; /* a blank line */
-        int n = split_commas(line, field, MAX_FIELDS);
-        if (n != nf) {
-            if (n > MAX_FIELDS)
-                rnn_errorf("%s:%ld: more fields than the header's %d", path, lineno, nf);
-            else
-                rnn_errorf("%s:%ld: %d fields where the header has %d", path, lineno, n, nf);
-            goto out;
-        }
+        /* Only the last line can lack its newline (rnn_getline stops at one). */
+        const int unterminated = line[got - 1] != '\n';
         double row[NCOL];
-        for (int c = 0; c < NCOL; c++) {
-            row[c] = NAN;
-            if (where[c] < 0) continue;
-            const char *s = field[where[c]];
-            char *end;
-            row[c] = strtod(s, &end); /* nan, inf; an overflow is inf, drawn as a gap */
-            if (end == s || *end) {
-                rnn_errorf("%s:%ld: %s '%.40s%s' is not a number", path, lineno, col_name[c], s,
-                           strlen(s) > 40 ? "..." : "");
-                goto out;
-            }
-        }
-        if (!isfinite(row[C_STEP])) {
-            rnn_errorf("%s:%ld: step is not a finite number", path, lineno);
-            goto out;
+        if (parse_row(line, nf, where, row, path, lineno)) {
+            if (!unterminated) goto out;
+            /* A run killed mid-write (or a plot drawn while training appends)
+             * leaves its last row cut short; training's resume drops such a
+             * line too. The rows before it are whole: draw them. */
+            snprintf(note, note_cap, "warning: %s: the last line, with no newline (cut short mid-write?), is left out",
+                     rnn_last_error());
+            continue; /* the end of the file */
         }
         if (table_push(t, row)) goto out;
     }
@@ -353,13 +363,17 @@ static int fill_plot(FILE *f, void *arg) {
     return ferror(f) ? -1 : 0;
 }
 
-int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *title) {
+int rnn_plot_metrics_note(const char *csv_path, const char *svg_path, const char *title, char *note,
+                          size_t note_cap) {
+    char spare[1];
+    if (!note || !note_cap) note = spare, note_cap = sizeof spare;
+    note[0] = 0;
     struct stat in, out;
     if (stat(csv_path, &in) == 0 && stat(svg_path, &out) == 0 && in.st_dev == out.st_dev &&
         in.st_ino == out.st_ino)
         return rnn_errorf("%s: is the metrics file itself; the plot needs another name", svg_path);
     table t = {0};
-    if (read_csv(csv_path, &t)) {
+    if (read_csv(csv_path, &t, note, note_cap)) {
         table_free(&t);
         return -1;
     }
@@ -368,5 +382,12 @@ int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *tit
     plot_job job = {&t, title ? title : csv_path};
     const int rc = rnn_replace_file(svg_path, fill_plot, &job);
     table_free(&t);
+    return rc;
+}
+
+int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *title) {
+    char note[sizeof "warning: " + 8192];
+    const int rc = rnn_plot_metrics_note(csv_path, svg_path, title, note, sizeof note);
+    if (note[0]) fprintf(stderr, "rnn: %s\n", note);
     return rc;
 }

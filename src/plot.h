@@ -11,12 +11,23 @@
 #ifndef RNN_PLOT_H
 #define RNN_PLOT_H
 
+#include <stddef.h>
+
 /* Reads csv_path (the header of metrics.csv names its columns; step,
  * train_loss, val_loss, val_acc and lr must be there, val_macro_f1 may be)
  * and writes svg_path through a temporary file and a rename, so a reader
  * never sees half a plot. Values that are not finite (nan) leave a gap in
  * their line. -1 + message naming file:line on a malformed row, a missing
- * column or no rows. */
+ * column or no rows.
+ * A last line without its newline that is no whole row (a run stopped
+ * mid-write) is left out, and said so on stderr as "rnn: warning: FILE:LINE:
+ * ..."; a torn line anywhere else is an error. */
 int rnn_plot_metrics(const char *csv_path, const char *svg_path, const char *title);
+
+/* rnn_plot_metrics writing nothing on stderr: note (note_cap bytes, may be
+ * NULL) gets the warning line instead, "" when there is none, so that a
+ * host that keeps stderr quiet (the trainer of the C API) can route it. */
+int rnn_plot_metrics_note(const char *csv_path, const char *svg_path, const char *title, char *note,
+                          size_t note_cap);
 
 #endif

@@ -4,10 +4,12 @@
  *   the values' differences, computed here by hand, whatever the axes.
  * - Every point lies inside its panel's frame; a nan leaves a gap; a column
  *   of nan (a language model's macro-F1) draws nothing.
- * - Malformed files fail with file:line and leave an existing plot alone. */
+ * - Malformed files fail with file:line and leave an existing plot alone; a
+ *   torn last line (no newline) is left out with one warning line. */
 #include "harness.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -83,6 +85,32 @@ static int files_in_dir(void) {
     for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
     if (d) closedir(d);
     return n;
+}
+
+/* Runs rnn_plot_metrics(csv, svg, NULL) with stderr going to a file; its
+ * return value, and what it wrote on stderr in err (cap bytes). */
+static int plot_capturing_stderr(char *err, size_t cap) {
+    char path[80];
+    snprintf(path, sizeof path, "%s/stderr.txt", dir);
+    fflush(stderr);
+    const int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (saved < 0 || fd < 0) {
+        if (saved >= 0) close(saved);
+        if (fd >= 0) close(fd);
+        snprintf(err, cap, "(cannot capture stderr)");
+        return -2;
+    }
+    dup2(fd, 2);
+    close(fd);
+    const int rc = rnn_plot_metrics(csv, svg, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char *text = slurp(path);
+    snprintf(err, cap, "%s", text ? text : "");
+    free(text);
+    unlink(path);
+    return rc;
 }
 
 static const char *HEADER = "step,elapsed_s,tokens,train_loss,val_loss,val_acc,val_macro_f1,lr,tokens_per_s\n";
@@ -257,6 +285,52 @@ static void test_long_run(void) {
     free(doc);
 }
 
+/* A metrics.csv whose last line was cut short (a crash mid-write: no newline,
+ * too few fields or a number cut off) draws the rows before it, with one
+ * warning line naming file:line; cut short in the middle, it stays an error. */
+static void test_torn_last_line(void) {
+    const char *rows = "100,1.0,5000,2.0,1.8,0.50,nan,2e-3,100\n200,2.0,10000,1.5,1.2,0.60,nan,1e-3,100\n";
+    const char *torn[][3] = {
+        {HEADER, rows, "700,15.1,14336"},
+        {"step,train_loss,val_loss,val_acc,lr\n", "100,2,1.8,0.5,2e-3\n200,1.5,1.2,0.6,1e-3\n", "300,1.4,1.1,0.61,1e-"},
+    };
+    char text[512], err[1024], want[128];
+    for (int k = 0; k < 2; k++) {
+        snprintf(text, sizeof text, "%s%s%s", torn[k][0], torn[k][1], torn[k][2]);
+        write_file(csv, text);
+        const int rc = plot_capturing_stderr(err, sizeof err);
+        CHECK(rc == 0, "torn %d: plotted (%s)", k, rc ? rnn_last_error() : "");
+        snprintf(want, sizeof want, "%s:4: ", csv);
+        const char *nl = strchr(err, '\n');
+        CHECK(strstr(err, want) && strstr(err, "warning") && nl && !nl[1], "torn %d: one warning line naming %s: '%s'", k,
+              want, err);
+        double xy[16];
+        int lines;
+        char *doc = slurp(svg);
+        const int n = doc ? points_of(doc, "val_loss", xy, 8, &lines) : 0;
+        CHECK(n == 2, "torn %d: the 2 whole rows are drawn (%d)", k, n);
+        free(doc);
+    }
+    /* a whole row without its newline is a row, drawn without a word */
+    snprintf(text, sizeof text, "%s%s300,3.0,15000,1.4,1.1,0.61,nan,1e-3,100", HEADER, rows);
+    write_file(csv, text);
+    CHECK(plot_capturing_stderr(err, sizeof err) == 0 && !err[0], "an unterminated whole row: no warning ('%s')", err);
+    double xy[16];
+    int lines;
+    char *doc = slurp(svg);
+    CHECK(doc && points_of(doc, "val_loss", xy, 8, &lines) == 3, "... and its 3 rows drawn");
+    free(doc);
+    /* cut short and then written after: an error, the plot left as it was */
+    snprintf(text, sizeof text, "%s%s700,15.1,14336\n800,2.0,10000,1.5,1.2,0.60,nan,1e-3,100\n", HEADER, rows);
+    write_file(csv, text);
+    write_file(svg, "<svg>previous plot</svg>\n");
+    CHECK(plot_capturing_stderr(err, sizeof err) == -1 && strstr(rnn_last_error(), ":4: 3 fields where the header has 9"),
+          "a torn line in the middle is an error: %s", rnn_last_error());
+    doc = slurp(svg);
+    CHECK(doc && !strcmp(doc, "<svg>previous plot</svg>\n"), "... and the plot is untouched");
+    free(doc);
+}
+
 /* Each malformed file fails with the expected file:line message and leaves
  * the plot already there as it was. */
 static void test_errors(void) {
@@ -350,6 +424,7 @@ int main(void) {
     RUN(test_title_is_valid_xml);
     RUN(test_errors);
     RUN(test_long_run);
+    RUN(test_torn_last_line);
     unlink(csv);
     unlink(svg);
     rmdir(dir);
