@@ -1939,4 +1939,21 @@ else
     fi
 fi
 
+# --- rnn plot of a metrics.csv whose last line a crash cut short (no newline, too few fields):
+# that line is left out with one warning naming file:line, and the rows before it are drawn;
+# the same line with a row written after it is an error naming it
+mkdir -p "$T/tornrun"
+cp "$T/run/metrics.csv" "$T/tornrun/metrics.csv"
+torn_at=$(($(wc -l <"$T/tornrun/metrics.csv") + 1))
+printf '700,15.1,14336' >>"$T/tornrun/metrics.csv"
+$RNN plot "$T/tornrun" >"$T/out" 2>"$T/err"
+check "plot of a metrics.csv with a torn last line draws the rows before it" \
+    "[ $? -eq 0 ] && grep -q '</svg>' '$T/tornrun/metrics.svg' && [ \$(grep -c '<circle' '$T/tornrun/metrics.svg') -ge 4 ]"
+check "... and says so in one warning line naming file:line" \
+    "[ \$(wc -l <'$T/err') -eq 1 ] && grep -q '^rnn: warning: .*tornrun/metrics.csv:$torn_at: 3 fields where the header has 9' '$T/err'"
+printf '\n' >>"$T/tornrun/metrics.csv"
+tail -n 1 "$T/run/metrics.csv" >>"$T/tornrun/metrics.csv"
+expect_error "a torn line with rows after it is an error naming file:line" "tornrun/metrics.csv:$torn_at: 3 fields" \
+    $RNN plot "$T/tornrun"
+
 summary
