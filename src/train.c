@@ -1468,7 +1468,7 @@ static int save_state(run *r) {
     snprintf(vals[14], 64, "%ld", r->loss_n);
     /* The options too, so that a resume can tell an edited config.txt, and
      * the data's fingerprints, so that it can tell changed data. */
-    const char *keys[N_STATE_META + 6], *vp[N_STATE_META + 6];
+    const char *keys[N_STATE_META + 7], *vp[N_STATE_META + 7];
     for (int i = 0; i < N_STATE_META; i++) keys[i] = state_keys[i], vp[i] = vals[i];
     char *cfg = rnn_opts_to_string(r->o);
     if (!cfg) return -1;
@@ -1485,7 +1485,12 @@ static int save_state(run *r) {
     keys[N_STATE_META + 3] = "train.group_steps", vp[N_STATE_META + 3] = groups;
     keys[N_STATE_META + 4] = "train.grid_best_val", vp[N_STATE_META + 4] = grid[0];
     keys[N_STATE_META + 5] = "train.grid_best_loss", vp[N_STATE_META + 5] = grid[1];
-    int rc = rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, r->label_base, keys, vp, N_STATE_META + 6, t, nt);
+    /* since 2026-12-07 too: the losses of train.log's next line so far (a
+     * resume's first line is then the straight run's) */
+    char logged[96];
+    snprintf(logged, sizeof logged, "%.17g,%ld", r->log_loss, r->log_n);
+    keys[N_STATE_META + 6] = "train.log_losses", vp[N_STATE_META + 6] = logged;
+    int rc = rnn_checkpoint_save(path, m, r->tok, r->labels, r->n_labels, r->label_base, keys, vp, N_STATE_META + 7, t, nt);
     free(cfg);
     return rc;
 }
@@ -1665,6 +1670,18 @@ static int restore_counters(run *r) {
             goto out;
         }
         r->grid_best_val = g[0], r->grid_best_loss = g[1];
+    }
+    const char *ll = state_meta(r, "train.log_losses");
+    if (ll) {
+        double sum;
+        long n;
+        int used = 0;
+        if (sscanf(ll, "%lf,%ld%n", &sum, &n, &used) != 2 || ll[used] || !(sum >= 0 && sum <= DBL_MAX) || n < 0 ||
+            !isdigit((unsigned char)ll[0])) {
+            rnn_errorf("%s: resume state \"train.log_losses\" is %s, not a sum and a count: a damaged file", path, ll);
+            goto out;
+        }
+        r->log_loss = sum, r->log_n = n;
     }
     rc = 0;
 out:

@@ -244,6 +244,14 @@ expect_error "--weight-drop out of range" "--weight-drop must be in \[0, 1) (got
 expect_error "--dropout out of range on one layer: the range first, not 'does nothing'" "--dropout must be in \[0, 1) (got 1.5)" \
     $RNN train $small --dropout 1.5 --steps 1 --out "$T/x"
 
+# train.log's step lines (--log-every) of a run stopped off them (step 13) and resumed are the straight run's
+$RNN train $small --log-every 10 --steps 30 --eval-every 15 --out "$T/logfull" >/dev/null 2>&1
+$RNN train $small --log-every 10 --steps 13 --eval-every 15 --out "$T/loghalf" >/dev/null 2>&1
+$RNN train --resume "$T/loghalf" --steps 30 >/dev/null 2>&1
+a=$(grep -o '^step [0-9]* epoch [0-9]* loss [0-9.]*' "$T/logfull/train.log" | tr '\n' ' ')
+b=$(grep -o '^step [0-9]* epoch [0-9]* loss [0-9.]*' "$T/loghalf/train.log" | tr '\n' ' ')
+check "train.log's step lines of a resumed run are the straight run's ($b)" "[ -n '$a' ] && [ '$a' = '$b' ]"
+
 # --recurrent-dropout: its masks are part of the random state a resume restores
 resumed rd "--recurrent-dropout" --recurrent-dropout 0.3
 changes "--recurrent-dropout changes the training loss" 2
