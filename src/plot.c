@@ -84,7 +84,7 @@ static int parse_row(char *line, int nf, const int *where, double *row, const ch
         if (where[c] < 0) continue;
         const char *s = field[where[c]];
         char *end;
-        row[c] = strtod(s, &end); /* nan, inf; an overflow is inf, drawn as a gap */
+        row[c] = strtod(s, &end); /* nan (a gap), inf (marked at the edge); an overflow is inf */
         if (end == s || *end)
             return rnn_errorf("%s:%ld: %s '%.40s%s' is not a number", path, lineno, col_name[c], s,
                               strlen(s) > 40 ? "..." : "");
@@ -160,6 +160,8 @@ out:
 
 typedef struct {
     double lo, hi, step; /* the axis spans [lo, hi], ticks every step */
+    int log;             /* lo, hi and step are in decades (log10 of the values) */
+    int ticks125;        /* a log axis with room for ticks at 2x and 5x in each decade */
 } axis;
 
 /* Values are drawn within +-LIMIT (a diverged loss of 1e300 sits at the
@@ -170,9 +172,11 @@ typedef struct {
 static double clamp(double v) { return v > LIMIT ? LIMIT : v < -LIMIT ? -LIMIT : v; }
 
 /* An axis over [min, max] (finite, within LIMIT) that ends on round numbers,
- * with about `target` ticks of 1, 2 or 5 times a power of ten. A range too
- * narrow for doubles to tell its ticks apart is widened around its middle. */
-static axis nice_axis(double min, double max, int target) {
+ * with about `target` ticks of 1, 2 or 5 times a power of ten, and at least
+ * 1 apart when `whole` (steps, decades: no tick between two integers). A
+ * range too narrow for doubles to tell its ticks apart is widened around its
+ * middle. */
+static axis nice_axis(double min, double max, int target, int whole) {
     double mid = 0.5 * (min + max), scale = fmax(fabs(min), fabs(max));
     if (!(max - min > scale * 1e-9)) {
         double pad = scale > 0 ? scale * 0.05 : 0.5;
@@ -180,26 +184,77 @@ static axis nice_axis(double min, double max, int target) {
     }
     double raw = (max - min) / target, mag = pow(10, floor(log10(raw))), f = raw / mag;
     double step = (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
-    axis a = {floor(min / step) * step, ceil(max / step) * step, step};
+    if (whole && step < 1) step = 1;
+    axis a = {floor(min / step) * step, ceil(max / step) * step, step, 0, 0};
     return a;
 }
 
-/* The number of tick intervals of a (ticks at lo + i * step, i = 0..n). */
-static int tick_count(const axis *a) {
-    double n = floor((a->hi - a->lo) / a->step + 0.5);
-    return n < 1 ? 1 : n > MAX_TICKS ? MAX_TICKS : (int)n;
+/* A log axis over [min, max] (0 < min < max) drawn `pixels` long: whole
+ * decades, a tick at each (or every 2nd, 5th, ... when they would crowd), and
+ * at 2x and 5x too where a decade has room (45 px puts 1 and 2 14 px apart). */
+static axis log_axis(double min, double max, double pixels) {
+    const int target = pixels / 28 < 2 ? 2 : (int)(pixels / 28);
+    axis a = nice_axis(floor(log10(min) + 1e-9), ceil(log10(max) - 1e-9), target, 1);
+    a.log = 1;
+    a.ticks125 = a.step == 1 && pixels / (a.hi - a.lo) >= 45;
+    return a;
 }
 
-static double map(const axis *a, double v, double px0, double px1) {
-    return px0 + (clamp(v) - a->lo) / (a->hi - a->lo) * (px1 - px0);
+/* v in a's units: itself, or its log10 on a log axis (which holds only
+ * values above 0; anything else goes to its low end). */
+static double units(const axis *a, double v) {
+    v = clamp(v);
+    return !a->log ? v : v > 0 ? log10(v) : a->lo;
 }
 
-static void tick_label(char *buf, size_t cap, double v, double step) {
-    if (fabs(v) < step * 1e-6) v = 0; /* no -1e-17 from lo + i * step */
-    if (step >= 1 && fabs(v) < 1e15)
-        snprintf(buf, cap, "%.0f", v); /* steps: 25000, not 2.5e+04 */
-    else
-        snprintf(buf, cap, "%.4g", v);
+static double map_units(const axis *a, double u, double px0, double px1) {
+    return px0 + (u - a->lo) / (a->hi - a->lo) * (px1 - px0);
+}
+
+static double map(const axis *a, double v, double px0, double px1) { return map_units(a, units(a, v), px0, px1); }
+
+/* The ticks of a, in its units, low to high: up to max into at; the count. */
+static int ticks(const axis *a, double *at, int max) {
+    int n = 0;
+    if (a->ticks125) { /* 1, 2, 5, 10, 20, ... */
+        for (double e = a->lo; e < a->hi && n + 3 < max; e++) {
+            at[n++] = e;
+            at[n++] = e + log10(2.0);
+            at[n++] = e + log10(5.0);
+        }
+        at[n++] = a->hi;
+        return n;
+    }
+    double count = floor((a->hi - a->lo) / a->step + 0.5);
+    count = count < 1 ? 1 : count > max - 1 ? max - 1 : count;
+    for (int i = 0; i <= (int)count; i++) at[n++] = a->lo + i * a->step;
+    return n;
+}
+
+/* The label of the tick at u (in a's units). A linear axis's labels take
+ * their digits from the tick spacing, so that neighbours always differ:
+ * 1.2340 1.2342 ..., not 1.234 1.234 (%.4g); steps read 25000, not 2.5e+04.
+ * A log axis's ticks are m x 10^e (m = 1, 2 or 5): 0.002 or 500 written
+ * out, 2e-5 and 1e6 in short. */
+static void tick_label(char *buf, size_t cap, const axis *a, double u) {
+    if (a->log) {
+        const double e = floor(u + 1e-9), m = floor(pow(10, u - e) + 0.5);
+        if (e >= -3 && e <= 4)
+            snprintf(buf, cap, "%.*f", e < 0 ? (int)-e : 0, m * pow(10, e));
+        else
+            snprintf(buf, cap, "%.0fe%.0f", m, e);
+        return;
+    }
+    const double big = fmax(fabs(a->lo), fabs(a->hi));
+    const int s = (int)floor(log10(a->step) + 1e-9); /* step = 1, 2 or 5 x 10^s */
+    if (fabs(u) < a->step * 1e-6) /* 0, not -1e-17 from lo + i * step */
+        snprintf(buf, cap, "0");
+    else if (big < 1e15 && (s >= 0 || (s >= -6 && big >= 1e-4)))
+        snprintf(buf, cap, "%.*f", s < 0 ? -s : 0, u);
+    else { /* as many significant digits as from the largest tick's down to the spacing's */
+        int digits = (int)floor(log10(big)) - s + 1;
+        snprintf(buf, cap, "%.*g", digits < 1 ? 1 : digits > 17 ? 17 : digits, u);
+    }
 }
 
 /* s as XML character data: markup escaped; control characters and
@@ -228,7 +283,7 @@ typedef struct {
     const char *title;
     int height;
     series s[2];
-    int ns;
+    int ns, may_log; /* may_log: a log y axis when the values span orders of magnitude */
 } panel;
 
 /* One series as polylines (a gap at every non-finite value), with point
@@ -273,34 +328,65 @@ static void draw_series(FILE *f, const table *t, const series *s, const axis *xa
                     map(xa, x[i], LEFT, LEFT + PLOT_W), map(ya, y[i], bottom, top), s->color);
 }
 
+/* A series' infinite values (a diverged loss, an lr overflowing), which no
+ * axis can place: a triangle at their step whose tip touches the frame's top
+ * edge (+inf) or bottom edge (-inf), one per pixel column and sign. */
+static void draw_infinities(FILE *f, const table *t, const series *s, const axis *xa, double top, double bottom) {
+    const double *x = t->v[C_STEP], *y = t->v[s->col];
+    double last_col[2] = {-1, -1}; /* the pixel column of the last mark at the top, at the bottom */
+    for (size_t i = 0; i < t->n; i++) {
+        if (!isinf(y[i])) continue;
+        const int down = y[i] < 0;
+        const double px = map(xa, x[i], LEFT, LEFT + PLOT_W);
+        if (floor(px) == last_col[down]) continue;
+        last_col[down] = floor(px);
+        fprintf(f, "<path class=\"nonfinite\" d=\"M%.2f,%.2f l4,%d h-8 z\" fill=\"%s\"/>\n", px, down ? bottom : top,
+                down ? -8 : 8, s->color);
+    }
+}
+
 /* A panel at vertical offset y0: frame, grid, ticks, series and legend. */
 static void draw_panel(FILE *f, const table *t, const panel *p, const axis *xa, double y0) {
     const double top = y0 + 28, bottom = y0 + p->height - 30;
     double lo = INFINITY, hi = -INFINITY;
+    size_t ninf = 0;
     for (int k = 0; k < p->ns; k++)
         for (size_t i = 0; i < t->n; i++) {
-            double v = clamp(t->v[p->s[k].col][i]);
-            if (isfinite(v)) lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+            /* isfinite before clamp, which would make an inf 1e100 */
+            const double v = t->v[p->s[k].col][i];
+            if (isfinite(v)) lo = fmin(lo, clamp(v)), hi = fmax(hi, clamp(v));
+            ninf += isinf(v) != 0;
         }
     fprintf(f, "<text x=\"%d\" y=\"%.0f\" font-size=\"14\" font-weight=\"bold\">%s</text>\n", LEFT, y0 + 18, p->title);
+    if (ninf)
+        fprintf(f, "<text class=\"note\" x=\"%.0f\" y=\"%.0f\" font-size=\"11\" fill=\"#888\">%zu value%s not finite: "
+                   "marked at the frame's edge</text>\n",
+                LEFT + 9.0 * strlen(p->title) + 14, y0 + 18, ninf, ninf == 1 ? "" : "s");
     fprintf(f, "<rect class=\"plot\" x=\"%d\" y=\"%.2f\" width=\"%d\" height=\"%.2f\" fill=\"none\" stroke=\"#444\"/>\n",
             LEFT, top, PLOT_W, bottom - top);
     char buf[32];
-    for (int i = 0, n = tick_count(xa); i <= n; i++) {
-        double v = xa->lo + i * xa->step, px = map(xa, v, LEFT, LEFT + PLOT_W);
-        tick_label(buf, sizeof buf, v, xa->step);
+    double at[MAX_TICKS];
+    for (int i = 0, n = ticks(xa, at, MAX_TICKS); i < n; i++) {
+        const double px = map_units(xa, at[i], LEFT, LEFT + PLOT_W);
+        tick_label(buf, sizeof buf, xa, at[i]);
         fprintf(f, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#e4e4e4\"/>\n", px, top, px, bottom);
         fprintf(f, "<text x=\"%.2f\" y=\"%.2f\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n", px, bottom + 14, buf);
     }
+    for (int k = 0; k < p->ns; k++) draw_infinities(f, t, &p->s[k], xa, top, bottom);
     if (!(lo <= hi)) { /* nothing finite to draw (e.g. before a first validation) */
         fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\" text-anchor=\"middle\" fill=\"#888\">no values</text>\n",
                 LEFT + PLOT_W / 2.0, (top + bottom) / 2);
         return;
     }
-    axis ya = nice_axis(lo, hi, 5);
-    for (int i = 0, n = tick_count(&ya); i <= n; i++) {
-        double v = ya.lo + i * ya.step, py = map(&ya, v, bottom, top);
-        tick_label(buf, sizeof buf, v, ya.step);
+    /* A loss or lr spanning more than 30x (a diverged run, a --schedule step
+     * lr falling 10x at a time) is all at the floor of a linear axis: it
+     * gets a log one. Not with a value of 0 or below, which no log axis
+     * holds: an lr of 0 (cosine's last, --lr 0) stays linear, where 0 is at
+     * its true place rather than pinned to an edge that reads as 1e-N. */
+    const axis ya = p->may_log && lo > 0 && hi > 30 * lo ? log_axis(lo, hi, bottom - top) : nice_axis(lo, hi, 5, 0);
+    for (int i = 0, n = ticks(&ya, at, MAX_TICKS); i < n; i++) {
+        const double py = map_units(&ya, at[i], bottom, top);
+        tick_label(buf, sizeof buf, &ya, at[i]);
         fprintf(f, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" stroke=\"#e4e4e4\"/>\n", LEFT, py, LEFT + PLOT_W, py);
         fprintf(f, "<text x=\"%d\" y=\"%.2f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", LEFT - 6, py + 4, buf);
     }
@@ -325,16 +411,17 @@ static int has_finite(const table *t, int c) {
 /* The whole document. */
 static void draw(FILE *f, const table *t, const char *title) {
     panel panels[3] = {
-        {"loss (nats)", 300, {{C_TRAIN, "train", "#1f77b4"}, {C_VAL, "validation", "#d62728"}}, 2},
-        {"validation accuracy", 220, {{C_ACC, "accuracy", "#2ca02c"}, {C_F1, "macro-F1", "#9467bd"}}, has_finite(t, C_F1) ? 2 : 1},
-        {"learning rate", 160, {{C_LR, "lr", "#555555"}}, 1},
+        {"loss (nats)", 300, {{C_TRAIN, "train", "#1f77b4"}, {C_VAL, "validation", "#d62728"}}, 2, 1},
+        {"validation accuracy", 220, {{C_ACC, "accuracy", "#2ca02c"}, {C_F1, "macro-F1", "#9467bd"}},
+         has_finite(t, C_F1) ? 2 : 1, 0},
+        {"learning rate", 160, {{C_LR, "lr", "#555555"}}, 1, 1},
     };
     double xmin = INFINITY, xmax = -INFINITY;
     for (size_t i = 0; i < t->n; i++) {
         double x = clamp(t->v[C_STEP][i]);
         xmin = x < xmin ? x : xmin, xmax = x > xmax ? x : xmax;
     }
-    axis xa = nice_axis(xmin, xmax, 8);
+    axis xa = nice_axis(xmin, xmax, 8, 1);
     int height = 40 + 24;
     for (int k = 0; k < 3; k++) height += panels[k].height;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "

@@ -16,9 +16,10 @@
 /* Reads csv_path (the header of metrics.csv names its columns; step,
  * train_loss, val_loss, val_acc and lr must be there, val_macro_f1 may be)
  * and writes svg_path through a temporary file and a rename, so a reader
- * never sees half a plot. Values that are not finite (nan) leave a gap in
- * their line. -1 + message naming file:line on a malformed row, a missing
- * column or no rows.
+ * never sees half a plot. A nan leaves a gap in its line; an inf is marked
+ * at the edge of its panel and scales nothing. A loss or lr panel whose
+ * values are all above 0 and span more than 30x has a log axis. -1 +
+ * message naming file:line on a malformed row, a missing column or no rows.
  * A last line without its newline that is no whole row (a run stopped
  * mid-write) is left out, and said so on stderr as "rnn: warning: FILE:LINE:
  * ..."; a torn line anywhere else is an error. */

@@ -4,6 +4,10 @@
  *   the values' differences, computed here by hand, whatever the axes.
  * - Every point lies inside its panel's frame; a nan leaves a gap; a column
  *   of nan (a language model's macro-F1) draws nothing.
+ * - An inf scales no axis and is marked at the frame's edge; a loss or lr
+ *   spanning more than 30x (all above 0) is on a log axis, checked by the
+ *   ratios of the logs; tick labels are whole steps and differ from their
+ *   neighbours, and say where a value is drawn.
  * - Malformed files fail with file:line and leave an existing plot alone; a
  *   torn last line (no newline) is left out with one warning line. */
 #include "harness.h"
@@ -85,6 +89,36 @@ static int files_in_dir(void) {
     for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
     if (d) closedir(d);
     return n;
+}
+
+/* The tick labels of the panel framed by rect: the 11-point texts with the
+ * given text-anchor ("end": the y axis, left of the frame; "middle": the x
+ * axis, under it), in document order (the drawing's order: low to high
+ * values). Up to max labels into label, their y (for "end") or x (for
+ * "middle") into pos; returns the count. */
+static int tick_labels(const char *doc, const double *rect, const char *anchor, char (*label)[32], double *pos,
+                       int max) {
+    int n = 0;
+    for (const char *p = strstr(doc, "<text "); p && n < max; p = strstr(p + 1, "<text ")) {
+        double x, y;
+        char a[16], l[32];
+        if (sscanf(p, "<text x=\"%lf\" y=\"%lf\" font-size=\"11\" text-anchor=\"%15[^\"]\">%31[^<]<", &x, &y, a, l) != 4)
+            continue;
+        if (strcmp(a, anchor) || y < rect[1] - 1 || y > rect[1] + rect[3] + 20) continue;
+        snprintf(label[n], 32, "%s", l);
+        pos[n++] = !strcmp(anchor, "end") ? y : x;
+    }
+    return n;
+}
+
+/* 1 if every label is a whole number (strtod reads all of it) into v. */
+static int label_values(char (*label)[32], int n, double *v) {
+    for (int i = 0; i < n; i++) {
+        char *end;
+        v[i] = strtod(label[i], &end);
+        if (end == label[i] || *end) return 0;
+    }
+    return 1;
 }
 
 /* Runs rnn_plot_metrics(csv, svg, NULL) with stderr going to a file; its
@@ -285,6 +319,173 @@ static void test_long_run(void) {
     free(doc);
 }
 
+/* An inf loss (a diverged step) is no value to scale the axis by: the finite
+ * losses 2.5 and 2.0 still span the panel, and the infs are marked at its
+ * top edge, at their steps, with a note saying how many. */
+static void test_inf_loss(void) {
+    write_file(csv, "step,train_loss,val_loss,val_acc,lr\n100,2.5,inf,0.5,1e-3\n200,2.0,inf,0.6,1e-3\n");
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "plot: %s", rnn_last_error());
+    char *doc = slurp(svg);
+    if (!doc) {
+        CHECK(0, "no svg");
+        return;
+    }
+    double rect[12], xy[8];
+    int lines, n = points_of(doc, "train_loss", xy, 4, &lines);
+    CHECK(frames(doc, rect, 3) == 3, "three panels");
+    CHECK(n == 2 && inside(xy, n, rect), "train_loss: 2 points inside the loss panel (got %d)", n);
+    /* 2.0 .. 2.5 is the whole axis: the two points are most of the frame's 242 px apart */
+    if (n == 2)
+        CHECK(xy[3] - xy[1] > 0.8 * rect[3], "2.5 and 2.0 drawn %.2f px apart in a frame of %.0f", xy[3] - xy[1],
+              rect[3]);
+    char label[64][32];
+    double pos[64], v[64];
+    int nl = tick_labels(doc, rect, "end", label, pos, 64);
+    CHECK(nl >= 2 && label_values(label, nl, v) && v[0] >= 1.9 && v[nl - 1] <= 2.6,
+          "the loss axis spans the finite losses: %d labels, %s .. %s", nl, nl ? label[0] : "", nl ? label[nl - 1] : "");
+    /* each inf: a mark whose tip is on the top edge, above its step */
+    int marks = 0;
+    for (const char *p = strstr(doc, "<path class=\"nonfinite\""); p; p = strstr(p + 1, "<path class=\"nonfinite\"")) {
+        double mx, my;
+        if (sscanf(p, "<path class=\"nonfinite\" d=\"M%lf,%lf", &mx, &my) != 2) break;
+        CHECK(n == 2 && fabs(mx - xy[2 * marks]) < 1e-6 && fabs(my - rect[1]) < 1e-6,
+              "inf mark %d at (%.2f, %.2f): want (%.2f, %.2f)", marks, mx, my, n == 2 ? xy[2 * marks] : 0, rect[1]);
+        marks++;
+    }
+    CHECK(marks == 2, "two inf marks (got %d)", marks);
+    CHECK(strstr(doc, "2 values not finite") != NULL, "the loss panel says 2 values are not finite");
+    CHECK(strstr(doc, "nan") == NULL && strstr(doc, "e+100") == NULL, "no nan or 1e100 anywhere");
+    free(doc);
+    write_file(csv, "step,train_loss,val_loss,val_acc,lr\n100,inf,inf,0.5,1e-3\n");
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "only infs: %s", rnn_last_error());
+    doc = slurp(svg);
+    CHECK(doc && strstr(doc, "no values") && strstr(doc, "<path class=\"nonfinite\"") && strstr(doc, "2 values not finite"),
+          "a panel of infs alone says so and marks them");
+    free(doc);
+}
+
+/* y of the point of series cls at index i (NAN when there is none). */
+static double y_of(const char *doc, const char *cls, int i) {
+    double xy[64];
+    int lines, n = points_of(doc, cls, xy, 32, &lines);
+    return i < n ? xy[2 * i + 1] : NAN;
+}
+
+/* Values spanning more than 30x, all above 0, go on a log axis: a diverged
+ * resumed run, a --schedule step lr falling by 10x, an lr that jumps to 5.
+ * Where the axis is log, y differences follow the logs of the values' ratios,
+ * and every label is 1, 2 or 5 times a power of ten. With a 0 among them (a
+ * cosine schedule's last lr) the axis stays linear: no log axis holds 0. */
+static void test_log_axis(void) {
+    write_file(csv, "step,train_loss,val_loss,val_acc,lr\n"
+                    "100,2.7,2.6,0.01,2e-4\n200,2.2,2.1,0.5,2e-5\n300,1.8,1.9,0.9,2e-6\n"
+                    "400,84.9,80,0.1,2e-3\n500,67.4,70,0.1,5\n");
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "plot: %s", rnn_last_error());
+    char *doc = slurp(svg);
+    if (!doc) {
+        CHECK(0, "no svg");
+        return;
+    }
+    double rect[12];
+    CHECK(frames(doc, rect, 3) == 3, "three panels");
+    /* loss: (y(1.8) - y(2.7)) / (y(1.8) - y(84.9)) = log(2.7/1.8) / log(84.9/1.8) */
+    double a = y_of(doc, "train_loss", 0), b = y_of(doc, "train_loss", 2), c = y_of(doc, "train_loss", 3);
+    double r = (b - a) / (b - c), want = log(2.7 / 1.8) / log(84.9 / 1.8);
+    CHECK(fabs(r - want) < 1e-3, "log loss axis: ratio %.5f, want %.5f (linear: %.5f)", r, want, 0.9 / 83.1);
+    CHECK(b - a > 15, "2.7 and 1.8 are %.1f px apart", b - a);
+    char label[64][32];
+    double pos[64], v[64];
+    for (int k = 0; k < 3; k += 2) {
+        int n = tick_labels(doc, rect + 4 * k, "end", label, pos, 64), good = n >= 3 && label_values(label, n, v);
+        for (int i = 0; good && i < n; i++) {
+            const double m = v[i] / pow(10, floor(log10(v[i]) + 1e-9));
+            good = v[i] > 0 && (fabs(m - 1) < 1e-9 || fabs(m - 2) < 1e-9 || fabs(m - 5) < 1e-9) && (i == 0 || v[i] > v[i - 1]);
+        }
+        CHECK(good, "panel %d: %d labels rising by 1-2-5 x a power of ten (%s .. %s)", k, n, n ? label[0] : "",
+              n ? label[n - 1] : "");
+    }
+    int n = tick_labels(doc, rect + 8, "end", label, pos, 64), has4 = 0, has6 = 0;
+    for (int i = 0; i < n && label_values(label, n, v); i++) has4 |= v[i] == 1e-4, has6 |= v[i] == 1e-6;
+    CHECK(has4 && has6, "the lr axis has 1e-4 and 1e-6 labels");
+    /* lr 2e-4, 2e-5, 2e-6: equal steps down; 2e-3 -> 5: (y(2e-3) - y(2e-4)) / (y(2e-4) - y(5)) = log(10) / log(25000) */
+    double l0 = y_of(doc, "lr", 0), l1 = y_of(doc, "lr", 1), l2 = y_of(doc, "lr", 2), l3 = y_of(doc, "lr", 3),
+           l4 = y_of(doc, "lr", 4);
+    CHECK(fabs((l2 - l1) / (l1 - l0) - 1) < 1e-3 && l2 > l1, "lr 2e-4, 2e-5, 2e-6 evenly spaced: %.2f %.2f %.2f", l0, l1, l2);
+    r = (l0 - l3) / (l0 - l4), want = log(10.0) / log(25000.0);
+    CHECK(fabs(r - want) < 1e-3, "lr 2e-3 and 5 on the log axis: ratio %.5f, want %.5f", r, want);
+    /* accuracy is never log: 0.01, 0.5, 0.9 are linear */
+    a = y_of(doc, "val_acc", 0), b = y_of(doc, "val_acc", 1), c = y_of(doc, "val_acc", 2);
+    CHECK(fabs((a - b) / (b - c) - 0.49 / 0.4) < 1e-3, "accuracy stays linear");
+    free(doc);
+    /* a cosine lr ending at 0: linear, 0 where it is */
+    write_file(csv, "step,train_loss,val_loss,val_acc,lr\n100,2,2,0.5,1e-3\n200,2,2,0.5,5e-4\n300,2,2,0.5,1e-5\n400,2,2,0.5,0\n");
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "plot: %s", rnn_last_error());
+    doc = slurp(svg);
+    if (!doc) return;
+    l0 = y_of(doc, "lr", 0), l1 = y_of(doc, "lr", 1), l2 = y_of(doc, "lr", 2), l3 = y_of(doc, "lr", 3);
+    r = (l3 - l0) / (l3 - l1);
+    CHECK(fabs(r - 2) < 1e-3 && fabs((l3 - l2) / (l3 - l0) - 0.01) < 1e-3, "an lr with a 0 stays linear (ratio %.4f)", r);
+    free(doc);
+}
+
+/* Tick labels tell their ticks apart: the step axis has whole-number ticks
+ * at least 1 apart, and a y axis as many decimals as its tick spacing needs. */
+static void test_tick_labels(void) {
+    const char *steps[] = {"20", "21", "5000", "5001", "0", "3", "999999", "1000003"};
+    char label[64][32];
+    double pos[64], v[64], rect[12];
+    for (int k = 0; k < 8; k += 2) {
+        char text[256];
+        snprintf(text, sizeof text, "step,train_loss,val_loss,val_acc,lr\n%s,2,2,0.5,1e-3\n%s,1,1,0.5,1e-3\n", steps[k],
+                 steps[k + 1]);
+        write_file(csv, text);
+        CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "plot: %s", rnn_last_error());
+        char *doc = slurp(svg);
+        if (!doc || frames(doc, rect, 3) != 3) {
+            CHECK(0, "no svg");
+            free(doc);
+            continue;
+        }
+        int n = tick_labels(doc, rect, "middle", label, pos, 64), good = n >= 2 && label_values(label, n, v);
+        for (int i = 0; good && i < n; i++)
+            good = v[i] == floor(v[i]) && !strchr(label[i], '.') && (i < 2 || v[i] - v[i - 1] == v[1] - v[0]) &&
+                   (i == 0 || v[i] - v[i - 1] >= 1);
+        CHECK(good && v[0] <= atof(steps[k]) && v[n - 1] >= atof(steps[k + 1]),
+              "steps %s, %s: %d whole-number labels %s .. %s", steps[k], steps[k + 1], n, n ? label[0] : "",
+              n > 1 ? label[1] : "");
+        free(doc);
+    }
+    /* y: labels rise by one spacing, and say where they are (a point at a
+     * label's value is drawn at its height) */
+    const double ranges[][2] = {{1.2340, 1.2352}, {0.00012, 0.00013}, {123456.1, 123456.3}, {1e20, 1.0005e20},
+                                {-0.5, 0.5}, {3e-7, 3.4e-7}};
+    for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
+        char text[256];
+        snprintf(text, sizeof text, "step,train_loss,val_loss,val_acc,lr\n1,%.17g,%.17g,0.5,1e-3\n2,%.17g,%.17g,0.5,1e-3\n",
+                 ranges[k][0], ranges[k][0], ranges[k][1], ranges[k][1]);
+        write_file(csv, text);
+        CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "plot: %s", rnn_last_error());
+        char *doc = slurp(svg);
+        if (!doc || frames(doc, rect, 3) != 3) {
+            CHECK(0, "no svg");
+            free(doc);
+            continue;
+        }
+        int n = tick_labels(doc, rect, "end", label, pos, 64), good = n >= 3 && label_values(label, n, v);
+        const double step = good ? v[1] - v[0] : 0;
+        for (int i = 1; good && i < n; i++)
+            good = strcmp(label[i], label[i - 1]) && fabs(v[i] - v[i - 1] - step) <= 1e-6 * step;
+        CHECK(good && step > 0, "y %.10g .. %.10g: %d labels %s, %s, .. %s rising evenly", ranges[k][0], ranges[k][1], n,
+              n ? label[0] : "", n > 1 ? label[1] : "", n ? label[n - 1] : "");
+        if (good && step > 0) { /* label y = tick y + 4 */
+            const double y = pos[0] - 4 + (ranges[k][0] - v[0]) / (v[n - 1] - v[0]) * (pos[n - 1] - pos[0]);
+            CHECK(fabs(y - y_of(doc, "val_loss", 0)) < 0.05, "y %.10g: the labels put it at %.2f, drawn at %.2f",
+                  ranges[k][0], y, y_of(doc, "val_loss", 0));
+        }
+        free(doc);
+    }
+}
+
 /* A metrics.csv whose last line was cut short (a crash mid-write: no newline,
  * too few fields or a number cut off) draws the rows before it, with one
  * warning line naming file:line; cut short in the middle, it stays an error. */
@@ -424,6 +625,9 @@ int main(void) {
     RUN(test_title_is_valid_xml);
     RUN(test_errors);
     RUN(test_long_run);
+    RUN(test_inf_loss);
+    RUN(test_log_axis);
+    RUN(test_tick_labels);
     RUN(test_torn_last_line);
     unlink(csv);
     unlink(svg);
