@@ -116,7 +116,10 @@ static rnn_t *open_checkpoint(const char *checkpoint_path) {
         return NULL;
     }
     if (!(m->probs = malloc(sizeof(float) * (size_t)(m->ck.model->c.num_classes + 1))) ||
-        !(m->path = strdup(checkpoint_path))) {
+        !(m->path = strdup(checkpoint_path)) ||
+        /* a classifier's W_hh packed once for the texts read one at a time
+         * (rnn_classify); here, before any call may share the handle */
+        (m->ck.model->c.task == RNN_TASK_CLASSIFY && rnn_model_keep_blocks(m->ck.model))) {
         rnn_close(m);
         rnn_errorf("rnn_open: out of memory");
         return NULL;
@@ -413,6 +416,12 @@ static int score_claimed(rnn_t *m, const char *text, size_t len, double *loss, l
                           n, n == 1 ? "" : "s");
     }
     if (md->c.reverse) rnn_reverse_ids(ids, n);
+    /* W_hh packed once for every text (a language model's handle: no call
+     * reads the layers while this one holds it) */
+    if (rnn_model_keep_blocks(m->ck.model)) {
+        free(ids);
+        return rnn_error_prefix("rnn_score");
+    }
     rnn_lm_eval ev;
     const int bad = rnn_lm_evaluate(md, ids, n, 1, rnn_lm_eval_steps(1, md->n_out), &ev);
     free(ids);

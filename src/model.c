@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "infer.h"
 #include "gemm.h"
 
 const char *rnn_task_name(rnn_task t) { return t == RNN_TASK_LM ? "lm" : "classify"; }
@@ -501,8 +502,21 @@ int rnn_model_alloc_grad(rnn_model *m) {
     return 0;
 }
 
+int rnn_model_keep_blocks(rnn_model *m) {
+    const int G = rnn_cell_gates(m->c.cell), H = m->c.hidden_dim, n = m->c.num_layers * m->D;
+    if (m->blk || m->c.cell == RNN_CELL_NONE) return 0;
+    const size_t per = rnn_blocks_floats(G * H, H);
+    if (!(m->blk = rnn_alloc(per * n * sizeof(float)))) return -1;
+    for (int k = 0; k < n; k++) {
+        rnn_blocks_pack(m->blk + per * k, m->dirs[k].w.w_hh, G * H, H);
+        m->dirs[k].blk = m->blk + per * k;
+    }
+    return 0;
+}
+
 void rnn_model_free(rnn_model *m) {
     if (!m) return;
+    rnn_free(m->blk);
     rnn_free(m->w);
     rnn_free(m->g);
     free(m);
@@ -726,7 +740,7 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
             IN(a->fold_tok, fold_rows(c, N));
             IN(a->fold_ids, N);
         }
-        size_t wk = rnn_dir_work_floats(c->cell, N, B, H);
+        size_t wk = rnn_dir_work_floats(c->cell, N, B, H, !tr && m->blk);
         if (wk > work) work = wk;
     }
     const size_t dir_work = work; /* the reverse direction's (work2) is only that */
@@ -842,7 +856,7 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
     const int D = m->D, H = m->c.hidden_dim, k = l * D + d;
     const size_t s = (size_t)k * p->B * H;
     rnn_dir dir = m->dirs[k];
-    if (a->train && m->c.weight_drop > 0) dir.w.w_hh = a->whh[k];
+    if (a->train && m->c.weight_drop > 0) dir.w.w_hh = a->whh[k], dir.blk = NULL;
     float *work = d ? a->work2 : a->work;
     if (!chunked(a, p)) {
         if (!in) fold_gather(m, a, k, 0, p->N);

@@ -116,9 +116,16 @@ typedef struct rnn_model {
     rnn_dir_weights gdirs[RNN_MAX_LAYERS * 2];
     float *att_w1, *att_b1, *att_w2, *d_att_w1, *d_att_b1, *d_att_w2;
     float *head_w, *head_b, *d_head_w, *d_head_b; /* (n_out, P), (n_out) */
+    float *blk;            /* NULL, or every direction's W_hh in blocks (rnn_model_keep_blocks) */
 } rnn_model;
 
 rnn_model *rnn_model_create(const rnn_config *c);
+/* For a model that only infers from here on (an rnn_open handle): keeps
+ * each direction's W_hh in the blocks a text read at batch 1 multiplies by
+ * (dirs[k].blk), another copy of W_hh, packed once instead of for each
+ * text (a third of a short text's time with a 2x1024 LSTM). Weights
+ * changed afterwards are not seen there. 0, or -1 + message. */
+int rnn_model_keep_blocks(rnn_model *m);
 /* The floats a model of config c holds (each of its weights and gradients
  * arrays), without building it; 0 + message for an invalid config. */
 size_t rnn_config_num_floats(const rnn_config *c);

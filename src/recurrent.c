@@ -140,13 +140,20 @@ static size_t packed_floats(rnn_cell cell, int H) {
  * the general kernel, so the copy pays from ~6 steps. */
 #define BLOCKS_MIN_T 8
 
-size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H) {
+/* The work buffer's room for W_hh packed: none where a forward of fewer
+ * rows than PACK_MIN_ROWS finds its blocks kept (d->blk), as it then packs
+ * nothing. */
+static size_t pack_room(rnn_cell cell, int B, int H, int blocks_kept) {
+    return blocks_kept && B < PACK_MIN_ROWS ? 0 : packed_floats(cell, H);
+}
+
+size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H, int blocks_kept) {
     (void)N;
     size_t g = (size_t)rnn_cell_gates(cell);
     size_t fwd = (size_t)B * g * H + g * H;          /* hg, the summed bias */
     /* carry_h, carry_c, dh, dgh x 2, then the bias sums in double */
     size_t bwd = (size_t)B * (3 * H + 2 * g * H) + 2 * (g * H + H) + 1;
-    return packed_floats(cell, H) + (fwd > bwd ? fwd : bwd);
+    return pack_room(cell, B, H, blocks_kept) + (fwd > bwd ? fwd : bwd);
 }
 
 
@@ -660,8 +667,8 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
     rnn_packed_b whh[4];
     step_team s = {d, p, cache, NULL, 1, 0, NULL};
     if (p->B == 1 && p->T >= BLOCKS_MIN_T && rnn_gemm_precision() == RNN_FP32) {
-        rnn_blocks_pack(work, d->w.w_hh, GH, H);
-        s.blk = work;
+        if (!d->blk) rnn_blocks_pack(work, d->w.w_hh, GH, H);
+        s.blk = d->blk ? d->blk : work;
         /* A team shares whole blocks of rows: every gate's units u..u+15
          * must be one block, so H a multiple of 16; else it runs alone. */
         s.align = H % 16 ? H : 16;
@@ -679,7 +686,7 @@ void rnn_dir_forward(const rnn_dir *d, const rnn_pack *p, const rnn_dir_cache *c
     if (x) rnn_gemm(0, 1, N, GH, d->in, 1.0f, x, ldx, d->w.w_ih, d->in, 0.0f, cache->gates, GH);
 
     /* 2. The recurrence. */
-    float *hg = work + packed_floats(d->cell, H), *bias = hg + (size_t)p->B * GH;
+    float *hg = work + pack_room(d->cell, p->B, H, d->blk != NULL), *bias = hg + (size_t)p->B * GH;
     for (int j = 0; j < GH; j++)
         bias[j] = d->w.b_hh[j] + (d->cell == RNN_CELL_GRU && j >= 2 * H ? 0.0f : d->w.b_ih[j]);
     fwd_args a = {y, hg, ldy, h0, c0, bias};

@@ -60,6 +60,10 @@ typedef struct {
     int reverse;
     int in, H;
     rnn_dir_weights w;
+    /* w_hh in 16-row blocks (rnn_blocks_pack), which a batch-1 forward reads:
+     * kept by a model that only infers (rnn_model_keep_blocks), so that each
+     * text does not pack it again; NULL: packed per call. */
+    const float *blk;
 } rnn_dir;
 
 /* What the forward pass keeps for the backward pass (each (N, ·) row-aligned
@@ -81,9 +85,10 @@ typedef struct {
 } rnn_dir_cache;
 
 /* Floats needed for a cache of N rows, and for the work buffer of a B-row
- * batch (forward and backward). */
+ * batch (forward and backward; blocks_kept: a forward only, of a direction
+ * whose blk is set, which needs no room to pack W_hh at batch 1). */
 size_t rnn_dir_cache_floats(rnn_cell cell, int N, int H);
-size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H);
+size_t rnn_dir_work_floats(rnn_cell cell, int N, int B, int H, int blocks_kept);
 /* Points the cache's arrays into mem (rnn_dir_cache_floats(cell, N, H) floats). */
 void rnn_dir_cache_bind(rnn_dir_cache *c, rnn_cell cell, int N, int H, float *mem);
 

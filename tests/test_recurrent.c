@@ -12,6 +12,7 @@
 
 #include "gemm.h"
 #include "recurrent.h"
+#include "infer.h"
 #include "safetensors.h"
 #include "util.h"
 
@@ -47,7 +48,7 @@ static void run_case(const char *cell_name, int L, int bi, int zero_state) {
     rnn_dir_weights grads[4];
     rnn_dir_cache caches[4];
     float *ys[2], *cache_mem[4];
-    float *work = rnn_calloc(rnn_dir_work_floats(cell, N, B, H) * sizeof(float));
+    float *work = rnn_calloc(rnn_dir_work_floats(cell, N, B, H, 0) * sizeof(float));
     float *hn = rnn_calloc((size_t)L * D * B * H * sizeof(float));
     float *cn = rnn_calloc((size_t)L * D * B * H * sizeof(float));
     for (int l = 0; l < L; l++) {
@@ -57,7 +58,7 @@ static void run_case(const char *cell_name, int L, int bi, int zero_state) {
             const char *sfx = d ? "_reverse" : "";
             char nm[64];
             int in = l ? DH : I;
-            dirs[k] = (rnn_dir){cell, d, in, H, {0}};
+            dirs[k] = (rnn_dir){cell, d, in, H, {0}, NULL};
 #define LOADW(field, fmt)                                                                          \
     snprintf(nm, sizeof nm, fmt, l, sfx);                                                          \
     dirs[k].w.field = get(st, nm, NULL);                                                           \
@@ -251,9 +252,9 @@ static void test_recurrent_dropout(void) {
                 zeros += m[i] == 0;
                 w[i] = rnn_rng_uniform(&rng) * 2 - 1;
             }
-            rnn_dir d = {cell, reverse, I, H, {W_ih, W_hh, b_ih, b_hh}};
+            rnn_dir d = {cell, reverse, I, H, {W_ih, W_hh, b_ih, b_hh}, NULL};
             float *cmem = rnn_calloc(rnn_dir_cache_floats(cell, N, H) * sizeof(float));
-            float *work = rnn_calloc(rnn_dir_work_floats(cell, N, B, H) * sizeof(float));
+            float *work = rnn_calloc(rnn_dir_work_floats(cell, N, B, H, 0) * sizeof(float));
             float y[N * H], gw_ih[4 * H * I] = {0}, gw_hh[4 * H * H] = {0}, gb_ih[4 * H] = {0},
                             gb_hh[4 * H] = {0}, dx[N * I];
             double want[N * H];
@@ -341,7 +342,7 @@ static void test_step_team(void) {
             for (int i = 0; i < N * H; i++) w[i] = rnn_rng_uniform(&rng) * 2 - 1;
             for (int i = 0; i < B * H; i++) h0[i] = rnn_rng_uniform(&rng) - 0.5f, c0[i] = rnn_rng_uniform(&rng) - 0.5f;
             const float *c0p = cell == RNN_CELL_LSTM ? c0 : NULL;
-            rnn_dir d = {cell, reverse, I, H, {W_ih, W_hh, b_ih, b_hh}};
+            rnn_dir d = {cell, reverse, I, H, {W_ih, W_hh, b_ih, b_hh}, NULL};
             float *out[NT][6];
             char what[64];
             snprintf(what, sizeof what, "%s%s, %s split", rnn_cell_name(cell), reverse ? " reverse" : "",
@@ -349,7 +350,7 @@ static void test_step_team(void) {
             for (int nt = 1; nt <= NT; nt++) {
                 rnn_set_threads(nt);
                 float *cmem = rnn_calloc(rnn_dir_cache_floats(cell, N, H) * sizeof(float));
-                float *work = rnn_calloc(rnn_dir_work_floats(cell, N, B, H) * sizeof(float));
+                float *work = rnn_calloc(rnn_dir_work_floats(cell, N, B, H, 0) * sizeof(float));
                 float *y = rnn_calloc(sizeof(float) * N * H), *dx = rnn_calloc(sizeof(float) * N * I);
                 float *gw_hh = rnn_calloc(sizeof(float) * GH * H), *gw_ih = rnn_calloc(sizeof(float) * GH * I);
                 float *gb = rnn_calloc(sizeof(float) * 2 * GH), *dh0 = rnn_calloc(sizeof(float) * 2 * B * H);
@@ -455,9 +456,9 @@ static void test_single_sequence(void) {
                         for (int i = 0; i < T * I; i++) x[i] = rnn_rng_uniform(&rng) * 2 - 1;
                         for (int i = 0; i < 2 * H; i++) h0[i] = rnn_rng_uniform(&rng) - 0.5f;
                         const float *hp = state ? h0 : NULL, *cp = state && cell == RNN_CELL_LSTM ? h0 + H : NULL;
-                        rnn_dir d = {cell, reverse, I, H, {W_ih, W_hh, b_ih, b_hh}};
+                        rnn_dir d = {cell, reverse, I, H, {W_ih, W_hh, b_ih, b_hh}, NULL};
                         float *cmem = rnn_calloc(rnn_dir_cache_floats(cell, T, H) * sizeof(float));
-                        float *work = rnn_calloc(rnn_dir_work_floats(cell, T, 1, H) * sizeof(float));
+                        float *work = rnn_calloc(rnn_dir_work_floats(cell, T, 1, H, 0) * sizeof(float));
                         float *y = rnn_calloc(sizeof(float) * T * H), *hn = rnn_calloc(sizeof(float) * H);
                         rnn_dir_cache cache;
                         rnn_dir_cache_bind(&cache, cell, T, H, cmem);
@@ -472,6 +473,21 @@ static void test_single_sequence(void) {
                         CHECK(e < 1e-5 && top > 0.1, "%s%s, one sequence of %d steps, H %d, %s state, %d threads: "
                               "off the double formulas by %.2e", rnn_cell_name(cell), reverse ? " reverse" : "", T, H,
                               state ? "given" : "zero", nt, e);
+                        /* W_hh's blocks kept (an inference handle's): the same outputs bit for bit, with
+                         * a work buffer that has no room to pack them (ASan sees a write past it) */
+                        float *blk = rnn_alloc(rnn_blocks_floats(GH, H) * sizeof(float));
+                        float *work2 = rnn_alloc(rnn_dir_work_floats(cell, T, 1, H, 1) * sizeof(float));
+                        float *y2 = rnn_calloc(sizeof(float) * T * H), *hn2 = rnn_calloc(sizeof(float) * H);
+                        rnn_blocks_pack(blk, W_hh, GH, H);
+                        rnn_dir kept = d;
+                        kept.blk = blk;
+                        rnn_set_threads(nt);
+                        rnn_dir_forward(&kept, &p, &cache, y2, H, x, I, hp, cp, hn2, NULL, work2);
+                        rnn_set_threads(0);
+                        CHECK(!memcmp(y, y2, sizeof(float) * T * H) && !memcmp(hn, hn2, sizeof(float) * H),
+                              "%s, %d steps, H %d: kept blocks give the packed-per-call outputs",
+                              rnn_cell_name(cell), T, H);
+                        rnn_free(blk), rnn_free(work2), rnn_free(y2), rnn_free(hn2);
                         worst = fmax(worst, e);
                         free(want), free(W_ih), free(W_hh), free(b_ih), free(b_hh), free(x), free(h0);
                         rnn_free(cmem), rnn_free(work), rnn_free(y), rnn_free(hn);
