@@ -1827,9 +1827,12 @@ static void plot(run *r, int final) {
     char csv[2 * RNN_OPT_STR], svg[2 * RNN_OPT_STR];
     path_in(csv, sizeof csv, r, "metrics.csv");
     path_in(svg, sizeof svg, r, "metrics.svg");
-    if (rnn_plot_metrics(csv, svg, r->dir) && !r->plot_failed) {
-        say(r, "warning: no metrics.svg: %s", rnn_last_error());
+    char note[1024]; /* (said as the run's other lines: an API host's stderr stays quiet) */
+    if (rnn_plot_metrics_note(csv, svg, r->dir, note, sizeof note)) {
+        if (!r->plot_failed) say(r, "warning: no metrics.svg: %s", rnn_last_error());
         r->plot_failed = 1;
+    } else if (note[0]) {
+        say(r, "%s", note);
     }
 }
 
