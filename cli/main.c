@@ -99,7 +99,8 @@ static int command_help(const char *cmd) {
          "  --top-p P           then among the fewest most likely of those whose probability reaches P of\n                      theirs (1: all). Tokens no text encodes to (<pad>, [CLS], ...) are never drawn\n"
          "  --seed S            random seed, 0 to 2^64-1: the same seed gives the same text on the same\n                      machine and build (default 1337)\n"
          "  --stop STRING       stop where the text first ends with STRING (which may begin in the prime;\n"
-         "                      given once). The output ends in a newline (one is added where the text\n"
+         "                      given once; lowercased for a lowercasing tokenizer, as it writes text).\n"
+         "                      The output ends in a newline (one is added where the text\n"
          "                      lacks it; none with --raw-bytes)\n"
          "  --precision fp32|bf16  weights stored in bf16 (sums in fp32): half the memory read per token, on any CPU\n"
          "  --raw-bytes         a byte model draws from all 256 bytes; by default its text is held to valid\n"
@@ -546,8 +547,12 @@ static int cmd_sample(int argc, char **argv) {
     if (dyn && !prime && !prime_file)
         return cmdf("sample", "--dynamic adapts the model to the prime: give --prime TEXT or --prime-file FILE");
     rnn_set_threads((int)nth);
-    char *prime_text = NULL; /* --prime-file's contents */
+    char *prime_text = NULL, *stop_written = NULL; /* --prime-file's contents; --stop as the model writes */
     size_t prime_len = prime ? strlen(prime) : 0;
+    if (prime) { /* a byte order mark is no text, as at the start of --prime-file */
+        const size_t bom = rnn_bom_len(prime, prime_len);
+        prime += bom, prime_len -= bom;
+    }
     rnn_checkpoint ck;
     if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
     if (!ck.tok) {
@@ -615,7 +620,16 @@ static int cmd_sample(int argc, char **argv) {
     }
     rnn_sample_opts so = {(float)t, (int)k, (float)p};
     char last = prime_len ? prime[prime_len - 1] : 0;
-    int w = rnn_sampler_text(s, &so, (long)len, prime, prime_len, stop, stop ? strlen(stop) : 0, emit_stdout, &last);
+    /* the stop as the model writes text: a lowercasing tokenizer's never holds "ROMEO:" */
+    size_t stop_len = 0;
+    if (stop && !(stop_written = rnn_tokenizer_as_written(ck.tok, stop, strlen(stop), &stop_len))) {
+        rc = die(rnn_last_error());
+        goto out;
+    }
+    if (stop && strcmp(stop, stop_written))
+        fprintf(stderr, "rnn sample: note: --stop \"%s\" is looked for as \"%s\", as this model writes text\n", stop,
+                stop_written);
+    int w = rnn_sampler_text(s, &so, (long)len, prime, prime_len, stop_written, stop_len, emit_stdout, &last);
     if (w < 0) {
         rc = die(rnn_last_error());
         goto out;
@@ -629,6 +643,7 @@ out:
     rnn_sampler_free(s);
     rnn_checkpoint_free(&ck);
     free(prime_text);
+    free(stop_written);
     return rc;
 }
 

@@ -122,7 +122,8 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
 char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, int top_k,
                    float top_p, uint64_t seed);
 /* The same with a prime of prime_len bytes, a stop string (stop_len bytes;
- * 0: none) at whose end generation stops, as `rnn sample --stop` does, and
+ * 0: none) at whose end generation stops, as `rnn sample --stop` does (as
+ * the model writes text: a lowercasing tokenizer's stop "ROMEO:" is "romeo:"), and
  * the text's length in *out_len (may be NULL): a byte-level model's prime may
  * hold NUL bytes, where rnn_generate's string would look cut short.
  * Tokens no text encodes to (<pad>, [CLS], [unused0], ...) are never drawn. */

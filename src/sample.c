@@ -445,26 +445,36 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
         q = stop_step(stop, fail, q, prime[j]);
         if (q == stop_len) q = fail[q - 1];
     }
-    const int spaced = rnn_tokenizer_ends_in_space(tok, prime, plen); /* "word ", "word\n", "word\u3000" */
-    int rc = 0, stopped = 0;
+    int spaced = rnn_tokenizer_ends_in_space(tok, prime, plen); /* "word ", "word\n", "word\u3000" */
+    int rc = 0, stopped = 0, quotes = 0;
+    for (size_t j = 0; j < plen; j++) quotes ^= prime[j] == '"'; /* one open in the prime: the next one closes */
+    /* Without a prime the sampler starts by feeding a newline, after which
+     * a word model's first piece takes no space: no token before it. */
+    rnn_detok dt;
+    rnn_detok_init(&dt, plen ? rnn_sampler_last(s) : -1, quotes);
     /* A byte model held to UTF-8 finishes a character it began (at most 3
-     * bytes more; not one the prime left open, when length is 0). */
-    for (long i = 0; (i < length || (i > 0 && rnn_sampler_utf8_pending(s) && i < length + 3)) && !rc && !stopped;
-         i++) {
-        /* Without a prime the sampler starts by feeding a newline, after
-         * which a word model's first piece takes no space. */
-        int32_t prev = plen || i ? rnn_sampler_last(s) : -1;
-        int32_t id = rnn_sampler_next(s, o);
-        if (id < 0) {
-            rc = -1;
-            break;
+     * bytes more; not one the prime left open, when length is 0). The last
+     * round writes an apostrophe the text ended with. */
+    for (long i = 0; !rc && !stopped; i++) {
+        const int more = i < length || (i > 0 && rnn_sampler_utf8_pending(s) && i < length + 3);
+        size_t n;
+        if (more) {
+            int32_t id = rnn_sampler_next(s, o);
+            if (id < 0) {
+                rc = -1;
+                break;
+            }
+            n = rnn_detok_put(tok, &dt, id, piece, cap);
+        } else {
+            n = rnn_detok_end(tok, &dt, piece, cap);
         }
-        size_t n = rnn_tokenizer_piece(tok, prev, id, piece, cap);
         const char *p = piece;
-        if (i == 0 && spaced && n && p[0] == ' ') p++, n--; /* the prime's own space separates it */
+        if (spaced && n && p[0] == ' ') p++, n--; /* the prime's own space separates it */
+        if (n) spaced = 0;
         for (size_t j = 0; j < n && stop_len && !stopped; j++)
             if ((q = stop_step(stop, fail, q, p[j])) == stop_len) n = j + 1, stopped = 1;
         if (n) rc = emit(p, n, user);
+        if (!more) break;
     }
     free(piece);
     free(fail);

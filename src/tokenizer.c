@@ -298,7 +298,7 @@ static inline int ibuf_push(ibuf *b, int32_t v) {
 /* What decoding does with a token: KIND_CLOSE (". , ) ..."), KIND_OPEN
  * ("( [ ...") and KIND_APOS ("'") are punctuation that a word model with
  * split_punct, or a wordpiece model, writes against its neighbours. */
-enum { KIND_TEXT, KIND_SILENT, KIND_UNK, KIND_NEWLINE, KIND_CONT, KIND_CLOSE, KIND_OPEN, KIND_APOS };
+enum { KIND_TEXT, KIND_SILENT, KIND_UNK, KIND_NEWLINE, KIND_CONT, KIND_CLOSE, KIND_OPEN, KIND_APOS, KIND_QUOTE };
 
 struct rnn_tokenizer {
     rnn_tok_options opt; /* opt.vocab_file points at vocab_path */
@@ -454,7 +454,8 @@ static int tok_finish(rnn_tokenizer *t) {
                      {"\uff01", KIND_CLOSE}, {"\uff1f", KIND_CLOSE}, {"\uff1a", KIND_CLOSE}, {"\uff1b", KIND_CLOSE},
                      {"\uff09", KIND_CLOSE}, {"(", KIND_OPEN}, {"[", KIND_OPEN}, {"{", KIND_OPEN},
                      {"\u00ab", KIND_OPEN}, {"\u201c", KIND_OPEN}, {"\u2018", KIND_OPEN}, {"\u00bf", KIND_OPEN},
-                     {"\u00a1", KIND_OPEN}, {"\uff08", KIND_OPEN}, {"'", KIND_APOS}, {"\u2019", KIND_APOS}};
+                     {"\u00a1", KIND_OPEN}, {"\uff08", KIND_OPEN}, {"'", KIND_APOS}, {"\u2019", KIND_APOS},
+                     {"\"", KIND_QUOTE}};
         for (size_t i = 0; i < sizeof punct / sizeof *punct; i++) {
             const int id = tok_find(t, punct[i].tok, strlen(punct[i].tok));
             if (id >= 0) t->kind[id] = punct[i].kind;
@@ -1020,11 +1021,10 @@ size_t rnn_tokenizer_refused_at(const rnn_tokenizer *t, const char *text, size_t
     return rnn_tok_options_refused_at(&t->opt, text, len);
 }
 
-/* What token id adds after prev: *space (0/1) then the *n returned bytes.
- * id must be in range; tmp holds a byte tokenizer's byte. */
-static const char *piece_of(const rnn_tokenizer *t, int32_t prev, int32_t id, char *tmp,
-                            int *space, size_t *n) {
-    *space = 0;
+/* A token's text and how it is written: *n bytes at the returned pointer
+ * (tmp holds a byte tokenizer's byte), kind its KIND_*. */
+static const char *token_text(const rnn_tokenizer *t, int32_t id, char *tmp, size_t *n, int *kind) {
+    *kind = KIND_TEXT;
     if (t->opt.type == RNN_TOK_BYTE) {
         tmp[0] = (char)id;
         *n = 1;
@@ -1032,75 +1032,201 @@ static const char *piece_of(const rnn_tokenizer *t, int32_t prev, int32_t id, ch
     }
     const char *s = strtab_key(&t->vocab, (size_t)id);
     *n = t->vocab.len[id];
-    switch (t->kind[id]) {
+    *kind = t->kind[id];
+    switch (*kind) {
     case KIND_SILENT: *n = 0; return "";
-    case KIND_NEWLINE: return s;
     case KIND_CONT: *n -= 2; return s + 2;
     case KIND_UNK:
         if (t->opt.type == RNN_TOK_CHAR) {
             *n = 3;
             return "\xEF\xBF\xBD";
         }
-        break;
-    default: break;
+        return s;
+    default: return s;
     }
-    if (t->opt.type == RNN_TOK_WORD || t->opt.type == RNN_TOK_WORDPIECE) {
-        if (prev < 0 || (size_t)prev >= t->vocab.n) return s; /* at the start */
-        const int k = t->kind[id], kp = t->kind[prev];
-        const unsigned char c = (unsigned char)s[0], cp = (unsigned char)strtab_key(&t->vocab, (size_t)prev)[0];
-        /* a word: ASCII letters and digits, or other scripts; not '"' or "-" */
-#define WORDLIKE(b) (((b) >= '0' && (b) <= '9') || (((b) | 32) >= 'a' && ((b) | 32) <= 'z') || (b) >= 0x80)
-        const int word = k == KIND_UNK || (k == KIND_TEXT && WORDLIKE(c));
-        const int word_before = kp == KIND_UNK || kp == KIND_CONT || (kp == KIND_TEXT && WORDLIKE(cp));
-#undef WORDLIKE
-        /* "he said (quietly), i'm here." from he said ( quietly ) , i ' m here . */
-        *space = kp != KIND_SILENT && kp != KIND_NEWLINE && k != KIND_CLOSE && kp != KIND_OPEN &&
-                 !(k == KIND_APOS && word_before) && !(kp == KIND_APOS && word);
-    }
-    return s;
 }
 
-size_t rnn_tokenizer_piece(const rnn_tokenizer *t, int32_t prev_id, int32_t id, char *buf,
-                           size_t cap) {
+/* Whether token id (of kind k) is a word: <unk>, a piece of one, or text
+ * that starts with an ASCII letter or digit or a non-ASCII byte. */
+static int is_word(const rnn_tokenizer *t, int32_t id, int k) {
+    if (id < 0) return 0;
+    const unsigned char c = (unsigned char)strtab_key(&t->vocab, (size_t)id)[0];
+    return k == KIND_UNK || k == KIND_CONT ||
+           (k == KIND_TEXT && ((c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80));
+}
+
+/* Whether token id is one of words (case aside). */
+static int among(const rnn_tokenizer *t, int32_t id, const char *const *words) {
+    const char *s = strtab_key(&t->vocab, (size_t)id);
+    for (; *words; words++) {
+        size_t i = 0;
+        while ((*words)[i] && ((unsigned char)s[i] | 32) == (unsigned char)(*words)[i]) i++;
+        if (!(*words)[i] && !s[i]) return 1;
+    }
+    return 0;
+}
+
+/* What follows an apostrophe that ends a word and begins none ("don ' t",
+ * "it ' s"): the two are one word. And the words an apostrophe begins after
+ * a space, where letters were left out ("and ' tis" is "and 'tis"). */
+static const char *const contraction_ends[] = {"s", "t", "d", "m", "ll", "re", "ve", NULL};
+static const char *const elided_starts[] = {"tis", "twas", "twere", "twill", "twould", "em", "gainst", "tween",
+                                            "twixt", "neath", "til", "cause", "bout", NULL};
+
+/* Whether a token of kind k written after one of (effective) kind kp takes
+ * a space first: not at the start, after a newline, a silent token or an
+ * opening mark, nor before a newline or a closing mark. */
+static int spaced(int kp, int k) {
+    return kp >= 0 && kp != KIND_SILENT && kp != KIND_NEWLINE && kp != KIND_OPEN && k != KIND_NEWLINE && k != KIND_CLOSE;
+}
+
+void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open) {
+    d->prev = prev;
+    d->prev_kind = -1;
+    d->held = -1;
+    d->quote_open = quote_open != 0;
+}
+
+/* Appends n bytes of s to buf (w bytes so far, cap in all, NUL kept). */
+static size_t put(char *buf, size_t cap, size_t w, const char *s, size_t n) {
+    size_t m = w + n < cap ? n : (cap > w + 1 ? cap - 1 - w : 0);
+    memcpy(buf + w, s, m);
+    buf[w + m] = 0;
+    return w + m;
+}
+
+/* The held apostrophe's text with nothing known after it: against the word
+ * before it ("teachers'"), else spaced as an opening mark. */
+static size_t put_held(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t cap, size_t w) {
+    char tmp[1];
+    size_t n;
+    int k;
+    const char *s = token_text(t, d->held, tmp, &n, &k);
+    if (!is_word(t, d->prev, d->prev_kind) && spaced(d->prev_kind, KIND_OPEN)) w = put(buf, cap, w, " ", 1);
+    w = put(buf, cap, w, s, n);
+    d->prev = d->held, d->prev_kind = KIND_CLOSE, d->held = -1;
+    return w;
+}
+
+size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf, size_t cap) {
     if (!buf || cap == 0) return 0;
     buf[0] = 0;
     if (!t || id < 0 || (size_t)id >= t->vocab.n) return 0;
+    if (d->prev_kind < 0 && d->prev >= 0 && (size_t)d->prev < t->vocab.n) /* (the prime's last token) */
+        d->prev_kind = t->kind[d->prev] == KIND_QUOTE ? (d->quote_open ? KIND_OPEN : KIND_CLOSE) : t->kind[d->prev];
     char tmp[1];
-    int space;
     size_t n, w = 0;
-    const char *s = piece_of(t, prev_id, id, tmp, &space, &n);
-    if (space && w + 1 < cap) buf[w++] = ' ';
-    size_t m = n < cap - 1 - w ? n : cap - 1 - w;
-    memcpy(buf + w, s, m);
-    w += m;
-    buf[w] = 0;
+    int k;
+    const char *s = token_text(t, id, tmp, &n, &k);
+    const int words = t->opt.type == RNN_TOK_WORD || t->opt.type == RNN_TOK_WORDPIECE;
+    if (!words) { /* char, byte: the text itself */
+        d->prev = id, d->prev_kind = k;
+        return put(buf, cap, 0, s, n);
+    }
+    if (k == KIND_SILENT) { /* [SEP], <pad>: nothing, and no space after them */
+        d->prev = id, d->prev_kind = k;
+        return 0;
+    }
+    if (k == KIND_QUOTE) { /* a straight double quote opens, then closes */
+        k = d->quote_open ? KIND_CLOSE : KIND_OPEN;
+        d->quote_open = !d->quote_open;
+    }
+    if (d->held >= 0 && k == KIND_APOS) { /* '' : the first as at the end, the second waits */
+        w = put_held(t, d, buf, cap, w);
+        d->held = id;
+        return w;
+    }
+    if (d->held >= 0) {
+        char ta[1];
+        size_t na;
+        int ka;
+        const char *a = token_text(t, d->held, ta, &na, &ka);
+        const int word_before = is_word(t, d->prev, d->prev_kind), word = is_word(t, id, k);
+        if (word && word_before && among(t, id, contraction_ends)) { /* don't, it's, i'm */
+            w = put(buf, cap, w, a, na);
+        } else if (word && among(t, id, elided_starts)) { /* and 'tis */
+            if (spaced(d->prev_kind, KIND_OPEN)) w = put(buf, cap, w, " ", 1);
+            w = put(buf, cap, w, a, na);
+        } else if (word_before) { /* teachers' pomp, i' the, o' the */
+            w = put_held(t, d, buf, cap, w);
+            if (spaced(KIND_CLOSE, k)) w = put(buf, cap, w, " ", 1);
+        } else { /* 'hello, after a space or at the start */
+            if (spaced(d->prev_kind, KIND_OPEN)) w = put(buf, cap, w, " ", 1);
+            w = put(buf, cap, w, a, na);
+            if (!word && spaced(KIND_OPEN, k)) w = put(buf, cap, w, " ", 1); /* (' , reads on as punctuation) */
+        }
+        d->held = -1;
+    } else if (k == KIND_APOS) { /* written with the token after it, which decides its spaces */
+        d->held = id;
+        return 0;
+    } else if (k == KIND_CONT) { /* ##ing: glued */
+    } else if (spaced(d->prev_kind, k)) {
+        w = put(buf, cap, w, " ", 1);
+    }
+    w = put(buf, cap, w, s, n);
+    d->prev = id, d->prev_kind = k;
     return w;
+}
+
+size_t rnn_detok_end(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t cap) {
+    if (!buf || cap == 0) return 0;
+    buf[0] = 0;
+    return d->held >= 0 ? put_held(t, d, buf, cap, 0) : 0;
+}
+
+char *rnn_tokenizer_as_written(const rnn_tokenizer *t, const char *s, size_t len, size_t *out_len) {
+    char *out = rnn_realloc(NULL, 3 * 4 * len + 1), *w = out; /* a code point: up to 3 after stripping, 4 bytes each */
+    if (!out) return NULL;
+    const int fold = t->opt.lowercase && t->opt.type != RNN_TOK_BYTE;
+    for (size_t i = 0; i < len;) {
+        uint32_t c, cs[3];
+        if (!fold || read_cp((const unsigned char *)s, len, &i, 1, &c)) { /* (invalid UTF-8: replaced) */
+            memcpy(out, s, len);
+            w = out + len;
+            break;
+        }
+        int m = 1;
+        cs[0] = to_lower(c);
+        if (t->opt.type == RNN_TOK_WORDPIECE) m = strip_accents(cs[0], cs);
+        for (int j = 0; j < m; j++) w += utf8_put(cs[j], w);
+    }
+    *w = 0;
+    *out_len = (size_t)(w - out);
+    return out;
 }
 
 size_t rnn_tokenizer_max_piece(const rnn_tokenizer *t) {
     if (t->opt.type == RNN_TOK_BYTE) return 1;
-    return (t->max_len > 5 ? t->max_len : 5) + 1;
+    /* a held apostrophe (3 bytes at most), a space, the token, a space */
+    return (t->max_len > 5 ? t->max_len : 5) + 6;
 }
 
 char *rnn_tokenizer_decode(const rnn_tokenizer *t, const int32_t *ids, size_t n) {
     rnn_sbuf out = {0};
     if (rnn_sbuf_put(&out, "", 0)) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (ids[i] < 0 || (size_t)ids[i] >= t->vocab.n) {
-            rnn_errorf("token id %d at position %zu is out of range (vocabulary of %zu)",
-                       (int)ids[i], i, t->vocab.n);
+    rnn_detok d;
+    rnn_detok_init(&d, -1, 0);
+    const size_t cap = rnn_tokenizer_max_piece(t) + 1;
+    char *piece = malloc(cap);
+    if (!piece) {
+        free(out.p);
+        return rnn_errorf("out of memory"), NULL;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && (ids[i] < 0 || (size_t)ids[i] >= t->vocab.n)) {
+            rnn_errorf("token id %d at position %zu is out of range (vocabulary of %zu)", (int)ids[i], i, t->vocab.n);
             free(out.p);
+            free(piece);
             return NULL;
         }
-        char tmp[1];
-        int space;
-        size_t m;
-        const char *s = piece_of(t, i ? ids[i - 1] : -1, ids[i], tmp, &space, &m);
-        if ((space && rnn_sbuf_put(&out, " ", 1)) || rnn_sbuf_put(&out, s, m)) {
+        size_t m = i < n ? rnn_detok_put(t, &d, ids[i], piece, cap) : rnn_detok_end(t, &d, piece, cap);
+        if (rnn_sbuf_put(&out, piece, m)) {
             free(out.p);
+            free(piece);
             return NULL;
         }
     }
+    free(piece);
     return out.p;
 }
 

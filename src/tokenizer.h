@@ -76,13 +76,18 @@
  *              or a <pad>, and none before "\n". With split_punct, punctuation
  *              is written against its words, as text has it: no space before
  *              . , ; : ! ? % ) ] } … » ” 、 。 and their fullwidth forms, none
- *              after ( [ { « “ ‘ ¿ ¡ （, none before an apostrophe (' or ’)
- *              that follows a word and none after one that a word follows
- *              ("i ' m" → "i'm"; a word is a token that starts with an ASCII
- *              letter or digit or a non-ASCII byte, or <unk>): "he said
- *              (quietly), i'm here.". Tokens keep no record of their spaces,
- *              so single quotation marks glue too ("said'hello'to", as Hugging
- *              Face's clean-up writes them), and "3.14" comes back "3. 14". Since
+ *              after ( [ { « “ ‘ ¿ ¡ （; a straight double quote opens (no
+ *              space after) and then closes (none before), in turn. An
+ *              apostrophe (' or ’) is written with the token after it: between
+ *              a word and an ending of contractions (s t d m ll re ve) none on
+ *              either side ("i ' m" → "i'm"); before a word letters were left
+ *              from (tis twas em gainst ...) a space before it only ("and
+ *              'tis"); after another word against it ("teachers' pomp", "i'
+ *              the"); else as an opening mark ("'hello"). A word is a token that
+ *              starts with an ASCII letter or digit or a non-ASCII byte, or
+ *              <unk>: "he said (quietly), i'm here.". Tokens keep no record of
+ *              their spaces, so a quote in single quotation marks reads
+ *              "said' hello' to", and "3.14" comes back "3. 14". Since
  *              split_punct splits those again, encode(decode(ids)) == ids for
  *              ids without specials, except with strip_html on and
  *              split_punct off: tokens "<b" and ">" decode to "<b >", a tag,
@@ -196,14 +201,31 @@ size_t rnn_tok_refused(const char *text, size_t len, const void *opts);
  * memory), prefixes the message there with path. Returns -1. */
 int rnn_tok_text_error(const rnn_tok_options *o, const char *path, const char *text, size_t len);
 
-/* Streaming decoder for generation: writes into buf the text that token id adds
- * after token prev_id (-1 at the start), as described above, NUL-terminated
- * and truncated to cap - 1 bytes. Returns the number of bytes written (0 for
- * an id out of range). decode() is the concatenation of these pieces. A buffer
- * of rnn_tokenizer_max_piece(t) + 1 bytes never truncates. */
-size_t rnn_tokenizer_piece(const rnn_tokenizer *t, int32_t prev_id, int32_t id, char *buf,
-                           size_t cap);
+/* Streaming decoder for generation: the text tokens add one at a time, as
+ * decode() writes them. rnn_detok_init(&d, prev, quote_open) with the last
+ * token before (-1 at the start) and whether a straight double quote is open
+ * there (an odd count in the text before); then rnn_detok_put writes into buf
+ * the text token id adds, NUL-terminated and cut to cap - 1 bytes, and
+ * returns its bytes (0 for an id out of range, and for an apostrophe of a
+ * word or wordpiece model, written with the token after it, whose spacing
+ * depends on it); rnn_detok_end writes an apostrophe still held. decode()
+ * is the concatenation of these. A buffer of rnn_tokenizer_max_piece(t) + 1
+ * bytes never cuts. */
+typedef struct {
+    int32_t prev;   /* the last token written (-1: none) */
+    int prev_kind;  /* how it was written (-1: not yet known) */
+    int32_t held;   /* an apostrophe not written yet (-1: none) */
+    int quote_open; /* a straight double quote is open */
+} rnn_detok;
+void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open);
+size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf, size_t cap);
+size_t rnn_detok_end(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t cap);
 size_t rnn_tokenizer_max_piece(const rnn_tokenizer *t);
+/* s as this tokenizer's text writes it (malloc'd, NUL-terminated, *out_len bytes; NULL +
+ * message when out of memory): lowercased where it lowercases, and accents
+ * stripped for wordpiece, so that a --stop string finds what the model
+ * writes ("ROMEO:" is "romeo:" in a lowercasing word model's text). */
+char *rnn_tokenizer_as_written(const rnn_tokenizer *t, const char *s, size_t len, size_t *out_len);
 /* The text of n ids as a malloc'd NUL-terminated string (caller frees with
  * free()). NULL + message if an id is out of range or on out of memory. */
 char *rnn_tokenizer_decode(const rnn_tokenizer *t, const int32_t *ids, size_t n);

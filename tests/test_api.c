@@ -371,6 +371,11 @@ static void test_generate_matches_pytorch(void) {
     char *got = rnn_generate(m, prime, 60, 0.0f, 0, 1.0f, 1);
     CHECK(got && !strcmp(got, want), "greedy text: got '%s' want '%s'", got ? got : "(null)", want);
     free(got);
+    char bom_prime[64];
+    snprintf(bom_prime, sizeof bom_prime, "\xef\xbb\xbf%s", prime ? prime : "");
+    got = rnn_generate(m, bom_prime, 60, 0.0f, 0, 1.0f, 1);
+    CHECK(got && !strcmp(got, want), "a byte order mark before the prime is no text: got '%s'", got ? got : "(null)");
+    free(got);
     char *a = rnn_generate(m, "O", 40, 0.9f, 5, 0.9f, 7), *b = rnn_generate(m, "O", 40, 0.9f, 5, 0.9f, 7);
     CHECK(a && b && !strcmp(a, b), "same seed, same sample");
     /* The handle keeps its sampler between calls: each starts as a fresh

@@ -772,6 +772,8 @@ check "eval of a PyTorch-written checkpoint matches PyTorch ($got_loss vs $want_
     "awk -v a=$got_loss -v b=$want_loss 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * b) }'"
 got_greedy=$($RNN sample $FX --prime "$prime" --length 60 --temperature 0)
 check "greedy text of a PyTorch-written checkpoint matches PyTorch byte for byte" "[ \"\$got_greedy\" = \"\$want_greedy\" ]"
+got_bom=$($RNN sample $FX --prime $'\xef\xbb\xbf'"$prime" --length 60 --temperature 0)
+check "a byte order mark before --prime is no text (as before --prime-file's)" "[ \"\$got_bom\" = \"\$want_greedy\" ]"
 # The neural cache (src/cache.c) against the fixture's PyTorch computation of it.
 read -r csize ctheta clambda <<<"$(meta test.cache)"
 want_closs=$(meta test.cache_loss); want_cgreedy=$(meta test.cache_greedy)
@@ -1663,16 +1665,21 @@ check "classify answers each line of a pipe whose writer waits for the answer" \
     "head -n 2 '$T/blk1.out' | cmp -s - '$T/co.out'"
 
 # --- pretrained vectors and transfer from a language model
+# embedding_row_is MODEL WORD "1, 2, 3": the model's embedding row of WORD holds exactly these
+embedding_row_is() {
+    /usr/bin/python3 - "$@" <<'PY'
+import json, sys
+sys.path.insert(0, 'tests/ref'); import st
+t, m = st.load(sys.argv[1]); vocab = json.loads(m['tokenizer'])['vocab']
+want = [float(v) for v in sys.argv[3].split(',')]
+sys.exit(not (list(t['embedding.weight'][vocab.index(sys.argv[2])]) == want))
+PY
+}
 printf 'what 0.5 0.25 -1 2\nis 1 1 1 1\nnotaword 3 3 3 3\n' >"$T/vec.txt"
 $RNN train $cls --embed 4 --vectors "$T/vec.txt" --freeze-embedding --steps 2 --out "$T/vec" >"$T/veclog" 2>&1
 check "--vectors reports coverage" "grep -q 'vectors .*: 2 of [0-9]* vocabulary tokens covered' '$T/veclog'"
 if py_torch; then
-    check "--vectors rows land in the (frozen) embedding" "/usr/bin/python3 - '$T/vec/model.safetensors' <<'PY'
-import json, sys
-sys.path.insert(0, 'tests/ref'); import st
-t, m = st.load(sys.argv[1]); vocab = json.loads(m['tokenizer'])['vocab']
-sys.exit(not (list(t['embedding.weight'][vocab.index('what')]) == [0.5, 0.25, -1, 2]))
-PY"
+    check "--vectors rows land in the (frozen) embedding" "embedding_row_is '$T/vec/model.safetensors' what '0.5, 0.25, -1, 2'"
 fi
 # --embed defaults to the vectors' width (a word2vec "count width" header line too)
 { printf '3 4\n'; cat "$T/vec.txt"; } >"$T/w2v.txt"
@@ -1692,14 +1699,11 @@ expect_error "vectors whose first line has no numbers" "novec.txt:1: no vector w
 # A word language model takes them too (they were ignored): its embedding starts from them.
 cut -f2 "$T/cls.tsv" >"$T/vec_text.txt"
 $RNN train --data "$T/vec_text.txt" --tokenizer word --layers 1 --hidden 8 --embed 4 --seq-len 8 --batch 4 --vectors "$T/vec.txt" --freeze-embedding --steps 2 --threads 1 --out "$T/veclm" >"$T/veclmlog" 2>&1
+$RNN sample "$T/veclm/model.safetensors" --length 5 --stop "WHAT Is" >/dev/null 2>"$T/stopnote"
+check "--stop is looked for as a lowercasing model writes it, and says so" "grep -qx 'rnn sample: note: --stop \"WHAT Is\" is looked for as \"what is\", as this model writes text' '$T/stopnote'"
 check "--vectors initialise a word LM's embedding" "grep -q 'vectors .*: [1-9][0-9]* of [0-9]* vocabulary tokens covered' '$T/veclmlog'"
 if py_torch; then
-    check "--vectors rows land in a word LM's (frozen) embedding" "/usr/bin/python3 - '$T/veclm/model.safetensors' <<'PY'
-import json, sys
-sys.path.insert(0, 'tests/ref'); import st
-t, m = st.load(sys.argv[1]); vocab = json.loads(m['tokenizer'])['vocab']
-sys.exit(not (list(t['embedding.weight'][vocab.index('is')]) == [1, 1, 1, 1]))
-PY"
+    check "--vectors rows land in a word LM's (frozen) embedding" "embedding_row_is '$T/veclm/model.safetensors' is '1, 1, 1, 1'"
 fi
 printf 'what 1 2 3 4\nwhat 5 5 5 5\nis 1 1 1 1\n' >"$T/dupvec.txt"
 $RNN train $cls --embed 4 --vectors "$T/dupvec.txt" --steps 1 --out "$T/dupvec" >"$T/veclog" 2>&1
@@ -1723,12 +1727,7 @@ printf 'is 1 1 1 1\r\n. . . 7 7 7 7\nwhat\t2 2 2 2\n' >"$T/spvec.txt"
 $RNN train $cls --embed 4 --vectors "$T/spvec.txt" --freeze-embedding --steps 1 --out "$T/spvec" >"$T/veclog" 2>&1
 check "a vectors line whose word has spaces, and a tab after a word, are read" "grep -q 'vectors .*: 2 of [0-9]* vocabulary tokens covered' '$T/veclog'"
 if py_torch; then
-    check "--vectors: the tab-separated word's row is its numbers" "/usr/bin/python3 - '$T/spvec/model.safetensors' <<'PY'
-import json, sys
-sys.path.insert(0, 'tests/ref'); import st
-t, m = st.load(sys.argv[1]); vocab = json.loads(m['tokenizer'])['vocab']
-sys.exit(not (list(t['embedding.weight'][vocab.index('what')]) == [2, 2, 2, 2]))
-PY"
+    check "--vectors: the tab-separated word's row is its numbers" "embedding_row_is '$T/spvec/model.safetensors' what '2, 2, 2, 2'"
 fi
 printf 'what 1 2 3 4 5\n' >"$T/morevec.txt"
 expect_error "a vectors line with more numbers than --embed" "morevec.txt:1: more than 4 numbers after the word" \

@@ -642,45 +642,117 @@ OPEN_PUNCT = set("([{\u00ab\u201c\u2018\u00bf\u00a1\uff08")
 APOSTROPHES = set("'\u2019")
 
 
-def _wordlike(tok, i):
-    """rnn.c's test for a word beside an apostrophe: <unk>, or a token that
-    starts with an ASCII letter or digit or a non-ASCII character."""
-    if i == tok.get("unk_id"):
-        return True
+# rnn_detok's lists: what an apostrophe joins to the word before it ("don ' t"),
+# and the words it begins after a space ("and ' tis").
+CONTRACTION_ENDS = ("s", "t", "d", "m", "ll", "re", "ve")
+ELIDED_STARTS = ("tis", "twas", "twere", "twill", "twould", "em", "gainst", "tween", "twixt", "neath", "til",
+                 "cause", "bout")
+
+
+def _kind(tok, i):
+    """A word model's token kind, as rnn.c's tokenizer sets it: silent
+    (<pad>), unk, newline ("\\n"), and with split_punct close, open, apos
+    and quote ('"'); text otherwise."""
     s = tok["vocab"][i]
-    return bool(s) and (s[0].isascii() and s[0].isalnum() or not s[0].isascii()) and \
-        s not in CLOSE_PUNCT | OPEN_PUNCT | APOSTROPHES
-
-
-def piece(tok, i, prev=-1):
-    """rnn_tokenizer_piece: the bytes token i adds after token prev (-1 at the
-    start). char: the code point, <unk> U+FFFD, <pad> nothing. word: " " +
-    the word, but no space at the start, after a "\\n" token or a <pad>, nor
-    before "\\n"; <unk> is "<unk>", <pad> nothing. With split_punct none
-    before . , ; : ! ? % ) ] } (and the others of CLOSE_PUNCT), none after
-    ( [ { (OPEN_PUNCT), none on either side of an apostrophe between words."""
-    if tok["type"] == "byte":
-        return bytes([i])
-    vocab = tok["vocab"]
     if i == tok.get("pad_id"):
-        return b""
+        return "silent"
+    if i == tok.get("unk_id"):
+        return "unk"
+    if s == "\n":
+        return "newline"
+    if tok.get("split_punct"):
+        for kind, marks in (("close", CLOSE_PUNCT), ("open", OPEN_PUNCT), ("apos", APOSTROPHES), ("quote", {'"'})):
+            if s in marks:
+                return kind
+    return "text"
+
+
+def _is_word(tok, i, k):
+    """rnn.c's is_word: <unk>, or text that starts with an ASCII letter or
+    digit or a non-ASCII character."""
+    if i < 0:
+        return False
+    s = tok["vocab"][i]
+    return k == "unk" or (k == "text" and bool(s) and (s[0].isascii() and s[0].isalnum() or not s[0].isascii()))
+
+
+def _among(tok, i, words):
+    s = tok["vocab"][i]
+    return any(len(s) == len(w) and all((ord(a) | 32) == ord(b) for a, b in zip(s, w)) for w in words)
+
+
+def _spaced(kp, k):
+    return kp is not None and kp not in ("silent", "newline", "open") and k not in ("newline", "close")
+
+
+def detok(tok, ids, prev=-1, quote_open=False):
+    """rnn_detok: the text of ids written after token prev (-1: the start),
+    with a straight double quote open there or not. char: the code point,
+    <unk> U+FFFD, <pad> nothing; byte: the byte. word: " " + the word, but
+    none at the start, after a "\\n" or a <pad>, nor before "\\n"; with
+    split_punct none before . , ; : ! ? % ) ] } (CLOSE_PUNCT), none after
+    ( [ { (OPEN_PUNCT), a '"' opening and then closing in turn, and an
+    apostrophe written with the token after it: "don't", "and 'tis",
+    "teachers' pomp", "'hello"."""
+    if tok["type"] == "byte":
+        return bytes(ids)
     if tok["type"] == "char":
-        return "\ufffd".encode() if i == tok.get("unk_id") else vocab[i].encode()
-    s = vocab[i].encode()
-    if s == b"\n":
-        return s
-    at_start = not 0 <= prev < len(vocab)
-    space = not at_start and prev != tok.get("pad_id") and vocab[prev] != "\n"
-    if space and tok.get("split_punct"):
-        t, tp = vocab[i], vocab[prev]
-        space = not (t in CLOSE_PUNCT or tp in OPEN_PUNCT or (t in APOSTROPHES and _wordlike(tok, prev)) or
-                     (tp in APOSTROPHES and _wordlike(tok, i)))
-    return b" " + s if space else s
+        return b"".join(b"" if i == tok.get("pad_id") else "\ufffd".encode() if i == tok.get("unk_id")
+                        else tok["vocab"][i].encode() for i in ids)
+    out = []
+    pk = _kind(tok, prev) if 0 <= prev < len(tok["vocab"]) else None
+    if pk == "quote":
+        pk = "open" if quote_open else "close"
+    held = None
+
+    def put_held():  # the held apostrophe with nothing known after it
+        nonlocal prev, pk, held
+        if not _is_word(tok, prev, pk) and _spaced(pk, "open"):
+            out.append(b" ")
+        out.append(tok["vocab"][held].encode())
+        prev, pk, held = held, "close", None
+
+    for i in ids:
+        k = _kind(tok, i)
+        s = tok["vocab"][i].encode()
+        if k == "silent":
+            prev, pk = i, k
+            continue
+        if k == "quote":
+            k = "close" if quote_open else "open"
+            quote_open = not quote_open
+        if held is not None and k == "apos":
+            put_held()
+            held = i
+            continue
+        if held is not None:
+            a = tok["vocab"][held].encode()
+            word_before, word = _is_word(tok, prev, pk), _is_word(tok, i, k)
+            if word and word_before and _among(tok, i, CONTRACTION_ENDS):
+                out.append(a)
+            elif word and _among(tok, i, ELIDED_STARTS):
+                out += [b" "] * _spaced(pk, "open") + [a]
+            elif word_before:
+                put_held()
+                out += [b" "] * _spaced("close", k)
+            else:
+                out += [b" "] * _spaced(pk, "open") + [a] + [b" "] * (not word and _spaced("open", k))
+            held = None
+        elif k == "apos":
+            held = i
+            continue
+        elif _spaced(pk, k):
+            out.append(b" ")
+        out.append(s)
+        prev, pk = i, k
+    if held is not None:
+        put_held()
+    return b"".join(out)
 
 
 def decode(tok, ids):
-    """rnn_tokenizer_decode: the pieces of ids, each after the one before."""
-    return b"".join(piece(tok, i, ids[k - 1] if k else -1) for k, i in enumerate(ids))
+    """rnn_tokenizer_decode: detok from the start."""
+    return detok(tok, ids)
 
 
 def read_text_file(path):
@@ -1147,14 +1219,11 @@ def greedy(net, tok, prime, length, cache=None):
                 hold.step(nxt)
             logits, state, top = net.forward_lm(torch.tensor([[nxt]]), state, with_top=True)
             h, lg = top[0, -1], logits[0, -1]
-    text = [prime]
     prev = ids[-1] if ids_primed else -1  # no prime's token: the start (the newline fed first is not seen)
-    for i in out:
-        text.append(piece(tok, i, prev))
-        prev = i
-    if out and tok["type"] == "word" and text[1][:1] == b" " and ends_in_space(prime):
-        text[1] = text[1][1:]  # the prime's own space separates it
-    return b"".join(text)
+    text = detok(tok, out, prev, prime.count(b'"') % 2 == 1)
+    if tok["type"] == "word" and text[:1] == b" " and ends_in_space(prime):
+        text = text[1:]  # the prime's own space separates it
+    return prime + text
 
 
 # ---------------------------------------------------------------------------
