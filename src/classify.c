@@ -153,9 +153,17 @@ static int by_len_desc(const void *a, const void *b) {
 }
 
 int rnn_cls_note_header(char *buf, size_t n, const char *path, const rnn_dataset *ds) {
+    if (ds->lone_first) {
+        snprintf(buf, n, "note: %s:%d is read as an example, of a class no other line has (a header? --header yes "
+                 "skips it)", path, ds->lone_first);
+        return 1;
+    }
     if (!ds->header_line) return 0;
-    snprintf(buf, n, "note: %s:%d looks like a header row and is skipped (--header no reads it as data)", path,
-             ds->header_line);
+    char again[96] = "";
+    if (ds->header_repeats)
+        snprintf(again, sizeof again, ", and %d more lines just like it (files joined)", ds->header_repeats);
+    snprintf(buf, n, "note: %s:%d looks like a header row and is skipped%s (--header no reads it as data)", path,
+             ds->header_line, again);
     return 1;
 }
 

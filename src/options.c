@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <float.h>
@@ -39,7 +40,7 @@ static const opt_def defs[] = {
     {"replace-invalid", K_BOOL, F(replace_invalid), NULL, "replace invalid UTF-8 with U+FFFD instead of failing"},
     {"format", K_CHOICE, F(format), "auto|tsv|csv|jsonl|dir", "classify: data format"},
     {"header", K_CHOICE, F(header), "auto|yes|no", "classify: is the first TSV/CSV row a header to skip (auto: when it looks like column names and its label is no real one; said in the log)"},
-    {"label-col", K_INT, F(label_col), NULL, "classify: 1-based label column (0: auto)"},
+    {"label-col", K_INT, F(label_col), NULL, "classify: 1-based label column (default 1; 0: the same)"},
     {"text-col", K_STR, F(text_cols), NULL, "classify: text column(s), e.g. 3 or 2,3 (default: TSV the last, CSV all after the label)"},
     {"label-names", K_STR, F(label_names), NULL, "classify: file with one class name per line for integer labels"},
     {"label-base", K_CHOICE, F(label_base), "auto|0|1", "classify, with --label-names: 0 if label 0 names the first class, 1 if label 1 does (auto: 0 when a training label is 0, 1 when one is the number of names)"},
@@ -336,12 +337,14 @@ static int load_stream(rnn_opts *o, FILE *f, const char *path, int saved) {
         }
         if (!*s || *s == '#') continue;
         char *eq = strchr(s, '=');
-        if (!eq) {
-            rc = rnn_errorf("%s:%d: expected 'name = value'", path, lineno);
+        const opt_def *flag = eq ? NULL : find(s);
+        if (!eq && !(flag && flag->k == K_BOOL)) { /* a flag alone is on, as on the command line */
+            rc = flag ? rnn_errorf("%s:%d: expected '%s = VALUE'", path, lineno, s)
+                      : rnn_errorf("%s:%d: expected 'name = value'", path, lineno);
             break;
         }
-        *eq = 0;
-        char *key = trim(s), *val = trim(eq + 1);
+        if (eq) *eq = 0;
+        char *key = trim(s), *val = eq ? trim(eq + 1) : "true";
         if (!strcmp(key, "config")) {
             rc = rnn_errorf("%s:%d: a config file cannot include another", path, lineno);
             break;
@@ -598,6 +601,10 @@ int rnn_opts_absolute_paths(rnn_opts *o) {
     for (size_t i = 0; i < sizeof path_opts / sizeof *path_opts; i++) {
         const opt_def *d = find(path_opts[i]);
         char *p = (char *)o + d->off, abs[2 * 4096 + 2];
+        const size_t n = strlen(p);
+        if (n && (isspace((unsigned char)p[0]) || isspace((unsigned char)p[n - 1]))) /* config.txt trims values */
+            return rnn_errorf("option --%s: \"%s\" begins or ends with a space, which config.txt cannot keep (a "
+                              "resume would read another path): rename it", d->name, p);
         if (absolute(abs, sizeof abs, p))
             return rnn_errorf("option --%s: %s cannot be made an absolute path (the current directory cannot be "
                               "read, or the path is too long)", d->name, p);

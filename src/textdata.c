@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* realpath */
 /* textdata.c: see textdata.h.
  *
  * Loading is two passes. The format parser reads the whole file once and
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
@@ -345,6 +347,10 @@ static int take_fields(loader *L, int nf, int line) {
                               L->path, line, need, nf, L->ncols);
         return rnn_errorf("%s:%d: missing column %d (row has %d)", L->path, line, need, nf);
     }
+    if (L->fmt == FMT_TSV && nf > L->ncols) /* (a text in the last column took the rest of the line) */
+        return rnn_errorf("%s:%d: %d tab-separated fields where the first row has %d (a tab inside a text that "
+                          "another column follows shifts that column; TSV has no quoting)",
+                          L->path, line, nf, L->ncols);
     if (L->fmt == FMT_CSV && nf != L->ncols) /* RFC 4180; a text's unquoted comma would shift or drop columns */
         return rnn_errorf("%s:%d: %d comma-separated fields where the first row has %d (a comma inside a text "
                           "must be quoted: \"...\", and a quote inside a quoted text doubled: \"\"; an unclosed "
@@ -353,8 +359,18 @@ static int take_fields(loader *L, int nf, int line) {
 
     const char *lab = L->fs[L->label_col - 1];
     size_t ll = L->fl[L->label_col - 1];
-    while (ll && is_space((unsigned char)*lab)) lab++, ll--;
-    while (ll && is_space((unsigned char)lab[ll - 1])) ll--;
+    /* spaces at a label's edges are none of it: ASCII ones, a no-break space
+     * (U+00A0) and a byte order mark (U+FEFF, where files were joined),
+     * which would make a class that prints as another */
+    for (int again = 1; again;) {
+        again = 0;
+        while (ll && is_space((unsigned char)*lab)) lab++, ll--, again = 1;
+        while (ll && is_space((unsigned char)lab[ll - 1])) ll--, again = 1;
+        if (ll >= 2 && !memcmp(lab, "\xc2\xa0", 2)) lab += 2, ll -= 2, again = 1;
+        if (ll >= 2 && !memcmp(lab + ll - 2, "\xc2\xa0", 2)) ll -= 2, again = 1;
+        if (ll >= 3 && !memcmp(lab, "\xef\xbb\xbf", 3)) lab += 3, ll -= 3, again = 1;
+        if (ll >= 3 && !memcmp(lab + ll - 3, "\xef\xbb\xbf", 3)) ll -= 3, again = 1;
+    }
     if (ll == 0) return rnn_errorf("%s:%d: empty label (column %d)", L->path, line, L->label_col);
 
     size_t total = 1;
@@ -395,6 +411,13 @@ static int stray_cr(const loader *L, int line) {
                       L->path, line);
 }
 
+/* Whether column c (1-based) is one the text is read from. */
+static int is_text_col(const loader *L, int c) {
+    for (int i = 0; i < L->n_text_cols; i++)
+        if (L->text_cols[i] == c) return 1;
+    return 0;
+}
+
 static int parse_tsv(loader *L, char *buf, size_t len) {
     char *p = buf, *end = buf + len;
     int line = 0, skip_header = L->header == 1;
@@ -417,9 +440,12 @@ static int parse_tsv(loader *L, char *buf, size_t len) {
         }
         int nf = 0;
         const char *f = p;
+        /* After the first row, the last of its N columns takes the rest of the
+         * line when it is the text (a tab typed in a review); a tab in a text
+         * that another column follows would shift that column: refused. */
+        const int merge = L->ncols && L->label_col != L->ncols && is_text_col(L, L->ncols);
         for (;;) {
-            /* after the first row, the last of its N columns takes the rest of the line */
-            char *tab = (L->ncols && nf == L->ncols - 1) ? NULL : memchr(f, '\t', (size_t)(q - f));
+            char *tab = (merge && nf == L->ncols - 1) ? NULL : memchr(f, '\t', (size_t)(q - f));
             if (!tab) {
                 if (push_field(L, &nf, f, (size_t)(q - f))) return -1;
                 break;
@@ -616,6 +642,8 @@ typedef struct {
     const dev_t *dev;    /* (n_out) the directories a class's walk keeps out of: */
     const ino_t *ino;    /* DIR and its subdirectories, each class's among them */
     int n_out;
+    char *const *real;   /* (n_class) each class directory's real path (NULL: unknown) */
+    int n_class, self;   /* and which is this walk's */
 } class_walk;
 
 /* parse_dir's test of a subdirectory met in a class directory: a link up
@@ -634,6 +662,20 @@ static int add_class_file(const char *fp, void *user) {
     class_walk *w = user;
     const size_t fl = strlen(fp);
     if (fl < 4 || strcmp(fp + fl - 4, ".txt") != 0) return 0;
+    struct stat ls;
+    if (lstat(fp, &ls) == 0 && S_ISLNK(ls.st_mode)) { /* a link into another class: one text, two classes */
+        char *to = realpath(fp, NULL);
+        for (int j = 0; to && j < w->n_class; j++) {
+            const size_t n = w->real[j] ? strlen(w->real[j]) : 0;
+            if (j != w->self && n && !strncmp(to, w->real[j], n) && to[n] == '/') {
+                rnn_errorf("%s: a link to %s, a file of another class's directory (one text would be an example "
+                           "of both)", fp, to);
+                free(to);
+                return -1;
+            }
+        }
+        free(to);
+    }
     size_t len;
     char *text = read_exact(fp, &len);
     if (!text) return -1;
@@ -674,14 +716,28 @@ static int parse_dir(loader *L) {
         else
             dev[n_out] = st.st_dev, ino[n_out++] = st.st_ino;
     }
+    /* each class's real path, for links among them; a class directory that
+     * is another one (a link to it) would read that class's files again */
+    char **real = calloc((size_t)ns + 1, sizeof *real);
+    if (!rc && !real) rc = rnn_errorf("out of memory");
+    for (int i = 0; i < ns && !rc; i++) {
+        snprintf(path, sizeof path, "%.*s/%s", (int)pl, L->path, subs[i]);
+        real[i] = realpath(path, NULL);
+        for (int j = 0; j < i && !rc; j++)
+            if (dev[j + 1] == dev[i + 1] && ino[j + 1] == ino[i + 1] && strcmp(subs[i], "unsup") && strcmp(subs[j], "unsup"))
+                rc = rnn_errorf("%s: the same directory as class %s (a link to it): its files would be examples of "
+                                "both", path, subs[j]);
+    }
     for (int i = 0; i < ns && !rc; i++) {
         if (!strcmp(subs[i], "unsup")) continue;
         snprintf(path, sizeof path, "%.*s/%s", (int)pl, L->path, subs[i]); /* (its length checked above) */
-        class_walk w = {L, subs[i], 0, dev, ino, n_out};
+        class_walk w = {L, subs[i], 0, dev, ino, n_out, real, ns, i};
         rc = rnn_walk_files(path, add_class_file, stays_in_class, &w);
         if (!rc && w.n == 0) /* a class with no examples would vanish from the model without a word */
             rc = rnn_errorf("%s: a class directory with no .txt files (remove it, or add its examples)", path);
     }
+    for (int i = 0; real && i < ns; i++) free(real[i]);
+    free(real);
     free(dev);
     free(ino);
     rnn_free_names(subs, ns);
@@ -875,20 +931,47 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
     int dropped_header = 0;
     if (L->header == -1 && (L->fmt == FMT_TSV || L->fmt == FMT_CSV) && L->n && L->first_namelike) {
         int lb = L->rows[0].label;
+        /* rows just like the first (files with headers joined) are that header
+         * again, where it names its label column as people do ("label",
+         * "sentiment"): two classes' files each repeat their rows too */
+        static const char *const label_words[] = {"label", "labels", "class", "category", "sentiment", "polarity",
+                                                  "target", "topic", "y", "tag", NULL};
+        int label_word = 0;
+        for (int i = 0; label_words[i] && !label_word; i++) label_word = !strcasecmp(L->lab[lb].name, label_words[i]);
+        size_t repeats = 0;
+        for (size_t r = 1; label_word && r < L->n; r++)
+            repeats += L->rows[r].label == lb && !strcmp(L->rows[r].text, L->rows[0].text);
         /* (with the classes known, as training guessed it from a label found once: the note says so) */
-        int is_header = (known || names) ? map[lb] < 0 : L->lab[lb].count == 1;
+        int is_header = (known || names) ? map[lb] < 0 : L->lab[lb].count - repeats == 1;
         if (is_header) {
             d->header_line = L->rows[0].line;
-            free(L->rows[0].text);
-            memmove(L->rows, L->rows + 1, (L->n - 1) * sizeof *L->rows);
-            L->n--;
-            L->lab[lb].count--;
+            d->header_repeats = (int)repeats;
+            char *first = L->rows[0].text;
+            size_t w = 0;
+            for (size_t r = 1; r < L->n; r++) {
+                if (L->rows[r].label == lb && !strcmp(L->rows[r].text, first)) free(L->rows[r].text);
+                else L->rows[w++] = L->rows[r];
+            }
+            free(first);
+            L->n = w;
+            L->lab[lb].count -= (int)repeats + 1;
             dropped_header = 1;
         }
     }
+    /* a first row kept whose label no other row has: a header with a longer text cell? */
+    if (!dropped_header && L->header == -1 && !known && !names && (L->fmt == FMT_TSV || L->fmt == FMT_CSV) &&
+        L->n > 1 && L->lab[L->rows[0].label].count == 1)
+        d->lone_first = L->rows[0].line;
     if (L->n == 0) {
         rnn_errorf(dropped_header ? "%s: no examples (its only row reads as a header)" : "%s: no examples",
                    L->path);
+        goto out;
+    }
+    size_t empty = 0;
+    while (empty < L->n && !L->rows[empty].text[0]) empty++;
+    if (empty == L->n && (L->fmt == FMT_TSV || L->fmt == FMT_CSV)) { /* (a separator ending every line: no text) */
+        rnn_errorf("%s: every text (column %d) is empty: a %s at the end of each line? (--text-col picks the text's "
+                   "column)", L->path, L->text_cols[0], L->fmt == FMT_TSV ? "tab" : "comma");
         goto out;
     }
 
@@ -1186,6 +1269,7 @@ int rnn_dataset_split(const rnn_dataset *all, float frac, uint64_t seed, rnn_dat
         }
         size_t take = (size_t)floor((double)frac * (double)cnt + 0.5);
         if (take > cnt) take = cnt;
+        if (take == cnt && cnt > 0 && frac < 1) take = cnt - 1; /* a class training never sees cannot be learnt */
         for (size_t i = 0; i < take; i++) in_val[s[i]] = 1;
         n_val += take;
     }

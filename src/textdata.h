@@ -56,6 +56,8 @@ typedef struct {
     int n_labels;
     int label_base;  /* with label_names: the base used (0 or 1), else -1 */
     int header_line; /* the line of a first row that header detection (header -1) skipped; 0: none */
+    int header_repeats; /* rows just like that header further on (files joined), skipped too */
+    int lone_first;  /* the line of a first row read as data whose label no other row has (a header? --header yes) */
 } rnn_dataset;
 
 typedef struct {

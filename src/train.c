@@ -2078,9 +2078,9 @@ static int open_run_dir(run *r, int resuming) {
             static const char *const kept[] = {"model.safetensors", "last.safetensors", "state.safetensors"};
             path_in(path, sizeof path, r, kept[i]);
             if (access(path, F_OK) == 0)
-                return rnn_errorf("%s already holds a run (%s): --resume %s continues it, --overwrite replaces it, "
-                                  "or choose another --out",
-                                  r->dir, kept[i], r->dir);
+                return rnn_errorf("%s already holds a run (%s): choose another --out (a run's config.txt used as "
+                                  "--config names its own), --resume %s continues it, or --overwrite deletes it "
+                                  "and trains anew", r->dir, kept[i], r->dir);
         }
     return 0;
 }

@@ -382,7 +382,7 @@ expect_error "--out of a file" "afile: not a directory" $RNN train $small --step
 
 # --- an --out that holds a run is refused unless --overwrite: nothing in it changes
 cp "$T/run/model.safetensors" "$T/run.before"
-expect_error "--out of an existing run" "run already holds a run (model.safetensors): --resume .* continues it, --overwrite replaces it" \
+expect_error "--out of an existing run" "run already holds a run (model.safetensors): choose another --out .*, --resume .* continues it, or --overwrite deletes it" \
     $RNN train $small --steps 2 --out "$T/run"
 check "the refused run left the model as it was" "cmp -s '$T/run/model.safetensors' '$T/run.before'"
 check "and its config.txt" "grep -q '^steps = 30' '$T/run/config.txt'"
@@ -1176,8 +1176,10 @@ check "rnn classify: a byte order mark at the start of its input is no text" "[ 
 n=$(printf 'one text\nanother text\n' | $RNN classify "$T/cls/model.safetensors" | wc -l)
 check "classify reads one text per line from stdin" "[ $n -eq 2 ]"
 head -n 40 "$T/cls.tsv" >"$T/cls40.tsv"
-expect_error "a --val-frac that holds out every example" "cls40.tsv: the training split is empty: --val-frac 0.999 holds out all 40 examples" \
-    $RNN train --task classify --data "$T/cls40.tsv" --val-frac 0.999 --steps 1 --out "$T/x"
+$RNN train --task classify --data "$T/cls40.tsv" --val-frac 0.999 --steps 1 --threads 1 --out "$T/vf999" >"$T/vf999.log" 2>&1
+nc=$(sed -n 's/^classes (\([0-9]*\)).*/\1/p' "$T/vf999.log"); ntr=$(grep -o '; [0-9]* train /' "$T/vf999.log" | grep -o '[0-9]*')
+check "a --val-frac that would hold out every example keeps one of each class for training ($ntr for $nc classes)" \
+    "[ -n '$nc' ] && [ '$ntr' = '$nc' ]"
 # a checkpoint's class names: unique, non-empty, valid UTF-8, no control characters (rnn classify prints them)
 if command -v python3 >/dev/null; then
     n=$(python3 -c "import json,struct,sys; b=open(sys.argv[1],'rb').read(); n=struct.unpack('<Q',b[:8])[0]; print(len(json.loads(json.loads(b[8:8+n])['__metadata__']['labels'])))" "$T/cls/model.safetensors")
@@ -1663,6 +1665,45 @@ done >"$T/co.out"
 kill "$CLS_PID" 2>/dev/null; wait "$CLS_PID" 2>/dev/null
 check "classify answers each line of a pipe whose writer waits for the answer" \
     "head -n 2 '$T/blk1.out' | cmp -s - '$T/co.out'"
+
+# --- classification files as people make them (the data-formats review's cases)
+D="$T/dfmt"; mkdir -p "$D"
+da="--task classify --layers 1 --hidden 8 --embed 8 --steps 1 --threads 1 --progress log --overwrite"
+printf 'pos\tgood fun film\tsrc1\nneg\tbad\tboring slow film\tsrc2\npos\tnice warm film\tsrc3\nneg\tdull grey film\tsrc4\n' >"$D/d1.tsv"
+expect_error "TSV: a tab in a text another column follows is refused (it read a shifted column)" \
+    "d1.tsv:2: 4 tab-separated fields where the first row has 3" $RNN train $da --data "$D/d1.tsv" --text-col 2 --out "$D/r"
+printf 'pos\tgood fun film\t\nneg\tbad boring film\t\npos\tnice warm film\t\nneg\tdull grey film\t\n' >"$D/d2.tsv"
+expect_error "TSV: a tab ending every line (every text empty) is named" "d2.tsv: every text (column 3) is empty: a tab at the end of each line" \
+    $RNN train $da --data "$T/cls.tsv" --val "$D/d2.tsv" --out "$D/r"
+printf 'label,text\npos,"a fine film, really"\nneg,"a dull one, sadly"\npos,"great, great"\nneg,"poor, weak"\n' >"$D/p1.csv"
+cat "$D/p1.csv" "$D/p1.csv" >"$D/both.csv"
+$RNN train $da --data "$D/both.csv" --val "$D/p1.csv" --out "$D/r3" >"$D/log3" 2>&1
+check "CSV files with headers joined: the header and its repeat are skipped, said, and no class \"label\"" \
+    "grep -q 'both.csv:1 looks like a header row and is skipped, and 1 more lines just like it' '$D/log3' && grep -q '^classes (2): neg, pos' '$D/log3'"
+printf 'Label\tReview Text (raw)\npos\tgood fun film\nneg\tbad boring film\npos\tnice\nneg\tdull\n' >"$D/d3.tsv"
+$RNN train $da --data "$D/d3.tsv" --val "$D/d3.tsv" --out "$D/r4" >"$D/log4" 2>&1
+check "a first row kept whose label no other row has is named (a header?)" \
+    "grep -q 'd3.tsv:1 is read as an example, of a class no other line has (a header? --header yes skips it)' '$D/log4'"
+{ printf 'pos\tgood fun film\nneg\tbad boring film\n'; printf '\xef\xbb\xbfpos\tfine film\nneg\xc2\xa0\tdull film\n'; } >"$D/d5.tsv"
+$RNN train $da --data "$D/d5.tsv" --val "$D/d5.tsv" --out "$D/r5" >"$D/log5" 2>&1
+check "a byte order mark or no-break space at a label's edge makes no class of its own" "grep -q '^classes (2): neg, pos$' '$D/log5'"
+(for i in $(seq 10); do printf 'pos\tgood film %d\nneg\tbad film %d\n' $i $i; done; printf 'neutral\tokay film ok\n') >"$D/d6.tsv"
+$RNN train $da --data "$D/d6.tsv" --val-frac 0.5 --out "$D/r6" >"$D/log6" 2>&1
+check "--val-frac keeps a class's only example in training" "grep -q '11 train / 10 val examples' '$D/log6'"
+mkdir -p "$D/dd/pos" "$D/dd/neg"; echo "good fun film" >"$D/dd/pos/1.txt"; echo "bad boring film" >"$D/dd/neg/1.txt"
+ln -s ../neg/1.txt "$D/dd/pos/2.txt"
+expect_error "a directory's file link into another class is refused" "dd/pos/2.txt: a link to .*dd/neg/1.txt, a file of another class's directory" \
+    $RNN train $da --data "$D/dd" --out "$D/r7"
+rm "$D/dd/pos/2.txt"; ln -s neg "$D/dd/bad"
+expect_error "a class directory that is another one is refused" "the same directory as class" $RNN train $da --data "$D/dd" --out "$D/r7"
+cp "$D/d6.tsv" "$D/sp.tsv "
+expect_error "a path with a space at its end (config.txt trims values) is refused" "option --data: \".*sp.tsv \" begins or ends with a space" \
+    $RNN train $da --data "$D/sp.tsv " --out "$D/r8"
+printf 'task = classify\nbidirectional\nlayers = 1\nhidden = 8\nembed = 8\n' >"$D/flag.cfg"
+$RNN train --config "$D/flag.cfg" --data "$D/d6.tsv" --steps 1 --threads 1 --progress quiet --out "$D/r9" >/dev/null 2>&1
+check "a flag alone in a config file is on" "grep -qx 'bidirectional = true' '$D/r9/config.txt'"
+printf 'hidden\n' >"$D/noval.cfg"
+expect_error "an option alone that takes a value says so" "noval.cfg:1: expected 'hidden = VALUE'" $RNN train --config "$D/noval.cfg" --out "$D/r10"
 
 # --- pretrained vectors and transfer from a language model
 # embedding_row_is MODEL WORD "1, 2, 3": the model's embedding row of WORD holds exactly these
