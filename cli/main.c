@@ -998,6 +998,16 @@ static int cmd_eval(int argc, char **argv) {
         return cmdf("eval", "%s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
     }
     if (!label_base) dop.label_base = ck.label_base; /* integer labels numbered as in training */
+    /* the columns its training read, where that run gave them: the same file reads the same */
+    if (ck.has_layout && ck.model->c.task == RNN_TASK_CLASSIFY && !format && !label_col && !text_col && !header) {
+        dop.format = ck.layout_format;
+        dop.label_col = ck.layout_label_col;
+        if (ck.layout_text_cols[0]) dop.text_cols = ck.layout_text_cols;
+        dop.header = !strcmp(ck.layout_header, "auto") ? -1 : !strcmp(ck.layout_header, "yes");
+        fprintf(stderr, "rnn eval: note: %s is read as the model's training data was: --format %s --header %s "
+                        "--label-col %d%s%s (these flags read it otherwise)\n", data, ck.layout_format, ck.layout_header,
+                ck.layout_label_col, ck.layout_text_cols[0] ? " --text-col " : "", ck.layout_text_cols);
+    }
     if (set_cache("eval", &ck, cache, theta, lambda)) {
         rnn_checkpoint_free(&ck);
         return 1;

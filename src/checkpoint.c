@@ -66,6 +66,30 @@ out:
     return rc;
 }
 
+/* data_layout's {"format", "header", "label_col", "text_cols"} into ck; -1
+ * where it is not such an object of valid values. */
+static int read_layout(rnn_checkpoint *ck, const char *s) {
+    cJSON *j = cJSON_Parse(s);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "format"), *h = cJSON_GetObjectItemCaseSensitive(j, "header"),
+                *l = cJSON_GetObjectItemCaseSensitive(j, "label_col"), *t = cJSON_GetObjectItemCaseSensitive(j, "text_cols");
+    int ok = cJSON_IsString(f) && cJSON_IsString(h) && cJSON_IsNumber(l) && cJSON_IsString(t) &&
+             strspn(f->valuestring, "abcdefghijklmnopqrstuvwxyz") == strlen(f->valuestring) &&
+             strlen(f->valuestring) < sizeof ck->layout_format && strlen(h->valuestring) < sizeof ck->layout_header &&
+             strspn(h->valuestring, "abcdefghijklmnopqrstuvwxyz") == strlen(h->valuestring) &&
+             strlen(t->valuestring) < sizeof ck->layout_text_cols &&
+             strspn(t->valuestring, "0123456789,-") == strlen(t->valuestring) && l->valuedouble >= 1 &&
+             l->valuedouble <= 1e6 && l->valuedouble == floor(l->valuedouble);
+    if (ok) {
+        ck->has_layout = 1;
+        ck->layout_label_col = (int)l->valuedouble;
+        strcpy(ck->layout_format, f->valuestring);
+        strcpy(ck->layout_header, h->valuestring);
+        strcpy(ck->layout_text_cols, t->valuestring);
+    }
+    cJSON_Delete(j);
+    return ok ? 0 : -1;
+}
+
 static int fail(const char *path, const char *what) {
     if (!*rnn_last_error()) return rnn_errorf("%s: %s", path, what);
     return rnn_error_prefix("%s: %s", path, what);
@@ -314,6 +338,12 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
             goto out;
         }
         if (base) ck->label_base = base[0] - '0';
+        const char *lay = rnn_st_meta(st, "data_layout");
+        if (lay && read_layout(ck, lay)) {
+            rnn_errorf("%s: metadata \"data_layout\" is not the columns rnn train writes (%.80s): a damaged file", path,
+                       lay);
+            goto out;
+        }
     }
     rc = 0;
 out:

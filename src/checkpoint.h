@@ -21,6 +21,11 @@ typedef struct {
     int n_labels;
     int label_base; /* 0 or 1 where the training data numbered the classes (--label-names):
                        integer label labels[k]'s is k + label_base; else -1 */
+    /* A classifier's training data columns where its run gave them
+     * (metadata "data_layout"; has_layout 0: the defaults), which rnn eval
+     * reads a file with unless told otherwise. */
+    int has_layout, layout_label_col;
+    char layout_format[16], layout_header[8], layout_text_cols[64];
 } rnn_checkpoint;
 
 /* Writes model (+ tokenizer, + labels when classify, + label_base when 0 or

@@ -1739,9 +1739,17 @@ out:
 }
 
 static int save_model(run *r, const char *name) {
-    char path[2 * RNN_OPT_STR];
+    char path[2 * RNN_OPT_STR], layout[RNN_OPT_STR + 128];
     path_in(path, sizeof path, r, name);
-    return rnn_checkpoint_save(path, r->m, r->tok, r->labels, r->n_labels, r->label_base, NULL, NULL, 0, NULL, 0);
+    /* a classifier's data columns as given (rnn eval reads a file so unless told otherwise) */
+    const rnn_opts *o = r->o;
+    const char *key = "data_layout", *val = layout;
+    const int given = r->classify && (strcmp(o->format, "auto") || o->label_col > 1 || o->text_cols[0] ||
+                                      strcmp(o->header, "auto"));
+    if (given)
+        snprintf(layout, sizeof layout, "{\"format\": \"%s\", \"header\": \"%s\", \"label_col\": %d, \"text_cols\": \"%s\"}",
+                 o->format, o->header, o->label_col > 1 ? o->label_col : 1, o->text_cols);
+    return rnn_checkpoint_save(path, r->m, r->tok, r->labels, r->n_labels, r->label_base, &key, &val, given, NULL, 0);
 }
 
 /* last.safetensors when this validation is also the best: the bytes of

@@ -1705,6 +1705,24 @@ check "a flag alone in a config file is on" "grep -qx 'bidirectional = true' '$D
 printf 'hidden\n' >"$D/noval.cfg"
 expect_error "an option alone that takes a value says so" "noval.cfg:1: expected 'hidden = VALUE'" $RNN train --config "$D/noval.cfg" --out "$D/r10"
 
+# rnn eval reads a file with the columns the model's training read (--text-col 2 here), unless told otherwise
+awk 'BEGIN { srand(1); for (i = 0; i < 120; i++) { a = i % 2 ? "great" : "awful"; printf "%s\t%s film\t%s site\n", i % 2 ? "pos" : "neg", a, i % 3 ? "nice" : "bad" } }' >"$D/d7.tsv"
+$RNN train --task classify --layers 1 --hidden 8 --embed 8 --epochs 15 --threads 1 --progress quiet --data "$D/d7.tsv" --text-col 2 --out "$D/r11" >/dev/null 2>&1
+a=$($RNN eval "$D/r11/model.safetensors" --data "$D/d7.tsv" --json 2>"$D/note11" | grep -o '"accuracy": [0-9.]*')
+b=$($RNN eval "$D/r11/model.safetensors" --data "$D/d7.tsv" --text-col 2 --json 2>/dev/null | grep -o '"accuracy": [0-9.]*')
+c3=$($RNN eval "$D/r11/model.safetensors" --data "$D/d7.tsv" --text-col 3 --json 2>/dev/null | grep -o '"accuracy": [0-9.]*')
+check "rnn eval reads the training's columns (--text-col 2) unless told, and says so ($a; $b; column 3: $c3)" \
+    "[ -n '$a' ] && [ '$a' = '$b' ] && [ '$a' != '$c3' ] && grep -q 'note: .*d7.tsv is read as the model.s training data was: --format auto --header auto --label-col 1 --text-col 2' '$D/note11'"
+python3 - "$D/r11/model.safetensors" "$D/badlayout.safetensors" <<'PY'
+import json, struct, sys
+d = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", d[:8])[0]; h = json.loads(d[8:8 + n])
+h["__metadata__"]["data_layout"] = '{"format": "tsv", "header": "auto", "label_col": 0, "text_cols": "2"}'
+b = json.dumps(h).encode(); b += b" " * (-len(b) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + d[8 + n:])
+PY
+expect_error "a damaged data_layout (label_col 0) is named" "badlayout.safetensors: metadata \"data_layout\" is not the columns rnn train writes" \
+    $RNN eval "$D/badlayout.safetensors" --data "$D/d7.tsv"
+
 # --- pretrained vectors and transfer from a language model
 # embedding_row_is MODEL WORD "1, 2, 3": the model's embedding row of WORD holds exactly these
 embedding_row_is() {
