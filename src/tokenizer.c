@@ -1085,6 +1085,7 @@ void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open) {
     d->prev_kind = -1;
     d->held = -1;
     d->quote_open = quote_open != 0;
+    d->in_number = 0;
 }
 
 /* Appends n bytes of s to buf (w bytes so far, cap in all, NUL kept). */
@@ -1160,10 +1161,16 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
         d->held = id;
         return 0;
     } else if (k == KIND_CONT) { /* ##ing: glued */
+    } else if (d->in_number && k == KIND_TEXT && n && s[0] >= '0' && s[0] <= '9') { /* 3.5, 10,000, 3:15 */
     } else if (spaced(d->prev_kind, k)) {
         w = put(buf, cap, w, " ", 1);
     }
     w = put(buf, cap, w, s, n);
+    /* a . , or : after a number: one more number goes on it */
+    const char *ps = d->prev >= 0 ? strtab_key(&t->vocab, (size_t)d->prev) : "";
+    const size_t pn = d->prev >= 0 ? t->vocab.len[d->prev] : 0;
+    d->in_number = k == KIND_CLOSE && n == 1 && strchr(".,:", s[0]) && pn && ps[pn - 1] >= '0' && ps[pn - 1] <= '9' &&
+                   d->prev_kind != KIND_SILENT;
     d->prev = id, d->prev_kind = k;
     return w;
 }

@@ -87,7 +87,8 @@
  *              starts with an ASCII letter or digit or a non-ASCII byte, or
  *              <unk>: "he said (quietly), i'm here.". Tokens keep no record of
  *              their spaces, so a quote in single quotation marks reads
- *              "said' hello' to", and "3.14" comes back "3. 14". Since
+ *              "said' hello' to". A . , or : between two numbers joins them
+ *              ("3.14", "10,000", "3:15"; and "in 1999.2000 came"). Since
  *              split_punct splits those again, encode(decode(ids)) == ids for
  *              ids without specials, except with strip_html on and
  *              split_punct off: tokens "<b" and ">" decode to "<b >", a tag,
@@ -216,6 +217,7 @@ typedef struct {
     int prev_kind;  /* how it was written (-1: not yet known) */
     int32_t held;   /* an apostrophe not written yet (-1: none) */
     int quote_open; /* a straight double quote is open */
+    int in_number;  /* the last token is . , or : after a digit: a digit next joins it (3.5) */
 } rnn_detok;
 void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open);
 size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf, size_t cap);

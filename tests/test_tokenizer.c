@@ -1041,8 +1041,9 @@ static void test_json_damaged_keys(void) {
 static void test_decode_apostrophes(void) {
     const char *texts[] = {"the teachers' pomp", "and 'tis so, for 'twas he", "i' the world, o' the sea",
                            "james' car; don't, it's, i'm, we'll, they're, i've, he'd", "\"hello,\" she said. \"no.\"",
-                           "he said \"it's 'tis\" and left", "'hello", "end'", "a '' b"};
-    const char *want[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "a' 'b"};
+                           "he said \"it's 'tis\" and left", "'hello", "end'", "a '' b",
+                           "it costs 3.5 or 10,000, at 3:15. then 7 more"};
+    const char *want[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "a' 'b", NULL};
     rnn_tok_options o;
     rnn_tok_options_default(&o, RNN_TOK_WORD);
     char all[512] = "";

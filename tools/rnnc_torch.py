@@ -704,6 +704,7 @@ def detok(tok, ids, prev=-1, quote_open=False):
     if pk == "quote":
         pk = "open" if quote_open else "close"
     held = None
+    in_number = False  # the last token is . , or : after a digit: a digit next joins it (3.5)
 
     def put_held():  # the held apostrophe with nothing known after it
         nonlocal prev, pk, held
@@ -741,9 +742,13 @@ def detok(tok, ids, prev=-1, quote_open=False):
         elif k == "apos":
             held = i
             continue
+        elif in_number and k == "text" and s[:1].isdigit():
+            pass  # 3.5, 10,000, 3:15
         elif _spaced(pk, k):
             out.append(b" ")
         out.append(s)
+        ps = tok["vocab"][prev].encode() if 0 <= prev < len(tok["vocab"]) else b""
+        in_number = k == "close" and s in (b".", b",", b":") and ps[-1:].isdigit() and pk != "silent"
         prev, pk = i, k
     if held is not None:
         put_held()
