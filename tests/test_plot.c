@@ -428,6 +428,20 @@ static void test_log_axis(void) {
     free(doc);
 }
 
+/* The plot of metrics text, its three frames in rect; NULL (a failed
+ * check) when it is not drawn so. The caller frees it. */
+static char *plot_frames(const char *text, double *rect) {
+    write_file(csv, text);
+    CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "plot: %s", rnn_last_error());
+    char *doc = slurp(svg);
+    if (!doc || frames(doc, rect, 3) != 3) {
+        CHECK(0, "no svg");
+        free(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 /* Tick labels tell their ticks apart: the step axis has whole-number ticks
  * at least 1 apart, and a y axis as many decimals as its tick spacing needs. */
 static void test_tick_labels(void) {
@@ -438,14 +452,8 @@ static void test_tick_labels(void) {
         char text[256];
         snprintf(text, sizeof text, "step,train_loss,val_loss,val_acc,lr\n%s,2,2,0.5,1e-3\n%s,1,1,0.5,1e-3\n", steps[k],
                  steps[k + 1]);
-        write_file(csv, text);
-        CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "plot: %s", rnn_last_error());
-        char *doc = slurp(svg);
-        if (!doc || frames(doc, rect, 3) != 3) {
-            CHECK(0, "no svg");
-            free(doc);
-            continue;
-        }
+        char *doc = plot_frames(text, rect);
+        if (!doc) continue;
         int n = tick_labels(doc, rect, "middle", label, pos, 64), good = n >= 2 && label_values(label, n, v);
         for (int i = 0; good && i < n; i++)
             good = v[i] == floor(v[i]) && !strchr(label[i], '.') && (i < 2 || v[i] - v[i - 1] == v[1] - v[0]) &&
@@ -463,14 +471,8 @@ static void test_tick_labels(void) {
         char text[256];
         snprintf(text, sizeof text, "step,train_loss,val_loss,val_acc,lr\n1,%.17g,%.17g,0.5,1e-3\n2,%.17g,%.17g,0.5,1e-3\n",
                  ranges[k][0], ranges[k][0], ranges[k][1], ranges[k][1]);
-        write_file(csv, text);
-        CHECK(rnn_plot_metrics(csv, svg, NULL) == 0, "plot: %s", rnn_last_error());
-        char *doc = slurp(svg);
-        if (!doc || frames(doc, rect, 3) != 3) {
-            CHECK(0, "no svg");
-            free(doc);
-            continue;
-        }
+        char *doc = plot_frames(text, rect);
+        if (!doc) continue;
         int n = tick_labels(doc, rect, "end", label, pos, 64), good = n >= 3 && label_values(label, n, v);
         const double step = good ? v[1] - v[0] : 0;
         for (int i = 1; good && i < n; i++)
