@@ -1197,6 +1197,10 @@ static int cmd_info(int argc, char **argv) {
                    "changes it)\n", c->truncate_tail ? "last" : "first", c->max_len);
         else if (classify)
             printf("  texts       read whole\n");
+        if (classify && ck.has_layout)
+            printf("  data        --format %s --header %s --label-col %d%s%s, as trained (rnn eval reads files so)\n",
+                   ck.layout_format, ck.layout_header, ck.layout_label_col, ck.layout_text_cols[0] ? " --text-col " : "",
+                   ck.layout_text_cols);
         if (c->cache_size > 0)
             printf("  cache       neural cache of the last %d states (theta %g, lambda %g): validation and rnn eval "
                    "use it, rnn sample with --cache N\n",

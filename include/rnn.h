@@ -68,7 +68,8 @@ const char *rnn_error(void);
 const char *rnn_get_task(const rnn_t *m);
 /* What the checkpoint holds, as `rnn info --json` prints it: one line of
  * JSON, {"path", "task", "parameters", "tokenizer": {"type", "vocab_size",
- * ...}, "labels": [...], "config": {the model's: "cell", "hidden_dim",
+ * ...}, "labels": [...], "data_layout": {"format", "header", "label_col",
+ * "text_cols"} (a classifier whose run gave its data's columns), "config": {the model's: "cell", "hidden_dim",
  * "num_layers", "bidirectional", ...; "max_len" and "truncate" where a
  * classifier cuts its texts, "reverse": true for a backward model}}. The string
  * belongs to the handle (valid until rnn_close); NULL + rnn_error() for a

@@ -402,7 +402,11 @@ char *rnn_checkpoint_describe(const rnn_checkpoint *ck, const char *path) {
               rnn_sbuf_put(&b, "}, \"labels\": [", 14);
     for (int i = 0; i < ck->n_labels && !bad; i++)
         bad = rnn_sbuf_put(&b, i ? ", \"" : "\"", i ? 3 : 1) || rnn_sbuf_json_string(&b, ck->labels[i]) || rnn_sbuf_put(&b, "\"", 1);
-    bad = bad || rnn_sbuf_put(&b, "], \"config\": ", 13) || rnn_sbuf_put(&b, cfg, strlen(cfg)) || rnn_sbuf_put(&b, "}", 1);
+    bad = bad || rnn_sbuf_put(&b, "]", 1) ||
+          (ck->has_layout && put(&b, ", \"data_layout\": {\"format\": \"%s\", \"header\": \"%s\", \"label_col\": %d, "
+                                 "\"text_cols\": \"%s\"}", ck->layout_format, ck->layout_header, ck->layout_label_col,
+                                 ck->layout_text_cols)) ||
+          rnn_sbuf_put(&b, ", \"config\": ", 12) || rnn_sbuf_put(&b, cfg, strlen(cfg)) || rnn_sbuf_put(&b, "}", 1);
     free(cfg);
     if (bad) {
         free(b.p);

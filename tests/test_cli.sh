@@ -1713,6 +1713,8 @@ b=$($RNN eval "$D/r11/model.safetensors" --data "$D/d7.tsv" --text-col 2 --json 
 c3=$($RNN eval "$D/r11/model.safetensors" --data "$D/d7.tsv" --text-col 3 --json 2>/dev/null | grep -o '"accuracy": [0-9.]*')
 check "rnn eval reads the training's columns (--text-col 2) unless told, and says so ($a; $b; column 3: $c3)" \
     "[ -n '$a' ] && [ '$a' = '$b' ] && [ '$a' != '$c3' ] && grep -q 'note: .*d7.tsv is read as the model.s training data was: --format auto --header auto --label-col 1 --text-col 2' '$D/note11'"
+check "rnn info shows the data columns a classifier keeps" \
+    "$RNN info '$D/r11/model.safetensors' | grep -q '^  data        --format auto --header auto --label-col 1 --text-col 2, as trained' && $RNN info '$D/r11/model.safetensors' --json | grep -q '\"data_layout\": {\"format\": \"auto\", \"header\": \"auto\", \"label_col\": 1, \"text_cols\": \"2\"}'"
 python3 - "$D/r11/model.safetensors" "$D/badlayout.safetensors" <<'PY'
 import json, struct, sys
 d = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", d[:8])[0]; h = json.loads(d[8:8 + n])
