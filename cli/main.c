@@ -998,15 +998,29 @@ static int cmd_eval(int argc, char **argv) {
         return cmdf("eval", "%s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
     }
     if (!label_base) dop.label_base = ck.label_base; /* integer labels numbered as in training */
-    /* the columns its training read, where that run gave them: the same file reads the same */
-    if (ck.has_layout && ck.model->c.task == RNN_TASK_CLASSIFY && !format && !label_col && !text_col && !header) {
-        dop.format = ck.layout_format;
-        dop.label_col = ck.layout_label_col;
-        if (ck.layout_text_cols[0]) dop.text_cols = ck.layout_text_cols;
-        dop.header = !strcmp(ck.layout_header, "auto") ? -1 : !strcmp(ck.layout_header, "yes");
-        fprintf(stderr, "rnn eval: note: %s is read as the model's training data was: --format %s --header %s "
-                        "--label-col %d%s%s (these flags read it otherwise)\n", data, ck.layout_format, ck.layout_header,
-                ck.layout_label_col, ck.layout_text_cols[0] ? " --text-col " : "", ck.layout_text_cols);
+    /* the columns its training read, where that run gave them: the same file reads the same;
+     * each flag given wins over its own, and a JSON lines file or a directory has none */
+    if (ck.has_layout && ck.model->c.task == RNN_TASK_CLASSIFY) {
+        char used[200] = "";
+        size_t u = 0;
+        struct stat ds;
+        const size_t dl = strlen(data);
+        const int tabular = !(stat(data, &ds) == 0 && S_ISDIR(ds.st_mode)) &&
+                            !(dl >= 6 && !strcmp(data + dl - 6, ".jsonl")) && !(dl >= 5 && !strcmp(data + dl - 5, ".json"));
+        if (!format && tabular)
+            dop.format = ck.layout_format, u += snprintf(used + u, sizeof used - u, " --format %s", ck.layout_format);
+        if (!header && tabular) {
+            dop.header = !strcmp(ck.layout_header, "auto") ? -1 : !strcmp(ck.layout_header, "yes");
+            u += snprintf(used + u, sizeof used - u, " --header %s", ck.layout_header);
+        }
+        if (!label_col && tabular)
+            dop.label_col = ck.layout_label_col, u += snprintf(used + u, sizeof used - u, " --label-col %d", ck.layout_label_col);
+        if (!text_col && tabular && ck.layout_text_cols[0])
+            dop.text_cols = ck.layout_text_cols, u += snprintf(used + u, sizeof used - u, " --text-col %s", ck.layout_text_cols);
+        dop.columns_soft = !label_col && !text_col && !header;
+        if (u)
+            fprintf(stderr, "rnn eval: note: %s is read as the model's training data was:%s (these flags read it "
+                            "otherwise)\n", data, used);
     }
     if (set_cache("eval", &ck, cache, theta, lambda)) {
         rnn_checkpoint_free(&ck);

@@ -235,8 +235,8 @@ typedef int (*rnn_train_callback)(const rnn_train_event *event, void *user);
 
 /* A trainer with `rnn train`'s defaults but one: "progress" is "quiet" (the
  * library writes nothing on stderr; the run's log lines go to train.log and
- * the callback has every step) unless set, or given by a loaded config file
- * ("log": log lines on stderr, "auto": a bar on a terminal). NULL + rnn_error() if out of memory;
+ * the callback has every step) unless set with rnn_trainer_set ("log": log
+ * lines on stderr, "auto": a bar on a terminal; a config file's is not read). NULL + rnn_error() if out of memory;
  * the functions below then fail (or give "") with a message, not a crash. */
 rnn_trainer *rnn_trainer_new(void);
 void rnn_trainer_free(rnn_trainer *t); /* NULL is fine */

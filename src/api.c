@@ -549,9 +549,10 @@ static int trainer_options(const rnn_trainer *t, rnn_opts *o) {
     /* threads: the host's rnn_threads() unless set on the trainer (a config
      * file's, as config.txt records the count a run had, is not a request) */
     if (!rnn_opts_given(&t->set, "threads")) o->threads = host_threads();
-    /* progress: quiet unless asked for: a library writes nothing on the
-     * host's stderr by itself (the callback has every step; train.log too) */
-    if (!rnn_opts_given(&t->set, "progress") && !rnn_opts_given(&cfg, "progress")) strcpy(o->progress, "quiet");
+    /* progress: quiet unless set on the trainer: a library writes nothing on
+     * the host's stderr by itself (the callback has every step; train.log
+     * too), and a run's config.txt, loaded, says "auto" as its command did */
+    if (!rnn_opts_given(&t->set, "progress")) strcpy(o->progress, "quiet");
     return 0;
 }
 

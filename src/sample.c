@@ -441,9 +441,19 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
             fail[i] = k;
         }
     }
-    for (size_t j = 0; j < plen && stop_len; j++) { /* a match may begin in the prime, not end there */
-        q = stop_step(stop, fail, q, prime[j]);
-        if (q == stop_len) q = fail[q - 1];
+    if (stop_len && plen) { /* a match may begin in the prime (as the model writes text), not end there */
+        size_t wn = 0;
+        char *pw = rnn_tokenizer_as_written(tok, prime, plen, &wn);
+        if (!pw) {
+            free(piece);
+            free(fail);
+            return -1;
+        }
+        for (size_t j = 0; j < wn; j++) {
+            q = stop_step(stop, fail, q, pw[j]);
+            if (q == stop_len) q = fail[q - 1];
+        }
+        free(pw);
     }
     int spaced = rnn_tokenizer_ends_in_space(tok, prime, plen); /* "word ", "word\n", "word\u3000" */
     int rc = 0, stopped = 0, quotes = 0;

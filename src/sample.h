@@ -3,10 +3,14 @@
  *
  *   rnn_sampler *s = rnn_sampler_create(model, tok, seed);
  *   rnn_sampler_prime(s, "ROMEO:", 6, NULL);      // feeds the priming text
+ *   rnn_detok d;
+ *   rnn_detok_init(&d, rnn_sampler_last(s), 0);   // writes text after the prime's last token
  *   for (int i = 0; i < 200; i++) {
  *       int id = rnn_sampler_next(s, &opts);      // draws, then feeds it back
- *       ...rnn_tokenizer_piece(tok, prev, id, buf, sizeof buf)...
+ *       ...rnn_detok_put(tok, &d, id, buf, sizeof buf)...
  *   }
+ *   ...rnn_detok_end(tok, &d, buf, sizeof buf)...  // an apostrophe it still holds
+ * (rnn_sampler_text does all of this, with a stop string.)
  *   rnn_sampler_free(s);
  */
 #ifndef RNN_SAMPLE_H
@@ -83,7 +87,7 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
  * the log of the mixture): valid after something was fed, until the next
  * feed. For tests and callers that want the distribution itself. */
 const float *rnn_sampler_logits(const rnn_sampler *s);
-/* The last token fed (-1 at start), for rnn_tokenizer_piece. */
+/* The last token fed (-1 at start), for rnn_detok_init. */
 int32_t rnn_sampler_last(const rnn_sampler *s);
 
 /* Picks a token from logits (n) with o, in this order: temperature (the

@@ -317,6 +317,21 @@ bad:
 /* Separator after a text part when joining columns. */
 static int ends_in_punct(const char *s, size_t n) { return n && strchr(".!?;:,", s[n - 1]); }
 
+/* Spaces at a label's edges are none of it: ASCII ones, a no-break space
+ * (U+00A0) and a byte order mark (U+FEFF, where files were joined), which
+ * would make a class that prints as another. */
+static void trim_label(const char **lab, size_t *ll) {
+    for (int again = 1; again;) {
+        again = 0;
+        while (*ll && is_space((unsigned char)**lab)) ++*lab, --*ll, again = 1;
+        while (*ll && is_space((unsigned char)(*lab)[*ll - 1])) --*ll, again = 1;
+        if (*ll >= 2 && !memcmp(*lab, "\xc2\xa0", 2)) *lab += 2, *ll -= 2, again = 1;
+        if (*ll >= 2 && !memcmp(*lab + *ll - 2, "\xc2\xa0", 2)) *ll -= 2, again = 1;
+        if (*ll >= 3 && !memcmp(*lab, "\xef\xbb\xbf", 3)) *lab += 3, *ll -= 3, again = 1;
+        if (*ll >= 3 && !memcmp(*lab + *ll - 3, "\xef\xbb\xbf", 3)) *ll -= 3, again = 1;
+    }
+}
+
 /* One record's fields → a row. */
 static int take_fields(loader *L, int nf, int line) {
     const char *sep_name = L->fmt == FMT_TSV ? "tab" : "comma";
@@ -359,18 +374,7 @@ static int take_fields(loader *L, int nf, int line) {
 
     const char *lab = L->fs[L->label_col - 1];
     size_t ll = L->fl[L->label_col - 1];
-    /* spaces at a label's edges are none of it: ASCII ones, a no-break space
-     * (U+00A0) and a byte order mark (U+FEFF, where files were joined),
-     * which would make a class that prints as another */
-    for (int again = 1; again;) {
-        again = 0;
-        while (ll && is_space((unsigned char)*lab)) lab++, ll--, again = 1;
-        while (ll && is_space((unsigned char)lab[ll - 1])) ll--, again = 1;
-        if (ll >= 2 && !memcmp(lab, "\xc2\xa0", 2)) lab += 2, ll -= 2, again = 1;
-        if (ll >= 2 && !memcmp(lab + ll - 2, "\xc2\xa0", 2)) ll -= 2, again = 1;
-        if (ll >= 3 && !memcmp(lab, "\xef\xbb\xbf", 3)) lab += 3, ll -= 3, again = 1;
-        if (ll >= 3 && !memcmp(lab + ll - 3, "\xef\xbb\xbf", 3)) ll -= 3, again = 1;
-    }
+    trim_label(&lab, &ll);
     if (ll == 0) return rnn_errorf("%s:%d: empty label (column %d)", L->path, line, L->label_col);
 
     size_t total = 1;
@@ -587,8 +591,7 @@ static int parse_jsonl(loader *L, char *buf, size_t len) {
             rnn_errorf("%s:%d: \"label\" must be a string or an integer", L->path, line);
         if (lab) {
             size_t ll = strlen(lab);
-            while (ll && is_space((unsigned char)*lab)) lab++, ll--;
-            while (ll && is_space((unsigned char)lab[ll - 1])) ll--;
+            trim_label(&lab, &ll);
             char *text;
             if (ll == 0) rnn_errorf("%s:%d: empty label", L->path, line);
             else if ((text = rnn_strdup(t->valuestring)) != NULL) rc = add_row(L, text, lab, ll, line);
@@ -662,8 +665,7 @@ static int add_class_file(const char *fp, void *user) {
     class_walk *w = user;
     const size_t fl = strlen(fp);
     if (fl < 4 || strcmp(fp + fl - 4, ".txt") != 0) return 0;
-    struct stat ls;
-    if (lstat(fp, &ls) == 0 && S_ISLNK(ls.st_mode)) { /* a link into another class: one text, two classes */
+    { /* a file, or a folder on its path, that is another class's: one text, two classes */
         char *to = realpath(fp, NULL);
         for (int j = 0; to && j < w->n_class; j++) {
             const size_t n = w->real[j] ? strlen(w->real[j]) : 0;
@@ -1114,12 +1116,12 @@ int rnn_dataset_load(rnn_dataset *d, const char *path, const rnn_data_opts *o, c
     }
     L.fmt = fmt;
 
-    if (fmt == FMT_JSONL || fmt == FMT_DIR) {
+    if ((fmt == FMT_JSONL || fmt == FMT_DIR) && !o->columns_soft) {
         if (o->label_col || (o->text_cols && o->text_cols[0]))
             return rnn_errorf("%s: label/text columns apply to tsv and csv only (format %s)", path, fmt_name[fmt]);
         if (o->header != -1)
             return rnn_errorf("%s: --header applies to tsv and csv only (format %s)", path, fmt_name[fmt]);
-    } else {
+    } else if (fmt != FMT_JSONL && fmt != FMT_DIR) {
         if (o->label_col < 0) return rnn_errorf("label column %d: columns count from 1", o->label_col);
         L.label_col = o->label_col ? o->label_col : 1;
         if (o->text_cols && o->text_cols[0]) {

@@ -65,6 +65,8 @@ typedef struct {
     int label_col;           /* tsv/csv: 1-based label column; 0 = auto (column 1) */
     const char *text_cols;   /* tsv/csv: NULL / "" = auto; else columns like "3", "2,3", "2-3", "1,3-4" */
     int header;              /* tsv/csv: -1 auto-detect, 0 no header, 1 first row is a header */
+    int columns_soft;        /* 1: label_col, text_cols and header are defaults (a model's), which a
+                                JSON lines file or a directory reads on without; 0: refused there */
     const char *label_names; /* optional file, one class name per line (AG News classes.txt):
                                 integer label k is named by line k - label_base + 1 */
     int label_base;          /* with label_names: 0 (label 0 is the first name) or 1; -1: from the

@@ -1066,10 +1066,12 @@ static int among(const rnn_tokenizer *t, int32_t id, const char *const *words) {
     return 0;
 }
 
-/* What follows an apostrophe that ends a word and begins none ("don ' t",
- * "it ' s"): the two are one word. And the words an apostrophe begins after
- * a space, where letters were left out ("and ' tis" is "and 'tis"). */
-static const char *const contraction_ends[] = {"s", "t", "d", "m", "ll", "re", "ve", NULL};
+/* What follows an apostrophe inside a word ("don ' t", "it ' s", "ne ' er",
+ * "o ' er", "know ' st", "thou ' rt", "o ' clock"): the two are one word.
+ * And the words an apostrophe begins after a space, where letters were
+ * left out ("and ' tis" is "and 'tis"). */
+static const char *const contraction_ends[] = {"s",  "t",  "d",  "m",  "ll", "re", "ve",    "st",
+                                               "rt", "er", "en", "ld", "ry", "rs", "clock", NULL};
 static const char *const elided_starts[] = {"tis", "twas", "twere", "twill", "twould", "em", "gainst", "tween",
                                             "twixt", "neath", "til", "cause", "bout", NULL};
 
@@ -1113,8 +1115,10 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     if (!buf || cap == 0) return 0;
     buf[0] = 0;
     if (!t || id < 0 || (size_t)id >= t->vocab.n) return 0;
-    if (d->prev_kind < 0 && d->prev >= 0 && (size_t)d->prev < t->vocab.n) /* (the prime's last token) */
-        d->prev_kind = t->kind[d->prev] == KIND_QUOTE ? (d->quote_open ? KIND_OPEN : KIND_CLOSE) : t->kind[d->prev];
+    if (d->prev_kind < 0 && d->prev >= 0 && (size_t)d->prev < t->vocab.n) { /* (the prime's last token) */
+        const int kp = t->kind[d->prev]; /* an apostrophe there was written: the next word goes on it */
+        d->prev_kind = kp == KIND_QUOTE ? (d->quote_open ? KIND_OPEN : KIND_CLOSE) : kp == KIND_APOS ? KIND_OPEN : kp;
+    }
     char tmp[1];
     size_t n, w = 0;
     int k;
@@ -1154,7 +1158,6 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
         } else { /* 'hello, after a space or at the start */
             if (spaced(d->prev_kind, KIND_OPEN)) w = put(buf, cap, w, " ", 1);
             w = put(buf, cap, w, a, na);
-            if (!word && spaced(KIND_OPEN, k)) w = put(buf, cap, w, " ", 1); /* (' , reads on as punctuation) */
         }
         d->held = -1;
     } else if (k == KIND_APOS) { /* written with the token after it, which decides its spaces */

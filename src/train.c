@@ -1741,14 +1741,21 @@ out:
 static int save_model(run *r, const char *name) {
     char path[2 * RNN_OPT_STR], layout[RNN_OPT_STR + 128];
     path_in(path, sizeof path, r, name);
-    /* a classifier's data columns as given (rnn eval reads a file so unless told otherwise) */
+    /* a classifier's data columns as given (rnn eval reads a file so unless told otherwise);
+     * a JSON lines file or a directory has none */
     const rnn_opts *o = r->o;
     const char *key = "data_layout", *val = layout;
-    const int given = r->classify && (strcmp(o->format, "auto") || o->label_col > 1 || o->text_cols[0] ||
-                                      strcmp(o->header, "auto"));
+    const int tabular = strcmp(o->format, "jsonl") && strcmp(o->format, "json") && strcmp(o->format, "dir");
+    const int given = r->classify && tabular && (strcmp(o->format, "auto") || o->label_col > 1 || o->text_cols[0] ||
+                                                 strcmp(o->header, "auto"));
+    char cols[sizeof o->text_cols];
+    size_t nc = 0;
+    for (const char *c = o->text_cols; *c; c++) /* "2, +3" as the loader reads it: "2,3" */
+        if (strchr("0123456789,-", *c)) cols[nc++] = *c;
+    cols[nc] = 0;
     if (given)
         snprintf(layout, sizeof layout, "{\"format\": \"%s\", \"header\": \"%s\", \"label_col\": %d, \"text_cols\": \"%s\"}",
-                 o->format, o->header, o->label_col > 1 ? o->label_col : 1, o->text_cols);
+                 o->format, o->header, o->label_col > 1 ? o->label_col : 1, cols);
     return rnn_checkpoint_save(path, r->m, r->tok, r->labels, r->n_labels, r->label_base, &key, &val, given, NULL, 0);
 }
 

@@ -963,6 +963,24 @@ static void test_trainer(void) {
     CHECK(rc == 0 && text && strstr(text, "done: 12 steps"), "progress log: the run's lines on stderr (%s)", text ? text : "unreadable");
     free(text);
     rnn_trainer_free(t);
+    /* ... but not from a loaded config file (a run's config.txt says "auto", as its command had it) */
+    char cfgfile[160];
+    snprintf(cfgfile, sizeof cfgfile, "%s/progress.cfg", base);
+    snprintf(logged, sizeof logged, "%s/logged2", base);
+    FILE *cf = fopen(cfgfile, "w");
+    if (cf) fputs("progress = log\n", cf), fclose(cf);
+    seen l2 = {0};
+    t = tiny_trainer(logged);
+    CHECK(t && !rnn_trainer_load_config(t, cfgfile), "load a config with progress: %s", rnn_error());
+    rc = run_catching_stderr(t, &l2, errfile);
+    text = read_all(errfile);
+    CHECK(rc == 0 && text && !text[0], "a loaded config's progress writes nothing on stderr (%s)", text ? text : "unreadable");
+    free(text);
+    rnn_trainer_free(t);
+    unlink(cfgfile);
+    harness_rm_run(logged);
+    snprintf(logged, sizeof logged, "%s/logged", base);
+    harness_rm_run(logged);
 
     /* The same run stopped by its callback after step 6, then resumed. */
     seen b = {0};

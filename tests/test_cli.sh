@@ -1694,7 +1694,10 @@ mkdir -p "$D/dd/pos" "$D/dd/neg"; echo "good fun film" >"$D/dd/pos/1.txt"; echo 
 ln -s ../neg/1.txt "$D/dd/pos/2.txt"
 expect_error "a directory's file link into another class is refused" "dd/pos/2.txt: a link to .*dd/neg/1.txt, a file of another class's directory" \
     $RNN train $da --data "$D/dd" --out "$D/r7"
-rm "$D/dd/pos/2.txt"; ln -s neg "$D/dd/bad"
+rm "$D/dd/pos/2.txt"; mkdir -p "$D/dd/neg/sub"; echo "dull grey film" >"$D/dd/neg/sub/1.txt"; ln -s ../neg/sub "$D/dd/pos/linked"
+expect_error "a folder link into another class is refused" "dd/pos/linked/1.txt: a link to .*dd/neg/sub/1.txt" \
+    $RNN train $da --data "$D/dd" --out "$D/r7"
+rm "$D/dd/pos/linked"; ln -s neg "$D/dd/bad"
 expect_error "a class directory that is another one is refused" "the same directory as class" $RNN train $da --data "$D/dd" --out "$D/r7"
 cp "$D/d6.tsv" "$D/sp.tsv "
 expect_error "a path with a space at its end (config.txt trims values) is refused" "option --data: \".*sp.tsv \" begins or ends with a space" \
@@ -1713,6 +1716,16 @@ b=$($RNN eval "$D/r11/model.safetensors" --data "$D/d7.tsv" --text-col 2 --json 
 c3=$($RNN eval "$D/r11/model.safetensors" --data "$D/d7.tsv" --text-col 3 --json 2>/dev/null | grep -o '"accuracy": [0-9.]*')
 check "rnn eval reads the training's columns (--text-col 2) unless told, and says so ($a; $b; column 3: $c3)" \
     "[ -n '$a' ] && [ '$a' = '$b' ] && [ '$a' != '$c3' ] && grep -q 'note: .*d7.tsv is read as the model.s training data was: --format auto --header auto --label-col 1 --text-col 2' '$D/note11'"
+# --text-col as people type it ("2, 3") is kept as the loader reads it; a JSON lines model keeps no columns
+awk 'BEGIN { for (i = 0; i < 40; i++) printf "%s\t%s film\tand %s\n", i % 2 ? "pos" : "neg", i % 2 ? "great" : "awful", i % 3 ? "more" : "so" }' >"$D/c3.tsv"
+$RNN train $da --data "$D/c3.tsv" --text-col "2, 3" --out "$D/r12" >/dev/null 2>&1
+check "a model trained with --text-col \"2, 3\" loads, keeping \"2,3\"" "$RNN info '$D/r12/model.safetensors' | grep -q -- '--text-col 2,3, as trained'"
+awk 'BEGIN { for (i = 0; i < 40; i++) printf "{\"text\": \"%s film\", \"label\": \"%s\\u00a0\"}\n", i % 2 ? "great" : "awful", i % 2 ? "pos" : "neg" }' >"$D/d.jsonl"
+$RNN train $da --data "$D/d.jsonl" --format jsonl --out "$D/r13" >"$D/log13" 2>&1
+check "a JSON lines classifier: a no-break space at a label's edge makes no class, and rnn eval reads the file again" \
+    "grep -q '^classes (2): neg, pos$' '$D/log13' && $RNN eval '$D/r13/model.safetensors' --data '$D/d.jsonl' | grep -q '40 examples'"
+check "a model trained on TSV columns evaluates a JSON lines file (its columns are no JSON's)" \
+    "$RNN eval '$D/r12/model.safetensors' --data '$D/d.jsonl' 2>/dev/null | grep -q '40 examples'"
 check "rnn info shows the data columns a classifier keeps" \
     "$RNN info '$D/r11/model.safetensors' | grep -q '^  data        --format auto --header auto --label-col 1 --text-col 2, as trained' && $RNN info '$D/r11/model.safetensors' --json | grep -q '\"data_layout\": {\"format\": \"auto\", \"header\": \"auto\", \"label_col\": 1, \"text_cols\": \"2\"}'"
 python3 - "$D/r11/model.safetensors" "$D/badlayout.safetensors" <<'PY'
@@ -1761,6 +1774,10 @@ expect_error "vectors whose first line has no numbers" "novec.txt:1: no vector w
 cut -f2 "$T/cls.tsv" >"$T/vec_text.txt"
 $RNN train --data "$T/vec_text.txt" --tokenizer word --layers 1 --hidden 8 --embed 4 --seq-len 8 --batch 4 --vectors "$T/vec.txt" --freeze-embedding --steps 2 --threads 1 --out "$T/veclm" >"$T/veclmlog" 2>&1
 $RNN sample "$T/veclm/model.safetensors" --length 5 --stop "WHAT Is" >/dev/null 2>"$T/stopnote"
+# a stop that begins in a capitalised prime: the prime's "T" as the model writes it, then the greedy next word
+g=$($RNN sample "$T/veclm/model.safetensors" --prime "what" --length 1 --temperature 0 2>/dev/null); g=${g#what}
+out=$($RNN sample "$T/veclm/model.safetensors" --prime "WHAT" --length 40 --temperature 0 --stop "T$g" 2>/dev/null)
+check "--stop that begins in a capitalised prime ends the text where the model writes it (\"T$g\": $out)" "[ -n '$g' ] && [ \"\$out\" = 'WHAT$g' ]"
 check "--stop is looked for as a lowercasing model writes it, and says so" "grep -qx 'rnn sample: note: --stop \"WHAT Is\" is looked for as \"what is\", as this model writes text' '$T/stopnote'"
 check "--vectors initialise a word LM's embedding" "grep -q 'vectors .*: [1-9][0-9]* of [0-9]* vocabulary tokens covered' '$T/veclmlog'"
 if py_torch; then

@@ -378,7 +378,7 @@ import rnnc_torch as r
 texts = ['he said (quietly), i\'m here: \"yes\" [and] \'tis so\u2026 \u00abok\u00bb don\u2019t - x',
          'the teachers\' pomp', 'and \'tis so, for \'twas he', 'i\' the world, o\' the sea',
          'james\' car; don\'t, it\'s, i\'m, we\'ll', '\"hello,\" she said. \"no.\"', '\'hello', 'end\'', 'a \'\' b',
-         'it costs 3.5 or 10,000, at 3:15. then 7 more']
+         'it costs 3.5 or 10,000, at 3:15. then 7 more', 'ne\'er o\'er e\'er ta\'en, know\'st thou\'rt i\'ld at ten o\'clock']
 tok = {'type': 'word', 'vocab': ['<pad>', '<unk>'], 'pad_id': 0, 'unk_id': 1, 'lowercase': True,
        'split_punct': True, 'strip_html': False, 'keep_newlines': True, 'min_count': 1, 'max_vocab': 0,
        'invalid_utf8': 'error'}
@@ -389,6 +389,8 @@ for text in texts:  # (test_tokenizer.c's test_decode_apostrophes: each reads ba
     got = r.decode(tok, ids).decode()
     want = 'a\' \'b' if text == 'a \'\' b' else text
     ok &= got == want and r.encode(tok, got) == ids
+ids = r.encode(tok, 'and \' tis')  # a prime that ends in an apostrophe, written already: the next word goes on it
+ok &= r.detok(tok, ids[2:], ids[1]) == b'tis'
 sys.exit(not ok)
 PY"
 # net(ids), what torch.jit.trace and torch.onnx.export call: forward_lm's, and per text forward_classify's

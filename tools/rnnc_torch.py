@@ -644,7 +644,7 @@ APOSTROPHES = set("'\u2019")
 
 # rnn_detok's lists: what an apostrophe joins to the word before it ("don ' t"),
 # and the words it begins after a space ("and ' tis").
-CONTRACTION_ENDS = ("s", "t", "d", "m", "ll", "re", "ve")
+CONTRACTION_ENDS = ("s", "t", "d", "m", "ll", "re", "ve", "st", "rt", "er", "en", "ld", "ry", "rs", "clock")
 ELIDED_STARTS = ("tis", "twas", "twere", "twill", "twould", "em", "gainst", "tween", "twixt", "neath", "til",
                  "cause", "bout")
 
@@ -703,6 +703,8 @@ def detok(tok, ids, prev=-1, quote_open=False):
     pk = _kind(tok, prev) if 0 <= prev < len(tok["vocab"]) else None
     if pk == "quote":
         pk = "open" if quote_open else "close"
+    if pk == "apos":  # the prime ended in an apostrophe, written: the next word goes on it
+        pk = "open"
     held = None
     in_number = False  # the last token is . , or : after a digit: a digit next joins it (3.5)
 
@@ -737,7 +739,7 @@ def detok(tok, ids, prev=-1, quote_open=False):
                 put_held()
                 out += [b" "] * _spaced("close", k)
             else:
-                out += [b" "] * _spaced(pk, "open") + [a] + [b" "] * (not word and _spaced("open", k))
+                out += [b" "] * _spaced(pk, "open") + [a]
             held = None
         elif k == "apos":
             held = i
