@@ -298,7 +298,7 @@ static inline int ibuf_push(ibuf *b, int32_t v) {
 /* What decoding does with a token: KIND_CLOSE (". , ) ..."), KIND_OPEN
  * ("( [ ...") and KIND_APOS ("'") are punctuation that a word model with
  * split_punct, or a wordpiece model, writes against its neighbours. */
-enum { KIND_TEXT, KIND_SILENT, KIND_UNK, KIND_NEWLINE, KIND_CONT, KIND_CLOSE, KIND_OPEN, KIND_APOS, KIND_QUOTE };
+enum { KIND_TEXT, KIND_SILENT, KIND_UNK, KIND_NEWLINE, KIND_CONT, KIND_CLOSE, KIND_OPEN, KIND_APOS, KIND_QUOTE, KIND_HYPHEN };
 
 struct rnn_tokenizer {
     rnn_tok_options opt; /* opt.vocab_file points at vocab_path */
@@ -455,7 +455,7 @@ static int tok_finish(rnn_tokenizer *t) {
                      {"\uff09", KIND_CLOSE}, {"(", KIND_OPEN}, {"[", KIND_OPEN}, {"{", KIND_OPEN},
                      {"\u00ab", KIND_OPEN}, {"\u201c", KIND_OPEN}, {"\u2018", KIND_OPEN}, {"\u00bf", KIND_OPEN},
                      {"\u00a1", KIND_OPEN}, {"\uff08", KIND_OPEN}, {"'", KIND_APOS}, {"\u2019", KIND_APOS},
-                     {"\"", KIND_QUOTE}};
+                     {"\"", KIND_QUOTE}, {"-", KIND_HYPHEN}};
         for (size_t i = 0; i < sizeof punct / sizeof *punct; i++) {
             const int id = tok_find(t, punct[i].tok, strlen(punct[i].tok));
             if (id >= 0) t->kind[id] = punct[i].kind;
@@ -1088,6 +1088,7 @@ void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open) {
     d->held = -1;
     d->quote_open = quote_open != 0;
     d->in_number = 0;
+    d->joined = 0;
 }
 
 /* Appends n bytes of s to buf (w bytes so far, cap in all, NUL kept). */
@@ -1121,7 +1122,7 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     }
     char tmp[1];
     size_t n, w = 0;
-    int k;
+    int k, joined = 0;
     const char *s = token_text(t, id, tmp, &n, &k);
     const int words = t->opt.type == RNN_TOK_WORD || t->opt.type == RNN_TOK_WORDPIECE;
     if (!words) { /* char, byte: the text itself */
@@ -1165,6 +1166,9 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
         return 0;
     } else if (k == KIND_CONT) { /* ##ing: glued */
     } else if (d->in_number && k == KIND_TEXT && n && s[0] >= '0' && s[0] <= '9') { /* 3.5, 10,000, 3:15 */
+    } else if (k == KIND_HYPHEN && (is_word(t, d->prev, d->prev_kind) || (d->prev_kind == KIND_HYPHEN && d->joined))) {
+        joined = 1; /* well-known, -- */
+    } else if (d->prev_kind == KIND_HYPHEN && d->joined && is_word(t, id, k)) { /* well-known */
     } else if (spaced(d->prev_kind, k)) {
         w = put(buf, cap, w, " ", 1);
     }
@@ -1174,6 +1178,7 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     const size_t pn = d->prev >= 0 ? t->vocab.len[d->prev] : 0;
     d->in_number = k == KIND_CLOSE && n == 1 && strchr(".,:", s[0]) && pn && ps[pn - 1] >= '0' && ps[pn - 1] <= '9' &&
                    d->prev_kind != KIND_SILENT;
+    d->joined = joined;
     d->prev = id, d->prev_kind = k;
     return w;
 }

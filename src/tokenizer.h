@@ -88,7 +88,9 @@
  *              <unk>: "he said (quietly), i'm here.". Tokens keep no record of
  *              their spaces, so a quote in single quotation marks reads
  *              "said' hello' to". A . , or : between two numbers joins them
- *              ("3.14", "10,000", "3:15"; and "in 1999.2000 came"). Since
+ *              ("3.14", "10,000", "3:15"; and "in 1999.2000 came"); a hyphen
+ *              after a word, or after such a hyphen, joins it and a word after
+ *              it ("well-known", "so--and"; a spaced dash "a - b" reads "a-b"). Since
  *              split_punct splits those again, encode(decode(ids)) == ids for
  *              ids without specials, except with strip_html on and
  *              split_punct off: tokens "<b" and ">" decode to "<b >", a tag,
@@ -218,6 +220,7 @@ typedef struct {
     int32_t held;   /* an apostrophe not written yet (-1: none) */
     int quote_open; /* a straight double quote is open */
     int in_number;  /* the last token is . , or : after a digit: a digit next joins it (3.5) */
+    int joined;     /* the last token is a hyphen against a word (or hyphen) before it: a word next joins it */
 } rnn_detok;
 void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open);
 size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf, size_t cap);

@@ -375,10 +375,11 @@ check "word tokenizer: the tool decodes punctuation, quotes and apostrophes as r
 import sys
 sys.path.insert(0, 'tools')
 import rnnc_torch as r
-texts = ['he said (quietly), i\'m here: \"yes\" [and] \'tis so\u2026 \u00abok\u00bb don\u2019t - x',
+texts = ['he said (quietly), i\'m here: \"yes\" [and] \'tis so\u2026 \u00abok\u00bb don\u2019t x-ray',
          'the teachers\' pomp', 'and \'tis so, for \'twas he', 'i\' the world, o\' the sea',
          'james\' car; don\'t, it\'s, i\'m, we\'ll', '\"hello,\" she said. \"no.\"', '\'hello', 'end\'', 'a \'\' b',
-         'it costs 3.5 or 10,000, at 3:15. then 7 more', 'ne\'er o\'er e\'er ta\'en, know\'st thou\'rt i\'ld at ten o\'clock']
+         'it costs 3.5 or 10,000, at 3:15. then 7 more', 'ne\'er o\'er e\'er ta\'en, know\'st thou\'rt i\'ld at ten o\'clock',
+         'a well-known one-liner, so--and pages 3-4; - item']
 tok = {'type': 'word', 'vocab': ['<pad>', '<unk>'], 'pad_id': 0, 'unk_id': 1, 'lowercase': True,
        'split_punct': True, 'strip_html': False, 'keep_newlines': True, 'min_count': 1, 'max_vocab': 0,
        'invalid_utf8': 'error'}

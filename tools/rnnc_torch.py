@@ -661,7 +661,8 @@ def _kind(tok, i):
     if s == "\n":
         return "newline"
     if tok.get("split_punct"):
-        for kind, marks in (("close", CLOSE_PUNCT), ("open", OPEN_PUNCT), ("apos", APOSTROPHES), ("quote", {'"'})):
+        for kind, marks in (("close", CLOSE_PUNCT), ("open", OPEN_PUNCT), ("apos", APOSTROPHES), ("quote", {'"'}),
+                            ("hyphen", {"-"})):
             if s in marks:
                 return kind
     return "text"
@@ -707,6 +708,7 @@ def detok(tok, ids, prev=-1, quote_open=False):
         pk = "open"
     held = None
     in_number = False  # the last token is . , or : after a digit: a digit next joins it (3.5)
+    joined = False  # the last token is a hyphen against a word (or hyphen) before it: a word next joins it
 
     def put_held():  # the held apostrophe with nothing known after it
         nonlocal prev, pk, held
@@ -721,6 +723,7 @@ def detok(tok, ids, prev=-1, quote_open=False):
         if k == "silent":
             prev, pk = i, k
             continue
+        joined_now = False
         if k == "quote":
             k = "close" if quote_open else "open"
             quote_open = not quote_open
@@ -746,11 +749,16 @@ def detok(tok, ids, prev=-1, quote_open=False):
             continue
         elif in_number and k == "text" and s[:1].isdigit():
             pass  # 3.5, 10,000, 3:15
+        elif k == "hyphen" and (_is_word(tok, prev, pk) or (pk == "hyphen" and joined)):
+            joined_now = True  # well-known, --
+        elif pk == "hyphen" and joined and _is_word(tok, i, k):
+            pass  # well-known
         elif _spaced(pk, k):
             out.append(b" ")
         out.append(s)
         ps = tok["vocab"][prev].encode() if 0 <= prev < len(tok["vocab"]) else b""
         in_number = k == "close" and s in (b".", b",", b":") and ps[-1:].isdigit() and pk != "silent"
+        joined = joined_now
         prev, pk = i, k
     if held is not None:
         put_held()
