@@ -99,6 +99,7 @@ typedef struct {
     int check_utf8;             /* option: texts must be UTF-8 */
     int strip_html;             /* option: except in the tags strip_html drops */
     int first_namelike;         /* first row looks like a header */
+    int first_label_word;       /* ... and its label cell names a label column as people do ("label", "class") */
     const char *dir_file;       /* dir: the file being added, for add_row's messages */
     /* rows */
     row *rows;
@@ -332,10 +333,24 @@ static void trim_label(const char **lab, size_t *ll) {
     }
 }
 
+/* Whether a label cell names a label column as people do: a header ("label",
+ * "sentiment"), whose rows may have more columns, or repeat (files joined). */
+static int is_label_word(const char *s, size_t n) {
+    static const char *const words[] = {"label", "labels", "class", "category", "sentiment", "polarity",
+                                        "target", "topic", "y", "tag", NULL};
+    for (int i = 0; words[i]; i++)
+        if (strlen(words[i]) == n && !strncasecmp(s, words[i], n)) return 1;
+    return 0;
+}
+
 /* One record's fields → a row. */
 static int take_fields(loader *L, int nf, int line) {
     const char *sep_name = L->fmt == FMT_TSV ? "tab" : "comma";
-    if (L->ncols == 0) { /* the first row fixes the auto text columns */
+    /* the first row fixes the auto text columns; a first row that may be a
+     * header (it is dropped if so) lets the second row fix them, where that
+     * one has more: "label<TAB>text" above rows of three columns */
+    const int after_header = L->n == 1 && L->header == -1 && L->first_label_word && L->fmt == FMT_TSV && nf > L->ncols;
+    if (L->ncols == 0 || after_header) {
         L->ncols = nf;
         if (L->auto_text) {
             if (nf < 2)
@@ -399,6 +414,7 @@ static int take_fields(loader *L, int nf, int line) {
         for (int i = 0; i < L->n_text_cols && namelike; i++)
             namelike = looks_like_name(L->fs[L->text_cols[i] - 1], L->fl[L->text_cols[i] - 1]);
         L->first_namelike = namelike;
+        L->first_label_word = namelike && is_label_word(lab, ll);
     }
     return add_row(L, text, lab, ll, line);
 }
@@ -447,7 +463,8 @@ static int parse_tsv(loader *L, char *buf, size_t len) {
         /* After the first row, the last of its N columns takes the rest of the
          * line when it is the text (a tab typed in a review); a tab in a text
          * that another column follows would shift that column: refused. */
-        const int merge = L->ncols && L->label_col != L->ncols && is_text_col(L, L->ncols);
+        const int maybe_header = L->n == 1 && L->header == -1 && L->first_label_word; /* (its row may not count) */
+        const int merge = L->ncols && !maybe_header && L->label_col != L->ncols && is_text_col(L, L->ncols);
         for (;;) {
             char *tab = (merge && nf == L->ncols - 1) ? NULL : memchr(f, '\t', (size_t)(q - f));
             if (!tab) {
@@ -936,12 +953,8 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
         /* rows just like the first (files with headers joined) are that header
          * again, where it names its label column as people do ("label",
          * "sentiment"): two classes' files each repeat their rows too */
-        static const char *const label_words[] = {"label", "labels", "class", "category", "sentiment", "polarity",
-                                                  "target", "topic", "y", "tag", NULL};
-        int label_word = 0;
-        for (int i = 0; label_words[i] && !label_word; i++) label_word = !strcasecmp(L->lab[lb].name, label_words[i]);
         size_t repeats = 0;
-        for (size_t r = 1; label_word && r < L->n; r++)
+        for (size_t r = 1; L->first_label_word && r < L->n; r++)
             repeats += L->rows[r].label == lb && !strcmp(L->rows[r].text, L->rows[0].text);
         /* (with the classes known, as training guessed it from a label found once: the note says so) */
         int is_header = (known || names) ? map[lb] < 0 : L->lab[lb].count - repeats == 1;

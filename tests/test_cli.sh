@@ -1675,6 +1675,13 @@ expect_error "TSV: a tab in a text another column follows is refused (it read a 
 printf 'pos\tgood fun film\t\nneg\tbad boring film\t\npos\tnice warm film\t\nneg\tdull grey film\t\n' >"$D/d2.tsv"
 expect_error "TSV: a tab ending every line (every text empty) is named" "d2.tsv: every text (column 3) is empty: a tab at the end of each line" \
     $RNN train $da --data "$T/cls.tsv" --val "$D/d2.tsv" --out "$D/r"
+# a header of two columns above rows of three: the rows' columns count, whether the header is guessed or said
+printf 'label\ttext\npos\t7\tgood fun film\nneg\t2\tbad boring film\npos\t9\tnice warm film\nneg\t1\tdull grey film\n' >"$D/d3a.tsv"
+$RNN train $da --data "$D/d3a.tsv" --val "$D/d3a.tsv" --out "$D/r3a" >/dev/null 2>&1
+a=$($RNN eval "$D/r3a/model.safetensors" --data "$D/d3a.tsv" --json 2>/dev/null | grep -o '"tokens": [0-9]*')
+b=$($RNN eval "$D/r3a/model.safetensors" --data "$D/d3a.tsv" --header yes --json 2>/dev/null | grep -o '"tokens": [0-9]*')
+check "a guessed header of fewer columns than its rows: the text is the rows' last column, as with --header yes ($a; $b)" \
+    "[ '$a' = '\"tokens\": 12' ] && [ '$a' = '$b' ]"
 printf 'label,text\npos,"a fine film, really"\nneg,"a dull one, sadly"\npos,"great, great"\nneg,"poor, weak"\n' >"$D/p1.csv"
 cat "$D/p1.csv" "$D/p1.csv" >"$D/both.csv"
 $RNN train $da --data "$D/both.csv" --val "$D/p1.csv" --out "$D/r3" >"$D/log3" 2>&1
