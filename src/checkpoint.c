@@ -72,7 +72,7 @@ static int read_layout(rnn_checkpoint *ck, const char *s) {
     cJSON *j = cJSON_Parse(s);
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "format"), *h = cJSON_GetObjectItemCaseSensitive(j, "header"),
                 *l = cJSON_GetObjectItemCaseSensitive(j, "label_col"), *t = cJSON_GetObjectItemCaseSensitive(j, "text_cols");
-    int ok = cJSON_IsString(f) && cJSON_IsString(h) && cJSON_IsNumber(l) && cJSON_IsString(t) &&
+    int ok = !rnn_json_repeated_key(j) && cJSON_IsString(f) && cJSON_IsString(h) && cJSON_IsNumber(l) && cJSON_IsString(t) &&
              strspn(f->valuestring, "abcdefghijklmnopqrstuvwxyz") == strlen(f->valuestring) &&
              strlen(f->valuestring) < sizeof ck->layout_format && strlen(h->valuestring) < sizeof ck->layout_header &&
              strspn(h->valuestring, "abcdefghijklmnopqrstuvwxyz") == strlen(h->valuestring) &&
@@ -190,6 +190,13 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
                 if (t->ndim == 2 && p->ndim == 2 && t->shape[0] == p->shape[1] && t->shape[1] == p->shape[0])
                     rnn_errorf("%s: tensor '%s' is stored transposed, %s where the config needs %s (PyTorch's "
                                "layout: rows are outputs)", path, p->name, has, needs);
+                else if (c.task == RNN_TASK_CLASSIFY && !strncmp(p->name, "head.", 5))
+                    /* a classifier's head reads the pooled width: the config's pool (default meanmax) and loss */
+                    rnn_errorf("%s: tensor '%s' has shape %s where the config (pool %s, loss %s, %d classes, hidden %d%s) "
+                               "needs %s: a config whose \"pool\" or \"loss\" is not the model's (a last-state "
+                               "model needs \"pool\": \"last\"), or a damaged file",
+                               path, p->name, has, rnn_pool_name(c.pool), c.loss == RNN_LOSS_BCE ? "bce" : "ce",
+                               c.num_classes, c.hidden_dim, c.bidirectional ? ", bidirectional" : "", needs);
                 else
                     rnn_errorf("%s: tensor '%s' has shape %s where the config (vocab %d, embed %d, hidden %d) "
                                "needs %s: a damaged file, or a config that does not describe its tensors",

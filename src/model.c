@@ -234,6 +234,11 @@ int rnn_config_from_json(rnn_config *c, const char *json) {
             goto out;
         }
     }
+    const char *twice = rnn_json_repeated_key(j);
+    if (twice) {
+        rnn_errorf("config: the key \"%.64s\" is given twice (a damaged file: which value counts?)", twice);
+        goto out;
+    }
     const char *task = json_str(j, "task"), *cell = json_str(j, "cell");
     if (!task || (strcmp(task, "lm") && strcmp(task, "classify"))) {
         rnn_errorf("config: \"task\" must be \"lm\" or \"classify\"");

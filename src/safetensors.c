@@ -802,6 +802,11 @@ int rnn_st_save(const char *path, const rnn_st_out *tensors, int n, const char *
     char *json = NULL;
     if (save_check(path, tensors, n, meta_keys, meta_values, n_meta, nbytes)) goto out;
     if (!(json = save_header(path, tensors, n, meta_keys, meta_values, n_meta, nbytes))) goto out;
+    if ((strlen(json) + 7) / 8 * 8 > ST_MAX_HEADER) { /* a file no reader (rnn.c's, safetensors') would open */
+        rnn_errorf("%s: the header would be %zu bytes, over the 100 MB safetensors readers allow (a vocabulary of "
+                   "millions of tokens? --max-vocab caps it)", path, strlen(json));
+        goto out;
+    }
     save_fill_arg fa = {json, tensors, nbytes, n};
     rc = rnn_replace_file(path, save_fill, &fa);
 out:

@@ -1486,6 +1486,11 @@ rnn_tokenizer *rnn_tokenizer_from_json(const cJSON *j) {
             return NULL;
         }
     }
+    const char *twice = rnn_json_repeated_key(j);
+    if (twice) {
+        rnn_errorf(META "the key \"%.64s\" is given twice (a damaged file: which value counts?)", twice);
+        return NULL;
+    }
     rnn_tok_options o;
     if (options_from_json(j, &o)) return NULL;
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(j, "vocab");

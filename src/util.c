@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <assert.h>
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -710,4 +711,11 @@ rnn_shown rnn_show(const char *s) {
     }
     r.s[k] = 0;
     return r;
+}
+
+const char *rnn_json_repeated_key(const cJSON *obj) {
+    for (const cJSON *k = obj ? obj->child : NULL; k; k = k->next)
+        for (const cJSON *e = obj->child; e != k; e = e->next)
+            if (k->string && e->string && !strcmp(k->string, e->string)) return k->string;
+    return NULL;
 }

@@ -161,6 +161,11 @@ long rnn_utf8_bad_at(const char *s, size_t n);
  * "co\u0000me" as "co"). Outside strings JSON has no backslashes, so
  * skipping each escape's next character tells "\u0000" from "\\u0000". */
 long rnn_json_nul_at(const char *s, size_t n);
+/* The first key that a JSON object (a cJSON *) gives twice, or NULL: cJSON
+ * finds a key's first value and Python's json its last, so a file that gives
+ * one twice reads one way here and another way in PyTorch's twin. */
+struct cJSON;
+const char *rnn_json_repeated_key(const struct cJSON *obj);
 /* getline(3) with a limit: reads a line into *line (grown as needed, *cap
  * its size) and returns its length with its '\n'; -1 at the end of the
  * input, -2 on a read error (errno says which), -3 once max bytes came

@@ -1744,6 +1744,26 @@ open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + d[8 + n:])
 PY
 expect_error "a damaged data_layout (label_col 0) is named" "badlayout.safetensors: metadata \"data_layout\" is not the columns rnn train writes" \
     $RNN eval "$D/badlayout.safetensors" --data "$D/d7.tsv"
+# a config whose pool is not the model's names pool and loss; a key given twice (cJSON reads the first, Python the last)
+python3 - "$D/r11/model.safetensors" "$D/lastpool.safetensors" "$D/twice.safetensors" <<'PY'
+import json, struct, sys
+d = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", d[:8])[0]; h = json.loads(d[8:8 + n])
+def write(path, meta_config):
+    h["__metadata__"]["config"] = meta_config
+    b = json.dumps(h).encode(); b += b" " * (-len(b) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(b)) + b + d[8 + n:])
+c = json.loads(h["__metadata__"]["config"]); raw = h["__metadata__"]["config"]
+write(sys.argv[3], raw[:-1] + ', "pool": "' + c["pool"] + '"}')
+c["pool"] = "last"; write(sys.argv[2], json.dumps(c))
+PY
+expect_error "a classifier's head that does not fit the config's pool says pool and loss" \
+    "lastpool.safetensors: tensor 'head.weight' has shape .* where the config (pool last, loss ce, 2 classes, hidden 8) needs .*: a config whose \"pool\" or \"loss\" is not the model's" \
+    $RNN info "$D/lastpool.safetensors"
+expect_error "a config key given twice is refused" "config: the key \"pool\" is given twice" $RNN info "$D/twice.safetensors"
+if py_torch; then
+    out=$(/usr/bin/python3 tools/rnnc_torch.py classify "$D/twice.safetensors" "great film" 2>&1); rc=$?
+    check "PyTorch's twin refuses a config key given twice too" "[ $rc -ne 0 ] && printf '%s' \"\$out\" | grep -q 'the key \"pool\" is given twice'"
+fi
 
 # --- pretrained vectors and transfer from a language model
 # embedding_row_is MODEL WORD "1, 2, 3": the model's embedding row of WORD holds exactly these

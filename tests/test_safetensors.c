@@ -865,6 +865,22 @@ static void test_save_failures(void) {
     /* The old file to protect. */
     const char *path = tmp_path("keep.safetensors");
     CHECK(rnn_st_save(path, t1, 1, NULL, NULL, 0) == 0, "save v1: %s", rnn_last_error());
+    /* A header over the 100 MB readers allow is refused, the old file kept
+     * (rnn.c wrote such a file and then could not open it). */
+    char *big = malloc(100000001);
+    if (big) {
+        memset(big, 'a', 100000000);
+        big[100000000] = 0;
+        const char *bk[] = {"big"}, *bv[] = {big};
+        size_t before = 0;
+        char *was = rnn_read_file(path, &before);
+        CHECK(rnn_st_save(path, t1, 1, bk, bv, 1) == -1 && msg_ok(path, "over the 100 MB"),
+              "a header over 100 MB is refused: %s", rnn_last_error());
+        size_t after = 0;
+        char *now = rnn_read_file(path, &after);
+        CHECK(was && now && before == after && !memcmp(was, now, before), "the old file is kept");
+        free(was), free(now), free(big);
+    }
     size_t old_len = 0;
     char *old = rnn_read_file(path, &old_len);
     CHECK(old != NULL, "read v1");

@@ -172,7 +172,7 @@ def config_problems(c):
         if c["pool"] == "attention":
             rng("attention_dim", 1, W, "attention-dim")
     for k in ("dropout", "embed_dropout", "head_dropout", "weight_drop", "recurrent_dropout"):
-        if not 0 <= c[k] < 1:
+        if not 0 <= f32(c[k]) < 1:  # as rnn.c stores it: 0.99999999 is 1 in a float
             p.append(f"config: {k} (--{k.replace('_', '-')}) must be in [0, 1) (got {c[k]})")
     if c["recurrent_dropout"] > 0 and c["cell"] not in ("lstm", "gru"):
         p.append(f"config: recurrent_dropout (--recurrent-dropout) needs an lstm or gru cell (got cell {c['cell']})")
@@ -194,9 +194,9 @@ def config_problems(c):
         else:
             rng("cache_size", 0, CACHE_MAX_SIZE)
     # theta and lambda whatever cache_size is: rnn eval --cache N takes them from the checkpoint
-    if not 0 <= c["cache_theta"] <= CACHE_MAX_THETA:
+    if not 0 <= f32(c["cache_theta"]) <= CACHE_MAX_THETA:
         p.append(f"config: \"cache_theta\" must be in [0, {CACHE_MAX_THETA:g}] (got {c['cache_theta']})")
-    if not 0 <= c["cache_lambda"] < 1:
+    if not 0 <= f32(c["cache_lambda"]) < 1:
         p.append(f"config: \"cache_lambda\" must be in [0, 1) (got {c['cache_lambda']})")
     if not -1 <= c["padding_id"] < c["vocab_size"]:
         p.append(f"config: padding_id {c['padding_id']} outside the vocabulary")
@@ -956,11 +956,22 @@ def state_dict_problems(net, sd, prefix_hint=True):
     return p
 
 
+def _no_repeats(kv):
+    """json's object_pairs_hook that refuses a key given twice (cJSON would
+    take the first value, Python the last)."""
+    d = {}
+    for k, v in kv:
+        if k in d:
+            raise ValueError(f"the key \"{k}\" is given twice")
+        d[k] = v
+    return d
+
+
 def _json_meta(meta, key, path):
     try:
-        return json.loads(meta[key])
-    except ValueError:
-        raise SystemExit(f"{path}: metadata \"{key}\" is not valid JSON")
+        return json.loads(meta[key], object_pairs_hook=_no_repeats)
+    except ValueError as e:
+        raise SystemExit(f"{path}: metadata \"{key}\" is not valid JSON ({e})")
 
 
 def load(path):
@@ -1257,15 +1268,8 @@ def read_json(path):
     def no_constant(name):
         raise ValueError(f"{name} is not JSON")
 
-    def pairs(kv):
-        d = {}
-        for k, v in kv:
-            if k in d:
-                raise ValueError(f"the key \"{k}\" is given twice")
-            d[k] = v
-        return d
     try:
-        return json.loads(raw, parse_constant=no_constant, object_pairs_hook=pairs), None
+        return json.loads(raw, parse_constant=no_constant, object_pairs_hook=_no_repeats), None
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
         return None, f"{path}: not valid JSON ({e})"
 
