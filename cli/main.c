@@ -79,6 +79,7 @@ static void usage(FILE *f) {
             "  rnn eval   CKPT --data FILE [--json] [--ensemble A,B] [--dynamic LR] [--streams N]\n"
             "  rnn plot   RUNDIR|metrics.csv [--out FILE.svg]   (loss, accuracy and lr against step)\n"
             "  rnn info   CKPT [--json]   (task, classes, architecture, parameters, tokenizer)\n"
+            "  rnn tokenize CKPT [--json] < TEXTS   (the token ids of each line, as the model reads it)\n"
             "With no --data, rnn train learns the built-in human-numbers corpus.\n"
             "rnn COMMAND --help lists a command's options.\n",
             RNN_VERSION);
@@ -156,6 +157,10 @@ static int command_help(const char *cmd) {
         {"info",
          "usage: rnn info CKPT [--json]: what a checkpoint holds\n"
          "  task, classes, architecture, parameter count, tokenizer; --json adds the config\n"},
+        {"tokenize",
+         "usage: rnn tokenize CKPT [--json] < TEXTS: the token ids the model reads each line of stdin as\n"
+         "  one line of ids per text, separated by spaces (a wordpiece model's for PyTorch, say)\n"
+         "  --json              {\"ids\": [...], \"tokens\": [...]} per text\n"},
     };
     for (size_t i = 0; i < sizeof help / sizeof help[0]; i++)
         if (!strcmp(cmd, help[i][0])) {
@@ -1152,6 +1157,53 @@ out:
 /* rnn info CKPT [--json]: what a checkpoint holds, without loading its data
  * into a model by hand: task, classes, architecture, parameter count,
  * tokenizer. --json prints one object with the checkpoint's own config. */
+/* rnn tokenize: each line of stdin as the model's tokenizer reads it (as
+ * rnn eval and rnn classify read a line: a line's end is no text, a byte
+ * order mark at the start of the input neither). */
+static int cmd_tokenize(int argc, char **argv) {
+    const char *json = NULL, *ckpt;
+    small_opt opts[] = {{"json", &json, 1}};
+    if (parse_small("tokenize", argc, argv, opts, 1, &ckpt)) return 1;
+    if (!ckpt) return cmdf("tokenize", "which checkpoint? usage: rnn tokenize CKPT [--json] < TEXTS (one per line)");
+    rnn_checkpoint ck;
+    if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
+    int rc = 0, line_no = 0;
+    if (!ck.tok) rc = cmdf("tokenize", "%s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
+    char *line = NULL;
+    size_t cap = 0;
+    long got = 0;
+    while (!rc && (got = rnn_getline(&line, &cap, stdin, rnn_read_limit(), rnn_tokenizer_needs_utf8(ck.tok))) >= 0) {
+        line_no++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+        const size_t bom = line_no == 1 ? rnn_bom_len(line, (size_t)got) : 0;
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (rnn_tokenizer_encode(ck.tok, line + bom, (size_t)got - bom, &ids, &n, NULL)) {
+            rnn_tok_text_error(rnn_tokenizer_options(ck.tok), NULL, line + bom, (size_t)got - bom);
+            rc = cmdf("tokenize", "stdin line %d: %s", line_no, rnn_last_error());
+            break;
+        }
+        printf(json ? "{\"ids\": [" : "");
+        for (size_t i = 0; i < n; i++) printf(json ? "%s%d" : "%s%d", i ? (json ? ", " : " ") : "", (int)ids[i]);
+        if (json) {
+            printf("], \"tokens\": [");
+            for (size_t i = 0; i < n; i++) {
+                printf("%s\"", i ? ", " : "");
+                print_json_string(rnn_tokenizer_token(ck.tok, ids[i]));
+                printf("\"");
+            }
+            printf("]}");
+        }
+        printf("\n");
+        free(ids);
+    }
+    if (!rc && got < -1)
+        rc = cmdf("tokenize", "stdin line %d: %s", line_no + 1, got == -3 ? "too long to read into memory" : strerror(errno));
+    free(line);
+    rnn_checkpoint_free(&ck);
+    return rc; /* (main checks what went to stdout) */
+}
+
 static int cmd_info(int argc, char **argv) {
     const char *json = NULL, *ckpt;
     small_opt opts[] = {{"json", &json, 1}};
@@ -1767,7 +1819,8 @@ static int run_command(const char *cmd, int argc, char **argv) {
     if (!strcmp(cmd, "classify")) return cmd_classify(argc, argv);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc, argv);
     if (!strcmp(cmd, "info")) return cmd_info(argc, argv);
-    fprintf(stderr, "rnn: unknown command '%s' (commands: train, sample, eval, classify, plot, info; rnn --help)\n",
+    if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc, argv);
+    fprintf(stderr, "rnn: unknown command '%s' (commands: train, sample, eval, classify, plot, info, tokenize; rnn --help)\n",
             cmd);
     return 2;
 }

@@ -165,6 +165,13 @@ check "a wordpiece LM has a line-break token ($(printf '%s' "$wpinfo" | grep -o 
 head -n 50 "$T/rel/wp.txt" >"$T/rel/wp50.txt"
 $RNN train ${small/--data $T\/text.txt/--data $T\/rel\/own.txt} --init-from "$T/rel/wprun/model.safetensors" --tokenizer "wordpiece:$T/rel/wp.txt" --steps 1 --out "$T/rel/wpft" >/dev/null 2>&1
 check "--init-from a wordpiece model with --tokenizer wordpiece:its own vocabulary" "[ -s '$T/rel/wpft/model.safetensors' ]"
+# rnn tokenize: the ids a model reads each line of stdin as (wp.txt: [PAD] [UNK] a ##a b ##b c ##c ...)
+out=$(printf 'abc\n\nc, a\n' | $RNN tokenize "$T/rel/wprun/model.safetensors" | tr '\n' '|')
+js=$(printf 'abc\n' | $RNN tokenize "$T/rel/wprun/model.safetensors" --json)
+check "rnn tokenize prints each line's ids, and --json its tokens ($out $js)" \
+    "[ '$out' = '2 5 7||6 54 2|' ] && [ '$js' = '{\"ids\": [2, 5, 7], \"tokens\": [\"a\", \"##b\", \"##c\"]}' ]"
+expect_error "rnn tokenize names a line it cannot read" "tokenize: stdin line 2: .*invalid UTF-8" \
+    bash -c "printf 'abc\\n\\xff\\n' | $RNN tokenize '$T/rel/wprun/model.safetensors'"
 expect_error "--init-from a wordpiece model with another vocabulary" \
     "--tokenizer wordpiece:.*wp50.txt: its vocabulary is not that of --init-from .*wprun/model.safetensors (51 tokens against 61), and fine-tuning keeps its tokenizer" \
     $RNN train ${small/--data $T\/text.txt/--data $T\/rel\/own.txt} --init-from "$T/rel/wprun/model.safetensors" --tokenizer "wordpiece:$T/rel/wp50.txt" --steps 1 --out "$T/rel/x"
