@@ -31,6 +31,7 @@ static const char *const fmt_name[] = {"tsv", "csv", "jsonl", "dir"};
 #define MAX_TEXT_COLS 64
 
 void rnn_data_opts_default(rnn_data_opts *o) {
+    memset(o, 0, sizeof *o); /* every field, those added later too */
     o->format = "auto";
     o->label_col = 0;
     o->text_cols = NULL;
