@@ -56,7 +56,10 @@ typedef struct rnn_handle rnn_t;
  * fail (or give NULL / 0) with a message. Messages are one line of valid
  * UTF-8 and begin with the failing function's name ("rnn_classify: the text:
  * input has invalid UTF-8 at byte offset 3", "rnn_open: m.safetensors:
- * cannot open: No such file or directory"). */
+ * cannot open: No such file or directory"). A classifier's handle keeps its
+ * recurrent weights (W_hh) a second time, laid out for reading one text at a
+ * time, so that no call lays them out again (a language model's handle from
+ * its first rnn_score). */
 rnn_t *rnn_open(const char *checkpoint_path);
 void rnn_close(rnn_t *m); /* NULL is fine */
 
