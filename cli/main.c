@@ -74,7 +74,7 @@ static void usage(FILE *f) {
             "usage:\n"
             "  rnn train  [--config FILE] [--data FILE] [--OPTION VALUE ...]   (rnn train --help)\n"
             "  rnn sample CKPT [--prime TEXT|--prime-file FILE] [--dynamic LR] [--length N] [--temperature X] [--top-k K]\n"
-            "                  [--top-p P] [--seed S] [--stop STRING] [--precision fp32|bf16] [--raw-bytes] [--threads N]\n"
+            "                  [--top-p P] [--seed S] [--stop STRING] [--no-unk] [--precision fp32|bf16] [--raw-bytes] [--threads N]\n"
             "  rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]   (no TEXT: one per line on stdin)\n"
             "  rnn eval   CKPT --data FILE [--json] [--ensemble A,B] [--dynamic LR] [--streams N]\n"
             "  rnn plot   RUNDIR|metrics.csv [--out FILE.svg]   (loss, accuracy and lr against step)\n"
@@ -104,6 +104,7 @@ static int command_help(const char *cmd) {
          "                      The output ends in a newline (one is added where the text\n"
          "                      lacks it; none with --raw-bytes)\n"
          "  --precision fp32|bf16  weights stored in bf16 (sums in fp32): half the memory read per token, on any CPU\n"
+         "  --no-unk            never draw the unknown token (<unk>, [UNK]; a char model's U+FFFD)\n"
          "  --raw-bytes         a byte model draws from all 256 bytes; by default its text is held to valid\n"
          "                      UTF-8 without NUL (it finishes a character begun at the end of --length)\n"
          "  --threads N         threads (0: all cores, the default)\n"
@@ -518,16 +519,16 @@ static int cmd_sample(int argc, char **argv) {
     const char *prime = NULL, *length = "500", *temp = "1", *topk = "0", *topp = "1",
                *seed = "1337", *stop = NULL, *precision = "fp32", *threads = "0", *cache = NULL,
                *theta = NULL, *lambda = NULL, *prime_file = NULL, *dyn = NULL, *dyn_seg = NULL,
-               *dyn_decay = NULL, *dyn_clip = NULL, *dyn_rms = NULL, *raw_bytes = NULL;
+               *dyn_decay = NULL, *dyn_clip = NULL, *dyn_rms = NULL, *raw_bytes = NULL, *no_unk = NULL;
     small_opt opts[] = {{"prime", &prime, 0}, {"length", &length, 0},       {"temperature", &temp, 0},
                         {"top-k", &topk, 0},  {"top-p", &topp, 0},          {"seed", &seed, 0},
                         {"stop", &stop, 0},   {"precision", &precision, 0}, {"threads", &threads, 0},
                         {"cache", &cache, 0}, {"cache-theta", &theta, 0},   {"cache-lambda", &lambda, 0},
                         {"prime-file", &prime_file, 0}, {"dynamic", &dyn, 0}, {"dynamic-seg", &dyn_seg, 0},
                         {"dynamic-decay", &dyn_decay, 0}, {"dynamic-clip", &dyn_clip, 0},
-                        {"dynamic-rms", &dyn_rms, 0}, {"raw-bytes", &raw_bytes, 1}};
+                        {"dynamic-rms", &dyn_rms, 0}, {"raw-bytes", &raw_bytes, 1}, {"no-unk", &no_unk, 1}};
     const char *ckpt;
-    if (parse_small("sample", argc, argv, opts, 19, &ckpt)) return 1;
+    if (parse_small("sample", argc, argv, opts, 20, &ckpt)) return 1;
     rnn_dynamic_cfg dc;
     if (parse_dynamic("sample", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc)) return 1;
     if (prime && prime_file) return cmdf("sample", "--prime and --prime-file: give one of them");
@@ -592,6 +593,10 @@ static int cmd_sample(int argc, char **argv) {
         goto out;
     }
     if (raw_bytes) rnn_sampler_set_utf8(s, 0);
+    if (no_unk && rnn_sampler_allow_unk(s, 0)) {
+        rc = cmdf("sample", "--no-unk: %s", rnn_last_error());
+        goto out;
+    }
     /* text is valid UTF-8 (a byte model's too, but with --raw-bytes): a stop string that is not never matches */
     const long stop_bad = stop && !raw_bytes ? rnn_utf8_bad_at(stop, strlen(stop)) : -1;
     if (stop_bad >= 0) {

@@ -151,6 +151,13 @@ int rnn_sampler_set_utf8(rnn_sampler *s, int on) {
 
 int rnn_sampler_utf8_pending(const rnn_sampler *s) { return s->utf8 && s->u8_need > 0; }
 
+int rnn_sampler_allow_unk(rnn_sampler *s, int allow) {
+    const int unk = rnn_tokenizer_unk_id(s->tok);
+    if (unk < 0 || unk >= s->m->n_out) return rnn_errorf("this model's tokenizer has no unknown token");
+    s->banned[unk] = !allow || !rnn_tokenizer_producible(s->tok, unk);
+    return 0;
+}
+
 /* The UTF-8 state after byte b (RFC 3629: no overlong forms, no surrogates,
  * nothing past U+10FFFF). A byte that breaks a sequence (a prime may hold
  * invalid UTF-8) starts afresh. */

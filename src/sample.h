@@ -58,6 +58,11 @@ int rnn_sampler_set_cache(rnn_sampler *s, int size, float theta, float lambda);
  * all 256 bytes (a model of binary data). -1 + message to turn it on for
  * another tokenizer. */
 int rnn_sampler_set_utf8(rnn_sampler *s, int on);
+/* Whether the unknown token (<unk>, [UNK]; a char model's U+FFFD) may be
+ * drawn: yes by default (the model learnt how often text holds one); 0 bans
+ * it, as the tokens no text encodes to are. -1 + message for a tokenizer
+ * without one (byte). */
+int rnn_sampler_allow_unk(rnn_sampler *s, int allow);
 /* 1 while a UTF-8 character is begun and not finished. */
 int rnn_sampler_utf8_pending(const rnn_sampler *s);
 /* Feeds text through the model (state carried). Returns the number of

@@ -1907,6 +1907,12 @@ check "a backward LM fine-tuned from a forward one" "[ -s '$T/bwd/model.safetens
 expect_error "sampling a backward LM is refused" "backward (--reverse) language model" $RNN sample "$T/bwd/model.safetensors"
 # --grow-vocab counts new words as the model's vocabulary did (its --min-count) unless told otherwise
 $RNN train --data "$T/cls_text.txt" $lmw --min-count 2 --steps 1 --out "$T/lmmc" >/dev/null 2>&1
+# --no-unk: the unknown token is never drawn (a model barely trained draws it about once in V tokens)
+a=$($RNN sample "$T/lmmc/model.safetensors" --length 20000 --seed 1 2>/dev/null | grep -o "<unk>" | wc -l)
+b=$($RNN sample "$T/lmmc/model.safetensors" --length 20000 --seed 1 --no-unk 2>/dev/null | grep -o "<unk>" | wc -l)
+check "sample --no-unk never draws <unk> ($a in 20000 tokens without it, $b with)" "[ $a -gt 0 ] && [ $b -eq 0 ]"
+expect_error "--no-unk for a byte model (no unknown token)" "--no-unk: this model's tokenizer has no unknown token" \
+    $RNN sample "$T/bytes/model.safetensors" --no-unk --length 5
 { printf 'zyxwv qqqpp qqqpp\n'; cat "$T/cls_text.txt"; } >"$T/mc_text.txt"
 $RNN train --data "$T/mc_text.txt" --init-from "$T/lmmc/model.safetensors" --grow-vocab --steps 1 --threads 1 --out "$T/mc1" >"$T/mc1log" 2>&1
 $RNN train --data "$T/mc_text.txt" --init-from "$T/lmmc/model.safetensors" --grow-vocab --min-count 1 --steps 1 --threads 1 --out "$T/mc2" >"$T/mc2log" 2>&1
