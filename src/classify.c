@@ -158,6 +158,11 @@ int rnn_cls_note_header(char *buf, size_t n, const char *path, const rnn_dataset
                  "skips it)", path, ds->lone_first);
         return 1;
     }
+    if (!ds->header_line && ds->header_repeats) { /* --header yes */
+        snprintf(buf, n, "note: %s: %d more lines just like its header are skipped (files joined)", path,
+                 ds->header_repeats);
+        return 1;
+    }
     if (!ds->header_line) return 0;
     char again[96] = "";
     if (ds->header_repeats)

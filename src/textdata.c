@@ -101,6 +101,9 @@ typedef struct {
     int strip_html;             /* option: except in the tags strip_html drops */
     int first_namelike;         /* first row looks like a header */
     int first_label_word;       /* ... and its label cell names a label column as people do ("label", "class") */
+    char *hdr;                  /* --header yes: the header's fields joined by tabs (its repeats are skipped) */
+    size_t hdr_len;
+    int hdr_repeats;            /* rows just like it (files with headers joined) */
     const char *dir_file;       /* dir: the file being added, for add_row's messages */
     /* rows */
     row *rows;
@@ -264,6 +267,34 @@ static void loader_free(loader *L) {
     free(L->slot);
     free(L->fs);
     free(L->fl);
+    free(L->hdr);
+}
+
+/* The record's nf fields joined by tabs: the header's (kept), or one of
+ * its repeats (1) after it. */
+static int keep_header(loader *L, int nf) {
+    size_t n = nf ? (size_t)nf - 1 : 0;
+    for (int i = 0; i < nf; i++) n += L->fl[i];
+    if (!(L->hdr = malloc(n + 1))) return rnn_errorf("out of memory");
+    size_t w = 0;
+    for (int i = 0; i < nf; i++) {
+        if (i) L->hdr[w++] = '\t';
+        memcpy(L->hdr + w, L->fs[i], L->fl[i]);
+        w += L->fl[i];
+    }
+    L->hdr_len = n;
+    return 0;
+}
+
+static int is_header_again(const loader *L, int nf) {
+    if (!L->hdr) return 0;
+    size_t at = 0;
+    for (int i = 0; i < nf; i++) {
+        if (i && (at >= L->hdr_len || L->hdr[at++] != '\t')) return 0;
+        if (at + L->fl[i] > L->hdr_len || memcmp(L->hdr + at, L->fs[i], L->fl[i])) return 0;
+        at += L->fl[i];
+    }
+    return at == L->hdr_len;
 }
 
 static int push_field(loader *L, int *nf, const char *s, size_t n) {
@@ -454,10 +485,21 @@ static int parse_tsv(loader *L, char *buf, size_t len) {
             continue;
         }
         if (memchr(p, '\r', (size_t)(q - p))) return stray_cr(L, line);
-        if (skip_header) {
-            skip_header = 0;
-            p = next;
-            continue;
+        if (skip_header || L->hdr) { /* the header (--header yes), or the same line again (files joined) */
+            size_t hl = (size_t)(q - p);
+            if (skip_header) {
+                if (!(L->hdr = malloc(hl + 1))) return rnn_errorf("out of memory");
+                memcpy(L->hdr, p, hl);
+                L->hdr_len = hl;
+                skip_header = 0;
+                p = next;
+                continue;
+            }
+            if (hl == L->hdr_len && !memcmp(p, L->hdr, hl)) {
+                L->hdr_repeats++;
+                p = next;
+                continue;
+            }
         }
         int nf = 0;
         const char *f = p;
@@ -542,8 +584,13 @@ static int parse_csv(loader *L, char *buf, size_t len) {
             }
             break;
         }
-        if (skip_header) {
+        if (skip_header) { /* kept, to skip its repeats (files joined) */
             skip_header = 0;
+            if (keep_header(L, nf)) return -1;
+            continue;
+        }
+        if (is_header_again(L, nf)) {
+            L->hdr_repeats++;
             continue;
         }
         if (take_fields(L, nf, rec_line)) return -1;
@@ -927,6 +974,7 @@ static int finish(loader *L, rnn_dataset *d, const rnn_data_opts *o, char *const
             ambiguous_lo = lo, ambiguous_hi = hi;
     }
     d->label_base = names ? base : -1;
+    d->header_repeats = L->hdr_repeats;
     for (int i = 0; i < L->n_lab; i++) {
         const char *nm = L->lab[i].name;
         map[i] = -1;

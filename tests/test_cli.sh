@@ -1694,6 +1694,12 @@ cat "$D/p1.csv" "$D/p1.csv" >"$D/both.csv"
 $RNN train $da --data "$D/both.csv" --val "$D/p1.csv" --out "$D/r3" >"$D/log3" 2>&1
 check "CSV files with headers joined: the header and its repeat are skipped, said, and no class \"label\"" \
     "grep -q 'both.csv:1 looks like a header row and is skipped, and 1 more lines just like it' '$D/log3' && grep -q '^classes (2): neg, pos' '$D/log3'"
+printf 'label\ttext\npos\tgood film\nneg\tbad film\n' >"$D/h1.tsv"; cat "$D/h1.tsv" "$D/h1.tsv" >"$D/h2.tsv"
+for f in both.csv h2.tsv; do
+    $RNN train $da --data "$D/$f" --header yes --val "$D/p1.csv" --out "$D/rh" >"$D/logh" 2>&1
+    check "--header yes on joined files ($f): the header's repeats are skipped too, and said" \
+        "grep -q '$f: 1 more lines just like its header are skipped (files joined)' '$D/logh' && grep -q '^classes (2): neg, pos' '$D/logh'"
+done
 printf 'Label\tReview Text (raw)\npos\tgood fun film\nneg\tbad boring film\npos\tnice\nneg\tdull\n' >"$D/d3.tsv"
 $RNN train $da --data "$D/d3.tsv" --val "$D/d3.tsv" --out "$D/r4" >"$D/log4" 2>&1
 check "a first row kept whose label no other row has is named (a header?)" \
