@@ -630,16 +630,17 @@ static int cmd_sample(int argc, char **argv) {
     }
     rnn_sample_opts so = {(float)t, (int)k, (float)p};
     char last = prime_len ? prime[prime_len - 1] : 0;
-    /* the stop as the model writes text: a lowercasing tokenizer's never holds "ROMEO:" */
-    size_t stop_len = 0;
-    if (stop && !(stop_written = rnn_tokenizer_as_written(ck.tok, stop, strlen(stop), &stop_len))) {
+    /* the sampler looks for the stop as the model writes text (a lowercasing
+     * tokenizer's never holds "ROMEO:"): said where that is another string */
+    size_t written_len = 0;
+    if (stop && !(stop_written = rnn_tokenizer_as_written(ck.tok, stop, strlen(stop), &written_len))) {
         rc = die(rnn_last_error());
         goto out;
     }
     if (stop && strcmp(stop, stop_written))
         fprintf(stderr, "rnn sample: note: --stop \"%s\" is looked for as \"%s\", as this model writes text\n", stop,
                 stop_written);
-    int w = rnn_sampler_text(s, &so, (long)len, prime, prime_len, stop_written, stop_len, emit_stdout, &last);
+    int w = rnn_sampler_text(s, &so, (long)len, prime, prime_len, stop, stop ? strlen(stop) : 0, emit_stdout, &last);
     if (w < 0) {
         rc = die(rnn_last_error());
         goto out;

@@ -337,19 +337,12 @@ static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t 
     if (bad) return rnn_errorf("%s: %s", fn, bad);
     const size_t bom = prime ? rnn_bom_len(prime, prime_len) : 0; /* no text, as for the other calls */
     prime += bom, prime_len -= bom;
-    /* the stop as the model writes text (a lowercasing tokenizer's has no "ROMEO:") */
-    char *stop_written = stop_len ? rnn_tokenizer_as_written(m->ck.tok, stop, stop_len, &stop_len) : NULL;
-    if (stop_len && !stop_written) return rnn_error_prefix("%s", fn);
-    stop = stop_written;
     /* The sampler's weights (packed for reading one token at a time) are
      * made once per handle: a 2x1024 LSTM took 45 ms a call to pack them. */
     const int own = m->gen_busy; /* (a call from the host's emit, during a generation) */
     rnn_sampler *s = own ? NULL : m->gen;
     if (s) rnn_sampler_reset(s, seed);
-    else if (!(s = rnn_sampler_create(m->ck.model, m->ck.tok, seed))) {
-        free(stop_written);
-        return rnn_error_prefix("%s", fn);
-    }
+    else if (!(s = rnn_sampler_create(m->ck.model, m->ck.tok, seed))) return rnn_error_prefix("%s", fn);
     if (!own) m->gen = s, m->gen_busy = 1;
     rnn_sample_opts o = {temperature, top_k, top_p};
     const int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
@@ -358,7 +351,6 @@ static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t 
     if (rc < 0) rnn_error_prefix(bad_prime ? "%s: the prime" : "%s", fn);
     if (own) rnn_sampler_free(s);
     else m->gen_busy = 0;
-    free(stop_written);
     return rc;
 }
 

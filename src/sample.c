@@ -429,11 +429,15 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
                      void *user) {
     const rnn_tokenizer *tok = s->tok;
     const size_t cap = rnn_tokenizer_max_piece(tok) + 1;
-    char *piece = malloc(cap);
+    /* the stop, and the prime it may begin in, as the model writes text (a
+     * lowercasing tokenizer's text never holds "ROMEO:") */
+    size_t wn = 0;
+    char *piece = malloc(cap), *stop_w = stop_len ? rnn_tokenizer_as_written(tok, stop, stop_len, &stop_len) : NULL,
+         *pw = stop_len && plen ? rnn_tokenizer_as_written(tok, prime, plen, &wn) : NULL;
     size_t *fail = stop_len ? malloc(sizeof(size_t) * stop_len) : NULL;
-    if (!piece || (stop_len && !fail)) {
-        free(piece);
-        free(fail);
+    stop = stop_w;
+    if (!piece || (stop_len && (!stop_w || !fail)) || (stop_len && plen && !pw)) {
+        free(piece), free(fail), free(stop_w), free(pw);
         return rnn_errorf("out of memory");
     }
     /* The stop string is found as Knuth-Morris-Pratt does, a byte at a time:
@@ -448,20 +452,11 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
             fail[i] = k;
         }
     }
-    if (stop_len && plen) { /* a match may begin in the prime (as the model writes text), not end there */
-        size_t wn = 0;
-        char *pw = rnn_tokenizer_as_written(tok, prime, plen, &wn);
-        if (!pw) {
-            free(piece);
-            free(fail);
-            return -1;
-        }
-        for (size_t j = 0; j < wn; j++) {
-            q = stop_step(stop, fail, q, pw[j]);
-            if (q == stop_len) q = fail[q - 1];
-        }
-        free(pw);
+    for (size_t j = 0; j < wn; j++) { /* a match may begin in the prime, not end there */
+        q = stop_step(stop, fail, q, pw[j]);
+        if (q == stop_len) q = fail[q - 1];
     }
+    free(pw);
     int spaced = rnn_tokenizer_ends_in_space(tok, prime, plen); /* "word ", "word\n", "word\u3000" */
     int rc = 0, stopped = 0, quotes = 0;
     for (size_t j = 0; j < plen; j++) quotes ^= prime[j] == '"'; /* one open in the prime: the next one closes */
@@ -495,5 +490,6 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
     }
     free(piece);
     free(fail);
+    free(stop_w);
     return rc;
 }

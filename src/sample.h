@@ -82,7 +82,8 @@ int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o);
  * before, to emit. The prime (plen bytes, already fed; may be NULL) is the
  * text before them: a word or wordpiece model's first piece takes no space
  * after a prime that ends in whitespace, and a stop string may begin in it.
- * With stop_len > 0 generation ends once the text ends with stop, the last
+ * With stop_len > 0 generation ends once the text ends with stop (as the
+ * model writes text: lowercased for a lowercasing tokenizer), the last
  * piece cut right after it. Returns 0; emit's nonzero value, which ends it
  * too; or -1 + message (out of memory). */
 int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, const char *prime, size_t plen,

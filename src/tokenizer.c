@@ -1150,13 +1150,10 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
         const int word_before = is_word(t, d->prev, d->prev_kind), word = is_word(t, id, k);
         if (word && word_before && among(t, id, contraction_ends)) { /* don't, it's, i'm */
             w = put(buf, cap, w, a, na);
-        } else if (word && among(t, id, elided_starts)) { /* and 'tis */
-            if (spaced(d->prev_kind, KIND_OPEN)) w = put(buf, cap, w, " ", 1);
-            w = put(buf, cap, w, a, na);
-        } else if (word_before) { /* teachers' pomp, i' the, o' the */
+        } else if (word_before && !(word && among(t, id, elided_starts))) { /* teachers' pomp, i' the, o' the */
             w = put_held(t, d, buf, cap, w);
             if (spaced(KIND_CLOSE, k)) w = put(buf, cap, w, " ", 1);
-        } else { /* 'hello, after a space or at the start */
+        } else { /* an opening mark: and 'tis, 'hello after a space or at the start */
             if (spaced(d->prev_kind, KIND_OPEN)) w = put(buf, cap, w, " ", 1);
             w = put(buf, cap, w, a, na);
         }
@@ -1192,14 +1189,15 @@ size_t rnn_detok_end(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t cap
 char *rnn_tokenizer_as_written(const rnn_tokenizer *t, const char *s, size_t len, size_t *out_len) {
     char *out = rnn_realloc(NULL, 3 * 4 * len + 1), *w = out; /* a code point: up to 3 after stripping, 4 bytes each */
     if (!out) return NULL;
-    const int fold = t->opt.lowercase && t->opt.type != RNN_TOK_BYTE;
+    if (!t->opt.lowercase || t->opt.type == RNN_TOK_BYTE) { /* written as given */
+        memcpy(out, s, len);
+        out[len] = 0;
+        *out_len = len;
+        return out;
+    }
     for (size_t i = 0; i < len;) {
         uint32_t c, cs[3];
-        if (!fold || read_cp((const unsigned char *)s, len, &i, 1, &c)) { /* (invalid UTF-8: replaced) */
-            memcpy(out, s, len);
-            w = out + len;
-            break;
-        }
+        read_cp((const unsigned char *)s, len, &i, 1, &c); /* (invalid UTF-8 read as U+FFFD: no failure) */
         int m = 1;
         cs[0] = to_lower(c);
         if (t->opt.type == RNN_TOK_WORDPIECE) m = strip_accents(cs[0], cs);
