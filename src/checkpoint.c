@@ -66,6 +66,11 @@ out:
     return rc;
 }
 
+void rnn_layout_json(char *buf, size_t cap, const char *format, const char *header, int label_col, const char *text_cols) {
+    snprintf(buf, cap, "{\"format\": \"%s\", \"header\": \"%s\", \"label_col\": %d, \"text_cols\": \"%s\"}", format,
+             header, label_col, text_cols);
+}
+
 /* data_layout's {"format", "header", "label_col", "text_cols"} into ck; -1
  * where it is not such an object of valid values. */
 static int read_layout(rnn_checkpoint *ck, const char *s) {
@@ -409,10 +414,11 @@ char *rnn_checkpoint_describe(const rnn_checkpoint *ck, const char *path) {
               rnn_sbuf_put(&b, "}, \"labels\": [", 14);
     for (int i = 0; i < ck->n_labels && !bad; i++)
         bad = rnn_sbuf_put(&b, i ? ", \"" : "\"", i ? 3 : 1) || rnn_sbuf_json_string(&b, ck->labels[i]) || rnn_sbuf_put(&b, "\"", 1);
-    bad = bad || rnn_sbuf_put(&b, "]", 1) ||
-          (ck->has_layout && put(&b, ", \"data_layout\": {\"format\": \"%s\", \"header\": \"%s\", \"label_col\": %d, "
-                                 "\"text_cols\": \"%s\"}", ck->layout_format, ck->layout_header, ck->layout_label_col,
-                                 ck->layout_text_cols)) ||
+    char layout[160];
+    if (ck->has_layout)
+        rnn_layout_json(layout, sizeof layout, ck->layout_format, ck->layout_header, ck->layout_label_col,
+                        ck->layout_text_cols);
+    bad = bad || rnn_sbuf_put(&b, "]", 1) || (ck->has_layout && put(&b, ", \"data_layout\": %s", layout)) ||
           rnn_sbuf_put(&b, ", \"config\": ", 12) || rnn_sbuf_put(&b, cfg, strlen(cfg)) || rnn_sbuf_put(&b, "}", 1);
     free(cfg);
     if (bad) {

@@ -28,6 +28,10 @@ typedef struct {
     char layout_format[16], layout_header[8], layout_text_cols[64];
 } rnn_checkpoint;
 
+/* The "data_layout" object as rnn train writes it and rnn_describe shows it,
+ * into buf (cap bytes). */
+void rnn_layout_json(char *buf, size_t cap, const char *format, const char *header, int label_col, const char *text_cols);
+
 /* Writes model (+ tokenizer, + labels when classify, + label_base when 0 or
  * 1) atomically. extra_keys /
  * extra_values add more metadata pairs, extra tensors more tensors (their

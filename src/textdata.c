@@ -270,8 +270,7 @@ static void loader_free(loader *L) {
     free(L->hdr);
 }
 
-/* The record's nf fields joined by tabs: the header's (kept), or one of
- * its repeats (1) after it. */
+/* The header record's nf fields joined by tabs into L->hdr. */
 static int keep_header(loader *L, int nf) {
     size_t n = nf ? (size_t)nf - 1 : 0;
     for (int i = 0; i < nf; i++) n += L->fl[i];
@@ -286,6 +285,7 @@ static int keep_header(loader *L, int nf) {
     return 0;
 }
 
+/* Whether the record's nf fields are the kept header's, joined by tabs. */
 static int is_header_again(const loader *L, int nf) {
     if (!L->hdr) return 0;
     size_t at = 0;
@@ -295,6 +295,19 @@ static int is_header_again(const loader *L, int nf) {
         at += L->fl[i];
     }
     return at == L->hdr_len;
+}
+
+/* --header yes: the first record (*skip_header set), kept to skip its
+ * repeats (files with headers joined), or one of them: 1, read no further;
+ * 0: a row; -1 + message. */
+static int header_row(loader *L, int nf, int *skip_header) {
+    if (*skip_header) {
+        *skip_header = 0;
+        return keep_header(L, nf) ? -1 : 1;
+    }
+    if (!is_header_again(L, nf)) return 0;
+    L->hdr_repeats++;
+    return 1;
 }
 
 static int push_field(loader *L, int *nf, const char *s, size_t n) {
@@ -485,22 +498,6 @@ static int parse_tsv(loader *L, char *buf, size_t len) {
             continue;
         }
         if (memchr(p, '\r', (size_t)(q - p))) return stray_cr(L, line);
-        if (skip_header || L->hdr) { /* the header (--header yes), or the same line again (files joined) */
-            size_t hl = (size_t)(q - p);
-            if (skip_header) {
-                if (!(L->hdr = malloc(hl + 1))) return rnn_errorf("out of memory");
-                memcpy(L->hdr, p, hl);
-                L->hdr_len = hl;
-                skip_header = 0;
-                p = next;
-                continue;
-            }
-            if (hl == L->hdr_len && !memcmp(p, L->hdr, hl)) {
-                L->hdr_repeats++;
-                p = next;
-                continue;
-            }
-        }
         int nf = 0;
         const char *f = p;
         /* After the first row, the last of its N columns takes the rest of the
@@ -517,7 +514,8 @@ static int parse_tsv(loader *L, char *buf, size_t len) {
             if (push_field(L, &nf, f, (size_t)(tab - f))) return -1;
             f = tab + 1;
         }
-        if (take_fields(L, nf, line)) return -1;
+        const int h = header_row(L, nf, &skip_header);
+        if (h < 0 || (!h && take_fields(L, nf, line))) return -1;
         p = next;
     }
     return 0;
@@ -584,16 +582,8 @@ static int parse_csv(loader *L, char *buf, size_t len) {
             }
             break;
         }
-        if (skip_header) { /* kept, to skip its repeats (files joined) */
-            skip_header = 0;
-            if (keep_header(L, nf)) return -1;
-            continue;
-        }
-        if (is_header_again(L, nf)) {
-            L->hdr_repeats++;
-            continue;
-        }
-        if (take_fields(L, nf, rec_line)) return -1;
+        const int h = header_row(L, nf, &skip_header);
+        if (h < 0 || (!h && take_fields(L, nf, rec_line))) return -1;
     }
     return 0;
 }

@@ -977,6 +977,13 @@ static long vectors_line(char **line, size_t *cap, FILE *f, const char *path, lo
 /* A field separator of a vectors file: GloVe's space, or a tab. */
 static int vec_sep(char c) { return c == ' ' || c == '\t'; }
 
+/* s with the separators and the line end at its end cut off: its new end. */
+static char *vec_chop(char *s) {
+    char *p = s + strlen(s);
+    while (p > s && (vec_sep(p[-1]) || p[-1] == '\r' || p[-1] == '\n')) *--p = 0;
+    return p;
+}
+
 /* Why field f (NUL-terminated) of line lineno is no number, for the error. */
 static int vec_not_number(const char *path, long lineno, const char *f, int E) {
     for (const unsigned char *c = (const unsigned char *)f; *c; c++)
@@ -1025,7 +1032,7 @@ static int vectors_width(const char *path) {
     long got, lineno = 0, header = 0;
     while (!sp && (got = vectors_line(&line, &cap, f, path, lineno + 1, 1 << 20)) > 0) { /* the widest --embed */
         word = line + (++lineno == 1 ? rnn_bom_len(line, (size_t)got) : 0);
-        for (char *end = word + strlen(word); end > word && (vec_sep(end[-1]) || end[-1] == '\r' || end[-1] == '\n');) *--end = 0;
+        vec_chop(word);
         for (sp = word; *sp && !vec_sep(*sp); sp++) {}
         if (!*sp) sp = NULL;
     }
@@ -1062,8 +1069,7 @@ static int vectors_width(const char *path) {
  * has more than E. 1: a vector; 0: a line to skip (blank, one field, the
  * word2vec header); -1 + message. */
 static int vector_line(char *line, const char *path, long lineno, int E, float *vec, char **word) {
-    char *p = line + strlen(line);
-    while (p > line && (vec_sep(p[-1]) || p[-1] == '\r' || p[-1] == '\n')) *--p = 0;
+    char *p = vec_chop(line);
     char *first = line;
     while (*first && !vec_sep(*first)) first++;
     if (!*first) return 0; /* one field (or none) */
@@ -1753,9 +1759,7 @@ static int save_model(run *r, const char *name) {
     for (const char *c = o->text_cols; *c; c++) /* "2, +3" as the loader reads it: "2,3" */
         if (strchr("0123456789,-", *c)) cols[nc++] = *c;
     cols[nc] = 0;
-    if (given)
-        snprintf(layout, sizeof layout, "{\"format\": \"%s\", \"header\": \"%s\", \"label_col\": %d, \"text_cols\": \"%s\"}",
-                 o->format, o->header, o->label_col > 1 ? o->label_col : 1, cols);
+    if (given) rnn_layout_json(layout, sizeof layout, o->format, o->header, o->label_col > 1 ? o->label_col : 1, cols);
     return rnn_checkpoint_save(path, r->m, r->tok, r->labels, r->n_labels, r->label_base, &key, &val, given, NULL, 0);
 }
 
