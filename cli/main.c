@@ -1558,9 +1558,13 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
     }
     for (size_t x = 0; x < (size_t)n_ok * C; x++) b->sum[x] = 0;
     for (int k = 0; k < K && n_ok > 0; k++) {
-        /* the models before bad_k read the bad text too: it is not classified
-         * (its length may stay in d.max_len, only sizing the activations) */
+        /* the models before bad_k read the bad text too: it is not
+         * classified, nor does its length size the activations (out of
+         * memory for it would name another text) */
         b->m[k].d.n = (size_t)n_ok;
+        b->m[k].d.max_len = 0;
+        for (int i = 0; i < n_ok; i++)
+            if (b->m[k].d.len[i] > b->m[k].d.max_len) b->m[k].d.max_len = b->m[k].d.len[i];
         if (rnn_cls_batch_probs(e->ck[k].model, &b->m[k].d, CLS_BATCH, &b->m[k].a, b->probs,
                                 attention && !k ? b->alpha : NULL)) {
             /* (out of memory, most likely for the longest text's activations: named) */
