@@ -799,6 +799,21 @@ static void test_real_files(void) {
             o.label_names = NULL;
         }
     }
+    /* the train.csv's first 581 rows (PROVENANCE.md: its counts, a prefix in runs of one class) */
+    const char *agh = "../shared/data/ag_news/train_head581.csv";
+    if (access(agh, R_OK) != 0) {
+        printf("  note: %s not found, skipped\n", agh);
+    } else {
+        LOAD_OK(&d, agh, &o, NULL, 0);
+        count_labels(&d, cnt);
+        CHECK(d.n == 581 && d.n_labels == 4 && cnt[0] == 163 && cnt[1] == 132 && cnt[2] == 137 && cnt[3] == 149,
+              "ag head n %zu labels %d", d.n, d.n_labels);
+        CHECK(d.n == 581 && d.ex[0].label == 2 && d.ex[78].label == 3 &&
+                  !strcmp(d.ex[0].text, "Wall St. Bears Claw Back Into the Black (Reuters). Reuters - Short-sellers, "
+                                        "Wall Street's dwindling\\band of ultra-cynics, are seeing green again."),
+              "ag head first text \"%s\"", d.n ? d.ex[0].text : "");
+        rnn_dataset_free(&d);
+    }
     const char *sst = "../shared/data/sst2/sentence_level/train.tsv";
     if (access(sst, R_OK) != 0) {
         printf("  note: %s not found, skipped\n", sst);
