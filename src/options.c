@@ -101,7 +101,7 @@ static const opt_def defs[] = {
     {"time", K_DOUBLE, F(time), NULL, "stop after this many seconds of training in all (a resume counts the time before it; the final validation comes on top; 0: no limit of its own)"},
     {"eval-every", K_INT, F(eval_every), NULL, "validate every N steps (0: once per epoch)"},
     {"log-every", K_INT, F(log_every), NULL,
-     "log a line every N steps (its loss: the mean over those steps; tok/s: their pace)"},
+     "log a line every N steps (its loss: the mean over those steps; tok/s: their pace; 0: none, only the validations' lines)"},
     {"patience", K_INT, F(patience), NULL, "early stopping: stop at this many evaluations in a row without a better model (an LM's: a lower validation loss; a classifier's: a higher accuracy, or the same with a lower loss; 0: off)"},
     {"init-from", K_STR, F(init_from), NULL, "start from this checkpoint's weights (fine-tuning, transfer)"},
     {"reverse", K_BOOL, F(reverse), NULL, "lm: learn the text read right to left (a backward LM for --init-backward)"},
