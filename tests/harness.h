@@ -37,6 +37,18 @@ static const char *harness_cur = "";
 /* 1 if the data file at path (../shared/data, beside the repository as CI
  * has it) can be read; otherwise a note that the checks on it are skipped,
  * so that a clone without the data sets fails only where it is wrong. */
+/* A shared data file's path: $RNN_SHARED/data/REL, or ../shared/data/REL
+ * (the data beside the repository, as CI has it), as tests/harness.sh
+ * reads them. Eight buffers in turn, so a few paths can be held at once. */
+static inline const char *harness_data(const char *rel) {
+    static char buf[8][4096];
+    static int next;
+    const char *root = getenv("RNN_SHARED");
+    char *p = buf[next++ % 8];
+    snprintf(p, sizeof buf[0], "%s/data/%s", root && *root ? root : "../shared", rel);
+    return p;
+}
+
 static inline int harness_have_data(const char *path) {
     FILE *f = fopen(path, "rb");
     if (f) {

@@ -744,7 +744,7 @@ static void count_labels(const rnn_dataset *d, size_t *cnt) {
 }
 
 static void test_real_files(void) {
-    const char *imdb = "../shared/data/imdb/train.tsv";
+    const char *imdb = harness_data("imdb/train.tsv");
     rnn_data_opts o = opts();
     rnn_dataset d;
     size_t cnt[16];
@@ -764,7 +764,7 @@ static void test_real_files(void) {
         CHECK(d.ex[24999].label == 0, "imdb last is neg");
         rnn_dataset_free(&d);
     }
-    const char *trec = "../shared/data/trec/train.tsv";
+    const char *trec = harness_data("trec/train.tsv");
     if (access(trec, R_OK) != 0) {
         printf("  note: %s not found, skipped\n", trec);
     } else {
@@ -776,7 +776,7 @@ static void test_real_files(void) {
         CHECK(!strcmp(d.ex[0].text, "How did serfdom develop in and then leave Russia ?"), "trec text");
         rnn_dataset_free(&d);
     }
-    const char *ag = "../shared/data/ag_news/test.csv", *agc = "../shared/data/ag_news/classes.txt";
+    const char *ag = harness_data("ag_news/test.csv"), *agc = harness_data("ag_news/classes.txt");
     if (access(ag, R_OK) != 0) {
         printf("  note: %s not found, skipped\n", ag);
     } else {
@@ -800,7 +800,7 @@ static void test_real_files(void) {
         }
     }
     /* the train.csv's first 581 rows (PROVENANCE.md: its counts, a prefix in runs of one class) */
-    const char *agh = "../shared/data/ag_news/train_head581.csv";
+    const char *agh = harness_data("ag_news/train_head581.csv");
     if (access(agh, R_OK) != 0) {
         printf("  note: %s not found, skipped\n", agh);
     } else {
@@ -814,7 +814,7 @@ static void test_real_files(void) {
               "ag head first text \"%s\"", d.n ? d.ex[0].text : "");
         rnn_dataset_free(&d);
     }
-    const char *sst = "../shared/data/sst2/sentence_level/train.tsv";
+    const char *sst = harness_data("sst2/sentence_level/train.tsv");
     if (access(sst, R_OK) != 0) {
         printf("  note: %s not found, skipped\n", sst);
     } else {

@@ -1403,6 +1403,9 @@ static void test_lm_encode_pieces(void) {
     char *vtext = malloc(vlen);
     vlen = 0;
     for (int i = 0; i < 40; i++) memcpy(vtext + vlen, text[i], len[i]), vlen += len[i];
+    const char *bert = harness_data("wordpiece/bert-base-uncased-vocab.txt");
+    char wp_spec[4200];
+    snprintf(wp_spec, sizeof wp_spec, "wordpiece:%s", bert);
     struct {
         const char *spec, *what;
         int lowercase, split_punct, strip_html, keep_newlines, replace;
@@ -1412,13 +1415,12 @@ static void test_lm_encode_pieces(void) {
         {"byte", "byte", 0, -1, 0, 0, 0},
         {"word", "word strip-html replace", 1, 1, 1, 1, 1},
         {"word", "word, newlines as space, punctuation kept", 0, 0, 0, 0, 0},
-        {"wordpiece:../shared/data/wordpiece/bert-base-uncased-vocab.txt", "wordpiece strip-html replace", 1, -1, 1, 1, 1},
-        {"wordpiece:../shared/data/wordpiece/bert-base-uncased-vocab.txt", "wordpiece", 1, -1, 0, 0, 0},
+        {wp_spec, "wordpiece strip-html replace", 1, -1, 1, 1, 1},
+        {wp_spec, "wordpiece", 1, -1, 0, 0, 0},
         {"char", "char strip-html", 0, -1, 1, 0, 0},
         {"word", "word cased, punctuation split, strict", 0, 1, 0, 1, 0},
-        {"wordpiece:../shared/data/wordpiece/bert-base-uncased-vocab.txt", "wordpiece cased strip-html", 0, -1, 1, 0, 0},
+        {wp_spec, "wordpiece cased strip-html", 0, -1, 1, 0, 0},
     };
-    const char *bert = "../shared/data/wordpiece/bert-base-uncased-vocab.txt";
     const int have_bert = harness_have_data(bert);
     for (size_t ci = 0; ci < sizeof cfg / sizeof cfg[0]; ci++) {
         rnn_tok_options o;
@@ -1649,7 +1651,8 @@ static void old_fingerprint(const char *path, char *out, size_t cap) {
  * and a run begun with int32 streams (as an old state has them) resumes
  * with narrow ones exactly as a run that never stopped. */
 static void test_stream_width_training(void) {
-    if (!harness_have_data("../shared/data/tinyshakespeare/input.txt")) return;
+    const char *shakespeare = harness_data("tinyshakespeare/input.txt");
+    if (!harness_have_data(shakespeare)) return;
     char base[] = "/tmp/rnn_width_XXXXXX";
     if (!harness_mkdtemp(base)) return;
     char data[96], val[96], narrow[96], wide[96], split[96];
@@ -1659,11 +1662,11 @@ static void test_stream_width_training(void) {
     snprintf(wide, sizeof wide, "%s/wide", base);
     snprintf(split, sizeof split, "%s/split", base);
     /* 3,000 and 600 bytes of Shakespeare (the char run: 93 steps an epoch) */
-    FILE *in = fopen("../shared/data/tinyshakespeare/input.txt", "rb");
+    FILE *in = fopen(shakespeare, "rb");
     char buf[3600];
     const size_t got = in ? fread(buf, 1, sizeof buf, in) : 0;
     if (in) fclose(in);
-    CHECK(got == sizeof buf, "read ../shared/data/tinyshakespeare/input.txt");
+    CHECK(got == sizeof buf, "read %s", shakespeare);
     FILE *ft = fopen(data, "wb"), *fv = fopen(val, "wb");
     if (ft) fwrite(buf, 1, 3000, ft), fclose(ft);
     if (fv) fwrite(buf + 3000, 1, 600, fv), fclose(fv);
