@@ -23,17 +23,28 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", rnn_error());
         return 1;
     }
-    int C = rnn_num_classes(m);
-    float *p = malloc(sizeof(float) * (C > 0 ? C : 1));
+    int C = rnn_num_classes(m), rc = 0;
+    if (C <= 0) { /* a language model: rnn_num_classes says so */
+        fprintf(stderr, "%s\n", rnn_error());
+        rnn_close(m);
+        return 1;
+    }
+    float *p = malloc(sizeof(float) * C);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        rnn_close(m);
+        return 1;
+    }
     for (int i = 2; i < argc; i++) {
         int k = rnn_classify(m, argv[i], p, C);
-        if (k < 0) {
+        if (k < 0) { /* (invalid UTF-8, say): the others are still classified */
             fprintf(stderr, "%s\n", rnn_error());
+            rc = 1;
             continue;
         }
         printf("%s\t%.4f\t%s\n", rnn_label(m, k), p[k], argv[i]);
     }
     free(p);
     rnn_close(m);
-    return 0;
+    return rc;
 }

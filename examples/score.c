@@ -4,7 +4,9 @@
  * reads most like the model's training text (a language, an author, a log
  * file's normal lines).
  *
- *   make examples       (or: cc -Iinclude examples/score.c build/librnn.a $(cat build/ldlibs) -o score)
+ *   make examples       (or: cc -Iinclude examples/score.c build/librnn.a $(cat build/ldlibs) -o score;
+ *                        with the shared library add -lm, for exp: cc examples/score.c $(pkg-config
+ *                        --cflags --libs rnn) -lm -o score)
  *   printf 'seven thousand two hundred\nhundred two thousand seven\n' |
  *       GOMP_SPINCOUNT=1000 build/examples/score runs/default/model.safetensors
  * (GOMP_SPINCOUNT: see examples/classify.c)

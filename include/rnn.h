@@ -130,6 +130,8 @@ char *rnn_generate(rnn_t *m, const char *prime, int length, float temperature, i
  * the model writes text: a lowercasing tokenizer's stop "ROMEO:" is "romeo:"), and
  * the text's length in *out_len (may be NULL): a byte-level model's prime may
  * hold NUL bytes, where rnn_generate's string would look cut short.
+ * A stop string with invalid UTF-8 or a NUL byte, which the model's text
+ * never holds, is an error, as for rnn sample --stop.
  * Tokens no text encodes to (<pad>, [CLS], [unused0], ...) are never drawn. */
 char *rnn_generate_ex(rnn_t *m, const char *prime, size_t prime_len, int length, float temperature, int top_k,
                       float top_p, uint64_t seed, const char *stop, size_t stop_len, size_t *out_len);

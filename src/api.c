@@ -335,6 +335,13 @@ static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t 
     else if (prime_len && !prime) bad = "prime is NULL but prime_len is not 0";
     else if (stop_len && !stop) bad = "stop is NULL but stop_len is not 0";
     if (bad) return rnn_errorf("%s: %s", fn, bad);
+    /* The text is valid UTF-8 without NUL bytes (a byte model's too, held to
+     * it): a stop that is not would never end it, as rnn sample --stop says. */
+    const long stop_bad = stop_len ? rnn_utf8_bad_at(stop, stop_len) : -1;
+    if (stop_bad >= 0) {
+        rnn_utf8_error(stop, stop_len, (size_t)stop_bad);
+        return rnn_error_prefix("%s: the stop string, which this model's text never holds", fn);
+    }
     const size_t bom = prime ? rnn_bom_len(prime, prime_len) : 0; /* no text, as for the other calls */
     prime += bom, prime_len -= bom;
     /* The sampler's weights (packed for reading one token at a time) are

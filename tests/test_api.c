@@ -480,6 +480,29 @@ static void test_generate_matches_pytorch(void) {
     CHECK(!rnn_generate_ex(m, "O", 1, 5, 1, 0, 2.0f, 1, NULL, 0, NULL) &&
               !strcmp(rnn_error(), "rnn_generate_ex: top_p must be in (0, 1] (1: off)"),
           "a bad top_p given to rnn_generate_ex: %s", rnn_error());
+    /* A stop string the model's text can never hold (invalid UTF-8, a NUL byte) is refused, as
+     * rnn sample --stop refuses it: it ran all `length` tokens without a word. */
+    {
+        size_t slen = 12345;
+        char *s1 = rnn_generate_ex(m, "O", 1, 200, 1.0f, 0, 1.0f, 3, "\xff", 1, &slen);
+        CHECK(!s1 && slen == 12345 &&
+                  !strcmp(rnn_error(), "rnn_generate_ex: the stop string, which this model's text never holds: "
+                                       "input has invalid UTF-8 at byte offset 0"),
+              "a stop string of invalid UTF-8 is refused: %s", s1 ? "(a text)" : rnn_error());
+        free(s1);
+        char *s2 = rnn_generate_ex(m, "O", 1, 200, 1.0f, 0, 1.0f, 3, "e\0", 2, NULL);
+        CHECK(!s2 && strstr(rnn_error(), "rnn_generate_ex: the stop string") &&
+                  strstr(rnn_error(), "a NUL byte at byte offset 1"),
+              "a stop string with a NUL byte is refused: %s", s2 ? "(a text)" : rnn_error());
+        free(s2);
+        stream_rec q = {{0}, 0, 0, -1};
+        CHECK(rnn_generate_stream(m, "O", 1, 200, 1.0f, 0, 1.0f, 3, "caf\xc3", 4, stream_collect, &q) == -1 &&
+                  q.pieces == 0 && !strncmp(rnn_error(), "rnn_generate_stream: the stop string", 36),
+              "... by rnn_generate_stream too, before any text (%d pieces): %s", q.pieces, rnn_error());
+        char *s3 = rnn_generate_ex(m, "O", 1, 20, 1.0f, 0, 1.0f, 3, "\xc3\xa9", 2, &slen);
+        CHECK(s3 && slen > 1, "a valid UTF-8 stop still generates: %s", s3 ? "" : rnn_error());
+        free(s3);
+    }
     /* rnn_generate_stream: the same text in pieces (prime first), and an emit that stops */
     {
         size_t elen = 0;

@@ -987,6 +987,14 @@ fi
 if [ -n "${RNN_EXAMPLES:-}" ] && [ -x "$RNN_EXAMPLES/classify" ]; then
     out=$("$RNN_EXAMPLES/classify" tests/fixtures/torch_cls.safetensors "a fine film")
     check "examples/classify prints label, probability and text" "printf '%s' '$out' | grep -q \"^pos	0.5588	a fine film$\""
+    # a text that fails is named and the others still classified, and the exit status says so;
+    # a language model is refused once (it exited 0 after one message per text)
+    out=$("$RNN_EXAMPLES/classify" tests/fixtures/torch_cls.safetensors "a fine film" $'caf\xc3' 2>"$T/ex_err"); rc=$?
+    check "examples/classify exits 1 when a text fails, the others printed (rc $rc)" \
+        "[ $rc -eq 1 ] && printf '%s' '$out' | grep -q \"^pos	0.5588	a fine film$\" && grep -q 'rnn_classify: the text: input has invalid UTF-8 at byte offset 3' '$T/ex_err'"
+    "$RNN_EXAMPLES/classify" "$FX" "a" "b" >"$T/ex_out" 2>"$T/ex_err"; rc=$?
+    check "examples/classify refuses a language model once, exit 1 (rc $rc)" \
+        "[ $rc -eq 1 ] && [ ! -s '$T/ex_out' ] && [ \"\$(cat '$T/ex_err')\" = 'rnn_num_classes: this model is a language model, with no classes' ]"
     out=$("$RNN_EXAMPLES/generate" "$FX" "O Rom")
     check "examples/generate prints the prime and a continuation" "[ \${#out} -gt 100 ] && [ \"\${out#O Rom}\" != \"\$out\" ]"
     # examples/score: each line's perplexity, rnn eval's on the line alone (English is likelier to
