@@ -25,7 +25,8 @@
  * Functions that
  * fail return NULL or a negative number and leave a one-line message for
  * rnn_error(); the library never exits. A handle may be used by one thread at
- * a time (rnn_classify_batch and the getters excepted): a call while another
+ * a time (rnn_classify_batch, rnn_get_task, rnn_num_classes and rnn_label
+ * excepted, which any thread may call at any time): a call while another
  * thread's call on the same handle runs fails, saying so. Several threads may
  * each use a handle of their own at once (each handle holds its own copy of
  * the weights), and one thread may train (rnn_trainer_run) meanwhile. rnn_error() is per thread; rnn_threads is
@@ -262,8 +263,11 @@ int rnn_trainer_load_config(rnn_trainer *t, const char *path);
  * with no event; its note says why in train.log (and on stderr when
  * "progress" is not "quiet"). */
 int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user);
-/* The run directory of the last rnn_trainer_run ("" before one): the
- * trainer's, valid until its next run or rnn_trainer_free. */
+/* The run directory of the last rnn_trainer_run: "" before one, and after
+ * one that failed before it opened its directory (a bad option, a missing
+ * data file); a run that failed later names its directory, which holds what
+ * it wrote (train.log says why). The trainer's string, valid until its next
+ * run or rnn_trainer_free. */
 const char *rnn_trainer_dir(const rnn_trainer *t);
 
 #ifdef __cplusplus

@@ -582,6 +582,7 @@ int rnn_trainer_run(rnn_trainer *t, rnn_train_callback cb, void *user) {
     const locale_t host = c_locale_enter();
     rnn_opts o;
     int rc = -1;
+    t->dir[0] = 0; /* (a run that fails before its directory leaves none named) */
     if (!trainer_options(t, &o)) {
         host_callback h = {cb, user, host};
         const int own = run_begins();

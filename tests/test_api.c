@@ -973,6 +973,15 @@ static void test_trainer(void) {
     rnn_t *m = rnn_open(model);
     CHECK(m && !strcmp(rnn_get_task(m), "lm"), "the trained model opens: %s", m ? "" : rnn_error());
     rnn_close(m);
+    /* A run that fails before opening a directory names none, whichever
+     * check stops it: not the run before's. */
+    char missing[200], other[200];
+    snprintf(missing, sizeof missing, "%s/no-such-file.txt", base);
+    snprintf(other, sizeof other, "%s/other", base);
+    CHECK(t && rnn_trainer_set(t, "out", other) == 0 && rnn_trainer_set(t, "data", missing) == 0 &&
+              rnn_trainer_run(t, NULL, NULL) == -1 && strstr(rnn_error(), "no-such-file") &&
+              !strcmp(rnn_trainer_dir(t), ""),
+          "a missing data file: no run directory named (\"%s\"): %s", t ? rnn_trainer_dir(t) : "", rnn_error());
     rnn_trainer_free(t);
 
     /* Asked for, "progress" "log" writes train.log's lines on stderr too. */
