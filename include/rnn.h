@@ -45,9 +45,9 @@ extern "C" {
 /* This header's version; rnn_version() is the library's that the program
  * runs with (the same string when both come from one build). */
 #define RNN_VERSION_MAJOR 0
-#define RNN_VERSION_MINOR 1
+#define RNN_VERSION_MINOR 2
 #define RNN_VERSION_PATCH 0
-#define RNN_VERSION "0.1.0"
+#define RNN_VERSION "0.2.0"
 const char *rnn_version(void);
 
 typedef struct rnn_handle rnn_t;
@@ -158,6 +158,26 @@ int rnn_generate_stream(rnn_t *m, const char *prime, size_t prime_len, int lengt
  * Returns 0, or -1 on error (a classifier, invalid UTF-8 or a NUL byte for
  * a model that is not byte-level, fewer than 2 tokens, out of memory). */
 int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count);
+
+/* A handle's settings, by the name of the rnn sample / rnn classify flag
+ * that does the same (without "--"), the value as written there:
+ *   "no-unk"     language models: generation never draws the unknown token
+ *                (<unk>, [UNK]; a char model's U+FFFD). A flag: NULL or
+ *                "true" sets it, "false" clears it. Off at rnn_open.
+ *   "precision"  language models: "bf16" holds generation's weights in bf16
+ *                (sums in fp32): half the memory read per token, on any CPU;
+ *                the text may differ from fp32's where two tokens were close.
+ *                "fp32" (at rnn_open). The next generation lays the weights
+ *                out again.
+ *   "max-len"    classifiers: read each text by N of its tokens ("0": whole
+ *                texts); at rnn_open, as the model was trained.
+ *   "truncate"   classifiers: "head" keeps a longer text's first max-len
+ *                tokens, "tail" its last (needs max-len above 0).
+ * They hold for the handle's later calls (a rnn_classify_batch under way
+ * keeps what it started with). Returns 0, or -1 + rnn_error() (an unknown
+ * name, a value out of range, a setting for the other task, no-unk for a
+ * tokenizer without an unknown token); nothing changes on error. */
+int rnn_set(rnn_t *m, const char *name, const char *value);
 
 /* Threads for all computation, n in [0, 4096] (0: all cores). Process-wide:
  * the library's work runs on n threads whichever thread calls it (each call

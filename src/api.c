@@ -1,6 +1,7 @@
 /* api.c: the public API of include/rnn.h over the internal modules. */
 #include "rnn.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <locale.h>
 #include <pthread.h>
@@ -30,6 +31,12 @@ struct rnn_handle {
     float *probs;  /* (num_classes) scratch for rnn_classify */
     rnn_sampler *gen; /* a language model's sampler, its weights packed by the first generation, reset by each */
     int gen_busy;     /* gen is generating: a call from its emit callback makes a sampler of its own */
+    /* rnn_set's settings: generation's (no-unk, precision: gen's weights),
+     * a classifier's cut (max-len, truncate; the model's at first), read
+     * once per call (rnn_classify_batch's threads take no claim) */
+    int no_unk;
+    rnn_precision gen_prec, gen_made; /* asked for; gen's */
+    _Atomic int max_len, truncate_tail;
     _Atomic uintptr_t owner; /* the thread whose call is under way (its thread_mark's address), or 0 */
 };
 
@@ -124,6 +131,9 @@ static rnn_t *open_checkpoint(const char *checkpoint_path) {
         rnn_errorf("rnn_open: out of memory");
         return NULL;
     }
+    m->gen_prec = RNN_FP32;
+    atomic_init(&m->max_len, m->ck.model->c.max_len);
+    atomic_init(&m->truncate_tail, m->ck.model->c.truncate_tail);
     return m;
 }
 
@@ -171,12 +181,68 @@ const char *rnn_label(const rnn_t *m, int i) {
     return m->ck.labels[i];
 }
 
-/* A text's ids as the classifier m reads it (cut to its max_len, as it was
- * trained), *len of them; -1 with a message that starts with fn and names
- * the text by what ("the text", "text 3"). */
-static int encode_text(const rnn_t *m, const char *fn, const char *what, const char *text, int32_t **ids,
-                       size_t *len) {
-    const rnn_model *md = m->ck.model;
+/* rnn_set's work, the handle claimed. */
+static int set_claimed(rnn_t *m, const char *name, const char *value) {
+    const int lm = m->ck.model->c.task == RNN_TASK_LM;
+    const char *task = NULL; /* the task the setting is for, where it is not this model's */
+    if (!strcmp(name, "no-unk") || !strcmp(name, "precision")) task = lm ? NULL : "language models";
+    else if (!strcmp(name, "max-len") || !strcmp(name, "truncate")) task = lm ? "classifiers" : NULL;
+    else
+        return rnn_errorf("unknown setting \"%s\" (no-unk, precision, max-len, truncate)", name);
+    if (task) return rnn_errorf("%s is for %s (this model is a %s)", name, task, lm ? "language model" : "classifier");
+    if (!strcmp(name, "no-unk")) { /* a flag: NULL is true */
+        const int on = value ? rnn_opts_bool_word(value) : 1;
+        if (on != 0 && on != 1) return rnn_errorf("no-unk: expected true or false, not \"%s\"", value);
+        const int unk = rnn_tokenizer_unk_id(m->ck.tok);
+        if (on && (unk < 0 || unk >= m->ck.model->n_out))
+            return rnn_errorf("no-unk: this model's tokenizer has no unknown token");
+        m->no_unk = on;
+        return 0;
+    }
+    if (!value) return rnn_errorf("%s needs a value", name);
+    if (!strcmp(name, "precision")) return rnn_precision_parse(value, &m->gen_prec) ? rnn_error_prefix("precision") : 0;
+    if (!strcmp(name, "max-len")) {
+        char *end;
+        errno = 0;
+        const long v = strtol(value, &end, 10);
+        if (end == value || *end || errno || v < 0 || v > RNN_MAX_TEXT_LEN)
+            return rnn_errorf("max-len: expected a whole number of tokens in [0, %d] (0: whole texts), not \"%s\"",
+                              RNN_MAX_TEXT_LEN, value);
+        atomic_store(&m->max_len, (int)v);
+        if (!v) atomic_store(&m->truncate_tail, 0);
+        return 0;
+    }
+    const int tail = !strcmp(value, "tail");
+    if (!tail && strcmp(value, "head")) return rnn_errorf("truncate: expected head or tail, not \"%s\"", value);
+    if (!atomic_load(&m->max_len))
+        return rnn_errorf("truncate %s: the texts are read whole (max-len 0): set max-len N first, the tokens to keep",
+                          value);
+    atomic_store(&m->truncate_tail, tail);
+    return 0;
+}
+
+int rnn_set(rnn_t *m, const char *name, const char *value) {
+    int fresh;
+    if (!m) return rnn_errorf("rnn_set: no model (rnn_open failed?)");
+    if (!name) return rnn_errorf("rnn_set: no setting name");
+    if (claim(m, "rnn_set", &fresh)) return -1;
+    const int rc = set_claimed(m, name, value);
+    release(m, fresh);
+    return rc ? rnn_error_prefix("rnn_set") : 0;
+}
+
+/* A handle's cut: its max_len (0: none) and which end it keeps. */
+typedef struct {
+    int max_len, tail;
+} text_cut;
+
+static text_cut handle_cut(const rnn_t *m) { return (text_cut){atomic_load(&m->max_len), atomic_load(&m->truncate_tail)}; }
+
+/* A text's ids as the classifier m reads it (cut as cut says: as it was
+ * trained, unless rnn_set changed it), *len of them; -1 with a message that
+ * starts with fn and names the text by what ("the text", "text 3"). */
+static int encode_text(const rnn_t *m, text_cut cut, const char *fn, const char *what, const char *text,
+                       int32_t **ids, size_t *len) {
     const size_t n = strlen(text), bom = rnn_bom_len(text, n); /* a byte order mark is no text, as in a file */
     *ids = NULL, *len = 0;
     if (rnn_tokenizer_encode(m->ck.tok, text + bom, n - bom, ids, len, NULL)) {
@@ -189,7 +255,7 @@ static int encode_text(const rnn_t *m, const char *fn, const char *what, const c
         **ids = rnn_tokenizer_filler_id(m->ck.tok, NULL);
         *len = 1;
     }
-    *len = rnn_cls_cut(*ids, *len, md->c.max_len, md->c.truncate_tail);
+    *len = rnn_cls_cut(*ids, *len, cut.max_len, cut.tail);
     if (*len > RNN_MAX_TEXT_LEN) {
         free(*ids), *ids = NULL;
         return rnn_errorf("%s: %s has %zu tokens, more than %d", fn, what, *len, RNN_MAX_TEXT_LEN);
@@ -212,7 +278,7 @@ static int classify_one(rnn_t *m, const char *text, float *probs, int n) {
     if (md->c.task != RNN_TASK_CLASSIFY) return rnn_errorf("rnn_classify: this model is a language model");
     int32_t *ids;
     size_t len;
-    if (encode_text(m, "rnn_classify", "the text", text, &ids, &len)) return -1;
+    if (encode_text(m, handle_cut(m), "rnn_classify", "the text", text, &ids, &len)) return -1;
     const int bad = rnn_cls_text_probs(md, &m->a, &m->a_T, ids, (int)len, m->probs);
     free(ids);
     if (bad) return rnn_error_prefix("rnn_classify");
@@ -251,6 +317,7 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
     const rnn_model *md = m->ck.model;
     if (md->c.task != RNN_TASK_CLASSIFY) return rnn_errorf("%s: this model is a language model", fn);
     const int C = md->c.num_classes;
+    const text_cut cut = handle_cut(m); /* (one for all the texts, whatever rnn_set does meanwhile) */
     rnn_cls_data d = {0};
     size_t cap = 0;
     rnn_acts *a = NULL;
@@ -268,7 +335,7 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
             int32_t *ids;
             size_t len;
             if (!texts[i0 + i]) rc = rnn_errorf("%s: %s is NULL", fn, what);
-            else if (encode_text(m, fn, what, texts[i0 + i], &ids, &len)) rc = -1;
+            else if (encode_text(m, cut, fn, what, texts[i0 + i], &ids, &len)) rc = -1;
             if (rc) break;
             if (rnn_cls_append(&d, &cap, ids, len, 0)) rc = rnn_error_prefix("%s", fn);
             free(ids);
@@ -347,10 +414,16 @@ static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t 
     /* The sampler's weights (packed for reading one token at a time) are
      * made once per handle: a 2x1024 LSTM took 45 ms a call to pack them. */
     const int own = m->gen_busy; /* (a call from the host's emit, during a generation) */
+    if (!own && m->gen && m->gen_made != m->gen_prec) { /* rnn_set changed it */
+        rnn_sampler_free(m->gen);
+        m->gen = NULL;
+    }
     rnn_sampler *s = own ? NULL : m->gen;
     if (s) rnn_sampler_reset(s, seed);
-    else if (!(s = rnn_sampler_create(m->ck.model, m->ck.tok, seed))) return rnn_error_prefix("%s", fn);
-    if (!own) m->gen = s, m->gen_busy = 1;
+    else if (!(s = rnn_sampler_create_ex(m->ck.model, m->ck.tok, seed, m->gen_prec))) return rnn_error_prefix("%s", fn);
+    if (!own) m->gen = s, m->gen_busy = 1, m->gen_made = m->gen_prec;
+    const int unk = rnn_tokenizer_unk_id(m->ck.tok);
+    if (unk >= 0 && unk < m->ck.model->n_out) rnn_sampler_allow_unk(s, !m->no_unk); /* (as rnn_set says now) */
     rnn_sample_opts o = {temperature, top_k, top_p};
     const int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
     int rc = bad_prime ? -1 : emit(prime, prime_len, user);

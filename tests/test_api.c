@@ -29,6 +29,7 @@
 #include "model.h"
 #include "options.h"
 #include "safetensors.h"
+#include "sample.h"
 #include "st_edit.h"
 #include "tokenizer.h"
 #include "train.h"
@@ -284,6 +285,96 @@ static void test_classify_cuts(void) {
     }
     rnn_close(whole), rnn_close(head), rnn_close(tail);
     for (int i = 0; i < 2; i++) unlink(path[i]);
+}
+
+/* emit for rnn_sampler_text: the text, appended to a string of 64 KB. */
+static int append_text(const char *bytes, size_t n, void *user) {
+    char *buf = user;
+    const size_t have = strlen(buf);
+    if (have + n < 65536) memcpy(buf + have, bytes, n), buf[have + n] = 0;
+    return 0;
+}
+
+/* rnn_set: each setting against what it stands for, and its refusals. */
+static void test_settings(void) {
+    rnn_t *cls = rnn_open(FIX "torch_cls.safetensors"), *whole = rnn_open(FIX "torch_cls.safetensors");
+    rnn_t *lm = rnn_open(FIX "torch_lm.safetensors");
+    CHECK(cls && whole && lm, "open: %s", rnn_error());
+    if (!cls || !whole || !lm) goto done;
+    /* a classifier's cut: as a text cut by hand reads */
+    float a[3], b[3];
+    CHECK(rnn_set(cls, "truncate", "tail") == -1 && strstr(rnn_error(), "rnn_set: truncate tail") &&
+              strstr(rnn_error(), "max-len"),
+          "truncate before max-len: %s", rnn_error());
+    CHECK(rnn_set(cls, "max-len", "4") == 0, "max-len 4: %s", rnn_error());
+    rnn_classify(cls, "a fine film", a, 3), rnn_classify(whole, "a fi", b, 3);
+    CHECK(!memcmp(a, b, sizeof a), "max-len 4: \"a fine film\" read as \"a fi\"");
+    CHECK(rnn_set(cls, "truncate", "tail") == 0, "truncate tail: %s", rnn_error());
+    rnn_classify(cls, "a fine film", a, 3), rnn_classify(whole, "film", b, 3);
+    CHECK(!memcmp(a, b, sizeof a), "truncate tail: read as \"film\"");
+    const char *texts[2] = {"a fine film", "dull and long."}, *cut[2] = {"film", "ong."};
+    int best[2], want_best[2];
+    float pb[6], pw[6];
+    CHECK(rnn_classify_batch(cls, texts, 2, best, pb) == 0 && rnn_classify_batch(whole, cut, 2, want_best, pw) == 0 &&
+              harness_max_rel_err(pb, pw, 6, 1e-3) < 1e-5 && best[0] == want_best[0] && best[1] == want_best[1],
+          "rnn_classify_batch cuts so too");
+    CHECK(rnn_set(cls, "max-len", "0") == 0, "max-len 0: %s", rnn_error());
+    rnn_classify(cls, "a fine film", a, 3), rnn_classify(whole, "a fine film", b, 3);
+    CHECK(!memcmp(a, b, sizeof a), "max-len 0: whole texts again");
+    static const char *const bad_len[] = {"-1", "abc", "4x", "", "2000000000"};
+    for (int i = 0; i < 5; i++)
+        CHECK(rnn_set(cls, "max-len", bad_len[i]) == -1 && strstr(rnn_error(), "rnn_set: max-len: expected"),
+              "max-len \"%s\" refused: %s", bad_len[i], rnn_error());
+    CHECK(rnn_set(cls, "max-len", "4") == 0 && rnn_set(cls, "truncate", "middle") == -1 &&
+              strstr(rnn_error(), "head or tail"),
+          "truncate middle refused: %s", rnn_error());
+    CHECK(rnn_set(cls, "no-unk", NULL) == -1 && strstr(rnn_error(), "no-unk is for language models"),
+          "no-unk on a classifier: %s", rnn_error());
+    CHECK(rnn_set(lm, "max-len", "3") == -1 && strstr(rnn_error(), "max-len is for classifiers"),
+          "max-len on a language model: %s", rnn_error());
+    CHECK(rnn_set(lm, "--no-unk", NULL) == -1 && strstr(rnn_error(), "unknown setting \"--no-unk\""),
+          "an unknown name: %s", rnn_error());
+    CHECK(rnn_set(lm, "precision", "fp16") == -1 && strstr(rnn_error(), "rnn_set: precision"),
+          "precision fp16: %s", rnn_error());
+    CHECK(rnn_set(lm, "no-unk", "maybe") == -1 && rnn_set(lm, "precision", NULL) == -1 &&
+              rnn_set(NULL, "no-unk", NULL) == -1 && rnn_set(lm, NULL, NULL) == -1,
+          "bad values, no handle, no name: refused");
+    /* no-unk: near-uniform draws (temperature 100) write the char model's
+     * <unk>, U+FFFD, often; never with it set; again when cleared */
+    char *plain = rnn_generate(lm, "O", 3000, 100.0f, 0, 1.0f, 5);
+    CHECK(rnn_set(lm, "no-unk", NULL) == 0, "no-unk: %s", rnn_error());
+    char *none = rnn_generate(lm, "O", 3000, 100.0f, 0, 1.0f, 5);
+    CHECK(rnn_set(lm, "no-unk", "false") == 0, "no-unk false: %s", rnn_error());
+    char *again = rnn_generate(lm, "O", 3000, 100.0f, 0, 1.0f, 5);
+    CHECK(plain && none && again && strstr(plain, "\xef\xbf\xbd") && !strstr(none, "\xef\xbf\xbd") &&
+              !strcmp(plain, again),
+          "no-unk: no U+FFFD in 3000 draws (%d without it), the same text as before once cleared",
+          plain && strstr(plain, "\xef\xbf\xbd") != NULL);
+    /* precision bf16: the text of a sampler with bf16 weights; fp32 again after */
+    char *fp32 = rnn_generate(lm, "O", 3000, 1.0f, 0, 1.0f, 9);
+    CHECK(rnn_set(lm, "precision", "bf16") == 0, "precision bf16: %s", rnn_error());
+    char *bf16 = rnn_generate(lm, "O", 3000, 1.0f, 0, 1.0f, 9);
+    rnn_checkpoint ck;
+    char *want = calloc(1, 65536);
+    if (want && !rnn_checkpoint_load(&ck, FIX "torch_lm.safetensors")) {
+        rnn_sampler *sm = rnn_sampler_create_ex(ck.model, ck.tok, 9, RNN_BF16);
+        rnn_sample_opts o = {1.0f, 0, 1.0f};
+        if (sm && rnn_sampler_prime(sm, "O", 1, NULL) >= 0) {
+            strcpy(want, "O");
+            rnn_sampler_text(sm, &o, 3000, "O", 1, NULL, 0, append_text, want);
+        }
+        rnn_sampler_free(sm);
+        rnn_checkpoint_free(&ck);
+    }
+    CHECK(bf16 && want && !strcmp(bf16, want), "precision bf16: a bf16 sampler's text ('%s' against '%s')",
+          bf16 ? bf16 : "", want ? want : "");
+    CHECK(bf16 && fp32 && strcmp(bf16, fp32), "precision bf16: not the fp32 text (they part within 3000 draws here)");
+    CHECK(rnn_set(lm, "precision", "fp32") == 0, "precision fp32: %s", rnn_error());
+    char *fp32_again = rnn_generate(lm, "O", 3000, 1.0f, 0, 1.0f, 9);
+    CHECK(fp32 && fp32_again && !strcmp(fp32, fp32_again), "precision fp32 again: the fp32 text");
+    free(plain), free(none), free(again), free(fp32), free(bf16), free(fp32_again), free(want);
+done:
+    rnn_close(cls), rnn_close(whole), rnn_close(lm);
 }
 
 /* rnn_generate_stream's pieces, gathered; stop_at > 0 stops after that many. */
@@ -1634,6 +1725,7 @@ int main(void) {
     RUN(test_error_is_utf8);
     RUN(test_classify_matches_pytorch);
     RUN(test_classify_cuts);
+    RUN(test_settings);
     RUN(test_classify_batch);
     RUN(test_classify_batch_threads);
     RUN(test_generate_matches_pytorch);
