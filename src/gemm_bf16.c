@@ -25,6 +25,7 @@
 #include "gemm.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -49,6 +50,14 @@ float rnn_bf16_to_float(unsigned short h) {
     return x;
 }
 
+/* RNN_NO_BF16 set (and not "0"): act as a CPU without AVX512-BF16, so that
+ * the fallback (rnn train's fp32 run, the refusals) runs, and is tested, on
+ * machines that have the feature. */
+int rnn_gemm_bf16_disabled(void) {
+    const char *e = getenv("RNN_NO_BF16");
+    return e && *e && strcmp(e, "0") != 0;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
 #define HAVE_BF16_KERNEL 1
 #include <immintrin.h>
@@ -57,8 +66,8 @@ int rnn_gemm_bf16_available(void) {
     static _Atomic int cached = -1; /* (threads may ask at once: the same answer, but a race still) */
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512vl");
+        cached = !rnn_gemm_bf16_disabled() && __builtin_cpu_supports("avx512bf16") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
     }
     return cached;
 }

@@ -1106,6 +1106,15 @@ expect_error "sample: cache theta without --cache" "need --cache N" $RNN sample 
 expect_error "eval: cache theta for a model without a cache" "need a cache" $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --cache-theta 0.5
 expect_error "train --cache-lambda out of range" "--cache-lambda must be in \[0, 1)" $RNN train $small --steps 2 --cache 8 --cache-lambda 1.5 --out "$T/badcache"
 expect_error "bad train precision" "precision" $RNN train --precision double --steps 1
+# --precision bf16 on a CPU without AVX512-BF16 (RNN_NO_BF16=1 makes this one such a CPU):
+# the same run in fp32, said once; the sampler's bf16 weights need no CPU feature
+RNN_NO_BF16=1 $RNN train $small --steps 4 --eval-every 4 --precision bf16 --out "$T/nobf16" >"$T/log" 2>&1
+check "bf16 without AVX512-BF16 trains in fp32 and says so" \
+    "[ $? -eq 0 ] && grep -q 'warning: --precision bf16 needs AVX512-BF16, which RNN_NO_BF16 .*training in fp32' '$T/log' && ! grep -q 'bf16 products' '$T/log'"
+$RNN train $small --steps 4 --eval-every 4 --out "$T/fp32ref" >/dev/null 2>&1
+check "... and its weights are the fp32 run's" "cmp -s '$T/nobf16/last.safetensors' '$T/fp32ref/last.safetensors'"
+RNN_NO_BF16=1 $RNN sample "$T/nobf16/model.safetensors" --length 20 --precision bf16 --seed 3 >"$T/nobf16.txt" 2>&1
+check "... and rnn sample --precision bf16 still runs there" "[ $? -eq 0 ] && [ -s '$T/nobf16.txt' ]"
 printf 'oops\n' >"$T/bad.cfg"
 expect_error "config file error names file:line" "bad.cfg:1" $RNN train --config "$T/bad.cfg"
 printf 'steps = 1\ntokenizer = bpe\n' >"$T/tok.cfg"
