@@ -1546,6 +1546,19 @@ static int check_saved_options(run *r) {
         return rnn_errorf("%s: missing, but the run validated and saved its best model there: put it back to "
                           "resume, or train on from this run's weights with --init-from %s/last.safetensors",
                           model, r->dir);
+    /* ... and damaged, it would be named as the best model at the end (a
+     * resume that does no better does not write it again), unread. */
+    if (best && isfinite(strtod(best, NULL))) {
+        rnn_checkpoint ck;
+        if (rnn_checkpoint_load(&ck, model)) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", rnn_last_error());
+            return rnn_errorf("%s (the run's best model, which a resume keeps unless it does better: put back a "
+                              "good copy to resume, or train on from this run's weights with --init-from "
+                              "%s/last.safetensors)", why, r->dir);
+        }
+        rnn_checkpoint_free(&ck);
+    }
     return 0;
 }
 

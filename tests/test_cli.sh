@@ -133,6 +133,12 @@ expect_error "a resume whose best model is gone says so, not that it is there at
     "own/model.safetensors: missing, but the run validated and saved its best model there: put it back to resume, or train on from this run's weights with --init-from .*own/last.safetensors" \
     $RNN train --resume "$T/rel/own" --steps 11
 mv "$T/rel/own-best.safetensors" "$T/rel/own/model.safetensors"
+cp "$T/rel/own/model.safetensors" "$T/rel/own-best.safetensors"
+head -c 100 "$T/rel/own-best.safetensors" >"$T/rel/own/model.safetensors"
+expect_error "a resume whose best model is damaged says so, not that it is there at the end" \
+    "own/model.safetensors: not a safetensors file: .*(the run's best model, which a resume keeps unless it does better" \
+    $RNN train --resume "$T/rel/own" --steps 11
+mv "$T/rel/own-best.safetensors" "$T/rel/own/model.safetensors"
 # rows logged after the last saved state (a state that failed to save) are dropped on resuming
 tail -n 1 "$T/rel/own/metrics.csv" | sed 's/^10,/12,/' >>"$T/rel/own/metrics.csv"; printf '14,1.5,torn' >>"$T/rel/own/metrics.csv"
 $RNN train --resume "$T/rel/own" --steps 12 >"$T/rel/trim.log" 2>&1
