@@ -170,7 +170,8 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
  *                "fp32" (at rnn_open). The next generation lays the weights
  *                out again.
  *   "max-len"    classifiers: read each text by N of its tokens ("0": whole
- *                texts); at rnn_open, as the model was trained.
+ *                texts, the side kept for a later N); at rnn_open, as the
+ *                model was trained.
  *   "truncate"   classifiers: "head" keeps a longer text's first max-len
  *                tokens, "tail" its last (needs max-len above 0).
  * They hold for the handle's later calls (a rnn_classify_batch under way

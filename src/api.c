@@ -33,10 +33,12 @@ struct rnn_handle {
     int gen_busy;     /* gen is generating: a call from its emit callback makes a sampler of its own */
     /* rnn_set's settings: generation's (no-unk, precision: gen's weights),
      * a classifier's cut (max-len, truncate; the model's at first), read
-     * once per call (rnn_classify_batch's threads take no claim) */
+     * once per call (rnn_classify_batch's threads take no claim: the cut is
+     * one atomic word, max_len * 2 + tail, so that a call never reads one
+     * setting's old value beside the other's new one) */
     int no_unk;
     rnn_precision gen_prec, gen_made; /* asked for; gen's */
-    _Atomic int max_len, truncate_tail;
+    _Atomic int64_t cut;
     _Atomic uintptr_t owner; /* the thread whose call is under way (its thread_mark's address), or 0 */
 };
 
@@ -132,8 +134,7 @@ static rnn_t *open_checkpoint(const char *checkpoint_path) {
         return NULL;
     }
     m->gen_prec = RNN_FP32;
-    atomic_init(&m->max_len, m->ck.model->c.max_len);
-    atomic_init(&m->truncate_tail, m->ck.model->c.truncate_tail);
+    atomic_init(&m->cut, (int64_t)m->ck.model->c.max_len * 2 + (m->ck.model->c.truncate_tail != 0));
     return m;
 }
 
@@ -208,16 +209,19 @@ static int set_claimed(rnn_t *m, const char *name, const char *value) {
         if (end == value || *end || errno || v < 0 || v > RNN_MAX_TEXT_LEN)
             return rnn_errorf("max-len: expected a whole number of tokens in [0, %d] (0: whole texts), not \"%s\"",
                               RNN_MAX_TEXT_LEN, value);
-        atomic_store(&m->max_len, (int)v);
-        if (!v) atomic_store(&m->truncate_tail, 0);
+        /* (the side stays: max-len 0 reads whole texts, and a later max-len N
+         * keeps the side it kept, as rnn classify --max-len N does; rnn_set
+         * alone writes the word, under the handle's claim) */
+        atomic_store(&m->cut, (int64_t)v * 2 + (atomic_load(&m->cut) & 1));
         return 0;
     }
     const int tail = !strcmp(value, "tail");
     if (!tail && strcmp(value, "head")) return rnn_errorf("truncate: expected head or tail, not \"%s\"", value);
-    if (!atomic_load(&m->max_len))
+    const int64_t cut = atomic_load(&m->cut);
+    if (cut < 2)
         return rnn_errorf("truncate %s: the texts are read whole (max-len 0): set max-len N first, the tokens to keep",
                           value);
-    atomic_store(&m->truncate_tail, tail);
+    atomic_store(&m->cut, (cut & ~(int64_t)1) | tail);
     return 0;
 }
 
@@ -236,7 +240,10 @@ typedef struct {
     int max_len, tail;
 } text_cut;
 
-static text_cut handle_cut(const rnn_t *m) { return (text_cut){atomic_load(&m->max_len), atomic_load(&m->truncate_tail)}; }
+static text_cut handle_cut(const rnn_t *m) {
+    const int64_t cut = atomic_load(&m->cut);
+    return (text_cut){(int)(cut >> 1), (int)(cut & 1)};
+}
 
 /* A text's ids as the classifier m reads it (cut as cut says: as it was
  * trained, unless rnn_set changed it), *len of them; -1 with a message that

@@ -282,6 +282,15 @@ static void test_classify_cuts(void) {
         rnn_classify(tail, "abc", a, 3);
         rnn_classify(whole, "abc", b, 3);
         CHECK(!memcmp(a, b, sizeof a), "a text within max_len is read whole");
+        /* rnn_set max-len 0 then N on a tail model: its last N, as rnn classify --max-len N reads
+         * (max-len 0 reads whole texts; it does not forget the side a later cut keeps) */
+        CHECK(rnn_set(tail, "max-len", "0") == 0 && rnn_set(tail, "max-len", "3") == 0, "max-len 0, 3: %s",
+              rnn_error());
+        rnn_classify(tail, "a fine film", a, 3);
+        rnn_classify(whole, "ilm", b, 3);
+        rnn_classify(whole, "a f", c, 3);
+        CHECK(!memcmp(a, b, sizeof a) && memcmp(a, c, sizeof a),
+              "rnn_set max-len 0 then 3 on a tail model: read as \"ilm\" (its last 3), not \"a f\"");
     }
     rnn_close(whole), rnn_close(head), rnn_close(tail);
     for (int i = 0; i < 2; i++) unlink(path[i]);
