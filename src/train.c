@@ -1557,7 +1557,19 @@ static int check_saved_options(run *r) {
                               "good copy to resume, or train on from this run's weights with --init-from "
                               "%s/last.safetensors)", why, r->dir);
         }
+        /* ... or another run's (copied over it): the state's model is this run's */
+        rnn_config sc;
+        const rnn_config *mc = &ck.model->c;
+        const int other = !rnn_config_from_json(&sc, state_meta(r, "config")) &&
+                          (sc.task != mc->task || sc.cell != mc->cell || sc.vocab_size != mc->vocab_size ||
+                           sc.embed_dim != mc->embed_dim || sc.hidden_dim != mc->hidden_dim ||
+                           sc.num_layers != mc->num_layers || sc.bidirectional != mc->bidirectional ||
+                           sc.num_classes != mc->num_classes || sc.pool != mc->pool);
         rnn_checkpoint_free(&ck);
+        if (other)
+            return rnn_errorf("%s: not this run's model (its architecture differs from the resume state's): put "
+                              "back the run's own to resume, or train on from this run's weights with --init-from "
+                              "%s/last.safetensors", model, r->dir);
     }
     return 0;
 }
