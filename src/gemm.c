@@ -132,8 +132,7 @@ int rnn_gemm_set_backend(const char *name) {
 
 int rnn_gemm_set_precision(rnn_precision p) {
     if (p == RNN_BF16 && !rnn_gemm_bf16_available())
-        return rnn_errorf(rnn_gemm_bf16_disabled() ? "--precision bf16 needs AVX512-BF16, which RNN_NO_BF16 in the environment turns off"
-                                                   : "--precision bf16 needs a CPU with AVX512-BF16 (this one has none)");
+        return rnn_errorf("--precision bf16 needs %s", rnn_gemm_bf16_missing());
     current_precision = p;
     return 0;
 }

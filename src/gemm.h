@@ -65,6 +65,7 @@ const char *rnn_precision_name(rnn_precision p);
 int rnn_precision_parse(const char *s, rnn_precision *p);
 int rnn_gemm_bf16_available(void); /* 0 also where RNN_NO_BF16 is set (not "0") */
 int rnn_gemm_bf16_disabled(void);  /* RNN_NO_BF16 is set: the CPU's feature is not used */
+const char *rnn_gemm_bf16_missing(void); /* NULL where available, else what it needs ("a CPU with ...") */
 
 /* The bf16 kernel itself (what rnn_gemm runs in RNN_BF16 mode); -1 with a
  * message where the CPU lacks AVX512-BF16 or memory runs out. */

@@ -58,16 +58,25 @@ int rnn_gemm_bf16_disabled(void) {
     return e && *e && strcmp(e, "0") != 0;
 }
 
+static int cpu_has_bf16(void);
+
+int rnn_gemm_bf16_available(void) { return !rnn_gemm_bf16_disabled() && cpu_has_bf16(); }
+
+const char *rnn_gemm_bf16_missing(void) {
+    if (!cpu_has_bf16()) return "a CPU with AVX512-BF16 (this one has none)";
+    return rnn_gemm_bf16_disabled() ? "AVX512-BF16, which RNN_NO_BF16 in the environment turns off" : NULL;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
 #define HAVE_BF16_KERNEL 1
 #include <immintrin.h>
 
-int rnn_gemm_bf16_available(void) {
+static int cpu_has_bf16(void) {
     static _Atomic int cached = -1; /* (threads may ask at once: the same answer, but a race still) */
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = !rnn_gemm_bf16_disabled() && __builtin_cpu_supports("avx512bf16") &&
-                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        cached = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl");
     }
     return cached;
 }
@@ -384,7 +393,7 @@ static int has_failed(int *f) {
 
 int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
-    if (!rnn_gemm_bf16_available()) return rnn_errorf("this CPU has no AVX512-BF16");
+    if (!rnn_gemm_bf16_available()) return rnn_errorf("bf16 products need %s", rnn_gemm_bf16_missing());
     const size_t per_thread = (size_t)KP * NC + (size_t)MC * KP;
     int nt = rnn_get_threads();
     long work = (long)M * N * K;
@@ -553,7 +562,7 @@ void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, cons
 }
 
 
-int rnn_gemm_bf16_available(void) { return 0; }
+static int cpu_has_bf16(void) { return 0; }
 
 int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
