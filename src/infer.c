@@ -339,7 +339,7 @@ static float *input_table(const rnn_stepper *s, const float *w_ih, const float *
 static _Atomic int stream_pf[2] = {-1, -1}; /* fp32, bf16: -1 not measured yet */
 
 /* Seconds of one pass over every layer's stream on this thread, as
- * layer_units reads them (zeros for x: the sums are not used). */
+ * layer_unit and r0_unit read them (zeros for x: the sums are not used). */
 static double stream_pass(const rnn_stepper *s, const float *zeros, int pf) {
     float out[4 * BR] __attribute__((aligned(64)));
     volatile float sink = 0;

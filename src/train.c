@@ -2845,8 +2845,9 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     rnn_rng_seed(&r->rng, (uint64_t)o->seed);
     r->bar = !strcmp(o->progress, "bar") || (!strcmp(o->progress, "auto") && isatty(2));
     r->quiet = !strcmp(o->progress, "quiet");
-    if (open_run_dir(r, resuming) || (resuming && check_saved_options(r))) goto out;
+    if (open_run_dir(r, resuming)) goto out;
     if (dir && dir_cap) snprintf(dir, dir_cap, "%s", r->dir);
+    if (resuming && check_saved_options(r)) goto out;
     if (fallback[0]) say(r, "warning: %s; training in fp32", fallback);
     if (vectors_note) say(r, "--embed %d: the width of the vectors in %s", r->eff.embed, o->vectors);
     if (resuming) { /* the state's header alone tells a resume with nothing to train */

@@ -34,9 +34,6 @@ static const char *harness_cur = "";
         }                                                                      \
     } while (0)
 
-/* 1 if the data file at path (../shared/data, beside the repository as CI
- * has it) can be read; otherwise a note that the checks on it are skipped,
- * so that a clone without the data sets fails only where it is wrong. */
 /* A shared data file's path: $RNN_SHARED/data/REL, or ../shared/data/REL
  * (the data beside the repository, as CI has it), as tests/harness.sh
  * reads them. Eight buffers in turn, so a few paths can be held at once. */
@@ -49,6 +46,9 @@ static inline const char *harness_data(const char *rel) {
     return p;
 }
 
+/* 1 if the data file at path (harness_data's) can be read; otherwise a
+ * note that the checks on it are skipped, so that a clone without the data
+ * sets fails only where it is wrong. */
 static inline int harness_have_data(const char *path) {
     FILE *f = fopen(path, "rb");
     if (f) {

@@ -1083,6 +1083,17 @@ static void test_trainer(void) {
               !strcmp(rnn_trainer_dir(t), ""),
           "a missing data file: no run directory named (\"%s\"): %s", t ? rnn_trainer_dir(t) : "", rnn_error());
     rnn_trainer_free(t);
+    /* A resume that fails its checks has opened its directory: named */
+    char best_moved[220];
+    snprintf(best_moved, sizeof best_moved, "%s/best-moved.safetensors", base);
+    rnn_trainer *rt = rnn_trainer_new();
+    CHECK(rt && rename(model, best_moved) == 0 && rnn_trainer_set(rt, "resume", full) == 0 &&
+              rnn_trainer_set(rt, "steps", "14") == 0 && rnn_trainer_run(rt, NULL, NULL) == -1 &&
+              strstr(rnn_error(), "missing") && !strcmp(rnn_trainer_dir(rt), full),
+          "a resume refused for its missing best model names its directory (\"%s\"): %s",
+          rt ? rnn_trainer_dir(rt) : "", rnn_error());
+    rename(best_moved, model);
+    rnn_trainer_free(rt);
 
     /* Asked for, "progress" "log" writes train.log's lines on stderr too. */
     char logged[160], *text;
