@@ -1547,29 +1547,32 @@ static int check_saved_options(run *r) {
                           "resume, or train on from this run's weights with --init-from %s/last.safetensors",
                           model, r->dir);
     /* ... and damaged, it would be named as the best model at the end (a
-     * resume that does no better does not write it again), unread. */
+     * resume that does no better does not write it again), unread; or
+     * another run's, copied over it. Its header is read (its tensors' places
+     * checked against the file's size: a cut file is caught) and its config
+     * compared with the state's; not its weights, which a resume with
+     * nothing to train would read for nothing. */
     if (best && isfinite(strtod(best, NULL))) {
-        rnn_checkpoint ck;
-        if (rnn_checkpoint_load(&ck, model)) {
+        rnn_st *st = rnn_st_open(model);
+        if (!st) {
             char why[512];
             snprintf(why, sizeof why, "%s", rnn_last_error());
             return rnn_errorf("%s (the run's best model, which a resume keeps unless it does better: put back a "
                               "good copy to resume, or train on from this run's weights with --init-from "
                               "%s/last.safetensors)", why, r->dir);
         }
-        /* ... or another run's (copied over it): the state's model is this run's */
-        rnn_config sc;
-        const rnn_config *mc = &ck.model->c;
-        const int other = !rnn_config_from_json(&sc, state_meta(r, "config")) &&
-                          (sc.task != mc->task || sc.cell != mc->cell || sc.vocab_size != mc->vocab_size ||
-                           sc.embed_dim != mc->embed_dim || sc.hidden_dim != mc->hidden_dim ||
-                           sc.num_layers != mc->num_layers || sc.bidirectional != mc->bidirectional ||
-                           sc.num_classes != mc->num_classes || sc.pool != mc->pool);
-        rnn_checkpoint_free(&ck);
+        rnn_config sc, mc;
+        const int other = rnn_config_from_json(&mc, rnn_st_meta(st, "config")) ||
+                          (!rnn_config_from_json(&sc, state_meta(r, "config")) &&
+                           (sc.task != mc.task || sc.cell != mc.cell || sc.vocab_size != mc.vocab_size ||
+                            sc.embed_dim != mc.embed_dim || sc.hidden_dim != mc.hidden_dim ||
+                            sc.num_layers != mc.num_layers || sc.bidirectional != mc.bidirectional ||
+                            sc.num_classes != mc.num_classes || sc.pool != mc.pool));
+        rnn_st_free(st);
         if (other)
-            return rnn_errorf("%s: not this run's model (its architecture differs from the resume state's): put "
-                              "back the run's own to resume, or train on from this run's weights with --init-from "
-                              "%s/last.safetensors", model, r->dir);
+            return rnn_errorf("%s: not this run's model (its architecture differs from the resume state's, or it "
+                              "has none): put back the run's own to resume, or train on from this run's weights "
+                              "with --init-from %s/last.safetensors", model, r->dir);
     }
     return 0;
 }

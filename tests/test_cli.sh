@@ -140,7 +140,7 @@ expect_error "a resume whose best model is damaged says so, not that it is there
     $RNN train --resume "$T/rel/own" --steps 11
 cp tests/fixtures/torch_lm.safetensors "$T/rel/own/model.safetensors"
 expect_error "a resume whose best model is another run's says so" \
-    "own/model.safetensors: not this run's model (its architecture differs from the resume state's): put back the run's own to resume, or train on from this run's weights with --init-from .*own/last.safetensors" \
+    "own/model.safetensors: not this run's model (its architecture differs from the resume state's, or it has none): put back the run's own to resume, or train on from this run's weights with --init-from .*own/last.safetensors" \
     $RNN train --resume "$T/rel/own" --steps 11
 mv "$T/rel/own-best.safetensors" "$T/rel/own/model.safetensors"
 # rows logged after the last saved state (a state that failed to save) are dropped on resuming
