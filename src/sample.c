@@ -459,7 +459,17 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
     free(pw);
     int spaced = rnn_tokenizer_ends_in_space(tok, prime, plen); /* "word ", "word\n", "word\u3000" */
     int rc = 0, stopped = 0, quotes = 0;
-    for (size_t j = 0; j < plen; j++) quotes ^= prime[j] == '"'; /* one open in the prime: the next one closes */
+    int squote = 0; /* an apostrophe that opened a quotation in the prime ("he said 'no"): the next one closes */
+    for (size_t j = 0; j < plen; j++) {
+        quotes ^= prime[j] == '"'; /* one open in the prime: the next one closes */
+        if (prime[j] != '\'') continue;
+        const unsigned char b = j ? (unsigned char)prime[j - 1] : ' ', a = j + 1 < plen ? (unsigned char)prime[j + 1] : ' ';
+        const int space_before = b == ' ' || b == '\n' || b == '\t' || b == '(' || b == '"';
+        const int letter_after = ((a | 32) >= 'a' && (a | 32) <= 'z') || a >= 0x80;
+        if (space_before && letter_after) squote = 1;
+        else if (!space_before && !letter_after && !(a >= '0' && a <= '9')) squote = 0;
+    }
+    quotes |= squote << 1;
     /* Without a prime the sampler starts by feeding a newline, after which
      * a word model's first piece takes no space: no token before it. */
     rnn_detok dt;

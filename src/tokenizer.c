@@ -455,7 +455,10 @@ static int tok_finish(rnn_tokenizer *t) {
                      {"\uff09", KIND_CLOSE}, {"(", KIND_OPEN}, {"[", KIND_OPEN}, {"{", KIND_OPEN},
                      {"\u00ab", KIND_OPEN}, {"\u201c", KIND_OPEN}, {"\u2018", KIND_OPEN}, {"\u00bf", KIND_OPEN},
                      {"\u00a1", KIND_OPEN}, {"\uff08", KIND_OPEN}, {"'", KIND_APOS}, {"\u2019", KIND_APOS},
-                     {"\"", KIND_QUOTE}, {"-", KIND_HYPHEN}};
+                     {"\"", KIND_QUOTE}, {"-", KIND_HYPHEN},
+                     /* $5.99, <br />, 7/10 and/or */
+                     {"$", KIND_OPEN}, {"\u00a3", KIND_OPEN}, {"\u20ac", KIND_OPEN}, {"<", KIND_OPEN},
+                     {">", KIND_CLOSE}, {"/", KIND_HYPHEN}};
         for (size_t i = 0; i < sizeof punct / sizeof *punct; i++) {
             const int id = tok_find(t, punct[i].tok, strlen(punct[i].tok));
             if (id >= 0) t->kind[id] = punct[i].kind;
@@ -1075,6 +1078,19 @@ static const char *const contraction_ends[] = {"s",  "t",  "d",  "m",  "ll", "re
 static const char *const elided_starts[] = {"tis", "twas", "twere", "twill", "twould", "em", "gainst", "tween",
                                             "twixt", "neath", "til", "cause", "bout", NULL};
 
+/* Whether an apostrophe after token id (a word) and before a word ends it
+ * rather than opening a quotation: a plural's possessive ("teachers' pomp",
+ * "james' car"), "i' the", "o' the", "rock n' roll", a dropped g ("nothin'
+ * but"). Elsewhere ("he said 'no'", "the '80s") it opens one. */
+static const char *const apostrophe_enders[] = {"i", "o", "n", "an", "th", NULL};
+static int ends_word(const rnn_tokenizer *t, int32_t id) {
+    const char *s = strtab_key(&t->vocab, (size_t)id);
+    const size_t n = t->vocab.len[id];
+    const int last = n ? (unsigned char)s[n - 1] | 32 : 0;
+    return last == 's' || last == 'z' || last == 'x' || among(t, id, apostrophe_enders) ||
+           (n > 3 && ((unsigned char)s[n - 2] | 32) == 'i' && last == 'n');
+}
+
 /* Whether a token of kind k written after one of (effective) kind kp takes
  * a space first: not at the start, after a newline, a silent token or an
  * opening mark, nor before a newline or a closing mark. */
@@ -1086,7 +1102,8 @@ void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open) {
     d->prev = prev;
     d->prev_kind = -1;
     d->held = -1;
-    d->quote_open = quote_open != 0;
+    d->quote_open = (quote_open & 1) != 0;
+    d->squote_open = (quote_open & 2) != 0;
     d->in_number = 0;
     d->joined = 0;
 }
@@ -1148,14 +1165,21 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
         int ka;
         const char *a = token_text(t, d->held, ta, &na, &ka);
         const int word_before = is_word(t, d->prev, d->prev_kind), word = is_word(t, id, k);
+        const int elided = word && among(t, id, elided_starts);
         if (word && word_before && among(t, id, contraction_ends)) { /* don't, it's, i'm */
             w = put(buf, cap, w, a, na);
-        } else if (word_before && !(word && among(t, id, elided_starts))) { /* teachers' pomp, i' the, o' the */
-            w = put_held(t, d, buf, cap, w);
+        } else if ((word_before && !elided && (!word || d->squote_open || ends_word(t, d->prev))) ||
+                   (!word_before && word && d->squote_open && d->prev_kind == KIND_CLOSE)) {
+            /* teachers' pomp, i' the, o' the; 'the matrix' is, 'stop!' and: against what is before */
+            w = put(buf, cap, w, a, na);
+            d->prev = d->held, d->prev_kind = KIND_CLOSE;
             if (spaced(KIND_CLOSE, k)) w = put(buf, cap, w, " ", 1);
-        } else { /* an opening mark: and 'tis, 'hello after a space or at the start */
+            d->squote_open = 0;
+        } else { /* an opening mark: and 'tis, 'hello after a space or at the start, said 'no' */
             if (spaced(d->prev_kind, KIND_OPEN)) w = put(buf, cap, w, " ", 1);
             w = put(buf, cap, w, a, na);
+            /* a quotation opens (not 'tis, nor the '80s) */
+            if (word && !elided && k != KIND_UNK && !(n && s[0] >= '0' && s[0] <= '9')) d->squote_open = 1;
         }
         d->held = -1;
     } else if (k == KIND_APOS) { /* written with the token after it, which decides its spaces */

@@ -206,8 +206,8 @@ int rnn_tok_text_error(const rnn_tok_options *o, const char *path, const char *t
 
 /* Streaming decoder for generation: the text tokens add one at a time, as
  * decode() writes them. rnn_detok_init(&d, prev, quote_open) with the last
- * token before (-1 at the start) and whether a straight double quote is open
- * there (an odd count in the text before); then rnn_detok_put writes into buf
+ * token before (-1 at the start) and quote_open: 1 where a straight double quote is open
+ * there (an odd count in the text before), | 2 where an apostrophe opened a quotation; then rnn_detok_put writes into buf
  * the text token id adds, NUL-terminated and cut to cap - 1 bytes, and
  * returns its bytes (0 for an id out of range, and for an apostrophe of a
  * word or wordpiece model, written with the token after it, whose spacing
@@ -219,6 +219,7 @@ typedef struct {
     int prev_kind;  /* how it was written (-1: not yet known) */
     int32_t held;   /* an apostrophe not written yet (-1: none) */
     int quote_open; /* a straight double quote is open */
+    int squote_open; /* an apostrophe opened a quotation ('no', 'the matrix') not closed yet */
     int in_number;  /* the last token is . , or : after a digit: a digit next joins it (3.5) */
     int joined;     /* the last token is a hyphen against a word (or hyphen) before it: a word next joins it */
 } rnn_detok;

@@ -622,6 +622,16 @@ static int build_tokenizer(run *r, const char *what, const char *text, size_t le
         if (to.type == RNN_TOK_WORDPIECE) return -1; /* about the vocabulary file, which it names */
         return rnn_tok_text_error(&to, what, text, len);
     }
+    /* IMDb's reviews hold <br /> in every other line: without --strip-html
+     * a word model learns "< br / >" as four tokens, and writes them */
+    if (!to.strip_html && to.type != RNN_TOK_BYTE && o->strip_html < 0) {
+        size_t tags = 0;
+        for (const char *p = text, *e = text + len; p && p < e && tags < 1000000; p++)
+            if (!(p = memchr(p, '<', (size_t)(e - p)))) break;
+            else if (e - p >= 4 && (!strncmp(p, "<br", 3) || !strncmp(p, "</", 2) || !strncmp(p, "<p>", 3))) tags++;
+        if (tags) say(r, "note: %s holds %zu HTML tags such as <br />, read as text; --strip-html removes them "
+                         "(--strip-html false: keep them, without this note)", what, tags);
+    }
     return 0;
 }
 
