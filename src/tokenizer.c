@@ -1081,14 +1081,17 @@ static const char *const elided_starts[] = {"tis", "twas", "twere", "twill", "tw
 /* Whether an apostrophe after token id (a word) and before a word ends it
  * rather than opening a quotation: a plural's possessive ("teachers' pomp",
  * "james' car"), "i' the", "o' the", "rock n' roll", a dropped g ("nothin'
- * but"). Elsewhere ("he said 'no'", "the '80s") it opens one. */
+ * but"). Elsewhere ("he said 'no'", "the '80s", "it was 'great'") it opens
+ * one: the common words in s that are no plural are listed. */
 static const char *const apostrophe_enders[] = {"i", "o", "n", "an", "th", NULL};
+static const char *const s_not_plural[] = {"is", "was", "has", "his", "this", "us", "as", "yes", "does", "its",
+                                           "says", "thus", "plus", "unless", "whereas", "perhaps", "always", NULL};
 static int ends_word(const rnn_tokenizer *t, int32_t id) {
     const char *s = strtab_key(&t->vocab, (size_t)id);
     const size_t n = t->vocab.len[id];
     const int last = n ? (unsigned char)s[n - 1] | 32 : 0;
-    return last == 's' || last == 'z' || last == 'x' || among(t, id, apostrophe_enders) ||
-           (n > 3 && ((unsigned char)s[n - 2] | 32) == 'i' && last == 'n');
+    return ((last == 's' && !among(t, id, s_not_plural)) || last == 'z' || last == 'x' ||
+            among(t, id, apostrophe_enders) || (n > 3 && ((unsigned char)s[n - 2] | 32) == 'i' && last == 'n'));
 }
 
 /* Whether a token of kind k written after one of (effective) kind kp takes

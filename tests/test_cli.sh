@@ -609,6 +609,11 @@ expect_error "... and by rnn eval" "bombad.txt: input has invalid UTF-8 at byte 
 expect_error "--strip-html: a NUL byte inside a tag is refused, not the text cut at it" \
     "nultag.txt: input has a NUL byte at byte offset 1004 (line [0-9]*)" \
     $RNN train ${small/$T\/text.txt/$T\/nultag.txt} --tokenizer word --strip-html --steps 1 --out "$T/x"
+{ printf 'a film <br /><br />loved it</p>\n'; cat "$T/text.txt"; } >"$T/htmltags.txt"
+$RNN train ${small/$T\/text.txt/$T\/htmltags.txt} --tokenizer word --steps 1 --out "$T/html1" >"$T/html1.log" 2>&1
+$RNN train ${small/$T\/text.txt/$T\/htmltags.txt} --tokenizer word --strip-html false --steps 1 --out "$T/html2" >"$T/html2.log" 2>&1
+check "HTML tags in a word model's data without --strip-html get a note that counts them (none when told false)" \
+    "grep -q 'note: .*htmltags.txt holds 3 HTML tags such as <br />, read as text; --strip-html removes them' '$T/html1.log' && ! grep -q 'HTML tags' '$T/html2.log'"
 : >"$T/emptyprime.txt"
 $RNN sample "$T/run/model.safetensors" --length 5 --prime-file "$T/emptyprime.txt" >/dev/null 2>"$T/err"
 check "an empty --prime-file is said" "[ \$? -eq 0 ] && grep -q 'emptyprime.txt is empty: sampling from a zero state' '$T/err'"

@@ -1046,9 +1046,10 @@ static void test_decode_apostrophes(void) {
                            "ne'er o'er e'er ta'en, know'st thou'rt i'ld at ten o'clock",
                            "a well-known one-liner, so--and pages 3-4; - item", "a - b",
                            "he yelled 'stop!' and she said 'no'.", "i saw 'the matrix' in the '80s, rock n' roll",
-                           "nothin' but 7/10 and/or $5.99 for $10,000", "left. <br /> <br /> the end"};
+                           "nothin' but 7/10 and/or $5.99 for $10,000", "left. <br /> <br /> the end",
+                           "it was 'great' and this 'film' is the boys' best"};
     const char *want[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "a' 'b", NULL, NULL, NULL, "a-b",
-                          NULL, NULL, NULL, "left. <br/> <br/> the end"};
+                          NULL, NULL, NULL, "left. <br/> <br/> the end", NULL};
     rnn_tok_options o;
     rnn_tok_options_default(&o, RNN_TOK_WORD);
     char all[1024] = "";
@@ -1074,6 +1075,17 @@ static void test_decode_apostrophes(void) {
     if (ids && n == 3) {
         rnn_detok_init(&d, ids[1], 0);
         CHECK(rnn_detok_put(t, &d, ids[2], buf, sizeof buf) == 3 && !strcmp(buf, "tis"), "after a prime's ': [%s]", buf);
+    }
+    free(ids);
+    /* a prime that opened a quotation ("she said 'no"): quote_open's bit 2
+     * has the next apostrophe close it, where it would open one */
+    ids = t ? enc(t, "she said ' no and ' it", &n, NULL) : NULL;
+    for (int open = 0; ids && n == 7 && open < 2; open++) {
+        char text[64] = "";
+        rnn_detok_init(&d, ids[3], open ? 2 : 0);
+        for (size_t i = 4; i < 7; i++) rnn_detok_put(t, &d, ids[i], buf, sizeof buf), strcat(text, buf);
+        rnn_detok_end(t, &d, buf, sizeof buf), strcat(text, buf);
+        CHECK(!strcmp(text, open ? " and' it" : " and 'it"), "after a prime's open quotation %d: [%s]", open, text);
     }
     free(ids);
     rnn_tokenizer_free(t);

@@ -637,8 +637,8 @@ def producible(tok, i):
     return tok["type"] == "byte" or i != tok.get("pad_id")
 
 
-CLOSE_PUNCT = set(".,;:!?%)]}\u2026\u00bb\u201d\u3001\u3002\uff0c\uff01\uff1f\uff1a\uff1b\uff09")
-OPEN_PUNCT = set("([{\u00ab\u201c\u2018\u00bf\u00a1\uff08")
+CLOSE_PUNCT = set(".,;:!?%)]}\u2026\u00bb\u201d\u3001\u3002\uff0c\uff01\uff1f\uff1a\uff1b\uff09>")
+OPEN_PUNCT = set("([{\u00ab\u201c\u2018\u00bf\u00a1\uff08$\u00a3\u20ac<")  # $5.99, <br/>
 APOSTROPHES = set("'\u2019")
 
 
@@ -647,6 +647,11 @@ APOSTROPHES = set("'\u2019")
 CONTRACTION_ENDS = ("s", "t", "d", "m", "ll", "re", "ve", "st", "rt", "er", "en", "ld", "ry", "rs", "clock")
 ELIDED_STARTS = ("tis", "twas", "twere", "twill", "twould", "em", "gainst", "tween", "twixt", "neath", "til",
                  "cause", "bout")
+# ends_word's: the words an apostrophe before a word closes against (i' the,
+# o' the, rock n' roll), and the common words in s that are no plural.
+APOSTROPHE_ENDERS = ("i", "o", "n", "an", "th")
+S_NOT_PLURAL = ("is", "was", "has", "his", "this", "us", "as", "yes", "does", "its", "says", "thus", "plus",
+                "unless", "whereas", "perhaps", "always")
 
 
 def _kind(tok, i):
@@ -662,7 +667,7 @@ def _kind(tok, i):
         return "newline"
     if tok.get("split_punct"):
         for kind, marks in (("close", CLOSE_PUNCT), ("open", OPEN_PUNCT), ("apos", APOSTROPHES), ("quote", {'"'}),
-                            ("hyphen", {"-"})):
+                            ("hyphen", {"-", "/"})):
             if s in marks:
                 return kind
     return "text"
@@ -682,19 +687,29 @@ def _among(tok, i, words):
     return any(len(s) == len(w) and all((ord(a) | 32) == ord(b) for a, b in zip(s, w)) for w in words)
 
 
+def _ends_word(tok, i):
+    """rnn.c's ends_word: an apostrophe after word i and before a word ends
+    it (teachers' pomp, i' the, nothin' but) rather than opening a quotation."""
+    s = tok["vocab"][i]
+    last = s[-1:].lower()
+    return ((last == "s" and not _among(tok, i, S_NOT_PLURAL)) or last in ("z", "x") or
+            _among(tok, i, APOSTROPHE_ENDERS) or (len(s.encode()) > 3 and s[-2:].lower() == "in"))
+
+
 def _spaced(kp, k):
     return kp is not None and kp not in ("silent", "newline", "open") and k not in ("newline", "close")
 
 
-def detok(tok, ids, prev=-1, quote_open=False):
+def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
     """rnn_detok: the text of ids written after token prev (-1: the start),
     with a straight double quote open there or not. char: the code point,
     <unk> U+FFFD, <pad> nothing; byte: the byte. word: " " + the word, but
     none at the start, after a "\\n" or a <pad>, nor before "\\n"; with
     split_punct none before . , ; : ! ? % ) ] } (CLOSE_PUNCT), none after
-    ( [ { (OPEN_PUNCT), a '"' opening and then closing in turn, and an
+    ( [ { $ < (OPEN_PUNCT), a '"' opening and then closing in turn, and an
     apostrophe written with the token after it: "don't", "and 'tis",
-    "teachers' pomp", "'hello"."""
+    "teachers' pomp", "'hello", "said 'no' and" (squote_open: an apostrophe
+    opened a quotation before prev)."""
     if tok["type"] == "byte":
         return bytes(ids)
     if tok["type"] == "char":
@@ -734,15 +749,18 @@ def detok(tok, ids, prev=-1, quote_open=False):
         if held is not None:
             a = tok["vocab"][held].encode()
             word_before, word = _is_word(tok, prev, pk), _is_word(tok, i, k)
+            elided = word and _among(tok, i, ELIDED_STARTS)
             if word and word_before and _among(tok, i, CONTRACTION_ENDS):
                 out.append(a)
-            elif word and _among(tok, i, ELIDED_STARTS):
+            elif ((word_before and not elided and (not word or squote_open or _ends_word(tok, prev))) or
+                  (not word_before and word and squote_open and pk == "close")):
+                out += [a] + [b" "] * _spaced("close", k)  # teachers' pomp; 'the matrix' is, 'stop!' and
+                prev, pk = held, "close"
+                squote_open = False
+            else:  # an opening mark: and 'tis, 'hello, said 'no'; a quotation opens (not 'tis, nor the '80s)
                 out += [b" "] * _spaced(pk, "open") + [a]
-            elif word_before:
-                put_held()
-                out += [b" "] * _spaced("close", k)
-            else:
-                out += [b" "] * _spaced(pk, "open") + [a]
+                if word and not elided and k != "unk" and not s[:1].isdigit():
+                    squote_open = True
             held = None
         elif k == "apos":
             held = i
@@ -763,6 +781,26 @@ def detok(tok, ids, prev=-1, quote_open=False):
     if held is not None:
         put_held()
     return b"".join(out)
+
+
+def prime_squote_open(prime):
+    """rnn_sampler_text's reading of a prime: whether an apostrophe in it
+    opened a quotation ("he said 'no") that the sample's next one closes: one
+    after a space, ( or " and before a letter opens; one after anything else
+    and before neither a letter nor a digit closes."""
+    open_ = False
+    for j, c in enumerate(prime):
+        if c != 0x27:
+            continue
+        b = prime[j - 1] if j else 0x20
+        a = prime[j + 1] if j + 1 < len(prime) else 0x20
+        space_before = b in b" \n\t(\""
+        letter_after = (0x61 <= (a | 32) <= 0x7a) or a >= 0x80
+        if space_before and letter_after:
+            open_ = True
+        elif not space_before and not letter_after and not 0x30 <= a <= 0x39:
+            open_ = False
+    return open_
 
 
 def decode(tok, ids):
@@ -1246,7 +1284,7 @@ def greedy(net, tok, prime, length, cache=None):
             logits, state, top = net.forward_lm(torch.tensor([[nxt]]), state, with_top=True)
             h, lg = top[0, -1], logits[0, -1]
     prev = ids[-1] if ids_primed else -1  # no prime's token: the start (the newline fed first is not seen)
-    text = detok(tok, out, prev, prime.count(b'"') % 2 == 1)
+    text = detok(tok, out, prev, prime.count(b'"') % 2 == 1, prime_squote_open(prime))
     if tok["type"] == "word" and text[:1] == b" " and ends_in_space(prime):
         text = text[1:]  # the prime's own space separates it
     return prime + text
