@@ -1108,6 +1108,8 @@ void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open) {
     d->quote_open = (quote_open & 1) != 0;
     d->squote_open = (quote_open & 2) != 0;
     d->in_number = 0;
+    d->in_abbrev = 0;
+    d->abbrev = 0;
     d->joined = 0;
 }
 
@@ -1142,7 +1144,7 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     }
     char tmp[1];
     size_t n, w = 0;
-    int k, joined = 0;
+    int k, joined = 0, abbrev = 0;
     const char *s = token_text(t, id, tmp, &n, &k);
     const int words = t->opt.type == RNN_TOK_WORD || t->opt.type == RNN_TOK_WORDPIECE;
     if (!words) { /* char, byte: the text itself */
@@ -1190,6 +1192,9 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
         return 0;
     } else if (k == KIND_CONT) { /* ##ing: glued */
     } else if (d->in_number && k == KIND_TEXT && n && s[0] >= '0' && s[0] <= '9') { /* 3.5, 10,000, 3:15 */
+    } else if (d->in_abbrev && k == KIND_TEXT && n == 1 && ((s[0] | 32) >= 'b' && (s[0] | 32) <= 'z') &&
+               (s[0] | 32) != 'i') { /* e.g., u.s. (not "plan b. a", "so did i. i") */
+        abbrev = 1;
     } else if (k == KIND_HYPHEN && (is_word(t, d->prev, d->prev_kind) || (d->prev_kind == KIND_HYPHEN && d->joined))) {
         joined = 1; /* well-known, -- */
     } else if (d->prev_kind == KIND_HYPHEN && d->joined && is_word(t, id, k)) { /* well-known */
@@ -1200,6 +1205,9 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     /* a . , or : after a number: one more number goes on it */
     const char *ps = d->prev >= 0 ? strtab_key(&t->vocab, (size_t)d->prev) : "";
     const size_t pn = d->prev >= 0 ? t->vocab.len[d->prev] : 0;
+    d->in_abbrev = k == KIND_CLOSE && n == 1 && s[0] == '.' && pn == 1 && ((ps[0] | 32) >= 'a' && (ps[0] | 32) <= 'z') &&
+                   d->prev_kind == KIND_TEXT && !d->abbrev;
+    d->abbrev = abbrev;
     d->in_number = k == KIND_CLOSE && n == 1 && strchr(".,:", s[0]) && pn && ps[pn - 1] >= '0' && ps[pn - 1] <= '9' &&
                    d->prev_kind != KIND_SILENT;
     d->joined = joined;

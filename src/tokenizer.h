@@ -221,6 +221,9 @@ typedef struct {
     int quote_open; /* a straight double quote is open */
     int squote_open; /* an apostrophe opened a quotation ('no', 'the matrix') not closed yet */
     int in_number;  /* the last token is . , or : after a digit: a digit next joins it (3.5) */
+    int in_abbrev;  /* the last token is . after a one-letter word that began no abbreviation's
+                       letters: one more letter (not a, i) joins it (e.g., u.s., p.m.) */
+    int abbrev;     /* the last token is a letter so joined */
     int joined;     /* the last token is a hyphen against a word (or hyphen) before it: a word next joins it */
 } rnn_detok;
 void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open);

@@ -1047,9 +1047,11 @@ static void test_decode_apostrophes(void) {
                            "a well-known one-liner, so--and pages 3-4; - item", "a - b",
                            "he yelled 'stop!' and she said 'no'.", "i saw 'the matrix' in the '80s, rock n' roll",
                            "nothin' but 7/10 and/or $5.99 for $10,000", "left. <br /> <br /> the end",
-                           "it was 'great' and this 'film' is the boys' best"};
+                           "it was 'great' and this 'film' is the boys' best",
+                           "e.g. a u.s. film at 5 p.m. and plan b. a then i.e. i"};
     const char *want[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "a' 'b", NULL, NULL, NULL, "a-b",
-                          NULL, NULL, NULL, "left. <br/> <br/> the end", NULL};
+                          NULL, NULL, NULL, "left. <br/> <br/> the end", NULL,
+                          NULL};
     rnn_tok_options o;
     rnn_tok_options_default(&o, RNN_TOK_WORD);
     char all[1024] = "";

@@ -723,6 +723,8 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
         pk = "open"
     held = None
     in_number = False  # the last token is . , or : after a digit: a digit next joins it (3.5)
+    in_abbrev = False  # the last token is . after a one-letter word that began no abbreviation's letters:
+    abbrev = False  # one more letter (not a, i) joins it (e.g., u.s., p.m.); abbrev: the last token is one
     joined = False  # the last token is a hyphen against a word (or hyphen) before it: a word next joins it
 
     def put_held():  # the held apostrophe with nothing known after it
@@ -738,7 +740,7 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
         if k == "silent":
             prev, pk = i, k
             continue
-        joined_now = False
+        joined_now = abbrev_now = False
         if k == "quote":
             k = "close" if quote_open else "open"
             quote_open = not quote_open
@@ -767,6 +769,8 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
             continue
         elif in_number and k == "text" and s[:1].isdigit():
             pass  # 3.5, 10,000, 3:15
+        elif in_abbrev and k == "text" and len(s) == 1 and s.isalpha() and s.lower() not in (b"a", b"i"):
+            abbrev_now = True  # e.g., u.s. (not "plan b. a", "so did i. i")
         elif k == "hyphen" and (_is_word(tok, prev, pk) or (pk == "hyphen" and joined)):
             joined_now = True  # well-known, --
         elif pk == "hyphen" and joined and _is_word(tok, i, k):
@@ -775,6 +779,8 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
             out.append(b" ")
         out.append(s)
         ps = tok["vocab"][prev].encode() if 0 <= prev < len(tok["vocab"]) else b""
+        in_abbrev = k == "close" and s == b"." and len(ps) == 1 and ps.isalpha() and pk == "text" and not abbrev
+        abbrev = abbrev_now
         in_number = k == "close" and s in (b".", b",", b":") and ps[-1:].isdigit() and pk != "silent"
         joined = joined_now
         prev, pk = i, k
