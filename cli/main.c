@@ -74,7 +74,7 @@ static void usage(FILE *f) {
             "usage:\n"
             "  rnn train  [--config FILE] [--data FILE] [--OPTION VALUE ...]   (rnn train --help)\n"
             "  rnn sample CKPT [--prime TEXT|--prime-file FILE] [--dynamic LR] [--length N] [--temperature X] [--top-k K]\n"
-            "                  [--top-p P] [--seed S] [--stop STRING] [--no-unk] [--precision fp32|bf16] [--raw-bytes] [--threads N]\n"
+            "                  [--top-p P] [--seed S] [--stop STRING] [--no-unk] [--recase] [--precision fp32|bf16] [--raw-bytes] [--threads N]\n"
             "  rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]   (no TEXT: one per line on stdin)\n"
             "  rnn eval   CKPT --data FILE [--json] [--ensemble A,B] [--dynamic LR] [--streams N]\n"
             "  rnn plot   RUNDIR|metrics.csv [--out FILE.svg]   (loss, accuracy and lr against step)\n"
@@ -105,6 +105,8 @@ static int command_help(const char *cmd) {
          "                      lacks it; none with --raw-bytes)\n"
          "  --precision fp32|bf16  weights stored in bf16 (sums in fp32): half the memory read per token, on any CPU\n"
          "  --no-unk            never draw the unknown token (<unk>, [UNK]; a char model's U+FFFD)\n"
+         "  --recase            a lowercasing tokenizer's text in sentence case: capitals at the start of\n"
+         "                      the text, a line and a sentence, and for the word \"i\" (the prime as given)\n"
          "  --raw-bytes         a byte model draws from all 256 bytes; by default its text is held to valid\n"
          "                      UTF-8 without NUL (it finishes a character begun at the end of --length)\n"
          "  --threads N         threads (0: all cores, the default)\n"
@@ -502,6 +504,23 @@ static int emit_stdout(const char *bytes, size_t n, void *user) {
     return 0;
 }
 
+/* --recase: emit_stdout's text in sentence case (rnn_recase). */
+typedef struct {
+    rnn_recase rc;
+    char last;
+} recased;
+
+static int emit_recased(const char *bytes, size_t n, void *user) {
+    recased *r = user;
+    char buf[256];
+    for (size_t i = 0; i < n;) { /* pieces of at most 254 bytes: room for one held "i" more */
+        const size_t k = n - i < 254 ? n - i : 254, m = rnn_recase_put(&r->rc, bytes + i, k, buf);
+        if (m && emit_stdout(buf, m, &r->last)) return 1;
+        i += k;
+    }
+    return 0;
+}
+
 /* A whole number in [0, 2^64) for --seed: every seed its own stream. */
 static int parse_seed(const char *cmd, const char *s, uint64_t *out) {
     char *end;
@@ -519,16 +538,18 @@ static int cmd_sample(int argc, char **argv) {
     const char *prime = NULL, *length = "500", *temp = "1", *topk = "0", *topp = "1",
                *seed = "1337", *stop = NULL, *precision = "fp32", *threads = "0", *cache = NULL,
                *theta = NULL, *lambda = NULL, *prime_file = NULL, *dyn = NULL, *dyn_seg = NULL,
-               *dyn_decay = NULL, *dyn_clip = NULL, *dyn_rms = NULL, *raw_bytes = NULL, *no_unk = NULL;
+               *dyn_decay = NULL, *dyn_clip = NULL, *dyn_rms = NULL, *raw_bytes = NULL, *no_unk = NULL,
+               *recase = NULL;
     small_opt opts[] = {{"prime", &prime, 0}, {"length", &length, 0},       {"temperature", &temp, 0},
                         {"top-k", &topk, 0},  {"top-p", &topp, 0},          {"seed", &seed, 0},
                         {"stop", &stop, 0},   {"precision", &precision, 0}, {"threads", &threads, 0},
                         {"cache", &cache, 0}, {"cache-theta", &theta, 0},   {"cache-lambda", &lambda, 0},
                         {"prime-file", &prime_file, 0}, {"dynamic", &dyn, 0}, {"dynamic-seg", &dyn_seg, 0},
                         {"dynamic-decay", &dyn_decay, 0}, {"dynamic-clip", &dyn_clip, 0},
-                        {"dynamic-rms", &dyn_rms, 0}, {"raw-bytes", &raw_bytes, 1}, {"no-unk", &no_unk, 1}};
+                        {"dynamic-rms", &dyn_rms, 0}, {"raw-bytes", &raw_bytes, 1}, {"no-unk", &no_unk, 1},
+                        {"recase", &recase, 1}};
     const char *ckpt;
-    if (parse_small("sample", argc, argv, opts, 20, &ckpt)) return 1;
+    if (parse_small("sample", argc, argv, opts, 21, &ckpt)) return 1;
     rnn_dynamic_cfg dc;
     if (parse_dynamic("sample", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc)) return 1;
     if (prime && prime_file) return cmdf("sample", "--prime and --prime-file: give one of them");
@@ -597,6 +618,10 @@ static int cmd_sample(int argc, char **argv) {
         rc = cmdf("sample", "--no-unk: %s", rnn_last_error());
         goto out;
     }
+    if (recase && (rnn_tokenizer_type(ck.tok) == RNN_TOK_BYTE || !rnn_tokenizer_options(ck.tok)->lowercase)) {
+        rc = cmdf("sample", "--recase is for a model whose tokenizer lowercases (this one's keeps the text's case)");
+        goto out;
+    }
     /* text is valid UTF-8 (a byte model's too, but with --raw-bytes): a stop string that is not never matches */
     const long stop_bad = stop && !raw_bytes ? rnn_utf8_bad_at(stop, strlen(stop)) : -1;
     if (stop_bad >= 0) {
@@ -640,7 +665,16 @@ static int cmd_sample(int argc, char **argv) {
     if (stop && strcmp(stop, stop_written))
         fprintf(stderr, "rnn sample: note: --stop \"%s\" is looked for as \"%s\", as this model writes text\n", stop,
                 stop_written);
-    int w = rnn_sampler_text(s, &so, (long)len, prime, prime_len, stop, stop ? strlen(stop) : 0, emit_stdout, &last);
+    recased rec = {.last = last};
+    if (recase) rnn_recase_init(&rec.rc, prime, prime_len);
+    int w = rnn_sampler_text(s, &so, (long)len, prime, prime_len, stop, stop ? strlen(stop) : 0,
+                             recase ? emit_recased : emit_stdout, recase ? (void *)&rec : (void *)&last);
+    if (recase && w == 0) {
+        char tail[1];
+        const size_t m = rnn_recase_end(&rec.rc, tail);
+        if (m) w = emit_stdout(tail, m, &rec.last);
+    }
+    if (recase) last = rec.last;
     if (w < 0) {
         rc = die(rnn_last_error());
         goto out;

@@ -164,6 +164,10 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
  *   "no-unk"     language models: generation never draws the unknown token
  *                (<unk>, [UNK]; a char model's U+FFFD). A flag: NULL or
  *                "true" sets it, "false" clears it. Off at rnn_open.
+ *   "recase"     language models whose tokenizer lowercases: generation
+ *                writes the text in sentence case (capitals at the start of
+ *                the text, a line and a sentence, and for the word "i"; the
+ *                prime as given). A flag, as no-unk.
  *   "precision"  language models: "bf16" holds generation's weights in bf16
  *                (sums in fp32): half the memory read per token, on any CPU;
  *                the text may differ from fp32's where two tokens were close.
@@ -177,7 +181,8 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
  * They hold for the handle's later calls (a rnn_classify_batch under way
  * keeps what it started with). Returns 0, or -1 + rnn_error() (an unknown
  * name, a value out of range, a setting for the other task, no-unk for a
- * tokenizer without an unknown token); nothing changes on error. */
+ * tokenizer without an unknown token, recase for one that keeps case);
+ * nothing changes on error. */
 int rnn_set(rnn_t *m, const char *name, const char *value);
 
 /* Threads for all computation, n in [0, 4096] (0: all cores). Process-wide:

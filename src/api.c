@@ -36,7 +36,7 @@ struct rnn_handle {
      * once per call (rnn_classify_batch's threads take no claim: the cut is
      * one atomic word, max_len * 2 + tail, so that a call never reads one
      * setting's old value beside the other's new one) */
-    int no_unk;
+    int no_unk, recase;
     rnn_precision gen_prec, gen_made; /* asked for; gen's */
     _Atomic int64_t cut;
     _Atomic uintptr_t owner; /* the thread whose call is under way (its thread_mark's address), or 0 */
@@ -186,10 +186,11 @@ const char *rnn_label(const rnn_t *m, int i) {
 static int set_claimed(rnn_t *m, const char *name, const char *value) {
     const int lm = m->ck.model->c.task == RNN_TASK_LM;
     const char *task = NULL; /* the task the setting is for, where it is not this model's */
-    if (!strcmp(name, "no-unk") || !strcmp(name, "precision")) task = lm ? NULL : "language models";
+    if (!strcmp(name, "no-unk") || !strcmp(name, "precision") || !strcmp(name, "recase"))
+        task = lm ? NULL : "language models";
     else if (!strcmp(name, "max-len") || !strcmp(name, "truncate")) task = lm ? "classifiers" : NULL;
     else
-        return rnn_errorf("unknown setting \"%s\" (no-unk, precision, max-len, truncate)", name);
+        return rnn_errorf("unknown setting \"%s\" (no-unk, recase, precision, max-len, truncate)", name);
     if (task) return rnn_errorf("%s is for %s (this model is a %s)", name, task, lm ? "language model" : "classifier");
     if (!strcmp(name, "no-unk")) { /* a flag: NULL is true */
         const int on = value ? rnn_opts_bool_word(value) : 1;
@@ -198,6 +199,14 @@ static int set_claimed(rnn_t *m, const char *name, const char *value) {
         if (on && (unk < 0 || unk >= m->ck.model->n_out))
             return rnn_errorf("no-unk: this model's tokenizer has no unknown token");
         m->no_unk = on;
+        return 0;
+    }
+    if (!strcmp(name, "recase")) { /* a flag, as no-unk */
+        const int on = value ? rnn_opts_bool_word(value) : 1;
+        if (on != 0 && on != 1) return rnn_errorf("recase: expected true or false, not \"%s\"", value);
+        if (on && (rnn_tokenizer_type(m->ck.tok) == RNN_TOK_BYTE || !rnn_tokenizer_options(m->ck.tok)->lowercase))
+            return rnn_errorf("recase is for a model whose tokenizer lowercases (this one's keeps the text's case)");
+        m->recase = on;
         return 0;
     }
     if (!value) return rnn_errorf("%s needs a value", name);
@@ -396,6 +405,26 @@ static int generate(const char *fn, rnn_t *m, const char *prime, size_t prime_le
     return rc;
 }
 
+/* rnn_set's "recase": the text handed on in sentence case (rnn_recase), in
+ * pieces of at most 254 bytes (room for a held "i" more). */
+typedef struct {
+    int (*emit)(const char *bytes, size_t n, void *user);
+    void *user;
+    rnn_recase rc;
+} recasing;
+
+static int emit_recased(const char *bytes, size_t n, void *user) {
+    recasing *r = user;
+    char buf[256];
+    for (size_t i = 0; i < n;) {
+        const size_t k = n - i < 254 ? n - i : 254, m = rnn_recase_put(&r->rc, bytes + i, k, buf);
+        const int rc = m ? r->emit(buf, m, r->user) : 0;
+        if (rc) return rc;
+        i += k;
+    }
+    return 0;
+}
+
 static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t prime_len, int length,
                             float temperature, int top_k, float top_p, uint64_t seed, const char *stop,
                             size_t stop_len, int (*emit)(const char *bytes, size_t n, void *user), void *user) {
@@ -434,7 +463,13 @@ static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t 
     rnn_sample_opts o = {temperature, top_k, top_p};
     const int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
     int rc = bad_prime ? -1 : emit(prime, prime_len, user);
-    if (!rc) rc = rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, emit, user);
+    recasing rc_to = {.emit = emit, .user = user};
+    if (m->recase) rnn_recase_init(&rc_to.rc, prime, prime_len);
+    if (!rc)
+        rc = rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, m->recase ? emit_recased : emit,
+                              m->recase ? (void *)&rc_to : user);
+    char tail[1];
+    if (!rc && m->recase && rnn_recase_end(&rc_to.rc, tail)) rc = emit(tail, 1, user);
     if (rc < 0) rnn_error_prefix(bad_prime ? "%s: the prime" : "%s", fn);
     if (own) rnn_sampler_free(s);
     else m->gen_busy = 0;

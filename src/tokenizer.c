@@ -1221,6 +1221,60 @@ size_t rnn_detok_end(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t cap
     return d->held >= 0 ? put_held(t, d, buf, cap, 0) : 0;
 }
 
+/* rnn_recase's step: byte c, written (its capital where it must be) to out
+ * unless held; the bytes written. */
+static size_t recase_byte(rnn_recase *r, unsigned char c, char *out) {
+    size_t w = 0;
+    const int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+    if (r->held) { /* the "i" before: alone unless a letter or digit follows */
+        out[w++] = alnum ? 'i' : 'I';
+        r->held = 0;
+    }
+    const int prev_alnum = (r->prev >= 'a' && r->prev <= 'z') || (r->prev >= 'A' && r->prev <= 'Z') ||
+                           (r->prev >= '0' && r->prev <= '9') || r->prev >= 0x80;
+    if (c >= 'a' && c <= 'z' && r->cap) {
+        c = (unsigned char)(c - 'a' + 'A');
+        r->cap = r->stop = 0;
+    } else if (c == 'i' && !prev_alnum) {
+        r->held = 1, r->stop = 0, r->prev = c;
+        return w;
+    } else if (alnum) {
+        r->cap = r->stop = 0;
+    } else if (c == '.' || c == '!' || c == '?') {
+        r->stop = 1;
+    } else if (c == '\n') {
+        r->cap = 1, r->stop = 0;
+    } else if (c == ' ' || c == '\t') {
+        if (r->stop) r->cap = 1;
+        r->stop = 0;
+    } else if (c != '"' && c != '\'' && c != ')' && c != ']') { /* (a quote or bracket after the stop keeps it) */
+        r->stop = 0;
+    }
+    out[w++] = (char)c;
+    r->prev = c;
+    return w;
+}
+
+void rnn_recase_init(rnn_recase *r, const char *before, size_t n) {
+    *r = (rnn_recase){.cap = 1};
+    char scratch[2];
+    for (size_t i = 0; i < n; i++) recase_byte(r, (unsigned char)before[i], scratch);
+    r->held = 0; /* (the prime is written as given) */
+}
+
+size_t rnn_recase_put(rnn_recase *r, const char *in, size_t n, char *out) {
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) w += recase_byte(r, (unsigned char)in[i], out + w);
+    return w;
+}
+
+size_t rnn_recase_end(rnn_recase *r, char *out) {
+    if (!r->held) return 0;
+    r->held = 0;
+    out[0] = 'I';
+    return 1;
+}
+
 char *rnn_tokenizer_as_written(const rnn_tokenizer *t, const char *s, size_t len, size_t *out_len) {
     char *out = rnn_realloc(NULL, 3 * 4 * len + 1), *w = out; /* a code point: up to 3 after stripping, 4 bytes each */
     if (!out) return NULL;

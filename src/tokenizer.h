@@ -230,6 +230,23 @@ void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open);
 size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf, size_t cap);
 size_t rnn_detok_end(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t cap);
 size_t rnn_tokenizer_max_piece(const rnn_tokenizer *t);
+/* Sentence case for the text of a lowercasing tokenizer (rnn sample
+ * --recase): a letter that starts the text, a line or a sentence (after . ! ?
+ * and a space) is written in capitals, and so is the word "i" alone (i, i'm,
+ * i'll). ASCII letters only; the bytes are otherwise as given. Streaming:
+ * rnn_recase_init with the text written before (the prime: read, not
+ * changed), then rnn_recase_put for each piece into out (room for n + 1
+ * bytes: an "i" waits for the byte after it), then rnn_recase_end (room 1). */
+typedef struct {
+    int cap;    /* the next letter starts a sentence or line */
+    int stop;   /* a . ! ? came, and no space yet */
+    int prev;   /* the byte before (0: none) */
+    int held;   /* an "i" after a non-letter, waiting: the pronoun if no letter or digit follows */
+} rnn_recase;
+void rnn_recase_init(rnn_recase *r, const char *before, size_t n);
+size_t rnn_recase_put(rnn_recase *r, const char *in, size_t n, char *out);
+size_t rnn_recase_end(rnn_recase *r, char *out);
+
 /* s as this tokenizer's text writes it (malloc'd, NUL-terminated, *out_len bytes; NULL +
  * message when out of memory): lowercased where it lowercases, and accents
  * stripped for wordpiece, so that a --stop string finds what the model

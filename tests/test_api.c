@@ -345,6 +345,8 @@ static void test_settings(void) {
           "an unknown name: %s", rnn_error());
     CHECK(rnn_set(lm, "precision", "fp16") == -1 && strstr(rnn_error(), "rnn_set: precision"),
           "precision fp16: %s", rnn_error());
+    CHECK(rnn_set(lm, "recase", NULL) == -1 && strstr(rnn_error(), "recase is for a model whose tokenizer lowercases"),
+          "recase on a tokenizer that keeps case: %s", rnn_error());
     CHECK(rnn_set(lm, "no-unk", "maybe") == -1 && rnn_set(lm, "precision", NULL) == -1 &&
               rnn_set(NULL, "no-unk", NULL) == -1 && rnn_set(lm, NULL, NULL) == -1,
           "bad values, no handle, no name: refused");
@@ -382,6 +384,35 @@ static void test_settings(void) {
     char *fp32_again = rnn_generate(lm, "O", 3000, 1.0f, 0, 1.0f, 9);
     CHECK(fp32 && fp32_again && !strcmp(fp32, fp32_again), "precision fp32 again: the fp32 text");
     free(plain), free(none), free(again), free(fp32), free(bf16), free(fp32_again), free(want);
+    /* recase: the text rnn_recase makes of the plain one (the fixture's
+     * tokenizer, marked lowercasing, saved and opened again) */
+    char low[64];
+    snprintf(low, sizeof low, "/tmp/rnn_test_lower_%d.safetensors", (int)getpid());
+    rnn_t *lo = NULL;
+    if (!rnn_checkpoint_load(&ck, FIX "torch_lm.safetensors")) {
+        ((rnn_tok_options *)rnn_tokenizer_options(ck.tok))->lowercase = 1;
+        if (!rnn_checkpoint_save(low, ck.model, ck.tok, ck.labels, ck.n_labels, ck.label_base, NULL, NULL, 0, NULL, 0))
+            lo = rnn_open(low);
+        rnn_checkpoint_free(&ck);
+    }
+    CHECK(lo, "a lowercasing copy: %s", rnn_error());
+    if (lo) {
+        char *pl = rnn_generate(lo, "so i. ", 300, 1.0f, 0, 1.0f, 11);
+        CHECK(rnn_set(lo, "recase", NULL) == 0, "recase: %s", rnn_error());
+        char *rc = rnn_generate(lo, "so i. ", 300, 1.0f, 0, 1.0f, 11), *exp = pl ? calloc(1, strlen(pl) + 2) : NULL;
+        if (exp) {
+            rnn_recase r;
+            rnn_recase_init(&r, "so i. ", 6);
+            memcpy(exp, pl, 6);
+            size_t w = 6 + rnn_recase_put(&r, pl + 6, strlen(pl) - 6, exp + 6);
+            exp[w + rnn_recase_end(&r, exp + w)] = 0;
+        }
+        CHECK(pl && rc && exp && !strcmp(rc, exp) && strcmp(rc, pl), "recase: rnn_recase's text of the plain one ('%s')",
+              rc ? rc : "");
+        free(pl), free(rc), free(exp);
+    }
+    rnn_close(lo);
+    unlink(low);
 done:
     rnn_close(cls), rnn_close(whole), rnn_close(lm);
 }

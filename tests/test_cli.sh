@@ -614,6 +614,12 @@ $RNN train ${small/$T\/text.txt/$T\/htmltags.txt} --tokenizer word --steps 1 --o
 $RNN train ${small/$T\/text.txt/$T\/htmltags.txt} --tokenizer word --strip-html false --steps 1 --out "$T/html2" >"$T/html2.log" 2>&1
 check "HTML tags in a word model's data without --strip-html get a note that counts them (none when told false)" \
     "grep -q 'note: .*htmltags.txt holds 3 HTML tags such as <br />, read as text; --strip-html removes them' '$T/html1.log' && ! grep -q 'HTML tags' '$T/html2.log'"
+$RNN sample "$T/html1/model.safetensors" --length 60 --seed 5 >"$T/plain.txt" 2>&1
+$RNN sample "$T/html1/model.safetensors" --length 60 --seed 5 --recase >"$T/recased.txt" 2>&1
+check "sample --recase: the same text, letters aside, in sentence case (its first letter a capital)" \
+    "[ -s '$T/plain.txt' ] && [ \"\$(tr 'A-Z' 'a-z' <'$T/recased.txt')\" = \"\$(cat '$T/plain.txt')\" ] && head -c 1 '$T/recased.txt' | grep -q '[A-Z]' && ! cmp -s '$T/plain.txt' '$T/recased.txt'"
+expect_error "sample --recase refuses a tokenizer that keeps case" "--recase is for a model whose tokenizer lowercases" \
+    $RNN sample tests/fixtures/torch_lm.safetensors --recase --length 3
 : >"$T/emptyprime.txt"
 $RNN sample "$T/run/model.safetensors" --length 5 --prime-file "$T/emptyprime.txt" >/dev/null 2>"$T/err"
 check "an empty --prime-file is said" "[ \$? -eq 0 ] && grep -q 'emptyprime.txt is empty: sampling from a zero state' '$T/err'"

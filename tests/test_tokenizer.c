@@ -1093,6 +1093,38 @@ static void test_decode_apostrophes(void) {
     rnn_tokenizer_free(t);
 }
 
+/* rnn_recase (rnn sample --recase): sentence case by hand, whole and a byte
+ * at a time, after a prime and alone. */
+static void test_recase(void) {
+    const char *in = "he said \"no.\" then i left. i'm ok, it is 3.5 i\nthe end? yes! hi iris, i5 (i)",
+               *want = "He said \"no.\" Then I left. I'm ok, it is 3.5 I\nThe end? Yes! Hi iris, i5 (I)";
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        rnn_recase r;
+        char out[256];
+        size_t w = 0, n = strlen(in);
+        rnn_recase_init(&r, "", 0);
+        if (bytewise)
+            for (size_t i = 0; i < n; i++) w += rnn_recase_put(&r, in + i, 1, out + w);
+        else
+            w = rnn_recase_put(&r, in, n, out);
+        w += rnn_recase_end(&r, out + w);
+        out[w] = 0;
+        CHECK(!strcmp(out, want), "recase %s: [%s]", bytewise ? "a byte at a time" : "whole", out);
+    }
+    /* after a prime: its state (a sentence ended; an "i" it ended in stays as written) */
+    rnn_recase r;
+    char out[64];
+    rnn_recase_init(&r, "ROMEO: it is done.", 18);
+    size_t w = rnn_recase_put(&r, " so i", 5, out);
+    w += rnn_recase_end(&r, out + w);
+    out[w] = 0;
+    CHECK(!strcmp(out, " So I"), "recase after a prime that ended a sentence: [%s]", out);
+    rnn_recase_init(&r, "and i", 5);
+    w = rnn_recase_put(&r, "t was", 5, out);
+    out[w] = 0;
+    CHECK(!strcmp(out, "t was"), "recase after a prime ending in \"i\": [%s]", out);
+}
+
 /* piece() and decode() agree on real encodings and on arbitrary id sequences. */
 /* A word model with split_punct writes punctuation against its words, as
  * text has it, and still reads back to the same ids. */
@@ -1259,6 +1291,7 @@ int main(void) {
     RUN(test_piece_matches_decode);
     RUN(test_word_decode_punct);
     RUN(test_decode_apostrophes);
+    RUN(test_recase);
     RUN(test_linear_time);
     return harness_end();
 }
