@@ -1184,7 +1184,14 @@ static int cmd_eval(int argc, char **argv) {
             printf("\n  dynamic evaluation: %s step (lr %g, rms %g, decay %g, clip %g) after every %d tokens",
                    dc.rms > 0 ? "an RMS-scaled" : "an SGD", dc.lr, dc.rms, dc.decay, dc.clip, dc.seg);
         printf("\n");
-        if (unk) printf("(%zu tokens were not in the vocabulary)\n", unk);
+        const char *unk_name;
+        rnn_tokenizer_filler_id(ck.tok, &unk_name);
+        if (unk && n && unk * 20 >= n) /* 5% and more: say what that does to the scores */
+            printf("(%zu of %zu tokens were not in the vocabulary, %.0f%%: each is scored as %s, one token, so the "
+                   "perplexity does not compare with a model's of another vocabulary)\n",
+                   unk, n, 100.0 * (double)unk / (double)n, unk_name);
+        else if (unk)
+            printf("(%zu tokens were not in the vocabulary)\n", unk);
     }
     rc = 0;
 out:

@@ -616,6 +616,9 @@ check "HTML tags in a word model's data without --strip-html get a note that cou
     "grep -q 'note: .*htmltags.txt holds 3 HTML tags such as <br />, read as text; --strip-html removes them' '$T/html1.log' && ! grep -q 'HTML tags' '$T/html2.log'"
 $RNN sample "$T/html1/model.safetensors" --length 60 --seed 5 >"$T/plain.txt" 2>&1
 $RNN sample "$T/html1/model.safetensors" --length 60 --seed 5 --recase >"$T/recased.txt" 2>&1
+printf 'zq xv wk jj qq zz\n%.0s' 1 2 3 4 5 6 7 8 9 10 >"$T/unkheavy.txt"
+check "rnn eval: many tokens not in the vocabulary (5% and more) are counted with what that does to the perplexity" \
+    "$RNN eval '$T/html1/model.safetensors' --data '$T/unkheavy.txt' | grep -q '^([0-9]* of [0-9]* tokens were not in the vocabulary, [0-9]*%: each is scored as <unk>, one token, so the perplexity does not compare with a model.s of another vocabulary)\$'"
 check "sample --recase: the same text, letters aside, in sentence case (its first letter a capital)" \
     "[ -s '$T/plain.txt' ] && [ \"\$(tr 'A-Z' 'a-z' <'$T/recased.txt')\" = \"\$(cat '$T/plain.txt')\" ] && head -c 1 '$T/recased.txt' | grep -q '[A-Z]' && ! cmp -s '$T/plain.txt' '$T/recased.txt'"
 expect_error "sample --recase refuses a tokenizer that keeps case" "--recase is for a model whose tokenizer lowercases" \
