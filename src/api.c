@@ -464,12 +464,13 @@ static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t 
     const int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
     int rc = bad_prime ? -1 : emit(prime, prime_len, user);
     recasing rc_to = {.emit = emit, .user = user};
-    if (m->recase) rnn_recase_init(&rc_to.rc, prime, prime_len);
+    const int recase = m->recase; /* (read once: the emit callback may rnn_set it) */
+    if (recase) rnn_recase_init(&rc_to.rc, prime, prime_len);
     if (!rc)
-        rc = rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, m->recase ? emit_recased : emit,
-                              m->recase ? (void *)&rc_to : user);
+        rc = rnn_sampler_text(s, &o, length, prime, prime_len, stop, stop_len, recase ? emit_recased : emit,
+                              recase ? (void *)&rc_to : user);
     char tail[1];
-    if (!rc && m->recase && rnn_recase_end(&rc_to.rc, tail)) rc = emit(tail, 1, user);
+    if (!rc && recase && rnn_recase_end(&rc_to.rc, tail)) rc = emit(tail, 1, user);
     if (rc < 0) rnn_error_prefix(bad_prime ? "%s: the prime" : "%s", fn);
     if (own) rnn_sampler_free(s);
     else m->gen_busy = 0;

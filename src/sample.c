@@ -462,8 +462,11 @@ int rnn_sampler_text(rnn_sampler *s, const rnn_sample_opts *o, long length, cons
     int squote = 0; /* an apostrophe that opened a quotation in the prime ("he said 'no"): the next one closes */
     for (size_t j = 0; j < plen; j++) {
         quotes ^= prime[j] == '"'; /* one open in the prime: the next one closes */
+        if (prime[j] == '`') squote = 1;
+        if (prime[j] == '\n') squote = 0;
         if (prime[j] != '\'') continue;
-        const unsigned char b = j ? (unsigned char)prime[j - 1] : ' ', a = j + 1 < plen ? (unsigned char)prime[j + 1] : ' ';
+        /* (at the prime's end, the sample's first word comes after it: "he said '" opens) */
+        const unsigned char b = j ? (unsigned char)prime[j - 1] : ' ', a = j + 1 < plen ? (unsigned char)prime[j + 1] : 'a';
         const int space_before = b == ' ' || b == '\n' || b == '\t' || b == '(' || b == '"';
         const int letter_after = ((a | 32) >= 'a' && (a | 32) <= 'z') || a >= 0x80;
         if (space_before && letter_after) squote = 1;

@@ -458,7 +458,9 @@ static int tok_finish(rnn_tokenizer *t) {
                      {"\"", KIND_QUOTE}, {"-", KIND_HYPHEN},
                      /* $5.99, <br />, 7/10 and/or */
                      {"$", KIND_OPEN}, {"\u00a3", KIND_OPEN}, {"\u20ac", KIND_OPEN}, {"<", KIND_OPEN},
-                     {">", KIND_CLOSE}, {"/", KIND_HYPHEN}};
+                     {">", KIND_CLOSE}, {"/", KIND_HYPHEN},
+                     /* `it's a wonderful life' (IMDb's reviews quote so): opens a quotation an apostrophe closes */
+                     {"`", KIND_OPEN}};
         for (size_t i = 0; i < sizeof punct / sizeof *punct; i++) {
             const int id = tok_find(t, punct[i].tok, strlen(punct[i].tok));
             if (id >= 0) t->kind[id] = punct[i].kind;
@@ -1084,7 +1086,7 @@ static const char *const elided_starts[] = {"tis", "twas", "twere", "twill", "tw
  * but"). Elsewhere ("he said 'no'", "the '80s", "it was 'great'") it opens
  * one: the common words in s that are no plural are listed. */
 static const char *const apostrophe_enders[] = {"i", "o", "n", "an", "th", NULL};
-static const char *const s_not_plural[] = {"is", "was", "has", "his", "this", "us", "as", "yes", "does", "its",
+static const char *const s_not_plural[] = {"s", "is", "was", "has", "his", "this", "us", "as", "yes", "does", "its",
                                            "says", "thus", "plus", "unless", "whereas", "perhaps", "always", NULL};
 static int ends_word(const rnn_tokenizer *t, int32_t id) {
     const char *s = strtab_key(&t->vocab, (size_t)id);
@@ -1211,6 +1213,10 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     d->in_number = k == KIND_CLOSE && n == 1 && strchr(".,:", s[0]) && pn && ps[pn - 1] >= '0' && ps[pn - 1] <= '9' &&
                    d->prev_kind != KIND_SILENT;
     d->joined = joined;
+    /* a ` opens a quotation; a line break ends one left open (an apostrophe
+     * misread as opening, "ol' man", would turn every later one about) */
+    if (k == KIND_OPEN && n == 1 && s[0] == '`') d->squote_open = 1;
+    else if (k == KIND_NEWLINE) d->squote_open = 0;
     d->prev = id, d->prev_kind = k;
     return w;
 }
@@ -1225,6 +1231,17 @@ size_t rnn_detok_end(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t cap
  * unless held; the bytes written. */
 static size_t recase_byte(rnn_recase *r, unsigned char c, char *out) {
     size_t w = 0;
+    /* U+0080-U+00BF (lead byte C2: « » ¿ ¡) and U+2000-U+2FFF (E2: “ ” ‘ ’ … —) are
+     * punctuation, passed through as a quote is: the capital a sentence or
+     * line waits for stays due, and an "i" before or after one is the word */
+    if (c >= 0xC0) r->punct = c == 0xC2 || c == 0xE2;
+    else if (c < 0x80) r->punct = 0;
+    if (r->punct) {
+        if (r->held) out[w++] = 'I', r->held = 0;
+        out[w++] = (char)c;
+        r->prev = ' ';
+        return w;
+    }
     const int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
     if (r->held) { /* the "i" before: alone unless a letter or digit follows */
         out[w++] = alnum ? 'i' : 'I';

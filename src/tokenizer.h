@@ -242,6 +242,7 @@ typedef struct {
     int stop;   /* a . ! ? came, and no space yet */
     int prev;   /* the byte before (0: none) */
     int held;   /* an "i" after a non-letter, waiting: the pronoun if no letter or digit follows */
+    int punct;  /* within a non-ASCII punctuation mark's bytes (“, ’, «, ...) */
 } rnn_recase;
 void rnn_recase_init(rnn_recase *r, const char *before, size_t n);
 size_t rnn_recase_put(rnn_recase *r, const char *in, size_t n, char *out);

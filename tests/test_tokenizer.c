@@ -1048,13 +1048,15 @@ static void test_decode_apostrophes(void) {
                            "he yelled 'stop!' and she said 'no'.", "i saw 'the matrix' in the '80s, rock n' roll",
                            "nothin' but 7/10 and/or $5.99 for $10,000", "left. <br /> <br /> the end",
                            "it was 'great' and this 'film' is the boys' best",
-                           "e.g. a u.s. film at 5 p.m. and plan b. a then i.e. i"};
+                           "e.g. a u.s. film at 5 p.m. and plan b. a then i.e. i",
+                           "it's 'the' best, that's 'fun' and `it's a wonderful life' came out",
+                           "ol 'oscar\nthen she said 'yes' and 'no'"};
     const char *want[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "a' 'b", NULL, NULL, NULL, "a-b",
                           NULL, NULL, NULL, "left. <br/> <br/> the end", NULL,
-                          NULL};
+                          NULL, NULL, NULL};
     rnn_tok_options o;
     rnn_tok_options_default(&o, RNN_TOK_WORD);
-    char all[1024] = "";
+    char all[2048] = "";
     for (size_t i = 0; i < LEN(texts); i++) strcat(strcat(all, texts[i]), " ");
     rnn_tokenizer *t = build(&o, all);
     size_t wn = 0;
@@ -1119,6 +1121,23 @@ static void test_recase(void) {
     w += rnn_recase_end(&r, out + w);
     out[w] = 0;
     CHECK(!strcmp(out, " So I"), "recase after a prime that ended a sentence: [%s]", out);
+    /* curly quotes and apostrophes, guillemets: punctuation, as a straight quote is */
+    const char *cin = "he left. \u201cyes,\u201d she said.\n\u00abok\u00bb i\u2019m \u201ci am\u201d caf\u00e9 i",
+               *cwant = "He left. \u201cYes,\u201d she said.\n\u00abOk\u00bb I\u2019m \u201cI am\u201d caf\u00e9 I";
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        char cout[128];
+        size_t cn = strlen(cin);
+        rnn_recase_init(&r, "", 0);
+        w = 0;
+        if (bytewise)
+            for (size_t i = 0; i < cn; i++) w += rnn_recase_put(&r, cin + i, 1, cout + w);
+        else
+            w = rnn_recase_put(&r, cin, cn, cout);
+        w += rnn_recase_end(&r, cout + w);
+        cout[w] = 0;
+        CHECK(!strcmp(cout, cwant), "recase of non-ASCII punctuation %s: [%s]", bytewise ? "a byte at a time" : "whole",
+              cout);
+    }
     rnn_recase_init(&r, "and i", 5);
     w = rnn_recase_put(&r, "t was", 5, out);
     out[w] = 0;

@@ -382,7 +382,9 @@ texts = ['he said (quietly), i\'m here: \"yes\" [and] \'tis so\u2026 \u00abok\u0
          'a well-known one-liner, so--and pages 3-4; - item', 'he yelled \'stop!\' and she said \'no\'.',
          'i saw \'the matrix\' in the \'80s, rock n\' roll', 'nothin\' but 7/10 and/or \$5.99 for \$10,000',
          'left. <br /> <br /> the end', 'it was \'great\' and this \'film\' is the boys\' best',
-         'e.g. a u.s. film at 5 p.m. and plan b. a then i.e. i']
+         'e.g. a u.s. film at 5 p.m. and plan b. a then i.e. i',
+         'it\'s \'the\' best, that\'s \'fun\' and \`it\'s a wonderful life\' came out',
+         'ol \'oscar\\nthen she said \'yes\' and \'no\'']
 tok = {'type': 'word', 'vocab': ['<pad>', '<unk>'], 'pad_id': 0, 'unk_id': 1, 'lowercase': True,
        'split_punct': True, 'strip_html': False, 'keep_newlines': True, 'min_count': 1, 'max_vocab': 0,
        'invalid_utf8': 'error'}
@@ -398,6 +400,7 @@ ok &= r.detok(tok, ids[2:], ids[1]) == b'tis'
 ids = r.encode(tok, 'he said \'stop and no\' and')  # a prime that opened a quotation: the sample closes it
 ok &= r.detok(tok, ids[4:], ids[3], False, r.prime_squote_open(b\"he said 'stop\")) == b' and no\' and'
 ok &= r.detok(tok, ids[4:], ids[3]) == b' and no \'and'
+ok &= r.prime_squote_open(b\"he said '\") and r.prime_squote_open(b\"he said \`it\") and not r.prime_squote_open(b\"'no\\nok\")
 sys.exit(not ok)
 PY"
 # net(ids), what torch.jit.trace and torch.onnx.export call: forward_lm's, and per text forward_classify's

@@ -638,7 +638,7 @@ def producible(tok, i):
 
 
 CLOSE_PUNCT = set(".,;:!?%)]}\u2026\u00bb\u201d\u3001\u3002\uff0c\uff01\uff1f\uff1a\uff1b\uff09>")
-OPEN_PUNCT = set("([{\u00ab\u201c\u2018\u00bf\u00a1\uff08$\u00a3\u20ac<")  # $5.99, <br/>
+OPEN_PUNCT = set("([{\u00ab\u201c\u2018\u00bf\u00a1\uff08$\u00a3\u20ac<`")  # $5.99, <br/>, `it's'
 APOSTROPHES = set("'\u2019")
 
 
@@ -650,7 +650,7 @@ ELIDED_STARTS = ("tis", "twas", "twere", "twill", "twould", "em", "gainst", "twe
 # ends_word's: the words an apostrophe before a word closes against (i' the,
 # o' the, rock n' roll), and the common words in s that are no plural.
 APOSTROPHE_ENDERS = ("i", "o", "n", "an", "th")
-S_NOT_PLURAL = ("is", "was", "has", "his", "this", "us", "as", "yes", "does", "its", "says", "thus", "plus",
+S_NOT_PLURAL = ("s", "is", "was", "has", "his", "this", "us", "as", "yes", "does", "its", "says", "thus", "plus",
                 "unless", "whereas", "perhaps", "always")
 
 
@@ -783,6 +783,10 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
         abbrev = abbrev_now
         in_number = k == "close" and s in (b".", b",", b":") and ps[-1:].isdigit() and pk != "silent"
         joined = joined_now
+        if k == "open" and s == b"`":  # a ` opens a quotation; a line break ends one left open
+            squote_open = True
+        elif k == "newline":
+            squote_open = False
         prev, pk = i, k
     if held is not None:
         put_held()
@@ -796,10 +800,14 @@ def prime_squote_open(prime):
     and before neither a letter nor a digit closes."""
     open_ = False
     for j, c in enumerate(prime):
+        if c == 0x60:
+            open_ = True
+        if c == 0x0A:
+            open_ = False
         if c != 0x27:
             continue
         b = prime[j - 1] if j else 0x20
-        a = prime[j + 1] if j + 1 < len(prime) else 0x20
+        a = prime[j + 1] if j + 1 < len(prime) else 0x61  # at the end, the sample's first word comes after it
         space_before = b in b" \n\t(\""
         letter_after = (0x61 <= (a | 32) <= 0x7a) or a >= 0x80
         if space_before and letter_after:
