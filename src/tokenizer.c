@@ -1197,8 +1197,10 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     } else if (d->in_abbrev && k == KIND_TEXT && n == 1 && ((s[0] | 32) >= 'b' && (s[0] | 32) <= 'z') &&
                (s[0] | 32) != 'i') { /* e.g., u.s. (not "plan b. a", "so did i. i") */
         abbrev = 1;
-    } else if (k == KIND_HYPHEN && (is_word(t, d->prev, d->prev_kind) || (d->prev_kind == KIND_HYPHEN && d->joined))) {
-        joined = 1; /* well-known, -- */
+    } else if (k == KIND_HYPHEN && (is_word(t, d->prev, d->prev_kind) || (d->prev_kind == KIND_HYPHEN && d->joined) ||
+                                    (n == 1 && s[0] == '/' && d->prev >= 0 && t->vocab.len[d->prev] == 1 &&
+                                     strtab_key(&t->vocab, (size_t)d->prev)[0] == '<'))) {
+        joined = 1; /* well-known, --, </p> */
     } else if (d->prev_kind == KIND_HYPHEN && d->joined && is_word(t, id, k)) { /* well-known */
     } else if (spaced(d->prev_kind, k)) {
         w = put(buf, cap, w, " ", 1);

@@ -1046,13 +1046,13 @@ static void test_decode_apostrophes(void) {
                            "ne'er o'er e'er ta'en, know'st thou'rt i'ld at ten o'clock",
                            "a well-known one-liner, so--and pages 3-4; - item", "a - b",
                            "he yelled 'stop!' and she said 'no'.", "i saw 'the matrix' in the '80s, rock n' roll",
-                           "nothin' but 7/10 and/or $5.99 for $10,000", "left. <br /> <br /> the end",
+                           "nothin' but 7/10 and/or $5.99 for $10,000", "left. <br /> <br /> the end </p>",
                            "it was 'great' and this 'film' is the boys' best",
                            "e.g. a u.s. film at 5 p.m. and plan b. a then i.e. i",
                            "it's 'the' best, that's 'fun' and `it's a wonderful life' came out",
                            "ol 'oscar\nthen she said 'yes' and 'no'"};
     const char *want[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "a' 'b", NULL, NULL, NULL, "a-b",
-                          NULL, NULL, NULL, "left. <br/> <br/> the end", NULL,
+                          NULL, NULL, NULL, "left. <br/> <br/> the end </p>", NULL,
                           NULL, NULL, NULL};
     rnn_tok_options o;
     rnn_tok_options_default(&o, RNN_TOK_WORD);

@@ -381,7 +381,7 @@ texts = ['he said (quietly), i\'m here: \"yes\" [and] \'tis so\u2026 \u00abok\u0
          'it costs 3.5 or 10,000, at 3:15. then 7 more', 'ne\'er o\'er e\'er ta\'en, know\'st thou\'rt i\'ld at ten o\'clock',
          'a well-known one-liner, so--and pages 3-4; - item', 'he yelled \'stop!\' and she said \'no\'.',
          'i saw \'the matrix\' in the \'80s, rock n\' roll', 'nothin\' but 7/10 and/or \$5.99 for \$10,000',
-         'left. <br /> <br /> the end', 'it was \'great\' and this \'film\' is the boys\' best',
+         'left. <br /> <br /> the end </p>', 'it was \'great\' and this \'film\' is the boys\' best',
          'e.g. a u.s. film at 5 p.m. and plan b. a then i.e. i',
          'it\'s \'the\' best, that\'s \'fun\' and \`it\'s a wonderful life\' came out',
          'ol \'oscar\\nthen she said \'yes\' and \'no\'']
@@ -393,7 +393,7 @@ ok = True
 for text in texts:  # (test_tokenizer.c's test_decode_apostrophes: each reads back as written, 'a \' \'b' aside)
     ids = r.encode(tok, text)
     got = r.decode(tok, ids).decode()
-    want = {'a \'\' b': 'a\' \'b', 'left. <br /> <br /> the end': 'left. <br/> <br/> the end'}.get(text, text)
+    want = {'a \'\' b': 'a\' \'b', 'left. <br /> <br /> the end </p>': 'left. <br/> <br/> the end </p>'}.get(text, text)
     ok &= got == want and r.encode(tok, got) == ids
 ids = r.encode(tok, 'and \' tis')  # a prime that ends in an apostrophe, written already: the next word goes on it
 ok &= r.detok(tok, ids[2:], ids[1]) == b'tis'

@@ -771,7 +771,8 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
             pass  # 3.5, 10,000, 3:15
         elif in_abbrev and k == "text" and len(s) == 1 and s.isalpha() and s.lower() not in (b"a", b"i"):
             abbrev_now = True  # e.g., u.s. (not "plan b. a", "so did i. i")
-        elif k == "hyphen" and (_is_word(tok, prev, pk) or (pk == "hyphen" and joined)):
+        elif k == "hyphen" and (_is_word(tok, prev, pk) or (pk == "hyphen" and joined) or
+                                (s == b"/" and 0 <= prev < len(tok["vocab"]) and tok["vocab"][prev] == "<")):
             joined_now = True  # well-known, --
         elif pk == "hyphen" and joined and _is_word(tok, i, k):
             pass  # well-known
