@@ -512,13 +512,7 @@ typedef struct {
 
 static int emit_recased(const char *bytes, size_t n, void *user) {
     recased *r = user;
-    char buf[256];
-    for (size_t i = 0; i < n;) { /* pieces of at most 254 bytes: room for one held "i" more */
-        const size_t k = n - i < 254 ? n - i : 254, m = rnn_recase_put(&r->rc, bytes + i, k, buf);
-        if (m && emit_stdout(buf, m, &r->last)) return 1;
-        i += k;
-    }
-    return 0;
+    return rnn_recase_emit(&r->rc, bytes, n, emit_stdout, &r->last);
 }
 
 /* A whole number in [0, 2^64) for --seed: every seed its own stream. */

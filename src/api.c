@@ -405,8 +405,7 @@ static int generate(const char *fn, rnn_t *m, const char *prime, size_t prime_le
     return rc;
 }
 
-/* rnn_set's "recase": the text handed on in sentence case (rnn_recase), in
- * pieces of at most 254 bytes (room for a held "i" more). */
+/* rnn_set's "recase": the text handed on in sentence case (rnn_recase_emit). */
 typedef struct {
     int (*emit)(const char *bytes, size_t n, void *user);
     void *user;
@@ -415,14 +414,7 @@ typedef struct {
 
 static int emit_recased(const char *bytes, size_t n, void *user) {
     recasing *r = user;
-    char buf[256];
-    for (size_t i = 0; i < n;) {
-        const size_t k = n - i < 254 ? n - i : 254, m = rnn_recase_put(&r->rc, bytes + i, k, buf);
-        const int rc = m ? r->emit(buf, m, r->user) : 0;
-        if (rc) return rc;
-        i += k;
-    }
-    return 0;
+    return rnn_recase_emit(&r->rc, bytes, n, r->emit, r->user);
 }
 
 static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t prime_len, int length,

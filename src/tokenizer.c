@@ -1287,6 +1287,18 @@ size_t rnn_recase_put(rnn_recase *r, const char *in, size_t n, char *out) {
     return w;
 }
 
+int rnn_recase_emit(rnn_recase *r, const char *bytes, size_t n, int (*emit)(const char *bytes, size_t n, void *user),
+                    void *user) {
+    char buf[256];
+    for (size_t i = 0; i < n;) { /* pieces of at most 254 bytes: room for one held "i" more */
+        const size_t k = n - i < 254 ? n - i : 254, m = rnn_recase_put(r, bytes + i, k, buf);
+        const int rc = m ? emit(buf, m, user) : 0;
+        if (rc) return rc;
+        i += k;
+    }
+    return 0;
+}
+
 size_t rnn_recase_end(rnn_recase *r, char *out) {
     if (!r->held) return 0;
     r->held = 0;

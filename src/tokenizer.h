@@ -247,6 +247,10 @@ typedef struct {
 void rnn_recase_init(rnn_recase *r, const char *before, size_t n);
 size_t rnn_recase_put(rnn_recase *r, const char *in, size_t n, char *out);
 size_t rnn_recase_end(rnn_recase *r, char *out);
+/* bytes through rnn_recase_put, handed on to emit in pieces of up to 255
+ * bytes; emit's first non-zero return ends it and is returned (else 0). */
+int rnn_recase_emit(rnn_recase *r, const char *bytes, size_t n, int (*emit)(const char *bytes, size_t n, void *user),
+                    void *user);
 
 /* s as this tokenizer's text writes it (malloc'd, NUL-terminated, *out_len bytes; NULL +
  * message when out of memory): lowercased where it lowercases, and accents

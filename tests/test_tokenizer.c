@@ -1095,6 +1095,19 @@ static void test_decode_apostrophes(void) {
     rnn_tokenizer_free(t);
 }
 
+/* rnn_recase_emit's emit: appends to a 4 KB string, counting the pieces. */
+typedef struct {
+    char text[4096];
+    size_t n;
+    int pieces;
+} recase_sink;
+static int recase_collect(const char *bytes, size_t n, void *user) {
+    recase_sink *k = user;
+    if (k->n + n < sizeof k->text) memcpy(k->text + k->n, bytes, n), k->n += n;
+    k->pieces++;
+    return 0;
+}
+
 /* rnn_recase (rnn sample --recase): sentence case by hand, whole and a byte
  * at a time, after a prime and alone. */
 static void test_recase(void) {
@@ -1138,6 +1151,19 @@ static void test_recase(void) {
         CHECK(!strcmp(cout, cwant), "recase of non-ASCII punctuation %s: [%s]", bytewise ? "a byte at a time" : "whole",
               cout);
     }
+    /* rnn_recase_emit: a long piece in pieces of at most 255 bytes, the same text as rnn_recase_put's */
+    char lng[1201], want_l[1202];
+    for (int i = 0; i < 1200; i++) lng[i] = "so i. "[i % 6];
+    lng[1200] = 0;
+    recase_sink k = {.n = 0};
+    rnn_recase_init(&r, "", 0);
+    CHECK(rnn_recase_emit(&r, lng, 1200, recase_collect, &k) == 0, "recase_emit");
+    k.n += rnn_recase_end(&r, k.text + k.n);
+    rnn_recase_init(&r, "", 0);
+    size_t wl = rnn_recase_put(&r, lng, 1200, want_l);
+    wl += rnn_recase_end(&r, want_l + wl);
+    CHECK(k.n == wl && !memcmp(k.text, want_l, wl) && k.pieces == 5 && !strncmp(k.text, "So I. So I. ", 12),
+          "recase_emit: %zu bytes in %d pieces, as whole", k.n, k.pieces);
     rnn_recase_init(&r, "and i", 5);
     w = rnn_recase_put(&r, "t was", 5, out);
     out[w] = 0;
