@@ -612,8 +612,8 @@ static int cmd_sample(int argc, char **argv) {
         rc = cmdf("sample", "--no-unk: %s", rnn_last_error());
         goto out;
     }
-    if (recase && (rnn_tokenizer_type(ck.tok) == RNN_TOK_BYTE || !rnn_tokenizer_options(ck.tok)->lowercase)) {
-        rc = cmdf("sample", "--recase is for a model whose tokenizer lowercases (this one's keeps the text's case)");
+    if (recase && rnn_recase_check(ck.tok)) {
+        rc = cmdf("sample", "--%s", rnn_last_error());
         goto out;
     }
     /* text is valid UTF-8 (a byte model's too, but with --raw-bytes): a stop string that is not never matches */
@@ -1195,9 +1195,6 @@ out:
     return rc;
 }
 
-/* rnn info CKPT [--json]: what a checkpoint holds, without loading its data
- * into a model by hand: task, classes, architecture, parameter count,
- * tokenizer. --json prints one object with the checkpoint's own config. */
 /* rnn tokenize: each line of stdin as the model's tokenizer reads it (as
  * rnn eval and rnn classify read a line: a line's end is no text, a byte
  * order mark at the start of the input neither). */
@@ -1225,7 +1222,7 @@ static int cmd_tokenize(int argc, char **argv) {
             break;
         }
         printf(json ? "{\"ids\": [" : "");
-        for (size_t i = 0; i < n; i++) printf(json ? "%s%d" : "%s%d", i ? (json ? ", " : " ") : "", (int)ids[i]);
+        for (size_t i = 0; i < n; i++) printf("%s%d", i ? (json ? ", " : " ") : "", (int)ids[i]);
         if (json) {
             printf("], \"tokens\": [");
             for (size_t i = 0; i < n; i++) {
@@ -1245,6 +1242,9 @@ static int cmd_tokenize(int argc, char **argv) {
     return rc; /* (main checks what went to stdout) */
 }
 
+/* rnn info CKPT [--json]: what a checkpoint holds, without loading its data
+ * into a model by hand: task, classes, architecture, parameter count,
+ * tokenizer. --json prints one object with the checkpoint's own config. */
 static int cmd_info(int argc, char **argv) {
     const char *json = NULL, *ckpt;
     small_opt opts[] = {{"json", &json, 1}};

@@ -192,21 +192,14 @@ static int set_claimed(rnn_t *m, const char *name, const char *value) {
     else
         return rnn_errorf("unknown setting \"%s\" (no-unk, recase, precision, max-len, truncate)", name);
     if (task) return rnn_errorf("%s is for %s (this model is a %s)", name, task, lm ? "language model" : "classifier");
-    if (!strcmp(name, "no-unk")) { /* a flag: NULL is true */
-        const int on = value ? rnn_opts_bool_word(value) : 1;
-        if (on != 0 && on != 1) return rnn_errorf("no-unk: expected true or false, not \"%s\"", value);
+    if (!strcmp(name, "no-unk") || !strcmp(name, "recase")) { /* flags: NULL is true */
+        const int on = value ? rnn_opts_bool_word(value) : 1, no_unk = name[0] == 'n';
+        if (on != 0 && on != 1) return rnn_errorf("%s: expected true or false, not \"%s\"", name, value);
         const int unk = rnn_tokenizer_unk_id(m->ck.tok);
-        if (on && (unk < 0 || unk >= m->ck.model->n_out))
+        if (on && no_unk && (unk < 0 || unk >= m->ck.model->n_out))
             return rnn_errorf("no-unk: this model's tokenizer has no unknown token");
-        m->no_unk = on;
-        return 0;
-    }
-    if (!strcmp(name, "recase")) { /* a flag, as no-unk */
-        const int on = value ? rnn_opts_bool_word(value) : 1;
-        if (on != 0 && on != 1) return rnn_errorf("recase: expected true or false, not \"%s\"", value);
-        if (on && (rnn_tokenizer_type(m->ck.tok) == RNN_TOK_BYTE || !rnn_tokenizer_options(m->ck.tok)->lowercase))
-            return rnn_errorf("recase is for a model whose tokenizer lowercases (this one's keeps the text's case)");
-        m->recase = on;
+        if (on && !no_unk && rnn_recase_check(m->ck.tok)) return -1;
+        *(no_unk ? &m->no_unk : &m->recase) = on;
         return 0;
     }
     if (!value) return rnn_errorf("%s needs a value", name);
@@ -450,8 +443,7 @@ static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t 
     if (s) rnn_sampler_reset(s, seed);
     else if (!(s = rnn_sampler_create_ex(m->ck.model, m->ck.tok, seed, m->gen_prec))) return rnn_error_prefix("%s", fn);
     if (!own) m->gen = s, m->gen_busy = 1, m->gen_made = m->gen_prec;
-    const int unk = rnn_tokenizer_unk_id(m->ck.tok);
-    if (unk >= 0 && unk < m->ck.model->n_out) rnn_sampler_allow_unk(s, !m->no_unk); /* (as rnn_set says now) */
+    rnn_sampler_allow_unk(s, !m->no_unk); /* (as rnn_set says now; no_unk is set only where there is one) */
     rnn_sample_opts o = {temperature, top_k, top_p};
     const int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
     int rc = bad_prime ? -1 : emit(prime, prime_len, user);

@@ -153,7 +153,7 @@ int rnn_sampler_utf8_pending(const rnn_sampler *s) { return s->utf8 && s->u8_nee
 
 int rnn_sampler_allow_unk(rnn_sampler *s, int allow) {
     const int unk = rnn_tokenizer_unk_id(s->tok);
-    if (unk < 0 || unk >= s->m->n_out) return rnn_errorf("this model's tokenizer has no unknown token");
+    if (unk < 0 || unk >= s->m->n_out) return allow ? 0 : rnn_errorf("this model's tokenizer has no unknown token");
     s->banned[unk] = !allow || !rnn_tokenizer_producible(s->tok, unk);
     return 0;
 }

@@ -60,8 +60,8 @@ int rnn_sampler_set_cache(rnn_sampler *s, int size, float theta, float lambda);
 int rnn_sampler_set_utf8(rnn_sampler *s, int on);
 /* Whether the unknown token (<unk>, [UNK]; a char model's U+FFFD) may be
  * drawn: yes by default (the model learnt how often text holds one); 0 bans
- * it, as the tokens no text encodes to are. -1 + message for a tokenizer
- * without one (byte). */
+ * it, as the tokens no text encodes to are. -1 + message to ban it for a
+ * tokenizer without one (byte); allowing it there is nothing to do. */
 int rnn_sampler_allow_unk(rnn_sampler *s, int allow);
 /* 1 while a UTF-8 character is begun and not finished. */
 int rnn_sampler_utf8_pending(const rnn_sampler *s);

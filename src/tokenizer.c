@@ -1229,6 +1229,10 @@ size_t rnn_detok_end(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t cap
     return d->held >= 0 ? put_held(t, d, buf, cap, 0) : 0;
 }
 
+/* Whether byte c belongs to a word as rnn_recase reads text: an ASCII letter
+ * or digit, or a byte of another character. */
+static int recase_wordy(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80; }
+
 /* rnn_recase's step: byte c, written (its capital where it must be) to out
  * unless held; the bytes written. */
 static size_t recase_byte(rnn_recase *r, unsigned char c, char *out) {
@@ -1244,13 +1248,12 @@ static size_t recase_byte(rnn_recase *r, unsigned char c, char *out) {
         r->prev = ' ';
         return w;
     }
-    const int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+    const int alnum = recase_wordy(c);
     if (r->held) { /* the "i" before: alone unless a letter or digit follows */
         out[w++] = alnum ? 'i' : 'I';
         r->held = 0;
     }
-    const int prev_alnum = (r->prev >= 'a' && r->prev <= 'z') || (r->prev >= 'A' && r->prev <= 'Z') ||
-                           (r->prev >= '0' && r->prev <= '9') || r->prev >= 0x80;
+    const int prev_alnum = recase_wordy(r->prev);
     if (c >= 'a' && c <= 'z' && r->cap) {
         c = (unsigned char)(c - 'a' + 'A');
         r->cap = r->stop = 0;
@@ -1272,6 +1275,11 @@ static size_t recase_byte(rnn_recase *r, unsigned char c, char *out) {
     out[w++] = (char)c;
     r->prev = c;
     return w;
+}
+
+int rnn_recase_check(const rnn_tokenizer *t) {
+    if (t->opt.type != RNN_TOK_BYTE && t->opt.lowercase) return 0;
+    return rnn_errorf("recase is for a model whose tokenizer lowercases (this one's keeps the text's case)");
 }
 
 void rnn_recase_init(rnn_recase *r, const char *before, size_t n) {

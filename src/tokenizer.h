@@ -244,6 +244,9 @@ typedef struct {
     int held;   /* an "i" after a non-letter, waiting: the pronoun if no letter or digit follows */
     int punct;  /* within a non-ASCII punctuation mark's bytes (“, ’, «, ...) */
 } rnn_recase;
+/* 0 where t lowercases (a char, word or wordpiece tokenizer with lowercase
+ * on), else -1 + message: recasing is for such a tokenizer's text. */
+int rnn_recase_check(const rnn_tokenizer *t);
 void rnn_recase_init(rnn_recase *r, const char *before, size_t n);
 size_t rnn_recase_put(rnn_recase *r, const char *in, size_t n, char *out);
 size_t rnn_recase_end(rnn_recase *r, char *out);
