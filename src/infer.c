@@ -12,6 +12,7 @@
 #include "infer.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,7 +283,10 @@ struct rnn_stepper {
     float *r0;                  /* (nub, G, 16) W_hh0 h[cur]'s layer 0: its recurrent sums, ahead */
     int cur;                    /* h[cur], c[cur]: the current state */
     int Hp;
-    int pf;                     /* the layers' streams prefetch in software (stream_prefetch) */
+    int pf;                     /* the layers' streams prefetch in software (prefetch_start) */
+    int bf16;                   /* the weights are bf16 */
+    int pf_trial;               /* tokens into the prefetch trial, or -1: none (prefetch_trial) */
+    double pf_best[2], pf_block; /* the trial's fastest block each way; this block's time so far */
     int back;                   /* this token walks its units from the last (token_part) */
 };
 
@@ -328,54 +332,48 @@ static float *input_table(const rnn_stepper *s, const float *w_ih, const float *
 
 /* Whether the layers' streams should prefetch in software, a property of
  * the CPU: on a Zen 5, 2 KB ahead read the weights from L3 ~20% faster than
- * its hardware prefetcher alone; on a Zen 4 the same prefetches made
- * sampling ~17% slower (fp32 2x512 LSTM, 1 and 2 threads: 4,920 against
- * 5,870 tokens/s on one). So the first stepper of a process whose streams
- * outgrow a core's L2 (4 MB and more) times one pass over them each way,
- * alternated three times, and the process keeps the faster (prefetching
- * unless the other is 5% faster), per weight precision; a smaller model
- * prefetches. Timing decides only the speed: the sums are the same. */
+ * its hardware prefetcher alone; on a Zen 4 the same prefetches made fp32
+ * sampling 15-25% slower (2x512 LSTM: 5,830 against 4,860 tokens/s on one
+ * thread, 11,000-12,200 against 8,500-9,700 on two) and bf16 sampling ~9%
+ * faster. So the first stepper of a process whose streams outgrow a core's
+ * L2 (4 MB and more) times its own first tokens: after one block of
+ * PF_BLOCK tokens to warm up, PF_ROUNDS blocks each way, alternated, and the
+ * process keeps the way whose fastest block was faster, per weight
+ * precision. Real tokens on the real team of threads: a one-thread pass over
+ * the weights, timed three times each way when the stepper was made (what
+ * this replaced), chose wrong in about one process of three here. A smaller
+ * model prefetches. Timing decides only the speed: the sums are the same. */
 #define PF_TRIAL_BYTES ((size_t)4 << 20)
-static _Atomic int stream_pf[2] = {-1, -1}; /* fp32, bf16: -1 not measured yet */
+#define PF_BLOCK 8
+#define PF_ROUNDS 4
+static _Atomic int stream_pf[2] = {-1, -1}; /* fp32, bf16: -1 not decided yet */
 
-/* Seconds of one pass over every layer's stream on this thread, as
- * layer_unit and r0_unit read them (zeros for x: the sums are not used). */
-static double stream_pass(const rnn_stepper *s, const float *zeros, int pf) {
-    float out[4 * BR] __attribute__((aligned(64)));
-    volatile float sink = 0;
-    const double t0 = rnn_now();
-    for (int l = 0; l < s->L; l++) {
-        const layer *y = &s->lay[l];
-        for (int u = 0; u < s->nub; u++) {
-            const size_t at = (size_t)u * y->ustride; /* W_ih's columns, then W_hh's: one stream */
-            dotg16(s->G, y->w ? y->w + at : NULL, y->h ? y->h + at : NULL, y->in + s->H, zeros, out, pf);
-            sink += out[0];
-        }
-    }
-    (void)sink;
-    return rnn_now() - t0;
+/* The stepper's prefetch, or its trial (pf_trial 0) when its precision's
+ * is not decided yet. */
+static void prefetch_start(rnn_stepper *s) {
+    size_t bytes = 0;
+    for (int l = 0; l < s->L; l++) bytes += (size_t)s->nub * s->lay[l].ustride * (s->bf16 ? 2 : 4);
+    const int known = stream_pf[s->bf16];
+    s->pf = bytes < PF_TRIAL_BYTES ? 1 : known >= 0 ? known : 0;
+    s->pf_trial = bytes >= PF_TRIAL_BYTES && known < 0 ? 0 : -1;
+    s->pf_best[0] = s->pf_best[1] = INFINITY;
+    s->pf_block = 0;
 }
 
-static int stream_prefetch(const rnn_stepper *s, rnn_precision weights) {
-    const int p = weights == RNN_BF16;
-    if (stream_pf[p] >= 0) return stream_pf[p];
-    size_t bytes = 0, width = 0;
-    for (int l = 0; l < s->L; l++) {
-        bytes += (size_t)s->nub * s->lay[l].ustride * (p ? 2 : 4);
-        if ((size_t)s->lay[l].in + s->H > width) width = (size_t)s->lay[l].in + s->H;
+/* One token of the trial took dt seconds. */
+static void prefetch_trial(rnn_stepper *s, double dt) {
+    s->pf_block += dt;
+    if (++s->pf_trial % PF_BLOCK) return;
+    if (s->pf_trial > PF_BLOCK) { /* (the first block warms up) */
+        if (s->pf_block < s->pf_best[s->pf]) s->pf_best[s->pf] = s->pf_block;
+        s->pf = !s->pf;
     }
-    if (bytes < PF_TRIAL_BYTES) return 1;
-    float *zeros = rnn_calloc(sizeof(float) * width);
-    if (!zeros) return 1; /* (the stepper is made; a failed trial only keeps the default) */
-    double t[2] = {INFINITY, INFINITY};
-    for (int round = 0; round < 3; round++)
-        for (int pf = 0; pf < 2; pf++) {
-            const double dt = stream_pass(s, zeros, pf);
-            if (dt < t[pf]) t[pf] = dt;
-        }
-    rnn_free(zeros);
-    stream_pf[p] = t[0] < 0.95 * t[1] ? 0 : 1;
-    return stream_pf[p];
+    s->pf_block = 0;
+    if (s->pf_trial < PF_BLOCK * (1 + 2 * PF_ROUNDS)) return;
+    int undecided = -1; /* the first stepper to decide decides for the process */
+    atomic_compare_exchange_strong(&stream_pf[s->bf16], &undecided, s->pf_best[1] < s->pf_best[0]);
+    s->pf = stream_pf[s->bf16];
+    s->pf_trial = -1;
 }
 
 /* The threads a token runs on: they pay from a few hundred thousand weights
@@ -446,7 +444,8 @@ rnn_stepper *rnn_stepper_create(const rnn_model *m, rnn_precision weights) {
     s->out = s->r0 + (size_t)s->G * s->Hp;
     s->logits = s->out + LH;
     stepper_threads(s);
-    s->pf = stream_prefetch(s, weights);
+    s->bf16 = weights == RNN_BF16;
+    prefetch_start(s);
     return s;
 }
 
@@ -554,6 +553,7 @@ static void token_part(rnn_stepper *s, int32_t id, int t, int nt) {
 }
 
 const float *rnn_stepper_feed(rnn_stepper *s, int32_t id) {
+    const double t0 = s->pf_trial >= 0 ? rnn_now() : 0;
 #ifdef _OPENMP
     if (s->nt > 1) {
 #pragma omp parallel num_threads(s->nt)
@@ -566,9 +566,15 @@ const float *rnn_stepper_feed(rnn_stepper *s, int32_t id) {
     for (int v = 0; v < s->V; v++) s->logits[v] += s->head_b[v];
     s->cur = !s->cur;
     s->back = !s->back;
+    if (s->pf_trial >= 0) prefetch_trial(s, rnn_now() - t0);
     return s->logits;
 }
 
-void rnn_stepper_set_prefetch(rnn_stepper *s, int pf) { s->pf = pf != 0; }
+void rnn_stepper_set_prefetch(rnn_stepper *s, int pf) {
+    s->pf = pf != 0;
+    s->pf_trial = -1;
+}
+
+int rnn_stepper_prefetch(const rnn_stepper *s) { return s->pf_trial >= 0 ? -1 : s->pf; }
 
 const float *rnn_stepper_top(const rnn_stepper *s) { return s->out + (size_t)(s->L - 1) * s->Hp; }

@@ -57,7 +57,10 @@ const float *rnn_stepper_feed(rnn_stepper *s, int32_t id);
  * output layer's input; owned by the stepper, valid until the next call). */
 const float *rnn_stepper_top(const rnn_stepper *s);
 /* Internal, for tests: whether the layers' streams prefetch in software
- * (chosen per CPU when the stepper is made: stream_prefetch in infer.c). */
+ * (chosen per CPU by timing a stepper's first tokens: prefetch_start in
+ * infer.c); setting it ends a trial. rnn_stepper_prefetch: 1 or 0, or -1
+ * while the stepper is still timing its tokens. */
 void rnn_stepper_set_prefetch(rnn_stepper *s, int pf);
+int rnn_stepper_prefetch(const rnn_stepper *s);
 
 #endif

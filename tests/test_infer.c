@@ -113,9 +113,9 @@ static void test_stepper_matches_forward(void) {
            worst, worst_bf);
 }
 
-/* A 2x512 LSTM's streams (12.6 MB) outgrow L2, so its stepper times them
- * with and without software prefetch and keeps the faster: either way the
- * logits are the same, bit for bit, and the forward pass's. */
+/* A 2x512 LSTM's streams (12.6 MB) outgrow L2, so its stepper may read them
+ * with or without software prefetch: either way the logits are the same,
+ * bit for bit, and the forward pass's. */
 static void test_stepper_prefetch(void) {
     rnn_config c;
     rnn_config_default(&c, RNN_TASK_LM);
@@ -149,6 +149,53 @@ static void test_stepper_prefetch(void) {
     }
     rnn_set_threads(0);
     free(want);
+    rnn_model_free(m);
+}
+
+/* The process's first 2x512 stepper times its first 72 tokens with and
+ * without prefetch (-1 until then), feeding the same logits as a stepper
+ * told not to, then keeps a choice that the next stepper starts from; a
+ * model whose streams fit in L2 (2x128: 1 MB) prefetches without a trial. */
+static void test_stepper_prefetch_trial(void) {
+    enum { N = 80, TRIAL = 72 };
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = 65, c.num_layers = 2, c.hidden_dim = 512, c.embed_dim = 64;
+    rnn_model *m = rnn_model_create(&c);
+    CHECK(m, "model: %s", rnn_last_error());
+    if (!m) return;
+    rnn_model_init(m, 9);
+    rnn_stepper *a = rnn_stepper_create(m, RNN_FP32), *b = rnn_stepper_create(m, RNN_FP32);
+    CHECK(a && b, "steppers: %s", rnn_last_error());
+    if (a && b) {
+        rnn_stepper_set_prefetch(b, 0);
+        int same = 1, during = 1, after = -2;
+        for (int t = 0; t < N; t++) {
+            const int32_t id = (int32_t)((t * 7 + 1) % c.vocab_size);
+            const float *x = rnn_stepper_feed(a, id), *y = rnn_stepper_feed(b, id);
+            same &= !memcmp(x, y, sizeof(float) * c.vocab_size);
+            if (t < TRIAL - 1) during &= rnn_stepper_prefetch(a) == -1;
+            if (t == TRIAL - 1) after = rnn_stepper_prefetch(a);
+        }
+        CHECK(same, "the trial's logits are the same as without prefetch, bit for bit");
+        CHECK(during, "timing for the first %d tokens", TRIAL);
+        CHECK(after == 0 || after == 1, "a choice after %d tokens (%d)", TRIAL, after);
+        rnn_stepper *next = rnn_stepper_create(m, RNN_FP32);
+        CHECK(next && rnn_stepper_prefetch(next) == after, "the next stepper starts from the choice (%d)",
+              next ? rnn_stepper_prefetch(next) : -3);
+        rnn_stepper_free(next);
+        rnn_stepper *bf = rnn_stepper_create(m, RNN_BF16);
+        CHECK(bf && rnn_stepper_prefetch(bf) == -1, "bf16 weights decide for themselves");
+        rnn_stepper_free(bf);
+    }
+    rnn_stepper_free(a);
+    rnn_stepper_free(b);
+    rnn_model_free(m);
+    c.hidden_dim = 128;
+    m = rnn_model_create(&c);
+    rnn_stepper *small = m ? rnn_stepper_create(m, RNN_FP32) : NULL;
+    CHECK(small && rnn_stepper_prefetch(small) == 1, "a 2x128 stepper prefetches, untimed");
+    rnn_stepper_free(small);
     rnn_model_free(m);
 }
 
@@ -212,6 +259,7 @@ static void test_blocks_gemv(void) {
 }
 
 int main(void) {
+    RUN(test_stepper_prefetch_trial); /* first: no stepper has decided yet */
     RUN(test_blocks_gemv);
     RUN(test_stepper_matches_forward);
     RUN(test_stepper_prefetch);
