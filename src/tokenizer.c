@@ -1113,6 +1113,33 @@ void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open) {
     d->in_abbrev = 0;
     d->abbrev = 0;
     d->joined = 0;
+    d->url = 0;
+    d->dot_word = 0;
+}
+
+/* A web address's start, as a word tokenizer splits it ("http : / / www .
+ * imdb . com"), written whole: the states after each of its tokens. A word
+ * after "www ." or "www . name ." joins them, and so do the "/"s after
+ * "http :" (a "/" after a word joins anyway, and a word after a joined one:
+ * "com/title"). Where no "www" came, a common ending joins the "." before it
+ * (imdb.com, page.html: domain_ends), not words such as "net" that may
+ * start a sentence. */
+enum { URL_NONE, URL_SCHEME, URL_COLON, URL_SLASH, URL_SLASHES, URL_WWW, URL_WWW_DOT, URL_NAME, URL_NAME_DOT };
+static const char *const url_schemes[] = {"http", "https", "ftp", NULL}, *const url_www[] = {"www", NULL};
+static const char *const domain_ends[] = {"com", "org", "edu", "gov", "html", "htm", "php", NULL};
+
+/* The state after token id (of kind k, n bytes of text s, a word or not)
+ * follows one in state u. */
+static int url_next(const rnn_tokenizer *t, int u, int32_t id, int k, const char *s, size_t n, int word) {
+    const char c = n == 1 ? s[0] : 0;
+    if (k == KIND_CONT) return u; /* (the rest of a word: "im ##db") */
+    if (word && among(t, id, url_schemes)) return URL_SCHEME;
+    if (word && among(t, id, url_www)) return URL_WWW;
+    if (word) return u == URL_SLASHES || u == URL_WWW_DOT ? URL_NAME : URL_NONE;
+    if (k == KIND_CLOSE && c == ':' && u == URL_SCHEME) return URL_COLON;
+    if (c == '/' && (u == URL_COLON || u == URL_SLASH)) return u == URL_COLON ? URL_SLASH : URL_SLASHES;
+    if (k == KIND_CLOSE && c == '.' && (u == URL_WWW || u == URL_NAME)) return u == URL_WWW ? URL_WWW_DOT : URL_NAME_DOT;
+    return URL_NONE;
 }
 
 /* Appends n bytes of s to buf (w bytes so far, cap in all, NUL kept). */
@@ -1193,14 +1220,17 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
         d->held = id;
         return 0;
     } else if (k == KIND_CONT) { /* ##ing: glued */
+    } else if (is_word(t, id, k) && (d->url == URL_WWW_DOT || d->url == URL_NAME_DOT ||
+                                     (d->dot_word && among(t, id, domain_ends)))) { /* www.imdb.com */
     } else if (d->in_number && k == KIND_TEXT && n && s[0] >= '0' && s[0] <= '9') { /* 3.5, 10,000, 3:15 */
     } else if (d->in_abbrev && k == KIND_TEXT && n == 1 && ((s[0] | 32) >= 'b' && (s[0] | 32) <= 'z') &&
                (s[0] | 32) != 'i') { /* e.g., u.s. (not "plan b. a", "so did i. i") */
         abbrev = 1;
     } else if (k == KIND_HYPHEN && (is_word(t, d->prev, d->prev_kind) || (d->prev_kind == KIND_HYPHEN && d->joined) ||
+                                    (n == 1 && s[0] == '/' && (d->url == URL_COLON || d->url == URL_SLASH)) ||
                                     (n == 1 && s[0] == '/' && d->prev >= 0 && t->vocab.len[d->prev] == 1 &&
                                      strtab_key(&t->vocab, (size_t)d->prev)[0] == '<'))) {
-        joined = 1; /* well-known, --, </p> */
+        joined = 1; /* well-known, --, </p>, http:// */
     } else if (d->prev_kind == KIND_HYPHEN && d->joined && is_word(t, id, k)) { /* well-known */
     } else if (spaced(d->prev_kind, k)) {
         w = put(buf, cap, w, " ", 1);
@@ -1215,6 +1245,8 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     d->in_number = k == KIND_CLOSE && n == 1 && strchr(".,:", s[0]) && pn && ps[pn - 1] >= '0' && ps[pn - 1] <= '9' &&
                    d->prev_kind != KIND_SILENT;
     d->joined = joined;
+    d->url = url_next(t, d->url, id, k, s, n, is_word(t, id, k));
+    d->dot_word = k == KIND_CLOSE && n == 1 && s[0] == '.' && is_word(t, d->prev, d->prev_kind);
     /* a ` opens a quotation; a line break ends one left open (an apostrophe
      * misread as opening, "ol' man", would turn every later one about) */
     if (k == KIND_OPEN && n == 1 && s[0] == '`') d->squote_open = 1;

@@ -225,6 +225,8 @@ typedef struct {
                        letters: one more letter (not a, i) joins it (e.g., u.s., p.m.) */
     int abbrev;     /* the last token is a letter so joined */
     int joined;     /* the last token is a hyphen against a word (or hyphen) before it: a word next joins it */
+    int url;        /* how far into a web address's start the last token is (url_next in tokenizer.c) */
+    int dot_word;   /* the last token is . after a word: com, org, ... next joins it (imdb.com) */
 } rnn_detok;
 void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open);
 size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf, size_t cap);

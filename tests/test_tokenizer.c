@@ -1036,8 +1036,9 @@ static void test_json_damaged_keys(void) {
     for (size_t t = 0; t < LEN(toks); t++) rnn_tokenizer_free(toks[t]);
 }
 
-/* Apostrophes and straight double quotes: written as the text had them,
- * in decode and streamed alike (a word model's, and a wordpiece model's). */
+/* Apostrophes, straight double quotes and web addresses: written as the
+ * text had them, in decode and streamed alike (a word model's, and a
+ * wordpiece model's). */
 static void test_decode_apostrophes(void) {
     const char *texts[] = {"the teachers' pomp", "and 'tis so, for 'twas he", "i' the world, o' the sea",
                            "james' car; don't, it's, i'm, we'll, they're, i've, he'd", "\"hello,\" she said. \"no.\"",
@@ -1050,13 +1051,15 @@ static void test_decode_apostrophes(void) {
                            "it was 'great' and this 'film' is the boys' best",
                            "e.g. a u.s. film at 5 p.m. and plan b. a then i.e. i",
                            "it's 'the' best, that's 'fun' and `it's a wonderful life' came out",
-                           "ol 'oscar\nthen she said 'yes' and 'no'"};
+                           "ol 'oscar\nthen she said 'yes' and 'no'",
+                           "see www.imdb.com. it is at http://www.imdb.com/title/tt1337580 and imdb.com, "
+                           "www.archambault.ca or https://example.org/a.html; the catch. net profits"};
     const char *want[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "a' 'b", NULL, NULL, NULL, "a-b",
                           NULL, NULL, NULL, "left. <br/> <br/> the end </p>", NULL,
-                          NULL, NULL, NULL};
+                          NULL, NULL, NULL, NULL};
     rnn_tok_options o;
     rnn_tok_options_default(&o, RNN_TOK_WORD);
-    char all[2048] = "";
+    char all[4096] = "";
     for (size_t i = 0; i < LEN(texts); i++) strcat(strcat(all, texts[i]), " ");
     rnn_tokenizer *t = build(&o, all);
     size_t wn = 0;

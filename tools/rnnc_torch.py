@@ -696,6 +696,32 @@ def _ends_word(tok, i):
             _among(tok, i, APOSTROPHE_ENDERS) or (len(s.encode()) > 3 and s[-2:].lower() == "in"))
 
 
+URL_SCHEMES = ("http", "https", "ftp")
+DOMAIN_ENDS = ("com", "org", "edu", "gov", "html", "htm", "php")
+
+
+def _url_next(tok, u, i, k, s, word):
+    """rnn.c's url_next: how far into a web address's start ("http : / / www
+    . imdb . com") token i is, after one in state u. A word after "www ." or
+    "www . name ." joins them, and so do the "/"s after "http :"; where no
+    "www" came, a common ending (DOMAIN_ENDS) joins the "." before it."""
+    if k == "cont":  # (the rest of a word: "im ##db")
+        return u
+    if word and _among(tok, i, URL_SCHEMES):
+        return "scheme"
+    if word and _among(tok, i, ("www",)):
+        return "www"
+    if word:
+        return "name" if u in ("slashes", "www_dot") else "none"
+    if k == "close" and s == b":" and u == "scheme":
+        return "colon"
+    if s == b"/" and u in ("colon", "slash"):
+        return "slash" if u == "colon" else "slashes"
+    if k == "close" and s == b"." and u in ("www", "name"):
+        return "www_dot" if u == "www" else "name_dot"
+    return "none"
+
+
 def _spaced(kp, k):
     return kp is not None and kp not in ("silent", "newline", "open") and k not in ("newline", "close")
 
@@ -726,6 +752,8 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
     in_abbrev = False  # the last token is . after a one-letter word that began no abbreviation's letters:
     abbrev = False  # one more letter (not a, i) joins it (e.g., u.s., p.m.); abbrev: the last token is one
     joined = False  # the last token is a hyphen against a word (or hyphen) before it: a word next joins it
+    url = "none"  # how far into a web address's start the last token is (_url_next)
+    dot_word = False  # the last token is . after a word: com, org, ... next joins it (imdb.com)
 
     def put_held():  # the held apostrophe with nothing known after it
         nonlocal prev, pk, held
@@ -767,11 +795,14 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
         elif k == "apos":
             held = i
             continue
+        elif _is_word(tok, i, k) and (url in ("www_dot", "name_dot") or (dot_word and _among(tok, i, DOMAIN_ENDS))):
+            pass  # www.imdb.com
         elif in_number and k == "text" and s[:1].isdigit():
             pass  # 3.5, 10,000, 3:15
         elif in_abbrev and k == "text" and len(s) == 1 and s.isalpha() and s.lower() not in (b"a", b"i"):
             abbrev_now = True  # e.g., u.s. (not "plan b. a", "so did i. i")
         elif k == "hyphen" and (_is_word(tok, prev, pk) or (pk == "hyphen" and joined) or
+                                (s == b"/" and url in ("colon", "slash")) or
                                 (s == b"/" and 0 <= prev < len(tok["vocab"]) and tok["vocab"][prev] == "<")):
             joined_now = True  # well-known, --
         elif pk == "hyphen" and joined and _is_word(tok, i, k):
@@ -784,6 +815,8 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
         abbrev = abbrev_now
         in_number = k == "close" and s in (b".", b",", b":") and ps[-1:].isdigit() and pk != "silent"
         joined = joined_now
+        url = _url_next(tok, url, i, k, s, _is_word(tok, i, k))
+        dot_word = k == "close" and s == b"." and _is_word(tok, prev, pk)
         if k == "open" and s == b"`":  # a ` opens a quotation; a line break ends one left open
             squote_open = True
         elif k == "newline":
