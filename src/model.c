@@ -848,14 +848,14 @@ void rnn_model_carry_state(const rnn_model *m, rnn_acts *a, int B) {
     if (m->c.cell == RNN_CELL_LSTM) memcpy(a->c0, a->cn, n * sizeof(float));
 }
 
-/* One direction of layer l, forward. The two directions of a layer are
- * independent: with threads they run side by side, each single-threaded (the
- * GEMMs of one step are too small to split well; nested regions run
- * serially), each with its own work buffer. */
 /* 1 when a forward over p runs in chunks: inference activations whose cache
  * holds fewer rows than p has. */
 static int chunked(const rnn_acts *a, const rnn_pack *p) { return a->chunk && p->N > a->chunk; }
 
+/* One direction of layer l, forward. The two directions of a layer are
+ * independent: with threads they run side by side, each single-threaded (the
+ * GEMMs of one step are too small to split well; nested regions run
+ * serially), each with its own work buffer. */
 static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, int d,
                         const float *in, int in_w, int state_in, const int32_t *ids) {
     const int D = m->D, H = m->c.hidden_dim, k = l * D + d;

@@ -53,7 +53,8 @@ typedef struct {
     int attention_dim;
     int num_classes;
     rnn_loss loss;        /* bce: one logit */
-    float head_dropout;   /* dropout on the pooled features before the head */
+    float head_dropout;   /* dropout before the head, on a classifier's pooled features;
+                             lm too (not classify only): on the top layer's output */
     int max_len;          /* texts are read by their first (or, truncate_tail, last) max_len
                              tokens, as in training (rnn train --max-len); 0: whole texts */
     int truncate_tail;
