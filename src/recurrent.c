@@ -14,9 +14,9 @@
  *      each core's L2;
  *   3. backward (backward_steps) runs the loop in reverse order producing the
  *      pre-activation gradients dG, then the weight gradients are three GEMMs
- *      batched over all time steps: dW_ih += dG^T @ x, dW_hh += dG_h^T @ h_prev
- *      (dG_h = dG except the GRU's n part, da = d pre_n ⊙ r: see
- *      gru_row_backward), dx = dG @ W_ih.
+ *      (four for the GRU, whose W_hh takes two) batched over all time steps:
+ *      dW_ih += dG^T @ x, dW_hh += dG_h^T @ h_prev (dG_h = dG except the
+ *      GRU's n part, da = d pre_n ⊙ r: see gru_row_backward), dx = dG @ W_ih.
  *
  * Each cell's maths is in one place, its row functions, with the equations
  * (PyTorch's) above them: lstm_row / lstm_row_backward, gru_row /
@@ -190,7 +190,12 @@ void rnn_lstm_row_forward(int H, float *restrict gi, float *restrict gf, float *
 
 /* Every step function below works on units [u0, u1) of rows [0, bt) of one
  * time step: forward_steps and backward_steps call it with each thread's
- * part (its units, or with the row split its rows and all the units). */
+ * part (its units, or with the row split its rows and all the units). The
+ * forward ones share their arguments: gates, the step's rows (bt, G*H) of
+ * x W_ih^T, completed in place; hg, h_prev W_hh^T for those rows (bt, G*H),
+ * or NULL where no row has a previous state (the first step without h0);
+ * bias, b_ih + b_hh (G*H; the GRU's n part b_hn alone); h, the output rows,
+ * ldh floats apart. */
 static void lstm_step_forward(int bt, int H, int u0, int u1, float *gates, const float *hg,
                               const float *bias, const float *cprev, float *c, float *h, int ldh,
                               const float *rmask) {
@@ -504,7 +509,8 @@ static int team_size(const step_team *s) {
     const int H = s->d->H, GH = rnn_cell_gates(s->d->cell) * H;
     const int parts = s->rows ? s->p->batch_sizes[0] / ROW_MIN : (H + s->align - 1) / s->align;
     int nt = rnn_get_threads();
-    if ((long)s->p->batch_sizes[0] * GH * H < (1L << 18)) nt = 1; /* a team costs more */
+    /* Under 2^18 multiply-adds a step, starting a team costs more than it saves. */
+    if ((long)s->p->batch_sizes[0] * GH * H < (1L << 18)) nt = 1;
     return nt < parts ? nt : parts > 1 ? parts : 1;
 }
 

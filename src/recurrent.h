@@ -129,8 +129,9 @@ void rnn_set_team_layout(int layout);
  *         hz, hn the parts of W_h* h (scaled by hm: 0 when there is no state);
  *         bn is b_hn (r scales it); r's and z's two biases may sit in either
  *         place: training passes xr = W_ir x with br = b_ir + b_hr (and adds
- *         b_in itself), inference xr = W_ir x + b_ir with br = b_hr; ghn gets
- *         W_hn h + b_hn; h from hp.
+ *         b_in itself), inference xr = W_ir x + b_ir with br = b_hr. This
+ *         function adds no b_in: xn must hold W_in x + b_in. ghn gets
+ *         W_hn h + b_hn; hp is the previous h, h gets the new one.
  *   RNN:  h = tanh (or relu) of g + hm*hr + b, where g = W_ih x and b =
  *         b_ih + b_hh (training), or g = W_ih x + b_ih and b = b_hh (inference). */
 void rnn_lstm_row_forward(int n, float *restrict gi, float *restrict gf, float *restrict gg,
