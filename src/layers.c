@@ -12,6 +12,7 @@
 #include "activations.h"
 #include "gemm.h"
 
+/* Below this many elements a thread team costs more than it saves. */
 #define PAR_MIN 32768
 
 void rnn_embedding_forward(float *out, const float *W, const int32_t *ids, int N, int E) {

@@ -175,12 +175,6 @@ static void test_pack_validation(void) {
     CHECK(bs[0] == 3 && bs[1] == 2 && bs[2] == 2 && offs[3] == 7, "batch sizes 3,2,2");
 }
 
-/* Recurrent dropout (Semeniuta et al. 2016) against the cell formulas
- * computed directly in double, for LSTM and GRU, forward and reverse, over a
- * packed batch of unequal lengths with a mask of zeros and 1/(1-p):
- *   LSTM c' = f c + i (g m), h' = o tanh(c');  GRU h' = (1-z)(n m) + z h.
- * Then the backward pass against central differences of sum(y * w) with the
- * same mask. */
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 
 /* The direction in double, straight from the formulas, for any cell: each
@@ -230,6 +224,12 @@ static void rdrop_oracle(rnn_cell cell, int reverse, const rnn_pack *p, int I, i
     dir_oracle(cell, reverse, p, I, H, W_ih, W_hh, b_ih, b_hh, x, m, NULL, NULL, y);
 }
 
+/* Recurrent dropout (Semeniuta et al. 2016) against the cell formulas
+ * computed directly in double, for LSTM and GRU, forward and reverse, over a
+ * packed batch of unequal lengths with a mask of zeros and 1/(1-p):
+ *   LSTM c' = f c + i (g m), h' = o tanh(c');  GRU h' = (1-z)(n m) + z h.
+ * Then the backward pass against central differences of sum(y * w) with the
+ * same mask. */
 static void test_recurrent_dropout(void) {
     enum { T = 4, B = 3, I = 3, H = 5 };
     int lengths[B] = {4, 3, 1}, bs[T], offs[T + 1];
