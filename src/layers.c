@@ -76,7 +76,9 @@ void rnn_linear_backward(float *din, int accumulate, float *dW, float *db, const
 /* The masks come from a counter-based generator: element i of a call's mask
  * is a hash of (one draw from rng, i), so a large mask is made by all threads
  * at once and is the same whatever their number. Two elements per 64-bit
- * hash (splitmix64's finaliser), each kept when its 32 bits are >= p * 2^32. */
+ * hash: pair j gets splitmix64's output mix64(key + (j + 1) * gamma), gamma
+ * = 0x9e3779b97f4a7c15 (splitmix64's increment, 2^64 over the golden
+ * ratio); each element is kept when its 32 bits are >= p * 2^32. */
 static inline uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;

@@ -126,7 +126,7 @@ void rnn_set_team_layout(int layout);
  *   LSTM: gi, gf, gg, go hold the full pre-activations (both projections,
  *         both biases) and get the activated gates; c = f*cp + i*g, h = o*tanh(c).
  *   GRU:  xr, xz, xn hold the x projections and get the activated r, z, n; hr,
- *         hz, hn the parts of W_h* h (scaled by hm: 0 when there is no state);
+ *         hz, hhn the parts of W_h* h (scaled by hm: 0 when there is no state);
  *         bn is b_hn (r scales it); r's and z's two biases may sit in either
  *         place: training passes xr = W_ir x with br = b_ir + b_hr (and adds
  *         b_in itself), inference xr = W_ir x + b_ir with br = b_hr. This
@@ -138,7 +138,7 @@ void rnn_lstm_row_forward(int n, float *restrict gi, float *restrict gf, float *
                           float *restrict go, const float *restrict cp, float *restrict c,
                           float *restrict h);
 void rnn_gru_row_forward(int n, float *restrict xr, float *restrict xz, float *restrict xn,
-                         const float *restrict hr, const float *restrict hz, const float *restrict hn,
+                         const float *restrict hr, const float *restrict hz, const float *restrict hhn,
                          float hm, const float *restrict br, const float *restrict bz,
                          const float *restrict bn, const float *restrict hp, float *restrict ghn,
                          float *restrict h);
