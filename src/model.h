@@ -48,13 +48,13 @@ typedef struct {
     int locked_dropout;   /* lm: dropout, embed_dropout and head_dropout draw one mask per sequence,
                              the same at every step (variational; AWD-LSTM's locked dropout) */
     int residual;         /* add each layer's input to its output when widths match */
+    float head_dropout;   /* dropout before the head: on a classifier's pooled features,
+                             a language model's top layer output */
     /* classify only */
     rnn_pool pool;
     int attention_dim;
     int num_classes;
     rnn_loss loss;        /* bce: one logit */
-    float head_dropout;   /* dropout before the head, on a classifier's pooled features;
-                             lm too (not classify only): on the top layer's output */
     int max_len;          /* texts are read by their first (or, truncate_tail, last) max_len
                              tokens, as in training (rnn train --max-len); 0: whole texts */
     int truncate_tail;
