@@ -113,17 +113,24 @@ static void test_stepper_matches_forward(void) {
            worst, worst_bf);
 }
 
+/* The benchmark's char model, a 2x512 LSTM (vocabulary 65, embedding 64),
+ * its weights drawn from seed; NULL (a failed check) if it cannot be made. */
+static rnn_model *char_lm_2x512(rnn_config *c, uint64_t seed) {
+    rnn_config_default(c, RNN_TASK_LM);
+    c->vocab_size = 65, c->num_layers = 2, c->hidden_dim = 512, c->embed_dim = 64;
+    rnn_model *m = rnn_model_create(c);
+    CHECK(m, "model: %s", rnn_last_error());
+    if (m) rnn_model_init(m, seed);
+    return m;
+}
+
 /* A 2x512 LSTM's streams (12.6 MB) outgrow L2, so its stepper may read them
  * with or without software prefetch: either way the logits are the same,
  * bit for bit, and the forward pass's. */
 static void test_stepper_prefetch(void) {
     rnn_config c;
-    rnn_config_default(&c, RNN_TASK_LM);
-    c.vocab_size = 65, c.num_layers = 2, c.hidden_dim = 512, c.embed_dim = 64;
-    rnn_model *m = rnn_model_create(&c);
-    CHECK(m, "model: %s", rnn_last_error());
+    rnn_model *m = char_lm_2x512(&c, 5);
     if (!m) return;
-    rnn_model_init(m, 5);
     int32_t ids[T];
     for (int t = 0; t < T; t++) ids[t] = (int32_t)((t * 11 + 3) % c.vocab_size);
     float *want = forward_all(m, ids);
@@ -159,12 +166,8 @@ static void test_stepper_prefetch(void) {
 static void test_stepper_prefetch_trial(void) {
     enum { N = 80, TRIAL = 72 };
     rnn_config c;
-    rnn_config_default(&c, RNN_TASK_LM);
-    c.vocab_size = 65, c.num_layers = 2, c.hidden_dim = 512, c.embed_dim = 64;
-    rnn_model *m = rnn_model_create(&c);
-    CHECK(m, "model: %s", rnn_last_error());
+    rnn_model *m = char_lm_2x512(&c, 9);
     if (!m) return;
-    rnn_model_init(m, 9);
     rnn_stepper *a = rnn_stepper_create(m, RNN_FP32), *b = rnn_stepper_create(m, RNN_FP32);
     CHECK(a && b, "steppers: %s", rnn_last_error());
     if (a && b) {
