@@ -1123,10 +1123,11 @@ void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open) {
  * "http :" (a "/" after a word joins anyway, and a word after a joined one:
  * "com/title"). Where no "www" came, a common ending joins the "." before it
  * (imdb.com, page.html: domain_ends), not words such as "net" that may
- * start a sentence. */
+ * start a sentence, nor "gov", an abbreviation in prose ("n.j. gov. says",
+ * "the u.s. gov't"; in the data here never a bare domain's ending). */
 enum { URL_NONE, URL_SCHEME, URL_COLON, URL_SLASH, URL_SLASHES, URL_WWW, URL_WWW_DOT, URL_NAME, URL_NAME_DOT };
 static const char *const url_schemes[] = {"http", "https", "ftp", NULL}, *const url_www[] = {"www", NULL};
-static const char *const domain_ends[] = {"com", "org", "edu", "gov", "html", "htm", "php", NULL};
+static const char *const domain_ends[] = {"com", "org", "edu", "html", "htm", "php", NULL};
 
 /* The state after token id (of kind k, n bytes of text s, a word or not)
  * follows one in state u. */

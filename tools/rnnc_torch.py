@@ -697,7 +697,7 @@ def _ends_word(tok, i):
 
 
 URL_SCHEMES = ("http", "https", "ftp")
-DOMAIN_ENDS = ("com", "org", "edu", "gov", "html", "htm", "php")
+DOMAIN_ENDS = ("com", "org", "edu", "html", "htm", "php")  # not gov: "n.j. gov. says", "the u.s. gov't"
 
 
 def _url_next(tok, u, i, k, s, word):
