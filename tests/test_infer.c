@@ -161,8 +161,9 @@ static void test_stepper_prefetch(void) {
 
 /* The process's first 2x512 stepper times its first 72 tokens with and
  * without prefetch (-1 until then), feeding the same logits as a stepper
- * told not to, then keeps a choice that the next stepper starts from; a
- * model whose streams fit in L2 (2x128: 1 MB) prefetches without a trial. */
+ * told not to (which ends its own trial), then keeps a choice that the next
+ * stepper starts from; a model whose streams fit in L2 (2x128: 1 MB)
+ * prefetches without a trial. */
 static void test_stepper_prefetch_trial(void) {
     enum { N = 80, TRIAL = 72 };
     rnn_config c;
@@ -172,6 +173,7 @@ static void test_stepper_prefetch_trial(void) {
     CHECK(a && b, "steppers: %s", rnn_last_error());
     if (a && b) {
         rnn_stepper_set_prefetch(b, 0);
+        CHECK(rnn_stepper_prefetch(b) == 0, "setting the prefetch ends the trial (%d)", rnn_stepper_prefetch(b));
         int same = 1, during = 1, after = -2;
         for (int t = 0; t < N; t++) {
             const int32_t id = (int32_t)((t * 7 + 1) % c.vocab_size);
