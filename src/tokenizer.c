@@ -1115,6 +1115,7 @@ void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open) {
     d->joined = 0;
     d->url = 0;
     d->dot_word = 0;
+    d->pend = 0;
 }
 
 /* A web address's start, as a word tokenizer splits it ("http : / / www .
@@ -1164,6 +1165,18 @@ static size_t put_held(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t c
     return w;
 }
 
+/* The pending domain ending (d->prev): on the "." before it, or spaced when
+ * a piece of its word comes next (cont). */
+static size_t put_pend(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t cap, int cont) {
+    char tmp[1];
+    size_t n, w = 0;
+    int k;
+    const char *s = token_text(t, d->prev, tmp, &n, &k);
+    if (cont) w = put(buf, cap, w, " ", 1);
+    d->pend = 0;
+    return put(buf, cap, w, s, n);
+}
+
 size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf, size_t cap) {
     if (!buf || cap == 0) return 0;
     buf[0] = 0;
@@ -1174,16 +1187,17 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     }
     char tmp[1];
     size_t n, w = 0;
-    int k, joined = 0, abbrev = 0;
+    int k, joined = 0, abbrev = 0, pend = 0;
     const char *s = token_text(t, id, tmp, &n, &k);
     const int words = t->opt.type == RNN_TOK_WORD || t->opt.type == RNN_TOK_WORDPIECE;
+    if (d->pend) w = put_pend(t, d, buf, cap, k == KIND_CONT);
     if (!words) { /* char, byte: the text itself */
         d->prev = id, d->prev_kind = k;
         return put(buf, cap, 0, s, n);
     }
     if (k == KIND_SILENT) { /* [SEP], <pad>: nothing, and no space after them */
         d->prev = id, d->prev_kind = k;
-        return 0;
+        return w;
     }
     if (k == KIND_QUOTE) { /* a straight double quote opens, then closes */
         k = d->quote_open ? KIND_CLOSE : KIND_OPEN;
@@ -1219,10 +1233,12 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
         d->held = -1;
     } else if (k == KIND_APOS) { /* written with the token after it, which decides its spaces */
         d->held = id;
-        return 0;
+        return w;
     } else if (k == KIND_CONT) { /* ##ing: glued */
     } else if (is_word(t, id, k) && (d->url == URL_WWW_DOT || d->url == URL_NAME_DOT ||
                                      (d->dot_word && among(t, id, domain_ends)))) { /* www.imdb.com */
+        /* (a wordpiece model's bare ending waits for its next piece: com ##plicating) */
+        pend = t->opt.type == RNN_TOK_WORDPIECE && d->url != URL_WWW_DOT && d->url != URL_NAME_DOT;
     } else if (d->in_number && k == KIND_TEXT && n && s[0] >= '0' && s[0] <= '9') { /* 3.5, 10,000, 3:15 */
     } else if (d->in_abbrev && k == KIND_TEXT && n == 1 && ((s[0] | 32) >= 'b' && (s[0] | 32) <= 'z') &&
                (s[0] | 32) != 'i') { /* e.g., u.s. (not "plan b. a", "so did i. i") */
@@ -1236,7 +1252,8 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     } else if (spaced(d->prev_kind, k)) {
         w = put(buf, cap, w, " ", 1);
     }
-    w = put(buf, cap, w, s, n);
+    if (!pend) w = put(buf, cap, w, s, n);
+    d->pend = pend;
     /* a . , or : after a number: one more number goes on it */
     const char *ps = d->prev >= 0 ? strtab_key(&t->vocab, (size_t)d->prev) : "";
     const size_t pn = d->prev >= 0 ? t->vocab.len[d->prev] : 0;
@@ -1259,7 +1276,8 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
 size_t rnn_detok_end(const rnn_tokenizer *t, rnn_detok *d, char *buf, size_t cap) {
     if (!buf || cap == 0) return 0;
     buf[0] = 0;
-    return d->held >= 0 ? put_held(t, d, buf, cap, 0) : 0;
+    const size_t w = d->pend ? put_pend(t, d, buf, cap, 0) : 0;
+    return d->held >= 0 ? put_held(t, d, buf, cap, w) : w;
 }
 
 /* Whether byte c belongs to a word as rnn_recase reads text: an ASCII letter
@@ -1371,7 +1389,8 @@ char *rnn_tokenizer_as_written(const rnn_tokenizer *t, const char *s, size_t len
 
 size_t rnn_tokenizer_max_piece(const rnn_tokenizer *t) {
     if (t->opt.type == RNN_TOK_BYTE) return 1;
-    /* a held apostrophe (3 bytes at most), a space, the token, a space */
+    /* a held apostrophe (3 bytes at most), a space, the token, a space; or a
+     * wordpiece model's pending domain ending (put_pend: 4), a space, the token */
     return (t->max_len > 5 ? t->max_len : 5) + 6;
 }
 

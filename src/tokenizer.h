@@ -227,6 +227,8 @@ typedef struct {
     int joined;     /* the last token is a hyphen against a word (or hyphen) before it: a word next joins it */
     int url;        /* how far into a web address's start the last token is (url_next in tokenizer.c) */
     int dot_word;   /* the last token is . after a word: com, org, ... next joins it (imdb.com) */
+    int pend;       /* wordpiece: the last token (com, org, ... so joined) is not written yet: its next
+                       piece decides ("com ##plicating" is a word of its own) */
 } rnn_detok;
 void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open);
 size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf, size_t cap);

@@ -1097,6 +1097,38 @@ static void test_decode_apostrophes(void) {
     }
     free(ids);
     rnn_tokenizer_free(t);
+    /* a wordpiece model's: a domain's ending that begins a longer word after
+     * a sentence ("com ##plicating") stays apart, found only at its next
+     * piece; one that ends the text, or comes before <pad>, an apostrophe or
+     * a word, is written on its "." */
+    static const char *const lines[] = {"[PAD]", "[UNK]", "back", "amazon", "www", "imdb", "or", "com",
+                                        "org", "##plicating", "##ani", "##zed", ".", "'", "s"};
+    char path[64];
+    if (write_vocab(path, lines, LEN(lines))) GIVE_UP("write vocab");
+    rnn_tok_options_default(&o, RNN_TOK_WORDPIECE);
+    o.vocab_file = path;
+    t = build(&o, NULL);
+    unlink(path);
+    if (!t) GIVE_UP("build");
+    const char *wp[] = {"back. complicating amazon.com's www.imdb.com or amazon.com",
+                        "back. organized amazon.org or imdb.org"};
+    for (size_t i = 0; i < LEN(wp); i++) {
+        size_t n = 0, plen = 0;
+        int32_t *ids = enc(t, wp[i], &n, NULL);
+        char *d = ids ? rnn_tokenizer_decode(t, ids, n) : NULL, *p = ids ? pieces(t, ids, n, &plen) : NULL;
+        CHECK(d && p && !strcmp(d, wp[i]) && !strcmp(p, wp[i]), "wordpiece: decode [%s] and streamed [%s]: [%s]",
+              d ? d : "", p ? p : "", wp[i]);
+        free(d), free(p), free(ids);
+    }
+    int32_t *ids2 = enc(t, "amazon.com", &n, NULL); /* then <pad> */
+    if (ids2 && n == 3) {
+        const int32_t pad[4] = {ids2[0], ids2[1], ids2[2], 0};
+        char *d = rnn_tokenizer_decode(t, pad, 4);
+        CHECK(d && !strcmp(d, "amazon.com"), "wordpiece: amazon.com [PAD]: [%s]", d ? d : "");
+        free(d);
+    }
+    free(ids2);
+    rnn_tokenizer_free(t);
 }
 
 /* rnn_recase_emit's emit: appends to a 4 KB string, counting the pieces. */
