@@ -1115,6 +1115,7 @@ void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open) {
     d->joined = 0;
     d->url = 0;
     d->dot_word = 0;
+    d->path_word = 0;
     d->pend = 0;
 }
 
@@ -1123,12 +1124,15 @@ void rnn_detok_init(rnn_detok *d, int32_t prev, int quote_open) {
  * after "www ." or "www . name ." joins them, and so do the "/"s after
  * "http :" (a "/" after a word joins anyway, and a word after a joined one:
  * "com/title"). Where no "www" came, a common ending joins the "." before it
- * (imdb.com, page.html: domain_ends), not words such as "net" that may
- * start a sentence, nor "gov", an abbreviation in prose ("n.j. gov. says",
- * "the u.s. gov't"; in the data here never a bare domain's ending). */
+ * (imdb.com: domain_ends), not words such as "net" that may start a
+ * sentence, nor "gov", an abbreviation in prose ("n.j. gov. says", "the
+ * u.s. gov't"; in the data here never a bare domain's ending); a page's
+ * (page_ends) only after a word that was written against a "/"
+ * ("com/index.html", not IMDb's "in english only. html or ..."). */
 enum { URL_NONE, URL_SCHEME, URL_COLON, URL_SLASH, URL_SLASHES, URL_WWW, URL_WWW_DOT, URL_NAME, URL_NAME_DOT };
 static const char *const url_schemes[] = {"http", "https", "ftp", NULL}, *const url_www[] = {"www", NULL};
-static const char *const domain_ends[] = {"com", "org", "edu", "html", "htm", "php", NULL};
+static const char *const domain_ends[] = {"com", "org", "edu", NULL};
+static const char *const page_ends[] = {"html", "htm", "php", "asp", "shtml", NULL};
 
 /* The state after token id (of kind k, n bytes of text s, a word or not)
  * follows one in state u. */
@@ -1187,7 +1191,7 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
     }
     char tmp[1];
     size_t n, w = 0;
-    int k, joined = 0, abbrev = 0, pend = 0;
+    int k, joined = 0, abbrev = 0, pend = 0, path = 0;
     const char *s = token_text(t, id, tmp, &n, &k);
     const int words = t->opt.type == RNN_TOK_WORD || t->opt.type == RNN_TOK_WORDPIECE;
     if (d->pend) w = put_pend(t, d, buf, cap, k == KIND_CONT);
@@ -1236,7 +1240,8 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
         return w;
     } else if (k == KIND_CONT) { /* ##ing: glued */
     } else if (is_word(t, id, k) && (d->url == URL_WWW_DOT || d->url == URL_NAME_DOT ||
-                                     (d->dot_word && among(t, id, domain_ends)))) { /* www.imdb.com */
+                                     (d->dot_word && among(t, id, domain_ends)) ||
+                                     (d->dot_word == 2 && among(t, id, page_ends)))) { /* www.imdb.com, /a.html */
         /* (a wordpiece model's bare ending waits for its next piece: com ##plicating) */
         pend = t->opt.type == RNN_TOK_WORDPIECE && d->url != URL_WWW_DOT && d->url != URL_NAME_DOT;
     } else if (d->in_number && k == KIND_TEXT && n && s[0] >= '0' && s[0] <= '9') { /* 3.5, 10,000, 3:15 */
@@ -1248,7 +1253,8 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
                                     (n == 1 && s[0] == '/' && d->prev >= 0 && t->vocab.len[d->prev] == 1 &&
                                      strtab_key(&t->vocab, (size_t)d->prev)[0] == '<'))) {
         joined = 1; /* well-known, --, </p>, http:// */
-    } else if (d->prev_kind == KIND_HYPHEN && d->joined && is_word(t, id, k)) { /* well-known */
+    } else if (d->prev_kind == KIND_HYPHEN && d->joined && is_word(t, id, k)) { /* well-known, com/title */
+        path = t->vocab.len[d->prev] == 1 && strtab_key(&t->vocab, (size_t)d->prev)[0] == '/';
     } else if (spaced(d->prev_kind, k)) {
         w = put(buf, cap, w, " ", 1);
     }
@@ -1264,7 +1270,8 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
                    d->prev_kind != KIND_SILENT;
     d->joined = joined;
     d->url = url_next(t, d->url, id, k, s, n, is_word(t, id, k));
-    d->dot_word = k == KIND_CLOSE && n == 1 && s[0] == '.' && is_word(t, d->prev, d->prev_kind);
+    d->dot_word = k == KIND_CLOSE && n == 1 && s[0] == '.' && is_word(t, d->prev, d->prev_kind) ? 1 + d->path_word : 0;
+    d->path_word = path;
     /* a ` opens a quotation; a line break ends one left open (an apostrophe
      * misread as opening, "ol' man", would turn every later one about) */
     if (k == KIND_OPEN && n == 1 && s[0] == '`') d->squote_open = 1;

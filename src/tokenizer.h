@@ -226,7 +226,9 @@ typedef struct {
     int abbrev;     /* the last token is a letter so joined */
     int joined;     /* the last token is a hyphen against a word (or hyphen) before it: a word next joins it */
     int url;        /* how far into a web address's start the last token is (url_next in tokenizer.c) */
-    int dot_word;   /* the last token is . after a word: com, org, ... next joins it (imdb.com) */
+    int dot_word;   /* the last token is . after a word (2: a path_word): com, org, ... next joins it
+                       (imdb.com), and html, php, ... after a path word (com/index.html) */
+    int path_word;  /* the last token is a word written against a "/" before it */
     int pend;       /* wordpiece: the last token (com, org, ... so joined) is not written yet: its next
                        piece decides ("com ##plicating" is a word of its own) */
 } rnn_detok;

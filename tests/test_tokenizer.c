@@ -1053,7 +1053,7 @@ static void test_decode_apostrophes(void) {
                            "it's 'the' best, that's 'fun' and `it's a wonderful life' came out",
                            "ol 'oscar\nthen she said 'yes' and 'no'",
                            "see www.imdb.com. it is at http://www.imdb.com/title/tt1337580 and imdb.com, "
-                           "www.archambault.ca or https://example.org/a.html; the catch. net profits",
+                           "www.archambault.ca or https://example.org/a.html; the catch. net profits; english only. html or boards",
                            "linked to n.j. gov. says the u.s. gov't, not www.whitehouse.gov or http://x.gov/a"};
     const char *want[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "a' 'b", NULL, NULL, NULL, "a-b",
                           NULL, NULL, NULL, "left. <br/> <br/> the end </p>", NULL,

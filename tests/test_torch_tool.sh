@@ -386,7 +386,7 @@ texts = ['he said (quietly), i\'m here: \"yes\" [and] \'tis so\u2026 \u00abok\u0
          'it\'s \'the\' best, that\'s \'fun\' and \`it\'s a wonderful life\' came out',
          'ol \'oscar\\nthen she said \'yes\' and \'no\'',
          'see www.imdb.com. it is at http://www.imdb.com/title/tt1337580 and imdb.com, '
-         'www.archambault.ca or https://example.org/a.html; the catch. net profits',
+         'www.archambault.ca or https://example.org/a.html; the catch. net profits; english only. html or boards',
          'linked to n.j. gov. says the u.s. gov\'t, not www.whitehouse.gov or http://x.gov/a']
 tok = {'type': 'word', 'vocab': ['<pad>', '<unk>'], 'pad_id': 0, 'unk_id': 1, 'lowercase': True,
        'split_punct': True, 'strip_html': False, 'keep_newlines': True, 'min_count': 1, 'max_vocab': 0,

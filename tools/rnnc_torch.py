@@ -697,7 +697,8 @@ def _ends_word(tok, i):
 
 
 URL_SCHEMES = ("http", "https", "ftp")
-DOMAIN_ENDS = ("com", "org", "edu", "html", "htm", "php")  # not gov: "n.j. gov. says", "the u.s. gov't"
+DOMAIN_ENDS = ("com", "org", "edu")  # not gov: "n.j. gov. says", "the u.s. gov't"
+PAGE_ENDS = ("html", "htm", "php", "asp", "shtml")  # after a word against a "/" only: com/index.html
 
 
 def _url_next(tok, u, i, k, s, word):
@@ -753,7 +754,8 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
     abbrev = False  # one more letter (not a, i) joins it (e.g., u.s., p.m.); abbrev: the last token is one
     joined = False  # the last token is a hyphen against a word (or hyphen) before it: a word next joins it
     url = "none"  # how far into a web address's start the last token is (_url_next)
-    dot_word = False  # the last token is . after a word: com, org, ... next joins it (imdb.com)
+    dot_word = 0  # the last token is . after a word (2: a path word): com, org, ... next joins it (imdb.com)
+    path_word = False  # the last token is a word written against a "/" before it (com/index: html may follow)
 
     def put_held():  # the held apostrophe with nothing known after it
         nonlocal prev, pk, held
@@ -768,7 +770,7 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
         if k == "silent":
             prev, pk = i, k
             continue
-        joined_now = abbrev_now = False
+        joined_now = abbrev_now = path_now = False
         if k == "quote":
             k = "close" if quote_open else "open"
             quote_open = not quote_open
@@ -795,8 +797,9 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
         elif k == "apos":
             held = i
             continue
-        elif _is_word(tok, i, k) and (url in ("www_dot", "name_dot") or (dot_word and _among(tok, i, DOMAIN_ENDS))):
-            pass  # www.imdb.com
+        elif _is_word(tok, i, k) and (url in ("www_dot", "name_dot") or (dot_word and _among(tok, i, DOMAIN_ENDS)) or
+                                      (dot_word == 2 and _among(tok, i, PAGE_ENDS))):
+            pass  # www.imdb.com, /index.html
         elif in_number and k == "text" and s[:1].isdigit():
             pass  # 3.5, 10,000, 3:15
         elif in_abbrev and k == "text" and len(s) == 1 and s.isalpha() and s.lower() not in (b"a", b"i"):
@@ -806,7 +809,7 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
                                 (s == b"/" and 0 <= prev < len(tok["vocab"]) and tok["vocab"][prev] == "<")):
             joined_now = True  # well-known, --
         elif pk == "hyphen" and joined and _is_word(tok, i, k):
-            pass  # well-known
+            path_now = tok["vocab"][prev] == "/"  # well-known, com/title
         elif _spaced(pk, k):
             out.append(b" ")
         out.append(s)
@@ -816,7 +819,8 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
         in_number = k == "close" and s in (b".", b",", b":") and ps[-1:].isdigit() and pk != "silent"
         joined = joined_now
         url = _url_next(tok, url, i, k, s, _is_word(tok, i, k))
-        dot_word = k == "close" and s == b"." and _is_word(tok, prev, pk)
+        dot_word = 1 + path_word if k == "close" and s == b"." and _is_word(tok, prev, pk) else 0
+        path_word = path_now
         if k == "open" and s == b"`":  # a ` opens a quotation; a line break ends one left open
             squote_open = True
         elif k == "newline":
