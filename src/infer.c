@@ -453,7 +453,9 @@ void rnn_stepper_reset(rnn_stepper *s) {
     /* h, c and r0 (W_hh0 times a zero h: zeros) */
     memset(s->mem, 0, sizeof(float) * (4 * (size_t)s->L * s->Hp + (size_t)s->G * s->Hp));
     s->cur = 0;
+    const int nt = s->nt;
     stepper_threads(s); /* the process's count now (rnn_threads may have changed it) */
+    if (s->pf_trial > 0 && s->nt != nt) prefetch_start(s); /* (a trial's blocks compare one team) */
 }
 
 /* Layer l's unit block u (units 16u .. 16u+15): every gate's sums of those

@@ -189,8 +189,23 @@ static void test_stepper_prefetch_trial(void) {
         CHECK(next && rnn_stepper_prefetch(next) == after, "the next stepper starts from the choice (%d)",
               next ? rnn_stepper_prefetch(next) : -3);
         rnn_stepper_free(next);
+        /* bf16 weights decide for themselves; a reset onto another team
+         * size starts the trial again (its blocks compare one team) */
+        rnn_set_threads(1);
         rnn_stepper *bf = rnn_stepper_create(m, RNN_BF16);
         CHECK(bf && rnn_stepper_prefetch(bf) == -1, "bf16 weights decide for themselves");
+        int timing = 1, decided = -2;
+        for (int t = 0; bf && t < 20; t++) rnn_stepper_feed(bf, 3);
+        rnn_set_threads(2);
+        if (bf) rnn_stepper_reset(bf);
+        for (int t = 0; bf && t < TRIAL; t++) {
+            rnn_stepper_feed(bf, 3);
+            if (t < TRIAL - 1) timing &= rnn_stepper_prefetch(bf) == -1;
+            else decided = rnn_stepper_prefetch(bf);
+        }
+        CHECK(timing && (decided == 0 || decided == 1),
+              "a reset from 1 thread to 2 times %d tokens again, then decides (%d)", TRIAL, decided);
+        rnn_set_threads(0);
         rnn_stepper_free(bf);
     }
     rnn_stepper_free(a);
