@@ -341,7 +341,7 @@ static float *input_table(const rnn_stepper *s, const float *w_ih, const float *
  * process keeps the way whose fastest block was faster, per weight
  * precision. Real tokens on the real team of threads: a one-thread pass over
  * the weights, timed three times each way when the stepper was made (what
- * this replaced), chose wrong in about one process of three here. A smaller
+ * this replaced), chose wrong in 3 of 16 processes here. A smaller
  * model prefetches. Timing decides only the speed: the sums are the same. */
 #define PF_TRIAL_BYTES ((size_t)4 << 20)
 #define PF_BLOCK 8
