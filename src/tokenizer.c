@@ -1397,7 +1397,7 @@ char *rnn_tokenizer_as_written(const rnn_tokenizer *t, const char *s, size_t len
 size_t rnn_tokenizer_max_piece(const rnn_tokenizer *t) {
     if (t->opt.type == RNN_TOK_BYTE) return 1;
     /* a held apostrophe (3 bytes at most), a space, the token, a space; or a
-     * wordpiece model's pending domain ending (put_pend: 4), a space, the token */
+     * wordpiece model's pending ending (put_pend: 5, "shtml"), a space, the token */
     return (t->max_len > 5 ? t->max_len : 5) + 6;
 }
 
