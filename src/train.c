@@ -2412,6 +2412,7 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
     if (!r->classify && mc->reverse && rnn_opts_given(e, "reverse") && !e->reverse)
         return rnn_errorf("--reverse=false: the model of --init-from %s is a backward language model, and "
                           "fine-tuning keeps its direction", e->init_from);
+    if (!r->classify && mc->reverse) e->reverse = 1; /* config.txt says so: as a --config, it fine-tunes on */
     return 0;
 }
 
