@@ -2255,6 +2255,10 @@ static int make_classifier(run *r, const rnn_model *lm) {
     if (lm && lm->c.reverse)
         return rnn_errorf("%s: a backward (--reverse) LM goes in --init-backward; --init-from takes the forward one",
                           r->o->init_from);
+    if (lm && r->o->init_backward[0] && lm->c.bidirectional) /* its head reads the backward direction it has */
+        return rnn_errorf("--init-backward %s: the model of --init-from %s is bidirectional already (its backward "
+                          "direction and head trained together); start from a forward language model or a "
+                          "one-direction classifier", r->o->init_backward, r->o->init_from);
     if (lm && r->o->init_backward[0] && lm->c.num_layers != 1) /* (before the copy, which would fail first) */
         return rnn_errorf("--init-backward needs 1-layer language models (a bidirectional stack's upper layers "
                           "read both directions, which no single LM has learnt); --init-from %s has %d layers",

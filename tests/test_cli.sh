@@ -1988,6 +1988,11 @@ expect_error "--init-from with a backward LM" "goes in --init-backward" $RNN tra
 expect_error "--bidirectional with a forward LM alone is refused" "bidirectional: the model of --init-from .* has none .*--init-backward" $RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --bidirectional --out "$T/x12"
 expect_error "--residual when fine-tuning a model without it is refused" "residual: the model of --init-from .* has none" $RNN train --data "$T/cls_text.txt" --init-from "$T/lm4cls/model.safetensors" --residual --steps 1 --out "$T/x13"
 check "config.txt of a classifier from two LMs says bidirectional" "grep -q '^bidirectional = true$' '$T/biulm/config.txt'"
+# A bidirectional classifier has a backward direction its head was trained with: one from --init-backward
+# would replace it under that head (it was taken, the log saying "the whole classifier").
+expect_error "--init-backward onto a bidirectional classifier is refused" \
+    "init-backward .*bwd/model.safetensors: the model of --init-from .*biulm/model.safetensors is bidirectional already" \
+    $RNN train $clsu --init-from "$T/biulm/model.safetensors" --init-backward "$T/bwd/model.safetensors" --out "$T/x15"
 # The same shape and vocabulary size, but a tokenizer that reads text differently (--lowercase off:
 # on lowercase text the vocabulary is the same, the handling of new text is not).
 tr '[:upper:]' '[:lower:]' <"$T/cls_text.txt" >"$T/cls_lower.txt"
