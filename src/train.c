@@ -2369,6 +2369,9 @@ static int adopt_shape(run *r, const rnn_config *mc, const rnn_tokenizer *tok) {
         return rnn_errorf("--tokenizer %s: fine-tuning keeps the tokenizer of --init-from %s", e->tokenizer,
                           e->init_from);
     if (e->tokenizer[0] && want.type == RNN_TOK_WORDPIECE && same_vocab_file(e, &want, tok)) return -1;
+    /* config.txt names the model's (a WordPiece model's pieces come with it, their file unnamed) */
+    if (!e->tokenizer[0] && rnn_tokenizer_type(tok) != RNN_TOK_WORDPIECE)
+        snprintf(e->tokenizer, sizeof e->tokenizer, "%s", rnn_tok_type_name(rnn_tokenizer_type(tok)));
     /* The tokenizer's options too: its vocabulary and text handling come with it. */
     const rnn_tok_options *to = rnn_tokenizer_options(tok);
     const struct {

@@ -1975,8 +1975,8 @@ expect_error "--reverse=false when fine-tuning a backward LM" "--reverse=false: 
 # is the same run again (it said reverse = false, which that run then refused as a change of direction).
 $RNN train --data "$T/cls_text.txt" --init-from "$T/bwd/model.safetensors" --steps 1 --threads 1 --progress quiet --out "$T/bwdft" >/dev/null 2>&1
 $RNN train --config "$T/bwdft/config.txt" --out "$T/bwdft2" >"$T/bwdft2.log" 2>&1
-check "config.txt of a backward LM fine-tuned says reverse, and trains again as a --config" \
-    "grep -qx 'reverse = true' '$T/bwdft/config.txt' && $RNN info '$T/bwdft2/model.safetensors' --json | grep -q '\"reverse\":true'"
+check "config.txt of a backward LM fine-tuned says reverse and its word tokenizer, and trains again as a --config" \
+    "grep -qx 'reverse = true' '$T/bwdft/config.txt' && grep -qx 'tokenizer = word' '$T/bwdft/config.txt' && $RNN info '$T/bwdft2/model.safetensors' --json | grep -q '\"reverse\":true'"
 $RNN train $clsu --init-from "$T/lm4cls/model.safetensors" --init-backward "$T/bwd/model.safetensors" --freeze-epochs 1 --epochs 1 --out "$T/biulm" >"$T/biulmlog" 2>&1
 check "a bidirectional classifier from a forward and a backward LM" "[ -s '$T/biulm/model.safetensors' ] && grep -q 'initialised the backward direction from' '$T/biulmlog' && ! grep -q warning '$T/biulmlog'"
 $RNN train --data "$T/cls_text.txt" $lmw --layers 2 --out "$T/lm2" >/dev/null 2>&1
