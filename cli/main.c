@@ -808,7 +808,7 @@ static void note_cut(const char *cmd, const char *what, const ensemble *e, const
  * max_len; d0 holds them encoded with model 0's. cut[k] gets the texts
  * model k cut (k > 0). */
 static int eval_ensemble(rnn_checkpoint *cks, char *const *paths, int K, const rnn_dataset *ds,
-                         rnn_cls_data *d0, rnn_cls_metrics *mt, size_t *cut) {
+                         rnn_cls_data *d0, rnn_cls_metrics *mt, size_t *cut, size_t *unk, size_t *ntok) {
     rnn_cls_data dk[MAX_ENSEMBLE + 1];
     const rnn_cls_data *d[MAX_ENSEMBLE + 1] = {d0};
     const rnn_model *m[MAX_ENSEMBLE + 1];
@@ -817,13 +817,14 @@ static int eval_ensemble(rnn_checkpoint *cks, char *const *paths, int K, const r
         m[k] = cks[k].model;
         if (k == 0) continue;
         const rnn_config *c = &cks[k].model->c;
-        if (rnn_cls_encode(&dk[k], ds, cks[k].tok, c->max_len, c->truncate_tail, NULL, &cut[k], NULL)) {
+        if (rnn_cls_encode(&dk[k], ds, cks[k].tok, c->max_len, c->truncate_tail, &unk[k], &cut[k], NULL)) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", rnn_last_error());
             rnn_errorf("%s: %s", paths[k], msg);
             goto out;
         }
         d[k] = &dk[k];
+        ntok[k] = dk[k].n_read;
     }
     rc = rnn_cls_evaluate_mean(m, d, K, 64, mt);
 out:
@@ -900,7 +901,7 @@ static void print_confusion(const rnn_cls_metrics *mt, char *const *labels) {
  * of one model or of the mean prediction of e's (its first gives the classes). */
 static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opts *dop, int cut_flag) {
     rnn_checkpoint *ck = &e->ck[0];
-    size_t cut[MAX_ENSEMBLE + 1] = {0};
+    size_t cut[MAX_ENSEMBLE + 1] = {0}, unks[MAX_ENSEMBLE + 1] = {0}, ntok[MAX_ENSEMBLE + 1] = {0};
     dop->check_utf8 = rnn_tokenizer_needs_utf8(ck->tok);
     dop->strip_html = rnn_tokenizer_options(ck->tok)->strip_html;
     rnn_dataset ds;
@@ -919,7 +920,8 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
     if (rnn_cls_note_empty(note, sizeof note, data, empty, d.n, ck->tok)) fprintf(stderr, "rnn: %s\n", note);
     rnn_cls_metrics mt;
     const int K = e->K;
-    if (eval_ensemble(e->ck, e->path, K, &ds, &d, &mt, cut)) {
+    unks[0] = unk, ntok[0] = d.n_read;
+    if (eval_ensemble(e->ck, e->path, K, &ds, &d, &mt, cut, unks, ntok)) {
         die(rnn_last_error());
         goto out;
     }
@@ -935,7 +937,13 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
         print_json_num(exp(mt.loss));
         printf(", \"accuracy\": %.9g, \"macro_f1\": %.9g, \"examples\": %ld, \"tokens\": %zu, \"unk\": %zu, ",
                mt.accuracy, mt.macro_f1, mt.n, d.n_read, unk);
-        if (K > 1) printf("\"ensemble\": %d, ", K);
+        if (K > 1) { /* each model reads the texts with its own tokenizer */
+            printf("\"ensemble\": %d, \"members_tokens\": [", K);
+            for (int k = 0; k < K; k++) printf("%s%zu", k ? ", " : "", ntok[k]);
+            printf("], \"members_unk\": [");
+            for (int k = 0; k < K; k++) printf("%s%zu", k ? ", " : "", unks[k]);
+            printf("], ");
+        }
         printf("\"labels\": [");
         for (int i = 0; i < C; i++) {
             printf("%s\"", i ? ", " : "");
@@ -960,7 +968,15 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
             printf("confusion: %d classes, too many to print (--json has the matrix)\n", C);
         else
             print_confusion(&mt, ck->labels);
-        if (unk) printf("(%zu of %zu tokens were not in the vocabulary)\n", unk, d.n_read);
+        int any = 0;
+        for (int k = 0; k < K; k++) any |= unks[k] != 0;
+        if (K == 1 && unk) {
+            printf("(%zu of %zu tokens were not in the vocabulary)\n", unk, d.n_read);
+        } else if (any) { /* each model reads the texts with its own tokenizer */
+            printf("(tokens not in each model's vocabulary:");
+            for (int k = 0; k < K; k++) printf("%s %s %zu of %zu", k ? ";" : "", e->path[k], unks[k], ntok[k]);
+            printf(")\n");
+        }
     }
     rnn_cls_metrics_free(&mt);
     rc = 0;

@@ -1473,6 +1473,14 @@ n = len(gold)
 ok = ev[\"ensemble\"] == 2 and ev[\"examples\"] == n and abs(ev[\"accuracy\"] - right / n) < 1e-9 and abs(ev[\"loss\"] - loss / n) < 1e-4
 sys.exit(0 if ok and len(a) == len(b) == n else 1)
 ' '$ens' '$T/cls.tsv' '$T/ens_a' '$T/ens_b'"
+# each member reads the texts with its own tokenizer (word, char): its own token and unknown counts
+counts=$($RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --json | grep -o '"tokens": [0-9]*, "unk": [0-9]*' | tr -dc '0-9 ')
+counts2=$($RNN eval "$T/clsens/model.safetensors" --data "$T/cls.tsv" --json | grep -o '"tokens": [0-9]*, "unk": [0-9]*' | tr -dc '0-9 ')
+check "eval --ensemble gives each model's own token and unknown counts ($counts; $counts2)" "python3 -c '
+import json, sys
+ev = json.loads(sys.argv[1]); a = sys.argv[2].split(); b = sys.argv[3].split()
+sys.exit(0 if ev[\"members_tokens\"] == [int(a[0]), int(b[0])] and ev[\"members_unk\"] == [int(a[1]), int(b[1])] and a[0] != b[0] else 1)
+' '$ens' '$counts' '$counts2'"
 metrics='s/.*"loss": ([0-9.]+).*"accuracy": ([0-9.]+), "macro_f1": ([0-9.]+).*/\1 \2 \3/'
 one=$($RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --json | sed -E "$metrics")
 two=$($RNN eval "$T/cls/model.safetensors" --ensemble "$T/cls/model.safetensors" --data "$T/cls.tsv" --json | sed -E "$metrics")
