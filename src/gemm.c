@@ -170,6 +170,15 @@ void rnn_set_threads(int n) {
 
 int rnn_threads_setting(void) { return current_threads; }
 
+static _Thread_local int run_threads; /* this thread's run's count (rnn_run_threads; 0: none) */
+
+void rnn_run_threads(int n) {
+    rnn_set_threads(n);
+    run_threads = current_threads;
+}
+
+void rnn_run_threads_end(void) { run_threads = 0; }
+
 int rnn_omp_threads(void) {
 #ifdef _OPENMP
     return omp_get_max_threads();
@@ -225,7 +234,7 @@ void rnn_threads_sync(void) {
 }
 
 int rnn_get_threads(void) {
-    int n = current_threads;
+    int n = run_threads > 0 ? run_threads : current_threads;
 #ifdef _OPENMP
     if (n <= 0) n = omp_get_max_threads();
 #endif

@@ -35,6 +35,13 @@ int rnn_gemm_set_backend(const char *name);
  * pool). n <= 0 means all cores. */
 void rnn_set_threads(int n);
 int rnn_get_threads(void);
+/* A training run's count: rnn_set_threads(n), and the calling thread's own
+ * until rnn_run_threads_end, so that rnn_get_threads in the thread that runs
+ * it (its log, its products) says the run's count while another run in
+ * another thread sets the process's (an OpenMP team's other threads read
+ * the process's, as before). */
+void rnn_run_threads(int n);
+void rnn_run_threads_end(void);
 /* The count rnn_set_threads last set (0: never called), and OpenMP's count
  * for this thread: what rnn_threads_restore puts back. */
 int rnn_threads_setting(void);

@@ -2854,7 +2854,7 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     /* A resumed run keeps what it was started with (its state decides). */
     if (!resuming && (rnn_opts_check_task(o) || (!o->init_from[0] && rnn_opts_check_unused(o)))) return -1;
     if (check_ranges(o)) return -1;
-    rnn_set_threads(o->threads);
+    rnn_run_threads(o->threads);
     rnn_precision prec = RNN_FP32;
     if (rnn_precision_parse(o->precision, &prec)) return -1;
     char fallback[256] = "";
@@ -3012,5 +3012,6 @@ out:
     free(r->labels);
     rnn_lm_stream_free(&r->train);
     rnn_lm_stream_free(&r->val);
+    rnn_run_threads_end();
     return rc;
 }
