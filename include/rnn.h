@@ -194,8 +194,9 @@ int rnn_set(rnn_t *m, const char *name, const char *value);
  * its count is the process's, in every thread that calls the library; after
  * it, each such thread runs on what it ran on before (an rnn_threads call
  * made during the run is undone too; runs that overlap, in threads of their
- * own, share one count, the last started's, and the last to end puts back
- * what the first found). Returns the threads now in use, or -1
+ * own, each run on their own count in the thread that runs them, while
+ * other threads, and OpenBLAS's one pool, take the last started's; the last
+ * to end puts back what the first found). Returns the threads now in use, or -1
  * + rnn_error() for an n out of range (nothing changed).
  * On a machine where other programs keep cores busy, run the host program
  * with GOMP_SPINCOUNT=1000 (or OMP_WAIT_POLICY=passive) in its environment:
