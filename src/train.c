@@ -2854,9 +2854,9 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
     /* A resumed run keeps what it was started with (its state decides). */
     if (!resuming && (rnn_opts_check_task(o) || (!o->init_from[0] && rnn_opts_check_unused(o)))) return -1;
     if (check_ranges(o)) return -1;
-    rnn_run_threads(o->threads);
     rnn_precision prec = RNN_FP32;
     if (rnn_precision_parse(o->precision, &prec)) return -1;
+    rnn_run_threads(o->threads); /* (from here every way out ends at out: rnn_run_threads_end) */
     char fallback[256] = "";
     if (rnn_gemm_set_precision(prec)) {
         /* Fall back cleanly: the same run in fp32, said once (below, in the log too). */
