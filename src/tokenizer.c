@@ -1060,6 +1060,11 @@ static int is_word(const rnn_tokenizer *t, int32_t id, int k) {
            (k == KIND_TEXT && ((c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80));
 }
 
+/* Whether token id (-1: none) is the one character c. */
+static int is_char(const rnn_tokenizer *t, int32_t id, char c) {
+    return id >= 0 && t->vocab.len[id] == 1 && strtab_key(&t->vocab, (size_t)id)[0] == c;
+}
+
 /* Whether token id is one of words (case aside). */
 static int among(const rnn_tokenizer *t, int32_t id, const char *const *words) {
     const char *s = strtab_key(&t->vocab, (size_t)id);
@@ -1250,11 +1255,10 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
         abbrev = 1;
     } else if (k == KIND_HYPHEN && (is_word(t, d->prev, d->prev_kind) || (d->prev_kind == KIND_HYPHEN && d->joined) ||
                                     (n == 1 && s[0] == '/' && (d->url == URL_COLON || d->url == URL_SLASH)) ||
-                                    (n == 1 && s[0] == '/' && d->prev >= 0 && t->vocab.len[d->prev] == 1 &&
-                                     strtab_key(&t->vocab, (size_t)d->prev)[0] == '<'))) {
+                                    (n == 1 && s[0] == '/' && is_char(t, d->prev, '<')))) {
         joined = 1; /* well-known, --, </p>, http:// */
     } else if (d->prev_kind == KIND_HYPHEN && d->joined && is_word(t, id, k)) { /* well-known, com/title */
-        path = t->vocab.len[d->prev] == 1 && strtab_key(&t->vocab, (size_t)d->prev)[0] == '/';
+        path = is_char(t, d->prev, '/');
     } else if (spaced(d->prev_kind, k)) {
         w = put(buf, cap, w, " ", 1);
     }

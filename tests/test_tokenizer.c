@@ -1144,22 +1144,28 @@ static int recase_collect(const char *bytes, size_t n, void *user) {
     return 0;
 }
 
+/* in recased from the start into out (room for strlen(in) + 1), whole or a
+ * byte at a time. */
+static void recase_all(const char *in, int bytewise, char *out) {
+    rnn_recase r;
+    size_t w = 0, n = strlen(in);
+    rnn_recase_init(&r, "", 0);
+    if (bytewise)
+        for (size_t i = 0; i < n; i++) w += rnn_recase_put(&r, in + i, 1, out + w);
+    else
+        w = rnn_recase_put(&r, in, n, out);
+    w += rnn_recase_end(&r, out + w);
+    out[w] = 0;
+}
+
 /* rnn_recase (rnn sample --recase): sentence case by hand, whole and a byte
  * at a time, after a prime and alone. */
 static void test_recase(void) {
     const char *in = "he said \"no.\" then i left. i'm ok, it is 3.5 i\nthe end? yes! hi iris, i5 (i)",
                *want = "He said \"no.\" Then I left. I'm ok, it is 3.5 I\nThe end? Yes! Hi iris, i5 (I)";
     for (int bytewise = 0; bytewise < 2; bytewise++) {
-        rnn_recase r;
         char out[256];
-        size_t w = 0, n = strlen(in);
-        rnn_recase_init(&r, "", 0);
-        if (bytewise)
-            for (size_t i = 0; i < n; i++) w += rnn_recase_put(&r, in + i, 1, out + w);
-        else
-            w = rnn_recase_put(&r, in, n, out);
-        w += rnn_recase_end(&r, out + w);
-        out[w] = 0;
+        recase_all(in, bytewise, out);
         CHECK(!strcmp(out, want), "recase %s: [%s]", bytewise ? "a byte at a time" : "whole", out);
     }
     /* after a prime: its state (a sentence ended; an "i" it ended in stays as written) */
@@ -1175,15 +1181,7 @@ static void test_recase(void) {
                *cwant = "He left. \u201cYes,\u201d she said.\n\u00abOk\u00bb I\u2019m \u201cI am\u201d caf\u00e9 I";
     for (int bytewise = 0; bytewise < 2; bytewise++) {
         char cout[128];
-        size_t cn = strlen(cin);
-        rnn_recase_init(&r, "", 0);
-        w = 0;
-        if (bytewise)
-            for (size_t i = 0; i < cn; i++) w += rnn_recase_put(&r, cin + i, 1, cout + w);
-        else
-            w = rnn_recase_put(&r, cin, cn, cout);
-        w += rnn_recase_end(&r, cout + w);
-        cout[w] = 0;
+        recase_all(cin, bytewise, cout);
         CHECK(!strcmp(cout, cwant), "recase of non-ASCII punctuation %s: [%s]", bytewise ? "a byte at a time" : "whole",
               cout);
     }
