@@ -74,6 +74,15 @@ int rnn_gemm_bf16_available(void); /* 0 also where RNN_NO_BF16 is set (not "0") 
 int rnn_gemm_bf16_disabled(void);  /* RNN_NO_BF16 is set: the CPU's feature is not used */
 const char *rnn_gemm_bf16_missing(void); /* NULL where available, else what it needs ("a CPU with ...") */
 
+/* Whether the bf16 products run on AMX tiles (a CPU with AMX-BF16 whose OS
+ * grants them, RNN_NO_AMX unset, not turned off below) rather than on
+ * AVX512-BF16 vectors: same operands, same fp32 accumulation, sums in
+ * another order. rnn_gemm_bf16_set_amx(0) turns AMX off for the process
+ * (tests compare the two kernels; benchmarks time them), 1 back on; it
+ * returns the previous setting. */
+int rnn_gemm_bf16_amx(void);
+int rnn_gemm_bf16_set_amx(int on);
+
 /* The bf16 kernel itself (what rnn_gemm runs in RNN_BF16 mode); -1 with a
  * message where the CPU lacks AVX512-BF16 or memory runs out. */
 int rnn_gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,

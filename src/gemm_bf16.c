@@ -22,6 +22,7 @@
  * same binary runs everywhere; tests/test_gemm.c checks it against
  * rnn_gemm_ref on bf16-rounded operands.
  */
+#define _DEFAULT_SOURCE /* syscall() */
 #include "gemm.h"
 
 #include <stdint.h>
@@ -69,7 +70,12 @@ const char *rnn_gemm_bf16_missing(void) {
 
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
 #define HAVE_BF16_KERNEL 1
+#include <cpuid.h>
 #include <immintrin.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static int cpu_has_bf16(void) {
     static _Atomic int cached = -1; /* (threads may ask at once: the same answer, but a race still) */
@@ -198,8 +204,12 @@ TARGET static void pack_a(int ta, int mr, int kc, const float *A, int lda, int i
     }
 }
 
+/* Pair rows a sliver of a kc-deep block takes: kp_n = ceil(kc / 2) rounded up
+ * to whole AMX tiles (16), the rows past kp_n zero. */
+static inline int kps_of(int kc) { return ((kc + 1) / 2 + 15) & ~15; }
+
 /* One sliver: dst[kp*NR + c] = pair of op(B)(p0 + 2kp, +1; j0 + c) for
- * c < w, zero past w and past K. */
+ * c < w, zero past w and past K (up to kps_of(kc) pair rows). */
 TARGET static void pack_b_sliver(int tb, int kc, int w, const float *B, int ldb, int p0, int j0,
                                  uint32_t *restrict dst) {
     const int kp_n = (kc + 1) / 2;
@@ -236,6 +246,7 @@ TARGET static void pack_b_sliver(int tb, int kc, int w, const float *B, int ldb,
             dst[(size_t)kp * NR + c] = pair(lo, hi);
         }
     }
+    memset(dst + (size_t)kp_n * NR, 0, sizeof(uint32_t) * NR * (size_t)(kps_of(kc) - kp_n));
 }
 
 /* C tile (mr x nr) = alpha * Ap @ Bs + beta * C over kp_n pair rows. */
@@ -276,6 +287,192 @@ TARGET static void micro_kernel(int kp_n, const uint32_t *restrict Ap, const uin
     }
 }
 
+/* ---- AMX ----
+ *
+ * Where the CPU has AMX (Intel Xeon since Sapphire Rapids) the same products
+ * run on its tile unit: TDPBF16PS multiplies a 16 x 32 bf16 tile of op(A) by
+ * a 32 x 16 one of op(B), stored as 16 rows of 16 pairs (the slivers above,
+ * 16 pair rows of 16 columns at a time), into a 16 x 16 fp32 tile of C, 8192
+ * multiply-adds in one instruction. A micro-tile is 32 x 32: four C tiles
+ * (tmm0-3) fed by two tiles of op(A) (tmm4-5) and two of op(B) (tmm6-7).
+ * op(A) is packed for it in 32-row panels of whole tiles: word
+ * (kt * 2 + h) * 256 + r * 16 + w holds the pair of row 16h + r at pair row
+ * 16kt + w; rows and pair rows past the operand are zero, so every tile is
+ * whole and the zeros add nothing. Linux hands out the tile registers to a
+ * process that asks (arch_prctl ARCH_REQ_XCOMP_PERM); each thread loads the
+ * tile configuration before its part and releases it after.
+ * RNN_NO_AMX in the environment (not "0") keeps the AVX512-BF16 kernel. */
+enum { AMR = 32 }; /* rows of an AMX panel */
+
+#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,amx-tile,amx-bf16")))
+
+static _Atomic int amx_cpu = -1, amx_on = 1;
+
+static int cpu_has_amx(void) {
+    if (amx_cpu < 0) {
+        int ok = 0;
+        unsigned a, b, c, d;
+        const char *e = getenv("RNN_NO_AMX");
+        if (!(e && *e && strcmp(e, "0")) && cpu_has_bf16() && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+            (d >> 22 & 1) && (d >> 24 & 1)) /* AMX-BF16, AMX-TILE */
+#ifdef __linux__
+            ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+#else
+            ok = 0;
+#endif
+        amx_cpu = ok;
+    }
+    return amx_cpu;
+}
+
+int rnn_gemm_bf16_amx(void) { return amx_on && rnn_gemm_bf16_available() && cpu_has_amx(); }
+
+int rnn_gemm_bf16_set_amx(int on) {
+    int was = amx_on;
+    amx_on = on != 0;
+    return was;
+}
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+/* All eight tiles 16 rows of 64 bytes. */
+AMX_TARGET static void amx_begin(void) {
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    _tile_loadconfig(&cfg);
+}
+
+AMX_TARGET static void amx_end(void) { _tile_release(); }
+
+/* 16 pair-words from the first n (< 32) of 32 floats along a row, zero past n. */
+TARGET static inline __m512i pairs_along_n(const float *p, int n) {
+    __mmask16 lo = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1);
+    __mmask16 hi = n >= 32 ? 0xffff : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+    __m512bh h = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, p + 16), _mm512_maskz_loadu_ps(lo, p));
+    return (__m512i)h;
+}
+
+/* Rows [i0, i0 + mr) (mr <= AMR) of op(A), columns [p0, p0 + kc), as one
+ * AMX panel (layout above); rows past mr are written only up to the
+ * panel's first 16 when mr <= 16 (the kernel then reads only those). */
+TARGET static void pack_a_amx(int ta, int mr, int kc, const float *A, int lda, int i0, int p0,
+                              uint32_t *restrict Aq) {
+    const int kp_n = (kc + 1) / 2, ktn = kps_of(kc) / 16, nh = mr > 16 ? 2 : 1;
+    if (!ta) {
+        for (int r = 0; r < 16 * nh; r++) {
+            uint32_t *row = Aq + (size_t)(r / 16) * 256 + (size_t)(r % 16) * 16;
+            const float *src = A + (size_t)(i0 + r) * lda + p0;
+            for (int kt = 0; kt < ktn; kt++) {
+                const int n = kc - 32 * kt;
+                __m512i v = r >= mr || n <= 0 ? _mm512_setzero_si512()
+                            : n >= 32       ? pairs_along(src + 32 * kt)
+                                            : pairs_along_n(src + 32 * kt, n);
+                _mm512_storeu_si512(row + (size_t)kt * 512, v);
+            }
+        }
+        return;
+    }
+    /* op(A)(i, k) = A[k][i]: a pair row of 16 rows is two rows of A, across;
+     * 16 of them transposed make a tile. */
+    for (int h = 0; h < nh; h++) {
+        const int rows = mr - 16 * h < 16 ? mr - 16 * h : 16;
+        const __mmask16 m = rows >= 16 ? 0xffff : (__mmask16)((1u << rows) - 1);
+        for (int kt = 0; kt < ktn; kt++) {
+            __m512i x[16];
+            for (int w = 0; w < 16; w++) {
+                const int kp = 16 * kt + w;
+                if (kp >= kp_n) {
+                    x[w] = _mm512_setzero_si512();
+                    continue;
+                }
+                const float *lo = A + (size_t)(p0 + 2 * kp) * lda + i0 + 16 * h;
+                __m512 vl = _mm512_maskz_loadu_ps(m, lo);
+                __m512 vh = 2 * kp + 1 < kc ? _mm512_maskz_loadu_ps(m, lo + lda) : _mm512_setzero_ps();
+                __m256i l = (__m256i)_mm512_cvtneps_pbh(vl), hh = (__m256i)_mm512_cvtneps_pbh(vh);
+                x[w] = _mm512_or_si512(_mm512_cvtepu16_epi32(l), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hh), 16));
+            }
+            transpose16(x);
+            for (int r = 0; r < 16; r++) _mm512_storeu_si512(Aq + (size_t)(kt * 2 + h) * 256 + (size_t)r * 16, x[r]);
+        }
+    }
+}
+
+/* C tile (mr x nr, mr <= AMR, nr <= NR) = alpha * Aq @ Bs + beta * C over
+ * ktn tiles of pair rows (Bs: a sliver, NR words a pair row). A whole tile
+ * with alpha 1 and beta 0 or 1 goes between C and the tile registers
+ * directly; any other through t. */
+AMX_TARGET static void amx_kernel(int ktn, const uint32_t *Aq, const uint32_t *Bs, float *C, int ldc, int mr,
+                                  int nr, float alpha, float beta) {
+    const int two = mr > 16, direct = nr == NR && mr == (two ? 32 : 16) && alpha == 1.0f &&
+                                       (beta == 0.0f || beta == 1.0f);
+    const size_t ldcb = ldc * sizeof(float);
+    if (direct && beta == 1.0f) {
+        _tile_loadd(0, C, ldcb);
+        _tile_loadd(1, C + 16, ldcb);
+        if (two) {
+            _tile_loadd(2, C + 16 * (size_t)ldc, ldcb);
+            _tile_loadd(3, C + 16 * (size_t)ldc + 16, ldcb);
+        }
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (int kt = 0; kt < ktn; kt++) {
+        const uint32_t *b = Bs + (size_t)kt * 16 * NR, *a = Aq + (size_t)kt * 512;
+        _tile_loadd(6, b, NR * sizeof(uint32_t));
+        _tile_loadd(7, b + 16, NR * sizeof(uint32_t));
+        _tile_loadd(4, a, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        if (two) {
+            _tile_loadd(5, a + 256, 64);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+    }
+    if (direct) {
+        _tile_stored(0, C, ldcb);
+        _tile_stored(1, C + 16, ldcb);
+        if (two) {
+            _tile_stored(2, C + 16 * (size_t)ldc, ldcb);
+            _tile_stored(3, C + 16 * (size_t)ldc + 16, ldcb);
+        }
+        return;
+    }
+    float t[AMR][NR] __attribute__((aligned(64)));
+    _tile_stored(0, &t[0][0], NR * sizeof(float));
+    _tile_stored(1, &t[0][16], NR * sizeof(float));
+    if (two) {
+        _tile_stored(2, &t[16][0], NR * sizeof(float));
+        _tile_stored(3, &t[16][16], NR * sizeof(float));
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int v = 0; v < NR / 16 && 16 * v < nr; v++) {
+        const int w = nr - 16 * v < 16 ? nr - 16 * v : 16;
+        const __mmask16 m = w == 16 ? 0xffff : (__mmask16)((1u << w) - 1);
+        for (int r = 0; r < mr; r++) {
+            float *c = C + (size_t)r * ldc + 16 * v;
+            __m512 x = _mm512_mul_ps(_mm512_load_ps(&t[r][16 * v]), va);
+            if (beta != 0.0f) x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, c), vb, x);
+            _mm512_mask_storeu_ps(c, m, x);
+        }
+    }
+}
+
+/* The layout of a block of packed op(A) rows for the kernel in use: MR-row
+ * micro-panels (kp_n words a row) for AVX512-BF16, AMR-row tile panels for
+ * AMX; the panel of row ir starts at ir * panel_stride words. */
+static inline int panel_rows(int amx) { return amx ? AMR : MR; }
+static inline int panel_stride(int amx, int kc) { return amx ? kps_of(kc) : (kc + 1) / 2; }
+
 /* Rows of A packed at once: MC rows make MC / MR micro-panels, one after
  * the other (kp_n * MR words each). A transposed A (op(A)'s rows along A's
  * rows) is read in whole cache lines, 16 rows of op(A) at a time, not in the
@@ -304,28 +501,50 @@ TARGET static void pack_a_block(int ta, int mc, int kc, const float *A, int lda,
         pack_a(ta, mc - ir < MR ? mc - ir : MR, kc, A, lda, i0 + ir, p0, Ap + (size_t)ir * kp_n);
 }
 
+/* A block of mc rows (mc <= MC) of op(A), packed for the kernel in use. */
+TARGET static void pack_rows(int amx, int ta, int mc, int kc, const float *A, int lda, int i0, int p0,
+                             uint32_t *restrict Ap) {
+    if (!amx) {
+        pack_a_block(ta, mc, kc, A, lda, i0, p0, Ap);
+        return;
+    }
+    for (int ir = 0; ir < mc; ir += AMR)
+        pack_a_amx(ta, mc - ir < AMR ? mc - ir : AMR, kc, A, lda, i0 + ir, p0, Ap + (size_t)ir * kps_of(kc));
+}
+
+/* One micro-tile, mr x nr, of a kc-deep block: a panel of packed op(A)
+ * against a sliver of op(B). */
+static inline void tile(int amx, int kc, const uint32_t *Ap, const uint32_t *Bs, float *C, int ldc, int mr, int nr,
+                        float alpha, float beta) {
+    if (amx)
+        amx_kernel(kps_of(kc) / 16, Ap, Bs, C, ldc, mr, nr, alpha, beta);
+    else
+        micro_kernel((kc + 1) / 2, Ap, Bs, C, ldc, mr, nr, alpha, beta);
+}
+
 /* One thread's block: rows [i0, i0+m), columns [j0, j0+n). */
-TARGET static void blocked(int ta, int tb, int m, int n, int K, float alpha, const float *A, int lda,
+TARGET static void blocked(int amx, int ta, int tb, int m, int n, int K, float alpha, const float *A, int lda,
                            const float *B, int ldb, float beta, float *C, int ldc, int i0, int j0,
                            uint32_t *buf) {
     uint32_t *Bp = buf, *Ap = buf + (size_t)KP * NC;
+    const int pr = panel_rows(amx);
     for (int jc = 0; jc < n; jc += NC) {
         int nc = n - jc < NC ? n - jc : NC;
         for (int pc = 0; pc < K; pc += KC) {
-            int kc = K - pc < KC ? K - pc : KC, kp_n = (kc + 1) / 2;
+            int kc = K - pc < KC ? K - pc : KC, kps = kps_of(kc), ps = panel_stride(amx, kc);
             float beta_k = pc == 0 ? beta : 1.0f;
             for (int s = 0; s * NR < nc; s++) {
                 int w = nc - s * NR < NR ? nc - s * NR : NR;
-                pack_b_sliver(tb, kc, w, B, ldb, pc, j0 + jc + s * NR, Bp + (size_t)s * kp_n * NR);
+                pack_b_sliver(tb, kc, w, B, ldb, pc, j0 + jc + s * NR, Bp + (size_t)s * kps * NR);
             }
             for (int ic = 0; ic < m; ic += MC) {
                 const int mc = m - ic < MC ? m - ic : MC;
-                pack_a_block(ta, mc, kc, A, lda, i0 + ic, pc, Ap);
-                for (int ir = 0; ir < mc; ir += MR)
+                pack_rows(amx, ta, mc, kc, A, lda, i0 + ic, pc, Ap);
+                for (int ir = 0; ir < mc; ir += pr)
                     for (int jr = 0; jr < nc; jr += NR)
-                        micro_kernel(kp_n, Ap + (size_t)ir * kp_n, Bp + (size_t)(jr / NR) * kp_n * NR,
-                                     C + (size_t)(i0 + ic + ir) * ldc + j0 + jc + jr, ldc,
-                                     mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, alpha, beta_k);
+                        tile(amx, kc, Ap + (size_t)ir * ps, Bp + (size_t)(jr / NR) * kps * NR,
+                             C + (size_t)(i0 + ic + ir) * ldc + j0 + jc + jr, ldc, mc - ir < pr ? mc - ir : pr,
+                             nc - jr < NR ? nc - jr : NR, alpha, beta_k);
             }
         }
     }
@@ -339,13 +558,13 @@ static int split(int total, int unit, int p, int q) {
 }
 
 /* Pre-packed B's layout (rnn_gemm_bf16_pack_b): slivers [s0, s1) of K
- * block kb are at kb * KP * nsl * NR + s * kp_n * NR words. */
+ * block kb are at kb * KP * nsl * NR + s * kps_of(kc) * NR words. */
 TARGET static void pack_b_slivers(int tb, int K, int N, const float *B, int ldb, uint32_t *Bp, int q0, int q1) {
     const int nsl = (N + NR - 1) / NR;
     for (int q = q0; q < q1; q++) { /* q: sliver q % nsl of K block q / nsl */
         const int kb = q / nsl, sl = q % nsl, pc = kb * KC, kc = K - pc < KC ? K - pc : KC;
         const int w = N - sl * NR < NR ? N - sl * NR : NR;
-        uint32_t *dst = Bp + (size_t)kb * KP * nsl * NR + (size_t)sl * ((kc + 1) / 2) * NR;
+        uint32_t *dst = Bp + (size_t)kb * KP * nsl * NR + (size_t)sl * kps_of(kc) * NR;
         pack_b_sliver(tb, kc, w, B, ldb, pc, sl * NR, dst);
     }
 }
@@ -353,20 +572,20 @@ TARGET static void pack_b_slivers(int tb, int K, int N, const float *B, int ldb,
 /* Rows [i0, i0 + mc) of C (mc <= MC) from all of B, pre-packed: each K
  * block's A panels are packed once, then run against B NC columns at a
  * time (that block of B in L2, a panel in L1). */
-TARGET static void rows_part(int ta, int mc, int N, int K, float alpha, const float *A, int lda,
+TARGET static void rows_part(int amx, int ta, int mc, int N, int K, float alpha, const float *A, int lda,
                              const uint32_t *Bp, float beta, float *C, int ldc, int i0, uint32_t *Ap) {
-    const int nsl = (N + NR - 1) / NR;
+    const int nsl = (N + NR - 1) / NR, pr = panel_rows(amx);
     for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
-        const int kc = K - pc < KC ? K - pc : KC, kp_n = (kc + 1) / 2;
+        const int kc = K - pc < KC ? K - pc : KC, kps = kps_of(kc), ps = panel_stride(amx, kc);
         const float beta_k = pc == 0 ? beta : 1.0f;
         const uint32_t *base = Bp + (size_t)kb * KP * nsl * NR;
-        pack_a_block(ta, mc, kc, A, lda, i0, pc, Ap);
+        pack_rows(amx, ta, mc, kc, A, lda, i0, pc, Ap);
         for (int jc = 0; jc < N; jc += NC)
-            for (int ir = 0; ir < mc; ir += MR)
+            for (int ir = 0; ir < mc; ir += pr)
                 for (int jr = jc; jr < N && jr < jc + NC; jr += NR)
-                    micro_kernel(kp_n, Ap + (size_t)ir * kp_n, base + (size_t)(jr / NR) * kp_n * NR,
-                                 C + (size_t)(i0 + ir) * ldc + jr, ldc, mc - ir < MR ? mc - ir : MR,
-                                 N - jr < NR ? N - jr : NR, alpha, beta_k);
+                    tile(amx, kc, Ap + (size_t)ir * ps, base + (size_t)(jr / NR) * kps * NR,
+                         C + (size_t)(i0 + ir) * ldc + jr, ldc, mc - ir < pr ? mc - ir : pr, N - jr < NR ? N - jr : NR,
+                         alpha, beta_k);
     }
 }
 
@@ -414,6 +633,7 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
      * touches C: rnn_gemm's fallback redoes the product on C as it was (rows
      * already written with beta 1 would take it twice). */
     int fail = 0;
+    const int amx = rnn_gemm_bf16_amx();
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -423,6 +643,7 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
+        if (amx) amx_begin();
         if (shared) {
             const int nq = (K + KC - 1) / KC * ((N + NR - 1) / NR);
             pack_b_slivers(tb, K, N, B, ldb, shared, nq * tid / team, nq * (tid + 1) / team);
@@ -437,7 +658,7 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
 #endif
             for (int c = 0; c < nchunk; c++)
                 if (!failed)
-                    rows_part(ta, M - c * MC < MC ? M - c * MC : MC, N, K, alpha, A, lda, shared, beta, C, ldc,
+                    rows_part(amx, ta, M - c * MC < MC ? M - c * MC : MC, N, K, alpha, A, lda, shared, beta, C, ldc,
                               c * MC, Ap);
         } else {
             /* Split the longer side of C, in whole micro-tiles. */
@@ -452,8 +673,9 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
 #pragma omp barrier
 #endif
             if (!has_failed(&fail) && r1 > r0 && c1 > c0)
-                blocked(ta, tb, r1 - r0, c1 - c0, K, alpha, A, lda, B, ldb, beta, C, ldc, r0, c0, buf);
+                blocked(amx, ta, tb, r1 - r0, c1 - c0, K, alpha, A, lda, B, ldb, beta, C, ldc, r0, c0, buf);
         }
+        if (amx) amx_end();
     }
     return fail ? rnn_errorf("out of memory") : 0;
 }
@@ -475,25 +697,25 @@ void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb) {
  * micro-panels are packed once per K block for all nb matrices; each sliver
  * of B is then run against every panel while it is in L1, so B (the large
  * operand: W_hh) streams from L2 or L3 once per call, not once per panel. */
-TARGET static void packed_part(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
-                               float beta, float *C, int ldc, size_t cstride, int s0, int s1,
+TARGET static void packed_part(int amx, int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
+                               int nb, float beta, float *C, int ldc, size_t cstride, int s0, int s1,
                                uint32_t *Ap) {
-    const int K = pb->K, N = pb->N, nsl = (N + NR - 1) / NR;
+    const int K = pb->K, N = pb->N, nsl = (N + NR - 1) / NR, pr = panel_rows(amx);
     for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
-        const int kc = K - pc < KC ? K - pc : KC, kp_n = (kc + 1) / 2;
+        const int kc = K - pc < KC ? K - pc : KC, kps = kps_of(kc), ps = panel_stride(amx, kc);
         const float beta_k = pc == 0 ? beta : 1.0f;
         for (int ic = 0; ic < M; ic += MC) {
             const int mc = M - ic < MC ? M - ic : MC;
-            pack_a_block(0, mc, kc, A, lda, ic, pc, Ap);
+            pack_rows(amx, 0, mc, kc, A, lda, ic, pc, Ap);
             for (int i = 0; i < nb; i++) {
                 const uint32_t *base = (const uint32_t *)pb[i].mem + (size_t)kb * KP * nsl * NR;
                 float *c = C + i * cstride + (size_t)ic * ldc;
                 for (int sl = s0; sl < s1; sl++) {
                     const int nr = N - sl * NR < NR ? N - sl * NR : NR;
-                    const uint32_t *bs = base + (size_t)sl * kp_n * NR;
-                    for (int ir = 0; ir < mc; ir += MR)
-                        micro_kernel(kp_n, Ap + (size_t)ir * kp_n, bs, c + (size_t)ir * ldc + sl * NR, ldc,
-                                     mc - ir < MR ? mc - ir : MR, nr, alpha, beta_k);
+                    const uint32_t *bs = base + (size_t)sl * kps * NR;
+                    for (int ir = 0; ir < mc; ir += pr)
+                        tile(amx, kc, Ap + (size_t)ir * ps, bs, c + (size_t)ir * ldc + sl * NR, ldc,
+                             mc - ir < pr ? mc - ir : pr, nr, alpha, beta_k);
                 }
             }
         }
@@ -506,7 +728,10 @@ static void packed_range(int M, float alpha, const float *A, int lda, const rnn_
                          float beta, float *C, int ldc, size_t cstride, int s0, int s1) {
     uint32_t *Ap = (uint32_t *)rnn_gemm_thread_buffer((size_t)MC * KP);
     if (Ap) {
-        packed_part(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
+        const int amx = rnn_gemm_bf16_amx();
+        if (amx) amx_begin();
+        packed_part(amx, M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
+        if (amx) amx_end();
         return;
     }
     rnn_gemm_packed_ref(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0 * NR, s1 * NR);
@@ -563,6 +788,13 @@ void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, cons
 
 
 static int cpu_has_bf16(void) { return 0; }
+
+int rnn_gemm_bf16_amx(void) { return 0; }
+
+int rnn_gemm_bf16_set_amx(int on) {
+    (void)on;
+    return 1;
+}
 
 int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {

@@ -29,8 +29,8 @@ static int compiled[N_BACKENDS];
 static const int edge_sizes[] = {1, 7, 17, 33, 64, 100, 513};
 #define N_EDGE ((int)(sizeof edge_sizes / sizeof edge_sizes[0]))
 
-static const float alphas[] = {1.0f, 0.5f, 1.0f};
-static const float betas[] = {0.0f, 1.0f, -0.3f};
+static const float alphas[] = {1.0f, 0.5f, 1.0f, 1.0f};
+static const float betas[] = {0.0f, 1.0f, -0.3f, 1.0f};
 
 /* err = max |got - want| / max(|want|, 1) over the M x N block. */
 static double block_err(const float *got, const float *want, int M, int N, int ldc) {
@@ -261,6 +261,10 @@ static void test_bf16(void) {
          * time (rnn_gemm_bf16's shared path): a short last chunk, an odd K
          * past one block, N past one block of columns */
         {0, 1, 300, 200, 1031}, {1, 1, 257, 100, 1100}, {1, 0, 300, 600, 515}, {0, 0, 260, 40, 33},
+        /* AMX tiles (16 rows of op(A), 32 of K, 16 columns): whole and one
+         * past or short of whole tiles, transposed rows of A across a tile */
+        {0, 1, 16, 32, 64}, {0, 0, 32, 64, 32}, {1, 0, 17, 64, 65}, {1, 1, 33, 96, 62}, {1, 0, 48, 40, 31},
+        {0, 1, 31, 33, 95}, {1, 0, 64, 64, 1}, {0, 0, 2, 16, 16},
     };
     rnn_rng rng;
     rnn_rng_seed(&rng, 11);
@@ -268,7 +272,7 @@ static void test_bf16(void) {
     for (int threads = 1; threads <= 2; threads++) {
         rnn_set_threads(threads);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            for (int ab = 0; ab < 3; ab++) {
+            for (int ab = 0; ab < 4; ab++) { /* alpha 1, beta 0 or 1: AMX tiles to and from C directly */
                 problem p;
                 if (problem_make(&p, &rng, shapes[s].ta, shapes[s].tb, shapes[s].M, shapes[s].N,
                                  shapes[s].K, ab != 0, alphas[ab], betas[ab]) != 0) {
@@ -650,9 +654,18 @@ int main(void) {
     RUN(test_threads_agree);
     RUN(test_concurrent_callers);
     RUN(test_bf16_round);
-    RUN(test_bf16);
-    RUN(test_bf16_worker_out_of_memory);
-    RUN(test_packed);
-    RUN(test_packed_cols);
+    /* The bf16 products on AMX tiles where the CPU has them, and again on
+     * AVX512-BF16 vectors: both kernels against the same oracles. */
+    const int amx = rnn_gemm_bf16_amx();
+    for (int pass = 0; pass <= amx; pass++) {
+        if (rnn_gemm_bf16_available())
+            printf("bf16 kernel: %s\n", rnn_gemm_bf16_amx() ? "AMX" : "AVX512-BF16");
+        RUN(test_bf16);
+        RUN(test_bf16_worker_out_of_memory);
+        RUN(test_packed);
+        RUN(test_packed_cols);
+        rnn_gemm_bf16_set_amx(0);
+    }
+    rnn_gemm_bf16_set_amx(1);
     return harness_end();
 }
