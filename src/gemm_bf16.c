@@ -70,9 +70,11 @@ const char *rnn_gemm_bf16_missing(void) {
 
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
 #define HAVE_BF16_KERNEL 1
-#include <cpuid.h>
 #include <immintrin.h>
-#ifdef __linux__
+/* AMX needs the compiler's amx-tile/amx-bf16 targets and Linux's permission call. */
+#if defined(__linux__) && (defined(__clang__) ? __clang_major__ >= 12 : __GNUC__ >= 11)
+#define HAVE_AMX_KERNEL 1
+#include <cpuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -304,6 +306,8 @@ TARGET static void micro_kernel(int kp_n, const uint32_t *restrict Ap, const uin
  * RNN_NO_AMX in the environment (not "0") keeps the AVX512-BF16 kernel. */
 enum { AMR = 32 }; /* rows of an AMX panel */
 
+#ifdef HAVE_AMX_KERNEL
+
 #define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,amx-tile,amx-bf16")))
 
 static _Atomic int amx_cpu = -1, amx_on = 1;
@@ -315,11 +319,7 @@ static int cpu_has_amx(void) {
         const char *e = getenv("RNN_NO_AMX");
         if (!(e && *e && strcmp(e, "0")) && cpu_has_bf16() && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
             (d >> 22 & 1) && (d >> 24 & 1)) /* AMX-BF16, AMX-TILE */
-#ifdef __linux__
             ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
-#else
-            ok = 0;
-#endif
         amx_cpu = ok;
     }
     return amx_cpu;
@@ -466,6 +466,14 @@ AMX_TARGET static void amx_kernel(int ktn, const uint32_t *Aq, const uint32_t *B
         }
     }
 }
+#else /* a compiler without AMX targets, or not Linux: AVX512-BF16 only */
+int rnn_gemm_bf16_amx(void) { return 0; }
+
+int rnn_gemm_bf16_set_amx(int on) {
+    (void)on;
+    return 1;
+}
+#endif
 
 /* The layout of a block of packed op(A) rows for the kernel in use: MR-row
  * micro-panels (kp_n words a row) for AVX512-BF16, AMR-row tile panels for
@@ -504,22 +512,29 @@ TARGET static void pack_a_block(int ta, int mc, int kc, const float *A, int lda,
 /* A block of mc rows (mc <= MC) of op(A), packed for the kernel in use. */
 TARGET static void pack_rows(int amx, int ta, int mc, int kc, const float *A, int lda, int i0, int p0,
                              uint32_t *restrict Ap) {
-    if (!amx) {
-        pack_a_block(ta, mc, kc, A, lda, i0, p0, Ap);
+#ifdef HAVE_AMX_KERNEL
+    if (amx) {
+        for (int ir = 0; ir < mc; ir += AMR)
+            pack_a_amx(ta, mc - ir < AMR ? mc - ir : AMR, kc, A, lda, i0 + ir, p0, Ap + (size_t)ir * kps_of(kc));
         return;
     }
-    for (int ir = 0; ir < mc; ir += AMR)
-        pack_a_amx(ta, mc - ir < AMR ? mc - ir : AMR, kc, A, lda, i0 + ir, p0, Ap + (size_t)ir * kps_of(kc));
+#endif
+    (void)amx;
+    pack_a_block(ta, mc, kc, A, lda, i0, p0, Ap);
 }
 
 /* One micro-tile, mr x nr, of a kc-deep block: a panel of packed op(A)
  * against a sliver of op(B). */
 static inline void tile(int amx, int kc, const uint32_t *Ap, const uint32_t *Bs, float *C, int ldc, int mr, int nr,
                         float alpha, float beta) {
-    if (amx)
+#ifdef HAVE_AMX_KERNEL
+    if (amx) {
         amx_kernel(kps_of(kc) / 16, Ap, Bs, C, ldc, mr, nr, alpha, beta);
-    else
-        micro_kernel((kc + 1) / 2, Ap, Bs, C, ldc, mr, nr, alpha, beta);
+        return;
+    }
+#endif
+    (void)amx;
+    micro_kernel((kc + 1) / 2, Ap, Bs, C, ldc, mr, nr, alpha, beta);
 }
 
 /* One thread's block: rows [i0, i0+m), columns [j0, j0+n). */
@@ -643,7 +658,9 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
         tid = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
+#ifdef HAVE_AMX_KERNEL
         if (amx) amx_begin();
+#endif
         if (shared) {
             const int nq = (K + KC - 1) / KC * ((N + NR - 1) / NR);
             pack_b_slivers(tb, K, N, B, ldb, shared, nq * tid / team, nq * (tid + 1) / team);
@@ -675,7 +692,9 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
             if (!has_failed(&fail) && r1 > r0 && c1 > c0)
                 blocked(amx, ta, tb, r1 - r0, c1 - c0, K, alpha, A, lda, B, ldb, beta, C, ldc, r0, c0, buf);
         }
+#ifdef HAVE_AMX_KERNEL
         if (amx) amx_end();
+#endif
     }
     return fail ? rnn_errorf("out of memory") : 0;
 }
@@ -729,9 +748,13 @@ static void packed_range(int M, float alpha, const float *A, int lda, const rnn_
     uint32_t *Ap = (uint32_t *)rnn_gemm_thread_buffer((size_t)MC * KP);
     if (Ap) {
         const int amx = rnn_gemm_bf16_amx();
+#ifdef HAVE_AMX_KERNEL
         if (amx) amx_begin();
+#endif
         packed_part(amx, M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
+#ifdef HAVE_AMX_KERNEL
         if (amx) amx_end();
+#endif
         return;
     }
     rnn_gemm_packed_ref(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0 * NR, s1 * NR);
