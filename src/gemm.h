@@ -59,7 +59,8 @@ void rnn_threads_sync(void);
 
 
 /* Precision of the products. RNN_BF16 rounds A and B to bfloat16 and
- * accumulates in fp32 (AVX512-BF16's VDPBF16PS; gemm_bf16.c) on every
+ * accumulates in fp32 (AVX512-BF16's VDPBF16PS, or AMX's TDPBF16PS where the
+ * CPU has it; gemm_bf16.c) on every
  * backend; it can only be set where rnn_gemm_bf16_available(). The setting
  * is the calling thread's (fp32 in a new thread), so that a bf16 training
  * in one thread leaves another thread's inference in fp32: a parallel

@@ -17,10 +17,14 @@
  * projections, dX and dW) instead packs all of op(B) once between them and
  * then takes 64 rows at a time as each thread comes free (rows_part).
  *
- * The kernel is compiled for AVX512-BF16 with a target attribute and used
- * only when the CPU reports the feature (rnn_gemm_bf16_available), so the
- * same binary runs everywhere; tests/test_gemm.c checks it against
- * rnn_gemm_ref on bf16-rounded operands.
+ * On a CPU with AMX (Intel Xeon since Sapphire Rapids) the same packed B
+ * feeds the tile unit instead (the AMX section below): 5-10x the
+ * multiply-adds of the vector kernel on the same two cores.
+ *
+ * The kernels are compiled for AVX512-BF16 (and AMX) with target attributes
+ * and used only when the CPU reports the features (rnn_gemm_bf16_available,
+ * rnn_gemm_bf16_amx), so the same binary runs everywhere; tests/test_gemm.c
+ * checks each against rnn_gemm_ref on bf16-rounded operands.
  */
 #define _DEFAULT_SOURCE /* syscall() */
 #include "gemm.h"

@@ -111,7 +111,7 @@ static const opt_def defs[] = {
     {"overwrite", K_BOOL, F(overwrite), NULL, "train into an --out that holds a run, replacing its checkpoints"},
     {"progress", K_CHOICE, F(progress), "auto|bar|log|quiet", "progress bar on a terminal, log lines otherwise (quiet: train.log only)"},
     {"threads", K_INT, F(threads), NULL, "threads, at most 4096 (0: all cores)"},
-    {"precision", K_CHOICE, F(precision), "fp32|bf16", "matrix products in fp32, or bf16 with fp32 accumulation and master weights (CPUs with AVX512-BF16)"},
+    {"precision", K_CHOICE, F(precision), "fp32|bf16", "matrix products in fp32, or bf16 with fp32 accumulation and master weights (CPUs with AVX512-BF16; on AMX tiles where there)"},
     {"seed", K_LONG, F(seed), NULL, "random seed"},
 };
 #undef F

@@ -485,8 +485,12 @@ typedef struct {
 static double elapsed(const run *r) { return r->elapsed_before + (rnn_now() - r->t0); }
 
 /* Prints to the log file and to stderr (clearing a progress bar first). */
-/* " (bf16 products)" in --precision bf16 runs, for the banner. */
-static const char *prec_note(void) { return rnn_gemm_precision() == RNN_BF16 ? " (bf16 products)" : ""; }
+/* " (bf16 products)" in --precision bf16 runs, for the banner, naming AMX
+ * where they run on its tiles. */
+static const char *prec_note(void) {
+    if (rnn_gemm_precision() != RNN_BF16) return "";
+    return rnn_gemm_bf16_amx() ? " (bf16 products on AMX)" : " (bf16 products)";
+}
 
 /* A line to train.log, and to stderr when term is set. */
 static void log_line(run *r, int term, const char *line) {

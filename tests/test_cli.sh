@@ -1139,6 +1139,16 @@ $RNN train $small --steps 4 --eval-every 4 --out "$T/fp32ref" >/dev/null 2>&1
 check "... and its weights are the fp32 run's" "cmp -s '$T/nobf16/last.safetensors' '$T/fp32ref/last.safetensors'"
 RNN_NO_BF16=1 $RNN sample "$T/nobf16/model.safetensors" --length 20 --precision bf16 --seed 3 >"$T/nobf16.txt" 2>&1
 check "... and rnn sample --precision bf16 still runs there" "[ $? -eq 0 ] && [ -s '$T/nobf16.txt' ]"
+# Where bf16 runs, the banner names AMX exactly where /proc/cpuinfo lists amx_bf16 and
+# RNN_NO_AMX is unset (the same run on AVX512-BF16 vectors otherwise).
+if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+    if grep -qw amx_bf16 /proc/cpuinfo; then want='bf16 products on AMX)'; else want='bf16 products)'; fi
+    $RNN train $small --steps 2 --eval-every 2 --precision bf16 --out "$T/amx1" >"$T/log" 2>&1
+    check "bf16 banner: '$want', as /proc/cpuinfo has it" "[ $? -eq 0 ] && grep -q '$want' '$T/log'"
+    RNN_NO_AMX=1 $RNN train $small --steps 2 --eval-every 2 --precision bf16 --out "$T/amx0" >"$T/log" 2>&1
+    check "RNN_NO_AMX=1: bf16 products, not on AMX" \
+        "[ $? -eq 0 ] && grep -q 'bf16 products)' '$T/log' && ! grep -q 'on AMX' '$T/log'"
+fi
 printf 'oops\n' >"$T/bad.cfg"
 expect_error "config file error names file:line" "bad.cfg:1" $RNN train --config "$T/bad.cfg"
 printf 'steps = 1\ntokenizer = bpe\n' >"$T/tok.cfg"
