@@ -991,30 +991,42 @@ void rnn_gemm_pack_b(rnn_packed_b *pb, int trans_b, int K, int N, const float *B
     }
 }
 
+/* Rows of A packed at once by the packed paths: up to PMC rows as MR-row
+ * micro-panels (PMC x KC floats, 128 KB), each sliver of B then run against
+ * all of them while it is in cache. */
+#define PMC 64
+
 /* Slivers [s0, s1) of C (all M rows), for each of the nb packed matrices
- * pb[i] (all K deep, N wide) into C + i * cstride: each micro-panel of A is
- * packed once for all of them. */
+ * pb[i] (all K deep, N wide) into C + i * cstride: the A panels of up to PMC
+ * rows are packed once for all of them, and each sliver of B (the large
+ * operand: W_hh) meets every panel before the next, so B streams from L2
+ * or L3 once per call, not once per panel (which doubled the recurrent
+ * step's time on a 2 MB-L2 Xeon, where a thread's share of a 512-wide
+ * W_hh does not stay in L2). */
 static void packed_part(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
                         float beta, float *C, int ldc, size_t cstride, int s0, int s1, float *Ap) {
     const int K = pb->K, N = pb->N, nsl = n_slivers(N);
     for (int pc = 0, kb = 0; pc < K; pc += KC, kb++) {
         const int kc = K - pc < KC ? K - pc : KC;
         const float beta_k = pc == 0 ? beta : 1.0f;
-        for (int ir = 0; ir < M; ir += MR) {
-            const int mr = M - ir < MR ? M - ir : MR;
-            pack_a(0, mr, kc, A, lda, M, ir, pc, Ap);
+        for (int ic = 0; ic < M; ic += PMC) {
+            const int mc = M - ic < PMC ? M - ic : PMC;
+            for (int ir = 0; ir < mc; ir += MR)
+                pack_a(0, mc - ir < MR ? mc - ir : MR, kc, A, lda, M, ic + ir, pc, Ap + (size_t)ir * kc);
             for (int i = 0; i < nb; i++) {
                 const float *base = (const float *)pb[i].mem + (size_t)kb * KC * nsl * NR;
-                float *c = C + i * cstride + (size_t)ir * ldc;
+                float *c = C + i * cstride + (size_t)ic * ldc;
                 int sl = s0;
-                if (mr <= 2 && MR > 2) /* full slivers, WIDE at a time */
+                if (mc <= 2 && MR > 2) /* one short panel: full slivers, WIDE at a time */
                     for (; sl + WIDE <= s1 && (sl + WIDE) * NR <= N; sl += WIDE)
                         micro_tile_wide(kc, Ap, base + (size_t)sl * kc * NR, (size_t)kc * NR, c + sl * NR,
-                                        ldc, mr, alpha, beta_k);
+                                        ldc, mc, alpha, beta_k);
                 for (; sl < s1; sl++) {
                     const int nr = N - sl * NR < NR ? N - sl * NR : NR;
-                    micro_kernel(kc, Ap, base + (size_t)sl * kc * NR, NR, c + sl * NR, ldc, mr, nr,
-                                 alpha, beta_k);
+                    for (int ir = 0; ir < mc; ir += MR)
+                        micro_kernel(kc, Ap + (size_t)ir * kc, base + (size_t)sl * kc * NR, NR,
+                                     c + (size_t)ir * ldc + sl * NR, ldc, mc - ir < MR ? mc - ir : MR, nr, alpha,
+                                     beta_k);
                 }
             }
         }
@@ -1025,7 +1037,7 @@ static void packed_part(int M, float alpha, const float *A, int lda, const rnn_p
  * reference products of the original Bs still answer. */
 static void packed_range(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,
                          float beta, float *C, int ldc, size_t cstride, int s0, int s1) {
-    float *Ap = rnn_gemm_thread_buffer((size_t)MR * KC);
+    float *Ap = rnn_gemm_thread_buffer((size_t)PMC * KC);
     if (Ap) {
         packed_part(M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
         return;
