@@ -992,9 +992,11 @@ void rnn_gemm_pack_b(rnn_packed_b *pb, int trans_b, int K, int N, const float *B
 }
 
 /* Rows of A packed at once by the packed paths: up to PMC rows as MR-row
- * micro-panels (PMC x KC floats, 128 KB), each sliver of B then run against
- * all of them while it is in cache. */
-#define PMC 64
+ * micro-panels (PMC x KC floats, 128 KB with AVX-512), each sliver of B then
+ * run against all of them while it is in cache. A whole number of panels
+ * (60 rows with AVX2's MR = 6), so that every row falls in the same panel,
+ * and takes the same kernel, as when panels were packed one at a time. */
+#define PMC (64 / MR * MR)
 
 /* Slivers [s0, s1) of C (all M rows), for each of the nb packed matrices
  * pb[i] (all K deep, N wide) into C + i * cstride: the A panels of up to PMC
@@ -1013,14 +1015,22 @@ static void packed_part(int M, float alpha, const float *A, int lda, const rnn_p
             const int mc = M - ic < PMC ? M - ic : PMC;
             for (int ir = 0; ir < mc; ir += MR)
                 pack_a(0, mc - ir < MR ? mc - ir : MR, kc, A, lda, M, ic + ir, pc, Ap + (size_t)ir * kc);
+            /* A short last panel (at most 2 rows) takes full slivers WIDE at
+             * a time, the panels before it each of those slivers meanwhile. */
+            const int mlast = mc - (mc - 1) / MR * MR, wide = mlast <= 2 && MR > 2, mfull = mc - mlast;
             for (int i = 0; i < nb; i++) {
                 const float *base = (const float *)pb[i].mem + (size_t)kb * KC * nsl * NR;
                 float *c = C + i * cstride + (size_t)ic * ldc;
                 int sl = s0;
-                if (mc <= 2 && MR > 2) /* one short panel: full slivers, WIDE at a time */
-                    for (; sl + WIDE <= s1 && (sl + WIDE) * NR <= N; sl += WIDE)
-                        micro_tile_wide(kc, Ap, base + (size_t)sl * kc * NR, (size_t)kc * NR, c + sl * NR,
-                                        ldc, mc, alpha, beta_k);
+                if (wide)
+                    for (; sl + WIDE <= s1 && (sl + WIDE) * NR <= N; sl += WIDE) {
+                        for (int w = sl; w < sl + WIDE; w++)
+                            for (int ir = 0; ir < mfull; ir += MR)
+                                micro_kernel(kc, Ap + (size_t)ir * kc, base + (size_t)w * kc * NR, NR,
+                                             c + (size_t)ir * ldc + w * NR, ldc, MR, NR, alpha, beta_k);
+                        micro_tile_wide(kc, Ap + (size_t)mfull * kc, base + (size_t)sl * kc * NR, (size_t)kc * NR,
+                                        c + (size_t)mfull * ldc + sl * NR, ldc, mlast, alpha, beta_k);
+                    }
                 for (; sl < s1; sl++) {
                     const int nr = N - sl * NR < NR ? N - sl * NR : NR;
                     for (int ir = 0; ir < mc; ir += MR)

@@ -460,6 +460,43 @@ static void test_packed_cols(void) {
            nprec == 2 ? "fp32, bf16" : "fp32", worst);
 }
 
+/* fp32 pre-packed B: the rows of a batch come out bit for bit as in the
+ * batch's 24-row slices taken one call each (24: whole micro-panels of 8 or
+ * 6 rows), so however many rows are packed at once, each row stays in the
+ * same micro-panel and a short last panel of 1 or 2 rows keeps its kernel
+ * (beta -0.3: a whole tile's fused multiply-add and a partial one's separate
+ * multiply and add differ in the last bit). */
+static void test_packed_rows_grouping(void) {
+    static const int Ms[] = {9, 10, 25, 26, 33, 65, 67, 70, 97, 130};
+    const int N = 200, K = 300, S = 24;
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 21);
+    rnn_set_threads(1);
+    float *A = rnn_alloc(sizeof(float) * 130 * K), *B = rnn_alloc(sizeof(float) * N * K);
+    float *C0 = rnn_alloc(sizeof(float) * 130 * N), *C1 = rnn_alloc(sizeof(float) * 130 * N);
+    void *mem = rnn_alloc(rnn_gemm_packed_bytes(K, N));
+    CHECK(A && B && C0 && C1 && mem, "out of memory");
+    if (A && B && C0 && C1 && mem) {
+        fill(&rng, A, (size_t)130 * K, 1.0f);
+        fill(&rng, B, (size_t)N * K, 0.05f);
+        rnn_packed_b pb;
+        rnn_gemm_pack_b(&pb, 1, K, N, B, K, mem);
+        for (size_t m = 0; m < sizeof Ms / sizeof Ms[0]; m++) {
+            const int M = Ms[m];
+            fill(&rng, C0, (size_t)M * N, 1.0f);
+            memcpy(C1, C0, sizeof(float) * M * N);
+            rnn_gemm_packed(M, 0.5f, A, K, &pb, -0.3f, C0, N);
+            for (int i = 0; i < M; i += S)
+                rnn_gemm_packed(M - i < S ? M - i : S, 0.5f, A + (size_t)i * K, K, &pb, -0.3f, C1 + (size_t)i * N, N);
+            int differ = 0;
+            for (int i = 0; i < M * N; i++) differ += memcmp(&C0[i], &C1[i], sizeof(float)) != 0;
+            CHECK(differ == 0, "packed fp32, %d rows: %d values differ from the 24-row slices'", M, differ);
+        }
+    }
+    rnn_free(A), rnn_free(B), rnn_free(C0), rnn_free(C1), rnn_free(mem);
+    rnn_set_threads(0);
+}
+
 /* Every pair of backends gives the same C (within float reordering). */
 static void test_backends_agree(void) {
     rnn_rng rng;
@@ -654,6 +691,7 @@ int main(void) {
     RUN(test_threads_agree);
     RUN(test_concurrent_callers);
     RUN(test_bf16_round);
+    RUN(test_packed_rows_grouping);
     /* The bf16 products on AMX tiles where the CPU has them, and again on
      * AVX512-BF16 vectors: both kernels against the same oracles. */
     const int amx = rnn_gemm_bf16_amx();
