@@ -105,10 +105,14 @@ enum {
     MR = 8,              /* rows of a micro-panel */
     NV = 2,              /* 16-lane vectors per sliver */
     NR = NV * 16,        /* columns of a sliver */
-    KC = RNN_BF16_KC,    /* depth of a block (even): KC/2 pair rows */
+    KC = RNN_BF16_KC,    /* depth of a block (a multiple of 32): KC/2 pair rows, whole AMX tiles */
     NC = RNN_BF16_NC,    /* columns of a packed block of B (KC/2 x NC words: 512 KB) */
     KP = KC / 2,
 };
+/* A whole block's slivers and A panels take kps_of(KC) pair rows (rounded up
+ * to 16), which the buffers and the pre-packed layout size as KP. */
+_Static_assert(RNN_BF16_KC % 32 == 0 && RNN_BF16_KC > 0, "RNN_BF16_KC must be a positive multiple of 32");
+_Static_assert(RNN_BF16_NC % 32 == 0 && RNN_BF16_NC > 0, "RNN_BF16_NC must be a positive multiple of NR (32)");
 
 static inline uint32_t pair(float lo, float hi) {
     return (uint32_t)rnn_bf16_round(lo) | (uint32_t)rnn_bf16_round(hi) << 16;
@@ -704,8 +708,8 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
 }
 
 /* Pre-packed B (gemm.h). Block kb of K holds the slivers of its kc rows
- * (kp = ceil(kc / 2) pair rows each) one after the other, at
- * kb * KP * nsl * NR words. */
+ * (kps_of(kc) pair rows each: ceil(kc / 2) and zeros to a whole number of
+ * AMX tiles) one after the other, at kb * KP * nsl * NR words. */
 size_t rnn_gemm_bf16_packed_bytes(int K, int N) {
     size_t nsl = (size_t)(N + NR - 1) / NR, nkb = (size_t)(K + KC - 1) / KC;
     return nkb * KP * nsl * NR * sizeof(uint32_t);
