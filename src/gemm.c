@@ -1002,7 +1002,8 @@ void rnn_gemm_pack_b(rnn_packed_b *pb, int trans_b, int K, int N, const float *B
  * pb[i] (all K deep, N wide) into C + i * cstride: the A panels of up to PMC
  * rows are packed once for all of them, and each sliver of B (the large
  * operand: W_hh) meets every panel before the next, so B streams from L2
- * or L3 once per call, not once per panel (which doubled the recurrent
+ * or L3 once per K block and PMC rows (once a step at a training batch),
+ * not once per MR-row panel (which doubled the recurrent
  * step's time on a 2 MB-L2 Xeon, where a thread's share of a 512-wide
  * W_hh does not stay in L2). */
 static void packed_part(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,

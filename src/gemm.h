@@ -122,8 +122,8 @@ void rnn_gemm_packed(int M, float alpha, const float *A, int lda, const rnn_pack
 /* For threads that share products out themselves: columns [j0, j1) of the
  * products of one A with nb packed matrices pb[0..nb) of the same shape and
  * precision, C + i * cstride = alpha * A @ op(B_i) + beta * (C + i * cstride)
- * (C still points at column 0), on the calling thread alone; in fp32 A is
- * packed once for all nb. j0 and j1 must be multiples of
+ * (C still points at column 0), on the calling thread alone; A is packed
+ * once for all nb. j0 and j1 must be multiples of
  * rnn_gemm_packed_align(pb), or j1 == N. */
 int rnn_gemm_packed_align(const rnn_packed_b *pb);
 void rnn_gemm_packed_cols(int M, float alpha, const float *A, int lda, const rnn_packed_b *pb, int nb,

@@ -308,7 +308,11 @@ TARGET static void micro_kernel(int kp_n, const uint32_t *restrict Ap, const uin
  * op(A) is packed for it in 32-row panels of whole tiles: word
  * (kt * 2 + h) * 256 + r * 16 + w holds the pair of row 16h + r at pair row
  * 16kt + w; rows and pair rows past the operand are zero, so every tile is
- * whole and the zeros add nothing. Linux hands out the tile registers to a
+ * whole and the zeros add nothing (a panel of at most 16 rows leaves its
+ * second row tile unwritten and unread). TDPBF16PS treats denormal inputs
+ * and sums as zero: values under 1.2e-38 in a C tile that the kernel loads
+ * (whole tiles with beta 1) become 0, where the vectors keep them; nothing
+ * a training holds is that small. Linux hands out the tile registers to a
  * process that asks (arch_prctl ARCH_REQ_XCOMP_PERM); each thread loads the
  * tile configuration before its part and releases it after.
  * RNN_NO_AMX in the environment (not "0") keeps the AVX512-BF16 kernel. */
@@ -723,7 +727,8 @@ void rnn_gemm_bf16_pack_b(const rnn_packed_b *pb, const float *B, int ldb) {
 /* Slivers [s0, s1) of the nb products A @ op(B_i) into C + i * cstride. A's
  * micro-panels are packed once per K block for all nb matrices; each sliver
  * of B is then run against every panel while it is in L1, so B (the large
- * operand: W_hh) streams from L2 or L3 once per call, not once per panel. */
+ * operand: W_hh) streams from L2 or L3 once per K block and MC rows (once a
+ * step at a training batch), not once per panel. */
 TARGET static void packed_part(int amx, int M, float alpha, const float *A, int lda, const rnn_packed_b *pb,
                                int nb, float beta, float *C, int ldc, size_t cstride, int s0, int s1,
                                uint32_t *Ap) {
