@@ -379,12 +379,12 @@ TARGET static void pack_a_amx(int ta, int mr, int kc, const float *A, int lda, i
     if (!ta) {
         for (int r = 0; r < 16 * nh; r++) {
             uint32_t *row = Aq + (size_t)(r / 16) * 256 + (size_t)(r % 16) * 16;
-            const float *src = A + (size_t)(i0 + r) * lda + p0;
+            const float *src = r < mr ? A + (size_t)(i0 + r) * lda + p0 : NULL; /* NULL: a zero row */
             for (int kt = 0; kt < ktn; kt++) {
                 const int n = kc - 32 * kt;
-                __m512i v = r >= mr || n <= 0 ? _mm512_setzero_si512()
-                            : n >= 32       ? pairs_along(src + 32 * kt)
-                                            : pairs_along_n(src + 32 * kt, n);
+                __m512i v = !src || n <= 0 ? _mm512_setzero_si512()
+                            : n >= 32      ? pairs_along(src + 32 * kt)
+                                           : pairs_along_n(src + 32 * kt, n);
                 _mm512_storeu_si512(row + (size_t)kt * 512, v);
             }
         }
