@@ -418,18 +418,34 @@ TARGET static void pack_a_amx(int ta, int mr, int kc, const float *A, int lda, i
 /* C tile (mr x nr, mr <= AMR, nr <= NR) = alpha * Aq @ Bs + beta * C over
  * ktn tiles of pair rows (Bs: a sliver, NR words a pair row). A whole tile
  * with alpha 1 and beta 0 or 1 goes between C and the tile registers
- * directly; any other through t. */
+ * directly; any other through t. With alpha 1 and beta 1 a part tile's C
+ * also starts in the tile registers (through t), so that every element is
+ * summed as a whole tile's would be, C first: a product comes out bit for
+ * bit the same however its rows and columns fall into tiles (a thread's
+ * share of rows starts anywhere). */
 AMX_TARGET static void amx_kernel(int ktn, const uint32_t *Aq, const uint32_t *Bs, float *C, int ldc, int mr,
                                   int nr, float alpha, float beta) {
-    const int two = mr > 16, direct = nr == NR && mr == (two ? 32 : 16) && alpha == 1.0f &&
-                                       (beta == 0.0f || beta == 1.0f);
+    const int two = mr > 16, whole = nr == NR && mr == (two ? 32 : 16);
+    const int direct = whole && alpha == 1.0f && (beta == 0.0f || beta == 1.0f);
+    const int into = !whole && alpha == 1.0f && beta == 1.0f;
     const size_t ldcb = ldc * sizeof(float);
+    float t[AMR][NR] __attribute__((aligned(64)));
     if (direct && beta == 1.0f) {
         _tile_loadd(0, C, ldcb);
         _tile_loadd(1, C + 16, ldcb);
         if (two) {
             _tile_loadd(2, C + 16 * (size_t)ldc, ldcb);
             _tile_loadd(3, C + 16 * (size_t)ldc + 16, ldcb);
+        }
+    } else if (into) {
+        const int rows = two ? 32 : 16;
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < NR; j++) t[r][j] = r < mr && j < nr ? C[(size_t)r * ldc + j] : 0.0f;
+        _tile_loadd(0, &t[0][0], NR * sizeof(float));
+        _tile_loadd(1, &t[0][16], NR * sizeof(float));
+        if (two) {
+            _tile_loadd(2, &t[16][0], NR * sizeof(float));
+            _tile_loadd(3, &t[16][16], NR * sizeof(float));
         }
     } else {
         _tile_zero(0);
@@ -459,12 +475,15 @@ AMX_TARGET static void amx_kernel(int ktn, const uint32_t *Aq, const uint32_t *B
         }
         return;
     }
-    float t[AMR][NR] __attribute__((aligned(64)));
     _tile_stored(0, &t[0][0], NR * sizeof(float));
     _tile_stored(1, &t[0][16], NR * sizeof(float));
     if (two) {
         _tile_stored(2, &t[16][0], NR * sizeof(float));
         _tile_stored(3, &t[16][16], NR * sizeof(float));
+    }
+    if (into) {
+        for (int r = 0; r < mr; r++) memcpy(C + (size_t)r * ldc, t[r], sizeof(float) * nr);
+        return;
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int v = 0; v < NR / 16 && 16 * v < nr; v++) {

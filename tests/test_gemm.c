@@ -460,6 +460,46 @@ static void test_packed_cols(void) {
            nprec == 2 ? "fp32, bf16" : "fp32", worst);
 }
 
+/* bf16: a product comes out bit for bit as its 24-row slices do, one call
+ * each, with alpha 1 and beta 0 or 1 (a training's products): how its rows
+ * fall into the kernel's tiles (AMX: 32 rows; a thread's share starts
+ * anywhere) does not move a bit. K past one block (the later blocks
+ * accumulate with beta 1), N past whole tiles, op(A) plain and transposed. */
+static void test_bf16_rows_grouping(void) {
+    if (!rnn_gemm_bf16_available()) return;
+    static const int Ms[] = {40, 50, 70, 100, 130};
+    const int N = 100, K = 1100, S = 24, MX = 130;
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 23);
+    rnn_set_threads(1);
+    float *A = rnn_alloc(sizeof(float) * MX * K), *B = rnn_alloc(sizeof(float) * N * K);
+    float *C0 = rnn_alloc(sizeof(float) * MX * N), *C1 = rnn_alloc(sizeof(float) * MX * N);
+    CHECK(A && B && C0 && C1, "out of memory");
+    if (A && B && C0 && C1) {
+        fill(&rng, A, (size_t)MX * K, 1.0f);
+        fill(&rng, B, (size_t)N * K, 0.05f);
+        CHECK(rnn_gemm_set_precision(RNN_BF16) == 0, "set bf16: %s", rnn_last_error());
+        for (int ta = 0; ta < 2; ta++)
+            for (int beta = 0; beta < 2; beta++)
+                for (size_t m = 0; m < sizeof Ms / sizeof Ms[0]; m++) {
+                    const int M = Ms[m], lda = ta ? MX : K; /* op(A) = A[K][MX]^T or A[M][K] */
+                    fill(&rng, C0, (size_t)M * N, 1.0f);
+                    memcpy(C1, C0, sizeof(float) * M * N);
+                    rnn_gemm(ta, 1, M, N, K, 1.0f, A, lda, B, K, (float)beta, C0, N);
+                    for (int i = 0; i < M; i += S)
+                        rnn_gemm(ta, 1, M - i < S ? M - i : S, N, K, 1.0f, ta ? A + i : A + (size_t)i * lda, lda, B,
+                                 K, (float)beta, C1 + (size_t)i * N, N);
+                    int differ = 0;
+                    for (int i = 0; i < M * N; i++) differ += memcmp(&C0[i], &C1[i], sizeof(float)) != 0;
+                    CHECK(differ == 0, "bf16 ta=%d beta %d, %d rows: %d values differ from the 24-row slices'", ta,
+                          beta, M, differ);
+                }
+        rnn_gemm_set_precision(RNN_FP32);
+    }
+    rnn_free(A), rnn_free(B), rnn_free(C0), rnn_free(C1);
+    rnn_set_threads(0);
+}
+
 /* fp32 pre-packed B: the rows of a batch come out bit for bit as in the
  * batch's 24-row slices taken one call each (24: whole micro-panels of 8 or
  * 6 rows), so however many rows are packed at once, each row stays in the
@@ -699,6 +739,7 @@ int main(void) {
         if (rnn_gemm_bf16_available())
             printf("bf16 kernel: %s\n", rnn_gemm_bf16_amx() ? "AMX" : "AVX512-BF16");
         RUN(test_bf16);
+        RUN(test_bf16_rows_grouping);
         RUN(test_bf16_worker_out_of_memory);
         RUN(test_packed);
         RUN(test_packed_cols);
