@@ -337,7 +337,11 @@ static int cpu_has_amx(void) {
     return amx_cpu;
 }
 
-int rnn_gemm_bf16_amx(void) { return amx_on && rnn_gemm_bf16_available() && cpu_has_amx(); }
+/* What the kernels ask, once a call (bf16 products run only where they are
+ * available, which rnn_gemm_bf16_amx also asks, reading RNN_NO_BF16). */
+static int use_amx(void) { return amx_on && cpu_has_amx(); }
+
+int rnn_gemm_bf16_amx(void) { return rnn_gemm_bf16_available() && use_amx(); }
 
 int rnn_gemm_bf16_set_amx(int on) {
     int was = amx_on;
@@ -496,13 +500,6 @@ AMX_TARGET static void amx_kernel(int ktn, const uint32_t *Aq, const uint32_t *B
             _mm512_mask_storeu_ps(c, m, x);
         }
     }
-}
-#else /* a compiler without AMX targets, or not Linux: AVX512-BF16 only */
-int rnn_gemm_bf16_amx(void) { return 0; }
-
-int rnn_gemm_bf16_set_amx(int on) {
-    (void)on;
-    return 1;
 }
 #endif
 
@@ -679,7 +676,11 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
      * touches C: rnn_gemm's fallback redoes the product on C as it was (rows
      * already written with beta 1 would take it twice). */
     int fail = 0;
-    const int amx = rnn_gemm_bf16_amx();
+#ifdef HAVE_AMX_KERNEL
+    const int amx = use_amx();
+#else
+    const int amx = 0;
+#endif
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -779,9 +780,11 @@ static void packed_range(int M, float alpha, const float *A, int lda, const rnn_
                          float beta, float *C, int ldc, size_t cstride, int s0, int s1) {
     uint32_t *Ap = (uint32_t *)rnn_gemm_thread_buffer((size_t)MC * KP);
     if (Ap) {
-        const int amx = rnn_gemm_bf16_amx();
 #ifdef HAVE_AMX_KERNEL
+        const int amx = use_amx();
         if (amx) amx_begin();
+#else
+        const int amx = 0;
 #endif
         packed_part(amx, M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
 #ifdef HAVE_AMX_KERNEL
@@ -844,13 +847,6 @@ void rnn_gemm_bf16_packed_cols(int M, float alpha, const float *A, int lda, cons
 
 static int cpu_has_bf16(void) { return 0; }
 
-int rnn_gemm_bf16_amx(void) { return 0; }
-
-int rnn_gemm_bf16_set_amx(int on) {
-    (void)on;
-    return 1;
-}
-
 int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
     (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B;
@@ -858,4 +854,13 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
     return rnn_errorf("the bf16 kernel needs an x86-64 build with AVX512-BF16");
 }
 
+#endif
+
+#ifndef HAVE_AMX_KERNEL /* not x86-64 Linux, or a compiler without the AMX targets: no AMX kernel */
+int rnn_gemm_bf16_amx(void) { return 0; }
+
+int rnn_gemm_bf16_set_amx(int on) {
+    (void)on;
+    return 1;
+}
 #endif
