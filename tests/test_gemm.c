@@ -460,6 +460,13 @@ static void test_packed_cols(void) {
            nprec == 2 ? "fp32, bf16" : "fp32", worst);
 }
 
+/* How many of n floats differ from their twins in any bit (-0 from +0 too). */
+static size_t bits_differ(const float *a, const float *b, size_t n) {
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return d;
+}
+
 /* bf16: a product comes out bit for bit as its 24-row slices do, one call
  * each, with alpha 1 and beta 0 or 1 (a training's products): how its rows
  * fall into the kernel's tiles (AMX: 32 rows; a thread's share starts
@@ -489,9 +496,8 @@ static void test_bf16_rows_grouping(void) {
                     for (int i = 0; i < M; i += S)
                         rnn_gemm(ta, 1, M - i < S ? M - i : S, N, K, 1.0f, ta ? A + i : A + (size_t)i * lda, lda, B,
                                  K, (float)beta, C1 + (size_t)i * N, N);
-                    int differ = 0;
-                    for (int i = 0; i < M * N; i++) differ += memcmp(&C0[i], &C1[i], sizeof(float)) != 0;
-                    CHECK(differ == 0, "bf16 ta=%d beta %d, %d rows: %d values differ from the 24-row slices'", ta,
+                    const size_t differ = bits_differ(C0, C1, (size_t)M * N);
+                    CHECK(differ == 0, "bf16 ta=%d beta %d, %d rows: %zu values differ from the 24-row slices'", ta,
                           beta, M, differ);
                 }
         rnn_gemm_set_precision(RNN_FP32);
@@ -528,9 +534,8 @@ static void test_packed_rows_grouping(void) {
             rnn_gemm_packed(M, 0.5f, A, K, &pb, -0.3f, C0, N);
             for (int i = 0; i < M; i += S)
                 rnn_gemm_packed(M - i < S ? M - i : S, 0.5f, A + (size_t)i * K, K, &pb, -0.3f, C1 + (size_t)i * N, N);
-            int differ = 0;
-            for (int i = 0; i < M * N; i++) differ += memcmp(&C0[i], &C1[i], sizeof(float)) != 0;
-            CHECK(differ == 0, "packed fp32, %d rows: %d values differ from the 24-row slices'", M, differ);
+            const size_t differ = bits_differ(C0, C1, (size_t)M * N);
+            CHECK(differ == 0, "packed fp32, %d rows: %zu values differ from the 24-row slices'", M, differ);
         }
     }
     rnn_free(A), rnn_free(B), rnn_free(C0), rnn_free(C1), rnn_free(mem);
