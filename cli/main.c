@@ -933,10 +933,8 @@ static int eval_classifier(ensemble *e, const char *data, int json, rnn_data_opt
         goto out;
     }
     if (json) {
-        printf("{\"loss\": %.9g, \"perplexity\": ", mt.loss);
-        print_json_num(exp(mt.loss));
-        printf(", \"accuracy\": %.9g, \"macro_f1\": %.9g, \"examples\": %ld, \"tokens\": %zu, \"unk\": %zu, ",
-               mt.accuracy, mt.macro_f1, mt.n, d.n_read, unk);
+        printf("{\"loss\": %.9g, \"accuracy\": %.9g, \"macro_f1\": %.9g, \"examples\": %ld, \"tokens\": %zu, \"unk\": %zu, ",
+               mt.loss, mt.accuracy, mt.macro_f1, mt.n, d.n_read, unk);
         if (K > 1) { /* each model reads the texts with its own tokenizer */
             printf("\"ensemble\": %d, \"members_tokens\": [", K);
             for (int k = 0; k < K; k++) printf("%s%zu", k ? ", " : "", ntok[k]);

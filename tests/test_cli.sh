@@ -1218,8 +1218,8 @@ if [ -n "${RNN_EXAMPLES:-}" ] && [ -x "$RNN_EXAMPLES/train" ]; then
         "[ \$? -eq 0 ] && grep -q '^step [0-9]* (epoch 1, .*accuracy' '$T/exlog' && grep -q '^reached 0.30: stopping$' '$T/exlog' && [ -s '$T/extrain/model.safetensors' ]"
 fi
 ev=$($RNN eval "$T/cls/model.safetensors" --data "$T/cls.tsv" --json)
-check "classifier eval --json has accuracy, macro_f1, confusion" \
-    "printf '%s' '$ev' | grep -q '\"accuracy\": .*\"macro_f1\": .*\"confusion\": \[\['"
+check "classifier eval --json has accuracy, macro_f1, confusion (and no language model's perplexity)" \
+    "printf '%s' '$ev' | grep -q '\"accuracy\": .*\"macro_f1\": .*\"confusion\": \[\[' && ! printf '%s' '$ev' | grep -q perplexity"
 out=$($RNN classify "$T/cls/model.safetensors" --json "What is the capital of France ?")
 check "classify --json prints label and probabilities" "printf '%s' '$out' | grep -q '^{\"label\": \".*\", \"probabilities\": \[.*\]}$'"
 { printf 'HUM\tWho wrote <a href="\xff">Hamlet</a> ?\n'; cat "$T/own_cls.tsv"; } >"$T/tagcls.tsv"
