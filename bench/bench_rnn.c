@@ -357,7 +357,7 @@ static int bench_sample(const bench_case *bc, const bench_time *bt, bench_result
     if (!m) goto out;
     x.s = rnn_sampler_create_ex(m, tok, 7, bc->precision);
     if (!x.s) goto out;
-    x.o = (rnn_sample_opts){bc->temperature, 0, 0};
+    x.o = (rnn_sample_opts){.temperature = bc->temperature, .top_k = 0, .top_p = 0};
     *res = run_steps(sample_step, &x, 1, bt);
     rc = 0;
 out:

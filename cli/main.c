@@ -74,7 +74,7 @@ static void usage(FILE *f) {
             "usage:\n"
             "  rnn train  [--config FILE] [--data FILE] [--OPTION VALUE ...]   (rnn train --help)\n"
             "  rnn sample CKPT [--prime TEXT|--prime-file FILE] [--dynamic LR] [--length N] [--temperature X] [--top-k K]\n"
-            "                  [--top-p P] [--seed S] [--stop STRING] [--no-unk] [--recase] [--precision fp32|bf16] [--raw-bytes] [--threads N]\n"
+            "                  [--top-p P] [--min-p P] [--repeat-penalty X] [--repeat-last N] [--seed S] [--stop STRING] [--no-unk] [--recase] [--precision fp32|bf16] [--raw-bytes] [--threads N]\n"
             "  rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]   (no TEXT: one per line on stdin)\n"
             "  rnn eval   CKPT --data FILE [--json] [--ensemble A,B] [--dynamic LR] [--streams N]\n"
             "  rnn plot   RUNDIR|metrics.csv [--out FILE.svg]   (loss, accuracy and lr against step)\n"
@@ -98,6 +98,12 @@ static int command_help(const char *cmd) {
          "  --temperature X     divide the logits by X; 0 = greedy (default 1)\n"
          "  --top-k K           sample among the K most likely tokens (0: all), after the temperature\n"
          "  --top-p P           then among the fewest most likely of those whose probability reaches P of\n                      theirs (1: all). Tokens no text encodes to (<pad>, [CLS], ...) are never drawn\n"
+         "  --min-p P           then among those at least P times as likely as the likeliest (0: all; 0.05-0.1\n"
+         "                      cuts the unlikely tail, more at a high temperature)\n"
+         "  --repeat-penalty X  first make the tokens of the last --repeat-last tokens (the prime's too) less\n"
+         "                      likely: each one's logit divided by X where positive, multiplied where not\n"
+         "                      (CTRL's penalty; 1: off, the default; 1.1-1.3 stops a word model's loops)\n"
+         "  --repeat-last N     the tokens --repeat-penalty looks back on (default 64, at most 65536; 0: all the text)\n"
          "  --seed S            random seed, 0 to 2^64-1: the same seed gives the same text on the same\n                      machine and build (default 1337)\n"
          "  --stop STRING       stop where the text first ends with STRING (which may begin in the prime;\n"
          "                      given once; lowercased for a lowercasing tokenizer, as it writes text).\n"
@@ -533,7 +539,7 @@ static int cmd_sample(int argc, char **argv) {
                *seed = "1337", *stop = NULL, *precision = "fp32", *threads = "0", *cache = NULL,
                *theta = NULL, *lambda = NULL, *prime_file = NULL, *dyn = NULL, *dyn_seg = NULL,
                *dyn_decay = NULL, *dyn_clip = NULL, *dyn_rms = NULL, *raw_bytes = NULL, *no_unk = NULL,
-               *recase = NULL;
+               *recase = NULL, *minp = "0", *rpen = "1", *rlast = "64";
     small_opt opts[] = {{"prime", &prime, 0}, {"length", &length, 0},       {"temperature", &temp, 0},
                         {"top-k", &topk, 0},  {"top-p", &topp, 0},          {"seed", &seed, 0},
                         {"stop", &stop, 0},   {"precision", &precision, 0}, {"threads", &threads, 0},
@@ -541,19 +547,25 @@ static int cmd_sample(int argc, char **argv) {
                         {"prime-file", &prime_file, 0}, {"dynamic", &dyn, 0}, {"dynamic-seg", &dyn_seg, 0},
                         {"dynamic-decay", &dyn_decay, 0}, {"dynamic-clip", &dyn_clip, 0},
                         {"dynamic-rms", &dyn_rms, 0}, {"raw-bytes", &raw_bytes, 1}, {"no-unk", &no_unk, 1},
-                        {"recase", &recase, 1}};
+                        {"recase", &recase, 1}, {"min-p", &minp, 0}, {"repeat-penalty", &rpen, 0},
+                        {"repeat-last", &rlast, 0}};
     const char *ckpt;
-    if (parse_small("sample", argc, argv, opts, 21, &ckpt)) return 1;
+    if (parse_small("sample", argc, argv, opts, 24, &ckpt)) return 1;
     rnn_dynamic_cfg dc;
     if (parse_dynamic("sample", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc)) return 1;
     if (prime && prime_file) return cmdf("sample", "--prime and --prime-file: give one of them");
     if (!ckpt) return cmdf("sample", "which checkpoint? usage: rnn sample CKPT [--prime TEXT] ...");
-    double len, t, k, p;
+    double len, t, k, p, mp, rp, rl;
     uint64_t sd;
     if (parse_count("sample", "length", length, 0, 1e9, &len) ||
         parse_num("sample", "temperature", temp, 0, 100, &t) ||
-        parse_count("sample", "top-k", topk, 0, 1e9, &k) || parse_seed("sample", seed, &sd))
+        parse_count("sample", "top-k", topk, 0, 1e9, &k) || parse_seed("sample", seed, &sd) ||
+        parse_num("sample", "min-p", minp, 0, 1, &mp) ||
+        parse_count("sample", "repeat-last", rlast, 0, RNN_REPEAT_LAST_MAX, &rl))
         return 1;
+    if (rnn_parse_decimal(rpen, &rp) || !((float)rp > 0 && rp <= 100))
+        return cmdf("sample", "--repeat-penalty '%s' must be a number in (0, 100]: 1 is off, above 1 makes the last "
+                    "--repeat-last tokens less likely", rpen);
     if (rnn_parse_decimal(topp, &p) || !((float)p > 0 && p <= 1)) /* > 0 as the sampler's float, too */
         return cmdf("sample", "--top-p '%s' must be a number in (0, 1]: the smallest set of tokens whose probability "
                     "reaches it (1: all)",
@@ -647,7 +659,7 @@ static int cmd_sample(int argc, char **argv) {
         }
         fwrite(prime, 1, prime_len, stdout);
     }
-    rnn_sample_opts so = {(float)t, (int)k, (float)p};
+    rnn_sample_opts so = {(float)t, (int)k, (float)p, (float)mp, (float)rp, (int)rl};
     char last = prime_len ? prime[prime_len - 1] : 0;
     /* the sampler looks for the stop as the model writes text (a lowercasing
      * tokenizer's never holds "ROMEO:"): said where that is another string */

@@ -173,6 +173,16 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
  *                the text may differ from fp32's where two tokens were close.
  *                "fp32" (at rnn_open). The next generation lays the weights
  *                out again.
+ *   "min-p"      language models: after temperature, top_k and top_p, draw
+ *                only among tokens at least this many times as likely as the
+ *                likeliest, in [0, 1] ("0": off, at rnn_open).
+ *   "repeat-penalty"  language models: the logits of the tokens among the
+ *                last repeat-last of the text (the prime's included) are
+ *                divided by it where positive and multiplied by it where
+ *                not, once per token, before the temperature: in (0, 100],
+ *                "1" off (at rnn_open); 1.1-1.3 keeps a word model out of loops.
+ *   "repeat-last"  the tokens repeat-penalty looks back on, in [0, 65536]
+ *                ("0": all of the text; "64" at rnn_open).
  *   "max-len"    classifiers: read each text by N of its tokens ("0": whole
  *                texts, the side kept for a later N); at rnn_open, as the
  *                model was trained.

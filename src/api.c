@@ -37,6 +37,8 @@ struct rnn_handle {
      * one atomic word, max_len * 2 + tail, so that a call never reads one
      * setting's old value beside the other's new one) */
     int no_unk, recase;
+    float min_p, repeat_penalty; /* min-p, repeat-penalty (0 and 1: off) */
+    int repeat_last;             /* repeat-last (64 at rnn_open) */
     rnn_precision gen_prec, gen_made; /* asked for; gen's */
     _Atomic int64_t cut;
     _Atomic uintptr_t owner; /* the thread whose call is under way (its thread_mark's address), or 0 */
@@ -134,6 +136,7 @@ static rnn_t *open_checkpoint(const char *checkpoint_path) {
         return NULL;
     }
     m->gen_prec = RNN_FP32;
+    m->repeat_penalty = 1, m->repeat_last = 64;
     atomic_init(&m->cut, (int64_t)m->ck.model->c.max_len * 2 + (m->ck.model->c.truncate_tail != 0));
     return m;
 }
@@ -186,11 +189,14 @@ const char *rnn_label(const rnn_t *m, int i) {
 static int set_claimed(rnn_t *m, const char *name, const char *value) {
     const int lm = m->ck.model->c.task == RNN_TASK_LM;
     const char *task = NULL; /* the task the setting is for, where it is not this model's */
-    if (!strcmp(name, "no-unk") || !strcmp(name, "precision") || !strcmp(name, "recase"))
-        task = lm ? NULL : "language models";
+    static const char *const gen_names[] = {"no-unk", "precision", "recase", "min-p", "repeat-penalty", "repeat-last"};
+    int gen = 0;
+    for (size_t i = 0; i < sizeof gen_names / sizeof *gen_names; i++) gen |= !strcmp(name, gen_names[i]);
+    if (gen) task = lm ? NULL : "language models";
     else if (!strcmp(name, "max-len") || !strcmp(name, "truncate")) task = lm ? "classifiers" : NULL;
     else
-        return rnn_errorf("unknown setting \"%s\" (no-unk, recase, precision, max-len, truncate)", name);
+        return rnn_errorf("unknown setting \"%s\" (no-unk, recase, precision, min-p, repeat-penalty, repeat-last, "
+                          "max-len, truncate)", name);
     if (task) return rnn_errorf("%s is for %s (this model is a %s)", name, task, lm ? "language model" : "classifier");
     if (!strcmp(name, "no-unk") || !strcmp(name, "recase")) { /* flags: NULL is true */
         const int on = value ? rnn_opts_bool_word(value) : 1, no_unk = name[0] == 'n';
@@ -204,6 +210,25 @@ static int set_claimed(rnn_t *m, const char *name, const char *value) {
     }
     if (!value) return rnn_errorf("%s needs a value", name);
     if (!strcmp(name, "precision")) return rnn_precision_parse(value, &m->gen_prec) ? rnn_error_prefix("precision") : 0;
+    if (!strcmp(name, "min-p") || !strcmp(name, "repeat-penalty")) {
+        const int pen = name[0] == 'r';
+        double v;
+        if (rnn_parse_decimal(value, &v) || !(pen ? (float)v > 0 && v <= 100 : v >= 0 && v <= 1))
+            return rnn_errorf("%s: expected a number in %s, not \"%s\"", name, pen ? "(0, 100] (1: off)" : "[0, 1] (0: off)",
+                              value);
+        *(pen ? &m->repeat_penalty : &m->min_p) = (float)v;
+        return 0;
+    }
+    if (!strcmp(name, "repeat-last")) {
+        char *end;
+        errno = 0;
+        const long v = strtol(value, &end, 10);
+        if (end == value || *end || errno || v < 0 || v > RNN_REPEAT_LAST_MAX)
+            return rnn_errorf("repeat-last: expected a whole number of tokens in [0, %d] (0: all the text), not \"%s\"",
+                              RNN_REPEAT_LAST_MAX, value);
+        m->repeat_last = (int)v;
+        return 0;
+    }
     if (!strcmp(name, "max-len")) {
         char *end;
         errno = 0;
@@ -444,7 +469,7 @@ static int generate_claimed(const char *fn, rnn_t *m, const char *prime, size_t 
     else if (!(s = rnn_sampler_create_ex(m->ck.model, m->ck.tok, seed, m->gen_prec))) return rnn_error_prefix("%s", fn);
     if (!own) m->gen = s, m->gen_busy = 1, m->gen_made = m->gen_prec;
     rnn_sampler_allow_unk(s, !m->no_unk); /* (as rnn_set says now; no_unk is set only where there is one) */
-    rnn_sample_opts o = {temperature, top_k, top_p};
+    rnn_sample_opts o = {temperature, top_k, top_p, m->min_p, m->repeat_penalty, m->repeat_last};
     const int bad_prime = prime_len && rnn_sampler_prime(s, prime, prime_len, NULL) < 0;
     int rc = bad_prime ? -1 : emit(prime, prime_len, user);
     recasing rc_to = {.emit = emit, .user = user};

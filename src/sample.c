@@ -31,6 +31,16 @@ struct rnn_sampler {
     int utf8, u8_need;
     uint8_t u8_lo, u8_hi;
     uint8_t *u8_mask;
+    /* The repeat penalty's memory (rnn_sampler_next): the last
+     * RNN_REPEAT_LAST_MAX tokens fed, a ring (n_recent fed in all, the start
+     * token that rnn_sampler_next feeds unasked left out); seen[v], whether
+     * v was ever fed; stamp, which ids one draw has penalised; pen (V), the
+     * penalised logits. */
+    int32_t *recent;
+    long n_recent;
+    uint8_t *seen;
+    uint32_t *stamp, stamp_now;
+    float *pen;
 };
 
 rnn_sampler *rnn_sampler_create(const rnn_model *m, const rnn_tokenizer *tok, uint64_t seed) {
@@ -61,7 +71,11 @@ rnn_sampler *rnn_sampler_create_ex(const rnn_model *m, const rnn_tokenizer *tok,
     s->probs = malloc(sizeof(float) * m->n_out);
     s->order = malloc(sizeof(int32_t) * 2 * (size_t)m->n_out);
     s->banned = malloc((size_t)m->n_out);
-    if (!s->probs || !s->order || !s->banned) {
+    s->recent = malloc(sizeof(int32_t) * RNN_REPEAT_LAST_MAX);
+    s->seen = calloc((size_t)m->n_out, 1);
+    s->stamp = calloc((size_t)m->n_out, sizeof(uint32_t));
+    s->pen = malloc(sizeof(float) * m->n_out);
+    if (!s->probs || !s->order || !s->banned || !s->recent || !s->seen || !s->stamp || !s->pen) {
         rnn_sampler_free(s);
         rnn_errorf("out of memory");
         return NULL;
@@ -104,6 +118,10 @@ void rnn_sampler_free(rnn_sampler *s) {
     free(s->order);
     free(s->banned);
     free(s->u8_mask);
+    free(s->recent);
+    free(s->seen);
+    free(s->stamp);
+    free(s->pen);
     rnn_lm_cache_free(s->cache);
     free(s->h_prev);
     free(s->mixed);
@@ -117,6 +135,8 @@ void rnn_sampler_reset(rnn_sampler *s, uint64_t seed) {
     s->fed = 0; /* the general path's next forward starts from a zero state */
     s->last = -1;
     s->logits = NULL;
+    s->n_recent = 0;
+    memset(s->seen, 0, (size_t)s->m->n_out);
     rnn_lm_cache_free(s->cache);
     s->cache = NULL;
     s->utf8 = s->u8_mask != NULL, s->u8_need = 0, s->u8_lo = s->u8_hi = 0;
@@ -188,8 +208,14 @@ static const uint8_t *draw_bans(rnn_sampler *s) {
     return s->u8_mask;
 }
 
-/* Feeds one token: the state moves on and a->logits predicts the next. */
-static void feed(rnn_sampler *s, int32_t id) {
+/* Feeds one token: the state moves on and a->logits predicts the next.
+ * remember: 0 for the start token rnn_sampler_next feeds unasked, which
+ * the repeat penalty leaves out. */
+static void feed(rnn_sampler *s, int32_t id, int remember) {
+    if (remember) {
+        s->recent[s->n_recent++ % RNN_REPEAT_LAST_MAX] = id;
+        s->seen[id] = 1;
+    }
     if (s->u8_mask) utf8_step(s, (unsigned)id);
     const rnn_model *m = s->m;
     if (s->cache && s->fed > 0) rnn_lm_cache_push(s->cache, 0, s->h_prev, id);
@@ -218,7 +244,7 @@ long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len, size_t *n_u
     int32_t *ids = NULL;
     size_t n = 0;
     if (rnn_tokenizer_encode(s->tok, text, len, &ids, &n, n_unk)) return -1;
-    for (size_t i = 0; i < n; i++) feed(s, ids[i]);
+    for (size_t i = 0; i < n; i++) feed(s, ids[i], 1);
     free(ids);
     return (long)n;
 }
@@ -280,8 +306,23 @@ static inline uint32_t wbits(float w) {
  * ids heavier than some w*, and the r lowest-numbered of those equal to it.
  * w*'s bits are found a byte at a time, most significant first, from the
  * weight each byte value holds (a radix select by mass); then u draws from
- * the nucleus, walked in id order. list is n ints of scratch. */
-static int32_t nucleus_draw(const float *w, int n, double sum, double p, int32_t *list, float u) {
+ * the nucleus, walked in id order. With min_p above w* min-p keeps less:
+ * the ids of weight min_p and more, all in the nucleus. list is n ints of
+ * scratch. */
+/* u's id on the cumulative weight of w (sum in all), walked in id order;
+ * last: the id for a u * sum rounded past the total, when no weight is there. */
+static int32_t draw_in_order(const float *w, int n, double sum, float u, int32_t last) {
+    double target = u * sum, c = 0;
+    for (int i = 0; i < n; i++) {
+        if (w[i] <= 0) continue;
+        c += w[i];
+        last = i;
+        if (target < c) return i;
+    }
+    return last; /* u * sum rounded past the total: the last id with weight */
+}
+
+static int32_t nucleus_draw(float *w, int n, double sum, double p, float min_p, int32_t *list, float u) {
     double need = p * sum; /* weight the nucleus still needs from ids matching the bits so far */
     double above = 0;      /* the weight of ids heavier than those */
     uint32_t want = 0, mask = 0;
@@ -317,6 +358,14 @@ static int32_t nucleus_draw(const float *w, int n, double sum, double p, int32_t
     }
     /* list: the m ids of weight exactly w* (ascending); r of them are in */
     const double ws = w[list[0]];
+    if (min_p > ws) {
+        sum = 0;
+        for (int i = 0; i < n; i++) {
+            if (w[i] < min_p) w[i] = 0;
+            sum += w[i];
+        }
+        return draw_in_order(w, n, sum, u, list[0]);
+    }
     long r = (long)ceil(need / ws - 1e-9);
     if (r < 1) r = 1;
     if (r > m) r = m;
@@ -356,18 +405,17 @@ int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, 
     }
     const int top_k = o->top_k > 0 && o->top_k < n ? o->top_k : 0;
     const int top_p = o->top_p > 0 && o->top_p < 1;
-    if (!top_k && !top_p) {
-        double target = u * sum, c = 0;
-        int last = best;
+    /* min-p: w is p / p_max (the best's is 1), so the ids kept have w >= min_p */
+    const float min_p = o->min_p > 0 && o->min_p <= 1 ? o->min_p : 0;
+    if (!top_k && !top_p && min_p > 0) {
+        sum = 0;
         for (int i = 0; i < n; i++) {
-            if (w[i] <= 0) continue;
-            c += w[i];
-            last = i;
-            if (target < c) return i;
+            if (w[i] < min_p) w[i] = 0;
+            sum += w[i];
         }
-        return last; /* u * sum rounded past the total: the last id with weight */
     }
-    if (!top_k) return nucleus_draw(w, n, sum, o->top_p, order, u);
+    if (!top_k && !top_p) return draw_in_order(w, n, sum, u, best);
+    if (!top_k) return nucleus_draw(w, n, sum, o->top_p, min_p, order, u);
     /* The top k, heaviest first. */
     int m = 0;
     for (int i = 0; i < n; i++)
@@ -388,6 +436,7 @@ int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, 
             }
         }
     }
+    while (keep > 1 && w[order[keep - 1]] < min_p) keep--;
     double mass = 0;
     for (int i = 0; i < keep; i++) mass += w[order[i]];
     double target = u * mass, c = 0;
@@ -398,6 +447,35 @@ int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, 
     return order[keep - 1];
 }
 
+/* The logits to draw from: the model's, or with o's repeat penalty P those
+ * of the tokens among the last o->repeat_last fed (0: all) divided by P
+ * where positive and multiplied by it where not, once each (sample.h). */
+static const float *penalised(rnn_sampler *s, const rnn_sample_opts *o) {
+    const float P = o->repeat_penalty;
+    const int V = s->m->n_out;
+    if (!(P > 0 && P != 1) || s->n_recent == 0) return s->logits;
+    float *pen = s->pen;
+    memcpy(pen, s->logits, sizeof(float) * V);
+    if (o->repeat_last <= 0) {
+        for (int v = 0; v < V; v++)
+            if (s->seen[v]) pen[v] = pen[v] > 0 ? pen[v] / P : pen[v] * P;
+        return pen;
+    }
+    if (++s->stamp_now == 0) { /* (after 2^32 draws: the stamps start over) */
+        memset(s->stamp, 0, sizeof(uint32_t) * V);
+        s->stamp_now = 1;
+    }
+    long w = o->repeat_last < RNN_REPEAT_LAST_MAX ? o->repeat_last : RNN_REPEAT_LAST_MAX;
+    if (w > s->n_recent) w = s->n_recent;
+    for (long j = s->n_recent - w; j < s->n_recent; j++) {
+        const int32_t v = s->recent[j % RNN_REPEAT_LAST_MAX];
+        if (s->stamp[v] == s->stamp_now) continue;
+        s->stamp[v] = s->stamp_now;
+        pen[v] = pen[v] > 0 ? pen[v] / P : pen[v] * P;
+    }
+    return pen;
+}
+
 int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o) {
     if (s->fed == 0) {
         int nl = rnn_tokenizer_find(s->tok, "\n");
@@ -405,15 +483,15 @@ int32_t rnn_sampler_next(rnn_sampler *s, const rnn_sample_opts *o) {
             nl = 0;
             while (nl < s->m->n_out - 1 && (s->banned[nl] || nl == rnn_tokenizer_unk_id(s->tok))) nl++;
         }
-        feed(s, nl);
+        feed(s, nl, 0);
     }
     for (int v = 0; v < s->m->n_out; v++) /* a draw from NaN would be a token all the same */
         if (!isfinite(s->logits[v]))
             return rnn_errorf("the model's logits are not finite (%g at token %d): a damaged or diverged model",
                               s->logits[v], v);
-    int32_t id = rnn_sample_logits(s->logits, s->m->n_out, o, draw_bans(s), s->probs, s->order,
+    int32_t id = rnn_sample_logits(penalised(s, o), s->m->n_out, o, draw_bans(s), s->probs, s->order,
                                    rnn_rng_uniform(&s->rng));
-    feed(s, id);
+    feed(s, id, 1);
     return id;
 }
 

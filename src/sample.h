@@ -23,11 +23,19 @@
 #include "model.h"
 #include "tokenizer.h"
 
+/* Zeroed fields past top_p leave their step out (rnn_sample_logits, rnn_sampler_next). */
 typedef struct {
-    float temperature; /* 0: greedy (argmax) */
-    int top_k;         /* 0: off */
-    float top_p;       /* 1 or 0: off */
+    float temperature;    /* 0: greedy (argmax) */
+    int top_k;            /* 0: off */
+    float top_p;          /* 1 or 0: off */
+    float min_p;          /* 0: off; else only tokens at least min_p times as likely as the likeliest */
+    float repeat_penalty; /* 0 or 1: off; else the logits of recent tokens are made less likely by it */
+    int repeat_last;      /* the tokens repeat_penalty looks back on (RNN_REPEAT_LAST_MAX at most); 0: all */
 } rnn_sample_opts;
+
+/* The longest window repeat_last may name (the sampler keeps as many of
+ * the last tokens fed). */
+#define RNN_REPEAT_LAST_MAX 65536
 
 typedef struct rnn_sampler rnn_sampler;
 
@@ -71,7 +79,13 @@ int rnn_sampler_utf8_pending(const rnn_sampler *s);
 long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len, size_t *n_unk);
 /* Draws the next token from the distribution after everything fed so far
  * and feeds it back; returns its id, or -1 with a message when the model's
- * logits are not finite (nothing is fed then). Tokens that text never encodes to
+ * logits are not finite (nothing is fed then). With a repeat_penalty P
+ * (not 0 or 1) the logits of the tokens among the last repeat_last fed
+ * (the prime's included; 0: all fed since the start or the last reset) are
+ * first divided by P where positive and multiplied by P where not, once
+ * per token however often it came (CTRL's penalty, as Hugging Face's
+ * RepetitionPenaltyLogitsProcessor; with a cache, the mixture's log is the
+ * logit): P > 1 makes repeats less likely, P < 1 more. Tokens that text never encodes to
  * (rnn_tokenizer_producible: <pad>, [CLS], [unused0], ...) are never drawn.
  * With nothing fed yet it first feeds a newline (when the vocabulary has
  * one; else its first token that is neither such a token nor the unknown
@@ -99,7 +113,9 @@ int32_t rnn_sampler_last(const rnn_sampler *s);
 /* Picks a token from logits (n) with o, in this order: temperature (the
  * logits divided by it; 0 takes the most likely), then top-k (the k most
  * likely, ties to the lower id), then top-p over those renormalised (the
- * fewest, most likely first, whose probability reaches p of theirs). Ids
+ * fewest, most likely first, whose probability reaches p of theirs), then
+ * min-p (of those, the ones whose probability is at least min_p times the
+ * likeliest's; Hugging Face's order, and its MinPLogitsWarper). Ids
  * with banned[id] (banned may be NULL) and NaN logits are never drawn; a
  * +inf logit is drawn for sure. probs is n floats and order 2n ints of
  * scratch; u is a uniform number in [0, 1). Exposed for tests. */

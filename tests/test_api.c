@@ -369,7 +369,7 @@ static void test_settings(void) {
     char *want = calloc(1, 65536);
     if (want && !rnn_checkpoint_load(&ck, FIX "torch_lm.safetensors")) {
         rnn_sampler *sm = rnn_sampler_create_ex(ck.model, ck.tok, 9, RNN_BF16);
-        rnn_sample_opts o = {1.0f, 0, 1.0f};
+        rnn_sample_opts o = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f};
         if (sm && rnn_sampler_prime(sm, "O", 1, NULL) >= 0) {
             strcpy(want, "O");
             rnn_sampler_text(sm, &o, 3000, "O", 1, NULL, 0, append_text, want);
@@ -384,6 +384,39 @@ static void test_settings(void) {
     char *fp32_again = rnn_generate(lm, "O", 3000, 1.0f, 0, 1.0f, 9);
     CHECK(fp32 && fp32_again && !strcmp(fp32, fp32_again), "precision fp32 again: the fp32 text");
     free(plain), free(none), free(again), free(fp32), free(bf16), free(fp32_again), free(want);
+    /* min-p, repeat-penalty, repeat-last: the text of a sampler given them
+     * (the handle's defaults: 0, 1, 64); the plain text again once reset */
+    CHECK(rnn_set(lm, "min-p", "0.05") == 0 && rnn_set(lm, "repeat-penalty", "1.3") == 0 &&
+              rnn_set(lm, "repeat-last", "32") == 0,
+          "min-p, repeat-penalty, repeat-last: %s", rnn_error());
+    char *tuned = rnn_generate(lm, "O", 2000, 1.0f, 0, 1.0f, 9);
+    want = calloc(1, 65536);
+    if (want && !rnn_checkpoint_load(&ck, FIX "torch_lm.safetensors")) {
+        rnn_sampler *sm = rnn_sampler_create(ck.model, ck.tok, 9);
+        rnn_sample_opts o = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.05f, .repeat_penalty = 1.3f,
+                             .repeat_last = 32};
+        if (sm && rnn_sampler_prime(sm, "O", 1, NULL) >= 0) {
+            strcpy(want, "O");
+            rnn_sampler_text(sm, &o, 2000, "O", 1, NULL, 0, append_text, want);
+        }
+        rnn_sampler_free(sm);
+        rnn_checkpoint_free(&ck);
+    }
+    CHECK(tuned && want && !strcmp(tuned, want), "min-p 0.05, repeat-penalty 1.3 over 32: the sampler's text");
+    CHECK(rnn_set(lm, "min-p", "0") == 0 && rnn_set(lm, "repeat-penalty", "1") == 0, "off again: %s", rnn_error());
+    char *plain_again = rnn_generate(lm, "O", 2000, 1.0f, 0, 1.0f, 9);
+    CHECK(plain_again && tuned && strcmp(plain_again, tuned), "off again: not the tuned text");
+    free(tuned), free(want), free(plain_again);
+    static const char *const bad_gen[][2] = {{"min-p", "-0.1"}, {"min-p", "1.5"}, {"min-p", "x"},
+                                             {"repeat-penalty", "0"}, {"repeat-penalty", "-2"},
+                                             {"repeat-penalty", "101"}, {"repeat-penalty", "1e-50"},
+                                             {"repeat-last", "-1"}, {"repeat-last", "65537"}, {"repeat-last", "2.5"},
+                                             {"repeat-last", NULL}};
+    for (int i = 0; i < 11; i++)
+        CHECK(rnn_set(lm, bad_gen[i][0], bad_gen[i][1]) == -1 && strstr(rnn_error(), bad_gen[i][0]),
+              "%s \"%s\" refused: %s", bad_gen[i][0], bad_gen[i][1] ? bad_gen[i][1] : "(NULL)", rnn_error());
+    CHECK(rnn_set(cls, "repeat-penalty", "1.2") == -1 && strstr(rnn_error(), "repeat-penalty is for language models"),
+          "repeat-penalty on a classifier: %s", rnn_error());
     /* recase: the text rnn_recase makes of the plain one (the fixture's
      * tokenizer, marked lowercasing, saved and opened again) */
     char low[64];
@@ -939,8 +972,11 @@ static void test_nul_in_metadata(void) {
     } cases[] = {{"tokenizer", bad, "metadata \"tokenizer\" holds a NUL character (\\u0000, at byte offset"},
                  {"labels", "[\"neg\\u0000x\", \"neu\", \"pos\"]",
                   "metadata \"labels\" holds a NUL character (\\u0000, at byte offset 5): a damaged file"},
-                 {"labels", "[\"neg\\\\u0000x\", \"neu\", \"pos\"]", NULL}};
-    for (int i = 0; i < 3; i++) {
+                 {"labels", "[\"neg\\\\u0000x\", \"neu\", \"pos\"]", NULL},
+                 /* a raw control byte in a string of the JSON inside (escaped in the header) */
+                 {"labels", "[\"neg\x0f\", \"neu\", \"pos\"]",
+                  "metadata \"labels\" is not valid JSON: a raw control character (0x0f, at byte offset 5) inside a string"}};
+    for (int i = 0; i < 4; i++) {
         if (resave_with_meta(FIX "torch_cls.safetensors", path, cases[i].key, cases[i].value)) {
             CHECK(0, "resave: %s", rnn_last_error());
             break;

@@ -262,7 +262,7 @@ static void test_sampler(void) {
     CHECK(rnn_sampler_set_cache(s, W, theta, lambda) == 0, "set the cache");
     int32_t ids[64];
     float got[64][16];
-    rnn_sample_opts greedy = {0, 0, 1};
+    rnn_sample_opts greedy = {.temperature = 0, .top_k = 0, .top_p = 1};
     for (int t = 0; t < n_prime + n_gen; t++) {
         if (t < n_prime) {
             rnn_sampler_prime(s, text + t, 1, NULL);

@@ -59,6 +59,8 @@ for c in sample classify eval plot info; do
     check "rnn $c --help prints its usage and exits 0" "[ $rc -eq 0 ] && printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn $c '"
 done
 check "rnn sample --help lists --top-p" "$RNN sample --help | grep -q -- '--top-p P'"
+check "rnn sample --help lists --min-p, --repeat-penalty and --repeat-last" \
+    "$RNN sample --help | grep -q -- '--min-p P' && $RNN sample --help | grep -q -- '--repeat-penalty X' && $RNN sample --help | grep -q -- '--repeat-last N'"
 out=$($RNN sample "$T/run/model.safetensors" --help)
 check "sample CKPT --help prints the usage" "printf '%s' \"\$out\" | head -1 | grep -q '^usage: rnn sample'"
 for c in sample eval info plot; do
@@ -628,6 +630,25 @@ $RNN sample "$T/run/model.safetensors" --length 5 --prime-file "$T/emptyprime.tx
 check "an empty --prime-file is said" "[ \$? -eq 0 ] && grep -q 'emptyprime.txt is empty: sampling from a zero state' '$T/err'"
 $RNN sample "$T/run/model.safetensors" --length 40 --top-k 3 --top-p 0.9 --temperature 0.7 >/dev/null
 check "top-k/top-p sampling runs" "[ $? -eq 0 ]"
+# --repeat-penalty: greedy text repeats less (more distinct words in 200), the same text for the
+# same flags; --repeat-last 1 remembers only the last token; --min-p with the rest runs
+g0=$($RNN sample "$T/run/model.safetensors" --length 200 --temperature 0 2>/dev/null)
+g1=$($RNN sample "$T/run/model.safetensors" --length 200 --temperature 0 --repeat-penalty 3 2>/dev/null)
+g1b=$($RNN sample "$T/run/model.safetensors" --length 200 --temperature 0 --repeat-penalty 3 2>/dev/null)
+g2=$($RNN sample "$T/run/model.safetensors" --length 200 --temperature 0 --repeat-penalty 3 --repeat-last 1 2>/dev/null)
+d0=$(printf '%s' "$g0" | tr -s ' \n' '\n\n' | sort -u | wc -l)
+d1=$(printf '%s' "$g1" | tr -s ' \n' '\n\n' | sort -u | wc -l)
+check "sample --repeat-penalty 3: more distinct words in greedy text ($d0 without, $d1 with), the same text again, --repeat-last 1 another" \
+    "[ $d1 -gt $d0 ] && [ '$g1' = '$g1b' ] && [ '$g1' != '$g2' ]"
+$RNN sample "$T/run/model.safetensors" --length 40 --top-k 30 --top-p 0.95 --min-p 0.1 --temperature 1.5 --repeat-penalty 1.2 --repeat-last 0 >/dev/null
+check "min-p with top-k, top-p and a repeat penalty over all the text runs" "[ $? -eq 0 ]"
+expect_error "sample --min-p 1.5" "--min-p '1.5' must be a number in \[0, 1\]" $RNN sample "$T/run/model.safetensors" --min-p 1.5
+expect_error "sample --repeat-penalty 0" "--repeat-penalty '0' must be a number in (0, 100\]" \
+    $RNN sample "$T/run/model.safetensors" --repeat-penalty 0
+expect_error "sample --repeat-last -1" "--repeat-last '-1' must be a number in \[0, 65536\]" \
+    $RNN sample "$T/run/model.safetensors" --repeat-last -1
+expect_error "sample --repeat-last 2.5" "--repeat-last '2.5' must be a whole number in \[0, 65536\]" \
+    $RNN sample "$T/run/model.safetensors" --repeat-last 2.5
 # a byte model's text is valid UTF-8 by default; --raw-bytes draws any byte (a model
 # trained for one step is near uniform over the 256, so its raw text is not UTF-8)
 $RNN train $small --tokenizer byte --steps 1 --out "$T/bytes" >/dev/null 2>&1

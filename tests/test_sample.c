@@ -34,32 +34,32 @@ static void test_distribution(void) {
     /* probabilities .3 .2 .2 .2 .1 as logits */
     const float lg[5] = {logf(0.3f), logf(0.2f), logf(0.2f), logf(0.2f), logf(0.1f)};
     double s[5];
-    shares(lg, 5, (rnn_sample_opts){1, 0, 1}, NULL, s);
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 1}, NULL, s);
     CHECK(shares_are(s, (double[]){.3, .2, .2, .2, .1}, 5, "T 1: the softmax"), "T 1");
     /* T 0.5 squares the probabilities: .09 .04 .04 .04 .01 over .22 */
-    shares(lg, 5, (rnn_sample_opts){0.5f, 0, 1}, NULL, s);
+    shares(lg, 5, (rnn_sample_opts){.temperature = 0.5f, .top_k = 0, .top_p = 1}, NULL, s);
     CHECK(shares_are(s, (double[]){.09 / .22, .04 / .22, .04 / .22, .04 / .22, .01 / .22}, 5, "T 0.5: p^2"),
           "T 0.5");
     /* top-k 2: .3 and the first .2 (ties to the lower id), renormalised */
-    shares(lg, 5, (rnn_sample_opts){1, 2, 1}, NULL, s);
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 2, .top_p = 1}, NULL, s);
     CHECK(shares_are(s, (double[]){.6, .4, 0, 0, 0}, 5, "top-k 2"), "top-k 2");
     /* top-p 0.65: .3 + .2 + .2 = .7 is the shortest prefix reaching it */
-    shares(lg, 5, (rnn_sample_opts){1, 0, 0.65f}, NULL, s);
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 0.65f}, NULL, s);
     CHECK(shares_are(s, (double[]){3 / 7.0, 2 / 7.0, 2 / 7.0, 0, 0}, 5, "top-p 0.65"), "top-p 0.65");
     /* top-p after top-k is over the k renormalised (.6 .4): 0.5 keeps .6 alone */
-    shares(lg, 5, (rnn_sample_opts){1, 2, 0.5f}, NULL, s);
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 2, .top_p = 0.5f}, NULL, s);
     CHECK(shares_are(s, (double[]){1, 0, 0, 0, 0}, 5, "top-k 2 then top-p 0.5"), "top-k then top-p");
-    shares(lg, 5, (rnn_sample_opts){1, 3, 0.8f}, NULL, s); /* .3 .2 .2 over .7: .43 .71 1 */
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 3, .top_p = 0.8f}, NULL, s); /* .3 .2 .2 over .7: .43 .71 1 */
     CHECK(shares_are(s, (double[]){3 / 7.0, 2 / 7.0, 2 / 7.0, 0, 0}, 5, "top-k 3 then top-p 0.8"), "k 3 p .8");
     /* a banned id is never drawn; the rest keep their ratios */
     const uint8_t ban[5] = {1, 0, 0, 0, 0};
-    shares(lg, 5, (rnn_sample_opts){1, 0, 1}, ban, s);
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 1}, ban, s);
     CHECK(shares_are(s, (double[]){0, .2 / .7, .2 / .7, .2 / .7, .1 / .7}, 5, "id 0 banned"), "banned");
-    shares(lg, 5, (rnn_sample_opts){1, 1, 1}, ban, s);
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 1, .top_p = 1}, ban, s);
     CHECK(shares_are(s, (double[]){0, 1, 0, 0, 0}, 5, "id 0 banned, top-k 1"), "banned top-k");
     float probs[5];
     int32_t order[10];
-    CHECK(rnn_sample_logits(lg, 5, &(rnn_sample_opts){0, 0, 1}, ban, probs, order, 0.5f) == 1,
+    CHECK(rnn_sample_logits(lg, 5, &(rnn_sample_opts){.temperature = 0, .top_k = 0, .top_p = 1}, ban, probs, order, 0.5f) == 1,
           "greedy skips a banned id");
 }
 
@@ -73,34 +73,34 @@ static void test_extremes(void) {
     for (int i = 0; i < 5; i++)
         for (int j = 0; j < 3; j++) {
             float u = j == 0 ? 0.0f : j == 1 ? 0.5f : 0.99999f;
-            int32_t id = rnn_sample_logits(lg, 4, &(rnn_sample_opts){tiny[i], 0, 1}, NULL, probs, order, u);
-            int32_t idk = rnn_sample_logits(lg, 4, &(rnn_sample_opts){tiny[i], 2, 0.9f}, NULL, probs, order, u);
+            int32_t id = rnn_sample_logits(lg, 4, &(rnn_sample_opts){.temperature = tiny[i], .top_k = 0, .top_p = 1}, NULL, probs, order, u);
+            int32_t idk = rnn_sample_logits(lg, 4, &(rnn_sample_opts){.temperature = tiny[i], .top_k = 2, .top_p = 0.9f}, NULL, probs, order, u);
             CHECK(id == 1 && idk == 1, "T %g, u %g: the most likely id (got %d, with top-k/p %d)", tiny[i], u, id, idk);
         }
     /* +inf is certain; NaN is never drawn (nor taken greedily) */
     const float inf[4] = {1, INFINITY, 2, 0}, nan4[4] = {NAN, 0, 5, 1};
-    CHECK(rnn_sample_logits(inf, 4, &(rnn_sample_opts){1, 0, 1}, NULL, probs, order, 0.99f) == 1, "+inf is drawn");
-    CHECK(rnn_sample_logits(nan4, 4, &(rnn_sample_opts){0, 0, 1}, NULL, probs, order, 0.5f) == 2,
+    CHECK(rnn_sample_logits(inf, 4, &(rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 1}, NULL, probs, order, 0.99f) == 1, "+inf is drawn");
+    CHECK(rnn_sample_logits(nan4, 4, &(rnn_sample_opts){.temperature = 0, .top_k = 0, .top_p = 1}, NULL, probs, order, 0.5f) == 2,
           "greedy passes over NaN");
     int nan_drawn = 0;
     for (int i = 0; i < 100; i++)
-        nan_drawn += rnn_sample_logits(nan4, 4, &(rnn_sample_opts){1, 0, 1}, NULL, probs, order, i / 100.0f) == 0;
+        nan_drawn += rnn_sample_logits(nan4, 4, &(rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 1}, NULL, probs, order, i / 100.0f) == 0;
     CHECK(nan_drawn == 0, "a NaN logit is never drawn (%d of 100)", nan_drawn);
     /* u just below 1 lands on the last token with any probability, not on
      * the vocabulary's last id */
     const float neg[4] = {0, 0, -INFINITY, -INFINITY};
-    CHECK(rnn_sample_logits(neg, 4, &(rnn_sample_opts){1, 0, 1}, NULL, probs, order, 0.9999999f) == 1,
+    CHECK(rnn_sample_logits(neg, 4, &(rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 1}, NULL, probs, order, 0.9999999f) == 1,
           "a draw never lands on a token of probability 0");
     /* top-k ties go to the lower ids */
     const float tie[4] = {1, 1, 1, 0};
     double s[4];
-    shares(tie, 4, (rnn_sample_opts){1, 2, 1}, NULL, s);
+    shares(tie, 4, (rnn_sample_opts){.temperature = 1, .top_k = 2, .top_p = 1}, NULL, s);
     CHECK(shares_are(s, (double[]){.5, .5, 0, 0}, 4, "top-k 2 of three tied"), "ties");
     /* top-p ties: four equal tokens, p 0.5 keeps the two lowest, 0.6 three */
     const float flat[4] = {2, 2, 2, 2};
-    shares(flat, 4, (rnn_sample_opts){1, 0, 0.5f}, NULL, s);
+    shares(flat, 4, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 0.5f}, NULL, s);
     CHECK(shares_are(s, (double[]){.5, .5, 0, 0}, 4, "top-p 0.5 of four tied"), "top-p ties 0.5");
-    shares(flat, 4, (rnn_sample_opts){1, 0, 0.6f}, NULL, s);
+    shares(flat, 4, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 0.6f}, NULL, s);
     CHECK(shares_are(s, (double[]){1 / 3.0, 1 / 3.0, 1 / 3.0, 0}, 4, "top-p 0.6 of four tied"), "top-p ties 0.6");
     /* top-p over a wide vocabulary (weights spread over many exponents),
      * against the nucleus taken from a sort by hand */
@@ -126,13 +126,65 @@ static void test_extremes(void) {
     for (int i = 0; i < V; i++) kept += want[i];
     for (int i = 0; i < V; i++) want[i] /= kept, sh[i] = 0;
     for (int i = 0; i < 100000; i++) {
-        int32_t id = rnn_sample_logits(wide, V, &(rnn_sample_opts){1, 0, pw}, NULL, pr, ord, (float)((i + 0.5) / 100000));
+        int32_t id = rnn_sample_logits(wide, V, &(rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = pw}, NULL, pr, ord, (float)((i + 0.5) / 100000));
         sh[id] += 1e-5;
     }
     double worst = 0;
     for (int i = 0; i < V; i++) worst = fmax(worst, fabs(sh[i] - want[i]));
     printf("  top-p 0.9 over 3000 tokens: worst share error %.1e\n", worst);
     CHECK(worst < 3e-5, "top-p 0.9 over 3000 tokens: the nucleus by sorting (worst %.1e)", worst);
+}
+
+/* min-p (after temperature, top-k and top-p, as Hugging Face's
+ * MinPLogitsWarper): of what those leave, the tokens at least min_p times
+ * as likely as the likeliest, renormalised. */
+static void test_min_p(void) {
+    const float lg[5] = {logf(0.3f), logf(0.2f), logf(0.2f), logf(0.2f), logf(0.1f)};
+    double s[5];
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 1, .min_p = 0.5f}, NULL, s); /* p >= .15: .3 .2 .2 .2 over .9 */
+    CHECK(shares_are(s, (double[]){1 / 3.0, 2 / 9.0, 2 / 9.0, 2 / 9.0, 0}, 5, "min-p 0.5"), "min-p 0.5");
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 1, .min_p = 0.7f}, NULL, s); /* p >= .21: .3 alone */
+    CHECK(shares_are(s, (double[]){1, 0, 0, 0, 0}, 5, "min-p 0.7"), "min-p 0.7");
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 1, .min_p = 1.0f}, NULL, s); /* 1: the likeliest alone */
+    CHECK(shares_are(s, (double[]){1, 0, 0, 0, 0}, 5, "min-p 1"), "min-p 1");
+    /* T 0.5: .09 .04 .04 .04 .01 over .22; min-p 0.34 keeps >= .0306 of them: not .01 */
+    shares(lg, 5, (rnn_sample_opts){.temperature = 0.5f, .top_k = 0, .top_p = 1, .min_p = 0.34f}, NULL, s);
+    CHECK(shares_are(s, (double[]){.09 / .21, .04 / .21, .04 / .21, .04 / .21, 0}, 5, "T 0.5 then min-p 0.34"),
+          "T then min-p");
+    /* after top-p 0.65 (.3 .2 .2): 0.5 removes none of those; 0.7 all but .3 */
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 0.65f, .min_p = 0.5f}, NULL, s);
+    CHECK(shares_are(s, (double[]){3 / 7.0, 2 / 7.0, 2 / 7.0, 0, 0}, 5, "top-p 0.65 then min-p 0.5"), "p then min-p");
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 0.65f, .min_p = 0.7f}, NULL, s);
+    CHECK(shares_are(s, (double[]){1, 0, 0, 0, 0}, 5, "top-p 0.65 then min-p 0.7"), "p then min-p 0.7");
+    /* top-p 0.99 keeps all five; min-p 0.5 then drops .1 (the nucleus path) */
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 0.99f, .min_p = 0.5f}, NULL, s);
+    CHECK(shares_are(s, (double[]){1 / 3.0, 2 / 9.0, 2 / 9.0, 2 / 9.0, 0}, 5, "top-p 0.99 then min-p 0.5"),
+          "p .99 then min-p");
+    /* top-k 4 (.3 .2 .2 .2), then min-p 0.5 keeps them all; top-k 3, top-p 0.8, min-p 0.8: .3 alone */
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 4, .top_p = 1, .min_p = 0.5f}, NULL, s);
+    CHECK(shares_are(s, (double[]){1 / 3.0, 2 / 9.0, 2 / 9.0, 2 / 9.0, 0}, 5, "top-k 4 then min-p 0.5"), "k then min-p");
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 3, .top_p = 0.8f, .min_p = 0.8f}, NULL, s);
+    CHECK(shares_are(s, (double[]){1, 0, 0, 0, 0}, 5, "top-k 3, top-p 0.8, min-p 0.8"), "k, p, min-p");
+    /* a banned likeliest: min-p is relative to the likeliest allowed (.2) */
+    const uint8_t ban[5] = {1, 0, 0, 0, 0};
+    shares(lg, 5, (rnn_sample_opts){.temperature = 1, .top_k = 0, .top_p = 1, .min_p = 0.6f}, ban, s);
+    CHECK(shares_are(s, (double[]){0, 1 / 3.0, 1 / 3.0, 1 / 3.0, 0}, 5, "id 0 banned, min-p 0.6"), "banned, min-p");
+}
+
+/* A word model whose logits are its head's bias, whatever it read: word i
+ * of words gets bias[i], every other token rest. */
+static rnn_model *biased_model(const rnn_tokenizer *tok, const char *const *words, const float *bias, int n,
+                               float rest) {
+    rnn_config c;
+    rnn_config_default(&c, RNN_TASK_LM);
+    c.vocab_size = rnn_tokenizer_vocab_size(tok), c.embed_dim = 4, c.hidden_dim = 8, c.num_layers = 1;
+    rnn_model *m = rnn_model_create(&c);
+    if (!m) return NULL;
+    rnn_model_init(m, 1);
+    memset(m->head_w, 0, sizeof(float) * (size_t)m->n_out * (size_t)rnn_model_head_in(m));
+    for (int v = 0; v < m->n_out; v++) m->head_b[v] = rest;
+    for (int i = 0; i < n; i++) m->head_b[rnn_tokenizer_find(tok, words[i])] = bias[i];
+    return m;
 }
 
 /* A word model that always prefers one token: its head's weights are 0 and
@@ -164,8 +216,8 @@ static int emit(const char *b, size_t n, void *user) {
     return 0;
 }
 
-static const char *gen(rnn_model *m, const rnn_tokenizer *tok, const char *prime, const char *stop, long len,
-                       out_buf *o) {
+static const char *gen_opts(rnn_model *m, const rnn_tokenizer *tok, const char *prime, const char *stop, long len,
+                            out_buf *o, const rnn_sample_opts *opts) {
     rnn_sampler *s = rnn_sampler_create(m, tok, 1);
     int fail_after = o->fail_after;
     memset(o, 0, sizeof *o);
@@ -173,11 +225,72 @@ static const char *gen(rnn_model *m, const rnn_tokenizer *tok, const char *prime
     if (!s) return "(no sampler)";
     size_t plen = prime ? strlen(prime) : 0;
     if (plen) rnn_sampler_prime(s, prime, plen, NULL);
-    rnn_sample_opts greedy = {0, 0, 1};
-    int rc = rnn_sampler_text(s, &greedy, len, prime, plen, stop, stop ? strlen(stop) : 0, emit, o);
+    int rc = rnn_sampler_text(s, opts, len, prime, plen, stop, stop ? strlen(stop) : 0, emit, o);
     rnn_sampler_free(s);
     if (rc == 7) return "(stopped by emit)";
     return rc ? "(error)" : o->buf;
+}
+
+static const char *gen(rnn_model *m, const rnn_tokenizer *tok, const char *prime, const char *stop, long len,
+                       out_buf *o) {
+    return gen_opts(m, tok, prime, stop, len, o, &(rnn_sample_opts){0, 0, 1, 0, 0, 0});
+}
+
+/* The repeat penalty, greedily: logits the 2, cat 1.5 (the rest 0) write
+ * "the the ..." without it; with P = 2 the logit of a token among the
+ * last N fed is halved (once, however often it came: after "the cat the"
+ * the's is 1, not 0.5), so "the cat the the the" (cat 0.75 from then on);
+ * N = 1 remembers only the last: "the cat the cat". Negative logits are
+ * multiplied: the -1, cat -1.2 (the rest -5) give "the cat the the the"
+ * too (dividing would keep "the"). A positive logit never falls below 0
+ * (P 8: still the and cat over the zeros); P < 1 favours what came (0.5
+ * after the prime "cat": cat's 3 over the's 2). The prime counts; the
+ * newline the sampler starts with unprimed does not. */
+static void test_repeat_penalty(void) {
+    rnn_tok_options to;
+    rnn_tok_options_default(&to, RNN_TOK_WORD);
+    const char *text = "the cat sat on the mat";
+    rnn_tokenizer *tok = rnn_tokenizer_build(&to, text, strlen(text));
+    const char *const words[] = {"the", "cat"};
+    rnn_model *pos = tok ? biased_model(tok, words, (const float[]){2, 1.5f}, 2, 0) : NULL;
+    rnn_model *neg = tok ? biased_model(tok, words, (const float[]){-1, -1.2f}, 2, -5) : NULL;
+    CHECK(pos && neg, "models");
+    if (!pos || !neg) goto out;
+    static const struct {
+        int neg;
+        float P;
+        int last;
+        const char *prime, *want;
+    } cases[] = {
+        {0, 0, 0, NULL, "the the the the the"},     {0, 1, 64, NULL, "the the the the the"},
+        {0, 2, 64, NULL, "the cat the the the"},    {0, 2, 1, NULL, "the cat the cat the"},
+        {0, 2, 0, NULL, "the cat the the the"},     {0, 2, 2, NULL, "the cat the the cat"},
+        {0, 2, 64, "the", " cat the the the the"},  {0, 2, 0, "cat", " the the the the the"},
+        {0, 8, 64, NULL, "the cat the the the"},     {1, 2, 64, NULL, "the cat the the the"},
+        {1, 0.5f, 64, NULL, "the the the the the"}, {0, 0.5f, 64, "cat", " cat cat cat cat cat"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        out_buf o = {0};
+        const rnn_sample_opts opts = {0, 0, 1, 0, cases[i].P, cases[i].last};
+        const char *g = gen_opts(cases[i].neg ? neg : pos, tok, cases[i].prime, NULL, 5, &o, &opts);
+        CHECK(!strcmp(g, cases[i].want), "%s logits, penalty %g over the last %d, prime '%s': '%s', not '%s'",
+              cases[i].neg ? "negative" : "positive", cases[i].P, cases[i].last,
+              cases[i].prime ? cases[i].prime : "", g, cases[i].want);
+    }
+    /* a reset forgets what was fed: the same text again */
+    rnn_sampler *s = rnn_sampler_create(pos, tok, 1);
+    char ids[2][5] = {{0}};
+    const rnn_sample_opts opts = {0, 0, 1, 0, 2, 64};
+    for (int r = 0; r < 2 && s; r++) {
+        if (r) rnn_sampler_reset(s, 1);
+        for (int i = 0; i < 5; i++) ids[r][i] = (char)rnn_sampler_next(s, &opts);
+    }
+    CHECK(s && !memcmp(ids[0], ids[1], 5), "after rnn_sampler_reset the penalty starts over");
+    rnn_sampler_free(s);
+out:
+    rnn_model_free(pos);
+    rnn_model_free(neg);
+    rnn_tokenizer_free(tok);
 }
 
 static void test_text(void) {
@@ -281,7 +394,7 @@ static void test_byte_utf8(void) {
     CHECK(m != NULL, "byte model: %s", rnn_last_error());
     if (!m) goto out;
     rnn_model_init(m, 3);
-    const rnn_sample_opts hot = {1.5f, 0, 1};
+    const rnn_sample_opts hot = {.temperature = 1.5f, .top_k = 0, .top_p = 1};
     for (int raw = 0; raw <= 1; raw++) {
         rnn_sampler *s = rnn_sampler_create(m, tok, 11);
         big_buf o = {0};
@@ -329,7 +442,9 @@ out:
 int main(void) {
     RUN(test_distribution);
     RUN(test_extremes);
+    RUN(test_min_p);
     RUN(test_text);
+    RUN(test_repeat_penalty);
     RUN(test_byte_utf8);
     return harness_end();
 }
