@@ -163,6 +163,13 @@ int rnn_checkpoint_load(rnn_checkpoint *ck, const char *path) {
                        inner[i], at - 1);
             goto out;
         }
+        const long ctl = v ? rnn_json_raw_control_at(v, strlen(v)) : 0;
+        if (ctl) {
+            rnn_errorf("%s: metadata \"%s\" is not valid JSON: a raw control character (0x%02x, at byte offset %ld) "
+                       "inside a string, where JSON writes it escaped (a damaged file)", path, inner[i],
+                       (unsigned char)v[ctl - 1], ctl - 1);
+            goto out;
+        }
     }
     rnn_config c;
     if (!config) {

@@ -405,6 +405,14 @@ static int parse_header(rnn_st *st, const char *hdr, uint64_t hlen, size_t data_
                    "metadata can hold one (a damaged file)", path, nul - 1, (unsigned long long)hlen);
         goto out;
     }
+    /* (and a raw control byte in a string, which the safetensors package refuses) */
+    const long ctl = rnn_json_raw_control_at(hdr, (size_t)hlen);
+    if (ctl) {
+        rnn_errorf("%s: header is not valid JSON: a raw control character (0x%02x, at byte offset %ld of %llu) inside "
+                   "a string, where JSON writes it escaped (a damaged file)", path, (unsigned char)hdr[ctl - 1],
+                   ctl - 1, (unsigned long long)hlen);
+        goto out;
+    }
     int count = cJSON_GetArraySize(h);
     st->t = calloc((size_t)count + 1, sizeof *st->t);
     st->off = calloc((size_t)count + 1, sizeof *st->off);

@@ -620,6 +620,17 @@ long rnn_json_nul_at(const char *s, size_t n) {
     return 0;
 }
 
+long rnn_json_raw_control_at(const char *s, size_t n) {
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char c = (unsigned char)s[i];
+        if (in_string && c < 0x20) return (long)i + 1;
+        if (c == '"') in_string = !in_string;
+        else if (in_string && c == '\\') i++; /* the escaped character: \" does not end the string */
+    }
+    return 0;
+}
+
 long rnn_getline(char **line, size_t *cap, FILE *f, size_t max, int stop_at_nul) {
     size_t n = 0;
     for (;;) {

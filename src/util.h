@@ -161,6 +161,11 @@ long rnn_utf8_bad_at(const char *s, size_t n);
  * "co\u0000me" as "co"). Outside strings JSON has no backslashes, so
  * skipping each escape's next character tells "\u0000" from "\\u0000". */
 long rnn_json_nul_at(const char *s, size_t n);
+/* The 1-based offset of the first raw control character (a byte below
+ * 0x20) inside a string of the JSON text s[0..n), 0 if none: JSON writes
+ * them escaped (\u000f, \n), and cJSON takes them as they are where Python's
+ * json and the safetensors package refuse the text. */
+long rnn_json_raw_control_at(const char *s, size_t n);
 /* The first key that a JSON object (a cJSON *) gives twice, or NULL: cJSON
  * finds a key's first value and Python's json its last, so a file that gives
  * one twice reads one way here and another way in PyTorch's twin. */

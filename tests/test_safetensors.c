@@ -636,6 +636,13 @@ static void test_damaged(void) {
         {"\\u0000 in a name", "{\"w\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
          "header holds a NUL character (a NUL byte or \\u0000, at byte offset 3 of"},
         {"\\u0000 in metadata", "{\"__metadata__\":{\"format\":\"rnn.c\\u0000junk\"}}", 0, "holds a NUL character"},
+        /* a raw control byte in a string, which JSON escapes (cJSON took it; the safetensors package does not) */
+        {"raw 0x0f in a name", "{\"w\x0fx\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+         "header is not valid JSON: a raw control character (0x0f, at byte offset 3 of"},
+        {"raw tab in metadata", "{\"__metadata__\":{\"format\":\"rnn.c\tx\"}}", 0,
+         "a raw control character (0x09, at byte offset 32 of"},
+        {"raw newline after an escaped quote", "{\"__metadata__\":{\"k\":\"a\\\"\nb\"}}", 0,
+         "a raw control character (0x0a, at byte offset 25 of"},
     };
     char name[64];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
