@@ -10,8 +10,9 @@
  *      then the cell's pointwise maths on each row, which adds the biases
  *      (b_ih + b_hh, summed once per pass; the GRU keeps b_in and b_hn apart,
  *      since r scales only the second). A team of threads splits the step
- *      between them: by blocks of hidden units, or by rows when W_hh fits in
- *      each core's L2;
+ *      between them: by blocks of hidden units, or by rows when each thread
+ *      gets at least ROW_MIN rows and W_hh fits in a core's L2 or the team is
+ *      small (team_rows);
  *   3. backward (backward_steps) runs the loop in reverse order producing the
  *      pre-activation gradients dG, then the weight gradients are three GEMMs
  *      (four for the GRU, whose W_hh takes two) batched over all time steps:

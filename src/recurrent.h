@@ -116,7 +116,8 @@ void rnn_dir_backward(const rnn_dir *d, const rnn_dir_weights *g, const rnn_pack
                       const float *dhn, const float *dcn, float *dh0, float *dc0, float *work);
 
 /* How a team of threads shares the steps of a pass (see recurrent.c): 0
- * chooses (the batch's rows when W_hh fits in a core's L2, else the units),
+ * chooses (the batch's rows when each thread gets 8 of them and W_hh fits
+ * in a core's L2 or the team has at most 4 threads, else the units),
  * 1 always splits the units, 2 the rows where the bias sums allow. For
  * tests; the setting is global. */
 void rnn_set_team_layout(int layout);

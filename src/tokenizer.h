@@ -29,7 +29,7 @@
  *   - invalid UTF-8 (bad or truncated sequences, overlong forms, surrogates,
  *     values above U+10FFFF, and NUL bytes, which no vocabulary string can
  *     hold): with invalid_utf8_replace = 0 (the default) build/encode fail with
- *     "input has invalid UTF-8 at byte B (line L)" (B from 0, L from 1; the
+ *     "input has invalid UTF-8 at byte offset B (line L)" (B from 0, L from 1; the
  *     line only in a text of more than one); with 1 each bad byte becomes one
  *     U+FFFD.
  *   - strip_html (char, word, wordpiece): a tag is "<", an optional "/" or "!", an
@@ -132,7 +132,7 @@ typedef struct {
     rnn_tok_type type;
     int lowercase;            /* char, word, wordpiece (wordpiece: also strips accents) */
     int split_punct;          /* word */
-    int strip_html;           /* word, wordpiece */
+    int strip_html;           /* char, word, wordpiece */
     int keep_newlines;        /* word; wordpiece (rnn train sets it for language models): each "\n" is
                                  a token, added one past the vocabulary file's where it lacks one */
     int min_count;            /* char, word: keep tokens seen at least this often (>= 1) */

@@ -30,7 +30,8 @@
  * as soon as it is known (dir_cap bytes). */
 int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, size_t dir_cap);
 /* Asks a running rnn_train to stop after the current step, save and return
- * (async-signal-safe: the CLI calls it from its SIGINT handler). */
+ * (async-signal-safe: the CLI calls it from its signal-watching thread,
+ * or from its SIGINT/SIGTERM handler). */
 void rnn_train_interrupt(void);
 /* For tests: rnn_train holds a language model's token streams at no fewer
  * than w bytes per id (4: int32, as all runs did before 2026-12-06), the
