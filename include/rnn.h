@@ -113,7 +113,8 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
 
 /* Language models: generates `length` tokens after the priming text (may be
  * empty or NULL) with the given temperature (0: greedy; at most 100), top_k
- * (0: off) and top_p (in (0, 1]; 1: off); the same seed gives the same text.
+ * (0: off) and top_p (in (0, 1]; 1: off), and the handle's min-p and
+ * repeat-penalty (rnn_set, below); the same seed gives the same text.
  * A byte-level model's continuation is valid UTF-8 without NUL bytes (it
  * finishes a character begun at the end of `length`, up to 3 bytes more).
  * Returns a malloc'd string holding the prime and the continuation (free()
