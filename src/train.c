@@ -758,7 +758,7 @@ static int load_lm_data(run *r, int have_tok) {
     if (r->m) r->m->c.reverse = reverse;
     if (rnn_lm_batches(r->train.n, r->B, r->T) < 1) {
         rnn_errorf("%s: too few tokens for --batch %d x --seq-len %d: %zu, where more than %ld are needed",
-                   train_name, r->B, r->T, r->train.n, (long)r->B * (r->T + 1));
+                   train_name, r->B, r->T, r->train.n, (long)r->B * ((long)r->T + 1));
         goto out;
     }
     if (r->val.n < 2 * (size_t)r->B) { /* validation reads it as --batch streams of 2 tokens or more */
@@ -1660,6 +1660,17 @@ static int restore_counters(run *r) {
     else if (isnan(v[10]) && v[11] != 0)
         snprintf(clash, sizeof clash, "\"train.sched_bad\" is %s before the schedule saw a loss",
                  state_meta(r, "train.sched_bad"));
+    /* The position: every step is one batch, per_epoch of them an epoch (the
+     * data's, its fingerprint checked), so step = epoch * per_epoch + batch;
+     * a language model's batch is --batch x --seq-len tokens, a classifier's
+     * at least one a step. (Exact as doubles: each is below 2^53.) */
+    else if (v[0] != v[1] * (double)r->per_epoch + v[2])
+        snprintf(clash, sizeof clash, "\"train.step\" is %s but epoch %s of %ld batches and batch %s make %.17g",
+                 state_meta(r, "train.step"), state_meta(r, "train.epoch"), r->per_epoch,
+                 state_meta(r, "train.batch"), v[1] * (double)r->per_epoch + v[2]);
+    else if (!r->classify ? v[3] != v[0] * r->B * r->T : v[3] < v[0])
+        snprintf(clash, sizeof clash, "\"train.tokens\" is %s after %s steps of %s", state_meta(r, "train.tokens"),
+                 state_meta(r, "train.step"), r->classify ? "at least one token" : "--batch x --seq-len tokens");
     if (*clash) {
         rnn_errorf("%s: resume state %s: a damaged file", path, clash);
         goto out;
@@ -2468,11 +2479,13 @@ static int load_start(run *r, int resuming, rnn_checkpoint *ck) {
     return 0;
 }
 
-/* The numeric options' ranges, each refused naming its flag. */
+/* The numeric options' ranges, each refused naming its flag; a float
+ * option's value written with a float's 7 digits (--ema -0.1 is -0.1, not
+ * -0.100000001; --ema 0.9999999999 is 1 as a float, and refused so). */
 static int check_ranges(const rnn_opts *o) {
-    if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %.9g)", o->ema);
+    if (!(o->ema >= 0 && o->ema < 1)) return rnn_errorf("--ema must be in [0, 1) (got %.7g)", o->ema);
     if (!(o->word_dropout >= 0 && o->word_dropout < 1))
-        return rnn_errorf("--word-dropout must be in [0, 1) (got %.9g)", o->word_dropout);
+        return rnn_errorf("--word-dropout must be in [0, 1) (got %.7g)", o->word_dropout);
     if (!(o->label_smoothing >= 0 && o->label_smoothing < 1))
         return rnn_errorf("--label-smoothing must be in [0, 1) (got %.7g)", o->label_smoothing);
     const struct {
@@ -2499,7 +2512,8 @@ static int check_ranges(const rnn_opts *o) {
                  {"--max-len must be at most 1073741823 tokens (0: no limit)", o->max_len, o->max_len <= RNN_MAX_TEXT_LEN},
                  {"--min-lr must be at most --lr", o->min_lr, o->min_lr <= o->lr || strcmp(o->schedule, "cosine")}};
     for (size_t i = 0; i < sizeof range / sizeof *range; i++)
-        if (!range[i].ok) return rnn_errorf("%s (got %.9g)", range[i].flag, range[i].v);
+        if (!range[i].ok) /* (the int and double ones print whole at 7 digits too, up to --time's 1e7) */
+            return rnn_errorf(fabs(range[i].v) < 1e7 ? "%s (got %.7g)" : "%s (got %.9g)", range[i].flag, range[i].v);
     return 0;
 }
 
@@ -2948,8 +2962,9 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
             /* A run bounded by --time alone: schedules that need the length
              * (cosine) spread over the budget, the total step count being
              * estimated from the pace so far (so not exactly repeatable). */
-            double el = elapsed(r);
-            r->sched.total_steps = el > 0.5 && r->step > 0 ? (long)(r->step * o->time / el) + 1 : LONG_MAX / 4;
+            double el = elapsed(r), est = el > 0.5 && r->step > 0 ? r->step * o->time / el : LONG_MAX / 4;
+            /* (clamped: a --time of 1e18 would overflow long, and cosine then fell to ~0 at once) */
+            r->sched.total_steps = est < LONG_MAX / 4 ? (long)est + 1 : LONG_MAX / 4;
             if (r->sched.total_steps <= r->step) r->sched.total_steps = r->step + 1;
         }
         lr = rnn_sched_lr(&r->sched, r->step);

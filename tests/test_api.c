@@ -1101,6 +1101,45 @@ static int run_catching_stderr(rnn_trainer *t, seen *a, const char *errfile) {
     return rc;
 }
 
+/* A run bounded by a --time of 1e18 s alone spreads cosine over the steps
+ * that pace would reach: its learning rate barely moves in the first
+ * second. The estimate, steps * time / elapsed, overflowed long once the
+ * pace was measured (after 0.5 s), and the rate fell to ~0 at once. */
+typedef struct {
+    double lr_late;
+    long steps;
+} lr_seen;
+
+static int note_lr(const rnn_train_event *e, void *user) {
+    lr_seen *s = user;
+    if (e->kind != RNN_EVENT_STEP) return 0;
+    s->steps = e->step;
+    if (e->elapsed_s < 0.8) return 0;
+    s->lr_late = e->lr;
+    return 1; /* stop */
+}
+
+static void test_huge_time_cosine(void) {
+    char dir[] = "/tmp/rnn_hugetime_XXXXXX";
+    if (!harness_mkdtemp(dir)) return;
+    char out[64];
+    snprintf(out, sizeof out, "%s/run", dir);
+    rnn_trainer *t = tiny_trainer(out);
+    lr_seen s = {-1, 0};
+    const int set = t && rnn_trainer_set(t, "steps", "0") == 0 && rnn_trainer_set(t, "time", "1e18") == 0 &&
+                    rnn_trainer_set(t, "schedule", "cosine") == 0 && rnn_trainer_set(t, "eval-every", "100000") == 0 &&
+                    rnn_trainer_set(t, "progress", "quiet") == 0;
+    CHECK(set, "settings: %s", rnn_error());
+    const int rc = set ? rnn_trainer_run(t, note_lr, &s) : -1;
+    CHECK(rc == 0 && s.lr_late > 0.0499 && s.lr_late < 0.0501,
+          "--time 1e18, cosine: the lr after 0.8 s (step %ld) is still --lr 0.05: %g (%s)", s.steps, s.lr_late,
+          rc ? rnn_error() : "ran");
+    rnn_trainer_free(t);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static void test_trainer(void) {
     char base[] = "/tmp/rnn_trainer_XXXXXX"; /* mkdtemp replaces the six X: a fresh directory */
     if (!harness_mkdtemp(base)) return;
@@ -1823,6 +1862,7 @@ int main(void) {
     RUN(test_bad_cache_settings);
     RUN(test_nul_in_metadata);
     RUN(test_trainer);
+    RUN(test_huge_time_cosine);
     RUN(test_trainer_threads_other_thread);
     RUN(test_handle_one_thread_at_a_time);
     RUN(test_trainers_overlapping);
