@@ -168,8 +168,11 @@ static int command_help(const char *cmd) {
          "  task, classes, architecture, parameter count, tokenizer; --json adds the config\n"},
         {"tokenize",
          "usage: rnn tokenize CKPT [--json] < TEXTS: the token ids the model reads each line of stdin as\n"
-         "  one line of ids per text, separated by spaces (a wordpiece model's for PyTorch, say)\n"
-         "  --json              {\"ids\": [...], \"tokens\": [...]} per text\n"},
+         "  one line of ids per text, separated by spaces (a wordpiece model's for PyTorch, say); a classifier's\n"
+         "  as it reads a text: cut to its --max-len (its head or tail, as trained), an empty text as one\n"
+         "  unknown token\n"
+         "  --json              {\"ids\": [...], \"tokens\": [...]} per text (a classifier's with \"cut\": the\n"
+         "                      tokens --max-len left out)\n"},
     };
     for (size_t i = 0; i < sizeof help / sizeof help[0]; i++)
         if (!strcmp(cmd, help[i][0])) {
@@ -539,7 +542,7 @@ static int cmd_sample(int argc, char **argv) {
                *seed = "1337", *stop = NULL, *precision = "fp32", *threads = "0", *cache = NULL,
                *theta = NULL, *lambda = NULL, *prime_file = NULL, *dyn = NULL, *dyn_seg = NULL,
                *dyn_decay = NULL, *dyn_clip = NULL, *dyn_rms = NULL, *raw_bytes = NULL, *no_unk = NULL,
-               *recase = NULL, *minp = "0", *rpen = "1", *rlast = "64";
+               *recase = NULL, *minp = "0", *rpen = NULL, *rlast = NULL;
     small_opt opts[] = {{"prime", &prime, 0}, {"length", &length, 0},       {"temperature", &temp, 0},
                         {"top-k", &topk, 0},  {"top-p", &topp, 0},          {"seed", &seed, 0},
                         {"stop", &stop, 0},   {"precision", &precision, 0}, {"threads", &threads, 0},
@@ -561,8 +564,11 @@ static int cmd_sample(int argc, char **argv) {
         parse_num("sample", "temperature", temp, 0, 100, &t) ||
         parse_count("sample", "top-k", topk, 0, 1e9, &k) || parse_seed("sample", seed, &sd) ||
         parse_num("sample", "min-p", minp, 0, 1, &mp) ||
-        parse_count("sample", "repeat-last", rlast, 0, RNN_REPEAT_LAST_MAX, &rl))
+        parse_count("sample", "repeat-last", rlast ? rlast : "64", 0, RNN_REPEAT_LAST_MAX, &rl))
         return 1;
+    if (rlast && !rpen)
+        return cmdf("sample", "--repeat-last sets the window of --repeat-penalty: give --repeat-penalty X too");
+    if (!rpen) rpen = "1";
     if (rnn_parse_decimal(rpen, &rp) || !((float)rp > 0 && rp <= 100))
         return cmdf("sample", "--repeat-penalty '%s' must be a number in (0, 100]: 1 is off, above 1 makes the last "
                     "--repeat-last tokens less likely", rpen);
@@ -1053,7 +1059,8 @@ static int cmd_eval(int argc, char **argv) {
     if (parse_dynamic("eval", dyn, dyn_seg, dyn_decay, dyn_clip, dyn_rms, &dc) || check_cut("eval", max_len, truncate, NULL) ||
         set_threads("eval", threads))
         return 1;
-    if (streams && dyn) return cmdf("eval", "--dynamic reads the file as one stream; drop --streams");
+    /* (--streams 1, the default, given as such is no conflict) */
+    if (nstreams > 1 && dyn) return cmdf("eval", "--dynamic reads the file as one stream; drop --streams");
     if (!ckpt) return cmdf("eval", "which checkpoint? usage: rnn eval CKPT --data FILE [--json]");
     if (!data) return cmdf("eval", "--data FILE is required");
     rnn_checkpoint ck;
@@ -1109,7 +1116,7 @@ static int cmd_eval(int argc, char **argv) {
         return cmdf("eval", "--%s cuts a classifier's texts (%s is a language model)", max_len ? "max-len" : "truncate",
                     ckpt);
     }
-    if (streams && ck.model->c.task != RNN_TASK_LM) {
+    if (nstreams > 1 && ck.model->c.task != RNN_TASK_LM) {
         rnn_checkpoint_free(&ck);
         return cmdf("eval", "--streams reads a language model's text (%s is a classifier: each text is its own)", ckpt);
     }
@@ -1232,6 +1239,7 @@ static int cmd_tokenize(int argc, char **argv) {
     rnn_checkpoint ck;
     if (rnn_checkpoint_load(&ck, ckpt)) return die(rnn_last_error());
     int rc = 0, line_no = 0;
+    const int classify = ck.model->c.task == RNN_TASK_CLASSIFY;
     if (!ck.tok) rc = cmdf("tokenize", "%s: the checkpoint has no tokenizer (metadata \"tokenizer\")", ckpt);
     char *line = NULL;
     size_t cap = 0;
@@ -1240,23 +1248,31 @@ static int cmd_tokenize(int argc, char **argv) {
         line_no++;
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
         const size_t bom = line_no == 1 ? rnn_bom_len(line, (size_t)got) : 0;
-        int32_t *ids = NULL;
+        int32_t *ids = NULL, filler;
         size_t n = 0;
         if (rnn_tokenizer_encode(ck.tok, line + bom, (size_t)got - bom, &ids, &n, NULL)) {
             rnn_tok_text_error(rnn_tokenizer_options(ck.tok), NULL, line + bom, (size_t)got - bom);
             rc = cmdf("tokenize", "stdin line %d: %s", line_no, rnn_last_error());
             break;
         }
+        const size_t whole = n;
+        int32_t *read = ids;
+        if (classify) { /* as rnn_cls_encode reads a text */
+            n = rnn_cls_cut(ids, n, ck.model->c.max_len, ck.model->c.truncate_tail);
+            if (n == 0) filler = rnn_tokenizer_filler_id(ck.tok, NULL), read = &filler, n = 1;
+        }
         printf(json ? "{\"ids\": [" : "");
-        for (size_t i = 0; i < n; i++) printf("%s%d", i ? (json ? ", " : " ") : "", (int)ids[i]);
+        for (size_t i = 0; i < n; i++) printf("%s%d", i ? (json ? ", " : " ") : "", (int)read[i]);
         if (json) {
             printf("], \"tokens\": [");
             for (size_t i = 0; i < n; i++) {
                 printf("%s\"", i ? ", " : "");
-                print_json_string(rnn_tokenizer_token(ck.tok, ids[i]));
+                print_json_string(rnn_tokenizer_token(ck.tok, read[i]));
                 printf("\"");
             }
-            printf("]}");
+            printf("]");
+            if (classify) printf(", \"cut\": %zu", whole > n ? whole - n : 0);
+            printf("}");
         }
         printf("\n");
         free(ids);
@@ -1791,19 +1807,19 @@ static int cmd_classify(int argc, char **argv) {
     const char *refuse = NULL;
     char why[2 * RNN_OPT_STR];
     if (ck.model->c.task != RNN_TASK_CLASSIFY || !ck.tok) {
-        snprintf(why, sizeof why, "classify: %s: %s", ckpt,
+        snprintf(why, sizeof why, "%s: %s", ckpt,
                  ck.model->c.task != RNN_TASK_CLASSIFY ? "not a classifier (rnn sample runs language models)"
                                                        : "the checkpoint has no tokenizer (metadata \"tokenizer\")");
         refuse = why;
     }
     else if (attention && list)
-        refuse = "classify: --attention shows one model's weights: not with --ensemble";
+        refuse = "--attention shows one model's weights: not with --ensemble";
     else if (attention && ck.model->c.pool != RNN_POOL_ATTENTION)
-        refuse = "classify: --attention needs a model trained with --pool attention";
+        refuse = "--attention needs a model trained with --pool attention";
     if (refuse) {
         rnn_checkpoint_free(&ck);
         free(texts);
-        return die(refuse);
+        return cmdf("classify", "%s", refuse);
     }
     ensemble e;
     if (ensemble_load(&e, "classify", ck, ckpt, list)) {

@@ -137,6 +137,13 @@ static int read_csv(const char *path, table *t, char *note, size_t note_cap) {
                      rnn_last_error());
             continue; /* the end of the file */
         }
+        /* training writes its rows in step order (a resume first drops the
+         * rows after its state's step): other orders would draw zigzags */
+        if (t->n && row[C_STEP] < t->v[C_STEP][t->n - 1]) {
+            rnn_errorf("%s:%ld: step %.17g comes after step %.17g: the rows are out of step order", path, lineno,
+                       row[C_STEP], t->v[C_STEP][t->n - 1]);
+            goto out;
+        }
         if (table_push(t, row)) goto out;
     }
     if (got == -2) goto out;

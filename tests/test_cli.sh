@@ -211,6 +211,16 @@ if command -v python3 >/dev/null; then
     expect_error "a state with an empty step" 'resume state "train.step" is not a number' $RNN train --resume "$T/dmg_empty" --steps 31
     damaged_state plus meta train.step "+15"
     expect_error "a state with a signed step" 'resume state "train.step" is not a number' $RNN train --resume "$T/dmg_plus" --steps 31
+    # numbers each in range that do not go together (epoch x steps an epoch + batch = step; tokens)
+    damaged_state stepclash meta train.step 99999999
+    expect_error "a state whose step is not its epoch and batch" 'resume state "train.step" is 99999999 but epoch [0-9]* of [0-9]* batches and batch [0-9]* make [0-9]*: a damaged file' \
+        $RNN train --resume "$T/dmg_stepclash" --steps 100000000
+    damaged_state epochclash meta train.epoch 7
+    expect_error "a state whose epoch is not its step's" 'resume state "train.step" is 30 but epoch 7 of [0-9]* batches and batch [0-9]* make [0-9]*: a damaged file' \
+        $RNN train --resume "$T/dmg_epochclash" --steps 31
+    damaged_state tokclash meta train.tokens 1
+    expect_error "a state whose tokens are not its steps' batches" 'resume state "train.tokens" is 1 after 30 steps of --batch x --seq-len tokens: a damaged file' \
+        $RNN train --resume "$T/dmg_tokclash" --steps 31
     damaged_state rng meta train.rng0 -1
     expect_error "a state with a negative random state" 'resume state "train.rng0" is -1, not a 64-bit whole number' \
         $RNN train --resume "$T/dmg_rng" --steps 31
@@ -259,6 +269,11 @@ changes() {
 resumed ema "--ema/--weight-drop" --ema 0.9 --weight-drop 0.3
 changes "--ema/--weight-drop change the validation loss" 3
 expect_error "--ema out of range" "--ema must be in" $RNN train $small --ema 1 --steps 1 --out "$T/x"
+expect_error "--ema -0.1: the value as typed, not the float's 9 digits" "--ema must be in \[0, 1) (got -0.1)\$" \
+    $RNN train $small --ema -0.1 --steps 1 --out "$T/x"
+expect_error "--seq-len 2147483647: the tokens needed, not an int that overflowed" \
+    "too few tokens for --batch 4 x --seq-len 2147483647: [0-9]*, where more than 8589934592 are needed" \
+    $RNN train $small --seq-len 2147483647 --steps 1 --out "$T/x"
 expect_error "--weight-drop out of range" "--weight-drop must be in \[0, 1) (got 1.5)" $RNN train $small --weight-drop 1.5 --steps 1 --out "$T/x"
 expect_error "--dropout out of range on one layer: the range first, not 'does nothing'" "--dropout must be in \[0, 1) (got 1.5)" \
     $RNN train $small --dropout 1.5 --steps 1 --out "$T/x"
@@ -649,6 +664,9 @@ expect_error "sample --repeat-last -1" "--repeat-last '-1' must be a number in \
     $RNN sample "$T/run/model.safetensors" --repeat-last -1
 expect_error "sample --repeat-last 2.5" "--repeat-last '2.5' must be a whole number in \[0, 65536\]" \
     $RNN sample "$T/run/model.safetensors" --repeat-last 2.5
+expect_error "sample --repeat-last without --repeat-penalty (it would do nothing)" \
+    "--repeat-last sets the window of --repeat-penalty: give --repeat-penalty X too" \
+    $RNN sample "$T/run/model.safetensors" --repeat-last 5
 # a byte model's text is valid UTF-8 by default; --raw-bytes draws any byte (a model
 # trained for one step is near uniform over the 256, so its raw text is not UTF-8)
 $RNN train $small --tokenizer byte --steps 1 --out "$T/bytes" >/dev/null 2>&1
@@ -936,6 +954,9 @@ expect_error "eval --streams with more streams than the text has tokens for" "60
     $RNN eval "$T/lmv/last.safetensors" --data "$T/lmval.txt" --streams 3001
 expect_error "eval --streams with --dynamic" "--dynamic reads the file as one stream" \
     $RNN eval "$T/lmv/last.safetensors" --data "$T/lmval.txt" --streams 2 --dynamic 0.1
+a=$($RNN eval "$T/lmv/last.safetensors" --data "$T/lmval.txt" --dynamic 0.1 --json 2>&1)
+b=$($RNN eval "$T/lmv/last.safetensors" --data "$T/lmval.txt" --dynamic 0.1 --json --streams 1 2>&1)
+check "eval --dynamic with --streams 1, the default, given: the same result" "[ -n '$a' ] && [ '$a' = '$b' ]"
 
 # --- rnn.c -> PyTorch (when torch is installed)
 if py_torch; then
@@ -1404,6 +1425,13 @@ long="What is the name of the longest river in the world ?"
 a=$($RNN classify "$T/cut/model.safetensors" --json "$long" 2>"$T/cut.err"); b=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 "${long: -12}")
 check "rnn classify reads a text by its last 12 characters, as the model was trained" \
     "[ -n '$a' ] && [ '$a' = '$b' ] && grep -q 'note: 1 of 1 texts are longer than 12 tokens' '$T/cut.err'"
+# rnn tokenize shows what the classifier reads: the last 12 characters' ids, the cut counted; an empty
+# text as one unknown token (which rnn classify reads it as)
+a=$(printf '%s\n' "$long" | $RNN tokenize "$T/cut/model.safetensors"); b=$(printf '%s\n' "${long: -12}" | $RNN tokenize "$T/cut/model.safetensors")
+j=$(printf '%s\n\n' "$long" | $RNN tokenize "$T/cut/model.safetensors" --json | tr '\n' '|')
+nc=$(( ${#long} - 12 ))
+check "rnn tokenize: a classifier's text cut to its --max-len tail, an empty one read as its unknown token ($a; $j)" \
+    "[ \$(printf '%s' '$a' | wc -w) -eq 12 ] && [ '$a' = '$b' ] && printf '%s' '$j' | grep -q '\"cut\": $nc}|{\"ids\": \[[0-9]*\], \"tokens\": \[\"[^\"]*\"\], \"cut\": 0}|\$'"
 a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 5 --truncate head "$long" 2>/dev/null); b=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 "${long:0:5}")
 check "rnn classify --max-len 5 --truncate head: its first 5" "[ -n '$a' ] && [ '$a' = '$b' ]"
 a=$($RNN classify "$T/cut/model.safetensors" --json --max-len 0 "$long"); b=$($RNN classify "$T/cut/model.safetensors" --json "$long" 2>/dev/null)

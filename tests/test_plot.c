@@ -549,6 +549,8 @@ static void test_errors(void) {
         {"step,train_loss,val_loss,val_acc,lr\n1,2,3,0.5,1e-3,7\n", ":2: 6 fields where the header has 5"},
         {"step,train_loss,val_loss,val_acc,lr\nnan,2,3,0.5,1e-3\n", ":2: step is not a finite number"},
         {"step,train_loss,val_loss,val_acc,lr\n1,,3,0.5,1e-3\n", ":2: train_loss '' is not a number"},
+        {"step,train_loss,val_loss,val_acc,lr\n500,2,3,0.5,1e-3\n3000,2,3,0.5,1e-3\n1000,2,3,0.5,1e-3\n",
+         ":4: step 1000 comes after step 3000: the rows are out of step order"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_file(csv, cases[i].text);
