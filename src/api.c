@@ -185,6 +185,17 @@ const char *rnn_label(const rnn_t *m, int i) {
     return m->ck.labels[i];
 }
 
+/* rnn_set's value of a count of tokens in [0, max] (0 meaning zero_is). */
+static int token_count(const char *name, const char *value, long max, const char *zero_is, long *out) {
+    char *end;
+    errno = 0;
+    *out = strtol(value, &end, 10);
+    if (end == value || *end || errno || *out < 0 || *out > max)
+        return rnn_errorf("%s: expected a whole number of tokens in [0, %ld] (0: %s), not \"%s\"", name, max, zero_is,
+                          value);
+    return 0;
+}
+
 /* rnn_set's work, the handle claimed. */
 static int set_claimed(rnn_t *m, const char *name, const char *value) {
     const int lm = m->ck.model->c.task == RNN_TASK_LM;
@@ -219,23 +230,14 @@ static int set_claimed(rnn_t *m, const char *name, const char *value) {
         *(pen ? &m->repeat_penalty : &m->min_p) = (float)v;
         return 0;
     }
+    long v;
     if (!strcmp(name, "repeat-last")) {
-        char *end;
-        errno = 0;
-        const long v = strtol(value, &end, 10);
-        if (end == value || *end || errno || v < 0 || v > RNN_REPEAT_LAST_MAX)
-            return rnn_errorf("repeat-last: expected a whole number of tokens in [0, %d] (0: all the text), not \"%s\"",
-                              RNN_REPEAT_LAST_MAX, value);
+        if (token_count(name, value, RNN_REPEAT_LAST_MAX, "all the text", &v)) return -1;
         m->repeat_last = (int)v;
         return 0;
     }
     if (!strcmp(name, "max-len")) {
-        char *end;
-        errno = 0;
-        const long v = strtol(value, &end, 10);
-        if (end == value || *end || errno || v < 0 || v > RNN_MAX_TEXT_LEN)
-            return rnn_errorf("max-len: expected a whole number of tokens in [0, %d] (0: whole texts), not \"%s\"",
-                              RNN_MAX_TEXT_LEN, value);
+        if (token_count(name, value, RNN_MAX_TEXT_LEN, "whole texts", &v)) return -1;
         /* (the side stays: max-len 0 reads whole texts, and a later max-len N
          * keeps the side it kept, as rnn classify --max-len N does; rnn_set
          * alone writes the word, under the handle's claim) */

@@ -190,15 +190,7 @@ static rnn_model *biased_model(const rnn_tokenizer *tok, const char *const *word
 /* A word model that always prefers one token: its head's weights are 0 and
  * its bias picks the token. */
 static rnn_model *fixed_model(const rnn_tokenizer *tok, const char *word) {
-    rnn_config c;
-    rnn_config_default(&c, RNN_TASK_LM);
-    c.vocab_size = rnn_tokenizer_vocab_size(tok), c.embed_dim = 4, c.hidden_dim = 8, c.num_layers = 1;
-    rnn_model *m = rnn_model_create(&c);
-    if (!m) return NULL;
-    rnn_model_init(m, 1);
-    memset(m->head_w, 0, sizeof(float) * (size_t)m->n_out * (size_t)rnn_model_head_in(m));
-    for (int v = 0; v < m->n_out; v++) m->head_b[v] = v == rnn_tokenizer_find(tok, word) ? 5.0f : 0.0f;
-    return m;
+    return biased_model(tok, &word, (const float[]){5.0f}, 1, 0.0f);
 }
 
 typedef struct {
