@@ -301,14 +301,6 @@ static inline uint32_t wbits(float w) {
     return b;
 }
 
-/* Top-p alone, without sorting the vocabulary: the nucleus (the fewest
- * heaviest ids whose weight reaches p of sum, ties to the lower id) is the
- * ids heavier than some w*, and the r lowest-numbered of those equal to it.
- * w*'s bits are found a byte at a time, most significant first, from the
- * weight each byte value holds (a radix select by mass); then u draws from
- * the nucleus, walked in id order. With min_p above w* min-p keeps less:
- * the ids of weight min_p and more, all in the nucleus. list is n ints of
- * scratch. */
 /* u's id on the cumulative weight of w (sum in all), walked in id order;
  * last: the id for a u * sum rounded past the total, when no weight is there. */
 static int32_t draw_in_order(const float *w, int n, double sum, float u, int32_t last) {
@@ -322,6 +314,24 @@ static int32_t draw_in_order(const float *w, int n, double sum, float u, int32_t
     return last; /* u * sum rounded past the total: the last id with weight */
 }
 
+/* min-p on weights w = p / p_max: those under min_p become 0; their new sum. */
+static double keep_min_p(float *w, int n, float min_p) {
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        if (w[i] < min_p) w[i] = 0;
+        sum += w[i];
+    }
+    return sum;
+}
+
+/* Top-p alone, without sorting the vocabulary: the nucleus (the fewest
+ * heaviest ids whose weight reaches p of sum, ties to the lower id) is the
+ * ids heavier than some w*, and the r lowest-numbered of those equal to it.
+ * w*'s bits are found a byte at a time, most significant first, from the
+ * weight each byte value holds (a radix select by mass); then u draws from
+ * the nucleus, walked in id order. With min_p above w* min-p keeps less:
+ * the ids of weight min_p and more, all in the nucleus. list is n ints of
+ * scratch. */
 static int32_t nucleus_draw(float *w, int n, double sum, double p, float min_p, int32_t *list, float u) {
     double need = p * sum; /* weight the nucleus still needs from ids matching the bits so far */
     double above = 0;      /* the weight of ids heavier than those */
@@ -358,14 +368,7 @@ static int32_t nucleus_draw(float *w, int n, double sum, double p, float min_p, 
     }
     /* list: the m ids of weight exactly w* (ascending); r of them are in */
     const double ws = w[list[0]];
-    if (min_p > ws) {
-        sum = 0;
-        for (int i = 0; i < n; i++) {
-            if (w[i] < min_p) w[i] = 0;
-            sum += w[i];
-        }
-        return draw_in_order(w, n, sum, u, list[0]);
-    }
+    if (min_p > ws) return draw_in_order(w, n, keep_min_p(w, n, min_p), u, list[0]);
     long r = (long)ceil(need / ws - 1e-9);
     if (r < 1) r = 1;
     if (r > m) r = m;
@@ -407,14 +410,7 @@ int32_t rnn_sample_logits(const float *logits, int n, const rnn_sample_opts *o, 
     const int top_p = o->top_p > 0 && o->top_p < 1;
     /* min-p: w is p / p_max (the best's is 1), so the ids kept have w >= min_p */
     const float min_p = o->min_p > 0 && o->min_p <= 1 ? o->min_p : 0;
-    if (!top_k && !top_p && min_p > 0) {
-        sum = 0;
-        for (int i = 0; i < n; i++) {
-            if (w[i] < min_p) w[i] = 0;
-            sum += w[i];
-        }
-    }
-    if (!top_k && !top_p) return draw_in_order(w, n, sum, u, best);
+    if (!top_k && !top_p) return draw_in_order(w, n, min_p > 0 ? keep_min_p(w, n, min_p) : sum, u, best);
     if (!top_k) return nucleus_draw(w, n, sum, o->top_p, min_p, order, u);
     /* The top k, heaviest first. */
     int m = 0;
