@@ -276,6 +276,9 @@ job p_word_raw classify "$T/cls_word_raw/model.safetensors" "${wtexts[@]}"
 job p_word_eval eval "$T/lm_word/model.safetensors" "$T/word.txt"
 wprimes=($'KING RICHARD:\nWhat, my <b>LORD</b>' "First " "" $'First\xe3\x80\x80')
 for i in 0 1 2 3; do job "p_word_g$i" greedy "$T/lm_word/model.safetensors" --prime "${wprimes[$i]}" --length 30; done
+# --repeat-penalty, worked in PyTorch apart from sample.c: a window of 8 after a prime; all the text without one
+job p_word_rp greedy "$T/lm_word/model.safetensors" --prime "${wprimes[0]}" --length 40 --repeat-penalty 1.5 --repeat-last 8
+job p_word_rp0 greedy "$T/lm_word/model.safetensors" --length 40 --repeat-penalty 0.8 --repeat-last 0
 # the tool's copy of rnn.c's punctuation table, and its whitespace, against src/tokenizer.c's
 cat >"$T/mk_table.py" <<'PY'
 import re, sys
@@ -321,7 +324,7 @@ job x_named_bad export "$T/named.pt" "$T/cls_named.config.json" "$T/cls_named.to
 job x_huge export "$T/huge.pt" "$T/fresh.config.json" "$T/fresh.tokenizer.json" "$T/huge.safetensors"
 job p_huge eval "$T/huge.safetensors" "$T/fresh.txt"
 job p_huge_cache eval "$T/huge.safetensors" "$T/fresh.txt" --cache 5 --cache-theta 0.5 --cache-lambda 0.3
-runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels x_sf_tied x_sf_f16 x_named x_named_bad x_huge p_huge p_huge_cache p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 mk_table &
+runner mk_pt x_dp x_wrapped x_fresh x_module x_bad x_labels x_sf_tied x_sf_f16 x_named x_named_bad x_huge p_huge p_huge_cache p_word p_word_raw p_word_eval p_word_g0 p_word_g1 p_word_g2 p_word_g3 p_word_rp p_word_rp0 mk_table &
 # a real process too: a checkpoint that is not there (the exit status and stderr are the interpreter's)
 $PY "$TOOL" eval "$T/nonexistent.safetensors" "$T/crlf_bom.txt" >"$T/p_nofile.out" 2>"$T/p_nofile.err"
 echo $? >"$T/p_nofile.rc"
@@ -368,6 +371,13 @@ for i in 0 1 2 3; do
 done
 check "greedy: a word LM's text is rnn sample --temperature 0's byte for byte (spaces, \"\\n\" tokens; a prime, one ending in a space, one in U+3000, none)" \
     "[ -s '$T/c_word_g0.out' ] && cmp -s '$T/c_word_g0.out' '$T/p_word_g0.out' && cmp -s '$T/c_word_g1.out' '$T/p_word_g1.out' && cmp -s '$T/c_word_g2.out' '$T/p_word_g2.out' && cmp -s '$T/c_word_g3.out' '$T/p_word_g3.out'"
+$RNN sample "$T/lm_word/model.safetensors" --prime "${wprimes[0]}" --length 40 --temperature 0 --repeat-penalty 1.5 \
+    --repeat-last 8 >"$T/c_word_rp.out" 2>/dev/null
+$RNN sample "$T/lm_word/model.safetensors" --length 40 --temperature 0 --repeat-penalty 0.8 --repeat-last 0 \
+    >"$T/c_word_rp0.out" 2>/dev/null
+$RNN sample "$T/lm_word/model.safetensors" --prime "${wprimes[0]}" --length 40 --temperature 0 >"$T/c_word_plain.out" 2>/dev/null
+check "greedy with --repeat-penalty 1.5 over the last 8 (after a prime) and 0.8 over all the text: PyTorch's text, byte for byte (and not the plain one)" \
+    "[ -s '$T/c_word_rp.out' ] && cmp -s '$T/c_word_rp.out' '$T/p_word_rp.out' && cmp -s '$T/c_word_rp0.out' '$T/p_word_rp0.out' && ! cmp -s '$T/c_word_rp.out' '$T/c_word_plain.out'"
 check "word tokenizer: the tool's punctuation and whitespace are src/tokenizer.c's (punct_ranges, is_zs)" \
     "[ \$(rc mk_table) -eq 0 ]"
 # decoding writes punctuation against its words as rnn.c does (test_tokenizer.c's test_word_decode_punct)

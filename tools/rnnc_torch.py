@@ -19,7 +19,8 @@ on it. This script (needs only torch and numpy, e.g. Debian's python3-torch):
       --dynamic LR [--dynamic-seg N] [--dynamic-decay X] [--dynamic-clip X]
       [--dynamic-rms B] it is dynamic evaluation, as `rnn eval --dynamic` (with
       the cache, if any, mixed into the scores as there).
-  rnnc_torch.py greedy CKPT [--prime TEXT] [--length N] [--cache N ...] [--dynamic LR ...]
+  rnnc_torch.py greedy CKPT [--prime TEXT] [--length N] [--repeat-penalty X [--repeat-last N]]
+                        [--cache N ...] [--dynamic LR ...]
       greedy generation, as `rnn sample CKPT --temperature 0` (never <pad>; a
       byte model's text held to valid UTF-8; a word model's words spaced as
       rnn.c spaces them, byte for byte); with --dynamic (and the
@@ -1289,10 +1290,14 @@ def ends_in_space(b):
     return False
 
 
-def greedy(net, tok, prime, length, cache=None):
+def greedy(net, tok, prime, length, cache=None, penalty=1.0, last=64):
     """rnn sample --temperature 0: the prime's bytes, then length tokens, each
     the most likely one rnn.c may draw (never <pad>; a byte model's text kept
-    valid UTF-8, finishing a character begun at the end of length), written
+    valid UTF-8, finishing a character begun at the end of length), with
+    --repeat-penalty (CTRL's, as Hugging Face's RepetitionPenaltyLogitsProcessor:
+    the logits of the tokens among the last `last` of the prime and the text,
+    0: all of it, divided by penalty where positive and multiplied where not;
+    with a cache, the log of its mixture is the logit), written
     as rnn_sampler_text does: each token's piece after the one before it (a
     word model's first token after the prime's last, with no space of its
     own where the prime ends in the tokenizer's whitespace, U+00A0 and
@@ -1318,10 +1323,18 @@ def greedy(net, tok, prime, length, cache=None):
         keys = [t.double() for t in top[0][:-1]]  # the prime's pairs: each state and the token after it
         nexts = list(ids[1:])
 
+        seen = list(ids) if ids_primed else []  # (the newline fed first, unasked, is no text)
+        pen = torch.tensor(penalty, dtype=torch.float32)  # rnn.c's float
+
         def pick(lg, h):
-            q = lg.double()
+            q = lg.float()
             if cache:
-                q = cache_mix(torch.softmax(q, 0), h.double(), keys, nexts, cache)
+                q = cache_mix(torch.softmax(q.double(), 0), h.double(), keys, nexts, cache)
+                if penalty != 1:  # rnn.c draws from log p of the mixture, in float
+                    q = torch.log(q.float().clamp(min=torch.finfo(torch.float32).tiny))
+            if penalty != 1 and seen:
+                for i in set(seen[-last:] if last else seen):
+                    q[i] = q[i] / pen if q[i] > 0 else q[i] * pen
             mask = banned | hold.banned() if hold else banned
             return int(q.masked_fill(mask, -math.inf).argmax())
         out = []
@@ -1329,6 +1342,7 @@ def greedy(net, tok, prime, length, cache=None):
         while len(out) < length or (out and hold and hold.need > 0 and len(out) < length + 3):
             nxt = pick(lg, h)
             out.append(nxt)
+            seen.append(nxt)
             keys.append(h.double())
             nexts.append(nxt)
             if hold:
@@ -1705,10 +1719,14 @@ def cmd_eval(argv):
 
 
 def cmd_greedy(argv):
-    usage = "greedy CKPT [--prime TEXT] [--length N] [--cache N ...] [--dynamic LR ...]"
-    a = Args("greedy", argv, ("prime", "length") + CACHE_FLAGS + DYNAMIC_FLAGS, (), (1, 1), usage)
+    usage = ("greedy CKPT [--prime TEXT] [--length N] [--repeat-penalty X [--repeat-last N]] [--cache N ...] "
+             "[--dynamic LR ...]")
+    a = Args("greedy", argv, ("prime", "length", "repeat-penalty", "repeat-last") + CACHE_FLAGS + DYNAMIC_FLAGS, (),
+             (1, 1), usage)
     dyn = dynamic_settings(a)
     length = a.num("length", 0, 1e9, 100, whole=True)
+    penalty = a.num("repeat-penalty", 1e-30, 100, 1.0)
+    last = a.num("repeat-last", 0, 65536, 64, whole=True)
     prime = os.fsencode(a.opt.get("prime", ""))
     if dyn and not prime:
         usage_error("greedy", "--dynamic adapts the model to the prime: give --prime TEXT")
@@ -1724,7 +1742,7 @@ def cmd_greedy(argv):
                 raise SystemExit(f"{PROG} greedy: --prime: --dynamic needs a prime of at least 2 tokens "
                                  f"(has {len(ids)})")
             lm_eval_dynamic(net, ids, dyn)
-        text = greedy(net, tok, prime, length, cache)
+        text = greedy(net, tok, prime, length, cache, penalty, int(last))
     except TextError as e:
         raise SystemExit(f"{PROG} greedy: --prime: {e}")
     sys.stdout.buffer.write(text + (b"" if text.endswith(b"\n") else b"\n"))
