@@ -261,6 +261,60 @@ static void test_repeat_penalty(void) {
         {0, 8, 64, NULL, "the cat the the the"},     {1, 2, 64, NULL, "the cat the the the"},
         {1, 0.5f, 64, NULL, "the the the the the"}, {0, 0.5f, 64, "cat", " cat cat cat cat cat"},
     };
+    /* The window past the ring's wrap-around (RNN_REPEAT_LAST_MAX tokens):
+     * logits the 2, cat 1.9 (the rest 0); P 2 over the last 65536 after a
+     * prime of "the" and n "sat"s: "the" is in the window (halved to 1, so
+     * cat 1.9 wins) for n = 65535, out of it (2 wins) for n = 65536 and
+     * 65537, the ring having wrapped. */
+    {
+        const char *const w3[] = {"the", "cat"};
+        rnn_model *m3 = biased_model(tok, w3, (const float[]){2, 1.9f}, 2, 0);
+        static const struct {
+            long n_sat;
+            const char *want;
+        } wrap[] = {{RNN_REPEAT_LAST_MAX - 1, "cat"}, {RNN_REPEAT_LAST_MAX, "the"}, {RNN_REPEAT_LAST_MAX + 1, "the"}};
+        for (size_t i = 0; m3 && i < sizeof wrap / sizeof *wrap; i++) {
+            const size_t plen = 3 + 4 * (size_t)wrap[i].n_sat;
+            char *prime = malloc(plen + 1);
+            rnn_sampler *s = prime ? rnn_sampler_create(m3, tok, 1) : NULL;
+            if (!s) {
+                free(prime);
+                CHECK(0, "wrap: out of memory");
+                break;
+            }
+            memcpy(prime, "the", 3);
+            for (long k = 0; k < wrap[i].n_sat; k++) memcpy(prime + 3 + 4 * k, " sat", 4);
+            prime[plen] = 0;
+            const rnn_sample_opts wo = {0, 0, 1, 0, 2, RNN_REPEAT_LAST_MAX};
+            const long fed = rnn_sampler_prime(s, prime, plen, NULL);
+            const int32_t id = rnn_sampler_next(s, &wo);
+            const char *got = id >= 0 ? rnn_tokenizer_token(tok, id) : "(error)";
+            CHECK(fed == wrap[i].n_sat + 1 && !strcmp(got, wrap[i].want),
+                  "\"the\" then %ld \"sat\" (%ld fed), P 2 over the last %d: '%s', not '%s'", wrap[i].n_sat, fed,
+                  RNN_REPEAT_LAST_MAX, got, wrap[i].want);
+            rnn_sampler_free(s);
+            free(prime);
+        }
+        /* a window of 1 after the wrap: "the" as the last of 65542 fed is halved (cat wins); the window of 0,
+         * all the text, halves it too */
+        const long n_sat = RNN_REPEAT_LAST_MAX + 5;
+        char *prime = m3 ? malloc(4 * (size_t)n_sat + 5) : NULL;
+        for (int last = 1; prime && last >= 0; last--) {
+            size_t plen = 0;
+            for (long k = 0; k < n_sat; k++) memcpy(prime + plen, k ? " sat" : "sat ", 4), plen += 4;
+            memcpy(prime + plen, " the", 4), plen += 4;
+            prime[plen] = 0;
+            rnn_sampler *s = rnn_sampler_create(m3, tok, 1);
+            const rnn_sample_opts wo = {0, 0, 1, 0, 2, last};
+            const int32_t id = s && rnn_sampler_prime(s, prime, plen, NULL) > 0 ? rnn_sampler_next(s, &wo) : -1;
+            CHECK(id >= 0 && !strcmp(rnn_tokenizer_token(tok, id), "cat"),
+                  "%ld \"sat\" then \"the\", P 2 over the last %d: '%s', not 'cat'", n_sat, last,
+                  id >= 0 ? rnn_tokenizer_token(tok, id) : "(error)");
+            rnn_sampler_free(s);
+        }
+        free(prime);
+        rnn_model_free(m3);
+    }
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         out_buf o = {0};
         const rnn_sample_opts opts = {0, 0, 1, 0, cases[i].P, cases[i].last};
