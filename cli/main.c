@@ -170,7 +170,7 @@ static int command_help(const char *cmd) {
          "usage: rnn tokenize CKPT [--json] < TEXTS: the token ids the model reads each line of stdin as\n"
          "  one line of ids per text, separated by spaces (a wordpiece model's for PyTorch, say); a classifier's\n"
          "  as it reads a text: cut to its --max-len (its head or tail, as trained), an empty text as one\n"
-         "  unknown token\n"
+         "  unknown token (a byte model's: a space)\n"
          "  --json              {\"ids\": [...], \"tokens\": [...]} per text (a classifier's with \"cut\": the\n"
          "                      tokens --max-len left out)\n"},
     };
