@@ -101,7 +101,8 @@ static int read_csv(const char *path, table *t, char *note, size_t note_cap) {
     char *line = NULL, *field[MAX_FIELDS + 1];
     size_t cap = 0;
     int where[NCOL], nf = 0, rc = -1;
-    long lineno = 0, got;
+    long lineno = 0, got, superseded_at = 0;
+    size_t superseded = 0;
     for (int c = 0; c < NCOL; c++) where[c] = -1;
     if ((got = next_line(&line, &cap, f, path, 1)) < 0) {
         if (got == -1) rnn_errorf("%s: empty file (a metrics.csv starts with a header line)", path);
@@ -133,18 +134,30 @@ static int read_csv(const char *path, table *t, char *note, size_t note_cap) {
             /* A run killed mid-write (or a plot drawn while training appends)
              * leaves its last row cut short; training's resume drops such a
              * line too. The rows before it are whole: draw them. */
-            snprintf(note, note_cap, "warning: %s: the last line, with no newline (cut short mid-write?), is left out",
-                     rnn_last_error());
+            const size_t w = strlen(note);
+            snprintf(note + w, note_cap - w, "%swarning: %s: the last line, with no newline (cut short mid-write?), is "
+                     "left out", w ? "; " : "", rnn_last_error());
             continue; /* the end of the file */
         }
-        /* training writes its rows in step order (a resume first drops the
-         * rows after its state's step): other orders would draw zigzags */
-        if (t->n && row[C_STEP] < t->v[C_STEP][t->n - 1]) {
-            rnn_errorf("%s:%ld: step %.17g comes after step %.17g: the rows are out of step order", path, lineno,
-                       row[C_STEP], t->v[C_STEP][t->n - 1]);
-            goto out;
+        /* Training writes its rows in step order: a resume first drops the
+         * rows after its state's step. A run resumed before that was so
+         * (2026-12-06) kept them, and then trained those steps again: a row
+         * whose step is not above the one before supersedes the rows from
+         * its step on, as the run did (drawn in file order they zigzag). */
+        if (t->n && row[C_STEP] <= t->v[C_STEP][t->n - 1]) {
+            size_t dropped = 0;
+            while (t->n && t->v[C_STEP][t->n - 1] >= row[C_STEP]) t->n--, dropped++;
+            if (!superseded_at) superseded_at = lineno;
+            superseded += dropped;
         }
         if (table_push(t, row)) goto out;
+    }
+    if (superseded) { /* (said before a torn last line's warning) */
+        char was[1024];
+        snprintf(was, sizeof was, "note: %s:%ld: %zu row%s left out, superseded by later rows of the same steps (a run "
+                 "resumed from an earlier state)%s%s", path, superseded_at, superseded, superseded == 1 ? "" : "s",
+                 note[0] ? "; " : "", note);
+        snprintf(note, note_cap, "%s", was);
     }
     if (got == -2) goto out;
     if (t->n == 0) {

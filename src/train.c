@@ -463,7 +463,7 @@ typedef struct {
     double row_t;
     long row_tokens;
     long log_n, log_tokens;
-    int bad_evals, bar, quiet, plot_failed;
+    int bad_evals, bar, quiet, plot_failed, plot_noted;
     double plot_time; /* when metrics.svg was last drawn */
     rnn_opts eff; /* the options in effect (o is this): --init-from's model fixes its shape */
     char *pending; /* what say() printed before train.log was opened, for it (malloc'd) */
@@ -1903,8 +1903,9 @@ static void plot(run *r, int final) {
     if (rnn_plot_metrics_note(csv, svg, r->dir, note, sizeof note)) {
         if (!r->plot_failed) say(r, "warning: no metrics.svg: %s", rnn_last_error());
         r->plot_failed = 1;
-    } else if (note[0]) {
+    } else if (note[0] && !r->plot_noted) { /* (once: an old run's superseded rows stay in its csv) */
         say(r, "%s", note);
+        r->plot_noted = 1;
     }
 }
 
