@@ -569,8 +569,9 @@ static int cmd_sample(int argc, char **argv) {
     if (rlast && !rpen)
         return cmdf("sample", "--repeat-last sets the window of --repeat-penalty: give --repeat-penalty X too");
     if (!rpen) rpen = "1";
-    if (rnn_parse_decimal(rpen, &rp) || !((float)rp > 0 && rp <= 100))
-        return cmdf("sample", "--repeat-penalty '%s' must be a number in (0, 100]: 1 is off, above 1 makes the last "
+    /* (at least 0.01: a logit over a tiny one overflowed to +inf, every draw that token) */
+    if (rnn_parse_decimal(rpen, &rp) || !(rp >= 0.01 && rp <= 100))
+        return cmdf("sample", "--repeat-penalty '%s' must be a number in [0.01, 100]: 1 is off, above 1 makes the last "
                     "--repeat-last tokens less likely", rpen);
     if (rnn_parse_decimal(topp, &p) || !((float)p > 0 && p <= 1)) /* > 0 as the sampler's float, too */
         return cmdf("sample", "--top-p '%s' must be a number in (0, 1]: the smallest set of tokens whose probability "

@@ -180,7 +180,7 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
  *   "repeat-penalty"  language models: the logits of the tokens among the
  *                last repeat-last of the text (the prime's included) are
  *                divided by it where positive and multiplied by it where
- *                not, once per token, before the temperature: in (0, 100],
+ *                not, once per token, before the temperature: in [0.01, 100],
  *                "1" off (at rnn_open); 1.1-1.3 keeps a word model out of loops.
  *   "repeat-last"  the tokens repeat-penalty looks back on, in [0, 65536]
  *                ("0": all of the text; "64" at rnn_open).

@@ -224,8 +224,8 @@ static int set_claimed(rnn_t *m, const char *name, const char *value) {
     if (!strcmp(name, "min-p") || !strcmp(name, "repeat-penalty")) {
         const int pen = name[0] == 'r';
         double v;
-        if (rnn_parse_decimal(value, &v) || !(pen ? (float)v > 0 && v <= 100 : v >= 0 && v <= 1))
-            return rnn_errorf("%s: expected a number in %s, not \"%s\"", name, pen ? "(0, 100] (1: off)" : "[0, 1] (0: off)",
+        if (rnn_parse_decimal(value, &v) || !(pen ? v >= 0.01 && v <= 100 : v >= 0 && v <= 1))
+            return rnn_errorf("%s: expected a number in %s, not \"%s\"", name, pen ? "[0.01, 100] (1: off)" : "[0, 1] (0: off)",
                               value);
         *(pen ? &m->repeat_penalty : &m->min_p) = (float)v;
         return 0;

@@ -84,8 +84,9 @@ long rnn_sampler_prime(rnn_sampler *s, const char *text, size_t len, size_t *n_u
  * (the prime's included; 0: all fed since the start or the last reset) are
  * first divided by P where positive and multiplied by P where not, once
  * per token however often it came (CTRL's penalty, as Hugging Face's
- * RepetitionPenaltyLogitsProcessor; with a cache, the mixture's log is the
- * logit): P > 1 makes repeats less likely, P < 1 more. Tokens that text never encodes to
+ * RepetitionPenaltyLogitsProcessor, which looks at all the text: repeat_last
+ * 0; with a cache, the mixture's log is the logit): P > 1 makes repeats
+ * less likely, P < 1 more. Tokens that text never encodes to
  * (rnn_tokenizer_producible: <pad>, [CLS], [unused0], ...) are never drawn.
  * With nothing fed yet it first feeds a newline (when the vocabulary has
  * one; else its first token that is neither such a token nor the unknown

@@ -409,7 +409,7 @@ static void test_settings(void) {
     free(tuned), free(want), free(plain_again);
     static const char *const bad_gen[][2] = {{"min-p", "-0.1"}, {"min-p", "1.5"}, {"min-p", "x"},
                                              {"repeat-penalty", "0"}, {"repeat-penalty", "-2"},
-                                             {"repeat-penalty", "101"}, {"repeat-penalty", "1e-50"},
+                                             {"repeat-penalty", "101"}, {"repeat-penalty", "0.009"},
                                              {"repeat-last", "-1"}, {"repeat-last", "65537"}, {"repeat-last", "2.5"},
                                              {"repeat-last", NULL}};
     for (int i = 0; i < 11; i++)

@@ -658,8 +658,10 @@ check "sample --repeat-penalty 3: more distinct words in greedy text ($d0 withou
 $RNN sample "$T/run/model.safetensors" --length 40 --top-k 30 --top-p 0.95 --min-p 0.1 --temperature 1.5 --repeat-penalty 1.2 --repeat-last 0 >/dev/null
 check "min-p with top-k, top-p and a repeat penalty over all the text runs" "[ $? -eq 0 ]"
 expect_error "sample --min-p 1.5" "--min-p '1.5' must be a number in \[0, 1\]" $RNN sample "$T/run/model.safetensors" --min-p 1.5
-expect_error "sample --repeat-penalty 0" "--repeat-penalty '0' must be a number in (0, 100\]" \
+expect_error "sample --repeat-penalty 0" "--repeat-penalty '0' must be a number in \[0.01, 100\]" \
     $RNN sample "$T/run/model.safetensors" --repeat-penalty 0
+expect_error "sample --repeat-penalty 1e-40 (a logit over it would be +inf)" "--repeat-penalty '1e-40' must be a number in \[0.01, 100\]" \
+    $RNN sample "$T/run/model.safetensors" --repeat-penalty 1e-40
 expect_error "sample --repeat-last -1" "--repeat-last '-1' must be a number in \[0, 65536\]" \
     $RNN sample "$T/run/model.safetensors" --repeat-last -1
 expect_error "sample --repeat-last 2.5" "--repeat-last '2.5' must be a whole number in \[0, 65536\]" \

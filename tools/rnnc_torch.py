@@ -1327,7 +1327,7 @@ def greedy(net, tok, prime, length, cache=None, penalty=1.0, last=64):
         pen = torch.tensor(penalty, dtype=torch.float32)  # rnn.c's float
 
         def pick(lg, h):
-            q = lg.float()
+            q = lg.float().clone()  # (the penalty writes into it)
             if cache:
                 q = cache_mix(torch.softmax(q.double(), 0), h.double(), keys, nexts, cache)
                 if penalty != 1:  # rnn.c draws from log p of the mixture, in float
@@ -1725,7 +1725,9 @@ def cmd_greedy(argv):
              (1, 1), usage)
     dyn = dynamic_settings(a)
     length = a.num("length", 0, 1e9, 100, whole=True)
-    penalty = a.num("repeat-penalty", 1e-30, 100, 1.0)
+    penalty = a.num("repeat-penalty", 0.01, 100, 1.0)
+    if "repeat-last" in a.opt and "repeat-penalty" not in a.opt:
+        usage_error("greedy", "--repeat-last sets the window of --repeat-penalty: give --repeat-penalty X too")
     last = a.num("repeat-last", 0, 65536, 64, whole=True)
     prime = os.fsencode(a.opt.get("prime", ""))
     if dyn and not prime:
