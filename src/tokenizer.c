@@ -1257,6 +1257,9 @@ size_t rnn_detok_put(const rnn_tokenizer *t, rnn_detok *d, int32_t id, char *buf
                                     (n == 1 && s[0] == '/' && (d->url == URL_COLON || d->url == URL_SLASH)) ||
                                     (n == 1 && s[0] == '/' && is_char(t, d->prev, '<')))) {
         joined = 1; /* well-known, --, </p>, http:// */
+    } else if (k == KIND_HYPHEN && n == 1 && s[0] == '-' && is_char(t, d->prev, '-') && d->prev_kind == KIND_HYPHEN) {
+        /* the second hyphen of a dash whose first was spaced (after a closing
+         * mark: "yes" -- and): on the first, and the next word spaced again */
     } else if (d->prev_kind == KIND_HYPHEN && d->joined && is_word(t, id, k)) { /* well-known, com/title */
         path = is_char(t, d->prev, '/');
     } else if (spaced(d->prev_kind, k)) {

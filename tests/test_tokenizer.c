@@ -1208,7 +1208,8 @@ static void test_recase(void) {
 /* A word model with split_punct writes punctuation against its words, as
  * text has it, and still reads back to the same ids. */
 static void test_word_decode_punct(void) {
-    const char *text = "he said (quietly), i'm here: \"yes\" [and] 'tis so\u2026 \u00abok\u00bb don\u2019t x-ray";
+    const char *text = "he said (quietly), i'm here: \"yes\" [and] 'tis so\u2026 \u00abok\u00bb don\u2019t x-ray, "
+                       "\"it\" -- or (see) -- and, she cried 'no' -- and went";
     rnn_tok_options o;
     rnn_tok_options_default(&o, RNN_TOK_WORD);
     rnn_tokenizer *t = build(&o, text);

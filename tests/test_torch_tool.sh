@@ -390,6 +390,7 @@ texts = ['he said (quietly), i\'m here: \"yes\" [and] \'tis so\u2026 \u00abok\u0
          'james\' car; don\'t, it\'s, i\'m, we\'ll', '\"hello,\" she said. \"no.\"', '\'hello', 'end\'', 'a \'\' b',
          'it costs 3.5 or 10,000, at 3:15. then 7 more', 'ne\'er o\'er e\'er ta\'en, know\'st thou\'rt i\'ld at ten o\'clock',
          'a well-known one-liner, so--and pages 3-4; - item', 'he yelled \'stop!\' and she said \'no\'.',
+         'he said \"murder?\" -- then (see above) -- and [x] - y', 'she cried \'no\' -- and went',
          'i saw \'the matrix\' in the \'80s, rock n\' roll', 'nothin\' but 7/10 and/or \$5.99 for \$10,000',
          'left. <br /> <br /> the end </p>', 'it was \'great\' and this \'film\' is the boys\' best',
          'e.g. a u.s. film at 5 p.m. and plan b. a then i.e. i',

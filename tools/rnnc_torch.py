@@ -809,6 +809,8 @@ def detok(tok, ids, prev=-1, quote_open=False, squote_open=False):
                                 (s == b"/" and url in ("colon", "slash")) or
                                 (s == b"/" and 0 <= prev < len(tok["vocab"]) and tok["vocab"][prev] == "<")):
             joined_now = True  # well-known, --
+        elif k == "hyphen" and s == b"-" and pk == "hyphen" and 0 <= prev < len(tok["vocab"]) and tok["vocab"][prev] == "-":
+            pass  # a spaced dash's second hyphen ("yes" -- and): on the first, the next word spaced
         elif pk == "hyphen" and joined and _is_word(tok, i, k):
             path_now = tok["vocab"][prev] == "/"  # well-known, com/title
         elif _spaced(pk, k):
