@@ -203,7 +203,15 @@ static void *watch_signals(void *arg) {
     if (sigwait(&stop_signals, &sig)) return NULL;
     got_signal = sig;
     rnn_train_interrupt();
-    if (sigwait(&stop_signals, &sig)) return NULL;
+    /* A large model's step can take minutes, and the run stops only after
+     * it: past a second without a word, say so (and how to stop at once). */
+    const struct timespec second = {1, 0};
+    int again = sigtimedwait(&stop_signals, NULL, &second);
+    if (again < 0 && rnn_train_interrupt_pending())
+        fprintf(stderr, "\nrnn: %s: the run stops, and is saved, when its current step ends (%s again stops it at "
+                "once, unsaved)\n", sig == SIGINT ? "Ctrl-C" : "SIGTERM", sig == SIGINT ? "Ctrl-C" : "SIGTERM");
+    if (again > 0) sig = again;
+    else if (sigwait(&stop_signals, &sig)) return NULL;
     signal(sig, SIG_DFL); /* a second one kills at once */
     pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
     raise(sig);

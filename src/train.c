@@ -416,6 +416,7 @@ int rnn_lm_evaluate_dynamic(rnn_model *m, const rnn_lm_stream *data, const rnn_d
 /* ------------------------------------------------------------------------ */
 static volatile sig_atomic_t interrupted;
 void rnn_train_interrupt(void) { interrupted = 1; }
+int rnn_train_interrupt_pending(void) { return interrupted != 0; }
 
 static int stream_width; /* rnn_train_stream_width */
 void rnn_train_stream_width(int w) { stream_width = w; }

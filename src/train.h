@@ -33,6 +33,9 @@ int rnn_train(const rnn_opts *o, rnn_train_callback cb, void *user, char *dir, s
  * (async-signal-safe: the CLI calls it from its signal-watching thread,
  * or from its SIGINT/SIGTERM handler). */
 void rnn_train_interrupt(void);
+/* 1 while an rnn_train_interrupt has not yet been acted on (a run in its
+ * setup, or in a step, stops when that ends). */
+int rnn_train_interrupt_pending(void);
 /* For tests: rnn_train holds a language model's token streams at no fewer
  * than w bytes per id (4: int32, as all runs did before 2026-12-06), the
  * reference that narrower streams must train exactly as. 0: the default,

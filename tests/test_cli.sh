@@ -589,6 +589,18 @@ expect_error "a second run in a directory another run is using is refused" \
     "int: another rnn train is using this run directory now" $RNN train --resume "$T/int" --steps 100000
 kill -INT $pid; wait $pid; rc=$?
 check "Ctrl-C saves, then dies of SIGINT so that a calling script stops too (rc $rc)" "[ $rc -eq 130 ] && [ -s '$T/int/last.safetensors' ] && [ -s '$T/int/state.safetensors' ] && grep -q 'interrupted: saving' '$T/int/train.log'"
+# a step that takes seconds (a 2x768 LSTM, batch 64 x 128, one thread): past a second after the
+# signal the run says it stops when the step ends; it then saves as ever
+rm -rf "$T/slowstep"
+$RNN train --data "$T/text.txt" --layers 2 --hidden 768 --batch 64 --seq-len 128 --threads 1 --steps 50 \
+    --progress log --out "$T/slowstep" >/dev/null 2>"$T/slowstep.err" &
+pid=$!
+for i in $(seq 1 100); do grep -q 'steps/epoch' "$T/slowstep/train.log" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3
+t0=$(date +%s%N); kill -TERM $pid; wait $pid; rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+said=$(grep -c '^rnn: SIGTERM: the run stops, and is saved, when its current step ends (SIGTERM again stops it at once, unsaved)$' "$T/slowstep.err")
+check "SIGTERM during a long step: past a second, the run says it stops when the step ends, then saves ($ms ms, said $said)" \
+    "[ $rc -eq 143 ] && [ -s '$T/slowstep/state.safetensors' ] && { { [ $ms -ge 1500 ] && [ $said -eq 1 ]; } || { [ $ms -lt 900 ] && [ $said -eq 0 ]; }; }"
 # a run killed before its first save of the resume state: said so, and what to do
 rm -rf "$T/nostate"; cp -r "$T/int" "$T/nostate"; rm "$T/nostate/state.safetensors"
 expect_error "a run with no resume state says the run stopped before it saved one" \
