@@ -208,8 +208,8 @@ static void *watch_signals(void *arg) {
     const struct timespec second = {1, 0};
     int again = sigtimedwait(&stop_signals, NULL, &second);
     if (again < 0 && rnn_train_interrupt_pending())
-        fprintf(stderr, "\nrnn: %s: the run stops, and is saved, when its current step ends (%s again stops it at "
-                "once, unsaved)\n", sig == SIGINT ? "Ctrl-C" : "SIGTERM", sig == SIGINT ? "Ctrl-C" : "SIGTERM");
+        fprintf(stderr, "\nrnn: %s: the run stops, and is saved, when its current step (or validation) ends (%s "
+                "again stops it at once, unsaved)\n", sig == SIGINT ? "Ctrl-C" : "SIGTERM", sig == SIGINT ? "Ctrl-C" : "SIGTERM");
     if (again > 0) sig = again;
     else if (sigwait(&stop_signals, &sig)) return NULL;
     signal(sig, SIG_DFL); /* a second one kills at once */

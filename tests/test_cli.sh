@@ -598,7 +598,7 @@ pid=$!
 for i in $(seq 1 100); do grep -q 'steps/epoch' "$T/slowstep/train.log" 2>/dev/null && break; sleep 0.1; done
 sleep 0.3
 t0=$(date +%s%N); kill -TERM $pid; wait $pid; rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-said=$(grep -c '^rnn: SIGTERM: the run stops, and is saved, when its current step ends (SIGTERM again stops it at once, unsaved)$' "$T/slowstep.err")
+said=$(grep -c '^rnn: SIGTERM: the run stops, and is saved, when its current step (or validation) ends (SIGTERM again stops it at once, unsaved)$' "$T/slowstep.err")
 check "SIGTERM during a long step: past a second, the run says it stops when the step ends, then saves ($ms ms, said $said)" \
     "[ $rc -eq 143 ] && [ -s '$T/slowstep/state.safetensors' ] && { { [ $ms -ge 1500 ] && [ $said -eq 1 ]; } || { [ $ms -lt 900 ] && [ $said -eq 0 ]; }; }"
 # a run killed before its first save of the resume state: said so, and what to do
