@@ -501,6 +501,8 @@ AMX_TARGET static void amx_kernel(int ktn, const uint32_t *Aq, const uint32_t *B
         }
     }
 }
+#else
+static int use_amx(void) { return 0; } /* (no AMX kernel in this build) */
 #endif
 
 /* The layout of a block of packed op(A) rows for the kernel in use: MR-row
@@ -676,11 +678,7 @@ int rnn_gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float 
      * touches C: rnn_gemm's fallback redoes the product on C as it was (rows
      * already written with beta 1 would take it twice). */
     int fail = 0;
-#ifdef HAVE_AMX_KERNEL
     const int amx = use_amx();
-#else
-    const int amx = 0;
-#endif
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -780,11 +778,9 @@ static void packed_range(int M, float alpha, const float *A, int lda, const rnn_
                          float beta, float *C, int ldc, size_t cstride, int s0, int s1) {
     uint32_t *Ap = (uint32_t *)rnn_gemm_thread_buffer((size_t)MC * KP);
     if (Ap) {
-#ifdef HAVE_AMX_KERNEL
         const int amx = use_amx();
+#ifdef HAVE_AMX_KERNEL
         if (amx) amx_begin();
-#else
-        const int amx = 0;
 #endif
         packed_part(amx, M, alpha, A, lda, pb, nb, beta, C, ldc, cstride, s0, s1, Ap);
 #ifdef HAVE_AMX_KERNEL
