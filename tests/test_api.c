@@ -1135,9 +1135,8 @@ static void test_huge_time_cosine(void) {
           "--time 1e18, cosine: the lr after 0.8 s (step %ld) is still --lr 0.05: %g (%s)", s.steps, s.lr_late,
           rc ? rnn_error() : "ran");
     rnn_trainer_free(t);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
+    harness_rm_run(out);
+    rmdir(dir);
 }
 
 static void test_trainer(void) {
