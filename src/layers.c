@@ -151,7 +151,7 @@ int rnn_pool_width(rnn_pool k, int F) { return k == RNN_POOL_MEANMAX ? 2 * F : F
 size_t rnn_pool_cache_floats(const rnn_pooler *pl, int N, int B, int u_rows) {
     size_t n = 0;
     if (pl->kind == RNN_POOL_MAX || pl->kind == RNN_POOL_MEANMAX) n += (size_t)B * pl->F;
-    if (pl->kind == RNN_POOL_ATTENTION) n += (size_t)u_rows * pl->A + N;
+    if (pl->kind == RNN_POOL_ATTENTION) n += (size_t)u_rows * pl->A + N + 2 * (size_t)B;
     return n;
 }
 
@@ -164,7 +164,9 @@ void rnn_pool_cache_bind(rnn_pool_cache *c, const rnn_pooler *pl, int B, int u_r
     if (pl->kind == RNN_POOL_ATTENTION) {
         c->u = mem;
         c->u_rows = u_rows;
-        c->alpha = mem + (size_t)u_rows * pl->A;
+        c->run_max = mem + (size_t)u_rows * pl->A;
+        c->run_sum = c->run_max + B;
+        c->alpha = c->run_sum + B;
     }
 }
 
@@ -176,86 +178,133 @@ size_t rnn_pool_scratch_floats(const rnn_pooler *pl, int N, int B) {
 /* Row of step t of sequence b in the packed layout. */
 static inline size_t prow(const rnn_pack *p, int t, int b) { return (size_t)p->offsets[t] + b; }
 
-static void pool_mean(const rnn_pack *p, int F, float *out, int ldout, const float *o) {
-    for (int b = 0; b < p->B; b++) {
-        float *ob = out + (size_t)b * ldout;
-        memset(ob, 0, sizeof(float) * F);
-        for (int t = 0; t < p->lengths[b]; t++) {
-            const float *r = o + prow(p, t, b) * F;
-            for (int f = 0; f < F; f++) ob[f] += r[f];
+/* Pooling over chunks of time steps (layers.h): begin sets the accumulators,
+ * each chunk adds its rows, end finishes. */
+void rnn_pool_begin(const rnn_pooler *pl, int B, float *out, const rnn_pool_cache *c) {
+    const int F = pl->F, P = rnn_pool_width(pl->kind, F);
+    for (int b = 0; b < B; b++) {
+        float *ob = out + (size_t)b * P;
+        if (pl->kind == RNN_POOL_MAX || pl->kind == RNN_POOL_MEANMAX) {
+            float *mx = pl->kind == RNN_POOL_MAX ? ob : ob + F;
+            int32_t *am = c->argmax + (size_t)b * F;
+            for (int f = 0; f < F; f++) mx[f] = -FLT_MAX, am[f] = -1;
         }
-        float inv = 1.0f / p->lengths[b];
-        for (int f = 0; f < F; f++) ob[f] *= inv;
+        if (pl->kind != RNN_POOL_MAX) memset(ob, 0, sizeof(float) * F);
+        if (pl->kind == RNN_POOL_ATTENTION) c->run_max[b] = -FLT_MAX, c->run_sum[b] = 0;
     }
 }
 
-static void pool_max(const rnn_pack *p, int F, float *out, int ldout, const float *o,
-                     int32_t *argmax) {
-    for (int b = 0; b < p->B; b++) {
+static void pool_sum(const rnn_pack *q, int F, float *out, int ldout, const float *o) {
+    for (int b = 0; b < q->B; b++) {
         float *ob = out + (size_t)b * ldout;
-        int32_t *am = argmax + (size_t)b * F;
-        for (int f = 0; f < F; f++) ob[f] = -FLT_MAX, am[f] = -1;
-        for (int t = 0; t < p->lengths[b]; t++) {
-            size_t row = prow(p, t, b);
-            const float *r = o + row * F;
-            for (int f = 0; f < F; f++)
-                if (r[f] > ob[f]) ob[f] = r[f], am[f] = (int32_t)row;
+        for (int t = 0; t < q->lengths[b]; t++) {
+            const float *r = o + prow(q, t, b) * F;
+            for (int f = 0; f < F; f++) ob[f] += r[f];
         }
     }
+}
+
+static void pool_max(const rnn_pack *q, int r0, int F, float *out, int ldout, const float *o,
+                     int32_t *argmax) {
+    for (int b = 0; b < q->B; b++) {
+        float *ob = out + (size_t)b * ldout;
+        int32_t *am = argmax + (size_t)b * F;
+        for (int t = 0; t < q->lengths[b]; t++) {
+            size_t row = prow(q, t, b);
+            const float *r = o + row * F;
+            for (int f = 0; f < F; f++)
+                if (r[f] > ob[f]) ob[f] = r[f], am[f] = (int32_t)(r0 + row);
+        }
+    }
+}
+
+/* Attention over a chunk: each row's score into alpha (at its packed row),
+ * then softmax online (Milakov & Gimelshein 2018): per sequence the largest
+ * score so far m and out = Σ e^(s_t - m) o_t, sum = Σ e^(s_t - m), both
+ * rescaled when a chunk raises m. */
+static void pool_attention(const rnn_pooler *pl, const rnn_pack *q, int r0, float *out, const float *o,
+                           const rnn_pool_cache *c) {
+    const int N = q->N, A = pl->A, F = pl->F;
+    /* u = tanh(o W1^T + b1); score = u · w2, u_rows rows of u at a time */
+    for (int n0 = 0; n0 < N; n0 += c->u_rows) {
+        const int rows = N - n0 < c->u_rows ? N - n0 : c->u_rows;
+        rnn_linear_forward(c->u, o + (size_t)n0 * F, pl->w1, pl->b1, rows, F, A);
+        for (size_t i = 0; i < (size_t)rows * A; i++) c->u[i] = tanhf(c->u[i]);
+        for (int n = 0; n < rows; n++) {
+            float s = 0;
+            for (int a = 0; a < A; a++) s += c->u[(size_t)n * A + a] * pl->w2[a];
+            c->alpha[r0 + n0 + n] = s;
+        }
+    }
+    for (int b = 0; b < q->B; b++) {
+        float *ob = out + (size_t)b * F, mx = c->run_max[b], sum = c->run_sum[b];
+        float top = mx;
+        for (int t = 0; t < q->lengths[b]; t++) top = fmaxf(top, c->alpha[r0 + prow(q, t, b)]);
+        if (top > mx) {
+            if (sum > 0) {
+                const float scale = expf(mx - top);
+                sum *= scale;
+                for (int f = 0; f < F; f++) ob[f] *= scale;
+            }
+            mx = top;
+        }
+        for (int t = 0; t < q->lengths[b]; t++) {
+            const size_t row = prow(q, t, b);
+            const float w = expf(c->alpha[r0 + row] - mx), *r = o + row * F;
+            sum += w;
+            for (int f = 0; f < F; f++) ob[f] += w * r[f];
+        }
+        c->run_max[b] = mx, c->run_sum[b] = sum;
+    }
+}
+
+void rnn_pool_chunk(const rnn_pooler *pl, const rnn_pack *q, int t0, int r0, const int *lengths, float *out,
+                    const float *o, const rnn_pool_cache *c) {
+    const int F = pl->F, H = F / pl->D;
+    switch (pl->kind) {
+    case RNN_POOL_LAST: /* [h_fwd at the last step ; h_bwd at step 0] */
+        for (int b = 0; b < q->B; b++) {
+            float *ob = out + (size_t)b * F;
+            if (lengths[b] - t0 == q->lengths[b])
+                memcpy(ob, o + prow(q, q->lengths[b] - 1, b) * F, sizeof(float) * H);
+            if (pl->D == 2 && t0 == 0) memcpy(ob + H, o + prow(q, 0, b) * F + H, sizeof(float) * H);
+        }
+        break;
+    case RNN_POOL_MEAN: pool_sum(q, F, out, F, o); break;
+    case RNN_POOL_MAX: pool_max(q, r0, F, out, F, o, c->argmax); break;
+    case RNN_POOL_MEANMAX:
+        pool_sum(q, F, out, 2 * F, o);
+        pool_max(q, r0, F, out + F, 2 * F, o, c->argmax);
+        break;
+    case RNN_POOL_ATTENTION: pool_attention(pl, q, r0, out, o, c); break;
+    }
+}
+
+void rnn_pool_end(const rnn_pooler *pl, const rnn_pack *p, float *out, const rnn_pool_cache *c) {
+    const int F = pl->F, P = rnn_pool_width(pl->kind, F);
+    if (pl->kind == RNN_POOL_MEAN || pl->kind == RNN_POOL_MEANMAX)
+        for (int b = 0; b < p->B; b++) {
+            float *ob = out + (size_t)b * P, inv = 1.0f / p->lengths[b];
+            for (int f = 0; f < F; f++) ob[f] *= inv;
+        }
+    if (pl->kind == RNN_POOL_ATTENTION)
+        for (int b = 0; b < p->B; b++) { /* alpha: the scores made weights */
+            float *ob = out + (size_t)b * F;
+            const float mx = c->run_max[b], sum = c->run_sum[b];
+            for (int f = 0; f < F; f++) ob[f] /= sum;
+            for (int t = 0; t < p->lengths[b]; t++) {
+                float *a = &c->alpha[prow(p, t, b)];
+                *a = expf(*a - mx) / sum;
+            }
+        }
 }
 
 void rnn_pool_forward(const rnn_pooler *pl, const rnn_pack *p, float *out, const float *o,
                       const rnn_pool_cache *c, float *scratch) {
-    const int F = pl->F, H = F / pl->D;
     (void)scratch;
-    switch (pl->kind) {
-    case RNN_POOL_LAST:
-        for (int b = 0; b < p->B; b++) {
-            float *ob = out + (size_t)b * F;
-            memcpy(ob, o + prow(p, p->lengths[b] - 1, b) * F, sizeof(float) * H);
-            if (pl->D == 2) memcpy(ob + H, o + prow(p, 0, b) * F + H, sizeof(float) * H);
-        }
-        break;
-    case RNN_POOL_MEAN: pool_mean(p, F, out, F, o); break;
-    case RNN_POOL_MAX: pool_max(p, F, out, F, o, c->argmax); break;
-    case RNN_POOL_MEANMAX:
-        pool_mean(p, F, out, 2 * F, o);
-        pool_max(p, F, out + F, 2 * F, o, c->argmax);
-        break;
-    case RNN_POOL_ATTENTION: {
-        const int N = p->N, A = pl->A;
-        /* u = tanh(o W1^T + b1); score = u · w2; alpha = softmax over each
-         * sequence. u_rows rows of u at a time (all N when a backward follows). */
-        for (int n0 = 0; n0 < N; n0 += c->u_rows) {
-            const int rows = N - n0 < c->u_rows ? N - n0 : c->u_rows;
-            rnn_linear_forward(c->u, o + (size_t)n0 * F, pl->w1, pl->b1, rows, F, A);
-            for (size_t i = 0; i < (size_t)rows * A; i++) c->u[i] = tanhf(c->u[i]);
-            for (int n = 0; n < rows; n++) {
-                float s = 0;
-                for (int a = 0; a < A; a++) s += c->u[(size_t)n * A + a] * pl->w2[a];
-                c->alpha[n0 + n] = s;
-            }
-        }
-        for (int b = 0; b < p->B; b++) {
-            float mx = -FLT_MAX, sum = 0;
-            for (int t = 0; t < p->lengths[b]; t++) mx = fmaxf(mx, c->alpha[prow(p, t, b)]);
-            for (int t = 0; t < p->lengths[b]; t++) {
-                float *a = &c->alpha[prow(p, t, b)];
-                *a = expf(*a - mx);
-                sum += *a;
-            }
-            float *ob = out + (size_t)b * F;
-            memset(ob, 0, sizeof(float) * F);
-            for (int t = 0; t < p->lengths[b]; t++) {
-                size_t row = prow(p, t, b);
-                c->alpha[row] /= sum;
-                const float *r = o + row * F;
-                for (int f = 0; f < F; f++) ob[f] += c->alpha[row] * r[f];
-            }
-        }
-        break;
-    }
-    }
+    rnn_pool_begin(pl, p->B, out, c);
+    rnn_pool_chunk(pl, p, 0, 0, p->lengths, out, o, c);
+    rnn_pool_end(pl, p, out, c);
 }
 
 static void unpool_mean(const rnn_pack *p, int F, float *do_, const float *dout, int lddout) {

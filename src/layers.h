@@ -68,7 +68,10 @@ typedef struct {
 typedef struct {
     int32_t *argmax; /* (B, F) packed row of each max (max, meanmax) */
     float *u;        /* (u_rows, A) tanh(W1 o + b1) (attention) */
-    float *alpha;    /* (N) softmax weights (attention) */
+    float *alpha;    /* (N) softmax weights (attention); each row's score until
+                      * rnn_pool_end */
+    float *run_max, *run_sum; /* (B) attention: the largest score so far and the
+                      * sum of e^(score - run_max) (softmax online) */
     int u_rows;      /* N for the backward, which reads every row's u; fewer
                       * (RNN_POOL_U_ROWS) where only the forward runs: it
                       * makes u a block of rows at a time */
@@ -87,6 +90,20 @@ void rnn_pool_cache_bind(rnn_pool_cache *c, const rnn_pooler *pl, int B, int u_r
 
 void rnn_pool_forward(const rnn_pooler *pl, const rnn_pack *p, float *out, const float *o,
                       const rnn_pool_cache *c, float *scratch);
+/* The same a chunk of time steps at a time, for outputs never held whole (a
+ * unidirectional classifier's inference over a long text, model.c):
+ * rnn_pool_begin, then rnn_pool_chunk for each chunk in order, then
+ * rnn_pool_end with the whole pack p (rnn_pool_forward is the three over one
+ * chunk, p itself). A chunk is a pack q of its own (rows from 0; sequence
+ * b's steps in it, q->lengths[b]) whose first step is step t0 of p and first
+ * row p's packed row r0; lengths are p's; o holds the chunk's rows only.
+ * Attention keeps each row's score in c->alpha and a running max and sum per
+ * sequence (softmax online), rescaling what it summed when a chunk raises the
+ * max; rnn_pool_end turns the scores into the weights. */
+void rnn_pool_begin(const rnn_pooler *pl, int B, float *out, const rnn_pool_cache *c);
+void rnn_pool_chunk(const rnn_pooler *pl, const rnn_pack *q, int t0, int r0, const int *lengths, float *out,
+                    const float *o, const rnn_pool_cache *c);
+void rnn_pool_end(const rnn_pooler *pl, const rnn_pack *p, float *out, const rnn_pool_cache *c);
 /* do_ (N, F) is written (not accumulated); dw1/db1/dw2 accumulate (attention).
  * scratch: rnn_pool_scratch_floats() floats. */
 void rnn_pool_backward(const rnn_pooler *pl, const rnn_pack *p, float *do_, float *dw1, float *db1,

@@ -708,6 +708,7 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
     }
     size_t work = 0;
     const int cache_rows = a->chunk ? a->chunk : N;
+    const int stream = a->chunk && D == 1 && c->task == RNN_TASK_CLASSIFY;
     if (a->chunk)
         for (int d = 0; d < D; d++) {
             IN(a->sub_offsets[d], a->chunk + 1);
@@ -719,8 +720,10 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
             FL(a->mask[l], (size_t)N * D * H);
         }
         /* Inference reads only the layer below's output: two buffers take
-         * turns, and a residual layer adds its input in place. */
-        if (tr || l < 2) FL(a->y[l], (size_t)N * D * H);
+         * turns, and a residual layer adds its input in place. A
+         * unidirectional classifier's, in chunks, hold a chunk's rows
+         * (stream_forward). */
+        if (tr || l < 2) FL(a->y[l], (size_t)(stream ? a->chunk : N) * D * H);
         else if (mem) a->y[l] = a->y[l - 2];
         if (tr && c->residual && l > 0) FL(a->res[l], (size_t)N * D * H);
         for (int d = 0; d < D; d++) {
@@ -937,6 +940,61 @@ static void dir_backward(rnn_model *m, rnn_acts *a, const rnn_pack *p, int l, in
     }
 }
 
+/* A unidirectional classifier's inference over more rows than a chunk:
+ * every layer runs a chunk of time steps (as dir_forward cuts them) before
+ * the next chunk starts, and the pooling takes the top layer's rows chunk by
+ * chunk, so that no layer's output is ever held for more than a chunk's
+ * rows: a book-length text costs its ids, not its hidden states. The chunks
+ * and their products are those of the pass layer by layer, so the layers'
+ * outputs are the same to the bit. */
+static void stream_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids,
+                           int fold, int state_in) {
+    const rnn_config *c = &m->c;
+    const int L = c->num_layers, H = c->hidden_dim, E = c->embed_dim, T = p->T, B = p->B;
+    const int lstm = c->cell == RNN_CELL_LSTM, *off = p->offsets;
+    const size_t state = (size_t)B * H;
+    for (int l = 0; l < L; l++) {
+        float *hn = a->hn + l * state, *cn = a->cn + l * state;
+        if (state_in) memcpy(hn, a->h0 + l * state, sizeof(float) * state);
+        else memset(hn, 0, sizeof(float) * state);
+        if (lstm && state_in) memcpy(cn, a->c0 + l * state, sizeof(float) * state);
+        else if (lstm) memset(cn, 0, sizeof(float) * state);
+    }
+    if (fold) fold_table(m, a, 0);
+    const rnn_pooler pl = make_pooler(m);
+    rnn_pool_begin(&pl, B, a->pooled, &a->pool_cache);
+    int *sub_off = a->sub_offsets[0], *sub_len = a->sub_lengths[0];
+    for (int t0 = 0, t1; t0 < T; t0 = t1) {
+        for (t1 = t0 + 1; t1 < T && off[t1 + 1] - off[t0] <= a->chunk;) t1++;
+        const int r0 = off[t0], n = off[t1] - r0, Bt = p->batch_sizes[t0];
+        for (int t = t0; t <= t1; t++) sub_off[t - t0] = off[t] - r0;
+        for (int b = 0; b < Bt; b++) sub_len[b] = p->lengths[b] - t0 < t1 - t0 ? p->lengths[b] - t0 : t1 - t0;
+        const rnn_pack sub = {t1 - t0, Bt, n, p->batch_sizes + t0, sub_off, sub_len};
+        const float *x = NULL; /* NULL: layer 0's gates from the lookup table */
+        int in_w = E;
+        if (fold) fold_gather(m, a, 0, r0, n);
+        else rnn_embedding_forward(a->emb, m->emb, ids + r0, n, E), x = a->emb;
+        /* The first chunk of a pass without a state starts from none, as the
+         * pass in one piece does (no W_hh product at its first step). */
+        const int fresh = !state_in && t0 == 0;
+        for (int l = 0; l < L; l++) {
+            float *y = a->y[l], *hn = a->hn + l * state, *cn = lstm ? a->cn + l * state : NULL;
+            rnn_dir_forward(&m->dirs[l], &sub, &a->cache[l], y, H, x, in_w, fresh ? NULL : hn,
+                            fresh ? NULL : cn, hn, cn, a->work);
+            if (c->residual && l > 0 && in_w == H)
+                for (size_t i = 0; i < (size_t)n * H; i++) y[i] += x[i];
+            x = y;
+            in_w = H;
+        }
+        rnn_pool_chunk(&pl, &sub, t0, r0, p->lengths, a->pooled, x, &a->pool_cache);
+    }
+    rnn_pool_end(&pl, p, a->pooled, &a->pool_cache);
+    a->top = NULL; /* (held a chunk at a time) */
+    a->state_in = state_in;
+    rnn_linear_forward(a->logits, a->pooled, m->head_w, m->head_b, B, rnn_model_head_in(m), m->n_out);
+    a->n_logit_rows = B;
+}
+
 void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const int32_t *ids,
                        int state_in, int train, rnn_rng *rng) {
     const rnn_config *c = &m->c;
@@ -946,6 +1004,10 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
     a->train = train;
     a->fold_u = 0;
     const int fold = L > 0 && fold_prepare(m, a, p, ids);
+    if (D == 1 && c->task == RNN_TASK_CLASSIFY && chunked(a, p)) {
+        stream_forward(m, a, p, ids, fold, state_in);
+        return;
+    }
     /* in chunks (inference), layer 0 embeds its rows a chunk at a time (dir_forward) */
     const int32_t *emb_ids = !fold && chunked(a, p) ? ids : NULL;
     if (!fold && !emb_ids) rnn_embedding_forward(a->emb, m->emb, ids, N, E);

@@ -819,9 +819,10 @@ static void test_chunked_equals_whole(void) {
         const int T = lens[0];
         const size_t states = (size_t)layers * m->D * B * c.hidden_dim;
         float *h0 = NULL;
-        if (task || (bidir && variant != 1)) { /* a language model carrying a state in, and a
-                                                  * reverse direction whose shorter texts start
-                                                  * from theirs in a later chunk */
+        if (task || variant != 1) { /* a language model carrying a state in, a reverse
+                                     * direction whose shorter texts start from theirs in a
+                                     * later chunk, and a unidirectional classifier's layers
+                                     * all run a chunk before the next (stream_forward) */
             h0 = malloc(sizeof(float) * states);
             for (size_t i = 0; i < states; i++) h0[i] = 0.5f * rnn_rng_normal(&rng);
         }
@@ -852,6 +853,29 @@ static void test_chunked_equals_whole(void) {
     }
     printf("  %d cases, in chunks == in one pass: max rel err %.2e\n", cases, worst);
     CHECK(bad == 0 && cases >= 108, "%d of %d cases differ or failed (%d never chunked)", bad, cases, unchunked);
+}
+
+/* A unidirectional classifier's inference in chunks holds no layer's output
+ * whole (model.c, stream_forward): a text of a million tokens costs a few
+ * ints and a float a token more than one of a hundred thousand (its ids, its
+ * packing, its lookup rows, its attention weights: 24 bytes), not the 2 KB a
+ * token that two layers of 256 would take; a bidirectional one, whose reverse direction needs the
+ * whole text below it, still holds them. */
+static void test_stream_memory(void) {
+    for (int bidir = 0; bidir < 2; bidir++) {
+        rnn_config c;
+        rnn_config_default(&c, RNN_TASK_CLASSIFY);
+        c.vocab_size = 20000, c.embed_dim = 64, c.hidden_dim = 256, c.num_layers = 2;
+        c.bidirectional = bidir, c.pool = RNN_POOL_ATTENTION, c.num_classes = 2;
+        rnn_model *m = rnn_model_plan(&c);
+        if (!m) { CHECK(0, "plan: %s", rnn_last_error()); return; }
+        const int small = 100000, big = 1000000; /* (both past the lookup table's most rows) */
+        const double per_token = ((double)rnn_acts_bytes(m, big, 1, big, 1) - (double)rnn_acts_bytes(m, small, 1, small, 1)) / (big - small);
+        printf("  %s 2x256 classifier, inference: %.1f bytes a token\n", bidir ? "bidirectional" : "unidirectional", per_token);
+        if (bidir) CHECK(per_token >= 2 * 2 * 256 * 4, "bidirectional: two layers' outputs a token (%.1f bytes)", per_token);
+        else CHECK(per_token <= 32, "unidirectional: %.1f bytes a token", per_token);
+        rnn_model_free(m);
+    }
 }
 
 /* A language model grown by 3 tokens (fine-tuning's --grow-vocab): on old
@@ -1856,6 +1880,7 @@ int main(void) {
     RUN(test_generate_matches_pytorch);
     RUN(test_padded_equals_alone);
     RUN(test_chunked_equals_whole);
+    RUN(test_stream_memory);
     RUN(test_precision_per_thread);
     RUN(test_grow_vocab);
     RUN(test_bad_cache_settings);

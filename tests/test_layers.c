@@ -100,6 +100,37 @@ static void pool_case(const char *kind_name, int bi) {
         }
         rnn_free(want);
     }
+    /* A chunk of k time steps at a time (a unidirectional classifier's long
+     * text, model.c): the same output, weights and argmax rows, the rows of u
+     * in blocks of 2 inside each chunk. */
+    for (int k = 1; k <= T; k++) {
+        float *cm2 = rnn_calloc((rnn_pool_cache_floats(&pl, N, B, 2) + 1) * sizeof(float));
+        float *out2 = rnn_calloc((size_t)B * P * sizeof(float));
+        rnn_pool_cache c2;
+        rnn_pool_cache_bind(&c2, &pl, B, 2, cm2);
+        rnn_pool_begin(&pl, B, out2, &c2);
+        int sub_off[65], sub_len[16];
+        for (int t0 = 0; t0 < T; t0 += k) {
+            const int t1 = t0 + k < T ? t0 + k : T, r0 = offs[t0];
+            for (int t = t0; t <= t1; t++) sub_off[t - t0] = offs[t] - r0;
+            for (int b = 0; b < bs[t0]; b++) sub_len[b] = lengths[b] - t0 < t1 - t0 ? lengths[b] - t0 : t1 - t0;
+            const rnn_pack q = {t1 - t0, bs[t0], offs[t1] - r0, bs + t0, sub_off, sub_len};
+            rnn_pool_chunk(&pl, &q, t0, r0, lengths, out2, o + (size_t)r0 * F, &c2);
+        }
+        rnn_pool_end(&pl, &p, out2, &c2);
+        snprintf(what, sizeof what, "  in chunks of %d steps (of %d)", k, T);
+        want = get(st, "pooled", NULL);
+        CHECK_CLOSE(out2, want, (size_t)B * P, 1e-5, what);
+        rnn_free(want);
+        if (kind == RNN_POOL_ATTENTION) {
+            want = get(st, "weights", NULL);
+            CHECK_CLOSE(c2.alpha, want, (size_t)N, 1e-5, "    attention weights");
+            rnn_free(want);
+        }
+        if (c.argmax)
+            CHECK(!memcmp(c2.argmax, c.argmax, sizeof(int32_t) * B * F), "    argmax rows as in one pass");
+        rnn_free(cm2), rnn_free(out2);
+    }
     rnn_pool_backward(&pl, &p, dO, dw1, db1, dw2, dpooled, o, &c, scratch);
     want = get(st, "grad.o", NULL);
     CHECK_CLOSE(dO, want, (size_t)N * F, 1e-4, "  grad.o");
