@@ -194,25 +194,28 @@ void rnn_pool_begin(const rnn_pooler *pl, int B, float *out, const rnn_pool_cach
     }
 }
 
-static void pool_sum(const rnn_pack *q, int F, float *out, int ldout, const float *o) {
+/* Sums (mean) and maxima (max) of w features of each sequence's rows of o
+ * (stride ldo) into out (stride ldout); argmax (stride ldam) gets each
+ * maximum's packed row. */
+static void pool_sum(const rnn_pack *q, int w, float *out, int ldout, const float *o, int ldo) {
     for (int b = 0; b < q->B; b++) {
         float *ob = out + (size_t)b * ldout;
         for (int t = 0; t < q->lengths[b]; t++) {
-            const float *r = o + prow(q, t, b) * F;
-            for (int f = 0; f < F; f++) ob[f] += r[f];
+            const float *r = o + prow(q, t, b) * ldo;
+            for (int f = 0; f < w; f++) ob[f] += r[f];
         }
     }
 }
 
-static void pool_max(const rnn_pack *q, int r0, int F, float *out, int ldout, const float *o,
-                     int32_t *argmax) {
+static void pool_max(const rnn_pack *q, int r0, int w, float *out, int ldout, const float *o, int ldo,
+                     int32_t *argmax, int ldam) {
     for (int b = 0; b < q->B; b++) {
         float *ob = out + (size_t)b * ldout;
-        int32_t *am = argmax + (size_t)b * F;
+        int32_t *am = argmax + (size_t)b * ldam;
         for (int t = 0; t < q->lengths[b]; t++) {
             size_t row = prow(q, t, b);
-            const float *r = o + row * F;
-            for (int f = 0; f < F; f++)
+            const float *r = o + row * ldo;
+            for (int f = 0; f < w; f++)
                 if (r[f] > ob[f]) ob[f] = r[f], am[f] = (int32_t)(r0 + row);
         }
     }
@@ -258,26 +261,32 @@ static void pool_attention(const rnn_pooler *pl, const rnn_pack *q, int r0, floa
     }
 }
 
-void rnn_pool_chunk(const rnn_pooler *pl, const rnn_pack *q, int t0, int r0, const int *lengths, float *out,
-                    const float *o, const rnn_pool_cache *c) {
+void rnn_pool_chunk_dir(const rnn_pooler *pl, const rnn_pack *q, int t0, int r0, const int *lengths, int d,
+                        float *out, const float *o, int ldo, const rnn_pool_cache *c) {
     const int F = pl->F, H = F / pl->D;
     switch (pl->kind) {
     case RNN_POOL_LAST: /* [h_fwd at the last step ; h_bwd at step 0] */
-        for (int b = 0; b < q->B; b++) {
-            float *ob = out + (size_t)b * F;
-            if (lengths[b] - t0 == q->lengths[b])
-                memcpy(ob, o + prow(q, q->lengths[b] - 1, b) * F, sizeof(float) * H);
-            if (pl->D == 2 && t0 == 0) memcpy(ob + H, o + prow(q, 0, b) * F + H, sizeof(float) * H);
-        }
+        for (int b = 0; b < q->B; b++)
+            if (d ? t0 == 0 : lengths[b] - t0 == q->lengths[b])
+                memcpy(out + (size_t)b * F + d * H, o + prow(q, d ? 0 : q->lengths[b] - 1, b) * ldo,
+                       sizeof(float) * H);
         break;
-    case RNN_POOL_MEAN: pool_sum(q, F, out, F, o); break;
-    case RNN_POOL_MAX: pool_max(q, r0, F, out, F, o, c->argmax); break;
+    case RNN_POOL_MEAN: pool_sum(q, H, out + d * H, F, o, ldo); break;
+    case RNN_POOL_MAX: pool_max(q, r0, H, out + d * H, F, o, ldo, c->argmax + d * H, F); break;
     case RNN_POOL_MEANMAX:
-        pool_sum(q, F, out, 2 * F, o);
-        pool_max(q, r0, F, out + F, 2 * F, o, c->argmax);
+        pool_sum(q, H, out + d * H, 2 * F, o, ldo);
+        pool_max(q, r0, H, out + F + d * H, 2 * F, o, ldo, c->argmax + d * H, F);
         break;
-    case RNN_POOL_ATTENTION: pool_attention(pl, q, r0, out, o, c); break;
+    case RNN_POOL_ATTENTION: assert(0 && "attention reads both directions of a row: rnn_pool_chunk"); break;
     }
+}
+
+void rnn_pool_chunk(const rnn_pooler *pl, const rnn_pack *q, int t0, int r0, const int *lengths, float *out,
+                    const float *o, const rnn_pool_cache *c) {
+    const int F = pl->F, H = F / pl->D;
+    if (pl->kind == RNN_POOL_ATTENTION) pool_attention(pl, q, r0, out, o, c);
+    else
+        for (int d = 0; d < pl->D; d++) rnn_pool_chunk_dir(pl, q, t0, r0, lengths, d, out, o + d * H, F, c);
 }
 
 void rnn_pool_end(const rnn_pooler *pl, const rnn_pack *p, float *out, const rnn_pool_cache *c) {

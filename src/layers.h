@@ -104,6 +104,13 @@ void rnn_pool_begin(const rnn_pooler *pl, int B, float *out, const rnn_pool_cach
 void rnn_pool_chunk(const rnn_pooler *pl, const rnn_pack *q, int t0, int r0, const int *lengths, float *out,
                     const float *o, const rnn_pool_cache *c);
 void rnn_pool_end(const rnn_pooler *pl, const rnn_pack *p, float *out, const rnn_pool_cache *c);
+/* rnn_pool_chunk for direction d's H features alone (every kind but
+ * attention), o holding that direction's rows of the chunk (stride ldo): the
+ * directions of a bidirectional top layer pool apart, each as it runs (the
+ * reverse direction's chunks from the last, so a mean sums in another order
+ * than one pass's). */
+void rnn_pool_chunk_dir(const rnn_pooler *pl, const rnn_pack *q, int t0, int r0, const int *lengths, int d,
+                        float *out, const float *o, int ldo, const rnn_pool_cache *c);
 /* do_ (N, F) is written (not accumulated); dw1/db1/dw2 accumulate (attention).
  * scratch: rnn_pool_scratch_floats() floats. */
 void rnn_pool_backward(const rnn_pooler *pl, const rnn_pack *p, float *do_, float *dw1, float *db1,

@@ -709,6 +709,7 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
     size_t work = 0;
     const int cache_rows = a->chunk ? a->chunk : N;
     const int stream = a->chunk && D == 1 && c->task == RNN_TASK_CLASSIFY;
+    const int pool_top = a->chunk && c->task == RNN_TASK_CLASSIFY && c->pool != RNN_POOL_ATTENTION;
     if (a->chunk)
         for (int d = 0; d < D; d++) {
             IN(a->sub_offsets[d], a->chunk + 1);
@@ -720,10 +721,12 @@ static void acts_layout(const rnn_model *m, rnn_acts *a, float *mem, int32_t *im
             FL(a->mask[l], (size_t)N * D * H);
         }
         /* Inference reads only the layer below's output: two buffers take
-         * turns, and a residual layer adds its input in place. A
-         * unidirectional classifier's, in chunks, hold a chunk's rows
-         * (stream_forward). */
-        if (tr || l < 2) FL(a->y[l], (size_t)(stream ? a->chunk : N) * D * H);
+         * turns, and a residual layer adds its input in place. In chunks, a
+         * unidirectional classifier's hold a chunk's rows (stream_forward),
+         * and so does a classifier's top layer pooled as it runs
+         * (dir_forward). */
+        const int top_rows = l == L - 1 && pool_top; /* (dir_forward) */
+        if (tr || l < 2) FL(a->y[l], (size_t)(stream || top_rows ? a->chunk : N) * D * H);
         else if (mem) a->y[l] = a->y[l - 2];
         if (tr && c->residual && l > 0) FL(a->res[l], (size_t)N * D * H);
         for (int d = 0; d < D; d++) {
@@ -855,6 +858,36 @@ void rnn_model_carry_state(const rnn_model *m, rnn_acts *a, int B) {
  * holds fewer rows than p has. */
 static int chunked(const rnn_acts *a, const rnn_pack *p) { return a->chunk && p->N > a->chunk; }
 
+/* The chunk of a pass in chunks that follows `done` of p's steps in
+ * processing order (a reverse direction's from the last): steps [t0, t1) of
+ * at most a->chunk rows (one step always fits), as a pack of its own (rows
+ * from 0) on direction d's sub_offsets and sub_lengths. *t0 gets its first
+ * step. */
+static rnn_pack chunk_pack(const rnn_acts *a, const rnn_pack *p, int reverse, int done, int d, int *t0) {
+    const int T = p->T, *off = p->offsets;
+    int t1;
+    if (!reverse) { /* [done, ...) as far as the rows allow */
+        *t0 = done, t1 = done + 1;
+        while (t1 < T && off[t1 + 1] - off[*t0] <= a->chunk) t1++;
+    } else {        /* [..., T - done) */
+        t1 = T - done, *t0 = t1 - 1;
+        while (*t0 > 0 && off[t1] - off[*t0 - 1] <= a->chunk) (*t0)--;
+    }
+    int *sub_off = a->sub_offsets[d], *sub_len = a->sub_lengths[d];
+    const int r0 = off[*t0], B = p->batch_sizes[*t0], steps = t1 - *t0;
+    for (int t = *t0; t <= t1; t++) sub_off[t - *t0] = off[t] - r0;
+    for (int b = 0; b < B; b++) sub_len[b] = p->lengths[b] - *t0 < steps ? p->lengths[b] - *t0 : steps;
+    const rnn_pack sub = {steps, B, off[t1] - r0, p->batch_sizes + *t0, sub_off, sub_len};
+    return sub;
+}
+
+/* 1 when layer l's chunks are pooled as they come: a classifier's top layer
+ * run in chunks, unless attention pools it (dir_forward). */
+static int pools_chunks(const rnn_model *m, const rnn_acts *a, const rnn_pack *p, int l) {
+    return chunked(a, p) && m->c.task == RNN_TASK_CLASSIFY && m->c.pool != RNN_POOL_ATTENTION &&
+           l == m->c.num_layers - 1;
+}
+
 /* One direction of layer l, forward. The two directions of a layer are
  * independent: with threads they run side by side, each single-threaded (the
  * GEMMs of one step are too small to split well; nested regions run
@@ -876,29 +909,23 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
      * reverse direction from the last). hn/cn hold each sequence's state
      * between chunks: a sequence that a chunk continues starts from it, one
      * that begins there (a reverse direction's shorter sequences) from its
-     * h0, put there first. */
-    const int lstm = m->c.cell == RNN_CELL_LSTM, T = p->T, *off = p->offsets;
+     * h0, put there first. A classifier's top layer, unless its pooling is
+     * attention (which reads both directions of a row), pools each chunk as
+     * it comes: its output is held for a chunk's rows, each direction's apart
+     * (rnn_model_forward begins and ends the pooling). */
+    const int lstm = m->c.cell == RNN_CELL_LSTM, pool = pools_chunks(m, a, p, l);
     float *hn = a->hn + s, *cn = lstm ? a->cn + s : NULL;
     const size_t state = sizeof(float) * p->B * H;
     if (state_in) memcpy(hn, a->h0 + s, state);
     else memset(hn, 0, state);
     if (lstm && state_in) memcpy(cn, a->c0 + s, state);
     else if (lstm) memset(cn, 0, state);
-    int *sub_off = a->sub_offsets[d], *sub_len = a->sub_lengths[d];
-    for (int done = 0; done < T;) {
-        int t0, t1;
-        if (!dir.reverse) { /* [done, ...) as far as the rows allow (one step always fits) */
-            t0 = done, t1 = done + 1;
-            while (t1 < T && off[t1 + 1] - off[t0] <= a->chunk) t1++;
-        } else {            /* [..., T - done) */
-            t1 = T - done, t0 = t1 - 1;
-            while (t0 > 0 && off[t1] - off[t0 - 1] <= a->chunk) t0--;
-        }
-        done += t1 - t0;
-        const int r0 = off[t0], n = off[t1] - r0, B = p->batch_sizes[t0];
-        for (int t = t0; t <= t1; t++) sub_off[t - t0] = off[t] - r0;
-        for (int b = 0; b < B; b++) sub_len[b] = p->lengths[b] - t0 < t1 - t0 ? p->lengths[b] - t0 : t1 - t0;
-        const rnn_pack sub = {t1 - t0, B, n, p->batch_sizes + t0, sub_off, sub_len};
+    const rnn_pooler pl = make_pooler(m);
+    for (int done = 0; done < p->T;) {
+        int t0;
+        const rnn_pack sub = chunk_pack(a, p, dir.reverse, done, d, &t0);
+        done += sub.T;
+        const int r0 = p->offsets[t0], n = sub.N;
         const float *x = in && !ids ? in + (size_t)r0 * in_w : NULL;
         if (!in) fold_gather(m, a, k, r0, n);
         if (ids) { /* layer 0, embedded by chunk: this direction's rows of a->emb */
@@ -909,9 +936,16 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
         }
         /* The first chunk of a pass without a state starts from none, as the
          * pass in one piece does (no W_hh product at its first step). */
-        const int fresh = !state_in && done == t1 - t0;
-        rnn_dir_forward(&dir, &sub, &a->cache[k], a->y[l] + (size_t)r0 * D * H + d * H, D * H, x, in_w,
-                        fresh ? NULL : hn, fresh ? NULL : cn, hn, cn, work);
+        const int fresh = !state_in && done == sub.T;
+        float *y = pool ? a->y[l] + (size_t)d * a->chunk * H : a->y[l] + (size_t)r0 * D * H + d * H;
+        const int ldy = pool ? H : D * H;
+        rnn_dir_forward(&dir, &sub, &a->cache[k], y, ldy, x, in_w, fresh ? NULL : hn, fresh ? NULL : cn, hn, cn,
+                        work);
+        if (!pool) continue;
+        if (m->c.residual && l > 0 && in_w == D * H) /* this direction's half of the input */
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < H; j++) y[(size_t)i * H + j] += x[(size_t)i * in_w + d * H + j];
+        rnn_pool_chunk_dir(&pl, &sub, t0, r0, p->lengths, d, a->pooled, y, H, &a->pool_cache);
     }
 }
 
@@ -963,13 +997,11 @@ static void stream_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, c
     if (fold) fold_table(m, a, 0);
     const rnn_pooler pl = make_pooler(m);
     rnn_pool_begin(&pl, B, a->pooled, &a->pool_cache);
-    int *sub_off = a->sub_offsets[0], *sub_len = a->sub_lengths[0];
-    for (int t0 = 0, t1; t0 < T; t0 = t1) {
-        for (t1 = t0 + 1; t1 < T && off[t1 + 1] - off[t0] <= a->chunk;) t1++;
-        const int r0 = off[t0], n = off[t1] - r0, Bt = p->batch_sizes[t0];
-        for (int t = t0; t <= t1; t++) sub_off[t - t0] = off[t] - r0;
-        for (int b = 0; b < Bt; b++) sub_len[b] = p->lengths[b] - t0 < t1 - t0 ? p->lengths[b] - t0 : t1 - t0;
-        const rnn_pack sub = {t1 - t0, Bt, n, p->batch_sizes + t0, sub_off, sub_len};
+    for (int done = 0; done < T;) {
+        int t0;
+        const rnn_pack sub = chunk_pack(a, p, 0, done, 0, &t0);
+        done += sub.T;
+        const int r0 = off[t0], n = sub.N;
         const float *x = NULL; /* NULL: layer 0's gates from the lookup table */
         int in_w = E;
         if (fold) fold_gather(m, a, 0, r0, n);
@@ -1008,6 +1040,9 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
         stream_forward(m, a, p, ids, fold, state_in);
         return;
     }
+    const rnn_pooler pl = make_pooler(m);
+    const int pool_top = L > 0 && pools_chunks(m, a, p, L - 1); /* (dir_forward pools the top layer) */
+    if (pool_top) rnn_pool_begin(&pl, B, a->pooled, &a->pool_cache);
     /* in chunks (inference), layer 0 embeds its rows a chunk at a time (dir_forward) */
     const int32_t *emb_ids = !fold && chunked(a, p) ? ids : NULL;
     if (!fold && !emb_ids) rnn_embedding_forward(a->emb, m->emb, ids, N, E);
@@ -1057,7 +1092,7 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
             for (int d = 0; d < D; d++) dir_forward(m, a, p, l, d, lin, in_w, state_in, l ? NULL : emb_ids);
         }
         const float *out = a->y[l];
-        if (c->residual && l > 0 && in_w == DH) { /* inference: in place (nothing reads y[l] again) */
+        if (c->residual && l > 0 && in_w == DH && !(pool_top && l == L - 1)) { /* inference: in place (nothing reads y[l] again) */
             float *res = a->res[l] ? a->res[l] : a->y[l];
             for (size_t i = 0; i < (size_t)N * DH; i++) res[i] = a->y[l][i] + in[i];
             out = res;
@@ -1077,9 +1112,13 @@ void rnn_model_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, const
         a->n_logit_rows = N;
         return;
     }
-    rnn_pooler pl = make_pooler(m);
     const int P = rnn_model_head_in(m);
-    rnn_pool_forward(&pl, p, a->pooled, in, &a->pool_cache, a->work);
+    if (pool_top) {
+        rnn_pool_end(&pl, p, a->pooled, &a->pool_cache);
+        a->top = NULL; /* (held a chunk at a time) */
+    } else {
+        rnn_pool_forward(&pl, p, a->pooled, in, &a->pool_cache, a->work);
+    }
     if (train && c->head_dropout > 0)
         rnn_dropout_forward(a->pooled, a->head_mask, (size_t)B * P, c->head_dropout, rng);
     rnn_linear_forward(a->logits, a->pooled, m->head_w, m->head_b, B, P, m->n_out);

@@ -228,10 +228,12 @@ rnn_acts *rnn_acts_create_n(const rnn_model *m, int T, int B, int N);
  * layers, run one after another, share it), and the
  * layers' outputs take turns in two buffers, so a row costs little beyond
  * its embedding and one or two layer outputs (a 1-layer BiLSTM of 128 with
- * embeddings of 100: ~1.7 KB a token). A unidirectional classifier's
- * batch of more rows than a chunk runs every layer a chunk at a time and
- * pools as it goes (model.c, stream_forward): its layers' outputs are held
- * for a chunk's rows only, and a row costs its ids and packing (~24 bytes). */
+ * embeddings of 100: ~1.7 KB a token). In chunks, a unidirectional
+ * classifier runs every layer a chunk at a time and pools as it goes
+ * (model.c, stream_forward), and a bidirectional one pools its top layer a
+ * chunk at a time unless by attention (dir_forward): their layers' outputs
+ * are held for a chunk's rows only (a bidirectional stack's below the top
+ * for every row), and a row costs its ids and packing (20-24 bytes). */
 rnn_acts *rnn_acts_create_infer(const rnn_model *m, int T, int B, int N);
 /* The bytes rnn_acts_create_n (infer 0) or rnn_acts_create_infer (1) would
  * allocate for these sizes, without allocating: m may be a plan

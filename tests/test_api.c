@@ -807,7 +807,7 @@ static void test_chunked_equals_whole(void) {
         rnn_config c;
         rnn_config_default(&c, task ? RNN_TASK_LM : RNN_TASK_CLASSIFY);
         c.cell = cells[ci], c.vocab_size = big_vocab ? 500 : 11, c.embed_dim = 12, c.hidden_dim = 6;
-        c.num_layers = layers, c.bidirectional = bidir, c.residual = layers > 1 && variant == 1;
+        c.num_layers = layers, c.bidirectional = bidir, c.residual = layers > 1 && variant < 2;
         c.pool = pools[variant], c.num_classes = 3, c.attention_dim = 4;
         rnn_model *m = rnn_model_create(&c);
         if (!m) { bad++; continue; }
@@ -855,25 +855,41 @@ static void test_chunked_equals_whole(void) {
     CHECK(bad == 0 && cases >= 108, "%d of %d cases differ or failed (%d never chunked)", bad, cases, unchunked);
 }
 
-/* A unidirectional classifier's inference in chunks holds no layer's output
- * whole (model.c, stream_forward): a text of a million tokens costs a few
- * ints and a float a token more than one of a hundred thousand (its ids, its
- * packing, its lookup rows, its attention weights: 24 bytes), not the 2 KB a
- * token that two layers of 256 would take; a bidirectional one, whose reverse direction needs the
- * whole text below it, still holds them. */
+/* A classifier's inference in chunks holds no layer's output whole that it
+ * need not: a text of a million tokens costs a few ints and a float a token
+ * more than one of a hundred thousand (its ids, its packing, its lookup rows,
+ * its attention weights: 20 to 24 bytes), not the 1 KB a token a layer of 256 a
+ * direction would take, when the model is unidirectional (model.c,
+ * stream_forward: every layer a chunk at a time) or its top layer is pooled
+ * as it runs (dir_forward: any pooling but attention, which reads both
+ * directions of a row); a bidirectional layer below the top still holds its
+ * output for the reverse direction above, and attention the top's. */
 static void test_stream_memory(void) {
-    for (int bidir = 0; bidir < 2; bidir++) {
+    static const struct {
+        int bidir, layers;
+        rnn_pool pool;
+        double lo, hi; /* bytes a token */
+    } cases[] = {
+        {0, 2, RNN_POOL_ATTENTION, 0, 32},
+        {0, 2, RNN_POOL_MEANMAX, 0, 32},
+        {1, 1, RNN_POOL_MEANMAX, 0, 32},
+        {1, 1, RNN_POOL_LAST, 0, 32},
+        {1, 2, RNN_POOL_MAX, 2048, 2048 + 32},      /* layer 0's output */
+        {1, 2, RNN_POOL_ATTENTION, 4096, 4096 + 32}, /* and the top's */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         rnn_config c;
         rnn_config_default(&c, RNN_TASK_CLASSIFY);
-        c.vocab_size = 20000, c.embed_dim = 64, c.hidden_dim = 256, c.num_layers = 2;
-        c.bidirectional = bidir, c.pool = RNN_POOL_ATTENTION, c.num_classes = 2;
+        c.vocab_size = 20000, c.embed_dim = 64, c.hidden_dim = 256, c.num_layers = cases[i].layers;
+        c.bidirectional = cases[i].bidir, c.pool = cases[i].pool, c.num_classes = 2;
         rnn_model *m = rnn_model_plan(&c);
         if (!m) { CHECK(0, "plan: %s", rnn_last_error()); return; }
         const int small = 100000, big = 1000000; /* (both past the lookup table's most rows) */
         const double per_token = ((double)rnn_acts_bytes(m, big, 1, big, 1) - (double)rnn_acts_bytes(m, small, 1, small, 1)) / (big - small);
-        printf("  %s 2x256 classifier, inference: %.1f bytes a token\n", bidir ? "bidirectional" : "unidirectional", per_token);
-        if (bidir) CHECK(per_token >= 2 * 2 * 256 * 4, "bidirectional: two layers' outputs a token (%.1f bytes)", per_token);
-        else CHECK(per_token <= 32, "unidirectional: %.1f bytes a token", per_token);
+        printf("  %s %dx256 classifier, pool %s: %.1f bytes a token\n", c.bidirectional ? "bidirectional" : "unidirectional",
+               c.num_layers, rnn_pool_name(c.pool), per_token);
+        CHECK(per_token >= cases[i].lo && per_token <= cases[i].hi, "%.1f bytes a token, not in [%g, %g]", per_token,
+              cases[i].lo, cases[i].hi);
         rnn_model_free(m);
     }
 }
