@@ -75,7 +75,7 @@ static void usage(FILE *f) {
             "  rnn train  [--config FILE] [--data FILE] [--OPTION VALUE ...]   (rnn train --help)\n"
             "  rnn sample CKPT [--prime TEXT|--prime-file FILE] [--dynamic LR] [--length N] [--temperature X] [--top-k K]\n"
             "                  [--top-p P] [--min-p P] [--repeat-penalty X] [--repeat-last N] [--seed S] [--stop STRING] [--no-unk] [--recase] [--precision fp32|bf16] [--raw-bytes] [--threads N]\n"
-            "  rnn classify CKPT [--json] [--attention] [--ensemble A,B] [TEXT ...]   (no TEXT: one per line on stdin)\n"
+            "  rnn classify CKPT [--json] [--attention] [--ensemble A,B] [--files] [TEXT ...]   (no TEXT: one per line on stdin)\n"
             "  rnn eval   CKPT --data FILE [--json] [--ensemble A,B] [--dynamic LR] [--streams N]\n"
             "  rnn plot   RUNDIR|metrics.csv [--out FILE.svg]   (loss, accuracy and lr against step)\n"
             "  rnn info   CKPT [--json]   (task, classes, architecture, parameters, tokenizer)\n"
@@ -120,9 +120,13 @@ static int command_help(const char *cmd) {
          "                      even for a model trained with one: it makes text repeat itself)\n"
          "  --cache-theta X, --cache-lambda X   its sharpness and share (default: the model's, else 0.3, 0.2)\n"},
         {"classify",
-         "usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [--max-len N] [--truncate head|tail] [--threads N] [TEXT ...]: label texts with a classifier\n"
+         "usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [--files] [--max-len N] [--truncate head|tail] [--threads N] [TEXT ...]: label texts with a classifier\n"
          "  TEXT ...            texts to classify; none: one text per line from stdin (a prompt on a terminal)\n"
          "                      (given or piped, texts go through the model in batches, as rnn eval's, printed in order)\n"
+         "  --files             the TEXTs are files, each read whole as one text (newlines and all), or\n"
+         "                      directories, each file of theirs ending in .txt one text (subdirectories too, in\n"
+         "                      name order, as rnn train's dir format reads a class); each line or object names\n"
+         "                      its file first (PATH<TAB>LABEL<TAB>P, or {\"file\": PATH, ...})\n"
          "  --json              one JSON object per text: {\"label\": NAME, \"probabilities\": [p_0, ...]}\n"
          "  --attention         also show the tokens attention pooling weighted most\n"
          "  --ensemble A,B,...  the mean probabilities of CKPT and these classifiers (same classes, same order)\n"
@@ -1448,13 +1452,24 @@ typedef struct {
     int *empty;             /* (max) 1 + the first model that found no tokens in text i, or 0 */
     size_t *dropped;        /* (max) the tokens model 0 cut from the front of text i */
     long held;              /* a long line read, left in the line buffer for a block of its own (-1: none) */
+    const char **name;      /* (max) --files: each text's path; NULL otherwise */
+    char **owned;           /* (max) --files: each text's bytes, read for this block */
+    char *held_file;        /* --files: a long file read, waiting for a block of its own */
+    size_t held_len;
     int K;
     cls_member m[MAX_ENSEMBLE + 1];
 } cls_block;
 
+/* Frees the texts --files read for the block just done. */
+static void cls_block_drop_files(cls_block *b) {
+    for (int i = 0; b->owned && i < b->max; i++) free(b->owned[i]), b->owned[i] = NULL;
+}
+
 static void cls_block_free(cls_block *b) {
+    cls_block_drop_files(b);
     free(b->text), free(b->len), free(b->no), free(b->off), free(b->buf), free(b->probs), free(b->sum);
-    free(b->alpha), free(b->was_cut), free(b->empty), free(b->dropped);
+    free(b->alpha), free(b->was_cut), free(b->empty), free(b->dropped), free(b->name), free(b->owned);
+    free(b->held_file);
     for (int k = 0; k < b->K; k++) {
         rnn_cls_data_free(&b->m[k].d);
         rnn_acts_free(b->m[k].a);
@@ -1462,8 +1477,9 @@ static void cls_block_free(cls_block *b) {
     memset(b, 0, sizeof *b);
 }
 
-/* A block of up to max texts for K models of C classes. -1 when out of memory. */
-static int cls_block_init(cls_block *b, int max, int C, int K) {
+/* A block of up to max texts for K models of C classes (files: texts read
+ * from files). -1 when out of memory. */
+static int cls_block_init(cls_block *b, int max, int C, int K, int files) {
     memset(b, 0, sizeof *b);
     const size_t n = (size_t)max;
     b->max = max, b->K = K, b->held = -1;
@@ -1472,6 +1488,10 @@ static int cls_block_init(cls_block *b, int max, int C, int K) {
     b->probs = malloc(n * C * sizeof *b->probs), b->sum = malloc(n * C * sizeof *b->sum);
     b->was_cut = malloc(n * K), b->empty = malloc(n * sizeof *b->empty), b->dropped = malloc(n * sizeof *b->dropped);
     int ok = b->text && b->len && b->no && b->off && b->probs && b->sum && b->was_cut && b->empty && b->dropped;
+    if (files) {
+        b->name = calloc(n, sizeof *b->name), b->owned = calloc(n, sizeof *b->owned);
+        ok = ok && b->name && b->owned;
+    }
     for (int k = 0; k < K && ok; k++) {
         rnn_cls_data *d = &b->m[k].d;
         d->start = malloc(n * sizeof *d->start), d->len = malloc(n * sizeof *d->len);
@@ -1528,7 +1548,10 @@ static int stdin_ready(void) {
 }
 
 /* Reads the next block of texts: the arguments texts[*next ...] (n_texts
- * of them), or lines of stdin (*line_no: those read so far; a line of
+ * of them; with --files, the files they name, each read whole: a file
+ * longer than CLS_BLOCK_BYTES after others waits for a block of its own, and
+ * a file that cannot be read returns -4 with the message, after the block's
+ * files before it), or lines of stdin (*line_no: those read so far; a line of
  * limit bytes at most, read as rnn_getline reads it into *line), one with
  * a prompt when interactive. *eof set at the end of the input. 0, or the
  * failed read's rnn_getline code (-2 with *err its errno, -3 too long): the
@@ -1540,6 +1563,7 @@ static long cls_read_block(cls_block *b, char **texts, int n_texts, int *next, i
     long rc = 0;
     size_t used = 0;
     b->n = 0;
+    cls_block_drop_files(b);
     if (b->cap > 2 * CLS_BLOCK_BYTES) { /* left by a long line: not kept for every block after it */
         free(b->buf);
         b->buf = NULL, b->cap = 0;
@@ -1551,8 +1575,23 @@ static long cls_read_block(cls_block *b, char **texts, int n_texts, int *next, i
                 *eof = 1;
                 break;
             }
-            b->text[i] = texts[*next];
-            b->len[i] = strlen(texts[*next]);
+            if (b->name) { /* --files */
+                char *t = b->held_file;
+                size_t len = b->held_len;
+                b->held_file = NULL;
+                if (!t && !(t = rnn_read_text_file_ex(texts[*next], &len, stop_at_nul))) {
+                    rc = -4;
+                    break;
+                }
+                if (i > 0 && len > CLS_BLOCK_BYTES) {
+                    b->held_file = t, b->held_len = len;
+                    break;
+                }
+                b->owned[i] = t, b->text[i] = t, b->len[i] = len, b->name[i] = texts[*next];
+            } else {
+                b->text[i] = texts[*next];
+                b->len[i] = strlen(texts[*next]);
+            }
             b->no[i] = ++*next;
             bytes += b->len[b->n++];
             continue;
@@ -1608,6 +1647,14 @@ static long cls_read_block(cls_block *b, char **texts, int n_texts, int *next, i
     return rc;
 }
 
+/* How messages name text i of block b: its path (--files), else what and
+ * its number ("text 2", "stdin line 7"), in buf (n bytes). */
+static const char *cls_where(const cls_block *b, const char *what, int i, char *buf, size_t n) {
+    if (b->name) return b->name[i];
+    snprintf(buf, n, "%s %d", what, b->no[i]);
+    return buf;
+}
+
 /* What cls_run_block says besides 0 (all printed) and -1 (a fatal error, printed). */
 enum { CLS_BAD_TEXT = 1, CLS_STOP = 2 };
 
@@ -1658,15 +1705,17 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
             for (int i = 1; i < n_ok; i++)
                 if (b->m[k].d.len[i] > b->m[k].d.len[longest]) longest = i;
             fflush(stdout);
-            return -cmdf("classify", "%s %d: %s (a text of %d tokens%s)", what, b->no[longest], rnn_last_error(),
-                         b->m[k].d.len[longest], e->ck[k].model->c.max_len > 0 ? "" : "; --max-len N cuts it");
+            char buf[32];
+            return -cmdf("classify", "%s: %s (a text of %d tokens%s)", cls_where(b, what, longest, buf, sizeof buf),
+                         rnn_last_error(), b->m[k].d.len[longest],
+                         e->ck[k].model->c.max_len > 0 ? "" : "; --max-len N cuts it");
         }
         const double w = 1.0 / K;
         for (size_t x = 0; x < (size_t)n_ok * C; x++) b->sum[x] += w * b->probs[x];
     }
     for (int i = 0; i < n_ok; i++) {
-        char where[32];
-        snprintf(where, sizeof where, "%s %d", what, b->no[i]);
+        char buf[32];
+        const char *where = cls_where(b, what, i, buf, sizeof buf);
         for (int k = 0; k < K; k++) cut[k] += b->was_cut[(size_t)k * b->max + i];
         if (b->empty[i]) { /* still classified, so that each text keeps its output line */
             const char *filler;
@@ -1686,12 +1735,19 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
         for (int c = 1; c < C; c++)
             if (sum[c] > sum[best]) best = c;
         if (json) {
-            printf("{\"label\": \"");
+            if (b->name) {
+                printf("{\"file\": \"");
+                print_json_string(b->name[i]);
+                printf("\", \"label\": \"");
+            } else {
+                printf("{\"label\": \"");
+            }
             print_json_string(e->ck[0].labels[best]);
             printf("\", \"probabilities\": [");
             for (int c = 0; c < C; c++) printf("%s%.9g", c ? ", " : "", sum[c]); /* float's every digit */
             printf("]");
         } else {
+            if (b->name) printf("%s\t", b->name[i]);
             printf("%s\t%.4f", e->ck[0].labels[best], sum[best]);
         }
         if (attention) {
@@ -1732,8 +1788,8 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
         return CLS_STOP;
     }
     if (bad_k < 0) return 0;
-    char where[32];
-    snprintf(where, sizeof where, "%s %d", what, b->no[n_ok]);
+    char buf[32];
+    const char *where = cls_where(b, what, n_ok, buf, sizeof buf);
     if (K > 1) /* msg is a one-line text's: "input has invalid UTF-8 at byte offset 8" */
         snprintf(bad_msg, cap, "classify: %s: %s: %s", where, e->path[bad_k], msg);
     else
@@ -1756,12 +1812,60 @@ static const small_opt *valued_opt(const small_opt *opts, int n, char **argv, in
     return NULL;
 }
 
+/* --files: each path a file, or a directory's .txt files (its
+ * subdirectories' too, in name order, as rnn train's dir format reads a
+ * class). The paths into *out (rnn_free_names it): their count, or -1 with
+ * a message naming a path that cannot be opened or a directory without a
+ * .txt file. */
+typedef struct {
+    char **names;
+    int n, cap;
+} path_list;
+
+static int add_txt(const char *path, void *user) {
+    path_list *l = user;
+    const size_t n = strlen(path);
+    return n >= 4 && !strcmp(path + n - 4, ".txt") ? rnn_names_push(&l->names, &l->n, &l->cap, path) : 0;
+}
+
+static int expand_files(char **paths, int n_paths, char ***out) {
+    path_list l = {NULL, 0, 0};
+    int rc = 0;
+    for (int i = 0; i < n_paths && !rc; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            rc = rnn_errorf("%s: cannot open: %s", paths[i], strerror(errno));
+        } else if (S_ISDIR(st.st_mode)) {
+            char *dir = rnn_strdup(paths[i]); /* "DIR/" reads as DIR/a.txt, not DIR//a.txt */
+            size_t n = dir ? strlen(dir) : 0;
+            while (n > 1 && dir[n - 1] == '/') dir[--n] = 0;
+            const int before = l.n;
+            rc = !dir ? -1 : rnn_walk_files(dir, add_txt, NULL, &l);
+            if (!rc && l.n == before) rc = rnn_errorf("%s: a directory with no .txt files", paths[i]);
+            free(dir);
+        } else {
+            rc = rnn_names_push(&l.names, &l.n, &l.cap, paths[i]);
+        }
+    }
+    if (rc) {
+        rnn_free_names(l.names, l.n);
+        return -1;
+    }
+    *out = l.names;
+    return l.n;
+}
+
+static void free_texts(char **texts, int n, int owned) {
+    if (owned) rnn_free_names(texts, n);
+    else free(texts);
+}
+
 /* rnn classify CKPT [TEXT ...]: label and probability per text; with no
  * text, one text per line from stdin (a prompt on a terminal). With
  * --ensemble, the mean probabilities of CKPT and the listed classifiers. */
 static int cmd_classify(int argc, char **argv) {
-    const char *json = NULL, *attention = NULL, *ckpt = NULL, *list = NULL, *max_len = NULL, *truncate = NULL,
-               *threads = NULL;
+    const char *json = NULL, *attention = NULL, *files = NULL, *ckpt = NULL, *list = NULL, *max_len = NULL,
+               *truncate = NULL, *threads = NULL;
     /* Options may come anywhere; every other argument is a text ("--" ends
      * the options, for a text that starts with "--"). */
     char **texts = malloc(sizeof(char *) * (size_t)(argc + 1));
@@ -1775,6 +1879,7 @@ static int cmd_classify(int argc, char **argv) {
         if (!opts_done && !strcmp(argv[i], "--")) opts_done = 1;
         else if (!opts_done && !strcmp(argv[i], "--json")) json = "1";
         else if (!opts_done && !strcmp(argv[i], "--attention")) attention = "1";
+        else if (!opts_done && !strcmp(argv[i], "--files")) files = "1";
         else if (!opts_done && (opt = valued_opt(valued, (int)(sizeof valued / sizeof *valued), argv, argc, &i, &v))) {
             /* the last of a flag given twice counts, as for every command; but a
              * second --ensemble would drop the first one's models */
@@ -1801,16 +1906,24 @@ static int cmd_classify(int argc, char **argv) {
     }
     if (!ckpt) {
         free(texts);
-        return cmdf("classify", "which checkpoint? usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] "
+        return cmdf("classify", "which checkpoint? usage: rnn classify CKPT [--json] [--attention] [--ensemble A,B] [--files] "
                    "[--max-len N] [--truncate head|tail] [--threads N] [TEXT ...]");
     }
     if (check_cut("classify", max_len, truncate, NULL) || set_threads("classify", threads)) { /* before reading the checkpoint: a value taken for it */
         free(texts);
         return 1;
     }
+    char **paths = NULL; /* --files: the files, directories' read out */
+    if (files) {
+        const int n = n_texts ? expand_files(texts, n_texts, &paths) : -1;
+        free(texts);
+        if (n < 0)
+            return cmdf("classify", "%s", n_texts ? rnn_last_error() : "--files: which files? (rnn classify CKPT --files FILE|DIR ...)");
+        texts = paths, n_texts = n;
+    }
     rnn_checkpoint ck;
     if (rnn_checkpoint_load(&ck, ckpt)) {
-        free(texts);
+        free_texts(texts, n_texts, files != NULL);
         return die(rnn_last_error());
     }
     const char *refuse = NULL;
@@ -1827,17 +1940,17 @@ static int cmd_classify(int argc, char **argv) {
         refuse = "--attention needs a model trained with --pool attention";
     if (refuse) {
         rnn_checkpoint_free(&ck);
-        free(texts);
+        free_texts(texts, n_texts, files != NULL);
         return cmdf("classify", "%s", refuse);
     }
     ensemble e;
     if (ensemble_load(&e, "classify", ck, ckpt, list)) {
-        free(texts);
+        free_texts(texts, n_texts, files != NULL);
         return 1;
     }
     if (set_cut("classify", &e, max_len, truncate)) {
         ensemble_free(&e);
-        free(texts);
+        free_texts(texts, n_texts, files != NULL);
         return 1;
     }
     size_t cut[MAX_ENSEMBLE + 1] = {0}, n_done = 0;
@@ -1850,7 +1963,8 @@ static int cmd_classify(int argc, char **argv) {
     const size_t read_limit = n_texts ? 0 : rnn_read_limit(); /* (two system calls: once, not a line) */
     const size_t fit = CLS_BLOCK_PROBS / (size_t)C;
     cls_block b;
-    if (cls_block_init(&b, interactive ? 1 : fit < 1 ? 1 : fit > CLS_BLOCK_TEXTS ? CLS_BLOCK_TEXTS : (int)fit, C, e.K))
+    if (cls_block_init(&b, interactive ? 1 : fit < 1 ? 1 : fit > CLS_BLOCK_TEXTS ? CLS_BLOCK_TEXTS : (int)fit, C, e.K,
+                       files != NULL))
         rc = die("out of memory");
     /* a bad text's error; printed after the note on cut texts when it ends
      * the run, so that the error is the last line, as for every failure */
@@ -1860,6 +1974,8 @@ static int cmd_classify(int argc, char **argv) {
         int err = 0;
         const long got = cls_read_block(&b, texts, n_texts, &next, interactive, rnn_tokenizer_needs_utf8(ck.tok),
                                         read_limit, &line, &cap, &line_no, &eof, &err);
+        char unread[4200] = ""; /* --files: a file that could not be read, after the block before it */
+        if (got == -4) snprintf(unread, sizeof unread, "%s", rnn_last_error());
         const int r = b.n ? cls_run_block(&b, &e, n_texts ? "text" : "stdin line", json != NULL, attention != NULL,
                                           cut, &n_done, bad, sizeof bad)
                           : 0;
@@ -1868,14 +1984,16 @@ static int cmd_classify(int argc, char **argv) {
         if (r == CLS_BAD_TEXT && interactive) fprintf(stderr, "rnn %s\n", bad), bad[0] = 0; /* the prompt goes on */
         stopped = r < 0 || r == CLS_STOP;
         if (stopped || (r == CLS_BAD_TEXT && !interactive)) break;
-        if (got < 0)
+        if (got == -4)
+            rc = cmdf("classify", "%s", unread);
+        else if (got < 0)
             rc = cmdf("classify", "stdin line %d: %s", line_no + 1,
                       got == -3 ? "too long to read into memory" : strerror(err));
     }
     if (!stopped && !rc) note_cut("classify", n_texts ? NULL : "stdin", &e, cut, n_done, max_len || truncate);
     if (bad[0]) fprintf(stderr, "rnn %s\n", bad); /* ("classify: ...") */
     free(line);
-    free(texts);
+    free_texts(texts, n_texts, files != NULL);
     cls_block_free(&b);
     ensemble_free(&e);
     return rc || failed;

@@ -2001,6 +2001,35 @@ if ! ldd "$RNN" 2>/dev/null | grep -q libasan; then
     check "classify: a 3M-token text through a bidirectional model pooled by meanmax fits where attention's does not" \
         "[ \$(grep -c . '$T/long2.out') -eq 3 ] && [ ! -s '$T/long2.err' ]"
 fi
+# rnn classify --files: each file one text (newlines and all), a directory's .txt files in name
+# order (subdirectories after), each line naming its file; the same probabilities as the text
+# given as an argument or a line (a newline reads as a space); a file past a block's 1 MiB waits for a block of its own, in order
+mkdir -p "$T/files/sub"
+printf 'what is it\nwhat a fine film\n' >"$T/files/a.txt"
+printf 'a fine film\n' >"$T/files/sub/b.txt"
+printf 'not read\n' >"$T/files/c.md"
+awk 'BEGIN { for (i = 0; i < 150000; i++) printf "what is it\n" }' >"$T/bigfile.txt"
+vecm="$T/vec/model.safetensors"
+$RNN classify "$vecm" --files "$T/files/" "$T/bigfile.txt" "$T/files/sub/b.txt" >"$T/files.out" 2>"$T/files.err"
+check "classify --files: a directory's .txt files in name order, then the files, each line naming its file" \
+    "[ \"\$(cut -f1 '$T/files.out' | tr '\n' ' ')\" = '$T/files/a.txt $T/files/sub/b.txt $T/bigfile.txt $T/files/sub/b.txt ' ] && [ ! -s '$T/files.err' ]"
+$RNN classify "$vecm" --files --json "$T/files/a.txt" "$T/bigfile.txt" >"$T/files.json"
+$RNN classify "$vecm" --json "$(cat "$T/files/a.txt")" >"$T/files_arg.json"
+tr '\n' ' ' <"$T/bigfile.txt" | $RNN classify "$vecm" --json >>"$T/files_arg.json" # (too long an argument)
+check "classify --files --json: {\"file\": PATH, ...} with the probabilities of the text given otherwise" \
+    "[ \"\$(sed -n 1p '$T/files.json' | cut -d'\"' -f4)\" = '$T/files/a.txt' ] && [ \"\$(sed 's/^{\"file\": \"[^\"]*\", //; s/^{//' '$T/files.json')\" = \"\$(sed 's/^{//' '$T/files_arg.json')\" ]"
+expect_error "classify --files: a missing file is named before any text is classified" "classify: $T/nofile.txt: cannot open: No such file" \
+    $RNN classify "$vecm" --files "$T/files/a.txt" "$T/nofile.txt"
+check "  (nothing printed)" "[ ! -s '$T/out' ]"
+printf 'good \377 bad\n' >"$T/files_bad.txt"
+expect_error "classify --files: a file of invalid UTF-8 is named after the files before it are answered" \
+    "classify: $T/files_bad.txt: input has invalid UTF-8 at byte offset 5" \
+    $RNN classify "$vecm" --files "$T/files/a.txt" "$T/files_bad.txt" "$T/files/a.txt"
+check "  (the file before it answered)" "[ \$(wc -l <'$T/out') -eq 1 ] && grep -q '^$T/files/a.txt	' '$T/out'"
+mkdir -p "$T/files_none"
+expect_error "classify --files: a directory without .txt files" "classify: $T/files_none: a directory with no .txt files" \
+    $RNN classify "$vecm" --files "$T/files_none"
+expect_error "classify --files without a path" "classify: --files: which files?" $RNN classify "$vecm" --files
 # one text 100x longer than the rest sizes every batch's activations: the run says so, and which --max-len cuts it
 { cat "$T/cls.tsv"; head -n 1 "$T/cls.tsv" | cut -f1 | tr -d '\n'; printf '\t'; awk 'BEGIN { for (i = 0; i < 3000; i++) printf "what is it "; printf "\n" }'; } >"$T/outlier.tsv"
 $RNN train ${cls/cls.tsv/outlier.tsv} --val "$T/cls.tsv" --steps 1 --out "$T/outlier" >"$T/outlierlog" 2>&1
