@@ -22,6 +22,13 @@ static float *get(const rnn_st *st, const char *name, size_t *n) {
     return t;
 }
 
+/* got (n floats) against the fixture's tensor name, within tol. */
+static void check_tensor(const rnn_st *st, const char *name, const float *got, size_t n, double tol, const char *what) {
+    float *want = get(st, name, NULL);
+    CHECK_CLOSE(got, want, n, tol, what);
+    rnn_free(want);
+}
+
 static void test_embedding(void) {
     rnn_st *st = rnn_st_load(FIX "embedding.safetensors");
     CHECK(st, "load: %s", rnn_last_error());
@@ -78,16 +85,12 @@ static void pool_case(const char *kind_name, int bi) {
     float *out = rnn_calloc((size_t)B * P * sizeof(float)), *dO = rnn_calloc((size_t)N * F * sizeof(float));
     rnn_pool_forward(&pl, &p, out, o, &c, scratch);
     char what[96];
-    float *want = get(st, "pooled", NULL);
     snprintf(what, sizeof what, "pool %s %s forward", kind_name, bi ? "bi" : "uni");
-    CHECK_CLOSE(out, want, (size_t)B * P, 1e-5, what);
-    rnn_free(want);
+    check_tensor(st, "pooled", out, (size_t)B * P, 1e-5, what);
     if (kind == RNN_POOL_ATTENTION) {
-        want = get(st, "weights", NULL);
-        CHECK_CLOSE(c.alpha, want, (size_t)N, 1e-5, "  attention weights");
-        rnn_free(want);
+        check_tensor(st, "weights", c.alpha, (size_t)N, 1e-5, "  attention weights");
         /* inference's cache: u a block of rows at a time, the same output */
-        want = get(st, "pooled", NULL);
+        float *want = get(st, "pooled", NULL);
         for (int rows = 1; rows < N; rows += 2) {
             float *cm2 = rnn_calloc((rnn_pool_cache_floats(&pl, N, B, rows) + 1) * sizeof(float));
             float *out2 = rnn_calloc((size_t)B * P * sizeof(float));
@@ -119,32 +122,18 @@ static void pool_case(const char *kind_name, int bi) {
         }
         rnn_pool_end(&pl, &p, out2, &c2);
         snprintf(what, sizeof what, "  in chunks of %d steps (of %d)", k, T);
-        want = get(st, "pooled", NULL);
-        CHECK_CLOSE(out2, want, (size_t)B * P, 1e-5, what);
-        rnn_free(want);
-        if (kind == RNN_POOL_ATTENTION) {
-            want = get(st, "weights", NULL);
-            CHECK_CLOSE(c2.alpha, want, (size_t)N, 1e-5, "    attention weights");
-            rnn_free(want);
-        }
+        check_tensor(st, "pooled", out2, (size_t)B * P, 1e-5, what);
+        if (kind == RNN_POOL_ATTENTION) check_tensor(st, "weights", c2.alpha, (size_t)N, 1e-5, "    attention weights");
         if (c.argmax)
             CHECK(!memcmp(c2.argmax, c.argmax, sizeof(int32_t) * B * F), "    argmax rows as in one pass");
         rnn_free(cm2), rnn_free(out2);
     }
     rnn_pool_backward(&pl, &p, dO, dw1, db1, dw2, dpooled, o, &c, scratch);
-    want = get(st, "grad.o", NULL);
-    CHECK_CLOSE(dO, want, (size_t)N * F, 1e-4, "  grad.o");
-    rnn_free(want);
+    check_tensor(st, "grad.o", dO, (size_t)N * F, 1e-4, "  grad.o");
     if (kind == RNN_POOL_ATTENTION) {
-        want = get(st, "grad.attention.0.weight", NULL);
-        CHECK_CLOSE(dw1, want, (size_t)pl.A * F, 1e-4, "  grad.attention.0.weight");
-        rnn_free(want);
-        want = get(st, "grad.attention.0.bias", NULL);
-        CHECK_CLOSE(db1, want, (size_t)pl.A, 1e-4, "  grad.attention.0.bias");
-        rnn_free(want);
-        want = get(st, "grad.attention.2.weight", NULL);
-        CHECK_CLOSE(dw2, want, (size_t)pl.A, 1e-4, "  grad.attention.2.weight");
-        rnn_free(want);
+        check_tensor(st, "grad.attention.0.weight", dw1, (size_t)pl.A * F, 1e-4, "  grad.attention.0.weight");
+        check_tensor(st, "grad.attention.0.bias", db1, (size_t)pl.A, 1e-4, "  grad.attention.0.bias");
+        check_tensor(st, "grad.attention.2.weight", dw2, (size_t)pl.A, 1e-4, "  grad.attention.2.weight");
     }
     rnn_free(o), rnn_free(dpooled), rnn_free(w1), rnn_free(b1), rnn_free(w2), rnn_free(dw1),
         rnn_free(db1), rnn_free(dw2), rnn_free(cm), rnn_free(scratch), rnn_free(out), rnn_free(dO);
