@@ -881,6 +881,17 @@ static rnn_pack chunk_pack(const rnn_acts *a, const rnn_pack *p, int reverse, in
     return sub;
 }
 
+/* Direction k's state before its first chunk, in hn/cn (where chunks hand
+ * it on): h0/c0's with state_in, else zeros. */
+static void chunks_start_state(const rnn_model *m, rnn_acts *a, int k, int B, int state_in) {
+    const size_t s = (size_t)k * B * m->c.hidden_dim, bytes = sizeof(float) * B * m->c.hidden_dim;
+    if (state_in) memcpy(a->hn + s, a->h0 + s, bytes);
+    else memset(a->hn + s, 0, bytes);
+    if (m->c.cell != RNN_CELL_LSTM) return;
+    if (state_in) memcpy(a->cn + s, a->c0 + s, bytes);
+    else memset(a->cn + s, 0, bytes);
+}
+
 /* 1 when layer l's chunks are pooled as they come: a classifier's top layer
  * run in chunks, unless attention pools it (dir_forward). */
 static int pools_chunks(const rnn_model *m, const rnn_acts *a, const rnn_pack *p, int l) {
@@ -915,11 +926,7 @@ static void dir_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, int 
      * (rnn_model_forward begins and ends the pooling). */
     const int lstm = m->c.cell == RNN_CELL_LSTM, pool = pools_chunks(m, a, p, l);
     float *hn = a->hn + s, *cn = lstm ? a->cn + s : NULL;
-    const size_t state = sizeof(float) * p->B * H;
-    if (state_in) memcpy(hn, a->h0 + s, state);
-    else memset(hn, 0, state);
-    if (lstm && state_in) memcpy(cn, a->c0 + s, state);
-    else if (lstm) memset(cn, 0, state);
+    chunks_start_state(m, a, k, p->B, state_in);
     const rnn_pooler pl = make_pooler(m);
     for (int done = 0; done < p->T;) {
         int t0;
@@ -987,13 +994,7 @@ static void stream_forward(const rnn_model *m, rnn_acts *a, const rnn_pack *p, c
     const int L = c->num_layers, H = c->hidden_dim, E = c->embed_dim, T = p->T, B = p->B;
     const int lstm = c->cell == RNN_CELL_LSTM, *off = p->offsets;
     const size_t state = (size_t)B * H;
-    for (int l = 0; l < L; l++) {
-        float *hn = a->hn + l * state, *cn = a->cn + l * state;
-        if (state_in) memcpy(hn, a->h0 + l * state, sizeof(float) * state);
-        else memset(hn, 0, sizeof(float) * state);
-        if (lstm && state_in) memcpy(cn, a->c0 + l * state, sizeof(float) * state);
-        else if (lstm) memset(cn, 0, sizeof(float) * state);
-    }
+    for (int l = 0; l < L; l++) chunks_start_state(m, a, l, B, state_in);
     if (fold) fold_table(m, a, 0);
     const rnn_pooler pl = make_pooler(m);
     rnn_pool_begin(&pl, B, a->pooled, &a->pool_cache);
