@@ -125,8 +125,10 @@ static int command_help(const char *cmd) {
          "                      (given or piped, texts go through the model in batches, as rnn eval's, printed in order)\n"
          "  --files             the TEXTs are files, each read whole as one text (newlines and all), or\n"
          "                      directories, each file of theirs ending in .txt one text (subdirectories too, in\n"
-         "                      name order, as rnn train's dir format reads a class); each line or object names\n"
-         "                      its file first (PATH<TAB>LABEL<TAB>P, or {\"file\": PATH, ...})\n"
+         "                      name order; hidden ones, run directories and what is no regular file skipped,\n"
+         "                      as rnn train's dir format reads a class); each line or object names its file\n"
+         "                      first (PATH<TAB>LABEL<TAB>P, a tab or newline in PATH written \\t, \\n; or\n"
+         "                      {\"file\": PATH, ...})\n"
          "  --json              one JSON object per text: {\"label\": NAME, \"probabilities\": [p_0, ...]}\n"
          "  --attention         also show the tokens attention pooling weighted most\n"
          "  --ensemble A,B,...  the mean probabilities of CKPT and these classifiers (same classes, same order)\n"
@@ -1647,11 +1649,14 @@ static long cls_read_block(cls_block *b, char **texts, int n_texts, int *next, i
     return rc;
 }
 
-/* How messages name text i of block b: its path (--files), else what and
- * its number ("text 2", "stdin line 7"), in buf (n bytes). */
+/* How messages and plain output lines name text i of block b, in buf (n
+ * bytes): its path (--files) as one line (rnn_escape: a newline, a tab or a
+ * byte of no UTF-8 as a C escape), else what and its number ("text 2",
+ * "stdin line 7"). */
+#define CLS_WHERE 4200
 static const char *cls_where(const cls_block *b, const char *what, int i, char *buf, size_t n) {
-    if (b->name) return b->name[i];
-    snprintf(buf, n, "%s %d", what, b->no[i]);
+    if (b->name) rnn_escape(buf, n, b->name[i]);
+    else snprintf(buf, n, "%s %d", what, b->no[i]);
     return buf;
 }
 
@@ -1705,7 +1710,7 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
             for (int i = 1; i < n_ok; i++)
                 if (b->m[k].d.len[i] > b->m[k].d.len[longest]) longest = i;
             fflush(stdout);
-            char buf[32];
+            char buf[CLS_WHERE];
             return -cmdf("classify", "%s: %s (a text of %d tokens%s)", cls_where(b, what, longest, buf, sizeof buf),
                          rnn_last_error(), b->m[k].d.len[longest],
                          e->ck[k].model->c.max_len > 0 ? "" : "; --max-len N cuts it");
@@ -1714,7 +1719,7 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
         for (size_t x = 0; x < (size_t)n_ok * C; x++) b->sum[x] += w * b->probs[x];
     }
     for (int i = 0; i < n_ok; i++) {
-        char buf[32];
+        char buf[CLS_WHERE];
         const char *where = cls_where(b, what, i, buf, sizeof buf);
         for (int k = 0; k < K; k++) cut[k] += b->was_cut[(size_t)k * b->max + i];
         if (b->empty[i]) { /* still classified, so that each text keeps its output line */
@@ -1747,7 +1752,7 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
             for (int c = 0; c < C; c++) printf("%s%.9g", c ? ", " : "", sum[c]); /* float's every digit */
             printf("]");
         } else {
-            if (b->name) printf("%s\t", b->name[i]);
+            if (b->name) printf("%s\t", where);
             printf("%s\t%.4f", e->ck[0].labels[best], sum[best]);
         }
         if (attention) {
@@ -1788,7 +1793,7 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
         return CLS_STOP;
     }
     if (bad_k < 0) return 0;
-    char buf[32];
+    char buf[CLS_WHERE];
     const char *where = cls_where(b, what, n_ok, buf, sizeof buf);
     if (K > 1) /* msg is a one-line text's: "input has invalid UTF-8 at byte offset 8" */
         snprintf(bad_msg, cap, "classify: %s: %s: %s", where, e->path[bad_k], msg);
@@ -1968,7 +1973,7 @@ static int cmd_classify(int argc, char **argv) {
         rc = die("out of memory");
     /* a bad text's error; printed after the note on cut texts when it ends
      * the run, so that the error is the last line, as for every failure */
-    char bad[8400] = "";
+    char bad[16384] = "";
     int stopped = 0; /* by a failure cls_run_block printed: then no note after it */
     while (!rc && !eof) {
         int err = 0;

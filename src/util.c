@@ -113,15 +113,29 @@ int rnn_sbuf_put(rnn_sbuf *b, const char *s, size_t n) {
 }
 
 int rnn_sbuf_json_string(rnn_sbuf *b, const char *s) {
-    for (const char *run = s;; s++) {
-        const unsigned char ch = (unsigned char)*s;
-        if (ch && ch != '"' && ch != '\\' && ch >= 0x20) continue;
-        if (rnn_sbuf_put(b, run, (size_t)(s - run))) return -1;
+    const size_t n = strlen(s);
+    for (size_t i = 0, run = 0;;) {
+        const unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x80) { /* a UTF-8 sequence as it is; a byte that starts none as U+FFFD */
+            size_t at = i;
+            if (rnn_utf8_next((const unsigned char *)s, n, &at) >= 0) {
+                i = at;
+                continue;
+            }
+            if (rnn_sbuf_put(b, s + run, i - run) || rnn_sbuf_put(b, "\\ufffd", 6)) return -1;
+            run = i = at;
+            continue;
+        }
+        if (ch && ch != '"' && ch != '\\' && ch >= 0x20) {
+            i++;
+            continue;
+        }
+        if (rnn_sbuf_put(b, s + run, i - run)) return -1;
         if (!ch) return 0;
         char esc[8];
         snprintf(esc, sizeof esc, ch == '"' || ch == '\\' ? "\\%c" : "\\u%04x", ch);
         if (rnn_sbuf_put(b, esc, strlen(esc))) return -1;
-        run = s + 1;
+        run = ++i;
     }
 }
 

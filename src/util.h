@@ -47,7 +47,9 @@ typedef struct {
 } rnn_sbuf;
 int rnn_sbuf_put(rnn_sbuf *b, const char *s, size_t n);
 /* Appends s as the inside of a JSON string: '"', '\\' and control
- * characters escaped (\u00XX), other bytes as they are. 0 or -1. */
+ * characters escaped (\u00XX), UTF-8 as it is, and each byte that is not
+ * part of valid UTF-8 (a file name's, say) as \ufffd, so that the JSON text
+ * is valid. 0 or -1. */
 int rnn_sbuf_json_string(rnn_sbuf *b, const char *s);
 
 /* Reads a whole file into a NUL-terminated buffer; *len gets its size.

@@ -2030,6 +2030,19 @@ mkdir -p "$T/files_none"
 expect_error "classify --files: a directory without .txt files" "classify: $T/files_none: a directory with no .txt files" \
     $RNN classify "$vecm" --files "$T/files_none"
 expect_error "classify --files without a path" "classify: --files: which files?" $RNN classify "$vecm" --files
+# odd file names: a newline or tab stays inside its line (\n, \t), a byte of no UTF-8 is \xff in a
+# line and U+FFFD in JSON (JSON text is UTF-8), in the output and in a warning
+mkdir -p "$T/oddnames"
+printf 'a fine film' >"$T/oddnames/$(printf 'new\nline.txt')"
+: >"$T/oddnames/$(printf 'tab\tbad\377.txt')"
+$RNN classify "$vecm" --files "$T/oddnames" >"$T/odd.out" 2>"$T/odd.err"
+check "classify --files: a file name's newline, tab and stray byte are escaped, one line a file" \
+    "[ \$(wc -l <'$T/odd.out') -eq 2 ] && grep -q '^$T/oddnames/new\\\\nline.txt	' '$T/odd.out' && grep -q '^$T/oddnames/tab\\\\tbad\\\\xff.txt	' '$T/odd.out' && [ \$(wc -l <'$T/odd.err') -eq 1 ] && grep -q 'warning: $T/oddnames/tab\\\\tbad\\\\xff.txt: no tokens' '$T/odd.err'"
+$RNN classify "$vecm" --files --json "$T/oddnames" >"$T/odd.json" 2>/dev/null
+if py_torch; then
+    check "classify --files --json: valid JSON for any file name" \
+        "/usr/bin/python3 -c 'import json,sys; n=[json.loads(l)[\"file\"] for l in open(sys.argv[1], \"rb\")]; sys.exit(n != [sys.argv[2] + \"/new\\nline.txt\", sys.argv[2] + \"/tab\\tbad\\ufffd.txt\"])' '$T/odd.json' '$T/oddnames'"
+fi
 # one text 100x longer than the rest sizes every batch's activations: the run says so, and which --max-len cuts it
 { cat "$T/cls.tsv"; head -n 1 "$T/cls.tsv" | cut -f1 | tr -d '\n'; printf '\t'; awk 'BEGIN { for (i = 0; i < 3000; i++) printf "what is it "; printf "\n" }'; } >"$T/outlier.tsv"
 $RNN train ${cls/cls.tsv/outlier.tsv} --val "$T/cls.tsv" --steps 1 --out "$T/outlier" >"$T/outlierlog" 2>&1

@@ -1349,6 +1349,34 @@ static void test_linear_time(void) {
     free(text);
 }
 
+/* rnn_sbuf_json_string: what JSON needs escaped is, UTF-8 stays as it is,
+ * and each byte that is not part of valid UTF-8 (a file name may hold any)
+ * becomes \ufffd, as Python's decode("utf-8", "replace") reads it, so that
+ * the JSON text is valid. */
+static void test_json_string_escape(void) {
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"plain", "plain"},
+        {"a \"q\" \\ b", "a \\\"q\\\" \\\\ b"},
+        {"tab\there\nnl\x01", "tab\\u0009here\\u000anl\\u0001"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"bad\xff\xfe.txt", "bad\\ufffd\\ufffd.txt"},
+        {"cut \xc3", "cut \\ufffd"},
+        {"overlong \xc0\xaf", "overlong \\ufffd\\ufffd"},
+        {"surrogate \xed\xa0\x80!", "surrogate \\ufffd\\ufffd\\ufffd!"},
+        {"\x80\"", "\\ufffd\\\""},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rnn_sbuf b = {0};
+        const int rc = rnn_sbuf_json_string(&b, cases[i].in);
+        const int ok = rc == 0 && b.n == strlen(cases[i].want) && (!b.n || !memcmp(b.p, cases[i].want, b.n));
+        CHECK(ok, "case %zu: got \"%.*s\", want \"%s\"", i, (int)b.n, b.p ? b.p : "", cases[i].want);
+        free(b.p);
+    }
+}
+
 int main(void) {
     RUN(test_parse_type);
     RUN(test_char_round_trip);
@@ -1366,6 +1394,7 @@ int main(void) {
     RUN(test_check_same);
     RUN(test_json_ignored_options);
     RUN(test_json_round_trip);
+    RUN(test_json_string_escape);
     RUN(test_json_malformed);
     RUN(test_json_damaged_keys);
     RUN(test_piece_matches_decode);
