@@ -94,10 +94,14 @@ const char *rnn_label(const rnn_t *m, int i);
  * classify` read it,
  * and a text longer than the model's max_len (rnn train --max-len; rnn info
  * shows it) is cut to its first or last max_len tokens, as training read
- * them; a leading UTF-8 byte order mark is skipped. A text's activations take memory in proportion to its length (a
- * 1-layer BiLSTM of 128: ~1 KB a token, and at most 16 MiB of recurrent
- * cache a direction however long the text); the handle keeps them for the
- * next call up to 4,096 tokens and frees a longer text's. */
+ * them; a leading UTF-8 byte order mark is skipped. A long text runs a
+ * chunk of time steps at a time (at most 16 MiB of recurrent cache a
+ * direction): a unidirectional model, or a bidirectional one's top layer
+ * unless pooled by attention, holds no layer's output for every token, so
+ * such a text costs ~20 bytes a token (a layer of H units below a
+ * bidirectional top, or an attention-pooled bidirectional top, 8*H bytes:
+ * ~1 KB for H 128); the handle keeps the activations for the next call up
+ * to 4,096 tokens and frees a longer text's. */
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n);
 
 /* Classifies n_texts texts as rnn_classify does one at a time, but in

@@ -108,7 +108,8 @@ void rnn_pool_end(const rnn_pooler *pl, const rnn_pack *p, float *out, const rnn
  * attention), o holding that direction's rows of the chunk (stride ldo): the
  * directions of a bidirectional top layer pool apart, each as it runs (the
  * reverse direction's chunks from the last, so a mean sums in another order
- * than one pass's). */
+ * than one pass's, and a max tied between rows keeps a later row in argmax,
+ * which only a backward reads). */
 void rnn_pool_chunk_dir(const rnn_pooler *pl, const rnn_pack *q, int t0, int r0, const int *lengths, int d,
                         float *out, const float *o, int ldo, const rnn_pool_cache *c);
 /* do_ (N, F) is written (not accumulated); dw1/db1/dw2 accumulate (attention).
