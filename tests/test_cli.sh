@@ -2043,6 +2043,35 @@ if py_torch; then
     check "classify --files --json: valid JSON for any file name" \
         "/usr/bin/python3 -c 'import json,sys; n=[json.loads(l)[\"file\"] for l in open(sys.argv[1], \"rb\")]; sys.exit(n != [sys.argv[2] + \"/new\\nline.txt\", sys.argv[2] + \"/tab\\tbad\\ufffd.txt\"])' '$T/odd.json' '$T/oddnames'"
 fi
+# --precision bf16 for rnn eval and rnn classify: bf16 products, fp32 sums, within ~1e-4 of fp32;
+# on a CPU without bf16 products (RNN_NO_BF16=1 makes this one such a CPU) a warning, and fp32's
+# numbers exactly
+json_loss() { grep -o '"loss": [-0-9.e]*' | head -n 1 | grep -o '[-0-9.e]*$'; }
+probs() { grep -o '\[[^]]*\]' | tr -d '[],' | tr '\n' ' '; }
+l32=$($RNN eval "$vecm" --data "$T/cls.tsv" --json | json_loss)
+lm32=$($RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --streams 4 --json | json_loss)
+p32=$($RNN classify "$vecm" --json "a fine film" "what is it" | probs)
+for no in 1 0; do
+    l16=$(RNN_NO_BF16=$no $RNN eval "$vecm" --data "$T/cls.tsv" --json --precision bf16 2>"$T/bf16.err" | json_loss)
+    lm16=$(RNN_NO_BF16=$no $RNN eval "$T/run/model.safetensors" --data "$T/text.txt" --streams 4 --json --precision bf16 2>/dev/null | json_loss)
+    p16=$(RNN_NO_BF16=$no $RNN classify "$vecm" --json --precision bf16 "a fine film" "what is it" 2>"$T/bf16c.err" | probs)
+    if grep -q 'warning: --precision bf16 needs .*; computing in fp32$' "$T/bf16.err"; then
+        check "eval/classify --precision bf16 without bf16 products (RNN_NO_BF16=$no): a warning, and fp32's numbers" \
+            "[ -n '$l32' ] && [ '$l16' = '$l32' ] && [ '$lm16' = '$lm32' ] && [ '$p16' = '$p32' ] && grep -q 'rnn classify: warning: --precision bf16 needs' '$T/bf16c.err'"
+    elif [ $no = 0 ]; then
+        close_all() { # A B TOL: the numbers of two lists pairwise within TOL
+            awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { n = split(a, x, " "); m = split(b, y, " "); if (n != m || n == 0) exit 1;
+                for (i = 1; i <= n; i++) { d = x[i] - y[i]; if (d < 0) d = -d; if (d > t) exit 1 } }'
+        }
+        check "eval --precision bf16: a classifier's loss within 1e-3 of fp32's ($l16 vs $l32), a language model's ($lm16 vs $lm32)" \
+            "close '$l16' '$l32' 1e-3 && close '$lm16' '$lm32' 1e-3 && [ ! -s '$T/bf16.err' ]"
+        check "classify --precision bf16: probabilities within 1e-3 of fp32's" "close_all '$p16' '$p32' 1e-3 && [ ! -s '$T/bf16c.err' ]"
+    else
+        bad "RNN_NO_BF16=1: no warning from eval --precision bf16 ($(head -c 200 "$T/bf16.err"))"
+    fi
+done
+expect_error "--precision takes fp32 or bf16" "classify: --precision: unknown precision 'half'" \
+    $RNN classify "$vecm" --precision half "a fine film"
 # one text 100x longer than the rest sizes every batch's activations: the run says so, and which --max-len cuts it
 { cat "$T/cls.tsv"; head -n 1 "$T/cls.tsv" | cut -f1 | tr -d '\n'; printf '\t'; awk 'BEGIN { for (i = 0; i < 3000; i++) printf "what is it "; printf "\n" }'; } >"$T/outlier.tsv"
 $RNN train ${cls/cls.tsv/outlier.tsv} --val "$T/cls.tsv" --steps 1 --out "$T/outlier" >"$T/outlierlog" 2>&1

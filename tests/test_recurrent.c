@@ -487,6 +487,29 @@ static void test_single_sequence(void) {
                         CHECK(!memcmp(y, y2, sizeof(float) * T * H) && !memcmp(hn, hn2, sizeof(float) * H),
                               "%s, %d steps, H %d: kept blocks give the packed-per-call outputs",
                               rnn_cell_name(cell), T, H);
+                        /* In a bf16 pass (where the CPU has it) the step products of a single
+                         * sequence stay fp32: from the same input projections, the same outputs */
+                        if (T >= 8 && rnn_gemm_set_precision(RNN_BF16) == 0) {
+                            rnn_gemm_set_precision(RNN_FP32);
+                            float *pre = malloc(sizeof(float) * T * GH);
+                            for (int t = 0; t < T; t++)
+                                for (int g = 0; g < GH; g++) {
+                                    double v = 0;
+                                    for (int i = 0; i < I; i++) v += (double)x[t * I + i] * W_ih[g * I + i];
+                                    pre[t * GH + g] = (float)v;
+                                }
+                            for (int bf = 0; bf < 2; bf++) {
+                                rnn_gemm_set_precision(bf ? RNN_BF16 : RNN_FP32);
+                                memcpy(cache.gates, pre, sizeof(float) * T * GH);
+                                rnn_set_threads(nt);
+                                rnn_dir_forward(&d, &p, &cache, bf ? y2 : y, H, NULL, I, hp, cp, NULL, NULL, work);
+                                rnn_set_threads(0);
+                            }
+                            rnn_gemm_set_precision(RNN_FP32);
+                            CHECK(!memcmp(y, y2, sizeof(float) * T * H), "%s, %d steps, H %d: a bf16 pass's step "
+                                  "products of one sequence are fp32's", rnn_cell_name(cell), T, H);
+                            free(pre);
+                        }
                         rnn_free(blk), rnn_free(work2), rnn_free(y2), rnn_free(hn2);
                         worst = fmax(worst, e);
                         free(want), free(W_ih), free(W_hh), free(b_ih), free(b_hh), free(x), free(h0);
