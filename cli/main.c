@@ -137,8 +137,8 @@ static int command_help(const char *cmd) {
          "  --truncate head|tail  keep the first or the last of them (default: the model's side, else head)\n"
          "  --threads N         threads (0: all cores, the default)\n"
          "  --precision fp32|bf16  bf16 products with fp32 sums, as rnn train --precision bf16 (AMX or\n"
-         "                      AVX512-BF16: ~1.7x the texts a second in batches; probabilities within ~1e-4;\n"
-         "                      elsewhere a warning and fp32; default fp32)\n"
+         "                      AVX512-BF16: ~1.7x the texts a second in batches; probabilities move by\n"
+         "                      ~1e-3 or less; elsewhere a warning and fp32; default fp32)\n"
          "  --                  ends the options (for a text that starts with --)\n"},
         {"eval",
          "usage: rnn eval CKPT --data FILE [options]: score a model on a file\n"
@@ -170,7 +170,7 @@ static int command_help(const char *cmd) {
          "  --threads N         threads (0: all cores, the default)\n"
          "  --precision fp32|bf16  bf16 products with fp32 sums, as rnn train --precision bf16 (AMX or\n"
          "                      AVX512-BF16: ~1.7x a classifier's texts a second, 3x a language model's tokens\n"
-         "                      with --streams 32; losses within ~1e-4; one stream keeps its step products in\n"
+         "                      with --streams 32; losses move by ~1e-4; one stream keeps its step products in\n"
          "                      fp32; elsewhere a warning and fp32; default fp32)\n"},
         {"plot",
          "usage: rnn plot RUNDIR|metrics.csv [--out FILE.svg]: draw a run's metrics\n"

@@ -177,7 +177,11 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
  *                (sums in fp32): half the memory read per token, on any CPU;
  *                the text may differ from fp32's where two tokens were close.
  *                "fp32" (at rnn_open). The next generation lays the weights
- *                out again.
+ *                out again. Classifiers: "bf16" runs rnn_classify's and
+ *                rnn_classify_batch's products in bf16 with fp32 sums, as
+ *                `rnn classify --precision bf16` (AMX or AVX512-BF16; refused,
+ *                -1, on a CPU without them): probabilities move by ~1e-3 or
+ *                less (8 bits of each product's inputs kept).
  *   "min-p"      language models: after temperature, top_k and top_p, draw
  *                only among tokens at least this many times as likely as the
  *                likeliest, in [0, 1] ("0": off, at rnn_open).

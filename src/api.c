@@ -32,7 +32,8 @@ struct rnn_handle {
     rnn_sampler *gen; /* a language model's sampler, its weights packed by the first generation, reset by each */
     int gen_busy;     /* gen is generating: a call from its emit callback makes a sampler of its own */
     /* rnn_set's settings: generation's (no-unk, precision: gen's weights),
-     * a classifier's cut (max-len, truncate; the model's at first), read
+     * a classifier's precision (cls_bf16) and cut (max-len, truncate; the
+     * model's at first), read
      * once per call (rnn_classify_batch's threads take no claim: the cut is
      * one atomic word, max_len * 2 + tail, so that a call never reads one
      * setting's old value beside the other's new one) */
@@ -40,6 +41,7 @@ struct rnn_handle {
     float min_p, repeat_penalty; /* min-p, repeat-penalty (0 and 1: off) */
     int repeat_last;             /* repeat-last (64 at rnn_open) */
     rnn_precision gen_prec, gen_made; /* asked for; gen's */
+    _Atomic int cls_bf16; /* a classifier's precision "bf16": rnn_classify(_batch)'s products in bf16 */
     _Atomic int64_t cut;
     _Atomic uintptr_t owner; /* the thread whose call is under way (its thread_mark's address), or 0 */
 };
@@ -203,6 +205,16 @@ static int set_claimed(rnn_t *m, const char *name, const char *value) {
     static const char *const gen_names[] = {"no-unk", "precision", "recase", "min-p", "repeat-penalty", "repeat-last"};
     int gen = 0;
     for (size_t i = 0; i < sizeof gen_names / sizeof *gen_names; i++) gen |= !strcmp(name, gen_names[i]);
+    if (!strcmp(name, "precision") && !lm) { /* a classifier's products */
+        rnn_precision p;
+        if (!value) return rnn_errorf("precision needs a value");
+        if (rnn_precision_parse(value, &p)) return rnn_error_prefix("precision");
+        const rnn_precision run = rnn_gemm_precision(); /* bf16 only where the CPU has its products */
+        if (rnn_gemm_set_precision(p)) return rnn_error_prefix("precision");
+        rnn_gemm_set_precision(run);
+        m->cls_bf16 = p == RNN_BF16;
+        return 0;
+    }
     if (gen) task = lm ? NULL : "language models";
     else if (!strcmp(name, "max-len") || !strcmp(name, "truncate")) task = lm ? "classifiers" : NULL;
     else
@@ -328,12 +340,24 @@ static int classify_one(rnn_t *m, const char *text, float *probs, int n) {
     return argmax(m->probs, C);
 }
 
+/* The calling thread's products in the handle's precision for a call;
+ * returns the thread's own, for cls_precision_end. */
+static rnn_precision cls_precision_begin(const rnn_t *m) {
+    const rnn_precision run = rnn_gemm_precision();
+    if (rnn_gemm_set_precision(m->cls_bf16 ? RNN_BF16 : RNN_FP32)) rnn_gemm_set_precision(RNN_FP32);
+    return run;
+}
+
+static void cls_precision_end(rnn_precision run) { rnn_gemm_set_precision(run); }
+
 int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
     rnn_threads_sync();
     int fresh;
     if (!m) return rnn_errorf("rnn_classify: no model (rnn_open failed?)");
     if (claim(m, "rnn_classify", &fresh)) return -1;
+    const rnn_precision run = cls_precision_begin(m);
     const int r = classify_one(m, text, probs, n);
+    cls_precision_end(run);
     release(m, fresh);
     return r;
 }
@@ -378,7 +402,10 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
         }
         if (rc) break;
         float *p = probs ? probs + (size_t)i0 * C : own;
-        if (rnn_cls_batch_probs(md, &d, 64, &a, p, NULL)) {
+        const rnn_precision run = cls_precision_begin(m);
+        const int bad = rnn_cls_batch_probs(md, &d, 64, &a, p, NULL);
+        cls_precision_end(run);
+        if (bad) {
             rc = rnn_error_prefix("%s", fn);
             break;
         }

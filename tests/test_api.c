@@ -361,6 +361,33 @@ static void test_settings(void) {
               !strcmp(plain, again),
           "no-unk: no U+FFFD in 3000 draws (%d without it), the same text as before once cleared",
           plain && strstr(plain, "\xef\xbf\xbd") != NULL);
+    /* a classifier's precision bf16: rnn_classify(_batch)'s products in bf16
+     * where the CPU has them (near fp32's, not their bits), refused
+     * where it has not; fp32 again gives fp32's bits */
+    {
+        float f32[3], f16[3], again[3], bf32[6], bf16b[6];
+        int b32[2], b16[2];
+        rnn_classify(whole, "a fine film", f32, 3);
+        rnn_classify_batch(whole, texts, 2, b32, bf32);
+        const int r = rnn_set(whole, "precision", "bf16");
+        if (rnn_gemm_bf16_available()) {
+            CHECK(r == 0, "a classifier's precision bf16: %s", rnn_error());
+            rnn_classify(whole, "a fine film", f16, 3);
+            rnn_classify_batch(whole, texts, 2, b16, bf16b);
+            /* (bf16 keeps 8 bits of each input: probabilities move by up to ~1e-3) */
+            const double e1 = harness_max_rel_err(f16, f32, 3, 1.0), e2 = harness_max_rel_err(bf16b, bf32, 6, 1.0);
+            CHECK(e1 < 5e-3 && e2 < 5e-3 && memcmp(f16, f32, sizeof f16) && memcmp(bf16b, bf32, sizeof bf16b) &&
+                      b16[0] == b32[0] && b16[1] == b32[1],
+                  "a classifier in bf16: within 5e-3 of fp32 (%.2e, batch %.2e), not its bits", e1, e2);
+        } else {
+            CHECK(r == -1 && strstr(rnn_error(), "rnn_set: precision"), "bf16 refused without it: %s", rnn_error());
+        }
+        CHECK(rnn_set(whole, "precision", "fp32") == 0, "a classifier's precision fp32: %s", rnn_error());
+        rnn_classify(whole, "a fine film", again, 3);
+        CHECK(!memcmp(again, f32, sizeof again), "a classifier in fp32 again: fp32's bits");
+        CHECK(rnn_set(whole, "precision", "fp16") == -1 && rnn_set(whole, "precision", NULL) == -1,
+              "a classifier's precision fp16 or none: refused");
+    }
     /* precision bf16: the text of a sampler with bf16 weights; fp32 again after */
     char *fp32 = rnn_generate(lm, "O", 3000, 1.0f, 0, 1.0f, 9);
     CHECK(rnn_set(lm, "precision", "bf16") == 0, "precision bf16: %s", rnn_error());
@@ -1764,10 +1791,18 @@ static void test_bf16_run_callback_fp32(void) {
     CHECK(h.m && rnn_classify(h.m, "a fine film", h.want, 3) >= 0, "the fixture classifies: %s", rnn_error());
     /* the fixture's products in bf16 do differ: else this would test nothing */
     float bf[3];
-    rnn_gemm_set_precision(RNN_BF16);
-    const int k = h.m ? rnn_classify(h.m, "a fine film", bf, 3) : -1;
-    rnn_gemm_set_precision(RNN_FP32);
+    int k = -1;
+    if (h.m && rnn_set(h.m, "precision", "bf16") == 0) {
+        k = rnn_classify(h.m, "a fine film", bf, 3);
+        rnn_set(h.m, "precision", "fp32");
+    }
     CHECK(k >= 0 && memcmp(bf, h.want, sizeof bf) != 0, "bf16 products give other probabilities");
+    /* a thread left in bf16 does not reach a handle's fp32 products either */
+    float th[3];
+    rnn_gemm_set_precision(RNN_BF16);
+    k = h.m ? rnn_classify(h.m, "a fine film", th, 3) : -1;
+    rnn_gemm_set_precision(RNN_FP32);
+    CHECK(k >= 0 && !memcmp(th, h.want, sizeof th), "a handle in fp32 computes in fp32 in a thread left in bf16");
     char dir[] = "/tmp/rnn_bf16cb_XXXXXX";
     CHECK(mkdtemp(dir), "mkdtemp: cannot make a directory under /tmp");
     char out[64];
