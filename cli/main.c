@@ -138,7 +138,7 @@ static int command_help(const char *cmd) {
          "  --threads N         threads (0: all cores, the default)\n"
          "  --precision fp32|bf16  bf16 products with fp32 sums, as rnn train --precision bf16 (AMX or\n"
          "                      AVX512-BF16: ~1.7x the texts a second in batches; probabilities move by\n"
-         "                      ~1e-3 or less; elsewhere a warning and fp32; default fp32)\n"
+         "                      ~1e-3, a few 1e-3 at most; elsewhere a warning and fp32; default fp32)\n"
          "  --                  ends the options (for a text that starts with --)\n"},
         {"eval",
          "usage: rnn eval CKPT --data FILE [options]: score a model on a file\n"
@@ -170,7 +170,7 @@ static int command_help(const char *cmd) {
          "  --threads N         threads (0: all cores, the default)\n"
          "  --precision fp32|bf16  bf16 products with fp32 sums, as rnn train --precision bf16 (AMX or\n"
          "                      AVX512-BF16: ~1.7x a classifier's texts a second, 3x a language model's tokens\n"
-         "                      with --streams 32; losses move by ~1e-4; one stream keeps its step products in\n"
+         "                      with --streams 32; losses move by 1e-5 to 1e-3; one stream keeps its step products in\n"
          "                      fp32; elsewhere a warning and fp32; default fp32)\n"},
         {"plot",
          "usage: rnn plot RUNDIR|metrics.csv [--out FILE.svg]: draw a run's metrics\n"
@@ -1676,7 +1676,7 @@ static long cls_read_block(cls_block *b, char **texts, int n_texts, int *next, i
  * bytes): its path (--files) as one line (rnn_escape: a newline, a tab or a
  * byte of no UTF-8 as a C escape), else what and its number ("text 2",
  * "stdin line 7"). */
-#define CLS_WHERE 4200
+#define CLS_WHERE (4 * 4096 + 64) /* a path of PATH_MAX bytes, each written as \\xNN */
 static const char *cls_where(const cls_block *b, const char *what, int i, char *buf, size_t n) {
     if (b->name) rnn_escape(buf, n, b->name[i]);
     else snprintf(buf, n, "%s %d", what, b->no[i]);
@@ -1997,7 +1997,7 @@ static int cmd_classify(int argc, char **argv) {
         rc = die("out of memory");
     /* a bad text's error; printed after the note on cut texts when it ends
      * the run, so that the error is the last line, as for every failure */
-    char bad[16384] = "";
+    char bad[CLS_WHERE + 8400] = ""; /* (a path, and its error of up to 8192 bytes) */
     int stopped = 0; /* by a failure cls_run_block printed: then no note after it */
     while (!rc && !eof) {
         int err = 0;

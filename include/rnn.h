@@ -180,8 +180,10 @@ int rnn_score(rnn_t *m, const char *text, size_t len, double *loss, long *count)
  *                out again. Classifiers: "bf16" runs rnn_classify's and
  *                rnn_classify_batch's products in bf16 with fp32 sums, as
  *                `rnn classify --precision bf16` (AMX or AVX512-BF16; refused,
- *                -1, on a CPU without them): probabilities move by ~1e-3 or
- *                less (8 bits of each product's inputs kept).
+ *                -1, on a CPU without them): probabilities move by ~1e-3, a
+ *                few 1e-3 at most (8 bits of each product's inputs kept). A
+ *                rnn_classify_batch under way keeps the precision it started
+ *                with.
  *   "min-p"      language models: after temperature, top_k and top_p, draw
  *                only among tokens at least this many times as likely as the
  *                likeliest, in [0, 1] ("0": off, at rnn_open).

@@ -209,9 +209,8 @@ static int set_claimed(rnn_t *m, const char *name, const char *value) {
         rnn_precision p;
         if (!value) return rnn_errorf("precision needs a value");
         if (rnn_precision_parse(value, &p)) return rnn_error_prefix("precision");
-        const rnn_precision run = rnn_gemm_precision(); /* bf16 only where the CPU has its products */
-        if (rnn_gemm_set_precision(p)) return rnn_error_prefix("precision");
-        rnn_gemm_set_precision(run);
+        if (p == RNN_BF16 && !rnn_gemm_bf16_available()) /* bf16 only where the CPU has its products */
+            return rnn_errorf("precision: bf16 products need %s", rnn_gemm_bf16_missing());
         m->cls_bf16 = p == RNN_BF16;
         return 0;
     }
@@ -340,11 +339,11 @@ static int classify_one(rnn_t *m, const char *text, float *probs, int n) {
     return argmax(m->probs, C);
 }
 
-/* The calling thread's products in the handle's precision for a call;
- * returns the thread's own, for cls_precision_end. */
-static rnn_precision cls_precision_begin(const rnn_t *m) {
+/* The calling thread's products in bf16 (the handle's setting, read once
+ * by the call) or fp32; returns the thread's own, for cls_precision_end. */
+static rnn_precision cls_precision_begin(int bf16) {
     const rnn_precision run = rnn_gemm_precision();
-    if (rnn_gemm_set_precision(m->cls_bf16 ? RNN_BF16 : RNN_FP32)) rnn_gemm_set_precision(RNN_FP32);
+    if (rnn_gemm_set_precision(bf16 ? RNN_BF16 : RNN_FP32)) rnn_gemm_set_precision(RNN_FP32);
     return run;
 }
 
@@ -355,7 +354,7 @@ int rnn_classify(rnn_t *m, const char *text, float *probs, int n) {
     int fresh;
     if (!m) return rnn_errorf("rnn_classify: no model (rnn_open failed?)");
     if (claim(m, "rnn_classify", &fresh)) return -1;
-    const rnn_precision run = cls_precision_begin(m);
+    const rnn_precision run = cls_precision_begin(m->cls_bf16);
     const int r = classify_one(m, text, probs, n);
     cls_precision_end(run);
     release(m, fresh);
@@ -378,6 +377,7 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
     if (md->c.task != RNN_TASK_CLASSIFY) return rnn_errorf("%s: this model is a language model", fn);
     const int C = md->c.num_classes;
     const text_cut cut = handle_cut(m); /* (one for all the texts, whatever rnn_set does meanwhile) */
+    const int bf16 = m->cls_bf16;       /* (the same) */
     rnn_cls_data d = {0};
     size_t cap = 0;
     rnn_acts *a = NULL;
@@ -402,7 +402,7 @@ int rnn_classify_batch(rnn_t *m, const char *const *texts, int n_texts, int *bes
         }
         if (rc) break;
         float *p = probs ? probs + (size_t)i0 * C : own;
-        const rnn_precision run = cls_precision_begin(m);
+        const rnn_precision run = cls_precision_begin(bf16);
         const int bad = rnn_cls_batch_probs(md, &d, 64, &a, p, NULL);
         cls_precision_end(run);
         if (bad) {

@@ -380,7 +380,8 @@ static void test_settings(void) {
                       b16[0] == b32[0] && b16[1] == b32[1],
                   "a classifier in bf16: within 5e-3 of fp32 (%.2e, batch %.2e), not its bits", e1, e2);
         } else {
-            CHECK(r == -1 && strstr(rnn_error(), "rnn_set: precision"), "bf16 refused without it: %s", rnn_error());
+            CHECK(r == -1 && strstr(rnn_error(), "rnn_set: precision: bf16 products need"), "bf16 refused without it: %s",
+                  rnn_error());
         }
         CHECK(rnn_set(whole, "precision", "fp32") == 0, "a classifier's precision fp32: %s", rnn_error());
         rnn_classify(whole, "a fine film", again, 3);
