@@ -1763,13 +1763,9 @@ static int cls_run_block(cls_block *b, ensemble *e, const char *what, int json, 
         for (int c = 1; c < C; c++)
             if (sum[c] > sum[best]) best = c;
         if (json) {
-            if (b->name) {
-                printf("{\"file\": \"");
-                print_json_string(b->name[i]);
-                printf("\", \"label\": \"");
-            } else {
-                printf("{\"label\": \"");
-            }
+            printf("{");
+            if (b->name) printf("\"file\": \""), print_json_string(b->name[i]), printf("\", ");
+            printf("\"label\": \"");
             print_json_string(e->ck[0].labels[best]);
             printf("\", \"probabilities\": [");
             for (int c = 0; c < C; c++) printf("%s%.9g", c ? ", " : "", sum[c]); /* float's every digit */
@@ -1864,13 +1860,9 @@ static int expand_files(char **paths, int n_paths, char ***out) {
         if (stat(paths[i], &st) != 0) {
             rc = rnn_errorf("%s: cannot open: %s", paths[i], strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
-            char *dir = rnn_strdup(paths[i]); /* "DIR/" reads as DIR/a.txt, not DIR//a.txt */
-            size_t n = dir ? strlen(dir) : 0;
-            while (n > 1 && dir[n - 1] == '/') dir[--n] = 0;
             const int before = l.n;
-            rc = !dir ? -1 : rnn_walk_files(dir, add_txt, NULL, &l);
+            rc = rnn_walk_files(paths[i], add_txt, NULL, &l);
             if (!rc && l.n == before) rc = rnn_errorf("%s: a directory with no .txt files", paths[i]);
-            free(dir);
         } else {
             rc = rnn_names_push(&l.names, &l.n, &l.cap, paths[i]);
         }

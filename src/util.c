@@ -347,14 +347,17 @@ static int walk(const char *dir, int top, int (*visit)(const char *path, void *u
         const int n = rnn_list_dir(dir, want_dir, &names);
         if (n < 0) return -1;
         int rc = 0;
+        size_t dl = strlen(dir); /* "DIR/" joins as DIR/name, not DIR//name ("/" as /name) */
+        while (dl > 1 && dir[dl - 1] == '/') dl--;
+        const char *sep = dir[dl - 1] == '/' ? "" : "/";
         for (int i = 0; i < n && !rc; i++) {
-            const size_t pl = strlen(dir) + strlen(names[i]) + 2;
+            const size_t pl = dl + strlen(names[i]) + 2;
             char *path = malloc(pl);
             if (!path) {
                 rc = rnn_errorf("out of memory");
                 break;
             }
-            snprintf(path, pl, "%s/%s", dir, names[i]);
+            snprintf(path, pl, "%.*s%s%s", (int)dl, dir, sep, names[i]);
             if (!want_dir) rc = visit(path, user);
             else if (!enter || (rc = enter(path, user)) > 0) rc = walk(path, 0, visit, enter, user, seen);
             /* (else rc is enter's 0, skipped, or -1) */
